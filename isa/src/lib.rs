@@ -18,6 +18,7 @@
 //! assert_eq!(RawInsn::from_bytes(bytes[..8].try_into().unwrap()).imm, 42);
 //! ```
 
+pub mod abi;
 pub mod error;
 pub mod insn;
 pub mod opcode;
