@@ -1,0 +1,45 @@
+//! Each peer runner gives the reference r0 on each VM-suite program.
+
+use ironbpf_benches::{
+    check_r0, native_compiler, vm_expected, NativeRunner, RbpfMode, RbpfRunner, Runner, VM_PROGRAMS,
+};
+
+fn check_all(make: impl Fn(&str) -> Box<dyn Runner>) {
+    for program in VM_PROGRAMS {
+        let expected = vm_expected(program.name).unwrap();
+        let mut runner = make(program.name);
+        check_r0(runner.as_mut(), expected).unwrap();
+        // A second run on the same (possibly written) memory gives the same r0.
+        check_r0(runner.as_mut(), expected).unwrap();
+    }
+}
+
+#[test]
+fn native_runs_the_vm_suite() {
+    assert!(!native_compiler().is_empty());
+    check_all(|name| Box::new(NativeRunner::new(name).unwrap()));
+}
+
+#[test]
+fn rbpf_interpreter_runs_the_vm_suite() {
+    check_all(|name| Box::new(RbpfRunner::new(name, RbpfMode::Interpreter).unwrap()));
+}
+
+#[test]
+fn rbpf_jit_runs_the_vm_suite() {
+    check_all(|name| Box::new(RbpfRunner::new(name, RbpfMode::Jit).unwrap()));
+}
+
+#[test]
+fn unknown_programs_are_refused_by_every_runner() {
+    assert!(NativeRunner::new("no_such_program").is_err());
+    assert!(RbpfRunner::new("no_such_program", RbpfMode::Interpreter).is_err());
+    assert!(RbpfRunner::new("no_such_program", RbpfMode::Jit).is_err());
+}
+
+#[test]
+fn a_wrong_expectation_is_reported() {
+    let mut runner = NativeRunner::new("simple").unwrap();
+    let err = check_r0(&mut runner, 43).unwrap_err().to_string();
+    assert!(err.contains("native") && err.contains("simple"), "{err}");
+}
