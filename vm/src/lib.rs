@@ -1,1 +1,36 @@
-//! placeholder, filled in by its issue
+//! ironbpf-vm: running eBPF programs in userspace.
+//!
+//! The [`Interpreter`] runs a decoded [`ironbpf_isa::Program`] in checked
+//! mode: every load, store and atomic is tested against the run's memory
+//! regions (stack, context, packet, input memory, map values), bpf-to-bpf
+//! calls get a 512-byte stack frame each up to 8 frames deep, helpers are
+//! called through a [`HelperRegistry`], and an instruction budget ends
+//! endless loops with a clear error. Division, shifts, sign and zero
+//! extension behave exactly as in the Linux kernel.
+//!
+//! ```
+//! use ironbpf_isa::Program;
+//! use ironbpf_vm::{HelperRegistry, Interpreter, Options};
+//! // r0 = *(u32 *)(r1 + 0); r0 += 1; exit
+//! let prog = Program::from_bytes(&[
+//!     0x61, 0x10, 0, 0, 0, 0, 0, 0,
+//!     0x07, 0x00, 0, 0, 1, 0, 0, 0,
+//!     0x95, 0, 0, 0, 0, 0, 0, 0,
+//! ]).unwrap();
+//! let vm = Interpreter::new(&prog, &HelperRegistry::new(), Options::default()).unwrap();
+//! let mut mem = 41u32.to_le_bytes();
+//! assert_eq!(vm.run_with_memory(&mut mem).unwrap(), 42);
+//! ```
+
+pub mod error;
+pub mod helper;
+pub mod interp;
+
+pub use error::VmError;
+pub use helper::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
+pub use interp::{Interpreter, LdImm64Resolver, Options, RunMemory};
+
+/// One instruction in the kernel's log syntax, for messages.
+pub(crate) fn describe(insn: &ironbpf_isa::Insn) -> String {
+    format!("{insn:?}")
+}

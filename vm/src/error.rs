@@ -1,0 +1,49 @@
+//! Errors of loading and running a program. Each names the instruction.
+
+use ironbpf_isa::abi::AccessFault;
+use ironbpf_isa::IsaError;
+use thiserror::Error;
+
+/// Why a program could not be loaded or did not finish.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum VmError {
+    /// The program is not valid eBPF: refused at load.
+    #[error("invalid program: {0}")]
+    Invalid(#[from] IsaError),
+    /// A helper id that nothing provides: refused at load.
+    #[error("insn {pc}: call to unknown helper {id}: no helper with that id is registered")]
+    UnknownHelper { pc: usize, id: i64 },
+    /// An instruction that this engine cannot run (kfunc calls need a kernel).
+    #[error("insn {pc}: {what} is not supported by this engine")]
+    Unsupported { pc: usize, what: String },
+    /// A load, store or atomic outside every region of the run.
+    #[error("insn {pc} ({insn}): {fault}")]
+    MemoryFault {
+        pc: usize,
+        insn: String,
+        fault: AccessFault,
+    },
+    /// An atomic operation on an address not aligned to its size.
+    #[error("insn {pc}: misaligned atomic access of {size} bytes at {addr:#x}: atomics need an address aligned to their size")]
+    MisalignedAtomic { pc: usize, addr: u64, size: u64 },
+    /// The instruction budget ran out: most likely an endless loop.
+    #[error("insn {pc}: the instruction budget of {budget} instructions is exhausted (an endless loop?); raise it with the budget option if the program is meant to run longer")]
+    BudgetExhausted { pc: usize, budget: u64 },
+    /// bpf-to-bpf calls nested deeper than the kernel allows.
+    #[error("insn {pc}: call stack overflow: bpf-to-bpf calls may nest at most {max} frames deep")]
+    CallDepth { pc: usize, max: usize },
+    /// A helper reported an error.
+    #[error("insn {pc}: helper {name} (id {id}) failed: {message}")]
+    HelperFailed {
+        pc: usize,
+        id: i64,
+        name: String,
+        message: String,
+    },
+    /// A `callx` whose register holds no helper id.
+    #[error("insn {pc}: callx r{reg} = {value:#x}: no helper has that id")]
+    BadCallx { pc: usize, reg: u8, value: u64 },
+    /// The run's input could not be set up.
+    #[error("{0}")]
+    Setup(String),
+}

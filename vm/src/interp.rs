@@ -1,0 +1,823 @@
+//! The checked interpreter.
+//!
+//! A program is pre-decoded once into a dense array of fixed-size [`Op`]s:
+//! immediates sign-extended, jump targets made absolute, `ld_imm64` folded
+//! into one op, the ISA v4 forms that share an opcode (sdiv/smod, movsx)
+//! given opcodes of their own, and helpers resolved. The run loop then
+//! dispatches on one byte, through the jump table that `match` compiles to.
+//! Every load, store and atomic is checked against the run's memory
+//! regions: the current call chain's stack first, then the region table,
+//! then the resolver for map values.
+
+use crate::error::VmError;
+use crate::helper::{Helper, HelperCtx, HelperError, HelperRegistry};
+use ironbpf_isa::abi::{Access, AccessFault, RegionResolver, RegionTable};
+use ironbpf_isa::opcode::*;
+use ironbpf_isa::{AtomicOp, CallTarget, Insn, LdImm64Src, Program, Reg};
+use std::sync::Arc;
+
+/// Options of a run.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Instructions a run may execute before it is stopped; `u64::MAX` for
+    /// no limit.
+    pub budget: u64,
+    /// Registers holding a value at entry (bit per register; r10 is always
+    /// set). The kernel passes r1 only; bpf_conformance passes r1 and r2.
+    pub entry_regs: u16,
+    /// Refuse programs that may read a register before writing it, as the
+    /// kernel verifier does.
+    pub check_registers: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            budget: 10_000_000,
+            entry_regs: 0b10,
+            check_registers: true,
+        }
+    }
+}
+
+// Opcodes of our own for forms that share a real opcode, taken from
+// encodings no valid instruction uses (class LD with mode MEM and above).
+const OP_SDIV32_K: u8 = 0x60;
+const OP_SDIV32_X: u8 = 0x68;
+const OP_SDIV64_K: u8 = 0x70;
+const OP_SDIV64_X: u8 = 0x78;
+const OP_SMOD32_K: u8 = 0x80;
+const OP_SMOD32_X: u8 = 0x88;
+const OP_SMOD64_K: u8 = 0x90;
+const OP_SMOD64_X: u8 = 0x98;
+const OP_MOVSX32_8: u8 = 0xa0;
+const OP_MOVSX32_16: u8 = 0xa8;
+const OP_MOVSX64_8: u8 = 0xb0;
+const OP_MOVSX64_16: u8 = 0xb8;
+const OP_MOVSX64_32: u8 = 0xc0;
+const OP_CALL_LOCAL: u8 = 0xc8;
+const OP_LDIMM64: u8 = 0x18;
+/// The second slot of an `ld_imm64`: never reached.
+const OP_NONE: u8 = 0x00;
+// Atomics by kind (the size is in the op's `src2` field... no: in the code).
+const OP_ATOMIC_W: u8 = BPF_STX | BPF_ATOMIC | BPF_W;
+const OP_ATOMIC_DW: u8 = BPF_STX | BPF_ATOMIC | BPF_DW;
+
+/// One pre-decoded instruction.
+#[derive(Clone, Copy, Debug, Default)]
+struct Op {
+    code: u8,
+    dst: u8,
+    src: u8,
+    /// For atomics: the operation.
+    aux: u8,
+    off: i32,
+    /// Absolute jump or call target; helper table index for calls.
+    target: u32,
+    /// The immediate, sign-extended; the whole constant for `ld_imm64`.
+    imm: i64,
+}
+
+/// Resolves what the engine cannot know by itself: `ld_imm64` map
+/// references (to the addresses the maps runtime gives them).
+pub trait LdImm64Resolver {
+    /// The 64-bit value that `ld_imm64` with this pseudo source loads.
+    fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError>;
+}
+
+/// A program ready to run in the interpreter.
+#[derive(Clone)]
+pub struct Interpreter {
+    ops: Vec<Op>,
+    insns: Vec<Option<Insn>>,
+    helpers: Vec<Arc<dyn Helper>>,
+    helper_ids: Vec<i64>,
+    registry: HelperRegistry,
+    options: Options,
+}
+
+/// The memory a run may touch beyond its stack.
+pub struct RunMemory<'a> {
+    pub regions: RegionTable,
+    pub resolver: Option<&'a dyn RegionResolver>,
+}
+
+const STACK_BYTES: usize = MAX_BPF_STACK * MAX_CALL_FRAMES;
+
+struct Frame {
+    ret: usize,
+    saved: [u64; 4],
+    fp: u64,
+}
+
+impl Interpreter {
+    /// Prepares `prog` for running: checks it as the kernel would before
+    /// verification, and resolves helpers. `ld_imm64` with a pseudo source
+    /// other than a constant is refused; use [`Interpreter::with_resolver`].
+    pub fn new(
+        prog: &Program,
+        helpers: &HelperRegistry,
+        options: Options,
+    ) -> Result<Interpreter, VmError> {
+        Self::with_resolver(prog, helpers, options, None)
+    }
+
+    /// Like [`Interpreter::new`], resolving `ld_imm64` pseudo sources through
+    /// `resolver`.
+    pub fn with_resolver(
+        prog: &Program,
+        helpers: &HelperRegistry,
+        options: Options,
+        resolver: Option<&dyn LdImm64Resolver>,
+    ) -> Result<Interpreter, VmError> {
+        if options.check_registers {
+            prog.check_registers(options.entry_regs)?;
+        }
+        let n = prog.slots().len();
+        let mut ops = vec![Op::default(); n];
+        let mut insns = vec![None; n];
+        let mut table: Vec<Arc<dyn Helper>> = Vec::new();
+        let mut table_ids: Vec<i64> = Vec::new();
+        for d in prog.insns() {
+            let pc = d.pc;
+            let raw = prog.slots()[pc];
+            insns[pc] = Some(d.insn);
+            let rel = |r: i64| (pc as i64 + 1 + r) as u32;
+            let mut op = Op {
+                code: raw.code,
+                dst: raw.dst,
+                src: raw.src,
+                aux: 0,
+                off: raw.off as i32,
+                target: 0,
+                imm: raw.imm as i64,
+            };
+            match d.insn {
+                Insn::Alu { op: a, width, .. } => {
+                    use ironbpf_isa::AluOp::*;
+                    let x = raw.code & BPF_X != 0;
+                    let w64 = width == ironbpf_isa::Width::W64;
+                    op.code = match (a, w64, x) {
+                        (SDiv, false, false) => OP_SDIV32_K,
+                        (SDiv, false, true) => OP_SDIV32_X,
+                        (SDiv, true, false) => OP_SDIV64_K,
+                        (SDiv, true, true) => OP_SDIV64_X,
+                        (SMod, false, false) => OP_SMOD32_K,
+                        (SMod, false, true) => OP_SMOD32_X,
+                        (SMod, true, false) => OP_SMOD64_K,
+                        (SMod, true, true) => OP_SMOD64_X,
+                        _ => raw.code,
+                    };
+                }
+                Insn::MovSx { width, bits, .. } => {
+                    op.code = match (width == ironbpf_isa::Width::W64, bits) {
+                        (false, 8) => OP_MOVSX32_8,
+                        (false, _) => OP_MOVSX32_16,
+                        (true, 8) => OP_MOVSX64_8,
+                        (true, 16) => OP_MOVSX64_16,
+                        (true, _) => OP_MOVSX64_32,
+                    };
+                }
+                Insn::LdImm64 {
+                    src,
+                    imm,
+                    next_imm,
+                    ..
+                } => {
+                    op.code = OP_LDIMM64;
+                    op.imm = match (src, resolver) {
+                        (LdImm64Src::Imm, _) => Insn::imm64(imm, next_imm) as i64,
+                        (_, Some(r)) => r.resolve(pc, src, imm, next_imm)? as i64,
+                        (_, None) => {
+                            return Err(VmError::Unsupported {
+                                pc,
+                                what: format!(
+                                    "ld_imm64 with pseudo source {src:?} (it needs the program's maps or functions)"
+                                ),
+                            })
+                        }
+                    };
+                }
+                Insn::Ja { off } => op.target = rel(off as i64),
+                Insn::Gotol { imm } => op.target = rel(imm as i64),
+                Insn::Jmp { off, .. } => op.target = rel(off as i64),
+                Insn::Call(CallTarget::Local(imm)) => {
+                    op.code = OP_CALL_LOCAL;
+                    op.target = rel(imm as i64);
+                }
+                Insn::Call(CallTarget::Helper(id)) => {
+                    let id = id as i64;
+                    let Some(h) = helpers.get(id) else {
+                        return Err(VmError::UnknownHelper { pc, id });
+                    };
+                    op.target = match table_ids.iter().position(|&x| x == id) {
+                        Some(i) => i as u32,
+                        None => {
+                            table.push(h.clone());
+                            table_ids.push(id);
+                            (table.len() - 1) as u32
+                        }
+                    };
+                }
+                Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
+                    return Err(VmError::Unsupported {
+                        pc,
+                        what: format!("a kfunc call (BTF id {btf_id})"),
+                    })
+                }
+                Insn::Atomic { op: a, size, .. } => match a {
+                    // On x86-64 every plain load is an acquire and every
+                    // plain store a release: these are ordinary accesses.
+                    AtomicOp::LoadAcquire => {
+                        op.code = BPF_LDX | BPF_MEM | (raw.code & 0x18);
+                    }
+                    AtomicOp::StoreRelease => {
+                        op.code = BPF_STX | BPF_MEM | (raw.code & 0x18);
+                    }
+                    _ => {
+                        op.aux = atomic_index(a);
+                        let _ = size;
+                    }
+                },
+                _ => {}
+            }
+            ops[pc] = op;
+        }
+        Ok(Interpreter {
+            ops,
+            insns,
+            helpers: table,
+            helper_ids: table_ids,
+            registry: helpers.clone(),
+            options,
+        })
+    }
+
+    /// The options this program runs with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Runs with `mem` as the input memory: r1 = its address, r2 = its
+    /// length (bpf_conformance's convention; r1 = r2 = 0 for an empty one).
+    pub fn run_with_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        let mut regions = RegionTable::new();
+        let (r1, r2) = if mem.is_empty() {
+            (0, 0)
+        } else {
+            regions
+                .insert(ironbpf_isa::abi::MemoryRegion {
+                    start: mem.as_mut_ptr() as u64,
+                    len: mem.len() as u64,
+                    kind: ironbpf_isa::abi::RegionKind::Memory,
+                    writable: true,
+                })
+                .map_err(|r| VmError::Setup(format!("input memory overlaps {r}")))?;
+            (mem.as_mut_ptr() as u64, mem.len() as u64)
+        };
+        let memory = RunMemory {
+            regions,
+            resolver: None,
+        };
+        // SAFETY-relevant: the table holds only `mem`, borrowed mutably for
+        // the whole run.
+        self.run(&[r1, r2, 0, 0, 0], &memory)
+    }
+
+    /// Runs the program with r1-r5 set to `args`, touching only the stack and
+    /// `memory`'s regions. Every region of `memory` must be live, and
+    /// writable ones must not be read or written through any Rust reference
+    /// during the run: the caller guarantees it by building the table from
+    /// slices it borrows mutably across the call (see
+    /// [`Interpreter::run_with_memory`]).
+    pub fn run(&self, args: &[u64; 5], memory: &RunMemory<'_>) -> Result<u64, VmError> {
+        let mut stack = [0u64; STACK_BYTES / 8];
+        let stack_top = stack.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        let mut regs = [0u64; 16];
+        regs[1..6].copy_from_slice(args);
+        regs[10] = stack_top;
+        let mut stack_lo = stack_top - MAX_BPF_STACK as u64;
+        let mut frames: Vec<Frame> = Vec::new();
+        let ops = &self.ops[..];
+        let mut pc: usize = 0;
+        let mut budget = self.options.budget;
+
+        macro_rules! fault {
+            ($addr:expr, $len:expr, $access:expr) => {{
+                return Err(self.fault(pc - 1, $addr, $len, $access, memory, (stack_lo, stack_top)));
+            }};
+        }
+        macro_rules! check {
+            ($addr:expr, $len:expr, $access:expr) => {{
+                let a: u64 = $addr;
+                let l: u64 = $len;
+                let in_stack = a >= stack_lo && a.wrapping_add(l) <= stack_top && a <= a.wrapping_add(l);
+                if !in_stack {
+                    match memory.regions.find(a, l) {
+                        Some(r) if r.writable || $access == Access::Load => {}
+                        _ => {
+                            let ok = memory
+                                .resolver
+                                .and_then(|res| res.resolve(a, l))
+                                .is_some_and(|r| r.writable || $access == Access::Load);
+                            if !ok {
+                                fault!(a, l, $access)
+                            }
+                        }
+                    }
+                }
+                a
+            }};
+        }
+        macro_rules! load {
+            ($op:expr, $t:ty) => {{
+                let a = check!(
+                    regs[$op.src as usize & 15].wrapping_add($op.off as i64 as u64),
+                    std::mem::size_of::<$t>() as u64,
+                    Access::Load
+                );
+                // SAFETY: `check!` proved [a, a + size) lies in the stack or
+                // in a live region of this run.
+                unsafe { std::ptr::read_unaligned(a as *const $t) }
+            }};
+        }
+        macro_rules! store {
+            ($op:expr, $t:ty, $v:expr) => {{
+                let a = check!(
+                    regs[$op.dst as usize & 15].wrapping_add($op.off as i64 as u64),
+                    std::mem::size_of::<$t>() as u64,
+                    Access::Store
+                );
+                let v = $v as $t;
+                // SAFETY: `check!` proved [a, a + size) lies in the stack or
+                // in a live, writable region of this run.
+                unsafe { std::ptr::write_unaligned(a as *mut $t, v) }
+            }};
+        }
+
+        loop {
+            let op = ops[pc];
+            if budget == 0 {
+                return Err(VmError::BudgetExhausted {
+                    pc,
+                    budget: self.options.budget,
+                });
+            }
+            budget -= 1;
+            pc += 1;
+            let d = op.dst as usize & 15;
+            let s = op.src as usize & 15;
+            let imm = op.imm as u64;
+            match op.code {
+                // ALU64, immediate and register.
+                0x07 => regs[d] = regs[d].wrapping_add(imm),
+                0x0f => regs[d] = regs[d].wrapping_add(regs[s]),
+                0x17 => regs[d] = regs[d].wrapping_sub(imm),
+                0x1f => regs[d] = regs[d].wrapping_sub(regs[s]),
+                0x27 => regs[d] = regs[d].wrapping_mul(imm),
+                0x2f => regs[d] = regs[d].wrapping_mul(regs[s]),
+                0x37 => regs[d] = regs[d].checked_div(imm).unwrap_or(0),
+                0x3f => regs[d] = regs[d].checked_div(regs[s]).unwrap_or(0),
+                0x47 => regs[d] |= imm,
+                0x4f => regs[d] |= regs[s],
+                0x57 => regs[d] &= imm,
+                0x5f => regs[d] &= regs[s],
+                0x67 => regs[d] = regs[d].wrapping_shl(imm as u32),
+                0x6f => regs[d] = regs[d].wrapping_shl(regs[s] as u32),
+                0x77 => regs[d] = regs[d].wrapping_shr(imm as u32),
+                0x7f => regs[d] = regs[d].wrapping_shr(regs[s] as u32),
+                0x87 => regs[d] = regs[d].wrapping_neg(),
+                0x97 => regs[d] = regs[d].checked_rem(imm).unwrap_or(regs[d]),
+                0x9f => regs[d] = regs[d].checked_rem(regs[s]).unwrap_or(regs[d]),
+                0xa7 => regs[d] ^= imm,
+                0xaf => regs[d] ^= regs[s],
+                0xb7 => regs[d] = imm,
+                0xbf => regs[d] = regs[s],
+                0xc7 => regs[d] = (regs[d] as i64).wrapping_shr(imm as u32) as u64,
+                0xcf => regs[d] = (regs[d] as i64).wrapping_shr(regs[s] as u32) as u64,
+                0xd7 => {
+                    regs[d] = match imm {
+                        16 => (regs[d] as u16).swap_bytes() as u64,
+                        32 => (regs[d] as u32).swap_bytes() as u64,
+                        _ => regs[d].swap_bytes(),
+                    }
+                }
+                OP_SDIV64_K => regs[d] = sdiv64(regs[d], imm),
+                OP_SDIV64_X => regs[d] = sdiv64(regs[d], regs[s]),
+                OP_SMOD64_K => regs[d] = smod64(regs[d], imm),
+                OP_SMOD64_X => regs[d] = smod64(regs[d], regs[s]),
+                OP_MOVSX64_8 => regs[d] = regs[s] as i8 as i64 as u64,
+                OP_MOVSX64_16 => regs[d] = regs[s] as i16 as i64 as u64,
+                OP_MOVSX64_32 => regs[d] = regs[s] as i32 as i64 as u64,
+
+                // ALU (32-bit): operate on the low halves, zero-extend.
+                0x04 => regs[d] = (regs[d] as u32).wrapping_add(imm as u32) as u64,
+                0x0c => regs[d] = (regs[d] as u32).wrapping_add(regs[s] as u32) as u64,
+                0x14 => regs[d] = (regs[d] as u32).wrapping_sub(imm as u32) as u64,
+                0x1c => regs[d] = (regs[d] as u32).wrapping_sub(regs[s] as u32) as u64,
+                0x24 => regs[d] = (regs[d] as u32).wrapping_mul(imm as u32) as u64,
+                0x2c => regs[d] = (regs[d] as u32).wrapping_mul(regs[s] as u32) as u64,
+                0x34 => regs[d] = (regs[d] as u32).checked_div(imm as u32).unwrap_or(0) as u64,
+                0x3c => {
+                    regs[d] = (regs[d] as u32).checked_div(regs[s] as u32).unwrap_or(0) as u64
+                }
+                0x44 => regs[d] = (regs[d] as u32 | imm as u32) as u64,
+                0x4c => regs[d] = (regs[d] as u32 | regs[s] as u32) as u64,
+                0x54 => regs[d] = (regs[d] as u32 & imm as u32) as u64,
+                0x5c => regs[d] = (regs[d] as u32 & regs[s] as u32) as u64,
+                0x64 => regs[d] = (regs[d] as u32).wrapping_shl(imm as u32) as u64,
+                0x6c => regs[d] = (regs[d] as u32).wrapping_shl(regs[s] as u32) as u64,
+                0x74 => regs[d] = (regs[d] as u32).wrapping_shr(imm as u32) as u64,
+                0x7c => regs[d] = (regs[d] as u32).wrapping_shr(regs[s] as u32) as u64,
+                0x84 => regs[d] = (regs[d] as u32).wrapping_neg() as u64,
+                0x94 => {
+                    let a = regs[d] as u32;
+                    regs[d] = a.checked_rem(imm as u32).unwrap_or(a) as u64
+                }
+                0x9c => {
+                    let a = regs[d] as u32;
+                    regs[d] = a.checked_rem(regs[s] as u32).unwrap_or(a) as u64
+                }
+                0xa4 => regs[d] = (regs[d] as u32 ^ imm as u32) as u64,
+                0xac => regs[d] = (regs[d] as u32 ^ regs[s] as u32) as u64,
+                0xb4 => regs[d] = imm as u32 as u64,
+                0xbc => regs[d] = regs[s] as u32 as u64,
+                0xc4 => regs[d] = (regs[d] as i32).wrapping_shr(imm as u32) as u32 as u64,
+                0xcc => regs[d] = (regs[d] as i32).wrapping_shr(regs[s] as u32) as u32 as u64,
+                // le16/le32/le64 on a little-endian host truncate.
+                0xd4 => {
+                    regs[d] = match imm {
+                        16 => regs[d] as u16 as u64,
+                        32 => regs[d] as u32 as u64,
+                        _ => regs[d],
+                    }
+                }
+                0xdc => {
+                    regs[d] = match imm {
+                        16 => (regs[d] as u16).to_be() as u64,
+                        32 => (regs[d] as u32).to_be() as u64,
+                        _ => regs[d].to_be(),
+                    }
+                }
+                OP_SDIV32_K => regs[d] = sdiv32(regs[d], imm),
+                OP_SDIV32_X => regs[d] = sdiv32(regs[d], regs[s]),
+                OP_SMOD32_K => regs[d] = smod32(regs[d], imm),
+                OP_SMOD32_X => regs[d] = smod32(regs[d], regs[s]),
+                OP_MOVSX32_8 => regs[d] = regs[s] as i8 as i32 as u32 as u64,
+                OP_MOVSX32_16 => regs[d] = regs[s] as i16 as i32 as u32 as u64,
+
+                OP_LDIMM64 => {
+                    regs[d] = imm;
+                    pc += 1;
+                }
+
+                // Loads.
+                0x61 => regs[d] = load!(op, u32) as u64,
+                0x69 => regs[d] = load!(op, u16) as u64,
+                0x71 => regs[d] = load!(op, u8) as u64,
+                0x79 => regs[d] = load!(op, u64),
+                0x81 => regs[d] = load!(op, i32) as i64 as u64,
+                0x89 => regs[d] = load!(op, i16) as i64 as u64,
+                0x91 => regs[d] = load!(op, i8) as i64 as u64,
+                // Stores of an immediate and of a register.
+                0x62 => store!(op, u32, imm),
+                0x6a => store!(op, u16, imm),
+                0x72 => store!(op, u8, imm),
+                0x7a => store!(op, u64, imm),
+                0x63 => store!(op, u32, regs[s]),
+                0x6b => store!(op, u16, regs[s]),
+                0x73 => store!(op, u8, regs[s]),
+                0x7b => store!(op, u64, regs[s]),
+                OP_ATOMIC_W | OP_ATOMIC_DW => {
+                    let size = if op.code == OP_ATOMIC_W { 4 } else { 8 };
+                    let a = check!(
+                        regs[d].wrapping_add(op.off as i64 as u64),
+                        size,
+                        Access::Atomic
+                    );
+                    if a % size != 0 {
+                        return Err(VmError::MisalignedAtomic {
+                            pc: pc - 1,
+                            addr: a,
+                            size,
+                        });
+                    }
+                    atomic(op.aux, size, a, &mut regs, s);
+                }
+
+                // Legacy packet loads: out of bounds ends the program with 0.
+                0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
+                    let size: u64 = match op.code & 0x18 {
+                        BPF_W => 4,
+                        BPF_H => 2,
+                        _ => 1,
+                    };
+                    let base = if op.code & 0xe0 == BPF_IND {
+                        regs[s] as i64 as i32 as i64 as u64
+                    } else {
+                        0
+                    };
+                    let Some(pkt) = memory
+                        .regions
+                        .regions()
+                        .iter()
+                        .find(|r| r.kind == ironbpf_isa::abi::RegionKind::Packet)
+                    else {
+                        return Err(VmError::Unsupported {
+                            pc: pc - 1,
+                            what: "ld_abs/ld_ind without a packet".to_string(),
+                        });
+                    };
+                    let off = (base as i64).wrapping_add(imm as i64);
+                    if off < 0 || off as u64 + size > pkt.len {
+                        return Ok(0);
+                    }
+                    let a = pkt.start + off as u64;
+                    // SAFETY: [a, a + size) lies inside the packet region,
+                    // live for the run.
+                    regs[0] = unsafe {
+                        match size {
+                            4 => u32::from_be(std::ptr::read_unaligned(a as *const u32)) as u64,
+                            2 => u16::from_be(std::ptr::read_unaligned(a as *const u16)) as u64,
+                            _ => std::ptr::read(a as *const u8) as u64,
+                        }
+                    };
+                }
+
+                // Jumps.
+                0x05 | 0x06 => pc = op.target as usize,
+                0x15 => cond_jump(&mut pc, op, regs[d] == imm),
+                0x1d => cond_jump(&mut pc, op, regs[d] == regs[s]),
+                0x25 => cond_jump(&mut pc, op, regs[d] > imm),
+                0x2d => cond_jump(&mut pc, op, regs[d] > regs[s]),
+                0x35 => cond_jump(&mut pc, op, regs[d] >= imm),
+                0x3d => cond_jump(&mut pc, op, regs[d] >= regs[s]),
+                0x45 => cond_jump(&mut pc, op, regs[d] & imm != 0),
+                0x4d => cond_jump(&mut pc, op, regs[d] & regs[s] != 0),
+                0x55 => cond_jump(&mut pc, op, regs[d] != imm),
+                0x5d => cond_jump(&mut pc, op, regs[d] != regs[s]),
+                0x65 => cond_jump(&mut pc, op, (regs[d] as i64) > imm as i64),
+                0x6d => cond_jump(&mut pc, op, (regs[d] as i64) > regs[s] as i64),
+                0x75 => cond_jump(&mut pc, op, (regs[d] as i64) >= imm as i64),
+                0x7d => cond_jump(&mut pc, op, (regs[d] as i64) >= regs[s] as i64),
+                0xa5 => cond_jump(&mut pc, op, regs[d] < imm),
+                0xad => cond_jump(&mut pc, op, regs[d] < regs[s]),
+                0xb5 => cond_jump(&mut pc, op, regs[d] <= imm),
+                0xbd => cond_jump(&mut pc, op, regs[d] <= regs[s]),
+                0xc5 => cond_jump(&mut pc, op, (regs[d] as i64) < imm as i64),
+                0xcd => cond_jump(&mut pc, op, (regs[d] as i64) < regs[s] as i64),
+                0xd5 => cond_jump(&mut pc, op, (regs[d] as i64) <= imm as i64),
+                0xdd => cond_jump(&mut pc, op, (regs[d] as i64) <= regs[s] as i64),
+                // JMP32: compare the low halves.
+                0x16 => cond_jump(&mut pc, op, regs[d] as u32 == imm as u32),
+                0x1e => cond_jump(&mut pc, op, regs[d] as u32 == regs[s] as u32),
+                0x26 => cond_jump(&mut pc, op, regs[d] as u32 > imm as u32),
+                0x2e => cond_jump(&mut pc, op, regs[d] as u32 > regs[s] as u32),
+                0x36 => cond_jump(&mut pc, op, regs[d] as u32 >= imm as u32),
+                0x3e => cond_jump(&mut pc, op, regs[d] as u32 >= regs[s] as u32),
+                0x46 => cond_jump(&mut pc, op, regs[d] as u32 & imm as u32 != 0),
+                0x4e => cond_jump(&mut pc, op, regs[d] as u32 & regs[s] as u32 != 0),
+                0x56 => cond_jump(&mut pc, op, regs[d] as u32 != imm as u32),
+                0x5e => cond_jump(&mut pc, op, regs[d] as u32 != regs[s] as u32),
+                0x66 => cond_jump(&mut pc, op, (regs[d] as i32) > imm as i32),
+                0x6e => cond_jump(&mut pc, op, (regs[d] as i32) > regs[s] as i32),
+                0x76 => cond_jump(&mut pc, op, (regs[d] as i32) >= imm as i32),
+                0x7e => cond_jump(&mut pc, op, (regs[d] as i32) >= regs[s] as i32),
+                0xa6 => cond_jump(&mut pc, op, (regs[d] as u32) < imm as u32),
+                0xae => cond_jump(&mut pc, op, (regs[d] as u32) < regs[s] as u32),
+                0xb6 => cond_jump(&mut pc, op, regs[d] as u32 <= imm as u32),
+                0xbe => cond_jump(&mut pc, op, regs[d] as u32 <= regs[s] as u32),
+                0xc6 => cond_jump(&mut pc, op, (regs[d] as i32) < imm as i32),
+                0xce => cond_jump(&mut pc, op, (regs[d] as i32) < regs[s] as i32),
+                0xd6 => cond_jump(&mut pc, op, regs[d] as i32 <= imm as i32),
+                0xde => cond_jump(&mut pc, op, regs[d] as i32 <= regs[s] as i32),
+
+                // Calls and exit.
+                0x85 => {
+                    let h = &self.helpers[op.target as usize];
+                    let id = self.helper_ids[op.target as usize];
+                    match self.call_helper(h.as_ref(), &regs, memory, (stack_lo, stack_top)) {
+                        Ok(v) => regs[0] = v,
+                        Err(HelperError::Stop { r0 }) => return Ok(r0),
+                        Err(e) => return Err(helper_failed(pc - 1, id, h.as_ref(), e)),
+                    }
+                }
+                0x8d => {
+                    let id = regs[d];
+                    let Some(h) = i64::try_from(id).ok().and_then(|i| self.registry.get(i)) else {
+                        return Err(VmError::BadCallx {
+                            pc: pc - 1,
+                            reg: op.dst,
+                            value: id,
+                        });
+                    };
+                    match self.call_helper(h.as_ref(), &regs, memory, (stack_lo, stack_top)) {
+                        Ok(v) => regs[0] = v,
+                        Err(HelperError::Stop { r0 }) => return Ok(r0),
+                        Err(e) => return Err(helper_failed(pc - 1, id as i64, h.as_ref(), e)),
+                    }
+                }
+                OP_CALL_LOCAL => {
+                    if frames.len() + 1 >= MAX_CALL_FRAMES {
+                        return Err(VmError::CallDepth {
+                            pc: pc - 1,
+                            max: MAX_CALL_FRAMES,
+                        });
+                    }
+                    frames.push(Frame {
+                        ret: pc,
+                        saved: [regs[6], regs[7], regs[8], regs[9]],
+                        fp: regs[10],
+                    });
+                    regs[10] -= MAX_BPF_STACK as u64;
+                    stack_lo -= MAX_BPF_STACK as u64;
+                    pc = op.target as usize;
+                }
+                0x95 => match frames.pop() {
+                    None => return Ok(regs[0]),
+                    Some(f) => {
+                        pc = f.ret;
+                        regs[6..10].copy_from_slice(&f.saved);
+                        regs[10] = f.fp;
+                        stack_lo += MAX_BPF_STACK as u64;
+                    }
+                },
+                _ => {
+                    // OP_NONE (the second half of ld_imm64) and anything the
+                    // decoder refused: the program checks make them
+                    // unreachable, but a wrong answer must not be silent.
+                    debug_assert_ne!(op.code, OP_NONE);
+                    return Err(VmError::Unsupported {
+                        pc: pc - 1,
+                        what: format!("pre-decoded opcode {:#04x}", op.code),
+                    });
+                }
+            }
+        }
+    }
+
+    fn call_helper(
+        &self,
+        h: &dyn Helper,
+        regs: &[u64; 16],
+        memory: &RunMemory<'_>,
+        stack: (u64, u64),
+    ) -> Result<u64, HelperError> {
+        let mut ctx = HelperCtx {
+            regions: &memory.regions,
+            stack,
+            resolver: memory.resolver,
+        };
+        h.call(&mut ctx, [regs[1], regs[2], regs[3], regs[4], regs[5]])
+    }
+
+    fn fault(
+        &self,
+        pc: usize,
+        addr: u64,
+        len: u64,
+        access: Access,
+        memory: &RunMemory<'_>,
+        stack: (u64, u64),
+    ) -> VmError {
+        let mut table = memory.regions.clone();
+        let _ = table.insert(ironbpf_isa::abi::MemoryRegion {
+            start: stack.0,
+            len: stack.1 - stack.0,
+            kind: ironbpf_isa::abi::RegionKind::Stack,
+            writable: true,
+        });
+        let in_region = table.find(addr, len).copied();
+        let fault = AccessFault {
+            addr,
+            len,
+            access,
+            nearest: in_region.or_else(|| table.nearest(addr)),
+        };
+        VmError::MemoryFault {
+            pc,
+            insn: self.insns[pc]
+                .map(|i| crate::describe(&i))
+                .unwrap_or_default(),
+            fault,
+        }
+    }
+}
+
+fn helper_failed(pc: usize, id: i64, h: &dyn Helper, e: HelperError) -> VmError {
+    VmError::HelperFailed {
+        pc,
+        id,
+        name: h.name().to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[inline(always)]
+fn cond_jump(pc: &mut usize, op: Op, taken: bool) {
+    if taken {
+        *pc = op.target as usize;
+    }
+}
+
+fn sdiv64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        0
+    } else {
+        (a as i64).wrapping_div(b as i64) as u64
+    }
+}
+
+fn smod64(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        (a as i64).wrapping_rem(b as i64) as u64
+    }
+}
+
+fn sdiv32(a: u64, b: u64) -> u64 {
+    if b as u32 == 0 {
+        0
+    } else {
+        (a as i32).wrapping_div(b as i32) as u32 as u64
+    }
+}
+
+fn smod32(a: u64, b: u64) -> u64 {
+    if b as u32 == 0 {
+        a as u32 as u64
+    } else {
+        (a as i32).wrapping_rem(b as i32) as u32 as u64
+    }
+}
+
+fn atomic_index(op: AtomicOp) -> u8 {
+    match op {
+        AtomicOp::Add => 0,
+        AtomicOp::Or => 1,
+        AtomicOp::And => 2,
+        AtomicOp::Xor => 3,
+        AtomicOp::FetchAdd => 4,
+        AtomicOp::FetchOr => 5,
+        AtomicOp::FetchAnd => 6,
+        AtomicOp::FetchXor => 7,
+        AtomicOp::Xchg => 8,
+        AtomicOp::CmpXchg => 9,
+        AtomicOp::LoadAcquire | AtomicOp::StoreRelease => 10,
+    }
+}
+
+/// Performs a read-modify-write atomic at `addr`, which the caller has
+/// checked to be in a writable region and aligned to `size`.
+fn atomic(kind: u8, size: u64, addr: u64, regs: &mut [u64; 16], s: usize) {
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
+    let v = regs[s];
+    if size == 8 {
+        // SAFETY: the address is checked in bounds of live, writable memory
+        // of this run and aligned to 8; other threads may access it only
+        // atomically or through programs, as with the kernel.
+        let a = unsafe { AtomicU64::from_ptr(addr as *mut u64) };
+        let old = match kind {
+            0 | 4 => a.fetch_add(v, SeqCst),
+            1 | 5 => a.fetch_or(v, SeqCst),
+            2 | 6 => a.fetch_and(v, SeqCst),
+            3 | 7 => a.fetch_xor(v, SeqCst),
+            8 => a.swap(v, SeqCst),
+            _ => match a.compare_exchange(regs[0], v, SeqCst, SeqCst) {
+                Ok(x) | Err(x) => x,
+            },
+        };
+        match kind {
+            4..=8 => regs[s] = old,
+            9 => regs[0] = old,
+            _ => {}
+        }
+    } else {
+        // SAFETY: as above, aligned to 4.
+        let a = unsafe { AtomicU32::from_ptr(addr as *mut u32) };
+        let v = v as u32;
+        let old = match kind {
+            0 | 4 => a.fetch_add(v, SeqCst),
+            1 | 5 => a.fetch_or(v, SeqCst),
+            2 | 6 => a.fetch_and(v, SeqCst),
+            3 | 7 => a.fetch_xor(v, SeqCst),
+            8 => a.swap(v, SeqCst),
+            _ => match a.compare_exchange(regs[0] as u32, v, SeqCst, SeqCst) {
+                Ok(x) | Err(x) => x,
+            },
+        };
+        // 32-bit fetches zero-extend into the 64-bit register.
+        match kind {
+            4..=8 => regs[s] = old as u64,
+            9 => regs[0] = old as u64,
+            _ => {}
+        }
+    }
+}
+
+/// Register numbers as the registers they name, for callers building
+/// entry-register masks.
+pub fn reg_mask(regs: &[Reg]) -> u16 {
+    regs.iter().fold(0, |m, r| m | 1 << r.index())
+}
