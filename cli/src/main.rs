@@ -1,1 +1,75 @@
-fn main() {}
+//! `ironbpf`: run, test, assemble and inspect eBPF programs in userspace.
+//!
+//! Exit codes: 0 success, 1 the job ran and found failures (a failed test,
+//! a refused program), 2 the command could not run (bad usage, unreadable
+//! input).
+
+mod cmd_asm;
+mod cmd_test;
+mod style;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ironbpf",
+    version,
+    about = "A userspace eBPF runtime: interpreter, tests against the kernel, assembler and disassembler",
+    after_help = "Examples:\n  ironbpf test ../shared/conformance/bpf_conformance\n  ironbpf test --error-text any ../shared/conformance/ubpf/errors\n  echo 'r0 = 42\nexit' | ironbpf asm - -o prog.bin\n  ironbpf disasm prog.bin"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run bpf_conformance-format test files (files or folders of *.data)
+    Test(cmd_test::TestArgs),
+    /// Assemble kernel-syntax text into raw instruction bytes
+    Asm(cmd_asm::AsmArgs),
+    /// Disassemble raw instruction bytes into kernel-syntax text
+    Disasm(cmd_asm::DisasmArgs),
+}
+
+/// A failure to report: its message and the exit code.
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    /// Bad usage or unreadable input: exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+    /// The job ran and failed: exit code 1.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Test(a) => cmd_test::run(a),
+        Command::Asm(a) => cmd_asm::asm(a),
+        Command::Disasm(a) => cmd_asm::disasm(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("{}: {}", style::error_label(), f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
