@@ -24,12 +24,16 @@
 //! let _one_run = started.elapsed();
 //! ```
 
+pub mod kernel_suite;
 mod native;
 mod rbpf_runner;
 pub mod vm_suite;
 
 use std::time::{Duration, Instant};
 
+pub use kernel_suite::{
+    kernel_expected, kernel_packet, kernel_program, KernelProgram, KERNEL_PROGRAMS,
+};
 pub use native::{native_compiler, NativeRunner};
 pub use rbpf_runner::{RbpfMode, RbpfRunner};
 pub use vm_suite::{vm_expected, vm_input, vm_program, VmMemory, VmProgram, VM_PROGRAMS};
