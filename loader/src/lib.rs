@@ -1,1 +1,310 @@
-//! placeholder, filled in by its issue
+//! ironbpf-loader: loads BPF ELF objects (as produced by `clang -target bpf`) the way libbpf does.
+//!
+//! It reads the ELF sections, the `license` and `version` sections, BTF (`.BTF`) and BTF.ext
+//! (`.BTF.ext`), BTF-defined maps (`.maps`), legacy `maps` sections with `struct bpf_map_def`
+//! records of any size, global data (`.data`, `.rodata*`, `.bss`, `.data.*`), and the code
+//! sections. Each program gets its kernel program type from the section name (libbpf's `SEC()`
+//! conventions, then the old `samples/bpf` prefixes). Its instructions are linked: the entry
+//! function first, then every subprogram it calls, with bpf-to-bpf call offsets fixed, map
+//! references rewritten to `BPF_PSEUDO_MAP_IDX` / `BPF_PSEUDO_MAP_IDX_VALUE` (indices into
+//! [`Object::maps`], as the kernel expects with `fd_array`), CO-RE relocations applied against a
+//! target BTF, and func/line info re-indexed.
+//!
+//! Nothing in the public API panics on hostile input: every malformed structure is an error that
+//! names the section, symbol or offset at fault.
+//!
+//! ```no_run
+//! use ironbpf_loader::{load_file, LoadOptions};
+//! let obj = load_file("prog.o".as_ref(), &LoadOptions::default())?;
+//! for p in &obj.programs {
+//!     println!("{} ({}): {} insns", p.name, p.prog_type_name, p.insns.len() / 8);
+//! }
+//! # Ok::<(), ironbpf_loader::LoadError>(())
+//! ```
+
+mod btf;
+mod core;
+mod elf;
+mod link;
+mod maps;
+mod progtype;
+
+use std::path::{Path, PathBuf};
+
+pub use progtype::{prog_type, prog_type_from_name, prog_type_name};
+
+/// `src_reg` of an `ld_imm64` whose imm is an index into the map array (`fd_array`).
+pub const BPF_PSEUDO_MAP_IDX: u8 = 5;
+/// `src_reg` of an `ld_imm64` whose imm is a map index and whose second imm is a value offset.
+pub const BPF_PSEUDO_MAP_IDX_VALUE: u8 = 6;
+/// `src_reg` of a call to a bpf-to-bpf subprogram.
+pub const BPF_PSEUDO_CALL: u8 = 1;
+/// `src_reg` of an `ld_imm64` that loads the address of a subprogram.
+pub const BPF_PSEUDO_FUNC: u8 = 4;
+/// The imm libbpf (and this loader) writes into an instruction whose CO-RE relocation failed:
+/// `call 0xbad2310`, which the kernel verifier reports when the instruction is reachable.
+pub const CORE_POISON_IMM: i32 = 0x0bad_2310;
+
+/// Options of [`load_file`] / [`load_bytes`].
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// BTF of the target kernel for CO-RE relocations. `None`: `/sys/kernel/btf/vmlinux` if it
+    /// exists; without any target BTF, CO-RE relocations are an error naming the program and
+    /// relocation.
+    pub target_btf: Option<PathBuf>,
+    /// Program type (`BPF_PROG_TYPE_*`) for every program of the object, overriding what the
+    /// section names say. Needed for sections whose names follow no convention (`"test"`,
+    /// `"tail-3"`, `"ingress"`...).
+    pub prog_type_override: Option<u32>,
+}
+
+/// Where a map comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapKind {
+    /// A BTF-defined map in `.maps`.
+    Btf,
+    /// A `struct bpf_map_def` record in a legacy `maps` (or `maps/...`) section.
+    Legacy,
+    /// The global-data array map of the named section (`.data`, `.rodata`, `.bss`, ...).
+    GlobalData(String),
+}
+
+/// A map the object defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapDef {
+    /// Symbol name, or section name for global data.
+    pub name: String,
+    /// `BPF_MAP_TYPE_*`.
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` creation flags.
+    pub map_flags: u32,
+    /// Pinning attribute (`LIBBPF_PIN_BY_NAME` = 1, or iproute2's `PIN_*`).
+    pub pinning: u32,
+    /// NUMA node (legacy `bpf_map_def.numa_node` or BTF `numa_node`).
+    pub numa_node: u32,
+    /// Template of the inner map of a map-in-map.
+    pub inner: Option<Box<MapDef>>,
+    /// Initial contents of a global-data map (`.bss`: zeros).
+    pub initial_value: Option<Vec<u8>>,
+    /// The map must be frozen after initialisation (`.rodata`).
+    pub frozen: bool,
+    /// Where the definition comes from.
+    pub kind: MapKind,
+    /// BTF type id of the key (0: none, or a map type that takes no BTF key).
+    pub btf_key_type_id: u32,
+    /// BTF type id of the value (0: none).
+    pub btf_value_type_id: u32,
+}
+
+/// A `bpf_func_info` record of a linked program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FuncInfo {
+    /// Instruction index in [`Program::insns`].
+    pub insn: usize,
+    /// BTF type id of the FUNC.
+    pub type_id: u32,
+    /// Function name.
+    pub name: String,
+}
+
+/// A `bpf_line_info` record of a linked program, with its strings resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineInfo {
+    /// Instruction index in [`Program::insns`].
+    pub insn: usize,
+    /// Source file name.
+    pub file: String,
+    /// Line number.
+    pub line: u32,
+    /// Column.
+    pub column: u32,
+    /// Text of the source line.
+    pub source: String,
+    /// Raw `file_name_off` (offset in the object's BTF strings), for `BPF_PROG_LOAD`.
+    pub file_name_off: u32,
+    /// Raw `line_off`, for `BPF_PROG_LOAD`.
+    pub line_off: u32,
+    /// Raw `line_col` (`line << 10 | column`), for `BPF_PROG_LOAD`.
+    pub line_col: u32,
+}
+
+/// A linked program.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// Symbol name of the entry function.
+    pub name: String,
+    /// ELF section name.
+    pub section: String,
+    /// `BPF_PROG_TYPE_*`.
+    pub prog_type: u32,
+    /// Kernel name of the program type.
+    pub prog_type_name: &'static str,
+    /// `BPF_*` attach type to pass as `expected_attach_type`.
+    pub expected_attach_type: u32,
+    /// Attach target from the section name (`kprobe/<fn>`, `tracepoint/<cat>/<name>`, `fentry/<fn>`...).
+    pub attach_to: Option<String>,
+    /// Final instructions (8 bytes each, little-endian).
+    pub insns: Vec<u8>,
+    /// Function info, one record per function placed in `insns`.
+    pub func_info: Vec<FuncInfo>,
+    /// Line info.
+    pub line_info: Vec<LineInfo>,
+    /// Number of CO-RE relocations applied (poisoned ones not counted).
+    pub core_relocs_applied: usize,
+    /// Number of CO-RE relocations that found no match in the target and were poisoned as
+    /// libbpf does (`call 0xbad2310`).
+    pub core_relocs_poisoned: usize,
+}
+
+/// A loaded object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Object {
+    /// Programs, in section and symbol order.
+    pub programs: Vec<Program>,
+    /// Maps: legacy, then BTF-defined, then global data (libbpf's order).
+    pub maps: Vec<MapDef>,
+    /// Contents of the `license` section (empty without one).
+    pub license: String,
+    /// Contents of the `version` section.
+    pub kern_version: Option<u32>,
+    /// The raw `.BTF`, with DATASEC sizes and variable offsets fixed up from the ELF sections and
+    /// symbols (as libbpf does) so that the kernel accepts it.
+    pub btf: Option<Vec<u8>>,
+}
+
+/// Why an object could not be loaded. Every variant names the section, symbol or offset at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{path}: {msg}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        msg: String,
+    },
+    /// The ELF structure itself (header, section table, symbol table) is broken.
+    #[error("{0}")]
+    Elf(String),
+    /// A section is malformed or unsupported.
+    #[error("section {section}: {msg}")]
+    Section {
+        /// Section name.
+        section: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A relocation is malformed or cannot be applied.
+    #[error("section {section}: relocation at offset {offset:#x}: {msg}")]
+    Relocation {
+        /// Section the relocation applies to.
+        section: String,
+        /// Byte offset of the relocated location.
+        offset: u64,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A symbol is malformed.
+    #[error("symbol {index} ({name}): {msg}")]
+    Symbol {
+        /// Symbol index.
+        index: usize,
+        /// Symbol name.
+        name: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// `.BTF` or `.BTF.ext` is malformed.
+    #[error("section {section}: invalid BTF: {msg}")]
+    Btf {
+        /// `.BTF` or `.BTF.ext`.
+        section: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A map definition is malformed.
+    #[error("section {section}: map {map}: {msg}")]
+    Map {
+        /// Section holding the definition.
+        section: String,
+        /// Map name.
+        map: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The section name says nothing about the program type.
+    #[error("section {section}: cannot infer the program type of program {program} from the section name; pass the type explicitly (--type, LoadOptions::prog_type_override)")]
+    UnknownProgramType {
+        /// Section name.
+        section: String,
+        /// Program name.
+        program: String,
+    },
+    /// A CO-RE relocation cannot be applied.
+    #[error("program {program} (section {section}): CO-RE relocation #{index} at insn {insn}: {msg}")]
+    Core {
+        /// Section.
+        section: String,
+        /// Program (function) containing the instruction.
+        program: String,
+        /// Index of the relocation record in the section's list.
+        index: usize,
+        /// Instruction index inside the section.
+        insn: usize,
+        /// What is wrong.
+        msg: String,
+    },
+    /// The target BTF for CO-RE could not be read.
+    #[error("target BTF {path}: {msg}")]
+    TargetBtf {
+        /// Path.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A bug in the loader or a dependency panicked while processing this section.
+    #[error("section {section}: internal error while loading: {msg}")]
+    Internal {
+        /// Section being processed (or "ELF" for the file as a whole).
+        section: String,
+        /// Panic message.
+        msg: String,
+    },
+}
+
+/// Loads the object file at `path`.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Object, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    })?;
+    load_bytes(&bytes, opts)
+}
+
+/// Loads an object from its bytes.
+pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Object, LoadError> {
+    let stage = std::cell::RefCell::new(String::from("ELF"));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        link::load(bytes, opts, &stage)
+    }));
+    match result {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic".to_string());
+            Err(LoadError::Internal {
+                section: stage.borrow().clone(),
+                msg,
+            })
+        }
+    }
+}
