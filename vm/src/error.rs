@@ -23,6 +23,15 @@ pub enum VmError {
         insn: String,
         fault: AccessFault,
     },
+    /// A context access that the program type does not allow.
+    #[error("insn {pc}: invalid {prog_type} context access off={off} size={size}: {why}")]
+    CtxAccess {
+        pc: usize,
+        prog_type: &'static str,
+        off: u64,
+        size: u64,
+        why: String,
+    },
     /// An atomic operation on an address not aligned to its size.
     #[error("insn {pc}: misaligned atomic access of {size} bytes at {addr:#x}: atomics need an address aligned to their size")]
     MisalignedAtomic { pc: usize, addr: u64, size: u64 },

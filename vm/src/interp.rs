@@ -11,7 +11,10 @@
 
 use crate::error::VmError;
 use crate::helper::{Helper, HelperCtx, HelperError, HelperRegistry};
-use ironbpf_isa::abi::{Access, AccessFault, RegionResolver, RegionTable};
+use crate::progtype::{CtxFieldKind, ProgType};
+use ironbpf_isa::abi::{
+    Access, AccessFault, MemoryRegion, RegionKind, RegionResolver, RegionTable,
+};
 use ironbpf_isa::opcode::*;
 use ironbpf_isa::{AtomicOp, CallTarget, Insn, LdImm64Src, Program, Reg};
 use std::sync::Arc;
@@ -100,6 +103,19 @@ pub struct Interpreter {
 pub struct RunMemory<'a> {
     pub regions: RegionTable,
     pub resolver: Option<&'a dyn RegionResolver>,
+    /// The context, if the table has a [`RegionKind::Context`] region.
+    pub ctx: Option<CtxView>,
+}
+
+/// How the context region is to be read: its program type's fields, and
+/// the addresses that its pointer fields stand for.
+#[derive(Clone, Copy, Debug)]
+pub struct CtxView {
+    pub prog_type: &'static ProgType,
+    pub start: u64,
+    pub data: u64,
+    pub data_end: u64,
+    pub data_meta: u64,
 }
 
 const STACK_BYTES: usize = MAX_BPF_STACK * MAX_CALL_FRAMES;
@@ -179,10 +195,7 @@ impl Interpreter {
                     };
                 }
                 Insn::LdImm64 {
-                    src,
-                    imm,
-                    next_imm,
-                    ..
+                    src, imm, next_imm, ..
                 } => {
                     op.code = OP_LDIMM64;
                     op.imm = match (src, resolver) {
@@ -278,10 +291,67 @@ impl Interpreter {
         let memory = RunMemory {
             regions,
             resolver: None,
+            ctx: None,
         };
         // SAFETY-relevant: the table holds only `mem`, borrowed mutably for
         // the whole run.
         self.run(&[r1, r2, 0, 0, 0], &memory)
+    }
+
+    /// Runs the program as a program of type `prog_type`: r1 points to `ctx`
+    /// (the type's uapi context struct, at least `ctx_size` bytes; its
+    /// pointer fields read as the bounds of `packet`). Packet bytes and
+    /// writable context fields may be changed by the run.
+    pub fn run_ctx(
+        &self,
+        prog_type: &'static ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+        resolver: Option<&dyn RegionResolver>,
+    ) -> Result<u64, VmError> {
+        if ctx.len() < prog_type.ctx_size as usize {
+            return Err(VmError::Setup(format!(
+                "the {} context is {} bytes; it must be at least {} (its uapi struct)",
+                prog_type.name,
+                ctx.len(),
+                prog_type.ctx_size
+            )));
+        }
+        let mut regions = RegionTable::new();
+        let ctx_start = ctx.as_mut_ptr() as u64;
+        let region = |start: u64, len: usize, kind| MemoryRegion {
+            start,
+            len: len as u64,
+            kind,
+            writable: true,
+        };
+        regions
+            .insert(region(ctx_start, ctx.len(), RegionKind::Context))
+            .map_err(|r| VmError::Setup(format!("the context overlaps {r}")))?;
+        let (data, data_end) = match packet {
+            Some(p) if !p.is_empty() => {
+                let start = p.as_mut_ptr() as u64;
+                regions
+                    .insert(region(start, p.len(), RegionKind::Packet))
+                    .map_err(|r| VmError::Setup(format!("the packet overlaps {r}")))?;
+                (start, start + p.len() as u64)
+            }
+            _ => (0, 0),
+        };
+        let memory = RunMemory {
+            regions,
+            resolver,
+            ctx: Some(CtxView {
+                prog_type,
+                start: ctx_start,
+                data,
+                data_end,
+                data_meta: data,
+            }),
+        };
+        // The table holds only `ctx` and `packet`, borrowed mutably for the
+        // whole run.
+        self.run(&[ctx_start, 0, 0, 0, 0], &memory)
     }
 
     /// Runs the program with r1-r5 set to `args`, touching only the stack and
@@ -304,53 +374,68 @@ impl Interpreter {
 
         macro_rules! fault {
             ($addr:expr, $len:expr, $access:expr) => {{
-                return Err(self.fault(pc - 1, $addr, $len, $access, memory, (stack_lo, stack_top)));
+                return Err(self.fault(
+                    pc - 1,
+                    $addr,
+                    $len,
+                    $access,
+                    memory,
+                    (stack_lo, stack_top),
+                ));
             }};
+        }
+        macro_rules! fast_ok {
+            ($a:expr, $l:expr, $access:expr) => {{
+                let a: u64 = $a;
+                let l: u64 = $l;
+                (a >= stack_lo && a.wrapping_add(l) <= stack_top && a <= a.wrapping_add(l))
+                    || matches!(memory.regions.find(a, l),
+                        Some(r) if r.kind != RegionKind::Context && (r.writable || $access == Access::Load))
+            }};
+        }
+        macro_rules! slow {
+            ($a:expr, $l:expr, $access:expr) => {
+                self.slow_access(pc - 1, $a, $l, $access, memory, (stack_lo, stack_top))?
+            };
         }
         macro_rules! check {
             ($addr:expr, $len:expr, $access:expr) => {{
                 let a: u64 = $addr;
                 let l: u64 = $len;
-                let in_stack = a >= stack_lo && a.wrapping_add(l) <= stack_top && a <= a.wrapping_add(l);
-                if !in_stack {
-                    match memory.regions.find(a, l) {
-                        Some(r) if r.writable || $access == Access::Load => {}
-                        _ => {
-                            let ok = memory
-                                .resolver
-                                .and_then(|res| res.resolve(a, l))
-                                .is_some_and(|r| r.writable || $access == Access::Load);
-                            if !ok {
-                                fault!(a, l, $access)
-                            }
-                        }
+                if !fast_ok!(a, l, $access) {
+                    if let Some(_) = slow!(a, l, $access) {
+                        fault!(a, l, $access)
                     }
                 }
                 a
             }};
         }
         macro_rules! load {
-            ($op:expr, $t:ty) => {{
-                let a = check!(
-                    regs[$op.src as usize & 15].wrapping_add($op.off as i64 as u64),
-                    std::mem::size_of::<$t>() as u64,
-                    Access::Load
-                );
-                // SAFETY: `check!` proved [a, a + size) lies in the stack or
-                // in a live region of this run.
-                unsafe { std::ptr::read_unaligned(a as *const $t) }
+            ($op:expr, $t:ty, $conv:expr) => {{
+                let a = regs[$op.src as usize & 15].wrapping_add($op.off as i64 as u64);
+                let l = std::mem::size_of::<$t>() as u64;
+                // SAFETY (both reads): `fast_ok!` or `slow!` proved that
+                // [a, a + l) lies in the stack or in a live region of this run.
+                if fast_ok!(a, l, Access::Load) {
+                    $conv(unsafe { std::ptr::read_unaligned(a as *const $t) })
+                } else {
+                    match slow!(a, l, Access::Load) {
+                        Some(v) => v,
+                        None => $conv(unsafe { std::ptr::read_unaligned(a as *const $t) }),
+                    }
+                }
             }};
         }
         macro_rules! store {
             ($op:expr, $t:ty, $v:expr) => {{
-                let a = check!(
-                    regs[$op.dst as usize & 15].wrapping_add($op.off as i64 as u64),
-                    std::mem::size_of::<$t>() as u64,
-                    Access::Store
-                );
+                let a = regs[$op.dst as usize & 15].wrapping_add($op.off as i64 as u64);
+                let l = std::mem::size_of::<$t>() as u64;
+                if !fast_ok!(a, l, Access::Store) {
+                    slow!(a, l, Access::Store);
+                }
                 let v = $v as $t;
-                // SAFETY: `check!` proved [a, a + size) lies in the stack or
-                // in a live, writable region of this run.
+                // SAFETY: `fast_ok!` or `slow!` proved [a, a + size) lies in
+                // the stack or in a live, writable region of this run.
                 unsafe { std::ptr::write_unaligned(a as *mut $t, v) }
             }};
         }
@@ -418,9 +503,7 @@ impl Interpreter {
                 0x24 => regs[d] = (regs[d] as u32).wrapping_mul(imm as u32) as u64,
                 0x2c => regs[d] = (regs[d] as u32).wrapping_mul(regs[s] as u32) as u64,
                 0x34 => regs[d] = (regs[d] as u32).checked_div(imm as u32).unwrap_or(0) as u64,
-                0x3c => {
-                    regs[d] = (regs[d] as u32).checked_div(regs[s] as u32).unwrap_or(0) as u64
-                }
+                0x3c => regs[d] = (regs[d] as u32).checked_div(regs[s] as u32).unwrap_or(0) as u64,
                 0x44 => regs[d] = (regs[d] as u32 | imm as u32) as u64,
                 0x4c => regs[d] = (regs[d] as u32 | regs[s] as u32) as u64,
                 0x54 => regs[d] = (regs[d] as u32 & imm as u32) as u64,
@@ -472,13 +555,13 @@ impl Interpreter {
                 }
 
                 // Loads.
-                0x61 => regs[d] = load!(op, u32) as u64,
-                0x69 => regs[d] = load!(op, u16) as u64,
-                0x71 => regs[d] = load!(op, u8) as u64,
-                0x79 => regs[d] = load!(op, u64),
-                0x81 => regs[d] = load!(op, i32) as i64 as u64,
-                0x89 => regs[d] = load!(op, i16) as i64 as u64,
-                0x91 => regs[d] = load!(op, i8) as i64 as u64,
+                0x61 => regs[d] = load!(op, u32, |v: u32| v as u64),
+                0x69 => regs[d] = load!(op, u16, |v: u16| v as u64),
+                0x71 => regs[d] = load!(op, u8, |v: u8| v as u64),
+                0x79 => regs[d] = load!(op, u64, |v: u64| v),
+                0x81 => regs[d] = load!(op, i32, |v: i32| v as i64 as u64),
+                0x89 => regs[d] = load!(op, i16, |v: i16| v as i64 as u64),
+                0x91 => regs[d] = load!(op, i8, |v: i8| v as i64 as u64),
                 // Stores of an immediate and of a register.
                 0x62 => store!(op, u32, imm),
                 0x6a => store!(op, u16, imm),
@@ -671,6 +754,76 @@ impl Interpreter {
         h.call(&mut ctx, [regs[1], regs[2], regs[3], regs[4], regs[5]])
     }
 
+    /// The slow path of a memory access: the context (whose pointer
+    /// fields yield addresses), map values through the resolver, or a fault.
+    /// `Ok(Some(v))`: a load of a context pointer field, whose value is `v`;
+    /// `Ok(None)`: access the memory directly.
+    #[cold]
+    #[allow(clippy::too_many_arguments)]
+    fn slow_access(
+        &self,
+        pc: usize,
+        addr: u64,
+        len: u64,
+        access: Access,
+        memory: &RunMemory<'_>,
+        stack: (u64, u64),
+    ) -> Result<Option<u64>, VmError> {
+        if let Some(r) = memory.regions.find(addr, len) {
+            if r.kind == RegionKind::Context {
+                if let Some(ctx) = &memory.ctx {
+                    return self.ctx_access(pc, ctx, addr - r.start, len, access);
+                }
+            }
+            if r.writable || access == Access::Load {
+                return Ok(None);
+            }
+        } else if let Some(r) = memory.resolver.and_then(|res| res.resolve(addr, len)) {
+            if r.writable || access == Access::Load {
+                return Ok(None);
+            }
+        }
+        Err(self.fault(pc, addr, len, access, memory, stack))
+    }
+
+    fn ctx_access(
+        &self,
+        pc: usize,
+        ctx: &CtxView,
+        off: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<Option<u64>, VmError> {
+        let pt = ctx.prog_type;
+        let bad = |why: String| VmError::CtxAccess {
+            pc,
+            prog_type: pt.name,
+            off,
+            size: len,
+            why,
+        };
+        let Some(f) = pt.field(off, len) else {
+            return Err(bad("no field of the context covers those bytes".into()));
+        };
+        match (f.kind, access) {
+            (CtxFieldKind::Scalar, Access::Load) => Ok(None),
+            (CtxFieldKind::Scalar, _) if f.writable => Ok(None),
+            (CtxFieldKind::Scalar, _) => Err(bad(format!("the field `{}` is read-only", f.name))),
+            (_, Access::Load) if off == f.off as u64 && len == f.size as u64 => {
+                Ok(Some(match f.kind {
+                    CtxFieldKind::PacketData => ctx.data,
+                    CtxFieldKind::PacketEnd => ctx.data_end,
+                    _ => ctx.data_meta,
+                }))
+            }
+            (_, Access::Load) => Err(bad(format!(
+                "the pointer field `{}` must be read whole, as {} bytes at offset {}",
+                f.name, f.size, f.off
+            ))),
+            _ => Err(bad(format!("the pointer field `{}` is read-only", f.name))),
+        }
+    }
+
     fn fault(
         &self,
         pc: usize,
@@ -681,10 +834,10 @@ impl Interpreter {
         stack: (u64, u64),
     ) -> VmError {
         let mut table = memory.regions.clone();
-        let _ = table.insert(ironbpf_isa::abi::MemoryRegion {
+        let _ = table.insert(MemoryRegion {
             start: stack.0,
             len: stack.1 - stack.0,
-            kind: ironbpf_isa::abi::RegionKind::Stack,
+            kind: RegionKind::Stack,
             writable: true,
         });
         let in_region = table.find(addr, len).copied();

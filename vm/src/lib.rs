@@ -25,10 +25,12 @@
 pub mod error;
 pub mod helper;
 pub mod interp;
+pub mod progtype;
 
 pub use error::VmError;
 pub use helper::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
-pub use interp::{Interpreter, LdImm64Resolver, Options, RunMemory};
+pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
+pub use progtype::ProgType;
 
 /// One instruction in the kernel's log syntax, for messages.
 pub(crate) fn describe(insn: &ironbpf_isa::Insn) -> String {
