@@ -94,6 +94,40 @@ pub trait Runner {
     fn run(&mut self) -> Result<u64, BenchError>;
 }
 
+/// The peer runners of the VM suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmPeer {
+    /// The C compiled for the host ([`NativeRunner`]).
+    Native,
+    /// rbpf's interpreter ([`RbpfRunner`] in [`RbpfMode::Interpreter`]).
+    RbpfInterpreter,
+    /// rbpf's x86-64 JIT ([`RbpfRunner`] in [`RbpfMode::Jit`]).
+    RbpfJit,
+}
+
+impl VmPeer {
+    /// Every VM-suite peer, in report order.
+    pub const ALL: [VmPeer; 3] = [VmPeer::Native, VmPeer::RbpfInterpreter, VmPeer::RbpfJit];
+
+    /// The runner name reports use (the same as [`Runner::runner_name`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            VmPeer::Native => "native",
+            VmPeer::RbpfInterpreter => "rbpf-interp",
+            VmPeer::RbpfJit => "rbpf-jit",
+        }
+    }
+}
+
+/// Prepares the VM-suite program `program` on the peer `peer`.
+pub fn vm_peer_runner(peer: VmPeer, program: &str) -> Result<Box<dyn Runner>, BenchError> {
+    Ok(match peer {
+        VmPeer::Native => Box::new(NativeRunner::new(program)?),
+        VmPeer::RbpfInterpreter => Box::new(RbpfRunner::new(program, RbpfMode::Interpreter)?),
+        VmPeer::RbpfJit => Box::new(RbpfRunner::new(program, RbpfMode::Jit)?),
+    })
+}
+
 /// Runs the program once and checks r0 against `expected`; timings count only after this.
 pub fn check_r0(runner: &mut dyn Runner, expected: u64) -> Result<(), BenchError> {
     let actual = runner.run()?;

@@ -43,3 +43,24 @@ fn a_wrong_expectation_is_reported() {
     let err = check_r0(&mut runner, 43).unwrap_err().to_string();
     assert!(err.contains("native") && err.contains("simple"), "{err}");
 }
+
+#[test]
+fn peer_runners_name_themselves_as_reports_do() {
+    use ironbpf_benches::{vm_peer_runner, VmPeer};
+    for peer in VmPeer::ALL {
+        let mut runner = vm_peer_runner(peer, "memory_a_plus_b").unwrap();
+        assert_eq!(runner.runner_name(), peer.name());
+        assert_eq!(runner.program(), "memory_a_plus_b");
+        check_r0(runner.as_mut(), vm_expected("memory_a_plus_b").unwrap()).unwrap();
+    }
+}
+
+#[test]
+fn median_helper_times_and_checks() {
+    use ironbpf_benches::median_ns_per_run;
+    let mut runner = NativeRunner::new("switch").unwrap();
+    let expected = vm_expected("switch").unwrap();
+    let ns = median_ns_per_run(&mut runner, expected, 3, 10).unwrap();
+    assert!(ns > 0.0);
+    assert!(median_ns_per_run(&mut runner, expected ^ 1, 1, 1).is_err());
+}
