@@ -5,6 +5,7 @@
 //! input).
 
 mod cmd_asm;
+mod cmd_run;
 mod cmd_test;
 mod style;
 
@@ -31,6 +32,8 @@ enum Command {
     Asm(cmd_asm::AsmArgs),
     /// Disassemble raw instruction bytes into kernel-syntax text
     Disasm(cmd_asm::DisasmArgs),
+    /// Run a program of an ELF object on a packet or context (BPF_PROG_TEST_RUN without root)
+    Run(cmd_run::RunArgs),
 }
 
 /// A failure to report: its message and the exit code.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Test(a) => cmd_test::run(a),
         Command::Asm(a) => cmd_asm::asm(a),
         Command::Disasm(a) => cmd_asm::disasm(a),
+        Command::Run(a) => cmd_run::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

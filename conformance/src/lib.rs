@@ -17,5 +17,7 @@
 
 pub mod conf_asm;
 pub mod data;
+pub mod diff;
+pub mod gen;
 pub mod runner;
 pub mod ubpf_helpers;
