@@ -149,9 +149,14 @@ impl Elf {
         let mut symbols = Vec::new();
         if let Some(sym_idx) = sections.iter().position(|s| s.sh_type == elf::SHT_SYMTAB) {
             let symtab = table.symbols(endian, data, elf::SHT_SYMTAB).map_err(|e| {
+                let (link, entsize, off) = table
+                    .section(object::SectionIndex(sym_idx))
+                    .map(|sh| (sh.sh_link(endian), sh.sh_entsize(endian), sh.sh_offset(endian)))
+                    .unwrap_or_default();
                 elf_err(format!(
-                    "symbol table section {} (#{sym_idx}): {e}",
-                    sections[sym_idx].name
+                    "symbol table section {} (#{sym_idx}, offset {off:#x}, sh_entsize {entsize}, sh_link {link} of {} sections): {e}",
+                    sections[sym_idx].name,
+                    sections.len()
                 ))
             })?;
             for (i, sym) in symtab.enumerate() {

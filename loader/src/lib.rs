@@ -52,9 +52,10 @@ pub struct LoadOptions {
     /// exists; without any target BTF, CO-RE relocations are an error naming the program and
     /// relocation.
     pub target_btf: Option<PathBuf>,
-    /// Program type (`BPF_PROG_TYPE_*`) for every program of the object, overriding what the
-    /// section names say. Needed for sections whose names follow no convention (`"test"`,
-    /// `"tail-3"`, `"ingress"`...).
+    /// Program type (`BPF_PROG_TYPE_*`) for the programs whose section name is not one of
+    /// libbpf's `SEC()` conventions: custom names (`"test"`, `"tail-3"`, `"ingress"`, `.text` of
+    /// objects without sections) and the old `samples/bpf` names (`"socket1"`, `"xdp_prog"`),
+    /// which are otherwise inferred from their prefix.
     pub prog_type_override: Option<u32>,
 }
 

@@ -162,25 +162,25 @@ pub(crate) fn load(
         let entries: Vec<Func> = codes[&si].funcs.iter().filter(|f| f.is_prog).cloned().collect();
         for f in entries {
             set_stage(stage, &sec.name);
-            let (prog_type, eat, attach_to) = match opts.prog_type_override {
-                Some(t) => {
-                    let inferred = progtype::infer(&sec.name).filter(|k| k.prog_type == t);
-                    (
-                        t,
-                        inferred.as_ref().map_or(0, |k| k.expected_attach_type),
-                        inferred.and_then(|k| k.attach_to),
-                    )
-                }
-                None => match progtype::infer(&sec.name) {
-                    Some(k) => (k.prog_type, k.expected_attach_type, k.attach_to),
-                    None => {
-                        return Err(LoadError::UnknownProgramType {
-                            section: sec.name.clone(),
-                            program: f.name.clone(),
-                        })
-                    }
-                },
+            // libbpf's SEC() names first; then the caller's type for custom and legacy names;
+            // then the old samples/bpf prefixes.
+            let kind = progtype::infer_libbpf(&sec.name)
+                .or_else(|| {
+                    opts.prog_type_override.map(|t| progtype::SectionKind {
+                        prog_type: t,
+                        expected_attach_type: 0,
+                        attach_to: None,
+                    })
+                })
+                .or_else(|| progtype::infer_legacy(&sec.name));
+            let Some(kind) = kind else {
+                return Err(LoadError::UnknownProgramType {
+                    section: sec.name.clone(),
+                    program: f.name.clone(),
+                });
             };
+            let (prog_type, eat, attach_to) =
+                (kind.prog_type, kind.expected_attach_type, kind.attach_to);
             let linked = link_program(
                 &elf,
                 &codes,
@@ -433,7 +433,10 @@ fn link_program(
                 }
                 if let Some(r) = rel {
                     let sym = &elf.symbols[r.sym];
-                    if src == BPF_PSEUDO_FUNC {
+                    if src == BPF_PSEUDO_FUNC || codes.contains_key(&sym.shndx) {
+                        // Address of a subprogram: clang leaves src_reg 0 and relocates against
+                        // the function (or its section, with the byte offset in imm).
+                        set_src(&mut out, at, BPF_PSEUDO_FUNC);
                         let target_off = sym.value as i64 + i64::from(imm(&out, at));
                         let tsec = sym.shndx;
                         let idx = usize::try_from(target_off)

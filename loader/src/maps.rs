@@ -408,6 +408,12 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
         def.value_size = 4;
         def.btf_value_type_id = 0;
     }
+    // Ring buffers take no key or value: definitions that name a value type (for code
+    // generators, as cilium/ebpf's examples do) would make the kernel refuse the map.
+    if matches!(def.map_type, 27 | 31) {
+        def.key_size = 0;
+        def.value_size = 0;
+    }
     if takes_no_btf(def.map_type) {
         def.btf_key_type_id = 0;
         def.btf_value_type_id = 0;

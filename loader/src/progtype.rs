@@ -223,7 +223,13 @@ const LEGACY_PREFIXES: &[(&str, u32, u32)] = &[
 ];
 
 /// Infers the program type of a section name; `None` if neither convention applies.
+#[cfg(test)]
 pub fn infer(section: &str) -> Option<SectionKind> {
+    infer_libbpf(section).or_else(|| infer_legacy(section))
+}
+
+/// libbpf's `SEC()` conventions.
+pub fn infer_libbpf(section: &str) -> Option<SectionKind> {
     for &(name, plus, pt, eat) in TABLE {
         let rest = if section == name {
             Some("")
@@ -241,6 +247,11 @@ pub fn infer(section: &str) -> Option<SectionKind> {
             });
         }
     }
+    None
+}
+
+/// The prefixes of the old `samples/bpf/bpf_load.c`.
+pub fn infer_legacy(section: &str) -> Option<SectionKind> {
     for &(prefix, pt, eat) in LEGACY_PREFIXES {
         if let Some(rest) = section.strip_prefix(prefix) {
             let attach_to = prefix.ends_with('/') && !rest.is_empty();
