@@ -135,7 +135,9 @@ impl Btf {
         let str_off = r.u32(16)? as usize;
         let str_len = r.u32(20)? as usize;
         if hdr_len < 24 || hdr_len > data.len() {
-            return err(format!("header length {hdr_len} at offset 4 is out of range"));
+            return err(format!(
+                "header length {hdr_len} at offset 4 is out of range"
+            ));
         }
         let span = |off: usize, len: usize, what: &str| -> Result<(usize, usize), BtfError> {
             let start = hdr_len.checked_add(off);
@@ -330,11 +332,6 @@ impl Btf {
         Ok(())
     }
 
-    /// Number of types including `void`.
-    pub fn len(&self) -> usize {
-        self.types.len()
-    }
-
     /// The type with this id.
     pub fn get(&self, id: u32) -> Option<&BtfType> {
         self.types.get(id as usize)
@@ -416,12 +413,7 @@ impl Btf {
                     mult = mult.saturating_mul(u64::from(t.extra[2]));
                     id = t.extra[0];
                 }
-                _ => {
-                    return err(format!(
-                        "type [{id}] ({}) has no size",
-                        kind_name(t.kind)
-                    ))
-                }
+                _ => return err(format!("type [{id}] ({}) has no size", kind_name(t.kind))),
             }
         }
         err(format!(
@@ -501,6 +493,9 @@ pub struct ExtCoreRelo {
     pub kind: u32,
 }
 
+/// Records of one `.BTF.ext` info block, grouped by section name, each as raw u32 words.
+type InfoBlocks = Vec<(String, Vec<Vec<u32>>)>;
+
 /// A parsed `.BTF.ext`, keyed by section name.
 #[derive(Debug, Clone, Default)]
 pub struct BtfExt {
@@ -525,10 +520,12 @@ impl BtfExt {
         }
         let hdr_len = r.u32(4)? as usize;
         if hdr_len < 24 || hdr_len > data.len() {
-            return err(format!("header length {hdr_len} at offset 4 is out of range"));
+            return err(format!(
+                "header length {hdr_len} at offset 4 is out of range"
+            ));
         }
         let mut ext = BtfExt::default();
-        let mut sub = |off_field: usize, min_rec: usize| -> Result<Vec<(String, Vec<Vec<u32>>)>, BtfError> {
+        let sub = |off_field: usize, min_rec: usize| -> Result<InfoBlocks, BtfError> {
             let off = r.u32(off_field)? as usize;
             let len = r.u32(off_field + 4)? as usize;
             let mut out = Vec::new();
@@ -553,7 +550,7 @@ impl BtfExt {
                 r.u32(o)
             };
             let rec_size = rd(start)? as usize;
-            if rec_size < min_rec || rec_size % 4 != 0 || rec_size > 256 {
+            if rec_size < min_rec || !rec_size.is_multiple_of(4) || rec_size > 256 {
                 return err(format!(
                     "info block at offset {start:#x}: record size {rec_size} is invalid (minimum {min_rec})"
                 ));
@@ -587,27 +584,36 @@ impl BtfExt {
             Ok(out)
         };
         for (sec, recs) in sub(8, 8)? {
-            ext.func_info.entry(sec).or_default().extend(recs.iter().map(|r| ExtFuncInfo {
-                insn_off: r[0],
-                type_id: r[1],
-            }));
+            ext.func_info
+                .entry(sec)
+                .or_default()
+                .extend(recs.iter().map(|r| ExtFuncInfo {
+                    insn_off: r[0],
+                    type_id: r[1],
+                }));
         }
         for (sec, recs) in sub(16, 16)? {
-            ext.line_info.entry(sec).or_default().extend(recs.iter().map(|r| ExtLineInfo {
-                insn_off: r[0],
-                file_name_off: r[1],
-                line_off: r[2],
-                line_col: r[3],
-            }));
+            ext.line_info
+                .entry(sec)
+                .or_default()
+                .extend(recs.iter().map(|r| ExtLineInfo {
+                    insn_off: r[0],
+                    file_name_off: r[1],
+                    line_off: r[2],
+                    line_col: r[3],
+                }));
         }
         if hdr_len >= 32 {
             for (sec, recs) in sub(24, 16)? {
-                ext.core_relos.entry(sec).or_default().extend(recs.iter().map(|r| ExtCoreRelo {
-                    insn_off: r[0],
-                    type_id: r[1],
-                    access_str_off: r[2],
-                    kind: r[3],
-                }));
+                ext.core_relos
+                    .entry(sec)
+                    .or_default()
+                    .extend(recs.iter().map(|r| ExtCoreRelo {
+                        insn_off: r[0],
+                        type_id: r[1],
+                        access_str_off: r[2],
+                        kind: r[3],
+                    }));
             }
         }
         Ok(ext)

@@ -335,13 +335,13 @@ fn field_value(kind_: u32, btf: &Btf, m: &FieldMatch) -> Result<u64, String> {
     })
 }
 
+/// The value a relocation computes (`None`: no match in the target, poison) and, for a field
+/// offset of a scalar, the (local, target) field sizes for the memory-access size adjustment.
+type Computed = (Option<u64>, Option<(u64, u64)>);
+
 /// The value the relocation computes, or `None` when the target has no match (poison).
 /// `target` is `None` only for TYPE_ID_LOCAL, which needs no target.
-fn compute(
-    local: &Btf,
-    r: &ExtCoreRelo,
-    target: Option<&Target>,
-) -> Result<(Option<u64>, Option<(u64, u64)>), String> {
+fn compute(local: &Btf, r: &ExtCoreRelo, target: Option<&Target>) -> Result<Computed, String> {
     let access_str = local.str_at_checked(r.access_str_off).map_err(|e| e.0)?;
     let acc = parse_access(access_str)?;
     let lt = local
@@ -366,10 +366,6 @@ fn compute(
         .unwrap_or(&[])
         .iter()
         .copied()
-        .chain(
-            // flavored target names (rare in vmlinux) are not indexed by essence: skip
-            std::iter::empty(),
-        )
         .filter(|&c| {
             tb.get(c).is_some_and(|t| {
                 let composite = |k| matches!(k, kind::STRUCT | kind::UNION);
@@ -394,16 +390,16 @@ fn compute(
                 field_type: spec.field_type,
                 bitfield: spec.bitfield,
             };
-            let local_val = field_value(r.kind, local, &local_m)?;
+            // The local value must be computable (validates the local spec) even though the
+            // instruction is patched with the target's.
+            field_value(r.kind, local, &local_m)?;
             let mut result: Option<(u64, FieldMatch)> = None;
             for c in cands {
                 if let Some(m) = match_field(local, &spec, tb, c) {
                     let v = field_value(r.kind, tb, &m)?;
                     match &result {
                         Some((prev, _)) if *prev != v => {
-                            return Err(format!(
-                                "ambiguous: target candidates give {prev} and {v}"
-                            ))
+                            return Err(format!("ambiguous: target candidates give {prev} and {v}"))
                         }
                         Some(_) => {}
                         None => result = Some((v, m)),
@@ -412,21 +408,28 @@ fn compute(
             }
             // Memory-access size adjustment for plain (non-bitfield) scalar fields.
             let sizes = result.as_ref().and_then(|(_, m)| {
-                if r.kind != relo::FIELD_BYTE_OFFSET || m.bitfield.is_some() || spec.bitfield.is_some() {
+                if r.kind != relo::FIELD_BYTE_OFFSET
+                    || m.bitfield.is_some()
+                    || spec.bitfield.is_some()
+                {
                     return None;
                 }
                 let scalar = |b: &Btf, id: u32| {
                     b.skip_mods_and_typedefs(id)
                         .ok()
                         .and_then(|x| b.get(x))
-                        .is_some_and(|t| matches!(t.kind, kind::INT | kind::ENUM | kind::ENUM64 | kind::PTR))
+                        .is_some_and(|t| {
+                            matches!(t.kind, kind::INT | kind::ENUM | kind::ENUM64 | kind::PTR)
+                        })
                 };
                 if !scalar(local, spec.field_type) || !scalar(tb, m.field_type) {
                     return None;
                 }
-                Some((local.size_of(spec.field_type).ok()?, tb.size_of(m.field_type).ok()?))
+                Some((
+                    local.size_of(spec.field_type).ok()?,
+                    tb.size_of(m.field_type).ok()?,
+                ))
             });
-            let _ = local_val;
             match (result, r.kind) {
                 (Some((v, _)), _) => Ok((Some(v), sizes)),
                 (None, relo::FIELD_EXISTS) => Ok((Some(0), None)),
@@ -438,7 +441,9 @@ fn compute(
             match (r.kind, c) {
                 (relo::TYPE_ID_TARGET, Some(c)) => Ok((Some(u64::from(c)), None)),
                 (relo::TYPE_SIZE, Some(c)) => Ok((Some(tb.size_of(c).map_err(|e| e.0)?), None)),
-                (relo::TYPE_EXISTS | relo::TYPE_MATCHES, c) => Ok((Some(u64::from(c.is_some())), None)),
+                (relo::TYPE_EXISTS | relo::TYPE_MATCHES, c) => {
+                    Ok((Some(u64::from(c.is_some())), None))
+                }
                 _ => Ok((None, None)),
             }
         }
@@ -455,7 +460,11 @@ fn compute(
             let mut found = None;
             for c in cands {
                 if let Some(t) = tb.get(c) {
-                    if let Some(tm) = t.members.iter().find(|tm| essence(tb.str_at(tm.name_off)) == ename) {
+                    if let Some(tm) = t
+                        .members
+                        .iter()
+                        .find(|tm| essence(tb.str_at(tm.name_off)) == ename)
+                    {
                         let v = if t.kind == kind::ENUM {
                             // sign-extend 32-bit enumerators when the enum is signed
                             if t.kind_flag {
@@ -479,10 +488,6 @@ fn compute(
         }
         k => Err(format!("unknown relocation kind {k}")),
     }
-}
-
-fn rd_i32(b: &[u8], o: usize) -> i32 {
-    i32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 
 fn poison(code: &mut [u8], at: usize) {
@@ -517,7 +522,7 @@ pub(crate) fn apply(
     target: Option<&Target>,
 ) -> Result<Outcome, String> {
     let at = r.insn_off as usize;
-    if at % 8 != 0 || at + 8 > code.len() {
+    if !at.is_multiple_of(8) || at + 8 > code.len() {
         return Err(format!(
             "instruction offset {:#x} is not an instruction of the {}-byte section",
             r.insn_off,
@@ -547,7 +552,9 @@ pub(crate) fn apply(
         0x01..=0x03 => {
             let mode = op & 0xe0;
             if mode != 0x60 && mode != 0x80 {
-                return Err(format!("cannot relocate memory instruction with opcode {op:#04x}"));
+                return Err(format!(
+                    "cannot relocate memory instruction with opcode {op:#04x}"
+                ));
             }
             if r.kind != relo::FIELD_BYTE_OFFSET {
                 return Err(format!(
@@ -587,10 +594,7 @@ pub(crate) fn apply(
             code[at + 4..at + 8].copy_from_slice(&(val as u32).to_le_bytes());
             code[at + 12..at + 16].copy_from_slice(&((val >> 32) as u32).to_le_bytes());
         }
-        _ => {
-            let _ = rd_i32(code, at + 4);
-            return Err(format!("cannot relocate instruction with opcode {op:#04x}"));
-        }
+        _ => return Err(format!("cannot relocate instruction with opcode {op:#04x}")),
     }
     Ok(Outcome::Applied)
 }

@@ -14,8 +14,6 @@ pub(crate) struct Rel {
     pub offset: u64,
     /// Symbol index.
     pub sym: usize,
-    /// `R_BPF_*` type.
-    pub r_type: u32,
 }
 
 /// One ELF section with its data and the relocations that apply to it.
@@ -228,11 +226,7 @@ impl Elf {
                         ),
                     });
                 }
-                rels.push(Rel {
-                    offset,
-                    sym,
-                    r_type: (info & 0xffff_ffff) as u32,
-                });
+                rels.push(Rel { offset, sym });
             }
             pending.push((target, rels));
         }

@@ -248,7 +248,9 @@ pub enum LoadError {
         program: String,
     },
     /// A CO-RE relocation cannot be applied.
-    #[error("program {program} (section {section}): CO-RE relocation #{index} at insn {insn}: {msg}")]
+    #[error(
+        "program {program} (section {section}): CO-RE relocation #{index} at insn {insn}: {msg}"
+    )]
     Core {
         /// Section.
         section: String,

@@ -69,10 +69,15 @@ pub(crate) fn load(
             if s.data.len() != 4 {
                 return Err(LoadError::Section {
                     section: "version".into(),
-                    msg: format!("size {} is not 4 bytes (a u32 kernel version)", s.data.len()),
+                    msg: format!(
+                        "size {} is not 4 bytes (a u32 kernel version)",
+                        s.data.len()
+                    ),
                 });
             }
-            Some(u32::from_le_bytes([s.data[0], s.data[1], s.data[2], s.data[3]]))
+            Some(u32::from_le_bytes([
+                s.data[0], s.data[1], s.data[2], s.data[3],
+            ]))
         }
         None => None,
     };
@@ -159,7 +164,12 @@ pub(crate) fn load(
     sec_order.sort_unstable();
     for si in sec_order {
         let sec = &elf.sections[si];
-        let entries: Vec<Func> = codes[&si].funcs.iter().filter(|f| f.is_prog).cloned().collect();
+        let entries: Vec<Func> = codes[&si]
+            .funcs
+            .iter()
+            .filter(|f| f.is_prog)
+            .cloned()
+            .collect();
         for f in entries {
             set_stage(stage, &sec.name);
             // libbpf's SEC() names first; then the caller's type for custom and legacy names;
@@ -238,7 +248,7 @@ fn load_target(opts: &LoadOptions) -> Result<Option<Arc<Target>>, LoadError> {
 /// Splits a code section into functions and indexes its relocations.
 fn code_section(elf: &Elf, s: &Section, text_progs: bool) -> Result<Code, LoadError> {
     let len = s.data.len();
-    if len % INSN != 0 {
+    if !len.is_multiple_of(INSN) {
         return Err(LoadError::Section {
             section: s.name.clone(),
             msg: format!("size {len} is not a multiple of the 8-byte instruction"),
@@ -256,13 +266,13 @@ fn code_section(elf: &Elf, s: &Section, text_progs: bool) -> Result<Code, LoadEr
                         && matches!(y.bind, elf::STB_GLOBAL | elf::STB_WEAK)))
         })
         .collect();
-    syms.sort_by_key(|(i, y)| (y.value, *i));
+    // At equal offsets prefer the FUNC symbol over a NOTYPE alias.
+    syms.sort_by_key(|(i, y)| (y.value, y.st_type != elf::STT_FUNC, *i));
     syms.dedup_by_key(|(_, y)| y.value);
     let mut funcs = Vec::new();
     for (k, (i, y)) in syms.iter().enumerate() {
         let start = y.value as usize;
-        if y.value % INSN as u64 != 0 || start >= len.max(1) && len > 0 || (len == 0 && start > 0)
-        {
+        if y.value % INSN as u64 != 0 || y.value > len as u64 {
             return Err(LoadError::Symbol {
                 index: *i,
                 name: y.name.clone(),
@@ -316,9 +326,7 @@ fn code_section(elf: &Elf, s: &Section, text_progs: bool) -> Result<Code, LoadEr
             return Err(LoadError::Relocation {
                 section: s.name.clone(),
                 offset: r.offset,
-                msg: format!(
-                    "not at an instruction boundary inside the {len}-byte section"
-                ),
+                msg: format!("not at an instruction boundary inside the {len}-byte section"),
             });
         }
         rels.insert(r.offset, *r);
@@ -344,7 +352,6 @@ struct Placed {
     start: usize,
     end: usize,
     base: usize,
-    name: String,
 }
 
 fn imm(b: &[u8], at: usize) -> i32 {
@@ -382,7 +389,6 @@ fn place(
         start: f.start,
         end: f.end,
         base,
-        name: f.name.clone(),
     });
     Some(base + (off - f.start) / INSN)
 }
@@ -450,8 +456,7 @@ fn link_program(
                             })?;
                         set_imm(&mut out, at, (idx as i64 - cur as i64 - 1) as i32);
                     } else {
-                        resolve_map_ref(elf, map_index, maps, r, &mut out, at)
-                            .map_err(rel_err)?;
+                        resolve_map_ref(elf, map_index, maps, r, &mut out, at).map_err(rel_err)?;
                     }
                 } else if src == BPF_PSEUDO_FUNC {
                     let target = off as i64 + (i64::from(imm(&out, at)) + 1) * INSN as i64;
@@ -519,7 +524,8 @@ fn link_program(
         let sname = &elf.sections[p.sec].name;
         let map_off = |o: u32| -> Option<usize> {
             let o = o as usize;
-            (o >= p.start && o < p.end && o % INSN == 0).then(|| p.base + (o - p.start) / INSN)
+            (o >= p.start && o < p.end && o.is_multiple_of(INSN))
+                .then(|| p.base + (o - p.start) / INSN)
         };
         if let (Some(b), Some(x)) = (btf, ext) {
             if let Some(fi) = x.func_info.get(sname) {
@@ -558,7 +564,6 @@ fn link_program(
                 }
             }
         }
-        let _ = &p.name;
     }
     func_info.sort_by_key(|f| f.insn);
     line_info.sort_by_key(|l| l.insn);
@@ -652,7 +657,9 @@ fn fixup_btf(btf: &mut Btf, elf: &Elf) {
         }
         let mut entries = t.secinfo.clone();
         for e in entries.iter_mut() {
-            let Some(v) = btf.get(e.type_id) else { continue };
+            let Some(v) = btf.get(e.type_id) else {
+                continue;
+            };
             if v.kind != kind::VAR {
                 continue;
             }

@@ -11,6 +11,8 @@ use crate::{LoadError, MapDef, MapKind};
 /// `BPF_F_RDONLY_PROG`.
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 const BPF_MAP_TYPE_ARRAY: u32 = 2;
+/// Largest global-data section accepted (the kernel caps array values far below this).
+const MAX_DATA_SECTION: u32 = 1 << 27;
 const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
 const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
 
@@ -92,10 +94,16 @@ pub(crate) fn collect(elf: &Elf, btf: Option<&Btf>) -> Result<(Vec<MapDef>, MapI
         if s.size == 0 {
             continue;
         }
-        let Ok(size) = u32::try_from(s.size) else {
+        let Some(size) = u32::try_from(s.size)
+            .ok()
+            .filter(|&z| z <= MAX_DATA_SECTION)
+        else {
             return Err(LoadError::Section {
                 section: s.name.clone(),
-                msg: format!("size {:#x} is too large for a global-data map", s.size),
+                msg: format!(
+                    "size {:#x} is too large for a global-data map (limit {MAX_DATA_SECTION:#x})",
+                    s.size
+                ),
             });
         };
         let value = if s.sh_type == elf::SHT_NOBITS {
@@ -145,7 +153,10 @@ enum InnerBy {
 fn resolve_legacy_inner(maps: &mut [MapDef], refs: &[InnerRef]) -> Result<(), LoadError> {
     for (sec, m, by) in refs {
         let target = match by {
-            InnerBy::Id(id, ids) => ids.iter().find(|(i, _)| i == id && *id != 0).map(|(_, x)| *x),
+            InnerBy::Id(id, ids) => ids
+                .iter()
+                .find(|(i, _)| i == id && *id != 0)
+                .map(|(_, x)| *x),
             InnerBy::Idx(ix) => (*ix < maps.len()).then_some(*ix),
         };
         match target {
@@ -173,7 +184,10 @@ fn legacy(
         .symbols
         .iter()
         .filter(|y| {
-            y.shndx == s.index && !y.is_section() && y.st_type != elf::STT_FILE && !y.name.is_empty()
+            y.shndx == s.index
+                && !y.is_section()
+                && y.st_type != elf::STT_FILE
+                && !y.name.is_empty()
         })
         .collect();
     if syms.is_empty() {
@@ -187,7 +201,7 @@ fn legacy(
     }
     syms.sort_by_key(|y| y.value);
     let n = syms.len() as u64;
-    if s.size % n != 0 {
+    if !s.size.is_multiple_of(n) {
         return Err(LoadError::Section {
             section: s.name.clone(),
             msg: format!(
@@ -237,7 +251,10 @@ fn legacy(
             btf_key_type_id: 0,
             btf_value_type_id: 0,
         };
-        let of_maps = matches!(def.map_type, BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS);
+        let of_maps = matches!(
+            def.map_type,
+            BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS
+        );
         if iproute2 {
             def.pinning = le32(b, 6);
             ids.push((le32(b, 5), maps.len()));
@@ -247,7 +264,11 @@ fn legacy(
         } else {
             def.numa_node = le32(b, 6);
             if of_maps && rec >= 24 {
-                inner_refs.push((s.name.clone(), maps.len(), InnerBy::Idx(le32(b, 5) as usize)));
+                inner_refs.push((
+                    s.name.clone(),
+                    maps.len(),
+                    InnerBy::Idx(le32(b, 5) as usize),
+                ));
             }
         }
         index.by_def.insert((s.index, y.value), maps.len());
@@ -289,7 +310,11 @@ fn btf_maps(
             .iter()
             .find(|y| y.shndx == s.index && y.name == name && !y.is_section());
         let Some(sym) = sym else {
-            return Err(map_err(".maps", &name, "no ELF symbol in section .maps has this name"));
+            return Err(map_err(
+                ".maps",
+                &name,
+                "no ELF symbol in section .maps has this name",
+            ));
         };
         let def = parse_btf_def(btf, var.size_or_type, &name, 0)?;
         index.by_def.insert((s.index, sym.value), maps.len());
@@ -302,14 +327,14 @@ fn ptr_array_len(btf: &Btf, id: u32) -> Option<u32> {
     let p = btf.skip_mods_and_typedefs(id).ok()?;
     let pt = btf.get(p).filter(|t| t.kind == kind::PTR)?;
     let a = btf.skip_mods_and_typedefs(pt.size_or_type).ok()?;
-    btf.get(a).filter(|t| t.kind == kind::ARRAY).map(|t| t.extra[2])
+    btf.get(a)
+        .filter(|t| t.kind == kind::ARRAY)
+        .map(|t| t.extra[2])
 }
 
 fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapDef, LoadError> {
     let e = |msg: String| map_err(".maps", name, msg);
-    let sid = btf
-        .skip_mods_and_typedefs(type_id)
-        .map_err(|x| e(x.0))?;
+    let sid = btf.skip_mods_and_typedefs(type_id).map_err(|x| e(x.0))?;
     let st = btf
         .get(sid)
         .filter(|t| t.kind == kind::STRUCT)
@@ -360,7 +385,8 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
                 let sz = btf
                     .size_of(pt.size_or_type)
                     .map_err(|x| e(format!("field {mname}: {}", x.0)))?;
-                let sz = u32::try_from(sz).map_err(|_| e(format!("field {mname}: size {sz} too large")))?;
+                let sz = u32::try_from(sz)
+                    .map_err(|_| e(format!("field {mname}: size {sz} too large")))?;
                 if mname == "key" {
                     def.key_size = sz;
                     def.btf_key_type_id = pt.size_or_type;
@@ -375,7 +401,9 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
                     .get(a)
                     .filter(|t| t.kind == kind::ARRAY)
                     .ok_or_else(|| e("field values is not an array".into()))?;
-                let p = btf.skip_mods_and_typedefs(at.extra[0]).map_err(|x| e(x.0))?;
+                let p = btf
+                    .skip_mods_and_typedefs(at.extra[0])
+                    .map_err(|x| e(x.0))?;
                 let pt = btf
                     .get(p)
                     .filter(|t| t.kind == kind::PTR)
@@ -387,18 +415,27 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
     }
     if let Some(k) = key_sz {
         if def.btf_key_type_id != 0 && def.key_size != k {
-            return Err(e(format!("key_size {k} disagrees with the size of key ({})", def.key_size)));
+            return Err(e(format!(
+                "key_size {k} disagrees with the size of key ({})",
+                def.key_size
+            )));
         }
         def.key_size = k;
     }
     if let Some(v) = val_sz {
         if def.btf_value_type_id != 0 && def.value_size != v {
-            return Err(e(format!("value_size {v} disagrees with the size of value ({})", def.value_size)));
+            return Err(e(format!(
+                "value_size {v} disagrees with the size of value ({})",
+                def.value_size
+            )));
         }
         def.value_size = v;
     }
     if let Some(inner_ty) = values_inner {
-        if matches!(def.map_type, BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS) {
+        if matches!(
+            def.map_type,
+            BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS
+        ) {
             if depth > 0 {
                 return Err(e("map-in-map nested more than one level".into()));
             }

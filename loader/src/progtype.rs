@@ -274,13 +274,19 @@ mod tests {
         assert_eq!(infer("xdp").unwrap().prog_type, XDP);
         assert_eq!(infer("xdp_redirect_map").unwrap().prog_type, XDP);
         let k = infer("kprobe/sys_write").unwrap();
-        assert_eq!((k.prog_type, k.attach_to.as_deref()), (KPROBE, Some("sys_write")));
+        assert_eq!(
+            (k.prog_type, k.attach_to.as_deref()),
+            (KPROBE, Some("sys_write"))
+        );
         assert_eq!(infer("socket1").unwrap().prog_type, SOCKET_FILTER);
         assert_eq!(infer("cgroup/sock1").unwrap().prog_type, CGROUP_SOCK);
         assert_eq!(infer("cgroup_skb/egress").unwrap().expected_attach_type, 1);
         let t = infer("tracepoint/syscalls/sys_enter_open").unwrap();
         assert_eq!(t.attach_to.as_deref(), Some("syscalls/sys_enter_open"));
-        assert_eq!(infer("fentry/tcp_connect").unwrap().expected_attach_type, 24);
+        assert_eq!(
+            infer("fentry/tcp_connect").unwrap().expected_attach_type,
+            24
+        );
         assert_eq!(infer("classifier").unwrap().prog_type, SCHED_CLS);
         assert_eq!(infer("tail-3"), None);
         assert_eq!(infer("test"), None);
