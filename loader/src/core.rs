@@ -63,6 +63,25 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The BTF id libbpf attaches a tracing/LSM program with attach type `eat` to `name`.
+    pub fn attach_btf_id(&self, eat: u32, name: &str) -> Option<u32> {
+        // A trailing "/..." or sleepable suffix is not part of the name.
+        let name = name.split('/').next().unwrap_or(name);
+        let (full, kind_) = match eat {
+            23 => (format!("btf_trace_{name}"), kind::TYPEDEF),
+            27 | 43 => (format!("bpf_lsm_{name}"), kind::FUNC),
+            28 => (format!("bpf_iter_{name}"), kind::FUNC),
+            _ => (name.to_string(), kind::FUNC),
+        };
+        self.by_name
+            .get(&full)?
+            .iter()
+            .copied()
+            .find(|&id| self.btf.get(id).is_some_and(|t| t.kind == kind_))
+    }
+}
+
 type Cache = Mutex<Option<(PathBuf, std::time::SystemTime, Arc<Target>)>>;
 static CACHE: Cache = Mutex::new(None);
 

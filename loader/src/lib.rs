@@ -52,10 +52,10 @@ pub struct LoadOptions {
     /// exists; without any target BTF, CO-RE relocations are an error naming the program and
     /// relocation.
     pub target_btf: Option<PathBuf>,
-    /// Program type (`BPF_PROG_TYPE_*`) for the programs whose section name is not one of
-    /// libbpf's `SEC()` conventions: custom names (`"test"`, `"tail-3"`, `"ingress"`, `.text` of
-    /// objects without sections) and the old `samples/bpf` names (`"socket1"`, `"xdp_prog"`),
-    /// which are otherwise inferred from their prefix.
+    /// Program type (`BPF_PROG_TYPE_*`) for the programs whose section name follows neither
+    /// libbpf's `SEC()` conventions nor the prefixes of the old `samples/bpf` loader
+    /// (`"socket1"`, `"xdp_prog"`, `"kprobe/0"`): custom names such as `"test"`, `"tail-3"`,
+    /// `"ingress"`, and `.text` in objects without sections. Named sections keep their type.
     pub prog_type_override: Option<u32>,
 }
 
@@ -91,6 +91,9 @@ pub struct MapDef {
     pub numa_node: u32,
     /// Template of the inner map of a map-in-map.
     pub inner: Option<Box<MapDef>>,
+    /// Initial slots of a map-in-map or program array defined with BTF `values = { [i] = &x }`:
+    /// (slot index, name of the map or program `x`).
+    pub init_slots: Vec<(u32, String)>,
     /// Initial contents of a global-data map (`.bss`: zeros).
     pub initial_value: Option<Vec<u8>>,
     /// The map must be frozen after initialisation (`.rodata`).
@@ -150,6 +153,11 @@ pub struct Program {
     pub expected_attach_type: u32,
     /// Attach target from the section name (`kprobe/<fn>`, `tracepoint/<cat>/<name>`, `fentry/<fn>`...).
     pub attach_to: Option<String>,
+    /// For tracing and LSM programs (`fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `iter/`,
+    /// `lsm/`): the id of the attach target in the target BTF (`attach_btf_id` of
+    /// `BPF_PROG_LOAD`), resolved as libbpf does (`btf_trace_<tp>` for `tp_btf`, `bpf_lsm_<hook>`,
+    /// `bpf_iter_<name>`); `None` if there is no target BTF or no such function.
+    pub attach_btf_id: Option<u32>,
     /// Final instructions (8 bytes each, little-endian).
     pub insns: Vec<u8>,
     /// Function info, one record per function placed in `insns`.

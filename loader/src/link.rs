@@ -172,17 +172,17 @@ pub(crate) fn load(
             .collect();
         for f in entries {
             set_stage(stage, &sec.name);
-            // libbpf's SEC() names first; then the caller's type for custom and legacy names;
-            // then the old samples/bpf prefixes.
+            // libbpf's SEC() names first; then the old samples/bpf prefixes; then the caller's
+            // type for the names that follow no convention.
             let kind = progtype::infer_libbpf(&sec.name)
+                .or_else(|| progtype::infer_legacy(&sec.name))
                 .or_else(|| {
                     opts.prog_type_override.map(|t| progtype::SectionKind {
                         prog_type: t,
                         expected_attach_type: 0,
                         attach_to: None,
                     })
-                })
-                .or_else(|| progtype::infer_legacy(&sec.name));
+                });
             let Some(kind) = kind else {
                 return Err(LoadError::UnknownProgramType {
                     section: sec.name.clone(),
@@ -191,6 +191,18 @@ pub(crate) fn load(
             };
             let (prog_type, eat, attach_to) =
                 (kind.prog_type, kind.expected_attach_type, kind.attach_to);
+            let attach_btf_id = match (&attach_to, prog_type) {
+                (Some(a), progtype::prog_type::TRACING | progtype::prog_type::LSM) => {
+                    if target.is_none() {
+                        target = Some(load_target(opts)?);
+                    }
+                    target
+                        .as_ref()
+                        .and_then(|t| t.as_deref())
+                        .and_then(|t| t.attach_btf_id(eat, a))
+                }
+                _ => None,
+            };
             let linked = link_program(
                 &elf,
                 &codes,
@@ -208,6 +220,7 @@ pub(crate) fn load(
                 prog_type_name: progtype::prog_type_name(prog_type),
                 expected_attach_type: eat,
                 attach_to,
+                attach_btf_id,
                 insns: linked.insns,
                 func_info: linked.func_info,
                 line_info: linked.line_info,

@@ -130,6 +130,7 @@ pub(crate) fn collect(elf: &Elf, btf: Option<&Btf>) -> Result<(Vec<MapDef>, MapI
             pinning: 0,
             numa_node: 0,
             inner: None,
+            init_slots: Vec::new(),
             initial_value: Some(value),
             frozen: ro,
             kind: MapKind::GlobalData(s.name.clone()),
@@ -245,6 +246,7 @@ fn legacy(
             pinning: 0,
             numa_node: 0,
             inner: None,
+            init_slots: Vec::new(),
             initial_value: None,
             frozen: false,
             kind: MapKind::Legacy,
@@ -270,6 +272,10 @@ fn legacy(
                     InnerBy::Idx(le32(b, 5) as usize),
                 ));
             }
+        }
+        if of_maps && def.value_size == 0 {
+            // samples/bpf created these with bpf_create_map_in_map(): the value is an inner map fd
+            def.value_size = 4;
         }
         index.by_def.insert((s.index, y.value), maps.len());
         maps.push(def);
@@ -316,7 +322,30 @@ fn btf_maps(
                 "no ELF symbol in section .maps has this name",
             ));
         };
-        let def = parse_btf_def(btf, var.size_or_type, &name, 0)?;
+        let (mut def, values_off) = parse_btf_def(btf, var.size_or_type, &name, 0)?;
+        if let Some(voff) = values_off {
+            let start = sym.value.saturating_add(voff);
+            let end = sym.value.saturating_add(sym.size.max(voff));
+            for r in s
+                .rels
+                .iter()
+                .filter(|r| r.offset >= start && r.offset < end)
+            {
+                let slot = (r.offset - start) / 8;
+                let target = elf.symbols.get(r.sym).map_or("", |y| y.name.as_str());
+                if (r.offset - start) % 8 != 0 || slot >= u64::from(def.max_entries.max(1)) {
+                    return Err(map_err(
+                        ".maps",
+                        &name,
+                        format!(
+                            "initial value relocation at offset {:#x} is not a slot of values[]",
+                            r.offset
+                        ),
+                    ));
+                }
+                def.init_slots.push((slot as u32, target.to_string()));
+            }
+        }
         index.by_def.insert((s.index, sym.value), maps.len());
         maps.push(def);
     }
@@ -332,7 +361,13 @@ fn ptr_array_len(btf: &Btf, id: u32) -> Option<u32> {
         .map(|t| t.extra[2])
 }
 
-fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapDef, LoadError> {
+/// Parses a BTF map definition; also returns the byte offset of its `values` member.
+fn parse_btf_def(
+    btf: &Btf,
+    type_id: u32,
+    name: &str,
+    depth: u32,
+) -> Result<(MapDef, Option<u64>), LoadError> {
     let e = |msg: String| map_err(".maps", name, msg);
     let sid = btf.skip_mods_and_typedefs(type_id).map_err(|x| e(x.0))?;
     let st = btf
@@ -349,6 +384,7 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
         pinning: 0,
         numa_node: 0,
         inner: None,
+        init_slots: Vec::new(),
         initial_value: None,
         frozen: false,
         kind: MapKind::Btf,
@@ -408,7 +444,7 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
                     .get(p)
                     .filter(|t| t.kind == kind::PTR)
                     .ok_or_else(|| e("field values is not an array of pointers".into()))?;
-                values_inner = Some(pt.size_or_type);
+                values_inner = Some((pt.size_or_type, m.offset / 8));
             }
             _ => {}
         }
@@ -431,7 +467,9 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
         }
         def.value_size = v;
     }
-    if let Some(inner_ty) = values_inner {
+    let mut values_off = None;
+    if let Some((inner_ty, off)) = values_inner {
+        values_off = Some(off);
         if matches!(
             def.map_type,
             BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS
@@ -439,7 +477,7 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
             if depth > 0 {
                 return Err(e("map-in-map nested more than one level".into()));
             }
-            let inner = parse_btf_def(btf, inner_ty, &format!("{name}.inner"), depth + 1)?;
+            let (inner, _) = parse_btf_def(btf, inner_ty, &format!("{name}.inner"), depth + 1)?;
             def.inner = Some(Box::new(inner));
         }
         def.value_size = 4;
@@ -455,5 +493,5 @@ fn parse_btf_def(btf: &Btf, type_id: u32, name: &str, depth: u32) -> Result<MapD
         def.btf_key_type_id = 0;
         def.btf_value_type_id = 0;
     }
-    Ok(def)
+    Ok((def, values_off))
 }

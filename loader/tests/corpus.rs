@@ -70,7 +70,10 @@ const NEEDS_TYPE: &[(&str, u32)] = &[
     ("linux/test_cgrp2_tc_kern.o", prog_type::SCHED_CLS),
     ("linux/xdp2skb_meta_kern.o", prog_type::SCHED_CLS),
     ("ovs/datapath.o", prog_type::SCHED_CLS),
-    ("prototype-kernel/tc_bench01_redirect_kern.o", prog_type::SCHED_CLS),
+    (
+        "prototype-kernel/tc_bench01_redirect_kern.o",
+        prog_type::SCHED_CLS,
+    ),
     ("prototype-kernel/xdp_vlan01_kern.o", prog_type::SCHED_CLS),
     ("suricata/bypass_filter.o", prog_type::SOCKET_FILTER),
     ("suricata/filter.o", prog_type::SOCKET_FILTER),
@@ -99,7 +102,11 @@ fn check_linked(obj: &Object, what: &str) {
         let ctx = format!("{what}: program {} (section {})", p.name, p.section);
         assert!(p.prog_type != 0, "{ctx}: no program type");
         assert_ne!(p.prog_type_name, "unknown", "{ctx}");
-        assert!(!p.insns.is_empty() && p.insns.len() % 8 == 0, "{ctx}: {} bytes", p.insns.len());
+        assert!(
+            !p.insns.is_empty() && p.insns.len() % 8 == 0,
+            "{ctx}: {} bytes",
+            p.insns.len()
+        );
         let n = p.insns.len() / 8;
         let mut i = 0;
         while i < n {
@@ -110,13 +117,23 @@ fn check_linked(obj: &Object, what: &str) {
                 assert!(i + 1 < n, "{ctx}: ld_imm64 at {i} without second slot");
                 let imm2 = i32::from_le_bytes(p.insns[i * 8 + 12..i * 8 + 16].try_into().unwrap());
                 match src {
-                    5 => assert!((imm as usize) < obj.maps.len(), "{ctx}: insn {i}: map {imm}"),
+                    5 => assert!(
+                        (imm as usize) < obj.maps.len(),
+                        "{ctx}: insn {i}: map {imm}"
+                    ),
                     6 => {
                         let m = &obj.maps[imm as usize];
-                        assert!(imm2 >= 0 && (imm2 as u32) <= m.value_size, "{ctx}: insn {i}: {} + {imm2}", m.name);
+                        assert!(
+                            imm2 >= 0 && (imm2 as u32) <= m.value_size,
+                            "{ctx}: insn {i}: {} + {imm2}",
+                            m.name
+                        );
                         assert!(matches!(m.kind, MapKind::GlobalData(_)), "{ctx}: insn {i}");
                     }
-                    4 => assert!((i as i64 + 1 + i64::from(imm)) < n as i64, "{ctx}: insn {i}: func ptr {imm}"),
+                    4 => assert!(
+                        (i as i64 + 1 + i64::from(imm)) < n as i64,
+                        "{ctx}: insn {i}: func ptr {imm}"
+                    ),
                     _ => {}
                 }
                 i += 2;
@@ -124,18 +141,30 @@ fn check_linked(obj: &Object, what: &str) {
             }
             if c[0] == 0x85 && src == 1 {
                 let t = i as i64 + 1 + i64::from(imm);
-                assert!(t >= 0 && t < n as i64, "{ctx}: insn {i}: call {imm} lands outside");
+                assert!(
+                    t >= 0 && t < n as i64,
+                    "{ctx}: insn {i}: call {imm} lands outside"
+                );
                 if !p.func_info.is_empty() {
-                    assert!(p.func_info.iter().any(|f| f.insn as i64 == t), "{ctx}: call target {t} is no function");
+                    assert!(
+                        p.func_info.iter().any(|f| f.insn as i64 == t),
+                        "{ctx}: call target {t} is no function"
+                    );
                 }
             }
             i += 1;
         }
         if let Some(f) = p.func_info.first() {
             assert_eq!(f.insn, 0, "{ctx}: first func_info");
-            assert!(p.func_info.windows(2).all(|w| w[0].insn < w[1].insn), "{ctx}: func_info order");
+            assert!(
+                p.func_info.windows(2).all(|w| w[0].insn < w[1].insn),
+                "{ctx}: func_info order"
+            );
         }
-        assert!(p.line_info.iter().all(|l| l.insn < n), "{ctx}: line_info past the end");
+        assert!(
+            p.line_info.iter().all(|l| l.insn < n),
+            "{ctx}: line_info past the end"
+        );
     }
 }
 
@@ -153,7 +182,11 @@ fn corpus_objects_parse() {
     let (mut parsed, mut refused, mut programs, mut with_override, mut core) = (0, 0, 0, 0, 0);
     let mut by_type = std::collections::BTreeMap::new();
     for f in &files {
-        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let needs = NEEDS_TYPE.iter().find(|(n, _)| *n == rel).map(|(_, t)| *t);
         let refuse = REFUSED.iter().find(|(n, _)| *n == rel).map(|(_, m)| *m);
         let needs = needs.or(refuse.map(|_| prog_type::XDP));
@@ -162,9 +195,18 @@ fn corpus_objects_parse() {
             (Err(LoadError::UnknownProgramType { section, .. }), Some(t)) => {
                 assert!(!section.is_empty());
                 let msg = first.as_ref().unwrap_err().to_string();
-                assert!(msg.contains("--type") && msg.contains(section.as_str()), "{rel}: {msg}");
+                assert!(
+                    msg.contains("--type") && msg.contains(section.as_str()),
+                    "{rel}: {msg}"
+                );
                 with_override += 1;
-                load_file(f, &LoadOptions { prog_type_override: Some(t), ..Default::default() })
+                load_file(
+                    f,
+                    &LoadOptions {
+                        prog_type_override: Some(t),
+                        ..Default::default()
+                    },
+                )
             }
             (_, Some(_)) => panic!("{rel}: expected an unknown-program-type error, got {first:?}"),
             _ => first,
@@ -178,7 +220,11 @@ fn corpus_objects_parse() {
                 for p in &obj.programs {
                     *by_type.entry(p.prog_type_name).or_insert(0) += 1;
                     core += p.core_relocs_applied;
-                    assert_eq!(p.core_relocs_poisoned, 0, "{rel}: {} poisoned CO-RE relocations", p.name);
+                    assert_eq!(
+                        p.core_relocs_poisoned, 0,
+                        "{rel}: {} poisoned CO-RE relocations",
+                        p.name
+                    );
                 }
             }
             (Err(e), Some(expected)) => {
@@ -244,7 +290,10 @@ fn invalid_objects_end_cleanly() {
             .iter()
             .find(|(n, _)| *n == name)
             .unwrap_or_else(|| panic!("no expectation for invalid/{name}"));
-        let opts = LoadOptions { prog_type_override: Some(prog_type::XDP), ..Default::default() };
+        let opts = LoadOptions {
+            prog_type_override: Some(prog_type::XDP),
+            ..Default::default()
+        };
         let got = load_with_timeout(f.clone(), opts)
             .unwrap_or_else(|| panic!("invalid/{name}: did not finish within 5 s"));
         match (got, want) {
@@ -253,14 +302,27 @@ fn invalid_objects_end_cleanly() {
                 check_linked(&obj, &name);
             }
             (Err(e), Err(msg)) => {
-                assert!(!matches!(e, LoadError::Internal { .. }), "invalid/{name}: panic inside: {e}");
-                assert!(e.to_string().starts_with(msg), "invalid/{name}: got {e}, expected {msg}");
+                assert!(
+                    !matches!(e, LoadError::Internal { .. }),
+                    "invalid/{name}: panic inside: {e}"
+                );
+                assert!(
+                    e.to_string().starts_with(msg),
+                    "invalid/{name}: got {e}, expected {msg}"
+                );
             }
-            (got, want) => panic!("invalid/{name}: got {:?}, expected {want:?}", got.map(|o| o.programs.len())),
+            (got, want) => panic!(
+                "invalid/{name}: got {:?}, expected {want:?}",
+                got.map(|o| o.programs.len())
+            ),
         }
     }
     // Without a type the custom-named ones are refused with the hint.
-    let e = load_file(&dir.join("dac31099c3bb5b6395908c82cc8540e77a6a1849"), &LoadOptions::default()).unwrap_err();
+    let e = load_file(
+        &dir.join("dac31099c3bb5b6395908c82cc8540e77a6a1849"),
+        &LoadOptions::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         e.to_string(),
         "section bind: cannot infer the program type of program BindMonitor from the section name; pass the type explicitly (--type, LoadOptions::prog_type_override)"
@@ -279,7 +341,10 @@ fn insn(p: &[u8], i: usize) -> (u8, u8, u8, i16, i32) {
 }
 
 fn fixture_opts() -> LoadOptions {
-    LoadOptions { target_btf: Some(fixtures().join("target.btf")), prog_type_override: None }
+    LoadOptions {
+        target_btf: Some(fixtures().join("target.btf")),
+        prog_type_override: None,
+    }
 }
 
 #[test]
@@ -290,28 +355,64 @@ fn fixture_relocations_exact() {
     assert!(obj.btf.is_some());
 
     let names: Vec<&str> = obj.maps.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(names, [".maps:counts", ".data", ".rodata", ".rodata.str1.1", ".bss"].map(|n| n.trim_start_matches(".maps:")));
+    assert_eq!(
+        names,
+        [".maps:counts", ".data", ".rodata", ".rodata.str1.1", ".bss"]
+            .map(|n| n.trim_start_matches(".maps:"))
+    );
     let counts = &obj.maps[0];
     assert_eq!(
-        (counts.map_type, counts.key_size, counts.value_size, counts.max_entries, counts.pinning, &counts.kind),
+        (
+            counts.map_type,
+            counts.key_size,
+            counts.value_size,
+            counts.max_entries,
+            counts.pinning,
+            &counts.kind
+        ),
         (1, 4, 8, 16, 1, &MapKind::Btf)
     );
     assert!(counts.btf_key_type_id != 0 && counts.btf_value_type_id != 0);
     let data = &obj.maps[1];
-    assert_eq!((data.map_type, data.key_size, data.value_size, data.max_entries), (2, 4, 16, 1));
-    assert_eq!(data.initial_value.as_deref(), Some(&[7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0][..]));
+    assert_eq!(
+        (
+            data.map_type,
+            data.key_size,
+            data.value_size,
+            data.max_entries
+        ),
+        (2, 4, 16, 1)
+    );
+    assert_eq!(
+        data.initial_value.as_deref(),
+        Some(&[7, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0, 0][..])
+    );
     assert!(!data.frozen);
     let ro = &obj.maps[2];
     assert_eq!(ro.initial_value.as_deref(), Some(&[3, 0, 0, 0][..]));
     assert!(ro.frozen);
     assert_eq!(ro.map_flags, 0x80, "BPF_F_RDONLY_PROG");
-    assert_eq!(obj.maps[3].initial_value.as_deref(), Some(&b"tgid %d\n\0"[..]));
-    assert_eq!(obj.maps[4].initial_value.as_deref(), Some(&[0, 0, 0, 0][..]));
+    assert_eq!(
+        obj.maps[3].initial_value.as_deref(),
+        Some(&b"tgid %d\n\0"[..])
+    );
+    assert_eq!(
+        obj.maps[4].initial_value.as_deref(),
+        Some(&[0, 0, 0, 0][..])
+    );
     assert_eq!(obj.maps[4].kind, MapKind::GlobalData(".bss".into()));
 
     assert_eq!(obj.programs.len(), 1);
     let p = &obj.programs[0];
-    assert_eq!((p.name.as_str(), p.section.as_str(), p.prog_type, p.prog_type_name), ("prog", "xdp", 6, "xdp"));
+    assert_eq!(
+        (
+            p.name.as_str(),
+            p.section.as_str(),
+            p.prog_type,
+            p.prog_type_name
+        ),
+        ("prog", "xdp", 6, "xdp")
+    );
     assert_eq!(p.expected_attach_type, 37);
     assert_eq!(p.insns.len() / 8, 55);
     assert_eq!(p.core_relocs_applied, 1);
@@ -343,17 +444,36 @@ fn fixture_relocations_exact() {
     assert_eq!(i(6), (0x85, 0, 0, 0, 1));
     assert_eq!(i(27), (0x85, 0, 0, 0, 181));
 
-    let funcs: Vec<(usize, &str)> = p.func_info.iter().map(|f| (f.insn, f.name.as_str())).collect();
+    let funcs: Vec<(usize, &str)> = p
+        .func_info
+        .iter()
+        .map(|f| (f.insn, f.name.as_str()))
+        .collect();
     assert_eq!(funcs, [(0, "prog"), (42, "loop_cb"), (49, "add_bss")]);
     assert_eq!(p.line_info.len(), 22);
     let l0 = &p.line_info[0];
-    assert_eq!((l0.insn, l0.file.as_str(), l0.line, l0.column, l0.source.as_str()), (0, "./fixture.c", 55, 8, "\t__u32 key = 1;"));
+    assert_eq!(
+        (
+            l0.insn,
+            l0.file.as_str(),
+            l0.line,
+            l0.column,
+            l0.source.as_str()
+        ),
+        (0, "./fixture.c", 55, 8, "\t__u32 key = 1;")
+    );
     let l = p.line_info.iter().find(|l| l.insn == 36).unwrap();
-    assert_eq!((l.line, l.column, l.source.as_str()), (64, 9, "\treturn add_bss(ro_var) + (int)data_var;"));
+    assert_eq!(
+        (l.line, l.column, l.source.as_str()),
+        (64, 9, "\treturn add_bss(ro_var) + (int)data_var;")
+    );
     let l = p.line_info.iter().find(|l| l.insn == 42).unwrap();
     assert_eq!((l.line, l.source.as_str()), (48, "\tbss_var += index;"));
     let l = p.line_info.iter().find(|l| l.insn == 49).unwrap();
-    assert_eq!((l.line, l.column, l.source.as_str()), (43, 11, "\treturn x * 2 + bss_var;"));
+    assert_eq!(
+        (l.line, l.column, l.source.as_str()),
+        (43, 11, "\treturn x * 2 + bss_var;")
+    );
     assert_eq!(l.line_col, (43 << 10) | 11);
     check_linked(&obj, "fixture");
 }
@@ -366,20 +486,44 @@ fn fixture_core_without_match_is_poisoned_and_without_target_is_an_error() {
     let obj = load_bytes(&fixture, &fixture_opts()).unwrap();
     // The fixture's own BTF has a task_struct with tgid at 4: relocation gives 4.
     std::fs::write(&own_btf, obj.btf.as_ref().unwrap()).unwrap();
-    let same = load_bytes(&fixture, &LoadOptions { target_btf: Some(own_btf.clone()), ..Default::default() }).unwrap();
+    let same = load_bytes(
+        &fixture,
+        &LoadOptions {
+            target_btf: Some(own_btf.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(insn(&same.programs[0].insns, 15), (0xb7, 1, 0, 0, 4));
     // A BTF with no task_struct at all: poison.
     let mut other = obj.btf.clone().unwrap();
-    let pos = other.windows(12).position(|w| w == b"task_struct\0").expect("name in strings");
+    let pos = other
+        .windows(12)
+        .position(|w| w == b"task_struct\0")
+        .expect("name in strings");
     other[pos] = b'X';
     std::fs::write(&own_btf, &other).unwrap();
-    let poisoned = load_bytes(&fixture, &LoadOptions { target_btf: Some(own_btf.clone()), ..Default::default() }).unwrap();
+    let poisoned = load_bytes(
+        &fixture,
+        &LoadOptions {
+            target_btf: Some(own_btf.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let _ = std::fs::remove_file(&own_btf);
     let p = &poisoned.programs[0];
     assert_eq!((p.core_relocs_applied, p.core_relocs_poisoned), (0, 1));
     assert_eq!(insn(&p.insns, 15), (0x85, 0, 0, 0, CORE_POISON_IMM));
     // An unreadable target: error naming the path.
-    let e = load_bytes(&fixture, &LoadOptions { target_btf: Some("/nonexistent/btf".into()), ..Default::default() }).unwrap_err();
+    let e = load_bytes(
+        &fixture,
+        &LoadOptions {
+            target_btf: Some("/nonexistent/btf".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert!(matches!(e, LoadError::TargetBtf { .. }), "{e}");
 }
 
@@ -420,27 +564,41 @@ fn fixture_corruptions_are_named() {
     let mut b = orig.clone();
     b[off..off + 8].copy_from_slice(&0x21u64.to_le_bytes());
     let e = load_bytes(&b, &opts).unwrap_err().to_string();
-    assert!(e.starts_with("section xdp: relocation at offset 0x21: not at an instruction boundary"), "{e}");
+    assert!(
+        e.starts_with("section xdp: relocation at offset 0x21: not at an instruction boundary"),
+        "{e}"
+    );
 
     // Call into the void: `call` at xdp insn 36 retargeted past .text.
     let mut b = orig.clone();
     let (_, xoff, _, _, _) = find("xdp");
     b[xoff + 36 * 8 + 4..xoff + 36 * 8 + 8].copy_from_slice(&1000i32.to_le_bytes());
     let e = load_bytes(&b, &opts).unwrap_err().to_string();
-    assert!(e.contains("bpf-to-bpf call targets offset") && e.contains("section .text"), "{e}");
+    assert!(
+        e.contains("bpf-to-bpf call targets offset") && e.contains("section .text"),
+        "{e}"
+    );
 
     // BTF string section past the end of the blob.
     let mut b = orig.clone();
     let (_, boff, _, _, _) = find(".BTF");
     b[boff + 20..boff + 24].copy_from_slice(&0x10_0000u32.to_le_bytes());
     let e = load_bytes(&b, &opts).unwrap_err().to_string();
-    assert!(e.starts_with("section .BTF: invalid BTF: string section"), "{e}");
+    assert!(
+        e.starts_with("section .BTF: invalid BTF: string section"),
+        "{e}"
+    );
 
     // Truncated file.
-    let e = load_bytes(&orig[..orig.len() / 2], &opts).unwrap_err().to_string();
+    let e = load_bytes(&orig[..orig.len() / 2], &opts)
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("section header table"), "{e}");
     let e = load_bytes(&orig[..10], &opts).unwrap_err().to_string();
-    assert_eq!(e, "ELF header is truncated: 10 bytes, a 64-bit header needs 64");
+    assert_eq!(
+        e,
+        "ELF header is truncated: 10 bytes, a 64-bit header needs 64"
+    );
     let e = load_bytes(b"hello", &opts).unwrap_err().to_string();
     assert_eq!(e, "not an ELF file (bad magic at offset 0)");
 }
@@ -467,9 +625,137 @@ fn fixture_mutations_never_panic() {
         }
         match load_bytes(&b, &opts) {
             Ok(_) => ok += 1,
-            Err(LoadError::Internal { section, msg }) => panic!("panic in section {section}: {msg}"),
+            Err(LoadError::Internal { section, msg }) => {
+                panic!("panic in section {section}: {msg}")
+            }
             Err(_) => err += 1,
         }
     }
     assert!(ok > 0 && err > 0, "ok {ok} err {err}");
+}
+
+fn corpus(rel: &str, ty: Option<u32>) -> Object {
+    load_file(
+        &corpus_dir().join(rel),
+        &LoadOptions {
+            prog_type_override: ty,
+            ..Default::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn corpus_map_definitions() {
+    // BTF map-in-map: inner template and the initial slot from .rel.maps.
+    let o = corpus("build/map_in_map.o", Some(prog_type::XDP));
+    let outer = o.maps.iter().find(|m| m.name == "array_of_maps").unwrap();
+    assert_eq!(
+        (
+            outer.map_type,
+            outer.key_size,
+            outer.value_size,
+            outer.max_entries
+        ),
+        (12, 4, 4, 1)
+    );
+    let inner = outer.inner.as_ref().unwrap();
+    assert_eq!(
+        (
+            inner.map_type,
+            inner.key_size,
+            inner.value_size,
+            inner.max_entries
+        ),
+        (2, 4, 4, 1)
+    );
+    assert_eq!(outer.init_slots, [(0, "inner_map".to_string())]);
+    // Program array initialised with programs.
+    let o = corpus("build/prog_array.o", Some(prog_type::XDP));
+    let slots: Vec<(u32, &str)> = o.maps[0]
+        .init_slots
+        .iter()
+        .map(|(i, n)| (*i, n.as_str()))
+        .collect();
+    assert_eq!(
+        slots,
+        [(0, "func0"), (1, "func1"), (2, "func2"), (3, "func3")]
+    );
+    // Legacy map-in-map whose inner_map_idx points into another maps/ section.
+    let o = corpus("build/map_in_map_legacy.o", Some(prog_type::XDP));
+    assert_eq!(o.maps[0].name, "array_of_maps");
+    assert_eq!(o.maps[0].inner.as_ref().unwrap().name, "inner_map");
+    assert_eq!(o.maps[0].inner.as_ref().unwrap().value_size, 8);
+    // samples/bpf map-in-map without value_size: the inner map fd, 4 bytes.
+    let o = corpus("linux/test_map_in_map_kern.o", None);
+    let h = o.maps.iter().find(|m| m.name == "h_of_port_h").unwrap();
+    assert_eq!(
+        (
+            h.map_type,
+            h.value_size,
+            h.inner.as_ref().unwrap().name.as_str()
+        ),
+        (13, 4, "port_h")
+    );
+    assert_eq!(o.kern_version, Some(267008));
+    assert_eq!(o.programs[0].attach_to.as_deref(), Some("sys_connect"));
+    // 28-byte legacy records.
+    let o = corpus("linux/sockex1_kern.o", None);
+    let m = &o.maps[0];
+    assert_eq!(
+        (
+            m.name.as_str(),
+            m.map_type,
+            m.key_size,
+            m.value_size,
+            m.max_entries,
+            &m.kind
+        ),
+        ("my_map", 2, 4, 8, 256, &MapKind::Legacy)
+    );
+    assert_eq!(
+        (o.programs[0].section.as_str(), o.programs[0].prog_type),
+        ("socket1", prog_type::SOCKET_FILTER)
+    );
+    // 36-byte iproute2 records, 7 maps in 252 bytes, plus two string sections.
+    let o = corpus("ovs/datapath.o", Some(prog_type::SCHED_CLS));
+    assert_eq!(o.maps.len(), 11);
+    assert_eq!(
+        (
+            o.maps[2].name.as_str(),
+            o.maps[2].key_size,
+            o.maps[2].value_size
+        ),
+        ("flow_table", 200, 4352)
+    );
+    assert_eq!(
+        o.maps[10].kind,
+        MapKind::GlobalData(".rodata.str1.1".into())
+    );
+    let xdp = o.programs.iter().find(|p| p.section == "xdp").unwrap();
+    assert_eq!(
+        xdp.prog_type,
+        prog_type::XDP,
+        "named sections keep their type despite the override"
+    );
+    // BTF map with pinning; ring buffer with its value size cleared.
+    let o = corpus("cilium-examples/kprobepin_bpf_bpfel.o", None);
+    assert_eq!(o.maps[0].pinning, 1);
+    let o = corpus("cilium-examples/fentry_bpf_bpfel.o", None);
+    assert_eq!(
+        (o.maps[0].map_type, o.maps[0].key_size, o.maps[0].value_size),
+        (27, 0, 0)
+    );
+    let p = &o.programs[0];
+    assert_eq!(
+        (
+            p.prog_type_name,
+            p.expected_attach_type,
+            p.attach_to.as_deref()
+        ),
+        ("tracing", 24, Some("tcp_connect"))
+    );
+    if Path::new("/sys/kernel/btf/vmlinux").exists() {
+        assert!(p.attach_btf_id.is_some());
+    }
 }
