@@ -153,9 +153,10 @@ pub trait RegionResolver: Send + Sync {
 }
 
 /// The regions a run may touch, sorted by start address, non-overlapping.
+/// Up to four are kept inline, so that setting up a run allocates nothing.
 #[derive(Clone, Debug, Default)]
 pub struct RegionTable {
-    regions: Vec<MemoryRegion>,
+    regions: smallvec::SmallVec<[MemoryRegion; 4]>,
 }
 
 impl RegionTable {

@@ -74,9 +74,9 @@ struct Op {
     src: u8,
     /// For atomics: the operation.
     aux: u8,
+    /// The memory offset; for jumps and calls the absolute target; for
+    /// helper calls the index into the resolved helper table.
     off: i32,
-    /// Absolute jump or call target; helper table index for calls.
-    target: u32,
     /// The immediate, sign-extended; the whole constant for `ld_imm64`.
     imm: i64,
 }
@@ -97,6 +97,9 @@ pub struct Interpreter {
     helper_ids: Vec<i64>,
     registry: HelperRegistry,
     options: Options,
+    /// Whether any instruction reads r10 or calls a subprogram; if none
+    /// does, runs need no stack.
+    uses_stack: bool,
 }
 
 /// The memory a run may touch beyond its stack.
@@ -119,6 +122,15 @@ pub struct CtxView {
 }
 
 const STACK_BYTES: usize = MAX_BPF_STACK * MAX_CALL_FRAMES;
+
+thread_local! {
+    /// One stack per thread, reused by its runs.
+    static STACK: std::cell::Cell<Option<Box<[u64]>>> = const { std::cell::Cell::new(None) };
+}
+
+fn fresh_box() -> Box<[u64]> {
+    vec![0u64; STACK_BYTES / 8].into_boxed_slice()
+}
 
 struct Frame {
     ret: usize,
@@ -158,14 +170,13 @@ impl Interpreter {
             let pc = d.pc;
             let raw = prog.slots()[pc];
             insns[pc] = Some(d.insn);
-            let rel = |r: i64| (pc as i64 + 1 + r) as u32;
+            let rel = |r: i64| (pc as i64 + 1 + r) as i32;
             let mut op = Op {
                 code: raw.code,
                 dst: raw.dst,
                 src: raw.src,
                 aux: 0,
                 off: raw.off as i32,
-                target: 0,
                 imm: raw.imm as i64,
             };
             match d.insn {
@@ -211,24 +222,24 @@ impl Interpreter {
                         }
                     };
                 }
-                Insn::Ja { off } => op.target = rel(off as i64),
-                Insn::Gotol { imm } => op.target = rel(imm as i64),
-                Insn::Jmp { off, .. } => op.target = rel(off as i64),
+                Insn::Ja { off } => op.off = rel(off as i64),
+                Insn::Gotol { imm } => op.off = rel(imm as i64),
+                Insn::Jmp { off, .. } => op.off = rel(off as i64),
                 Insn::Call(CallTarget::Local(imm)) => {
                     op.code = OP_CALL_LOCAL;
-                    op.target = rel(imm as i64);
+                    op.off = rel(imm as i64);
                 }
                 Insn::Call(CallTarget::Helper(id)) => {
                     let id = id as i64;
                     let Some(h) = helpers.get(id) else {
                         return Err(VmError::UnknownHelper { pc, id });
                     };
-                    op.target = match table_ids.iter().position(|&x| x == id) {
-                        Some(i) => i as u32,
+                    op.off = match table_ids.iter().position(|&x| x == id) {
+                        Some(i) => i as i32,
                         None => {
                             table.push(h.clone());
                             table_ids.push(id);
-                            (table.len() - 1) as u32
+                            (table.len() - 1) as i32
                         }
                     };
                 }
@@ -261,6 +272,10 @@ impl Interpreter {
             insns,
             helpers: table,
             helper_ids: table_ids,
+            uses_stack: prog.insns().iter().any(|d| {
+                d.insn.reads() & (1 << 10) != 0
+                    || matches!(d.insn, Insn::Call(CallTarget::Local(_)))
+            }),
             registry: helpers.clone(),
             options,
         })
@@ -361,16 +376,49 @@ impl Interpreter {
     /// slices it borrows mutably across the call (see
     /// [`Interpreter::run_with_memory`]).
     pub fn run(&self, args: &[u64; 5], memory: &RunMemory<'_>) -> Result<u64, VmError> {
-        let mut stack = [0u64; STACK_BYTES / 8];
-        let stack_top = stack.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        if !self.uses_stack {
+            // Nothing reads r10 and nothing calls: no pointer to the stack
+            // can exist, so the run needs none.
+            return self.run_on(args, memory, &mut [], 0);
+        }
+        // The stack is reused across runs on a thread (a nested run, from a
+        // helper's callback, gets a fresh one); only the frames a run
+        // enters are zeroed.
+        let mut buf = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+        let stack_base = buf.as_mut_ptr() as u64;
+        buf[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        let result = self.run_on(args, memory, &mut buf, stack_base);
+        STACK.with(|c| c.set(Some(buf)));
+        result
+    }
+
+    fn run_on(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        stack: &mut [u64],
+        stack_base: u64,
+    ) -> Result<u64, VmError> {
+        // Without a stack, [stack_lo, stack_top) is empty: every address
+        // fails the stack test.
+        let (mut stack_lo, stack_top) = if stack.is_empty() {
+            (1, 0)
+        } else {
+            let top = stack_base + STACK_BYTES as u64;
+            (top - MAX_BPF_STACK as u64, top)
+        };
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(args);
         regs[10] = stack_top;
-        let mut stack_lo = stack_top - MAX_BPF_STACK as u64;
         let mut frames: Vec<Frame> = Vec::new();
         let ops = &self.ops[..];
         let mut pc: usize = 0;
-        let mut budget = self.options.budget;
+        // The budget is charged per straight-line run of slots, when control
+        // leaves it (a taken branch, a call, a return): the hot path of
+        // straight-line code pays nothing for it.
+        let budget = self.options.budget;
+        let mut executed: u64 = 0;
+        let mut last: usize = 0;
 
         macro_rules! fault {
             ($addr:expr, $len:expr, $access:expr) => {{
@@ -384,11 +432,21 @@ impl Interpreter {
                 ));
             }};
         }
+        // The first non-context region (the packet or input memory) is
+        // tested inline, right after the stack.
+        let (hot_lo, hot_hi, hot_writable) = memory
+            .regions
+            .regions()
+            .iter()
+            .find(|r| r.kind != RegionKind::Context)
+            .map_or((1, 0, false), |r| (r.start, r.end(), r.writable));
         macro_rules! fast_ok {
             ($a:expr, $l:expr, $access:expr) => {{
                 let a: u64 = $a;
                 let l: u64 = $l;
-                (a >= stack_lo && a.wrapping_add(l) <= stack_top && a <= a.wrapping_add(l))
+                let e = a.wrapping_add(l);
+                (a >= stack_lo && e <= stack_top && a <= e)
+                    || (a >= hot_lo && e <= hot_hi && a <= e && (hot_writable || $access == Access::Load))
                     || matches!(memory.regions.find(a, l),
                         Some(r) if r.kind != RegionKind::Context && (r.writable || $access == Access::Load))
             }};
@@ -440,15 +498,26 @@ impl Interpreter {
             }};
         }
 
+        macro_rules! transfer {
+            ($to:expr) => {{
+                executed += (pc - last) as u64;
+                if executed > budget {
+                    return Err(VmError::BudgetExhausted { pc: pc - 1, budget });
+                }
+                pc = $to;
+                last = pc;
+            }};
+        }
+        macro_rules! jump_if {
+            ($op:expr, $cond:expr) => {{
+                if $cond {
+                    transfer!($op.off as usize)
+                }
+            }};
+        }
+
         loop {
             let op = ops[pc];
-            if budget == 0 {
-                return Err(VmError::BudgetExhausted {
-                    pc,
-                    budget: self.options.budget,
-                });
-            }
-            budget -= 1;
             pc += 1;
             let d = op.dst as usize & 15;
             let s = op.src as usize & 15;
@@ -628,57 +697,57 @@ impl Interpreter {
                 }
 
                 // Jumps.
-                0x05 | 0x06 => pc = op.target as usize,
-                0x15 => cond_jump(&mut pc, op, regs[d] == imm),
-                0x1d => cond_jump(&mut pc, op, regs[d] == regs[s]),
-                0x25 => cond_jump(&mut pc, op, regs[d] > imm),
-                0x2d => cond_jump(&mut pc, op, regs[d] > regs[s]),
-                0x35 => cond_jump(&mut pc, op, regs[d] >= imm),
-                0x3d => cond_jump(&mut pc, op, regs[d] >= regs[s]),
-                0x45 => cond_jump(&mut pc, op, regs[d] & imm != 0),
-                0x4d => cond_jump(&mut pc, op, regs[d] & regs[s] != 0),
-                0x55 => cond_jump(&mut pc, op, regs[d] != imm),
-                0x5d => cond_jump(&mut pc, op, regs[d] != regs[s]),
-                0x65 => cond_jump(&mut pc, op, (regs[d] as i64) > imm as i64),
-                0x6d => cond_jump(&mut pc, op, (regs[d] as i64) > regs[s] as i64),
-                0x75 => cond_jump(&mut pc, op, (regs[d] as i64) >= imm as i64),
-                0x7d => cond_jump(&mut pc, op, (regs[d] as i64) >= regs[s] as i64),
-                0xa5 => cond_jump(&mut pc, op, regs[d] < imm),
-                0xad => cond_jump(&mut pc, op, regs[d] < regs[s]),
-                0xb5 => cond_jump(&mut pc, op, regs[d] <= imm),
-                0xbd => cond_jump(&mut pc, op, regs[d] <= regs[s]),
-                0xc5 => cond_jump(&mut pc, op, (regs[d] as i64) < imm as i64),
-                0xcd => cond_jump(&mut pc, op, (regs[d] as i64) < regs[s] as i64),
-                0xd5 => cond_jump(&mut pc, op, (regs[d] as i64) <= imm as i64),
-                0xdd => cond_jump(&mut pc, op, (regs[d] as i64) <= regs[s] as i64),
+                0x05 | 0x06 => transfer!(op.off as usize),
+                0x15 => jump_if!(op, regs[d] == imm),
+                0x1d => jump_if!(op, regs[d] == regs[s]),
+                0x25 => jump_if!(op, regs[d] > imm),
+                0x2d => jump_if!(op, regs[d] > regs[s]),
+                0x35 => jump_if!(op, regs[d] >= imm),
+                0x3d => jump_if!(op, regs[d] >= regs[s]),
+                0x45 => jump_if!(op, regs[d] & imm != 0),
+                0x4d => jump_if!(op, regs[d] & regs[s] != 0),
+                0x55 => jump_if!(op, regs[d] != imm),
+                0x5d => jump_if!(op, regs[d] != regs[s]),
+                0x65 => jump_if!(op, (regs[d] as i64) > imm as i64),
+                0x6d => jump_if!(op, (regs[d] as i64) > regs[s] as i64),
+                0x75 => jump_if!(op, (regs[d] as i64) >= imm as i64),
+                0x7d => jump_if!(op, (regs[d] as i64) >= regs[s] as i64),
+                0xa5 => jump_if!(op, regs[d] < imm),
+                0xad => jump_if!(op, regs[d] < regs[s]),
+                0xb5 => jump_if!(op, regs[d] <= imm),
+                0xbd => jump_if!(op, regs[d] <= regs[s]),
+                0xc5 => jump_if!(op, (regs[d] as i64) < imm as i64),
+                0xcd => jump_if!(op, (regs[d] as i64) < regs[s] as i64),
+                0xd5 => jump_if!(op, (regs[d] as i64) <= imm as i64),
+                0xdd => jump_if!(op, (regs[d] as i64) <= regs[s] as i64),
                 // JMP32: compare the low halves.
-                0x16 => cond_jump(&mut pc, op, regs[d] as u32 == imm as u32),
-                0x1e => cond_jump(&mut pc, op, regs[d] as u32 == regs[s] as u32),
-                0x26 => cond_jump(&mut pc, op, regs[d] as u32 > imm as u32),
-                0x2e => cond_jump(&mut pc, op, regs[d] as u32 > regs[s] as u32),
-                0x36 => cond_jump(&mut pc, op, regs[d] as u32 >= imm as u32),
-                0x3e => cond_jump(&mut pc, op, regs[d] as u32 >= regs[s] as u32),
-                0x46 => cond_jump(&mut pc, op, regs[d] as u32 & imm as u32 != 0),
-                0x4e => cond_jump(&mut pc, op, regs[d] as u32 & regs[s] as u32 != 0),
-                0x56 => cond_jump(&mut pc, op, regs[d] as u32 != imm as u32),
-                0x5e => cond_jump(&mut pc, op, regs[d] as u32 != regs[s] as u32),
-                0x66 => cond_jump(&mut pc, op, (regs[d] as i32) > imm as i32),
-                0x6e => cond_jump(&mut pc, op, (regs[d] as i32) > regs[s] as i32),
-                0x76 => cond_jump(&mut pc, op, (regs[d] as i32) >= imm as i32),
-                0x7e => cond_jump(&mut pc, op, (regs[d] as i32) >= regs[s] as i32),
-                0xa6 => cond_jump(&mut pc, op, (regs[d] as u32) < imm as u32),
-                0xae => cond_jump(&mut pc, op, (regs[d] as u32) < regs[s] as u32),
-                0xb6 => cond_jump(&mut pc, op, regs[d] as u32 <= imm as u32),
-                0xbe => cond_jump(&mut pc, op, regs[d] as u32 <= regs[s] as u32),
-                0xc6 => cond_jump(&mut pc, op, (regs[d] as i32) < imm as i32),
-                0xce => cond_jump(&mut pc, op, (regs[d] as i32) < regs[s] as i32),
-                0xd6 => cond_jump(&mut pc, op, regs[d] as i32 <= imm as i32),
-                0xde => cond_jump(&mut pc, op, regs[d] as i32 <= regs[s] as i32),
+                0x16 => jump_if!(op, regs[d] as u32 == imm as u32),
+                0x1e => jump_if!(op, regs[d] as u32 == regs[s] as u32),
+                0x26 => jump_if!(op, regs[d] as u32 > imm as u32),
+                0x2e => jump_if!(op, regs[d] as u32 > regs[s] as u32),
+                0x36 => jump_if!(op, regs[d] as u32 >= imm as u32),
+                0x3e => jump_if!(op, regs[d] as u32 >= regs[s] as u32),
+                0x46 => jump_if!(op, regs[d] as u32 & imm as u32 != 0),
+                0x4e => jump_if!(op, regs[d] as u32 & regs[s] as u32 != 0),
+                0x56 => jump_if!(op, regs[d] as u32 != imm as u32),
+                0x5e => jump_if!(op, regs[d] as u32 != regs[s] as u32),
+                0x66 => jump_if!(op, (regs[d] as i32) > imm as i32),
+                0x6e => jump_if!(op, (regs[d] as i32) > regs[s] as i32),
+                0x76 => jump_if!(op, (regs[d] as i32) >= imm as i32),
+                0x7e => jump_if!(op, (regs[d] as i32) >= regs[s] as i32),
+                0xa6 => jump_if!(op, (regs[d] as u32) < imm as u32),
+                0xae => jump_if!(op, (regs[d] as u32) < regs[s] as u32),
+                0xb6 => jump_if!(op, regs[d] as u32 <= imm as u32),
+                0xbe => jump_if!(op, regs[d] as u32 <= regs[s] as u32),
+                0xc6 => jump_if!(op, (regs[d] as i32) < imm as i32),
+                0xce => jump_if!(op, (regs[d] as i32) < regs[s] as i32),
+                0xd6 => jump_if!(op, regs[d] as i32 <= imm as i32),
+                0xde => jump_if!(op, regs[d] as i32 <= regs[s] as i32),
 
                 // Calls and exit.
                 0x85 => {
-                    let h = &self.helpers[op.target as usize];
-                    let id = self.helper_ids[op.target as usize];
+                    let h = &self.helpers[op.off as usize];
+                    let id = self.helper_ids[op.off as usize];
                     match self.call_helper(h.as_ref(), &regs, memory, (stack_lo, stack_top)) {
                         Ok(v) => regs[0] = v,
                         Err(HelperError::Stop { r0 }) => return Ok(r0),
@@ -714,12 +783,15 @@ impl Interpreter {
                     });
                     regs[10] -= MAX_BPF_STACK as u64;
                     stack_lo -= MAX_BPF_STACK as u64;
-                    pc = op.target as usize;
+                    // A fresh frame reads as zeros, whatever ran there before.
+                    let lo = (stack_lo - stack_base) as usize / 8;
+                    stack[lo..lo + MAX_BPF_STACK / 8].fill(0);
+                    transfer!(op.off as usize);
                 }
                 0x95 => match frames.pop() {
                     None => return Ok(regs[0]),
                     Some(f) => {
-                        pc = f.ret;
+                        transfer!(f.ret);
                         regs[6..10].copy_from_slice(&f.saved);
                         regs[10] = f.fp;
                         stack_lo += MAX_BPF_STACK as u64;
@@ -834,12 +906,14 @@ impl Interpreter {
         stack: (u64, u64),
     ) -> VmError {
         let mut table = memory.regions.clone();
-        let _ = table.insert(MemoryRegion {
-            start: stack.0,
-            len: stack.1 - stack.0,
-            kind: RegionKind::Stack,
-            writable: true,
-        });
+        if stack.1 > stack.0 {
+            let _ = table.insert(MemoryRegion {
+                start: stack.0,
+                len: stack.1 - stack.0,
+                kind: RegionKind::Stack,
+                writable: true,
+            });
+        }
         let in_region = table.find(addr, len).copied();
         let fault = AccessFault {
             addr,
@@ -863,13 +937,6 @@ fn helper_failed(pc: usize, id: i64, h: &dyn Helper, e: HelperError) -> VmError 
         id,
         name: h.name().to_string(),
         message: e.to_string(),
-    }
-}
-
-#[inline(always)]
-fn cond_jump(pc: &mut usize, op: Op, taken: bool) {
-    if taken {
-        *pc = op.target as usize;
     }
 }
 
