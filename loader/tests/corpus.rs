@@ -759,3 +759,56 @@ fn corpus_map_definitions() {
         assert!(p.attach_btf_id.is_some());
     }
 }
+
+/// Every CO-RE relocation kind of `core.c` against `target_core.c`'s layouts. Expected values
+/// worked out from the target's DWARF (llvm-dwarfdump: `flag` at bit 173 of a u64 unit, `sflag`
+/// at bit 212 of an int, `arr` at 32 with 16-byte elements, `small` a long at 160, size 176).
+#[test]
+fn core_relocation_kinds() {
+    let opts = LoadOptions {
+        target_btf: Some(fixtures().join("target_core.btf")),
+        prog_type_override: None,
+    };
+    let obj = load_file(&fixtures().join("core.o"), &opts).unwrap();
+    let p = &obj.programs[0];
+    assert_eq!(
+        (p.prog_type_name, p.attach_to.as_deref()),
+        ("kprobe", Some("x"))
+    );
+    assert_eq!((p.core_relocs_applied, p.core_relocs_poisoned), (21, 1));
+    let imm = |k: usize| insn(&p.insns, k).4;
+    let expect: &[(usize, i32, &str)] = &[
+        (1, 8, "byte_off obj.a"),
+        (
+            2,
+            16,
+            "byte_off obj.<anon>.b (through an anonymous union in the target)",
+        ),
+        (4, 76, "byte_off obj.arr[2].y"),
+        (6, 2, "byte_sz obj.arr[1].y"),
+        (8, 0, "field_exists obj.gone (absent)"),
+        (10, 1, "field_exists obj.b"),
+        (12, 1, "signed obj.sflag"),
+        (14, 0, "signed obj.flag"),
+        (16, 16, "lshift_u64 obj.flag"),
+        (18, 61, "rshift_u64 obj.flag"),
+        (20, 35, "lshift_u64 obj.sflag"),
+        (22, 24, "byte_off obj.sflag (load unit)"),
+        (24, 8, "byte_sz obj.small"),
+        (28, 1, "type_exists obj"),
+        (30, 0, "type_exists missing_type"),
+        (32, 176, "type_size obj"),
+        (34, 1, "enumval_exists STATE_B"),
+        (37, 0, "enumval_exists STATE_GONE"),
+        (40, 7, "enumval_value STATE_B"),
+    ];
+    for &(k, v, what) in expect {
+        assert_eq!(imm(k), v, "insn {k}: {what}");
+    }
+    // obj___v2.newer: the flavor matches struct obj, which has no `newer`: poisoned.
+    assert_eq!(insn(&p.insns, 26), (0x85, 0, 0, 0, CORE_POISON_IMM));
+    // target_type_id of struct obj: an id of the target BTF.
+    assert!(imm(43) > 0);
+    // `o->small`: u32 load at 0x30 becomes a u64 load at 160 (the field is a long in the target).
+    assert_eq!(insn(&p.insns, 46), (0x79, 0, 0, 160, 0));
+}
