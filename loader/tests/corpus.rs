@@ -603,12 +603,36 @@ fn fixture_corruptions_are_named() {
     assert_eq!(e, "not an ELF file (bad magic at offset 0)");
 }
 
-/// Deterministic random byte flips of the fixture: every outcome is Ok or a named error, never
-/// a panic (which `load_bytes` would report as `LoadError::Internal`).
+/// Deterministic random byte flips of our fixtures and of corpus objects (legacy maps, BTF maps,
+/// CO-RE, many programs): every outcome is Ok or a named error, never a panic (which `load_bytes`
+/// would report as `LoadError::Internal`).
 #[test]
-fn fixture_mutations_never_panic() {
-    let orig = std::fs::read(fixtures().join("fixture.o")).unwrap();
-    let opts = fixture_opts();
+fn mutations_never_panic() {
+    let inputs = [
+        (fixtures().join("fixture.o"), fixture_opts()),
+        (
+            fixtures().join("core.o"),
+            LoadOptions {
+                target_btf: Some(fixtures().join("target_core.btf")),
+                prog_type_override: None,
+            },
+        ),
+        (
+            corpus_dir().join("linux/test_map_in_map_kern.o"),
+            LoadOptions::default(),
+        ),
+        (
+            corpus_dir().join("cilium-examples/tcprtt_sockops_bpf_bpfel.o"),
+            LoadOptions::default(),
+        ),
+        (
+            corpus_dir().join("build/map_in_map.o"),
+            LoadOptions {
+                prog_type_override: Some(6),
+                ..Default::default()
+            },
+        ),
+    ];
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
         state ^= state << 13;
@@ -616,22 +640,25 @@ fn fixture_mutations_never_panic() {
         state ^= state << 17;
         state
     };
-    let (mut ok, mut err) = (0, 0);
-    for _ in 0..3000 {
-        let mut b = orig.clone();
-        for _ in 0..(1 + next() % 4) {
-            let pos = (next() % b.len() as u64) as usize;
-            b[pos] = next() as u8;
-        }
-        match load_bytes(&b, &opts) {
-            Ok(_) => ok += 1,
-            Err(LoadError::Internal { section, msg }) => {
-                panic!("panic in section {section}: {msg}")
+    for (path, opts) in &inputs {
+        let orig = std::fs::read(path).unwrap();
+        let (mut ok, mut err) = (0, 0);
+        for _ in 0..1000 {
+            let mut b = orig.clone();
+            for _ in 0..(1 + next() % 4) {
+                let pos = (next() % b.len() as u64) as usize;
+                b[pos] = next() as u8;
             }
-            Err(_) => err += 1,
+            match load_bytes(&b, opts) {
+                Ok(_) => ok += 1,
+                Err(LoadError::Internal { section, msg }) => {
+                    panic!("{}: panic in section {section}: {msg}", path.display())
+                }
+                Err(_) => err += 1,
+            }
         }
+        assert!(ok > 0 && err > 0, "{}: ok {ok} err {err}", path.display());
     }
-    assert!(ok > 0 && err > 0, "ok {ok} err {err}");
 }
 
 fn corpus(rel: &str, ty: Option<u32>) -> Object {
