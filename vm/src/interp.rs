@@ -60,6 +60,13 @@ const OP_MOVSX64_16: u8 = 0xb8;
 const OP_MOVSX64_32: u8 = 0xc0;
 const OP_CALL_LOCAL: u8 = 0xc8;
 const OP_LDIMM64: u8 = 0x18;
+// Superinstructions for pairs that compilers emit all the time (see `fuse`).
+/// `rX = rY; rX += imm`.
+const OP_MOV_ADD64_K: u8 = 0xd0;
+/// `rX = rY; rX += rZ` (Z in `aux`).
+const OP_MOV_ADD64_X: u8 = 0xd8;
+/// `wX = wY; wX &= imm`.
+const OP_MOV_AND32_K: u8 = 0xe0;
 /// The second slot of an `ld_imm64`: never reached.
 const OP_NONE: u8 = 0x00;
 // Atomics by kind (the size is in the op's `src2` field... no: in the code).
@@ -267,6 +274,7 @@ impl Interpreter {
             }
             ops[pc] = op;
         }
+        fuse(prog, &mut ops);
         Ok(Interpreter {
             ops,
             insns,
@@ -512,6 +520,11 @@ impl Interpreter {
             ($op:expr, $cond:expr) => {{
                 if $cond {
                     transfer!($op.off as usize)
+                } else if $op.aux != 0 {
+                    // Fused with the `ja` that follows: take it right here.
+                    let to = ops[pc].off as usize;
+                    pc += 1;
+                    transfer!(to)
                 }
             }};
         }
@@ -618,6 +631,18 @@ impl Interpreter {
                 OP_MOVSX32_8 => regs[d] = regs[s] as i8 as i32 as u32 as u64,
                 OP_MOVSX32_16 => regs[d] = regs[s] as i16 as i32 as u32 as u64,
 
+                OP_MOV_ADD64_K => {
+                    regs[d] = regs[s].wrapping_add(imm);
+                    pc += 1;
+                }
+                OP_MOV_ADD64_X => {
+                    regs[d] = regs[s].wrapping_add(regs[op.aux as usize & 15]);
+                    pc += 1;
+                }
+                OP_MOV_AND32_K => {
+                    regs[d] = (regs[s] as u32 & imm as u32) as u64;
+                    pc += 1;
+                }
                 OP_LDIMM64 => {
                     regs[d] = imm;
                     pc += 1;
@@ -937,6 +962,80 @@ fn helper_failed(pc: usize, id: i64, h: &dyn Helper, e: HelperError) -> VmError 
         id,
         name: h.name().to_string(),
         message: e.to_string(),
+    }
+}
+
+/// Peephole fusion over the pre-decoded program. A pair is fused only when
+/// nothing jumps to its second instruction, so the second op is never
+/// entered on its own; it stays in place (a fused op skips it). Budget
+/// accounting counts slots, so it is unchanged. Only ALU pairs (which
+/// cannot fault) are fused, so every fault still names its own insn; and a
+/// conditional jump followed by `ja` gets `aux = 1`: when not taken it
+/// takes the `ja` without a second dispatch.
+fn fuse(prog: &Program, ops: &mut [Op]) {
+    let n = ops.len();
+    let mut target = vec![false; n + 1];
+    for d in prog.insns() {
+        if let Some(b) = d.insn.branch() {
+            let rel = match b {
+                ironbpf_isa::Branch::Always(r)
+                | ironbpf_isa::Branch::Cond(r)
+                | ironbpf_isa::Branch::Subprog(r) => r,
+            };
+            let t = d.pc as i64 + 1 + rel as i64;
+            if (0..=n as i64).contains(&t) {
+                target[t as usize] = true;
+            }
+        }
+    }
+    for sp in prog.subprogs() {
+        target[sp.start] = true;
+    }
+    let mut i = 0;
+    while i + 1 < n {
+        let (a, b) = (ops[i], ops[i + 1]);
+        if target[i + 1] || a.code == OP_LDIMM64 {
+            i += 1;
+            continue;
+        }
+        let same_dst = a.dst == b.dst;
+        match (a.code, b.code) {
+            // mov64 rX, rY ; add64 rX, imm
+            (0xbf, 0x07) if same_dst => {
+                ops[i] = Op {
+                    code: OP_MOV_ADD64_K,
+                    imm: b.imm,
+                    ..a
+                };
+                i += 2;
+            }
+            // mov64 rX, rY ; add64 rX, rZ (Z != X)
+            (0xbf, 0x0f) if same_dst && b.src != b.dst => {
+                ops[i] = Op {
+                    code: OP_MOV_ADD64_X,
+                    aux: b.src,
+                    ..a
+                };
+                i += 2;
+            }
+            // mov32 wX, wY ; and32 wX, imm
+            (0xbc, 0x54) if same_dst => {
+                ops[i] = Op {
+                    code: OP_MOV_AND32_K,
+                    imm: b.imm,
+                    ..a
+                };
+                i += 2;
+            }
+            // if ... goto A ; goto B
+            (c, 0x05)
+                if matches!(c & 0x07, 0x05 | 0x06) && !matches!(c & 0xf0, 0x00 | 0x80 | 0x90) =>
+            {
+                ops[i].aux = 1;
+                i += 2;
+            }
+            _ => i += 1,
+        }
     }
 }
 
