@@ -19,11 +19,15 @@
 //! ```
 
 pub mod abi;
+pub mod asm;
+pub mod disasm;
 pub mod error;
 pub mod insn;
 pub mod opcode;
 pub mod program;
 
+pub use asm::{assemble, assemble_insn, assemble_program, AsmError, AsmErrorKind};
+pub use disasm::{disasm_insn, disasm_program, format_log_line, helper_id, helper_name};
 pub use error::{IsaError, IsaErrorKind};
 pub use insn::{
     slots_from_bytes, slots_to_bytes, AluOp, AtomicOp, Branch, CallTarget, Endian, Insn, JmpOp,
