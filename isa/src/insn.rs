@@ -20,7 +20,13 @@ pub struct RawInsn {
 impl RawInsn {
     /// Builds a slot from its fields.
     pub const fn new(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Self {
-        RawInsn { code, dst, src, off, imm }
+        RawInsn {
+            code,
+            dst,
+            src,
+            off,
+            imm,
+        }
     }
 
     /// Decodes the 8 little-endian bytes of one slot.
@@ -451,7 +457,8 @@ pub enum LdImm64Src {
     MapFd,
     /// `BPF_PSEUDO_MAP_VALUE` (2): imm is a map fd, next_imm the value offset.
     MapValue,
-    /// `BPF_PSEUDO_BTF_ID` (3): imm is a BTF id of a kernel variable.
+    /// `BPF_PSEUDO_BTF_ID` (3): imm is a BTF id of a kernel variable,
+    /// next_imm the fd of the module BTF holding it (0 for vmlinux).
     BtfId,
     /// `BPF_PSEUDO_FUNC` (4): imm is the relative instruction offset of a
     /// subprogram; loads its address.
@@ -738,7 +745,8 @@ impl Insn {
                                 return Err(err(IsaErrorKind::BadOffset {
                                     code,
                                     off: raw.off,
-                                    why: "a sign-extending move takes off 8, 16 or (64-bit only) 32",
+                                    why:
+                                        "a sign-extending move takes off 8, 16 or (64-bit only) 32",
                                 }));
                             }
                             if raw.imm != 0 {
@@ -889,9 +897,8 @@ impl Insn {
                 let size = Size::from_code(code);
                 match code & 0xe0 {
                     BPF_IMM if size == Size::DW => {
-                        let pseudo = LdImm64Src::from_src(raw.src).ok_or_else(|| {
-                            err(IsaErrorKind::BadLdImm64Src { src: raw.src })
-                        })?;
+                        let pseudo = LdImm64Src::from_src(raw.src)
+                            .ok_or_else(|| err(IsaErrorKind::BadLdImm64Src { src: raw.src }))?;
                         if raw.off != 0 {
                             return reserved("off", raw.off as i64);
                         }
@@ -913,11 +920,16 @@ impl Insn {
                         }
                         let dst = dst?;
                         // The kernel wants imm of the second slot zero for
-                        // every pseudo source but the plain constant and the
-                        // two map-value forms (which carry the value offset).
+                        // every pseudo source but the plain constant, the
+                        // two map-value forms (which carry the value offset)
+                        // and the BTF id (which carries the fd of a module's
+                        // BTF, `check_pseudo_btf_id`).
                         if !matches!(
                             pseudo,
-                            LdImm64Src::Imm | LdImm64Src::MapValue | LdImm64Src::MapIdxValue
+                            LdImm64Src::Imm
+                                | LdImm64Src::MapValue
+                                | LdImm64Src::MapIdxValue
+                                | LdImm64Src::BtfId
                         ) && next.imm != 0
                         {
                             return Err(IsaError::new(
@@ -1130,7 +1142,13 @@ impl Insn {
                 dst,
                 src,
                 off,
-            } => RawInsn::new(BPF_STX | BPF_ATOMIC | size.code(), dst.0, src.0, off, op.imm()),
+            } => RawInsn::new(
+                BPF_STX | BPF_ATOMIC | size.code(),
+                dst.0,
+                src.0,
+                off,
+                op.imm(),
+            ),
             Insn::Ja { off } => RawInsn::new(BPF_JMP | BPF_JA, 0, 0, off, 0),
             Insn::Gotol { imm } => RawInsn::new(BPF_JMP32 | BPF_JA, 0, 0, 0, imm),
             Insn::Jmp {
@@ -1143,7 +1161,9 @@ impl Insn {
                 let class = wclass(width, BPF_JMP32, BPF_JMP);
                 match src {
                     Operand::Reg(s) => RawInsn::new(op.code() | BPF_X | class, dst.0, s.0, off, 0),
-                    Operand::Imm(imm) => RawInsn::new(op.code() | BPF_K | class, dst.0, 0, off, imm),
+                    Operand::Imm(imm) => {
+                        RawInsn::new(op.code() | BPF_K | class, dst.0, 0, off, imm)
+                    }
                 }
             }
             Insn::Call(CallTarget::Helper(imm)) => RawInsn::new(BPF_JMP | BPF_CALL, 0, 0, 0, imm),
