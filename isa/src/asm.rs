@@ -642,7 +642,6 @@ impl Parser<'_, '_> {
                 self.punct("*")?;
                 let (size, _, _) = self.cast()?;
                 let (dst, off) = self.paren_addr()?;
-                let at = self.here();
                 let op = match self.peek().map(|t| &t.tok) {
                     Some(Tok::Punct("+=")) => AtomicOp::Add,
                     Some(Tok::Punct("|=")) => AtomicOp::Or,
@@ -650,7 +649,6 @@ impl Parser<'_, '_> {
                     Some(Tok::Punct("^=")) => AtomicOp::Xor,
                     _ => return self.expected("`+=`, `|=`, `&=` or `^=`"),
                 };
-                let _ = at;
                 self.i += 1;
                 let src = self.reg_any()?;
                 plain(Insn::Atomic {
@@ -779,13 +777,11 @@ impl Parser<'_, '_> {
 
     fn cond_jump(&mut self) -> PResult<Parsed> {
         let (dst, width, at) = self.reg()?;
-        let op_at = self.here();
         let op = match self.peek().map(|t| &t.tok) {
             Some(Tok::Punct(p)) => jmp_op(p),
             _ => None,
         };
         let Some(op) = op else {
-            let _ = op_at;
             return self.expected("a comparison (==, !=, >, >=, <, <=, s>, s>=, s<, s<=, &)");
         };
         self.i += 1;
@@ -1394,6 +1390,8 @@ struct Item {
     parsed: Parsed,
     prefix: Option<u8>,
     pc: usize,
+    /// Where the instruction text starts in the line.
+    start: usize,
 }
 
 fn parse_line(
@@ -1496,8 +1494,11 @@ pub fn assemble_program(text: &str) -> Result<Program, AsmError> {
     })
 }
 
+/// For each instruction, its first slot and its line.
+type LineMap = Vec<(usize, usize)>;
+
 /// The slots and, for each instruction, its first slot and its line.
-fn assemble_with_lines(text: &str) -> Result<(Vec<RawInsn>, Vec<(usize, usize)>), AsmError> {
+fn assemble_with_lines(text: &str) -> Result<(Vec<RawInsn>, LineMap), AsmError> {
     let mut labels: HashMap<String, (usize, usize)> = HashMap::new();
     let mut items: Vec<Item> = Vec::new();
     let mut pc = 0usize;
@@ -1524,6 +1525,7 @@ fn assemble_with_lines(text: &str) -> Result<(Vec<RawInsn>, Vec<(usize, usize)>)
             parsed,
             prefix: parts.prefix,
             pc: this_pc,
+            start: range.0,
         });
     }
     let mut slots = Vec::with_capacity(pc);
@@ -1533,9 +1535,7 @@ fn assemble_with_lines(text: &str) -> Result<(Vec<RawInsn>, Vec<(usize, usize)>)
             line_no: item.line,
             text: &item.text_line,
         };
-        let mut at = 0;
         if let Some(f) = item.parsed.fixup.take() {
-            at = f.at;
             let Some(&(target, _)) = labels.get(&f.label) else {
                 let kind = if matches!(item.parsed.insn, Insn::Call(_)) {
                     AsmErrorKind::UnknownHelper(f.label)
@@ -1564,7 +1564,7 @@ fn assemble_with_lines(text: &str) -> Result<(Vec<RawInsn>, Vec<(usize, usize)>)
                 _ => {}
             }
         }
-        finish(&cx, at, &item.parsed.insn, item.prefix)?;
+        finish(&cx, item.start, &item.parsed.insn, item.prefix)?;
         lines.push((item.pc, item.line));
         item.parsed.insn.encode_into(&mut slots);
     }
