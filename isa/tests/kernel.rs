@@ -6,7 +6,10 @@
 //! Skipped (with "skipped: <reason>" on stderr) when bpf(2) is not
 //! permitted, unless IRONBPF_REQUIRE_KERNEL=1.
 
-use ironbpf_isa::{assemble_program, format_log_line, Program};
+use ironbpf_isa::{
+    assemble_program, format_log_line, AluOp, AtomicOp, CallTarget, Endian, Insn, JmpOp,
+    LdImm64Src, Operand, Program, Reg, Size, Width,
+};
 use std::collections::BTreeSet;
 
 const BPF_PROG_LOAD: libc::c_long = 5;
@@ -86,7 +89,12 @@ fn load(prog: &Program) -> Load {
 /// Returns false when the kernel is not available (and that is allowed).
 fn check_against_kernel(name: &str, src: &str) -> bool {
     let prog = assemble_program(src).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let (accepted, log) = match load(&prog) {
+    compare_with_kernel(name, &prog)
+}
+
+/// Loads `prog`, then compares every instruction line of the log with ours.
+fn compare_with_kernel(name: &str, prog: &Program) -> bool {
+    let (accepted, log) = match load(prog) {
         Load::Unavailable(why) => {
             if std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
                 panic!("{name}: the kernel is required (IRONBPF_REQUIRE_KERNEL=1) but {why}");
@@ -255,4 +263,257 @@ fn verifier_log_spelling_of_many_instruction_kinds() {
 #[test]
 fn verifier_log_spelling_of_calls() {
     check_against_kernel("calls", CALLS);
+}
+
+/// A small deterministic generator (xorshift64*), so that a failure names
+/// a seed that reproduces it.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.below(xs.len() as u64) as usize]
+    }
+    fn imm(&mut self) -> i32 {
+        match self.below(4) {
+            0 => self.next() as i32,
+            1 => self.below(64) as i32 - 32,
+            2 => self.next() as i16 as i32,
+            _ => self.pick(&[0, 1, -1, i32::MIN, i32::MAX, 0xff, 0xffff]),
+        }
+    }
+    fn bool(&mut self) -> bool {
+        self.below(2) == 0
+    }
+}
+
+fn r(n: u8) -> Reg {
+    Reg::new(n).unwrap()
+}
+
+/// Scalar registers the generator reads and writes: not r6 (the context,
+/// for the packet loads) and not r10.
+const SCALARS: [u8; 9] = [0, 1, 2, 3, 4, 5, 7, 8, 9];
+
+/// A random program the kernel accepts, with random fields in every
+/// instruction kind a socket filter may use. Its control flow is straight
+/// (conditional jumps go to the next instruction either way), so every
+/// instruction is verified and printed.
+fn random_program(rng: &mut Rng) -> Vec<Insn> {
+    let mut p = vec![Insn::Alu {
+        op: AluOp::Mov,
+        width: Width::W64,
+        dst: Reg::R6,
+        src: Operand::Reg(Reg::R1),
+    }];
+    let init = |p: &mut Vec<Insn>, rng: &mut Rng, regs: &[u8]| {
+        for &n in regs {
+            let imm = rng.imm();
+            p.push(Insn::Alu {
+                op: AluOp::Mov,
+                width: Width::W64,
+                dst: r(n),
+                src: Operand::Imm(imm),
+            });
+        }
+    };
+    init(&mut p, rng, &SCALARS);
+    for k in 1..=8 {
+        let imm = rng.imm();
+        p.push(Insn::Store {
+            size: Size::DW,
+            dst: Reg::R10,
+            off: -8 * k,
+            imm,
+        });
+    }
+    let mut jumps = 0;
+    for _ in 0..150 {
+        let dst = r(rng.pick(&SCALARS));
+        let src = r(rng.pick(&SCALARS));
+        let width = if rng.bool() { Width::W64 } else { Width::W32 };
+        let size = rng.pick(&[Size::B, Size::H, Size::W, Size::DW]);
+        // An aligned stack slot in the initialised 64 bytes.
+        let off = -(((rng.below(64 / size.bytes() as u64) + 1) * size.bytes() as u64) as i16);
+        match rng.below(16) {
+            0..=3 => {
+                let op = rng.pick(&AluOp::ALL);
+                let bits = if width == Width::W64 { 64 } else { 32 };
+                let imm = match op {
+                    AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => rng.below(bits) as i32,
+                    AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod => {
+                        let v = rng.imm();
+                        if v == 0 {
+                            7
+                        } else {
+                            v
+                        }
+                    }
+                    _ => rng.imm(),
+                };
+                let src = if rng.bool() {
+                    Operand::Reg(src)
+                } else {
+                    Operand::Imm(imm)
+                };
+                p.push(Insn::Alu {
+                    op,
+                    width,
+                    dst,
+                    src,
+                });
+            }
+            4 => p.push(Insn::Neg { width, dst }),
+            5 => {
+                let bits = match width {
+                    Width::W64 => rng.pick(&[8, 16, 32]),
+                    Width::W32 => rng.pick(&[8, 16]),
+                };
+                p.push(Insn::MovSx {
+                    width,
+                    dst,
+                    src,
+                    bits,
+                });
+            }
+            6 => p.push(Insn::Endian {
+                kind: rng.pick(&[Endian::ToLe, Endian::ToBe, Endian::Swap]),
+                bits: rng.pick(&[16, 32, 64]),
+                dst,
+            }),
+            7 => p.push(Insn::LdImm64 {
+                dst,
+                src: LdImm64Src::Imm,
+                imm: rng.imm(),
+                next_imm: rng.imm(),
+            }),
+            8 => p.push(Insn::Load {
+                size,
+                sign_extend: size != Size::DW && rng.bool(),
+                dst,
+                src: Reg::R10,
+                off,
+            }),
+            9 => p.push(Insn::Store {
+                size,
+                dst: Reg::R10,
+                off,
+                imm: rng.imm(),
+            }),
+            10 => p.push(Insn::StoreReg {
+                size,
+                dst: Reg::R10,
+                src,
+                off,
+            }),
+            11 => {
+                let op = rng.pick(&[
+                    AtomicOp::Add,
+                    AtomicOp::Or,
+                    AtomicOp::And,
+                    AtomicOp::Xor,
+                    AtomicOp::FetchAdd,
+                    AtomicOp::FetchOr,
+                    AtomicOp::FetchAnd,
+                    AtomicOp::FetchXor,
+                    AtomicOp::Xchg,
+                    AtomicOp::CmpXchg,
+                    AtomicOp::LoadAcquire,
+                    AtomicOp::StoreRelease,
+                ]);
+                let (size, off) = match (op, size) {
+                    (AtomicOp::LoadAcquire | AtomicOp::StoreRelease, _) => (size, off),
+                    (_, Size::DW) => (Size::DW, off),
+                    _ => (Size::W, -4 * (rng.below(16) as i16 + 1)),
+                };
+                let (dst, src) = match op {
+                    AtomicOp::LoadAcquire => (dst, Reg::R10),
+                    _ => (Reg::R10, src),
+                };
+                p.push(Insn::Atomic {
+                    op,
+                    size,
+                    dst,
+                    src,
+                    off,
+                });
+            }
+            12 if jumps < 6 => {
+                jumps += 1;
+                let src = if rng.bool() {
+                    Operand::Reg(src)
+                } else {
+                    Operand::Imm(rng.imm())
+                };
+                p.push(Insn::Jmp {
+                    op: rng.pick(&JmpOp::ALL),
+                    width,
+                    dst,
+                    src,
+                    off: 0,
+                });
+            }
+            13 => p.push(if rng.bool() {
+                Insn::Ja { off: 0 }
+            } else {
+                Insn::Gotol { imm: 0 }
+            }),
+            14 => {
+                p.push(Insn::Call(CallTarget::Helper(rng.pick(&[5, 7, 8]))));
+                init(&mut p, rng, &[1, 2, 3, 4, 5]);
+            }
+            _ => {
+                let size = rng.pick(&[Size::B, Size::H, Size::W]);
+                let imm = rng.below(1000) as i32;
+                p.push(if rng.bool() {
+                    Insn::LdAbs { size, imm }
+                } else {
+                    Insn::LdInd {
+                        size,
+                        src: r(rng.pick(&[7, 8, 9])),
+                        imm,
+                    }
+                });
+                init(&mut p, rng, &[1, 2, 3, 4, 5]);
+            }
+        }
+    }
+    p.push(Insn::Alu {
+        op: AluOp::Mov,
+        width: Width::W64,
+        dst: Reg::R0,
+        src: Operand::Imm(0),
+    });
+    p.push(Insn::Exit);
+    p
+}
+
+#[test]
+fn verifier_log_spelling_of_random_programs() {
+    let seed = std::env::var("IRONBPF_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x1234_5678_9abc_def1u64);
+    let programs = 24;
+    for i in 0..programs {
+        let s = seed.wrapping_add(i);
+        let mut rng = Rng(s | 1);
+        let insns = random_program(&mut rng);
+        let mut slots = Vec::new();
+        for insn in &insns {
+            insn.encode_into(&mut slots);
+        }
+        let prog = Program::from_slots(slots).unwrap();
+        if !compare_with_kernel(&format!("random program (IRONBPF_SEED={s})"), &prog) {
+            return;
+        }
+    }
 }
