@@ -8,6 +8,10 @@
 //! whole program's control flow (jumps in range, never into the middle of an
 //! `ld_imm64`, no falling off a subprogram's end).
 //!
+//! [`disasm`] prints instructions as the kernel's verifier log does
+//! (`0: (b7) r0 = 42`); [`asm`] reads that syntax and LLVM's (`llvm-objdump`
+//! listings, labels) back into slots.
+//!
 //! ```
 //! use ironbpf_isa::{Insn, Program, RawInsn};
 //! // r0 = 42; exit
@@ -16,6 +20,9 @@
 //! assert_eq!(prog.insns().len(), 2);
 //! assert_eq!(prog.insns()[1].insn, Insn::Exit);
 //! assert_eq!(RawInsn::from_bytes(bytes[..8].try_into().unwrap()).imm, 42);
+//! assert_eq!(ironbpf_isa::disasm_program(&prog), "0: (b7) r0 = 42\n1: (95) exit\n");
+//! let slots = ironbpf_isa::assemble("r0 = 42\nexit").unwrap();
+//! assert_eq!(slots, prog.slots());
 //! ```
 
 pub mod abi;
