@@ -10,7 +10,7 @@
 //! then the resolver for map values.
 
 use crate::error::VmError;
-use crate::helper::{Helper, HelperCtx, HelperError, HelperRegistry};
+use ironbpf_helpers::{Helper, HelperCtx, HelperError, HelperRegistry};
 use crate::progtype::{CtxFieldKind, ProgType};
 use ironbpf_isa::abi::{
     Access, AccessFault, MemoryRegion, RegionKind, RegionResolver, RegionTable,
@@ -843,11 +843,7 @@ impl Interpreter {
         memory: &RunMemory<'_>,
         stack: (u64, u64),
     ) -> Result<u64, HelperError> {
-        let mut ctx = HelperCtx {
-            regions: &memory.regions,
-            stack,
-            resolver: memory.resolver,
-        };
+        let mut ctx = HelperCtx::new(&memory.regions, stack, memory.resolver);
         h.call(&mut ctx, [regs[1], regs[2], regs[3], regs[4], regs[5]])
     }
 

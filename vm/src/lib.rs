@@ -23,12 +23,11 @@
 //! ```
 
 pub mod error;
-pub mod helper;
 pub mod interp;
 pub mod progtype;
 
 pub use error::VmError;
-pub use helper::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
+pub use ironbpf_helpers::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
 pub use progtype::ProgType;
 

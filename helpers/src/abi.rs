@@ -24,12 +24,27 @@ pub enum HelperError {
 
 /// The memory and state a helper sees during one call.
 pub struct HelperCtx<'a> {
-    pub(crate) regions: &'a RegionTable,
-    pub(crate) stack: (u64, u64),
-    pub(crate) resolver: Option<&'a dyn RegionResolver>,
+    regions: &'a RegionTable,
+    stack: (u64, u64),
+    resolver: Option<&'a dyn RegionResolver>,
 }
 
-impl HelperCtx<'_> {
+impl<'a> HelperCtx<'a> {
+    /// The view of a run's memory for one call: its region table, the
+    /// stack bounds `[lo, hi)` of the current call chain, and the resolver
+    /// of map values. Engines build it; helpers only use it.
+    pub fn new(
+        regions: &'a RegionTable,
+        stack: (u64, u64),
+        resolver: Option<&'a dyn RegionResolver>,
+    ) -> Self {
+        HelperCtx {
+            regions,
+            stack,
+            resolver,
+        }
+    }
+
     /// Checks that the program may access `[addr, addr + len)`.
     pub fn check(&self, addr: u64, len: u64, access: Access) -> Result<(), HelperError> {
         if len == 0 {

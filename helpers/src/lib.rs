@@ -1,0 +1,18 @@
+//! ironbpf-helpers: helper functions, as the engines and the verifier see
+//! them.
+//!
+//! [`abi`] is the call convention that the interpreter and the JIT share:
+//! five arguments in r1-r5, the result in r0, a [`HelperRegistry`] by id, and
+//! a [`HelperCtx`] through which a helper reads and writes the memory a
+//! program hands it, checked against the run's memory regions.
+//!
+//! ```
+//! use ironbpf_helpers::{HelperError, HelperRegistry};
+//! let mut helpers = HelperRegistry::new();
+//! helpers.register_fn(1000, "add", |_, a| Ok(a[0].wrapping_add(a[1])));
+//! assert_eq!(helpers.get(1000).unwrap().name(), "add");
+//! ```
+
+pub mod abi;
+
+pub use abi::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
