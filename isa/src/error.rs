@@ -26,7 +26,9 @@ impl IsaError {
 pub enum IsaErrorKind {
     #[error("the program is empty")]
     EmptyProgram,
-    #[error("the program is {len} bytes long, not a multiple of 8 (every instruction slot is 8 bytes)")]
+    #[error(
+        "the program is {len} bytes long, not a multiple of 8 (every instruction slot is 8 bytes)"
+    )]
     TruncatedProgram { len: usize },
     #[error("the program has {len} instructions; at most {max} are allowed")]
     TooManyInstructions { len: usize, max: usize },

@@ -184,7 +184,10 @@ impl Program {
                 } else {
                     format!("subprogram {i} (insns {} to {})", sp.start, sp.end - 1)
                 };
-                return Err(IsaError::new(sp.end - 1, IsaErrorKind::FallsOffEnd { what }));
+                return Err(IsaError::new(
+                    sp.end - 1,
+                    IsaErrorKind::FallsOffEnd { what },
+                ));
             }
         }
         Ok(())
@@ -211,11 +214,7 @@ impl Program {
         let mut init_in: Vec<Option<u16>> = vec![None; n];
         let mut work: Vec<usize> = Vec::new();
         for (i, sp) in self.subprogs.iter().enumerate() {
-            init_in[sp.start] = Some(if i == 0 {
-                entry_regs | FP
-            } else {
-                ARGS | FP
-            });
+            init_in[sp.start] = Some(if i == 0 { entry_regs | FP } else { ARGS | FP });
             work.push(sp.start);
         }
         let mut succs = Vec::with_capacity(2);
