@@ -741,13 +741,7 @@ impl Parser<'_, '_> {
             self.keyword("function")?;
             self.punct("#")?;
             let btf_id = self.s32("a BTF id")?;
-            let mut off = 0;
-            if self.eat_punct("[") {
-                self.keyword("btf_fd_idx")?;
-                self.punct(":")?;
-                off = self.s16("a BTF fd index")?;
-                self.punct("]")?;
-            }
+            let off = self.btf_fd_idx()?;
             return plain(CallTarget::Kfunc { btf_id, off });
         }
         if self.eat_punct("#") {
@@ -763,7 +757,10 @@ impl Parser<'_, '_> {
                     AsmErrorKind::WrongOperand(format!("`{name}` is helper {h}, not {id}")),
                 ),
                 // The kernel's log names a kfunc by its BTF name.
-                None => plain(CallTarget::Kfunc { btf_id: id, off: 0 }),
+                None => {
+                    let off = self.btf_fd_idx()?;
+                    plain(CallTarget::Kfunc { btf_id: id, off })
+                }
             };
         }
         if let Some(id) = helper_id(&name) {
@@ -773,6 +770,18 @@ impl Parser<'_, '_> {
             insn: Insn::Call(CallTarget::Local(0)),
             fixup: Some(Fixup { label: name, at }),
         })
+    }
+
+    /// The optional `[btf_fd_idx:N]` after a kfunc's id.
+    fn btf_fd_idx(&mut self) -> PResult<i16> {
+        if !self.eat_punct("[") {
+            return Ok(0);
+        }
+        self.keyword("btf_fd_idx")?;
+        self.punct(":")?;
+        let off = self.s16("a BTF fd index")?;
+        self.punct("]")?;
+        Ok(off)
     }
 
     fn cond_jump(&mut self) -> PResult<Parsed> {

@@ -20,9 +20,12 @@
 //!   `subprog[+3]` (bpftool's form for `BPF_PSEUDO_FUNC`), and
 //!   `btf_id[123]` / `btf_id[123][fd:4]` for `BPF_PSEUDO_BTF_ID`.
 //! - A kfunc call: the kernel prints the function's BTF name, which needs
-//!   the kernel's BTF; we print `call kernel-function#ID` (what the kernel's
-//!   disassembler prints when it has no name), with `[btf_fd_idx:N]` after
-//!   it when the call names a module BTF.
+//!   the kernel's BTF; without a name from [`DisasmOptions::kfunc_name`] we
+//!   print `call kernel-function#ID` (what the kernel's disassembler prints
+//!   when it has no name). A call into a module BTF gets `[btf_fd_idx:N]`
+//!   after the id, which the kernel does not print.
+//! - `BPF_PSEUDO_FUNC`: the kernel prints the raw offset as a constant
+//!   (`r2 = 0x8`); we print bpftool's `subprog[+8]`.
 //! - `callx rN`, which the kernel does not accept, is printed as LLVM does.
 
 use crate::insn::{AtomicOp, CallTarget, Endian, Insn, LdImm64Src, Operand, Reg, Size, Width};
@@ -281,7 +284,7 @@ fn addr(base: Reg, off: i16) -> String {
     format!("(r{} {:+})", base.num(), off)
 }
 
-fn write_text(out: &mut String, insn: &Insn, log_form: bool) {
+fn write_text(out: &mut String, insn: &Insn, log_form: bool, opts: &DisasmOptions) {
     // `write!` into a String cannot fail.
     let _ = match *insn {
         Insn::Alu {
@@ -322,8 +325,10 @@ fn write_text(out: &mut String, insn: &Insn, log_form: bool) {
                     write!(out, "{dst} = {v:#x} ll")
                 }
             }
-            LdImm64Src::MapFd => write!(out, "{dst} = map[fd:{imm}]"),
-            LdImm64Src::MapValue => write!(out, "{dst} = map[fd:{imm}][0]+{next_imm}"),
+            LdImm64Src::MapFd => write!(out, "{dst} = map[{}:{imm}]", opts.map_key()),
+            LdImm64Src::MapValue => {
+                write!(out, "{dst} = map[{}:{imm}][0]+{next_imm}", opts.map_key())
+            }
             LdImm64Src::MapIdx => write!(out, "{dst} = map[idx:{imm}]"),
             LdImm64Src::MapIdxValue => write!(out, "{dst} = map[idx:{imm}][0]+{next_imm}"),
             LdImm64Src::Func => write!(out, "{dst} = subprog[{imm:+}]"),
@@ -397,11 +402,16 @@ fn write_text(out: &mut String, insn: &Insn, log_form: bool) {
             write!(out, "call {}#{}", helper_name(id).unwrap_or("unknown"), id)
         }
         Insn::Call(CallTarget::Local(imm)) => write!(out, "call pc{imm:+}"),
-        Insn::Call(CallTarget::Kfunc { btf_id, off: 0 }) => {
-            write!(out, "call kernel-function#{btf_id}")
-        }
         Insn::Call(CallTarget::Kfunc { btf_id, off }) => {
-            write!(out, "call kernel-function#{btf_id}[btf_fd_idx:{off}]")
+            let name = opts
+                .kfunc_name
+                .and_then(|f| f(btf_id, off))
+                .unwrap_or_else(|| "kernel-function".to_string());
+            if off == 0 {
+                write!(out, "call {name}#{btf_id}")
+            } else {
+                write!(out, "call {name}#{btf_id}[btf_fd_idx:{off}]")
+            }
         }
         Insn::Callx { reg } => write!(out, "callx {reg}"),
         Insn::Exit => write!(out, "exit"),
@@ -443,20 +453,63 @@ fn write_atomic(
     }
 }
 
+/// What the instruction alone cannot tell the disassembler.
+#[derive(Clone, Copy, Default)]
+pub struct DisasmOptions<'a> {
+    /// The program was read back from the kernel (its "xlated" form), where
+    /// the map `ld_imm64`s hold map ids: print `map[id:N]` as bpftool does,
+    /// rather than `map[fd:N]`.
+    pub map_ids: bool,
+    /// The name of the kfunc with this BTF id in this module BTF (the
+    /// `off` field, 0 for vmlinux), which the kernel's log prints in place
+    /// of `kernel-function`. (A name that is also a helper's, or `unknown`,
+    /// would read back as a helper call.)
+    pub kfunc_name: Option<&'a dyn Fn(i32, i16) -> Option<String>>,
+}
+
+impl DisasmOptions<'_> {
+    fn map_key(&self) -> &'static str {
+        if self.map_ids {
+            "id"
+        } else {
+            "fd"
+        }
+    }
+}
+
+impl std::fmt::Debug for DisasmOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DisasmOptions")
+            .field("map_ids", &self.map_ids)
+            .field("kfunc_name", &self.kfunc_name.is_some())
+            .finish()
+    }
+}
+
 /// The instruction as the kernel's verifier log writes it, without the
 /// `N: (xx) ` prefix: `r0 = 42`, `*(u64 *)(r10 -8) = r1`, `exit`. A
 /// constant `ld_imm64` ends in ` ll` (see the module documentation).
 pub fn disasm_insn(insn: &Insn) -> String {
+    disasm_insn_with(insn, &DisasmOptions::default())
+}
+
+/// [`disasm_insn`] with map ids or kfunc names.
+pub fn disasm_insn_with(insn: &Insn, opts: &DisasmOptions) -> String {
     let mut s = String::new();
-    write_text(&mut s, insn, false);
+    write_text(&mut s, insn, false, opts);
     s
 }
 
 /// One line of the kernel's verifier log for the instruction at slot `pc`
 /// whose first slot has opcode `code`: `0: (b7) r0 = 42`. No newline.
 pub fn format_log_line(pc: usize, insn: &Insn, code: u8) -> String {
+    format_log_line_with(pc, insn, code, &DisasmOptions::default())
+}
+
+/// [`format_log_line`] with map ids or kfunc names.
+pub fn format_log_line_with(pc: usize, insn: &Insn, code: u8, opts: &DisasmOptions) -> String {
     let mut s = format!("{pc}: ({code:02x}) ");
-    write_text(&mut s, insn, true);
+    write_text(&mut s, insn, true, opts);
     s
 }
 
@@ -464,10 +517,15 @@ pub fn format_log_line(pc: usize, insn: &Insn, code: u8) -> String {
 /// (`0: (b7) r0 = 42`), each line ending in a newline. The second slot of
 /// an `ld_imm64` has no line of its own, as in the kernel's log.
 pub fn disasm_program(prog: &Program) -> String {
+    disasm_program_with(prog, &DisasmOptions::default())
+}
+
+/// [`disasm_program`] with map ids or kfunc names.
+pub fn disasm_program_with(prog: &Program, opts: &DisasmOptions) -> String {
     let mut out = String::new();
     for d in prog.insns() {
         let code = prog.slots()[d.pc].code;
-        out.push_str(&format_log_line(d.pc, &d.insn, code));
+        out.push_str(&format_log_line_with(d.pc, &d.insn, code, opts));
         out.push('\n');
     }
     out

@@ -34,7 +34,10 @@ pub mod opcode;
 pub mod program;
 
 pub use asm::{assemble, assemble_insn, assemble_program, AsmError, AsmErrorKind};
-pub use disasm::{disasm_insn, disasm_program, format_log_line, helper_id, helper_name};
+pub use disasm::{
+    disasm_insn, disasm_insn_with, disasm_program, disasm_program_with, format_log_line,
+    format_log_line_with, helper_id, helper_name, DisasmOptions,
+};
 pub use error::{IsaError, IsaErrorKind};
 pub use insn::{
     slots_from_bytes, slots_to_bytes, AluOp, AtomicOp, Branch, CallTarget, Endian, Insn, JmpOp,

@@ -252,3 +252,32 @@ fn constructed_instructions_print_too() {
     assert_eq!(disasm_insn(&i), "r3 = map[fd:4][0]+-8");
     assert_eq!(assemble("r3 = map[fd:4][0]+-8").unwrap(), i.encode());
 }
+
+#[test]
+fn options_print_map_ids_and_kfunc_names() {
+    use ironbpf_isa::{disasm_insn_with, format_log_line_with, DisasmOptions};
+    let names = |id: i32, off: i16| (id == 55).then(|| format!("bpf_rcu_read_lock{off}"));
+    let opts = DisasmOptions {
+        map_ids: true,
+        kfunc_name: Some(&names),
+    };
+    let map = Insn::LdImm64 {
+        dst: Reg::R1,
+        src: LdImm64Src::MapValue,
+        imm: 3,
+        next_imm: 8,
+    };
+    assert_eq!(disasm_insn_with(&map, &opts), "r1 = map[id:3][0]+8");
+    let kf = Insn::Call(CallTarget::Kfunc { btf_id: 55, off: 0 });
+    assert_eq!(
+        format_log_line_with(9, &kf, 0x85, &opts),
+        "9: (85) call bpf_rcu_read_lock0#55"
+    );
+    let kf2 = Insn::Call(CallTarget::Kfunc { btf_id: 55, off: 2 });
+    let text = disasm_insn_with(&kf2, &opts);
+    assert_eq!(text, "call bpf_rcu_read_lock2#55[btf_fd_idx:2]");
+    assert_eq!(assemble(&text).unwrap(), kf2.encode());
+    // Unnamed: the kernel disassembler's fallback.
+    let other = Insn::Call(CallTarget::Kfunc { btf_id: 56, off: 0 });
+    assert_eq!(disasm_insn_with(&other, &opts), "call kernel-function#56");
+}

@@ -3,8 +3,8 @@
 //! decoder panic.
 
 use ironbpf_isa::{
-    assemble, assemble_insn, disasm_insn, format_log_line, AluOp, AtomicOp, CallTarget, Endian,
-    Insn, JmpOp, LdImm64Src, Operand, RawInsn, Reg, Size, Width,
+    assemble, assemble_insn, disasm_insn, disasm_insn_with, format_log_line, AluOp, AtomicOp,
+    CallTarget, DisasmOptions, Endian, Insn, JmpOp, LdImm64Src, Operand, RawInsn, Reg, Size, Width,
 };
 use proptest::prelude::*;
 
@@ -233,6 +233,15 @@ proptest! {
         let slots = assemble(&text).map_err(|e| TestCaseError::fail(format!("`{text}`: {e}")))?;
         prop_assert_eq!(&slots, &i.encode(), "text `{}`", text);
         prop_assert_eq!(assemble_insn(&text), Ok(i));
+    }
+
+    #[test]
+    fn disassembly_with_options_assembles_back(i in insn()) {
+        let names = |id: i32, off: i16| (id % 3 == 0).then(|| format!("kf_{}_{}", id.unsigned_abs(), off.unsigned_abs()));
+        let opts = DisasmOptions { map_ids: true, kfunc_name: Some(&names) };
+        let text = disasm_insn_with(&i, &opts);
+        let slots = assemble(&text).map_err(|e| TestCaseError::fail(format!("`{text}`: {e}")))?;
+        prop_assert_eq!(&slots, &i.encode(), "text `{}`", text);
     }
 
     #[test]
