@@ -4,7 +4,9 @@
 //! [`abi`] is the call convention that the interpreter and the JIT share:
 //! five arguments in r1-r5, the result in r0, a [`HelperRegistry`] by id, and
 //! a [`HelperCtx`] through which a helper reads and writes the memory a
-//! program hands it, checked against the run's memory regions.
+//! program hands it, checked against the run's memory regions. [`proto`]
+//! holds the kernel's prototypes (`struct bpf_func_proto`) that the verifier
+//! checks calls against.
 //!
 //! ```
 //! use ironbpf_helpers::{HelperError, HelperRegistry};
@@ -14,5 +16,6 @@
 //! ```
 
 pub mod abi;
+pub mod proto;
 
 pub use abi::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
