@@ -71,7 +71,7 @@ impl RawInsn {
 /// Splits a byte buffer into instruction slots. Its length must be a
 /// multiple of 8.
 pub fn slots_from_bytes(bytes: &[u8]) -> Result<Vec<RawInsn>, IsaError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(IsaError::new(
             bytes.len() / 8,
             IsaErrorKind::TruncatedProgram { len: bytes.len() },
