@@ -210,7 +210,10 @@ impl Gen<'_> {
             66..=79 => self.branch(),
             80..=87 => self.packet_read(),
             88..=93 => self.packet_write(),
-            _ => Piece::of(vec![self.init_scalar(self.rng.pick(&SCALARS))]),
+            _ => {
+                let r = self.rng.pick(&SCALARS);
+                Piece::of(vec![self.init_scalar(r)])
+            }
         }
     }
 
