@@ -1,0 +1,491 @@
+//! Program load with the verifier's log, test runs, and reading back what the
+//! kernel made of the program (xlated instructions, jited image).
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::Duration;
+
+use crate::sys::{self, ptr};
+use crate::KernelError;
+
+/// `BPF_LOG_LEVEL1`, `BPF_LOG_LEVEL2` (every instruction's state) and
+/// `BPF_LOG_STATS` (the `processed N insns` and `verification time` lines).
+pub const BPF_LOG_LEVEL1: u32 = 1;
+pub const BPF_LOG_LEVEL2: u32 = 2;
+pub const BPF_LOG_STATS: u32 = 4;
+
+/// The first log buffer; it doubles (or grows to the size the kernel asks for)
+/// while the kernel says it was too small, up to [`MAX_LOG_SIZE`].
+const FIRST_LOG_SIZE: usize = 64 * 1024;
+/// The kernel's own cap on `log_size` (`UINT_MAX >> 2`) is larger than any
+/// test needs; 256 MiB holds a level-2 log of a million instructions' states
+/// only in part, and the truncation is then reported.
+pub const MAX_LOG_SIZE: usize = 256 * 1024 * 1024;
+
+/// What `BPF_PROG_LOAD` takes. Maps are referenced from `insns` by fd
+/// (`BPF_PSEUDO_MAP_FD`) or through `fd_array` (`BPF_PSEUDO_MAP_IDX`).
+#[derive(Debug, Clone)]
+pub struct ProgLoad<'a> {
+    pub prog_type: u32,
+    pub expected_attach_type: u32,
+    /// The program as 64-bit instruction slots in host byte order.
+    pub insns: &'a [u64],
+    pub license: &'a str,
+    pub name: &'a str,
+    /// 0 (no log unless the load fails, then level 1), 1, 2, with or without
+    /// [`BPF_LOG_STATS`].
+    pub log_level: u32,
+    pub kern_version: u32,
+    pub prog_flags: u32,
+    pub prog_btf_fd: Option<i32>,
+    /// `struct bpf_func_info` records (8 bytes each: insn_off, type_id).
+    pub func_info: &'a [u8],
+    pub func_info_rec_size: u32,
+    /// `struct bpf_line_info` records (16 bytes each).
+    pub line_info: &'a [u8],
+    pub line_info_rec_size: u32,
+    pub attach_btf_id: u32,
+    pub attach_btf_obj_fd: Option<i32>,
+    /// Map fds for `BPF_PSEUDO_MAP_IDX`/`BPF_PSEUDO_MAP_IDX_VALUE` and kfunc BTF fds.
+    pub fd_array: &'a [i32],
+}
+
+impl Default for ProgLoad<'_> {
+    fn default() -> Self {
+        ProgLoad {
+            prog_type: 0,
+            expected_attach_type: 0,
+            insns: &[],
+            license: "GPL",
+            name: "",
+            log_level: BPF_LOG_LEVEL1 | BPF_LOG_STATS,
+            kern_version: 0,
+            prog_flags: 0,
+            prog_btf_fd: None,
+            func_info: &[],
+            func_info_rec_size: 8,
+            line_info: &[],
+            line_info_rec_size: 16,
+            attach_btf_id: 0,
+            attach_btf_obj_fd: None,
+            fd_array: &[],
+        }
+    }
+}
+
+/// The kernel's answer to a load.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    /// The loaded program, or the errno of the refusal.
+    pub result: Result<KernelProg, KernelError>,
+    /// The whole verifier log.
+    pub log: String,
+    /// The log did not fit in [`MAX_LOG_SIZE`].
+    pub log_truncated: bool,
+    /// From the log's `processed N insns` line (needs [`BPF_LOG_STATS`] or a rejection).
+    pub processed_insns: Option<u64>,
+    /// From the log's `verification time N usec` line (needs [`BPF_LOG_STATS`]).
+    pub verification_time_usec: Option<u64>,
+    /// The line that says why a refused program was refused.
+    pub first_error_line: Option<String>,
+    /// The instruction index the refusal points at, when the log names one.
+    pub error_insn: Option<usize>,
+    /// Wall time of the `bpf(BPF_PROG_LOAD)` calls (all of them, when the log grew).
+    pub load_time: Duration,
+}
+
+impl LoadOutcome {
+    pub fn accepted(&self) -> bool {
+        self.result.is_ok()
+    }
+}
+
+/// Loads a program, growing the log buffer until the whole log fits.
+pub fn load_program(req: &ProgLoad<'_>) -> LoadOutcome {
+    let license = std::ffi::CString::new(req.license.replace('\0', "")).unwrap_or_default();
+    let mut size = FIRST_LOG_SIZE;
+    let mut total = Duration::ZERO;
+    loop {
+        let mut log = vec![0u8; if req.log_level == 0 { 0 } else { size }];
+        let mut attr = sys::ProgLoadAttr {
+            prog_type: req.prog_type,
+            insn_cnt: req.insns.len() as u32,
+            insns: ptr(req.insns.as_ptr()),
+            license: ptr(license.as_ptr()),
+            log_level: req.log_level,
+            log_size: log.len() as u32,
+            log_buf: if log.is_empty() {
+                0
+            } else {
+                ptr(log.as_mut_ptr())
+            },
+            kern_version: req.kern_version,
+            prog_flags: req.prog_flags,
+            prog_name: sys::object_name(req.name),
+            expected_attach_type: req.expected_attach_type,
+            prog_btf_fd: req.prog_btf_fd.unwrap_or(0) as u32,
+            attach_btf_id: req.attach_btf_id,
+            attach_prog_fd: req.attach_btf_obj_fd.unwrap_or(0) as u32,
+            fd_array: if req.fd_array.is_empty() {
+                0
+            } else {
+                ptr(req.fd_array.as_ptr())
+            },
+            ..Default::default()
+        };
+        if req.prog_btf_fd.is_some() {
+            if !req.func_info.is_empty() && req.func_info_rec_size > 0 {
+                attr.func_info_rec_size = req.func_info_rec_size;
+                attr.func_info = ptr(req.func_info.as_ptr());
+                attr.func_info_cnt = (req.func_info.len() / req.func_info_rec_size as usize) as u32;
+            }
+            if !req.line_info.is_empty() && req.line_info_rec_size > 0 {
+                attr.line_info_rec_size = req.line_info_rec_size;
+                attr.line_info = ptr(req.line_info.as_ptr());
+                attr.line_info_cnt = (req.line_info.len() / req.line_info_rec_size as usize) as u32;
+            }
+        }
+        let start = std::time::Instant::now();
+        let r = sys::bpf_fd(sys::BPF_PROG_LOAD, &mut attr);
+        total += start.elapsed();
+        let truncated = matches!(r, Err(libc::ENOSPC)) && !log.is_empty();
+        if truncated && size < MAX_LOG_SIZE {
+            // The kernel (6.4 and later) says how much it needed.
+            let want = (attr.log_true_size as usize).max(size * 2);
+            size = want.min(MAX_LOG_SIZE);
+            continue;
+        }
+        if r.is_err() && req.log_level == 0 {
+            // A refusal without a log says nothing; ask again with one.
+            let mut again = req.clone();
+            again.log_level = BPF_LOG_LEVEL1;
+            let mut out = load_program(&again);
+            out.load_time += total;
+            return out;
+        }
+        let text = log_text(&log);
+        let stats = parse_stats(&text);
+        let result = r
+            .map(|fd| KernelProg {
+                fd,
+                prog_type: req.prog_type,
+            })
+            .map_err(|e| {
+                KernelError::new("BPF_PROG_LOAD", e).with_context(format!("program {:?}", req.name))
+            });
+        let (first_error_line, error_insn) = if result.is_err() {
+            let line = first_error_line(&text);
+            let insn = line.as_ref().and_then(|_| error_insn(&text));
+            (line, insn)
+        } else {
+            (None, None)
+        };
+        return LoadOutcome {
+            result,
+            log: text,
+            log_truncated: truncated,
+            processed_insns: stats.0,
+            verification_time_usec: stats.1,
+            first_error_line,
+            error_insn,
+            load_time: total,
+        };
+    }
+}
+
+fn log_text(buf: &[u8]) -> String {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// `processed N insns` and `verification time N usec` from a log.
+pub fn parse_stats(log: &str) -> (Option<u64>, Option<u64>) {
+    let mut processed = None;
+    let mut time = None;
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix("processed ") {
+            processed = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+        } else if let Some(rest) = line.strip_prefix("verification time ") {
+            time = rest.split_whitespace().next().and_then(|n| n.parse().ok());
+        }
+    }
+    (processed, time)
+}
+
+/// Lines the verifier prints after the error, which are not the error.
+fn is_trailer(line: &str) -> bool {
+    let l = line.trim();
+    l.is_empty()
+        || l.starts_with("processed ")
+        || l.starts_with("verification time ")
+        || l.starts_with("stack depth ")
+        || l.starts_with("mark_precise")
+        || l.starts_with("-- END PROG LOAD LOG --")
+        || l.starts_with("Live regs before insn")
+}
+
+/// The line that says why the program was refused: the last line of the log
+/// that is not one of the statistics lines after it.
+pub fn first_error_line(log: &str) -> Option<String> {
+    log.lines()
+        .rev()
+        .find(|l| !is_trailer(l))
+        .map(|l| l.trim().to_string())
+}
+
+/// The instruction the verifier was at when it gave up: the last `N: (op) ...`
+/// line of the log.
+fn error_insn(log: &str) -> Option<usize> {
+    log.lines().rev().find_map(|l| {
+        let (n, rest) = l.split_once(": (")?;
+        if rest.len() >= 3 && rest.as_bytes()[2] == b')' {
+            n.trim().parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+/// A loaded program; unloaded when dropped (and nothing else holds it).
+#[derive(Debug)]
+pub struct KernelProg {
+    fd: OwnedFd,
+    pub prog_type: u32,
+}
+
+/// Input of `BPF_PROG_TEST_RUN`.
+#[derive(Debug, Clone, Default)]
+pub struct TestRun<'a> {
+    pub data: &'a [u8],
+    /// Room for the output data; 0 means `data.len() + 256` (XDP may grow the packet).
+    pub data_out_size: usize,
+    pub ctx: Option<&'a [u8]>,
+    /// Room for the output context; 0 means the input context's size.
+    pub ctx_out_size: usize,
+    /// 0 or 1: run once.
+    pub repeat: u32,
+    pub flags: u32,
+    pub cpu: u32,
+}
+
+/// What a test run gives back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRunOutput {
+    /// The program's return value (`r0`, truncated to 32 bits by the kernel).
+    pub retval: u32,
+    pub data_out: Vec<u8>,
+    pub ctx_out: Vec<u8>,
+    /// Mean nanoseconds per run over `repeat` runs, as the kernel measured it.
+    pub duration_ns: u32,
+}
+
+/// What `BPF_OBJ_GET_INFO_BY_FD` says about a program.
+#[derive(Debug, Clone)]
+pub struct ProgInfo {
+    pub prog_type: u32,
+    pub id: u32,
+    pub tag: [u8; 8],
+    pub name: String,
+    pub xlated_len: u32,
+    pub jited_len: u32,
+    pub verified_insns: u32,
+    pub map_ids: Vec<u32>,
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
+}
+
+impl KernelProg {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+
+    /// `BPF_PROG_TEST_RUN`.
+    pub fn test_run(&self, run: &TestRun<'_>) -> Result<TestRunOutput, KernelError> {
+        let out_size = if run.data_out_size == 0 {
+            run.data.len() + 256
+        } else {
+            run.data_out_size
+        };
+        let mut data_out = vec![0u8; out_size];
+        let ctx_in = run.ctx.unwrap_or(&[]);
+        let ctx_out_size = if run.ctx_out_size == 0 {
+            ctx_in.len()
+        } else {
+            run.ctx_out_size
+        };
+        let mut ctx_out = vec![0u8; ctx_out_size];
+        let mut attr = sys::TestRunAttr {
+            prog_fd: self.raw_fd() as u32,
+            data_size_in: run.data.len() as u32,
+            data_size_out: data_out.len() as u32,
+            data_in: if run.data.is_empty() {
+                0
+            } else {
+                ptr(run.data.as_ptr())
+            },
+            data_out: if data_out.is_empty() {
+                0
+            } else {
+                ptr(data_out.as_mut_ptr())
+            },
+            repeat: run.repeat,
+            ctx_size_in: ctx_in.len() as u32,
+            ctx_size_out: ctx_out.len() as u32,
+            ctx_in: if ctx_in.is_empty() {
+                0
+            } else {
+                ptr(ctx_in.as_ptr())
+            },
+            ctx_out: if ctx_out.is_empty() {
+                0
+            } else {
+                ptr(ctx_out.as_mut_ptr())
+            },
+            flags: run.flags,
+            cpu: run.cpu,
+            ..Default::default()
+        };
+        sys::bpf(sys::BPF_PROG_TEST_RUN, &mut attr)
+            .map_err(|e| KernelError::new("BPF_PROG_TEST_RUN", e))?;
+        data_out.truncate(attr.data_size_out as usize);
+        ctx_out.truncate(attr.ctx_size_out as usize);
+        Ok(TestRunOutput {
+            retval: attr.retval,
+            data_out,
+            ctx_out,
+            duration_ns: attr.duration,
+        })
+    }
+
+    fn raw_info(&self, info: &mut sys::ProgInfoRaw) -> Result<(), KernelError> {
+        let mut attr = sys::InfoByFdAttr {
+            bpf_fd: self.raw_fd() as u32,
+            info_len: std::mem::size_of::<sys::ProgInfoRaw>() as u32,
+            info: ptr(info as *mut _),
+        };
+        sys::bpf(sys::BPF_OBJ_GET_INFO_BY_FD, &mut attr)
+            .map(|_| ())
+            .map_err(|e| KernelError::new("BPF_OBJ_GET_INFO_BY_FD", e))
+    }
+
+    pub fn info(&self) -> Result<ProgInfo, KernelError> {
+        let mut info = sys::ProgInfoRaw::default();
+        self.raw_info(&mut info)?;
+        let mut map_ids = vec![0u32; info.nr_map_ids as usize];
+        if !map_ids.is_empty() {
+            let mut again = sys::ProgInfoRaw {
+                nr_map_ids: map_ids.len() as u32,
+                map_ids: ptr(map_ids.as_mut_ptr()),
+                ..Default::default()
+            };
+            self.raw_info(&mut again)?;
+        }
+        let end = info.name.iter().position(|&b| b == 0).unwrap_or(16);
+        Ok(ProgInfo {
+            prog_type: info.prog_type,
+            id: info.id,
+            tag: info.tag,
+            name: String::from_utf8_lossy(&info.name[..end]).into_owned(),
+            xlated_len: info.xlated_prog_len,
+            jited_len: info.jited_prog_len,
+            verified_insns: info.verified_insns,
+            map_ids,
+            run_time_ns: info.run_time_ns,
+            run_cnt: info.run_cnt,
+        })
+    }
+
+    /// The instructions after the verifier's rewrites (as `bpftool prog dump xlated`).
+    pub fn xlated(&self) -> Result<Vec<u8>, KernelError> {
+        let mut info = sys::ProgInfoRaw::default();
+        self.raw_info(&mut info)?;
+        let mut buf = vec![0u8; info.xlated_prog_len as usize];
+        let mut again = sys::ProgInfoRaw {
+            xlated_prog_len: buf.len() as u32,
+            xlated_prog_insns: ptr(buf.as_mut_ptr()),
+            ..Default::default()
+        };
+        self.raw_info(&mut again)?;
+        buf.truncate(again.xlated_prog_len as usize);
+        Ok(buf)
+    }
+
+    /// The kernel JIT's machine code (as `bpftool prog dump jited`).
+    pub fn jited(&self) -> Result<Vec<u8>, KernelError> {
+        let mut info = sys::ProgInfoRaw::default();
+        self.raw_info(&mut info)?;
+        let mut buf = vec![0u8; info.jited_prog_len as usize];
+        let mut again = sys::ProgInfoRaw {
+            jited_prog_len: buf.len() as u32,
+            jited_prog_insns: ptr(buf.as_mut_ptr()),
+            ..Default::default()
+        };
+        self.raw_info(&mut again)?;
+        buf.truncate(again.jited_prog_len as usize);
+        Ok(buf)
+    }
+}
+
+/// A BTF blob loaded into the kernel (`BPF_BTF_LOAD`).
+#[derive(Debug)]
+pub struct KernelBtf {
+    fd: OwnedFd,
+}
+
+impl KernelBtf {
+    /// Loads raw BTF (the `.BTF` section's bytes). On refusal, the error
+    /// carries the kernel's BTF log line.
+    pub fn load(btf: &[u8]) -> Result<KernelBtf, (KernelError, String)> {
+        let mut log = vec![0u8; 64 * 1024];
+        let mut attr = sys::BtfLoadAttr {
+            btf: ptr(btf.as_ptr()),
+            btf_size: btf.len() as u32,
+            ..Default::default()
+        };
+        match sys::bpf_fd(sys::BPF_BTF_LOAD, &mut attr) {
+            Ok(fd) => Ok(KernelBtf { fd }),
+            Err(_) => {
+                // Again with a log, to say why.
+                attr.btf_log_buf = ptr(log.as_mut_ptr());
+                attr.btf_log_size = log.len() as u32;
+                attr.btf_log_level = 1;
+                match sys::bpf_fd(sys::BPF_BTF_LOAD, &mut attr) {
+                    Ok(fd) => Ok(KernelBtf { fd }),
+                    Err(e) => {
+                        let text = log_text(&log);
+                        let line = first_error_line(&text).unwrap_or_default();
+                        Err((KernelError::new("BPF_BTF_LOAD", e), line))
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.fd.as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_line_and_stats_from_a_refusal_log() {
+        let log = "0: R1=ctx() R10=fp0\n0: (b7) r0 = 0\n1: (61) r2 = *(u32 *)(r1 +4096)\n\
+                   invalid bpf_context access off=4096 size=4\n\
+                   processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+        assert_eq!(
+            first_error_line(log).as_deref(),
+            Some("invalid bpf_context access off=4096 size=4")
+        );
+        assert_eq!(error_insn(log), Some(1));
+        assert_eq!(parse_stats(log), (Some(2), None));
+        let ok = "processed 5 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n\
+                  verification time 12 usec\nstack depth 8\n";
+        assert_eq!(parse_stats(ok), (Some(5), Some(12)));
+    }
+}
