@@ -7,7 +7,9 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  printf 'r0 = 42\\nexit\\n' | ironbpf asm - -o prog.bin\n  ironbpf asm prog.s --hex")]
+#[command(
+    after_help = "Examples:\n  printf 'r0 = 42\\nexit\\n' | ironbpf asm - -o prog.bin\n  ironbpf asm prog.s --hex"
+)]
 pub struct AsmArgs {
     /// Assembly text file, or - for standard input
     input: PathBuf,
@@ -20,13 +22,21 @@ pub struct AsmArgs {
 }
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  ironbpf disasm prog.bin\n  ironbpf disasm --hex prog.hex")]
+#[command(
+    after_help = "Examples:\n  ironbpf disasm prog.bin\n  ironbpf disasm --hex prog.hex\n  ironbpf disasm examples/xdp_firewall.o   (with source lines)"
+)]
 pub struct DisasmArgs {
     /// A file of raw instruction bytes (8 per slot, little-endian), or - for standard input
     input: PathBuf,
     /// The input is text: 64-bit hex words (0x...) or 8 hex bytes per line
     #[arg(long)]
     hex: bool,
+    /// For an ELF object: only this program
+    #[arg(long)]
+    prog: Option<String>,
+    /// For an ELF object: the program type for sections whose name does not say it
+    #[arg(long = "type")]
+    prog_type: Option<String>,
 }
 
 fn read_input(path: &PathBuf) -> Result<Vec<u8>, Failure> {
@@ -71,7 +81,10 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, Failure> {
         }
         if let Some(h) = line.strip_prefix("0x") {
             let w = u64::from_str_radix(h, 16).map_err(|e| {
-                Failure::usage(format!("line {}: `{line}` is not a 64-bit hex word: {e}", n + 1))
+                Failure::usage(format!(
+                    "line {}: `{line}` is not a 64-bit hex word: {e}",
+                    n + 1
+                ))
             })?;
             out.extend_from_slice(&w.to_le_bytes());
         } else {
@@ -88,6 +101,9 @@ fn parse_hex(text: &str) -> Result<Vec<u8>, Failure> {
 
 pub fn disasm(args: DisasmArgs) -> Result<(), Failure> {
     let raw = read_input(&args.input)?;
+    if raw.starts_with(b"\x7fELF") {
+        return disasm_object(&args);
+    }
     let bytes = if args.hex {
         parse_hex(&String::from_utf8_lossy(&raw))?
     } else {
@@ -95,5 +111,54 @@ pub fn disasm(args: DisasmArgs) -> Result<(), Failure> {
     };
     let prog = Program::from_bytes(&bytes).map_err(|e| Failure::failed(e.to_string()))?;
     print!("{}", ironbpf_isa::disasm::disasm_program(&prog));
+    Ok(())
+}
+
+/// An ELF object's programs, each instruction under the source line it
+/// came from (from BTF line info).
+fn disasm_object(args: &DisasmArgs) -> Result<(), Failure> {
+    let obj = crate::cmd_prog::load_object(&args.input, args.prog_type.as_deref())?;
+    let mut shown = 0;
+    for p in &obj.programs {
+        if args.prog.as_ref().is_some_and(|n| n != &p.name) {
+            continue;
+        }
+        shown += 1;
+        println!(
+            "{}: {} ({}), {} insns",
+            p.section,
+            p.name,
+            p.prog_type_name,
+            p.insns.len() / 8
+        );
+        let prog = Program::from_bytes(&p.insns)
+            .map_err(|e| Failure::failed(format!("program `{}`: {e}", p.name)))?;
+        let mut lines = p.line_info.iter().peekable();
+        for d in prog.insns() {
+            while let Some(li) = lines.next_if(|l| l.insn <= d.pc) {
+                if li.insn == d.pc && !li.source.trim().is_empty() {
+                    let file = std::path::Path::new(&li.file)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    println!("; {} @ {}:{}", li.source.trim(), file, li.line);
+                }
+            }
+            println!(
+                "{}",
+                ironbpf_isa::disasm::format_log_line(d.pc, &d.insn, prog.slots()[d.pc].code)
+            );
+        }
+        println!();
+    }
+    if shown == 0 {
+        let names: Vec<_> = obj.programs.iter().map(|p| p.name.as_str()).collect();
+        return Err(Failure::usage(format!(
+            "{}: no program `{}`; it has: {}",
+            args.input.display(),
+            args.prog.as_deref().unwrap_or_default(),
+            names.join(", ")
+        )));
+    }
     Ok(())
 }

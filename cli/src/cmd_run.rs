@@ -14,7 +14,9 @@ pub enum RunEngine {
 }
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  ironbpf run examples/xdp_firewall.o --prog xdp_firewall --data examples/telnet.pkt\n  ironbpf run prog.o --prog count --data-hex 0011223344 --repeat 1000 --json")]
+#[command(
+    after_help = "Examples:\n  ironbpf run examples/xdp_firewall.o --prog xdp_firewall --data examples/telnet.pkt\n  ironbpf run prog.o --prog count --data-hex 0011223344 --repeat 1000 --json"
+)]
 pub struct RunArgs {
     /// A BPF ELF object (clang -target bpf)
     object: PathBuf,
@@ -45,8 +47,11 @@ pub struct RunArgs {
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, Failure> {
-    let clean: String = s.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
-    if clean.len() % 2 != 0 {
+    let clean: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    if !clean.len().is_multiple_of(2) {
         return Err(Failure::usage(format!(
             "--data-hex has an odd number of hex digits ({})",
             clean.len()
@@ -68,9 +73,15 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, Failure> {
 /// The verdict name of a return value, where the program type has names.
 pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
     match pt.name {
-        "xdp" => ["XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT"]
-            .get(r0 as usize)
-            .copied(),
+        "xdp" => [
+            "XDP_ABORTED",
+            "XDP_DROP",
+            "XDP_PASS",
+            "XDP_TX",
+            "XDP_REDIRECT",
+        ]
+        .get(r0 as usize)
+        .copied(),
         "sched_cls" | "sched_act" => match r0 as i64 {
             -1 => Some("TC_ACT_UNSPEC"),
             0 => Some("TC_ACT_OK"),
@@ -91,17 +102,31 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let pt = progtype::by_name(t).ok_or_else(|| {
             Failure::usage(format!(
                 "unknown program type `{t}`; known: {}",
-                progtype::ALL.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+                progtype::ALL
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         opts.prog_type_override = Some(pt.kernel_id);
     }
     let obj = ironbpf_loader::load_file(&args.object, &opts)
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
-    let names = || obj.programs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ");
+    let names = || {
+        obj.programs
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let prog = match &args.prog {
         Some(n) => obj.programs.iter().find(|p| &p.name == n).ok_or_else(|| {
-            Failure::usage(format!("{}: no program `{n}`; it has: {}", args.object.display(), names()))
+            Failure::usage(format!(
+                "{}: no program `{n}`; it has: {}",
+                args.object.display(),
+                names()
+            ))
         })?,
         None if obj.programs.len() == 1 => &obj.programs[0],
         None => {
@@ -118,7 +143,11 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
             prog.name,
             prog.prog_type_name,
-            progtype::ALL.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+            progtype::ALL
+                .iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })?;
     let code = Program::from_bytes(&prog.insns)
@@ -127,7 +156,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
 
     let data_in = match (&args.data, &args.data_hex) {
-        (Some(f), _) => std::fs::read(f).map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?,
+        (Some(f), _) => {
+            std::fs::read(f).map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?
+        }
         (None, Some(h)) => parse_hex(h)?,
         (None, None) => Vec::new(),
     };
@@ -155,7 +186,11 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             ctx[..4].copy_from_slice(&(data_in.len() as u32).to_le_bytes());
         }
         let mut pkt = data_in.clone();
-        let packet = if pt.has_packet { Some(&mut pkt[..]) } else { None };
+        let packet = if pt.has_packet {
+            Some(&mut pkt[..])
+        } else {
+            None
+        };
         r0 = vm
             .run_ctx(pt, &mut ctx, packet, None)
             .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
@@ -175,7 +210,12 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             })
         );
     } else {
-        println!("{} ({}) on {} bytes of data, interpreter", prog.name, pt.name, data_in.len());
+        println!(
+            "{} ({}) on {} bytes of data, interpreter",
+            prog.name,
+            pt.name,
+            data_in.len()
+        );
         match verdict {
             Some(v) => println!("r0 = {r0} ({v})"),
             None => println!("r0 = {r0} ({r0:#x})"),

@@ -2,6 +2,9 @@
 
 use crate::{style, Failure};
 use clap::{Args, ValueEnum};
+use ironbpf_conformance::data::parse_data_file;
+use ironbpf_conformance::kernel::KernelEngine;
+use ironbpf_conformance::runner::EngineOutcome;
 use ironbpf_conformance::runner::{
     collect_files, run_file, ErrorText, FileReport, InterpEngine, Summary, TestEngine, Verdict,
 };
@@ -11,6 +14,8 @@ use std::path::PathBuf;
 pub enum EngineArg {
     /// The checked interpreter
     Interp,
+    /// The running kernel (BPF_PROG_LOAD and BPF_PROG_TEST_RUN); programs its verifier refuses are skipped with its reason
+    Kernel,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -22,7 +27,9 @@ pub enum ErrorTextArg {
 }
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  ironbpf test ../shared/conformance/bpf_conformance/*.data\n  ironbpf test --error-text any ../shared/conformance/ubpf/errors")]
+#[command(
+    after_help = "Examples:\n  ironbpf test ../shared/conformance/bpf_conformance/*.data\n  ironbpf test --error-text any ../shared/conformance/ubpf/errors"
+)]
 pub struct TestArgs {
     /// Test files or folders of *.data files
     #[arg(required = true)]
@@ -39,6 +46,9 @@ pub struct TestArgs {
     /// One JSON record per file, then the summary
     #[arg(long)]
     json: bool,
+    /// Run each file on both the interpreter and the kernel and report every disagreement
+    #[arg(long, conflicts_with = "engine")]
+    compare: bool,
 }
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
@@ -48,7 +58,11 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     }
     let engine: Box<dyn TestEngine> = match args.engine {
         EngineArg::Interp => Box::new(InterpEngine::default()),
+        EngineArg::Kernel => Box::new(KernelEngine::new().map_err(Failure::usage)?),
     };
+    if args.compare {
+        return compare(&files, &args);
+    }
     let mode = match args.error_text {
         ErrorTextArg::Exact => ErrorText::Exact,
         ErrorTextArg::Any => ErrorText::Any,
@@ -88,5 +102,88 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
         Err(Failure::failed(String::new()))
     } else {
         Ok(())
+    }
+}
+
+/// `--compare`: the interpreter and the kernel on each file's program and
+/// memory. Where both run, r0 must be equal; where the kernel refuses, the
+/// file is counted with the kernel's reason.
+fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
+    let interp = InterpEngine::default();
+    let kernel = KernelEngine::new().map_err(Failure::usage)?;
+    let (mut agreed, mut disagreed, mut refused, mut unrunnable) = (0usize, 0usize, 0usize, 0usize);
+    for f in files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?;
+        let df = match parse_data_file(&text) {
+            Ok(df) => df,
+            Err(e) => {
+                println!(
+                    "{} {}: cannot parse the file: {e}",
+                    style::fail(),
+                    f.display()
+                );
+                disagreed += 1;
+                continue;
+            }
+        };
+        let slots = match df.program() {
+            Ok(Some(s)) => s,
+            _ => {
+                unrunnable += 1;
+                continue;
+            }
+        };
+        let mem = df.mem.clone().unwrap_or_default();
+        let ours = interp.run(&slots, &mem);
+        let theirs = kernel.run(&slots, &mem);
+        let verdict = match (&ours, &theirs) {
+            (_, EngineOutcome::Skipped(why)) => {
+                refused += 1;
+                if args.verbose {
+                    println!("{} {}: {why}", style::skip(), f.display());
+                }
+                "refused"
+            }
+            (EngineOutcome::Returned(a), EngineOutcome::Returned(b)) if a == b => {
+                agreed += 1;
+                "agree"
+            }
+            _ => {
+                disagreed += 1;
+                println!(
+                    "{} {}: interp: {}; kernel: {}",
+                    style::fail(),
+                    f.display(),
+                    show(&ours),
+                    show(&theirs)
+                );
+                "disagree"
+            }
+        };
+        if args.json {
+            println!(
+                "{}",
+                serde_json::json!({"file": f.display().to_string(), "verdict": verdict, "interp": show(&ours), "kernel": show(&theirs)})
+            );
+        }
+    }
+    if unrunnable > 0 {
+        println!("{unrunnable} files have no program to run (assembler tests, or programs that do not assemble)");
+    }
+    println!("{agreed} agreed, {disagreed} disagreed, {refused} refused by the kernel");
+    if disagreed > 0 {
+        Err(Failure::failed(String::new()))
+    } else {
+        Ok(())
+    }
+}
+
+fn show(o: &EngineOutcome) -> String {
+    match o {
+        EngineOutcome::Returned(r0) => format!("r0 = {r0:#x}"),
+        EngineOutcome::Refused(w) => format!("refused: {w}"),
+        EngineOutcome::Failed(w) => format!("failed: {w}"),
+        EngineOutcome::Skipped(w) => w.clone(),
     }
 }

@@ -5,6 +5,11 @@
 //! input).
 
 mod cmd_asm;
+mod cmd_bench;
+mod cmd_diff;
+mod cmd_helpers;
+mod cmd_plugin;
+mod cmd_prog;
 mod cmd_run;
 mod cmd_test;
 mod style;
@@ -32,6 +37,17 @@ enum Command {
     Asm(cmd_asm::AsmArgs),
     /// Disassemble raw instruction bytes into kernel-syntax text
     Disasm(cmd_asm::DisasmArgs),
+    /// Compare random programs between our engine and the kernel
+    Diff(cmd_diff::DiffArgs),
+    /// Speak bpf_conformance's plugin protocol (program on stdin, memory as argument, r0 out)
+    ConformancePlugin(cmd_plugin::PluginArgs),
+    /// Time ironbpf against its peers (rbpf, native code, the kernel)
+    Bench(cmd_bench::BenchArgs),
+    /// List the helper table: id, name, prototype, program types
+    Helpers(cmd_helpers::HelpersArgs),
+    /// Inspect the programs and maps of an ELF object
+    #[command(subcommand)]
+    Prog(cmd_prog::ProgCommand),
     /// Run a program of an ELF object on a packet or context (BPF_PROG_TEST_RUN without root)
     Run(cmd_run::RunArgs),
 }
@@ -66,6 +82,11 @@ fn main() -> ExitCode {
         Command::Asm(a) => cmd_asm::asm(a),
         Command::Disasm(a) => cmd_asm::disasm(a),
         Command::Run(a) => cmd_run::run(a),
+        Command::Prog(c) => cmd_prog::run(c),
+        Command::Diff(a) => cmd_diff::run(a),
+        Command::Bench(a) => cmd_bench::run(a),
+        Command::Helpers(a) => cmd_helpers::run(a),
+        Command::ConformancePlugin(a) => cmd_plugin::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

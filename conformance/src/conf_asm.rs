@@ -55,7 +55,11 @@ pub fn assemble(text: &str) -> Result<Vec<RawInsn>, ConfAsmError> {
         // Labels: `name:` alone or before an instruction.
         if let Some((name, rest)) = t.split_once(':') {
             let name = name.trim();
-            if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+            if !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            {
                 if labels.insert(name.to_string(), slot).is_some() {
                     return err(line, format!("label `{name}` is defined twice"));
                 }
@@ -105,11 +109,26 @@ fn with_target(insn: Insn, rel: i64, line: usize) -> Result<Insn, ConfAsmError> 
             err(line, format!("jump offset {rel} is out of the 16-bit range (-32768 to 32767); use ja32 for long jumps"))
         })
     };
-    let imm32 = || i32::try_from(rel).or_else(|_| err(line, format!("offset {rel} is out of the 32-bit range")));
+    let imm32 = || {
+        i32::try_from(rel)
+            .or_else(|_| err(line, format!("offset {rel} is out of the 32-bit range")))
+    };
     Ok(match insn {
         Insn::Ja { .. } => Insn::Ja { off: off16()? },
         Insn::Gotol { .. } => Insn::Gotol { imm: imm32()? },
-        Insn::Jmp { op, width, dst, src, .. } => Insn::Jmp { op, width, dst, src, off: off16()? },
+        Insn::Jmp {
+            op,
+            width,
+            dst,
+            src,
+            ..
+        } => Insn::Jmp {
+            op,
+            width,
+            dst,
+            src,
+            off: off16()?,
+        },
         Insn::Call(CallTarget::Local(_)) => Insn::Call(CallTarget::Local(imm32()?)),
         other => other,
     })
@@ -123,7 +142,10 @@ fn reg(tok: &str, line: usize) -> Result<Reg, ConfAsmError> {
         .and_then(Reg::new);
     match n {
         Some(r) => Ok(r),
-        None => err(line, format!("Invalid register `{t}`: registers are %r0 to %r10")),
+        None => err(
+            line,
+            format!("Invalid register `{t}`: registers are %r0 to %r10"),
+        ),
     }
 }
 
@@ -159,7 +181,10 @@ fn imm32(tok: &str, line: usize) -> Result<i32, ConfAsmError> {
         (i32::MIN as i128..=i32::MAX as i128).contains(&v)
     };
     if !ok {
-        return err(line, format!("Invalid immediate `{t}`: out of the 32-bit range"));
+        return err(
+            line,
+            format!("Invalid immediate `{t}`: out of the 32-bit range"),
+        );
     }
     Ok(v as i64 as i32)
 }
@@ -176,7 +201,10 @@ fn operand(tok: &str, line: usize) -> Result<Operand, ConfAsmError> {
 fn mem(tok: &str, line: usize) -> Result<(Reg, i16), ConfAsmError> {
     let t = tok.trim();
     let Some(inner) = t.strip_prefix('[').and_then(|x| x.strip_suffix(']')) else {
-        return err(line, format!("Invalid memory operand `{t}`: expected [%rN+offset]"));
+        return err(
+            line,
+            format!("Invalid memory operand `{t}`: expected [%rN+offset]"),
+        );
     };
     let (r, off) = match inner.find(['+', '-']) {
         Some(i) => (&inner[..i], &inner[i..]),
@@ -186,7 +214,12 @@ fn mem(tok: &str, line: usize) -> Result<(Reg, i16), ConfAsmError> {
     let Some(v) = number(off) else {
         return err(line, format!("Invalid offset `{off}` in `{t}`"));
     };
-    let off = i16::try_from(v).or_else(|_| err(line, format!("Invalid offset {off} in `{t}`: out of the 16-bit range")))?;
+    let off = i16::try_from(v).or_else(|_| {
+        err(
+            line,
+            format!("Invalid offset {off} in `{t}`: out of the 16-bit range"),
+        )
+    })?;
     Ok((base, off))
 }
 
@@ -209,7 +242,10 @@ fn count(mn: &str, ops: &[&str], n: usize, line: usize) -> Result<(), ConfAsmErr
     if ops.len() != n {
         return err(
             line,
-            format!("Invalid number of operands for {mn}: expected {n}, got {}", ops.len()),
+            format!(
+                "Invalid number of operands for {mn}: expected {n}, got {}",
+                ops.len()
+            ),
         );
     }
     Ok(())
@@ -274,7 +310,13 @@ fn width_suffix(mn: &str) -> (&str, Width) {
 fn parse_insn(t: &str, line: usize) -> Result<Pending, ConfAsmError> {
     let (mn, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
     let ops = operands(rest);
-    let done = |insn| Ok(Pending { line, insn, target: None });
+    let done = |insn| {
+        Ok(Pending {
+            line,
+            insn,
+            target: None,
+        })
+    };
     let (base, width) = width_suffix(mn);
 
     if mn == "exit" {
@@ -289,41 +331,88 @@ fn parse_insn(t: &str, line: usize) -> Result<Pending, ConfAsmError> {
         let dst = reg(ops[0], line)?;
         let v = number(ops[1])
             .filter(|v| (i64::MIN as i128..=u64::MAX as i128).contains(v))
-            .ok_or_else(|| ConfAsmError { line, message: format!("Invalid immediate `{}` for lddw", ops[1]) })?;
+            .ok_or_else(|| ConfAsmError {
+                line,
+                message: format!("Invalid immediate `{}` for lddw", ops[1]),
+            })?;
         let v = v as u64;
-        return done(Insn::LdImm64 { dst, src: LdImm64Src::Imm, imm: v as u32 as i32, next_imm: (v >> 32) as u32 as i32 });
+        return done(Insn::LdImm64 {
+            dst,
+            src: LdImm64Src::Imm,
+            imm: v as u32 as i32,
+            next_imm: (v >> 32) as u32 as i32,
+        });
     }
     if mn == "call" {
         if let Some(label) = rest.trim().strip_prefix("local ") {
-            return Ok(Pending { line, insn: Insn::Call(CallTarget::Local(0)), target: Some(target(label)) });
+            return Ok(Pending {
+                line,
+                insn: Insn::Call(CallTarget::Local(0)),
+                target: Some(target(label)),
+            });
         }
         count(mn, &ops, 1, line)?;
         if is_reg(ops[0]) {
-            return done(Insn::Callx { reg: reg(ops[0], line)? });
+            return done(Insn::Callx {
+                reg: reg(ops[0], line)?,
+            });
         }
         return done(Insn::Call(CallTarget::Helper(imm32(ops[0], line)?)));
     }
     if mn == "ja" || mn == "ja32" {
         count(mn, &ops, 1, line)?;
-        let insn = if mn == "ja" { Insn::Ja { off: 0 } } else { Insn::Gotol { imm: 0 } };
-        return Ok(Pending { line, insn, target: Some(target(ops[0])) });
+        let insn = if mn == "ja" {
+            Insn::Ja { off: 0 }
+        } else {
+            Insn::Gotol { imm: 0 }
+        };
+        return Ok(Pending {
+            line,
+            insn,
+            target: Some(target(ops[0])),
+        });
     }
     if let Some(op) = jmp_op(base) {
         count(mn, &ops, 3, line)?;
-        let insn = Insn::Jmp { op, width, dst: reg(ops[0], line)?, src: operand(ops[1], line)?, off: 0 };
-        return Ok(Pending { line, insn, target: Some(target(ops[2])) });
+        let insn = Insn::Jmp {
+            op,
+            width,
+            dst: reg(ops[0], line)?,
+            src: operand(ops[1], line)?,
+            off: 0,
+        };
+        return Ok(Pending {
+            line,
+            insn,
+            target: Some(target(ops[2])),
+        });
     }
     if base == "neg" {
         count(mn, &ops, 1, line)?;
-        return done(Insn::Neg { width, dst: reg(ops[0], line)? });
+        return done(Insn::Neg {
+            width,
+            dst: reg(ops[0], line)?,
+        });
     }
-    for (prefix, kind) in [("le", Endian::ToLe), ("be", Endian::ToBe), ("bswap", Endian::Swap), ("swap", Endian::Swap)] {
+    for (prefix, kind) in [
+        ("le", Endian::ToLe),
+        ("be", Endian::ToBe),
+        ("bswap", Endian::Swap),
+        ("swap", Endian::Swap),
+    ] {
         if let Some(bits) = mn.strip_prefix(prefix).and_then(|b| b.parse::<u8>().ok()) {
             if !matches!(bits, 16 | 32 | 64) {
-                return err(line, format!("Invalid byte swap width in `{mn}`: 16, 32 or 64"));
+                return err(
+                    line,
+                    format!("Invalid byte swap width in `{mn}`: 16, 32 or 64"),
+                );
             }
             count(mn, &ops, 1, line)?;
-            return done(Insn::Endian { kind, bits, dst: reg(ops[0], line)? });
+            return done(Insn::Endian {
+                kind,
+                bits,
+                dst: reg(ops[0], line)?,
+            });
         }
     }
     if let Some(spec) = mn.strip_prefix("movsx") {
@@ -334,52 +423,90 @@ fn parse_insn(t: &str, line: usize) -> Result<Pending, ConfAsmError> {
             "1632" => (16, Width::W32),
             "1664" => (16, Width::W64),
             "3264" => (32, Width::W64),
-            _ => return err(line, format!("Invalid mnemonic `{mn}`: movsx takes 832, 864, 1632, 1664 or 3264")),
+            _ => {
+                return err(
+                    line,
+                    format!("Invalid mnemonic `{mn}`: movsx takes 832, 864, 1632, 1664 or 3264"),
+                )
+            }
         };
         count(mn, &ops, 2, line)?;
-        return done(Insn::MovSx { width: w, dst: reg(ops[0], line)?, src: reg(ops[1], line)?, bits });
+        return done(Insn::MovSx {
+            width: w,
+            dst: reg(ops[0], line)?,
+            src: reg(ops[1], line)?,
+            bits,
+        });
     }
     if let Some(op) = alu_op(base) {
         count(mn, &ops, 2, line)?;
-        return done(Insn::Alu { op, width, dst: reg(ops[0], line)?, src: operand(ops[1], line)? });
+        return done(Insn::Alu {
+            op,
+            width,
+            dst: reg(ops[0], line)?,
+            src: operand(ops[1], line)?,
+        });
     }
     // Loads: ldx{b,h,w,dw}, ldxs{b,h,w}.
     if let Some(sz) = mn.strip_prefix("ldx") {
         let (sign_extend, sz) = match sz.strip_prefix('s') {
-            Some(s) if s != "" && s != "dw" => (true, s),
+            Some(s) if !s.is_empty() && s != "dw" => (true, s),
             _ => (false, sz),
         };
         if let Some(size) = size(sz) {
             count(mn, &ops, 2, line)?;
             let dst = reg(ops[0], line)?;
             let (src, off) = mem(ops[1], line)?;
-            return done(Insn::Load { size, sign_extend, dst, src, off });
+            return done(Insn::Load {
+                size,
+                sign_extend,
+                dst,
+                src,
+                off,
+            });
         }
     }
     if let Some(sz) = mn.strip_prefix("stx") {
         if let Some(size) = size(sz) {
             count(mn, &ops, 2, line)?;
             let (dst, off) = mem(ops[0], line)?;
-            return done(Insn::StoreReg { size, dst, src: reg(ops[1], line)?, off });
+            return done(Insn::StoreReg {
+                size,
+                dst,
+                src: reg(ops[1], line)?,
+                off,
+            });
         }
     }
     if let Some(sz) = mn.strip_prefix("st") {
         if let Some(size) = size(sz) {
             count(mn, &ops, 2, line)?;
             let (dst, off) = mem(ops[0], line)?;
-            return done(Insn::Store { size, dst, off, imm: imm32(ops[1], line)? });
+            return done(Insn::Store {
+                size,
+                dst,
+                off,
+                imm: imm32(ops[1], line)?,
+            });
         }
     }
     if let Some(sz) = mn.strip_prefix("ldabs") {
         if let Some(size) = size(sz).filter(|s| *s != Size::DW) {
             count(mn, &ops, 1, line)?;
-            return done(Insn::LdAbs { size, imm: imm32(ops[0], line)? });
+            return done(Insn::LdAbs {
+                size,
+                imm: imm32(ops[0], line)?,
+            });
         }
     }
     if let Some(sz) = mn.strip_prefix("ldind") {
         if let Some(size) = size(sz).filter(|s| *s != Size::DW) {
             count(mn, &ops, 2, line)?;
-            return done(Insn::LdInd { size, src: reg(ops[0], line)?, imm: imm32(ops[1], line)? });
+            return done(Insn::LdInd {
+                size,
+                src: reg(ops[0], line)?,
+                imm: imm32(ops[1], line)?,
+            });
         }
     }
     err(line, format!("Invalid mnemonic `{mn}`"))
@@ -388,7 +515,12 @@ fn parse_insn(t: &str, line: usize) -> Result<Pending, ConfAsmError> {
 /// `lock [fetch] add|or|and|xor[32] [dst+off], src`, `lock xchg[32] ...`,
 /// `lock cmpxchg[32] ...`.
 fn lock(rest: &str, line: usize) -> Result<Pending, ConfAsmError> {
-    let bad = || err(line, "Invalid number of operands for lock: expected `lock [fetch] <op> [%rN+off], %rM`");
+    let bad = || {
+        err(
+            line,
+            "Invalid number of operands for lock: expected `lock [fetch] <op> [%rN+off], %rM`",
+        )
+    };
     let rest = rest.trim();
     let (fetch, rest) = match rest.strip_prefix("fetch ") {
         Some(r) => (true, r.trim()),
@@ -402,7 +534,11 @@ fn lock(rest: &str, line: usize) -> Result<Pending, ConfAsmError> {
         return bad();
     }
     let (base, width) = width_suffix(op_name);
-    let size = if width == Width::W32 { Size::W } else { Size::DW };
+    let size = if width == Width::W32 {
+        Size::W
+    } else {
+        Size::DW
+    };
     let op = match (base, fetch) {
         ("add", false) => AtomicOp::Add,
         ("or", false) => AtomicOp::Or,
@@ -418,7 +554,17 @@ fn lock(rest: &str, line: usize) -> Result<Pending, ConfAsmError> {
     };
     let (dst, off) = mem(ops[0], line)?;
     let src = reg(ops[1], line)?;
-    Ok(Pending { line, insn: Insn::Atomic { op, size, dst, src, off }, target: None })
+    Ok(Pending {
+        line,
+        insn: Insn::Atomic {
+            op,
+            size,
+            dst,
+            src,
+            off,
+        },
+        target: None,
+    })
 }
 
 #[cfg(test)]
@@ -436,7 +582,10 @@ mod tests {
         assert_eq!(one("mov32 %r1, %r2").to_u64(), 0x0000_0000_0000_21bc);
         assert_eq!(one("ldxw %r1, [%r2+4]").to_u64(), 0x0000_0000_0004_2161);
         assert_eq!(one("stxdw [%r10-8], %r0").to_u64(), 0x0000_0000_fff8_0a7b);
-        assert_eq!(one("lock fetch add [%r10-8], %r1").to_u64(), 0x0000_0001_fff8_1adb);
+        assert_eq!(
+            one("lock fetch add [%r10-8], %r1").to_u64(),
+            0x0000_0001_fff8_1adb
+        );
         assert_eq!(one("exit").to_u64(), 0x95);
         assert_eq!(one("call %r2").dst, 2);
         assert_eq!(one("movsx1632 %r0, %r1").off, 16);
@@ -453,14 +602,23 @@ mod tests {
 
     #[test]
     fn errors_name_the_line_and_problem() {
-        assert!(assemble("or %r0, %r50").unwrap_err().message.contains("Invalid register"));
-        assert!(assemble("lock or [%r10-8]").unwrap_err().message.contains("Invalid number of operands for lock"));
+        assert!(assemble("or %r0, %r50")
+            .unwrap_err()
+            .message
+            .contains("Invalid register"));
+        assert!(assemble("lock or [%r10-8]")
+            .unwrap_err()
+            .message
+            .contains("Invalid number of operands for lock"));
         assert!(assemble("mov32 %r0, 2147483648").is_err());
         assert!(assemble("mov32 %r0, 0xffffffff").is_ok());
         assert!(assemble("mov32 %r0, 0x100000000").is_err());
         assert!(assemble("ldxb %r0, [%r1+0x10000]").is_err());
         assert!(assemble("ldxb %r0, %r1").is_err());
         assert_eq!(assemble("exit\nja NOWHERE").unwrap_err().line, 2);
-        assert!(assemble("ldxq %r0, %r1").unwrap_err().message.contains("Invalid mnemonic"));
+        assert!(assemble("ldxq %r0, %r1")
+            .unwrap_err()
+            .message
+            .contains("Invalid mnemonic"));
     }
 }

@@ -49,7 +49,9 @@ fn uncomment(line: &str) -> &str {
 pub fn parse_data_file(text: &str) -> Result<DataFile, DataError> {
     let mut df = DataFile::default();
     // (section name, first line number, lines)
-    let mut sections: Vec<(String, usize, Vec<(usize, &str)>)> = Vec::new();
+    // (section name, its header's line number, its body lines with their numbers)
+    type Section<'a> = (String, usize, Vec<(usize, &'a str)>);
+    let mut sections: Vec<Section> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if let Some(name) = line.strip_prefix("-- ") {
@@ -122,7 +124,8 @@ fn parse_raw(lines: &[(usize, &str)]) -> Result<Vec<RawInsn>, DataError> {
             continue;
         }
         if t.starts_with("0x") || t.starts_with("0X") {
-            let w = parse_u64(t).ok_or_else(|| err(n, format!("`{t}` is not a 64-bit hex word")))?;
+            let w =
+                parse_u64(t).ok_or_else(|| err(n, format!("`{t}` is not a 64-bit hex word")))?;
             out.push(RawInsn::from_u64(w));
         } else {
             for tok in t.split_whitespace() {
@@ -143,7 +146,10 @@ fn parse_raw(lines: &[(usize, &str)]) -> Result<Vec<RawInsn>, DataError> {
         if bytes.len() % 8 != 0 {
             return Err(err(
                 lines.last().map_or(0, |l| l.0),
-                format!("the raw section has {} bytes, not a multiple of 8", bytes.len()),
+                format!(
+                    "the raw section has {} bytes, not a multiple of 8",
+                    bytes.len()
+                ),
             ));
         }
         out = bytes
@@ -200,7 +206,8 @@ mod tests {
     #[test]
     fn raw_as_words_or_bytes() {
         let a = parse_data_file("-- raw\n0x00000000000001b7\n0x0000000000000095\n").unwrap();
-        let b = parse_data_file("-- raw\nb7 01 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n").unwrap();
+        let b =
+            parse_data_file("-- raw\nb7 01 00 00 00 00 00 00\n95 00 00 00 00 00 00 00\n").unwrap();
         assert_eq!(a.raw, b.raw);
         assert_eq!(a.raw.unwrap()[0].dst, 1);
         let e = parse_data_file("-- raw\nb7 01 00\n").unwrap_err();

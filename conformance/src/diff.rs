@@ -67,11 +67,19 @@ pub enum DiffVerdict {
     /// The reference engine refused it: not comparable.
     RefusedByReference(String),
     /// The engines disagree.
-    Disagreed { ours: XdpOutcome, reference: XdpOutcome },
+    Disagreed {
+        ours: XdpOutcome,
+        reference: XdpOutcome,
+    },
 }
 
 /// Runs `insns` on both engines and compares.
-pub fn compare(ours: &dyn XdpEngine, reference: &dyn XdpEngine, insns: &[Insn], packet: &[u8]) -> DiffVerdict {
+pub fn compare(
+    ours: &dyn XdpEngine,
+    reference: &dyn XdpEngine,
+    insns: &[Insn],
+    packet: &[u8],
+) -> DiffVerdict {
     let r = reference.run(insns, packet);
     if let XdpOutcome::Refused(why) = &r {
         return DiffVerdict::RefusedByReference(why.clone());
@@ -80,7 +88,10 @@ pub fn compare(ours: &dyn XdpEngine, reference: &dyn XdpEngine, insns: &[Insn], 
     if o == r {
         DiffVerdict::Agreed
     } else {
-        DiffVerdict::Disagreed { ours: o, reference: r }
+        DiffVerdict::Disagreed {
+            ours: o,
+            reference: r,
+        }
     }
 }
 
@@ -129,7 +140,11 @@ pub fn run_random(
     let mut s = DiffSummary::default();
     let mut reasons: std::collections::HashMap<String, usize> = Default::default();
     for i in 0..count {
-        let GenProgram { seed: ps, insns, packet } = generate(seed.wrapping_add(i));
+        let GenProgram {
+            seed: ps,
+            insns,
+            packet,
+        } = generate(seed.wrapping_add(i));
         match compare(ours, reference, &insns, &packet) {
             DiffVerdict::Agreed => s.agreed += 1,
             DiffVerdict::RefusedByReference(why) => {
@@ -199,9 +214,22 @@ pub fn remove_insn(insns: &[Insn], k: usize) -> Vec<Insn> {
             }
         };
         out.push(match (*insn, insn.branch()) {
-            (Insn::Ja { .. }, Some(Branch::Always(rel))) => Insn::Ja { off: fix(rel as i64) as i16 },
-            (Insn::Gotol { .. }, Some(Branch::Always(rel))) => Insn::Gotol { imm: fix(rel as i64) as i32 },
-            (Insn::Jmp { op, width, dst, src, .. }, Some(Branch::Cond(rel))) => Insn::Jmp {
+            (Insn::Ja { .. }, Some(Branch::Always(rel))) => Insn::Ja {
+                off: fix(rel as i64) as i16,
+            },
+            (Insn::Gotol { .. }, Some(Branch::Always(rel))) => Insn::Gotol {
+                imm: fix(rel as i64) as i32,
+            },
+            (
+                Insn::Jmp {
+                    op,
+                    width,
+                    dst,
+                    src,
+                    ..
+                },
+                Some(Branch::Cond(rel)),
+            ) => Insn::Jmp {
                 op,
                 width,
                 dst,
@@ -218,7 +246,12 @@ pub fn remove_insn(insns: &[Insn], k: usize) -> Vec<Insn> {
 }
 
 /// Greedily removes instructions while the program still disagrees.
-pub fn shrink(ours: &dyn XdpEngine, reference: &dyn XdpEngine, mut insns: Vec<Insn>, packet: &[u8]) -> Vec<Insn> {
+pub fn shrink(
+    ours: &dyn XdpEngine,
+    reference: &dyn XdpEngine,
+    mut insns: Vec<Insn>,
+    packet: &[u8],
+) -> Vec<Insn> {
     loop {
         let mut changed = false;
         let mut k = insns.len();
@@ -230,7 +263,12 @@ pub fn shrink(ours: &dyn XdpEngine, reference: &dyn XdpEngine, mut insns: Vec<In
             let cand = remove_insn(&insns, k);
             let slots: Vec<_> = cand.iter().flat_map(|i| i.encode()).collect();
             let valid = Program::from_slots(slots).is_ok_and(|p| p.check_registers(0b10).is_ok());
-            if valid && matches!(compare(ours, reference, &cand, packet), DiffVerdict::Disagreed { .. }) {
+            if valid
+                && matches!(
+                    compare(ours, reference, &cand, packet),
+                    DiffVerdict::Disagreed { .. }
+                )
+            {
                 insns = cand;
                 changed = true;
                 k = k.min(insns.len());
@@ -249,17 +287,37 @@ mod tests {
 
     #[test]
     fn removing_an_insn_keeps_jumps_on_their_targets() {
-        let mov = |imm| Insn::Alu { op: AluOp::Mov, width: Width::W64, dst: Reg::R0, src: Operand::Imm(imm) };
+        let mov = |imm| Insn::Alu {
+            op: AluOp::Mov,
+            width: Width::W64,
+            dst: Reg::R0,
+            src: Operand::Imm(imm),
+        };
         let prog = vec![
             mov(0),
-            Insn::Jmp { op: JmpOp::Jeq, width: Width::W64, dst: Reg::R0, src: Operand::Imm(0), off: 2 },
+            Insn::Jmp {
+                op: JmpOp::Jeq,
+                width: Width::W64,
+                dst: Reg::R0,
+                src: Operand::Imm(0),
+                off: 2,
+            },
             mov(1),
             mov(2),
             mov(3),
             Insn::Exit,
         ];
         let out = remove_insn(&prog, 2);
-        assert_eq!(out[1], Insn::Jmp { op: JmpOp::Jeq, width: Width::W64, dst: Reg::R0, src: Operand::Imm(0), off: 1 });
+        assert_eq!(
+            out[1],
+            Insn::Jmp {
+                op: JmpOp::Jeq,
+                width: Width::W64,
+                dst: Reg::R0,
+                src: Operand::Imm(0),
+                off: 1
+            }
+        );
         assert_eq!(out[2], mov(2));
         assert_eq!(out[3], mov(3));
     }

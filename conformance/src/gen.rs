@@ -56,7 +56,20 @@ impl Rng {
     /// An "interesting" 32-bit immediate: edges, small values, or random.
     pub fn imm32(&mut self) -> i32 {
         match self.below(6) {
-            0 => self.pick(&[0, 1, -1, i32::MIN, i32::MAX, 0x7f, 0x80, 0xff, 0xffff, 31, 32, 63]),
+            0 => self.pick(&[
+                0,
+                1,
+                -1,
+                i32::MIN,
+                i32::MAX,
+                0x7f,
+                0x80,
+                0xff,
+                0xffff,
+                31,
+                32,
+                63,
+            ]),
             1 | 2 => self.below(64) as i32 - 16,
             _ => self.next_u64() as i32,
         }
@@ -65,7 +78,14 @@ impl Rng {
     /// An interesting 64-bit constant.
     pub fn imm64(&mut self) -> u64 {
         match self.below(4) {
-            0 => self.pick(&[0, u64::MAX, i64::MIN as u64, i64::MAX as u64, 0xffff_ffff, 1 << 32]),
+            0 => self.pick(&[
+                0,
+                u64::MAX,
+                i64::MIN as u64,
+                i64::MAX as u64,
+                0xffff_ffff,
+                1 << 32,
+            ]),
             1 => self.below(1000),
             _ => self.next_u64(),
         }
@@ -81,14 +101,27 @@ pub struct GenProgram {
 }
 
 /// Registers that hold scalars in generated code.
-const SCALARS: [Reg; 7] = [Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5, Reg::R6];
+const SCALARS: [Reg; 7] = [
+    Reg::R0,
+    Reg::R1,
+    Reg::R2,
+    Reg::R3,
+    Reg::R4,
+    Reg::R5,
+    Reg::R6,
+];
 /// How many bytes below r10 the prologue initialises.
 const STACK_BYTES: i16 = 64;
 /// The packet is at least this long, so that checks can pass.
 const MIN_PACKET: usize = 64;
 
 fn alu(op: AluOp, width: Width, dst: Reg, src: Operand) -> Insn {
-    Insn::Alu { op, width, dst, src }
+    Insn::Alu {
+        op,
+        width,
+        dst,
+        src,
+    }
 }
 
 fn mov_imm(dst: Reg, imm: i32) -> Insn {
@@ -129,14 +162,31 @@ impl Gen<'_> {
         let mut out = Vec::new();
         // Prologue: ctx, packet bounds, scalars, the stack.
         out.push(mov_reg(Reg::R9, Reg::R1));
-        out.push(Insn::Load { size: Size::W, sign_extend: false, dst: Reg::R7, src: Reg::R9, off: 0 });
-        out.push(Insn::Load { size: Size::W, sign_extend: false, dst: Reg::R8, src: Reg::R9, off: 4 });
+        out.push(Insn::Load {
+            size: Size::W,
+            sign_extend: false,
+            dst: Reg::R7,
+            src: Reg::R9,
+            off: 0,
+        });
+        out.push(Insn::Load {
+            size: Size::W,
+            sign_extend: false,
+            dst: Reg::R8,
+            src: Reg::R9,
+            off: 4,
+        });
         for r in SCALARS {
             out.push(self.init_scalar(r));
         }
         for slot in 1..=STACK_BYTES / 8 {
             let src = self.rng.pick(&SCALARS);
-            out.push(Insn::StoreReg { size: Size::DW, dst: Reg::R10, src, off: -8 * slot });
+            out.push(Insn::StoreReg {
+                size: Size::DW,
+                dst: Reg::R10,
+                src,
+                off: -8 * slot,
+            });
         }
         // Body.
         let n = 4 + self.rng.below(36) as usize;
@@ -158,14 +208,31 @@ impl Gen<'_> {
             if let Some((op, width, dst, src, skip)) = p.skip {
                 let end = (i + 1 + skip).min(pieces.len());
                 let off: usize = lens[i + 1..end].iter().sum();
-                out.push(Insn::Jmp { op, width, dst, src, off: off as i16 });
+                out.push(Insn::Jmp {
+                    op,
+                    width,
+                    dst,
+                    src,
+                    off: off as i16,
+                });
             }
         }
         // Epilogue: *(u64 *)data = r0 behind a bounds check; exit.
         out.push(mov_reg(Reg::R2, Reg::R7));
         out.push(alu(AluOp::Add, Width::W64, Reg::R2, Operand::Imm(8)));
-        out.push(Insn::Jmp { op: JmpOp::Jgt, width: Width::W64, dst: Reg::R2, src: Operand::Reg(Reg::R8), off: 1 });
-        out.push(Insn::StoreReg { size: Size::DW, dst: Reg::R7, src: Reg::R0, off: 0 });
+        out.push(Insn::Jmp {
+            op: JmpOp::Jgt,
+            width: Width::W64,
+            dst: Reg::R2,
+            src: Operand::Reg(Reg::R8),
+            off: 1,
+        });
+        out.push(Insn::StoreReg {
+            size: Size::DW,
+            dst: Reg::R7,
+            src: Reg::R0,
+            off: 0,
+        });
         out.push(Insn::Exit);
         if with_call {
             // Fix up the call: its target is the subprogram after the exit.
@@ -181,13 +248,22 @@ impl Gen<'_> {
         }
         let len = MIN_PACKET + self.rng.below(65) as usize;
         let packet = (0..len).map(|_| self.rng.next_u64() as u8).collect();
-        GenProgram { seed, insns: out, packet }
+        GenProgram {
+            seed,
+            insns: out,
+            packet,
+        }
     }
 
     fn init_scalar(&mut self, r: Reg) -> Insn {
         if self.rng.chance(1, 3) {
             let v = self.rng.imm64();
-            Insn::LdImm64 { dst: r, src: LdImm64Src::Imm, imm: v as u32 as i32, next_imm: (v >> 32) as u32 as i32 }
+            Insn::LdImm64 {
+                dst: r,
+                src: LdImm64Src::Imm,
+                imm: v as u32 as i32,
+                next_imm: (v >> 32) as u32 as i32,
+            }
         } else {
             mov_imm(r, self.rng.imm32())
         }
@@ -225,11 +301,24 @@ impl Gen<'_> {
             0 => Insn::Neg { width, dst },
             1 => {
                 let kind = self.rng.pick(&[Endian::ToLe, Endian::ToBe, Endian::Swap]);
-                Insn::Endian { kind, bits: self.rng.pick(&[16u8, 32, 64]), dst }
+                Insn::Endian {
+                    kind,
+                    bits: self.rng.pick(&[16u8, 32, 64]),
+                    dst,
+                }
             }
             2 => {
-                let choices: &[u8] = if width == Width::W64 { &[8, 16, 32] } else { &[8, 16] };
-                Insn::MovSx { width, dst, src: self.rng.pick(&SCALARS), bits: self.rng.pick(choices) }
+                let choices: &[u8] = if width == Width::W64 {
+                    &[8, 16, 32]
+                } else {
+                    &[8, 16]
+                };
+                Insn::MovSx {
+                    width,
+                    dst,
+                    src: self.rng.pick(&SCALARS),
+                    bits: self.rng.pick(choices),
+                }
             }
             _ => {
                 let op = self.rng.pick(&AluOp::ALL);
@@ -265,9 +354,19 @@ impl Gen<'_> {
         let size = self.size();
         let off = self.stack_off(size);
         if self.rng.chance(1, 3) {
-            Insn::Store { size, dst: Reg::R10, off, imm: self.rng.imm32() }
+            Insn::Store {
+                size,
+                dst: Reg::R10,
+                off,
+                imm: self.rng.imm32(),
+            }
         } else {
-            Insn::StoreReg { size, dst: Reg::R10, src: self.rng.pick(&SCALARS), off }
+            Insn::StoreReg {
+                size,
+                dst: Reg::R10,
+                src: self.rng.pick(&SCALARS),
+                off,
+            }
         }
     }
 
@@ -275,7 +374,13 @@ impl Gen<'_> {
         let size = self.size();
         let sign_extend = size != Size::DW && self.rng.chance(1, 3);
         let off = self.stack_off(size);
-        Insn::Load { size, sign_extend, dst: self.rng.pick(&SCALARS), src: Reg::R10, off }
+        Insn::Load {
+            size,
+            sign_extend,
+            dst: self.rng.pick(&SCALARS),
+            src: Reg::R10,
+            off,
+        }
     }
 
     fn atomic(&mut self) -> Insn {
@@ -293,7 +398,13 @@ impl Gen<'_> {
             AtomicOp::CmpXchg,
         ]);
         let off = self.stack_off(size);
-        Insn::Atomic { op, size, dst: Reg::R10, src: self.rng.pick(&SCALARS), off }
+        Insn::Atomic {
+            op,
+            size,
+            dst: Reg::R10,
+            src: self.rng.pick(&SCALARS),
+            off,
+        }
     }
 
     fn branch(&mut self) -> Piece {
@@ -306,7 +417,10 @@ impl Gen<'_> {
             Operand::Imm(self.rng.imm32())
         };
         let skip = 1 + self.rng.below(4) as usize;
-        Piece { insns: Vec::new(), skip: Some((op, width, dst, src, skip)) }
+        Piece {
+            insns: Vec::new(),
+            skip: Some((op, width, dst, src, skip)),
+        }
     }
 
     /// `r2 = data + end; if r2 > data_end skip; load; r2 = scalar`.
@@ -314,7 +428,13 @@ impl Gen<'_> {
         Piece::of(vec![
             mov_reg(Reg::R2, Reg::R7),
             alu(AluOp::Add, Width::W64, Reg::R2, Operand::Imm(end)),
-            Insn::Jmp { op: JmpOp::Jgt, width: Width::W64, dst: Reg::R2, src: Operand::Reg(Reg::R8), off: 1 },
+            Insn::Jmp {
+                op: JmpOp::Jgt,
+                width: Width::W64,
+                dst: Reg::R2,
+                src: Operand::Reg(Reg::R8),
+                off: 1,
+            },
             access,
             // r2 held a packet pointer: make it a scalar again.
             mov_imm(Reg::R2, self.rng.imm32()),
@@ -325,9 +445,20 @@ impl Gen<'_> {
         let size = self.size();
         let off = self.rng.below(MIN_PACKET as u64 + 16 - size.bytes() as u64) as i16;
         let end = off as i32 + size.bytes() as i32;
-        let dst = self.rng.pick(&[Reg::R0, Reg::R1, Reg::R3, Reg::R4, Reg::R5, Reg::R6]);
+        let dst = self
+            .rng
+            .pick(&[Reg::R0, Reg::R1, Reg::R3, Reg::R4, Reg::R5, Reg::R6]);
         let sign_extend = size != Size::DW && self.rng.chance(1, 4);
-        self.packet_access(Insn::Load { size, sign_extend, dst, src: Reg::R7, off }, end)
+        self.packet_access(
+            Insn::Load {
+                size,
+                sign_extend,
+                dst,
+                src: Reg::R7,
+                off,
+            },
+            end,
+        )
     }
 
     fn packet_write(&mut self) -> Piece {
@@ -336,10 +467,22 @@ impl Gen<'_> {
         let off = 8 + self.rng.below(MIN_PACKET as u64 - 8 - size.bytes() as u64) as i16;
         let end = off as i32 + size.bytes() as i32;
         let store = if self.rng.chance(1, 2) {
-            Insn::Store { size, dst: Reg::R7, off, imm: self.rng.imm32() }
+            Insn::Store {
+                size,
+                dst: Reg::R7,
+                off,
+                imm: self.rng.imm32(),
+            }
         } else {
-            let src = self.rng.pick(&[Reg::R0, Reg::R1, Reg::R3, Reg::R4, Reg::R5, Reg::R6]);
-            Insn::StoreReg { size, dst: Reg::R7, src, off }
+            let src = self
+                .rng
+                .pick(&[Reg::R0, Reg::R1, Reg::R3, Reg::R4, Reg::R5, Reg::R6]);
+            Insn::StoreReg {
+                size,
+                dst: Reg::R7,
+                src,
+                off,
+            }
         };
         self.packet_access(store, end)
     }
@@ -369,7 +512,12 @@ impl Gen<'_> {
             // Keep to the callee's registers (r6 is not initialised here).
             let fix = |r: Reg, rng: &mut Rng| if r == Reg::R6 { rng.pick(&regs) } else { r };
             i = match i {
-                Insn::Alu { op, width, dst, src } => Insn::Alu {
+                Insn::Alu {
+                    op,
+                    width,
+                    dst,
+                    src,
+                } => Insn::Alu {
                     op,
                     width,
                     dst: fix(dst, self.rng),
@@ -378,11 +526,26 @@ impl Gen<'_> {
                         s => s,
                     },
                 },
-                Insn::Neg { width, dst } => Insn::Neg { width, dst: fix(dst, self.rng) },
-                Insn::Endian { kind, bits, dst } => Insn::Endian { kind, bits, dst: fix(dst, self.rng) },
-                Insn::MovSx { width, dst, src, bits } => {
-                    Insn::MovSx { width, dst: fix(dst, self.rng), src: fix(src, self.rng), bits }
-                }
+                Insn::Neg { width, dst } => Insn::Neg {
+                    width,
+                    dst: fix(dst, self.rng),
+                },
+                Insn::Endian { kind, bits, dst } => Insn::Endian {
+                    kind,
+                    bits,
+                    dst: fix(dst, self.rng),
+                },
+                Insn::MovSx {
+                    width,
+                    dst,
+                    src,
+                    bits,
+                } => Insn::MovSx {
+                    width,
+                    dst: fix(dst, self.rng),
+                    src: fix(src, self.rng),
+                    bits,
+                },
                 other => other,
             };
             v.push(i);
@@ -406,7 +569,8 @@ mod tests {
             assert_eq!(a.packet, b.packet);
             let slots: Vec<_> = a.insns.iter().flat_map(|i| i.encode()).collect();
             let prog = Program::from_slots(slots).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
-            prog.check_registers(0b10).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            prog.check_registers(0b10)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
     }
 }

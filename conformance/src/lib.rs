@@ -19,5 +19,6 @@ pub mod conf_asm;
 pub mod data;
 pub mod diff;
 pub mod gen;
+pub mod kernel;
 pub mod runner;
 pub mod ubpf_helpers;

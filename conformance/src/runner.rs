@@ -234,10 +234,7 @@ fn expect_error(df: &DataFile, mode: ErrorText, msg: &str, _ran: Option<()>) -> 
         if msg.to_lowercase().contains(&want.trim().to_lowercase()) {
             return Verdict::Pass;
         }
-        return Verdict::Fail(format!(
-            "expected the error {:?}, got: {msg}",
-            want.trim()
-        ));
+        return Verdict::Fail(format!("expected the error {:?}, got: {msg}", want.trim()));
     }
     let pat = df.error_pattern.as_deref().unwrap_or_default().trim();
     match regex::Regex::new(pat) {

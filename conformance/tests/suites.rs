@@ -6,7 +6,9 @@ use ironbpf_conformance::runner::{
 use std::path::{Path, PathBuf};
 
 fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/conformance")
+        .join(rel)
 }
 
 fn run_dir(rel: &str, mode: ErrorText) -> Vec<FileReport> {
@@ -72,7 +74,12 @@ fn negative_files_behave_as_they_say() {
         verdict("incorrect_return_value_high_bits.data")
     );
     // Assembler self-tests whose expected error we must produce.
-    for name in ["invalid_register.data", "invalid_lock.data", "invalid_lock2.data", "error.data"] {
+    for name in [
+        "invalid_register.data",
+        "invalid_lock.data",
+        "invalid_lock2.data",
+        "error.data",
+    ] {
         assert_eq!(verdict(name), Verdict::Pass, "{name}");
     }
     // Assembler self-tests that expect a result from a program that does not

@@ -181,6 +181,7 @@ impl KernelMap {
         sys::bpf(sys::BPF_MAP_FREEZE, &mut attr).map(|_| ())
     }
 
+    #[allow(clippy::too_many_arguments)] // one per field of the batch attr
     fn batch(
         &self,
         cmd: u32,

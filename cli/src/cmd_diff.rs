@@ -1,0 +1,126 @@
+//! `ironbpf diff`: random programs on our engine and on the kernel,
+//! compared on r0, the packet after the run, and acceptance.
+
+use crate::Failure;
+use clap::{Args, ValueEnum};
+use ironbpf_conformance::diff::{run_random, InterpXdp, XdpEngine, XdpOutcome};
+use std::io::IsTerminal;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum DiffEngine {
+    /// The checked interpreter
+    Interp,
+    /// The JIT (not built yet)
+    Jit,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Against {
+    /// The running kernel, through BPF_PROG_LOAD and BPF_PROG_TEST_RUN
+    Kernel,
+    /// Our interpreter
+    Interp,
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  ironbpf diff --random 5000 --seed 1\n  ironbpf diff --random 100000 --seed 1 --against kernel"
+)]
+pub struct DiffArgs {
+    /// How many random programs to generate and compare
+    #[arg(long, default_value_t = 1000)]
+    random: u64,
+    /// The first seed; program i uses seed + i, so any program can be replayed alone
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Our engine
+    #[arg(long, value_enum, default_value = "interp")]
+    engine: DiffEngine,
+    /// The reference
+    #[arg(long, value_enum, default_value = "kernel")]
+    against: Against,
+    /// Show the most common reasons the reference refused programs
+    #[arg(long)]
+    reasons: bool,
+}
+
+fn outcome(o: &XdpOutcome) -> String {
+    match o {
+        XdpOutcome::Ran { retval, packet } => format!(
+            "r0 (low 32 bits) = {retval:#x}, packet[0..8] (r0) = {}",
+            packet
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+        XdpOutcome::Refused(w) => format!("refused: {w}"),
+        XdpOutcome::Failed(w) => format!("failed: {w}"),
+    }
+}
+
+pub fn run(args: DiffArgs) -> Result<(), Failure> {
+    let ours: Box<dyn XdpEngine> = match args.engine {
+        DiffEngine::Interp => Box::new(InterpXdp::default()),
+        DiffEngine::Jit => {
+            return Err(Failure::usage(
+                "the JIT is not built yet: `--engine interp` is the engine there is",
+            ))
+        }
+    };
+    let reference: Box<dyn XdpEngine> = match args.against {
+        Against::Interp => Box::new(InterpXdp::default()),
+        Against::Kernel => {
+            Box::new(ironbpf_conformance::kernel::KernelXdp::new().map_err(Failure::usage)?)
+        }
+    };
+    let tty = std::io::stderr().is_terminal();
+    let total = args.random;
+    let summary = run_random(
+        ours.as_ref(),
+        reference.as_ref(),
+        total,
+        args.seed,
+        |done, s| {
+            if tty && (done % 500 == 0 || done == total) {
+                eprint!("\r{done}/{total}: {s}   ");
+            }
+        },
+    );
+    if tty {
+        eprintln!();
+    }
+    for d in &summary.disagreed {
+        println!(
+            "DISAGREE seed {} ({} insns after shrinking):",
+            d.seed,
+            d.insns.len()
+        );
+        let mut pc = 0;
+        for i in &d.insns {
+            println!("  {pc}: {}", ironbpf_isa::disasm::disasm_insn(i));
+            pc += i.slots();
+        }
+        println!(
+            "  packet: {}",
+            d.packet
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        println!("  {}: {}", ours.name(), outcome(&d.ours));
+        println!("  {}: {}", reference.name(), outcome(&d.reference));
+    }
+    if args.reasons && !summary.refusal_reasons.is_empty() {
+        println!("why the reference refused programs:");
+        for (why, n) in summary.refusal_reasons.iter().take(10) {
+            println!("  {n:>7}  {why}");
+        }
+    }
+    println!("{summary}");
+    if summary.disagreed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(String::new()))
+    }
+}

@@ -1,0 +1,145 @@
+//! `ironbpf prog list`: what an ELF object holds.
+
+use crate::Failure;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum ProgCommand {
+    /// List the programs (name, section, type, size) and the maps of an object
+    List(ListArgs),
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  ironbpf prog list examples/xdp_firewall.o\n  ironbpf prog list --json ../shared/corpus/ebpf-samples/linux/sockex1_kern.o"
+)]
+pub struct ListArgs {
+    /// A BPF ELF object
+    object: PathBuf,
+    /// The program type for sections whose name does not say it
+    #[arg(long = "type")]
+    prog_type: Option<String>,
+    /// One JSON document
+    #[arg(long)]
+    json: bool,
+}
+
+/// Loads an object, with `--type` given by name.
+pub fn load_object(
+    path: &std::path::Path,
+    prog_type: Option<&str>,
+) -> Result<ironbpf_loader::Object, Failure> {
+    let mut opts = ironbpf_loader::LoadOptions::default();
+    if let Some(t) = prog_type {
+        let id = ironbpf_kernel_prog_type(t)
+            .ok_or_else(|| Failure::usage(format!("unknown program type `{t}`")))?;
+        opts.prog_type_override = Some(id);
+    }
+    ironbpf_loader::load_file(path, &opts)
+        .map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
+}
+
+/// The kernel's numeric program type for a libbpf-style name.
+pub fn ironbpf_kernel_prog_type(name: &str) -> Option<u32> {
+    const NAMES: &[(&str, u32)] = &[
+        ("socket_filter", 1),
+        ("socket", 1),
+        ("kprobe", 2),
+        ("sched_cls", 3),
+        ("tc", 3),
+        ("sched_act", 4),
+        ("tracepoint", 5),
+        ("xdp", 6),
+        ("perf_event", 7),
+        ("cgroup_skb", 8),
+        ("cgroup_sock", 9),
+        ("lwt_in", 10),
+        ("lwt_out", 11),
+        ("lwt_xmit", 12),
+        ("sock_ops", 13),
+        ("sk_skb", 14),
+        ("cgroup_device", 15),
+        ("sk_msg", 16),
+        ("raw_tracepoint", 17),
+        ("cgroup_sock_addr", 18),
+        ("lwt_seg6local", 19),
+        ("lirc_mode2", 20),
+        ("sk_reuseport", 21),
+        ("flow_dissector", 22),
+        ("cgroup_sysctl", 23),
+        ("raw_tracepoint_writable", 24),
+        ("cgroup_sockopt", 25),
+        ("tracing", 26),
+        ("struct_ops", 27),
+        ("ext", 28),
+        ("lsm", 29),
+        ("sk_lookup", 30),
+        ("syscall", 31),
+        ("netfilter", 32),
+    ];
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
+}
+
+pub fn run(cmd: ProgCommand) -> Result<(), Failure> {
+    match cmd {
+        ProgCommand::List(a) => list(a),
+    }
+}
+
+fn list(args: ListArgs) -> Result<(), Failure> {
+    let obj = load_object(&args.object, args.prog_type.as_deref())?;
+    if args.json {
+        let progs: Vec<_> = obj
+            .programs
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "name": p.name, "section": p.section, "type": p.prog_type_name,
+                    "type_id": p.prog_type, "insns": p.insns.len() / 8,
+                    "attach_to": p.attach_to, "core_relocations": p.core_relocs_applied,
+                })
+            })
+            .collect();
+        let maps: Vec<_> = obj
+            .maps
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "name": m.name, "type_id": m.map_type, "key_size": m.key_size,
+                    "value_size": m.value_size, "max_entries": m.max_entries, "flags": m.map_flags,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"object": args.object.display().to_string(), "license": obj.license, "programs": progs, "maps": maps})
+        );
+        return Ok(());
+    }
+    println!("{}: license {:?}", args.object.display(), obj.license);
+    println!("programs:");
+    for p in &obj.programs {
+        println!(
+            "  {:<28} {:<16} {:>6} insns  section {}{}",
+            p.name,
+            p.prog_type_name,
+            p.insns.len() / 8,
+            p.section,
+            p.attach_to
+                .as_ref()
+                .map(|a| format!("  (attaches to {a})"))
+                .unwrap_or_default()
+        );
+    }
+    if !obj.maps.is_empty() {
+        println!("maps:");
+        for m in &obj.maps {
+            println!(
+                "  {:<28} type {:<3} key {:>4} B  value {:>6} B  max_entries {}",
+                m.name, m.map_type, m.key_size, m.value_size, m.max_entries
+            );
+        }
+    }
+    Ok(())
+}
