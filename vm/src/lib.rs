@@ -27,11 +27,11 @@ pub mod interp;
 pub mod progtype;
 
 pub use error::VmError;
-pub use ironbpf_helpers::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
+pub use ironbpf_helpers::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
 pub use progtype::ProgType;
 
 /// One instruction in the kernel's log syntax, for messages.
 pub(crate) fn describe(insn: &ironbpf_isa::Insn) -> String {
-    format!("{insn:?}")
+    ironbpf_isa::disasm::disasm_insn(insn)
 }
