@@ -289,6 +289,35 @@ pub enum LoadError {
     },
 }
 
+/// A program that [`inspect_file`] found but cannot load, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedProgram {
+    /// Symbol name of the entry function.
+    pub name: String,
+    /// ELF section name.
+    pub section: String,
+    /// `BPF_PROG_TYPE_*`; 0 (`unspec`) when the section name does not say it.
+    pub prog_type: u32,
+    /// Kernel name of the program type.
+    pub prog_type_name: &'static str,
+    /// Size of the entry function in instructions (before linking).
+    pub insns: usize,
+    /// Why it cannot be loaded: [`LoadError::UnknownProgramType`], or a linking error that
+    /// names the section, symbol or offset.
+    pub error: LoadError,
+}
+
+/// What an object holds, for tools that show it rather than run it: the programs that load
+/// (as [`load_file`] gives them), and the ones that do not, each with its own error. Errors
+/// of the object as a whole (ELF structure, BTF, maps) still fail the inspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// The object, with the programs that load.
+    pub object: Object,
+    /// The programs that do not, in section and symbol order.
+    pub refused: Vec<RefusedProgram>,
+}
+
 /// Loads the object file at `path`.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Object, LoadError> {
     let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
@@ -300,10 +329,36 @@ pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Object, LoadError> {
 
 /// Loads an object from its bytes.
 pub fn load_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Object, LoadError> {
+    guarded(|stage| link::load(bytes, opts, stage, None))
+}
+
+/// Reads the object file at `path` as [`load_file`] does, except that a program that cannot be
+/// loaded by itself (its section name says no program type and `opts` gives none, or it calls
+/// a function the object does not define) is set aside with its error instead of failing the
+/// whole object.
+pub fn inspect_file(path: &Path, opts: &LoadOptions) -> Result<Inspection, LoadError> {
+    let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    })?;
+    inspect_bytes(&bytes, opts)
+}
+
+/// [`inspect_file`] on an object's bytes.
+pub fn inspect_bytes(bytes: &[u8], opts: &LoadOptions) -> Result<Inspection, LoadError> {
+    guarded(|stage| {
+        let mut refused = Vec::new();
+        let object = link::load(bytes, opts, stage, Some(&mut refused))?;
+        Ok(Inspection { object, refused })
+    })
+}
+
+/// Runs `f`, turning a panic into [`LoadError::Internal`] naming the stage it happened in.
+fn guarded<T>(
+    f: impl FnOnce(&std::cell::RefCell<String>) -> Result<T, LoadError>,
+) -> Result<T, LoadError> {
     let stage = std::cell::RefCell::new(String::from("ELF"));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        link::load(bytes, opts, &stage)
-    }));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&stage)));
     match result {
         Ok(r) => r,
         Err(payload) => {

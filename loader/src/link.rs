@@ -14,8 +14,8 @@ use crate::elf::{Elf, Section};
 use crate::maps::{self, MapIndex};
 use crate::progtype;
 use crate::{
-    FuncInfo, LineInfo, LoadError, LoadOptions, MapDef, Object, Program, BPF_PSEUDO_CALL,
-    BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
+    FuncInfo, LineInfo, LoadError, LoadOptions, MapDef, Object, Program, RefusedProgram,
+    BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
 };
 
 const INSN: usize = 8;
@@ -47,10 +47,14 @@ fn set_stage(stage: &RefCell<String>, s: &str) {
     }
 }
 
+/// Loads an object. With `refused`, a program that cannot be loaded by itself (its section
+/// name gives no type, or it cannot be linked) is recorded there and the others still load;
+/// without it, the first such program fails the whole object.
 pub(crate) fn load(
     bytes: &[u8],
     opts: &LoadOptions,
     stage: &RefCell<String>,
+    mut refused: Option<&mut Vec<RefusedProgram>>,
 ) -> Result<Object, LoadError> {
     set_stage(stage, "ELF");
     let elf = Elf::parse(bytes)?;
@@ -184,10 +188,17 @@ pub(crate) fn load(
                     })
                 });
             let Some(kind) = kind else {
-                return Err(LoadError::UnknownProgramType {
+                let error = LoadError::UnknownProgramType {
                     section: sec.name.clone(),
                     program: f.name.clone(),
-                });
+                };
+                match refused.as_deref_mut() {
+                    Some(r) => {
+                        r.push(refuse(&f, &sec.name, 0, error));
+                        continue;
+                    }
+                    None => return Err(error),
+                }
             };
             let (prog_type, eat, attach_to) =
                 (kind.prog_type, kind.expected_attach_type, kind.attach_to);
@@ -203,7 +214,7 @@ pub(crate) fn load(
                 }
                 _ => None,
             };
-            let linked = link_program(
+            let linked = match link_program(
                 &elf,
                 &codes,
                 &map_index,
@@ -212,7 +223,16 @@ pub(crate) fn load(
                 ext.as_ref(),
                 si,
                 &f,
-            )?;
+            ) {
+                Ok(l) => l,
+                Err(error) => match refused.as_deref_mut() {
+                    Some(r) => {
+                        r.push(refuse(&f, &sec.name, prog_type, error));
+                        continue;
+                    }
+                    None => return Err(error),
+                },
+            };
             programs.push(Program {
                 name: f.name.clone(),
                 section: sec.name.clone(),
@@ -237,6 +257,17 @@ pub(crate) fn load(
         kern_version,
         btf: btf.map(|b| b.raw),
     })
+}
+
+fn refuse(f: &Func, section: &str, prog_type: u32, error: LoadError) -> RefusedProgram {
+    RefusedProgram {
+        name: f.name.clone(),
+        section: section.to_string(),
+        prog_type,
+        prog_type_name: progtype::prog_type_name(prog_type),
+        insns: (f.end - f.start) / INSN,
+        error,
+    }
 }
 
 fn load_target(opts: &LoadOptions) -> Result<Option<Arc<Target>>, LoadError> {
