@@ -1,5 +1,6 @@
-//! criterion benches of the VM suite on the peer runners: the programs compiled for
-//! the host (`native`), rbpf's interpreter and rbpf's x86-64 JIT.
+//! criterion benches of the VM suite: ironbpf's interpreter (checked mode) and the peer
+//! runners: the programs compiled for the host (`native`), rbpf's interpreter and
+//! rbpf's x86-64 JIT.
 //!
 //! Each runner's r0 is checked against the reference before it is timed. Sample sizes
 //! are small because the 1 MiB programs take milliseconds per run in an interpreter.
@@ -9,11 +10,13 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use ironbpf_benches::{
-    check_r0, native_compiler, vm_expected, NativeRunner, RbpfMode, RbpfRunner, Runner, VM_PROGRAMS,
+    check_r0, native_compiler, vm_expected, InterpRunner, NativeRunner, RbpfMode, RbpfRunner,
+    Runner, VM_PROGRAMS,
 };
 
 fn runners(name: &str) -> Vec<Box<dyn Runner>> {
     vec![
+        Box::new(InterpRunner::vm(name).expect("ironbpf interpreter")),
         Box::new(NativeRunner::new(name).expect("native runner")),
         Box::new(RbpfRunner::new(name, RbpfMode::Interpreter).expect("rbpf interpreter")),
         Box::new(RbpfRunner::new(name, RbpfMode::Jit).expect("rbpf JIT")),

@@ -1,4 +1,4 @@
-//! Benchmark programs and the peer runners ironbpf is measured against.
+//! Benchmark programs, the runners ironbpf is measured against, and the verifier suite.
 //!
 //! Two suites of programs, written in C under `benches/programs/` with their compiled
 //! objects committed beside them (`benches/programs/build.sh` rebuilds them):
@@ -9,28 +9,36 @@
 //!   run on a packet.
 //!
 //! Every program comes with its input and its expected r0 from a Rust reference
-//! implementation. The runners that are not ironbpf's own implement [`Runner`]:
-//! [`NativeRunner`] (the C compiled for the host), [`RbpfRunner`] (the rbpf crate's
-//! interpreter and JIT) and, for the kernel suite, [`KernelRunner`]
-//! (`BPF_PROG_TEST_RUN`). A bench driver checks r0 with [`check_r0`] before timing.
+//! implementation. Every engine implements [`Runner`]: [`InterpRunner`] (ironbpf's
+//! checked interpreter, on both suites), [`NativeRunner`] (the C compiled for the
+//! host), [`RbpfRunner`] (the rbpf crate's interpreter and JIT) and, for the kernel
+//! suite, [`KernelRunner`] (`BPF_PROG_TEST_RUN` with `repeat`). [`measure`] checks r0
+//! before it times anything.
+//!
+//! The **verifier suite** ([`verifier_suite`]) times the kernel's verifier and PREVAIL
+//! (the `prevail` crate) on the shared corpus of compiled objects.
 //!
 //! ```
-//! use ironbpf_benches::{check_r0, vm_expected, NativeRunner, Runner};
+//! use ironbpf_benches::{measure, vm_expected, NativeRunner};
+//! use std::time::Duration;
 //!
 //! let mut native = NativeRunner::new("prime").unwrap();
-//! check_r0(&mut native, vm_expected("prime").unwrap()).unwrap();
-//! let started = std::time::Instant::now();
-//! native.run().unwrap();
-//! let _one_run = started.elapsed();
+//! let m = measure(&mut native, vm_expected("prime").unwrap(), 3, Duration::from_millis(1)).unwrap();
+//! assert!(m.min_ns <= m.median_ns && m.median_ns <= m.max_ns);
 //! ```
 
+mod interp_runner;
+mod kernel_runner;
 pub mod kernel_suite;
 mod native;
 mod rbpf_runner;
+pub mod verifier_suite;
 pub mod vm_suite;
 
 use std::time::{Duration, Instant};
 
+pub use interp_runner::InterpRunner;
+pub use kernel_runner::KernelRunner;
 pub use kernel_suite::{
     kernel_expected, kernel_packet, kernel_program, KernelProgram, KERNEL_PROGRAMS,
 };
@@ -71,6 +79,36 @@ pub enum BenchError {
         /// r0 the runner returned.
         actual: u64,
     },
+    /// ironbpf's interpreter refused or failed the program.
+    #[error("ironbpf-interp, program `{program}`, {stage}: {message}")]
+    Interp {
+        /// Program name.
+        program: String,
+        /// What was being done: load object, decode, prepare, run.
+        stage: &'static str,
+        /// The engine's message (it names the instruction where it has one).
+        message: String,
+    },
+    /// The runner gave different r0 values on repeated runs of the same input.
+    #[error("{runner} returned r0 = {first:#x}, then {then:#x} for `{program}` on the same input")]
+    Unstable {
+        /// Runner name.
+        runner: String,
+        /// Program name.
+        program: String,
+        /// r0 of the first run.
+        first: u64,
+        /// r0 of a later run.
+        then: u64,
+    },
+    /// The verifier suite's corpus could not be read.
+    #[error("corpus {path}: {message}")]
+    Corpus {
+        /// The corpus folder.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The kernel could not be used or refused the program.
     #[error("kernel, program `{program}`, {stage}: {message}")]
     Kernel {
@@ -83,15 +121,62 @@ pub enum BenchError {
     },
 }
 
+impl BenchError {
+    /// The error without the runner and program it names, for a report whose row
+    /// already says both: `stage: message`.
+    pub fn detail(&self) -> String {
+        match self {
+            BenchError::Rbpf { stage, message, .. }
+            | BenchError::Interp { stage, message, .. }
+            | BenchError::Kernel { stage, message, .. } => format!("{stage}: {message}"),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A prepared program on one engine. `run` executes it once on the runner's own copy
-/// of the program's input and returns r0; a bench driver times repeated calls.
+/// of the program's input and returns r0; a bench driver times repeated calls through
+/// [`Runner::run_repeat`].
 pub trait Runner {
-    /// The engine's name in reports: `native`, `rbpf-interp`, `rbpf-jit`, `kernel`.
+    /// The engine's name in reports: `ironbpf-interp`, `native`, `rbpf-interp`,
+    /// `rbpf-jit`, `kernel`.
     fn runner_name(&self) -> &'static str;
     /// The program's name.
     fn program(&self) -> &str;
     /// Runs the program once and returns r0.
     fn run(&mut self) -> Result<u64, BenchError>;
+
+    /// Runs the program `repeat` times (at least once) and returns the r0 they all gave
+    /// and the time of one run in nanoseconds. The default times `run` in a loop with
+    /// the host clock; [`KernelRunner`] hands the loop to the kernel
+    /// (`BPF_PROG_TEST_RUN` with `repeat`) and reports the kernel's own figure.
+    fn run_repeat(&mut self, repeat: u32) -> Result<(u64, f64), BenchError> {
+        let repeat = repeat.max(1);
+        let started = Instant::now();
+        let first = self.run()?;
+        for _ in 1..repeat {
+            let r0 = self.run()?;
+            if r0 != first {
+                return Err(BenchError::Unstable {
+                    runner: self.runner_name().to_string(),
+                    program: self.program().to_string(),
+                    first,
+                    then: r0,
+                });
+            }
+        }
+        Ok((
+            first,
+            started.elapsed().as_nanos() as f64 / f64::from(repeat),
+        ))
+    }
+
+    /// What preparing the program cost beyond reading it: rbpf-jit's compile time, the
+    /// kernel's load (verification and JIT) time, ironbpf-interp's pre-decoding.
+    /// `None` where the runner has no such step (native code).
+    fn compile_time(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// The peer runners of the VM suite.
@@ -141,6 +226,65 @@ pub fn check_r0(runner: &mut dyn Runner, expected: u64) -> Result<(), BenchError
             actual,
         })
     }
+}
+
+/// The timings of one runner on one program: nanoseconds per run over `samples`
+/// batches of `iterations` runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Measurement {
+    /// Median over the batches of the time of one run.
+    pub median_ns: f64,
+    /// The fastest batch's time of one run.
+    pub min_ns: f64,
+    /// The slowest batch's time of one run.
+    pub max_ns: f64,
+    /// Number of batches.
+    pub samples: usize,
+    /// Runs per batch.
+    pub iterations: u32,
+}
+
+/// Checks r0 against `expected`, then times `samples` batches of as many runs as fit in
+/// `budget` (estimated from one timed batch) and returns their median, min and max per
+/// run. Every batch's r0 must stay `expected`: a runner that disagrees is never timed.
+pub fn measure(
+    runner: &mut dyn Runner,
+    expected: u64,
+    samples: usize,
+    budget: Duration,
+) -> Result<Measurement, BenchError> {
+    check_r0(runner, expected)?;
+    let wrong = |runner: &dyn Runner, actual: u64| BenchError::WrongResult {
+        runner: runner.runner_name().to_string(),
+        program: runner.program().to_string(),
+        expected,
+        actual,
+    };
+    // One batch of one run, then one of the estimated size, to warm caches and
+    // estimate well even where the first run pays for page faults.
+    let (_, one) = runner.run_repeat(1)?;
+    let mut iterations = (budget.as_nanos() as f64 / one.max(1.0)).clamp(1.0, 1e9) as u32;
+    let (r0, per_run) = runner.run_repeat(iterations)?;
+    if r0 != expected {
+        return Err(wrong(runner, r0));
+    }
+    iterations = (budget.as_nanos() as f64 / per_run.max(1.0)).clamp(1.0, 1e9) as u32;
+    let mut per_run = Vec::with_capacity(samples.max(1));
+    for _ in 0..samples.max(1) {
+        let (r0, ns) = runner.run_repeat(iterations)?;
+        if r0 != expected {
+            return Err(wrong(runner, r0));
+        }
+        per_run.push(ns);
+    }
+    per_run.sort_by(f64::total_cmp);
+    Ok(Measurement {
+        median_ns: per_run[per_run.len() / 2],
+        min_ns: per_run[0],
+        max_ns: per_run[per_run.len() - 1],
+        samples: per_run.len(),
+        iterations,
+    })
 }
 
 /// Times `samples` batches of `iterations` runs each and returns the median time of

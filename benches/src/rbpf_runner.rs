@@ -20,6 +20,7 @@ pub struct RbpfRunner {
     mode: RbpfMode,
     vm: rbpf::EbpfVmRaw<'static>,
     mem: VmMemory,
+    compile_time: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for RbpfRunner {
@@ -51,11 +52,14 @@ impl RbpfRunner {
         let mut vm =
             rbpf::EbpfVmRaw::new(Some(prog.insns)).map_err(|e| rbpf_error(prog.name, "load", e))?;
         let mut mem = VmMemory::for_program(prog.name);
+        let mut compile_time = None;
         if mode == RbpfMode::Jit {
             vm.execute_program(mem.as_mut_slice())
                 .map_err(|e| rbpf_error(prog.name, "interpreter pre-run", e))?;
+            let started = std::time::Instant::now();
             vm.jit_compile()
                 .map_err(|e| rbpf_error(prog.name, "jit_compile", e))?;
+            compile_time = Some(started.elapsed());
             mem = VmMemory::for_program(prog.name);
         }
         Ok(RbpfRunner {
@@ -63,6 +67,7 @@ impl RbpfRunner {
             mode,
             vm,
             mem,
+            compile_time,
         })
     }
 
@@ -82,6 +87,11 @@ impl Runner for RbpfRunner {
 
     fn program(&self) -> &str {
         self.program
+    }
+
+    /// `jit_compile`'s time for [`RbpfMode::Jit`]; the interpreter has no such step.
+    fn compile_time(&self) -> Option<std::time::Duration> {
+        self.compile_time
     }
 
     fn run(&mut self) -> Result<u64, BenchError> {

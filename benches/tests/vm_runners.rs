@@ -1,7 +1,9 @@
-//! Each peer runner gives the reference r0 on each VM-suite program.
+//! Each runner (ironbpf's interpreter and the peers) gives the reference r0 on each
+//! VM-suite program.
 
 use ironbpf_benches::{
-    check_r0, native_compiler, vm_expected, NativeRunner, RbpfMode, RbpfRunner, Runner, VM_PROGRAMS,
+    check_r0, native_compiler, vm_expected, InterpRunner, NativeRunner, RbpfMode, RbpfRunner,
+    Runner, VM_PROGRAMS,
 };
 
 fn check_all(make: impl Fn(&str) -> Box<dyn Runner>) {
@@ -12,6 +14,14 @@ fn check_all(make: impl Fn(&str) -> Box<dyn Runner>) {
         // A second run on the same (possibly written) memory gives the same r0.
         check_r0(runner.as_mut(), expected).unwrap();
     }
+}
+
+#[test]
+fn ironbpf_interpreter_runs_the_vm_suite() {
+    check_all(|name| Box::new(InterpRunner::vm(name).unwrap()));
+    let runner = InterpRunner::vm("prime").unwrap();
+    assert_eq!(runner.runner_name(), "ironbpf-interp");
+    assert!(runner.compile_time().is_some());
 }
 
 #[test]
@@ -32,6 +42,7 @@ fn rbpf_jit_runs_the_vm_suite() {
 
 #[test]
 fn unknown_programs_are_refused_by_every_runner() {
+    assert!(InterpRunner::vm("no_such_program").is_err());
     assert!(NativeRunner::new("no_such_program").is_err());
     assert!(RbpfRunner::new("no_such_program", RbpfMode::Interpreter).is_err());
     assert!(RbpfRunner::new("no_such_program", RbpfMode::Jit).is_err());
@@ -63,4 +74,30 @@ fn median_helper_times_and_checks() {
     let ns = median_ns_per_run(&mut runner, expected, 3, 10).unwrap();
     assert!(ns > 0.0);
     assert!(median_ns_per_run(&mut runner, expected ^ 1, 1, 1).is_err());
+}
+
+#[test]
+fn measure_checks_r0_then_times() {
+    use ironbpf_benches::measure;
+    use std::time::Duration;
+    let mut runner = InterpRunner::vm("switch").unwrap();
+    let expected = vm_expected("switch").unwrap();
+    let m = measure(&mut runner, expected, 3, Duration::from_millis(1)).unwrap();
+    assert_eq!(m.samples, 3);
+    assert!(m.iterations >= 1);
+    assert!(0.0 < m.min_ns && m.min_ns <= m.median_ns && m.median_ns <= m.max_ns);
+    let err = measure(&mut runner, expected ^ 1, 3, Duration::from_millis(1)).unwrap_err();
+    assert!(err.to_string().contains("ironbpf-interp"), "{err}");
+}
+
+#[test]
+fn only_the_jit_reports_a_compile_time_among_rbpf_runners() {
+    let jit = RbpfRunner::new("simple", RbpfMode::Jit).unwrap();
+    let interp = RbpfRunner::new("simple", RbpfMode::Interpreter).unwrap();
+    assert!(jit.compile_time().is_some());
+    assert!(interp.compile_time().is_none());
+    assert!(NativeRunner::new("simple")
+        .unwrap()
+        .compile_time()
+        .is_none());
 }

@@ -1,240 +1,668 @@
 //! `ironbpf bench`: where ironbpf stands against its peers and the kernel.
 //!
-//! Every runner's r0 is checked against the program's reference result
-//! before any of its timings count; a runner that disagrees is reported as
-//! such, never timed.
+//! Three suites:
+//! - `vm`: the VM suite on ironbpf's interpreter, native code, rbpf's interpreter and
+//!   rbpf's JIT;
+//! - `kernel`: the kernel suite (XDP) on ironbpf's interpreter and in the kernel
+//!   through `BPF_PROG_TEST_RUN` with `repeat`;
+//! - `verifier`: verification time of the kernel and PREVAIL on the shared corpus.
+//!
+//! Every runner runs each program once first and its r0 is compared with the
+//! program's reference result, which every other runner must also give; a runner
+//! that disagrees is reported as such and never timed. Runners that do not exist
+//! yet (ironbpf's JIT and verifier) have rows that say so.
 
 use crate::Failure;
 use clap::{Args, ValueEnum};
-use ironbpf_benches::{
-    iterations_for, vm_expected, vm_peer_runner, BenchError, Runner, VmMemory, VmPeer, VM_PROGRAMS,
+use ironbpf_benches::verifier_suite::{
+    corpus_objects, default_corpus_dir, verify_object, Verdict, VerifierMeasurement, VerifierRow,
+    IRONBPF_VERIFIER_STATUS,
 };
-use ironbpf_isa::Program;
-use ironbpf_vm::{HelperRegistry, Interpreter, Options};
+use ironbpf_benches::{
+    kernel_expected, measure, vm_expected, vm_peer_runner, InterpRunner, KernelRunner, Measurement,
+    Runner, VmPeer, KERNEL_PROGRAMS, VM_PROGRAMS,
+};
+use serde_json::{json, Value};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Suite {
-    /// bpftime's userspace-runtime programs (r1 = input memory)
+    /// bpftime's userspace-runtime programs (r1 = input memory): interpreters, JIT, native
     Vm,
+    /// XDP programs on a packet: ironbpf's interpreter against BPF_PROG_TEST_RUN
+    Kernel,
+    /// Verification time of the kernel and PREVAIL on ../shared/corpus/ebpf-samples
+    Verifier,
     /// Every suite
     All,
 }
 
 #[derive(Args)]
-#[command(
-    after_help = "Examples:\n  ironbpf bench --suite vm\n  ironbpf bench --suite all --json > bench.json"
-)]
+#[command(after_help = "\
+Examples:
+  ironbpf bench --suite vm
+  ironbpf bench --suite all --json > bench.json
+
+Every runner's r0 is checked against the program's reference result (which all
+runners must give) before any of its timings count. Times are the median over
+--samples batches, each as many runs as fit in --sample-ms; min and max are the
+fastest and slowest batch. The kernel's times are its own (BPF_PROG_TEST_RUN with
+repeat). \"compile\" is rbpf-jit's compile time, the kernel's load time
+(verification and JIT) and ironbpf-interp's pre-decoding. The kernel suite and the
+kernel's verifier need root (or CAP_BPF and CAP_NET_ADMIN).")]
 pub struct BenchArgs {
     /// Which suite to run
     #[arg(long, value_enum, default_value = "all")]
     suite: Suite,
-    /// Samples per runner and program (the median, min and max are over these)
-    #[arg(long, default_value_t = 11)]
+    /// Batches per runner and program (the median, min and max are over these)
+    #[arg(long, default_value_t = 15)]
     samples: usize,
-    /// Time budget of one sample, in milliseconds
+    /// Time budget of one batch, in milliseconds
     #[arg(long, default_value_t = 20)]
     sample_ms: u64,
-    /// One JSON record per runner and program
+    /// Verifications of each program a verifier accepts (refusals are verified once)
+    #[arg(long, default_value_t = 5)]
+    verifier_samples: usize,
+    /// The corpus of the verifier suite [default: ../shared/corpus/ebpf-samples, or $IRONBPF_CORPUS]
+    #[arg(long)]
+    corpus: Option<PathBuf>,
+    /// One JSON record per suite, program and runner (and summary records), one per line
     #[arg(long)]
     json: bool,
 }
 
-/// Our interpreter on a VM-suite program, in checked mode.
-struct OursInterp {
-    name: &'static str,
-    vm: Interpreter,
-    mem: VmMemory,
+/// What became of one runner on one program.
+enum Outcome {
+    /// r0 agreed with the reference and the runner was timed.
+    Timed(Measurement),
+    /// The runner could not run the program, or gave another r0: not timed.
+    NotTimed(String),
+    /// The runner does not exist yet.
+    NotBuilt(&'static str),
 }
 
-impl OursInterp {
-    fn new(name: &'static str, bin: &[u8]) -> Result<Self, String> {
-        let prog = Program::from_bytes(bin).map_err(|e| e.to_string())?;
-        let vm = Interpreter::new(
-            &prog,
-            &HelperRegistry::new(),
-            Options {
-                budget: u64::MAX,
-                ..Options::default()
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        Ok(OursInterp {
-            name,
-            vm,
-            mem: VmMemory::for_program(name),
-        })
-    }
-}
-
-impl Runner for OursInterp {
-    fn runner_name(&self) -> &'static str {
-        "ironbpf-interp"
-    }
-    fn program(&self) -> &str {
-        self.name
-    }
-    fn run(&mut self) -> Result<u64, BenchError> {
-        self.vm
-            .run_with_memory(self.mem.as_mut_slice())
-            .map_err(|e| BenchError::UnknownProgram {
-                suite: "ironbpf-interp run failed",
-                name: format!("{}: {e}", self.name),
-            })
-    }
-}
-
-/// One runner's figures on one program.
-struct Row {
+/// One runner on one program of the VM or kernel suite.
+struct RunRecord {
     suite: &'static str,
-    program: String,
-    runner: String,
-    median_ns: f64,
-    min_ns: f64,
-    max_ns: f64,
-    r0_ok: Result<(), String>,
-}
-
-fn measure(
-    runner: &mut dyn Runner,
+    program: &'static str,
+    runner: &'static str,
+    outcome: Outcome,
+    compile: Option<Duration>,
+    r0: Option<u64>,
     expected: u64,
-    samples: usize,
-    budget: Duration,
-) -> Result<(f64, f64, f64), String> {
-    let r0 = runner.run().map_err(|e| e.to_string())?;
-    if r0 != expected {
-        return Err(format!("r0 = {r0:#x}, expected {expected:#x}"));
-    }
-    let iters = iterations_for(runner, budget).map_err(|e| e.to_string())?;
-    let mut v = Vec::with_capacity(samples);
-    for _ in 0..samples.max(1) {
-        let t = Instant::now();
-        for _ in 0..iters {
-            runner.run().map_err(|e| e.to_string())?;
-        }
-        v.push(t.elapsed().as_nanos() as f64 / iters as f64);
-    }
-    v.sort_by(f64::total_cmp);
-    Ok((v[v.len() / 2], v[0], v[v.len() - 1]))
 }
 
-/// A runner by name, or why it could not be set up.
-type NamedRunner = (String, Result<Box<dyn Runner>, String>);
+const JIT_STATUS: &str = "not built yet: ironbpf has no JIT crate yet";
 
-fn vm_suite(args: &BenchArgs, rows: &mut Vec<Row>) -> Result<(), Failure> {
+/// Progress on stderr, on a terminal only.
+struct Progress {
+    tty: bool,
+}
+
+impl Progress {
+    fn show(&self, text: &str) {
+        if self.tty {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K{text}");
+            let _ = err.flush();
+        }
+    }
+    fn clear(&self) {
+        if self.tty {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+        }
+    }
+}
+
+type MakeRunner = Box<dyn Fn(&str) -> Result<Box<dyn Runner>, String>>;
+
+/// Runs one program on every runner: first one run each to check r0, then timing.
+#[allow(clippy::too_many_arguments)]
+fn bench_program(
+    suite: &'static str,
+    program: &'static str,
+    expected: u64,
+    runners: &[(&'static str, Option<MakeRunner>)],
+    args: &BenchArgs,
+    progress: &Progress,
+    position: &str,
+    out: &mut Vec<RunRecord>,
+) {
     let budget = Duration::from_millis(args.sample_ms);
-    for p in VM_PROGRAMS {
-        let expected = vm_expected(p.name).map_err(|e| Failure::failed(e.to_string()))?;
-        let mut runners: Vec<NamedRunner> = vec![(
-            "ironbpf-interp".into(),
-            OursInterp::new(p.name, p.insns).map(|r| Box::new(r) as Box<dyn Runner>),
-        )];
-        for peer in VmPeer::ALL {
-            runners.push((
-                peer.name().into(),
-                vm_peer_runner(peer, p.name).map_err(|e| e.to_string()),
-            ));
-        }
-        for (name, r) in runners {
-            let res = r.and_then(|mut r| measure(r.as_mut(), expected, args.samples, budget));
-            let (median_ns, min_ns, max_ns, r0_ok) = match res {
-                Ok((m, lo, hi)) => (m, lo, hi, Ok(())),
-                Err(e) => (f64::NAN, f64::NAN, f64::NAN, Err(e)),
-            };
-            rows.push(Row {
-                suite: "vm",
-                program: p.name.to_string(),
+    for (name, make) in runners {
+        progress.show(&format!("{suite} {position} {program}: {name}"));
+        let Some(make) = make else {
+            out.push(RunRecord {
+                suite,
+                program,
                 runner: name,
-                median_ns,
-                min_ns,
-                max_ns,
-                r0_ok,
+                outcome: Outcome::NotBuilt(JIT_STATUS),
+                compile: None,
+                r0: None,
+                expected,
             });
-        }
+            continue;
+        };
+        let mut record = RunRecord {
+            suite,
+            program,
+            runner: name,
+            outcome: Outcome::NotTimed(String::new()),
+            compile: None,
+            r0: None,
+            expected,
+        };
+        record.outcome = match make(program) {
+            Err(why) => Outcome::NotTimed(why),
+            Ok(mut runner) => {
+                record.compile = runner.compile_time();
+                match runner.run() {
+                    Err(e) => Outcome::NotTimed(e.detail()),
+                    Ok(r0) => {
+                        record.r0 = Some(r0);
+                        if r0 != expected {
+                            Outcome::NotTimed(format!(
+                                "r0 = {r0:#x}, but the reference gives {expected:#x}"
+                            ))
+                        } else {
+                            match measure(runner.as_mut(), expected, args.samples, budget) {
+                                Ok(m) => Outcome::Timed(m),
+                                Err(e) => Outcome::NotTimed(e.detail()),
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        out.push(record);
     }
-    Ok(())
-}
-
-/// The best peer on a program: the fastest runner that is not ours and
-/// not native code (which no runtime can beat; it is the baseline).
-fn best_peer(rows: &[Row], suite: &str, program: &str) -> Option<f64> {
-    rows.iter()
-        .filter(|r| r.suite == suite && r.program == program && r.r0_ok.is_ok())
-        .filter(|r| !r.runner.starts_with("ironbpf") && r.runner != "native")
-        .map(|r| r.median_ns)
-        .min_by(f64::total_cmp)
-}
-
-pub fn run(args: BenchArgs) -> Result<(), Failure> {
-    let mut rows = Vec::new();
-    vm_suite(&args, &mut rows)?;
-    if args.json {
-        for r in &rows {
-            let peer = best_peer(&rows, r.suite, &r.program);
-            println!(
-                "{}",
-                serde_json::json!({
-                    "suite": r.suite, "program": r.program, "runner": r.runner,
-                    "median_ns": r.median_ns, "min_ns": r.min_ns, "max_ns": r.max_ns,
-                    "ratio_to_best_peer": peer.map(|p| r.median_ns / p),
-                    "r0_agrees": r.r0_ok.is_ok(), "error": r.r0_ok.as_ref().err(),
-                })
-            );
-        }
-    } else {
-        println!(
-            "{:<6} {:<16} {:<16} {:>14} {:>27} {:>9}  r0",
-            "suite", "program", "runner", "median ns", "min – max ns", "vs peer"
-        );
-        for r in &rows {
-            let peer = best_peer(&rows, r.suite, &r.program);
-            match &r.r0_ok {
-                Ok(()) => println!(
-                    "{:<6} {:<16} {:<16} {:>14.1} {:>13.1} – {:<11.1} {:>9}  ok",
-                    r.suite,
-                    r.program,
-                    r.runner,
-                    r.median_ns,
-                    r.min_ns,
-                    r.max_ns,
-                    peer.map(|p| format!("{:.2}x", r.median_ns / p))
-                        .unwrap_or_default()
-                ),
-                Err(e) => println!(
-                    "{:<6} {:<16} {:<16} not timed: {e}",
-                    r.suite, r.program, r.runner
-                ),
+    // Every runner that ran must agree with every other: name the disagreement.
+    let ran: Vec<(&str, u64)> = out
+        .iter()
+        .filter(|r| r.suite == suite && r.program == program)
+        .filter_map(|r| r.r0.map(|v| (r.runner, v)))
+        .collect();
+    for r in out
+        .iter_mut()
+        .filter(|r| r.suite == suite && r.program == program)
+    {
+        if let (Some(mine), Outcome::NotTimed(why)) = (r.r0, &mut r.outcome) {
+            let others: Vec<String> = ran
+                .iter()
+                .filter(|(n, _)| *n != r.runner)
+                .map(|(n, v)| format!("{n} {v:#x}"))
+                .collect();
+            if !others.is_empty() && mine != r.expected {
+                why.push_str(&format!("; the other runners gave {}", others.join(", ")));
             }
         }
     }
-    // The headline: our interpreter against the best peer interpreter,
-    // geometric mean of speedups over the VM suite.
+}
+
+fn vm_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>) {
+    let mut runners: Vec<(&'static str, Option<MakeRunner>)> = vec![
+        (
+            "ironbpf-interp",
+            Some(Box::new(|p: &str| {
+                InterpRunner::vm(p)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
+        ("ironbpf-jit", None),
+    ];
+    for peer in VmPeer::ALL {
+        runners.push((
+            peer.name(),
+            Some(Box::new(move |p: &str| {
+                vm_peer_runner(peer, p).map_err(|e| e.detail())
+            })),
+        ));
+    }
+    for (i, p) in VM_PROGRAMS.iter().enumerate() {
+        let expected = vm_expected(p.name).expect("every VM-suite program has a reference");
+        let position = format!("{}/{}", i + 1, VM_PROGRAMS.len());
+        bench_program(
+            "vm", p.name, expected, &runners, args, progress, &position, out,
+        );
+    }
+}
+
+fn kernel_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>) {
+    let runners: Vec<(&'static str, Option<MakeRunner>)> = vec![
+        (
+            "ironbpf-interp",
+            Some(Box::new(|p: &str| {
+                InterpRunner::kernel(p)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
+        ("ironbpf-jit", None),
+        (
+            "kernel",
+            Some(Box::new(|p: &str| {
+                KernelRunner::new(p)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
+    ];
+    for (i, p) in KERNEL_PROGRAMS.iter().enumerate() {
+        let expected = kernel_expected(p.name).expect("every kernel-suite program has a reference");
+        let position = format!("{}/{}", i + 1, KERNEL_PROGRAMS.len());
+        bench_program(
+            "kernel", p.name, expected, &runners, args, progress, &position, out,
+        );
+    }
+}
+
+fn verifier_suite(
+    args: &BenchArgs,
+    progress: &Progress,
+    out: &mut Vec<VerifierRow>,
+) -> Result<Option<String>, Failure> {
+    let dir = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+    let objects = corpus_objects(&dir).map_err(|e| {
+        Failure::usage(format!(
+            "{e} (give the corpus folder with --corpus or $IRONBPF_CORPUS)"
+        ))
+    })?;
+    let kernel = ironbpf_kernel::probe();
+    for (i, obj) in objects.iter().enumerate() {
+        progress.show(&format!("verifier {}/{} {}", i + 1, objects.len(), obj.rel));
+        out.extend(verify_object(obj, args.verifier_samples, kernel.is_ok()));
+    }
+    Ok(kernel.err().map(|why| why.reason))
+}
+
+/// The best peer on a program: the fastest timed runner that is neither ours nor
+/// native code (which no runtime can beat; it is the baseline).
+fn best_peer(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static str, f64)> {
+    rows.iter()
+        .filter(|r| r.suite == suite && r.program == program)
+        .filter(|r| !r.runner.starts_with("ironbpf") && r.runner != "native")
+        .filter_map(|r| match &r.outcome {
+            Outcome::Timed(m) => Some((r.runner, m.median_ns)),
+            _ => None,
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+fn timed(rows: &[RunRecord], suite: &str, program: &str, runner: &str) -> Option<f64> {
+    rows.iter()
+        .find(|r| r.suite == suite && r.program == program && r.runner == runner)
+        .and_then(|r| match &r.outcome {
+            Outcome::Timed(m) => Some(m.median_ns),
+            _ => None,
+        })
+}
+
+/// The geometric mean over the programs where both ran of `other / ours`: how many
+/// times faster ours is (below 1: slower). With the number of programs.
+fn geomean_speedup(
+    rows: &[RunRecord],
+    suite: &str,
+    ours: &str,
+    other: &str,
+) -> Option<(f64, usize)> {
     let mut logs = Vec::new();
-    for p in VM_PROGRAMS {
-        let ours = rows
-            .iter()
-            .find(|r| r.program == p.name && r.runner == "ironbpf-interp" && r.r0_ok.is_ok());
-        let peer = rows
-            .iter()
-            .filter(|r| {
-                r.program == p.name
-                    && r.runner.ends_with("-interp")
-                    && !r.runner.starts_with("ironbpf")
-                    && r.r0_ok.is_ok()
-            })
-            .map(|r| r.median_ns)
-            .min_by(f64::total_cmp);
-        if let (Some(o), Some(pe)) = (ours, peer) {
-            logs.push((pe / o.median_ns).ln());
+    let mut programs: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.suite == suite)
+        .map(|r| r.program)
+        .collect();
+    programs.dedup();
+    for p in programs {
+        if let (Some(o), Some(t)) = (timed(rows, suite, p, ours), timed(rows, suite, p, other)) {
+            logs.push((t / o).ln());
         }
     }
-    if !logs.is_empty() && !args.json {
-        let g = (logs.iter().sum::<f64>() / logs.len() as f64).exp();
-        println!("ironbpf-interp vs the best peer interpreter, geometric mean over the VM suite: {g:.2}x faster");
+    if logs.is_empty() {
+        None
+    } else {
+        Some((
+            (logs.iter().sum::<f64>() / logs.len() as f64).exp(),
+            logs.len(),
+        ))
     }
-    if rows
+}
+
+/// A duration in ns, µs or ms with three significant digits.
+fn human_ns(ns: f64) -> String {
+    if !ns.is_finite() {
+        "-".into()
+    } else if ns < 1e3 {
+        format!("{ns:.1} ns")
+    } else if ns < 1e6 {
+        format!("{:.1} µs", ns / 1e3)
+    } else if ns < 1e9 {
+        format!("{:.1} ms", ns / 1e6)
+    } else {
+        format!("{:.2} s", ns / 1e9)
+    }
+}
+
+fn verdict_cell(m: &Option<VerifierMeasurement>) -> String {
+    match m {
+        None => "no such program".into(),
+        Some(m) => match &m.verdict {
+            Verdict::Accepted => format!(
+                "{} ({}–{})",
+                human_ns(m.median_ns),
+                human_ns(m.min_ns),
+                human_ns(m.max_ns)
+            ),
+            Verdict::Refused(_) => "refused".into(),
+            Verdict::Failed(_) => "not verified".into(),
+        },
+    }
+}
+
+fn accepted_ns(m: &Option<VerifierMeasurement>) -> Option<f64> {
+    m.as_ref()
+        .filter(|m| m.verdict == Verdict::Accepted)
+        .map(|m| m.median_ns)
+}
+
+fn verdicts_agree(row: &VerifierRow) -> Option<bool> {
+    let name = |m: &Option<VerifierMeasurement>| {
+        m.as_ref()
+            .filter(|m| !matches!(m.verdict, Verdict::Failed(_)))
+            .map(|m| m.verdict.name())
+    };
+    match (name(&row.kernel), name(&row.prevail)) {
+        (Some(k), Some(p)) => Some(k == p),
+        _ => None,
+    }
+}
+
+/// Totals of one verifier: (accepted, refused, not verified, total time of the accepted).
+fn verifier_totals(
+    rows: &[VerifierRow],
+    pick: impl Fn(&VerifierRow) -> &Option<VerifierMeasurement>,
+) -> (usize, usize, usize, f64) {
+    let mut t = (0, 0, 0, 0.0);
+    for r in rows {
+        match pick(r).as_ref().map(|m| (&m.verdict, m.median_ns)) {
+            Some((Verdict::Accepted, ns)) => {
+                t.0 += 1;
+                t.3 += ns;
+            }
+            Some((Verdict::Refused(_), _)) => t.1 += 1,
+            Some((Verdict::Failed(_), _)) => t.2 += 1,
+            None => {}
+        }
+    }
+    t
+}
+
+/// Over the programs both verifiers accepted: (count, kernel total, prevail total).
+fn common_totals(rows: &[VerifierRow]) -> (usize, f64, f64) {
+    rows.iter()
+        .filter_map(|r| Some((accepted_ns(&r.kernel)?, accepted_ns(&r.prevail)?)))
+        .fold((0, 0.0, 0.0), |(n, k, p), (kn, pn)| (n + 1, k + kn, p + pn))
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max - 1).collect();
+        format!("{cut}…")
+    }
+}
+
+fn print_runs_table(rows: &[RunRecord]) {
+    println!(
+        "{:<7} {:<16} {:<15} {:>10} {:>21} {:>8} {:>10}  r0",
+        "suite", "program", "runner", "median", "min – max", "vs best", "compile"
+    );
+    for r in rows {
+        let compile = r.compile.map(|d| human_ns(d.as_nanos() as f64));
+        match &r.outcome {
+            Outcome::Timed(m) => {
+                let vs = best_peer(rows, r.suite, r.program)
+                    .map(|(_, best)| format!("{:.2}x", m.median_ns / best))
+                    .unwrap_or_default();
+                println!(
+                    "{:<7} {:<16} {:<15} {:>10} {:>10} – {:<8} {:>8} {:>10}  ok",
+                    r.suite,
+                    r.program,
+                    r.runner,
+                    human_ns(m.median_ns),
+                    human_ns(m.min_ns),
+                    human_ns(m.max_ns),
+                    vs,
+                    compile.unwrap_or_else(|| "-".into()),
+                );
+            }
+            Outcome::NotTimed(why) => {
+                let r0 = match r.r0 {
+                    Some(v) if v != r.expected => ", r0 DIFFERS",
+                    _ => "",
+                };
+                println!(
+                    "{:<7} {:<16} {:<15} not timed{r0}: {why}",
+                    r.suite, r.program, r.runner
+                );
+            }
+            Outcome::NotBuilt(why) => {
+                println!("{:<7} {:<16} {:<15} {why}", r.suite, r.program, r.runner);
+            }
+        }
+    }
+}
+
+fn print_verifier_table(rows: &[VerifierRow]) {
+    println!(
+        "{:<80} {:>30} {:>8} {:>30} {:>9}",
+        "verifier suite: object:section/function",
+        "kernel: median (min–max)",
+        "insns",
+        "prevail: median (min–max)",
+        "prevail/k"
+    );
+    for r in rows {
+        let insns = r
+            .kernel
+            .as_ref()
+            .and_then(|m| m.processed_insns)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into());
+        let ratio = match (accepted_ns(&r.kernel), accepted_ns(&r.prevail)) {
+            (Some(k), Some(p)) if k > 0.0 => format!("{:.1}x", p / k),
+            _ => String::new(),
+        };
+        println!(
+            "{:<80} {:>30} {:>8} {:>30} {:>9}",
+            shorten(&r.label, 80),
+            verdict_cell(&r.kernel),
+            insns,
+            verdict_cell(&r.prevail),
+            ratio
+        );
+        for (who, m) in [("kernel", &r.kernel), ("prevail", &r.prevail)] {
+            if let Some(reason) = m.as_ref().and_then(|m| m.verdict.reason()) {
+                let what = if matches!(m.as_ref().map(|m| &m.verdict), Some(Verdict::Failed(_))) {
+                    "not verified"
+                } else {
+                    "refused"
+                };
+                println!("    {who} {what}: {}", shorten(reason, 150));
+            }
+        }
+    }
+    println!(
+        "ironbpf-verifier on all {} programs: {IRONBPF_VERIFIER_STATUS}",
+        rows.len()
+    );
+}
+
+fn run_json(r: &RunRecord, rows: &[RunRecord]) -> Value {
+    let best = best_peer(rows, r.suite, r.program);
+    let (status, error, m) = match &r.outcome {
+        Outcome::Timed(m) => ("timed", None, Some(m)),
+        Outcome::NotTimed(why) => ("not timed", Some(why.as_str()), None),
+        Outcome::NotBuilt(why) => ("not built", Some(*why), None),
+    };
+    json!({
+        "kind": "run", "suite": r.suite, "program": r.program, "runner": r.runner,
+        "status": status, "error": error,
+        "median_ns": m.map(|m| m.median_ns), "min_ns": m.map(|m| m.min_ns),
+        "max_ns": m.map(|m| m.max_ns), "samples": m.map(|m| m.samples),
+        "runs_per_sample": m.map(|m| m.iterations),
+        "best_peer": best.map(|b| b.0),
+        "ratio_to_best_peer": m.and_then(|m| best.map(|b| m.median_ns / b.1)),
+        "compile_ns": r.compile.map(|d| d.as_nanos() as u64),
+        "r0": r.r0, "expected_r0": r.expected,
+        "r0_agrees": r.r0.map(|v| v == r.expected),
+    })
+}
+
+fn verifier_json(r: &VerifierRow, runner: &str, m: &Option<VerifierMeasurement>) -> Value {
+    let best = [&r.kernel, &r.prevail]
+        .into_iter()
+        .filter_map(accepted_ns)
+        .min_by(f64::total_cmp);
+    match m {
+        None => json!({
+            "kind": "verify", "suite": "verifier", "program": r.label, "object": r.object,
+            "runner": runner, "status": "no such program",
+            "error": format!("{runner}'s loader does not list this program"),
+        }),
+        Some(m) => {
+            let accepted = m.verdict == Verdict::Accepted;
+            json!({
+                "kind": "verify", "suite": "verifier", "program": r.label, "object": r.object,
+                "runner": runner, "status": m.verdict.name(), "error": m.verdict.reason(),
+                "median_ns": accepted.then_some(m.median_ns),
+                "min_ns": accepted.then_some(m.min_ns),
+                "max_ns": accepted.then_some(m.max_ns),
+                "samples": m.samples,
+                "ratio_to_best_peer": if accepted { best.map(|b| m.median_ns / b) } else { None },
+                "processed_insns": m.processed_insns,
+                "load_ns": m.load_ns,
+                "verdicts_agree": verdicts_agree(r),
+            })
+        }
+    }
+}
+
+pub fn run(args: BenchArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let progress = Progress {
+        tty: std::io::stderr().is_terminal(),
+    };
+    let mut runs = Vec::new();
+    let mut verifier_rows = Vec::new();
+    let mut kernel_unusable = None;
+    if matches!(args.suite, Suite::Vm | Suite::All) {
+        vm_suite(&args, &progress, &mut runs);
+    }
+    if matches!(args.suite, Suite::Kernel | Suite::All) {
+        kernel_suite(&args, &progress, &mut runs);
+    }
+    if matches!(args.suite, Suite::Verifier | Suite::All) {
+        kernel_unusable = verifier_suite(&args, &progress, &mut verifier_rows)?;
+    }
+    progress.clear();
+    let wall = started.elapsed();
+
+    let vm_geomean = geomean_speedup(&runs, "vm", "ironbpf-interp", "rbpf-interp");
+    let kernel_geomean = geomean_speedup(&runs, "kernel", "ironbpf-interp", "kernel");
+    let (k_acc, k_ref, k_fail, k_total) = verifier_totals(&verifier_rows, |r| &r.kernel);
+    let (p_acc, p_ref, p_fail, p_total) = verifier_totals(&verifier_rows, |r| &r.prevail);
+    let (common, common_k, common_p) = common_totals(&verifier_rows);
+
+    if args.json {
+        let mut lines = Vec::new();
+        for r in &runs {
+            lines.push(run_json(r, &runs));
+        }
+        for r in &verifier_rows {
+            lines.push(verifier_json(r, "kernel", &r.kernel));
+            lines.push(verifier_json(r, "prevail", &r.prevail));
+            lines.push(json!({
+                "kind": "verify", "suite": "verifier", "program": r.label, "object": r.object,
+                "runner": "ironbpf-verifier", "status": "not implemented",
+                "error": IRONBPF_VERIFIER_STATUS,
+            }));
+        }
+        if let Some((g, n)) = vm_geomean {
+            lines.push(json!({
+                "kind": "summary", "suite": "vm", "what": "geomean speedup of ironbpf-interp over rbpf-interp",
+                "value": g, "programs": n,
+            }));
+        }
+        if let Some((g, n)) = kernel_geomean {
+            lines.push(json!({
+                "kind": "summary", "suite": "kernel", "what": "geomean speedup of ironbpf-interp over the kernel (below 1: the kernel is faster)",
+                "value": g, "programs": n,
+            }));
+        }
+        if !verifier_rows.is_empty() {
+            lines.push(json!({
+                "kind": "summary", "suite": "verifier", "programs": verifier_rows.len(),
+                "kernel": {"accepted": k_acc, "refused": k_ref, "not_verified": k_fail, "accepted_total_ns": k_total, "unusable": kernel_unusable},
+                "prevail": {"accepted": p_acc, "refused": p_ref, "not_verified": p_fail, "accepted_total_ns": p_total},
+                "both_accepted": {"programs": common, "kernel_total_ns": common_k, "prevail_total_ns": common_p},
+                "ironbpf-verifier": IRONBPF_VERIFIER_STATUS,
+            }));
+        }
+        lines.push(json!({"kind": "summary", "what": "wall time", "seconds": wall.as_secs_f64()}));
+        let mut stdout = std::io::stdout().lock();
+        for l in lines {
+            let _ = writeln!(stdout, "{l}");
+        }
+    } else {
+        if !runs.is_empty() {
+            print_runs_table(&runs);
+        }
+        if !verifier_rows.is_empty() {
+            if !runs.is_empty() {
+                println!();
+            }
+            print_verifier_table(&verifier_rows);
+        }
+        println!();
+        if let Some((g, n)) = vm_geomean {
+            println!(
+                "vm: ironbpf-interp vs rbpf-interp (the best peer interpreter), geometric mean over {n} programs: {g:.2}x faster"
+            );
+        }
+        if let Some((g, n)) = kernel_geomean {
+            println!(
+                "kernel: ironbpf-interp vs the kernel (BPF_PROG_TEST_RUN, JIT), geometric mean over the {n} programs both ran: the kernel is {:.2}x faster",
+                1.0 / g
+            );
+        }
+        if !verifier_rows.is_empty() {
+            println!(
+                "verifier: {} programs; kernel accepted {k_acc} ({} in total), refused {k_ref}, could not verify {k_fail}; prevail accepted {p_acc} ({} in total), refused {p_ref}, could not verify {p_fail}",
+                verifier_rows.len(),
+                human_ns(k_total),
+                human_ns(p_total)
+            );
+            if common > 0 {
+                println!(
+                    "verifier: on the {common} programs both accepted: kernel {}, prevail {} ({:.1}x the kernel's time)",
+                    human_ns(common_k),
+                    human_ns(common_p),
+                    common_p / common_k
+                );
+            }
+            if let Some(why) = &kernel_unusable {
+                println!("verifier: the kernel could not be used: {why}");
+            }
+        }
+        println!("wall time: {:.1} s", wall.as_secs_f64());
+    }
+    if runs
         .iter()
-        .any(|r| r.r0_ok.is_err() && r.runner.starts_with("ironbpf"))
+        .any(|r| r.runner.starts_with("ironbpf") && r.r0.is_some_and(|v| v != r.expected))
     {
         return Err(Failure::failed("ironbpf disagreed with a reference result"));
     }
