@@ -1,0 +1,375 @@
+//! `BPF_MAP_TYPE_PROG_ARRAY`, `BPF_MAP_TYPE_ARRAY_OF_MAPS` and
+//! `BPF_MAP_TYPE_HASH_OF_MAPS`: maps whose values are other objects
+//! (programs for tail calls, inner maps). From the host, an update stores an
+//! object id (the kernel takes an fd and stores the object; a lookup gives
+//! back its id), and the engine attaches the object itself with
+//! [`FdMap::update_object`]. Programs never get a pointer into these values:
+//! a program's lookup in a map-in-map yields the inner map, which the engine
+//! gets with [`FdMap::object`].
+
+use std::collections::BTreeMap;
+use std::ptr::NonNull;
+use std::sync::{Arc, RwLock};
+
+use crate::spec::{check_flags, exactly, nonzero};
+use crate::*;
+
+/// What a slot holds: the id the host gave, and the object behind it when
+/// the engine attached one.
+#[derive(Clone)]
+pub struct FdEntry {
+    pub id: u32,
+    pub object: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+enum Slots {
+    Array(Vec<Option<FdEntry>>),
+    /// Keyed by the key bytes; iteration in key-byte order.
+    Hash(BTreeMap<Vec<u8>, FdEntry>),
+}
+
+/// A program array or a map of maps.
+pub struct FdMap {
+    spec: MapSpec,
+    slots: RwLock<Slots>,
+    access: Access,
+}
+
+impl FdMap {
+    pub(crate) fn new(spec: &MapSpec, _ncpus: usize) -> Result<Self, MapError> {
+        nonzero(spec, "max_entries", spec.max_entries)?;
+        exactly(spec, "value_size", spec.value_size, 4)?;
+        let hash = spec.map_type == BPF_MAP_TYPE_HASH_OF_MAPS;
+        if hash {
+            nonzero(spec, "key_size", spec.key_size)?;
+            check_flags(
+                spec,
+                BPF_F_NO_PREALLOC | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED,
+            )?;
+        } else {
+            exactly(spec, "key_size", spec.key_size, 4)?;
+            let extra = if spec.map_type == BPF_MAP_TYPE_PROG_ARRAY {
+                BPF_F_PRESERVE_ELEMS
+            } else {
+                0
+            };
+            check_flags(spec, BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | extra)?;
+        }
+        if spec.map_type != BPF_MAP_TYPE_PROG_ARRAY && spec.inner.is_none() {
+            return Err(MapError::new(
+                libc::EBADF,
+                format!(
+                    "a {} map needs an inner map template (inner_map_fd; the kernel says EBADF)",
+                    map_type_name(spec.map_type)
+                ),
+            ));
+        }
+        let slots = if hash {
+            Slots::Hash(BTreeMap::new())
+        } else {
+            Slots::Array(vec![None; spec.max_entries as usize])
+        };
+        Ok(FdMap {
+            spec: spec.clone(),
+            slots: RwLock::new(slots),
+            access: Access::new(spec.map_flags),
+        })
+    }
+
+    fn read_slots(&self) -> std::sync::RwLockReadGuard<'_, Slots> {
+        self.slots.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_slots(&self) -> std::sync::RwLockWriteGuard<'_, Slots> {
+        self.slots.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn key<'k>(&self, key: &'k [u8]) -> Result<&'k [u8], MapError> {
+        check_len("key", key.len(), self.spec.key_size as usize)?;
+        Ok(&key[..self.spec.key_size as usize])
+    }
+
+    /// Stores `id` and the object behind it under `key`, with `BPF_ANY`,
+    /// `BPF_NOEXIST` or `BPF_EXIST`.
+    pub fn update_object(
+        &self,
+        key: &[u8],
+        id: u32,
+        object: Option<Arc<dyn Any + Send + Sync>>,
+        flags: u64,
+    ) -> Result<(), MapError> {
+        if flags > BPF_EXIST {
+            return Err(MapError::inval(format!("update flags {flags:#x}: only BPF_ANY, BPF_NOEXIST or BPF_EXIST (the kernel says EINVAL)")));
+        }
+        let key = self.key(key)?;
+        let entry = FdEntry { id, object };
+        match &mut *self.write_slots() {
+            Slots::Array(v) => {
+                let i = index_of(key)?;
+                if i >= self.spec.max_entries {
+                    return Err(MapError::new(
+                        libc::E2BIG,
+                        format!(
+                            "index {i} is past max_entries {} (the kernel says E2BIG)",
+                            self.spec.max_entries
+                        ),
+                    ));
+                }
+                if flags == BPF_NOEXIST {
+                    return Err(MapError::new(libc::EEXIST, "every index of an array exists: BPF_NOEXIST always fails (the kernel says EEXIST)"));
+                }
+                v[i as usize] = Some(entry);
+            }
+            Slots::Hash(h) => {
+                let present = h.contains_key(key);
+                if flags == BPF_NOEXIST && present {
+                    return Err(MapError::new(
+                        libc::EEXIST,
+                        "the key is present and the flag is BPF_NOEXIST (the kernel says EEXIST)",
+                    ));
+                }
+                if flags == BPF_EXIST && !present {
+                    return Err(MapError::noent(
+                        "the key is absent and the flag is BPF_EXIST (the kernel says ENOENT)",
+                    ));
+                }
+                if !present && h.len() >= self.spec.max_entries as usize {
+                    return Err(MapError::new(
+                        libc::E2BIG,
+                        format!(
+                            "the map is full: max_entries {} (the kernel says E2BIG)",
+                            self.spec.max_entries
+                        ),
+                    ));
+                }
+                h.insert(key.to_vec(), entry);
+            }
+        }
+        Ok(())
+    }
+
+    /// The object stored under `key` (a program for a tail call, an inner map).
+    pub fn object(&self, key: &[u8]) -> Option<Arc<dyn Any + Send + Sync>> {
+        let key = self.key(key).ok()?;
+        match &*self.read_slots() {
+            Slots::Array(v) => v
+                .get(index_of(key).ok()? as usize)?
+                .as_ref()?
+                .object
+                .clone(),
+            Slots::Hash(h) => h.get(key)?.object.clone(),
+        }
+    }
+
+    fn entry_id(&self, key: &[u8]) -> Result<u32, MapError> {
+        let key = self.key(key)?;
+        let slots = self.read_slots();
+        let found = match &*slots {
+            Slots::Array(v) => {
+                let i = index_of(key)?;
+                v.get(i as usize).and_then(|e| e.as_ref()).map(|e| e.id)
+            }
+            Slots::Hash(h) => h.get(key).map(|e| e.id),
+        };
+        found.ok_or_else(|| {
+            MapError::noent("no object is stored under this key (the kernel says ENOENT)")
+        })
+    }
+}
+
+impl Map for FdMap {
+    fn spec(&self) -> &MapSpec {
+        &self.spec
+    }
+
+    fn possible_cpus(&self) -> usize {
+        1
+    }
+
+    /// Gives the stored object's id, as the kernel gives a program's or a
+    /// map's id for an fd it stored.
+    fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
+        check_lookup_flags(flags)?;
+        self.access.read("lookup")?;
+        check_len("value", value_out.len(), 4)?;
+        let id = self.entry_id(key)?;
+        value_out[..4].copy_from_slice(&id.to_ne_bytes());
+        Ok(())
+    }
+
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.access.write("update")?;
+        check_update_lock(flags)?;
+        check_len("value", value.len(), 4)?;
+        let id = u32::from_ne_bytes(value[..4].try_into().expect("4 bytes"));
+        self.update_object(key, id, None, flags)
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.access.write("delete")?;
+        let key = self.key(key)?;
+        match &mut *self.write_slots() {
+            Slots::Array(v) => {
+                let i = index_of(key)?;
+                if i >= self.spec.max_entries {
+                    return Err(MapError::new(
+                        libc::E2BIG,
+                        format!(
+                            "index {i} is past max_entries {} (the kernel says E2BIG)",
+                            self.spec.max_entries
+                        ),
+                    ));
+                }
+                match v[i as usize].take() {
+                    Some(_) => Ok(()),
+                    None => Err(MapError::noent(format!(
+                        "index {i} holds nothing (the kernel says ENOENT)"
+                    ))),
+                }
+            }
+            Slots::Hash(h) => match h.remove(key) {
+                Some(_) => Ok(()),
+                None => Err(MapError::noent(
+                    "the key is absent (the kernel says ENOENT)",
+                )),
+            },
+        }
+    }
+
+    fn get_next_key(&self, key: Option<&[u8]>, next_out: &mut [u8]) -> Result<(), MapError> {
+        self.access.read("get_next_key")?;
+        let ks = self.spec.key_size as usize;
+        check_len("next key", next_out.len(), ks)?;
+        match &*self.read_slots() {
+            Slots::Array(_) => {
+                let next = match key {
+                    None => 0,
+                    Some(k) => {
+                        let i = index_of(self.key(k)?)?;
+                        if i >= self.spec.max_entries {
+                            0
+                        } else if i == self.spec.max_entries - 1 {
+                            return Err(MapError::noent(format!("index {i} is the last one")));
+                        } else {
+                            i + 1
+                        }
+                    }
+                };
+                next_out[..4].copy_from_slice(&next.to_ne_bytes());
+            }
+            Slots::Hash(h) => {
+                let next = match key {
+                    None => h.keys().next(),
+                    Some(k) => {
+                        let k = self.key(k)?;
+                        if h.contains_key(k) {
+                            h.range::<[u8], _>((
+                                std::ops::Bound::Excluded(k),
+                                std::ops::Bound::Unbounded,
+                            ))
+                            .next()
+                            .map(|(k, _)| k)
+                        } else {
+                            // An absent key restarts from the first, as the kernel's hash does.
+                            h.keys().next()
+                        }
+                    }
+                };
+                let next = next.ok_or_else(|| MapError::noent("no more keys"))?;
+                next_out[..ks].copy_from_slice(next);
+            }
+        }
+        Ok(())
+    }
+
+    fn freeze(&self) -> Result<(), MapError> {
+        self.access.freeze()
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.access.is_frozen()
+    }
+
+    fn lookup_ptr(&self, _key: &[u8], _cpu: usize, _guard: &Guard) -> Option<NonNull<u8>> {
+        None
+    }
+
+    fn value_region(&self, _addr: u64, _len: u64) -> Option<MemoryRegion> {
+        None
+    }
+
+    fn len(&self) -> usize {
+        match &*self.read_slots() {
+            Slots::Array(v) => v.iter().filter(|e| e.is_some()).count(),
+            Slots::Hash(h) => h.len(),
+        }
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prog_array_stores_ids_and_objects() {
+        let m = create_map(&MapSpec::new(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4)).unwrap();
+        let k = 1u32.to_ne_bytes();
+        let mut v = [0u8; 4];
+        assert_eq!(m.lookup(&k, &mut v, 0).unwrap_err().errno, libc::ENOENT);
+        m.update(&k, &77u32.to_ne_bytes(), BPF_ANY).unwrap();
+        m.lookup(&k, &mut v, 0).unwrap();
+        assert_eq!(u32::from_ne_bytes(v), 77);
+        assert_eq!(
+            m.update(&k, &1u32.to_ne_bytes(), BPF_NOEXIST)
+                .unwrap_err()
+                .errno,
+            libc::EEXIST
+        );
+        assert_eq!(
+            m.update(&9u32.to_ne_bytes(), &1u32.to_ne_bytes(), BPF_ANY)
+                .unwrap_err()
+                .errno,
+            libc::E2BIG
+        );
+        let fd = m.as_any().downcast_ref::<FdMap>().unwrap();
+        fd.update_object(&2u32.to_ne_bytes(), 5, Some(Arc::new("prog")), BPF_ANY)
+            .unwrap();
+        let obj = fd.object(&2u32.to_ne_bytes()).unwrap();
+        assert_eq!(obj.downcast_ref::<&str>(), Some(&"prog"));
+        m.delete(&k).unwrap();
+        assert_eq!(m.delete(&k).unwrap_err().errno, libc::ENOENT);
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn maps_of_maps_need_an_inner_template() {
+        let e = create_map(&MapSpec::new(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 4))
+            .err()
+            .unwrap();
+        assert_eq!(e.errno, libc::EBADF);
+        let mut spec = MapSpec::new(BPF_MAP_TYPE_HASH_OF_MAPS, 8, 4, 2);
+        spec.inner = Some(Box::new(MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1)));
+        let m = create_map(&spec).unwrap();
+        m.update(&[1; 8], &3u32.to_ne_bytes(), BPF_ANY).unwrap();
+        m.update(&[2; 8], &4u32.to_ne_bytes(), BPF_ANY).unwrap();
+        assert_eq!(
+            m.update(&[3; 8], &5u32.to_ne_bytes(), BPF_ANY)
+                .unwrap_err()
+                .errno,
+            libc::E2BIG
+        );
+        let mut k = [0u8; 8];
+        m.get_next_key(None, &mut k).unwrap();
+        assert_eq!(k, [1; 8]);
+        m.get_next_key(Some(&[1; 8]), &mut k).unwrap();
+        assert_eq!(k, [2; 8]);
+        assert_eq!(
+            m.get_next_key(Some(&[2; 8]), &mut k).unwrap_err().errno,
+            libc::ENOENT
+        );
+    }
+}

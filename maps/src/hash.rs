@@ -1,0 +1,701 @@
+//! `BPF_MAP_TYPE_HASH`, `PERCPU_HASH`, `LRU_HASH` and `LRU_PERCPU_HASH`.
+//!
+//! Keys map to slots of a [`Slab`] through 16 lock-sharded hash tables.
+//! Values never move: a program's pointer stays valid while its epoch guard
+//! lives. A deleted element's slot is `RETIRED` and goes back to the free
+//! list only once every guard pinned before the delete is dropped (the
+//! kernel's RCU); the element count drops at once, so `E2BIG` comes exactly
+//! when the kernel's does. LRU maps keep the kernel's node lists ([`Lru`])
+//! over exactly `max_entries` slots and, like the kernel, reuse a node at
+//! once (the memory stays valid; its content may change).
+//!
+//! `get_next_key` walks slots in index order: a missing key (or none) gives
+//! the first element, the last gives `ENOENT`. Batch tokens are 4-byte slot
+//! positions. [`Map::value_region`] costs O(log slots) (one comparison per
+//! slab chunk).
+
+use std::collections::HashMap as StdHashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use crate::lru::Lru;
+use crate::slab::{round8, Slab, FREE, LIVE, RETIRED};
+use crate::spec::{check_flags, nonzero, KMALLOC_MAX_SIZE, PCPU_MIN_UNIT_SIZE};
+use crate::*;
+
+const SHARDS: usize = 16;
+/// `sizeof(struct htab_elem)` on x86-64.
+const HTAB_ELEM_SIZE: u64 = 48;
+
+/// A multiply-rotate hasher over 8-byte words (keys are short and trusted).
+#[derive(Default)]
+pub(crate) struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+}
+
+type Shard = RwLock<StdHashMap<Box<[u8]>, u32, BuildHasherDefault<WordHasher>>>;
+
+struct Core {
+    slab: Slab,
+    free: Mutex<FreeSlots>,
+}
+
+struct FreeSlots {
+    list: Vec<u32>,
+    fresh: u32,
+}
+
+impl Core {
+    fn reclaim(&self, slot: u32) {
+        self.slab
+            .state(slot as usize)
+            .store(FREE, Ordering::Release);
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .list
+            .push(slot);
+    }
+}
+
+/// A hash map of any of the four hash kinds.
+pub struct HashMap {
+    spec: MapSpec,
+    ncpus: usize,
+    percpu: bool,
+    core: Arc<Core>,
+    shards: Box<[Shard]>,
+    count: AtomicU32,
+    lru: Option<Mutex<Lru>>,
+    refs: Box<[AtomicU8]>,
+    access: Access,
+}
+
+fn shard_of(key: &[u8]) -> usize {
+    let mut h = WordHasher(0x9e37_79b9_7f4a_7c15);
+    h.write(key);
+    (h.finish() >> 60) as usize % SHARDS
+}
+
+impl HashMap {
+    pub(crate) fn new(spec: &MapSpec, ncpus: usize) -> Result<Self, MapError> {
+        let t = spec.map_type;
+        let percpu = t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+        let lru = t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+        let percpu_lru = spec.map_flags & BPF_F_NO_COMMON_LRU != 0;
+        let prealloc = spec.map_flags & BPF_F_NO_PREALLOC == 0;
+        check_flags(
+            spec,
+            BPF_F_NO_PREALLOC
+                | BPF_F_NO_COMMON_LRU
+                | BPF_F_NUMA_NODE
+                | BPF_F_ACCESS_MASK
+                | BPF_F_ZERO_SEED,
+        )?;
+        if !lru && percpu_lru {
+            return Err(MapError::inval(format!(
+                "BPF_F_NO_COMMON_LRU is only for LRU maps, not {} (the kernel says EINVAL)",
+                map_type_name(t)
+            )));
+        }
+        if lru && !prealloc {
+            return Err(MapError::new(
+                ENOTSUPP,
+                "BPF_F_NO_PREALLOC is not supported by LRU maps (the kernel says ENOTSUPP)",
+            ));
+        }
+        if spec.map_flags & BPF_F_NUMA_NODE != 0 && (percpu || percpu_lru) {
+            return Err(MapError::inval("BPF_F_NUMA_NODE is invalid for per-CPU maps and per-CPU LRU lists (the kernel says EINVAL)"));
+        }
+        nonzero(spec, "max_entries", spec.max_entries)?;
+        nonzero(spec, "key_size", spec.key_size)?;
+        nonzero(spec, "value_size", spec.value_size)?;
+        if spec.key_size as u64 + spec.value_size as u64 >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!("key_size {} + value_size {} is too large for one element (the kernel says E2BIG)", spec.key_size, spec.value_size),
+            ));
+        }
+        if percpu && round8(spec.value_size as usize) as u64 > PCPU_MIN_UNIT_SIZE {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!("value_size {} of a per-CPU value is above {PCPU_MIN_UNIT_SIZE} (the kernel says E2BIG)", spec.value_size),
+            ));
+        }
+        let mut spec = spec.clone();
+        if percpu_lru {
+            let n = ncpus as u64;
+            let up = (spec.max_entries as u64).div_ceil(n) * n;
+            spec.max_entries = if up > u32::MAX as u64 {
+                (spec.max_entries as u64 / n * n) as u32
+            } else {
+                up as u32
+            };
+        }
+        if spec.max_entries > 1 << 31 {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!(
+                    "max_entries {} is above 2^31 (the kernel says E2BIG)",
+                    spec.max_entries
+                ),
+            ));
+        }
+        let vcpus = if percpu { ncpus } else { 1 };
+        let slab = Slab::new(
+            spec.key_size as usize,
+            spec.value_size as usize,
+            vcpus,
+            spec.max_entries as usize,
+        );
+        let oom = || {
+            MapError::new(
+                libc::ENOMEM,
+                format!(
+                    "max_entries {}: the elements cannot be allocated (ENOMEM)",
+                    spec.max_entries
+                ),
+            )
+        };
+        let (lru_state, refs) = if lru {
+            if !slab.ensure(spec.max_entries as usize - 1) {
+                return Err(oom());
+            }
+            (
+                Some(Mutex::new(Lru::new(spec.max_entries, ncpus, percpu_lru))),
+                (0..spec.max_entries).map(|_| AtomicU8::new(0)).collect(),
+            )
+        } else {
+            (None, Box::default())
+        };
+        Ok(HashMap {
+            access: Access::new(spec.map_flags),
+            spec,
+            ncpus,
+            percpu,
+            core: Arc::new(Core {
+                slab,
+                free: Mutex::new(FreeSlots {
+                    list: Vec::new(),
+                    fresh: 0,
+                }),
+            }),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(StdHashMap::default()))
+                .collect(),
+            count: AtomicU32::new(0),
+            lru: lru_state,
+            refs,
+        })
+    }
+
+    fn slab(&self) -> &Slab {
+        &self.core.slab
+    }
+
+    fn shard(&self, key: &[u8]) -> &Shard {
+        &self.shards[shard_of(key)]
+    }
+
+    fn key_check<'k>(&self, key: &'k [u8]) -> Result<&'k [u8], MapError> {
+        key.get(..self.spec.key_size as usize).ok_or_else(|| {
+            MapError::new(
+                libc::EFAULT,
+                format!(
+                    "key has {} bytes, the map's key_size is {}",
+                    key.len(),
+                    self.spec.key_size
+                ),
+            )
+        })
+    }
+
+    /// A slot for a new element of a non-LRU map (the count is already taken).
+    fn alloc_slot(&self) -> Option<u32> {
+        let mut f = self.core.free.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = f.list.pop() {
+            return Some(s);
+        }
+        let s = f.fresh;
+        if !self.slab().ensure(s as usize) {
+            return None;
+        }
+        f.fresh += 1;
+        Some(s)
+    }
+
+    fn retire(&self, slot: u32, guard: &Guard) {
+        self.slab()
+            .state(slot as usize)
+            .store(RETIRED, Ordering::Release);
+        let core = self.core.clone();
+        guard.defer(move || core.reclaim(slot));
+    }
+
+    fn write_user_value(&self, slot: u32, value: &[u8]) {
+        self.slab()
+            .write_value(slot as usize, &value[..self.value_size_user()]);
+    }
+
+    /// A program's write of one CPU's value; other CPUs get zeroes when `fresh`.
+    fn write_cpu_value(&self, slot: u32, value: &[u8], cpu: usize, fresh: bool) {
+        let s = self.slab();
+        if fresh && self.percpu {
+            s.zero_value(slot as usize);
+        }
+        let n = self.spec.value_size as usize;
+        // SAFETY: CPU cpu's copy has value_size bytes in the slot (cpu < ncpus checked by callers).
+        unsafe {
+            std::ptr::copy_nonoverlapping(value.as_ptr(), s.cpu_value_ptr(slot as usize, cpu), n)
+        }
+    }
+
+    fn check_update_flags(flags: u64) -> Result<(), MapError> {
+        if flags & !BPF_F_LOCK > BPF_EXIST {
+            return Err(MapError::inval(format!("update flags {flags:#x} are not BPF_ANY, BPF_NOEXIST or BPF_EXIST (the kernel says EINVAL)")));
+        }
+        Ok(())
+    }
+
+    fn flag_conflict(exists: bool, flags: u64) -> Result<(), MapError> {
+        if exists && flags & 3 == BPF_NOEXIST {
+            return Err(MapError::new(
+                libc::EEXIST,
+                "BPF_NOEXIST: the key exists (the kernel says EEXIST)",
+            ));
+        }
+        if !exists && flags & 3 == BPF_EXIST {
+            return Err(MapError::noent(
+                "BPF_EXIST: the key does not exist (the kernel says ENOENT)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The update of both host and program: `write` fills a slot's value.
+    fn do_update(
+        &self,
+        key: &[u8],
+        flags: u64,
+        cpu: usize,
+        write: &dyn Fn(u32, bool),
+    ) -> Result<(), MapError> {
+        Self::check_update_flags(flags)?;
+        let key = self.key_check(key)?;
+        if let Some(lru) = &self.lru {
+            return self.lru_update(lru, key, flags, cpu, write);
+        }
+        let mut g = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        if let Some(&slot) = g.get(key) {
+            Self::flag_conflict(true, flags)?;
+            write(slot, false);
+            return Ok(());
+        }
+        Self::flag_conflict(false, flags)?;
+        let max = self.spec.max_entries;
+        if self
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                (c < max).then_some(c + 1)
+            })
+            .is_err()
+        {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!("the map is full: max_entries {max} elements (the kernel says E2BIG)"),
+            ));
+        }
+        let Some(slot) = self.alloc_slot() else {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return Err(MapError::new(
+                libc::ENOMEM,
+                "no memory for a new element (ENOMEM)",
+            ));
+        };
+        self.slab().write_key(slot as usize, key);
+        write(slot, true);
+        self.slab()
+            .state(slot as usize)
+            .store(LIVE, Ordering::Release);
+        g.insert(key.into(), slot);
+        Ok(())
+    }
+
+    /// Removes node `n`'s element from the table if it is there (the LRU's
+    /// `del_from_htab`).
+    fn lru_del_node(&self, n: u32) -> bool {
+        let s = self.slab();
+        if s.state(n as usize).load(Ordering::Acquire) != LIVE {
+            return false;
+        }
+        let key = s.key(n as usize);
+        let mut g = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        if g.get(key) == Some(&n) {
+            g.remove(key);
+            s.state(n as usize).store(FREE, Ordering::Release);
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn lru_update(
+        &self,
+        lru: &Mutex<Lru>,
+        key: &[u8],
+        flags: u64,
+        cpu: usize,
+        write: &dyn Fn(u32, bool),
+    ) -> Result<(), MapError> {
+        let mut l = lru.lock().unwrap_or_else(|e| e.into_inner());
+        let mut del = |n| self.lru_del_node(n);
+        let new = if self.percpu && flags & 3 == BPF_EXIST {
+            None
+        } else {
+            Some(l.pop_free(&self.refs, cpu, &mut del).ok_or_else(|| {
+                MapError::new(
+                    libc::ENOMEM,
+                    "the LRU has no free node (the kernel says ENOMEM)",
+                )
+            })?)
+        };
+        if let Some(n) = new {
+            self.slab().write_key(n as usize, key);
+        }
+        let mut g = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        let old = g.get(key).copied();
+        if let Err(e) = Self::flag_conflict(old.is_some(), flags) {
+            drop(g);
+            if let Some(n) = new {
+                l.push_free(&self.refs, n);
+            }
+            return Err(e);
+        }
+        if self.percpu {
+            if let Some(o) = old {
+                self.refs[o as usize].store(1, Ordering::Relaxed);
+                write(o, false);
+                drop(g);
+                if let Some(n) = new {
+                    l.push_free(&self.refs, n);
+                }
+                return Ok(());
+            }
+        }
+        let n = new.expect(
+            "a node is popped unless BPF_EXIST on a per-CPU LRU, which has an old element here",
+        );
+        write(n, true);
+        self.slab().state(n as usize).store(LIVE, Ordering::Release);
+        g.insert(key.into(), n);
+        match old {
+            Some(o) => {
+                self.refs[n as usize].store(1, Ordering::Relaxed);
+                self.slab().state(o as usize).store(FREE, Ordering::Release);
+                drop(g);
+                l.push_free(&self.refs, o);
+            }
+            None => {
+                self.count.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes `key`, copying its value out first when `out` is given.
+    fn do_delete(&self, key: &[u8], out: Option<&mut [u8]>) -> Result<(), MapError> {
+        let key = self.key_check(key)?;
+        let guard = pin();
+        let lru = self
+            .lru
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut g = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
+        let Some(slot) = g.remove(key) else {
+            return Err(MapError::noent(
+                "the key does not exist (the kernel says ENOENT)",
+            ));
+        };
+        if let Some(out) = out {
+            self.slab()
+                .read_value(slot as usize, &mut out[..self.value_size_user()]);
+        }
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        drop(g);
+        match lru {
+            Some(mut l) => {
+                self.slab()
+                    .state(slot as usize)
+                    .store(FREE, Ordering::Release);
+                l.push_free(&self.refs, slot);
+            }
+            None => self.retire(slot, &guard),
+        }
+        Ok(())
+    }
+
+    fn slot_of(&self, key: &[u8]) -> Option<u32> {
+        self.shard(key)
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .copied()
+    }
+
+    fn next_live(&self, from: usize) -> Option<usize> {
+        let s = self.slab();
+        (from..s.capacity()).find(|&i| s.state(i).load(Ordering::Acquire) == LIVE)
+    }
+}
+
+impl Map for HashMap {
+    fn spec(&self) -> &MapSpec {
+        &self.spec
+    }
+
+    fn possible_cpus(&self) -> usize {
+        self.ncpus
+    }
+
+    fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
+        check_lookup_flags(flags)?;
+        self.access.read("lookup")?;
+        let key = self.key_check(key)?;
+        check_len("value", value_out.len(), self.value_size_user())?;
+        let g = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
+        let slot = *g
+            .get(key)
+            .ok_or_else(|| MapError::noent("the key does not exist (the kernel says ENOENT)"))?;
+        self.slab()
+            .read_value(slot as usize, &mut value_out[..self.value_size_user()]);
+        Ok(())
+    }
+
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.access.write("update")?;
+        check_update_lock(flags)?;
+        check_len("value", value.len(), self.value_size_user())?;
+        self.do_update(key, flags, 0, &|slot, _fresh| {
+            self.write_user_value(slot, value)
+        })
+    }
+
+    fn update_on_cpu(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+        cpu: usize,
+    ) -> Result<(), MapError> {
+        if cpu >= self.ncpus {
+            return Err(MapError::inval(format!(
+                "cpu {cpu} is not below possible_cpus {}",
+                self.ncpus
+            )));
+        }
+        check_len("value", value.len(), self.spec.value_size as usize)?;
+        self.do_update(key, flags, cpu, &|slot, fresh| {
+            self.write_cpu_value(slot, value, if self.percpu { cpu } else { 0 }, fresh)
+        })
+    }
+
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.access.write("delete")?;
+        self.do_delete(key, None)
+    }
+
+    fn lookup_and_delete(
+        &self,
+        key: &[u8],
+        value_out: &mut [u8],
+        flags: u64,
+    ) -> Result<(), MapError> {
+        if flags & !BPF_F_LOCK != 0 {
+            return Err(MapError::inval(format!("lookup_and_delete flags {flags:#x}: only BPF_F_LOCK is defined (the kernel says EINVAL)")));
+        }
+        self.access.read("lookup_and_delete")?;
+        self.access.write("lookup_and_delete")?;
+        check_update_lock(flags)?;
+        check_len("value", value_out.len(), self.value_size_user())?;
+        self.do_delete(key, Some(value_out))
+    }
+
+    fn get_next_key(&self, key: Option<&[u8]>, next_out: &mut [u8]) -> Result<(), MapError> {
+        self.access.read("get_next_key")?;
+        let ks = self.spec.key_size as usize;
+        check_len("next key", next_out.len(), ks)?;
+        let _guard = pin();
+        let from = match key {
+            Some(k) => match self.slot_of(self.key_check(k)?) {
+                Some(s) => s as usize + 1,
+                None => 0,
+            },
+            None => 0,
+        };
+        let s = self.next_live(from).ok_or_else(|| {
+            MapError::noent("no next key: the walk is over (the kernel says ENOENT)")
+        })?;
+        next_out[..ks].copy_from_slice(self.slab().key(s));
+        Ok(())
+    }
+
+    fn freeze(&self) -> Result<(), MapError> {
+        self.access.freeze()
+    }
+
+    fn is_frozen(&self) -> bool {
+        self.access.is_frozen()
+    }
+
+    fn lookup_ptr(&self, key: &[u8], cpu: usize, _guard: &Guard) -> Option<NonNull<u8>> {
+        if cpu >= self.ncpus {
+            return None;
+        }
+        let slot = self.slot_of(key.get(..self.spec.key_size as usize)?)?;
+        if self.lru.is_some() {
+            self.refs[slot as usize].store(1, Ordering::Relaxed);
+        }
+        let cpu = if self.percpu { cpu } else { 0 };
+        NonNull::new(self.slab().cpu_value_ptr(slot as usize, cpu))
+    }
+
+    fn value_region(&self, addr: u64, len: u64) -> Option<MemoryRegion> {
+        let (_, start) = self.slab().value_region(addr, len)?;
+        Some(value_mem_region(
+            start,
+            self.slab().value_size(),
+            self.spec.map_flags & BPF_F_RDONLY_PROG == 0,
+        ))
+    }
+
+    fn len(&self) -> usize {
+        self.count.load(Ordering::Acquire) as usize
+    }
+
+    fn lookup_batch(
+        &self,
+        in_batch: Option<&[u8]>,
+        keys: &mut [u8],
+        values: &mut [u8],
+        max_count: u32,
+        elem_flags: u64,
+        delete: bool,
+    ) -> Result<BatchOut, (BatchOut, MapError)> {
+        let none = |e| {
+            (
+                BatchOut {
+                    count: 0,
+                    out_batch: Vec::new(),
+                },
+                e,
+            )
+        };
+        self.access.read("lookup_batch").map_err(none)?;
+        if delete {
+            self.access.write("lookup_and_delete_batch").map_err(none)?;
+        }
+        check_batch_flags(elem_flags).map_err(none)?;
+        if max_count == 0 {
+            return Ok(BatchOut {
+                count: 0,
+                out_batch: Vec::new(),
+            });
+        }
+        let ks = self.spec.key_size as usize;
+        let vs = self.value_size_user();
+        check_len("keys", keys.len(), ks * max_count as usize).map_err(none)?;
+        check_len("values", values.len(), vs * max_count as usize).map_err(none)?;
+        let mut pos = match in_batch {
+            Some(b) => index_of(b).map_err(none)? as usize,
+            None => 0,
+        };
+        let mut cp = 0usize;
+        let mut found = Vec::new();
+        {
+            let _guard = pin();
+            while cp < max_count as usize {
+                let Some(s) = self.next_live(pos) else {
+                    pos = self.slab().capacity();
+                    break;
+                };
+                let key = self.slab().key(s).to_vec();
+                let g = self.shard(&key).read().unwrap_or_else(|e| e.into_inner());
+                if g.get(&key[..]) == Some(&(s as u32)) {
+                    self.slab()
+                        .read_value(s, &mut values[cp * vs..(cp + 1) * vs]);
+                    keys[cp * ks..(cp + 1) * ks].copy_from_slice(&key);
+                    found.push(key);
+                    cp += 1;
+                }
+                pos = s + 1;
+            }
+        }
+        if delete {
+            for k in &found {
+                let _ = self.do_delete(k, None);
+            }
+        }
+        let at_end = self.next_live(pos).is_none();
+        let out = BatchOut {
+            count: cp as u32,
+            out_batch: (pos as u32).to_ne_bytes().to_vec(),
+        };
+        if at_end {
+            Err((
+                out,
+                MapError::noent("the walk reached the end of the map (the kernel says ENOENT)"),
+            ))
+        } else {
+            Ok(out)
+        }
+    }
+
+    fn update_batch(
+        &self,
+        keys: &[u8],
+        values: &[u8],
+        count: u32,
+        elem_flags: u64,
+    ) -> Result<u32, (u32, MapError)> {
+        self.access.write("update_batch").map_err(|e| (0, e))?;
+        generic_update_batch(self, keys, values, count, elem_flags)
+    }
+
+    fn delete_batch(
+        &self,
+        keys: &[u8],
+        count: u32,
+        elem_flags: u64,
+    ) -> Result<u32, (u32, MapError)> {
+        self.access.write("delete_batch").map_err(|e| (0, e))?;
+        generic_delete_batch(self, keys, count, elem_flags)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
