@@ -57,10 +57,10 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "all")]
     suite: Suite,
     /// Batches per runner and program (the median, min and max are over these)
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 21)]
     samples: usize,
     /// Time budget of one batch, in milliseconds
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 25)]
     sample_ms: u64,
     /// Verifications of each program a verifier accepts (refusals are verified once)
     #[arg(long, default_value_t = 5)]
