@@ -46,22 +46,37 @@ pub struct DiffArgs {
 
 fn outcome(o: &XdpOutcome) -> String {
     match o {
-        XdpOutcome::Ran { retval, packet } => format!(
-            "r0 (low 32 bits) = {retval:#x}, packet[0..8] (r0) = {}",
-            packet
+        XdpOutcome::Ran {
+            retval,
+            packet,
+            maps,
+        } => {
+            let maps: Vec<String> = maps
                 .iter()
-                .take(8)
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ),
+                .map(|m| {
+                    let m: Vec<String> =
+                        m.iter().map(|(k, v)| format!("{k}: {}", hex(v))).collect();
+                    format!("{{{}}}", m.join(", "))
+                })
+                .collect();
+            format!(
+                "r0 (low 32 bits) = {retval:#x}, packet = {}, maps = [{}]",
+                hex(packet),
+                maps.join(", ")
+            )
+        }
         XdpOutcome::Refused(w) => format!("refused: {w}"),
         XdpOutcome::Failed(w) => format!("failed: {w}"),
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 pub fn run(args: DiffArgs) -> Result<(), Failure> {
     let ours: Box<dyn XdpEngine> = match args.engine {
-        DiffEngine::Interp => Box::new(InterpXdp::default()),
+        DiffEngine::Interp => Box::new(InterpXdp),
         DiffEngine::Jit => {
             return Err(Failure::usage(
                 "the JIT is not built yet: `--engine interp` is the engine there is",
@@ -69,7 +84,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         }
     };
     let reference: Box<dyn XdpEngine> = match args.against {
-        Against::Interp => Box::new(InterpXdp::default()),
+        Against::Interp => Box::new(InterpXdp),
         Against::Kernel => {
             Box::new(ironbpf_conformance::kernel::KernelXdp::new().map_err(Failure::usage)?)
         }
@@ -92,22 +107,21 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     }
     for d in &summary.disagreed {
         println!(
-            "DISAGREE seed {} ({} insns after shrinking):",
-            d.seed,
-            d.insns.len()
+            "DISAGREE seed {} ({} insns after shrinking; replay with --random 1 --seed {}):",
+            d.case.seed,
+            d.case.insns.len(),
+            d.case.seed
         );
         let mut pc = 0;
-        for i in &d.insns {
+        for i in &d.case.insns {
             println!("  {pc}: {}", ironbpf_isa::disasm::disasm_insn(i));
             pc += i.slots();
         }
-        println!(
-            "  packet: {}",
-            d.packet
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        );
+        println!("  packet: {}", hex(&d.case.packet));
+        for (i, m) in d.case.maps.iter().enumerate() {
+            let m: Vec<String> = m.iter().map(|(k, v)| format!("{k}: {}", hex(v))).collect();
+            println!("  map[idx:{i}] before the run: {{{}}}", m.join(", "));
+        }
         println!("  {}: {}", ours.name(), outcome(&d.ours));
         println!("  {}: {}", reference.name(), outcome(&d.reference));
     }

@@ -3,57 +3,170 @@
 //! after the run, and whether each accepted the program. A disagreement is
 //! shrunk to a minimal program that still disagrees.
 
-use crate::gen::{generate, GenProgram};
-use ironbpf_isa::{Branch, Insn, Program};
-use ironbpf_vm::{progtype, HelperRegistry, Interpreter, Options};
+use crate::gen::{generate, GenProgram, DIFF_MAPS, DIFF_VALUE_SIZE};
+use ironbpf_helpers::abi::{HelperCtx, HelperError};
+use ironbpf_isa::abi::{MemoryRegion, RegionResolver};
+use ironbpf_isa::{Branch, Insn, LdImm64Src, Program};
+use ironbpf_maps::{create_map, Map, MapSpec};
+use ironbpf_vm::{progtype, HelperRegistry, Interpreter, LdImm64Resolver, Options, VmError};
+use std::sync::Arc;
 
-/// What one engine did with an XDP program and its packet.
+/// The final contents of one map: (key, value) pairs in key order.
+pub type MapContents = Vec<(u32, Vec<u8>)>;
+
+/// What one engine did with an XDP program, its packet and its maps.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum XdpOutcome {
-    /// It ran: the low 32 bits of r0 (all that test-run returns) and the
-    /// packet bytes afterwards.
-    Ran { retval: u32, packet: Vec<u8> },
+    /// It ran: the low 32 bits of r0 (all that test-run returns), the
+    /// packet bytes afterwards, and the contents of each map afterwards.
+    Ran {
+        retval: u32,
+        packet: Vec<u8>,
+        maps: Vec<MapContents>,
+    },
     /// It refused the program (the verifier, or our load checks).
     Refused(String),
     /// It started and failed.
     Failed(String),
 }
 
-/// An engine that runs XDP programs on a packet.
+/// An engine that runs XDP programs on a packet, with the [`DIFF_MAPS`]
+/// created and filled as the case says.
 pub trait XdpEngine {
     /// The engine's name for reports.
     fn name(&self) -> &str;
-    /// Runs `insns` on a copy of `packet`.
-    fn run(&self, insns: &[Insn], packet: &[u8]) -> XdpOutcome;
+    /// Runs `case.insns` on a copy of `case.packet`, with fresh maps.
+    fn run(&self, case: &GenProgram) -> XdpOutcome;
 }
 
-/// The checked interpreter as an XDP engine.
-#[derive(Default)]
-pub struct InterpXdp {
-    helpers: HelperRegistry,
+/// The base of the values that `ld_imm64 r1 = map[idx:N]` loads in our
+/// engine: a map handle, which programs only pass to helpers.
+const MAP_HANDLE_BASE: u64 = 0xffff_c000_0000_0000;
+
+/// The maps of one run, as the interpreter sees them.
+struct RunMaps(Vec<Arc<dyn Map>>);
+
+impl RegionResolver for RunMaps {
+    fn resolve(&self, addr: u64, len: u64) -> Option<MemoryRegion> {
+        self.0.iter().find_map(|m| m.value_region(addr, len))
+    }
 }
+
+impl LdImm64Resolver for RunMaps {
+    fn resolve(
+        &self,
+        pc: usize,
+        src: LdImm64Src,
+        imm: i32,
+        _next_imm: i32,
+    ) -> Result<u64, VmError> {
+        match src {
+            LdImm64Src::MapIdx if (imm as usize) < self.0.len() => Ok(MAP_HANDLE_BASE + imm as u64),
+            _ => Err(VmError::Setup(format!(
+                "instruction {pc}: the diff engine resolves only map[idx:0..{}] (got {src:?} {imm})",
+                self.0.len()
+            ))),
+        }
+    }
+}
+
+/// Creates the [`DIFF_MAPS`] with the case's initial contents.
+fn diff_maps(case: &GenProgram) -> Result<Vec<Arc<dyn Map>>, String> {
+    DIFF_MAPS
+        .iter()
+        .zip(&case.maps)
+        .map(|(&(kind, max), init)| {
+            let map = create_map(&MapSpec::new(kind, 4, DIFF_VALUE_SIZE as u32, max))
+                .map_err(|e| e.to_string())?;
+            for (k, v) in init {
+                map.update(&k.to_ne_bytes(), v, 0)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(map)
+        })
+        .collect()
+}
+
+/// Every key below max_entries that the map holds, with its value.
+pub fn contents(
+    max_entries: u32,
+    mut lookup: impl FnMut(&[u8; 4], &mut [u8]) -> bool,
+) -> MapContents {
+    (0..max_entries)
+        .filter_map(|k| {
+            let mut v = vec![0u8; DIFF_VALUE_SIZE];
+            lookup(&k.to_ne_bytes(), &mut v).then_some((k, v))
+        })
+        .collect()
+}
+
+/// The checked interpreter as an XDP engine, with `bpf_map_lookup_elem` on
+/// ironbpf-maps maps.
+#[derive(Default)]
+pub struct InterpXdp;
 
 impl XdpEngine for InterpXdp {
     fn name(&self) -> &str {
         "interp"
     }
 
-    fn run(&self, insns: &[Insn], packet: &[u8]) -> XdpOutcome {
-        let slots = insns.iter().flat_map(|i| i.encode()).collect();
+    fn run(&self, case: &GenProgram) -> XdpOutcome {
+        let maps = match diff_maps(case) {
+            Ok(m) => Arc::new(RunMaps(m)),
+            Err(e) => return XdpOutcome::Failed(format!("cannot create the maps: {e}")),
+        };
+        let mut helpers = HelperRegistry::new();
+        let lookup_maps = maps.clone();
+        helpers.register_fn(
+            1,
+            "bpf_map_lookup_elem",
+            move |ctx: &mut HelperCtx<'_>, args: [u64; 5]| {
+                let map = args[0]
+                    .checked_sub(MAP_HANDLE_BASE)
+                    .and_then(|i| lookup_maps.0.get(i as usize))
+                    .ok_or_else(|| {
+                        HelperError::Failed(format!("r1 = {:#x} is not a map", args[0]))
+                    })?;
+                let key = ctx.read(args[1], map.spec().key_size as u64)?;
+                // Nothing deletes elements during a diff run, so a value's
+                // address stays valid after the guard is dropped.
+                let guard = ironbpf_maps::pin();
+                Ok(map
+                    .lookup_ptr(&key, 0, &guard)
+                    .map_or(0, |p| p.as_ptr() as u64))
+            },
+        );
+        let slots = case.insns.iter().flat_map(|i| i.encode()).collect();
         let prog = match Program::from_slots(slots) {
             Ok(p) => p,
             Err(e) => return XdpOutcome::Refused(e.to_string()),
         };
-        let vm = match Interpreter::new(&prog, &self.helpers, Options::default()) {
+        let vm = match Interpreter::with_resolver(
+            &prog,
+            &helpers,
+            Options::default(),
+            Some(maps.as_ref()),
+        ) {
             Ok(vm) => vm,
             Err(e) => return XdpOutcome::Refused(e.to_string()),
         };
         let mut ctx = vec![0u8; progtype::XDP.ctx_size as usize];
-        let mut pkt = packet.to_vec();
-        match vm.run_ctx(&progtype::XDP, &mut ctx, Some(&mut pkt), None) {
+        let mut pkt = case.packet.clone();
+        match vm.run_ctx(
+            &progtype::XDP,
+            &mut ctx,
+            Some(&mut pkt),
+            Some(maps.as_ref()),
+        ) {
             Ok(r0) => XdpOutcome::Ran {
                 retval: r0 as u32,
                 packet: pkt,
+                maps: maps
+                    .0
+                    .iter()
+                    .zip(DIFF_MAPS)
+                    .map(|(m, (_, max))| contents(max, |k, v| m.lookup(k, v, 0).is_ok()))
+                    .collect(),
             },
             Err(e) => XdpOutcome::Failed(e.to_string()),
         }
@@ -74,17 +187,12 @@ pub enum DiffVerdict {
 }
 
 /// Runs `insns` on both engines and compares.
-pub fn compare(
-    ours: &dyn XdpEngine,
-    reference: &dyn XdpEngine,
-    insns: &[Insn],
-    packet: &[u8],
-) -> DiffVerdict {
-    let r = reference.run(insns, packet);
+pub fn compare(ours: &dyn XdpEngine, reference: &dyn XdpEngine, case: &GenProgram) -> DiffVerdict {
+    let r = reference.run(case);
     if let XdpOutcome::Refused(why) = &r {
         return DiffVerdict::RefusedByReference(why.clone());
     }
-    let o = ours.run(insns, packet);
+    let o = ours.run(case);
     if o == r {
         DiffVerdict::Agreed
     } else {
@@ -98,9 +206,8 @@ pub fn compare(
 /// A disagreement, with the program shrunk as far as it still disagrees.
 #[derive(Clone, Debug)]
 pub struct Disagreement {
-    pub seed: u64,
-    pub insns: Vec<Insn>,
-    pub packet: Vec<u8>,
+    /// The case, its program shrunk.
+    pub case: GenProgram,
     pub ours: XdpOutcome,
     pub reference: XdpOutcome,
 }
@@ -140,27 +247,21 @@ pub fn run_random(
     let mut s = DiffSummary::default();
     let mut reasons: std::collections::HashMap<String, usize> = Default::default();
     for i in 0..count {
-        let GenProgram {
-            seed: ps,
-            insns,
-            packet,
-        } = generate(seed.wrapping_add(i));
-        match compare(ours, reference, &insns, &packet) {
+        let case = generate(seed.wrapping_add(i));
+        match compare(ours, reference, &case) {
             DiffVerdict::Agreed => s.agreed += 1,
             DiffVerdict::RefusedByReference(why) => {
                 s.refused += 1;
                 *reasons.entry(why).or_default() += 1;
             }
             DiffVerdict::Disagreed { .. } => {
-                let small = shrink(ours, reference, insns, &packet);
-                let (o, r) = match compare(ours, reference, &small, &packet) {
+                let small = shrink(ours, reference, case);
+                let (o, r) = match compare(ours, reference, &small) {
                     DiffVerdict::Disagreed { ours, reference } => (ours, reference),
                     _ => unreachable_outcomes(),
                 };
                 s.disagreed.push(Disagreement {
-                    seed: ps,
-                    insns: small,
-                    packet,
+                    case: small,
                     ours: o,
                     reference: r,
                 });
@@ -246,36 +347,34 @@ pub fn remove_insn(insns: &[Insn], k: usize) -> Vec<Insn> {
 }
 
 /// Greedily removes instructions while the program still disagrees.
-pub fn shrink(
-    ours: &dyn XdpEngine,
-    reference: &dyn XdpEngine,
-    mut insns: Vec<Insn>,
-    packet: &[u8],
-) -> Vec<Insn> {
+pub fn shrink(ours: &dyn XdpEngine, reference: &dyn XdpEngine, mut case: GenProgram) -> GenProgram {
     loop {
         let mut changed = false;
-        let mut k = insns.len();
+        let mut k = case.insns.len();
         while k > 0 {
             k -= 1;
-            if matches!(insns[k], Insn::Exit) {
+            if k < case.prologue || matches!(case.insns[k], Insn::Exit) {
                 continue;
             }
-            let cand = remove_insn(&insns, k);
-            let slots: Vec<_> = cand.iter().flat_map(|i| i.encode()).collect();
+            let cand = GenProgram {
+                insns: remove_insn(&case.insns, k),
+                ..case.clone()
+            };
+            let slots: Vec<_> = cand.insns.iter().flat_map(|i| i.encode()).collect();
             let valid = Program::from_slots(slots).is_ok_and(|p| p.check_registers(0b10).is_ok());
             if valid
                 && matches!(
-                    compare(ours, reference, &cand, packet),
+                    compare(ours, reference, &cand),
                     DiffVerdict::Disagreed { .. }
                 )
             {
-                insns = cand;
+                case = cand;
                 changed = true;
-                k = k.min(insns.len());
+                k = k.min(case.insns.len());
             }
         }
         if !changed {
-            return insns;
+            return case;
         }
     }
 }
@@ -328,26 +427,26 @@ mod tests {
         fn name(&self) -> &str {
             "neg-hater"
         }
-        fn run(&self, insns: &[Insn], packet: &[u8]) -> XdpOutcome {
-            if insns.iter().any(|i| matches!(i, Insn::Neg { .. })) {
+        fn run(&self, case: &GenProgram) -> XdpOutcome {
+            if case.insns.iter().any(|i| matches!(i, Insn::Neg { .. })) {
                 XdpOutcome::Failed("neg".into())
             } else {
-                InterpXdp::default().run(insns, packet)
+                InterpXdp.run(case)
             }
         }
     }
 
     #[test]
     fn the_interpreter_agrees_with_itself_and_shrinking_finds_the_culprit() {
-        let interp = InterpXdp::default();
+        let interp = InterpXdp;
         let s = run_random(&interp, &interp, 300, 7, |_, _| {});
         assert_eq!((s.agreed, s.disagreed.len(), s.refused), (300, 0, 0));
         let s = run_random(&NegHater, &interp, 300, 7, |_, _| {});
         assert!(!s.disagreed.is_empty());
         for d in &s.disagreed {
             // Shrunk to the neg and what the program needs around it.
-            assert!(d.insns.iter().any(|i| matches!(i, Insn::Neg { .. })));
-            assert!(d.insns.len() <= 12, "{:?}", d.insns);
+            assert!(d.case.insns.iter().any(|i| matches!(i, Insn::Neg { .. })));
+            assert!(d.case.insns.len() <= 12, "{:?}", d.case.insns);
         }
     }
 }

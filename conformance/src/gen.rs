@@ -7,7 +7,9 @@
 //! body mixes every ALU/ALU32 operation (ISA v4 included), forward JMP and
 //! JMP32 branches, stack stores and (sign-extending) loads of every size,
 //! atomics on the stack, bpf-to-bpf calls, and packet reads and writes
-//! behind bounds checks. The epilogue stores the whole r0 into the first 8
+//! behind bounds checks, and lookups in an array and a hash map (the
+//! [`DIFF_MAPS`], referenced as `BPF_PSEUDO_MAP_IDX`) with a null check,
+//! then loads, stores and atomics on the value. The epilogue stores the whole r0 into the first 8
 //! packet bytes (test-run only returns 32 bits of it) and exits.
 //!
 //! Generation is a pure function of the seed: the same seed gives the same
@@ -98,7 +100,37 @@ pub struct GenProgram {
     pub seed: u64,
     pub insns: Vec<Insn>,
     pub packet: Vec<u8>,
+    /// How many of `insns` are the prologue (ctx, packet bounds, scalars,
+    /// stack initialisation), which shrinking keeps: without it a program
+    /// reads uninitialised stack, which the kernel allows a privileged
+    /// loader and which holds whatever the kernel's stack held.
+    pub prologue: usize,
+    /// The initial contents of each of [`DIFF_MAPS`]: (key, value) pairs.
+    pub maps: Vec<Vec<(u32, [u8; DIFF_VALUE_SIZE])>>,
 }
+
+/// `BPF_MAP_TYPE_ARRAY` and `BPF_MAP_TYPE_HASH`.
+pub const DIFF_MAP_ARRAY: u32 = 2;
+pub const DIFF_MAP_HASH: u32 = 1;
+/// The value size of both diff maps; keys are u32.
+pub const DIFF_VALUE_SIZE: usize = 16;
+/// The maps a generated program may use, by index: (type, max_entries).
+pub const DIFF_MAPS: [(u32, u32); 2] = [(DIFF_MAP_ARRAY, 4), (DIFF_MAP_HASH, 8)];
+/// `w0 = w0`, after every 32-bit cmpxchg. The kernel's x86-64 JIT leaves
+/// r0's upper half as it was when a 32-bit cmpxchg succeeds (the CPU does
+/// not write eax then); the verifier inserts the zero-extension only where
+/// it sees a 64-bit read of r0, and a pruned path hides that read. The ISA
+/// (and the kernel's interpreter) zero-extends, as ours does. Found by
+/// `ironbpf diff --random 100000 --seed 1` (seed 71398); the test
+/// `kernel_jit_skips_cmpxchg32_zext_on_pruned_paths` keeps the case.
+pub const CMPXCHG32_ZEXT: Insn = Insn::Alu {
+    op: AluOp::Mov,
+    width: Width::W32,
+    dst: Reg::R0,
+    src: Operand::Reg(Reg::R0),
+};
+/// Where the lookup key lives, below the 64 initialised stack bytes.
+const KEY_SLOT: i16 = -72;
 
 /// Registers that hold scalars in generated code.
 const SCALARS: [Reg; 7] = [
@@ -188,6 +220,7 @@ impl Gen<'_> {
                 off: -8 * slot,
             });
         }
+        let prologue = out.len();
         // Body.
         let n = 4 + self.rng.below(36) as usize;
         let with_call = self.rng.chance(1, 4);
@@ -248,10 +281,27 @@ impl Gen<'_> {
         }
         let len = MIN_PACKET + self.rng.below(65) as usize;
         let packet = (0..len).map(|_| self.rng.next_u64() as u8).collect();
+        let mut maps = Vec::with_capacity(DIFF_MAPS.len());
+        for &(kind, max) in &DIFF_MAPS {
+            let mut entries = Vec::new();
+            for k in 0..max {
+                // Arrays hold every key; the hash map about half of them.
+                if kind == DIFF_MAP_ARRAY || self.rng.chance(1, 2) {
+                    let mut v = [0u8; DIFF_VALUE_SIZE];
+                    for b in v.iter_mut() {
+                        *b = self.rng.next_u64() as u8;
+                    }
+                    entries.push((k, v));
+                }
+            }
+            maps.push(entries);
+        }
         GenProgram {
             seed,
             insns: out,
+            prologue,
             packet,
+            maps,
         }
     }
 
@@ -282,10 +332,23 @@ impl Gen<'_> {
             0..=39 => Piece::of(vec![self.alu_insn()]),
             40..=49 => Piece::of(vec![self.stack_store()]),
             50..=59 => Piece::of(vec![self.stack_load()]),
-            60..=65 => Piece::of(vec![self.atomic()]),
+            60..=65 => {
+                let atomic = self.atomic();
+                let mut v = vec![atomic];
+                if let Insn::Atomic {
+                    op: AtomicOp::CmpXchg,
+                    size: Size::W,
+                    ..
+                } = atomic
+                {
+                    v.push(CMPXCHG32_ZEXT);
+                }
+                Piece::of(v)
+            }
             66..=79 => self.branch(),
             80..=87 => self.packet_read(),
             88..=93 => self.packet_write(),
+            94..=96 => self.map_lookup(),
             _ => {
                 let r = self.rng.pick(&SCALARS);
                 Piece::of(vec![self.init_scalar(r)])
@@ -421,6 +484,99 @@ impl Gen<'_> {
             insns: Vec::new(),
             skip: Some((op, width, dst, src, skip)),
         }
+    }
+
+    /// `key = K; r0 = bpf_map_lookup_elem(map, &key); if r0 == 0 skip;
+    /// loads, stores and atomics on the value; r0-r5 = scalars`. The call
+    /// leaves r1-r5 uninitialised and r0 a pointer or null, so the piece
+    /// ends by making them scalars; only r6 carries values in and out.
+    fn map_lookup(&mut self) -> Piece {
+        let map = self.rng.below(DIFF_MAPS.len() as u64) as i32;
+        // Keys one past the end miss (arrays) or are absent (hash).
+        let key = self.rng.below(DIFF_MAPS[map as usize].1 as u64 + 1) as i32;
+        let mut ops = Vec::new();
+        for _ in 0..1 + self.rng.below(3) {
+            let size = self.rng.pick(&[Size::B, Size::H, Size::W, Size::DW]);
+            let n = size.bytes() as u64;
+            let off = (n * self.rng.below(DIFF_VALUE_SIZE as u64 / n)) as i16;
+            ops.push(match self.rng.below(4) {
+                0 => Insn::Load {
+                    size,
+                    sign_extend: size != Size::DW && self.rng.chance(1, 3),
+                    dst: Reg::R6,
+                    src: Reg::R0,
+                    off,
+                },
+                1 => Insn::StoreReg {
+                    size,
+                    dst: Reg::R0,
+                    src: Reg::R6,
+                    off,
+                },
+                2 => Insn::Store {
+                    size,
+                    dst: Reg::R0,
+                    off,
+                    imm: self.rng.imm32(),
+                },
+                _ => {
+                    let size = self.rng.pick(&[Size::W, Size::DW]);
+                    let n = size.bytes() as u64;
+                    Insn::Atomic {
+                        // Not cmpxchg: it compares with r0, the pointer.
+                        op: self.rng.pick(&[
+                            AtomicOp::Add,
+                            AtomicOp::Or,
+                            AtomicOp::And,
+                            AtomicOp::Xor,
+                            AtomicOp::FetchAdd,
+                            AtomicOp::FetchOr,
+                            AtomicOp::FetchAnd,
+                            AtomicOp::FetchXor,
+                            AtomicOp::Xchg,
+                        ]),
+                        size,
+                        dst: Reg::R0,
+                        src: Reg::R6,
+                        off: (n * self.rng.below(DIFF_VALUE_SIZE as u64 / n)) as i16,
+                    }
+                }
+            });
+        }
+        let mut insns = vec![
+            Insn::Store {
+                size: Size::W,
+                dst: Reg::R10,
+                off: KEY_SLOT,
+                imm: key,
+            },
+            Insn::LdImm64 {
+                dst: Reg::R1,
+                src: LdImm64Src::MapIdx,
+                imm: map,
+                next_imm: 0,
+            },
+            mov_reg(Reg::R2, Reg::R10),
+            alu(
+                AluOp::Add,
+                Width::W64,
+                Reg::R2,
+                Operand::Imm(KEY_SLOT as i32),
+            ),
+            Insn::Call(CallTarget::Helper(1)),
+            Insn::Jmp {
+                op: JmpOp::Jeq,
+                width: Width::W64,
+                dst: Reg::R0,
+                src: Operand::Imm(0),
+                off: ops.len() as i16,
+            },
+        ];
+        insns.extend(ops);
+        for r in [Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5] {
+            insns.push(self.init_scalar(r));
+        }
+        Piece::of(insns)
     }
 
     /// `r2 = data + end; if r2 > data_end skip; load; r2 = scalar`.
