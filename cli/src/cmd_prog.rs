@@ -87,10 +87,41 @@ pub fn run(cmd: ProgCommand) -> Result<(), Failure> {
     }
 }
 
+/// What the type column says of a program the loader set aside.
+fn refused_type(r: &ironbpf_loader::RefusedProgram) -> &'static str {
+    if matches!(
+        r.error,
+        ironbpf_loader::LoadError::UnknownProgramType { .. }
+    ) {
+        "unknown"
+    } else {
+        r.prog_type_name
+    }
+}
+
+/// Why a set-aside program cannot be loaded, in a few words for the listing.
+fn refused_note(r: &ironbpf_loader::RefusedProgram) -> String {
+    match &r.error {
+        ironbpf_loader::LoadError::UnknownProgramType { .. } => {
+            "the section name does not say the program type: give it with --type".to_string()
+        }
+        e => format!("cannot be loaded: {e}"),
+    }
+}
+
 fn list(args: ListArgs) -> Result<(), Failure> {
-    let obj = load_object(&args.object, args.prog_type.as_deref())?;
+    let mut opts = ironbpf_loader::LoadOptions::default();
+    if let Some(t) = &args.prog_type {
+        let id = ironbpf_kernel_prog_type(t)
+            .ok_or_else(|| Failure::usage(format!("unknown program type `{t}`")))?;
+        opts.prog_type_override = Some(id);
+    }
+    // A listing shows every program, also those that cannot be loaded by themselves.
+    let ins = ironbpf_loader::inspect_file(&args.object, &opts)
+        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+    let obj = &ins.object;
     if args.json {
-        let progs: Vec<_> = obj
+        let mut progs: Vec<_> = obj
             .programs
             .iter()
             .map(|p| {
@@ -98,9 +129,17 @@ fn list(args: ListArgs) -> Result<(), Failure> {
                     "name": p.name, "section": p.section, "type": p.prog_type_name,
                     "type_id": p.prog_type, "insns": p.insns.len() / 8,
                     "attach_to": p.attach_to, "core_relocations": p.core_relocs_applied,
+                    "loadable": true,
                 })
             })
             .collect();
+        progs.extend(ins.refused.iter().map(|r| {
+            serde_json::json!({
+                "name": r.name, "section": r.section, "type": refused_type(r),
+                "type_id": r.prog_type, "insns": r.insns,
+                "loadable": false, "error": r.error.to_string(),
+            })
+        }));
         let maps: Vec<_> = obj
             .maps
             .iter()
@@ -130,6 +169,16 @@ fn list(args: ListArgs) -> Result<(), Failure> {
                 .as_ref()
                 .map(|a| format!("  (attaches to {a})"))
                 .unwrap_or_default()
+        );
+    }
+    for r in &ins.refused {
+        println!(
+            "  {:<28} {:<16} {:>6} insns  section {}  ({})",
+            r.name,
+            refused_type(r),
+            r.insns,
+            r.section,
+            refused_note(r)
         );
     }
     if !obj.maps.is_empty() {

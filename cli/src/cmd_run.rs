@@ -23,18 +23,8 @@ pub struct RunArgs {
     /// The program to run (its function name); optional when the object has one
     #[arg(long)]
     prog: Option<String>,
-    /// The packet (data_in), from a file
-    #[arg(long, conflicts_with = "data_hex")]
-    data: Option<PathBuf>,
-    /// The packet (data_in), as hex
-    #[arg(long)]
-    data_hex: Option<String>,
-    /// The context struct (ctx_in), from a file: the program type's uapi struct
-    #[arg(long)]
-    ctx: Option<PathBuf>,
-    /// Run this many times and report the mean duration per run
-    #[arg(long, default_value_t = 1)]
-    repeat: u32,
+    #[command(flatten)]
+    input: RunInput,
     /// The engine
     #[arg(long, value_enum, default_value = "interp")]
     engine: RunEngine,
@@ -44,6 +34,45 @@ pub struct RunArgs {
     /// One JSON record
     #[arg(long)]
     json: bool,
+}
+
+/// The input of a run: packet, context, repetitions (shared by `ironbpf run`
+/// and `ironbpf kernel run`).
+#[derive(Args)]
+pub struct RunInput {
+    /// The packet (data_in), from a file
+    #[arg(long, conflicts_with = "data_hex")]
+    pub data: Option<PathBuf>,
+    /// The packet (data_in), as hex
+    #[arg(long)]
+    pub data_hex: Option<String>,
+    /// The context struct (ctx_in), from a file: the program type's uapi struct
+    #[arg(long)]
+    pub ctx: Option<PathBuf>,
+    /// Run this many times and report the mean duration per run
+    #[arg(long, default_value_t = 1)]
+    pub repeat: u32,
+}
+
+impl RunInput {
+    /// The packet from `--data` or `--data-hex`, if either is given.
+    pub fn data(&self) -> Result<Option<Vec<u8>>, Failure> {
+        match (&self.data, &self.data_hex) {
+            (Some(f), _) => std::fs::read(f)
+                .map(Some)
+                .map_err(|e| Failure::usage(format!("{}: {e}", f.display()))),
+            (None, Some(h)) => parse_hex(h).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The context from `--ctx`, if given.
+    pub fn ctx(&self) -> Result<Option<Vec<u8>>, Failure> {
+        self.ctx
+            .as_ref()
+            .map(|f| std::fs::read(f).map_err(|e| Failure::usage(format!("{}: {e}", f.display()))))
+            .transpose()
+    }
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, Failure> {
@@ -155,17 +184,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let vm = Interpreter::new(&code, &HelperRegistry::new(), Options::default())
         .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
 
-    let data_in = match (&args.data, &args.data_hex) {
-        (Some(f), _) => {
-            std::fs::read(f).map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?
-        }
-        (None, Some(h)) => parse_hex(h)?,
-        (None, None) => Vec::new(),
-    };
-    let ctx_in = match &args.ctx {
-        Some(f) => std::fs::read(f).map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?,
-        None => Vec::new(),
-    };
+    let data_in = args.input.data()?.unwrap_or_default();
+    let ctx_given = args.input.ctx.is_some();
+    let ctx_in = args.input.ctx()?.unwrap_or_default();
     if ctx_in.len() > pt.ctx_size as usize {
         return Err(Failure::usage(format!(
             "--ctx is {} bytes; the {} context struct is {} bytes",
@@ -174,7 +195,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             pt.ctx_size
         )));
     }
-    let repeat = args.repeat.max(1);
+    let repeat = args.input.repeat.max(1);
     let mut r0 = 0;
     let mut data_out = Vec::new();
     let mut ctx_out = Vec::new();
@@ -182,7 +203,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     for _ in 0..repeat {
         let mut ctx = vec![0u8; pt.ctx_size as usize];
         ctx[..ctx_in.len()].copy_from_slice(&ctx_in);
-        if pt.fields.first().is_some_and(|f| f.name == "len") && args.ctx.is_none() {
+        if pt.fields.first().is_some_and(|f| f.name == "len") && !ctx_given {
             ctx[..4].copy_from_slice(&(data_in.len() as u32).to_le_bytes());
         }
         let mut pkt = data_in.clone();
@@ -230,6 +251,6 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn hex(b: &[u8]) -> String {
+pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -6,12 +6,15 @@
 
 mod cmd_asm;
 mod cmd_bench;
+mod cmd_compare;
 mod cmd_diff;
 mod cmd_helpers;
+mod cmd_kernel;
 mod cmd_plugin;
 mod cmd_prog;
 mod cmd_run;
 mod cmd_test;
+mod cmd_verify;
 mod style;
 
 use clap::{Parser, Subcommand};
@@ -50,6 +53,13 @@ enum Command {
     Prog(cmd_prog::ProgCommand),
     /// Run a program of an ELF object on a packet or context (BPF_PROG_TEST_RUN without root)
     Run(cmd_run::RunArgs),
+    /// Verify a program (ironbpf's verifier is not implemented yet: shows the kernel's verdict and log as reference)
+    Verify(cmd_verify::VerifyArgs),
+    /// The running kernel as the reference: verify, run, probe, xlated and jited images
+    #[command(subcommand)]
+    Kernel(cmd_kernel::KernelCommand),
+    /// Compare every program of objects or folders between ironbpf and the kernel, side by side
+    Compare(cmd_compare::CompareArgs),
 }
 
 /// A failure to report: its message and the exit code.
@@ -82,6 +92,9 @@ fn main() -> ExitCode {
         Command::Asm(a) => cmd_asm::asm(a),
         Command::Disasm(a) => cmd_asm::disasm(a),
         Command::Run(a) => cmd_run::run(a),
+        Command::Verify(a) => cmd_verify::run(a),
+        Command::Kernel(c) => cmd_kernel::run(c),
+        Command::Compare(a) => cmd_compare::run(a),
         Command::Prog(c) => cmd_prog::run(c),
         Command::Diff(a) => cmd_diff::run(a),
         Command::Bench(a) => cmd_bench::run(a),

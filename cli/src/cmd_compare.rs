@@ -1,0 +1,870 @@
+//! `ironbpf compare`: every program of some objects on ironbpf's side and
+//! the kernel's, side by side.
+//!
+//! ironbpf's side is the loader, the verifier (not yet implemented), and,
+//! for the program types the interpreter runs and that the kernel accepted,
+//! a run on the default packet. The kernel's side is its verifier's verdict
+//! with the first error line and the statistics, the JIT image's size, and a
+//! test run on the same packet where the type has one.
+//!
+//! What can be compared now is the run: both sides ran, and r0 (the low 32
+//! bits, all that the kernel's test run returns) and the packet afterwards
+//! are equal (agree) or not (disagree). A program that the kernel accepted
+//! and ironbpf refused or faulted on is a disagreement too. An error is a
+//! program that could not be put to both sides for reasons other than a
+//! verifier's: the loader refused it, the kernel refused its maps, or the
+//! load failed before the kernel's verifier judged the code.
+
+use crate::cmd_kernel::{
+    default_packet, errno_of, kernel_verdict, load, load_options, outcome_line, takes_packet,
+    KernelVerdict,
+};
+use crate::cmd_run::hex;
+use crate::Failure;
+use clap::Args;
+use ironbpf_isa::Program as Code;
+use ironbpf_kernel::object::KernelObject;
+use ironbpf_kernel::{LoadOutcome, ProgLoad, TestRun, BPF_LOG_LEVEL1};
+use ironbpf_loader::{LoadOptions, Program};
+use ironbpf_vm::progtype::{self, CtxFieldKind, ProgType};
+use ironbpf_vm::{HelperRegistry, Interpreter, Options, VmError};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Mutex};
+use std::time::Instant;
+
+#[derive(Args)]
+#[command(
+    after_help = "For each program: ironbpf's side (loader; verifier, not yet implemented; a run on the \
+                  default packet for xdp, socket_filter, sched_cls, sched_act and cgroup_skb programs the kernel \
+                  accepted) next to the kernel's (verdict, first error line, processed instructions, \
+                  verification time, JIT size, test run). With several programs the last line is \
+                  `P programs: A agree, D disagree, E errors`; programs neither side can be compared on yet \
+                  are counted on the line before it. Exit code 1 when any program disagrees or is an error.\n\n\
+                  Examples:\n  ironbpf compare ../shared/corpus/ebpf-samples\n  \
+                  ironbpf compare ../shared/corpus/ebpf-samples/linux/sockex1_kern.o\n  \
+                  ironbpf compare --type xdp ../shared/corpus/ebpf-samples/build --json > build.jsonl\n  \
+                  ironbpf compare ../shared/corpus/ebpf-samples --type build=xdp --type suricata=socket_filter --type linux=sched_cls"
+)]
+pub struct CompareArgs {
+    /// Objects, or folders searched recursively for *.o
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Only the programs with this name
+    #[arg(long)]
+    prog: Option<String>,
+    /// The program type for sections whose name does not say it (xdp, socket_filter, sched_cls, ...);
+    /// PATH=TYPE gives it to the objects under PATH only (repeat it; the longest matching PATH wins)
+    #[arg(long = "type", value_name = "[PATH=]TYPE")]
+    prog_type: Vec<String>,
+    /// One JSON record per program (one per line); the summary goes to stderr
+    #[arg(long)]
+    json: bool,
+    /// Objects compared at once (default: the number of CPUs)
+    #[arg(long)]
+    jobs: Option<usize>,
+}
+
+/// How a program's two sides compare.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    Agree,
+    Disagree(String),
+    Error(String),
+    /// Nothing can be compared yet; the reason's category and its text.
+    NotCompared(Skip, String),
+}
+
+/// Why a program could not be compared yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Skip {
+    /// The kernel's verifier refused it; ironbpf's verifier does not exist yet.
+    VerifierRefused,
+    /// Of a type ironbpf's interpreter does not run, or without a test run.
+    NoRun,
+    /// The interpreter cannot run it yet (helpers, maps, kfuncs).
+    Unsupported,
+}
+
+impl Skip {
+    fn describe(self) -> &'static str {
+        match self {
+            Skip::VerifierRefused => {
+                "refused by the kernel's verifier, which ironbpf cannot check yet (its verifier is not implemented)"
+            }
+            Skip::NoRun => "of a program type that is not run on both sides",
+            Skip::Unsupported => {
+                "accepted by the kernel, but ironbpf's interpreter cannot run them yet (helpers, maps, kfuncs)"
+            }
+        }
+    }
+}
+
+impl Outcome {
+    fn word(&self) -> &'static str {
+        match self {
+            Outcome::Agree => "agree",
+            Outcome::Disagree(_) => "disagree",
+            Outcome::Error(_) => "error",
+            Outcome::NotCompared(..) => "not compared",
+        }
+    }
+    fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Agree => None,
+            Outcome::Disagree(r) | Outcome::Error(r) | Outcome::NotCompared(_, r) => Some(r),
+        }
+    }
+}
+
+/// A run on one side.
+#[derive(Clone, Debug)]
+struct RunResult {
+    r0: u64,
+    data_out: Vec<u8>,
+    /// The kernel's mean duration per run.
+    duration_ns: Option<u32>,
+    /// The program changed the packet (the part it sees).
+    changed: bool,
+}
+
+/// ironbpf's side.
+#[derive(Default)]
+struct Ours {
+    loader_error: Option<String>,
+    run: Option<Result<RunResult, String>>,
+}
+
+/// The kernel's side.
+struct Theirs {
+    /// `None`: the object's maps could not be created, so no load.
+    load: Option<LoadOutcome>,
+    jited_len: Option<u32>,
+    xlated_len: Option<u32>,
+    run: Option<Result<RunResult, String>>,
+}
+
+struct Record {
+    object: String,
+    program: String,
+    section: String,
+    prog_type: String,
+    insns: usize,
+    ours: Ours,
+    theirs: Option<Theirs>,
+    outcome: Outcome,
+}
+
+/// The kernel's test-run context for a program type, read back field by
+/// field, so that ironbpf's run sees the same context, and how many bytes
+/// at the packet's front the program does not see (the Ethernet header, for
+/// the skb types that run at L3).
+#[derive(Clone)]
+struct KernelCtx {
+    ctx: Vec<u8>,
+    skip: usize,
+}
+
+/// Loads `r0 = *(size *)(r1 + off) [>> 32]; exit` as `pt` and test-runs it on
+/// `packet`: the value the kernel's test run gives that context field.
+fn probe_field(pt: &ProgType, off: u32, dw: bool, high: bool, packet: &[u8]) -> Option<u32> {
+    let ldx = if dw { 0x79u64 } else { 0x61 };
+    let mut insns = vec![ldx | (0x10 << 8) | ((off as u64 & 0xffff) << 16)];
+    if high {
+        insns.push(0x77 | (32u64 << 32));
+    }
+    insns.push(0x95);
+    let out = ironbpf_kernel::load_program(&ProgLoad {
+        prog_type: pt.kernel_id,
+        insns: &insns,
+        log_level: 0,
+        name: "ctx_probe",
+        ..Default::default()
+    });
+    let prog = out.result.ok()?;
+    prog.test_run(&TestRun {
+        data: packet,
+        ..Default::default()
+    })
+    .ok()
+    .map(|r| r.retval)
+}
+
+fn probe_ctx(pt: &ProgType, packet: &[u8]) -> KernelCtx {
+    let mut ctx = vec![0u8; pt.ctx_size as usize];
+    let mut len_field = None;
+    for f in pt.fields.iter().filter(|f| f.kind == CtxFieldKind::Scalar) {
+        if f.size == 8 {
+            let lo = probe_field(pt, f.off, true, false, packet);
+            let hi = probe_field(pt, f.off, true, true, packet);
+            let v = (hi.unwrap_or(0) as u64) << 32 | lo.unwrap_or(0) as u64;
+            ctx[f.off as usize..f.off as usize + 8].copy_from_slice(&v.to_le_bytes());
+            continue;
+        }
+        for w in (0..f.size / 4).map(|i| f.off + 4 * i) {
+            if let Some(v) = probe_field(pt, w, false, false, packet) {
+                ctx[w as usize..w as usize + 4].copy_from_slice(&v.to_le_bytes());
+                if f.name == "len" {
+                    len_field = Some(v as usize);
+                }
+            }
+        }
+    }
+    let skip = match len_field {
+        Some(len) if len <= packet.len() => packet.len() - len,
+        _ => 0,
+    };
+    KernelCtx { ctx, skip }
+}
+
+/// What both sides share across objects.
+struct Shared {
+    packet: Vec<u8>,
+    ctx: Mutex<HashMap<u32, KernelCtx>>,
+    /// `--type`: (PATH or none, type id).
+    types: Vec<(Option<String>, u32)>,
+    prog: Option<String>,
+}
+
+impl Shared {
+    /// The loader options for an object: the type of the longest `--type`
+    /// PATH it lies under, else the bare `--type`.
+    fn opts(&self, path: &Path, shown: &str) -> LoadOptions {
+        let full = path.display().to_string();
+        let under = |p: &str| {
+            let p = p.trim_end_matches('/');
+            [shown, full.as_str()]
+                .iter()
+                .any(|s| *s == p || s.starts_with(&format!("{p}/")))
+        };
+        let best = self
+            .types
+            .iter()
+            .filter(|(p, _)| p.as_deref().is_none_or(under))
+            .max_by_key(|(p, _)| p.as_ref().map_or(0, |p| p.len() + 1));
+        LoadOptions {
+            prog_type_override: best.map(|(_, t)| *t),
+            ..Default::default()
+        }
+    }
+
+    fn kernel_ctx(&self, pt: &ProgType) -> KernelCtx {
+        if let Some(c) = self.ctx.lock().expect("ctx cache").get(&pt.kernel_id) {
+            return c.clone();
+        }
+        let c = probe_ctx(pt, &self.packet);
+        self.ctx
+            .lock()
+            .expect("ctx cache")
+            .insert(pt.kernel_id, c.clone());
+        c
+    }
+}
+
+/// The program types ironbpf's interpreter runs in a comparison.
+fn runnable(prog_type: u32) -> Option<&'static ProgType> {
+    match prog_type {
+        1 | 3 | 4 | 6 | 8 => progtype::by_kernel_id(prog_type),
+        _ => None,
+    }
+}
+
+/// ironbpf's run of an accepted program; `Err((skip, why))` when it cannot
+/// run it yet, `Ok(Err(why))` when it refused or faulted.
+fn run_ours(
+    p: &Program,
+    pt: &'static ProgType,
+    kctx: &KernelCtx,
+    packet: &[u8],
+) -> Result<Result<RunResult, String>, String> {
+    let code = match Code::from_bytes(&p.insns) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(format!("refused: {e}"))),
+    };
+    let vm = match Interpreter::new(&code, &HelperRegistry::new(), Options::default()) {
+        Ok(vm) => vm,
+        Err(e @ (VmError::UnknownHelper { .. } | VmError::Unsupported { .. })) => {
+            return Err(e.to_string())
+        }
+        Err(e) => return Ok(Err(format!("refused: {e}"))),
+    };
+    let mut ctx = kctx.ctx.clone();
+    let mut pkt = packet[kctx.skip..].to_vec();
+    match vm.run_ctx(pt, &mut ctx, Some(&mut pkt), None) {
+        Ok(r0) => Ok(Ok(RunResult {
+            r0,
+            changed: pkt != packet[kctx.skip..],
+            data_out: pkt,
+            duration_ns: None,
+        })),
+        Err(e @ (VmError::Unsupported { .. } | VmError::HelperFailed { .. })) => Err(e.to_string()),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+/// The kernel's test run: once for the results, then 100 times for the
+/// duration. The program sees the packet from byte `skip` on.
+fn run_kernel(
+    prog: &ironbpf_kernel::KernelProg,
+    packet: &[u8],
+    skip: usize,
+) -> Result<RunResult, String> {
+    let once = prog
+        .test_run(&TestRun {
+            data: packet,
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    let timed = prog
+        .test_run(&TestRun {
+            data: packet,
+            repeat: 100,
+            ..Default::default()
+        })
+        .ok();
+    Ok(RunResult {
+        r0: once.retval as u64,
+        changed: once.data_out.get(skip..) != packet.get(skip..),
+        data_out: once.data_out,
+        duration_ns: timed.map(|t| t.duration_ns),
+    })
+}
+
+/// Both sides of one program of an object whose maps are in the kernel.
+fn compare_program(sh: &Shared, kobj: &KernelObject, p: &Program) -> (Ours, Theirs, Outcome) {
+    let mut out = load(kobj, p, 0);
+    if !out.accepted() && out.error_insn.is_none() && !out.log.is_empty() {
+        // The statistics-only log names the error but not the instruction.
+        let again = load(kobj, p, BPF_LOG_LEVEL1);
+        if !again.accepted() {
+            out = again;
+        }
+    }
+    let mut theirs = Theirs {
+        load: None,
+        jited_len: None,
+        xlated_len: None,
+        run: None,
+    };
+    let mut ours = Ours::default();
+    let verdict = kernel_verdict(&out);
+    let outcome = match verdict {
+        KernelVerdict::LoadFailed => Outcome::Error(format!(
+            "the kernel's load failed before its verifier judged the code: {}",
+            outcome_line(&out)
+        )),
+        KernelVerdict::Refused => Outcome::NotCompared(
+            Skip::VerifierRefused,
+            format!(
+                "refused by the kernel's verifier ({}); ironbpf's verifier is not yet implemented",
+                crate::cmd_kernel::error_line(&out).unwrap_or_else(|| "no reason given".into())
+            ),
+        ),
+        KernelVerdict::Accepted => {
+            let prog = out.result.as_ref().expect("accepted");
+            if let Ok(info) = prog.info() {
+                theirs.jited_len = Some(info.jited_len);
+                theirs.xlated_len = Some(info.xlated_len);
+            }
+            let kctx = runnable(p.prog_type).map(|pt| sh.kernel_ctx(pt));
+            if takes_packet(p.prog_type) {
+                let skip = kctx.as_ref().map_or(0, |c| c.skip);
+                theirs.run = Some(run_kernel(prog, &sh.packet, skip));
+            }
+            match (runnable(p.prog_type).zip(kctx), &theirs.run) {
+                (None, _) => Outcome::NotCompared(
+                    Skip::NoRun,
+                    format!(
+                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act and cgroup_skb)",
+                        p.prog_type_name
+                    ),
+                ),
+                (Some(_), Some(Err(e))) => Outcome::Error(format!("the kernel's test run failed: {e}")),
+                (Some(_), None) => unreachable!("runnable types take a packet"),
+                (Some((pt, kctx)), Some(Ok(k))) => {
+                    match run_ours(p, pt, &kctx, &sh.packet) {
+                        Err(why) => Outcome::NotCompared(
+                            Skip::Unsupported,
+                            format!("ironbpf cannot run it yet: {why}"),
+                        ),
+                        Ok(r) => {
+                            let o = judge(&r, k, kctx.skip);
+                            ours.run = Some(r);
+                            o
+                        }
+                    }
+                }
+            }
+        }
+    };
+    theirs.load = Some(out);
+    (ours, theirs, outcome)
+}
+
+/// Agree when r0's low 32 bits and the packet the program saw are equal.
+fn judge(ours: &Result<RunResult, String>, k: &RunResult, skip: usize) -> Outcome {
+    let o = match ours {
+        Ok(o) => o,
+        Err(e) => {
+            return Outcome::Disagree(format!(
+                "the kernel ran it (r0 = {}), ironbpf did not: {e}",
+                k.r0
+            ))
+        }
+    };
+    let mut diffs = Vec::new();
+    if o.r0 as u32 as u64 != k.r0 {
+        diffs.push(format!(
+            "r0: ironbpf {} ({:#x}), kernel {} ({:#x})",
+            o.r0, o.r0, k.r0, k.r0
+        ));
+    }
+    let theirs = k.data_out.get(skip..).unwrap_or(&[]);
+    if o.data_out != theirs {
+        let first = o
+            .data_out
+            .iter()
+            .zip(theirs)
+            .position(|(a, b)| a != b)
+            .unwrap_or(o.data_out.len().min(theirs.len()));
+        diffs.push(format!(
+            "packet: ironbpf {} bytes, kernel {} bytes, first difference at byte {}",
+            o.data_out.len(),
+            theirs.len(),
+            first + skip
+        ));
+    }
+    if diffs.is_empty() {
+        Outcome::Agree
+    } else {
+        Outcome::Disagree(diffs.join("; "))
+    }
+}
+
+/// Every program of one object.
+fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
+    let ins = match ironbpf_loader::inspect_file(path, &sh.opts(path, shown)) {
+        Ok(i) => i,
+        Err(e) => {
+            return vec![Record {
+                object: shown.to_string(),
+                program: "-".into(),
+                section: "-".into(),
+                prog_type: "-".into(),
+                insns: 0,
+                ours: Ours {
+                    loader_error: Some(e.to_string()),
+                    run: None,
+                },
+                theirs: None,
+                outcome: Outcome::Error(format!("the loader refused the object: {e}")),
+            }]
+        }
+    };
+    let wanted = |name: &str| sh.prog.as_deref().is_none_or(|n| n == name);
+    let mut records = Vec::new();
+    let progs: Vec<&Program> = ins
+        .object
+        .programs
+        .iter()
+        .filter(|p| wanted(&p.name))
+        .collect();
+    if !progs.is_empty() {
+        let kobj = KernelObject::create(&ins.object);
+        for p in progs {
+            let mut rec = Record {
+                object: shown.to_string(),
+                program: p.name.clone(),
+                section: p.section.clone(),
+                prog_type: p.prog_type_name.to_string(),
+                insns: p.insns.len() / 8,
+                ours: Ours::default(),
+                theirs: None,
+                outcome: Outcome::Agree,
+            };
+            match &kobj {
+                Ok(k) => {
+                    let (ours, theirs, outcome) = compare_program(sh, k, p);
+                    rec.ours = ours;
+                    rec.theirs = Some(theirs);
+                    rec.outcome = outcome;
+                }
+                Err(e) => {
+                    rec.theirs = Some(Theirs {
+                        load: None,
+                        jited_len: None,
+                        xlated_len: None,
+                        run: None,
+                    });
+                    rec.outcome =
+                        Outcome::Error(format!("the kernel refused the object's maps: {e}"));
+                }
+            }
+            records.push(rec);
+        }
+    }
+    for r in ins.refused.iter().filter(|r| wanted(&r.name)) {
+        records.push(Record {
+            object: shown.to_string(),
+            program: r.name.clone(),
+            section: r.section.clone(),
+            prog_type: if matches!(
+                r.error,
+                ironbpf_loader::LoadError::UnknownProgramType { .. }
+            ) {
+                "unknown".into()
+            } else {
+                r.prog_type_name.to_string()
+            },
+            insns: r.insns,
+            ours: Ours {
+                loader_error: Some(r.error.to_string()),
+                run: None,
+            },
+            theirs: None,
+            outcome: Outcome::Error(format!("ironbpf's loader refused it: {}", r.error)),
+        });
+    }
+    records
+}
+
+/// The objects under `paths`: files as given, folders searched for *.o.
+fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, Failure> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                walk(&p, out)?;
+            } else if p.extension().is_some_and(|e| e == "o") {
+                out.push(p);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    for root in paths {
+        if root.is_dir() {
+            let mut found = Vec::new();
+            walk(root, &mut found)
+                .map_err(|e| Failure::usage(format!("{}: {e}", root.display())))?;
+            if found.is_empty() {
+                return Err(Failure::usage(format!(
+                    "{}: no *.o files in this folder",
+                    root.display()
+                )));
+            }
+            for f in found {
+                let shown = f
+                    .strip_prefix(root)
+                    .map(|r| r.display().to_string())
+                    .unwrap_or_else(|_| f.display().to_string());
+                files.push((f, shown));
+            }
+        } else if root.exists() {
+            files.push((root.clone(), root.display().to_string()));
+        } else {
+            return Err(Failure::usage(format!(
+                "{}: no such file or folder",
+                root.display()
+            )));
+        }
+    }
+    Ok(files)
+}
+
+/// `--type [PATH=]TYPE` values.
+fn parse_types(values: &[String]) -> Result<Vec<(Option<String>, u32)>, Failure> {
+    values
+        .iter()
+        .map(|v| {
+            let (path, name) = match v.rsplit_once('=') {
+                Some((p, t)) => (Some(p.to_string()), t),
+                None => (None, v.as_str()),
+            };
+            let id = load_options(Some(name))?
+                .prog_type_override
+                .expect("a type was given");
+            Ok((path, id))
+        })
+        .collect()
+}
+
+pub fn run(args: CompareArgs) -> Result<(), Failure> {
+    crate::cmd_kernel::require_kernel()?;
+    let files = collect(&args.paths)?;
+    let sh = Shared {
+        packet: default_packet(),
+        ctx: Mutex::new(HashMap::new()),
+        types: parse_types(&args.prog_type)?,
+        prog: args.prog.clone(),
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 64);
+    let progress = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Vec<Record>)>();
+    let mut all: Vec<Record> = Vec::new();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(files.len()) {
+            let tx = tx.clone();
+            let (sh, files, next) = (&sh, &files, &next);
+            s.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((path, shown)) = files.get(i) else {
+                    break;
+                };
+                let recs = compare_object(sh, path, shown);
+                if tx.send((i, recs)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        // Print in the files' order as the results come in.
+        let mut pending: HashMap<usize, Vec<Record>> = HashMap::new();
+        let mut printed = 0;
+        let mut first = true;
+        for (i, recs) in rx {
+            pending.insert(i, recs);
+            while let Some(recs) = pending.remove(&printed) {
+                if progress {
+                    eprint!("\r\x1b[K");
+                }
+                for r in &recs {
+                    if args.json {
+                        println!("{}", record_json(r));
+                    } else {
+                        if !first {
+                            println!();
+                        }
+                        print_record(r);
+                    }
+                    first = false;
+                }
+                let _ = std::io::stdout().flush();
+                all.extend(recs);
+                printed += 1;
+                if progress && printed < files.len() {
+                    eprint!(
+                        "[{printed}/{}] {}",
+                        files.len(),
+                        files.get(printed).map(|f| f.1.as_str()).unwrap_or("")
+                    );
+                }
+            }
+        }
+        if progress {
+            eprint!("\r\x1b[K");
+        }
+    });
+    if all.is_empty() {
+        return Err(Failure::usage(match &args.prog {
+            Some(n) => format!("no program `{n}` in the objects given"),
+            None => "the objects given hold no programs".to_string(),
+        }));
+    }
+    let count = |w: &str| all.iter().filter(|r| r.outcome.word() == w).count();
+    let (agree, disagree, errors) = (count("agree"), count("disagree"), count("error"));
+    let mut summary = Vec::new();
+    if all.len() > 1 {
+        let mut lists = |word: &str, title: &str| {
+            let rs: Vec<&Record> = all.iter().filter(|r| r.outcome.word() == word).collect();
+            if !rs.is_empty() {
+                summary.push(format!("{title} ({}):", rs.len()));
+                for r in rs {
+                    summary.push(format!(
+                        "  {}: {}: {}",
+                        r.object,
+                        r.program,
+                        r.outcome.reason().unwrap_or_default()
+                    ));
+                }
+            }
+        };
+        lists("disagree", "disagreements");
+        lists("error", "errors");
+        let mut skipped: Vec<(Skip, usize)> = Vec::new();
+        for r in &all {
+            if let Outcome::NotCompared(k, _) = r.outcome {
+                match skipped.iter_mut().find(|(s, _)| *s == k) {
+                    Some((_, n)) => *n += 1,
+                    None => skipped.push((k, 1)),
+                }
+            }
+        }
+        skipped.sort();
+        let n: usize = skipped.iter().map(|(_, n)| n).sum();
+        if n > 0 {
+            summary.push(format!(
+                "not compared yet ({n}): {}",
+                skipped
+                    .iter()
+                    .map(|(k, n)| format!("{n} {}", k.describe()))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        summary.push(format!(
+            "time: {:.1} s for {} objects",
+            start.elapsed().as_secs_f64(),
+            files.len()
+        ));
+        summary.push(format!(
+            "{} programs: {agree} agree, {disagree} disagree, {errors} errors",
+            all.len()
+        ));
+    }
+    for line in &summary {
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    if disagree + errors > 0 {
+        return Err(Failure::failed(String::new()));
+    }
+    Ok(())
+}
+
+fn run_text(r: &Option<Result<RunResult, String>>) -> String {
+    match r {
+        None => "-".to_string(),
+        Some(Err(e)) => format!("failed: {e}"),
+        Some(Ok(k)) => {
+            let mut s = format!(
+                "r0 = {}, packet {}",
+                k.r0,
+                if k.changed { "changed" } else { "unchanged" }
+            );
+            if let Some(d) = k.duration_ns {
+                s.push_str(&format!(", {d} ns/run"));
+            }
+            s
+        }
+    }
+}
+
+fn print_record(r: &Record) {
+    println!(
+        "{}: {} ({}, {} insns): {}",
+        r.object,
+        r.program,
+        r.prog_type,
+        r.insns,
+        r.outcome.word()
+    );
+    let row = |what: &str, ours: &str, theirs: &str| {
+        println!("  {what:<10} {ours:<40} {theirs}");
+    };
+    row("", "ironbpf", "kernel");
+    let k = r.theirs.as_ref();
+    let kload = k.and_then(|t| t.load.as_ref());
+    match &r.ours.loader_error {
+        Some(_) => row("load", "refused by the loader (below)", "not loaded"),
+        None => row(
+            "load",
+            "loaded",
+            &match kload {
+                Some(o) => {
+                    let v = kernel_verdict(o);
+                    match errno_of(o) {
+                        Some((_, e)) => format!("{} with {e}", v.name()),
+                        None => v.name().to_string(),
+                    }
+                }
+                None => "-".to_string(),
+            },
+        ),
+    }
+    if r.ours.loader_error.is_none() {
+        if let Some(o) = kload {
+            let stats = match (o.processed_insns, o.verification_time_usec) {
+                (Some(n), Some(t)) => format!("{n} insns processed, {t} us"),
+                (Some(n), None) => format!("{n} insns processed"),
+                _ => "-".to_string(),
+            };
+            row("verifier", "not yet implemented", &stats);
+            if !o.accepted() {
+                let at = o
+                    .error_insn
+                    .map(|i| format!("insn {i}: "))
+                    .unwrap_or_default();
+                row(
+                    "error",
+                    "-",
+                    &format!(
+                        "{at}{}",
+                        crate::cmd_kernel::error_line(o)
+                            .as_deref()
+                            .unwrap_or("(empty log)")
+                    ),
+                );
+            }
+        }
+        if let Some(t) = k {
+            if let Some(j) = t.jited_len {
+                row(
+                    "jited",
+                    "-",
+                    &format!("{j} bytes (xlated {} insns)", t.xlated_len.unwrap_or(0) / 8),
+                );
+            }
+            if t.run.is_some() || r.ours.run.is_some() {
+                row("run", &run_text(&r.ours.run), &run_text(&t.run));
+            }
+        }
+    }
+    if let Some(reason) = r.outcome.reason() {
+        println!("  => {}: {reason}", r.outcome.word());
+    }
+}
+
+fn side_run_json(r: &Option<Result<RunResult, String>>) -> Value {
+    match r {
+        None => Value::Null,
+        Some(Err(e)) => json!({"error": e}),
+        Some(Ok(k)) => {
+            json!({"r0": k.r0, "data_out": hex(&k.data_out), "duration_ns": k.duration_ns})
+        }
+    }
+}
+
+fn record_json(r: &Record) -> Value {
+    let ours = json!({
+        "loader": r.ours.loader_error.as_deref().unwrap_or("ok"),
+        "verdict": if r.ours.loader_error.is_some() { "not loaded" } else { "not implemented" },
+        "processed_insns": Value::Null,
+        "verification_time_usec": Value::Null,
+        "error_insn": Value::Null,
+        "first_error_line": r.ours.loader_error,
+        "run": side_run_json(&r.ours.run),
+    });
+    let theirs = match &r.theirs {
+        None => Value::Null,
+        Some(t) => match &t.load {
+            None => json!({"verdict": "not loaded", "first_error_line": r.outcome.reason()}),
+            Some(o) => {
+                let mut v = crate::cmd_kernel::outcome_json(o, false);
+                v["jited_len"] = json!(t.jited_len);
+                v["xlated_insns"] = json!(t.xlated_len.map(|x| x / 8));
+                v["run"] = side_run_json(&t.run);
+                v
+            }
+        },
+    };
+    json!({
+        "object": r.object, "program": r.program, "section": r.section, "type": r.prog_type,
+        "insns": r.insns, "outcome": r.outcome.word(), "reason": r.outcome.reason(),
+        "ironbpf": ours, "kernel": theirs,
+    })
+}
