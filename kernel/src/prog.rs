@@ -221,6 +221,8 @@ fn is_trailer(line: &str) -> bool {
         || l.starts_with("mark_precise")
         || l.starts_with("-- END PROG LOAD LOG --")
         || l.starts_with("Live regs before insn")
+        // Source lines the log interleaves from line info.
+        || l.starts_with("; ")
 }
 
 /// The line that says why the program was refused: the last line of the log
@@ -228,6 +230,12 @@ fn is_trailer(line: &str) -> bool {
 pub fn first_error_line(log: &str) -> Option<String> {
     log.lines()
         .rev()
+        .map(|l| match l.find("verification time ") {
+            // The error line does not always end in a newline, and the
+            // statistics line then sticks to it.
+            Some(i) if i > 0 => &l[..i],
+            _ => l,
+        })
         .find(|l| !is_trailer(l))
         .map(|l| l.trim().to_string())
 }
@@ -487,5 +495,17 @@ mod tests {
         let ok = "processed 5 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n\
                   verification time 12 usec\nstack depth 8\n";
         assert_eq!(parse_stats(ok), (Some(5), Some(12)));
+        let glued = "; for (i = 0; i < n; i++) @ loop.c:18\n5: (07) r1 += 1\nR1 invalid mem access 'scalar'verification time 17 usec\n\
+                     stack depth 0\n";
+        assert_eq!(
+            first_error_line(glued).as_deref(),
+            Some("R1 invalid mem access 'scalar'")
+        );
+        let source_last =
+            "infinite loop detected at insn 3\n; i++ @ loop.c:18\nprocessed 9 insns\n";
+        assert_eq!(
+            first_error_line(source_last).as_deref(),
+            Some("infinite loop detected at insn 3")
+        );
     }
 }
