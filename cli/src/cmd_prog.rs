@@ -109,6 +109,33 @@ fn refused_note(r: &ironbpf_loader::RefusedProgram) -> String {
     }
 }
 
+/// A listing succeeds when every program it shows can be loaded, its type
+/// aside (a listing does not need it): otherwise the first reason, naming
+/// the section, symbol or offset at fault.
+fn broken(ins: &ironbpf_loader::Inspection, path: &std::path::Path) -> Result<(), Failure> {
+    let bad: Vec<_> = ins
+        .refused
+        .iter()
+        .filter(|r| {
+            !matches!(
+                r.error,
+                ironbpf_loader::LoadError::UnknownProgramType { .. }
+            )
+        })
+        .collect();
+    match bad.first() {
+        None => Ok(()),
+        Some(r) => Err(Failure::failed(format!(
+            "{}: {} of {} programs cannot be loaded; program {}: {}",
+            path.display(),
+            bad.len(),
+            ins.object.programs.len() + ins.refused.len(),
+            r.name,
+            r.error
+        ))),
+    }
+}
+
 fn list(args: ListArgs) -> Result<(), Failure> {
     let mut opts = ironbpf_loader::LoadOptions::default();
     if let Some(t) = &args.prog_type {
@@ -154,7 +181,7 @@ fn list(args: ListArgs) -> Result<(), Failure> {
             "{}",
             serde_json::json!({"object": args.object.display().to_string(), "license": obj.license, "programs": progs, "maps": maps})
         );
-        return Ok(());
+        return broken(&ins, &args.object);
     }
     println!("{}: license {:?}", args.object.display(), obj.license);
     println!("programs:");
@@ -190,5 +217,5 @@ fn list(args: ListArgs) -> Result<(), Failure> {
             );
         }
     }
-    Ok(())
+    broken(&ins, &args.object)
 }
