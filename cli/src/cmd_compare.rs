@@ -42,8 +42,8 @@ use std::time::Instant;
                   default packet for xdp, socket_filter, sched_cls, sched_act and cgroup_skb programs the kernel \
                   accepted) next to the kernel's (verdict, first error line, processed instructions, \
                   verification time, JIT size, test run). With several programs the last line is \
-                  `P programs: A agree, D disagree, E errors`; programs neither side can be compared on yet \
-                  are counted on the line before it. Exit code 1 when any program disagrees or is an error.\n\n\
+                  `P programs: A agree, D disagree, E errors`; the programs that cannot be compared yet \
+                  are counted, by reason, just above it. Exit code 1 when any program disagrees or is an error.\n\n\
                   Examples:\n  ironbpf compare ../shared/corpus/ebpf-samples\n  \
                   ironbpf compare ../shared/corpus/ebpf-samples/linux/sockex1_kern.o\n  \
                   ironbpf compare --type xdp ../shared/corpus/ebpf-samples/build --json > build.jsonl\n  \

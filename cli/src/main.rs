@@ -56,7 +56,10 @@ enum Command {
     /// Verify a program (ironbpf's verifier is not implemented yet: shows the kernel's verdict and log as reference)
     Verify(cmd_verify::VerifyArgs),
     /// The running kernel as the reference: verify, run, probe, xlated and jited images
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  ironbpf kernel probe\n  ironbpf kernel verify ../shared/corpus/ebpf-samples/linux/sockex1_kern.o --log-level 2\n  ironbpf kernel run ../shared/corpus/ebpf-samples/linux/sockex1_kern.o --repeat 1000 --json\n  ironbpf kernel xlated ../shared/corpus/ebpf-samples/linux/sockex1_kern.o"
+    )]
     Kernel(cmd_kernel::KernelCommand),
     /// Compare every program of objects or folders between ironbpf and the kernel, side by side
     Compare(cmd_compare::CompareArgs),
