@@ -129,6 +129,10 @@ struct RunResult {
     duration_ns: Option<u32>,
     /// The program changed the packet (the part it sees).
     changed: bool,
+    /// Where `data_out` starts in the packet (ironbpf's run of an skb program
+    /// that sees the packet from its L3 header, as the kernel's test run
+    /// gives it, holds only that part).
+    offset: usize,
 }
 
 /// ironbpf's side.
@@ -297,6 +301,7 @@ fn run_ours(
         Ok(r0) => Ok(Ok(RunResult {
             r0,
             changed: pkt != packet[kctx.skip..],
+            offset: kctx.skip,
             data_out: pkt,
             duration_ns: None,
         })),
@@ -328,6 +333,7 @@ fn run_kernel(
     Ok(RunResult {
         r0: once.retval as u64,
         changed: once.data_out.get(skip..) != packet.get(skip..),
+        offset: 0,
         data_out: once.data_out,
         duration_ns: timed.map(|t| t.duration_ns),
     })
@@ -833,9 +839,10 @@ fn side_run_json(r: &Option<Result<RunResult, String>>) -> Value {
     match r {
         None => Value::Null,
         Some(Err(e)) => json!({"error": e}),
-        Some(Ok(k)) => {
-            json!({"r0": k.r0, "data_out": hex(&k.data_out), "duration_ns": k.duration_ns})
-        }
+        Some(Ok(k)) => json!({
+            "r0": k.r0, "data_out": hex(&k.data_out), "data_out_offset": k.offset,
+            "packet_changed": k.changed, "duration_ns": k.duration_ns,
+        }),
     }
 }
 
