@@ -162,3 +162,107 @@ fn kernel_jit_skips_cmpxchg32_zext_on_pruned_paths() {
         "the kernel now zero-extends r0 after cmpxchg32 on this path: drop gen::CMPXCHG32_ZEXT"
     );
 }
+
+/// Classic packet loads (ld_abs, ld_ind) with non-negative offsets and with
+/// SKF_NET_OFF/SKF_LL_OFF, in a socket filter (skb->data at the network
+/// header) and in a tc program (skb->data at the MAC header): ours and the
+/// kernel's agree. `ironbpf compare` found the negative offsets returning 0
+/// (suricata/lb.o).
+#[test]
+fn ld_abs_and_ld_ind_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("ld_abs_and_ld_ind_agree_with_the_kernel") {
+        return;
+    }
+    use ironbpf_isa::{Insn, Program, Reg, Size};
+    use ironbpf_kernel::{load_program, ProgLoad, TestRun};
+    use ironbpf_vm::{progtype, HelperRegistry, Interpreter, Options};
+    const NET: i32 = -0x100000;
+    const LL: i32 = -0x200000;
+    // Ethernet (14) + IPv4 (20) + TCP (20) + payload.
+    let frame: Vec<u8> = (0..80u8)
+        .map(|i| i.wrapping_mul(37).wrapping_add(11))
+        .collect();
+    let cases: &[(bool, Size, i32, Option<u32>)] = &[
+        (false, Size::W, 0, None),
+        (false, Size::H, 12, None),
+        (false, Size::B, NET + 9, None),
+        (false, Size::W, NET, None),
+        (false, Size::W, LL + 26, None),
+        (false, Size::H, LL + 14, None),
+        (false, Size::W, 200, None),
+        (false, Size::W, LL - 4, None),
+        (true, Size::W, 4, Some(8)),
+        (true, Size::B, -2, Some(5)),
+        (true, Size::H, NET, Some(0xffff_fff0)),
+        (true, Size::W, 16, Some(0xffff_fff0)),
+    ];
+    for (pt, skip) in [
+        (&progtype::SOCKET_FILTER, 14usize),
+        (&progtype::SCHED_CLS, 0),
+    ] {
+        for &(ind, size, imm, x) in cases {
+            let mut insns = vec![Insn::Alu {
+                op: ironbpf_isa::AluOp::Mov,
+                width: ironbpf_isa::Width::W64,
+                dst: Reg::R6,
+                src: ironbpf_isa::Operand::Reg(Reg::R1),
+            }];
+            let load = if ind {
+                insns.push(Insn::Alu {
+                    op: ironbpf_isa::AluOp::Mov,
+                    width: ironbpf_isa::Width::W64,
+                    dst: Reg::R7,
+                    src: ironbpf_isa::Operand::Imm(x.unwrap() as i32),
+                });
+                Insn::LdInd {
+                    size,
+                    src: Reg::R7,
+                    imm,
+                }
+            } else {
+                Insn::LdAbs { size, imm }
+            };
+            insns.push(Insn::Alu {
+                op: ironbpf_isa::AluOp::Mov,
+                width: ironbpf_isa::Width::W64,
+                dst: Reg::R0,
+                src: ironbpf_isa::Operand::Imm(0x7777),
+            });
+            insns.push(load);
+            insns.push(Insn::Exit);
+            let slots: Vec<_> = insns.iter().flat_map(|i| i.encode()).collect();
+            let words: Vec<u64> = slots.iter().map(|s| s.to_u64()).collect();
+            let out = load_program(&ProgLoad {
+                prog_type: pt.kernel_id,
+                insns: &words,
+                ..Default::default()
+            });
+            let prog = out
+                .result
+                .unwrap_or_else(|e| panic!("{}: {e}: {}", pt.name, out.log));
+            let theirs = prog
+                .test_run(&TestRun {
+                    data: &frame,
+                    ..Default::default()
+                })
+                .unwrap()
+                .retval;
+            let vm = Interpreter::new(
+                &Program::from_slots(slots).unwrap(),
+                &HelperRegistry::new(),
+                Options::default(),
+            )
+            .unwrap();
+            let mut ctx = vec![0u8; pt.ctx_size as usize];
+            let mut pkt = frame[skip..].to_vec();
+            let ours = vm.run_ctx(pt, &mut ctx, Some(&mut pkt), None).unwrap() as u32;
+            assert_eq!(
+                ours,
+                theirs,
+                "{} {} {size:?} imm {imm:#x} x {x:?}",
+                pt.name,
+                if ind { "ld_ind" } else { "ld_abs" }
+            );
+        }
+    }
+}

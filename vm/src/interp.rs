@@ -10,8 +10,8 @@
 //! then the resolver for map values.
 
 use crate::error::VmError;
-use ironbpf_helpers::{Helper, HelperCtx, HelperError, HelperRegistry};
 use crate::progtype::{CtxFieldKind, ProgType};
+use ironbpf_helpers::{Helper, HelperCtx, HelperError, HelperRegistry};
 use ironbpf_isa::abi::{
     Access, AccessFault, MemoryRegion, RegionKind, RegionResolver, RegionTable,
 };
@@ -94,6 +94,11 @@ pub trait LdImm64Resolver {
     /// The 64-bit value that `ld_imm64` with this pseudo source loads.
     fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError>;
 }
+
+/// Classic BPF's negative packet offsets (`SKF_NET_OFF`, `SKF_LL_OFF`).
+const SKF_NET_OFF: i64 = -0x100000;
+const SKF_LL_OFF: i64 = -0x200000;
+const ETH_HLEN: i64 = 14;
 
 /// A program ready to run in the interpreter.
 #[derive(Clone)]
@@ -689,11 +694,14 @@ impl Interpreter {
                         BPF_H => 2,
                         _ => 1,
                     };
+                    // The offset is a 32-bit int, as the kernel's
+                    // bpf_skb_load_helper_* take it.
                     let base = if op.code & 0xe0 == BPF_IND {
-                        regs[s] as i64 as i32 as i64 as u64
+                        regs[s] as u32
                     } else {
                         0
                     };
+                    let k = base.wrapping_add(imm as u32) as i32 as i64;
                     let Some(pkt) = memory
                         .regions
                         .regions()
@@ -705,7 +713,22 @@ impl Interpreter {
                             what: "ld_abs/ld_ind without a packet".to_string(),
                         });
                     };
-                    let off = (base as i64).wrapping_add(imm as i64);
+                    // Non-negative offsets count from skb->data (the packet
+                    // region's start). Negative ones are classic BPF's
+                    // SKF_NET_OFF + k (from the network header) and
+                    // SKF_LL_OFF + k (from the MAC header, ETH_HLEN before
+                    // it); anything below SKF_LL_OFF fails.
+                    let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2());
+                    let net = if l2 { ETH_HLEN } else { 0 };
+                    let off = if k >= 0 {
+                        k
+                    } else if k >= SKF_NET_OFF {
+                        net + (k - SKF_NET_OFF)
+                    } else if k >= SKF_LL_OFF {
+                        net - ETH_HLEN + (k - SKF_LL_OFF)
+                    } else {
+                        -1
+                    };
                     if off < 0 || off as u64 + size > pkt.len {
                         return Ok(0);
                     }

@@ -71,6 +71,14 @@ pub struct ProgType {
 
 impl ProgType {
     /// The field covering `[off, off + size)`, if one does wholly.
+    /// Whether the kernel's test run gives this type's skb with `data` at
+    /// the MAC header (tc programs) rather than at the network header
+    /// (socket filters, cgroup skb programs): where classic packet loads'
+    /// `SKF_NET_OFF` and `SKF_LL_OFF` count from.
+    pub fn skb_at_l2(&self) -> bool {
+        matches!(self.kernel_id, 3 | 4)
+    }
+
     pub fn field(&self, off: u64, size: u64) -> Option<&CtxField> {
         self.fields
             .iter()
