@@ -447,7 +447,11 @@ mod tests {
             // Shrunk to the prologue (kept whole), the neg, and what the
             // program needs around it.
             assert!(d.case.insns.iter().any(|i| matches!(i, Insn::Neg { .. })));
-            assert!(d.case.insns.len() <= d.case.prologue + 6, "{:?}", d.case.insns);
+            assert!(
+                d.case.insns.len() <= d.case.prologue + 6,
+                "{:?}",
+                d.case.insns
+            );
         }
     }
 }
