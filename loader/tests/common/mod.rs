@@ -101,7 +101,15 @@ pub fn corpus_objects() -> Vec<(String, PathBuf)> {
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "o"))
         .filter(|p| !p.starts_with(root.join("invalid")))
-        .map(|p| (p.strip_prefix(&root).unwrap().to_string_lossy().into_owned(), p))
+        .map(|p| {
+            (
+                p.strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+                p,
+            )
+        })
         .collect()
 }
 
