@@ -150,8 +150,12 @@ impl LpmTrie {
     /// The slot of the longest stored prefix matching `key`.
     fn longest_match(&self, inner: &Inner, key: &[u8]) -> Option<u32> {
         let (plen, data) = self.parse(key).ok()?;
-        let limit = plen.min(self.max_prefixlen);
-        for (&len, _) in inner.lens.range(..=limit).rev() {
+        // trie_lookup_elem: a key longer than the trie's prefixes matches
+        // nothing (checked against the kernel by tests/kernel_ops_diff.rs).
+        if plen > self.max_prefixlen {
+            return None;
+        }
+        for (&len, _) in inner.lens.range(..=plen).rev() {
             if let Some(&s) = inner.by_order.get(&self.masked(len, &data)) {
                 return Some(s);
             }

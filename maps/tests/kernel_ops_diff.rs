@@ -1,0 +1,500 @@
+//! Random sequences of map operations on a kernel map (through
+//! ironbpf-kernel) and on ours, compared operation by operation: every
+//! return value, every errno, every value read, and the final contents.
+//!
+//! Documented exceptions, where the kernel is not deterministic:
+//! - hash kinds: `get_next_key` from a given key follows the kernel's bucket
+//!   order, so only its result from the start (empty or not) and the set of
+//!   keys a whole iteration gives are compared;
+//! - LRU kinds: which entries an update into a full map evicts. An operation
+//!   on a key that one map holds and the other evicted is not compared; the
+//!   final counts must match.
+//!
+//! Skips with a `skipped:` line where bpf(2) cannot be used.
+
+use ironbpf_kernel::{possible_cpus, KernelMap, MapCreate};
+use ironbpf_maps::*;
+use std::collections::BTreeMap;
+
+/// Operations per map kind.
+const OPS: usize = 100_000;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Family {
+    Array,
+    Hash,
+    Lru,
+    Lpm,
+    Queue,
+    Bloom,
+}
+
+struct Kind {
+    name: &'static str,
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    map_extra: u64,
+    family: Family,
+}
+
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "array",
+        map_type: BPF_MAP_TYPE_ARRAY,
+        key_size: 4,
+        value_size: 12,
+        max_entries: 16,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Array,
+    },
+    Kind {
+        name: "percpu_array",
+        map_type: BPF_MAP_TYPE_PERCPU_ARRAY,
+        key_size: 4,
+        value_size: 12,
+        max_entries: 16,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Array,
+    },
+    Kind {
+        name: "hash",
+        map_type: BPF_MAP_TYPE_HASH,
+        key_size: 4,
+        value_size: 12,
+        max_entries: 16,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Hash,
+    },
+    Kind {
+        name: "hash (no prealloc)",
+        map_type: BPF_MAP_TYPE_HASH,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 16,
+        map_flags: BPF_F_NO_PREALLOC,
+        map_extra: 0,
+        family: Family::Hash,
+    },
+    Kind {
+        name: "percpu_hash",
+        map_type: BPF_MAP_TYPE_PERCPU_HASH,
+        key_size: 4,
+        value_size: 12,
+        max_entries: 16,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Hash,
+    },
+    Kind {
+        name: "lru_hash",
+        map_type: BPF_MAP_TYPE_LRU_HASH,
+        key_size: 4,
+        value_size: 12,
+        max_entries: 64,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Lru,
+    },
+    Kind {
+        name: "lru_percpu_hash",
+        map_type: BPF_MAP_TYPE_LRU_PERCPU_HASH,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 64,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Lru,
+    },
+    Kind {
+        name: "lpm_trie",
+        map_type: BPF_MAP_TYPE_LPM_TRIE,
+        key_size: 8,
+        value_size: 8,
+        max_entries: 16,
+        map_flags: BPF_F_NO_PREALLOC,
+        map_extra: 0,
+        family: Family::Lpm,
+    },
+    Kind {
+        name: "queue",
+        map_type: BPF_MAP_TYPE_QUEUE,
+        key_size: 0,
+        value_size: 12,
+        max_entries: 16,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Queue,
+    },
+    Kind {
+        name: "stack",
+        map_type: BPF_MAP_TYPE_STACK,
+        key_size: 0,
+        value_size: 12,
+        max_entries: 16,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Queue,
+    },
+    Kind {
+        name: "bloom_filter",
+        map_type: BPF_MAP_TYPE_BLOOM_FILTER,
+        key_size: 0,
+        value_size: 8,
+        max_entries: 64,
+        map_flags: BPF_F_ZERO_SEED,
+        map_extra: 3,
+        family: Family::Bloom,
+    },
+];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Lookup(Vec<u8>),
+    Update(Vec<u8>, Vec<u8>, u64),
+    Delete(Vec<u8>),
+    NextKey(Option<Vec<u8>>),
+    LookupAndDelete(Vec<u8>),
+}
+
+fn key_for(kind: &Kind, rng: &mut Rng) -> Vec<u8> {
+    match kind.family {
+        Family::Array => (rng.below(kind.max_entries as u64 + 2) as u32)
+            .to_ne_bytes()
+            .to_vec(),
+        Family::Hash | Family::Lru => (rng.below(kind.max_entries as u64 * 2) as u32)
+            .to_ne_bytes()
+            .to_vec(),
+        Family::Lpm => {
+            // A prefix length (33 is invalid) and one of a few addresses.
+            let prefix = rng.below(34) as u32;
+            let addrs = [
+                [10, 0, 0, 1],
+                [10, 0, 1, 1],
+                [10, 1, 0, 0],
+                [192, 168, 1, 7],
+                [0, 0, 0, 0],
+            ];
+            let mut k = prefix.to_ne_bytes().to_vec();
+            k.extend_from_slice(&addrs[rng.below(addrs.len() as u64) as usize]);
+            k
+        }
+        Family::Queue | Family::Bloom => Vec::new(),
+    }
+}
+
+fn value_for(len: usize, rng: &mut Rng, bloom: bool) -> Vec<u8> {
+    if bloom {
+        // Few distinct values, so that peeks hit and miss.
+        return rng.below(200).to_ne_bytes()[..len.min(8)].to_vec();
+    }
+    (0..len).map(|_| rng.next() as u8).collect()
+}
+
+fn flags_for(rng: &mut Rng) -> u64 {
+    match rng.below(20) {
+        0..=9 => BPF_ANY,
+        10..=13 => BPF_NOEXIST,
+        14..=17 => BPF_EXIST,
+        18 => BPF_F_LOCK,
+        _ => 8,
+    }
+}
+
+fn gen_op(kind: &Kind, rng: &mut Rng, user_value: usize) -> Op {
+    let key = key_for(kind, rng);
+    let value = value_for(user_value, rng, kind.family == Family::Bloom);
+    match kind.family {
+        Family::Queue => match rng.below(10) {
+            0..=3 => Op::Update(
+                key,
+                value,
+                if rng.below(4) == 0 {
+                    BPF_EXIST
+                } else {
+                    BPF_ANY
+                },
+            ),
+            4..=6 => Op::LookupAndDelete(key),
+            _ => Op::Lookup(key),
+        },
+        Family::Bloom => match rng.below(2) {
+            0 => Op::Update(key, value, BPF_ANY),
+            _ => Op::Lookup(value),
+        },
+        _ => match rng.below(20) {
+            0..=5 => Op::Lookup(key),
+            6..=12 => Op::Update(key, value, flags_for(rng)),
+            13..=15 => Op::Delete(key),
+            16..=17 => Op::NextKey(if rng.below(4) == 0 { None } else { Some(key) }),
+            _ if kind.family == Family::Array || kind.family == Family::Lpm => Op::Lookup(key),
+            _ => Op::LookupAndDelete(key),
+        },
+    }
+}
+
+type Outcome = Result<Vec<u8>, i32>;
+
+fn ours_do(m: &dyn Map, op: &Op, user_value: usize, bloom: bool) -> Outcome {
+    let ks = m.spec().key_size as usize;
+    match op {
+        Op::Lookup(k) if bloom => {
+            // A bloom filter's lookup takes the value to test.
+            let mut v = k.clone();
+            m.lookup(&[], &mut v, 0)
+                .map(|_| Vec::new())
+                .map_err(|e| e.errno)
+        }
+        Op::Lookup(k) => {
+            let mut v = vec![0u8; user_value];
+            m.lookup(k, &mut v, 0).map(|_| v).map_err(|e| e.errno)
+        }
+        Op::Update(k, v, f) => m.update(k, v, *f).map(|_| Vec::new()).map_err(|e| e.errno),
+        Op::Delete(k) => m.delete(k).map(|_| Vec::new()).map_err(|e| e.errno),
+        Op::NextKey(k) => {
+            let mut n = vec![0u8; ks];
+            m.get_next_key(k.as_deref(), &mut n)
+                .map(|_| n)
+                .map_err(|e| e.errno)
+        }
+        Op::LookupAndDelete(k) => {
+            let mut v = vec![0u8; user_value];
+            m.lookup_and_delete(k, &mut v, 0)
+                .map(|_| v)
+                .map_err(|e| e.errno)
+        }
+    }
+}
+
+fn kernel_do(m: &KernelMap, op: &Op, user_value: usize, bloom: bool, keyless: bool) -> Outcome {
+    let ks = m.key_size as usize;
+    match op {
+        Op::Lookup(k) if bloom => {
+            let mut v = k.clone();
+            m.peek(&mut v).map(|_| Vec::new())
+        }
+        Op::Lookup(_) if keyless => {
+            let mut v = vec![0u8; user_value];
+            m.peek(&mut v).map(|_| v)
+        }
+        Op::Lookup(k) => {
+            let mut v = vec![0u8; user_value];
+            m.lookup(k, &mut v, 0).map(|_| v)
+        }
+        Op::Update(_, v, f) if keyless => m.push(v, *f).map(|_| Vec::new()),
+        Op::Update(k, v, f) => m.update(k, v, *f).map(|_| Vec::new()),
+        Op::Delete(k) => m.delete(k).map(|_| Vec::new()),
+        Op::NextKey(k) => {
+            let mut n = vec![0u8; ks];
+            m.get_next_key(k.as_deref(), &mut n).map(|_| n)
+        }
+        Op::LookupAndDelete(_) if keyless => {
+            let mut v = vec![0u8; user_value];
+            m.pop(&mut v).map(|_| v)
+        }
+        Op::LookupAndDelete(k) => {
+            let mut v = vec![0u8; user_value];
+            m.lookup_and_delete(k, &mut v, 0).map(|_| v)
+        }
+    }
+}
+
+fn contents_ours(m: &dyn Map, user_value: usize) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let ks = m.spec().key_size as usize;
+    let mut out = BTreeMap::new();
+    let mut key: Option<Vec<u8>> = None;
+    loop {
+        let mut next = vec![0u8; ks];
+        if m.get_next_key(key.as_deref(), &mut next).is_err() || out.contains_key(&next) {
+            return out;
+        }
+        let mut v = vec![0u8; user_value];
+        if m.lookup(&next, &mut v, 0).is_ok() {
+            out.insert(next.clone(), v);
+        }
+        key = Some(next);
+    }
+}
+
+fn contents_kernel(m: &KernelMap, user_value: usize) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let ks = m.key_size as usize;
+    let mut out = BTreeMap::new();
+    let mut key: Option<Vec<u8>> = None;
+    loop {
+        let mut next = vec![0u8; ks];
+        if m.get_next_key(key.as_deref(), &mut next).is_err() || out.contains_key(&next) {
+            return out;
+        }
+        let mut v = vec![0u8; user_value];
+        if m.lookup(&next, &mut v, 0).is_ok() {
+            out.insert(next.clone(), v);
+        }
+        key = Some(next);
+    }
+}
+
+fn present_ours(m: &dyn Map, key: &[u8], user_value: usize) -> bool {
+    m.lookup(key, &mut vec![0u8; user_value], 0).is_ok()
+}
+
+fn present_kernel(m: &KernelMap, key: &[u8], user_value: usize) -> bool {
+    m.lookup(key, &mut vec![0u8; user_value], 0).is_ok()
+}
+
+fn run_kind(kind: &Kind, seed: u64) -> Result<(usize, usize), String> {
+    let mut spec = MapSpec::new(
+        kind.map_type,
+        kind.key_size,
+        kind.value_size,
+        kind.max_entries,
+    );
+    spec.map_flags = kind.map_flags;
+    spec.map_extra = kind.map_extra;
+    let ours =
+        create_map(&spec).map_err(|e| format!("{}: ours refused the map: {e}", kind.name))?;
+    let theirs = KernelMap::create(&MapCreate {
+        map_flags: kind.map_flags,
+        map_extra: kind.map_extra,
+        ..MapCreate::new(
+            kind.map_type,
+            kind.key_size,
+            kind.value_size,
+            kind.max_entries,
+        )
+    })
+    .map_err(|e| format!("{}: the kernel refused the map: {e}", kind.name))?;
+    let user_value = ours.value_size_user();
+    let percpu = spec.is_percpu();
+    let expect_user = if percpu {
+        kind.value_size.next_multiple_of(8) as usize * possible_cpus()
+    } else {
+        kind.value_size as usize
+    };
+    assert_eq!(
+        user_value, expect_user,
+        "{}: the per-CPU value size the host sees",
+        kind.name
+    );
+    let bloom = kind.family == Family::Bloom;
+    let keyless = matches!(kind.family, Family::Queue | Family::Bloom);
+    let mut rng = Rng(seed);
+    let mut skipped = 0;
+    for i in 0..OPS {
+        let op = gen_op(kind, &mut rng, user_value);
+        if kind.family == Family::Lru {
+            let key = match &op {
+                Op::Lookup(k) | Op::Update(k, _, _) | Op::Delete(k) | Op::LookupAndDelete(k) => {
+                    Some(k.clone())
+                }
+                Op::NextKey(_) => None,
+            };
+            let skip = match &key {
+                // Which entries went is the kernel's choice: compare only
+                // where both hold the key or both lack it.
+                Some(k) => {
+                    present_ours(ours.as_ref(), k, user_value)
+                        != present_kernel(&theirs, k, user_value)
+                }
+                None => true,
+            };
+            if skip {
+                let _ = ours_do(ours.as_ref(), &op, user_value, bloom);
+                let _ = kernel_do(&theirs, &op, user_value, bloom, keyless);
+                skipped += 1;
+                continue;
+            }
+        }
+        let a = ours_do(ours.as_ref(), &op, user_value, bloom);
+        let b = kernel_do(&theirs, &op, user_value, bloom, keyless);
+        let same = match (&op, &a, &b) {
+            // Bucket order: only "is there a next key" from the start is comparable.
+            (Op::NextKey(Some(_)), _, _) if matches!(kind.family, Family::Hash | Family::Lru) => {
+                true
+            }
+            (Op::NextKey(None), Ok(_), Ok(_))
+                if matches!(kind.family, Family::Hash | Family::Lru) =>
+            {
+                true
+            }
+            _ => a == b,
+        };
+        if !same {
+            return Err(format!(
+                "{} (seed {seed}), operation {i}: {op:?}\n  ours:   {}\n  kernel: {}",
+                kind.name,
+                show(&a),
+                show(&b)
+            ));
+        }
+    }
+    if !keyless {
+        let a = contents_ours(ours.as_ref(), user_value);
+        let b = contents_kernel(&theirs, user_value);
+        if kind.family == Family::Lru {
+            if a.len() != b.len() {
+                return Err(format!(
+                    "{}: after the run ours holds {} entries, the kernel {}",
+                    kind.name,
+                    a.len(),
+                    b.len()
+                ));
+            }
+        } else if a != b {
+            return Err(format!(
+                "{}: the final contents differ: ours {} entries, the kernel {}; first difference at key {:?}",
+                kind.name,
+                a.len(),
+                b.len(),
+                a.keys().chain(b.keys()).find(|k| a.get(*k) != b.get(*k))
+            ));
+        }
+    }
+    Ok((OPS, skipped))
+}
+
+fn show(o: &Outcome) -> String {
+    match o {
+        Ok(v) => format!(
+            "ok {}",
+            v.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        ),
+        Err(e) => format!("error {} ({e})", errno_name(*e)),
+    }
+}
+
+#[test]
+fn random_operations_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("random_operations_agree_with_the_kernel") {
+        return;
+    }
+    let mut failures = Vec::new();
+    for (n, kind) in KINDS.iter().enumerate() {
+        match run_kind(kind, 1000 + n as u64) {
+            Ok((ops, skipped)) => eprintln!(
+                "{}: {ops} operations, 0 disagreements ({skipped} not compared: LRU eviction)",
+                kind.name
+            ),
+            Err(e) => failures.push(e),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
