@@ -2,8 +2,8 @@
 
 use crate::Failure;
 use clap::{Args, ValueEnum};
-use ironbpf_isa::Program;
-use ironbpf_vm::{progtype, HelperRegistry, Interpreter, Options, ProgType};
+use ironbpf_vm::object::LoadedObject;
+use ironbpf_vm::{progtype, HelperRegistry, Options, ProgType};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -34,6 +34,100 @@ pub struct RunArgs {
     /// One JSON record
     #[arg(long)]
     json: bool,
+    /// Fill a map before the run: NAME=JSON, the JSON a list of [key, value]
+    /// pairs, each an unsigned integer (little-endian, the map's key or value
+    /// size) or a hex string; NAME=@FILE reads the JSON from a file. Repeatable.
+    #[arg(long = "map", value_name = "NAME=JSON")]
+    maps: Vec<String>,
+}
+
+/// A map's entries (key → value), read through get_next_key.
+type Entries = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+
+fn entries(map: &dyn ironbpf_maps::Map) -> Entries {
+    let mut out = Entries::new();
+    let ks = map.spec().key_size as usize;
+    if ks == 0 {
+        return out;
+    }
+    let vs = map.value_size_user();
+    let mut key: Option<Vec<u8>> = None;
+    while out.len() < 1 << 16 {
+        let mut next = vec![0u8; ks];
+        if map.get_next_key(key.as_deref(), &mut next).is_err() || out.contains_key(&next) {
+            break;
+        }
+        let mut v = vec![0u8; vs];
+        if map.lookup(&next, &mut v, 0).is_ok() {
+            out.insert(next.clone(), v);
+        }
+        key = Some(next);
+    }
+    out
+}
+
+/// One key or value of `--map`: an integer in `size` little-endian bytes, or hex.
+fn map_bytes(v: &serde_json::Value, size: usize, what: &str) -> Result<Vec<u8>, Failure> {
+    match v {
+        serde_json::Value::Number(n) => {
+            let n = n.as_u64().ok_or_else(|| {
+                Failure::usage(format!("--map: {what} {n} is not an unsigned integer"))
+            })?;
+            if size < 8 && n >> (8 * size) != 0 {
+                return Err(Failure::usage(format!(
+                    "--map: {what} {n} does not fit in {size} bytes"
+                )));
+            }
+            let mut b = n.to_le_bytes().to_vec();
+            b.resize(size, 0);
+            Ok(b)
+        }
+        serde_json::Value::String(h) => {
+            let b = parse_hex(h)?;
+            if b.len() != size {
+                return Err(Failure::usage(format!(
+                    "--map: {what} \"{h}\" is {} bytes; the map's are {size}",
+                    b.len()
+                )));
+            }
+            Ok(b)
+        }
+        other => Err(Failure::usage(format!(
+            "--map: {what} {other} is neither an integer nor a hex string"
+        ))),
+    }
+}
+
+fn fill_map(loaded: &LoadedObject, spec: &str) -> Result<(), Failure> {
+    let (name, json) = spec
+        .split_once('=')
+        .ok_or_else(|| Failure::usage(format!("--map {spec}: expected NAME=JSON")))?;
+    let json = match json.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::usage(format!("--map {name}: {path}: {e}")))?,
+        None => json.to_string(),
+    };
+    let map = loaded.map(name).ok_or_else(|| {
+        let names: Vec<&str> = loaded.object.maps.iter().map(|m| m.name.as_str()).collect();
+        Failure::usage(format!(
+            "--map: the object has no map `{name}`; it has: {}",
+            names.join(", ")
+        ))
+    })?;
+    let pairs: Vec<(serde_json::Value, serde_json::Value)> =
+        serde_json::from_str(&json).map_err(|e| {
+            Failure::usage(format!(
+                "--map {name}: expected a JSON list of [key, value] pairs: {e}"
+            ))
+        })?;
+    let (ks, vs) = (map.spec().key_size as usize, map.value_size_user());
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        let key = map_bytes(k, ks, &format!("pair {i}: key"))?;
+        let value = map_bytes(v, vs, &format!("pair {i}: value"))?;
+        map.update(&key, &value, 0)
+            .map_err(|e| Failure::failed(format!("--map {name}: pair {i}: {e}")))?;
+    }
+    Ok(())
 }
 
 /// The input of a run: packet, context, repetitions (shared by `ironbpf run`
@@ -179,10 +273,30 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 .join(", ")
         ))
     })?;
-    let code = Program::from_bytes(&prog.insns)
-        .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
-    let vm = Interpreter::new(&code, &HelperRegistry::new(), Options::default())
-        .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+    let prog_name = prog.name.clone();
+    let loaded = LoadedObject::new(obj.clone(), &HelperRegistry::new())
+        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+    for spec in &args.maps {
+        fill_map(&loaded, spec)?;
+    }
+    let before: Vec<Entries> = (0..loaded.maps.len() as u32)
+        .map(|i| {
+            loaded
+                .maps
+                .get(i)
+                .map(|m| entries(m.as_ref()))
+                .unwrap_or_default()
+        })
+        .collect();
+    let (vm, _) = loaded
+        .interpreter(&prog_name, Options::default())
+        .map_err(|e| Failure::failed(format!("program `{prog_name}`: {e}")))?;
+    let prog = &loaded
+        .object
+        .programs
+        .iter()
+        .find(|p| p.name == prog_name)
+        .expect("found above");
 
     let data_in = args.input.data()?.unwrap_or_default();
     let ctx_given = args.input.ctx.is_some();
@@ -213,12 +327,33 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             None
         };
         r0 = vm
-            .run_ctx(pt, &mut ctx, packet, None)
+            .run_ctx(pt, &mut ctx, packet, Some(loaded.resolver()))
             .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
         data_out = pkt;
         ctx_out = ctx;
     }
     let per_run_ns = start.elapsed().as_nanos() as f64 / repeat as f64;
+    // What the run changed in the maps.
+    let mut map_changes = Vec::new();
+    for (i, old) in before.iter().enumerate() {
+        let Some(m) = loaded.maps.get(i as u32) else {
+            continue;
+        };
+        let new = entries(m.as_ref());
+        let name = &loaded.object.maps[i].name;
+        for key in old
+            .keys()
+            .chain(new.keys().filter(|k| !old.contains_key(*k)))
+        {
+            let (a, b) = (old.get(key), new.get(key));
+            if a != b {
+                map_changes.push(serde_json::json!({
+                    "map": name, "key": hex(key),
+                    "before": a.map(|v| hex(v)), "after": b.map(|v| hex(v)),
+                }));
+            }
+        }
+    }
     let verdict = verdict_name(pt, r0);
     let changed = data_out != data_in;
     if args.json {
@@ -228,6 +363,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 "program": prog.name, "type": pt.name, "engine": "interp",
                 "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns,
                 "data_out": hex(&data_out), "data_changed": changed, "ctx_out": hex(&ctx_out),
+                "maps_changed": map_changes,
             })
         );
     } else {
@@ -246,6 +382,20 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             println!("data out ({} bytes): {}", data_out.len(), hex(&data_out));
         } else {
             println!("data out: unchanged");
+        }
+        if map_changes.is_empty() {
+            println!("maps: unchanged");
+        }
+        for c in &map_changes {
+            let show =
+                |v: &serde_json::Value| v.as_str().map_or("(absent)".to_string(), str::to_string);
+            println!(
+                "map {} key {}: {} -> {}",
+                c["map"].as_str().unwrap_or(""),
+                c["key"].as_str().unwrap_or(""),
+                show(&c["before"]),
+                show(&c["after"])
+            );
         }
     }
     Ok(())

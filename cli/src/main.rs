@@ -89,6 +89,13 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of stdout goes
+    // away (`ironbpf ... | head`) instead of failing on the write.
+    // SAFETY: restoring the default disposition of SIGPIPE at the start of
+    // main, before any thread exists, touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Test(a) => cmd_test::run(a),

@@ -16,6 +16,8 @@
 //! ```
 
 pub mod abi;
+pub mod map_calls;
 pub mod proto;
 
 pub use abi::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
+pub use map_calls::register_map_helpers;

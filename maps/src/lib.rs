@@ -402,7 +402,24 @@ impl Default for MapSet {
     }
 }
 
+/// What `ld_imm64 rX = map[...]` loads in ironbpf's engines: a handle that
+/// names a map of a [`MapSet`] by id. It lies in the kernel's half of the
+/// address space, so no region of a run can contain it and a program that
+/// dereferences it faults; helpers turn it back into the map.
+pub const MAP_HANDLE_BASE: u64 = 0xffff_c000_0000_0000;
+
 impl MapSet {
+    /// The handle programs see for map `id`.
+    pub fn handle(id: u32) -> u64 {
+        MAP_HANDLE_BASE + id as u64
+    }
+
+    /// The map a handle names, if it names one of this set's.
+    pub fn by_handle(&self, handle: u64) -> Option<Arc<dyn Map>> {
+        let id = handle.checked_sub(MAP_HANDLE_BASE)?;
+        self.get(u32::try_from(id).ok()?)
+    }
+
     /// An empty set with one CPU slot per possible host CPU.
     pub fn new() -> Self {
         Self::with_possible_cpus(host_possible_cpus())

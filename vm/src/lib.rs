@@ -24,6 +24,7 @@
 
 pub mod error;
 pub mod interp;
+pub mod object;
 pub mod progtype;
 
 pub use error::VmError;
