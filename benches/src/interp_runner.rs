@@ -13,7 +13,8 @@
 use std::time::{Duration, Instant};
 
 use ironbpf_isa::Program;
-use ironbpf_vm::{progtype, HelperRegistry, Interpreter, Options, ProgType, VmError};
+use ironbpf_vm::object::LoadedObject;
+use ironbpf_vm::{progtype, HelperRegistry, Interpreter, Options, ProgType};
 
 use crate::kernel_suite::{kernel_packet, kernel_program};
 use crate::vm_suite::{vm_program, VmMemory};
@@ -36,6 +37,8 @@ pub struct InterpRunner {
     vm: Interpreter,
     input: Input,
     prepare_time: Duration,
+    /// The object's maps, for programs that use them.
+    loaded: Option<LoadedObject>,
 }
 
 impl std::fmt::Debug for InterpRunner {
@@ -74,6 +77,7 @@ impl InterpRunner {
         .map_err(|e| interp_error(prog.name, "prepare", e))?;
         let prepare_time = started.elapsed();
         Ok(InterpRunner {
+            loaded: None,
             program: prog.name,
             vm,
             input: Input::Memory(VmMemory::for_program(prog.name)),
@@ -83,9 +87,8 @@ impl InterpRunner {
 
     /// Prepares the kernel-suite program `name` from its committed object.
     ///
-    /// Programs the interpreter cannot run yet are refused here, with the reason:
-    /// those that use maps (`hash_counters`, `array_sum`) need map references
-    /// resolved and the map helpers, which ironbpf's interpreter does not have yet.
+    /// The object's maps are created in ironbpf's runtime (`LoadedObject`), so
+    /// that the programs that use maps (`hash_counters`, `array_sum`) run too.
     pub fn kernel(name: &str) -> Result<Self, BenchError> {
         let p = kernel_program(name)?;
         let obj = ironbpf_loader::load_bytes(p.object, &ironbpf_loader::LoadOptions::default())
@@ -106,27 +109,16 @@ impl InterpRunner {
             )
         })?;
         let started = Instant::now();
-        let code =
-            Program::from_bytes(&prog.insns).map_err(|e| interp_error(p.name, "decode", e))?;
-        let vm =
-            Interpreter::new(&code, &HelperRegistry::new(), Options::default()).map_err(|e| {
-                let mut message = format!("cannot run it yet: {e}");
-                let needs_maps = matches!(
-                    e,
-                    VmError::Unsupported { .. } | VmError::UnknownHelper { .. }
-                );
-                if needs_maps && !obj.maps.is_empty() {
-                    let names: Vec<&str> = obj.maps.iter().map(|m| m.name.as_str()).collect();
-                    message.push_str(&format!(
-                        " (the program uses the map(s) {}: ironbpf's interpreter has no maps \
-                         runtime and no map helpers yet)",
-                        names.join(", ")
-                    ));
-                }
-                interp_error(p.name, "prepare", message)
-            })?;
+        let name = prog.name.clone();
+        // The object's maps in ironbpf's runtime, with the map helpers.
+        let loaded = LoadedObject::new(obj, &HelperRegistry::new())
+            .map_err(|e| interp_error(p.name, "create maps", e))?;
+        let (vm, _) = loaded
+            .interpreter(&name, Options::default())
+            .map_err(|e| interp_error(p.name, "prepare", format!("cannot run it: {e}")))?;
         let prepare_time = started.elapsed();
         Ok(InterpRunner {
+            loaded: Some(loaded),
             program: p.name,
             vm,
             input: Input::Xdp {
@@ -157,7 +149,12 @@ impl Runner for InterpRunner {
                 packet,
             } => self
                 .vm
-                .run_ctx(prog_type, ctx, Some(packet), None)
+                .run_ctx(
+                    prog_type,
+                    ctx,
+                    Some(packet),
+                    self.loaded.as_ref().map(|l| l.resolver()),
+                )
                 .map(|r0| u64::from(r0 as u32)),
         };
         result.map_err(|e| interp_error(self.program, "run", e))
