@@ -61,6 +61,7 @@ pub const KERNEL_PROGRAMS: &[KernelProgram] = &[
     kernel_program!("ip_checksum", "Internet checksum loop over 1044 bytes"),
     kernel_program!("dispatch64", "64-case switch on 128 payload bytes"),
     kernel_program!("hash_counters", "16 hash-map counter updates"),
+    kernel_program!("hash_lookup", "64 hash-map lookups of present keys"),
     kernel_program!("array_sum", "256 array-map lookups in a bounded loop"),
     kernel_program!("call_chain", "32 chains of 6 bpf-to-bpf calls"),
     kernel_program!("loop1024", "bounded loop of 1024 iterations"),
@@ -197,6 +198,7 @@ pub fn kernel_expected(name: &str) -> Result<u64, BenchError> {
                 acc.wrapping_add((base ^ i.wrapping_mul(0x9e37_79b1)) & 0xffff)
             }))
         }
+        "hash_lookup" => (0u64..64).map(|i| i * 7).sum(),
         "array_sum" => {
             let seed = u64::from(seq_as_loaded | 1);
             let sum = (0u64..256).fold(0u64, |sum, i| sum.wrapping_add(i.wrapping_mul(seed)));

@@ -28,6 +28,7 @@ fn every_kernel_program_loads_with_its_maps() {
             .collect();
         let expected_maps: &[(&str, u32, u32)] = match p.name {
             "hash_counters" => &[("flow_counters", 1, 1024)],
+            "hash_lookup" => &[("lookup_table", 1, 1024)],
             "array_sum" => &[("values", 2, 256)],
             _ => &[],
         };

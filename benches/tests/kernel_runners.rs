@@ -1,6 +1,5 @@
 //! The kernel suite on its runners: the kernel (`BPF_PROG_TEST_RUN`) and ironbpf's
-//! interpreter give the reference return value of each program they can run, and
-//! the interpreter says why it cannot run the others.
+//! interpreter give the reference return value of each program.
 //!
 //! The kernel's tests print `skipped: <reason>` without a usable kernel unless
 //! `IRONBPF_REQUIRE_KERNEL=1`.
@@ -8,9 +7,6 @@
 use ironbpf_benches::{
     check_r0, kernel_expected, InterpRunner, KernelRunner, Runner, KERNEL_PROGRAMS,
 };
-
-/// The kernel-suite programs that use maps, which ironbpf's interpreter cannot run yet.
-const MAP_PROGRAMS: &[&str] = &["hash_counters", "array_sum"];
 
 #[test]
 fn the_kernel_runs_the_kernel_suite() {
@@ -36,25 +32,13 @@ fn the_kernel_runs_the_kernel_suite() {
 }
 
 #[test]
-fn ironbpf_interpreter_runs_the_kernel_suite_without_maps() {
+fn ironbpf_interpreter_runs_the_whole_kernel_suite() {
+    // The map programs included: their maps live in ironbpf's runtime.
     for p in KERNEL_PROGRAMS {
         let expected = kernel_expected(p.name).unwrap();
-        match InterpRunner::kernel(p.name) {
-            Ok(mut runner) => {
-                assert!(
-                    !MAP_PROGRAMS.contains(&p.name),
-                    "{} now runs: update MAP_PROGRAMS",
-                    p.name
-                );
-                check_r0(&mut runner, expected).unwrap();
-                check_r0(&mut runner, expected).unwrap();
-            }
-            Err(e) => {
-                assert!(MAP_PROGRAMS.contains(&p.name), "{}: {e}", p.name);
-                let why = e.to_string();
-                assert!(why.contains("map"), "{why}");
-            }
-        }
+        let mut runner = InterpRunner::kernel(p.name).unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        check_r0(&mut runner, expected).unwrap();
+        check_r0(&mut runner, expected).unwrap();
     }
 }
 

@@ -17,7 +17,7 @@
 use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::lru::Lru;
@@ -58,6 +58,104 @@ impl Hasher for WordHasher {
 
 type Shard = RwLock<StdHashMap<Box<[u8]>, u32, BuildHasherDefault<WordHasher>>>;
 
+/// The readers' index: open addressing with linear probing over atomic
+/// entries, read without a lock, as the kernel's RCU readers walk its
+/// buckets. Programs' lookups go through it; writers keep it in step with
+/// the shards (the authority for host operations) under `index_lock`, and
+/// replace it whole, freed after an epoch, when tombstones pile up.
+///
+/// An entry is 0 (empty), [`TOMB`] (a deleted entry), or the key hash's
+/// high half beside `slot + 1`.
+struct Index {
+    mask: usize,
+    entries: Box<[AtomicU64]>,
+}
+
+const TOMB: u64 = u64::MAX;
+
+impl Index {
+    fn with_capacity(n: usize) -> Index {
+        let cap = (n * 2).next_power_of_two().max(16);
+        Index {
+            mask: cap - 1,
+            entries: (0..cap).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn entry(h: u64, slot: u32) -> u64 {
+        (h & 0xffff_ffff_0000_0000) | (slot as u64 + 1)
+    }
+
+    /// Adds `slot` for hash `h`; returns whether an empty entry was used.
+    fn insert(&self, h: u64, slot: u32) -> bool {
+        let mut i = h as usize & self.mask;
+        loop {
+            let e = self.entries[i].load(Ordering::Relaxed);
+            if e == 0 || e == TOMB {
+                self.entries[i].store(Self::entry(h, slot), Ordering::Release);
+                return e == 0;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    fn remove(&self, h: u64, slot: u32) {
+        let want = Self::entry(h, slot);
+        let mut i = h as usize & self.mask;
+        for _ in 0..=self.mask {
+            let e = self.entries[i].load(Ordering::Relaxed);
+            if e == 0 {
+                return;
+            }
+            if e == want {
+                self.entries[i].store(TOMB, Ordering::Release);
+                return;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+}
+
+/// The writers' bookkeeping of the index: entries in use (tombstones
+/// included) and live ones.
+struct IndexUse {
+    used: usize,
+    live: usize,
+}
+
+/// A key of at most 8 bytes as one word, read without a byte copy (a copy
+/// into a buffer then read whole stalls store forwarding).
+#[inline]
+fn small_word(key: &[u8]) -> u64 {
+    match *key {
+        [a, b, c, d] => u32::from_le_bytes([a, b, c, d]) as u64,
+        [a, b, c, d, e, f, g, h] => u64::from_le_bytes([a, b, c, d, e, f, g, h]),
+        _ => key.iter().rev().fold(0u64, |w, &b| (w << 8) | b as u64),
+    }
+}
+
+/// Key equality, without a call to memcmp for the common sizes.
+#[inline]
+fn same_key(a: &[u8], b: &[u8]) -> bool {
+    if a.len() <= 8 && a.len() == b.len() {
+        small_word(a) == small_word(b)
+    } else {
+        a == b
+    }
+}
+
+fn key_hash(key: &[u8]) -> u64 {
+    if key.len() <= 8 {
+        // The common keys (u32, u64, small structs): one multiply.
+        let h = (small_word(key) ^ ((key.len() as u64) << 59) ^ 0x2545_f491_4f6c_dd1d)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        return h ^ (h >> 29);
+    }
+    let mut h = WordHasher(0x2545_f491_4f6c_dd1d);
+    h.write(key);
+    h.finish()
+}
+
 struct Core {
     slab: Slab,
     free: Mutex<FreeSlots>,
@@ -92,6 +190,8 @@ pub struct HashMap {
     lru: Option<Mutex<Lru>>,
     refs: Box<[AtomicU8]>,
     access: Access,
+    index: crossbeam_epoch::Atomic<Index>,
+    index_lock: Mutex<IndexUse>,
 }
 
 fn shard_of(key: &[u8]) -> usize {
@@ -191,6 +291,7 @@ impl HashMap {
         } else {
             (None, Box::default())
         };
+        let index = Index::with_capacity(spec.max_entries as usize);
         Ok(HashMap {
             access: Access::new(spec.map_flags),
             spec,
@@ -209,7 +310,106 @@ impl HashMap {
             count: AtomicU32::new(0),
             lru: lru_state,
             refs,
+            index: crossbeam_epoch::Atomic::new(index),
+            index_lock: Mutex::new(IndexUse { used: 0, live: 0 }),
         })
+    }
+
+    /// Makes `slot` findable by `key` in the readers' index.
+    fn index_insert(&self, key: &[u8], slot: u32) {
+        let mut u = self.index_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = pin();
+        // SAFETY: the index is replaced only under `index_lock`, which we
+        // hold, and freed only after every guard that saw it is gone.
+        let idx = unsafe { self.index.load(Ordering::Acquire, &guard).deref() };
+        if idx.insert(key_hash(key), slot) {
+            u.used += 1;
+        }
+        u.live += 1;
+        if u.used * 4 > (idx.mask + 1) * 3 {
+            // Too many tombstones: rebuild from the live entries.
+            let fresh = Index::with_capacity((self.spec.max_entries as usize).max(u.live));
+            let mut live = 0;
+            for e in idx.entries.iter() {
+                let e = e.load(Ordering::Relaxed);
+                if e != 0 && e != TOMB {
+                    let slot = (e & 0xffff_ffff) as u32 - 1;
+                    fresh.insert(key_hash(self.slab().key(slot as usize)), slot);
+                    live += 1;
+                }
+            }
+            *u = IndexUse { used: live, live };
+            let old = self
+                .index
+                .swap(crossbeam_epoch::Owned::new(fresh), Ordering::AcqRel, &guard);
+            // SAFETY: `old` is unreachable from now on; readers that loaded
+            // it hold guards, and it is freed only after they are gone.
+            unsafe { guard.defer_destroy(old) };
+        }
+    }
+
+    /// Removes `slot` (of `key`) from the readers' index.
+    fn index_remove(&self, key: &[u8], slot: u32) {
+        let mut u = self.index_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = pin();
+        // SAFETY: as in `index_insert`.
+        let idx = unsafe { self.index.load(Ordering::Acquire, &guard).deref() };
+        idx.remove(key_hash(key), slot);
+        u.live -= 1;
+    }
+
+    /// The program's lookup: the readers' index, with no lock. Gives the
+    /// slot and the address of `cpu`'s value in it.
+    #[inline]
+    fn find_value(&self, key: &[u8], cpu: usize, guard: &Guard) -> Option<(u32, *mut u8)> {
+        // SAFETY: the index stays allocated while `guard` pins the epoch.
+        let idx = unsafe { self.index.load(Ordering::Acquire, guard).deref() };
+        let h = key_hash(key);
+        let tag = h & 0xffff_ffff_0000_0000;
+        let slab = self.slab();
+        let mut i = h as usize & idx.mask;
+        for _ in 0..=idx.mask {
+            let e = idx.entries[i].load(Ordering::Acquire);
+            if e == 0 {
+                return None;
+            }
+            if e != TOMB && e & 0xffff_ffff_0000_0000 == tag {
+                let slot = (e & 0xffff_ffff) as u32 - 1;
+                let (state, k, value) = slab.lookup_parts(slot as usize, cpu);
+                if same_key(k, key) && state.load(Ordering::Acquire) == LIVE {
+                    return Some((slot, value));
+                }
+            }
+            i = (i + 1) & idx.mask;
+        }
+        None
+    }
+
+    /// Like [`find_value`](Self::find_value), for the slot only.
+    #[allow(dead_code)]
+    fn find(&self, key: &[u8], guard: &Guard) -> Option<u32> {
+        // SAFETY: the index stays allocated while `guard` pins the epoch.
+        let idx = unsafe { self.index.load(Ordering::Acquire, guard).deref() };
+        let h = key_hash(key);
+        let tag = h & 0xffff_ffff_0000_0000;
+        let slab = self.slab();
+        let mut i = h as usize & idx.mask;
+        for _ in 0..=idx.mask {
+            let e = idx.entries[i].load(Ordering::Acquire);
+            if e == 0 {
+                return None;
+            }
+            if e != TOMB && e & 0xffff_ffff_0000_0000 == tag {
+                let slot = (e & 0xffff_ffff) as u32 - 1;
+                if slab.key(slot as usize) == key
+                    && slab.state(slot as usize).load(Ordering::Acquire) == LIVE
+                {
+                    return Some(slot);
+                }
+            }
+            i = (i + 1) & idx.mask;
+        }
+        None
     }
 
     fn slab(&self) -> &Slab {
@@ -341,6 +541,7 @@ impl HashMap {
             .state(slot as usize)
             .store(LIVE, Ordering::Release);
         g.insert(key.into(), slot);
+        self.index_insert(key, slot);
         Ok(())
     }
 
@@ -355,6 +556,7 @@ impl HashMap {
         let mut g = self.shard(key).write().unwrap_or_else(|e| e.into_inner());
         if g.get(key) == Some(&n) {
             g.remove(key);
+            self.index_remove(key, n);
             s.state(n as usize).store(FREE, Ordering::Release);
             self.count.fetch_sub(1, Ordering::AcqRel);
             true
@@ -412,6 +614,10 @@ impl HashMap {
         write(n, true);
         self.slab().state(n as usize).store(LIVE, Ordering::Release);
         g.insert(key.into(), n);
+        if let Some(o) = old {
+            self.index_remove(key, o);
+        }
+        self.index_insert(key, n);
         match old {
             Some(o) => {
                 self.refs[n as usize].store(1, Ordering::Relaxed);
@@ -440,6 +646,7 @@ impl HashMap {
                 "the key does not exist (the kernel says ENOENT)",
             ));
         };
+        self.index_remove(key, slot);
         if let Some(out) = out {
             self.slab()
                 .read_value(slot as usize, &mut out[..self.value_size_user()]);
@@ -571,16 +778,16 @@ impl Map for HashMap {
         self.access.is_frozen()
     }
 
-    fn lookup_ptr(&self, key: &[u8], cpu: usize, _guard: &Guard) -> Option<NonNull<u8>> {
+    fn lookup_ptr(&self, key: &[u8], cpu: usize, guard: &Guard) -> Option<NonNull<u8>> {
         if cpu >= self.ncpus {
             return None;
         }
-        let slot = self.slot_of(key.get(..self.spec.key_size as usize)?)?;
+        let cpu = if self.percpu { cpu } else { 0 };
+        let (slot, value) = self.find_value(key.get(..self.spec.key_size as usize)?, cpu, guard)?;
         if self.lru.is_some() {
             self.refs[slot as usize].store(1, Ordering::Relaxed);
         }
-        let cpu = if self.percpu { cpu } else { 0 };
-        NonNull::new(self.slab().cpu_value_ptr(slot as usize, cpu))
+        NonNull::new(value)
     }
 
     fn value_region(&self, addr: u64, len: u64) -> Option<MemoryRegion> {

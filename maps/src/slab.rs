@@ -167,6 +167,22 @@ impl Slab {
         unsafe { self.slot_ptr(slot).add(8 + self.value_area) }
     }
 
+    /// A live slot's state, key and the given CPU's value, locating the
+    /// slot once (the readers' hot path). `cpu` must be below the slab's CPUs.
+    #[inline]
+    pub(crate) fn lookup_parts(&self, slot: usize, cpu: usize) -> (&AtomicU64, &[u8], *mut u8) {
+        let p = self.slot_ptr(slot);
+        // SAFETY: as in `state`, `key` and `cpu_value_ptr`, from the same
+        // slot start.
+        unsafe {
+            (
+                &*(p as *const AtomicU64),
+                std::slice::from_raw_parts(p.add(8 + self.value_area), self.key_size),
+                p.add(8 + cpu * self.cpu_stride),
+            )
+        }
+    }
+
     /// The key stored in a slot.
     pub(crate) fn key(&self, slot: usize) -> &[u8] {
         // SAFETY: key_ptr points at key_size bytes inside the slot; keys are

@@ -17,6 +17,7 @@ use ironbpf_isa::abi::{
 };
 use ironbpf_isa::opcode::*;
 use ironbpf_isa::{AtomicOp, CallTarget, Insn, LdImm64Src, Program, Reg};
+use ironbpf_maps::{Map, MapSet};
 use std::sync::Arc;
 
 /// Options of a run.
@@ -59,6 +60,9 @@ const OP_MOVSX64_8: u8 = 0xb0;
 const OP_MOVSX64_16: u8 = 0xb8;
 const OP_MOVSX64_32: u8 = 0xc0;
 const OP_CALL_LOCAL: u8 = 0xc8;
+/// `call bpf_map_lookup_elem` on an object's maps, done inline: no helper
+/// dispatch, no copy of the key, one epoch guard per run.
+const OP_MAP_LOOKUP: u8 = 0xe8;
 const OP_LDIMM64: u8 = 0x18;
 // Superinstructions for pairs that compilers emit all the time (see `fuse`).
 /// `rX = rY; rX += imm`.
@@ -93,6 +97,22 @@ struct Op {
 pub trait LdImm64Resolver {
     /// The 64-bit value that `ld_imm64` with this pseudo source loads.
     fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError>;
+
+    /// The maps that the handles this resolver gives name, when they are
+    /// `ironbpf-maps` handles ([`MapSet::handle`]): the interpreter then
+    /// looks them up inline.
+    fn map_set(&self) -> Option<Arc<MapSet>> {
+        None
+    }
+}
+
+/// A map as the inline lookup sees it.
+#[derive(Clone)]
+struct InlineMap {
+    map: Arc<dyn Map>,
+    key_size: u64,
+    value_size: u64,
+    writable: bool,
 }
 
 /// Classic BPF's negative packet offsets (`SKF_NET_OFF`, `SKF_LL_OFF`).
@@ -112,6 +132,8 @@ pub struct Interpreter {
     /// Whether any instruction reads r10 or calls a subprogram; if none
     /// does, runs need no stack.
     uses_stack: bool,
+    /// The maps `OP_MAP_LOOKUP` reads, by id.
+    maps: Vec<InlineMap>,
 }
 
 /// The memory a run may touch beyond its stack.
@@ -178,6 +200,23 @@ impl Interpreter {
         let mut insns = vec![None; n];
         let mut table: Vec<Arc<dyn Helper>> = Vec::new();
         let mut table_ids: Vec<i64> = Vec::new();
+        // Lookups go inline when the maps are ironbpf-maps' and helper 1 is
+        // the standard one (an embedder's own helper 1 is called as given).
+        let standard_lookup = helpers
+            .get(1)
+            .is_some_and(|h| h.name() == "bpf_map_lookup_elem");
+        let inline_maps: Vec<InlineMap> = match resolver.and_then(|r| r.map_set()) {
+            Some(set) if standard_lookup => (0..set.len() as u32)
+                .filter_map(|i| set.get(i))
+                .map(|map| InlineMap {
+                    key_size: map.spec().key_size as u64,
+                    value_size: map.spec().value_size as u64,
+                    writable: map.spec().map_flags & ironbpf_maps::BPF_F_RDONLY_PROG == 0,
+                    map,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         for d in prog.insns() {
             let pc = d.pc;
             let raw = prog.slots()[pc];
@@ -241,6 +280,9 @@ impl Interpreter {
                     op.code = OP_CALL_LOCAL;
                     op.off = rel(imm as i64);
                 }
+                Insn::Call(CallTarget::Helper(1)) if !inline_maps.is_empty() => {
+                    op.code = OP_MAP_LOOKUP;
+                }
                 Insn::Call(CallTarget::Helper(id)) => {
                     let id = id as i64;
                     let Some(h) = helpers.get(id) else {
@@ -291,6 +333,7 @@ impl Interpreter {
             }),
             registry: helpers.clone(),
             options,
+            maps: inline_maps,
         })
     }
 
@@ -445,6 +488,10 @@ impl Interpreter {
                 ));
             }};
         }
+        // The map value the last inline lookup returned, tested inline too;
+        // the epoch guard that keeps it valid lives until the run ends.
+        let mut value_cache: (u64, u64, bool) = (1, 0, false);
+        let mut guard: Option<ironbpf_maps::Guard> = None;
         // The first non-context region (the packet or input memory) is
         // tested inline, right after the stack.
         let (hot_lo, hot_hi, hot_writable) = memory
@@ -460,6 +507,7 @@ impl Interpreter {
                 let e = a.wrapping_add(l);
                 (a >= stack_lo && e <= stack_top && a <= e)
                     || (a >= hot_lo && e <= hot_hi && a <= e && (hot_writable || $access == Access::Load))
+                    || (a >= value_cache.0 && e <= value_cache.1 && a <= e && (value_cache.2 || $access == Access::Load))
                     || matches!(memory.regions.find(a, l),
                         Some(r) if r.kind != RegionKind::Context && (r.writable || $access == Access::Load))
             }};
@@ -793,6 +841,36 @@ impl Interpreter {
                 0xde => jump_if!(op, regs[d] as i32 <= regs[s] as i32),
 
                 // Calls and exit.
+                OP_MAP_LOOKUP => {
+                    let Some(m) = regs[1]
+                        .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
+                        .and_then(|i| self.maps.get(i as usize))
+                    else {
+                        return Err(VmError::HelperFailed {
+                            pc: pc - 1,
+                            id: 1,
+                            name: "bpf_map_lookup_elem".into(),
+                            message: format!("r1 = {:#x} is not a map of this program", regs[1]),
+                        });
+                    };
+                    let k = regs[2];
+                    if !fast_ok!(k, m.key_size, Access::Load) {
+                        slow!(k, m.key_size, Access::Load);
+                    }
+                    // SAFETY: the check above proved [k, k + key_size) lies
+                    // in the stack or a live region of this run.
+                    let key =
+                        unsafe { std::slice::from_raw_parts(k as *const u8, m.key_size as usize) };
+                    let guard = guard.get_or_insert_with(ironbpf_maps::pin);
+                    regs[0] = match m.map.lookup_ptr(key, 0, guard) {
+                        Some(p) => {
+                            let v = p.as_ptr() as u64;
+                            value_cache = (v, v + m.value_size, m.writable);
+                            v
+                        }
+                        None => 0,
+                    };
+                }
                 0x85 => {
                     let h = &self.helpers[op.off as usize];
                     let id = self.helper_ids[op.off as usize];

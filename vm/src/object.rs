@@ -160,6 +160,10 @@ impl LdImm64Resolver for LoadedObject {
             ))),
         }
     }
+
+    fn map_set(&self) -> Option<Arc<MapSet>> {
+        Some(self.maps.clone())
+    }
 }
 
 /// Map values of an object, for a run's checked accesses.
