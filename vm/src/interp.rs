@@ -63,6 +63,8 @@ const OP_CALL_LOCAL: u8 = 0xc8;
 /// `call bpf_map_lookup_elem` on an object's maps, done inline: no helper
 /// dispatch, no copy of the key, one epoch guard per run.
 const OP_MAP_LOOKUP: u8 = 0xe8;
+/// `r1 = map[...]` (ld_imm64) fused with the inline lookup that follows it.
+const OP_LDMAP_LOOKUP: u8 = 0xf0;
 const OP_LDIMM64: u8 = 0x18;
 // Superinstructions for pairs that compilers emit all the time (see `fuse`).
 /// `rX = rY; rX += imm`.
@@ -559,6 +561,38 @@ impl Interpreter {
             }};
         }
 
+        macro_rules! map_lookup {
+            () => {{
+                let Some(m) = regs[1]
+                    .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
+                    .and_then(|i| self.maps.get(i as usize))
+                else {
+                    return Err(VmError::HelperFailed {
+                        pc: pc - 1,
+                        id: 1,
+                        name: "bpf_map_lookup_elem".into(),
+                        message: format!("r1 = {:#x} is not a map of this program", regs[1]),
+                    });
+                };
+                let k = regs[2];
+                if !fast_ok!(k, m.key_size, Access::Load) {
+                    slow!(k, m.key_size, Access::Load);
+                }
+                // SAFETY: the check above proved [k, k + key_size) lies
+                // in the stack or a live region of this run.
+                let key =
+                    unsafe { std::slice::from_raw_parts(k as *const u8, m.key_size as usize) };
+                let guard = guard.get_or_insert_with(ironbpf_maps::pin);
+                regs[0] = match m.map.lookup_ptr(key, 0, guard) {
+                    Some(p) => {
+                        let v = p.as_ptr() as u64;
+                        value_cache = (v, v + m.value_size, m.writable);
+                        v
+                    }
+                    None => 0,
+                };
+            }};
+        }
         macro_rules! transfer {
             ($to:expr) => {{
                 executed += (pc - last) as u64;
@@ -841,36 +875,13 @@ impl Interpreter {
                 0xde => jump_if!(op, regs[d] as i32 <= regs[s] as i32),
 
                 // Calls and exit.
-                OP_MAP_LOOKUP => {
-                    let Some(m) = regs[1]
-                        .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
-                        .and_then(|i| self.maps.get(i as usize))
-                    else {
-                        return Err(VmError::HelperFailed {
-                            pc: pc - 1,
-                            id: 1,
-                            name: "bpf_map_lookup_elem".into(),
-                            message: format!("r1 = {:#x} is not a map of this program", regs[1]),
-                        });
-                    };
-                    let k = regs[2];
-                    if !fast_ok!(k, m.key_size, Access::Load) {
-                        slow!(k, m.key_size, Access::Load);
-                    }
-                    // SAFETY: the check above proved [k, k + key_size) lies
-                    // in the stack or a live region of this run.
-                    let key =
-                        unsafe { std::slice::from_raw_parts(k as *const u8, m.key_size as usize) };
-                    let guard = guard.get_or_insert_with(ironbpf_maps::pin);
-                    regs[0] = match m.map.lookup_ptr(key, 0, guard) {
-                        Some(p) => {
-                            let v = p.as_ptr() as u64;
-                            value_cache = (v, v + m.value_size, m.writable);
-                            v
-                        }
-                        None => 0,
-                    };
+                OP_LDMAP_LOOKUP => {
+                    regs[1] = imm as u64;
+                    // Past the call: a fault names the call, pc - 1.
+                    pc += 2;
+                    map_lookup!();
                 }
+                OP_MAP_LOOKUP => map_lookup!(),
                 0x85 => {
                     let h = &self.helpers[op.off as usize];
                     let id = self.helper_ids[op.off as usize];
@@ -1091,6 +1102,18 @@ fn fuse(prog: &Program, ops: &mut [Op]) {
     let mut i = 0;
     while i + 1 < n {
         let (a, b) = (ops[i], ops[i + 1]);
+        if a.code == OP_LDIMM64
+            && a.dst == 1
+            && i + 2 < n
+            && ops[i + 2].code == OP_MAP_LOOKUP
+            && !target[i + 2]
+        {
+            // r1 = map[...] ; call bpf_map_lookup_elem (inline): the call
+            // is the one that can fail, and its pc is the one reported.
+            ops[i].code = OP_LDMAP_LOOKUP;
+            i += 3;
+            continue;
+        }
         if target[i + 1] || a.code == OP_LDIMM64 {
             i += 1;
             continue;

@@ -84,3 +84,32 @@ fn an_unknown_program_and_a_bad_map_index_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn an_inline_lookup_with_a_bad_key_pointer_names_the_call() {
+    use ironbpf_vm::{progtype, Interpreter};
+    let loaded = LoadedObject::new(
+        object("benches/programs/kernel/hash_counters.o"),
+        &HelperRegistry::new(),
+    )
+    .unwrap();
+    // r2 = 8; r1 = map[idx:0]; call bpf_map_lookup_elem; exit
+    let prog = ironbpf_isa::assemble_program("r2 = 8\nr1 = map[idx:0]\ncall 1\nexit\n").unwrap();
+    let vm = Interpreter::with_resolver(&prog, loaded.helpers(), Options::default(), Some(&loaded))
+        .unwrap();
+    let pt = &progtype::XDP;
+    let mut ctx = vec![0u8; pt.ctx_size as usize];
+    let mut pkt = packet();
+    let err = vm
+        .run_ctx(pt, &mut ctx, Some(&mut pkt), Some(loaded.resolver()))
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with("insn 3 (call bpf_map_lookup_elem#1): invalid load of 4 bytes at 0x8"),
+        "{text}"
+    );
+    assert!(
+        text.contains("0x8"),
+        "the message names the address: {text}"
+    );
+}
