@@ -876,7 +876,7 @@ impl Interpreter {
 
                 // Calls and exit.
                 OP_LDMAP_LOOKUP => {
-                    regs[1] = imm as u64;
+                    regs[1] = imm;
                     // Past the call: a fault names the call, pc - 1.
                     pc += 2;
                     map_lookup!();
