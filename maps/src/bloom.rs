@@ -127,6 +127,16 @@ pub(crate) fn jhash2(key: &[u8], initval: u32) -> u32 {
 
 impl BloomFilter {
     pub(crate) fn new(spec: &MapSpec) -> Result<Self, MapError> {
+        // bloom_map_alloc_check, before the other checks.
+        if spec.value_size as u64 > crate::spec::KMALLOC_MAX_SIZE {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!(
+                    "value_size {} is above KMALLOC_MAX_SIZE (the kernel says E2BIG)",
+                    spec.value_size
+                ),
+            ));
+        }
         exactly(spec, "key_size", spec.key_size, 0)?;
         nonzero(spec, "value_size", spec.value_size)?;
         nonzero(spec, "max_entries", spec.max_entries)?;

@@ -37,30 +37,46 @@ pub struct FdMap {
 
 impl FdMap {
     pub(crate) fn new(spec: &MapSpec, _ncpus: usize) -> Result<Self, MapError> {
-        nonzero(spec, "max_entries", spec.max_entries)?;
-        exactly(spec, "value_size", spec.value_size, 4)?;
         let hash = spec.map_type == BPF_MAP_TYPE_HASH_OF_MAPS;
+        // fd_array_map_alloc_check / fd_htab_map_alloc_check, then the
+        // array's or the hash's own checks.
+        exactly(spec, "value_size", spec.value_size, 4)?;
         if hash {
-            nonzero(spec, "key_size", spec.key_size)?;
             check_flags(
                 spec,
                 BPF_F_NO_PREALLOC | BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F_ZERO_SEED,
             )?;
+            nonzero(spec, "max_entries", spec.max_entries)?;
+            nonzero(spec, "key_size", spec.key_size)?;
+            if spec.key_size as u64 + 4 >= crate::spec::KMALLOC_MAX_SIZE - 48 {
+                return Err(MapError::new(
+                    libc::E2BIG,
+                    format!(
+                        "key_size {} is too large for one element (the kernel says E2BIG)",
+                        spec.key_size
+                    ),
+                ));
+            }
         } else {
-            exactly(spec, "key_size", spec.key_size, 4)?;
-            let extra = if spec.map_type == BPF_MAP_TYPE_PROG_ARRAY {
-                BPF_F_PRESERVE_ELEMS
-            } else {
-                0
-            };
-            check_flags(spec, BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK | extra)?;
-        }
-        if spec.map_type != BPF_MAP_TYPE_PROG_ARRAY && spec.inner.is_none() {
-            return Err(MapError::new(
-                libc::EBADF,
-                format!(
-                    "a {} map needs an inner map template (inner_map_fd; the kernel says EBADF)",
+            if spec.map_flags & (BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG) != 0 {
+                return Err(MapError::inval(format!(
+                    "BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG are invalid for a {} map: programs cannot write its values anyway (the kernel says EINVAL)",
                     map_type_name(spec.map_type)
+                )));
+            }
+            nonzero(spec, "max_entries", spec.max_entries)?;
+            exactly(spec, "key_size", spec.key_size, 4)?;
+            check_flags(spec, BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK)?;
+        }
+        if spec.map_type != BPF_MAP_TYPE_PROG_ARRAY {
+            check_inner(spec)?;
+        }
+        if hash && spec.max_entries > 1 << 31 {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!(
+                    "max_entries {} is above 2^31 (the kernel says E2BIG)",
+                    spec.max_entries
                 ),
             ));
         }
@@ -74,6 +90,11 @@ impl FdMap {
             slots: RwLock::new(slots),
             access: Access::new(spec.map_flags),
         })
+    }
+
+    /// The template inner maps must match (`array_of_maps`, `hash_of_maps`).
+    pub fn inner_spec(&self) -> Option<&MapSpec> {
+        self.spec.inner.as_deref()
     }
 
     fn read_slots(&self) -> std::sync::RwLockReadGuard<'_, Slots> {
@@ -174,6 +195,28 @@ impl FdMap {
         found.ok_or_else(|| {
             MapError::noent("no object is stored under this key (the kernel says ENOENT)")
         })
+    }
+}
+
+/// `bpf_map_meta_alloc`: the inner map template of a map of maps.
+fn check_inner(spec: &MapSpec) -> Result<(), MapError> {
+    let Some(inner) = &spec.inner else {
+        // The kernel reads inner_map_fd 0, which in a process is stdin: a
+        // file, but not a map.
+        return Err(MapError::inval(format!(
+            "a {} map needs an inner map template (inner_map_fd names no map; the kernel says EINVAL)",
+            map_type_name(spec.map_type)
+        )));
+    };
+    match inner.map_type {
+        BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS => Err(MapError::inval(
+            "the inner map is itself a map of maps: maps nest one level only (the kernel says EINVAL)",
+        )),
+        BPF_MAP_TYPE_PROG_ARRAY => Err(MapError::new(
+            ENOTSUPP,
+            "a prog_array cannot be an inner map (the kernel says ENOTSUPP)",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -350,7 +393,7 @@ mod tests {
         let e = create_map(&MapSpec::new(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 4))
             .err()
             .unwrap();
-        assert_eq!(e.errno, libc::EBADF);
+        assert_eq!(e.errno, libc::EINVAL);
         let mut spec = MapSpec::new(BPF_MAP_TYPE_HASH_OF_MAPS, 8, 4, 2);
         spec.inner = Some(Box::new(MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1)));
         let m = create_map(&spec).unwrap();

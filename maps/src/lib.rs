@@ -340,7 +340,7 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_PROG_ARRAY | BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS => {
             Arc::new(FdMap::new(spec, ncpus)?)
         }
-        t if t < MAX_BPF_MAP_TYPE => {
+        t if t != BPF_MAP_TYPE_UNSPEC && t < MAX_BPF_MAP_TYPE => {
             return Err(MapError::new(
                 libc::EOPNOTSUPP,
                 format!(
@@ -355,6 +355,7 @@ pub fn create_map_with_cpus(
             )))
         }
     };
+    spec::check_name(spec)?;
     Ok(map)
 }
 
@@ -381,6 +382,7 @@ pub fn create_global_data(
         })
         .collect();
     spec::check_common(&spec)?;
+    spec::check_name(&spec)?;
     let map = ArrayMap::new(&spec, 1)?;
     map.update(&0u32.to_ne_bytes(), init, BPF_ANY)?;
     if read_only {

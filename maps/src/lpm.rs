@@ -94,7 +94,9 @@ impl LpmTrie {
         if spec.key_size < 5 || spec.key_size > 4 + LPM_DATA_SIZE_MAX {
             return bad(format!("key_size {} is invalid for an lpm_trie map: 4 bytes of prefixlen plus 1 to 256 data bytes", spec.key_size));
         }
-        let val_max = KMALLOC_MAX_SIZE - LPM_DATA_SIZE_MAX as u64 - 48;
+        // LPM_VAL_SIZE_MAX: KMALLOC_MAX_SIZE less the largest data and the
+        // 24-byte node header (two child pointers, prefixlen, flags).
+        let val_max = KMALLOC_MAX_SIZE - LPM_DATA_SIZE_MAX as u64 - 24;
         if spec.value_size == 0 || spec.value_size as u64 > val_max {
             return bad(format!(
                 "value_size {} is invalid for an lpm_trie map: 1 to {val_max}",
@@ -151,7 +153,7 @@ impl LpmTrie {
     fn longest_match(&self, inner: &Inner, key: &[u8]) -> Option<u32> {
         let (plen, data) = self.parse(key).ok()?;
         // trie_lookup_elem: a key longer than the trie's prefixes matches
-        // nothing (checked against the kernel by tests/kernel_ops_diff.rs).
+        // nothing (checked against the kernel by tests/kernel_diff.rs).
         if plen > self.max_prefixlen {
             return None;
         }

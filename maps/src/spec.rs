@@ -101,26 +101,9 @@ pub fn host_possible_cpus() -> usize {
         .unwrap_or(1)
 }
 
-/// The checks `map_create` makes for every kind: the name, `map_extra`, and
-/// contradictory access flags.
+/// The checks `map_create` makes for every kind before the kind sees the
+/// request: `map_extra` and contradictory access flags.
 pub(crate) fn check_common(spec: &MapSpec) -> Result<(), MapError> {
-    if spec.name.len() >= 16 {
-        return Err(MapError::inval(format!(
-            "name {:?} has {} bytes; at most 15 fit (the kernel says EINVAL)",
-            spec.name,
-            spec.name.len()
-        )));
-    }
-    if let Some((i, c)) = spec
-        .name
-        .char_indices()
-        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-    {
-        return Err(MapError::inval(format!(
-            "name {:?}: character {c:?} at byte {i} is not one of [A-Za-z0-9_.] (the kernel says EINVAL)",
-            spec.name
-        )));
-    }
     if spec.map_extra != 0 && spec.map_type != BPF_MAP_TYPE_BLOOM_FILTER && spec.map_type != 33 {
         return Err(MapError::inval(format!(
             "map_extra {:#x} is only for bloom filters and arenas, not a {} map (the kernel says EINVAL)",
@@ -138,6 +121,29 @@ pub(crate) fn check_common(spec: &MapSpec) -> Result<(), MapError> {
         return Err(MapError::inval(
             "map_flags has both BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG (the kernel says EINVAL)",
         ));
+    }
+    Ok(())
+}
+
+/// The name check, which `map_create` makes only once the kind has accepted
+/// the request (so a bad name loses to the kind's own errno).
+pub(crate) fn check_name(spec: &MapSpec) -> Result<(), MapError> {
+    if spec.name.len() >= 16 {
+        return Err(MapError::inval(format!(
+            "name {:?} has {} bytes; at most 15 fit (the kernel says EINVAL)",
+            spec.name,
+            spec.name.len()
+        )));
+    }
+    if let Some((i, c)) = spec
+        .name
+        .char_indices()
+        .find(|&(_, c)| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+    {
+        return Err(MapError::inval(format!(
+            "name {:?}: character {c:?} at byte {i} is not one of [A-Za-z0-9_.] (the kernel says EINVAL)",
+            spec.name
+        )));
     }
     Ok(())
 }

@@ -15,9 +15,21 @@
 use ironbpf_kernel::{possible_cpus, KernelMap, MapCreate};
 use ironbpf_maps::*;
 use std::collections::BTreeMap;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 /// Operations per map kind.
 const OPS: usize = 100_000;
+
+/// The seed of a run: fixed, so that a failure reproduces; `IRONBPF_SEED`
+/// picks another sequence.
+fn seed(base: u64) -> u64 {
+    base.wrapping_add(
+        std::env::var("IRONBPF_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0),
+    )
+}
 
 struct Rng(u64);
 impl Rng {
@@ -488,7 +500,7 @@ fn random_operations_agree_with_the_kernel() {
     }
     let mut failures = Vec::new();
     for (n, kind) in KINDS.iter().enumerate() {
-        match run_kind(kind, 1000 + n as u64) {
+        match run_kind(kind, seed(1000 + n as u64)) {
             Ok((ops, skipped)) => eprintln!(
                 "{}: {ops} operations, 0 disagreements ({skipped} not compared: LRU eviction)",
                 kind.name
@@ -520,7 +532,7 @@ fn batch_operations_agree_with_the_kernel() {
         let theirs = KernelMap::create(&MapCreate::new(map_type, 4, 12, max)).unwrap();
         let vs = ours.value_size_user();
         let array = matches!(map_type, BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY);
-        let mut rng = Rng(77 + n as u64);
+        let mut rng = Rng(seed(77 + n as u64));
         for round in 0..3000 {
             let count = 1 + rng.below(6) as u32;
             let keys: Vec<u8> = (0..count)
@@ -646,4 +658,359 @@ fn batch_operations_agree_with_the_kernel() {
         }
         eprintln!("{name}: 3000 batch rounds, 0 disagreements");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Creation checks: random `BPF_MAP_CREATE` attributes, ours against the
+// kernel's verdict (success, or the same errno), and on success the same
+// attributes as `BPF_OBJ_GET_INFO_BY_FD` reports them.
+// ---------------------------------------------------------------------------
+
+/// The template given as `inner_map_fd` (ours: `MapSpec::inner`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum InnerKind {
+    None,
+    Array,
+    Hash,
+    ProgArray,
+    /// An array_of_maps (itself with an array inside): maps nest one level only.
+    Nested,
+    Ringbuf,
+    Queue,
+    PerfEventArray,
+    Lpm,
+    Bloom,
+    PercpuArray,
+    LruHash,
+    Stack,
+    HashOfMaps,
+}
+
+fn inner_spec(kind: InnerKind) -> Option<MapSpec> {
+    let s = match kind {
+        InnerKind::None => return None,
+        InnerKind::Array => MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 4),
+        InnerKind::Hash => MapSpec::new(BPF_MAP_TYPE_HASH, 8, 16, 4),
+        InnerKind::ProgArray => MapSpec::new(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4),
+        InnerKind::Nested => {
+            let mut s = MapSpec::new(BPF_MAP_TYPE_ARRAY_OF_MAPS, 4, 4, 2);
+            s.inner = Some(Box::new(MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 4)));
+            s
+        }
+        InnerKind::Ringbuf => MapSpec::new(BPF_MAP_TYPE_RINGBUF, 0, 0, 4096),
+        InnerKind::Queue => MapSpec::new(BPF_MAP_TYPE_QUEUE, 0, 8, 4),
+        InnerKind::Stack => MapSpec::new(BPF_MAP_TYPE_STACK, 0, 8, 4),
+        InnerKind::PerfEventArray => MapSpec::new(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 2),
+        InnerKind::Lpm => {
+            let mut s = MapSpec::new(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 4);
+            s.map_flags = BPF_F_NO_PREALLOC;
+            s
+        }
+        InnerKind::Bloom => MapSpec::new(BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, 4),
+        InnerKind::PercpuArray => MapSpec::new(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 4),
+        InnerKind::LruHash => MapSpec::new(BPF_MAP_TYPE_LRU_HASH, 4, 8, 4),
+        InnerKind::HashOfMaps => {
+            let mut s = MapSpec::new(BPF_MAP_TYPE_HASH_OF_MAPS, 4, 4, 2);
+            s.inner = Some(Box::new(MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 4)));
+            s
+        }
+    };
+    Some(s)
+}
+
+/// Creates `spec` in the kernel from the raw attribute (the name is passed
+/// unfiltered); the inner template is created first and passed as
+/// `inner_map_fd`. Returns the map's fd.
+fn kernel_create(spec: &MapSpec) -> Result<OwnedFd, i32> {
+    use ironbpf_kernel::sys;
+    let inner = spec
+        .inner
+        .as_ref()
+        .map(|inner| kernel_create(inner).expect("the inner template is valid"));
+    let mut name = [0u8; 16];
+    let n = spec.name.len().min(16);
+    name[..n].copy_from_slice(&spec.name.as_bytes()[..n]);
+    let mut attr = sys::MapCreateAttr {
+        map_type: spec.map_type,
+        key_size: spec.key_size,
+        value_size: spec.value_size,
+        max_entries: spec.max_entries,
+        map_flags: spec.map_flags,
+        inner_map_fd: inner.as_ref().map_or(0, |f| f.as_raw_fd() as u32),
+        map_name: name,
+        map_extra: spec.map_extra,
+        ..Default::default()
+    };
+    sys::bpf_fd(sys::BPF_MAP_CREATE, &mut attr)
+}
+
+fn kernel_info(fd: &OwnedFd) -> ironbpf_kernel::sys::MapInfoRaw {
+    use ironbpf_kernel::sys;
+    let mut info = sys::MapInfoRaw::default();
+    let mut attr = sys::InfoByFdAttr {
+        bpf_fd: fd.as_raw_fd() as u32,
+        info_len: std::mem::size_of::<sys::MapInfoRaw>() as u32,
+        info: sys::ptr(&mut info as *mut sys::MapInfoRaw),
+    };
+    sys::bpf(sys::BPF_OBJ_GET_INFO_BY_FD, &mut attr).expect("map info");
+    info
+}
+
+/// Map types ironbpf provides (the others are refused with EOPNOTSUPP and
+/// not compared) and a few it does not, or that do not exist.
+const CREATE_TYPES: &[u32] = &[
+    BPF_MAP_TYPE_HASH,
+    BPF_MAP_TYPE_ARRAY,
+    BPF_MAP_TYPE_PROG_ARRAY,
+    BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+    BPF_MAP_TYPE_PERCPU_HASH,
+    BPF_MAP_TYPE_PERCPU_ARRAY,
+    BPF_MAP_TYPE_LRU_HASH,
+    BPF_MAP_TYPE_LRU_PERCPU_HASH,
+    BPF_MAP_TYPE_LPM_TRIE,
+    BPF_MAP_TYPE_ARRAY_OF_MAPS,
+    BPF_MAP_TYPE_HASH_OF_MAPS,
+    BPF_MAP_TYPE_QUEUE,
+    BPF_MAP_TYPE_STACK,
+    BPF_MAP_TYPE_RINGBUF,
+    BPF_MAP_TYPE_BLOOM_FILTER,
+];
+
+fn pick<T: Copy>(rng: &mut Rng, xs: &[T]) -> T {
+    xs[rng.below(xs.len() as u64) as usize]
+}
+
+/// A random creation request, kept small enough that what the kernel
+/// accepts it can allocate quickly.
+fn random_spec(rng: &mut Rng) -> MapSpec {
+    let map_type = match rng.below(40) {
+        0 => pick(
+            rng,
+            &[
+                BPF_MAP_TYPE_UNSPEC,
+                MAX_BPF_MAP_TYPE,
+                MAX_BPF_MAP_TYPE + 1,
+                1000,
+            ],
+        ),
+        _ => pick(rng, CREATE_TYPES),
+    };
+    // Sizes that suit the type most of the time, anything otherwise.
+    let natural = rng.below(3) != 0;
+    let (mut ks, mut vs, mut max) = match map_type {
+        BPF_MAP_TYPE_ARRAY
+        | BPF_MAP_TYPE_PERCPU_ARRAY
+        | BPF_MAP_TYPE_PROG_ARRAY
+        | BPF_MAP_TYPE_PERF_EVENT_ARRAY
+        | BPF_MAP_TYPE_ARRAY_OF_MAPS => (4, pick(rng, &[4, 8, 12, 64]), pick(rng, &[1, 4, 16])),
+        BPF_MAP_TYPE_LPM_TRIE => (pick(rng, &[5, 8, 20, 260]), 8, pick(rng, &[1, 16])),
+        BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK | BPF_MAP_TYPE_BLOOM_FILTER => {
+            (0, pick(rng, &[1, 4, 8, 13]), pick(rng, &[1, 16, 100]))
+        }
+        BPF_MAP_TYPE_RINGBUF => (0, 0, pick(rng, &[4096, 8192, 65536])),
+        _ => (
+            pick(rng, &[1, 4, 8, 13]),
+            pick(rng, &[1, 4, 8, 12]),
+            pick(rng, &[1, 3, 16, 64]),
+        ),
+    };
+    if !natural || rng.below(4) == 0 {
+        match rng.below(3) {
+            0 => ks = pick(rng, &[0, 1, 2, 3, 4, 5, 8, 64, 259, 260, 261, 512, 513]),
+            1 => {
+                vs = pick(
+                    rng,
+                    &[
+                        0,
+                        1,
+                        4,
+                        5,
+                        8,
+                        4095,
+                        32 << 10,
+                        (32 << 10) + 1,
+                        (1 << 22) - 400,
+                        (1 << 22) - 300,
+                        (1 << 22) - 256 - 48,
+                        (1 << 22) - 256 - 41,
+                        (1 << 22) - 256 - 40,
+                        (1 << 22) - 256 - 39,
+                        (1 << 22) - 256 - 32,
+                        (1 << 22) - 256 - 25,
+                        (1 << 22) - 256 - 24,
+                        (1 << 22) - 256 - 23,
+                        (1 << 22) - 40,
+                        1 << 22,
+                        (1 << 22) + 1,
+                        i32::MAX as u32,
+                        1 << 31,
+                        u32::MAX,
+                    ],
+                )
+            }
+            _ => max = pick(rng, &[0, 1, 2, 3, 4, 4095, 4096, 8192, 12288, 1 << 16]),
+        }
+    }
+    let mut map_flags = 0u32;
+    if rng.below(5) < 2 {
+        for _ in 0..1 + rng.below(2) {
+            map_flags |= 1 << rng.below(14);
+        }
+    }
+    // The flags each kind needs, most of the time.
+    if map_type == BPF_MAP_TYPE_LPM_TRIE && rng.below(5) != 0 {
+        map_flags |= BPF_F_NO_PREALLOC;
+    }
+    let map_extra = match rng.below(12) {
+        0 => pick(rng, &[1, 3, 15, 16, 1 << 32]),
+        1..=3 if map_type == BPF_MAP_TYPE_BLOOM_FILTER => pick(rng, &[1, 3, 15, 16]),
+        _ => 0,
+    };
+    let name = match rng.below(20) {
+        0 => "bad-name".to_string(),
+        1 => "a_name_of_16_chr".to_string(),
+        2 => "name_of_15_char".to_string(),
+        3..=8 => "m.1".to_string(),
+        _ => String::new(),
+    };
+    let inner = if matches!(
+        map_type,
+        BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS
+    ) {
+        match rng.below(20) {
+            0 => InnerKind::None,
+            1 => InnerKind::ProgArray,
+            2 => InnerKind::Nested,
+            3 => InnerKind::Ringbuf,
+            4 => InnerKind::Queue,
+            5 => InnerKind::Stack,
+            6 => InnerKind::PerfEventArray,
+            7 => InnerKind::Lpm,
+            8 => InnerKind::Bloom,
+            9 => InnerKind::PercpuArray,
+            10 => InnerKind::LruHash,
+            11 => InnerKind::HashOfMaps,
+            12..=14 => InnerKind::Hash,
+            _ => InnerKind::Array,
+        }
+    } else if rng.below(30) == 0 {
+        InnerKind::Array
+    } else {
+        InnerKind::None
+    };
+    let mut spec = MapSpec::new(map_type, ks, vs, max);
+    spec.map_flags = map_flags;
+    spec.map_extra = map_extra;
+    spec.name = name;
+    spec.inner = inner_spec(inner).map(Box::new);
+    spec
+}
+
+/// The memory a kernel map of `spec` would take if accepted, roughly.
+fn footprint(spec: &MapSpec, ncpus: u64) -> u64 {
+    let per = (spec.key_size as u64).next_multiple_of(8)
+        + (spec.value_size as u64).next_multiple_of(8)
+        + 64;
+    let cpus = if spec.is_percpu() { ncpus } else { 1 };
+    spec.max_entries as u64 * per * cpus
+}
+
+/// Compares one request; a disagreement is `(signature, description)`.
+fn create_case(spec: &MapSpec) -> Result<(), (String, String)> {
+    let ours = create_map(spec);
+    let theirs = kernel_create(spec);
+    match (&ours, &theirs) {
+        (Ok(m), Ok(fd)) => {
+            let info = kernel_info(fd);
+            let s = m.spec();
+            // RDONLY/WRONLY are the fd's mode, not the map's: the kernel's
+            // info does not report them.
+            let got = (
+                s.key_size,
+                s.value_size,
+                s.max_entries,
+                s.map_flags & !(BPF_F_RDONLY | BPF_F_WRONLY),
+            );
+            let want = (
+                info.key_size,
+                info.value_size,
+                info.max_entries,
+                info.map_flags,
+            );
+            if got != want {
+                return Err((format!("{}: created, attributes differ", map_type_name(spec.map_type)), format!(
+                    "{spec:?}: created by both, but (key_size, value_size, max_entries, map_flags) are ours {got:?}, the kernel's {want:?}"
+                )));
+            }
+            Ok(())
+        }
+        (Err(a), Err(b)) if a.errno == *b => Ok(()),
+        _ => Err((
+            format!(
+                "{}: ours {}, kernel {}",
+                map_type_name(spec.map_type),
+                ours.as_ref().map_or_else(|e| e.errno_name(), |_| "ok"),
+                theirs.as_ref().map_or_else(|e| errno_name(*e), |_| "ok")
+            ),
+            format!(
+                "{spec:?}:\n  ours:   {}\n  kernel: {}",
+                match &ours {
+                    Ok(_) => "created".to_string(),
+                    Err(e) => format!("{} ({e})", e.errno_name()),
+                },
+                match &theirs {
+                    Ok(_) => "created".to_string(),
+                    Err(e) => errno_name(*e).to_string(),
+                }
+            ),
+        )),
+    }
+}
+
+/// Creation requests per run of [`creation_checks_agree_with_the_kernel`].
+const CREATES: usize = 20_000;
+
+#[test]
+fn creation_checks_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("creation_checks_agree_with_the_kernel") {
+        return;
+    }
+    let ncpus = possible_cpus() as u64;
+    let mut rng = Rng(seed(4242));
+    let mut failures = Vec::new();
+    let (mut compared, mut accepted) = (0, 0);
+    let mut tried = 0;
+    while compared < CREATES {
+        tried += 1;
+        let spec = random_spec(&mut rng);
+        if footprint(&spec, ncpus) > 64 << 20 {
+            continue;
+        }
+        compared += 1;
+        match create_case(&spec) {
+            Ok(()) => accepted += create_map(&spec).is_ok() as usize,
+            Err(e) => failures.push(e),
+        }
+    }
+    eprintln!(
+        "creation: {compared} requests ({accepted} accepted, {} skipped as too large), {} disagreements",
+        tried - compared,
+        failures.len()
+    );
+    // One example per kind of disagreement: (type, ours, kernel).
+    let mut kinds: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    for (sig, text) in failures {
+        let e = kinds.entry(sig).or_insert((0, text));
+        e.0 += 1;
+    }
+    assert!(
+        kinds.is_empty(),
+        "{} kinds of disagreement:\n{}",
+        kinds.len(),
+        kinds
+            .iter()
+            .map(|(sig, (n, ex))| format!("{sig} ×{n}, e.g. {ex}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
