@@ -3,6 +3,7 @@
 use crate::Failure;
 use clap::Args;
 use ironbpf_helpers::proto::{progs, PROTOS};
+use ironbpf_helpers::std_helpers::IMPLEMENTED;
 
 #[derive(Args)]
 #[command(
@@ -12,6 +13,9 @@ pub struct HelpersArgs {
     /// One JSON array
     #[arg(long)]
     json: bool,
+    /// Also name the helpers whose prototypes ironbpf knows but that it does not implement yet
+    #[arg(long)]
+    all: bool,
 }
 
 fn families(mask: u32) -> String {
@@ -33,8 +37,11 @@ fn families(mask: u32) -> String {
 }
 
 pub fn run(args: HelpersArgs) -> Result<(), Failure> {
+    // The helpers ironbpf implements, with the prototypes the verifier
+    // checks calls against.
     let mut rows: Vec<_> = PROTOS
         .iter()
+        .filter(|(name, _)| IMPLEMENTED.contains(name))
         .map(|(name, p)| (ironbpf_isa::disasm::helper_id(name).unwrap_or(-1), *name, p))
         .collect();
     rows.sort_by_key(|r| r.0);
@@ -57,5 +64,17 @@ pub fn run(args: HelpersArgs) -> Result<(), Failure> {
         println!("{id:>4}  {name:<26} {:<12} {p}", families(p.prog_types));
     }
     println!("{} helpers", rows.len());
+    if !args.all {
+        return Ok(());
+    }
+    let missing: Vec<&str> = PROTOS
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !IMPLEMENTED.contains(n))
+        .collect();
+    println!(
+        "prototypes known but not implemented yet: {}",
+        missing.join(", ")
+    );
     Ok(())
 }

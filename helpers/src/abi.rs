@@ -59,6 +59,16 @@ impl<'a> HelperCtx<'a> {
             .map_err(HelperError::Fault)
     }
 
+    /// The run's packet region, if it has one (`skb->data` to the end, or
+    /// the XDP frame).
+    pub fn packet(&self) -> Option<ironbpf_isa::abi::MemoryRegion> {
+        self.regions
+            .regions()
+            .iter()
+            .find(|r| r.kind == ironbpf_isa::abi::RegionKind::Packet)
+            .copied()
+    }
+
     /// Copies `len` bytes of program memory at `addr`, after checking them.
     pub fn read(&self, addr: u64, len: u64) -> Result<Vec<u8>, HelperError> {
         self.check(addr, len, Access::Load)?;

@@ -16,8 +16,10 @@
 //! ```
 
 pub mod abi;
+pub mod format;
 pub mod map_calls;
 pub mod proto;
+pub mod std_helpers;
 
 pub use abi::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
 pub use map_calls::register_map_helpers;

@@ -382,8 +382,10 @@ impl Map for RingBuf {
     fn lookup_ptr(&self, _key: &[u8], _cpu: usize, _guard: &Guard) -> Option<NonNull<u8>> {
         None
     }
-    fn value_region(&self, _addr: u64, _len: u64) -> Option<MemoryRegion> {
-        None
+    /// A reserved record is the program's memory until it submits or
+    /// discards it.
+    fn value_region(&self, addr: u64, len: u64) -> Option<MemoryRegion> {
+        self.record_region(addr, len)
     }
     fn len(&self) -> usize {
         self.query(BPF_RB_AVAIL_DATA) as usize

@@ -12,6 +12,7 @@
 //! ```
 
 use crate::{HelperRegistry, Interpreter, LdImm64Resolver, Options, ProgType, VmError};
+use ironbpf_helpers::std_helpers::{register_std_helpers, HostEnv, ProgFamily};
 use ironbpf_isa::abi::{MemoryRegion, RegionResolver};
 use ironbpf_isa::{LdImm64Src, Program};
 use ironbpf_loader::{MapDef, Object};
@@ -26,6 +27,9 @@ pub struct LoadedObject {
     /// The object's maps, with ids in the loader's order (the index that
     /// `BPF_PSEUDO_MAP_IDX` carries).
     pub maps: Arc<MapSet>,
+    /// What the helpers see of the host and leave for it (trace_printk
+    /// lines, the redirect verdict, the current task's identity).
+    pub env: Arc<HostEnv>,
     helpers: HelperRegistry,
 }
 
@@ -57,8 +61,9 @@ pub fn map_spec(def: &MapDef, possible_cpus: usize) -> MapSpec {
 }
 
 impl LoadedObject {
-    /// Creates the object's maps; `base` holds the helpers other than the
-    /// map helpers, which are bound to this object's maps.
+    /// Creates the object's maps. Programs get ironbpf's helper table
+    /// (`ironbpf_helpers::std_helpers`, the map helpers bound to these maps),
+    /// with `base`'s helpers registered over it.
     pub fn new(object: Object, base: &HelperRegistry) -> Result<LoadedObject, VmError> {
         let maps = Arc::new(MapSet::new());
         for def in &object.maps {
@@ -75,11 +80,25 @@ impl LoadedObject {
                     .map_err(|e| VmError::Setup(format!("map {:?}: {e}", def.name)))?;
             }
         }
-        let mut helpers = base.clone();
-        ironbpf_helpers::register_map_helpers(&mut helpers, maps.clone());
+        // The embedder's helpers go on top of the standard table, so that
+        // it can replace any of them.
+        let env = Arc::new(HostEnv::default());
+        let mut helpers = HelperRegistry::new();
+        register_std_helpers(
+            &mut helpers,
+            env.clone(),
+            ProgFamily::Xdp,
+            Some(maps.clone()),
+        );
+        for id in base.ids() {
+            if let Some(h) = base.get(id) {
+                helpers.register(id, h.clone());
+            }
+        }
         Ok(LoadedObject {
             object,
             maps,
+            env,
             helpers,
         })
     }
@@ -93,6 +112,33 @@ impl LoadedObject {
     /// The helpers programs of this object call.
     pub fn helpers(&self) -> &HelperRegistry {
         &self.helpers
+    }
+
+    /// The helpers for a program of type `pt`: the network helpers differ
+    /// between XDP, skb-at-L3 and tc programs as in the kernel.
+    pub fn helpers_for(&self, pt: Option<&ProgType>) -> HelperRegistry {
+        let family = match pt.map(|p| p.kernel_id) {
+            Some(6) => ProgFamily::Xdp,
+            Some(3 | 4) => ProgFamily::SkbL2,
+            Some(1 | 8) => ProgFamily::SkbL3,
+            _ => ProgFamily::Tracing,
+        };
+        if family == ProgFamily::Xdp {
+            return self.helpers.clone();
+        }
+        let mut reg = HelperRegistry::new();
+        register_std_helpers(&mut reg, self.env.clone(), family, Some(self.maps.clone()));
+        for id in self.helpers.ids() {
+            // Keep what the embedder registered over the standard ones.
+            if let (Some(h), Some(std)) = (self.helpers.get(id), reg.get(id)) {
+                if h.name() != std.name() {
+                    reg.register(id, h.clone());
+                }
+            } else if let Some(h) = self.helpers.get(id) {
+                reg.register(id, h.clone());
+            }
+        }
+        reg
     }
 
     /// Map values, for a run's memory checks.
@@ -114,8 +160,9 @@ impl LoadedObject {
             .find(|p| p.name == name)
             .ok_or_else(|| VmError::Setup(format!("the object has no program {name:?}")))?;
         let program = Program::from_bytes(&prog.insns).map_err(VmError::Invalid)?;
-        let vm = Interpreter::with_resolver(&program, &self.helpers, options, Some(self))?;
-        Ok((vm, crate::progtype::by_kernel_id(prog.prog_type)))
+        let pt = crate::progtype::by_kernel_id(prog.prog_type);
+        let vm = Interpreter::with_resolver(&program, &self.helpers_for(pt), options, Some(self))?;
+        Ok((vm, pt))
     }
 }
 
