@@ -166,6 +166,24 @@ fn ones_add(a: u32, b: u32) -> u32 {
     s.wrapping_add(c as u32)
 }
 
+/// The kernel's `csum_partial` on x86-64: a 64-bit ones' complement sum of
+/// little-endian 8-byte words (the tail zero-padded), folded to 32 bits.
+fn csum_partial(bytes: &[u8], seed: u32) -> u32 {
+    let mut t = seed as u64;
+    for c in bytes.chunks(8) {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        let (s, carry) = t.overflowing_add(u64::from_le_bytes(w));
+        t = s + carry as u64;
+    }
+    (t.wrapping_add(t.rotate_right(32)) >> 32) as u32
+}
+
+/// `csum_from32to16`: a 32-bit sum folded to 16 bits.
+fn csum_from32to16(sum: u32) -> u16 {
+    (sum.wrapping_add(sum.rotate_right(16)) >> 16) as u16
+}
+
 fn fold(sum: u32) -> u16 {
     let s = (sum & 0xffff) + (sum >> 16);
     ((s & 0xffff) + (s >> 16)) as u16
@@ -556,21 +574,19 @@ pub fn register_std_helpers(
     });
 
     // Checksums.
+    // Linux 6.13 on: the diff folded to 16 bits, any sizes (the verifier
+    // bounds them), computed as csum_partial(to, seed) - csum_partial(from).
     reg.register_fn(28, "bpf_csum_diff", |ctx: &mut HelperCtx<'_>, a| {
-        let (from_size, to_size) = (a[1], a[3]);
-        if (from_size | to_size) & 3 != 0 || from_size + to_size > 512 {
-            return Ok(neg(libc::EINVAL));
-        }
+        let (from_size, to_size, seed) = (a[1], a[3], a[4] as u32);
         let from = ctx.read(a[0], from_size)?;
         let to = ctx.read(a[2], to_size)?;
-        let mut sum = a[4] as u32;
-        for w in from.chunks_exact(4) {
-            sum = ones_add(sum, !u32::from_ne_bytes(w.try_into().expect("4 bytes")));
-        }
-        for w in to.chunks_exact(4) {
-            sum = ones_add(sum, u32::from_ne_bytes(w.try_into().expect("4 bytes")));
-        }
-        Ok(sum as u64)
+        let ret = match (from_size > 0, to_size > 0) {
+            (true, true) => ones_add(csum_partial(&to, seed), !csum_partial(&from, 0)),
+            (false, true) => csum_partial(&to, seed),
+            (true, false) => !csum_partial(&from, !seed),
+            (false, false) => seed,
+        };
+        Ok(csum_from32to16(ret) as u64)
     });
 
     // Ring buffers and perf buffers.
