@@ -158,8 +158,7 @@ impl Map for ArrayMap {
     }
 
     fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
-        check_lookup_flags(flags)?;
-        self.access.read("lookup")?;
+        self.access.lookup(flags, "lookup")?;
         let i = index_of(key)?;
         if i >= self.spec.max_entries {
             return Err(MapError::noent(format!(

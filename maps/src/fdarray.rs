@@ -126,6 +126,14 @@ impl FdMap {
         let entry = FdEntry { id, object };
         match &mut *self.write_slots() {
             Slots::Array(v) => {
+                // bpf_fd_array_map_update_elem: every slot exists, and only
+                // BPF_ANY is accepted, before the index is looked at.
+                if flags != BPF_ANY {
+                    return Err(MapError::inval(format!(
+                        "update flags {flags:#x}: a {} takes only BPF_ANY (the kernel says EINVAL)",
+                        map_type_name(self.spec.map_type)
+                    )));
+                }
                 let i = index_of(key)?;
                 if i >= self.spec.max_entries {
                     return Err(MapError::new(
@@ -135,9 +143,6 @@ impl FdMap {
                             self.spec.max_entries
                         ),
                     ));
-                }
-                if flags == BPF_NOEXIST {
-                    return Err(MapError::new(libc::EEXIST, "every index of an array exists: BPF_NOEXIST always fails (the kernel says EEXIST)"));
                 }
                 v[i as usize] = Some(entry);
             }
@@ -232,8 +237,7 @@ impl Map for FdMap {
     /// Gives the stored object's id, as the kernel gives a program's or a
     /// map's id for an fd it stored.
     fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
-        check_lookup_flags(flags)?;
-        self.access.read("lookup")?;
+        self.access.lookup(flags, "lookup")?;
         check_len("value", value_out.len(), 4)?;
         let id = self.entry_id(key)?;
         value_out[..4].copy_from_slice(&id.to_ne_bytes());
@@ -366,11 +370,12 @@ mod tests {
         m.update(&k, &77u32.to_ne_bytes(), BPF_ANY).unwrap();
         m.lookup(&k, &mut v, 0).unwrap();
         assert_eq!(u32::from_ne_bytes(v), 77);
+        // Only BPF_ANY, as the kernel's fd arrays (checked by tests/kernel_diff.rs).
         assert_eq!(
             m.update(&k, &1u32.to_ne_bytes(), BPF_NOEXIST)
                 .unwrap_err()
                 .errno,
-            libc::EEXIST
+            libc::EINVAL
         );
         assert_eq!(
             m.update(&9u32.to_ne_bytes(), &1u32.to_ne_bytes(), BPF_ANY)

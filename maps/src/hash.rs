@@ -689,8 +689,7 @@ impl Map for HashMap {
     }
 
     fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
-        check_lookup_flags(flags)?;
-        self.access.read("lookup")?;
+        self.access.lookup(flags, "lookup")?;
         let key = self.key_check(key)?;
         check_len("value", value_out.len(), self.value_size_user())?;
         let g = self.shard(key).read().unwrap_or_else(|e| e.into_inner());

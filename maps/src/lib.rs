@@ -172,7 +172,26 @@ pub trait Map: Send + Sync + Any {
         value_out: &mut [u8],
         flags: u64,
     ) -> Result<(), MapError> {
-        let _ = (key, value_out, flags);
+        let _ = (key, value_out);
+        // bpf(2)'s checks come first: unknown flags, then read and write
+        // access, then any flag at all for a kind without lookup_and_delete.
+        if flags & !BPF_F_LOCK != 0 {
+            return Err(MapError::inval(format!(
+                "lookup_and_delete flags {flags:#x}: only BPF_F_LOCK is defined (the kernel says EINVAL)"
+            )));
+        }
+        let f = self.spec().map_flags;
+        if f & (BPF_F_RDONLY | BPF_F_WRONLY) != 0 || self.is_frozen() {
+            return Err(MapError::new(
+                libc::EPERM,
+                "lookup_and_delete needs read and write access: the map is BPF_F_RDONLY, BPF_F_WRONLY or frozen (the kernel says EPERM)",
+            ));
+        }
+        if flags != 0 {
+            return Err(MapError::inval(format!(
+                "lookup_and_delete flags {flags:#x}: BPF_F_LOCK needs a value with a bpf_spin_lock (the kernel says EINVAL)"
+            )));
+        }
         Err(MapError::new(
             ENOTSUPP,
             format!(
@@ -490,20 +509,6 @@ pub(crate) fn value_mem_region(start: u64, len: usize, writable: bool) -> Memory
     }
 }
 
-/// Checks the `flags` of a host lookup: only `BPF_F_LOCK`, and only for
-/// values with a spin lock (which needs BTF, so never here).
-pub(crate) fn check_lookup_flags(flags: u64) -> Result<(), MapError> {
-    if flags & !BPF_F_LOCK != 0 {
-        return Err(MapError::inval(format!(
-            "lookup flags {flags:#x}: only BPF_F_LOCK is defined (the kernel says EINVAL)"
-        )));
-    }
-    if flags & BPF_F_LOCK != 0 {
-        return Err(MapError::inval("BPF_F_LOCK needs a value with a bpf_spin_lock, which needs BTF (the kernel says EINVAL)"));
-    }
-    Ok(())
-}
-
 /// Checks the `flags` of a host update as `bpf(2)` does before the map
 /// sees them: `BPF_F_LOCK` needs a spin lock in the value.
 pub(crate) fn check_update_lock(flags: u64) -> Result<(), MapError> {
@@ -570,6 +575,19 @@ impl Access {
             return Err(frozen_err(what));
         }
         Ok(())
+    }
+
+    /// `BPF_MAP_LOOKUP_ELEM`'s checks, in the kernel's order: unknown flags
+    /// (`EINVAL`), read access (`EPERM`), then `BPF_F_LOCK`, which needs a
+    /// spin lock in the value, which needs BTF (`EINVAL`).
+    pub(crate) fn lookup(&self, flags: u64, what: &str) -> Result<(), MapError> {
+        if flags & !BPF_F_LOCK != 0 {
+            return Err(MapError::inval(format!(
+                "{what} flags {flags:#x}: only BPF_F_LOCK is defined (the kernel says EINVAL)"
+            )));
+        }
+        self.read(what)?;
+        check_update_lock(flags)
     }
 
     pub(crate) fn freeze(&self) -> Result<(), MapError> {

@@ -195,8 +195,7 @@ impl Map for LpmTrie {
     }
 
     fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
-        check_lookup_flags(flags)?;
-        self.access.read("lookup")?;
+        self.access.lookup(flags, "lookup")?;
         check_len("value", value_out.len(), self.spec.value_size as usize)?;
         let inner = self.inner();
         let s = self.longest_match(&inner, key).ok_or_else(|| {

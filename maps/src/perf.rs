@@ -200,7 +200,8 @@ impl Map for PerfEventArray {
         1
     }
 
-    fn lookup(&self, _key: &[u8], _value_out: &mut [u8], _flags: u64) -> Result<(), MapError> {
+    fn lookup(&self, _key: &[u8], _value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
+        self.access.lookup(flags, "lookup")?;
         Err(MapError::new(
             ENOTSUPP,
             "a perf_event_array cannot be read from the host (the kernel says ENOTSUPP)",
@@ -210,14 +211,8 @@ impl Map for PerfEventArray {
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.access.write("update")?;
         check_update_lock(flags)?;
-        if flags > BPF_EXIST {
-            return Err(MapError::inval(format!("update flags {flags:#x}: only BPF_ANY, BPF_NOEXIST or BPF_EXIST (the kernel says EINVAL)")));
-        }
-        if flags == BPF_NOEXIST {
-            return Err(MapError::new(
-                libc::EEXIST,
-                "every index of an array exists: BPF_NOEXIST always fails (the kernel says EEXIST)",
-            ));
+        if flags != BPF_ANY {
+            return Err(MapError::inval(format!("update flags {flags:#x}: a perf_event_array takes only BPF_ANY (the kernel says EINVAL)")));
         }
         check_len("value", value.len(), 4)?;
         let index = index_of(key)?;
@@ -246,6 +241,7 @@ impl Map for PerfEventArray {
     }
 
     fn get_next_key(&self, key: Option<&[u8]>, next_out: &mut [u8]) -> Result<(), MapError> {
+        self.access.read("get_next_key")?;
         check_len("next key", next_out.len(), 4)?;
         let next = match key {
             None => 0,

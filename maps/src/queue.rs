@@ -129,8 +129,7 @@ impl Map for QueueStack {
     }
 
     fn lookup(&self, _key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
-        check_lookup_flags(flags)?;
-        self.access.read("peek")?;
+        self.access.lookup(flags, "peek")?;
         self.peek(value_out)
     }
 

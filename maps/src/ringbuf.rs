@@ -359,11 +359,13 @@ impl Map for RingBuf {
     fn possible_cpus(&self) -> usize {
         1
     }
-    fn lookup(&self, _key: &[u8], _value_out: &mut [u8], _flags: u64) -> Result<(), MapError> {
+    fn lookup(&self, _key: &[u8], _value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
+        self.access.lookup(flags, "lookup")?;
         Err(notsupp("lookup"))
     }
-    fn update(&self, _key: &[u8], _value: &[u8], _flags: u64) -> Result<(), MapError> {
+    fn update(&self, _key: &[u8], _value: &[u8], flags: u64) -> Result<(), MapError> {
         self.access.write("update")?;
+        check_update_lock(flags)?;
         Err(notsupp("update"))
     }
     fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
