@@ -202,7 +202,7 @@ pub trait Map: Send + Sync + Any {
     }
 
     /// `BPF_MAP_FREEZE`: host updates and deletes fail with `EPERM` from now
-    /// on; a second freeze fails with `EBUSY`.
+    /// on; so does a second freeze (the frozen map has lost write access).
     fn freeze(&self) -> Result<(), MapError>;
 
     /// Whether [`Map::freeze`] was called.

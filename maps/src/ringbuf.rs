@@ -317,7 +317,9 @@ impl RingBuf {
         if addr < b + 8 || end > b + 2 * self.size {
             return None;
         }
-        let off = (addr - b) & self.mask;
+        // Not masked: a record that wraps continues into the second
+        // mapping, where its bytes lie past `size`.
+        let off = addr - b;
         let mut start = self.cons_pos.load(Ordering::Acquire);
         let prod = self.prod_pos.load(Ordering::Acquire);
         while start < prod {
