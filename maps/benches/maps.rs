@@ -73,6 +73,25 @@ fn bench(c: &mut Criterion) {
                 })
             });
         }
+        // The program's side: what bpf_map_lookup_elem and
+        // bpf_map_update_elem do (one CPU's value, no copy out).
+        g.bench_function(BenchmarkId::new("lookup_ptr (program)", "ironbpf"), |b| {
+            let guard = pin();
+            b.iter(|| {
+                i = (i + 1) % keys.len();
+                black_box(ours.lookup_ptr(black_box(&keys[i]), 0, &guard));
+            })
+        });
+        g.bench_function(
+            BenchmarkId::new("update_on_cpu (program)", "ironbpf"),
+            |b| {
+                b.iter(|| {
+                    i = (i + 1) % keys.len();
+                    ours.update_on_cpu(black_box(&keys[i]), &value[..8], BPF_ANY, 0)
+                        .unwrap();
+                })
+            },
+        );
         if let Some(m) = &theirs {
             g.bench_function(BenchmarkId::new("lookup", "kernel syscall"), |b| {
                 b.iter(|| {
@@ -91,9 +110,77 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// The kinds without keys, and the buffers: push/pop, push/peek,
+/// output/consume.
+fn bench_keyless(c: &mut Criterion) {
+    let mut g = c.benchmark_group("maps/keyless");
+    for (name, t) in [("queue", BPF_MAP_TYPE_QUEUE), ("stack", BPF_MAP_TYPE_STACK)] {
+        let m = create_map(&MapSpec::new(t, 0, 8, ENTRIES)).unwrap();
+        let mut out = [0u8; 8];
+        g.bench_function(BenchmarkId::new("push+pop", name), |b| {
+            b.iter(|| {
+                m.update(&[], black_box(&[7u8; 8]), BPF_ANY).unwrap();
+                m.lookup_and_delete(&[], &mut out, 0).unwrap();
+            })
+        });
+    }
+    let mut spec = MapSpec::new(BPF_MAP_TYPE_BLOOM_FILTER, 0, 8, ENTRIES);
+    spec.map_flags = BPF_F_ZERO_SEED;
+    let bloom = create_map(&spec).unwrap();
+    let mut n = 0u64;
+    g.bench_function(BenchmarkId::new("push", "bloom_filter"), |b| {
+        b.iter(|| {
+            n += 1;
+            bloom
+                .update(&[], black_box(&n.to_ne_bytes()), BPF_ANY)
+                .unwrap();
+        })
+    });
+    g.bench_function(BenchmarkId::new("peek", "bloom_filter"), |b| {
+        b.iter(|| {
+            n += 1;
+            let mut v = (n % 4096).to_ne_bytes();
+            black_box(bloom.lookup(&[], &mut v, 0).is_ok());
+        })
+    });
+    let ring = create_map(&MapSpec::new(BPF_MAP_TYPE_RINGBUF, 0, 0, 1 << 20)).unwrap();
+    let rb = ring.as_any().downcast_ref::<RingBuf>().unwrap();
+    g.bench_function(BenchmarkId::new("output+consume 64 B", "ringbuf"), |b| {
+        b.iter(|| {
+            rb.output(black_box(&[1u8; 64]), BPF_RB_NO_WAKEUP).unwrap();
+            black_box(rb.next_record());
+        })
+    });
+    g.bench_function(
+        BenchmarkId::new("reserve+submit+consume 64 B", "ringbuf"),
+        |b| {
+            b.iter(|| {
+                let p = rb.reserve(black_box(64), 0).unwrap();
+                rb.submit(p, BPF_RB_NO_WAKEUP);
+                black_box(rb.next_record());
+            })
+        },
+    );
+    let perf = create_map(&MapSpec::new(BPF_MAP_TYPE_PERF_EVENT_ARRAY, 4, 4, 1)).unwrap();
+    perf.update(&0u32.to_ne_bytes(), &1u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
+    let pa = perf.as_any().downcast_ref::<PerfEventArray>().unwrap();
+    g.bench_function(
+        BenchmarkId::new("output+read 64 B", "perf_event_array"),
+        |b| {
+            b.iter(|| {
+                pa.output(BPF_F_CURRENT_CPU, 0, black_box(&[1u8; 64]))
+                    .unwrap();
+                black_box(pa.read());
+            })
+        },
+    );
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(20).warm_up_time(std::time::Duration::from_millis(300)).measurement_time(std::time::Duration::from_secs(1));
-    targets = bench
+    targets = bench, bench_keyless
 }
 criterion_main!(benches);
