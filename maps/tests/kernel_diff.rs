@@ -183,6 +183,46 @@ const KINDS: &[Kind] = &[
         family: Family::Lru,
     },
     Kind {
+        name: "hash (13-byte keys, 1-byte values)",
+        map_type: BPF_MAP_TYPE_HASH,
+        key_size: 13,
+        value_size: 1,
+        max_entries: 24,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Hash,
+    },
+    Kind {
+        name: "hash (1-byte keys)",
+        map_type: BPF_MAP_TYPE_HASH,
+        key_size: 1,
+        value_size: 8,
+        max_entries: 16,
+        map_flags: BPF_F_NO_PREALLOC,
+        map_extra: 0,
+        family: Family::Hash,
+    },
+    Kind {
+        name: "lpm_trie (IPv6 keys)",
+        map_type: BPF_MAP_TYPE_LPM_TRIE,
+        key_size: 20,
+        value_size: 4,
+        max_entries: 24,
+        map_flags: BPF_F_NO_PREALLOC,
+        map_extra: 0,
+        family: Family::Lpm,
+    },
+    Kind {
+        name: "lpm_trie (1 data byte)",
+        map_type: BPF_MAP_TYPE_LPM_TRIE,
+        key_size: 5,
+        value_size: 3,
+        max_entries: 8,
+        map_flags: BPF_F_NO_PREALLOC,
+        map_extra: 0,
+        family: Family::Lpm,
+    },
+    Kind {
         name: "lpm_trie",
         map_type: BPF_MAP_TYPE_LPM_TRIE,
         key_size: 8,
@@ -213,6 +253,26 @@ const KINDS: &[Kind] = &[
         family: Family::Queue,
     },
     Kind {
+        name: "queue (1-byte values)",
+        map_type: BPF_MAP_TYPE_QUEUE,
+        key_size: 0,
+        value_size: 1,
+        max_entries: 3,
+        map_flags: 0,
+        map_extra: 0,
+        family: Family::Queue,
+    },
+    Kind {
+        name: "bloom_filter (5-byte values)",
+        map_type: BPF_MAP_TYPE_BLOOM_FILTER,
+        key_size: 0,
+        value_size: 5,
+        max_entries: 32,
+        map_flags: BPF_F_ZERO_SEED,
+        map_extra: 0,
+        family: Family::Bloom,
+    },
+    Kind {
         name: "bloom_filter",
         map_type: BPF_MAP_TYPE_BLOOM_FILTER,
         key_size: 0,
@@ -234,14 +294,21 @@ enum Op {
 }
 
 fn key_for(kind: &Kind, rng: &mut Rng) -> Vec<u8> {
+    let ks = kind.key_size as usize;
     match kind.family {
         Family::Array => (rng.below(kind.max_entries as u64 + 2) as u32)
             .to_ne_bytes()
             .to_vec(),
-        Family::Hash | Family::Lru => (rng.below(kind.max_entries as u64 * 2) as u32)
-            .to_ne_bytes()
-            .to_vec(),
-        Family::Lpm => {
+        Family::Hash | Family::Lru => {
+            let n = rng.below(kind.max_entries as u64 * 2) as u32;
+            // The same n gives the same key: its bytes, then a filler made
+            // from it.
+            let mut k = n.to_ne_bytes().to_vec();
+            k.extend((4..ks).map(|i| (n as usize * 31 + i) as u8));
+            k.truncate(ks);
+            k
+        }
+        Family::Lpm if ks == 8 => {
             // A prefix length (33 is invalid) and one of a few addresses.
             let prefix = rng.below(34) as u32;
             let addrs = [
@@ -253,6 +320,32 @@ fn key_for(kind: &Kind, rng: &mut Rng) -> Vec<u8> {
             ];
             let mut k = prefix.to_ne_bytes().to_vec();
             k.extend_from_slice(&addrs[rng.below(addrs.len() as u64) as usize]);
+            k
+        }
+        Family::Lpm => {
+            // Any data length: prefixes up to one past the longest, over
+            // addresses that share leading bits.
+            let data = ks - 4;
+            let prefix = rng.below(data as u64 * 8 + 2) as u32;
+            let mut addr = vec![0u8; data];
+            match rng.below(6) {
+                0 => {}
+                1 => addr[0] = 0x0a,
+                2 => {
+                    addr[0] = 0x0a;
+                    addr[data - 1] |= 1;
+                }
+                3 => addr[0] = 0x0b,
+                4 => addr.iter_mut().for_each(|b| *b = 0xff),
+                _ => {
+                    addr[0] = 0x0a;
+                    if data > 1 {
+                        addr[1] = 0x80;
+                    }
+                }
+            }
+            let mut k = prefix.to_ne_bytes().to_vec();
+            k.extend_from_slice(&addr);
             k
         }
         Family::Queue | Family::Bloom => Vec::new(),
@@ -600,149 +693,207 @@ fn random_operations_agree_with_the_kernel() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Batch updates, deletes and lookups against the kernel's. Exception: a hash
-/// map's lookup batch walks the kernel's buckets, whose order and sizes are
-/// the kernel's (a batch smaller than a bucket gives ENOSPC there), so hash
-/// kinds are read back in one batch as large as the map and compared as sets.
+/// Batch updates, deletes, lookups and lookups-and-deletes against the
+/// kernel's. Exception: a hash map's lookup batch walks the kernel's
+/// buckets, whose order and sizes are the kernel's (a batch smaller than a
+/// bucket gives ENOSPC there), so hash kinds are read back in one batch as
+/// large as the map and compared as sets; arrays and LPM tries are read in
+/// random steps and compared in order.
 #[test]
 fn batch_operations_agree_with_the_kernel() {
     if !ironbpf_kernel::available_for_test("batch_operations_agree_with_the_kernel") {
         return;
     }
+    let pinned = std::env::var("IRONBPF_NO_PIN").is_err() && pin_to_cpu(0);
     let kinds = [
-        (BPF_MAP_TYPE_ARRAY, "array"),
-        (BPF_MAP_TYPE_PERCPU_ARRAY, "percpu_array"),
-        (BPF_MAP_TYPE_HASH, "hash"),
-        (BPF_MAP_TYPE_PERCPU_HASH, "percpu_hash"),
+        (BPF_MAP_TYPE_ARRAY, "array", 4, 0),
+        (BPF_MAP_TYPE_PERCPU_ARRAY, "percpu_array", 4, 0),
+        (BPF_MAP_TYPE_HASH, "hash", 4, 0),
+        (
+            BPF_MAP_TYPE_HASH,
+            "hash (no prealloc, 6-byte keys)",
+            6,
+            BPF_F_NO_PREALLOC,
+        ),
+        (BPF_MAP_TYPE_PERCPU_HASH, "percpu_hash", 4, 0),
+        (BPF_MAP_TYPE_LRU_HASH, "lru_hash", 4, 0),
+        (BPF_MAP_TYPE_LRU_PERCPU_HASH, "lru_percpu_hash", 4, 0),
+        (BPF_MAP_TYPE_LPM_TRIE, "lpm_trie", 8, BPF_F_NO_PREALLOC),
     ];
-    for (n, &(map_type, name)) in kinds.iter().enumerate() {
+    for (n, &(map_type, name, ks, flags)) in kinds.iter().enumerate() {
+        let lru = matches!(
+            map_type,
+            BPF_MAP_TYPE_LRU_HASH | BPF_MAP_TYPE_LRU_PERCPU_HASH
+        );
+        if lru && !pinned {
+            continue;
+        }
         let max = 16u32;
-        let ours = create_map(&MapSpec::new(map_type, 4, 12, max)).unwrap();
-        let theirs = KernelMap::create(&MapCreate::new(map_type, 4, 12, max)).unwrap();
+        let mut spec = MapSpec::new(map_type, ks, 12, max);
+        spec.map_flags = flags;
+        let ours = create_map(&spec).unwrap();
+        let theirs = KernelMap::create(&MapCreate {
+            map_flags: flags,
+            ..MapCreate::new(map_type, ks, 12, max)
+        })
+        .unwrap();
+        let ks = ks as usize;
         let vs = ours.value_size_user();
-        let array = matches!(map_type, BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY);
+        let ordered = matches!(
+            map_type,
+            BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY | BPF_MAP_TYPE_LPM_TRIE
+        );
+        let gen_kind = Kind {
+            name,
+            map_type,
+            key_size: ks as u32,
+            value_size: 12,
+            max_entries: max,
+            map_flags: flags,
+            map_extra: 0,
+            family: match map_type {
+                BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY => Family::Array,
+                BPF_MAP_TYPE_LPM_TRIE => Family::Lpm,
+                _ => Family::Hash,
+            },
+        };
         let mut rng = Rng(seed(77 + n as u64));
+        let pair = |r: Result<u32, (u32, MapError)>| match r {
+            Ok(c) => (c, None),
+            Err((c, e)) => (c, Some(e.errno)),
+        };
         for round in 0..3000 {
             let count = 1 + rng.below(6) as u32;
             let keys: Vec<u8> = (0..count)
-                .flat_map(|_| (rng.below(max as u64 + 4) as u32).to_ne_bytes())
+                .flat_map(|_| key_for(&gen_kind, &mut rng))
                 .collect();
-            let what = rng.below(3);
-            if what == 0 {
-                let values: Vec<u8> = (0..count as usize * vs).map(|_| rng.next() as u8).collect();
-                let flags = [BPF_ANY, BPF_NOEXIST, BPF_EXIST][rng.below(3) as usize];
-                let a = ours.update_batch(&keys, &values, count, flags);
-                let b = theirs.update_batch(&keys, &values, count, flags).unwrap();
-                let a = match a {
-                    Ok(c) => (c, None),
-                    Err((c, e)) => (c, Some(e.errno)),
-                };
-                // Refusing the flags up front, the kernel leaves `count` as
-                // the caller gave it; only the errno says anything then.
-                let b_count = if b.errno == Some(libc::EINVAL) && b.count == count {
-                    0
-                } else {
-                    b.count
-                };
-                assert_eq!(
-                    a,
-                    (b_count, b.errno),
-                    "{name} round {round}: update_batch {count} keys, flags {flags}"
-                );
-            } else if what == 1 && !array {
-                let a = ours.delete_batch(&keys, count, 0);
-                let b = theirs.delete_batch(&keys, count, 0).unwrap();
-                let a = match a {
-                    Ok(c) => (c, None),
-                    Err((c, e)) => (c, Some(e.errno)),
-                };
-                assert_eq!(
-                    a,
-                    (b.count, b.errno),
-                    "{name} round {round}: delete_batch {count} keys"
-                );
-            } else {
-                // Read everything back in batches.
-                let step = if array { 1 + rng.below(5) as u32 } else { max };
-                let mut got_ours = Vec::new();
-                let mut got_theirs = Vec::new();
-                let mut pos_ours: Option<Vec<u8>> = None;
-                let mut pos_theirs: Option<Vec<u8>> = None;
-                for _ in 0..=max {
-                    let mut k = vec![0u8; 4 * step as usize];
-                    let mut v = vec![0u8; vs * step as usize];
-                    let (c, end) = match ours.lookup_batch(
-                        pos_ours.as_deref(),
-                        &mut k,
-                        &mut v,
-                        step,
-                        0,
-                        false,
-                    ) {
-                        Ok(out) => {
-                            pos_ours = Some(out.out_batch);
-                            (out.count, false)
-                        }
-                        Err((out, e)) => {
-                            assert_eq!(
-                                e.errno,
-                                libc::ENOENT,
-                                "{name}: ours ended a lookup batch with {e}"
-                            );
-                            (out.count, true)
-                        }
+            match rng.below(4) {
+                0 => {
+                    let values: Vec<u8> =
+                        (0..count as usize * vs).map(|_| rng.next() as u8).collect();
+                    let flags =
+                        [BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK][rng.below(4) as usize];
+                    let a = pair(ours.update_batch(&keys, &values, count, flags));
+                    let b = theirs.update_batch(&keys, &values, count, flags).unwrap();
+                    // Refusing the flags up front, the kernel leaves `count` as
+                    // the caller gave it; only the errno says anything then.
+                    let b_count = if b.errno == Some(libc::EINVAL) && b.count == count {
+                        0
+                    } else {
+                        b.count
                     };
-                    for i in 0..c as usize {
-                        got_ours.push((
-                            k[4 * i..4 * i + 4].to_vec(),
-                            v[vs * i..vs * (i + 1)].to_vec(),
-                        ));
-                    }
-                    if end {
-                        break;
-                    }
+                    assert_eq!(
+                        a,
+                        (b_count, b.errno),
+                        "{name} round {round}: update_batch {count} keys, flags {flags}"
+                    );
                 }
-                for _ in 0..=max {
-                    let mut k = vec![0u8; 4 * step as usize];
-                    let mut v = vec![0u8; vs * step as usize];
-                    let mut out_batch = vec![0u8; 4];
-                    let r = theirs
-                        .lookup_batch(
-                            pos_theirs.as_deref(),
-                            &mut out_batch,
-                            &mut k,
-                            &mut v,
-                            step,
-                            0,
-                        )
-                        .unwrap();
-                    for i in 0..r.count as usize {
-                        got_theirs.push((
-                            k[4 * i..4 * i + 4].to_vec(),
-                            v[vs * i..vs * (i + 1)].to_vec(),
-                        ));
-                    }
-                    match r.errno {
-                        None => pos_theirs = Some(out_batch),
-                        Some(e) => {
-                            assert_eq!(
-                                e,
-                                libc::ENOENT,
-                                "{name}: the kernel ended a lookup batch with {}",
-                                errno_name(e)
-                            );
+                1 => {
+                    let a = pair(ours.delete_batch(&keys, count, 0));
+                    let b = theirs.delete_batch(&keys, count, 0).unwrap();
+                    // A kind without delete_batch refuses before starting
+                    // and leaves `count` as given.
+                    let b_count = if b.errno == Some(ENOTSUPP) {
+                        0
+                    } else {
+                        b.count
+                    };
+                    assert_eq!(
+                        a,
+                        (b_count, b.errno),
+                        "{name} round {round}: delete_batch {count} keys"
+                    );
+                }
+                what => {
+                    // Read everything back in batches; 3 also deletes.
+                    let delete = what == 3;
+                    let step = if ordered {
+                        1 + rng.below(5) as u32
+                    } else {
+                        max
+                    };
+                    let (mut got_ours, mut got_theirs) = (Vec::new(), Vec::new());
+                    let (mut end_ours, mut end_theirs) = (None, None);
+                    let mut pos_ours: Option<Vec<u8>> = None;
+                    let mut pos_theirs: Option<Vec<u8>> = None;
+                    for _ in 0..=max {
+                        let mut k = vec![0u8; ks * step as usize];
+                        let mut v = vec![0u8; vs * step as usize];
+                        let r =
+                            ours.lookup_batch(pos_ours.as_deref(), &mut k, &mut v, step, 0, delete);
+                        let (out, err) = match r {
+                            Ok(out) => (out, None),
+                            Err((out, e)) => (out, Some(e.errno)),
+                        };
+                        for i in 0..out.count as usize {
+                            got_ours.push((
+                                k[ks * i..ks * (i + 1)].to_vec(),
+                                v[vs * i..vs * (i + 1)].to_vec(),
+                            ));
+                        }
+                        if err.is_some() {
+                            end_ours = err;
                             break;
                         }
+                        pos_ours = Some(out.out_batch);
                     }
+                    for _ in 0..=max {
+                        let mut k = vec![0u8; ks * step as usize];
+                        let mut v = vec![0u8; vs * step as usize];
+                        let mut out_batch = vec![0u8; ks.max(4)];
+                        let r = if delete {
+                            theirs.lookup_and_delete_batch(
+                                pos_theirs.as_deref(),
+                                &mut out_batch,
+                                &mut k,
+                                &mut v,
+                                step,
+                                0,
+                            )
+                        } else {
+                            theirs.lookup_batch(
+                                pos_theirs.as_deref(),
+                                &mut out_batch,
+                                &mut k,
+                                &mut v,
+                                step,
+                                0,
+                            )
+                        }
+                        .unwrap();
+                        // Refused up front: `count` is left as given.
+                        let c = if r.errno == Some(ENOTSUPP) {
+                            0
+                        } else {
+                            r.count
+                        };
+                        for i in 0..c as usize {
+                            got_theirs.push((
+                                k[ks * i..ks * (i + 1)].to_vec(),
+                                v[vs * i..vs * (i + 1)].to_vec(),
+                            ));
+                        }
+                        if r.errno.is_some() {
+                            end_theirs = r.errno;
+                            break;
+                        }
+                        pos_theirs = Some(out_batch);
+                    }
+                    if !ordered {
+                        got_ours.sort();
+                        got_theirs.sort();
+                    }
+                    assert_eq!(
+                        (end_ours, &got_ours),
+                        (end_theirs, &got_theirs),
+                        "{name} round {round}: {} in steps of {step}",
+                        if delete {
+                            "lookup_and_delete_batch"
+                        } else {
+                            "lookup_batch"
+                        }
+                    );
                 }
-                if !array {
-                    got_ours.sort();
-                    got_theirs.sort();
-                }
-                assert_eq!(
-                    got_ours, got_theirs,
-                    "{name} round {round}: lookup_batch in steps of {step}"
-                );
             }
         }
         eprintln!("{name}: 3000 batch rounds, 0 disagreements");
