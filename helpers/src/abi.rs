@@ -1,11 +1,27 @@
 //! Helper functions as the engines see them: the call convention (r1-r5 in,
-//! r0 out), a registry by id, and checked access to the memory a program
-//! hands a helper.
+//! r0 out), a registry by id, and what a helper can reach during one call:
+//! the memory a program hands it (checked against the run's regions), the
+//! run's mutable state ([`RunState`]: the packet's bounds, the redirect
+//! verdict, checksum state, tail calls), the program's maps, and a way to
+//! call back into the program ([`Callbacks`], for `bpf_loop`).
 
-use ironbpf_isa::abi::{Access, AccessFault, RegionResolver, RegionTable};
+use crate::env::HelperEnv;
+use crate::proto::{progs, Proto};
+use ironbpf_isa::abi::{
+    Access, AccessFault, MemoryRegion, RegionKind, RegionResolver, RegionTable,
+};
+use ironbpf_maps::MapSet;
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 use thiserror::Error;
+
+/// What `ld_imm64 rX = subprog[...]` (`BPF_PSEUDO_FUNC`) loads in ironbpf's
+/// engines: this base plus the subprogram's instruction index. Like a map
+/// handle it lies in the kernel's half of the address space, so a program
+/// that dereferences it faults; helpers that take a callback
+/// (`ARG_PTR_TO_FUNC`) hand it back to the engine through [`Callbacks`].
+pub const FUNC_HANDLE_BASE: u64 = 0xffff_e000_0000_0000;
 
 /// What a helper can report instead of a return value.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -17,9 +33,206 @@ pub enum HelperError {
     /// test helper behaves so).
     #[error("the helper stopped the program with r0 = {r0:#x}")]
     Stop { r0: u64 },
+    /// `bpf_tail_call` found its program: the engine ends the current
+    /// program and runs [`RunState::tail_call`] in its place.
+    #[error("tail call")]
+    TailCall,
+    /// A callback into the program failed; the engine kept the error and
+    /// reports it (the text is a summary).
+    #[error("the callback failed: {0}")]
+    Callback(String),
     /// Any other failure, in words for the user.
     #[error("{0}")]
     Failed(String),
+}
+
+/// The kernel's errno values the helpers return (negated) in r0.
+pub mod errno {
+    pub const EPERM: i64 = 1;
+    pub const ENOENT: i64 = 2;
+    pub const E2BIG: i64 = 7;
+    pub const ENOMEM: i64 = 12;
+    pub const EACCES: i64 = 13;
+    pub const EFAULT: i64 = 14;
+    pub const EBUSY: i64 = 16;
+    pub const EEXIST: i64 = 17;
+    pub const EINVAL: i64 = 22;
+    pub const ENOSPC: i64 = 28;
+    pub const ERANGE: i64 = 34;
+    pub const EOPNOTSUPP: i64 = 95;
+    /// The kernel-internal `ENOTSUPP` (524), which some helpers return.
+    pub const ENOTSUPP: i64 = 524;
+
+    /// `-e` as r0 holds it.
+    pub const fn neg(e: i64) -> u64 {
+        (-e) as u64
+    }
+}
+
+/// What kind of buffer a run's packet lives in: which helpers may move its
+/// bounds, and how far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PacketKind {
+    /// An `xdp_buff`: the frame starts at `hard_start` (the headroom, of
+    /// which a `struct xdp_frame` is reserved) and `data_end` may grow up to
+    /// `hard_end` (the frame's end less the reserved `skb_shared_info`).
+    Xdp,
+    /// An `sk_buff`'s linear data.
+    Skb,
+}
+
+/// A run's packet as the helpers that move its bounds see it. The engine
+/// that sets it guarantees that `[hard_start, hard_end)` is live, writable
+/// memory owned by the run for the whole run, and reads the bounds back
+/// after every helper call ([`RunState::packet_gen`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Packet {
+    pub kind: PacketKind,
+    pub hard_start: u64,
+    pub hard_end: u64,
+    pub data_meta: u64,
+    pub data: u64,
+    pub data_end: u64,
+    /// The MAC header (skb): where `BPF_HDR_START_MAC` counts from; `None`
+    /// when the buffer does not hold it.
+    pub mac_header: Option<u64>,
+    /// The network header (skb): where `BPF_HDR_START_NET` counts from.
+    pub network_header: Option<u64>,
+}
+
+impl Packet {
+    /// A packet of `len` bytes at `start` with no room around it (what a
+    /// plain slice handed to an engine gives).
+    pub fn fixed(kind: PacketKind, start: u64, len: u64) -> Packet {
+        Packet {
+            kind,
+            hard_start: start,
+            hard_end: start + len,
+            data_meta: start,
+            data: start,
+            data_end: start + len,
+            mac_header: None,
+            network_header: (kind == PacketKind::Skb).then_some(start),
+        }
+    }
+
+    /// `data_end - data`.
+    pub fn len(&self) -> u64 {
+        self.data_end - self.data
+    }
+
+    /// Whether the packet has no byte.
+    pub fn is_empty(&self) -> bool {
+        self.data_end == self.data
+    }
+}
+
+/// `skb->ip_summed`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IpSummed {
+    /// `CHECKSUM_NONE`: what the kernel's test run gives.
+    #[default]
+    None,
+    /// `CHECKSUM_UNNECESSARY`.
+    Unnecessary,
+    /// `CHECKSUM_COMPLETE`: `csum` holds the packet's checksum.
+    Complete,
+    /// `CHECKSUM_PARTIAL`.
+    Partial,
+}
+
+/// The parts of an `sk_buff` that helpers read and change beyond the packet
+/// bytes and the `__sk_buff` fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SkbState {
+    pub ip_summed: IpSummed,
+    /// `skb->csum` (for `CHECKSUM_COMPLETE`).
+    pub csum: u32,
+    /// `skb->csum_level` (0 to 3, for `CHECKSUM_UNNECESSARY`).
+    pub csum_level: u8,
+    /// `skb->sw_hash`/`l4_hash` are set: the hash is not recomputed.
+    pub hash_valid: bool,
+}
+
+/// Where `bpf_redirect` or `bpf_redirect_map` sent the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redirect {
+    /// `bpf_redirect(ifindex, flags)`.
+    Ifindex { ifindex: u32, flags: u64 },
+    /// `bpf_redirect_map(map, key, flags)`: the map's id in its set.
+    Map { map_id: u32, key: u32, flags: u64 },
+}
+
+/// A pending tail call: the program stored in the program array (an
+/// engine's own type, which the engine downcasts) and the context for it.
+#[derive(Clone)]
+pub struct TailCall {
+    pub prog: Arc<dyn Any + Send + Sync>,
+    pub ctx: u64,
+}
+
+impl std::fmt::Debug for TailCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TailCall {{ ctx: {:#x} }}", self.ctx)
+    }
+}
+
+/// The state of one run that helpers read and change. Engines create it
+/// per run and read it back afterwards (the verdict of a redirect, the
+/// packet after `bpf_xdp_adjust_head`).
+#[derive(Clone, Debug, Default)]
+pub struct RunState {
+    /// The program type (`BPF_PROG_TYPE_*`), 0 when the engine does not know
+    /// it; helpers that exist in several forms (`bpf_redirect` for tc and
+    /// for XDP) choose by it.
+    pub prog_type: u32,
+    /// The CPU slot the run uses (`bpf_get_smp_processor_id`, per-CPU maps).
+    pub cpu: u32,
+    /// The context's address (r1 at entry).
+    pub ctx: u64,
+    /// The packet, for programs that have one.
+    pub packet: Option<Packet>,
+    /// Bumped by every helper that moves the packet's bounds: engines
+    /// rebuild their region table and context pointers when it changes.
+    pub packet_gen: u64,
+    pub skb: SkbState,
+    pub redirect: Option<Redirect>,
+    /// Tail calls taken so far (the kernel allows 33).
+    pub tail_call_cnt: u32,
+    /// Set by `bpf_tail_call` with [`HelperError::TailCall`].
+    pub tail_call: Option<TailCall>,
+    /// The cookie of the socket the packet belongs to
+    /// (`bpf_get_socket_cookie`), given on first use.
+    pub socket_cookie: Option<u64>,
+}
+
+impl RunState {
+    /// Whether the program type is one of the networking families `mask`
+    /// ([`progs`]) names.
+    pub fn is(&self, mask: u32) -> bool {
+        progs::of_prog_type(self.prog_type) & mask != 0
+    }
+
+    /// Records that the packet's bounds changed.
+    pub fn set_packet(&mut self, p: Packet) {
+        self.packet = Some(p);
+        self.packet_gen += 1;
+    }
+}
+
+/// How a helper calls back into the program (`bpf_loop`,
+/// `bpf_for_each_map_elem`): the engine runs the subprogram that `func`
+/// names ([`FUNC_HANDLE_BASE`]) in a new stack frame below the caller's,
+/// with r1-r5 = `args`, and returns its r0. `extra` is memory the callback
+/// may read besides the run's (a key the helper copied out, say).
+pub trait Callbacks {
+    fn call(
+        &mut self,
+        state: &mut RunState,
+        func: u64,
+        args: [u64; 5],
+        extra: Option<MemoryRegion>,
+    ) -> Result<u64, HelperError>;
 }
 
 /// The memory and state a helper sees during one call.
@@ -27,6 +240,9 @@ pub struct HelperCtx<'a> {
     regions: &'a RegionTable,
     stack: (u64, u64),
     resolver: Option<&'a dyn RegionResolver>,
+    state: Option<&'a mut RunState>,
+    callbacks: Option<&'a mut dyn Callbacks>,
+    maps: Option<&'a MapSet>,
 }
 
 impl<'a> HelperCtx<'a> {
@@ -42,7 +258,64 @@ impl<'a> HelperCtx<'a> {
             regions,
             stack,
             resolver,
+            state: None,
+            callbacks: None,
+            maps: None,
         }
+    }
+
+    /// Gives the helper the run's state.
+    pub fn with_state(mut self, state: &'a mut RunState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Lets the helper call back into the program.
+    pub fn with_callbacks(mut self, callbacks: &'a mut dyn Callbacks) -> Self {
+        self.callbacks = Some(callbacks);
+        self
+    }
+
+    /// The maps that the program's map handles name.
+    pub fn with_maps(mut self, maps: &'a MapSet) -> Self {
+        self.maps = Some(maps);
+        self
+    }
+
+    /// The run's state; helpers that need it fail clearly under an engine
+    /// that gives none.
+    pub fn state(&mut self) -> Result<&mut RunState, HelperError> {
+        self.state
+            .as_deref_mut()
+            .ok_or_else(|| HelperError::Failed("this engine gives helpers no run state".into()))
+    }
+
+    /// The run's state, if the engine gives one.
+    pub fn state_ref(&self) -> Option<&RunState> {
+        self.state.as_deref()
+    }
+
+    /// The program's maps.
+    pub fn maps(&self) -> Result<&'a MapSet, HelperError> {
+        self.maps.ok_or_else(|| {
+            HelperError::Failed("the program has no maps (the engine was given no map set)".into())
+        })
+    }
+
+    /// Calls the subprogram `func` with r1-r5 = `args` and returns its r0.
+    pub fn call_function(
+        &mut self,
+        func: u64,
+        args: [u64; 5],
+        extra: Option<MemoryRegion>,
+    ) -> Result<u64, HelperError> {
+        let (Some(cb), Some(state)) = (self.callbacks.as_deref_mut(), self.state.as_deref_mut())
+        else {
+            return Err(HelperError::Failed(
+                "this engine cannot call back into the program".into(),
+            ));
+        };
+        cb.call(state, func, args, extra)
     }
 
     /// Checks that the program may access `[addr, addr + len)`.
@@ -60,12 +333,12 @@ impl<'a> HelperCtx<'a> {
     }
 
     /// The run's packet region, if it has one (`skb->data` to the end, or
-    /// the XDP frame).
-    pub fn packet(&self) -> Option<ironbpf_isa::abi::MemoryRegion> {
+    /// the XDP frame's data).
+    pub fn packet(&self) -> Option<MemoryRegion> {
         self.regions
             .regions()
             .iter()
-            .find(|r| r.kind == ironbpf_isa::abi::RegionKind::Packet)
+            .find(|r| r.kind == RegionKind::Packet)
             .copied()
     }
 
@@ -101,6 +374,11 @@ impl<'a> HelperCtx<'a> {
         // destination is live, writable memory of this run.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len()) };
         Ok(())
+    }
+
+    /// Fills `[addr, addr + len)` of program memory with zeroes.
+    pub fn zero(&self, addr: u64, len: u64) -> Result<(), HelperError> {
+        self.write(addr, &vec![0u8; len as usize])
     }
 }
 
@@ -143,10 +421,46 @@ where
     }
 }
 
-/// The helpers a program may call, by id.
+/// One row of the helper table: the kernel's id and name, the prototype
+/// the verifier checks calls against (with the program types that may call
+/// the helper), and the implementation.
+#[derive(Clone)]
+pub struct HelperEntry {
+    pub id: i64,
+    /// With the `bpf_` prefix for the kernel's helpers.
+    pub name: String,
+    /// `None` for helpers registered without one (test helpers).
+    pub proto: Option<Proto>,
+    pub helper: Arc<dyn Helper>,
+}
+
+impl HelperEntry {
+    /// Whether a program of kernel type `prog_type` may call it: always for
+    /// a helper without a prototype, and for program types outside the
+    /// families ironbpf knows.
+    pub fn allowed_for(&self, prog_type: u32) -> bool {
+        let family = progs::of_prog_type(prog_type);
+        family == 0 || self.proto.is_none_or(|p| p.prog_types & family != 0)
+    }
+
+    /// The prototype in the kernel's C style:
+    /// `long bpf_strtol(buf: ARG_PTR_TO_MEM | MEM_RDONLY, ...)`.
+    pub fn signature(&self) -> String {
+        match &self.proto {
+            Some(p) => p.signature(&self.name),
+            None => format!("u64 {}(u64, u64, u64, u64, u64)", self.name),
+        }
+    }
+}
+
+/// The helpers a program may call, by id: the helper table.
+/// [`HelperRegistry::standard`] holds the kernel's helpers that ironbpf
+/// implements; an embedder adds its own with
+/// [`HelperRegistry::register_with_proto`].
 #[derive(Clone, Default)]
 pub struct HelperRegistry {
-    by_id: HashMap<i64, Arc<dyn Helper>>,
+    by_id: HashMap<i64, HelperEntry>,
+    env: Option<Arc<HelperEnv>>,
 }
 
 impl HelperRegistry {
@@ -155,13 +469,45 @@ impl HelperRegistry {
         Self::default()
     }
 
-    /// Registers `helper` under `id`, replacing any helper with that id.
+    /// The kernel's helpers that ironbpf implements, bound to a fresh
+    /// [`HelperEnv`] of the host process (see [`HelperRegistry::env`]).
+    pub fn standard() -> Self {
+        Self::standard_with(Arc::new(HelperEnv::host()))
+    }
+
+    /// The kernel's helpers, bound to `env`.
+    pub fn standard_with(env: Arc<HelperEnv>) -> Self {
+        let mut r = HelperRegistry {
+            by_id: HashMap::new(),
+            env: Some(env.clone()),
+        };
+        crate::table::register_standard(&mut r, &env);
+        r
+    }
+
+    /// The environment the standard helpers read (task identity, clocks)
+    /// and write (the trace log), when this registry has them.
+    pub fn env(&self) -> Option<&Arc<HelperEnv>> {
+        self.env.as_ref()
+    }
+
+    /// Registers `helper` under `id`, with no prototype, replacing any
+    /// helper with that id.
     pub fn register(&mut self, id: i64, helper: Arc<dyn Helper>) -> &mut Self {
-        self.by_id.insert(id, helper);
+        let name = helper.name().to_string();
+        self.by_id.insert(
+            id,
+            HelperEntry {
+                id,
+                name,
+                proto: None,
+                helper,
+            },
+        );
         self
     }
 
-    /// Registers a closure under `id`.
+    /// Registers a closure under `id`, with no prototype.
     pub fn register_fn<F>(&mut self, id: i64, name: &str, f: F) -> &mut Self
     where
         F: Fn(&mut HelperCtx<'_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
@@ -169,9 +515,57 @@ impl HelperRegistry {
         self.register(id, Arc::new(FnHelper::new(name, f)))
     }
 
+    /// Registers a closure under `id` with its prototype: the verifier
+    /// checks calls against `proto`, and only the program types in
+    /// `proto.prog_types` may call it.
+    pub fn register_with_proto<F>(&mut self, id: i64, name: &str, proto: Proto, f: F) -> &mut Self
+    where
+        F: Fn(&mut HelperCtx<'_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
+    {
+        self.insert(HelperEntry {
+            id,
+            name: name.to_string(),
+            proto: Some(proto),
+            helper: Arc::new(FnHelper::new(name, f)),
+        })
+    }
+
+    /// Adds a row, replacing any with its id.
+    pub fn insert(&mut self, entry: HelperEntry) -> &mut Self {
+        self.by_id.insert(entry.id, entry);
+        self
+    }
+
+    /// Removes the helper with that id.
+    pub fn remove(&mut self, id: i64) -> Option<HelperEntry> {
+        self.by_id.remove(&id)
+    }
+
     /// The helper with that id.
     pub fn get(&self, id: i64) -> Option<&Arc<dyn Helper>> {
+        self.by_id.get(&id).map(|e| &e.helper)
+    }
+
+    /// The table row with that id.
+    pub fn entry(&self, id: i64) -> Option<&HelperEntry> {
         self.by_id.get(&id)
+    }
+
+    /// The prototype of the helper with that id.
+    pub fn proto(&self, id: i64) -> Option<&Proto> {
+        self.by_id.get(&id).and_then(|e| e.proto.as_ref())
+    }
+
+    /// The row of the helper named `name` (with or without `bpf_`).
+    pub fn by_name(&self, name: &str) -> Option<&HelperEntry> {
+        let full = if name.starts_with("bpf_") {
+            name.to_string()
+        } else {
+            format!("bpf_{name}")
+        };
+        self.by_id
+            .values()
+            .find(|e| e.name == full || e.name == name)
     }
 
     /// The registered ids, sorted.
@@ -179,5 +573,44 @@ impl HelperRegistry {
         let mut v: Vec<i64> = self.by_id.keys().copied().collect();
         v.sort_unstable();
         v
+    }
+
+    /// The rows, by id.
+    pub fn entries(&self) -> Vec<&HelperEntry> {
+        let mut v: Vec<&HelperEntry> = self.by_id.values().collect();
+        v.sort_by_key(|e| e.id);
+        v
+    }
+
+    /// The helpers a program of kernel type `prog_type` may call, as the
+    /// kernel's `get_func_proto` of that type offers them.
+    pub fn for_prog_type(&self, prog_type: u32) -> HelperRegistry {
+        HelperRegistry {
+            by_id: self
+                .by_id
+                .iter()
+                .filter(|(_, e)| e.allowed_for(prog_type))
+                .map(|(id, e)| (*id, e.clone()))
+                .collect(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// Adds every row of `other`, replacing rows with the same ids.
+    pub fn extend_from(&mut self, other: &HelperRegistry) -> &mut Self {
+        for e in other.by_id.values() {
+            self.by_id.insert(e.id, e.clone());
+        }
+        self
+    }
+
+    /// The number of helpers.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether no helper is registered.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
     }
 }

@@ -1,25 +1,46 @@
 //! ironbpf-helpers: helper functions, as the engines and the verifier see
 //! them.
 //!
+//! One table: each row ([`HelperEntry`]) holds a helper's kernel id and
+//! name, its prototype ([`proto::Proto`]: the argument and return types the
+//! verifier checks, and the program types that may call it) and its
+//! implementation. [`HelperRegistry::standard`] is the table of the
+//! kernel's helpers that ironbpf implements, with the kernel's semantics
+//! (return values, errnos as negative r0, flag checks); an embedder adds
+//! its own rows with [`HelperRegistry::register_with_proto`].
+//!
 //! [`abi`] is the call convention that the interpreter and the JIT share:
-//! five arguments in r1-r5, the result in r0, a [`HelperRegistry`] by id, and
-//! a [`HelperCtx`] through which a helper reads and writes the memory a
-//! program hands it, checked against the run's memory regions. [`proto`]
-//! holds the kernel's prototypes (`struct bpf_func_proto`) that the verifier
-//! checks calls against.
+//! five arguments in r1-r5, the result in r0, and a [`HelperCtx`] through
+//! which a helper reads and writes the memory a program hands it (checked
+//! against the run's memory regions), changes the run's state (the packet's
+//! bounds, a redirect), finds the program's maps, and calls back into the
+//! program. [`env`] is what the helpers see of the world: the current
+//! task, the clocks, and the trace log the host reads.
 //!
 //! ```
-//! use ironbpf_helpers::{HelperError, HelperRegistry};
-//! let mut helpers = HelperRegistry::new();
-//! helpers.register_fn(1000, "add", |_, a| Ok(a[0].wrapping_add(a[1])));
-//! assert_eq!(helpers.get(1000).unwrap().name(), "add");
+//! use ironbpf_helpers::proto::{args, progs, Proto, RetType};
+//! use ironbpf_helpers::HelperRegistry;
+//! let mut helpers = HelperRegistry::standard();
+//! assert_eq!(helpers.entry(5).unwrap().name, "bpf_ktime_get_ns");
+//! let proto = Proto::new(RetType::Integer, &[("a", args::ANY), ("b", args::ANY)], progs::ALL);
+//! helpers.register_with_proto(1000, "add", proto, |_, a| Ok(a[0].wrapping_add(a[1])));
+//! assert_eq!(helpers.entry(1000).unwrap().signature(), "long add(a: ARG_ANYTHING, b: ARG_ANYTHING)");
 //! ```
 
 pub mod abi;
+pub mod env;
 pub mod format;
+pub mod hostmem;
 pub mod map_calls;
+pub mod misc;
+pub mod net;
+pub mod probe;
 pub mod proto;
-pub mod std_helpers;
+pub mod table;
 
-pub use abi::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
+pub use abi::{
+    Callbacks, FnHelper, Helper, HelperCtx, HelperEntry, HelperError, HelperRegistry, Packet,
+    PacketKind, Redirect, RunState, FUNC_HANDLE_BASE,
+};
+pub use env::{HelperEnv, TaskInfo, TraceRecord};
 pub use map_calls::register_map_helpers;

@@ -175,14 +175,51 @@ pub mod progs {
     pub const ALL: u32 = u32::MAX;
     /// kprobe, tracepoint, perf_event, raw_tracepoint, tracing.
     pub const TRACING: u32 = 1 << 0;
-    /// socket_filter, cgroup_skb, sk_skb: `__sk_buff` programs.
-    pub const SKB: u32 = 1 << 1;
+    /// socket_filter: `__sk_buff` programs that only read.
+    pub const SOCKET_FILTER: u32 = 1 << 1;
     /// sched_cls and sched_act (tc): `__sk_buff` with write access.
     pub const TC: u32 = 1 << 2;
     /// xdp.
     pub const XDP: u32 = 1 << 3;
+    /// cgroup_skb.
+    pub const CGROUP_SKB: u32 = 1 << 4;
+    /// `__sk_buff` programs that only read: socket filters and cgroup skb.
+    pub const SKB: u32 = SOCKET_FILTER | CGROUP_SKB;
     /// Networking programs of every kind.
     pub const NET: u32 = SKB | TC | XDP;
+
+    /// The family of a kernel program type (`BPF_PROG_TYPE_*`); 0 for types
+    /// in none of them (and for 0, an unknown type).
+    pub const fn of_prog_type(prog_type: u32) -> u32 {
+        match prog_type {
+            1 => SOCKET_FILTER,
+            3 | 4 => TC,
+            6 => XDP,
+            8 => CGROUP_SKB,
+            2 | 5 | 7 | 17 | 26 => TRACING,
+            _ => 0,
+        }
+    }
+
+    /// The families' names, as `ironbpf helpers` prints them.
+    pub fn names(mask: u32) -> String {
+        if mask == ALL {
+            return "all".into();
+        }
+        let mut v = Vec::new();
+        for (bit, name) in [
+            (TRACING, "tracing"),
+            (SOCKET_FILTER, "socket_filter"),
+            (CGROUP_SKB, "cgroup_skb"),
+            (TC, "tc"),
+            (XDP, "xdp"),
+        ] {
+            if mask & bit != 0 {
+                v.push(name);
+            }
+        }
+        v.join(",")
+    }
 }
 
 /// A prototype: what the verifier checks of a call.
@@ -190,6 +227,8 @@ pub mod progs {
 pub struct Proto {
     pub ret: RetType,
     pub args: [ArgType; 5],
+    /// The arguments' names, as the uapi documentation names them.
+    pub arg_names: [&'static str; 5],
     /// Only GPL-compatible programs may call it.
     pub gpl_only: bool,
     /// It may change packet data pointers (`bpf_helper_changes_pkt_data`):
@@ -200,12 +239,74 @@ pub struct Proto {
 }
 
 impl Proto {
+    /// A prototype from named arguments (at most five), callable by the
+    /// program families `prog_types`.
+    pub const fn new(ret: RetType, args: &[(&'static str, ArgType)], prog_types: u32) -> Proto {
+        let mut a = [X; 5];
+        let mut n = [""; 5];
+        let mut i = 0;
+        while i < args.len() && i < 5 {
+            a[i] = args[i].1;
+            n[i] = args[i].0;
+            i += 1;
+        }
+        Proto {
+            ret,
+            args: a,
+            arg_names: n,
+            gpl_only: false,
+            changes_pkt_data: false,
+            prog_types,
+        }
+    }
+
+    /// Only GPL-compatible programs may call it.
+    pub const fn gpl(self) -> Proto {
+        Proto {
+            gpl_only: true,
+            ..self
+        }
+    }
+
+    /// It changes packet data pointers.
+    pub const fn pkt(self) -> Proto {
+        Proto {
+            changes_pkt_data: true,
+            ..self
+        }
+    }
+
     /// How many arguments the helper takes.
     pub fn arg_count(&self) -> usize {
         self.args
             .iter()
             .take_while(|a| a.base != ArgBase::DontCare)
             .count()
+    }
+
+    /// The C type of the return value, as the uapi documentation writes it.
+    pub fn c_ret(&self) -> &'static str {
+        match self.ret {
+            RetType::Integer => "long",
+            RetType::Void => "void",
+            _ => "void *",
+        }
+    }
+
+    /// The prototype in the kernel's C style, with the verifier's argument
+    /// types: `long bpf_map_update_elem(map: ARG_CONST_MAP_PTR, ...)`.
+    pub fn signature(&self, name: &str) -> String {
+        let args: Vec<String> = (0..self.arg_count())
+            .map(|i| format!("{}: {}", self.arg_names[i], self.args[i]))
+            .collect();
+        let ret = self.c_ret();
+        let sep = if ret.ends_with('*') { "" } else { " " };
+        let args = if args.is_empty() {
+            "void".to_string()
+        } else {
+            args.join(", ")
+        };
+        format!("{ret}{sep}{name}({args})")
     }
 }
 
@@ -223,268 +324,539 @@ impl fmt::Display for Proto {
     }
 }
 
-// Shorthands for the table below.
-use flags::*;
-const X: ArgType = ArgType::new(ArgBase::DontCare, 0);
-const ANY: ArgType = ArgType::new(ArgBase::Anything, 0);
-const MAP: ArgType = ArgType::new(ArgBase::ConstMapPtr, 0);
-const KEY: ArgType = ArgType::new(ArgBase::PtrToMapKey, 0);
-const VALUE: ArgType = ArgType::new(ArgBase::PtrToMapValue, 0);
-const VALUE_OUT: ArgType = ArgType::new(ArgBase::PtrToMapValue, UNINIT | WRITE);
-const CTX: ArgType = ArgType::new(ArgBase::PtrToCtx, 0);
-const MEM_RO: ArgType = ArgType::new(ArgBase::PtrToMem, RDONLY);
-const MEM_RO_OR_NULL: ArgType = ArgType::new(ArgBase::PtrToMem, RDONLY | MAYBE_NULL);
-const MEM_OUT: ArgType = ArgType::new(ArgBase::PtrToMem, UNINIT | WRITE);
-const MEM_OUT_OR_NULL: ArgType = ArgType::new(ArgBase::PtrToMem, UNINIT | WRITE | MAYBE_NULL);
-const SIZE: ArgType = ArgType::new(ArgBase::ConstSize, 0);
-const SIZE0: ArgType = ArgType::new(ArgBase::ConstSizeOrZero, 0);
-const ALLOC_SIZE0: ArgType = ArgType::new(ArgBase::ConstAllocSizeOrZero, 0);
-const RINGBUF_MEM: ArgType = ArgType::new(ArgBase::PtrToRingbufMem, RELEASE);
-const FUNC: ArgType = ArgType::new(ArgBase::PtrToFunc, 0);
-const STACK_OR_NULL: ArgType = ArgType::new(ArgBase::PtrToStack, MAYBE_NULL);
-const CONST_STR: ArgType = ArgType::new(ArgBase::PtrToConstStr, 0);
-const LONG_OUT: ArgType = ArgType {
-    base: ArgBase::PtrToMem,
-    flags: UNINIT | WRITE | FIXED_SIZE | ALIGNED,
-    size: 8,
-};
-
-const fn p(ret: RetType, args: [ArgType; 5], gpl_only: bool, prog_types: u32) -> Proto {
-    Proto {
-        ret,
-        args,
-        gpl_only,
-        changes_pkt_data: false,
-        prog_types,
-    }
+/// Argument types by their kernel names, for prototypes written outside
+/// this crate.
+pub mod args {
+    use super::flags::*;
+    use super::{ArgBase, ArgType};
+    /// `ARG_DONTCARE`.
+    pub const X: ArgType = ArgType::new(ArgBase::DontCare, 0);
+    /// `ARG_ANYTHING`.
+    pub const ANY: ArgType = ArgType::new(ArgBase::Anything, 0);
+    /// `ARG_CONST_MAP_PTR`.
+    pub const MAP: ArgType = ArgType::new(ArgBase::ConstMapPtr, 0);
+    /// `ARG_PTR_TO_MAP_KEY`.
+    pub const KEY: ArgType = ArgType::new(ArgBase::PtrToMapKey, 0);
+    /// `ARG_PTR_TO_MAP_VALUE`.
+    pub const VALUE: ArgType = ArgType::new(ArgBase::PtrToMapValue, 0);
+    /// `ARG_PTR_TO_MAP_VALUE | MEM_UNINIT | MEM_WRITE`.
+    pub const VALUE_OUT: ArgType = ArgType::new(ArgBase::PtrToMapValue, UNINIT | WRITE);
+    /// `ARG_PTR_TO_CTX`.
+    pub const CTX: ArgType = ArgType::new(ArgBase::PtrToCtx, 0);
+    /// `ARG_PTR_TO_MEM | MEM_RDONLY`.
+    pub const MEM_RO: ArgType = ArgType::new(ArgBase::PtrToMem, RDONLY);
+    /// `ARG_PTR_TO_MEM | MEM_RDONLY | PTR_MAYBE_NULL`.
+    pub const MEM_RO_OR_NULL: ArgType = ArgType::new(ArgBase::PtrToMem, RDONLY | MAYBE_NULL);
+    /// `ARG_PTR_TO_UNINIT_MEM` (`ARG_PTR_TO_MEM | MEM_UNINIT | MEM_WRITE`).
+    pub const MEM_OUT: ArgType = ArgType::new(ArgBase::PtrToMem, UNINIT | WRITE);
+    /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL | MEM_UNINIT | MEM_WRITE`.
+    pub const MEM_OUT_OR_NULL: ArgType =
+        ArgType::new(ArgBase::PtrToMem, UNINIT | WRITE | MAYBE_NULL);
+    /// `ARG_CONST_SIZE`.
+    pub const SIZE: ArgType = ArgType::new(ArgBase::ConstSize, 0);
+    /// `ARG_CONST_SIZE_OR_ZERO`.
+    pub const SIZE0: ArgType = ArgType::new(ArgBase::ConstSizeOrZero, 0);
+    /// `ARG_CONST_ALLOC_SIZE_OR_ZERO`.
+    pub const ALLOC_SIZE0: ArgType = ArgType::new(ArgBase::ConstAllocSizeOrZero, 0);
+    /// `ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE`.
+    pub const RINGBUF_MEM: ArgType = ArgType::new(ArgBase::PtrToRingbufMem, RELEASE);
+    /// `ARG_PTR_TO_FUNC`.
+    pub const FUNC: ArgType = ArgType::new(ArgBase::PtrToFunc, 0);
+    /// `ARG_PTR_TO_STACK_OR_NULL`.
+    pub const STACK_OR_NULL: ArgType = ArgType::new(ArgBase::PtrToStack, MAYBE_NULL);
+    /// `ARG_PTR_TO_CONST_STR`.
+    pub const CONST_STR: ArgType = ArgType::new(ArgBase::PtrToConstStr, 0);
+    /// `ARG_PTR_TO_SPIN_LOCK`.
+    pub const SPIN_LOCK: ArgType = ArgType::new(ArgBase::PtrToSpinLock, 0);
+    /// `ARG_PTR_TO_FIXED_SIZE_MEM | MEM_UNINIT | MEM_WRITE | MEM_ALIGNED`, 8 bytes.
+    pub const LONG_OUT: ArgType = ArgType {
+        base: ArgBase::PtrToMem,
+        flags: UNINIT | WRITE | FIXED_SIZE | ALIGNED,
+        size: 8,
+    };
 }
 
-const fn pkt(proto: Proto) -> Proto {
-    Proto {
-        changes_pkt_data: true,
-        ..proto
-    }
-}
-
-use progs::{ALL, NET, SKB, TC, TRACING, XDP};
+use args::*;
+use progs::{ALL, NET, SKB, SOCKET_FILTER, TC, TRACING, XDP};
 use RetType::{Integer as INT, PtrToMapValueOrNull, PtrToRingbufMemOrNull, Void};
+
+const fn p(ret: RetType, a: &[(&'static str, ArgType)], prog_types: u32) -> Proto {
+    Proto::new(ret, a, prog_types)
+}
 
 /// The kernel's prototypes of the helpers ironbpf knows, by name (without
 /// the `bpf_` prefix). The ids come from the uapi helper list
-/// ([`ironbpf_isa::disasm::helper_id`]).
+/// ([`ironbpf_isa::disasm::helper_id`]). The program families are those
+/// whose `*_func_proto` on Linux 6.18 offers the helper (checked against
+/// the kernel by `tests/kernel_protos.rs`).
 pub const PROTOS: &[(&str, Proto)] = &[
+    // Maps.
     (
         "map_lookup_elem",
-        p(PtrToMapValueOrNull, [MAP, KEY, X, X, X], false, ALL),
+        p(PtrToMapValueOrNull, &[("map", MAP), ("key", KEY)], ALL),
     ),
     (
         "map_update_elem",
-        p(INT, [MAP, KEY, VALUE, ANY, X], false, ALL),
-    ),
-    ("map_delete_elem", p(INT, [MAP, KEY, X, X, X], false, ALL)),
-    ("map_push_elem", p(INT, [MAP, VALUE, ANY, X, X], false, ALL)),
-    (
-        "map_pop_elem",
-        p(INT, [MAP, VALUE_OUT, X, X, X], false, ALL),
-    ),
-    (
-        "map_peek_elem",
-        p(INT, [MAP, VALUE_OUT, X, X, X], false, ALL),
-    ),
-    (
-        "map_lookup_percpu_elem",
-        p(PtrToMapValueOrNull, [MAP, KEY, ANY, X, X], false, ALL),
-    ),
-    (
-        "probe_read",
-        p(INT, [MEM_OUT, SIZE0, ANY, X, X], true, TRACING),
-    ),
-    (
-        "probe_read_str",
-        p(INT, [MEM_OUT, SIZE0, ANY, X, X], true, TRACING),
-    ),
-    (
-        "probe_read_user",
-        p(INT, [MEM_OUT, SIZE0, ANY, X, X], true, TRACING),
-    ),
-    (
-        "probe_read_kernel",
-        p(INT, [MEM_OUT, SIZE0, ANY, X, X], true, ALL),
-    ),
-    (
-        "probe_read_user_str",
-        p(INT, [MEM_OUT, SIZE0, ANY, X, X], true, TRACING),
-    ),
-    (
-        "probe_read_kernel_str",
-        p(INT, [MEM_OUT, SIZE0, ANY, X, X], true, ALL),
-    ),
-    ("ktime_get_ns", p(INT, [X; 5], false, ALL)),
-    ("ktime_get_boot_ns", p(INT, [X; 5], false, ALL)),
-    ("ktime_get_coarse_ns", p(INT, [X; 5], false, ALL)),
-    ("ktime_get_tai_ns", p(INT, [X; 5], false, ALL)),
-    ("jiffies64", p(INT, [X; 5], false, ALL)),
-    ("get_prandom_u32", p(INT, [X; 5], false, ALL)),
-    ("get_smp_processor_id", p(INT, [X; 5], false, ALL)),
-    ("get_numa_node_id", p(INT, [X; 5], false, ALL)),
-    (
-        "trace_printk",
-        p(INT, [MEM_RO, SIZE, ANY, ANY, ANY], true, ALL),
-    ),
-    (
-        "snprintf",
         p(
             INT,
-            [MEM_OUT_OR_NULL, SIZE0, CONST_STR, MEM_RO_OR_NULL, SIZE0],
-            false,
+            &[("map", MAP), ("key", KEY), ("value", VALUE), ("flags", ANY)],
             ALL,
         ),
     ),
-    ("get_current_pid_tgid", p(INT, [X; 5], false, TRACING)),
-    ("get_current_uid_gid", p(INT, [X; 5], false, TRACING)),
     (
-        "get_current_comm",
-        p(INT, [MEM_OUT, SIZE, X, X, X], false, TRACING),
-    ),
-    ("get_current_task", p(INT, [X; 5], true, TRACING)),
-    ("get_current_cgroup_id", p(INT, [X; 5], false, TRACING)),
-    (
-        "strtol",
-        p(INT, [MEM_RO, SIZE, ANY, LONG_OUT, X], false, ALL),
+        "map_delete_elem",
+        p(INT, &[("map", MAP), ("key", KEY)], ALL),
     ),
     (
-        "strtoul",
-        p(INT, [MEM_RO, SIZE, ANY, LONG_OUT, X], false, ALL),
+        "map_push_elem",
+        p(INT, &[("map", MAP), ("value", VALUE), ("flags", ANY)], ALL),
     ),
     (
-        "strncmp",
-        p(INT, [MEM_RO, SIZE, CONST_STR, X, X], false, ALL),
+        "map_pop_elem",
+        p(INT, &[("map", MAP), ("value", VALUE_OUT)], ALL),
     ),
     (
-        "loop",
-        p(INT, [ANY, FUNC, STACK_OR_NULL, ANY, X], false, ALL),
+        "map_peek_elem",
+        p(INT, &[("map", MAP), ("value", VALUE_OUT)], ALL),
+    ),
+    (
+        "map_lookup_percpu_elem",
+        p(
+            PtrToMapValueOrNull,
+            &[("map", MAP), ("key", KEY), ("cpu", ANY)],
+            ALL,
+        ),
     ),
     (
         "for_each_map_elem",
-        p(INT, [MAP, FUNC, STACK_OR_NULL, ANY, X], false, ALL),
-    ),
-    (
-        "csum_diff",
         p(
             INT,
-            [MEM_RO_OR_NULL, SIZE0, MEM_RO_OR_NULL, SIZE0, ANY],
-            false,
-            NET,
+            &[
+                ("map", MAP),
+                ("callback_fn", FUNC),
+                ("callback_ctx", STACK_OR_NULL),
+                ("flags", ANY),
+            ],
+            ALL,
         ),
     ),
     (
         "ringbuf_output",
-        p(INT, [MAP, MEM_RO, SIZE0, ANY, X], false, ALL),
+        p(
+            INT,
+            &[
+                ("ringbuf", MAP),
+                ("data", MEM_RO),
+                ("size", SIZE0),
+                ("flags", ANY),
+            ],
+            ALL,
+        ),
     ),
     (
         "ringbuf_reserve",
         p(
             PtrToRingbufMemOrNull,
-            [MAP, ALLOC_SIZE0, ANY, X, X],
-            false,
+            &[("ringbuf", MAP), ("size", ALLOC_SIZE0), ("flags", ANY)],
             ALL,
         ),
     ),
     (
         "ringbuf_submit",
-        p(Void, [RINGBUF_MEM, ANY, X, X, X], false, ALL),
+        p(Void, &[("data", RINGBUF_MEM), ("flags", ANY)], ALL),
     ),
     (
         "ringbuf_discard",
-        p(Void, [RINGBUF_MEM, ANY, X, X, X], false, ALL),
+        p(Void, &[("data", RINGBUF_MEM), ("flags", ANY)], ALL),
     ),
-    ("ringbuf_query", p(INT, [MAP, ANY, X, X, X], false, ALL)),
+    (
+        "ringbuf_query",
+        p(INT, &[("ringbuf", MAP), ("flags", ANY)], ALL),
+    ),
     (
         "perf_event_output",
-        p(INT, [CTX, MAP, ANY, MEM_RO, SIZE0], false, TRACING | NET),
+        p(
+            INT,
+            &[
+                ("ctx", CTX),
+                ("map", MAP),
+                ("flags", ANY),
+                ("data", MEM_RO),
+                ("size", SIZE0),
+            ],
+            TRACING | NET,
+        ),
     ),
-    ("tail_call", p(Void, [CTX, MAP, ANY, X, X], false, ALL)),
     (
-        "skb_load_bytes",
-        p(INT, [CTX, ANY, MEM_OUT, SIZE, X], false, SKB | TC),
+        "tail_call",
+        p(
+            Void,
+            &[("ctx", CTX), ("prog_array_map", MAP), ("index", ANY)],
+            ALL,
+        ),
+    ),
+    // Memory of the host.
+    (
+        "probe_read",
+        p(
+            INT,
+            &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
+            TRACING,
+        )
+        .gpl(),
     ),
     (
-        "skb_store_bytes",
-        pkt(p(INT, [CTX, ANY, MEM_RO, SIZE, ANY], false, TC)),
+        "probe_read_str",
+        p(
+            INT,
+            &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
+            TRACING,
+        )
+        .gpl(),
     ),
+    (
+        "probe_read_user",
+        p(
+            INT,
+            &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
+            TRACING,
+        )
+        .gpl(),
+    ),
+    (
+        "probe_read_user_str",
+        p(
+            INT,
+            &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
+            TRACING,
+        )
+        .gpl(),
+    ),
+    (
+        "probe_read_kernel",
+        p(
+            INT,
+            &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
+            ALL,
+        )
+        .gpl(),
+    ),
+    (
+        "probe_read_kernel_str",
+        p(
+            INT,
+            &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
+            ALL,
+        )
+        .gpl(),
+    ),
+    // Time, randomness, where the program runs.
+    ("ktime_get_ns", p(INT, &[], ALL)),
+    ("ktime_get_boot_ns", p(INT, &[], ALL)),
+    ("ktime_get_coarse_ns", p(INT, &[], ALL)),
+    ("ktime_get_tai_ns", p(INT, &[], ALL)),
+    ("jiffies64", p(INT, &[], ALL)),
+    ("get_prandom_u32", p(INT, &[], ALL)),
+    ("get_smp_processor_id", p(INT, &[], ALL)),
+    ("get_numa_node_id", p(INT, &[], ALL)),
+    // Printing.
+    (
+        "trace_printk",
+        p(
+            INT,
+            &[
+                ("fmt", MEM_RO),
+                ("fmt_size", SIZE),
+                ("arg1", ANY),
+                ("arg2", ANY),
+                ("arg3", ANY),
+            ],
+            ALL,
+        )
+        .gpl(),
+    ),
+    (
+        "trace_vprintk",
+        p(
+            INT,
+            &[
+                ("fmt", MEM_RO),
+                ("fmt_size", SIZE),
+                ("data", MEM_RO_OR_NULL),
+                ("data_len", SIZE0),
+            ],
+            ALL,
+        )
+        .gpl(),
+    ),
+    (
+        "snprintf",
+        p(
+            INT,
+            &[
+                ("str", MEM_OUT_OR_NULL),
+                ("str_size", SIZE0),
+                ("fmt", CONST_STR),
+                ("data", MEM_RO_OR_NULL),
+                ("data_len", SIZE0),
+            ],
+            ALL,
+        )
+        .gpl(),
+    ),
+    // The current task.
+    ("get_current_pid_tgid", p(INT, &[], TRACING)),
+    ("get_current_uid_gid", p(INT, &[], TRACING)),
+    (
+        "get_current_comm",
+        p(INT, &[("buf", MEM_OUT), ("size_of_buf", SIZE)], TRACING),
+    ),
+    ("get_current_task", p(INT, &[], ALL).gpl()),
+    ("get_current_cgroup_id", p(INT, &[], TRACING)),
+    (
+        "get_ns_current_pid_tgid",
+        p(
+            INT,
+            &[
+                ("dev", ANY),
+                ("ino", ANY),
+                ("nsdata", MEM_OUT),
+                ("size", SIZE),
+            ],
+            TRACING,
+        ),
+    ),
+    // Strings and loops.
+    (
+        "strtol",
+        p(
+            INT,
+            &[
+                ("buf", MEM_RO),
+                ("buf_len", SIZE),
+                ("flags", ANY),
+                ("res", LONG_OUT),
+            ],
+            ALL,
+        ),
+    ),
+    (
+        "strtoul",
+        p(
+            INT,
+            &[
+                ("buf", MEM_RO),
+                ("buf_len", SIZE),
+                ("flags", ANY),
+                ("res", LONG_OUT),
+            ],
+            ALL,
+        ),
+    ),
+    (
+        "strncmp",
+        p(
+            INT,
+            &[("s1", MEM_RO), ("s1_sz", SIZE), ("s2", CONST_STR)],
+            ALL,
+        ),
+    ),
+    (
+        "loop",
+        p(
+            INT,
+            &[
+                ("nr_loops", ANY),
+                ("callback_fn", FUNC),
+                ("callback_ctx", STACK_OR_NULL),
+                ("flags", ANY),
+            ],
+            ALL,
+        ),
+    ),
+    ("spin_lock", p(Void, &[("lock", SPIN_LOCK)], ALL)),
+    ("spin_unlock", p(Void, &[("lock", SPIN_LOCK)], ALL)),
+    // Checksums.
+    (
+        "csum_diff",
+        p(
+            INT,
+            &[
+                ("from", MEM_RO_OR_NULL),
+                ("from_size", SIZE0),
+                ("to", MEM_RO_OR_NULL),
+                ("to_size", SIZE0),
+                ("seed", ANY),
+            ],
+            TC | XDP,
+        ),
+    ),
+    ("csum_update", p(INT, &[("skb", CTX), ("csum", ANY)], TC)),
+    ("csum_level", p(INT, &[("skb", CTX), ("level", ANY)], TC)),
     (
         "l3_csum_replace",
-        pkt(p(INT, [CTX, ANY, ANY, ANY, ANY], false, TC)),
+        p(
+            INT,
+            &[
+                ("skb", CTX),
+                ("offset", ANY),
+                ("from", ANY),
+                ("to", ANY),
+                ("size", ANY),
+            ],
+            TC,
+        )
+        .pkt(),
     ),
     (
         "l4_csum_replace",
-        pkt(p(INT, [CTX, ANY, ANY, ANY, ANY], false, TC)),
+        p(
+            INT,
+            &[
+                ("skb", CTX),
+                ("offset", ANY),
+                ("from", ANY),
+                ("to", ANY),
+                ("flags", ANY),
+            ],
+            TC,
+        )
+        .pkt(),
+    ),
+    // Socket buffers.
+    (
+        "skb_load_bytes",
+        p(
+            INT,
+            &[
+                ("skb", CTX),
+                ("offset", ANY),
+                ("to", MEM_OUT),
+                ("len", SIZE),
+            ],
+            SKB | TC,
+        ),
     ),
     (
-        "xdp_adjust_head",
-        pkt(p(INT, [CTX, ANY, X, X, X], false, XDP)),
+        "skb_load_bytes_relative",
+        p(
+            INT,
+            &[
+                ("skb", CTX),
+                ("offset", ANY),
+                ("to", MEM_OUT),
+                ("len", SIZE),
+                ("start_header", ANY),
+            ],
+            SKB | TC,
+        ),
     ),
     (
-        "xdp_adjust_tail",
-        pkt(p(INT, [CTX, ANY, X, X, X], false, XDP)),
+        "skb_store_bytes",
+        p(
+            INT,
+            &[
+                ("skb", CTX),
+                ("offset", ANY),
+                ("from", MEM_RO),
+                ("len", SIZE),
+                ("flags", ANY),
+            ],
+            TC,
+        )
+        .pkt(),
     ),
     (
-        "xdp_adjust_meta",
-        pkt(p(INT, [CTX, ANY, X, X, X], false, XDP)),
-    ),
-    ("redirect", p(INT, [ANY, ANY, X, X, X], false, TC | XDP)),
-    (
-        "redirect_map",
-        p(INT, [MAP, ANY, ANY, X, X], false, TC | XDP),
+        "skb_pull_data",
+        p(INT, &[("skb", CTX), ("len", ANY)], TC).pkt(),
     ),
     (
         "get_socket_cookie",
-        p(INT, [CTX, X, X, X, X], false, SKB | TC),
+        p(INT, &[("skb", CTX)], SOCKET_FILTER | TC),
     ),
-    ("get_socket_uid", p(INT, [CTX, X, X, X, X], false, SKB | TC)),
-    ("get_hash_recalc", p(INT, [CTX, X, X, X, X], false, TC)),
-    ("set_hash_invalid", p(Void, [CTX, X, X, X, X], false, TC)),
-    ("set_hash", p(INT, [CTX, ANY, X, X, X], false, TC)),
-    ("get_cgroup_classid", p(INT, [CTX, X, X, X, X], false, TC)),
-    ("get_route_realm", p(INT, [CTX, X, X, X, X], false, TC)),
-    ("skb_pull_data", pkt(p(INT, [CTX, ANY, X, X, X], false, TC))),
+    (
+        "get_socket_uid",
+        p(INT, &[("skb", CTX)], SOCKET_FILTER | TC),
+    ),
+    ("get_hash_recalc", p(INT, &[("skb", CTX)], TC)),
+    ("set_hash_invalid", p(Void, &[("skb", CTX)], TC)),
+    ("set_hash", p(INT, &[("skb", CTX), ("hash", ANY)], TC)),
+    ("get_cgroup_classid", p(INT, &[("skb", CTX)], TC)),
+    ("get_route_realm", p(INT, &[("skb", CTX)], TC)),
     (
         "skb_change_tail",
-        pkt(p(INT, [CTX, ANY, ANY, X, X], false, TC)),
+        p(INT, &[("skb", CTX), ("len", ANY), ("flags", ANY)], TC).pkt(),
     ),
     (
         "skb_change_head",
-        pkt(p(INT, [CTX, ANY, ANY, X, X], false, TC)),
+        p(INT, &[("skb", CTX), ("len", ANY), ("flags", ANY)], TC).pkt(),
     ),
     (
         "skb_vlan_push",
-        pkt(p(INT, [CTX, ANY, ANY, X, X], false, TC)),
+        p(
+            INT,
+            &[("skb", CTX), ("vlan_proto", ANY), ("vlan_tci", ANY)],
+            TC,
+        )
+        .pkt(),
     ),
-    ("skb_vlan_pop", pkt(p(INT, [CTX, X, X, X, X], false, TC))),
-    ("csum_update", p(INT, [CTX, ANY, X, X, X], false, TC)),
-    ("csum_level", p(INT, [CTX, ANY, X, X, X], false, TC)),
+    ("skb_vlan_pop", p(INT, &[("skb", CTX)], TC).pkt()),
     (
-        "skb_load_bytes_relative",
-        p(INT, [CTX, ANY, MEM_OUT, SIZE, ANY], false, SKB | TC),
+        "redirect",
+        p(INT, &[("ifindex", ANY), ("flags", ANY)], TC | XDP),
     ),
-    ("xdp_get_buff_len", p(INT, [CTX, X, X, X, X], false, XDP)),
+    (
+        "redirect_map",
+        p(INT, &[("map", MAP), ("key", ANY), ("flags", ANY)], TC | XDP),
+    ),
+    // XDP.
+    (
+        "xdp_adjust_head",
+        p(INT, &[("xdp_md", CTX), ("delta", ANY)], XDP).pkt(),
+    ),
+    (
+        "xdp_adjust_tail",
+        p(INT, &[("xdp_md", CTX), ("delta", ANY)], XDP).pkt(),
+    ),
+    (
+        "xdp_adjust_meta",
+        p(INT, &[("xdp_md", CTX), ("delta", ANY)], XDP).pkt(),
+    ),
+    ("xdp_get_buff_len", p(INT, &[("xdp_md", CTX)], XDP)),
     (
         "xdp_load_bytes",
-        p(INT, [CTX, ANY, MEM_OUT, SIZE, X], false, XDP),
+        p(
+            INT,
+            &[
+                ("xdp_md", CTX),
+                ("offset", ANY),
+                ("buf", MEM_OUT),
+                ("len", SIZE),
+            ],
+            XDP,
+        ),
     ),
     (
         "xdp_store_bytes",
-        p(INT, [CTX, ANY, MEM_RO, SIZE, X], false, XDP),
+        p(
+            INT,
+            &[
+                ("xdp_md", CTX),
+                ("offset", ANY),
+                ("buf", MEM_RO),
+                ("len", SIZE),
+            ],
+            XDP,
+        ),
     ),
-    ("get_func_ip", p(INT, [CTX, X, X, X, X], false, TRACING)),
-    (
-        "get_attach_cookie",
-        p(INT, [CTX, X, X, X, X], false, TRACING),
-    ),
+    // Tracing programs' context.
+    ("get_func_ip", p(INT, &[("ctx", CTX)], TRACING)),
+    ("get_attach_cookie", p(INT, &[("ctx", CTX)], TRACING)),
 ];
 
 /// The prototype of the helper with that name (without `bpf_`).
 pub fn proto_by_name(name: &str) -> Option<&'static Proto> {
+    let name = name.strip_prefix("bpf_").unwrap_or(name);
     PROTOS.iter().find(|(n, _)| *n == name).map(|(_, p)| p)
 }
 
@@ -510,6 +882,22 @@ mod tests {
             p.to_string(),
             "RET_PTR_TO_MAP_VALUE_OR_NULL (ARG_CONST_MAP_PTR, ARG_PTR_TO_MAP_KEY)"
         );
+        assert_eq!(
+            proto_by_name("map_update_elem")
+                .unwrap()
+                .signature("bpf_map_update_elem"),
+            "long bpf_map_update_elem(map: ARG_CONST_MAP_PTR, key: ARG_PTR_TO_MAP_KEY, value: ARG_PTR_TO_MAP_VALUE, flags: ARG_ANYTHING)"
+        );
+        assert_eq!(
+            p.signature("bpf_map_lookup_elem"),
+            "void *bpf_map_lookup_elem(map: ARG_CONST_MAP_PTR, key: ARG_PTR_TO_MAP_KEY)"
+        );
+        assert_eq!(
+            proto_by_name("ktime_get_ns")
+                .unwrap()
+                .signature("bpf_ktime_get_ns"),
+            "long bpf_ktime_get_ns(void)"
+        );
         let p = proto_by_name("strtol").unwrap();
         assert_eq!(p.arg_count(), 4);
         assert_eq!(
@@ -534,5 +922,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn families_of_program_types() {
+        assert_eq!(progs::of_prog_type(6), progs::XDP);
+        assert_eq!(progs::of_prog_type(3), progs::TC);
+        assert_eq!(progs::of_prog_type(0), 0);
+        assert_eq!(progs::names(progs::TC | progs::XDP), "tc,xdp");
+        assert_eq!(progs::names(progs::ALL), "all");
     }
 }

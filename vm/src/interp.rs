@@ -11,7 +11,10 @@
 
 use crate::error::VmError;
 use crate::progtype::{CtxFieldKind, ProgType};
-use ironbpf_helpers::{Helper, HelperCtx, HelperError, HelperRegistry};
+use ironbpf_helpers::{
+    Callbacks, Helper, HelperCtx, HelperError, HelperRegistry, Packet, PacketKind, RunState,
+    FUNC_HANDLE_BASE,
+};
 use ironbpf_isa::abi::{
     Access, AccessFault, MemoryRegion, RegionKind, RegionResolver, RegionTable,
 };
@@ -32,6 +35,9 @@ pub struct Options {
     /// Refuse programs that may read a register before writing it, as the
     /// kernel verifier does.
     pub check_registers: bool,
+    /// The CPU slot runs use: what `bpf_get_smp_processor_id` returns and
+    /// which copy of per-CPU map values they see.
+    pub cpu: u32,
 }
 
 impl Default for Options {
@@ -40,6 +46,7 @@ impl Default for Options {
             budget: 10_000_000,
             entry_regs: 0b10,
             check_registers: true,
+            cpu: 0,
         }
     }
 }
@@ -136,14 +143,57 @@ pub struct Interpreter {
     uses_stack: bool,
     /// The maps `OP_MAP_LOOKUP` reads, by id.
     maps: Vec<InlineMap>,
+    /// The maps that map handles name, for the map helpers.
+    map_set: Option<Arc<MapSet>>,
+    /// For each slot, whether a subprogram starts there (callbacks may
+    /// only enter at one).
+    subprog_start: Vec<bool>,
 }
 
 /// The memory a run may touch beyond its stack.
+#[derive(Clone)]
 pub struct RunMemory<'a> {
     pub regions: RegionTable,
     pub resolver: Option<&'a dyn RegionResolver>,
     /// The context, if the table has a [`RegionKind::Context`] region.
     pub ctx: Option<CtxView>,
+    /// The [`RunState::packet_gen`] whose packet bounds the table and the
+    /// context view hold (0: the run's first).
+    pub packet_gen: u64,
+}
+
+impl RunMemory<'_> {
+    /// This memory with the packet bounds of `state.packet`: the packet
+    /// and metadata regions and the context's pointer fields.
+    fn with_packet(&self, state: &RunState) -> Self {
+        let mut m = self.clone();
+        m.packet_gen = state.packet_gen;
+        let Some(p) = state.packet else {
+            return m;
+        };
+        for kind in [RegionKind::Packet, RegionKind::PacketMeta] {
+            while let Some(r) = m.regions.regions().iter().find(|r| r.kind == kind).copied() {
+                m.regions.remove(r.start);
+            }
+        }
+        for (start, end, kind) in [
+            (p.data, p.data_end, RegionKind::Packet),
+            (p.data_meta, p.data, RegionKind::PacketMeta),
+        ] {
+            let _ = m.regions.insert(MemoryRegion {
+                start,
+                len: end - start,
+                kind,
+                writable: true,
+            });
+        }
+        if let Some(c) = &mut m.ctx {
+            c.data = p.data;
+            c.data_end = p.data_end;
+            c.data_meta = p.data_meta;
+        }
+        m
+    }
 }
 
 /// How the context region is to be read: its program type's fields, and
@@ -172,6 +222,90 @@ struct Frame {
     ret: usize,
     saved: [u64; 4],
     fp: u64,
+}
+
+/// Where a run's stack is: the current call chain may touch
+/// `[lo, top)`; the frame being entered is `[lo, lo + 512)`.
+#[derive(Clone, Copy)]
+struct StackView {
+    lo: u64,
+    top: u64,
+    /// Frames that enclosing runs use (a callback runs below its caller).
+    depth: usize,
+}
+
+/// A callback's way back into the program: runs a subprogram in a new
+/// frame below the caller's.
+struct Nested<'a, 'm> {
+    interp: &'a Interpreter,
+    memory: &'a RunMemory<'m>,
+    stack: StackView,
+    spent: u64,
+    error: Option<VmError>,
+}
+
+impl Callbacks for Nested<'_, '_> {
+    fn call(
+        &mut self,
+        state: &mut RunState,
+        func: u64,
+        args: [u64; 5],
+        extra: Option<MemoryRegion>,
+    ) -> Result<u64, HelperError> {
+        let target = func.wrapping_sub(FUNC_HANDLE_BASE);
+        if !self
+            .interp
+            .subprog_start
+            .get(target as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return Err(HelperError::Failed(format!(
+                "the callback {func:#x} is not a subprogram of this program (pass one with `rX = subprog[...]`)"
+            )));
+        }
+        if self.stack.depth + 1 > MAX_CALL_FRAMES || self.stack.top == 0 {
+            return Err(HelperError::Failed(format!(
+                "the callback would nest calls more than {MAX_CALL_FRAMES} frames deep"
+            )));
+        }
+        let lo = self.stack.lo - MAX_BPF_STACK as u64;
+        // SAFETY: [lo, lo + 512) is a frame of the run's stack buffer, below
+        // every frame in use (depth + 1 <= 8 frames fit the buffer).
+        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, MAX_BPF_STACK) };
+        let extended;
+        let memory = match extra {
+            Some(r) => {
+                let mut m = self.memory.clone();
+                m.regions.insert(r).map_err(|o| {
+                    HelperError::Failed(format!("the callback's memory overlaps {o}"))
+                })?;
+                extended = m;
+                &extended
+            }
+            None => self.memory,
+        };
+        let stack = StackView {
+            lo,
+            top: self.stack.top,
+            depth: self.stack.depth + 1,
+        };
+        match self.interp.run_on(
+            target as usize,
+            &args,
+            memory,
+            state,
+            stack,
+            &mut self.spent,
+        ) {
+            Ok(r0) => Ok(r0),
+            Err(e) => {
+                let summary = e.to_string();
+                self.error = Some(e);
+                Err(HelperError::Callback(summary))
+            }
+        }
+    }
 }
 
 impl Interpreter {
@@ -264,6 +398,11 @@ impl Interpreter {
                     op.code = OP_LDIMM64;
                     op.imm = match (src, resolver) {
                         (LdImm64Src::Imm, _) => Insn::imm64(imm, next_imm) as i64,
+                        // A callback: a handle the helpers give back to the
+                        // engine (Program checked the target is a subprogram).
+                        (LdImm64Src::Func, _) => {
+                            (FUNC_HANDLE_BASE + (pc as i64 + 1 + imm as i64) as u64) as i64
+                        }
                         (_, Some(r)) => r.resolve(pc, src, imm, next_imm)? as i64,
                         (_, None) => {
                             return Err(VmError::Unsupported {
@@ -331,11 +470,26 @@ impl Interpreter {
             helper_ids: table_ids,
             uses_stack: prog.insns().iter().any(|d| {
                 d.insn.reads() & (1 << 10) != 0
-                    || matches!(d.insn, Insn::Call(CallTarget::Local(_)))
+                    || matches!(
+                        d.insn,
+                        Insn::Call(CallTarget::Local(_))
+                            | Insn::LdImm64 {
+                                src: LdImm64Src::Func,
+                                ..
+                            }
+                    )
             }),
             registry: helpers.clone(),
             options,
             maps: inline_maps,
+            map_set: resolver.and_then(|r| r.map_set()),
+            subprog_start: {
+                let mut v = vec![false; n];
+                for sp in prog.subprogs() {
+                    v[sp.start] = true;
+                }
+                v
+            },
         })
     }
 
@@ -365,6 +519,7 @@ impl Interpreter {
             regions,
             resolver: None,
             ctx: None,
+            packet_gen: 0,
         };
         // SAFETY-relevant: the table holds only `mem`, borrowed mutably for
         // the whole run.
@@ -374,7 +529,9 @@ impl Interpreter {
     /// Runs the program as a program of type `prog_type`: r1 points to `ctx`
     /// (the type's uapi context struct, at least `ctx_size` bytes; its
     /// pointer fields read as the bounds of `packet`). Packet bytes and
-    /// writable context fields may be changed by the run.
+    /// writable context fields may be changed by the run. The packet has no
+    /// room around it: helpers that move its bounds may only shrink it (see
+    /// [`crate::testrun`] for runs with the kernel's headroom).
     pub fn run_ctx(
         &self,
         prog_type: &'static ProgType,
@@ -382,6 +539,19 @@ impl Interpreter {
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<u64, VmError> {
+        self.run_ctx_state(prog_type, ctx, packet, resolver)
+            .map(|(r0, _)| r0)
+    }
+
+    /// Like [`Interpreter::run_ctx`], and gives back the run's final state:
+    /// the redirect verdict, the packet's bounds.
+    pub fn run_ctx_state(
+        &self,
+        prog_type: &'static ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+        resolver: Option<&dyn RegionResolver>,
+    ) -> Result<(u64, RunState), VmError> {
         if ctx.len() < prog_type.ctx_size as usize {
             return Err(VmError::Setup(format!(
                 "the {} context is {} bytes; it must be at least {} (its uapi struct)",
@@ -421,10 +591,43 @@ impl Interpreter {
                 data_end,
                 data_meta: data,
             }),
+            packet_gen: 0,
         };
+        let mut state = self.new_state(&memory, ctx_start);
         // The table holds only `ctx` and `packet`, borrowed mutably for the
         // whole run.
-        self.run(&[ctx_start, 0, 0, 0, 0], &memory)
+        let r0 = self.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state)?;
+        Ok((r0, state))
+    }
+
+    /// The state a run of this program on `memory` starts with: the program
+    /// type and packet from its context view (a packet with no room around
+    /// it), the CPU slot from the options.
+    pub fn new_state(&self, memory: &RunMemory<'_>, ctx: u64) -> RunState {
+        let view = memory.ctx;
+        let prog_type = view.map_or(0, |c| c.prog_type.kernel_id);
+        let packet = view.filter(|c| c.data_end > c.data).map(|c| {
+            let len = c.data_end - c.data;
+            if prog_type == 6 {
+                Packet::fixed(PacketKind::Xdp, c.data, len)
+            } else {
+                let mut p = Packet::fixed(PacketKind::Skb, c.data, len);
+                if c.prog_type.skb_at_l2() {
+                    p.mac_header = Some(c.data);
+                    p.network_header = (len >= ETH_HLEN as u64).then_some(c.data + ETH_HLEN as u64);
+                } else {
+                    p.network_header = Some(c.data);
+                }
+                p
+            }
+        });
+        RunState {
+            prog_type,
+            cpu: self.options.cpu,
+            ctx,
+            packet,
+            ..RunState::default()
+        }
     }
 
     /// Runs the program with r1-r5 set to `args`, touching only the stack and
@@ -434,49 +637,121 @@ impl Interpreter {
     /// slices it borrows mutably across the call (see
     /// [`Interpreter::run_with_memory`]).
     pub fn run(&self, args: &[u64; 5], memory: &RunMemory<'_>) -> Result<u64, VmError> {
+        let mut state = self.new_state(memory, args[0]);
+        self.run_with_state(args, memory, &mut state)
+    }
+
+    /// Like [`Interpreter::run`], with the run's state given: helpers read
+    /// and change it (a packet with room to grow into, the verdict of a
+    /// redirect). If `state.packet` is set, its buffer must be live and
+    /// writable for the run, as `memory`'s regions, and `memory` must hold
+    /// its bounds (or `memory.packet_gen` differ from `state.packet_gen`).
+    pub fn run_with_state(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        state: &mut RunState,
+    ) -> Result<u64, VmError> {
+        let mut spent = 0;
+        self.run_chain(args, memory, state, &mut spent)
+    }
+
+    /// Runs the program, then the programs it tail-calls.
+    fn run_chain(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        state: &mut RunState,
+        spent: &mut u64,
+    ) -> Result<u64, VmError> {
+        let r0 = self.run_top(args, memory, state, spent)?;
+        let Some(tc) = state.tail_call.take() else {
+            return Ok(r0);
+        };
+        let next = tc.prog.downcast_ref::<Interpreter>().ok_or_else(|| {
+            VmError::Setup(
+                "the program array holds an object that is not an ironbpf Interpreter".into(),
+            )
+        })?;
+        next.run_chain(&[tc.ctx, 0, 0, 0, 0], memory, state, spent)
+    }
+
+    fn run_top(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        state: &mut RunState,
+        spent: &mut u64,
+    ) -> Result<u64, VmError> {
         if !self.uses_stack {
             // Nothing reads r10 and nothing calls: no pointer to the stack
             // can exist, so the run needs none.
-            return self.run_on(args, memory, &mut [], 0);
+            let none = StackView {
+                lo: 1,
+                top: 0,
+                depth: 0,
+            };
+            return self.run_on(0, args, memory, state, none, spent);
         }
         // The stack is reused across runs on a thread (a nested run, from a
-        // helper's callback, gets a fresh one); only the frames a run
-        // enters are zeroed.
+        // helper that runs another program, gets a fresh one); only the
+        // frames a run enters are zeroed.
         let mut buf = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
-        let stack_base = buf.as_mut_ptr() as u64;
+        let top = buf.as_mut_ptr() as u64 + STACK_BYTES as u64;
         buf[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
-        let result = self.run_on(args, memory, &mut buf, stack_base);
+        let stack = StackView {
+            lo: top - MAX_BPF_STACK as u64,
+            top,
+            depth: 0,
+        };
+        let result = self.run_on(0, args, memory, state, stack, spent);
         STACK.with(|c| c.set(Some(buf)));
         result
     }
 
-    fn run_on(
+    /// Runs from `entry` in the frame `stack.lo..` until its `exit`.
+    /// `spent` is the budget used by the run before this call, and after it
+    /// when it returns normally.
+    fn run_on<'m>(
         &self,
+        entry: usize,
         args: &[u64; 5],
-        memory: &RunMemory<'_>,
-        stack: &mut [u64],
-        stack_base: u64,
+        base_memory: &RunMemory<'m>,
+        state: &mut RunState,
+        stack: StackView,
+        spent: &mut u64,
     ) -> Result<u64, VmError> {
+        // After a helper moves the packet's bounds, the run reads them from
+        // a copy of the memory with the new regions and context pointers.
+        let mut owned: Option<RunMemory<'m>>;
+        let mut memory: &RunMemory<'m> = base_memory;
+        if state.packet_gen != memory.packet_gen {
+            owned = Some(base_memory.with_packet(state));
+            memory = owned.as_ref().expect("just set");
+        }
         // Without a stack, [stack_lo, stack_top) is empty: every address
         // fails the stack test.
-        let (mut stack_lo, stack_top) = if stack.is_empty() {
+        let (mut stack_lo, stack_top) = if stack.top == 0 {
             (1, 0)
         } else {
-            let top = stack_base + STACK_BYTES as u64;
-            (top - MAX_BPF_STACK as u64, top)
+            (stack.lo, stack.top)
         };
         let mut regs = [0u64; 16];
         regs[1..6].copy_from_slice(args);
-        regs[10] = stack_top;
+        regs[10] = if stack_top == 0 {
+            0
+        } else {
+            stack_lo + MAX_BPF_STACK as u64
+        };
         let mut frames: Vec<Frame> = Vec::new();
         let ops = &self.ops[..];
-        let mut pc: usize = 0;
+        let mut pc: usize = entry;
         // The budget is charged per straight-line run of slots, when control
         // leaves it (a taken branch, a call, a return): the hot path of
         // straight-line code pays nothing for it.
         let budget = self.options.budget;
-        let mut executed: u64 = 0;
-        let mut last: usize = 0;
+        let mut executed: u64 = *spent;
+        let mut last: usize = entry;
 
         macro_rules! fault {
             ($addr:expr, $len:expr, $access:expr) => {{
@@ -496,12 +771,15 @@ impl Interpreter {
         let mut guard: Option<ironbpf_maps::Guard> = None;
         // The first non-context region (the packet or input memory) is
         // tested inline, right after the stack.
-        let (hot_lo, hot_hi, hot_writable) = memory
-            .regions
-            .regions()
-            .iter()
-            .find(|r| r.kind != RegionKind::Context)
-            .map_or((1, 0, false), |r| (r.start, r.end(), r.writable));
+        let hot = |memory: &RunMemory<'_>| {
+            memory
+                .regions
+                .regions()
+                .iter()
+                .find(|r| r.kind != RegionKind::Context)
+                .map_or((1, 0, false), |r| (r.start, r.end(), r.writable))
+        };
+        let (mut hot_lo, mut hot_hi, mut hot_writable) = hot(memory);
         macro_rules! fast_ok {
             ($a:expr, $l:expr, $access:expr) => {{
                 let a: u64 = $a;
@@ -612,6 +890,46 @@ impl Interpreter {
                     let to = ops[pc].off as usize;
                     pc += 1;
                     transfer!(to)
+                }
+            }};
+        }
+
+        macro_rules! call_helper {
+            ($h:expr, $id:expr) => {{
+                let h: &dyn Helper = $h;
+                let before = executed + (pc - last) as u64;
+                let mut now = before;
+                let view = StackView {
+                    lo: stack_lo,
+                    top: stack_top,
+                    depth: stack.depth + frames.len() + 1,
+                };
+                let (r, nested) = self.call_helper(h, &regs, memory, state, view, &mut now);
+                executed += now - before;
+                match r {
+                    Ok(v) => regs[0] = v,
+                    Err(HelperError::Stop { r0 }) => return Ok(r0),
+                    Err(HelperError::TailCall) => {
+                        if stack.depth == 0 && frames.is_empty() {
+                            // The caller runs the next program.
+                            *spent = executed + (pc - last) as u64;
+                            return Ok(0);
+                        }
+                        state.tail_call = None;
+                        return Err(VmError::Unsupported {
+                            pc: pc - 1,
+                            what: "a tail call from a subprogram or a callback".into(),
+                        });
+                    }
+                    Err(e @ HelperError::Callback(_)) => {
+                        return Err(nested.unwrap_or_else(|| helper_failed(pc - 1, $id, h, e)))
+                    }
+                    Err(e) => return Err(helper_failed(pc - 1, $id, h, e)),
+                }
+                if state.packet_gen != memory.packet_gen {
+                    owned = Some(base_memory.with_packet(state));
+                    memory = owned.as_ref().expect("just set");
+                    (hot_lo, hot_hi, hot_writable) = hot(memory);
                 }
             }};
         }
@@ -885,11 +1203,7 @@ impl Interpreter {
                 0x85 => {
                     let h = &self.helpers[op.off as usize];
                     let id = self.helper_ids[op.off as usize];
-                    match self.call_helper(h.as_ref(), &regs, memory, (stack_lo, stack_top)) {
-                        Ok(v) => regs[0] = v,
-                        Err(HelperError::Stop { r0 }) => return Ok(r0),
-                        Err(e) => return Err(helper_failed(pc - 1, id, h.as_ref(), e)),
-                    }
+                    call_helper!(h.as_ref(), id);
                 }
                 0x8d => {
                     let id = regs[d];
@@ -900,14 +1214,10 @@ impl Interpreter {
                             value: id,
                         });
                     };
-                    match self.call_helper(h.as_ref(), &regs, memory, (stack_lo, stack_top)) {
-                        Ok(v) => regs[0] = v,
-                        Err(HelperError::Stop { r0 }) => return Ok(r0),
-                        Err(e) => return Err(helper_failed(pc - 1, id as i64, h.as_ref(), e)),
-                    }
+                    call_helper!(h.as_ref(), id as i64);
                 }
                 OP_CALL_LOCAL => {
-                    if frames.len() + 1 >= MAX_CALL_FRAMES {
+                    if stack.depth + frames.len() + 1 >= MAX_CALL_FRAMES {
                         return Err(VmError::CallDepth {
                             pc: pc - 1,
                             max: MAX_CALL_FRAMES,
@@ -921,12 +1231,16 @@ impl Interpreter {
                     regs[10] -= MAX_BPF_STACK as u64;
                     stack_lo -= MAX_BPF_STACK as u64;
                     // A fresh frame reads as zeros, whatever ran there before.
-                    let lo = (stack_lo - stack_base) as usize / 8;
-                    stack[lo..lo + MAX_BPF_STACK / 8].fill(0);
+                    // SAFETY: [stack_lo, stack_lo + 512) is a frame of the
+                    // run's stack buffer (the depth check keeps it inside).
+                    unsafe { std::ptr::write_bytes(stack_lo as *mut u8, 0, MAX_BPF_STACK) };
                     transfer!(op.off as usize);
                 }
                 0x95 => match frames.pop() {
-                    None => return Ok(regs[0]),
+                    None => {
+                        *spent = executed + (pc - last) as u64;
+                        return Ok(regs[0]);
+                    }
                     Some(f) => {
                         transfer!(f.ret);
                         regs[6..10].copy_from_slice(&f.saved);
@@ -948,15 +1262,34 @@ impl Interpreter {
         }
     }
 
+    /// Calls a helper with r1-r5; `spent` is the budget used so far, and
+    /// after the call (callbacks run instructions). A failed callback's
+    /// error comes back beside the helper's.
     fn call_helper(
         &self,
         h: &dyn Helper,
         regs: &[u64; 16],
         memory: &RunMemory<'_>,
-        stack: (u64, u64),
-    ) -> Result<u64, HelperError> {
-        let mut ctx = HelperCtx::new(&memory.regions, stack, memory.resolver);
-        h.call(&mut ctx, [regs[1], regs[2], regs[3], regs[4], regs[5]])
+        state: &mut RunState,
+        stack: StackView,
+        spent: &mut u64,
+    ) -> (Result<u64, HelperError>, Option<VmError>) {
+        let mut nested = Nested {
+            interp: self,
+            memory,
+            stack,
+            spent: *spent,
+            error: None,
+        };
+        let mut ctx = HelperCtx::new(&memory.regions, (stack.lo, stack.top), memory.resolver)
+            .with_state(state)
+            .with_callbacks(&mut nested);
+        if let Some(maps) = &self.map_set {
+            ctx = ctx.with_maps(maps);
+        }
+        let r = h.call(&mut ctx, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
+        *spent = nested.spent;
+        (r, nested.error)
     }
 
     /// The slow path of a memory access: the context (whose pointer

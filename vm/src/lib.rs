@@ -26,10 +26,13 @@ pub mod error;
 pub mod interp;
 pub mod object;
 pub mod progtype;
+pub mod testrun;
 
 pub use error::VmError;
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
-pub use ironbpf_helpers::{FnHelper, Helper, HelperCtx, HelperError, HelperRegistry};
+pub use ironbpf_helpers::{
+    FnHelper, Helper, HelperCtx, HelperEnv, HelperError, HelperRegistry, Redirect, RunState,
+};
 pub use progtype::ProgType;
 
 /// One instruction in the kernel's log syntax, for messages.

@@ -1,7 +1,7 @@
 //! A loaded ELF object in ironbpf's runtime: its maps created in a
 //! [`MapSet`] (initial values written, `.rodata` frozen), its map references
-//! resolved, and the map helpers bound to those maps, so that its programs
-//! run as they would in the kernel.
+//! resolved, and ironbpf's helper table (the map helpers reaching these
+//! maps), so that its programs run as they would in the kernel.
 //!
 //! ```no_run
 //! use ironbpf_vm::object::LoadedObject;
@@ -12,7 +12,7 @@
 //! ```
 
 use crate::{HelperRegistry, Interpreter, LdImm64Resolver, Options, ProgType, VmError};
-use ironbpf_helpers::std_helpers::{register_std_helpers, HostEnv, ProgFamily};
+use ironbpf_helpers::HelperEnv;
 use ironbpf_isa::abi::{MemoryRegion, RegionResolver};
 use ironbpf_isa::{LdImm64Src, Program};
 use ironbpf_loader::{MapDef, Object};
@@ -27,9 +27,9 @@ pub struct LoadedObject {
     /// The object's maps, with ids in the loader's order (the index that
     /// `BPF_PSEUDO_MAP_IDX` carries).
     pub maps: Arc<MapSet>,
-    /// What the helpers see of the host and leave for it (trace_printk
-    /// lines, the redirect verdict, the current task's identity).
-    pub env: Arc<HostEnv>,
+    /// What the helpers see of the host and leave for it (the trace log of
+    /// `bpf_trace_printk`, the current task's identity).
+    pub env: Arc<HelperEnv>,
     helpers: HelperRegistry,
 }
 
@@ -62,8 +62,8 @@ pub fn map_spec(def: &MapDef, possible_cpus: usize) -> MapSpec {
 
 impl LoadedObject {
     /// Creates the object's maps. Programs get ironbpf's helper table
-    /// (`ironbpf_helpers::std_helpers`, the map helpers bound to these maps),
-    /// with `base`'s helpers registered over it.
+    /// ([`HelperRegistry::standard`]), with `base`'s helpers registered over
+    /// it.
     pub fn new(object: Object, base: &HelperRegistry) -> Result<LoadedObject, VmError> {
         let maps = Arc::new(MapSet::new());
         for def in &object.maps {
@@ -80,21 +80,11 @@ impl LoadedObject {
                     .map_err(|e| VmError::Setup(format!("map {:?}: {e}", def.name)))?;
             }
         }
+        let env = Arc::new(HelperEnv::host());
+        let mut helpers = HelperRegistry::standard_with(env.clone());
         // The embedder's helpers go on top of the standard table, so that
         // it can replace any of them.
-        let env = Arc::new(HostEnv::default());
-        let mut helpers = HelperRegistry::new();
-        register_std_helpers(
-            &mut helpers,
-            env.clone(),
-            ProgFamily::Xdp,
-            Some(maps.clone()),
-        );
-        for id in base.ids() {
-            if let Some(h) = base.get(id) {
-                helpers.register(id, h.clone());
-            }
-        }
+        helpers.extend_from(base);
         Ok(LoadedObject {
             object,
             maps,
@@ -114,31 +104,13 @@ impl LoadedObject {
         &self.helpers
     }
 
-    /// The helpers for a program of type `pt`: the network helpers differ
-    /// between XDP, skb-at-L3 and tc programs as in the kernel.
+    /// The helpers a program of type `pt` may call, as the kernel offers
+    /// them to that type (all of them for an unknown type).
     pub fn helpers_for(&self, pt: Option<&ProgType>) -> HelperRegistry {
-        let family = match pt.map(|p| p.kernel_id) {
-            Some(6) => ProgFamily::Xdp,
-            Some(3 | 4) => ProgFamily::SkbL2,
-            Some(1 | 8) => ProgFamily::SkbL3,
-            _ => ProgFamily::Tracing,
-        };
-        if family == ProgFamily::Xdp {
-            return self.helpers.clone();
+        match pt {
+            Some(p) => self.helpers.for_prog_type(p.kernel_id),
+            None => self.helpers.clone(),
         }
-        let mut reg = HelperRegistry::new();
-        register_std_helpers(&mut reg, self.env.clone(), family, Some(self.maps.clone()));
-        for id in self.helpers.ids() {
-            // Keep what the embedder registered over the standard ones.
-            if let (Some(h), Some(std)) = (self.helpers.get(id), reg.get(id)) {
-                if h.name() != std.name() {
-                    reg.register(id, h.clone());
-                }
-            } else if let Some(h) = self.helpers.get(id) {
-                reg.register(id, h.clone());
-            }
-        }
-        reg
     }
 
     /// Map values, for a run's memory checks.
@@ -166,46 +138,80 @@ impl LoadedObject {
     }
 }
 
-impl LdImm64Resolver for LoadedObject {
-    fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError> {
-        let map = |i: i32| {
-            u32::try_from(i)
-                .ok()
-                .and_then(|i| self.maps.get(i).map(|m| (i, m)))
+/// Resolves `ld_imm64` map references (`map[idx:N]`, `map[idx:N][0]+off`)
+/// to the handles and value addresses of the maps of `maps`, by id.
+pub fn resolve_map_ref(
+    maps: &MapSet,
+    pc: usize,
+    src: LdImm64Src,
+    imm: i32,
+    next_imm: i32,
+) -> Result<u64, VmError> {
+    let map = |i: i32| {
+        u32::try_from(i)
+            .ok()
+            .and_then(|i| maps.get(i).map(|m| (i, m)))
+            .ok_or_else(|| {
+                VmError::Setup(format!(
+                    "instruction {pc}: map index {i} is past the program's {} maps",
+                    maps.len()
+                ))
+            })
+    };
+    match src {
+        LdImm64Src::MapIdx => Ok(MapSet::handle(map(imm)?.0)),
+        LdImm64Src::MapIdxValue => {
+            let (_, m) = map(imm)?;
+            let off = next_imm as u32;
+            if off >= m.spec().value_size {
+                return Err(VmError::Setup(format!(
+                    "instruction {pc}: offset {off} is past the {}-byte value of map {:?}",
+                    m.spec().value_size,
+                    m.spec().name
+                )));
+            }
+            let guard = ironbpf_maps::pin();
+            let p = m
+                .lookup_ptr(&0u32.to_ne_bytes(), 0, &guard)
                 .ok_or_else(|| {
                     VmError::Setup(format!(
-                        "instruction {pc}: map index {i} is past the object's {} maps",
-                        self.maps.len()
-                    ))
-                })
-        };
-        match src {
-            LdImm64Src::MapIdx => Ok(MapSet::handle(map(imm)?.0)),
-            LdImm64Src::MapIdxValue => {
-                let (_, m) = map(imm)?;
-                let off = next_imm as u32;
-                if off >= m.spec().value_size {
-                    return Err(VmError::Setup(format!(
-                        "instruction {pc}: offset {off} is past the {}-byte value of map {:?}",
-                        m.spec().value_size,
-                        m.spec().name
-                    )));
-                }
-                let guard = ironbpf_maps::pin();
-                let p = m
-                    .lookup_ptr(&0u32.to_ne_bytes(), 0, &guard)
-                    .ok_or_else(|| {
-                        VmError::Setup(format!(
                         "instruction {pc}: map {:?} gives no direct value address (only arrays do)",
                         m.spec().name
                     ))
-                    })?;
-                Ok(p.as_ptr() as u64 + off as u64)
-            }
-            other => Err(VmError::Setup(format!(
-                "instruction {pc}: ld_imm64 with {other:?} is not resolved by ironbpf's runtime yet"
-            ))),
+                })?;
+            Ok(p.as_ptr() as u64 + off as u64)
         }
+        other => Err(VmError::Setup(format!(
+            "instruction {pc}: ld_imm64 with {other:?} is not resolved by ironbpf's runtime yet"
+        ))),
+    }
+}
+
+/// A program's maps, for programs built without an ELF object: resolves
+/// `map[idx:N]` to map `N` of the set and gives the set to the map helpers
+/// and to the run's memory checks.
+#[derive(Clone)]
+pub struct MapResolver(pub Arc<MapSet>);
+
+impl LdImm64Resolver for MapResolver {
+    fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError> {
+        resolve_map_ref(&self.0, pc, src, imm, next_imm)
+    }
+
+    fn map_set(&self) -> Option<Arc<MapSet>> {
+        Some(self.0.clone())
+    }
+}
+
+impl RegionResolver for MapResolver {
+    fn resolve(&self, addr: u64, len: u64) -> Option<MemoryRegion> {
+        self.0.resolve(addr, len)
+    }
+}
+
+impl LdImm64Resolver for LoadedObject {
+    fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError> {
+        resolve_map_ref(&self.maps, pc, src, imm, next_imm)
     }
 
     fn map_set(&self) -> Option<Arc<MapSet>> {

@@ -1,0 +1,49 @@
+//! The standard helper table: every kernel helper ironbpf implements, with
+//! its kernel id, name and prototype (from [`crate::proto::PROTOS`]) and
+//! its implementation.
+
+use crate::abi::{HelperCtx, HelperEntry, HelperError, HelperRegistry};
+use crate::env::HelperEnv;
+use crate::proto::proto_by_name;
+use std::sync::Arc;
+
+/// Adds the kernel helper `name` (without `bpf_`) with its uapi id and its
+/// prototype from [`crate::proto::PROTOS`].
+pub(crate) fn def<F>(reg: &mut HelperRegistry, name: &str, f: F)
+where
+    F: Fn(&mut HelperCtx<'_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
+{
+    let id = ironbpf_isa::disasm::helper_id(name)
+        .unwrap_or_else(|| panic!("bpf_{name} is not a kernel helper"));
+    let proto = *proto_by_name(name).unwrap_or_else(|| panic!("bpf_{name} has no prototype"));
+    let full = format!("bpf_{name}");
+    reg.insert(HelperEntry {
+        id: id as i64,
+        name: full.clone(),
+        proto: Some(proto),
+        helper: Arc::new(crate::abi::FnHelper::new(full, f)),
+    });
+}
+
+/// Registers every standard helper.
+pub(crate) fn register_standard(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
+    crate::misc::register(reg, env);
+    crate::probe::register(reg);
+    crate::net::register(reg, env);
+    crate::map_calls::register(reg);
+}
+
+/// The names of the helpers [`HelperRegistry::standard`] holds, without
+/// `bpf_`, by id.
+pub fn standard_names() -> Vec<&'static str> {
+    let reg = HelperRegistry::standard();
+    reg.entries()
+        .iter()
+        .filter_map(|e| {
+            crate::proto::PROTOS
+                .iter()
+                .find(|(n, _)| format!("bpf_{n}") == e.name)
+                .map(|(n, _)| *n)
+        })
+        .collect()
+}

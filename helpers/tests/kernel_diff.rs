@@ -1,0 +1,380 @@
+//! Helpers in the kernel and in ironbpf: the same programs, packets and
+//! maps through `BPF_PROG_TEST_RUN` and through ironbpf's interpreter on
+//! the same buffer layout (`ironbpf_vm::testrun`), compared on r0, the
+//! packet handed back and the maps. Each test skips with a `skipped:` line
+//! where bpf(2) cannot be used (and fails under IRONBPF_REQUIRE_KERNEL=1).
+
+mod common;
+
+use common::{compare, on_stack, xdp_dump_stack, Case, MapDef};
+use ironbpf_vm::progtype::{SCHED_CLS, SOCKET_FILTER, XDP};
+
+fn check(test: &str, cases: Vec<Case>) {
+    if !ironbpf_kernel::available_for_test(test) {
+        return;
+    }
+    let n = cases.len();
+    let failures = compare(&cases);
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// r7 = the helper's result; a marker byte written at the packet's start
+/// (if the packet still has one), so that its new bounds show in the
+/// packet handed back.
+fn adjust(call: &str, delta: i64) -> String {
+    format!(
+        "r6 = r1\nr2 = {delta}\ncall {call}\nr7 = r0\nr2 = *(u32 *)(r6 +0)\nr3 = *(u32 *)(r6 +4)\nr1 = r2\nr1 += 1\nif r1 > r3 goto +2\nr1 = 0xee\n*(u8 *)(r2 +0) = r1\nr0 = r7\nexit\n"
+    )
+}
+
+#[test]
+fn xdp_adjust_head_tail_meta() {
+    let mut v = Vec::new();
+    for d in [
+        -256i64,
+        -217,
+        -216,
+        -215,
+        -100,
+        -4,
+        0,
+        4,
+        49,
+        50,
+        51,
+        1 << 31,
+    ] {
+        v.push(Case::new(
+            format!("adjust_head {d}"),
+            &XDP,
+            adjust("bpf_xdp_adjust_head", d),
+        ));
+    }
+    for d in [
+        -51i64,
+        -50,
+        -49,
+        -1,
+        0,
+        1,
+        100,
+        3455,
+        3456,
+        3457,
+        -(1 << 31),
+    ] {
+        v.push(Case::new(
+            format!("adjust_tail {d}"),
+            &XDP,
+            adjust("bpf_xdp_adjust_tail", d),
+        ));
+    }
+    for d in [4i64, 0, -3, -4, -8, -32, -36, -252, -256, -216] {
+        v.push(Case::new(
+            format!("adjust_meta {d}"),
+            &XDP,
+            adjust("bpf_xdp_adjust_meta", d),
+        ));
+    }
+    // Metadata moves with the data when the head moves.
+    for (meta, head) in [(-8i64, -16i64), (-32, 20), (-4, -212), (-8, -209)] {
+        v.push(Case::new(
+            format!("meta {meta} then head {head}"),
+            &XDP,
+            format!(
+                "r6 = r1\nr2 = {meta}\ncall bpf_xdp_adjust_meta\nr2 = *(u32 *)(r6 +8)\nr3 = *(u32 *)(r6 +0)\nr1 = r2\nr1 += 4\nif r1 > r3 goto +2\nr1 = 0x11223344\n*(u32 *)(r2 +0) = r1\n\
+                 r1 = r6\nr2 = {head}\ncall bpf_xdp_adjust_head\nr7 = r0\nr0 = r7\nexit\n"
+            ),
+        ));
+    }
+    // Growth is zeroed.
+    v.push(Case::new(
+        "shrink then grow the tail",
+        &XDP,
+        "r6 = r1\nr2 = -20\ncall bpf_xdp_adjust_tail\nr1 = r6\nr2 = 28\ncall bpf_xdp_adjust_tail\nr7 = r0\nr0 = r7\nexit\n",
+    ));
+    check("xdp_adjust_head_tail_meta", v);
+}
+
+#[test]
+fn csum_diff_edges() {
+    let mut v = Vec::new();
+    for (fs, ts, seed) in [
+        (0, 0, 0x1234_5678u64),
+        (0, 0, 0xffff_ffff),
+        (0, 0, 1 << 40),
+        (4, 0, 0x10),
+        (0, 4, 0x10),
+        (2, 6, 3),
+        (8, 8, 0),
+    ] {
+        v.push(Case::new(
+            format!("csum_diff {fs} {ts} {seed:#x}"),
+            &SCHED_CLS,
+            format!(
+                "*(u64 *)(r10 -8) = 0x1f2e3d4c\n*(u64 *)(r10 -16) = -7\nr1 = r10\nr1 += -8\nr2 = {fs}\nr3 = r10\nr3 += -16\nr4 = {ts}\nr5 = {seed:#x} ll\ncall bpf_csum_diff\nexit\n"
+            ),
+        ));
+    }
+    check("csum_diff_edges", v);
+}
+
+#[test]
+fn trace_printk_and_snprintf_results() {
+    let mut v = Vec::new();
+    // The arguments: -7, 0x1234 and a pointer to "str".
+    for fmt in [
+        &b"x=%d y=%u\n\0"[..],
+        b"[%5d|%-5x]\0",
+        b"%d%d%s!\0",
+        b"%d%x%pI4\0",
+        b"%q\0",
+        b"%d %d %d %d\0",
+        b"no nul",
+        b"%.2d\0",
+        b"%lld%%\0",
+        b"%d%d%sX\0",
+    ] {
+        let asm = on_stack(fmt, 32)
+            + &on_stack(b"str\0", 40)
+            + &format!(
+                "r1 = r10\nr1 += -32\nr2 = {}\nr3 = -7\nr4 = 0x1234\nr5 = r10\nr5 += -40\ncall bpf_trace_printk\nexit\n",
+                fmt.len()
+            );
+        v.push(Case::new(
+            format!("trace_printk {:?}", String::from_utf8_lossy(fmt)),
+            &XDP,
+            asm,
+        ));
+    }
+    // snprintf: the text lands in the packet.
+    // The arguments: -42, 'A', a pointer to "abcdefghijklmnop", a u64.
+    for fmt in [
+        &b"%d|%c|%5s\0"[..],
+        b"%d%c%pI4\0",
+        b"%d%c%pi4\0",
+        b"%d%c%pI6\0",
+        b"%d%c%pi6\0",
+        b"%d%c%pks%%\0",
+        b"%-8lx|\0",
+        b"%+d % d|\0",
+        b"%+x %05d\0",
+        b"%px\0",
+        b"%d%c%s %020llu\0",
+        b"%5c|%-3c|\0",
+    ] {
+        let asm = "r9 = r1\n".to_string()
+            + &on_stack(b"abcdefghijklmnop\0", 64)
+            + "*(u64 *)(r10 -16) = 0\n*(u64 *)(r10 -8) = 0\n*(u64 *)(r10 -24) = 0\n*(u64 *)(r10 -32) = 0\n"
+            + "r1 = -42\n*(u64 *)(r10 -96) = r1\n*(u64 *)(r10 -88) = 65\nr1 = r10\nr1 += -64\n*(u64 *)(r10 -80) = r1\nr1 = 0x1122334455667788 ll\n*(u64 *)(r10 -72) = r1\n"
+            + "r1 = r10\nr1 += -32\nr2 = 32\nr3 = map[idx:0][0]+0\nr4 = r10\nr4 += -96\nr5 = 32\ncall bpf_snprintf\nr7 = r0\nr6 = r9\n"
+            + &xdp_dump_stack(32, 32, 0);
+        v.push(
+            Case::new(
+                format!("snprintf {:?}", String::from_utf8_lossy(fmt)),
+                &XDP,
+                asm,
+            )
+            .maps(vec![MapDef::strings(fmt)]),
+        );
+    }
+    check("trace_printk_and_snprintf_results", v);
+}
+
+#[test]
+fn loops_and_callbacks() {
+    let mut v = Vec::new();
+    for (n, stop) in [
+        (0u64, 100u64),
+        (10, 100),
+        (10, 3),
+        (1 << 23, 5),
+        ((1 << 23) + 1, 5),
+    ] {
+        v.push(Case::new(
+            format!("loop {n} stop at {stop}"),
+            &XDP,
+            format!(
+                "*(u64 *)(r10 -8) = 0\nr1 = {n}\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\nr1 = *(u64 *)(r10 -8)\nr0 <<= 16\nr0 += r1\nexit\n\
+                 cb:\nr3 = *(u64 *)(r2 +0)\nr3 += r1\n*(u64 *)(r2 +0) = r3\nr0 = 0\nif r1 < {stop} goto +1\nr0 = 1\nexit\n"
+            ),
+        ));
+    }
+    v.push(Case::new(
+        "loop flags",
+        &XDP,
+        "r1 = 3\nr2 = subprog[cb]\nr3 = 0\nr4 = 1\ncall bpf_loop\nexit\ncb:\nr0 = 0\nexit\n",
+    ));
+    // Walk an array and a hash map, summing values and counting keys.
+    for map_type in [2u32, 1] {
+        let mut m = MapDef::new(map_type, 4, 8, 8);
+        for k in [1u32, 3, 6] {
+            m = m.with(&k.to_ne_bytes(), &(k as u64 * 10).to_ne_bytes());
+        }
+        v.push(
+            Case::new(
+                format!("for_each_map_elem type {map_type}"),
+                &XDP,
+                "*(u64 *)(r10 -8) = 0\nr1 = map[idx:0]\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_for_each_map_elem\nr1 = *(u64 *)(r10 -8)\nr0 <<= 32\nr0 += r1\nexit\n\
+                 cb:\nr5 = *(u32 *)(r2 +0)\nr6 = *(u64 *)(r3 +0)\nr6 += r5\nr6 += 1\n*(u64 *)(r3 +0) = r6\nr7 = *(u64 *)(r4 +0)\nr7 += r6\n*(u64 *)(r4 +0) = r7\nr0 = 0\nexit\n",
+            )
+            .maps(vec![m]),
+        );
+    }
+    check("loops_and_callbacks", v);
+}
+
+#[test]
+fn probe_reads_of_kernel_memory() {
+    let mut v = Vec::new();
+    for call in ["bpf_probe_read_kernel", "bpf_probe_read_kernel_str"] {
+        for (src, size) in [
+            ("r10\nr3 += -32", 16),
+            ("16", 8),
+            ("r10\nr3 += -32", 5),
+            ("0", 0),
+        ] {
+            v.push(Case::new(
+                format!("{call} from {src} size {size}"),
+                &XDP,
+                "r9 = r1\n".to_string()
+                    + &on_stack(b"kernel stack\0\0\0\0", 32)
+                    + &format!(
+                        "*(u64 *)(r10 -16) = -1\n*(u64 *)(r10 -8) = -1\nr1 = r10\nr1 += -16\nr2 = {size}\nr3 = {src}\ncall {call}\nr7 = r0\nr6 = r9\n"
+                    )
+                    + &xdp_dump_stack(16, 16, 0),
+            ));
+        }
+    }
+    check("probe_reads_of_kernel_memory", v);
+}
+
+#[test]
+fn skb_helpers_against_the_test_run_skb() {
+    let mut v = Vec::new();
+    for (pt, start, off, len) in [
+        (&SOCKET_FILTER, 0u32, 0u32, 8u32),
+        (&SOCKET_FILTER, 1, 0, 8),
+        (&SOCKET_FILTER, 1, 44, 8),
+        (&SCHED_CLS, 0, 6, 8),
+        (&SCHED_CLS, 1, 9, 2),
+        (&SCHED_CLS, 2, 0, 4),
+        (&SCHED_CLS, 0, 0x10000, 4),
+    ] {
+        v.push(Case::new(
+            format!("skb_load_bytes_relative {} start {start} off {off}", pt.name),
+            pt,
+            format!("*(u64 *)(r10 -8) = -1\nr2 = {off}\nr3 = r10\nr3 += -8\nr4 = {len}\nr5 = {start}\ncall bpf_skb_load_bytes_relative\nr1 = *(u64 *)(r10 -8)\nr0 ^= r1\nr1 >>= 32\nr0 ^= r1\nexit\n"),
+        ));
+    }
+    for (levels, last) in [
+        (vec![1u64], 0u64),
+        (vec![1, 1], 0),
+        (vec![1, 1, 1, 1, 1], 0),
+        (vec![1, 2], 0),
+        (vec![1, 3], 0),
+        (vec![2], 0),
+        (vec![3], 0),
+    ] {
+        let mut asm = "r6 = r1\n".to_string();
+        for l in &levels {
+            asm += &format!("r1 = r6\nr2 = {l}\ncall bpf_csum_level\n");
+        }
+        asm += &format!("r1 = r6\nr2 = {last}\ncall bpf_csum_level\nexit\n");
+        v.push(Case::new(
+            format!("csum_level {levels:?} then query"),
+            &SCHED_CLS,
+            asm,
+        ));
+    }
+    for flags in [0u64, 1 << 7, 1 << 8, 0x14, 0x34, 0x64] {
+        v.push(Case::new(
+            format!("l4_csum_replace flags {flags:#x}"),
+            &SCHED_CLS,
+            format!("r2 = 50\nr3 = 0x02000a00\nr4 = 0x09000a00\nr5 = {}\ncall bpf_l4_csum_replace\nexit\n", flags | 4),
+        ));
+    }
+    v.push(Case::new(
+        "set_hash then read skb->hash",
+        &SCHED_CLS,
+        "r6 = r1\nr2 = 0x1234\ncall bpf_set_hash\nr0 = *(u32 *)(r6 +68)\nexit\n",
+    ));
+    v.push(Case::new(
+        "set_hash, store_bytes invalidating it",
+        &SCHED_CLS,
+        "r6 = r1\nr2 = 0x1234\ncall bpf_set_hash\n*(u32 *)(r10 -4) = 7\nr1 = r6\nr2 = 40\nr3 = r10\nr3 += -4\nr4 = 4\nr5 = 2\ncall bpf_skb_store_bytes\nr0 = *(u32 *)(r6 +68)\nexit\n",
+    ));
+    v.push(Case::new(
+        "set_hash_invalid after set_hash",
+        &SCHED_CLS,
+        "r6 = r1\nr2 = 0x1234\ncall bpf_set_hash\nr1 = r6\ncall bpf_set_hash_invalid\nr0 = *(u32 *)(r6 +68)\nexit\n",
+    ));
+    v.push(Case::new(
+        "get_socket_uid in a socket filter",
+        &SOCKET_FILTER,
+        "call bpf_get_socket_uid\nexit\n",
+    ));
+    check("skb_helpers_against_the_test_run_skb", v);
+}
+
+#[test]
+#[allow(clippy::vec_init_then_push)]
+fn map_helpers_against_the_kernels_maps() {
+    let mut v = Vec::new();
+    v.push(
+        Case::new(
+            "hash update, lookup, delete",
+            &XDP,
+            "*(u32 *)(r10 -4) = 7\n*(u64 *)(r10 -16) = 99\nr1 = map[idx:0]\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -16\nr4 = 1\ncall bpf_map_update_elem\nr6 = r0\n\
+             r1 = map[idx:0]\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -16\nr4 = 1\ncall bpf_map_update_elem\nr6 <<= 8\nr6 |= r0\n\
+             *(u32 *)(r10 -4) = 8\nr1 = map[idx:0]\nr2 = r10\nr2 += -4\ncall bpf_map_delete_elem\nr6 <<= 8\nr6 |= r0\nr0 = r6\nexit\n",
+        )
+        .maps(vec![MapDef::new(1, 4, 8, 4)]),
+    );
+    v.push(
+        Case::new(
+            "queue push until full, pop, peek",
+            &XDP,
+            "r6 = 0\n*(u64 *)(r10 -8) = 5\nr1 = map[idx:0]\nr2 = r10\nr2 += -8\nr3 = 0\ncall bpf_map_push_elem\nr6 += r0\n\
+             r1 = map[idx:0]\nr2 = r10\nr2 += -8\nr3 = 0\ncall bpf_map_push_elem\nr6 <<= 8\nr6 |= r0\n\
+             r1 = map[idx:0]\nr2 = r10\nr2 += -8\nr3 = 0\ncall bpf_map_push_elem\nr6 <<= 8\nr6 |= r0\n\
+             r1 = map[idx:0]\nr2 = r10\nr2 += -16\ncall bpf_map_pop_elem\nr1 = map[idx:0]\nr2 = r10\nr2 += -16\ncall bpf_map_pop_elem\n\
+             r1 = map[idx:0]\nr2 = r10\nr2 += -16\ncall bpf_map_peek_elem\nr6 <<= 8\nr6 |= r0\nr0 = r6\nexit\n",
+        )
+        .maps(vec![MapDef::new(22, 0, 8, 2)]),
+    );
+    v.push(
+        Case::new(
+            "ringbuf output, reserve, submit, discard, query",
+            &XDP,
+            "*(u64 *)(r10 -8) = 1\nr1 = map[idx:0]\nr2 = r10\nr2 += -8\nr3 = 8\nr4 = 0\ncall bpf_ringbuf_output\nr6 = r0\n\
+             r1 = map[idx:0]\nr2 = r10\nr2 += -8\nr3 = 8\nr4 = 4\ncall bpf_ringbuf_output\nr6 <<= 8\nr6 |= r0\n\
+             r1 = map[idx:0]\nr2 = 24\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +3\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_discard\n\
+             r1 = map[idx:0]\nr2 = 0\ncall bpf_ringbuf_query\nr6 <<= 8\nr6 |= r0\nr1 = map[idx:0]\nr2 = 3\ncall bpf_ringbuf_query\nr6 <<= 8\nr6 |= r0\nr0 = r6\nexit\n",
+        )
+        .maps(vec![MapDef::new(27, 0, 0, 4096)]),
+    );
+    v.push(
+        Case::new(
+            "perf_event_output to a slot nobody opened",
+            &XDP,
+            "*(u64 *)(r10 -8) = 1\nr2 = map[idx:0]\nr3 = 0xffffffff ll\nr4 = r10\nr4 += -8\nr5 = 8\ncall bpf_perf_event_output\nexit\n",
+        )
+        .maps(vec![MapDef::new(4, 4, 4, 2)]),
+    );
+    let counts = MapDef::new(2, 4, 8, 2);
+    v.push(
+        Case::new(
+            "array lookup, then writes through the value",
+            &XDP,
+            "*(u32 *)(r10 -4) = 1\nr1 = map[idx:0]\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto +3\nr1 = 41\n*(u64 *)(r0 +0) = r1\nlock *(u64 *)(r0 +0) += r1\nr0 = 0\nexit\n",
+        )
+        .maps(vec![counts]),
+    );
+    check("map_helpers_against_the_kernels_maps", v);
+}

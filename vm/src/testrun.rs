@@ -1,0 +1,237 @@
+//! Runs a program on a packet the way the kernel's `BPF_PROG_TEST_RUN`
+//! does (`net/bpf/test_run.c`), so that results compare one to one with a
+//! kernel test run: the same buffer layout, the same context fields, the
+//! same packet handed back.
+//!
+//! - XDP: a 4096-byte frame, the packet after `XDP_PACKET_HEADROOM` (256)
+//!   bytes, `skb_shared_info` reserved at the end; `bpf_xdp_adjust_head`,
+//!   `_meta` and `_tail` move within it as in the kernel. The packet handed
+//!   back runs from `data_meta` to `data_end`. `ingress_ifindex` is the
+//!   loopback device's, 1.
+//! - socket buffers (socket_filter, cgroup_skb, sched_cls, sched_act): the
+//!   packet after `NET_SKB_PAD` (64) bytes; tc programs see it from the MAC
+//!   header, the others from the network header (14 bytes on), and get
+//!   those 14 bytes back zeroed, as the kernel hands them back. `len`,
+//!   `protocol`, `pkt_type` and `ifindex` are set as `eth_type_trans` on
+//!   the loopback device sets them.
+//!
+//! ```
+//! use ironbpf_vm::{progtype, testrun, HelperRegistry, Interpreter, Options};
+//! // r0 = bpf_xdp_adjust_head(ctx, -4); return r0 == 0 ? XDP_PASS : XDP_DROP
+//! let prog = ironbpf_isa::assemble_program(
+//!     "r2 = -4\ncall bpf_xdp_adjust_head\nr1 = 2\nif r0 == 0 goto +1\nr1 = 1\nr0 = r1\nexit",
+//! )
+//! .unwrap();
+//! let vm = Interpreter::new(&prog, &HelperRegistry::standard(), Options::default()).unwrap();
+//! let out = testrun::run(&vm, &progtype::XDP, &testrun::TestRun::packet(&[0xab; 64]), None).unwrap();
+//! assert_eq!(out.r0, 2);
+//! assert_eq!(out.data_out.len(), 68, "four bytes of headroom joined the packet");
+//! ```
+
+use crate::interp::{CtxView, Interpreter, RunMemory};
+use crate::progtype::ProgType;
+use crate::VmError;
+use ironbpf_helpers::{Packet, PacketKind, RunState};
+use ironbpf_isa::abi::{MemoryRegion, RegionKind, RegionResolver, RegionTable};
+
+/// The kernel's `PAGE_SIZE`: an XDP frame's size.
+pub const FRAME_SIZE: usize = 4096;
+/// `XDP_PACKET_HEADROOM`.
+pub const XDP_PACKET_HEADROOM: usize = 256;
+/// `SKB_DATA_ALIGN(sizeof(struct skb_shared_info))` on x86-64.
+pub const SHARED_INFO: usize = 320;
+/// `NET_SKB_PAD + NET_IP_ALIGN` on x86-64.
+pub const SKB_HEADROOM: usize = 64;
+const ETH_HLEN: usize = 14;
+
+/// A test run's input.
+#[derive(Clone, Debug, Default)]
+pub struct TestRun<'a> {
+    /// The packet, from its Ethernet header.
+    pub data: &'a [u8],
+    /// The context (`struct __sk_buff` for skb programs) to start from; the
+    /// fields the kernel derives from the packet are set over it.
+    pub ctx: Option<&'a [u8]>,
+    /// The CPU slot.
+    pub cpu: u32,
+}
+
+impl<'a> TestRun<'a> {
+    /// A run on `data` with no context given.
+    pub fn packet(data: &'a [u8]) -> Self {
+        TestRun {
+            data,
+            ..Default::default()
+        }
+    }
+}
+
+/// What a test run gives back.
+#[derive(Clone, Debug)]
+pub struct TestRunOutput {
+    /// The whole r0 (the kernel's test run reports its low 32 bits).
+    pub r0: u64,
+    /// The packet after the run, as the kernel hands it back.
+    pub data_out: Vec<u8>,
+    /// The context after the run.
+    pub ctx_out: Vec<u8>,
+    /// The run's final state: the redirect verdict, checksum state...
+    pub state: RunState,
+}
+
+/// A buffer of 8-byte words, so that the packet is as aligned as the
+/// kernel's (whose allocations are).
+fn buffer(len: usize) -> Vec<u64> {
+    vec![0u64; len.div_ceil(8)]
+}
+
+/// Runs `vm` as a program of type `pt` on `run`'s packet, as
+/// `BPF_PROG_TEST_RUN` would; `resolver` gives the program's map values.
+pub fn run(
+    vm: &Interpreter,
+    pt: &'static ProgType,
+    run: &TestRun<'_>,
+    resolver: Option<&dyn RegionResolver>,
+) -> Result<TestRunOutput, VmError> {
+    let size = run.data.len();
+    let xdp = pt.kernel_id == 6;
+    let skb = matches!(pt.kernel_id, 1 | 3 | 4 | 8);
+    if !xdp && !skb {
+        return Err(VmError::Setup(format!(
+            "the kernel test-runs no {} program on a packet",
+            pt.name
+        )));
+    }
+    let (headroom, max) = if xdp {
+        (
+            XDP_PACKET_HEADROOM,
+            FRAME_SIZE - XDP_PACKET_HEADROOM - SHARED_INFO,
+        )
+    } else {
+        (SKB_HEADROOM, FRAME_SIZE - SKB_HEADROOM - SHARED_INFO)
+    };
+    if !(ETH_HLEN..=max).contains(&size) {
+        return Err(VmError::Setup(format!(
+            "a test-run packet is {ETH_HLEN} to {max} bytes; this one is {size} (the kernel says EINVAL)"
+        )));
+    }
+    let mut frame = buffer(FRAME_SIZE);
+    let base = frame.as_mut_ptr() as *mut u8;
+    // SAFETY: the frame has FRAME_SIZE bytes; the packet fits after the
+    // headroom (checked above).
+    unsafe { std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(headroom), size) };
+    let start = base as u64;
+    let mac = start + headroom as u64;
+    let l2 = xdp || pt.skb_at_l2();
+    let data = if l2 { mac } else { mac + ETH_HLEN as u64 };
+    let data_end = mac + size as u64;
+    let packet = if xdp {
+        Packet {
+            kind: PacketKind::Xdp,
+            hard_start: start,
+            hard_end: start + (FRAME_SIZE - SHARED_INFO) as u64,
+            data_meta: data,
+            data,
+            data_end,
+            mac_header: None,
+            network_header: None,
+        }
+    } else {
+        Packet {
+            kind: PacketKind::Skb,
+            hard_start: start,
+            hard_end: data_end,
+            data_meta: data,
+            data,
+            data_end,
+            mac_header: Some(mac),
+            network_header: Some(mac + ETH_HLEN as u64),
+        }
+    };
+
+    let mut ctx = vec![0u8; pt.ctx_size as usize];
+    if let Some(c) = run.ctx {
+        let n = c.len().min(ctx.len());
+        ctx[..n].copy_from_slice(&c[..n]);
+    }
+    let put =
+        |ctx: &mut [u8], off: usize, v: u32| ctx[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    if xdp {
+        // ingress_ifindex: the loopback device; rx_queue_index 0.
+        put(&mut ctx, 12, 1);
+    } else {
+        let eth = run.data;
+        let dest = &eth[..6];
+        let pkt_type = if dest.iter().all(|&b| b == 0) {
+            0 // PACKET_HOST: the loopback device's address
+        } else if dest[0] & 1 == 1 {
+            if dest.iter().all(|&b| b == 0xff) {
+                1 // PACKET_BROADCAST
+            } else {
+                2 // PACKET_MULTICAST
+            }
+        } else {
+            3 // PACKET_OTHERHOST
+        };
+        put(&mut ctx, 0, (data_end - data) as u32);
+        put(&mut ctx, 4, pkt_type);
+        put(&mut ctx, 16, u16::from_ne_bytes([eth[12], eth[13]]) as u32);
+        put(&mut ctx, 40, 1);
+    }
+
+    let ctx_start = ctx.as_mut_ptr() as u64;
+    let mut regions = RegionTable::new();
+    let region = |start: u64, len: u64, kind| MemoryRegion {
+        start,
+        len,
+        kind,
+        writable: true,
+    };
+    regions
+        .insert(region(ctx_start, ctx.len() as u64, RegionKind::Context))
+        .map_err(|r| VmError::Setup(format!("the context overlaps {r}")))?;
+    regions
+        .insert(region(data, data_end - data, RegionKind::Packet))
+        .map_err(|r| VmError::Setup(format!("the packet overlaps {r}")))?;
+    let memory = RunMemory {
+        regions,
+        resolver,
+        ctx: Some(CtxView {
+            prog_type: pt,
+            start: ctx_start,
+            data,
+            data_end,
+            data_meta: data,
+        }),
+        packet_gen: 0,
+    };
+    let mut state = vm.new_state(&memory, ctx_start);
+    state.packet = Some(packet);
+    state.cpu = run.cpu;
+    // The frame and the context live until the run ends; nothing else
+    // touches them meanwhile.
+    let r0 = vm.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state)?;
+    let p = state.packet.unwrap_or(packet);
+    let (from, to) = if xdp {
+        (p.data_meta, p.data_end)
+    } else {
+        (p.data, p.data_end)
+    };
+    // SAFETY: the final bounds lie inside the frame (the helpers that move
+    // them keep them there).
+    let mut data_out =
+        unsafe { std::slice::from_raw_parts(from as *const u8, (to - from) as usize) }.to_vec();
+    if !l2 {
+        // The kernel pushes the link-layer header back, zeroed.
+        let mut out = vec![0u8; ETH_HLEN];
+        out.extend_from_slice(&data_out);
+        data_out = out;
+    }
+    drop(frame);
+    Ok(TestRunOutput {
+        r0,
+        data_out,
+        ctx_out: ctx,
+        state,
+    })
+}

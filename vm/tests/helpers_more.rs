@@ -1,0 +1,370 @@
+//! The helpers that need more of the engine than a call: callbacks into the
+//! program (`bpf_loop`, `bpf_for_each_map_elem`), tail calls, packets whose
+//! bounds move (`bpf_xdp_adjust_*`), spin locks, and the rest of the table.
+
+use ironbpf_helpers::{HelperEnv, HelperRegistry, TaskInfo};
+use ironbpf_isa::assemble_program;
+use ironbpf_maps::{FdMap, MapSet, MapSpec};
+use ironbpf_vm::object::MapResolver;
+use ironbpf_vm::testrun::{self, TestRun};
+use ironbpf_vm::{progtype, Interpreter, Options, ProgType, VmError};
+use std::sync::Arc;
+
+fn maps(specs: &[(u32, u32, u32, u32)]) -> Arc<MapSet> {
+    let set = Arc::new(MapSet::new());
+    for &(t, k, v, n) in specs {
+        set.create(&MapSpec::new(t, k, v, n)).unwrap();
+    }
+    set
+}
+
+fn vm_with(
+    asm: &str,
+    maps: &Arc<MapSet>,
+    helpers: &HelperRegistry,
+    options: Options,
+) -> Interpreter {
+    let prog = assemble_program(asm).unwrap_or_else(|e| panic!("{e}\n{asm}"));
+    Interpreter::with_resolver(&prog, helpers, options, Some(&MapResolver(maps.clone())))
+        .unwrap_or_else(|e| panic!("{e}\n{asm}"))
+}
+
+fn vm(asm: &str, maps: &Arc<MapSet>) -> Interpreter {
+    vm_with(asm, maps, &HelperRegistry::standard(), Options::default())
+}
+
+/// Runs on a 64-byte packet as the kernel's test run would.
+fn run_pt(
+    vm: &Interpreter,
+    pt: &'static ProgType,
+    maps: &Arc<MapSet>,
+) -> Result<testrun::TestRunOutput, VmError> {
+    let mut pkt = vec![0u8; 64];
+    pkt[12] = 0x08;
+    for (i, b) in pkt[14..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    testrun::run(
+        vm,
+        pt,
+        &TestRun::packet(&pkt),
+        Some(&MapResolver(maps.clone())),
+    )
+}
+
+fn run(asm: &str, maps: &Arc<MapSet>) -> u64 {
+    run_pt(&vm(asm, maps), &progtype::XDP, maps)
+        .unwrap_or_else(|e| panic!("{e}\n{asm}"))
+        .r0
+}
+
+#[test]
+fn bpf_loop_calls_back_until_told_to_stop() {
+    let set = maps(&[]);
+    // Sum the indexes into the context's slot on the stack; stop at `stop`.
+    let prog = |n: i64, stop: u64, flags: u64| {
+        format!(
+            "*(u64 *)(r10 -8) = 0\nr1 = {n}\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = {flags}\ncall bpf_loop\n\
+             r1 = *(u64 *)(r10 -8)\nr0 <<= 32\nr0 += r1\nexit\n\
+             cb:\nr3 = *(u64 *)(r2 +0)\nr3 += r1\n*(u64 *)(r2 +0) = r3\nr0 = 0\nif r1 < {stop} goto +1\nr0 = 1\nexit\n"
+        )
+    };
+    assert_eq!(
+        run(&prog(10, 100, 0), &set),
+        10 << 32 | 45,
+        "ten calls, 0 + ... + 9"
+    );
+    assert_eq!(
+        run(&prog(10, 3, 0), &set),
+        4 << 32 | 6,
+        "stopped after index 3: four calls"
+    );
+    assert_eq!(run(&prog(0, 3, 0), &set), 0);
+    assert_eq!(
+        run(&prog(3, 100, 1), &set) >> 32,
+        0xffff_ffea,
+        "flags: -EINVAL"
+    );
+    assert_eq!(
+        run(&prog((1 << 23) + 1, 3, 0), &set) as i64 >> 32,
+        -7,
+        "more than 1 << 23 loops: -E2BIG"
+    );
+    // r1 is a u32: the high half is ignored.
+    assert_eq!(run(&prog(1 << 32 | 2, 100, 0), &set), 2 << 32 | 1);
+}
+
+#[test]
+fn callbacks_nest_and_share_the_budget() {
+    let set = maps(&[]);
+    // A loop inside a loop's callback: 3 * 4 inner calls.
+    let asm = "*(u64 *)(r10 -8) = 0\nr1 = 3\nr2 = subprog[outer]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\nr0 = *(u64 *)(r10 -8)\nexit\n\
+               outer:\nr6 = r2\nr1 = 4\nr2 = subprog[inner]\nr3 = r6\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\n\
+               inner:\nr1 = *(u64 *)(r2 +0)\nr1 += 1\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit\n";
+    assert_eq!(run(asm, &set), 12);
+    // An endless callback exhausts the run's budget, not a fresh one.
+    let asm = "r1 = 1\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit\ncb:\nr0 = 0\nloop:\nr0 += 1\ngoto loop\n";
+    let err = run_pt(&vm(asm, &set), &progtype::XDP, &set).unwrap_err();
+    assert!(matches!(err, VmError::BudgetExhausted { .. }), "{err}");
+    // A callback's fault is the run's error, naming the callback's insn.
+    let asm = "r1 = 1\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit\ncb:\nr0 = *(u64 *)(r2 +0)\nexit\n";
+    let err = run_pt(&vm(asm, &set), &progtype::XDP, &set).unwrap_err();
+    assert!(matches!(err, VmError::MemoryFault { pc: 7, .. }), "{err}");
+    // A callback that is not a subprogram.
+    let asm = "r1 = 1\nr2 = 7\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit\n";
+    let err = run_pt(&vm(asm, &set), &progtype::XDP, &set).unwrap_err();
+    assert!(err.to_string().contains("not a subprogram"), "{err}");
+}
+
+#[test]
+fn for_each_map_elem_walks_arrays_and_hashes() {
+    // Sum key + value over the elements; count them in r0.
+    let walk = "*(u64 *)(r10 -8) = 0\nr1 = map[idx:0]\nr2 = subprog[cb]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_for_each_map_elem\n\
+                r1 = *(u64 *)(r10 -8)\nr0 <<= 32\nr0 += r1\nexit\n\
+                cb:\nr5 = *(u32 *)(r2 +0)\nr6 = *(u64 *)(r3 +0)\nr6 += r5\n*(u64 *)(r3 +0) = r6\nr7 = *(u64 *)(r4 +0)\nr7 += r6\n*(u64 *)(r4 +0) = r7\nr0 = 0\nexit\n";
+    for map_type in [2u32, 1] {
+        let set = maps(&[(map_type, 4, 8, 8)]);
+        let m = set.get(0).unwrap();
+        for k in [1u32, 3, 6] {
+            m.update(&k.to_ne_bytes(), &(k as u64 * 10).to_ne_bytes(), 0)
+                .unwrap();
+        }
+        let r0 = run(walk, &set);
+        let (n, sum) = (r0 >> 32, r0 & 0xffff_ffff);
+        if map_type == 2 {
+            assert_eq!(n, 8, "every slot of the array");
+        } else {
+            assert_eq!(n, 3, "every key of the hash");
+        }
+        let keys = if map_type == 2 { 28 } else { 1 + 3 + 6 };
+        assert_eq!(
+            sum,
+            keys + 100,
+            "type {map_type}: keys + values, values written back"
+        );
+        let mut v = [0u8; 8];
+        m.lookup(&3u32.to_ne_bytes(), &mut v, 0).unwrap();
+        assert_eq!(u64::from_ne_bytes(v), 33, "the callback wrote the value");
+    }
+    // Returning 1 stops the walk; that element counts.
+    let set = maps(&[(2, 4, 8, 8)]);
+    let asm =
+        "r1 = map[idx:0]\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_for_each_map_elem\nexit\n\
+               cb:\nr0 = 0\nr5 = *(u32 *)(r2 +0)\nif r5 != 2 goto +1\nr0 = 1\nexit\n";
+    assert_eq!(run(asm, &set), 3);
+    let asm = "r1 = map[idx:0]\nr2 = subprog[cb]\nr3 = 0\nr4 = 1\ncall bpf_for_each_map_elem\nexit\ncb:\nr0 = 0\nexit\n";
+    assert_eq!(run(asm, &set) as i64, -22, "flags: -EINVAL");
+    // The key is the callback's to read, not to write.
+    let asm = "r1 = map[idx:0]\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_for_each_map_elem\nexit\ncb:\n*(u32 *)(r2 +0) = 1\nr0 = 0\nexit\n";
+    let err = run_pt(&vm(asm, &set), &progtype::XDP, &set).unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+}
+
+#[test]
+fn tail_calls_replace_the_program() {
+    let set = maps(&[(3, 4, 4, 4), (2, 4, 8, 1)]);
+    let progs = set.get(0).unwrap();
+    let fd = progs.as_any().downcast_ref::<FdMap>().unwrap();
+    let target = vm("r0 = *(u32 *)(r1 +12)\nr0 += 1000\nexit\n", &set);
+    fd.update_object(&1u32.to_ne_bytes(), 1, Some(Arc::new(target)), 0)
+        .unwrap();
+    // Slot 1 holds a program: it runs with the caller's context and its r0
+    // is the result. Slot 2 is empty: the call falls through.
+    let caller = "r6 = r1\nr1 = r6\nr2 = map[idx:0]\nr3 = 2\ncall bpf_tail_call\nr1 = r6\nr2 = map[idx:0]\nr3 = 1\ncall bpf_tail_call\nr0 = 99\nexit\n";
+    assert_eq!(run(caller, &set), 1001, "ingress_ifindex 1, plus 1000");
+    let caller = "r2 = map[idx:0]\nr3 = 9\ncall bpf_tail_call\nr0 = 99\nexit\n";
+    assert_eq!(
+        run(caller, &set),
+        99,
+        "an index past the array falls through"
+    );
+    // A program that tail-calls itself: 33 tail calls, then the call fails.
+    let counting = "r6 = r1\n*(u32 *)(r10 -4) = 0\nr1 = map[idx:1]\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto +6\n\
+                    r1 = 1\nlock *(u64 *)(r0 +0) += r1\nr1 = r6\nr2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\nr0 = 7\nexit\n";
+    let me = vm(counting, &set);
+    fd.update_object(&0u32.to_ne_bytes(), 2, Some(Arc::new(me.clone())), 0)
+        .unwrap();
+    assert_eq!(run_pt(&me, &progtype::XDP, &set).unwrap().r0, 7);
+    let mut v = [0u8; 8];
+    set.get(1)
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes(), &mut v, 0)
+        .unwrap();
+    assert_eq!(u64::from_ne_bytes(v), 34, "the first run and 33 tail calls");
+}
+
+#[test]
+fn xdp_adjust_moves_the_packet_and_its_pointers() {
+    let set = maps(&[]);
+    // Grow the head by 4, write a marker through the new data pointer,
+    // return the new length.
+    let asm = "r6 = r1\nr2 = -4\ncall bpf_xdp_adjust_head\nif r0 != 0 goto out\nr2 = *(u32 *)(r6 +0)\nr3 = *(u32 *)(r6 +4)\nr1 = r2\nr1 += 1\nif r1 > r3 goto out\nr1 = 0xee\n*(u8 *)(r2 +0) = r1\nr0 = r3\nr0 -= r2\nout:\nexit\n";
+    let out = run_pt(&vm(asm, &set), &progtype::XDP, &set).unwrap();
+    assert_eq!(out.r0, 68);
+    assert_eq!(out.data_out.len(), 68);
+    assert_eq!(&out.data_out[..5], &[0xee, 0, 0, 0, 0]);
+    // A packet handed as a plain slice has no headroom: growing fails,
+    // shrinking moves `data` and the region with it.
+    let vm1 = vm(asm, &set);
+    let mut ctx = vec![0u8; 24];
+    let mut pkt = vec![0u8; 64];
+    assert_eq!(
+        vm1.run_ctx(&progtype::XDP, &mut ctx, Some(&mut pkt), None)
+            .unwrap() as i64,
+        -22
+    );
+    let shrink = "r6 = r1\nr2 = 10\ncall bpf_xdp_adjust_head\nr2 = *(u32 *)(r6 +0)\nr3 = *(u32 *)(r6 +4)\nr0 = r3\nr0 -= r2\nr1 = *(u8 *)(r2 -1)\nexit\n";
+    let err = vm(shrink, &set)
+        .run_ctx(&progtype::XDP, &mut ctx, Some(&mut pkt), None)
+        .unwrap_err();
+    assert!(
+        matches!(err, VmError::MemoryFault { pc: 7, .. }),
+        "the byte before the new start is no longer the packet's: {err}"
+    );
+    // Tail and metadata.
+    let tail = "r6 = r1\nr2 = 36\ncall bpf_xdp_adjust_tail\nr7 = r0\nr1 = r6\nr2 = -8\ncall bpf_xdp_adjust_meta\nr7 <<= 8\nr7 |= r0\n\
+                r2 = *(u32 *)(r6 +8)\nr3 = *(u32 *)(r6 +0)\nr1 = r2\nr1 += 8\nif r1 > r3 goto +2\nr1 = 0x5a5a5a5a5a5a5a5a ll\n*(u64 *)(r2 +0) = r1\nr0 = r7\nexit\n";
+    let out = run_pt(&vm(tail, &set), &progtype::XDP, &set).unwrap();
+    assert_eq!(out.r0, 0);
+    assert_eq!(
+        out.data_out.len(),
+        8 + 100,
+        "metadata first, then the grown packet"
+    );
+    assert_eq!(&out.data_out[..8], &[0x5a; 8]);
+    assert_eq!(&out.data_out[72..], &[0u8; 36], "grown bytes are zeroed");
+    assert_eq!(
+        run_pt(
+            &vm("r2 = -3\ncall bpf_xdp_adjust_meta\nexit\n", &set),
+            &progtype::XDP,
+            &set
+        )
+        .unwrap()
+        .r0 as i64,
+        -13,
+        "metadata in words only: -EACCES"
+    );
+}
+
+#[test]
+fn spin_locks_in_map_values() {
+    let set = maps(&[(2, 4, 16, 1)]);
+    let asm = "*(u32 *)(r10 -4) = 0\nr1 = map[idx:0]\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto +9\nr6 = r0\nr1 = r6\ncall bpf_spin_lock\n\
+               r1 = *(u64 *)(r6 +8)\nr1 += 5\n*(u64 *)(r6 +8) = r1\nr1 = r6\ncall bpf_spin_unlock\nr0 = *(u64 *)(r6 +8)\nexit\n";
+    assert_eq!(run(asm, &set), 5);
+    assert_eq!(run(asm, &set), 10, "unlocked after the first run");
+    // Taking a lock twice would never return: refused.
+    let asm = "*(u32 *)(r10 -4) = 0\nr1 = map[idx:0]\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto +5\nr6 = r0\nr1 = r6\ncall bpf_spin_lock\nr1 = r6\ncall bpf_spin_lock\nexit\n";
+    let err = run_pt(&vm(asm, &set), &progtype::XDP, &set).unwrap_err();
+    assert!(err.to_string().contains("already held"), "{err}");
+}
+
+#[test]
+fn trace_vprintk_and_namespaced_ids() {
+    let env = Arc::new(HelperEnv::host());
+    let helpers = HelperRegistry::standard_with(env.clone());
+    let set = maps(&[]);
+    let mut asm = String::new();
+    for (i, c) in b"a=%d b=%s c=%c d=%x\0".chunks(8).enumerate() {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        asm += &format!(
+            "r1 = {:#x} ll\n*(u64 *)(r10 {}) = r1\n",
+            u64::from_le_bytes(w),
+            -32 + 8 * i as i32
+        );
+    }
+    asm += "r1 = 0x6968 ll\n*(u64 *)(r10 -40) = r1\n*(u64 *)(r10 -72) = -1\nr1 = r10\nr1 += -40\n*(u64 *)(r10 -64) = r1\n*(u64 *)(r10 -56) = 122\n*(u64 *)(r10 -48) = 255\n\
+            r1 = r10\nr1 += -32\nr2 = 21\nr3 = r10\nr3 += -72\nr4 = 32\ncall bpf_trace_vprintk\nexit\n";
+    let r0 = run_pt(
+        &vm_with(&asm, &set, &helpers, Options::default()),
+        &progtype::XDP,
+        &set,
+    )
+    .unwrap()
+    .r0;
+    assert_eq!(
+        env.trace().messages(),
+        vec!["a=-1 b=hi c=z d=ff".to_string()]
+    );
+    assert_eq!(r0, 18);
+    let line = env.trace().take()[0].trace_pipe_line();
+    assert!(
+        line.contains("bpf_trace_printk: a=-1 b=hi c=z d=ff"),
+        "{line}"
+    );
+    // bpf_get_ns_current_pid_tgid: the pid namespace named by dev/ino.
+    env.set_task(Some(TaskInfo {
+        pid: 12,
+        tgid: 10,
+        uid: 0,
+        gid: 0,
+        comm: b"t".to_vec(),
+        cgroup_id: 0,
+        pidns: (4, 0xeffffffc),
+    }));
+    let asm = |dev: u64, ino: u64| {
+        format!("*(u64 *)(r10 -8) = -1\nr1 = {dev}\nr2 = {ino:#x} ll\nr3 = r10\nr3 += -8\nr4 = 8\ncall bpf_get_ns_current_pid_tgid\nr1 = *(u64 *)(r10 -8)\nr0 += r1\nexit\n")
+    };
+    let kprobe = |src: &str| {
+        let vm = vm_with(src, &set, &helpers, Options::default());
+        let mut ctx = vec![0u8; 168];
+        vm.run_ctx(&progtype::KPROBE, &mut ctx, None, None).unwrap()
+    };
+    assert_eq!(
+        kprobe(&asm(4, 0xeffffffc)),
+        10 << 32 | 12,
+        "pid 12 in tgid 10"
+    );
+    assert_eq!(
+        kprobe(&asm(5, 0xeffffffc)) as i64,
+        -22,
+        "another namespace: -EINVAL, zeroed"
+    );
+    assert_eq!(kprobe("r1 = r1\ncall bpf_get_attach_cookie\nexit\n"), 0);
+}
+
+#[test]
+fn the_cpu_slot_and_perf_output_with_packet_bytes() {
+    let set = maps(&[(4, 4, 4, 8)]);
+    let helpers = HelperRegistry::standard();
+    let opts = Options {
+        cpu: 3,
+        ..Options::default()
+    };
+    let vm3 = vm_with(
+        "call bpf_get_smp_processor_id\nexit\n",
+        &set,
+        &helpers,
+        opts,
+    );
+    let mut ctx = vec![0u8; 24];
+    let mut pkt = vec![0u8; 16];
+    assert_eq!(
+        vm3.run_ctx(&progtype::XDP, &mut ctx, Some(&mut pkt), None)
+            .unwrap(),
+        3
+    );
+    // Opened slot 3 gets the record: 8 data bytes and the packet's first 4
+    // (BPF_F_CTXLEN_MASK), from CPU 3 (BPF_F_CURRENT_CPU).
+    let perf = set.get(0).unwrap();
+    let pa = perf
+        .as_any()
+        .downcast_ref::<ironbpf_maps::PerfEventArray>()
+        .unwrap();
+    pa.open(3, 33).unwrap();
+    let asm = "*(u64 *)(r10 -8) = 77\nr2 = map[idx:0]\nr3 = 0x4ffffffff ll\nr4 = r10\nr4 += -8\nr5 = 8\ncall bpf_perf_event_output\nexit\n";
+    let vm = vm_with(asm, &set, &helpers, opts);
+    let run = TestRun {
+        cpu: 3,
+        ..TestRun::packet(&[9u8; 20])
+    };
+    let out = testrun::run(&vm, &progtype::XDP, &run, Some(&MapResolver(set.clone()))).unwrap();
+    assert_eq!(out.r0, 0);
+    let recs = pa.read();
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].index, 3);
+    let mut want = 77u64.to_ne_bytes().to_vec();
+    want.extend_from_slice(&[9; 4]);
+    assert_eq!(recs[0].data, want);
+}
