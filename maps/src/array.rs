@@ -213,6 +213,9 @@ impl Map for ArrayMap {
         Ok(())
     }
 
+    /// A program's update: no syscall access checks (frozen and
+    /// `BPF_F_RDONLY` maps stay writable by programs); `BPF_F_LOCK` is
+    /// refused after the index checks, as `array_map_update_elem` does.
     fn update_on_cpu(
         &self,
         key: &[u8],
@@ -220,12 +223,9 @@ impl Map for ArrayMap {
         flags: u64,
         cpu: usize,
     ) -> Result<(), MapError> {
-        if self.ncpus == 1 {
-            return self.update(key, value, flags);
-        }
         if flags & !BPF_F_LOCK > BPF_EXIST {
             return Err(MapError::inval(format!(
-                "update flags {flags:#x} are not BPF_ANY, BPF_NOEXIST or BPF_EXIST"
+                "update flags {flags:#x} are not BPF_ANY, BPF_NOEXIST or BPF_EXIST (the kernel says EINVAL)"
             )));
         }
         let i = index_of(key)?;
@@ -233,7 +233,7 @@ impl Map for ArrayMap {
             return Err(MapError::new(
                 libc::E2BIG,
                 format!(
-                    "index {i} is out of range: max_entries is {}",
+                    "index {i} is out of range: max_entries is {} (the kernel says E2BIG)",
                     self.spec.max_entries
                 ),
             ));
@@ -241,9 +241,12 @@ impl Map for ArrayMap {
         if flags & BPF_NOEXIST != 0 {
             return Err(MapError::new(
                 libc::EEXIST,
-                format!("BPF_NOEXIST: array element {i} always exists"),
+                format!("BPF_NOEXIST: array element {i} always exists (the kernel says EEXIST)"),
             ));
         }
+        check_update_lock(flags)?;
+        // A plain array has one copy, whatever CPU the program runs on.
+        let cpu = if self.ncpus == 1 { 0 } else { cpu };
         if cpu >= self.ncpus {
             return Err(MapError::inval(format!(
                 "cpu {cpu} is not below possible_cpus {}",
@@ -259,8 +262,12 @@ impl Map for ArrayMap {
         Ok(())
     }
 
-    fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.access.write("delete")?;
+        self.prog_delete(key)
+    }
+
+    fn prog_delete(&self, _key: &[u8]) -> Result<(), MapError> {
         Err(MapError::inval(format!(
             "array elements cannot be deleted, {} map (the kernel says EINVAL)",
             map_type_name(self.spec.map_type)
@@ -297,6 +304,8 @@ impl Map for ArrayMap {
 
     fn lookup_ptr(&self, key: &[u8], cpu: usize, _guard: &Guard) -> Option<NonNull<u8>> {
         let i = index_of(key).ok()?;
+        // A plain array has one copy, whatever CPU the program runs on.
+        let cpu = if self.ncpus == 1 { 0 } else { cpu };
         if i >= self.spec.max_entries || cpu >= self.ncpus {
             return None;
         }

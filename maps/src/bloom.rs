@@ -262,12 +262,24 @@ impl Map for BloomFilter {
         self.push(value, flags)
     }
 
-    fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.access.write("delete")?;
+        self.prog_delete(key)
+    }
+
+    fn prog_delete(&self, _key: &[u8]) -> Result<(), MapError> {
         Err(MapError::new(
             libc::EOPNOTSUPP,
             "a bloom filter cannot delete (the kernel says EOPNOTSUPP)",
         ))
+    }
+
+    fn prog_push(&self, value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.push(value, flags)
+    }
+
+    fn prog_peek(&self, value_out: &mut [u8]) -> Result<(), MapError> {
+        self.peek(value_out)
     }
 
     fn get_next_key(&self, _key: Option<&[u8]>, _next_out: &mut [u8]) -> Result<(), MapError> {

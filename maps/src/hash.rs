@@ -473,8 +473,10 @@ impl HashMap {
         }
     }
 
+    /// Programs' updates too: `BPF_F_LOCK` needs a spin lock, which needs
+    /// BTF, so every flag above `BPF_EXIST` is `EINVAL`.
     fn check_update_flags(flags: u64) -> Result<(), MapError> {
-        if flags & !BPF_F_LOCK > BPF_EXIST {
+        if flags > BPF_EXIST {
             return Err(MapError::inval(format!("update flags {flags:#x} are not BPF_ANY, BPF_NOEXIST or BPF_EXIST (the kernel says EINVAL)")));
         }
         Ok(())
@@ -731,6 +733,10 @@ impl Map for HashMap {
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.access.write("delete")?;
+        self.do_delete(key, None)
+    }
+
+    fn prog_delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.do_delete(key, None)
     }
 

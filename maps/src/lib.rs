@@ -164,6 +164,40 @@ pub trait Map: Send + Sync + Any {
     /// `key` is `None` or absent; `ENOENT` after the last.
     fn get_next_key(&self, key: Option<&[u8]>, next_out: &mut [u8]) -> Result<(), MapError>;
 
+    /// A program's `bpf_map_delete_elem`: [`Map::delete`] without the
+    /// syscall's access checks (`BPF_F_RDONLY`, `BPF_F_WRONLY` and freezing
+    /// bind the host only; a program may delete from a frozen map).
+    fn prog_delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.delete(key)
+    }
+
+    /// A program's `bpf_map_push_elem` (queue, stack, bloom filter), without
+    /// the syscall's access checks.
+    fn prog_push(&self, value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.update_on_cpu(&[], value, flags, 0)
+    }
+
+    /// A program's `bpf_map_pop_elem` (queue, stack): the value into
+    /// `value_out`, or `ENOENT` when empty.
+    fn prog_pop(&self, value_out: &mut [u8]) -> Result<(), MapError> {
+        let _ = value_out;
+        Err(MapError::inval(format!(
+            "bpf_map_pop_elem is for queue and stack maps, not {} (the verifier refuses the call)",
+            map_type_name(self.spec().map_type)
+        )))
+    }
+
+    /// A program's `bpf_map_peek_elem`: a queue's or stack's next value into
+    /// `value_out`; for a bloom filter `value_out` holds the value to test
+    /// (0: maybe present, `ENOENT`: absent).
+    fn prog_peek(&self, value_out: &mut [u8]) -> Result<(), MapError> {
+        let _ = value_out;
+        Err(MapError::inval(format!(
+            "bpf_map_peek_elem is for queue, stack and bloom filter maps, not {} (the verifier refuses the call)",
+            map_type_name(self.spec().map_type)
+        )))
+    }
+
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`; for queue/stack `key` is empty and
     /// this is pop.
     fn lookup_and_delete(

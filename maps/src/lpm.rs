@@ -210,6 +210,17 @@ impl Map for LpmTrie {
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.access.write("update")?;
         check_update_lock(flags)?;
+        self.update_on_cpu(key, value, flags, 0)
+    }
+
+    /// A program's update: no syscall access checks.
+    fn update_on_cpu(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+        _cpu: usize,
+    ) -> Result<(), MapError> {
         if flags > BPF_EXIST {
             return Err(MapError::inval(format!("update flags {flags:#x} are not BPF_ANY, BPF_NOEXIST or BPF_EXIST (the kernel says EINVAL)")));
         }
@@ -269,6 +280,10 @@ impl Map for LpmTrie {
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.access.write("delete")?;
+        self.prog_delete(key)
+    }
+
+    fn prog_delete(&self, key: &[u8]) -> Result<(), MapError> {
         let p = self.exact(key)?;
         let guard = pin();
         let mut inner = self.inner();

@@ -110,6 +110,11 @@ impl QueueStack {
         Ok(())
     }
 
+    fn zero(&self, value_out: &mut [u8]) {
+        let n = value_out.len().min(self.spec.value_size as usize);
+        value_out[..n].fill(0);
+    }
+
     fn kind(&self) -> &'static str {
         if self.stack {
             "stack"
@@ -139,12 +144,30 @@ impl Map for QueueStack {
         self.push(value, flags)
     }
 
-    fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
         self.access.write("delete")?;
+        self.prog_delete(key)
+    }
+
+    fn prog_delete(&self, _key: &[u8]) -> Result<(), MapError> {
         Err(MapError::inval(format!(
             "a {} has no delete; pop with lookup_and_delete (the kernel says EINVAL)",
             self.kind()
         )))
+    }
+
+    fn prog_push(&self, value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.push(value, flags)
+    }
+
+    /// An empty map zeroes the program's buffer, as the kernel's helper does.
+    fn prog_pop(&self, value_out: &mut [u8]) -> Result<(), MapError> {
+        self.pop(value_out).inspect_err(|_| self.zero(value_out))
+    }
+
+    /// An empty map zeroes the program's buffer, as the kernel's helper does.
+    fn prog_peek(&self, value_out: &mut [u8]) -> Result<(), MapError> {
+        self.peek(value_out).inspect_err(|_| self.zero(value_out))
     }
 
     fn get_next_key(&self, _key: Option<&[u8]>, _next_out: &mut [u8]) -> Result<(), MapError> {

@@ -13,7 +13,11 @@
 //!   hash_of_maps and perf_event_array holding real programs, maps and perf
 //!   events (the kernel's map gets fds, ours ids; lookups give ids);
 //! - `access_modes_and_freezing_agree_with_the_kernel`: every host command
-//!   on `BPF_F_RDONLY`, `BPF_F_WRONLY` and frozen maps of every kind.
+//!   on `BPF_F_RDONLY`, `BPF_F_WRONLY` and frozen maps of every kind;
+//! - `program_calls_agree_with_the_kernel`: 10,000 calls per kind and access
+//!   mode (plain, frozen, `BPF_F_RDONLY`) of the map helpers from a kernel
+//!   program test-run on a random CPU, against ours on the same CPU: every
+//!   result and value read, then the final contents.
 //!
 //! Documented exceptions, where the kernel is not deterministic:
 //! - hash kinds: `get_next_key` from a given key follows the kernel's bucket
@@ -1721,5 +1725,295 @@ fn access_modes_and_freezing_agree_with_the_kernel() {
         "access modes and freezing: {compared} commands, {} disagreements",
         failures.len()
     );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------
+// The program's side: bpf_map_{lookup,update,delete,push,pop,peek}_elem
+// called by a kernel program (test-run on a chosen CPU, arguments and
+// results passed through an array map) against ours (lookup_ptr,
+// update_on_cpu, prog_delete, prog_push, prog_pop, prog_peek on the same
+// CPU), on plain, frozen and BPF_F_RDONLY maps: freezing and the syscall
+// access flags bind the host, never programs.
+// ---------------------------------------------------------------------------
+
+/// The argument block: op, flags, result, key, value.
+const ARG_OP: usize = 0;
+const ARG_FLAGS: usize = 8;
+const ARG_RESULT: usize = 16;
+const ARG_KEY: usize = 32;
+const ARG_VALUE: usize = 96;
+const ARG_SIZE: usize = 256;
+
+const OP_LOOKUP: u64 = 0;
+const OP_UPDATE: u64 = 1;
+const OP_DELETE: u64 = 2;
+const OP_PUSH: u64 = 3;
+const OP_POP: u64 = 4;
+const OP_PEEK: u64 = 5;
+
+/// The program that makes one call on map `target` as the argument block
+/// in map `args` says, and stores the result there.
+fn call_program(args: i32, target: i32, family: Family, value_size: usize) -> String {
+    let mut t = format!(
+        "r6 = map[fd:{args}][0]+0
+         r7 = *(u64 *)(r6 +{ARG_OP})
+         r1 = map[fd:{target}]
+         r2 = r6
+         r8 = *(u64 *)(r6 +{ARG_FLAGS})
+"
+    );
+    match family {
+        Family::Queue | Family::Bloom => {
+            t += &format!(
+                "r2 += {ARG_VALUE}
+                 if r7 == {OP_PUSH} goto Lpush
+"
+            );
+            if family == Family::Queue {
+                t += &format!("if r7 == {OP_POP} goto Lpop\n");
+            }
+            t += "call bpf_map_peek_elem
+                  goto Lstore
+                  Lpush:
+                  r3 = r8
+                  call bpf_map_push_elem
+                  goto Lstore
+";
+            if family == Family::Queue {
+                t += "Lpop:
+                      call bpf_map_pop_elem
+                      goto Lstore
+";
+            }
+        }
+        _ => {
+            t += &format!(
+                "r2 += {ARG_KEY}
+                 if r7 == {OP_LOOKUP} goto Llookup
+                 if r7 == {OP_UPDATE} goto Lupdate
+                 call bpf_map_delete_elem
+                 goto Lstore
+                 Lupdate:
+                 r3 = r6
+                 r3 += {ARG_VALUE}
+                 r4 = r8
+                 call bpf_map_update_elem
+                 goto Lstore
+                 Llookup:
+                 call bpf_map_lookup_elem
+                 r1 = 0
+                 if r0 == 0 goto Lfound
+"
+            );
+            for i in 0..value_size {
+                t += &format!(
+                    "r2 = *(u8 *)(r0 +{i})
+                     *(u8 *)(r6 +{}) = r2
+",
+                    ARG_VALUE + i
+                );
+            }
+            t += "r1 = 1
+                  Lfound:
+                  r0 = r1
+                  goto Lstore
+";
+        }
+    }
+    t += &format!(
+        "Lstore:
+         *(u64 *)(r6 +{ARG_RESULT}) = r0
+         r0 = 0
+         exit
+"
+    );
+    t
+}
+
+/// Ours: what the helpers do with the argument block on CPU `cpu`.
+fn prog_call_ours(m: &dyn Map, args: &mut [u8], cpu: usize) {
+    let op = u64::from_ne_bytes(args[ARG_OP..ARG_OP + 8].try_into().unwrap());
+    let flags = u64::from_ne_bytes(args[ARG_FLAGS..ARG_FLAGS + 8].try_into().unwrap());
+    let ks = m.spec().key_size as usize;
+    let vs = m.spec().value_size as usize;
+    let key = args[ARG_KEY..ARG_KEY + ks].to_vec();
+    let value = args[ARG_VALUE..ARG_VALUE + vs].to_vec();
+    let rc = |r: Result<(), MapError>| match r {
+        Ok(()) => 0u64,
+        Err(e) => (-(e.errno as i64)) as u64,
+    };
+    let result = match op {
+        OP_LOOKUP => {
+            let guard = pin();
+            match m.lookup_ptr(&key, cpu, &guard) {
+                Some(p) => {
+                    // SAFETY: a value pointer has value_size bytes while the guard lives.
+                    let v = unsafe { std::slice::from_raw_parts(p.as_ptr(), vs) };
+                    args[ARG_VALUE..ARG_VALUE + vs].copy_from_slice(v);
+                    1
+                }
+                None => 0,
+            }
+        }
+        OP_UPDATE => rc(m.update_on_cpu(&key, &value, flags, cpu)),
+        OP_DELETE => rc(m.prog_delete(&key)),
+        OP_PUSH => rc(m.prog_push(&value, flags)),
+        OP_POP => rc(m.prog_pop(&mut args[ARG_VALUE..ARG_VALUE + vs])),
+        _ => rc(m.prog_peek(&mut args[ARG_VALUE..ARG_VALUE + vs])),
+    };
+    args[ARG_RESULT..ARG_RESULT + 8].copy_from_slice(&result.to_ne_bytes());
+}
+
+/// Program calls per kind and access mode.
+const PROG_OPS: usize = 10_000;
+
+fn prog_run_kind(kind: &Kind, mode: &str, seed: u64) -> Result<usize, String> {
+    let ncpus = possible_cpus();
+    let access = match mode {
+        "BPF_F_RDONLY" => BPF_F_RDONLY,
+        "BPF_F_WRONLY" => BPF_F_WRONLY,
+        _ => 0,
+    };
+    let mut spec = MapSpec::new(
+        kind.map_type,
+        kind.key_size,
+        kind.value_size,
+        kind.max_entries,
+    );
+    spec.map_flags = kind.map_flags | access;
+    spec.map_extra = kind.map_extra;
+    let ours = create_map(&spec).map_err(|e| format!("{}: ours refused: {e}", kind.name))?;
+    let theirs = KernelMap::create(&MapCreate {
+        map_flags: spec.map_flags,
+        map_extra: kind.map_extra,
+        ..MapCreate::new(
+            kind.map_type,
+            kind.key_size,
+            kind.value_size,
+            kind.max_entries,
+        )
+    })
+    .map_err(|e| format!("{}: the kernel refused: {e}", kind.name))?;
+    let args =
+        KernelMap::create(&MapCreate::new(BPF_MAP_TYPE_ARRAY, 4, ARG_SIZE as u32, 1)).unwrap();
+    let text = call_program(
+        args.raw_fd(),
+        theirs.raw_fd(),
+        kind.family,
+        kind.value_size as usize,
+    );
+    let insns: Vec<u64> = ironbpf_isa::asm::assemble(&text)
+        .map_err(|e| {
+            format!(
+                "{}: the call program does not assemble: {e}\n{text}",
+                kind.name
+            )
+        })?
+        .into_iter()
+        .map(|i| i.to_u64())
+        .collect();
+    let load = ironbpf_kernel::load_program(&ironbpf_kernel::ProgLoad {
+        prog_type: ironbpf_kernel::BPF_PROG_TYPE_SOCKET_FILTER,
+        insns: &insns,
+        ..Default::default()
+    });
+    let prog = load.result.map_err(|e| {
+        format!(
+            "{}: the kernel refused the call program: {e}\n{}",
+            kind.name, load.log
+        )
+    })?;
+    if mode == "frozen" {
+        ours.freeze().unwrap();
+        theirs.freeze().unwrap();
+    }
+    let packet = [0u8; 64];
+    let keyless = matches!(kind.family, Family::Queue | Family::Bloom);
+    let vs = kind.value_size as usize;
+    let mut rng = Rng(seed);
+    for i in 0..PROG_OPS {
+        let key = key_for(kind, &mut rng);
+        let value = value_for(vs, &mut rng, kind.family == Family::Bloom);
+        let op = match kind.family {
+            Family::Queue => [OP_PUSH, OP_PUSH, OP_POP, OP_PEEK][rng.below(4) as usize],
+            Family::Bloom => [OP_PUSH, OP_PEEK][rng.below(2) as usize],
+            _ => [
+                OP_LOOKUP, OP_LOOKUP, OP_UPDATE, OP_UPDATE, OP_UPDATE, OP_DELETE,
+            ][rng.below(6) as usize],
+        };
+        let flags = if kind.family == Family::Queue {
+            [BPF_ANY, BPF_ANY, BPF_EXIST, BPF_NOEXIST, BPF_F_LOCK][rng.below(5) as usize]
+        } else {
+            flags_for(&mut rng)
+        };
+        let cpu = rng.below(ncpus as u64) as usize;
+        let mut block = vec![0u8; ARG_SIZE];
+        block[ARG_OP..ARG_OP + 8].copy_from_slice(&op.to_ne_bytes());
+        block[ARG_FLAGS..ARG_FLAGS + 8].copy_from_slice(&flags.to_ne_bytes());
+        block[ARG_KEY..ARG_KEY + key.len()].copy_from_slice(&key);
+        block[ARG_VALUE..ARG_VALUE + value.len()].copy_from_slice(&value);
+        // The kernel: the block in, one run on `cpu`, the block out.
+        args.update(&0u32.to_ne_bytes(), &block, BPF_ANY).unwrap();
+        if !pin_to_cpu(cpu) {
+            return Err(format!("cannot pin the test thread to CPU {cpu}"));
+        }
+        prog.test_run(&ironbpf_kernel::TestRun {
+            data: &packet,
+            ..Default::default()
+        })
+        .map_err(|e| format!("{}: test run: {e}", kind.name))?;
+        let mut got_theirs = vec![0u8; ARG_SIZE];
+        args.lookup(&0u32.to_ne_bytes(), &mut got_theirs, 0)
+            .unwrap();
+        let mut got_ours = block.clone();
+        prog_call_ours(ours.as_ref(), &mut got_ours, cpu);
+        if got_ours != got_theirs {
+            let res =
+                |b: &[u8]| i64::from_ne_bytes(b[ARG_RESULT..ARG_RESULT + 8].try_into().unwrap());
+            return Err(format!(
+                "{}, {mode} (seed {seed}), call {i}: op {op} on CPU {cpu}, key {key:?}, flags {flags}\n  ours:   result {} value {:?}\n  kernel: result {} value {:?}",
+                kind.name,
+                res(&got_ours),
+                &got_ours[ARG_VALUE..ARG_VALUE + vs],
+                res(&got_theirs),
+                &got_theirs[ARG_VALUE..ARG_VALUE + vs]
+            ));
+        }
+    }
+    pin_to_cpu(0);
+    if !keyless && mode != "BPF_F_WRONLY" {
+        let uv = ours.value_size_user();
+        let a = contents_ours(ours.as_ref(), uv);
+        let b = contents_kernel(&theirs, uv);
+        if a != b {
+            return Err(format!(
+                "{}, {mode}: after the calls the contents differ: ours {} entries, the kernel {}",
+                kind.name,
+                a.len(),
+                b.len()
+            ));
+        }
+    }
+    Ok(PROG_OPS)
+}
+
+#[test]
+fn program_calls_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("program_calls_agree_with_the_kernel") {
+        return;
+    }
+    let mut failures = Vec::new();
+    for (n, kind) in KINDS.iter().enumerate() {
+        for (m, mode) in ["plain", "frozen", "BPF_F_RDONLY"].iter().enumerate() {
+            match prog_run_kind(kind, mode, seed(5000 + 10 * n as u64 + m as u64)) {
+                Ok(ops) => eprintln!(
+                    "{}, {mode}: {ops} program calls, 0 disagreements",
+                    kind.name
+                ),
+                Err(e) => failures.push(e),
+            }
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

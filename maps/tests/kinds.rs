@@ -1357,3 +1357,128 @@ mod threads {
         assert!(m.is_empty());
     }
 }
+
+/// What programs may do that the host may not, and the helpers' own checks
+/// (each found by `program_calls_agree_with_the_kernel`).
+mod program_side {
+    use super::*;
+
+    #[test]
+    fn a_plain_array_has_one_copy_for_every_cpu() {
+        let m = create_map_with_cpus(&MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 2), 4).unwrap();
+        let g = pin();
+        let p0 = m.lookup_ptr(&k4(1), 0, &g).unwrap();
+        let p3 = m.lookup_ptr(&k4(1), 3, &g).unwrap();
+        assert_eq!(p0, p3);
+        m.update_on_cpu(&k4(1), &v8(5), BPF_ANY, 3).unwrap();
+        let mut v = [0u8; 8];
+        m.lookup(&k4(1), &mut v, 0).unwrap();
+        assert_eq!(v, v8(5));
+        let h = create_map_with_cpus(&MapSpec::new(BPF_MAP_TYPE_HASH, 4, 8, 2), 4).unwrap();
+        h.update_on_cpu(&k4(1), &v8(6), BPF_ANY, 2).unwrap();
+        assert_eq!(h.lookup_ptr(&k4(1), 3, &g), h.lookup_ptr(&k4(1), 0, &g));
+    }
+
+    #[test]
+    fn frozen_and_read_only_maps_stay_writable_by_programs() {
+        let mut lpm_key = 8u32.to_ne_bytes().to_vec();
+        lpm_key.extend_from_slice(&[10, 0, 0, 0]);
+        let keyed = [
+            (MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 2), k4(1).to_vec()),
+            (
+                MapSpec::new(BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, 2),
+                k4(1).to_vec(),
+            ),
+            (MapSpec::new(BPF_MAP_TYPE_HASH, 4, 8, 2), k4(1).to_vec()),
+            (MapSpec::new(BPF_MAP_TYPE_LRU_HASH, 4, 8, 2), k4(1).to_vec()),
+            (
+                spec_flags(BPF_MAP_TYPE_LPM_TRIE, 8, 8, 2, BPF_F_NO_PREALLOC),
+                lpm_key,
+            ),
+        ];
+        for (spec, key) in keyed {
+            for how in ["frozen", "BPF_F_RDONLY"] {
+                let mut spec = spec.clone();
+                if how == "BPF_F_RDONLY" {
+                    spec.map_flags |= BPF_F_RDONLY;
+                }
+                let m = create_map(&spec).unwrap();
+                if how == "frozen" {
+                    m.freeze().unwrap();
+                }
+                let name = map_type_name(spec.map_type);
+                assert_eq!(
+                    errno(m.update(&key, &v8(1), BPF_ANY)),
+                    libc::EPERM,
+                    "{name} {how}"
+                );
+                m.update_on_cpu(&key, &v8(1), BPF_ANY, 0)
+                    .unwrap_or_else(|e| panic!("{name} {how}: a program's update: {e}"));
+                assert!(m.lookup_ptr(&key, 0, &pin()).is_some(), "{name} {how}");
+                if !matches!(
+                    spec.map_type,
+                    BPF_MAP_TYPE_ARRAY | BPF_MAP_TYPE_PERCPU_ARRAY
+                ) {
+                    assert_eq!(errno(m.delete(&key)), libc::EPERM, "{name} {how}");
+                    m.prog_delete(&key)
+                        .unwrap_or_else(|e| panic!("{name} {how}: a program's delete: {e}"));
+                } else {
+                    assert_eq!(errno(m.prog_delete(&key)), libc::EINVAL, "{name} {how}");
+                }
+            }
+        }
+        for t in [
+            BPF_MAP_TYPE_QUEUE,
+            BPF_MAP_TYPE_STACK,
+            BPF_MAP_TYPE_BLOOM_FILTER,
+        ] {
+            let m = create_map(&spec_flags(t, 0, 8, 2, BPF_F_RDONLY)).unwrap();
+            assert_eq!(errno(m.update(&[], &v8(1), BPF_ANY)), libc::EPERM);
+            m.prog_push(&v8(1), BPF_ANY).unwrap();
+            let mut v = v8(1);
+            m.prog_peek(&mut v).unwrap();
+            assert_eq!(v, v8(1));
+        }
+    }
+
+    #[test]
+    fn helpers_refuse_bpf_f_lock_without_a_spin_lock() {
+        let a = create_map(&MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 2)).unwrap();
+        // The array checks the index first.
+        assert_eq!(
+            errno(a.update_on_cpu(&k4(9), &v8(1), BPF_F_LOCK, 0)),
+            libc::E2BIG
+        );
+        assert_eq!(
+            errno(a.update_on_cpu(&k4(1), &v8(1), BPF_F_LOCK, 0)),
+            libc::EINVAL
+        );
+        for t in [
+            BPF_MAP_TYPE_HASH,
+            BPF_MAP_TYPE_PERCPU_HASH,
+            BPF_MAP_TYPE_LRU_HASH,
+        ] {
+            let m = create_map(&MapSpec::new(t, 4, 8, 2)).unwrap();
+            assert_eq!(
+                errno(m.update_on_cpu(&k4(1), &v8(1), BPF_F_LOCK, 0)),
+                libc::EINVAL
+            );
+            assert!(m.is_empty());
+        }
+    }
+
+    #[test]
+    fn pop_and_peek_of_an_empty_map_zero_the_buffer() {
+        for t in [BPF_MAP_TYPE_QUEUE, BPF_MAP_TYPE_STACK] {
+            let m = create_map(&MapSpec::new(t, 0, 8, 2)).unwrap();
+            let mut v = v8(u64::MAX);
+            assert_eq!(errno(m.prog_pop(&mut v)), libc::ENOENT);
+            assert_eq!(v, v8(0));
+            let mut v = v8(u64::MAX);
+            assert_eq!(errno(m.prog_peek(&mut v)), libc::ENOENT);
+            assert_eq!(v, v8(0));
+        }
+        let h = create_map(&MapSpec::new(BPF_MAP_TYPE_HASH, 4, 8, 2)).unwrap();
+        assert_eq!(errno(h.prog_pop(&mut [0u8; 8])), libc::EINVAL);
+    }
+}
