@@ -21,6 +21,9 @@ use crate::*;
 /// `RINGBUF_MAX_RECORD_SZ`: the largest record a reserve accepts.
 pub const RINGBUF_MAX_RECORD_SZ: u64 = (u32::MAX / 4) as u64;
 
+/// The page of the first data page in the kernel's `struct bpf_ringbuf`.
+const RINGBUF_DATA_PGOFF: usize = 3;
+
 /// A record taken by the consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RingBufRecord {
@@ -156,10 +159,14 @@ impl RingBuf {
             return None;
         }
         let off = (prod & self.mask) as usize;
+        // pg_off is the kernel's: the header's page counted from the start
+        // of its `struct bpf_ringbuf`, whose data pages follow a metadata
+        // page, the consumer page and the producer page. A consumer never
+        // reads it, but a reserved record's stale bytes may show it.
         // SAFETY: the header is inside the mapping (see hdr); pg_off follows it.
         unsafe {
             let p = self.base.as_ptr().add(off);
-            (p.add(4) as *mut u32).write(((off + 4096) / 4096) as u32);
+            (p.add(4) as *mut u32).write((off / 4096 + RINGBUF_DATA_PGOFF) as u32);
         }
         self.hdr(prod)
             .store(size as u32 | BPF_RINGBUF_BUSY_BIT, Ordering::Release);

@@ -17,7 +17,11 @@
 //! - `program_calls_agree_with_the_kernel`: 10,000 calls per kind and access
 //!   mode (plain, frozen, `BPF_F_RDONLY`) of the map helpers from a kernel
 //!   program test-run on a random CPU, against ours on the same CPU: every
-//!   result and value read, then the final contents.
+//!   result and value read, then the final contents;
+//! - `ring_buffers_agree_with_the_kernel`: 20,000 ring buffer operations
+//!   (bpf_ringbuf_output, reserve+submit, reserve+discard and query from a
+//!   kernel program; records consumed through the kernel ring's mmap):
+//!   every result, every refusal when full, every record's bytes.
 //!
 //! Documented exceptions, where the kernel is not deterministic:
 //! - hash kinds: `get_next_key` from a given key follows the kernel's bucket
@@ -2016,4 +2020,283 @@ fn program_calls_agree_with_the_kernel() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------
+// Ring buffers: bpf_ringbuf_output / reserve+submit / reserve+discard /
+// query from a kernel program, the kernel's ring consumed through its mmap
+// (consumer page, producer page, data pages), against RingBuf: every result
+// (EAGAIN and NULL when full included), every query, every record consumed.
+// ---------------------------------------------------------------------------
+
+const RB_OUTPUT: u64 = 0;
+const RB_QUERY: u64 = 1;
+/// Reserve sizes: each is its own branch (reserve takes a constant size).
+const RB_RESERVE_SIZES: [u64; 6] = [1, 13, 40, 200, 1000, 3000];
+
+/// The program: op at 0, size at 8, discard at 16, flags at 24, result at
+/// 32, data from 64.
+fn ringbuf_program(args: i32, ring: i32) -> String {
+    let mut t = format!(
+        "r6 = map[fd:{args}][0]+0
+         r7 = *(u64 *)(r6 +0)
+         r8 = *(u64 *)(r6 +16)
+         r1 = map[fd:{ring}]
+         if r7 == {RB_OUTPUT} goto Loutput
+         if r7 == {RB_QUERY} goto Lquery
+"
+    );
+    for (i, _) in RB_RESERVE_SIZES.iter().enumerate() {
+        t += &format!("if r7 == {} goto Lres{i}\n", i + 2);
+    }
+    t += "r0 = -1
+          goto Lstore
+          Loutput:
+          r3 = *(u64 *)(r6 +8)
+          if r3 > 128 goto Lbad
+          r2 = r6
+          r2 += 64
+          r4 = *(u64 *)(r6 +24)
+          call bpf_ringbuf_output
+          goto Lstore
+          Lbad:
+          r0 = -1
+          goto Lstore
+          Lquery:
+          r2 = *(u64 *)(r6 +24)
+          call bpf_ringbuf_query
+          goto Lstore
+";
+    for (i, size) in RB_RESERVE_SIZES.iter().enumerate() {
+        t += &format!(
+            "Lres{i}:
+             r2 = {size}
+             r3 = 0
+             call bpf_ringbuf_reserve
+             if r0 == 0 goto Lstore
+             r2 = *(u8 *)(r6 +64)
+             *(u8 *)(r0 +0) = r2
+             r1 = r0
+             r2 = 0
+             if r8 == 1 goto Ldis{i}
+             call bpf_ringbuf_submit
+             r0 = 1
+             goto Lstore
+             Ldis{i}:
+             call bpf_ringbuf_discard
+             r0 = 1
+             goto Lstore
+"
+        );
+    }
+    t += "Lstore:
+          *(u64 *)(r6 +32) = r0
+          r0 = 0
+          exit
+";
+    t
+}
+
+/// The kernel ring's consumer side, through its mmap.
+struct KernelRing {
+    cons: *mut u8,
+    prod: *mut u8,
+    size: usize,
+}
+
+impl KernelRing {
+    fn map(fd: i32, size: usize) -> KernelRing {
+        let page = 4096;
+        // SAFETY: mmaps of the ring's fd as the kernel lays it out (one
+        // writable consumer page at 0; the producer page and the data
+        // pages, twice, read-only at one page); results are checked.
+        unsafe {
+            let cons = libc::mmap(
+                std::ptr::null_mut(),
+                page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            );
+            assert_ne!(cons, libc::MAP_FAILED, "mmap of the consumer page");
+            let prod = libc::mmap(
+                std::ptr::null_mut(),
+                page + 2 * size,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd,
+                page as libc::off_t,
+            );
+            assert_ne!(
+                prod,
+                libc::MAP_FAILED,
+                "mmap of the producer and data pages"
+            );
+            KernelRing {
+                cons: cons.cast(),
+                prod: prod.cast(),
+                size,
+            }
+        }
+    }
+
+    /// The next record, skipping discarded ones, as a consumer does.
+    fn next_record(&self) -> Option<Vec<u8>> {
+        use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+        // SAFETY: the positions are u64s at the start of their pages; the
+        // header and sample lie in the data pages (mapped twice, so a
+        // record that wraps is contiguous).
+        unsafe {
+            let cons_pos = &*(self.cons as *const AtomicU64);
+            let prod_pos = &*(self.prod as *const AtomicU64);
+            let data = self.prod.add(4096);
+            loop {
+                let cons = cons_pos.load(Ordering::Acquire);
+                if cons >= prod_pos.load(Ordering::Acquire) {
+                    return None;
+                }
+                let off = (cons as usize) & (self.size - 1);
+                let hdr = (*(data.add(off) as *const AtomicU32)).load(Ordering::Acquire);
+                if hdr & BPF_RINGBUF_BUSY_BIT != 0 {
+                    return None;
+                }
+                let len = (hdr & !(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)) as usize;
+                let rec = (hdr & BPF_RINGBUF_DISCARD_BIT == 0)
+                    .then(|| std::slice::from_raw_parts(data.add(off + 8), len).to_vec());
+                cons_pos.store(cons + ((len + 8 + 7) & !7) as u64, Ordering::Release);
+                if rec.is_some() {
+                    return rec;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for KernelRing {
+    fn drop(&mut self) {
+        // SAFETY: the two mappings made in `map`.
+        unsafe {
+            libc::munmap(self.cons.cast(), 4096);
+            libc::munmap(self.prod.cast(), 4096 + 2 * self.size);
+        }
+    }
+}
+
+/// Ring buffer operations per run.
+const RING_OPS: usize = 20_000;
+
+#[test]
+fn ring_buffers_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("ring_buffers_agree_with_the_kernel") {
+        return;
+    }
+    let size = 4096usize;
+    let spec = MapSpec::new(BPF_MAP_TYPE_RINGBUF, 0, 0, size as u32);
+    let ours_map = create_map(&spec).unwrap();
+    let ours = ours_map.as_any().downcast_ref::<RingBuf>().unwrap();
+    let theirs =
+        KernelMap::create(&MapCreate::new(BPF_MAP_TYPE_RINGBUF, 0, 0, size as u32)).unwrap();
+    let ring = KernelRing::map(theirs.raw_fd(), size);
+    let args = KernelMap::create(&MapCreate::new(BPF_MAP_TYPE_ARRAY, 4, 256, 1)).unwrap();
+    let text = ringbuf_program(args.raw_fd(), theirs.raw_fd());
+    let insns: Vec<u64> = ironbpf_isa::asm::assemble(&text)
+        .unwrap_or_else(|e| panic!("the ring program does not assemble: {e}\n{text}"))
+        .into_iter()
+        .map(|i| i.to_u64())
+        .collect();
+    let load = ironbpf_kernel::load_program(&ironbpf_kernel::ProgLoad {
+        prog_type: ironbpf_kernel::BPF_PROG_TYPE_SOCKET_FILTER,
+        insns: &insns,
+        ..Default::default()
+    });
+    let prog = load
+        .result
+        .unwrap_or_else(|e| panic!("the kernel refused the ring program: {e}\n{}", load.log));
+    let packet = [0u8; 64];
+    let mut rng = Rng(seed(6000));
+    let (mut outputs, mut full, mut records) = (0, 0, 0);
+    for i in 0..RING_OPS {
+        let op = match rng.below(10) {
+            0..=3 => RB_OUTPUT,
+            4 => RB_QUERY,
+            5..=7 => 2 + rng.below(RB_RESERVE_SIZES.len() as u64),
+            _ => u64::MAX, // consume
+        };
+        if op == u64::MAX {
+            for _ in 0..1 + rng.below(4) {
+                let a = ours.next_record().map(|r| r.data);
+                let b = ring.next_record();
+                if a != b {
+                    let (x, y) = (a.clone().unwrap_or_default(), b.clone().unwrap_or_default());
+                    let at = (0..x.len().max(y.len())).find(|&j| x.get(j) != y.get(j));
+                    panic!(
+                        "operation {i}: consuming a record: ours {} bytes, the kernel {}, first difference at {at:?}: {:?} / {:?}",
+                        x.len(),
+                        y.len(),
+                        at.and_then(|j| x.get(j..(j + 16).min(x.len()))),
+                        at.and_then(|j| y.get(j..(j + 16).min(y.len())))
+                    );
+                }
+                records += a.is_some() as usize;
+            }
+            continue;
+        }
+        let size = rng.below(129);
+        let discard = rng.below(3) == 0;
+        let flags = match op {
+            RB_QUERY => rng.below(5),
+            _ => [0, 0, 0, BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP, 4][rng.below(6) as usize],
+        };
+        let data: Vec<u8> = (0..128).map(|_| rng.next() as u8).collect();
+        let mut block = vec![0u8; 256];
+        block[0..8].copy_from_slice(&op.to_ne_bytes());
+        block[8..16].copy_from_slice(&size.to_ne_bytes());
+        block[16..24].copy_from_slice(&(discard as u64).to_ne_bytes());
+        block[24..32].copy_from_slice(&flags.to_ne_bytes());
+        block[64..192].copy_from_slice(&data);
+        args.update(&0u32.to_ne_bytes(), &block, BPF_ANY).unwrap();
+        prog.test_run(&ironbpf_kernel::TestRun {
+            data: &packet,
+            ..Default::default()
+        })
+        .unwrap();
+        let mut out = vec![0u8; 256];
+        args.lookup(&0u32.to_ne_bytes(), &mut out, 0).unwrap();
+        let theirs_r = i64::from_ne_bytes(out[32..40].try_into().unwrap());
+        let ours_r: i64 = match op {
+            RB_OUTPUT => match ours.output(&data[..size as usize], flags) {
+                Ok(()) => 0,
+                Err(e) => -(e.errno as i64),
+            },
+            RB_QUERY => ours.query(flags) as i64,
+            _ => {
+                let n = RB_RESERVE_SIZES[(op - 2) as usize];
+                match ours.reserve(n, 0) {
+                    None => 0,
+                    Some(p) => {
+                        // SAFETY: the reservation has at least one byte.
+                        unsafe { *p.as_ptr() = data[0] };
+                        if discard {
+                            ours.discard(p, 0);
+                        } else {
+                            ours.submit(p, 0);
+                        }
+                        1
+                    }
+                }
+            }
+        };
+        assert_eq!(
+            ours_r, theirs_r,
+            "operation {i}: op {op} size {size} flags {flags} discard {discard}"
+        );
+        if op == RB_OUTPUT {
+            outputs += 1;
+            full += (ours_r == -(libc::EAGAIN as i64)) as usize;
+        }
+    }
+    eprintln!(
+        "ringbuf: {RING_OPS} operations ({outputs} outputs, {full} refused as full, {records} records consumed), 0 disagreements"
+    );
 }
