@@ -138,9 +138,11 @@ pub struct BatchOut {
 
 /// A BPF map. All methods are thread-safe. Host-side methods follow the
 /// `bpf(2)` commands (`BPF_MAP_LOOKUP_ELEM`, ...): per-CPU values are
-/// `round_up(value_size, 8) * ncpus` bytes. Program-side methods (`*_ptr`,
-/// [`Map::update_on_cpu`]) follow the helpers (`bpf_map_lookup_elem`, ...):
-/// per-CPU values are one CPU's copy.
+/// `round_up(value_size, 8) * ncpus` bytes, and `BPF_F_RDONLY`,
+/// `BPF_F_WRONLY` and freezing are checked. Program-side methods (`*_ptr`,
+/// [`Map::update_on_cpu`], `prog_*`) follow the helpers
+/// (`bpf_map_lookup_elem`, ...): per-CPU values are one CPU's copy, and the
+/// syscall access checks do not apply (a program may write a frozen map).
 pub trait Map: Send + Sync + Any {
     /// The spec the map was created from (with `max_entries` as the kernel
     /// adjusts it, e.g. rounded to a multiple of CPUs for a per-CPU LRU).
