@@ -461,6 +461,9 @@ impl HelperEntry {
 pub struct HelperRegistry {
     by_id: HashMap<i64, HelperEntry>,
     env: Option<Arc<HelperEnv>>,
+    /// Helpers [`HelperRegistry::for_prog_type`] left out: their names and
+    /// the program type, so that a call to one is refused by name.
+    refused: HashMap<i64, (String, u32)>,
 }
 
 impl HelperRegistry {
@@ -480,6 +483,7 @@ impl HelperRegistry {
         let mut r = HelperRegistry {
             by_id: HashMap::new(),
             env: Some(env.clone()),
+            refused: HashMap::new(),
         };
         crate::table::register_standard(&mut r, &env);
         r
@@ -585,15 +589,23 @@ impl HelperRegistry {
     /// The helpers a program of kernel type `prog_type` may call, as the
     /// kernel's `get_func_proto` of that type offers them.
     pub fn for_prog_type(&self, prog_type: u32) -> HelperRegistry {
-        HelperRegistry {
-            by_id: self
-                .by_id
-                .iter()
-                .filter(|(_, e)| e.allowed_for(prog_type))
-                .map(|(id, e)| (*id, e.clone()))
-                .collect(),
+        let (allowed, refused): (Vec<_>, Vec<_>) =
+            self.by_id.values().partition(|e| e.allowed_for(prog_type));
+        let mut out = HelperRegistry {
+            by_id: allowed.into_iter().map(|e| (e.id, e.clone())).collect(),
             env: self.env.clone(),
+            refused: self.refused.clone(),
+        };
+        for e in refused {
+            out.refused.insert(e.id, (e.name.clone(), prog_type));
         }
+        out
+    }
+
+    /// If a helper with that id exists but was left out for the program
+    /// type ([`HelperRegistry::for_prog_type`]): its name and that type.
+    pub fn refused(&self, id: i64) -> Option<(&str, u32)> {
+        self.refused.get(&id).map(|(n, t)| (n.as_str(), *t))
     }
 
     /// Adds every row of `other`, replacing rows with the same ids.

@@ -97,6 +97,25 @@ fn packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
     Ok(Packet::fixed(PacketKind::Skb, r.start, r.len))
 }
 
+/// `BPF_SKB_MAX_LEN` (`SKB_MAX_ALLOC`): the longest packet the skb helpers
+/// make.
+pub const BPF_SKB_MAX_LEN: u64 = (4096 << 2) - 320;
+
+fn skb_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
+    let p = packet(ctx)?;
+    if p.kind != PacketKind::Skb {
+        return Err(HelperError::Failed(
+            "this helper needs a socket buffer (the program's packet is not one)".into(),
+        ));
+    }
+    Ok(p)
+}
+
+/// `skb->len` lives in the `__sk_buff` the program reads it from.
+fn set_skb_len(ctx: &mut HelperCtx<'_>, skb: u64, p: &Packet) -> Result<(), HelperError> {
+    ctx.write(skb, &(p.len() as u32).to_ne_bytes())
+}
+
 fn xdp_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
     let p = packet(ctx)?;
     if p.kind != PacketKind::Xdp {
@@ -442,6 +461,47 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
         // The test run's skb is linear: any length up to skb->len is there.
         let len = a[1] as u32 as u64;
         Ok(if len > p.len() { neg(ENOMEM) } else { 0 })
+    });
+    def(reg, "skb_change_tail", |ctx, a| {
+        let (skb, new_len, flags) = (a[0], a[1] as u32 as u64, a[2]);
+        let mut p = skb_packet(ctx)?;
+        // __bpf_skb_min_len: the network header's offset (no transport
+        // header is set in a test run, no CHECKSUM_PARTIAL).
+        let min_len = p.network_header.map_or(0, |n| n.saturating_sub(p.data));
+        if flags != 0 || new_len > BPF_SKB_MAX_LEN || new_len < min_len {
+            return Ok(neg(EINVAL));
+        }
+        let len = p.len();
+        if new_len > len {
+            if p.data + new_len > p.hard_end {
+                return Ok(neg(ENOMEM));
+            }
+            // Grown bytes are zeroed (skb_pad).
+            pkt_write(&p, p.data_end, &vec![0u8; (new_len - len) as usize]);
+        }
+        p.data_end = p.data + new_len;
+        set_skb_len(ctx, skb, &p)?;
+        ctx.state()?.set_packet(p);
+        Ok(0)
+    });
+    def(reg, "skb_change_head", |ctx, a| {
+        let (skb, room, flags) = (a[0], a[1] as u32 as u64, a[2]);
+        let mut p = skb_packet(ctx)?;
+        let new_len = p.len() + room;
+        if flags != 0 || new_len > BPF_SKB_MAX_LEN {
+            return Ok(neg(EINVAL));
+        }
+        if p.data < p.hard_start + room {
+            return Ok(neg(ENOMEM));
+        }
+        // The new bytes are zeroed and become the MAC header.
+        p.data -= room;
+        p.data_meta = p.data;
+        pkt_write(&p, p.data, &vec![0u8; room as usize]);
+        p.mac_header = Some(p.data);
+        set_skb_len(ctx, skb, &p)?;
+        ctx.state()?.set_packet(p);
+        Ok(0)
     });
     def(reg, "get_socket_cookie", |ctx, _| {
         let st = ctx.state()?;

@@ -377,7 +377,7 @@ pub mod args {
 }
 
 use args::*;
-use progs::{ALL, NET, SKB, SOCKET_FILTER, TC, TRACING, XDP};
+use progs::{ALL, NET, SKB, TC, TRACING, XDP};
 use RetType::{Integer as INT, PtrToMapValueOrNull, PtrToRingbufMemOrNull, Void};
 
 const fn p(ret: RetType, a: &[(&'static str, ArgType)], prog_types: u32) -> Proto {
@@ -519,7 +519,7 @@ pub const PROTOS: &[(&str, Proto)] = &[
         p(
             INT,
             &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
-            TRACING,
+            ALL,
         )
         .gpl(),
     ),
@@ -528,7 +528,7 @@ pub const PROTOS: &[(&str, Proto)] = &[
         p(
             INT,
             &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)],
-            TRACING,
+            ALL,
         )
         .gpl(),
     ),
@@ -553,7 +553,7 @@ pub const PROTOS: &[(&str, Proto)] = &[
     // Time, randomness, where the program runs.
     ("ktime_get_ns", p(INT, &[], ALL)),
     ("ktime_get_boot_ns", p(INT, &[], ALL)),
-    ("ktime_get_coarse_ns", p(INT, &[], ALL)),
+    ("ktime_get_coarse_ns", p(INT, &[], NET)),
     ("ktime_get_tai_ns", p(INT, &[], ALL)),
     ("jiffies64", p(INT, &[], ALL)),
     ("get_prandom_u32", p(INT, &[], ALL)),
@@ -605,14 +605,14 @@ pub const PROTOS: &[(&str, Proto)] = &[
         .gpl(),
     ),
     // The current task.
-    ("get_current_pid_tgid", p(INT, &[], TRACING)),
-    ("get_current_uid_gid", p(INT, &[], TRACING)),
+    ("get_current_pid_tgid", p(INT, &[], ALL)),
+    ("get_current_uid_gid", p(INT, &[], ALL)),
     (
         "get_current_comm",
-        p(INT, &[("buf", MEM_OUT), ("size_of_buf", SIZE)], TRACING),
+        p(INT, &[("buf", MEM_OUT), ("size_of_buf", SIZE)], ALL),
     ),
     ("get_current_task", p(INT, &[], ALL).gpl()),
-    ("get_current_cgroup_id", p(INT, &[], TRACING)),
+    ("get_current_cgroup_id", p(INT, &[], ALL)),
     (
         "get_ns_current_pid_tgid",
         p(
@@ -623,7 +623,7 @@ pub const PROTOS: &[(&str, Proto)] = &[
                 ("nsdata", MEM_OUT),
                 ("size", SIZE),
             ],
-            TRACING,
+            ALL,
         ),
     ),
     // Strings and loops.
@@ -770,18 +770,12 @@ pub const PROTOS: &[(&str, Proto)] = &[
         "skb_pull_data",
         p(INT, &[("skb", CTX), ("len", ANY)], TC).pkt(),
     ),
-    (
-        "get_socket_cookie",
-        p(INT, &[("skb", CTX)], SOCKET_FILTER | TC),
-    ),
-    (
-        "get_socket_uid",
-        p(INT, &[("skb", CTX)], SOCKET_FILTER | TC),
-    ),
+    ("get_socket_cookie", p(INT, &[("skb", CTX)], SKB | TC)),
+    ("get_socket_uid", p(INT, &[("skb", CTX)], SKB | TC)),
     ("get_hash_recalc", p(INT, &[("skb", CTX)], TC)),
     ("set_hash_invalid", p(Void, &[("skb", CTX)], TC)),
     ("set_hash", p(INT, &[("skb", CTX), ("hash", ANY)], TC)),
-    ("get_cgroup_classid", p(INT, &[("skb", CTX)], TC)),
+    ("get_cgroup_classid", p(INT, &[("skb", CTX)], ALL)),
     ("get_route_realm", p(INT, &[("skb", CTX)], TC)),
     (
         "skb_change_tail",
@@ -807,7 +801,7 @@ pub const PROTOS: &[(&str, Proto)] = &[
     ),
     (
         "redirect_map",
-        p(INT, &[("map", MAP), ("key", ANY), ("flags", ANY)], TC | XDP),
+        p(INT, &[("map", MAP), ("key", ANY), ("flags", ANY)], XDP),
     ),
     // XDP.
     (

@@ -299,6 +299,52 @@ fn skb_helpers_against_the_test_run_skb() {
             format!("r2 = 50\nr3 = 0x02000a00\nr4 = 0x09000a00\nr5 = {}\ncall bpf_l4_csum_replace\nexit\n", flags | 4),
         ));
     }
+    // The packet grows and shrinks; skb->len follows.
+    for (grow, back) in [
+        (100u64, 0u64),
+        (20, 0),
+        (13, 0),
+        (14, 0),
+        (16064, 64),
+        (16065, 0),
+        (64, 0),
+    ] {
+        let mut asm = format!("r6 = r1\nr2 = {grow}\nr3 = 0\ncall bpf_skb_change_tail\nr7 = r0\n");
+        if back > 0 {
+            asm += &format!(
+                "r1 = r6\nr2 = {back}\nr3 = 0\ncall bpf_skb_change_tail\nr7 <<= 8\nr7 |= r0\n"
+            );
+        }
+        asm += "r0 = *(u32 *)(r6 +0)\nr7 <<= 16\nr0 ^= r7\nexit\n";
+        v.push(Case::new(
+            format!("skb_change_tail {grow} then {back}"),
+            &SCHED_CLS,
+            asm,
+        ));
+    }
+    v.push(Case::new(
+        "skb_change_tail flags",
+        &SCHED_CLS,
+        "r2 = 70\nr3 = 1\ncall bpf_skb_change_tail\nexit\n",
+    ));
+    // (After a change_head past the test run's 64 bytes of headroom the
+    // kernel reallocates, and its smallest change_tail length no longer
+    // follows the network header: that case is left out.)
+    for (room, flags) in [
+        (14u64, 0u64),
+        (64, 0),
+        (100, 0),
+        (0, 0),
+        (1, 1),
+        (16000, 0),
+        (16001, 0),
+    ] {
+        v.push(Case::new(
+            format!("skb_change_head {room} flags {flags}"),
+            &SCHED_CLS,
+            format!("r6 = r1\nr2 = {room}\nr3 = {flags}\ncall bpf_skb_change_head\nr7 = r0\nr1 = r6\nr2 = 16064\nr3 = 0\ncall bpf_skb_change_tail\nr7 <<= 8\nr7 |= r0\nr0 = *(u32 *)(r6 +0)\nr7 <<= 16\nr0 ^= r7\nexit\n"),
+        ));
+    }
     v.push(Case::new(
         "set_hash then read skb->hash",
         &SCHED_CLS,

@@ -13,6 +13,15 @@ pub enum VmError {
     /// A helper id that nothing provides: refused at load.
     #[error("insn {pc}: call to unknown helper {id}: no helper with that id is registered")]
     UnknownHelper { pc: usize, id: i64 },
+    /// A helper that the program's type may not call: refused at load, as
+    /// the kernel's verifier refuses it.
+    #[error("insn {pc}: program of type {prog_type} cannot use helper {name}#{id} (the kernel's verifier refuses it too)")]
+    HelperNotAllowed {
+        pc: usize,
+        id: i64,
+        name: String,
+        prog_type: String,
+    },
     /// An instruction that this engine cannot run (kfunc calls need a kernel).
     #[error("insn {pc}: {what} is not supported by this engine")]
     Unsupported { pc: usize, what: String },

@@ -427,6 +427,15 @@ impl Interpreter {
                 Insn::Call(CallTarget::Helper(id)) => {
                     let id = id as i64;
                     let Some(h) = helpers.get(id) else {
+                        if let Some((name, t)) = helpers.refused(id) {
+                            return Err(VmError::HelperNotAllowed {
+                                pc,
+                                id,
+                                name: name.to_string(),
+                                prog_type: crate::progtype::by_kernel_id(t)
+                                    .map_or_else(|| t.to_string(), |p| p.name.to_string()),
+                            });
+                        }
                         return Err(VmError::UnknownHelper { pc, id });
                     };
                     op.off = match table_ids.iter().position(|&x| x == id) {

@@ -139,9 +139,11 @@ impl LoadedObject {
 }
 
 /// Resolves `ld_imm64` map references (`map[idx:N]`, `map[idx:N][0]+off`)
-/// to the handles and value addresses of the maps of `maps`, by id.
+/// to the handles and value addresses of the maps of `maps`, by id;
+/// `whose` names the maps' owner in errors.
 pub fn resolve_map_ref(
     maps: &MapSet,
+    whose: &str,
     pc: usize,
     src: LdImm64Src,
     imm: i32,
@@ -153,7 +155,7 @@ pub fn resolve_map_ref(
             .and_then(|i| maps.get(i).map(|m| (i, m)))
             .ok_or_else(|| {
                 VmError::Setup(format!(
-                    "instruction {pc}: map index {i} is past the program's {} maps",
+                    "instruction {pc}: map index {i} is past the {whose} {} maps",
                     maps.len()
                 ))
             })
@@ -195,7 +197,7 @@ pub struct MapResolver(pub Arc<MapSet>);
 
 impl LdImm64Resolver for MapResolver {
     fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError> {
-        resolve_map_ref(&self.0, pc, src, imm, next_imm)
+        resolve_map_ref(&self.0, "program's", pc, src, imm, next_imm)
     }
 
     fn map_set(&self) -> Option<Arc<MapSet>> {
@@ -211,7 +213,7 @@ impl RegionResolver for MapResolver {
 
 impl LdImm64Resolver for LoadedObject {
     fn resolve(&self, pc: usize, src: LdImm64Src, imm: i32, next_imm: i32) -> Result<u64, VmError> {
-        resolve_map_ref(&self.maps, pc, src, imm, next_imm)
+        resolve_map_ref(&self.maps, "object's", pc, src, imm, next_imm)
     }
 
     fn map_set(&self) -> Option<Arc<MapSet>> {

@@ -13,7 +13,9 @@
 //!   header, the others from the network header (14 bytes on), and get
 //!   those 14 bytes back zeroed, as the kernel hands them back. `len`,
 //!   `protocol`, `pkt_type` and `ifindex` are set as `eth_type_trans` on
-//!   the loopback device sets them.
+//!   the loopback device sets them. The buffer has room for the packet to
+//!   grow at either end up to `BPF_SKB_MAX_LEN` (`bpf_skb_change_head`,
+//!   `bpf_skb_change_tail`), as the kernel's reallocations would give.
 //!
 //! ```
 //! use ironbpf_vm::{progtype, testrun, HelperRegistry, Interpreter, Options};
@@ -42,6 +44,8 @@ pub const XDP_PACKET_HEADROOM: usize = 256;
 pub const SHARED_INFO: usize = 320;
 /// `NET_SKB_PAD + NET_IP_ALIGN` on x86-64.
 pub const SKB_HEADROOM: usize = 64;
+/// `BPF_SKB_MAX_LEN`: how long the skb helpers let a packet grow.
+pub const SKB_MAX_LEN: usize = ironbpf_helpers::net::BPF_SKB_MAX_LEN as usize;
 const ETH_HLEN: usize = 14;
 
 /// A test run's input.
@@ -115,13 +119,20 @@ pub fn run(
             "a test-run packet is {ETH_HLEN} to {max} bytes; this one is {size} (the kernel says EINVAL)"
         )));
     }
-    let mut frame = buffer(FRAME_SIZE);
+    // An skb may grow by up to BPF_SKB_MAX_LEN at its head or its tail.
+    let grow = if xdp { 0 } else { SKB_MAX_LEN };
+    let total = if xdp {
+        FRAME_SIZE
+    } else {
+        grow + headroom + SKB_MAX_LEN.max(size) + SHARED_INFO
+    };
+    let mut frame = buffer(total);
     let base = frame.as_mut_ptr() as *mut u8;
-    // SAFETY: the frame has FRAME_SIZE bytes; the packet fits after the
+    // SAFETY: the frame has `total` bytes; the packet fits after the
     // headroom (checked above).
-    unsafe { std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(headroom), size) };
+    unsafe { std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(grow + headroom), size) };
     let start = base as u64;
-    let mac = start + headroom as u64;
+    let mac = start + (grow + headroom) as u64;
     let l2 = xdp || pt.skb_at_l2();
     let data = if l2 { mac } else { mac + ETH_HLEN as u64 };
     let data_end = mac + size as u64;
@@ -140,7 +151,7 @@ pub fn run(
         Packet {
             kind: PacketKind::Skb,
             hard_start: start,
-            hard_end: data_end,
+            hard_end: mac + SKB_MAX_LEN.max(size) as u64,
             data_meta: data,
             data,
             data_end,

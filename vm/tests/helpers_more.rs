@@ -368,3 +368,52 @@ fn the_cpu_slot_and_perf_output_with_packet_bytes() {
     want.extend_from_slice(&[9; 4]);
     assert_eq!(recs[0].data, want);
 }
+
+#[test]
+fn skb_change_tail_and_head_resize_the_packet() {
+    let set = maps(&[]);
+    // Grow the tail to 100 bytes, push 14 bytes of head: skb->len follows,
+    // the new bytes are zeroes, the old ones shift.
+    let asm = "r6 = r1\nr2 = 100\nr3 = 0\ncall bpf_skb_change_tail\nr7 = r0\nr1 = r6\nr2 = 14\nr3 = 0\ncall bpf_skb_change_head\nr7 |= r0\n\
+               r0 = *(u32 *)(r6 +0)\nr7 <<= 32\nr0 |= r7\nexit\n";
+    let out = run_pt(&vm(asm, &set), &progtype::SCHED_CLS, &set).unwrap();
+    assert_eq!(out.r0, 114, "both succeed; len 14 + 100");
+    assert_eq!(out.data_out.len(), 114);
+    assert_eq!(&out.data_out[..14], &[0u8; 14]);
+    assert_eq!(
+        out.data_out[14 + 12],
+        0x08,
+        "the old Ethernet header follows"
+    );
+    assert_eq!(&out.data_out[14 + 64..], &[0u8; 36]);
+    // Below the network header, or flags: -EINVAL.
+    let asm = "r2 = 13\nr3 = 0\ncall bpf_skb_change_tail\nexit\n";
+    assert_eq!(
+        run_pt(&vm(asm, &set), &progtype::SCHED_CLS, &set)
+            .unwrap()
+            .r0 as i64,
+        -22
+    );
+    let asm = "r2 = 1\nr3 = 1\ncall bpf_skb_change_head\nexit\n";
+    assert_eq!(
+        run_pt(&vm(asm, &set), &progtype::SCHED_CLS, &set)
+            .unwrap()
+            .r0 as i64,
+        -22
+    );
+}
+
+#[test]
+fn a_program_type_gets_the_kernels_helpers_for_it() {
+    let prog = assemble_program("r2 = 0\ncall bpf_xdp_adjust_head\nexit\n").unwrap();
+    let helpers = HelperRegistry::standard().for_prog_type(progtype::SCHED_CLS.kernel_id);
+    let err = Interpreter::new(&prog, &helpers, Options::default())
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "insn 1: program of type sched_cls cannot use helper bpf_xdp_adjust_head#44 (the kernel's verifier refuses it too)"
+    );
+    let xdp = HelperRegistry::standard().for_prog_type(progtype::XDP.kernel_id);
+    assert!(Interpreter::new(&prog, &xdp, Options::default()).is_ok());
+}

@@ -205,7 +205,7 @@ pub fn kernel(c: &Case) -> Result<Outcome, String> {
     let r = p
         .test_run(&TestRun {
             data: &c.packet,
-            data_out_size: 4096,
+            data_out_size: 32768,
             ..Default::default()
         })
         .map_err(|e| e.to_string())?;
