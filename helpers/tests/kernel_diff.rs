@@ -424,3 +424,42 @@ fn map_helpers_against_the_kernels_maps() {
     );
     check("map_helpers_against_the_kernels_maps", v);
 }
+
+/// Clocks cannot agree to the nanosecond: each side writes what it read
+/// into the packet, and the readings must be within 50 ms of each other
+/// (jiffies: within 25 ticks).
+#[test]
+fn clocks_agree_with_the_kernels() {
+    if !ironbpf_kernel::available_for_test("clocks_agree_with_the_kernels") {
+        return;
+    }
+    let calls = [
+        "bpf_ktime_get_ns",
+        "bpf_ktime_get_boot_ns",
+        "bpf_ktime_get_coarse_ns",
+        "bpf_ktime_get_tai_ns",
+        "bpf_jiffies64",
+        "bpf_get_numa_node_id",
+    ];
+    let mut asm = "r6 = r1\nr2 = *(u32 *)(r6 +0)\nr3 = *(u32 *)(r6 +4)\nr1 = r2\nr1 += 48\nif r1 > r3 goto out\nr9 = r2\n".to_string();
+    for (i, call) in calls.iter().enumerate() {
+        asm += &format!("call {call}\n*(u64 *)(r9 +{}) = r0\n", 8 * i);
+    }
+    asm += "out:\nr0 = 2\nexit\n";
+    let c = Case::new("clocks", &XDP, asm);
+    let k = common::kernel(&c).unwrap();
+    let o = common::ours(&c).unwrap();
+    let word = |d: &[u8], i: usize| u64::from_ne_bytes(d[8 * i..8 * i + 8].try_into().unwrap());
+    for (i, call) in calls.iter().enumerate() {
+        let (a, b) = (word(&k.data, i), word(&o.data, i));
+        let tolerance = match *call {
+            "bpf_jiffies64" => 25,
+            "bpf_get_numa_node_id" => 0,
+            _ => 50_000_000,
+        };
+        assert!(
+            a.abs_diff(b) <= tolerance,
+            "{call}: the kernel read {a}, ironbpf {b}"
+        );
+    }
+}
