@@ -111,6 +111,59 @@ fn skb_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
     Ok(p)
 }
 
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88a8;
+const VLAN_HLEN: u64 = 4;
+/// `__sk_buff` fields the VLAN helpers keep (the skb's own in the kernel).
+const SKB_PROTOCOL: u64 = 16;
+const SKB_VLAN_PRESENT: u64 = 20;
+const SKB_VLAN_TCI: u64 = 24;
+const SKB_VLAN_PROTO: u64 = 28;
+
+fn skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64) -> Result<u32, HelperError> {
+    Ok(u32::from_ne_bytes(
+        ctx.read(skb + off, 4)?.try_into().expect("4 bytes"),
+    ))
+}
+
+fn set_skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64, v: u32) -> Result<(), HelperError> {
+    ctx.write(skb + off, &v.to_ne_bytes())
+}
+
+/// `__skb_vlan_pop`: takes the VLAN header after the MAC addresses out of
+/// the packet; its TCI, or the errno.
+fn untag(ctx: &mut HelperCtx<'_>, skb: u64) -> Result<Result<u16, i64>, HelperError> {
+    let mut p = skb_packet(ctx)?;
+    if p.mac_header != Some(p.data) {
+        return Ok(Err(EINVAL));
+    }
+    if p.len() < ETH_HLEN + VLAN_HLEN {
+        return Ok(Err(ENOMEM));
+    }
+    let hdr = pkt_read(&p, p.data + 12, 6);
+    let tci = u16::from_be_bytes([hdr[2], hdr[3]]);
+    let inner = u16::from_be_bytes([hdr[4], hdr[5]]);
+    // vlan_set_encap_proto: an Ethernet type, or 802.3/802.2 framing.
+    let protocol: u16 = if inner >= 0x0600 {
+        inner
+    } else if pkt_read(&p, p.data + 18, 2.min(p.len().saturating_sub(18))) == [0xff, 0xff] {
+        0x0001
+    } else {
+        0x0004
+    };
+    pkt_move(&p, p.data + VLAN_HLEN, p.data, 12);
+    p.data += VLAN_HLEN;
+    p.data_meta = p.data;
+    p.mac_header = Some(p.data);
+    if p.network_header.is_none_or(|n| n < p.data + ETH_HLEN) {
+        p.network_header = Some(p.data + ETH_HLEN);
+    }
+    set_skb_field(ctx, skb, SKB_PROTOCOL, protocol.to_be() as u32)?;
+    set_skb_len(ctx, skb, &p)?;
+    ctx.state()?.set_packet(p);
+    Ok(Ok(tci))
+}
+
 /// `skb->len` lives in the `__sk_buff` the program reads it from.
 fn set_skb_len(ctx: &mut HelperCtx<'_>, skb: u64, p: &Packet) -> Result<(), HelperError> {
     ctx.write(skb, &(p.len() as u32).to_ne_bytes())
@@ -501,6 +554,70 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
         p.mac_header = Some(p.data);
         set_skb_len(ctx, skb, &p)?;
         ctx.state()?.set_packet(p);
+        Ok(0)
+    });
+    def(reg, "skb_vlan_push", |ctx, a| {
+        let (skb, proto, tci) = (a[0], a[1] as u16, a[2] as u16);
+        // Only 802.1Q and 802.1ad tags; anything else becomes 802.1Q.
+        let proto = match u16::from_be(proto) {
+            ETH_P_8021Q | ETH_P_8021AD => proto,
+            _ => ETH_P_8021Q.to_be(),
+        };
+        let mut p = skb_packet(ctx)?;
+        let tag = skb_field(ctx, skb, SKB_VLAN_PRESENT)?;
+        if tag != 0 {
+            // The tag already carried moves into the packet, after the MACs.
+            if p.mac_header != Some(p.data) {
+                return Ok(neg(EINVAL));
+            }
+            if p.data < p.hard_start + VLAN_HLEN {
+                return Ok(neg(ENOMEM));
+            }
+            let old_proto = skb_field(ctx, skb, SKB_VLAN_PROTO)? as u16;
+            let old_tci = skb_field(ctx, skb, SKB_VLAN_TCI)? as u16;
+            pkt_move(&p, p.data - VLAN_HLEN, p.data, 12);
+            p.data -= VLAN_HLEN;
+            p.data_meta = p.data;
+            p.mac_header = Some(p.data);
+            let mut hdr = old_proto.to_ne_bytes().to_vec();
+            hdr.extend_from_slice(&old_tci.to_be_bytes());
+            pkt_write(&p, p.data + 12, &hdr);
+            set_skb_field(ctx, skb, SKB_PROTOCOL, old_proto as u32)?;
+            set_skb_len(ctx, skb, &p)?;
+            ctx.state()?.set_packet(p);
+        }
+        set_skb_field(ctx, skb, SKB_VLAN_PRESENT, 1)?;
+        set_skb_field(ctx, skb, SKB_VLAN_TCI, tci as u32)?;
+        set_skb_field(ctx, skb, SKB_VLAN_PROTO, proto as u32)?;
+        Ok(0)
+    });
+    def(reg, "skb_vlan_pop", |ctx, a| {
+        let skb = a[0];
+        let is_vlan = |proto: u32| matches!(u16::from_be(proto as u16), ETH_P_8021Q | ETH_P_8021AD);
+        if skb_field(ctx, skb, SKB_VLAN_PRESENT)? != 0 {
+            for off in [SKB_VLAN_PRESENT, SKB_VLAN_TCI, SKB_VLAN_PROTO] {
+                set_skb_field(ctx, skb, off, 0)?;
+            }
+        } else {
+            if !is_vlan(skb_field(ctx, skb, SKB_PROTOCOL)?) {
+                return Ok(0);
+            }
+            if let Err(e) = untag(ctx, skb)? {
+                return Ok(neg(e));
+            }
+        }
+        // The next tag in the packet becomes the carried one.
+        let proto = skb_field(ctx, skb, SKB_PROTOCOL)?;
+        if !is_vlan(proto) {
+            return Ok(0);
+        }
+        let tci = match untag(ctx, skb)? {
+            Ok(tci) => tci,
+            Err(e) => return Ok(neg(e)),
+        };
+        set_skb_field(ctx, skb, SKB_VLAN_PRESENT, 1)?;
+        set_skb_field(ctx, skb, SKB_VLAN_TCI, tci as u32)?;
+        set_skb_field(ctx, skb, SKB_VLAN_PROTO, proto)?;
         Ok(0)
     });
     def(reg, "get_socket_cookie", |ctx, _| {

@@ -463,3 +463,65 @@ fn clocks_agree_with_the_kernels() {
         );
     }
 }
+
+/// A frame with an 802.1Q tag (TCI 100) before the IPv4 type, and one with
+/// two tags (802.1ad 200 outside, 802.1Q 100 inside).
+fn tagged(outer: bool) -> Vec<u8> {
+    let p = common::packet();
+    let mut t = p[..12].to_vec();
+    if outer {
+        t.extend_from_slice(&[0x88, 0xa8, 0x00, 0xc8]);
+    }
+    t.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
+    t.extend_from_slice(&p[12..]);
+    t
+}
+
+#[test]
+fn vlan_tags_pushed_and_popped() {
+    // r0 = the calls' results, then the __sk_buff's protocol and VLAN
+    // fields, each folded in.
+    let fields = "r1 = *(u32 *)(r6 +16)\nr0 = r7\nr0 <<= 16\nr0 ^= r1\nr1 = *(u32 *)(r6 +20)\nr0 <<= 1\nr0 ^= r1\nr1 = *(u32 *)(r6 +24)\nr0 <<= 12\nr0 ^= r1\nr1 = *(u32 *)(r6 +28)\nr0 <<= 16\nr0 ^= r1\nexit\n";
+    let push = |proto: u32, tci: u32| {
+        format!(
+            "r1 = r6\nr2 = {proto:#x}\nr3 = {tci}\ncall bpf_skb_vlan_push\nr7 <<= 4\nr7 |= r0\n"
+        )
+    };
+    let pop = "r1 = r6\ncall bpf_skb_vlan_pop\nr7 <<= 4\nr7 |= r0\n";
+    let mut v = Vec::new();
+    for (name, body, pkt) in [
+        ("push", push(0x0081, 5), common::packet()),
+        ("push 802.1ad", push(0xa888, 5), common::packet()),
+        ("push an unknown type", push(0x3412, 5), common::packet()),
+        (
+            "push twice",
+            push(0x0081, 5) + &push(0xa888, 7),
+            common::packet(),
+        ),
+        ("pop untagged", pop.to_string(), common::packet()),
+        ("push then pop", push(0x0081, 5) + pop, common::packet()),
+        ("pop a tag in the frame", pop.to_string(), tagged(false)),
+        ("pop the outer of two tags", pop.to_string(), tagged(true)),
+        ("pop twice", pop.to_string() + pop, tagged(true)),
+        (
+            "push onto a tagged frame twice",
+            push(0x0081, 9) + &push(0x0081, 10),
+            tagged(false),
+        ),
+        (
+            "pop a tag from a frame too short to hold it",
+            pop.to_string(),
+            vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x81, 0, 0, 1],
+        ),
+    ] {
+        v.push(
+            Case::new(
+                format!("vlan: {name}"),
+                &SCHED_CLS,
+                "r6 = r1\nr7 = 0\n".to_string() + &body + fields,
+            )
+            .packet(pkt),
+        );
+    }
+    check("vlan_tags_pushed_and_popped", v);
+}

@@ -417,3 +417,21 @@ fn a_program_type_gets_the_kernels_helpers_for_it() {
     let xdp = HelperRegistry::standard().for_prog_type(progtype::XDP.kernel_id);
     assert!(Interpreter::new(&prog, &xdp, Options::default()).is_ok());
 }
+
+#[test]
+fn vlan_tags_carried_and_in_the_frame() {
+    let set = maps(&[]);
+    // Push tag 5 (carried with the skb), then tag 7: 5 moves into the frame.
+    let asm = "r6 = r1\nr2 = 0x0081\nr3 = 5\ncall bpf_skb_vlan_push\nr1 = r6\nr2 = 0x0081\nr3 = 7\ncall bpf_skb_vlan_push\n\
+               r0 = *(u32 *)(r6 +24)\nr1 = *(u32 *)(r6 +20)\nr0 <<= 8\nr0 |= r1\nexit\n";
+    let out = run_pt(&vm(asm, &set), &progtype::SCHED_CLS, &set).unwrap();
+    assert_eq!(out.r0, 7 << 8 | 1, "tag 7 is carried");
+    assert_eq!(out.data_out.len(), 68);
+    assert_eq!(&out.data_out[12..18], &[0x81, 0x00, 0x00, 0x05, 0x08, 0x00]);
+    // Pop: the carried tag goes, then the frame's becomes the carried one.
+    let asm = "r6 = r1\nr2 = 0x0081\nr3 = 5\ncall bpf_skb_vlan_push\nr1 = r6\nr2 = 0x0081\nr3 = 7\ncall bpf_skb_vlan_push\n\
+               r1 = r6\ncall bpf_skb_vlan_pop\nr0 = *(u32 *)(r6 +24)\nexit\n";
+    let out = run_pt(&vm(asm, &set), &progtype::SCHED_CLS, &set).unwrap();
+    assert_eq!(out.r0, 5);
+    assert_eq!(out.data_out.len(), 64, "the frame is untagged again");
+}
