@@ -83,8 +83,10 @@ pub enum PacketKind {
 
 /// A run's packet as the helpers that move its bounds see it. The engine
 /// that sets it guarantees that `[hard_start, hard_end)` is live, writable
-/// memory owned by the run for the whole run, and reads the bounds back
-/// after every helper call ([`RunState::packet_gen`]).
+/// memory owned by the run for the whole run (for an XDP frame, from
+/// `hard_start + XDP_FRAME_SIZE` on: the helpers never reach below that),
+/// and reads the bounds back after every helper call
+/// ([`RunState::packet_gen`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet {
     pub kind: PacketKind,
@@ -102,11 +104,18 @@ pub struct Packet {
 
 impl Packet {
     /// A packet of `len` bytes at `start` with no room around it (what a
-    /// plain slice handed to an engine gives).
+    /// plain slice handed to an engine gives). An XDP frame's
+    /// `hard_start` is put `sizeof(struct xdp_frame)` before `start`: the
+    /// helpers keep `data_meta` at or above that reserve, so no byte before
+    /// `start` is ever reached, and the head may move back to where it was.
     pub fn fixed(kind: PacketKind, start: u64, len: u64) -> Packet {
         Packet {
             kind,
-            hard_start: start,
+            hard_start: if kind == PacketKind::Xdp {
+                start - crate::net::XDP_FRAME_SIZE
+            } else {
+                start
+            },
             hard_end: start + len,
             data_meta: start,
             data: start,

@@ -213,13 +213,14 @@ fn xdp_adjust_moves_the_packet_and_its_pointers() {
             .unwrap() as i64,
         -22
     );
-    let shrink = "r6 = r1\nr2 = 10\ncall bpf_xdp_adjust_head\nr2 = *(u32 *)(r6 +0)\nr3 = *(u32 *)(r6 +4)\nr0 = r3\nr0 -= r2\nr1 = *(u8 *)(r2 -1)\nexit\n";
+    let shrink = "r6 = r1\nr2 = 10\ncall bpf_xdp_adjust_head\nr1 = r6\nr2 = -10\ncall bpf_xdp_adjust_head\nr1 = r6\nr2 = 10\ncall bpf_xdp_adjust_head\n\
+                  r2 = *(u32 *)(r6 +0)\nr3 = *(u32 *)(r6 +4)\nr0 = r3\nr0 -= r2\nif r0 != 54 goto +1\nr1 = *(u8 *)(r2 -1)\nexit\n";
     let err = vm(shrink, &set)
         .run_ctx(&progtype::XDP, &mut ctx, Some(&mut pkt), None)
         .unwrap_err();
     assert!(
-        matches!(err, VmError::MemoryFault { pc: 7, .. }),
-        "the byte before the new start is no longer the packet's: {err}"
+        matches!(err, VmError::MemoryFault { pc: 14, .. }),
+        "54 bytes left, and the byte before the new start is no longer the packet's: {err}"
     );
     // Tail and metadata.
     let tail = "r6 = r1\nr2 = 36\ncall bpf_xdp_adjust_tail\nr7 = r0\nr1 = r6\nr2 = -8\ncall bpf_xdp_adjust_meta\nr7 <<= 8\nr7 |= r0\n\
