@@ -525,3 +525,138 @@ fn vlan_tags_pushed_and_popped() {
     }
     check("vlan_tags_pushed_and_popped", v);
 }
+
+/// Values the kernel makes up (a socket cookie, a flow hash) cannot match
+/// ours; what the program can tell of them must: non-zero, stable within
+/// a run, and the hash kept in skb->hash. Per-CPU lookups by CPU number.
+#[test]
+fn made_up_values_behave_alike() {
+    let mut v = Vec::new();
+    v.push(Case::new(
+        "socket cookie: non-zero, the same twice",
+        &SCHED_CLS,
+        "r6 = r1\ncall bpf_get_socket_cookie\nr7 = r0\nr1 = r6\ncall bpf_get_socket_cookie\nr1 = 0\nif r7 == 0 goto +2\nif r0 != r7 goto +1\nr1 = 1\nr0 = r1\nexit\n",
+    ));
+    v.push(Case::new(
+        "flow hash: non-zero, the same twice, in skb->hash",
+        &SCHED_CLS,
+        "r6 = r1\ncall bpf_get_hash_recalc\nr7 = r0\nr1 = r6\ncall bpf_get_hash_recalc\nr8 = *(u32 *)(r6 +68)\nr1 = 0\nif r7 == 0 goto +3\nif r0 != r7 goto +2\nif r8 != r7 goto +1\nr1 = 1\nr0 = r1\nexit\n",
+    ));
+    v.push(Case::new(
+        "set_hash then get_hash_recalc gives it back",
+        &SCHED_CLS,
+        "r6 = r1\nr2 = 0xabcd\ncall bpf_set_hash\nr1 = r6\ncall bpf_get_hash_recalc\nexit\n",
+    ));
+    let cpus = ironbpf_kernel::possible_cpus();
+    let values: Vec<u8> = (0..cpus as u64)
+        .flat_map(|c| (100 + c).to_ne_bytes())
+        .collect();
+    for cpu in [0u64, cpus as u64 - 1, cpus as u64, 1 << 32] {
+        v.push(
+            Case::new(
+                format!("map_lookup_percpu_elem cpu {cpu}"),
+                &XDP,
+                format!("*(u32 *)(r10 -4) = 0\nr1 = map[idx:0]\nr2 = r10\nr2 += -4\nr3 = {cpu:#x} ll\ncall bpf_map_lookup_percpu_elem\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 +0)\nexit\n"),
+            )
+            .maps(vec![MapDef::new(6, 4, 8, 1).with(&0u32.to_ne_bytes(), &values)]),
+        );
+    }
+    check("made_up_values_behave_alike", v);
+}
+
+/// Tail calls through a program array, in the kernel and here: a slot
+/// with a program, an empty one, an index past the end, and a program
+/// that tail-calls itself until the kernel's limit of 33 stops it.
+#[test]
+fn tail_calls_agree_with_the_kernel() {
+    use ironbpf_isa::assemble_program;
+    use ironbpf_kernel::{load_program, KernelMap, MapCreate, ProgLoad, TestRun};
+    use ironbpf_maps::FdMap;
+    use ironbpf_vm::object::MapResolver;
+    use ironbpf_vm::{testrun, Interpreter, Options};
+    use std::sync::Arc;
+    if !ironbpf_kernel::available_for_test("tail_calls_agree_with_the_kernel") {
+        return;
+    }
+    // map 0: the program array; map 1: a counter.
+    let target = "r0 = *(u32 *)(r1 +12)\nr0 += 1000\nexit\n";
+    let counting = "r6 = r1\n*(u32 *)(r10 -4) = 0\nr1 = map[idx:1]\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto +6\n\
+                    r1 = 1\nlock *(u64 *)(r0 +0) += r1\nr1 = r6\nr2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\n\
+                    *(u32 *)(r10 -4) = 0\nr1 = map[idx:1]\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 +0)\nexit\n";
+    let callers = [
+        ("a slot with a program", "r6 = r1\nr2 = map[idx:0]\nr3 = 1\ncall bpf_tail_call\nr0 = 99\nexit\n"),
+        ("an empty slot, then a full one", "r6 = r1\nr2 = map[idx:0]\nr3 = 2\ncall bpf_tail_call\nr1 = r6\nr2 = map[idx:0]\nr3 = 1\ncall bpf_tail_call\nr0 = 98\nexit\n"),
+        ("past the end", "r2 = map[idx:0]\nr3 = 7\ncall bpf_tail_call\nr0 = 97\nexit\n"),
+        ("itself until the limit", counting),
+    ];
+    let words = |asm: &str| -> Vec<u64> {
+        assemble_program(asm)
+            .unwrap()
+            .slots()
+            .iter()
+            .map(|s| s.to_u64())
+            .collect()
+    };
+    for (name, caller) in callers {
+        // The kernel.
+        let progs = KernelMap::create(&MapCreate::new(3, 4, 4, 4)).unwrap();
+        let counter = KernelMap::create(&MapCreate::new(2, 4, 8, 1)).unwrap();
+        let fds = [progs.raw_fd(), counter.raw_fd()];
+        let load = |asm: &str| {
+            let w = words(asm);
+            let out = load_program(&ProgLoad {
+                prog_type: 6,
+                insns: &w,
+                fd_array: &fds,
+                ..Default::default()
+            });
+            out.result
+                .unwrap_or_else(|e| panic!("{name}: {e}: {:?}", out.first_error_line))
+        };
+        let t = load(target);
+        progs
+            .update(&1u32.to_ne_bytes(), &(t.raw_fd() as u32).to_ne_bytes(), 0)
+            .unwrap();
+        let c = load(caller);
+        progs
+            .update(&0u32.to_ne_bytes(), &(c.raw_fd() as u32).to_ne_bytes(), 0)
+            .unwrap();
+        let pkt = common::packet();
+        let kernel = c
+            .test_run(&TestRun {
+                data: &pkt,
+                ..Default::default()
+            })
+            .unwrap()
+            .retval;
+        // Ours.
+        let maps = common::our_maps(&[MapDef::new(3, 4, 4, 4), MapDef::new(2, 4, 8, 1)]);
+        let resolver = MapResolver(maps.clone());
+        let helpers = ironbpf_helpers::HelperRegistry::standard().for_prog_type(6);
+        let vm = |asm: &str| {
+            Interpreter::with_resolver(
+                &assemble_program(asm).unwrap(),
+                &helpers,
+                Options::default(),
+                Some(&resolver),
+            )
+            .unwrap()
+        };
+        let fd = maps.get(0).unwrap();
+        let fd = fd.as_any().downcast_ref::<FdMap>().unwrap();
+        fd.update_object(&1u32.to_ne_bytes(), 1, Some(Arc::new(vm(target))), 0)
+            .unwrap();
+        let me = vm(caller);
+        fd.update_object(&0u32.to_ne_bytes(), 2, Some(Arc::new(me.clone())), 0)
+            .unwrap();
+        let ours = testrun::run(
+            &me,
+            &ironbpf_vm::progtype::XDP,
+            &testrun::TestRun::packet(&pkt),
+            Some(&resolver),
+        )
+        .unwrap()
+        .r0 as u32;
+        assert_eq!(ours, kernel, "{name}");
+    }
+}
