@@ -125,6 +125,22 @@ impl Packet {
         }
     }
 
+    /// The packet a program of kernel type `prog_type` sees in a region of
+    /// `len` bytes at `start` with no room around it: an XDP frame, or an
+    /// skb whose data starts at the MAC header (tc) or the network header.
+    pub fn of_region(prog_type: u32, start: u64, len: u64) -> Packet {
+        const ETH_HLEN: u64 = 14;
+        match prog_type {
+            6 => Packet::fixed(PacketKind::Xdp, start, len),
+            3 | 4 => Packet {
+                mac_header: Some(start),
+                network_header: (len >= ETH_HLEN).then_some(start + ETH_HLEN),
+                ..Packet::fixed(PacketKind::Skb, start, len)
+            },
+            _ => Packet::fixed(PacketKind::Skb, start, len),
+        }
+    }
+
     /// `data_end - data`.
     pub fn len(&self) -> u64 {
         self.data_end - self.data
@@ -199,7 +215,9 @@ pub struct RunState {
     pub cpu: u32,
     /// The context's address (r1 at entry).
     pub ctx: u64,
-    /// The packet, for programs that have one.
+    /// The packet, once a helper moved its bounds or when the engine lays
+    /// it out itself; `None`: the run's packet region as it is
+    /// ([`Packet::of_region`]).
     pub packet: Option<Packet>,
     /// Bumped by every helper that moves the packet's bounds: engines
     /// rebuild their region table and context pointers when it changes.

@@ -221,7 +221,7 @@ pub(crate) fn register(reg: &mut HelperRegistry) {
             if flags & !(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK) != 0 {
                 return Ok(neg(EINVAL));
             }
-            let Some(p) = ctx.state_ref().and_then(|s| s.packet) else {
+            let Ok(p) = crate::net::packet(ctx) else {
                 return Ok(neg(EFAULT));
             };
             if ctx_len > p.len() {

@@ -87,14 +87,15 @@ pub mod csum {
 
 /// The run's packet: the engine's, or else the packet region as a fixed
 /// socket buffer.
-fn packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
+pub(crate) fn packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
     if let Some(p) = ctx.state_ref().and_then(|s| s.packet) {
         return Ok(p);
     }
     let r = ctx
         .packet()
         .ok_or_else(|| HelperError::Failed("the program has no packet".into()))?;
-    Ok(Packet::fixed(PacketKind::Skb, r.start, r.len))
+    let prog_type = ctx.state_ref().map_or(0, |s| s.prog_type);
+    Ok(Packet::of_region(prog_type, r.start, r.len))
 }
 
 /// `BPF_SKB_MAX_LEN` (`SKB_MAX_ALLOC`): the longest packet the skb helpers

@@ -12,8 +12,7 @@
 use crate::error::VmError;
 use crate::progtype::{CtxFieldKind, ProgType};
 use ironbpf_helpers::{
-    Callbacks, Helper, HelperCtx, HelperError, HelperRegistry, Packet, PacketKind, RunState,
-    FUNC_HANDLE_BASE,
+    Callbacks, Helper, HelperCtx, HelperError, HelperRegistry, RunState, FUNC_HANDLE_BASE,
 };
 use ironbpf_isa::abi::{
     Access, AccessFault, MemoryRegion, RegionKind, RegionResolver, RegionTable,
@@ -548,8 +547,7 @@ impl Interpreter {
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<u64, VmError> {
-        self.run_ctx_state(prog_type, ctx, packet, resolver)
-            .map(|(r0, _)| r0)
+        self.run_ctx_into(prog_type, ctx, packet, resolver, None)
     }
 
     /// Like [`Interpreter::run_ctx`], and gives back the run's final state:
@@ -561,6 +559,22 @@ impl Interpreter {
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<(u64, RunState), VmError> {
+        let mut state = RunState::default();
+        let r0 = self.run_ctx_into(prog_type, ctx, packet, resolver, Some(&mut state))?;
+        Ok((r0, state))
+    }
+
+    /// [`Interpreter::run_ctx`], leaving the final state in `out` if given
+    /// (the state is large: runs that do not want it do not move it).
+    #[inline(always)]
+    fn run_ctx_into(
+        &self,
+        prog_type: &'static ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+        resolver: Option<&dyn RegionResolver>,
+        out: Option<&mut RunState>,
+    ) -> Result<u64, VmError> {
         if ctx.len() < prog_type.ctx_size as usize {
             return Err(VmError::Setup(format!(
                 "the {} context is {} bytes; it must be at least {} (its uapi struct)",
@@ -605,36 +619,23 @@ impl Interpreter {
         let mut state = self.new_state(&memory, ctx_start);
         // The table holds only `ctx` and `packet`, borrowed mutably for the
         // whole run.
-        let r0 = self.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state)?;
-        Ok((r0, state))
+        let r0 = self.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state);
+        if let Some(out) = out {
+            *out = state;
+        }
+        r0
     }
 
     /// The state a run of this program on `memory` starts with: the program
-    /// type and packet from its context view (a packet with no room around
-    /// it), the CPU slot from the options.
+    /// type from its context view, the CPU slot from the options, and the
+    /// packet as the table's packet region has it (`packet: None`, see
+    /// [`Packet::of_region`]).
+    #[inline]
     pub fn new_state(&self, memory: &RunMemory<'_>, ctx: u64) -> RunState {
-        let view = memory.ctx;
-        let prog_type = view.map_or(0, |c| c.prog_type.kernel_id);
-        let packet = view.filter(|c| c.data_end > c.data).map(|c| {
-            let len = c.data_end - c.data;
-            if prog_type == 6 {
-                Packet::fixed(PacketKind::Xdp, c.data, len)
-            } else {
-                let mut p = Packet::fixed(PacketKind::Skb, c.data, len);
-                if c.prog_type.skb_at_l2() {
-                    p.mac_header = Some(c.data);
-                    p.network_header = (len >= ETH_HLEN as u64).then_some(c.data + ETH_HLEN as u64);
-                } else {
-                    p.network_header = Some(c.data);
-                }
-                p
-            }
-        });
         RunState {
-            prog_type,
+            prog_type: memory.ctx.map_or(0, |c| c.prog_type.kernel_id),
             cpu: self.options.cpu,
             ctx,
-            packet,
             ..RunState::default()
         }
     }
@@ -645,6 +646,7 @@ impl Interpreter {
     /// during the run: the caller guarantees it by building the table from
     /// slices it borrows mutably across the call (see
     /// [`Interpreter::run_with_memory`]).
+    #[inline]
     pub fn run(&self, args: &[u64; 5], memory: &RunMemory<'_>) -> Result<u64, VmError> {
         let mut state = self.new_state(memory, args[0]);
         self.run_with_state(args, memory, &mut state)
@@ -662,27 +664,35 @@ impl Interpreter {
         state: &mut RunState,
     ) -> Result<u64, VmError> {
         let mut spent = 0;
-        self.run_chain(args, memory, state, &mut spent)
+        let r0 = self.run_top(args, memory, state, &mut spent)?;
+        if state.tail_call.is_none() {
+            return Ok(r0);
+        }
+        Self::run_tail_calls(memory, state, &mut spent)
     }
 
-    /// Runs the program, then the programs it tail-calls.
-    fn run_chain(
-        &self,
-        args: &[u64; 5],
+    /// Runs the programs that tail calls name, one after the other, until
+    /// one returns without a tail call.
+    #[cold]
+    fn run_tail_calls(
         memory: &RunMemory<'_>,
         state: &mut RunState,
         spent: &mut u64,
     ) -> Result<u64, VmError> {
-        let r0 = self.run_top(args, memory, state, spent)?;
-        let Some(tc) = state.tail_call.take() else {
-            return Ok(r0);
-        };
-        let next = tc.prog.downcast_ref::<Interpreter>().ok_or_else(|| {
-            VmError::Setup(
-                "the program array holds an object that is not an ironbpf Interpreter".into(),
-            )
-        })?;
-        next.run_chain(&[tc.ctx, 0, 0, 0, 0], memory, state, spent)
+        loop {
+            let Some(tc) = state.tail_call.take() else {
+                unreachable!("called with a tail call pending")
+            };
+            let next = tc.prog.downcast_ref::<Interpreter>().ok_or_else(|| {
+                VmError::Setup(
+                    "the program array holds an object that is not an ironbpf Interpreter".into(),
+                )
+            })?;
+            let r0 = next.run_top(&[tc.ctx, 0, 0, 0, 0], memory, state, spent)?;
+            if state.tail_call.is_none() {
+                return Ok(r0);
+            }
+        }
     }
 
     fn run_top(
