@@ -180,8 +180,14 @@ pub struct Jiffies {
 
 impl Jiffies {
     /// The host kernel's, when `/proc/timer_list` tells (root only), else
-    /// `HZ = 250` counting from boot as the kernel does.
+    /// `HZ = 250` counting from boot as the kernel does. Read once per
+    /// process.
     pub fn host() -> Jiffies {
+        static HOST: std::sync::OnceLock<Jiffies> = std::sync::OnceLock::new();
+        *HOST.get_or_init(Self::read_host)
+    }
+
+    fn read_host() -> Jiffies {
         let hz = 250u64;
         let initial = (-(300 * hz as i64)) as u32 as u64;
         let fallback = Jiffies {
@@ -269,6 +275,55 @@ impl HelperEnv {
             Some(t) => t.clone(),
             None => TaskInfo::current(),
         }
+    }
+
+    /// A field of the task the embedder set, if it set one.
+    fn set_field<T>(&self, f: impl FnOnce(&TaskInfo) -> T) -> Option<T> {
+        self.task
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(f)
+    }
+
+    /// The current task's thread and process ids (`pid`, `tgid`): two
+    /// system calls for the host's, no file read.
+    pub fn pid_tgid(&self) -> (u32, u32) {
+        self.set_field(|t| (t.pid, t.tgid)).unwrap_or_else(|| {
+            // SAFETY: these calls take no pointers.
+            unsafe {
+                (
+                    libc::syscall(libc::SYS_gettid) as u32,
+                    libc::getpid() as u32,
+                )
+            }
+        })
+    }
+
+    /// The current task's uid and gid.
+    pub fn uid_gid(&self) -> (u32, u32) {
+        self.set_field(|t| (t.uid, t.gid))
+            // SAFETY: these calls take no pointers.
+            .unwrap_or_else(|| unsafe { (libc::getuid(), libc::getgid()) })
+    }
+
+    /// The current task's name.
+    pub fn comm(&self) -> Vec<u8> {
+        self.set_field(|t| t.comm.clone())
+            .unwrap_or_else(|| TaskInfo::current().comm)
+    }
+
+    /// The current task's cgroup v2 id (the host's is looked up once).
+    pub fn cgroup_id(&self) -> u64 {
+        static HOST: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        self.set_field(|t| t.cgroup_id)
+            .unwrap_or_else(|| *HOST.get_or_init(own_cgroup_id))
+    }
+
+    /// The current task's pid namespace (`st_dev`, `st_ino`).
+    pub fn pidns(&self) -> (u64, u64) {
+        self.set_field(|t| t.pidns)
+            .unwrap_or_else(|| TaskInfo::current().pidns)
     }
 
     /// The trace log `bpf_trace_printk` writes.

@@ -81,13 +81,12 @@ fn trace_printk(
         Ok(t) => t,
         Err(e) => return Ok(neg(e)),
     };
-    let task = env.task();
     let cpu = ctx.state_ref().map_or(0, |s| s.cpu);
     let mut message = text.clone();
     message.truncate(MAX_BPRINTF_BUF - 1);
     env.trace().push(TraceRecord {
-        pid: task.pid,
-        comm: task.comm,
+        pid: env.pid_tgid().0,
+        comm: env.comm(),
         cpu,
         timestamp_ns: clock_ns(libc::CLOCK_MONOTONIC),
         message,
@@ -237,13 +236,13 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     // The current task.
     let e = env.clone();
     def(reg, "get_current_pid_tgid", move |_, _| {
-        let t = e.task();
-        Ok((t.tgid as u64) << 32 | t.pid as u64)
+        let (pid, tgid) = e.pid_tgid();
+        Ok((tgid as u64) << 32 | pid as u64)
     });
     let e = env.clone();
     def(reg, "get_current_uid_gid", move |_, _| {
-        let t = e.task();
-        Ok((t.gid as u64) << 32 | t.uid as u64)
+        let (uid, gid) = e.uid_gid();
+        Ok((gid as u64) << 32 | uid as u64)
     });
     let e = env.clone();
     def(reg, "get_current_comm", move |ctx, a| {
@@ -254,16 +253,14 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             return Ok(0);
         }
         let mut buf = vec![0u8; size];
-        let comm = e.task().comm;
+        let comm = e.comm();
         let n = comm.len().min(size - 1);
         buf[..n].copy_from_slice(&comm[..n]);
         ctx.write(a[0], &buf)?;
         Ok(0)
     });
     let e = env.clone();
-    def(reg, "get_current_cgroup_id", move |_, _| {
-        Ok(e.task().cgroup_id)
-    });
+    def(reg, "get_current_cgroup_id", move |_, _| Ok(e.cgroup_id()));
     // No kernel task_struct exists in userspace: NULL, which a program
     // must check before it reads through the pointer anyway.
     def(reg, "get_current_task", |_, _| Ok(0));
@@ -276,14 +273,14 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     def(reg, "get_ns_current_pid_tgid", move |ctx, a| {
         let (dev, ino, out, size) = (a[0], a[1], a[2], a[3] as u32 as u64);
         ctx.check(out, size, Access::Store)?;
-        let t = e.task();
         // The kernel's dev_t is 32 bits; the namespace must be the task's.
-        if size != 8 || dev > u32::MAX as u64 || (dev, ino) != t.pidns {
+        if size != 8 || dev > u32::MAX as u64 || (dev, ino) != e.pidns() {
             ctx.zero(out, size)?;
             return Ok(neg(EINVAL));
         }
-        let mut v = t.pid.to_ne_bytes().to_vec();
-        v.extend_from_slice(&t.tgid.to_ne_bytes());
+        let (pid, tgid) = e.pid_tgid();
+        let mut v = pid.to_ne_bytes().to_vec();
+        v.extend_from_slice(&tgid.to_ne_bytes());
         ctx.write(out, &v)?;
         Ok(0)
     });
