@@ -14,8 +14,30 @@
 //! which a helper reads and writes the memory a program hands it (checked
 //! against the run's memory regions), changes the run's state (the packet's
 //! bounds, a redirect), finds the program's maps, and calls back into the
-//! program. [`env`] is what the helpers see of the world: the current
+//! program. [`env`](mod@env) is what the helpers see of the world: the current
 //! task, the clocks, and the trace log the host reads.
+//!
+//! Each helper is tested from a program in the interpreter
+//! (`vm/tests/helpers*.rs`), and where the kernel can test-run it, against
+//! the kernel on the same packet layout (`tests/kernel_diff.rs`); the
+//! program types of the table are the kernel's (`tests/kernel_protos.rs`).
+//! Where userspace cannot be the kernel, the table says what it does
+//! instead:
+//!
+//! - the `bpf_probe_read_*` helpers read the host process's memory (both
+//!   "kernel" and "user"), fault-safe; `_kernel` reads of the never-mapped
+//!   first 64 KiB are `-ERANGE`, as the kernel's of NULL;
+//! - `%p` hashes with a per-process key, `bpf_get_hash_recalc` with a fixed
+//!   one, socket cookies count from 1: the kernel's values are per boot;
+//! - `bpf_get_current_*` describe the calling thread of the host process
+//!   unless the embedder sets a task ([`HelperEnv::set_task`]);
+//!   `bpf_get_current_task`, `bpf_get_func_ip` and `bpf_get_attach_cookie`
+//!   return 0;
+//! - `bpf_redirect_map` accepts any map whose key is present (ironbpf-maps
+//!   has no devmap/cpumap/xskmap); lookups in maps of maps return NULL;
+//! - a tail call from a subprogram or a callback is refused by the engine;
+//! - a packet handed to an engine as a plain slice has no room to grow
+//!   (`ironbpf_vm::testrun` lays it out as the kernel's test run does).
 //!
 //! ```
 //! use ironbpf_helpers::proto::{args, progs, Proto, RetType};
