@@ -34,7 +34,9 @@
 //!   `bpf_get_current_task`, `bpf_get_func_ip` and `bpf_get_attach_cookie`
 //!   return 0;
 //! - `bpf_redirect_map` accepts any map whose key is present (ironbpf-maps
-//!   has no devmap/cpumap/xskmap); lookups in maps of maps return NULL;
+//!   has no devmap/cpumap/xskmap); a map of maps names its inner maps by
+//!   their ids in the program's map set (a lookup gives the inner map's
+//!   handle);
 //! - a tail call from a subprogram or a callback is refused by the engine;
 //! - a packet handed to an engine as a plain slice has no room to grow
 //!   (`ironbpf_vm::testrun` lays it out as the kernel's test run does).

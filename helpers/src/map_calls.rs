@@ -63,6 +63,25 @@ fn register_with(reg: &mut HelperRegistry, fixed: Option<Arc<MapSet>>) {
     def(reg, "map_lookup_elem", move |ctx, a| {
         let map = map(&f, ctx, a[0])?;
         let key = ctx.read(a[1], map.spec().key_size as u64)?;
+        if matches!(
+            map.spec().map_type,
+            ironbpf_maps::BPF_MAP_TYPE_ARRAY_OF_MAPS | ironbpf_maps::BPF_MAP_TYPE_HASH_OF_MAPS
+        ) {
+            // A map of maps gives the inner map: the slot holds its id in
+            // the program's map set, and the program gets its handle.
+            let set = match &f {
+                Some(set) => set.as_ref(),
+                None => ctx.maps()?,
+            };
+            let mut id = [0u8; 4];
+            return Ok(match map.lookup(&key, &mut id, 0) {
+                Ok(()) => {
+                    let id = u32::from_ne_bytes(id);
+                    set.get(id).map_or(0, |_| MapSet::handle(id))
+                }
+                Err(_) => 0,
+            });
+        }
         // The guard covers the lookup; a value's slot is reused only after
         // an epoch passes, and stays inside the map's region meanwhile.
         let guard = ironbpf_maps::pin();

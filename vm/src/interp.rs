@@ -121,6 +121,9 @@ struct InlineMap {
     key_size: u64,
     value_size: u64,
     writable: bool,
+    /// A map of maps: its lookup gives an inner map's handle, which the
+    /// helper knows how to make.
+    via_helper: bool,
 }
 
 /// Classic BPF's negative packet offsets (`SKF_NET_OFF`, `SKF_LL_OFF`).
@@ -347,6 +350,11 @@ impl Interpreter {
                     key_size: map.spec().key_size as u64,
                     value_size: map.spec().value_size as u64,
                     writable: map.spec().map_flags & ironbpf_maps::BPF_F_RDONLY_PROG == 0,
+                    via_helper: matches!(
+                        map.spec().map_type,
+                        ironbpf_maps::BPF_MAP_TYPE_ARRAY_OF_MAPS
+                            | ironbpf_maps::BPF_MAP_TYPE_HASH_OF_MAPS
+                    ),
                     map,
                 })
                 .collect(),
@@ -1212,13 +1220,23 @@ impl Interpreter {
                 0xde => jump_if!(op, regs[d] as i32 <= regs[s] as i32),
 
                 // Calls and exit.
-                OP_LDMAP_LOOKUP => {
-                    regs[1] = imm;
-                    // Past the call: a fault names the call, pc - 1.
-                    pc += 2;
-                    map_lookup!();
+                OP_LDMAP_LOOKUP | OP_MAP_LOOKUP => {
+                    if op.code == OP_LDMAP_LOOKUP {
+                        regs[1] = imm;
+                        // Past the call: a fault names the call, pc - 1.
+                        pc += 2;
+                    }
+                    let via_helper = regs[1]
+                        .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
+                        .and_then(|i| self.maps.get(i as usize))
+                        .is_some_and(|m| m.via_helper);
+                    if via_helper {
+                        let h = self.registry.get(1).expect("inline lookups need helper 1");
+                        call_helper!(h.as_ref(), 1);
+                    } else {
+                        map_lookup!();
+                    }
                 }
-                OP_MAP_LOOKUP => map_lookup!(),
                 0x85 => {
                     let h = &self.helpers[op.off as usize];
                     let id = self.helper_ids[op.off as usize];

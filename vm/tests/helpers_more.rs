@@ -436,3 +436,29 @@ fn vlan_tags_carried_and_in_the_frame() {
     assert_eq!(out.r0, 5);
     assert_eq!(out.data_out.len(), 64, "the frame is untagged again");
 }
+
+#[test]
+fn maps_of_maps_give_their_inner_maps() {
+    // Map 0: an array of maps; map 1: the inner array, stored in slot 2 by
+    // its id in the set.
+    let set = Arc::new(MapSet::new());
+    let mut outer = MapSpec::new(12, 4, 4, 4);
+    outer.inner = Some(Box::new(MapSpec::new(2, 4, 8, 1)));
+    set.create(&outer).unwrap();
+    let (inner_id, inner) = set.create(&MapSpec::new(2, 4, 8, 1)).unwrap();
+    inner
+        .update(&0u32.to_ne_bytes(), &77u64.to_ne_bytes(), 0)
+        .unwrap();
+    set.get(0)
+        .unwrap()
+        .update(&2u32.to_ne_bytes(), &inner_id.to_ne_bytes(), 0)
+        .unwrap();
+    let lookup = |slot: u32| {
+        format!(
+            "*(u32 *)(r10 -4) = {slot}\nr1 = map[idx:0]\nr2 = r10\nr2 += -4\ncall bpf_map_lookup_elem\nif r0 == 0 goto +5\n\
+             *(u32 *)(r10 -8) = 0\nr1 = r0\nr2 = r10\nr2 += -8\ncall bpf_map_lookup_elem\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 +0)\nexit\n"
+        )
+    };
+    assert_eq!(run(&lookup(2), &set), 77, "through the inner map");
+    assert_eq!(run(&lookup(1), &set), 0, "an empty slot is NULL");
+}
