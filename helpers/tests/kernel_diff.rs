@@ -660,3 +660,72 @@ fn tail_calls_agree_with_the_kernel() {
         assert_eq!(ours, kernel, "{name}");
     }
 }
+
+static USER_WORD: u64 = 0x0123_4567_89ab_cdef;
+static USER_STRING: &[u8] = b"user space\0";
+
+/// A kernel test run executes in the calling thread: its current task is
+/// this test's thread, and its user memory this process's. The same program
+/// reads both here and there; the bytes must agree.
+#[test]
+fn current_task_and_user_memory_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("current_task_and_user_memory_agree_with_the_kernel") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/self/ns/pid").unwrap();
+    let word = &USER_WORD as *const u64 as u64;
+    let string = USER_STRING.as_ptr() as u64;
+    // Results go to the stack at r10-96.., then into the packet.
+    let asm = format!(
+        "r9 = r1\n\
+         call bpf_get_current_pid_tgid\n*(u64 *)(r10 -96) = r0\n\
+         call bpf_get_current_uid_gid\n*(u64 *)(r10 -88) = r0\n\
+         call bpf_get_current_cgroup_id\n*(u64 *)(r10 -80) = r0\n\
+         r1 = r10\nr1 += -72\nr2 = 16\ncall bpf_get_current_comm\n\
+         r1 = r10\nr1 += -56\nr2 = 8\nr3 = {word:#x} ll\ncall bpf_probe_read_user\n\
+         *(u64 *)(r10 -48) = 0\n*(u64 *)(r10 -40) = 0\nr1 = r10\nr1 += -48\nr2 = 16\nr3 = {string:#x} ll\ncall bpf_probe_read_user_str\n*(u64 *)(r10 -32) = r0\n\
+         r1 = {dev}\nr2 = {ino:#x} ll\nr3 = r10\nr3 += -24\nr4 = 8\ncall bpf_get_ns_current_pid_tgid\n*(u64 *)(r10 -16) = r0\n\
+         r1 = r10\nr1 += -8\nr2 = 8\nr3 = 16\ncall bpf_probe_read_user\n\
+         r7 = 2\nr6 = r9\n",
+        dev = ns.dev(),
+        ino = ns.ino(),
+    ) + &xdp_dump_stack(96, 96, 0);
+    let c = Case::new("current task and user memory", &XDP, asm).packet(vec![0u8; 128]);
+    let k = common::kernel(&c).unwrap();
+    let o = common::ours(&c).unwrap();
+    let fields = [
+        "pid_tgid",
+        "uid_gid",
+        "cgroup_id",
+        "comm",
+        "comm",
+        "user word",
+        "user string",
+        "user string",
+        "string length",
+        "ns pid_tgid",
+        "its result",
+        "read of 16",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        assert_eq!(
+            &k.data[8 * i..8 * i + 8],
+            &o.data[8 * i..8 * i + 8],
+            "{f}: the kernel's bytes, then ironbpf's"
+        );
+    }
+    assert_eq!(k, o);
+    // Not vacuous: a pid, the word, the string, the namespace's ids.
+    let word_at = |i: usize| u64::from_ne_bytes(k.data[8 * i..8 * i + 8].try_into().unwrap());
+    assert_ne!(word_at(0), 0);
+    assert_eq!(word_at(5), USER_WORD);
+    assert_eq!(&k.data[48..59], USER_STRING);
+    assert_eq!(word_at(8), 11, "ten characters and the NUL");
+    assert_eq!(
+        word_at(9),
+        word_at(0),
+        "the same ids in the task's own namespace"
+    );
+    assert_eq!(word_at(10), 0);
+}
