@@ -333,6 +333,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         ctx_out = ctx;
     }
     let per_run_ns = start.elapsed().as_nanos() as f64 / repeat as f64;
+    // bpf_trace_printk's output, as trace_pipe shows it.
+    let trace: Vec<String> = loaded
+        .env
+        .trace()
+        .take()
+        .iter()
+        .map(|r| r.trace_pipe_line())
+        .collect();
     // What the run changed in the maps.
     let mut map_changes = Vec::new();
     for (i, old) in before.iter().enumerate() {
@@ -363,7 +371,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 "program": prog.name, "type": pt.name, "engine": "interp",
                 "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns,
                 "data_out": hex(&data_out), "data_changed": changed, "ctx_out": hex(&ctx_out),
-                "maps_changed": map_changes,
+                "maps_changed": map_changes, "trace": trace,
             })
         );
     } else {
@@ -385,6 +393,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         }
         if map_changes.is_empty() {
             println!("maps: unchanged");
+        }
+        for line in &trace {
+            println!("trace: {line}");
         }
         for c in &map_changes {
             let show =
