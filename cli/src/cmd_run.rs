@@ -42,9 +42,9 @@ pub struct RunArgs {
 }
 
 /// A map's entries (key → value), read through get_next_key.
-type Entries = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+pub(crate) type Entries = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
 
-fn entries(map: &dyn ironbpf_maps::Map) -> Entries {
+pub(crate) fn entries(map: &dyn ironbpf_maps::Map) -> Entries {
     let mut out = Entries::new();
     let ks = map.spec().key_size as usize;
     if ks == 0 {
@@ -98,7 +98,7 @@ fn map_bytes(v: &serde_json::Value, size: usize, what: &str) -> Result<Vec<u8>, 
     }
 }
 
-fn fill_map(loaded: &LoadedObject, spec: &str) -> Result<(), Failure> {
+pub(crate) fn fill_map(loaded: &LoadedObject, spec: &str) -> Result<(), Failure> {
     let (name, json) = spec
         .split_once('=')
         .ok_or_else(|| Failure::usage(format!("--map {spec}: expected NAME=JSON")))?;

@@ -10,6 +10,7 @@ mod cmd_compare;
 mod cmd_diff;
 mod cmd_helpers;
 mod cmd_kernel;
+mod cmd_map;
 mod cmd_plugin;
 mod cmd_prog;
 mod cmd_run;
@@ -53,6 +54,9 @@ enum Command {
     Prog(cmd_prog::ProgCommand),
     /// Run a program of an ELF object on a packet or context (BPF_PROG_TEST_RUN without root)
     Run(cmd_run::RunArgs),
+    /// Maps in ironbpf's runtime as JSON: create, fill and dump them around a run
+    #[command(subcommand)]
+    Map(cmd_map::MapCommand),
     /// Verify a program (ironbpf's verifier is not implemented yet: shows the kernel's verdict and log as reference)
     Verify(cmd_verify::VerifyArgs),
     /// The running kernel as the reference: verify, run, probe, xlated and jited images
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
         Command::Asm(a) => cmd_asm::asm(a),
         Command::Disasm(a) => cmd_asm::disasm(a),
         Command::Run(a) => cmd_run::run(a),
+        Command::Map(c) => cmd_map::run(c),
         Command::Verify(a) => cmd_verify::run(a),
         Command::Kernel(c) => cmd_kernel::run(c),
         Command::Compare(a) => cmd_compare::run(a),

@@ -90,3 +90,59 @@ fn map_fills_a_map_before_the_run() {
         "{err}"
     );
 }
+
+#[test]
+fn map_dump_and_create() {
+    let (code, out, err) = ironbpf(&[
+        "map",
+        "dump",
+        "examples/xdp_trace.o",
+        "--map",
+        "per_protocol=[[17, 5]]",
+        "--run",
+        "xdp_trace",
+        "--data",
+        "examples/telnet.pkt",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["r0"], 2);
+    let m = &v["maps"][0];
+    assert_eq!(m["name"], "per_protocol");
+    assert_eq!(m["type"], "hash");
+    let entries = m["entries"].as_array().unwrap();
+    assert_eq!(
+        entries.len(),
+        2,
+        "the filled UDP entry and the TCP entry the run added"
+    );
+    let (code, out, _) = ironbpf(&[
+        "map",
+        "create",
+        "array",
+        "--key-size",
+        "8",
+        "--value-size",
+        "8",
+        "--max-entries",
+        "4",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["errno"], "EINVAL");
+    let (code, out, _) = ironbpf(&[
+        "map",
+        "create",
+        "lpm_trie",
+        "--key-size",
+        "8",
+        "--value-size",
+        "8",
+        "--max-entries",
+        "16",
+        "--flags",
+        "1",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"created\":true"), "{out}");
+}
