@@ -26,8 +26,9 @@ use ironbpf_isa::Program as Code;
 use ironbpf_kernel::object::KernelObject;
 use ironbpf_kernel::{LoadOutcome, ProgLoad, TestRun, BPF_LOG_LEVEL1};
 use ironbpf_loader::{LoadOptions, Program};
+use ironbpf_vm::object::LoadedObject;
 use ironbpf_vm::progtype::{self, CtxFieldKind, ProgType};
-use ironbpf_vm::{HelperRegistry, Interpreter, Options, VmError};
+use ironbpf_vm::{HelperRegistry, Options, VmError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -162,13 +163,12 @@ struct Record {
     outcome: Outcome,
 }
 
-/// The kernel's test-run context for a program type, read back field by
-/// field, so that ironbpf's run sees the same context, and how many bytes
-/// at the packet's front the program does not see (the Ethernet header, for
-/// the skb types that run at L3).
+/// How many bytes at the packet's front a program type does not see in the
+/// kernel's test run (the Ethernet header, for the skb types that run at
+/// L3), read back from the kernel's `len` field. (ironbpf's side lays the
+/// packet out as the kernel does: `vm::testrun`.)
 #[derive(Clone)]
 struct KernelCtx {
-    ctx: Vec<u8>,
     skip: usize,
 }
 
@@ -198,30 +198,16 @@ fn probe_field(pt: &ProgType, off: u32, dw: bool, high: bool, packet: &[u8]) -> 
 }
 
 fn probe_ctx(pt: &ProgType, packet: &[u8]) -> KernelCtx {
-    let mut ctx = vec![0u8; pt.ctx_size as usize];
-    let mut len_field = None;
-    for f in pt.fields.iter().filter(|f| f.kind == CtxFieldKind::Scalar) {
-        if f.size == 8 {
-            let lo = probe_field(pt, f.off, true, false, packet);
-            let hi = probe_field(pt, f.off, true, true, packet);
-            let v = (hi.unwrap_or(0) as u64) << 32 | lo.unwrap_or(0) as u64;
-            ctx[f.off as usize..f.off as usize + 8].copy_from_slice(&v.to_le_bytes());
-            continue;
-        }
-        for w in (0..f.size / 4).map(|i| f.off + 4 * i) {
-            if let Some(v) = probe_field(pt, w, false, false, packet) {
-                ctx[w as usize..w as usize + 4].copy_from_slice(&v.to_le_bytes());
-                if f.name == "len" {
-                    len_field = Some(v as usize);
-                }
-            }
-        }
-    }
-    let skip = match len_field {
-        Some(len) if len <= packet.len() => packet.len() - len,
+    let len = pt
+        .fields
+        .iter()
+        .find(|f| f.name == "len" && f.kind == CtxFieldKind::Scalar)
+        .and_then(|f| probe_field(pt, f.off, false, false, packet));
+    let skip = match len {
+        Some(len) if (len as usize) <= packet.len() => packet.len() - len as usize,
         _ => 0,
     };
-    KernelCtx { ctx, skip }
+    KernelCtx { skip }
 }
 
 /// What both sides share across objects.
@@ -279,32 +265,45 @@ fn runnable(prog_type: u32) -> Option<&'static ProgType> {
 /// ironbpf's run of an accepted program; `Err((skip, why))` when it cannot
 /// run it yet, `Ok(Err(why))` when it refused or faulted.
 fn run_ours(
+    obj: &ironbpf_loader::Object,
     p: &Program,
     pt: &'static ProgType,
     kctx: &KernelCtx,
     packet: &[u8],
 ) -> Result<Result<RunResult, String>, String> {
-    let code = match Code::from_bytes(&p.insns) {
-        Ok(c) => c,
-        Err(e) => return Ok(Err(format!("refused: {e}"))),
+    if let Err(e) = Code::from_bytes(&p.insns) {
+        return Ok(Err(format!("refused: {e}")));
+    }
+    // The object's maps, fresh, in ironbpf's runtime, with its helper table.
+    let loaded = match LoadedObject::new(obj.clone(), &HelperRegistry::new()) {
+        Ok(l) => l,
+        Err(e) => return Err(e.to_string()),
     };
-    let vm = match Interpreter::new(&code, &HelperRegistry::new(), Options::default()) {
+    let vm = match loaded
+        .interpreter(&p.name, Options::default())
+        .map(|(vm, _)| vm)
+    {
         Ok(vm) => vm,
         Err(e @ (VmError::UnknownHelper { .. } | VmError::Unsupported { .. })) => {
             return Err(e.to_string())
         }
         Err(e) => return Ok(Err(format!("refused: {e}"))),
     };
-    let mut ctx = kctx.ctx.clone();
-    let mut pkt = packet[kctx.skip..].to_vec();
-    match vm.run_ctx(pt, &mut ctx, Some(&mut pkt), None) {
-        Ok(r0) => Ok(Ok(RunResult {
-            r0,
-            changed: pkt != packet[kctx.skip..],
-            offset: kctx.skip,
-            data_out: pkt,
-            duration_ns: None,
-        })),
+    // The packet laid out as the kernel's test run lays it out (XDP
+    // headroom, the skb from its MAC or network header), so that helpers
+    // that move the packet's bounds behave as in the kernel.
+    let run = ironbpf_vm::testrun::TestRun::packet(packet);
+    match ironbpf_vm::testrun::run(&vm, pt, &run, Some(loaded.resolver())) {
+        Ok(out) => {
+            let pkt = out.data_out.get(kctx.skip..).unwrap_or(&[]).to_vec();
+            Ok(Ok(RunResult {
+                r0: out.r0,
+                changed: pkt != packet[kctx.skip..],
+                offset: kctx.skip,
+                data_out: pkt,
+                duration_ns: None,
+            }))
+        }
         Err(e @ (VmError::Unsupported { .. } | VmError::HelperFailed { .. })) => Err(e.to_string()),
         Err(e) => Ok(Err(e.to_string())),
     }
@@ -340,7 +339,12 @@ fn run_kernel(
 }
 
 /// Both sides of one program of an object whose maps are in the kernel.
-fn compare_program(sh: &Shared, kobj: &KernelObject, p: &Program) -> (Ours, Theirs, Outcome) {
+fn compare_program(
+    sh: &Shared,
+    kobj: &KernelObject,
+    obj: &ironbpf_loader::Object,
+    p: &Program,
+) -> (Ours, Theirs, Outcome) {
     let mut out = load(kobj, p, 0);
     if !out.accepted() && out.error_insn.is_none() && !out.log.is_empty() {
         // The statistics-only log names the error but not the instruction.
@@ -391,7 +395,7 @@ fn compare_program(sh: &Shared, kobj: &KernelObject, p: &Program) -> (Ours, Thei
                 (Some(_), Some(Err(e))) => Outcome::Error(format!("the kernel's test run failed: {e}")),
                 (Some(_), None) => unreachable!("runnable types take a packet"),
                 (Some((pt, kctx)), Some(Ok(k))) => {
-                    match run_ours(p, pt, &kctx, &sh.packet) {
+                    match run_ours(obj, p, pt, &kctx, &sh.packet) {
                         Err(why) => Outcome::NotCompared(
                             Skip::Unsupported,
                             format!("ironbpf cannot run it yet: {why}"),
@@ -493,7 +497,7 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
             };
             match &kobj {
                 Ok(k) => {
-                    let (ours, theirs, outcome) = compare_program(sh, k, p);
+                    let (ours, theirs, outcome) = compare_program(sh, k, &ins.object, p);
                     rec.ours = ours;
                     rec.theirs = Some(theirs);
                     rec.outcome = outcome;
