@@ -3,7 +3,7 @@
 use crate::Failure;
 use clap::{Args, ValueEnum};
 use ironbpf_vm::object::LoadedObject;
-use ironbpf_vm::{progtype, HelperRegistry, Options, ProgType};
+use ironbpf_vm::{progtype, testrun, HelperRegistry, Options, ProgType};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -315,21 +315,27 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut ctx_out = Vec::new();
     let start = Instant::now();
     for _ in 0..repeat {
+        if pt.has_packet {
+            // The packet laid out as the kernel's BPF_PROG_TEST_RUN lays it
+            // out, so that results (and bpf_xdp_adjust_head & co.) match
+            // `ironbpf kernel run`.
+            let run = testrun::TestRun {
+                data: &data_in,
+                ctx: ctx_given.then_some(&ctx_in[..]),
+                cpu: 0,
+            };
+            let out = testrun::run(&vm, pt, &run, Some(loaded.resolver()))
+                .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+            r0 = out.r0;
+            data_out = out.data_out;
+            ctx_out = out.ctx_out;
+            continue;
+        }
         let mut ctx = vec![0u8; pt.ctx_size as usize];
         ctx[..ctx_in.len()].copy_from_slice(&ctx_in);
-        if pt.fields.first().is_some_and(|f| f.name == "len") && !ctx_given {
-            ctx[..4].copy_from_slice(&(data_in.len() as u32).to_le_bytes());
-        }
-        let mut pkt = data_in.clone();
-        let packet = if pt.has_packet {
-            Some(&mut pkt[..])
-        } else {
-            None
-        };
         r0 = vm
-            .run_ctx(pt, &mut ctx, packet, Some(loaded.resolver()))
+            .run_ctx(pt, &mut ctx, None, Some(loaded.resolver()))
             .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
-        data_out = pkt;
         ctx_out = ctx;
     }
     let per_run_ns = start.elapsed().as_nanos() as f64 / repeat as f64;
