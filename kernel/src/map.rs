@@ -44,6 +44,14 @@ pub struct KernelMap {
     pub key_size: u32,
     pub value_size: u32,
     pub max_entries: u32,
+    /// The bytes a value takes in a syscall buffer: `value_size`, or for
+    /// per-CPU maps `value_size` rounded up to 8 times the possible CPUs.
+    pub value_len: usize,
+}
+
+/// Whether values of `map_type` are per CPU (hash, array, LRU hash, cgroup storage).
+fn is_percpu(map_type: u32) -> bool {
+    matches!(map_type, 5 | 6 | 10 | 21)
 }
 
 /// A batch operation's outcome: how many elements it handled, and the errno
@@ -74,12 +82,18 @@ impl KernelMap {
         let fd = sys::bpf_fd(sys::BPF_MAP_CREATE, &mut attr).map_err(|e| {
             KernelError::new("BPF_MAP_CREATE", e).with_context(format!("map {:?}", spec.name))
         })?;
+        let value_len = if is_percpu(spec.map_type) {
+            spec.value_size.next_multiple_of(8) as usize * possible_cpus()
+        } else {
+            spec.value_size as usize
+        };
         Ok(KernelMap {
             fd,
             map_type: spec.map_type,
             key_size: spec.key_size,
             value_size: spec.value_size,
             max_entries: spec.max_entries,
+            value_len,
         })
     }
 
@@ -102,6 +116,9 @@ impl KernelMap {
         sys::bpf(cmd, &mut attr).map(|_| ())
     }
 
+    /// The kernel reads `key_size` bytes of a key and reads or writes
+    /// `value_len` bytes of a value: refuse shorter buffers (EINVAL) before
+    /// handing it their addresses.
     fn check_key(&self, key: &[u8]) -> Result<(), i32> {
         if key.len() < self.key_size as usize {
             Err(libc::EINVAL)
@@ -110,24 +127,37 @@ impl KernelMap {
         }
     }
 
-    /// `BPF_MAP_LOOKUP_ELEM` into `value` (which must hold a whole value, for
-    /// per-CPU maps one per possible CPU rounded up to 8 bytes). Returns the errno.
-    pub fn lookup(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<(), i32> {
+    fn check_value(&self, value: &[u8]) -> Result<(), i32> {
+        if value.len() < self.value_len {
+            Err(libc::EINVAL)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The key argument: none for the keyless kinds (queue, stack, bloom filter).
+    fn key_arg<'k>(&self, key: &'k [u8]) -> Result<Option<&'k [u8]>, i32> {
         self.check_key(key)?;
-        let k = if self.key_size == 0 { None } else { Some(key) };
+        Ok((self.key_size != 0).then_some(key))
+    }
+
+    /// `BPF_MAP_LOOKUP_ELEM` into `value` (at least [`KernelMap::value_len`]
+    /// bytes). Returns the errno.
+    pub fn lookup(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<(), i32> {
+        let k = self.key_arg(key)?;
+        self.check_value(value)?;
         self.elem(sys::BPF_MAP_LOOKUP_ELEM, k, ptr(value.as_mut_ptr()), flags)
     }
 
     /// `BPF_MAP_UPDATE_ELEM` with `BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST` or `BPF_F_LOCK`.
     pub fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), i32> {
-        self.check_key(key)?;
-        let k = if self.key_size == 0 { None } else { Some(key) };
+        let k = self.key_arg(key)?;
+        self.check_value(value)?;
         self.elem(sys::BPF_MAP_UPDATE_ELEM, k, ptr(value.as_ptr()), flags)
     }
 
     pub fn delete(&self, key: &[u8]) -> Result<(), i32> {
-        self.check_key(key)?;
-        let k = if self.key_size == 0 { None } else { Some(key) };
+        let k = self.key_arg(key)?;
         self.elem(sys::BPF_MAP_DELETE_ELEM, k, 0, 0)
     }
 
@@ -144,7 +174,8 @@ impl KernelMap {
 
     /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`; with an empty key it is the pop of a queue or stack.
     pub fn lookup_and_delete(&self, key: &[u8], value: &mut [u8], flags: u64) -> Result<(), i32> {
-        let k = if self.key_size == 0 { None } else { Some(key) };
+        let k = self.key_arg(key)?;
+        self.check_value(value)?;
         self.elem(
             sys::BPF_MAP_LOOKUP_AND_DELETE_ELEM,
             k,
@@ -153,24 +184,19 @@ impl KernelMap {
         )
     }
 
-    /// Push onto a queue or stack (an update with no key).
+    /// Push onto a queue or stack, or add to a bloom filter (an update with no key).
     pub fn push(&self, value: &[u8], flags: u64) -> Result<(), i32> {
-        self.elem(sys::BPF_MAP_UPDATE_ELEM, None, ptr(value.as_ptr()), flags)
+        self.update(&[], value, flags)
     }
 
-    /// Peek at a queue or stack (a lookup with no key).
+    /// Peek at a queue or stack, or test a bloom filter (a lookup with no key).
     pub fn peek(&self, value: &mut [u8]) -> Result<(), i32> {
-        self.elem(sys::BPF_MAP_LOOKUP_ELEM, None, ptr(value.as_mut_ptr()), 0)
+        self.lookup(&[], value, 0)
     }
 
     /// Pop from a queue or stack.
     pub fn pop(&self, value: &mut [u8]) -> Result<(), i32> {
-        self.elem(
-            sys::BPF_MAP_LOOKUP_AND_DELETE_ELEM,
-            None,
-            ptr(value.as_mut_ptr()),
-            0,
-        )
+        self.lookup_and_delete(&[], value, 0)
     }
 
     /// `BPF_MAP_FREEZE`: no more writes from userspace.
@@ -187,8 +213,8 @@ impl KernelMap {
         cmd: u32,
         in_batch: Option<&[u8]>,
         out_batch: Option<&mut [u8]>,
-        keys: *const u8,
-        values: *const u8,
+        keys: *mut u8,
+        values: *mut u8,
         count: u32,
         elem_flags: u64,
     ) -> BatchResult {
@@ -209,9 +235,62 @@ impl KernelMap {
         }
     }
 
+    /// The kernel reads and writes `count` packed keys and values and a
+    /// batch position (a u32 bucket for hash maps, a key for the others):
+    /// refuse buffers that could not hold them before handing pointers to it.
+    fn check_batch_buffers(
+        &self,
+        position: &[Option<usize>],
+        keys: usize,
+        values: Option<usize>,
+        count: u32,
+    ) -> Result<(), i32> {
+        let position_len = if matches!(self.map_type, 1 | 5 | 9 | 10 | 13) {
+            4
+        } else {
+            self.key_size as usize
+        };
+        let short = position.iter().flatten().any(|&len| len < position_len)
+            || keys < self.key_size as usize * count as usize
+            || values.is_some_and(|v| v < self.value_len * count as usize);
+        if short {
+            Err(libc::EINVAL)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one per field of the batch attr
+    fn read_batch(
+        &self,
+        cmd: u32,
+        in_batch: Option<&[u8]>,
+        out_batch: &mut [u8],
+        keys: &mut [u8],
+        values: &mut [u8],
+        count: u32,
+        elem_flags: u64,
+    ) -> Result<BatchResult, i32> {
+        self.check_batch_buffers(
+            &[in_batch.map(|b| b.len()), Some(out_batch.len())],
+            keys.len(),
+            Some(values.len()),
+            count,
+        )?;
+        Ok(self.batch(
+            cmd,
+            in_batch,
+            Some(out_batch),
+            keys.as_mut_ptr(),
+            values.as_mut_ptr(),
+            count,
+            elem_flags,
+        ))
+    }
+
     /// `BPF_MAP_LOOKUP_BATCH`: up to `count` elements starting from the
     /// position `in_batch` (none: the start); the position to continue from is
-    /// written to `out_batch` (key-sized for hash maps, 4 bytes for arrays).
+    /// written to `out_batch` (4 bytes for hash maps, a key for the others).
     pub fn lookup_batch(
         &self,
         in_batch: Option<&[u8]>,
@@ -221,16 +300,15 @@ impl KernelMap {
         count: u32,
         elem_flags: u64,
     ) -> Result<BatchResult, i32> {
-        self.check_batch_buffers(keys.len(), values.len(), count, self.value_size as usize)?;
-        Ok(self.batch(
+        self.read_batch(
             sys::BPF_MAP_LOOKUP_BATCH,
             in_batch,
-            Some(out_batch),
-            keys.as_ptr(),
-            values.as_ptr(),
+            out_batch,
+            keys,
+            values,
             count,
             elem_flags,
-        ))
+        )
     }
 
     /// `BPF_MAP_LOOKUP_AND_DELETE_BATCH`.
@@ -243,19 +321,19 @@ impl KernelMap {
         count: u32,
         elem_flags: u64,
     ) -> Result<BatchResult, i32> {
-        self.check_batch_buffers(keys.len(), values.len(), count, self.value_size as usize)?;
-        Ok(self.batch(
+        self.read_batch(
             sys::BPF_MAP_LOOKUP_AND_DELETE_BATCH,
             in_batch,
-            Some(out_batch),
-            keys.as_ptr(),
-            values.as_ptr(),
+            out_batch,
+            keys,
+            values,
             count,
             elem_flags,
-        ))
+        )
     }
 
-    /// `BPF_MAP_UPDATE_BATCH`: `count` keys and values, packed.
+    /// `BPF_MAP_UPDATE_BATCH`: `count` keys and values, packed. The kernel
+    /// only reads them.
     pub fn update_batch(
         &self,
         keys: &[u8],
@@ -263,52 +341,35 @@ impl KernelMap {
         count: u32,
         elem_flags: u64,
     ) -> Result<BatchResult, i32> {
-        self.check_batch_buffers(keys.len(), values.len(), count, self.value_size as usize)?;
+        self.check_batch_buffers(&[], keys.len(), Some(values.len()), count)?;
         Ok(self.batch(
             sys::BPF_MAP_UPDATE_BATCH,
             None,
             None,
-            keys.as_ptr(),
-            values.as_ptr(),
+            keys.as_ptr() as *mut u8,
+            values.as_ptr() as *mut u8,
             count,
             elem_flags,
         ))
     }
 
-    /// `BPF_MAP_DELETE_BATCH`: `count` keys, packed.
+    /// `BPF_MAP_DELETE_BATCH`: `count` keys, packed. The kernel only reads them.
     pub fn delete_batch(
         &self,
         keys: &[u8],
         count: u32,
         elem_flags: u64,
     ) -> Result<BatchResult, i32> {
-        self.check_batch_buffers(keys.len(), 0, count, 0)?;
+        self.check_batch_buffers(&[], keys.len(), None, count)?;
         Ok(self.batch(
             sys::BPF_MAP_DELETE_BATCH,
             None,
             None,
-            keys.as_ptr(),
-            std::ptr::null(),
+            keys.as_ptr() as *mut u8,
+            std::ptr::null_mut(),
             count,
             elem_flags,
         ))
-    }
-
-    /// The kernel writes `count` keys and values; refuse buffers that could not
-    /// hold them before handing pointers to it. Per-CPU values are the caller's
-    /// to size (`value_size` rounded to 8, times the possible CPUs).
-    fn check_batch_buffers(
-        &self,
-        keys: usize,
-        values: usize,
-        count: u32,
-        value_size: usize,
-    ) -> Result<(), i32> {
-        if keys < self.key_size as usize * count as usize || values < value_size * count as usize {
-            Err(libc::EINVAL)
-        } else {
-            Ok(())
-        }
     }
 
     /// `BPF_OBJ_GET_INFO_BY_FD` on this map.

@@ -170,6 +170,19 @@ fn map_operations_return_the_kernels_errnos() {
         (info.map_type, info.key_size, info.value_size),
         (BPF_MAP_TYPE_HASH, 4, 8)
     );
+    // Buffers too short for what the kernel would read or write are refused
+    // before the syscall: a per-CPU value is one 8-byte slot per possible CPU.
+    let pc = KernelMap::create(&MapCreate::new(6, 4, 4, 1)).unwrap();
+    assert_eq!(pc.value_len, 8 * possible_cpus());
+    let mut short = vec![0u8; 4];
+    assert_eq!(pc.lookup(&k(0), &mut short, 0), Err(libc::EINVAL));
+    let mut whole = vec![0u8; pc.value_len];
+    pc.lookup(&k(0), &mut whole, 0).unwrap();
+    assert_eq!(
+        m.update(&[1, 0], &v(1), 0),
+        Err(libc::EINVAL),
+        "a 2-byte key for 4-byte keys"
+    );
     // Creation checks.
     let e = KernelMap::create(&MapCreate::new(BPF_MAP_TYPE_ARRAY, 8, 8, 1)).unwrap_err();
     assert_eq!(e.errno, libc::EINVAL, "arrays take 4-byte keys only");
