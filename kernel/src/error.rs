@@ -46,39 +46,13 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
-/// The symbolic name of an errno (`ENOENT`), or `errno N` for one we do not name.
+/// The symbolic name of an errno (`ENOENT`), or `errno N` for one without
+/// a name in `ironbpf_maps::errno_name`'s table.
 pub fn errno_name(errno: i32) -> String {
-    let name = match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::E2BIG => "E2BIG",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::EXDEV => "EXDEV",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::ENFILE => "ENFILE",
-        libc::EMFILE => "EMFILE",
-        libc::ENOSPC => "ENOSPC",
-        libc::ERANGE => "ERANGE",
-        libc::ENOSYS => "ENOSYS",
-        libc::ELOOP => "ELOOP",
-        libc::ENODATA => "ENODATA",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::EOPNOTSUPP => "EOPNOTSUPP",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        524 => "ENOTSUPP",
-        _ => return format!("errno {errno}"),
-    };
-    name.to_string()
+    match ironbpf_maps::errno_name(errno) {
+        "E?" => format!("errno {errno}"),
+        name => name.to_string(),
+    }
 }
 
 /// The C library's text for an errno.

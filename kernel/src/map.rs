@@ -386,24 +386,6 @@ impl KernelMap {
     }
 }
 
-/// The number of possible CPUs (`/sys/devices/system/cpu/possible`), which
-/// sizes per-CPU map values in userspace.
-pub fn possible_cpus() -> usize {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap_or_default();
-    let mut n = 0;
-    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                if let (Ok(a), Ok(b)) = (a.parse::<usize>(), b.parse::<usize>()) {
-                    n = n.max(b + 1).max(a + 1);
-                }
-            }
-            None => {
-                if let Ok(a) = part.parse::<usize>() {
-                    n = n.max(a + 1);
-                }
-            }
-        }
-    }
-    n.max(1)
-}
+/// The number of possible CPUs, which sizes per-CPU map values in
+/// userspace (the maps crate reads it for its own per-CPU maps).
+pub use ironbpf_maps::host_possible_cpus as possible_cpus;

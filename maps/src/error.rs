@@ -39,20 +39,37 @@ impl MapError {
     }
 }
 
-/// The symbolic name of an errno the map operations return.
+/// The symbolic name of an errno (`ENOENT`), for the ones bpf(2) and the
+/// map operations return; `E?` for another.
 pub fn errno_name(errno: i32) -> &'static str {
     match errno {
         libc::EPERM => "EPERM",
         libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
         libc::E2BIG => "E2BIG",
         libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
         libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
         libc::EFAULT => "EFAULT",
         libc::EBUSY => "EBUSY",
         libc::EEXIST => "EEXIST",
+        libc::EXDEV => "EXDEV",
+        libc::ENODEV => "ENODEV",
         libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
         libc::ENOSPC => "ENOSPC",
+        libc::ERANGE => "ERANGE",
+        libc::ENOSYS => "ENOSYS",
+        libc::ELOOP => "ELOOP",
+        libc::ENODATA => "ENODATA",
+        libc::EOVERFLOW => "EOVERFLOW",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ETIMEDOUT => "ETIMEDOUT",
         ENOTSUPP => "ENOTSUPP",
         _ => "E?",
     }
