@@ -172,15 +172,10 @@ struct KernelCtx {
     skip: usize,
 }
 
-/// Loads `r0 = *(size *)(r1 + off) [>> 32]; exit` as `pt` and test-runs it on
+/// Loads `r0 = *(u32 *)(r1 + off); exit` as `pt` and test-runs it on
 /// `packet`: the value the kernel's test run gives that context field.
-fn probe_field(pt: &ProgType, off: u32, dw: bool, high: bool, packet: &[u8]) -> Option<u32> {
-    let ldx = if dw { 0x79u64 } else { 0x61 };
-    let mut insns = vec![ldx | (0x10 << 8) | ((off as u64 & 0xffff) << 16)];
-    if high {
-        insns.push(0x77 | (32u64 << 32));
-    }
-    insns.push(0x95);
+fn probe_field(pt: &ProgType, off: u32, packet: &[u8]) -> Option<u32> {
+    let insns = [0x61 | (0x10 << 8) | ((off as u64 & 0xffff) << 16), 0x95];
     let out = ironbpf_kernel::load_program(&ProgLoad {
         prog_type: pt.kernel_id,
         insns: &insns,
@@ -202,7 +197,7 @@ fn probe_ctx(pt: &ProgType, packet: &[u8]) -> KernelCtx {
         .fields
         .iter()
         .find(|f| f.name == "len" && f.kind == CtxFieldKind::Scalar)
-        .and_then(|f| probe_field(pt, f.off, false, false, packet));
+        .and_then(|f| probe_field(pt, f.off, packet));
     let skip = match len {
         Some(len) if (len as usize) <= packet.len() => packet.len() - len as usize,
         _ => 0,
