@@ -661,8 +661,63 @@ fn tail_calls_agree_with_the_kernel() {
     }
 }
 
-static USER_WORD: u64 = 0x0123_4567_89ab_cdef;
-static USER_STRING: &[u8] = b"user space\0";
+const USER_WORD: u64 = 0x0123_4567_89ab_cdef;
+const USER_STRING: &[u8] = b"user space\0";
+
+/// User memory the kernel can read from a test run. The kernel's
+/// `bpf_probe_read_user` runs with page faults disabled, so it reads only
+/// pages that are present: a static in `.rodata` that nothing has touched
+/// yet reads as -EFAULT and zeros (this made the test fail on a fresh
+/// machine, once). The bytes live in a page this process wrote and then
+/// locked, so they are present whatever ran before.
+struct PinnedUserMemory {
+    page: *mut u8,
+    len: usize,
+}
+
+impl PinnedUserMemory {
+    fn new(bytes: &[u8]) -> PinnedUserMemory {
+        let len = 4096;
+        assert!(bytes.len() <= len);
+        // SAFETY: an anonymous private mapping of one page, checked below.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(page, libc::MAP_FAILED, "mmap of the user page");
+        let page = page as *mut u8;
+        // SAFETY: the page is ours, writable and `len` >= bytes.len() long;
+        // mlock faults it in and keeps it resident.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), page, bytes.len());
+            assert_eq!(
+                libc::mlock(page as *const libc::c_void, len),
+                0,
+                "mlock of the user page"
+            );
+        }
+        PinnedUserMemory { page, len }
+    }
+
+    fn addr(&self, off: usize) -> u64 {
+        self.page as u64 + off as u64
+    }
+}
+
+impl Drop for PinnedUserMemory {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once.
+        unsafe {
+            libc::munmap(self.page as *mut libc::c_void, self.len);
+        }
+    }
+}
 
 /// A kernel test run executes in the calling thread: its current task is
 /// this test's thread, and its user memory this process's. The same program
@@ -674,8 +729,11 @@ fn current_task_and_user_memory_agree_with_the_kernel() {
     }
     use std::os::unix::fs::MetadataExt;
     let ns = std::fs::metadata("/proc/self/ns/pid").unwrap();
-    let word = &USER_WORD as *const u64 as u64;
-    let string = USER_STRING.as_ptr() as u64;
+    let mut bytes = USER_WORD.to_ne_bytes().to_vec();
+    bytes.extend_from_slice(USER_STRING);
+    let user = PinnedUserMemory::new(&bytes);
+    let word = user.addr(0);
+    let string = user.addr(8);
     // Results go to the stack at r10-96.., then into the packet.
     let asm = format!(
         "r9 = r1\n\
