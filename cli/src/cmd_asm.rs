@@ -117,7 +117,19 @@ pub fn disasm(args: DisasmArgs) -> Result<(), Failure> {
 /// An ELF object's programs, each instruction under the source line it
 /// came from (from BTF line info).
 fn disasm_object(args: &DisasmArgs) -> Result<(), Failure> {
-    let obj = crate::cmd_prog::load_object(&args.input, args.prog_type.as_deref())?;
+    // Disassembly needs no program type: a section whose name says none is
+    // shown as `unspec` rather than refused (unless --type names one).
+    let obj = match args.prog_type.as_deref() {
+        Some(t) => crate::cmd_prog::load_object(&args.input, Some(t))?,
+        None => {
+            let opts = ironbpf_loader::LoadOptions {
+                prog_type_override: Some(ironbpf_progtype::ProgTypeId::Unspec.kernel_id()),
+                ..Default::default()
+            };
+            ironbpf_loader::load_file(&args.input, &opts)
+                .map_err(|e| Failure::failed(format!("{}: {e}", args.input.display())))?
+        }
+    };
     let mut shown = 0;
     for p in &obj.programs {
         if args.prog.as_ref().is_some_and(|n| n != &p.name) {

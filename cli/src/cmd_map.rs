@@ -38,6 +38,9 @@ pub struct DumpArgs {
     run: Option<String>,
     #[command(flatten)]
     input: RunInput,
+    /// Print the maps as one JSON document instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -53,6 +56,9 @@ pub struct CreateArgs {
     /// map_flags (BPF_F_NO_PREALLOC is 1, BPF_F_RDONLY_PROG 0x80...)
     #[arg(long, default_value = "0", value_parser = parse_u32)]
     flags: u32,
+    /// Print the outcome as one JSON object instead of text
+    #[arg(long)]
+    json: bool,
 }
 
 fn parse_u32(s: &str) -> Result<u32, String> {
@@ -122,11 +128,50 @@ fn dump(args: DumpArgs) -> Result<(), Failure> {
         })
         .collect();
     out.insert("maps".into(), maps.into());
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&serde_json::Value::Object(out)).unwrap_or_default()
-    );
+    let out = serde_json::Value::Object(out);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+    } else {
+        print!("{}", dump_text(&out));
+    }
     Ok(())
+}
+
+/// The dump as a person reads it: the run's r0, then each map with its
+/// entries, one `key -> value` line each, in hex.
+fn dump_text(v: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let mut t = String::new();
+    if let (Some(p), Some(r0)) = (v["program"].as_str(), v["r0"].as_u64()) {
+        let _ = writeln!(t, "ran {p}: r0 = {r0}");
+    }
+    for m in v["maps"].as_array().into_iter().flatten() {
+        let entries = m["entries"].as_array().map_or(&[][..], |e| e.as_slice());
+        let _ = writeln!(
+            t,
+            "{} ({}, key {} B, value {} B, max_entries {}): {} {}",
+            m["name"].as_str().unwrap_or_default(),
+            m["type"].as_str().unwrap_or_default(),
+            m["key_size"],
+            m["value_size"],
+            m["max_entries"],
+            entries.len(),
+            if entries.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        );
+        for e in entries {
+            let _ = writeln!(
+                t,
+                "  {} -> {}",
+                e["key"].as_str().unwrap_or_default(),
+                e["value"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    t
 }
 
 fn create(args: CreateArgs) -> Result<(), Failure> {
@@ -140,21 +185,35 @@ fn create(args: CreateArgs) -> Result<(), Failure> {
     spec.map_flags = args.flags;
     match create_map(&spec) {
         Ok(m) => {
-            println!(
-                "{}",
-                serde_json::json!({
-                    "created": true, "type": map_type_name(map_type), "key_size": spec.key_size,
-                    "value_size": spec.value_size, "max_entries": spec.max_entries, "map_flags": spec.map_flags,
-                    "value_size_seen_by_the_host": m.value_size_user(),
-                })
-            );
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "created": true, "type": map_type_name(map_type), "key_size": spec.key_size,
+                        "value_size": spec.value_size, "max_entries": spec.max_entries, "map_flags": spec.map_flags,
+                        "value_size_seen_by_the_host": m.value_size_user(),
+                    })
+                );
+            } else {
+                println!(
+                    "created a {} map: key {} B, value {} B ({} B as the host sees it), max_entries {}, map_flags {:#x}",
+                    map_type_name(map_type),
+                    spec.key_size,
+                    spec.value_size,
+                    m.value_size_user(),
+                    spec.max_entries,
+                    spec.map_flags
+                );
+            }
             Ok(())
         }
         Err(e) => {
-            println!(
-                "{}",
-                serde_json::json!({"created": false, "errno": e.errno_name(), "why": e.message})
-            );
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"created": false, "errno": e.errno_name(), "why": e.message})
+                );
+            }
             Err(Failure::failed(format!(
                 "BPF_MAP_CREATE would fail with {}: {}",
                 e.errno_name(),

@@ -20,12 +20,36 @@ pub struct PluginArgs {
     args: Vec<String>,
 }
 
-fn base16(s: &str) -> Vec<u8> {
-    // As the protocol's reference plugins do: space-separated hex bytes,
-    // anything unreadable skipped.
-    s.split_whitespace()
-        .filter_map(|t| u8::from_str_radix(t, 16).ok())
-        .collect()
+/// Decodes base16 bytes as bpf_conformance's runner sends them: one run of
+/// hex digits (`b70000002a000000...`) or bytes separated by white space
+/// (`b7 00 00 00 ...`), in either case. Anything else is refused, naming
+/// the character at fault, rather than skipped.
+fn base16(what: &str, s: &str) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    let mut col = 0usize;
+    for token in s.split_whitespace() {
+        let start = s[col..].find(token).map_or(col, |i| col + i);
+        col = start + token.len();
+        if let Some((i, c)) = token.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
+            return Err(format!(
+                "{what}: `{c}` at column {} is not a hex digit",
+                start + i + 1
+            ));
+        }
+        if token.len() % 2 != 0 {
+            return Err(format!(
+                "{what}: `{token}` at column {} has an odd number of hex digits (bytes are two digits each)",
+                start + 1
+            ));
+        }
+        for pair in token.as_bytes().chunks(2) {
+            // Both are ASCII hex digits, checked above.
+            let hi = (pair[0] as char).to_digit(16).unwrap_or(0) as u8;
+            let lo = (pair[1] as char).to_digit(16).unwrap_or(0) as u8;
+            out.push(hi << 4 | lo);
+        }
+    }
+    Ok(out)
 }
 
 pub fn run(a: PluginArgs) -> Result<(), Failure> {
@@ -61,8 +85,14 @@ pub fn run(a: PluginArgs) -> Result<(), Failure> {
             other => return Err(Failure::usage(format!("unexpected argument `{other}`"))),
         }
     }
-    let bytes = base16(&program);
-    let mem = base16(&memory);
+    let unreadable = |m: String| {
+        if debug {
+            println!("Failed to load program: {m}");
+        }
+        Failure::usage(m)
+    };
+    let bytes = base16("the program", &program).map_err(unreadable)?;
+    let mem = base16("the memory", &memory).map_err(unreadable)?;
     let outcome = if elf {
         run_elf(&bytes, &mem)
     } else {
@@ -119,5 +149,31 @@ fn run_elf(bytes: &[u8], mem: &[u8]) -> EngineOutcome {
     match vm.run_ctx(&ironbpf_vm::progtype::XDP, &mut ctx, Some(&mut pkt), None) {
         Ok(r0) => EngineOutcome::Returned(r0),
         Err(e) => EngineOutcome::Failed(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base16;
+
+    #[test]
+    fn base16_takes_what_the_runner_sends() {
+        let want = vec![0xb7, 0, 0, 0, 0x2a, 0, 0, 0];
+        assert_eq!(base16("p", "b70000002a000000").unwrap(), want);
+        assert_eq!(base16("p", "b7 00 00 00 2a 00 00 00\n").unwrap(), want);
+        assert_eq!(base16("p", "B700 0000 2A00 0000").unwrap(), want);
+        assert_eq!(base16("p", "").unwrap(), Vec::<u8>::new());
+    }
+
+    #[test]
+    fn base16_refuses_what_it_cannot_read() {
+        assert_eq!(
+            base16("the program", "b7 0g").unwrap_err(),
+            "the program: `g` at column 5 is not a hex digit"
+        );
+        assert_eq!(
+            base16("the memory", "b70").unwrap_err(),
+            "the memory: `b70` at column 1 has an odd number of hex digits (bytes are two digits each)"
+        );
     }
 }

@@ -112,6 +112,15 @@ fn refused_note(r: &ironbpf_loader::RefusedProgram) -> String {
 /// A listing succeeds when every program it shows can be loaded, its type
 /// aside (a listing does not need it): otherwise the first reason, naming
 /// the section, symbol or offset at fault.
+/// The kernel's name of a map type (`hash`, `lru_percpu_hash`), or the
+/// number where this kernel has no name for it.
+fn map_type_label(t: u32) -> String {
+    match ironbpf_maps::map_type_name(t) {
+        "unknown" => format!("map_type {t}"),
+        name => name.to_string(),
+    }
+}
+
 fn broken(ins: &ironbpf_loader::Inspection, path: &std::path::Path) -> Result<(), Failure> {
     let bad: Vec<_> = ins
         .refused
@@ -172,7 +181,7 @@ fn list(args: ListArgs) -> Result<(), Failure> {
             .iter()
             .map(|m| {
                 serde_json::json!({
-                    "name": m.name, "type_id": m.map_type, "key_size": m.key_size,
+                    "name": m.name, "type": ironbpf_maps::map_type_name(m.map_type), "type_id": m.map_type, "key_size": m.key_size,
                     "value_size": m.value_size, "max_entries": m.max_entries, "flags": m.map_flags,
                 })
             })
@@ -212,8 +221,12 @@ fn list(args: ListArgs) -> Result<(), Failure> {
         println!("maps:");
         for m in &obj.maps {
             println!(
-                "  {:<28} type {:<3} key {:>4} B  value {:>6} B  max_entries {}",
-                m.name, m.map_type, m.key_size, m.value_size, m.max_entries
+                "  {:<28} {:<16} key {:>4} B  value {:>6} B  max_entries {}",
+                m.name,
+                map_type_label(m.map_type),
+                m.key_size,
+                m.value_size,
+                m.max_entries
             );
         }
     }

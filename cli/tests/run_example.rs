@@ -103,6 +103,7 @@ fn map_dump_and_create() {
         "xdp_trace",
         "--data",
         "examples/telnet.pkt",
+        "--json",
     ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -126,6 +127,7 @@ fn map_dump_and_create() {
         "8",
         "--max-entries",
         "4",
+        "--json",
     ]);
     assert_eq!(code, 1);
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -142,7 +144,41 @@ fn map_dump_and_create() {
         "16",
         "--flags",
         "1",
+        "--json",
     ]);
     assert_eq!(code, 0);
     assert!(out.contains("\"created\":true"), "{out}");
+    // The same, as text.
+    let (code, out, _) = ironbpf(&[
+        "map",
+        "dump",
+        "examples/xdp_trace.o",
+        "--map",
+        "per_protocol=[[17, 5]]",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("per_protocol (hash, key 4 B, value 8 B, max_entries"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 entry\n  11000000 -> 0500000000000000\n"),
+        "{out}"
+    );
+    let (code, out, err) = ironbpf(&[
+        "map",
+        "create",
+        "hash",
+        "--key-size",
+        "4",
+        "--value-size",
+        "8",
+        "--max-entries",
+        "16",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("created a hash map: key 4 B, value 8 B"),
+        "{out}"
+    );
 }
