@@ -124,7 +124,7 @@ fn disasm_object(args: &DisasmArgs) -> Result<(), Failure> {
         None => {
             let opts = ironbpf_loader::LoadOptions {
                 prog_type_override: Some(ironbpf_progtype::ProgTypeId::Unspec.kernel_id()),
-                ..Default::default()
+                ..crate::cmd_prog::load_options()
             };
             ironbpf_loader::load_file(&args.input, &opts)
                 .map_err(|e| Failure::failed(format!("{}: {e}", args.input.display())))?

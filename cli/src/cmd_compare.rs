@@ -232,7 +232,7 @@ impl Shared {
             .max_by_key(|(p, _)| p.as_ref().map_or(0, |p| p.len() + 1));
         LoadOptions {
             prog_type_override: best.map(|(_, t)| *t),
-            ..Default::default()
+            ..crate::cmd_prog::load_options()
         }
     }
 

@@ -121,7 +121,7 @@ pub fn run(cmd: KernelCommand) -> Result<(), Failure> {
 
 /// Loader options with `--type` given by name.
 pub fn load_options(prog_type: Option<&str>) -> Result<LoadOptions, Failure> {
-    let mut opts = LoadOptions::default();
+    let mut opts = crate::cmd_prog::load_options();
     if let Some(t) = prog_type {
         let id = crate::cmd_prog::ironbpf_kernel_prog_type(t)
             .ok_or_else(|| Failure::usage(format!("unknown program type `{t}`")))?;

@@ -26,11 +26,37 @@ pub struct ListArgs {
 }
 
 /// Loads an object, with `--type` given by name.
+/// The `--kconfig NAME=VALUE` values of this run, for every object loaded.
+static KCONFIG: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+
+/// Records `--kconfig` values; refuses one that is not `NAME=VALUE`.
+pub fn set_kconfig(values: &[String]) -> Result<(), Failure> {
+    let mut parsed = Vec::new();
+    for v in values {
+        let Some((name, value)) = v.split_once('=').filter(|(n, _)| !n.is_empty()) else {
+            return Err(Failure::usage(format!(
+                "--kconfig {v}: expected NAME=VALUE, such as CONFIG_HZ=250"
+            )));
+        };
+        parsed.push((name.to_string(), value.to_string()));
+    }
+    let _ = KCONFIG.set(parsed);
+    Ok(())
+}
+
+/// Load options with this run's `--kconfig` values.
+pub fn load_options() -> ironbpf_loader::LoadOptions {
+    ironbpf_loader::LoadOptions {
+        kconfig_values: KCONFIG.get().cloned().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
 pub fn load_object(
     path: &std::path::Path,
     prog_type: Option<&str>,
 ) -> Result<ironbpf_loader::Object, Failure> {
-    let mut opts = ironbpf_loader::LoadOptions::default();
+    let mut opts = load_options();
     if let Some(t) = prog_type {
         let id = ironbpf_kernel_prog_type(t)
             .ok_or_else(|| Failure::usage(format!("unknown program type `{t}`")))?;
@@ -146,7 +172,7 @@ fn broken(ins: &ironbpf_loader::Inspection, path: &std::path::Path) -> Result<()
 }
 
 fn list(args: ListArgs) -> Result<(), Failure> {
-    let mut opts = ironbpf_loader::LoadOptions::default();
+    let mut opts = load_options();
     if let Some(t) = &args.prog_type {
         let id = ironbpf_kernel_prog_type(t)
             .ok_or_else(|| Failure::usage(format!("unknown program type `{t}`")))?;

@@ -220,7 +220,7 @@ pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
 }
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
-    let mut opts = ironbpf_loader::LoadOptions::default();
+    let mut opts = crate::cmd_prog::load_options();
     if let Some(t) = &args.prog_type {
         let pt = progtype::by_name(t).ok_or_else(|| {
             Failure::usage(format!(

@@ -31,6 +31,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// A value for objects' `.kconfig` externs (CONFIG_HZ=250, CONFIG_FOO=y), over the
+    /// running kernel's configuration; repeatable. Applies to ironbpf's side and the kernel's.
+    #[arg(long = "kconfig", value_name = "NAME=VALUE", global = true)]
+    kconfig: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -101,6 +105,10 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    if let Err(f) = cmd_prog::set_kconfig(&cli.kconfig) {
+        eprintln!("{}: {}", style::error_label(), f.message);
+        return ExitCode::from(f.code);
+    }
     let result = match cli.command {
         Command::Test(a) => cmd_test::run(a),
         Command::Asm(a) => cmd_asm::asm(a),

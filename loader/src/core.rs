@@ -64,6 +64,11 @@ impl Target {
 }
 
 impl Target {
+    /// The ids of the types named `name`.
+    pub fn ids_by_name(&self, name: &str) -> &[u32] {
+        self.by_name.get(name).map_or(&[], |v| v.as_slice())
+    }
+
     /// The BTF id libbpf attaches a tracing/LSM program with attach type `eat` to `name`.
     pub fn attach_btf_id(&self, eat: u32, name: &str) -> Option<u32> {
         // A trailing "/..." or sleepable suffix is not part of the name.

@@ -8,7 +8,11 @@
 //! function first, then every subprogram it calls, with bpf-to-bpf call offsets fixed, map
 //! references rewritten to `BPF_PSEUDO_MAP_IDX` / `BPF_PSEUDO_MAP_IDX_VALUE` (indices into
 //! [`Object::maps`], as the kernel expects with `fd_array`), CO-RE relocations applied against a
-//! target BTF, and func/line info re-indexed.
+//! target BTF, and func/line info re-indexed. Externs are resolved as libbpf resolves them:
+//! `.kconfig` values (from the running kernel's configuration, or given in [`LoadOptions`]) in a
+//! frozen `.kconfig` map, `.ksyms` addresses from `/proc/kallsyms`, typed ksyms and kfunc calls
+//! by their id in the target BTF; a strong extern that cannot be resolved refuses only the
+//! programs that use it.
 //!
 //! Nothing in the public API panics on hostile input: every malformed structure is an error that
 //! names the section, symbol or offset at fault.
@@ -25,6 +29,7 @@
 mod btf;
 mod core;
 mod elf;
+mod externs;
 mod link;
 mod maps;
 mod progtype;
@@ -57,6 +62,13 @@ pub struct LoadOptions {
     /// (`"socket1"`, `"xdp_prog"`, `"kprobe/0"`): custom names such as `"test"`, `"tail-3"`,
     /// `"ingress"`, and `.text` in objects without sections. Named sections keep their type.
     pub prog_type_override: Option<u32>,
+    /// The kernel configuration `.kconfig` externs (`CONFIG_*`) are read from: a `.config`
+    /// file, plain or gzip-compressed. `None`: the running kernel's (`/proc/config.gz`, else
+    /// `/boot/config-<release>`).
+    pub kconfig_path: Option<PathBuf>,
+    /// `.kconfig` values that override the configuration: (`CONFIG_HZ`, `250`),
+    /// (`CONFIG_BPF_SYSCALL`, `y`), (`CONFIG_DEFAULT_HOSTNAME`, `"\"none\""`).
+    pub kconfig_values: Vec<(String, String)>,
 }
 
 /// Where a map comes from.
@@ -277,6 +289,14 @@ pub enum LoadError {
         /// Path.
         path: String,
         /// What is wrong.
+        msg: String,
+    },
+    /// An extern (`.kconfig` value, `.ksyms` symbol or kfunc) that cannot be resolved.
+    #[error("extern {name}: {msg}")]
+    Extern {
+        /// The extern's name.
+        name: String,
+        /// Why it cannot be resolved.
         msg: String,
     },
     /// A bug in the loader or a dependency panicked while processing this section.

@@ -11,6 +11,7 @@ use object::elf;
 use crate::btf::{kind, Btf, BtfExt};
 use crate::core::{self, Outcome, Target};
 use crate::elf::{Elf, Section};
+use crate::externs::{self, Resolved};
 use crate::maps::{self, MapIndex};
 use crate::progtype;
 use crate::{
@@ -19,6 +20,17 @@ use crate::{
 };
 
 const INSN: usize = 8;
+
+/// `src_reg` of an `ld_imm64` of a kernel variable's BTF id.
+const BPF_PSEUDO_BTF_ID: u8 = 3;
+/// `src_reg` of a call to a kfunc by BTF id.
+const BPF_PSEUDO_KFUNC_CALL: u8 = 2;
+
+/// The object's resolved externs and the `.kconfig` map's index.
+struct Externs {
+    resolved: externs::Externs,
+    kconfig_map: Option<usize>,
+}
 
 /// A function inside a code section.
 #[derive(Debug, Clone)]
@@ -107,11 +119,47 @@ pub(crate) fn load(
     }
 
     set_stage(stage, "maps");
-    let (maps, map_index) = maps::collect(&elf, btf.as_ref())?;
+    let (mut maps, map_index) = maps::collect(&elf, btf.as_ref())?;
 
     // Code sections: functions, relocations, CO-RE.
     let mut codes: HashMap<usize, Code> = HashMap::new();
     let mut target: Option<Option<Arc<Target>>> = None;
+
+    set_stage(stage, "externs");
+    let source = externs::KconfigSource {
+        path: opts.kconfig_path.as_deref(),
+        values: &opts.kconfig_values,
+    };
+    let mut externs = externs::collect(&elf, btf.as_mut(), &source, &mut || {
+        if target.is_none() {
+            target = Some(load_target(opts)?);
+        }
+        Ok(target.clone().flatten())
+    })?;
+    let kconfig_map = externs.kconfig.take().map(|value| {
+        maps.push(MapDef {
+            name: ".kconfig".into(),
+            map_type: maps::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: value.len() as u32,
+            max_entries: 1,
+            map_flags: maps::BPF_F_RDONLY_PROG,
+            pinning: 0,
+            numa_node: 0,
+            inner: None,
+            init_slots: Vec::new(),
+            initial_value: Some(value),
+            frozen: true,
+            kind: crate::MapKind::GlobalData(".kconfig".into()),
+            btf_key_type_id: 0,
+            btf_value_type_id: externs.kconfig_datasec,
+        });
+        maps.len() - 1
+    });
+    let externs = Externs {
+        resolved: externs,
+        kconfig_map,
+    };
     // Objects whose only code section is .text (no SEC() annotations) keep their programs there:
     // its global functions are then the programs (PREVAIL-style test objects).
     let text_progs = !elf
@@ -219,6 +267,7 @@ pub(crate) fn load(
                 &codes,
                 &map_index,
                 &maps,
+                &externs,
                 btf.as_ref(),
                 ext.as_ref(),
                 si,
@@ -443,6 +492,7 @@ fn link_program(
     codes: &HashMap<usize, Code>,
     map_index: &MapIndex,
     maps: &[MapDef],
+    externs: &Externs,
     btf: Option<&Btf>,
     ext: Option<&BtfExt>,
     sec: usize,
@@ -500,7 +550,8 @@ fn link_program(
                             })?;
                         set_imm(&mut out, at, (idx as i64 - cur as i64 - 1) as i32);
                     } else {
-                        resolve_map_ref(elf, map_index, maps, r, &mut out, at).map_err(rel_err)?;
+                        resolve_map_ref(elf, map_index, maps, externs, r, &mut out, at)
+                            .map_err(rel_err)?;
                     }
                 } else if src == BPF_PSEUDO_FUNC {
                     let target = off as i64 + (i64::from(imm(&out, at)) + 1) * INSN as i64;
@@ -519,6 +570,26 @@ fn link_program(
                 let (tsec, target) = match rel {
                     Some(r) => {
                         let sym = &elf.symbols[r.sym];
+                        if sym.shndx == 0 {
+                            // clang emits a kfunc call as a bpf-to-bpf call to an undefined
+                            // symbol; libbpf makes it a BPF_PSEUDO_KFUNC_CALL by BTF id.
+                            match externs.resolved.by_name.get(&sym.name) {
+                                Some(Resolved::Kfunc(id)) => {
+                                    set_src(&mut out, at, BPF_PSEUDO_KFUNC_CALL);
+                                    set_imm(&mut out, at, id.unwrap_or(0) as i32);
+                                    out[at + 2..at + 4].copy_from_slice(&0i16.to_le_bytes());
+                                    off += INSN;
+                                    continue;
+                                }
+                                Some(Resolved::Missing(why)) => {
+                                    return Err(LoadError::Extern {
+                                        name: sym.name.clone(),
+                                        msg: why.clone(),
+                                    })
+                                }
+                                _ => {}
+                            }
+                        }
                         if sym.shndx == 0 || !codes.contains_key(&sym.shndx) {
                             return Err(rel_err(format!(
                                 "call to symbol {} ({}) which is not defined in a code section",
@@ -547,6 +618,30 @@ fn link_program(
                 set_imm(&mut out, at, (idx as i64 - cur as i64 - 1) as i32);
             } else if let Some(r) = rel {
                 let sym = &elf.symbols[r.sym];
+                if op == 0x85 && src == BPF_PSEUDO_KFUNC_CALL {
+                    match externs.resolved.by_name.get(&sym.name) {
+                        Some(Resolved::Kfunc(id)) => {
+                            // The kfunc's id in vmlinux BTF, off 0 (vmlinux, not a
+                            // module); a missing weak kfunc stays 0, as libbpf leaves it.
+                            set_imm(&mut out, at, id.unwrap_or(0) as i32);
+                            out[at + 2..at + 4].copy_from_slice(&0i16.to_le_bytes());
+                            off += INSN;
+                            continue;
+                        }
+                        Some(Resolved::Missing(why)) => {
+                            return Err(LoadError::Extern {
+                                name: sym.name.clone(),
+                                msg: why.clone(),
+                            })
+                        }
+                        _ => {
+                            return Err(rel_err(format!(
+                                "kfunc call to symbol {} ({}), which the object's BTF does not declare as an extern function",
+                                r.sym, sym.name
+                            )))
+                        }
+                    }
+                }
                 let what = if op == 0x85 && src == 2 {
                     "kfunc calls (extern functions) are not supported".to_string()
                 } else {
@@ -625,6 +720,7 @@ fn resolve_map_ref(
     elf: &Elf,
     idx: &MapIndex,
     maps: &[MapDef],
+    externs: &Externs,
     r: &crate::elf::Rel,
     out: &mut [u8],
     at: usize,
@@ -632,10 +728,45 @@ fn resolve_map_ref(
     let sym = &elf.symbols[r.sym];
     let sec = sym.shndx;
     if sym.shndx == 0 {
-        return Err(format!(
-            "symbol {} ({}) is undefined: extern variables (.kconfig/.ksyms) are not supported",
-            r.sym, sym.name
-        ));
+        let addend = i64::from(imm(out, at));
+        match externs.resolved.by_name.get(&sym.name) {
+            Some(Resolved::Kconfig { off }) => {
+                let m = externs
+                    .kconfig_map
+                    .ok_or_else(|| format!("symbol {} has no .kconfig map", sym.name))?;
+                set_src(out, at, BPF_PSEUDO_MAP_IDX_VALUE);
+                set_imm(out, at, m as i32);
+                set_imm(out, at + INSN, (i64::from(*off) + addend) as i32);
+            }
+            Some(Resolved::Address(a)) => {
+                let a = if *a == 0 { 0 } else { a.wrapping_add(addend as u64) };
+                set_src(out, at, 0);
+                set_imm(out, at, a as u32 as i32);
+                set_imm(out, at + INSN, (a >> 32) as u32 as i32);
+            }
+            Some(Resolved::KernelVar(Some(id))) | Some(Resolved::Kfunc(Some(id))) => {
+                // A typed kernel variable, or a kfunc's address (`bpf_ksym_exists`):
+                // the kernel resolves the BTF id.
+                set_src(out, at, BPF_PSEUDO_BTF_ID);
+                set_imm(out, at, *id as i32);
+                set_imm(out, at + INSN, 0);
+            }
+            Some(Resolved::KernelVar(None)) | Some(Resolved::Kfunc(None)) => {
+                // A weak typed ksym or kfunc the kernel lacks: a NULL pointer, as libbpf
+                // makes it.
+                set_src(out, at, 0);
+                set_imm(out, at, 0);
+                set_imm(out, at + INSN, 0);
+            }
+            Some(Resolved::Missing(why)) => return Err(format!("extern {}: {why}", sym.name)),
+            None => {
+                return Err(format!(
+                    "symbol {} ({}) is undefined and the object's BTF does not describe it as a .kconfig or .ksyms extern",
+                    r.sym, sym.name
+                ))
+            }
+        }
+        return Ok(());
     }
     if let Some(&m) = idx.by_data_section.get(&sec) {
         let off = i64::from(imm(out, at)) + sym.value as i64;

@@ -9,8 +9,8 @@ use crate::elf::{Elf, Section};
 use crate::{LoadError, MapDef, MapKind};
 
 /// `BPF_F_RDONLY_PROG`.
-const BPF_F_RDONLY_PROG: u32 = 1 << 7;
-const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub(crate) const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+pub(crate) const BPF_MAP_TYPE_ARRAY: u32 = 2;
 /// Largest global-data section accepted (the kernel caps array values far below this).
 const MAX_DATA_SECTION: u32 = 1 << 27;
 const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;

@@ -261,6 +261,7 @@ fn fixture_opts() -> LoadOptions {
     LoadOptions {
         target_btf: Some(fixtures().join("target.btf")),
         prog_type_override: None,
+        ..Default::default()
     }
 }
 
@@ -532,6 +533,7 @@ fn mutations_never_panic() {
             LoadOptions {
                 target_btf: Some(fixtures().join("target_core.btf")),
                 prog_type_override: None,
+                ..Default::default()
             },
         ),
         (
@@ -712,6 +714,7 @@ fn core_relocation_kinds() {
     let opts = LoadOptions {
         target_btf: Some(fixtures().join("target_core.btf")),
         prog_type_override: None,
+        ..Default::default()
     };
     let obj = load_file(&fixtures().join("core.o"), &opts).unwrap();
     let p = &obj.programs[0];
