@@ -82,12 +82,9 @@ fn skb_base() -> Vec<CtxField> {
         CtxField::new("tstamp", 152, 8, r(SIZE_8), r(SIZE_8)).elem(8),
         d("wire_len", 160),
         d("gso_segs", 164),
-        // `sk` is matched at its exact offset; the rest of its 8 bytes fall
-        // to the default rule of 4-byte fields.
-        CtxField::ro("sk", 168, 1, SIZE_8)
+        CtxField::ro("sk", 168, 8, SIZE_8)
             .yields(CtxYield::PtrToSockCommonOrNull)
             .elem(8),
-        CtxField::new("sk", 169, 7, r(UP_TO_4), r(SIZE_4)),
         d("gso_size", 176),
         CtxField::none("tstamp_type", 180, 1),
         CtxField::none("padding", 181, 3),
@@ -229,7 +226,7 @@ fn sk_skb() -> ProgTypeDesc {
 }
 
 /// `flow_dissector_is_valid_access`: only `data`, `data_end` and
-/// `flow_keys`, read whole; the kernel does not check alignment here.
+/// `flow_keys`, read whole.
 fn flow_dissector() -> ProgTypeDesc {
     let f = vec![
         CtxField::ro("data", 76, 4, SIZE_4).yields(CtxYield::PtrToPacket),
@@ -238,8 +235,7 @@ fn flow_dissector() -> ProgTypeDesc {
             .yields(CtxYield::PtrToFlowKeys)
             .elem(8),
     ];
-    let mut d = skb_type(P::FlowDissector, f);
-    d.aligned = false;
+    let d = skb_type(P::FlowDissector, f);
     attach(d, &[A::FlowDissector], false, None)
 }
 
@@ -405,11 +401,10 @@ fn cgroup_sock_addr() -> ProgTypeDesc {
         ro4("protocol", 36),
         addr("msg_src_ip4", 40, 4, &[A::CgroupUdp4Sendmsg], false),
         addr("msg_src_ip6", 44, 16, &[A::CgroupUdp6Sendmsg], true),
-        ro4("padding", 60),
-        CtxField::ro("sk", 64, 1, SIZE_8)
+        CtxField::none("padding", 60, 4),
+        CtxField::ro("sk", 64, 8, SIZE_8)
             .yields(CtxYield::PtrToSocket)
             .elem(8),
-        CtxField::ro("sk", 65, 7, SIZE_4),
     ];
     let mut d = base(P::CgroupSockAddr, "bpf_sock_addr", 72, f);
     d.ret = ZERO_ONE;
@@ -444,23 +439,19 @@ fn sock_ops() -> ProgTypeDesc {
         rw4("sk_txhash", 164),
         ro("sk_txhash", 165, 3, SIZE_4),
         ro("bytes_received", 168, 16, SIZE_8).elem(8),
-        ro("sk", 184, 1, SIZE_8)
+        ro("sk", 184, 8, SIZE_8)
             .yields(CtxYield::PtrToSocketOrNull)
             .elem(8),
-        ro("sk", 185, 7, SIZE_4),
-        ro("skb_data", 192, 1, SIZE_8)
+        ro("skb_data", 192, 8, SIZE_8)
             .yields(CtxYield::PtrToPacket)
             .elem(8),
-        ro("skb_data", 193, 7, SIZE_4),
-        ro("skb_data_end", 200, 1, SIZE_8)
+        ro("skb_data_end", 200, 8, SIZE_8)
             .yields(CtxYield::PtrToPacketEnd)
             .elem(8),
-        ro("skb_data_end", 201, 7, SIZE_4),
         ro("skb_len", 208, 4, SIZE_4),
         ro("skb_tcp_flags", 212, 1, UP_TO_4).elem(4),
         ro("skb_tcp_flags", 213, 3, SIZE_4),
-        ro("skb_hwtstamp", 216, 1, SIZE_8).elem(8),
-        ro("skb_hwtstamp", 217, 7, SIZE_4),
+        ro("skb_hwtstamp", 216, 8, SIZE_8).elem(8),
     ];
     let mut d = base(P::SockOps, "bpf_sock_ops", 224, f);
     d.ret = ZERO_ONE;
@@ -638,7 +629,12 @@ fn tracepoint() -> ProgTypeDesc {
         CtxField::none("common", 0, 8),
         CtxField::ro("record", 8, 8192 - 8, ANY_SIZE).elem(8),
     ];
-    aliases(base(P::Tracepoint, "", 8192, f), &["tp"])
+    let mut d = base(P::Tracepoint, "", 8192, f);
+    // `tp_prog_is_valid_access` compares the signed offset with
+    // `sizeof(void *)`, an unsigned value: negative offsets pass that test
+    // and every later one, so the kernel accepts aligned negative reads.
+    d.negative = Some(AccessRule::sizes(ANY_SIZE));
+    aliases(d, &["tp"])
 }
 
 /// `pe_prog_is_valid_access`: `struct bpf_perf_event_data`.
@@ -687,8 +683,7 @@ fn raw_tracepoint_writable() -> ProgTypeDesc {
 
 // ---- the rest ---------------------------------------------------------------
 
-/// `nf_is_valid_access`: two pointers to kernel structs, read whole; no
-/// alignment check.
+/// `nf_is_valid_access`: two pointers to kernel structs, read whole.
 fn netfilter() -> ProgTypeDesc {
     let f = vec![
         CtxField::ro("state", 0, 8, SIZE_8)
@@ -699,7 +694,6 @@ fn netfilter() -> ProgTypeDesc {
             .elem(8),
     ];
     let mut d = base(P::Netfilter, "bpf_nf_ctx", 16, f);
-    d.aligned = false;
     d.ret = ZERO_ONE;
     attach(d, &[A::Netfilter], true, None)
 }

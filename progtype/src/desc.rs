@@ -322,6 +322,10 @@ pub struct ProgTypeDesc {
     /// Whether accesses must be aligned to their size (`off % size == 0`);
     /// a few `is_valid_access` functions do not check it.
     pub aligned: bool,
+    /// The rule for negative offsets (`None`: out of range). Only the
+    /// tracepoint type has one, from a signed/unsigned comparison in the
+    /// kernel.
+    pub negative: Option<AccessRule>,
     /// The fields, looked up by the access's start offset; the first whose
     /// range holds it decides. Offsets no field holds are refused.
     pub fields: Vec<CtxField>,
@@ -361,6 +365,7 @@ impl ProgTypeDesc {
             ctx_struct: String::new(),
             ctx_size,
             aligned: true,
+            negative: None,
             fields: Vec::new(),
             attach_types: Vec::new(),
             attach_required: false,
@@ -419,7 +424,10 @@ impl ProgTypeDesc {
         if !matches!(size, 1 | 2 | 4 | 8) {
             return Err(CtxRefusal::BadSize);
         }
-        if access.off < 0 || access.off >= self.ctx_size as i64 {
+        if access.off < 0 {
+            return self.negative_access(access);
+        }
+        if access.off >= self.ctx_size as i64 {
             return Err(CtxRefusal::OutOfRange);
         }
         let off = access.off as u32;
@@ -462,6 +470,26 @@ impl ProgTypeDesc {
             },
             field_size,
             field_off,
+        })
+    }
+
+    fn negative_access(&self, access: &CtxAccess) -> Result<CtxAccessOk, CtxRefusal> {
+        let Some(rule) = &self.negative else {
+            return Err(CtxRefusal::OutOfRange);
+        };
+        if access.kind.is_write() {
+            return Err(CtxRefusal::ReadOnly);
+        }
+        if self.aligned && access.off % access.size as i64 != 0 {
+            return Err(CtxRefusal::Misaligned);
+        }
+        if rule.sizes & access.size as u8 == 0 {
+            return Err(CtxRefusal::BadSize);
+        }
+        Ok(CtxAccessOk {
+            yields: CtxYield::Scalar,
+            field_size: access.size,
+            field_off: access.off as u32,
         })
     }
 
