@@ -129,7 +129,11 @@ fn packet_yields(fields: &mut [CtxField]) {
 }
 
 fn skb_type(id: P, fields: Vec<CtxField>) -> ProgTypeDesc {
-    base(id, "__sk_buff", 192, fields)
+    let mut d = base(id, "__sk_buff", 192, fields);
+    // Socket filters cannot read `data`, but they run on a packet all the
+    // same (through `ld_abs` and the skb helpers).
+    d.has_packet = true;
+    d
 }
 
 /// `sk_filter_is_valid_access`.

@@ -351,7 +351,8 @@ pub struct ProgTypeDesc {
     /// Whether the kernel's test run hands the program an skb whose `data`
     /// is at the MAC header (tc programs) rather than at the network header.
     pub skb_at_l2: bool,
-    /// Whether the type sees packet data (`data`/`data_end` fields).
+    /// Whether the type runs on a packet (through `data`/`data_end`
+    /// fields, or the skb helpers and `ld_abs` for socket filters).
     pub has_packet: bool,
 }
 
@@ -396,6 +397,17 @@ impl ProgTypeDesc {
     /// Every built-in descriptor, in the kernel's order.
     pub fn all_builtin() -> &'static [ProgTypeDesc] {
         crate::builtin::all()
+    }
+
+    /// The kernel's `BPF_PROG_TYPE_*` number (0, `unspec`, for an
+    /// embedder's own type), for bpf(2) and for tables keyed by it.
+    pub fn kernel_id(&self) -> u32 {
+        self.id.map_or(0, |id| id.kernel_id())
+    }
+
+    /// The field called `name` that loads may read (its first rule).
+    pub fn field_named(&self, name: &str) -> Option<&CtxField> {
+        self.fields.iter().find(|f| f.name == name)
     }
 
     /// The field whose range holds the start offset `off`.
@@ -473,6 +485,82 @@ impl ProgTypeDesc {
         })
     }
 
+    /// A sentence on why `access` was refused with `why`, naming the
+    /// field, the sizes it takes or the attach types it needs.
+    pub fn explain_refusal(&self, access: &CtxAccess, why: CtxRefusal) -> String {
+        let strukt = if self.ctx_struct.is_empty() {
+            format!("the {} context", self.name)
+        } else {
+            format!("struct {}", self.ctx_struct)
+        };
+        let field = (access.off >= 0)
+            .then(|| self.field_at(access.off as u32))
+            .flatten();
+        let verb = if access.kind.is_write() { "stored" } else { "loaded" };
+        let rule = field.and_then(|f| {
+            if access.kind.is_write() {
+                f.write.as_ref()
+            } else {
+                f.read.as_ref()
+            }
+        });
+        match (why, field) {
+            (CtxRefusal::OutOfRange, _) => format!(
+                "offset {} lies outside {strukt} ({} bytes)",
+                access.off, self.ctx_size
+            ),
+            (CtxRefusal::Misaligned, _) => format!(
+                "a {}-byte access must start at a multiple of {} (offset {})",
+                access.size, access.size, access.off
+            ),
+            (CtxRefusal::BadInstruction, _) => {
+                "atomic operations on the context are refused by the kernel's verifier".into()
+            }
+            (CtxRefusal::BadSize, Some(f)) => format!(
+                "field `{}` of {strukt} can be {verb} only as {} bytes",
+                f.name,
+                rule.map_or_else(|| "no".into(), |r| size_list(r.sizes))
+            ),
+            (CtxRefusal::ReadOnly, Some(f)) => {
+                format!("field `{}` of {strukt} is read-only for {} programs", f.name, self.name)
+            }
+            (CtxRefusal::WriteOnly, Some(f)) => {
+                format!("field `{}` of {strukt} is write-only for {} programs", f.name, self.name)
+            }
+            (CtxRefusal::NotForAttachType, Some(f)) => {
+                let names: Vec<&str> = rule
+                    .and_then(|r| r.attach.as_ref())
+                    .map(|l| l.iter().map(|a| a.name()).collect())
+                    .unwrap_or_default();
+                format!(
+                    "field `{}` of {strukt} may be {verb} only by programs loaded with expected attach type {}",
+                    f.name,
+                    names.join(" or ")
+                )
+            }
+            (CtxRefusal::Privileged, Some(f)) => format!(
+                "field `{}` of {strukt} may be {verb} only by a privileged (CAP_BPF) loader",
+                f.name
+            ),
+            (CtxRefusal::PastField, Some(f)) => format!(
+                "a {}-byte access at offset {} runs past the end of field `{}` (offset {}, {} bytes)",
+                access.size,
+                access.off,
+                f.name,
+                f.off,
+                f.len
+            ),
+            (CtxRefusal::NoField, Some(f)) => format!(
+                "`{}` (offset {}) of {strukt} may not be accessed by {} programs",
+                f.name, access.off, self.name
+            ),
+            (_, _) => format!(
+                "no field of {strukt} may be accessed at offset {} by {} programs",
+                access.off, self.name
+            ),
+        }
+    }
+
     fn negative_access(&self, access: &CtxAccess) -> Result<CtxAccessOk, CtxRefusal> {
         let Some(rule) = &self.negative else {
             return Err(CtxRefusal::OutOfRange);
@@ -524,5 +612,119 @@ impl ProgTypeDesc {
             }
         }
         out
+    }
+}
+
+/// "4", "1, 2 or 4".
+fn size_list(sizes: Sizes) -> String {
+    let v: Vec<String> = [1u8, 2, 4, 8]
+        .iter()
+        .filter(|s| sizes & **s != 0)
+        .map(|s| s.to_string())
+        .collect();
+    match v.len() {
+        0 => "no".into(),
+        1 => v[0].clone(),
+        n => format!("{} or {}", v[..n - 1].join(", "), v[n - 1]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(t: ProgTypeId, off: i64, size: u32, kind: AccessKind) -> Result<CtxAccessOk, CtxRefusal> {
+        ProgTypeDesc::builtin(t)
+            .unwrap()
+            .is_valid_access(&CtxAccess::new(off, size, kind))
+    }
+
+    #[test]
+    fn issue_9_table() {
+        use AccessKind::*;
+        use ProgTypeId::*;
+        assert_eq!(verdict(SocketFilter, 76, 4, Load), Err(CtxRefusal::NoField));
+        assert_eq!(verdict(SocketFilter, 88, 4, Load), Err(CtxRefusal::NoField));
+        assert_eq!(verdict(SocketFilter, 8, 4, StoreReg), Err(CtxRefusal::ReadOnly));
+        assert!(verdict(SchedCls, 12, 4, StoreReg).is_ok());
+        assert_eq!(verdict(SchedCls, 1, 2, Load), Err(CtxRefusal::Misaligned));
+        let sk = verdict(SchedCls, 168, 8, Load).unwrap();
+        assert_eq!(sk.yields, CtxYield::PtrToSockCommonOrNull);
+        assert_eq!(verdict(Xdp, 12, 1, Load), Err(CtxRefusal::BadSize));
+        assert_eq!(verdict(Xdp, 20, 4, Load), Err(CtxRefusal::NotForAttachType));
+        let devmap = CtxAccess {
+            attach_type: Some(AttachType::XdpDevmap),
+            ..CtxAccess::new(20, 4, Load)
+        };
+        assert!(ProgTypeDesc::builtin(Xdp).unwrap().is_valid_access(&devmap).is_ok());
+        assert_eq!(verdict(Tracepoint, 0, 8, Load), Err(CtxRefusal::NoField));
+        assert!(verdict(Tracepoint, 4096, 8, Load).is_ok());
+        let cg = ProgTypeDesc::builtin(CgroupSkb).unwrap();
+        assert!(!cg.return_range(None).unwrap().contains(5));
+        assert!(cg.return_range(Some(AttachType::CgroupInetEgress)).unwrap().contains(3));
+    }
+
+    #[test]
+    fn narrow_loads_name_their_field() {
+        use ProgTypeId::*;
+        let ok = verdict(SchedCls, 50, 2, AccessKind::Load).unwrap();
+        assert_eq!((ok.field_off, ok.field_size), (48, 4));
+        let ok = verdict(SchedCls, 9, 1, AccessKind::Load).unwrap();
+        assert_eq!((ok.field_off, ok.field_size), (8, 4));
+        assert_eq!(
+            verdict(SchedCls, 8, 4, AccessKind::Atomic),
+            Err(CtxRefusal::BadInstruction)
+        );
+    }
+
+    #[test]
+    fn every_kernel_type_has_a_descriptor_with_sorted_fields() {
+        for &id in ProgTypeId::ALL {
+            if id == ProgTypeId::Unspec {
+                assert!(ProgTypeDesc::builtin(id).is_none());
+                continue;
+            }
+            let d = ProgTypeDesc::builtin(id).unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(d.name, id.name());
+            let mut end = 0;
+            for f in &d.fields {
+                assert!(f.off >= end, "{id}: {} overlaps the field before it", f.name);
+                end = f.end();
+                assert!(end <= d.ctx_size, "{id}: {} runs past the context", f.name);
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_explain_themselves() {
+        let d = ProgTypeDesc::builtin(ProgTypeId::Xdp).unwrap();
+        let a = CtxAccess::new(0, 2, AccessKind::Load);
+        let why = d.is_valid_access(&a).unwrap_err();
+        assert_eq!(
+            d.explain_refusal(&a, why),
+            "field `data` of struct xdp_md can be loaded only as 4 bytes"
+        );
+        let a = CtxAccess::new(20, 4, AccessKind::Load);
+        let why = d.is_valid_access(&a).unwrap_err();
+        assert!(d.explain_refusal(&a, why).contains("xdp_devmap"));
+    }
+
+    #[test]
+    fn an_embedder_builds_a_type_at_run_time() {
+        let mut d = ProgTypeDesc::custom("my_hook", 16);
+        d.fields.push(CtxField::new(
+            String::from("counter"),
+            0,
+            8,
+            Some(AccessRule::sizes(SIZE_8)),
+            Some(AccessRule::sizes(SIZE_8)),
+        ));
+        d.ret = Some(RetRange::new(0, 0));
+        assert!(d.is_valid_access(&CtxAccess::new(0, 8, AccessKind::StoreReg)).is_ok());
+        assert_eq!(
+            d.is_valid_access(&CtxAccess::new(8, 8, AccessKind::Load)),
+            Err(CtxRefusal::NoField)
+        );
+        assert_eq!(d.return_range(None), Some(RetRange::new(0, 0)));
     }
 }
