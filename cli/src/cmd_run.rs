@@ -193,10 +193,19 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, Failure> {
         .collect()
 }
 
+/// The program types `ironbpf run` runs (those `vm::testrun` lays out).
+fn runnable_names() -> Vec<&'static str> {
+    progtype::all()
+        .filter(|d| testrun::runs(d))
+        .map(|d| d.name.as_str())
+        .collect()
+}
+
 /// The verdict name of a return value, where the program type has names.
 pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
-    match pt.name {
-        "xdp" => [
+    use ironbpf_vm::progtype::ProgTypeId::*;
+    match pt.id? {
+        Xdp => [
             "XDP_ABORTED",
             "XDP_DROP",
             "XDP_PASS",
@@ -205,7 +214,7 @@ pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
         ]
         .get(r0 as usize)
         .copied(),
-        "sched_cls" | "sched_act" => match r0 as i64 {
+        SchedCls | SchedAct => match r0 as i64 {
             -1 => Some("TC_ACT_UNSPEC"),
             0 => Some("TC_ACT_OK"),
             1 => Some("TC_ACT_RECLASSIFY"),
@@ -225,14 +234,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let pt = progtype::by_name(t).ok_or_else(|| {
             Failure::usage(format!(
                 "unknown program type `{t}`; known: {}",
-                progtype::ALL
-                    .iter()
-                    .map(|p| p.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                progtype::names().join(", ")
             ))
         })?;
-        opts.prog_type_override = Some(pt.kernel_id);
+        opts.prog_type_override = Some(pt.kernel_id());
     }
     let obj = ironbpf_loader::load_file(&args.object, &opts)
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
@@ -266,12 +271,20 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
             prog.name,
             prog.prog_type_name,
-            progtype::ALL
-                .iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", ")
+            runnable_names().join(", ")
         ))
+    })
+    .and_then(|pt| {
+        if testrun::runs(pt) {
+            Ok(pt)
+        } else {
+            Err(Failure::failed(format!(
+                "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
+                prog.name,
+                prog.prog_type_name,
+                runnable_names().join(", ")
+            )))
+        }
     })?;
     let prog_name = prog.name.clone();
     let loaded = LoadedObject::new(obj.clone(), &HelperRegistry::new())

@@ -23,6 +23,7 @@ fn r(sizes: Sizes) -> Option<AccessRule> {
 fn base(id: P, ctx_struct: &str, ctx_size: u32, fields: Vec<CtxField>) -> ProgTypeDesc {
     let mut d = ProgTypeDesc::custom(id.name(), ctx_size);
     d.id = Some(id);
+    d.kernel_id = id.kernel_id();
     d.ctx_struct = ctx_struct.to_string();
     d.fields = fields;
     let has_packet = d.fields_yielding(CtxYield::PtrToPacket).next().is_some();
@@ -133,6 +134,7 @@ fn skb_type(id: P, fields: Vec<CtxField>) -> ProgTypeDesc {
     // Socket filters cannot read `data`, but they run on a packet all the
     // same (through `ld_abs` and the skb helpers).
     d.has_packet = true;
+    d.test_run_packet = id != P::SkSkb;
     d
 }
 
@@ -263,8 +265,10 @@ fn xdp() -> ProgTypeDesc {
             None,
         ),
     ];
+    let mut d = base(P::Xdp, "xdp_md", 24, f);
+    d.test_run_packet = true;
     attach(
-        base(P::Xdp, "xdp_md", 24, f),
+        d,
         &[A::Xdp, A::XdpDevmap, A::XdpCpumap],
         false,
         None,

@@ -310,6 +310,10 @@ impl CtxField {
 pub struct ProgTypeDesc {
     /// The kernel type it is, or `None` for an embedder's own type.
     pub id: Option<ProgTypeId>,
+    /// The kernel's number of [`ProgTypeDesc::id`] (0 for none), as a
+    /// plain field for code that keys tables by it; set by the
+    /// constructors, and [`ProgTypeDesc::kernel_id`] derives it from `id`.
+    pub kernel_id: u32,
     /// The name libbpf and bpftool use (`xdp`, `sched_cls`...).
     pub name: String,
     /// Other names it goes by (`tc`, `classifier`...).
@@ -351,6 +355,9 @@ pub struct ProgTypeDesc {
     /// Whether the kernel's test run hands the program an skb whose `data`
     /// is at the MAC header (tc programs) rather than at the network header.
     pub skb_at_l2: bool,
+    /// Whether the kernel's `BPF_PROG_TEST_RUN` runs it on a packet
+    /// (`data_in`): the skb types but sk_skb, xdp and flow_dissector.
+    pub test_run_packet: bool,
     /// Whether the type runs on a packet (through `data`/`data_end`
     /// fields, or the skb helpers and `ld_abs` for socket filters).
     pub has_packet: bool,
@@ -361,6 +368,7 @@ impl ProgTypeDesc {
     pub fn custom(name: impl Into<String>, ctx_size: u32) -> Self {
         ProgTypeDesc {
             id: None,
+            kernel_id: 0,
             name: name.into(),
             aliases: Vec::new(),
             ctx_struct: String::new(),
@@ -376,6 +384,7 @@ impl ProgTypeDesc {
             ret_from_btf: false,
             btf_ctx: false,
             skb_at_l2: false,
+            test_run_packet: false,
             has_packet: false,
         }
     }

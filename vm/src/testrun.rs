@@ -89,6 +89,17 @@ fn buffer(len: usize) -> Vec<u64> {
     vec![0u64; len.div_ceil(8)]
 }
 
+/// Whether [`run`] lays out a test run for programs of type `pt`: xdp and
+/// the skb types the kernel test-runs at L2 or L3 (socket_filter,
+/// sched_cls, sched_act, cgroup_skb).
+pub fn runs(pt: &ProgType) -> bool {
+    use ProgTypeId::*;
+    matches!(
+        pt.id,
+        Some(Xdp | SocketFilter | SchedCls | SchedAct | CgroupSkb)
+    )
+}
+
 /// Runs `vm` as a program of type `pt` on `run`'s packet, as
 /// `BPF_PROG_TEST_RUN` would; `resolver` gives the program's map values.
 pub fn run(
@@ -98,9 +109,8 @@ pub fn run(
     resolver: Option<&dyn RegionResolver>,
 ) -> Result<TestRunOutput, VmError> {
     let size = run.data.len();
-    use ProgTypeId::*;
-    let xdp = pt.id == Some(Xdp);
-    let skb = matches!(pt.id, Some(SocketFilter | SchedCls | SchedAct | CgroupSkb));
+    let xdp = pt.id == Some(ProgTypeId::Xdp);
+    let skb = runs(pt) && !xdp;
     if !xdp && !skb {
         return Err(VmError::Setup(format!(
             "the kernel test-runs no {} program on a packet",
