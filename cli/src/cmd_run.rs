@@ -193,14 +193,6 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, Failure> {
         .collect()
 }
 
-/// The program types `ironbpf run` runs (those `vm::testrun` lays out).
-fn runnable_names() -> Vec<&'static str> {
-    progtype::all()
-        .filter(|d| testrun::runs(d))
-        .map(|d| d.name.as_str())
-        .collect()
-}
-
 /// The verdict name of a return value, where the program type has names.
 pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
     use ironbpf_vm::progtype::ProgTypeId::*;
@@ -271,21 +263,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
             prog.name,
             prog.prog_type_name,
-            runnable_names().join(", ")
+            progtype::names().join(", ")
         ))
-    })
-    .and_then(|pt| {
-        if testrun::runs(pt) {
-            Ok(pt)
-        } else {
-            Err(Failure::failed(format!(
-                "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
-                prog.name,
-                prog.prog_type_name,
-                runnable_names().join(", ")
-            )))
-        }
     })?;
+    // The expected attach type changes some types' context rules (0 is
+    // the kernel's "none").
+    let attach_type = (prog.expected_attach_type != 0)
+        .then(|| progtype::AttachType::from_kernel_id(prog.expected_attach_type))
+        .flatten();
     let prog_name = prog.name.clone();
     let loaded = LoadedObject::new(obj.clone(), &HelperRegistry::new())
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
@@ -328,7 +313,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut ctx_out = Vec::new();
     let start = Instant::now();
     for _ in 0..repeat {
-        if pt.has_packet {
+        if testrun::runs(pt) {
             // The packet laid out as the kernel's BPF_PROG_TEST_RUN lays it
             // out, so that results (and bpf_xdp_adjust_head & co.) match
             // `ironbpf kernel run`.
@@ -336,6 +321,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 data: &data_in,
                 ctx: ctx_given.then_some(&ctx_in[..]),
                 cpu: 0,
+                attach_type,
             };
             let out = testrun::run(&vm, pt, &run, Some(loaded.resolver()))
                 .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
@@ -347,7 +333,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let mut ctx = vec![0u8; pt.ctx_size as usize];
         ctx[..ctx_in.len()].copy_from_slice(&ctx_in);
         r0 = vm
-            .run_ctx(pt, &mut ctx, None, Some(loaded.resolver()))
+            .run_ctx_attach(pt, attach_type, &mut ctx, None, Some(loaded.resolver()))
             .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
         ctx_out = ctx;
     }

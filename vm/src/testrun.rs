@@ -58,6 +58,10 @@ pub struct TestRun<'a> {
     pub ctx: Option<&'a [u8]>,
     /// The CPU slot.
     pub cpu: u32,
+    /// The program's expected attach type (`None`: the type's default),
+    /// which some context rules depend on (`egress_ifindex` in devmap
+    /// programs).
+    pub attach_type: Option<crate::progtype::AttachType>,
 }
 
 impl<'a> TestRun<'a> {
@@ -231,7 +235,7 @@ pub fn run(
         resolver,
         ctx: Some(CtxView {
             prog_type: pt,
-            attach_type: None,
+            attach_type: run.attach_type,
             start: ctx_start,
             data,
             data_end,
