@@ -71,7 +71,8 @@ pub enum ProbeGroup {
 /// with the counts per group and `N agreed, M disagreed`.
 fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
     use ironbpf_conformance::descriptors::{self, Groups};
-    ironbpf_kernel::probe().map_err(|u| Failure::usage(format!("--descriptors needs the kernel: {}", u.reason)))?;
+    ironbpf_kernel::probe()
+        .map_err(|u| Failure::usage(format!("--descriptors needs the kernel: {}", u.reason)))?;
     let groups = Groups {
         ctx: args.group.is_none_or(|g| g == ProbeGroup::Ctx),
         returns: args.group.is_none_or(|g| g == ProbeGroup::Return),
@@ -80,7 +81,7 @@ fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
     let mut done = 0u64;
     let report = descriptors::run(groups, args.prog_type.as_deref(), |r| {
         done += 1;
-        if tty && done % 2000 == 0 {
+        if tty && done.is_multiple_of(2000) {
             eprint!("\r{done} probes ({})   ", r.subject);
         }
     });

@@ -38,7 +38,11 @@ fn tc_program_writing_queue_mapping_runs() {
     let v: Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
     // queue_mapping read back as 3, the mark as 0x42: 3 * 10 + 1.
     assert_eq!(v["r0"], 31, "{v}");
-    assert_eq!(v["verdict"], serde_json::Value::Null, "31 is no TC_ACT_* value");
+    assert_eq!(
+        v["verdict"],
+        serde_json::Value::Null,
+        "31 is no TC_ACT_* value"
+    );
 }
 
 #[test]

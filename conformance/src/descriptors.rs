@@ -12,9 +12,7 @@
 //! list them all the same way.
 
 use ironbpf_kernel::{load_program, ProgLoad};
-use ironbpf_progtype::{
-    AccessKind, AttachType, CtxAccess, ProgTypeDesc, ProgTypeId, RetRange,
-};
+use ironbpf_progtype::{AccessKind, AttachType, CtxAccess, ProgTypeDesc, ProgTypeId, RetRange};
 
 /// One probe: what ironbpf predicted and what the kernel said.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,7 +165,11 @@ pub fn configs() -> Vec<Config> {
 // ---- instruction encoding (host byte order slots) ---------------------------
 
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
-    code as u64 | (dst as u64) << 8 | (src as u64) << 12 | (off as u16 as u64) << 16 | (imm as u32 as u64) << 32
+    code as u64
+        | (dst as u64) << 8
+        | (src as u64) << 12
+        | (off as u16 as u64) << 16
+        | (imm as u32 as u64) << 32
 }
 
 fn size_bits(size: u32) -> u8 {
@@ -192,7 +194,10 @@ const EXIT: u8 = 0x95;
 const MOV64_IMM: u8 = 0xb7;
 
 fn ld_imm64(dst: u8, v: i64) -> [u64; 2] {
-    [insn(0x18, dst, 0, 0, v as i32), insn(0, 0, 0, 0, (v >> 32) as i32)]
+    [
+        insn(0x18, dst, 0, 0, v as i32),
+        insn(0, 0, 0, 0, (v >> 32) as i32),
+    ]
 }
 
 /// The program that makes one context access, then returns `r0`.
@@ -394,7 +399,11 @@ mod tests {
             kernel,
             kernel_message: None,
         };
-        let s = summarize(&[mk("ctx", true, true), mk("ctx", true, false), mk("return", false, false)]);
+        let s = summarize(&[
+            mk("ctx", true, true),
+            mk("ctx", true, false),
+            mk("return", false, false),
+        ]);
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].probes, s[0].agreed, s[0].disagreed()), (2, 1, 1));
         assert_eq!((s[1].group.as_str(), s[1].agreed), ("return", 1));
@@ -414,7 +423,10 @@ mod tests {
             "syscall",
             "netfilter/netfilter",
         ] {
-            assert!(labels.iter().any(|l| l == want), "{want} missing from {labels:?}");
+            assert!(
+                labels.iter().any(|l| l == want),
+                "{want} missing from {labels:?}"
+            );
         }
     }
 }

@@ -110,7 +110,11 @@ fn ours_side(c: &Case) -> (u32, Vec<u8>) {
     .unwrap_or_else(|e| panic!("{}: {e}", c.name));
     let mut ctx = vec![0u8; c.pt.ctx_size as usize];
     // A socket filter sees the skb from its network header.
-    let skip = if c.pt.id == Some(ironbpf_vm::progtype::ProgTypeId::SocketFilter) { 14 } else { 0 };
+    let skip = if c.pt.id == Some(ironbpf_vm::progtype::ProgTypeId::SocketFilter) {
+        14
+    } else {
+        0
+    };
     let mut pkt = packet()[skip..].to_vec();
     if c.pt.id == Some(ironbpf_vm::progtype::ProgTypeId::SocketFilter) {
         ctx[..4].copy_from_slice(&(pkt.len() as u32).to_ne_bytes());

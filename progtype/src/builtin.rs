@@ -50,7 +50,8 @@ const ZERO_ONE: Option<RetRange> = Some(RetRange::new(0, 1));
 /// `bpf_skb_is_valid_access`: the rules every `__sk_buff` type starts from.
 fn skb_base() -> Vec<CtxField> {
     let d = |name: &'static str, off| CtxField::new(name, off, 4, r(UP_TO_4), r(SIZE_4));
-    let w4 = |name: &'static str, off, len| CtxField::new(name, off, len, r(SIZE_4), r(SIZE_4)).elem(4);
+    let w4 =
+        |name: &'static str, off, len| CtxField::new(name, off, len, r(SIZE_4), r(SIZE_4)).elem(4);
     let any = AccessRule::sizes(ANY_SIZE).within();
     vec![
         d("len", 0),
@@ -209,7 +210,10 @@ fn cgroup_skb() -> ProgTypeDesc {
 /// `lwt_is_valid_access` (lwt_in, lwt_out, lwt_xmit, lwt_seg6local).
 fn lwt(id: P) -> ProgTypeDesc {
     let mut f = skb_base();
-    deny(&mut f, &["tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp"]);
+    deny(
+        &mut f,
+        &["tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp"],
+    );
     deny(&mut f, SK_FIELDS);
     writable_only(&mut f, &["mark", "priority", "cb"]);
     packet_yields(&mut f);
@@ -219,7 +223,10 @@ fn lwt(id: P) -> ProgTypeDesc {
 /// `sk_skb_is_valid_access`.
 fn sk_skb() -> ProgTypeDesc {
     let mut f = skb_base();
-    deny(&mut f, &["tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp"]);
+    deny(
+        &mut f,
+        &["tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp"],
+    );
     writable_only(&mut f, &["tc_index", "priority"]);
     deny(&mut f, &["mark"]);
     packet_yields(&mut f);
@@ -267,12 +274,7 @@ fn xdp() -> ProgTypeDesc {
     ];
     let mut d = base(P::Xdp, "xdp_md", 24, f);
     d.test_run_packet = true;
-    attach(
-        d,
-        &[A::Xdp, A::XdpDevmap, A::XdpCpumap],
-        false,
-        None,
-    )
+    attach(d, &[A::Xdp, A::XdpDevmap, A::XdpCpumap], false, None)
 }
 
 // ---- struct bpf_sock (cgroup_sock) ---------------------------------------
@@ -292,7 +294,11 @@ fn cgroup_sock() -> ProgTypeDesc {
     };
     let narrow = |name: &'static str, off, len, only: &[A]| {
         let rule = AccessRule::sizes(UP_TO_4);
-        let rule = if only.is_empty() { rule } else { rule.only_for(only) };
+        let rule = if only.is_empty() {
+            rule
+        } else {
+            rule.only_for(only)
+        };
         CtxField::new(name, off, len, Some(rule), None).elem(4)
     };
     let f = vec![
@@ -679,12 +685,7 @@ fn raw_tracepoint_writable() -> ProgTypeDesc {
         CtxField::ro("args", 1, 95, ANY_SIZE).elem(8),
     ];
     aliases(
-        base(
-            P::RawTracepointWritable,
-            "bpf_raw_tracepoint_args",
-            96,
-            f,
-        ),
+        base(P::RawTracepointWritable, "bpf_raw_tracepoint_args", 96, f),
         &["raw_tp.w"],
     )
 }
@@ -709,14 +710,7 @@ fn netfilter() -> ProgTypeDesc {
 /// `syscall_prog_is_valid_access`: the caller's buffer, up to 64 KiB - 1,
 /// read and written at any aligned size. Programs must be sleepable.
 fn syscall() -> ProgTypeDesc {
-    let f = vec![CtxField::new(
-        "buffer",
-        0,
-        u16::MAX as u32,
-        r(ANY_SIZE),
-        r(ANY_SIZE),
-    )
-    .elem(1)];
+    let f = vec![CtxField::new("buffer", 0, u16::MAX as u32, r(ANY_SIZE), r(ANY_SIZE)).elem(1)];
     base(P::Syscall, "", u16::MAX as u32, f)
 }
 

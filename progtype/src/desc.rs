@@ -452,7 +452,7 @@ impl ProgTypeDesc {
             return Err(CtxRefusal::OutOfRange);
         }
         let off = access.off as u32;
-        if self.aligned && off % size != 0 {
+        if self.aligned && !off.is_multiple_of(size) {
             return Err(CtxRefusal::Misaligned);
         }
         let f = self.field_at(off).ok_or(CtxRefusal::NoField)?;
@@ -505,7 +505,11 @@ impl ProgTypeDesc {
         let field = (access.off >= 0)
             .then(|| self.field_at(access.off as u32))
             .flatten();
-        let verb = if access.kind.is_write() { "stored" } else { "loaded" };
+        let verb = if access.kind.is_write() {
+            "stored"
+        } else {
+            "loaded"
+        };
         let rule = field.and_then(|f| {
             if access.kind.is_write() {
                 f.write.as_ref()
@@ -642,7 +646,12 @@ fn size_list(sizes: Sizes) -> String {
 mod tests {
     use super::*;
 
-    fn verdict(t: ProgTypeId, off: i64, size: u32, kind: AccessKind) -> Result<CtxAccessOk, CtxRefusal> {
+    fn verdict(
+        t: ProgTypeId,
+        off: i64,
+        size: u32,
+        kind: AccessKind,
+    ) -> Result<CtxAccessOk, CtxRefusal> {
         ProgTypeDesc::builtin(t)
             .unwrap()
             .is_valid_access(&CtxAccess::new(off, size, kind))
@@ -654,7 +663,10 @@ mod tests {
         use ProgTypeId::*;
         assert_eq!(verdict(SocketFilter, 76, 4, Load), Err(CtxRefusal::NoField));
         assert_eq!(verdict(SocketFilter, 88, 4, Load), Err(CtxRefusal::NoField));
-        assert_eq!(verdict(SocketFilter, 8, 4, StoreReg), Err(CtxRefusal::ReadOnly));
+        assert_eq!(
+            verdict(SocketFilter, 8, 4, StoreReg),
+            Err(CtxRefusal::ReadOnly)
+        );
         assert!(verdict(SchedCls, 12, 4, StoreReg).is_ok());
         assert_eq!(verdict(SchedCls, 1, 2, Load), Err(CtxRefusal::Misaligned));
         let sk = verdict(SchedCls, 168, 8, Load).unwrap();
@@ -665,12 +677,18 @@ mod tests {
             attach_type: Some(AttachType::XdpDevmap),
             ..CtxAccess::new(20, 4, Load)
         };
-        assert!(ProgTypeDesc::builtin(Xdp).unwrap().is_valid_access(&devmap).is_ok());
+        assert!(ProgTypeDesc::builtin(Xdp)
+            .unwrap()
+            .is_valid_access(&devmap)
+            .is_ok());
         assert_eq!(verdict(Tracepoint, 0, 8, Load), Err(CtxRefusal::NoField));
         assert!(verdict(Tracepoint, 4096, 8, Load).is_ok());
         let cg = ProgTypeDesc::builtin(CgroupSkb).unwrap();
         assert!(!cg.return_range(None).unwrap().contains(5));
-        assert!(cg.return_range(Some(AttachType::CgroupInetEgress)).unwrap().contains(3));
+        assert!(cg
+            .return_range(Some(AttachType::CgroupInetEgress))
+            .unwrap()
+            .contains(3));
     }
 
     #[test]
@@ -697,7 +715,11 @@ mod tests {
             assert_eq!(d.name, id.name());
             let mut end = 0;
             for f in &d.fields {
-                assert!(f.off >= end, "{id}: {} overlaps the field before it", f.name);
+                assert!(
+                    f.off >= end,
+                    "{id}: {} overlaps the field before it",
+                    f.name
+                );
                 end = f.end();
                 assert!(end <= d.ctx_size, "{id}: {} runs past the context", f.name);
             }
@@ -729,7 +751,9 @@ mod tests {
             Some(AccessRule::sizes(SIZE_8)),
         ));
         d.ret = Some(RetRange::new(0, 0));
-        assert!(d.is_valid_access(&CtxAccess::new(0, 8, AccessKind::StoreReg)).is_ok());
+        assert!(d
+            .is_valid_access(&CtxAccess::new(0, 8, AccessKind::StoreReg))
+            .is_ok());
         assert_eq!(
             d.is_valid_access(&CtxAccess::new(8, 8, AccessKind::Load)),
             Err(CtxRefusal::NoField)

@@ -36,7 +36,12 @@ pub struct SecPattern {
     pub attach: Option<A>,
 }
 
-const fn sec(name: &'static str, takes_target: bool, prog_type: P, attach: Option<A>) -> SecPattern {
+const fn sec(
+    name: &'static str,
+    takes_target: bool,
+    prog_type: P,
+    attach: Option<A>,
+) -> SecPattern {
     SecPattern {
         name,
         takes_target,
@@ -49,17 +54,57 @@ const fn sec(name: &'static str, takes_target: bool, prog_type: P, attach: Optio
 /// the first match wins: longer names come before their prefixes.
 pub const SECTIONS: &[SecPattern] = &[
     sec("socket", false, P::SocketFilter, None),
-    sec("sk_reuseport/migrate", false, P::SkReuseport, Some(A::SkReuseportSelectOrMigrate)),
-    sec("sk_reuseport", false, P::SkReuseport, Some(A::SkReuseportSelect)),
+    sec(
+        "sk_reuseport/migrate",
+        false,
+        P::SkReuseport,
+        Some(A::SkReuseportSelectOrMigrate),
+    ),
+    sec(
+        "sk_reuseport",
+        false,
+        P::SkReuseport,
+        Some(A::SkReuseportSelect),
+    ),
     sec("kprobe.multi", true, P::Kprobe, Some(A::TraceKprobeMulti)),
-    sec("kretprobe.multi", true, P::Kprobe, Some(A::TraceKprobeMulti)),
+    sec(
+        "kretprobe.multi",
+        true,
+        P::Kprobe,
+        Some(A::TraceKprobeMulti),
+    ),
     sec("uprobe.multi", true, P::Kprobe, Some(A::TraceUprobeMulti)),
-    sec("uretprobe.multi", true, P::Kprobe, Some(A::TraceUprobeMulti)),
+    sec(
+        "uretprobe.multi",
+        true,
+        P::Kprobe,
+        Some(A::TraceUprobeMulti),
+    ),
     sec("uprobe.multi.s", true, P::Kprobe, Some(A::TraceUprobeMulti)),
-    sec("uretprobe.multi.s", true, P::Kprobe, Some(A::TraceUprobeMulti)),
-    sec("kprobe.session", true, P::Kprobe, Some(A::TraceKprobeSession)),
-    sec("uprobe.session", true, P::Kprobe, Some(A::TraceUprobeSession)),
-    sec("uprobe.session.s", true, P::Kprobe, Some(A::TraceUprobeSession)),
+    sec(
+        "uretprobe.multi.s",
+        true,
+        P::Kprobe,
+        Some(A::TraceUprobeMulti),
+    ),
+    sec(
+        "kprobe.session",
+        true,
+        P::Kprobe,
+        Some(A::TraceKprobeSession),
+    ),
+    sec(
+        "uprobe.session",
+        true,
+        P::Kprobe,
+        Some(A::TraceUprobeSession),
+    ),
+    sec(
+        "uprobe.session.s",
+        true,
+        P::Kprobe,
+        Some(A::TraceUprobeSession),
+    ),
     sec("kprobe", true, P::Kprobe, None),
     sec("kretprobe", true, P::Kprobe, None),
     sec("uprobe", true, P::Kprobe, None),
@@ -111,41 +156,191 @@ pub const SECTIONS: &[SecPattern] = &[
     sec("lwt_xmit", false, P::LwtXmit, None),
     sec("lwt_seg6local", false, P::LwtSeg6local, None),
     sec("sockops", false, P::SockOps, Some(A::CgroupSockOps)),
-    sec("sk_skb/stream_parser", false, P::SkSkb, Some(A::SkSkbStreamParser)),
-    sec("sk_skb/stream_verdict", false, P::SkSkb, Some(A::SkSkbStreamVerdict)),
+    sec(
+        "sk_skb/stream_parser",
+        false,
+        P::SkSkb,
+        Some(A::SkSkbStreamParser),
+    ),
+    sec(
+        "sk_skb/stream_verdict",
+        false,
+        P::SkSkb,
+        Some(A::SkSkbStreamVerdict),
+    ),
     sec("sk_skb/verdict", false, P::SkSkb, Some(A::SkSkbVerdict)),
     sec("sk_skb", false, P::SkSkb, None),
     sec("sk_msg", false, P::SkMsg, Some(A::SkMsgVerdict)),
     sec("lirc_mode2", false, P::LircMode2, Some(A::LircMode2)),
-    sec("flow_dissector", false, P::FlowDissector, Some(A::FlowDissector)),
-    sec("cgroup_skb/ingress", false, P::CgroupSkb, Some(A::CgroupInetIngress)),
-    sec("cgroup_skb/egress", false, P::CgroupSkb, Some(A::CgroupInetEgress)),
+    sec(
+        "flow_dissector",
+        false,
+        P::FlowDissector,
+        Some(A::FlowDissector),
+    ),
+    sec(
+        "cgroup_skb/ingress",
+        false,
+        P::CgroupSkb,
+        Some(A::CgroupInetIngress),
+    ),
+    sec(
+        "cgroup_skb/egress",
+        false,
+        P::CgroupSkb,
+        Some(A::CgroupInetEgress),
+    ),
     sec("cgroup/skb", false, P::CgroupSkb, None),
-    sec("cgroup/sock_create", false, P::CgroupSock, Some(A::CgroupInetSockCreate)),
-    sec("cgroup/sock_release", false, P::CgroupSock, Some(A::CgroupInetSockRelease)),
-    sec("cgroup/sock", false, P::CgroupSock, Some(A::CgroupInetSockCreate)),
-    sec("cgroup/post_bind4", false, P::CgroupSock, Some(A::CgroupInet4PostBind)),
-    sec("cgroup/post_bind6", false, P::CgroupSock, Some(A::CgroupInet6PostBind)),
-    sec("cgroup/bind4", false, P::CgroupSockAddr, Some(A::CgroupInet4Bind)),
-    sec("cgroup/bind6", false, P::CgroupSockAddr, Some(A::CgroupInet6Bind)),
-    sec("cgroup/connect4", false, P::CgroupSockAddr, Some(A::CgroupInet4Connect)),
-    sec("cgroup/connect6", false, P::CgroupSockAddr, Some(A::CgroupInet6Connect)),
-    sec("cgroup/connect_unix", false, P::CgroupSockAddr, Some(A::CgroupUnixConnect)),
-    sec("cgroup/sendmsg4", false, P::CgroupSockAddr, Some(A::CgroupUdp4Sendmsg)),
-    sec("cgroup/sendmsg6", false, P::CgroupSockAddr, Some(A::CgroupUdp6Sendmsg)),
-    sec("cgroup/sendmsg_unix", false, P::CgroupSockAddr, Some(A::CgroupUnixSendmsg)),
-    sec("cgroup/recvmsg4", false, P::CgroupSockAddr, Some(A::CgroupUdp4Recvmsg)),
-    sec("cgroup/recvmsg6", false, P::CgroupSockAddr, Some(A::CgroupUdp6Recvmsg)),
-    sec("cgroup/recvmsg_unix", false, P::CgroupSockAddr, Some(A::CgroupUnixRecvmsg)),
-    sec("cgroup/getpeername4", false, P::CgroupSockAddr, Some(A::CgroupInet4Getpeername)),
-    sec("cgroup/getpeername6", false, P::CgroupSockAddr, Some(A::CgroupInet6Getpeername)),
-    sec("cgroup/getpeername_unix", false, P::CgroupSockAddr, Some(A::CgroupUnixGetpeername)),
-    sec("cgroup/getsockname4", false, P::CgroupSockAddr, Some(A::CgroupInet4Getsockname)),
-    sec("cgroup/getsockname6", false, P::CgroupSockAddr, Some(A::CgroupInet6Getsockname)),
-    sec("cgroup/getsockname_unix", false, P::CgroupSockAddr, Some(A::CgroupUnixGetsockname)),
-    sec("cgroup/sysctl", false, P::CgroupSysctl, Some(A::CgroupSysctl)),
-    sec("cgroup/getsockopt", false, P::CgroupSockopt, Some(A::CgroupGetsockopt)),
-    sec("cgroup/setsockopt", false, P::CgroupSockopt, Some(A::CgroupSetsockopt)),
+    sec(
+        "cgroup/sock_create",
+        false,
+        P::CgroupSock,
+        Some(A::CgroupInetSockCreate),
+    ),
+    sec(
+        "cgroup/sock_release",
+        false,
+        P::CgroupSock,
+        Some(A::CgroupInetSockRelease),
+    ),
+    sec(
+        "cgroup/sock",
+        false,
+        P::CgroupSock,
+        Some(A::CgroupInetSockCreate),
+    ),
+    sec(
+        "cgroup/post_bind4",
+        false,
+        P::CgroupSock,
+        Some(A::CgroupInet4PostBind),
+    ),
+    sec(
+        "cgroup/post_bind6",
+        false,
+        P::CgroupSock,
+        Some(A::CgroupInet6PostBind),
+    ),
+    sec(
+        "cgroup/bind4",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet4Bind),
+    ),
+    sec(
+        "cgroup/bind6",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet6Bind),
+    ),
+    sec(
+        "cgroup/connect4",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet4Connect),
+    ),
+    sec(
+        "cgroup/connect6",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet6Connect),
+    ),
+    sec(
+        "cgroup/connect_unix",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUnixConnect),
+    ),
+    sec(
+        "cgroup/sendmsg4",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUdp4Sendmsg),
+    ),
+    sec(
+        "cgroup/sendmsg6",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUdp6Sendmsg),
+    ),
+    sec(
+        "cgroup/sendmsg_unix",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUnixSendmsg),
+    ),
+    sec(
+        "cgroup/recvmsg4",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUdp4Recvmsg),
+    ),
+    sec(
+        "cgroup/recvmsg6",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUdp6Recvmsg),
+    ),
+    sec(
+        "cgroup/recvmsg_unix",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUnixRecvmsg),
+    ),
+    sec(
+        "cgroup/getpeername4",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet4Getpeername),
+    ),
+    sec(
+        "cgroup/getpeername6",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet6Getpeername),
+    ),
+    sec(
+        "cgroup/getpeername_unix",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUnixGetpeername),
+    ),
+    sec(
+        "cgroup/getsockname4",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet4Getsockname),
+    ),
+    sec(
+        "cgroup/getsockname6",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupInet6Getsockname),
+    ),
+    sec(
+        "cgroup/getsockname_unix",
+        false,
+        P::CgroupSockAddr,
+        Some(A::CgroupUnixGetsockname),
+    ),
+    sec(
+        "cgroup/sysctl",
+        false,
+        P::CgroupSysctl,
+        Some(A::CgroupSysctl),
+    ),
+    sec(
+        "cgroup/getsockopt",
+        false,
+        P::CgroupSockopt,
+        Some(A::CgroupGetsockopt),
+    ),
+    sec(
+        "cgroup/setsockopt",
+        false,
+        P::CgroupSockopt,
+        Some(A::CgroupSetsockopt),
+    ),
     sec("cgroup/dev", false, P::CgroupDevice, Some(A::CgroupDevice)),
     sec("struct_ops", true, P::StructOps, None),
     sec("struct_ops.s", true, P::StructOps, None),
@@ -165,7 +360,12 @@ pub const LEGACY_PREFIXES: &[SecPattern] = &[
     sec("xdp", false, P::Xdp, Some(A::Xdp)),
     sec("perf_event", false, P::PerfEvent, None),
     sec("cgroup/skb", false, P::CgroupSkb, None),
-    sec("cgroup/sock", false, P::CgroupSock, Some(A::CgroupInetSockCreate)),
+    sec(
+        "cgroup/sock",
+        false,
+        P::CgroupSock,
+        Some(A::CgroupInetSockCreate),
+    ),
     sec("sockops", false, P::SockOps, Some(A::CgroupSockOps)),
     sec("sk_skb", false, P::SkSkb, None),
     sec("sk_msg", false, P::SkMsg, Some(A::SkMsgVerdict)),
@@ -221,9 +421,7 @@ pub fn infer(section_name: &str) -> Option<SectionMatch> {
 /// bpftool use (`tc`, `classifier`, `socket`, `tp`, `raw_tp`, `sockops`,
 /// `fentry`...).
 pub fn prog_type_by_name(name: &str) -> Option<P> {
-    P::from_name(name).or_else(|| {
-        crate::desc::ProgTypeDesc::by_name(name).and_then(|d| d.id)
-    })
+    P::from_name(name).or_else(|| crate::desc::ProgTypeDesc::by_name(name).and_then(|d| d.id))
 }
 
 #[cfg(test)]
@@ -235,7 +433,10 @@ mod tests {
         assert_eq!(infer("xdp").unwrap().prog_type, P::Xdp);
         assert_eq!(infer("xdp_redirect_map").unwrap().prog_type, P::Xdp);
         let k = infer("kprobe/sys_write").unwrap();
-        assert_eq!((k.prog_type, k.attach_to.as_deref()), (P::Kprobe, Some("sys_write")));
+        assert_eq!(
+            (k.prog_type, k.attach_to.as_deref()),
+            (P::Kprobe, Some("sys_write"))
+        );
         assert_eq!(infer("socket1").unwrap().prog_type, P::SocketFilter);
         assert_eq!(infer("cgroup/sock1").unwrap().prog_type, P::CgroupSock);
         assert_eq!(
@@ -249,7 +450,10 @@ mod tests {
             Some(A::TraceFentry)
         );
         assert_eq!(infer("classifier").unwrap().prog_type, P::SchedCls);
-        assert_eq!(infer("tc/ingress").unwrap().expected_attach_type, Some(A::TcxIngress));
+        assert_eq!(
+            infer("tc/ingress").unwrap().expected_attach_type,
+            Some(A::TcxIngress)
+        );
         assert_eq!(infer("tail-3"), None);
         assert_eq!(infer("test"), None);
     }

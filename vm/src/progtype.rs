@@ -83,7 +83,9 @@ mod tests {
         assert_eq!(by_name("xdp").unwrap().id, Some(ProgTypeId::Xdp));
         assert_eq!(by_name("tc").unwrap().name, "sched_cls");
         assert_eq!(
-            by_kernel_id(ProgTypeId::SocketFilter.kernel_id()).unwrap().name,
+            by_kernel_id(ProgTypeId::SocketFilter.kernel_id())
+                .unwrap()
+                .name,
             "socket_filter"
         );
         assert_eq!(XDP.ctx_size, 24);
