@@ -111,6 +111,12 @@ fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
     for (label, why) in &report.unloadable {
         println!("not probed: {label}: the kernel does not load it: {why}");
     }
+    let mut configs: Vec<&str> = report.results.iter().map(|r| r.subject.as_str()).collect();
+    configs.dedup();
+    println!(
+        "probed {} configurations (program type, or type/expected attach type)",
+        configs.len()
+    );
     let summary = descriptors::summarize(&report.results);
     let (mut agreed, mut disagreed) = (0, 0);
     for g in &summary {

@@ -141,18 +141,25 @@ impl Config {
         };
         let out = load_program(&req);
         let ok = out.accepted();
-        (ok, if ok { None } else { out.first_error_line })
+        let why = match (&out.result, out.first_error_line) {
+            (Ok(_), _) => None,
+            (Err(_), Some(line)) => Some(line),
+            (Err(e), None) => Some(format!("{e} (no verifier log)")),
+        };
+        (ok, why)
     }
 }
 
 const BPF_F_SLEEPABLE: u32 = 1 << 4;
 
-/// Every loadable configuration: each built-in type with a context of its
-/// own (not the BTF-typed ones) and each attach type its rules name.
+/// Every configuration worth probing: each built-in type with a context of
+/// its own (not the BTF-typed ones, whose context comes from their target)
+/// and each attach type its rules name. [`run`] skips, and reports, those
+/// the kernel does not load (lirc_mode2 without CONFIG_BPF_LIRC_MODE2).
 pub fn configs() -> Vec<Config> {
     let mut out = Vec::new();
     for d in ProgTypeDesc::all_builtin() {
-        if d.btf_ctx || d.id == Some(ProgTypeId::LircMode2) {
+        if d.btf_ctx {
             continue;
         }
         for attach in d.rule_attach_types() {
