@@ -14,7 +14,8 @@
 use std::ops::Deref;
 
 pub use ironbpf_progtype::{
-    AccessKind, AttachType, CtxAccess, CtxField, CtxRefusal, CtxYield, ProgTypeDesc, ProgTypeId,
+    AccessKind, AccessRule, AttachType, CtxAccess, CtxField, CtxRefusal, CtxYield, ProgTypeDesc,
+    ProgTypeId,
 };
 
 /// A program type's descriptor (the name the vm API has always used).
