@@ -283,7 +283,11 @@ fn run_ours(
     // The packet laid out as the kernel's test run lays it out (XDP
     // headroom, the skb from its MAC or network header), so that helpers
     // that move the packet's bounds behave as in the kernel.
-    let run = ironbpf_vm::testrun::TestRun::packet(packet);
+    let mut run = ironbpf_vm::testrun::TestRun::packet(packet);
+    // The expected attach type changes some context rules (0: none).
+    run.attach_type = (p.expected_attach_type != 0)
+        .then(|| progtype::AttachType::from_kernel_id(p.expected_attach_type))
+        .flatten();
     match ironbpf_vm::testrun::run(&vm, pt, &run, Some(loaded.resolver())) {
         Ok(out) => {
             let pkt = out.data_out.get(kctx.skip..).unwrap_or(&[]).to_vec();
