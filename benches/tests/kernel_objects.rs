@@ -5,7 +5,7 @@ use ironbpf_benches::KERNEL_PROGRAMS;
 use ironbpf_loader::{load_file, LoadOptions, BPF_PSEUDO_MAP_IDX};
 
 /// BPF_PROG_TYPE_XDP in the kernel's uapi.
-const BPF_PROG_TYPE_XDP: u32 = 6;
+const BPF_PROG_TYPE_XDP: u32 = ironbpf_loader::prog_type::XDP;
 
 #[test]
 fn every_kernel_program_loads_with_its_maps() {

@@ -27,7 +27,7 @@ use ironbpf_kernel::object::KernelObject;
 use ironbpf_kernel::{LoadOutcome, ProgLoad, TestRun, BPF_LOG_LEVEL1};
 use ironbpf_loader::{LoadOptions, Program};
 use ironbpf_vm::object::LoadedObject;
-use ironbpf_vm::progtype::{self, CtxFieldKind, ProgType};
+use ironbpf_vm::progtype::{self, CtxYield, ProgType};
 use ironbpf_vm::{HelperRegistry, Options, VmError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -177,7 +177,7 @@ struct KernelCtx {
 fn probe_field(pt: &ProgType, off: u32, packet: &[u8]) -> Option<u32> {
     let insns = [0x61 | (0x10 << 8) | ((off as u64 & 0xffff) << 16), 0x95];
     let out = ironbpf_kernel::load_program(&ProgLoad {
-        prog_type: pt.kernel_id,
+        prog_type: pt.kernel_id(),
         insns: &insns,
         log_level: 0,
         name: "ctx_probe",
@@ -194,9 +194,8 @@ fn probe_field(pt: &ProgType, off: u32, packet: &[u8]) -> Option<u32> {
 
 fn probe_ctx(pt: &ProgType, packet: &[u8]) -> KernelCtx {
     let len = pt
-        .fields
-        .iter()
-        .find(|f| f.name == "len" && f.kind == CtxFieldKind::Scalar)
+        .field_named("len")
+        .filter(|f| f.yields == CtxYield::Scalar && f.read.is_some())
         .and_then(|f| probe_field(pt, f.off, packet));
     let skip = match len {
         Some(len) if (len as usize) <= packet.len() => packet.len() - len as usize,
@@ -237,24 +236,21 @@ impl Shared {
     }
 
     fn kernel_ctx(&self, pt: &ProgType) -> KernelCtx {
-        if let Some(c) = self.ctx.lock().expect("ctx cache").get(&pt.kernel_id) {
+        if let Some(c) = self.ctx.lock().expect("ctx cache").get(&pt.kernel_id()) {
             return c.clone();
         }
         let c = probe_ctx(pt, &self.packet);
         self.ctx
             .lock()
             .expect("ctx cache")
-            .insert(pt.kernel_id, c.clone());
+            .insert(pt.kernel_id(), c.clone());
         c
     }
 }
 
 /// The program types ironbpf's interpreter runs in a comparison.
 fn runnable(prog_type: u32) -> Option<&'static ProgType> {
-    match prog_type {
-        1 | 3 | 4 | 6 | 8 => progtype::by_kernel_id(prog_type),
-        _ => None,
-    }
+    progtype::by_kernel_id(prog_type).filter(|pt| ironbpf_vm::testrun::runs(pt))
 }
 
 /// ironbpf's run of an accepted program; `Err((skip, why))` when it cannot
@@ -287,7 +283,11 @@ fn run_ours(
     // The packet laid out as the kernel's test run lays it out (XDP
     // headroom, the skb from its MAC or network header), so that helpers
     // that move the packet's bounds behave as in the kernel.
-    let run = ironbpf_vm::testrun::TestRun::packet(packet);
+    let mut run = ironbpf_vm::testrun::TestRun::packet(packet);
+    // The expected attach type changes some context rules (0: none).
+    run.attach_type = (p.expected_attach_type != 0)
+        .then(|| progtype::AttachType::from_kernel_id(p.expected_attach_type))
+        .flatten();
     match ironbpf_vm::testrun::run(&vm, pt, &run, Some(loaded.resolver())) {
         Ok(out) => {
             let pkt = out.data_out.get(kctx.skip..).unwrap_or(&[]).to_vec();

@@ -1,5 +1,7 @@
 //! `ironbpf diff`: random programs on our engine and on the kernel,
-//! compared on r0, the packet after the run, and acceptance.
+//! compared on r0, the packet after the run, and acceptance; with
+//! `--descriptors`, the program-type descriptors' context and return rules
+//! probed against the kernel's verifier.
 
 use crate::Failure;
 use clap::{Args, ValueEnum};
@@ -24,7 +26,7 @@ pub enum Against {
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  ironbpf diff --random 5000 --seed 1\n  ironbpf diff --random 100000 --seed 1 --against kernel"
+    after_help = "Examples:\n  ironbpf diff --random 5000 --seed 1\n  ironbpf diff --random 100000 --seed 1 --against kernel\n  ironbpf diff --descriptors\n  ironbpf diff --descriptors --type cgroup_sock_addr --group return"
 )]
 pub struct DiffArgs {
     /// How many random programs to generate and compare
@@ -42,6 +44,99 @@ pub struct DiffArgs {
     /// Show the most common reasons the reference refused programs
     #[arg(long)]
     reasons: bool,
+    /// Probe the program-type descriptors against the kernel instead: every
+    /// context offset, size and access kind, and return values, per type
+    /// and attach type
+    #[arg(long)]
+    descriptors: bool,
+    /// With --descriptors: only the configurations whose label (`type` or
+    /// `type/attach_type`) contains this
+    #[arg(long = "type", requires = "descriptors")]
+    prog_type: Option<String>,
+    /// With --descriptors: only this probe group
+    #[arg(long, value_enum, requires = "descriptors")]
+    group: Option<ProbeGroup>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeGroup {
+    /// Context accesses (`is_valid_access`)
+    Ctx,
+    /// Return values (`check_return_code`)
+    Return,
+}
+
+/// `ironbpf diff --descriptors`: runs the probe groups, lists every
+/// disagreement and the configurations the kernel would not load, and ends
+/// with the counts per group and `N agreed, M disagreed`.
+fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
+    use ironbpf_conformance::descriptors::{self, Groups};
+    ironbpf_kernel::probe()
+        .map_err(|u| Failure::usage(format!("--descriptors needs the kernel: {}", u.reason)))?;
+    let groups = Groups {
+        ctx: args.group.is_none_or(|g| g == ProbeGroup::Ctx),
+        returns: args.group.is_none_or(|g| g == ProbeGroup::Return),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut done = 0u64;
+    let report = descriptors::run(groups, args.prog_type.as_deref(), |r| {
+        done += 1;
+        if tty && done.is_multiple_of(2000) {
+            eprint!("\r{done} probes ({})   ", r.subject);
+        }
+    });
+    if tty {
+        eprintln!();
+    }
+    if report.results.is_empty() && report.unloadable.is_empty() {
+        return Err(Failure::usage(format!(
+            "no program type matches {:?}; the labels are names like `sched_cls` or `cgroup_sock_addr/cgroup_inet4_bind`",
+            args.prog_type.as_deref().unwrap_or("")
+        )));
+    }
+    for r in report.results.iter().filter(|r| !r.agreed()) {
+        println!(
+            "DISAGREE {} {}: {}: ironbpf {}, kernel {}{}",
+            r.group,
+            r.subject,
+            r.probe,
+            if r.predicted { "accepts" } else { "refuses" },
+            if r.kernel { "accepts" } else { "refuses" },
+            r.kernel_message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        );
+    }
+    for (label, why) in &report.unloadable {
+        println!("not probed: {label}: the kernel does not load it: {why}");
+    }
+    let mut configs: Vec<&str> = report.results.iter().map(|r| r.subject.as_str()).collect();
+    configs.dedup();
+    println!(
+        "probed {} configurations (program type, or type/expected attach type)",
+        configs.len()
+    );
+    let summary = descriptors::summarize(&report.results);
+    let (mut agreed, mut disagreed) = (0, 0);
+    for g in &summary {
+        println!(
+            "{}: {} probes, {} agreed, {} disagreed (the kernel accepted {})",
+            g.group,
+            g.probes,
+            g.agreed,
+            g.disagreed(),
+            g.kernel_accepted
+        );
+        agreed += g.agreed;
+        disagreed += g.disagreed();
+    }
+    println!("{agreed} agreed, {disagreed} disagreed");
+    if disagreed == 0 {
+        Ok(())
+    } else {
+        Err(Failure::failed(String::new()))
+    }
 }
 
 fn outcome(o: &XdpOutcome) -> String {
@@ -75,6 +170,9 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn run(args: DiffArgs) -> Result<(), Failure> {
+    if args.descriptors {
+        return run_descriptors(&args);
+    }
     let ours: Box<dyn XdpEngine> = match args.engine {
         DiffEngine::Interp => Box::new(InterpXdp),
         DiffEngine::Jit => {

@@ -32,13 +32,13 @@ pub fn run(args: HelpersArgs) -> Result<(), Failure> {
         None => table,
         Some(name) => {
             let pt = ironbpf_vm::progtype::by_name(name).ok_or_else(|| {
-                let known: Vec<&str> = ironbpf_vm::progtype::ALL.iter().map(|p| p.name).collect();
+                let known = ironbpf_vm::progtype::names();
                 Failure::usage(format!(
                     "unknown program type {name:?}; ironbpf knows {}",
                     known.join(", ")
                 ))
             })?;
-            table.for_prog_type(pt.kernel_id)
+            table.for_prog_type(pt.kernel_id())
         }
     };
     let rows: Vec<_> = table

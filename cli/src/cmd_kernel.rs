@@ -393,9 +393,7 @@ fn checksum(bytes: &[u8], mut sum: u32) -> u16 {
 
 /// Program types whose kernel test run takes a packet (`data_in`).
 pub fn takes_packet(prog_type: u32) -> bool {
-    // socket_filter, sched_cls, sched_act, xdp, cgroup_skb, lwt_in, lwt_out,
-    // lwt_xmit, lwt_seg6local, flow_dissector
-    matches!(prog_type, 1 | 3 | 4 | 6 | 8 | 10 | 11 | 12 | 19 | 22)
+    ironbpf_vm::progtype::by_kernel_id(prog_type).is_some_and(|d| d.test_run_packet)
 }
 
 /// Loads `p` with the verifier's statistics and a log at `log_level` (0: a

@@ -128,7 +128,7 @@ fn run_elf(bytes: &[u8], mem: &[u8]) -> EngineOutcome {
     let Some(p) = obj
         .programs
         .iter()
-        .find(|p| p.prog_type == ironbpf_vm::progtype::XDP.kernel_id)
+        .find(|p| p.prog_type == ironbpf_vm::progtype::XDP.kernel_id())
     else {
         return EngineOutcome::Refused("the object has no XDP program".into());
     };

@@ -66,45 +66,10 @@ pub fn load_object(
         .map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
 }
 
-/// The kernel's numeric program type for a libbpf-style name.
+/// The kernel's numeric program type for a program-type name or one of the
+/// libbpf/bpftool aliases (`tc`, `socket`...), from `ironbpf-progtype`.
 pub fn ironbpf_kernel_prog_type(name: &str) -> Option<u32> {
-    const NAMES: &[(&str, u32)] = &[
-        ("socket_filter", 1),
-        ("socket", 1),
-        ("kprobe", 2),
-        ("sched_cls", 3),
-        ("tc", 3),
-        ("sched_act", 4),
-        ("tracepoint", 5),
-        ("xdp", 6),
-        ("perf_event", 7),
-        ("cgroup_skb", 8),
-        ("cgroup_sock", 9),
-        ("lwt_in", 10),
-        ("lwt_out", 11),
-        ("lwt_xmit", 12),
-        ("sock_ops", 13),
-        ("sk_skb", 14),
-        ("cgroup_device", 15),
-        ("sk_msg", 16),
-        ("raw_tracepoint", 17),
-        ("cgroup_sock_addr", 18),
-        ("lwt_seg6local", 19),
-        ("lirc_mode2", 20),
-        ("sk_reuseport", 21),
-        ("flow_dissector", 22),
-        ("cgroup_sysctl", 23),
-        ("raw_tracepoint_writable", 24),
-        ("cgroup_sockopt", 25),
-        ("tracing", 26),
-        ("struct_ops", 27),
-        ("ext", 28),
-        ("lsm", 29),
-        ("sk_lookup", 30),
-        ("syscall", 31),
-        ("netfilter", 32),
-    ];
-    NAMES.iter().find(|(n, _)| *n == name).map(|(_, id)| *id)
+    ironbpf_progtype::sec::prog_type_by_name(name).map(|p| p.kernel_id())
 }
 
 pub fn run(cmd: ProgCommand) -> Result<(), Failure> {

@@ -195,8 +195,9 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, Failure> {
 
 /// The verdict name of a return value, where the program type has names.
 pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
-    match pt.name {
-        "xdp" => [
+    use ironbpf_vm::progtype::ProgTypeId::*;
+    match pt.id? {
+        Xdp => [
             "XDP_ABORTED",
             "XDP_DROP",
             "XDP_PASS",
@@ -205,7 +206,7 @@ pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
         ]
         .get(r0 as usize)
         .copied(),
-        "sched_cls" | "sched_act" => match r0 as i64 {
+        SchedCls | SchedAct => match r0 as i64 {
             -1 => Some("TC_ACT_UNSPEC"),
             0 => Some("TC_ACT_OK"),
             1 => Some("TC_ACT_RECLASSIFY"),
@@ -225,14 +226,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let pt = progtype::by_name(t).ok_or_else(|| {
             Failure::usage(format!(
                 "unknown program type `{t}`; known: {}",
-                progtype::ALL
-                    .iter()
-                    .map(|p| p.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                progtype::names().join(", ")
             ))
         })?;
-        opts.prog_type_override = Some(pt.kernel_id);
+        opts.prog_type_override = Some(pt.kernel_id());
     }
     let obj = ironbpf_loader::load_file(&args.object, &opts)
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
@@ -266,13 +263,14 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
             prog.name,
             prog.prog_type_name,
-            progtype::ALL
-                .iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", ")
+            progtype::names().join(", ")
         ))
     })?;
+    // The expected attach type changes some types' context rules (0 is
+    // the kernel's "none").
+    let attach_type = (prog.expected_attach_type != 0)
+        .then(|| progtype::AttachType::from_kernel_id(prog.expected_attach_type))
+        .flatten();
     let prog_name = prog.name.clone();
     let loaded = LoadedObject::new(obj.clone(), &HelperRegistry::new())
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
@@ -315,7 +313,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut ctx_out = Vec::new();
     let start = Instant::now();
     for _ in 0..repeat {
-        if pt.has_packet {
+        if testrun::runs(pt) {
             // The packet laid out as the kernel's BPF_PROG_TEST_RUN lays it
             // out, so that results (and bpf_xdp_adjust_head & co.) match
             // `ironbpf kernel run`.
@@ -323,6 +321,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 data: &data_in,
                 ctx: ctx_given.then_some(&ctx_in[..]),
                 cpu: 0,
+                attach_type,
             };
             let out = testrun::run(&vm, pt, &run, Some(loaded.resolver()))
                 .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
@@ -334,7 +333,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         let mut ctx = vec![0u8; pt.ctx_size as usize];
         ctx[..ctx_in.len()].copy_from_slice(&ctx_in);
         r0 = vm
-            .run_ctx(pt, &mut ctx, None, Some(loaded.resolver()))
+            .run_ctx_attach(pt, attach_type, &mut ctx, None, Some(loaded.resolver()))
             .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
         ctx_out = ctx;
     }

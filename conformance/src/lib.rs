@@ -17,6 +17,7 @@
 
 pub mod conf_asm;
 pub mod data;
+pub mod descriptors;
 pub mod diff;
 pub mod gen;
 pub mod kernel;

@@ -53,7 +53,7 @@ fn kernel_side(c: &Case) -> Result<(u32, Vec<u8>), String> {
     };
     let fds: Vec<i32> = map.iter().map(|m| m.raw_fd()).collect();
     let out = load_program(&ProgLoad {
-        prog_type: c.pt.kernel_id,
+        prog_type: c.pt.kernel_id(),
         insns: &words,
         fd_array: &fds,
         ..Default::default()
@@ -110,9 +110,13 @@ fn ours_side(c: &Case) -> (u32, Vec<u8>) {
     .unwrap_or_else(|e| panic!("{}: {e}", c.name));
     let mut ctx = vec![0u8; c.pt.ctx_size as usize];
     // A socket filter sees the skb from its network header.
-    let skip = if c.pt.kernel_id == 1 { 14 } else { 0 };
+    let skip = if c.pt.id == Some(ironbpf_vm::progtype::ProgTypeId::SocketFilter) {
+        14
+    } else {
+        0
+    };
     let mut pkt = packet()[skip..].to_vec();
-    if c.pt.kernel_id == 1 {
+    if c.pt.id == Some(ironbpf_vm::progtype::ProgTypeId::SocketFilter) {
         ctx[..4].copy_from_slice(&(pkt.len() as u32).to_ne_bytes());
     }
     let r0 = vm
@@ -368,7 +372,7 @@ fn helpers_agree_with_the_kernel() {
         };
         let mut ours = ours_side(&c);
         let mut theirs = theirs;
-        if c.pt.kernel_id == 1 {
+        if c.pt.id == Some(ironbpf_vm::progtype::ProgTypeId::SocketFilter) {
             // The kernel's test run hands a socket filter's frame back with
             // its Ethernet protocol field cleared; the program never sees
             // those bytes (its skb starts at the network header).

@@ -236,7 +236,7 @@ fn ld_abs_and_ld_ind_agree_with_the_kernel() {
             let slots: Vec<_> = insns.iter().flat_map(|i| i.encode()).collect();
             let words: Vec<u64> = slots.iter().map(|s| s.to_u64()).collect();
             let out = load_program(&ProgLoad {
-                prog_type: pt.kernel_id,
+                prog_type: pt.kernel_id(),
                 insns: &words,
                 ..Default::default()
             });

@@ -39,15 +39,18 @@ pub use prog::{
     ProgLoad, TestRun, TestRunOutput, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS, MAX_LOG_SIZE,
 };
 
-pub const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
-pub const BPF_PROG_TYPE_KPROBE: u32 = 2;
-pub const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
-pub const BPF_PROG_TYPE_SCHED_ACT: u32 = 4;
-pub const BPF_PROG_TYPE_TRACEPOINT: u32 = 5;
-pub const BPF_PROG_TYPE_XDP: u32 = 6;
-pub const BPF_PROG_TYPE_PERF_EVENT: u32 = 7;
-pub const BPF_PROG_TYPE_CGROUP_SKB: u32 = 8;
-pub const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+// The program types the crate's own probes and callers name, from
+// `ironbpf-progtype` (the one place their numbers live).
+use ironbpf_progtype::ProgTypeId;
+pub const BPF_PROG_TYPE_SOCKET_FILTER: u32 = ProgTypeId::SocketFilter.kernel_id();
+pub const BPF_PROG_TYPE_KPROBE: u32 = ProgTypeId::Kprobe.kernel_id();
+pub const BPF_PROG_TYPE_SCHED_CLS: u32 = ProgTypeId::SchedCls.kernel_id();
+pub const BPF_PROG_TYPE_SCHED_ACT: u32 = ProgTypeId::SchedAct.kernel_id();
+pub const BPF_PROG_TYPE_TRACEPOINT: u32 = ProgTypeId::Tracepoint.kernel_id();
+pub const BPF_PROG_TYPE_XDP: u32 = ProgTypeId::Xdp.kernel_id();
+pub const BPF_PROG_TYPE_PERF_EVENT: u32 = ProgTypeId::PerfEvent.kernel_id();
+pub const BPF_PROG_TYPE_CGROUP_SKB: u32 = ProgTypeId::CgroupSkb.kernel_id();
+pub const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = ProgTypeId::RawTracepoint.kernel_id();
 
 pub const BPF_MAP_TYPE_HASH: u32 = 1;
 pub const BPF_MAP_TYPE_ARRAY: u32 = 2;

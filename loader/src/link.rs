@@ -233,6 +233,7 @@ pub(crate) fn load(
                         prog_type: t,
                         expected_attach_type: 0,
                         attach_to: None,
+                        autoload: true,
                     })
                 });
             let Some(kind) = kind else {

@@ -12,8 +12,15 @@
 //!   context layout and access rules (`is_valid_access`), what a context
 //!   load yields, the legal return range (`check_return_code`). Descriptors
 //!   are ordinary values: an embedder builds its own at run time.
+//! - [`sec`]: libbpf's `SEC()` names and the aliases of each type.
 
+mod builtin;
 pub mod desc;
 mod ids;
+pub mod sec;
 
+pub use desc::{
+    AccessKind, AccessRule, CtxAccess, CtxAccessOk, CtxField, CtxRefusal, CtxYield, ProgTypeDesc,
+    RetRange,
+};
 pub use ids::{AttachType, ProgTypeId};

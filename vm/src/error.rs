@@ -33,10 +33,10 @@ pub enum VmError {
         fault: AccessFault,
     },
     /// A context access that the program type does not allow.
-    #[error("insn {pc}: invalid {prog_type} context access off={off} size={size}: {why}")]
+    #[error("insn {pc}: invalid {prog_type} context access off={off} size={size}: {why} (the kernel's verifier refuses it too)")]
     CtxAccess {
         pc: usize,
-        prog_type: &'static str,
+        prog_type: String,
         off: u64,
         size: u64,
         why: String,

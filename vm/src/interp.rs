@@ -10,7 +10,7 @@
 //! then the resolver for map values.
 
 use crate::error::VmError;
-use crate::progtype::{CtxFieldKind, ProgType};
+use crate::progtype::{AccessKind, AttachType, CtxAccess, CtxYield, ProgType};
 use ironbpf_helpers::{
     Callbacks, Helper, HelperCtx, HelperError, HelperRegistry, RunState, FUNC_HANDLE_BASE,
 };
@@ -158,7 +158,7 @@ pub struct RunMemory<'a> {
     pub regions: RegionTable,
     pub resolver: Option<&'a dyn RegionResolver>,
     /// The context, if the table has a [`RegionKind::Context`] region.
-    pub ctx: Option<CtxView>,
+    pub ctx: Option<CtxView<'a>>,
     /// The [`RunState::packet_gen`] whose packet bounds the table and the
     /// context view hold (0: the run's first).
     pub packet_gen: u64,
@@ -201,8 +201,11 @@ impl RunMemory<'_> {
 /// How the context region is to be read: its program type's fields, and
 /// the addresses that its pointer fields stand for.
 #[derive(Clone, Copy, Debug)]
-pub struct CtxView {
-    pub prog_type: &'static ProgType,
+pub struct CtxView<'a> {
+    /// The program type whose `is_valid_access` judges each access.
+    pub prog_type: &'a ProgType,
+    /// The program's expected attach type (`None`: the type's default).
+    pub attach_type: Option<AttachType>,
     pub start: u64,
     pub data: u64,
     pub data_end: u64,
@@ -440,7 +443,7 @@ impl Interpreter {
                                 id,
                                 name: name.to_string(),
                                 prog_type: crate::progtype::by_kernel_id(t)
-                                    .map_or_else(|| t.to_string(), |p| p.name.to_string()),
+                                    .map_or_else(|| t.to_string(), |p| p.name.clone()),
                             });
                         }
                         return Err(VmError::UnknownHelper { pc, id });
@@ -550,25 +553,39 @@ impl Interpreter {
     /// [`crate::testrun`] for runs with the kernel's headroom).
     pub fn run_ctx(
         &self,
-        prog_type: &'static ProgType,
+        prog_type: &ProgType,
         ctx: &mut [u8],
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<u64, VmError> {
-        self.run_ctx_into(prog_type, ctx, packet, resolver, None)
+        self.run_ctx_into((prog_type, None), ctx, packet, resolver, None)
+    }
+
+    /// Like [`Interpreter::run_ctx`], for a program loaded with an expected
+    /// attach type that changes its context rules (`xdp_devmap` programs
+    /// may read `egress_ifindex`, say).
+    pub fn run_ctx_attach(
+        &self,
+        prog_type: &ProgType,
+        attach_type: Option<AttachType>,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+        resolver: Option<&dyn RegionResolver>,
+    ) -> Result<u64, VmError> {
+        self.run_ctx_into((prog_type, attach_type), ctx, packet, resolver, None)
     }
 
     /// Like [`Interpreter::run_ctx`], and gives back the run's final state:
     /// the redirect verdict, the packet's bounds.
     pub fn run_ctx_state(
         &self,
-        prog_type: &'static ProgType,
+        prog_type: &ProgType,
         ctx: &mut [u8],
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<(u64, RunState), VmError> {
         let mut state = RunState::default();
-        let r0 = self.run_ctx_into(prog_type, ctx, packet, resolver, Some(&mut state))?;
+        let r0 = self.run_ctx_into((prog_type, None), ctx, packet, resolver, Some(&mut state))?;
         Ok((r0, state))
     }
 
@@ -577,7 +594,7 @@ impl Interpreter {
     #[inline(always)]
     fn run_ctx_into(
         &self,
-        prog_type: &'static ProgType,
+        (prog_type, attach_type): (&ProgType, Option<AttachType>),
         ctx: &mut [u8],
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
@@ -617,6 +634,7 @@ impl Interpreter {
             resolver,
             ctx: Some(CtxView {
                 prog_type,
+                attach_type,
                 start: ctx_start,
                 data,
                 data_end,
@@ -641,7 +659,7 @@ impl Interpreter {
     #[inline]
     pub fn new_state(&self, memory: &RunMemory<'_>, ctx: u64) -> RunState {
         RunState {
-            prog_type: memory.ctx.map_or(0, |c| c.prog_type.kernel_id),
+            prog_type: memory.ctx.map_or(0, |c| c.prog_type.kernel_id()),
             cpu: self.options.cpu,
             ctx,
             ..RunState::default()
@@ -1145,7 +1163,7 @@ impl Interpreter {
                     // SKF_NET_OFF + k (from the network header) and
                     // SKF_LL_OFF + k (from the MAC header, ETH_HLEN before
                     // it); anything below SKF_LL_OFF fails.
-                    let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2());
+                    let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
                     let net = if l2 { ETH_HLEN } else { 0 };
                     let off = if k >= 0 {
                         k
@@ -1361,42 +1379,38 @@ impl Interpreter {
         Err(self.fault(pc, addr, len, access, memory, stack))
     }
 
+    /// A context access, judged by the program type's `is_valid_access`
+    /// as the kernel's verifier judges it; loads of the packet pointer
+    /// fields yield the packet's bounds.
     fn ctx_access(
         &self,
         pc: usize,
-        ctx: &CtxView,
+        ctx: &CtxView<'_>,
         off: u64,
         len: u64,
         access: Access,
     ) -> Result<Option<u64>, VmError> {
         let pt = ctx.prog_type;
-        let bad = |why: String| VmError::CtxAccess {
-            pc,
-            prog_type: pt.name,
-            off,
-            size: len,
-            why,
+        let kind = match access {
+            Access::Load => AccessKind::Load,
+            Access::Store => AccessKind::StoreReg,
+            Access::Atomic => AccessKind::Atomic,
         };
-        let Some(f) = pt.field(off, len) else {
-            return Err(bad("no field of the context covers those bytes".into()));
-        };
-        match (f.kind, access) {
-            (CtxFieldKind::Scalar, Access::Load) => Ok(None),
-            (CtxFieldKind::Scalar, _) if f.writable => Ok(None),
-            (CtxFieldKind::Scalar, _) => Err(bad(format!("the field `{}` is read-only", f.name))),
-            (_, Access::Load) if off == f.off as u64 && len == f.size as u64 => {
-                Ok(Some(match f.kind {
-                    CtxFieldKind::PacketData => ctx.data,
-                    CtxFieldKind::PacketEnd => ctx.data_end,
-                    _ => ctx.data_meta,
-                }))
-            }
-            (_, Access::Load) => Err(bad(format!(
-                "the pointer field `{}` must be read whole, as {} bytes at offset {}",
-                f.name, f.size, f.off
-            ))),
-            _ => Err(bad(format!("the pointer field `{}` is read-only", f.name))),
-        }
+        let ok = pt
+            .is_valid_access(&access_of(off, len, kind, ctx))
+            .map_err(|why| VmError::CtxAccess {
+                pc,
+                prog_type: pt.name.clone(),
+                off,
+                size: len,
+                why: pt.explain_refusal(&access_of(off, len, kind, ctx), why),
+            })?;
+        Ok(match ok.yields {
+            CtxYield::PtrToPacket => Some(ctx.data),
+            CtxYield::PtrToPacketEnd => Some(ctx.data_end),
+            CtxYield::PtrToPacketMeta => Some(ctx.data_meta),
+            _ => None,
+        })
     }
 
     fn fault(
@@ -1431,6 +1445,17 @@ impl Interpreter {
                 .unwrap_or_default(),
             fault,
         }
+    }
+}
+
+/// The question `is_valid_access` answers for an access at `off`.
+fn access_of(off: u64, len: u64, kind: AccessKind, ctx: &CtxView<'_>) -> CtxAccess {
+    CtxAccess {
+        off: off as i64,
+        size: len as u32,
+        kind,
+        attach_type: ctx.attach_type,
+        privileged: true,
     }
 }
 

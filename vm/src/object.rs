@@ -108,7 +108,7 @@ impl LoadedObject {
     /// them to that type (all of them for an unknown type).
     pub fn helpers_for(&self, pt: Option<&ProgType>) -> HelperRegistry {
         match pt {
-            Some(p) => self.helpers.for_prog_type(p.kernel_id),
+            Some(p) => self.helpers.for_prog_type(p.kernel_id()),
             None => self.helpers.clone(),
         }
     }

@@ -31,7 +31,7 @@
 //! ```
 
 use crate::interp::{CtxView, Interpreter, RunMemory};
-use crate::progtype::ProgType;
+use crate::progtype::{ProgType, ProgTypeId};
 use crate::VmError;
 use ironbpf_helpers::{Packet, PacketKind, RunState};
 use ironbpf_isa::abi::{MemoryRegion, RegionKind, RegionResolver, RegionTable};
@@ -58,6 +58,10 @@ pub struct TestRun<'a> {
     pub ctx: Option<&'a [u8]>,
     /// The CPU slot.
     pub cpu: u32,
+    /// The program's expected attach type (`None`: the type's default),
+    /// which some context rules depend on (`egress_ifindex` in devmap
+    /// programs).
+    pub attach_type: Option<crate::progtype::AttachType>,
 }
 
 impl<'a> TestRun<'a> {
@@ -89,17 +93,28 @@ fn buffer(len: usize) -> Vec<u64> {
     vec![0u64; len.div_ceil(8)]
 }
 
+/// Whether [`run`] lays out a test run for programs of type `pt`: xdp and
+/// the skb types the kernel test-runs at L2 or L3 (socket_filter,
+/// sched_cls, sched_act, cgroup_skb).
+pub fn runs(pt: &ProgType) -> bool {
+    use ProgTypeId::*;
+    matches!(
+        pt.id,
+        Some(Xdp | SocketFilter | SchedCls | SchedAct | CgroupSkb)
+    )
+}
+
 /// Runs `vm` as a program of type `pt` on `run`'s packet, as
 /// `BPF_PROG_TEST_RUN` would; `resolver` gives the program's map values.
 pub fn run(
     vm: &Interpreter,
-    pt: &'static ProgType,
+    pt: &ProgType,
     run: &TestRun<'_>,
     resolver: Option<&dyn RegionResolver>,
 ) -> Result<TestRunOutput, VmError> {
     let size = run.data.len();
-    let xdp = pt.kernel_id == 6;
-    let skb = matches!(pt.kernel_id, 1 | 3 | 4 | 8);
+    let xdp = pt.id == Some(ProgTypeId::Xdp);
+    let skb = runs(pt) && !xdp;
     if !xdp && !skb {
         return Err(VmError::Setup(format!(
             "the kernel test-runs no {} program on a packet",
@@ -133,7 +148,7 @@ pub fn run(
     unsafe { std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(grow + headroom), size) };
     let start = base as u64;
     let mac = start + (grow + headroom) as u64;
-    let l2 = xdp || pt.skb_at_l2();
+    let l2 = xdp || pt.skb_at_l2;
     let data = if l2 { mac } else { mac + ETH_HLEN as u64 };
     let data_end = mac + size as u64;
     let packet = if xdp {
@@ -165,11 +180,18 @@ pub fn run(
         let n = c.len().min(ctx.len());
         ctx[..n].copy_from_slice(&c[..n]);
     }
-    let put =
-        |ctx: &mut [u8], off: usize, v: u32| ctx[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    // The fields the kernel fills in, found by name in the descriptor.
+    let put = |ctx: &mut [u8], name: &str, v: u32| {
+        if let Some(f) = pt.field_named(name) {
+            let off = f.off as usize;
+            if let Some(dst) = ctx.get_mut(off..off + 4) {
+                dst.copy_from_slice(&v.to_ne_bytes());
+            }
+        }
+    };
     if xdp {
         // ingress_ifindex: the loopback device; rx_queue_index 0.
-        put(&mut ctx, 12, 1);
+        put(&mut ctx, "ingress_ifindex", 1);
     } else {
         let eth = run.data;
         let dest = &eth[..6];
@@ -184,10 +206,14 @@ pub fn run(
         } else {
             3 // PACKET_OTHERHOST
         };
-        put(&mut ctx, 0, (data_end - data) as u32);
-        put(&mut ctx, 4, pkt_type);
-        put(&mut ctx, 16, u16::from_ne_bytes([eth[12], eth[13]]) as u32);
-        put(&mut ctx, 40, 1);
+        put(&mut ctx, "len", (data_end - data) as u32);
+        put(&mut ctx, "pkt_type", pkt_type);
+        put(
+            &mut ctx,
+            "protocol",
+            u16::from_ne_bytes([eth[12], eth[13]]) as u32,
+        );
+        put(&mut ctx, "ifindex", 1);
     }
 
     let ctx_start = ctx.as_mut_ptr() as u64;
@@ -209,6 +235,7 @@ pub fn run(
         resolver,
         ctx: Some(CtxView {
             prog_type: pt,
+            attach_type: run.attach_type,
             start: ctx_start,
             data,
             data_end,

@@ -407,7 +407,7 @@ fn skb_change_tail_and_head_resize_the_packet() {
 #[test]
 fn a_program_type_gets_the_kernels_helpers_for_it() {
     let prog = assemble_program("r2 = 0\ncall bpf_xdp_adjust_head\nexit\n").unwrap();
-    let helpers = HelperRegistry::standard().for_prog_type(progtype::SCHED_CLS.kernel_id);
+    let helpers = HelperRegistry::standard().for_prog_type(progtype::SCHED_CLS.kernel_id());
     let err = Interpreter::new(&prog, &helpers, Options::default())
         .err()
         .unwrap();
@@ -415,7 +415,7 @@ fn a_program_type_gets_the_kernels_helpers_for_it() {
         err.to_string(),
         "insn 1: program of type sched_cls cannot use helper bpf_xdp_adjust_head#44 (the kernel's verifier refuses it too)"
     );
-    let xdp = HelperRegistry::standard().for_prog_type(progtype::XDP.kernel_id);
+    let xdp = HelperRegistry::standard().for_prog_type(progtype::XDP.kernel_id());
     assert!(Interpreter::new(&prog, &xdp, Options::default()).is_ok());
 }
 
