@@ -52,10 +52,12 @@
 //! ```
 
 pub mod abi;
+pub mod catalog;
 pub mod env;
 pub mod format;
 pub mod hostmem;
 pub mod map_calls;
+pub mod map_compat;
 pub mod misc;
 pub mod net;
 pub mod probe;
