@@ -20,5 +20,6 @@ pub mod data;
 pub mod diff;
 pub mod gen;
 pub mod kernel;
+pub mod probe_helpers;
 pub mod runner;
 pub mod ubpf_helpers;

@@ -81,7 +81,7 @@ pub static HELPERS: &[HelperDef] = &[
     h(19, "skb_vlan_pop", p(INT, &[("skb", CTX)]).pkt()),
     h(20, "skb_get_tunnel_key", p(INT, &[("skb", CTX), ("key", MEM_OUT), ("size", SIZE), ("flags", ANY)])),
     h(21, "skb_set_tunnel_key", p(INT, &[("skb", CTX), ("key", MEM_RO), ("size", SIZE), ("flags", ANY)])),
-    h(22, "perf_event_read", p(INT, &[("map", MAP), ("flags", ANY)])),
+    h(22, "perf_event_read", p(INT, &[("map", MAP), ("flags", ANY)]).gpl()),
     h(23, "redirect", p(INT, &[("ifindex", ANY), ("flags", ANY)])),
     h(24, "get_route_realm", p(INT, &[("skb", CTX)])),
     h(25, "perf_event_output", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
@@ -114,8 +114,8 @@ pub static HELPERS: &[HelperDef] = &[
     h(52, "sk_redirect_map", p(INT, &[("skb", CTX), ("map", MAP), ("key", ANY), ("flags", ANY)])),
     h(53, "sock_map_update", p(INT, &[("skops", CTX), ("map", MAP), ("key", KEY), ("flags", ANY)])),
     h(54, "xdp_adjust_meta", p(INT, &[("xdp_md", CTX), ("delta", ANY)]).pkt()),
-    h(55, "perf_event_read_value", p(INT, &[("map", MAP), ("flags", ANY), ("buf", MEM_OUT), ("buf_size", SIZE)])),
-    h(56, "perf_prog_read_value", p(INT, &[("ctx", CTX), ("buf", MEM_OUT), ("buf_size", SIZE)])),
+    h(55, "perf_event_read_value", p(INT, &[("map", MAP), ("flags", ANY), ("buf", MEM_OUT), ("buf_size", SIZE)]).gpl()),
+    h(56, "perf_prog_read_value", p(INT, &[("ctx", CTX), ("buf", MEM_OUT), ("buf_size", SIZE)]).gpl()),
     h(57, "getsockopt", p(INT, &[("bpf_socket", CTX), ("level", ANY), ("optname", ANY), ("optval", MEM_OUT), ("optlen", SIZE)])),
     h(58, "override_return", p(INT, &[("regs", CTX), ("rc", ANY)]).gpl()),
     h(59, "sock_ops_cb_flags_set", p(INT, &[("bpf_sock", CTX), ("argval", ANY)])),
@@ -128,7 +128,7 @@ pub static HELPERS: &[HelperDef] = &[
     h(66, "skb_get_xfrm_state", p(INT, &[("skb", CTX), ("index", ANY), ("xfrm_state", MEM_OUT), ("size", SIZE), ("flags", ANY)])),
     h(67, "get_stack", p(INT, &[("ctx", CTX), ("buf", MEM_OUT), ("size", SIZE0), ("flags", ANY)]).gpl()),
     h(68, "skb_load_bytes_relative", p(INT, &[("skb", CTX), ("offset", ANY), ("to", MEM_OUT), ("len", SIZE), ("start_header", ANY)])),
-    h(69, "fib_lookup", p(INT, &[("ctx", CTX), ("params", MEM_RW), ("plen", SIZE), ("flags", ANY)])),
+    h(69, "fib_lookup", p(INT, &[("ctx", CTX), ("params", MEM_RW), ("plen", SIZE), ("flags", ANY)]).gpl()),
     h(70, "sock_hash_update", p(INT, &[("skops", CTX), ("map", MAP), ("key", KEY), ("flags", ANY)])),
     h(71, "msg_redirect_hash", p(INT, &[("msg", CTX), ("map", MAP), ("key", KEY), ("flags", ANY)])),
     h(72, "sk_redirect_hash", p(INT, &[("skb", CTX), ("map", MAP), ("key", KEY), ("flags", ANY)])),
@@ -143,8 +143,8 @@ pub static HELPERS: &[HelperDef] = &[
     h(81, "get_local_storage", p(RetType::PtrToMapValue, &[("map", MAP), ("flags", ANY)])),
     h(82, "sk_select_reuseport", p(INT, &[("reuse", CTX), ("map", MAP), ("key", KEY), ("flags", ANY)])),
     h(83, "skb_ancestor_cgroup_id", p(INT, &[("skb", CTX), ("ancestor_level", ANY)])),
-    h(84, "sk_lookup_tcp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
-    h(85, "sk_lookup_udp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
+    h(84, "sk_lookup_tcp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
+    h(85, "sk_lookup_udp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
     h(86, "sk_release", p(INT, &[("sock", BTF_SOCK_COMMON.with(RELEASE))])),
     h(87, "map_push_elem", p(INT, &[("map", MAP), ("value", VALUE), ("flags", ANY)]).pkt_access()),
     h(88, "map_pop_elem", p(INT, &[("map", MAP), ("value", VALUE_OUT)])),
@@ -158,8 +158,8 @@ pub static HELPERS: &[HelperDef] = &[
     h(96, "tcp_sock", ptr_or_null(RetType::PtrToTcpSock, &[("sk", SOCK_COMMON)])),
     h(97, "skb_ecn_set_ce", p(INT, &[("skb", CTX)])),
     h(98, "get_listener_sock", ptr_or_null(RetType::PtrToSocket, &[("sk", SOCK_COMMON)])),
-    h(99, "skc_lookup_tcp", ptr_or_null(RetType::PtrToSockCommon, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
-    h(100, "tcp_check_syncookie", p(INT, &[("sk", BTF_SOCK_COMMON), ("iph", MEM_RO), ("iph_len", SIZE), ("th", MEM_RO), ("th_len", SIZE)])),
+    h(99, "skc_lookup_tcp", ptr_or_null(RetType::PtrToSockCommon, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
+    h(100, "tcp_check_syncookie", p(INT, &[("sk", BTF_SOCK_COMMON), ("iph", MEM_RO), ("iph_len", SIZE), ("th", MEM_RO), ("th_len", SIZE)]).gpl().pkt_access()),
     h(101, "sysctl_get_name", p(INT, &[("ctx", CTX), ("buf", MEM_RW), ("buf_len", SIZE), ("flags", ANY)])),
     h(102, "sysctl_get_current_value", p(INT, &[("ctx", CTX), ("buf", MEM_OUT), ("buf_len", SIZE)])),
     h(103, "sysctl_get_new_value", p(INT, &[("ctx", CTX), ("buf", MEM_OUT), ("buf_len", SIZE)])),
@@ -169,8 +169,8 @@ pub static HELPERS: &[HelperDef] = &[
     h(107, "sk_storage_get", ptr_or_null(RetType::PtrToMapValue, &[("map", MAP), ("sk", BTF_SOCK_COMMON), ("value", VALUE_OR_NULL), ("flags", ANY)])),
     h(108, "sk_storage_delete", p(INT, &[("map", MAP), ("sk", BTF_SOCK_COMMON)])),
     h(109, "send_signal", p(INT, &[("sig", ANY)])),
-    h(110, "tcp_gen_syncookie", p(INT, &[("sk", BTF_SOCK_COMMON), ("iph", MEM_RO), ("iph_len", SIZE), ("th", MEM_RO), ("th_len", SIZE)])),
-    h(111, "skb_output", p(INT, &[("ctx", BTF.btf("sk_buff")), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)])),
+    h(110, "tcp_gen_syncookie", p(INT, &[("sk", BTF_SOCK_COMMON), ("iph", MEM_RO), ("iph_len", SIZE), ("th", MEM_RO), ("th_len", SIZE)]).gpl().pkt_access()),
+    h(111, "skb_output", p(INT, &[("ctx", BTF.btf("sk_buff")), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
     h(112, "probe_read_user", p(INT, &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)]).gpl()),
     h(113, "probe_read_kernel", p(INT, &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)]).gpl()),
     h(114, "probe_read_user_str", p(INT, &[("dst", MEM_OUT), ("size", SIZE0), ("unsafe_ptr", ANY)]).gpl()),
@@ -178,9 +178,9 @@ pub static HELPERS: &[HelperDef] = &[
     h(116, "tcp_send_ack", p(INT, &[("tp", BTF.btf("tcp_sock")), ("rcv_nxt", ANY)])),
     h(117, "send_signal_thread", p(INT, &[("sig", ANY)])),
     h(118, "jiffies64", p(INT, &[])),
-    h(119, "read_branch_records", p(INT, &[("ctx", CTX), ("buf", MEM_OUT_OR_NULL), ("size", SIZE0), ("flags", ANY)])),
+    h(119, "read_branch_records", p(INT, &[("ctx", CTX), ("buf", MEM_OUT_OR_NULL), ("size", SIZE0), ("flags", ANY)]).gpl()),
     h(120, "get_ns_current_pid_tgid", p(INT, &[("dev", ANY), ("ino", ANY), ("nsdata", MEM_OUT), ("size", SIZE)])),
-    h(121, "xdp_output", p(INT, &[("ctx", BTF.btf("xdp_buff")), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)])),
+    h(121, "xdp_output", p(INT, &[("ctx", BTF.btf("xdp_buff")), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
     h(122, "get_netns_cookie", p(INT, &[("ctx", CTX_OR_NULL)])),
     h(123, "get_current_ancestor_cgroup_id", p(INT, &[("ancestor_level", ANY)])),
     h(124, "sk_assign", p(INT, &[("ctx", CTX), ("sk", BTF_SOCK_COMMON), ("flags", ANY)])),
@@ -208,8 +208,8 @@ pub static HELPERS: &[HelperDef] = &[
     h(146, "inode_storage_delete", p(INT, &[("map", MAP), ("inode", BTF_OR_NULL.btf("inode"))])),
     h(147, "d_path", p(INT, &[("path", BTF.btf("path")), ("buf", MEM_OUT), ("sz", SIZE0)])),
     h(148, "copy_from_user", p(INT, &[("dst", MEM_OUT), ("size", SIZE0), ("user_ptr", ANY)]).sleeps()),
-    h(149, "snprintf_btf", p(INT, &[("str", MEM_OUT), ("str_size", SIZE), ("ptr", MEM_RO), ("btf_ptr_size", SIZE), ("flags", ANY)]).gpl()),
-    h(150, "seq_printf_btf", p(INT, &[("m", BTF.btf("seq_file")), ("ptr", MEM_RO), ("ptr_size", SIZE0), ("flags", ANY)])),
+    h(149, "snprintf_btf", p(INT, &[("str", MEM_OUT), ("str_size", SIZE), ("ptr", MEM_RO), ("btf_ptr_size", SIZE), ("flags", ANY)])),
+    h(150, "seq_printf_btf", p(INT, &[("m", BTF.btf("seq_file")), ("ptr", MEM_RO), ("ptr_size", SIZE0), ("flags", ANY)]).gpl()),
     h(151, "skb_cgroup_classid", p(INT, &[("skb", CTX)])),
     h(152, "redirect_neigh", p(INT, &[("ifindex", ANY), ("params", MEM_RO_OR_NULL), ("plen", SIZE0), ("flags", ANY)])),
     h(153, "per_cpu_ptr", p(RetType::PtrToMemOrBtfId, &[("percpu_ptr", PERCPU_BTF), ("cpu", ANY)]).ret_with(MAYBE_NULL | RDONLY)),
@@ -222,23 +222,23 @@ pub static HELPERS: &[HelperDef] = &[
     h(160, "ktime_get_coarse_ns", p(INT, &[])),
     h(161, "ima_inode_hash", p(INT, &[("inode", BTF.btf("inode")), ("dst", MEM_OUT), ("size", SIZE)]).sleeps()),
     h(162, "sock_from_file", ptr_or_null(RetType::PtrToBtfId, &[("file", BTF.btf("file"))]).ret_btf("socket")),
-    h(163, "check_mtu", p(INT, &[("ctx", CTX), ("ifindex", ANY), ("mtu_len", fixed_out(4)), ("len_diff", ANY), ("flags", ANY)])),
+    h(163, "check_mtu", p(INT, &[("ctx", CTX), ("ifindex", ANY), ("mtu_len", fixed_out(4)), ("len_diff", ANY), ("flags", ANY)]).gpl()),
     h(164, "for_each_map_elem", p(INT, &[("map", MAP), ("callback_fn", FUNC), ("callback_ctx", STACK_OR_NULL), ("flags", ANY)])),
-    h(165, "snprintf", p(INT, &[("str", MEM_OUT_OR_NULL), ("str_size", SIZE0), ("fmt", CONST_STR), ("data", MEM_RO_OR_NULL), ("data_len", SIZE0)])),
+    h(165, "snprintf", p(INT, &[("str", MEM_OUT_OR_NULL), ("str_size", SIZE0), ("fmt", CONST_STR), ("data", MEM_RO_OR_NULL), ("data_len", SIZE0)]).gpl()),
     h(166, "sys_bpf", p(INT, &[("cmd", ANY), ("attr", MEM_RO), ("attr_size", SIZE)]).sleeps()),
     h(167, "btf_find_by_name_kind", p(INT, &[("name", MEM_RO), ("name_sz", SIZE), ("kind", ANY), ("flags", ANY)])),
     h(168, "sys_close", p(INT, &[("fd", ANY)]).sleeps()),
-    h(169, "timer_init", p(INT, &[("timer", TIMER), ("map", MAP), ("flags", ANY)])),
-    h(170, "timer_set_callback", p(INT, &[("timer", TIMER), ("callback_fn", FUNC)])),
-    h(171, "timer_start", p(INT, &[("timer", TIMER), ("nsecs", ANY), ("flags", ANY)])),
-    h(172, "timer_cancel", p(INT, &[("timer", TIMER)])),
-    h(173, "get_func_ip", p(INT, &[("ctx", CTX)])),
+    h(169, "timer_init", p(INT, &[("timer", TIMER), ("map", MAP), ("flags", ANY)]).gpl()),
+    h(170, "timer_set_callback", p(INT, &[("timer", TIMER), ("callback_fn", FUNC)]).gpl()),
+    h(171, "timer_start", p(INT, &[("timer", TIMER), ("nsecs", ANY), ("flags", ANY)]).gpl()),
+    h(172, "timer_cancel", p(INT, &[("timer", TIMER)]).gpl()),
+    h(173, "get_func_ip", p(INT, &[("ctx", CTX)]).gpl()),
     h(174, "get_attach_cookie", p(INT, &[("ctx", CTX)])),
     h(175, "task_pt_regs", p(RetType::PtrToBtfId, &[("task", BTF_TASK)]).ret_with(TRUSTED).ret_btf("pt_regs").gpl()),
-    h(176, "get_branch_snapshot", p(INT, &[("entries", MEM_OUT), ("size", SIZE0), ("flags", ANY)])),
+    h(176, "get_branch_snapshot", p(INT, &[("entries", MEM_OUT), ("size", SIZE0), ("flags", ANY)]).gpl()),
     h(177, "trace_vprintk", p(INT, &[("fmt", MEM_RO), ("fmt_size", SIZE), ("data", MEM_RO_OR_NULL), ("data_len", SIZE0)]).gpl()),
     h(178, "skc_to_unix_sock", ptr_or_null(RetType::PtrToBtfId, &[("sk", BTF_SOCK_COMMON)]).ret_btf("unix_sock")),
-    h(179, "kallsyms_lookup_name", p(INT, &[("name", MEM_RO), ("name_sz", SIZE), ("flags", ANY), ("res", LONG_OUT)])),
+    h(179, "kallsyms_lookup_name", p(INT, &[("name", MEM_RO), ("name_sz", SIZE0), ("flags", ANY), ("res", LONG_OUT)])),
     h(180, "find_vma", p(INT, &[("task", BTF_TASK), ("addr", ANY), ("callback_fn", FUNC), ("callback_ctx", STACK_OR_NULL), ("flags", ANY)])),
     h(181, "loop", p(INT, &[("nr_loops", ANY), ("callback_fn", FUNC), ("callback_ctx", STACK_OR_NULL), ("flags", ANY)])),
     h(182, "strncmp", p(INT, &[("s1", MEM_RO), ("s1_sz", SIZE), ("s2", CONST_STR)])),
@@ -263,10 +263,10 @@ pub static HELPERS: &[HelperDef] = &[
     h(201, "dynptr_read", p(INT, &[("dst", MEM_OUT), ("len", SIZE0), ("src", DYNPTR_RO), ("offset", ANY), ("flags", ANY)])),
     h(202, "dynptr_write", p(INT, &[("dst", DYNPTR_RO), ("offset", ANY), ("src", MEM_RO), ("len", SIZE0), ("flags", ANY)])),
     h(203, "dynptr_data", ptr_or_null(RetType::PtrToMem, &[("ptr", DYNPTR_RO), ("offset", ANY), ("len", ALLOC_SIZE0)]).ret_with(ALLOC)),
-    h(204, "tcp_raw_gen_syncookie_ipv4", p(INT, &[("iph", fixed_ro(20)), ("th", MEM_RO), ("th_len", SIZE0)])),
-    h(205, "tcp_raw_gen_syncookie_ipv6", p(INT, &[("iph", fixed_ro(40)), ("th", MEM_RO), ("th_len", SIZE0)])),
-    h(206, "tcp_raw_check_syncookie_ipv4", p(INT, &[("iph", fixed_ro(20)), ("th", fixed_ro(20))])),
-    h(207, "tcp_raw_check_syncookie_ipv6", p(INT, &[("iph", fixed_ro(40)), ("th", fixed_ro(20))])),
+    h(204, "tcp_raw_gen_syncookie_ipv4", p(INT, &[("iph", fixed_ro(20)), ("th", MEM_RO), ("th_len", SIZE0)]).gpl().pkt_access()),
+    h(205, "tcp_raw_gen_syncookie_ipv6", p(INT, &[("iph", fixed_ro(40)), ("th", MEM_RO), ("th_len", SIZE0)]).gpl().pkt_access()),
+    h(206, "tcp_raw_check_syncookie_ipv4", p(INT, &[("iph", fixed_ro(20)), ("th", fixed_ro(20))]).gpl().pkt_access()),
+    h(207, "tcp_raw_check_syncookie_ipv6", p(INT, &[("iph", fixed_ro(40)), ("th", fixed_ro(20))]).gpl().pkt_access()),
     h(208, "ktime_get_tai_ns", p(INT, &[])),
     h(209, "user_ringbuf_drain", p(INT, &[("map", MAP), ("callback_fn", FUNC), ("ctx", STACK_OR_NULL), ("flags", ANY)])),
     h(210, "cgrp_storage_get", ptr_or_null(RetType::PtrToMapValue, &[("map", MAP), ("cgroup", BTF.btf("cgroup")), ("value", VALUE_OR_NULL), ("flags", ANY)])),
@@ -290,14 +290,14 @@ pub static VARIANTS: &[(&str, Proto)] = &[
     v("sk_storage_get_cg_sock", ptr_or_null(RetType::PtrToMapValue, &[("map", MAP), ("sk", CTX), ("value", VALUE_OR_NULL), ("flags", ANY)])),
     v("sk_storage_get_tracing", ptr_or_null(RetType::PtrToMapValue, &[("map", MAP), ("sk", BTF_OR_NULL.btf("sock")), ("value", VALUE_OR_NULL), ("flags", ANY)])),
     v("sk_storage_delete_tracing", p(INT, &[("map", MAP), ("sk", BTF_OR_NULL.btf("sock"))])),
-    v("skb_event_output", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)])),
-    v("xdp_event_output", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)])),
+    v("skb_event_output", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
+    v("xdp_event_output", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
     v("event_output_data", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
     v("perf_event_output_tp", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
     v("perf_event_output_raw_tp", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY), ("data", MEM_RO), ("size", SIZE0)]).gpl()),
     v("get_stackid_tp", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY)]).gpl()),
     v("get_stackid_raw_tp", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY)]).gpl()),
-    v("get_stackid_pe", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY)]).gpl()),
+    v("get_stackid_pe", p(INT, &[("ctx", CTX), ("map", MAP), ("flags", ANY)])),
     v("get_stack_tp", p(INT, &[("ctx", CTX), ("buf", MEM_OUT), ("size", SIZE0), ("flags", ANY)]).gpl()),
     v("get_stack_raw_tp", p(INT, &[("ctx", CTX), ("buf", MEM_RW), ("size", SIZE0), ("flags", ANY)]).gpl()),
     v("get_stack_pe", p(INT, &[("ctx", CTX), ("buf", MEM_OUT), ("size", SIZE0), ("flags", ANY)]).gpl()),
@@ -309,26 +309,27 @@ pub static VARIANTS: &[(&str, Proto)] = &[
     v("sk_setsockopt", p(INT, &[("sk", BTF_SOCK_COMMON), ("level", ANY), ("optname", ANY), ("optval", MEM_RO), ("optlen", SIZE)])),
     v("sk_getsockopt", p(INT, &[("sk", BTF_SOCK_COMMON), ("level", ANY), ("optname", ANY), ("optval", MEM_OUT), ("optlen", SIZE)])),
     v("sock_ops_getsockopt", p(INT, &[("bpf_socket", CTX), ("level", ANY), ("optname", ANY), ("optval", MEM_OUT), ("optlen", SIZE)])),
-    v("sock_addr_sk_lookup_tcp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
-    v("sock_addr_sk_lookup_udp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
-    v("sock_addr_skc_lookup_tcp", ptr_or_null(RetType::PtrToSockCommon, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
-    v("xdp_sk_lookup_tcp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
-    v("xdp_sk_lookup_udp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
-    v("xdp_skc_lookup_tcp", ptr_or_null(RetType::PtrToSockCommon, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE)),
+    v("sock_addr_sk_lookup_tcp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
+    v("sock_addr_sk_lookup_udp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
+    v("sock_addr_skc_lookup_tcp", ptr_or_null(RetType::PtrToSockCommon, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
+    v("xdp_sk_lookup_tcp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
+    v("xdp_sk_lookup_udp", ptr_or_null(RetType::PtrToSocket, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
+    v("xdp_skc_lookup_tcp", ptr_or_null(RetType::PtrToSockCommon, &[("ctx", CTX), ("tuple", MEM_RO), ("tuple_size", SIZE0), ("netns", ANY), ("flags", ANY)]).ret_with(RELEASE).pkt_access()),
     v("sk_lookup_assign", p(INT, &[("ctx", CTX), ("sk", BTF_SOCK_COMMON_OR_NULL), ("flags", ANY)])),
     v("xdp_redirect", p(INT, &[("ifindex", ANY), ("flags", ANY)])),
     v("xdp_redirect_map", p(INT, &[("map", MAP), ("key", ANY), ("flags", ANY)])),
-    v("xdp_check_mtu", p(INT, &[("ctx", CTX), ("ifindex", ANY), ("mtu_len", fixed_out(4)), ("len_diff", ANY), ("flags", ANY)])),
-    v("xdp_fib_lookup", p(INT, &[("ctx", CTX), ("params", MEM_RW), ("plen", SIZE), ("flags", ANY)])),
+    v("xdp_check_mtu", p(INT, &[("ctx", CTX), ("ifindex", ANY), ("mtu_len", fixed_out(4)), ("len_diff", ANY), ("flags", ANY)]).gpl()),
+    v("xdp_fib_lookup", p(INT, &[("ctx", CTX), ("params", MEM_RW), ("plen", SIZE), ("flags", ANY)]).gpl()),
     v("sk_msg_redirect_map", p(INT, &[("msg", CTX), ("map", MAP), ("key", ANY), ("flags", ANY)])),
     v("sk_skb_adjust_room", p(INT, &[("skb", CTX), ("len_diff", ANY), ("mode", ANY), ("flags", ANY)]).pkt()),
     v("sk_skb_change_tail", p(INT, &[("skb", CTX), ("len", ANY), ("flags", ANY)]).pkt()),
     v("sk_skb_change_head", p(INT, &[("skb", CTX), ("len", ANY), ("flags", ANY)]).pkt()),
     v("sk_skb_pull_data", p(INT, &[("skb", CTX), ("len", ANY)]).pkt()),
-    v("get_func_ip_kprobe", p(INT, &[("ctx", CTX)])),
+    v("xdp_get_buff_len_trace", p(INT, &[("xdp_md", BTF.btf("xdp_buff"))])),
+    v("get_func_ip_kprobe", p(INT, &[("ctx", CTX)]).gpl()),
     v("get_func_ip_kprobe_multi", p(INT, &[("ctx", CTX)])),
     v("get_func_ip_uprobe_multi", p(INT, &[("ctx", CTX)])),
-    v("get_func_ip_tracing", p(INT, &[("ctx", CTX)])),
+    v("get_func_ip_tracing", p(INT, &[("ctx", CTX)]).gpl()),
     v("get_attach_cookie_trace", p(INT, &[("ctx", CTX)])),
     v("get_attach_cookie_kprobe_multi", p(INT, &[("ctx", CTX)])),
     v("get_attach_cookie_uprobe_multi", p(INT, &[("ctx", CTX)])),
@@ -423,22 +424,22 @@ pub static BASE: &[(&str, Privilege)] = &[
     ("map_pop_elem", Privilege::Unprivileged), ("map_peek_elem", Privilege::Unprivileged),
     ("map_lookup_percpu_elem", Privilege::Unprivileged), ("get_prandom_u32", Privilege::Unprivileged),
     ("get_smp_processor_id", Privilege::Unprivileged), ("get_numa_node_id", Privilege::Unprivileged),
-    ("tail_call", Privilege::Unprivileged), ("ktime_get_ns", Privilege::Unprivileged),
+    ("tail_call", Privilege::Unprivileged), ("get_current_uid_gid", Privilege::Unprivileged), ("ktime_get_ns", Privilege::Unprivileged),
     ("ktime_get_boot_ns", Privilege::Unprivileged), ("ktime_get_tai_ns", Privilege::Unprivileged),
     ("ringbuf_output", Privilege::Unprivileged), ("ringbuf_reserve", Privilege::Unprivileged),
     ("ringbuf_submit", Privilege::Unprivileged), ("ringbuf_discard", Privilege::Unprivileged),
-    ("ringbuf_query", Privilege::Unprivileged), ("for_each_map_elem", Privilege::Unprivileged),
-    ("loop", Privilege::Unprivileged), ("strncmp", Privilege::Unprivileged),
+    ("ringbuf_query", Privilege::Unprivileged), ("for_each_map_elem", Privilege::Bpf),
+    ("loop", Privilege::Bpf), ("strncmp", Privilege::Unprivileged),
     ("get_current_pid_tgid", Privilege::Unprivileged), ("get_ns_current_pid_tgid", Privilege::Unprivileged),
     ("spin_lock", Privilege::Bpf), ("spin_unlock", Privilege::Bpf), ("jiffies64", Privilege::Bpf),
-    ("per_cpu_ptr", Privilege::Bpf), ("this_cpu_ptr", Privilege::Bpf),
+    ("per_cpu_ptr", Privilege::Perfmon), ("this_cpu_ptr", Privilege::Perfmon),
     ("timer_init", Privilege::Bpf), ("timer_set_callback", Privilege::Bpf),
     ("timer_start", Privilege::Bpf), ("timer_cancel", Privilege::Bpf), ("kptr_xchg", Privilege::Bpf),
     ("ringbuf_reserve_dynptr", Privilege::Bpf), ("ringbuf_submit_dynptr", Privilege::Bpf),
     ("ringbuf_discard_dynptr", Privilege::Bpf), ("dynptr_from_mem", Privilege::Bpf),
     ("dynptr_read", Privilege::Bpf), ("dynptr_write", Privilege::Bpf), ("dynptr_data", Privilege::Bpf),
     ("user_ringbuf_drain", Privilege::Bpf), ("cgrp_storage_get", Privilege::Bpf),
-    ("cgrp_storage_delete", Privilege::Bpf), ("strtol", Privilege::Bpf), ("strtoul", Privilege::Bpf),
+    ("cgrp_storage_delete", Privilege::Bpf), ("strtol", Privilege::Unprivileged), ("strtoul", Privilege::Unprivileged),
     ("trace_printk", Privilege::Perfmon), ("snprintf", Privilege::Perfmon),
     ("trace_vprintk", Privilege::Perfmon), ("snprintf_btf", Privilege::Perfmon),
     ("get_current_task", Privilege::Perfmon), ("get_current_task_btf", Privilege::Perfmon),
@@ -446,13 +447,12 @@ pub static BASE: &[(&str, Privilege)] = &[
     ("probe_read_user_str", Privilege::Perfmon), ("probe_read_kernel_str", Privilege::Perfmon),
     ("task_pt_regs", Privilege::Perfmon), ("copy_from_user", Privilege::Perfmon),
     ("copy_from_user_task", Privilege::Perfmon), ("get_current_comm", Privilege::Perfmon),
-    ("get_current_uid_gid", Privilege::Perfmon), ("get_current_cgroup_id", Privilege::Perfmon),
-    ("get_current_ancestor_cgroup_id", Privilege::Perfmon), ("send_signal", Privilege::Perfmon),
+    ("get_current_cgroup_id", Privilege::Bpf), ("get_current_ancestor_cgroup_id", Privilege::Bpf), ("send_signal", Privilege::Perfmon),
     ("send_signal_thread", Privilege::Perfmon), ("perf_event_read", Privilege::Perfmon),
     ("perf_event_read_value", Privilege::Perfmon), ("get_branch_snapshot", Privilege::Perfmon),
     ("find_vma", Privilege::Perfmon), ("get_task_stack", Privilege::Perfmon),
-    ("current_task_under_cgroup", Privilege::Perfmon), ("task_storage_get", Privilege::Perfmon),
-    ("task_storage_delete", Privilege::Perfmon), ("get_cgroup_classid=get_cgroup_classid_curr", Privilege::Perfmon),
+    ("current_task_under_cgroup", Privilege::Bpf), ("task_storage_get", Privilege::Bpf),
+    ("task_storage_delete", Privilege::Bpf), ("get_cgroup_classid=get_cgroup_classid_curr", Privilege::Bpf),
 ];
 
 /// `bpf_sk_base_func_proto`: what networking types add to the base (the
@@ -569,8 +569,7 @@ const SOCK_ADDR: &[&str] = &[
     "get_socket_cookie=get_socket_cookie_sock_addr", "getsockopt=sock_addr_getsockopt",
     "perf_event_output=event_output_data", "setsockopt=sock_addr_setsockopt",
     "sk_lookup_tcp=sock_addr_sk_lookup_tcp", "sk_lookup_udp=sock_addr_sk_lookup_udp", "sk_release",
-    "sk_storage_delete", "sk_storage_get=sk_storage_get_cg_sock",
-    "skc_lookup_tcp=sock_addr_skc_lookup_tcp",
+    "sk_storage_delete", "sk_storage_get", "skc_lookup_tcp=sock_addr_skc_lookup_tcp",
 ];
 
 #[rustfmt::skip]
@@ -606,6 +605,7 @@ const TRACING: &[&str] = &[
     "sock_from_file", "get_socket_cookie=get_socket_ptr_cookie", "d_path",
     "get_func_ip=get_func_ip_tracing", "perf_event_output=perf_event_output_raw_tp",
     "get_stackid=get_stackid_raw_tp", "get_stack=get_stack_raw_tp", "probe_read", "probe_read_str",
+    "xdp_get_buff_len=xdp_get_buff_len_trace",
 ];
 
 /// `bpf_lsm_func_proto`, before [`TRACING`].
@@ -919,6 +919,129 @@ pub fn offered(prog_type: ProgTypeId, attach: Option<AttachType>, helper_id: i64
     )
 }
 
+/// The checks `check_helper_call` makes of particular helpers once
+/// `get_func_proto` offered them: a prototype's `allowed` callback (`helper
+/// call is not allowed in probe`) and `bpf_get_func_ip`'s program-type
+/// check. `attach_btf` is the name of the BTF function the program attaches
+/// to, where it has one. `Err` carries the kernel's message.
+///
+/// `bpf_d_path` and the `bpf_ima_*` helpers depend on lists of kernel
+/// functions and sleepable LSM hooks that are kept here only in part
+/// ([`D_PATH_ALLOWED`], [`SLEEPABLE_LSM_HOOKS`]).
+pub fn call_check(
+    prog_type: ProgTypeId,
+    attach: Option<AttachType>,
+    attach_btf: Option<&str>,
+    helper_id: u32,
+) -> Result<(), String> {
+    use ProgTypeId as P;
+    let Some(def) = helper(helper_id) else {
+        return Ok(());
+    };
+    let not_in_probe = || Err("helper call is not allowed in probe".to_string());
+    let sleepable_hook = prog_type == P::Lsm
+        && attach_btf.is_some_and(|f| SLEEPABLE_LSM_HOOKS.contains(&f));
+    let trampoline = prog_type == P::Tracing
+        && matches!(
+            attach,
+            Some(AttachType::TraceFentry | AttachType::TraceFexit | AttachType::ModifyReturn)
+        );
+    let proto = func_proto(prog_type, attach, helper_id as i64, &ProtoEnv {
+        sleepable: true,
+        ..Default::default()
+    });
+    let variant = proto.map(|p| p.variant).unwrap_or("");
+    match (def.name, variant) {
+        ("get_func_ip", _) => match prog_type {
+            P::Kprobe => Ok(()),
+            P::Tracing if trampoline => Ok(()),
+            P::Tracing => Err(format!(
+                "func {}#{} supported only for fentry/fexit/fmod_ret programs",
+                def.kernel_name(),
+                def.id
+            )),
+            _ => Err(format!(
+                "func {}#{} not supported for program type {}",
+                def.kernel_name(),
+                def.id,
+                prog_type.kernel_id()
+            )),
+        },
+        (_, "sk_storage_get_tracing" | "sk_storage_delete_tracing") => {
+            let ok = prog_type == P::Tracing
+                && matches!(
+                    attach,
+                    Some(
+                        AttachType::TraceIter
+                            | AttachType::TraceRawTp
+                            | AttachType::TraceFentry
+                            | AttachType::TraceFexit
+                    )
+                );
+            if ok {
+                Ok(())
+            } else {
+                not_in_probe()
+            }
+        }
+        ("d_path", _) => {
+            let ok = (prog_type == P::Tracing && attach == Some(AttachType::TraceIter))
+                || sleepable_hook
+                || (prog_type == P::Tracing
+                    && attach_btf.is_some_and(|f| D_PATH_ALLOWED.contains(&f)));
+            if ok {
+                Ok(())
+            } else {
+                not_in_probe()
+            }
+        }
+        ("ima_inode_hash" | "ima_file_hash", _) => {
+            if sleepable_hook {
+                Ok(())
+            } else {
+                not_in_probe()
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Some of the functions `bpf_d_path` may be called from (the kernel's
+/// `btf_allowlist_d_path`).
+pub const D_PATH_ALLOWED: &[&str] = &[
+    "security_file_permission",
+    "security_inode_getattr",
+    "security_file_open",
+    "security_path_truncate",
+    "vfs_truncate",
+    "vfs_fallocate",
+    "dentry_open",
+    "vfs_getattr",
+    "filp_close",
+];
+
+/// Some of the LSM hooks a sleepable program may attach to (the kernel's
+/// `bpf_lsm_sleepable_hooks`).
+pub const SLEEPABLE_LSM_HOOKS: &[&str] = &[
+    "bpf_lsm_bpf",
+    "bpf_lsm_bpf_map",
+    "bpf_lsm_bpf_prog",
+    "bpf_lsm_bprm_check_security",
+    "bpf_lsm_bprm_committed_creds",
+    "bpf_lsm_bprm_committing_creds",
+    "bpf_lsm_file_open",
+    "bpf_lsm_file_alloc_security",
+    "bpf_lsm_file_mprotect",
+    "bpf_lsm_inode_create",
+    "bpf_lsm_inode_getattr",
+    "bpf_lsm_inode_setattr",
+    "bpf_lsm_inode_unlink",
+    "bpf_lsm_mmap_file",
+    "bpf_lsm_path_unlink",
+    "bpf_lsm_sb_mount",
+    "bpf_lsm_task_alloc",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1000,8 +1123,12 @@ mod tests {
         let non_gpl = ProtoEnv { gpl: false, ..env };
         let e = func_proto(ProgTypeId::Kprobe, None, 25, &non_gpl).unwrap_err();
         assert_eq!(e.to_string(), "cannot call GPL-restricted function from non-GPL compatible program");
-        // In networking types perf_event_output is the skb one, not GPL-only.
-        assert!(func_proto(ProgTypeId::SchedCls, None, 25, &non_gpl).is_ok());
+        // perf_event_read_value's map variant is GPL-only; skb_load_bytes is not.
+        assert!(matches!(
+            func_proto(ProgTypeId::SchedCls, None, 55, &non_gpl),
+            Err(ProtoRefusal::GplOnly { .. })
+        ));
+        assert!(func_proto(ProgTypeId::SchedCls, None, 26, &non_gpl).is_ok());
         let unpriv = ProtoEnv { privilege: Privilege::Unprivileged, ..env };
         assert!(func_proto(ProgTypeId::SocketFilter, None, 1, &unpriv).is_ok());
         assert!(func_proto(ProgTypeId::SocketFilter, None, 6, &unpriv).is_err());
