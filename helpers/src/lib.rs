@@ -64,6 +64,9 @@ pub mod probe;
 pub mod proto;
 pub mod table;
 
+/// The program-type names [`catalog::func_proto`] takes.
+pub use ironbpf_progtype;
+
 pub use abi::{
     Callbacks, FnHelper, Helper, HelperCtx, HelperEntry, HelperError, HelperRegistry, Packet,
     PacketKind, Redirect, RunState, FUNC_HANDLE_BASE,
