@@ -36,7 +36,12 @@ pub struct HelpersArgs {
     attach: Option<String>,
     /// With --prog-type: as the kernel offers them to a loader with only
     /// this privilege (unprivileged, bpf, perfmon)
-    #[arg(long, value_name = "LEVEL", requires = "prog_type", default_value = "perfmon")]
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        requires = "prog_type",
+        default_value = "perfmon"
+    )]
     privilege: String,
     /// With --prog-type: a sleepable program (BPF_F_SLEEPABLE)
     #[arg(long, requires = "prog_type")]
@@ -108,9 +113,10 @@ pub fn run(args: HelpersArgs) -> Result<(), Failure> {
             for h in catalog::HELPERS {
                 let (proto, note) = match func_proto(pt, attach, h.id as i64, &env) {
                     Ok(p) => (p, None),
-                    Err(e @ ProtoRefusal::MightSleep { .. }) => {
-                        (catalog::proto_named(h.name).unwrap_or(&h.proto), Some(e.to_string()))
-                    }
+                    Err(e @ ProtoRefusal::MightSleep { .. }) => (
+                        catalog::proto_named(h.name).unwrap_or(&h.proto),
+                        Some(e.to_string()),
+                    ),
                     Err(_) => continue,
                 };
                 rows.push(Row {
@@ -161,7 +167,10 @@ pub fn run(args: HelpersArgs) -> Result<(), Failure> {
         println!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
-    println!("{:>4}  {:<34} {:<5} {:<14} prototype", "id", "name", "impl", "flags");
+    println!(
+        "{:>4}  {:<34} {:<5} {:<14} prototype",
+        "id", "name", "impl", "flags"
+    );
     for r in &rows {
         let p = r.proto;
         let mut flags = Vec::new();

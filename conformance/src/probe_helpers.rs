@@ -32,7 +32,7 @@ use ironbpf_helpers::catalog::{self, func_proto, Privilege, ProtoEnv, ProtoRefus
 use ironbpf_helpers::map_compat::{self, MapType};
 use ironbpf_helpers::proto::{flags, ArgBase, ArgType, Proto, RetType};
 use ironbpf_isa::RawInsn;
-use ironbpf_kernel::{load_program, KernelMap, MapCreate, ProgLoad};
+use ironbpf_kernel::{load_program, KernelBtf, KernelMap, MapCreate, ProgLoad};
 use ironbpf_progtype::{AttachType, ProgTypeId};
 use std::collections::HashMap;
 use std::fmt;
@@ -111,8 +111,16 @@ pub const CONTEXTS: &[ProbeContext] = {
         cx("cgroup_skb", P::CgroupSkb, None),
         cx("cgroup_skb/egress", P::CgroupSkb, Some(A::CgroupInetEgress)),
         cx("cgroup_sock", P::CgroupSock, None),
-        cx("cgroup_sock/post_bind4", P::CgroupSock, Some(A::CgroupInet4PostBind)),
-        cx("cgroup_sock/release", P::CgroupSock, Some(A::CgroupInetSockRelease)),
+        cx(
+            "cgroup_sock/post_bind4",
+            P::CgroupSock,
+            Some(A::CgroupInet4PostBind),
+        ),
+        cx(
+            "cgroup_sock/release",
+            P::CgroupSock,
+            Some(A::CgroupInetSockRelease),
+        ),
         cx("lwt_in", P::LwtIn, None),
         cx("lwt_out", P::LwtOut, None),
         cx("lwt_xmit", P::LwtXmit, None),
@@ -123,28 +131,106 @@ pub const CONTEXTS: &[ProbeContext] = {
         cx("cgroup_device/0", P::CgroupDevice, None),
         cx("sk_msg", P::SkMsg, None),
         cx("raw_tracepoint", P::RawTracepoint, None),
-        cx("cgroup_sock_addr/bind4", P::CgroupSockAddr, Some(A::CgroupInet4Bind)),
-        cx("cgroup_sock_addr/connect4", P::CgroupSockAddr, Some(A::CgroupInet4Connect)),
-        cx("cgroup_sock_addr/connect6", P::CgroupSockAddr, Some(A::CgroupInet6Connect)),
-        cx("cgroup_sock_addr/sendmsg4", P::CgroupSockAddr, Some(A::CgroupUdp4Sendmsg)),
-        cx("cgroup_sock_addr/recvmsg4", P::CgroupSockAddr, Some(A::CgroupUdp4Recvmsg)),
-        cx("cgroup_sock_addr/getpeername4", P::CgroupSockAddr, Some(A::CgroupInet4Getpeername)),
-        cx("cgroup_sock_addr/getsockname6", P::CgroupSockAddr, Some(A::CgroupInet6Getsockname)),
-        cx("cgroup_sock_addr/unix_connect", P::CgroupSockAddr, Some(A::CgroupUnixConnect)),
-        cx("cgroup_sock_addr/unix_recvmsg", P::CgroupSockAddr, Some(A::CgroupUnixRecvmsg)),
+        cx(
+            "cgroup_sock_addr/bind4",
+            P::CgroupSockAddr,
+            Some(A::CgroupInet4Bind),
+        ),
+        cx(
+            "cgroup_sock_addr/connect4",
+            P::CgroupSockAddr,
+            Some(A::CgroupInet4Connect),
+        ),
+        cx(
+            "cgroup_sock_addr/connect6",
+            P::CgroupSockAddr,
+            Some(A::CgroupInet6Connect),
+        ),
+        cx(
+            "cgroup_sock_addr/sendmsg4",
+            P::CgroupSockAddr,
+            Some(A::CgroupUdp4Sendmsg),
+        ),
+        cx(
+            "cgroup_sock_addr/recvmsg4",
+            P::CgroupSockAddr,
+            Some(A::CgroupUdp4Recvmsg),
+        ),
+        cx(
+            "cgroup_sock_addr/getpeername4",
+            P::CgroupSockAddr,
+            Some(A::CgroupInet4Getpeername),
+        ),
+        cx(
+            "cgroup_sock_addr/getsockname6",
+            P::CgroupSockAddr,
+            Some(A::CgroupInet6Getsockname),
+        ),
+        cx(
+            "cgroup_sock_addr/unix_connect",
+            P::CgroupSockAddr,
+            Some(A::CgroupUnixConnect),
+        ),
+        cx(
+            "cgroup_sock_addr/unix_recvmsg",
+            P::CgroupSockAddr,
+            Some(A::CgroupUnixRecvmsg),
+        ),
         cx("lwt_seg6local", P::LwtSeg6local, None),
         cx("sk_reuseport", P::SkReuseport, None),
-        cx("sk_reuseport/migrate", P::SkReuseport, Some(A::SkReuseportSelectOrMigrate)),
+        cx(
+            "sk_reuseport/migrate",
+            P::SkReuseport,
+            Some(A::SkReuseportSelectOrMigrate),
+        ),
         cx("flow_dissector", P::FlowDissector, None),
         cx("cgroup_sysctl", P::CgroupSysctl, Some(A::CgroupSysctl)),
         cx("raw_tracepoint_writable", P::RawTracepointWritable, None),
-        cx("cgroup_sockopt/get", P::CgroupSockopt, Some(A::CgroupGetsockopt)),
-        cx("cgroup_sockopt/set", P::CgroupSockopt, Some(A::CgroupSetsockopt)),
-        cxb("fentry", P::Tracing, A::TraceFentry, "bpf_fentry_test1", false),
-        cxb("fexit", P::Tracing, A::TraceFexit, "bpf_fentry_test1", false),
-        cxb("fmod_ret", P::Tracing, A::ModifyReturn, "bpf_modify_return_test", false),
-        cxb("tp_btf", P::Tracing, A::TraceRawTp, "btf_trace_sched_switch", false),
-        cxb("iter/task", P::Tracing, A::TraceIter, "bpf_iter_task", false),
+        cx(
+            "cgroup_sockopt/get",
+            P::CgroupSockopt,
+            Some(A::CgroupGetsockopt),
+        ),
+        cx(
+            "cgroup_sockopt/set",
+            P::CgroupSockopt,
+            Some(A::CgroupSetsockopt),
+        ),
+        cxb(
+            "fentry",
+            P::Tracing,
+            A::TraceFentry,
+            "bpf_fentry_test1",
+            false,
+        ),
+        cxb(
+            "fexit",
+            P::Tracing,
+            A::TraceFexit,
+            "bpf_fentry_test1",
+            false,
+        ),
+        cxb(
+            "fmod_ret",
+            P::Tracing,
+            A::ModifyReturn,
+            "bpf_modify_return_test",
+            false,
+        ),
+        cxb(
+            "tp_btf",
+            P::Tracing,
+            A::TraceRawTp,
+            "btf_trace_sched_switch",
+            false,
+        ),
+        cxb(
+            "iter/task",
+            P::Tracing,
+            A::TraceIter,
+            "bpf_iter_task",
+            false,
+        ),
         cxb("lsm", P::Lsm, A::LsmMac, "bpf_lsm_file_open", false),
         cxb("lsm.s", P::Lsm, A::LsmMac, "bpf_lsm_file_open", true),
         ProbeContext {
@@ -201,7 +287,11 @@ impl fmt::Display for Disagreement {
         if let Some(a) = &self.arg {
             write!(f, " {a}")?;
         }
-        write!(f, ": predicted {}, the kernel: {}", self.expected, self.kernel)
+        write!(
+            f,
+            ": predicted {}, the kernel: {}",
+            self.expected, self.kernel
+        )
     }
 }
 
@@ -370,6 +460,7 @@ struct Maps {
     /// A frozen read-only array whose value is a format string.
     rodata: Option<KernelMap>,
     values: Option<KernelMap>,
+    btf: Option<KernelBtf>,
     failed: HashMap<u32, String>,
 }
 
@@ -398,6 +489,7 @@ impl Maps {
             by_type: HashMap::new(),
             rodata: None,
             values: None,
+            btf: None,
             failed: HashMap::new(),
         }
     }
@@ -428,6 +520,43 @@ impl Maps {
             }
         }
         Ok(&self.by_type[&id])
+    }
+
+    /// The BTF of a program with a main function (type 3) and one callback
+    /// (type 4), both `static int f(void)`.
+    fn btf(&mut self) -> Result<i32, String> {
+        if let Some(b) = &self.btf {
+            return Ok(b.raw_fd());
+        }
+        let strings = b"\0int\0main\0cb\0";
+        let mut types = Vec::new();
+        let mut t = |words: &[u32]| {
+            for w in words {
+                types.extend_from_slice(&w.to_le_bytes());
+            }
+        };
+        t(&[1, 1 << 24, 4, (1 << 24) | 32]); // [1] INT int, signed, 32 bits
+        t(&[0, 13 << 24, 1]); // [2] FUNC_PROTO int (void)
+        t(&[5, 12 << 24, 2]); // [3] FUNC main, static
+        t(&[10, 12 << 24, 2]); // [4] FUNC cb, static
+        let mut blob = Vec::new();
+        blob.extend_from_slice(&0xeb9fu16.to_le_bytes());
+        blob.extend_from_slice(&[1, 0]);
+        for w in [
+            24u32,
+            0,
+            types.len() as u32,
+            types.len() as u32,
+            strings.len() as u32,
+        ] {
+            blob.extend_from_slice(&w.to_le_bytes());
+        }
+        blob.extend_from_slice(&types);
+        blob.extend_from_slice(strings);
+        let b = KernelBtf::load(&blob).map_err(|(e, line)| format!("BTF: {e}: {line}"))?;
+        let fd = b.raw_fd();
+        self.btf = Some(b);
+        Ok(fd)
     }
 
     /// An array with one 64-byte value, whose value the argument probes
@@ -509,15 +638,15 @@ fn vmlinux_btf_ids(names: &[&str]) -> Result<HashMap<String, u32>, String> {
             }
         }
         let extra = match kind {
-            1 => 4,                  // INT
-            3 => 12,                 // ARRAY
-            4 | 5 => vlen * 12,      // STRUCT, UNION
-            6 => vlen * 8,           // ENUM
-            13 => vlen * 8,          // FUNC_PROTO
-            14 => 4,                 // VAR
-            15 => vlen * 12,         // DATASEC
-            17 => 4,                 // DECL_TAG
-            19 => vlen * 12,         // ENUM64
+            1 => 4,             // INT
+            3 => 12,            // ARRAY
+            4 | 5 => vlen * 12, // STRUCT, UNION
+            6 => vlen * 8,      // ENUM
+            13 => vlen * 8,     // FUNC_PROTO
+            14 => 4,            // VAR
+            15 => vlen * 12,    // DATASEC
+            17 => 4,            // DECL_TAG
+            19 => vlen * 12,    // ENUM64
             0 | 2 | 7..=12 | 16 | 18 => 0,
             k => return Err(format!("unknown BTF kind {k} at type {id}")),
         };
@@ -601,8 +730,14 @@ fn mem_size(p: &Proto, i: usize, key: u32, value: u32) -> Option<u32> {
 fn packet_fields(pt: ProgTypeId) -> Option<(i16, i16)> {
     use ProgTypeId as P;
     match pt {
-        P::SchedCls | P::SchedAct | P::CgroupSkb | P::SkSkb | P::LwtIn | P::LwtOut
-        | P::LwtXmit | P::LwtSeg6local => Some((76, 80)),
+        P::SchedCls
+        | P::SchedAct
+        | P::CgroupSkb
+        | P::SkSkb
+        | P::LwtIn
+        | P::LwtOut
+        | P::LwtXmit
+        | P::LwtSeg6local => Some((76, 80)),
         P::Xdp => Some((0, 4)),
         _ => None,
     }
@@ -615,6 +750,9 @@ struct Call {
     /// Maps made for this call alone (a prog_array binds to the first
     /// program type that uses it).
     _own: Vec<KernelMap>,
+    /// The program's BTF (its fd) and func_info records, for calls with a
+    /// callback.
+    btf: Option<(i32, Vec<u8>)>,
 }
 
 /// Builds the program that calls `id` with arguments from `proto`, with
@@ -635,13 +773,17 @@ fn build_call(
     let mut set: Vec<u64> = Vec::new();
     let mut fds = Vec::new();
     let mut stack_top: i32 = 0; // bytes of stack used, below r10
-    let needs_callback = false;
+    let mut needs_callback = false;
     let mut dynptr_at: Option<i16> = None;
     let mut need_value_lookup = false;
     let mut need_packet = false;
     let n = proto.arg_count();
     // The map this call goes with.
-    let wants_map = proto.args.iter().take(n).any(|a| a.base == ArgBase::ConstMapPtr)
+    let wants_map = proto
+        .args
+        .iter()
+        .take(n)
+        .any(|a| a.base == ArgBase::ConstMapPtr)
         || test.is_some_and(|(_, k)| k == ArgKind::MapPtr);
     let helper_name = catalog::helper(id).map_or("", |d| d.name);
     let chosen = match map_type {
@@ -773,8 +915,9 @@ fn build_call(
             ArgBase::PtrToCtx => set.push(mov_reg(r, 6)),
             ArgBase::PtrToStack if a.has(flags::MAYBE_NULL) => set.push(mov_imm(r, 0)),
             ArgBase::PtrToFunc => {
-                // The kernel wants BTF func_info for every subprogram.
-                return Err("a callback (it needs BTF func_info)".into());
+                needs_callback = true;
+                // Patched below: the callback is the last two instructions.
+                set.extend(ld_imm64(r, 4, i32::MAX, 0));
             }
             ArgBase::PtrToConstStr => {
                 let fd = maps.rodata().map_err(|e| e.to_string())?;
@@ -871,19 +1014,33 @@ fn build_call(
     insns.push(exit());
     if needs_callback {
         let cb = insns.len() as i32;
-        for i in 0..insns.len() {
-            let raw = RawInsn::from_u64(insns[i]);
+        for (i, slot) in insns.iter_mut().enumerate() {
+            let raw = RawInsn::from_u64(*slot);
             if raw.code == 0x18 && raw.src == 4 && raw.imm == i32::MAX {
-                insns[i] = ins(0x18, raw.dst, 4, 0, cb - i as i32 - 1);
+                *slot = ins(0x18, raw.dst, 4, 0, cb - i as i32 - 1);
             }
         }
         insns.push(mov_imm(0, 0));
         insns.push(exit());
+        // The kernel wants BTF func_info for every subprogram.
+        let btf = maps.btf()?;
+        let mut info = Vec::new();
+        for (off, ty) in [(0u32, 3u32), (cb as u32, 4)] {
+            info.extend_from_slice(&off.to_le_bytes());
+            info.extend_from_slice(&ty.to_le_bytes());
+        }
+        return Ok(Call {
+            insns,
+            fds,
+            _own: own,
+            btf: Some((btf, info)),
+        });
     }
     Ok(Call {
         insns,
         fds,
         _own: own,
+        btf: None,
     })
 }
 
@@ -892,8 +1049,13 @@ fn build_call(
 fn exit_value(pt: ProgTypeId) -> i32 {
     use ProgTypeId as P;
     match pt {
-        P::CgroupSockAddr | P::CgroupSock | P::CgroupSkb | P::CgroupDevice | P::CgroupSysctl
-        | P::CgroupSockopt | P::SkLookup => 1,
+        P::CgroupSockAddr
+        | P::CgroupSock
+        | P::CgroupSkb
+        | P::CgroupDevice
+        | P::CgroupSysctl
+        | P::CgroupSockopt
+        | P::SkLookup => 1,
         _ => 0,
     }
 }
@@ -944,6 +1106,9 @@ impl Loader {
             prog_flags: if ctx.sleepable { BPF_F_SLEEPABLE } else { 0 },
             attach_btf_id,
             fd_array: &call.fds,
+            prog_btf_fd: call.btf.as_ref().map(|(fd, _)| *fd),
+            func_info: call.btf.as_ref().map_or(&[][..], |(_, i)| i),
+            func_info_rec_size: if call.btf.is_some() { 8 } else { 0 },
             ..Default::default()
         });
         if out.accepted() {
@@ -1016,6 +1181,9 @@ fn predict_arg(ctx: &ProbeContext, id: u32, p: &Proto, i: usize, kind: ArgKind) 
         ("get_local_storage", 1) => return Some(kind == K::Zero),
         // Unsupported reg type ... for bpf_dynptr_from_mem data.
         ("dynptr_from_mem", 0) => return Some(kind == K::MapValue),
+        // bpf_loop marks nr_loops precise; a pointer there makes the
+        // kernel stop with "verifier bug: backtracking misuse".
+        ("loop", 0) => return Some(matches!(kind, K::Zero | K::Const)),
         // The format string decides how much data there must be.
         ("snprintf" | "trace_vprintk" | "seq_printf", 3 | 4) => return None,
         _ => {}
@@ -1033,7 +1201,9 @@ fn predict_arg(ctx: &ProbeContext, id: u32, p: &Proto, i: usize, kind: ArgKind) 
         ArgBase::ConstAllocSizeOrZero => matches!(kind, K::Const | K::Zero),
         ArgBase::PtrToMapKey | ArgBase::PtrToMapValue => match kind {
             K::StackInit => true,
-            K::StackUninit => !a.has(flags::UNINIT) || true,
+            // A privileged loader may pass uninitialised stack anywhere
+            // (env->allow_uninit_stack).
+            K::StackUninit => true,
             K::MapValue => true,
             K::Packet => p.pkt_access,
             _ => false,
@@ -1050,11 +1220,15 @@ fn predict_arg(ctx: &ProbeContext, id: u32, p: &Proto, i: usize, kind: ArgKind) 
             K::Zero => null_ok,
             _ => false,
         },
-        ArgBase::PtrToFunc | ArgBase::PtrToConstStr | ArgBase::PtrToSpinLock
-        | ArgBase::PtrToTimer | ArgBase::KptrXchgDest | ArgBase::PtrToRingbufMem
-        | ArgBase::PtrToSocket | ArgBase::PtrToSockCommon | ArgBase::PtrToPercpuBtfId => {
-            null_ok && kind == K::Zero
-        }
+        ArgBase::PtrToFunc
+        | ArgBase::PtrToConstStr
+        | ArgBase::PtrToSpinLock
+        | ArgBase::PtrToTimer
+        | ArgBase::KptrXchgDest
+        | ArgBase::PtrToRingbufMem
+        | ArgBase::PtrToSocket
+        | ArgBase::PtrToSockCommon
+        | ArgBase::PtrToPercpuBtfId => null_ok && kind == K::Zero,
         ArgBase::PtrToBtfId | ArgBase::PtrToBtfIdSockCommon => null_ok && kind == K::Zero,
         ArgBase::PtrToDynptr => return None,
         ArgBase::DontCare => return None,
@@ -1083,6 +1257,7 @@ pub fn run(opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
             insns: vec![mov_imm(0, 0), exit()],
             fds: vec![],
             _own: vec![],
+            btf: None,
         };
         let first = loader.load(ctx, &probe, "GPL");
         let base_ok = match &first {
@@ -1218,12 +1393,7 @@ pub fn run(opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
                             group: "arguments",
                             context: ctx.name.to_string(),
                             helper: label.clone(),
-                            arg: Some(format!(
-                                "arg{} ({}) = {}",
-                                i + 1,
-                                p.args[i],
-                                kind.name()
-                            )),
+                            arg: Some(format!("arg{} ({}) = {}", i + 1, p.args[i], kind.name())),
                             expected: if want { "accepted" } else { "refused" }.into(),
                             kernel: v.text(),
                         });
@@ -1264,10 +1434,8 @@ pub fn run(opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
                 Err(_) if !got_refused && v != Verdict::Accepted => {
                     // Refused before the map check (the other arguments do
                     // not fit this map); says nothing.
-                    report.inconclusive(
-                        "maps",
-                        "refused before check_map_func_compatibility".into(),
-                    );
+                    report
+                        .inconclusive("maps", "refused before check_map_func_compatibility".into());
                 }
                 _ => {
                     let agreed = want.is_err() == got_refused;
@@ -1330,6 +1498,7 @@ fn zero_call(id: u32) -> Call {
         insns,
         fds: vec![],
         _own: vec![],
+        btf: None,
     }
 }
 
@@ -1359,10 +1528,19 @@ struct CapData {
 /// per thread; the caller runs this on a thread it ends afterwards).
 fn drop_caps(caps: &[u32]) -> Result<(), String> {
     const V3: u32 = 0x2008_0522;
-    let mut hdr = CapHeader { version: V3, pid: 0 };
+    let mut hdr = CapHeader {
+        version: V3,
+        pid: 0,
+    };
     let mut data = [CapData::default(); 2];
     // SAFETY: capget writes two CapData records for version 3, which `data` holds.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr as *mut CapHeader, data.as_mut_ptr()) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
     if r != 0 {
         return Err(format!("capget: {}", std::io::Error::last_os_error()));
     }
@@ -1391,28 +1569,32 @@ fn privilege_probes(contexts: &[&ProbeContext], report: &mut ProbeReport) {
     let targets: Vec<ProbeContext> = contexts
         .iter()
         .filter(|c| {
-            matches!(c.prog_type, ProgTypeId::SocketFilter | ProgTypeId::CgroupSkb)
-                && c.attach.is_none()
+            matches!(
+                c.prog_type,
+                ProgTypeId::SocketFilter | ProgTypeId::CgroupSkb
+            ) && c.attach.is_none()
         })
         .map(|c| **c)
         .collect();
     for (level, caps) in levels {
         let caps = caps.to_vec();
         let targets = targets.clone();
-        let outcome = std::thread::spawn(move || -> Result<Vec<(ProbeContext, u32, Verdict)>, String> {
-            drop_caps(&caps)?;
-            let loader = Loader {
-                btf_ids: HashMap::new(),
-            };
-            let mut out = Vec::new();
-            for ctx in &targets {
-                for id in 1..=FIRST_INVALID_ID {
-                    let v = loader.load(ctx, &zero_call(id), "GPL")?;
-                    out.push((*ctx, id, v));
+        let outcome = std::thread::spawn(
+            move || -> Result<Vec<(ProbeContext, u32, Verdict)>, String> {
+                drop_caps(&caps)?;
+                let loader = Loader {
+                    btf_ids: HashMap::new(),
+                };
+                let mut out = Vec::new();
+                for ctx in &targets {
+                    for id in 1..=FIRST_INVALID_ID {
+                        let v = loader.load(ctx, &zero_call(id), "GPL")?;
+                        out.push((*ctx, id, v));
+                    }
                 }
-            }
-            Ok(out)
-        })
+                Ok(out)
+            },
+        )
         .join();
         let results = match outcome {
             Ok(Ok(r)) => r,
@@ -1427,7 +1609,10 @@ fn privilege_probes(contexts: &[&ProbeContext], report: &mut ProbeReport) {
         };
         for (ctx, id, v) in results {
             if matches!(&v, Verdict::Refused(m) if m.starts_with("Some(")) {
-                report.inconclusive("privilege", format!("{} does not load: {}", ctx.name, v.text()));
+                report.inconclusive(
+                    "privilege",
+                    format!("{} does not load: {}", ctx.name, v.text()),
+                );
                 continue;
             }
             let env = env_of(&ctx, true, level);

@@ -54,7 +54,11 @@ const fn v(name: &'static str, proto: Proto) -> (&'static str, Proto) {
 }
 
 const fn h(id: u32, name: &'static str, proto: Proto) -> HelperDef {
-    HelperDef { id, name, proto: proto.named(name) }
+    HelperDef {
+        id,
+        name,
+        proto: proto.named(name),
+    }
 }
 /// Every helper of Linux 6.18 (`__BPF_FUNC_MAPPER`), by id, with the
 /// prototype that most program types get.
@@ -747,7 +751,10 @@ fn offer(
         (P::RawTracepoint | P::RawTracepointWritable, "get_attach_cookie") => {
             Some("get_attach_cookie_trace")
         }
-        (P::Tracing | P::Lsm | P::Syscall, "get_func_arg" | "get_func_ret" | "get_func_arg_cnt") => {
+        (
+            P::Tracing | P::Lsm | P::Syscall,
+            "get_func_arg" | "get_func_ret" | "get_func_arg_cnt",
+        ) => {
             if trampoline {
                 Some(name_static(name))
             } else {
@@ -778,13 +785,19 @@ fn offer(
             _ => return None,
         },
         (P::CgroupSockopt, "setsockopt") | (P::CgroupSockopt, "getsockopt") => match attach {
-            Some(AttachType::CgroupSetsockopt) => {
-                Some(if name == "setsockopt" { "sk_setsockopt" } else { "sk_getsockopt" })
-            }
+            Some(AttachType::CgroupSetsockopt) => Some(if name == "setsockopt" {
+                "sk_setsockopt"
+            } else {
+                "sk_getsockopt"
+            }),
             _ => return None,
         },
         (
-            P::CgroupSock | P::CgroupDevice | P::CgroupSockAddr | P::CgroupSysctl | P::CgroupSockopt,
+            P::CgroupSock
+            | P::CgroupDevice
+            | P::CgroupSockAddr
+            | P::CgroupSysctl
+            | P::CgroupSockopt,
             "get_retval" | "set_retval",
         ) => match attach {
             Some(a) if !NO_RETVAL.contains(&a) => Some(name_static(name)),
@@ -823,7 +836,10 @@ pub fn helper_name(id: i64) -> Option<&'static str> {
         return None;
     }
     let i = usize::try_from(id).ok()?;
-    HELPERS.get(i - 1).filter(|h| h.id as usize == i).map(|h| h.kernel_name())
+    HELPERS
+        .get(i - 1)
+        .filter(|h| h.id as usize == i)
+        .map(|h| h.kernel_name())
 }
 
 impl HelperDef {
@@ -838,7 +854,9 @@ impl HelperDef {
 
 /// The helper with this uapi id.
 pub fn helper(id: u32) -> Option<&'static HelperDef> {
-    HELPERS.get((id as usize).checked_sub(1)?).filter(|h| h.id == id)
+    HELPERS
+        .get((id as usize).checked_sub(1)?)
+        .filter(|h| h.id == id)
 }
 
 /// The helper with this name (with or without `bpf_`).
@@ -860,7 +878,9 @@ pub fn proto_named(variant: &str) -> Option<&'static Proto> {
 /// kernel's verifier decides it in `check_helper_call`: the program type's
 /// `get_func_proto` (with `bpf_base_func_proto` and its capability checks
 /// under it), then the GPL check, then the sleepable check. A refusal
-/// carries the kernel's message.
+/// carries the kernel's message. After the arguments, the verifier makes
+/// the checks of particular helpers that [`call_check`] describes, and
+/// [`crate::map_compat::check`] for the map argument.
 ///
 /// ```
 /// use ironbpf_helpers::catalog::{func_proto, ProtoEnv};
@@ -912,7 +932,12 @@ pub fn func_proto(
 
 /// Whether the program type offers the helper at all (its prototype may
 /// still be refused for the licence or for sleeping).
-pub fn offered(prog_type: ProgTypeId, attach: Option<AttachType>, helper_id: i64, env: &ProtoEnv) -> bool {
+pub fn offered(
+    prog_type: ProgTypeId,
+    attach: Option<AttachType>,
+    helper_id: i64,
+    env: &ProtoEnv,
+) -> bool {
     !matches!(
         func_proto(prog_type, attach, helper_id, env),
         Err(ProtoRefusal::NotAllowed { .. } | ProtoRefusal::InvalidFunc { .. })
@@ -939,17 +964,22 @@ pub fn call_check(
         return Ok(());
     };
     let not_in_probe = || Err("helper call is not allowed in probe".to_string());
-    let sleepable_hook = prog_type == P::Lsm
-        && attach_btf.is_some_and(|f| SLEEPABLE_LSM_HOOKS.contains(&f));
+    let sleepable_hook =
+        prog_type == P::Lsm && attach_btf.is_some_and(|f| SLEEPABLE_LSM_HOOKS.contains(&f));
     let trampoline = prog_type == P::Tracing
         && matches!(
             attach,
             Some(AttachType::TraceFentry | AttachType::TraceFexit | AttachType::ModifyReturn)
         );
-    let proto = func_proto(prog_type, attach, helper_id as i64, &ProtoEnv {
-        sleepable: true,
-        ..Default::default()
-    });
+    let proto = func_proto(
+        prog_type,
+        attach,
+        helper_id as i64,
+        &ProtoEnv {
+            sleepable: true,
+            ..Default::default()
+        },
+    );
     let variant = proto.map(|p| p.variant).unwrap_or("");
     match (def.name, variant) {
         ("get_func_ip", _) => match prog_type {
@@ -1067,9 +1097,30 @@ mod tests {
     #[test]
     fn every_per_type_entry_names_a_prototype() {
         let lists: &[&[&str]] = &[
-            SK_BASE, TRACE, TC, XDP, SOCKET_FILTER, CGROUP_SKB, CGROUP_SOCK, LWT_OUT, LWT_IN,
-            LWT_XMIT, LWT_SEG6LOCAL, SOCK_OPS, SK_SKB, CGROUP_DEVICE, SK_MSG, SOCK_ADDR,
-            SK_REUSEPORT, FLOW_DISSECTOR, SYSCTL, SOCKOPT, SK_LOOKUP, TRACING, LSM, SYSCALL,
+            SK_BASE,
+            TRACE,
+            TC,
+            XDP,
+            SOCKET_FILTER,
+            CGROUP_SKB,
+            CGROUP_SOCK,
+            LWT_OUT,
+            LWT_IN,
+            LWT_XMIT,
+            LWT_SEG6LOCAL,
+            SOCK_OPS,
+            SK_SKB,
+            CGROUP_DEVICE,
+            SK_MSG,
+            SOCK_ADDR,
+            SK_REUSEPORT,
+            FLOW_DISSECTOR,
+            SYSCTL,
+            SOCKOPT,
+            SK_LOOKUP,
+            TRACING,
+            LSM,
+            SYSCALL,
         ];
         for list in lists {
             for e in *list {
@@ -1080,7 +1131,10 @@ mod tests {
         }
         for (e, _) in BASE {
             let (h, v) = e.split_once('=').unwrap_or((e, e));
-            assert!(helper_by_name(h).is_some() && proto_named(v).is_some(), "{e}");
+            assert!(
+                helper_by_name(h).is_some() && proto_named(v).is_some(),
+                "{e}"
+            );
         }
         // Every type and attach type that offers a special prototype
         // resolves to one.
@@ -1097,7 +1151,10 @@ mod tests {
 
     #[test]
     fn sizes_follow_memory_arguments() {
-        let all = HELPERS.iter().map(|h| (h.name, &h.proto)).chain(VARIANTS.iter().map(|(n, p)| (*n, p)));
+        let all = HELPERS
+            .iter()
+            .map(|h| (h.name, &h.proto))
+            .chain(VARIANTS.iter().map(|(n, p)| (*n, p)));
         for (name, p) in all {
             for i in 0..5 {
                 let a = p.args[i];
@@ -1119,17 +1176,26 @@ mod tests {
         let e = func_proto(ProgTypeId::SocketFilter, None, 212, &env).unwrap_err();
         assert_eq!(e.to_string(), "invalid func unknown#212");
         let e = func_proto(ProgTypeId::CgroupSock, None, 9, &env).unwrap_err();
-        assert_eq!(e.to_string(), "program of this type cannot use helper bpf_skb_store_bytes#9");
+        assert_eq!(
+            e.to_string(),
+            "program of this type cannot use helper bpf_skb_store_bytes#9"
+        );
         let non_gpl = ProtoEnv { gpl: false, ..env };
         let e = func_proto(ProgTypeId::Kprobe, None, 25, &non_gpl).unwrap_err();
-        assert_eq!(e.to_string(), "cannot call GPL-restricted function from non-GPL compatible program");
+        assert_eq!(
+            e.to_string(),
+            "cannot call GPL-restricted function from non-GPL compatible program"
+        );
         // perf_event_read_value's map variant is GPL-only; skb_load_bytes is not.
         assert!(matches!(
             func_proto(ProgTypeId::SchedCls, None, 55, &non_gpl),
             Err(ProtoRefusal::GplOnly { .. })
         ));
         assert!(func_proto(ProgTypeId::SchedCls, None, 26, &non_gpl).is_ok());
-        let unpriv = ProtoEnv { privilege: Privilege::Unprivileged, ..env };
+        let unpriv = ProtoEnv {
+            privilege: Privilege::Unprivileged,
+            ..env
+        };
         assert!(func_proto(ProgTypeId::SocketFilter, None, 1, &unpriv).is_ok());
         assert!(func_proto(ProgTypeId::SocketFilter, None, 6, &unpriv).is_err());
     }
@@ -1142,7 +1208,19 @@ mod tests {
         assert_eq!(tc.variant, "skb_load_bytes");
         assert_eq!(reuse.variant, "sk_reuseport_load_bytes");
         let bind = crate::catalog::helper_by_name("bind").unwrap().id as i64;
-        assert!(func_proto(ProgTypeId::CgroupSockAddr, Some(AttachType::CgroupInet4Connect), bind, &env).is_ok());
-        assert!(func_proto(ProgTypeId::CgroupSockAddr, Some(AttachType::CgroupInet4Bind), bind, &env).is_err());
+        assert!(func_proto(
+            ProgTypeId::CgroupSockAddr,
+            Some(AttachType::CgroupInet4Connect),
+            bind,
+            &env
+        )
+        .is_ok());
+        assert!(func_proto(
+            ProgTypeId::CgroupSockAddr,
+            Some(AttachType::CgroupInet4Bind),
+            bind,
+            &env
+        )
+        .is_err());
     }
 }

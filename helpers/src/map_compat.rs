@@ -58,11 +58,40 @@ impl MapType {
     pub const ALL: [MapType; 34] = {
         use MapType::*;
         [
-            Unspec, Hash, Array, ProgArray, PerfEventArray, PercpuHash, PercpuArray, StackTrace,
-            CgroupArray, LruHash, LruPercpuHash, LpmTrie, ArrayOfMaps, HashOfMaps, Devmap, Sockmap,
-            Cpumap, Xskmap, Sockhash, CgroupStorage, ReuseportSockarray, PercpuCgroupStorage,
-            Queue, Stack, SkStorage, DevmapHash, StructOps, Ringbuf, InodeStorage, TaskStorage,
-            BloomFilter, UserRingbuf, CgrpStorage, Arena,
+            Unspec,
+            Hash,
+            Array,
+            ProgArray,
+            PerfEventArray,
+            PercpuHash,
+            PercpuArray,
+            StackTrace,
+            CgroupArray,
+            LruHash,
+            LruPercpuHash,
+            LpmTrie,
+            ArrayOfMaps,
+            HashOfMaps,
+            Devmap,
+            Sockmap,
+            Cpumap,
+            Xskmap,
+            Sockhash,
+            CgroupStorage,
+            ReuseportSockarray,
+            PercpuCgroupStorage,
+            Queue,
+            Stack,
+            SkStorage,
+            DevmapHash,
+            StructOps,
+            Ringbuf,
+            InodeStorage,
+            TaskStorage,
+            BloomFilter,
+            UserRingbuf,
+            CgrpStorage,
+            Arena,
         ]
     };
 
@@ -143,11 +172,7 @@ pub fn maps_of_helper(helper: &str) -> Option<&'static [MapType]> {
 
 /// `may_update_sockmap`: whether a program of this type may update or
 /// delete sockmap and sockhash elements with the generic map helpers.
-pub fn may_update_sockmap(
-    prog_type: ProgTypeId,
-    attach: Option<AttachType>,
-    helper: &str,
-) -> bool {
+pub fn may_update_sockmap(prog_type: ProgTypeId, attach: Option<AttachType>, helper: &str) -> bool {
     use ProgTypeId as P;
     let helper = helper.strip_prefix("bpf_").unwrap_or(helper);
     if helper != "map_update_elem" && helper != "map_delete_elem" {
@@ -253,7 +278,9 @@ mod tests {
         // Whenever a helper lists the map types it takes and such a map type
         // lists the helpers it goes to, each must name the other.
         for t in MapType::ALL {
-            let Some(hs) = helpers_of_map(t) else { continue };
+            let Some(hs) = helpers_of_map(t) else {
+                continue;
+            };
             for h in hs {
                 if let Some(ms) = maps_of_helper(h) {
                     assert!(ms.contains(&t), "{h} does not take {t:?}");
@@ -261,7 +288,9 @@ mod tests {
             }
         }
         for def in catalog::HELPERS {
-            let Some(ms) = maps_of_helper(def.name) else { continue };
+            let Some(ms) = maps_of_helper(def.name) else {
+                continue;
+            };
             for &m in ms {
                 if let Some(hs) = helpers_of_map(m) {
                     assert!(hs.contains(&def.name), "{m:?} does not go to {}", def.name);

@@ -465,6 +465,18 @@ impl Proto {
         Proto { variant, ..self }
     }
 
+    /// The argument (0-based) whose constant value is the size of the
+    /// memory the helper returns (`ARG_CONST_ALLOC_SIZE_OR_ZERO`, the
+    /// verifier's `meta.mem_size`): `bpf_ringbuf_reserve`'s size,
+    /// `bpf_dynptr_data`'s len. Other results' sizes come from the map
+    /// (`RET_PTR_TO_MAP_VALUE`: its value size) or from BTF
+    /// (`ret_btf_id`, `RET_PTR_TO_MEM_OR_BTF_ID`).
+    pub fn ret_size_arg(&self) -> Option<usize> {
+        self.args
+            .iter()
+            .position(|a| a.base == ArgBase::ConstAllocSizeOrZero)
+    }
+
     /// How many arguments the helper takes.
     pub fn arg_count(&self) -> usize {
         self.args
@@ -623,9 +635,6 @@ pub mod args {
     /// `ARG_PTR_TO_FIXED_SIZE_MEM | MEM_UNINIT | MEM_WRITE | MEM_ALIGNED` of
     /// `size` bytes.
     pub const fn fixed_out(size: u32) -> ArgType {
-        ArgType {
-            size,
-            ..LONG_OUT
-        }
+        ArgType { size, ..LONG_OUT }
     }
 }

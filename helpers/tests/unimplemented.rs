@@ -72,7 +72,10 @@ fn every_unimplemented_helper_is_named() {
         .err()
         .expect("refused at load");
         assert!(
-            err.to_string().contains(&format!("{} is not implemented in userspace", h.kernel_name())),
+            err.to_string().contains(&format!(
+                "{} is not implemented in userspace",
+                h.kernel_name()
+            )),
             "{err}"
         );
     }

@@ -75,6 +75,8 @@ fn unknown_helper_text(pc: usize, id: i64) -> String {
             "insn {pc}: {name} is not implemented in userspace (helper #{id} of Linux 6.18; \
              ironbpf refuses the program at load rather than run the call wrongly)"
         ),
-        None => format!("insn {pc}: call to unknown helper {id}: no helper with that id is registered"),
+        None => {
+            format!("insn {pc}: call to unknown helper {id}: no helper with that id is registered")
+        }
     }
 }
