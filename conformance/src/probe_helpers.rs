@@ -775,6 +775,7 @@ fn build_call(
     let mut stack_top: i32 = 0; // bytes of stack used, below r10
     let mut needs_callback = false;
     let mut dynptr_at: Option<i16> = None;
+    let mut local_dynptr: Option<i16> = None;
     let mut need_value_lookup = false;
     let mut need_packet = false;
     let n = proto.arg_count();
@@ -924,6 +925,41 @@ fn build_call(
                 fds.push(fd);
                 set.extend(ld_imm64(r, 2, fd, 0));
             }
+            ArgBase::PtrToRingbufMem => {
+                // A record reserved first (r7), which the helper releases.
+                let fd = maps.get(MapType::Ringbuf)?.raw_fd();
+                pre.extend(ld_imm64(1, 1, fd, 0));
+                pre.push(mov_imm(2, 8));
+                pre.push(mov_imm(3, 0));
+                pre.push(call(131)); // bpf_ringbuf_reserve
+                pre.push(ins(0x55, 0, 0, 2, 0)); // if r0 != 0 goto +2
+                pre.push(mov_imm(0, ret));
+                pre.push(exit());
+                pre.push(mov_reg(7, 0));
+                set.push(mov_reg(r, 7));
+            }
+            ArgBase::PtrToDynptr if a.has(flags::DYNPTR_RINGBUF) && a.has(flags::RELEASE) => {
+                // A ring buffer dynptr reserved first, which the helper
+                // submits or discards.
+                let fd = maps.get(MapType::Ringbuf)?.raw_fd();
+                let off = alloc(16);
+                pre.extend(ld_imm64(1, 1, fd, 0));
+                pre.push(mov_imm(2, 8));
+                pre.push(mov_imm(3, 0));
+                pre.push(mov_reg(4, 10));
+                pre.push(add_imm(4, off as i32));
+                pre.push(call(198)); // bpf_ringbuf_reserve_dynptr
+                set.push(mov_reg(r, 10));
+                set.push(add_imm(r, off as i32));
+            }
+            ArgBase::PtrToDynptr if !a.has(flags::UNINIT) => {
+                // A local dynptr over a map value, made after the lookup.
+                need_value_lookup = true;
+                let off = alloc(16);
+                local_dynptr = Some(off);
+                set.push(mov_reg(r, 10));
+                set.push(add_imm(r, off as i32));
+            }
             ArgBase::PtrToDynptr if a.has(flags::UNINIT) => {
                 let off = alloc(16);
                 dynptr_at = Some(off);
@@ -957,7 +993,9 @@ fn build_call(
         }
     }
     // r9 = a value of an array map; r8 = a packet pointer with 64 bytes.
-    let mut head = pre;
+    // The lookup and the packet check come first: their early exits must
+    // not leave a reference taken in `pre` behind.
+    let mut head = vec![pre[0]];
     if need_value_lookup {
         let fd = maps.values()?;
         head.push(st_dw(10, -8 - stack_top as i16, 0));
@@ -971,6 +1009,14 @@ fn build_call(
         head.push(mov_imm(0, ret));
         head.push(exit());
         head.push(mov_reg(9, 0));
+        if let Some(off) = local_dynptr {
+            head.push(mov_reg(1, 9));
+            head.push(mov_imm(2, 8));
+            head.push(mov_imm(3, 0));
+            head.push(mov_reg(4, 10));
+            head.push(add_imm(4, off as i32));
+            head.push(call(197)); // bpf_dynptr_from_mem
+        }
     }
     if need_packet {
         let (data, end) = packet_fields(ctx.prog_type).ok_or("no packet")?;
@@ -986,6 +1032,7 @@ fn build_call(
         return Err("more than 512 bytes of stack".into());
     }
     let mut insns = head;
+    insns.extend_from_slice(&pre[1..]);
     insns.extend(set);
     insns.push(call(id as i32));
     // Release what the helper acquired.
@@ -1362,6 +1409,15 @@ pub fn run(opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
         let label = helper_label(*id);
         for i in 0..p.arg_count() {
             for kind in ArgKind::ALL {
+                if p.args[i].has(flags::RELEASE) {
+                    // The reference made for it would leak: every kind is
+                    // refused, whatever the prototype says.
+                    report.inconclusive(
+                        "arguments",
+                        "a released argument (its reference would leak)".into(),
+                    );
+                    continue;
+                }
                 let Some(want) = predict_arg(ctx, *id, p, i, kind) else {
                     report.inconclusive(
                         "arguments",
