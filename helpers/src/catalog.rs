@@ -619,6 +619,11 @@ const LSM: &[&str] = &[
     "spin_lock", "spin_unlock", "bprm_opts_set", "ima_inode_hash", "ima_file_hash",
 ];
 
+/// `lirc_mode2_func_proto` (drivers/media/rc/bpf-lirc.c), before the base;
+/// not probed: the kernel the tables were checked on has no lirc_mode2.
+#[rustfmt::skip]
+const LIRC_MODE2: &[&str] = &["rc_repeat", "rc_keydown", "rc_pointer_rel"];
+
 /// `syscall_prog_func_proto`, before [`TRACING`].
 #[rustfmt::skip]
 const SYSCALL: &[&str] = &["sys_bpf", "btf_find_by_name_kind", "sys_close", "kallsyms_lookup_name"];
@@ -700,8 +705,12 @@ fn offer(
         P::Tracing => &[TRACING],
         P::Lsm => &[LSM, TRACING],
         P::Syscall => &[SYSCALL, TRACING],
+        P::LircMode2 => &[LIRC_MODE2],
         P::Netfilter => &[],
-        _ => return None,
+        // struct_ops programs take the helpers of their struct_ops (tcp_ca,
+        // sched_ext...), ext programs those of the program they replace:
+        // not kept here.
+        P::StructOps | P::Ext | P::Unspec => return None,
     };
     let trampoline = matches!(
         (prog_type, attach),
@@ -881,6 +890,10 @@ pub fn proto_named(variant: &str) -> Option<&'static Proto> {
 /// carries the kernel's message. After the arguments, the verifier makes
 /// the checks of particular helpers that [`call_check`] describes, and
 /// [`crate::map_compat::check`] for the map argument.
+///
+/// struct_ops and ext programs are refused every helper here: the kernel
+/// gives them the helpers of their struct_ops or of the program they
+/// extend (ask with that program's type).
 ///
 /// ```
 /// use ironbpf_helpers::catalog::{func_proto, ProtoEnv};
