@@ -454,6 +454,14 @@ const SLEEPABLE_MAPS: &[MapType] = &[
     MapType::Arena,
 ];
 
+/// Local storage maps: made with BTF (key `int`, value `struct sval`).
+fn is_storage(t: MapType) -> bool {
+    matches!(
+        t,
+        MapType::SkStorage | MapType::InodeStorage | MapType::TaskStorage | MapType::CgrpStorage
+    )
+}
+
 /// The maps the probes use, created once, by map type.
 struct Maps {
     by_type: HashMap<u32, KernelMap>,
@@ -461,6 +469,7 @@ struct Maps {
     rodata: Option<KernelMap>,
     values: Option<KernelMap>,
     btf: Option<KernelBtf>,
+    btf_maps: HashMap<u32, KernelMap>,
     failed: HashMap<u32, String>,
 }
 
@@ -490,6 +499,7 @@ impl Maps {
             rodata: None,
             values: None,
             btf: None,
+            btf_maps: HashMap::new(),
             failed: HashMap::new(),
         }
     }
@@ -522,23 +532,98 @@ impl Maps {
         Ok(&self.by_type[&id])
     }
 
+    /// A map whose value has BTF: a hash of `struct locked` (a spin lock at
+    /// 4, a timer at 8) for `MapType::Hash`, or a local storage of `struct
+    /// sval`.
+    fn btf_map(&mut self, t: MapType) -> Result<i32, String> {
+        if let Some(m) = self.btf_maps.get(&t.kernel_id()) {
+            return Ok(m.raw_fd());
+        }
+        let btf = self.btf()?;
+        let spec = if t == MapType::Hash {
+            MapCreate {
+                btf_fd: Some(btf),
+                btf_key_type_id: 1,
+                btf_value_type_id: 8,
+                ..MapCreate::new(t.kernel_id(), 4, 24, 4)
+            }
+        } else {
+            MapCreate {
+                btf_fd: Some(btf),
+                btf_key_type_id: 1,
+                btf_value_type_id: 9,
+                map_flags: BPF_F_NO_PREALLOC,
+                ..MapCreate::new(t.kernel_id(), 4, 4, 0)
+            }
+        };
+        let m = KernelMap::create(&spec)
+            .map_err(|e| format!("cannot create a {} map with BTF: {e}", t.name()))?;
+        let fd = m.raw_fd();
+        self.btf_maps.insert(t.kernel_id(), m);
+        Ok(fd)
+    }
+
     /// The BTF of a program with a main function (type 3) and one callback
-    /// (type 4), both `static int f(void)`.
+    /// (type 4), both `static int f(void)`, and the map value types above.
     fn btf(&mut self) -> Result<i32, String> {
         if let Some(b) = &self.btf {
             return Ok(b.raw_fd());
         }
-        let strings = b"\0int\0main\0cb\0";
+        let mut strings = vec![0u8];
+        let mut name = |n: &str| -> u32 {
+            let off = strings.len() as u32;
+            strings.extend_from_slice(n.as_bytes());
+            strings.push(0);
+            off
+        };
+        let (int, main, cb, lock, val, u64_, timer, a, b) = (
+            name("int"),
+            name("main"),
+            name("cb"),
+            name("bpf_spin_lock"),
+            name("val"),
+            name("unsigned long long"),
+            name("bpf_timer"),
+            name("a"),
+            name("b"),
+        );
+        let (locked, cnt, lock_m, timer_m, sval) = (
+            name("locked"),
+            name("cnt"),
+            name("lock"),
+            name("timer"),
+            name("sval"),
+        );
         let mut types = Vec::new();
         let mut t = |words: &[u32]| {
             for w in words {
                 types.extend_from_slice(&w.to_le_bytes());
             }
         };
-        t(&[1, 1 << 24, 4, (1 << 24) | 32]); // [1] INT int, signed, 32 bits
+        t(&[int, 1 << 24, 4, (1 << 24) | 32]); // [1] INT int, signed, 32 bits
         t(&[0, 13 << 24, 1]); // [2] FUNC_PROTO int (void)
-        t(&[5, 12 << 24, 2]); // [3] FUNC main, static
-        t(&[10, 12 << 24, 2]); // [4] FUNC cb, static
+        t(&[main, 12 << 24, 2]); // [3] FUNC main, static
+        t(&[cb, 12 << 24, 2]); // [4] FUNC cb, static
+        t(&[lock, (4 << 24) | 1, 4, val, 1, 0]); // [5] struct bpf_spin_lock { int val; }
+        t(&[u64_, 1 << 24, 8, 64]); // [6] INT unsigned long long
+        t(&[timer, (4 << 24) | 2, 16, a, 6, 0, b, 6, 64]); // [7] struct bpf_timer
+                                                           // [8] struct locked { int cnt; struct bpf_spin_lock lock; struct bpf_timer timer; }
+        t(&[
+            locked,
+            (4 << 24) | 3,
+            24,
+            cnt,
+            1,
+            0,
+            lock_m,
+            5,
+            32,
+            timer_m,
+            7,
+            64,
+        ]);
+        t(&[sval, (4 << 24) | 1, 4, cnt, 1, 0]); // [9] struct sval { int cnt; }
+        let strings = strings.as_slice();
         let mut blob = Vec::new();
         blob.extend_from_slice(&0xeb9fu16.to_le_bytes());
         blob.extend_from_slice(&[1, 0]);
@@ -776,6 +861,7 @@ fn build_call(
     let mut needs_callback = false;
     let mut dynptr_at: Option<i16> = None;
     let mut local_dynptr: Option<i16> = None;
+    let mut need_locked_lookup = false;
     let mut need_value_lookup = false;
     let mut need_packet = false;
     let n = proto.arg_count();
@@ -793,12 +879,36 @@ fn build_call(
             Some(m) => m
                 .iter()
                 .copied()
-                .find(|t| map_shape(*t).is_some())
+                .find(|t| map_shape(*t).is_some() || is_storage(*t))
                 .ok_or_else(|| format!("a {} map (it needs BTF)", m[0].name()))?,
             None => MapType::Hash,
         }),
         None => None,
     };
+    // Timers and spin locks live in a map value with BTF, which tracing
+    // and socket filter programs may not use (check_map_prog_compatibility).
+    let locked = proto
+        .args
+        .iter()
+        .take(n)
+        .any(|a| matches!(a.base, ArgBase::PtrToTimer | ArgBase::PtrToSpinLock));
+    if locked {
+        use ProgTypeId as P;
+        if matches!(
+            ctx.prog_type,
+            P::Kprobe
+                | P::Tracepoint
+                | P::PerfEvent
+                | P::RawTracepoint
+                | P::RawTracepointWritable
+                | P::SocketFilter
+        ) {
+            return Err(format!(
+                "a map with a spin lock or timer in a {} program",
+                ctx.prog_type
+            ));
+        }
+    }
     if ctx.sleepable {
         if let Some(t) = chosen {
             if !SLEEPABLE_MAPS.contains(&t) {
@@ -819,10 +929,17 @@ fn build_call(
                 .map_err(|e| format!("cannot create a prog_array map: {e}"))?;
             map_fd = Some(m.raw_fd());
             own.push(m);
+        } else if is_storage(t) || (locked && t == MapType::Hash) {
+            map_fd = Some(maps.btf_map(t)?);
         } else {
             map_fd = Some(maps.get(t)?.raw_fd());
         }
     }
+    let (key_size, value_size) = match chosen {
+        Some(t) if is_storage(t) => (4, 4),
+        Some(MapType::Hash) if locked => (4, 24),
+        _ => (key_size, value_size),
+    };
     // A buffer one byte short sits at the very top of the stack, so that
     // the helper's access runs past the frame, not into another buffer.
     let mut short_at = None;
@@ -925,6 +1042,15 @@ fn build_call(
                 fds.push(fd);
                 set.extend(ld_imm64(r, 2, fd, 0));
             }
+            ArgBase::PtrToSpinLock | ArgBase::PtrToTimer => {
+                // r7 = a value of the BTF hash; the lock is at 4, the timer at 8.
+                need_locked_lookup = true;
+                set.push(mov_reg(r, 7));
+                set.push(add_imm(
+                    r,
+                    if a.base == ArgBase::PtrToTimer { 8 } else { 4 },
+                ));
+            }
             ArgBase::PtrToRingbufMem => {
                 // A record reserved first (r7), which the helper releases.
                 let fd = maps.get(MapType::Ringbuf)?.raw_fd();
@@ -1018,6 +1144,26 @@ fn build_call(
             head.push(call(197)); // bpf_dynptr_from_mem
         }
     }
+    if need_locked_lookup {
+        let fd = maps.btf_map(MapType::Hash)?;
+        let key = -8 - stack_top as i16;
+        stack_top += 8;
+        head.push(st_dw(10, key, 0));
+        head.extend(ld_imm64(1, 1, fd, 0));
+        head.push(mov_reg(2, 10));
+        head.push(add_imm(2, key as i32));
+        head.push(call(1));
+        head.push(ins(0x55, 0, 0, 2, 0)); // if r0 != 0 goto +2
+        head.push(mov_imm(0, ret));
+        head.push(exit());
+        head.push(mov_reg(7, 0));
+        if helper_name == "spin_unlock" {
+            // Unlocking needs the lock held.
+            head.push(mov_reg(1, 7));
+            head.push(add_imm(1, 4));
+            head.push(call(93));
+        }
+    }
     if need_packet {
         let (data, end) = packet_fields(ctx.prog_type).ok_or("no packet")?;
         head.push(ldx_w(8, 6, data));
@@ -1038,6 +1184,12 @@ fn build_call(
     // Release what the helper acquired.
     let acquires = proto.ret_flags & flags::RELEASE != 0
         || (proto.ret == RetType::PtrToMem && proto.ret_flags & flags::RINGBUF != 0);
+    if helper_name == "spin_lock" {
+        // The lock must be released before the program ends.
+        insns.push(mov_reg(1, 7));
+        insns.push(add_imm(1, 4));
+        insns.push(call(94));
+    }
     if helper_name == "ringbuf_reserve_dynptr" {
         // The dynptr must be submitted or discarded, even when empty.
         let at = dynptr_at.ok_or("no dynptr")?;
@@ -1231,6 +1383,8 @@ fn predict_arg(ctx: &ProbeContext, id: u32, p: &Proto, i: usize, kind: ArgKind) 
         // bpf_loop marks nr_loops precise; a pointer there makes the
         // kernel stop with "verifier bug: backtracking misuse".
         ("loop", 0) => return Some(matches!(kind, K::Zero | K::Const)),
+        // The map must be the one the timer lives in; the probe's is another.
+        ("timer_init", 1) => return Some(false),
         // The format string decides how much data there must be.
         ("snprintf" | "trace_vprintk" | "seq_printf", 3 | 4) => return None,
         _ => {}
@@ -1247,6 +1401,7 @@ fn predict_arg(ctx: &ProbeContext, id: u32, p: &Proto, i: usize, kind: ArgKind) 
         ArgBase::ConstSizeOrZero => matches!(kind, K::Const | K::Zero),
         ArgBase::ConstAllocSizeOrZero => matches!(kind, K::Const | K::Zero),
         ArgBase::PtrToMapKey | ArgBase::PtrToMapValue => match kind {
+            K::Zero => null_ok,
             K::StackInit => true,
             // A privileged loader may pass uninitialised stack anywhere
             // (env->allow_uninit_stack).
