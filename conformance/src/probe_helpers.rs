@@ -828,6 +828,21 @@ fn packet_fields(pt: ProgTypeId) -> Option<(i16, i16)> {
     }
 }
 
+/// Where the context holds a socket pointer (`__sk_buff::sk`,
+/// `bpf_sock_ops::sk`, `sk_msg_md::sk`, `bpf_sock_addr::sk`,
+/// `bpf_sockopt::sk`, `bpf_sk_lookup::sk`).
+fn sk_field(pt: ProgTypeId) -> Option<i16> {
+    use ProgTypeId as P;
+    match pt {
+        P::SchedCls | P::SchedAct | P::CgroupSkb => Some(168),
+        P::SockOps => Some(184),
+        P::SkMsg => Some(72),
+        P::CgroupSockAddr => Some(64),
+        P::CgroupSockopt | P::SkLookup => Some(0),
+        _ => None,
+    }
+}
+
 /// A generated call.
 struct Call {
     insns: Vec<u64>,
@@ -1093,15 +1108,12 @@ fn build_call(
                 set.push(add_imm(r, off as i32));
             }
             ArgBase::PtrToBtfIdSockCommon | ArgBase::PtrToSockCommon
-                if !a.has(flags::RELEASE)
-                    && matches!(
-                        ctx.prog_type,
-                        ProgTypeId::SchedCls | ProgTypeId::SchedAct | ProgTypeId::CgroupSkb
-                    ) =>
+                if !a.has(flags::RELEASE) && sk_field(ctx.prog_type).is_some() =>
             {
-                // skb->sk, NULL-checked in `pre` (r7).
-                if !pre.contains(&ldx_dw(7, 6, 168)) {
-                    pre.push(ldx_dw(7, 6, 168));
+                // The context's socket, NULL-checked in `pre` (r7).
+                let off = sk_field(ctx.prog_type).unwrap_or(0);
+                if !pre.contains(&ldx_dw(7, 6, off)) {
+                    pre.push(ldx_dw(7, 6, off));
                     pre.push(ins(0x55, 7, 0, 2, 0)); // if r7 != 0 goto +2
                     pre.push(mov_imm(0, ret));
                     pre.push(exit());
