@@ -19,6 +19,9 @@
 //!   uninitialised one, one a byte short, a map pointer, a map value, a
 //!   packet pointer; the prototype predicts accept or refuse;
 //! - **gpl**: every helper from a program whose licence is not GPL;
+//! - **sleep/allowed**: every offered helper is refused with `helper call
+//!   might sleep in a non-sleepable prog` or `helper call is not allowed
+//!   in probe` exactly where predicted;
 //! - **privilege**: the socket filter and cgroup skb helper sets loaded by
 //!   a thread without `CAP_BPF`/`CAP_PERFMON`/`CAP_SYS_ADMIN` and by one
 //!   with `CAP_BPF` only;
@@ -1514,6 +1517,29 @@ pub fn run(opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
                 expected: want.to_string(),
                 kernel: verdict.text(),
             });
+            // The checks after get_func_proto and before the arguments: the
+            // prototype's `allowed` callback, then might_sleep.
+            if matches!(predicted, Ok(_) | Err(ProtoRefusal::MightSleep { .. })) {
+                const NOT_IN_PROBE: &str = "helper call is not allowed in probe";
+                const SLEEPS: &str = "helper call might sleep in a non-sleepable prog";
+                let allowed = catalog::call_check(ctx.prog_type, ctx.attach, ctx.attach_btf, id);
+                let want = if allowed.as_ref().is_err_and(|m| m == NOT_IN_PROBE) {
+                    Some(NOT_IN_PROBE)
+                } else if matches!(predicted, Err(ProtoRefusal::MightSleep { .. })) {
+                    Some(SLEEPS)
+                } else {
+                    None
+                };
+                let got = [NOT_IN_PROBE, SLEEPS].into_iter().find(|m| verdict.says(m));
+                report.tally("sleep/allowed", want == got, || Disagreement {
+                    group: "sleep/allowed",
+                    context: ctx.name.to_string(),
+                    helper: label.clone(),
+                    arg: None,
+                    expected: want.unwrap_or("neither refusal").to_string(),
+                    kernel: verdict.text(),
+                });
+            }
             // The template: a call with valid arguments built from the
             // predicted prototype must pass (or fail the helper's own
             // check, `call_check`).
