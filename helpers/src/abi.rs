@@ -470,10 +470,11 @@ impl HelperEntry {
     /// families ([`Proto::prog_types`]) include the type's, always without a
     /// prototype.
     pub fn allowed_for(&self, prog_type: u32) -> bool {
+        let kernel_helper = crate::catalog::helper_name(self.id) == Some(self.name.as_str());
         let Some(pt) = ironbpf_progtype::ProgTypeId::from_kernel_id(prog_type) else {
-            return self.proto.is_none_or(|p| p.prog_types == progs::ALL);
+            return !kernel_helper && self.proto.is_none_or(|p| p.prog_types == progs::ALL);
         };
-        if crate::catalog::helper_name(self.id) == Some(self.name.as_str()) {
+        if kernel_helper {
             let env = crate::catalog::ProtoEnv {
                 sleepable: true,
                 ..Default::default()

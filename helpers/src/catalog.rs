@@ -1214,6 +1214,21 @@ mod tests {
     }
 
     #[test]
+    fn the_registry_offers_what_the_kernel_offers() {
+        let reg = crate::HelperRegistry::standard();
+        let store = reg.entry(9).unwrap();
+        assert!(store.allowed_for(ProgTypeId::SchedCls.kernel_id()));
+        // The example: cgroup_sock has no skb to store into.
+        assert!(!store.allowed_for(ProgTypeId::CgroupSock.kernel_id()));
+        // A number that is not a program type offers no kernel helper.
+        assert!(!store.allowed_for(999));
+        let sock = reg.for_prog_type(ProgTypeId::CgroupSock.kernel_id());
+        assert!(sock.get(9).is_none());
+        assert_eq!(sock.refused(9).map(|(n, _)| n), Some("bpf_skb_store_bytes"));
+        assert!(sock.get(1).is_some());
+    }
+
+    #[test]
     fn per_type_prototypes_differ_where_the_kernels_do() {
         let env = ProtoEnv::default();
         let tc = func_proto(ProgTypeId::SchedCls, None, 26, &env).unwrap();
