@@ -1808,26 +1808,53 @@ fn drop_caps(caps: &[u32]) -> Result<(), String> {
 }
 
 fn privilege_probes(contexts: &[&ProbeContext], report: &mut ProbeReport) {
-    let levels: [(Privilege, &[u32]); 2] = [
-        (
-            Privilege::Unprivileged,
-            &[CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_NET_ADMIN],
-        ),
-        (Privilege::Bpf, &[CAP_PERFMON, CAP_SYS_ADMIN, CAP_NET_ADMIN]),
-    ];
-    let targets: Vec<ProbeContext> = contexts
+    use ProgTypeId as P;
+    // Socket filters and cgroup skb programs load without any capability;
+    // networking types with CAP_BPF and CAP_NET_ADMIN, without CAP_PERFMON.
+    let unprivileged: Vec<ProbeContext> = contexts
+        .iter()
+        .filter(|c| matches!(c.prog_type, P::SocketFilter | P::CgroupSkb) && c.attach.is_none())
+        .map(|c| **c)
+        .collect();
+    let networking: Vec<ProbeContext> = contexts
         .iter()
         .filter(|c| {
-            matches!(
+            !matches!(
                 c.prog_type,
-                ProgTypeId::SocketFilter | ProgTypeId::CgroupSkb
-            ) && c.attach.is_none()
+                P::Kprobe
+                    | P::Tracepoint
+                    | P::PerfEvent
+                    | P::RawTracepoint
+                    | P::RawTracepointWritable
+                    | P::Tracing
+                    | P::Lsm
+                    | P::Syscall
+            )
         })
         .map(|c| **c)
         .collect();
-    for (level, caps) in levels {
+    let levels: [(&str, Privilege, &[u32], Vec<ProbeContext>); 3] = [
+        (
+            "no capabilities",
+            Privilege::Unprivileged,
+            &[CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN, CAP_NET_ADMIN],
+            unprivileged.clone(),
+        ),
+        (
+            "CAP_BPF",
+            Privilege::Bpf,
+            &[CAP_PERFMON, CAP_SYS_ADMIN, CAP_NET_ADMIN],
+            unprivileged,
+        ),
+        (
+            "CAP_BPF+CAP_NET_ADMIN",
+            Privilege::Bpf,
+            &[CAP_PERFMON, CAP_SYS_ADMIN],
+            networking,
+        ),
+    ];
+    for (label, level, caps, targets) in levels {
         let caps = caps.to_vec();
-        let targets = targets.clone();
         let outcome = std::thread::spawn(
             move || -> Result<Vec<(ProbeContext, u32, Verdict)>, String> {
                 drop_caps(&caps)?;
@@ -1869,7 +1896,7 @@ fn privilege_probes(contexts: &[&ProbeContext], report: &mut ProbeReport) {
             let got = kernel_availability(&v);
             report.tally("privilege", want == got, || Disagreement {
                 group: "privilege",
-                context: format!("{} ({level:?})", ctx.name),
+                context: format!("{} ({label})", ctx.name),
                 helper: helper_label(id),
                 arg: None,
                 expected: want.to_string(),
