@@ -1127,6 +1127,15 @@ fn build_call(
             ArgBase::PtrToBtfId if a.has(flags::MAYBE_NULL) && !a.has(flags::RELEASE) => {
                 set.push(mov_imm(r, 0))
             }
+            ArgBase::PtrToBtfId if a.btf == Some("task_struct") && !a.has(flags::RELEASE) => {
+                // The current task from bpf_get_current_task_btf (r7), a
+                // trusted task_struct pointer.
+                if !pre.contains(&call(158)) {
+                    pre.push(call(158));
+                    pre.push(mov_reg(7, 0));
+                }
+                set.push(mov_reg(r, 7));
+            }
             ArgBase::PtrToStack => set.push(mov_imm(r, 0)),
             other => {
                 return Err(format!("an argument of type {}", other.kernel_name()));
