@@ -21,5 +21,6 @@ pub mod descriptors;
 pub mod diff;
 pub mod gen;
 pub mod kernel;
+pub mod probe_helpers;
 pub mod runner;
 pub mod ubpf_helpers;

@@ -130,9 +130,9 @@ impl Packet {
     /// skb whose data starts at the MAC header (tc) or the network header.
     pub fn of_region(prog_type: u32, start: u64, len: u64) -> Packet {
         const ETH_HLEN: u64 = 14;
-        match prog_type {
-            6 => Packet::fixed(PacketKind::Xdp, start, len),
-            3 | 4 => Packet {
+        match progs::of_prog_type(prog_type) {
+            progs::XDP => Packet::fixed(PacketKind::Xdp, start, len),
+            progs::TC => Packet {
                 mac_header: Some(start),
                 network_header: (len >= ETH_HLEN).then_some(start + ETH_HLEN),
                 ..Packet::fixed(PacketKind::Skb, start, len)
@@ -462,12 +462,26 @@ pub struct HelperEntry {
 }
 
 impl HelperEntry {
-    /// Whether a program of kernel type `prog_type` may call it: always for
-    /// a helper without a prototype, and for program types outside the
-    /// families ironbpf knows.
+    /// Whether a program of kernel type `prog_type` may call it. A kernel
+    /// helper (its id and name are those of a helper of Linux 6.18): when
+    /// the type's `get_func_proto` offers it to a privileged GPL program
+    /// ([`crate::catalog::func_proto`]); never for a number that is not a
+    /// kernel program type. A helper an embedder added: when its prototype's
+    /// families ([`Proto::prog_types`]) include the type's, always without a
+    /// prototype.
     pub fn allowed_for(&self, prog_type: u32) -> bool {
-        let family = progs::of_prog_type(prog_type);
-        family == 0 || self.proto.is_none_or(|p| p.prog_types & family != 0)
+        let kernel_helper = crate::catalog::helper_name(self.id) == Some(self.name.as_str());
+        let Some(pt) = ironbpf_progtype::ProgTypeId::from_kernel_id(prog_type) else {
+            return !kernel_helper && self.proto.is_none_or(|p| p.prog_types == progs::ALL);
+        };
+        if kernel_helper {
+            let env = crate::catalog::ProtoEnv {
+                sleepable: true,
+                ..Default::default()
+            };
+            return crate::catalog::offered(pt, None, self.id, &env);
+        }
+        self.proto.is_none_or(|p| p.prog_types & progs::of(pt) != 0)
     }
 
     /// The prototype in the kernel's C style:

@@ -9,6 +9,14 @@
 //! (return values, errnos as negative r0, flag checks); an embedder adds
 //! its own rows with [`HelperRegistry::register_with_proto`].
 //!
+//! [`catalog`] holds a prototype for every helper of Linux 6.18, implemented
+//! here or not, and the kernel's `get_func_proto` for each program type and
+//! attach type as data ([`catalog::func_proto`]: which helpers a type may
+//! call and which prototype it gets, with the GPL, capability and sleepable
+//! rules and the kernel's refusal messages); [`map_compat`] the kernel's
+//! `check_map_func_compatibility`. Both are checked against the running
+//! kernel by `ironbpf_conformance::probe_helpers`.
+//!
 //! [`abi`] is the call convention that the interpreter and the JIT share:
 //! five arguments in r1-r5, the result in r0, and a [`HelperCtx`] through
 //! which a helper reads and writes the memory a program hands it (checked
@@ -52,15 +60,20 @@
 //! ```
 
 pub mod abi;
+pub mod catalog;
 pub mod env;
 pub mod format;
 pub mod hostmem;
 pub mod map_calls;
+pub mod map_compat;
 pub mod misc;
 pub mod net;
 pub mod probe;
 pub mod proto;
 pub mod table;
+
+/// The program-type names [`catalog::func_proto`] takes.
+pub use ironbpf_progtype;
 
 pub use abi::{
     Callbacks, FnHelper, Helper, HelperCtx, HelperEntry, HelperError, HelperRegistry, Packet,

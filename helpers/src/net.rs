@@ -664,7 +664,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     def(reg, "redirect", |ctx, a| {
         let (ifindex, flags) = (a[0] as u32, a[1]);
         let st = ctx.state()?;
-        if st.prog_type == 6 {
+        if st.is(crate::proto::progs::XDP) {
             if flags != 0 {
                 return Ok(XDP_ABORTED);
             }

@@ -1,24 +1,25 @@
 //! The standard helper table: every kernel helper ironbpf implements, with
-//! its kernel id, name and prototype (from [`crate::proto::PROTOS`]) and
+//! its kernel id, name and prototype (from [`crate::catalog::HELPERS`]) and
 //! its implementation.
 
 use crate::abi::{HelperCtx, HelperEntry, HelperError, HelperRegistry};
 use crate::env::HelperEnv;
-use crate::proto::proto_by_name;
 use std::sync::Arc;
 
 /// Adds the kernel helper `name` (without `bpf_`) with its uapi id and its
-/// prototype from [`crate::proto::PROTOS`].
+/// prototype from [`crate::catalog::HELPERS`].
 pub(crate) fn def<F>(reg: &mut HelperRegistry, name: &str, f: F)
 where
     F: Fn(&mut HelperCtx<'_>, [u64; 5]) -> Result<u64, HelperError> + Send + Sync + 'static,
 {
-    let id = ironbpf_isa::disasm::helper_id(name)
+    // The standard table is written in this crate: a name that is not a
+    // helper of 6.18 is caught by every test that builds the registry.
+    let def = crate::catalog::helper_by_name(name)
         .unwrap_or_else(|| panic!("bpf_{name} is not a kernel helper"));
-    let proto = *proto_by_name(name).unwrap_or_else(|| panic!("bpf_{name} has no prototype"));
-    let full = format!("bpf_{name}");
+    let proto = def.proto;
+    let full = def.kernel_name().to_string();
     reg.insert(HelperEntry {
-        id: id as i64,
+        id: def.id as i64,
         name: full.clone(),
         proto: Some(proto),
         helper: Arc::new(crate::abi::FnHelper::new(full, f)),
@@ -39,11 +40,6 @@ pub fn standard_names() -> Vec<&'static str> {
     let reg = HelperRegistry::standard();
     reg.entries()
         .iter()
-        .filter_map(|e| {
-            crate::proto::PROTOS
-                .iter()
-                .find(|(n, _)| format!("bpf_{n}") == e.name)
-                .map(|(n, _)| *n)
-        })
+        .filter_map(|e| crate::catalog::helper_by_name(&e.name).map(|d| d.name))
         .collect()
 }

@@ -6,23 +6,36 @@
 
 use ironbpf_helpers::HelperRegistry;
 use ironbpf_kernel::{load_program, ProgLoad};
+use ironbpf_progtype::ProgTypeId;
 
-/// socket_filter, kprobe, sched_cls, sched_act, tracepoint, xdp,
-/// perf_event, cgroup_skb, raw_tracepoint.
-const TYPES: &[(u32, &str)] = &[
-    (1, "socket_filter"),
-    (2, "kprobe"),
-    (3, "sched_cls"),
-    (4, "sched_act"),
-    (5, "tracepoint"),
-    (6, "xdp"),
-    (7, "perf_event"),
-    (8, "cgroup_skb"),
-    (17, "raw_tracepoint"),
+/// The program types that load with no attach type, every helper the
+/// table implements in each (`ironbpf_conformance::probe_helpers` probes
+/// every helper of 6.18 in every loadable type and attach type).
+const TYPES: &[ProgTypeId] = &[
+    ProgTypeId::SocketFilter,
+    ProgTypeId::Kprobe,
+    ProgTypeId::SchedCls,
+    ProgTypeId::SchedAct,
+    ProgTypeId::Tracepoint,
+    ProgTypeId::Xdp,
+    ProgTypeId::PerfEvent,
+    ProgTypeId::CgroupSkb,
+    ProgTypeId::CgroupSock,
+    ProgTypeId::LwtIn,
+    ProgTypeId::LwtOut,
+    ProgTypeId::LwtXmit,
+    ProgTypeId::SockOps,
+    ProgTypeId::SkSkb,
+    ProgTypeId::SkMsg,
+    ProgTypeId::RawTracepoint,
+    ProgTypeId::LwtSeg6local,
+    ProgTypeId::SkReuseport,
+    ProgTypeId::FlowDissector,
+    ProgTypeId::RawTracepointWritable,
 ];
 
 /// Whether the kernel lets a program of `prog_type` call helper `id`.
-fn kernel_allows(prog_type: u32, id: i64) -> Result<bool, String> {
+fn kernel_allows(prog_type: ProgTypeId, id: i64) -> Result<bool, String> {
     let mut words = Vec::new();
     for r in 1..=5u8 {
         // rN = 0
@@ -57,7 +70,7 @@ fn kernel_allows(prog_type: u32, id: i64) -> Result<bool, String> {
     });
     let insns: Vec<u64> = words.iter().map(|w| w.to_u64()).collect();
     let out = load_program(&ProgLoad {
-        prog_type,
+        prog_type: prog_type.kernel_id(),
         insns: &insns,
         ..Default::default()
     });
@@ -65,7 +78,7 @@ fn kernel_allows(prog_type: u32, id: i64) -> Result<bool, String> {
         return Ok(true);
     }
     let log = out.log;
-    if log.contains("program of this type cannot use helper") || log.contains("unknown func") {
+    if log.contains("program of this type cannot use helper") || log.contains("invalid func") {
         return Ok(false);
     }
     if log.is_empty() {
@@ -85,8 +98,9 @@ fn program_types_agree_with_the_kernels_func_protos() {
     let table = HelperRegistry::standard();
     let mut differ = Vec::new();
     for e in table.entries() {
-        for &(pt, name) in TYPES {
-            let ours = e.allowed_for(pt);
+        for &pt in TYPES {
+            let name = pt.name();
+            let ours = e.allowed_for(pt.kernel_id());
             match kernel_allows(pt, e.id) {
                 Ok(k) if k != ours => differ.push(format!(
                     "{} in {name}: the kernel {}, the table {}",

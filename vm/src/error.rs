@@ -10,8 +10,10 @@ pub enum VmError {
     /// The program is not valid eBPF: refused at load.
     #[error("invalid program: {0}")]
     Invalid(#[from] IsaError),
-    /// A helper id that nothing provides: refused at load.
-    #[error("insn {pc}: call to unknown helper {id}: no helper with that id is registered")]
+    /// A helper id that nothing provides: refused at load. When the id is
+    /// one of the kernel's helpers, the message says it is not implemented
+    /// in userspace.
+    #[error("{}", unknown_helper_text(*pc, *id))]
     UnknownHelper { pc: usize, id: i64 },
     /// A helper that the program's type may not call: refused at load, as
     /// the kernel's verifier refuses it.
@@ -64,4 +66,17 @@ pub enum VmError {
     /// The run's input could not be set up.
     #[error("{0}")]
     Setup(String),
+}
+
+/// The message of [`VmError::UnknownHelper`].
+fn unknown_helper_text(pc: usize, id: i64) -> String {
+    match ironbpf_helpers::catalog::helper_name(id) {
+        Some(name) => format!(
+            "insn {pc}: {name} is not implemented in userspace (helper #{id} of Linux 6.18; \
+             ironbpf refuses the program at load rather than run the call wrongly)"
+        ),
+        None => {
+            format!("insn {pc}: call to unknown helper {id}: no helper with that id is registered")
+        }
+    }
 }
