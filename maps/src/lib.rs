@@ -50,9 +50,13 @@ mod lpm;
 mod lru;
 mod perf;
 mod queue;
+mod redirect;
 mod ringbuf;
 mod slab;
+mod sock;
+mod sockmap;
 mod spec;
+mod storage;
 
 pub use array::ArrayMap;
 pub use bloom::BloomFilter;
@@ -62,7 +66,17 @@ pub use hash::HashMap;
 pub use lpm::LpmTrie;
 pub use perf::{PerfEventArray, PerfRecord};
 pub use queue::QueueStack;
+pub use redirect::{
+    host_has_ifindex, redirect_map, CpuMap, DevMap, RedirectDecision, XskMap,
+    BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, BPF_REDIRECT_ACTION_MASK, CPUMAP_MAX_QSIZE, NR_CPUS,
+    XDP_ABORTED, XDP_REDIRECT,
+};
 pub use ringbuf::{RingBuf, RingBufRecord};
+pub use sock::{socket_of_fd, SockInfo};
+pub use sockmap::{SockEntry, SockMap, BPF_F_INGRESS, SK_DROP, SK_PASS};
+pub use storage::{
+    CgroupStorage, LocalStorage, BPF_LOCAL_STORAGE_GET_F_CREATE, BPF_LOCAL_STORAGE_MAX_VALUE_SIZE,
+};
 pub use spec::{host_possible_cpus, map_type_name, MapSpec};
 
 /// `BPF_MAP_TYPE_*`: the kernel's map type ids.
@@ -73,15 +87,33 @@ pub const BPF_MAP_TYPE_PROG_ARRAY: u32 = 3;
 pub const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
 pub const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
 pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+pub const BPF_MAP_TYPE_STACK_TRACE: u32 = 7;
+pub const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
 pub const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 pub const BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
 pub const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
 pub const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
 pub const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
+pub const BPF_MAP_TYPE_DEVMAP: u32 = 14;
+pub const BPF_MAP_TYPE_SOCKMAP: u32 = 15;
+pub const BPF_MAP_TYPE_CPUMAP: u32 = 16;
+pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
+pub const BPF_MAP_TYPE_SOCKHASH: u32 = 18;
+pub const BPF_MAP_TYPE_CGROUP_STORAGE: u32 = 19;
+pub const BPF_MAP_TYPE_REUSEPORT_SOCKARRAY: u32 = 20;
+pub const BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: u32 = 21;
 pub const BPF_MAP_TYPE_QUEUE: u32 = 22;
 pub const BPF_MAP_TYPE_STACK: u32 = 23;
+pub const BPF_MAP_TYPE_SK_STORAGE: u32 = 24;
+pub const BPF_MAP_TYPE_DEVMAP_HASH: u32 = 25;
+pub const BPF_MAP_TYPE_STRUCT_OPS: u32 = 26;
 pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+pub const BPF_MAP_TYPE_INODE_STORAGE: u32 = 28;
+pub const BPF_MAP_TYPE_TASK_STORAGE: u32 = 29;
 pub const BPF_MAP_TYPE_BLOOM_FILTER: u32 = 30;
+pub const BPF_MAP_TYPE_USER_RINGBUF: u32 = 31;
+pub const BPF_MAP_TYPE_CGRP_STORAGE: u32 = 32;
+pub const BPF_MAP_TYPE_ARENA: u32 = 33;
 /// One past the last map type this kernel (6.18) knows (`BPF_MAP_TYPE_ARENA` is 33).
 pub const MAX_BPF_MAP_TYPE: u32 = 34;
 
@@ -395,6 +427,17 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_PROG_ARRAY | BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS => {
             Arc::new(FdMap::new(spec, ncpus)?)
         }
+        BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH => Arc::new(DevMap::new(spec)?),
+        BPF_MAP_TYPE_CPUMAP => Arc::new(CpuMap::new(spec, ncpus)?),
+        BPF_MAP_TYPE_XSKMAP => Arc::new(XskMap::new(spec)?),
+        BPF_MAP_TYPE_SOCKMAP | BPF_MAP_TYPE_SOCKHASH => Arc::new(SockMap::new(spec)?),
+        BPF_MAP_TYPE_CGROUP_STORAGE | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE => {
+            Arc::new(CgroupStorage::new(spec, ncpus)?)
+        }
+        BPF_MAP_TYPE_SK_STORAGE
+        | BPF_MAP_TYPE_INODE_STORAGE
+        | BPF_MAP_TYPE_TASK_STORAGE
+        | BPF_MAP_TYPE_CGRP_STORAGE => Arc::new(LocalStorage::new(spec)?),
         t if t != BPF_MAP_TYPE_UNSPEC && t < MAX_BPF_MAP_TYPE => {
             return Err(MapError::new(
                 libc::EOPNOTSUPP,

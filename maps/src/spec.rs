@@ -19,6 +19,13 @@ pub struct MapSpec {
     pub name: String,
     /// The template of the inner maps of `array_of_maps` / `hash_of_maps`.
     pub inner: Option<Box<MapSpec>>,
+    /// `btf_key_type_id`: the key's BTF type (0: none). Only the local
+    /// storages (`sk_storage`, ...) look at it: they require one. The
+    /// types themselves are the loader's to check.
+    pub btf_key_type_id: u32,
+    /// `btf_value_type_id`: the value's BTF type (0: none); see
+    /// [`MapSpec::btf_key_type_id`].
+    pub btf_value_type_id: u32,
 }
 
 impl MapSpec {
@@ -37,7 +44,10 @@ impl MapSpec {
     pub fn is_percpu(&self) -> bool {
         matches!(
             self.map_type,
-            BPF_MAP_TYPE_PERCPU_ARRAY | BPF_MAP_TYPE_PERCPU_HASH | BPF_MAP_TYPE_LRU_PERCPU_HASH
+            BPF_MAP_TYPE_PERCPU_ARRAY
+                | BPF_MAP_TYPE_PERCPU_HASH
+                | BPF_MAP_TYPE_LRU_PERCPU_HASH
+                | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
         )
     }
 }
