@@ -741,7 +741,14 @@ impl Map for CpuMap {
         let fd = if vs == 8 { word(value, 4) as i32 } else { 0 };
         self.check_update(k, qsize, flags)?;
         if qsize != 0 && fd > 0 {
-            return Err(prog_fd_refused("cpumap", fd));
+            // The kernel fails the entry's allocation when the program fd
+            // is not an XDP program of attach type BPF_XDP_CPUMAP.
+            return Err(MapError::new(
+                libc::ENOMEM,
+                format!(
+                    "cpumap value names program fd {fd}: ironbpf cannot take a program from a host fd (attach it with update_with_prog); the kernel says ENOMEM unless the fd is a loaded XDP program of attach type BPF_XDP_CPUMAP"
+                ),
+            ));
         }
         self.put(k, qsize, 0, None);
         Ok(())

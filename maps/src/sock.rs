@@ -20,6 +20,11 @@ pub struct SockInfo {
     pub cookie: u64,
     /// `TCP_ESTABLISHED` (1), `TCP_LISTEN` (10)...; `None` unless TCP.
     pub tcp_state: Option<u8>,
+    /// Whether the socket has a peer (`getpeername` succeeds).
+    pub connected: bool,
+    /// Whether an IPv4/IPv6 socket has a local port (the kernel's hashed
+    /// state of a UDP socket); true for other families.
+    pub bound: bool,
 }
 
 fn sockopt_int(fd: i32, level: i32, name: i32) -> Option<i32> {
@@ -98,6 +103,28 @@ pub fn socket_of_fd(fd: u32) -> Result<SockInfo, MapError> {
     } else {
         None
     };
+    // SAFETY: getpeername/getsockname write at most `len` bytes into `addr`.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let connected = unsafe {
+        libc::getpeername(fd, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len)
+    } == 0;
+    let bound = if domain == libc::AF_INET || domain == libc::AF_INET6 {
+        let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        let ok = unsafe {
+            libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len)
+        } == 0;
+        // The port sits at the same offset in sockaddr_in and sockaddr_in6.
+        let port = {
+            // SAFETY: sockaddr_storage is larger than sockaddr_in.
+            let sin = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sin.sin_port
+        };
+        ok && port != 0
+    } else {
+        true
+    };
     Ok(SockInfo {
         domain,
         sock_type,
@@ -105,6 +132,8 @@ pub fn socket_of_fd(fd: u32) -> Result<SockInfo, MapError> {
         ino: st.st_ino,
         cookie,
         tcp_state,
+        connected,
+        bound,
     })
 }
 
@@ -133,11 +162,18 @@ impl SockInfo {
     }
 
     /// Whether the socket's state lets it in: a TCP socket must be
-    /// established or listening; any other suitable socket may.
+    /// established or listening, a UDP socket bound (hashed), a unix or
+    /// vsock stream socket connected; datagram unix sockets always may.
     pub fn sockmap_state_allowed(&self) -> bool {
-        match self.tcp_state {
-            Some(s) => s == TCP_ESTABLISHED || s == TCP_LISTEN,
-            None => true,
+        if let Some(s) = self.tcp_state {
+            return s == TCP_ESTABLISHED || s == TCP_LISTEN;
+        }
+        match self.domain {
+            libc::AF_INET | libc::AF_INET6 => self.bound,
+            libc::AF_UNIX | libc::AF_VSOCK => {
+                self.sock_type == libc::SOCK_DGRAM || self.connected
+            }
+            _ => true,
         }
     }
 }

@@ -65,13 +65,6 @@ pub struct SockMap {
 /// `MAX_BPF_STACK`: a sockhash's largest key.
 const MAX_BPF_STACK: u32 = 512;
 
-fn connected(fd: u32) -> bool {
-    // SAFETY: getpeername writes at most `len` bytes into `addr`.
-    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    unsafe { libc::getpeername(fd as i32, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len) == 0 }
-}
-
 impl SockMap {
     pub(crate) fn new(spec: &MapSpec) -> Result<Self, MapError> {
         let hash = spec.map_type == BPF_MAP_TYPE_SOCKHASH;
@@ -298,14 +291,15 @@ impl Map for SockMap {
             return Err(MapError::new(
                 libc::EOPNOTSUPP,
                 format!(
-                    "fd {ufd} is a TCP socket in state {}, neither established ({TCP_ESTABLISHED}) nor listening ({TCP_LISTEN}) (the kernel says EOPNOTSUPP)",
-                    sock.tcp_state.unwrap_or(0)
+                    "fd {ufd} is a socket whose state a {} refuses: TCP must be established ({TCP_ESTABLISHED}) or listening ({TCP_LISTEN}) (this one: {:?}), UDP bound, unix and vsock streams connected (the kernel says EOPNOTSUPP)",
+                    map_type_name(self.spec.map_type),
+                    sock.tcp_state
                 ),
             ));
         }
         let entry = SockEntry {
             sock,
-            connected: connected(ufd as u32),
+            connected: sock.connected,
         };
         self.store(key, entry, flags)
     }

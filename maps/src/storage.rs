@@ -343,7 +343,7 @@ fn owner_of_fd(map_type: u32, fd: i32) -> Result<u64, MapError> {
                 if !cgroupfs {
                     return Err(bad("is not a cgroup directory"));
                 }
-                return Ok(st.st_ino);
+                return Ok((st.st_dev << 32) ^ st.st_ino);
             }
             Ok((st.st_dev << 32) ^ st.st_ino)
         }
