@@ -127,7 +127,12 @@ pub(crate) fn check_common(spec: &MapSpec) -> Result<(), MapError> {
             "map_flags has both BPF_F_RDONLY and BPF_F_WRONLY (the kernel says EINVAL)",
         ));
     }
-    if f & BPF_F_RDONLY_PROG != 0 && f & BPF_F_WRONLY_PROG != 0 {
+    // Cgroup storage makes this check itself, after its size checks.
+    let own_check = matches!(
+        spec.map_type,
+        BPF_MAP_TYPE_CGROUP_STORAGE | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
+    );
+    if !own_check && f & BPF_F_RDONLY_PROG != 0 && f & BPF_F_WRONLY_PROG != 0 {
         return Err(MapError::inval(
             "map_flags has both BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG (the kernel says EINVAL)",
         ));

@@ -92,6 +92,11 @@ impl CgroupStorage {
             ));
         }
         check_flags(spec, BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK)?;
+        if spec.map_flags & BPF_F_RDONLY_PROG != 0 && spec.map_flags & BPF_F_WRONLY_PROG != 0 {
+            return Err(MapError::inval(
+                "map_flags has both BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG (the kernel says EINVAL)",
+            ));
+        }
         if spec.max_entries != 0 {
             return Err(MapError::inval(format!(
                 "max_entries {} is invalid for a {} map: storage is per cgroup, max_entries must be 0 (the kernel says EINVAL)",
