@@ -71,7 +71,7 @@ pub use redirect::{
     BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, BPF_REDIRECT_ACTION_MASK, CPUMAP_MAX_QSIZE, NR_CPUS,
     XDP_ABORTED, XDP_REDIRECT,
 };
-pub use ringbuf::{RingBuf, RingBufRecord};
+pub use ringbuf::{RingBuf, RingBufRecord, UserRingBuf, BPF_MAX_USER_RINGBUF_SAMPLES};
 pub use sock::{socket_of_fd, SockInfo};
 pub use sockmap::{SockEntry, SockMap, BPF_F_INGRESS, SK_DROP, SK_PASS};
 pub use storage::{
@@ -423,6 +423,7 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK => Arc::new(QueueStack::new(spec)?),
         BPF_MAP_TYPE_BLOOM_FILTER => Arc::new(BloomFilter::new(spec)?),
         BPF_MAP_TYPE_RINGBUF => Arc::new(RingBuf::new(spec)?),
+        BPF_MAP_TYPE_USER_RINGBUF => Arc::new(UserRingBuf::new(spec)?),
         BPF_MAP_TYPE_PERF_EVENT_ARRAY => Arc::new(PerfEventArray::new(spec, ncpus)?),
         BPF_MAP_TYPE_PROG_ARRAY | BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS => {
             Arc::new(FdMap::new(spec, ncpus)?)
