@@ -425,7 +425,10 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_RINGBUF => Arc::new(RingBuf::new(spec)?),
         BPF_MAP_TYPE_USER_RINGBUF => Arc::new(UserRingBuf::new(spec)?),
         BPF_MAP_TYPE_PERF_EVENT_ARRAY => Arc::new(PerfEventArray::new(spec, ncpus)?),
-        BPF_MAP_TYPE_PROG_ARRAY | BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS => {
+        BPF_MAP_TYPE_PROG_ARRAY
+        | BPF_MAP_TYPE_ARRAY_OF_MAPS
+        | BPF_MAP_TYPE_HASH_OF_MAPS
+        | BPF_MAP_TYPE_CGROUP_ARRAY => {
             Arc::new(FdMap::new(spec, ncpus)?)
         }
         BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH => Arc::new(DevMap::new(spec)?),

@@ -1,6 +1,6 @@
 //! The map kinds whose values (or keys) name kernel objects, against the
 //! kernel's, through bpf(2): devmap, devmap_hash, cpumap, xskmap, sockmap
-//! and sockhash (4- and 8-byte values), cgroup_storage,
+//! and sockhash (4- and 8-byte values), cgroup_array, cgroup_storage,
 //! percpu_cgroup_storage, sk_storage, task_storage, inode_storage and
 //! cgrp_storage. Both maps get the same seeded random operations with the
 //! same real objects: ifindexes of this host (lo is 1) and unknown ones,
@@ -179,6 +179,7 @@ const KINDS: &[Kind] = &[
     Kind { name: "sockmap (4-byte values)", map_type: BPF_MAP_TYPE_SOCKMAP, key_size: 4, value_size: 4, max_entries: 4, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 3000 },
     Kind { name: "sockhash", map_type: BPF_MAP_TYPE_SOCKHASH, key_size: 8, value_size: 8, max_entries: 5, map_flags: 0, shape: Shape::Hash, values: Values::Fd64, ops: 4000 },
     Kind { name: "sockhash (odd key)", map_type: BPF_MAP_TYPE_SOCKHASH, key_size: 3, value_size: 4, max_entries: 9, map_flags: 0, shape: Shape::Hash, values: Values::Fd32, ops: 3000 },
+    Kind { name: "cgroup_array", map_type: BPF_MAP_TYPE_CGROUP_ARRAY, key_size: 4, value_size: 4, max_entries: 4, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 2000 },
     Kind { name: "cgroup_storage", map_type: BPF_MAP_TYPE_CGROUP_STORAGE, key_size: 16, value_size: 12, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
     Kind { name: "cgroup_storage (u64 key)", map_type: BPF_MAP_TYPE_CGROUP_STORAGE, key_size: 8, value_size: 8, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
     Kind { name: "percpu_cgroup_storage", map_type: BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, key_size: 8, value_size: 4, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
@@ -233,8 +234,18 @@ enum Op {
     Next(Option<Vec<u8>>),
 }
 
-fn fd_value(rng: &mut Rng, pool: &Pool, wide: bool) -> Vec<u8> {
-    let fd = rng.pick(&pool.fds).1;
+fn fd_value(rng: &mut Rng, pool: &Pool, wide: bool, cgroups: bool) -> Vec<u8> {
+    let cg: Vec<u32> = pool
+        .fds
+        .iter()
+        .filter(|(w, _)| cgroups && w.starts_with("cgroup"))
+        .map(|(_, fd)| *fd)
+        .collect();
+    let fd = if !cg.is_empty() && rng.below(2) == 0 {
+        cg[rng.below(cg.len() as u64) as usize]
+    } else {
+        rng.pick(&pool.fds).1
+    };
     if wide {
         let v: u64 = match rng.below(20) {
             0 => 1 << 40,
@@ -293,8 +304,8 @@ fn value_for(kind: &Kind, rng: &mut Rng, pool: &Pool, user_len: usize) -> Vec<u8
             let fd: u32 = rng.pick(&[0, 0, 0, u32::MAX, 1]);
             [q.to_ne_bytes(), fd.to_ne_bytes()].concat()
         }
-        Values::Fd32 => fd_value(rng, pool, false),
-        Values::Fd64 => fd_value(rng, pool, true),
+        Values::Fd32 => fd_value(rng, pool, false, kind.map_type == BPF_MAP_TYPE_CGROUP_ARRAY),
+        Values::Fd64 => fd_value(rng, pool, true, false),
         Values::Bytes => (0..user_len).map(|_| rng.next() as u8).collect(),
     };
     v.resize(user_len.max(vs), 0);
