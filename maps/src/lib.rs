@@ -56,6 +56,7 @@ mod slab;
 mod sock;
 mod sockmap;
 mod spec;
+mod stackmap;
 mod storage;
 
 pub use array::ArrayMap;
@@ -78,6 +79,10 @@ pub use storage::{
     CgroupStorage, LocalStorage, BPF_LOCAL_STORAGE_GET_F_CREATE, BPF_LOCAL_STORAGE_MAX_VALUE_SIZE,
 };
 pub use spec::{host_possible_cpus, map_type_name, MapSpec};
+pub use stackmap::{
+    perf_event_max_stack, StackTraceMap, BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID,
+    BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK,
+};
 
 /// `BPF_MAP_TYPE_*`: the kernel's map type ids.
 pub const BPF_MAP_TYPE_UNSPEC: u32 = 0;
@@ -424,6 +429,7 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_BLOOM_FILTER => Arc::new(BloomFilter::new(spec)?),
         BPF_MAP_TYPE_RINGBUF => Arc::new(RingBuf::new(spec)?),
         BPF_MAP_TYPE_USER_RINGBUF => Arc::new(UserRingBuf::new(spec)?),
+        BPF_MAP_TYPE_STACK_TRACE => Arc::new(StackTraceMap::new(spec)?),
         BPF_MAP_TYPE_PERF_EVENT_ARRAY => Arc::new(PerfEventArray::new(spec, ncpus)?),
         BPF_MAP_TYPE_PROG_ARRAY
         | BPF_MAP_TYPE_ARRAY_OF_MAPS

@@ -1046,6 +1046,7 @@ const CREATE_TYPES: &[u32] = &[
     BPF_MAP_TYPE_CGRP_STORAGE,
     BPF_MAP_TYPE_USER_RINGBUF,
     BPF_MAP_TYPE_CGROUP_ARRAY,
+    BPF_MAP_TYPE_STACK_TRACE,
 ];
 
 /// Whether a kind is a local storage (its creation needs BTF).
@@ -1108,6 +1109,11 @@ fn random_spec(rng: &mut Rng) -> MapSpec {
         BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK | BPF_MAP_TYPE_BLOOM_FILTER => {
             (0, pick(rng, &[1, 4, 8, 13]), pick(rng, &[1, 16, 100]))
         }
+        BPF_MAP_TYPE_STACK_TRACE => (
+            4,
+            pick(rng, &[8, 12, 64, 96, 1016, 1024, 4064, 4096]),
+            pick(rng, &[1, 3, 16, 100]),
+        ),
         BPF_MAP_TYPE_RINGBUF | BPF_MAP_TYPE_USER_RINGBUF => (0, 0, pick(rng, &[4096, 8192, 65536])),
         BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH | BPF_MAP_TYPE_CPUMAP => {
             (4, pick(rng, &[4, 8]), pick(rng, &[1, 4, 16, 256, 257]))
