@@ -51,6 +51,7 @@ mod lru;
 mod perf;
 mod queue;
 mod redirect;
+mod reuseport;
 mod ringbuf;
 mod slab;
 mod sock;
@@ -72,6 +73,7 @@ pub use redirect::{
     BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, BPF_REDIRECT_ACTION_MASK, CPUMAP_MAX_QSIZE, NR_CPUS,
     XDP_ABORTED, XDP_REDIRECT,
 };
+pub use reuseport::ReuseportArray;
 pub use ringbuf::{RingBuf, RingBufRecord, UserRingBuf, BPF_MAX_USER_RINGBUF_SAMPLES};
 pub use sock::{socket_of_fd, SockInfo};
 pub use sockmap::{SockEntry, SockMap, BPF_F_INGRESS, SK_DROP, SK_PASS};
@@ -430,6 +432,7 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_RINGBUF => Arc::new(RingBuf::new(spec)?),
         BPF_MAP_TYPE_USER_RINGBUF => Arc::new(UserRingBuf::new(spec)?),
         BPF_MAP_TYPE_STACK_TRACE => Arc::new(StackTraceMap::new(spec)?),
+        BPF_MAP_TYPE_REUSEPORT_SOCKARRAY => Arc::new(ReuseportArray::new(spec)?),
         BPF_MAP_TYPE_PERF_EVENT_ARRAY => Arc::new(PerfEventArray::new(spec, ncpus)?),
         BPF_MAP_TYPE_PROG_ARRAY
         | BPF_MAP_TYPE_ARRAY_OF_MAPS

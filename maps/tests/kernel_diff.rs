@@ -1047,6 +1047,7 @@ const CREATE_TYPES: &[u32] = &[
     BPF_MAP_TYPE_USER_RINGBUF,
     BPF_MAP_TYPE_CGROUP_ARRAY,
     BPF_MAP_TYPE_STACK_TRACE,
+    BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
 ];
 
 /// Whether a kind is a local storage (its creation needs BTF).
@@ -1104,6 +1105,7 @@ fn random_spec(rng: &mut Rng) -> MapSpec {
         | BPF_MAP_TYPE_PROG_ARRAY
         | BPF_MAP_TYPE_PERF_EVENT_ARRAY
         | BPF_MAP_TYPE_CGROUP_ARRAY
+        | BPF_MAP_TYPE_REUSEPORT_SOCKARRAY
         | BPF_MAP_TYPE_ARRAY_OF_MAPS => (4, pick(rng, &[4, 8, 12, 64]), pick(rng, &[1, 4, 16])),
         BPF_MAP_TYPE_LPM_TRIE => (pick(rng, &[5, 8, 20, 260]), 8, pick(rng, &[1, 16])),
         BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK | BPF_MAP_TYPE_BLOOM_FILTER => {

@@ -1,6 +1,6 @@
 //! The map kinds whose values (or keys) name kernel objects, against the
 //! kernel's, through bpf(2): devmap, devmap_hash, cpumap, xskmap, sockmap
-//! and sockhash (4- and 8-byte values), cgroup_array, stack_trace (host
+//! and sockhash (4- and 8-byte values), reuseport_sockarray, cgroup_array, stack_trace (host
 //! commands on an empty map), cgroup_storage,
 //! percpu_cgroup_storage, sk_storage, task_storage, inode_storage and
 //! cgrp_storage. Both maps get the same seeded random operations with the
@@ -62,7 +62,7 @@ fn own(fd: i32) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-fn pool() -> Pool {
+fn make_pool() -> Pool {
     use std::net::{TcpListener, TcpStream, UdpSocket};
     use std::os::unix::net::{UnixDatagram, UnixStream};
     let mut fds = Vec::new();
@@ -93,6 +93,36 @@ fn pool() -> Pool {
     add("raw icmp", raw(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP), &mut fds);
     add("af_xdp", raw(libc::AF_XDP, libc::SOCK_RAW, 0), &mut fds);
     add("af_packet", raw(libc::AF_PACKET, libc::SOCK_DGRAM, 0), &mut fds);
+    // SO_REUSEPORT sockets: TCP listening, TCP only bound, UDP bound.
+    for (what, ty, listen) in [
+        ("tcp reuseport listening", libc::SOCK_STREAM, true),
+        ("tcp reuseport bound", libc::SOCK_STREAM, false),
+        ("udp reuseport bound", libc::SOCK_DGRAM, false),
+    ] {
+        let Some(f) = raw(libc::AF_INET, ty, 0) else { continue };
+        let one: libc::c_int = 1;
+        let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        // SAFETY: plain socket calls on an fd we own, with valid arguments.
+        let ok = unsafe {
+            libc::setsockopt(
+                f.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_REUSEPORT,
+                (&one as *const libc::c_int).cast(),
+                4,
+            ) == 0
+                && libc::bind(
+                    f.as_raw_fd(),
+                    (&sin as *const libc::sockaddr_in).cast(),
+                    std::mem::size_of::<libc::sockaddr_in>() as u32,
+                ) == 0
+                && (!listen || libc::listen(f.as_raw_fd(), 4) == 0)
+        };
+        assert!(ok, "{what}: {}", std::io::Error::last_os_error());
+        add(what, Some(f), &mut fds);
+    }
     let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
     add("udp bound", Some(OwnedFd::from(udp)), &mut fds);
     let udp2 = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -181,6 +211,8 @@ const KINDS: &[Kind] = &[
     Kind { name: "sockhash", map_type: BPF_MAP_TYPE_SOCKHASH, key_size: 8, value_size: 8, max_entries: 5, map_flags: 0, shape: Shape::Hash, values: Values::Fd64, ops: 4000 },
     Kind { name: "sockhash (odd key)", map_type: BPF_MAP_TYPE_SOCKHASH, key_size: 3, value_size: 4, max_entries: 9, map_flags: 0, shape: Shape::Hash, values: Values::Fd32, ops: 3000 },
     Kind { name: "cgroup_array", map_type: BPF_MAP_TYPE_CGROUP_ARRAY, key_size: 4, value_size: 4, max_entries: 4, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 2000 },
+    Kind { name: "reuseport_sockarray (8-byte values)", map_type: BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, key_size: 4, value_size: 8, max_entries: 4, map_flags: 0, shape: Shape::Index, values: Values::Fd64, ops: 3000 },
+    Kind { name: "reuseport_sockarray (4-byte values)", map_type: BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, key_size: 4, value_size: 4, max_entries: 3, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 3000 },
     Kind { name: "stack_trace", map_type: BPF_MAP_TYPE_STACK_TRACE, key_size: 4, value_size: 16, max_entries: 5, map_flags: 0, shape: Shape::Index, values: Values::Bytes, ops: 1000 },
     Kind { name: "cgroup_storage", map_type: BPF_MAP_TYPE_CGROUP_STORAGE, key_size: 16, value_size: 12, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
     Kind { name: "cgroup_storage (u64 key)", map_type: BPF_MAP_TYPE_CGROUP_STORAGE, key_size: 8, value_size: 8, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
@@ -236,11 +268,13 @@ enum Op {
     Next(Option<Vec<u8>>),
 }
 
-fn fd_value(rng: &mut Rng, pool: &Pool, wide: bool, cgroups: bool) -> Vec<u8> {
+fn fd_value(rng: &mut Rng, pool: &Pool, wide: bool, cgroups: bool, reuse: bool) -> Vec<u8> {
     let cg: Vec<u32> = pool
         .fds
         .iter()
-        .filter(|(w, _)| cgroups && w.starts_with("cgroup"))
+        .filter(|(w, _)| {
+            (cgroups && w.starts_with("cgroup")) || (!cgroups && reuse && w.contains("reuseport"))
+        })
         .map(|(_, fd)| *fd)
         .collect();
     let fd = if !cg.is_empty() && rng.below(2) == 0 {
@@ -306,8 +340,20 @@ fn value_for(kind: &Kind, rng: &mut Rng, pool: &Pool, user_len: usize) -> Vec<u8
             let fd: u32 = rng.pick(&[0, 0, 0, u32::MAX, 1]);
             [q.to_ne_bytes(), fd.to_ne_bytes()].concat()
         }
-        Values::Fd32 => fd_value(rng, pool, false, kind.map_type == BPF_MAP_TYPE_CGROUP_ARRAY),
-        Values::Fd64 => fd_value(rng, pool, true, false),
+        Values::Fd32 => fd_value(
+            rng,
+            pool,
+            false,
+            kind.map_type == BPF_MAP_TYPE_CGROUP_ARRAY,
+            kind.map_type == BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
+        ),
+        Values::Fd64 => fd_value(
+            rng,
+            pool,
+            true,
+            false,
+            kind.map_type == BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
+        ),
         Values::Bytes => (0..user_len).map(|_| rng.next() as u8).collect(),
     };
     v.resize(user_len.max(vs), 0);
@@ -489,7 +535,7 @@ fn object_maps_agree_with_the_kernel() {
     if !ironbpf_kernel::available_for_test("object_maps_agree_with_the_kernel") {
         return;
     }
-    let pool = pool();
+    let pool = make_pool();
     eprintln!(
         "objects: {}",
         pool.fds
@@ -502,7 +548,17 @@ fn object_maps_agree_with_the_kernel() {
     let mut total = 0;
     for (i, kind) in KINDS.iter().enumerate() {
         let s = seed(7000 + i as u64);
-        match run_kind(kind, &pool, s) {
+        // A reuseport array refuses sockets a sockmap holds, and a kernel
+        // sockmap lets its sockets go only some time after its fd closes:
+        // fresh sockets for it.
+        let fresh;
+        let p = if kind.map_type == BPF_MAP_TYPE_REUSEPORT_SOCKARRAY {
+            fresh = make_pool();
+            &fresh
+        } else {
+            &pool
+        };
+        match run_kind(kind, p, s) {
             Ok((n, ok)) => {
                 total += n;
                 eprintln!(
