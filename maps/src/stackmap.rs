@@ -188,6 +188,42 @@ impl Map for StackTraceMap {
         Ok(())
     }
 
+    /// `BPF_MAP_LOOKUP_AND_DELETE_ELEM`: the stack is copied out and its id
+    /// freed (the kernel's `bpf_stackmap_extract`).
+    fn lookup_and_delete(
+        &self,
+        key: &[u8],
+        value_out: &mut [u8],
+        flags: u64,
+    ) -> Result<(), MapError> {
+        if flags & !BPF_F_LOCK != 0 {
+            return Err(MapError::inval(format!(
+                "lookup_and_delete flags {flags:#x}: only BPF_F_LOCK is defined (the kernel says EINVAL)"
+            )));
+        }
+        if self.spec.map_flags & (BPF_F_RDONLY | BPF_F_WRONLY) != 0 || self.is_frozen() {
+            return Err(MapError::new(
+                libc::EPERM,
+                "lookup_and_delete needs read and write access: the map is BPF_F_RDONLY, BPF_F_WRONLY or frozen (the kernel says EPERM)",
+            ));
+        }
+        check_update_lock(flags)?;
+        let vs = self.spec.value_size as usize;
+        check_len("value", value_out.len(), vs)?;
+        let id = self.id_of(key)?;
+        let bucket = self
+            .buckets
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id)
+            .ok_or_else(|| MapError::noent(format!("stack id {id} holds no stack (the kernel says ENOENT)")))?;
+        value_out[..vs].fill(0);
+        for (i, ip) in bucket.ips.iter().enumerate() {
+            value_out[i * 8..i * 8 + 8].copy_from_slice(&ip.to_ne_bytes());
+        }
+        Ok(())
+    }
+
     fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
         self.access.write("update")?;
         check_update_lock(flags)?;

@@ -1607,6 +1607,10 @@ fn access_kinds() -> Vec<(&'static str, MapSpec, Vec<u8>)> {
     let mut lpm_key = 24u32.to_ne_bytes().to_vec();
     lpm_key.extend_from_slice(&[10, 0, 0, 0]);
     let k4 = 1u32.to_ne_bytes().to_vec();
+    let mut sk_storage = MapSpec::new(BPF_MAP_TYPE_SK_STORAGE, 4, 8, 0);
+    sk_storage.map_flags = BPF_F_NO_PREALLOC;
+    sk_storage.btf_key_type_id = 1;
+    sk_storage.btf_value_type_id = 3;
     vec![
         (
             "array",
@@ -1663,7 +1667,52 @@ fn access_kinds() -> Vec<(&'static str, MapSpec, Vec<u8>)> {
         (
             "prog_array",
             MapSpec::new(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4),
-            k4,
+            k4.clone(),
+        ),
+        ("devmap", MapSpec::new(BPF_MAP_TYPE_DEVMAP, 4, 8, 4), k4.clone()),
+        (
+            "devmap_hash",
+            MapSpec::new(BPF_MAP_TYPE_DEVMAP_HASH, 4, 8, 4),
+            k4.clone(),
+        ),
+        ("cpumap", MapSpec::new(BPF_MAP_TYPE_CPUMAP, 4, 4, 2), k4.clone()),
+        ("xskmap", MapSpec::new(BPF_MAP_TYPE_XSKMAP, 4, 4, 4), k4.clone()),
+        ("sockmap", MapSpec::new(BPF_MAP_TYPE_SOCKMAP, 4, 8, 4), k4.clone()),
+        (
+            "sockhash",
+            MapSpec::new(BPF_MAP_TYPE_SOCKHASH, 4, 8, 4),
+            k4.clone(),
+        ),
+        (
+            "reuseport_sockarray",
+            MapSpec::new(BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 4),
+            k4.clone(),
+        ),
+        (
+            "cgroup_array",
+            MapSpec::new(BPF_MAP_TYPE_CGROUP_ARRAY, 4, 4, 4),
+            k4.clone(),
+        ),
+        (
+            "stack_trace",
+            MapSpec::new(BPF_MAP_TYPE_STACK_TRACE, 4, 16, 4),
+            k4.clone(),
+        ),
+        (
+            "cgroup_storage",
+            MapSpec::new(BPF_MAP_TYPE_CGROUP_STORAGE, 8, 8, 0),
+            vec![1; 8],
+        ),
+        (
+            "percpu_cgroup_storage",
+            MapSpec::new(BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, 16, 8, 0),
+            vec![1; 16],
+        ),
+        ("sk_storage", sk_storage, k4),
+        (
+            "user_ringbuf",
+            MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4096),
+            Vec::new(),
         ),
     ]
 }
