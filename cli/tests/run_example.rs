@@ -189,18 +189,45 @@ fn map_dump_and_create() {
 #[test]
 fn map_create_takes_the_object_map_kinds() {
     let (code, out, err) = ironbpf(&[
-        "map", "create", "devmap", "--key-size", "4", "--value-size", "8", "--max-entries", "4",
+        "map",
+        "create",
+        "devmap",
+        "--key-size",
+        "4",
+        "--value-size",
+        "8",
+        "--max-entries",
+        "4",
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("created a devmap map: key 4 B, value 8 B"), "{out}");
+    assert!(
+        out.starts_with("created a devmap map: key 4 B, value 8 B"),
+        "{out}"
+    );
     let (code, out, _) = ironbpf(&[
-        "map", "create", "cpumap", "--key-size", "4", "--value-size", "4", "--max-entries", "257",
+        "map",
+        "create",
+        "cpumap",
+        "--key-size",
+        "4",
+        "--value-size",
+        "4",
+        "--max-entries",
+        "257",
         "--json",
     ]);
     assert_ne!(code, 0);
     assert!(out.contains("\"errno\":\"E2BIG\""), "{out}");
     let (code, out, _) = ironbpf(&[
-        "map", "create", "sockmap", "--key-size", "4", "--value-size", "3", "--max-entries", "4",
+        "map",
+        "create",
+        "sockmap",
+        "--key-size",
+        "4",
+        "--value-size",
+        "3",
+        "--max-entries",
+        "4",
         "--json",
     ]);
     assert_ne!(code, 0);

@@ -227,7 +227,9 @@ fn cgroup2_id_of_fd(fd: u32) -> Result<u64, MapError> {
     // SAFETY: fstatfs and fstat each write one struct into theirs.
     let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if unsafe { libc::fstat(fd as i32, &mut st) } != 0 || unsafe { libc::fstatfs(fd as i32, &mut sf) } != 0 {
+    if unsafe { libc::fstat(fd as i32, &mut st) } != 0
+        || unsafe { libc::fstatfs(fd as i32, &mut sf) } != 0
+    {
         return Err(bad("is not an open file descriptor of this process"));
     }
     if sf.f_type != libc::CGROUP2_SUPER_MAGIC || st.st_mode & libc::S_IFMT != libc::S_IFDIR {

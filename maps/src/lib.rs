@@ -2,13 +2,29 @@
 //!
 //! Every map kind a program can use (`array`, `percpu_array`, `hash`,
 //! `percpu_hash`, `lru_hash`, `lru_percpu_hash`, `lpm_trie`, `queue`, `stack`,
-//! `bloom_filter`, `ringbuf`, `perf_event_array`, `prog_array`,
-//! `array_of_maps`, `hash_of_maps`, and global data) is created from a
-//! [`MapSpec`] with the kernel's numeric `BPF_MAP_TYPE_*` id and refused with
-//! the kernel's errno where the kernel refuses it. Operations return the
-//! kernel's results and errnos (checked against `bpf(2)` by
-//! `tests/kernel_diff.rs`). Maps are thread-safe; per-CPU maps are indexed by
-//! the CPU slot the engine gives each running thread.
+//! `bloom_filter`, `ringbuf`, `user_ringbuf`, `perf_event_array`,
+//! `prog_array`, `array_of_maps`, `hash_of_maps`, `cgroup_array`,
+//! `stack_trace`, `devmap`, `devmap_hash`, `cpumap`, `xskmap`, `sockmap`,
+//! `sockhash`, `reuseport_sockarray`, `cgroup_storage`,
+//! `percpu_cgroup_storage`, `sk_storage`, `inode_storage`, `task_storage`,
+//! `cgrp_storage`, and global data) is created from a [`MapSpec`] with the
+//! kernel's numeric `BPF_MAP_TYPE_*` id and refused with the kernel's errno
+//! where the kernel refuses it (`struct_ops` and `arena` are refused with
+//! `EOPNOTSUPP`). Operations return the kernel's results and errnos (checked
+//! against `bpf(2)` by `tests/kernel_diff.rs` and
+//! `tests/kernel_diff_objects.rs`). Maps are thread-safe; per-CPU maps are
+//! indexed by the CPU slot the engine gives each running thread.
+//!
+//! Kinds whose values or keys are kernel objects model them in userspace,
+//! as each module documents: devmap values are ifindexes of this host's
+//! interfaces, cpumap keys possible CPUs, xskmap, sockmap, sockhash and
+//! reuseport values socket fds of this process, cgroup_array values cgroup
+//! v2 directory fds, local storage keys fds of their owners (sockets,
+//! files, pidfds, cgroup directories), checked as the kernel checks them.
+//! The kernel ties an entry's life to its object (a closed socket leaves
+//! its sockmap); ironbpf does not see objects go and keeps the entry.
+//! Program fds inside devmap and cpumap values are refused from the host;
+//! the engine attaches programs with `update_with_prog`.
 //!
 //! A program gets raw pointers to values ([`Map::lookup_ptr`]). Such a
 //! pointer stays valid while the program holds the epoch [`Guard`] it passed
@@ -69,21 +85,21 @@ pub use lpm::LpmTrie;
 pub use perf::{PerfEventArray, PerfRecord};
 pub use queue::QueueStack;
 pub use redirect::{
-    host_has_ifindex, redirect_map, CpuMap, DevMap, RedirectDecision, XskMap,
-    BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS, BPF_REDIRECT_ACTION_MASK, CPUMAP_MAX_QSIZE, NR_CPUS,
-    XDP_ABORTED, XDP_REDIRECT,
+    host_has_ifindex, redirect_map, CpuMap, DevMap, RedirectDecision, XskMap, BPF_F_BROADCAST,
+    BPF_F_EXCLUDE_INGRESS, BPF_REDIRECT_ACTION_MASK, CPUMAP_MAX_QSIZE, NR_CPUS, XDP_ABORTED,
+    XDP_REDIRECT,
 };
 pub use reuseport::ReuseportArray;
 pub use ringbuf::{RingBuf, RingBufRecord, UserRingBuf, BPF_MAX_USER_RINGBUF_SAMPLES};
 pub use sock::{socket_of_fd, SockInfo};
 pub use sockmap::{SockEntry, SockMap, BPF_F_INGRESS, SK_DROP, SK_PASS};
-pub use storage::{
-    CgroupStorage, LocalStorage, BPF_LOCAL_STORAGE_GET_F_CREATE, BPF_LOCAL_STORAGE_MAX_VALUE_SIZE,
-};
 pub use spec::{host_possible_cpus, map_type_name, MapSpec};
 pub use stackmap::{
     perf_event_max_stack, StackTraceMap, BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID,
     BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK,
+};
+pub use storage::{
+    CgroupStorage, LocalStorage, BPF_LOCAL_STORAGE_GET_F_CREATE, BPF_LOCAL_STORAGE_MAX_VALUE_SIZE,
 };
 
 /// `BPF_MAP_TYPE_*`: the kernel's map type ids.
@@ -437,9 +453,7 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_PROG_ARRAY
         | BPF_MAP_TYPE_ARRAY_OF_MAPS
         | BPF_MAP_TYPE_HASH_OF_MAPS
-        | BPF_MAP_TYPE_CGROUP_ARRAY => {
-            Arc::new(FdMap::new(spec, ncpus)?)
-        }
+        | BPF_MAP_TYPE_CGROUP_ARRAY => Arc::new(FdMap::new(spec, ncpus)?),
         BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH => Arc::new(DevMap::new(spec)?),
         BPF_MAP_TYPE_CPUMAP => Arc::new(CpuMap::new(spec, ncpus)?),
         BPF_MAP_TYPE_XSKMAP => Arc::new(XskMap::new(spec)?),

@@ -180,7 +180,11 @@ impl Slots {
 
 /// `get_next_key` of the array kinds (devmap, cpumap, xskmap): every index
 /// exists, whether or not it holds something.
-fn array_next_key(max_entries: u32, key: Option<&[u8]>, next_out: &mut [u8]) -> Result<(), MapError> {
+fn array_next_key(
+    max_entries: u32,
+    key: Option<&[u8]>,
+    next_out: &mut [u8],
+) -> Result<(), MapError> {
     check_len("next key", next_out.len(), 4)?;
     let i = match key {
         None => u32::MAX,
@@ -368,7 +372,9 @@ impl DevMap {
         if present && flags & BPF_NOEXIST != 0 {
             return Err(MapError::new(
                 libc::EEXIST,
-                format!("key {key} is present and the flag is BPF_NOEXIST (the kernel says EEXIST)"),
+                format!(
+                    "key {key} is present and the flag is BPF_NOEXIST (the kernel says EEXIST)"
+                ),
             ));
         }
         self.check_dev(ifindex)?;
@@ -515,9 +521,9 @@ impl Map for DevMap {
         else {
             unreachable!("a devmap_hash has a hash table")
         };
-        let old = entries
-            .remove(&k)
-            .ok_or_else(|| MapError::noent(format!("key {k} is absent (the kernel says ENOENT)")))?;
+        let old = entries.remove(&k).ok_or_else(|| {
+            MapError::noent(format!("key {k} is absent (the kernel says ENOENT)"))
+        })?;
         let b = k as u64 & (*n_buckets - 1);
         if let Some(list) = buckets.get_mut(&b) {
             list.retain(|&x| x != k);

@@ -51,7 +51,15 @@ fn sockopt_int(fd: i32, level: i32, name: i32) -> Option<i32> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `v` and `len` are valid for the call.
-    let r = unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut libc::c_int).cast(), &mut len) };
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
     (r == 0).then_some(v)
 }
 
@@ -112,9 +120,11 @@ impl Map for ReuseportArray {
             ));
         }
         check_len("value", value_out.len(), 8)?;
-        let s = self
-            .socket(i)
-            .ok_or_else(|| MapError::noent(format!("index {i} holds no socket (the kernel says ENOENT)")))?;
+        let s = self.socket(i).ok_or_else(|| {
+            MapError::noent(format!(
+                "index {i} holds no socket (the kernel says ENOENT)"
+            ))
+        })?;
         value_out[..8].copy_from_slice(&s.cookie.to_ne_bytes());
         Ok(())
     }
@@ -154,7 +164,9 @@ impl Map for ReuseportArray {
         if old.is_some() && flags == BPF_NOEXIST {
             return Err(MapError::new(
                 libc::EEXIST,
-                format!("index {i} holds a socket and the flag is BPF_NOEXIST (the kernel says EEXIST)"),
+                format!(
+                    "index {i} holds a socket and the flag is BPF_NOEXIST (the kernel says EEXIST)"
+                ),
             ));
         }
         if old.is_none() && flags == BPF_EXIST {
@@ -178,7 +190,8 @@ impl Map for ReuseportArray {
             Some(s) => s == crate::sock::TCP_LISTEN,
             None => sock.bound,
         };
-        let reuseport = sockopt_int(fd as i32, libc::SOL_SOCKET, libc::SO_REUSEPORT).unwrap_or(0) != 0;
+        let reuseport =
+            sockopt_int(fd as i32, libc::SOL_SOCKET, libc::SO_REUSEPORT).unwrap_or(0) != 0;
         if !hashed || !reuseport {
             return Err(MapError::inval(format!(
                 "fd {fd} is not in a reuseport group: it must have SO_REUSEPORT and listen (TCP) or be bound (UDP) (the kernel says EINVAL)"
@@ -209,9 +222,11 @@ impl Map for ReuseportArray {
             ));
         }
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
-        let old = slots[i as usize]
-            .take()
-            .ok_or_else(|| MapError::noent(format!("index {i} holds no socket (the kernel says ENOENT)")))?;
+        let old = slots[i as usize].take().ok_or_else(|| {
+            MapError::noent(format!(
+                "index {i} holds no socket (the kernel says ENOENT)"
+            ))
+        })?;
         hold(old.ino, -1);
         Ok(())
     }
@@ -227,7 +242,9 @@ impl Map for ReuseportArray {
         let next = if i >= max {
             0
         } else if i == max - 1 {
-            return Err(MapError::noent(format!("index {i} is the last one (the kernel says ENOENT)")));
+            return Err(MapError::noent(format!(
+                "index {i} is the last one (the kernel says ENOENT)"
+            )));
         } else {
             i + 1
         };

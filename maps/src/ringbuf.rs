@@ -460,7 +460,8 @@ impl UserRingBuf {
                 ),
             ));
         }
-        r.hdr(prod).store(size | BPF_RINGBUF_BUSY_BIT, Ordering::Release);
+        r.hdr(prod)
+            .store(size | BPF_RINGBUF_BUSY_BIT, Ordering::Release);
         r.prod_pos.store(prod + total, Ordering::Release);
         // SAFETY: the sample follows its header; the double mapping keeps
         // it contiguous when it wraps.
@@ -504,8 +505,9 @@ impl UserRingBuf {
 
     /// Reserves, copies `data` and submits.
     pub fn produce(&self, data: &[u8]) -> Result<(), MapError> {
-        let n = u32::try_from(data.len())
-            .map_err(|_| MapError::new(libc::E2BIG, "a sample's length must fit 32 bits (E2BIG)"))?;
+        let n = u32::try_from(data.len()).map_err(|_| {
+            MapError::new(libc::E2BIG, "a sample's length must fit 32 bits (E2BIG)")
+        })?;
         let p = self.reserve(n)?;
         // SAFETY: the reservation has `n` bytes.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len()) };
@@ -522,7 +524,11 @@ impl UserRingBuf {
     /// `BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP` or a malformed ring,
     /// `EBUSY` while another drain runs, `E2BIG` for a sample larger than
     /// the ring or than a dynptr holds.
-    pub fn drain(&self, flags: u64, mut callback: impl FnMut(&[u8]) -> u64) -> Result<u64, MapError> {
+    pub fn drain(
+        &self,
+        flags: u64,
+        mut callback: impl FnMut(&[u8]) -> u64,
+    ) -> Result<u64, MapError> {
         if flags & !(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP) != 0 {
             return Err(MapError::inval(format!(
                 "bpf_user_ringbuf_drain flags {flags:#x}: only BPF_RB_NO_WAKEUP and BPF_RB_FORCE_WAKEUP (the kernel says EINVAL)"
@@ -542,7 +548,7 @@ impl UserRingBuf {
         while samples < BPF_MAX_USER_RINGBUF_SAMPLES && ret == 0 {
             let prod = r.prod_pos.load(Ordering::Acquire);
             let cons = r.cons_pos.load(Ordering::Acquire);
-            if prod % 8 != 0 {
+            if !prod.is_multiple_of(8) {
                 result = Err(MapError::inval(format!(
                     "the producer position {prod} is not 8-aligned (the kernel says EINVAL)"
                 )));
@@ -693,13 +699,24 @@ mod user_ringbuf_tests {
         rb.submit(p).unwrap();
         assert_eq!(rb.submit(p).unwrap_err().errno, libc::EINVAL);
         let mut len = 0;
-        assert_eq!(rb.drain(0, |s| { len = s.len(); 0 }).unwrap(), 1);
+        assert_eq!(
+            rb.drain(0, |s| {
+                len = s.len();
+                0
+            })
+            .unwrap(),
+            1
+        );
         assert_eq!(len, 4088);
         // The space is free again, to the last byte.
         rb.produce(&[7; 100]).unwrap();
         rb.produce(&[9; 3976]).unwrap();
         let mut got = Vec::new();
-        rb.drain(0, |s| { got.push(s.to_vec()); 0 }).unwrap();
+        rb.drain(0, |s| {
+            got.push(s.to_vec());
+            0
+        })
+        .unwrap();
         assert_eq!(got, vec![vec![7; 100], vec![9; 3976]]);
     }
 
@@ -708,7 +725,9 @@ mod user_ringbuf_tests {
         let m = create_map(&MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 8192)).unwrap();
         assert_eq!(m.lookup(&[], &mut [], 0).unwrap_err().errno, ENOTSUPP);
         assert!(m.as_any().downcast_ref::<UserRingBuf>().is_some());
-        let e = create_map(&MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4095)).err().unwrap();
+        let e = create_map(&MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4095))
+            .err()
+            .unwrap();
         assert_eq!(e.errno, libc::EINVAL);
     }
 }

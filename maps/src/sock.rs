@@ -50,7 +50,9 @@ pub fn socket_of_fd(fd: u32) -> Result<SockInfo, MapError> {
     let bad = || {
         MapError::new(
             libc::EBADF,
-            format!("fd {fd} is not an open file descriptor of this process (the kernel says EBADF)"),
+            format!(
+                "fd {fd} is not an open file descriptor of this process (the kernel says EBADF)"
+            ),
         )
     };
     if fd > i32::MAX as u32 {
@@ -107,18 +109,27 @@ pub fn socket_of_fd(fd: u32) -> Result<SockInfo, MapError> {
     let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let connected = unsafe {
-        libc::getpeername(fd, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len)
+        libc::getpeername(
+            fd,
+            (&mut addr as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
     } == 0;
     let bound = if domain == libc::AF_INET || domain == libc::AF_INET6 {
         let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         let ok = unsafe {
-            libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut len)
+            libc::getsockname(
+                fd,
+                (&mut addr as *mut libc::sockaddr_storage).cast(),
+                &mut len,
+            )
         } == 0;
         // The port sits at the same offset in sockaddr_in and sockaddr_in6.
         let port = {
             // SAFETY: sockaddr_storage is larger than sockaddr_in.
-            let sin = unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin =
+                unsafe { &*(&addr as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             sin.sin_port
         };
         ok && port != 0
@@ -170,9 +181,7 @@ impl SockInfo {
         }
         match self.domain {
             libc::AF_INET | libc::AF_INET6 => self.bound,
-            libc::AF_UNIX | libc::AF_VSOCK => {
-                self.sock_type == libc::SOCK_DGRAM || self.connected
-            }
+            libc::AF_UNIX | libc::AF_VSOCK => self.sock_type == libc::SOCK_DGRAM || self.connected,
             _ => true,
         }
     }

@@ -251,9 +251,9 @@ impl Map for SockMap {
             ));
         }
         check_len("value", value_out.len(), 8)?;
-        let e = self
-            .entry(key)
-            .ok_or_else(|| MapError::noent("no socket is stored under this key (the kernel says ENOENT)"))?;
+        let e = self.entry(key).ok_or_else(|| {
+            MapError::noent("no socket is stored under this key (the kernel says ENOENT)")
+        })?;
         value_out[..8].copy_from_slice(&e.sock.cookie.to_ne_bytes());
         Ok(())
     }
@@ -317,7 +317,9 @@ impl Map for SockMap {
                     )));
                 }
                 v[i as usize].take().map(|_| ()).ok_or_else(|| {
-                    MapError::inval(format!("index {i} holds no socket (the kernel says EINVAL)"))
+                    MapError::inval(format!(
+                        "index {i} holds no socket (the kernel says EINVAL)"
+                    ))
                 })
             }
             Table::Hash {

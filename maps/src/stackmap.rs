@@ -62,7 +62,7 @@ impl StackTraceMap {
             BPF_F_NUMA_NODE | BPF_F_RDONLY | BPF_F_WRONLY | BPF_F_STACK_BUILD_ID,
         )?;
         let vs = spec.value_size;
-        if spec.max_entries == 0 || spec.key_size != 4 || vs < 8 || vs % 8 != 0 {
+        if spec.max_entries == 0 || spec.key_size != 4 || vs < 8 || !vs.is_multiple_of(8) {
             return Err(MapError::inval(format!(
                 "a stack_trace map needs max_entries > 0 (got {}), key_size 4 (got {}) and a value_size that is a nonzero multiple of 8 (got {vs}) (the kernel says EINVAL)",
                 spec.max_entries, spec.key_size
@@ -70,7 +70,7 @@ impl StackTraceMap {
         }
         let max_stack = perf_event_max_stack();
         if spec.map_flags & BPF_F_STACK_BUILD_ID != 0 {
-            if vs % BUILD_ID_ELEM != 0 || vs / BUILD_ID_ELEM > max_stack {
+            if !vs.is_multiple_of(BUILD_ID_ELEM) || vs / BUILD_ID_ELEM > max_stack {
                 return Err(MapError::inval(format!(
                     "value_size {vs} with BPF_F_STACK_BUILD_ID must be a multiple of {BUILD_ID_ELEM} for at most perf_event_max_stack {max_stack} frames (the kernel says EINVAL)"
                 )));
@@ -111,7 +111,10 @@ impl StackTraceMap {
     /// after the skip, as the kernel's empty callchain).
     pub fn get_stackid(&self, stack: &[u64], flags: u64) -> Result<u32, MapError> {
         if flags
-            & !(BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_FAST_STACK_CMP | BPF_F_REUSE_STACKID)
+            & !(BPF_F_SKIP_FIELD_MASK
+                | BPF_F_USER_STACK
+                | BPF_F_FAST_STACK_CMP
+                | BPF_F_REUSE_STACKID)
             != 0
         {
             return Err(MapError::inval(format!(
@@ -178,9 +181,11 @@ impl Map for StackTraceMap {
         check_len("value", value_out.len(), vs)?;
         let id = self.id_of(key)?;
         let b = self.buckets.read().unwrap_or_else(|e| e.into_inner());
-        let bucket = b
-            .get(&id)
-            .ok_or_else(|| MapError::noent(format!("stack id {id} holds no stack (the kernel says ENOENT)")))?;
+        let bucket = b.get(&id).ok_or_else(|| {
+            MapError::noent(format!(
+                "stack id {id} holds no stack (the kernel says ENOENT)"
+            ))
+        })?;
         value_out[..vs].fill(0);
         for (i, ip) in bucket.ips.iter().enumerate() {
             value_out[i * 8..i * 8 + 8].copy_from_slice(&ip.to_ne_bytes());
@@ -216,7 +221,11 @@ impl Map for StackTraceMap {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id)
-            .ok_or_else(|| MapError::noent(format!("stack id {id} holds no stack (the kernel says ENOENT)")))?;
+            .ok_or_else(|| {
+                MapError::noent(format!(
+                    "stack id {id} holds no stack (the kernel says ENOENT)"
+                ))
+            })?;
         value_out[..vs].fill(0);
         for (i, ip) in bucket.ips.iter().enumerate() {
             value_out[i * 8..i * 8 + 8].copy_from_slice(&ip.to_ne_bytes());
@@ -250,7 +259,11 @@ impl Map for StackTraceMap {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&id)
             .map(|_| ())
-            .ok_or_else(|| MapError::noent(format!("stack id {id} holds no stack (the kernel says ENOENT)")))
+            .ok_or_else(|| {
+                MapError::noent(format!(
+                    "stack id {id} holds no stack (the kernel says ENOENT)"
+                ))
+            })
     }
 
     fn get_next_key(&self, key: Option<&[u8]>, next_out: &mut [u8]) -> Result<(), MapError> {
@@ -326,11 +339,20 @@ mod tests {
         m.lookup(&b.to_ne_bytes(), &mut v, 0).unwrap();
         assert_eq!(u64::from_ne_bytes(v[..8].try_into().unwrap()), 0x20);
         assert_eq!(st.get_stackid(&[1], 1).unwrap_err().errno, libc::EFAULT);
-        assert_eq!(st.get_stackid(&[1], 1 << 11).unwrap_err().errno, libc::EINVAL);
-        assert_eq!(m.update(&a.to_ne_bytes(), &v, 0).unwrap_err().errno, libc::EINVAL);
+        assert_eq!(
+            st.get_stackid(&[1], 1 << 11).unwrap_err().errno,
+            libc::EINVAL
+        );
+        assert_eq!(
+            m.update(&a.to_ne_bytes(), &v, 0).unwrap_err().errno,
+            libc::EINVAL
+        );
         m.delete(&a.to_ne_bytes()).unwrap();
         assert_eq!(m.delete(&a.to_ne_bytes()).unwrap_err().errno, libc::ENOENT);
-        assert_eq!(m.delete(&4096u32.to_ne_bytes()).unwrap_err().errno, libc::E2BIG);
+        assert_eq!(
+            m.delete(&4096u32.to_ne_bytes()).unwrap_err().errno,
+            libc::E2BIG
+        );
         // Two buckets: distinct stacks fill both ids or collide.
         let m = create_map(&MapSpec::new(BPF_MAP_TYPE_STACK_TRACE, 4, 16, 2)).unwrap();
         let st = m.as_any().downcast_ref::<StackTraceMap>().unwrap();
@@ -343,6 +365,8 @@ mod tests {
             }
         }
         assert!(ids.len() <= 2);
-        assert!(outcomes.iter().any(|o| *o == Err(libc::EEXIST) || *o == Err(libc::ENOMEM)));
+        assert!(outcomes
+            .iter()
+            .any(|o| *o == Err(libc::EEXIST) || *o == Err(libc::ENOMEM)));
     }
 }

@@ -167,7 +167,11 @@ impl CgroupStorage {
         let key = self.key_of(cgroup_id, attach_type);
         let e = self.elems.read().unwrap_or_else(|e| e.into_inner());
         let v = Self::find(&e, &key)?;
-        let off = if self.percpu() { cpu.min(self.ncpus - 1) * self.slot() } else { 0 };
+        let off = if self.percpu() {
+            cpu.min(self.ncpus - 1) * self.slot()
+        } else {
+            0
+        };
         NonNull::new(v.0[off..].as_ptr() as *mut u8)
     }
 
@@ -193,7 +197,9 @@ impl Map for CgroupStorage {
         check_len("value", value_out.len(), n)?;
         let e = self.elems.read().unwrap_or_else(|e| e.into_inner());
         let v = Self::find(&e, key).ok_or_else(|| {
-            MapError::noent("no program using this map is attached to that cgroup (the kernel says ENOENT)")
+            MapError::noent(
+                "no program using this map is attached to that cgroup (the kernel says ENOENT)",
+            )
         })?;
         value_out[..n].copy_from_slice(&v.0[..n]);
         Ok(())
@@ -225,7 +231,13 @@ impl Map for CgroupStorage {
         Ok(())
     }
 
-    fn update_on_cpu(&self, key: &[u8], value: &[u8], flags: u64, cpu: usize) -> Result<(), MapError> {
+    fn update_on_cpu(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        flags: u64,
+        cpu: usize,
+    ) -> Result<(), MapError> {
         let _ = (key, value, flags, cpu);
         Err(MapError::inval(
             "bpf_map_update_elem on cgroup storage: programs use bpf_get_local_storage (the verifier refuses the call)",
@@ -249,13 +261,15 @@ impl Map for CgroupStorage {
             None => e.first(),
             Some(k) => {
                 let k = self.key(k)?;
-                let i = e.iter().position(|(x, _)| x[..] == k[..]).ok_or_else(|| {
-                    MapError::noent("the key is absent (the kernel says ENOENT)")
-                })?;
+                let i = e
+                    .iter()
+                    .position(|(x, _)| x[..] == k[..])
+                    .ok_or_else(|| MapError::noent("the key is absent (the kernel says ENOENT)"))?;
                 e.get(i + 1)
             }
         };
-        let (k, _) = next.ok_or_else(|| MapError::noent("no more keys (the kernel says ENOENT)"))?;
+        let (k, _) =
+            next.ok_or_else(|| MapError::noent("no more keys (the kernel says ENOENT)"))?;
         next_out[..ks].copy_from_slice(k);
         Ok(())
     }
@@ -343,7 +357,8 @@ fn owner_of_fd(map_type: u32, fd: i32) -> Result<u64, MapError> {
                 // SAFETY: fstatfs writes one `statfs` into `sf`.
                 let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
                 let cgroupfs = unsafe { libc::fstatfs(fd, &mut sf) } == 0
-                    && (sf.f_type == libc::CGROUP2_SUPER_MAGIC || sf.f_type == libc::CGROUP_SUPER_MAGIC)
+                    && (sf.f_type == libc::CGROUP2_SUPER_MAGIC
+                        || sf.f_type == libc::CGROUP_SUPER_MAGIC)
                     && st.st_mode & libc::S_IFMT == libc::S_IFDIR;
                 if !cgroupfs {
                     return Err(bad("is not a cgroup directory"));
@@ -449,7 +464,9 @@ impl LocalStorage {
                 retire(Some(v));
                 Ok(())
             }
-            None => Err(MapError::noent("the owner has no element in this map (ENOENT)")),
+            None => Err(MapError::noent(
+                "the owner has no element in this map (ENOENT)",
+            )),
         }
     }
 
@@ -475,9 +492,9 @@ impl Map for LocalStorage {
         let vs = self.spec.value_size as usize;
         check_len("value", value_out.len(), vs)?;
         let e = self.elems.read().unwrap_or_else(|e| e.into_inner());
-        let v = e
-            .get(&owner)
-            .ok_or_else(|| MapError::noent("the key's owner has no element in this map (the kernel says ENOENT)"))?;
+        let v = e.get(&owner).ok_or_else(|| {
+            MapError::noent("the key's owner has no element in this map (the kernel says ENOENT)")
+        })?;
         value_out[..vs].copy_from_slice(&v.0[..vs]);
         Ok(())
     }

@@ -1066,11 +1066,32 @@ fn is_local_storage(t: u32) -> bool {
 fn btf_blob(n: u32) -> Vec<u8> {
     let strings = b"\0int\0u8\0";
     let mut types = Vec::new();
-    for v in [1, 1 << 24, 4, (1 << 24) | 32, 5, 1 << 24, 1, 8, 0, 3 << 24, 0, 2, 1, n] {
+    for v in [
+        1,
+        1 << 24,
+        4,
+        (1 << 24) | 32,
+        5,
+        1 << 24,
+        1,
+        8,
+        0,
+        3 << 24,
+        0,
+        2,
+        1,
+        n,
+    ] {
         types.extend_from_slice(&u32::to_le_bytes(v));
     }
     let mut b = vec![0x9f, 0xeb, 1, 0];
-    for v in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
+    for v in [
+        24u32,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
         b.extend_from_slice(&v.to_le_bytes());
     }
     b.extend_from_slice(&types);
@@ -1120,7 +1141,9 @@ fn random_spec(rng: &mut Rng) -> MapSpec {
         BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH | BPF_MAP_TYPE_CPUMAP => {
             (4, pick(rng, &[4, 8]), pick(rng, &[1, 4, 16, 256, 257]))
         }
-        BPF_MAP_TYPE_XSKMAP | BPF_MAP_TYPE_SOCKMAP => (4, pick(rng, &[4, 8]), pick(rng, &[1, 4, 16])),
+        BPF_MAP_TYPE_XSKMAP | BPF_MAP_TYPE_SOCKMAP => {
+            (4, pick(rng, &[4, 8]), pick(rng, &[1, 4, 16]))
+        }
         BPF_MAP_TYPE_SOCKHASH => (
             pick(rng, &[1, 4, 13, 512, 513]),
             pick(rng, &[4, 8]),
@@ -1317,7 +1340,9 @@ fn creation_checks_agree_with_the_kernel() {
             continue;
         }
         compared += 1;
-        let per = per_type.entry(map_type_name(spec.map_type)).or_insert((0, 0));
+        let per = per_type
+            .entry(map_type_name(spec.map_type))
+            .or_insert((0, 0));
         per.0 += 1;
         match create_case(&spec) {
             Ok(()) => {
@@ -1669,15 +1694,31 @@ fn access_kinds() -> Vec<(&'static str, MapSpec, Vec<u8>)> {
             MapSpec::new(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4),
             k4.clone(),
         ),
-        ("devmap", MapSpec::new(BPF_MAP_TYPE_DEVMAP, 4, 8, 4), k4.clone()),
+        (
+            "devmap",
+            MapSpec::new(BPF_MAP_TYPE_DEVMAP, 4, 8, 4),
+            k4.clone(),
+        ),
         (
             "devmap_hash",
             MapSpec::new(BPF_MAP_TYPE_DEVMAP_HASH, 4, 8, 4),
             k4.clone(),
         ),
-        ("cpumap", MapSpec::new(BPF_MAP_TYPE_CPUMAP, 4, 4, 2), k4.clone()),
-        ("xskmap", MapSpec::new(BPF_MAP_TYPE_XSKMAP, 4, 4, 4), k4.clone()),
-        ("sockmap", MapSpec::new(BPF_MAP_TYPE_SOCKMAP, 4, 8, 4), k4.clone()),
+        (
+            "cpumap",
+            MapSpec::new(BPF_MAP_TYPE_CPUMAP, 4, 4, 2),
+            k4.clone(),
+        ),
+        (
+            "xskmap",
+            MapSpec::new(BPF_MAP_TYPE_XSKMAP, 4, 4, 4),
+            k4.clone(),
+        ),
+        (
+            "sockmap",
+            MapSpec::new(BPF_MAP_TYPE_SOCKMAP, 4, 8, 4),
+            k4.clone(),
+        ),
         (
             "sockhash",
             MapSpec::new(BPF_MAP_TYPE_SOCKHASH, 4, 8, 4),

@@ -87,19 +87,41 @@ fn make_pool() -> Pool {
             keep.push(f);
         }
     };
-    add("tcp unconnected", raw(libc::AF_INET, libc::SOCK_STREAM, 0), &mut fds);
-    add("tcp6 unconnected", raw(libc::AF_INET6, libc::SOCK_STREAM, 0), &mut fds);
-    add("udp unbound", raw(libc::AF_INET, libc::SOCK_DGRAM, 0), &mut fds);
-    add("raw icmp", raw(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP), &mut fds);
+    add(
+        "tcp unconnected",
+        raw(libc::AF_INET, libc::SOCK_STREAM, 0),
+        &mut fds,
+    );
+    add(
+        "tcp6 unconnected",
+        raw(libc::AF_INET6, libc::SOCK_STREAM, 0),
+        &mut fds,
+    );
+    add(
+        "udp unbound",
+        raw(libc::AF_INET, libc::SOCK_DGRAM, 0),
+        &mut fds,
+    );
+    add(
+        "raw icmp",
+        raw(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP),
+        &mut fds,
+    );
     add("af_xdp", raw(libc::AF_XDP, libc::SOCK_RAW, 0), &mut fds);
-    add("af_packet", raw(libc::AF_PACKET, libc::SOCK_DGRAM, 0), &mut fds);
+    add(
+        "af_packet",
+        raw(libc::AF_PACKET, libc::SOCK_DGRAM, 0),
+        &mut fds,
+    );
     // SO_REUSEPORT sockets: TCP listening, TCP only bound, UDP bound.
     for (what, ty, listen) in [
         ("tcp reuseport listening", libc::SOCK_STREAM, true),
         ("tcp reuseport bound", libc::SOCK_STREAM, false),
         ("udp reuseport bound", libc::SOCK_DGRAM, false),
     ] {
-        let Some(f) = raw(libc::AF_INET, ty, 0) else { continue };
+        let Some(f) = raw(libc::AF_INET, ty, 0) else {
+            continue;
+        };
         let one: libc::c_int = 1;
         let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         sin.sin_family = libc::AF_INET as libc::sa_family_t;
@@ -131,10 +153,16 @@ fn make_pool() -> Pool {
     let (a, b) = UnixStream::pair().unwrap();
     add("unix stream", Some(OwnedFd::from(a)), &mut fds);
     add("unix stream peer", Some(OwnedFd::from(b)), &mut fds);
-    add("unix dgram", Some(OwnedFd::from(UnixDatagram::unbound().unwrap())), &mut fds);
+    add(
+        "unix dgram",
+        Some(OwnedFd::from(UnixDatagram::unbound().unwrap())),
+        &mut fds,
+    );
     add(
         "regular file",
-        Some(OwnedFd::from(std::fs::File::open("/proc/self/status").unwrap())),
+        Some(OwnedFd::from(
+            std::fs::File::open("/proc/self/status").unwrap(),
+        )),
         &mut fds,
     );
     // SAFETY: pidfd_open of this process; the result is owned at once.
@@ -143,7 +171,11 @@ fn make_pool() -> Pool {
         own(unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) } as i32),
         &mut fds,
     );
-    for dir in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup"] {
+    for dir in [
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup/cpu",
+        "/sys/fs/cgroup",
+    ] {
         if let Ok(f) = std::fs::File::open(dir) {
             add(
                 match dir {
@@ -200,27 +232,237 @@ struct Kind {
 }
 
 const KINDS: &[Kind] = &[
-    Kind { name: "devmap", map_type: BPF_MAP_TYPE_DEVMAP, key_size: 4, value_size: 8, max_entries: 8, map_flags: 0, shape: Shape::Index, values: Values::Dev, ops: 4000 },
-    Kind { name: "devmap (4-byte values)", map_type: BPF_MAP_TYPE_DEVMAP, key_size: 4, value_size: 4, max_entries: 5, map_flags: 0, shape: Shape::Index, values: Values::Dev, ops: 3000 },
-    Kind { name: "devmap_hash", map_type: BPF_MAP_TYPE_DEVMAP_HASH, key_size: 4, value_size: 8, max_entries: 6, map_flags: 0, shape: Shape::Hash, values: Values::Dev, ops: 4000 },
-    Kind { name: "cpumap", map_type: BPF_MAP_TYPE_CPUMAP, key_size: 4, value_size: 8, max_entries: 6, map_flags: 0, shape: Shape::Index, values: Values::Cpu, ops: 600 },
-    Kind { name: "cpumap (4-byte values)", map_type: BPF_MAP_TYPE_CPUMAP, key_size: 4, value_size: 4, max_entries: 3, map_flags: 0, shape: Shape::Index, values: Values::Cpu, ops: 400 },
-    Kind { name: "xskmap", map_type: BPF_MAP_TYPE_XSKMAP, key_size: 4, value_size: 4, max_entries: 6, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 3000 },
-    Kind { name: "sockmap (8-byte values)", map_type: BPF_MAP_TYPE_SOCKMAP, key_size: 4, value_size: 8, max_entries: 6, map_flags: 0, shape: Shape::Index, values: Values::Fd64, ops: 4000 },
-    Kind { name: "sockmap (4-byte values)", map_type: BPF_MAP_TYPE_SOCKMAP, key_size: 4, value_size: 4, max_entries: 4, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 3000 },
-    Kind { name: "sockhash", map_type: BPF_MAP_TYPE_SOCKHASH, key_size: 8, value_size: 8, max_entries: 5, map_flags: 0, shape: Shape::Hash, values: Values::Fd64, ops: 4000 },
-    Kind { name: "sockhash (odd key)", map_type: BPF_MAP_TYPE_SOCKHASH, key_size: 3, value_size: 4, max_entries: 9, map_flags: 0, shape: Shape::Hash, values: Values::Fd32, ops: 3000 },
-    Kind { name: "cgroup_array", map_type: BPF_MAP_TYPE_CGROUP_ARRAY, key_size: 4, value_size: 4, max_entries: 4, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 2000 },
-    Kind { name: "reuseport_sockarray (8-byte values)", map_type: BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, key_size: 4, value_size: 8, max_entries: 4, map_flags: 0, shape: Shape::Index, values: Values::Fd64, ops: 3000 },
-    Kind { name: "reuseport_sockarray (4-byte values)", map_type: BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, key_size: 4, value_size: 4, max_entries: 3, map_flags: 0, shape: Shape::Index, values: Values::Fd32, ops: 3000 },
-    Kind { name: "stack_trace", map_type: BPF_MAP_TYPE_STACK_TRACE, key_size: 4, value_size: 16, max_entries: 5, map_flags: 0, shape: Shape::Index, values: Values::Bytes, ops: 1000 },
-    Kind { name: "cgroup_storage", map_type: BPF_MAP_TYPE_CGROUP_STORAGE, key_size: 16, value_size: 12, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
-    Kind { name: "cgroup_storage (u64 key)", map_type: BPF_MAP_TYPE_CGROUP_STORAGE, key_size: 8, value_size: 8, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
-    Kind { name: "percpu_cgroup_storage", map_type: BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, key_size: 8, value_size: 4, max_entries: 0, map_flags: 0, shape: Shape::Cgroup, values: Values::Bytes, ops: 1000 },
-    Kind { name: "sk_storage", map_type: BPF_MAP_TYPE_SK_STORAGE, key_size: 4, value_size: 16, max_entries: 0, map_flags: BPF_F_NO_PREALLOC, shape: Shape::Fd, values: Values::Bytes, ops: 4000 },
-    Kind { name: "task_storage", map_type: BPF_MAP_TYPE_TASK_STORAGE, key_size: 4, value_size: 8, max_entries: 0, map_flags: BPF_F_NO_PREALLOC, shape: Shape::Fd, values: Values::Bytes, ops: 3000 },
-    Kind { name: "inode_storage", map_type: BPF_MAP_TYPE_INODE_STORAGE, key_size: 4, value_size: 8, max_entries: 0, map_flags: BPF_F_NO_PREALLOC, shape: Shape::Fd, values: Values::Bytes, ops: 3000 },
-    Kind { name: "cgrp_storage", map_type: BPF_MAP_TYPE_CGRP_STORAGE, key_size: 4, value_size: 8, max_entries: 0, map_flags: BPF_F_NO_PREALLOC, shape: Shape::Fd, values: Values::Bytes, ops: 3000 },
+    Kind {
+        name: "devmap",
+        map_type: BPF_MAP_TYPE_DEVMAP,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 8,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Dev,
+        ops: 4000,
+    },
+    Kind {
+        name: "devmap (4-byte values)",
+        map_type: BPF_MAP_TYPE_DEVMAP,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 5,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Dev,
+        ops: 3000,
+    },
+    Kind {
+        name: "devmap_hash",
+        map_type: BPF_MAP_TYPE_DEVMAP_HASH,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 6,
+        map_flags: 0,
+        shape: Shape::Hash,
+        values: Values::Dev,
+        ops: 4000,
+    },
+    Kind {
+        name: "cpumap",
+        map_type: BPF_MAP_TYPE_CPUMAP,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 6,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Cpu,
+        ops: 600,
+    },
+    Kind {
+        name: "cpumap (4-byte values)",
+        map_type: BPF_MAP_TYPE_CPUMAP,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 3,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Cpu,
+        ops: 400,
+    },
+    Kind {
+        name: "xskmap",
+        map_type: BPF_MAP_TYPE_XSKMAP,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 6,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Fd32,
+        ops: 3000,
+    },
+    Kind {
+        name: "sockmap (8-byte values)",
+        map_type: BPF_MAP_TYPE_SOCKMAP,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 6,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Fd64,
+        ops: 4000,
+    },
+    Kind {
+        name: "sockmap (4-byte values)",
+        map_type: BPF_MAP_TYPE_SOCKMAP,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 4,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Fd32,
+        ops: 3000,
+    },
+    Kind {
+        name: "sockhash",
+        map_type: BPF_MAP_TYPE_SOCKHASH,
+        key_size: 8,
+        value_size: 8,
+        max_entries: 5,
+        map_flags: 0,
+        shape: Shape::Hash,
+        values: Values::Fd64,
+        ops: 4000,
+    },
+    Kind {
+        name: "sockhash (odd key)",
+        map_type: BPF_MAP_TYPE_SOCKHASH,
+        key_size: 3,
+        value_size: 4,
+        max_entries: 9,
+        map_flags: 0,
+        shape: Shape::Hash,
+        values: Values::Fd32,
+        ops: 3000,
+    },
+    Kind {
+        name: "cgroup_array",
+        map_type: BPF_MAP_TYPE_CGROUP_ARRAY,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 4,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Fd32,
+        ops: 2000,
+    },
+    Kind {
+        name: "reuseport_sockarray (8-byte values)",
+        map_type: BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 4,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Fd64,
+        ops: 3000,
+    },
+    Kind {
+        name: "reuseport_sockarray (4-byte values)",
+        map_type: BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 3,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Fd32,
+        ops: 3000,
+    },
+    Kind {
+        name: "stack_trace",
+        map_type: BPF_MAP_TYPE_STACK_TRACE,
+        key_size: 4,
+        value_size: 16,
+        max_entries: 5,
+        map_flags: 0,
+        shape: Shape::Index,
+        values: Values::Bytes,
+        ops: 1000,
+    },
+    Kind {
+        name: "cgroup_storage",
+        map_type: BPF_MAP_TYPE_CGROUP_STORAGE,
+        key_size: 16,
+        value_size: 12,
+        max_entries: 0,
+        map_flags: 0,
+        shape: Shape::Cgroup,
+        values: Values::Bytes,
+        ops: 1000,
+    },
+    Kind {
+        name: "cgroup_storage (u64 key)",
+        map_type: BPF_MAP_TYPE_CGROUP_STORAGE,
+        key_size: 8,
+        value_size: 8,
+        max_entries: 0,
+        map_flags: 0,
+        shape: Shape::Cgroup,
+        values: Values::Bytes,
+        ops: 1000,
+    },
+    Kind {
+        name: "percpu_cgroup_storage",
+        map_type: BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE,
+        key_size: 8,
+        value_size: 4,
+        max_entries: 0,
+        map_flags: 0,
+        shape: Shape::Cgroup,
+        values: Values::Bytes,
+        ops: 1000,
+    },
+    Kind {
+        name: "sk_storage",
+        map_type: BPF_MAP_TYPE_SK_STORAGE,
+        key_size: 4,
+        value_size: 16,
+        max_entries: 0,
+        map_flags: BPF_F_NO_PREALLOC,
+        shape: Shape::Fd,
+        values: Values::Bytes,
+        ops: 4000,
+    },
+    Kind {
+        name: "task_storage",
+        map_type: BPF_MAP_TYPE_TASK_STORAGE,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 0,
+        map_flags: BPF_F_NO_PREALLOC,
+        shape: Shape::Fd,
+        values: Values::Bytes,
+        ops: 3000,
+    },
+    Kind {
+        name: "inode_storage",
+        map_type: BPF_MAP_TYPE_INODE_STORAGE,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 0,
+        map_flags: BPF_F_NO_PREALLOC,
+        shape: Shape::Fd,
+        values: Values::Bytes,
+        ops: 3000,
+    },
+    Kind {
+        name: "cgrp_storage",
+        map_type: BPF_MAP_TYPE_CGRP_STORAGE,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 0,
+        map_flags: BPF_F_NO_PREALLOC,
+        shape: Shape::Fd,
+        values: Values::Bytes,
+        ops: 3000,
+    },
 ];
 
 /// Raw BTF with `int` (id 1), `u8` (id 2) and `u8[n]` (id 3): the key and
@@ -250,7 +492,13 @@ fn btf_blob(n: u32) -> Vec<u8> {
     b.extend_from_slice(&0xeb9fu16.to_le_bytes());
     b.push(1);
     b.push(0);
-    for v in [24u32, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
+    for v in [
+        24u32,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
         b.extend_from_slice(&v.to_le_bytes());
     }
     b.extend_from_slice(&types);
@@ -371,7 +619,14 @@ fn gen_op(kind: &Kind, rng: &mut Rng, pool: &Pool, hash_keys: &[Vec<u8>], user_l
         _ => BPF_ANY,
     };
     match rng.below(10) {
-        0..=1 => Op::Lookup(key, if rng.below(10) == 0 { rng.pick(&[BPF_F_LOCK, 2]) } else { 0 }),
+        0..=1 => Op::Lookup(
+            key,
+            if rng.below(10) == 0 {
+                rng.pick(&[BPF_F_LOCK, 2])
+            } else {
+                0
+            },
+        ),
         2..=6 => Op::Update(key, value_for(kind, rng, pool, user_len), flags),
         7..=8 => Op::Delete(key),
         _ => Op::Next(if rng.below(4) == 0 { None } else { Some(key) }),
@@ -437,9 +692,19 @@ fn show(o: &Outcome) -> String {
 
 fn run_kind(kind: &Kind, pool: &Pool, seed: u64) -> Result<(usize, usize), String> {
     let mut btf = None;
-    let mut create = MapCreate::new(kind.map_type, kind.key_size, kind.value_size, kind.max_entries);
+    let mut create = MapCreate::new(
+        kind.map_type,
+        kind.key_size,
+        kind.value_size,
+        kind.max_entries,
+    );
     create.map_flags = kind.map_flags;
-    let mut spec = MapSpec::new(kind.map_type, kind.key_size, kind.value_size, kind.max_entries);
+    let mut spec = MapSpec::new(
+        kind.map_type,
+        kind.key_size,
+        kind.value_size,
+        kind.max_entries,
+    );
     spec.map_flags = kind.map_flags;
     if kind.shape == Shape::Fd {
         let b = KernelBtf::load(&btf_blob(kind.value_size))
@@ -451,7 +716,8 @@ fn run_kind(kind: &Kind, pool: &Pool, seed: u64) -> Result<(usize, usize), Strin
         spec.btf_value_type_id = 3;
         btf = Some(b);
     }
-    let theirs = KernelMap::create(&create).map_err(|e| format!("{}: kernel create: {e}", kind.name))?;
+    let theirs =
+        KernelMap::create(&create).map_err(|e| format!("{}: kernel create: {e}", kind.name))?;
     drop(btf);
     let ours = create_map(&spec).map_err(|e| format!("{}: our create: {e}", kind.name))?;
     let user_len = ours.value_size_user();
@@ -485,7 +751,11 @@ fn run_kind(kind: &Kind, pool: &Pool, seed: u64) -> Result<(usize, usize), Strin
         let b = kernel_do(&theirs, &op, user_len, ks);
         succeeded += b.is_ok() as usize;
         if a != b && diffs.len() < 10 {
-            diffs.push(format!("op {i} {op:?}: ours {}, kernel {}", show(&a), show(&b)));
+            diffs.push(format!(
+                "op {i} {op:?}: ours {}, kernel {}",
+                show(&a),
+                show(&b)
+            ));
         }
     }
     // The whole walk, then every key tried.
@@ -506,9 +776,16 @@ fn run_kind(kind: &Kind, pool: &Pool, seed: u64) -> Result<(usize, usize), Strin
     }
     for k in &tried {
         let op = Op::Lookup(k.clone(), 0);
-        let (a, b) = (ours_do(&*ours, &op, user_len, ks), kernel_do(&theirs, &op, user_len, ks));
+        let (a, b) = (
+            ours_do(&*ours, &op, user_len, ks),
+            kernel_do(&theirs, &op, user_len, ks),
+        );
         if a != b {
-            diffs.push(format!("final lookup {k:02x?}: ours {}, kernel {}", show(&a), show(&b)));
+            diffs.push(format!(
+                "final lookup {k:02x?}: ours {}, kernel {}",
+                show(&a),
+                show(&b)
+            ));
         }
     }
     // The sequence must reach the kind's successful paths, not only its
@@ -526,7 +803,11 @@ fn run_kind(kind: &Kind, pool: &Pool, seed: u64) -> Result<(usize, usize), Strin
     if diffs.is_empty() {
         Ok((kind.ops, succeeded))
     } else {
-        Err(format!("{} (seed {seed}):\n  {}", kind.name, diffs.join("\n  ")))
+        Err(format!(
+            "{} (seed {seed}):\n  {}",
+            kind.name,
+            diffs.join("\n  ")
+        ))
     }
 }
 
@@ -569,7 +850,10 @@ fn object_maps_agree_with_the_kernel() {
             Err(e) => failures.push(e),
         }
     }
-    eprintln!("object maps: {total} operations agreed in {} kinds", KINDS.len() - failures.len());
+    eprintln!(
+        "object maps: {total} operations agreed in {} kinds",
+        KINDS.len() - failures.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -578,21 +862,47 @@ fn object_maps_agree_with_the_kernel() {
 #[test]
 fn redirect_map_follows_the_kernels_flags() {
     let dev = create_map(&MapSpec::new(BPF_MAP_TYPE_DEVMAP, 4, 4, 4)).unwrap();
-    dev.update(&1u32.to_ne_bytes(), &1u32.to_ne_bytes(), BPF_ANY).unwrap();
+    dev.update(&1u32.to_ne_bytes(), &1u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
     let d = |k: u64, f: u64| redirect_map(&*dev, k, f).unwrap();
-    assert_eq!(d(1, 0), RedirectDecision { action: XDP_REDIRECT, redirect: true });
+    assert_eq!(
+        d(1, 0),
+        RedirectDecision {
+            action: XDP_REDIRECT,
+            redirect: true
+        }
+    );
     // An empty slot returns the fallback action in the low bits.
-    assert_eq!(d(2, 2), RedirectDecision { action: 2, redirect: false });
+    assert_eq!(
+        d(2, 2),
+        RedirectDecision {
+            action: 2,
+            redirect: false
+        }
+    );
     // The key is truncated to 32 bits, as the kernel's u32 lookup does.
     assert_eq!(d(1 << 32 | 1, 0).action, XDP_REDIRECT);
     // Broadcast redirects whatever the key.
-    assert_eq!(d(3, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS).action, XDP_REDIRECT);
+    assert_eq!(
+        d(3, BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS).action,
+        XDP_REDIRECT
+    );
     // Unknown flags abort.
-    assert_eq!(d(1, 1 << 5), RedirectDecision { action: XDP_ABORTED, redirect: false });
+    assert_eq!(
+        d(1, 1 << 5),
+        RedirectDecision {
+            action: XDP_ABORTED,
+            redirect: false
+        }
+    );
     let cpu = create_map(&MapSpec::new(BPF_MAP_TYPE_CPUMAP, 4, 4, 2)).unwrap();
     // Broadcast is for devmaps only.
-    assert_eq!(redirect_map(&*cpu, 0, BPF_F_BROADCAST).unwrap().action, XDP_ABORTED);
-    cpu.update(&0u32.to_ne_bytes(), &128u32.to_ne_bytes(), BPF_ANY).unwrap();
+    assert_eq!(
+        redirect_map(&*cpu, 0, BPF_F_BROADCAST).unwrap().action,
+        XDP_ABORTED
+    );
+    cpu.update(&0u32.to_ne_bytes(), &128u32.to_ne_bytes(), BPF_ANY)
+        .unwrap();
     assert_eq!(redirect_map(&*cpu, 0, 0).unwrap().action, XDP_REDIRECT);
     let hash = create_map(&MapSpec::new(BPF_MAP_TYPE_HASH, 4, 4, 2)).unwrap();
     assert_eq!(redirect_map(&*hash, 0, 0).unwrap_err().errno, libc::EINVAL);
