@@ -182,3 +182,54 @@ fn map_dump_and_create() {
         "{out}"
     );
 }
+
+/// The redirect and socket map kinds are created with the kernel's checks:
+/// a devmap of 8-byte values is made, a cpumap larger than NR_CPUS and a
+/// sockmap with a 3-byte value are refused with the kernel's errnos.
+#[test]
+fn map_create_takes_the_object_map_kinds() {
+    let (code, out, err) = ironbpf(&[
+        "map",
+        "create",
+        "devmap",
+        "--key-size",
+        "4",
+        "--value-size",
+        "8",
+        "--max-entries",
+        "4",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("created a devmap map: key 4 B, value 8 B"),
+        "{out}"
+    );
+    let (code, out, _) = ironbpf(&[
+        "map",
+        "create",
+        "cpumap",
+        "--key-size",
+        "4",
+        "--value-size",
+        "4",
+        "--max-entries",
+        "257",
+        "--json",
+    ]);
+    assert_ne!(code, 0);
+    assert!(out.contains("\"errno\":\"E2BIG\""), "{out}");
+    let (code, out, _) = ironbpf(&[
+        "map",
+        "create",
+        "sockmap",
+        "--key-size",
+        "4",
+        "--value-size",
+        "3",
+        "--max-entries",
+        "4",
+        "--json",
+    ]);
+    assert_ne!(code, 0);
+    assert!(out.contains("\"errno\":\"EINVAL\""), "{out}");
+}

@@ -1,5 +1,6 @@
-//! `BPF_MAP_TYPE_PROG_ARRAY`, `BPF_MAP_TYPE_ARRAY_OF_MAPS` and
-//! `BPF_MAP_TYPE_HASH_OF_MAPS`: maps whose values are other objects
+//! `BPF_MAP_TYPE_PROG_ARRAY`, `BPF_MAP_TYPE_ARRAY_OF_MAPS`,
+//! `BPF_MAP_TYPE_HASH_OF_MAPS` and `BPF_MAP_TYPE_CGROUP_ARRAY`: maps whose
+//! values are other objects
 //! (programs for tail calls, inner maps). From the host, an update stores an
 //! object id (the kernel takes an fd and stores the object; a lookup gives
 //! back its id), and the engine attaches the object itself with
@@ -28,7 +29,14 @@ enum Slots {
     Hash(BTreeMap<Vec<u8>, FdEntry>),
 }
 
-/// A program array or a map of maps.
+/// A program array, a map of maps or a cgroup array.
+///
+/// A cgroup array's host update takes a cgroup v2 directory fd, as the
+/// kernel does (`EBADF` for anything else, a cgroup v1 directory included),
+/// and stores the cgroup's id (its directory's inode number, what
+/// `bpf_get_current_cgroup_id` reports) as the slot's object, an
+/// `Arc<u64>` ([`FdMap::object`]); the host cannot read it back
+/// (`ENOTSUPP`).
 pub struct FdMap {
     spec: MapSpec,
     slots: RwLock<Slots>,
@@ -68,7 +76,7 @@ impl FdMap {
             exactly(spec, "key_size", spec.key_size, 4)?;
             check_flags(spec, BPF_F_NUMA_NODE | BPF_F_ACCESS_MASK)?;
         }
-        if spec.map_type != BPF_MAP_TYPE_PROG_ARRAY {
+        if spec.map_type != BPF_MAP_TYPE_PROG_ARRAY && spec.map_type != BPF_MAP_TYPE_CGROUP_ARRAY {
             check_inner(spec)?;
         }
         if hash && spec.max_entries > 1 << 31 {
@@ -203,6 +211,33 @@ impl FdMap {
     }
 }
 
+/// The cgroup v2 directory an fd names, by its id (the directory's inode),
+/// refused as `cgroup_get_from_fd` refuses: `EBADF` for an fd that is not
+/// open, not a cgroup directory, or a cgroup v1 one.
+fn cgroup2_id_of_fd(fd: u32) -> Result<u64, MapError> {
+    let bad = |why: &str| {
+        MapError::new(
+            libc::EBADF,
+            format!("fd {fd} {why} (the kernel says EBADF)"),
+        )
+    };
+    if fd > i32::MAX as u32 {
+        return Err(bad("is not an open file descriptor of this process"));
+    }
+    // SAFETY: fstatfs and fstat each write one struct into theirs.
+    let mut sf: libc::statfs = unsafe { std::mem::zeroed() };
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(fd as i32, &mut st) } != 0
+        || unsafe { libc::fstatfs(fd as i32, &mut sf) } != 0
+    {
+        return Err(bad("is not an open file descriptor of this process"));
+    }
+    if sf.f_type != libc::CGROUP2_SUPER_MAGIC || st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(bad("is not a cgroup v2 directory"));
+    }
+    Ok(st.st_ino)
+}
+
 /// `bpf_map_meta_alloc`: the inner map template of a map of maps.
 fn check_inner(spec: &MapSpec) -> Result<(), MapError> {
     let Some(inner) = &spec.inner else {
@@ -238,6 +273,12 @@ impl Map for FdMap {
     /// map's id for an fd it stored.
     fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
         self.access.lookup(flags, "lookup")?;
+        if self.spec.map_type == BPF_MAP_TYPE_CGROUP_ARRAY {
+            return Err(MapError::new(
+                ENOTSUPP,
+                "a cgroup_array's cgroups cannot be read back from the host (the kernel says ENOTSUPP)",
+            ));
+        }
         check_len("value", value_out.len(), 4)?;
         let id = self.entry_id(key)?;
         value_out[..4].copy_from_slice(&id.to_ne_bytes());
@@ -249,6 +290,28 @@ impl Map for FdMap {
         check_update_lock(flags)?;
         check_len("value", value.len(), 4)?;
         let id = u32::from_ne_bytes(value[..4].try_into().expect("4 bytes"));
+        if self.spec.map_type == BPF_MAP_TYPE_CGROUP_ARRAY {
+            // bpf_fd_array_map_update_elem: flags, index, then the fd.
+            if flags != BPF_ANY {
+                return Err(MapError::inval(format!(
+                    "update flags {flags:#x}: a cgroup_array takes only BPF_ANY (the kernel says EINVAL)"
+                )));
+            }
+            let i = index_of(self.key(key)?)?;
+            if i >= self.spec.max_entries {
+                return Err(MapError::new(
+                    libc::E2BIG,
+                    format!(
+                        "index {i} is past max_entries {} (the kernel says E2BIG)",
+                        self.spec.max_entries
+                    ),
+                ));
+            }
+            let cgroup_id = cgroup2_id_of_fd(id)?;
+            // The id is 64 bits: the entry's u32 holds its low half, the
+            // object the whole of it (an `Arc<u64>`).
+            return self.update_object(key, cgroup_id as u32, Some(Arc::new(cgroup_id)), flags);
+        }
         self.update_object(key, id, None, flags)
     }
 

@@ -2,13 +2,29 @@
 //!
 //! Every map kind a program can use (`array`, `percpu_array`, `hash`,
 //! `percpu_hash`, `lru_hash`, `lru_percpu_hash`, `lpm_trie`, `queue`, `stack`,
-//! `bloom_filter`, `ringbuf`, `perf_event_array`, `prog_array`,
-//! `array_of_maps`, `hash_of_maps`, and global data) is created from a
-//! [`MapSpec`] with the kernel's numeric `BPF_MAP_TYPE_*` id and refused with
-//! the kernel's errno where the kernel refuses it. Operations return the
-//! kernel's results and errnos (checked against `bpf(2)` by
-//! `tests/kernel_diff.rs`). Maps are thread-safe; per-CPU maps are indexed by
-//! the CPU slot the engine gives each running thread.
+//! `bloom_filter`, `ringbuf`, `user_ringbuf`, `perf_event_array`,
+//! `prog_array`, `array_of_maps`, `hash_of_maps`, `cgroup_array`,
+//! `stack_trace`, `devmap`, `devmap_hash`, `cpumap`, `xskmap`, `sockmap`,
+//! `sockhash`, `reuseport_sockarray`, `cgroup_storage`,
+//! `percpu_cgroup_storage`, `sk_storage`, `inode_storage`, `task_storage`,
+//! `cgrp_storage`, and global data) is created from a [`MapSpec`] with the
+//! kernel's numeric `BPF_MAP_TYPE_*` id and refused with the kernel's errno
+//! where the kernel refuses it (`struct_ops` and `arena` are refused with
+//! `EOPNOTSUPP`). Operations return the kernel's results and errnos (checked
+//! against `bpf(2)` by `tests/kernel_diff.rs` and
+//! `tests/kernel_diff_objects.rs`). Maps are thread-safe; per-CPU maps are
+//! indexed by the CPU slot the engine gives each running thread.
+//!
+//! Kinds whose values or keys are kernel objects model them in userspace,
+//! as each module documents: devmap values are ifindexes of this host's
+//! interfaces, cpumap keys possible CPUs, xskmap, sockmap, sockhash and
+//! reuseport values socket fds of this process, cgroup_array values cgroup
+//! v2 directory fds, local storage keys fds of their owners (sockets,
+//! files, pidfds, cgroup directories), checked as the kernel checks them.
+//! The kernel ties an entry's life to its object (a closed socket leaves
+//! its sockmap); ironbpf does not see objects go and keeps the entry.
+//! Program fds inside devmap and cpumap values are refused from the host;
+//! the engine attaches programs with `update_with_prog`.
 //!
 //! A program gets raw pointers to values ([`Map::lookup_ptr`]). Such a
 //! pointer stays valid while the program holds the epoch [`Guard`] it passed
@@ -50,9 +66,15 @@ mod lpm;
 mod lru;
 mod perf;
 mod queue;
+mod redirect;
+mod reuseport;
 mod ringbuf;
 mod slab;
+mod sock;
+mod sockmap;
 mod spec;
+mod stackmap;
+mod storage;
 
 pub use array::ArrayMap;
 pub use bloom::BloomFilter;
@@ -62,8 +84,23 @@ pub use hash::HashMap;
 pub use lpm::LpmTrie;
 pub use perf::{PerfEventArray, PerfRecord};
 pub use queue::QueueStack;
-pub use ringbuf::{RingBuf, RingBufRecord};
+pub use redirect::{
+    host_has_ifindex, redirect_map, CpuMap, DevMap, RedirectDecision, XskMap, BPF_F_BROADCAST,
+    BPF_F_EXCLUDE_INGRESS, BPF_REDIRECT_ACTION_MASK, CPUMAP_MAX_QSIZE, NR_CPUS, XDP_ABORTED,
+    XDP_REDIRECT,
+};
+pub use reuseport::ReuseportArray;
+pub use ringbuf::{RingBuf, RingBufRecord, UserRingBuf, BPF_MAX_USER_RINGBUF_SAMPLES};
+pub use sock::{socket_of_fd, SockInfo};
+pub use sockmap::{SockEntry, SockMap, BPF_F_INGRESS, SK_DROP, SK_PASS};
 pub use spec::{host_possible_cpus, map_type_name, MapSpec};
+pub use stackmap::{
+    perf_event_max_stack, StackTraceMap, BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID,
+    BPF_F_SKIP_FIELD_MASK, BPF_F_USER_STACK,
+};
+pub use storage::{
+    CgroupStorage, LocalStorage, BPF_LOCAL_STORAGE_GET_F_CREATE, BPF_LOCAL_STORAGE_MAX_VALUE_SIZE,
+};
 
 /// `BPF_MAP_TYPE_*`: the kernel's map type ids.
 pub const BPF_MAP_TYPE_UNSPEC: u32 = 0;
@@ -73,15 +110,33 @@ pub const BPF_MAP_TYPE_PROG_ARRAY: u32 = 3;
 pub const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
 pub const BPF_MAP_TYPE_PERCPU_HASH: u32 = 5;
 pub const BPF_MAP_TYPE_PERCPU_ARRAY: u32 = 6;
+pub const BPF_MAP_TYPE_STACK_TRACE: u32 = 7;
+pub const BPF_MAP_TYPE_CGROUP_ARRAY: u32 = 8;
 pub const BPF_MAP_TYPE_LRU_HASH: u32 = 9;
 pub const BPF_MAP_TYPE_LRU_PERCPU_HASH: u32 = 10;
 pub const BPF_MAP_TYPE_LPM_TRIE: u32 = 11;
 pub const BPF_MAP_TYPE_ARRAY_OF_MAPS: u32 = 12;
 pub const BPF_MAP_TYPE_HASH_OF_MAPS: u32 = 13;
+pub const BPF_MAP_TYPE_DEVMAP: u32 = 14;
+pub const BPF_MAP_TYPE_SOCKMAP: u32 = 15;
+pub const BPF_MAP_TYPE_CPUMAP: u32 = 16;
+pub const BPF_MAP_TYPE_XSKMAP: u32 = 17;
+pub const BPF_MAP_TYPE_SOCKHASH: u32 = 18;
+pub const BPF_MAP_TYPE_CGROUP_STORAGE: u32 = 19;
+pub const BPF_MAP_TYPE_REUSEPORT_SOCKARRAY: u32 = 20;
+pub const BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: u32 = 21;
 pub const BPF_MAP_TYPE_QUEUE: u32 = 22;
 pub const BPF_MAP_TYPE_STACK: u32 = 23;
+pub const BPF_MAP_TYPE_SK_STORAGE: u32 = 24;
+pub const BPF_MAP_TYPE_DEVMAP_HASH: u32 = 25;
+pub const BPF_MAP_TYPE_STRUCT_OPS: u32 = 26;
 pub const BPF_MAP_TYPE_RINGBUF: u32 = 27;
+pub const BPF_MAP_TYPE_INODE_STORAGE: u32 = 28;
+pub const BPF_MAP_TYPE_TASK_STORAGE: u32 = 29;
 pub const BPF_MAP_TYPE_BLOOM_FILTER: u32 = 30;
+pub const BPF_MAP_TYPE_USER_RINGBUF: u32 = 31;
+pub const BPF_MAP_TYPE_CGRP_STORAGE: u32 = 32;
+pub const BPF_MAP_TYPE_ARENA: u32 = 33;
 /// One past the last map type this kernel (6.18) knows (`BPF_MAP_TYPE_ARENA` is 33).
 pub const MAX_BPF_MAP_TYPE: u32 = 34;
 
@@ -391,10 +446,25 @@ pub fn create_map_with_cpus(
         BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK => Arc::new(QueueStack::new(spec)?),
         BPF_MAP_TYPE_BLOOM_FILTER => Arc::new(BloomFilter::new(spec)?),
         BPF_MAP_TYPE_RINGBUF => Arc::new(RingBuf::new(spec)?),
+        BPF_MAP_TYPE_USER_RINGBUF => Arc::new(UserRingBuf::new(spec)?),
+        BPF_MAP_TYPE_STACK_TRACE => Arc::new(StackTraceMap::new(spec)?),
+        BPF_MAP_TYPE_REUSEPORT_SOCKARRAY => Arc::new(ReuseportArray::new(spec)?),
         BPF_MAP_TYPE_PERF_EVENT_ARRAY => Arc::new(PerfEventArray::new(spec, ncpus)?),
-        BPF_MAP_TYPE_PROG_ARRAY | BPF_MAP_TYPE_ARRAY_OF_MAPS | BPF_MAP_TYPE_HASH_OF_MAPS => {
-            Arc::new(FdMap::new(spec, ncpus)?)
+        BPF_MAP_TYPE_PROG_ARRAY
+        | BPF_MAP_TYPE_ARRAY_OF_MAPS
+        | BPF_MAP_TYPE_HASH_OF_MAPS
+        | BPF_MAP_TYPE_CGROUP_ARRAY => Arc::new(FdMap::new(spec, ncpus)?),
+        BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH => Arc::new(DevMap::new(spec)?),
+        BPF_MAP_TYPE_CPUMAP => Arc::new(CpuMap::new(spec, ncpus)?),
+        BPF_MAP_TYPE_XSKMAP => Arc::new(XskMap::new(spec)?),
+        BPF_MAP_TYPE_SOCKMAP | BPF_MAP_TYPE_SOCKHASH => Arc::new(SockMap::new(spec)?),
+        BPF_MAP_TYPE_CGROUP_STORAGE | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE => {
+            Arc::new(CgroupStorage::new(spec, ncpus)?)
         }
+        BPF_MAP_TYPE_SK_STORAGE
+        | BPF_MAP_TYPE_INODE_STORAGE
+        | BPF_MAP_TYPE_TASK_STORAGE
+        | BPF_MAP_TYPE_CGRP_STORAGE => Arc::new(LocalStorage::new(spec)?),
         t if t != BPF_MAP_TYPE_UNSPEC && t < MAX_BPF_MAP_TYPE => {
             return Err(MapError::new(
                 libc::EOPNOTSUPP,

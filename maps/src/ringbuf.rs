@@ -405,3 +405,329 @@ impl Map for RingBuf {
         self
     }
 }
+
+/// `BPF_MAX_USER_RINGBUF_SAMPLES`: the most samples one drain visits.
+pub const BPF_MAX_USER_RINGBUF_SAMPLES: u64 = 128 * 1024;
+/// `DYNPTR_MAX_SIZE`: the largest sample a drain hands to its callback.
+const DYNPTR_MAX_SIZE: u32 = (1 << 24) - 1;
+
+/// `BPF_MAP_TYPE_USER_RINGBUF`: a ring buffer whose producer is the host
+/// (libbpf's `user_ring_buffer__reserve`/`__submit`/`__discard`) and whose
+/// consumer is a program (`bpf_user_ringbuf_drain`). Creation and the
+/// host's map commands are a ringbuf's (sizes, flags, `ENOTSUPP`); the
+/// layout is the kernel's: an 8-byte header per record, busy and discard
+/// bits, free-running positions.
+pub struct UserRingBuf {
+    ring: RingBuf,
+    /// The kernel's `rb->busy`: one drain at a time.
+    draining: std::sync::atomic::AtomicBool,
+}
+
+impl UserRingBuf {
+    pub(crate) fn new(spec: &MapSpec) -> Result<Self, MapError> {
+        Ok(UserRingBuf {
+            ring: RingBuf::new(spec)?,
+            draining: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// `user_ring_buffer__reserve`: room for a `size`-byte sample, marked
+    /// busy until [`UserRingBuf::submit`] or [`UserRingBuf::discard`].
+    /// `E2BIG` when the record cannot fit the ring at all, `ENOSPC` when it
+    /// does not fit the free space now (the ring may fill completely).
+    pub fn reserve(&self, size: u32) -> Result<NonNull<u8>, MapError> {
+        let r = &self.ring;
+        let total = round8(size as usize + BPF_RINGBUF_HDR_SZ as usize) as u64;
+        if size as u64 > RINGBUF_MAX_RECORD_SZ || total > r.size {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!(
+                    "a {size}-byte sample takes {total} bytes, more than the {}-byte ring (E2BIG)",
+                    r.size
+                ),
+            ));
+        }
+        let _g = r.producer.lock().unwrap_or_else(|e| e.into_inner());
+        let cons = r.cons_pos.load(Ordering::Acquire);
+        let prod = r.prod_pos.load(Ordering::Relaxed);
+        if r.size - (prod - cons) < total {
+            return Err(MapError::new(
+                libc::ENOSPC,
+                format!(
+                    "no room for a {total}-byte record: {} of {} bytes are in use (ENOSPC)",
+                    prod - cons,
+                    r.size
+                ),
+            ));
+        }
+        r.hdr(prod)
+            .store(size | BPF_RINGBUF_BUSY_BIT, Ordering::Release);
+        r.prod_pos.store(prod + total, Ordering::Release);
+        // SAFETY: the sample follows its header; the double mapping keeps
+        // it contiguous when it wraps.
+        NonNull::new(unsafe { r.base.as_ptr().add((prod & r.mask) as usize + 8) })
+            .ok_or_else(|| MapError::inval("the ring's mapping is null"))
+    }
+
+    fn commit(&self, sample: NonNull<u8>, discard: bool) -> Result<(), MapError> {
+        if !self.ring.owns(sample) {
+            return Err(MapError::inval(format!(
+                "{:p} is not a sample this ring reserved",
+                sample.as_ptr()
+            )));
+        }
+        let off = (sample.as_ptr() as u64 - 8 - self.ring.base.as_ptr() as u64) & self.ring.mask;
+        let h = self.ring.hdr(off);
+        let mut v = h.load(Ordering::Acquire);
+        if v & BPF_RINGBUF_BUSY_BIT == 0 {
+            return Err(MapError::inval(format!(
+                "the sample at {:p} was already submitted or discarded",
+                sample.as_ptr()
+            )));
+        }
+        v &= !BPF_RINGBUF_BUSY_BIT;
+        if discard {
+            v |= BPF_RINGBUF_DISCARD_BIT;
+        }
+        h.store(v, Ordering::Release);
+        Ok(())
+    }
+
+    /// `user_ring_buffer__submit`: the sample becomes visible to drains.
+    pub fn submit(&self, sample: NonNull<u8>) -> Result<(), MapError> {
+        self.commit(sample, false)
+    }
+
+    /// `user_ring_buffer__discard`: drains skip the sample.
+    pub fn discard(&self, sample: NonNull<u8>) -> Result<(), MapError> {
+        self.commit(sample, true)
+    }
+
+    /// Reserves, copies `data` and submits.
+    pub fn produce(&self, data: &[u8]) -> Result<(), MapError> {
+        let n = u32::try_from(data.len()).map_err(|_| {
+            MapError::new(libc::E2BIG, "a sample's length must fit 32 bits (E2BIG)")
+        })?;
+        let p = self.reserve(n)?;
+        // SAFETY: the reservation has `n` bytes.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p.as_ptr(), data.len()) };
+        self.submit(p)
+    }
+
+    /// `bpf_user_ringbuf_drain(map, callback, ctx, flags)`: calls
+    /// `callback` on each submitted sample in order (the slice is the
+    /// sample in the ring, read-only), releasing it afterwards, until the
+    /// ring is empty, the oldest sample is still busy, the callback returns
+    /// nonzero, or `BPF_MAX_USER_RINGBUF_SAMPLES` samples were visited.
+    /// Discarded samples are skipped and not counted. Returns the number of
+    /// samples given to the callback; `EINVAL` for flags other than
+    /// `BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP` or a malformed ring,
+    /// `EBUSY` while another drain runs, `E2BIG` for a sample larger than
+    /// the ring or than a dynptr holds.
+    pub fn drain(
+        &self,
+        flags: u64,
+        mut callback: impl FnMut(&[u8]) -> u64,
+    ) -> Result<u64, MapError> {
+        if flags & !(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP) != 0 {
+            return Err(MapError::inval(format!(
+                "bpf_user_ringbuf_drain flags {flags:#x}: only BPF_RB_NO_WAKEUP and BPF_RB_FORCE_WAKEUP (the kernel says EINVAL)"
+            )));
+        }
+        if self.draining.swap(true, Ordering::AcqRel) {
+            return Err(MapError::new(
+                libc::EBUSY,
+                "another bpf_user_ringbuf_drain is consuming this ring (the kernel says EBUSY)",
+            ));
+        }
+        let r = &self.ring;
+        let mut samples = 0u64;
+        let mut discarded = 0u64;
+        let mut ret = 0u64;
+        let mut result = Ok(());
+        while samples < BPF_MAX_USER_RINGBUF_SAMPLES && ret == 0 {
+            let prod = r.prod_pos.load(Ordering::Acquire);
+            let cons = r.cons_pos.load(Ordering::Acquire);
+            if !prod.is_multiple_of(8) {
+                result = Err(MapError::inval(format!(
+                    "the producer position {prod} is not 8-aligned (the kernel says EINVAL)"
+                )));
+                break;
+            }
+            if cons >= prod {
+                break;
+            }
+            let h = r.hdr(cons).load(Ordering::Acquire);
+            let len = h & !(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+            let total = round8(len as usize + BPF_RINGBUF_HDR_SZ as usize) as u64;
+            if total > prod - cons {
+                result = Err(MapError::inval(format!(
+                    "the sample at position {cons} claims {len} bytes, past the producer position {prod} (the kernel says EINVAL)"
+                )));
+                break;
+            }
+            if total > r.size || len > DYNPTR_MAX_SIZE {
+                result = Err(MapError::new(
+                    libc::E2BIG,
+                    format!("the sample at position {cons} has {len} bytes, too many for the ring or a dynptr (the kernel says E2BIG)"),
+                ));
+                break;
+            }
+            if h & BPF_RINGBUF_DISCARD_BIT != 0 {
+                r.cons_pos.store(cons + total, Ordering::Release);
+                discarded += 1;
+                samples += 1;
+                continue;
+            }
+            if h & BPF_RINGBUF_BUSY_BIT != 0 {
+                break;
+            }
+            // SAFETY: a submitted sample of `len` bytes follows its header
+            // contiguously (double mapping); the producer does not touch it
+            // until the consumer position passes it.
+            let sample = unsafe {
+                std::slice::from_raw_parts(
+                    r.base.as_ptr().add((cons & r.mask) as usize + 8),
+                    len as usize,
+                )
+            };
+            ret = callback(sample);
+            r.cons_pos.store(cons + total, Ordering::Release);
+            samples += 1;
+        }
+        self.draining.store(false, Ordering::Release);
+        result.map(|()| samples - discarded)
+    }
+
+    /// The ring's positions and size (`BPF_RB_*` selectors), as
+    /// `bpf_ringbuf_query` reads them.
+    pub fn query(&self, flags: u64) -> u64 {
+        self.ring.query(flags)
+    }
+}
+
+impl Map for UserRingBuf {
+    fn spec(&self) -> &MapSpec {
+        self.ring.spec()
+    }
+    fn possible_cpus(&self) -> usize {
+        1
+    }
+    fn lookup(&self, key: &[u8], value_out: &mut [u8], flags: u64) -> Result<(), MapError> {
+        self.ring.lookup(key, value_out, flags)
+    }
+    fn update(&self, key: &[u8], value: &[u8], flags: u64) -> Result<(), MapError> {
+        self.ring.update(key, value, flags)
+    }
+    fn delete(&self, key: &[u8]) -> Result<(), MapError> {
+        self.ring.delete(key)
+    }
+    fn get_next_key(&self, key: Option<&[u8]>, next_out: &mut [u8]) -> Result<(), MapError> {
+        self.ring.get_next_key(key, next_out)
+    }
+    fn freeze(&self) -> Result<(), MapError> {
+        self.ring.freeze()
+    }
+    fn is_frozen(&self) -> bool {
+        self.ring.is_frozen()
+    }
+    fn lookup_ptr(&self, _key: &[u8], _cpu: usize, _guard: &Guard) -> Option<NonNull<u8>> {
+        None
+    }
+    /// Programs read samples only through the drain callback's dynptr.
+    fn value_region(&self, _addr: u64, _len: u64) -> Option<MemoryRegion> {
+        None
+    }
+    fn len(&self) -> usize {
+        self.ring.query(BPF_RB_AVAIL_DATA) as usize
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod user_ringbuf_tests {
+    use super::*;
+
+    fn ring(size: u32) -> UserRingBuf {
+        UserRingBuf::new(&MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, size)).unwrap()
+    }
+
+    #[test]
+    fn drain_gives_submitted_samples_in_order_and_skips_discarded_ones() {
+        let rb = ring(4096);
+        rb.produce(b"first").unwrap();
+        let p = rb.reserve(3).unwrap();
+        rb.discard(p).unwrap();
+        rb.produce(b"second!").unwrap();
+        let mut seen = Vec::new();
+        let n = rb
+            .drain(0, |s| {
+                seen.push(s.to_vec());
+                0
+            })
+            .unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(seen, vec![b"first".to_vec(), b"second!".to_vec()]);
+        // Empty now: 0 samples, no error.
+        assert_eq!(rb.drain(0, |_| 0).unwrap(), 0);
+        assert_eq!(rb.query(BPF_RB_AVAIL_DATA), 0);
+    }
+
+    #[test]
+    fn a_busy_sample_stops_the_drain_and_a_nonzero_callback_stops_it_too() {
+        let rb = ring(4096);
+        rb.produce(b"a").unwrap();
+        let busy = rb.reserve(8).unwrap();
+        rb.produce(b"c").unwrap();
+        assert_eq!(rb.drain(0, |_| 0).unwrap(), 1);
+        rb.submit(busy).unwrap();
+        // The callback's 1 stops after the sample it was given.
+        assert_eq!(rb.drain(0, |_| 1).unwrap(), 1);
+        assert_eq!(rb.drain(0, |_| 0).unwrap(), 1);
+        assert_eq!(rb.drain(4, |_| 0).unwrap_err().errno, libc::EINVAL);
+    }
+
+    #[test]
+    fn reserve_fills_the_ring_exactly_then_refuses() {
+        let rb = ring(4096);
+        assert_eq!(rb.reserve(4089).unwrap_err().errno, libc::E2BIG);
+        // 4088 + 8 = 4096: the whole ring.
+        let p = rb.reserve(4088).unwrap();
+        assert_eq!(rb.reserve(0).unwrap_err().errno, libc::ENOSPC);
+        rb.submit(p).unwrap();
+        assert_eq!(rb.submit(p).unwrap_err().errno, libc::EINVAL);
+        let mut len = 0;
+        assert_eq!(
+            rb.drain(0, |s| {
+                len = s.len();
+                0
+            })
+            .unwrap(),
+            1
+        );
+        assert_eq!(len, 4088);
+        // The space is free again, to the last byte.
+        rb.produce(&[7; 100]).unwrap();
+        rb.produce(&[9; 3976]).unwrap();
+        let mut got = Vec::new();
+        rb.drain(0, |s| {
+            got.push(s.to_vec());
+            0
+        })
+        .unwrap();
+        assert_eq!(got, vec![vec![7; 100], vec![9; 3976]]);
+    }
+
+    #[test]
+    fn host_commands_are_a_ringbufs() {
+        let m = create_map(&MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 8192)).unwrap();
+        assert_eq!(m.lookup(&[], &mut [], 0).unwrap_err().errno, ENOTSUPP);
+        assert!(m.as_any().downcast_ref::<UserRingBuf>().is_some());
+        let e = create_map(&MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4095))
+            .err()
+            .unwrap();
+        assert_eq!(e.errno, libc::EINVAL);
+    }
+}

@@ -19,6 +19,13 @@ pub struct MapSpec {
     pub name: String,
     /// The template of the inner maps of `array_of_maps` / `hash_of_maps`.
     pub inner: Option<Box<MapSpec>>,
+    /// `btf_key_type_id`: the key's BTF type (0: none). Only the local
+    /// storages (`sk_storage`, ...) look at it: they require one. The
+    /// types themselves are the loader's to check.
+    pub btf_key_type_id: u32,
+    /// `btf_value_type_id`: the value's BTF type (0: none); see
+    /// [`MapSpec::btf_key_type_id`].
+    pub btf_value_type_id: u32,
 }
 
 impl MapSpec {
@@ -37,7 +44,10 @@ impl MapSpec {
     pub fn is_percpu(&self) -> bool {
         matches!(
             self.map_type,
-            BPF_MAP_TYPE_PERCPU_ARRAY | BPF_MAP_TYPE_PERCPU_HASH | BPF_MAP_TYPE_LRU_PERCPU_HASH
+            BPF_MAP_TYPE_PERCPU_ARRAY
+                | BPF_MAP_TYPE_PERCPU_HASH
+                | BPF_MAP_TYPE_LRU_PERCPU_HASH
+                | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
         )
     }
 }
@@ -117,7 +127,12 @@ pub(crate) fn check_common(spec: &MapSpec) -> Result<(), MapError> {
             "map_flags has both BPF_F_RDONLY and BPF_F_WRONLY (the kernel says EINVAL)",
         ));
     }
-    if f & BPF_F_RDONLY_PROG != 0 && f & BPF_F_WRONLY_PROG != 0 {
+    // Cgroup storage makes this check itself, after its size checks.
+    let own_check = matches!(
+        spec.map_type,
+        BPF_MAP_TYPE_CGROUP_STORAGE | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE
+    );
+    if !own_check && f & BPF_F_RDONLY_PROG != 0 && f & BPF_F_WRONLY_PROG != 0 {
         return Err(MapError::inval(
             "map_flags has both BPF_F_RDONLY_PROG and BPF_F_WRONLY_PROG (the kernel says EINVAL)",
         ));

@@ -37,7 +37,9 @@
 //!   compared, and at the end both maps may hold only keys some update
 //!   inserted;
 //! - map types ironbpf does not provide are refused with EOPNOTSUPP, so
-//!   creation requests are drawn from the types it does provide;
+//!   creation requests are drawn from the types it does provide (the
+//!   local storages get a real BTF blob whose value type is
+//!   `u8[value_size]`);
 //! - maps of maps run fewer operations: each successful update or delete
 //!   waits for an RCU grace period in the kernel.
 //!
@@ -978,7 +980,15 @@ fn kernel_create(spec: &MapSpec) -> Result<OwnedFd, i32> {
     let mut name = [0u8; 16];
     let n = spec.name.len().min(16);
     name[..n].copy_from_slice(&spec.name.as_bytes()[..n]);
+    // The BTF the ids name: `u8[value_size]` as the value type.
+    let btf = (spec.btf_value_type_id != 0).then(|| {
+        ironbpf_kernel::KernelBtf::load(&btf_blob(spec.value_size))
+            .unwrap_or_else(|(e, line)| panic!("BTF for {spec:?}: {e} {line}"))
+    });
     let mut attr = sys::MapCreateAttr {
+        btf_fd: btf.as_ref().map_or(0, |b| b.raw_fd() as u32),
+        btf_key_type_id: spec.btf_key_type_id,
+        btf_value_type_id: spec.btf_value_type_id,
         map_type: spec.map_type,
         key_size: spec.key_size,
         value_size: spec.value_size,
@@ -1022,7 +1032,72 @@ const CREATE_TYPES: &[u32] = &[
     BPF_MAP_TYPE_STACK,
     BPF_MAP_TYPE_RINGBUF,
     BPF_MAP_TYPE_BLOOM_FILTER,
+    BPF_MAP_TYPE_DEVMAP,
+    BPF_MAP_TYPE_DEVMAP_HASH,
+    BPF_MAP_TYPE_CPUMAP,
+    BPF_MAP_TYPE_XSKMAP,
+    BPF_MAP_TYPE_SOCKMAP,
+    BPF_MAP_TYPE_SOCKHASH,
+    BPF_MAP_TYPE_CGROUP_STORAGE,
+    BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE,
+    BPF_MAP_TYPE_SK_STORAGE,
+    BPF_MAP_TYPE_INODE_STORAGE,
+    BPF_MAP_TYPE_TASK_STORAGE,
+    BPF_MAP_TYPE_CGRP_STORAGE,
+    BPF_MAP_TYPE_USER_RINGBUF,
+    BPF_MAP_TYPE_CGROUP_ARRAY,
+    BPF_MAP_TYPE_STACK_TRACE,
+    BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
 ];
+
+/// Whether a kind is a local storage (its creation needs BTF).
+fn is_local_storage(t: u32) -> bool {
+    matches!(
+        t,
+        BPF_MAP_TYPE_SK_STORAGE
+            | BPF_MAP_TYPE_INODE_STORAGE
+            | BPF_MAP_TYPE_TASK_STORAGE
+            | BPF_MAP_TYPE_CGRP_STORAGE
+    )
+}
+
+/// Raw BTF with `int` (id 1), `u8` (id 2) and `u8[n]` (id 3), the key and
+/// value types of a local storage.
+fn btf_blob(n: u32) -> Vec<u8> {
+    let strings = b"\0int\0u8\0";
+    let mut types = Vec::new();
+    for v in [
+        1,
+        1 << 24,
+        4,
+        (1 << 24) | 32,
+        5,
+        1 << 24,
+        1,
+        8,
+        0,
+        3 << 24,
+        0,
+        2,
+        1,
+        n,
+    ] {
+        types.extend_from_slice(&u32::to_le_bytes(v));
+    }
+    let mut b = vec![0x9f, 0xeb, 1, 0];
+    for v in [
+        24u32,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&types);
+    b.extend_from_slice(strings);
+    b
+}
 
 fn pick<T: Copy>(rng: &mut Rng, xs: &[T]) -> T {
     xs[rng.below(xs.len() as u64) as usize]
@@ -1050,12 +1125,36 @@ fn random_spec(rng: &mut Rng) -> MapSpec {
         | BPF_MAP_TYPE_PERCPU_ARRAY
         | BPF_MAP_TYPE_PROG_ARRAY
         | BPF_MAP_TYPE_PERF_EVENT_ARRAY
+        | BPF_MAP_TYPE_CGROUP_ARRAY
+        | BPF_MAP_TYPE_REUSEPORT_SOCKARRAY
         | BPF_MAP_TYPE_ARRAY_OF_MAPS => (4, pick(rng, &[4, 8, 12, 64]), pick(rng, &[1, 4, 16])),
         BPF_MAP_TYPE_LPM_TRIE => (pick(rng, &[5, 8, 20, 260]), 8, pick(rng, &[1, 16])),
         BPF_MAP_TYPE_QUEUE | BPF_MAP_TYPE_STACK | BPF_MAP_TYPE_BLOOM_FILTER => {
             (0, pick(rng, &[1, 4, 8, 13]), pick(rng, &[1, 16, 100]))
         }
-        BPF_MAP_TYPE_RINGBUF => (0, 0, pick(rng, &[4096, 8192, 65536])),
+        BPF_MAP_TYPE_STACK_TRACE => (
+            4,
+            pick(rng, &[8, 12, 64, 96, 1016, 1024, 4064, 4096]),
+            pick(rng, &[1, 3, 16, 100]),
+        ),
+        BPF_MAP_TYPE_RINGBUF | BPF_MAP_TYPE_USER_RINGBUF => (0, 0, pick(rng, &[4096, 8192, 65536])),
+        BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH | BPF_MAP_TYPE_CPUMAP => {
+            (4, pick(rng, &[4, 8]), pick(rng, &[1, 4, 16, 256, 257]))
+        }
+        BPF_MAP_TYPE_XSKMAP | BPF_MAP_TYPE_SOCKMAP => {
+            (4, pick(rng, &[4, 8]), pick(rng, &[1, 4, 16]))
+        }
+        BPF_MAP_TYPE_SOCKHASH => (
+            pick(rng, &[1, 4, 13, 512, 513]),
+            pick(rng, &[4, 8]),
+            pick(rng, &[1, 4, 16]),
+        ),
+        BPF_MAP_TYPE_CGROUP_STORAGE | BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE => (
+            pick(rng, &[8, 16]),
+            pick(rng, &[1, 8, 4096, 32768, 32769, 65407, 65408]),
+            0,
+        ),
+        t if is_local_storage(t) => (4, pick(rng, &[1, 8, 4096, 65407, 65408]), 0),
         _ => (
             pick(rng, &[1, 4, 8, 13]),
             pick(rng, &[1, 4, 8, 12]),
@@ -1106,7 +1205,7 @@ fn random_spec(rng: &mut Rng) -> MapSpec {
         }
     }
     // The flags each kind needs, most of the time.
-    if map_type == BPF_MAP_TYPE_LPM_TRIE && rng.below(5) != 0 {
+    if (map_type == BPF_MAP_TYPE_LPM_TRIE || is_local_storage(map_type)) && rng.below(5) != 0 {
         map_flags |= BPF_F_NO_PREALLOC;
     }
     let map_extra = match rng.below(12) {
@@ -1151,6 +1250,11 @@ fn random_spec(rng: &mut Rng) -> MapSpec {
     spec.map_extra = map_extra;
     spec.name = name;
     spec.inner = inner_spec(inner).map(Box::new);
+    // Local storages need BTF key and value types, most of the time given.
+    if is_local_storage(map_type) && rng.below(6) != 0 {
+        spec.btf_key_type_id = 1;
+        spec.btf_value_type_id = 3;
+    }
     spec
 }
 
@@ -1227,6 +1331,7 @@ fn creation_checks_agree_with_the_kernel() {
     let mut rng = Rng(seed(4242));
     let mut failures = Vec::new();
     let (mut compared, mut accepted) = (0, 0);
+    let mut per_type: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut tried = 0;
     while compared < CREATES {
         tried += 1;
@@ -1235,11 +1340,27 @@ fn creation_checks_agree_with_the_kernel() {
             continue;
         }
         compared += 1;
+        let per = per_type
+            .entry(map_type_name(spec.map_type))
+            .or_insert((0, 0));
+        per.0 += 1;
         match create_case(&spec) {
-            Ok(()) => accepted += create_map(&spec).is_ok() as usize,
+            Ok(()) => {
+                let ok = create_map(&spec).is_ok() as usize;
+                accepted += ok;
+                per.1 += ok;
+            }
             Err(e) => failures.push(e),
         }
     }
+    eprintln!(
+        "creation by type (requests/accepted): {}",
+        per_type
+            .iter()
+            .map(|(t, (n, a))| format!("{t} {n}/{a}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     eprintln!(
         "creation: {compared} requests ({accepted} accepted, {} skipped as too large), {} disagreements",
         tried - compared,
@@ -1511,6 +1632,10 @@ fn access_kinds() -> Vec<(&'static str, MapSpec, Vec<u8>)> {
     let mut lpm_key = 24u32.to_ne_bytes().to_vec();
     lpm_key.extend_from_slice(&[10, 0, 0, 0]);
     let k4 = 1u32.to_ne_bytes().to_vec();
+    let mut sk_storage = MapSpec::new(BPF_MAP_TYPE_SK_STORAGE, 4, 8, 0);
+    sk_storage.map_flags = BPF_F_NO_PREALLOC;
+    sk_storage.btf_key_type_id = 1;
+    sk_storage.btf_value_type_id = 3;
     vec![
         (
             "array",
@@ -1567,7 +1692,68 @@ fn access_kinds() -> Vec<(&'static str, MapSpec, Vec<u8>)> {
         (
             "prog_array",
             MapSpec::new(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4),
-            k4,
+            k4.clone(),
+        ),
+        (
+            "devmap",
+            MapSpec::new(BPF_MAP_TYPE_DEVMAP, 4, 8, 4),
+            k4.clone(),
+        ),
+        (
+            "devmap_hash",
+            MapSpec::new(BPF_MAP_TYPE_DEVMAP_HASH, 4, 8, 4),
+            k4.clone(),
+        ),
+        (
+            "cpumap",
+            MapSpec::new(BPF_MAP_TYPE_CPUMAP, 4, 4, 2),
+            k4.clone(),
+        ),
+        (
+            "xskmap",
+            MapSpec::new(BPF_MAP_TYPE_XSKMAP, 4, 4, 4),
+            k4.clone(),
+        ),
+        (
+            "sockmap",
+            MapSpec::new(BPF_MAP_TYPE_SOCKMAP, 4, 8, 4),
+            k4.clone(),
+        ),
+        (
+            "sockhash",
+            MapSpec::new(BPF_MAP_TYPE_SOCKHASH, 4, 8, 4),
+            k4.clone(),
+        ),
+        (
+            "reuseport_sockarray",
+            MapSpec::new(BPF_MAP_TYPE_REUSEPORT_SOCKARRAY, 4, 8, 4),
+            k4.clone(),
+        ),
+        (
+            "cgroup_array",
+            MapSpec::new(BPF_MAP_TYPE_CGROUP_ARRAY, 4, 4, 4),
+            k4.clone(),
+        ),
+        (
+            "stack_trace",
+            MapSpec::new(BPF_MAP_TYPE_STACK_TRACE, 4, 16, 4),
+            k4.clone(),
+        ),
+        (
+            "cgroup_storage",
+            MapSpec::new(BPF_MAP_TYPE_CGROUP_STORAGE, 8, 8, 0),
+            vec![1; 8],
+        ),
+        (
+            "percpu_cgroup_storage",
+            MapSpec::new(BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, 16, 8, 0),
+            vec![1; 16],
+        ),
+        ("sk_storage", sk_storage, k4),
+        (
+            "user_ringbuf",
+            MapSpec::new(BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 4096),
+            Vec::new(),
         ),
     ]
 }

@@ -1144,8 +1144,17 @@ mod access {
             create_errno(&MapSpec::new(MAX_BPF_MAP_TYPE, 4, 4, 1)),
             libc::EINVAL
         );
-        // devmap: a kernel kind ironbpf does not provide.
-        assert_eq!(create_errno(&MapSpec::new(14, 4, 4, 1)), libc::EOPNOTSUPP);
+        // struct_ops and arena: kernel kinds ironbpf does not provide.
+        assert_eq!(
+            create_errno(&MapSpec::new(BPF_MAP_TYPE_STRUCT_OPS, 4, 4, 1)),
+            libc::EOPNOTSUPP
+        );
+        assert_eq!(
+            create_errno(&MapSpec::new(BPF_MAP_TYPE_ARENA, 0, 0, 1)),
+            libc::EOPNOTSUPP
+        );
+        // devmap is provided, with the kernel's checks.
+        assert_eq!(create_errno(&MapSpec::new(BPF_MAP_TYPE_DEVMAP, 4, 4, 1)), 0);
         assert_eq!(
             map_type_name(BPF_MAP_TYPE_LRU_PERCPU_HASH),
             "lru_percpu_hash"
@@ -1481,4 +1490,149 @@ mod program_side {
         let h = create_map(&MapSpec::new(BPF_MAP_TYPE_HASH, 4, 8, 2)).unwrap();
         assert_eq!(errno(h.prog_pop(&mut [0u8; 8])), libc::EINVAL);
     }
+}
+
+// ---------------------------------------------------------------------------
+// The object maps' engine-side entry points (what the helpers will call).
+// ---------------------------------------------------------------------------
+
+#[test]
+fn devmap_keeps_programs_the_engine_attaches_and_reports_their_ids() {
+    let m = create_map(&MapSpec::new(BPF_MAP_TYPE_DEVMAP_HASH, 4, 8, 4)).unwrap();
+    // The kernel marks devmaps read-only for programs.
+    assert_ne!(m.spec().map_flags & BPF_F_RDONLY_PROG, 0);
+    let dev = m.as_any().downcast_ref::<DevMap>().unwrap();
+    dev.update_with_prog(7, 1, 42, Some(Arc::new("xdp prog")), BPF_ANY)
+        .unwrap();
+    let mut v = [0u8; 8];
+    m.lookup(&7u32.to_ne_bytes(), &mut v, 0).unwrap();
+    assert_eq!(&v[..4], &1u32.to_ne_bytes());
+    assert_eq!(&v[4..], &42u32.to_ne_bytes());
+    assert_eq!(dev.ifindex(7), Some(1));
+    assert_eq!(
+        dev.object(7).unwrap().downcast_ref::<&str>(),
+        Some(&"xdp prog")
+    );
+    // A program fd from the host is refused, as the kernel refuses an fd
+    // that is not a devmap XDP program.
+    let mut bad = [0u8; 8];
+    bad[..4].copy_from_slice(&1u32.to_ne_bytes());
+    bad[4..].copy_from_slice(&3u32.to_ne_bytes());
+    assert_eq!(
+        m.update(&8u32.to_ne_bytes(), &bad, BPF_ANY)
+            .unwrap_err()
+            .errno,
+        libc::EINVAL
+    );
+    // A program's lookup points at the value, inside a read-only region.
+    let guard = ironbpf_maps::pin();
+    let p = m.lookup_ptr(&7u32.to_ne_bytes(), 0, &guard).unwrap();
+    let r = m.value_region(p.as_ptr() as u64, 8).unwrap();
+    assert!(!r.writable);
+    assert_eq!(dev.entries(), vec![(7, 1)]);
+}
+
+#[test]
+fn sockmap_redirect_follows_the_sockets_state() {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let m = create_map(&MapSpec::new(BPF_MAP_TYPE_SOCKMAP, 4, 8, 2)).unwrap();
+    let sm = m.as_any().downcast_ref::<SockMap>().unwrap();
+    m.update(
+        &0u32.to_ne_bytes(),
+        &(client.as_raw_fd() as u64).to_ne_bytes(),
+        BPF_ANY,
+    )
+    .unwrap();
+    m.update(
+        &1u32.to_ne_bytes(),
+        &(listener.as_raw_fd() as u64).to_ne_bytes(),
+        BPF_ANY,
+    )
+    .unwrap();
+    // An established socket takes redirects; a listening one does not.
+    assert_eq!(sm.redirect(&0u32.to_ne_bytes(), BPF_F_INGRESS).0, SK_PASS);
+    assert_eq!(sm.redirect(&1u32.to_ne_bytes(), 0).0, SK_DROP);
+    assert_eq!(sm.redirect(&0u32.to_ne_bytes(), 2).0, SK_DROP);
+    // The lookup is the socket's cookie, as SO_COOKIE reports it.
+    let mut v = [0u8; 8];
+    m.lookup(&0u32.to_ne_bytes(), &mut v, 0).unwrap();
+    let cookie = socket_of_fd(client.as_raw_fd() as u32).unwrap().cookie;
+    assert_ne!(cookie, 0);
+    assert_eq!(u64::from_ne_bytes(v), cookie);
+}
+
+#[test]
+fn cgroup_storage_exists_once_attached() {
+    let m = create_map(&MapSpec::new(BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, 16, 4, 0)).unwrap();
+    let cs = m.as_any().downcast_ref::<CgroupStorage>().unwrap();
+    let key = cs.key_of(77, 2);
+    let n = m.value_size_user();
+    assert_eq!(n, 8 * m.possible_cpus());
+    assert_eq!(
+        m.update(&key, &vec![1; n], BPF_ANY).unwrap_err().errno,
+        libc::ENOENT
+    );
+    cs.attach(77, 2);
+    let p = cs.storage_ptr(77, 2, 0).unwrap();
+    // SAFETY: the storage has value_size bytes per CPU, alive while the map is.
+    unsafe { p.as_ptr().write(9) };
+    let mut v = vec![0u8; n];
+    m.lookup(&key, &mut v, 0).unwrap();
+    assert_eq!(v[0], 9);
+    m.update(&key, &vec![3; n], BPF_EXIST).unwrap();
+    assert_eq!(
+        m.update(&key, &vec![3; n], BPF_NOEXIST).unwrap_err().errno,
+        libc::EINVAL
+    );
+    assert_eq!(m.delete(&key).unwrap_err().errno, libc::EINVAL);
+    let mut next = vec![0u8; 16];
+    m.get_next_key(None, &mut next).unwrap();
+    assert_eq!(next, key);
+    cs.detach(77, 2);
+    assert_eq!(m.lookup(&key, &mut v, 0).unwrap_err().errno, libc::ENOENT);
+}
+
+#[test]
+fn sk_storage_get_creates_and_delete_removes() {
+    use std::os::fd::AsRawFd;
+    let mut spec = MapSpec::new(BPF_MAP_TYPE_SK_STORAGE, 4, 8, 0);
+    spec.map_flags = BPF_F_NO_PREALLOC;
+    // Without BTF types the kernel refuses a local storage.
+    assert_eq!(create_map(&spec).err().unwrap().errno, libc::EINVAL);
+    spec.btf_key_type_id = 1;
+    spec.btf_value_type_id = 2;
+    let m = create_map(&spec).unwrap();
+    let ls = m.as_any().downcast_ref::<LocalStorage>().unwrap();
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let fd = sock.as_raw_fd();
+    let owner = ls.owner_of(fd).unwrap();
+    assert!(ls.storage_get(owner, None, 0).is_none());
+    assert!(ls.storage_get(owner, None, 2).is_none());
+    let p = ls
+        .storage_get(
+            owner,
+            Some(&5u64.to_ne_bytes()),
+            BPF_LOCAL_STORAGE_GET_F_CREATE,
+        )
+        .unwrap();
+    // The host sees what the program stored, through the socket's fd.
+    let mut v = [0u8; 8];
+    m.lookup(&fd.to_ne_bytes(), &mut v, 0).unwrap();
+    assert_eq!(u64::from_ne_bytes(v), 5);
+    // SAFETY: the element has 8 bytes and lives until deleted.
+    unsafe { p.as_ptr().write(6) };
+    m.lookup(&fd.to_ne_bytes(), &mut v, 0).unwrap();
+    assert_eq!(v[0], 6);
+    ls.storage_delete(owner).unwrap();
+    assert_eq!(ls.storage_delete(owner).unwrap_err().errno, libc::ENOENT);
+    // A key that is not a socket: ENOTSOCK, as sockfd_lookup says.
+    let f = std::fs::File::open("/proc/self/status").unwrap();
+    assert_eq!(
+        m.lookup(&f.as_raw_fd().to_ne_bytes(), &mut v, 0)
+            .unwrap_err()
+            .errno,
+        libc::ENOTSOCK
+    );
 }
