@@ -126,6 +126,9 @@ pub(crate) fn collect(
     let mut kcfg = Vec::new();
     let mut kcfg_datasec = None;
     let mut ksyms_vars = Vec::new();
+    // kfuncs: the FUNCs of the .ksyms DATASEC (an extern function declared
+    // without __ksym is no kfunc, and stays an undefined call).
+    let mut kfuncs: Vec<(String, bool)> = Vec::new();
     for (id, t) in btf.types.iter().enumerate() {
         if t.kind != kind::DATASEC {
             continue;
@@ -165,21 +168,11 @@ pub(crate) fn collect(
                         .unwrap_or(false);
                     ksyms_vars.push((name, weak, typed));
                 }
+                (".ksyms", kind::FUNC) => kfuncs.push((name, weak)),
                 _ => {}
             }
         }
     }
-    // kfuncs: FUNCs with extern linkage (kinds' vlen holds the linkage).
-    let kfuncs: Vec<(String, bool)> = btf
-        .types
-        .iter()
-        .filter(|t| t.kind == kind::FUNC && t.vlen == 2)
-        .filter_map(|t| {
-            let name = btf.str_at(t.name_off).to_string();
-            weak_of(&name).map(|w| (name, w))
-        })
-        .collect();
-
     if !kcfg.is_empty() {
         let config = read_config(source, kcfg.iter().any(|v| v.name.starts_with("CONFIG_")))?;
         // libbpf's order: larger alignment first, then by name.
