@@ -22,13 +22,16 @@
 //! assert_eq!(vm.run_with_memory(&mut mem).unwrap(), 42);
 //! ```
 
+pub mod engine;
 pub mod error;
 pub mod interp;
 pub mod object;
 pub mod progtype;
 pub mod testrun;
 
+pub use engine::{Engine, JitProgram};
 pub use error::VmError;
+pub use ironbpf_jit::Mode as JitMode;
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
 pub use ironbpf_helpers::{
     FnHelper, Helper, HelperCtx, HelperEnv, HelperError, HelperRegistry, Redirect, RunState,
