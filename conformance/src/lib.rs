@@ -19,6 +19,7 @@ pub mod conf_asm;
 pub mod data;
 pub mod diff;
 pub mod gen;
+pub mod jitdiff;
 pub mod kernel;
 pub mod runner;
 pub mod ubpf_helpers;
