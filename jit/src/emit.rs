@@ -430,6 +430,31 @@ impl Emitter<'_> {
         };
         let sx = i.code & 0xe0 == 0x80;
         let o = i.off;
+        if !self.checked && i.src != 10 {
+            // Trusted: a load that may read the context goes to the
+            // runtime, which turns its pointer fields into addresses.
+            let ok = self.a.new_dynamic_label();
+            let after = self.a.new_dynamic_label();
+            let slow = self.a.new_dynamic_label();
+            dynasm!(self.a ; .arch x64
+                ; lea r11, [Rq(s) + o]
+                ; mov r10, r11
+                ; sub r10, [r12 + off::CTX_LO]
+                ; cmp r10, [r12 + off::CTX_LEN]
+                ; jb =>slow
+                ; =>ok
+            );
+            self.stubs.push(Stub::Slow {
+                label: slow,
+                ok,
+                after,
+                info: ((pc as i32) << 8) | (len << 2),
+                load_dst: Some(d),
+            });
+            self.load_at_r11(len, sx, d);
+            dynasm!(self.a ; .arch x64 ; =>after);
+            return;
+        }
         if !self.checked {
             match (len, sx) {
                 (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s) + o]),
@@ -445,6 +470,11 @@ impl Emitter<'_> {
         dynasm!(self.a ; .arch x64 ; lea r11, [Rq(s) + o]);
         let (ok, after) = self.check(pc, len, 0, Some(d));
         dynasm!(self.a ; .arch x64 ; =>ok);
+        self.load_at_r11(len, sx, d);
+        dynasm!(self.a ; .arch x64 ; =>after);
+    }
+
+    fn load_at_r11(&mut self, len: i32, sx: bool, d: u8) {
         match (len, sx) {
             (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [r11]),
             (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [r11]),
@@ -454,7 +484,6 @@ impl Emitter<'_> {
             (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [r11]),
             _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [r11]),
         }
-        dynasm!(self.a ; .arch x64 ; =>after);
     }
 
     fn store(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {

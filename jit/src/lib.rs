@@ -15,7 +15,12 @@
 //! the rest (context fields, map values, faults); it charges the
 //! instruction budget at every control transfer and stops the run with the
 //! interpreter's error, naming the BPF instruction. **Trusted** emits no
-//! checks: only programs proven safe may run in it. A verified mode would
+//! checks: only programs proven safe may run in it. One test stays: a load
+//! not based on r10 that falls in the context region goes to the runtime,
+//! because the context's pointer fields (`data`, `data_end`) must read as
+//! the addresses they stand for (the kernel rewrites those loads; without a
+//! verifier's facts the JIT cannot tell which loads they are). A verified
+//! mode would
 //! consume per-instruction facts through [`Facts`] (the seam is there; no
 //! facts are produced yet).
 //!
@@ -216,6 +221,12 @@ pub struct JitCtx {
     pub exec: ExecFn,
     /// The runtime's own state for the run, opaque to the generated code.
     pub runtime: *mut std::ffi::c_void,
+    /// The context region, whose pointer fields a load must read through
+    /// the runtime (it yields the addresses they stand for, as the kernel's
+    /// `convert_ctx_access` rewrite does): trusted code sends loads in
+    /// `[ctx_lo, ctx_lo + ctx_len)` to the slow path. 0, 0 for none.
+    pub ctx_lo: u64,
+    pub ctx_len: u64,
 }
 
 /// Field offsets, as the generated code uses them.
@@ -237,6 +248,8 @@ pub(crate) mod off {
     pub const ERR_ADDR: i32 = 200;
     pub const SLOW: i32 = 208;
     pub const EXEC: i32 = 216;
+    pub const CTX_LO: i32 = 232;
+    pub const CTX_LEN: i32 = 240;
 }
 
 /// A compiled program: its code, where each BPF instruction's code starts,
@@ -351,5 +364,7 @@ mod tests {
         assert_eq!(offset_of!(JitCtx, err_addr) as i32, off::ERR_ADDR);
         assert_eq!(offset_of!(JitCtx, slow) as i32, off::SLOW);
         assert_eq!(offset_of!(JitCtx, exec) as i32, off::EXEC);
+        assert_eq!(offset_of!(JitCtx, ctx_lo) as i32, off::CTX_LO);
+        assert_eq!(offset_of!(JitCtx, ctx_len) as i32, off::CTX_LEN);
     }
 }

@@ -379,6 +379,12 @@ impl JitProgram {
     ) -> Result<u64, VmError> {
         let owned = (state.packet_gen != base.packet_gen).then(|| base.with_packet(state));
         let (hot_lo, hot_len_load, hot_len_store) = hot_of(owned.as_ref().unwrap_or(base));
+        let (ctx_lo, ctx_len) = base
+            .regions
+            .regions()
+            .iter()
+            .find(|r| r.kind == RegionKind::Context)
+            .map_or((0, 0), |r| (r.start, r.len));
         let mut run = JitRun {
             prog: self,
             base,
@@ -418,6 +424,8 @@ impl JitProgram {
             slow: jit_slow,
             exec: jit_exec,
             runtime: &mut run as *mut JitRun<'_, '_> as *mut std::ffi::c_void,
+            ctx_lo,
+            ctx_len,
         };
         // SAFETY: ctx is valid for the call, the stack (if any) is the
         // run's 8-frame buffer with r10 at the top of its first frame, and
