@@ -50,7 +50,11 @@ impl std::fmt::Debug for InterpRunner {
     }
 }
 
-pub(crate) fn interp_error(program: &str, stage: &'static str, message: impl ToString) -> BenchError {
+pub(crate) fn interp_error(
+    program: &str,
+    stage: &'static str,
+    message: impl ToString,
+) -> BenchError {
     BenchError::Interp {
         program: program.to_string(),
         stage,

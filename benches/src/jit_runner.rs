@@ -50,8 +50,8 @@ impl JitRunner {
     fn from_interp(r: InterpRunner, mode: JitMode, expected: u64) -> Result<Self, BenchError> {
         let started = Instant::now();
         let program = r.program;
-        let checked = JitProgram::checked(r.vm.clone())
-            .map_err(|e| interp_error(program, "compile", e))?;
+        let checked =
+            JitProgram::checked(r.vm.clone()).map_err(|e| interp_error(program, "compile", e))?;
         let mut runner = JitRunner {
             program,
             jit: checked,

@@ -19,8 +19,8 @@ use ironbpf_benches::verifier_suite::{
     IRONBPF_VERIFIER_STATUS,
 };
 use ironbpf_benches::{
-    kernel_expected, measure, vm_expected, vm_peer_runner, InterpRunner, JitRunner, KernelRunner, Measurement,
-    Runner, VmPeer, KERNEL_PROGRAMS, VM_PROGRAMS,
+    kernel_expected, measure, vm_expected, vm_peer_runner, InterpRunner, JitRunner, KernelRunner,
+    Measurement, Runner, VmPeer, KERNEL_PROGRAMS, VM_PROGRAMS,
 };
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};

@@ -1,9 +1,9 @@
 //! `ironbpf diff`: random programs on our engine and on the kernel,
 //! compared on r0, the packet after the run, and acceptance.
 
+use crate::cmd_test::JitModeArg;
 use crate::Failure;
 use clap::{Args, ValueEnum};
-use crate::cmd_test::JitModeArg;
 use ironbpf_conformance::diff::{run_random_with, VmXdp, XdpEngine, XdpOutcome};
 use ironbpf_vm::Options;
 use std::io::IsTerminal;

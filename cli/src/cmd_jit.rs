@@ -1,8 +1,8 @@
 //! `ironbpf jit`: a program's x86-64 code, interleaved with its BPF
 //! instructions.
 
-use crate::Failure;
 use crate::cmd_test::JitModeArg;
+use crate::Failure;
 use clap::Args;
 use ironbpf_isa::Program;
 use ironbpf_vm::object::LoadedObject;
@@ -31,7 +31,10 @@ pub struct JitArgs {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(" ")
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn run(args: JitArgs) -> Result<(), Failure> {

@@ -344,7 +344,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             Some(loaded.resolver()),
             None,
         )
-            .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+        .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
         ctx_out = ctx;
     }
     let per_run_ns = start.elapsed().as_nanos() as f64 / repeat as f64;

@@ -220,11 +220,11 @@ impl VmXdp {
             Ok(p) => p,
             Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
         };
-        let vm = match Interpreter::with_resolver(&prog, &helpers, self.options, Some(maps.as_ref()))
-        {
-            Ok(vm) => vm,
-            Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
-        };
+        let vm =
+            match Interpreter::with_resolver(&prog, &helpers, self.options, Some(maps.as_ref())) {
+                Ok(vm) => vm,
+                Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
+            };
         let vm: Box<dyn Engine> = match self.kind {
             VmKind::Interp => Box::new(vm),
             VmKind::Jit(JitMode::Checked) => match JitProgram::checked(vm) {
@@ -267,11 +267,7 @@ thread_local! {
 }
 
 impl VmXdp {
-    fn outcome(
-        &self,
-        (r, pkt): (Result<u64, VmError>, Vec<u8>),
-        maps: &RunMaps,
-    ) -> XdpOutcome {
+    fn outcome(&self, (r, pkt): (Result<u64, VmError>, Vec<u8>), maps: &RunMaps) -> XdpOutcome {
         match r {
             Ok(r0) => XdpOutcome::Ran {
                 retval: r0 as u32,
@@ -310,7 +306,10 @@ pub fn error_kind(e: &VmError) -> String {
             )
         }
         VmError::MisalignedAtomic { pc, addr, size } => {
-            format!("insn {pc}: misaligned atomic of {size} bytes (address % 8 = {})", addr % 8)
+            format!(
+                "insn {pc}: misaligned atomic of {size} bytes (address % 8 = {})",
+                addr % 8
+            )
         }
         other => {
             let hex = regex::Regex::new("0x[0-9a-f]{6,}").expect("a valid regex");
@@ -320,7 +319,8 @@ pub fn error_kind(e: &VmError) -> String {
             let nearest = regex::Regex::new(": [^:]*nearest region.*$").expect("a valid regex");
             let t = other.to_string();
             let t = nearest.replace(&t, "");
-            dec.replace_all(&hex.replace_all(&t, "0x?"), "?").into_owned()
+            dec.replace_all(&hex.replace_all(&t, "0x?"), "?")
+                .into_owned()
         }
     }
 }

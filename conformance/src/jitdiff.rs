@@ -70,14 +70,31 @@ fn mutate(case: &mut GenProgram, rng: &mut Rng) {
     let insn = case.insns[k];
     let kind = rng.below(4);
     case.insns[k] = match (kind, insn) {
-        (0, Insn::Load { size, sign_extend, dst, src, off }) => Insn::Load {
+        (
+            0,
+            Insn::Load {
+                size,
+                sign_extend,
+                dst,
+                src,
+                off,
+            },
+        ) => Insn::Load {
             size,
             sign_extend,
             dst,
             src: if rng.chance(1, 3) { base(rng) } else { src },
             off: offset(rng, off),
         },
-        (0, Insn::Store { size, dst, off, imm }) => Insn::Store {
+        (
+            0,
+            Insn::Store {
+                size,
+                dst,
+                off,
+                imm,
+            },
+        ) => Insn::Store {
             size,
             dst: if rng.chance(1, 3) {
                 let r = base(rng);
@@ -92,13 +109,30 @@ fn mutate(case: &mut GenProgram, rng: &mut Rng) {
             off: offset(rng, off),
             imm,
         },
-        (0, Insn::StoreReg { size, dst, src, off }) => Insn::StoreReg {
+        (
+            0,
+            Insn::StoreReg {
+                size,
+                dst,
+                src,
+                off,
+            },
+        ) => Insn::StoreReg {
             size,
             dst: if rng.chance(1, 3) { base(rng) } else { dst },
             src,
             off: offset(rng, off),
         },
-        (0, Insn::Atomic { op, size, dst, src, off }) => Insn::Atomic {
+        (
+            0,
+            Insn::Atomic {
+                op,
+                size,
+                dst,
+                src,
+                off,
+            },
+        ) => Insn::Atomic {
             op,
             size,
             dst: if rng.chance(1, 4) { base(rng) } else { dst },
@@ -117,7 +151,11 @@ fn mutate(case: &mut GenProgram, rng: &mut Rng) {
             } else {
                 Insn::Jmp {
                     op: rng.pick(&[JmpOp::Jne, JmpOp::Jgt, JmpOp::Jset, JmpOp::Jslt]),
-                    width: if rng.chance(1, 2) { Width::W64 } else { Width::W32 },
+                    width: if rng.chance(1, 2) {
+                        Width::W64
+                    } else {
+                        Width::W32
+                    },
                     dst: Reg::new(rng.below(7) as u8).unwrap_or(Reg::R0),
                     src: Operand::Imm(rng.imm32()),
                     off: off as i16,
@@ -126,10 +164,20 @@ fn mutate(case: &mut GenProgram, rng: &mut Rng) {
         }
         // Anything else: an out-of-bounds store into the stack or the
         // packet, or a load through a scalar.
-        (_, i) if i.slots() == 1 && !matches!(i, Insn::Exit | Insn::Call(_) | Insn::Jmp { .. } | Insn::Ja { .. }) => {
+        (_, i)
+            if i.slots() == 1
+                && !matches!(
+                    i,
+                    Insn::Exit | Insn::Call(_) | Insn::Jmp { .. } | Insn::Ja { .. }
+                ) =>
+        {
             if rng.chance(1, 2) {
                 Insn::StoreReg {
-                    size: rng.pick(&[ironbpf_isa::Size::B, ironbpf_isa::Size::W, ironbpf_isa::Size::DW]),
+                    size: rng.pick(&[
+                        ironbpf_isa::Size::B,
+                        ironbpf_isa::Size::W,
+                        ironbpf_isa::Size::DW,
+                    ]),
                     dst: rng.pick(&[Reg::R10, Reg::R7, Reg::R9]),
                     src: Reg::new(rng.below(7) as u8).unwrap_or(Reg::R0),
                     off: offset(rng, 0),

@@ -3,7 +3,9 @@
 //! and unverified ones).
 
 use ironbpf_conformance::diff::{run_random_with, VmXdp};
-use ironbpf_conformance::runner::{collect_files, run_file, ErrorText, FileReport, JitEngine, Verdict};
+use ironbpf_conformance::runner::{
+    collect_files, run_file, ErrorText, FileReport, JitEngine, Verdict,
+};
 use ironbpf_conformance::{gen, jitdiff};
 use ironbpf_vm::{JitMode, Options};
 use std::path::{Path, PathBuf};
@@ -76,7 +78,14 @@ fn the_checked_jit_agrees_with_the_interpreter_on_random_programs() {
 fn the_checked_jit_stops_unverified_programs_where_the_interpreter_does() {
     let o = jitdiff::unverified_options();
     let (jit, interp) = (VmXdp::jit(JitMode::Checked, o), VmXdp::interp(o));
-    let s = run_random_with(jitdiff::generate_unverified, &jit, &interp, 1000, SEED, |_, _| {});
+    let s = run_random_with(
+        jitdiff::generate_unverified,
+        &jit,
+        &interp,
+        1000,
+        SEED,
+        |_, _| {},
+    );
     println!("unverified programs, seed {SEED}: {s}");
     assert!(s.disagreed.is_empty(), "{:#?}", s.disagreed);
     // The generator does what it is for: faults and budget stops, not only
@@ -92,5 +101,8 @@ fn the_checked_jit_stops_unverified_programs_where_the_interpreter_does() {
         }
     }
     println!("of 300: {budget} budget stops, {faults} other run-time errors");
-    assert!(budget >= 10 && faults >= 30, "{budget} budget stops, {faults} faults");
+    assert!(
+        budget >= 10 && faults >= 30,
+        "{budget} budget stops, {faults} faults"
+    );
 }

@@ -85,8 +85,7 @@ pub fn compile(
         return Err(JitError::TooLarge(n));
     }
     for (pc, i) in insns.iter().enumerate() {
-        let is_jump = matches!(i.code & 0x07, 0x05 | 0x06)
-            && !matches!(i.code & 0xf0, 0x80 | 0x90)
+        let is_jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90)
             || i.code == OP_CALL_LOCAL;
         if is_jump && (i.off < 0 || i.off as usize >= n) {
             return Err(JitError::BadTarget {
@@ -128,10 +127,9 @@ pub fn compile(
     e.emit_stubs();
     let entry = e.emit_runtime();
     let budgeted = e.budgeted;
-    let buf = e
-        .a
-        .finalize()
-        .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
+    let buf =
+        e.a.finalize()
+            .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
     Ok(JitCode {
         buf,
         entry,

@@ -334,7 +334,9 @@ impl JitCode {
     pub unsafe fn enter(&self, ctx: *mut JitCtx, pc: usize) -> u64 {
         let entry: unsafe extern "sysv64" fn(*mut JitCtx, *const u8) -> u64 =
             std::mem::transmute(self.buf.ptr(self.entry));
-        let target = self.buf.ptr(dynasmrt::AssemblyOffset(self.insn_offsets[pc]));
+        let target = self
+            .buf
+            .ptr(dynasmrt::AssemblyOffset(self.insn_offsets[pc]));
         entry(ctx, target)
     }
 }

@@ -452,7 +452,11 @@ impl JitProgram {
             err::MISALIGNED_W | err::MISALIGNED_DW => VmError::MisalignedAtomic {
                 pc,
                 addr: ctx.err_addr,
-                size: if ctx.err_kind == err::MISALIGNED_W { 4 } else { 8 },
+                size: if ctx.err_kind == err::MISALIGNED_W {
+                    4
+                } else {
+                    8
+                },
             },
             _ => run.error.take().unwrap_or_else(|| {
                 VmError::Setup("the JIT stopped with an error it did not record".into())
@@ -575,7 +579,9 @@ impl<'m> JitRun<'_, 'm> {
             }
             0x85 => self.call_helper(ctx, pc, regs, Some(op.off as usize)),
             0x8d => self.call_helper(ctx, pc, regs, None),
-            0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => self.ld_packet(pc, op.code, op.src, op.imm, regs),
+            0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
+                self.ld_packet(pc, op.code, op.src, op.imm, regs)
+            }
             OP_ATOMIC_W | OP_ATOMIC_DW => {
                 let size = if op.code == OP_ATOMIC_W { 4 } else { 8 };
                 let a = regs[op.dst as usize & 15].wrapping_add(op.off as i64 as u64);

@@ -1226,7 +1226,7 @@ impl Interpreter {
         let mut ctx =
             unsafe { HelperCtx::new(&memory.regions, (stack.lo, stack.top), memory.resolver) }
                 .with_state(state)
-            .with_callbacks(&mut nested);
+                .with_callbacks(&mut nested);
         if let Some(maps) = &self.map_set {
             ctx = ctx.with_maps(maps);
         }

@@ -31,11 +31,11 @@ pub mod testrun;
 
 pub use engine::{Engine, JitProgram};
 pub use error::VmError;
-pub use ironbpf_jit::Mode as JitMode;
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
 pub use ironbpf_helpers::{
     FnHelper, Helper, HelperCtx, HelperEnv, HelperError, HelperRegistry, Redirect, RunState,
 };
+pub use ironbpf_jit::Mode as JitMode;
 pub use progtype::ProgType;
 
 /// One instruction in the kernel's log syntax, for messages.

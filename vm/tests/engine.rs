@@ -57,7 +57,10 @@ fn run_xdp(e: &dyn Engine, maps: &Arc<MapSet>) -> Result<testrun::TestRunOutput,
 fn masked(e: &VmError) -> String {
     if let VmError::MemoryFault { pc, insn, fault } = e {
         // Which region is nearest depends on where the buffers are.
-        return format!("insn {pc} ({insn}): invalid {} of {}", fault.access, fault.len);
+        return format!(
+            "insn {pc} ({insn}): invalid {} of {}",
+            fault.access, fault.len
+        );
     }
     let t = e.to_string();
     let mut out = String::new();
@@ -68,13 +71,23 @@ fn masked(e: &VmError) -> String {
             .chars()
             .take_while(|c| c.is_ascii_hexdigit())
             .count();
-        out.push_str(if digits >= 8 { "0x?" } else { &rest[i..i + 2 + digits] });
+        out.push_str(if digits >= 8 {
+            "0x?"
+        } else {
+            &rest[i..i + 2 + digits]
+        });
         rest = &rest[i + 2 + digits..];
     }
     out.push_str(rest);
     // Distances from a far address to the nearest buffer, too.
     out.split(' ')
-        .map(|w| if w.len() >= 10 && w.chars().all(|c| c.is_ascii_digit()) { "?" } else { w })
+        .map(|w| {
+            if w.len() >= 10 && w.chars().all(|c| c.is_ascii_digit()) {
+                "?"
+            } else {
+                w
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -93,7 +106,11 @@ fn both(asm: &str, specs: &[(u32, u32, u32, u32)], options: Options) -> Result<u
             assert_eq!(x.ctx_out, y.ctx_out, "context\n{asm}");
         }
         (Err(x), Err(y)) => assert_eq!(masked(x), masked(y), "error\n{asm}"),
-        _ => panic!("interp: {a:?}\njit: {b:?}\n{asm}", a = a.as_ref().map(|o| o.r0), b = b.as_ref().map(|o| o.r0)),
+        _ => panic!(
+            "interp: {a:?}\njit: {b:?}\n{asm}",
+            a = a.as_ref().map(|o| o.r0),
+            b = b.as_ref().map(|o| o.r0)
+        ),
     }
     b.map(|o| o.r0)
 }
@@ -133,12 +150,18 @@ fn the_budget_counts_every_slot_up_to_exit() {
     // An endless loop stops at the same jump on both engines.
     let asm = "r0 = 0\nloop:\nr0 += 1\nif r0 != 0 goto loop\nexit\n";
     let err = both(asm, &[], options(1001)).unwrap_err();
-    assert!(matches!(err, VmError::BudgetExhausted { pc: 2, .. }), "{err}");
+    assert!(
+        matches!(err, VmError::BudgetExhausted { pc: 2, .. }),
+        "{err}"
+    );
     // Calls charge the slots before them and after the return.
     let asm = "call f\nr0 += 1\nexit\nf:\nr0 = 5\nexit\n";
     assert_eq!(both(asm, &[], options(5)).unwrap(), 6);
     let err = both(asm, &[], options(4)).unwrap_err();
-    assert!(matches!(err, VmError::BudgetExhausted { pc: 2, .. }), "{err}");
+    assert!(
+        matches!(err, VmError::BudgetExhausted { pc: 2, .. }),
+        "{err}"
+    );
 }
 
 #[test]
