@@ -260,9 +260,12 @@ impl VmXdp {
     }
 }
 
+/// A context buffer and a packet buffer.
+type Buffers = (Box<[u8]>, Box<[u8]>);
+
 thread_local! {
     /// The context and packet buffers of [`VmXdp`] runs.
-    static BUFFERS: std::cell::RefCell<(Box<[u8]>, Box<[u8]>)> =
+    static BUFFERS: std::cell::RefCell<Buffers> =
         std::cell::RefCell::new((vec![0u8; 64].into_boxed_slice(), vec![0u8; 4096].into_boxed_slice()));
 }
 

@@ -586,7 +586,7 @@ impl<'m> JitRun<'_, 'm> {
                 let size = if op.code == OP_ATOMIC_W { 4 } else { 8 };
                 let a = regs[op.dst as usize & 15].wrapping_add(op.off as i64 as u64);
                 self.check(ctx, pc, a, size, Access::Atomic)?;
-                if a % size != 0 {
+                if !a.is_multiple_of(size) {
                     return Err(VmError::MisalignedAtomic { pc, addr: a, size });
                 }
                 atomic(op.aux, size, a, regs, op.src as usize & 15);
