@@ -15,6 +15,13 @@
 //! transfer after which more than `budget` slots have executed, with
 //! [`VmError::BudgetExhausted`] naming that instruction. Both engines charge
 //! the same slots at the same instructions.
+//!
+//! Under the JIT, whatever needs Rust (helper calls, `callx`, inline map
+//! lookups, `ld_abs`/`ld_ind`, the fetching `or`/`and`/`xor` atomics) goes
+//! through the JIT's trampoline to the runtime here, which runs it with the
+//! interpreter's code; callbacks that helpers make (`bpf_loop`,
+//! `bpf_for_each_map_elem`) run their subprogram on the interpreter, in a
+//! frame below the caller's, sharing the run's budget.
 
 use crate::error::VmError;
 use crate::interp::{

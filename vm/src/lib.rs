@@ -8,6 +8,13 @@
 //! endless loops with a clear error. Division, shifts, sign and zero
 //! extension behave exactly as in the Linux kernel.
 //!
+//! Programs run on an [`Engine`]: the interpreter, or a [`JitProgram`] (the
+//! same pre-decoded program compiled to x86-64 by `ironbpf-jit`, checked or
+//! trusted), with the same results and errors. The safe entry points take
+//! slices ([`Engine::run_with_memory`], [`Engine::run_ctx`],
+//! [`testrun::run`]); a region table built from raw addresses goes in only
+//! through the `unsafe` [`Engine::run_with_state`].
+//!
 //! ```
 //! use ironbpf_isa::Program;
 //! use ironbpf_vm::{HelperRegistry, Interpreter, Options};
