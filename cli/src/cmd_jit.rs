@@ -19,6 +19,9 @@ pub struct JitArgs {
     /// The program (its function name); optional when the object has one
     #[arg(long)]
     prog: Option<String>,
+    /// The program type, for section names that do not say it (xdp, socket_filter, ...)
+    #[arg(long = "type")]
+    prog_type: Option<String>,
     /// The mode to compile in
     #[arg(long, value_enum, default_value = "checked")]
     mode: JitModeArg,
@@ -38,7 +41,21 @@ fn hex(b: &[u8]) -> String {
 }
 
 pub fn run(args: JitArgs) -> Result<(), Failure> {
-    let obj = ironbpf_loader::load_file(&args.object, &ironbpf_loader::LoadOptions::default())
+    let mut opts = ironbpf_loader::LoadOptions::default();
+    if let Some(t) = &args.prog_type {
+        let pt = ironbpf_vm::progtype::by_name(t).ok_or_else(|| {
+            Failure::usage(format!(
+                "unknown program type `{t}`; known: {}",
+                ironbpf_vm::progtype::ALL
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        opts.prog_type_override = Some(pt.kernel_id);
+    }
+    let obj = ironbpf_loader::load_file(&args.object, &opts)
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
     let names = || {
         obj.programs

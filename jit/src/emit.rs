@@ -55,6 +55,27 @@ enum Cond {
     L,
     Le,
     Set,
+    /// `jset` not taken.
+    Clear,
+}
+
+impl Cond {
+    fn invert(self) -> Cond {
+        match self {
+            Cond::Eq => Cond::Ne,
+            Cond::Ne => Cond::Eq,
+            Cond::A => Cond::Be,
+            Cond::Be => Cond::A,
+            Cond::Ae => Cond::B,
+            Cond::B => Cond::Ae,
+            Cond::G => Cond::Le,
+            Cond::Le => Cond::G,
+            Cond::Ge => Cond::L,
+            Cond::L => Cond::Ge,
+            Cond::Set => Cond::Clear,
+            Cond::Clear => Cond::Set,
+        }
+    }
 }
 
 struct Emitter<'a> {
@@ -428,9 +449,10 @@ impl Emitter<'_> {
         };
         let sx = i.code & 0xe0 == 0x80;
         let o = i.off;
-        if !self.checked && i.src != 10 {
-            // Trusted: a load that may read the context goes to the
-            // runtime, which turns its pointer fields into addresses.
+        if !self.checked && i.src != 10 && len == 4 {
+            // Trusted: a 4-byte load (the size of every context pointer
+            // field) that may read the context goes to the runtime, which
+            // turns its pointer fields into addresses.
             let ok = self.a.new_dynamic_label();
             let after = self.a.new_dynamic_label();
             let slow = self.a.new_dynamic_label();
@@ -626,7 +648,19 @@ impl Emitter<'_> {
             (true, false, true) => dynasm!(a ; .arch x64 ; test Rd(d), Rd(s)),
             (true, false, false) => dynasm!(a ; .arch x64 ; test Rd(d), imm),
         }
-        let target = i.off as usize;
+        let mut cond = cond;
+        let mut target = i.off as usize;
+        // `if c goto +1; goto T`, the shape of compiled loops: one branch
+        // `if !c goto T` for the path that loops (without a budget to
+        // charge, which counts the two transfers apart).
+        let next = self.insns.get(pc + 1).copied();
+        let fused = !self.budgeted
+            && target == pc + 2
+            && next.is_some_and(|n| matches!(n.code, 0x05 | 0x06));
+        if let (true, Some(n)) = (fused, next) {
+            cond = cond.invert();
+            target = n.off as usize;
+        }
         let to = if self.budgeted {
             let l = self.a.new_dynamic_label();
             self.stubs.push(Stub::Taken {
@@ -650,6 +684,11 @@ impl Emitter<'_> {
             Cond::Ge => dynasm!(a ; .arch x64 ; jge =>to),
             Cond::L => dynasm!(a ; .arch x64 ; jl =>to),
             Cond::Le => dynasm!(a ; .arch x64 ; jle =>to),
+            Cond::Clear => dynasm!(a ; .arch x64 ; je =>to),
+        }
+        if fused {
+            let l = self.labels[pc + 2];
+            dynasm!(self.a ; .arch x64 ; jmp =>l);
         }
     }
 

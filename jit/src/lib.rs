@@ -15,8 +15,9 @@
 //! the rest (context fields, map values, faults); it charges the
 //! instruction budget at every control transfer and stops the run with the
 //! interpreter's error, naming the BPF instruction. **Trusted** emits no
-//! checks: only programs proven safe may run in it. One test stays: a load
-//! not based on r10 that falls in the context region goes to the runtime,
+//! checks: only programs proven safe may run in it. One test stays: a
+//! 4-byte load not based on r10 that falls in the context region goes to
+//! the runtime,
 //! because the context's pointer fields (`data`, `data_end`) must read as
 //! the addresses they stand for (the kernel rewrites those loads; without a
 //! verifier's facts the JIT cannot tell which loads they are). A verified

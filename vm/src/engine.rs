@@ -28,7 +28,7 @@ use crate::interp::{
     atomic, fresh_box, helper_failed, CtxView, Interpreter, Options, RunMemory, StackView,
     ETH_HLEN, SKF_LL_OFF, SKF_NET_OFF, STACK, STACK_BYTES,
 };
-use crate::progtype::ProgType;
+use crate::progtype::{CtxFieldKind, ProgType};
 use ironbpf_helpers::{HelperError, RunState};
 use ironbpf_isa::abi::{Access, MemoryRegion, RegionKind, RegionResolver, RegionTable};
 use ironbpf_isa::opcode::{MAX_BPF_STACK, MAX_CALL_FRAMES};
@@ -392,6 +392,25 @@ impl JitProgram {
             .iter()
             .find(|r| r.kind == RegionKind::Context)
             .map_or((0, 0), |r| (r.start, r.len));
+        // Trusted code sends only 4-byte loads to the context's slow path.
+        if let Some(f) = base.ctx.and_then(|c| {
+            c.prog_type
+                .fields
+                .iter()
+                .find(|f| f.kind != CtxFieldKind::Scalar && f.size != 4)
+        }) {
+            if self.code.mode() == Mode::Trusted {
+                return Err(VmError::Unsupported {
+                    pc: 0,
+                    what: format!(
+                        "trusted JIT code on a {} context, whose pointer field `{}` is {} bytes (the trusted JIT converts 4-byte pointer fields only)",
+                        base.ctx.map_or("", |c| c.prog_type.name),
+                        f.name,
+                        f.size
+                    ),
+                });
+            }
+        }
         let mut run = JitRun {
             prog: self,
             base,
