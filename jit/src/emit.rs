@@ -406,6 +406,7 @@ impl Emitter<'_> {
         len: i32,
         access: u8,
         load_dst: Option<u8>,
+        base: u8,
     ) -> (DynamicLabel, DynamicLabel) {
         let ok = self.a.new_dynamic_label();
         let after = self.a.new_dynamic_label();
@@ -415,19 +416,26 @@ impl Emitter<'_> {
         } else {
             off::HOT_LEN_STORE
         };
+        // An access through r10 tests the stack first; any other, the hot
+        // region first (the answer is the same either way).
+        let (first_lo, first_len, second_lo, second_len) = if base == 10 {
+            (off::STACK_LO, off::STACK_LEN, off::HOT_LO, hot_len)
+        } else {
+            (off::HOT_LO, hot_len, off::STACK_LO, off::STACK_LEN)
+        };
         dynasm!(self.a ; .arch x64
             ; mov r10, r11
-            ; sub r10, [r12 + off::STACK_LO]
+            ; sub r10, [r12 + first_lo]
             ; add r10, len
-            ; jc >hot
-            ; cmp r10, [r12 + off::STACK_LEN]
+            ; jc >second
+            ; cmp r10, [r12 + first_len]
             ; jbe =>ok
-            ; hot:
+            ; second:
             ; mov r10, r11
-            ; sub r10, [r12 + off::HOT_LO]
+            ; sub r10, [r12 + second_lo]
             ; add r10, len
             ; jc =>slow
-            ; cmp r10, [r12 + hot_len]
+            ; cmp r10, [r12 + second_len]
             ; ja =>slow
         );
         self.stubs.push(Stub::Slow {
@@ -488,7 +496,7 @@ impl Emitter<'_> {
             return;
         }
         dynasm!(self.a ; .arch x64 ; lea r11, [Rq(s) + o]);
-        let (ok, after) = self.check(pc, len, 0, Some(d));
+        let (ok, after) = self.check(pc, len, 0, Some(d), i.src);
         dynasm!(self.a ; .arch x64 ; =>ok);
         self.load_at_r11(len, sx, d);
         dynasm!(self.a ; .arch x64 ; =>after);
@@ -518,7 +526,7 @@ impl Emitter<'_> {
         let o = i.off;
         if self.checked {
             dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
-            let (ok, after) = self.check(pc, len, 1, None);
+            let (ok, after) = self.check(pc, len, 1, None, i.dst);
             dynasm!(self.a ; .arch x64 ; =>ok);
             match (len, reg) {
                 (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [r11], Rb(s)),
@@ -553,7 +561,7 @@ impl Emitter<'_> {
         dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
         if self.checked {
             let len = if w64 { 8 } else { 4 };
-            let (ok, after) = self.check(pc, len, 2, None);
+            let (ok, after) = self.check(pc, len, 2, None, i.dst);
             dynasm!(self.a ; .arch x64 ; =>ok);
             let mis = self.a.new_dynamic_label();
             dynasm!(self.a ; .arch x64 ; test r11, len - 1 ; jnz =>mis);
