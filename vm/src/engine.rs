@@ -20,8 +20,8 @@
 //! lookups, `ld_abs`/`ld_ind`, the fetching `or`/`and`/`xor` atomics) goes
 //! through the JIT's trampoline to the runtime here, which runs it with the
 //! interpreter's code; callbacks that helpers make (`bpf_loop`,
-//! `bpf_for_each_map_elem`) run their subprogram on the interpreter, in a
-//! frame below the caller's, sharing the run's budget.
+//! `bpf_for_each_map_elem`) re-enter the compiled code at their
+//! subprogram, in a frame below the caller's, sharing the run's budget.
 
 use crate::error::VmError;
 use crate::interp::{
@@ -29,7 +29,7 @@ use crate::interp::{
     ETH_HLEN, SKF_LL_OFF, SKF_NET_OFF, STACK, STACK_BYTES,
 };
 use crate::progtype::{CtxFieldKind, ProgType};
-use ironbpf_helpers::{HelperError, RunState};
+use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState, FUNC_HANDLE_BASE};
 use ironbpf_isa::abi::{Access, MemoryRegion, RegionKind, RegionResolver, RegionTable};
 use ironbpf_isa::opcode::{MAX_BPF_STACK, MAX_CALL_FRAMES};
 use ironbpf_jit::{err, status, Facts, JitCode, JitCtx, JitInsn, Mode};
@@ -334,12 +334,17 @@ impl Engine for JitProgram {
         spent: &mut u64,
     ) -> Result<u64, VmError> {
         if !self.interp.uses_stack {
-            return self.run_jit(args, memory, state, None, spent);
+            return self.run_jit(0, args, memory, state, None, spent);
         }
         let mut buf = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
         let top = buf.as_mut_ptr() as u64 + STACK_BYTES as u64;
         buf[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
-        let r = self.run_jit(args, memory, state, Some(top), spent);
+        let stack = StackView {
+            lo: top - MAX_BPF_STACK as u64,
+            top,
+            depth: 0,
+        };
+        let r = self.run_jit(0, args, memory, state, Some(stack), spent);
         STACK.with(|c| c.set(Some(buf)));
         r
     }
@@ -376,12 +381,15 @@ fn hot_of(memory: &RunMemory<'_>) -> (u64, u64, u64) {
 }
 
 impl JitProgram {
+    /// Runs from slot `entry` in the frame `stack.lo..` (None: no stack)
+    /// until its `exit`; `spent` as in [`Engine::run_one`].
     unsafe fn run_jit(
         &self,
+        entry: usize,
         args: &[u64; 5],
         base: &RunMemory<'_>,
         state: &mut RunState,
-        stack_top: Option<u64>,
+        stack: Option<StackView>,
         spent: &mut u64,
     ) -> Result<u64, VmError> {
         let owned = (state.packet_gen != base.packet_gen).then(|| base.with_packet(state));
@@ -416,17 +424,17 @@ impl JitProgram {
             base,
             owned,
             state,
-            stack_top: stack_top.unwrap_or(0),
+            stack_top: stack.map_or(0, |s| s.top),
             error: None,
             value_cache: (1, 0, false),
             guard: None,
         };
         let mut regs = [0u64; 11];
         regs[1..6].copy_from_slice(args);
-        let (stack_lo, stack_len) = match stack_top {
-            Some(top) => {
-                regs[10] = top;
-                (top - MAX_BPF_STACK as u64, MAX_BPF_STACK as u64)
+        let (stack_lo, stack_len) = match stack {
+            Some(s) => {
+                regs[10] = s.lo + MAX_BPF_STACK as u64;
+                (s.lo, s.top - s.lo)
             }
             None => (0, 0),
         };
@@ -439,9 +447,10 @@ impl JitProgram {
             hot_lo,
             hot_len_load,
             hot_len_store,
-            spent: *spent as i64,
+            // The account starts a straight-line run at `entry`.
+            spent: *spent as i64 - entry as i64,
             budget: self.interp.options().budget,
-            depth: 0,
+            depth: stack.map_or(0, |s| s.depth as u64),
             slow_value: 0,
             scratch: 0,
             err_kind: err::NONE,
@@ -458,7 +467,7 @@ impl JitProgram {
         // the memory the hot fields describe is live (the caller's
         // contract). Trusted code was compiled only through the unsafe
         // `JitProgram::trusted`, whose caller vouched for the program.
-        let st = unsafe { self.code.enter(&mut ctx, 0) };
+        let st = unsafe { self.code.enter(&mut ctx, entry) };
         if st == status::CONTINUE {
             if self.code.budgeted() {
                 *spent = ctx.spent as u64;
@@ -671,7 +680,25 @@ impl<'m> JitRun<'_, 'm> {
             Some(m) => m,
             None => self.base,
         };
-        let (r, nested) = interp.call_helper(h.as_ref(), regs, memory, self.state, view, &mut now);
+        let mut nested = JitNested {
+            prog: self.prog,
+            memory,
+            stack: view,
+            spent: now,
+            error: None,
+        };
+        // SAFETY: the run's regions and stack are live for the run (the
+        // contract of `Engine::run_with_state`), and so for this call.
+        let mut hctx =
+            unsafe { HelperCtx::new(&memory.regions, (view.lo, view.top), memory.resolver) }
+                .with_state(self.state)
+                .with_callbacks(&mut nested);
+        if let Some(maps) = &interp.map_set {
+            hctx = hctx.with_maps(maps);
+        }
+        let r = h.call(&mut hctx, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
+        now = nested.spent;
+        let nested = nested.error;
         ctx.spent += (now - before) as i64;
         match r {
             Ok(v) => regs[0] = v,
@@ -760,6 +787,83 @@ impl<'m> JitRun<'_, 'm> {
             }
         };
         Ok(Flow::Continue)
+    }
+}
+
+/// A callback's way back into the compiled program: runs a subprogram in a
+/// new frame below the caller's, as the interpreter does.
+struct JitNested<'a, 'm> {
+    prog: &'a JitProgram,
+    memory: &'a RunMemory<'m>,
+    stack: StackView,
+    spent: u64,
+    error: Option<VmError>,
+}
+
+impl Callbacks for JitNested<'_, '_> {
+    fn call(
+        &mut self,
+        state: &mut RunState,
+        func: u64,
+        args: [u64; 5],
+        extra: Option<MemoryRegion>,
+    ) -> Result<u64, HelperError> {
+        let target = func.wrapping_sub(FUNC_HANDLE_BASE);
+        if !self
+            .prog
+            .interp
+            .subprog_start
+            .get(target as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return Err(HelperError::Failed(format!(
+                "the callback {func:#x} is not a subprogram of this program (pass one with `rX = subprog[...]`)"
+            )));
+        }
+        if self.stack.depth + 1 > MAX_CALL_FRAMES || self.stack.top == 0 {
+            return Err(HelperError::Failed(format!(
+                "the callback would nest calls more than {MAX_CALL_FRAMES} frames deep"
+            )));
+        }
+        let lo = self.stack.lo - MAX_BPF_STACK as u64;
+        // SAFETY: [lo, lo + 512) is a frame of the run's stack buffer, below
+        // every frame in use (depth + 1 <= 8 frames fit the buffer).
+        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, MAX_BPF_STACK) };
+        let extended;
+        let memory = match extra {
+            Some(r) => {
+                let mut m = self.memory.clone();
+                m.regions.insert(r).map_err(|o| {
+                    HelperError::Failed(format!("the callback's memory overlaps {o}"))
+                })?;
+                extended = m;
+                &extended
+            }
+            None => self.memory,
+        };
+        let stack = StackView {
+            lo,
+            top: self.stack.top,
+            depth: self.stack.depth + 1,
+        };
+        // SAFETY: the caller's run memory and stack, and the helper's extra
+        // region, live across the callback.
+        let r = unsafe {
+            self.prog.run_jit(
+                target as usize,
+                &args,
+                memory,
+                state,
+                Some(stack),
+                &mut self.spent,
+            )
+        };
+        r.map_err(|e| {
+            let summary = e.to_string();
+            self.error = Some(e);
+            HelperError::Callback(summary)
+        })
     }
 }
 

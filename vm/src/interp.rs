@@ -146,10 +146,10 @@ pub struct Interpreter {
     /// The maps `OP_MAP_LOOKUP` reads, by id.
     pub(crate) maps: Vec<InlineMap>,
     /// The maps that map handles name, for the map helpers.
-    map_set: Option<Arc<MapSet>>,
+    pub(crate) map_set: Option<Arc<MapSet>>,
     /// For each slot, whether a subprogram starts there (callbacks may
     /// only enter at one).
-    subprog_start: Vec<bool>,
+    pub(crate) subprog_start: Vec<bool>,
 }
 
 /// The memory a run may touch beyond its stack.

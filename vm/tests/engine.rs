@@ -231,6 +231,31 @@ fn helpers_callbacks_and_packet_moves_run_under_the_jit() {
 }
 
 #[test]
+fn callbacks_reenter_the_compiled_code_nest_and_share_the_budget() {
+    let o = Options::default();
+    // A loop inside a loop's callback: 3 * 4 inner calls.
+    let asm = "*(u64 *)(r10 -8) = 0\nr1 = 3\nr2 = subprog[outer]\nr3 = r10\nr3 += -8\nr4 = 0\ncall bpf_loop\nr0 = *(u64 *)(r10 -8)\nexit\n\
+               outer:\nr6 = r2\nr1 = 4\nr2 = subprog[inner]\nr3 = r6\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\n\
+               inner:\nr1 = *(u64 *)(r2 +0)\nr1 += 1\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit\n";
+    assert_eq!(both(asm, &[], o).unwrap(), 12);
+    // An endless callback exhausts the run's budget at the same jump.
+    let asm = "r1 = 1\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit\ncb:\nr0 = 0\nloop:\nr0 += 1\ngoto loop\n";
+    let small = Options { budget: 1000, ..o };
+    let err = both(asm, &[], small).unwrap_err();
+    assert!(
+        matches!(err, VmError::BudgetExhausted { pc: 9, .. }),
+        "{err}"
+    );
+    // A callback's fault is the run's error, naming the callback's insn.
+    let asm = "r1 = 1\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nexit\ncb:\nr0 = *(u64 *)(r2 +0)\nexit\n";
+    let err = both(asm, &[], o).unwrap_err();
+    assert!(matches!(err, VmError::MemoryFault { pc: 7, .. }), "{err}");
+    // Callbacks nested past eight frames.
+    let asm = "r1 = 1\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ncb:\nr1 = 1\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\n";
+    assert!(both(asm, &[], o).is_err());
+}
+
+#[test]
 fn tail_calls_run_the_stored_program_on_its_engine() {
     let set = maps(&[(3, 4, 4, 4)]);
     let fd_map = set.get(0).unwrap();
