@@ -3,7 +3,7 @@
 //! after the run, and whether each accepted the program. A disagreement is
 //! shrunk to a minimal program that still disagrees.
 
-use crate::gen::{generate, GenProgram, DIFF_MAPS, DIFF_VALUE_SIZE};
+use crate::gen::{generate, GenProgram, DIFF_MAPS, DIFF_MAP_HASH, DIFF_VALUE_SIZE};
 use ironbpf_helpers::abi::{HelperCtx, HelperError};
 use ironbpf_isa::abi::{MemoryRegion, RegionResolver};
 use ironbpf_isa::{Branch, Insn, LdImm64Src, Program};
@@ -88,6 +88,31 @@ fn diff_maps(case: &GenProgram) -> Result<Vec<Arc<dyn Map>>, String> {
             Ok(map)
         })
         .collect()
+}
+
+thread_local! {
+    /// The maps of the last [`VmXdp`] run on this thread.
+    static LAST_MAPS: std::cell::RefCell<Option<Arc<RunMaps>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Gives `maps` the case's initial contents again (programs only read and
+/// write values; they add and delete no keys).
+fn reset_maps(maps: &RunMaps, case: &GenProgram) -> Result<(), String> {
+    for ((map, &(kind, max)), init) in maps.0.iter().zip(&DIFF_MAPS).zip(&case.maps) {
+        for k in 0..max {
+            let key = k.to_ne_bytes();
+            match init.iter().find(|(ik, _)| *ik == k) {
+                Some((_, v)) => map.update(&key, v, 0).map_err(|e| e.to_string())?,
+                None if kind == DIFF_MAP_HASH => {
+                    let _ = map.delete(&key);
+                }
+                None => map
+                    .update(&key, &[0u8; DIFF_VALUE_SIZE], 0)
+                    .map_err(|e| e.to_string())?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every key below max_entries that the map holds, with its value.
@@ -178,8 +203,23 @@ impl XdpEngine for VmXdp {
 
 impl VmXdp {
     fn run_here(&self, case: &GenProgram) -> XdpOutcome {
-        let maps = match diff_maps(case) {
-            Ok(m) => Arc::new(RunMaps(m)),
+        // The maps of the last case on this thread are reused, their
+        // contents reset: the engines compared on one case then see their
+        // values at the same addresses (an unverified program may compute
+        // with them).
+        let maps = LAST_MAPS.with(|l| {
+            let mut l = l.borrow_mut();
+            match l.as_ref() {
+                Some(m) if reset_maps(m, case).is_ok() => Ok(m.clone()),
+                _ => diff_maps(case).map(|m| {
+                    let m = Arc::new(RunMaps(m));
+                    *l = Some(m.clone());
+                    m
+                }),
+            }
+        });
+        let maps = match maps {
+            Ok(m) => m,
             Err(e) => return XdpOutcome::Failed(format!("cannot create the maps: {e}")),
         };
         let r = self.run_on(case, &maps);
@@ -273,7 +313,7 @@ impl VmXdp {
     fn outcome(&self, (r, pkt): (Result<u64, VmError>, Vec<u8>), maps: &RunMaps) -> XdpOutcome {
         match r {
             Ok(r0) => XdpOutcome::Ran {
-                retval: r0 as u32,
+                retval: leaked_map_value(r0, maps).unwrap_or(r0 as u32),
                 packet: pkt,
                 maps: maps
                     .0
@@ -285,6 +325,17 @@ impl VmXdp {
             Err(e) => XdpOutcome::Failed(error_kind(&e)),
         }
     }
+}
+
+/// A returned map value pointer (an unverified program may return one),
+/// as two runs can compare it: the maps are allocated anew for each run,
+/// so its address differs. `0xfeed_M0OO`: map `M`, offset `OO` in the
+/// value.
+fn leaked_map_value(r0: u64, maps: &RunMaps) -> Option<u32> {
+    maps.0.iter().enumerate().find_map(|(i, m)| {
+        m.value_region(r0, 1)
+            .map(|r| 0xfeed_0000 | (i as u32) << 12 | ((r0 - r.start) as u32 & 0xfff))
+    })
 }
 
 /// An error as two runs of the same program can be compared: the kind, the
