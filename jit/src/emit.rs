@@ -4,7 +4,8 @@
 //!
 //! Register mapping (System V): r0 rax, r1 rdi, r2 rsi, r3 rdx, r4 rcx,
 //! r5 r8, r6 rbx, r7 r13, r8 r14, r9 r15, r10 rbp; r12 holds the
-//! [`JitCtx`]; r10 and r11 are scratch. r6-r10 are callee-saved on both
+//! [`JitCtx`]; r9 holds the budget account in checked mode; r10 and r11
+//! are scratch. r6-r10 are callee-saved on both
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
@@ -605,7 +606,9 @@ impl Emitter<'_> {
 
     /// Charges the budget for a transfer at `pc` (the slots of the
     /// straight-line run it ends) and, for a known target, starts the next
-    /// run there. Uses r11.
+    /// run there. The account lives in r9 while the code runs (in
+    /// [`JitCtx::spent`](crate::JitCtx::spent) across calls into the
+    /// runtime); uses r11.
     fn charge(&mut self, pc: usize, target: Option<usize>) {
         if !self.budgeted {
             return;
@@ -617,15 +620,14 @@ impl Emitter<'_> {
             pc,
         });
         dynasm!(self.a ; .arch x64
-            ; mov r11, [r12 + off::SPENT]
-            ; add r11, (pc + 1) as i32
+            ; lea r11, [r9 + (pc + 1) as i32]
             ; cmp r11, [r12 + off::BUDGET]
             ; ja =>fail
         );
-        if let Some(t) = target {
-            dynasm!(self.a ; .arch x64 ; sub r11, t as i32);
+        match target {
+            Some(t) => dynasm!(self.a ; .arch x64 ; add r9, (pc as i64 + 1 - t as i64) as i32),
+            None => dynasm!(self.a ; .arch x64 ; mov r9, r11),
         }
-        dynasm!(self.a ; .arch x64 ; mov [r12 + off::SPENT], r11);
     }
 
     fn branch(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
@@ -740,7 +742,7 @@ impl Emitter<'_> {
             ; sub QWORD [r12 + off::DEPTH], 1
         );
         if self.budgeted {
-            dynasm!(self.a ; .arch x64 ; sub QWORD [r12 + off::SPENT], (pc + 1) as i32);
+            dynasm!(self.a ; .arch x64 ; sub r9, (pc + 1) as i32);
         }
     }
 
@@ -821,12 +823,14 @@ impl Emitter<'_> {
             ; mov [r12 + 32], rcx
             ; mov [r12 + 40], r8
             ; mov [r12 + off::SCRATCH], r11
+            ; mov [r12 + off::SPENT], r9
             ; mov rdi, r12
             ; mov rsi, r10
             ; mov rdx, r11
             ; call QWORD [r12 + off::SLOW]
             ; mov r10, rax
             ; mov r11, [r12 + off::SCRATCH]
+            ; mov r9, [r12 + off::SPENT]
             ; mov rax, [r12]
             ; mov rdi, [r12 + 8]
             ; mov rsi, [r12 + 16]
@@ -851,10 +855,12 @@ impl Emitter<'_> {
             ; mov [r12 + 64], r14
             ; mov [r12 + 72], r15
             ; mov [r12 + 80], rbp
+            ; mov [r12 + off::SPENT], r9
             ; mov rdi, r12
             ; mov rsi, r10
             ; call QWORD [r12 + off::EXEC]
             ; mov r10, rax
+            ; mov r9, [r12 + off::SPENT]
             ; mov rax, [r12]
             ; mov rdi, [r12 + 8]
             ; mov rsi, [r12 + 16]
@@ -904,8 +910,10 @@ impl Emitter<'_> {
             ; mov r14, [r12 + 64]
             ; mov r15, [r12 + 72]
             ; mov rbp, [r12 + 80]
+            ; mov r9, [r12 + off::SPENT]
             ; call r11
             ; mov [r12 + off::RET], rax
+            ; mov [r12 + off::SPENT], r9
             ; xor eax, eax
             ; epilogue:
             ; pop QWORD [r12 + off::SAVED_RSP]
