@@ -20,7 +20,7 @@ use crate::kernel_suite::{kernel_packet, kernel_program};
 use crate::vm_suite::{vm_program, VmMemory};
 use crate::{BenchError, Runner};
 
-enum Input {
+pub(crate) enum Input {
     /// VM suite: r1 = this memory.
     Memory(VmMemory),
     /// Kernel suite: an XDP context over this packet.
@@ -33,12 +33,12 @@ enum Input {
 
 /// ironbpf's checked interpreter on one program of the VM or the kernel suite.
 pub struct InterpRunner {
-    program: &'static str,
-    vm: Interpreter,
-    input: Input,
-    prepare_time: Duration,
+    pub(crate) program: &'static str,
+    pub(crate) vm: Interpreter,
+    pub(crate) input: Input,
+    pub(crate) prepare_time: Duration,
     /// The object's maps, for programs that use them.
-    loaded: Option<LoadedObject>,
+    pub(crate) loaded: Option<LoadedObject>,
 }
 
 impl std::fmt::Debug for InterpRunner {
@@ -50,7 +50,11 @@ impl std::fmt::Debug for InterpRunner {
     }
 }
 
-fn interp_error(program: &str, stage: &'static str, message: impl ToString) -> BenchError {
+pub(crate) fn interp_error(
+    program: &str,
+    stage: &'static str,
+    message: impl ToString,
+) -> BenchError {
     BenchError::Interp {
         program: program.to_string(),
         stage,

@@ -28,6 +28,7 @@
 //! ```
 
 mod interp_runner;
+mod jit_runner;
 mod kernel_runner;
 pub mod kernel_suite;
 mod native;
@@ -38,6 +39,7 @@ pub mod vm_suite;
 use std::time::{Duration, Instant};
 
 pub use interp_runner::InterpRunner;
+pub use jit_runner::JitRunner;
 pub use kernel_runner::KernelRunner;
 pub use kernel_suite::{
     kernel_expected, kernel_packet, kernel_program, KernelProgram, KERNEL_PROGRAMS,

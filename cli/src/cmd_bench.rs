@@ -19,8 +19,8 @@ use ironbpf_benches::verifier_suite::{
     IRONBPF_VERIFIER_STATUS,
 };
 use ironbpf_benches::{
-    kernel_expected, measure, vm_expected, vm_peer_runner, InterpRunner, KernelRunner, Measurement,
-    Runner, VmPeer, KERNEL_PROGRAMS, VM_PROGRAMS,
+    kernel_expected, measure, vm_expected, vm_peer_runner, InterpRunner, JitRunner, KernelRunner,
+    Measurement, Runner, VmPeer, KERNEL_PROGRAMS, VM_PROGRAMS,
 };
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
@@ -211,7 +211,22 @@ fn vm_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>) {
                     .map_err(|e| e.detail())
             })),
         ),
-        ("ironbpf-jit", None),
+        (
+            "ironbpf-jit",
+            Some(Box::new(|p: &str| {
+                JitRunner::vm(p, ironbpf_vm::JitMode::Trusted)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
+        (
+            "ironbpf-jit-checked",
+            Some(Box::new(|p: &str| {
+                JitRunner::vm(p, ironbpf_vm::JitMode::Checked)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
     ];
     for peer in VmPeer::ALL {
         runners.push((
@@ -240,7 +255,22 @@ fn kernel_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>)
                     .map_err(|e| e.detail())
             })),
         ),
-        ("ironbpf-jit", None),
+        (
+            "ironbpf-jit",
+            Some(Box::new(|p: &str| {
+                JitRunner::kernel(p, ironbpf_vm::JitMode::Trusted)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
+        (
+            "ironbpf-jit-checked",
+            Some(Box::new(|p: &str| {
+                JitRunner::kernel(p, ironbpf_vm::JitMode::Checked)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
         (
             "kernel",
             Some(Box::new(|p: &str| {

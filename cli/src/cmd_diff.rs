@@ -3,16 +3,18 @@
 //! `--descriptors`, the program-type descriptors' context and return rules
 //! probed against the kernel's verifier.
 
+use crate::cmd_test::JitModeArg;
 use crate::Failure;
 use clap::{Args, ValueEnum};
-use ironbpf_conformance::diff::{run_random, InterpXdp, XdpEngine, XdpOutcome};
+use ironbpf_conformance::diff::{run_random_with, VmXdp, XdpEngine, XdpOutcome};
+use ironbpf_vm::Options;
 use std::io::IsTerminal;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum DiffEngine {
     /// The checked interpreter
     Interp,
-    /// The JIT (not built yet)
+    /// The x86-64 JIT (its mode from --mode)
     Jit,
 }
 
@@ -22,6 +24,8 @@ pub enum Against {
     Kernel,
     /// Our interpreter
     Interp,
+    /// Our JIT in checked mode
+    Jit,
 }
 
 #[derive(Args)]
@@ -41,6 +45,12 @@ pub struct DiffArgs {
     /// The reference
     #[arg(long, value_enum, default_value = "kernel")]
     against: Against,
+    /// The JIT's mode, with --engine jit
+    #[arg(long, value_enum, default_value = "checked")]
+    mode: JitModeArg,
+    /// Generate unverified programs (out-of-bounds accesses, endless loops, misaligned atomics), run with a budget of 20,000 instructions: both engines must stop at the same instruction with the same error
+    #[arg(long)]
+    unverified: bool,
     /// Show the most common reasons the reference refused programs
     #[arg(long)]
     reasons: bool,
@@ -173,23 +183,34 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     if args.descriptors {
         return run_descriptors(&args);
     }
+    let (gen, options): (fn(u64) -> _, Options) = if args.unverified {
+        (
+            ironbpf_conformance::jitdiff::generate_unverified,
+            ironbpf_conformance::jitdiff::unverified_options(),
+        )
+    } else {
+        (ironbpf_conformance::gen::generate, Options::default())
+    };
+    if args.unverified && matches!(args.against, Against::Kernel) {
+        return Err(Failure::usage(
+            "--unverified programs are for our engines: the kernel refuses them; use --against interp",
+        ));
+    }
     let ours: Box<dyn XdpEngine> = match args.engine {
-        DiffEngine::Interp => Box::new(InterpXdp),
-        DiffEngine::Jit => {
-            return Err(Failure::usage(
-                "the JIT is not built yet: `--engine interp` is the engine there is",
-            ))
-        }
+        DiffEngine::Interp => Box::new(VmXdp::interp(options)),
+        DiffEngine::Jit => Box::new(VmXdp::jit(args.mode.mode(), options)),
     };
     let reference: Box<dyn XdpEngine> = match args.against {
-        Against::Interp => Box::new(InterpXdp),
+        Against::Interp => Box::new(VmXdp::interp(options)),
+        Against::Jit => Box::new(VmXdp::jit(ironbpf_vm::JitMode::Checked, options)),
         Against::Kernel => {
             Box::new(ironbpf_conformance::kernel::KernelXdp::new().map_err(Failure::usage)?)
         }
     };
     let tty = std::io::stderr().is_terminal();
     let total = args.random;
-    let summary = run_random(
+    let summary = run_random_with(
+        gen,
         ours.as_ref(),
         reference.as_ref(),
         total,

@@ -11,6 +11,8 @@ use std::time::Instant;
 pub enum RunEngine {
     /// The checked interpreter
     Interp,
+    /// The x86-64 JIT in checked mode (the same checks and errors as the interpreter)
+    Jit,
 }
 
 #[derive(Args)]
@@ -286,8 +288,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 .unwrap_or_default()
         })
         .collect();
+    let jit = matches!(args.engine, RunEngine::Jit);
     let (vm, _) = loaded
-        .interpreter(&prog_name, Options::default())
+        .engine(&prog_name, Options::default(), jit)
         .map_err(|e| Failure::failed(format!("program `{prog_name}`: {e}")))?;
     let prog = &loaded
         .object
@@ -323,7 +326,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 cpu: 0,
                 attach_type,
             };
-            let out = testrun::run(&vm, pt, &run, Some(loaded.resolver()))
+            let out = testrun::run(vm.as_ref(), pt, &run, Some(loaded.resolver()))
                 .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
             r0 = out.r0;
             data_out = out.data_out;
@@ -332,9 +335,16 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         }
         let mut ctx = vec![0u8; pt.ctx_size as usize];
         ctx[..ctx_in.len()].copy_from_slice(&ctx_in);
-        r0 = vm
-            .run_ctx_attach(pt, attach_type, &mut ctx, None, Some(loaded.resolver()))
-            .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+        r0 = ironbpf_vm::engine::run_ctx_into(
+            vm.as_ref(),
+            pt,
+            attach_type,
+            &mut ctx,
+            None,
+            Some(loaded.resolver()),
+            None,
+        )
+        .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
         ctx_out = ctx;
     }
     let per_run_ns = start.elapsed().as_nanos() as f64 / repeat as f64;
@@ -373,7 +383,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         println!(
             "{}",
             serde_json::json!({
-                "program": prog.name, "type": pt.name, "engine": "interp",
+                "program": prog.name, "type": pt.name, "engine": vm.name(),
                 "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns,
                 "data_out": hex(&data_out), "data_changed": changed, "ctx_out": hex(&ctx_out),
                 "maps_changed": map_changes, "trace": trace,
@@ -381,10 +391,11 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         );
     } else {
         println!(
-            "{} ({}) on {} bytes of data, interpreter",
+            "{} ({}) on {} bytes of data, {}",
             prog.name,
             pt.name,
-            data_in.len()
+            data_in.len(),
+            if jit { "JIT (checked)" } else { "interpreter" }
         );
         match verdict {
             Some(v) => println!("r0 = {r0} ({v})"),

@@ -6,7 +6,8 @@ use ironbpf_conformance::data::parse_data_file;
 use ironbpf_conformance::kernel::KernelEngine;
 use ironbpf_conformance::runner::EngineOutcome;
 use ironbpf_conformance::runner::{
-    collect_files, run_file, ErrorText, FileReport, InterpEngine, Summary, TestEngine, Verdict,
+    collect_files, run_file, ErrorText, FileReport, InterpEngine, JitEngine, Summary, TestEngine,
+    Verdict,
 };
 use std::path::PathBuf;
 
@@ -14,8 +15,29 @@ use std::path::PathBuf;
 pub enum EngineArg {
     /// The checked interpreter
     Interp,
+    /// The x86-64 JIT (its mode from --mode)
+    Jit,
     /// The running kernel (BPF_PROG_LOAD and BPF_PROG_TEST_RUN); programs its verifier refuses are skipped with its reason
     Kernel,
+}
+
+/// The JIT's mode.
+#[derive(Clone, Copy, ValueEnum, Default)]
+pub enum JitModeArg {
+    /// Every memory access checked and the instruction budget charged, with the interpreter's errors
+    #[default]
+    Checked,
+    /// No checks (only a program the checked interpreter ran cleanly on the same input is run so)
+    Trusted,
+}
+
+impl JitModeArg {
+    pub fn mode(self) -> ironbpf_vm::JitMode {
+        match self {
+            JitModeArg::Checked => ironbpf_vm::JitMode::Checked,
+            JitModeArg::Trusted => ironbpf_vm::JitMode::Trusted,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -37,6 +59,9 @@ pub struct TestArgs {
     /// The engine to run the programs on
     #[arg(long, value_enum, default_value = "interp")]
     engine: EngineArg,
+    /// The JIT's mode, with --engine jit
+    #[arg(long, value_enum, default_value = "checked")]
+    mode: JitModeArg,
     /// How `-- error` expectations are matched
     #[arg(long, value_enum, default_value = "exact")]
     error_text: ErrorTextArg,
@@ -58,6 +83,7 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     }
     let engine: Box<dyn TestEngine> = match args.engine {
         EngineArg::Interp => Box::new(InterpEngine::default()),
+        EngineArg::Jit => Box::new(JitEngine::new(args.mode.mode())),
         EngineArg::Kernel => Box::new(KernelEngine::new().map_err(Failure::usage)?),
     };
     if args.compare {

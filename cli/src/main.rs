@@ -9,6 +9,7 @@ mod cmd_bench;
 mod cmd_compare;
 mod cmd_diff;
 mod cmd_helpers;
+mod cmd_jit;
 mod cmd_kernel;
 mod cmd_map;
 mod cmd_plugin;
@@ -56,6 +57,8 @@ enum Command {
     /// Inspect the programs and maps of an ELF object
     #[command(subcommand)]
     Prog(cmd_prog::ProgCommand),
+    /// Compile a program of an ELF object with the JIT and show its x86-64 code beside each BPF instruction
+    Jit(cmd_jit::JitArgs),
     /// Run a program of an ELF object on a packet or context (BPF_PROG_TEST_RUN without root)
     Run(cmd_run::RunArgs),
     /// Maps in ironbpf's runtime as JSON: create, fill and dump them around a run
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
         Command::Asm(a) => cmd_asm::asm(a),
         Command::Disasm(a) => cmd_asm::disasm(a),
         Command::Run(a) => cmd_run::run(a),
+        Command::Jit(a) => cmd_jit::run(a),
         Command::Map(c) => cmd_map::run(c),
         Command::Verify(a) => cmd_verify::run(a),
         Command::Kernel(c) => cmd_kernel::run(c),

@@ -3,12 +3,15 @@
 //! after the run, and whether each accepted the program. A disagreement is
 //! shrunk to a minimal program that still disagrees.
 
-use crate::gen::{generate, GenProgram, DIFF_MAPS, DIFF_VALUE_SIZE};
+use crate::gen::{generate, GenProgram, DIFF_MAPS, DIFF_MAP_HASH, DIFF_VALUE_SIZE};
 use ironbpf_helpers::abi::{HelperCtx, HelperError};
 use ironbpf_isa::abi::{MemoryRegion, RegionResolver};
 use ironbpf_isa::{Branch, Insn, LdImm64Src, Program};
 use ironbpf_maps::{create_map, Map, MapSpec};
-use ironbpf_vm::{progtype, HelperRegistry, Interpreter, LdImm64Resolver, Options, VmError};
+use ironbpf_vm::{
+    progtype, Engine, HelperRegistry, Interpreter, JitMode, JitProgram, LdImm64Resolver, Options,
+    VmError,
+};
 use std::sync::Arc;
 
 /// The final contents of one map: (key, value) pairs in key order.
@@ -87,6 +90,31 @@ fn diff_maps(case: &GenProgram) -> Result<Vec<Arc<dyn Map>>, String> {
         .collect()
 }
 
+thread_local! {
+    /// The maps of the last [`VmXdp`] run on this thread.
+    static LAST_MAPS: std::cell::RefCell<Option<Arc<RunMaps>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Gives `maps` the case's initial contents again (programs only read and
+/// write values; they add and delete no keys).
+fn reset_maps(maps: &RunMaps, case: &GenProgram) -> Result<(), String> {
+    for ((map, &(kind, max)), init) in maps.0.iter().zip(&DIFF_MAPS).zip(&case.maps) {
+        for k in 0..max {
+            let key = k.to_ne_bytes();
+            match init.iter().find(|(ik, _)| *ik == k) {
+                Some((_, v)) => map.update(&key, v, 0).map_err(|e| e.to_string())?,
+                None if kind == DIFF_MAP_HASH => {
+                    let _ = map.delete(&key);
+                }
+                None => map
+                    .update(&key, &[0u8; DIFF_VALUE_SIZE], 0)
+                    .map_err(|e| e.to_string())?,
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every key below max_entries that the map holds, with its value.
 pub fn contents(
     max_entries: u32,
@@ -111,10 +139,101 @@ impl XdpEngine for InterpXdp {
     }
 
     fn run(&self, case: &GenProgram) -> XdpOutcome {
-        let maps = match diff_maps(case) {
-            Ok(m) => Arc::new(RunMaps(m)),
+        VmXdp::interp(Options::default()).run(case)
+    }
+}
+
+/// Which of our engines an XDP run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmKind {
+    Interp,
+    Jit(JitMode),
+}
+
+/// One of our engines as an XDP engine, with the run options given (a
+/// small budget for generators of endless loops).
+///
+/// The trusted JIT checks nothing and no verifier vouches for generated
+/// programs yet: each program first runs on the checked interpreter on a
+/// copy of the same input, and only one that ran cleanly there runs
+/// trusted (one that failed is reported with the interpreter's outcome).
+#[derive(Clone, Copy, Debug)]
+pub struct VmXdp {
+    pub kind: VmKind,
+    pub options: Options,
+}
+
+impl VmXdp {
+    /// The interpreter.
+    pub fn interp(options: Options) -> VmXdp {
+        VmXdp {
+            kind: VmKind::Interp,
+            options,
+        }
+    }
+
+    /// The JIT in `mode`.
+    pub fn jit(mode: JitMode, options: Options) -> VmXdp {
+        VmXdp {
+            kind: VmKind::Jit(mode),
+            options,
+        }
+    }
+}
+
+impl XdpEngine for VmXdp {
+    fn name(&self) -> &str {
+        match self.kind {
+            VmKind::Interp => "interp",
+            VmKind::Jit(JitMode::Checked) => "jit-checked",
+            VmKind::Jit(JitMode::Trusted) => "jit",
+        }
+    }
+
+    fn run(&self, case: &GenProgram) -> XdpOutcome {
+        if self.kind == VmKind::Jit(JitMode::Trusted) {
+            let pre = VmXdp::interp(self.options).run(case);
+            if !matches!(pre, XdpOutcome::Ran { .. }) {
+                return pre;
+            }
+        }
+        self.run_here(case)
+    }
+}
+
+impl VmXdp {
+    fn run_here(&self, case: &GenProgram) -> XdpOutcome {
+        // The maps of the last case on this thread are reused, their
+        // contents reset: the engines compared on one case then see their
+        // values at the same addresses (an unverified program may compute
+        // with them).
+        let maps = LAST_MAPS.with(|l| {
+            let mut l = l.borrow_mut();
+            match l.as_ref() {
+                Some(m) if reset_maps(m, case).is_ok() => Ok(m.clone()),
+                _ => diff_maps(case).map(|m| {
+                    let m = Arc::new(RunMaps(m));
+                    *l = Some(m.clone());
+                    m
+                }),
+            }
+        });
+        let maps = match maps {
+            Ok(m) => m,
             Err(e) => return XdpOutcome::Failed(format!("cannot create the maps: {e}")),
         };
+        let r = self.run_on(case, &maps);
+        match r {
+            Ok(r) => self.outcome(r, &maps),
+            Err(o) => o,
+        }
+    }
+
+    fn run_on(
+        &self,
+        case: &GenProgram,
+        maps: &Arc<RunMaps>,
+    ) -> Result<(Result<u64, VmError>, Vec<u8>), XdpOutcome> {
         let mut helpers = HelperRegistry::new();
         let lookup_maps = maps.clone();
         helpers.register_fn(
@@ -139,27 +258,63 @@ impl XdpEngine for InterpXdp {
         let slots = case.insns.iter().flat_map(|i| i.encode()).collect();
         let prog = match Program::from_slots(slots) {
             Ok(p) => p,
-            Err(e) => return XdpOutcome::Refused(e.to_string()),
+            Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
         };
-        let vm = match Interpreter::with_resolver(
-            &prog,
-            &helpers,
-            Options::default(),
-            Some(maps.as_ref()),
-        ) {
-            Ok(vm) => vm,
-            Err(e) => return XdpOutcome::Refused(e.to_string()),
+        let vm =
+            match Interpreter::with_resolver(&prog, &helpers, self.options, Some(maps.as_ref())) {
+                Ok(vm) => vm,
+                Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
+            };
+        let vm: Box<dyn Engine> = match self.kind {
+            VmKind::Interp => Box::new(vm),
+            VmKind::Jit(JitMode::Checked) => match JitProgram::checked(vm) {
+                Ok(j) => Box::new(j),
+                Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
+            },
+            // SAFETY: `run` ran this program to its end on the checked
+            // interpreter on the same packet and maps first; runs are
+            // deterministic on them.
+            VmKind::Jit(JitMode::Trusted) => match unsafe { JitProgram::trusted(vm) } {
+                Ok(j) => Box::new(j),
+                Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
+            },
         };
-        let mut ctx = vec![0u8; progtype::XDP.ctx_size as usize];
-        let mut pkt = case.packet.clone();
-        match vm.run_ctx(
-            &progtype::XDP,
-            &mut ctx,
-            Some(&mut pkt),
-            Some(maps.as_ref()),
-        ) {
+        // The context and the packet sit at the same addresses in every run
+        // on this thread, so that a program that computes with their
+        // addresses does the same on every engine.
+        Ok(BUFFERS.with(|b| {
+            let (ctx, pkt) = &mut *b.borrow_mut();
+            ctx.fill(0);
+            let n = case.packet.len().min(pkt.len());
+            pkt[..n].copy_from_slice(&case.packet[..n]);
+            let r = ironbpf_vm::engine::run_ctx_into(
+                vm.as_ref(),
+                &progtype::XDP,
+                None,
+                &mut ctx[..progtype::XDP.ctx_size as usize],
+                Some(&mut pkt[..n]),
+                Some(maps.as_ref()),
+                None,
+            );
+            (r, pkt[..n].to_vec())
+        }))
+    }
+}
+
+/// A context buffer and a packet buffer.
+type Buffers = (Box<[u8]>, Box<[u8]>);
+
+thread_local! {
+    /// The context and packet buffers of [`VmXdp`] runs.
+    static BUFFERS: std::cell::RefCell<Buffers> =
+        std::cell::RefCell::new((vec![0u8; 64].into_boxed_slice(), vec![0u8; 4096].into_boxed_slice()));
+}
+
+impl VmXdp {
+    fn outcome(&self, (r, pkt): (Result<u64, VmError>, Vec<u8>), maps: &RunMaps) -> XdpOutcome {
+        match r {
             Ok(r0) => XdpOutcome::Ran {
-                retval: r0 as u32,
+                retval: leaked_map_value(r0, maps).unwrap_or(r0 as u32),
                 packet: pkt,
                 maps: maps
                     .0
@@ -168,7 +323,59 @@ impl XdpEngine for InterpXdp {
                     .map(|(m, (_, max))| contents(max, |k, v| m.lookup(k, v, 0).is_ok()))
                     .collect(),
             },
-            Err(e) => XdpOutcome::Failed(e.to_string()),
+            Err(e) => XdpOutcome::Failed(error_kind(&e)),
+        }
+    }
+}
+
+/// A returned map value pointer (an unverified program may return one),
+/// as two runs can compare it: the maps are allocated anew for each run,
+/// so its address differs. `0xfeed_M0OO`: map `M`, offset `OO` in the
+/// value.
+fn leaked_map_value(r0: u64, maps: &RunMaps) -> Option<u32> {
+    maps.0.iter().enumerate().find_map(|(i, m)| {
+        m.value_region(r0, 1)
+            .map(|r| 0xfeed_0000 | (i as u32) << 12 | ((r0 - r.start) as u32 & 0xfff))
+    })
+}
+
+/// An error as two runs of the same program can be compared: the kind, the
+/// instruction and what it did, with the host addresses (which differ
+/// between runs, whose buffers are allocated anew) taken out. A fault's
+/// address is given relative to the region it is near (within 64 KiB), or
+/// not at all.
+pub fn error_kind(e: &VmError) -> String {
+    match e {
+        VmError::MemoryFault { pc, insn, fault } => {
+            let near = fault.nearest.filter(|r| {
+                fault.addr >= r.start.saturating_sub(1 << 16)
+                    && fault.addr <= r.end().saturating_add(1 << 16)
+            });
+            let at = match near {
+                Some(r) => format!("at {}{:+}", r.kind, fault.addr.wrapping_sub(r.start) as i64),
+                None => "far from every region".to_string(),
+            };
+            format!(
+                "insn {pc} ({insn}): invalid {} of {} bytes {at}",
+                fault.access, fault.len
+            )
+        }
+        VmError::MisalignedAtomic { pc, addr, size } => {
+            format!(
+                "insn {pc}: misaligned atomic of {size} bytes (address % 8 = {})",
+                addr % 8
+            )
+        }
+        other => {
+            let hex = regex::Regex::new("0x[0-9a-f]{6,}").expect("a valid regex");
+            let dec = regex::Regex::new("[0-9]{10,}").expect("a valid regex");
+            // Which region is nearest to a far address depends on where
+            // the buffers were allocated.
+            let nearest = regex::Regex::new(": [^:]*nearest region.*$").expect("a valid regex");
+            let t = other.to_string();
+            let t = nearest.replace(&t, "");
+            dec.replace_all(&hex.replace_all(&t, "0x?"), "?")
+                .into_owned()
         }
     }
 }
@@ -223,11 +430,11 @@ pub struct DiffSummary {
 }
 
 impl std::fmt::Display for DiffSummary {
-    /// `N agreed, M disagreed, K refused by the kernel`.
+    /// `N agreed, M disagreed, K refused by the reference`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} agreed, {} disagreed, {} refused by the kernel",
+            "{} agreed, {} disagreed, {} refused by the reference",
             self.agreed,
             self.disagreed.len(),
             self.refused
@@ -242,12 +449,25 @@ pub fn run_random(
     reference: &dyn XdpEngine,
     count: u64,
     seed: u64,
+    progress: impl FnMut(u64, &DiffSummary),
+) -> DiffSummary {
+    run_random_with(generate, ours, reference, count, seed, progress)
+}
+
+/// [`run_random`] with programs from `gen` (e.g.
+/// [`crate::jitdiff::generate_unverified`]).
+pub fn run_random_with(
+    gen: fn(u64) -> GenProgram,
+    ours: &dyn XdpEngine,
+    reference: &dyn XdpEngine,
+    count: u64,
+    seed: u64,
     mut progress: impl FnMut(u64, &DiffSummary),
 ) -> DiffSummary {
     let mut s = DiffSummary::default();
     let mut reasons: std::collections::HashMap<String, usize> = Default::default();
     for i in 0..count {
-        let case = generate(seed.wrapping_add(i));
+        let case = gen(seed.wrapping_add(i));
         match compare(ours, reference, &case) {
             DiffVerdict::Agreed => s.agreed += 1,
             DiffVerdict::RefusedByReference(why) => {

@@ -20,6 +20,7 @@ pub mod data;
 pub mod descriptors;
 pub mod diff;
 pub mod gen;
+pub mod jitdiff;
 pub mod kernel;
 pub mod probe_helpers;
 pub mod runner;

@@ -4,7 +4,7 @@
 use crate::data::{parse_data_file, DataFile};
 use crate::ubpf_helpers::ubpf_test_helpers;
 use ironbpf_isa::{Program, RawInsn};
-use ironbpf_vm::{HelperRegistry, Interpreter, Options};
+use ironbpf_vm::{Engine, HelperRegistry, Interpreter, JitMode, JitProgram, Options};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +70,82 @@ impl TestEngine for InterpEngine {
         let bytes = &mut backing[start..start + mem.len()];
         bytes.copy_from_slice(mem);
         match vm.run_with_memory(bytes) {
+            Ok(r0) => EngineOutcome::Returned(r0),
+            Err(e) => EngineOutcome::Failed(e.to_string()),
+        }
+    }
+}
+
+/// The JIT, with uBPF's test helpers registered, in checked or trusted
+/// mode.
+///
+/// Trusted code checks nothing, and no verifier vouches for these programs
+/// yet: in trusted mode each program first runs on the checked interpreter
+/// on a copy of the same memory, and only a program that ran cleanly there
+/// is run trusted (one that failed is reported with the interpreter's
+/// error, as a verifier would refuse it).
+pub struct JitEngine {
+    helpers: HelperRegistry,
+    options: Options,
+    mode: JitMode,
+}
+
+impl JitEngine {
+    /// The JIT in `mode`.
+    pub fn new(mode: JitMode) -> JitEngine {
+        let interp = InterpEngine::default();
+        JitEngine {
+            helpers: interp.helpers,
+            options: interp.options,
+            mode,
+        }
+    }
+}
+
+/// An 8-byte aligned copy of `mem`, so that atomics on it may be aligned.
+fn aligned_copy(mem: &[u8]) -> (Vec<u8>, usize) {
+    let mut backing = vec![0u8; mem.len() + 8];
+    let start = backing.as_ptr().align_offset(8).min(8);
+    backing[start..start + mem.len()].copy_from_slice(mem);
+    (backing, start)
+}
+
+impl TestEngine for JitEngine {
+    fn name(&self) -> &str {
+        match self.mode {
+            JitMode::Checked => "jit-checked",
+            JitMode::Trusted => "jit",
+        }
+    }
+
+    fn run(&self, slots: &[RawInsn], mem: &[u8]) -> EngineOutcome {
+        let prog = match Program::from_slots(slots.to_vec()) {
+            Ok(p) => p,
+            Err(e) => return EngineOutcome::Refused(format!("invalid program: {e}")),
+        };
+        let vm = match Interpreter::new(&prog, &self.helpers, self.options) {
+            Ok(vm) => vm,
+            Err(e) => return EngineOutcome::Refused(e.to_string()),
+        };
+        let jit = match self.mode {
+            JitMode::Checked => JitProgram::checked(vm),
+            JitMode::Trusted => {
+                let (mut backing, start) = aligned_copy(mem);
+                if let Err(e) = vm.run_with_memory(&mut backing[start..start + mem.len()]) {
+                    return EngineOutcome::Failed(e.to_string());
+                }
+                // SAFETY: the program just ran to its end on the checked
+                // interpreter on the same input, touching only its memory
+                // and stack; runs are deterministic on it.
+                unsafe { JitProgram::trusted(vm) }
+            }
+        };
+        let jit = match jit {
+            Ok(j) => j,
+            Err(e) => return EngineOutcome::Refused(e.to_string()),
+        };
+        let (mut backing, start) = aligned_copy(mem);
+        match jit.run_with_memory(&mut backing[start..start + mem.len()]) {
             Ok(r0) => EngineOutcome::Returned(r0),
             Err(e) => EngineOutcome::Failed(e.to_string()),
         }

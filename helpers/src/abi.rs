@@ -276,7 +276,14 @@ impl<'a> HelperCtx<'a> {
     /// The view of a run's memory for one call: its region table, the
     /// stack bounds `[lo, hi)` of the current call chain, and the resolver
     /// of map values. Engines build it; helpers only use it.
-    pub fn new(
+    ///
+    /// # Safety
+    ///
+    /// Helpers read and write every address the table, the stack bounds
+    /// and the resolver's regions allow: they must all be live for as long
+    /// as the context is used, and writable ones not aliased by a Rust
+    /// reference meanwhile.
+    pub unsafe fn new(
         regions: &'a RegionTable,
         stack: (u64, u64),
         resolver: Option<&'a dyn RegionResolver>,

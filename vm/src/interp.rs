@@ -87,17 +87,17 @@ const OP_ATOMIC_DW: u8 = BPF_STX | BPF_ATOMIC | BPF_DW;
 
 /// One pre-decoded instruction.
 #[derive(Clone, Copy, Debug, Default)]
-struct Op {
-    code: u8,
-    dst: u8,
-    src: u8,
+pub(crate) struct Op {
+    pub(crate) code: u8,
+    pub(crate) dst: u8,
+    pub(crate) src: u8,
     /// For atomics: the operation.
-    aux: u8,
+    pub(crate) aux: u8,
     /// The memory offset; for jumps and calls the absolute target; for
     /// helper calls the index into the resolved helper table.
-    off: i32,
+    pub(crate) off: i32,
     /// The immediate, sign-extended; the whole constant for `ld_imm64`.
-    imm: i64,
+    pub(crate) imm: i64,
 }
 
 /// Resolves what the engine cannot know by itself: `ld_imm64` map
@@ -116,40 +116,40 @@ pub trait LdImm64Resolver {
 
 /// A map as the inline lookup sees it.
 #[derive(Clone)]
-struct InlineMap {
-    map: Arc<dyn Map>,
-    key_size: u64,
-    value_size: u64,
-    writable: bool,
+pub(crate) struct InlineMap {
+    pub(crate) map: Arc<dyn Map>,
+    pub(crate) key_size: u64,
+    pub(crate) value_size: u64,
+    pub(crate) writable: bool,
     /// A map of maps: its lookup gives an inner map's handle, which the
     /// helper knows how to make.
-    via_helper: bool,
+    pub(crate) via_helper: bool,
 }
 
 /// Classic BPF's negative packet offsets (`SKF_NET_OFF`, `SKF_LL_OFF`).
-const SKF_NET_OFF: i64 = -0x100000;
-const SKF_LL_OFF: i64 = -0x200000;
-const ETH_HLEN: i64 = 14;
+pub(crate) const SKF_NET_OFF: i64 = -0x100000;
+pub(crate) const SKF_LL_OFF: i64 = -0x200000;
+pub(crate) const ETH_HLEN: i64 = 14;
 
 /// A program ready to run in the interpreter.
 #[derive(Clone)]
 pub struct Interpreter {
-    ops: Vec<Op>,
+    pub(crate) ops: Vec<Op>,
     insns: Vec<Option<Insn>>,
-    helpers: Vec<Arc<dyn Helper>>,
-    helper_ids: Vec<i64>,
-    registry: HelperRegistry,
+    pub(crate) helpers: Vec<Arc<dyn Helper>>,
+    pub(crate) helper_ids: Vec<i64>,
+    pub(crate) registry: HelperRegistry,
     options: Options,
     /// Whether any instruction reads r10 or calls a subprogram; if none
     /// does, runs need no stack.
-    uses_stack: bool,
+    pub(crate) uses_stack: bool,
     /// The maps `OP_MAP_LOOKUP` reads, by id.
-    maps: Vec<InlineMap>,
+    pub(crate) maps: Vec<InlineMap>,
     /// The maps that map handles name, for the map helpers.
-    map_set: Option<Arc<MapSet>>,
+    pub(crate) map_set: Option<Arc<MapSet>>,
     /// For each slot, whether a subprogram starts there (callbacks may
     /// only enter at one).
-    subprog_start: Vec<bool>,
+    pub(crate) subprog_start: Vec<bool>,
 }
 
 /// The memory a run may touch beyond its stack.
@@ -167,7 +167,7 @@ pub struct RunMemory<'a> {
 impl RunMemory<'_> {
     /// This memory with the packet bounds of `state.packet`: the packet
     /// and metadata regions and the context's pointer fields.
-    fn with_packet(&self, state: &RunState) -> Self {
+    pub(crate) fn with_packet(&self, state: &RunState) -> Self {
         let mut m = self.clone();
         m.packet_gen = state.packet_gen;
         let Some(p) = state.packet else {
@@ -212,14 +212,14 @@ pub struct CtxView<'a> {
     pub data_meta: u64,
 }
 
-const STACK_BYTES: usize = MAX_BPF_STACK * MAX_CALL_FRAMES;
+pub(crate) const STACK_BYTES: usize = MAX_BPF_STACK * MAX_CALL_FRAMES;
 
 thread_local! {
     /// One stack per thread, reused by its runs.
-    static STACK: std::cell::Cell<Option<Box<[u64]>>> = const { std::cell::Cell::new(None) };
+    pub(crate) static STACK: std::cell::Cell<Option<Box<[u64]>>> = const { std::cell::Cell::new(None) };
 }
 
-fn fresh_box() -> Box<[u64]> {
+pub(crate) fn fresh_box() -> Box<[u64]> {
     vec![0u64; STACK_BYTES / 8].into_boxed_slice()
 }
 
@@ -232,11 +232,11 @@ struct Frame {
 /// Where a run's stack is: the current call chain may touch
 /// `[lo, top)`; the frame being entered is `[lo, lo + 512)`.
 #[derive(Clone, Copy)]
-struct StackView {
-    lo: u64,
-    top: u64,
+pub(crate) struct StackView {
+    pub(crate) lo: u64,
+    pub(crate) top: u64,
     /// Frames that enclosing runs use (a callback runs below its caller).
-    depth: usize,
+    pub(crate) depth: usize,
 }
 
 /// A callback's way back into the program: runs a subprogram in a new
@@ -520,29 +520,7 @@ impl Interpreter {
     /// Runs with `mem` as the input memory: r1 = its address, r2 = its
     /// length (bpf_conformance's convention; r1 = r2 = 0 for an empty one).
     pub fn run_with_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
-        let mut regions = RegionTable::new();
-        let (r1, r2) = if mem.is_empty() {
-            (0, 0)
-        } else {
-            regions
-                .insert(ironbpf_isa::abi::MemoryRegion {
-                    start: mem.as_mut_ptr() as u64,
-                    len: mem.len() as u64,
-                    kind: ironbpf_isa::abi::RegionKind::Memory,
-                    writable: true,
-                })
-                .map_err(|r| VmError::Setup(format!("input memory overlaps {r}")))?;
-            (mem.as_mut_ptr() as u64, mem.len() as u64)
-        };
-        let memory = RunMemory {
-            regions,
-            resolver: None,
-            ctx: None,
-            packet_gen: 0,
-        };
-        // SAFETY-relevant: the table holds only `mem`, borrowed mutably for
-        // the whole run.
-        self.run(&[r1, r2, 0, 0, 0], &memory)
+        crate::engine::run_with_memory(self, mem)
     }
 
     /// Runs the program as a program of type `prog_type`: r1 points to `ctx`
@@ -558,7 +536,7 @@ impl Interpreter {
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<u64, VmError> {
-        self.run_ctx_into((prog_type, None), ctx, packet, resolver, None)
+        crate::engine::run_ctx_into(self, prog_type, None, ctx, packet, resolver, None)
     }
 
     /// Like [`Interpreter::run_ctx`], for a program loaded with an expected
@@ -572,7 +550,7 @@ impl Interpreter {
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<u64, VmError> {
-        self.run_ctx_into((prog_type, attach_type), ctx, packet, resolver, None)
+        crate::engine::run_ctx_into(self, prog_type, attach_type, ctx, packet, resolver, None)
     }
 
     /// Like [`Interpreter::run_ctx`], and gives back the run's final state:
@@ -585,71 +563,16 @@ impl Interpreter {
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<(u64, RunState), VmError> {
         let mut state = RunState::default();
-        let r0 = self.run_ctx_into((prog_type, None), ctx, packet, resolver, Some(&mut state))?;
-        Ok((r0, state))
-    }
-
-    /// [`Interpreter::run_ctx`], leaving the final state in `out` if given
-    /// (the state is large: runs that do not want it do not move it).
-    #[inline(always)]
-    fn run_ctx_into(
-        &self,
-        (prog_type, attach_type): (&ProgType, Option<AttachType>),
-        ctx: &mut [u8],
-        packet: Option<&mut [u8]>,
-        resolver: Option<&dyn RegionResolver>,
-        out: Option<&mut RunState>,
-    ) -> Result<u64, VmError> {
-        if ctx.len() < prog_type.ctx_size as usize {
-            return Err(VmError::Setup(format!(
-                "the {} context is {} bytes; it must be at least {} (its uapi struct)",
-                prog_type.name,
-                ctx.len(),
-                prog_type.ctx_size
-            )));
-        }
-        let mut regions = RegionTable::new();
-        let ctx_start = ctx.as_mut_ptr() as u64;
-        let region = |start: u64, len: usize, kind| MemoryRegion {
-            start,
-            len: len as u64,
-            kind,
-            writable: true,
-        };
-        regions
-            .insert(region(ctx_start, ctx.len(), RegionKind::Context))
-            .map_err(|r| VmError::Setup(format!("the context overlaps {r}")))?;
-        let (data, data_end) = match packet {
-            Some(p) if !p.is_empty() => {
-                let start = p.as_mut_ptr() as u64;
-                regions
-                    .insert(region(start, p.len(), RegionKind::Packet))
-                    .map_err(|r| VmError::Setup(format!("the packet overlaps {r}")))?;
-                (start, start + p.len() as u64)
-            }
-            _ => (0, 0),
-        };
-        let memory = RunMemory {
-            regions,
+        let r0 = crate::engine::run_ctx_into(
+            self,
+            prog_type,
+            None,
+            ctx,
+            packet,
             resolver,
-            ctx: Some(CtxView {
-                prog_type,
-                attach_type,
-                start: ctx_start,
-                data,
-                data_end,
-                data_meta: data,
-            }),
-            packet_gen: 0,
-        };
-        let mut state = self.new_state(&memory, ctx_start);
-        // The table holds only `ctx` and `packet`, borrowed mutably for the
-        // whole run.
-        let r0 = self.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state);
-        if let Some(out) = out {
-            *out = state;
-        }
-        r0
+            Some(&mut state),
+        )?;
+        Ok((r0, state))
     }
 
     /// The state a run of this program on `memory` starts with: the program
@@ -667,61 +590,42 @@ impl Interpreter {
     }
 
     /// Runs the program with r1-r5 set to `args`, touching only the stack and
-    /// `memory`'s regions. Every region of `memory` must be live, and
-    /// writable ones must not be read or written through any Rust reference
-    /// during the run: the caller guarantees it by building the table from
-    /// slices it borrows mutably across the call (see
-    /// [`Interpreter::run_with_memory`]).
+    /// `memory`'s regions.
+    ///
+    /// # Safety
+    ///
+    /// Every region of `memory` (and every map value its resolver gives)
+    /// must be live for the whole run, and writable ones must not be read or
+    /// written through any Rust reference during it: the program reads and
+    /// writes them. The safe entry points ([`Interpreter::run_with_memory`],
+    /// [`Interpreter::run_ctx`], [`crate::testrun::run`]) build the table
+    /// from slices they borrow mutably across the call.
     #[inline]
-    pub fn run(&self, args: &[u64; 5], memory: &RunMemory<'_>) -> Result<u64, VmError> {
+    pub unsafe fn run(&self, args: &[u64; 5], memory: &RunMemory<'_>) -> Result<u64, VmError> {
         let mut state = self.new_state(memory, args[0]);
         self.run_with_state(args, memory, &mut state)
     }
 
     /// Like [`Interpreter::run`], with the run's state given: helpers read
     /// and change it (a packet with room to grow into, the verdict of a
-    /// redirect). If `state.packet` is set, its buffer must be live and
-    /// writable for the run, as `memory`'s regions, and `memory` must hold
-    /// its bounds (or `memory.packet_gen` differ from `state.packet_gen`).
-    pub fn run_with_state(
+    /// redirect).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Interpreter::run`]; and if `state.packet` is set, its buffer
+    /// must be live and writable for the run, as `memory`'s regions, and
+    /// `memory` must hold its bounds (or `memory.packet_gen` differ from
+    /// `state.packet_gen`).
+    pub unsafe fn run_with_state(
         &self,
         args: &[u64; 5],
         memory: &RunMemory<'_>,
         state: &mut RunState,
     ) -> Result<u64, VmError> {
-        let mut spent = 0;
-        let r0 = self.run_top(args, memory, state, &mut spent)?;
-        if state.tail_call.is_none() {
-            return Ok(r0);
-        }
-        Self::run_tail_calls(memory, state, &mut spent)
+        crate::engine::Engine::run_with_state(self, args, memory, state)
     }
 
-    /// Runs the programs that tail calls name, one after the other, until
-    /// one returns without a tail call.
-    #[cold]
-    fn run_tail_calls(
-        memory: &RunMemory<'_>,
-        state: &mut RunState,
-        spent: &mut u64,
-    ) -> Result<u64, VmError> {
-        loop {
-            let Some(tc) = state.tail_call.take() else {
-                unreachable!("called with a tail call pending")
-            };
-            let next = tc.prog.downcast_ref::<Interpreter>().ok_or_else(|| {
-                VmError::Setup(
-                    "the program array holds an object that is not an ironbpf Interpreter".into(),
-                )
-            })?;
-            let r0 = next.run_top(&[tc.ctx, 0, 0, 0, 0], memory, state, spent)?;
-            if state.tail_call.is_none() {
-                return Ok(r0);
-            }
-        }
-    }
-
-    fn run_top(
+    pub(crate) fn run_top(
         &self,
         args: &[u64; 5],
         memory: &RunMemory<'_>,
@@ -1293,7 +1197,12 @@ impl Interpreter {
                 }
                 0x95 => match frames.pop() {
                     None => {
-                        *spent = executed + (pc - last) as u64;
+                        // The final exit is charged like any transfer.
+                        executed += (pc - last) as u64;
+                        if executed > budget {
+                            return Err(VmError::BudgetExhausted { pc: pc - 1, budget });
+                        }
+                        *spent = executed;
                         return Ok(regs[0]);
                     }
                     Some(f) => {
@@ -1320,7 +1229,7 @@ impl Interpreter {
     /// Calls a helper with r1-r5; `spent` is the budget used so far, and
     /// after the call (callbacks run instructions). A failed callback's
     /// error comes back beside the helper's.
-    fn call_helper(
+    pub(crate) fn call_helper(
         &self,
         h: &dyn Helper,
         regs: &[u64; 16],
@@ -1336,9 +1245,12 @@ impl Interpreter {
             spent: *spent,
             error: None,
         };
-        let mut ctx = HelperCtx::new(&memory.regions, (stack.lo, stack.top), memory.resolver)
-            .with_state(state)
-            .with_callbacks(&mut nested);
+        // SAFETY: the run's regions and stack are live for the run (the
+        // contract of `Interpreter::run`), and so for this call.
+        let mut ctx =
+            unsafe { HelperCtx::new(&memory.regions, (stack.lo, stack.top), memory.resolver) }
+                .with_state(state)
+                .with_callbacks(&mut nested);
         if let Some(maps) = &self.map_set {
             ctx = ctx.with_maps(maps);
         }
@@ -1353,7 +1265,7 @@ impl Interpreter {
     /// `Ok(None)`: access the memory directly.
     #[cold]
     #[allow(clippy::too_many_arguments)]
-    fn slow_access(
+    pub(crate) fn slow_access(
         &self,
         pc: usize,
         addr: u64,
@@ -1413,7 +1325,7 @@ impl Interpreter {
         })
     }
 
-    fn fault(
+    pub(crate) fn fault(
         &self,
         pc: usize,
         addr: u64,
@@ -1459,7 +1371,7 @@ fn access_of(off: u64, len: u64, kind: AccessKind, ctx: &CtxView<'_>) -> CtxAcce
     }
 }
 
-fn helper_failed(pc: usize, id: i64, h: &dyn Helper, e: HelperError) -> VmError {
+pub(crate) fn helper_failed(pc: usize, id: i64, h: &dyn Helper, e: HelperError) -> VmError {
     VmError::HelperFailed {
         pc,
         id,
@@ -1604,7 +1516,7 @@ fn atomic_index(op: AtomicOp) -> u8 {
 
 /// Performs a read-modify-write atomic at `addr`, which the caller has
 /// checked to be in a writable region and aligned to `size`.
-fn atomic(kind: u8, size: u64, addr: u64, regs: &mut [u64; 16], s: usize) {
+pub(crate) fn atomic(kind: u8, size: u64, addr: u64, regs: &mut [u64; 16], s: usize) {
     use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
     let v = regs[s];
     if size == 8 {
@@ -1649,6 +1561,23 @@ fn atomic(kind: u8, size: u64, addr: u64, regs: &mut [u64; 16], s: usize) {
         }
     }
 }
+
+// The JIT compiles these pre-decoded ops: their opcodes must be its own.
+const _: () = {
+    use ironbpf_jit::op;
+    assert!(OP_SDIV32_K == op::OP_SDIV32_K && OP_SDIV32_X == op::OP_SDIV32_X);
+    assert!(OP_SDIV64_K == op::OP_SDIV64_K && OP_SDIV64_X == op::OP_SDIV64_X);
+    assert!(OP_SMOD32_K == op::OP_SMOD32_K && OP_SMOD32_X == op::OP_SMOD32_X);
+    assert!(OP_SMOD64_K == op::OP_SMOD64_K && OP_SMOD64_X == op::OP_SMOD64_X);
+    assert!(OP_MOVSX32_8 == op::OP_MOVSX32_8 && OP_MOVSX32_16 == op::OP_MOVSX32_16);
+    assert!(OP_MOVSX64_8 == op::OP_MOVSX64_8 && OP_MOVSX64_16 == op::OP_MOVSX64_16);
+    assert!(OP_MOVSX64_32 == op::OP_MOVSX64_32 && OP_CALL_LOCAL == op::OP_CALL_LOCAL);
+    assert!(OP_MAP_LOOKUP == op::OP_MAP_LOOKUP && OP_LDMAP_LOOKUP == op::OP_LDMAP_LOOKUP);
+    assert!(OP_LDIMM64 == op::OP_LDIMM64 && OP_NONE == op::OP_NONE);
+    assert!(OP_MOV_ADD64_K == op::OP_MOV_ADD64_K && OP_MOV_ADD64_X == op::OP_MOV_ADD64_X);
+    assert!(OP_MOV_AND32_K == op::OP_MOV_AND32_K);
+    assert!(OP_ATOMIC_W == op::OP_ATOMIC_W && OP_ATOMIC_DW == op::OP_ATOMIC_DW);
+};
 
 /// Register numbers as the registers they name, for callers building
 /// entry-register masks.

@@ -8,6 +8,13 @@
 //! endless loops with a clear error. Division, shifts, sign and zero
 //! extension behave exactly as in the Linux kernel.
 //!
+//! Programs run on an [`Engine`]: the interpreter, or a [`JitProgram`] (the
+//! same pre-decoded program compiled to x86-64 by `ironbpf-jit`, checked or
+//! trusted), with the same results and errors. The safe entry points take
+//! slices ([`Engine::run_with_memory`], [`Engine::run_ctx`],
+//! [`testrun::run`]); a region table built from raw addresses goes in only
+//! through the `unsafe` [`Engine::run_with_state`].
+//!
 //! ```
 //! use ironbpf_isa::Program;
 //! use ironbpf_vm::{HelperRegistry, Interpreter, Options};
@@ -22,17 +29,20 @@
 //! assert_eq!(vm.run_with_memory(&mut mem).unwrap(), 42);
 //! ```
 
+pub mod engine;
 pub mod error;
 pub mod interp;
 pub mod object;
 pub mod progtype;
 pub mod testrun;
 
+pub use engine::{Engine, JitProgram};
 pub use error::VmError;
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
 pub use ironbpf_helpers::{
     FnHelper, Helper, HelperCtx, HelperEnv, HelperError, HelperRegistry, Redirect, RunState,
 };
+pub use ironbpf_jit::Mode as JitMode;
 pub use progtype::ProgType;
 
 /// One instruction in the kernel's log syntax, for messages.

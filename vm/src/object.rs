@@ -138,6 +138,25 @@ impl LoadedObject {
     }
 }
 
+impl LoadedObject {
+    /// Program `name` on an engine: the interpreter, or (`jit`) the JIT in
+    /// checked mode; and its program type when ironbpf knows it.
+    pub fn engine(
+        &self,
+        name: &str,
+        options: Options,
+        jit: bool,
+    ) -> Result<(Box<dyn crate::Engine>, Option<&'static ProgType>), VmError> {
+        let (vm, pt) = self.interpreter(name, options)?;
+        let engine: Box<dyn crate::Engine> = if jit {
+            Box::new(crate::JitProgram::checked(vm)?)
+        } else {
+            Box::new(vm)
+        };
+        Ok((engine, pt))
+    }
+}
+
 /// Resolves `ld_imm64` map references (`map[idx:N]`, `map[idx:N][0]+off`)
 /// to the handles and value addresses of the maps of `maps`, by id;
 /// `whose` names the maps' owner in errors.

@@ -30,7 +30,8 @@
 //! assert_eq!(out.data_out.len(), 68, "four bytes of headroom joined the packet");
 //! ```
 
-use crate::interp::{CtxView, Interpreter, RunMemory};
+use crate::engine::Engine;
+use crate::interp::{CtxView, RunMemory};
 use crate::progtype::{ProgType, ProgTypeId};
 use crate::VmError;
 use ironbpf_helpers::{Packet, PacketKind, RunState};
@@ -107,7 +108,7 @@ pub fn runs(pt: &ProgType) -> bool {
 /// Runs `vm` as a program of type `pt` on `run`'s packet, as
 /// `BPF_PROG_TEST_RUN` would; `resolver` gives the program's map values.
 pub fn run(
-    vm: &Interpreter,
+    vm: &dyn Engine,
     pt: &ProgType,
     run: &TestRun<'_>,
     resolver: Option<&dyn RegionResolver>,
@@ -243,12 +244,13 @@ pub fn run(
         }),
         packet_gen: 0,
     };
-    let mut state = vm.new_state(&memory, ctx_start);
+    let mut state = vm.interpreter().new_state(&memory, ctx_start);
     state.packet = Some(packet);
     state.cpu = run.cpu;
-    // The frame and the context live until the run ends; nothing else
-    // touches them meanwhile.
-    let r0 = vm.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state)?;
+    // SAFETY: the frame (packet and its room) and the context live until
+    // the run ends, and nothing else touches them meanwhile; map values
+    // live as long as their maps.
+    let r0 = unsafe { vm.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state)? };
     let p = state.packet.unwrap_or(packet);
     let (from, to) = if xdp {
         (p.data_meta, p.data_end)

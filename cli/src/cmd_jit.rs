@@ -1,0 +1,150 @@
+//! `ironbpf jit`: a program's x86-64 code, interleaved with its BPF
+//! instructions.
+
+use crate::cmd_test::JitModeArg;
+use crate::Failure;
+use clap::Args;
+use ironbpf_isa::Program;
+use ironbpf_vm::object::LoadedObject;
+use ironbpf_vm::{HelperRegistry, JitProgram, Options};
+use std::path::PathBuf;
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  ironbpf jit examples/xdp_firewall.o --prog xdp_firewall\n  ironbpf jit prog.o --mode trusted --json"
+)]
+pub struct JitArgs {
+    /// A BPF ELF object (clang -target bpf)
+    object: PathBuf,
+    /// The program (its function name); optional when the object has one
+    #[arg(long)]
+    prog: Option<String>,
+    /// The program type, for section names that do not say it (xdp, socket_filter, ...)
+    #[arg(long = "type")]
+    prog_type: Option<String>,
+    /// The mode to compile in
+    #[arg(long, value_enum, default_value = "checked")]
+    mode: JitModeArg,
+    /// One JSON record: each BPF instruction with its x86 offset, bytes and text
+    #[arg(long)]
+    json: bool,
+    /// Also print the cold stubs and trampolines after the body
+    #[arg(long)]
+    all: bool,
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn run(args: JitArgs) -> Result<(), Failure> {
+    let mut opts = crate::cmd_prog::load_options();
+    if let Some(t) = &args.prog_type {
+        let pt = ironbpf_vm::progtype::by_name(t).ok_or_else(|| {
+            Failure::usage(format!(
+                "unknown program type `{t}`; known: {}",
+                ironbpf_vm::progtype::names().join(", ")
+            ))
+        })?;
+        opts.prog_type_override = Some(pt.kernel_id);
+    }
+    let obj = ironbpf_loader::load_file(&args.object, &opts)
+        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+    let names = || {
+        obj.programs
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let prog = match &args.prog {
+        Some(n) => obj.programs.iter().find(|p| &p.name == n).ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: no program `{n}`; it has: {}",
+                args.object.display(),
+                names()
+            ))
+        })?,
+        None if obj.programs.len() == 1 => &obj.programs[0],
+        None => {
+            return Err(Failure::usage(format!(
+                "{} has {} programs: choose one with --prog ({})",
+                args.object.display(),
+                obj.programs.len(),
+                names()
+            )))
+        }
+    };
+    let name = prog.name.clone();
+    let program = Program::from_bytes(&prog.insns)
+        .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
+    let loaded = LoadedObject::new(obj.clone(), &HelperRegistry::new())
+        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+    let (vm, _) = loaded
+        .interpreter(&name, Options::default())
+        .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
+    let jit = match args.mode.mode() {
+        ironbpf_vm::JitMode::Checked => JitProgram::checked(vm),
+        // SAFETY: the trusted code is only disassembled here, never run.
+        ironbpf_vm::JitMode::Trusted => unsafe { JitProgram::trusted(vm) },
+    }
+    .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
+    let code = jit.code();
+    let per = ironbpf_jit::disasm::per_insn(code);
+    let bpf = |pc: usize| {
+        program
+            .insn_at(pc)
+            .map(|d| ironbpf_isa::disasm::disasm_insn(&d.insn))
+    };
+    if args.json {
+        let insns: Vec<serde_json::Value> = per
+            .iter()
+            .enumerate()
+            .filter_map(|(pc, x86)| {
+                let text = bpf(pc)?;
+                Some(serde_json::json!({
+                    "pc": pc,
+                    "bpf": text,
+                    "x86_offset": code.insn_offsets()[pc],
+                    "x86_len": code.insn_code(pc).len(),
+                    "x86": x86.iter().map(|i| serde_json::json!({
+                        "offset": i.offset, "bytes": hex(&i.bytes), "asm": i.text,
+                    })).collect::<Vec<_>>(),
+                }))
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "program": name, "mode": code.mode().to_string(),
+                "code_size": code.code().len(), "body_size": code.body_end(),
+                "insns": insns,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "{name}: {} mode, {} bytes of x86-64 ({} for the instructions, {} for stubs and trampolines)",
+        code.mode(),
+        code.code().len(),
+        code.body_end(),
+        code.code().len() - code.body_end()
+    );
+    for (pc, x86) in per.iter().enumerate() {
+        let Some(text) = bpf(pc) else { continue };
+        println!("{pc:>5}: {text}");
+        for i in x86 {
+            println!("        {:>6x}  {:<32} {}", i.offset, hex(&i.bytes), i.text);
+        }
+    }
+    if args.all {
+        println!("stubs and trampolines:");
+        for i in ironbpf_jit::disasm::tail(code) {
+            println!("        {:>6x}  {:<32} {}", i.offset, hex(&i.bytes), i.text);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,938 @@
+//! Instruction selection: one pass over the pre-decoded program, stubs for
+//! the cold paths collected and emitted after the body, then the shared
+//! trampolines.
+//!
+//! Register mapping (System V): r0 rax, r1 rdi, r2 rsi, r3 rdx, r4 rcx,
+//! r5 r8, r6 rbx, r7 r13, r8 r14, r9 r15, r10 rbp; r12 holds the
+//! [`JitCtx`]; r9 holds the budget account in checked mode; r10 and r11
+//! are scratch. r6-r10 are callee-saved on both
+//! sides, so helper calls need not save them.
+
+use crate::op::*;
+use crate::{err, off, status, Facts, JitCode, JitError, JitInsn, Mode};
+use dynasmrt::x64::Assembler;
+use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
+
+const MAP: [u8; 11] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5];
+const RCX: u8 = 1;
+const FRAME: i32 = 512;
+const MAX_CALL_FRAMES: i32 = 8;
+
+/// A cold path, emitted after the body.
+enum Stub {
+    /// The slow memory path of an access: on CONTINUE back to `ok`; a
+    /// load's VALUE goes to `load_dst` and on to `after`.
+    Slow {
+        label: DynamicLabel,
+        ok: DynamicLabel,
+        after: DynamicLabel,
+        info: i32,
+        load_dst: Option<u8>,
+    },
+    /// A taken branch's budget charge, then the jump.
+    Taken {
+        label: DynamicLabel,
+        pc: usize,
+        target: usize,
+    },
+    /// An error the code raises: kind, pc (the address is in r11).
+    Fail {
+        label: DynamicLabel,
+        kind: u64,
+        pc: usize,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Cond {
+    Eq,
+    Ne,
+    A,
+    Ae,
+    B,
+    Be,
+    G,
+    Ge,
+    L,
+    Le,
+    Set,
+    /// `jset` not taken.
+    Clear,
+}
+
+impl Cond {
+    fn invert(self) -> Cond {
+        match self {
+            Cond::Eq => Cond::Ne,
+            Cond::Ne => Cond::Eq,
+            Cond::A => Cond::Be,
+            Cond::Be => Cond::A,
+            Cond::Ae => Cond::B,
+            Cond::B => Cond::Ae,
+            Cond::G => Cond::Le,
+            Cond::Le => Cond::G,
+            Cond::Ge => Cond::L,
+            Cond::L => Cond::Ge,
+            Cond::Set => Cond::Clear,
+            Cond::Clear => Cond::Set,
+        }
+    }
+}
+
+struct Emitter<'a> {
+    a: Assembler,
+    insns: &'a [JitInsn],
+    labels: Vec<DynamicLabel>,
+    stubs: Vec<Stub>,
+    checked: bool,
+    budgeted: bool,
+    error_exit: DynamicLabel,
+    stop_exit: DynamicLabel,
+    slow_mem: DynamicLabel,
+    exec_rt: DynamicLabel,
+    zero_frame: DynamicLabel,
+}
+
+/// Compiles `insns` (one per slot, as the engine pre-decoded them) in
+/// `mode`. In checked mode with a finite `budget`, the code charges every
+/// control transfer and stops when more than `budget` slots have run.
+pub fn compile(
+    insns: &[JitInsn],
+    mode: Mode,
+    budget: u64,
+    _facts: &Facts,
+) -> Result<JitCode, JitError> {
+    let n = insns.len();
+    if n >= 1 << 22 {
+        return Err(JitError::TooLarge(n));
+    }
+    for (pc, i) in insns.iter().enumerate() {
+        let is_jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90)
+            || i.code == OP_CALL_LOCAL;
+        if is_jump && (i.off < 0 || i.off as usize >= n) {
+            return Err(JitError::BadTarget {
+                pc,
+                target: i.off as i64,
+                len: n,
+            });
+        }
+    }
+    let mut a = Assembler::new().map_err(|e| JitError::Memory(e.to_string()))?;
+    let labels = (0..n).map(|_| a.new_dynamic_label()).collect();
+    let error_exit = a.new_dynamic_label();
+    let stop_exit = a.new_dynamic_label();
+    let slow_mem = a.new_dynamic_label();
+    let exec_rt = a.new_dynamic_label();
+    let zero_frame = a.new_dynamic_label();
+    let checked = mode == Mode::Checked;
+    let mut e = Emitter {
+        a,
+        insns,
+        labels,
+        stubs: Vec::new(),
+        checked,
+        budgeted: checked && budget != u64::MAX,
+        error_exit,
+        stop_exit,
+        slow_mem,
+        exec_rt,
+        zero_frame,
+    };
+    let mut insn_offsets = Vec::with_capacity(n);
+    for pc in 0..n {
+        insn_offsets.push(e.a.offset().0);
+        let l = e.labels[pc];
+        dynasm!(e.a ; .arch x64 ; =>l);
+        e.insn(pc);
+    }
+    let body_end = e.a.offset().0;
+    e.emit_stubs();
+    let entry = e.emit_runtime();
+    let budgeted = e.budgeted;
+    let buf =
+        e.a.finalize()
+            .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
+    Ok(JitCode {
+        buf,
+        entry,
+        insn_offsets,
+        body_end,
+        mode,
+        budgeted,
+    })
+}
+
+fn fits_i32(v: i64) -> bool {
+    v == v as i32 as i64
+}
+
+impl Emitter<'_> {
+    fn insn(&mut self, pc: usize) {
+        let i = self.insns[pc];
+        let d = MAP[i.dst as usize % 11];
+        let s = MAP[i.src as usize % 11];
+        let imm = i.imm;
+        let imm32 = imm as i32;
+        match i.code {
+            OP_NONE => {}
+            // ALU64.
+            0x07 => self.alu64_k(0, d, imm32),
+            0x0f => dynasm!(self.a ; .arch x64 ; add Rq(d), Rq(s)),
+            0x17 => self.alu64_k(1, d, imm32),
+            0x1f => dynasm!(self.a ; .arch x64 ; sub Rq(d), Rq(s)),
+            0x27 => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(d), imm32),
+            0x2f => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(s)),
+            0x47 => self.alu64_k(2, d, imm32),
+            0x4f => dynasm!(self.a ; .arch x64 ; or Rq(d), Rq(s)),
+            0x57 => self.alu64_k(3, d, imm32),
+            0x5f => dynasm!(self.a ; .arch x64 ; and Rq(d), Rq(s)),
+            0xa7 => self.alu64_k(4, d, imm32),
+            0xaf => dynasm!(self.a ; .arch x64 ; xor Rq(d), Rq(s)),
+            0x87 => dynasm!(self.a ; .arch x64 ; neg Rq(d)),
+            0xb7 => {
+                if imm == 0 {
+                    dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(d));
+                } else {
+                    dynasm!(self.a ; .arch x64 ; mov Rq(d), imm32);
+                }
+            }
+            0xbf | OP_MOV_ADD64_K | OP_MOV_ADD64_X => {
+                if d != s {
+                    dynasm!(self.a ; .arch x64 ; mov Rq(d), Rq(s));
+                }
+            }
+            0x67 => dynasm!(self.a ; .arch x64 ; shl Rq(d), (imm32 & 63) as i8),
+            0x77 => dynasm!(self.a ; .arch x64 ; shr Rq(d), (imm32 & 63) as i8),
+            0xc7 => dynasm!(self.a ; .arch x64 ; sar Rq(d), (imm32 & 63) as i8),
+            0x6f => self.shift_x(0, true, d, s),
+            0x7f => self.shift_x(1, true, d, s),
+            0xcf => self.shift_x(2, true, d, s),
+            0x37 => self.divmod(d, None, imm, true, false, false),
+            0x3f => self.divmod(d, Some(s), 0, true, false, false),
+            0x97 => self.divmod(d, None, imm, true, false, true),
+            0x9f => self.divmod(d, Some(s), 0, true, false, true),
+            OP_SDIV64_K => self.divmod(d, None, imm, true, true, false),
+            OP_SDIV64_X => self.divmod(d, Some(s), 0, true, true, false),
+            OP_SMOD64_K => self.divmod(d, None, imm, true, true, true),
+            OP_SMOD64_X => self.divmod(d, Some(s), 0, true, true, true),
+            0xd7 | 0xdc => self.bswap(d, imm32),
+            0xd4 => match imm32 {
+                16 => dynasm!(self.a ; .arch x64 ; movzx Rd(d), Rw(d)),
+                32 => dynasm!(self.a ; .arch x64 ; mov Rd(d), Rd(d)),
+                _ => {}
+            },
+            OP_MOVSX64_8 => dynasm!(self.a ; .arch x64 ; movsx Rq(d), Rb(s)),
+            OP_MOVSX64_16 => dynasm!(self.a ; .arch x64 ; movsx Rq(d), Rw(s)),
+            OP_MOVSX64_32 => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), Rd(s)),
+            // ALU32: the 32-bit forms zero-extend by themselves.
+            0x04 => dynasm!(self.a ; .arch x64 ; add Rd(d), imm32),
+            0x0c => dynasm!(self.a ; .arch x64 ; add Rd(d), Rd(s)),
+            0x14 => dynasm!(self.a ; .arch x64 ; sub Rd(d), imm32),
+            0x1c => dynasm!(self.a ; .arch x64 ; sub Rd(d), Rd(s)),
+            0x24 => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(d), imm32),
+            0x2c => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(s)),
+            0x44 => dynasm!(self.a ; .arch x64 ; or Rd(d), imm32),
+            0x4c => dynasm!(self.a ; .arch x64 ; or Rd(d), Rd(s)),
+            0x54 => dynasm!(self.a ; .arch x64 ; and Rd(d), imm32),
+            0x5c => dynasm!(self.a ; .arch x64 ; and Rd(d), Rd(s)),
+            0xa4 => dynasm!(self.a ; .arch x64 ; xor Rd(d), imm32),
+            0xac => dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(s)),
+            0x84 => dynasm!(self.a ; .arch x64 ; neg Rd(d)),
+            0xb4 => {
+                if imm32 == 0 {
+                    dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(d));
+                } else {
+                    dynasm!(self.a ; .arch x64 ; mov Rd(d), imm32);
+                }
+            }
+            0xbc | OP_MOV_AND32_K => dynasm!(self.a ; .arch x64 ; mov Rd(d), Rd(s)),
+            0x64 => dynasm!(self.a ; .arch x64 ; shl Rd(d), (imm32 & 31) as i8),
+            0x74 => dynasm!(self.a ; .arch x64 ; shr Rd(d), (imm32 & 31) as i8),
+            0xc4 => dynasm!(self.a ; .arch x64 ; sar Rd(d), (imm32 & 31) as i8),
+            0x6c => self.shift_x(0, false, d, s),
+            0x7c => self.shift_x(1, false, d, s),
+            0xcc => self.shift_x(2, false, d, s),
+            0x34 => self.divmod(d, None, imm, false, false, false),
+            0x3c => self.divmod(d, Some(s), 0, false, false, false),
+            0x94 => self.divmod(d, None, imm, false, false, true),
+            0x9c => self.divmod(d, Some(s), 0, false, false, true),
+            OP_SDIV32_K => self.divmod(d, None, imm, false, true, false),
+            OP_SDIV32_X => self.divmod(d, Some(s), 0, false, true, false),
+            OP_SMOD32_K => self.divmod(d, None, imm, false, true, true),
+            OP_SMOD32_X => self.divmod(d, Some(s), 0, false, true, true),
+            OP_MOVSX32_8 => dynasm!(self.a ; .arch x64 ; movsx Rd(d), Rb(s)),
+            OP_MOVSX32_16 => dynasm!(self.a ; .arch x64 ; movsx Rd(d), Rw(s)),
+            OP_LDIMM64 | OP_LDMAP_LOOKUP => {
+                if imm as u64 <= u32::MAX as u64 {
+                    dynasm!(self.a ; .arch x64 ; mov Rd(d), imm as u32 as i32);
+                } else if fits_i32(imm) {
+                    dynasm!(self.a ; .arch x64 ; mov Rq(d), imm32);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD imm);
+                }
+            }
+            // Loads, stores, atomics.
+            0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91 => self.load(pc, i, d, s),
+            0x62 | 0x6a | 0x72 | 0x7a | 0x63 | 0x6b | 0x73 | 0x7b => self.store(pc, i, d, s),
+            OP_ATOMIC_W | OP_ATOMIC_DW if matches!(i.aux, 5..=7) => self.exec(pc),
+            OP_ATOMIC_W | OP_ATOMIC_DW => self.atomic(pc, i, d, s),
+            // Jumps.
+            0x05 | 0x06 => {
+                let t = i.off as usize;
+                self.charge(pc, Some(t));
+                let l = self.labels[t];
+                dynasm!(self.a ; .arch x64 ; jmp =>l);
+            }
+            c if matches!(c & 0x07, 0x05 | 0x06) && !matches!(c & 0xf0, 0x80 | 0x90) => {
+                self.branch(pc, i, d, s)
+            }
+            OP_CALL_LOCAL => self.call_local(pc, i.off as usize),
+            0x95 => {
+                self.charge(pc, None);
+                dynasm!(self.a ; .arch x64 ; ret);
+            }
+            // Helpers, callx, inline lookups, ld_abs/ld_ind and anything
+            // unexpected: the runtime executes them (and names the
+            // unexpected ones in its error).
+            _ => self.exec(pc),
+        }
+    }
+
+    fn alu64_k(&mut self, which: u8, d: u8, imm: i32) {
+        match which {
+            0 => dynasm!(self.a ; .arch x64 ; add Rq(d), imm),
+            1 => dynasm!(self.a ; .arch x64 ; sub Rq(d), imm),
+            2 => dynasm!(self.a ; .arch x64 ; or Rq(d), imm),
+            3 => dynasm!(self.a ; .arch x64 ; and Rq(d), imm),
+            _ => dynasm!(self.a ; .arch x64 ; xor Rq(d), imm),
+        }
+    }
+
+    /// Shifts by a register: x86 takes the count in cl (BPF's r4), and
+    /// masks it to 63 or 31 as BPF does.
+    fn shift_x(&mut self, kind: u8, w64: bool, d: u8, s: u8) {
+        // The register shifted: d itself, or r11 when d is rcx.
+        let t = if d == RCX { 11 } else { d };
+        if s != RCX || d == RCX {
+            dynasm!(self.a ; .arch x64 ; mov r10, rcx);
+        }
+        if d == RCX {
+            dynasm!(self.a ; .arch x64 ; mov r11, rcx);
+        }
+        if s != RCX {
+            dynasm!(self.a ; .arch x64 ; mov rcx, Rq(s));
+        }
+        match (kind, w64) {
+            (0, true) => dynasm!(self.a ; .arch x64 ; shl Rq(t), cl),
+            (1, true) => dynasm!(self.a ; .arch x64 ; shr Rq(t), cl),
+            (_, true) => dynasm!(self.a ; .arch x64 ; sar Rq(t), cl),
+            (0, false) => dynasm!(self.a ; .arch x64 ; shl Rd(t), cl),
+            (1, false) => dynasm!(self.a ; .arch x64 ; shr Rd(t), cl),
+            (_, false) => dynasm!(self.a ; .arch x64 ; sar Rd(t), cl),
+        }
+        if d == RCX {
+            dynasm!(self.a ; .arch x64 ; mov rcx, r11);
+        } else if s != RCX {
+            dynasm!(self.a ; .arch x64 ; mov rcx, r10);
+        }
+    }
+
+    fn bswap(&mut self, d: u8, bits: i32) {
+        match bits {
+            16 => dynasm!(self.a ; .arch x64 ; ror Rw(d), 8 ; movzx Rd(d), Rw(d)),
+            32 => dynasm!(self.a ; .arch x64 ; bswap Rd(d)),
+            _ => dynasm!(self.a ; .arch x64 ; bswap Rq(d)),
+        }
+    }
+
+    /// Division and remainder with BPF's rules: by zero the quotient is 0
+    /// and the remainder the dividend; signed by -1 wraps (x86's idiv would
+    /// trap on INT_MIN / -1).
+    fn divmod(&mut self, d: u8, s: Option<u8>, imm: i64, w64: bool, signed: bool, rem: bool) {
+        let a = &mut self.a;
+        match (s, w64) {
+            (Some(s), true) => dynasm!(a ; .arch x64 ; mov r11, Rq(s)),
+            (Some(s), false) => dynasm!(a ; .arch x64 ; mov r11d, Rd(s)),
+            (None, true) => dynasm!(a ; .arch x64 ; mov r11, imm as i32),
+            (None, false) => dynasm!(a ; .arch x64 ; mov r11d, imm as i32),
+        }
+        dynasm!(a ; .arch x64 ; mov r10, rax ; push rdx);
+        if w64 {
+            dynasm!(a ; .arch x64 ; mov rax, Rq(d) ; test r11, r11 ; jz >zero);
+        } else {
+            dynasm!(a ; .arch x64 ; mov eax, Rd(d) ; test r11d, r11d ; jz >zero);
+        }
+        if signed {
+            if w64 {
+                dynasm!(a ; .arch x64 ; cmp r11, -1 ; je >minus1 ; cqo ; idiv r11);
+            } else {
+                dynasm!(a ; .arch x64 ; cmp r11d, -1 ; je >minus1 ; cdq ; idiv r11d);
+            }
+        } else if w64 {
+            dynasm!(a ; .arch x64 ; xor edx, edx ; div r11);
+        } else {
+            dynasm!(a ; .arch x64 ; xor edx, edx ; div r11d);
+        }
+        if rem {
+            dynasm!(a ; .arch x64 ; mov r11, rdx ; jmp >done);
+        } else {
+            dynasm!(a ; .arch x64 ; mov r11, rax ; jmp >done);
+        }
+        if signed {
+            dynasm!(a ; .arch x64 ; minus1:);
+            match (rem, w64) {
+                (true, _) => dynasm!(a ; .arch x64 ; xor r11d, r11d),
+                (false, true) => dynasm!(a ; .arch x64 ; neg rax ; mov r11, rax),
+                (false, false) => dynasm!(a ; .arch x64 ; neg eax ; mov r11d, eax),
+            }
+            dynasm!(a ; .arch x64 ; jmp >done);
+        }
+        dynasm!(a ; .arch x64 ; zero:);
+        if rem {
+            // rax holds the dividend (zero-extended in the 32-bit forms).
+            dynasm!(a ; .arch x64 ; mov r11, rax);
+        } else {
+            dynasm!(a ; .arch x64 ; xor r11d, r11d);
+        }
+        dynasm!(a ; .arch x64 ; done: ; pop rdx ; mov rax, r10 ; mov Rq(d), r11);
+    }
+
+    /// Checked mode: r11 = the address; falls through to the access when
+    /// it is in the current call chain's stack or the hot region, else
+    /// goes to a slow-path stub. Returns (ok, after) labels: `ok` must be
+    /// defined right before the access, `after` right after it.
+    fn check(
+        &mut self,
+        pc: usize,
+        len: i32,
+        access: u8,
+        load_dst: Option<u8>,
+        base: u8,
+    ) -> (DynamicLabel, DynamicLabel) {
+        let ok = self.a.new_dynamic_label();
+        let after = self.a.new_dynamic_label();
+        let slow = self.a.new_dynamic_label();
+        let hot_len = if access == 0 {
+            off::HOT_LEN_LOAD
+        } else {
+            off::HOT_LEN_STORE
+        };
+        // An access through r10 tests the stack first; any other, the hot
+        // region first (the answer is the same either way).
+        let (first_lo, first_len, second_lo, second_len) = if base == 10 {
+            (off::STACK_LO, off::STACK_LEN, off::HOT_LO, hot_len)
+        } else {
+            (off::HOT_LO, hot_len, off::STACK_LO, off::STACK_LEN)
+        };
+        dynasm!(self.a ; .arch x64
+            ; mov r10, r11
+            ; sub r10, [r12 + first_lo]
+            ; add r10, len
+            ; jc >second
+            ; cmp r10, [r12 + first_len]
+            ; jbe =>ok
+            ; second:
+            ; mov r10, r11
+            ; sub r10, [r12 + second_lo]
+            ; add r10, len
+            ; jc =>slow
+            ; cmp r10, [r12 + second_len]
+            ; ja =>slow
+        );
+        self.stubs.push(Stub::Slow {
+            label: slow,
+            ok,
+            after,
+            info: ((pc as i32) << 8) | (len << 2) | access as i32,
+            load_dst,
+        });
+        (ok, after)
+    }
+
+    fn load(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        let len: i32 = match i.code & 0x18 {
+            0x00 => 4,
+            0x08 => 2,
+            0x10 => 1,
+            _ => 8,
+        };
+        let sx = i.code & 0xe0 == 0x80;
+        let o = i.off;
+        if !self.checked && i.src != 10 && len == 4 {
+            // Trusted: a 4-byte load (the size of every context pointer
+            // field) that may read the context goes to the runtime, which
+            // turns its pointer fields into addresses.
+            let ok = self.a.new_dynamic_label();
+            let after = self.a.new_dynamic_label();
+            let slow = self.a.new_dynamic_label();
+            dynasm!(self.a ; .arch x64
+                ; lea r11, [Rq(s) + o]
+                ; mov r10, r11
+                ; sub r10, [r12 + off::CTX_LO]
+                ; cmp r10, [r12 + off::CTX_LEN]
+                ; jb =>slow
+                ; =>ok
+            );
+            self.stubs.push(Stub::Slow {
+                label: slow,
+                ok,
+                after,
+                info: ((pc as i32) << 8) | (len << 2),
+                load_dst: Some(d),
+            });
+            self.load_at_r11(len, sx, d);
+            dynasm!(self.a ; .arch x64 ; =>after);
+            return;
+        }
+        if !self.checked {
+            match (len, sx) {
+                (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s) + o]),
+                (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s) + o]),
+                (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [Rq(s) + o]),
+                (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [Rq(s) + o]),
+                (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [Rq(s) + o]),
+                (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [Rq(s) + o]),
+                _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [Rq(s) + o]),
+            }
+            return;
+        }
+        dynasm!(self.a ; .arch x64 ; lea r11, [Rq(s) + o]);
+        let (ok, after) = self.check(pc, len, 0, Some(d), i.src);
+        dynasm!(self.a ; .arch x64 ; =>ok);
+        self.load_at_r11(len, sx, d);
+        dynasm!(self.a ; .arch x64 ; =>after);
+    }
+
+    fn load_at_r11(&mut self, len: i32, sx: bool, d: u8) {
+        match (len, sx) {
+            (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [r11]),
+            (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [r11]),
+            (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [r11]),
+            (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [r11]),
+            (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [r11]),
+            (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [r11]),
+            _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [r11]),
+        }
+    }
+
+    fn store(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        let len: i32 = match i.code & 0x18 {
+            0x00 => 4,
+            0x08 => 2,
+            0x10 => 1,
+            _ => 8,
+        };
+        let reg = i.code & 0x07 == 0x03;
+        let imm = i.imm as i32;
+        let o = i.off;
+        if self.checked {
+            dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
+            let (ok, after) = self.check(pc, len, 1, None, i.dst);
+            dynasm!(self.a ; .arch x64 ; =>ok);
+            match (len, reg) {
+                (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [r11], Rb(s)),
+                (2, true) => dynasm!(self.a ; .arch x64 ; mov WORD [r11], Rw(s)),
+                (4, true) => dynasm!(self.a ; .arch x64 ; mov DWORD [r11], Rd(s)),
+                (_, true) => dynasm!(self.a ; .arch x64 ; mov QWORD [r11], Rq(s)),
+                (1, false) => dynasm!(self.a ; .arch x64 ; mov BYTE [r11], imm as i8),
+                (2, false) => dynasm!(self.a ; .arch x64 ; mov WORD [r11], imm as i16),
+                (4, false) => dynasm!(self.a ; .arch x64 ; mov DWORD [r11], imm),
+                (_, false) => dynasm!(self.a ; .arch x64 ; mov QWORD [r11], imm),
+            }
+            dynasm!(self.a ; .arch x64 ; =>after);
+            return;
+        }
+        match (len, reg) {
+            (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d) + o], Rb(s)),
+            (2, true) => dynasm!(self.a ; .arch x64 ; mov WORD [Rq(d) + o], Rw(s)),
+            (4, true) => dynasm!(self.a ; .arch x64 ; mov DWORD [Rq(d) + o], Rd(s)),
+            (_, true) => dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(d) + o], Rq(s)),
+            (1, false) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d) + o], imm as i8),
+            (2, false) => dynasm!(self.a ; .arch x64 ; mov WORD [Rq(d) + o], imm as i16),
+            (4, false) => dynasm!(self.a ; .arch x64 ; mov DWORD [Rq(d) + o], imm),
+            (_, false) => dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(d) + o], imm),
+        }
+    }
+
+    /// Atomics with the lock prefix (xchg locks by itself); cmpxchg
+    /// compares with r0, which is rax as x86 wants it.
+    fn atomic(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        let w64 = i.code == OP_ATOMIC_DW;
+        let o = i.off;
+        dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
+        if self.checked {
+            let len = if w64 { 8 } else { 4 };
+            let (ok, after) = self.check(pc, len, 2, None, i.dst);
+            dynasm!(self.a ; .arch x64 ; =>ok);
+            let mis = self.a.new_dynamic_label();
+            dynasm!(self.a ; .arch x64 ; test r11, len - 1 ; jnz =>mis);
+            self.stubs.push(Stub::Fail {
+                label: mis,
+                kind: if w64 {
+                    err::MISALIGNED_DW
+                } else {
+                    err::MISALIGNED_W
+                },
+                pc,
+            });
+            self.atomic_op(i.aux, w64, s);
+            dynasm!(self.a ; .arch x64 ; =>after);
+        } else {
+            self.atomic_op(i.aux, w64, s);
+        }
+    }
+
+    fn atomic_op(&mut self, aux: u8, w64: bool, s: u8) {
+        let a = &mut self.a;
+        match (aux, w64) {
+            (0, true) => dynasm!(a ; .arch x64 ; lock add QWORD [r11], Rq(s)),
+            (1, true) => dynasm!(a ; .arch x64 ; lock or QWORD [r11], Rq(s)),
+            (2, true) => dynasm!(a ; .arch x64 ; lock and QWORD [r11], Rq(s)),
+            (3, true) => dynasm!(a ; .arch x64 ; lock xor QWORD [r11], Rq(s)),
+            (4, true) => dynasm!(a ; .arch x64 ; lock xadd QWORD [r11], Rq(s)),
+            (8, true) => dynasm!(a ; .arch x64 ; xchg QWORD [r11], Rq(s)),
+            (_, true) => dynasm!(a ; .arch x64 ; lock cmpxchg QWORD [r11], Rq(s)),
+            (0, false) => dynasm!(a ; .arch x64 ; lock add DWORD [r11], Rd(s)),
+            (1, false) => dynasm!(a ; .arch x64 ; lock or DWORD [r11], Rd(s)),
+            (2, false) => dynasm!(a ; .arch x64 ; lock and DWORD [r11], Rd(s)),
+            (3, false) => dynasm!(a ; .arch x64 ; lock xor DWORD [r11], Rd(s)),
+            (4, false) => dynasm!(a ; .arch x64 ; lock xadd DWORD [r11], Rd(s)),
+            (8, false) => dynasm!(a ; .arch x64 ; xchg DWORD [r11], Rd(s)),
+            // A 32-bit cmpxchg that succeeds leaves rax's upper half: r0
+            // must be the zero-extended old value either way.
+            (_, false) => dynasm!(a ; .arch x64 ; lock cmpxchg DWORD [r11], Rd(s) ; mov eax, eax),
+        }
+    }
+
+    /// Charges the budget for a transfer at `pc` (the slots of the
+    /// straight-line run it ends) and, for a known target, starts the next
+    /// run there. The account lives in r9 while the code runs (in
+    /// [`JitCtx::spent`](crate::JitCtx::spent) across calls into the
+    /// runtime); uses r11.
+    fn charge(&mut self, pc: usize, target: Option<usize>) {
+        if !self.budgeted {
+            return;
+        }
+        let fail = self.a.new_dynamic_label();
+        self.stubs.push(Stub::Fail {
+            label: fail,
+            kind: err::BUDGET,
+            pc,
+        });
+        dynasm!(self.a ; .arch x64
+            ; lea r11, [r9 + (pc + 1) as i32]
+            ; cmp r11, [r12 + off::BUDGET]
+            ; ja =>fail
+        );
+        match target {
+            Some(t) => dynasm!(self.a ; .arch x64 ; add r9, (pc as i64 + 1 - t as i64) as i32),
+            None => dynasm!(self.a ; .arch x64 ; mov r9, r11),
+        }
+    }
+
+    fn branch(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        let w64 = i.code & 0x07 == 0x05;
+        let x = i.code & 0x08 != 0;
+        let imm = i.imm as i32;
+        let cond = match i.code & 0xf0 {
+            0x10 => Cond::Eq,
+            0x20 => Cond::A,
+            0x30 => Cond::Ae,
+            0x40 => Cond::Set,
+            0x50 => Cond::Ne,
+            0x60 => Cond::G,
+            0x70 => Cond::Ge,
+            0xa0 => Cond::B,
+            0xb0 => Cond::Be,
+            0xc0 => Cond::L,
+            _ => Cond::Le,
+        };
+        let a = &mut self.a;
+        match (matches!(cond, Cond::Set), w64, x) {
+            (false, true, true) => dynasm!(a ; .arch x64 ; cmp Rq(d), Rq(s)),
+            (false, true, false) => dynasm!(a ; .arch x64 ; cmp Rq(d), imm),
+            (false, false, true) => dynasm!(a ; .arch x64 ; cmp Rd(d), Rd(s)),
+            (false, false, false) => dynasm!(a ; .arch x64 ; cmp Rd(d), imm),
+            (true, true, true) => dynasm!(a ; .arch x64 ; test Rq(d), Rq(s)),
+            (true, true, false) => dynasm!(a ; .arch x64 ; test Rq(d), imm),
+            (true, false, true) => dynasm!(a ; .arch x64 ; test Rd(d), Rd(s)),
+            (true, false, false) => dynasm!(a ; .arch x64 ; test Rd(d), imm),
+        }
+        let mut cond = cond;
+        let mut target = i.off as usize;
+        // `if c goto +1; goto T`, the shape of compiled loops: one branch
+        // `if !c goto T` for the path that loops (without a budget to
+        // charge, which counts the two transfers apart).
+        let next = self.insns.get(pc + 1).copied();
+        let fused = !self.budgeted
+            && target == pc + 2
+            && next.is_some_and(|n| matches!(n.code, 0x05 | 0x06));
+        if let (true, Some(n)) = (fused, next) {
+            cond = cond.invert();
+            target = n.off as usize;
+        }
+        let to = if self.budgeted {
+            let l = self.a.new_dynamic_label();
+            self.stubs.push(Stub::Taken {
+                label: l,
+                pc,
+                target,
+            });
+            l
+        } else {
+            self.labels[target]
+        };
+        let a = &mut self.a;
+        match cond {
+            Cond::Eq => dynasm!(a ; .arch x64 ; je =>to),
+            Cond::Ne | Cond::Set => dynasm!(a ; .arch x64 ; jne =>to),
+            Cond::A => dynasm!(a ; .arch x64 ; ja =>to),
+            Cond::Ae => dynasm!(a ; .arch x64 ; jae =>to),
+            Cond::B => dynasm!(a ; .arch x64 ; jb =>to),
+            Cond::Be => dynasm!(a ; .arch x64 ; jbe =>to),
+            Cond::G => dynasm!(a ; .arch x64 ; jg =>to),
+            Cond::Ge => dynasm!(a ; .arch x64 ; jge =>to),
+            Cond::L => dynasm!(a ; .arch x64 ; jl =>to),
+            Cond::Le => dynasm!(a ; .arch x64 ; jle =>to),
+            Cond::Clear => dynasm!(a ; .arch x64 ; je =>to),
+        }
+        if fused {
+            let l = self.labels[pc + 2];
+            dynasm!(self.a ; .arch x64 ; jmp =>l);
+        }
+    }
+
+    /// A bpf-to-bpf call: r6-r10 saved on the machine stack, a fresh zeroed
+    /// 512-byte frame, an x86 call; `exit` is `ret`.
+    fn call_local(&mut self, pc: usize, target: usize) {
+        if self.checked {
+            let fail = self.a.new_dynamic_label();
+            self.stubs.push(Stub::Fail {
+                label: fail,
+                kind: err::CALL_DEPTH,
+                pc,
+            });
+            dynasm!(self.a ; .arch x64
+                ; cmp QWORD [r12 + off::DEPTH], MAX_CALL_FRAMES - 1
+                ; jae =>fail
+            );
+        }
+        self.charge(pc, Some(target));
+        let l = self.labels[target];
+        let z = self.zero_frame;
+        dynasm!(self.a ; .arch x64
+            ; add QWORD [r12 + off::DEPTH], 1
+            ; push rbx
+            ; push r13
+            ; push r14
+            ; push r15
+            ; push rbp
+            ; sub rbp, FRAME
+            ; sub QWORD [r12 + off::STACK_LO], FRAME
+            ; add QWORD [r12 + off::STACK_LEN], FRAME
+            ; call =>z
+            ; call =>l
+            ; add QWORD [r12 + off::STACK_LO], FRAME
+            ; sub QWORD [r12 + off::STACK_LEN], FRAME
+            ; pop rbp
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop rbx
+            ; sub QWORD [r12 + off::DEPTH], 1
+        );
+        if self.budgeted {
+            dynasm!(self.a ; .arch x64 ; sub r9, (pc + 1) as i32);
+        }
+    }
+
+    fn exec(&mut self, pc: usize) {
+        let l = self.exec_rt;
+        dynasm!(self.a ; .arch x64 ; mov r10d, pc as i32 ; call =>l);
+    }
+
+    fn emit_stubs(&mut self) {
+        let stubs = std::mem::take(&mut self.stubs);
+        let slow_mem = self.slow_mem;
+        let error_exit = self.error_exit;
+        for stub in stubs {
+            match stub {
+                Stub::Slow {
+                    label,
+                    ok,
+                    after,
+                    info,
+                    load_dst,
+                } => {
+                    dynasm!(self.a ; .arch x64
+                        ; =>label
+                        ; mov r10d, info
+                        ; call =>slow_mem
+                        ; test r10, r10
+                        ; jz =>ok
+                    );
+                    match load_dst {
+                        Some(d) => dynasm!(self.a ; .arch x64
+                            ; mov Rq(d), [r12 + off::SLOW_VALUE]
+                            ; jmp =>after
+                        ),
+                        None => dynasm!(self.a ; .arch x64 ; jmp =>ok),
+                    }
+                }
+                Stub::Taken { label, pc, target } => {
+                    dynasm!(self.a ; .arch x64 ; =>label);
+                    self.charge(pc, Some(target));
+                    let l = self.labels[target];
+                    dynasm!(self.a ; .arch x64 ; jmp =>l);
+                }
+                Stub::Fail { label, kind, pc } => {
+                    dynasm!(self.a ; .arch x64
+                        ; =>label
+                        ; mov QWORD [r12 + off::ERR_KIND], kind as i32
+                        ; mov QWORD [r12 + off::ERR_PC], pc as i32
+                        ; mov [r12 + off::ERR_ADDR], r11
+                        ; jmp =>error_exit
+                    );
+                }
+            }
+        }
+        // Budget charges inside `Taken` stubs add more fail stubs.
+        if !self.stubs.is_empty() {
+            self.emit_stubs();
+        }
+    }
+
+    /// The trampolines and the entry; returns the entry's offset.
+    fn emit_runtime(&mut self) -> dynasmrt::AssemblyOffset {
+        let (error_exit, stop_exit, slow_mem, exec_rt, zero_frame) = (
+            self.error_exit,
+            self.stop_exit,
+            self.slow_mem,
+            self.exec_rt,
+            self.zero_frame,
+        );
+        let a = &mut self.a;
+        // slow_mem: r10 = info, r11 = address; returns the status in r10,
+        // r11 kept; an error unwinds.
+        dynasm!(a ; .arch x64
+            ; =>slow_mem
+            ; mov [r12], rax
+            ; mov [r12 + 8], rdi
+            ; mov [r12 + 16], rsi
+            ; mov [r12 + 24], rdx
+            ; mov [r12 + 32], rcx
+            ; mov [r12 + 40], r8
+            ; mov [r12 + off::SCRATCH], r11
+            ; mov [r12 + off::SPENT], r9
+            ; mov rdi, r12
+            ; mov rsi, r10
+            ; mov rdx, r11
+            ; call QWORD [r12 + off::SLOW]
+            ; mov r10, rax
+            ; mov r11, [r12 + off::SCRATCH]
+            ; mov r9, [r12 + off::SPENT]
+            ; mov rax, [r12]
+            ; mov rdi, [r12 + 8]
+            ; mov rsi, [r12 + 16]
+            ; mov rdx, [r12 + 24]
+            ; mov rcx, [r12 + 32]
+            ; mov r8, [r12 + 40]
+            ; cmp r10, status::ERROR as i32
+            ; je =>error_exit
+            ; ret
+        );
+        // exec_rt: r10 = pc; all of r0-r10 go to the runtime and come back.
+        dynasm!(a ; .arch x64
+            ; =>exec_rt
+            ; mov [r12], rax
+            ; mov [r12 + 8], rdi
+            ; mov [r12 + 16], rsi
+            ; mov [r12 + 24], rdx
+            ; mov [r12 + 32], rcx
+            ; mov [r12 + 40], r8
+            ; mov [r12 + 48], rbx
+            ; mov [r12 + 56], r13
+            ; mov [r12 + 64], r14
+            ; mov [r12 + 72], r15
+            ; mov [r12 + 80], rbp
+            ; mov [r12 + off::SPENT], r9
+            ; mov rdi, r12
+            ; mov rsi, r10
+            ; call QWORD [r12 + off::EXEC]
+            ; mov r10, rax
+            ; mov r9, [r12 + off::SPENT]
+            ; mov rax, [r12]
+            ; mov rdi, [r12 + 8]
+            ; mov rsi, [r12 + 16]
+            ; mov rdx, [r12 + 24]
+            ; mov rcx, [r12 + 32]
+            ; mov r8, [r12 + 40]
+            ; mov rbx, [r12 + 48]
+            ; mov r13, [r12 + 56]
+            ; mov r14, [r12 + 64]
+            ; mov r15, [r12 + 72]
+            ; test r10, r10
+            ; jnz >stop_or_error
+            ; ret
+            ; stop_or_error:
+            ; cmp r10, status::STOP as i32
+            ; je =>stop_exit
+            ; jmp =>error_exit
+        );
+        // zero_frame: [rbp - 512, rbp) = 0.
+        dynasm!(a ; .arch x64 ; =>zero_frame ; xorps xmm0, xmm0);
+        for k in 0..32 {
+            let o = -FRAME + 16 * k;
+            dynasm!(a ; .arch x64 ; movups [rbp + o], xmm0);
+        }
+        dynasm!(a ; .arch x64 ; ret);
+        // The entry: rdi = ctx, rsi = the code to call.
+        let entry = a.offset();
+        dynasm!(a ; .arch x64
+            ; push rbx
+            ; push rbp
+            ; push r12
+            ; push r13
+            ; push r14
+            ; push r15
+            ; mov r12, rdi
+            ; push QWORD [r12 + off::SAVED_RSP]
+            ; mov [r12 + off::SAVED_RSP], rsp
+            ; mov r11, rsi
+            ; mov rax, [r12]
+            ; mov rdi, [r12 + 8]
+            ; mov rsi, [r12 + 16]
+            ; mov rdx, [r12 + 24]
+            ; mov rcx, [r12 + 32]
+            ; mov r8, [r12 + 40]
+            ; mov rbx, [r12 + 48]
+            ; mov r13, [r12 + 56]
+            ; mov r14, [r12 + 64]
+            ; mov r15, [r12 + 72]
+            ; mov rbp, [r12 + 80]
+            ; mov r9, [r12 + off::SPENT]
+            ; call r11
+            ; mov [r12 + off::RET], rax
+            ; mov [r12 + off::SPENT], r9
+            ; xor eax, eax
+            ; epilogue:
+            ; pop QWORD [r12 + off::SAVED_RSP]
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop r12
+            ; pop rbp
+            ; pop rbx
+            ; ret
+            ; =>error_exit
+            ; mov rsp, [r12 + off::SAVED_RSP]
+            ; mov eax, status::ERROR as i32
+            ; jmp <epilogue
+            ; =>stop_exit
+            ; mov rsp, [r12 + off::SAVED_RSP]
+            ; xor eax, eax
+            ; jmp <epilogue
+        );
+        entry
+    }
+}

@@ -1,0 +1,373 @@
+//! ironbpf-jit: x86-64 machine code for eBPF programs, generated with
+//! dynasm.
+//!
+//! The compiler takes a program already pre-decoded by the engine that
+//! owns its semantics ([`JitInsn`]: immediates sign-extended, jump targets
+//! absolute, `ld_imm64` folded, the ISA v4 forms that share an opcode given
+//! opcodes of their own, see [`op`]) and emits one function per program.
+//! Registers r0-r10 live in x86 registers for the whole run; the run's
+//! state is a `#[repr(C)]` [`JitCtx`] that r12 points to and that the
+//! generated code and the runtime both read.
+//!
+//! Two modes ([`Mode`]): **checked** tests every load, store and atomic
+//! inline against the current call chain's stack and the run's hot region
+//! (packet or input memory), and calls out to the runtime's slow path for
+//! the rest (context fields, map values, faults); it charges the
+//! instruction budget at every control transfer and stops the run with the
+//! interpreter's error, naming the BPF instruction. **Trusted** emits no
+//! checks: only programs proven safe may run in it. One test stays: a
+//! 4-byte load not based on r10 that falls in the context region goes to
+//! the runtime,
+//! because the context's pointer fields (`data`, `data_end`) must read as
+//! the addresses they stand for (the kernel rewrites those loads; without a
+//! verifier's facts the JIT cannot tell which loads they are). A verified
+//! mode would
+//! consume per-instruction facts through [`Facts`] (the seam is there; no
+//! facts are produced yet).
+//!
+//! Whatever needs the runtime's Rust code (helper calls, `callx`, inline
+//! map lookups, `ld_abs`/`ld_ind`, the fetching atomics `or`/`and`/`xor`)
+//! goes through one trampoline, [`JitCtx::exec`], which is handed the BPF
+//! pc and the registers and executes that instruction with the
+//! interpreter's semantics.
+//!
+//! Code memory is written while mapped read-write and then made
+//! read-execute (never both), by dynasmrt's `ExecutableBuffer`, which also
+//! unmaps it on drop.
+
+pub mod disasm;
+mod emit;
+
+pub use emit::compile;
+
+use thiserror::Error;
+
+/// The engine's opcodes for forms that share a real opcode, and its fused
+/// superinstructions, taken from encodings no valid instruction uses. They
+/// equal `ironbpf-vm`'s pre-decoded opcodes (the vm crate asserts it).
+pub mod op {
+    pub const OP_NONE: u8 = 0x00;
+    pub const OP_LDIMM64: u8 = 0x18;
+    pub const OP_SDIV32_K: u8 = 0x60;
+    pub const OP_SDIV32_X: u8 = 0x68;
+    pub const OP_SDIV64_K: u8 = 0x70;
+    pub const OP_SDIV64_X: u8 = 0x78;
+    pub const OP_SMOD32_K: u8 = 0x80;
+    pub const OP_SMOD32_X: u8 = 0x88;
+    pub const OP_SMOD64_K: u8 = 0x90;
+    pub const OP_SMOD64_X: u8 = 0x98;
+    pub const OP_MOVSX32_8: u8 = 0xa0;
+    pub const OP_MOVSX32_16: u8 = 0xa8;
+    pub const OP_MOVSX64_8: u8 = 0xb0;
+    pub const OP_MOVSX64_16: u8 = 0xb8;
+    pub const OP_MOVSX64_32: u8 = 0xc0;
+    pub const OP_CALL_LOCAL: u8 = 0xc8;
+    pub const OP_MOV_ADD64_K: u8 = 0xd0;
+    pub const OP_MOV_ADD64_X: u8 = 0xd8;
+    pub const OP_MOV_AND32_K: u8 = 0xe0;
+    pub const OP_MAP_LOOKUP: u8 = 0xe8;
+    pub const OP_LDMAP_LOOKUP: u8 = 0xf0;
+    pub const OP_ATOMIC_W: u8 = 0xc3;
+    pub const OP_ATOMIC_DW: u8 = 0xdb;
+}
+
+/// One pre-decoded instruction, as the engine's decoder produced it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitInsn {
+    /// The opcode: a real one or one of [`op`]'s.
+    pub code: u8,
+    pub dst: u8,
+    pub src: u8,
+    /// Atomics: the operation (0 add, 1 or, 2 and, 3 xor, 4-7 their fetch
+    /// forms, 8 xchg, 9 cmpxchg); other fused forms' extra operand.
+    pub aux: u8,
+    /// The memory offset; for jumps and local calls the absolute target.
+    pub off: i32,
+    /// The immediate, sign-extended; the whole constant of `ld_imm64`.
+    pub imm: i64,
+}
+
+/// How much the generated code checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Every memory access checked, the budget charged, call depth bounded:
+    /// for programs nobody proved safe.
+    Checked,
+    /// No checks at all: for programs a verifier accepted.
+    Trusted,
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Checked => "checked",
+            Mode::Trusted => "trusted",
+        })
+    }
+}
+
+/// What a verifier proved about one instruction, for the verified mode to
+/// drop the checks it makes redundant. Not produced yet: every compile
+/// takes [`Facts::none`].
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    /// Per pc: the memory access is proven in bounds.
+    pub access_in_bounds: Vec<bool>,
+}
+
+impl Facts {
+    /// No facts: every check stays.
+    pub fn none() -> Facts {
+        Facts::default()
+    }
+}
+
+/// Why a program could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum JitError {
+    /// dynasmrt could not map or protect code memory.
+    #[error("cannot map code memory: {0}")]
+    Memory(String),
+    /// A jump or call whose target is outside the program.
+    #[error("insn {pc}: jump target {target} is outside the program of {len} instructions")]
+    BadTarget { pc: usize, target: i64, len: usize },
+    /// The program is larger than the code generator's pc encoding allows.
+    #[error("the program has {0} instructions; the JIT compiles at most 4,194,304")]
+    TooLarge(usize),
+}
+
+/// Statuses the runtime's functions return to the generated code.
+pub mod status {
+    /// Go on (for the slow memory path: access the memory directly).
+    pub const CONTINUE: u64 = 0;
+    /// The slow memory path produced the loaded value in
+    /// [`super::JitCtx::slow_value`] (a context pointer field).
+    pub const VALUE: u64 = 1;
+    /// Stop the run normally with r0 = [`super::JitCtx::ret`].
+    pub const STOP: u64 = 2;
+    /// Stop the run with the error the runtime recorded.
+    pub const ERROR: u64 = 3;
+}
+
+/// Errors the generated code raises itself, in [`JitCtx::err_kind`].
+pub mod err {
+    /// No error raised by the generated code.
+    pub const NONE: u64 = 0;
+    /// The instruction budget is exhausted at `err_pc`.
+    pub const BUDGET: u64 = 1;
+    /// A bpf-to-bpf call at `err_pc` nests too deep.
+    pub const CALL_DEPTH: u64 = 2;
+    /// The atomic at `err_pc` is misaligned: `err_addr`, 4 bytes.
+    pub const MISALIGNED_W: u64 = 3;
+    /// The atomic at `err_pc` is misaligned: `err_addr`, 8 bytes.
+    pub const MISALIGNED_DW: u64 = 4;
+    /// The runtime recorded the error (a slow path or `exec`).
+    pub const RUNTIME: u64 = 5;
+}
+
+/// The slow memory path: `info` = pc << 8 | len << 2 | access (0 load, 1
+/// store, 2 atomic), `addr` the address. Returns a [`status`]: CONTINUE to
+/// access memory, VALUE for a loaded value in `slow_value`, ERROR.
+pub type SlowFn = unsafe extern "sysv64" fn(ctx: *mut JitCtx, info: u64, addr: u64) -> u64;
+/// Executes the instruction at `pc` with r0-r10 in [`JitCtx::regs`];
+/// returns a [`status`]: CONTINUE, STOP or ERROR.
+pub type ExecFn = unsafe extern "sysv64" fn(ctx: *mut JitCtx, pc: u64) -> u64;
+
+/// The state of one run, shared by the generated code (through r12) and
+/// the runtime. Field offsets are part of the generated code: the layout
+/// is `#[repr(C)]` and asserted by a test.
+#[repr(C)]
+#[derive(Debug)]
+pub struct JitCtx {
+    /// r0-r10: set before entry (r1-r5 arguments, r10 the frame pointer);
+    /// written by the trampolines before every call into the runtime, and
+    /// read back after it.
+    pub regs: [u64; 11],
+    /// r0 when the run stopped.
+    pub ret: u64,
+    /// The stack pointer to unwind to on an error (one per entry; the
+    /// entry saves the enclosing one).
+    pub saved_rsp: u64,
+    /// The lowest address of the current frame (checked mode).
+    pub stack_lo: u64,
+    /// The bytes from `stack_lo` to the top of the run's stack.
+    pub stack_len: u64,
+    /// The hot region (packet or input memory): its start...
+    pub hot_lo: u64,
+    /// ... its length for loads...
+    pub hot_len_load: u64,
+    /// ... and for stores and atomics (0 when read-only).
+    pub hot_len_store: u64,
+    /// The budget account: slots executed minus the pc where the current
+    /// straight-line run started.
+    pub spent: i64,
+    /// The instruction budget (slots).
+    pub budget: u64,
+    /// Frames in use below the current one (bpf-to-bpf calls and
+    /// callbacks).
+    pub depth: u64,
+    /// The value a slow-path load produced.
+    pub slow_value: u64,
+    /// A scratch slot of the trampolines.
+    pub scratch: u64,
+    /// An error raised by the generated code: one of [`err`].
+    pub err_kind: u64,
+    /// The pc it names.
+    pub err_pc: u64,
+    /// The address it names.
+    pub err_addr: u64,
+    /// The slow memory path.
+    pub slow: SlowFn,
+    /// The instruction trampoline's target.
+    pub exec: ExecFn,
+    /// The runtime's own state for the run, opaque to the generated code.
+    pub runtime: *mut std::ffi::c_void,
+    /// The context region, whose pointer fields a load must read through
+    /// the runtime (it yields the addresses they stand for, as the kernel's
+    /// `convert_ctx_access` rewrite does): trusted code sends loads in
+    /// `[ctx_lo, ctx_lo + ctx_len)` to the slow path. 0, 0 for none.
+    pub ctx_lo: u64,
+    pub ctx_len: u64,
+}
+
+/// Field offsets, as the generated code uses them.
+pub(crate) mod off {
+    pub const RET: i32 = 88;
+    pub const SAVED_RSP: i32 = 96;
+    pub const STACK_LO: i32 = 104;
+    pub const STACK_LEN: i32 = 112;
+    pub const HOT_LO: i32 = 120;
+    pub const HOT_LEN_LOAD: i32 = 128;
+    pub const HOT_LEN_STORE: i32 = 136;
+    pub const SPENT: i32 = 144;
+    pub const BUDGET: i32 = 152;
+    pub const DEPTH: i32 = 160;
+    pub const SLOW_VALUE: i32 = 168;
+    pub const SCRATCH: i32 = 176;
+    pub const ERR_KIND: i32 = 184;
+    pub const ERR_PC: i32 = 192;
+    pub const ERR_ADDR: i32 = 200;
+    pub const SLOW: i32 = 208;
+    pub const EXEC: i32 = 216;
+    pub const CTX_LO: i32 = 232;
+    pub const CTX_LEN: i32 = 240;
+}
+
+/// A compiled program: its code, where each BPF instruction's code starts,
+/// and the entry trampoline.
+pub struct JitCode {
+    buf: dynasmrt::ExecutableBuffer,
+    entry: dynasmrt::AssemblyOffset,
+    /// Per BPF slot: the offset of its first x86 byte.
+    insn_offsets: Vec<usize>,
+    /// Where the program's instructions end (stubs and trampolines follow).
+    body_end: usize,
+    mode: Mode,
+    budgeted: bool,
+}
+
+impl std::fmt::Debug for JitCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "JitCode {{ mode: {}, {} bytes for {} slots }}",
+            self.mode,
+            self.buf.len(),
+            self.insn_offsets.len()
+        )
+    }
+}
+
+impl JitCode {
+    /// The mode it was compiled in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether the code charges an instruction budget.
+    pub fn budgeted(&self) -> bool {
+        self.budgeted
+    }
+
+    /// All the code bytes (body, stubs, trampolines).
+    pub fn code(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The address the code is mapped at.
+    pub fn base(&self) -> u64 {
+        self.buf.ptr(dynasmrt::AssemblyOffset(0)) as u64
+    }
+
+    /// Per BPF slot, the offset of its first x86 byte (the second slot of
+    /// an `ld_imm64` has an empty range).
+    pub fn insn_offsets(&self) -> &[usize] {
+        &self.insn_offsets
+    }
+
+    /// The offset where the instructions' code ends.
+    pub fn body_end(&self) -> usize {
+        self.body_end
+    }
+
+    /// The x86 bytes of BPF slot `pc`.
+    pub fn insn_code(&self, pc: usize) -> &[u8] {
+        let start = self.insn_offsets[pc];
+        let end = self
+            .insn_offsets
+            .get(pc + 1)
+            .copied()
+            .unwrap_or(self.body_end);
+        &self.buf[start..end]
+    }
+
+    /// Runs the code from BPF slot `pc` (0 or the start of a subprogram)
+    /// until its `exit`. Returns a [`status`]: CONTINUE (r0 in `ctx.ret`)
+    /// or ERROR.
+    ///
+    /// # Safety
+    ///
+    /// `ctx` must be valid for the whole call, with `regs[10]` the top of a
+    /// frame of a stack at least as deep as the program can nest (8 frames
+    /// of 512 bytes), the function pointers set, and `hot_*`/`stack_*`
+    /// describing live memory. In trusted mode the program must be one that
+    /// touches only live memory and terminates: the code checks nothing.
+    pub unsafe fn enter(&self, ctx: *mut JitCtx, pc: usize) -> u64 {
+        let entry: unsafe extern "sysv64" fn(*mut JitCtx, *const u8) -> u64 =
+            std::mem::transmute(self.buf.ptr(self.entry));
+        let target = self
+            .buf
+            .ptr(dynasmrt::AssemblyOffset(self.insn_offsets[pc]));
+        entry(ctx, target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    #[test]
+    fn the_context_layout_is_what_the_code_reads() {
+        assert_eq!(offset_of!(JitCtx, regs), 0);
+        assert_eq!(offset_of!(JitCtx, ret) as i32, off::RET);
+        assert_eq!(offset_of!(JitCtx, saved_rsp) as i32, off::SAVED_RSP);
+        assert_eq!(offset_of!(JitCtx, stack_lo) as i32, off::STACK_LO);
+        assert_eq!(offset_of!(JitCtx, stack_len) as i32, off::STACK_LEN);
+        assert_eq!(offset_of!(JitCtx, hot_lo) as i32, off::HOT_LO);
+        assert_eq!(offset_of!(JitCtx, hot_len_load) as i32, off::HOT_LEN_LOAD);
+        assert_eq!(offset_of!(JitCtx, hot_len_store) as i32, off::HOT_LEN_STORE);
+        assert_eq!(offset_of!(JitCtx, spent) as i32, off::SPENT);
+        assert_eq!(offset_of!(JitCtx, budget) as i32, off::BUDGET);
+        assert_eq!(offset_of!(JitCtx, depth) as i32, off::DEPTH);
+        assert_eq!(offset_of!(JitCtx, slow_value) as i32, off::SLOW_VALUE);
+        assert_eq!(offset_of!(JitCtx, scratch) as i32, off::SCRATCH);
+        assert_eq!(offset_of!(JitCtx, err_kind) as i32, off::ERR_KIND);
+        assert_eq!(offset_of!(JitCtx, err_pc) as i32, off::ERR_PC);
+        assert_eq!(offset_of!(JitCtx, err_addr) as i32, off::ERR_ADDR);
+        assert_eq!(offset_of!(JitCtx, slow) as i32, off::SLOW);
+        assert_eq!(offset_of!(JitCtx, exec) as i32, off::EXEC);
+        assert_eq!(offset_of!(JitCtx, ctx_lo) as i32, off::CTX_LO);
+        assert_eq!(offset_of!(JitCtx, ctx_len) as i32, off::CTX_LEN);
+    }
+}

@@ -1,0 +1,931 @@
+//! One engine API for the interpreter and the JIT.
+//!
+//! An [`Engine`] is a program prepared for running: the [`Interpreter`]
+//! (pre-decoded ops, run by a dispatch loop) or a [`JitProgram`] (the same
+//! pre-decoded ops compiled to x86-64 by `ironbpf-jit`, in checked or
+//! trusted mode). Both take the same inputs and give the same results and
+//! errors; the safe entry points ([`Engine::run_with_memory`],
+//! [`Engine::run_ctx`], [`crate::testrun::run`]) build the run's memory
+//! from slices, and only [`Engine::run_with_state`] takes a region table
+//! built from raw addresses, behind `unsafe`.
+//!
+//! The instruction budget ([`Options::budget`]) counts slots executed (an
+//! `ld_imm64` counts two), charged when control leaves a straight-line run
+//! (a taken jump, a call, an `exit`); a run is stopped at the first such
+//! transfer after which more than `budget` slots have executed, with
+//! [`VmError::BudgetExhausted`] naming that instruction. Both engines charge
+//! the same slots at the same instructions.
+//!
+//! Under the JIT, whatever needs Rust (helper calls, `callx`, inline map
+//! lookups, `ld_abs`/`ld_ind`, the fetching `or`/`and`/`xor` atomics) goes
+//! through the JIT's trampoline to the runtime here, which runs it with the
+//! interpreter's code; callbacks that helpers make (`bpf_loop`,
+//! `bpf_for_each_map_elem`) re-enter the compiled code at their
+//! subprogram, in a frame below the caller's, sharing the run's budget.
+
+use crate::error::VmError;
+use crate::interp::{
+    atomic, fresh_box, helper_failed, CtxView, Interpreter, Options, RunMemory, StackView,
+    ETH_HLEN, SKF_LL_OFF, SKF_NET_OFF, STACK, STACK_BYTES,
+};
+use crate::progtype::ProgType;
+use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState, FUNC_HANDLE_BASE};
+use ironbpf_isa::abi::{Access, MemoryRegion, RegionKind, RegionResolver, RegionTable};
+use ironbpf_isa::opcode::{MAX_BPF_STACK, MAX_CALL_FRAMES};
+use ironbpf_jit::{err, status, Facts, JitCode, JitCtx, JitInsn, Mode};
+use ironbpf_progtype::desc::CtxYield;
+use ironbpf_progtype::AttachType;
+
+/// A program ready to run on some engine.
+pub trait Engine: Send + Sync {
+    /// The engine's name for reports: `interp`, `jit`, `jit-checked`.
+    fn name(&self) -> &'static str;
+
+    /// The pre-decoded program (its options, helpers and maps).
+    fn interpreter(&self) -> &Interpreter;
+
+    /// The options the program runs with.
+    fn options(&self) -> &Options {
+        self.interpreter().options()
+    }
+
+    /// Runs this program alone from its first instruction (a tail call it
+    /// takes is left in `state.tail_call`); `spent` is the budget used
+    /// before, and after when the run returns normally.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Engine::run_with_state`].
+    unsafe fn run_one(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        state: &mut RunState,
+        spent: &mut u64,
+    ) -> Result<u64, VmError>;
+
+    /// Runs the program with r1-r5 = `args` and then the programs its tail
+    /// calls name.
+    ///
+    /// # Safety
+    ///
+    /// Every region of `memory` (and every map value its resolver gives)
+    /// must be live for the whole run, and writable ones must not be read or
+    /// written through any Rust reference during it. If `state.packet` is
+    /// set, its buffer must be live and writable for the run too, and
+    /// `memory` must hold its bounds (or `memory.packet_gen` differ from
+    /// `state.packet_gen`).
+    unsafe fn run_with_state(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        state: &mut RunState,
+    ) -> Result<u64, VmError> {
+        let mut spent = 0;
+        let r0 = self.run_one(args, memory, state, &mut spent)?;
+        if state.tail_call.is_none() {
+            return Ok(r0);
+        }
+        run_tail_calls(memory, state, &mut spent)
+    }
+
+    /// Runs with `mem` as the input memory: r1 = its address, r2 = its
+    /// length (bpf_conformance's convention; r1 = r2 = 0 for an empty one).
+    fn run_with_memory(&self, mem: &mut [u8]) -> Result<u64, VmError>
+    where
+        Self: Sized,
+    {
+        run_with_memory(self, mem)
+    }
+
+    /// Runs as a program of type `prog_type` on `ctx` and `packet` (see
+    /// [`Interpreter::run_ctx`]).
+    fn run_ctx(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+        resolver: Option<&dyn RegionResolver>,
+    ) -> Result<u64, VmError>
+    where
+        Self: Sized,
+    {
+        run_ctx_into(self, prog_type, None, ctx, packet, resolver, None)
+    }
+}
+
+impl Engine for Interpreter {
+    fn name(&self) -> &'static str {
+        "interp"
+    }
+
+    fn interpreter(&self) -> &Interpreter {
+        self
+    }
+
+    unsafe fn run_one(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        state: &mut RunState,
+        spent: &mut u64,
+    ) -> Result<u64, VmError> {
+        self.run_top(args, memory, state, spent)
+    }
+}
+
+/// The programs that tail calls name, one after the other, on the engine
+/// each was stored as, until one returns without a tail call.
+#[cold]
+unsafe fn run_tail_calls(
+    memory: &RunMemory<'_>,
+    state: &mut RunState,
+    spent: &mut u64,
+) -> Result<u64, VmError> {
+    loop {
+        let Some(tc) = state.tail_call.take() else {
+            return Err(VmError::Setup("no tail call is pending".into()));
+        };
+        let next: &dyn Engine = if let Some(i) = tc.prog.downcast_ref::<Interpreter>() {
+            i
+        } else if let Some(j) = tc.prog.downcast_ref::<JitProgram>() {
+            j
+        } else if let Some(b) = tc.prog.downcast_ref::<Box<dyn Engine>>() {
+            b.as_ref()
+        } else {
+            return Err(VmError::Setup(
+                "the program array holds an object that is not an ironbpf engine (Interpreter, JitProgram or Box<dyn Engine>)".into(),
+            ));
+        };
+        // SAFETY: the same memory and state as the caller's run.
+        let r0 = unsafe { next.run_one(&[tc.ctx, 0, 0, 0, 0], memory, state, spent)? };
+        if state.tail_call.is_none() {
+            return Ok(r0);
+        }
+    }
+}
+
+/// [`Engine::run_with_memory`] on any engine.
+pub fn run_with_memory(engine: &dyn Engine, mem: &mut [u8]) -> Result<u64, VmError> {
+    let mut regions = RegionTable::new();
+    let (r1, r2) = if mem.is_empty() {
+        (0, 0)
+    } else {
+        let region = MemoryRegion {
+            start: mem.as_mut_ptr() as u64,
+            len: mem.len() as u64,
+            kind: RegionKind::Memory,
+            writable: true,
+        };
+        regions
+            .insert(region)
+            .map_err(|r| VmError::Setup(format!("input memory overlaps {r}")))?;
+        (mem.as_mut_ptr() as u64, mem.len() as u64)
+    };
+    let memory = RunMemory {
+        regions,
+        resolver: None,
+        ctx: None,
+        packet_gen: 0,
+    };
+    let mut state = engine.interpreter().new_state(&memory, r1);
+    // SAFETY: the table holds only `mem`, borrowed mutably for the run.
+    unsafe { engine.run_with_state(&[r1, r2, 0, 0, 0], &memory, &mut state) }
+}
+
+/// [`Engine::run_ctx`] on any engine, leaving the final state in `out` if
+/// given.
+pub fn run_ctx_into(
+    engine: &dyn Engine,
+    prog_type: &ProgType,
+    attach_type: Option<AttachType>,
+    ctx: &mut [u8],
+    packet: Option<&mut [u8]>,
+    resolver: Option<&dyn RegionResolver>,
+    out: Option<&mut RunState>,
+) -> Result<u64, VmError> {
+    if ctx.len() < prog_type.ctx_size as usize {
+        return Err(VmError::Setup(format!(
+            "the {} context is {} bytes; it must be at least {} (its uapi struct)",
+            prog_type.name,
+            ctx.len(),
+            prog_type.ctx_size
+        )));
+    }
+    let mut regions = RegionTable::new();
+    let ctx_start = ctx.as_mut_ptr() as u64;
+    let region = |start: u64, len: usize, kind| MemoryRegion {
+        start,
+        len: len as u64,
+        kind,
+        writable: true,
+    };
+    regions
+        .insert(region(ctx_start, ctx.len(), RegionKind::Context))
+        .map_err(|r| VmError::Setup(format!("the context overlaps {r}")))?;
+    let (data, data_end) = match packet {
+        Some(p) if !p.is_empty() => {
+            let start = p.as_mut_ptr() as u64;
+            regions
+                .insert(region(start, p.len(), RegionKind::Packet))
+                .map_err(|r| VmError::Setup(format!("the packet overlaps {r}")))?;
+            (start, start + p.len() as u64)
+        }
+        _ => (0, 0),
+    };
+    let memory = RunMemory {
+        regions,
+        resolver,
+        ctx: Some(CtxView {
+            prog_type,
+            attach_type,
+            start: ctx_start,
+            data,
+            data_end,
+            data_meta: data,
+        }),
+        packet_gen: 0,
+    };
+    let mut state = engine.interpreter().new_state(&memory, ctx_start);
+    // SAFETY: the table holds only `ctx` and `packet`, borrowed mutably for
+    // the whole run; a resolver gives map values, which live as long as
+    // their maps.
+    let r0 = unsafe { engine.run_with_state(&[ctx_start, 0, 0, 0, 0], &memory, &mut state) };
+    if let Some(out) = out {
+        *out = state;
+    }
+    r0
+}
+
+/// A program compiled to x86-64: checked (every access tested, the budget
+/// charged) or trusted (no checks, see [`JitProgram::trusted`]).
+pub struct JitProgram {
+    interp: Interpreter,
+    code: JitCode,
+}
+
+impl std::fmt::Debug for JitProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JitProgram({:?})", self.code)
+    }
+}
+
+impl JitProgram {
+    /// Compiles `interp`'s program in checked mode: safe for any program,
+    /// with the interpreter's errors.
+    pub fn checked(interp: Interpreter) -> Result<JitProgram, VmError> {
+        Self::compile(interp, Mode::Checked)
+    }
+
+    /// Compiles `interp`'s program with no checks at all.
+    ///
+    /// # Safety
+    ///
+    /// Every run of the program must touch only its stack (one frame per
+    /// call, at most 8 deep), the run's regions and map values, and must
+    /// terminate: a verifier must have proven it. Nothing is checked at run
+    /// time.
+    pub unsafe fn trusted(interp: Interpreter) -> Result<JitProgram, VmError> {
+        Self::compile(interp, Mode::Trusted)
+    }
+
+    fn compile(interp: Interpreter, mode: Mode) -> Result<JitProgram, VmError> {
+        let insns: Vec<JitInsn> = interp
+            .ops
+            .iter()
+            .map(|o| JitInsn {
+                code: o.code,
+                dst: o.dst,
+                src: o.src,
+                aux: o.aux,
+                off: o.off,
+                imm: o.imm,
+            })
+            .collect();
+        let code = ironbpf_jit::compile(&insns, mode, interp.options().budget, &Facts::none())
+            .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
+        Ok(JitProgram { interp, code })
+    }
+
+    /// The compiled code (for disassembly).
+    pub fn code(&self) -> &JitCode {
+        &self.code
+    }
+
+    /// The mode it was compiled in.
+    pub fn mode(&self) -> Mode {
+        self.code.mode()
+    }
+}
+
+impl Engine for JitProgram {
+    fn name(&self) -> &'static str {
+        match self.code.mode() {
+            Mode::Checked => "jit-checked",
+            Mode::Trusted => "jit",
+        }
+    }
+
+    fn interpreter(&self) -> &Interpreter {
+        &self.interp
+    }
+
+    unsafe fn run_one(
+        &self,
+        args: &[u64; 5],
+        memory: &RunMemory<'_>,
+        state: &mut RunState,
+        spent: &mut u64,
+    ) -> Result<u64, VmError> {
+        if !self.interp.uses_stack {
+            return self.run_jit(0, args, memory, state, None, spent);
+        }
+        let mut buf = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+        let top = buf.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        buf[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        let stack = StackView {
+            lo: top - MAX_BPF_STACK as u64,
+            top,
+            depth: 0,
+        };
+        let r = self.run_jit(0, args, memory, state, Some(stack), spent);
+        STACK.with(|c| c.set(Some(buf)));
+        r
+    }
+}
+
+/// The runtime's side of one JIT run, behind [`JitCtx::runtime`].
+struct JitRun<'r, 'm> {
+    prog: &'r JitProgram,
+    base: &'r RunMemory<'m>,
+    /// The memory with the packet bounds a helper moved.
+    owned: Option<RunMemory<'m>>,
+    state: &'r mut RunState,
+    stack_top: u64,
+    error: Option<VmError>,
+    /// The map value the last inline lookup returned.
+    value_cache: (u64, u64, bool),
+    guard: Option<ironbpf_maps::Guard>,
+}
+
+enum Flow {
+    Continue,
+    Stop(u64),
+}
+
+fn hot_of(memory: &RunMemory<'_>) -> (u64, u64, u64) {
+    memory
+        .regions
+        .regions()
+        .iter()
+        .find(|r| r.kind != RegionKind::Context)
+        .map_or((0, 0, 0), |r| {
+            (r.start, r.len, if r.writable { r.len } else { 0 })
+        })
+}
+
+impl JitProgram {
+    /// Runs from slot `entry` in the frame `stack.lo..` (None: no stack)
+    /// until its `exit`; `spent` as in [`Engine::run_one`].
+    unsafe fn run_jit(
+        &self,
+        entry: usize,
+        args: &[u64; 5],
+        base: &RunMemory<'_>,
+        state: &mut RunState,
+        stack: Option<StackView>,
+        spent: &mut u64,
+    ) -> Result<u64, VmError> {
+        let owned = (state.packet_gen != base.packet_gen).then(|| base.with_packet(state));
+        let (hot_lo, hot_len_load, hot_len_store) = hot_of(owned.as_ref().unwrap_or(base));
+        let (ctx_lo, ctx_len) = base
+            .regions
+            .regions()
+            .iter()
+            .find(|r| r.kind == RegionKind::Context)
+            .map_or((0, 0), |r| (r.start, r.len));
+        // Trusted code sends only 4-byte loads to the context's slow path.
+        if let Some(f) = base.ctx.and_then(|c| {
+            c.prog_type.fields.iter().find(|f| {
+                matches!(
+                    f.yields,
+                    CtxYield::PtrToPacket | CtxYield::PtrToPacketEnd | CtxYield::PtrToPacketMeta
+                ) && f.read.is_some()
+                    && f.len != 4
+            })
+        }) {
+            if self.code.mode() == Mode::Trusted {
+                return Err(VmError::Unsupported {
+                    pc: 0,
+                    what: format!(
+                        "trusted JIT code on a {} context, whose pointer field `{}` is {} bytes (the trusted JIT converts 4-byte pointer fields only)",
+                        base.ctx.map_or("", |c| c.prog_type.name.as_str()),
+                        f.name,
+                        f.len
+                    ),
+                });
+            }
+        }
+        let mut run = JitRun {
+            prog: self,
+            base,
+            owned,
+            state,
+            stack_top: stack.map_or(0, |s| s.top),
+            error: None,
+            value_cache: (1, 0, false),
+            guard: None,
+        };
+        let mut regs = [0u64; 11];
+        regs[1..6].copy_from_slice(args);
+        let (stack_lo, stack_len) = match stack {
+            Some(s) => {
+                regs[10] = s.lo + MAX_BPF_STACK as u64;
+                (s.lo, s.top - s.lo)
+            }
+            None => (0, 0),
+        };
+        let mut ctx = JitCtx {
+            regs,
+            ret: 0,
+            saved_rsp: 0,
+            stack_lo,
+            stack_len,
+            hot_lo,
+            hot_len_load,
+            hot_len_store,
+            // The account starts a straight-line run at `entry`.
+            spent: *spent as i64 - entry as i64,
+            budget: self.interp.options().budget,
+            depth: stack.map_or(0, |s| s.depth as u64),
+            slow_value: 0,
+            scratch: 0,
+            err_kind: err::NONE,
+            err_pc: 0,
+            err_addr: 0,
+            slow: jit_slow,
+            exec: jit_exec,
+            runtime: &mut run as *mut JitRun<'_, '_> as *mut std::ffi::c_void,
+            ctx_lo,
+            ctx_len,
+        };
+        // SAFETY: ctx is valid for the call, the stack (if any) is the
+        // run's 8-frame buffer with r10 at the top of its first frame, and
+        // the memory the hot fields describe is live (the caller's
+        // contract). Trusted code was compiled only through the unsafe
+        // `JitProgram::trusted`, whose caller vouched for the program.
+        let st = unsafe { self.code.enter(&mut ctx, entry) };
+        if st == status::CONTINUE {
+            if self.code.budgeted() {
+                *spent = ctx.spent as u64;
+            }
+            return Ok(ctx.ret);
+        }
+        let pc = ctx.err_pc as usize;
+        Err(match ctx.err_kind {
+            err::BUDGET => VmError::BudgetExhausted {
+                pc,
+                budget: ctx.budget,
+            },
+            err::CALL_DEPTH => VmError::CallDepth {
+                pc,
+                max: MAX_CALL_FRAMES,
+            },
+            err::MISALIGNED_W | err::MISALIGNED_DW => VmError::MisalignedAtomic {
+                pc,
+                addr: ctx.err_addr,
+                size: if ctx.err_kind == err::MISALIGNED_W {
+                    4
+                } else {
+                    8
+                },
+            },
+            _ => run.error.take().unwrap_or_else(|| {
+                VmError::Setup("the JIT stopped with an error it did not record".into())
+            }),
+        })
+    }
+}
+
+fn access_of(bits: u64) -> Access {
+    match bits {
+        0 => Access::Load,
+        1 => Access::Store,
+        _ => Access::Atomic,
+    }
+}
+
+impl<'m> JitRun<'_, 'm> {
+    fn memory(&self) -> &RunMemory<'m> {
+        self.owned.as_ref().unwrap_or(self.base)
+    }
+
+    /// What the interpreter's checks do past its inline stack and hot
+    /// tests: the inline lookup's map value, then its slow path.
+    fn slow(
+        &self,
+        ctx: &JitCtx,
+        pc: usize,
+        addr: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<Option<u64>, VmError> {
+        let (lo, hi, w) = self.value_cache;
+        let e = addr.wrapping_add(len);
+        if addr >= lo && e <= hi && addr <= e && (w || access == Access::Load) {
+            return Ok(None);
+        }
+        let stack = (ctx.stack_lo, ctx.stack_lo + ctx.stack_len);
+        self.prog
+            .interp
+            .slow_access(pc, addr, len, access, self.memory(), stack)
+    }
+
+    /// The whole check, inline tests included, for accesses the runtime
+    /// performs itself.
+    fn check(
+        &self,
+        ctx: &JitCtx,
+        pc: usize,
+        addr: u64,
+        len: u64,
+        access: Access,
+    ) -> Result<(), VmError> {
+        let in_range = |lo: u64, n: u64| {
+            addr.wrapping_sub(lo)
+                .checked_add(len)
+                .is_some_and(|x| x <= n)
+        };
+        let hot_len = if access == Access::Load {
+            ctx.hot_len_load
+        } else {
+            ctx.hot_len_store
+        };
+        if in_range(ctx.stack_lo, ctx.stack_len) || in_range(ctx.hot_lo, hot_len) {
+            return Ok(());
+        }
+        match self.slow(ctx, pc, addr, len, access)? {
+            None => Ok(()),
+            Some(_) => Err(self.prog.interp.fault(
+                pc,
+                addr,
+                len,
+                access,
+                self.memory(),
+                (ctx.stack_lo, ctx.stack_lo + ctx.stack_len),
+            )),
+        }
+    }
+
+    /// Executes the instruction at `pc` as the interpreter does.
+    fn exec(&mut self, ctx: &mut JitCtx, pc: usize, regs: &mut [u64; 16]) -> Result<Flow, VmError> {
+        use ironbpf_jit::op::*;
+        let interp = &self.prog.interp;
+        let op = interp.ops[pc];
+        match op.code {
+            OP_MAP_LOOKUP => {
+                let via_helper = regs[1]
+                    .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
+                    .and_then(|i| interp.maps.get(i as usize))
+                    .is_some_and(|m| m.via_helper);
+                if via_helper {
+                    return self.call_helper(ctx, pc, regs, None);
+                }
+                let Some(m) = regs[1]
+                    .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
+                    .and_then(|i| interp.maps.get(i as usize))
+                else {
+                    return Err(VmError::HelperFailed {
+                        pc,
+                        id: 1,
+                        name: "bpf_map_lookup_elem".into(),
+                        message: format!("r1 = {:#x} is not a map of this program", regs[1]),
+                    });
+                };
+                let k = regs[2];
+                self.check(ctx, pc, k, m.key_size, Access::Load)?;
+                // SAFETY: the check above proved [k, k + key_size) lies in
+                // the stack or a live region of this run.
+                let key =
+                    unsafe { std::slice::from_raw_parts(k as *const u8, m.key_size as usize) };
+                let guard = self.guard.get_or_insert_with(ironbpf_maps::pin);
+                regs[0] = match m.map.lookup_ptr(key, 0, guard) {
+                    Some(p) => {
+                        let v = p.as_ptr() as u64;
+                        self.value_cache = (v, v + m.value_size, m.writable);
+                        v
+                    }
+                    None => 0,
+                };
+                Ok(Flow::Continue)
+            }
+            0x85 => self.call_helper(ctx, pc, regs, Some(op.off as usize)),
+            0x8d => self.call_helper(ctx, pc, regs, None),
+            0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
+                self.ld_packet(pc, op.code, op.src, op.imm, regs)
+            }
+            OP_ATOMIC_W | OP_ATOMIC_DW => {
+                let size = if op.code == OP_ATOMIC_W { 4 } else { 8 };
+                let a = regs[op.dst as usize & 15].wrapping_add(op.off as i64 as u64);
+                self.check(ctx, pc, a, size, Access::Atomic)?;
+                if !a.is_multiple_of(size) {
+                    return Err(VmError::MisalignedAtomic { pc, addr: a, size });
+                }
+                atomic(op.aux, size, a, regs, op.src as usize & 15);
+                Ok(Flow::Continue)
+            }
+            _ => Err(VmError::Unsupported {
+                pc,
+                what: format!("pre-decoded opcode {:#04x}", op.code),
+            }),
+        }
+    }
+
+    /// A helper call: `index` into the resolved table, or (None) helper 1
+    /// for an inline lookup of a map of maps, or `callx`'s register.
+    fn call_helper(
+        &mut self,
+        ctx: &mut JitCtx,
+        pc: usize,
+        regs: &mut [u64; 16],
+        index: Option<usize>,
+    ) -> Result<Flow, VmError> {
+        let interp = &self.prog.interp;
+        let op = interp.ops[pc];
+        let (h, id) = match (op.code, index) {
+            (0x85, Some(i)) => (&interp.helpers[i], interp.helper_ids[i]),
+            (0x8d, _) => {
+                let id = regs[op.dst as usize & 15];
+                match i64::try_from(id).ok().and_then(|i| interp.registry.get(i)) {
+                    Some(h) => (h, id as i64),
+                    None => {
+                        return Err(VmError::BadCallx {
+                            pc,
+                            reg: op.dst,
+                            value: id,
+                        })
+                    }
+                }
+            }
+            _ => match interp.registry.get(1) {
+                Some(h) => (h, 1),
+                None => {
+                    return Err(VmError::UnknownHelper { pc, id: 1 });
+                }
+            },
+        };
+        let h = h.clone();
+        // The slots run so far, as the interpreter counts them at a call.
+        let before = (ctx.spent + pc as i64 + 1) as u64;
+        let mut now = before;
+        let view = StackView {
+            lo: ctx.stack_lo,
+            top: self.stack_top,
+            depth: ctx.depth as usize + 1,
+        };
+        let memory = match &self.owned {
+            Some(m) => m,
+            None => self.base,
+        };
+        let mut nested = JitNested {
+            prog: self.prog,
+            memory,
+            stack: view,
+            spent: now,
+            error: None,
+        };
+        // SAFETY: the run's regions and stack are live for the run (the
+        // contract of `Engine::run_with_state`), and so for this call.
+        let mut hctx =
+            unsafe { HelperCtx::new(&memory.regions, (view.lo, view.top), memory.resolver) }
+                .with_state(self.state)
+                .with_callbacks(&mut nested);
+        if let Some(maps) = &interp.map_set {
+            hctx = hctx.with_maps(maps);
+        }
+        let r = h.call(&mut hctx, [regs[1], regs[2], regs[3], regs[4], regs[5]]);
+        now = nested.spent;
+        let nested = nested.error;
+        ctx.spent += (now - before) as i64;
+        match r {
+            Ok(v) => regs[0] = v,
+            Err(HelperError::Stop { r0 }) => return Ok(Flow::Stop(r0)),
+            Err(HelperError::TailCall) => {
+                if ctx.depth == 0 {
+                    // The caller runs the next program.
+                    ctx.spent = now as i64;
+                    return Ok(Flow::Stop(0));
+                }
+                self.state.tail_call = None;
+                return Err(VmError::Unsupported {
+                    pc,
+                    what: "a tail call from a subprogram or a callback".into(),
+                });
+            }
+            Err(e @ HelperError::Callback(_)) => {
+                return Err(nested.unwrap_or_else(|| helper_failed(pc, id, h.as_ref(), e)))
+            }
+            Err(e) => return Err(helper_failed(pc, id, h.as_ref(), e)),
+        }
+        if self.state.packet_gen != self.memory().packet_gen {
+            self.owned = Some(self.base.with_packet(self.state));
+            let (lo, load, store) = hot_of(self.memory());
+            ctx.hot_lo = lo;
+            ctx.hot_len_load = load;
+            ctx.hot_len_store = store;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// `ld_abs`/`ld_ind`, as the interpreter runs them.
+    fn ld_packet(
+        &self,
+        pc: usize,
+        code: u8,
+        src: u8,
+        imm: i64,
+        regs: &mut [u64; 16],
+    ) -> Result<Flow, VmError> {
+        let memory = self.memory();
+        let size: u64 = match code & 0x18 {
+            0x00 => 4,
+            0x08 => 2,
+            _ => 1,
+        };
+        let base = if code & 0xe0 == 0x40 {
+            regs[src as usize & 15] as u32
+        } else {
+            0
+        };
+        let k = base.wrapping_add(imm as u32) as i32 as i64;
+        let Some(pkt) = memory
+            .regions
+            .regions()
+            .iter()
+            .find(|r| r.kind == RegionKind::Packet)
+        else {
+            return Err(VmError::Unsupported {
+                pc,
+                what: "ld_abs/ld_ind without a packet".to_string(),
+            });
+        };
+        let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
+        let net = if l2 { ETH_HLEN } else { 0 };
+        let off = if k >= 0 {
+            k
+        } else if k >= SKF_NET_OFF {
+            net + (k - SKF_NET_OFF)
+        } else if k >= SKF_LL_OFF {
+            net - ETH_HLEN + (k - SKF_LL_OFF)
+        } else {
+            -1
+        };
+        if off < 0 || off as u64 + size > pkt.len {
+            return Ok(Flow::Stop(0));
+        }
+        let a = pkt.start + off as u64;
+        // SAFETY: [a, a + size) lies inside the packet region, live for the
+        // run.
+        regs[0] = unsafe {
+            match size {
+                4 => u32::from_be(std::ptr::read_unaligned(a as *const u32)) as u64,
+                2 => u16::from_be(std::ptr::read_unaligned(a as *const u16)) as u64,
+                _ => std::ptr::read(a as *const u8) as u64,
+            }
+        };
+        Ok(Flow::Continue)
+    }
+}
+
+/// A callback's way back into the compiled program: runs a subprogram in a
+/// new frame below the caller's, as the interpreter does.
+struct JitNested<'a, 'm> {
+    prog: &'a JitProgram,
+    memory: &'a RunMemory<'m>,
+    stack: StackView,
+    spent: u64,
+    error: Option<VmError>,
+}
+
+impl Callbacks for JitNested<'_, '_> {
+    fn call(
+        &mut self,
+        state: &mut RunState,
+        func: u64,
+        args: [u64; 5],
+        extra: Option<MemoryRegion>,
+    ) -> Result<u64, HelperError> {
+        let target = func.wrapping_sub(FUNC_HANDLE_BASE);
+        if !self
+            .prog
+            .interp
+            .subprog_start
+            .get(target as usize)
+            .copied()
+            .unwrap_or(false)
+        {
+            return Err(HelperError::Failed(format!(
+                "the callback {func:#x} is not a subprogram of this program (pass one with `rX = subprog[...]`)"
+            )));
+        }
+        if self.stack.depth + 1 > MAX_CALL_FRAMES || self.stack.top == 0 {
+            return Err(HelperError::Failed(format!(
+                "the callback would nest calls more than {MAX_CALL_FRAMES} frames deep"
+            )));
+        }
+        let lo = self.stack.lo - MAX_BPF_STACK as u64;
+        // SAFETY: [lo, lo + 512) is a frame of the run's stack buffer, below
+        // every frame in use (depth + 1 <= 8 frames fit the buffer).
+        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, MAX_BPF_STACK) };
+        let extended;
+        let memory = match extra {
+            Some(r) => {
+                let mut m = self.memory.clone();
+                m.regions.insert(r).map_err(|o| {
+                    HelperError::Failed(format!("the callback's memory overlaps {o}"))
+                })?;
+                extended = m;
+                &extended
+            }
+            None => self.memory,
+        };
+        let stack = StackView {
+            lo,
+            top: self.stack.top,
+            depth: self.stack.depth + 1,
+        };
+        // SAFETY: the caller's run memory and stack, and the helper's extra
+        // region, live across the callback.
+        let r = unsafe {
+            self.prog.run_jit(
+                target as usize,
+                &args,
+                memory,
+                state,
+                Some(stack),
+                &mut self.spent,
+            )
+        };
+        r.map_err(|e| {
+            let summary = e.to_string();
+            self.error = Some(e);
+            HelperError::Callback(summary)
+        })
+    }
+}
+
+/// The slow memory path the generated code calls.
+unsafe extern "sysv64" fn jit_slow(ctx: *mut JitCtx, info: u64, addr: u64) -> u64 {
+    // SAFETY: the generated code passes the ctx of the run in progress,
+    // whose `runtime` is that run's `JitRun`, alive until the run returns.
+    let ctx = unsafe { &mut *ctx };
+    let run = unsafe { &mut *(ctx.runtime as *mut JitRun<'_, '_>) };
+    let pc = (info >> 8) as usize;
+    let len = (info >> 2) & 63;
+    let access = access_of(info & 3);
+    match run.slow(ctx, pc, addr, len, access) {
+        Ok(None) => status::CONTINUE,
+        Ok(Some(v)) if access == Access::Load => {
+            ctx.slow_value = v;
+            status::VALUE
+        }
+        Ok(Some(_)) => {
+            let stack = (ctx.stack_lo, ctx.stack_lo + ctx.stack_len);
+            run.error = Some(
+                run.prog
+                    .interp
+                    .fault(pc, addr, len, access, run.memory(), stack),
+            );
+            ctx.err_kind = err::RUNTIME;
+            status::ERROR
+        }
+        Err(e) => {
+            run.error = Some(e);
+            ctx.err_kind = err::RUNTIME;
+            status::ERROR
+        }
+    }
+}
+
+/// The instruction trampoline's target.
+unsafe extern "sysv64" fn jit_exec(ctx: *mut JitCtx, pc: u64) -> u64 {
+    // SAFETY: as in `jit_slow`.
+    let ctx = unsafe { &mut *ctx };
+    let run = unsafe { &mut *(ctx.runtime as *mut JitRun<'_, '_>) };
+    let mut regs = [0u64; 16];
+    regs[..11].copy_from_slice(&ctx.regs);
+    let r = run.exec(ctx, pc as usize, &mut regs);
+    ctx.regs.copy_from_slice(&regs[..11]);
+    match r {
+        Ok(Flow::Continue) => status::CONTINUE,
+        Ok(Flow::Stop(r0)) => {
+            ctx.ret = r0;
+            status::STOP
+        }
+        Err(e) => {
+            run.error = Some(e);
+            ctx.err_kind = err::RUNTIME;
+            status::ERROR
+        }
+    }
+}
