@@ -54,9 +54,10 @@ pub struct DiffArgs {
     /// Show the most common reasons the reference refused programs
     #[arg(long)]
     reasons: bool,
-    /// Probe the program-type descriptors against the kernel instead: every
-    /// context offset, size and access kind, and return values, per type
-    /// and attach type
+    /// Probe the program-type descriptors and helper prototypes against the
+    /// kernel instead: every context offset, size and access kind, return
+    /// values, per type and attach type; every helper's availability,
+    /// argument kinds, GPL and privilege rules
     #[arg(long)]
     descriptors: bool,
     /// With --descriptors: only the configurations whose label (`type` or
@@ -74,6 +75,9 @@ pub enum ProbeGroup {
     Ctx,
     /// Return values (`check_return_code`)
     Return,
+    /// Helper prototypes: availability per type, argument kinds, GPL,
+    /// privilege, map types (`get_func_proto`, `check_func_arg`)
+    Helpers,
 }
 
 /// `ironbpf diff --descriptors`: runs the probe groups, lists every
@@ -87,6 +91,7 @@ fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
         ctx: args.group.is_none_or(|g| g == ProbeGroup::Ctx),
         returns: args.group.is_none_or(|g| g == ProbeGroup::Return),
     };
+    let helpers = args.group.is_none_or(|g| g == ProbeGroup::Helpers) && args.prog_type.is_none();
     let tty = std::io::stderr().is_terminal();
     let mut done = 0u64;
     let report = descriptors::run(groups, args.prog_type.as_deref(), |r| {
@@ -140,6 +145,29 @@ fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
         );
         agreed += g.agreed;
         disagreed += g.disagreed();
+    }
+    if helpers {
+        let report = ironbpf_conformance::probe_helpers::run(
+            &ironbpf_conformance::probe_helpers::ProbeOptions::default(),
+        )
+        .map_err(|e| Failure::usage(e.to_string()))?;
+        for d in &report.disagreements {
+            println!("DISAGREE helpers {d}");
+        }
+        for (label, why) in &report.unloadable {
+            println!("not probed: helpers in {label}: the kernel does not load it: {why}");
+        }
+        for (name, c) in &report.groups {
+            println!(
+                "helpers/{name}: {} probes, {} agreed, {} disagreed ({} inconclusive: the probe could not be built or says nothing, not counted)",
+                c.agreed + c.disagreed + c.inconclusive,
+                c.agreed,
+                c.disagreed,
+                c.inconclusive
+            );
+            agreed += c.agreed;
+            disagreed += c.disagreed;
+        }
     }
     println!("{agreed} agreed, {disagreed} disagreed");
     if disagreed == 0 {

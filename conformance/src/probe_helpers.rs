@@ -1307,6 +1307,10 @@ impl Verdict {
     }
 }
 
+/// How a refusal without a verifier log reads (the load failed before the
+/// verifier ran: EPERM for a type this kernel will not load, say).
+const NO_LOG: &str = "no verifier log: ";
+
 struct Loader {
     btf_ids: HashMap<String, u32>,
 }
@@ -1350,7 +1354,10 @@ impl Loader {
             })
             .map(str::to_string);
         Ok(Verdict::Refused(msg.unwrap_or_else(|| {
-            format!("{:?}", out.result.err().map(|e| e.to_string()))
+            format!(
+                "{NO_LOG}{}",
+                out.result.err().map(|e| e.to_string()).unwrap_or_default()
+            )
         })))
     }
 }
@@ -1491,7 +1498,7 @@ pub fn run(opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
             Ok(Verdict::Refused(m)) => {
                 // Return-code checks refuse r0 = 0 in some types; any
                 // verifier message means the type loads.
-                !m.starts_with("Some(") && !m.contains("must provide btf_id")
+                !m.starts_with(NO_LOG) && !m.contains("must provide btf_id")
             }
             Err(_) => false,
         };
@@ -1893,7 +1900,7 @@ fn privilege_probes(contexts: &[&ProbeContext], report: &mut ProbeReport) {
             }
         };
         for (ctx, id, v) in results {
-            if matches!(&v, Verdict::Refused(m) if m.starts_with("Some(")) {
+            if matches!(&v, Verdict::Refused(m) if m.starts_with(NO_LOG)) {
                 report.inconclusive(
                     "privilege",
                     format!("{} does not load: {}", ctx.name, v.text()),
