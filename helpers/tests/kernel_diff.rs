@@ -610,7 +610,7 @@ fn tail_calls_agree_with_the_kernel() {
         let load = |asm: &str| {
             let w = words(asm);
             let out = load_program(&ProgLoad {
-                prog_type: 6,
+                prog_type: ironbpf_progtype::ProgTypeId::Xdp.kernel_id(),
                 insns: &w,
                 fd_array: &fds,
                 ..Default::default()
@@ -637,7 +637,8 @@ fn tail_calls_agree_with_the_kernel() {
         // Ours.
         let maps = common::our_maps(&[MapDef::new(3, 4, 4, 4), MapDef::new(2, 4, 8, 1)]);
         let resolver = MapResolver(maps.clone());
-        let helpers = ironbpf_helpers::HelperRegistry::standard().for_prog_type(6);
+        let helpers = ironbpf_helpers::HelperRegistry::standard()
+            .for_prog_type(ironbpf_progtype::ProgTypeId::Xdp.kernel_id());
         let vm = |asm: &str| {
             Interpreter::with_resolver(
                 &assemble_program(asm).unwrap(),

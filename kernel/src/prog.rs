@@ -52,7 +52,7 @@ pub struct ProgLoad<'a> {
 impl Default for ProgLoad<'_> {
     fn default() -> Self {
         ProgLoad {
-            prog_type: 0,
+            prog_type: ironbpf_progtype::ProgTypeId::Unspec.kernel_id(),
             expected_attach_type: 0,
             insns: &[],
             license: "GPL",

@@ -17,7 +17,10 @@ use common::{corpus_dir, fixtures, walk, NEEDS_TYPE, REFUSED};
 fn check_linked(obj: &Object, what: &str) {
     for p in &obj.programs {
         let ctx = format!("{what}: program {} (section {})", p.name, p.section);
-        assert!(p.prog_type != 0, "{ctx}: no program type");
+        assert!(
+            p.prog_type != ironbpf_progtype::ProgTypeId::Unspec.kernel_id(),
+            "{ctx}: no program type"
+        );
         assert_ne!(p.prog_type_name, "unknown", "{ctx}");
         assert!(
             !p.insns.is_empty() && p.insns.len() % 8 == 0,
@@ -547,7 +550,7 @@ fn mutations_never_panic() {
         (
             corpus_dir().join("build/map_in_map.o"),
             LoadOptions {
-                prog_type_override: Some(6),
+                prog_type_override: Some(ironbpf_progtype::ProgTypeId::Xdp.kernel_id()),
                 ..Default::default()
             },
         ),
