@@ -29,7 +29,7 @@ use crate::interp::{
     ETH_HLEN, SKF_LL_OFF, SKF_NET_OFF, STACK, STACK_BYTES,
 };
 use crate::progtype::ProgType;
-use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState, FUNC_HANDLE_BASE};
+use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState};
 use ironbpf_isa::abi::{Access, MemoryRegion, RegionKind, RegionResolver, RegionTable};
 use ironbpf_isa::opcode::{MAX_BPF_STACK, MAX_CALL_FRAMES};
 use ironbpf_jit::{err, status, Facts, JitCode, JitCtx, JitInsn, Mode};
@@ -815,56 +815,19 @@ impl Callbacks for JitNested<'_, '_> {
         args: [u64; 5],
         extra: Option<MemoryRegion>,
     ) -> Result<u64, HelperError> {
-        let target = func.wrapping_sub(FUNC_HANDLE_BASE);
-        if !self
-            .prog
-            .interp
-            .subprog_start
-            .get(target as usize)
-            .copied()
-            .unwrap_or(false)
-        {
-            return Err(HelperError::Failed(format!(
-                "the callback {func:#x} is not a subprogram of this program (pass one with `rX = subprog[...]`)"
-            )));
-        }
-        if self.stack.depth + 1 > MAX_CALL_FRAMES || self.stack.top == 0 {
-            return Err(HelperError::Failed(format!(
-                "the callback would nest calls more than {MAX_CALL_FRAMES} frames deep"
-            )));
-        }
-        let lo = self.stack.lo - MAX_BPF_STACK as u64;
-        // SAFETY: [lo, lo + 512) is a frame of the run's stack buffer, below
-        // every frame in use (depth + 1 <= 8 frames fit the buffer).
-        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, MAX_BPF_STACK) };
-        let extended;
-        let memory = match extra {
-            Some(r) => {
-                let mut m = self.memory.clone();
-                m.regions.insert(r).map_err(|o| {
-                    HelperError::Failed(format!("the callback's memory overlaps {o}"))
-                })?;
-                extended = m;
-                &extended
-            }
-            None => self.memory,
-        };
-        let stack = StackView {
-            lo,
-            top: self.stack.top,
-            depth: self.stack.depth + 1,
-        };
+        let (target, stack, memory) = crate::interp::callback_frame(
+            &self.prog.interp,
+            self.memory,
+            &self.stack,
+            func,
+            extra,
+        )?;
+        let memory = &*memory;
         // SAFETY: the caller's run memory and stack, and the helper's extra
         // region, live across the callback.
         let r = unsafe {
-            self.prog.run_jit(
-                target as usize,
-                &args,
-                memory,
-                state,
-                Some(stack),
-                &mut self.spent,
-            )
+            self.prog
+                .run_jit(target, &args, memory, state, Some(stack), &mut self.spent)
         };
         r.map_err(|e| {
             let summary = e.to_string();

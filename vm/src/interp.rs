@@ -239,6 +239,55 @@ pub(crate) struct StackView {
     pub(crate) depth: usize,
 }
 
+/// What a callback into the program needs, for both engines: the
+/// subprogram `func` names (checked to be one), a zeroed frame below the
+/// caller's (checked to fit the call chain's 8), and the run's memory with
+/// the helper's extra region (a `bpf_loop` context, a map value) added.
+pub(crate) fn callback_frame<'a, 'm>(
+    interp: &Interpreter,
+    memory: &'a RunMemory<'m>,
+    caller: &StackView,
+    func: u64,
+    extra: Option<MemoryRegion>,
+) -> Result<(usize, StackView, std::borrow::Cow<'a, RunMemory<'m>>), HelperError> {
+    let target = func.wrapping_sub(FUNC_HANDLE_BASE);
+    if !interp
+        .subprog_start
+        .get(target as usize)
+        .copied()
+        .unwrap_or(false)
+    {
+        return Err(HelperError::Failed(format!(
+            "the callback {func:#x} is not a subprogram of this program (pass one with `rX = subprog[...]`)"
+        )));
+    }
+    if caller.depth + 1 > MAX_CALL_FRAMES || caller.top == 0 {
+        return Err(HelperError::Failed(format!(
+            "the callback would nest calls more than {MAX_CALL_FRAMES} frames deep"
+        )));
+    }
+    let lo = caller.lo - MAX_BPF_STACK as u64;
+    // SAFETY: [lo, lo + 512) is a frame of the run's stack buffer, below
+    // every frame in use (depth + 1 <= 8 frames fit the buffer).
+    unsafe { std::ptr::write_bytes(lo as *mut u8, 0, MAX_BPF_STACK) };
+    let memory = match extra {
+        Some(r) => {
+            let mut m = memory.clone();
+            m.regions
+                .insert(r)
+                .map_err(|o| HelperError::Failed(format!("the callback's memory overlaps {o}")))?;
+            std::borrow::Cow::Owned(m)
+        }
+        None => std::borrow::Cow::Borrowed(memory),
+    };
+    let stack = StackView {
+        lo,
+        top: caller.top,
+        depth: caller.depth + 1,
+    };
+    Ok((target as usize, stack, memory))
+}
+
 /// A callback's way back into the program: runs a subprogram in a new
 /// frame below the caller's.
 struct Nested<'a, 'm> {
@@ -257,52 +306,13 @@ impl Callbacks for Nested<'_, '_> {
         args: [u64; 5],
         extra: Option<MemoryRegion>,
     ) -> Result<u64, HelperError> {
-        let target = func.wrapping_sub(FUNC_HANDLE_BASE);
-        if !self
+        let (target, stack, memory) =
+            callback_frame(self.interp, self.memory, &self.stack, func, extra)?;
+        let memory = &*memory;
+        match self
             .interp
-            .subprog_start
-            .get(target as usize)
-            .copied()
-            .unwrap_or(false)
+            .run_on(target, &args, memory, state, stack, &mut self.spent)
         {
-            return Err(HelperError::Failed(format!(
-                "the callback {func:#x} is not a subprogram of this program (pass one with `rX = subprog[...]`)"
-            )));
-        }
-        if self.stack.depth + 1 > MAX_CALL_FRAMES || self.stack.top == 0 {
-            return Err(HelperError::Failed(format!(
-                "the callback would nest calls more than {MAX_CALL_FRAMES} frames deep"
-            )));
-        }
-        let lo = self.stack.lo - MAX_BPF_STACK as u64;
-        // SAFETY: [lo, lo + 512) is a frame of the run's stack buffer, below
-        // every frame in use (depth + 1 <= 8 frames fit the buffer).
-        unsafe { std::ptr::write_bytes(lo as *mut u8, 0, MAX_BPF_STACK) };
-        let extended;
-        let memory = match extra {
-            Some(r) => {
-                let mut m = self.memory.clone();
-                m.regions.insert(r).map_err(|o| {
-                    HelperError::Failed(format!("the callback's memory overlaps {o}"))
-                })?;
-                extended = m;
-                &extended
-            }
-            None => self.memory,
-        };
-        let stack = StackView {
-            lo,
-            top: self.stack.top,
-            depth: self.stack.depth + 1,
-        };
-        match self.interp.run_on(
-            target as usize,
-            &args,
-            memory,
-            state,
-            stack,
-            &mut self.spent,
-        ) {
             Ok(r0) => Ok(r0),
             Err(e) => {
                 let summary = e.to_string();
