@@ -172,7 +172,7 @@ pub fn pick<'a>(
                 names()
             )))
         }
-        None if all || progs.len() == 1 => {
+        None if all || progs.len() <= 1 => {
             if progs.is_empty() {
                 let why = ins
                     .refused

@@ -223,3 +223,39 @@ fn list(args: ListArgs) -> Result<(), Failure> {
     }
     broken(&ins, &args.object)
 }
+
+/// The program `--prog` names, or the object's only one; an error listing
+/// the object's programs otherwise.
+pub fn pick_program<'o>(
+    obj: &'o ironbpf_loader::Object,
+    name: Option<&str>,
+    path: &std::path::Path,
+) -> Result<&'o ironbpf_loader::Program, Failure> {
+    let names = || {
+        obj.programs
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(n) => obj.programs.iter().find(|p| p.name == n).ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: no program `{n}`; it has: {}",
+                path.display(),
+                names()
+            ))
+        }),
+        None if obj.programs.len() == 1 => Ok(&obj.programs[0]),
+        None if obj.programs.is_empty() => Err(Failure::failed(format!(
+            "{} has no program that loads",
+            path.display()
+        ))),
+        None => Err(Failure::usage(format!(
+            "{} has {} programs: choose one with --prog ({})",
+            path.display(),
+            obj.programs.len(),
+            names()
+        ))),
+    }
+}

@@ -235,31 +235,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     }
     let obj = ironbpf_loader::load_file(&args.object, &opts)
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
-    let names = || {
-        obj.programs
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let prog = match &args.prog {
-        Some(n) => obj.programs.iter().find(|p| &p.name == n).ok_or_else(|| {
-            Failure::usage(format!(
-                "{}: no program `{n}`; it has: {}",
-                args.object.display(),
-                names()
-            ))
-        })?,
-        None if obj.programs.len() == 1 => &obj.programs[0],
-        None => {
-            return Err(Failure::usage(format!(
-                "{} has {} programs: choose one with --prog ({})",
-                args.object.display(),
-                obj.programs.len(),
-                names()
-            )))
-        }
-    };
+    let prog = crate::cmd_prog::pick_program(&obj, args.prog.as_deref(), &args.object)?;
     let pt = progtype::by_kernel_id(prog.prog_type).ok_or_else(|| {
         Failure::failed(format!(
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
