@@ -12,13 +12,20 @@
 
 pub mod alu;
 pub mod branch;
+pub mod calls;
+pub mod cfg;
+mod check;
 pub mod error;
+pub mod mem;
+pub mod ptr;
 pub mod scalar;
+pub mod state;
 pub mod tnum;
 
 pub use error::RejectionKind;
 
 use ironbpf_isa::RawInsn;
+use ironbpf_progtype::desc::ProgTypeDesc;
 use ironbpf_progtype::{AttachType, ProgTypeId};
 
 /// A map the program refers to, as the kernel knows it from `BPF_MAP_CREATE`
@@ -157,18 +164,92 @@ pub struct VerifyOutcome {
     pub stats: Stats,
 }
 
-/// Verifies a program as Linux 6.18 would at `BPF_PROG_LOAD`.
+/// Verifies a program as Linux 6.18 would at `BPF_PROG_LOAD`, with the
+/// built-in descriptor of [`VerifyOptions::prog_type`] for context accesses
+/// and the return-value check.
 pub fn verify(insns: &[RawInsn], opts: &VerifyOptions) -> VerifyOutcome {
-    let _ = (insns, opts);
-    let rej = Rejection {
-        insn: None,
-        message: "ironbpf verifier: the exploration loop is not written yet".into(),
-        errno: 95,
-        kind: RejectionKind::NotYet,
+    verify_with_desc(insns, opts, ProgTypeDesc::builtin(opts.prog_type))
+}
+
+/// [`verify`] with an explicit program-type descriptor (an embedder's own
+/// type, or a built-in one). Without one, every context access is refused
+/// with a message saying so.
+pub fn verify_with_desc(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    desc: Option<&ProgTypeDesc>,
+) -> VerifyOutcome {
+    let start = std::time::Instant::now();
+    let mut log = String::new();
+    let cfg = match cfg::check(insns, opts, &mut log) {
+        Ok(c) => c,
+        Err(rej) => {
+            // The size limits are refused before the verifier runs: no log.
+            let no_log = matches!(rej.kind, RejectionKind::TooManyInsns { .. } | RejectionKind::Empty);
+            let stats = Stats::default();
+            if opts.log_level != 0 && !no_log {
+                log.push_str(&rej.message);
+                log.push('\n');
+                finish_log(&mut log, opts, &stats, start);
+            }
+            return VerifyOutcome {
+                result: Err(rej),
+                log: if no_log { String::new() } else { log },
+                stats,
+            };
+        }
     };
-    VerifyOutcome {
-        result: Err(rej),
-        log: String::new(),
-        stats: Stats::default(),
+    let mut env = check::Env::new(insns, opts, desc, cfg, log);
+    let mut res = env.do_check();
+    if res.is_ok() {
+        res = env.check_max_stack_depth();
     }
+    let (stats, prog) = env.finish();
+    let mut log = std::mem::take(&mut env.log);
+    let level = opts.log_level & 3;
+    match &res {
+        Ok(()) => {
+            if level == 1 {
+                log.clear();
+            }
+        }
+        Err(rej) => {
+            if level != 0 {
+                log.push_str(&rej.message);
+                log.push('\n');
+            }
+        }
+    }
+    if opts.log_level != 0 {
+        finish_log(&mut log, opts, &stats, start);
+    }
+    VerifyOutcome {
+        result: res.map(|()| prog),
+        log,
+        stats,
+    }
+}
+
+/// The statistics lines (`print_verification_stats`).
+fn finish_log(log: &mut String, opts: &VerifyOptions, stats: &Stats, start: std::time::Instant) {
+    use std::fmt::Write;
+    if opts.log_level & 4 != 0 {
+        let _ = writeln!(log, "verification time {} usec", start.elapsed().as_micros());
+        let depths: Vec<String> = if stats.stack_depths.is_empty() {
+            vec!["0".into()]
+        } else {
+            stats.stack_depths.iter().map(|d| d.to_string()).collect()
+        };
+        let _ = writeln!(log, "stack depth {}", depths.join("+"));
+    }
+    let _ = writeln!(
+        log,
+        "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read {}",
+        stats.processed_insns,
+        check::BPF_COMPLEXITY_LIMIT_INSNS,
+        stats.max_states_per_insn,
+        stats.total_states,
+        stats.peak_states,
+        stats.mark_read
+    );
 }
