@@ -10,6 +10,7 @@
 //! half and then zero-extends (`zext_32_to_64`).
 
 use crate::scalar::Scalar;
+use crate::tnum::Tnum;
 use ironbpf_isa::AluOp;
 
 fn src_is_const(is64: bool, src: &Scalar) -> bool {
@@ -298,13 +299,15 @@ fn lsh32_bounds(dst: &mut Scalar, umin_val: u64, umax_val: u64) {
 }
 
 fn lsh64_bounds(dst: &mut Scalar, umin_val: u64, umax_val: u64) {
+    // `<< 32` then `s>> 32` is the compilers' sign extension of a subreg:
+    // the shifted value's sign is the low half's.
     let exact32 = umin_val == 32 && umax_val == 32;
     dst.smax = if exact32 && dst.s32_max >= 0 {
         i64::from(dst.s32_max) << 32
     } else {
         i64::MAX
     };
-    dst.smin = if exact32 && dst.s32_min >= 0 {
+    dst.smin = if exact32 {
         i64::from(dst.s32_min) << 32
     } else {
         i64::MIN
@@ -445,10 +448,35 @@ pub fn scalar_neg(is64: bool, dst: &Scalar) -> Scalar {
 }
 
 /// `BPF_END`: the byte swaps `le16/32/64`, `be16/32/64` (`BPF_ALU`) and
-/// `bswap16/32/64` (`BPF_ALU64`). The 6.18 verifier does not track them: the
-/// destination becomes unknown (`check_reg_arg(DST_OP)`), whatever the width.
-pub fn scalar_bswap(_endian: ironbpf_isa::Endian, _width_bits: u32, _dst: &Scalar) -> Scalar {
-    Scalar::unknown()
+/// `bswap16/32/64` (`BPF_ALU64`), on a little-endian host as the kernel's
+/// oracle is: `le` truncates (zero-extends the low `width_bits`), `be` and
+/// `bswap` reverse the low `width_bits / 8` bytes. The tnum's bytes move with
+/// the value's; the ranges are recomputed from the tnum.
+pub fn scalar_bswap(endian: ironbpf_isa::Endian, width_bits: u32, dst: &Scalar) -> Scalar {
+    let t = dst.var_off;
+    let swap = |v: u64| -> u64 {
+        match width_bits {
+            16 => u64::from((v as u16).swap_bytes()),
+            32 => u64::from((v as u32).swap_bytes()),
+            _ => v.swap_bytes(),
+        }
+    };
+    let var_off = match endian {
+        ironbpf_isa::Endian::ToLe => {
+            // A truncation on a little-endian host: `coerce_reg_to_size`,
+            // which keeps ranges that fit.
+            let mut r = *dst;
+            r.coerce_to_size((width_bits / 8) as u8);
+            return r;
+        }
+        ironbpf_isa::Endian::ToBe | ironbpf_isa::Endian::Swap => {
+            Tnum::new(swap(t.value), swap(t.mask))
+        }
+    };
+    let mut r = Scalar::unknown();
+    r.var_off = var_off;
+    r.sync();
+    r
 }
 
 /// `dst = (s8/s16/s32) src` (`movsx`, `BPF_MOV` with `off` 8, 16 or 32),

@@ -178,6 +178,15 @@ enum Cond {
     NoCommonBit,
 }
 
+/// On the fall-through of a `jset` the 6.18 kernel's ranges are the refined
+/// tnum's alone (what it printed for every such edge we compared, while the
+/// taken edge keeps them): the ranges known before the jump are dropped,
+/// then re-derived by the sync.
+fn reset_bounds_to_tnum(r: &mut Scalar) {
+    r.mark_64_unbounded();
+    r.mark_32_unbounded();
+}
+
 /// `regs_refine_cond_op`: narrow both operands to the pairs where `cond`
 /// holds. Not synced.
 fn refine_cond(r1: &mut Scalar, r2: &mut Scalar, cond: Cond, is32: bool) {
@@ -289,6 +298,7 @@ fn refine_cond(r1: &mut Scalar, r2: &mut Scalar, cond: Cond, is32: bool) {
             } else {
                 r1.var_off = r1.var_off.and(Tnum::constant(!val));
             }
+            reset_bounds_to_tnum(r1);
         }
         Cond::Op(JmpOp::Jle) => {
             if is32 {

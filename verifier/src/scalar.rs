@@ -191,6 +191,26 @@ impl Scalar {
         self.smax = self.smax.min(smax_t);
         self.umin = self.umin.max(t.value);
         self.umax = self.umax.min(t.value | t.mask);
+        // When the u64 range and the tnum have a single value in common,
+        // the register is that constant.
+        let tmax = t.value | t.mask;
+        let umin_in = t.contains_value(self.umin);
+        let next = t.step(self.umin);
+        let known = if umin_in {
+            match next {
+                Some(n) if n > self.umax => Some(self.umin),
+                _ => None,
+            }
+        } else {
+            match next {
+                Some(n) if n == tmax => Some(tmax),
+                Some(n) if n <= self.umax && t.step(n).is_none_or(|m| m > self.umax) => Some(n),
+                _ => None,
+            }
+        };
+        if let Some(v) = known {
+            *self = Scalar::constant(v);
+        }
     }
 
     /// Both of the above (`__update_reg_bounds`).
@@ -248,6 +268,16 @@ impl Scalar {
         if (self.s32_min as u32) <= (self.s32_max as u32) {
             self.u32_min = self.u32_min.max(self.s32_min as u32);
             self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if self.u32_max < self.s32_min as u32 {
+            // The s32 range is two u32 ranges, [s32_min, U32_MAX] and
+            // [0, s32_max]; the u32 range lies below the first: only the
+            // second remains.
+            self.s32_min = self.u32_min as i32;
+            self.u32_max = self.u32_max.min(self.s32_max as u32);
+        } else if (self.s32_max as u32) < self.u32_min {
+            // ... or above the second: only the first remains.
+            self.s32_max = self.u32_max as i32;
+            self.u32_min = self.u32_min.max(self.s32_min as u32);
         }
     }
 
@@ -447,6 +477,22 @@ impl Scalar {
                 self.var_off = Tnum::range(lo as u64, hi as u64);
                 return;
             }
+        }
+        // The low half as an s32 is already the sign extension of its low
+        // `size` bytes (always so for size 4): the 64-bit result, as an s64,
+        // is the s32 value, and the low half does not change.
+        let (nmin, nmax) = match size {
+            1 => (i32::from(i8::MIN), i32::from(i8::MAX)),
+            2 => (i32::from(i16::MIN), i32::from(i16::MAX)),
+            _ => (i32::MIN, i32::MAX),
+        };
+        if self.s32_min >= nmin && self.s32_max <= nmax {
+            self.smin = i64::from(self.s32_min);
+            self.smax = i64::from(self.s32_max);
+            self.umin = 0;
+            self.umax = u64::MAX;
+            self.var_off = Tnum::UNKNOWN;
+            return;
         }
         // set_sext64_default_val
         let (lo, hi) = match size {

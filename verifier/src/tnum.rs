@@ -143,28 +143,73 @@ impl Tnum {
         Tnum::new(v & !mu, mu)
     }
 
-    /// Multiplication (`tnum_mul`), the kernel's algorithm from "Sound,
-    /// Precise, and Fast Abstract Interpretation with Tristate Numbers"
-    /// (CGO'22): the product of the known parts, plus, for each bit of `a`
-    /// from the bottom, the (shifted) unknown part `b` contributes.
+    /// Multiplication (`tnum_mul`) as Linux 6.18 computes it: long
+    /// multiplication over the bits of `a` from the bottom, adding the
+    /// (shifted) `b` where the bit is a known 1, and the union of "added"
+    /// and "not added" where it is unknown (the refinement of the CGO'22
+    /// algorithm merged for 6.18).
     #[allow(clippy::should_implement_trait)]
     pub fn mul(self, b: Tnum) -> Tnum {
+        let mut a = self;
+        let mut b = b;
+        let mut acc = Tnum::constant(0);
+        while a.value != 0 || a.mask != 0 {
+            if a.value & 1 != 0 {
+                acc = acc.add(b);
+            } else if a.mask & 1 != 0 {
+                acc = acc.union(acc.add(b));
+            }
+            a = a.rshift(1);
+            b = b.lshift(1);
+        }
+        acc
+    }
+
+    /// Multiplication as the CGO'22 paper (and Linux 5.19 to 6.17) computes
+    /// it: the product of the known parts plus the accumulated unknown parts.
+    pub fn mul_cgo22(self, b: Tnum) -> Tnum {
         let mut a = self;
         let mut b = b;
         let acc_v = a.value.wrapping_mul(b.value);
         let mut acc_m = Tnum::constant(0);
         while a.value != 0 || a.mask != 0 {
             if a.value & 1 != 0 {
-                // This bit of a is a known 1: b's unknown bits matter.
                 acc_m = acc_m.add(Tnum::new(0, b.mask));
             } else if a.mask & 1 != 0 {
-                // This bit of a is unknown: any bit b may have matters.
                 acc_m = acc_m.add(Tnum::new(0, b.value | b.mask));
             }
             a = a.rshift(1);
             b = b.lshift(1);
         }
         Tnum::constant(acc_v).add(acc_m)
+    }
+
+    /// The smallest value of the tnum greater than `z` (`tnum_step`), or
+    /// `None` when there is none.
+    pub fn step(self, z: u64) -> Option<u64> {
+        let y = z.checked_add(1)?;
+        if self.contains_value(y) {
+            return Some(y);
+        }
+        // The smallest member above y agrees with y on the bits above some
+        // bit i, has a 1 at i where y has a 0, and the least possible bits
+        // below i. The lowest such i gives the smallest member.
+        for i in 0..64u32 {
+            let bit = 1u64 << i;
+            let above = if i == 63 { 0 } else { !((bit << 1) - 1) };
+            let below = bit - 1;
+            if y & bit != 0 {
+                continue;
+            }
+            if (self.value | self.mask) & bit == 0 {
+                continue;
+            }
+            if (y ^ self.value) & !self.mask & above != 0 {
+                continue;
+            }
+            return Some((y & above) | bit | (self.value & below));
+        }
+        None
     }
 
     /// What both tnums know (`tnum_intersect`). When they disagree on a
@@ -175,8 +220,7 @@ impl Tnum {
         Tnum::new(v & !mu, mu)
     }
 
-    /// The smallest tnum holding every value of both (a join; the kernel's
-    /// later `tnum_union`). Not used by the 6.18 transfer functions.
+    /// The smallest tnum holding every value of both (`tnum_union`).
     pub fn union(self, b: Tnum) -> Tnum {
         let v = self.value & b.value;
         let mu = (self.value ^ b.value) | self.mask | b.mask;
