@@ -22,3 +22,4 @@ pub mod gen;
 pub mod kernel;
 pub mod runner;
 pub mod ubpf_helpers;
+pub mod vgen;

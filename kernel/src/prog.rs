@@ -314,10 +314,13 @@ struct CapData {
     inheritable: u32,
 }
 
-/// Clears the calling thread's effective capability set (the permitted set
+/// `CAP_NET_ADMIN`, as a bit of a `keep_caps` mask.
+pub const CAP_NET_ADMIN_BIT: u64 = 1 << 12;
+
+/// Clears the calling thread's effective capability set but `keep` (the permitted set
 /// is kept; capabilities are per thread in Linux, so other threads keep
 /// theirs).
-fn drop_effective_caps() -> Result<(), i32> {
+fn drop_effective_caps(keep: u64) -> Result<(), i32> {
     let mut hdr = CapHeader {
         version: CAP_VERSION_3,
         pid: 0,
@@ -337,8 +340,8 @@ fn drop_effective_caps() -> Result<(), i32> {
             .raw_os_error()
             .unwrap_or(libc::EPERM));
     }
-    data[0].effective = 0;
-    data[1].effective = 0;
+    data[0].effective &= keep as u32;
+    data[1].effective &= (keep >> 32) as u32;
     // SAFETY: as above; capset only reads them.
     let r = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
     if r != 0 {
@@ -354,16 +357,33 @@ fn drop_effective_caps() -> Result<(), i32> {
 /// CAP_NET_ADMIN...) are all dropped, so the verifier runs with
 /// `allow_ptr_leaks`, `bypass_spec_v1` and friends off. The kernel accepts
 /// such loads only when `kernel.unprivileged_bpf_disabled` is 0, and only of
-/// socket filters; otherwise the outcome is the kernel's `EPERM`. The maps in
-/// `fd_array` may have been created with privileges.
-pub fn load_program_unprivileged(req: &ProgLoad<'_>) -> Result<LoadOutcome, KernelError> {
+/// socket filters (and cgroup_skb programs when `keep_caps` keeps
+/// CAP_NET_ADMIN, bit 12); otherwise the outcome is the kernel's `EPERM`.
+/// `keep_caps` is a mask of the capabilities (bit N = capability N) left in
+/// the effective set. The maps in `fd_array` may have been created with
+/// privileges.
+pub fn load_program_unprivileged(
+    req: &ProgLoad<'_>,
+    keep_caps: u64,
+) -> Result<LoadOutcome, KernelError> {
+    with_effective_caps(keep_caps, || load_program(req))
+}
+
+/// Runs `f` in a new thread whose effective capabilities are only those of
+/// `keep_caps` (bit N = capability N), for loads an unprivileged user would
+/// make (see [`load_program_unprivileged`]); the calling thread keeps its
+/// own.
+pub fn with_effective_caps<R: Send>(
+    keep_caps: u64,
+    f: impl FnOnce() -> R + Send,
+) -> Result<R, KernelError> {
     std::thread::scope(|s| {
         s.spawn(|| {
-            drop_effective_caps().map_err(|e| {
+            drop_effective_caps(keep_caps).map_err(|e| {
                 KernelError::new("capset", e)
                     .with_context("dropping the effective capabilities for an unprivileged load")
             })?;
-            Ok(load_program(req))
+            Ok(f())
         })
         .join()
         .unwrap_or_else(|_| {
@@ -383,6 +403,9 @@ fn is_trailer(line: &str) -> bool {
         || l.starts_with("mark_precise")
         || l.starts_with("-- END PROG LOAD LOG --")
         || l.starts_with("Live regs before insn")
+        // The two states `infinite loop detected` prints after itself.
+        || l.starts_with("cur state:")
+        || l.starts_with("old state:")
         // Source lines the log interleaves from line info.
         || l.starts_with("; ")
 }
