@@ -247,6 +247,9 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
     state[0] = 1;
     while let Some(&mut (t, ref mut e)) = stack.last_mut() {
         let succ = successors(insns, t);
+        if *e == 0 && self_prune_point(&insns[t]) {
+            prune_point[t] = true;
+        }
         if *e < succ.len() {
             let (w, is_jump_target) = succ[*e];
             *e += 1;
@@ -307,6 +310,15 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
     })
 }
 
+/// Conditional jumps and bpf-to-bpf calls are prune points themselves.
+fn self_prune_point(i: &RawInsn) -> bool {
+    let c = class(i.code);
+    if is_pseudo_call(i) {
+        return true;
+    }
+    (c == BPF_JMP || c == BPF_JMP32) && !matches!(op(i.code), BPF_CALL | BPF_EXIT | BPF_JA)
+}
+
 /// The CFG successors of `t`: (target, whether it is a branch target or the
 /// fall-through of a branch, i.e. a prune point).
 fn successors(insns: &[RawInsn], t: usize) -> Vec<(i64, bool)> {
@@ -314,7 +326,7 @@ fn successors(insns: &[RawInsn], t: usize) -> Vec<(i64, bool)> {
     let next = t as i64 + if i.code == LD_IMM64 { 2 } else { 1 };
     let c = class(i.code);
     if is_pseudo_func(&i) {
-        return vec![(next, false), (t as i64 + i.imm as i64 + 1, true)];
+        return vec![(next, true), (t as i64 + i.imm as i64 + 1, true)];
     }
     if c != BPF_JMP && c != BPF_JMP32 {
         return vec![(next, false)];
@@ -324,15 +336,13 @@ fn successors(insns: &[RawInsn], t: usize) -> Vec<(i64, bool)> {
         BPF_CALL => {
             if is_pseudo_call(&i) {
                 vec![(next, true), (t as i64 + i.imm as i64 + 1, true)]
-            } else if c == BPF_JMP && i.src == 0 && i.imm == 12 {
-                // bpf_tail_call: the fall-through is a prune point.
-                vec![(next, true)]
             } else {
-                vec![(next, false)]
+                // After every call (visit_func_call_insn).
+                vec![(next, true)]
             }
         }
         BPF_JA => vec![(jump_target(insns, t).unwrap_or(next), true)],
-        _ => vec![(next, true), (jump_target(insns, t).unwrap_or(next), true)],
+        _ => vec![(next, false), (jump_target(insns, t).unwrap_or(next), true)],
     }
 }
 

@@ -661,6 +661,7 @@ impl<'a> Env<'a> {
     /// `is_state_visited`: whether an explored state at `pc` covers the
     /// current one (prune), else remember the current state.
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
+        let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         if let Some(list) = self.by_insn.get(&pc) {
             for &i in list {
                 let e = &self.explored[i];
@@ -680,6 +681,8 @@ impl<'a> Env<'a> {
                 }
             }
         }
+        // Counted on a miss only, as the kernel does.
+        self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
         let add = self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
         if !add {
             return Ok(false);
@@ -695,9 +698,7 @@ impl<'a> Env<'a> {
         });
         let list = self.by_insn.entry(pc).or_default();
         list.push(idx);
-        let n = list.len() as u64;
         self.stats.total_states += 1;
-        self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(n);
         self.stats.peak_states = self.stats.peak_states.max(self.explored.len() as u64);
         self.cur_parent = Some(idx);
         Ok(false)

@@ -691,7 +691,7 @@ impl Env<'_> {
         let bad = min_off < -(MAX_BPF_STACK as i64) || max_off > 0 || size < 0 || min_off >= 0;
         if bad {
             let msg = if reg.val.var_off.is_const() {
-                format!("invalid{extra} stack off={off} size={size}")
+                format!("invalid{extra} stack R{r} off={off} size={size}")
             } else {
                 format!(
                     "invalid variable-offset{extra} stack R{r} var_off={} off={off} size={size}",
@@ -796,7 +796,7 @@ impl Env<'_> {
                                     off,
                                     size: size as i64,
                                 },
-                                format!("invalid read from stack off {off}+{i} size {size}"),
+                                format!("invalid read from stack R{r} off={off} size={size}"),
                             ))
                         }
                     }
@@ -833,7 +833,7 @@ impl Env<'_> {
                             off,
                             size: size as i64,
                         },
-                        format!("invalid read from stack off {off}+{i} size {size}"),
+                        format!("invalid read from stack R{r} off={off} size={size}"),
                     ))
                 }
             }
