@@ -142,7 +142,10 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
     if args.object.is_dir() {
         return run_corpus(&args);
     }
-    let ins = inspect(&args.object, args.prog_type.as_deref())?;
+    // An object that cannot be read or parsed is bad input (2), not a
+    // refusal (1).
+    let ins =
+        inspect(&args.object, args.prog_type.as_deref()).map_err(|f| Failure::usage(f.message))?;
     let progs = pick(&ins, &args.object, args.prog.as_deref(), true)?;
     let kobj = if args.kernel {
         if let Err(why) = ironbpf_kernel::probe() {
@@ -324,6 +327,7 @@ fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
         };
         not_loaded += ins.refused.len();
         let Ok(kobj) = kernel_object(&ins, f) else {
+            programs += ins.object.programs.len();
             load_failed += ins.object.programs.len();
             continue;
         };
