@@ -528,10 +528,12 @@ impl<'a> Env<'a> {
         match pred {
             Some(true) => {
                 self.taken[pc].0 = true;
+                self.print_insn_state();
                 return Ok(Some(target));
             }
             Some(false) => {
                 self.taken[pc].1 = true;
+                self.print_insn_state();
                 return Ok(Some(pc + 1));
             }
             None => {}
@@ -673,10 +675,15 @@ impl<'a> Env<'a> {
                 } else if is_ancestor(&self.explored, self.cur_parent, i)
                     && states_equal(&e.st, &self.cur, true)
                 {
+                    let none = Scratch::default();
+                    let mut cur = String::new();
+                    self.cur.cur().write(&mut cur, true, &none, &self.opts.maps);
+                    let mut old = String::new();
+                    e.st.cur().write(&mut old, true, &none, &self.opts.maps);
                     return Err(self.reject_errno(
                         EINVAL,
                         RejectionKind::InfiniteLoop { pc },
-                        format!("infinite loop detected at insn {pc}"),
+                        format!("infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"),
                     ));
                 }
             }
