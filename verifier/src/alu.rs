@@ -434,6 +434,29 @@ pub fn scalar_alu(op: AluOp, is64: bool, dst: &Scalar, src: &Scalar) -> Scalar {
     d
 }
 
+/// `maybe_fork_scalars` (Linux 6.18): an `and`/`or` with a constant on a
+/// register known to be 0 or -1 (`[-1, 0]` as an s64, else as an s32) splits
+/// the path in two before the instruction, so that each has a constant.
+/// Returns the register for the path that goes on (-1) and for the path the
+/// kernel pushes to run the same instruction again later (0); `None` when the
+/// instruction does not fork.
+pub fn maybe_fork_scalars(op: AluOp, dst: &Scalar, src: &Scalar) -> Option<(Scalar, Scalar)> {
+    if !matches!(op, AluOp::And | AluOp::Or) || !src.var_off.is_const() {
+        return None;
+    }
+    if dst.smin == -1 && dst.smax == 0 {
+        Some((Scalar::constant(u64::MAX), Scalar::constant(0)))
+    } else if dst.s32_min == -1 && dst.s32_max == 0 {
+        let mut on = *dst;
+        on.mark_32_known(u32::MAX);
+        let mut pushed = *dst;
+        pushed.mark_32_known(0);
+        Some((on, pushed))
+    } else {
+        None
+    }
+}
+
 /// `dst = -dst` (`BPF_NEG`), tracked as `0 - dst` since Linux 6.13.
 pub fn scalar_neg(is64: bool, dst: &Scalar) -> Scalar {
     let mut d = Scalar::constant(0);

@@ -11,6 +11,7 @@
 use ironbpf_isa::{AluOp, Endian, JmpOp, RawInsn};
 use ironbpf_kernel::{load_program, ProgLoad, BPF_LOG_LEVEL2, BPF_PROG_TYPE_SOCKET_FILTER};
 use ironbpf_verifier::alu::{
+    is_safe_to_compute, maybe_fork_scalars,
     scalar_alu, scalar_bswap, scalar_imm, scalar_load, scalar_mov_imm, scalar_movsx, scalar_neg,
 };
 use ironbpf_verifier::branch::{is_branch_taken, refine_unchecked};
@@ -176,13 +177,25 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
                 Some(s) => sc(&r[s as usize]).unwrap_or_else(Scalar::unknown),
                 None => scalar_imm(imm),
             };
-            let d = sc(&r[dst as usize]).unwrap_or_else(Scalar::unknown);
+            let mut d = sc(&r[dst as usize]).unwrap_or_else(Scalar::unknown);
+            let mut forked = None;
+            if is_safe_to_compute(op, is64, &s) {
+                if let Some((on, pushed)) = maybe_fork_scalars(op, &d, &s) {
+                    let mut rp = r;
+                    rp[dst as usize] = Reg::Scalar(pushed);
+                    forked = Some((pc, rp));
+                    d = on;
+                }
+            }
             r[dst as usize] = if op == AluOp::Mov && src.is_none() {
                 Reg::Scalar(scalar_mov_imm(is64, imm))
             } else {
                 Reg::Scalar(scalar_alu(op, is64, &d, &s))
             };
-            next(r)
+            Step {
+                next: Some((pc + 1, r)),
+                taken: forked,
+            }
         }
         Op::MovSx {
             is64,
@@ -808,13 +821,19 @@ fn run(seed: u64, programs: usize, body: usize) -> Tally {
 }
 
 #[test]
+#[allow(non_snake_case)]
 fn register_states_match_the_kernel_log() {
     if !ironbpf_kernel::available_for_test("kernel_regstate") {
         return;
     }
-    const SEED: u64 = 0x5ca1_ab1e_d00d_f00d;
-    const PROGRAMS: usize = 400;
-    const BODY: usize = 40;
+    // The pinned run; IRONBPF_REGSTATE_SEED / _PROGRAMS / _BODY explore
+    // others (the seed is printed either way).
+    let env = |k: &str| std::env::var(k).ok();
+    let SEED: u64 = env("IRONBPF_REGSTATE_SEED")
+        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0x5ca1_ab1e_d00d_f00d);
+    let PROGRAMS: usize = env("IRONBPF_REGSTATE_PROGRAMS").and_then(|s| s.parse().ok()).unwrap_or(400);
+    let BODY: usize = env("IRONBPF_REGSTATE_BODY").and_then(|s| s.parse().ok()).unwrap_or(40);
     eprintln!("kernel_regstate: seed {SEED:#x}, {PROGRAMS} programs of {BODY} body instructions");
     let t = run(SEED, PROGRAMS, BODY);
     let pct = |a: u64, b: u64| if b == 0 { 100.0 } else { a as f64 * 100.0 / b as f64 };
