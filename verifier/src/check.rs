@@ -91,6 +91,26 @@ impl<'a> Env<'a> {
                 *d = Some(Insn::decode(&insns[pc..], pc));
             }
         }
+        let mut log = log;
+        if opts.log_level & 2 != 0 {
+            let live = crate::liveness::live_regs_before(&decoded);
+            log.push_str("Live regs before insn:\n");
+            for (pc, d) in decoded.iter().enumerate() {
+                let Some(Ok(i)) = d else { continue };
+                let regs: String = (0..10)
+                    .map(|r| {
+                        if live[pc] & (1 << r) != 0 {
+                            char::from(b'0' + r as u8)
+                        } else {
+                            '.'
+                        }
+                    })
+                    .collect();
+                let text = ironbpf_isa::format_log_line(pc, i, insns[pc].code);
+                let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
+                log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
+            }
+        }
         let nsub = cfg.subprogs.len();
         let mut main = FuncState::new(0, 0, 0);
         main.regs[1] = RegState::pointer(RegType::Ctx);
@@ -308,8 +328,6 @@ impl<'a> Env<'a> {
                 let s = format!("\nfrom {} to {}:", prev_insn.unwrap_or(0), pc);
                 self.log.push_str(&s);
                 self.print_state_line(true);
-                self.scratch = Scratch::default();
-                self.scratch_all = false;
             }
             from_pop = false;
             if self.log_on() {

@@ -16,6 +16,7 @@ pub mod calls;
 pub mod cfg;
 mod check;
 pub mod error;
+pub mod liveness;
 pub mod mem;
 pub mod ptr;
 pub mod scalar;
