@@ -158,6 +158,8 @@ rules! {
     ReservedFields => "reserved-fields",
     /// An opcode that does not exist.
     UnknownOpcode => "unknown-opcode",
+    /// A bpf-to-bpf call (unprivileged: needs CAP_BPF).
+    CallUnpriv => "bpf-call-unprivileged",
 }
 
 impl fmt::Display for Rule {
@@ -315,7 +317,7 @@ pub fn generate(seed: u64) -> VProgram {
     };
     let (types, privs): (Vec<ProgTypeId>, &[bool]) = match rule {
         Some(Rule::UninitStackRead | Rule::LeakIntoMap | Rule::LeakAsReturn)
-        | Some(Rule::PointerCompare | Rule::BackEdge) => (
+        | Some(Rule::PointerCompare | Rule::BackEdge | Rule::CallUnpriv) => (
             VGEN_PROG_TYPES
                 .iter()
                 .copied()
@@ -356,8 +358,18 @@ pub fn generate(seed: u64) -> VProgram {
         prog_type,
         privileged,
         spilled: Vec::new(),
+        subprogs: Vec::new(),
     };
     let broken = g.body(rule);
+    // Subprograms go after the main program's last instruction.
+    let subprogs = std::mem::take(&mut g.subprogs);
+    for line in subprogs {
+        if let Some(l) = line.strip_suffix(':') {
+            g.t.place(l);
+        } else {
+            g.t.ins(line);
+        }
+    }
     let text = g.t.lines.join("\n") + "\n";
     let mut insns = match assemble(&text) {
         Ok(i) => i,
@@ -419,6 +431,8 @@ struct G<'a> {
     privileged: bool,
     /// Filler stack slots (fp-72..fp-128) written on every path so far.
     spilled: Vec<i16>,
+    /// Lines of the subprograms, placed after the main program.
+    subprogs: Vec<String>,
 }
 
 impl G<'_> {
@@ -431,7 +445,7 @@ impl G<'_> {
             let o = if r == "r6" { "r7" } else { "r6" };
             let w = r.replace('r', "w");
             let imm = self.rng.imm32();
-            match self.rng.below(12) {
+            match self.rng.below(13) {
                 0 => self.t.ins(format!("{r} += {imm}")),
                 1 => self.t.ins(format!("{r} ^= {imm}")),
                 2 => self.t.ins(format!("{w} *= {imm}")),
@@ -452,10 +466,28 @@ impl G<'_> {
                     let size = self.rng.pick(&["u64", "u32", "u8"]);
                     self.t.ins(format!("{r} = *({size} *)(r10 {slot})"))
                 }
+                11 => {
+                    let o2 = o;
+                    match self.rng.below(6) {
+                        0 => self
+                            .t
+                            .ins(format!("{r} = (s{}){o2}", self.rng.pick(&[8, 16, 32]))),
+                        1 => self
+                            .t
+                            .ins(format!("{r} = bswap{} {r}", self.rng.pick(&[16, 32, 64]))),
+                        2 => self
+                            .t
+                            .ins(format!("{r} = be{} {r}", self.rng.pick(&[16, 32, 64]))),
+                        3 => self.t.ins(format!("{w} = -{w}")),
+                        4 => self.t.ins(format!("{w} s%= {}", self.rng.below(100) + 1)),
+                        _ => self.t.ins(format!("{w} >>= {}", self.rng.below(32))),
+                    }
+                }
                 _ if depth < 2 => {
                     let l = self.t.label();
                     let op = self.rng.pick(&[">", "<", "==", "!=", "s>", "s<=", "&"]);
-                    self.t.ins(format!("if {r} {op} {imm} goto {l}"));
+                    let reg = if self.rng.chance(1, 3) { w.as_str() } else { r };
+                    self.t.ins(format!("if {reg} {op} {imm} goto {l}"));
                     let k = 1 + self.rng.below(2) as usize;
                     self.filler(k, depth + 1);
                     self.t.place(&l);
@@ -509,7 +541,45 @@ impl G<'_> {
     }
 
     fn safe_piece(&mut self) {
-        match self.rng.below(6) {
+        match self.rng.below(9) {
+            6 => {
+                // A stack pointer spilled, filled and written through.
+                self.t.ins("r1 = r10");
+                self.t.ins("r1 += -16");
+                self.t.ins("*(u64 *)(r10 -24) = r1");
+                self.t.ins("r2 = *(u64 *)(r10 -24)");
+                self.t.ins("*(u64 *)(r2 +0) = r6");
+                self.t.ins("r1 = *(u32 *)(r10 -16)");
+                self.t.ins("r7 ^= r1");
+            }
+            7 => {
+                // bpf_map_update_elem with the whole value initialised.
+                let map = self.rng.below(2) as usize;
+                let vs = VGEN_MAPS[map].value_size as i16;
+                for k in 0..vs / 8 {
+                    self.t.ins(format!("*(u64 *)(r10 {}) = r6", -48 + 8 * k));
+                }
+                self.key_and_map(map);
+                self.t.ins("r3 = r10");
+                self.t.ins("r3 += -48");
+                self.t.ins("r4 = 0");
+                self.t.ins("call bpf_map_update_elem");
+                self.t.ins("r7 += r0");
+            }
+            8 if self.privileged => {
+                // A bpf-to-bpf call with an argument.
+                let name = format!("sub{}", self.subprogs.len());
+                self.t.ins("r1 = r6");
+                self.t.ins(format!("call {name}"));
+                self.t.ins("r7 ^= r0");
+                let k = self.rng.imm32();
+                self.subprogs.extend([
+                    format!("{name}:"),
+                    "r0 = r1".into(),
+                    format!("r0 += {k}"),
+                    "exit".into(),
+                ]);
+            }
             0 => {
                 let map = self.rng.below(2) as usize;
                 let vs = VGEN_MAPS[map].value_size as i16;
@@ -939,6 +1009,16 @@ impl G<'_> {
                 let v = self.t.ins("r0 = 0");
                 (v, "BPF_MOV uses reserved fields".into())
             }
+            Rule::CallUnpriv => {
+                let v = self.t.ins("call sub_unpriv");
+                self.t.ins("r6 += r0");
+                self.subprogs
+                    .extend(["sub_unpriv:".to_string(), "r0 = 1".into(), "exit".into()]);
+                (
+                    v,
+                    "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN".into(),
+                )
+            }
             Rule::UnknownOpcode => {
                 let v = self.t.ins("r0 = 0");
                 (v, "unknown opcode e7".into())
@@ -1097,7 +1177,12 @@ impl KernelOracle {
             };
             load_program_unprivileged(&req, keep).map_err(|e| e.to_string())?
         };
-        if !p.privileged && out.result.as_ref().is_err_and(|e| e.errno == libc_eperm()) {
+        // EPERM with an empty log: the syscall refused the unprivileged
+        // load itself (the verifier's own EPERMs come with a log).
+        if !p.privileged
+            && out.log.trim().is_empty()
+            && out.result.as_ref().is_err_and(|e| e.errno == libc_eperm())
+        {
             return Err(format!(
                 "seed {}: the unprivileged load was refused with EPERM before verification: {}",
                 p.seed,
