@@ -659,6 +659,12 @@ fn compare_tokens(
         }
         match &regs[*n] {
             Reg::Scalar(s) => {
+                if let Ok(path) = std::env::var("IRONBPF_REGSTATE_COLLECT") {
+                    use std::io::Write as _;
+                    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+                        let _ = writeln!(f, "{val}");
+                    }
+                }
                 let mine = s.to_log_string();
                 compared = true;
                 tally.regs += 1;
