@@ -115,9 +115,10 @@ impl Env<'_> {
             let m = meta.map.and_then(|m| self.opts.maps.get(m as usize));
             if m.is_some_and(|m| m.map_type != 3) {
                 let t = m.map(|m| m.map_type).unwrap_or(0);
-                return Err(self.reject(
+                return Err(self.reject_errno(
+                    EINVAL,
                     RejectionKind::MapIncompatible { map_type: t },
-                    format!("cannot pass map_type {t} into func {name}#{id}"),
+                    "expected prog array map for tail call".into(),
                 ));
             }
         }
@@ -492,9 +493,6 @@ impl Env<'_> {
                 return slot.spilled.const_value();
             }
             return None;
-        }
-        if (0..key_size as i64).all(|i| fr.byte_type(off + i) == SlotType::Zero) {
-            return Some(0);
         }
         None
     }

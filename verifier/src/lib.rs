@@ -217,7 +217,11 @@ pub fn verify_with_desc(
         Err(rej) => {
             if level != 0 {
                 log.push_str(&rej.message);
-                log.push('\n');
+                // The kernel prints this one without a newline, so the
+                // statistics line sticks to it.
+                if rej.message != "expected prog array map for tail call" {
+                    log.push('\n');
+                }
             }
         }
     }
