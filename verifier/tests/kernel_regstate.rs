@@ -9,7 +9,10 @@
 //! is not permitted (fails instead under `IRONBPF_REQUIRE_KERNEL=1`).
 
 use ironbpf_isa::{AluOp, Endian, JmpOp, RawInsn};
-use ironbpf_kernel::{load_program, ProgLoad, BPF_LOG_LEVEL2, BPF_PROG_TYPE_SOCKET_FILTER};
+use ironbpf_kernel::{
+    load_program, KernelMap, MapCreate, ProgLoad, BPF_LOG_LEVEL2, BPF_PROG_TYPE_SOCKET_FILTER,
+};
+use std::os::fd::AsRawFd;
 use ironbpf_verifier::alu::{
     is_safe_to_compute, maybe_fork_scalars,
     scalar_alu, scalar_bswap, scalar_imm, scalar_load, scalar_mov_imm, scalar_movsx, scalar_neg,
@@ -131,6 +134,20 @@ enum Op {
     Load {
         dst: u8,
         size: u8,
+        sx: bool,
+    },
+    /// A pointer is written to `dst` (stack or map pointers of the prologue).
+    SetPtr {
+        dst: u8,
+        slots: usize,
+    },
+    /// A store to the stack: no register changes.
+    Store,
+    /// `call bpf_map_lookup_elem`: r0 a pointer (or null), r1-r5 gone.
+    CallLookup,
+    /// `if r0 != 0 goto pc+off` on the lookup's result, always taken.
+    NullCheck {
+        off: i16,
     },
     MovCtx,
     CallPrandom,
@@ -224,9 +241,32 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
                 taken: None,
             }
         }
-        Op::Load { dst, size } => {
-            r[dst as usize] = Reg::Scalar(scalar_load(size, false));
+        Op::Load { dst, size, sx } => {
+            r[dst as usize] = Reg::Scalar(scalar_load(size, sx));
             next(r)
+        }
+        Op::SetPtr { dst, slots } => {
+            r[dst as usize] = Reg::Ptr;
+            Step {
+                next: Some((pc + slots, r)),
+                taken: None,
+            }
+        }
+        Op::Store => next(r),
+        Op::CallLookup => {
+            r[0] = Reg::Ptr;
+            for x in r.iter_mut().take(6).skip(1) {
+                *x = Reg::NotInit;
+            }
+            next(r)
+        }
+        Op::NullCheck { off } => {
+            // A lookup of a constant key within an array's bounds never
+            // returns null (6.18): the kernel takes the jump only.
+            Step {
+                next: Some(((pc as i64 + 1 + i64::from(off)) as usize, r)),
+                taken: None,
+            }
         }
         Op::MovCtx => {
             r[6] = Reg::Ptr;
@@ -359,7 +399,7 @@ impl Prog {
 /// unknown narrow value, then `body` random ops, some of them forward jumps,
 /// then `exit`. The stepper runs alongside (along the fall-through path) only
 /// to avoid moves of unknown values, which would give linked ids.
-fn generate(rng: &mut Rng, body: usize) -> Prog {
+fn generate(rng: &mut Rng, body: usize, map_fd: Option<i32>) -> Prog {
     let mut p = Prog {
         ops: Vec::new(),
         slots: Vec::new(),
@@ -406,13 +446,58 @@ fn generate(rng: &mut Rng, body: usize) -> Prog {
         Op::MovCtx,
         &[RawInsn::new(CLS_ALU64 | 0xb0 | SRC_X, 6, 1, 0, 0)],
     );
+    if let Some(fd) = map_fd {
+        // Unknowns from a map value, loaded zero- or sign-extended: look up
+        // key 0 of a one-element array, leave on null.
+        emit(&mut p, &mut regs, Op::Store, &[RawInsn::new(0x62, 10, 0, -4, 0)]);
+        emit(
+            &mut p,
+            &mut regs,
+            Op::SetPtr { dst: 2, slots: 1 },
+            &[RawInsn::new(CLS_ALU64 | 0xb0 | SRC_X, 2, 10, 0, 0)],
+        );
+        emit(
+            &mut p,
+            &mut regs,
+            Op::SetPtr { dst: 2, slots: 1 },
+            &[RawInsn::new(CLS_ALU64, 2, 0, 0, -4)],
+        );
+        emit(
+            &mut p,
+            &mut regs,
+            Op::SetPtr { dst: 1, slots: 2 },
+            &[RawInsn::new(0x18, 1, 1, 0, fd), RawInsn::new(0, 0, 0, 0, 0)],
+        );
+        emit(&mut p, &mut regs, Op::CallLookup, &[RawInsn::new(CLS_JMP | 0x80, 0, 0, 0, 1)]);
+        emit(
+            &mut p,
+            &mut regs,
+            Op::NullCheck { off: 1 },
+            &[RawInsn::new(CLS_JMP | 0x50, 0, 0, 1, 0)],
+        );
+        emit(&mut p, &mut regs, Op::Exit, &[RawInsn::new(0x95, 0, 0, 0, 0)]);
+        for d in [7u8, 8, 9] {
+            let (size, sz) = rng.pick(&[(4u8, 0x00u8), (2, 0x08), (1, 0x10), (8, 0x18)]);
+            let sx = size < 8 && rng.chance(2, 3);
+            let mode = if sx { 0x80 } else { 0x60 };
+            let off = (rng.below(8) * 8) as i16;
+            emit(
+                &mut p,
+                &mut regs,
+                Op::Load { dst: d, size, sx },
+                &[RawInsn::new(CLS_LDX | mode | sz, d, 0, off, 0)],
+            );
+        }
+    }
     emit(
         &mut p,
         &mut regs,
         Op::CallPrandom,
         &[RawInsn::new(CLS_JMP | 0x80, 0, 0, 0, 7)],
     );
-    for &d in &POOL[1..] {
+    // r7-r9 hold the map value's fields when there is a map.
+    let end = if map_fd.is_some() { 6 } else { POOL.len() };
+    for &d in &POOL[1..end] {
         match rng.below(4) {
             0 => {
                 let off = rng.pick(&CTX_OFFS);
@@ -420,7 +505,11 @@ fn generate(rng: &mut Rng, body: usize) -> Prog {
                 emit(
                     &mut p,
                     &mut regs,
-                    Op::Load { dst: d, size },
+                    Op::Load {
+                        dst: d,
+                        size,
+                        sx: false,
+                    },
                     &[RawInsn::new(CLS_LDX | 0x60 | sz, d, 6, off, 0)],
                 );
             }
@@ -798,8 +887,12 @@ fn run(seed: u64, programs: usize, body: usize) -> Tally {
     let mut rng = Rng(seed);
     let mut tally = Tally::default();
     let mut rejected = 0;
+    // A one-element array whose value the programs read (64 bytes).
+    let map = KernelMap::create(&MapCreate::new(2, 4, 64, 1)).expect("creating an array map");
+    let map_fd = map.fd().as_raw_fd();
     for n in 0..programs {
-        let prog = generate(&mut rng, body);
+        let with_map = rng.chance(1, 2);
+        let prog = generate(&mut rng, body, with_map.then_some(map_fd));
         let words: Vec<u64> = prog.slots.iter().map(|s| s.to_u64()).collect();
         let out = load_program(&ProgLoad {
             prog_type: BPF_PROG_TYPE_SOCKET_FILTER,
@@ -838,7 +931,7 @@ fn register_states_match_the_kernel_log() {
     let SEED: u64 = env("IRONBPF_REGSTATE_SEED")
         .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
         .unwrap_or(0x5ca1_ab1e_d00d_f00d);
-    let PROGRAMS: usize = env("IRONBPF_REGSTATE_PROGRAMS").and_then(|s| s.parse().ok()).unwrap_or(400);
+    let PROGRAMS: usize = env("IRONBPF_REGSTATE_PROGRAMS").and_then(|s| s.parse().ok()).unwrap_or(1000);
     let BODY: usize = env("IRONBPF_REGSTATE_BODY").and_then(|s| s.parse().ok()).unwrap_or(40);
     eprintln!("kernel_regstate: seed {SEED:#x}, {PROGRAMS} programs of {BODY} body instructions");
     let t = run(SEED, PROGRAMS, BODY);
