@@ -248,15 +248,16 @@ fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
     if more > 0 {
         println!("... and {more} more disagreements (raise --list to see them)");
     }
-    println!("per rule: programs, kernel refused, kernel as meant, ironbpf refused, agreed, same message");
+    println!("per rule: programs, kernel refused, kernel as meant, ironbpf refused, agreed, same insn, same message");
     for (rule, c) in &summary.per_rule {
         println!(
-            "  {rule:<24} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "  {rule:<24} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
             c.programs,
             c.kernel_refused,
             c.kernel_as_meant,
             c.ironbpf_refused,
             c.agreed,
+            c.same_insn,
             c.same_message
         );
     }

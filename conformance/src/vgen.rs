@@ -1307,9 +1307,16 @@ impl VCase {
     pub fn same_verdict(&self) -> bool {
         self.kernel.accepted == self.ours.accepted
     }
-    /// Both refused at the same instruction.
+    /// Both refused, and the kernel names the instruction (some errors
+    /// found before the walk, such as `last insn is not an exit or jmp`,
+    /// name none).
+    pub fn insn_comparable(&self) -> bool {
+        !self.kernel.accepted && !self.ours.accepted && self.kernel.error_insn.is_some()
+    }
+    /// Both refused at the same instruction, which the kernel names.
     pub fn same_insn(&self) -> bool {
-        !self.kernel.accepted
+        self.insn_comparable()
+            && !self.kernel.accepted
             && !self.ours.accepted
             && self.kernel.error_insn == self.ours.error_insn
     }
@@ -1335,6 +1342,7 @@ pub struct RuleCounts {
     pub kernel_as_meant: u64,
     pub ironbpf_refused: u64,
     pub agreed: u64,
+    pub same_insn: u64,
     pub same_message: u64,
 }
 
@@ -1349,8 +1357,11 @@ pub struct VDiffSummary {
     pub ironbpf_refused: u64,
     /// Refused by both.
     pub both_refused: u64,
-    /// Of those refused by both: the same instruction, the same message.
+    /// Of those refused by both where the kernel names the instruction:
+    /// how many, and how many at the same instruction.
+    pub insn_comparable: u64,
     pub same_insn: u64,
+    /// Of those refused by both: the same message.
     pub same_message: u64,
     /// Of all programs: the same normalised log.
     pub same_log: u64,
@@ -1387,6 +1398,7 @@ impl VDiffSummary {
         e.ironbpf_refused += u64::from(!c.ours.accepted);
         e.kernel_as_meant += u64::from(as_meant.is_ok());
         e.agreed += u64::from(c.same_verdict());
+        e.same_insn += u64::from(c.same_insn());
         e.same_message += u64::from(c.same_message());
         if let Err(why) = as_meant {
             self.generator_misses.push((c.program.seed, why));
@@ -1394,6 +1406,7 @@ impl VDiffSummary {
         self.kernel_refused += u64::from(!c.kernel.accepted);
         self.ironbpf_refused += u64::from(!c.ours.accepted);
         self.both_refused += u64::from(!c.kernel.accepted && !c.ours.accepted);
+        self.insn_comparable += u64::from(c.insn_comparable());
         self.same_insn += u64::from(c.same_insn());
         self.same_message += u64::from(c.same_message());
         self.same_log += u64::from(c.same_log());
@@ -1429,8 +1442,9 @@ impl fmt::Display for VDiffSummary {
         )?;
         write!(
             f,
-            "same insn {:.1}%, same message {:.1}% (of the {} both refused), same log {:.1}% (of all {})",
-            pct(self.same_insn, self.both_refused),
+            "same insn {:.1}% (of the {} both refused where the kernel names one), same message {:.1}% (of the {} both refused), same log {:.1}% (of all {})",
+            pct(self.same_insn, self.insn_comparable),
+            self.insn_comparable,
             pct(self.same_message, self.both_refused),
             self.both_refused,
             pct(self.same_log, self.total),
