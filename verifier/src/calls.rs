@@ -77,7 +77,9 @@ impl Env<'_> {
     }
 
     fn helper_name(id: i32) -> String {
-        ironbpf_isa::helper_name(id).unwrap_or("unknown").to_string()
+        ironbpf_isa::helper_name(id)
+            .unwrap_or("unknown")
+            .to_string()
     }
 
     /// `check_helper_call`.
@@ -214,7 +216,10 @@ impl Env<'_> {
         if p.changes_pkt_data {
             let privileged = self.opts.privileged;
             self.cur.for_each_reg(|r| {
-                if matches!(r.ty, RegType::Packet | RegType::PacketMeta | RegType::PacketEnd) {
+                if matches!(
+                    r.ty,
+                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+                ) {
                     *r = if privileged {
                         RegState::unknown()
                     } else {
@@ -373,7 +378,11 @@ impl Env<'_> {
         match arg.base {
             ArgBase::ConstMapPtr => meta.map = Some(reg.map),
             ArgBase::PtrToMapKey => {
-                let Some(m) = meta.map.and_then(|m| self.opts.maps.get(m as usize)).cloned() else {
+                let Some(m) = meta
+                    .map
+                    .and_then(|m| self.opts.maps.get(m as usize))
+                    .cloned()
+                else {
                     return Err(self.reject(
                         RejectionKind::Other,
                         "invalid map_ptr to access map->key".into(),
@@ -385,31 +394,46 @@ impl Env<'_> {
                 }
             }
             ArgBase::PtrToMapValue => {
-                let Some(m) = meta.map.and_then(|m| self.opts.maps.get(m as usize)).cloned() else {
+                let Some(m) = meta
+                    .map
+                    .and_then(|m| self.opts.maps.get(m as usize))
+                    .cloned()
+                else {
                     return Err(self.reject(
                         RejectionKind::Other,
                         "invalid map_ptr to access map->value".into(),
                     ));
                 };
                 let raw = arg.has(flags::UNINIT);
-                self.check_helper_mem(r, m.value_size as i64, access, false, raw.then_some(&mut *meta))?;
+                self.check_helper_mem(
+                    r,
+                    m.value_size as i64,
+                    access,
+                    false,
+                    raw.then_some(&mut *meta),
+                )?;
             }
-            ArgBase::PtrToCtx => {
-                if reg.off != 0 {
-                    return Err(self.reject(
-                        RejectionKind::ModifiedCtx {
-                            reg: r as u8,
-                            off: reg.off as i64,
-                        },
-                        format!("dereference of modified ctx ptr R{r} off={} disallowed", reg.off),
-                    ));
-                }
+            ArgBase::PtrToCtx if reg.off != 0 => {
+                return Err(self.reject(
+                    RejectionKind::ModifiedCtx {
+                        reg: r as u8,
+                        off: reg.off as i64,
+                    },
+                    format!(
+                        "dereference of modified ctx ptr R{r} off={} disallowed",
+                        reg.off
+                    ),
+                ));
             }
-            ArgBase::PtrToMem => {
-                if arg.has(flags::FIXED_SIZE) {
-                    let raw = arg.has(flags::UNINIT);
-                    self.check_helper_mem(r, arg.size as i64, access, false, raw.then_some(&mut *meta))?;
-                }
+            ArgBase::PtrToMem if arg.has(flags::FIXED_SIZE) => {
+                let raw = arg.has(flags::UNINIT);
+                self.check_helper_mem(
+                    r,
+                    arg.size as i64,
+                    access,
+                    false,
+                    raw.then_some(&mut *meta),
+                )?;
             }
             ArgBase::ConstSize | ArgBase::ConstSizeOrZero => {
                 let prev = p.args[i - 1];
@@ -418,7 +442,9 @@ impl Env<'_> {
                 if v.smin < 0 {
                     return Err(self.reject(
                         RejectionKind::ArgSize { reg: r as u8 },
-                        format!("R{r} min value is negative, either use unsigned or 'var &= const'"),
+                        format!(
+                            "R{r} min value is negative, either use unsigned or 'var &= const'"
+                        ),
                     ));
                 }
                 if v.umin == 0 && !zero_ok {
@@ -440,7 +466,13 @@ impl Env<'_> {
                 };
                 let raw = prev.has(flags::UNINIT) && v.var_off.is_const();
                 meta.mem_size = Some(v.umax);
-                self.check_helper_mem(r - 1, v.umax as i64, acc, zero_ok, raw.then_some(&mut *meta))?;
+                self.check_helper_mem(
+                    r - 1,
+                    v.umax as i64,
+                    acc,
+                    zero_ok,
+                    raw.then_some(&mut *meta),
+                )?;
             }
             ArgBase::ConstAllocSizeOrZero => {
                 if !reg.val.var_off.is_const() {
@@ -488,7 +520,12 @@ impl Env<'_> {
         let (spi, _) = byte_pos(off);
         let slot = fr.stack.get(spi)?;
         if slot.is_spill() && off.rem_euclid(8) == 0 {
-            let n = slot.ty.iter().rev().take_while(|t| **t == SlotType::Spill).count();
+            let n = slot
+                .ty
+                .iter()
+                .rev()
+                .take_while(|t| **t == SlotType::Spill)
+                .count();
             if n as u32 == key_size {
                 return slot.spilled.const_value();
             }
@@ -521,11 +558,21 @@ impl Env<'_> {
                         format!("R{r} cannot write into {}", reg.type_str()),
                     ));
                 }
-                let ks = self.opts.maps.get(reg.map as usize).map(|m| m.key_size).unwrap_or(0);
+                let ks = self
+                    .opts
+                    .maps
+                    .get(reg.map as usize)
+                    .map(|m| m.key_size)
+                    .unwrap_or(0);
                 self.check_mem_region(r, reg.off as i64, size, ks as i64, false)
             }
             RegType::MapValue => {
-                let vs = self.opts.maps.get(reg.map as usize).map(|m| m.value_size).unwrap_or(0);
+                let vs = self
+                    .opts
+                    .maps
+                    .get(reg.map as usize)
+                    .map(|m| m.value_size)
+                    .unwrap_or(0);
                 self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)
             }
             RegType::Mem => {
@@ -726,7 +773,9 @@ impl Env<'_> {
                 "R0 leaks addr as return value".into(),
             ));
         }
-        let range = self.desc.and_then(|d| d.return_range(self.opts.attach_type));
+        let range = self
+            .desc
+            .and_then(|d| d.return_range(self.opts.attach_type));
         if let Some(rr) = range {
             let r0 = *self.cur.reg(0);
             if !r0.is_scalar() {
@@ -795,7 +844,8 @@ impl Env<'_> {
         }
         let round = |d: u32| d.max(1).div_ceil(32) * 32;
         // Depth-first over chains from the main program.
-        let mut stack: Vec<(usize, usize, u32, usize)> = vec![(0, 0, round(self.stack_depth[0]), 1)];
+        let mut stack: Vec<(usize, usize, u32, usize)> =
+            vec![(0, 0, round(self.stack_depth[0]), 1)];
         while let Some((sub, edge, depth, frames)) = stack.pop() {
             if depth > MAX_BPF_STACK as u32 {
                 return Err(crate::Rejection {

@@ -146,7 +146,10 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                 Some(pc),
                 libc_errno::EINVAL,
                 "call to invalid destination".into(),
-                RejectionKind::JumpOutOfRange { from: pc, to: target },
+                RejectionKind::JumpOutOfRange {
+                    from: pc,
+                    to: target,
+                },
             ));
         }
         if !subprogs.contains(&(target as usize)) {
@@ -185,13 +188,18 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
             }
         }
         let last = insns[end - 1].code;
-        if last != (BPF_JMP | BPF_EXIT) && last != (BPF_JMP | BPF_JA) && last != (BPF_JMP32 | BPF_JA)
+        if last != (BPF_JMP | BPF_EXIT)
+            && last != (BPF_JMP | BPF_JA)
+            && last != (BPF_JMP32 | BPF_JA)
         {
             return Err(reject(
                 Some(end - 1),
                 libc_errno::EINVAL,
                 "last insn is not an exit or jmp".into(),
-                RejectionKind::FallsOffEnd { subprog: k, last: end - 1 },
+                RejectionKind::FallsOffEnd {
+                    subprog: k,
+                    last: end - 1,
+                },
             ));
         }
     }
@@ -200,16 +208,26 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
     let mut pc = 0;
     while pc < n {
         let i = insns[pc];
-        if class(i.code) == BPF_LDX && ((i.code & 0xe0) != 0x60 && (i.code & 0xe0) != 0x80 || i.imm != 0) {
+        if class(i.code) == BPF_LDX
+            && ((i.code & 0xe0) != 0x60 && (i.code & 0xe0) != 0x80 || i.imm != 0)
+        {
             return Err(reject(
                 Some(pc),
                 libc_errno::EINVAL,
                 "BPF_LDX uses reserved fields".into(),
-                RejectionKind::ReservedField { pc, what: "BPF_LDX" },
+                RejectionKind::ReservedField {
+                    pc,
+                    what: "BPF_LDX",
+                },
             ));
         }
         if i.code == LD_IMM64 {
-            if pc + 1 >= n || insns[pc + 1].code != 0 || insns[pc + 1].dst != 0 || insns[pc + 1].src != 0 || insns[pc + 1].off != 0 {
+            if pc + 1 >= n
+                || insns[pc + 1].code != 0
+                || insns[pc + 1].dst != 0
+                || insns[pc + 1].src != 0
+                || insns[pc + 1].off != 0
+            {
                 return Err(reject(
                     Some(pc),
                     libc_errno::EINVAL,
@@ -267,7 +285,10 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                     Some(t),
                     libc_errno::EINVAL,
                     format!("jump to the middle of ldimm64 insn {}", w - 1),
-                    RejectionKind::JumpIntoLdImm64 { from: t, ldimm64: w - 1 },
+                    RejectionKind::JumpIntoLdImm64 {
+                        from: t,
+                        ldimm64: w - 1,
+                    },
                 ));
             }
             if is_jump_target {

@@ -31,7 +31,6 @@ struct Pending {
 /// A remembered state at a prune point (`struct bpf_verifier_state_list`).
 struct Explored {
     st: VState,
-    insn: usize,
     /// Paths still being explored below it (0: every continuation is safe).
     branches: u32,
     parent: Option<usize>,
@@ -309,23 +308,20 @@ impl<'a> Env<'a> {
                     format!("BPF program is too large. Processed {p} insn"),
                 ));
             }
-            if self.cfg.prune_point[pc] {
-                if self.is_state_visited(pc)? {
-                    if self.log_on() {
-                        if from_pop && self.log2() {
-                            let s = format!("\nfrom {} to {}: safe\n", prev_insn.unwrap_or(0), pc);
-                            self.log.push_str(&s);
-                        } else {
-                            let s = format!("{pc}: safe\n");
-                            self.log.push_str(&s);
-                        }
-                    }
-                    if self.pop(&mut prev_insn)? {
-                        from_pop = true;
-                        continue;
-                    }
-                    return Ok(());
+            if self.cfg.prune_point[pc] && self.is_state_visited(pc)? {
+                if self.log_on() {
+                    let s = if from_pop {
+                        format!("\nfrom {} to {}: safe\n", prev_insn.unwrap_or(0), pc)
+                    } else {
+                        format!("{pc}: safe\n")
+                    };
+                    self.log.push_str(&s);
                 }
+                if self.pop(&mut prev_insn)? {
+                    from_pop = true;
+                    continue;
+                }
+                return Ok(());
             }
             if self.log2() && from_pop {
                 let s = format!("\nfrom {} to {}:", prev_insn.unwrap_or(0), pc);
@@ -443,15 +439,31 @@ impl<'a> Env<'a> {
         };
         let msg = match &e.kind {
             K::UnknownOpcode { code } => format!("unknown opcode {code:02x}"),
-            K::BadImm { imm, .. } if (class == 4 || class == 7) && (opc == 0x30 || opc == 0x90) && *imm == 0 => "div by zero".into(),
-            K::BadImm { imm, .. } if (class == 4 || class == 7) && matches!(opc, 0x60 | 0x70 | 0xc0) => format!("invalid shift {imm}"),
-            K::BadImm { .. } if class == 3 => format!("BPF_ATOMIC uses invalid atomic opcode {:02x}", self.insns[self.pc].imm),
-            K::BadImm { .. } if class == 4 || class == 7 => format!("invalid BPF_ALU opcode {:x}", opc),
+            K::BadImm { imm, .. }
+                if (class == 4 || class == 7) && (opc == 0x30 || opc == 0x90) && *imm == 0 =>
+            {
+                "div by zero".into()
+            }
+            K::BadImm { imm, .. }
+                if (class == 4 || class == 7) && matches!(opc, 0x60 | 0x70 | 0xc0) =>
+            {
+                format!("invalid shift {imm}")
+            }
+            K::BadImm { .. } if class == 3 => format!(
+                "BPF_ATOMIC uses invalid atomic opcode {:02x}",
+                self.insns[self.pc].imm
+            ),
+            K::BadImm { .. } if class == 4 || class == 7 => {
+                format!("invalid BPF_ALU opcode {:x}", opc)
+            }
             K::BadRegister { reg, .. } => format!("R{reg} is invalid"),
             _ => format!("{what} uses reserved fields"),
         };
         let kind = match &e.kind {
-            K::UnknownOpcode { code } => RejectionKind::UnknownOpcode { pc: self.pc, code: *code },
+            K::UnknownOpcode { code } => RejectionKind::UnknownOpcode {
+                pc: self.pc,
+                code: *code,
+            },
             _ => RejectionKind::ReservedField { pc: self.pc, what },
         };
         self.reject_errno(EINVAL, kind, msg)
@@ -473,7 +485,10 @@ impl<'a> Env<'a> {
                 self.check_ld_abs(insn)?;
                 Ok(Some(pc + 1))
             }
-            Insn::Load { .. } | Insn::Store { .. } | Insn::StoreReg { .. } | Insn::Atomic { .. } => {
+            Insn::Load { .. }
+            | Insn::Store { .. }
+            | Insn::StoreReg { .. }
+            | Insn::Atomic { .. } => {
                 self.check_mem_insn(insn)?;
                 Ok(Some(pc + 1))
             }
@@ -657,7 +672,13 @@ impl<'a> Env<'a> {
 
     /// `try_match_pkt_pointers`: `pkt + N` against `pkt_end` gives every
     /// packet pointer with the same id a readable range of N.
-    fn match_pkt_pointers(&mut self, op: JmpOp, dst: usize, src: usize, other: &mut VState) -> bool {
+    fn match_pkt_pointers(
+        &mut self,
+        op: JmpOp,
+        dst: usize,
+        src: usize,
+        other: &mut VState,
+    ) -> bool {
         let a = *self.cur.reg(dst);
         let b = *self.cur.reg(src);
         // Normalise to `pkt op pkt_end`.
@@ -704,14 +725,17 @@ impl<'a> Env<'a> {
                     return Err(self.reject_errno(
                         EINVAL,
                         RejectionKind::InfiniteLoop { pc },
-                        format!("infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"),
+                        format!(
+                            "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
+                        ),
                     ));
                 }
             }
         }
         // Counted on a miss only, as the kernel does.
         self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
-        let add = self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
+        let add =
+            self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
         if !add {
             return Ok(false);
         }
@@ -720,7 +744,6 @@ impl<'a> Env<'a> {
         let idx = self.explored.len();
         self.explored.push(Explored {
             st: self.cur.clone(),
-            insn: pc,
             branches: 1,
             parent: self.cur_parent,
         });
@@ -737,7 +760,6 @@ impl<'a> Env<'a> {
         let mut stats = self.stats.clone();
         stats.processed_insns = self.processed;
         stats.stack_depths = self.stack_depth.clone();
-        let _ = self.explored.iter().map(|e| e.insn).count();
         let n = self.insns.len();
         let prog = VerifiedProgram {
             reached: self.reached.clone(),

@@ -186,7 +186,10 @@ pub fn verify_with_desc(
         Ok(c) => c,
         Err(rej) => {
             // The size limits are refused before the verifier runs: no log.
-            let no_log = matches!(rej.kind, RejectionKind::TooManyInsns { .. } | RejectionKind::Empty);
+            let no_log = matches!(
+                rej.kind,
+                RejectionKind::TooManyInsns { .. } | RejectionKind::Empty
+            );
             let stats = Stats::default();
             if opts.log_level != 0 && !no_log {
                 log.push_str(&rej.message);
@@ -239,7 +242,11 @@ pub fn verify_with_desc(
 fn finish_log(log: &mut String, opts: &VerifyOptions, stats: &Stats, start: std::time::Instant) {
     use std::fmt::Write;
     if opts.log_level & 4 != 0 {
-        let _ = writeln!(log, "verification time {} usec", start.elapsed().as_micros());
+        let _ = writeln!(
+            log,
+            "verification time {} usec",
+            start.elapsed().as_micros()
+        );
         let depths: Vec<String> = if stats.stack_depths.is_empty() {
             vec!["0".into()]
         } else {

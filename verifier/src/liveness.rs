@@ -45,7 +45,9 @@ pub fn live_regs_before(decoded: &[Option<Result<Insn, IsaError>>]) -> Vec<u16> 
     while changed {
         changed = false;
         for pc in (0..n).rev() {
-            let Some(Ok(insn)) = &decoded[pc] else { continue };
+            let Some(Ok(insn)) = &decoded[pc] else {
+                continue;
+            };
             let out = succs(pc).iter().fold(0u16, |a, &s| a | live[s]);
             let (u, d) = use_def(insn);
             let inn = u | (out & !d);

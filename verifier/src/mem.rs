@@ -71,7 +71,10 @@ impl Env<'_> {
                             size: size.bytes() as u32,
                             why: None,
                         },
-                        format!("BPF_ST stores into R{d} {} is not allowed", self.type_str(d)),
+                        format!(
+                            "BPF_ST stores into R{d} {} is not allowed",
+                            self.type_str(d)
+                        ),
                     ));
                 }
                 self.check_mem_access(
@@ -217,7 +220,15 @@ impl Env<'_> {
             Value::None
         };
         self.check_mem_access(d, off, size, Access::Read, load, false, AccessKind::Atomic)?;
-        self.check_mem_access(d, off, size, Access::Write, Value::None, false, AccessKind::Atomic)
+        self.check_mem_access(
+            d,
+            off,
+            size,
+            Access::Write,
+            Value::None,
+            false,
+            AccessKind::Atomic,
+        )
     }
 
     /// `check_ptr_alignment` when strict alignment is asked for.
@@ -250,7 +261,10 @@ impl Env<'_> {
                     ip_align, var, reg.off, off, size
                 )
             } else {
-                format!("misaligned {what}access off {}+{}+{} size {}", var, reg.off, off, size)
+                format!(
+                    "misaligned {what}access off {}+{}+{} size {}",
+                    var, reg.off, off, size
+                )
             };
             return Err(self.reject(
                 RejectionKind::Misaligned {
@@ -330,7 +344,9 @@ impl Env<'_> {
                                 reg: r as u8,
                                 reg_type: reg.type_str(),
                             },
-                            format!("write into map forbidden, value_size={vs} off={off} size={size}"),
+                            format!(
+                                "write into map forbidden, value_size={vs} off={off} size={size}"
+                            ),
                         ));
                     }
                     if t == Access::Read && wronly_prog {
@@ -339,7 +355,9 @@ impl Env<'_> {
                                 reg: r as u8,
                                 reg_type: reg.type_str(),
                             },
-                            format!("read from map forbidden, value_size={vs} off={off} size={size}"),
+                            format!(
+                                "read from map forbidden, value_size={vs} off={off} size={size}"
+                            ),
                         ));
                     }
                 }
@@ -372,7 +390,10 @@ impl Env<'_> {
                             reg: r as u8,
                             off: reg.off as i64,
                         },
-                        format!("dereference of modified ctx ptr R{r} off={} disallowed", reg.off),
+                        format!(
+                            "dereference of modified ctx ptr R{r} off={} disallowed",
+                            reg.off
+                        ),
                     ));
                 }
                 if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
@@ -549,8 +570,9 @@ impl Env<'_> {
         }
         if !Self::mem_ok(smin + off, size, mem_size, zero_ok) {
             let mut e = self.mem_oob(r, smin + off, size, mem_size);
-            e.message
-                .push_str(&format!("\nR{r} min value is outside of the allowed memory range"));
+            e.message.push_str(&format!(
+                "\nR{r} min value is outside of the allowed memory range"
+            ));
             return Err(e);
         }
         if reg.val.umax >= BPF_MAX_VAR_OFF as u64 {
@@ -562,8 +584,9 @@ impl Env<'_> {
         let hi = reg.val.umax as i64 + off;
         if !Self::mem_ok(hi, size, mem_size, zero_ok) {
             let mut e = self.mem_oob(r, hi, size, mem_size);
-            e.message
-                .push_str(&format!("\nR{r} max value is outside of the allowed memory range"));
+            e.message.push_str(&format!(
+                "\nR{r} max value is outside of the allowed memory range"
+            ));
             return Err(e);
         }
         Ok(())
@@ -571,7 +594,13 @@ impl Env<'_> {
 
     /// `check_packet_access`: within the range a comparison with
     /// `pkt_end` proved.
-    pub(crate) fn check_packet_access(&self, r: usize, off: i64, size: i64, zero_ok: bool) -> VResult {
+    pub(crate) fn check_packet_access(
+        &self,
+        r: usize,
+        off: i64,
+        size: i64,
+        zero_ok: bool,
+    ) -> VResult {
         let reg = self.cur.reg(r);
         if reg.val.smin < 0 {
             return Err(self.reject(
@@ -757,7 +786,12 @@ impl Env<'_> {
         self.scratch.slot(spi);
         let slot = self.cur.frames[fi].stack[spi];
         if slot.is_spill() {
-            let spill_size = slot.ty.iter().rev().take_while(|t| **t == SlotType::Spill).count();
+            let spill_size = slot
+                .ty
+                .iter()
+                .rev()
+                .take_while(|t| **t == SlotType::Spill)
+                .count();
             let sp = slot.spilled;
             if size as usize != BPF_REG_SIZE || spill_size != BPF_REG_SIZE {
                 if !sp.is_scalar() {
@@ -886,7 +920,11 @@ impl Env<'_> {
         let (spi, _) = byte_pos(off);
         self.scratch.slot(spi);
         let slot = self.cur.frames[fi].stack[spi];
-        if !privileged && slot.is_spill() && !slot.spilled.is_scalar() && size as usize != BPF_REG_SIZE {
+        if !privileged
+            && slot.is_spill()
+            && !slot.spilled.is_scalar()
+            && size as usize != BPF_REG_SIZE
+        {
             return Err(self.reject(
                 RejectionKind::BadSpill { off },
                 "attempt to corrupt spilled pointer on stack".into(),

@@ -164,8 +164,7 @@ impl Env<'_> {
                 }
                 self.check_src(d)?;
                 if let Operand::Imm(imm) = src {
-                    if matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod)
-                        && imm == 0
+                    if matches!(op, AluOp::Div | AluOp::SDiv | AluOp::Mod | AluOp::SMod) && imm == 0
                     {
                         return Err(self.reject_errno(
                             EINVAL,
@@ -262,10 +261,15 @@ impl Env<'_> {
             ))
         };
         if known && !(-BPF_MAX_VAR_OFF + 1..BPF_MAX_VAR_OFF).contains(&val) {
-            return fail(format!("math between {ptr_type} pointer and {val} is not allowed"));
+            return fail(format!(
+                "math between {ptr_type} pointer and {val} is not allowed"
+            ));
         }
         if !is_off_reg && !(-BPF_MAX_VAR_OFF + 1..BPF_MAX_VAR_OFF).contains(&(r.off as i64)) {
-            return fail(format!("{ptr_type} pointer offset {} is not allowed", r.off));
+            return fail(format!(
+                "{ptr_type} pointer offset {} is not allowed",
+                r.off
+            ));
         }
         if smin == i64::MIN {
             return fail(format!(
@@ -273,7 +277,9 @@ impl Env<'_> {
             ));
         }
         if !(-BPF_MAX_VAR_OFF + 1..BPF_MAX_VAR_OFF).contains(&smin) {
-            return fail(format!("value {smin} makes {ptr_type} pointer be out of bounds"));
+            return fail(format!(
+                "value {smin} makes {ptr_type} pointer be out of bounds"
+            ));
         }
         Ok(())
     }
@@ -340,8 +346,7 @@ impl Env<'_> {
         self.check_sane_offset(off, &ts, true)?;
         self.check_sane_offset(ptr, &ts, false)?;
         let o = off.val;
-        if (known && (o.smin != o.smax || o.umin != o.umax)) || o.smin > o.smax || o.umin > o.umax
-        {
+        if (known && (o.smin != o.smax || o.umin != o.umax)) || o.smin > o.smax || o.umin > o.umax {
             *self.cur.reg_mut(d) = RegState::unknown();
             return Ok(());
         }
@@ -484,7 +489,9 @@ impl Env<'_> {
                 if !(-(MAX_BPF_STACK as i64)..=0).contains(&off) {
                     return Err(self.reject(
                         RejectionKind::StackOutOfBounds { off, size: 1 },
-                        format!("R{d} stack pointer arithmetic goes out of range, prohibited for !root"),
+                        format!(
+                            "R{d} stack pointer arithmetic goes out of range, prohibited for !root"
+                        ),
                     ));
                 }
             }

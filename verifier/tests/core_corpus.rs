@@ -92,9 +92,11 @@ fn corpus_verdicts_agree_with_the_kernel() {
                 .as_ref()
                 .err()
                 .map(|r| r.message.lines().last().unwrap_or("").to_string());
-            let for_want_of_desc = ours.result.as_ref().err().is_some_and(|r| {
-                r.message.contains("ironbpf has no context description")
-            });
+            let for_want_of_desc = ours
+                .result
+                .as_ref()
+                .err()
+                .is_some_and(|r| r.message.contains("ironbpf has no context description"));
             if for_want_of_desc {
                 no_desc += 1;
                 no_desc_agreed += (ka == oa) as usize;

@@ -55,7 +55,6 @@ const fn unpriv(name: &'static str, asm: &'static str) -> Case {
     }
 }
 
-
 fn cases() -> Vec<Case> {
     vec![
         logged("return 0", "r0 = 0\nexit"),
@@ -332,7 +331,8 @@ fn same_log(kernel: &str, ours: &str, exact: bool) -> bool {
     // The kernel's stack-liveness debug lines (`(0) frame 0 insn 5 +live
     // -8`, `(0) live stack update done in 2 iterations`) are not printed by
     // ironbpf.
-    let stack_liveness = |l: &&str| l.starts_with('(') && (l.contains(" frame ") || l.contains("live stack"));
+    let stack_liveness =
+        |l: &&str| l.starts_with('(') && (l.contains(" frame ") || l.contains("live stack"));
     let k: Vec<String> = kernel
         .lines()
         .filter(|l| !stack_liveness(l))
@@ -419,7 +419,11 @@ fn core_agrees_with_the_kernel() {
     for c in &all {
         let id = ProgTypeId::from_kernel_id(c.prog_type).unwrap();
         if c.prog_type != 1 && ProgTypeDesc::builtin(id).is_none() {
-            println!("skipped: {}: no built-in {} descriptor yet", c.name, id.name());
+            println!(
+                "skipped: {}: no built-in {} descriptor yet",
+                c.name,
+                id.name()
+            );
             continue;
         }
         let slots = ironbpf_isa::assemble(c.asm)
@@ -437,7 +441,10 @@ fn core_agrees_with_the_kernel() {
         } else {
             match ironbpf_kernel::load_program_unprivileged(&req, 0) {
                 Ok(k) if k.log.is_empty() && k.result.as_ref().is_err_and(|e| e.errno == 1) => {
-                    println!("skipped: {}: unprivileged BPF is disabled on this machine", c.name);
+                    println!(
+                        "skipped: {}: unprivileged BPF is disabled on this machine",
+                        c.name
+                    );
                     continue;
                 }
                 Ok(k) => k,
@@ -451,13 +458,19 @@ fn core_agrees_with_the_kernel() {
         let desc = desc_for(c.prog_type);
         let ours = verify_with_desc(&slots, &opts, Some(&desc));
         let k_err = ironbpf_kernel::first_error_line(&k.log);
-        let o_err = ours.result.as_ref().err().map(|r| r.message.lines().last().unwrap_or("").to_string());
+        let o_err = ours
+            .result
+            .as_ref()
+            .err()
+            .map(|r| r.message.lines().last().unwrap_or("").to_string());
         let verdict_ok = k.accepted() == ours.result.is_ok();
         // The kernel's error line is one of the lines of our message (the
         // kernel's parser takes the last line that is not a trailer).
         let line_ok = k.accepted()
             || ours.result.as_ref().err().is_some_and(|r| {
-                k_err.as_deref().is_some_and(|k| r.message.lines().any(|l| l == k || k.starts_with(l)))
+                k_err
+                    .as_deref()
+                    .is_some_and(|k| r.message.lines().any(|l| l == k || k.starts_with(l)))
             });
         let insn_ok = k.accepted()
             || k.error_insn.is_none()
