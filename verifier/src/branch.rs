@@ -368,8 +368,11 @@ pub fn refine_unchecked(
 }
 
 /// Both operands narrowed by one edge of `a op b` (taken or fall-through),
-/// synced; `None` when the narrowed state holds no value (the edge cannot
-/// happen), i.e. when [`Scalar::sanity_check`] fails on either.
+/// synced; `None` when [`Scalar::sanity_check`] fails on either (the edge
+/// cannot happen). Like the kernel's, the sync can turn some impossible
+/// edges into a constant that passes the check (see
+/// [`Scalar::update_64_bounds`]); those come back as `Some`, and the 6.18
+/// kernel explores them too.
 pub fn refine(
     op: JmpOp,
     is32: bool,

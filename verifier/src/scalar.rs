@@ -193,20 +193,22 @@ impl Scalar {
         self.umax = self.umax.min(t.value | t.mask);
         // When the u64 range and the tnum have a single value in common,
         // the register is that constant.
+        // The kernel's tnum_step saturates at the tnum's largest value, so
+        // on a state that holds no value at all (an edge that cannot be
+        // taken, which is_branch_taken did not see) this picks a constant
+        // too, as 6.18 does (kernel_regstate, seeds 0x5555 and 0x6666).
         let tmax = t.value | t.mask;
         let umin_in = t.contains_value(self.umin);
-        let next = t.step(self.umin);
+        let step = |z: u64| t.step(z).unwrap_or(tmax);
+        let next = step(self.umin);
         let known = if umin_in {
-            match next {
-                Some(n) if n > self.umax => Some(self.umin),
-                _ => None,
-            }
+            (next > self.umax).then_some(self.umin)
+        } else if next == tmax {
+            Some(tmax)
+        } else if next <= self.umax && step(next) > self.umax {
+            Some(next)
         } else {
-            match next {
-                Some(n) if n == tmax => Some(tmax),
-                Some(n) if n <= self.umax && t.step(n).is_none_or(|m| m > self.umax) => Some(n),
-                _ => None,
-            }
+            None
         };
         if let Some(v) = known {
             *self = Scalar::constant(v);
