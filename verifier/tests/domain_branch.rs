@@ -187,6 +187,15 @@ fn decisions_the_kernel_makes() {
         f.to_log_string(),
         "scalar(smin=umin=smin32=umin32=10,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))"
     );
-    // An edge no pair takes.
-    assert!(refine(JmpOp::Jeq, false, &c(1), &c(2), true).is_none());
+    // An empty state fails the kernel's sanity check with its message.
+    let mut empty = Scalar::unknown();
+    empty.umin = 5;
+    empty.umax = 4;
+    assert_eq!(
+        empty.sanity_check().unwrap_err(),
+        "range bounds violation u64=[0x5, 0x4] s64=[0x8000000000000000, 0x7fffffffffffffff] \
+         u32=[0x0, 0xffffffff] s32=[0x80000000, 0x7fffffff] var_off=(0x0, 0xffffffffffffffff)"
+    );
+    // Constants are decided before any refinement.
+    assert_eq!(is_branch_taken(JmpOp::Jeq, false, &c(1), &c(2)), Some(false));
 }
