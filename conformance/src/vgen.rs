@@ -49,16 +49,23 @@ pub struct VMap {
     pub key_size: u32,
     pub value_size: u32,
     pub max_entries: u32,
+    /// `BPF_F_*` creation flags.
+    pub map_flags: u32,
 }
 
-/// The maps of every generated program, by index: an array and a hash.
-pub const VGEN_MAPS: [VMap; 2] = [
+/// `BPF_F_RDONLY_PROG`: programs may read the map's values, not write them.
+pub const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+
+/// The maps of every generated program, by index: an array, a hash, and an
+/// array programs may only read.
+pub const VGEN_MAPS: [VMap; 3] = [
     VMap {
         name: "vgen_array",
         map_type: 2,
         key_size: 4,
         value_size: 16,
         max_entries: 4,
+        map_flags: 0,
     },
     VMap {
         name: "vgen_hash",
@@ -66,6 +73,15 @@ pub const VGEN_MAPS: [VMap; 2] = [
         key_size: 4,
         value_size: 24,
         max_entries: 8,
+        map_flags: 0,
+    },
+    VMap {
+        name: "vgen_rdonly",
+        map_type: 2,
+        key_size: 4,
+        value_size: 16,
+        max_entries: 4,
+        map_flags: BPF_F_RDONLY_PROG,
     },
 ];
 
@@ -160,6 +176,10 @@ rules! {
     UnknownOpcode => "unknown-opcode",
     /// A bpf-to-bpf call (unprivileged: needs CAP_BPF).
     CallUnpriv => "bpf-call-unprivileged",
+    /// A store into the value of a map created `BPF_F_RDONLY_PROG`.
+    ReadOnlyMapWrite => "read-only-map-write",
+    /// Part of a spilled pointer read back from the stack.
+    PartialPointerFill => "partial-pointer-fill",
 }
 
 impl fmt::Display for Rule {
@@ -223,7 +243,7 @@ impl VProgram {
                 key_size: m.key_size,
                 value_size: m.value_size,
                 max_entries: m.max_entries,
-                map_flags: 0,
+                map_flags: m.map_flags,
                 frozen_readonly: false,
             })
             .collect();
@@ -1009,6 +1029,26 @@ impl G<'_> {
                 let v = self.t.ins("r0 = 0");
                 (v, "BPF_MOV uses reserved fields".into())
             }
+            Rule::ReadOnlyMapWrite => {
+                self.key_and_map(2);
+                self.t.ins("call bpf_map_lookup_elem");
+                let l = self.t.label();
+                self.t.ins(format!("if r0 == 0 goto {l}"));
+                let off = 8 * self.rng.below(2) as i16;
+                let v = if self.rng.chance(1, 2) {
+                    self.t.ins(format!("*(u64 *)(r0 +{off}) = r6"))
+                } else {
+                    self.t.ins(format!("*(u32 *)(r0 +{off}) = 7"))
+                };
+                self.t.place(&l);
+                (v, "write into map forbidden".into())
+            }
+            Rule::PartialPointerFill => {
+                let p = self.rng.pick(&["r9", "r10"]);
+                self.t.ins(format!("*(u64 *)(r10 -8) = {p}"));
+                let v = self.t.ins("r1 = *(u32 *)(r10 -8)");
+                (v, "invalid size of register fill".into())
+            }
             Rule::CallUnpriv => {
                 let v = self.t.ins("call sub_unpriv");
                 self.t.ins("r6 += r0");
@@ -1115,6 +1155,7 @@ impl KernelOracle {
             .map(|m| {
                 let mut c = MapCreate::new(m.map_type, m.key_size, m.value_size, m.max_entries);
                 c.name = m.name.into();
+                c.map_flags = m.map_flags;
                 KernelMap::create(&c).map_err(|e| format!("cannot create map {}: {e}", m.name))
             })
             .collect::<Result<Vec<_>, _>>()?;
