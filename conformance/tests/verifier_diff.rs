@@ -37,6 +37,8 @@ const EXACT: &[Rule] = &[
     Rule::UninitRegRead,
     Rule::UnknownOpcode,
     Rule::UnreachableCode,
+    Rule::ReadOnlyMapWrite,
+    Rule::PartialPointerFill,
 ];
 
 /// Rules on which ironbpf refuses as the kernel does (its message may differ).

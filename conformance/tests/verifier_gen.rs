@@ -45,6 +45,20 @@ fn every_rule_and_every_type_is_generated() {
     let mut unpriv = 0;
     for seed in SEEDS {
         let p = generate(seed);
+        // The text's instructions are the program's slots (ld_imm64 takes two).
+        let slots: usize = p
+            .text
+            .lines()
+            .filter(|l| !l.ends_with(':'))
+            .map(|l| {
+                if l.contains("map[") || l.ends_with(" ll") {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
+        assert_eq!(slots, p.insns.len(), "seed {seed}:\n{}", p.text);
         *types.entry(p.prog_type).or_insert(0) += 1;
         unpriv += u32::from(!p.privileged);
         match &p.broken {
