@@ -212,7 +212,7 @@ impl Rng {
         let base = self.value();
         (0..n)
             .map(|_| {
-                if self.next() % 2 == 0 {
+                if self.next().is_multiple_of(2) {
                     base.wrapping_add(self.next() % 64)
                 } else {
                     self.value()
@@ -248,7 +248,7 @@ fn every_alu_op_is_sound_on_random_sets() {
 
 #[test]
 fn neg_movsx_bswap_and_loads_are_sound() {
-    const SEED: u64 = 0xbe_e5_0000_0042;
+    const SEED: u64 = 0xbee5_0000_0042;
     eprintln!("domain_alu: seed {SEED:#x}");
     let mut rng = Rng(SEED);
     let mut sets = windows();
@@ -261,8 +261,15 @@ fn neg_movsx_bswap_and_loads_are_sound() {
             let r = scalar_neg(is64, &a);
             r.sanity_check().unwrap();
             for &x in xs {
-                let z = if is64 { x.wrapping_neg() } else { u64::from((x as u32).wrapping_neg()) };
-                assert!(r.contains_value(z), "neg is64={is64} {x:#x} -> {z:#x} not in {r:?}");
+                let z = if is64 {
+                    x.wrapping_neg()
+                } else {
+                    u64::from((x as u32).wrapping_neg())
+                };
+                assert!(
+                    r.contains_value(z),
+                    "neg is64={is64} {x:#x} -> {z:#x} not in {r:?}"
+                );
             }
         }
         for (is64, bits) in [(true, 8u8), (true, 16), (true, 32), (false, 8), (false, 16)] {
@@ -275,7 +282,12 @@ fn neg_movsx_bswap_and_loads_are_sound() {
                     _ => i64::from(x as i32),
                 };
                 let z = if is64 { s as u64 } else { u64::from(s as u32) };
-                assert!(r.contains_value(z), "movsx is64={is64} s{bits} {x:#x} -> {z:#x} not in {} from {}", r.to_log_string(), a.to_log_string());
+                assert!(
+                    r.contains_value(z),
+                    "movsx is64={is64} s{bits} {x:#x} -> {z:#x} not in {} from {}",
+                    r.to_log_string(),
+                    a.to_log_string()
+                );
             }
         }
         for (endian, width) in [
@@ -300,7 +312,10 @@ fn neg_movsx_bswap_and_loads_are_sound() {
                     (_, 32) => u64::from((x as u32).swap_bytes()),
                     _ => x.swap_bytes(),
                 };
-                assert!(r.contains_value(z), "{endian:?}{width} {x:#x} -> {z:#x} not in {r:?}");
+                assert!(
+                    r.contains_value(z),
+                    "{endian:?}{width} {x:#x} -> {z:#x} not in {r:?}"
+                );
             }
         }
     }
@@ -317,7 +332,10 @@ fn neg_movsx_bswap_and_loads_are_sound() {
                     (2, true) => raw as i16 as i64 as u64,
                     (_, true) => raw as i32 as i64 as u64,
                 };
-                assert!(r.contains_value(z), "load size {size} sx={sx}: {z:#x} not in {r:?}");
+                assert!(
+                    r.contains_value(z),
+                    "load size {size} sx={sx}: {z:#x} not in {r:?}"
+                );
             }
         }
     }
@@ -339,23 +357,23 @@ fn sync_keeps_every_value_of_arbitrary_states() {
         let (a1, a2) = (pick(&mut rng) as u32, pick(&mut rng) as u32);
         let (b1, b2) = (pick(&mut rng) as i32, pick(&mut rng) as i32);
         let mut s = Scalar::unknown();
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             s.umin = u1.min(u2);
             s.umax = u1.max(u2);
         }
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             s.smin = s1.min(s2);
             s.smax = s1.max(s2);
         }
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             s.u32_min = a1.min(a2);
             s.u32_max = a1.max(a2);
         }
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             s.s32_min = b1.min(b2);
             s.s32_max = b1.max(b2);
         }
-        if rng.next() % 2 == 0 {
+        if rng.next().is_multiple_of(2) {
             let m = rng.next() | rng.next();
             s.var_off = Tnum::new(pick(&mut rng) & !m, m);
         }
@@ -365,8 +383,14 @@ fn sync_keeps_every_value_of_arbitrary_states() {
         for &x in &pts {
             if before.contains_value(x) {
                 checked += 1;
-                assert!(after.contains_value(x), "sync dropped {x:#x}: {before:?} -> {after:?}");
-                assert!(after.sanity_check().is_ok(), "a state holding {x:#x} fails the check: {after:?}");
+                assert!(
+                    after.contains_value(x),
+                    "sync dropped {x:#x}: {before:?} -> {after:?}"
+                );
+                assert!(
+                    after.sanity_check().is_ok(),
+                    "a state holding {x:#x} fails the check: {after:?}"
+                );
             }
         }
     }

@@ -64,7 +64,8 @@ fn check(op: JmpOp, is32: bool, xs: &[u64], ys: &[u64], a: &Scalar, b: &Scalar) 
             seen[usize::from(t)] = true;
             if let Some(d) = decided {
                 assert_eq!(
-                    d, t,
+                    d,
+                    t,
                     "{op:?} is32={is32}: decided {d} but {x:#x} vs {y:#x} gives {t} ({} vs {})",
                     a.to_log_string(),
                     b.to_log_string()
@@ -77,7 +78,9 @@ fn check(op: JmpOp, is32: bool, xs: &[u64], ys: &[u64], a: &Scalar, b: &Scalar) 
         let checked = refine(op, is32, a, b, taken);
         if seen[usize::from(taken)] {
             let Some((ca, cb)) = checked else {
-                panic!("{op:?} is32={is32} taken={taken}: refine says impossible, but pairs take it");
+                panic!(
+                    "{op:?} is32={is32} taken={taken}: refine says impossible, but pairs take it"
+                );
             };
             assert_eq!((ca, cb), (ra, rb));
         }
@@ -118,7 +121,23 @@ fn every_jump_is_sound_on_window_pairs() {
 fn every_jump_is_sound_against_constants() {
     // `if rX op imm`: the second operand is the sign-extended immediate.
     let ws = windows();
-    let imms: Vec<i32> = vec![0, 1, 2, 4, 5, 7, 8, -1, -2, 0x7c, 0x7f, i32::MIN, i32::MAX, 0x7fff_fffd, -4];
+    let imms: Vec<i32> = vec![
+        0,
+        1,
+        2,
+        4,
+        5,
+        7,
+        8,
+        -1,
+        -2,
+        0x7c,
+        0x7f,
+        i32::MIN,
+        i32::MAX,
+        0x7fff_fffd,
+        -4,
+    ];
     for op in JmpOp::ALL {
         for is32 in [false, true] {
             for w in &ws {
@@ -135,7 +154,7 @@ fn every_jump_is_sound_against_constants() {
 
 #[test]
 fn every_jump_is_sound_on_random_sets() {
-    const SEED: u64 = 0x0b_4a_9c_11_0000_0003;
+    const SEED: u64 = 0x0b4a_9c11_0000_0003;
     eprintln!("domain_branch: seed {SEED:#x}");
     let mut s = SEED;
     let mut next = move || {
@@ -145,13 +164,15 @@ fn every_jump_is_sound_on_random_sets() {
         s
     };
     for _ in 0..20_000 {
-        let mut set = |next: &mut dyn FnMut() -> u64| -> Vec<u64> {
+        let set = |next: &mut dyn FnMut() -> u64| -> Vec<u64> {
             let base = match next() % 3 {
                 0 => next(),
                 1 => BASES[(next() % 8) as usize],
                 _ => next() >> (next() % 64),
             };
-            (0..1 + next() % 5).map(|_| base.wrapping_add(next() % 32)).collect()
+            (0..1 + next() % 5)
+                .map(|_| base.wrapping_add(next() % 32))
+                .collect()
         };
         let xs = set(&mut next);
         let ys = set(&mut next);
@@ -173,15 +194,24 @@ fn decisions_the_kernel_makes() {
     assert_eq!(is_branch_taken(JmpOp::Jgt, false, &r, &c(254)), None);
     assert_eq!(is_branch_taken(JmpOp::Jeq, false, &r, &c(256)), Some(false));
     assert_eq!(is_branch_taken(JmpOp::Jne, false, &r, &c(300)), Some(true));
-    assert_eq!(is_branch_taken(JmpOp::Jset, false, &r, &c(0x100)), Some(false));
-    assert_eq!(is_branch_taken(JmpOp::Jsgt, false, &r, &c(u64::MAX)), Some(true));
+    assert_eq!(
+        is_branch_taken(JmpOp::Jset, false, &r, &c(0x100)),
+        Some(false)
+    );
+    assert_eq!(
+        is_branch_taken(JmpOp::Jsgt, false, &r, &c(u64::MAX)),
+        Some(true)
+    );
     // JMP32 looks at the low halves only.
     let hi = Scalar::constant(0x1_0000_0005);
     assert_eq!(is_branch_taken(JmpOp::Jeq, true, &hi, &c(5)), Some(true));
     assert_eq!(is_branch_taken(JmpOp::Jeq, false, &hi, &c(5)), Some(false));
     // The refinement of `r < 10` on [0, 255].
     let (t, _) = refine(JmpOp::Jlt, false, &r, &c(10), true).unwrap();
-    assert_eq!(t.to_log_string(), "scalar(smin=smin32=0,smax=umax=smax32=umax32=9,var_off=(0x0; 0xf))");
+    assert_eq!(
+        t.to_log_string(),
+        "scalar(smin=smin32=0,smax=umax=smax32=umax32=9,var_off=(0x0; 0xf))"
+    );
     let (f, _) = refine(JmpOp::Jlt, false, &r, &c(10), false).unwrap();
     assert_eq!(
         f.to_log_string(),
@@ -197,5 +227,8 @@ fn decisions_the_kernel_makes() {
          u32=[0x0, 0xffffffff] s32=[0x80000000, 0x7fffffff] var_off=(0x0, 0xffffffffffffffff)"
     );
     // Constants are decided before any refinement.
-    assert_eq!(is_branch_taken(JmpOp::Jeq, false, &c(1), &c(2)), Some(false));
+    assert_eq!(
+        is_branch_taken(JmpOp::Jeq, false, &c(1), &c(2)),
+        Some(false)
+    );
 }

@@ -19,12 +19,18 @@ fn num(s: &str) -> u64 {
 
 /// Reads the kernel's text back (the inverse of `write_value`).
 fn parse(text: &str) -> Scalar {
-    let Some(body) = text.strip_prefix("scalar(").and_then(|b| b.strip_suffix(')')) else {
+    let Some(body) = text
+        .strip_prefix("scalar(")
+        .and_then(|b| b.strip_suffix(')'))
+    else {
         return Scalar::constant(num(text));
     };
     let mut s = Scalar::unknown();
     let (ranges, var_off) = match body.find("var_off=(") {
-        Some(i) => (&body[..i], Some(&body[i + "var_off=(".len()..body.len() - 1])),
+        Some(i) => (
+            &body[..i],
+            Some(&body[i + "var_off=(".len()..body.len() - 1]),
+        ),
         None => (body, None),
     };
     if let Some(t) = var_off {
@@ -55,7 +61,10 @@ fn parse(text: &str) -> Scalar {
 fn prints_every_kernel_value_back_the_same() {
     let data = include_str!("data/kernel_scalars.txt");
     let mut n = 0;
-    for line in data.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in data
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let s = parse(line);
         assert_eq!(s.to_log_string(), line, "from {s:?}");
         n += 1;
@@ -69,8 +78,14 @@ fn the_print_rules() {
     assert_eq!(Scalar::constant(0).to_log_string(), "0");
     assert_eq!(Scalar::constant(32767).to_log_string(), "32767");
     assert_eq!(Scalar::constant(32768).to_log_string(), "0x8000");
-    assert_eq!(Scalar::constant((-32768i64) as u64).to_log_string(), "-32768");
-    assert_eq!(Scalar::constant((-32769i64) as u64).to_log_string(), "0xffffffffffff7fff");
+    assert_eq!(
+        Scalar::constant((-32768i64) as u64).to_log_string(),
+        "-32768"
+    );
+    assert_eq!(
+        Scalar::constant((-32769i64) as u64).to_log_string(),
+        "0xffffffffffff7fff"
+    );
     assert_eq!(Scalar::constant(u64::MAX).to_log_string(), "-1");
     // Unknown: nothing inside.
     assert_eq!(Scalar::unknown().to_log_string(), "scalar()");
@@ -103,7 +118,10 @@ fn the_print_rules() {
     // With an id (CORE's): `id=N` first.
     let mut out = String::new();
     scalar_load(1, false).write_value(&mut out, 3);
-    assert_eq!(out, "scalar(id=3,smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))");
+    assert_eq!(
+        out,
+        "scalar(id=3,smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))"
+    );
     let mut out = String::new();
     Scalar::unknown().write_value(&mut out, 2);
     assert_eq!(out, "scalar(id=2)");

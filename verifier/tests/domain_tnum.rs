@@ -61,7 +61,10 @@ fn binary_ops_are_sound_on_every_4_bit_tnum() {
                 for x in members(a) {
                     for y in members(b) {
                         let z = concrete(x, y);
-                        assert!(r.contains_value(z), "{name}({a}, {b}) = {r} misses {x:#x} op {y:#x} = {z:#x}");
+                        assert!(
+                            r.contains_value(z),
+                            "{name}({a}, {b}) = {r} misses {x:#x} op {y:#x} = {z:#x}"
+                        );
                     }
                 }
             }
@@ -110,7 +113,10 @@ fn mul_differs_from_the_cgo22_algorithm_and_is_mostly_more_precise() {
     }
     eprintln!("tnum_mul vs CGO'22 on 4-bit pairs: same {same}, 6.18 better {new_better}, CGO'22 better {old_better}, incomparable {neither}");
     assert_eq!(same + new_better + old_better + neither, 81 * 81);
-    assert!(new_better > 10 * (old_better + neither), "6.18's mul should mostly be the more precise");
+    assert!(
+        new_better > 10 * (old_better + neither),
+        "6.18's mul should mostly be the more precise"
+    );
 }
 
 #[test]
@@ -136,12 +142,19 @@ fn shifts_casts_and_subregs_are_sound_on_sampled_64_bit_tnums() {
         for x in members(t) {
             assert!(t.lshift(sh).contains_value(x << sh), "{t} << {sh}");
             assert!(t.rshift(sh).contains_value(x >> sh), "{t} >> {sh}");
-            assert!(t.arshift(sh, 64).contains_value(((x as i64) >> sh) as u64), "{t} s>> {sh}");
+            assert!(
+                t.arshift(sh, 64).contains_value(((x as i64) >> sh) as u64),
+                "{t} s>> {sh}"
+            );
             let a32 = u64::from(((x as u32 as i32) >> sh32) as u32);
             assert!(t.arshift(sh32, 32).contains_value(a32), "{t} s>>32 {sh32}");
             assert!(t.neg().contains_value(x.wrapping_neg()), "-{t}");
             for size in [1u8, 2, 4, 8] {
-                let m = if size == 8 { u64::MAX } else { (1u64 << (size * 8)) - 1 };
+                let m = if size == 8 {
+                    u64::MAX
+                } else {
+                    (1u64 << (size * 8)) - 1
+                };
                 assert!(t.cast(size).contains_value(x & m), "cast({t}, {size})");
             }
             assert!(t.subreg().contains_value(x & 0xffff_ffff));
@@ -206,7 +219,10 @@ fn is_aligned_and_the_print_format() {
     assert!(Tnum::new(3, 0).is_aligned(0));
     assert_eq!(Tnum::new(0, 0xff).to_string(), "(0x0; 0xff)");
     assert_eq!(Tnum::UNKNOWN.to_string(), "(0x0; 0xffffffffffffffff)");
-    assert_eq!(Tnum::new(0x80000000, 0x7fffff7f).to_string(), "(0x80000000; 0x7fffff7f)");
+    assert_eq!(
+        Tnum::new(0x80000000, 0x7fffff7f).to_string(),
+        "(0x80000000; 0x7fffff7f)"
+    );
     assert_eq!(
         Tnum::new(5, 2).to_bin_string(),
         format!("{}1x1", "0".repeat(61))

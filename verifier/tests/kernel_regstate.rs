@@ -12,13 +12,13 @@ use ironbpf_isa::{AluOp, Endian, JmpOp, RawInsn};
 use ironbpf_kernel::{
     load_program, KernelMap, MapCreate, ProgLoad, BPF_LOG_LEVEL2, BPF_PROG_TYPE_SOCKET_FILTER,
 };
-use std::os::fd::AsRawFd;
 use ironbpf_verifier::alu::{
-    is_safe_to_compute, maybe_fork_scalars,
-    scalar_alu, scalar_bswap, scalar_imm, scalar_load, scalar_mov_imm, scalar_movsx, scalar_neg,
+    is_safe_to_compute, maybe_fork_scalars, scalar_alu, scalar_bswap, scalar_imm, scalar_load,
+    scalar_mov_imm, scalar_movsx, scalar_neg,
 };
 use ironbpf_verifier::branch::{is_branch_taken, refine_unchecked};
 use ironbpf_verifier::scalar::Scalar;
+use std::os::fd::AsRawFd;
 
 // ---------------------------------------------------------------------------
 // A pinned pseudo-random generator.
@@ -375,7 +375,12 @@ impl Paths {
     /// those jumping to it.
     fn at(&self, pc: usize) -> Vec<Regs> {
         let mut v = self.here.clone();
-        v.extend(self.pending.iter().filter(|(t, _)| *t == pc).map(|(_, r)| *r));
+        v.extend(
+            self.pending
+                .iter()
+                .filter(|(t, _)| *t == pc)
+                .map(|(_, r)| *r),
+        );
         v
     }
     fn count(&self) -> usize {
@@ -449,7 +454,12 @@ fn generate(rng: &mut Rng, body: usize, map_fd: Option<i32>) -> Prog {
     if let Some(fd) = map_fd {
         // Unknowns from a map value, loaded zero- or sign-extended: look up
         // key 0 of a one-element array, leave on null.
-        emit(&mut p, &mut regs, Op::Store, &[RawInsn::new(0x62, 10, 0, -4, 0)]);
+        emit(
+            &mut p,
+            &mut regs,
+            Op::Store,
+            &[RawInsn::new(0x62, 10, 0, -4, 0)],
+        );
         emit(
             &mut p,
             &mut regs,
@@ -468,14 +478,24 @@ fn generate(rng: &mut Rng, body: usize, map_fd: Option<i32>) -> Prog {
             Op::SetPtr { dst: 1, slots: 2 },
             &[RawInsn::new(0x18, 1, 1, 0, fd), RawInsn::new(0, 0, 0, 0, 0)],
         );
-        emit(&mut p, &mut regs, Op::CallLookup, &[RawInsn::new(CLS_JMP | 0x80, 0, 0, 0, 1)]);
+        emit(
+            &mut p,
+            &mut regs,
+            Op::CallLookup,
+            &[RawInsn::new(CLS_JMP | 0x80, 0, 0, 0, 1)],
+        );
         emit(
             &mut p,
             &mut regs,
             Op::NullCheck { off: 1 },
             &[RawInsn::new(CLS_JMP | 0x50, 0, 0, 1, 0)],
         );
-        emit(&mut p, &mut regs, Op::Exit, &[RawInsn::new(0x95, 0, 0, 0, 0)]);
+        emit(
+            &mut p,
+            &mut regs,
+            Op::Exit,
+            &[RawInsn::new(0x95, 0, 0, 0, 0)],
+        );
         for d in [7u8, 8, 9] {
             let (size, sz) = rng.pick(&[(4u8, 0x00u8), (2, 0x08), (1, 0x10), (8, 0x18)]);
             let sx = size < 8 && rng.chance(2, 3);
@@ -591,11 +611,17 @@ fn generate(rng: &mut Rng, body: usize, map_fd: Option<i32>) -> Prog {
             // byte swap: le/be (ALU) or bswap (ALU64)
             let width = rng.pick(&[16, 32, 64]);
             let (raw, endian) = if is64 {
-                (RawInsn::new(CLS_ALU64 | 0xd0, dst, 0, 0, width), Endian::Swap)
+                (
+                    RawInsn::new(CLS_ALU64 | 0xd0, dst, 0, 0, width),
+                    Endian::Swap,
+                )
             } else if rng.chance(1, 2) {
                 (RawInsn::new(CLS_ALU | 0xd0, dst, 0, 0, width), Endian::ToLe)
             } else {
-                (RawInsn::new(CLS_ALU | 0xd0 | SRC_X, dst, 0, 0, width), Endian::ToBe)
+                (
+                    RawInsn::new(CLS_ALU | 0xd0 | SRC_X, dst, 0, 0, width),
+                    Endian::ToBe,
+                )
             };
             emit(
                 &mut p,
@@ -618,10 +644,13 @@ fn generate(rng: &mut Rng, body: usize, map_fd: Option<i32>) -> Prog {
             } else {
                 rng.pick(&[8u8, 16])
             };
-            let ok = regs.at(p.slots.len()).iter().all(|r| match sc(&r[src as usize]) {
-                Some(s) => s.const_value().is_some() || s.umax >= 1u64 << (bits - 1),
-                None => false,
-            });
+            let ok = regs
+                .at(p.slots.len())
+                .iter()
+                .all(|r| match sc(&r[src as usize]) {
+                    Some(s) => s.const_value().is_some() || s.umax >= 1u64 << (bits - 1),
+                    None => false,
+                });
             if ok {
                 let raw = RawInsn::new(cls | 0xb0 | SRC_X, dst, src, i16::from(bits), 0);
                 emit(
@@ -682,7 +711,12 @@ fn generate(rng: &mut Rng, body: usize, map_fd: Option<i32>) -> Prog {
         i += 1;
     }
     let _ = body_start;
-    emit(&mut p, &mut regs, Op::Exit, &[RawInsn::new(0x95, 0, 0, 0, 0)]);
+    emit(
+        &mut p,
+        &mut regs,
+        Op::Exit,
+        &[RawInsn::new(0x95, 0, 0, 0, 0)],
+    );
     p
 }
 
@@ -750,7 +784,11 @@ fn compare_tokens(
             Reg::Scalar(s) => {
                 if let Ok(path) = std::env::var("IRONBPF_REGSTATE_COLLECT") {
                     use std::io::Write as _;
-                    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+                    if let Ok(mut f) = std::fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(path)
+                    {
                         let _ = writeln!(f, "{val}");
                     }
                 }
@@ -818,16 +856,28 @@ fn check_log(prog: &Prog, log: &str, tally: &mut Tally, label: &str) {
                 continue;
             };
             let Some((sx, sy, regs)) = stack.pop() else {
-                return desync(tally, format!("kernel pops `from {x} to {y}`, ours has no pending branch"));
+                return desync(
+                    tally,
+                    format!("kernel pops `from {x} to {y}`, ours has no pending branch"),
+                );
             };
             if (sx, sy) != (x, y) {
-                return desync(tally, format!("kernel pops from {x} to {y}, ours from {sx} to {sy}"));
+                return desync(
+                    tally,
+                    format!("kernel pops from {x} to {y}, ours from {sx} to {sy}"),
+                );
             }
             last_pc = None;
             if state.trim() == "safe" {
                 cur = None;
             } else {
-                compare_tokens(tally, &regs, &reg_tokens(state), &format!("{label} from {x} to {y}"), line);
+                compare_tokens(
+                    tally,
+                    &regs,
+                    &reg_tokens(state),
+                    &format!("{label} from {x} to {y}"),
+                    line,
+                );
                 cur = Some((y, regs));
             }
             continue;
@@ -847,19 +897,34 @@ fn check_log(prog: &Prog, log: &str, tally: &mut Tally, label: &str) {
             // precision backtracking lines.
             if let Some((_, regs)) = &cur {
                 let regs = *regs;
-                compare_tokens(tally, &regs, &reg_tokens(rest), &format!("{label} after {pc}"), line);
+                compare_tokens(
+                    tally,
+                    &regs,
+                    &reg_tokens(rest),
+                    &format!("{label} after {pc}"),
+                    line,
+                );
             }
             continue;
         }
         let Some((cpc, regs)) = cur else {
-            return desync(tally, format!("kernel goes on at {pc}, ours has ended the path"));
+            return desync(
+                tally,
+                format!("kernel goes on at {pc}, ours has ended the path"),
+            );
         };
         if cpc != pc {
             return desync(tally, format!("kernel at insn {pc}, ours at {cpc}"));
         }
         if !rest.starts_with('(') {
             // A full state line before the instruction.
-            compare_tokens(tally, &regs, &reg_tokens(rest), &format!("{label} state at {pc}"), line);
+            compare_tokens(
+                tally,
+                &regs,
+                &reg_tokens(rest),
+                &format!("{label} state at {pc}"),
+                line,
+            );
             continue;
         }
         let Some(op) = op_at(pc) else {
@@ -874,12 +939,24 @@ fn check_log(prog: &Prog, log: &str, tally: &mut Tally, label: &str) {
         if let Some((_, after)) = &cur {
             if let Some((_, state)) = rest.split_once(" ; ") {
                 let after = *after;
-                compare_tokens(tally, &after, &reg_tokens(state), &format!("{label} insn {pc} {op:?}"), line);
+                compare_tokens(
+                    tally,
+                    &after,
+                    &reg_tokens(state),
+                    &format!("{label} insn {pc} {op:?}"),
+                    line,
+                );
             }
         }
     }
     if !stack.is_empty() {
-        desync(tally, format!("ours has {} branches the kernel never explored", stack.len()));
+        desync(
+            tally,
+            format!(
+                "ours has {} branches the kernel never explored",
+                stack.len()
+            ),
+        );
     }
 }
 
@@ -915,7 +992,10 @@ fn run(seed: u64, programs: usize, body: usize) -> Tally {
         }
         check_log(&prog, &out.log, &mut tally, &label);
     }
-    assert!(rejected <= programs / 20, "{rejected} of {programs} programs refused");
+    assert!(
+        rejected <= programs / 20,
+        "{rejected} of {programs} programs refused"
+    );
     tally
 }
 
@@ -931,11 +1011,21 @@ fn register_states_match_the_kernel_log() {
     let SEED: u64 = env("IRONBPF_REGSTATE_SEED")
         .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
         .unwrap_or(0x5ca1_ab1e_d00d_f00d);
-    let PROGRAMS: usize = env("IRONBPF_REGSTATE_PROGRAMS").and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let BODY: usize = env("IRONBPF_REGSTATE_BODY").and_then(|s| s.parse().ok()).unwrap_or(40);
+    let PROGRAMS: usize = env("IRONBPF_REGSTATE_PROGRAMS")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let BODY: usize = env("IRONBPF_REGSTATE_BODY")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
     eprintln!("kernel_regstate: seed {SEED:#x}, {PROGRAMS} programs of {BODY} body instructions");
     let t = run(SEED, PROGRAMS, BODY);
-    let pct = |a: u64, b: u64| if b == 0 { 100.0 } else { a as f64 * 100.0 / b as f64 };
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            100.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
     eprintln!(
         "kernel_regstate: {} of {} printed instruction states agree ({:.2}%), {} of {} register values ({:.2}%), {} path desyncs",
         t.lines_agree,
@@ -950,6 +1040,12 @@ fn register_states_match_the_kernel_log() {
         eprintln!("{d}");
     }
     assert!(t.lines > 1000, "too few states compared: {}", t.lines);
-    assert_eq!(t.lines_agree, t.lines, "register states differ from the kernel's (seed {SEED:#x})");
-    assert_eq!(t.desync, 0, "explored paths differ from the kernel's (seed {SEED:#x})");
+    assert_eq!(
+        t.lines_agree, t.lines,
+        "register states differ from the kernel's (seed {SEED:#x})"
+    );
+    assert_eq!(
+        t.desync, 0,
+        "explored paths differ from the kernel's (seed {SEED:#x})"
+    );
 }
