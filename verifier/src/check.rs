@@ -33,6 +33,9 @@ struct Explored {
     st: VState,
     /// Paths still being explored below it (0: every continuation is safe).
     branches: u32,
+    hits: u32,
+    misses: u32,
+    evicted: bool,
     parent: Option<usize>,
 }
 
@@ -75,6 +78,8 @@ pub(crate) struct Env<'a> {
     pub safe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
     live: Vec<u16>,
+    /// States remembered and not forgotten.
+    stored: u64,
 }
 
 impl<'a> Env<'a> {
@@ -147,6 +152,7 @@ impl<'a> Env<'a> {
             taken: vec![(false, false); n],
             safe_access: vec![false; n],
             live,
+            stored: 0,
         }
     }
 
@@ -288,6 +294,10 @@ impl<'a> Env<'a> {
             e.branches = e.branches.saturating_sub(1);
             if e.branches > 0 {
                 break;
+            }
+            if e.evicted {
+                e.evicted = false;
+                self.stored -= 1;
             }
             node = e.parent;
         }
@@ -706,36 +716,60 @@ impl<'a> Env<'a> {
     /// current one (prune), else remember the current state.
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
-        if let Some(list) = self.by_insn.get(&pc) {
-            for &i in list {
-                let e = &self.explored[i];
-                if e.branches == 0 {
-                    if states_equal(&e.st, &self.cur, false, self.live[pc]) {
-                        self.reached[pc] = true;
-                        return Ok(true);
-                    }
-                } else if is_ancestor(&self.explored, self.cur_parent, i)
-                    && states_equal(&e.st, &self.cur, true, u16::MAX)
-                {
-                    let none = Scratch::default();
-                    let mut cur = String::new();
-                    self.cur.cur().write(&mut cur, true, &none, &self.opts.maps);
-                    let mut old = String::new();
-                    e.st.cur().write(&mut old, true, &none, &self.opts.maps);
-                    return Err(self.reject_errno(
-                        EINVAL,
-                        RejectionKind::InfiniteLoop { pc },
-                        format!(
-                            "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
-                        ),
-                    ));
+        let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
+        let add =
+            self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
+        let mut evict = Vec::new();
+        for i in list {
+            let e = &self.explored[i];
+            if e.branches == 0 {
+                if states_equal(&e.st, &self.cur, false, self.live[pc]) {
+                    self.explored[i].hits += 1;
+                    self.reached[pc] = true;
+                    return Ok(true);
                 }
+            } else if is_ancestor(&self.explored, self.cur_parent, i)
+                && states_equal(&e.st, &self.cur, true, u16::MAX)
+            {
+                let none = Scratch::default();
+                let mut cur = String::new();
+                self.cur.cur().write(&mut cur, true, &none, &self.opts.maps);
+                let mut old = String::new();
+                e.st.cur().write(&mut old, true, &none, &self.opts.maps);
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::InfiniteLoop { pc },
+                    format!(
+                        "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
+                    ),
+                ));
+            }
+            // A state that keeps missing is unlikely to help: forget it
+            // (the kernel's miss_cnt > hit_cnt * 3 + 3), keeping it in the
+            // arena for the parent chains.
+            let e = &mut self.explored[i];
+            if add {
+                e.misses += 1;
+                if e.misses > e.hits * 3 + 3 {
+                    evict.push(i);
+                }
+            }
+        }
+        if !evict.is_empty() {
+            for &i in &evict {
+                // Freed now if fully explored, else when its last branch ends.
+                if self.explored[i].branches == 0 {
+                    self.stored -= 1;
+                } else {
+                    self.explored[i].evicted = true;
+                }
+            }
+            if let Some(l) = self.by_insn.get_mut(&pc) {
+                l.retain(|i| !evict.contains(i));
             }
         }
         // Counted on a miss only, as the kernel does.
         self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
-        let add =
-            self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
         if !add {
             return Ok(false);
         }
@@ -745,12 +779,16 @@ impl<'a> Env<'a> {
         self.explored.push(Explored {
             st: self.cur.clone(),
             branches: 1,
+            hits: 0,
+            misses: 0,
+            evicted: false,
             parent: self.cur_parent,
         });
         let list = self.by_insn.entry(pc).or_default();
         list.push(idx);
         self.stats.total_states += 1;
-        self.stats.peak_states = self.stats.peak_states.max(self.explored.len() as u64);
+        self.stored += 1;
+        self.stats.peak_states = self.stats.peak_states.max(self.stored);
         self.cur_parent = Some(idx);
         Ok(false)
     }

@@ -301,14 +301,9 @@ impl RegState {
     }
 }
 
-/// The kernel's `verbose_snum`: decimal for small magnitudes, hex otherwise.
+/// The kernel's `verbose_snum`: decimal within the s16 range, hex otherwise.
 pub fn write_snum(out: &mut String, v: u64) {
-    let s = v as i64;
-    if v <= u16::MAX as u64 || (i16::MIN as i64..=i16::MAX as i64).contains(&s) {
-        let _ = write!(out, "{s}");
-    } else {
-        let _ = write!(out, "{v:#x}");
-    }
+    crate::scalar::write_snum(out, v)
 }
 
 /// What one byte of the stack holds (`enum bpf_stack_slot_type`).
