@@ -192,6 +192,10 @@ rules! {
     ReadOnlyMapWrite => "read-only-map-write",
     /// Part of a spilled pointer read back from the stack.
     PartialPointerFill => "partial-pointer-fill",
+    /// A map key on stack bytes never written (unprivileged).
+    UninitHelperKey => "uninit-helper-key",
+    /// Two frames whose stacks together pass 512 bytes.
+    CombinedStackTooLarge => "combined-stack-too-large",
 }
 
 impl fmt::Display for Rule {
@@ -349,13 +353,24 @@ pub fn generate(seed: u64) -> VProgram {
     };
     let (types, privs): (Vec<ProgTypeId>, &[bool]) = match rule {
         Some(Rule::UninitStackRead | Rule::LeakIntoMap | Rule::LeakAsReturn)
-        | Some(Rule::PointerCompare | Rule::BackEdge | Rule::CallUnpriv) => (
+        | Some(Rule::PointerCompare | Rule::BackEdge | Rule::CallUnpriv)
+        | Some(Rule::UninitHelperKey) => (
             VGEN_PROG_TYPES
                 .iter()
                 .copied()
                 .filter(|&t| unpriv_ok(t))
                 .collect(),
             &[false],
+        ),
+        // Tracing programs may get a private stack (Linux 6.13+), which
+        // lifts the combined limit.
+        Some(Rule::CombinedStackTooLarge) => (
+            VGEN_PROG_TYPES
+                .iter()
+                .copied()
+                .filter(|t| !matches!(t, ProgTypeId::Kprobe | ProgTypeId::Tracepoint))
+                .collect(),
+            &[true],
         ),
         Some(Rule::InfiniteLoop | Rule::MapValueVarOffset | Rule::StackVarOffset) => {
             (VGEN_PROG_TYPES.to_vec(), &[true])
@@ -1060,6 +1075,39 @@ impl G<'_> {
                 self.t.ins(format!("*(u64 *)(r10 -8) = {p}"));
                 let v = self.t.ins("r1 = *(u32 *)(r10 -8)");
                 (v, "invalid size of register fill".into())
+            }
+            Rule::UninitHelperKey => {
+                // A deeper slot written first (see UninitStackRead).
+                self.t.ins("*(u64 *)(r10 -128) = r6");
+                let map = self.rng.below(2) as usize;
+                let off = -4 - 4 * self.rng.below(4) as i16;
+                self.t.ins("r2 = r10");
+                cause = Some(self.t.ins(format!("r2 += {off}")));
+                self.t.ins(format!("r1 = map[idx:{map}]"));
+                let v = self.t.ins("call bpf_map_lookup_elem");
+                (v, format!("invalid read from stack R2 off {off}+0 size 4"))
+            }
+            Rule::CombinedStackTooLarge => {
+                let main = 256 + 8 * self.rng.below(32) as i16;
+                let sub = 520 - main + 8 * self.rng.below(8) as i16;
+                self.t.ins(format!("*(u64 *)(r10 -{main}) = r6"));
+                cause = Some(self.t.ins("call sub_deep"));
+                let v = self.t.slots;
+                self.subprogs.extend([
+                    "sub_deep:".to_string(),
+                    format!("*(u64 *)(r10 -{sub}) = r1"),
+                    "r0 = 0".into(),
+                    "exit".into(),
+                ]);
+                // The kernel rounds each frame's depth up to 16 bytes.
+                let r16 = |d: i16| (d + 15) / 16 * 16;
+                (
+                    v,
+                    format!(
+                        "combined stack size of 2 calls is {}. Too large",
+                        r16(main) + r16(sub)
+                    ),
+                )
             }
             Rule::CallUnpriv => {
                 let v = self.t.ins("call sub_unpriv");
