@@ -1090,9 +1090,10 @@ impl G<'_> {
             Rule::CombinedStackTooLarge => {
                 let main = 256 + 8 * self.rng.below(32) as i16;
                 let sub = 520 - main + 8 * self.rng.below(8) as i16;
-                self.t.ins(format!("*(u64 *)(r10 -{main}) = r6"));
-                cause = Some(self.t.ins("call sub_deep"));
-                let v = self.t.slots;
+                // The kernel names no instruction: the call is where the
+                // frames stack up, the store where the first one deepens.
+                cause = Some(self.t.ins(format!("*(u64 *)(r10 -{main}) = r6")));
+                let v = self.t.ins("call sub_deep");
                 self.subprogs.extend([
                     "sub_deep:".to_string(),
                     format!("*(u64 *)(r10 -{sub}) = r1"),

@@ -39,6 +39,7 @@ const EXACT: &[Rule] = &[
     Rule::UnreachableCode,
     Rule::ReadOnlyMapWrite,
     Rule::PartialPointerFill,
+    Rule::CombinedStackTooLarge,
 ];
 
 /// Rules on which ironbpf refuses as the kernel does (its message may differ).
@@ -55,11 +56,17 @@ const VERDICT: &[Rule] = &[
     Rule::MisalignedStrict,
     Rule::PacketOffByOne,
     Rule::UninitStackRead,
+    Rule::UninitHelperKey,
 ];
 
 /// Errors the kernel finds before it walks the program, naming no
 /// instruction in its log.
-const NO_INSN: &[Rule] = &[Rule::FallOffEnd, Rule::UnknownOpcode, Rule::CallUnpriv];
+const NO_INSN: &[Rule] = &[
+    Rule::FallOffEnd,
+    Rule::UnknownOpcode,
+    Rule::CallUnpriv,
+    Rule::CombinedStackTooLarge,
+];
 
 #[test]
 fn ironbpf_refuses_as_the_generator_recorded() {
