@@ -704,6 +704,9 @@ impl Env<'_> {
         for r in 1..=5 {
             callee.regs[r] = *self.cur.reg(r);
         }
+        for r in 0..=5 {
+            *self.cur.reg_mut(r) = RegState::not_init();
+        }
         if self.log_on() {
             let mut s = String::from("caller:\n");
             let all = Scratch::default();
@@ -712,9 +715,6 @@ impl Env<'_> {
             callee.write(&mut s, true, &all, &self.opts.maps);
             s.push('\n');
             self.log.push_str(&s);
-        }
-        for r in 0..=5 {
-            *self.cur.reg_mut(r) = RegState::not_init();
         }
         self.cur.frames.push(callee);
         self.scratch_all = true;
@@ -725,7 +725,7 @@ impl Env<'_> {
     /// check.
     pub(crate) fn check_exit(&mut self) -> VResult<Option<usize>> {
         if self.cur.frames.len() > 1 {
-            self.check_src(0)?;
+            // The caller reads r0 if it needs it: no check here.
             let r0 = *self.cur.reg(0);
             let callee_no = (self.cur.frames.len() - 1) as u32;
             if r0.ty == RegType::Stack && r0.frameno == callee_no {
@@ -751,7 +751,9 @@ impl Env<'_> {
                 self.log.push_str(&s);
             }
             *self.cur.reg_mut(0) = r0;
-            self.scratch_all = true;
+            self.scratch_all = false;
+            self.scratch = Scratch::default();
+            self.returned = true;
             return Ok(Some(callee.callsite + 1));
         }
         if let Some(r) = self.cur.refs.first().copied() {
@@ -842,7 +844,9 @@ impl Env<'_> {
                 }
             }
         }
-        let round = |d: u32| d.max(1).div_ceil(32) * 32;
+        // round_up_stack_depth with the JIT on (as on the kernels we
+        // compare with): 16 bytes.
+        let round = |d: u32| d.div_ceil(16) * 16;
         // Depth-first over chains from the main program.
         let mut stack: Vec<(usize, usize, u32, usize)> =
             vec![(0, 0, round(self.stack_depth[0]), 1)];

@@ -80,6 +80,8 @@ pub(crate) struct Env<'a> {
     live: Vec<u16>,
     /// States remembered and not forgotten.
     stored: u64,
+    /// The last instruction returned from a callee.
+    pub returned: bool,
 }
 
 impl<'a> Env<'a> {
@@ -153,6 +155,7 @@ impl<'a> Env<'a> {
             safe_access: vec![false; n],
             live,
             stored: 0,
+            returned: false,
         }
     }
 
@@ -371,6 +374,9 @@ impl<'a> Env<'a> {
                 Some(n) => {
                     self.track_const(pc, &insn);
                     self.pc = n;
+                    // Back from a callee, the next state is printed as
+                    // after a pop (`do_print_state`).
+                    from_pop = std::mem::take(&mut self.returned);
                 }
                 None => {
                     // A path ended at an exit.

@@ -158,19 +158,19 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "bpf-to-bpf call",
-            "r1 = 1\ncall +2\nr0 = 0\nexit\nr0 = r1\nexit",
+            "r1 = 1\ncall pc+2\nr0 = 0\nexit\nr0 = r1\nexit",
         ),
         case(
             "bpf-to-bpf call reads a clobbered register",
-            "r6 = 1\nr2 = 1\ncall +2\nr0 = r2\nexit\nr0 = 0\nexit",
+            "r6 = 1\nr2 = 1\ncall pc+2\nr0 = r2\nexit\nr0 = 0\nexit",
         ),
         case(
             "callee returns uninit r0",
-            "call +2\nr0 = 0\nexit\nexit",
+            "call pc+2\nr0 = 0\nexit\nexit",
         ),
         case(
             "combined stack too large",
-            "*(u64 *)(r10 -400) = 0\ncall +2\nr0 = 0\nexit\n*(u64 *)(r10 -200) = 0\nr0 = 0\nexit",
+            "*(u64 *)(r10 -400) = 0\ncall pc+2\nr0 = 0\nexit\n*(u64 *)(r10 -200) = 0\nr0 = 0\nexit",
         ),
         case("div by zero imm", "r0 = 1\nr0 /= 0\nexit"),
         case("invalid shift", "r0 = 1\nr0 <<= 64\nexit"),
@@ -218,11 +218,11 @@ fn cases() -> Vec<Case> {
         unpriv("unprivileged pointer arithmetic on ctx", "r1 += 4\nr0 = *(u32 *)(r1 +0)\nexit"),
         case(
             "nine frames are too deep",
-            "call +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\nr0 = 0\nexit",
+            "call pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\nr0 = 0\nexit",
         ),
         case(
             "eight frames are fine",
-            "call +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\ncall +1\nexit\nr0 = 0\nexit",
+            "call pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\ncall pc+1\nexit\nr0 = 0\nexit",
         ),
         case(
             "tail call",
@@ -269,7 +269,7 @@ fn cases() -> Vec<Case> {
         ),
         level2(
             "level 2: bpf-to-bpf call",
-            "r1 = 1\ncall +2\nr0 = 0\nexit\nr0 = r1\nexit",
+            "r1 = 1\ncall pc+2\nr0 = 0\nexit\nr0 = r1\nexit",
         ),
         level2(
             "level 2: map lookup",
