@@ -302,16 +302,13 @@ fn lsh64_bounds(dst: &mut Scalar, umin_val: u64, umax_val: u64) {
     // `<< 32` then `s>> 32` is the compilers' sign extension of a subreg:
     // the shifted value's sign is the low half's.
     let exact32 = umin_val == 32 && umax_val == 32;
-    dst.smax = if exact32 && dst.s32_max >= 0 {
-        i64::from(dst.s32_max) << 32
+    if exact32 {
+        dst.smax = i64::from(dst.s32_max) << 32;
+        dst.smin = i64::from(dst.s32_min) << 32;
     } else {
-        i64::MAX
-    };
-    dst.smin = if exact32 {
-        i64::from(dst.s32_min) << 32
-    } else {
-        i64::MIN
-    };
+        dst.smax = i64::MAX;
+        dst.smin = i64::MIN;
+    }
     if umax_val > 63 || dst.umax > 1u64 << (63 - umax_val) {
         dst.umin = 0;
         dst.umax = u64::MAX;

@@ -386,3 +386,43 @@ pub fn refine(
     }
     Some((r1, r2))
 }
+
+/// Both edges of a jump between two scalars as 6.18's `reg_set_min_max`
+/// leaves them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edges {
+    /// `(dst, src)` on the taken edge.
+    pub taken: (Scalar, Scalar),
+    /// `(dst, src)` on the fall-through.
+    pub fallthrough: (Scalar, Scalar),
+    /// The `verifier bug: REG INVARIANTS VIOLATION (...)` lines the kernel
+    /// logs, in its order (`true_reg1`, `true_reg2`, `false_reg1`,
+    /// `false_reg2`), for registers whose refined state held no value; those
+    /// registers keep their tnum with their ranges reset.
+    pub violations: Vec<String>,
+}
+
+/// `reg_set_min_max` for a jump neither `is_branch_taken` decided: both
+/// edges refined and synced, then sanity-checked as the kernel does, which
+/// (outside `BPF_F_TEST_REG_INVARIANTS`) logs a violation and resets the
+/// register's ranges rather than dropping the edge.
+pub fn reg_set_min_max(op: JmpOp, is32: bool, a: &Scalar, b: &Scalar) -> Edges {
+    let (mut f1, mut f2) = refine_unchecked(op, is32, a, b, false);
+    let (mut t1, mut t2) = refine_unchecked(op, is32, a, b, true);
+    let mut violations = Vec::new();
+    for (reg, ctx) in [
+        (&mut t1, "true_reg1"),
+        (&mut t2, "true_reg2"),
+        (&mut f1, "false_reg1"),
+        (&mut f2, "false_reg2"),
+    ] {
+        if let Some(line) = reg.check_or_unbound(ctx) {
+            violations.push(line);
+        }
+    }
+    Edges {
+        taken: (t1, t2),
+        fallthrough: (f1, f2),
+        violations,
+    }
+}

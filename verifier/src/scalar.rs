@@ -411,6 +411,20 @@ impl Scalar {
         }
     }
 
+    /// What 6.18 does when [`Scalar::sanity_check`] fails outside its
+    /// `BPF_F_TEST_REG_INVARIANTS` test mode: the log gets a
+    /// `verifier bug: REG INVARIANTS VIOLATION (<ctx>): ...` line (returned
+    /// here, without the newline) and the register keeps its tnum with every
+    /// range reset (`__mark_reg_unbounded`). `None` when the state is sane.
+    pub fn check_or_unbound(&mut self, ctx: &str) -> Option<String> {
+        let msg = self.sanity_check().err()?;
+        self.mark_64_unbounded();
+        self.mark_32_unbounded();
+        Some(format!(
+            "verifier bug: REG INVARIANTS VIOLATION ({ctx}): {msg}"
+        ))
+    }
+
     /// The low half becomes the whole register, zero-extended, as after a
     /// 32-bit ALU instruction (`zext_32_to_64`: the tnum's low half and
     /// `__reg_assign_32_into_64`).

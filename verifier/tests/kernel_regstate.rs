@@ -16,7 +16,7 @@ use ironbpf_verifier::alu::{
     is_safe_to_compute, maybe_fork_scalars, scalar_alu, scalar_bswap, scalar_imm, scalar_load,
     scalar_mov_imm, scalar_movsx, scalar_neg,
 };
-use ironbpf_verifier::branch::{is_branch_taken, refine_unchecked};
+use ironbpf_verifier::branch::{is_branch_taken, reg_set_min_max};
 use ironbpf_verifier::scalar::Scalar;
 use std::os::fd::AsRawFd;
 
@@ -300,8 +300,8 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
                 },
                 Some(false) => next(r),
                 None => {
-                    let (fa, fb) = refine_unchecked(op, is32, &a, &b, false);
-                    let (ta, tb) = refine_unchecked(op, is32, &a, &b, true);
+                    let e = reg_set_min_max(op, is32, &a, &b);
+                    let ((fa, fb), (ta, tb)) = (e.fallthrough, e.taken);
                     let mut rf = r;
                     let mut rt = r;
                     if let Some(s) = src {
