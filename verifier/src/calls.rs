@@ -180,6 +180,9 @@ impl Env<'_> {
                 r
             }
             RetType::PtrToRingbufMemOrNull => {
+                // The kernel gives the maybe-null value an id, then the
+                // reference another, which replaces it.
+                self.new_id();
                 let id = self.acquire_reference();
                 RegState {
                     maybe_null: true,
@@ -191,6 +194,7 @@ impl Env<'_> {
                 }
             }
             RetType::PtrToSocketOrNull => {
+                self.new_id();
                 let id = self.acquire_reference();
                 RegState {
                     maybe_null: true,
@@ -762,7 +766,10 @@ impl Env<'_> {
                     id: r.id,
                     insn: r.insn,
                 },
-                format!("Unreleased reference id={} alloc_insn={}", r.id, r.insn),
+                format!(
+                    "Unreleased reference id={} alloc_insn={}\nBPF_EXIT instruction in main prog would lead to reference leak",
+                    r.id, r.insn
+                ),
             ));
         }
         self.check_src(0)?;

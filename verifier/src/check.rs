@@ -881,9 +881,7 @@ pub(crate) fn mark_ptr_or_null(st: &mut VState, id: u32, is_null: bool) {
             *r = RegState::constant(0);
         } else {
             r.maybe_null = false;
-            if r.ref_obj_id == 0 {
-                r.id = 0;
-            }
+            r.id = 0;
         }
     });
     if let Some(rid) = released {

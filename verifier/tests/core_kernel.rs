@@ -259,6 +259,26 @@ fn cases() -> Vec<Case> {
             "a loop of 10000 iterations",
             "r0 = 0\nr0 += 1\nif r0 < 10000 goto -2\nr0 = 0\nexit",
         ),
+        case(
+            "ringbuf reserve and submit",
+            "r1 = map[idx:3]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +4\n*(u64 *)(r0 +0) = 1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit",
+        ),
+        case(
+            "ringbuf record never submitted",
+            "r1 = map[idx:3]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +1\n*(u64 *)(r0 +0) = 1\nr0 = 0\nexit",
+        ),
+        case(
+            "ringbuf record written past its size",
+            "r1 = map[idx:3]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +4\n*(u64 *)(r0 +4) = 1\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\nr0 = 0\nexit",
+        ),
+        case(
+            "ringbuf record used after submit",
+            "r1 = map[idx:3]\nr2 = 8\nr3 = 0\ncall bpf_ringbuf_reserve\nif r0 == 0 goto +5\nr6 = r0\nr1 = r0\nr2 = 0\ncall bpf_ringbuf_submit\n*(u64 *)(r6 +0) = 1\nr0 = 0\nexit",
+        ),
+        case(
+            "ringbuf reserve of a variable size",
+            "r2 = *(u32 *)(r1 +0)\nr1 = map[idx:3]\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit",
+        ),
         level2(
             "level 2: branches",
             "r2 = *(u32 *)(r1 +0)\nr0 = 0\nif r2 > 10 goto +1\nr0 = 1\nexit",
@@ -392,7 +412,16 @@ fn core_agrees_with_the_kernel() {
         ..Default::default()
     })
     .expect("prog array");
-    let fds = [amap.raw_fd(), hmap.raw_fd(), pmap.raw_fd()];
+    let rb = KernelMap::create(&MapCreate {
+        map_type: 27,
+        key_size: 0,
+        value_size: 0,
+        max_entries: 4096,
+        name: "rb".into(),
+        ..Default::default()
+    })
+    .expect("ring buffer");
+    let fds = [amap.raw_fd(), hmap.raw_fd(), pmap.raw_fd(), rb.raw_fd()];
     let maps = vec![
         MapInfo {
             name: "amap".into(),
@@ -418,6 +447,15 @@ fn core_agrees_with_the_kernel() {
             key_size: 4,
             value_size: 4,
             max_entries: 4,
+            map_flags: 0,
+            frozen_readonly: false,
+        },
+        MapInfo {
+            name: "rb".into(),
+            map_type: 27,
+            key_size: 0,
+            value_size: 0,
+            max_entries: 4096,
             map_flags: 0,
             frozen_readonly: false,
         },
