@@ -162,6 +162,8 @@ rules! {
     MapValueOutOfBounds => "map-value-out-of-bounds",
     /// A variable offset into a map value that may pass its end.
     MapValueVarOffset => "map-value-var-offset",
+    /// A variable index into a map value whose bounds check allows one too many.
+    MapValueIndexOffByOne => "map-value-index-off-by-one",
     /// A variable offset into the stack that may pass its bounds.
     StackVarOffset => "stack-var-offset",
     /// A fixed offset beyond the 512-byte stack.
@@ -372,9 +374,8 @@ pub fn generate(seed: u64) -> VProgram {
                 .collect(),
             &[true],
         ),
-        Some(Rule::InfiniteLoop | Rule::MapValueVarOffset | Rule::StackVarOffset) => {
-            (VGEN_PROG_TYPES.to_vec(), &[true])
-        }
+        Some(Rule::InfiniteLoop | Rule::MapValueVarOffset | Rule::StackVarOffset)
+        | Some(Rule::MapValueIndexOffByOne) => (VGEN_PROG_TYPES.to_vec(), &[true]),
         Some(Rule::PacketOffByOne) => (vec![ProgTypeId::Xdp, ProgTypeId::SchedCls], &[true]),
         Some(Rule::BadReturnValue) => (vec![ProgTypeId::CgroupSkb], &[true, false]),
         _ => (VGEN_PROG_TYPES.to_vec(), &[true, true, false]),
@@ -406,6 +407,7 @@ pub fn generate(seed: u64) -> VProgram {
         privileged,
         spilled: Vec::new(),
         subprogs: Vec::new(),
+        strict_alignment,
     };
     let broken = g.body(rule);
     // Subprograms go after the main program's last instruction.
@@ -480,6 +482,8 @@ struct G<'a> {
     spilled: Vec<i16>,
     /// Lines of the subprograms, placed after the main program.
     subprogs: Vec<String>,
+    /// `BPF_F_STRICT_ALIGNMENT`: variable offsets allow only byte loads.
+    strict_alignment: bool,
 }
 
 impl G<'_> {
@@ -587,8 +591,42 @@ impl G<'_> {
         Some(broken)
     }
 
+    /// Lookup, null check, a byte of the value as an index checked against
+    /// `limit` (`if r1 > limit goto out`), the index added to the value
+    /// pointer, then a load of `size` bytes there. Returns (the bounds
+    /// check, the load). `out` is placed by the caller.
+    fn checked_index(&mut self, map: usize, limit: i16, size: &str, out: &str) -> (usize, usize) {
+        self.key_and_map(map);
+        self.t.ins("call bpf_map_lookup_elem");
+        self.t.ins(format!("if r0 == 0 goto {out}"));
+        self.t.ins("r1 = *(u8 *)(r0 +0)");
+        let check = if self.rng.chance(1, 2) {
+            self.t.ins(format!("if r1 > {limit} goto {out}"))
+        } else {
+            self.t.ins(format!("if w1 > {limit} goto {out}"))
+        };
+        self.t.ins("r0 += r1");
+        let load = self.t.ins(format!("r2 = *({size} *)(r0 +0)"));
+        (check, load)
+    }
+
     fn safe_piece(&mut self) {
-        match self.rng.below(9) {
+        match self.rng.below(10) {
+            9 if self.privileged => {
+                // A variable index into a map value, bounded by a check.
+                let map = self.rng.below(2) as usize;
+                let vs = VGEN_MAPS[map].value_size as i16;
+                let (size, n) = if self.strict_alignment {
+                    ("u8", 1)
+                } else {
+                    self.rng.pick(&[("u8", 1i16), ("u16", 2), ("u32", 4)])
+                };
+                let limit = vs - n - self.rng.below(4) as i16;
+                let out = self.t.label();
+                self.checked_index(map, limit, size, &out);
+                self.t.ins("r6 ^= r2");
+                self.t.place(&out);
+            }
             6 => {
                 // A stack pointer spilled, filled and written through.
                 self.t.ins("r1 = r10");
@@ -962,6 +1000,24 @@ impl G<'_> {
                 (
                     v,
                     "R0 min value is outside of the allowed memory range".into(),
+                )
+            }
+            Rule::MapValueIndexOffByOne => {
+                let map = self.rng.below(2) as usize;
+                let vs = VGEN_MAPS[map].value_size as i16;
+                let (size, n) = self.rng.pick(&[("u8", 1i16), ("u16", 2), ("u32", 4)]);
+                let out = self.t.label();
+                // One more than the last index the load may start at.
+                let limit = vs - n + 1;
+                let (check, load) = self.checked_index(map, limit, size, &out);
+                self.t.place(&out);
+                cause = Some(check);
+                detail = Some(format!(
+                    "invalid access to map value, value_size={vs} off={limit} size={n}"
+                ));
+                (
+                    load,
+                    "R0 max value is outside of the allowed memory range".into(),
                 )
             }
             Rule::MapValueVarOffset => {

@@ -57,6 +57,7 @@ const VERDICT: &[Rule] = &[
     Rule::PacketOffByOne,
     Rule::UninitStackRead,
     Rule::UninitHelperKey,
+    Rule::MapValueIndexOffByOne,
 ];
 
 /// Errors the kernel finds before it walks the program, naming no
