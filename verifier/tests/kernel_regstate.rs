@@ -171,9 +171,12 @@ fn sc(r: &Reg) -> Option<Scalar> {
 
 /// One step. Returns the fall-through/next state and, for a jump whose
 /// both edges are possible, the taken edge's state and target.
+#[derive(Default)]
 struct Step {
     next: Option<(usize, Regs)>,
     taken: Option<(usize, Regs)>,
+    /// `verifier bug: REG INVARIANTS VIOLATION` lines the step logs.
+    bugs: Vec<String>,
 }
 
 fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
@@ -181,6 +184,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
     let next = |r: Regs| Step {
         next: Some((pc + 1, r)),
         taken: None,
+        ..Default::default()
     };
     match *op {
         Op::Alu {
@@ -212,6 +216,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
             Step {
                 next: Some((pc + 1, r)),
                 taken: forked,
+                ..Default::default()
             }
         }
         Op::MovSx {
@@ -239,6 +244,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
             Step {
                 next: Some((pc + 2, r)),
                 taken: None,
+                ..Default::default()
             }
         }
         Op::Load { dst, size, sx } => {
@@ -250,6 +256,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
             Step {
                 next: Some((pc + slots, r)),
                 taken: None,
+                ..Default::default()
             }
         }
         Op::Store => next(r),
@@ -266,6 +273,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
             Step {
                 next: Some(((pc as i64 + 1 + i64::from(off)) as usize, r)),
                 taken: None,
+                ..Default::default()
             }
         }
         Op::MovCtx => {
@@ -297,6 +305,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
                 Some(true) => Step {
                     next: Some((target, r)),
                     taken: None,
+                    ..Default::default()
                 },
                 Some(false) => next(r),
                 None => {
@@ -313,6 +322,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
                     Step {
                         next: Some((pc + 1, rf)),
                         taken: Some((target, rt)),
+                        bugs: e.violations,
                     }
                 }
             }
@@ -320,6 +330,7 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
         Op::Exit => Step {
             next: None,
             taken: None,
+            ..Default::default()
         },
     }
 }
@@ -764,6 +775,10 @@ struct Tally {
     regs: u64,
     regs_agree: u64,
     desync: u64,
+    /// REG INVARIANTS VIOLATION lines in the kernel's logs, and how many
+    /// of them ours predicted.
+    bugs: u64,
+    bugs_agree: u64,
     diffs: Vec<String>,
 }
 
@@ -835,6 +850,12 @@ fn check_log(prog: &Prog, log: &str, tally: &mut Tally, label: &str) {
     init[10] = Reg::Ptr;
     let mut cur: Option<(usize, Regs)> = Some((0, init));
     let mut last_pc: Option<usize> = None;
+    let mut our_bugs: Vec<String> = Vec::new();
+    let mut kernel_bugs: Vec<String> = log
+        .lines()
+        .filter(|l| l.starts_with("verifier bug: REG INVARIANTS"))
+        .map(str::to_string)
+        .collect();
     let mut stack: Vec<(usize, usize, Regs)> = Vec::new();
     let desync = |tally: &mut Tally, why: String| {
         tally.desync += 1;
@@ -932,6 +953,7 @@ fn check_log(prog: &Prog, log: &str, tally: &mut Tally, label: &str) {
         };
         last_pc = Some(pc);
         let st = step(pc, &op, &regs);
+        our_bugs.extend(st.bugs.iter().cloned());
         if let Some((target, r)) = st.taken {
             stack.push((pc, target, r));
         }
@@ -957,6 +979,16 @@ fn check_log(prog: &Prog, log: &str, tally: &mut Tally, label: &str) {
                 stack.len()
             ),
         );
+    }
+    kernel_bugs.sort();
+    our_bugs.sort();
+    tally.bugs += kernel_bugs.len() as u64;
+    if kernel_bugs == our_bugs {
+        tally.bugs_agree += kernel_bugs.len() as u64;
+    } else if tally.diffs.len() < 40 {
+        tally.diffs.push(format!(
+            "{label}: invariant violations differ:\n  kernel {kernel_bugs:?}\n  ours   {our_bugs:?}"
+        ));
     }
 }
 
@@ -999,26 +1031,9 @@ fn run(seed: u64, programs: usize, body: usize) -> Tally {
     tally
 }
 
-#[test]
-#[allow(non_snake_case)]
-fn register_states_match_the_kernel_log() {
-    if !ironbpf_kernel::available_for_test("kernel_regstate") {
-        return;
-    }
-    // The pinned run; IRONBPF_REGSTATE_SEED / _PROGRAMS / _BODY explore
-    // others (the seed is printed either way).
-    let env = |k: &str| std::env::var(k).ok();
-    let SEED: u64 = env("IRONBPF_REGSTATE_SEED")
-        .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0x5ca1_ab1e_d00d_f00d);
-    let PROGRAMS: usize = env("IRONBPF_REGSTATE_PROGRAMS")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
-    let BODY: usize = env("IRONBPF_REGSTATE_BODY")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(40);
-    eprintln!("kernel_regstate: seed {SEED:#x}, {PROGRAMS} programs of {BODY} body instructions");
-    let t = run(SEED, PROGRAMS, BODY);
+fn report_and_check(seed: u64, programs: usize, body: usize) {
+    eprintln!("kernel_regstate: seed {seed:#x}, {programs} programs of {body} body instructions");
+    let t = run(seed, programs, body);
     let pct = |a: u64, b: u64| {
         if b == 0 {
             100.0
@@ -1036,16 +1051,63 @@ fn register_states_match_the_kernel_log() {
         pct(t.regs_agree, t.regs),
         t.desync
     );
+    eprintln!(
+        "kernel_regstate: {} REG INVARIANTS VIOLATION lines in the kernel's logs, {} predicted",
+        t.bugs, t.bugs_agree
+    );
     for d in &t.diffs {
         eprintln!("{d}");
     }
+    assert_eq!(
+        t.bugs_agree, t.bugs,
+        "invariant violations differ (seed {seed:#x})"
+    );
     assert!(t.lines > 1000, "too few states compared: {}", t.lines);
     assert_eq!(
         t.lines_agree, t.lines,
-        "register states differ from the kernel's (seed {SEED:#x})"
+        "register states differ from the kernel's (seed {seed:#x})"
     );
     assert_eq!(
         t.desync, 0,
-        "explored paths differ from the kernel's (seed {SEED:#x})"
+        "explored paths differ from the kernel's (seed {seed:#x})"
     );
+}
+
+fn env_or<T: std::str::FromStr>(k: &str, default: T) -> T {
+    std::env::var(k)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The pinned runs. IRONBPF_REGSTATE_SEED (hex) / _PROGRAMS / _BODY run
+/// another instead (the seed is printed either way).
+#[test]
+fn register_states_match_the_kernel_log() {
+    if !ironbpf_kernel::available_for_test("kernel_regstate") {
+        return;
+    }
+    if let Ok(seed) = std::env::var("IRONBPF_REGSTATE_SEED") {
+        let seed = u64::from_str_radix(seed.trim_start_matches("0x"), 16).expect("a hex seed");
+        report_and_check(
+            seed,
+            env_or("IRONBPF_REGSTATE_PROGRAMS", 1000),
+            env_or("IRONBPF_REGSTATE_BODY", 40),
+        );
+        return;
+    }
+    report_and_check(0x5ca1_ab1e_d00d_f00d, 1000, 40);
+}
+
+/// Longer programs, with more paths: edges the kernel finds empty only
+/// after refining (REG INVARIANTS VIOLATION), `<<32` of negative subregs.
+#[test]
+fn register_states_match_the_kernel_log_on_long_programs() {
+    if !ironbpf_kernel::available_for_test("kernel_regstate") {
+        return;
+    }
+    if std::env::var("IRONBPF_REGSTATE_SEED").is_ok() {
+        return;
+    }
+    report_and_check(0x9999, 700, 90);
 }
