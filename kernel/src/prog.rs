@@ -278,6 +278,31 @@ pub fn parse_log_stats(log: &str) -> LogStats {
     st
 }
 
+/// Everything a verifier log says about its verdict: the statistics, and
+/// for a refusal the error line and the instruction it is at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedLog {
+    pub stats: LogStats,
+    /// The line that says why the program was refused (see
+    /// [`first_error_line`]); `None` for an empty log.
+    pub error_line: Option<String>,
+    /// The last instruction the log printed (`N: (op) ...`) before the
+    /// error line.
+    pub error_insn: Option<usize>,
+}
+
+/// Parses a refusal's log (for an accepted program's log, `error_line` is
+/// its last line and means nothing: look at the verdict first).
+pub fn parse_log(log: &str) -> ParsedLog {
+    let error_line = first_error_line(log);
+    let error_insn = error_line.as_ref().and_then(|_| error_insn(log));
+    ParsedLog {
+        stats: parse_log_stats(log),
+        error_line,
+        error_insn,
+    }
+}
+
 /// The running kernel's release (`uname -r`), to record beside every
 /// comparison with it: the verifier's behaviour changes between releases.
 pub fn kernel_release() -> String {
@@ -738,6 +763,33 @@ mod tests {
         assert_eq!(st.peak_states, Some(4));
         assert_eq!(error_insn(bpf2bpf), Some(49));
         assert_eq!(parse_log_stats("no stats here\n"), LogStats::default());
+        let parsed = parse_log(bpf2bpf);
+        assert_eq!(
+            parsed.error_line.as_deref(),
+            Some("R1 invalid mem access 'mem_or_null'")
+        );
+        assert_eq!(parsed.error_insn, Some(49));
+        assert_eq!(parsed.stats, st);
+        // `infinite loop detected` prints the two states after itself
+        // (captured from vgen seed 115 on this machine).
+        let looped = "4: (c7) r7 s>>= 29                    ; R7=0\n\
+            5: (05) goto pc-1\n\
+            5: (05) goto pc-1\n\
+            5: (05) goto pc-1\n\
+            infinite loop detected at insn 5\n\
+            cur state: R1=ctx() R6=0 R7=0 R9=ctx() R10=fp0\n\
+            old state: R1=ctx() R6=0 R7=0 R9=ctx() R10=fp0\n\
+            verification time 58 usec\n\
+            stack depth 0\n\
+            processed 9 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0\n";
+        let parsed = parse_log(looped);
+        assert_eq!(
+            parsed.error_line.as_deref(),
+            Some("infinite loop detected at insn 5")
+        );
+        assert_eq!(parsed.error_insn, Some(5));
+        assert_eq!(parsed.stats.processed_insns, Some(9));
+        assert_eq!(parsed.stats.total_states, Some(1));
     }
 
     #[test]
