@@ -234,6 +234,7 @@ impl Env<'_> {
     /// `check_ptr_alignment` when strict alignment is asked for.
     fn check_alignment(&self, r: usize, off: i64, size: u32) -> VResult {
         let reg = self.cur.reg(r);
+        // The stack is always checked strictly: spill tracking needs it.
         let strict = self.opts.strict_alignment || reg.ty == RegType::Stack;
         if !strict || size == 1 {
             return Ok(());
@@ -247,14 +248,16 @@ impl Env<'_> {
             RegType::FlowKeys => ("flow keys ", 0),
             _ => ("", 0),
         };
-        if reg.ty == RegType::Stack && !self.opts.strict_alignment {
-            // The stack is always checked strictly, and only its fixed part.
-            return Ok(());
-        }
         let var = reg.val.var_off;
         let fixed = ip_align + reg.off as i64 + off;
         let t = var.add(crate::tnum::Tnum::constant(fixed as u64));
         if !t.is_aligned(size as u64) {
+            // A constant variable offset prints as its value.
+            let var = if var.is_const() {
+                format!("{}", var.value as i64)
+            } else {
+                var.to_string()
+            };
             let msg = if reg.ty.is_pkt() {
                 format!(
                     "misaligned packet access off {}+{}+{}+{} size {}",

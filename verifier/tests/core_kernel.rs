@@ -19,6 +19,8 @@ struct Case {
     privileged: bool,
     /// Compare the whole log too (level 1).
     log: bool,
+    /// `BPF_F_STRICT_ALIGNMENT`.
+    strict: bool,
     asm: &'static str,
 }
 
@@ -29,6 +31,7 @@ const fn case(name: &'static str, asm: &'static str) -> Case {
         prog_type: 1,
         privileged: true,
         log: false,
+        strict: false,
         asm,
     }
 }
@@ -40,6 +43,7 @@ const fn logged(name: &'static str, asm: &'static str) -> Case {
         prog_type: 1,
         privileged: true,
         log: true,
+        strict: false,
         asm,
     }
 }
@@ -51,6 +55,7 @@ const fn unpriv(name: &'static str, asm: &'static str) -> Case {
         prog_type: 1,
         privileged: false,
         log: false,
+        strict: false,
         asm,
     }
 }
@@ -279,6 +284,17 @@ fn cases() -> Vec<Case> {
             "ringbuf reserve of a variable size",
             "r2 = *(u32 *)(r1 +0)\nr1 = map[idx:3]\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit",
         ),
+        case("misaligned stack store", "*(u64 *)(r10 -12) = 0\nr0 = 0\nexit"),
+        case("misaligned stack load", "*(u64 *)(r10 -16) = 0\nr0 = *(u32 *)(r10 -14)\nexit"),
+        strict(
+            "strict alignment: map value",
+            "r2 = r10\nr2 += -8\n*(u32 *)(r10 -8) = 0\nr1 = map[idx:0]\ncall bpf_map_lookup_elem\nr0 = *(u64 *)(r0 +4)\nr0 = 0\nexit",
+        ),
+        case(
+            "no strict alignment: map value",
+            "r2 = r10\nr2 += -8\n*(u32 *)(r10 -8) = 0\nr1 = map[idx:0]\ncall bpf_map_lookup_elem\nr0 = *(u64 *)(r0 +4)\nr0 = 0\nexit",
+        ),
+        strict("strict alignment: ctx", "r0 = *(u32 *)(r1 +2)\nexit"),
         level2(
             "level 2: branches",
             "r2 = *(u32 *)(r1 +0)\nr0 = 0\nif r2 > 10 goto +1\nr0 = 1\nexit",
@@ -298,6 +314,18 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+const fn strict(name: &'static str, asm: &'static str) -> Case {
+    Case {
+        name,
+        level: 1,
+        prog_type: 1,
+        privileged: true,
+        log: false,
+        strict: true,
+        asm,
+    }
+}
+
 const fn level2(name: &'static str, asm: &'static str) -> Case {
     Case {
         name,
@@ -305,6 +333,7 @@ const fn level2(name: &'static str, asm: &'static str) -> Case {
         prog_type: 1,
         privileged: true,
         log: true,
+        strict: false,
         asm,
     }
 }
@@ -318,6 +347,7 @@ const fn xdp(name: &'static str, asm: &'static str) -> Case {
         prog_type: 6,
         privileged: true,
         log: false,
+        strict: false,
         asm,
     }
 }
@@ -479,6 +509,7 @@ fn core_agrees_with_the_kernel() {
             prog_type: c.prog_type,
             insns: &words,
             log_level: c.level,
+            prog_flags: c.strict as u32,
             fd_array: &fds,
             ..Default::default()
         };
@@ -500,6 +531,7 @@ fn core_agrees_with_the_kernel() {
         let mut opts = VerifyOptions::new(ProgTypeId::from_kernel_id(c.prog_type).unwrap());
         opts.privileged = c.privileged;
         opts.log_level = c.level;
+        opts.strict_alignment = c.strict;
         opts.maps = maps.clone();
         let desc = desc_for(c.prog_type);
         let ours = verify_with_desc(&slots, &opts, Some(&desc));
