@@ -396,3 +396,81 @@ fn sync_keeps_every_value_of_arbitrary_states() {
     }
     assert!(checked > 10_000, "too few members checked: {checked}");
 }
+
+#[test]
+fn every_alu_op_is_sound_on_every_6_bit_range_and_constant() {
+    // Exhaustive at 6 bits: every range [lo, hi] within 0..64, placed at 0
+    // and just below the s32 wrap point, against every constant 0..64.
+    for base in [0u64, 0x7fff_ffc0] {
+        for lo in 0..64u64 {
+            for hi in lo..64u64 {
+                let xs: Vec<u64> = (lo..=hi).map(|k| base + k).collect();
+                let a = Scalar::urange(base + lo, base + hi);
+                for y in 0..64u64 {
+                    let b = Scalar::constant(y);
+                    for op in AluOp::ALL {
+                        for is64 in [true, false] {
+                            check_alu(op, is64, &xs, &[y], &a, &b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn unary_ops_are_sound_on_every_8_bit_range() {
+    // Exhaustive at 8 bits for the one-operand ops: every range within
+    // 0..256, at 0 and shifted to the s8/s16/s32 sign boundaries.
+    for base in [0u64, 0x7f80, 0x7fff_ff80, 0xffff_ff80] {
+        for lo in 0..256u64 {
+            for hi in (lo..256u64).step_by(3) {
+                let xs: Vec<u64> = (lo..=hi).map(|k| base + k).collect();
+                let a = Scalar::urange(base + lo, base + hi);
+                for is64 in [true, false] {
+                    let r = scalar_neg(is64, &a);
+                    for &x in &xs {
+                        let z = if is64 {
+                            x.wrapping_neg()
+                        } else {
+                            u64::from((x as u32).wrapping_neg())
+                        };
+                        assert!(r.contains_value(z), "neg {x:#x}");
+                    }
+                }
+                for (is64, bits) in [(true, 8u8), (true, 16), (true, 32), (false, 8), (false, 16)] {
+                    let r = scalar_movsx(is64, bits, &a);
+                    for &x in &xs {
+                        let s: i64 = match bits {
+                            8 => i64::from(x as i8),
+                            16 => i64::from(x as i16),
+                            _ => i64::from(x as i32),
+                        };
+                        let z = if is64 { s as u64 } else { u64::from(s as u32) };
+                        assert!(
+                            r.contains_value(z),
+                            "movsx{bits} is64={is64} {x:#x} -> {z:#x} not in {}",
+                            r.to_log_string()
+                        );
+                    }
+                }
+                for width in [16u32, 32] {
+                    let le = scalar_bswap(Endian::ToLe, width, &a);
+                    let be = scalar_bswap(Endian::ToBe, width, &a);
+                    for &x in &xs {
+                        let (t, s) = if width == 16 {
+                            (u64::from(x as u16), u64::from((x as u16).swap_bytes()))
+                        } else {
+                            (u64::from(x as u32), u64::from((x as u32).swap_bytes()))
+                        };
+                        assert!(
+                            le.contains_value(t) && be.contains_value(s),
+                            "end{width} {x:#x}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

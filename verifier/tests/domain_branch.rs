@@ -232,3 +232,26 @@ fn decisions_the_kernel_makes() {
         Some(false)
     );
 }
+
+#[test]
+fn every_jump_is_sound_on_every_5_bit_range_against_every_5_bit_constant() {
+    // Exhaustive at 5 bits, at 0 and just below the u32 and s32 wrap points
+    // (where JMP32 and the signed compares turn).
+    for base in [0u64, 0xffff_fff0, 0x7fff_fff0] {
+        for lo in 0..32u64 {
+            for hi in lo..32u64 {
+                let xs: Vec<u64> = (lo..=hi).map(|k| base.wrapping_add(k)).collect();
+                let a = Scalar::urange(base + lo, base + hi);
+                for k in 0..32u64 {
+                    let y = base.wrapping_add(k);
+                    let b = Scalar::constant(y);
+                    for op in JmpOp::ALL {
+                        for is32 in [false, true] {
+                            check(op, is32, &xs, &[y], &a, &b);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
