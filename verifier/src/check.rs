@@ -617,6 +617,7 @@ impl<'a> Env<'a> {
                 None => this_alive = false,
             }
         } else if src_reg.is_none()
+            && !is32
             && b.const_value() == Some(0)
             && matches!(op, JmpOp::Jeq | JmpOp::Jne)
             && a.maybe_null

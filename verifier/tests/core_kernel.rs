@@ -284,6 +284,14 @@ fn cases() -> Vec<Case> {
             "ringbuf reserve of a variable size",
             "r2 = *(u32 *)(r1 +0)\nr1 = map[idx:3]\nr3 = 0\ncall bpf_ringbuf_reserve\nr0 = 0\nexit",
         ),
+        case(
+            "a 32-bit null check does not prove a pointer",
+            "r2 = r10\nr2 += -8\n*(u32 *)(r10 -8) = 0\nr1 = map[idx:1]\ncall bpf_map_lookup_elem\nif w0 == 0 goto +1\nr0 = *(u64 *)(r0 +0)\nr0 = 0\nexit",
+        ),
+        case(
+            "a null check through a copy",
+            "r2 = r10\nr2 += -8\n*(u32 *)(r10 -8) = 0\nr1 = map[idx:1]\ncall bpf_map_lookup_elem\nr6 = r0\nif r0 == 0 goto +1\nr0 = *(u64 *)(r6 +0)\nr0 = 0\nexit",
+        ),
         case("misaligned stack store", "*(u64 *)(r10 -12) = 0\nr0 = 0\nexit"),
         case("misaligned stack load", "*(u64 *)(r10 -16) = 0\nr0 = *(u32 *)(r10 -14)\nexit"),
         strict(
