@@ -114,7 +114,7 @@ impl Env<'_> {
             self.check_func_arg(i, p, &mut meta)?;
         }
         if id == BPF_FUNC_TAIL_CALL {
-            let m = meta.map.and_then(|m| self.opts.maps.get(m as usize));
+            let m = meta.map.and_then(|m| self.maps.get(m as usize));
             if m.is_some_and(|m| m.map_type != 3) {
                 let t = m.map(|m| m.map_type).unwrap_or(0);
                 return Err(self.reject_errno(
@@ -165,7 +165,7 @@ impl Env<'_> {
                         "kernel subsystem misconfigured verifier".into(),
                     ));
                 };
-                let m = &self.opts.maps[mi as usize];
+                let m = &self.maps[mi as usize];
                 let elide = id == BPF_FUNC_MAP_LOOKUP_ELEM
                     && matches!(m.map_type, 2 | 6)
                     && meta.const_key.is_some_and(|k| k < m.max_entries as u64);
@@ -382,11 +382,7 @@ impl Env<'_> {
         match arg.base {
             ArgBase::ConstMapPtr => meta.map = Some(reg.map),
             ArgBase::PtrToMapKey => {
-                let Some(m) = meta
-                    .map
-                    .and_then(|m| self.opts.maps.get(m as usize))
-                    .cloned()
-                else {
+                let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)).cloned() else {
                     return Err(self.reject(
                         RejectionKind::Other,
                         "invalid map_ptr to access map->key".into(),
@@ -398,11 +394,7 @@ impl Env<'_> {
                 }
             }
             ArgBase::PtrToMapValue => {
-                let Some(m) = meta
-                    .map
-                    .and_then(|m| self.opts.maps.get(m as usize))
-                    .cloned()
-                else {
+                let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)).cloned() else {
                     return Err(self.reject(
                         RejectionKind::Other,
                         "invalid map_ptr to access map->value".into(),
@@ -488,7 +480,7 @@ impl Env<'_> {
                 meta.mem_size = Some(reg.val.var_off.value);
             }
             ArgBase::PtrToConstStr => {
-                let m = self.opts.maps.get(reg.map as usize);
+                let m = self.maps.get(reg.map as usize);
                 if !m.is_some_and(|m| m.frozen_readonly) {
                     return Err(self.reject(
                         RejectionKind::ArgType {
@@ -714,9 +706,9 @@ impl Env<'_> {
         if self.log_on() {
             let mut s = String::from("caller:\n");
             let all = Scratch::default();
-            self.cur.cur().write(&mut s, true, &all, &self.opts.maps);
+            self.cur.cur().write(&mut s, true, &all, &self.maps);
             s.push_str("\ncallee:\n");
-            callee.write(&mut s, true, &all, &self.opts.maps);
+            callee.write(&mut s, true, &all, &self.maps);
             s.push('\n');
             self.log.push_str(&s);
         }
@@ -746,11 +738,11 @@ impl Env<'_> {
             if self.log_on() {
                 let mut s = String::from("returning from callee:\n");
                 let all = Scratch::default();
-                callee.write(&mut s, true, &all, &self.opts.maps);
+                callee.write(&mut s, true, &all, &self.maps);
                 s.push_str(&format!("\nto caller at {}:\n", callee.callsite + 1));
                 let mut caller = self.cur.cur().clone();
                 caller.regs[0] = r0;
-                caller.write(&mut s, true, &all, &self.opts.maps);
+                caller.write(&mut s, true, &all, &self.maps);
                 s.push('\n');
                 self.log.push_str(&s);
             }

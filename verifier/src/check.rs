@@ -51,6 +51,9 @@ pub(crate) struct Env<'a> {
     pub insns: &'a [RawInsn],
     pub decoded: Vec<Option<Result<Insn, IsaError>>>,
     pub opts: &'a VerifyOptions,
+    /// The program's maps, then the inner-map template of each (at
+    /// `maps.len() + i` for map `i`), so registers name either by index.
+    pub maps: Vec<crate::MapInfo>,
     pub desc: Option<&'a ProgTypeDesc>,
     pub cfg: Cfg,
     pub log: String,
@@ -122,10 +125,24 @@ impl<'a> Env<'a> {
         let nsub = cfg.subprogs.len();
         let mut main = FuncState::new(0, 0, 0);
         main.regs[1] = RegState::pointer(RegType::Ctx);
+        let mut maps = opts.maps.clone();
+        for i in 0..opts.maps.len() {
+            let inner = opts.inner_maps.get(i).cloned().flatten();
+            maps.push(inner.unwrap_or(crate::MapInfo {
+                name: String::new(),
+                map_type: 0,
+                key_size: 0,
+                value_size: 0,
+                max_entries: 0,
+                map_flags: 0,
+                frozen_readonly: false,
+            }));
+        }
         Env {
             insns,
             decoded,
             opts,
+            maps,
             desc,
             cfg,
             log,
@@ -231,7 +248,7 @@ impl<'a> Env<'a> {
     fn print_state_line(&mut self, all: bool) {
         let mut s = String::new();
         let fr = self.cur.cur();
-        fr.write(&mut s, all, &self.scratch, &self.opts.maps);
+        fr.write(&mut s, all, &self.scratch, &self.maps);
         if !self.cur.refs.is_empty() {
             s.push_str(" refs=");
             let ids: Vec<String> = self.cur.refs.iter().map(|r| r.id.to_string()).collect();
@@ -341,7 +358,6 @@ impl<'a> Env<'a> {
                 self.log.push_str(&s);
                 self.print_state_line(true);
             }
-            from_pop = false;
             if self.log_on() {
                 if self.scratched() {
                     self.print_insn_state();
@@ -625,8 +641,16 @@ impl<'a> Env<'a> {
             // The null check: `if rX == 0` (mark_ptr_or_null_regs).
             let id = a.id;
             let eq = op == JmpOp::Jeq;
-            mark_ptr_or_null(&mut self.cur, id, !eq);
-            mark_ptr_or_null(&mut other, id, eq);
+            let n = self.opts.maps.len() as u32;
+            let mim = (a.ty == RegType::MapValue
+                && self
+                    .opts
+                    .maps
+                    .get(a.map as usize)
+                    .is_some_and(|m| matches!(m.map_type, 12 | 13)))
+            .then_some((a.map, n + a.map));
+            mark_ptr_or_null_in(&mut self.cur, id, !eq, mim);
+            mark_ptr_or_null_in(&mut other, id, eq, mim);
         } else if let Some(r) = src_reg {
             if !self.match_pkt_pointers(op, dst, r, &mut other) && self.is_pointer_value(dst) {
                 return Err(self.reject(
@@ -740,9 +764,9 @@ impl<'a> Env<'a> {
             {
                 let none = Scratch::default();
                 let mut cur = String::new();
-                self.cur.cur().write(&mut cur, true, &none, &self.opts.maps);
+                self.cur.cur().write(&mut cur, true, &none, &self.maps);
                 let mut old = String::new();
-                e.st.cur().write(&mut old, true, &none, &self.opts.maps);
+                e.st.cur().write(&mut old, true, &none, &self.maps);
                 return Err(self.reject_errno(
                     EINVAL,
                     RejectionKind::InfiniteLoop { pc },
@@ -865,8 +889,14 @@ fn set_linked(st: &mut VState, r: usize, v: Scalar) {
 }
 
 /// `mark_ptr_or_null_regs`: every register with `id` becomes the scalar 0
-/// (`is_null`) or loses `PTR_MAYBE_NULL`.
-pub(crate) fn mark_ptr_or_null(st: &mut VState, id: u32, is_null: bool) {
+/// (`is_null`) or loses `PTR_MAYBE_NULL`; a non-null value of a map of maps
+/// (`map_in_map`: the map index of its inner-map template) is that map.
+pub(crate) fn mark_ptr_or_null_in(
+    st: &mut VState,
+    id: u32,
+    is_null: bool,
+    map_in_map: Option<(u32, u32)>,
+) {
     if id == 0 {
         return;
     }
@@ -883,6 +913,12 @@ pub(crate) fn mark_ptr_or_null(st: &mut VState, id: u32, is_null: bool) {
         } else {
             r.maybe_null = false;
             r.id = 0;
+            if let Some((outer, inner)) = map_in_map {
+                if r.ty == RegType::MapValue && r.map == outer {
+                    r.ty = RegType::ConstPtrToMap;
+                    r.map = inner;
+                }
+            }
         }
     });
     if let Some(rid) = released {

@@ -71,6 +71,11 @@ pub struct VerifyOptions {
     pub gpl: bool,
     /// The maps, indexed by `BPF_PSEUDO_MAP_IDX` / the fd_array slot.
     pub maps: Vec<MapInfo>,
+    /// For a map of maps (`array_of_maps`, `hash_of_maps`) at index `i` of
+    /// [`VerifyOptions::maps`], `inner_maps[i]` is its inner-map template
+    /// (what a lookup gives after its null check); empty or `None`
+    /// elsewhere.
+    pub inner_maps: Vec<Option<MapInfo>>,
 }
 
 impl VerifyOptions {
@@ -84,6 +89,7 @@ impl VerifyOptions {
             strict_alignment: false,
             gpl: true,
             maps: Vec::new(),
+            inner_maps: Vec::new(),
         }
     }
 }

@@ -492,7 +492,7 @@ impl Env<'_> {
     }
 
     fn map_of(&self, reg: &RegState) -> Option<&crate::MapInfo> {
-        self.opts.maps.get(reg.map as usize)
+        self.maps.get(reg.map as usize)
     }
 
     /// The destination of a load of `size` bytes becomes an unknown scalar
