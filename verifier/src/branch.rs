@@ -11,7 +11,9 @@ use crate::tnum::Tnum;
 use ironbpf_isa::JmpOp;
 
 /// Whether the 6.18 `is_scalar_branch_taken` uses the tnums for `jeq`/`jne`
-/// (two tnums with a known bit that disagrees cannot be equal).
+/// (two tnums with a known bit that disagrees cannot be equal). It does:
+/// without it, kernel_regstate's seed 0x1111 explores 38 paths the kernel
+/// does not.
 const JEQ_USES_TNUM_OVERLAP: bool = true;
 
 /// The operator that holds on the other edge (`rev_opcode`): the
