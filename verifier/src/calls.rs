@@ -20,20 +20,30 @@ const BPF_FUNC_TAIL_CALL: i32 = 12;
 /// `BPF_FUNC_map_lookup_elem`.
 const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
 
+/// Why a helper has no prototype for the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoProto {
+    /// The kernel has no helper with this id.
+    Unknown,
+    /// The program type may not call it.
+    NotForType,
+    /// The kernel has it, ironbpf's prototype table does not.
+    NotInTable,
+}
+
 /// The prototype of helper `id` for the program, as the kernel's
-/// `get_func_proto` answers: `Err(true)` when the kernel has no such helper,
-/// `Err(false)` when the program type may not call it. The one place to
-/// switch to a per-program-type `func_proto` query.
-pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, bool> {
+/// `get_func_proto` answers. The one place to switch to a per-program-type
+/// `func_proto` query.
+pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, NoProto> {
     let Some(name) = ironbpf_isa::helper_name(id) else {
-        return Err(true);
+        return Err(NoProto::Unknown);
     };
     let Some(p) = ironbpf_helpers::proto::proto_by_name(name) else {
-        return Err(false);
+        return Err(NoProto::NotInTable);
     };
     let family = progs::of_prog_type(opts.prog_type.kernel_id());
     if p.prog_types != progs::ALL && p.prog_types & family == 0 {
-        return Err(false);
+        return Err(NoProto::NotForType);
     }
     Ok(p)
 }
@@ -87,20 +97,31 @@ impl Env<'_> {
         let name = Self::helper_name(id);
         let p = match helper_proto(id, self.opts) {
             Ok(p) => p,
-            Err(true) => {
+            Err(NoProto::Unknown) => {
                 return Err(self.reject_errno(
                     EINVAL,
                     RejectionKind::UnknownHelper { id },
                     format!("invalid func {name}#{id}"),
                 ))
             }
-            Err(false) => {
+            Err(NoProto::NotForType) => {
                 return Err(self.reject_errno(
                     EINVAL,
                     RejectionKind::HelperNotAllowed { id },
                     format!("program of this type cannot use helper {name}#{id}"),
                 ))
             }
+            Err(NoProto::NotInTable) => return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported {
+                    pc: self.pc,
+                    what: "helpers without a prototype",
+                },
+                format!(
+                    "insn {}: ironbpf has no prototype of {name}#{id}, so it cannot check the call",
+                    self.pc
+                ),
+            )),
         };
         if p.gpl_only && !self.opts.gpl {
             return Err(self.reject_errno(
@@ -469,6 +490,22 @@ impl Env<'_> {
                     zero_ok,
                     raw.then_some(&mut *meta),
                 )?;
+            }
+            ArgBase::PtrToFunc => {
+                // Refused rather than accepted unchecked: the kernel
+                // verifies the callback's body as a loop, which this
+                // verifier does not do yet.
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported {
+                        pc: self.pc,
+                        what: "callbacks",
+                    },
+                    format!(
+                        "insn {}: R{r} is a callback (func#{}): ironbpf's verifier does not verify callback bodies yet, so it refuses the call",
+                        self.pc, reg.subprog
+                    ),
+                ));
             }
             ArgBase::ConstAllocSizeOrZero => {
                 if !reg.val.var_off.is_const() {

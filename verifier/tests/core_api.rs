@@ -137,3 +137,23 @@ fn the_jump_sequence_limit_stops_runaway_branching() {
     assert_eq!(r.kind, RejectionKind::JumpSequence { count: 8193 });
     assert_eq!(r.message, "The sequence of 8193 jumps is too complex.");
 }
+
+#[test]
+fn callbacks_are_refused_rather_than_accepted_unchecked() {
+    // bpf_loop(4, cb, NULL, 0): the kernel verifies cb's body; ironbpf does
+    // not yet, so it must not accept the call.
+    let out = run(
+        "r1 = 4\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ncb:\nr0 = *(u64 *)(r10 +8)\nexit",
+        1,
+        true,
+    );
+    let r = out.result.expect_err("refused");
+    assert_eq!(
+        r.kind,
+        RejectionKind::Unsupported {
+            pc: 5,
+            what: "callbacks"
+        }
+    );
+    assert!(r.message.contains("R2 is a callback"), "{}", r.message);
+}
