@@ -3,12 +3,28 @@
 //!
 //! The scalar domain (the kernel's `tnum` and the four ranges kept in sync)
 //! lives in [`tnum`], [`scalar`], [`alu`] and [`branch`]; the rest of the
-//! crate (register and stack state, memory access, calls, the exploration
-//! loop and the log) is built on it. The entry point is [`verify`]: it takes
-//! the raw instruction slots (map references already rewritten to
-//! `BPF_PSEUDO_MAP_IDX`/`BPF_PSEUDO_MAP_IDX_VALUE` indexes into
-//! [`VerifyOptions::maps`]) and answers with the verdict, the log the kernel
-//! would have printed and the statistics line's figures.
+//! crate is built on it: [`cfg`] (the structure checks before any state:
+//! subprograms, jumps, opcodes, the CFG walk), [`state`] (registers, stack
+//! slots, frames and how the log prints them), the exploration loop with
+//! its branch stack and state pruning (`check`), [`ptr`] (ALU and pointer
+//! arithmetic), [`mem`] (loads, stores and atomics per pointer type),
+//! [`calls`] (helpers, bpf-to-bpf calls, tail calls, the exit check) and
+//! [`liveness`] (live registers, for pruning and the level-2 table). The
+//! entry point is [`verify`]: it takes the raw instruction slots (map
+//! references already rewritten to `BPF_PSEUDO_MAP_IDX` /
+//! `BPF_PSEUDO_MAP_IDX_VALUE` indexes into [`VerifyOptions::maps`]) and
+//! answers with the verdict, the log the kernel would have printed and the
+//! statistics line's figures.
+//!
+//! Not modelled, and refused with a message saying so rather than guessed:
+//! kfunc calls, `BPF_PSEUDO_BTF_ID`, callbacks (`bpf_loop`,
+//! `for_each_map_elem`), socket field layouts, constant strings. Not
+//! modelled and not refused: BTF (global functions are verified inline
+//! like static ones; map values have no special fields), the contents of
+//! read-only maps (loads from them are unknown scalars), precision
+//! tracking and stack liveness (pruning is weaker than the kernel's, so
+//! state counts and, on some programs, processed counts differ), and the
+//! unprivileged Spectre sanitation.
 
 pub mod alu;
 pub mod branch;
