@@ -3,7 +3,7 @@
 //!
 //! The scalar domain (the kernel's `tnum` and the four ranges kept in sync)
 //! lives in [`tnum`], [`scalar`], [`alu`] and [`branch`]; the rest of the
-//! crate is built on it: [`cfg`] (the structure checks before any state:
+//! crate is built on it: [`cfg`](mod@cfg) (the structure checks before any state:
 //! subprograms, jumps, opcodes, the CFG walk), [`state`] (registers, stack
 //! slots, frames and how the log prints them), the exploration loop with
 //! its branch stack and state pruning (`check`), [`ptr`] (ALU and pointer
