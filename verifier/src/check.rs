@@ -731,12 +731,14 @@ impl<'a> Env<'a> {
             return a.ty.is_pkt() && b.ty.is_pkt();
         };
         // `pkt' > pkt_end` falls through with `off` bytes readable;
-        // `pkt' < pkt_end` (right-open) jumps with `off - 1`.
+        // `pkt' < pkt_end` (right-open: pkt' itself is readable) jumps with
+        // `off + 1`. A zero offset right-open proves nothing.
         let off = pkt.off;
+        let open = off.checked_add(1).filter(|_| off != 0).unwrap_or(-1);
         match op {
             JmpOp::Jgt => find_good_pkt_pointers(&mut self.cur, &pkt, off),
-            JmpOp::Jge => find_good_pkt_pointers(&mut self.cur, &pkt, off - 1),
-            JmpOp::Jlt => find_good_pkt_pointers(other, &pkt, off - 1),
+            JmpOp::Jge => find_good_pkt_pointers(&mut self.cur, &pkt, open),
+            JmpOp::Jlt => find_good_pkt_pointers(other, &pkt, open),
             JmpOp::Jle => find_good_pkt_pointers(other, &pkt, off),
             _ => {}
         }

@@ -319,6 +319,22 @@ fn cases() -> Vec<Case> {
             "level 2: map lookup",
             "r2 = r10\nr2 += -8\n*(u32 *)(r10 -8) = 0\nr1 = map[idx:1]\ncall bpf_map_lookup_elem\nif r0 == 0 goto +1\nr0 = *(u64 *)(r0 +0)\nr0 = 0\nexit",
         ),
+        xdp(
+            "xdp packet check with <: the byte at the compared offset",
+            "r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 8\nif r4 < r3 goto +2\nr0 = 2\nexit\nr0 = *(u8 *)(r2 +8)\nexit",
+        ),
+        xdp(
+            "xdp packet check with >=: one byte too far",
+            "r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 8\nif r4 >= r3 goto +2\nr0 = *(u8 *)(r2 +9)\nexit\nr0 = 2\nexit",
+        ),
+        xdp(
+            "xdp pkt_end on the left",
+            "r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 4\nif r3 >= r4 goto +2\nr0 = 2\nexit\nr0 = *(u32 *)(r2 +0)\nexit",
+        ),
+        xdp(
+            "xdp variable offset into the packet",
+            "r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr5 = *(u8 *)(r2 +0)\nr0 = 0\nexit",
+        ),
     ]
 }
 
