@@ -485,8 +485,10 @@ pub fn scalar_bswap(endian: ironbpf_isa::Endian, width_bits: u32, dst: &Scalar) 
         ironbpf_isa::Endian::ToLe => {
             // A truncation on a little-endian host: `coerce_reg_to_size`,
             // which keeps ranges that fit.
+            // `le64` changes nothing but is synced all the same.
             let mut r = *dst;
             r.coerce_to_size((width_bits / 8) as u8);
+            r.sync();
             return r;
         }
         ironbpf_isa::Endian::ToBe | ironbpf_isa::Endian::Swap => {

@@ -428,3 +428,85 @@ pub fn reg_set_min_max(op: JmpOp, is32: bool, a: &Scalar, b: &Scalar) -> Edges {
         violations,
     }
 }
+
+/// `regs_refine_cond_op` when both operands are the same register
+/// (`if r3 < r3`): the kernel's two pointers alias one state, so each
+/// statement reads what the previous one wrote (6.18 does not skip this
+/// case; `r < r` narrows the range by one at each end).
+fn refine_cond_same(r: &mut Scalar, cond: Cond, is32: bool) {
+    let op = match cond {
+        Cond::Op(op) => op,
+        Cond::NoCommonBit => return,
+    };
+    // `>` and `s>` are flipped to `<` and `s<` with the operands swapped,
+    // which for one register changes nothing. Only the strict comparisons
+    // change anything; `==`, `<=`, `jset` and `!=` (on a register that is
+    // not constant) leave it as it is.
+    match op {
+        JmpOp::Jlt | JmpOp::Jgt => {
+            if is32 {
+                r.u32_max = r.u32_max.min(r.u32_max.wrapping_sub(1));
+                r.u32_min = r.u32_min.wrapping_add(1).max(r.u32_min);
+            } else {
+                r.umax = r.umax.min(r.umax.wrapping_sub(1));
+                r.umin = r.umin.wrapping_add(1).max(r.umin);
+            }
+        }
+        JmpOp::Jslt | JmpOp::Jsgt => {
+            if is32 {
+                r.s32_max = r.s32_max.min(r.s32_max.wrapping_sub(1));
+                r.s32_min = r.s32_min.wrapping_add(1).max(r.s32_min);
+            } else {
+                r.smax = r.smax.min(r.smax.wrapping_sub(1));
+                r.smin = r.smin.wrapping_add(1).max(r.smin);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Both edges of a jump whose two operands are one register, as 6.18's
+/// `reg_set_min_max` leaves them (the register synced twice, as the
+/// kernel syncs "both" operands, and checked twice).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SameRegEdges {
+    /// The register on the taken edge.
+    pub taken: Scalar,
+    /// The register on the fall-through.
+    pub fallthrough: Scalar,
+    /// The `verifier bug: REG INVARIANTS VIOLATION (...)` lines, in order.
+    pub violations: Vec<String>,
+}
+
+/// [`reg_set_min_max`] for `if rX op rX`, which the kernel does not decide
+/// with `is_branch_taken` unless the register is a constant.
+pub fn reg_set_min_max_same_reg(op: JmpOp, is32: bool, a: &Scalar) -> SameRegEdges {
+    let edge = |taken: bool| {
+        let cond = match (taken, reverse(op)) {
+            (true, _) => Cond::Op(op),
+            (false, Some(r)) => Cond::Op(r),
+            (false, None) => Cond::NoCommonBit,
+        };
+        let mut r = *a;
+        refine_cond_same(&mut r, cond, is32);
+        r.sync();
+        r.sync();
+        r
+    };
+    let mut f = edge(false);
+    let mut t = edge(true);
+    let violations: Vec<String> = [
+        t.check_or_unbound("true_reg1"),
+        t.check_or_unbound("true_reg2"),
+        f.check_or_unbound("false_reg1"),
+        f.check_or_unbound("false_reg2"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    SameRegEdges {
+        taken: t,
+        fallthrough: f,
+        violations,
+    }
+}

@@ -255,3 +255,29 @@ fn every_jump_is_sound_on_every_5_bit_range_against_every_5_bit_constant() {
         }
     }
 }
+
+#[test]
+fn same_register_jumps_are_sound() {
+    // `if rX op rX`: every value that takes an edge stays on it.
+    use ironbpf_verifier::branch::reg_set_min_max_same_reg;
+    for w in windows() {
+        let a = abstract_of(&w);
+        for op in JmpOp::ALL {
+            for is32 in [false, true] {
+                let e = reg_set_min_max_same_reg(op, is32, &a);
+                for &x in &w {
+                    let r = if eval(op, is32, x, x) {
+                        &e.taken
+                    } else {
+                        &e.fallthrough
+                    };
+                    assert!(
+                        r.contains_value(x),
+                        "{op:?} is32={is32} {x:#x} dropped: {}",
+                        r.to_log_string()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -16,7 +16,7 @@ use ironbpf_verifier::alu::{
     is_safe_to_compute, maybe_fork_scalars, scalar_alu, scalar_bswap, scalar_imm, scalar_load,
     scalar_mov_imm, scalar_movsx, scalar_neg,
 };
-use ironbpf_verifier::branch::{is_branch_taken, reg_set_min_max};
+use ironbpf_verifier::branch::{is_branch_taken, reg_set_min_max, reg_set_min_max_same_reg};
 use ironbpf_verifier::scalar::Scalar;
 use std::os::fd::AsRawFd;
 
@@ -308,6 +308,18 @@ fn step(pc: usize, op: &Op, regs: &Regs) -> Step {
                     ..Default::default()
                 },
                 Some(false) => next(r),
+                None if src == Some(dst) => {
+                    let e = reg_set_min_max_same_reg(op, is32, &a);
+                    let mut rf = r;
+                    let mut rt = r;
+                    rf[dst as usize] = Reg::Scalar(e.fallthrough);
+                    rt[dst as usize] = Reg::Scalar(e.taken);
+                    Step {
+                        next: Some((pc + 1, rf)),
+                        taken: Some((target, rt)),
+                        bugs: e.violations,
+                    }
+                }
                 None => {
                     let e = reg_set_min_max(op, is32, &a, &b);
                     let ((fa, fb), (ta, tb)) = (e.fallthrough, e.taken);
@@ -591,7 +603,7 @@ fn generate(rng: &mut Rng, body: usize, map_fd: Option<i32>) -> Prog {
             let jcls = if is32 { CLS_JMP32 } else { CLS_JMP };
             let remaining = (body - i - 1) as u64;
             let off = 1 + rng.below(remaining.min(4)) as i16;
-            let use_x = rng.chance(1, 2) && src != dst;
+            let use_x = rng.chance(1, 2);
             let imm = interesting_imm(rng);
             let op_s = Op::Jmp {
                 op,
