@@ -111,17 +111,19 @@ impl Env<'_> {
                     format!("program of this type cannot use helper {name}#{id}"),
                 ))
             }
-            Err(NoProto::NotInTable) => return Err(self.reject_errno(
-                EINVAL,
-                RejectionKind::Unsupported {
-                    pc: self.pc,
-                    what: "helpers without a prototype",
-                },
-                format!(
+            Err(NoProto::NotInTable) => {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported {
+                        pc: self.pc,
+                        what: "helpers without a prototype",
+                    },
+                    format!(
                     "insn {}: ironbpf has no prototype of {name}#{id}, so it cannot check the call",
                     self.pc
                 ),
-            )),
+                ))
+            }
         };
         if p.gpl_only && !self.opts.gpl {
             return Err(self.reject_errno(
