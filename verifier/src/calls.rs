@@ -10,7 +10,9 @@ use crate::mem::Access;
 use crate::ptr::BPF_MAX_VAR_OFF;
 use crate::scalar::Scalar;
 use crate::state::*;
-use ironbpf_helpers::proto::{flags, progs, ArgBase, ArgType, Proto, RetType};
+use ironbpf_helpers::catalog::{self, Privilege, ProtoEnv, ProtoRefusal};
+use ironbpf_helpers::proto::{flags, ArgBase, ArgType, Proto, RetType};
+use ironbpf_progtype::ProgTypeId;
 use ironbpf_isa::{CallTarget, Insn};
 
 /// `BPF_MAX_VAR_SIZ`.
@@ -20,32 +22,67 @@ const BPF_FUNC_TAIL_CALL: i32 = 12;
 /// `BPF_FUNC_map_lookup_elem`.
 const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
 
-/// Why a helper has no prototype for the program.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoProto {
-    /// The kernel has no helper with this id.
-    Unknown,
-    /// The program type may not call it.
-    NotForType,
-    /// The kernel has it, ironbpf's prototype table does not.
-    NotInTable,
+/// The kernel's `ProtoEnv` for these options: the licence, the loader's
+/// capabilities and `BPF_F_SLEEPABLE`.
+pub fn proto_env(opts: &crate::VerifyOptions) -> ProtoEnv {
+    ProtoEnv {
+        gpl: opts.gpl,
+        privilege: if opts.privileged {
+            Privilege::Perfmon
+        } else {
+            Privilege::Unprivileged
+        },
+        sleepable: opts.sleepable,
+    }
 }
 
 /// The prototype of helper `id` for the program, as the kernel's
-/// `get_func_proto` answers. The one place to switch to a per-program-type
-/// `func_proto` query.
-pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, NoProto> {
-    let Some(name) = ironbpf_isa::helper_name(id) else {
-        return Err(NoProto::Unknown);
-    };
-    let Some(p) = ironbpf_helpers::proto::proto_by_name(name) else {
-        return Err(NoProto::NotInTable);
-    };
-    let family = progs::of_prog_type(opts.prog_type.kernel_id());
-    if p.prog_types != progs::ALL && p.prog_types & family == 0 {
-        return Err(NoProto::NotForType);
+/// `get_func_proto` answers for its type and attach type
+/// ([`catalog::func_proto`]): the refusal carries the kernel's message
+/// (`invalid func unknown#N`, `program of this type cannot use helper
+/// bpf_x#N`, the GPL and sleepable checks).
+pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, ProtoRefusal> {
+    catalog::func_proto(opts.prog_type, opts.attach_type, id as i64, &proto_env(opts))
+}
+
+/// Whether the program type may give helpers packet pointers as memory
+/// (`may_access_direct_pkt_data` with a call's meta): the types with
+/// direct packet access, for helpers marked `pkt_access`; cgroup sockopt
+/// programs always.
+fn helper_pkt_access(prog_type: ProgTypeId, p: &Proto) -> bool {
+    use ProgTypeId as P;
+    match prog_type {
+        P::LwtIn
+        | P::LwtOut
+        | P::LwtSeg6local
+        | P::SkReuseport
+        | P::FlowDissector
+        | P::CgroupSkb
+        | P::SchedCls
+        | P::SchedAct
+        | P::Xdp
+        | P::LwtXmit
+        | P::SkSkb
+        | P::SkMsg => p.pkt_access,
+        P::CgroupSockopt => true,
+        _ => false,
     }
-    Ok(p)
+}
+
+/// `is_ptr_cast_function`: helpers whose result shares the reference of
+/// their socket argument.
+fn is_ptr_cast_function(name: &str) -> bool {
+    matches!(
+        name,
+        "bpf_tcp_sock"
+            | "bpf_sk_fullsock"
+            | "bpf_skc_to_tcp_sock"
+            | "bpf_skc_to_tcp6_sock"
+            | "bpf_skc_to_udp6_sock"
+            | "bpf_skc_to_mptcp_sock"
+            | "bpf_skc_to_tcp_timewait_sock"
+            | "bpf_skc_to_tcp_request_sock"
+    )
 }
 
 /// What `check_func_arg` learns for later arguments and the return value
@@ -57,6 +94,8 @@ struct Meta {
     raw_access: Option<(usize, i64)>,
     mem_size: Option<u64>,
     release_ref: Option<u32>,
+    /// The reference of an argument (`meta.ref_obj_id`).
+    ref_obj_id: u32,
 }
 
 impl Env<'_> {
@@ -95,46 +134,49 @@ impl Env<'_> {
     /// `check_helper_call`.
     fn check_helper_call(&mut self, id: i32) -> VResult {
         let name = Self::helper_name(id);
-        let p = match helper_proto(id, self.opts) {
+        // The prototype is asked for as if sleepable, so that the `allowed`
+        // check comes before the sleepable one, as in the kernel.
+        let asked = crate::VerifyOptions {
+            sleepable: true,
+            ..self.opts.clone()
+        };
+        let p = match helper_proto(id, &asked) {
             Ok(p) => p,
-            Err(NoProto::Unknown) => {
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::UnknownHelper { id },
-                    format!("invalid func {name}#{id}"),
-                ))
+            Err(e) => {
+                let kind = match e {
+                    ProtoRefusal::InvalidFunc { .. } => RejectionKind::UnknownHelper { id },
+                    ProtoRefusal::NotAllowed { .. } => RejectionKind::HelperNotAllowed { id },
+                    ProtoRefusal::GplOnly { .. } => RejectionKind::GplOnly { id },
+                    ProtoRefusal::MightSleep { .. } => RejectionKind::HelperNotAllowed { id },
+                };
+                return Err(self.reject_errno(EINVAL, kind, e.to_string()));
             }
-            Err(NoProto::NotForType) => {
+        };
+        let uid = id as u32;
+        let is_func_ip = name == "bpf_get_func_ip";
+        let attach_btf = self.opts.attach_btf.clone();
+        let call_check = |opts: &crate::VerifyOptions| {
+            catalog::call_check(opts.prog_type, opts.attach_type, attach_btf.as_deref(), uid)
+        };
+        if !is_func_ip {
+            if let Err(m) = call_check(self.opts) {
                 return Err(self.reject_errno(
                     EINVAL,
                     RejectionKind::HelperNotAllowed { id },
-                    format!("program of this type cannot use helper {name}#{id}"),
-                ))
+                    m,
+                ));
             }
-            Err(NoProto::NotInTable) => {
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "helpers without a prototype",
-                    },
-                    format!(
-                    "insn {}: ironbpf has no prototype of {name}#{id}, so it cannot check the call",
-                    self.pc
-                ),
-                ))
-            }
-        };
-        if p.gpl_only && !self.opts.gpl {
+        }
+        if p.might_sleep && !self.opts.sleepable {
             return Err(self.reject_errno(
                 EINVAL,
-                RejectionKind::GplOnly { id },
-                "cannot call GPL-restricted function from non-GPL compatible program".into(),
+                RejectionKind::HelperNotAllowed { id },
+                "helper call might sleep in a non-sleepable prog".into(),
             ));
         }
         let mut meta = Meta::default();
         for i in 0..5 {
-            self.check_func_arg(i, p, &mut meta)?;
+            self.check_func_arg(i, p, &name, &mut meta)?;
         }
         if id == BPF_FUNC_TAIL_CALL {
             let m = meta.map.and_then(|m| self.maps.get(m as usize));
@@ -145,6 +187,12 @@ impl Env<'_> {
                     RejectionKind::MapIncompatible { map_type: t },
                     "expected prog array map for tail call".into(),
                 ));
+            }
+        }
+        if is_func_ip {
+            if let Err(m) = call_check(self.opts) {
+                // ENOTSUPP
+                return Err(self.reject_errno(524, RejectionKind::HelperNotAllowed { id }, m));
             }
         }
         // MEM_UNINIT buffers on the stack are written byte by byte.
@@ -177,10 +225,13 @@ impl Env<'_> {
             self.scratch.reg(r);
         }
         self.scratch.reg(0);
-        let r0 = match p.ret {
+        let maybe_null = p.ret_flags & flags::MAYBE_NULL != 0;
+        let acquires = p.ret_flags & flags::RELEASE != 0 || p.ret_flags & flags::RINGBUF != 0;
+        let unsupported = |what: &'static str, detail: String| (what, detail);
+        let mut r0 = match p.ret {
             RetType::Integer => RegState::unknown(),
             RetType::Void => RegState::not_init(),
-            RetType::PtrToMapValueOrNull => {
+            RetType::PtrToMapValue => {
                 let Some(mi) = meta.map else {
                     return Err(self.reject_errno(
                         EINVAL,
@@ -192,54 +243,78 @@ impl Env<'_> {
                 let elide = id == BPF_FUNC_MAP_LOOKUP_ELEM
                     && matches!(m.map_type, 2 | 6)
                     && meta.const_key.is_some_and(|k| k < m.max_entries as u64);
-                let mut r = RegState {
+                RegState {
                     map: mi,
-                    maybe_null: !elide,
+                    maybe_null: maybe_null && !elide,
                     ..RegState::pointer(RegType::MapValue)
-                };
-                if r.maybe_null {
-                    r.id = self.new_id();
-                }
-                r
-            }
-            RetType::PtrToRingbufMemOrNull => {
-                // The kernel gives the maybe-null value an id, then the
-                // reference another, which replaces it.
-                self.new_id();
-                let id = self.acquire_reference();
-                RegState {
-                    maybe_null: true,
-                    ringbuf: true,
-                    mem_size: meta.mem_size.unwrap_or(0) as u32,
-                    id,
-                    ref_obj_id: id,
-                    ..RegState::pointer(RegType::Mem)
                 }
             }
-            RetType::PtrToSocketOrNull => {
-                self.new_id();
-                let id = self.acquire_reference();
-                RegState {
-                    maybe_null: true,
-                    id,
-                    ref_obj_id: id,
-                    ..RegState::pointer(RegType::Socket)
-                }
-            }
-            RetType::PtrToBtfIdOrNull => {
-                let id = self.new_id();
-                RegState {
-                    maybe_null: true,
-                    id,
-                    ..RegState::pointer(RegType::BtfId)
-                }
-            }
-            RetType::PtrToMemOrBtfId => RegState {
-                rdonly: true,
+            RetType::PtrToMem if p.ret_flags & flags::RINGBUF != 0 => RegState {
+                maybe_null,
+                ringbuf: true,
+                mem_size: meta.mem_size.unwrap_or(0) as u32,
                 ..RegState::pointer(RegType::Mem)
             },
+            RetType::PtrToSocket => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::Socket)
+            },
+            RetType::PtrToSockCommon => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::SockCommon)
+            },
+            RetType::PtrToTcpSock => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::TcpSock)
+            },
+            RetType::PtrToBtfId if p.ret_flags & flags::RELEASE == 0 => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::BtfId)
+            },
+            RetType::PtrToMem | RetType::PtrToMemOrBtfId | RetType::PtrToBtfId => {
+                let (what, detail) = unsupported(
+                    "helper results of this type",
+                    format!(
+                        "insn {}: {name}#{id} returns {}, which ironbpf's verifier does not model, so it refuses the call",
+                        self.pc,
+                        p.ret_string()
+                    ),
+                );
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported { pc: self.pc, what },
+                    detail,
+                ));
+            }
         };
+        if r0.maybe_null {
+            // The kernel gives the maybe-null value an id; an acquired
+            // reference then gets another, which replaces it.
+            r0.id = self.new_id();
+        }
+        if is_ptr_cast_function(&name) {
+            r0.ref_obj_id = meta.ref_obj_id;
+        } else if acquires {
+            let rid = self.acquire_reference();
+            r0.id = rid;
+            r0.ref_obj_id = rid;
+        }
         *self.cur.reg_mut(0) = r0;
+        if let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)) {
+            let map_type = m.map_type;
+            if let Err(e) = ironbpf_helpers::map_compat::check(
+                self.opts.prog_type,
+                self.opts.attach_type,
+                map_type,
+                uid,
+            ) {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::MapIncompatible { map_type },
+                    e.to_string(),
+                ));
+            }
+        }
         if p.changes_pkt_data {
             let privileged = self.opts.privileged;
             self.cur.for_each_reg(|r| {
@@ -287,7 +362,7 @@ impl Env<'_> {
     }
 
     /// `check_func_arg` for argument `i` (register `i + 1`).
-    fn check_func_arg(&mut self, i: usize, p: &Proto, meta: &mut Meta) -> VResult {
+    fn check_func_arg(&mut self, i: usize, p: &Proto, name: &str, meta: &mut Meta) -> VResult {
         let arg = p.args[i];
         let r = i + 1;
         if arg.base == ArgBase::DontCare {
@@ -346,12 +421,15 @@ impl Env<'_> {
                 ArgBase::PtrToConstStr | ArgBase::PtrToTimer | ArgBase::PtrToSpinLock => {
                     reg.ty == RegType::MapValue
                 }
-                ArgBase::PtrToSockCommon => matches!(
+                ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => matches!(
                     reg.ty,
                     RegType::SockCommon | RegType::Socket | RegType::TcpSock
-                ),
-                ArgBase::PtrToBtfId => reg.ty == RegType::BtfId,
+                ) || (arg.base == ArgBase::PtrToBtfIdSockCommon
+                    && reg.ty == RegType::BtfId),
+                ArgBase::PtrToSocket => reg.ty == RegType::Socket,
+                ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => reg.ty == RegType::BtfId,
                 ArgBase::PtrToDynptr => reg.ty == RegType::Stack,
+                ArgBase::KptrXchgDest => reg.ty == RegType::MapValue,
                 ArgBase::DontCare | ArgBase::Anything => true,
             };
         if !ok {
@@ -368,11 +446,81 @@ impl Env<'_> {
                 ArgBase::PtrToConstStr | ArgBase::PtrToTimer => &["map_value"],
                 ArgBase::PtrToSpinLock => &["map_value", "ptr_"],
                 ArgBase::PtrToSockCommon => &["sock_common", "sock", "tcp_sock", "xdp_sock"],
-                ArgBase::PtrToBtfId => &["ptr_"],
+                ArgBase::PtrToBtfIdSockCommon => &[
+                    "sock_common",
+                    "sock",
+                    "tcp_sock",
+                    "xdp_sock",
+                    "ptr_",
+                    "trusted_ptr_",
+                ],
+                ArgBase::PtrToSocket => &["sock"],
+                ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => &["ptr_"],
                 ArgBase::PtrToDynptr => &["fp", "dynptr_ptr"],
-                _ => &["?"],
+                ArgBase::KptrXchgDest => &["map_value", "ptr_"],
+                ArgBase::DontCare | ArgBase::Anything => &[],
             };
             return Err(self.arg_err(r, &arg, expected));
+        }
+        if matches!(reg.ty, RegType::Packet | RegType::PacketMeta)
+            && !helper_pkt_access(self.opts.prog_type, p)
+        {
+            return Err(self.reject_errno(
+                EACCES,
+                RejectionKind::ArgType {
+                    reg: r as u8,
+                    got: reg.type_str(),
+                    expected: "memory other than the packet".into(),
+                },
+                "helper access to the packet is not allowed".into(),
+            ));
+        }
+        // Arguments whose checks need what this verifier does not track
+        // (BTF types, special fields of map values, dynptr and kptr
+        // state): refused, naming the helper and the argument, rather
+        // than accepted unchecked.
+        let untracked = match arg.base {
+            ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
+            ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
+                Some("the BTF type of pointers")
+            }
+            ArgBase::PtrToSpinLock => Some("bpf_spin_lock fields of map values"),
+            ArgBase::PtrToTimer => Some("bpf_timer fields of map values"),
+            ArgBase::PtrToDynptr => Some("dynptrs"),
+            ArgBase::KptrXchgDest => Some("kptr fields of map values"),
+            _ => None,
+        };
+        if let Some(what) = untracked {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported { pc: self.pc, what },
+                format!(
+                    "insn {}: R{r} ({}, {}) of {name}: ironbpf's verifier does not track {what}, so it refuses the call",
+                    self.pc,
+                    p.arg_names[i],
+                    arg
+                ),
+            ));
+        }
+        if reg.ref_obj_id != 0 {
+            meta.ref_obj_id = reg.ref_obj_id;
+        }
+        if arg.has(flags::ALIGNED) && reg.ty == RegType::Stack {
+            let off = reg.off as i64 + reg.val.var_off.value as i64;
+            if !reg.val.var_off.is_const() || off.rem_euclid(arg.size.max(1) as i64) != 0 {
+                return Err(self.reject_errno(
+                    EACCES,
+                    RejectionKind::ArgType {
+                        reg: r as u8,
+                        got: reg.type_str(),
+                        expected: format!("a stack pointer aligned to {} bytes", arg.size),
+                    },
+                    format!(
+                        "misaligned stack access off {}+{}+0 size {}",
+                        reg.val.var_off, reg.off, arg.size
+                    ),
+                ));
+            }
         }
         if arg.has(flags::RELEASE) {
             if reg.ref_obj_id == 0 {

@@ -103,7 +103,7 @@ impl<'a> Env<'a> {
             }
         }
         let mut log = log;
-        let live = crate::liveness::live_regs_before(&decoded);
+        let live = crate::liveness::live_regs_before(&decoded, opts);
         if opts.log_level & 2 != 0 {
             log.push_str("Live regs before insn:\n");
             for (pc, d) in decoded.iter().enumerate() {

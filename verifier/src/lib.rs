@@ -85,6 +85,12 @@ pub struct VerifyOptions {
     pub strict_alignment: bool,
     /// The license is GPL-compatible (GPL-only helpers may be called).
     pub gpl: bool,
+    /// `BPF_F_SLEEPABLE`: helpers that might sleep may be called.
+    pub sleepable: bool,
+    /// The name of the BTF function or hook the program attaches to
+    /// (`attach_btf_id`), for the helpers only some hooks may call
+    /// (`bpf_d_path`, `bpf_ima_*`).
+    pub attach_btf: Option<String>,
     /// The maps, indexed by `BPF_PSEUDO_MAP_IDX` / the fd_array slot.
     pub maps: Vec<MapInfo>,
     /// For a map of maps (`array_of_maps`, `hash_of_maps`) at index `i` of
@@ -104,6 +110,8 @@ impl VerifyOptions {
             privileged: true,
             strict_alignment: false,
             gpl: true,
+            sleepable: false,
+            attach_btf: None,
             maps: Vec::new(),
             inner_maps: Vec::new(),
         }

@@ -8,12 +8,12 @@ const CALLER_SAVED: u16 = 0b11_1111; // r0-r5
 
 /// Registers read and written by one instruction, as the kernel counts
 /// them for liveness (calls read their arguments and clobber r0-r5).
-fn use_def(insn: &Insn) -> (u16, u16) {
+/// A helper the program type does not offer reads r1-r5, as the kernel's
+/// `get_call_summary` assumes.
+fn use_def(insn: &Insn, opts: &crate::VerifyOptions) -> (u16, u16) {
     match *insn {
         Insn::Call(CallTarget::Helper(id)) => {
-            let args = ironbpf_isa::helper_name(id)
-                .and_then(ironbpf_helpers::proto::proto_by_name)
-                .map_or(5, |p| p.arg_count());
+            let args = crate::calls::helper_proto(id, opts).map_or(5, |p| p.arg_count());
             (((1u16 << (args + 1)) - 1) & !1, CALLER_SAVED)
         }
         Insn::Call(_) | Insn::Callx { .. } => (CALLER_SAVED & !1, CALLER_SAVED),
@@ -23,7 +23,10 @@ fn use_def(insn: &Insn) -> (u16, u16) {
 }
 
 /// The live registers (bit per register) before each slot.
-pub fn live_regs_before(decoded: &[Option<Result<Insn, IsaError>>]) -> Vec<u16> {
+pub fn live_regs_before(
+    decoded: &[Option<Result<Insn, IsaError>>],
+    opts: &crate::VerifyOptions,
+) -> Vec<u16> {
     let n = decoded.len();
     let succs = |pc: usize| -> Vec<usize> {
         let Some(Ok(insn)) = &decoded[pc] else {
@@ -49,7 +52,7 @@ pub fn live_regs_before(decoded: &[Option<Result<Insn, IsaError>>]) -> Vec<u16> 
                 continue;
             };
             let out = succs(pc).iter().fold(0u16, |a, &s| a | live[s]);
-            let (u, d) = use_def(insn);
+            let (u, d) = use_def(insn, opts);
             let inn = u | (out & !d);
             if inn != live[pc] {
                 live[pc] = inn;

@@ -13,11 +13,7 @@ fn run(asm: &str, level: u32, privileged: bool) -> VerifyOutcome {
     opts.privileged = privileged;
     let desc = ProgTypeDesc::builtin(ProgTypeId::SocketFilter)
         .cloned()
-        .unwrap_or(ProgTypeDesc {
-            id: Some(ProgTypeId::SocketFilter),
-            name: "socket_filter".into(),
-            ctx_size: 192,
-        });
+        .expect("socket_filter has a built-in descriptor");
     verify_with_desc(&slots, &opts, Some(&desc))
 }
 
