@@ -71,17 +71,20 @@ fn options(
     o.log_level = log_level | ironbpf_kernel::BPF_LOG_STATS;
     o.privileged = !unpriv;
     o.gpl = gpl_compatible(license);
-    o.maps = maps
+    let info = |m: &MapDef| MapInfo {
+        name: m.name.clone(),
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        map_flags: m.map_flags,
+        frozen_readonly: m.frozen,
+    };
+    o.maps = maps.iter().map(info).collect();
+    // A map of maps' lookups give its inner map's values.
+    o.inner_maps = maps
         .iter()
-        .map(|m| MapInfo {
-            name: m.name.clone(),
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            map_flags: m.map_flags,
-            frozen_readonly: m.frozen,
-        })
+        .map(|m| m.inner.as_deref().map(info))
         .collect();
     Ok(o)
 }

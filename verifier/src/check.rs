@@ -722,10 +722,18 @@ impl<'a> Env<'a> {
     ) -> bool {
         let a = *self.cur.reg(dst);
         let b = *self.cur.reg(src);
-        // Normalise to `pkt op pkt_end`.
-        let (pkt, op) = if a.ty.is_pkt() && b.ty == RegType::PacketEnd {
+        // Normalise to `pkt op pkt_end`: `data` is the end of `data_meta`
+        // pointers when it is `data` itself (no offset).
+        let init_pkt = |r: &RegState| {
+            r.ty == RegType::Packet && r.off == 0 && r.val.var_off.is_const() && r.val.var_off.value == 0
+        };
+        let ends = |p: &RegState, e: &RegState| {
+            (p.ty == RegType::Packet && e.ty == RegType::PacketEnd)
+                || (p.ty == RegType::PacketMeta && init_pkt(e))
+        };
+        let (pkt, op) = if ends(&a, &b) {
             (a, op)
-        } else if b.ty.is_pkt() && a.ty == RegType::PacketEnd {
+        } else if ends(&b, &a) {
             (b, branch::flip(op))
         } else {
             return a.ty.is_pkt() && b.ty.is_pkt();
