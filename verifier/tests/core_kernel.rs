@@ -237,6 +237,35 @@ fn cases() -> Vec<Case> {
             "tail call into a non-prog-array map",
             "r2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit",
         ),
+        typed(
+            "kprobe may not call an skb helper",
+            2,
+            "call bpf_skb_store_bytes\nr0 = 0\nexit",
+        ),
+        typed(
+            "kprobe trace_printk takes a format and its size",
+            2,
+            "*(u64 *)(r10 -8) = 0\nr1 = r10\nr1 += -8\nr2 = 8\ncall bpf_trace_printk\nr0 = 0\nexit",
+        ),
+        typed(
+            "sched_cls classid takes the skb",
+            3,
+            "call bpf_get_cgroup_classid\nr0 = 0\nexit",
+        ),
+        case(
+            "a prog array passed to map_lookup_elem",
+            "r2 = r10\nr2 += -8\n*(u32 *)(r10 -8) = 0\nr1 = map[idx:2]\ncall bpf_map_lookup_elem\nr0 = 0\nexit",
+        ),
+        typed("cgroup_skb returns 5", 8, "r0 = 5\nexit"),
+        typed("cgroup_skb returns 1", 8, "r0 = 1\nexit"),
+        xdp(
+            "xdp data_meta checked against data",
+            "r2 = *(u32 *)(r1 +8)\nr3 = *(u32 *)(r1 +0)\nr4 = r2\nr4 += 4\nif r4 > r3 goto +1\nr0 = *(u32 *)(r2 +0)\nr0 = 2\nexit",
+        ),
+        xdp(
+            "xdp data_meta read past data",
+            "r2 = *(u32 *)(r1 +8)\nr3 = *(u32 *)(r1 +0)\nr4 = r2\nr4 += 4\nif r4 > r3 goto +1\nr0 = *(u32 *)(r2 +4)\nr0 = 2\nexit",
+        ),
         case("helper of another program type", "r2 = 0\ncall bpf_xdp_adjust_head\nr0 = 0\nexit"),
         case("ld_abs", "r6 = r1\nr0 = *(u8 *)skb[0]\nexit"),
         case("ld_abs without r6", "r0 = *(u8 *)skb[0]\nexit"),
@@ -364,6 +393,20 @@ const fn level2(name: &'static str, asm: &'static str) -> Case {
 
 /// An XDP program: needs the built-in xdp descriptor (packet pointers from
 /// the context), skipped until it exists.
+/// A privileged case of kernel program type `prog_type`, verdict and error
+/// line compared.
+const fn typed(name: &'static str, prog_type: u32, asm: &'static str) -> Case {
+    Case {
+        name,
+        level: 1,
+        prog_type,
+        privileged: true,
+        log: false,
+        strict: false,
+        asm,
+    }
+}
+
 const fn xdp(name: &'static str, asm: &'static str) -> Case {
     Case {
         name,
