@@ -82,10 +82,7 @@ fn options(
     };
     o.maps = maps.iter().map(info).collect();
     // A map of maps' lookups give its inner map's values.
-    o.inner_maps = maps
-        .iter()
-        .map(|m| m.inner.as_deref().map(info))
-        .collect();
+    o.inner_maps = maps.iter().map(|m| m.inner.as_deref().map(info)).collect();
     Ok(o)
 }
 

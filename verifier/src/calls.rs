@@ -12,8 +12,8 @@ use crate::scalar::Scalar;
 use crate::state::*;
 use ironbpf_helpers::catalog::{self, Privilege, ProtoEnv, ProtoRefusal};
 use ironbpf_helpers::proto::{flags, ArgBase, ArgType, Proto, RetType};
-use ironbpf_progtype::ProgTypeId;
 use ironbpf_isa::{CallTarget, Insn};
+use ironbpf_progtype::ProgTypeId;
 
 /// `BPF_MAX_VAR_SIZ`.
 const BPF_MAX_VAR_SIZ: u64 = 1 << 29;
@@ -42,7 +42,12 @@ pub fn proto_env(opts: &crate::VerifyOptions) -> ProtoEnv {
 /// (`invalid func unknown#N`, `program of this type cannot use helper
 /// bpf_x#N`, the GPL and sleepable checks).
 pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, ProtoRefusal> {
-    catalog::func_proto(opts.prog_type, opts.attach_type, id as i64, &proto_env(opts))
+    catalog::func_proto(
+        opts.prog_type,
+        opts.attach_type,
+        id as i64,
+        &proto_env(opts),
+    )
 }
 
 /// Whether the program type may give helpers packet pointers as memory
@@ -160,11 +165,7 @@ impl Env<'_> {
         };
         if !is_func_ip {
             if let Err(m) = call_check(self.opts) {
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::HelperNotAllowed { id },
-                    m,
-                ));
+                return Err(self.reject_errno(EINVAL, RejectionKind::HelperNotAllowed { id }, m));
             }
         }
         if p.might_sleep && !self.opts.sleepable {
@@ -421,11 +422,12 @@ impl Env<'_> {
                 ArgBase::PtrToConstStr | ArgBase::PtrToTimer | ArgBase::PtrToSpinLock => {
                     reg.ty == RegType::MapValue
                 }
-                ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => matches!(
-                    reg.ty,
-                    RegType::SockCommon | RegType::Socket | RegType::TcpSock
-                ) || (arg.base == ArgBase::PtrToBtfIdSockCommon
-                    && reg.ty == RegType::BtfId),
+                ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
+                    matches!(
+                        reg.ty,
+                        RegType::SockCommon | RegType::Socket | RegType::TcpSock
+                    ) || (arg.base == ArgBase::PtrToBtfIdSockCommon && reg.ty == RegType::BtfId)
+                }
                 ArgBase::PtrToSocket => reg.ty == RegType::Socket,
                 ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => reg.ty == RegType::BtfId,
                 ArgBase::PtrToDynptr => reg.ty == RegType::Stack,

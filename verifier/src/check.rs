@@ -725,7 +725,10 @@ impl<'a> Env<'a> {
         // Normalise to `pkt op pkt_end`: `data` is the end of `data_meta`
         // pointers when it is `data` itself (no offset).
         let init_pkt = |r: &RegState| {
-            r.ty == RegType::Packet && r.off == 0 && r.val.var_off.is_const() && r.val.var_off.value == 0
+            r.ty == RegType::Packet
+                && r.off == 0
+                && r.val.var_off.is_const()
+                && r.val.var_off.value == 0
         };
         let ends = |p: &RegState, e: &RegState| {
             (p.ty == RegType::Packet && e.ty == RegType::PacketEnd)
