@@ -50,6 +50,17 @@ pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Pro
     )
 }
 
+/// [`helper_proto`] without the sleepable check: what the program type
+/// offers (`get_func_proto` alone, as liveness and the checks made before
+/// the sleepable one see it).
+pub fn offered_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, ProtoRefusal> {
+    let env = ProtoEnv {
+        sleepable: true,
+        ..proto_env(opts)
+    };
+    catalog::func_proto(opts.prog_type, opts.attach_type, id as i64, &env)
+}
+
 /// Whether the program type may give helpers packet pointers as memory
 /// (`may_access_direct_pkt_data` with a call's meta): the types with
 /// direct packet access, for helpers marked `pkt_access`; cgroup sockopt
@@ -141,11 +152,7 @@ impl Env<'_> {
         let name = Self::helper_name(id);
         // The prototype is asked for as if sleepable, so that the `allowed`
         // check comes before the sleepable one, as in the kernel.
-        let asked = crate::VerifyOptions {
-            sleepable: true,
-            ..self.opts.clone()
-        };
-        let p = match helper_proto(id, &asked) {
+        let p = match offered_proto(id, self.opts) {
             Ok(p) => p,
             Err(e) => {
                 let kind = match e {
@@ -383,6 +390,20 @@ impl Env<'_> {
             }
             return Ok(());
         }
+        // Before the type check, as the kernel does.
+        if matches!(reg.ty, RegType::Packet | RegType::PacketMeta)
+            && !helper_pkt_access(self.opts.prog_type, p)
+        {
+            return Err(self.reject_errno(
+                EACCES,
+                RejectionKind::ArgType {
+                    reg: r as u8,
+                    got: reg.type_str(),
+                    expected: "memory other than the packet".into(),
+                },
+                "helper access to the packet is not allowed".into(),
+            ));
+        }
         if arg.has(flags::MAYBE_NULL) && reg.is_null() {
             return Ok(());
         }
@@ -463,19 +484,6 @@ impl Env<'_> {
                 ArgBase::DontCare | ArgBase::Anything => &[],
             };
             return Err(self.arg_err(r, &arg, expected));
-        }
-        if matches!(reg.ty, RegType::Packet | RegType::PacketMeta)
-            && !helper_pkt_access(self.opts.prog_type, p)
-        {
-            return Err(self.reject_errno(
-                EACCES,
-                RejectionKind::ArgType {
-                    reg: r as u8,
-                    got: reg.type_str(),
-                    expected: "memory other than the packet".into(),
-                },
-                "helper access to the packet is not allowed".into(),
-            ));
         }
         // Arguments whose checks need what this verifier does not track
         // (BTF types, special fields of map values, dynptr and kptr

@@ -16,9 +16,17 @@
 //! answers with the verdict, the log the kernel would have printed and the
 //! statistics line's figures.
 //!
+//! Helper calls are checked against the prototype the program type gets
+//! (`ironbpf_helpers::catalog::func_proto`, with the kernel's refusals), the
+//! per-helper checks of `catalog::call_check` and the map/helper
+//! compatibility of `ironbpf_helpers::map_compat`.
+//!
 //! Not modelled, and refused with a message saying so rather than guessed:
 //! kfunc calls, `BPF_PSEUDO_BTF_ID`, callbacks (`bpf_loop`,
-//! `for_each_map_elem`), socket field layouts, constant strings. Not
+//! `for_each_map_elem`), socket field layouts, constant strings, helper
+//! arguments that need BTF types, `bpf_spin_lock`/`bpf_timer` fields,
+//! dynptrs or kptrs, and helper results that are BTF-typed references or
+//! per-CPU memory. Not
 //! modelled and not refused: BTF (global functions are verified inline
 //! like static ones; map values have no special fields), the contents of
 //! read-only maps (loads from them are unknown scalars), precision

@@ -13,7 +13,8 @@ const CALLER_SAVED: u16 = 0b11_1111; // r0-r5
 fn use_def(insn: &Insn, opts: &crate::VerifyOptions) -> (u16, u16) {
     match *insn {
         Insn::Call(CallTarget::Helper(id)) => {
-            let args = crate::calls::helper_proto(id, opts).map_or(5, |p| p.arg_count());
+            // `get_helper_proto` here does not check sleepability.
+            let args = crate::calls::offered_proto(id, opts).map_or(5, |p| p.arg_count());
             (((1u16 << (args + 1)) - 1) & !1, CALLER_SAVED)
         }
         Insn::Call(_) | Insn::Callx { .. } => (CALLER_SAVED & !1, CALLER_SAVED),
