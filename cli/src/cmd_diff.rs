@@ -30,7 +30,7 @@ pub enum Against {
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  ironbpf diff --random 5000 --seed 1\n  ironbpf diff --random 100000 --seed 1 --against kernel\n  ironbpf diff --descriptors\n  ironbpf diff --descriptors --type cgroup_sock_addr --group return"
+    after_help = "Examples:\n  ironbpf diff --random 5000 --seed 1\n  ironbpf diff --random 100000 --seed 1 --against kernel\n  ironbpf diff --descriptors\n  ironbpf diff --descriptors --type cgroup_sock_addr --group return\n  ironbpf diff --verifier --random 10000 --seed 1\n  ironbpf diff --verifier --random 1 --seed 4242 --log-level 2"
 )]
 pub struct DiffArgs {
     /// How many random programs to generate and compare
@@ -54,6 +54,18 @@ pub struct DiffArgs {
     /// Show the most common reasons the reference refused programs
     #[arg(long)]
     reasons: bool,
+
+    // --- `--verifier`: the verifier differential (conformance::vgen) ---
+    /// Compare verdicts instead of runs: random safe and rule-breaking programs (six program
+    /// types, privileged and unprivileged) through the kernel's verifier and ironbpf's
+    #[arg(long)]
+    verifier: bool,
+    /// With --verifier: the log level both verifiers log at (1 or 2) for the log comparison
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
+    log_level: u32,
+    /// With --verifier: how many disagreements to list (one line each); the first few are shown in full
+    #[arg(long, default_value_t = 100)]
+    list: usize,
     /// Probe the program-type descriptors and helper prototypes against the
     /// kernel instead: every context offset, size and access kind, return
     /// values, per type and attach type; every helper's availability,
@@ -211,6 +223,9 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     if args.descriptors {
         return run_descriptors(&args);
     }
+    if args.verifier {
+        return run_verifier(&args);
+    }
     let (gen, options): (fn(u64) -> _, Options) = if args.unverified {
         (
             ironbpf_conformance::jitdiff::generate_unverified,
@@ -280,6 +295,130 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     }
     println!("{summary}");
     if summary.disagreed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(String::new()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// diff --verifier
+
+/// How many disagreements are shown with their program and both logs.
+const SHOWN_IN_FULL: usize = 3;
+
+fn verdict_line(accepted: bool, insn: Option<usize>, line: Option<&str>) -> String {
+    if accepted {
+        "accepted".into()
+    } else {
+        format!(
+            "refused at insn {}: {}",
+            insn.map_or("?".to_string(), |i| i.to_string()),
+            line.unwrap_or("")
+        )
+    }
+}
+
+fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
+    use ironbpf_conformance::vgen::{run_verifier_diff, KernelOracle};
+    let oracle = KernelOracle::new().map_err(Failure::usage)?;
+    if let Err(why) = oracle.unprivileged_available() {
+        return Err(Failure::usage(format!(
+            "the unprivileged half of the generated programs cannot be loaded: {why}"
+        )));
+    }
+    let tty = std::io::stderr().is_terminal();
+    let total = args.random;
+    let summary = run_verifier_diff(
+        &oracle,
+        total,
+        args.seed,
+        args.log_level,
+        args.list,
+        |done, s| {
+            if tty && (done % 500 == 0 || done == total) {
+                eprint!("\r{done}/{total}: {} agreed   ", s.agreed);
+            }
+        },
+    )
+    .map_err(Failure::usage)?;
+    if tty {
+        eprintln!();
+    }
+    for (n, c) in summary.disagreed.iter().enumerate() {
+        let p = &c.program;
+        let rule = p.broken.as_ref().map_or("safe", |b| b.rule.name());
+        println!(
+            "DISAGREE seed {} ({rule}, {}, {}; replay with --verifier --random 1 --seed {}): kernel {}; ironbpf {}",
+            p.seed,
+            p.prog_type,
+            if p.privileged { "privileged" } else { "unprivileged" },
+            p.seed,
+            verdict_line(c.kernel.accepted, c.kernel.error_insn, c.kernel.error_line.as_deref()),
+            verdict_line(c.ours.accepted, c.ours.error_insn, c.ours.error_line.as_deref()),
+        );
+        if n < SHOWN_IN_FULL {
+            if let Some(b) = &p.broken {
+                println!(
+                    "  breaks {} at insn {}{}; the kernel is expected to say `{}`",
+                    b.rule,
+                    b.insn,
+                    b.cause
+                        .map_or(String::new(), |c| format!(" (caused at insn {c})")),
+                    b.expect
+                );
+            }
+            let mut pc = 0;
+            for line in p.text.lines() {
+                if line.ends_with(':') {
+                    println!("  {line}");
+                    continue;
+                }
+                println!("  {pc:>4}: {line}");
+                pc += if line.contains("map[") || line.ends_with(" ll") {
+                    2
+                } else {
+                    1
+                };
+            }
+            println!("  --- the kernel's log ---");
+            for l in c.kernel.log.lines() {
+                println!("  | {l}");
+            }
+            println!("  --- ironbpf's log ---");
+            for l in c.ours.log.lines() {
+                println!("  | {l}");
+            }
+        }
+    }
+    let more = summary.disagreed_count() as usize - summary.disagreed.len();
+    if more > 0 {
+        println!("... and {more} more disagreements (raise --list to see them)");
+    }
+    println!("per rule: programs, kernel refused, kernel as meant, ironbpf refused, agreed, same insn, same message");
+    for (rule, c) in &summary.per_rule {
+        println!(
+            "  {rule:<24} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            c.programs,
+            c.kernel_refused,
+            c.kernel_as_meant,
+            c.ironbpf_refused,
+            c.agreed,
+            c.same_insn,
+            c.same_message
+        );
+    }
+    if !summary.generator_misses.is_empty() {
+        println!(
+            "{} programs where the kernel's verdict is not the one the generator meant, e.g.:",
+            summary.generator_misses.len()
+        );
+        for (seed, why) in summary.generator_misses.iter().take(5) {
+            println!("  seed {seed}: {why}");
+        }
+    }
+    println!("{summary}");
+    if summary.disagreed_count() == 0 {
         Ok(())
     } else {
         Err(Failure::failed(String::new()))

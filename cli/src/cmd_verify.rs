@@ -1,28 +1,35 @@
-//! `ironbpf verify`: ironbpf's verifier does not exist yet, so this says so,
-//! and shows the kernel's verdict and log as the reference, marked as the
-//! kernel's. The exit code follows the kernel's verdict.
+//! `ironbpf verify`: ironbpf's verifier on the programs of an ELF object:
+//! its verdict and log, and with `--kernel` the running kernel's beside it.
+//! The exit code follows ironbpf's verdict: 0 every program accepted, 1 one
+//! refused (or not loaded), 2 bad usage or an unreadable object.
 
 use crate::cmd_kernel::{
-    describe, inspect, kernel_object, load, outcome_json, outcome_line, pick, print_log,
+    describe, error_line, inspect, kernel_object, kernel_verdict, load, outcome_json, outcome_line,
+    pick, print_log, KernelVerdict,
 };
 use crate::Failure;
 use clap::Args;
-use serde_json::json;
+use ironbpf_kernel::{with_effective_caps, LoadOutcome, CAP_NET_ADMIN_BIT};
+use ironbpf_loader::{MapDef, Program};
+use ironbpf_progtype::{AttachType, ProgTypeId};
+use ironbpf_verifier::{verify, MapInfo, VerifyOptions, VerifyOutcome};
+use serde_json::{json, Value};
 use std::path::PathBuf;
-
-/// What ironbpf's side says until its verifier lands.
-pub const NOT_IMPLEMENTED: &str = "ironbpf's verifier is not yet implemented";
+use std::time::{Duration, Instant};
 
 #[derive(Args)]
 #[command(
-    after_help = "ironbpf's own verifier is not implemented yet: the verdict shown is the running kernel's, \
-                  for reference, and the exit code follows it (0 accepted, 1 refused, 2 no kernel to ask).\n\n\
+    after_help = "Exit code: 0 every program accepted by ironbpf's verifier, 1 one refused or not loaded, \
+                  2 bad usage or unreadable input.\n\n\
                   Examples:\n  ironbpf verify ../shared/corpus/ebpf-samples/linux/sockex1_kern.o\n  \
-                  ironbpf verify --type xdp ../shared/corpus/ebpf-samples/build/nullmapref.o --log-level 2\n  \
-                  ironbpf verify prog.o --prog xdp_main --json"
+                  ironbpf verify --type xdp ../shared/corpus/ebpf-samples/build/nullmapref.o --log-level 2 --kernel\n  \
+                  ironbpf verify prog.o --prog xdp_main --json --kernel\n  \
+                  ironbpf verify --unpriv ../shared/corpus/ebpf-samples/linux/sockex1_kern.o"
 )]
 pub struct VerifyArgs {
-    /// A BPF ELF object (clang -target bpf)
+    /// A BPF ELF object (clang -target bpf), or with --kernel a folder: every program of every
+    /// object under it, ironbpf's verdict against the kernel's, with the agreement and each
+    /// disagreement
     object: PathBuf,
     /// The program (its function name); every program of the object when omitted
     #[arg(long)]
@@ -30,59 +37,198 @@ pub struct VerifyArgs {
     /// The program type for sections whose name does not say it (xdp, socket_filter, sched_cls, ...)
     #[arg(long = "type")]
     prog_type: Option<String>,
-    /// The kernel verifier log's level: 1 (the path to each verdict) or 2 (every instruction's state)
+    /// The verifier log's level: 1 (the path to each verdict) or 2 (every instruction's state)
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=2))]
     log_level: u32,
+    /// Verify as an unprivileged loader (no CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN); the kernel,
+    /// with --kernel, is asked from a thread with those capabilities dropped
+    #[arg(long)]
+    unpriv: bool,
+    /// Also load each program into the running kernel and show its verdict and log beside ironbpf's
+    #[arg(long)]
+    kernel: bool,
     /// One JSON record per program (one per line)
     #[arg(long)]
     json: bool,
 }
 
-pub fn run(args: VerifyArgs) -> Result<(), Failure> {
-    let ins = inspect(&args.object, args.prog_type.as_deref())?;
-    let progs = pick(&ins, &args.object, args.prog.as_deref(), true)?;
-    if let Err(why) = ironbpf_kernel::probe() {
-        if !args.json {
-            for p in &progs {
-                println!("{}: {}", args.object.display(), describe(p));
-                println!("ironbpf verifier: not yet implemented");
+/// `BPF_F_STRICT_ALIGNMENT` is not in an ELF object: off, as libbpf loads.
+fn options(
+    p: &Program,
+    maps: &[MapDef],
+    license: &str,
+    log_level: u32,
+    unpriv: bool,
+) -> Result<VerifyOptions, String> {
+    let prog_type = ProgTypeId::from_kernel_id(p.prog_type).ok_or_else(|| {
+        format!(
+            "program {}: program type {} is unknown to ironbpf",
+            p.name, p.prog_type
+        )
+    })?;
+    let mut o = VerifyOptions::new(prog_type);
+    o.attach_type = AttachType::from_kernel_id(p.expected_attach_type);
+    o.log_level = log_level | ironbpf_kernel::BPF_LOG_STATS;
+    o.privileged = !unpriv;
+    o.gpl = gpl_compatible(license);
+    let info = |m: &MapDef| MapInfo {
+        name: m.name.clone(),
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        map_flags: m.map_flags,
+        frozen_readonly: m.frozen,
+    };
+    o.maps = maps.iter().map(info).collect();
+    // A map of maps' lookups give its inner map's values.
+    o.inner_maps = maps.iter().map(|m| m.inner.as_deref().map(info)).collect();
+    Ok(o)
+}
+
+/// The kernel's `license_is_gpl_compatible` list; an object without a
+/// license section is loaded as GPL (as `ironbpf kernel verify` does).
+fn gpl_compatible(license: &str) -> bool {
+    license.is_empty()
+        || matches!(
+            license,
+            "GPL"
+                | "GPL v2"
+                | "GPL and additional rights"
+                | "Dual BSD/GPL"
+                | "Dual MIT/GPL"
+                | "Dual MPL/GPL"
+        )
+}
+
+/// ironbpf's outcome as JSON, in the shape of the kernel's record.
+fn ours_json(out: &VerifyOutcome, took: Duration) -> Value {
+    let (verdict, insn, line) = match &out.result {
+        Ok(_) => ("accepted", None, None),
+        Err(r) => ("refused", r.insn, Some(r.message.clone())),
+    };
+    json!({
+        "verdict": verdict,
+        "error_insn": insn,
+        "first_error_line": line,
+        "errno": out.result.as_ref().err().map(|r| r.errno),
+        "processed_insns": out.stats.processed_insns,
+        "verification_time_usec": took.as_micros() as u64,
+        "log": out.log,
+    })
+}
+
+fn ours_line(out: &VerifyOutcome, took: Duration) -> String {
+    let mut s = match &out.result {
+        Ok(_) => "accepted".to_string(),
+        Err(r) => {
+            let mut s = format!("refused with {}", ironbpf_kernel::errno_name(r.errno));
+            if let Some(i) = r.insn {
+                s.push_str(&format!(" at insn {i}"));
             }
+            s.push_str(&format!(": {}", r.message));
+            s
         }
-        return Err(Failure::usage(format!(
-            "no verdict: {NOT_IMPLEMENTED}, and the kernel, which would give the reference verdict, cannot be used: {why}"
-        )));
+    };
+    s.push_str(&format!(
+        ", {} insns processed, verification {} us",
+        out.stats.processed_insns,
+        took.as_micros()
+    ));
+    s
+}
+
+pub fn run(args: VerifyArgs) -> Result<(), Failure> {
+    if args.object.is_dir() {
+        return run_corpus(&args);
     }
-    let kobj = kernel_object(&ins, &args.object)?;
+    // An object that cannot be read or parsed is bad input (2), not a
+    // refusal (1).
+    let ins =
+        inspect(&args.object, args.prog_type.as_deref()).map_err(|f| Failure::usage(f.message))?;
+    let progs = pick(&ins, &args.object, args.prog.as_deref(), true)?;
+    let kobj = if args.kernel {
+        if let Err(why) = ironbpf_kernel::probe() {
+            return Err(Failure::usage(format!(
+                "--kernel: the kernel cannot be asked: {why}"
+            )));
+        }
+        Some(kernel_object(&ins, &args.object)?)
+    } else {
+        None
+    };
+    let obj = &ins.object;
     let mut refused = 0;
     for (i, p) in progs.iter().enumerate() {
-        let out = load(&kobj, p, args.log_level);
-        if !out.accepted() {
+        let slots = ironbpf_isa::slots_from_bytes(&p.insns).map_err(|e| {
+            Failure::usage(format!(
+                "{}: program {}: {e}",
+                args.object.display(),
+                p.name
+            ))
+        })?;
+        let opts = options(p, &obj.maps, &obj.license, args.log_level, args.unpriv)
+            .map_err(|e| Failure::usage(format!("{}: {e}", args.object.display())))?;
+        let start = Instant::now();
+        let ours = verify(&slots, &opts);
+        let took = start.elapsed();
+        if ours.result.is_err() {
             refused += 1;
         }
+        let theirs: Option<LoadOutcome> = match &kobj {
+            None => None,
+            Some(k) if args.unpriv => {
+                let keep = if p.prog_type == ProgTypeId::CgroupSkb.kernel_id() {
+                    CAP_NET_ADMIN_BIT
+                } else {
+                    0
+                };
+                Some(
+                    with_effective_caps(keep, || load(k, p, args.log_level))
+                        .map_err(|e| Failure::usage(format!("--kernel --unpriv: {e}")))?,
+                )
+            }
+            Some(k) => Some(load(k, p, args.log_level)),
+        };
         if args.json {
-            println!(
-                "{}",
-                json!({
-                    "object": args.object.display().to_string(), "program": p.name,
-                    "section": p.section, "type": p.prog_type_name, "insns": p.insns.len() / 8,
-                    "ironbpf": {"verdict": "not implemented", "message": NOT_IMPLEMENTED},
-                    "kernel": outcome_json(&out, true),
-                    "log_level": args.log_level,
-                })
-            );
+            let mut rec = json!({
+                "object": args.object.display().to_string(), "program": p.name,
+                "section": p.section, "type": p.prog_type_name, "insns": p.insns.len() / 8,
+                "privileged": !args.unpriv,
+                "ironbpf": ours_json(&ours, took),
+                "log_level": args.log_level,
+            });
+            if let Some(t) = &theirs {
+                rec["kernel"] = outcome_json(t, true);
+                rec["kernel_release"] = json!(ironbpf_kernel::kernel_release());
+            }
+            println!("{rec}");
             continue;
         }
         if i > 0 {
             println!();
         }
         println!("{}: {}", args.object.display(), describe(p));
-        println!("ironbpf verifier: not yet implemented: ironbpf gives no verdict of its own");
-        println!("kernel verifier (reference): {}", outcome_line(&out));
-        print_log(
-            &out,
-            args.log_level,
-            "the kernel's verifier log, for reference",
+        println!("ironbpf verifier: {}", ours_line(&ours, took));
+        if let Some(t) = &theirs {
+            println!(
+                "kernel verifier ({}): {}",
+                ironbpf_kernel::kernel_release(),
+                outcome_line(t)
+            );
+        }
+        println!(
+            "--- ironbpf's verifier log (log level {}) ---",
+            args.log_level
         );
+        print!("{}", ours.log);
+        if !ours.log.is_empty() && !ours.log.ends_with('\n') {
+            println!();
+        }
+        println!("--- end of ironbpf's verifier log ---");
+        if let Some(t) = &theirs {
+            print_log(t, args.log_level, "the kernel's verifier log");
+        }
     }
     if args.prog.is_none() {
         for r in &ins.refused {
@@ -115,10 +261,173 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
                 0
             };
         return Err(Failure::failed(if total > 1 {
-            format!("{refused} of {total} programs were refused or not loaded")
+            format!("ironbpf's verifier refused (or the loader did not load) {refused} of {total} programs")
         } else {
             String::new()
         }));
     }
     Ok(())
+}
+
+/// Every `*.o` under `dir`, sorted.
+fn objects_under(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for e in entries {
+        if e.is_dir() {
+            objects_under(&e, out)?;
+        } else if e.extension().is_some_and(|x| x == "o") {
+            out.push(e);
+        }
+    }
+    Ok(())
+}
+
+fn pct(n: usize, of: usize) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        100.0 * n as f64 / of as f64
+    }
+}
+
+/// `ironbpf verify --kernel FOLDER`: ironbpf's verdict against the kernel's
+/// on every program the kernel's verifier judges (programs whose load
+/// fails before the verifier, such as a missing attach target, and objects
+/// the loader cannot read are counted apart).
+fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
+    if !args.kernel {
+        return Err(Failure::usage(format!(
+            "{} is a folder: comparing a corpus needs --kernel (ironbpf verify --kernel {})",
+            args.object.display(),
+            args.object.display()
+        )));
+    }
+    if let Err(why) = ironbpf_kernel::probe() {
+        return Err(Failure::usage(format!(
+            "--kernel: the kernel cannot be asked: {why}"
+        )));
+    }
+    let mut files = Vec::new();
+    objects_under(&args.object, &mut files)
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.object.display())))?;
+    let (mut judged, mut k_accepted, mut agreed, mut both_refused) = (0usize, 0, 0, 0);
+    let (mut same_insn, mut same_msg, mut load_failed, mut not_loaded) = (0usize, 0, 0, 0);
+    let mut programs = 0usize;
+    let mut disagreements = Vec::new();
+    for f in &files {
+        let ins = match inspect(f, args.prog_type.as_deref()) {
+            Ok(i) => i,
+            Err(_) => {
+                not_loaded += 1;
+                continue;
+            }
+        };
+        not_loaded += ins.refused.len();
+        let Ok(kobj) = kernel_object(&ins, f) else {
+            programs += ins.object.programs.len();
+            load_failed += ins.object.programs.len();
+            continue;
+        };
+        for p in &ins.object.programs {
+            programs += 1;
+            let out = if args.unpriv {
+                match with_effective_caps(0, || load(&kobj, p, args.log_level)) {
+                    Ok(o) => o,
+                    Err(e) => return Err(Failure::usage(format!("--unpriv: {e}"))),
+                }
+            } else {
+                load(&kobj, p, args.log_level)
+            };
+            let kv = kernel_verdict(&out);
+            if kv == KernelVerdict::LoadFailed {
+                load_failed += 1;
+                continue;
+            }
+            judged += 1;
+            let k_ok = kv == KernelVerdict::Accepted;
+            k_accepted += usize::from(k_ok);
+            let ours = match ironbpf_isa::slots_from_bytes(&p.insns)
+                .map_err(|e| e.to_string())
+                .and_then(|slots| {
+                    options(
+                        p,
+                        &ins.object.maps,
+                        &ins.object.license,
+                        args.log_level,
+                        args.unpriv,
+                    )
+                    .map(|o| verify(&slots, &o))
+                }) {
+                Ok(o) => o,
+                Err(e) => {
+                    disagreements.push(format!(
+                        "{} {}: ironbpf could not verify it: {e}",
+                        f.display(),
+                        p.name
+                    ));
+                    continue;
+                }
+            };
+            let o_ok = ours.result.is_ok();
+            let kline = error_line(&out);
+            if let Err(r) = &ours.result {
+                if !k_ok {
+                    both_refused += 1;
+                    same_insn += usize::from(r.insn == out.error_insn);
+                    same_msg += usize::from(kline.as_deref() == Some(r.message.as_str()));
+                }
+            }
+            if o_ok == k_ok {
+                agreed += 1;
+            } else {
+                let ours_says = match &ours.result {
+                    Ok(_) => "accepted".to_string(),
+                    Err(r) => format!("refused at insn {:?}: {}", r.insn, r.message),
+                };
+                let kernel_says = if k_ok {
+                    "accepted".to_string()
+                } else {
+                    format!(
+                        "refused at insn {:?}: {}",
+                        out.error_insn,
+                        kline.as_deref().unwrap_or("")
+                    )
+                };
+                disagreements.push(format!(
+                    "{} {} ({}): kernel {kernel_says}; ironbpf {ours_says}",
+                    f.display(),
+                    p.name,
+                    p.prog_type_name
+                ));
+            }
+        }
+    }
+    for d in &disagreements {
+        println!("DISAGREE {d}");
+    }
+    println!(
+        "corpus {} (kernel {}): {} objects, {programs} programs; the loader could not load {not_loaded} more",
+        args.object.display(),
+        ironbpf_kernel::kernel_release(),
+        files.len()
+    );
+    println!(
+        "the kernel's verifier judged {judged} ({k_accepted} accepted, {} refused); {load_failed} failed to load before it",
+        judged - k_accepted
+    );
+    println!(
+        "{agreed} agreed, {} disagreed: verdicts agree on {:.1}%; of the {both_refused} both refused, same insn {:.1}%, same message {:.1}%",
+        judged - agreed,
+        pct(agreed, judged),
+        pct(same_insn, both_refused),
+        pct(same_msg, both_refused)
+    );
+    if agreed == judged {
+        Ok(())
+    } else {
+        Err(Failure::failed(String::new()))
+    }
 }

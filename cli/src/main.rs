@@ -46,7 +46,7 @@ enum Command {
     Asm(cmd_asm::AsmArgs),
     /// Disassemble raw instruction bytes into kernel-syntax text
     Disasm(cmd_asm::DisasmArgs),
-    /// Compare random programs between our engine and the kernel
+    /// Compare random programs between our engine and the kernel (--verifier: the verifiers' verdicts)
     Diff(cmd_diff::DiffArgs),
     /// Speak bpf_conformance's plugin protocol (program on stdin, memory as argument, r0 out)
     ConformancePlugin(cmd_plugin::PluginArgs),
@@ -64,7 +64,7 @@ enum Command {
     /// Maps in ironbpf's runtime as JSON: create, fill and dump them around a run
     #[command(subcommand)]
     Map(cmd_map::MapCommand),
-    /// Verify a program (ironbpf's verifier is not implemented yet: shows the kernel's verdict and log as reference)
+    /// Verify the programs of an ELF object with ironbpf's verifier (--kernel: the kernel's verdict beside it)
     Verify(cmd_verify::VerifyArgs),
     /// The running kernel as the reference: verify, run, probe, xlated and jited images
     #[command(

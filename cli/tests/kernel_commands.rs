@@ -62,66 +62,6 @@ fn help_carries_examples() {
 }
 
 #[test]
-fn verify_shows_the_kernels_verdict_as_reference() {
-    if !available_for_test("verify_shows_the_kernels_verdict_as_reference") {
-        return;
-    }
-    let ok = ironbpf(&["verify", &corpus("linux/sockex1_kern.o")]);
-    let text = stdout(&ok);
-    assert_eq!(ok.status.code(), Some(0), "{text}{}", stderr(&ok));
-    assert!(
-        text.contains("ironbpf verifier: not yet implemented"),
-        "{text}"
-    );
-    assert!(
-        text.contains("kernel verifier (reference): accepted"),
-        "{text}"
-    );
-    assert!(text.contains("--- the kernel's verifier log, for reference (log level 1) ---"));
-    assert!(text.contains("processed "), "{text}");
-
-    let refused = ironbpf(&["verify", "--type", "xdp", &corpus("build/nullmapref.o")]);
-    let text = stdout(&refused);
-    assert_eq!(refused.status.code(), Some(1), "{text}");
-    assert!(
-        text.contains("refused with EACCES (Permission denied) at insn 7: R0 invalid mem access 'map_value_or_null'"),
-        "{text}"
-    );
-
-    let j = ironbpf(&[
-        "verify",
-        "--json",
-        "--log-level",
-        "2",
-        "--type",
-        "xdp",
-        &corpus("build/nullmapref.o"),
-    ]);
-    let r = &records(&j)[0];
-    assert_eq!(r["ironbpf"]["verdict"], "not implemented");
-    assert_eq!(r["kernel"]["verdict"], "refused");
-    assert_eq!(r["kernel"]["errno"], 13);
-    assert_eq!(r["kernel"]["error_insn"], 7);
-    assert_eq!(
-        r["kernel"]["first_error_line"],
-        "R0 invalid mem access 'map_value_or_null'"
-    );
-    assert!(r["kernel"]["processed_insns"].as_u64().unwrap() > 0);
-    // Level 2: every instruction's state.
-    assert!(r["kernel"]["log"].as_str().unwrap().contains("R1=ctx()"));
-    assert_eq!(r["log_level"], 2);
-
-    // A program its section does not type: the loader's reason.
-    let untyped = ironbpf(&["verify", &corpus("build/nullmapref.o")]);
-    assert_eq!(untyped.status.code(), Some(1));
-    let err = stderr(&untyped);
-    assert!(
-        err.contains("no program can be loaded") && err.contains("--type"),
-        "{err}"
-    );
-}
-
-#[test]
 fn kernel_subcommands() {
     if !available_for_test("kernel_subcommands") {
         return;

@@ -25,3 +25,4 @@ pub mod kernel;
 pub mod probe_helpers;
 pub mod runner;
 pub mod ubpf_helpers;
+pub mod vgen;

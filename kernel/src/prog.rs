@@ -89,6 +89,9 @@ pub struct LoadOutcome {
     pub first_error_line: Option<String>,
     /// The instruction index the refusal points at, when the log names one.
     pub error_insn: Option<usize>,
+    /// Every statistics line of the log (`processed ...`, `verification
+    /// time`, `stack depth`), parsed.
+    pub stats: LogStats,
     /// Wall time of the `bpf(BPF_PROG_LOAD)` calls (all of them, when the log grew).
     pub load_time: Duration,
 }
@@ -164,6 +167,7 @@ pub fn load_program(req: &ProgLoad<'_>) -> LoadOutcome {
         }
         let text = log_text(&log);
         let stats = parse_stats(&text);
+        let log_stats = parse_log_stats(&text);
         let result = r
             .map(|fd| KernelProg {
                 fd,
@@ -187,6 +191,7 @@ pub fn load_program(req: &ProgLoad<'_>) -> LoadOutcome {
             verification_time_usec: stats.1,
             first_error_line,
             error_insn,
+            stats: log_stats,
             load_time: total,
         };
     }
@@ -211,6 +216,208 @@ pub fn parse_stats(log: &str) -> (Option<u64>, Option<u64>) {
     (processed, time)
 }
 
+/// The statistics the verifier prints at the end of its log:
+/// `processed N insns (limit L) max_states_per_insn M total_states T
+/// peak_states P mark_read R`, `verification time N usec` and
+/// `stack depth A+B+...` (one figure per subprogram). A field is `None`
+/// when the log does not print it (the stats lines need [`BPF_LOG_STATS`]
+/// or a rejection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogStats {
+    pub processed_insns: Option<u64>,
+    /// The complexity limit (1000000 privileged, 4096 unprivileged).
+    pub insn_limit: Option<u64>,
+    pub max_states_per_insn: Option<u64>,
+    pub total_states: Option<u64>,
+    pub peak_states: Option<u64>,
+    pub mark_read: Option<u64>,
+    pub verification_time_usec: Option<u64>,
+    /// The stack depth of each subprogram, in bytes, main program first.
+    pub stack_depths: Vec<u32>,
+}
+
+/// Parses the statistics lines of a verifier log (see [`LogStats`]).
+pub fn parse_log_stats(log: &str) -> LogStats {
+    let mut st = LogStats::default();
+    for line in log.lines() {
+        // The error line may lack its newline, and the next statistic then
+        // sticks to it: look for the keywords anywhere in the line.
+        if let Some(i) = line.find("processed ") {
+            let rest = &line[i + "processed ".len()..];
+            let words: Vec<&str> = rest.split_whitespace().collect();
+            if words.get(1) == Some(&"insns") {
+                st.processed_insns = words.first().and_then(|n| n.parse().ok());
+                let num = |key: &str| {
+                    words
+                        .iter()
+                        .position(|w| *w == key)
+                        .and_then(|k| words.get(k + 1))
+                        .and_then(|n| n.trim_end_matches(')').parse().ok())
+                };
+                st.insn_limit = num("(limit");
+                st.max_states_per_insn = num("max_states_per_insn");
+                st.total_states = num("total_states");
+                st.peak_states = num("peak_states");
+                st.mark_read = num("mark_read");
+            }
+        }
+        if let Some(i) = line.find("verification time ") {
+            st.verification_time_usec = line[i + "verification time ".len()..]
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok());
+        }
+        if let Some(rest) = line.strip_prefix("stack depth ") {
+            st.stack_depths = rest
+                .trim()
+                .split('+')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect();
+        }
+    }
+    st
+}
+
+/// Everything a verifier log says about its verdict: the statistics, and
+/// for a refusal the error line and the instruction it is at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedLog {
+    pub stats: LogStats,
+    /// The line that says why the program was refused (see
+    /// [`first_error_line`]); `None` for an empty log.
+    pub error_line: Option<String>,
+    /// The last instruction the log printed (`N: (op) ...`) before the
+    /// error line.
+    pub error_insn: Option<usize>,
+}
+
+/// Parses a refusal's log (for an accepted program's log, `error_line` is
+/// its last line and means nothing: look at the verdict first).
+pub fn parse_log(log: &str) -> ParsedLog {
+    let error_line = first_error_line(log);
+    let error_insn = error_line.as_ref().and_then(|_| error_insn(log));
+    ParsedLog {
+        stats: parse_log_stats(log),
+        error_line,
+        error_insn,
+    }
+}
+
+/// The running kernel's release (`uname -r`), to record beside every
+/// comparison with it: the verifier's behaviour changes between releases.
+pub fn kernel_release() -> String {
+    // SAFETY: utsname is plain bytes; uname fills it and NUL-terminates
+    // each field.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    let bytes: Vec<u8> = u
+        .release
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// `_LINUX_CAPABILITY_VERSION_3`: capget/capset with two 32-bit words.
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// `CAP_NET_ADMIN`, as a bit of a `keep_caps` mask.
+pub const CAP_NET_ADMIN_BIT: u64 = 1 << 12;
+
+/// Clears the calling thread's effective capability set but `keep` (the permitted set
+/// is kept; capabilities are per thread in Linux, so other threads keep
+/// theirs).
+fn drop_effective_caps(keep: u64) -> Result<(), i32> {
+    let mut hdr = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two CapData records for version 3 into `data`,
+    // which has room for them; `hdr` is a valid header.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut hdr as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EPERM));
+    }
+    data[0].effective &= keep as u32;
+    data[1].effective &= (keep >> 32) as u32;
+    // SAFETY: as above; capset only reads them.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EPERM));
+    }
+    Ok(())
+}
+
+/// Loads a program as an unprivileged user would: in a new thread whose
+/// effective capabilities (CAP_BPF, CAP_SYS_ADMIN, CAP_PERFMON,
+/// CAP_NET_ADMIN...) are all dropped, so the verifier runs with
+/// `allow_ptr_leaks`, `bypass_spec_v1` and friends off. The kernel accepts
+/// such loads only when `kernel.unprivileged_bpf_disabled` is 0, and only of
+/// socket filters (and cgroup_skb programs when `keep_caps` keeps
+/// CAP_NET_ADMIN, bit 12); otherwise the outcome is the kernel's `EPERM`.
+/// `keep_caps` is a mask of the capabilities (bit N = capability N) left in
+/// the effective set. The maps in `fd_array` may have been created with
+/// privileges.
+pub fn load_program_unprivileged(
+    req: &ProgLoad<'_>,
+    keep_caps: u64,
+) -> Result<LoadOutcome, KernelError> {
+    with_effective_caps(keep_caps, || load_program(req))
+}
+
+/// Runs `f` in a new thread whose effective capabilities are only those of
+/// `keep_caps` (bit N = capability N), for loads an unprivileged user would
+/// make (see [`load_program_unprivileged`]); the calling thread keeps its
+/// own.
+pub fn with_effective_caps<R: Send>(
+    keep_caps: u64,
+    f: impl FnOnce() -> R + Send,
+) -> Result<R, KernelError> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            drop_effective_caps(keep_caps).map_err(|e| {
+                KernelError::new("capset", e)
+                    .with_context("dropping the effective capabilities for an unprivileged load")
+            })?;
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(KernelError::new("capset", libc::EFAULT)
+                .with_context("the unprivileged load's thread panicked"))
+        })
+    })
+}
+
 /// Lines the verifier prints after the error, which are not the error.
 fn is_trailer(line: &str) -> bool {
     let l = line.trim();
@@ -221,6 +428,9 @@ fn is_trailer(line: &str) -> bool {
         || l.starts_with("mark_precise")
         || l.starts_with("-- END PROG LOAD LOG --")
         || l.starts_with("Live regs before insn")
+        // The two states `infinite loop detected` prints after itself.
+        || l.starts_with("cur state:")
+        || l.starts_with("old state:")
         // Source lines the log interleaves from line info.
         || l.starts_with("; ")
 }
@@ -507,5 +717,84 @@ mod tests {
             first_error_line(source_last).as_deref(),
             Some("infinite loop detected at insn 3")
         );
+    }
+
+    /// Real 6.18 logs captured on this machine (`ironbpf kernel verify
+    /// --type xdp` on the corpus's nullmapref.o and bpf2bpf.o): the kernel
+    /// prints `stack depth` before `processed` when it refuses.
+    #[test]
+    fn log_stats_of_real_refusals() {
+        let nullmapref = "6: (85) call bpf_map_lookup_elem#1    ; R0=map_value_or_null(id=1,map=test_map,ks=4,vs=4)\n\
+            ; *value = 1; @ nullmapref.c:23\n\
+            7: (63) *(u32 *)(r0 +0) = r6\n\
+            R0 invalid mem access 'map_value_or_null'\n\
+            verification time 142 usec\n\
+            stack depth 8\n\
+            processed 7 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n";
+        let st = parse_log_stats(nullmapref);
+        assert_eq!(
+            st,
+            LogStats {
+                processed_insns: Some(7),
+                insn_limit: Some(1_000_000),
+                max_states_per_insn: Some(0),
+                total_states: Some(0),
+                peak_states: Some(0),
+                mark_read: Some(0),
+                verification_time_usec: Some(142),
+                stack_depths: vec![8],
+            }
+        );
+        assert_eq!(
+            first_error_line(nullmapref).as_deref(),
+            Some("R0 invalid mem access 'map_value_or_null'")
+        );
+        assert_eq!(error_insn(nullmapref), Some(7));
+        let bpf2bpf = "48: (79) r1 = *(u64 *)(r10 -8)        ; R1=mem_or_null(id=2,sz=4) R10=fp0 fp-8=mem_or_null(id=2,sz=4)\n\
+            49: (61) r1 = *(u32 *)(r1 +0)\n\
+            R1 invalid mem access 'mem_or_null'\n\
+            verification time 491 usec\n\
+            stack depth 88+72+72\n\
+            processed 50 insns (limit 1000000) max_states_per_insn 0 total_states 4 peak_states 4 mark_read 0\n";
+        let st = parse_log_stats(bpf2bpf);
+        assert_eq!(st.stack_depths, vec![88, 72, 72]);
+        assert_eq!(st.processed_insns, Some(50));
+        assert_eq!(st.total_states, Some(4));
+        assert_eq!(st.peak_states, Some(4));
+        assert_eq!(error_insn(bpf2bpf), Some(49));
+        assert_eq!(parse_log_stats("no stats here\n"), LogStats::default());
+        let parsed = parse_log(bpf2bpf);
+        assert_eq!(
+            parsed.error_line.as_deref(),
+            Some("R1 invalid mem access 'mem_or_null'")
+        );
+        assert_eq!(parsed.error_insn, Some(49));
+        assert_eq!(parsed.stats, st);
+        // `infinite loop detected` prints the two states after itself
+        // (captured from vgen seed 115 on this machine).
+        let looped = "4: (c7) r7 s>>= 29                    ; R7=0\n\
+            5: (05) goto pc-1\n\
+            5: (05) goto pc-1\n\
+            5: (05) goto pc-1\n\
+            infinite loop detected at insn 5\n\
+            cur state: R1=ctx() R6=0 R7=0 R9=ctx() R10=fp0\n\
+            old state: R1=ctx() R6=0 R7=0 R9=ctx() R10=fp0\n\
+            verification time 58 usec\n\
+            stack depth 0\n\
+            processed 9 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0\n";
+        let parsed = parse_log(looped);
+        assert_eq!(
+            parsed.error_line.as_deref(),
+            Some("infinite loop detected at insn 5")
+        );
+        assert_eq!(parsed.error_insn, Some(5));
+        assert_eq!(parsed.stats.processed_insns, Some(9));
+        assert_eq!(parsed.stats.total_states, Some(1));
+    }
+
+    #[test]
+    fn kernel_release_is_unames() {
+        let r = kernel_release();
+        assert!(r.chars().next().is_some_and(|c| c.is_ascii_digit()), "{r}");
     }
 }

@@ -1,0 +1,1079 @@
+//! Calls: helpers checked against their prototypes (`check_helper_call`,
+//! `check_func_arg`), bpf-to-bpf calls in new frames (`check_func_call`,
+//! `prepare_func_exit`), tail calls, and the exit's return-value check
+//! (`check_return_code`).
+
+use crate::cfg::libc_errno::*;
+use crate::check::{Env, VResult};
+use crate::error::RejectionKind;
+use crate::mem::Access;
+use crate::ptr::BPF_MAX_VAR_OFF;
+use crate::scalar::Scalar;
+use crate::state::*;
+use ironbpf_helpers::catalog::{self, Privilege, ProtoEnv, ProtoRefusal};
+use ironbpf_helpers::proto::{flags, ArgBase, ArgType, Proto, RetType};
+use ironbpf_isa::{CallTarget, Insn};
+use ironbpf_progtype::ProgTypeId;
+
+/// `BPF_MAX_VAR_SIZ`.
+const BPF_MAX_VAR_SIZ: u64 = 1 << 29;
+/// `BPF_FUNC_tail_call`.
+const BPF_FUNC_TAIL_CALL: i32 = 12;
+/// `BPF_FUNC_map_lookup_elem`.
+const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+
+/// The kernel's `ProtoEnv` for these options: the licence, the loader's
+/// capabilities and `BPF_F_SLEEPABLE`.
+pub fn proto_env(opts: &crate::VerifyOptions) -> ProtoEnv {
+    ProtoEnv {
+        gpl: opts.gpl,
+        privilege: if opts.privileged {
+            Privilege::Perfmon
+        } else {
+            Privilege::Unprivileged
+        },
+        sleepable: opts.sleepable,
+    }
+}
+
+/// The prototype of helper `id` for the program, as the kernel's
+/// `get_func_proto` answers for its type and attach type
+/// ([`catalog::func_proto`]): the refusal carries the kernel's message
+/// (`invalid func unknown#N`, `program of this type cannot use helper
+/// bpf_x#N`, the GPL and sleepable checks).
+pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, ProtoRefusal> {
+    catalog::func_proto(
+        opts.prog_type,
+        opts.attach_type,
+        id as i64,
+        &proto_env(opts),
+    )
+}
+
+/// [`helper_proto`] without the sleepable check: what the program type
+/// offers (`get_func_proto` alone, as liveness and the checks made before
+/// the sleepable one see it).
+pub fn offered_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, ProtoRefusal> {
+    let env = ProtoEnv {
+        sleepable: true,
+        ..proto_env(opts)
+    };
+    catalog::func_proto(opts.prog_type, opts.attach_type, id as i64, &env)
+}
+
+/// Whether the program type may give helpers packet pointers as memory
+/// (`may_access_direct_pkt_data` with a call's meta): the types with
+/// direct packet access, for helpers marked `pkt_access`; cgroup sockopt
+/// programs always.
+fn helper_pkt_access(prog_type: ProgTypeId, p: &Proto) -> bool {
+    use ProgTypeId as P;
+    match prog_type {
+        P::LwtIn
+        | P::LwtOut
+        | P::LwtSeg6local
+        | P::SkReuseport
+        | P::FlowDissector
+        | P::CgroupSkb
+        | P::SchedCls
+        | P::SchedAct
+        | P::Xdp
+        | P::LwtXmit
+        | P::SkSkb
+        | P::SkMsg => p.pkt_access,
+        P::CgroupSockopt => true,
+        _ => false,
+    }
+}
+
+/// `is_ptr_cast_function`: helpers whose result shares the reference of
+/// their socket argument.
+fn is_ptr_cast_function(name: &str) -> bool {
+    matches!(
+        name,
+        "bpf_tcp_sock"
+            | "bpf_sk_fullsock"
+            | "bpf_skc_to_tcp_sock"
+            | "bpf_skc_to_tcp6_sock"
+            | "bpf_skc_to_udp6_sock"
+            | "bpf_skc_to_mptcp_sock"
+            | "bpf_skc_to_tcp_timewait_sock"
+            | "bpf_skc_to_tcp_request_sock"
+    )
+}
+
+/// What `check_func_arg` learns for later arguments and the return value
+/// (`struct bpf_call_arg_meta`).
+#[derive(Default)]
+struct Meta {
+    map: Option<u32>,
+    const_key: Option<u64>,
+    raw_access: Option<(usize, i64)>,
+    mem_size: Option<u64>,
+    release_ref: Option<u32>,
+    /// The reference of an argument (`meta.ref_obj_id`).
+    ref_obj_id: u32,
+}
+
+impl Env<'_> {
+    /// A `call`: helper, subprogram, kfunc or `callx`.
+    pub(crate) fn check_call(&mut self, insn: &Insn) -> VResult<Option<usize>> {
+        match *insn {
+            Insn::Call(CallTarget::Helper(id)) => {
+                self.check_helper_call(id)?;
+                Ok(Some(self.pc + 1))
+            }
+            Insn::Call(CallTarget::Local(imm)) => {
+                let target = (self.pc as i64 + imm as i64 + 1) as usize;
+                self.check_func_call(target)?;
+                Ok(Some(target))
+            }
+            _ => Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported {
+                    pc: self.pc,
+                    what: "kfunc and callx calls",
+                },
+                format!(
+                    "insn {}: kfunc and callx calls are not supported by ironbpf's verifier",
+                    self.pc
+                ),
+            )),
+        }
+    }
+
+    fn helper_name(id: i32) -> String {
+        ironbpf_isa::helper_name(id)
+            .unwrap_or("unknown")
+            .to_string()
+    }
+
+    /// `check_helper_call`.
+    fn check_helper_call(&mut self, id: i32) -> VResult {
+        let name = Self::helper_name(id);
+        // The prototype is asked for as if sleepable, so that the `allowed`
+        // check comes before the sleepable one, as in the kernel.
+        let p = match offered_proto(id, self.opts) {
+            Ok(p) => p,
+            Err(e) => {
+                let kind = match e {
+                    ProtoRefusal::InvalidFunc { .. } => RejectionKind::UnknownHelper { id },
+                    ProtoRefusal::NotAllowed { .. } => RejectionKind::HelperNotAllowed { id },
+                    ProtoRefusal::GplOnly { .. } => RejectionKind::GplOnly { id },
+                    ProtoRefusal::MightSleep { .. } => RejectionKind::HelperNotAllowed { id },
+                };
+                return Err(self.reject_errno(EINVAL, kind, e.to_string()));
+            }
+        };
+        let uid = id as u32;
+        let is_func_ip = name == "bpf_get_func_ip";
+        let attach_btf = self.opts.attach_btf.clone();
+        let call_check = |opts: &crate::VerifyOptions| {
+            catalog::call_check(opts.prog_type, opts.attach_type, attach_btf.as_deref(), uid)
+        };
+        if !is_func_ip {
+            if let Err(m) = call_check(self.opts) {
+                return Err(self.reject_errno(EINVAL, RejectionKind::HelperNotAllowed { id }, m));
+            }
+        }
+        if p.might_sleep && !self.opts.sleepable {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::HelperNotAllowed { id },
+                "helper call might sleep in a non-sleepable prog".into(),
+            ));
+        }
+        let mut meta = Meta::default();
+        for i in 0..5 {
+            self.check_func_arg(i, p, &name, &mut meta)?;
+        }
+        if id == BPF_FUNC_TAIL_CALL {
+            let m = meta.map.and_then(|m| self.maps.get(m as usize));
+            if m.is_some_and(|m| m.map_type != 3) {
+                let t = m.map(|m| m.map_type).unwrap_or(0);
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::MapIncompatible { map_type: t },
+                    "expected prog array map for tail call".into(),
+                ));
+            }
+        }
+        if is_func_ip {
+            if let Err(m) = call_check(self.opts) {
+                // ENOTSUPP
+                return Err(self.reject_errno(524, RejectionKind::HelperNotAllowed { id }, m));
+            }
+        }
+        // MEM_UNINIT buffers on the stack are written byte by byte.
+        if let Some((r, size)) = meta.raw_access {
+            let reg = *self.cur.reg(r);
+            if reg.ty == RegType::Stack && reg.val.var_off.is_const() {
+                let fi = (reg.frameno as usize).min(self.cur.frames.len() - 1);
+                let base = reg.off as i64 + reg.val.var_off.value as i64;
+                for i in 0..size {
+                    let (spi, j) = byte_pos(base + i);
+                    let s = &mut self.cur.frames[fi].stack[spi];
+                    if s.is_spill() {
+                        for t in s.ty.iter_mut() {
+                            if *t != SlotType::Invalid {
+                                *t = SlotType::Misc;
+                            }
+                        }
+                        s.spilled = RegState::not_init();
+                    }
+                    s.ty[j] = SlotType::Misc;
+                    self.scratch.slot(spi);
+                }
+            }
+        }
+        if let Some(rid) = meta.release_ref {
+            self.release_reference(rid);
+        }
+        for r in 1..=5 {
+            *self.cur.reg_mut(r) = RegState::not_init();
+            self.scratch.reg(r);
+        }
+        self.scratch.reg(0);
+        let maybe_null = p.ret_flags & flags::MAYBE_NULL != 0;
+        let acquires = p.ret_flags & flags::RELEASE != 0 || p.ret_flags & flags::RINGBUF != 0;
+        let unsupported = |what: &'static str, detail: String| (what, detail);
+        let mut r0 = match p.ret {
+            RetType::Integer => RegState::unknown(),
+            RetType::Void => RegState::not_init(),
+            RetType::PtrToMapValue => {
+                let Some(mi) = meta.map else {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        RejectionKind::Other,
+                        "kernel subsystem misconfigured verifier".into(),
+                    ));
+                };
+                let m = &self.maps[mi as usize];
+                let elide = id == BPF_FUNC_MAP_LOOKUP_ELEM
+                    && matches!(m.map_type, 2 | 6)
+                    && meta.const_key.is_some_and(|k| k < m.max_entries as u64);
+                RegState {
+                    map: mi,
+                    maybe_null: maybe_null && !elide,
+                    ..RegState::pointer(RegType::MapValue)
+                }
+            }
+            RetType::PtrToMem if p.ret_flags & flags::RINGBUF != 0 => RegState {
+                maybe_null,
+                ringbuf: true,
+                mem_size: meta.mem_size.unwrap_or(0) as u32,
+                ..RegState::pointer(RegType::Mem)
+            },
+            RetType::PtrToSocket => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::Socket)
+            },
+            RetType::PtrToSockCommon => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::SockCommon)
+            },
+            RetType::PtrToTcpSock => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::TcpSock)
+            },
+            RetType::PtrToBtfId if p.ret_flags & flags::RELEASE == 0 => RegState {
+                maybe_null,
+                ..RegState::pointer(RegType::BtfId)
+            },
+            RetType::PtrToMem | RetType::PtrToMemOrBtfId | RetType::PtrToBtfId => {
+                let (what, detail) = unsupported(
+                    "helper results of this type",
+                    format!(
+                        "insn {}: {name}#{id} returns {}, which ironbpf's verifier does not model, so it refuses the call",
+                        self.pc,
+                        p.ret_string()
+                    ),
+                );
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported { pc: self.pc, what },
+                    detail,
+                ));
+            }
+        };
+        if r0.maybe_null {
+            // The kernel gives the maybe-null value an id; an acquired
+            // reference then gets another, which replaces it.
+            r0.id = self.new_id();
+        }
+        if is_ptr_cast_function(&name) {
+            r0.ref_obj_id = meta.ref_obj_id;
+        } else if acquires {
+            let rid = self.acquire_reference();
+            r0.id = rid;
+            r0.ref_obj_id = rid;
+        }
+        *self.cur.reg_mut(0) = r0;
+        if let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)) {
+            let map_type = m.map_type;
+            if let Err(e) = ironbpf_helpers::map_compat::check(
+                self.opts.prog_type,
+                self.opts.attach_type,
+                map_type,
+                uid,
+            ) {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::MapIncompatible { map_type },
+                    e.to_string(),
+                ));
+            }
+        }
+        if p.changes_pkt_data {
+            let privileged = self.opts.privileged;
+            self.cur.for_each_reg(|r| {
+                if matches!(
+                    r.ty,
+                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+                ) {
+                    *r = if privileged {
+                        RegState::unknown()
+                    } else {
+                        RegState::not_init()
+                    };
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn acquire_reference(&mut self) -> u32 {
+        let id = self.new_id();
+        self.cur.refs.push(RefState { id, insn: self.pc });
+        id
+    }
+
+    fn release_reference(&mut self, rid: u32) {
+        self.cur.refs.retain(|r| r.id != rid);
+        self.cur.for_each_reg(|r| {
+            if r.ref_obj_id == rid {
+                *r = RegState::unknown();
+            }
+        });
+    }
+
+    fn arg_err(&self, r: usize, arg: &ArgType, expected: &[&str]) -> crate::Rejection {
+        let got = self.type_str(r);
+        let _ = arg;
+        self.reject(
+            RejectionKind::ArgType {
+                reg: r as u8,
+                got: got.clone(),
+                expected: expected.join(", "),
+            },
+            format!("R{r} type={got} expected={}", expected.join(", ")),
+        )
+    }
+
+    /// `check_func_arg` for argument `i` (register `i + 1`).
+    fn check_func_arg(&mut self, i: usize, p: &Proto, name: &str, meta: &mut Meta) -> VResult {
+        let arg = p.args[i];
+        let r = i + 1;
+        if arg.base == ArgBase::DontCare {
+            return Ok(());
+        }
+        self.check_src(r)?;
+        let reg = *self.cur.reg(r);
+        if arg.base == ArgBase::Anything {
+            if self.is_pointer_value(r) {
+                return Err(self.reject(
+                    RejectionKind::PointerLeak {
+                        reg: r as u8,
+                        into: "a helper",
+                    },
+                    format!("R{r} leaks addr into helper function"),
+                ));
+            }
+            return Ok(());
+        }
+        // Before the type check, as the kernel does.
+        if matches!(reg.ty, RegType::Packet | RegType::PacketMeta)
+            && !helper_pkt_access(self.opts.prog_type, p)
+        {
+            return Err(self.reject_errno(
+                EACCES,
+                RejectionKind::ArgType {
+                    reg: r as u8,
+                    got: reg.type_str(),
+                    expected: "memory other than the packet".into(),
+                },
+                "helper access to the packet is not allowed".into(),
+            ));
+        }
+        if arg.has(flags::MAYBE_NULL) && reg.is_null() {
+            return Ok(());
+        }
+        // check_reg_type
+        const MEM: &[&str] = &[
+            "fp",
+            "pkt",
+            "pkt_meta",
+            "map_key",
+            "map_value",
+            "mem",
+            "ringbuf_mem",
+            "buf",
+            "trusted_ptr_",
+        ];
+        let mem_like = matches!(
+            reg.ty,
+            RegType::Stack
+                | RegType::Packet
+                | RegType::PacketMeta
+                | RegType::MapKey
+                | RegType::MapValue
+                | RegType::Mem
+        ) && (!reg.rdonly || arg.has(flags::RDONLY));
+        let null_bad = reg.maybe_null && !arg.has(flags::MAYBE_NULL);
+        let ok = !null_bad
+            && match arg.base {
+                ArgBase::ConstMapPtr => reg.ty == RegType::ConstPtrToMap,
+                ArgBase::PtrToMapKey | ArgBase::PtrToMapValue | ArgBase::PtrToMem => mem_like,
+                ArgBase::ConstSize | ArgBase::ConstSizeOrZero | ArgBase::ConstAllocSizeOrZero => {
+                    reg.is_scalar()
+                }
+                ArgBase::PtrToCtx => reg.ty == RegType::Ctx,
+                ArgBase::PtrToRingbufMem => reg.ty == RegType::Mem && reg.ringbuf,
+                ArgBase::PtrToFunc => reg.ty == RegType::Func,
+                ArgBase::PtrToStack => reg.ty == RegType::Stack,
+                ArgBase::PtrToConstStr | ArgBase::PtrToTimer | ArgBase::PtrToSpinLock => {
+                    reg.ty == RegType::MapValue
+                }
+                ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
+                    matches!(
+                        reg.ty,
+                        RegType::SockCommon | RegType::Socket | RegType::TcpSock
+                    ) || (arg.base == ArgBase::PtrToBtfIdSockCommon && reg.ty == RegType::BtfId)
+                }
+                ArgBase::PtrToSocket => reg.ty == RegType::Socket,
+                ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => reg.ty == RegType::BtfId,
+                ArgBase::PtrToDynptr => reg.ty == RegType::Stack,
+                ArgBase::KptrXchgDest => reg.ty == RegType::MapValue,
+                ArgBase::DontCare | ArgBase::Anything => true,
+            };
+        if !ok {
+            let expected: &[&str] = match arg.base {
+                ArgBase::ConstMapPtr => &["map_ptr"],
+                ArgBase::PtrToMapKey | ArgBase::PtrToMapValue | ArgBase::PtrToMem => MEM,
+                ArgBase::ConstSize | ArgBase::ConstSizeOrZero | ArgBase::ConstAllocSizeOrZero => {
+                    &["scalar"]
+                }
+                ArgBase::PtrToCtx => &["ctx"],
+                ArgBase::PtrToRingbufMem => &["ringbuf_mem"],
+                ArgBase::PtrToFunc => &["func"],
+                ArgBase::PtrToStack => &["fp"],
+                ArgBase::PtrToConstStr | ArgBase::PtrToTimer => &["map_value"],
+                ArgBase::PtrToSpinLock => &["map_value", "ptr_"],
+                ArgBase::PtrToSockCommon => &["sock_common", "sock", "tcp_sock", "xdp_sock"],
+                ArgBase::PtrToBtfIdSockCommon => &[
+                    "sock_common",
+                    "sock",
+                    "tcp_sock",
+                    "xdp_sock",
+                    "ptr_",
+                    "trusted_ptr_",
+                ],
+                ArgBase::PtrToSocket => &["sock"],
+                ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => &["ptr_"],
+                ArgBase::PtrToDynptr => &["fp", "dynptr_ptr"],
+                ArgBase::KptrXchgDest => &["map_value", "ptr_"],
+                ArgBase::DontCare | ArgBase::Anything => &[],
+            };
+            return Err(self.arg_err(r, &arg, expected));
+        }
+        // Arguments whose checks need what this verifier does not track
+        // (BTF types, special fields of map values, dynptr and kptr
+        // state): refused, naming the helper and the argument, rather
+        // than accepted unchecked.
+        let untracked = match arg.base {
+            ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
+            ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
+                Some("the BTF type of pointers")
+            }
+            ArgBase::PtrToSpinLock => Some("bpf_spin_lock fields of map values"),
+            ArgBase::PtrToTimer => Some("bpf_timer fields of map values"),
+            ArgBase::PtrToDynptr => Some("dynptrs"),
+            ArgBase::KptrXchgDest => Some("kptr fields of map values"),
+            _ => None,
+        };
+        if let Some(what) = untracked {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported { pc: self.pc, what },
+                format!(
+                    "insn {}: R{r} ({}, {}) of {name}: ironbpf's verifier does not track {what}, so it refuses the call",
+                    self.pc,
+                    p.arg_names[i],
+                    arg
+                ),
+            ));
+        }
+        if reg.ref_obj_id != 0 {
+            meta.ref_obj_id = reg.ref_obj_id;
+        }
+        if arg.has(flags::ALIGNED) && reg.ty == RegType::Stack {
+            let off = reg.off as i64 + reg.val.var_off.value as i64;
+            if !reg.val.var_off.is_const() || off.rem_euclid(arg.size.max(1) as i64) != 0 {
+                return Err(self.reject_errno(
+                    EACCES,
+                    RejectionKind::ArgType {
+                        reg: r as u8,
+                        got: reg.type_str(),
+                        expected: format!("a stack pointer aligned to {} bytes", arg.size),
+                    },
+                    format!(
+                        "misaligned stack access off {}+{}+0 size {}",
+                        reg.val.var_off, reg.off, arg.size
+                    ),
+                ));
+            }
+        }
+        if arg.has(flags::RELEASE) {
+            if reg.ref_obj_id == 0 {
+                return Err(self.reject(
+                    RejectionKind::ArgType {
+                        reg: r as u8,
+                        got: reg.type_str(),
+                        expected: "a referenced pointer".into(),
+                    },
+                    format!("R{r} must be referenced when passed to release function"),
+                ));
+            }
+            if reg.off != 0 || !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+                return Err(self.reject(
+                    RejectionKind::ArgType {
+                        reg: r as u8,
+                        got: reg.type_str(),
+                        expected: "the pointer the helper returned".into(),
+                    },
+                    format!("R{r} must have zero offset when passed to release func"),
+                ));
+            }
+            meta.release_ref = Some(reg.ref_obj_id);
+        }
+        let access = if arg.has(flags::WRITE) {
+            Access::Write
+        } else {
+            Access::Read
+        };
+        match arg.base {
+            ArgBase::ConstMapPtr => meta.map = Some(reg.map),
+            ArgBase::PtrToMapKey => {
+                let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)).cloned() else {
+                    return Err(self.reject(
+                        RejectionKind::Other,
+                        "invalid map_ptr to access map->key".into(),
+                    ));
+                };
+                self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
+                if matches!(m.map_type, 2 | 6) {
+                    meta.const_key = self.constant_map_key(r, m.key_size);
+                }
+            }
+            ArgBase::PtrToMapValue => {
+                let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)).cloned() else {
+                    return Err(self.reject(
+                        RejectionKind::Other,
+                        "invalid map_ptr to access map->value".into(),
+                    ));
+                };
+                let raw = arg.has(flags::UNINIT);
+                self.check_helper_mem(
+                    r,
+                    m.value_size as i64,
+                    access,
+                    false,
+                    raw.then_some(&mut *meta),
+                )?;
+            }
+            ArgBase::PtrToCtx if reg.off != 0 => {
+                return Err(self.reject(
+                    RejectionKind::ModifiedCtx {
+                        reg: r as u8,
+                        off: reg.off as i64,
+                    },
+                    format!(
+                        "dereference of modified ctx ptr R{r} off={} disallowed",
+                        reg.off
+                    ),
+                ));
+            }
+            ArgBase::PtrToMem if arg.has(flags::FIXED_SIZE) => {
+                let raw = arg.has(flags::UNINIT);
+                self.check_helper_mem(
+                    r,
+                    arg.size as i64,
+                    access,
+                    false,
+                    raw.then_some(&mut *meta),
+                )?;
+            }
+            ArgBase::ConstSize | ArgBase::ConstSizeOrZero => {
+                let prev = p.args[i - 1];
+                let zero_ok = arg.base == ArgBase::ConstSizeOrZero;
+                let v = reg.val;
+                if v.smin < 0 {
+                    return Err(self.reject(
+                        RejectionKind::ArgSize { reg: r as u8 },
+                        format!(
+                            "R{r} min value is negative, either use unsigned or 'var &= const'"
+                        ),
+                    ));
+                }
+                if v.umin == 0 && !zero_ok {
+                    return Err(self.reject(
+                        RejectionKind::ArgSize { reg: r as u8 },
+                        format!("R{r} invalid zero-sized read: u64=[{},{}]", v.umin, v.umax),
+                    ));
+                }
+                if v.umax >= BPF_MAX_VAR_SIZ {
+                    return Err(self.reject(
+                        RejectionKind::ArgSize { reg: r as u8 },
+                        format!("R{r} unbounded memory access, use 'var &= const' or 'if (var < const)'"),
+                    ));
+                }
+                let acc = if prev.has(flags::WRITE) {
+                    Access::Write
+                } else {
+                    Access::Read
+                };
+                let raw = prev.has(flags::UNINIT) && v.var_off.is_const();
+                meta.mem_size = Some(v.umax);
+                self.check_helper_mem(
+                    r - 1,
+                    v.umax as i64,
+                    acc,
+                    zero_ok,
+                    raw.then_some(&mut *meta),
+                )?;
+            }
+            ArgBase::PtrToFunc => {
+                // Refused rather than accepted unchecked: the kernel
+                // verifies the callback's body as a loop, which this
+                // verifier does not do yet.
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported {
+                        pc: self.pc,
+                        what: "callbacks",
+                    },
+                    format!(
+                        "insn {}: R{r} is a callback (func#{}): ironbpf's verifier does not verify callback bodies yet, so it refuses the call",
+                        self.pc, reg.subprog
+                    ),
+                ));
+            }
+            ArgBase::ConstAllocSizeOrZero => {
+                if !reg.val.var_off.is_const() {
+                    return Err(self.reject(
+                        RejectionKind::ArgNotConst { reg: r as u8 },
+                        format!("R{r} is not a known constant'"),
+                    ));
+                }
+                meta.mem_size = Some(reg.val.var_off.value);
+            }
+            ArgBase::PtrToConstStr => {
+                let m = self.maps.get(reg.map as usize);
+                if !m.is_some_and(|m| m.frozen_readonly) {
+                    return Err(self.reject(
+                        RejectionKind::ArgType {
+                            reg: r as u8,
+                            got: reg.type_str(),
+                            expected: "a read-only map value".into(),
+                        },
+                        "R{r} does not point to a readonly map'".replace("{r}", &r.to_string()),
+                    ));
+                }
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported {
+                        pc: self.pc,
+                        what: "constant strings",
+                    },
+                    format!("R{r}: ironbpf's verifier does not know the contents of read-only maps, so it cannot check the string is NUL-terminated"),
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `get_constant_map_key`: the key on the stack, if a known constant.
+    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<u64> {
+        let reg = self.cur.reg(r);
+        if reg.ty != RegType::Stack || !reg.val.var_off.is_const() {
+            return None;
+        }
+        let off = reg.off as i64 + reg.val.var_off.value as i64;
+        let fr = self.cur.frames.get(reg.frameno as usize)?;
+        let (spi, _) = byte_pos(off);
+        let slot = fr.stack.get(spi)?;
+        if slot.is_spill() && off.rem_euclid(8) == 0 {
+            let n = slot
+                .ty
+                .iter()
+                .rev()
+                .take_while(|t| **t == SlotType::Spill)
+                .count();
+            if n as u32 == key_size {
+                return slot.spilled.const_value();
+            }
+            return None;
+        }
+        None
+    }
+
+    /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.
+    fn check_helper_mem(
+        &mut self,
+        r: usize,
+        size: i64,
+        t: Access,
+        zero_ok: bool,
+        raw: Option<&mut Meta>,
+    ) -> VResult {
+        let reg = *self.cur.reg(r);
+        match reg.ty {
+            RegType::Packet | RegType::PacketMeta => {
+                self.check_packet_access(r, reg.off as i64, size, zero_ok)
+            }
+            RegType::MapKey => {
+                if t == Access::Write {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!("R{r} cannot write into {}", reg.type_str()),
+                    ));
+                }
+                let ks = self
+                    .opts
+                    .maps
+                    .get(reg.map as usize)
+                    .map(|m| m.key_size)
+                    .unwrap_or(0);
+                self.check_mem_region(r, reg.off as i64, size, ks as i64, false)
+            }
+            RegType::MapValue => {
+                let vs = self
+                    .opts
+                    .maps
+                    .get(reg.map as usize)
+                    .map(|m| m.value_size)
+                    .unwrap_or(0);
+                self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)
+            }
+            RegType::Mem => {
+                if reg.rdonly && t == Access::Write {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!("R{r} cannot write into {}", reg.type_str()),
+                    ));
+                }
+                self.check_mem_region(r, reg.off as i64, size, reg.mem_size as i64, zero_ok)
+            }
+            RegType::Stack => self.check_stack_range(r, size, t, zero_ok, raw),
+            _ => {
+                if zero_ok && size == 0 && reg.is_null() {
+                    return Ok(());
+                }
+                Err(self.reject(
+                    RejectionKind::ArgType {
+                        reg: r as u8,
+                        got: reg.type_str(),
+                        expected: "fp".into(),
+                    },
+                    format!("R{r} type={} expected=fp", reg.type_str()),
+                ))
+            }
+        }
+    }
+
+    /// `check_stack_range_initialized`.
+    fn check_stack_range(
+        &mut self,
+        r: usize,
+        size: i64,
+        t: Access,
+        zero_ok: bool,
+        raw: Option<&mut Meta>,
+    ) -> VResult {
+        let reg = *self.cur.reg(r);
+        if size == 0 && zero_ok {
+            return Ok(());
+        }
+        self.check_stack_bounds(r, reg.off as i64, size, t, "helper")?;
+        let (min_off, max_off) = if reg.val.var_off.is_const() {
+            let m = reg.val.var_off.value as i64 + reg.off as i64;
+            (m, m)
+        } else {
+            if !self.opts.privileged {
+                return Err(self.reject(
+                    RejectionKind::PointerArithmetic {
+                        reg: r as u8,
+                        ptr_type: "fp".into(),
+                    },
+                    format!(
+                        "R{r} variable offset stack access prohibited for !root, var_off={}",
+                        reg.val.var_off
+                    ),
+                ));
+            }
+            (reg.val.smin + reg.off as i64, reg.val.smax + reg.off as i64)
+        };
+        if let Some(meta) = raw {
+            if reg.val.var_off.is_const() {
+                meta.raw_access = Some((r, size));
+                return Ok(());
+            }
+        }
+        let fi = (reg.frameno as usize).min(self.cur.frames.len() - 1);
+        let clobber = t == Access::Write;
+        let allow_uninit = self.opts.privileged;
+        for a in min_off..max_off + size {
+            let (spi, j) = byte_pos(a);
+            let fr = &mut self.cur.frames[fi];
+            let s = &mut fr.stack[spi];
+            match s.ty[j] {
+                SlotType::Misc => continue,
+                SlotType::Zero => {
+                    if clobber {
+                        s.ty[j] = SlotType::Misc;
+                    }
+                    continue;
+                }
+                SlotType::Invalid if allow_uninit => {
+                    if clobber {
+                        s.ty[j] = SlotType::Misc;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            if s.is_spill() && (s.spilled.is_scalar() || allow_uninit) {
+                if clobber {
+                    s.spilled = RegState::unknown();
+                    for t in s.ty.iter_mut() {
+                        if *t != SlotType::Invalid {
+                            *t = SlotType::Misc;
+                        }
+                    }
+                }
+                continue;
+            }
+            let msg = if reg.val.var_off.is_const() {
+                format!("invalid read from stack R{r} off={min_off} size={size}")
+            } else {
+                format!(
+                    "invalid read from stack R{r} var_off={} size={size}",
+                    reg.val.var_off
+                )
+            };
+            return Err(self.reject(RejectionKind::UninitStack { off: a, size }, msg));
+        }
+        Ok(())
+    }
+
+    /// `check_func_call`: a bpf-to-bpf call enters a new frame.
+    fn check_func_call(&mut self, target: usize) -> VResult {
+        let depth = self.cur.frames.len();
+        if depth >= MAX_CALL_FRAMES {
+            return Err(self.reject_errno(
+                E2BIG,
+                RejectionKind::CallTooDeep { frames: depth + 1 },
+                format!("the call stack of {} frames is too deep", depth + 1),
+            ));
+        }
+        let sub = self.cfg.subprog_of(target);
+        let mut callee = FuncState::new(depth as u32, self.pc, sub);
+        for r in 1..=5 {
+            callee.regs[r] = *self.cur.reg(r);
+        }
+        for r in 0..=5 {
+            *self.cur.reg_mut(r) = RegState::not_init();
+        }
+        if self.log_on() {
+            let mut s = String::from("caller:\n");
+            let all = Scratch::default();
+            self.cur.cur().write(&mut s, true, &all, &self.maps);
+            s.push_str("\ncallee:\n");
+            callee.write(&mut s, true, &all, &self.maps);
+            s.push('\n');
+            self.log.push_str(&s);
+        }
+        self.cur.frames.push(callee);
+        self.scratch_all = true;
+        Ok(())
+    }
+
+    /// `exit`: return to the caller, or end the path with the return-value
+    /// check.
+    pub(crate) fn check_exit(&mut self) -> VResult<Option<usize>> {
+        if self.cur.frames.len() > 1 {
+            // The caller reads r0 if it needs it: no check here.
+            let r0 = *self.cur.reg(0);
+            let callee_no = (self.cur.frames.len() - 1) as u32;
+            if r0.ty == RegType::Stack && r0.frameno == callee_no {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::PointerLeak {
+                        reg: 0,
+                        into: "the caller",
+                    },
+                    "cannot return stack pointer to the caller".into(),
+                ));
+            }
+            let callee = self.cur.frames.pop().expect("more than one frame");
+            if self.log_on() {
+                let mut s = String::from("returning from callee:\n");
+                let all = Scratch::default();
+                callee.write(&mut s, true, &all, &self.maps);
+                s.push_str(&format!("\nto caller at {}:\n", callee.callsite + 1));
+                let mut caller = self.cur.cur().clone();
+                caller.regs[0] = r0;
+                caller.write(&mut s, true, &all, &self.maps);
+                s.push('\n');
+                self.log.push_str(&s);
+            }
+            *self.cur.reg_mut(0) = r0;
+            self.scratch_all = false;
+            self.scratch = Scratch::default();
+            self.returned = true;
+            return Ok(Some(callee.callsite + 1));
+        }
+        if let Some(r) = self.cur.refs.first().copied() {
+            return Err(self.reject(
+                RejectionKind::UnreleasedReference {
+                    id: r.id,
+                    insn: r.insn,
+                },
+                format!(
+                    "Unreleased reference id={} alloc_insn={}\nBPF_EXIT instruction in main prog would lead to reference leak",
+                    r.id, r.insn
+                ),
+            ));
+        }
+        self.check_src(0)?;
+        if self.is_pointer_value(0) {
+            return Err(self.reject(
+                RejectionKind::PointerLeak {
+                    reg: 0,
+                    into: "the return value",
+                },
+                "R0 leaks addr as return value".into(),
+            ));
+        }
+        let range = self
+            .desc
+            .and_then(|d| d.return_range(self.opts.attach_type));
+        if let Some(rr) = range {
+            let r0 = *self.cur.reg(0);
+            if !r0.is_scalar() {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::ReturnValue {
+                        min: rr.min,
+                        max: rr.max,
+                    },
+                    format!(
+                        "At program exit the register R0 is not a known value ({})",
+                        r0.type_str()
+                    ),
+                ));
+            }
+            let v = r0.val;
+            let within = if rr.on_64bit {
+                rr.min <= v.smin && v.smax <= rr.max
+            } else {
+                rr.min <= v.s32_min as i64 && v.s32_max as i64 <= rr.max
+            };
+            if !within {
+                let mut m = String::from("At program exit the register R0 has");
+                let mut unknown = true;
+                if v.smin > i64::MIN {
+                    m.push_str(&format!(" smin={}", v.smin));
+                    unknown = false;
+                }
+                if v.smax < i64::MAX {
+                    m.push_str(&format!(" smax={}", v.smax));
+                    unknown = false;
+                }
+                if unknown {
+                    m.push_str(" unknown scalar value");
+                }
+                m.push_str(&format!(" should have been in [{}, {}]", rr.min, rr.max));
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::ReturnValue {
+                        min: rr.min,
+                        max: rr.max,
+                    },
+                    m,
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `check_max_stack_depth`: the frames of every call chain, each rounded
+    /// up to 32 bytes, fit in 512.
+    pub(crate) fn check_max_stack_depth(&self) -> VResult {
+        let n = self.cfg.subprogs.len();
+        // Static call graph edges.
+        let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for pc in 0..self.insns.len() {
+            let i = self.insns[pc];
+            if i.code == 0x85 && i.src == 1 {
+                let t = (pc as i64 + i.imm as i64 + 1) as usize;
+                let from = self.cfg.subprog_of(pc);
+                let to = self.cfg.subprog_of(t);
+                if !callees[from].contains(&to) {
+                    callees[from].push(to);
+                }
+            }
+        }
+        // round_up_stack_depth with the JIT on (as on the kernels we
+        // compare with): 16 bytes.
+        let round = |d: u32| d.div_ceil(16) * 16;
+        // Depth-first over chains from the main program.
+        let mut stack: Vec<(usize, usize, u32, usize)> =
+            vec![(0, 0, round(self.stack_depth[0]), 1)];
+        while let Some((sub, edge, depth, frames)) = stack.pop() {
+            if depth > MAX_BPF_STACK as u32 {
+                return Err(crate::Rejection {
+                    insn: None,
+                    message: format!("combined stack size of {frames} calls is {depth}. Too large"),
+                    errno: EACCES,
+                    kind: RejectionKind::StackTooLarge {
+                        calls: frames,
+                        size: depth,
+                    },
+                });
+            }
+            if edge < callees[sub].len() {
+                stack.push((sub, edge + 1, depth, frames));
+                let c = callees[sub][edge];
+                if frames >= MAX_CALL_FRAMES {
+                    return Err(crate::Rejection {
+                        insn: None,
+                        message: format!("the call stack of {} frames is too deep !", frames + 1),
+                        errno: E2BIG,
+                        kind: RejectionKind::CallTooDeep { frames: frames + 1 },
+                    });
+                }
+                stack.push((c, 0, depth + round(self.stack_depth[c]), frames + 1));
+            }
+        }
+        let _ = BPF_MAX_VAR_OFF;
+        let _ = Scalar::unknown;
+        Ok(())
+    }
+}

@@ -1,0 +1,413 @@
+//! The checks before abstract interpretation, in the kernel's order:
+//! subprogram discovery (`add_subprog_and_kfunc`), jumps and subprogram
+//! ends (`check_subprogs`), `ld_imm64` and opcode sanity
+//! (`resolve_pseudo_ldimm64`), and the depth-first walk of the control-flow
+//! graph (`check_cfg`) for unreachable instructions and, unprivileged,
+//! back-edges.
+
+use crate::error::RejectionKind;
+use crate::{Rejection, VerifyOptions};
+use ironbpf_isa::RawInsn;
+
+/// `BPF_MAX_SUBPROGS`.
+pub const BPF_MAX_SUBPROGS: usize = 256;
+
+const BPF_LD: u8 = 0x00;
+const BPF_LDX: u8 = 0x01;
+const BPF_JMP: u8 = 0x05;
+const BPF_JMP32: u8 = 0x06;
+const LD_IMM64: u8 = 0x18;
+const BPF_CALL: u8 = 0x80;
+const BPF_EXIT: u8 = 0x90;
+const BPF_JA: u8 = 0x00;
+
+/// What the structure checks learned: the subprogram starts (sorted,
+/// `[0]` = 0) and, per slot, whether it is the second slot of an `ld_imm64`.
+#[derive(Clone, Debug, Default)]
+pub struct Cfg {
+    /// Start instruction of each subprogram.
+    pub subprogs: Vec<usize>,
+    /// Per slot: the second half of an `ld_imm64`.
+    pub ldimm_tail: Vec<bool>,
+    /// Per slot: a prune point (a jump target or the instruction after a
+    /// conditional jump or call), where states are remembered.
+    pub prune_point: Vec<bool>,
+}
+
+impl Cfg {
+    /// The subprogram holding instruction `pc`.
+    pub fn subprog_of(&self, pc: usize) -> usize {
+        match self.subprogs.binary_search(&pc) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+    /// One past the last instruction of subprogram `i`.
+    pub fn subprog_end(&self, i: usize) -> usize {
+        self.subprogs
+            .get(i + 1)
+            .copied()
+            .unwrap_or(self.ldimm_tail.len())
+    }
+}
+
+fn class(code: u8) -> u8 {
+    code & 0x07
+}
+
+fn op(code: u8) -> u8 {
+    code & 0xf0
+}
+
+fn is_pseudo_call(i: &RawInsn) -> bool {
+    i.code == (BPF_JMP | BPF_CALL) && i.src == 1
+}
+
+fn is_pseudo_func(i: &RawInsn) -> bool {
+    i.code == LD_IMM64 && i.src == 4
+}
+
+fn is_kfunc_call(i: &RawInsn) -> bool {
+    i.code == (BPF_JMP | BPF_CALL) && i.src == 2
+}
+
+/// The target of a jump at `pc` (not calls or exits), if it is one.
+pub fn jump_target(insns: &[RawInsn], pc: usize) -> Option<i64> {
+    let i = insns[pc];
+    let c = class(i.code);
+    if c != BPF_JMP && c != BPF_JMP32 {
+        return None;
+    }
+    let o = op(i.code);
+    if o == BPF_CALL || o == BPF_EXIT {
+        return None;
+    }
+    if c == BPF_JMP32 && o == BPF_JA {
+        return Some(pc as i64 + i.imm as i64 + 1);
+    }
+    Some(pc as i64 + i.off as i64 + 1)
+}
+
+fn reject(insn: Option<usize>, errno: i32, message: String, kind: RejectionKind) -> Rejection {
+    Rejection {
+        insn,
+        message,
+        errno,
+        kind,
+    }
+}
+
+/// Runs the structure checks; `log` receives the `func#N @off` lines at
+/// level 2.
+pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Result<Cfg, Rejection> {
+    let n = insns.len();
+    let limit = if opts.privileged { 1_000_000 } else { 4096 };
+    if n == 0 {
+        return Err(reject(
+            None,
+            libc_errno::EINVAL,
+            "the program has no instructions".into(),
+            RejectionKind::Empty,
+        ));
+    }
+    if n > limit {
+        return Err(reject(
+            None,
+            libc_errno::E2BIG,
+            format!("the program has {n} instructions; at most {limit} are allowed"),
+            RejectionKind::TooManyInsns { count: n, limit },
+        ));
+    }
+    // add_subprog_and_kfunc
+    let mut subprogs = vec![0usize];
+    for (pc, i) in insns.iter().enumerate() {
+        if !is_pseudo_call(i) && !is_pseudo_func(i) && !is_kfunc_call(i) {
+            continue;
+        }
+        if !opts.privileged {
+            return Err(reject(
+                Some(pc),
+                libc_errno::EPERM,
+                "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN".into(),
+                RejectionKind::NeedsPrivilege { pc, what: "bpf-to-bpf calls" },
+            ));
+        }
+        if is_kfunc_call(i) {
+            return Err(reject(
+                Some(pc),
+                libc_errno::EINVAL,
+                format!("insn {pc}: kernel function calls (kfuncs) need the kernel's BTF, which ironbpf's verifier does not read"),
+                RejectionKind::Unsupported { pc, what: "kfunc calls" },
+            ));
+        }
+        let target = pc as i64 + i.imm as i64 + 1;
+        if target < 0 || target >= n as i64 {
+            return Err(reject(
+                Some(pc),
+                libc_errno::EINVAL,
+                "call to invalid destination".into(),
+                RejectionKind::JumpOutOfRange {
+                    from: pc,
+                    to: target,
+                },
+            ));
+        }
+        if !subprogs.contains(&(target as usize)) {
+            subprogs.push(target as usize);
+        }
+    }
+    subprogs.sort_unstable();
+    if subprogs.len() > BPF_MAX_SUBPROGS {
+        return Err(reject(
+            None,
+            libc_errno::E2BIG,
+            "too many subprograms".into(),
+            RejectionKind::TooManySubprogs {
+                count: subprogs.len(),
+            },
+        ));
+    }
+    if opts.log_level & 2 != 0 {
+        for (k, s) in subprogs.iter().enumerate() {
+            log.push_str(&format!("func#{k} @{s}\n"));
+        }
+    }
+    // check_subprogs
+    for (k, &start) in subprogs.iter().enumerate() {
+        let end = subprogs.get(k + 1).copied().unwrap_or(n);
+        for pc in start..end {
+            if let Some(t) = jump_target(insns, pc) {
+                if t < start as i64 || t >= end as i64 {
+                    return Err(reject(
+                        Some(pc),
+                        libc_errno::EINVAL,
+                        format!("jump out of range from insn {pc} to {t}"),
+                        RejectionKind::JumpOutOfRange { from: pc, to: t },
+                    ));
+                }
+            }
+        }
+        let last = insns[end - 1].code;
+        if last != (BPF_JMP | BPF_EXIT)
+            && last != (BPF_JMP | BPF_JA)
+            && last != (BPF_JMP32 | BPF_JA)
+        {
+            return Err(reject(
+                Some(end - 1),
+                libc_errno::EINVAL,
+                "last insn is not an exit or jmp".into(),
+                RejectionKind::FallsOffEnd {
+                    subprog: k,
+                    last: end - 1,
+                },
+            ));
+        }
+    }
+    // resolve_pseudo_ldimm64 (the map references are checked in do_check)
+    let mut ldimm_tail = vec![false; n];
+    let mut pc = 0;
+    while pc < n {
+        let i = insns[pc];
+        if class(i.code) == BPF_LDX
+            && ((i.code & 0xe0) != 0x60 && (i.code & 0xe0) != 0x80 || i.imm != 0)
+        {
+            return Err(reject(
+                Some(pc),
+                libc_errno::EINVAL,
+                "BPF_LDX uses reserved fields".into(),
+                RejectionKind::ReservedField {
+                    pc,
+                    what: "BPF_LDX",
+                },
+            ));
+        }
+        if i.code == LD_IMM64 {
+            if pc + 1 >= n
+                || insns[pc + 1].code != 0
+                || insns[pc + 1].dst != 0
+                || insns[pc + 1].src != 0
+                || insns[pc + 1].off != 0
+            {
+                return Err(reject(
+                    Some(pc),
+                    libc_errno::EINVAL,
+                    "invalid bpf_ld_imm64 insn".into(),
+                    RejectionKind::BadLdImm64 { pc },
+                ));
+            }
+            if i.src > 6 {
+                return Err(reject(
+                    Some(pc),
+                    libc_errno::EINVAL,
+                    "unrecognized bpf_ld_imm64 insn".into(),
+                    RejectionKind::BadLdImm64 { pc },
+                ));
+            }
+            ldimm_tail[pc + 1] = true;
+            pc += 2;
+            continue;
+        }
+        if !opcode_in_table(i.code) {
+            return Err(reject(
+                Some(pc),
+                libc_errno::EINVAL,
+                format!("unknown opcode {:02x}", i.code),
+                RejectionKind::UnknownOpcode { pc, code: i.code },
+            ));
+        }
+        pc += 1;
+    }
+    // check_cfg: iterative DFS from insn 0, calls and func refs push their
+    // targets too.
+    let mut state = vec![0u8; n]; // 0 unseen, 1 on stack, 2 done
+    let mut prune_point = vec![false; n];
+    let mut stack: Vec<(usize, usize)> = vec![(0, 0)]; // (insn, next edge index)
+    state[0] = 1;
+    while let Some(&mut (t, ref mut e)) = stack.last_mut() {
+        let succ = successors(insns, t);
+        if *e == 0 && self_prune_point(&insns[t]) {
+            prune_point[t] = true;
+        }
+        if *e < succ.len() {
+            let (w, is_jump_target) = succ[*e];
+            *e += 1;
+            if w < 0 || w >= n as i64 {
+                return Err(reject(
+                    Some(t),
+                    libc_errno::EINVAL,
+                    format!("jump out of range from insn {t} to {w}"),
+                    RejectionKind::JumpOutOfRange { from: t, to: w },
+                ));
+            }
+            let w = w as usize;
+            if ldimm_tail[w] {
+                return Err(reject(
+                    Some(t),
+                    libc_errno::EINVAL,
+                    format!("jump to the middle of ldimm64 insn {}", w - 1),
+                    RejectionKind::JumpIntoLdImm64 {
+                        from: t,
+                        ldimm64: w - 1,
+                    },
+                ));
+            }
+            if is_jump_target {
+                prune_point[w] = true;
+            }
+            match state[w] {
+                0 => {
+                    state[w] = 1;
+                    stack.push((w, 0));
+                }
+                1 if !opts.privileged => {
+                    return Err(reject(
+                        Some(t),
+                        libc_errno::EINVAL,
+                        format!("back-edge from insn {t} to {w}"),
+                        RejectionKind::BackEdge { from: t, to: w },
+                    ));
+                }
+                _ => {}
+            }
+        } else {
+            state[t] = 2;
+            stack.pop();
+        }
+    }
+    for pc in 0..n {
+        if state[pc] != 2 && !ldimm_tail[pc] {
+            return Err(reject(
+                Some(pc),
+                libc_errno::EINVAL,
+                format!("unreachable insn {pc}"),
+                RejectionKind::Unreachable { pc },
+            ));
+        }
+    }
+    Ok(Cfg {
+        subprogs,
+        ldimm_tail,
+        prune_point,
+    })
+}
+
+/// Conditional jumps and bpf-to-bpf calls are prune points themselves.
+fn self_prune_point(i: &RawInsn) -> bool {
+    let c = class(i.code);
+    if is_pseudo_call(i) {
+        return true;
+    }
+    (c == BPF_JMP || c == BPF_JMP32) && !matches!(op(i.code), BPF_CALL | BPF_EXIT | BPF_JA)
+}
+
+/// The CFG successors of `t`: (target, whether it is a branch target or the
+/// fall-through of a branch, i.e. a prune point).
+fn successors(insns: &[RawInsn], t: usize) -> Vec<(i64, bool)> {
+    let i = insns[t];
+    let next = t as i64 + if i.code == LD_IMM64 { 2 } else { 1 };
+    let c = class(i.code);
+    if is_pseudo_func(&i) {
+        return vec![(next, true), (t as i64 + i.imm as i64 + 1, true)];
+    }
+    if c != BPF_JMP && c != BPF_JMP32 {
+        return vec![(next, false)];
+    }
+    match op(i.code) {
+        BPF_EXIT => vec![],
+        BPF_CALL => {
+            if is_pseudo_call(&i) {
+                vec![(next, true), (t as i64 + i.imm as i64 + 1, true)]
+            } else {
+                // After every call (visit_func_call_insn).
+                vec![(next, true)]
+            }
+        }
+        BPF_JA => vec![(jump_target(insns, t).unwrap_or(next), true)],
+        _ => vec![(next, false), (jump_target(insns, t).unwrap_or(next), true)],
+    }
+}
+
+/// `bpf_opcode_in_insntable`: the opcodes the kernel's interpreter knows.
+fn opcode_in_table(code: u8) -> bool {
+    let c = class(code);
+    let o = op(code);
+    match c {
+        0x04 | 0x07 => match o {
+            0x80 => code & 0x08 == 0,
+            0xd0 => c == 0x04 || code & 0x08 == 0,
+            0xe0 | 0xf0 => false,
+            _ => true,
+        },
+        0x05 => match o {
+            BPF_CALL | BPF_EXIT | BPF_JA => code & 0x08 == 0,
+            0xe0 | 0xf0 => false,
+            _ => true,
+        },
+        0x06 => match o {
+            BPF_CALL | BPF_EXIT | 0xe0 | 0xf0 => false,
+            BPF_JA => code & 0x08 == 0,
+            _ => true,
+        },
+        BPF_LD => matches!(code, 0x18 | 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50),
+        BPF_LDX => matches!(code, 0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91),
+        0x02 => matches!(code, 0x62 | 0x6a | 0x72 | 0x7a),
+        0x03 => matches!(code, 0x63 | 0x6b | 0x73 | 0x7b | 0xc3 | 0xdb | 0xcb | 0xd3),
+        _ => false,
+    }
+}
+
+/// The errnos the verifier returns.
+pub mod libc_errno {
+    /// Operation not permitted.
+    pub const EPERM: i32 = 1;
+    /// Permission denied: the verifier's usual answer.
+    pub const EACCES: i32 = 13;
+    /// Bad address (internal errors).
+    pub const EFAULT: i32 = 14;
+    /// Invalid argument: malformed programs.
+    pub const EINVAL: i32 = 22;
+    /// Argument list too long: too many instructions or states.
+    pub const E2BIG: i32 = 7;
+    /// Operation not supported.
+    pub const ENOTSUPP: i32 = 524;
+}

@@ -1,0 +1,1099 @@
+//! The exploration loop (`do_check`): one path at a time, a stack of
+//! pending branches, dead edges skipped with `is_branch_taken`, both edges
+//! refined, states remembered at prune points and paths cut when an
+//! explored state covers them, and the kernel's level-1/level-2 log.
+
+use crate::cfg::{libc_errno::*, Cfg};
+use crate::error::RejectionKind;
+use crate::scalar::Scalar;
+use crate::state::*;
+use crate::{branch, Rejection, Stats, VerifiedProgram, VerifyOptions};
+use ironbpf_isa::{Insn, IsaError, JmpOp, Operand, RawInsn, Width};
+use ironbpf_progtype::desc::ProgTypeDesc;
+use std::collections::HashMap;
+
+/// `BPF_COMPLEXITY_LIMIT_INSNS`.
+pub const BPF_COMPLEXITY_LIMIT_INSNS: u64 = 1_000_000;
+/// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`.
+pub const BPF_COMPLEXITY_LIMIT_JMP_SEQ: usize = 8192;
+
+pub(crate) type VResult<T = ()> = Result<T, Rejection>;
+
+/// A branch waiting to be explored (`struct bpf_verifier_stack_elem`).
+struct Pending {
+    st: VState,
+    insn: usize,
+    prev: usize,
+    log_pos: usize,
+    parent: Option<usize>,
+}
+
+/// A remembered state at a prune point (`struct bpf_verifier_state_list`).
+struct Explored {
+    st: VState,
+    /// Paths still being explored below it (0: every continuation is safe).
+    branches: u32,
+    hits: u32,
+    misses: u32,
+    evicted: bool,
+    parent: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ConstTrack {
+    Unseen,
+    Const(u64),
+    Varies,
+}
+
+/// The verifier's environment (`struct bpf_verifier_env`).
+pub(crate) struct Env<'a> {
+    pub insns: &'a [RawInsn],
+    pub decoded: Vec<Option<Result<Insn, IsaError>>>,
+    pub opts: &'a VerifyOptions,
+    /// The program's maps, then the inner-map template of each (at
+    /// `maps.len() + i` for map `i`), so registers name either by index.
+    pub maps: Vec<crate::MapInfo>,
+    pub desc: Option<&'a ProgTypeDesc>,
+    pub cfg: Cfg,
+    pub log: String,
+    pub cur: VState,
+    pub pc: usize,
+    pub id_gen: u32,
+    pub scratch: Scratch,
+    /// Everything since the start of a path or a pop is to be printed.
+    pub scratch_all: bool,
+    pub stack_depth: Vec<u32>,
+    pending: Vec<Pending>,
+    explored: Vec<Explored>,
+    by_insn: HashMap<usize, Vec<usize>>,
+    cur_parent: Option<usize>,
+    processed: u64,
+    jmps_processed: u64,
+    prev_jmps: u64,
+    prev_insns: u64,
+    pub prev_log_pos: usize,
+    pub prev_insn_print_pos: usize,
+    stats: Stats,
+    reached: Vec<bool>,
+    consts: Vec<ConstTrack>,
+    taken: Vec<(bool, bool)>,
+    pub safe_access: Vec<bool>,
+    /// Registers live before each instruction (of its own frame).
+    live: Vec<u16>,
+    /// States remembered and not forgotten.
+    stored: u64,
+    /// The last instruction returned from a callee.
+    pub returned: bool,
+}
+
+impl<'a> Env<'a> {
+    pub(crate) fn new(
+        insns: &'a [RawInsn],
+        opts: &'a VerifyOptions,
+        desc: Option<&'a ProgTypeDesc>,
+        cfg: Cfg,
+        log: String,
+    ) -> Env<'a> {
+        let n = insns.len();
+        let mut decoded = vec![None; n];
+        for (pc, d) in decoded.iter_mut().enumerate() {
+            if !cfg.ldimm_tail[pc] {
+                *d = Some(Insn::decode(&insns[pc..], pc));
+            }
+        }
+        let mut log = log;
+        let live = crate::liveness::live_regs_before(&decoded, opts);
+        if opts.log_level & 2 != 0 {
+            log.push_str("Live regs before insn:\n");
+            for (pc, d) in decoded.iter().enumerate() {
+                let Some(Ok(i)) = d else { continue };
+                let regs: String = (0..10)
+                    .map(|r| {
+                        if live[pc] & (1 << r) != 0 {
+                            char::from(b'0' + r as u8)
+                        } else {
+                            '.'
+                        }
+                    })
+                    .collect();
+                let text = ironbpf_isa::format_log_line(pc, i, insns[pc].code);
+                let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
+                log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
+            }
+        }
+        let nsub = cfg.subprogs.len();
+        let mut main = FuncState::new(0, 0, 0);
+        main.regs[1] = RegState::pointer(RegType::Ctx);
+        let mut maps = opts.maps.clone();
+        for i in 0..opts.maps.len() {
+            let inner = opts.inner_maps.get(i).cloned().flatten();
+            maps.push(inner.unwrap_or(crate::MapInfo {
+                name: String::new(),
+                map_type: 0,
+                key_size: 0,
+                value_size: 0,
+                max_entries: 0,
+                map_flags: 0,
+                frozen_readonly: false,
+            }));
+        }
+        Env {
+            insns,
+            decoded,
+            opts,
+            maps,
+            desc,
+            cfg,
+            log,
+            cur: VState {
+                frames: vec![main],
+                refs: Vec::new(),
+            },
+            pc: 0,
+            id_gen: 0,
+            scratch: Scratch::default(),
+            scratch_all: true,
+            stack_depth: vec![0; nsub],
+            pending: Vec::new(),
+            explored: Vec::new(),
+            by_insn: HashMap::new(),
+            cur_parent: None,
+            processed: 0,
+            jmps_processed: 0,
+            prev_jmps: 0,
+            prev_insns: 0,
+            prev_log_pos: 0,
+            prev_insn_print_pos: 0,
+            stats: Stats::default(),
+            reached: vec![false; n],
+            consts: vec![ConstTrack::Unseen; n],
+            taken: vec![(false, false); n],
+            safe_access: vec![false; n],
+            live,
+            stored: 0,
+            returned: false,
+        }
+    }
+
+    /// Logging at level 1 or 2.
+    pub fn log_on(&self) -> bool {
+        self.opts.log_level & 3 != 0
+    }
+
+    /// Logging at level 2.
+    pub fn log2(&self) -> bool {
+        self.opts.log_level & 2 != 0
+    }
+
+    /// A rejection at the current instruction, errno `EACCES`.
+    pub fn reject(&self, kind: RejectionKind, message: String) -> Rejection {
+        Rejection {
+            insn: Some(self.pc),
+            message,
+            errno: EACCES,
+            kind,
+        }
+    }
+
+    /// A rejection with another errno.
+    pub fn reject_errno(&self, errno: i32, kind: RejectionKind, message: String) -> Rejection {
+        Rejection {
+            errno,
+            ..self.reject(kind, message)
+        }
+    }
+
+    /// A fresh id (`++env->id_gen`).
+    pub fn new_id(&mut self) -> u32 {
+        self.id_gen += 1;
+        self.id_gen
+    }
+
+    /// The type string of register `r` in the current frame.
+    pub fn type_str(&self, r: usize) -> String {
+        self.cur.reg(r).type_str()
+    }
+
+    /// `check_reg_arg(..., SRC_OP)`: `R%d !read_ok`.
+    pub fn check_src(&mut self, r: usize) -> VResult {
+        self.scratch.reg(r);
+        if self.cur.reg(r).ty == RegType::NotInit {
+            return Err(self.reject(
+                RejectionKind::UninitRegister { reg: r as u8 },
+                format!("R{r} !read_ok"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `check_reg_arg(..., DST_OP)`: r10 is read-only.
+    pub fn check_dst(&mut self, r: usize) -> VResult {
+        self.scratch.reg(r);
+        if r == 10 {
+            return Err(self.reject(
+                RejectionKind::FramePointerWrite,
+                "frame pointer is read only".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the value in `r` is a pointer an unprivileged program may not
+    /// leak (`is_pointer_value`).
+    pub fn is_pointer_value(&self, r: usize) -> bool {
+        !self.opts.privileged && self.cur.reg(r).is_pointer()
+    }
+
+    fn print_state_line(&mut self, all: bool) {
+        let mut s = String::new();
+        let fr = self.cur.cur();
+        fr.write(&mut s, all, &self.scratch, &self.maps);
+        if !self.cur.refs.is_empty() {
+            s.push_str(" refs=");
+            let ids: Vec<String> = self.cur.refs.iter().map(|r| r.id.to_string()).collect();
+            s.push_str(&ids.join(","));
+        }
+        s.push('\n');
+        self.log.push_str(&s);
+    }
+
+    /// `print_insn_state`: the scratched registers after the last
+    /// instruction, at column 40 of its line or on a line of their own.
+    pub fn print_insn_state(&mut self) {
+        if !self.log_on() {
+            return;
+        }
+        let all = self.scratch_all;
+        if self.prev_log_pos != 0 && self.prev_log_pos == self.log.len() {
+            self.log.pop();
+            let pos = self.prev_insn_print_pos;
+            let w = (pos + 4).max(40).div_ceil(8) * 8 - pos - 1;
+            for _ in 0..w {
+                self.log.push(' ');
+            }
+            self.log.push(';');
+        } else {
+            self.log.push_str(&format!("{}:", self.pc));
+        }
+        self.print_state_line(all);
+        self.scratch = Scratch::default();
+        self.scratch_all = false;
+    }
+
+    fn scratched(&self) -> bool {
+        self.scratch_all || self.scratch.any()
+    }
+
+    /// `push_stack`: queue the other edge of a branch.
+    pub fn push_branch(&mut self, st: VState, insn: usize) -> VResult {
+        if let Some(p) = self.cur_parent {
+            self.explored[p].branches += 1;
+        }
+        self.pending.push(Pending {
+            st,
+            insn,
+            prev: self.pc,
+            log_pos: self.log.len(),
+            parent: self.cur_parent,
+        });
+        if self.pending.len() > BPF_COMPLEXITY_LIMIT_JMP_SEQ {
+            let n = self.pending.len();
+            return Err(self.reject_errno(
+                E2BIG,
+                RejectionKind::JumpSequence { count: n },
+                format!("The sequence of {n} jumps is too complex."),
+            ));
+        }
+        Ok(())
+    }
+
+    fn update_branch_counts(&mut self, mut node: Option<usize>) {
+        while let Some(i) = node {
+            let e = &mut self.explored[i];
+            e.branches = e.branches.saturating_sub(1);
+            if e.branches > 0 {
+                break;
+            }
+            if e.evicted {
+                e.evicted = false;
+                self.stored -= 1;
+            }
+            node = e.parent;
+        }
+    }
+
+    /// Runs the loop. `Ok` when every path reached a safe exit.
+    pub(crate) fn do_check(&mut self) -> VResult {
+        let mut prev_insn: Option<usize> = None;
+        let mut from_pop = false;
+        loop {
+            let pc = self.pc;
+            self.processed += 1;
+            if self.processed > BPF_COMPLEXITY_LIMIT_INSNS {
+                let p = self.processed;
+                return Err(self.reject_errno(
+                    E2BIG,
+                    RejectionKind::TooComplex { processed: p },
+                    format!("BPF program is too large. Processed {p} insn"),
+                ));
+            }
+            if self.cfg.prune_point[pc] && self.is_state_visited(pc)? {
+                if self.log_on() {
+                    let s = if from_pop {
+                        format!("\nfrom {} to {}: safe\n", prev_insn.unwrap_or(0), pc)
+                    } else {
+                        format!("{pc}: safe\n")
+                    };
+                    self.log.push_str(&s);
+                }
+                if self.pop(&mut prev_insn)? {
+                    from_pop = true;
+                    continue;
+                }
+                return Ok(());
+            }
+            if self.log2() && from_pop {
+                let s = format!("\nfrom {} to {}:", prev_insn.unwrap_or(0), pc);
+                self.log.push_str(&s);
+                self.print_state_line(true);
+            }
+            if self.log_on() {
+                if self.scratched() {
+                    self.print_insn_state();
+                }
+                self.prev_log_pos = self.log.len();
+                let line = self.insn_line(pc);
+                self.log.push_str(&line);
+                self.log.push('\n');
+                self.prev_insn_print_pos = self.log.len() - self.prev_log_pos;
+                self.prev_log_pos = self.log.len();
+            }
+            self.reached[pc] = true;
+            let insn = match self.decoded[pc] {
+                Some(Ok(i)) => i,
+                Some(Err(ref e)) => return Err(self.decode_error(e)),
+                None => {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        RejectionKind::JumpIntoLdImm64 {
+                            from: prev_insn.unwrap_or(0),
+                            ldimm64: pc.saturating_sub(1),
+                        },
+                        format!("invalid insn idx {pc}"),
+                    ))
+                }
+            };
+            prev_insn = Some(pc);
+            let next = self.step(&insn)?;
+            match next {
+                Some(n) => {
+                    self.track_const(pc, &insn);
+                    self.pc = n;
+                    // Back from a callee, the next state is printed as
+                    // after a pop (`do_print_state`).
+                    from_pop = std::mem::take(&mut self.returned);
+                }
+                None => {
+                    // A path ended at an exit.
+                    self.scratch_all = true;
+                    if self.pop(&mut prev_insn)? {
+                        from_pop = true;
+                        continue;
+                    }
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// `pop_stack`: the next pending branch, `false` when none is left.
+    fn pop(&mut self, prev_insn: &mut Option<usize>) -> VResult<bool> {
+        let parent = self.cur_parent;
+        self.update_branch_counts(parent);
+        let Some(p) = self.pending.pop() else {
+            return Ok(false);
+        };
+        if self.log_on() && !self.log2() {
+            self.log.truncate(p.log_pos);
+        }
+        self.cur = p.st;
+        self.pc = p.insn;
+        *prev_insn = Some(p.prev);
+        self.cur_parent = p.parent;
+        self.scratch_all = true;
+        self.scratch = Scratch::default();
+        Ok(true)
+    }
+
+    /// The log line of the instruction at `pc`: `5: (85) call bpf_map_lookup_elem#1`.
+    pub fn insn_line(&self, pc: usize) -> String {
+        match self.decoded[pc] {
+            Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
+            _ => format!("{pc}: ({:02x}) invalid insn", self.insns[pc].code),
+        }
+    }
+
+    fn track_const(&mut self, pc: usize, insn: &Insn) {
+        let Some(d) = insn.writes() else { return };
+        let v = self.cur.reg(d.index()).const_value();
+        let t = &mut self.consts[pc];
+        *t = match (*t, v) {
+            (ConstTrack::Unseen, Some(v)) => ConstTrack::Const(v),
+            (ConstTrack::Const(a), Some(v)) if a == v => ConstTrack::Const(a),
+            _ => ConstTrack::Varies,
+        };
+    }
+
+    /// The kernel's message for an instruction the decoder refused.
+    fn decode_error(&self, e: &IsaError) -> Rejection {
+        use ironbpf_isa::IsaErrorKind as K;
+        let code = self.insns[self.pc].code;
+        let class = code & 7;
+        let opc = code & 0xf0;
+        let what: &'static str = match class {
+            0x04 | 0x07 => match opc {
+                0x80 => "BPF_NEG",
+                0xd0 => "BPF_END",
+                0xb0 => "BPF_MOV",
+                _ => "BPF_ALU",
+            },
+            0x05 | 0x06 => match opc {
+                0x00 => "BPF_JA",
+                0x80 => "BPF_CALL",
+                0x90 => "BPF_EXIT",
+                _ => "BPF_JMP/JMP32",
+            },
+            0x02 => "BPF_ST",
+            0x03 => "BPF_STX",
+            0x01 => "BPF_LDX",
+            _ => "BPF_LD_[ABS|IND]",
+        };
+        let msg = match &e.kind {
+            K::UnknownOpcode { code } => format!("unknown opcode {code:02x}"),
+            K::BadImm { imm, .. }
+                if (class == 4 || class == 7) && (opc == 0x30 || opc == 0x90) && *imm == 0 =>
+            {
+                "div by zero".into()
+            }
+            K::BadImm { imm, .. }
+                if (class == 4 || class == 7) && matches!(opc, 0x60 | 0x70 | 0xc0) =>
+            {
+                format!("invalid shift {imm}")
+            }
+            K::BadImm { .. } if class == 3 => format!(
+                "BPF_ATOMIC uses invalid atomic opcode {:02x}",
+                self.insns[self.pc].imm
+            ),
+            K::BadImm { .. } if class == 4 || class == 7 => {
+                format!("invalid BPF_ALU opcode {:x}", opc)
+            }
+            K::BadRegister { reg, .. } => format!("R{reg} is invalid"),
+            _ => format!("{what} uses reserved fields"),
+        };
+        let kind = match &e.kind {
+            K::UnknownOpcode { code } => RejectionKind::UnknownOpcode {
+                pc: self.pc,
+                code: *code,
+            },
+            _ => RejectionKind::ReservedField { pc: self.pc, what },
+        };
+        self.reject_errno(EINVAL, kind, msg)
+    }
+
+    /// One instruction; the next pc, or `None` at a path's end.
+    fn step(&mut self, insn: &Insn) -> VResult<Option<usize>> {
+        let pc = self.pc;
+        match *insn {
+            Insn::Alu { .. } | Insn::Neg { .. } | Insn::MovSx { .. } | Insn::Endian { .. } => {
+                self.check_alu(insn)?;
+                Ok(Some(pc + 1))
+            }
+            Insn::LdImm64 { .. } => {
+                self.check_ld_imm(insn)?;
+                Ok(Some(pc + 2))
+            }
+            Insn::LdAbs { .. } | Insn::LdInd { .. } => {
+                self.check_ld_abs(insn)?;
+                Ok(Some(pc + 1))
+            }
+            Insn::Load { .. }
+            | Insn::Store { .. }
+            | Insn::StoreReg { .. }
+            | Insn::Atomic { .. } => {
+                self.check_mem_insn(insn)?;
+                Ok(Some(pc + 1))
+            }
+            Insn::Ja { off } => {
+                self.jmps_processed += 1;
+                Ok(Some((pc as i64 + off as i64 + 1) as usize))
+            }
+            Insn::Gotol { imm } => {
+                self.jmps_processed += 1;
+                Ok(Some((pc as i64 + imm as i64 + 1) as usize))
+            }
+            Insn::Jmp {
+                op,
+                width,
+                dst,
+                src,
+                off,
+            } => {
+                self.jmps_processed += 1;
+                self.check_cond_jmp(op, width, dst.index(), src, off)
+            }
+            Insn::Call(_) | Insn::Callx { .. } => {
+                self.jmps_processed += 1;
+                self.check_call(insn)
+            }
+            Insn::Exit => {
+                self.jmps_processed += 1;
+                self.check_exit()
+            }
+        }
+    }
+
+    /// `check_cond_jmp_op`.
+    fn check_cond_jmp(
+        &mut self,
+        op: JmpOp,
+        width: Width,
+        dst: usize,
+        src: Operand,
+        off: i16,
+    ) -> VResult<Option<usize>> {
+        let pc = self.pc;
+        let is32 = width == Width::W32;
+        let target = (pc as i64 + off as i64 + 1) as usize;
+        let src_reg = match src {
+            Operand::Reg(r) => {
+                let r = r.index();
+                self.check_src(r)?;
+                if self.is_pointer_value(r) {
+                    return Err(self.reject(
+                        RejectionKind::PointerComparison { reg: r as u8 },
+                        format!("R{r} pointer comparison prohibited"),
+                    ));
+                }
+                Some(r)
+            }
+            Operand::Imm(_) => None,
+        };
+        self.check_src(dst)?;
+        let a = *self.cur.reg(dst);
+        let b = match (src, src_reg) {
+            (_, Some(r)) => *self.cur.reg(r),
+            (Operand::Imm(imm), None) => {
+                if is32 {
+                    RegState::constant(imm as u32 as u64)
+                } else {
+                    RegState::constant(imm as i64 as u64)
+                }
+            }
+            _ => unreachable!("an operand is a register or an immediate"),
+        };
+        let pred = self.branch_taken(op, is32, &a, &b);
+        match pred {
+            Some(true) => {
+                self.taken[pc].0 = true;
+                self.print_insn_state();
+                return Ok(Some(target));
+            }
+            Some(false) => {
+                self.taken[pc].1 = true;
+                self.print_insn_state();
+                return Ok(Some(pc + 1));
+            }
+            None => {}
+        }
+        self.taken[pc] = (true, true);
+        // Both edges: the taken edge is queued, the fall-through goes on.
+        let mut other = self.cur.clone();
+        let mut other_alive = true;
+        let mut this_alive = true;
+        if a.is_scalar() && b.is_scalar() {
+            let this_r = branch::refine(op, is32, &a.val, &b.val, false);
+            let other_r = branch::refine(op, is32, &a.val, &b.val, true);
+            match other_r {
+                Some((x, y)) => {
+                    set_linked(&mut other, dst, x);
+                    if let Some(r) = src_reg {
+                        set_linked(&mut other, r, y);
+                    }
+                }
+                None => other_alive = false,
+            }
+            match this_r {
+                Some((x, y)) => {
+                    set_linked(&mut self.cur, dst, x);
+                    if let Some(r) = src_reg {
+                        set_linked(&mut self.cur, r, y);
+                    }
+                }
+                None => this_alive = false,
+            }
+        } else if src_reg.is_none()
+            && !is32
+            && b.const_value() == Some(0)
+            && matches!(op, JmpOp::Jeq | JmpOp::Jne)
+            && a.maybe_null
+        {
+            // The null check: `if rX == 0` (mark_ptr_or_null_regs).
+            let id = a.id;
+            let eq = op == JmpOp::Jeq;
+            let n = self.opts.maps.len() as u32;
+            let mim = (a.ty == RegType::MapValue
+                && self
+                    .opts
+                    .maps
+                    .get(a.map as usize)
+                    .is_some_and(|m| matches!(m.map_type, 12 | 13)))
+            .then_some((a.map, n + a.map));
+            mark_ptr_or_null_in(&mut self.cur, id, !eq, mim);
+            mark_ptr_or_null_in(&mut other, id, eq, mim);
+        } else if let Some(r) = src_reg {
+            if !self.match_pkt_pointers(op, dst, r, &mut other) && self.is_pointer_value(dst) {
+                return Err(self.reject(
+                    RejectionKind::PointerComparison { reg: dst as u8 },
+                    format!("R{dst} pointer comparison prohibited"),
+                ));
+            }
+        } else if self.is_pointer_value(dst) {
+            return Err(self.reject(
+                RejectionKind::PointerComparison { reg: dst as u8 },
+                format!("R{dst} pointer comparison prohibited"),
+            ));
+        }
+        if other_alive {
+            self.push_branch(other, target)?;
+        }
+        if self.log_on() {
+            self.print_insn_state();
+        }
+        if !this_alive {
+            return Ok(None);
+        }
+        Ok(Some(pc + 1))
+    }
+
+    fn branch_taken(&self, op: JmpOp, is32: bool, a: &RegState, b: &RegState) -> Option<bool> {
+        if a.is_scalar() && b.is_scalar() {
+            return branch::is_branch_taken(op, is32, &a.val, &b.val);
+        }
+        let (p, s) = if a.is_pointer() && b.is_scalar() {
+            (a, b)
+        } else if b.is_pointer() && a.is_scalar() {
+            (b, a)
+        } else {
+            return None;
+        };
+        if s.const_value() != Some(0) || is32 {
+            return None;
+        }
+        let not_null = !p.maybe_null
+            && matches!(
+                p.ty,
+                RegType::Socket
+                    | RegType::TcpSock
+                    | RegType::MapValue
+                    | RegType::MapKey
+                    | RegType::SockCommon
+                    | RegType::Mem
+                    | RegType::ConstPtrToMap
+            );
+        if !not_null {
+            return None;
+        }
+        match op {
+            JmpOp::Jeq => Some(false),
+            JmpOp::Jne => Some(true),
+            _ => None,
+        }
+    }
+
+    /// `try_match_pkt_pointers`: `pkt + N` against `pkt_end` gives every
+    /// packet pointer with the same id a readable range of N.
+    fn match_pkt_pointers(
+        &mut self,
+        op: JmpOp,
+        dst: usize,
+        src: usize,
+        other: &mut VState,
+    ) -> bool {
+        let a = *self.cur.reg(dst);
+        let b = *self.cur.reg(src);
+        // Normalise to `pkt op pkt_end`: `data` is the end of `data_meta`
+        // pointers when it is `data` itself (no offset).
+        let init_pkt = |r: &RegState| {
+            r.ty == RegType::Packet
+                && r.off == 0
+                && r.val.var_off.is_const()
+                && r.val.var_off.value == 0
+        };
+        let ends = |p: &RegState, e: &RegState| {
+            (p.ty == RegType::Packet && e.ty == RegType::PacketEnd)
+                || (p.ty == RegType::PacketMeta && init_pkt(e))
+        };
+        let (pkt, op) = if ends(&a, &b) {
+            (a, op)
+        } else if ends(&b, &a) {
+            (b, branch::flip(op))
+        } else {
+            return a.ty.is_pkt() && b.ty.is_pkt();
+        };
+        // `pkt' > pkt_end` falls through with `off` bytes readable;
+        // `pkt' < pkt_end` (right-open: pkt' itself is readable) jumps with
+        // `off + 1`. A zero offset right-open proves nothing.
+        let off = pkt.off;
+        let open = off.checked_add(1).filter(|_| off != 0).unwrap_or(-1);
+        match op {
+            JmpOp::Jgt => find_good_pkt_pointers(&mut self.cur, &pkt, off),
+            JmpOp::Jge => find_good_pkt_pointers(&mut self.cur, &pkt, open),
+            JmpOp::Jlt => find_good_pkt_pointers(other, &pkt, open),
+            JmpOp::Jle => find_good_pkt_pointers(other, &pkt, off),
+            _ => {}
+        }
+        true
+    }
+
+    /// `is_state_visited`: whether an explored state at `pc` covers the
+    /// current one (prune), else remember the current state.
+    fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
+        let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
+        let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
+        let add =
+            self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
+        let mut evict = Vec::new();
+        for i in list {
+            let e = &self.explored[i];
+            if e.branches == 0 {
+                if states_equal(&e.st, &self.cur, false, self.live[pc]) {
+                    self.explored[i].hits += 1;
+                    self.reached[pc] = true;
+                    return Ok(true);
+                }
+            } else if is_ancestor(&self.explored, self.cur_parent, i)
+                && states_equal(&e.st, &self.cur, true, u16::MAX)
+            {
+                let none = Scratch::default();
+                let mut cur = String::new();
+                self.cur.cur().write(&mut cur, true, &none, &self.maps);
+                let mut old = String::new();
+                e.st.cur().write(&mut old, true, &none, &self.maps);
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::InfiniteLoop { pc },
+                    format!(
+                        "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
+                    ),
+                ));
+            }
+            // A state that keeps missing is unlikely to help: forget it
+            // (the kernel's miss_cnt > hit_cnt * 3 + 3), keeping it in the
+            // arena for the parent chains.
+            let e = &mut self.explored[i];
+            if add {
+                e.misses += 1;
+                if e.misses > e.hits * 3 + 3 {
+                    evict.push(i);
+                }
+            }
+        }
+        if !evict.is_empty() {
+            for &i in &evict {
+                // Freed now if fully explored, else when its last branch ends.
+                if self.explored[i].branches == 0 {
+                    self.stored -= 1;
+                } else {
+                    self.explored[i].evicted = true;
+                }
+            }
+            if let Some(l) = self.by_insn.get_mut(&pc) {
+                l.retain(|i| !evict.contains(i));
+            }
+        }
+        // Counted on a miss only, as the kernel does.
+        self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
+        if !add {
+            return Ok(false);
+        }
+        self.prev_jmps = self.jmps_processed;
+        self.prev_insns = self.processed;
+        let idx = self.explored.len();
+        self.explored.push(Explored {
+            st: self.cur.clone(),
+            branches: 1,
+            hits: 0,
+            misses: 0,
+            evicted: false,
+            parent: self.cur_parent,
+        });
+        let list = self.by_insn.entry(pc).or_default();
+        list.push(idx);
+        self.stats.total_states += 1;
+        self.stored += 1;
+        self.stats.peak_states = self.stats.peak_states.max(self.stored);
+        self.cur_parent = Some(idx);
+        Ok(false)
+    }
+
+    /// The figures and facts after the loop.
+    pub(crate) fn finish(&mut self) -> (Stats, VerifiedProgram) {
+        let mut stats = self.stats.clone();
+        stats.processed_insns = self.processed;
+        stats.stack_depths = self.stack_depth.clone();
+        let n = self.insns.len();
+        let prog = VerifiedProgram {
+            reached: self.reached.clone(),
+            safe_access: self.safe_access.clone(),
+            const_result: self
+                .consts
+                .iter()
+                .map(|c| match c {
+                    ConstTrack::Const(v) => Some(*v),
+                    _ => None,
+                })
+                .collect(),
+            branch_always: (0..n)
+                .map(|i| match self.taken[i] {
+                    (true, false) => Some(true),
+                    (false, true) => Some(false),
+                    _ => None,
+                })
+                .collect(),
+            stack_depths: self.stack_depth.clone(),
+            subprog_starts: self.cfg.subprogs.clone(),
+        };
+        (stats, prog)
+    }
+}
+
+fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) -> bool {
+    while let Some(i) = node {
+        if i == target {
+            return true;
+        }
+        node = explored[i].parent;
+    }
+    false
+}
+
+/// Sets register `r` to the refined scalar `v`, and every scalar with the
+/// same id (copies of it) too (`sync_linked_regs`).
+fn set_linked(st: &mut VState, r: usize, v: Scalar) {
+    let id = st.reg(r).id;
+    st.reg_mut(r).val = v;
+    if id == 0 {
+        return;
+    }
+    let fi = st.frames.len() - 1;
+    for (k, fr) in st.frames.iter_mut().enumerate() {
+        for (j, reg) in fr.regs.iter_mut().enumerate() {
+            if reg.is_scalar() && reg.id == id && !(k == fi && j == r) {
+                reg.val = v;
+            }
+        }
+        for s in &mut fr.stack {
+            if s.is_spill() && s.spilled.is_scalar() && s.spilled.id == id {
+                s.spilled.val = v;
+            }
+        }
+    }
+}
+
+/// `mark_ptr_or_null_regs`: every register with `id` becomes the scalar 0
+/// (`is_null`) or loses `PTR_MAYBE_NULL`; a non-null value of a map of maps
+/// (`map_in_map`: the map index of its inner-map template) is that map.
+pub(crate) fn mark_ptr_or_null_in(
+    st: &mut VState,
+    id: u32,
+    is_null: bool,
+    map_in_map: Option<(u32, u32)>,
+) {
+    if id == 0 {
+        return;
+    }
+    let mut released = None;
+    st.for_each_reg(|r| {
+        if r.id != id || !r.maybe_null {
+            return;
+        }
+        if is_null {
+            if r.ref_obj_id != 0 {
+                released = Some(r.ref_obj_id);
+            }
+            *r = RegState::constant(0);
+        } else {
+            r.maybe_null = false;
+            r.id = 0;
+            if let Some((outer, inner)) = map_in_map {
+                if r.ty == RegType::MapValue && r.map == outer {
+                    r.ty = RegType::ConstPtrToMap;
+                    r.map = inner;
+                }
+            }
+        }
+    });
+    if let Some(rid) = released {
+        st.refs.retain(|x| x.id != rid);
+    }
+}
+
+/// `find_good_pkt_pointers`: packet pointers with `pkt`'s id get `range`.
+fn find_good_pkt_pointers(st: &mut VState, pkt: &RegState, range: i32) {
+    if range < 0 {
+        return;
+    }
+    if pkt.val.umax.saturating_add(pkt.off.max(0) as u64) > 0xffff {
+        return;
+    }
+    let (ty, id) = (pkt.ty, pkt.id);
+    st.for_each_reg(|r| {
+        if r.ty == ty && r.id == id && r.range < range {
+            r.range = range;
+        }
+    });
+}
+
+/// Maps ids of an old state to ids of the current one (`check_ids`).
+#[derive(Default)]
+struct IdMap(Vec<(u32, u32)>);
+
+impl IdMap {
+    fn check(&mut self, old: u32, cur: u32) -> bool {
+        if old == 0 && cur == 0 {
+            return true;
+        }
+        if old == 0 || cur == 0 {
+            return false;
+        }
+        for &(o, c) in &self.0 {
+            if o == old {
+                return c == cur;
+            }
+            if c == cur {
+                return false;
+            }
+        }
+        self.0.push((old, cur));
+        true
+    }
+}
+
+fn range_within(old: &Scalar, cur: &Scalar) -> bool {
+    old.umin <= cur.umin
+        && old.umax >= cur.umax
+        && old.smin <= cur.smin
+        && old.smax >= cur.smax
+        && old.u32_min <= cur.u32_min
+        && old.u32_max >= cur.u32_max
+        && old.s32_min <= cur.s32_min
+        && old.s32_max >= cur.s32_max
+}
+
+/// `regsafe`: every continuation safe from `old` is safe from `cur`.
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool {
+    if exact {
+        return old.ty == cur.ty
+            && old.val == cur.val
+            && old.off == cur.off
+            && old.maybe_null == cur.maybe_null
+            && old.range == cur.range
+            && old.map == cur.map
+            && ids.check(old.id, cur.id)
+            && ids.check(old.ref_obj_id, cur.ref_obj_id);
+    }
+    if old.ty == RegType::NotInit {
+        return true;
+    }
+    if cur.ty == RegType::NotInit || old.ty != cur.ty {
+        return false;
+    }
+    if old.ty == RegType::Scalar {
+        return range_within(&old.val, &cur.val)
+            && old.val.var_off.contains(cur.val.var_off)
+            && (old.id == 0 || ids.check(old.id, cur.id));
+    }
+    old.maybe_null == cur.maybe_null
+        && old.rdonly == cur.rdonly
+        && old.ringbuf == cur.ringbuf
+        && old.off == cur.off
+        && old.map == cur.map
+        && old.mem_size == cur.mem_size
+        && old.frameno == cur.frameno
+        && old.subprog == cur.subprog
+        && old.range <= cur.range
+        && range_within(&old.val, &cur.val)
+        && old.val.var_off.contains(cur.val.var_off)
+        && ids.check(old.id, cur.id)
+        && ids.check(old.ref_obj_id, cur.ref_obj_id)
+}
+
+fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap, exact: bool) -> bool {
+    if exact {
+        return old.stack.len() == cur.stack.len()
+            && old.stack.iter().zip(&cur.stack).all(|(a, b)| {
+                a.ty == b.ty && (!a.is_spill() || regsafe(&a.spilled, &b.spilled, ids, true))
+            });
+    }
+    for (spi, os) in old.stack.iter().enumerate() {
+        for j in 0..BPF_REG_SIZE {
+            let ot = os.ty[j];
+            if ot == SlotType::Invalid {
+                continue;
+            }
+            let Some(cs) = cur.stack.get(spi) else {
+                return false;
+            };
+            let ct = cs.ty[j];
+            if ot == SlotType::Misc && ct == SlotType::Zero {
+                continue;
+            }
+            if ot != ct {
+                return false;
+            }
+        }
+        if os.is_spill() {
+            let Some(cs) = cur.stack.get(spi) else {
+                return false;
+            };
+            if !regsafe(&os.spilled, &cs.spilled, ids, false) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// `states_equal`: `old` (fully explored, or an ancestor when `exact`)
+/// covers `cur`. Registers of the current frame outside `live` (never read
+/// before being written again) are not compared.
+fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
+    if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
+        return false;
+    }
+    let mut ids = IdMap::default();
+    for (a, b) in old.refs.iter().zip(&cur.refs) {
+        if !ids.check(a.id, b.id) {
+            return false;
+        }
+    }
+    let last = old.frames.len() - 1;
+    for (k, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
+        if fo.callsite != fc.callsite {
+            return false;
+        }
+        for (r, (ro, rc)) in fo.regs.iter().zip(&fc.regs).enumerate() {
+            if k == last && r < 10 && live & (1 << r) == 0 {
+                continue;
+            }
+            if !regsafe(ro, rc, &mut ids, exact) {
+                return false;
+            }
+        }
+        if !stacksafe(fo, fc, &mut ids, exact) {
+            return false;
+        }
+    }
+    true
+}

@@ -1,0 +1,309 @@
+//! ironbpf's verifier: abstract interpretation of a BPF program as the Linux
+//! 6.18 verifier does it, with the kernel's verdicts, error texts and log.
+//!
+//! The scalar domain (the kernel's `tnum` and the four ranges kept in sync)
+//! lives in [`tnum`], [`scalar`], [`alu`] and [`branch`]; the rest of the
+//! crate is built on it: [`cfg`](mod@cfg) (the structure checks before any state:
+//! subprograms, jumps, opcodes, the CFG walk), [`state`] (registers, stack
+//! slots, frames and how the log prints them), the exploration loop with
+//! its branch stack and state pruning (`check`), [`ptr`] (ALU and pointer
+//! arithmetic), [`mem`] (loads, stores and atomics per pointer type),
+//! [`calls`] (helpers, bpf-to-bpf calls, tail calls, the exit check) and
+//! [`liveness`] (live registers, for pruning and the level-2 table). The
+//! entry point is [`verify`]: it takes the raw instruction slots (map
+//! references already rewritten to `BPF_PSEUDO_MAP_IDX` /
+//! `BPF_PSEUDO_MAP_IDX_VALUE` indexes into [`VerifyOptions::maps`]) and
+//! answers with the verdict, the log the kernel would have printed and the
+//! statistics line's figures.
+//!
+//! Helper calls are checked against the prototype the program type gets
+//! (`ironbpf_helpers::catalog::func_proto`, with the kernel's refusals), the
+//! per-helper checks of `catalog::call_check` and the map/helper
+//! compatibility of `ironbpf_helpers::map_compat`.
+//!
+//! Not modelled, and refused with a message saying so rather than guessed:
+//! kfunc calls, `BPF_PSEUDO_BTF_ID`, callbacks (`bpf_loop`,
+//! `for_each_map_elem`), socket field layouts, constant strings, helper
+//! arguments that need BTF types, `bpf_spin_lock`/`bpf_timer` fields,
+//! dynptrs or kptrs, and helper results that are BTF-typed references or
+//! per-CPU memory. Not
+//! modelled and not refused: BTF (global functions are verified inline
+//! like static ones; map values have no special fields), the contents of
+//! read-only maps (loads from them are unknown scalars), precision
+//! tracking and stack liveness (pruning is weaker than the kernel's, so
+//! state counts and, on some programs, processed counts differ), and the
+//! unprivileged Spectre sanitation.
+
+pub mod alu;
+pub mod branch;
+pub mod calls;
+pub mod cfg;
+mod check;
+pub mod error;
+pub mod liveness;
+pub mod mem;
+pub mod ptr;
+pub mod scalar;
+pub mod state;
+pub mod tnum;
+
+pub use error::RejectionKind;
+
+use ironbpf_isa::RawInsn;
+use ironbpf_progtype::desc::ProgTypeDesc;
+use ironbpf_progtype::{AttachType, ProgTypeId};
+
+/// A map the program refers to, as the kernel knows it from `BPF_MAP_CREATE`
+/// (what `struct bpf_map` gives the verifier).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    /// The map's name (printed as `map=<name>` in the log).
+    pub name: String,
+    /// `BPF_MAP_TYPE_*` (see `ironbpf_maps::map_type_name`).
+    pub map_type: u32,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Maximum number of entries.
+    pub max_entries: u32,
+    /// `BPF_F_*` creation flags (`BPF_F_RDONLY_PROG`, `BPF_F_WRONLY_PROG`...).
+    pub map_flags: u32,
+    /// The map was frozen and is read-only to programs (a `.rodata` map):
+    /// loads from its values are constants and stores are refused.
+    pub frozen_readonly: bool,
+}
+
+/// How to verify: what `BPF_PROG_LOAD`'s attributes and the loader's
+/// capabilities tell the kernel.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// `prog_type`.
+    pub prog_type: ProgTypeId,
+    /// `expected_attach_type`, where the type has one.
+    pub attach_type: Option<AttachType>,
+    /// `log_level`: 0, 1 or 2, with bit 4 (`BPF_LOG_STATS`) for the stats
+    /// lines.
+    pub log_level: u32,
+    /// Whether the loader has CAP_BPF and CAP_PERFMON (`bpf_capable`,
+    /// `allow_ptr_leaks`, `bypass_spec_v1`): loops, 1M instructions, pointer
+    /// leaks and uninitialised stack reads are allowed then.
+    pub privileged: bool,
+    /// `BPF_F_STRICT_ALIGNMENT`.
+    pub strict_alignment: bool,
+    /// The license is GPL-compatible (GPL-only helpers may be called).
+    pub gpl: bool,
+    /// `BPF_F_SLEEPABLE`: helpers that might sleep may be called.
+    pub sleepable: bool,
+    /// The name of the BTF function or hook the program attaches to
+    /// (`attach_btf_id`), for the helpers only some hooks may call
+    /// (`bpf_d_path`, `bpf_ima_*`).
+    pub attach_btf: Option<String>,
+    /// The maps, indexed by `BPF_PSEUDO_MAP_IDX` / the fd_array slot.
+    pub maps: Vec<MapInfo>,
+    /// For a map of maps (`array_of_maps`, `hash_of_maps`) at index `i` of
+    /// [`VerifyOptions::maps`], `inner_maps[i]` is its inner-map template
+    /// (what a lookup gives after its null check); empty or `None`
+    /// elsewhere.
+    pub inner_maps: Vec<Option<MapInfo>>,
+}
+
+impl VerifyOptions {
+    /// Privileged options for a program type, level-1 log, no maps.
+    pub fn new(prog_type: ProgTypeId) -> Self {
+        VerifyOptions {
+            prog_type,
+            attach_type: None,
+            log_level: 1,
+            privileged: true,
+            strict_alignment: false,
+            gpl: true,
+            sleepable: false,
+            attach_btf: None,
+            maps: Vec::new(),
+            inner_maps: Vec::new(),
+        }
+    }
+}
+
+/// Why the program was refused: the instruction, the kernel's error line and
+/// errno, and the failed condition with the register and state that broke it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    /// The instruction at fault (`None` for whole-program errors such as the
+    /// size limit).
+    pub insn: Option<usize>,
+    /// The kernel's error line, exactly as its log prints it (no newline).
+    pub message: String,
+    /// The errno `BPF_PROG_LOAD` would fail with (`EACCES`, `EINVAL`, `E2BIG`...).
+    pub errno: i32,
+    /// The failed condition.
+    pub kind: RejectionKind,
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.insn {
+            Some(i) => write!(f, "insn {i}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+/// The figures of the kernel's statistics lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// `processed N insns`.
+    pub processed_insns: u64,
+    /// `max_states_per_insn`.
+    pub max_states_per_insn: u64,
+    /// `total_states`.
+    pub total_states: u64,
+    /// `peak_states`.
+    pub peak_states: u64,
+    /// `mark_read`.
+    pub mark_read: u64,
+    /// `stack depth A+B+...`: one value per subprogram.
+    pub stack_depths: Vec<u32>,
+}
+
+/// What the verifier proved, per instruction, for engines that want to use
+/// it (a JIT can drop bounds checks on proven accesses, fold constants and
+/// skip dead branches).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifiedProgram {
+    /// Per instruction slot: whether any explored path reached it.
+    pub reached: Vec<bool>,
+    /// Per slot: for a load/store, the access was proven in bounds on every
+    /// path that reached it.
+    pub safe_access: Vec<bool>,
+    /// Per slot: the destination register's value after the instruction when
+    /// it was the same constant on every path.
+    pub const_result: Vec<Option<u64>>,
+    /// Per slot: for a conditional jump, `Some(true)` when it was always
+    /// taken, `Some(false)` when never, `None` when both or unreached.
+    pub branch_always: Vec<Option<bool>>,
+    /// Stack depth of each subprogram, in bytes (rounded up to 8 as the
+    /// kernel reports it).
+    pub stack_depths: Vec<u32>,
+    /// The start instruction of each subprogram (`func#N @off`).
+    pub subprog_starts: Vec<usize>,
+}
+
+/// The verdict, the log and the statistics of one verification.
+#[derive(Clone, Debug)]
+pub struct VerifyOutcome {
+    /// The program and its facts, or why it was refused.
+    pub result: Result<VerifiedProgram, Rejection>,
+    /// The log as the kernel prints it at `log_level` (empty at 0).
+    pub log: String,
+    /// The statistics.
+    pub stats: Stats,
+}
+
+/// Verifies a program as Linux 6.18 would at `BPF_PROG_LOAD`, with the
+/// built-in descriptor of [`VerifyOptions::prog_type`] for context accesses
+/// and the return-value check.
+pub fn verify(insns: &[RawInsn], opts: &VerifyOptions) -> VerifyOutcome {
+    verify_with_desc(insns, opts, ProgTypeDesc::builtin(opts.prog_type))
+}
+
+/// [`verify`] with an explicit program-type descriptor (an embedder's own
+/// type, or a built-in one). Without one, every context access is refused
+/// with a message saying so.
+pub fn verify_with_desc(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    desc: Option<&ProgTypeDesc>,
+) -> VerifyOutcome {
+    let start = std::time::Instant::now();
+    let mut log = String::new();
+    let cfg = match cfg::check(insns, opts, &mut log) {
+        Ok(c) => c,
+        Err(rej) => {
+            // The size limits are refused before the verifier runs: no log.
+            let no_log = matches!(
+                rej.kind,
+                RejectionKind::TooManyInsns { .. } | RejectionKind::Empty
+            );
+            let stats = Stats::default();
+            if opts.log_level != 0 && !no_log {
+                log.push_str(&rej.message);
+                log.push('\n');
+                finish_log(&mut log, opts, &stats, start);
+            }
+            return VerifyOutcome {
+                result: Err(rej),
+                log: if no_log { String::new() } else { log },
+                stats,
+            };
+        }
+    };
+    let mut env = check::Env::new(insns, opts, desc, cfg, log);
+    let mut res = env.do_check();
+    let level = opts.log_level & 3;
+    if res.is_ok() {
+        res = env.check_max_stack_depth();
+        if res.is_err() && level == 1 {
+            // The paths were all safe: level 1 keeps none of them.
+            env.log.clear();
+        }
+    }
+    let (stats, prog) = env.finish();
+    let mut log = std::mem::take(&mut env.log);
+    match &res {
+        Ok(()) => {
+            if level == 1 {
+                log.clear();
+            }
+        }
+        Err(rej) => {
+            if level != 0 {
+                log.push_str(&rej.message);
+                // The kernel prints this one without a newline, so the
+                // statistics line sticks to it.
+                if rej.message != "expected prog array map for tail call" {
+                    log.push('\n');
+                }
+            }
+        }
+    }
+    if opts.log_level != 0 {
+        finish_log(&mut log, opts, &stats, start);
+    }
+    VerifyOutcome {
+        result: res.map(|()| prog),
+        log,
+        stats,
+    }
+}
+
+/// The statistics lines (`print_verification_stats`).
+fn finish_log(log: &mut String, opts: &VerifyOptions, stats: &Stats, start: std::time::Instant) {
+    use std::fmt::Write;
+    if opts.log_level & 4 != 0 {
+        let _ = writeln!(
+            log,
+            "verification time {} usec",
+            start.elapsed().as_micros()
+        );
+        let depths: Vec<String> = if stats.stack_depths.is_empty() {
+            vec!["0".into()]
+        } else {
+            stats.stack_depths.iter().map(|d| d.to_string()).collect()
+        };
+        let _ = writeln!(log, "stack depth {}", depths.join("+"));
+    }
+    let _ = writeln!(
+        log,
+        "processed {} insns (limit {}) max_states_per_insn {} total_states {} peak_states {} mark_read {}",
+        stats.processed_insns,
+        check::BPF_COMPLEXITY_LIMIT_INSNS,
+        stats.max_states_per_insn,
+        stats.total_states,
+        stats.peak_states,
+        stats.mark_read
+    );
+}

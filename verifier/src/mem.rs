@@ -1,0 +1,1156 @@
+//! Memory access (`check_mem_access`) per pointer type: the stack with its
+//! spills and fills, the context through the program type's descriptor,
+//! map keys and values, packets, `PTR_TO_MEM`; `ld_imm64` and the legacy
+//! packet loads; the memory a helper reads or writes.
+
+use crate::alu;
+use crate::cfg::libc_errno::*;
+use crate::check::{Env, VResult};
+use crate::error::RejectionKind;
+use crate::ptr::BPF_MAX_VAR_OFF;
+use crate::scalar::Scalar;
+use crate::state::*;
+use ironbpf_isa::{AtomicOp, Insn, LdImm64Src};
+use ironbpf_progtype::desc::{AccessKind, CtxAccess, CtxYield};
+
+/// Read or write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+/// Where the value of a write comes from, or a read goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A register.
+    Reg(usize),
+    /// A `BPF_ST` immediate.
+    Imm(i32),
+    /// Nowhere (atomics' probes, helpers).
+    None,
+}
+
+impl Env<'_> {
+    /// `BPF_LDX`, `BPF_ST`, `BPF_STX` and atomics.
+    pub(crate) fn check_mem_insn(&mut self, insn: &Insn) -> VResult {
+        let pc = self.pc;
+        match *insn {
+            Insn::Load {
+                size,
+                sign_extend,
+                dst,
+                src,
+                off,
+            } => {
+                let (d, s) = (dst.index(), src.index());
+                self.check_src(s)?;
+                self.check_dst(d)?;
+                self.check_mem_access(
+                    s,
+                    off as i64,
+                    size.bytes() as u32,
+                    Access::Read,
+                    Value::Reg(d),
+                    sign_extend,
+                    AccessKind::Load,
+                )?;
+            }
+            Insn::Store {
+                size,
+                dst,
+                off,
+                imm,
+            } => {
+                let d = dst.index();
+                self.check_src(d)?;
+                if self.cur.reg(d).ty == RegType::Ctx {
+                    return Err(self.reject(
+                        RejectionKind::CtxAccess {
+                            off: off as i64,
+                            size: size.bytes() as u32,
+                            why: None,
+                        },
+                        format!(
+                            "BPF_ST stores into R{d} {} is not allowed",
+                            self.type_str(d)
+                        ),
+                    ));
+                }
+                self.check_mem_access(
+                    d,
+                    off as i64,
+                    size.bytes() as u32,
+                    Access::Write,
+                    Value::Imm(imm),
+                    false,
+                    AccessKind::StoreImm,
+                )?;
+            }
+            Insn::StoreReg {
+                size,
+                dst,
+                src,
+                off,
+            } => {
+                let (d, s) = (dst.index(), src.index());
+                self.check_src(s)?;
+                self.check_src(d)?;
+                self.check_mem_access(
+                    d,
+                    off as i64,
+                    size.bytes() as u32,
+                    Access::Write,
+                    Value::Reg(s),
+                    false,
+                    AccessKind::StoreReg,
+                )?;
+            }
+            Insn::Atomic {
+                op,
+                size,
+                dst,
+                src,
+                off,
+            } => {
+                let (d, s) = (dst.index(), src.index());
+                let sz = size.bytes() as u32;
+                match op {
+                    AtomicOp::LoadAcquire => {
+                        // `dst = load_acquire(src + off)`: the decoder keeps
+                        // the address in `src`.
+                        self.check_src(s)?;
+                        self.check_dst(d)?;
+                        self.check_mem_access(
+                            s,
+                            off as i64,
+                            sz,
+                            Access::Read,
+                            Value::Reg(d),
+                            false,
+                            AccessKind::Load,
+                        )?;
+                    }
+                    AtomicOp::StoreRelease => {
+                        self.check_src(s)?;
+                        self.check_src(d)?;
+                        self.check_mem_access(
+                            d,
+                            off as i64,
+                            sz,
+                            Access::Write,
+                            Value::Reg(s),
+                            false,
+                            AccessKind::StoreReg,
+                        )?;
+                    }
+                    _ => self.check_atomic(op, sz, d, s, off as i64)?,
+                }
+            }
+            _ => {}
+        }
+        self.safe_access[pc] = true;
+        Ok(())
+    }
+
+    /// `check_atomic` for the read-modify-write operations.
+    fn check_atomic(&mut self, op: AtomicOp, size: u32, d: usize, s: usize, off: i64) -> VResult {
+        if size != 4 && size != 8 {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::ReservedField {
+                    pc: self.pc,
+                    what: "BPF_ATOMIC",
+                },
+                "invalid atomic operand size".into(),
+            ));
+        }
+        self.check_src(s)?;
+        self.check_src(d)?;
+        if op == AtomicOp::CmpXchg {
+            self.check_src(0)?;
+            if self.is_pointer_value(0) {
+                return Err(self.reject(
+                    RejectionKind::PointerLeak {
+                        reg: 0,
+                        into: "memory",
+                    },
+                    "R0 leaks addr into mem".into(),
+                ));
+            }
+        }
+        if self.is_pointer_value(s) {
+            return Err(self.reject(
+                RejectionKind::PointerLeak {
+                    reg: s as u8,
+                    into: "memory",
+                },
+                format!("R{s} leaks addr into mem"),
+            ));
+        }
+        let t = self.cur.reg(d).ty;
+        if matches!(
+            t,
+            RegType::Ctx
+                | RegType::Packet
+                | RegType::PacketMeta
+                | RegType::FlowKeys
+                | RegType::SockCommon
+                | RegType::Socket
+                | RegType::TcpSock
+        ) {
+            return Err(self.reject(
+                RejectionKind::InvalidMemAccess {
+                    reg: d as u8,
+                    reg_type: self.type_str(d),
+                },
+                format!(
+                    "BPF_ATOMIC stores into R{d} {} is not allowed",
+                    self.type_str(d)
+                ),
+            ));
+        }
+        let load = if op.fetches() {
+            if op == AtomicOp::CmpXchg {
+                Value::Reg(0)
+            } else {
+                Value::Reg(s)
+            }
+        } else {
+            Value::None
+        };
+        self.check_mem_access(d, off, size, Access::Read, load, false, AccessKind::Atomic)?;
+        self.check_mem_access(
+            d,
+            off,
+            size,
+            Access::Write,
+            Value::None,
+            false,
+            AccessKind::Atomic,
+        )
+    }
+
+    /// `check_ptr_alignment` when strict alignment is asked for.
+    fn check_alignment(&self, r: usize, off: i64, size: u32) -> VResult {
+        let reg = self.cur.reg(r);
+        // The stack is always checked strictly: spill tracking needs it.
+        let strict = self.opts.strict_alignment || reg.ty == RegType::Stack;
+        if !strict || size == 1 {
+            return Ok(());
+        }
+        let (what, ip_align) = match reg.ty {
+            RegType::Packet | RegType::PacketMeta => ("packet", 2i64),
+            RegType::MapValue => ("value ", 0),
+            RegType::MapKey => ("key ", 0),
+            RegType::Ctx => ("context ", 0),
+            RegType::Stack => ("stack ", 0),
+            RegType::FlowKeys => ("flow keys ", 0),
+            _ => ("", 0),
+        };
+        let var = reg.val.var_off;
+        let fixed = ip_align + reg.off as i64 + off;
+        let t = var.add(crate::tnum::Tnum::constant(fixed as u64));
+        if !t.is_aligned(size as u64) {
+            // A constant variable offset prints as its value.
+            let var = if var.is_const() {
+                format!("{}", var.value as i64)
+            } else {
+                var.to_string()
+            };
+            let msg = if reg.ty.is_pkt() {
+                format!(
+                    "misaligned packet access off {}+{}+{}+{} size {}",
+                    ip_align, var, reg.off, off, size
+                )
+            } else {
+                format!(
+                    "misaligned {what}access off {}+{}+{} size {}",
+                    var, reg.off, off, size
+                )
+            };
+            return Err(self.reject(
+                RejectionKind::Misaligned {
+                    reg: r as u8,
+                    off: fixed,
+                    size,
+                },
+                msg,
+            ));
+        }
+        Ok(())
+    }
+
+    /// `check_mem_access`: an access of `size` bytes at `reg + off`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn check_mem_access(
+        &mut self,
+        r: usize,
+        off: i64,
+        size: u32,
+        t: Access,
+        value: Value,
+        sign_extend: bool,
+        kind: AccessKind,
+    ) -> VResult {
+        self.check_alignment(r, off, size)?;
+        let reg = *self.cur.reg(r);
+        let off = off + reg.off as i64;
+        let value_reg = match value {
+            Value::Reg(v) => Some(v),
+            _ => None,
+        };
+        let leaks = |me: &Self, into: &'static str, text: &str| -> VResult {
+            if t == Access::Write {
+                if let Some(v) = value_reg {
+                    if me.is_pointer_value(v) {
+                        return Err(me.reject(
+                            RejectionKind::PointerLeak { reg: v as u8, into },
+                            format!("R{v} leaks addr into {text}"),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        };
+        let read_dst = if t == Access::Read { value_reg } else { None };
+        if reg.maybe_null && reg.is_pointer() {
+            return Err(self.invalid_mem(r));
+        }
+        match reg.ty {
+            RegType::MapKey => {
+                if t == Access::Write {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!("write to change key R{r} not allowed"),
+                    ));
+                }
+                let ks = self.map_of(&reg).map(|m| m.key_size).unwrap_or(0);
+                self.check_mem_region(r, off, size as i64, ks as i64, false)?;
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
+            }
+            RegType::MapValue => {
+                leaks(self, "map", "map")?;
+                let m = self.map_of(&reg).cloned();
+                let vs = m.as_ref().map(|m| m.value_size).unwrap_or(0);
+                if let Some(m) = &m {
+                    let rdonly_prog = m.map_flags & (1 << 7) != 0 || m.frozen_readonly;
+                    let wronly_prog = m.map_flags & (1 << 8) != 0;
+                    if t == Access::Write && rdonly_prog {
+                        return Err(self.reject(
+                            RejectionKind::InvalidMemAccess {
+                                reg: r as u8,
+                                reg_type: reg.type_str(),
+                            },
+                            format!(
+                                "write into map forbidden, value_size={vs} off={off} size={size}"
+                            ),
+                        ));
+                    }
+                    if t == Access::Read && wronly_prog {
+                        return Err(self.reject(
+                            RejectionKind::InvalidMemAccess {
+                                reg: r as u8,
+                                reg_type: reg.type_str(),
+                            },
+                            format!(
+                                "read from map forbidden, value_size={vs} off={off} size={size}"
+                            ),
+                        ));
+                    }
+                }
+                self.check_mem_region(r, off, size as i64, vs as i64, false)?;
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
+            }
+            RegType::Mem => {
+                if t == Access::Write && reg.rdonly {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!("R{r} cannot write into {}", reg.type_str()),
+                    ));
+                }
+                leaks(self, "memory", "mem")?;
+                self.check_mem_region(r, off, size as i64, reg.mem_size as i64, false)?;
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
+            }
+            RegType::Ctx => {
+                leaks(self, "the context", "ctx")?;
+                if reg.off != 0 {
+                    return Err(self.reject(
+                        RejectionKind::ModifiedCtx {
+                            reg: r as u8,
+                            off: reg.off as i64,
+                        },
+                        format!(
+                            "dereference of modified ctx ptr R{r} off={} disallowed",
+                            reg.off
+                        ),
+                    ));
+                }
+                if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+                    return Err(self.reject(
+                        RejectionKind::ModifiedCtx {
+                            reg: r as u8,
+                            off: reg.off as i64,
+                        },
+                        format!("variable ctx access var_off={} disallowed", reg.val.var_off),
+                    ));
+                }
+                self.check_ctx_access(off, size, kind, read_dst, sign_extend)?;
+            }
+            RegType::Stack => {
+                self.check_stack_bounds(r, off, size as i64, t, "")?;
+                if t == Access::Read {
+                    self.check_stack_read(r, off, size, read_dst, sign_extend)?;
+                } else {
+                    self.check_stack_write(r, off, size, value)?;
+                }
+            }
+            RegType::Packet | RegType::PacketMeta => {
+                if t == Access::Write && !self.may_write_packet() {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        "cannot write into packet".into(),
+                    ));
+                }
+                leaks(self, "the packet", "packet")?;
+                self.check_packet_access(r, off, size as i64, false)?;
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
+            }
+            RegType::FlowKeys => {
+                leaks(self, "flow keys", "flow keys")?;
+                // sizeof(struct bpf_flow_keys) is 56 on 6.18.
+                if off < 0 || off + size as i64 > 56 {
+                    return Err(self.reject(
+                        RejectionKind::OutOfBounds {
+                            reg: r as u8,
+                            region: "flow keys",
+                            off,
+                            size: size as i64,
+                            limit: 56,
+                        },
+                        format!("invalid access to flow keys off={off} size={size}"),
+                    ));
+                }
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
+            }
+            RegType::SockCommon | RegType::Socket | RegType::TcpSock => {
+                if t == Access::Write {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!("R{r} cannot write into {}", reg.type_str()),
+                    ));
+                }
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported {
+                        pc: self.pc,
+                        what: "socket field access",
+                    },
+                    format!(
+                        "R{r} {} access at off={off} size={size}: ironbpf's verifier does not model socket field layouts",
+                        reg.type_str()
+                    ),
+                ));
+            }
+            _ => return Err(self.invalid_mem(r)),
+        }
+        Ok(())
+    }
+
+    fn invalid_mem(&self, r: usize) -> Rejection {
+        let ts = self.type_str(r);
+        self.reject(
+            RejectionKind::InvalidMemAccess {
+                reg: r as u8,
+                reg_type: ts.clone(),
+            },
+            format!("R{r} invalid mem access '{ts}'"),
+        )
+    }
+
+    fn map_of(&self, reg: &RegState) -> Option<&crate::MapInfo> {
+        self.maps.get(reg.map as usize)
+    }
+
+    /// The destination of a load of `size` bytes becomes an unknown scalar
+    /// of that width.
+    fn set_loaded(&mut self, d: usize, size: u32, sign_extend: bool) {
+        *self.cur.reg_mut(d) = RegState::scalar(alu::scalar_load(size as u8, sign_extend));
+    }
+
+    /// `may_access_direct_pkt_data` for writes.
+    fn may_write_packet(&self) -> bool {
+        matches!(
+            self.opts.prog_type.name(),
+            "sched_cls" | "sched_act" | "xdp" | "lwt_xmit" | "sk_skb" | "sk_msg"
+        )
+    }
+
+    /// `__check_mem_access`'s message for an access outside `[0, mem_size)`.
+    fn mem_oob(&self, r: usize, off: i64, size: i64, mem_size: i64) -> Rejection {
+        let reg = self.cur.reg(r);
+        let (region, msg) = match reg.ty {
+            RegType::MapKey => (
+                "map key",
+                format!("invalid access to map key, key_size={mem_size} off={off} size={size}"),
+            ),
+            RegType::MapValue => (
+                "map value",
+                format!("invalid access to map value, value_size={mem_size} off={off} size={size}"),
+            ),
+            RegType::Packet | RegType::PacketMeta | RegType::PacketEnd => (
+                "packet",
+                format!(
+                    "invalid access to packet, off={off} size={size}, R{r}(id={},off={off},r={mem_size})",
+                    reg.id
+                ),
+            ),
+            _ => (
+                "memory",
+                format!("invalid access to memory, mem_size={mem_size} off={off} size={size}"),
+            ),
+        };
+        self.reject(
+            RejectionKind::OutOfBounds {
+                reg: r as u8,
+                region,
+                off,
+                size,
+                limit: mem_size,
+            },
+            msg,
+        )
+    }
+
+    fn mem_ok(off: i64, size: i64, mem_size: i64, zero_ok: bool) -> bool {
+        let size_ok = size > 0 || (size == 0 && zero_ok);
+        off >= 0 && size_ok && off + size <= mem_size
+    }
+
+    /// `check_mem_region_access`: both ends of a variable offset in bounds.
+    pub(crate) fn check_mem_region(
+        &self,
+        r: usize,
+        off: i64,
+        size: i64,
+        mem_size: i64,
+        zero_ok: bool,
+    ) -> VResult {
+        let reg = self.cur.reg(r);
+        let smin = reg.val.smin;
+        if smin < 0
+            && (smin == i64::MIN
+                || off.checked_add(smin).is_none_or(|v| v != v as i32 as i64)
+                || smin + off < 0)
+        {
+            return Err(self.reject(
+                RejectionKind::NegativeMin { reg: r as u8 },
+                format!("R{r} min value is negative, either use unsigned index or do a if (index >=0) check."),
+            ));
+        }
+        if !Self::mem_ok(smin + off, size, mem_size, zero_ok) {
+            let mut e = self.mem_oob(r, smin + off, size, mem_size);
+            e.message.push_str(&format!(
+                "\nR{r} min value is outside of the allowed memory range"
+            ));
+            return Err(e);
+        }
+        if reg.val.umax >= BPF_MAX_VAR_OFF as u64 {
+            return Err(self.reject(
+                RejectionKind::Unbounded { reg: r as u8 },
+                format!("R{r} unbounded memory access, make sure to bounds check any such access"),
+            ));
+        }
+        let hi = reg.val.umax as i64 + off;
+        if !Self::mem_ok(hi, size, mem_size, zero_ok) {
+            let mut e = self.mem_oob(r, hi, size, mem_size);
+            e.message.push_str(&format!(
+                "\nR{r} max value is outside of the allowed memory range"
+            ));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `check_packet_access`: within the range a comparison with
+    /// `pkt_end` proved.
+    pub(crate) fn check_packet_access(
+        &self,
+        r: usize,
+        off: i64,
+        size: i64,
+        zero_ok: bool,
+    ) -> VResult {
+        let reg = self.cur.reg(r);
+        if reg.val.smin < 0 {
+            return Err(self.reject(
+                RejectionKind::NegativeMin { reg: r as u8 },
+                format!("R{r} min value is negative, either use unsigned index or do a if (index >=0) check."),
+            ));
+        }
+        if reg.range < 0 || !Self::mem_ok(off, size, reg.range as i64, zero_ok) {
+            let mut e = self.mem_oob(r, off, size, reg.range as i64);
+            e.message
+                .push_str(&format!("\nR{r} offset is outside of the packet"));
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// `check_ctx_access` through the program type's descriptor.
+    fn check_ctx_access(
+        &mut self,
+        off: i64,
+        size: u32,
+        kind: AccessKind,
+        read_dst: Option<usize>,
+        sign_extend: bool,
+    ) -> VResult {
+        let Some(desc) = self.desc else {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::CtxAccess {
+                    off,
+                    size,
+                    why: None,
+                },
+                format!(
+                    "invalid bpf_context access off={off} size={size} (ironbpf has no context description for program type {})",
+                    self.opts.prog_type.name()
+                ),
+            ));
+        };
+        let access = CtxAccess {
+            off,
+            size,
+            kind,
+            attach_type: self.opts.attach_type,
+            privileged: self.opts.privileged,
+        };
+        match desc.is_valid_access(&access) {
+            Ok(ok) => {
+                if let Some(d) = read_dst {
+                    let mut r = match ok.yields {
+                        CtxYield::Scalar => {
+                            RegState::scalar(alu::scalar_load(size as u8, sign_extend))
+                        }
+                        CtxYield::PtrToPacket => RegState::pointer(RegType::Packet),
+                        CtxYield::PtrToPacketEnd => RegState::pointer(RegType::PacketEnd),
+                        CtxYield::PtrToPacketMeta => RegState::pointer(RegType::PacketMeta),
+                        CtxYield::PtrToFlowKeys => RegState::pointer(RegType::FlowKeys),
+                        CtxYield::PtrToSocket => RegState::pointer(RegType::Socket),
+                        CtxYield::PtrToSocketOrNull => RegState {
+                            maybe_null: true,
+                            ..RegState::pointer(RegType::Socket)
+                        },
+                        CtxYield::PtrToSockCommonOrNull => RegState {
+                            maybe_null: true,
+                            ..RegState::pointer(RegType::SockCommon)
+                        },
+                        CtxYield::PtrToTpBuffer => RegState::pointer(RegType::TpBuffer),
+                        CtxYield::PtrToBtfId => RegState::pointer(RegType::BtfId),
+                    };
+                    if r.maybe_null {
+                        r.id = self.new_id();
+                    }
+                    *self.cur.reg_mut(d) = r;
+                }
+                Ok(())
+            }
+            Err(why) => Err(self.reject(
+                RejectionKind::CtxAccess {
+                    off,
+                    size,
+                    why: Some(why),
+                },
+                format!("invalid bpf_context access off={off} size={size}"),
+            )),
+        }
+    }
+
+    /// `check_stack_access_within_bounds`; grows the frame's stack.
+    pub(crate) fn check_stack_bounds(
+        &mut self,
+        r: usize,
+        off: i64,
+        size: i64,
+        t: Access,
+        helper: &str,
+    ) -> VResult {
+        let reg = *self.cur.reg(r);
+        let extra = if !helper.is_empty() {
+            " indirect access to"
+        } else if t == Access::Read {
+            " read from"
+        } else {
+            " write to"
+        };
+        let (min_off, max_off) = if reg.val.var_off.is_const() {
+            let m = reg.val.var_off.value as i64 + off;
+            (m, m + size)
+        } else {
+            if reg.val.smax >= BPF_MAX_VAR_OFF || reg.val.smin <= -BPF_MAX_VAR_OFF {
+                return Err(self.reject(
+                    RejectionKind::StackOutOfBounds { off, size },
+                    format!("invalid unbounded variable-offset{extra} stack R{r}"),
+                ));
+            }
+            (reg.val.smin + off, reg.val.smax + off + size)
+        };
+        let bad = min_off < -(MAX_BPF_STACK as i64) || max_off > 0 || size < 0 || min_off >= 0;
+        if bad {
+            let msg = if reg.val.var_off.is_const() {
+                format!("invalid{extra} stack R{r} off={off} size={size}")
+            } else {
+                format!(
+                    "invalid variable-offset{extra} stack R{r} var_off={} off={off} size={size}",
+                    reg.val.var_off
+                )
+            };
+            return Err(self.reject(RejectionKind::StackOutOfBounds { off: min_off, size }, msg));
+        }
+        let frame = reg.frameno as usize;
+        let need = (-min_off) as usize;
+        if let Some(fr) = self.cur.frames.get_mut(frame) {
+            fr.grow_stack(need);
+            let sub = fr.subprog;
+            if let Some(d) = self.stack_depth.get_mut(sub) {
+                *d = (*d).max(need.next_multiple_of(BPF_REG_SIZE) as u32);
+            }
+        }
+        Ok(())
+    }
+
+    fn stack_frame(&mut self, r: usize) -> usize {
+        (self.cur.reg(r).frameno as usize).min(self.cur.frames.len() - 1)
+    }
+
+    /// `check_stack_read`.
+    fn check_stack_read(
+        &mut self,
+        r: usize,
+        off: i64,
+        size: u32,
+        dst: Option<usize>,
+        sign_extend: bool,
+    ) -> VResult {
+        let reg = *self.cur.reg(r);
+        let fi = self.stack_frame(r);
+        let allow_uninit = self.opts.privileged;
+        if !reg.val.var_off.is_const() {
+            // check_stack_read_var_off: every byte in range initialised.
+            let lo = reg.val.smin + off;
+            let hi = reg.val.smax + off + size as i64;
+            for a in lo..hi {
+                let t = self.cur.frames[fi].byte_type(a);
+                if t == SlotType::Invalid && !allow_uninit {
+                    return Err(self.reject(
+                        RejectionKind::UninitStack {
+                            off: a,
+                            size: size as i64,
+                        },
+                        format!(
+                            "invalid variable-offset read from stack R{r} var_off={} off={off} size={size}",
+                            reg.val.var_off
+                        ),
+                    ));
+                }
+            }
+            if let Some(d) = dst {
+                self.set_loaded(d, size, sign_extend);
+            }
+            return Ok(());
+        }
+        let off = off + reg.val.var_off.value as i64;
+        let (spi, _) = byte_pos(off);
+        self.scratch.slot(spi);
+        let slot = self.cur.frames[fi].stack[spi];
+        if slot.is_spill() {
+            let spill_size = slot
+                .ty
+                .iter()
+                .rev()
+                .take_while(|t| **t == SlotType::Spill)
+                .count();
+            let sp = slot.spilled;
+            if size as usize != BPF_REG_SIZE || spill_size != BPF_REG_SIZE {
+                if !sp.is_scalar() {
+                    return Err(self.reject(
+                        RejectionKind::BadSpill { off },
+                        "invalid size of register fill".into(),
+                    ));
+                }
+                let Some(d) = dst else { return Ok(()) };
+                // A narrow fill of the spilled part keeps its value.
+                let narrow_ok = (size as usize) <= spill_size && off.rem_euclid(8) == 0;
+                if narrow_ok {
+                    let mut v = sp;
+                    if (size as usize) < BPF_REG_SIZE {
+                        v.id = 0;
+                        if sign_extend {
+                            v.val.coerce_to_size_sx(size as u8);
+                        } else {
+                            v.val.coerce_to_size(size as u8);
+                        }
+                        v.val.sync();
+                    }
+                    *self.cur.reg_mut(d) = v;
+                    return Ok(());
+                }
+                let (mut spill_cnt, mut zero_cnt) = (0, 0);
+                for i in 0..size as i64 {
+                    match self.cur.frames[fi].byte_type(off + i) {
+                        SlotType::Spill => spill_cnt += 1,
+                        SlotType::Misc => {}
+                        SlotType::Zero => zero_cnt += 1,
+                        SlotType::Invalid if allow_uninit => {}
+                        SlotType::Invalid => {
+                            return Err(self.reject(
+                                RejectionKind::UninitStack {
+                                    off,
+                                    size: size as i64,
+                                },
+                                format!("invalid read from stack R{r} off={off} size={size}"),
+                            ))
+                        }
+                    }
+                }
+                if (spill_cnt == size && sp.const_value() == Some(0)) || zero_cnt == size {
+                    *self.cur.reg_mut(d) = RegState::constant(0);
+                } else {
+                    self.set_loaded(d, size, sign_extend);
+                }
+                return Ok(());
+            }
+            if let Some(d) = dst {
+                *self.cur.reg_mut(d) = sp;
+            } else if sp.is_pointer() && !self.opts.privileged {
+                return Err(self.reject(
+                    RejectionKind::PointerLeak {
+                        reg: r as u8,
+                        into: "a scalar",
+                    },
+                    format!("leaking pointer from stack off {off}"),
+                ));
+            }
+            return Ok(());
+        }
+        let mut zeros = 0;
+        for i in 0..size as i64 {
+            match self.cur.frames[fi].byte_type(off + i) {
+                SlotType::Misc => {}
+                SlotType::Zero => zeros += 1,
+                SlotType::Invalid if allow_uninit => {}
+                _ => {
+                    return Err(self.reject(
+                        RejectionKind::UninitStack {
+                            off,
+                            size: size as i64,
+                        },
+                        format!("invalid read from stack R{r} off={off} size={size}"),
+                    ))
+                }
+            }
+        }
+        if let Some(d) = dst {
+            if zeros == size {
+                *self.cur.reg_mut(d) = RegState::constant(0);
+            } else {
+                self.set_loaded(d, size, sign_extend);
+            }
+        }
+        Ok(())
+    }
+
+    /// `check_stack_write`: spills keep the register, other writes make
+    /// `STACK_MISC` or `STACK_ZERO` bytes.
+    fn check_stack_write(&mut self, r: usize, off: i64, size: u32, value: Value) -> VResult {
+        let reg = *self.cur.reg(r);
+        let fi = self.stack_frame(r);
+        let cur_frame = self.cur.frames.len() - 1;
+        let privileged = self.opts.privileged;
+        if !reg.val.var_off.is_const() {
+            // check_stack_write_var_off: every byte may be written.
+            let lo = reg.val.smin + off;
+            let hi = reg.val.smax + off + size as i64;
+            let zero = match value {
+                Value::Reg(v) => self.cur.reg(v).is_null(),
+                Value::Imm(i) => i == 0,
+                Value::None => false,
+            };
+            let fr = &mut self.cur.frames[fi];
+            for a in lo..hi {
+                let (spi, j) = byte_pos(a);
+                let s = &mut fr.stack[spi];
+                if s.is_spill() {
+                    for t in s.ty.iter_mut() {
+                        if *t != SlotType::Invalid {
+                            *t = SlotType::Misc;
+                        }
+                    }
+                    s.spilled = RegState::not_init();
+                }
+                if !(zero && s.ty[j] == SlotType::Zero) {
+                    s.ty[j] = SlotType::Misc;
+                }
+            }
+            return Ok(());
+        }
+        let off = off + reg.val.var_off.value as i64;
+        let (spi, _) = byte_pos(off);
+        self.scratch.slot(spi);
+        let slot = self.cur.frames[fi].stack[spi];
+        if !privileged
+            && slot.is_spill()
+            && !slot.spilled.is_scalar()
+            && size as usize != BPF_REG_SIZE
+        {
+            return Err(self.reject(
+                RejectionKind::BadSpill { off },
+                "attempt to corrupt spilled pointer on stack".into(),
+            ));
+        }
+        let aligned = off.rem_euclid(BPF_REG_SIZE as i64) == 0;
+        let vreg = match value {
+            Value::Reg(v) => Some(*self.cur.reg(v)),
+            _ => None,
+        };
+        let spill = |fr: &mut FuncState, v: RegState, size: usize| {
+            let s = &mut fr.stack[spi];
+            s.spilled = v;
+            for j in (BPF_REG_SIZE - size)..BPF_REG_SIZE {
+                s.ty[j] = SlotType::Spill;
+            }
+            for j in 0..(BPF_REG_SIZE - size) {
+                if s.ty[j] != SlotType::Zero && s.ty[j] != SlotType::Invalid {
+                    s.ty[j] = SlotType::Misc;
+                }
+            }
+        };
+        match (vreg, value) {
+            (Some(v), Value::Reg(vr)) if aligned && v.is_scalar() && privileged => {
+                let mut v = v;
+                let fits = scalar_width(&v.val) <= 8 * size;
+                if fits && v.id == 0 && !v.val.var_off.is_const() {
+                    let id = self.new_id();
+                    self.cur.reg_mut(vr).id = id;
+                    v.id = id;
+                }
+                if !fits {
+                    v.id = 0;
+                }
+                spill(&mut self.cur.frames[fi], v, size as usize);
+            }
+            (None, Value::Imm(imm)) if aligned && privileged => {
+                spill(
+                    &mut self.cur.frames[fi],
+                    RegState::constant(imm as i64 as u64),
+                    size as usize,
+                );
+            }
+            (Some(v), _) if v.is_pointer() => {
+                if size as usize != BPF_REG_SIZE {
+                    return Err(self.reject(
+                        RejectionKind::BadSpill { off },
+                        "invalid size of register spill".into(),
+                    ));
+                }
+                if fi != cur_frame && v.ty == RegType::Stack {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        RejectionKind::BadSpill { off },
+                        "cannot spill pointers to stack into stack frame of the caller".into(),
+                    ));
+                }
+                spill(&mut self.cur.frames[fi], v, BPF_REG_SIZE);
+            }
+            _ => {
+                let zero = match (vreg, value) {
+                    (Some(v), _) => v.is_null(),
+                    (None, Value::Imm(i)) => i == 0,
+                    _ => false,
+                };
+                let s = &mut self.cur.frames[fi].stack[spi];
+                if s.is_spill() {
+                    for t in s.ty.iter_mut() {
+                        if *t != SlotType::Invalid {
+                            *t = SlotType::Misc;
+                        }
+                    }
+                }
+                s.spilled = RegState::not_init();
+                let ty = if zero { SlotType::Zero } else { SlotType::Misc };
+                for i in 0..size as i64 {
+                    let (_, j) = byte_pos(off + i);
+                    s.ty[j] = ty;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `check_ld_imm`.
+    pub(crate) fn check_ld_imm(&mut self, insn: &Insn) -> VResult {
+        let Insn::LdImm64 {
+            dst,
+            src,
+            imm,
+            next_imm,
+        } = *insn
+        else {
+            return Ok(());
+        };
+        let d = dst.index();
+        self.check_dst(d)?;
+        let r = match src {
+            LdImm64Src::Imm => RegState::constant(Insn::imm64(imm, next_imm)),
+            LdImm64Src::MapIdx | LdImm64Src::MapIdxValue => {
+                let Some(m) = self.opts.maps.get(imm as usize) else {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        RejectionKind::BadMapReference {
+                            pc: self.pc,
+                            index: imm as i64,
+                        },
+                        format!(
+                            "fd_idx {imm} is not a map of the program ({} maps are given)",
+                            self.opts.maps.len()
+                        ),
+                    ));
+                };
+                if src == LdImm64Src::MapIdx {
+                    RegState {
+                        map: imm as u32,
+                        ..RegState::pointer(RegType::ConstPtrToMap)
+                    }
+                } else {
+                    if next_imm < 0 || next_imm as u32 >= m.value_size {
+                        return Err(self.reject_errno(
+                            EINVAL,
+                            RejectionKind::BadMapReference {
+                                pc: self.pc,
+                                index: imm as i64,
+                            },
+                            format!(
+                                "invalid access to map value pointer, value_size={} off={}",
+                                m.value_size, next_imm as u32
+                            ),
+                        ));
+                    }
+                    RegState {
+                        map: imm as u32,
+                        off: next_imm,
+                        ..RegState::pointer(RegType::MapValue)
+                    }
+                }
+            }
+            LdImm64Src::Func => {
+                let target = (self.pc as i64 + imm as i64 + 1) as usize;
+                RegState {
+                    subprog: self.cfg.subprog_of(target) as u32,
+                    ..RegState::pointer(RegType::Func)
+                }
+            }
+            LdImm64Src::MapFd | LdImm64Src::MapValue => {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::BadMapReference {
+                        pc: self.pc,
+                        index: imm as i64,
+                    },
+                    format!(
+                        "insn {}: map fd {imm} given as BPF_PSEUDO_MAP_FD: ironbpf's verifier resolves maps by index (BPF_PSEUDO_MAP_IDX); let the loader rewrite the reference",
+                        self.pc
+                    ),
+                ));
+            }
+            LdImm64Src::BtfId => {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Unsupported {
+                        pc: self.pc,
+                        what: "BPF_PSEUDO_BTF_ID",
+                    },
+                    format!(
+                        "insn {}: ld_imm64 of a kernel variable by BTF id: ironbpf's verifier does not read the kernel's BTF",
+                        self.pc
+                    ),
+                ));
+            }
+        };
+        *self.cur.reg_mut(d) = r;
+        Ok(())
+    }
+
+    /// `check_ld_abs`: the legacy skb loads.
+    pub(crate) fn check_ld_abs(&mut self, insn: &Insn) -> VResult {
+        let name = self.opts.prog_type.name();
+        if !matches!(name, "socket_filter" | "sched_cls" | "sched_act") {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported {
+                    pc: self.pc,
+                    what: "BPF_LD_ABS",
+                },
+                "BPF_LD_[ABS|IND] instructions not allowed for this program type".into(),
+            ));
+        }
+        self.check_src(6)?;
+        if let Insn::LdInd { src, .. } = *insn {
+            self.check_src(src.index())?;
+        }
+        if self.cur.reg(6).ty != RegType::Ctx {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::InvalidMemAccess {
+                    reg: 6,
+                    reg_type: self.type_str(6),
+                },
+                "at the time of BPF_LD_ABS|IND R6 != pointer to skb".into(),
+            ));
+        }
+        let size = match *insn {
+            Insn::LdAbs { size, .. } | Insn::LdInd { size, .. } => size.bytes() as u8,
+            _ => 4,
+        };
+        for r in 1..=5 {
+            *self.cur.reg_mut(r) = RegState::not_init();
+            self.scratch.reg(r);
+        }
+        let mut v = Scalar::unknown();
+        v.coerce_to_size(size);
+        *self.cur.reg_mut(0) = RegState::scalar(v);
+        self.scratch.reg(0);
+        Ok(())
+    }
+}
+
+/// `get_reg_width`: bits needed for the scalar's unsigned maximum.
+fn scalar_width(v: &Scalar) -> u32 {
+    64 - v.umax.leading_zeros()
+}
+
+use crate::Rejection;
