@@ -41,7 +41,10 @@ pub fn proto_env(opts: &crate::VerifyOptions) -> ProtoEnv {
 /// ([`catalog::func_proto`]): the refusal carries the kernel's message
 /// (`invalid func unknown#N`, `program of this type cannot use helper
 /// bpf_x#N`, the GPL and sleepable checks).
-pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, ProtoRefusal> {
+pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, ProtoRefusal> {
+    if let Some((_, _, p)) = opts.extra_helpers.iter().find(|h| h.0 == id) {
+        return Ok(p);
+    }
     catalog::func_proto(
         opts.prog_type,
         opts.attach_type,
@@ -53,7 +56,10 @@ pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Pro
 /// [`helper_proto`] without the sleepable check: what the program type
 /// offers (`get_func_proto` alone, as liveness and the checks made before
 /// the sleepable one see it).
-pub fn offered_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&'static Proto, ProtoRefusal> {
+pub fn offered_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, ProtoRefusal> {
+    if let Some((_, _, p)) = opts.extra_helpers.iter().find(|h| h.0 == id) {
+        return Ok(p);
+    }
     let env = ProtoEnv {
         sleepable: true,
         ..proto_env(opts)
@@ -149,7 +155,10 @@ impl Env<'_> {
 
     /// `check_helper_call`.
     fn check_helper_call(&mut self, id: i32) -> VResult {
-        let name = Self::helper_name(id);
+        let name = match self.opts.extra_helpers.iter().find(|h| h.0 == id) {
+            Some(h) => h.1.clone(),
+            None => Self::helper_name(id),
+        };
         // The prototype is asked for as if sleepable, so that the `allowed`
         // check comes before the sleepable one, as in the kernel.
         let p = match offered_proto(id, self.opts) {

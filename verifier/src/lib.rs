@@ -106,6 +106,10 @@ pub struct VerifyOptions {
     /// (what a lookup gives after its null check); empty or `None`
     /// elsewhere.
     pub inner_maps: Vec<Option<MapInfo>>,
+    /// An embedder's own helpers, `(id, name, prototype)`: a call to one of
+    /// these ids is checked against its prototype, whatever the program
+    /// type, before the kernel's table is asked.
+    pub extra_helpers: Vec<(i32, String, ironbpf_helpers::proto::Proto)>,
 }
 
 impl VerifyOptions {
@@ -122,6 +126,7 @@ impl VerifyOptions {
             attach_btf: None,
             maps: Vec::new(),
             inner_maps: Vec::new(),
+            extra_helpers: Vec::new(),
         }
     }
 }
