@@ -8,6 +8,11 @@
 //! endless loops with a clear error. Division, shifts, sign and zero
 //! extension behave exactly as in the Linux kernel.
 //!
+//! Hosts that embed eBPF as a plugin VM start with the [`embed`] module
+//! (re-exported here): a [`Program`] of a [`ProgramType`], a [`Linker`]
+//! with the host's helpers and maps, a [`Runtime`] and the [`Instance`]
+//! they make. The rest of the crate is the machinery underneath.
+//!
 //! Programs run on an [`Engine`]: the interpreter, or a [`JitProgram`] (the
 //! same pre-decoded program compiled to x86-64 by `ironbpf-jit`, checked or
 //! trusted), with the same results and errors. The safe entry points take
@@ -29,6 +34,7 @@
 //! assert_eq!(vm.run_with_memory(&mut mem).unwrap(), 42);
 //! ```
 
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod interp;
@@ -36,6 +42,7 @@ pub mod object;
 pub mod progtype;
 pub mod testrun;
 
+pub use embed::{Arg, Call, Instance, Linker, Program, ProgramType, Runtime};
 pub use engine::{Engine, JitProgram};
 pub use error::VmError;
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
