@@ -56,7 +56,7 @@ pub enum Error {
     },
     /// The run stopped with an error (a fault, the budget, a host helper
     /// that failed or panicked). The host and every other instance go on.
-    #[error("{}{error}", at(insn, line))]
+    #[error("{error}{}", line.as_ref().map_or(String::new(), |l| format!(" (at {l})")))]
     Run {
         /// The instruction that stopped the run, when known.
         insn: Option<usize>,

@@ -12,8 +12,9 @@ use std::sync::Arc;
 /// call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arg {
-    /// Any number (`ARG_ANYTHING`): pointers are refused, so a program
-    /// cannot leak an address to the host.
+    /// Any value (`ARG_ANYTHING`). Programs are verified as a loader
+    /// with CAP_BPF and CAP_PERFMON, so a pointer passes too (the kernel
+    /// refuses it only to unprivileged loaders).
     Scalar,
     /// A pointer to `n` bytes the program has initialised and the helper
     /// reads (`ARG_PTR_TO_MEM | MEM_RDONLY | MEM_FIXED_SIZE`): the

@@ -1,0 +1,334 @@
+//! The embedding API end to end: host helpers the verifier checks, maps
+//! shared by host and instances across threads, and the failures that must
+//! leave the host running (a panicking helper, an endless loop).
+
+use ironbpf_vm::embed::{Arg, Call, Error, Linker, MapSpec, Program, ProgramType, Runtime};
+use ironbpf_vm::VmError;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
+
+fn runtimes() -> [Runtime; 2] {
+    [Runtime::interpreter(), Runtime::jit()]
+}
+
+/// A type with an 8-byte context: u32 `a` at 0, u32 `b` at 4.
+fn ab_type() -> ProgramType {
+    ProgramType::new("ab", 8).field_ro("a", 0, 4).field_ro("b", 4, 4)
+}
+
+fn rejected(r: Result<ironbpf_vm::embed::Instance, Error>) -> (Option<usize>, String) {
+    match r {
+        Err(Error::Rejected { insn, message, .. }) => (insn, message),
+        Err(e) => panic!("expected a verifier refusal, got {e}"),
+        Ok(_) => panic!("expected a verifier refusal, the program was accepted"),
+    }
+}
+
+#[test]
+fn both_engines_give_the_same_results_with_host_helpers() {
+    let src = "r6 = r1\n r1 = *(u32 *)(r6 + 0)\n r2 = *(u32 *)(r6 + 4)\n call 1000\n\
+               r1 = r0\n r1 &= 0xffff\n r2 = *(u32 *)(r6 + 0)\n call 1001\n exit";
+    let mut linker = Linker::new();
+    linker
+        .func("mix", 1000, &[Arg::Scalar, Arg::Scalar], |_: &mut Call<'_>, a: u64, b: u64| {
+            a.wrapping_mul(0x9e37_79b9).wrapping_add(b) ^ (b << 7)
+        })
+        .unwrap()
+        .func("sub", 1001, &[Arg::Scalar, Arg::Scalar], |_: &mut Call<'_>, a: u64, b: u64| {
+            a.wrapping_sub(b)
+        })
+        .unwrap();
+    let prog = Program::from_asm(src, ab_type()).unwrap();
+    let interp = linker.instantiate(&Runtime::interpreter(), &prog).unwrap();
+    let jit = linker.instantiate(&Runtime::jit(), &prog).unwrap();
+    assert_eq!((interp.engine_name(), jit.engine_name()), ("interp", "jit-checked"));
+    let mut distinct = std::collections::HashSet::new();
+    for a in [0u32, 1, 7, 0xffff, 0x8000_0000, u32::MAX] {
+        for b in [0u32, 3, 0x1234_5678, u32::MAX] {
+            let mut ctx = [a.to_le_bytes(), b.to_le_bytes()].concat();
+            let r_i = interp.run(&mut ctx).unwrap();
+            let r_j = jit.run(&mut ctx).unwrap();
+            assert_eq!(r_i, r_j, "a={a:#x} b={b:#x}");
+            let m = (a as u64).wrapping_mul(0x9e37_79b9).wrapping_add(b as u64) ^ ((b as u64) << 7);
+            assert_eq!(r_i, (m & 0xffff).wrapping_sub(a as u64));
+            distinct.insert(r_i);
+        }
+    }
+    assert!(distinct.len() > 20, "the inputs exercise the program");
+}
+
+#[test]
+fn the_verifier_checks_every_call_to_a_host_helper() {
+    let mut linker = Linker::new();
+    linker
+        .func("num", 1000, &[Arg::Scalar], |_: &mut Call<'_>, a: u64| a)
+        .unwrap()
+        .func("hash8", 1001, &[Arg::Bytes(8)], |cx: &mut Call<'_>, p: u64| {
+            cx.read_u64(p).unwrap_or(0).rotate_left(5)
+        })
+        .unwrap()
+        .func("size", 1002, &[Arg::Map], |cx: &mut Call<'_>, m: u64| {
+            cx.map(m).map_or(0, |m| m.spec().max_entries as u64)
+        })
+        .unwrap();
+    linker.map("m", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 3)).unwrap();
+    let rt = Runtime::interpreter();
+    let ty = ab_type;
+    let build = |src: &str| Program::from_asm(src, ty()).unwrap().with_maps(&["m"]);
+
+    // A number where the helper reads memory.
+    let (insn, msg) = rejected(linker.instantiate(&rt, &build("r1 = 5\n call 1001\n exit")));
+    assert_eq!(insn, Some(1));
+    assert!(msg.starts_with("R1 type=scalar expected=fp, pkt"), "{msg}");
+    // The context where the helper reads 8 bytes of memory.
+    let (insn, msg) = rejected(linker.instantiate(&rt, &build("call 1001\n exit")));
+    assert_eq!(insn, Some(0));
+    assert!(msg.starts_with("R1 type=ctx expected=fp, pkt"), "{msg}");
+    // Only 4 bytes of stack above the pointer.
+    let (insn, msg) = rejected(linker.instantiate(
+        &rt,
+        &build("r1 = 0\n *(u64 *)(r10 - 8) = r1\n r1 = r10\n r1 += -4\n call 1001\n exit"),
+    ));
+    assert_eq!(insn, Some(4), "{msg}");
+    // A number where the helper takes a map.
+    let (insn, msg) = rejected(linker.instantiate(&rt, &build("r1 = 5\n call 1002\n exit")));
+    assert_eq!((insn, msg.as_str()), (Some(1), "R1 type=scalar expected=map_ptr"));
+    // A helper nobody registered.
+    let (insn, msg) = rejected(linker.instantiate(&rt, &build("r1 = 5\n call 1003\n exit")));
+    assert_eq!(insn, Some(1));
+    assert!(msg.contains("#1003") && msg.contains("num#1000"), "{msg}");
+    // A kernel helper the custom type was not given.
+    let (insn, msg) = rejected(linker.instantiate(&rt, &build("call 5\n exit")));
+    assert_eq!(insn, Some(0));
+    assert!(msg.contains("bpf_ktime_get_ns#5"), "{msg}");
+
+    // The same helpers, called as their prototypes say, run.
+    let ok = build(
+        "r1 = 0x0102030405060708 ll\n *(u64 *)(r10 - 8) = r1\n r1 = r10\n r1 += -8\n call 1001\n\
+         r6 = r0\n r1 = map[idx:0]\n call 1002\n r0 += r6\n exit",
+    );
+    for rt in runtimes() {
+        let inst = linker.instantiate(&rt, &ok).unwrap();
+        assert_eq!(inst.run(&mut [0; 8]).unwrap(), 0x0102030405060708u64.rotate_left(5) + 3);
+    }
+}
+
+#[test]
+fn the_linker_refuses_helpers_it_cannot_check() {
+    let mut linker = Linker::new();
+    let e = linker
+        .func("two", 1000, &[Arg::Scalar], |_: &mut Call<'_>, a: u64, b: u64| a + b)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("takes 2 arguments") && e.to_string().contains("lists 1"), "{e}");
+    let e = linker
+        .func("mine", 5, &[], |_: &mut Call<'_>| 0)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("bpf_ktime_get_ns"), "{e}");
+    let e = linker
+        .func("buf", 1000, &[Arg::Buf, Arg::Scalar], |_: &mut Call<'_>, _: u64, _: u64| 0)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("Arg::Len"), "{e}");
+    linker.func("a", 1000, &[], |_: &mut Call<'_>| 0).unwrap();
+    assert!(linker.func("b", 1000, &[], |_: &mut Call<'_>| 0).is_err());
+}
+
+#[test]
+fn a_panicking_host_helper_ends_the_run_with_an_error_naming_it() {
+    let mut linker = Linker::new();
+    linker
+        .func("explode", 1000, &[Arg::Scalar], |_: &mut Call<'_>, a: u64| {
+            if a == 13 {
+                panic!("unlucky number {a}");
+            }
+            a * 2
+        })
+        .unwrap();
+    let prog = Program::from_asm("r1 = *(u32 *)(r1 + 0)\n call 1000\n exit", ab_type()).unwrap();
+    for rt in runtimes() {
+        let inst = linker.instantiate(&rt, &prog).unwrap();
+        let mut ctx = [13, 0, 0, 0, 0, 0, 0, 0];
+        let err = inst.run(&mut ctx).unwrap_err();
+        let Error::Run { insn, error: VmError::HelperFailed { name, message, .. }, .. } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!((*insn, name.as_str()), (Some(1), "explode"));
+        assert!(message.contains("panicked (unlucky number 13)"), "{message}");
+        assert!(err.to_string().starts_with("insn 1: helper explode (id 1000) failed"), "{err}");
+        // The host, and the same instance, go on.
+        let mut ctx = [21, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(inst.run(&mut ctx).unwrap(), 42);
+    }
+}
+
+#[test]
+fn a_plugin_that_loops_forever_ends_in_an_error() {
+    let linker = Linker::new();
+    let looping = Program::from_asm("r0 = 0\n goto -1", ab_type()).unwrap();
+    // The verifier refuses it...
+    let (insn, msg) = rejected(linker.instantiate(&Runtime::interpreter(), &looping));
+    assert!(insn.is_some() && msg.contains("infinite loop"), "{insn:?} {msg}");
+    // ...and unverified it runs only with a budget, which stops it.
+    let e = linker
+        .instantiate_unverified(&Runtime::jit().budget(u64::MAX), &looping)
+        .unwrap_err();
+    assert!(e.to_string().contains("finite instruction budget"), "{e}");
+    for rt in runtimes() {
+        let inst = linker.instantiate_unverified(&rt.budget(100_000), &looping).unwrap();
+        assert!(!inst.is_verified());
+        let err = inst.run(&mut [0; 8]).unwrap_err();
+        assert!(
+            matches!(err, Error::Run { error: VmError::BudgetExhausted { budget: 100_000, .. }, .. }),
+            "{err}"
+        );
+        assert!(err.insn().is_some());
+    }
+    // The host goes on running programs.
+    let ok = Program::from_asm("r0 = 7\n exit", ab_type()).unwrap();
+    assert_eq!(linker.instantiate(&Runtime::jit(), &ok).unwrap().run(&mut [0; 8]).unwrap(), 7);
+}
+
+#[test]
+fn maps_are_shared_by_the_host_and_every_instance() {
+    let linker = Linker::new();
+    let map = linker.map("box", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1)).unwrap();
+    let ty = || ProgramType::new("t", 8).allow_kernel_helpers(&["map_lookup_elem"]).unwrap();
+    // One program adds r1's first word to the value, the other returns it.
+    let add = Program::from_asm(
+        "r6 = *(u32 *)(r1 + 0)\n r1 = 0\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n\
+         r1 = map[idx:0]\n call 1\n if r0 == 0 goto +1\n lock *(u64 *)(r0 + 0) += r6\n r0 = 0\n exit",
+        ty().field_ro("n", 0, 4),
+    )
+    .unwrap()
+    .with_maps(&["box"]);
+    let get = Program::from_asm("r1 = map[idx:0][0]+0\n r0 = *(u64 *)(r1 + 0)\n exit", ty())
+        .unwrap()
+        .with_maps(&["box"]);
+    map.update(&0u32.to_ne_bytes(), &100u64.to_ne_bytes(), 0).unwrap();
+    let adder = linker.instantiate(&Runtime::interpreter(), &add).unwrap();
+    let getter = linker.instantiate(&Runtime::jit(), &get).unwrap();
+    adder.run(&mut [5, 0, 0, 0, 0, 0, 0, 0]).unwrap();
+    assert_eq!(getter.run(&mut [0; 8]).unwrap(), 105);
+    let mut v = [0u8; 8];
+    map.lookup(&0u32.to_ne_bytes(), &mut v, 0).unwrap();
+    assert_eq!(u64::from_ne_bytes(v), 105);
+    // A program naming a map the linker lacks is refused at link time.
+    let e = linker.instantiate(&Runtime::jit(), &get.clone().with_maps(&["nope"])).unwrap_err();
+    assert!(e.to_string().contains("\"nope\""), "{e}");
+}
+
+/// 8 threads run one instance, each run bumping a map counter with an
+/// atomic add and a host counter through a host helper, for `secs`; the
+/// host reads the map all along. No update may be lost.
+fn concurrent_counts(rt: Runtime, secs: u64) {
+    const THREADS: usize = 8;
+    let host_count = Arc::new(AtomicU64::new(0));
+    let mut linker = Linker::new();
+    let hc = host_count.clone();
+    linker
+        .func("tick", 1000, &[], move |_: &mut Call<'_>| hc.fetch_add(1, Ordering::Relaxed))
+        .unwrap();
+    let map = linker.map("count", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1)).unwrap();
+    let ty = ProgramType::new("t", 8).allow_kernel_helpers(&["map_lookup_elem"]).unwrap();
+    let prog = Program::from_asm(
+        "r1 = 0\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n r1 = map[idx:0]\n call 1\n\
+         if r0 == 0 goto +2\n r1 = 1\n lock *(u64 *)(r0 + 0) += r1\n call 1000\n r0 = 0\n exit",
+        ty,
+    )
+    .unwrap()
+    .with_maps(&["count"]);
+    let inst = linker.instantiate(&rt, &prog).unwrap();
+    let read = || {
+        let mut v = [0u8; 8];
+        map.lookup(&0u32.to_ne_bytes(), &mut v, 0).unwrap();
+        u64::from_ne_bytes(v)
+    };
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let (runs, samples) = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let inst = inst.clone();
+                s.spawn(move || {
+                    let mut n = 0u64;
+                    let mut ctx = [0u8; 8];
+                    while Instant::now() < deadline {
+                        for _ in 0..256 {
+                            assert_eq!(inst.run(&mut ctx).unwrap(), 0);
+                        }
+                        n += 256;
+                    }
+                    n
+                })
+            })
+            .collect();
+        // The host reads the shared map while the programs run: the count
+        // never goes down.
+        let mut samples = 0u64;
+        let mut last = 0;
+        while Instant::now() < deadline {
+            let v = read();
+            assert!(v >= last, "the counter went from {last} down to {v}");
+            last = v;
+            samples += 1;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let runs: Vec<u64> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        (runs, samples)
+    });
+    let total: u64 = runs.iter().sum();
+    println!(
+        "{}: {THREADS} threads, {secs} s: {total} runs ({runs:?}), map {} , host helper {}, {samples} host reads",
+        inst.engine_name(),
+        read(),
+        host_count.load(Ordering::Relaxed)
+    );
+    assert!(runs.iter().all(|&n| n > 0));
+    assert_eq!(read(), total, "the map lost updates");
+    assert_eq!(host_count.load(Ordering::Relaxed), total, "the host helper lost calls");
+}
+
+#[test]
+fn eight_threads_lose_no_updates_for_1s_interp() {
+    concurrent_counts(Runtime::interpreter(), 1);
+}
+
+#[test]
+fn eight_threads_lose_no_updates_for_1s_jit() {
+    concurrent_counts(Runtime::jit(), 1);
+}
+
+fn long() -> bool {
+    let on = std::env::var("IRONBPF_LONG_TESTS").is_ok_and(|v| v == "1");
+    if !on {
+        println!("skipped: the 10 s run needs IRONBPF_LONG_TESTS=1 (CI sets it)");
+    }
+    on
+}
+
+#[test]
+fn eight_threads_lose_no_updates_for_10s_interp() {
+    if long() {
+        concurrent_counts(Runtime::interpreter(), 10);
+    }
+}
+
+#[test]
+fn eight_threads_lose_no_updates_for_10s_jit() {
+    if long() {
+        concurrent_counts(Runtime::jit(), 10);
+    }
+}
+
+#[test]
+fn instances_and_linkers_are_send_and_sync() {
+    fn both<T: Send + Sync>() {}
+    both::<ironbpf_vm::embed::Instance>();
+    both::<Linker>();
+    both::<Program>();
+    both::<Runtime>();
+}
