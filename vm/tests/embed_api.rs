@@ -332,3 +332,16 @@ fn instances_and_linkers_are_send_and_sync() {
     both::<Program>();
     both::<Runtime>();
 }
+
+/// The README's snippet for embedders, as written there.
+#[test]
+fn the_readme_snippet_runs() -> Result<(), Error> {
+    let ty = ProgramType::new("hook", 8).field_ro("user", 0, 4).returns(0, 1);
+    let mut linker = Linker::new();
+    linker.func("quota", 1000, &[Arg::Scalar], |_: &mut Call<'_>, user: u64| user * 100)?;
+    let prog = Program::from_asm("r1 = *(u32 *)(r1 + 0)\n call 1000\n r0 &= 1\n exit", ty)?;
+    let plugin = linker.instantiate(&Runtime::jit(), &prog)?; // verified here
+    let verdict = plugin.run(&mut [7, 0, 0, 0, 0, 0, 0, 0])?;
+    assert_eq!(verdict, 0);
+    Ok(())
+}
