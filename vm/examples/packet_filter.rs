@@ -17,7 +17,10 @@ pub const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sam
 /// says how many each verdict got.
 pub fn run(pcap: &Path) -> Result<String, Box<dyn std::error::Error>> {
     let object = std::fs::read(FIREWALL)?;
-    let filter = Linker::new().instantiate(&Runtime::jit(), &Program::from_elf(&object, Some("xdp_firewall"))?)?;
+    let filter = Linker::new().instantiate(
+        &Runtime::jit(),
+        &Program::from_elf(&object, Some("xdp_firewall"))?,
+    )?;
     let mut reader = PcapReader::new(std::fs::File::open(pcap)?)?;
     // XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT.
     let mut verdicts = [0u64; 5];
@@ -26,9 +29,12 @@ pub fn run(pcap: &Path) -> Result<String, Box<dyn std::error::Error>> {
         let packet = packet?;
         let out = filter.test_run(&packet.data)?;
         n += 1;
-        let v = verdicts
-            .get_mut(out.r0 as usize)
-            .ok_or_else(|| format!("frame {n}: the program returned {}, not an XDP verdict", out.r0))?;
+        let v = verdicts.get_mut(out.r0 as usize).ok_or_else(|| {
+            format!(
+                "frame {n}: the program returned {}, not an XDP verdict",
+                out.r0
+            )
+        })?;
         *v += 1;
     }
     Ok(format!(
@@ -39,7 +45,9 @@ pub fn run(pcap: &Path) -> Result<String, Box<dyn std::error::Error>> {
 
 #[allow(dead_code)]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| SAMPLE.to_string());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| SAMPLE.to_string());
     print!("{}", run(Path::new(&path))?);
     Ok(())
 }

@@ -2,32 +2,35 @@
 use ironbpf_vm::embed::{Arg, Call, Error, Linker, Program, ProgramType, Runtime};
 use std::sync::{Arc, Mutex};
 
+fn quota(_: &mut Call<'_>, user: u64) -> u64 {
+    user * 100
+}
+
 /// Runs the bundled plugin on three requests and reports its verdicts.
 pub fn run() -> Result<String, Error> {
     // struct request { u32 user; u32 size; u32 verdict; u32 pad; }
-    let ty = ProgramType::new("request_hook", 16).field_ro("user", 0, 4)
-        .field_ro("size", 4, 4).field_rw("verdict", 8, 4).returns(0, 1);
+    let ty = ProgramType::new("request", 16).field_ro("user", 0, 4);
+    let ty = ty.field_ro("size", 4, 4).field_rw("verdict", 8, 4);
     let audit = Arc::new(Mutex::new(Vec::new()));
     let log = audit.clone();
     let mut linker = Linker::new();
-    linker.func("quota", 1000, &[Arg::Scalar], |_: &mut Call<'_>, user: u64| user * 100)?;
-    linker.func("audit", 1001, &[Arg::Bytes(8)], move |cx: &mut Call<'_>, rec: u64| {
-        let Ok(r) = cx.read_u64(rec) else { return 1 };
-        log.lock().unwrap().push((r as u32, (r >> 32) as u32));
+    linker.func("quota", 1000, &[Arg::Scalar], quota)?;
+    let audit_fn = move |cx: &mut Call<'_>, rec: u64| -> u64 {
+        let r = cx.read_u64(rec).unwrap_or(0);
+        log.lock().unwrap().push((r & 0xffff_ffff, r >> 32));
         0
-    })?;
-    let prog = Program::from_asm(include_str!("data/plugin.s"), ty)?;
+    };
+    linker.func("audit", 1001, &[Arg::Bytes(8)], audit_fn)?;
+    let prog = Program::from_asm(include_str!("data/plugin.s"), ty.returns(0, 1))?;
     let plugin = linker.instantiate(&Runtime::jit(), &prog)?; // the verifier runs here
     let mut out = String::new();
     for (user, size) in [(1u32, 50u32), (1, 500), (7, 500)] {
-        let mut ctx = [0u8; 16];
-        ctx[..4].copy_from_slice(&user.to_le_bytes());
-        ctx[4..8].copy_from_slice(&size.to_le_bytes());
-        let verdict = if plugin.run(&mut ctx)? == 0 { "allow" } else { "deny" };
-        out += &format!("user {user} size {size}: {verdict} (ctx verdict {})\n", ctx[8]);
+        let mut ctx = [user.to_le_bytes(), size.to_le_bytes(), [0; 4], [0; 4]].concat();
+        let verdict = ["allow", "deny"][plugin.run(&mut ctx)? as usize];
+        let field = ctx[8];
+        out += &format!("user {user} size {size}: {verdict} (ctx verdict {field})\n");
     }
-    out += &format!("audit log: {:?}\n", audit.lock().unwrap());
-    Ok(out)
+    Ok(out + &format!("audit log: {:?}\n", audit.lock().unwrap()))
 }
 
 #[allow(dead_code)]

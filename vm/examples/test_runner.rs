@@ -12,7 +12,20 @@ pub const COUNTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/co
 pub fn frame(proto: u8, l4: &[u8]) -> Vec<u8> {
     let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
     let len = (20 + l4.len()) as u16;
-    f.extend_from_slice(&[0x45, 0, (len >> 8) as u8, len as u8, 0, 1, 0, 0, 64, proto, 0, 0]);
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (len >> 8) as u8,
+        len as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        proto,
+        0,
+        0,
+    ]);
     f.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
     f.extend_from_slice(l4);
     f
@@ -31,14 +44,24 @@ pub fn run(runtime: &Runtime) -> Result<usize, String> {
     let object = std::fs::read(COUNTER).map_err(|e| format!("{COUNTER}: {e}"))?;
     let linker = Linker::new();
     let prog = Program::from_elf(&object, Some("count_packets")).map_err(|e| e.to_string())?;
-    let xdp = linker.instantiate(runtime, &prog).map_err(|e| e.to_string())?;
+    let xdp = linker
+        .instantiate(runtime, &prog)
+        .map_err(|e| e.to_string())?;
     let (pass, drop) = (2, 1);
     let cases: [(&str, Vec<u8>, u64); 5] = [
         ("http", frame(6, &tcp(80)), pass),
         ("telnet", frame(6, &tcp(23)), drop),
         ("udp", frame(17, &[0, 53, 0, 53, 0, 8, 0, 0]), pass),
         ("icmp", frame(1, &[8, 0, 0, 0]), pass),
-        ("arp", [&[2u8, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x06][..], &[0; 28]].concat(), pass),
+        (
+            "arp",
+            [
+                &[2u8, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x06][..],
+                &[0; 28],
+            ]
+            .concat(),
+            pass,
+        ),
     ];
     let mut checks = 0;
     for (name, pkt, want) in &cases {
@@ -49,10 +72,14 @@ pub fn run(runtime: &Runtime) -> Result<usize, String> {
         checks += 1;
     }
     // Counters: TCP 2, UDP 1, other IPv4 1, not IPv4 1.
-    let stats = linker.get_map("stats").ok_or("the object has no map `stats`")?;
+    let stats = linker
+        .get_map("stats")
+        .ok_or("the object has no map `stats`")?;
     for (class, want) in [(0u32, 2u64), (1, 1), (2, 1), (3, 1)] {
         let mut v = [0u8; 8];
-        stats.lookup(&class.to_ne_bytes(), &mut v, 0).map_err(|e| e.to_string())?;
+        stats
+            .lookup(&class.to_ne_bytes(), &mut v, 0)
+            .map_err(|e| e.to_string())?;
         let got = u64::from_ne_bytes(v);
         if got != want {
             return Err(format!("stats[{class}] = {got}, expected {want}"));
@@ -73,7 +100,14 @@ pub fn run(runtime: &Runtime) -> Result<usize, String> {
 fn main() -> Result<(), String> {
     for rt in [Runtime::interpreter(), Runtime::jit()] {
         let n = run(&rt)?;
-        println!("test_runner: {n} checks passed on {}", if rt.is_jit() { "the JIT" } else { "the interpreter" });
+        println!(
+            "test_runner: {n} checks passed on {}",
+            if rt.is_jit() {
+                "the JIT"
+            } else {
+                "the interpreter"
+            }
+        );
     }
     Ok(())
 }

@@ -16,7 +16,9 @@ fn runtimes() -> [Runtime; 2] {
 
 /// A type with an 8-byte context: u32 `a` at 0, u32 `b` at 4.
 fn ab_type() -> ProgramType {
-    ProgramType::new("ab", 8).field_ro("a", 0, 4).field_ro("b", 4, 4)
+    ProgramType::new("ab", 8)
+        .field_ro("a", 0, 4)
+        .field_ro("b", 4, 4)
 }
 
 fn rejected(r: Result<ironbpf_vm::embed::Instance, Error>) -> (Option<usize>, String) {
@@ -33,18 +35,29 @@ fn both_engines_give_the_same_results_with_host_helpers() {
                r1 = r0\n r1 &= 0xffff\n r2 = *(u32 *)(r6 + 0)\n call 1001\n exit";
     let mut linker = Linker::new();
     linker
-        .func("mix", 1000, &[Arg::Scalar, Arg::Scalar], |_: &mut Call<'_>, a: u64, b: u64| {
-            a.wrapping_mul(0x9e37_79b9).wrapping_add(b) ^ (b << 7)
-        })
+        .func(
+            "mix",
+            1000,
+            &[Arg::Scalar, Arg::Scalar],
+            |_: &mut Call<'_>, a: u64, b: u64| {
+                a.wrapping_mul(0x9e37_79b9).wrapping_add(b) ^ (b << 7)
+            },
+        )
         .unwrap()
-        .func("sub", 1001, &[Arg::Scalar, Arg::Scalar], |_: &mut Call<'_>, a: u64, b: u64| {
-            a.wrapping_sub(b)
-        })
+        .func(
+            "sub",
+            1001,
+            &[Arg::Scalar, Arg::Scalar],
+            |_: &mut Call<'_>, a: u64, b: u64| a.wrapping_sub(b),
+        )
         .unwrap();
     let prog = Program::from_asm(src, ab_type()).unwrap();
     let interp = linker.instantiate(&Runtime::interpreter(), &prog).unwrap();
     let jit = linker.instantiate(&Runtime::jit(), &prog).unwrap();
-    assert_eq!((interp.engine_name(), jit.engine_name()), ("interp", "jit-checked"));
+    assert_eq!(
+        (interp.engine_name(), jit.engine_name()),
+        ("interp", "jit-checked")
+    );
     let mut distinct = std::collections::HashSet::new();
     for a in [0u32, 1, 7, 0xffff, 0x8000_0000, u32::MAX] {
         for b in [0u32, 3, 0x1234_5678, u32::MAX] {
@@ -66,15 +79,20 @@ fn the_verifier_checks_every_call_to_a_host_helper() {
     linker
         .func("num", 1000, &[Arg::Scalar], |_: &mut Call<'_>, a: u64| a)
         .unwrap()
-        .func("hash8", 1001, &[Arg::Bytes(8)], |cx: &mut Call<'_>, p: u64| {
-            cx.read_u64(p).unwrap_or(0).rotate_left(5)
-        })
+        .func(
+            "hash8",
+            1001,
+            &[Arg::Bytes(8)],
+            |cx: &mut Call<'_>, p: u64| cx.read_u64(p).unwrap_or(0).rotate_left(5),
+        )
         .unwrap()
         .func("size", 1002, &[Arg::Map], |cx: &mut Call<'_>, m: u64| {
             cx.map(m).map_or(0, |m| m.spec().max_entries as u64)
         })
         .unwrap();
-    linker.map("m", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 3)).unwrap();
+    linker
+        .map("m", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 3))
+        .unwrap();
     let rt = Runtime::interpreter();
     let ty = ab_type;
     let build = |src: &str| Program::from_asm(src, ty()).unwrap().with_maps(&["m"]);
@@ -95,7 +113,10 @@ fn the_verifier_checks_every_call_to_a_host_helper() {
     assert_eq!(insn, Some(4), "{msg}");
     // A number where the helper takes a map.
     let (insn, msg) = rejected(linker.instantiate(&rt, &build("r1 = 5\n call 1002\n exit")));
-    assert_eq!((insn, msg.as_str()), (Some(1), "R1 type=scalar expected=map_ptr"));
+    assert_eq!(
+        (insn, msg.as_str()),
+        (Some(1), "R1 type=scalar expected=map_ptr")
+    );
     // A helper nobody registered.
     let (insn, msg) = rejected(linker.instantiate(&rt, &build("r1 = 5\n call 1003\n exit")));
     assert_eq!(insn, Some(1));
@@ -112,7 +133,10 @@ fn the_verifier_checks_every_call_to_a_host_helper() {
     );
     for rt in runtimes() {
         let inst = linker.instantiate(&rt, &ok).unwrap();
-        assert_eq!(inst.run(&mut [0; 8]).unwrap(), 0x0102030405060708u64.rotate_left(5) + 3);
+        assert_eq!(
+            inst.run(&mut [0; 8]).unwrap(),
+            0x0102030405060708u64.rotate_left(5) + 3
+        );
     }
 }
 
@@ -120,17 +144,30 @@ fn the_verifier_checks_every_call_to_a_host_helper() {
 fn the_linker_refuses_helpers_it_cannot_check() {
     let mut linker = Linker::new();
     let e = linker
-        .func("two", 1000, &[Arg::Scalar], |_: &mut Call<'_>, a: u64, b: u64| a + b)
+        .func(
+            "two",
+            1000,
+            &[Arg::Scalar],
+            |_: &mut Call<'_>, a: u64, b: u64| a + b,
+        )
         .err()
         .unwrap();
-    assert!(e.to_string().contains("takes 2 arguments") && e.to_string().contains("lists 1"), "{e}");
+    assert!(
+        e.to_string().contains("takes 2 arguments") && e.to_string().contains("lists 1"),
+        "{e}"
+    );
     let e = linker
         .func("mine", 5, &[], |_: &mut Call<'_>| 0)
         .err()
         .unwrap();
     assert!(e.to_string().contains("bpf_ktime_get_ns"), "{e}");
     let e = linker
-        .func("buf", 1000, &[Arg::Buf, Arg::Scalar], |_: &mut Call<'_>, _: u64, _: u64| 0)
+        .func(
+            "buf",
+            1000,
+            &[Arg::Buf, Arg::Scalar],
+            |_: &mut Call<'_>, _: u64, _: u64| 0,
+        )
         .err()
         .unwrap();
     assert!(e.to_string().contains("Arg::Len"), "{e}");
@@ -142,24 +179,36 @@ fn the_linker_refuses_helpers_it_cannot_check() {
 fn a_panicking_host_helper_ends_the_run_with_an_error_naming_it() {
     let mut linker = Linker::new();
     linker
-        .func("explode", 1000, &[Arg::Scalar], |_: &mut Call<'_>, a: u64| {
-            if a == 13 {
-                panic!("unlucky number {a}");
-            }
-            a * 2
-        })
+        .func(
+            "explode",
+            1000,
+            &[Arg::Scalar],
+            |_: &mut Call<'_>, a: u64| {
+                if a == 13 {
+                    panic!("unlucky number {a}");
+                }
+                a * 2
+            },
+        )
         .unwrap();
     let prog = Program::from_asm("r1 = *(u32 *)(r1 + 0)\n call 1000\n exit", ab_type()).unwrap();
     for rt in runtimes() {
         let inst = linker.instantiate(&rt, &prog).unwrap();
         let mut ctx = [13, 0, 0, 0, 0, 0, 0, 0];
         let err = inst.run(&mut ctx).unwrap_err();
-        let Error::Run { insn, error: VmError::HelperFailed { name, message, .. }, .. } = &err else {
+        let Some(VmError::HelperFailed { name, message, .. }) = err.vm_error() else {
             panic!("{err}");
         };
-        assert_eq!((*insn, name.as_str()), (Some(1), "explode"));
-        assert!(message.contains("panicked (unlucky number 13)"), "{message}");
-        assert!(err.to_string().starts_with("insn 1: helper explode (id 1000) failed"), "{err}");
+        assert_eq!((err.insn(), name.as_str()), (Some(1), "explode"));
+        assert!(
+            message.contains("panicked (unlucky number 13)"),
+            "{message}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("insn 1: helper explode (id 1000) failed"),
+            "{err}"
+        );
         // The host, and the same instance, go on.
         let mut ctx = [21, 0, 0, 0, 0, 0, 0, 0];
         assert_eq!(inst.run(&mut ctx).unwrap(), 42);
@@ -172,32 +221,56 @@ fn a_plugin_that_loops_forever_ends_in_an_error() {
     let looping = Program::from_asm("r0 = 0\n goto -1", ab_type()).unwrap();
     // The verifier refuses it...
     let (insn, msg) = rejected(linker.instantiate(&Runtime::interpreter(), &looping));
-    assert!(insn.is_some() && msg.contains("infinite loop"), "{insn:?} {msg}");
+    assert!(
+        insn.is_some() && msg.contains("infinite loop"),
+        "{insn:?} {msg}"
+    );
     // ...and unverified it runs only with a budget, which stops it.
     let e = linker
         .instantiate_unverified(&Runtime::jit().budget(u64::MAX), &looping)
         .unwrap_err();
     assert!(e.to_string().contains("finite instruction budget"), "{e}");
     for rt in runtimes() {
-        let inst = linker.instantiate_unverified(&rt.budget(100_000), &looping).unwrap();
+        let inst = linker
+            .instantiate_unverified(&rt.budget(100_000), &looping)
+            .unwrap();
         assert!(!inst.is_verified());
         let err = inst.run(&mut [0; 8]).unwrap_err();
         assert!(
-            matches!(err, Error::Run { error: VmError::BudgetExhausted { budget: 100_000, .. }, .. }),
+            matches!(
+                err.vm_error(),
+                Some(VmError::BudgetExhausted {
+                    budget: 100_000,
+                    ..
+                })
+            ),
             "{err}"
         );
         assert!(err.insn().is_some());
     }
     // The host goes on running programs.
     let ok = Program::from_asm("r0 = 7\n exit", ab_type()).unwrap();
-    assert_eq!(linker.instantiate(&Runtime::jit(), &ok).unwrap().run(&mut [0; 8]).unwrap(), 7);
+    assert_eq!(
+        linker
+            .instantiate(&Runtime::jit(), &ok)
+            .unwrap()
+            .run(&mut [0; 8])
+            .unwrap(),
+        7
+    );
 }
 
 #[test]
 fn maps_are_shared_by_the_host_and_every_instance() {
     let linker = Linker::new();
-    let map = linker.map("box", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1)).unwrap();
-    let ty = || ProgramType::new("t", 8).allow_kernel_helpers(&["map_lookup_elem"]).unwrap();
+    let map = linker
+        .map("box", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1))
+        .unwrap();
+    let ty = || {
+        ProgramType::new("t", 8)
+            .allow_kernel_helpers(&["map_lookup_elem"])
+            .unwrap()
+    };
     // One program adds r1's first word to the value, the other returns it.
     let add = Program::from_asm(
         "r6 = *(u32 *)(r1 + 0)\n r1 = 0\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n\
@@ -209,7 +282,8 @@ fn maps_are_shared_by_the_host_and_every_instance() {
     let get = Program::from_asm("r1 = map[idx:0][0]+0\n r0 = *(u64 *)(r1 + 0)\n exit", ty())
         .unwrap()
         .with_maps(&["box"]);
-    map.update(&0u32.to_ne_bytes(), &100u64.to_ne_bytes(), 0).unwrap();
+    map.update(&0u32.to_ne_bytes(), &100u64.to_ne_bytes(), 0)
+        .unwrap();
     let adder = linker.instantiate(&Runtime::interpreter(), &add).unwrap();
     let getter = linker.instantiate(&Runtime::jit(), &get).unwrap();
     adder.run(&mut [5, 0, 0, 0, 0, 0, 0, 0]).unwrap();
@@ -218,7 +292,9 @@ fn maps_are_shared_by_the_host_and_every_instance() {
     map.lookup(&0u32.to_ne_bytes(), &mut v, 0).unwrap();
     assert_eq!(u64::from_ne_bytes(v), 105);
     // A program naming a map the linker lacks is refused at link time.
-    let e = linker.instantiate(&Runtime::jit(), &get.clone().with_maps(&["nope"])).unwrap_err();
+    let e = linker
+        .instantiate(&Runtime::jit(), &get.clone().with_maps(&["nope"]))
+        .unwrap_err();
     assert!(e.to_string().contains("\"nope\""), "{e}");
 }
 
@@ -231,10 +307,16 @@ fn concurrent_counts(rt: Runtime, secs: u64) {
     let mut linker = Linker::new();
     let hc = host_count.clone();
     linker
-        .func("tick", 1000, &[], move |_: &mut Call<'_>| hc.fetch_add(1, Ordering::Relaxed))
+        .func("tick", 1000, &[], move |_: &mut Call<'_>| {
+            hc.fetch_add(1, Ordering::Relaxed)
+        })
         .unwrap();
-    let map = linker.map("count", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1)).unwrap();
-    let ty = ProgramType::new("t", 8).allow_kernel_helpers(&["map_lookup_elem"]).unwrap();
+    let map = linker
+        .map("count", MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 8, 1))
+        .unwrap();
+    let ty = ProgramType::new("t", 8)
+        .allow_kernel_helpers(&["map_lookup_elem"])
+        .unwrap();
     let prog = Program::from_asm(
         "r1 = 0\n *(u32 *)(r10 - 4) = r1\n r2 = r10\n r2 += -4\n r1 = map[idx:0]\n call 1\n\
          if r0 == 0 goto +2\n r1 = 1\n lock *(u64 *)(r0 + 0) += r1\n call 1000\n r0 = 0\n exit",
@@ -289,7 +371,11 @@ fn concurrent_counts(rt: Runtime, secs: u64) {
     );
     assert!(runs.iter().all(|&n| n > 0));
     assert_eq!(read(), total, "the map lost updates");
-    assert_eq!(host_count.load(Ordering::Relaxed), total, "the host helper lost calls");
+    assert_eq!(
+        host_count.load(Ordering::Relaxed),
+        total,
+        "the host helper lost calls"
+    );
 }
 
 #[test]
@@ -336,9 +422,16 @@ fn instances_and_linkers_are_send_and_sync() {
 /// The README's snippet for embedders, as written there.
 #[test]
 fn the_readme_snippet_runs() -> Result<(), Error> {
-    let ty = ProgramType::new("hook", 8).field_ro("user", 0, 4).returns(0, 1);
+    let ty = ProgramType::new("hook", 8)
+        .field_ro("user", 0, 4)
+        .returns(0, 1);
     let mut linker = Linker::new();
-    linker.func("quota", 1000, &[Arg::Scalar], |_: &mut Call<'_>, user: u64| user * 100)?;
+    linker.func(
+        "quota",
+        1000,
+        &[Arg::Scalar],
+        |_: &mut Call<'_>, user: u64| user * 100,
+    )?;
     let prog = Program::from_asm("r1 = *(u32 *)(r1 + 0)\n call 1000\n r0 &= 1\n exit", ty)?;
     let plugin = linker.instantiate(&Runtime::jit(), &prog)?; // verified here
     let verdict = plugin.run(&mut [7, 0, 0, 0, 0, 0, 0, 0])?;

@@ -12,7 +12,20 @@ const XDP_PASS: u64 = 2;
 fn eth_ipv4(proto: u8, l4: &[u8]) -> Vec<u8> {
     let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
     let len = 20 + l4.len() as u16;
-    f.extend([0x45, 0, (len >> 8) as u8, len as u8, 0, 1, 0, 0, 64, proto, 0, 0]);
+    f.extend([
+        0x45,
+        0,
+        (len >> 8) as u8,
+        len as u8,
+        0,
+        1,
+        0,
+        0,
+        64,
+        proto,
+        0,
+        0,
+    ]);
     f.extend([192, 168, 0, 1, 192, 168, 0, 2]);
     f.extend_from_slice(l4);
     f
@@ -28,7 +41,9 @@ fn tcp_to(port: u16) -> Vec<u8> {
 fn load(runtime: Runtime) -> (Linker, Instance) {
     let linker = Linker::new();
     let prog = Program::from_elf(OBJECT, Some("count_packets")).expect("the object loads");
-    let xdp = linker.instantiate(&runtime, &prog).expect("the verifier accepts it");
+    let xdp = linker
+        .instantiate(&runtime, &prog)
+        .expect("the verifier accepts it");
     (linker, xdp)
 }
 
@@ -58,7 +73,8 @@ fn every_packet_is_counted_in_its_class() {
     for _ in 0..3 {
         xdp.test_run(&tcp_to(80)).unwrap();
     }
-    xdp.test_run(&eth_ipv4(17, &[0, 53, 0, 53, 0, 8, 0, 0])).unwrap();
+    xdp.test_run(&eth_ipv4(17, &[0, 53, 0, 53, 0, 8, 0, 0]))
+        .unwrap();
     let arp = [&[0xffu8; 6][..], &[2, 0, 0, 0, 0, 1, 0x08, 0x06], &[0; 28]].concat();
     xdp.test_run(&arp).unwrap();
     // TCP, UDP, other IPv4, not IPv4.
@@ -77,8 +93,16 @@ fn a_truncated_header_aborts() {
 #[test]
 fn the_unchecked_program_is_refused_at_its_source_line() {
     let prog = Program::from_elf(OBJECT, Some("unchecked")).unwrap();
-    let err = Linker::new().instantiate(&Runtime::jit(), &prog).unwrap_err();
-    let Error::Rejected { insn, line, message, .. } = &err else {
+    let err = Linker::new()
+        .instantiate(&Runtime::jit(), &prog)
+        .unwrap_err();
+    let Error::Rejected {
+        insn,
+        line,
+        message,
+        ..
+    } = &err
+    else {
         panic!("{err}");
     };
     let line = line.as_ref().expect("the object has line info");
@@ -87,5 +111,8 @@ fn the_unchecked_program_is_refused_at_its_source_line() {
     assert!(message.starts_with("invalid access to packet"), "{message}");
     assert!(insn.is_some());
     let shown = err.to_string();
-    assert!(shown.contains("counter.c:") && shown.contains("data[12]"), "{shown}");
+    assert!(
+        shown.contains("counter.c:") && shown.contains("data[12]"),
+        "{shown}"
+    );
 }

@@ -63,7 +63,7 @@ pub enum Error {
         /// Its source line, when the object has line info.
         line: Option<SourceLine>,
         /// The engine's error (it names the instruction too).
-        error: VmError,
+        error: Box<VmError>,
     },
 }
 
@@ -72,6 +72,14 @@ impl Error {
     pub fn insn(&self) -> Option<usize> {
         match self {
             Error::Rejected { insn, .. } | Error::Run { insn, .. } => *insn,
+            _ => None,
+        }
+    }
+
+    /// The engine's error, for a run that stopped ([`Error::Run`]).
+    pub fn vm_error(&self) -> Option<&VmError> {
+        match self {
+            Error::Run { error, .. } => Some(error),
             _ => None,
         }
     }

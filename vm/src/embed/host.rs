@@ -59,22 +59,39 @@ impl Arg {
 /// integer.
 pub(crate) fn proto_of(sig: &[Arg]) -> Result<Proto, String> {
     if sig.len() > 5 {
-        return Err(format!("a helper takes at most 5 arguments, not {}", sig.len()));
+        return Err(format!(
+            "a helper takes at most 5 arguments, not {}",
+            sig.len()
+        ));
     }
     for (i, a) in sig.iter().enumerate() {
         let next = sig.get(i + 1).copied();
         if *a == Arg::Buf && next != Some(Arg::Len) {
-            return Err(format!("argument {} is Arg::Buf: argument {} must be its Arg::Len", i + 1, i + 2));
+            return Err(format!(
+                "argument {} is Arg::Buf: argument {} must be its Arg::Len",
+                i + 1,
+                i + 2
+            ));
         }
         if *a == Arg::Len && (i == 0 || sig[i - 1] != Arg::Buf) {
-            return Err(format!("argument {} is Arg::Len without an Arg::Buf before it", i + 1));
+            return Err(format!(
+                "argument {} is Arg::Len without an Arg::Buf before it",
+                i + 1
+            ));
         }
         if matches!(a, Arg::Bytes(0) | Arg::BytesOut(0)) {
-            return Err(format!("argument {} points to 0 bytes: give the size the helper reads", i + 1));
+            return Err(format!(
+                "argument {} points to 0 bytes: give the size the helper reads",
+                i + 1
+            ));
         }
     }
     let named: Vec<(&'static str, ArgType)> = sig.iter().map(|a| ("", a.kernel())).collect();
-    Ok(Proto::new(RetType::Integer, &named, ironbpf_helpers::proto::progs::ALL))
+    Ok(Proto::new(
+        RetType::Integer,
+        &named,
+        ironbpf_helpers::proto::progs::ALL,
+    ))
 }
 
 /// What a host helper can reach during one call: the memory its pointer

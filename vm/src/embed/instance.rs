@@ -103,7 +103,7 @@ impl Instance {
         Error::Run {
             insn,
             line: insn.and_then(|i| line_of(&self.inner.lines, i)),
-            error: e,
+            error: Box::new(e),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::error::{pc_of, Error};
 use super::host::{proto_of, Arg, HostHelper, IntoHostFn};
-use super::instance::{Instance, Inner, Runtime};
+use super::instance::{Inner, Instance, Runtime};
 use super::program::{line_of, MapRef, Program};
 use crate::object::{map_spec, resolve_map_ref};
 use crate::{HelperRegistry, Interpreter, JitProgram, LdImm64Resolver, Options, VmError};
@@ -64,7 +64,9 @@ impl Linker {
     pub fn map(&self, name: &str, spec: MapSpec) -> Result<Arc<dyn Map>, Error> {
         let mut names = self.lock();
         if names.contains_key(name) {
-            return Err(Error::Link(format!("the linker has a map {name:?} already")));
+            return Err(Error::Link(format!(
+                "the linker has a map {name:?} already"
+            )));
         }
         let spec = MapSpec {
             name: name.chars().take(15).collect(),
@@ -135,7 +137,9 @@ impl Linker {
             )));
         }
         if id <= 0 {
-            return Err(Error::Link(format!("host helper {name}: id {id} must be positive")));
+            return Err(Error::Link(format!(
+                "host helper {name}: id {id} must be positive"
+            )));
         }
         if let Some(k) = ironbpf_helpers::catalog::helper_name(id as i64) {
             return Err(Error::Link(format!(
@@ -196,7 +200,8 @@ impl Linker {
                     let have = self.maps.get(id).map(|m| m.spec().clone());
                     let want = map_spec(def, self.maps.possible_cpus());
                     if let Some(h) = have.filter(|h| {
-                        (h.map_type, h.key_size, h.value_size) != (want.map_type, want.key_size, want.value_size)
+                        (h.map_type, h.key_size, h.value_size)
+                            != (want.map_type, want.key_size, want.value_size)
                     }) {
                         return Err(Error::Link(format!(
                             "map {:?}: the program's is type {} with {}-byte keys and {}-byte values, the linker's type {} with {}-byte keys and {}-byte values",
@@ -368,7 +373,7 @@ pub(crate) fn run_err(prog: &Program, e: VmError) -> Error {
     Error::Run {
         insn,
         line: insn.and_then(|i| line_of(&prog.lines, i)),
-        error: e,
+        error: Box::new(e),
     }
 }
 

@@ -37,8 +37,9 @@ fn loads_up_to(size: u32) -> u8 {
 impl ProgramType {
     /// The kernel's program type `id` (`ProgTypeId::Xdp`...).
     pub fn builtin(id: ProgTypeId) -> Result<ProgramType, Error> {
-        let desc = ProgTypeDesc::builtin(id)
-            .ok_or_else(|| Error::Load(format!("ironbpf has no descriptor for program type {id}")))?;
+        let desc = ProgTypeDesc::builtin(id).ok_or_else(|| {
+            Error::Load(format!("ironbpf has no descriptor for program type {id}"))
+        })?;
         Ok(ProgramType {
             desc: Arc::new(desc.clone()),
             rules: id,
@@ -255,8 +256,8 @@ impl Program {
 
     /// A program from the bytes of its instructions (8 a slot).
     pub fn from_bytes(bytes: &[u8], ptype: ProgramType) -> Result<Program, Error> {
-        let insns = ironbpf_isa::insn::slots_from_bytes(bytes)
-            .map_err(|e| Error::Load(e.to_string()))?;
+        let insns =
+            ironbpf_isa::insn::slots_from_bytes(bytes).map_err(|e| Error::Load(e.to_string()))?;
         Ok(Self::from_insns(insns, ptype))
     }
 
@@ -319,6 +320,11 @@ pub(crate) fn line_of(lines: &[LineInfo], insn: usize) -> Option<SourceLine> {
 fn is_gpl(license: &str) -> bool {
     matches!(
         license.trim_end_matches('\0'),
-        "GPL" | "GPL v2" | "GPL and additional rights" | "Dual BSD/GPL" | "Dual MIT/GPL" | "Dual MPL/GPL"
+        "GPL"
+            | "GPL v2"
+            | "GPL and additional rights"
+            | "Dual BSD/GPL"
+            | "Dual MIT/GPL"
+            | "Dual MPL/GPL"
     )
 }
