@@ -333,8 +333,14 @@ fn concurrent_counts(rt: Runtime, secs: u64) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let (runs, samples) = std::thread::scope(|s| {
         let workers: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let inst = inst.clone();
+            .map(|t| {
+                // Half the threads share one instance, the other half each
+                // make their own from the same linker: all share the map.
+                let inst = if t < THREADS / 2 {
+                    inst.clone()
+                } else {
+                    linker.instantiate(&rt, &prog).unwrap()
+                };
                 s.spawn(move || {
                     let mut n = 0u64;
                     let mut ctx = [0u8; 8];
@@ -364,7 +370,7 @@ fn concurrent_counts(rt: Runtime, secs: u64) {
     });
     let total: u64 = runs.iter().sum();
     println!(
-        "{}: {THREADS} threads, {secs} s: {total} runs ({runs:?}), map {} , host helper {}, {samples} host reads",
+        "{}: {THREADS} threads, {secs} s: {total} runs ({runs:?}), map {}, host helper {}, {samples} host reads",
         inst.engine_name(),
         read(),
         host_count.load(Ordering::Relaxed)
@@ -437,4 +443,96 @@ fn the_readme_snippet_runs() -> Result<(), Error> {
     let verdict = plugin.run(&mut [7, 0, 0, 0, 0, 0, 0, 0])?;
     assert_eq!(verdict, 0);
     Ok(())
+}
+
+#[test]
+fn a_custom_type_with_packet_fields_gets_bounds_checked_packet_access() {
+    // struct frame { u32 data; u32 data_end; u32 len; }
+    let ty = ProgramType::new("frame", 12)
+        .field_packet("data", 0)
+        .field_packet_end("data_end", 4)
+        .field_ro("len", 8, 4);
+    let linker = Linker::new();
+    // Returns the packet's second byte, after the bounds check the
+    // verifier demands; 255 for a shorter packet.
+    let checked = "r2 = *(u32 *)(r1 + 0)\n r3 = *(u32 *)(r1 + 4)\n r4 = r2\n r4 += 2\n\
+                   r0 = 255\n if r4 > r3 goto +2\n r0 = *(u8 *)(r2 + 1)\n *(u8 *)(r2 + 0) = r0\n exit";
+    let prog = Program::from_asm(checked, ty.clone()).unwrap();
+    for rt in runtimes() {
+        let inst = linker.instantiate(&rt, &prog).unwrap();
+        let mut pkt = [1u8, 2, 3];
+        let (r0, _) = inst.run_with_packet(&mut [0; 12], Some(&mut pkt)).unwrap();
+        assert_eq!((r0, pkt), (2, [2, 2, 3]), "the program wrote the packet");
+        let (r0, _) = inst.run_with_packet(&mut [0; 12], Some(&mut [9])).unwrap();
+        assert_eq!(r0, 255);
+    }
+    let unchecked = "r2 = *(u32 *)(r1 + 0)\n r0 = *(u8 *)(r2 + 1)\n exit";
+    let (insn, msg) = rejected(linker.instantiate(
+        &Runtime::interpreter(),
+        &Program::from_asm(unchecked, ty.clone()).unwrap(),
+    ));
+    assert_eq!(insn, Some(1));
+    assert!(msg.starts_with("invalid access to packet"), "{msg}");
+    // A store to a read-only field is refused.
+    let store = "r2 = 1\n *(u32 *)(r1 + 8) = r2\n r0 = 0\n exit";
+    let (insn, msg) = rejected(linker.instantiate(
+        &Runtime::interpreter(),
+        &Program::from_asm(store, ty).unwrap(),
+    ));
+    assert_eq!(
+        (insn, msg.as_str()),
+        (Some(1), "invalid bpf_context access off=8 size=4")
+    );
+}
+
+#[test]
+fn buffers_with_lengths_and_output_buffers_reach_the_host() {
+    let mut linker = Linker::new();
+    linker
+        .func(
+            "sum",
+            1000,
+            &[Arg::Buf, Arg::Len],
+            |cx: &mut Call<'_>, p: u64, n: u64| {
+                cx.read(p, n)
+                    .map_or(u64::MAX, |b| b.iter().map(|&x| x as u64).sum())
+            },
+        )
+        .unwrap()
+        .func(
+            "fill",
+            1001,
+            &[Arg::BytesOut(8)],
+            |cx: &mut Call<'_>, p: u64| {
+                cx.write(p, &0x1122_3344_5566_7788u64.to_le_bytes())
+                    .is_err() as u64
+            },
+        )
+        .unwrap();
+    // fill(fp-8); then sum(fp-8, len) with len the context's first byte,
+    // bounded to 8 for the verifier.
+    let src = "r6 = *(u8 *)(r1 + 0)\n r1 = r10\n r1 += -8\n call 1001\n r6 &= 7\n\
+               r1 = r10\n r1 += -8\n r2 = r6\n call 1000\n exit";
+    let prog = Program::from_asm(src, ab_type()).unwrap();
+    for rt in runtimes() {
+        let inst = linker.instantiate(&rt, &prog).unwrap();
+        for n in 0..8u8 {
+            let want: u64 = [0x88u64, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22][..n as usize]
+                .iter()
+                .sum();
+            assert_eq!(
+                inst.run(&mut [n, 0, 0, 0, 0, 0, 0, 0]).unwrap(),
+                want,
+                "n={n}"
+            );
+        }
+    }
+    // Without the bound the length could run past the buffer.
+    let unbounded = "r6 = *(u32 *)(r1 + 0)\n r1 = 0\n *(u64 *)(r10 - 8) = r1\n\
+                     r1 = r10\n r1 += -8\n r2 = r6\n call 1000\n exit";
+    let (insn, msg) = rejected(linker.instantiate(
+        &Runtime::interpreter(),
+        &Program::from_asm(unbounded, ab_type()).unwrap(),
+    ));
+    assert_eq!(insn, Some(6), "{msg}");
 }

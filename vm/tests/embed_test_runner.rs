@@ -116,3 +116,34 @@ fn the_unchecked_program_is_refused_at_its_source_line() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_fault_at_run_time_names_its_source_line() {
+    let prog = Program::from_elf(OBJECT, Some("oob")).unwrap();
+    let linker = Linker::new();
+    // The verifier sees the out-of-bounds read...
+    let err = linker.instantiate(&Runtime::jit(), &prog).unwrap_err();
+    assert!(matches!(err, Error::Rejected { .. }), "{err}");
+    assert!(
+        err.line().is_some_and(|l| l.text.contains("100000")),
+        "{err}"
+    );
+    // ...and unverified, the checked engines stop it where it faults.
+    for rt in [Runtime::interpreter(), Runtime::jit()] {
+        let xdp = linker.instantiate_unverified(&rt, &prog).unwrap();
+        let err = xdp.test_run(&tcp_to(80)).unwrap_err();
+        assert!(
+            matches!(
+                err.vm_error(),
+                Some(ironbpf_vm::VmError::MemoryFault { .. })
+            ),
+            "{err}"
+        );
+        let line = err.line().expect("the fault has a source line");
+        assert!(
+            line.text.contains("v[ctx->rx_queue_index + 100000]"),
+            "{line}"
+        );
+        assert!(err.to_string().contains("counter.c:"), "{err}");
+    }
+}
