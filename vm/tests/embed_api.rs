@@ -54,9 +54,17 @@ fn both_engines_give_the_same_results_with_host_helpers() {
     let prog = Program::from_asm(src, ab_type()).unwrap();
     let interp = linker.instantiate(&Runtime::interpreter(), &prog).unwrap();
     let jit = linker.instantiate(&Runtime::jit(), &prog).unwrap();
+    // SAFETY: the program is verified, and straight-line.
+    let trusted = linker
+        .instantiate(&unsafe { Runtime::jit_trusted() }, &prog)
+        .unwrap();
     assert_eq!(
-        (interp.engine_name(), jit.engine_name()),
-        ("interp", "jit-checked")
+        (
+            interp.engine_name(),
+            jit.engine_name(),
+            trusted.engine_name()
+        ),
+        ("interp", "jit-checked", "jit")
     );
     let mut distinct = std::collections::HashSet::new();
     for a in [0u32, 1, 7, 0xffff, 0x8000_0000, u32::MAX] {
@@ -64,7 +72,8 @@ fn both_engines_give_the_same_results_with_host_helpers() {
             let mut ctx = [a.to_le_bytes(), b.to_le_bytes()].concat();
             let r_i = interp.run(&mut ctx).unwrap();
             let r_j = jit.run(&mut ctx).unwrap();
-            assert_eq!(r_i, r_j, "a={a:#x} b={b:#x}");
+            let r_t = trusted.run(&mut ctx).unwrap();
+            assert_eq!((r_i, r_i), (r_j, r_t), "a={a:#x} b={b:#x}");
             let m = (a as u64).wrapping_mul(0x9e37_79b9).wrapping_add(b as u64) ^ ((b as u64) << 7);
             assert_eq!(r_i, (m & 0xffff).wrapping_sub(a as u64));
             distinct.insert(r_i);
@@ -225,7 +234,11 @@ fn a_plugin_that_loops_forever_ends_in_an_error() {
         insn.is_some() && msg.contains("infinite loop"),
         "{insn:?} {msg}"
     );
-    // ...and unverified it runs only with a budget, which stops it.
+    // ...and unverified it runs only checked, with a budget, which stops it.
+    let e = linker
+        .instantiate_unverified(&unsafe { Runtime::jit_trusted() }, &looping)
+        .unwrap_err();
+    assert!(e.to_string().contains("trusted JIT"), "{e}");
     let e = linker
         .instantiate_unverified(&Runtime::jit().budget(u64::MAX), &looping)
         .unwrap_err();
@@ -392,6 +405,13 @@ fn eight_threads_lose_no_updates_for_1s_interp() {
 #[test]
 fn eight_threads_lose_no_updates_for_1s_jit() {
     concurrent_counts(Runtime::jit(), 1);
+}
+
+#[test]
+fn eight_threads_lose_no_updates_for_1s_trusted_jit() {
+    // SAFETY: the counting program is verified, straight-line and touches
+    // only its stack and the map value the lookup gave.
+    concurrent_counts(unsafe { Runtime::jit_trusted() }, 1);
 }
 
 fn long() -> bool {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug)]
 pub struct Runtime {
     pub(crate) jit: bool,
+    pub(crate) trusted: bool,
     pub(crate) budget: u64,
     pub(crate) cpu: u32,
 }
@@ -33,6 +34,7 @@ impl Runtime {
     pub fn interpreter() -> Runtime {
         Runtime {
             jit: false,
+            trusted: false,
             budget: crate::Options::default().budget,
             cpu: 0,
         }
@@ -42,6 +44,26 @@ impl Runtime {
     pub fn jit() -> Runtime {
         Runtime {
             jit: true,
+            ..Self::interpreter()
+        }
+    }
+
+    /// The JIT in trusted mode: no run-time checks at all (no access
+    /// tests, no budget), for verified programs only
+    /// ([`super::Linker::instantiate_unverified`] refuses it).
+    ///
+    /// # Safety
+    ///
+    /// The verifier's proof is all that keeps a program inside its stack,
+    /// context, packet and map values, and finite: a program it wrongly
+    /// accepted could read or write any memory of the host. ironbpf's
+    /// verifier re-implements the kernel's and is checked against it, but
+    /// the caller takes on the risk of a verifier bug.
+    pub unsafe fn jit_trusted() -> Runtime {
+        Runtime {
+            jit: true,
+            trusted: true,
+            budget: u64::MAX,
             ..Self::interpreter()
         }
     }
@@ -57,6 +79,11 @@ impl Runtime {
     pub fn cpu(mut self, cpu: u32) -> Runtime {
         self.cpu = cpu;
         self
+    }
+
+    /// Whether it is the trusted JIT ([`Runtime::jit_trusted`]).
+    pub fn is_trusted(&self) -> bool {
+        self.trusted
     }
 
     /// Whether it is the JIT.
@@ -163,7 +190,7 @@ impl Instance {
         self.inner.maps.get(id)
     }
 
-    /// The engine's name: `interp` or `jit-checked`.
+    /// The engine's name: `interp`, `jit-checked` or `jit` (trusted).
     pub fn engine_name(&self) -> &'static str {
         self.inner.engine.name()
     }

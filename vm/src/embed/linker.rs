@@ -180,6 +180,12 @@ impl Linker {
         runtime: &Runtime,
         prog: &Program,
     ) -> Result<Instance, Error> {
+        if runtime.trusted {
+            return Err(Error::Link(
+                "an unverified program cannot run on the trusted JIT: use Runtime::jit() (checked)"
+                    .into(),
+            ));
+        }
         if runtime.budget == u64::MAX {
             return Err(Error::Link(
                 "an unverified program needs a finite instruction budget (Runtime::budget)".into(),
@@ -345,7 +351,13 @@ impl Linker {
         };
         let interp = Interpreter::with_resolver(&decoded, &registry, options, Some(&resolver))
             .map_err(|e| run_err(prog, e))?;
-        let engine: Box<dyn crate::Engine> = if runtime.jit {
+        let engine: Box<dyn crate::Engine> = if runtime.trusted && verify {
+            // SAFETY: the verifier accepted the program (above), and the
+            // caller of the unsafe `Runtime::jit_trusted` vouched for the
+            // verifier; unverified programs never get here (refused in
+            // `instantiate_unverified`).
+            Box::new(unsafe { JitProgram::trusted(interp) }.map_err(|e| run_err(prog, e))?)
+        } else if runtime.jit {
             Box::new(JitProgram::checked(interp).map_err(|e| run_err(prog, e))?)
         } else {
             Box::new(interp)

@@ -13,7 +13,8 @@
 //! - [`Linker`]: the host's helpers (Rust closures with typed prototypes,
 //!   [`Linker::func`]) and maps ([`Linker::map`]), shared by every
 //!   instance and readable by the host while programs run;
-//! - [`Runtime`]: the interpreter or the JIT, and the instruction budget;
+//! - [`Runtime`]: the interpreter or the JIT (checked, or trusted behind
+//!   `unsafe`), and the instruction budget;
 //! - [`Instance`]: a linked and verified program on an engine, `Send +
 //!   Sync`, run by any number of threads at once ([`Instance::run`]).
 //!
@@ -36,7 +37,9 @@
 //! Safety for the host: a verified program's every helper call is checked
 //! against the helper's prototype; both engines still run checked (every
 //! load, store and atomic tested against the run's memory, an instruction
-//! budget), so a verifier gap cannot become memory corruption. A program
+//! budget), so a verifier gap cannot become memory corruption. Only the
+//! `unsafe` [`Runtime::jit_trusted`] drops the checks, for verified
+//! programs. A program
 //! made without the verifier ([`Linker::instantiate_unverified`]) runs
 //! only with a finite budget. A host helper that panics ends its run with
 //! [`Error::Run`] naming the helper (the panic is caught around the
