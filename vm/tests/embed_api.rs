@@ -581,3 +581,69 @@ fn programs_come_from_bytes_instructions_and_assembly_alike() {
     let e = Program::from_asm("r0 = frob\n exit", ab_type()).unwrap_err();
     assert!(matches!(e, Error::Load(_)), "{e}");
 }
+
+/// The plugin_host example's setup, for its plugin in asm and in C.
+fn request_linker(log: Arc<std::sync::Mutex<Vec<u64>>>) -> (Linker, ProgramType) {
+    let ty = ProgramType::new("request", 16)
+        .field_ro("user", 0, 4)
+        .field_ro("size", 4, 4)
+        .field_rw("verdict", 8, 4)
+        .returns(0, 1);
+    let mut linker = Linker::new();
+    linker
+        .func("quota", 1000, &[Arg::Scalar], |_: &mut Call<'_>, u: u64| {
+            u * 100
+        })
+        .unwrap()
+        .func(
+            "audit",
+            1001,
+            &[Arg::Bytes(8)],
+            move |cx: &mut Call<'_>, p: u64| {
+                log.lock().unwrap().push(cx.read_u64(p).unwrap());
+                0
+            },
+        )
+        .unwrap();
+    (linker, ty)
+}
+
+#[test]
+fn a_c_plugin_of_a_custom_type_matches_its_asm_twin() {
+    let c_obj = include_bytes!("../examples/data/plugin.o");
+    let asm = include_str!("../examples/data/plugin.s");
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (linker, ty) = request_linker(log.clone());
+    let from_c = Program::from_elf_with_type(c_obj, Some("decide"), ty.clone()).unwrap();
+    let from_asm = Program::from_asm(asm, ty.clone()).unwrap();
+    // Without a type, the section name says nothing.
+    assert!(matches!(
+        Program::from_elf(c_obj, None),
+        Err(Error::Load(_))
+    ));
+    let mut results = Vec::new();
+    for rt in runtimes() {
+        for prog in [&from_c, &from_asm] {
+            let inst = linker.instantiate(&rt, prog).unwrap();
+            for (user, size) in [(1u32, 50u32), (1, 500), (7, 500), (0, 1)] {
+                let mut ctx = [user.to_le_bytes(), size.to_le_bytes(), [9; 4], [0; 4]].concat();
+                let r0 = inst.run(&mut ctx).unwrap();
+                results.push((r0, ctx[8..12].to_vec()));
+            }
+        }
+    }
+    let want: Vec<(u64, Vec<u8>)> = [0u64, 1, 0, 1]
+        .iter()
+        .map(|&d| (d, vec![d as u8, 0, 0, 0]))
+        .collect();
+    for chunk in results.chunks(4) {
+        assert_eq!(chunk, want.as_slice());
+    }
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 16);
+    assert_eq!(
+        log[..4],
+        [1 | 50 << 32, 1 | 500 << 32, 7 | 500 << 32, 1 << 32]
+    );
+    assert!(log.chunks(4).all(|c| c == &log[..4]));
+}

@@ -205,8 +205,27 @@ impl Program {
     /// or first program) of an ELF object, with the program type its
     /// section names, its maps and its line info.
     pub fn from_elf(bytes: &[u8], name: Option<&str>) -> Result<Program, Error> {
-        let obj = ironbpf_loader::load_bytes(bytes, &LoadOptions::default())
-            .map_err(|e| Error::Load(e.to_string()))?;
+        Self::elf(bytes, name, None)
+    }
+
+    /// Like [`Program::from_elf`] for a program of `ptype`, whatever its
+    /// section is called (`SEC("plugin")` in C): the plugin of a custom
+    /// type written in C.
+    pub fn from_elf_with_type(
+        bytes: &[u8],
+        name: Option<&str>,
+        ptype: ProgramType,
+    ) -> Result<Program, Error> {
+        Self::elf(bytes, name, Some(ptype))
+    }
+
+    fn elf(bytes: &[u8], name: Option<&str>, ptype: Option<ProgramType>) -> Result<Program, Error> {
+        let opts = LoadOptions {
+            prog_type_override: ptype.as_ref().map(|p| p.rules.kernel_id()),
+            ..LoadOptions::default()
+        };
+        let obj =
+            ironbpf_loader::load_bytes(bytes, &opts).map_err(|e| Error::Load(e.to_string()))?;
         let prog = match name {
             Some(n) => obj.programs.iter().find(|p| p.name == n).ok_or_else(|| {
                 let names: Vec<&str> = obj.programs.iter().map(|p| p.name.as_str()).collect();
@@ -220,16 +239,22 @@ impl Program {
                 .first()
                 .ok_or_else(|| Error::Load("the object has no program".into()))?,
         };
-        let id = ProgTypeId::from_kernel_id(prog.prog_type).ok_or_else(|| {
-            Error::Load(format!(
-                "program {}: unknown program type {}",
-                prog.name, prog.prog_type
-            ))
-        })?;
-        let mut ptype = ProgramType::builtin(id)?;
-        if prog.expected_attach_type != 0 {
-            ptype.attach = AttachType::from_kernel_id(prog.expected_attach_type);
-        }
+        let ptype = match ptype {
+            Some(p) => p,
+            None => {
+                let id = ProgTypeId::from_kernel_id(prog.prog_type).ok_or_else(|| {
+                    Error::Load(format!(
+                        "program {}: unknown program type {}",
+                        prog.name, prog.prog_type
+                    ))
+                })?;
+                let mut p = ProgramType::builtin(id)?;
+                if prog.expected_attach_type != 0 {
+                    p.attach = AttachType::from_kernel_id(prog.expected_attach_type);
+                }
+                p
+            }
+        };
         let insns = ironbpf_isa::insn::slots_from_bytes(&prog.insns)
             .map_err(|e| Error::Load(format!("program {}: {e}", prog.name)))?;
         Ok(Program {
