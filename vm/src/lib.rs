@@ -13,6 +13,25 @@
 //! with the host's helpers and maps, a [`Runtime`] and the [`Instance`]
 //! they make. The rest of the crate is the machinery underneath.
 //!
+//! ```
+//! use ironbpf_vm::{Arg, Call, Linker, Program, ProgramType, Runtime};
+//! // The host's context struct: { u32 user; u32 size; }, read-only.
+//! let ty = ProgramType::new("hook", 8).field_ro("user", 0, 4).field_ro("size", 4, 4);
+//! let mut linker = Linker::new();
+//! // A host helper; the verifier checks that r1 is a number at every call.
+//! linker.func("quota", 1000, &[Arg::Scalar], |_: &mut Call<'_>, user: u64| user * 100)?;
+//! let src = "r6 = r1\n r1 = *(u32 *)(r6 + 0)\n call 1000\n r1 = *(u32 *)(r6 + 4)\n\
+//!            r2 = 0\n if r1 > r0 goto +1\n r2 = 1\n r0 = r2\n exit";
+//! let plugin = linker.instantiate(&Runtime::jit(), &Program::from_asm(src, ty.returns(0, 1))?)?;
+//! let request = |user: u32, size: u32| [user.to_le_bytes(), size.to_le_bytes()].concat();
+//! assert_eq!(plugin.run(&mut request(3, 250))?, 1); // within the quota of 300
+//! assert_eq!(plugin.run(&mut request(3, 301))?, 0);
+//! # Ok::<(), ironbpf_vm::embed::Error>(())
+//! ```
+//!
+//! See [`embed`] for the whole guide: program types, argument kinds, maps
+//! shared across threads, and what happens when a plugin misbehaves.
+//!
 //! Programs run on an [`Engine`]: the interpreter, or a [`JitProgram`] (the
 //! same pre-decoded program compiled to x86-64 by `ironbpf-jit`, checked or
 //! trusted), with the same results and errors. The safe entry points take

@@ -647,3 +647,49 @@ fn a_c_plugin_of_a_custom_type_matches_its_asm_twin() {
     );
     assert!(log.chunks(4).all(|c| c == &log[..4]));
 }
+
+#[test]
+fn panics_on_some_threads_leave_the_other_runs_alone() {
+    let mut linker = Linker::new();
+    linker
+        .func(
+            "fragile",
+            1000,
+            &[Arg::Scalar],
+            |_: &mut Call<'_>, a: u64| {
+                assert!(a % 500 != 7, "fragile got {a}");
+                a + 1
+            },
+        )
+        .unwrap();
+    let prog = Program::from_asm("r1 = *(u32 *)(r1 + 0)\n call 1000\n exit", ab_type()).unwrap();
+    for rt in runtimes() {
+        let inst = linker.instantiate(&rt, &prog).unwrap();
+        let outcomes: Vec<(u64, u64)> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..4u32)
+                .map(|t| {
+                    let inst = inst.clone();
+                    s.spawn(move || {
+                        let (mut ok, mut failed) = (0, 0);
+                        for i in 0..2000u32 {
+                            let a = t * 2000 + i;
+                            let mut ctx = [a.to_le_bytes(), [0; 4]].concat();
+                            match inst.run(&mut ctx) {
+                                Ok(r0) if r0 == a as u64 + 1 => ok += 1,
+                                Ok(r0) => panic!("a={a}: r0={r0}"),
+                                Err(e) => {
+                                    assert!(a % 500 == 7, "a={a}: {e}");
+                                    assert!(e.to_string().contains("host helper fragile panicked"));
+                                    failed += 1;
+                                }
+                            }
+                        }
+                        (ok, failed)
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert_eq!(outcomes, vec![(1996, 4); 4], "{}", inst.engine_name());
+    }
+}
