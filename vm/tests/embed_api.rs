@@ -693,3 +693,26 @@ fn panics_on_some_threads_leave_the_other_runs_alone() {
         assert_eq!(outcomes, vec![(1996, 4); 4], "{}", inst.engine_name());
     }
 }
+
+#[test]
+fn a_helper_given_the_context_reads_it() {
+    let mut linker = Linker::new();
+    linker
+        .func("second", 1000, &[Arg::Ctx], |cx: &mut Call<'_>, c: u64| {
+            cx.read(c + 4, 4).map_or(u64::MAX, |b| b[0] as u64)
+        })
+        .unwrap();
+    let prog = Program::from_asm("call 1000\n exit", ab_type()).unwrap();
+    for rt in runtimes() {
+        let inst = linker.instantiate(&rt, &prog).unwrap();
+        assert_eq!(inst.run(&mut [0, 0, 0, 0, 77, 0, 0, 0]).unwrap(), 77);
+    }
+    // A moved context pointer is refused, as the kernel refuses it.
+    let moved = Program::from_asm("r1 += 4\n call 1000\n exit", ab_type()).unwrap();
+    let (insn, msg) = rejected(linker.instantiate(&Runtime::jit(), &moved));
+    assert_eq!(insn, Some(1));
+    assert!(
+        msg.contains("dereference of modified ctx ptr R1 off=4"),
+        "{msg}"
+    );
+}
