@@ -133,7 +133,10 @@ fn the_verifier_checks_every_call_to_a_host_helper() {
     // A kernel helper the custom type was not given.
     let (insn, msg) = rejected(linker.instantiate(&rt, &build("call 5\n exit")));
     assert_eq!(insn, Some(0));
-    assert!(msg.contains("bpf_ktime_get_ns#5"), "{msg}");
+    assert!(
+        msg.contains("bpf_ktime_get_ns#5") && msg.contains("allow_kernel_helpers"),
+        "{msg}"
+    );
 
     // The same helpers, called as their prototypes say, run.
     let ok = build(

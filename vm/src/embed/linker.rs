@@ -275,8 +275,18 @@ impl Linker {
             if let Insn::Call(CallTarget::Helper(id)) = d.insn {
                 if registry.get(id as i64).is_none() {
                     let what = match ironbpf_helpers::catalog::helper_name(id as i64) {
-                        Some(n) => format!("the kernel helper {n}#{id}"),
-                        None => format!("helper #{id}, which is neither a host helper of the linker nor a kernel helper,"),
+                        Some(n) if standard.get(id as i64).is_none() => format!(
+                            "the kernel helper {n}#{id}, which ironbpf does not implement in userspace,"
+                        ),
+                        Some(n) if pt.kernel_helpers.is_some() => format!(
+                            "the kernel helper {n}#{id} (give it with ProgramType::allow_kernel_helpers)"
+                        ),
+                        Some(n) => format!(
+                            "the kernel helper {n}#{id}, which the kernel does not offer to this type,"
+                        ),
+                        None => format!(
+                            "helper #{id}, which is neither a host helper of the linker nor a kernel helper,"
+                        ),
                     };
                     return Err(Error::Rejected {
                         insn: Some(d.pc),
