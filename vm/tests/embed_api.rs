@@ -719,3 +719,63 @@ fn a_helper_given_the_context_reads_it() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_helper_can_trap_and_cannot_be_fooled_by_unverified_pointers() {
+    let mut linker = Linker::new();
+    linker
+        .func(
+            "checked_div",
+            1000,
+            &[Arg::Scalar, Arg::Scalar],
+            |cx: &mut Call<'_>, a: u64, b: u64| {
+                if b == 0 {
+                    return cx.trap(format!("division of {a} by zero"));
+                }
+                a / b
+            },
+        )
+        .unwrap()
+        .func(
+            "peek",
+            1001,
+            &[Arg::Bytes(8)],
+            |cx: &mut Call<'_>, p: u64| {
+                // The helper ignores the fault; the run still ends with it.
+                cx.read_u64(p).unwrap_or(0)
+            },
+        )
+        .unwrap();
+    let div = Program::from_asm(
+        "r2 = *(u32 *)(r1 + 4)\n r1 = *(u32 *)(r1 + 0)\n call 1000\n exit",
+        ab_type(),
+    )
+    .unwrap();
+    for rt in runtimes() {
+        let inst = linker.instantiate(&rt, &div).unwrap();
+        assert_eq!(inst.run(&mut [84, 0, 0, 0, 2, 0, 0, 0]).unwrap(), 42);
+        let err = inst.run(&mut [84, 0, 0, 0, 0, 0, 0, 0]).unwrap_err();
+        assert_eq!(err.insn(), Some(2));
+        assert!(
+            err.to_string()
+                .contains("checked_div (id 1000) failed: division of 84 by zero"),
+            "{err}"
+        );
+    }
+    // Unverified, a program may hand the helper any number as a pointer:
+    // the helper's read is checked against the run's memory.
+    let forged = Program::from_asm("r1 = 0x1000\n call 1001\n exit", ab_type()).unwrap();
+    assert!(
+        linker.instantiate(&Runtime::jit(), &forged).is_err(),
+        "the verifier refuses it"
+    );
+    for rt in runtimes() {
+        let inst = linker.instantiate_unverified(&rt, &forged).unwrap();
+        let err = inst.run(&mut [0; 8]).unwrap_err();
+        let Some(VmError::HelperFailed { name, message, .. }) = err.vm_error() else {
+            panic!("{err}");
+        };
+        assert_eq!(name, "peek");
+        assert!(message.contains("0x1000"), "{message}");
+    }
+}
