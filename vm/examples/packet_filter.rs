@@ -16,12 +16,14 @@ pub const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/data/sam
 /// Filters every frame of `pcap` through the firewall, on the JIT, and
 /// says how many each verdict got.
 pub fn run(pcap: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    let object = std::fs::read(FIREWALL)?;
+    let object = std::fs::read(FIREWALL).map_err(|e| format!("{FIREWALL}: {e}"))?;
     let filter = Linker::new().instantiate(
         &Runtime::jit(),
         &Program::from_elf(&object, Some("xdp_firewall"))?,
     )?;
-    let mut reader = PcapReader::new(std::fs::File::open(pcap)?)?;
+    let mut reader = PcapReader::new(
+        std::fs::File::open(pcap).map_err(|e| format!("{}: {e}", pcap.display()))?,
+    )?;
     // XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT.
     let mut verdicts = [0u64; 5];
     let mut n = 0;
