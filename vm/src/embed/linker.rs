@@ -167,7 +167,11 @@ impl Linker {
 
     /// Links `prog` (its maps by name, its helper calls), verifies it and
     /// prepares it on `runtime`'s engine. Every map it uses is the
-    /// linker's, so all instances and the host share them.
+    /// linker's, so all instances and the host share them: an ELF map
+    /// whose name the linker has is that map (its type and sizes must
+    /// match, else [`Error::Link`]); one it lacks is created with its
+    /// initial value (`.data`, `.rodata`, frozen as libbpf freezes it) and
+    /// kept for the next instances and the host ([`Linker::get_map`]).
     pub fn instantiate(&self, runtime: &Runtime, prog: &Program) -> Result<Instance, Error> {
         self.build(runtime, prog, true)
     }
