@@ -147,3 +147,21 @@ fn a_fault_at_run_time_names_its_source_line() {
         assert!(err.to_string().contains("counter.c:"), "{err}");
     }
 }
+
+#[test]
+fn instances_of_one_object_share_its_maps_and_shapes_must_match() {
+    let (linker, first) = load(Runtime::interpreter());
+    let prog = Program::from_elf(OBJECT, Some("count_packets")).unwrap();
+    let second = linker.instantiate(&Runtime::jit(), &prog).unwrap();
+    first.test_run(&tcp_to(80)).unwrap();
+    second.test_run(&tcp_to(80)).unwrap();
+    second.test_run(&tcp_to(22)).unwrap();
+    assert_eq!(counter(&linker, 0), 3, "both instances count in one map");
+    // A host map of that name but another shape is not silently replaced.
+    let host = Linker::new();
+    let hash = ironbpf_vm::embed::MapSpec::new(1, 4, 8, 16);
+    host.map("stats", hash).unwrap();
+    let err = host.instantiate(&Runtime::jit(), &prog).unwrap_err();
+    assert!(matches!(err, Error::Link(_)), "{err}");
+    assert!(err.to_string().contains("\"stats\""), "{err}");
+}
