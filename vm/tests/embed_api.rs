@@ -779,3 +779,33 @@ fn a_helper_can_trap_and_cannot_be_fooled_by_unverified_pointers() {
         assert!(message.contains("0x1000"), "{message}");
     }
 }
+
+#[test]
+fn unprivileged_verification_keeps_addresses_and_loops_out() {
+    let mut linker = Linker::new();
+    linker
+        .func("num", 1000, &[Arg::Scalar], |_: &mut Call<'_>, a: u64| a)
+        .unwrap();
+    let leak = Program::from_asm("r1 = r10\n call 1000\n r0 = 0\n exit", ab_type()).unwrap();
+    assert!(linker.instantiate(&Runtime::jit(), &leak).is_ok());
+    let (insn, msg) = rejected(linker.instantiate(&Runtime::jit().unprivileged(), &leak));
+    assert_eq!(
+        (insn, msg.as_str()),
+        (Some(1), "R1 leaks addr into helper function")
+    );
+    // A bounded loop: fine for a privileged loader, refused otherwise.
+    let looped = Program::from_asm(
+        "r0 = 0\n r1 = 10\n r0 += 1\n r1 -= 1\n if r1 != 0 goto -3\n exit",
+        ab_type(),
+    )
+    .unwrap();
+    let inst = linker
+        .instantiate(&Runtime::interpreter(), &looped)
+        .unwrap();
+    assert_eq!(inst.run(&mut [0; 8]).unwrap(), 10);
+    let (insn, msg) = rejected(linker.instantiate(&Runtime::interpreter().unprivileged(), &looped));
+    assert!(
+        insn.is_some() && msg.contains("back-edge"),
+        "{insn:?} {msg}"
+    );
+}

@@ -13,8 +13,9 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arg {
     /// Any value (`ARG_ANYTHING`). Programs are verified as a loader
-    /// with CAP_BPF and CAP_PERFMON, so a pointer passes too (the kernel
-    /// refuses it only to unprivileged loaders).
+    /// with CAP_BPF and CAP_PERFMON by default, so a pointer passes too;
+    /// under [`super::Runtime::unprivileged`] the verifier refuses it, so
+    /// no address reaches the host.
     Scalar,
     /// A pointer to `n` bytes the program has initialised and the helper
     /// reads (`ARG_PTR_TO_MEM | MEM_RDONLY | MEM_FIXED_SIZE`): the

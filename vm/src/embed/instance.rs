@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub struct Runtime {
     pub(crate) jit: bool,
     pub(crate) trusted: bool,
+    pub(crate) privileged: bool,
     pub(crate) budget: u64,
     pub(crate) cpu: u32,
 }
@@ -35,6 +36,7 @@ impl Runtime {
         Runtime {
             jit: false,
             trusted: false,
+            privileged: true,
             budget: crate::Options::default().budget,
             cpu: 0,
         }
@@ -72,6 +74,17 @@ impl Runtime {
     /// (`u64::MAX`: no limit, for verified programs only).
     pub fn budget(mut self, budget: u64) -> Runtime {
         self.budget = budget;
+        self
+    }
+
+    /// Verifies programs as the kernel verifies an unprivileged loader's
+    /// (no CAP_BPF): among the rest, no pointer may reach a host helper's
+    /// [`super::Arg::Scalar`] argument or the return value, and no loop
+    /// (back-edge) is allowed. By default programs are verified as a
+    /// loader with CAP_BPF and CAP_PERFMON (bounded loops, pointers passed
+    /// as numbers).
+    pub fn unprivileged(mut self) -> Runtime {
+        self.privileged = false;
         self
     }
 

@@ -317,6 +317,7 @@ impl Linker {
             let mut opts = VerifyOptions::new(pt.rules);
             opts.attach_type = pt.attach;
             opts.gpl = prog.gpl;
+            opts.privileged = runtime.privileged;
             for &id in &ids {
                 let Some(m) = self.maps.get(id) else { continue };
                 let s = m.spec();
