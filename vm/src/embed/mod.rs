@@ -39,7 +39,8 @@
 //! load, store and atomic tested against the run's memory, an instruction
 //! budget), so a verifier gap cannot become memory corruption. Only the
 //! `unsafe` [`Runtime::jit_trusted`] drops the checks, for verified
-//! programs. A program
+//! programs. Programs are verified as a privileged loader's (bounded
+//! loops allowed) unless [`Runtime::unprivileged`] says otherwise. A program
 //! made without the verifier ([`Linker::instantiate_unverified`]) runs
 //! only with a finite budget. A host helper that panics ends its run with
 //! [`Error::Run`] naming the helper (the panic is caught around the
