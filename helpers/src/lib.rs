@@ -62,6 +62,7 @@
 pub mod abi;
 pub mod catalog;
 pub mod env;
+pub mod fib;
 pub mod format;
 pub mod hostmem;
 pub mod map_calls;
@@ -70,14 +71,18 @@ pub mod misc;
 pub mod net;
 pub mod probe;
 pub mod proto;
+pub mod skb_room;
 pub mod table;
+pub mod tunnel;
+pub mod world;
 
 /// The program-type names [`catalog::func_proto`] takes.
 pub use ironbpf_progtype;
 
 pub use abi::{
     Callbacks, FnHelper, Helper, HelperCtx, HelperEntry, HelperError, HelperRegistry, Packet,
-    PacketKind, Redirect, RunState, FUNC_HANDLE_BASE,
+    PacketKind, Redirect, RunState, TunnelInfo, FUNC_HANDLE_BASE,
 };
 pub use env::{HelperEnv, TaskInfo, TraceRecord};
 pub use map_calls::register_map_helpers;
+pub use world::{World, WorldError};
