@@ -3,9 +3,11 @@
 //! per-CPU metadata dst), `bpf_skb_get_tunnel_key` reads the one the skb
 //! carries. Sizes, flags and errnos follow `net/core/filter.c` of 6.18:
 //!
-//! - `struct bpf_tunnel_key` is 44 bytes; the older layouts (22, 24 and 28
-//!   bytes: up to `tunnel_ext`, `tunnel_label`, `local_ipv4`) are accepted
-//!   and read as if zero-padded; other sizes are `-EINVAL`;
+//! - `struct bpf_tunnel_key` is 44 bytes; the older layouts (8, 22, 24 and
+//!   28 bytes: up to `remote_ipv6[1]`, `tunnel_ext`, `tunnel_label`,
+//!   `local_ipv4`) are accepted, set reads them as if zero-padded, get
+//!   writes only their bytes (8 only for an IPv4 tunnel); other sizes are
+//!   `-EINVAL`;
 //! - set: flags other than `BPF_F_TUNINFO_IPV6 | ZERO_CSUM_TX |
 //!   DONT_FRAGMENT | SEQ_NUMBER | NO_TUNNEL_KEY`, a flow label without
 //!   `BPF_F_TUNINFO_IPV6` or a non-zero `tunnel_ext` are `-EINVAL`;
@@ -64,7 +66,7 @@ fn set_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
     {
         return Ok(neg(EINVAL));
     }
-    if !matches!(size, 22 | 24 | 28 | BPF_TUNNEL_KEY_SIZE) {
+    if !matches!(size, 8 | 22 | 24 | 28 | BPF_TUNNEL_KEY_SIZE) {
         return Ok(neg(EINVAL));
     }
     let mut key = ctx.read(from, size)?;
@@ -123,8 +125,8 @@ fn get_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
         return fail(ctx, EPROTO);
     }
     match size {
-        // Up to local_ipv6[1], tunnel_label, tunnel_ext.
-        32 | 24 | 22 | BPF_TUNNEL_KEY_SIZE => {}
+        // Up to local_ipv4, tunnel_label, tunnel_ext.
+        28 | 24 | 22 | BPF_TUNNEL_KEY_SIZE => {}
         // Up to remote_ipv6[1]: the IPv4 layout only.
         8 if !info.ipv6 => {}
         _ => return fail(ctx, EINVAL),

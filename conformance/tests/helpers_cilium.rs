@@ -1,0 +1,424 @@
+//! The helpers Cilium's tc and XDP programs call, in the kernel and in
+//! ironbpf: `bpf_skb_change_type`, `bpf_skb_change_proto`,
+//! `bpf_skb_adjust_room`, `bpf_skb_set_tunnel_key`/`get_tunnel_key`,
+//! `bpf_redirect_neigh`, `bpf_fib_lookup` and the socket lookups. Each case
+//! is one program test-run on the same packet by `BPF_PROG_TEST_RUN` and by
+//! `ironbpf_vm::testrun`, compared on r0 (its low 32 bits), the packet
+//! handed back and `skb->cb` (where the programs leave what they read back:
+//! the helper's result, `skb->len`, `protocol`, `pkt_type`, ...).
+//!
+//! The tables `bpf_fib_lookup` and the socket lookups read are set up the
+//! same way on both sides: in the kernel, in a fresh network namespace
+//! (`unshare(CLONE_NEWNET)` on the test's thread, configured with `ip`),
+//! in ironbpf, a [`World`] written as JSON from what `ip` reports. What
+//! cannot be set up so is said where it matters (see `fib_cases`).
+//!
+//! Skips with a `skipped:` line where bpf(2) (or, for the FIB and socket
+//! cases, a new network namespace) cannot be had; fails instead under
+//! IRONBPF_REQUIRE_KERNEL=1.
+
+use ironbpf_helpers::env::HelperEnv;
+use ironbpf_helpers::{HelperRegistry, World};
+use ironbpf_isa::assemble_program;
+use ironbpf_kernel::{load_program, ProgLoad, TestRun};
+use ironbpf_vm::{progtype, testrun, Interpreter, Options, ProgType};
+use std::process::Command;
+use std::sync::Arc;
+
+/// `skb->cb`'s offset and length in `struct __sk_buff`.
+const CB: std::ops::Range<usize> = 48..68;
+
+/// Ethernet + IPv4 (checksum correct) + TCP + payload, 128 bytes.
+fn ipv4_packet() -> Vec<u8> {
+    let mut p = vec![0u8; 128];
+    p[12] = 0x08;
+    p[14..34].copy_from_slice(&[
+        0x45, 0, 0, 114, 0, 1, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    p[34..38].copy_from_slice(&[0x9c, 0x40, 0x00, 0x17]);
+    for (i, b) in p[54..].iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    p
+}
+
+/// Ethernet + IPv6 + TCP + payload, 128 bytes.
+fn ipv6_packet() -> Vec<u8> {
+    let mut p = vec![0u8; 128];
+    p[12..14].copy_from_slice(&[0x86, 0xdd]);
+    p[14..22].copy_from_slice(&[0x60, 0, 0, 0, 0, 74, 6, 64]);
+    p[22] = 0xfd;
+    p[37] = 1;
+    p[38] = 0xfd;
+    p[53] = 2;
+    for (i, b) in p[74..].iter_mut().enumerate() {
+        *b = 0x80 | i as u8;
+    }
+    p
+}
+
+/// An ARP frame: neither IPv4 nor IPv6.
+fn arp_packet() -> Vec<u8> {
+    let mut p = vec![0u8; 64];
+    p[..6].copy_from_slice(&[0xff; 6]);
+    p[12..14].copy_from_slice(&[0x08, 0x06]);
+    p
+}
+
+struct Case {
+    name: String,
+    pt: &'static ProgType,
+    asm: String,
+    data: Vec<u8>,
+}
+
+/// What a run gave: r0's low 32 bits, the packet, `skb->cb`.
+type Outcome = (u32, Vec<u8>, Vec<u8>);
+
+fn kernel_side(c: &Case) -> Result<Outcome, String> {
+    let slots = assemble_program(&c.asm).map_err(|e| e.to_string())?;
+    let words: Vec<u64> = slots.slots().iter().map(|s| s.to_u64()).collect();
+    let out = load_program(&ProgLoad {
+        prog_type: c.pt.kernel_id(),
+        insns: &words,
+        ..Default::default()
+    });
+    let prog = out
+        .result
+        .map_err(|e| format!("{e}: {}", out.first_error_line.unwrap_or_default()))?;
+    let ctx = vec![0u8; c.pt.ctx_size as usize];
+    let xdp = c.pt.id == Some(progtype::ProgTypeId::Xdp);
+    let r = prog
+        .test_run(&TestRun {
+            data: &c.data,
+            ctx: (!xdp).then_some(&ctx[..]),
+            data_out_size: 16384,
+            ..Default::default()
+        })
+        .map_err(|e| e.to_string())?;
+    let cb = if xdp {
+        Vec::new()
+    } else {
+        r.ctx_out.get(CB).unwrap_or_default().to_vec()
+    };
+    Ok((r.retval, r.data_out, cb))
+}
+
+fn ours_side(c: &Case, env: &Arc<HelperEnv>) -> Result<Outcome, String> {
+    let prog = assemble_program(&c.asm).map_err(|e| e.to_string())?;
+    let helpers = HelperRegistry::standard_with(env.clone()).for_prog_type(c.pt.kernel_id());
+    let vm = Interpreter::new(&prog, &helpers, Options::default()).map_err(|e| e.to_string())?;
+    let xdp = c.pt.id == Some(progtype::ProgTypeId::Xdp);
+    let ctx = vec![0u8; c.pt.ctx_size as usize];
+    let out = testrun::run(
+        &vm,
+        c.pt,
+        &testrun::TestRun {
+            data: &c.data,
+            ctx: (!xdp).then_some(&ctx[..]),
+            ..Default::default()
+        },
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    let cb = if xdp {
+        Vec::new()
+    } else {
+        out.ctx_out[CB].to_vec()
+    };
+    Ok((out.r0 as u32, out.data_out, cb))
+}
+
+/// Runs every case on both sides; the descriptions of those that differ.
+fn compare(cases: &[Case], env: &Arc<HelperEnv>) -> (usize, Vec<String>) {
+    let mut failures = Vec::new();
+    for c in cases {
+        let theirs = match kernel_side(c) {
+            Ok(t) => t,
+            Err(e) => {
+                failures.push(format!(
+                    "{}: the kernel refused the test program: {e}\n{}",
+                    c.name, c.asm
+                ));
+                continue;
+            }
+        };
+        let ours = match ours_side(c, env) {
+            Ok(o) => o,
+            Err(e) => {
+                failures.push(format!("{}: ironbpf failed: {e}\n{}", c.name, c.asm));
+                continue;
+            }
+        };
+        if ours != theirs {
+            let first_diff = ours
+                .1
+                .iter()
+                .zip(&theirs.1)
+                .position(|(a, b)| a != b)
+                .unwrap_or(ours.1.len().min(theirs.1.len()));
+            failures.push(format!(
+                "{}: ours r0 = {:#x}, kernel r0 = {:#x}; cb ours {:02x?} kernel {:02x?}; packets {} and {} bytes, first difference at byte {first_diff}: ours {:02x?} kernel {:02x?}",
+                c.name,
+                ours.0,
+                theirs.0,
+                ours.2,
+                theirs.2,
+                ours.1.len(),
+                theirs.1.len(),
+                &ours.1[first_diff.min(ours.1.len())..(first_diff + 16).min(ours.1.len())],
+                &theirs.1[first_diff.min(theirs.1.len())..(first_diff + 16).min(theirs.1.len())],
+            ));
+        }
+    }
+    (cases.len(), failures)
+}
+
+/// After a helper call: r0 to cb[0], then `len`, `protocol`, `pkt_type`
+/// and `hash` to cb[1..5]; the program returns the helper's r0.
+const READ_BACK: &str = "r7 = r0\n*(u32 *)(r6 +48) = r7\n\
+    r1 = *(u32 *)(r6 +0)\n*(u32 *)(r6 +52) = r1\n\
+    r1 = *(u32 *)(r6 +16)\n*(u32 *)(r6 +56) = r1\n\
+    r1 = *(u32 *)(r6 +4)\n*(u32 *)(r6 +60) = r1\n\
+    r1 = *(u32 *)(r6 +68)\n*(u32 *)(r6 +64) = r1\n\
+    r0 = r7\nexit\n";
+
+/// Stores `bytes` on the stack from `r10 - off` up, 8 at a time.
+fn stack_bytes(bytes: &[u8], off: i32) -> String {
+    let mut s = String::new();
+    for (i, c) in bytes.chunks(8).enumerate() {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        s += &format!(
+            "r1 = {:#x} ll\n*(u64 *)(r10 {}) = r1\n",
+            u64::from_le_bytes(w),
+            -off + 8 * i as i32
+        );
+    }
+    s
+}
+
+fn packet_cases() -> Vec<Case> {
+    let tc: &'static ProgType = &progtype::SCHED_CLS;
+    let mut v = Vec::new();
+    let mut push = |name: String, asm: String, data: Vec<u8>| {
+        v.push(Case {
+            name,
+            pt: tc,
+            asm,
+            data,
+        })
+    };
+
+    // bpf_skb_change_type: the packet types up to PACKET_OTHERHOST.
+    for ty in [0u32, 1, 2, 3, 4, 7, u32::MAX] {
+        push(
+            format!("skb_change_type {ty}"),
+            format!("r6 = r1\nr2 = {ty:#x} ll\ncall bpf_skb_change_type\n{READ_BACK}"),
+            ipv4_packet(),
+        );
+    }
+    let mut bcast = ipv4_packet();
+    bcast[..6].copy_from_slice(&[0xff; 6]);
+    push(
+        "skb_change_type on a broadcast frame".into(),
+        format!("r6 = r1\nr2 = 3\ncall bpf_skb_change_type\n{READ_BACK}"),
+        bcast,
+    );
+
+    // bpf_skb_change_proto: htons(ETH_P_IPV6) = 0xdd86, htons(ETH_P_IP) = 8.
+    for (name, proto, flags, data) in [
+        ("4 to 6", 0xdd86u32, 0u32, ipv4_packet()),
+        ("4 to 6 with flags", 0xdd86, 1, ipv4_packet()),
+        ("4 to 4", 0x0008, 0, ipv4_packet()),
+        ("6 to 4", 0x0008, 0, ipv6_packet()),
+        ("6 to 6", 0xdd86, 0, ipv6_packet()),
+        ("4 to an unknown protocol", 0x3412, 0, ipv4_packet()),
+        ("6 to 4 on a bare ipv6 header", 0x0008, 0, ipv6_packet()[..54].to_vec()),
+        ("arp to 6", 0xdd86, 0, arp_packet()),
+    ] {
+        push(
+            format!("skb_change_proto {name}"),
+            format!("r6 = r1\nr2 = {proto:#x}\nr3 = {flags}\ncall bpf_skb_change_proto\n{READ_BACK}"),
+            data,
+        );
+    }
+
+    // bpf_skb_adjust_room: modes, encap and decap flags, limits.
+    const NET: u32 = 0;
+    const MAC: u32 = 1;
+    let encap4 = 1u64 << 1;
+    let encap6 = 1u64 << 2;
+    let gre = 1u64 << 3;
+    let udp = 1u64 << 4;
+    let no_csum_reset = 1u64 << 5;
+    let l2_eth = 1u64 << 6;
+    let decap4 = 1u64 << 7;
+    let decap6 = 1u64 << 8;
+    let l2 = |n: u64| n << 56;
+    for (name, diff, mode, flags, data) in [
+        ("grow 8 at mac", 8i32, MAC, 0u64, ipv4_packet()),
+        ("grow 8 at net", 8, NET, 0, ipv4_packet()),
+        ("grow 0 at net", 0, NET, 0, ipv4_packet()),
+        ("shrink 8 at net", -8, NET, 0, ipv4_packet()),
+        ("shrink 8 at mac", -8, MAC, 0, ipv4_packet()),
+        ("grow 40 at net on ipv6", 40, NET, 0, ipv6_packet()),
+        ("shrink 40 at mac on ipv6", -40, MAC, 0, ipv6_packet()),
+        ("encap ipv4 in ipv4", 20, MAC, encap4, ipv4_packet()),
+        ("encap ipv4/udp", 28, MAC, encap4 | udp, ipv4_packet()),
+        ("encap ipv4/gre", 24, MAC, encap4 | gre, ipv4_packet()),
+        ("encap ipv6 outer on ipv4", 40, MAC, encap6, ipv4_packet()),
+        ("encap ipv4 outer on ipv6", 20, MAC, encap4, ipv6_packet()),
+        ("encap both l3", 20, MAC, encap4 | encap6, ipv4_packet()),
+        ("encap gre and udp", 40, MAC, encap4 | gre | udp, ipv4_packet()),
+        ("encap l2 eth 14", 48, MAC, encap4 | udp | l2_eth | l2(14), ipv4_packet()),
+        ("encap l2 eth 10", 48, MAC, encap4 | udp | l2_eth | l2(10), ipv4_packet()),
+        ("encap l2 longer than the room", 20, MAC, encap4 | l2(30), ipv4_packet()),
+        ("decap ipv4", -20, MAC, decap4, ipv4_packet()),
+        ("decap ipv6 from ipv4", -20, MAC, decap6, ipv4_packet()),
+        ("decap ipv4 from ipv6", -20, MAC, decap4, ipv6_packet()),
+        ("decap both", -20, MAC, decap4 | decap6, ipv4_packet()),
+        ("decap while growing", 20, MAC, decap4, ipv4_packet()),
+        ("shrink with encap flags", -20, MAC, encap4, ipv4_packet()),
+        ("unknown flag", 8, NET, 1 << 9, ipv4_packet()),
+        ("len_diff 0xfff", 0xfff, NET, 0, ipv4_packet()),
+        ("len_diff 0x1000", 0x1000, NET, 0, ipv4_packet()),
+        ("len_diff -0x1000", -0x1000, NET, 0, ipv4_packet()),
+        ("mode 2", 8, 2, 0, ipv4_packet()),
+        ("shrink below the ipv4 header", -100, NET, 0, ipv4_packet()),
+        ("shrink everything past the mac header", -114, MAC, 0, ipv4_packet()),
+        ("shrink to exactly the ipv4 header", -94, MAC, 0, ipv4_packet()),
+        ("on arp", 8, MAC, 0, arp_packet()),
+    ] {
+        push(
+            format!("skb_adjust_room {name}"),
+            format!(
+                "r6 = r1\nr2 = {diff}\nr3 = {mode}\nr4 = {flags:#x} ll\ncall bpf_skb_adjust_room\n{READ_BACK}"
+            ),
+            data,
+        );
+    }
+    push(
+        "skb_adjust_room encap twice".into(),
+        format!(
+            "r6 = r1\nr2 = 20\nr3 = 1\nr4 = 2\ncall bpf_skb_adjust_room\nr1 = r6\nr2 = 20\nr3 = 1\nr4 = 2\ncall bpf_skb_adjust_room\n{READ_BACK}"
+        ),
+        ipv4_packet(),
+    );
+    // The checksum state: csum_level INC makes the skb CHECKSUM_UNNECESSARY;
+    // adjust_room resets it unless told not to; the query tells.
+    for flags in [0, no_csum_reset] {
+        push(
+            format!("skb_adjust_room csum reset, flags {flags:#x}"),
+            format!(
+                "r6 = r1\nr2 = 1\ncall bpf_csum_level\nr1 = r6\nr2 = 8\nr3 = 1\nr4 = {flags}\ncall bpf_skb_adjust_room\n\
+                 *(u32 *)(r6 +52) = r0\nr1 = r6\nr2 = 0\ncall bpf_csum_level\n*(u32 *)(r6 +48) = r0\nexit\n"
+            ),
+            ipv4_packet(),
+        );
+    }
+
+    // bpf_skb_set_tunnel_key / get_tunnel_key.
+    let mut key4 = vec![0u8; 44];
+    key4[..4].copy_from_slice(&0x1122_3344u32.to_ne_bytes());
+    key4[4..8].copy_from_slice(&0x0a00_0001u32.to_ne_bytes());
+    key4[20] = 0x10;
+    key4[21] = 64;
+    key4[28..32].copy_from_slice(&0x0a00_0002u32.to_ne_bytes());
+    let mut key6 = key4.clone();
+    for i in 0..16 {
+        key6[4 + i] = 0x20 + i as u8;
+        key6[28 + i] = 0x40 + i as u8;
+    }
+    key6[24..28].copy_from_slice(&0xfff_abcdeu32.to_ne_bytes());
+    let mut key4_label = key4.clone();
+    key4_label[24] = 1;
+    let mut key4_ext = key4.clone();
+    key4_ext[22] = 1;
+    let v6 = 1u64;
+    let tflags = 1u64 << 4;
+    // (name, key, set size, set flags, get size, get flags); a set size 0
+    // is no set.
+    let tunnel: Vec<(&str, &Vec<u8>, u32, u64, u32, u64)> = vec![
+        ("get without set", &key4, 0, 0, 44, 0),
+        ("v4", &key4, 44, 0, 44, 0),
+        ("v4 with the flags", &key4, 44, 0, 44, tflags),
+        ("v4 all set flags", &key4, 44, 0b11110, 44, tflags),
+        ("v4 dont fragment and seq", &key4, 44, 0b01100, 44, tflags),
+        ("v4 read as v6", &key4, 44, 0, 44, v6),
+        ("v6", &key6, 44, v6, 44, v6),
+        ("v6 with the flags", &key6, 44, v6 | 0b10, 44, v6 | tflags),
+        ("v6 read as v4", &key6, 44, v6, 44, 0),
+        ("v6 read with 8 bytes", &key6, 44, v6, 8, v6),
+        ("set 28, get 44", &key4, 28, 0, 44, 0),
+        ("set 24, get 32", &key4, 24, 0, 32, 0),
+        ("set 22, get 24", &key4, 22, 0, 24, 0),
+        ("get 22", &key4, 44, 0, 22, 0),
+        ("get 8", &key4, 44, 0, 8, 0),
+        ("get 40", &key4, 44, 0, 40, 0),
+        ("get 28", &key4, 44, 0, 28, 0),
+        ("get 32", &key4, 44, 0, 32, 0),
+        ("set 8, get 44", &key4, 8, 0, 44, 0),
+        ("set 8 v6", &key6, 8, v6, 44, v6),
+        ("set 30", &key4, 30, 0, 44, 0),
+        ("set unknown flag", &key4, 44, 1 << 5, 44, 0),
+        ("set v4 with a label", &key4_label, 44, 0, 44, 0),
+        ("set v6 with a label", &key4_label, 44, v6, 44, v6),
+        ("set with tunnel_ext", &key4_ext, 44, 0, 44, 0),
+        ("get unknown flag", &key4, 44, 0, 44, 1 << 2),
+    ];
+    for (name, key, set_size, set_flags, get_size, get_flags) in tunnel {
+        let mut asm = String::from("r6 = r1\n");
+        if set_size > 0 {
+            asm += &stack_bytes(key, 48);
+            asm += &format!(
+                "r1 = r6\nr2 = r10\nr2 += -48\nr3 = {set_size}\nr4 = {set_flags}\ncall bpf_skb_set_tunnel_key\n*(u32 *)(r6 +52) = r0\n"
+            );
+        }
+        asm += &stack_bytes(&[0xa5; 48], 96);
+        asm += &format!(
+            "r1 = r6\nr2 = r10\nr2 += -96\nr3 = {get_size}\nr4 = {get_flags}\ncall bpf_skb_get_tunnel_key\n*(u32 *)(r6 +48) = r0\n\
+             r1 = r6\nr2 = 0\nr3 = r10\nr3 += -96\nr4 = 48\nr5 = 0\ncall bpf_skb_store_bytes\nr0 = *(u32 *)(r6 +48)\nexit\n"
+        );
+        push(format!("tunnel key {name}"), asm, ipv4_packet());
+    }
+
+    // bpf_redirect_neigh.
+    for (name, params, plen, flags) in [
+        ("no params", false, 0, 0u64),
+        ("params", true, 20, 0),
+        ("params, plen 8", true, 8, 0),
+        ("params, plen 24", true, 24, 0),
+        ("flags", false, 0, 1),
+    ] {
+        let p = if params {
+            "*(u64 *)(r10 -24) = 2\n*(u64 *)(r10 -16) = 0\n*(u64 *)(r10 -8) = 0\nr2 = r10\nr2 += -24\n"
+        } else {
+            "r2 = 0\n"
+        };
+        push(
+            format!("redirect_neigh {name}"),
+            format!("r6 = r1\n{p}r1 = 1\nr3 = {plen}\nr4 = {flags}\ncall bpf_redirect_neigh\nexit\n"),
+            ipv4_packet(),
+        );
+    }
+    v
+}
+
+#[test]
+fn packet_helpers_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("packet_helpers_agree_with_the_kernel") {
+        return;
+    }
+    let env = Arc::new(HelperEnv::host());
+    let cases = packet_cases();
+    let (n, failures) = compare(&cases, &env);
+    eprintln!("{} of {n} cases agree with the kernel", n - failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(n >= 70, "{n} cases ran");
+}
