@@ -129,9 +129,11 @@ fn ours_side(c: &Case, env: &Arc<HelperEnv>) -> Result<Outcome, String> {
     Ok((out.r0 as u32, out.data_out, cb))
 }
 
-/// Runs every case on both sides; the descriptions of those that differ.
-fn compare(cases: &[Case], env: &Arc<HelperEnv>) -> (usize, Vec<String>) {
+/// Runs every case on both sides; the descriptions of those that differ,
+/// and the kernel's r0 by case.
+fn compare(cases: &[Case], env: &Arc<HelperEnv>) -> (Vec<(String, u32)>, Vec<String>) {
     let mut failures = Vec::new();
+    let mut results = Vec::new();
     for c in cases {
         let theirs = match kernel_side(c) {
             Ok(t) => t,
@@ -143,6 +145,7 @@ fn compare(cases: &[Case], env: &Arc<HelperEnv>) -> (usize, Vec<String>) {
                 continue;
             }
         };
+        results.push((c.name.clone(), theirs.0));
         let ours = match ours_side(c, env) {
             Ok(o) => o,
             Err(e) => {
@@ -171,7 +174,16 @@ fn compare(cases: &[Case], env: &Arc<HelperEnv>) -> (usize, Vec<String>) {
             ));
         }
     }
-    (cases.len(), failures)
+    (results, failures)
+}
+
+/// The kernel's r0 of the case named `name`.
+fn r0_of(results: &[(String, u32)], name: &str) -> u32 {
+    results
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no case {name:?}"))
+        .1
 }
 
 /// After a helper call: r0 to cb[0], then `len`, `protocol`, `pkt_type`
@@ -412,7 +424,8 @@ fn packet_helpers_agree_with_the_kernel() {
     }
     let env = Arc::new(HelperEnv::host());
     let cases = packet_cases();
-    let (n, failures) = compare(&cases, &env);
+    let (results, failures) = compare(&cases, &env);
+    let n = cases.len();
     eprintln!("{} of {n} cases agree with the kernel", n - failures.len());
     assert!(
         failures.is_empty(),
@@ -420,5 +433,373 @@ fn packet_helpers_agree_with_the_kernel() {
         failures.len(),
         failures.join("\n")
     );
-    assert!(n >= 70, "{n} cases ran");
+    assert!(n >= 80, "{n} cases ran");
+    // The cases reach the helpers' paths, not one refusal over and over.
+    for (name, r0) in [
+        ("skb_change_proto 4 to 6", 0i32),
+        ("skb_change_proto 4 to 4", -524),
+        ("skb_adjust_room encap twice", -114),
+        ("skb_adjust_room len_diff 0x1000", -14),
+        ("tunnel key v4 read as v6", -71),
+        ("tunnel key v6", 0),
+        ("redirect_neigh params", 7),
+        ("redirect_neigh flags", 2),
+    ] {
+        assert_eq!(r0_of(&results, name), r0 as u32, "the kernel's r0 for {name}");
+    }
+}
+
+/// Runs `sh -c script` (in the calling thread's network namespace).
+fn sh(script: &str) -> Result<String, String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .map_err(|e| format!("sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`{script}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The ifindex of a device, from `ip -o link`.
+fn ifindex(dev: &str) -> Result<u32, String> {
+    let out = sh(&format!("ip -o link show dev {dev}"))?;
+    out.split(':')
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("cannot read {dev}'s ifindex from {out:?}"))
+}
+
+/// The namespace both sides see: lo, and a veth pair whose veth0 holds
+/// 10.1.0.1/24 and fd00:1::1/64, with gateway, blackhole, unreachable,
+/// prohibit, MTU-locked, IPv6-gateway and table-100 routes and three
+/// neighbours. Configures the current (fresh) namespace with `ip` and
+/// returns the same as a world.
+fn set_up_namespace() -> Result<World, String> {
+    sh("ip link set lo up
+        ip link add veth0 type veth peer name veth1
+        ip link set veth0 address 02:00:00:00:00:01
+        ip link set veth1 address 02:00:00:00:00:02
+        ip link set veth0 addrgenmode none
+        ip link set veth1 addrgenmode none
+        ip link set veth0 up
+        ip link set veth1 up
+        ip addr add 10.1.0.1/24 dev veth0
+        ip -6 addr add fd00:1::1/64 dev veth0 nodad
+        ip neigh add 10.1.0.2 lladdr 02:00:00:00:00:aa dev veth0 nud permanent
+        ip neigh add 10.1.0.4 lladdr 02:00:00:00:00:bb dev veth0 nud stale
+        ip -6 neigh add fd00:1::2 lladdr 02:00:00:00:00:cc dev veth0 nud permanent
+        ip route add 192.0.2.0/24 via 10.1.0.2
+        ip route add 192.0.3.0/24 via 10.1.0.2 mtu lock 1400
+        ip route add 192.0.5.0/24 via 10.1.0.4 metric 20
+        ip route add 192.0.4.0/24 via inet6 fd00:1::2 dev veth0
+        ip route add blackhole 198.51.100.0/24
+        ip route add unreachable 203.0.113.0/24
+        ip route add prohibit 100.64.0.0/10
+        ip route add 192.0.2.0/24 via 10.1.0.2 table 100 metric 5
+        ip -6 route add 2001:db8::/32 via fd00:1::2
+        for d in veth0 veth1; do
+            echo 1 > /proc/sys/net/ipv4/conf/$d/forwarding
+            echo 1 > /proc/sys/net/ipv6/conf/$d/forwarding
+        done")?;
+    let (v0, v1) = (ifindex("veth0")?, ifindex("veth1")?);
+    let json = format!(
+        r#"{{
+        "interfaces": [
+            {{"ifindex": 1, "name": "lo", "loopback": true, "mtu": 65536,
+              "addresses": ["127.0.0.1/8", "::1/128"]}},
+            {{"ifindex": {v0}, "name": "veth0", "mac": "02:00:00:00:00:01",
+              "forwarding": true, "forwarding_v6": true,
+              "addresses": ["10.1.0.1/24", "fd00:1::1/64"]}},
+            {{"ifindex": {v1}, "name": "veth1", "mac": "02:00:00:00:00:02",
+              "forwarding": true, "forwarding_v6": true}}
+        ],
+        "routes": [
+            {{"dst": "192.0.2.0/24", "dev": {v0}, "gateway": "10.1.0.2"}},
+            {{"dst": "192.0.3.0/24", "dev": {v0}, "gateway": "10.1.0.2", "mtu": 1400}},
+            {{"dst": "192.0.5.0/24", "dev": {v0}, "gateway": "10.1.0.4", "metric": 20}},
+            {{"dst": "192.0.4.0/24", "dev": {v0}, "gateway": "fd00:1::2"}},
+            {{"dst": "198.51.100.0/24", "type": "blackhole"}},
+            {{"dst": "203.0.113.0/24", "type": "unreachable"}},
+            {{"dst": "100.64.0.0/10", "type": "prohibit"}},
+            {{"dst": "192.0.2.0/24", "dev": {v0}, "gateway": "10.1.0.2", "table": 100, "metric": 5}},
+            {{"dst": "2001:db8::/32", "dev": {v0}, "gateway": "fd00:1::2"}}
+        ],
+        "neighbours": [
+            {{"ip": "10.1.0.2", "dev": {v0}, "mac": "02:00:00:00:00:aa"}},
+            {{"ip": "10.1.0.4", "dev": {v0}, "mac": "02:00:00:00:00:bb", "state": "stale"}},
+            {{"ip": "fd00:1::2", "dev": {v0}, "mac": "02:00:00:00:00:cc"}}
+        ]
+    }}"#
+    );
+    World::from_json(&json).map_err(|e| e.to_string())
+}
+
+/// A `struct bpf_fib_lookup`.
+fn fib_params(dst: &str, ifindex: u32, tot_len: u16, tbid: u32, family: Option<u8>) -> [u8; 64] {
+    let dst: std::net::IpAddr = dst.parse().expect("an address");
+    let mut p = [0u8; 64];
+    p[0] = family.unwrap_or(if dst.is_ipv4() { 2 } else { 10 });
+    p[1] = 6;
+    p[2..4].copy_from_slice(&40000u16.to_be_bytes());
+    p[4..6].copy_from_slice(&80u16.to_be_bytes());
+    p[6..8].copy_from_slice(&tot_len.to_ne_bytes());
+    p[8..12].copy_from_slice(&ifindex.to_ne_bytes());
+    match dst {
+        std::net::IpAddr::V4(a) => {
+            p[16..20].copy_from_slice(&[10, 9, 9, 9]);
+            p[32..36].copy_from_slice(&a.octets());
+        }
+        std::net::IpAddr::V6(a) => {
+            p[16] = 0xfd;
+            p[31] = 9;
+            p[32..48].copy_from_slice(&a.octets());
+        }
+    }
+    p[48..52].copy_from_slice(&tbid.to_ne_bytes());
+    // smac/dmac start as a pattern, so that what the lookup writes shows.
+    p[52..64].copy_from_slice(&[0xee; 12]);
+    p
+}
+
+/// A program that calls `bpf_fib_lookup` on `params` and copies them into
+/// the packet; it returns the lookup's result.
+fn fib_case(
+    name: String,
+    pt: &'static ProgType,
+    params: [u8; 64],
+    plen: u32,
+    flags: u64,
+) -> Case {
+    let xdp = pt.id == Some(progtype::ProgTypeId::Xdp);
+    let store = if xdp {
+        "r1 = r6\nr2 = 0\nr3 = r10\nr3 += -64\nr4 = 64\ncall bpf_xdp_store_bytes\n"
+    } else {
+        "r1 = r6\nr2 = 0\nr3 = r10\nr3 += -64\nr4 = 64\nr5 = 0\ncall bpf_skb_store_bytes\n"
+    };
+    Case {
+        name,
+        pt,
+        asm: format!(
+            "r6 = r1\n{}r1 = r6\nr2 = r10\nr2 += -64\nr3 = {plen}\nr4 = {flags:#x}\ncall bpf_fib_lookup\nr7 = r0\n{store}r0 = r7\nexit\n",
+            stack_bytes(&params, 64)
+        ),
+        data: ipv4_packet(),
+    }
+}
+
+fn fib_cases(v0: u32, v1: u32) -> Vec<Case> {
+    let tc: &'static ProgType = &progtype::SCHED_CLS;
+    let xdp: &'static ProgType = &progtype::XDP;
+    const DIRECT: u64 = 1;
+    const OUTPUT: u64 = 2;
+    const SKIP_NEIGH: u64 = 4;
+    const TBID: u64 = 8;
+    const SRC: u64 = 16;
+    const MARK: u64 = 32;
+    let p = |dst: &str, ifindex: u32| fib_params(dst, ifindex, 0, 0, None);
+    let mut cases: Vec<(&str, [u8; 64], u32, u64)> = vec![
+        ("lo does not forward", p("192.0.2.9", 1), 64, 0),
+        ("unknown ifindex", p("192.0.2.9", 99), 64, 0),
+        ("family 3", fib_params("192.0.2.9", v0, 0, 0, Some(3)), 64, 0),
+        ("plen 32", p("192.0.2.9", v0), 32, 0),
+        ("unknown flag", p("192.0.2.9", v0), 64, 1 << 6),
+        ("via a gateway", p("192.0.2.9", v0), 64, 0),
+        ("from veth1", p("192.0.2.9", v1), 64, 0),
+        ("on the link, no neighbour", p("10.1.0.7", v0), 64, 0),
+        ("on the link, skip neigh", p("10.1.0.7", v0), 64, SKIP_NEIGH),
+        ("on the link, a neighbour", p("10.1.0.2", v0), 64, 0),
+        ("own address", p("10.1.0.1", v0), 64, 0),
+        ("subnet broadcast", p("10.1.0.255", v0), 64, 0),
+        ("loopback address", p("127.0.0.1", v0), 64, 0),
+        ("blackhole", p("198.51.100.1", v0), 64, 0),
+        ("unreachable", p("203.0.113.1", v0), 64, 0),
+        ("prohibit", p("100.64.1.1", v0), 64, 0),
+        ("no route", p("8.8.8.8", v0), 64, 0),
+        ("tot_len over the mtu", fib_params("192.0.2.9", v0, 1600, 0, None), 64, 0),
+        ("tot_len under the mtu", fib_params("192.0.2.9", v0, 1000, 0, None), 64, 0),
+        ("locked route mtu, tot_len over", fib_params("192.0.3.1", v0, 1450, 0, None), 64, 0),
+        ("locked route mtu, no tot_len", p("192.0.3.1", v0), 64, 0),
+        ("stale neighbour, metric 20", p("192.0.5.1", v0), 64, 0),
+        ("ipv4 via an ipv6 gateway", p("192.0.4.1", v0), 64, 0),
+        ("source address", p("192.0.2.9", v0), 64, SRC),
+        ("output through veth0", p("192.0.2.9", v0), 64, OUTPUT),
+        ("output through veth1", p("192.0.2.9", v1), 64, OUTPUT),
+        ("direct", p("192.0.2.9", v0), 64, DIRECT),
+        ("direct, own address", p("10.1.0.1", v0), 64, DIRECT),
+        ("direct, table 100", fib_params("192.0.2.9", v0, 0, 100, None), 64, DIRECT | TBID),
+        ("direct, table 101", fib_params("192.0.2.9", v0, 0, 101, None), 64, DIRECT | TBID),
+        ("direct, table 255", fib_params("10.1.0.1", v0, 0, 255, None), 64, DIRECT | TBID),
+        ("tbid without direct", fib_params("192.0.2.9", v0, 0, 100, None), 64, TBID),
+        ("mark", p("192.0.2.9", v0), 64, MARK),
+        ("ipv6 lo does not forward", p("2001:db8::5", 1), 64, 0),
+        ("ipv6 via a gateway", p("2001:db8::5", v0), 64, 0),
+        ("ipv6 no route", p("2001:db9::1", v0), 64, 0),
+        ("ipv6 own address", p("fd00:1::1", v0), 64, 0),
+        ("ipv6 on the link, no neighbour", p("fd00:1::7", v0), 64, 0),
+        ("ipv6 on the link, a neighbour", p("fd00:1::2", v0), 64, 0),
+        ("ipv6 source address", p("2001:db8::5", v0), 64, SRC),
+        ("ipv6 skip neigh", p("fd00:1::7", v0), 64, SKIP_NEIGH),
+        ("ipv6 direct", p("2001:db8::5", v0), 64, DIRECT),
+        ("ipv6 direct, table 100", fib_params("2001:db8::5", v0, 0, 100, None), 64, DIRECT | TBID),
+        ("ipv6 tot_len over the mtu", fib_params("2001:db8::5", v0, 1600, 0, None), 64, 0),
+    ];
+    let mut v = Vec::new();
+    for (name, params, plen, flags) in cases.drain(..) {
+        for pt in [tc, xdp] {
+            v.push(fib_case(
+                format!("fib_lookup {} {name}", pt.name),
+                pt,
+                params,
+                plen,
+                flags,
+            ));
+        }
+    }
+    v
+}
+
+/// A program that looks a socket up (`call`) with `tuple` and returns 0
+/// for none, else 1 with the socket's family, state, src_port and
+/// dst_port in cb[1..5], releasing it.
+fn sk_case(name: &str, call: &str, tuple: &[u8], size: u32, netns: i64, flags: u64) -> Case {
+    Case {
+        name: format!("{call} {name}"),
+        pt: &progtype::SCHED_CLS,
+        asm: format!(
+            "r6 = r1\n{}r1 = r6\nr2 = r10\nr2 += -40\nr3 = {size}\nr4 = {netns} ll\nr5 = {flags}\ncall bpf_{call}\n\
+             if r0 != 0 goto +2\nr0 = 0\nexit\nr8 = r0\n\
+             r1 = *(u32 *)(r8 +4)\n*(u32 *)(r6 +52) = r1\nr1 = *(u32 *)(r8 +72)\n*(u32 *)(r6 +56) = r1\n\
+             r1 = *(u32 *)(r8 +44)\n*(u32 *)(r6 +60) = r1\nr1 = *(u16 *)(r8 +48)\n*(u32 *)(r6 +64) = r1\n\
+             r1 = r8\ncall bpf_sk_release\nr0 = 1\nexit\n",
+            stack_bytes(&{
+                let mut t = tuple.to_vec();
+                t.resize(40, 0);
+                t
+            }, 40)
+        ),
+        data: ipv4_packet(),
+    }
+}
+
+fn tuple4(saddr: [u8; 4], sport: u16, daddr: [u8; 4], dport: u16) -> Vec<u8> {
+    let mut t = saddr.to_vec();
+    t.extend_from_slice(&daddr);
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t
+}
+
+/// The FIB and socket cases, run on a thread of their own whose network
+/// namespace is new (the kernel's test run uses the caller's namespace's
+/// loopback device, so its lookups see what this thread configured).
+#[test]
+fn fib_and_socket_lookups_agree_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("fib_and_socket_lookups_agree_with_the_kernel") {
+        return;
+    }
+    let result = std::thread::spawn(|| -> Result<(Vec<(String, u32)>, Vec<String>), String> {
+        // SAFETY: unshare takes no pointers; it moves only this thread.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(format!(
+                "unshare(CLONE_NEWNET): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let mut world = set_up_namespace()?;
+        let (v0, v1) = (ifindex("veth0")?, ifindex("veth1")?);
+        let mut cases = fib_cases(v0, v1);
+
+        // Sockets: a TCP listener with one connection, a bound UDP socket,
+        // all on 127.0.0.1 of this namespace.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let l = listener.local_addr().map_err(|e| e.to_string())?;
+        let client = std::net::TcpStream::connect(l).map_err(|e| e.to_string())?;
+        let (_server, c) = listener.accept().map_err(|e| e.to_string())?;
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let u = udp.local_addr().map_err(|e| e.to_string())?;
+        let socks = format!(
+            r#"[{{"protocol": "tcp", "state": "listen", "local": "{l}"}},
+                {{"protocol": "tcp", "state": "established", "local": "{l}", "remote": "{c}"}},
+                {{"protocol": "tcp", "state": "established", "local": "{c}", "remote": "{l}"}},
+                {{"protocol": "udp", "state": "listen", "local": "{u}"}}]"#
+        );
+        world.sockets = serde_json_sockets(&socks)?;
+        let lo = [127, 0, 0, 1];
+        let (lp, cp, up) = (l.port(), c.port(), u.port());
+        for call in ["skc_lookup_tcp", "sk_lookup_tcp"] {
+            cases.push(sk_case("established", call, &tuple4(lo, cp, lo, lp), 12, -1, 0));
+            cases.push(sk_case("the listener", call, &tuple4([10, 9, 9, 9], 1234, lo, lp), 12, -1, 0));
+            cases.push(sk_case("the client end", call, &tuple4(lo, lp, lo, cp), 12, -1, 0));
+            cases.push(sk_case("no socket", call, &tuple4(lo, cp, lo, 1), 12, -1, 0));
+            cases.push(sk_case("the udp port", call, &tuple4(lo, 1234, lo, up), 12, -1, 0));
+            cases.push(sk_case("tuple size 20", call, &tuple4(lo, cp, lo, lp), 20, -1, 0));
+            cases.push(sk_case("ipv6 tuple", call, &[0; 36], 36, -1, 0));
+            cases.push(sk_case("flags", call, &tuple4(lo, cp, lo, lp), 12, -1, 1));
+            cases.push(sk_case("netns 0", call, &tuple4(lo, cp, lo, lp), 12, 0, 0));
+            cases.push(sk_case("netns -2", call, &tuple4(lo, cp, lo, lp), 12, -2, 0));
+            cases.push(sk_case("netns 2^32", call, &tuple4(lo, cp, lo, lp), 12, 1 << 32, 0));
+        }
+        cases.push(sk_case("bound", "sk_lookup_udp", &tuple4(lo, 1234, lo, up), 12, -1, 0));
+        cases.push(sk_case("the tcp port", "sk_lookup_udp", &tuple4(lo, cp, lo, lp), 12, -1, 0));
+        cases.push(sk_case("no socket", "sk_lookup_udp", &tuple4(lo, 1234, lo, 1), 12, -1, 0));
+
+        let env = Arc::new(HelperEnv::host());
+        env.set_world(world);
+        let (results, failures) = compare(&cases, &env);
+        drop((client, udp));
+        Ok((results, failures))
+    })
+    .join()
+    .expect("the namespace thread panicked");
+    let (results, failures) = match result {
+        Ok(r) => r,
+        Err(why) => {
+            assert!(
+                std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() != Ok("1"),
+                "a network namespace for the FIB cases cannot be set up: {why}"
+            );
+            eprintln!("skipped: fib_and_socket_lookups_agree_with_the_kernel: {why}");
+            return;
+        }
+    };
+    let n = results.len() + failures.iter().filter(|f| f.contains("refused")).count();
+    eprintln!("{} of {n} cases agree with the kernel", n - failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(n >= 100, "{n} cases ran");
+    // Every return code the world can give came up in the kernel.
+    for (name, r0) in [
+        ("fib_lookup sched_cls via a gateway", 0i32),
+        ("fib_lookup xdp blackhole", 1),
+        ("fib_lookup sched_cls unreachable", 2),
+        ("fib_lookup sched_cls prohibit", 3),
+        ("fib_lookup sched_cls no route", 4),
+        ("fib_lookup xdp lo does not forward", 5),
+        ("fib_lookup sched_cls on the link, no neighbour", 7),
+        ("fib_lookup sched_cls tot_len over the mtu", 8),
+        ("fib_lookup sched_cls unknown ifindex", -19),
+        ("fib_lookup sched_cls family 3", -97),
+        ("fib_lookup sched_cls plen 32", -22),
+        ("skc_lookup_tcp established", 1),
+        ("skc_lookup_tcp the listener", 1),
+        ("sk_lookup_udp bound", 1),
+        ("skc_lookup_tcp no socket", 0),
+    ] {
+        assert_eq!(r0_of(&results, name), r0 as u32, "the kernel's r0 for {name}");
+    }
+}
+
+/// The world's socket list from JSON.
+fn serde_json_sockets(text: &str) -> Result<Vec<ironbpf_helpers::world::Socket>, String> {
+    let w = World::from_json(&format!(r#"{{"sockets": {text}}}"#)).map_err(|e| e.to_string())?;
+    Ok(w.sockets)
 }

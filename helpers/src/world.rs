@@ -232,13 +232,15 @@ pub struct Route {
     #[serde(default = "main_table")]
     pub table: u32,
     /// The priority: among routes of the same prefix the lowest wins;
-    /// `rt_metric` of a lookup.
+    /// `rt_metric` of a lookup. An IPv6 route's 0 is 1024, as the kernel
+    /// makes it.
     #[serde(default)]
     pub metric: u32,
     /// The preferred source (`BPF_FIB_LOOKUP_SRC`).
     #[serde(default)]
     pub prefsrc: Option<IpAddr>,
-    /// The route's MTU metric; none: the device's.
+    /// The route's locked MTU (`mtu lock N` in `ip route`), which a lookup
+    /// with `tot_len` checks against; none: the device's MTU.
     #[serde(default)]
     pub mtu: Option<u32>,
 }
@@ -447,6 +449,13 @@ impl World {
     /// in that order.
     pub fn all_routes(&self) -> Vec<Route> {
         let mut v = self.routes.clone();
+        // The kernel gives an IPv6 route added with metric 0 the user
+        // priority, 1024 (IP6_RT_PRIO_USER).
+        for r in v.iter_mut() {
+            if r.dst.addr.is_ipv6() && r.metric == 0 {
+                r.metric = 1024;
+            }
+        }
         for d in self.interfaces.iter().filter(|d| d.up) {
             for a in &d.addresses {
                 let host = Prefix::max_len(&a.addr);
@@ -481,7 +490,7 @@ impl World {
                     ));
                 }
                 if let IpAddr::V4(ip) = a.addr {
-                    if a.len < 31 && !d.loopback {
+                    if a.len < 31 {
                         let bcast = u32::from(ip) | (u32::MAX >> a.len);
                         v.push(route(
                             Prefix {
