@@ -803,3 +803,144 @@ fn serde_json_sockets(text: &str) -> Result<Vec<ironbpf_helpers::world::Socket>,
     let w = World::from_json(&format!(r#"{{"sockets": {text}}}"#)).map_err(|e| e.to_string())?;
     Ok(w.sockets)
 }
+
+/// `bpf_redirect_map` on the map kinds XDP redirects through: a devmap
+/// (key 0 holds lo), a devmap_hash (key 5 holds lo), a cpumap (key 0: CPU 0
+/// with a 192-entry queue) and an empty xskmap (an AF_XDP socket would need
+/// a umem; the empty map's answers are compared), with the broadcast flags,
+/// the fallback actions and bad flags.
+#[test]
+fn redirect_map_agrees_with_the_kernel() {
+    use ironbpf_kernel::{KernelMap, MapCreate};
+    use ironbpf_loader::{MapDef, MapKind, Object};
+    use ironbpf_vm::object::LoadedObject;
+    if !ironbpf_kernel::available_for_test("redirect_map_agrees_with_the_kernel") {
+        return;
+    }
+    // (name, map type, key size, the entry the host puts in)
+    let kinds: [(&str, u32, Option<(u32, u32)>); 4] = [
+        ("devmap", 14, Some((0, 1))),
+        ("devmap_hash", 25, Some((5, 1))),
+        ("cpumap", 16, Some((0, 192))),
+        ("xskmap", 17, None),
+    ];
+    let def = |name: &str, t: u32| MapDef {
+        name: name.into(),
+        map_type: t,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 8,
+        map_flags: 0,
+        pinning: 0,
+        numa_node: 0,
+        inner: None,
+        init_slots: Vec::new(),
+        initial_value: None,
+        frozen: false,
+        kind: MapKind::Btf,
+        btf_key_type_id: 0,
+        btf_value_type_id: 0,
+    };
+    let obj = Object {
+        programs: Vec::new(),
+        maps: kinds.iter().map(|(n, t, _)| def(n, *t)).collect(),
+        license: "GPL".into(),
+        kern_version: None,
+        btf: None,
+    };
+    let loaded = LoadedObject::new(obj, &HelperRegistry::standard()).expect("the maps are created");
+    let mut kernel_maps = Vec::new();
+    for (name, t, entry) in kinds {
+        let km = KernelMap::create(&MapCreate::new(t, 4, 4, 8))
+            .unwrap_or_else(|e| panic!("the kernel's {name}: {e}"));
+        if let Some((k, v)) = entry {
+            km.update(&k.to_ne_bytes(), &v.to_ne_bytes(), 0)
+                .unwrap_or_else(|e| panic!("the kernel's {name} update: errno {e}"));
+            loaded
+                .map(name)
+                .expect("the map")
+                .update(&k.to_ne_bytes(), &v.to_ne_bytes(), 0)
+                .unwrap_or_else(|e| panic!("ironbpf's {name} update: {e}"));
+        }
+        kernel_maps.push(km);
+    }
+    let fds: Vec<i32> = kernel_maps.iter().map(|m| m.raw_fd()).collect();
+    const BROADCAST: u64 = 1 << 3;
+    const EXCLUDE: u64 = 1 << 4;
+    let mut n = 0;
+    let mut failures = Vec::new();
+    let mut kernel_r0 = std::collections::BTreeSet::new();
+    for (idx, (name, _, entry)) in kinds.iter().enumerate() {
+        let present = entry.map_or(0, |e| e.0);
+        for (what, key, flags) in [
+            ("present", present as u64, 0u64),
+            ("present, fallback pass", present as u64, 2),
+            ("absent", 7, 0),
+            ("absent, fallback drop", 7, 1),
+            ("absent, fallback tx", 7, 3),
+            ("broadcast", 7, BROADCAST),
+            ("broadcast, exclude ingress", present as u64, BROADCAST | EXCLUDE),
+            ("exclude ingress alone", present as u64, EXCLUDE),
+            ("unknown flag", present as u64, 1 << 5),
+            ("key above 32 bits", 1 << 32 | present as u64, 0),
+        ] {
+            let asm = format!("r1 = map[idx:{idx}]\nr2 = {key:#x} ll\nr3 = {flags}\ncall bpf_redirect_map\nexit\n");
+            let words: Vec<u64> = assemble_program(&asm)
+                .expect("assembles")
+                .slots()
+                .iter()
+                .map(|s| s.to_u64())
+                .collect();
+            let out = load_program(&ProgLoad {
+                prog_type: progtype::XDP.kernel_id(),
+                insns: &words,
+                fd_array: &fds,
+                ..Default::default()
+            });
+            let prog = match out.result {
+                Ok(p) => p,
+                Err(e) => {
+                    failures.push(format!(
+                        "{name} {what}: the kernel refused the program: {e}: {}",
+                        out.first_error_line.unwrap_or_default()
+                    ));
+                    continue;
+                }
+            };
+            let data = ipv4_packet();
+            let theirs = prog
+                .test_run(&TestRun {
+                    data: &data,
+                    ..Default::default()
+                })
+                .expect("the kernel's test run")
+                .retval;
+            kernel_r0.insert(theirs);
+            let prog = assemble_program(&asm).expect("assembles");
+            let vm = Interpreter::with_resolver(
+                &prog,
+                &loaded.helpers_for(Some(&progtype::XDP)),
+                Options::default(),
+                Some(&loaded),
+            )
+            .expect("ironbpf loads it");
+            let ours = testrun::run(
+                &vm,
+                &progtype::XDP,
+                &testrun::TestRun::packet(&data),
+                Some(loaded.resolver()),
+            )
+            .expect("ironbpf runs it")
+            .r0 as u32;
+            n += 1;
+            if ours != theirs {
+                failures.push(format!("{name} {what}: ours {ours}, kernel {theirs}"));
+            }
+        }
+    }
+    eprintln!("{} of {n} cases agree with the kernel", n - failures.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(n, 40);
+    // XDP_ABORTED, _DROP, _PASS, _TX and _REDIRECT all came up.
+    assert_eq!(kernel_r0.into_iter().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+}

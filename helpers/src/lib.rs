@@ -41,10 +41,19 @@
 //!   unless the embedder sets a task ([`HelperEnv::set_task`]);
 //!   `bpf_get_current_task`, `bpf_get_func_ip` and `bpf_get_attach_cookie`
 //!   return 0;
-//! - `bpf_redirect_map` accepts any map whose key is present (ironbpf-maps
-//!   has no devmap/cpumap/xskmap); a map of maps names its inner maps by
-//!   their ids in the program's map set (a lookup gives the inner map's
-//!   handle);
+//! - `bpf_redirect_map` on a devmap, devmap_hash, cpumap or xskmap answers
+//!   as the kernel's (`BPF_F_BROADCAST`, `BPF_F_EXCLUDE_INGRESS`, the
+//!   fallback action); on any other map (which the kernel's verifier
+//!   refuses) it redirects when the key is present; a map of maps names
+//!   its inner maps by their ids in the program's map set (a lookup gives
+//!   the inner map's handle);
+//! - the helpers that read kernel tables (`bpf_fib_lookup`,
+//!   `bpf_redirect_neigh`, the socket lookups) read a [`World`] the user
+//!   describes in JSON ([`HelperEnv::set_world`]; `docs/world.md`); the
+//!   default is a fresh network namespace: only `lo`, no route, no
+//!   neighbour, no socket;
+//! - tunnel metadata (`bpf_skb_set_tunnel_key`) lives in the run's state,
+//!   as the kernel's lives on the skb;
 //! - a tail call from a subprogram or a callback is refused by the engine;
 //! - a packet handed to an engine as a plain slice has no room to grow
 //!   (`ironbpf_vm::testrun` lays it out as the kernel's test run does).
