@@ -263,7 +263,7 @@ impl HelperEnv {
             trace: TraceLog::default(),
             jiffies: Jiffies::host(),
             socket_uid: RwLock::new(0),
-            world: RwLock::new(Arc::new(World::default())),
+            world: RwLock::new(default_world()),
         }
     }
 
@@ -347,7 +347,8 @@ impl HelperEnv {
     }
 
     /// The kernel tables `bpf_fib_lookup`, `bpf_redirect_neigh` and the
-    /// socket lookups read ([`World::default`] until one is set).
+    /// socket lookups read (the process's default, [`set_default_world`],
+    /// until one is set).
     pub fn world(&self) -> Arc<World> {
         self.world.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -361,6 +362,24 @@ impl HelperEnv {
     pub fn set_socket_uid(&self, uid: u32) {
         *self.socket_uid.write().unwrap_or_else(|e| e.into_inner()) = uid;
     }
+}
+
+/// The world every [`HelperEnv::host`] starts with.
+static DEFAULT_WORLD: RwLock<Option<Arc<World>>> = RwLock::new(None);
+
+fn default_world() -> Arc<World> {
+    DEFAULT_WORLD
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| Arc::new(World::default()))
+}
+
+/// Makes `world` the one every environment created afterwards
+/// ([`HelperEnv::host`]) starts with, instead of [`World::default`]: how a
+/// tool's `--world FILE` reaches every run of the process.
+pub fn set_default_world(world: World) {
+    *DEFAULT_WORLD.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(world));
 }
 
 /// Reads a clock (`CLOCK_*`) in nanoseconds.

@@ -521,6 +521,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_world_reads() {
+        let text = include_str!("../../examples/world.json");
+        let w = World::from_json(text).unwrap();
+        assert_eq!(w.interfaces.len(), 3);
+        assert_eq!(w.routes[1].metric, 10);
+        assert_eq!(w.sockets.len(), 4);
+        // And back: what to_json writes reads as the same world.
+        assert_eq!(World::from_json(&w.to_json()).unwrap(), w);
+    }
+
+    #[test]
     fn an_empty_object_is_the_default_world() {
         assert_eq!(World::from_json("{}").unwrap(), World::default());
     }
