@@ -119,7 +119,10 @@ fn main() -> ExitCode {
     if let Some(path) = &cli.world {
         let world = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: {e}", path.display()))
-            .and_then(|t| ironbpf_helpers::World::from_json(&t).map_err(|e| format!("{}: {e}", path.display())));
+            .and_then(|t| {
+                ironbpf_helpers::World::from_json(&t)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            });
         match world {
             Ok(w) => ironbpf_helpers::env::set_default_world(w),
             Err(m) => {

@@ -131,7 +131,7 @@ fn ours_side(c: &Case, env: &Arc<HelperEnv>) -> Result<Outcome, String> {
 
 /// Runs every case on both sides; the descriptions of those that differ,
 /// and the kernel's r0 by case.
-fn compare(cases: &[Case], env: &Arc<HelperEnv>) -> (Vec<(String, u32)>, Vec<String>) {
+fn compare(cases: &[Case], env: &Arc<HelperEnv>) -> Compared {
     let mut failures = Vec::new();
     let mut results = Vec::new();
     for c in cases {
@@ -210,6 +210,16 @@ fn stack_bytes(bytes: &[u8], off: i32) -> String {
     s
 }
 
+/// A tunnel case: name, key, set size (0: no set), set flags, get size,
+/// get flags.
+type TunnelCase<'a> = (&'a str, &'a Vec<u8>, u32, u64, u32, u64);
+
+/// The kernel's r0 by case, and the cases that differ.
+type Compared = (Vec<(String, u32)>, Vec<String>);
+
+/// A redirect map: its name, type, and the (key, value) the host puts in.
+type RedirectMapKind<'a> = (&'a str, u32, Option<(u32, u32)>);
+
 fn packet_cases() -> Vec<Case> {
     let tc: &'static ProgType = &progtype::SCHED_CLS;
     let mut v = Vec::new();
@@ -246,12 +256,19 @@ fn packet_cases() -> Vec<Case> {
         ("6 to 4", 0x0008, 0, ipv6_packet()),
         ("6 to 6", 0xdd86, 0, ipv6_packet()),
         ("4 to an unknown protocol", 0x3412, 0, ipv4_packet()),
-        ("6 to 4 on a bare ipv6 header", 0x0008, 0, ipv6_packet()[..54].to_vec()),
+        (
+            "6 to 4 on a bare ipv6 header",
+            0x0008,
+            0,
+            ipv6_packet()[..54].to_vec(),
+        ),
         ("arp to 6", 0xdd86, 0, arp_packet()),
     ] {
         push(
             format!("skb_change_proto {name}"),
-            format!("r6 = r1\nr2 = {proto:#x}\nr3 = {flags}\ncall bpf_skb_change_proto\n{READ_BACK}"),
+            format!(
+                "r6 = r1\nr2 = {proto:#x}\nr3 = {flags}\ncall bpf_skb_change_proto\n{READ_BACK}"
+            ),
             data,
         );
     }
@@ -282,10 +299,34 @@ fn packet_cases() -> Vec<Case> {
         ("encap ipv6 outer on ipv4", 40, MAC, encap6, ipv4_packet()),
         ("encap ipv4 outer on ipv6", 20, MAC, encap4, ipv6_packet()),
         ("encap both l3", 20, MAC, encap4 | encap6, ipv4_packet()),
-        ("encap gre and udp", 40, MAC, encap4 | gre | udp, ipv4_packet()),
-        ("encap l2 eth 14", 48, MAC, encap4 | udp | l2_eth | l2(14), ipv4_packet()),
-        ("encap l2 eth 10", 48, MAC, encap4 | udp | l2_eth | l2(10), ipv4_packet()),
-        ("encap l2 longer than the room", 20, MAC, encap4 | l2(30), ipv4_packet()),
+        (
+            "encap gre and udp",
+            40,
+            MAC,
+            encap4 | gre | udp,
+            ipv4_packet(),
+        ),
+        (
+            "encap l2 eth 14",
+            48,
+            MAC,
+            encap4 | udp | l2_eth | l2(14),
+            ipv4_packet(),
+        ),
+        (
+            "encap l2 eth 10",
+            48,
+            MAC,
+            encap4 | udp | l2_eth | l2(10),
+            ipv4_packet(),
+        ),
+        (
+            "encap l2 longer than the room",
+            20,
+            MAC,
+            encap4 | l2(30),
+            ipv4_packet(),
+        ),
         ("decap ipv4", -20, MAC, decap4, ipv4_packet()),
         ("decap ipv6 from ipv4", -20, MAC, decap6, ipv4_packet()),
         ("decap ipv4 from ipv6", -20, MAC, decap4, ipv6_packet()),
@@ -298,8 +339,20 @@ fn packet_cases() -> Vec<Case> {
         ("len_diff -0x1000", -0x1000, NET, 0, ipv4_packet()),
         ("mode 2", 8, 2, 0, ipv4_packet()),
         ("shrink below the ipv4 header", -100, NET, 0, ipv4_packet()),
-        ("shrink everything past the mac header", -114, MAC, 0, ipv4_packet()),
-        ("shrink to exactly the ipv4 header", -94, MAC, 0, ipv4_packet()),
+        (
+            "shrink everything past the mac header",
+            -114,
+            MAC,
+            0,
+            ipv4_packet(),
+        ),
+        (
+            "shrink to exactly the ipv4 header",
+            -94,
+            MAC,
+            0,
+            ipv4_packet(),
+        ),
         ("on arp", 8, MAC, 0, arp_packet()),
     ] {
         push(
@@ -351,7 +404,7 @@ fn packet_cases() -> Vec<Case> {
     let tflags = 1u64 << 4;
     // (name, key, set size, set flags, get size, get flags); a set size 0
     // is no set.
-    let tunnel: Vec<(&str, &Vec<u8>, u32, u64, u32, u64)> = vec![
+    let tunnel: Vec<TunnelCase> = vec![
         ("get without set", &key4, 0, 0, 44, 0),
         ("v4", &key4, 44, 0, 44, 0),
         ("v4 with the flags", &key4, 44, 0, 44, tflags),
@@ -410,7 +463,9 @@ fn packet_cases() -> Vec<Case> {
         };
         push(
             format!("redirect_neigh {name}"),
-            format!("r6 = r1\n{p}r1 = 1\nr3 = {plen}\nr4 = {flags}\ncall bpf_redirect_neigh\nexit\n"),
+            format!(
+                "r6 = r1\n{p}r1 = 1\nr3 = {plen}\nr4 = {flags}\ncall bpf_redirect_neigh\nexit\n"
+            ),
             ipv4_packet(),
         );
     }
@@ -445,7 +500,11 @@ fn packet_helpers_agree_with_the_kernel() {
         ("redirect_neigh params", 7),
         ("redirect_neigh flags", 2),
     ] {
-        assert_eq!(r0_of(&results, name), r0 as u32, "the kernel's r0 for {name}");
+        assert_eq!(
+            r0_of(&results, name),
+            r0 as u32,
+            "the kernel's r0 for {name}"
+        );
     }
 }
 
@@ -568,13 +627,7 @@ fn fib_params(dst: &str, ifindex: u32, tot_len: u16, tbid: u32, family: Option<u
 
 /// A program that calls `bpf_fib_lookup` on `params` and copies them into
 /// the packet; it returns the lookup's result.
-fn fib_case(
-    name: String,
-    pt: &'static ProgType,
-    params: [u8; 64],
-    plen: u32,
-    flags: u64,
-) -> Case {
+fn fib_case(name: String, pt: &'static ProgType, params: [u8; 64], plen: u32, flags: u64) -> Case {
     let xdp = pt.id == Some(progtype::ProgTypeId::Xdp);
     let store = if xdp {
         "r1 = r6\nr2 = 0\nr3 = r10\nr3 += -64\nr4 = 64\ncall bpf_xdp_store_bytes\n"
@@ -605,7 +658,12 @@ fn fib_cases(v0: u32, v1: u32) -> Vec<Case> {
     let mut cases: Vec<(&str, [u8; 64], u32, u64)> = vec![
         ("lo does not forward", p("192.0.2.9", 1), 64, 0),
         ("unknown ifindex", p("192.0.2.9", 99), 64, 0),
-        ("family 3", fib_params("192.0.2.9", v0, 0, 0, Some(3)), 64, 0),
+        (
+            "family 3",
+            fib_params("192.0.2.9", v0, 0, 0, Some(3)),
+            64,
+            0,
+        ),
         ("plen 32", p("192.0.2.9", v0), 32, 0),
         ("unknown flag", p("192.0.2.9", v0), 64, 1 << 6),
         ("via a gateway", p("192.0.2.9", v0), 64, 0),
@@ -620,9 +678,24 @@ fn fib_cases(v0: u32, v1: u32) -> Vec<Case> {
         ("unreachable", p("203.0.113.1", v0), 64, 0),
         ("prohibit", p("100.64.1.1", v0), 64, 0),
         ("no route", p("8.8.8.8", v0), 64, 0),
-        ("tot_len over the mtu", fib_params("192.0.2.9", v0, 1600, 0, None), 64, 0),
-        ("tot_len under the mtu", fib_params("192.0.2.9", v0, 1000, 0, None), 64, 0),
-        ("locked route mtu, tot_len over", fib_params("192.0.3.1", v0, 1450, 0, None), 64, 0),
+        (
+            "tot_len over the mtu",
+            fib_params("192.0.2.9", v0, 1600, 0, None),
+            64,
+            0,
+        ),
+        (
+            "tot_len under the mtu",
+            fib_params("192.0.2.9", v0, 1000, 0, None),
+            64,
+            0,
+        ),
+        (
+            "locked route mtu, tot_len over",
+            fib_params("192.0.3.1", v0, 1450, 0, None),
+            64,
+            0,
+        ),
         ("locked route mtu, no tot_len", p("192.0.3.1", v0), 64, 0),
         ("stale neighbour, metric 20", p("192.0.5.1", v0), 64, 0),
         ("ipv4 via an ipv6 gateway", p("192.0.4.1", v0), 64, 0),
@@ -631,10 +704,30 @@ fn fib_cases(v0: u32, v1: u32) -> Vec<Case> {
         ("output through veth1", p("192.0.2.9", v1), 64, OUTPUT),
         ("direct", p("192.0.2.9", v0), 64, DIRECT),
         ("direct, own address", p("10.1.0.1", v0), 64, DIRECT),
-        ("direct, table 100", fib_params("192.0.2.9", v0, 0, 100, None), 64, DIRECT | TBID),
-        ("direct, table 101", fib_params("192.0.2.9", v0, 0, 101, None), 64, DIRECT | TBID),
-        ("direct, table 255", fib_params("10.1.0.1", v0, 0, 255, None), 64, DIRECT | TBID),
-        ("tbid without direct", fib_params("192.0.2.9", v0, 0, 100, None), 64, TBID),
+        (
+            "direct, table 100",
+            fib_params("192.0.2.9", v0, 0, 100, None),
+            64,
+            DIRECT | TBID,
+        ),
+        (
+            "direct, table 101",
+            fib_params("192.0.2.9", v0, 0, 101, None),
+            64,
+            DIRECT | TBID,
+        ),
+        (
+            "direct, table 255",
+            fib_params("10.1.0.1", v0, 0, 255, None),
+            64,
+            DIRECT | TBID,
+        ),
+        (
+            "tbid without direct",
+            fib_params("192.0.2.9", v0, 0, 100, None),
+            64,
+            TBID,
+        ),
         ("mark", p("192.0.2.9", v0), 64, MARK),
         ("ipv6 lo does not forward", p("2001:db8::5", 1), 64, 0),
         ("ipv6 via a gateway", p("2001:db8::5", v0), 64, 0),
@@ -645,8 +738,18 @@ fn fib_cases(v0: u32, v1: u32) -> Vec<Case> {
         ("ipv6 source address", p("2001:db8::5", v0), 64, SRC),
         ("ipv6 skip neigh", p("fd00:1::7", v0), 64, SKIP_NEIGH),
         ("ipv6 direct", p("2001:db8::5", v0), 64, DIRECT),
-        ("ipv6 direct, table 100", fib_params("2001:db8::5", v0, 0, 100, None), 64, DIRECT | TBID),
-        ("ipv6 tot_len over the mtu", fib_params("2001:db8::5", v0, 1600, 0, None), 64, 0),
+        (
+            "ipv6 direct, table 100",
+            fib_params("2001:db8::5", v0, 0, 100, None),
+            64,
+            DIRECT | TBID,
+        ),
+        (
+            "ipv6 tot_len over the mtu",
+            fib_params("2001:db8::5", v0, 1600, 0, None),
+            64,
+            0,
+        ),
     ];
     let mut v = Vec::new();
     for (name, params, plen, flags) in cases.drain(..) {
@@ -702,7 +805,7 @@ fn fib_and_socket_lookups_agree_with_the_kernel() {
     if !ironbpf_kernel::available_for_test("fib_and_socket_lookups_agree_with_the_kernel") {
         return;
     }
-    let result = std::thread::spawn(|| -> Result<(Vec<(String, u32)>, Vec<String>), String> {
+    let result = std::thread::spawn(|| -> Result<Compared, String> {
         // SAFETY: unshare takes no pointers; it moves only this thread.
         if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
             return Err(format!(
@@ -732,21 +835,98 @@ fn fib_and_socket_lookups_agree_with_the_kernel() {
         let lo = [127, 0, 0, 1];
         let (lp, cp, up) = (l.port(), c.port(), u.port());
         for call in ["skc_lookup_tcp", "sk_lookup_tcp"] {
-            cases.push(sk_case("established", call, &tuple4(lo, cp, lo, lp), 12, -1, 0));
-            cases.push(sk_case("the listener", call, &tuple4([10, 9, 9, 9], 1234, lo, lp), 12, -1, 0));
-            cases.push(sk_case("the client end", call, &tuple4(lo, lp, lo, cp), 12, -1, 0));
-            cases.push(sk_case("no socket", call, &tuple4(lo, cp, lo, 1), 12, -1, 0));
-            cases.push(sk_case("the udp port", call, &tuple4(lo, 1234, lo, up), 12, -1, 0));
-            cases.push(sk_case("tuple size 20", call, &tuple4(lo, cp, lo, lp), 20, -1, 0));
+            cases.push(sk_case(
+                "established",
+                call,
+                &tuple4(lo, cp, lo, lp),
+                12,
+                -1,
+                0,
+            ));
+            cases.push(sk_case(
+                "the listener",
+                call,
+                &tuple4([10, 9, 9, 9], 1234, lo, lp),
+                12,
+                -1,
+                0,
+            ));
+            cases.push(sk_case(
+                "the client end",
+                call,
+                &tuple4(lo, lp, lo, cp),
+                12,
+                -1,
+                0,
+            ));
+            cases.push(sk_case(
+                "no socket",
+                call,
+                &tuple4(lo, cp, lo, 1),
+                12,
+                -1,
+                0,
+            ));
+            cases.push(sk_case(
+                "the udp port",
+                call,
+                &tuple4(lo, 1234, lo, up),
+                12,
+                -1,
+                0,
+            ));
+            cases.push(sk_case(
+                "tuple size 20",
+                call,
+                &tuple4(lo, cp, lo, lp),
+                20,
+                -1,
+                0,
+            ));
             cases.push(sk_case("ipv6 tuple", call, &[0; 36], 36, -1, 0));
             cases.push(sk_case("flags", call, &tuple4(lo, cp, lo, lp), 12, -1, 1));
             cases.push(sk_case("netns 0", call, &tuple4(lo, cp, lo, lp), 12, 0, 0));
-            cases.push(sk_case("netns -2", call, &tuple4(lo, cp, lo, lp), 12, -2, 0));
-            cases.push(sk_case("netns 2^32", call, &tuple4(lo, cp, lo, lp), 12, 1 << 32, 0));
+            cases.push(sk_case(
+                "netns -2",
+                call,
+                &tuple4(lo, cp, lo, lp),
+                12,
+                -2,
+                0,
+            ));
+            cases.push(sk_case(
+                "netns 2^32",
+                call,
+                &tuple4(lo, cp, lo, lp),
+                12,
+                1 << 32,
+                0,
+            ));
         }
-        cases.push(sk_case("bound", "sk_lookup_udp", &tuple4(lo, 1234, lo, up), 12, -1, 0));
-        cases.push(sk_case("the tcp port", "sk_lookup_udp", &tuple4(lo, cp, lo, lp), 12, -1, 0));
-        cases.push(sk_case("no socket", "sk_lookup_udp", &tuple4(lo, 1234, lo, 1), 12, -1, 0));
+        cases.push(sk_case(
+            "bound",
+            "sk_lookup_udp",
+            &tuple4(lo, 1234, lo, up),
+            12,
+            -1,
+            0,
+        ));
+        cases.push(sk_case(
+            "the tcp port",
+            "sk_lookup_udp",
+            &tuple4(lo, cp, lo, lp),
+            12,
+            -1,
+            0,
+        ));
+        cases.push(sk_case(
+            "no socket",
+            "sk_lookup_udp",
+            &tuple4(lo, 1234, lo, 1),
+            12,
+            -1,
+            0,
+        ));
 
         let env = Arc::new(HelperEnv::host());
         env.set_world(world);
@@ -794,7 +974,11 @@ fn fib_and_socket_lookups_agree_with_the_kernel() {
         ("sk_lookup_udp bound", 1),
         ("skc_lookup_tcp no socket", 0),
     ] {
-        assert_eq!(r0_of(&results, name), r0 as u32, "the kernel's r0 for {name}");
+        assert_eq!(
+            r0_of(&results, name),
+            r0 as u32,
+            "the kernel's r0 for {name}"
+        );
     }
 }
 
@@ -818,7 +1002,7 @@ fn redirect_map_agrees_with_the_kernel() {
         return;
     }
     // (name, map type, key size, the entry the host puts in)
-    let kinds: [(&str, u32, Option<(u32, u32)>); 4] = [
+    let kinds: [RedirectMapKind; 4] = [
         ("devmap", 14, Some((0, 1))),
         ("devmap_hash", 25, Some((5, 1))),
         ("cpumap", 16, Some((0, 192))),
@@ -879,7 +1063,11 @@ fn redirect_map_agrees_with_the_kernel() {
             ("absent, fallback drop", 7, 1),
             ("absent, fallback tx", 7, 3),
             ("broadcast", 7, BROADCAST),
-            ("broadcast, exclude ingress", present as u64, BROADCAST | EXCLUDE),
+            (
+                "broadcast, exclude ingress",
+                present as u64,
+                BROADCAST | EXCLUDE,
+            ),
             ("exclude ingress alone", present as u64, EXCLUDE),
             ("unknown flag", present as u64, 1 << 5),
             ("key above 32 bits", 1 << 32 | present as u64, 0),
@@ -942,5 +1130,8 @@ fn redirect_map_agrees_with_the_kernel() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert_eq!(n, 40);
     // XDP_ABORTED, _DROP, _PASS, _TX and _REDIRECT all came up.
-    assert_eq!(kernel_r0.into_iter().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    assert_eq!(
+        kernel_r0.into_iter().collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
 }

@@ -36,11 +36,11 @@ use crate::abi::errno::{neg, EINVAL};
 use crate::abi::{HelperCtx, HelperError, HelperRegistry, Redirect};
 use crate::env::HelperEnv;
 use crate::net::{packet, TC_ACT_REDIRECT, TC_ACT_SHOT};
+use crate::table::def;
 use crate::world::{
     Interface, Route, RouteType, SockProto, SockState, Socket, World, RT_TABLE_DEFAULT,
     RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };
-use crate::table::def;
 use ironbpf_isa::abi::{MemoryRegion, RegionKind};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -209,7 +209,11 @@ fn fib_lookup(w: &World, p: &mut FibParams, flags: u64, check_mtu: bool) -> u64 
     let Some(dev) = w.interface(p.ifindex()) else {
         return neg(ENODEV);
     };
-    if !(if v6 { dev.forwarding_v6 } else { dev.forwarding }) {
+    if !(if v6 {
+        dev.forwarding_v6
+    } else {
+        dev.forwarding
+    }) {
         return BPF_FIB_LKUP_RET_FWD_DISABLED;
     }
     let oif = (flags & BPF_FIB_LOOKUP_OUTPUT != 0).then_some(dev.ifindex);
@@ -345,6 +349,9 @@ const BPF_SOCK_SIZE: usize = 80;
 /// The socket images programs hold, by address. Each lives in its own
 /// allocation until `bpf_sk_release` (or the end of the process, for one
 /// a program never released).
+// Boxed: a program holds the image's address, which must not move when the
+// list grows.
+#[allow(clippy::vec_box)]
 static SOCKETS: Mutex<Vec<Box<[u8; BPF_SOCK_SIZE]>>> = Mutex::new(Vec::new());
 
 /// The readable memory of a socket a lookup handed out, if `[addr, addr +
@@ -489,7 +496,9 @@ fn sk_lookup(
 
 pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     let e = env.clone();
-    def(reg, "fib_lookup", move |ctx, a| fib_lookup_helper(&e, ctx, a));
+    def(reg, "fib_lookup", move |ctx, a| {
+        fib_lookup_helper(&e, ctx, a)
+    });
     def(reg, "redirect_neigh", |ctx, a| {
         let (ifindex, params, plen, flags) = (a[0] as u32, a[1], a[2] as u32 as i32, a[3]);
         if (plen != 0 && (plen as i64) < BPF_REDIR_NEIGH_SIZE as i64) || flags != 0 {

@@ -362,7 +362,10 @@ pub(crate) fn register(reg: &mut HelperRegistry) {
         let (map, key, flags) = (map_of(ctx, a[0])?, a[1] as u32, a[2]);
         if matches!(
             map.spec().map_type,
-            BPF_MAP_TYPE_DEVMAP | BPF_MAP_TYPE_DEVMAP_HASH | BPF_MAP_TYPE_CPUMAP | BPF_MAP_TYPE_XSKMAP
+            BPF_MAP_TYPE_DEVMAP
+                | BPF_MAP_TYPE_DEVMAP_HASH
+                | BPF_MAP_TYPE_CPUMAP
+                | BPF_MAP_TYPE_XSKMAP
         ) {
             let d = ironbpf_maps::redirect_map(map.as_ref(), a[1], flags)
                 .map_err(|e| HelperError::Failed(format!("bpf_redirect_map: {e}")))?;

@@ -127,7 +127,12 @@ pub(crate) fn skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64) -> Result<u32, 
     ))
 }
 
-pub(crate) fn set_skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64, v: u32) -> Result<(), HelperError> {
+pub(crate) fn set_skb_field(
+    ctx: &HelperCtx<'_>,
+    skb: u64,
+    off: u64,
+    v: u32,
+) -> Result<(), HelperError> {
     ctx.write(skb + off, &v.to_ne_bytes())
 }
 
@@ -166,7 +171,11 @@ fn untag(ctx: &mut HelperCtx<'_>, skb: u64) -> Result<Result<u16, i64>, HelperEr
 }
 
 /// `skb->len` lives in the `__sk_buff` the program reads it from.
-pub(crate) fn set_skb_len(ctx: &mut HelperCtx<'_>, skb: u64, p: &Packet) -> Result<(), HelperError> {
+pub(crate) fn set_skb_len(
+    ctx: &mut HelperCtx<'_>,
+    skb: u64,
+    p: &Packet,
+) -> Result<(), HelperError> {
     ctx.write(skb, &(p.len() as u32).to_ne_bytes())
 }
 
@@ -216,7 +225,11 @@ fn set_sum(p: &Packet, off: u64, v: u16) {
 }
 
 /// `skb->hash` lives in the `__sk_buff` the program reads it from.
-pub(crate) fn set_skb_hash(ctx: &mut HelperCtx<'_>, skb: u64, hash: u32) -> Result<(), HelperError> {
+pub(crate) fn set_skb_hash(
+    ctx: &mut HelperCtx<'_>,
+    skb: u64,
+    hash: u32,
+) -> Result<(), HelperError> {
     ctx.write(skb + SKB_HASH_OFF, &hash.to_ne_bytes())
 }
 

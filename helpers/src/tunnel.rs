@@ -79,7 +79,10 @@ fn set_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
     }
     let bit = |b: u16, on: bool| if on { 1u16 << b } else { 0 };
     let tun_flags = bit(IP_TUNNEL_NOCACHE_BIT, true)
-        | bit(IP_TUNNEL_DONT_FRAGMENT_BIT, flags & BPF_F_DONT_FRAGMENT != 0)
+        | bit(
+            IP_TUNNEL_DONT_FRAGMENT_BIT,
+            flags & BPF_F_DONT_FRAGMENT != 0,
+        )
         | bit(IP_TUNNEL_CSUM_BIT, flags & BPF_F_ZERO_CSUM_TX == 0)
         | bit(IP_TUNNEL_SEQ_BIT, flags & BPF_F_SEQ_NUMBER != 0)
         | bit(IP_TUNNEL_KEY_BIT, flags & BPF_F_NO_TUNNEL_KEY == 0);

@@ -120,7 +120,10 @@ impl Prefix {
                 IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
             }
         };
-        Prefix { addr, len: self.len }
+        Prefix {
+            addr,
+            len: self.len,
+        }
     }
 }
 
@@ -399,12 +402,16 @@ impl World {
             }
             if let (Some(gw), IpAddr::V6(_)) = (r.gateway, r.dst.addr) {
                 if gw.is_ipv4() {
-                    return bad(format!("{what}: an IPv6 route cannot have IPv4 gateway {gw}"));
+                    return bad(format!(
+                        "{what}: an IPv6 route cannot have IPv4 gateway {gw}"
+                    ));
                 }
             }
             if let Some(src) = r.prefsrc {
                 if src.is_ipv4() != r.dst.addr.is_ipv4() {
-                    return bad(format!("{what}: prefsrc {src} is not of the route's family"));
+                    return bad(format!(
+                        "{what}: prefsrc {src} is not of the route's family"
+                    ));
                 }
             }
         }
@@ -510,9 +517,7 @@ impl World {
 
     /// The neighbour entry for `ip` on `dev`.
     pub fn neighbour(&self, dev: u32, ip: &IpAddr) -> Option<&Neighbour> {
-        self.neighbours
-            .iter()
-            .find(|n| n.dev == dev && &n.ip == ip)
+        self.neighbours.iter().find(|n| n.dev == dev && &n.ip == ip)
     }
 }
 
