@@ -23,7 +23,13 @@ fn load(insns: &[Insn]) -> Result<Interpreter, ironbpf_vm::VmError> {
 fn check_mtu_is_refused_at_load_with_its_name_and_instruction() {
     let check_mtu = catalog::helper_by_name("check_mtu").unwrap().id as i32;
     // The kernel offers bpf_check_mtu to XDP programs...
-    assert!(func_proto(ProgTypeId::Xdp, None, check_mtu as i64, &ProtoEnv::default()).is_ok());
+    assert!(func_proto(
+        ProgTypeId::Xdp,
+        None,
+        check_mtu as i64,
+        &ProtoEnv::default()
+    )
+    .is_ok());
     // ...and ironbpf says it cannot run it, at load.
     let err = load(&[
         Insn::Alu {
