@@ -448,6 +448,41 @@ fn packet_cases() -> Vec<Case> {
         push(format!("tunnel key {name}"), asm, ipv4_packet());
     }
 
+    // bpf_skb_set_tunnel_opt / get_tunnel_opt, on a key set first (or
+    // not): (name, set the key, set_opt size (none: no set_opt), get_opt
+    // size). The options are 8 Geneve-like bytes and more.
+    let opts: Vec<u8> = (0..48u8).map(|i| 0x10 + i).collect();
+    for (name, key, set, get) in [
+        ("8 bytes", true, Some(8u32), 16u32),
+        ("8 bytes, read into 8", true, Some(8), 8),
+        ("8 bytes, read into 4", true, Some(8), 4),
+        ("40 bytes", true, Some(40), 48),
+        ("size 6", true, Some(6), 16),
+        ("44 bytes, read into 44", true, Some(44), 44),
+        ("no key", false, Some(8), 16),
+        ("key, no options", true, None, 16),
+        ("nothing", false, None, 16),
+    ] {
+        let mut asm = String::from("r6 = r1\n") + &stack_bytes(&opts, 112);
+        if key {
+            asm += &stack_bytes(&key4, 48);
+            asm += "r1 = r6\nr2 = r10\nr2 += -48\nr3 = 44\nr4 = 0\ncall bpf_skb_set_tunnel_key\n";
+        }
+        if let Some(n) = set {
+            asm += &format!(
+                "r1 = r6\nr2 = r10\nr2 += -112\nr3 = {n}\ncall bpf_skb_set_tunnel_opt\n*(u32 *)(r6 +52) = r0\n"
+            );
+        }
+        asm += &stack_bytes(&[0xa5; 48], 160);
+        asm += &format!(
+            "r1 = r6\nr2 = r10\nr2 += -160\nr3 = {get}\ncall bpf_skb_get_tunnel_opt\n*(u32 *)(r6 +48) = r0\n\
+             r1 = r6\nr2 = 0\nr3 = r10\nr3 += -160\nr4 = 48\nr5 = 0\ncall bpf_skb_store_bytes\n\
+             r1 = r6\nr2 = r10\nr2 += -48\nr3 = 44\nr4 = 16\ncall bpf_skb_get_tunnel_key\n\
+             r1 = *(u16 *)(r10 -26)\n*(u32 *)(r6 +56) = r1\nr0 = *(u32 *)(r6 +48)\nexit\n"
+        );
+        push(format!("tunnel opt {name}"), asm, ipv4_packet());
+    }
+
     // bpf_redirect_neigh.
     for (name, params, plen, flags) in [
         ("no params", false, 0, 0u64),
@@ -499,6 +534,9 @@ fn packet_helpers_agree_with_the_kernel() {
         ("tunnel key v6", 0),
         ("redirect_neigh params", 7),
         ("redirect_neigh flags", 2),
+        ("tunnel opt 8 bytes", 8),
+        ("tunnel opt 8 bytes, read into 4", -12),
+        ("tunnel opt nothing", -2),
     ] {
         assert_eq!(
             r0_of(&results, name),

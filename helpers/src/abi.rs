@@ -204,7 +204,7 @@ pub enum Redirect {
 /// `bpf_skb_get_tunnel_key` reads. Addresses are in network byte order as
 /// the kernel keeps them; `src`/`dst` are those of the outer header to
 /// send (the kernel's `key.u.ipv4.src/dst`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TunnelInfo {
     /// `IP_TUNNEL_INFO_IPV6`: the addresses are IPv6 ones.
     pub ipv6: bool,
@@ -213,14 +213,18 @@ pub struct TunnelInfo {
     pub tos: u8,
     pub ttl: u8,
     /// `key.tun_flags`: the `IP_TUNNEL_*_BIT` bits (CSUM 0, KEY 2, SEQ 3,
-    /// DONT_FRAGMENT 8, NOCACHE 13).
-    pub tun_flags: u16,
+    /// DONT_FRAGMENT 8, GENEVE_OPT 11, VXLAN_OPT 12, NOCACHE 13,
+    /// ERSPAN_OPT 14, GTP_OPT 15, PFCP_OPT 16).
+    pub tun_flags: u32,
     /// The IPv6 flow label (host order, 20 bits).
     pub label: u32,
     /// The outer source: an IPv4 address in the first 4 bytes.
     pub src: [u8; 16],
     /// The outer destination.
     pub dst: [u8; 16],
+    /// The tunnel options `bpf_skb_set_tunnel_opt` attached
+    /// (`options_len` bytes).
+    pub options: Vec<u8>,
 }
 
 /// A pending tail call: the program stored in the program array (an

@@ -15,7 +15,9 @@
 //!   other than the flags ask for `-EPROTO`; on any error the buffer is
 //!   zeroed. A received tunnel's *source* is the remote end: get returns
 //!   `key.u.ipv4.src` as `remote_ipv4` (so what set stored as `local_ipv4`
-//!   comes back as `remote_ipv4`).
+//!   comes back as `remote_ipv4`);
+//! - `bpf_skb_set_tunnel_opt`/`get_tunnel_opt` attach and read the
+//!   tunnel's options (Geneve TLVs and the like) on that same tunnel info.
 
 use crate::abi::errno::{neg, EINVAL};
 use crate::abi::{HelperCtx, HelperError, HelperRegistry, TunnelInfo};
@@ -39,6 +41,13 @@ pub const IP_TUNNEL_KEY_BIT: u16 = 2;
 pub const IP_TUNNEL_SEQ_BIT: u16 = 3;
 pub const IP_TUNNEL_DONT_FRAGMENT_BIT: u16 = 8;
 pub const IP_TUNNEL_NOCACHE_BIT: u16 = 13;
+/// The option bits `ip_tunnel_set_options_present` sets: GENEVE_OPT,
+/// VXLAN_OPT, ERSPAN_OPT, GTP_OPT, PFCP_OPT.
+pub const IP_TUNNEL_OPTIONS_PRESENT: u32 = 1 << 11 | 1 << 12 | 1 << 14 | 1 << 15 | 1 << 16;
+/// `IP_TUNNEL_OPTS_MAX`: `options_len` is a u8.
+pub const IP_TUNNEL_OPTS_MAX: u64 = 255;
+const ENOENT: i64 = crate::abi::errno::ENOENT;
+const ENOMEM: i64 = crate::abi::errno::ENOMEM;
 const IPV6_FLOWLABEL_MASK: u32 = 0x000f_ffff;
 
 /// Offsets in `struct bpf_tunnel_key`.
@@ -77,7 +86,7 @@ fn set_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
     if (!ipv6 && label != 0) || ext != 0 {
         return Ok(neg(EINVAL));
     }
-    let bit = |b: u16, on: bool| if on { 1u16 << b } else { 0 };
+    let bit = |b: u16, on: bool| if on { 1u32 << b } else { 0 };
     let tun_flags = bit(IP_TUNNEL_NOCACHE_BIT, true)
         | bit(
             IP_TUNNEL_DONT_FRAGMENT_BIT,
@@ -112,7 +121,7 @@ fn set_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
 fn get_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (to, size, flags) = (a[1], a[2] as u32 as u64, a[3]);
     ctx.check(to, size, Access::Store)?;
-    let info = ctx.state_ref().and_then(|s| s.tunnel);
+    let info = ctx.state_ref().and_then(|s| s.tunnel.clone());
     let fail = |ctx: &HelperCtx<'_>, e: i64| -> Result<u64, HelperError> {
         ctx.zero(to, size)?;
         Ok(neg(e))
@@ -140,7 +149,7 @@ fn get_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
     key[OFF_TTL] = info.ttl;
     if flags & BPF_F_TUNINFO_FLAGS != 0 {
         // ip_tunnel_flags_to_be16: the low 16 bits, big-endian.
-        key[OFF_EXT..OFF_EXT + 2].copy_from_slice(&info.tun_flags.to_be_bytes());
+        key[OFF_EXT..OFF_EXT + 2].copy_from_slice(&(info.tun_flags as u16).to_be_bytes());
     }
     if info.ipv6 {
         key[OFF_REMOTE..OFF_REMOTE + 16].copy_from_slice(&info.src);
@@ -155,7 +164,56 @@ fn get_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
     Ok(0)
 }
 
+/// `bpf_skb_set_tunnel_opt(skb, opt, size)`: only on the tunnel info
+/// `bpf_skb_set_tunnel_key` attached in this run (`-EINVAL` otherwise, or
+/// for a size that is not a multiple of 4), at most 255 bytes
+/// (`-ENOMEM`).
+fn set_tunnel_opt(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let (from, size) = (a[1], a[2] as u32 as u64);
+    let bytes = ctx.read(from, size)?;
+    let st = ctx.state()?;
+    let Some(info) = st.tunnel.as_mut() else {
+        return Ok(neg(EINVAL));
+    };
+    if size % 4 != 0 {
+        return Ok(neg(EINVAL));
+    }
+    if size > IP_TUNNEL_OPTS_MAX {
+        return Ok(neg(ENOMEM));
+    }
+    // ip_tunnel_info_opts_set: the present bits only with some options.
+    if !bytes.is_empty() {
+        info.tun_flags |= IP_TUNNEL_OPTIONS_PRESENT;
+    }
+    info.options = bytes;
+    Ok(0)
+}
+
+/// `bpf_skb_get_tunnel_opt(skb, opt, size)`: the options' length, the
+/// buffer zero-padded; `-ENOENT` without options, `-ENOMEM` when they do
+/// not fit (the buffer zeroed on error).
+fn get_tunnel_opt(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
+    let (to, size) = (a[1], a[2] as u32 as u64);
+    ctx.check(to, size, Access::Store)?;
+    let info = ctx.state_ref().and_then(|s| s.tunnel.clone());
+    let Some(info) = info.filter(|i| i.tun_flags & IP_TUNNEL_OPTIONS_PRESENT != 0) else {
+        ctx.zero(to, size)?;
+        return Ok(neg(ENOENT));
+    };
+    let len = info.options.len() as u64;
+    if size < len {
+        ctx.zero(to, size)?;
+        return Ok(neg(ENOMEM));
+    }
+    let mut out = info.options.clone();
+    out.resize(size as usize, 0);
+    ctx.write(to, &out)?;
+    Ok(len)
+}
+
 pub(crate) fn register(reg: &mut HelperRegistry) {
     def(reg, "skb_set_tunnel_key", set_tunnel_key);
     def(reg, "skb_get_tunnel_key", get_tunnel_key);
+    def(reg, "skb_set_tunnel_opt", set_tunnel_opt);
+    def(reg, "skb_get_tunnel_opt", get_tunnel_opt);
 }

@@ -514,6 +514,22 @@ fn cilium_helpers_run_in_the_interpreter() {
     );
     assert_eq!(r.r0, 0x0a00_0002);
     assert!(r.state.tunnel.is_some());
+    // Tunnel options ride on that key: 8 bytes set, 8 read back.
+    let r = tc(
+        "r6 = r1\n*(u64 *)(r10 -48) = 0\n*(u64 *)(r10 -40) = 0\n*(u64 *)(r10 -32) = 0\n\
+                *(u64 *)(r10 -24) = 0\n*(u64 *)(r10 -16) = 0\n*(u32 *)(r10 -8) = 0\n\
+                r1 = r6\nr2 = r10\nr2 += -48\nr3 = 44\nr4 = 0\ncall bpf_skb_set_tunnel_key\n\
+                r1 = 0x0102030405060708 ll\n*(u64 *)(r10 -64) = r1\n\
+                r1 = r6\nr2 = r10\nr2 += -64\nr3 = 8\ncall bpf_skb_set_tunnel_opt\n\
+                *(u64 *)(r10 -64) = 0\n\
+                r1 = r6\nr2 = r10\nr2 += -64\nr3 = 8\ncall bpf_skb_get_tunnel_opt\n\
+                r1 = *(u64 *)(r10 -64)\nr0 += r1\nexit\n",
+    );
+    assert_eq!(
+        r.r0,
+        0x0102_0304_0506_0708 + 8,
+        "the options and their length"
+    );
     // redirect_neigh records the redirect.
     let r = tc("r1 = 2\nr2 = 0\nr3 = 0\nr4 = 0\ncall bpf_redirect_neigh\nexit\n");
     assert_eq!(r.r0, 7);
