@@ -25,9 +25,18 @@
 //! program. [`env`](mod@env) is what the helpers see of the world: the current
 //! task, the clocks, and the trace log the host reads.
 //!
+//! [`skb_room`] holds the helpers that reshape an skb at L2/L3
+//! (`bpf_skb_change_type`, `_change_proto`, `_adjust_room`), [`tunnel`]
+//! the tunnel metadata ones (`bpf_skb_set_tunnel_key`, `_get_tunnel_key`,
+//! `_set_tunnel_opt`, `_get_tunnel_opt`), and [`fib`] those that read the
+//! kernel's tables (`bpf_fib_lookup`, `bpf_redirect_neigh`, the socket
+//! lookups and `bpf_sk_release`), which answer from a [`World`]
+//! ([`world`]: interfaces, routes, neighbours and sockets read from JSON).
+//!
 //! Each helper is tested from a program in the interpreter
 //! (`vm/tests/helpers*.rs`), and where the kernel can test-run it, against
-//! the kernel on the same packet layout (`tests/kernel_diff.rs`); the
+//! the kernel on the same packet layout (`tests/kernel_diff.rs`,
+//! `conformance/tests/helpers_*.rs`); the
 //! program types of the table are the kernel's (`tests/kernel_protos.rs`).
 //! Where userspace cannot be the kernel, the table says what it does
 //! instead:

@@ -182,6 +182,13 @@ fn change_proto(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError
 /// `bpf_skb_adjust_room(skb, len_diff, mode, flags)`.
 fn adjust_room(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperError> {
     let (skb, len_diff, mode, flags) = (a[0], a[1] as i32, a[2] as u32 as u64, a[3]);
+    // BPF_PROG_TYPE_SK_SKB gets another helper under this id
+    // (sk_skb_adjust_room: no modes, no flags, room at the head).
+    if ctx.state_ref().is_some_and(|s| s.prog_type == 14) {
+        return Err(HelperError::Failed(
+            "bpf_skb_adjust_room of sk_skb programs (the kernel's sk_skb_adjust_room) is not implemented in userspace".into(),
+        ));
+    }
     let diff = len_diff.unsigned_abs() as u64;
     let shrink = len_diff < 0;
     if flags & !ADJ_ROOM_FLAGS != 0 {
