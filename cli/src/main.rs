@@ -36,6 +36,10 @@ struct Cli {
     /// running kernel's configuration; repeatable. Applies to ironbpf's side and the kernel's.
     #[arg(long = "kconfig", value_name = "NAME=VALUE", global = true)]
     kconfig: Vec<String>,
+    /// The routes, neighbours, interfaces and sockets that bpf_fib_lookup and the socket lookups
+    /// read on ironbpf's side (JSON, see docs/world.md); default: a fresh namespace, only lo.
+    #[arg(long = "world", value_name = "FILE", global = true)]
+    world: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +115,21 @@ fn main() -> ExitCode {
     if let Err(f) = cmd_prog::set_kconfig(&cli.kconfig) {
         eprintln!("{}: {}", style::error_label(), f.message);
         return ExitCode::from(f.code);
+    }
+    if let Some(path) = &cli.world {
+        let world = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: {e}", path.display()))
+            .and_then(|t| {
+                ironbpf_helpers::World::from_json(&t)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            });
+        match world {
+            Ok(w) => ironbpf_helpers::env::set_default_world(w),
+            Err(m) => {
+                eprintln!("{}: --world {m}", style::error_label());
+                return ExitCode::from(2);
+            }
+        }
     }
     let result = match cli.command {
         Command::Test(a) => cmd_test::run(a),

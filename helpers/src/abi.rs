@@ -177,6 +177,9 @@ pub struct SkbState {
     pub csum_level: u8,
     /// `skb->sw_hash`/`l4_hash` are set: the hash is not recomputed.
     pub hash_valid: bool,
+    /// `skb->encapsulation`: `bpf_skb_adjust_room` pushed an outer header
+    /// (a second encapsulation is `-EALREADY`).
+    pub encapsulation: bool,
 }
 
 /// Where `bpf_redirect` or `bpf_redirect_map` sent the packet.
@@ -186,6 +189,42 @@ pub enum Redirect {
     Ifindex { ifindex: u32, flags: u64 },
     /// `bpf_redirect_map(map, key, flags)`: the map's id in its set.
     Map { map_id: u32, key: u32, flags: u64 },
+    /// `bpf_redirect_neigh(ifindex, params, plen, 0)`: out of `ifindex`
+    /// through the neighbour subsystem, to the next hop `nexthop` when the
+    /// program gave one (`struct bpf_redir_neigh`: the family and the
+    /// address, 16 bytes, an IPv4 one in the first 4).
+    Neigh {
+        ifindex: u32,
+        nexthop: Option<(u32, [u8; 16])>,
+    },
+}
+
+/// The tunnel metadata an skb carries (`struct ip_tunnel_info` of a
+/// metadata dst): what `bpf_skb_set_tunnel_key` stores and
+/// `bpf_skb_get_tunnel_key` reads. Addresses are in network byte order as
+/// the kernel keeps them; `src`/`dst` are those of the outer header to
+/// send (the kernel's `key.u.ipv4.src/dst`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TunnelInfo {
+    /// `IP_TUNNEL_INFO_IPV6`: the addresses are IPv6 ones.
+    pub ipv6: bool,
+    /// `key.tun_id` as a host number (the kernel stores it big-endian).
+    pub tun_id: u64,
+    pub tos: u8,
+    pub ttl: u8,
+    /// `key.tun_flags`: the `IP_TUNNEL_*_BIT` bits (CSUM 0, KEY 2, SEQ 3,
+    /// DONT_FRAGMENT 8, GENEVE_OPT 11, VXLAN_OPT 12, NOCACHE 13,
+    /// ERSPAN_OPT 14, GTP_OPT 15, PFCP_OPT 16).
+    pub tun_flags: u32,
+    /// The IPv6 flow label (host order, 20 bits).
+    pub label: u32,
+    /// The outer source: an IPv4 address in the first 4 bytes.
+    pub src: [u8; 16],
+    /// The outer destination.
+    pub dst: [u8; 16],
+    /// The tunnel options `bpf_skb_set_tunnel_opt` attached
+    /// (`options_len` bytes).
+    pub options: Vec<u8>,
 }
 
 /// A pending tail call: the program stored in the program array (an
@@ -231,6 +270,12 @@ pub struct RunState {
     /// The cookie of the socket the packet belongs to
     /// (`bpf_get_socket_cookie`), given on first use.
     pub socket_cookie: Option<u64>,
+    /// The tunnel metadata `bpf_skb_set_tunnel_key` attached (a fresh
+    /// test-run skb has none).
+    pub tunnel: Option<TunnelInfo>,
+    /// Sockets a lookup helper handed out and the program has not released
+    /// yet (`bpf_sk_release`), by handle.
+    pub sockets_held: Vec<u64>,
 }
 
 impl RunState {

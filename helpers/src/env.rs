@@ -1,10 +1,12 @@
 //! What the standard helpers read from and write to outside the program:
 //! the identity of the "current task" (the host process, unless the
-//! embedder sets another), the clocks, and the trace log that
-//! `bpf_trace_printk` writes and the host reads.
+//! embedder sets another), the clocks, the trace log that
+//! `bpf_trace_printk` writes and the host reads, and the [`World`] (routes,
+//! neighbours, sockets) that the FIB and socket lookups read.
 
+use crate::world::World;
 use std::collections::VecDeque;
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The task a program runs "in": what `bpf_get_current_pid_tgid`,
 /// `bpf_get_current_uid_gid`, `bpf_get_current_comm` and
@@ -250,6 +252,7 @@ pub struct HelperEnv {
     trace: TraceLog,
     jiffies: Jiffies,
     socket_uid: RwLock<u32>,
+    world: RwLock<Arc<World>>,
 }
 
 impl HelperEnv {
@@ -260,6 +263,7 @@ impl HelperEnv {
             trace: TraceLog::default(),
             jiffies: Jiffies::host(),
             socket_uid: RwLock::new(0),
+            world: RwLock::new(default_world()),
         }
     }
 
@@ -342,10 +346,40 @@ impl HelperEnv {
         *self.socket_uid.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The kernel tables `bpf_fib_lookup`, `bpf_redirect_neigh` and the
+    /// socket lookups read (the process's default, [`set_default_world`],
+    /// until one is set).
+    pub fn world(&self) -> Arc<World> {
+        self.world.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Makes `world` the tables every later run reads.
+    pub fn set_world(&self, world: World) {
+        *self.world.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(world);
+    }
+
     /// Sets the uid `bpf_get_socket_uid` returns.
     pub fn set_socket_uid(&self, uid: u32) {
         *self.socket_uid.write().unwrap_or_else(|e| e.into_inner()) = uid;
     }
+}
+
+/// The world every [`HelperEnv::host`] starts with.
+static DEFAULT_WORLD: RwLock<Option<Arc<World>>> = RwLock::new(None);
+
+fn default_world() -> Arc<World> {
+    DEFAULT_WORLD
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| Arc::new(World::default()))
+}
+
+/// Makes `world` the one every environment created afterwards
+/// ([`HelperEnv::host`]) starts with, instead of [`World::default`]: how a
+/// tool's `--world FILE` reaches every run of the process.
+pub fn set_default_world(world: World) {
+    *DEFAULT_WORLD.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(world));
 }
 
 /// Reads a clock (`CLOCK_*`) in nanoseconds.

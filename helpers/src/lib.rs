@@ -25,9 +25,18 @@
 //! program. [`env`](mod@env) is what the helpers see of the world: the current
 //! task, the clocks, and the trace log the host reads.
 //!
+//! [`skb_room`] holds the helpers that reshape an skb at L2/L3
+//! (`bpf_skb_change_type`, `_change_proto`, `_adjust_room`), [`tunnel`]
+//! the tunnel metadata ones (`bpf_skb_set_tunnel_key`, `_get_tunnel_key`,
+//! `_set_tunnel_opt`, `_get_tunnel_opt`), and [`fib`] those that read the
+//! kernel's tables (`bpf_fib_lookup`, `bpf_redirect_neigh`, the socket
+//! lookups and `bpf_sk_release`), which answer from a [`World`]
+//! ([`world`]: interfaces, routes, neighbours and sockets read from JSON).
+//!
 //! Each helper is tested from a program in the interpreter
 //! (`vm/tests/helpers*.rs`), and where the kernel can test-run it, against
-//! the kernel on the same packet layout (`tests/kernel_diff.rs`); the
+//! the kernel on the same packet layout (`tests/kernel_diff.rs`,
+//! `conformance/tests/helpers_*.rs`); the
 //! program types of the table are the kernel's (`tests/kernel_protos.rs`).
 //! Where userspace cannot be the kernel, the table says what it does
 //! instead:
@@ -41,10 +50,19 @@
 //!   unless the embedder sets a task ([`HelperEnv::set_task`]);
 //!   `bpf_get_current_task`, `bpf_get_func_ip` and `bpf_get_attach_cookie`
 //!   return 0;
-//! - `bpf_redirect_map` accepts any map whose key is present (ironbpf-maps
-//!   has no devmap/cpumap/xskmap); a map of maps names its inner maps by
-//!   their ids in the program's map set (a lookup gives the inner map's
-//!   handle);
+//! - `bpf_redirect_map` on a devmap, devmap_hash, cpumap or xskmap answers
+//!   as the kernel's (`BPF_F_BROADCAST`, `BPF_F_EXCLUDE_INGRESS`, the
+//!   fallback action); on any other map (which the kernel's verifier
+//!   refuses) it redirects when the key is present; a map of maps names
+//!   its inner maps by their ids in the program's map set (a lookup gives
+//!   the inner map's handle);
+//! - the helpers that read kernel tables (`bpf_fib_lookup`,
+//!   `bpf_redirect_neigh`, the socket lookups) read a [`World`] the user
+//!   describes in JSON ([`HelperEnv::set_world`]; `docs/world.md`); the
+//!   default is a fresh network namespace: only `lo`, no route, no
+//!   neighbour, no socket;
+//! - tunnel metadata (`bpf_skb_set_tunnel_key`) lives in the run's state,
+//!   as the kernel's lives on the skb;
 //! - a tail call from a subprogram or a callback is refused by the engine;
 //! - a packet handed to an engine as a plain slice has no room to grow
 //!   (`ironbpf_vm::testrun` lays it out as the kernel's test run does).
@@ -62,6 +80,7 @@
 pub mod abi;
 pub mod catalog;
 pub mod env;
+pub mod fib;
 pub mod format;
 pub mod hostmem;
 pub mod map_calls;
@@ -70,14 +89,18 @@ pub mod misc;
 pub mod net;
 pub mod probe;
 pub mod proto;
+pub mod skb_room;
 pub mod table;
+pub mod tunnel;
+pub mod world;
 
 /// The program-type names [`catalog::func_proto`] takes.
 pub use ironbpf_progtype;
 
 pub use abi::{
     Callbacks, FnHelper, Helper, HelperCtx, HelperEntry, HelperError, HelperRegistry, Packet,
-    PacketKind, Redirect, RunState, FUNC_HANDLE_BASE,
+    PacketKind, Redirect, RunState, TunnelInfo, FUNC_HANDLE_BASE,
 };
 pub use env::{HelperEnv, TaskInfo, TraceRecord};
 pub use map_calls::register_map_helpers;
+pub use world::{World, WorldError};

@@ -21,6 +21,10 @@ use std::sync::Arc;
 pub const MAX_TAIL_CALL_CNT: u32 = 33;
 const BPF_F_CTXLEN_MASK: u64 = 0xfffff << 32;
 const BPF_F_INDEX_MASK: u64 = 0xffff_ffff;
+const BPF_MAP_TYPE_DEVMAP: u32 = 14;
+const BPF_MAP_TYPE_CPUMAP: u32 = 16;
+const BPF_MAP_TYPE_XSKMAP: u32 = 17;
+const BPF_MAP_TYPE_DEVMAP_HASH: u32 = 25;
 
 fn map_in(maps: &MapSet, handle: u64) -> Result<Arc<dyn Map>, HelperError> {
     maps.by_handle(handle).ok_or_else(|| {
@@ -349,10 +353,30 @@ pub(crate) fn register(reg: &mut HelperRegistry) {
         Ok(n)
     });
 
-    // XDP's redirect through a map: devmap, cpumap and xskmap in the
-    // kernel; any map whose key is present here.
+    // XDP's redirect through a map: devmap, devmap_hash, cpumap and xskmap
+    // as the kernel's map_redirect ops (ironbpf-maps' redirect_map:
+    // BPF_F_BROADCAST and BPF_F_EXCLUDE_INGRESS on devmaps only, the
+    // flags' action for an empty slot); any other map whose key is present
+    // (the kernel's verifier refuses those calls).
     def(reg, "redirect_map", |ctx, a| {
         let (map, key, flags) = (map_of(ctx, a[0])?, a[1] as u32, a[2]);
+        if matches!(
+            map.spec().map_type,
+            BPF_MAP_TYPE_DEVMAP
+                | BPF_MAP_TYPE_DEVMAP_HASH
+                | BPF_MAP_TYPE_CPUMAP
+                | BPF_MAP_TYPE_XSKMAP
+        ) {
+            let d = ironbpf_maps::redirect_map(map.as_ref(), a[1], flags)
+                .map_err(|e| HelperError::Failed(format!("bpf_redirect_map: {e}")))?;
+            let st = ctx.state()?;
+            st.redirect = d.redirect.then(|| Redirect::Map {
+                map_id: (a[0] - ironbpf_maps::MAP_HANDLE_BASE) as u32,
+                key,
+                flags,
+            });
+            return Ok(d.action);
+        }
         let action_mask = 3u64;
         if flags & !(action_mask | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS) != 0 {
             return Ok(XDP_ABORTED);

@@ -102,7 +102,7 @@ pub(crate) fn packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
 /// make.
 pub const BPF_SKB_MAX_LEN: u64 = (4096 << 2) - 320;
 
-fn skb_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
+pub(crate) fn skb_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
     let p = packet(ctx)?;
     if p.kind != PacketKind::Skb {
         return Err(HelperError::Failed(
@@ -116,18 +116,23 @@ const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 const VLAN_HLEN: u64 = 4;
 /// `__sk_buff` fields the VLAN helpers keep (the skb's own in the kernel).
-const SKB_PROTOCOL: u64 = 16;
+pub(crate) const SKB_PROTOCOL: u64 = 16;
 const SKB_VLAN_PRESENT: u64 = 20;
 const SKB_VLAN_TCI: u64 = 24;
 const SKB_VLAN_PROTO: u64 = 28;
 
-fn skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64) -> Result<u32, HelperError> {
+pub(crate) fn skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64) -> Result<u32, HelperError> {
     Ok(u32::from_ne_bytes(
         ctx.read(skb + off, 4)?.try_into().expect("4 bytes"),
     ))
 }
 
-fn set_skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64, v: u32) -> Result<(), HelperError> {
+pub(crate) fn set_skb_field(
+    ctx: &HelperCtx<'_>,
+    skb: u64,
+    off: u64,
+    v: u32,
+) -> Result<(), HelperError> {
     ctx.write(skb + off, &v.to_ne_bytes())
 }
 
@@ -166,11 +171,15 @@ fn untag(ctx: &mut HelperCtx<'_>, skb: u64) -> Result<Result<u16, i64>, HelperEr
 }
 
 /// `skb->len` lives in the `__sk_buff` the program reads it from.
-fn set_skb_len(ctx: &mut HelperCtx<'_>, skb: u64, p: &Packet) -> Result<(), HelperError> {
+pub(crate) fn set_skb_len(
+    ctx: &mut HelperCtx<'_>,
+    skb: u64,
+    p: &Packet,
+) -> Result<(), HelperError> {
     ctx.write(skb, &(p.len() as u32).to_ne_bytes())
 }
 
-fn xdp_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
+pub(crate) fn xdp_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
     let p = packet(ctx)?;
     if p.kind != PacketKind::Xdp {
         return Err(HelperError::Failed(
@@ -182,7 +191,7 @@ fn xdp_packet(ctx: &HelperCtx<'_>) -> Result<Packet, HelperError> {
 
 /// Copies packet bytes `[addr, addr + len)`, which the caller checked lie
 /// in `[p.hard_start, p.hard_end)`.
-fn pkt_read(p: &Packet, addr: u64, len: u64) -> Vec<u8> {
+pub(crate) fn pkt_read(p: &Packet, addr: u64, len: u64) -> Vec<u8> {
     debug_assert!(addr >= p.hard_start && addr + len <= p.hard_end);
     let mut v = vec![0u8; len as usize];
     // SAFETY: the engine guarantees [hard_start, hard_end) is live memory
@@ -192,7 +201,7 @@ fn pkt_read(p: &Packet, addr: u64, len: u64) -> Vec<u8> {
 }
 
 /// Writes packet bytes, which the caller checked lie in the buffer.
-fn pkt_write(p: &Packet, addr: u64, bytes: &[u8]) {
+pub(crate) fn pkt_write(p: &Packet, addr: u64, bytes: &[u8]) {
     debug_assert!(addr >= p.hard_start && addr + bytes.len() as u64 <= p.hard_end);
     // SAFETY: the engine guarantees [hard_start, hard_end) is live,
     // writable memory of the run; the caller checked the range.
@@ -200,7 +209,7 @@ fn pkt_write(p: &Packet, addr: u64, bytes: &[u8]) {
 }
 
 /// Moves `len` packet bytes from `src` to `dst` (regions may overlap).
-fn pkt_move(p: &Packet, dst: u64, src: u64, len: u64) {
+pub(crate) fn pkt_move(p: &Packet, dst: u64, src: u64, len: u64) {
     let bytes = pkt_read(p, src, len);
     pkt_write(p, dst, &bytes);
 }
@@ -216,7 +225,11 @@ fn set_sum(p: &Packet, off: u64, v: u16) {
 }
 
 /// `skb->hash` lives in the `__sk_buff` the program reads it from.
-fn set_skb_hash(ctx: &mut HelperCtx<'_>, skb: u64, hash: u32) -> Result<(), HelperError> {
+pub(crate) fn set_skb_hash(
+    ctx: &mut HelperCtx<'_>,
+    skb: u64,
+    hash: u32,
+) -> Result<(), HelperError> {
     ctx.write(skb + SKB_HASH_OFF, &hash.to_ne_bytes())
 }
 

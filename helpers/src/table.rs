@@ -31,6 +31,9 @@ pub(crate) fn register_standard(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) 
     crate::misc::register(reg, env);
     crate::probe::register(reg);
     crate::net::register(reg, env);
+    crate::tunnel::register(reg);
+    crate::skb_room::register(reg);
+    crate::fib::register(reg, env);
     crate::map_calls::register(reg);
 }
 

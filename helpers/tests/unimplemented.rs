@@ -20,10 +20,16 @@ fn load(insns: &[Insn]) -> Result<Interpreter, ironbpf_vm::VmError> {
 }
 
 #[test]
-fn fib_lookup_is_refused_at_load_with_its_name_and_instruction() {
-    let fib = catalog::helper_by_name("fib_lookup").unwrap().id as i32;
-    // The kernel offers bpf_fib_lookup to XDP programs...
-    assert!(func_proto(ProgTypeId::Xdp, None, fib as i64, &ProtoEnv::default()).is_ok());
+fn check_mtu_is_refused_at_load_with_its_name_and_instruction() {
+    let check_mtu = catalog::helper_by_name("check_mtu").unwrap().id as i32;
+    // The kernel offers bpf_check_mtu to XDP programs...
+    assert!(func_proto(
+        ProgTypeId::Xdp,
+        None,
+        check_mtu as i64,
+        &ProtoEnv::default()
+    )
+    .is_ok());
     // ...and ironbpf says it cannot run it, at load.
     let err = load(&[
         Insn::Alu {
@@ -32,14 +38,14 @@ fn fib_lookup_is_refused_at_load_with_its_name_and_instruction() {
             dst: Reg::R1,
             src: Operand::Imm(0),
         },
-        Insn::Call(CallTarget::Helper(fib)),
+        Insn::Call(CallTarget::Helper(check_mtu)),
         Insn::Exit,
     ])
     .err()
     .expect("refused at load");
     let text = err.to_string();
     assert!(
-        text.starts_with("insn 1: bpf_fib_lookup is not implemented in userspace"),
+        text.starts_with("insn 1: bpf_check_mtu is not implemented in userspace"),
         "{text}"
     );
 }

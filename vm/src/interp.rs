@@ -1297,6 +1297,10 @@ impl Interpreter {
             if r.writable || access == Access::Load {
                 return Ok(None);
             }
+        } else if access == Access::Load && ironbpf_helpers::fib::socket_region(addr, len).is_some()
+        {
+            // A socket a lookup helper handed out (read-only).
+            return Ok(None);
         }
         Err(self.fault(pc, addr, len, access, memory, stack))
     }

@@ -199,11 +199,10 @@ pub fn run(
         let pkt_type = if dest.iter().all(|&b| b == 0) {
             0 // PACKET_HOST: the loopback device's address
         } else if dest[0] & 1 == 1 {
-            if dest.iter().all(|&b| b == 0xff) {
-                1 // PACKET_BROADCAST
-            } else {
-                2 // PACKET_MULTICAST
-            }
+            // PACKET_MULTICAST, ff:ff:ff:ff:ff:ff too: the loopback
+            // device's broadcast address is all zeroes, so nothing is
+            // PACKET_BROADCAST on it.
+            2
         } else {
             3 // PACKET_OTHERHOST
         };

@@ -462,3 +462,108 @@ fn maps_of_maps_give_their_inner_maps() {
     assert_eq!(run(&lookup(2), &set), 77, "through the inner map");
     assert_eq!(run(&lookup(1), &set), 0, "an empty slot is NULL");
 }
+
+/// The helpers Cilium's programs call, through the interpreter (their
+/// kernel differential tests are in conformance/tests/helpers_cilium.rs).
+#[test]
+fn cilium_helpers_run_in_the_interpreter() {
+    let world = ironbpf_helpers::World::from_json(
+        r#"{"interfaces": [{"ifindex": 2, "mac": "02:00:00:00:00:01", "forwarding": true,
+                            "addresses": ["10.1.0.1/24"]}],
+            "neighbours": [{"ip": "10.1.0.2", "dev": 2, "mac": "02:00:00:00:00:02"}],
+            "sockets": [{"protocol": "tcp", "state": "listen", "local": "0.0.0.0:80"},
+                        {"protocol": "udp", "state": "listen", "local": "10.1.0.1:53"}]}"#,
+    )
+    .unwrap();
+    let env = Arc::new(HelperEnv::host());
+    env.set_world(world);
+    let helpers = HelperRegistry::standard_with(env);
+    let none = maps(&[]);
+    let tc = |asm: &str| {
+        run_pt(
+            &vm_with(asm, &none, &helpers, Options::default()),
+            &progtype::SCHED_CLS,
+            &none,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{asm}"))
+    };
+    // change_type writes skb->pkt_type; 4 is past PACKET_OTHERHOST.
+    let r = tc("r6 = r1\nr2 = 3\ncall bpf_skb_change_type\nr0 = *(u32 *)(r6 +4)\nexit\n");
+    assert_eq!(r.r0, 3);
+    assert_eq!(
+        tc("r2 = 4\ncall bpf_skb_change_type\nexit\n").r0 as i64,
+        -22
+    );
+    // change_proto to IPv6 makes 20 bytes of room after the MAC header.
+    let r = tc("r2 = 0xdd86\nr3 = 0\ncall bpf_skb_change_proto\nexit\n");
+    assert_eq!(r.r0, 0);
+    assert_eq!(r.data_out.len(), 84);
+    assert_eq!(&r.data_out[14..34], &[0; 20]);
+    assert_eq!(r.data_out[34], 0, "the old IPv4 header follows the room");
+    // adjust_room shrinks at the network header.
+    let r = tc("r2 = -8\nr3 = 0\nr4 = 0\ncall bpf_skb_adjust_room\nexit\n");
+    assert_eq!((r.r0, r.data_out.len()), (0, 56));
+    // A tunnel key set is read back, its local end as the remote one.
+    let r = tc(
+        "r6 = r1\n*(u64 *)(r10 -48) = 7\n*(u64 *)(r10 -40) = 0\n*(u64 *)(r10 -32) = 0\n\
+                *(u64 *)(r10 -24) = 0\n*(u64 *)(r10 -16) = 0\n*(u32 *)(r10 -8) = 0\n\
+                *(u32 *)(r10 -20) = 0x0a000002\n\
+                r1 = r6\nr2 = r10\nr2 += -48\nr3 = 44\nr4 = 0\ncall bpf_skb_set_tunnel_key\n\
+                r1 = r6\nr2 = r10\nr2 += -48\nr3 = 44\nr4 = 0\ncall bpf_skb_get_tunnel_key\n\
+                r1 = *(u32 *)(r10 -44)\nr0 <<= 32\nr0 |= r1\nexit\n",
+    );
+    assert_eq!(r.r0, 0x0a00_0002);
+    assert!(r.state.tunnel.is_some());
+    // Tunnel options ride on that key: 8 bytes set, 8 read back.
+    let r = tc(
+        "r6 = r1\n*(u64 *)(r10 -48) = 0\n*(u64 *)(r10 -40) = 0\n*(u64 *)(r10 -32) = 0\n\
+                *(u64 *)(r10 -24) = 0\n*(u64 *)(r10 -16) = 0\n*(u32 *)(r10 -8) = 0\n\
+                r1 = r6\nr2 = r10\nr2 += -48\nr3 = 44\nr4 = 0\ncall bpf_skb_set_tunnel_key\n\
+                r1 = 0x0102030405060708 ll\n*(u64 *)(r10 -64) = r1\n\
+                r1 = r6\nr2 = r10\nr2 += -64\nr3 = 8\ncall bpf_skb_set_tunnel_opt\n\
+                *(u64 *)(r10 -64) = 0\n\
+                r1 = r6\nr2 = r10\nr2 += -64\nr3 = 8\ncall bpf_skb_get_tunnel_opt\n\
+                r1 = *(u64 *)(r10 -64)\nr0 += r1\nexit\n",
+    );
+    assert_eq!(
+        r.r0,
+        0x0102_0304_0506_0708 + 8,
+        "the options and their length"
+    );
+    // redirect_neigh records the redirect.
+    let r = tc("r1 = 2\nr2 = 0\nr3 = 0\nr4 = 0\ncall bpf_redirect_neigh\nexit\n");
+    assert_eq!(r.r0, 7);
+    assert_eq!(
+        r.state.redirect,
+        Some(ironbpf_helpers::Redirect::Neigh {
+            ifindex: 2,
+            nexthop: None
+        })
+    );
+    // fib_lookup answers from the world: 10.1.0.2 on eth0, its MAC.
+    let r = tc(
+        "r6 = r1\n*(u64 *)(r10 -64) = 2\n*(u64 *)(r10 -56) = 2\n*(u64 *)(r10 -48) = 0\n\
+                *(u64 *)(r10 -40) = 0\n*(u64 *)(r10 -32) = 0x0200010a\n*(u64 *)(r10 -24) = 0\n\
+                *(u64 *)(r10 -16) = 0\n*(u64 *)(r10 -8) = 0\n\
+                r1 = r6\nr2 = r10\nr2 += -64\nr3 = 64\nr4 = 0\ncall bpf_fib_lookup\n\
+                r1 = *(u8 *)(r10 -1)\nr0 <<= 8\nr0 |= r1\nexit\n",
+    );
+    assert_eq!(r.r0, 0x02, "SUCCESS, and dmac's last byte is 2");
+    // The socket lookups find the world's listener and bound socket; a
+    // found socket reads as a struct bpf_sock and is released.
+    for (call, port, state) in [
+        ("bpf_sk_lookup_tcp", 80u16, 10u64),
+        ("bpf_skc_lookup_tcp", 80, 10),
+        ("bpf_sk_lookup_udp", 53, 7),
+    ] {
+        let tuple = u64::from_le_bytes([10, 9, 9, 9, 10, 1, 0, 1]);
+        let ports = u32::from_le_bytes([0x30, 0x39, (port >> 8) as u8, port as u8]);
+        let r = tc(&format!(
+            "r6 = r1\nr1 = {tuple:#x} ll\n*(u64 *)(r10 -16) = r1\n*(u32 *)(r10 -8) = {ports:#x}\n\
+             r1 = r6\nr2 = r10\nr2 += -16\nr3 = 12\nr4 = -1\nr5 = 0\ncall {call}\n\
+             if r0 == 0 goto +4\nr6 = *(u32 *)(r0 +72)\nr1 = r0\ncall bpf_sk_release\nr0 = r6\nexit\n"
+        ));
+        assert_eq!(r.r0, state, "{call}");
+        assert!(r.state.sockets_held.is_empty(), "{call}: released");
+    }
+}
