@@ -52,6 +52,40 @@ pub fn load_options() -> ironbpf_loader::LoadOptions {
     }
 }
 
+/// An I/O error's text as a Unix tool prints it: `No such file or
+/// directory`, without the `(os error 2)` that Rust adds.
+pub fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s,
+    }
+}
+
+/// `PATH: <the I/O error>` for an input that cannot be read: exit code 2.
+pub fn unreadable(path: &std::path::Path, e: &std::io::Error) -> Failure {
+    Failure::usage(format!("{}: {}", path.display(), io_text(e)))
+}
+
+/// The failure for a loader error on the object at `path`, the path said
+/// once: an object that cannot be read or is not an ELF object is
+/// unreadable input (exit code 2); a program or map the loader refuses is
+/// a failure of the job (1).
+pub fn load_failure(path: &std::path::Path, e: ironbpf_loader::LoadError) -> Failure {
+    use ironbpf_loader::LoadError;
+    match e {
+        LoadError::Io { msg, .. } => {
+            let msg = match msg.rfind(" (os error ") {
+                Some(i) if msg.ends_with(')') => msg[..i].to_string(),
+                _ => msg,
+            };
+            Failure::usage(format!("{}: {msg}", path.display()))
+        }
+        e @ LoadError::Elf(_) => Failure::usage(format!("{}: {e}", path.display())),
+        e => Failure::failed(format!("{}: {e}", path.display())),
+    }
+}
+
 pub fn load_object(
     path: &std::path::Path,
     prog_type: Option<&str>,
@@ -62,8 +96,7 @@ pub fn load_object(
             .ok_or_else(|| Failure::usage(format!("unknown program type `{t}`")))?;
         opts.prog_type_override = Some(id);
     }
-    ironbpf_loader::load_file(path, &opts)
-        .map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
+    ironbpf_loader::load_file(path, &opts).map_err(|e| load_failure(path, e))
 }
 
 /// The kernel's numeric program type for a program-type name or one of the
@@ -145,7 +178,7 @@ fn list(args: ListArgs) -> Result<(), Failure> {
     }
     // A listing shows every program, also those that cannot be loaded by themselves.
     let ins = ironbpf_loader::inspect_file(&args.object, &opts)
-        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+        .map_err(|e| load_failure(&args.object, e))?;
     let obj = &ins.object;
     if args.json {
         let mut progs: Vec<_> = obj

@@ -41,6 +41,12 @@ pub struct RunArgs {
     /// size) or a hex string; NAME=@FILE reads the JSON from a file. Repeatable.
     #[arg(long = "map", value_name = "NAME=JSON")]
     maps: Vec<String>,
+    /// Run without ironbpf's verifier (the checked interpreter still faults on bad accesses)
+    #[arg(long)]
+    no_verify: bool,
+    /// Instructions a run may execute before it is stopped as an endless loop
+    #[arg(long, default_value_t = Options::default().budget)]
+    budget: u64,
 }
 
 /// A map's entries (key → value), read through get_next_key.
@@ -106,7 +112,7 @@ pub(crate) fn fill_map(loaded: &LoadedObject, spec: &str) -> Result<(), Failure>
         .ok_or_else(|| Failure::usage(format!("--map {spec}: expected NAME=JSON")))?;
     let json = match json.strip_prefix('@') {
         Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("--map {name}: {path}: {e}")))?,
+            .map_err(|e| Failure::usage(format!("--map {name}: {path}: {}", crate::cmd_prog::io_text(&e))))?,
         None => json.to_string(),
     };
     let map = loaded.map(name).ok_or_else(|| {
@@ -145,8 +151,9 @@ pub struct RunInput {
     /// The context struct (ctx_in), from a file: the program type's uapi struct
     #[arg(long)]
     pub ctx: Option<PathBuf>,
-    /// Run this many times and report the mean duration per run
-    #[arg(long, default_value_t = 1)]
+    /// Run this many times and report the mean duration per run (at least 1: the kernel
+    /// runs a repeat of 0 once, so 0 is refused rather than given two meanings)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 }
 
@@ -156,7 +163,7 @@ impl RunInput {
         match (&self.data, &self.data_hex) {
             (Some(f), _) => std::fs::read(f)
                 .map(Some)
-                .map_err(|e| Failure::usage(format!("{}: {e}", f.display()))),
+                .map_err(|e| crate::cmd_prog::unreadable(f, &e)),
             (None, Some(h)) => parse_hex(h).map(Some),
             (None, None) => Ok(None),
         }
@@ -166,7 +173,7 @@ impl RunInput {
     pub fn ctx(&self) -> Result<Option<Vec<u8>>, Failure> {
         self.ctx
             .as_ref()
-            .map(|f| std::fs::read(f).map_err(|e| Failure::usage(format!("{}: {e}", f.display()))))
+            .map(|f| std::fs::read(f).map_err(|e| crate::cmd_prog::unreadable(f, &e)))
             .transpose()
     }
 }
@@ -222,20 +229,46 @@ pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
     }
 }
 
+/// A run-time error as the user should read it: the budget's message names
+/// the option that raises it.
+pub(crate) fn vm_error_text(e: &ironbpf_vm::VmError) -> String {
+    match e {
+        ironbpf_vm::VmError::BudgetExhausted { pc, budget } => format!(
+            "insn {pc}: the instruction budget of {budget} instructions is exhausted (an endless loop?); \
+             raise it with --budget N if the program is meant to run longer"
+        ),
+        e => e.to_string(),
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut opts = crate::cmd_prog::load_options();
+    let mut wanted_type = None;
     if let Some(t) = &args.prog_type {
-        let pt = progtype::by_name(t).ok_or_else(|| {
+        let id = crate::cmd_prog::ironbpf_kernel_prog_type(t).ok_or_else(|| {
             Failure::usage(format!(
                 "unknown program type `{t}`; known: {}",
                 progtype::names().join(", ")
             ))
         })?;
-        opts.prog_type_override = Some(pt.kernel_id());
+        opts.prog_type_override = Some(id);
+        wanted_type = Some((t.clone(), id));
     }
     let obj = ironbpf_loader::load_file(&args.object, &opts)
-        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+        .map_err(|e| crate::cmd_prog::load_failure(&args.object, e))?;
     let prog = crate::cmd_prog::pick_program(&obj, args.prog.as_deref(), &args.object)?;
+    // `--type` names the type of sections that do not say it; a section
+    // that says another type keeps it, as the kernel's loaders keep it, and
+    // the run is refused rather than run as a type the user did not ask for.
+    if let Some((t, id)) = &wanted_type {
+        if prog.prog_type != *id {
+            return Err(Failure::usage(format!(
+                "--type {t}: program `{}` is in section `{}`, which makes it a {} program; \
+                 --type applies only to sections whose name does not say the type (drop --type)",
+                prog.name, prog.section, prog.prog_type_name
+            )));
+        }
+    }
     let pt = progtype::by_kernel_id(prog.prog_type).ok_or_else(|| {
         Failure::failed(format!(
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
@@ -244,6 +277,21 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             progtype::names().join(", ")
         ))
     })?;
+    // Verify before running, as the kernel does at load.
+    if !args.no_verify {
+        let v = crate::gate::verify_program(&obj, prog).map_err(|e| {
+            Failure::failed(format!(
+                "program `{}`: ironbpf's verifier cannot check it: {e} (--no-verify runs it unverified)",
+                prog.name
+            ))
+        })?;
+        if let Some(why) = v.refusal() {
+            return Err(Failure::failed(format!(
+                "program `{}`: refused by ironbpf's verifier: {why} (--no-verify runs it unverified in the checked interpreter)",
+                prog.name
+            )));
+        }
+    }
     // The expected attach type changes some types' context rules (0 is
     // the kernel's "none").
     let attach_type = (prog.expected_attach_type != 0)
@@ -265,9 +313,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         })
         .collect();
     let jit = matches!(args.engine, RunEngine::Jit);
+    let vm_opts = Options {
+        budget: args.budget,
+        ..Options::default()
+    };
     let (vm, _) = loaded
-        .engine(&prog_name, Options::default(), jit)
-        .map_err(|e| Failure::failed(format!("program `{prog_name}`: {e}")))?;
+        .engine(&prog_name, vm_opts, jit)
+        .map_err(|e| Failure::failed(format!("program `{prog_name}`: {}", vm_error_text(&e))))?;
     let prog = &loaded
         .object
         .programs
@@ -275,7 +327,16 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .find(|p| p.name == prog_name)
         .expect("found above");
 
-    let data_in = args.input.data()?.unwrap_or_default();
+    // Without --data, a program type whose test run takes a packet gets
+    // the same default packet as `ironbpf kernel run`.
+    let given = args.input.data()?;
+    let takes_packet = testrun::runs(pt) && crate::cmd_kernel::takes_packet(prog.prog_type);
+    let default_data = given.is_none() && takes_packet;
+    let data_in = match given {
+        Some(d) => d,
+        None if default_data => crate::cmd_kernel::default_packet(),
+        None => Vec::new(),
+    };
     let ctx_given = args.input.ctx.is_some();
     let ctx_in = args.input.ctx()?.unwrap_or_default();
     if ctx_in.len() > pt.ctx_size as usize {
@@ -286,7 +347,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             pt.ctx_size
         )));
     }
-    let repeat = args.input.repeat.max(1);
+    let repeat = args.input.repeat;
     let mut r0 = 0;
     let mut data_out = Vec::new();
     let mut ctx_out = Vec::new();
@@ -303,7 +364,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 attach_type,
             };
             let out = testrun::run(vm.as_ref(), pt, &run, Some(loaded.resolver()))
-                .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+                .map_err(|e| Failure::failed(format!("program `{}`: {}", prog.name, vm_error_text(&e))))?;
             r0 = out.r0;
             data_out = out.data_out;
             ctx_out = out.ctx_out;
@@ -320,10 +381,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             Some(loaded.resolver()),
             None,
         )
-        .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+        .map_err(|e| Failure::failed(format!("program `{}`: {}", prog.name, vm_error_text(&e))))?;
         ctx_out = ctx;
     }
-    let per_run_ns = start.elapsed().as_nanos() as f64 / repeat as f64;
+    let per_run_ns = (start.elapsed().as_nanos() / repeat as u128) as u64;
     // bpf_trace_printk's output, as trace_pipe shows it.
     let trace: Vec<String> = loaded
         .env
@@ -361,23 +422,37 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             serde_json::json!({
                 "program": prog.name, "type": pt.name, "engine": vm.name(),
                 "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns,
+                "verified": !args.no_verify,
                 "data_out": hex(&data_out), "data_changed": changed, "ctx_out": hex(&ctx_out),
                 "maps_changed": map_changes, "trace": trace,
             })
         );
     } else {
+        let input = if takes_packet {
+            format!(
+                "{} bytes of data{}",
+                data_in.len(),
+                if default_data {
+                    " (the default packet)"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!("its {}-byte context", pt.ctx_size)
+        };
         println!(
-            "{} ({}) on {} bytes of data, {}",
+            "{} ({}) on {input}, {}{}",
             prog.name,
             pt.name,
-            data_in.len(),
-            if jit { "JIT (checked)" } else { "interpreter" }
+            if jit { "JIT (checked)" } else { "interpreter" },
+            if args.no_verify { ", unverified" } else { "" }
         );
         match verdict {
             Some(v) => println!("r0 = {r0} ({v})"),
             None => println!("r0 = {r0} ({r0:#x})"),
         }
-        println!("duration: {per_run_ns:.0} ns per run (mean of {repeat})");
+        println!("duration: {per_run_ns} ns per run (mean of {repeat})");
         if changed {
             println!("data out ({} bytes): {}", data_out.len(), hex(&data_out));
         } else {

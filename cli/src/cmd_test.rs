@@ -140,7 +140,7 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
     let (mut agreed, mut disagreed, mut refused, mut unrunnable) = (0usize, 0usize, 0usize, 0usize);
     for f in files {
         let text = std::fs::read_to_string(f)
-            .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?;
+            .map_err(|e| crate::cmd_prog::unreadable(f, &e))?;
         let df = match parse_data_file(&text) {
             Ok(df) => df,
             Err(e) => {

@@ -260,7 +260,7 @@ pub enum LoadError {
         msg: String,
     },
     /// The section name says nothing about the program type.
-    #[error("section {section}: cannot infer the program type of program {program} from the section name; pass the type explicitly (--type, LoadOptions::prog_type_override)")]
+    #[error("section {section}: cannot infer the program type of program {program} from the section name; give the type explicitly (--type TYPE)")]
     UnknownProgramType {
         /// Section name.
         section: String,

@@ -245,7 +245,7 @@ fn invalid_objects_end_cleanly() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "section bind: cannot infer the program type of program BindMonitor from the section name; pass the type explicitly (--type, LoadOptions::prog_type_override)"
+        "section bind: cannot infer the program type of program BindMonitor from the section name; give the type explicitly (--type TYPE)"
     );
 }
 
