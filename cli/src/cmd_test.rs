@@ -77,6 +77,12 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
+    if let Some(p) = args.paths.iter().find(|p| !p.exists()) {
+        return Err(Failure::usage(format!(
+            "{}: No such file or directory",
+            p.display()
+        )));
+    }
     let files = collect_files(&args.paths).map_err(Failure::usage)?;
     if files.is_empty() {
         return Err(Failure::usage("no *.data files found in the given paths"));
