@@ -338,14 +338,21 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         None => Vec::new(),
     };
     let ctx_given = args.input.ctx.is_some();
-    let ctx_in = args.input.ctx()?.unwrap_or_default();
+    let mut ctx_in = args.input.ctx()?.unwrap_or_default();
+    // As the kernel's bpf_ctx_init: bytes past the struct must be zero
+    // (E2BIG otherwise) and are dropped; a shorter context is zero-filled.
     if ctx_in.len() > pt.ctx_size as usize {
-        return Err(Failure::usage(format!(
-            "--ctx is {} bytes; the {} context struct is {} bytes",
-            ctx_in.len(),
-            pt.name,
-            pt.ctx_size
-        )));
+        if let Some(i) = ctx_in[pt.ctx_size as usize..].iter().position(|&b| b != 0) {
+            return Err(Failure::failed(format!(
+                "--ctx is {} bytes and byte {} is not zero; the {} context struct is {} bytes \
+                 and the kernel refuses nonzero bytes past it (E2BIG)",
+                ctx_in.len(),
+                pt.ctx_size as usize + i,
+                pt.name,
+                pt.ctx_size
+            )));
+        }
+        ctx_in.truncate(pt.ctx_size as usize);
     }
     let repeat = args.input.repeat;
     let mut r0 = 0;
@@ -367,7 +374,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::failed(format!("program `{}`: {}", prog.name, vm_error_text(&e))))?;
             r0 = out.r0;
             data_out = out.data_out;
-            ctx_out = out.ctx_out;
+            // As the kernel's test run: a context comes back only when one was given.
+            ctx_out = if ctx_given { out.ctx_out } else { Vec::new() };
             continue;
         }
         let mut ctx = vec![0u8; pt.ctx_size as usize];
@@ -421,7 +429,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "{}",
             serde_json::json!({
                 "program": prog.name, "type": pt.name, "engine": vm.name(),
-                "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns,
+                "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns, "data_in": hex(&data_in),
                 "verified": !args.no_verify,
                 "data_out": hex(&data_out), "data_changed": changed, "ctx_out": hex(&ctx_out),
                 "maps_changed": map_changes, "trace": trace,

@@ -129,7 +129,12 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             serde_json::json!({"passed": summary.passed, "failed": summary.failed, "skipped": summary.skipped})
         );
     }
-    println!("{summary}");
+    // With --json, stdout holds only JSON lines: the summary goes to stderr.
+    if args.json {
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
     if summary.failed > 0 {
         Err(Failure::failed(String::new()))
     } else {
@@ -150,11 +155,15 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
         let df = match parse_data_file(&text) {
             Ok(df) => df,
             Err(e) => {
-                println!(
-                    "{} {}: cannot parse the file: {e}",
-                    style::fail(),
-                    f.display()
-                );
+                let line = format!("{} {}: cannot parse the file: {e}", style::fail(), f.display());
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": f.display().to_string(), "verdict": "unparsable", "interp": e.to_string(), "kernel": e.to_string()})
+                    );
+                } else {
+                    println!("{line}");
+                }
                 disagreed += 1;
                 continue;
             }
@@ -172,7 +181,7 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
         let verdict = match (&ours, &theirs) {
             (_, EngineOutcome::Skipped(why)) => {
                 refused += 1;
-                if args.verbose {
+                if args.verbose && !args.json {
                     println!("{} {}: {why}", style::skip(), f.display());
                 }
                 "refused"
@@ -183,13 +192,15 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
             }
             _ => {
                 disagreed += 1;
-                println!(
-                    "{} {}: interp: {}; kernel: {}",
-                    style::fail(),
-                    f.display(),
-                    show(&ours),
-                    show(&theirs)
-                );
+                if !args.json {
+                    println!(
+                        "{} {}: interp: {}; kernel: {}",
+                        style::fail(),
+                        f.display(),
+                        show(&ours),
+                        show(&theirs)
+                    );
+                }
                 "disagree"
             }
         };
@@ -200,10 +211,27 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
             );
         }
     }
+    let mut summary = Vec::new();
     if unrunnable > 0 {
-        println!("{unrunnable} files have no program to run (assembler tests, or programs that do not assemble)");
+        summary.push(format!("{unrunnable} files have no program to run (assembler tests, or programs that do not assemble)"));
     }
-    println!("{agreed} agreed, {disagreed} disagreed, {refused} refused by the kernel");
+    summary.push(format!(
+        "{agreed} agreed, {disagreed} disagreed, {refused} refused by the kernel"
+    ));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"agreed": agreed, "disagreed": disagreed, "refused": refused, "unrunnable": unrunnable})
+        );
+    }
+    for line in summary {
+        // With --json, stdout holds only JSON lines.
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
     if disagreed > 0 {
         Err(Failure::failed(String::new()))
     } else {

@@ -94,6 +94,82 @@ fn buffer(len: usize) -> Vec<u64> {
     vec![0u64; len.div_ceil(8)]
 }
 
+/// What a given `struct xdp_md` asks of an XDP test run.
+#[derive(Clone, Copy, Debug)]
+struct XdpMdIn {
+    /// Bytes of metadata at the front of the data (`data`).
+    meta: usize,
+    /// Bytes of the data in the linear part, metadata included (`data_end`).
+    linear: usize,
+    ingress_ifindex: u32,
+}
+
+/// `sizeof(struct xdp_frame)` on x86-64: the headroom metadata may not take.
+const XDP_FRAME_SIZE: usize = 40;
+
+/// Checks a given `struct xdp_md` as Linux 6.18's XDP test run does (the
+/// same refusals, the same errnos): `data_meta` must be 0, `data` (the
+/// metadata's length) a multiple of 4 that leaves room for the frame,
+/// `data <= data_end <= ` the data's length, `egress_ifindex` 0, and the
+/// receive queue one of the loopback device's (the only device modelled).
+fn xdp_md_in(c: &[u8], size: usize) -> Result<XdpMdIn, VmError> {
+    let word = |i: usize| {
+        let mut b = [0u8; 4];
+        for (j, x) in b.iter_mut().enumerate() {
+            *x = c.get(4 * i + j).copied().unwrap_or(0);
+        }
+        u32::from_ne_bytes(b)
+    };
+    let (data, data_end, data_meta) = (word(0), word(1), word(2));
+    let (ingress, rx_queue, egress) = (word(3), word(4), word(5));
+    let einval = |why: String| {
+        Err(VmError::Setup(format!(
+            "the context (struct xdp_md): {why} (the kernel says EINVAL)"
+        )))
+    };
+    if data_meta != 0 {
+        return einval(format!("data_meta is {data_meta}; it must be 0"));
+    }
+    if data_end as usize > size {
+        return einval(format!(
+            "data_end is {data_end}, past the {size} bytes of data"
+        ));
+    }
+    if data > data_end {
+        return einval(format!("data ({data}) is past data_end ({data_end})"));
+    }
+    if data % 4 != 0 || data as usize > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE {
+        return einval(format!(
+            "data, the metadata's length, is {data}: it must be a multiple of 4 and at most {}",
+            XDP_PACKET_HEADROOM - XDP_FRAME_SIZE
+        ));
+    }
+    if egress != 0 {
+        return einval(format!("egress_ifindex is {egress}; it must be 0"));
+    }
+    if ingress == 0 && rx_queue != 0 {
+        return einval(format!(
+            "rx_queue_index is {rx_queue} without an ingress_ifindex"
+        ));
+    }
+    if ingress > 1 {
+        return Err(VmError::Setup(format!(
+            "the context (struct xdp_md): ingress_ifindex {ingress}: ironbpf's test run has only \
+             the loopback device, ifindex 1"
+        )));
+    }
+    if ingress == 1 && rx_queue != 0 {
+        return einval(format!(
+            "rx_queue_index is {rx_queue}; the loopback device has one queue, 0"
+        ));
+    }
+    Ok(XdpMdIn {
+        meta: data as usize,
+        linear: data_end as usize,
+        ingress_ifindex: ingress,
+    })
+}
+
 /// Whether [`run`] lays out a test run for programs of type `pt`: xdp and
 /// the skb types the kernel test-runs at L2 or L3 (socket_filter,
 /// sched_cls, sched_act, cgroup_skb).
@@ -130,6 +206,12 @@ pub fn run(
     } else {
         (SKB_HEADROOM, FRAME_SIZE - SKB_HEADROOM - SHARED_INFO)
     };
+    // A given xdp_md says where the metadata ends and how much of the
+    // packet is linear (the rest goes to fragments).
+    let xdp_md = match (xdp, run.ctx) {
+        (true, Some(c)) => Some(xdp_md_in(c, size)?),
+        _ => None,
+    };
     if !(ETH_HLEN..=max).contains(&size) {
         return Err(VmError::Setup(format!(
             "a test-run packet is {ETH_HLEN} to {max} bytes; this one is {size} (the kernel says EINVAL)"
@@ -146,18 +228,29 @@ pub fn run(
     let base = frame.as_mut_ptr() as *mut u8;
     // SAFETY: the frame has `total` bytes; the packet fits after the
     // headroom (checked above).
-    unsafe { std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(grow + headroom), size) };
+    // With metadata, the given bytes start that much before the headroom's
+    // end: the metadata, then the packet at the usual place.
+    let (meta, linear) = xdp_md.map_or((0, size), |m| (m.meta, m.linear));
+    // SAFETY: as above; `meta` is at most the headroom (xdp_md_in).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            run.data.as_ptr(),
+            base.add(grow + headroom - meta),
+            linear,
+        )
+    };
     let start = base as u64;
     let mac = start + (grow + headroom) as u64;
     let l2 = xdp || pt.skb_at_l2;
     let data = if l2 { mac } else { mac + ETH_HLEN as u64 };
-    let data_end = mac + size as u64;
+    let data_end = mac - meta as u64 + linear as u64;
+    let data_meta = data - meta as u64;
     let packet = if xdp {
         Packet {
             kind: PacketKind::Xdp,
             hard_start: start,
             hard_end: start + (FRAME_SIZE - SHARED_INFO) as u64,
-            data_meta: data,
+            data_meta,
             data,
             data_end,
             mac_header: None,
@@ -191,7 +284,8 @@ pub fn run(
         }
     };
     if xdp {
-        // ingress_ifindex: the loopback device; rx_queue_index 0.
+        // ingress_ifindex: the loopback device; rx_queue_index 0 (a given
+        // xdp_md may name only these: xdp_md_in).
         put(&mut ctx, "ingress_ifindex", 1);
     } else {
         let eth = run.data;
@@ -240,7 +334,7 @@ pub fn run(
             start: ctx_start,
             data,
             data_end,
-            data_meta: data,
+            data_meta,
         }),
         packet_gen: 0,
     };
@@ -261,6 +355,17 @@ pub fn run(
     // them keep them there).
     let mut data_out =
         unsafe { std::slice::from_raw_parts(from as *const u8, (to - from) as usize) }.to_vec();
+    if xdp {
+        // The fragments (what lay past a given data_end), as they were.
+        data_out.extend_from_slice(&run.data[linear..]);
+        // The kernel hands back xdp_md as offsets from data_meta, with the
+        // ingress_ifindex it was given.
+        let given = xdp_md.map_or(0, |m| m.ingress_ifindex);
+        put(&mut ctx, "data", (p.data - p.data_meta) as u32);
+        put(&mut ctx, "data_end", (p.data_end - p.data_meta) as u32);
+        put(&mut ctx, "data_meta", 0);
+        put(&mut ctx, "ingress_ifindex", given);
+    }
     if !l2 {
         // The kernel pushes the link-layer header back, zeroed.
         let mut out = vec![0u8; ETH_HLEN];

@@ -1,0 +1,156 @@
+//! `ironbpf run` and `ironbpf kernel run` on the same input give the same
+//! answer: the same default packet without `--data`, the same results for
+//! a given `struct xdp_md` (metadata, a short linear part, the loopback
+//! device), and a refusal where the kernel refuses the context.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use ironbpf_kernel::available_for_test;
+use serde_json::Value;
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn ironbpf(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_ironbpf"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run ironbpf");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    out
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}
+
+/// A `struct xdp_md` of six u32 fields.
+fn xdp_md(fields: [u32; 6]) -> Vec<u8> {
+    fields.iter().flat_map(|f| f.to_ne_bytes()).collect()
+}
+
+#[test]
+fn without_data_run_uses_the_default_packet_and_says_so() {
+    let obj = example("xdp_firewall.o");
+    let out = ironbpf(&["run", &obj, "--prog", "xdp_firewall"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.starts_with(
+            "xdp_firewall (xdp) on 64 bytes of data (the default packet), interpreter\n"
+        ),
+        "{text}"
+    );
+    let v = json(&ironbpf(&["run", &obj, "--prog", "xdp_firewall", "--json"]));
+    assert_eq!(v["data_in"].as_str().map(str::len), Some(128), "{v}");
+    assert!(v["duration_ns"].is_u64(), "an integer: {v}");
+    assert_eq!(v["verified"], true);
+}
+
+#[test]
+fn run_and_kernel_run_agree_on_xdp_contexts() {
+    if !available_for_test("run_and_kernel_run_agree_on_xdp_contexts") {
+        return;
+    }
+    let obj = example("xdp_firewall.o");
+    let dir = std::env::temp_dir().join(format!("ironbpf-run-alike-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // (what, the context bytes, whether the kernel runs it)
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("all zero: a linear part of 0 bytes", vec![0; 24], true),
+        ("12 bytes, zero-filled", vec![0; 12], true),
+        ("the whole packet", xdp_md([0, 64, 0, 0, 0, 0]), true),
+        ("the loopback device", xdp_md([0, 64, 0, 1, 0, 0]), true),
+        ("8 bytes of metadata", xdp_md([8, 64, 0, 0, 0, 0]), true),
+        ("14 linear bytes", xdp_md([0, 14, 0, 0, 0, 0]), true),
+        ("data_meta set", xdp_md([0, 64, 4, 0, 0, 0]), false),
+        ("egress_ifindex set", xdp_md([0, 64, 0, 0, 0, 1]), false),
+        ("a queue without a device", xdp_md([0, 64, 0, 0, 1, 0]), false),
+        ("misaligned metadata", xdp_md([6, 64, 0, 0, 0, 0]), false),
+        ("data_end past the data", xdp_md([0, 65, 0, 0, 0, 0]), false),
+        ("a zero tail past the struct", vec![0; 28], true),
+    ];
+    for (i, (what, ctx, runs)) in cases.iter().enumerate() {
+        let f = dir.join(format!("{i}.ctx"));
+        std::fs::write(&f, ctx).unwrap();
+        let f = f.to_string_lossy();
+        let args = ["--prog", "xdp_firewall", "--ctx", &f, "--json"];
+        let k = ironbpf(&[&["kernel", "run", &obj][..], &args].concat());
+        let o = ironbpf(&[&["run", &obj][..], &args].concat());
+        assert_eq!(k.status.success(), *runs, "{what}: the kernel");
+        assert_eq!(
+            o.status.success(),
+            *runs,
+            "{what}: ironbpf: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if !runs {
+            assert_eq!(o.status.code(), Some(1), "{what}");
+            continue;
+        }
+        let (k, o) = (json(&k), json(&o));
+        for field in ["r0", "data_out", "ctx_out"] {
+            assert_eq!(k[field], o[field], "{what}: {field}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn repeat_zero_is_refused_by_both() {
+    let obj = example("xdp_firewall.o");
+    for cmd in [&["run"][..], &["kernel", "run"]] {
+        let args = [cmd, &[&obj, "--repeat", "0"]].concat();
+        let out = ironbpf(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--repeat"), "{err}");
+    }
+}
+
+#[test]
+fn the_budget_option_stops_a_run_and_is_named_in_the_error() {
+    let obj = example("xdp_firewall.o");
+    // The firewall runs more than 5 instructions on the default packet.
+    let out = ironbpf(&[
+        "run",
+        &obj,
+        "--prog",
+        "xdp_firewall",
+        "--budget",
+        "5",
+        "--no-verify",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the instruction budget of 5 instructions is exhausted")
+            && err.contains("raise it with --budget N"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_type_that_conflicts_with_the_section_is_refused() {
+    let obj = example("xdp_firewall.o");
+    let out = ironbpf(&["run", &obj, "--prog", "xdp_firewall", "--type", "sched_cls"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("which makes it a xdp program"), "{err}");
+    let same = ironbpf(&["run", &obj, "--prog", "xdp_firewall", "--type", "xdp"]);
+    assert!(same.status.success());
+}
