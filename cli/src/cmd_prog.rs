@@ -259,6 +259,36 @@ fn list(args: ListArgs) -> Result<(), Failure> {
 
 /// The program `--prog` names, or the object's only one; an error listing
 /// the object's programs otherwise.
+/// Loads an object program by program (one that cannot be loaded does
+/// not spoil the others) and picks the program to work on: the one named,
+/// or the only one that loads. A program that cannot be loaded is refused
+/// only when it is the one chosen, naming it and what it lacks.
+pub fn load_and_pick(
+    path: &std::path::Path,
+    opts: &ironbpf_loader::LoadOptions,
+    name: Option<&str>,
+) -> Result<(ironbpf_loader::Object, String), Failure> {
+    let ins = ironbpf_loader::inspect_file(path, opts).map_err(|e| load_failure(path, e))?;
+    let refused = |r: &ironbpf_loader::RefusedProgram| {
+        Failure::failed(format!(
+            "{}: program `{}` (section {}) cannot be loaded: {}",
+            path.display(),
+            r.name,
+            r.section,
+            r.error
+        ))
+    };
+    if let Some(n) = name {
+        if let Some(r) = ins.refused.iter().find(|r| r.name == n) {
+            return Err(refused(r));
+        }
+    } else if ins.object.programs.is_empty() && ins.refused.len() == 1 {
+        return Err(refused(&ins.refused[0]));
+    }
+    let picked = pick_program(&ins.object, name, path)?.name.clone();
+    Ok((ins.object, picked))
+}
+
 pub fn pick_program<'o>(
     obj: &'o ironbpf_loader::Object,
     name: Option<&str>,

@@ -254,9 +254,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         opts.prog_type_override = Some(id);
         wanted_type = Some((t.clone(), id));
     }
-    let obj = ironbpf_loader::load_file(&args.object, &opts)
-        .map_err(|e| crate::cmd_prog::load_failure(&args.object, e))?;
-    let prog = crate::cmd_prog::pick_program(&obj, args.prog.as_deref(), &args.object)?;
+    let (obj, picked) = crate::cmd_prog::load_and_pick(&args.object, &opts, args.prog.as_deref())?;
+    let prog = crate::cmd_prog::pick_program(&obj, Some(&picked), &args.object)?;
     // `--type` names the type of sections that do not say it; a section
     // that says another type keeps it, as the kernel's loaders keep it, and
     // the run is refused rather than run as a type the user did not ask for.

@@ -42,6 +42,20 @@ fn records(o: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// Whether `shared/corpus/ebpf-samples` (beside the repository) is here; when it is not,
+/// prints `skipped: ../shared not found` and the test checks nothing.
+fn shared_present(test: &str) -> bool {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
+    if dir.exists() {
+        return true;
+    }
+    println!(
+        "skipped: ../shared not found ({} is missing; {test} reads it)",
+        dir.display()
+    );
+    false
+}
+
 #[test]
 fn help_carries_examples() {
     for cmd in [
@@ -63,6 +77,9 @@ fn help_carries_examples() {
 
 #[test]
 fn kernel_subcommands() {
+    if !shared_present("kernel_subcommands") {
+        return;
+    }
     if !available_for_test("kernel_subcommands") {
         return;
     }
@@ -133,6 +150,9 @@ fn kernel_subcommands() {
 
 #[test]
 fn compare_one_program_and_a_folder() {
+    if !shared_present("compare_one_program_and_a_folder") {
+        return;
+    }
     if !available_for_test("compare_one_program_and_a_folder") {
         return;
     }
@@ -184,6 +204,9 @@ fn compare_one_program_and_a_folder() {
 
 #[test]
 fn compare_runs_over_the_whole_corpus() {
+    if !shared_present("compare_runs_over_the_whole_corpus") {
+        return;
+    }
     if !available_for_test("compare_runs_over_the_whole_corpus") {
         return;
     }

@@ -181,6 +181,9 @@ pub struct Program {
     /// Number of CO-RE relocations that found no match in the target and were poisoned as
     /// libbpf does (`call 0xbad2310`).
     pub core_relocs_poisoned: usize,
+    /// `false` for a section named with libbpf's `?` prefix (`SEC("?xdp")`):
+    /// the program is not loaded automatically, only when asked for.
+    pub autoload: bool,
 }
 
 /// A loaded object.
