@@ -42,11 +42,11 @@ use std::time::Instant;
 #[derive(Args)]
 #[command(
     after_help = "For each program: ironbpf's side (loader; ironbpf's verifier; a run on the \
-                  default packet for xdp, socket_filter, sched_cls, sched_act and cgroup_skb programs both \
+                  default packet for xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt programs both \
                   verifiers accepted) next to the kernel's (verdict, first error line, processed instructions, \
                   verification time, JIT size, test run). With several programs the last line is \
                   `P programs: A agree, D disagree, E errors`; the programs that cannot be compared yet \
-                  are counted, by reason, just above it. Exit code 1 when any program disagrees or is an error.\n\n\
+                  are counted, by reason, just above it. Each program starts from the object's maps as loaded, on both sides. Exit code 1 when any program disagrees or is an error.\n\n\
                   Examples:\n  ironbpf compare ../shared/corpus/ebpf-samples\n  \
                   ironbpf compare ../shared/corpus/ebpf-samples/linux/sockex1_kern.o\n  \
                   ironbpf compare --type xdp ../shared/corpus/ebpf-samples/build --json > build.jsonl\n  \
@@ -410,7 +410,7 @@ fn compare_program(
                 (None, _) => Outcome::NotCompared(
                     Skip::NoRun,
                     format!(
-                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act and cgroup_skb)",
+                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt_in/out/xmit; the kernel test-runs no kprobe, tracepoint, raw_tracepoint or perf_event program)",
                         p.prog_type_name
                     ),
                 ),
@@ -517,8 +517,12 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
         .filter(|p| wanted(&p.name))
         .collect();
     if !progs.is_empty() {
-        let kobj = KernelObject::create(&ins.object);
         for p in progs {
+            // Each program gets the object's maps as they are after
+            // loading, on both sides: the kernel's are created anew for
+            // it (ironbpf's are, in run_ours), so no program sees what
+            // another wrote and the result does not depend on the order.
+            let kobj = KernelObject::create(&ins.object);
             let mut rec = Record {
                 object: shown.to_string(),
                 program: p.name.clone(),

@@ -41,6 +41,12 @@ pub struct RunArgs {
     /// size) or a hex string; NAME=@FILE reads the JSON from a file. Repeatable.
     #[arg(long = "map", value_name = "NAME=JSON")]
     maps: Vec<String>,
+    /// pt_regs fields of a kprobe or perf_event program's context, by name:
+    /// rdi=1,rsi=0x10 (x86-64: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx
+    /// rsi rdi orig_rax rip cs eflags rsp ss, or the kernel's di, si, ax...),
+    /// over --ctx's bytes
+    #[arg(long, value_name = "NAME=VALUE,...")]
+    regs: Option<String>,
     /// Run without ironbpf's verifier (the checked interpreter still faults on bad accesses)
     #[arg(long)]
     no_verify: bool,
@@ -229,6 +235,62 @@ pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
     }
 }
 
+/// x86-64's `struct pt_regs`, in order: each field's register name and the
+/// kernel's name for it (8 bytes each).
+const PT_REGS: [(&str, &str); 21] = [
+    ("r15", "r15"),
+    ("r14", "r14"),
+    ("r13", "r13"),
+    ("r12", "r12"),
+    ("rbp", "bp"),
+    ("rbx", "bx"),
+    ("r11", "r11"),
+    ("r10", "r10"),
+    ("r9", "r9"),
+    ("r8", "r8"),
+    ("rax", "ax"),
+    ("rcx", "cx"),
+    ("rdx", "dx"),
+    ("rsi", "si"),
+    ("rdi", "di"),
+    ("orig_rax", "orig_ax"),
+    ("rip", "ip"),
+    ("cs", "cs"),
+    ("eflags", "flags"),
+    ("rsp", "sp"),
+    ("ss", "ss"),
+];
+
+/// `--regs rdi=1,rsi=0x10`: (byte offset in pt_regs, value) pairs.
+fn parse_regs(spec: &str) -> Result<Vec<(usize, u64)>, Failure> {
+    let mut out = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = item.split_once('=').ok_or_else(|| {
+            Failure::usage(format!("--regs {item}: expected NAME=VALUE, such as rdi=1"))
+        })?;
+        let name = name.trim().to_ascii_lowercase();
+        let i = PT_REGS
+            .iter()
+            .position(|(r, k)| *r == name || *k == name)
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "--regs: `{name}` is no pt_regs field; they are: {}",
+                    PT_REGS.map(|(r, _)| r).join(", ")
+                ))
+            })?;
+        let v = value.trim();
+        let parsed = match v.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => v
+                .parse::<u64>()
+                .or_else(|_| v.parse::<i64>().map(|x| x as u64)),
+        }
+        .map_err(|_| Failure::usage(format!("--regs {name}: `{v}` is not a number")))?;
+        out.push((8 * i, parsed));
+    }
+    Ok(out)
+}
+
 /// A run-time error as the user should read it: the budget's message names
 /// the option that raises it.
 pub(crate) fn vm_error_text(e: &ironbpf_vm::VmError) -> String {
@@ -353,6 +415,27 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         }
         ctx_in.truncate(pt.ctx_size as usize);
     }
+    // --regs: the pt_regs at the start of a kprobe's (or perf_event's) context.
+    let regs = match &args.regs {
+        None => Vec::new(),
+        Some(spec) => {
+            use ironbpf_vm::progtype::ProgTypeId::{Kprobe, PerfEvent};
+            if !matches!(pt.id, Some(Kprobe | PerfEvent)) {
+                return Err(Failure::usage(format!(
+                    "--regs: a {} program's context is not pt_regs (kprobe and perf_event programs take --regs; others --ctx)",
+                    pt.name
+                )));
+            }
+            let r = parse_regs(spec)?;
+            if (pt.ctx_size as usize) < 8 * PT_REGS.len() {
+                return Err(Failure::usage(format!(
+                    "--regs: the {} context is {} bytes, smaller than pt_regs",
+                    pt.name, pt.ctx_size
+                )));
+            }
+            r
+        }
+    };
     let repeat = args.input.repeat;
     let mut r0 = 0;
     let mut data_out = Vec::new();
@@ -379,6 +462,9 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         }
         let mut ctx = vec![0u8; pt.ctx_size as usize];
         ctx[..ctx_in.len()].copy_from_slice(&ctx_in);
+        for &(off, v) in &regs {
+            ctx[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+        }
         r0 = ironbpf_vm::engine::run_ctx_into(
             vm.as_ref(),
             pt,

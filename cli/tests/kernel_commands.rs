@@ -169,7 +169,7 @@ fn compare_one_program_and_a_folder() {
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r["outcome"], "agree");
-    assert_eq!(r["ironbpf"]["verdict"], "not implemented");
+    assert_eq!(r["ironbpf"]["verdict"], "accepted", "ironbpf's verifier ran first");
     assert_eq!(r["ironbpf"]["run"]["r0"], 42);
     assert_eq!(r["kernel"]["run"]["r0"], 42);
     assert_eq!(r["kernel"]["verdict"], "accepted");
@@ -231,4 +231,27 @@ fn compare_runs_over_the_whole_corpus() {
     let last = err.lines().last().unwrap();
     assert!(last.starts_with("244 programs: "), "{err}");
     assert!(last.ends_with(" errors"), "{last}");
+    // The bar of issue 15: no disagreement, and every program not compared
+    // says why.
+    assert!(last.contains(" agree, 0 disagree, "), "{err}");
+    for r in &recs {
+        if r["outcome"] == "not compared" {
+            assert!(
+                r["reason"].as_str().is_some_and(|s| !s.is_empty()),
+                "{r}"
+            );
+        }
+    }
+    let random = recs
+        .iter()
+        .find(|r| r["object"] == "build/packet_access.o")
+        .expect("packet_access.o");
+    assert_eq!(random["outcome"], "not compared", "{random}");
+    assert!(
+        random["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not comparable: calls bpf_get_prandom_u32"),
+        "{random}"
+    );
 }

@@ -190,10 +190,12 @@ fn invalid_objects_end_cleanly_within_5_s() {
             }
             let run = ironbpf(&args, limit);
             let code = run.code.unwrap();
-            assert!(code == 0 || code == 1, "invalid/{name}: exit {code}");
+            // 2: not an ELF object ironbpf can read; 1: an object whose
+            // programs or symbols the loader refuses.
+            assert!((0..=2).contains(&code), "invalid/{name}: exit {code}");
             match corrupt.iter().find(|(n, _)| *n == name) {
                 Some((_, msg)) => {
-                    assert_eq!(code, 1, "invalid/{name}: {}", run.stdout);
+                    assert_ne!(code, 0, "invalid/{name}: {}", run.stdout);
                     assert!(
                         run.stderr
                             .contains(&format!("{}: {msg}", Path::new(p).display())),

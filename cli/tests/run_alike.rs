@@ -154,3 +154,103 @@ fn a_type_that_conflicts_with_the_section_is_refused() {
     let same = ironbpf(&["run", &obj, "--prog", "xdp_firewall", "--type", "xdp"]);
     assert!(same.status.success());
 }
+
+fn corpus(rel: &str) -> Option<String> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus/ebpf-samples")
+        .join(rel);
+    if p.exists() {
+        Some(p.to_string_lossy().into_owned())
+    } else {
+        println!("skipped: ../shared not found ({})", p.display());
+        None
+    }
+}
+
+#[test]
+fn lwt_programs_run_and_agree_with_the_kernel() {
+    if !available_for_test("lwt_programs_run_and_agree_with_the_kernel") {
+        return;
+    }
+    let Some(obj) = corpus("linux/lwt_len_hist_kern.o") else {
+        return;
+    };
+    for t in ["lwt_in", "lwt_out", "lwt_xmit"] {
+        let out = ironbpf(&["compare", "--json", "--type", t, &obj]);
+        let r = json(&out);
+        assert_eq!(r["type"], t, "{r}");
+        assert_eq!(r["outcome"], "agree", "{t}: {r}");
+        assert!(r["ironbpf"]["run"]["r0"].is_u64(), "{t}: ironbpf ran it: {r}");
+        assert_eq!(r["ironbpf"]["run"]["r0"], r["kernel"]["run"]["r0"], "{t}");
+        let run = json(&ironbpf(&["run", "--json", "--type", t, &obj]));
+        assert_eq!(run["type"], t);
+        assert_eq!(run["maps_changed"].as_array().map(Vec::len), Some(1), "{run}");
+    }
+}
+
+#[test]
+fn kprobe_programs_run_on_the_registers_given_and_compare_says_why_not() {
+    let Some(obj) = corpus("linux/tracex2_kern.o") else {
+        return;
+    };
+    let out = ironbpf(&[
+        "run",
+        &obj,
+        "--prog",
+        "bpf_prog2",
+        "--regs",
+        "rdx=5,di=0x1234",
+        "--json",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["type"], "kprobe");
+    assert_eq!(v["data_in"], "", "a kprobe has no data");
+    let ctx = v["ctx_out"].as_str().unwrap();
+    assert_eq!(ctx.len(), 2 * 168, "pt_regs");
+    assert_eq!(&ctx[2 * 96..2 * 104], "0500000000000000", "rdx");
+    assert_eq!(&ctx[2 * 112..2 * 120], "3412000000000000", "rdi");
+    let text = ironbpf(&["run", &obj, "--prog", "bpf_prog2"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.starts_with("bpf_prog2 (kprobe) on its 168-byte context, interpreter"),
+        "{text}"
+    );
+    let bad = ironbpf(&["run", &obj, "--prog", "bpf_prog2", "--regs", "xmm0=1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    if !available_for_test("kprobe_programs_run_on_the_registers_given_and_compare_says_why_not") {
+        return;
+    }
+    let cmp = ironbpf(&["compare", "--json", "--prog", "bpf_prog2", &obj]);
+    let r = json(&cmp);
+    assert_eq!(r["outcome"], "not compared", "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the kernel test-runs no kprobe"),
+        "{r}"
+    );
+}
+
+/// Two programs of one object share a map: `bump` writes it, `peek` reads
+/// it. Compared together, each starts from the map as loaded on both sides,
+/// so `peek` gives 10 in both (the kernel's map kept `bump`'s 101 writes
+/// before each program got its own).
+#[test]
+fn a_whole_object_compare_gives_each_program_the_maps_as_loaded() {
+    if !available_for_test("a_whole_object_compare_gives_each_program_the_maps_as_loaded") {
+        return;
+    }
+    let obj = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shared_counter.o");
+    let out = ironbpf(&["compare", "--json", obj]);
+    let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2);
+    for (r, want) in recs.iter().zip([1, 10]) {
+        assert_eq!(r["outcome"], "agree", "{r}");
+        assert_eq!(r["kernel"]["run"]["r0"], want, "{r}");
+    }
+    assert!(out.status.success());
+}

@@ -8,7 +8,8 @@
 //!   `_meta` and `_tail` move within it as in the kernel. The packet handed
 //!   back runs from `data_meta` to `data_end`. `ingress_ifindex` is the
 //!   loopback device's, 1.
-//! - socket buffers (socket_filter, cgroup_skb, sched_cls, sched_act): the
+//! - socket buffers (socket_filter, cgroup_skb, sched_cls, sched_act,
+//!   lwt_in, lwt_out, lwt_xmit): the
 //!   packet after `NET_SKB_PAD` (64) bytes; tc programs see it from the MAC
 //!   header, the others from the network header (14 bytes on), and get
 //!   those 14 bytes back zeroed, as the kernel hands them back. `len`,
@@ -172,12 +173,14 @@ fn xdp_md_in(c: &[u8], size: usize) -> Result<XdpMdIn, VmError> {
 
 /// Whether [`run`] lays out a test run for programs of type `pt`: xdp and
 /// the skb types the kernel test-runs at L2 or L3 (socket_filter,
-/// sched_cls, sched_act, cgroup_skb).
+/// sched_cls, sched_act, cgroup_skb, and lwt_in, lwt_out and lwt_xmit,
+/// which `bpf_prog_test_run_skb` runs from the network header as it runs
+/// socket filters).
 pub fn runs(pt: &ProgType) -> bool {
     use ProgTypeId::*;
     matches!(
         pt.id,
-        Some(Xdp | SocketFilter | SchedCls | SchedAct | CgroupSkb)
+        Some(Xdp | SocketFilter | SchedCls | SchedAct | CgroupSkb | LwtIn | LwtOut | LwtXmit)
     )
 }
 
