@@ -505,6 +505,7 @@ fn test_run(args: KernelRunArgs) -> Result<(), Failure> {
     let ins = inspect(&args.object, args.prog_type.as_deref())?;
     require_kernel()?;
     let p = pick(&ins, &args.object, args.prog.as_deref(), false)?[0];
+    crate::cmd_prog::check_type(p, args.prog_type.as_deref())?;
     let kobj = kernel_object(&ins, &args.object)?;
     let prog = load_accepted(&kobj, p, &args.object)?;
     let given = args.input.data()?;

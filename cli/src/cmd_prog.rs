@@ -259,6 +259,21 @@ fn list(args: ListArgs) -> Result<(), Failure> {
 
 /// The program `--prog` names, or the object's only one; an error listing
 /// the object's programs otherwise.
+/// `--type` names the type of sections that do not say it; a section that
+/// says another type keeps it (as the kernel's loaders keep it), and the
+/// command is refused rather than run as a type the user did not ask for.
+pub fn check_type(p: &ironbpf_loader::Program, wanted: Option<&str>) -> Result<(), Failure> {
+    let Some(t) = wanted else { return Ok(()) };
+    match ironbpf_kernel_prog_type(t) {
+        Some(id) if id != p.prog_type => Err(Failure::usage(format!(
+            "--type {t}: program `{}` is in section `{}`, which makes it a {} program; \
+             --type applies only to sections whose name does not say the type (drop --type)",
+            p.name, p.section, p.prog_type_name
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Loads an object program by program (one that cannot be loaded does
 /// not spoil the others) and picks the program to work on: the one named,
 /// or the only one that loads. A program that cannot be loaded is refused

@@ -117,8 +117,12 @@ pub(crate) fn fill_map(loaded: &LoadedObject, spec: &str) -> Result<(), Failure>
         .split_once('=')
         .ok_or_else(|| Failure::usage(format!("--map {spec}: expected NAME=JSON")))?;
     let json = match json.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("--map {name}: {path}: {}", crate::cmd_prog::io_text(&e))))?,
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Failure::usage(format!(
+                "--map {name}: {path}: {}",
+                crate::cmd_prog::io_text(&e)
+            ))
+        })?,
         None => json.to_string(),
     };
     let map = loaded.map(name).ok_or_else(|| {
@@ -305,7 +309,6 @@ pub(crate) fn vm_error_text(e: &ironbpf_vm::VmError) -> String {
 
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut opts = crate::cmd_prog::load_options();
-    let mut wanted_type = None;
     if let Some(t) = &args.prog_type {
         let id = crate::cmd_prog::ironbpf_kernel_prog_type(t).ok_or_else(|| {
             Failure::usage(format!(
@@ -314,22 +317,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             ))
         })?;
         opts.prog_type_override = Some(id);
-        wanted_type = Some((t.clone(), id));
     }
     let (obj, picked) = crate::cmd_prog::load_and_pick(&args.object, &opts, args.prog.as_deref())?;
     let prog = crate::cmd_prog::pick_program(&obj, Some(&picked), &args.object)?;
-    // `--type` names the type of sections that do not say it; a section
-    // that says another type keeps it, as the kernel's loaders keep it, and
-    // the run is refused rather than run as a type the user did not ask for.
-    if let Some((t, id)) = &wanted_type {
-        if prog.prog_type != *id {
-            return Err(Failure::usage(format!(
-                "--type {t}: program `{}` is in section `{}`, which makes it a {} program; \
-                 --type applies only to sections whose name does not say the type (drop --type)",
-                prog.name, prog.section, prog.prog_type_name
-            )));
-        }
-    }
+    crate::cmd_prog::check_type(prog, args.prog_type.as_deref())?;
     let pt = progtype::by_kernel_id(prog.prog_type).ok_or_else(|| {
         Failure::failed(format!(
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
@@ -452,8 +443,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 cpu: 0,
                 attach_type,
             };
-            let out = testrun::run(vm.as_ref(), pt, &run, Some(loaded.resolver()))
-                .map_err(|e| Failure::failed(format!("program `{}`: {}", prog.name, vm_error_text(&e))))?;
+            let out =
+                testrun::run(vm.as_ref(), pt, &run, Some(loaded.resolver())).map_err(|e| {
+                    Failure::failed(format!("program `{}`: {}", prog.name, vm_error_text(&e)))
+                })?;
             r0 = out.r0;
             data_out = out.data_out;
             // As the kernel's test run: a context comes back only when one was given.

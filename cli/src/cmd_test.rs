@@ -150,12 +150,15 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
     let kernel = KernelEngine::new().map_err(Failure::usage)?;
     let (mut agreed, mut disagreed, mut refused, mut unrunnable) = (0usize, 0usize, 0usize, 0usize);
     for f in files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| crate::cmd_prog::unreadable(f, &e))?;
+        let text = std::fs::read_to_string(f).map_err(|e| crate::cmd_prog::unreadable(f, &e))?;
         let df = match parse_data_file(&text) {
             Ok(df) => df,
             Err(e) => {
-                let line = format!("{} {}: cannot parse the file: {e}", style::fail(), f.display());
+                let line = format!(
+                    "{} {}: cannot parse the file: {e}",
+                    style::fail(),
+                    f.display()
+                );
                 if args.json {
                     println!(
                         "{}",

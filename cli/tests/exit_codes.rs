@@ -88,7 +88,12 @@ fn a_file_that_is_not_an_object_is_exit_code_2() {
         .join("..")
         .join(not_elf);
     let path = path.to_string_lossy();
-    for cmd in [&["run"][..], &["prog", "list"], &["verify"], &["map", "dump"]] {
+    for cmd in [
+        &["run"][..],
+        &["prog", "list"],
+        &["verify"],
+        &["map", "dump"],
+    ] {
         let mut args = cmd.to_vec();
         args.push(&path);
         let out = ironbpf(&args);

@@ -45,7 +45,8 @@ fn records(o: &Output) -> Vec<Value> {
 /// Whether `shared/corpus/ebpf-samples` (beside the repository) is here; when it is not,
 /// prints `skipped: ../shared not found` and the test checks nothing.
 fn shared_present(test: &str) -> bool {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
     if dir.exists() {
         return true;
     }
@@ -169,7 +170,10 @@ fn compare_one_program_and_a_folder() {
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r["outcome"], "agree");
-    assert_eq!(r["ironbpf"]["verdict"], "accepted", "ironbpf's verifier ran first");
+    assert_eq!(
+        r["ironbpf"]["verdict"], "accepted",
+        "ironbpf's verifier ran first"
+    );
     assert_eq!(r["ironbpf"]["run"]["r0"], 42);
     assert_eq!(r["kernel"]["run"]["r0"], 42);
     assert_eq!(r["kernel"]["verdict"], "accepted");
@@ -236,10 +240,7 @@ fn compare_runs_over_the_whole_corpus() {
     assert!(last.contains(" agree, 0 disagree, "), "{err}");
     for r in &recs {
         if r["outcome"] == "not compared" {
-            assert!(
-                r["reason"].as_str().is_some_and(|s| !s.is_empty()),
-                "{r}"
-            );
+            assert!(r["reason"].as_str().is_some_and(|s| !s.is_empty()), "{r}");
         }
     }
     let random = recs

@@ -79,7 +79,11 @@ fn run_and_kernel_run_agree_on_xdp_contexts() {
         ("14 linear bytes", xdp_md([0, 14, 0, 0, 0, 0]), true),
         ("data_meta set", xdp_md([0, 64, 4, 0, 0, 0]), false),
         ("egress_ifindex set", xdp_md([0, 64, 0, 0, 0, 1]), false),
-        ("a queue without a device", xdp_md([0, 64, 0, 0, 1, 0]), false),
+        (
+            "a queue without a device",
+            xdp_md([0, 64, 0, 0, 1, 0]),
+            false,
+        ),
         ("misaligned metadata", xdp_md([6, 64, 0, 0, 0, 0]), false),
         ("data_end past the data", xdp_md([0, 65, 0, 0, 0, 0]), false),
         ("a zero tail past the struct", vec![0; 28], true),
@@ -153,6 +157,19 @@ fn a_type_that_conflicts_with_the_section_is_refused() {
     assert!(err.contains("which makes it a xdp program"), "{err}");
     let same = ironbpf(&["run", &obj, "--prog", "xdp_firewall", "--type", "xdp"]);
     assert!(same.status.success());
+    // kernel run refuses it alike, before it asks the kernel.
+    let k = ironbpf(&[
+        "kernel",
+        "run",
+        &obj,
+        "--prog",
+        "xdp_firewall",
+        "--type",
+        "sched_cls",
+    ]);
+    let kerr = String::from_utf8_lossy(&k.stderr);
+    assert_eq!(k.status.code(), Some(2), "{kerr}");
+    assert_eq!(kerr, err, "the same message");
 }
 
 fn corpus(rel: &str) -> Option<String> {
@@ -180,11 +197,18 @@ fn lwt_programs_run_and_agree_with_the_kernel() {
         let r = json(&out);
         assert_eq!(r["type"], t, "{r}");
         assert_eq!(r["outcome"], "agree", "{t}: {r}");
-        assert!(r["ironbpf"]["run"]["r0"].is_u64(), "{t}: ironbpf ran it: {r}");
+        assert!(
+            r["ironbpf"]["run"]["r0"].is_u64(),
+            "{t}: ironbpf ran it: {r}"
+        );
         assert_eq!(r["ironbpf"]["run"]["r0"], r["kernel"]["run"]["r0"], "{t}");
         let run = json(&ironbpf(&["run", "--json", "--type", t, &obj]));
         assert_eq!(run["type"], t);
-        assert_eq!(run["maps_changed"].as_array().map(Vec::len), Some(1), "{run}");
+        assert_eq!(
+            run["maps_changed"].as_array().map(Vec::len),
+            Some(1),
+            "{run}"
+        );
     }
 }
 
@@ -241,7 +265,10 @@ fn a_whole_object_compare_gives_each_program_the_maps_as_loaded() {
     if !available_for_test("a_whole_object_compare_gives_each_program_the_maps_as_loaded") {
         return;
     }
-    let obj = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shared_counter.o");
+    let obj = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/shared_counter.o"
+    );
     let out = ironbpf(&["compare", "--json", obj]);
     let recs: Vec<Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -253,4 +280,65 @@ fn a_whole_object_compare_gives_each_program_the_maps_as_loaded() {
         assert_eq!(r["kernel"]["run"]["r0"], want, "{r}");
     }
     assert!(out.status.success());
+}
+
+/// `struct __sk_buff` at `off` set to the u32 `v`, in a 192-byte context.
+fn skb_with(fields: &[(usize, u32)]) -> Vec<u8> {
+    let mut c = vec![0u8; 192];
+    for &(off, v) in fields {
+        c[off..off + 4].copy_from_slice(&v.to_ne_bytes());
+    }
+    c
+}
+
+#[test]
+fn run_and_kernel_run_agree_on_skb_contexts() {
+    if !available_for_test("run_and_kernel_run_agree_on_skb_contexts") {
+        return;
+    }
+    // The fixture writes queue_mapping, mark and cb[0]; ironbpf's verifier
+    // is not what this test is about, so it runs unverified.
+    let obj = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tc_queue_mapping.o"
+    );
+    let dir = std::env::temp_dir().join(format!("ironbpf-run-skb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: Vec<(&str, Vec<u8>, bool)> = vec![
+        ("12 zero bytes", vec![0; 12], true),
+        ("the whole struct, zero", vec![0; 192], true),
+        ("a zero tail past the struct", vec![0; 200], true),
+        ("mark and priority", skb_with(&[(8, 7), (32, 9)]), true),
+        (
+            "cb and the loopback device",
+            skb_with(&[(52, 0xabcd), (40, 1)]),
+            true,
+        ),
+        ("wire_len above the length", skb_with(&[(160, 1000)]), true),
+        ("wire_len below the length", skb_with(&[(160, 10)]), false),
+        ("len set", skb_with(&[(0, 5)]), false),
+        ("vlan_tci set", skb_with(&[(24, 3)]), false),
+        ("too many gso_segs", skb_with(&[(164, 70000)]), false),
+    ];
+    for (i, (what, ctx, runs)) in cases.iter().enumerate() {
+        let f = dir.join(format!("{i}.ctx"));
+        std::fs::write(&f, ctx).unwrap();
+        let f = f.to_string_lossy();
+        let k = ironbpf(&["kernel", "run", obj, "--ctx", &f, "--json"]);
+        let o = ironbpf(&["run", obj, "--no-verify", "--ctx", &f, "--json"]);
+        assert_eq!(k.status.success(), *runs, "{what}: the kernel");
+        assert_eq!(
+            o.status.success(),
+            *runs,
+            "{what}: ironbpf: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if *runs {
+            let (k, o) = (json(&k), json(&o));
+            for field in ["r0", "data_out", "ctx_out"] {
+                assert_eq!(k[field], o[field], "{what}: {field}");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

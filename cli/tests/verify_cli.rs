@@ -42,7 +42,8 @@ fn records(o: &Output) -> Vec<Value> {
 /// Whether `shared/corpus/ebpf-samples` (beside the repository) is here; when it is not,
 /// prints `skipped: ../shared not found` and the test checks nothing.
 fn shared_present(test: &str) -> bool {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
     if dir.exists() {
         return true;
     }

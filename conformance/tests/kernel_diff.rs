@@ -18,7 +18,8 @@ const REGRESSION_SEEDS: &[(u64, &str)] = &[(
 /// Whether `shared/conformance/bpf_conformance` (beside the repository) is here; when it is not,
 /// prints `skipped: ../shared not found` and the test checks nothing.
 fn shared_present(test: &str) -> bool {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/bpf_conformance");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/conformance/bpf_conformance");
     if dir.exists() {
         return true;
     }

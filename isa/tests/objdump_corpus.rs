@@ -39,7 +39,8 @@ fn objects(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Whether `shared/corpus/ebpf-samples` (beside the repository) is here; when it is not,
 /// prints `skipped: ../shared not found` and the test checks nothing.
 fn shared_present(test: &str) -> bool {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
     if dir.exists() {
         return true;
     }

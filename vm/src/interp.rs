@@ -1082,9 +1082,10 @@ impl Interpreter {
                     // network header plus k, anywhere from the buffer's
                     // head to the packet's end, so a socket filter, whose
                     // data starts after the MAC header, still reads it.
-                    let headers = state.packet.filter(|p| p.kind == ironbpf_helpers::PacketKind::Skb);
-                    let a = match headers
-                        .and_then(|p| Some((p, p.mac_header?, p.network_header?)))
+                    let headers = state
+                        .packet
+                        .filter(|p| p.kind == ironbpf_helpers::PacketKind::Skb);
+                    let a = match headers.and_then(|p| Some((p, p.mac_header?, p.network_header?)))
                     {
                         Some((p, mac, net)) if k < 0 => {
                             let from = if k >= SKF_NET_OFF {
@@ -1095,7 +1096,12 @@ impl Interpreter {
                                 None
                             };
                             match from {
-                                Some(a) if a >= p.hard_start && a.saturating_add(size) <= p.data_end => a,
+                                Some(a)
+                                    if a >= p.hard_start
+                                        && a.saturating_add(size) <= p.data_end =>
+                                {
+                                    a
+                                }
                                 _ => return Ok(0),
                             }
                         }

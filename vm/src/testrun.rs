@@ -95,6 +95,69 @@ fn buffer(len: usize) -> Vec<u64> {
     vec![0u64; len.div_ceil(8)]
 }
 
+/// `sizeof(struct __sk_buff)`.
+const SKB_CTX_SIZE: usize = 192;
+
+/// The byte ranges of `struct __sk_buff` a test run may be given nonzero
+/// (Linux 6.18's convert___skb_to_skb): mark, priority, ingress_ifindex and
+/// ifindex, cb, tstamp, wire_len and gso_segs, gso_size, hwtstamp.
+const SKB_CTX_IN: &[(usize, usize)] = &[
+    (8, 12),
+    (32, 44),
+    (48, 68),
+    (152, 168),
+    (176, 180),
+    (184, 192),
+];
+
+/// The ranges it hands back (convert_skb_to___skb): mark, priority,
+/// ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, hwtstamp.
+const SKB_CTX_OUT: &[(usize, usize)] = &[(8, 12), (32, 44), (48, 68), (152, 168), (184, 192)];
+
+/// Checks a given `struct __sk_buff` as Linux 6.18's skb test run does:
+/// the fields it does not take must be zero, `wire_len` (when set) at
+/// least the packet's length and at most 64 KiB, `gso_segs` at most
+/// 65535, and `ifindex` the loopback device's (the only one modelled).
+fn skb_ctx_in(c: &[u8], len: usize) -> Result<(), VmError> {
+    let einval = |why: String| {
+        Err(VmError::Setup(format!(
+            "the context (struct __sk_buff): {why} (the kernel says EINVAL)"
+        )))
+    };
+    if let Some(i) = (0..c.len().min(SKB_CTX_SIZE))
+        .find(|&i| c[i] != 0 && !SKB_CTX_IN.iter().any(|&(a, b)| (a..b).contains(&i)))
+    {
+        return einval(format!(
+            "byte {i} is {:#x}: a test run takes only mark, priority, ingress_ifindex, ifindex, cb, \
+             tstamp, wire_len, gso_segs, gso_size and hwtstamp",
+            c[i]
+        ));
+    }
+    let word = |off: usize| {
+        let mut b = [0u8; 4];
+        for (j, x) in b.iter_mut().enumerate() {
+            *x = c.get(off + j).copied().unwrap_or(0);
+        }
+        u32::from_ne_bytes(b)
+    };
+    let (ifindex, wire_len, gso_segs) = (word(40), word(160), word(164));
+    if ifindex > 1 {
+        return Err(VmError::Setup(format!(
+            "the context (struct __sk_buff): ifindex {ifindex}: ironbpf's test run has only the \
+             loopback device, ifindex 1"
+        )));
+    }
+    if wire_len != 0 && ((wire_len as usize) < len || wire_len > 65536) {
+        return einval(format!(
+            "wire_len is {wire_len}: it must be at least the packet's {len} bytes and at most 65536"
+        ));
+    }
+    if gso_segs > 65535 {
+        return einval(format!("gso_segs is {gso_segs}: at most 65535"));
+    }
+    Ok(())
+}
+
 /// What a given `struct xdp_md` asks of an XDP test run.
 #[derive(Clone, Copy, Debug)]
 struct XdpMdIn {
@@ -236,11 +299,7 @@ pub fn run(
     let (meta, linear) = xdp_md.map_or((0, size), |m| (m.meta, m.linear));
     // SAFETY: as above; `meta` is at most the headroom (xdp_md_in).
     unsafe {
-        std::ptr::copy_nonoverlapping(
-            run.data.as_ptr(),
-            base.add(grow + headroom - meta),
-            linear,
-        )
+        std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(grow + headroom - meta), linear)
     };
     let start = base as u64;
     let mac = start + (grow + headroom) as u64;
@@ -272,6 +331,11 @@ pub fn run(
         }
     };
 
+    if skb {
+        if let Some(c) = run.ctx {
+            skb_ctx_in(c, (data_end - data) as usize)?;
+        }
+    }
     let mut ctx = vec![0u8; pt.ctx_size as usize];
     if let Some(c) = run.ctx {
         let n = c.len().min(ctx.len());
@@ -312,6 +376,13 @@ pub fn run(
             u16::from_ne_bytes([eth[12], eth[13]]) as u32,
         );
         put(&mut ctx, "ifindex", 1);
+        // wire_len: the skb's length unless the context gave one.
+        if pt.field_named("wire_len").is_some_and(|f| {
+            ctx.get(f.off as usize..f.off as usize + 4)
+                .is_some_and(|b| b == [0; 4])
+        }) {
+            put(&mut ctx, "wire_len", (data_end - data) as u32);
+        }
     }
 
     let ctx_start = ctx.as_mut_ptr() as u64;
@@ -368,6 +439,15 @@ pub fn run(
         put(&mut ctx, "data_end", (p.data_end - p.data_meta) as u32);
         put(&mut ctx, "data_meta", 0);
         put(&mut ctx, "ingress_ifindex", given);
+    }
+    if skb && ctx.len() == SKB_CTX_SIZE {
+        // The kernel hands back only the fields convert_skb_to___skb
+        // copies; the rest of __sk_buff comes back zero.
+        let mut out = vec![0u8; SKB_CTX_SIZE];
+        for &(from, to) in SKB_CTX_OUT {
+            out[from..to].copy_from_slice(&ctx[from..to]);
+        }
+        ctx = out;
     }
     if !l2 {
         // The kernel pushes the link-layer header back, zeroed.
