@@ -47,7 +47,7 @@ fn read_input(path: &PathBuf) -> Result<Vec<u8>, Failure> {
             .map_err(|e| Failure::usage(format!("reading standard input: {e}")))?;
         Ok(v)
     } else {
-        std::fs::read(path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
+        std::fs::read(path).map_err(|e| crate::cmd_prog::unreadable(path, &e))
     }
 }
 
@@ -127,7 +127,7 @@ fn disasm_object(args: &DisasmArgs) -> Result<(), Failure> {
                 ..crate::cmd_prog::load_options()
             };
             ironbpf_loader::load_file(&args.input, &opts)
-                .map_err(|e| Failure::failed(format!("{}: {e}", args.input.display())))?
+                .map_err(|e| crate::cmd_prog::load_failure(&args.input, e))?
         }
     };
     let mut shown = 0;

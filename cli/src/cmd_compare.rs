@@ -1,16 +1,18 @@
 //! `ironbpf compare`: every program of some objects on ironbpf's side and
 //! the kernel's, side by side.
 //!
-//! ironbpf's side is the loader, the verifier (not yet implemented), and,
-//! for the program types the interpreter runs and that the kernel accepted,
-//! a run on the default packet. The kernel's side is its verifier's verdict
+//! ironbpf's side is the loader, ironbpf's verifier, and, for the program
+//! types the interpreter runs and that both verifiers accepted, a run on the
+//! default packet. The kernel's side is its verifier's verdict
 //! with the first error line and the statistics, the JIT image's size, and a
 //! test run on the same packet where the type has one.
 //!
-//! What can be compared now is the run: both sides ran, and r0 (the low 32
-//! bits, all that the kernel's test run returns) and the packet afterwards
-//! are equal (agree) or not (disagree). A program that the kernel accepted
-//! and ironbpf refused or faulted on is a disagreement too. An error is a
+//! The verdicts are compared first: both verifiers refused it (agree), or
+//! one accepted what the other refused (disagree). Then the run: both sides
+//! ran, and r0 (the low 32 bits, all that the kernel's test run returns)
+//! and the packet afterwards are equal (agree) or not (disagree). A program
+//! that the kernel accepted and ironbpf refused or faulted on is a
+//! disagreement too. An error is a
 //! program that could not be put to both sides for reasons other than a
 //! verifier's: the loader refused it, the kernel refused its maps, or the
 //! load failed before the kernel's verifier judged the code.
@@ -39,12 +41,12 @@ use std::time::Instant;
 
 #[derive(Args)]
 #[command(
-    after_help = "For each program: ironbpf's side (loader; verifier, not yet implemented; a run on the \
-                  default packet for xdp, socket_filter, sched_cls, sched_act and cgroup_skb programs the kernel \
-                  accepted) next to the kernel's (verdict, first error line, processed instructions, \
+    after_help = "For each program: ironbpf's side (loader; ironbpf's verifier; a run on the \
+                  default packet for xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt programs both \
+                  verifiers accepted) next to the kernel's (verdict, first error line, processed instructions, \
                   verification time, JIT size, test run). With several programs the last line is \
                   `P programs: A agree, D disagree, E errors`; the programs that cannot be compared yet \
-                  are counted, by reason, just above it. Exit code 1 when any program disagrees or is an error.\n\n\
+                  are counted, by reason, just above it. Each program starts from the object's maps as loaded, on both sides. Exit code 1 when any program disagrees or is an error.\n\n\
                   Examples:\n  ironbpf compare ../shared/corpus/ebpf-samples\n  \
                   ironbpf compare ../shared/corpus/ebpf-samples/linux/sockex1_kern.o\n  \
                   ironbpf compare --type xdp ../shared/corpus/ebpf-samples/build --json > build.jsonl\n  \
@@ -82,24 +84,25 @@ enum Outcome {
 /// Why a program could not be compared yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Skip {
-    /// The kernel's verifier refused it; ironbpf's verifier does not exist yet.
-    VerifierRefused,
     /// Of a type ironbpf's interpreter does not run, or without a test run.
     NoRun,
     /// The interpreter cannot run it yet (helpers, maps, kfuncs).
     Unsupported,
+    /// Its results depend on random numbers the two sides draw apart.
+    Random,
+    /// Its section name does not say its type and no `--type` gave one.
+    NoType,
 }
 
 impl Skip {
     fn describe(self) -> &'static str {
         match self {
-            Skip::VerifierRefused => {
-                "refused by the kernel's verifier, which ironbpf cannot check yet (its verifier is not implemented)"
-            }
             Skip::NoRun => "of a program type that is not run on both sides",
             Skip::Unsupported => {
                 "accepted by the kernel, but ironbpf's interpreter cannot run them yet (helpers, maps, kfuncs)"
             }
+            Skip::Random => "not comparable: they call bpf_get_prandom_u32",
+            Skip::NoType => "of a type the section name does not say (give it with --type)",
         }
     }
 }
@@ -140,6 +143,8 @@ struct RunResult {
 #[derive(Default)]
 struct Ours {
     loader_error: Option<String>,
+    /// ironbpf's verifier's verdict, or why it could not judge the program.
+    verdict: Option<Result<crate::gate::Verdict, String>>,
     run: Option<Result<RunResult, String>>,
 }
 
@@ -354,20 +359,38 @@ fn compare_program(
         xlated_len: None,
         run: None,
     };
-    let mut ours = Ours::default();
+    let mut ours = Ours {
+        verdict: Some(crate::gate::verify_program(obj, p)),
+        ..Ours::default()
+    };
+    let our_refusal = match &ours.verdict {
+        Some(Ok(v)) => v.refusal(),
+        _ => None,
+    };
     let verdict = kernel_verdict(&out);
+    let kernel_line =
+        || crate::cmd_kernel::error_line(&out).unwrap_or_else(|| "no reason given".into());
     let outcome = match verdict {
         KernelVerdict::LoadFailed => Outcome::Error(format!(
             "the kernel's load failed before its verifier judged the code: {}",
             outcome_line(&out)
         )),
-        KernelVerdict::Refused => Outcome::NotCompared(
-            Skip::VerifierRefused,
-            format!(
-                "refused by the kernel's verifier ({}); ironbpf's verifier is not yet implemented",
-                crate::cmd_kernel::error_line(&out).unwrap_or_else(|| "no reason given".into())
-            ),
-        ),
+        KernelVerdict::Refused => match (&ours.verdict, &our_refusal) {
+            (Some(Ok(_)), Some(_)) => Outcome::Agree,
+            (Some(Ok(_)), None) => Outcome::Disagree(format!(
+                "the kernel's verifier refused it ({}), ironbpf's verifier accepted it",
+                kernel_line()
+            )),
+            (Some(Err(e)), _) => Outcome::Error(format!(
+                "the kernel's verifier refused it ({}); ironbpf's verifier cannot check it: {e}",
+                kernel_line()
+            )),
+            (None, _) => unreachable!("the verdict is set above"),
+        },
+        KernelVerdict::Accepted if our_refusal.is_some() => Outcome::Disagree(format!(
+            "ironbpf's verifier refused it ({}), the kernel's accepted it",
+            our_refusal.as_deref().unwrap_or_default()
+        )),
         KernelVerdict::Accepted => {
             let prog = out.result.as_ref().expect("accepted");
             if let Ok(info) = prog.info() {
@@ -380,10 +403,14 @@ fn compare_program(
                 theirs.run = Some(run_kernel(prog, &sh.packet, skip));
             }
             match (runnable(p.prog_type).zip(kctx), &theirs.run) {
+                (Some(_), Some(Ok(_))) if calls_helper(p, PRANDOM_U32) => Outcome::NotCompared(
+                    Skip::Random,
+                    "not comparable: calls bpf_get_prandom_u32, whose numbers the kernel and ironbpf draw apart".to_string(),
+                ),
                 (None, _) => Outcome::NotCompared(
                     Skip::NoRun,
                     format!(
-                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act and cgroup_skb)",
+                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt_in/out/xmit; the kernel test-runs no kprobe, tracepoint, raw_tracepoint or perf_event program)",
                         p.prog_type_name
                     ),
                 ),
@@ -407,6 +434,17 @@ fn compare_program(
     };
     theirs.load = Some(out);
     (ours, theirs, outcome)
+}
+
+/// `bpf_get_prandom_u32`'s helper id.
+const PRANDOM_U32: i32 = 7;
+
+/// Whether the program (with its subprograms) calls helper `id`.
+fn calls_helper(p: &Program, id: i32) -> bool {
+    p.insns.chunks_exact(8).any(|s| {
+        // `call imm` with src_reg 0: a helper call.
+        s[0] == 0x85 && s[1] >> 4 == 0 && i32::from_le_bytes([s[4], s[5], s[6], s[7]]) == id
+    })
 }
 
 /// Agree when r0's low 32 bits and the packet the program saw are equal.
@@ -462,6 +500,7 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
                 insns: 0,
                 ours: Ours {
                     loader_error: Some(e.to_string()),
+                    verdict: None,
                     run: None,
                 },
                 theirs: None,
@@ -478,8 +517,12 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
         .filter(|p| wanted(&p.name))
         .collect();
     if !progs.is_empty() {
-        let kobj = KernelObject::create(&ins.object);
         for p in progs {
+            // Each program gets the object's maps as they are after
+            // loading, on both sides: the kernel's are created anew for
+            // it (ironbpf's are, in run_ours), so no program sees what
+            // another wrote and the result does not depend on the order.
+            let kobj = KernelObject::create(&ins.object);
             let mut rec = Record {
                 object: shown.to_string(),
                 program: p.name.clone(),
@@ -527,10 +570,20 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
             insns: r.insns,
             ours: Ours {
                 loader_error: Some(r.error.to_string()),
+                verdict: None,
                 run: None,
             },
             theirs: None,
-            outcome: Outcome::Error(format!("ironbpf's loader refused it: {}", r.error)),
+            outcome: match r.error {
+                ironbpf_loader::LoadError::UnknownProgramType { .. } => Outcome::NotCompared(
+                    Skip::NoType,
+                    format!(
+                        "section `{}` does not say the program type: give it with --type TYPE or --type PATH=TYPE",
+                        r.section
+                    ),
+                ),
+                _ => Outcome::Error(format!("ironbpf's loader refused it: {}", r.error)),
+            },
         });
     }
     records
@@ -575,7 +628,7 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, Failure> {
             files.push((root.clone(), root.display().to_string()));
         } else {
             return Err(Failure::usage(format!(
-                "{}: no such file or folder",
+                "{}: No such file or directory",
                 root.display()
             )));
         }
@@ -601,8 +654,10 @@ fn parse_types(values: &[String]) -> Result<Vec<(Option<String>, u32)>, Failure>
 }
 
 pub fn run(args: CompareArgs) -> Result<(), Failure> {
-    crate::cmd_kernel::require_kernel()?;
+    // The inputs first: a path that does not exist is bad input whatever
+    // the kernel allows.
     let files = collect(&args.paths)?;
+    crate::cmd_kernel::require_kernel()?;
     let sh = Shared {
         packet: default_packet(),
         ctx: Mutex::new(HashMap::new()),
@@ -798,15 +853,32 @@ fn print_record(r: &Record) {
                 (Some(n), None) => format!("{n} insns processed"),
                 _ => "-".to_string(),
             };
-            row("verifier", "not yet implemented", &stats);
-            if !o.accepted() {
+            let (ours_stats, ours_error) = match &r.ours.verdict {
+                None => ("-".to_string(), None),
+                Some(Err(e)) => ("cannot check it".to_string(), Some(e.clone())),
+                Some(Ok(v)) => (
+                    format!(
+                        "{} {} insns processed, {} us",
+                        if v.refusal().is_some() {
+                            "refused,"
+                        } else {
+                            "accepted,"
+                        },
+                        v.outcome.stats.processed_insns,
+                        v.took.as_micros()
+                    ),
+                    v.refusal(),
+                ),
+            };
+            row("verifier", &ours_stats, &stats);
+            if !o.accepted() || ours_error.is_some() {
                 let at = o
                     .error_insn
                     .map(|i| format!("insn {i}: "))
                     .unwrap_or_default();
                 row(
                     "error",
-                    "-",
+                    ours_error.as_deref().unwrap_or("-"),
                     &format!(
                         "{at}{}",
                         crate::cmd_kernel::error_line(o)
@@ -846,13 +918,28 @@ fn side_run_json(r: &Option<Result<RunResult, String>>) -> Value {
 }
 
 fn record_json(r: &Record) -> Value {
+    let (verdict, processed, usec, insn, line) = match (&r.ours.loader_error, &r.ours.verdict) {
+        (Some(e), _) => ("not loaded", None, None, None, Some(e.clone())),
+        (None, None) => ("not checked", None, None, None, None),
+        (None, Some(Err(e))) => ("cannot check", None, None, None, Some(e.clone())),
+        (None, Some(Ok(v))) => {
+            let rej = v.outcome.result.as_ref().err();
+            (
+                if rej.is_some() { "refused" } else { "accepted" },
+                Some(v.outcome.stats.processed_insns),
+                Some(v.took.as_micros() as u64),
+                rej.and_then(|r| r.insn),
+                rej.map(|r| r.message.clone()),
+            )
+        }
+    };
     let ours = json!({
         "loader": r.ours.loader_error.as_deref().unwrap_or("ok"),
-        "verdict": if r.ours.loader_error.is_some() { "not loaded" } else { "not implemented" },
-        "processed_insns": Value::Null,
-        "verification_time_usec": Value::Null,
-        "error_insn": Value::Null,
-        "first_error_line": r.ours.loader_error,
+        "verdict": verdict,
+        "processed_insns": processed,
+        "verification_time_usec": usec,
+        "error_insn": insn,
+        "first_error_line": line,
         "run": side_run_json(&r.ours.run),
     });
     let theirs = match &r.theirs {

@@ -52,7 +52,7 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
         opts.prog_type_override = Some(pt.kernel_id);
     }
     let obj = ironbpf_loader::load_file(&args.object, &opts)
-        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+        .map_err(|e| crate::cmd_prog::load_failure(&args.object, e))?;
     let prog = crate::cmd_prog::pick_program(&obj, args.prog.as_deref(), &args.object)?;
     let name = prog.name.clone();
     let program = Program::from_bytes(&prog.insns)

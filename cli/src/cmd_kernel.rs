@@ -134,7 +134,7 @@ pub fn load_options(prog_type: Option<&str>) -> Result<LoadOptions, Failure> {
 /// themselves (see [`ironbpf_loader::inspect_file`]).
 pub fn inspect(path: &Path, prog_type: Option<&str>) -> Result<Inspection, Failure> {
     ironbpf_loader::inspect_file(path, &load_options(prog_type)?)
-        .map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
+        .map_err(|e| crate::cmd_prog::load_failure(path, e))
 }
 
 /// The programs to work on: the one named, the only one, or (`all`) every
@@ -419,8 +419,8 @@ fn load_accepted(kobj: &KernelObject, p: &Program, path: &Path) -> Result<Kernel
 // kernel verify
 
 fn verify(args: KernelVerifyArgs) -> Result<(), Failure> {
-    require_kernel()?;
     let ins = inspect(&args.object, args.prog_type.as_deref())?;
+    require_kernel()?;
     let progs = pick(&ins, &args.object, args.prog.as_deref(), true)?;
     let kobj = kernel_object(&ins, &args.object)?;
     let mut refused = 0;
@@ -502,9 +502,10 @@ pub fn print_log(out: &LoadOutcome, level: u32, title: &str) {
 // kernel run
 
 fn test_run(args: KernelRunArgs) -> Result<(), Failure> {
-    require_kernel()?;
     let ins = inspect(&args.object, args.prog_type.as_deref())?;
+    require_kernel()?;
     let p = pick(&ins, &args.object, args.prog.as_deref(), false)?[0];
+    crate::cmd_prog::check_type(p, args.prog_type.as_deref())?;
     let kobj = kernel_object(&ins, &args.object)?;
     let prog = load_accepted(&kobj, p, &args.object)?;
     let given = args.input.data()?;
@@ -517,7 +518,7 @@ fn test_run(args: KernelRunArgs) -> Result<(), Failure> {
         }
     });
     let ctx = args.input.ctx()?;
-    let repeat = args.input.repeat.max(1);
+    let repeat = args.input.repeat;
     let out = prog
         .test_run(&TestRun {
             data: &data,
@@ -652,8 +653,8 @@ fn probe(args: ProbeArgs) -> Result<(), Failure> {
 // kernel xlated / jited
 
 fn dump(args: DumpArgs, jited: bool) -> Result<(), Failure> {
-    require_kernel()?;
     let ins = inspect(&args.object, args.prog_type.as_deref())?;
+    require_kernel()?;
     let p = pick(&ins, &args.object, args.prog.as_deref(), false)?[0];
     let kobj = kernel_object(&ins, &args.object)?;
     let prog = load_accepted(&kobj, p, &args.object)?;

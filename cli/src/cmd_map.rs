@@ -91,14 +91,11 @@ fn dump(args: DumpArgs) -> Result<(), Failure> {
         let pt = pt.ok_or_else(|| {
             Failure::failed(format!("program `{name}`: ironbpf cannot run its type yet"))
         })?;
-        let data = args.input.data()?.unwrap_or_else(|| {
-            // An Ethernet/IPv4/TCP frame of 54 zero-filled bytes.
-            let mut p = vec![0u8; 54];
-            p[12] = 0x08;
-            p[14] = 0x45;
-            p[23] = 6;
-            p
-        });
+        // Without --data, the default packet of `run` and `kernel run`.
+        let data = args
+            .input
+            .data()?
+            .unwrap_or_else(crate::cmd_kernel::default_packet);
         let result = testrun::run(
             &vm,
             pt,

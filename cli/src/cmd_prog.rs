@@ -52,6 +52,40 @@ pub fn load_options() -> ironbpf_loader::LoadOptions {
     }
 }
 
+/// An I/O error's text as a Unix tool prints it: `No such file or
+/// directory`, without the `(os error 2)` that Rust adds.
+pub fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) if s.ends_with(')') => s[..i].to_string(),
+        _ => s,
+    }
+}
+
+/// `PATH: <the I/O error>` for an input that cannot be read: exit code 2.
+pub fn unreadable(path: &std::path::Path, e: &std::io::Error) -> Failure {
+    Failure::usage(format!("{}: {}", path.display(), io_text(e)))
+}
+
+/// The failure for a loader error on the object at `path`, the path said
+/// once: an object that cannot be read or is not an ELF object is
+/// unreadable input (exit code 2); a program or map the loader refuses is
+/// a failure of the job (1).
+pub fn load_failure(path: &std::path::Path, e: ironbpf_loader::LoadError) -> Failure {
+    use ironbpf_loader::LoadError;
+    match e {
+        LoadError::Io { msg, .. } => {
+            let msg = match msg.rfind(" (os error ") {
+                Some(i) if msg.ends_with(')') => msg[..i].to_string(),
+                _ => msg,
+            };
+            Failure::usage(format!("{}: {msg}", path.display()))
+        }
+        e @ LoadError::Elf(_) => Failure::usage(format!("{}: {e}", path.display())),
+        e => Failure::failed(format!("{}: {e}", path.display())),
+    }
+}
+
 pub fn load_object(
     path: &std::path::Path,
     prog_type: Option<&str>,
@@ -62,8 +96,7 @@ pub fn load_object(
             .ok_or_else(|| Failure::usage(format!("unknown program type `{t}`")))?;
         opts.prog_type_override = Some(id);
     }
-    ironbpf_loader::load_file(path, &opts)
-        .map_err(|e| Failure::failed(format!("{}: {e}", path.display())))
+    ironbpf_loader::load_file(path, &opts).map_err(|e| load_failure(path, e))
 }
 
 /// The kernel's numeric program type for a program-type name or one of the
@@ -145,7 +178,7 @@ fn list(args: ListArgs) -> Result<(), Failure> {
     }
     // A listing shows every program, also those that cannot be loaded by themselves.
     let ins = ironbpf_loader::inspect_file(&args.object, &opts)
-        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+        .map_err(|e| load_failure(&args.object, e))?;
     let obj = &ins.object;
     if args.json {
         let mut progs: Vec<_> = obj
@@ -226,6 +259,51 @@ fn list(args: ListArgs) -> Result<(), Failure> {
 
 /// The program `--prog` names, or the object's only one; an error listing
 /// the object's programs otherwise.
+/// `--type` names the type of sections that do not say it; a section that
+/// says another type keeps it (as the kernel's loaders keep it), and the
+/// command is refused rather than run as a type the user did not ask for.
+pub fn check_type(p: &ironbpf_loader::Program, wanted: Option<&str>) -> Result<(), Failure> {
+    let Some(t) = wanted else { return Ok(()) };
+    match ironbpf_kernel_prog_type(t) {
+        Some(id) if id != p.prog_type => Err(Failure::usage(format!(
+            "--type {t}: program `{}` is in section `{}`, which makes it a {} program; \
+             --type applies only to sections whose name does not say the type (drop --type)",
+            p.name, p.section, p.prog_type_name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Loads an object program by program (one that cannot be loaded does
+/// not spoil the others) and picks the program to work on: the one named,
+/// or the only one that loads. A program that cannot be loaded is refused
+/// only when it is the one chosen, naming it and what it lacks.
+pub fn load_and_pick(
+    path: &std::path::Path,
+    opts: &ironbpf_loader::LoadOptions,
+    name: Option<&str>,
+) -> Result<(ironbpf_loader::Object, String), Failure> {
+    let ins = ironbpf_loader::inspect_file(path, opts).map_err(|e| load_failure(path, e))?;
+    let refused = |r: &ironbpf_loader::RefusedProgram| {
+        Failure::failed(format!(
+            "{}: program `{}` (section {}) cannot be loaded: {}",
+            path.display(),
+            r.name,
+            r.section,
+            r.error
+        ))
+    };
+    if let Some(n) = name {
+        if let Some(r) = ins.refused.iter().find(|r| r.name == n) {
+            return Err(refused(r));
+        }
+    } else if ins.object.programs.is_empty() && ins.refused.len() == 1 {
+        return Err(refused(&ins.refused[0]));
+    }
+    let picked = pick_program(&ins.object, name, path)?.name.clone();
+    Ok((ins.object, picked))
+}
+
 pub fn pick_program<'o>(
     obj: &'o ironbpf_loader::Object,
     name: Option<&str>,

@@ -41,6 +41,18 @@ pub struct RunArgs {
     /// size) or a hex string; NAME=@FILE reads the JSON from a file. Repeatable.
     #[arg(long = "map", value_name = "NAME=JSON")]
     maps: Vec<String>,
+    /// pt_regs fields of a kprobe or perf_event program's context, by name:
+    /// rdi=1,rsi=0x10 (x86-64: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx
+    /// rsi rdi orig_rax rip cs eflags rsp ss, or the kernel's di, si, ax...),
+    /// over --ctx's bytes
+    #[arg(long, value_name = "NAME=VALUE,...")]
+    regs: Option<String>,
+    /// Run without ironbpf's verifier (the checked interpreter still faults on bad accesses)
+    #[arg(long)]
+    no_verify: bool,
+    /// Instructions a run may execute before it is stopped as an endless loop
+    #[arg(long, default_value_t = Options::default().budget)]
+    budget: u64,
 }
 
 /// A map's entries (key → value), read through get_next_key.
@@ -105,8 +117,12 @@ pub(crate) fn fill_map(loaded: &LoadedObject, spec: &str) -> Result<(), Failure>
         .split_once('=')
         .ok_or_else(|| Failure::usage(format!("--map {spec}: expected NAME=JSON")))?;
     let json = match json.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::usage(format!("--map {name}: {path}: {e}")))?,
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Failure::usage(format!(
+                "--map {name}: {path}: {}",
+                crate::cmd_prog::io_text(&e)
+            ))
+        })?,
         None => json.to_string(),
     };
     let map = loaded.map(name).ok_or_else(|| {
@@ -145,8 +161,9 @@ pub struct RunInput {
     /// The context struct (ctx_in), from a file: the program type's uapi struct
     #[arg(long)]
     pub ctx: Option<PathBuf>,
-    /// Run this many times and report the mean duration per run
-    #[arg(long, default_value_t = 1)]
+    /// Run this many times and report the mean duration per run (at least 1: the kernel
+    /// runs a repeat of 0 once, so 0 is refused rather than given two meanings)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
 }
 
@@ -156,7 +173,7 @@ impl RunInput {
         match (&self.data, &self.data_hex) {
             (Some(f), _) => std::fs::read(f)
                 .map(Some)
-                .map_err(|e| Failure::usage(format!("{}: {e}", f.display()))),
+                .map_err(|e| crate::cmd_prog::unreadable(f, &e)),
             (None, Some(h)) => parse_hex(h).map(Some),
             (None, None) => Ok(None),
         }
@@ -166,7 +183,7 @@ impl RunInput {
     pub fn ctx(&self) -> Result<Option<Vec<u8>>, Failure> {
         self.ctx
             .as_ref()
-            .map(|f| std::fs::read(f).map_err(|e| Failure::usage(format!("{}: {e}", f.display()))))
+            .map(|f| std::fs::read(f).map_err(|e| crate::cmd_prog::unreadable(f, &e)))
             .transpose()
     }
 }
@@ -222,20 +239,88 @@ pub fn verdict_name(pt: &ProgType, r0: u64) -> Option<&'static str> {
     }
 }
 
+/// x86-64's `struct pt_regs`, in order: each field's register name and the
+/// kernel's name for it (8 bytes each).
+const PT_REGS: [(&str, &str); 21] = [
+    ("r15", "r15"),
+    ("r14", "r14"),
+    ("r13", "r13"),
+    ("r12", "r12"),
+    ("rbp", "bp"),
+    ("rbx", "bx"),
+    ("r11", "r11"),
+    ("r10", "r10"),
+    ("r9", "r9"),
+    ("r8", "r8"),
+    ("rax", "ax"),
+    ("rcx", "cx"),
+    ("rdx", "dx"),
+    ("rsi", "si"),
+    ("rdi", "di"),
+    ("orig_rax", "orig_ax"),
+    ("rip", "ip"),
+    ("cs", "cs"),
+    ("eflags", "flags"),
+    ("rsp", "sp"),
+    ("ss", "ss"),
+];
+
+/// `--regs rdi=1,rsi=0x10`: (byte offset in pt_regs, value) pairs.
+fn parse_regs(spec: &str) -> Result<Vec<(usize, u64)>, Failure> {
+    let mut out = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, value) = item.split_once('=').ok_or_else(|| {
+            Failure::usage(format!("--regs {item}: expected NAME=VALUE, such as rdi=1"))
+        })?;
+        let name = name.trim().to_ascii_lowercase();
+        let i = PT_REGS
+            .iter()
+            .position(|(r, k)| *r == name || *k == name)
+            .ok_or_else(|| {
+                Failure::usage(format!(
+                    "--regs: `{name}` is no pt_regs field; they are: {}",
+                    PT_REGS.map(|(r, _)| r).join(", ")
+                ))
+            })?;
+        let v = value.trim();
+        let parsed = match v.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => v
+                .parse::<u64>()
+                .or_else(|_| v.parse::<i64>().map(|x| x as u64)),
+        }
+        .map_err(|_| Failure::usage(format!("--regs {name}: `{v}` is not a number")))?;
+        out.push((8 * i, parsed));
+    }
+    Ok(out)
+}
+
+/// A run-time error as the user should read it: the budget's message names
+/// the option that raises it.
+pub(crate) fn vm_error_text(e: &ironbpf_vm::VmError) -> String {
+    match e {
+        ironbpf_vm::VmError::BudgetExhausted { pc, budget } => format!(
+            "insn {pc}: the instruction budget of {budget} instructions is exhausted (an endless loop?); \
+             raise it with --budget N if the program is meant to run longer"
+        ),
+        e => e.to_string(),
+    }
+}
+
 pub fn run(args: RunArgs) -> Result<(), Failure> {
     let mut opts = crate::cmd_prog::load_options();
     if let Some(t) = &args.prog_type {
-        let pt = progtype::by_name(t).ok_or_else(|| {
+        let id = crate::cmd_prog::ironbpf_kernel_prog_type(t).ok_or_else(|| {
             Failure::usage(format!(
                 "unknown program type `{t}`; known: {}",
                 progtype::names().join(", ")
             ))
         })?;
-        opts.prog_type_override = Some(pt.kernel_id());
+        opts.prog_type_override = Some(id);
     }
-    let obj = ironbpf_loader::load_file(&args.object, &opts)
-        .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
-    let prog = crate::cmd_prog::pick_program(&obj, args.prog.as_deref(), &args.object)?;
+    let (obj, picked) = crate::cmd_prog::load_and_pick(&args.object, &opts, args.prog.as_deref())?;
+    let prog = crate::cmd_prog::pick_program(&obj, Some(&picked), &args.object)?;
+    crate::cmd_prog::check_type(prog, args.prog_type.as_deref())?;
     let pt = progtype::by_kernel_id(prog.prog_type).ok_or_else(|| {
         Failure::failed(format!(
             "program `{}` is of type {}, which ironbpf cannot run yet (it runs: {})",
@@ -244,6 +329,21 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             progtype::names().join(", ")
         ))
     })?;
+    // Verify before running, as the kernel does at load.
+    if !args.no_verify {
+        let v = crate::gate::verify_program(&obj, prog).map_err(|e| {
+            Failure::failed(format!(
+                "program `{}`: ironbpf's verifier cannot check it: {e} (--no-verify runs it unverified)",
+                prog.name
+            ))
+        })?;
+        if let Some(why) = v.refusal() {
+            return Err(Failure::failed(format!(
+                "program `{}`: refused by ironbpf's verifier: {why} (--no-verify runs it unverified in the checked interpreter)",
+                prog.name
+            )));
+        }
+    }
     // The expected attach type changes some types' context rules (0 is
     // the kernel's "none").
     let attach_type = (prog.expected_attach_type != 0)
@@ -265,9 +365,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         })
         .collect();
     let jit = matches!(args.engine, RunEngine::Jit);
+    let vm_opts = Options {
+        budget: args.budget,
+        ..Options::default()
+    };
     let (vm, _) = loaded
-        .engine(&prog_name, Options::default(), jit)
-        .map_err(|e| Failure::failed(format!("program `{prog_name}`: {e}")))?;
+        .engine(&prog_name, vm_opts, jit)
+        .map_err(|e| Failure::failed(format!("program `{prog_name}`: {}", vm_error_text(&e))))?;
     let prog = &loaded
         .object
         .programs
@@ -275,18 +379,55 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         .find(|p| p.name == prog_name)
         .expect("found above");
 
-    let data_in = args.input.data()?.unwrap_or_default();
+    // Without --data, a program type whose test run takes a packet gets
+    // the same default packet as `ironbpf kernel run`.
+    let given = args.input.data()?;
+    let takes_packet = testrun::runs(pt) && crate::cmd_kernel::takes_packet(prog.prog_type);
+    let default_data = given.is_none() && takes_packet;
+    let data_in = match given {
+        Some(d) => d,
+        None if default_data => crate::cmd_kernel::default_packet(),
+        None => Vec::new(),
+    };
     let ctx_given = args.input.ctx.is_some();
-    let ctx_in = args.input.ctx()?.unwrap_or_default();
+    let mut ctx_in = args.input.ctx()?.unwrap_or_default();
+    // As the kernel's bpf_ctx_init: bytes past the struct must be zero
+    // (E2BIG otherwise) and are dropped; a shorter context is zero-filled.
     if ctx_in.len() > pt.ctx_size as usize {
-        return Err(Failure::usage(format!(
-            "--ctx is {} bytes; the {} context struct is {} bytes",
-            ctx_in.len(),
-            pt.name,
-            pt.ctx_size
-        )));
+        if let Some(i) = ctx_in[pt.ctx_size as usize..].iter().position(|&b| b != 0) {
+            return Err(Failure::failed(format!(
+                "--ctx is {} bytes and byte {} is not zero; the {} context struct is {} bytes \
+                 and the kernel refuses nonzero bytes past it (E2BIG)",
+                ctx_in.len(),
+                pt.ctx_size as usize + i,
+                pt.name,
+                pt.ctx_size
+            )));
+        }
+        ctx_in.truncate(pt.ctx_size as usize);
     }
-    let repeat = args.input.repeat.max(1);
+    // --regs: the pt_regs at the start of a kprobe's (or perf_event's) context.
+    let regs = match &args.regs {
+        None => Vec::new(),
+        Some(spec) => {
+            use ironbpf_vm::progtype::ProgTypeId::{Kprobe, PerfEvent};
+            if !matches!(pt.id, Some(Kprobe | PerfEvent)) {
+                return Err(Failure::usage(format!(
+                    "--regs: a {} program's context is not pt_regs (kprobe and perf_event programs take --regs; others --ctx)",
+                    pt.name
+                )));
+            }
+            let r = parse_regs(spec)?;
+            if (pt.ctx_size as usize) < 8 * PT_REGS.len() {
+                return Err(Failure::usage(format!(
+                    "--regs: the {} context is {} bytes, smaller than pt_regs",
+                    pt.name, pt.ctx_size
+                )));
+            }
+            r
+        }
+    };
+    let repeat = args.input.repeat;
     let mut r0 = 0;
     let mut data_out = Vec::new();
     let mut ctx_out = Vec::new();
@@ -302,15 +443,21 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                 cpu: 0,
                 attach_type,
             };
-            let out = testrun::run(vm.as_ref(), pt, &run, Some(loaded.resolver()))
-                .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+            let out =
+                testrun::run(vm.as_ref(), pt, &run, Some(loaded.resolver())).map_err(|e| {
+                    Failure::failed(format!("program `{}`: {}", prog.name, vm_error_text(&e)))
+                })?;
             r0 = out.r0;
             data_out = out.data_out;
-            ctx_out = out.ctx_out;
+            // As the kernel's test run: a context comes back only when one was given.
+            ctx_out = if ctx_given { out.ctx_out } else { Vec::new() };
             continue;
         }
         let mut ctx = vec![0u8; pt.ctx_size as usize];
         ctx[..ctx_in.len()].copy_from_slice(&ctx_in);
+        for &(off, v) in &regs {
+            ctx[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+        }
         r0 = ironbpf_vm::engine::run_ctx_into(
             vm.as_ref(),
             pt,
@@ -320,10 +467,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             Some(loaded.resolver()),
             None,
         )
-        .map_err(|e| Failure::failed(format!("program `{}`: {e}", prog.name)))?;
+        .map_err(|e| Failure::failed(format!("program `{}`: {}", prog.name, vm_error_text(&e))))?;
         ctx_out = ctx;
     }
-    let per_run_ns = start.elapsed().as_nanos() as f64 / repeat as f64;
+    let per_run_ns = (start.elapsed().as_nanos() / repeat as u128) as u64;
     // bpf_trace_printk's output, as trace_pipe shows it.
     let trace: Vec<String> = loaded
         .env
@@ -360,24 +507,38 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
             "{}",
             serde_json::json!({
                 "program": prog.name, "type": pt.name, "engine": vm.name(),
-                "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns,
+                "r0": r0, "verdict": verdict, "repeat": repeat, "duration_ns": per_run_ns, "data_in": hex(&data_in),
+                "verified": !args.no_verify,
                 "data_out": hex(&data_out), "data_changed": changed, "ctx_out": hex(&ctx_out),
                 "maps_changed": map_changes, "trace": trace,
             })
         );
     } else {
+        let input = if takes_packet {
+            format!(
+                "{} bytes of data{}",
+                data_in.len(),
+                if default_data {
+                    " (the default packet)"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            format!("its {}-byte context", pt.ctx_size)
+        };
         println!(
-            "{} ({}) on {} bytes of data, {}",
+            "{} ({}) on {input}, {}{}",
             prog.name,
             pt.name,
-            data_in.len(),
-            if jit { "JIT (checked)" } else { "interpreter" }
+            if jit { "JIT (checked)" } else { "interpreter" },
+            if args.no_verify { ", unverified" } else { "" }
         );
         match verdict {
             Some(v) => println!("r0 = {r0} ({v})"),
             None => println!("r0 = {r0} ({r0:#x})"),
         }
-        println!("duration: {per_run_ns:.0} ns per run (mean of {repeat})");
+        println!("duration: {per_run_ns} ns per run (mean of {repeat})");
         if changed {
             println!("data out ({} bytes): {}", data_out.len(), hex(&data_out));
         } else {

@@ -77,6 +77,12 @@ pub struct TestArgs {
 }
 
 pub fn run(args: TestArgs) -> Result<(), Failure> {
+    if let Some(p) = args.paths.iter().find(|p| !p.exists()) {
+        return Err(Failure::usage(format!(
+            "{}: No such file or directory",
+            p.display()
+        )));
+    }
     let files = collect_files(&args.paths).map_err(Failure::usage)?;
     if files.is_empty() {
         return Err(Failure::usage("no *.data files found in the given paths"));
@@ -123,7 +129,12 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
             serde_json::json!({"passed": summary.passed, "failed": summary.failed, "skipped": summary.skipped})
         );
     }
-    println!("{summary}");
+    // With --json, stdout holds only JSON lines: the summary goes to stderr.
+    if args.json {
+        eprintln!("{summary}");
+    } else {
+        println!("{summary}");
+    }
     if summary.failed > 0 {
         Err(Failure::failed(String::new()))
     } else {
@@ -139,16 +150,23 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
     let kernel = KernelEngine::new().map_err(Failure::usage)?;
     let (mut agreed, mut disagreed, mut refused, mut unrunnable) = (0usize, 0usize, 0usize, 0usize);
     for f in files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| Failure::usage(format!("{}: {e}", f.display())))?;
+        let text = std::fs::read_to_string(f).map_err(|e| crate::cmd_prog::unreadable(f, &e))?;
         let df = match parse_data_file(&text) {
             Ok(df) => df,
             Err(e) => {
-                println!(
+                let line = format!(
                     "{} {}: cannot parse the file: {e}",
                     style::fail(),
                     f.display()
                 );
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"file": f.display().to_string(), "verdict": "unparsable", "interp": e.to_string(), "kernel": e.to_string()})
+                    );
+                } else {
+                    println!("{line}");
+                }
                 disagreed += 1;
                 continue;
             }
@@ -166,7 +184,7 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
         let verdict = match (&ours, &theirs) {
             (_, EngineOutcome::Skipped(why)) => {
                 refused += 1;
-                if args.verbose {
+                if args.verbose && !args.json {
                     println!("{} {}: {why}", style::skip(), f.display());
                 }
                 "refused"
@@ -177,13 +195,15 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
             }
             _ => {
                 disagreed += 1;
-                println!(
-                    "{} {}: interp: {}; kernel: {}",
-                    style::fail(),
-                    f.display(),
-                    show(&ours),
-                    show(&theirs)
-                );
+                if !args.json {
+                    println!(
+                        "{} {}: interp: {}; kernel: {}",
+                        style::fail(),
+                        f.display(),
+                        show(&ours),
+                        show(&theirs)
+                    );
+                }
                 "disagree"
             }
         };
@@ -194,10 +214,27 @@ fn compare(files: &[PathBuf], args: &TestArgs) -> Result<(), Failure> {
             );
         }
     }
+    let mut summary = Vec::new();
     if unrunnable > 0 {
-        println!("{unrunnable} files have no program to run (assembler tests, or programs that do not assemble)");
+        summary.push(format!("{unrunnable} files have no program to run (assembler tests, or programs that do not assemble)"));
     }
-    println!("{agreed} agreed, {disagreed} disagreed, {refused} refused by the kernel");
+    summary.push(format!(
+        "{agreed} agreed, {disagreed} disagreed, {refused} refused by the kernel"
+    ));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"agreed": agreed, "disagreed": disagreed, "refused": refused, "unrunnable": unrunnable})
+        );
+    }
+    for line in summary {
+        // With --json, stdout holds only JSON lines.
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
     if disagreed > 0 {
         Err(Failure::failed(String::new()))
     } else {

@@ -17,6 +17,7 @@ mod cmd_prog;
 mod cmd_run;
 mod cmd_test;
 mod cmd_verify;
+mod gate;
 mod style;
 
 use clap::{Parser, Subcommand};

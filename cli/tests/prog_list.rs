@@ -82,6 +82,9 @@ const LIMIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn every_corpus_object_lists_every_program_with_its_type() {
+    if !common::corpus_present("every_corpus_object_lists_every_program_with_its_type") {
+        return;
+    }
     let objects = common::corpus_objects();
     assert_eq!(objects.len(), 124, "corpus objects outside invalid/");
     let known: Vec<&str> = (1..=32).map(prog_type_name).collect();
@@ -158,6 +161,9 @@ fn every_corpus_object_lists_every_program_with_its_type() {
 
 #[test]
 fn invalid_objects_end_cleanly_within_5_s() {
+    if !common::corpus_present("invalid_objects_end_cleanly_within_5_s") {
+        return;
+    }
     let dir = common::corpus_dir().join("invalid");
     let mut files = Vec::new();
     common::walk(&dir, &mut files);
@@ -184,10 +190,12 @@ fn invalid_objects_end_cleanly_within_5_s() {
             }
             let run = ironbpf(&args, limit);
             let code = run.code.unwrap();
-            assert!(code == 0 || code == 1, "invalid/{name}: exit {code}");
+            // 2: not an ELF object ironbpf can read; 1: an object whose
+            // programs or symbols the loader refuses.
+            assert!((0..=2).contains(&code), "invalid/{name}: exit {code}");
             match corrupt.iter().find(|(n, _)| *n == name) {
                 Some((_, msg)) => {
-                    assert_eq!(code, 1, "invalid/{name}: {}", run.stdout);
+                    assert_ne!(code, 0, "invalid/{name}: {}", run.stdout);
                     assert!(
                         run.stderr
                             .contains(&format!("{}: {msg}", Path::new(p).display())),

@@ -39,8 +39,26 @@ fn records(o: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// Whether `shared/corpus/ebpf-samples` (beside the repository) is here; when it is not,
+/// prints `skipped: ../shared not found` and the test checks nothing.
+fn shared_present(test: &str) -> bool {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/ebpf-samples");
+    if dir.exists() {
+        return true;
+    }
+    println!(
+        "skipped: ../shared not found ({} is missing; {test} reads it)",
+        dir.display()
+    );
+    false
+}
+
 #[test]
 fn exit_codes_follow_ironbpfs_verdict() {
+    if !shared_present("exit_codes_follow_ironbpfs_verdict") {
+        return;
+    }
     // The unchecked lookup result: refused, at the dereference.
     let refused = ironbpf(&["verify", "--type", "xdp", &corpus("build/nullmapref.o")]);
     let text = stdout(&refused);
@@ -66,6 +84,9 @@ fn exit_codes_follow_ironbpfs_verdict() {
 
 #[test]
 fn bad_usage_and_unreadable_input_exit_2() {
+    if !shared_present("bad_usage_and_unreadable_input_exit_2") {
+        return;
+    }
     let missing = ironbpf(&["verify", "/nonexistent/prog.o"]);
     assert_eq!(missing.status.code(), Some(2));
     let level = ironbpf(&["verify", "--log-level", "3", &corpus("build/divzero.o")]);
@@ -77,6 +98,9 @@ fn bad_usage_and_unreadable_input_exit_2() {
 
 #[test]
 fn json_with_the_kernel_has_both_verdicts_in_one_shape() {
+    if !shared_present("json_with_the_kernel_has_both_verdicts_in_one_shape") {
+        return;
+    }
     if !available_for_test("json_with_the_kernel_has_both_verdicts_in_one_shape") {
         return;
     }
@@ -117,6 +141,9 @@ fn json_with_the_kernel_has_both_verdicts_in_one_shape() {
 
 #[test]
 fn unpriv_refuses_what_privileged_accepts() {
+    if !shared_present("unpriv_refuses_what_privileged_accepts") {
+        return;
+    }
     if !available_for_test("unpriv_refuses_what_privileged_accepts") {
         return;
     }
@@ -159,6 +186,9 @@ fn unpriv_refuses_what_privileged_accepts() {
 
 #[test]
 fn a_folder_with_the_kernel_reports_agreement() {
+    if !shared_present("a_folder_with_the_kernel_reports_agreement") {
+        return;
+    }
     if !available_for_test("a_folder_with_the_kernel_reports_agreement") {
         return;
     }

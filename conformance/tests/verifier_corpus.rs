@@ -49,6 +49,9 @@ fn options(p: &Program, obj: &Object) -> Option<VerifyOptions> {
 
 #[test]
 fn corpus_verdicts_against_the_kernel() {
+    if !common::corpus_present("corpus_verdicts_against_the_kernel") {
+        return;
+    }
     if !available_for_test("corpus_verdicts_against_the_kernel") {
         return;
     }

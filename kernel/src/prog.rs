@@ -477,7 +477,7 @@ pub struct TestRun<'a> {
     /// Room for the output data; 0 means `data.len() + 256` (XDP may grow the packet).
     pub data_out_size: usize,
     pub ctx: Option<&'a [u8]>,
-    /// Room for the output context; 0 means the input context's size.
+    /// Room for the output context; 0 means room for any context struct when one is given (the kernel cuts it to the struct's size), none otherwise.
     pub ctx_out_size: usize,
     /// 0 or 1: run once.
     pub repeat: u32,
@@ -529,8 +529,15 @@ impl KernelProg {
         };
         let mut data_out = vec![0u8; out_size];
         let ctx_in = run.ctx.unwrap_or(&[]);
+        // Room for the whole context struct whatever part of it was given
+        // (the kernel fails with ENOSPC, after the run, when ctx_out is
+        // smaller than the struct); cut to the struct's size below.
         let ctx_out_size = if run.ctx_out_size == 0 {
-            ctx_in.len()
+            if ctx_in.is_empty() {
+                0
+            } else {
+                ctx_in.len().max(1024)
+            }
         } else {
             run.ctx_out_size
         };

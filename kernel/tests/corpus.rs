@@ -94,6 +94,9 @@ struct Tally {
 
 #[test]
 fn corpus_objects_load_into_the_kernel() {
+    if !common::corpus_present("corpus_objects_load_into_the_kernel") {
+        return;
+    }
     if !available_for_test("corpus_objects_load_into_the_kernel") {
         return;
     }

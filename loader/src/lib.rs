@@ -181,6 +181,9 @@ pub struct Program {
     /// Number of CO-RE relocations that found no match in the target and were poisoned as
     /// libbpf does (`call 0xbad2310`).
     pub core_relocs_poisoned: usize,
+    /// `false` for a section named with libbpf's `?` prefix (`SEC("?xdp")`):
+    /// the program is not loaded automatically, only when asked for.
+    pub autoload: bool,
 }
 
 /// A loaded object.
@@ -260,7 +263,7 @@ pub enum LoadError {
         msg: String,
     },
     /// The section name says nothing about the program type.
-    #[error("section {section}: cannot infer the program type of program {program} from the section name; pass the type explicitly (--type, LoadOptions::prog_type_override)")]
+    #[error("section {section}: cannot infer the program type of program {program} from the section name; give the type explicitly (--type TYPE)")]
     UnknownProgramType {
         /// Section name.
         section: String,

@@ -233,7 +233,7 @@ pub(crate) fn load(
                         prog_type: t,
                         expected_attach_type: 0,
                         attach_to: None,
-                        autoload: true,
+                        autoload: !sec.name.starts_with('?'),
                     })
                 });
             let Some(kind) = kind else {
@@ -249,6 +249,7 @@ pub(crate) fn load(
                     None => return Err(error),
                 }
             };
+            let autoload = kind.autoload;
             let (prog_type, eat, attach_to) =
                 (kind.prog_type, kind.expected_attach_type, kind.attach_to);
             let attach_btf_id = match (&attach_to, prog_type) {
@@ -296,6 +297,7 @@ pub(crate) fn load(
                 line_info: linked.line_info,
                 core_relocs_applied: linked.core_applied,
                 core_relocs_poisoned: linked.core_poisoned,
+                autoload,
             });
         }
     }

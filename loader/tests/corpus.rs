@@ -90,6 +90,9 @@ fn check_linked(obj: &Object, what: &str) {
 
 #[test]
 fn corpus_objects_parse() {
+    if !common::corpus_present("corpus_objects_parse") {
+        return;
+    }
     let root = corpus_dir();
     let mut files = Vec::new();
     walk(&root, &mut files);
@@ -175,6 +178,9 @@ fn load_with_timeout(path: PathBuf, opts: LoadOptions) -> Option<Result<Object, 
 
 #[test]
 fn invalid_objects_end_cleanly() {
+    if !common::corpus_present("invalid_objects_end_cleanly") {
+        return;
+    }
     let dir = corpus_dir().join("invalid");
     let mut files = Vec::new();
     walk(&dir, &mut files);
@@ -245,7 +251,7 @@ fn invalid_objects_end_cleanly() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "section bind: cannot infer the program type of program BindMonitor from the section name; pass the type explicitly (--type, LoadOptions::prog_type_override)"
+        "section bind: cannot infer the program type of program BindMonitor from the section name; give the type explicitly (--type TYPE)"
     );
 }
 
@@ -469,6 +475,9 @@ fn sections(b: &[u8]) -> Vec<(String, usize, usize, u32, usize)> {
 
 #[test]
 fn fixture_corruptions_are_named() {
+    if !common::corpus_present("fixture_corruptions_are_named") {
+        return;
+    }
     let orig = std::fs::read(fixtures().join("fixture.o")).unwrap();
     let secs = sections(&orig);
     let find = |n: &str| secs.iter().find(|s| s.0 == n).unwrap().clone();
@@ -529,6 +538,9 @@ fn fixture_corruptions_are_named() {
 /// would report as `LoadError::Internal`).
 #[test]
 fn mutations_never_panic() {
+    if !common::corpus_present("mutations_never_panic") {
+        return;
+    }
     let inputs = [
         (fixtures().join("fixture.o"), fixture_opts()),
         (
@@ -596,6 +608,9 @@ fn corpus(rel: &str, ty: Option<u32>) -> Object {
 
 #[test]
 fn corpus_map_definitions() {
+    if !common::corpus_present("corpus_map_definitions") {
+        return;
+    }
     // BTF map-in-map: inner template and the initial slot from .rel.maps.
     let o = corpus("build/map_in_map.o", Some(prog_type::XDP));
     let outer = o.maps.iter().find(|m| m.name == "array_of_maps").unwrap();

@@ -369,6 +369,9 @@ pub const LEGACY_PREFIXES: &[SecPattern] = &[
     sec("sockops", false, P::SockOps, Some(A::CgroupSockOps)),
     sec("sk_skb", false, P::SkSkb, None),
     sec("sk_msg", false, P::SkMsg, Some(A::SkMsgVerdict)),
+    // tc loads any section it is given; the objects built for it (BCC's
+    // libbpf-tools, Cilium's examples) name theirs `tc/<anything>`.
+    sec("tc/", false, P::SchedCls, None),
 ];
 
 fn strip_autoload(section: &str) -> (&str, bool) {
@@ -456,6 +459,23 @@ mod tests {
         );
         assert_eq!(infer("tail-3"), None);
         assert_eq!(infer("test"), None);
+    }
+
+    #[test]
+    fn tc_sections_of_any_name_are_sched_cls() {
+        for name in ["tc/entry", "tc/tail", "?tc/entry"] {
+            let m = infer(name).unwrap_or_else(|| panic!("{name}"));
+            assert_eq!((m.prog_type, m.expected_attach_type), (P::SchedCls, None));
+            assert_eq!(m.autoload, !name.starts_with('?'), "{name}");
+        }
+        // tc/ingress keeps its attach type; Cilium's names say no type.
+        assert_eq!(
+            infer("tc/ingress").unwrap().expected_attach_type,
+            Some(A::TcxIngress)
+        );
+        for name in ["from-netdev", "from-container", "2/1", "tcx"] {
+            assert_eq!(infer(name), None, "{name}");
+        }
     }
 
     #[test]

@@ -33,6 +33,9 @@ const KNOWN_UNSAFE: &[&str] = &["build/bpf2bpf.o"];
 
 #[test]
 fn corpus_verdicts_agree_with_the_kernel() {
+    if !common::corpus_present("corpus_verdicts_agree_with_the_kernel") {
+        return;
+    }
     if !available_for_test("corpus_verdicts_agree_with_the_kernel") {
         return;
     }

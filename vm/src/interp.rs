@@ -1077,23 +1077,56 @@ impl Interpreter {
                     // SKF_NET_OFF + k (from the network header) and
                     // SKF_LL_OFF + k (from the MAC header, ETH_HLEN before
                     // it); anything below SKF_LL_OFF fails.
-                    let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
-                    let net = if l2 { ETH_HLEN } else { 0 };
-                    let off = if k >= 0 {
-                        k
-                    } else if k >= SKF_NET_OFF {
-                        net + (k - SKF_NET_OFF)
-                    } else if k >= SKF_LL_OFF {
-                        net - ETH_HLEN + (k - SKF_LL_OFF)
-                    } else {
-                        -1
+                    // With an skb's headers known, the kernel's rule
+                    // (bpf_internal_load_pointer_neg_helper): the MAC or
+                    // network header plus k, anywhere from the buffer's
+                    // head to the packet's end, so a socket filter, whose
+                    // data starts after the MAC header, still reads it.
+                    let headers = state
+                        .packet
+                        .filter(|p| p.kind == ironbpf_helpers::PacketKind::Skb);
+                    let a = match headers.and_then(|p| Some((p, p.mac_header?, p.network_header?)))
+                    {
+                        Some((p, mac, net)) if k < 0 => {
+                            let from = if k >= SKF_NET_OFF {
+                                Some(net.wrapping_add((k - SKF_NET_OFF) as u64))
+                            } else if k >= SKF_LL_OFF {
+                                Some(mac.wrapping_add((k - SKF_LL_OFF) as u64))
+                            } else {
+                                None
+                            };
+                            match from {
+                                Some(a)
+                                    if a >= p.hard_start
+                                        && a.saturating_add(size) <= p.data_end =>
+                                {
+                                    a
+                                }
+                                _ => return Ok(0),
+                            }
+                        }
+                        _ => {
+                            let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
+                            let net = if l2 { ETH_HLEN } else { 0 };
+                            let off = if k >= 0 {
+                                k
+                            } else if k >= SKF_NET_OFF {
+                                net + (k - SKF_NET_OFF)
+                            } else if k >= SKF_LL_OFF {
+                                net - ETH_HLEN + (k - SKF_LL_OFF)
+                            } else {
+                                -1
+                            };
+                            if off < 0 || off as u64 + size > pkt.len {
+                                return Ok(0);
+                            }
+                            pkt.start + off as u64
+                        }
                     };
-                    if off < 0 || off as u64 + size > pkt.len {
-                        return Ok(0);
-                    }
-                    let a = pkt.start + off as u64;
                     // SAFETY: [a, a + size) lies inside the packet region,
-                    // live for the run.
+                    // or (negative offsets of an skb) between the buffer's
+                    // head and the packet's end, which the run's Packet
+                    // describes as one live buffer.
                     regs[0] = unsafe {
                         match size {
                             4 => u32::from_be(std::ptr::read_unaligned(a as *const u32)) as u64,

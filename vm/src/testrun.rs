@@ -8,7 +8,8 @@
 //!   `_meta` and `_tail` move within it as in the kernel. The packet handed
 //!   back runs from `data_meta` to `data_end`. `ingress_ifindex` is the
 //!   loopback device's, 1.
-//! - socket buffers (socket_filter, cgroup_skb, sched_cls, sched_act): the
+//! - socket buffers (socket_filter, cgroup_skb, sched_cls, sched_act,
+//!   lwt_in, lwt_out, lwt_xmit): the
 //!   packet after `NET_SKB_PAD` (64) bytes; tc programs see it from the MAC
 //!   header, the others from the network header (14 bytes on), and get
 //!   those 14 bytes back zeroed, as the kernel hands them back. `len`,
@@ -94,14 +95,155 @@ fn buffer(len: usize) -> Vec<u64> {
     vec![0u64; len.div_ceil(8)]
 }
 
+/// `sizeof(struct __sk_buff)`.
+const SKB_CTX_SIZE: usize = 192;
+
+/// The byte ranges of `struct __sk_buff` a test run may be given nonzero
+/// (Linux 6.18's convert___skb_to_skb): mark, priority, ingress_ifindex and
+/// ifindex, cb, tstamp, wire_len and gso_segs, gso_size, hwtstamp.
+const SKB_CTX_IN: &[(usize, usize)] = &[
+    (8, 12),
+    (32, 44),
+    (48, 68),
+    (152, 168),
+    (176, 180),
+    (184, 192),
+];
+
+/// The ranges it hands back (convert_skb_to___skb): mark, priority,
+/// ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, hwtstamp.
+const SKB_CTX_OUT: &[(usize, usize)] = &[(8, 12), (32, 44), (48, 68), (152, 168), (184, 192)];
+
+/// Checks a given `struct __sk_buff` as Linux 6.18's skb test run does:
+/// the fields it does not take must be zero, `wire_len` (when set) at
+/// least the packet's length and at most 64 KiB, `gso_segs` at most
+/// 65535, and `ifindex` the loopback device's (the only one modelled).
+fn skb_ctx_in(c: &[u8], len: usize) -> Result<(), VmError> {
+    let einval = |why: String| {
+        Err(VmError::Setup(format!(
+            "the context (struct __sk_buff): {why} (the kernel says EINVAL)"
+        )))
+    };
+    if let Some(i) = (0..c.len().min(SKB_CTX_SIZE))
+        .find(|&i| c[i] != 0 && !SKB_CTX_IN.iter().any(|&(a, b)| (a..b).contains(&i)))
+    {
+        return einval(format!(
+            "byte {i} is {:#x}: a test run takes only mark, priority, ingress_ifindex, ifindex, cb, \
+             tstamp, wire_len, gso_segs, gso_size and hwtstamp",
+            c[i]
+        ));
+    }
+    let word = |off: usize| {
+        let mut b = [0u8; 4];
+        for (j, x) in b.iter_mut().enumerate() {
+            *x = c.get(off + j).copied().unwrap_or(0);
+        }
+        u32::from_ne_bytes(b)
+    };
+    let (ifindex, wire_len, gso_segs) = (word(40), word(160), word(164));
+    if ifindex > 1 {
+        return Err(VmError::Setup(format!(
+            "the context (struct __sk_buff): ifindex {ifindex}: ironbpf's test run has only the \
+             loopback device, ifindex 1"
+        )));
+    }
+    if wire_len != 0 && ((wire_len as usize) < len || wire_len > 65536) {
+        return einval(format!(
+            "wire_len is {wire_len}: it must be at least the packet's {len} bytes and at most 65536"
+        ));
+    }
+    if gso_segs > 65535 {
+        return einval(format!("gso_segs is {gso_segs}: at most 65535"));
+    }
+    Ok(())
+}
+
+/// What a given `struct xdp_md` asks of an XDP test run.
+#[derive(Clone, Copy, Debug)]
+struct XdpMdIn {
+    /// Bytes of metadata at the front of the data (`data`).
+    meta: usize,
+    /// Bytes of the data in the linear part, metadata included (`data_end`).
+    linear: usize,
+    ingress_ifindex: u32,
+}
+
+/// `sizeof(struct xdp_frame)` on x86-64: the headroom metadata may not take.
+const XDP_FRAME_SIZE: usize = 40;
+
+/// Checks a given `struct xdp_md` as Linux 6.18's XDP test run does (the
+/// same refusals, the same errnos): `data_meta` must be 0, `data` (the
+/// metadata's length) a multiple of 4 that leaves room for the frame,
+/// `data <= data_end <= ` the data's length, `egress_ifindex` 0, and the
+/// receive queue one of the loopback device's (the only device modelled).
+fn xdp_md_in(c: &[u8], size: usize) -> Result<XdpMdIn, VmError> {
+    let word = |i: usize| {
+        let mut b = [0u8; 4];
+        for (j, x) in b.iter_mut().enumerate() {
+            *x = c.get(4 * i + j).copied().unwrap_or(0);
+        }
+        u32::from_ne_bytes(b)
+    };
+    let (data, data_end, data_meta) = (word(0), word(1), word(2));
+    let (ingress, rx_queue, egress) = (word(3), word(4), word(5));
+    let einval = |why: String| {
+        Err(VmError::Setup(format!(
+            "the context (struct xdp_md): {why} (the kernel says EINVAL)"
+        )))
+    };
+    if data_meta != 0 {
+        return einval(format!("data_meta is {data_meta}; it must be 0"));
+    }
+    if data_end as usize > size {
+        return einval(format!(
+            "data_end is {data_end}, past the {size} bytes of data"
+        ));
+    }
+    if data > data_end {
+        return einval(format!("data ({data}) is past data_end ({data_end})"));
+    }
+    if data % 4 != 0 || data as usize > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE {
+        return einval(format!(
+            "data, the metadata's length, is {data}: it must be a multiple of 4 and at most {}",
+            XDP_PACKET_HEADROOM - XDP_FRAME_SIZE
+        ));
+    }
+    if egress != 0 {
+        return einval(format!("egress_ifindex is {egress}; it must be 0"));
+    }
+    if ingress == 0 && rx_queue != 0 {
+        return einval(format!(
+            "rx_queue_index is {rx_queue} without an ingress_ifindex"
+        ));
+    }
+    if ingress > 1 {
+        return Err(VmError::Setup(format!(
+            "the context (struct xdp_md): ingress_ifindex {ingress}: ironbpf's test run has only \
+             the loopback device, ifindex 1"
+        )));
+    }
+    if ingress == 1 && rx_queue != 0 {
+        return einval(format!(
+            "rx_queue_index is {rx_queue}; the loopback device has one queue, 0"
+        ));
+    }
+    Ok(XdpMdIn {
+        meta: data as usize,
+        linear: data_end as usize,
+        ingress_ifindex: ingress,
+    })
+}
+
 /// Whether [`run`] lays out a test run for programs of type `pt`: xdp and
 /// the skb types the kernel test-runs at L2 or L3 (socket_filter,
-/// sched_cls, sched_act, cgroup_skb).
+/// sched_cls, sched_act, cgroup_skb, and lwt_in, lwt_out and lwt_xmit,
+/// which `bpf_prog_test_run_skb` runs from the network header as it runs
+/// socket filters).
 pub fn runs(pt: &ProgType) -> bool {
     use ProgTypeId::*;
     matches!(
         pt.id,
-        Some(Xdp | SocketFilter | SchedCls | SchedAct | CgroupSkb)
+        Some(Xdp | SocketFilter | SchedCls | SchedAct | CgroupSkb | LwtIn | LwtOut | LwtXmit)
     )
 }
 
@@ -130,6 +272,12 @@ pub fn run(
     } else {
         (SKB_HEADROOM, FRAME_SIZE - SKB_HEADROOM - SHARED_INFO)
     };
+    // A given xdp_md says where the metadata ends and how much of the
+    // packet is linear (the rest goes to fragments).
+    let xdp_md = match (xdp, run.ctx) {
+        (true, Some(c)) => Some(xdp_md_in(c, size)?),
+        _ => None,
+    };
     if !(ETH_HLEN..=max).contains(&size) {
         return Err(VmError::Setup(format!(
             "a test-run packet is {ETH_HLEN} to {max} bytes; this one is {size} (the kernel says EINVAL)"
@@ -146,18 +294,25 @@ pub fn run(
     let base = frame.as_mut_ptr() as *mut u8;
     // SAFETY: the frame has `total` bytes; the packet fits after the
     // headroom (checked above).
-    unsafe { std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(grow + headroom), size) };
+    // With metadata, the given bytes start that much before the headroom's
+    // end: the metadata, then the packet at the usual place.
+    let (meta, linear) = xdp_md.map_or((0, size), |m| (m.meta, m.linear));
+    // SAFETY: as above; `meta` is at most the headroom (xdp_md_in).
+    unsafe {
+        std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(grow + headroom - meta), linear)
+    };
     let start = base as u64;
     let mac = start + (grow + headroom) as u64;
     let l2 = xdp || pt.skb_at_l2;
     let data = if l2 { mac } else { mac + ETH_HLEN as u64 };
-    let data_end = mac + size as u64;
+    let data_end = mac - meta as u64 + linear as u64;
+    let data_meta = data - meta as u64;
     let packet = if xdp {
         Packet {
             kind: PacketKind::Xdp,
             hard_start: start,
             hard_end: start + (FRAME_SIZE - SHARED_INFO) as u64,
-            data_meta: data,
+            data_meta,
             data,
             data_end,
             mac_header: None,
@@ -176,6 +331,11 @@ pub fn run(
         }
     };
 
+    if skb {
+        if let Some(c) = run.ctx {
+            skb_ctx_in(c, (data_end - data) as usize)?;
+        }
+    }
     let mut ctx = vec![0u8; pt.ctx_size as usize];
     if let Some(c) = run.ctx {
         let n = c.len().min(ctx.len());
@@ -191,7 +351,8 @@ pub fn run(
         }
     };
     if xdp {
-        // ingress_ifindex: the loopback device; rx_queue_index 0.
+        // ingress_ifindex: the loopback device; rx_queue_index 0 (a given
+        // xdp_md may name only these: xdp_md_in).
         put(&mut ctx, "ingress_ifindex", 1);
     } else {
         let eth = run.data;
@@ -214,6 +375,13 @@ pub fn run(
             u16::from_ne_bytes([eth[12], eth[13]]) as u32,
         );
         put(&mut ctx, "ifindex", 1);
+        // wire_len: the skb's length unless the context gave one.
+        if pt.field_named("wire_len").is_some_and(|f| {
+            ctx.get(f.off as usize..f.off as usize + 4)
+                .is_some_and(|b| b == [0; 4])
+        }) {
+            put(&mut ctx, "wire_len", (data_end - data) as u32);
+        }
     }
 
     let ctx_start = ctx.as_mut_ptr() as u64;
@@ -239,7 +407,7 @@ pub fn run(
             start: ctx_start,
             data,
             data_end,
-            data_meta: data,
+            data_meta,
         }),
         packet_gen: 0,
     };
@@ -260,6 +428,26 @@ pub fn run(
     // them keep them there).
     let mut data_out =
         unsafe { std::slice::from_raw_parts(from as *const u8, (to - from) as usize) }.to_vec();
+    if xdp {
+        // The fragments (what lay past a given data_end), as they were.
+        data_out.extend_from_slice(&run.data[linear..]);
+        // The kernel hands back xdp_md as offsets from data_meta, with the
+        // ingress_ifindex it was given.
+        let given = xdp_md.map_or(0, |m| m.ingress_ifindex);
+        put(&mut ctx, "data", (p.data - p.data_meta) as u32);
+        put(&mut ctx, "data_end", (p.data_end - p.data_meta) as u32);
+        put(&mut ctx, "data_meta", 0);
+        put(&mut ctx, "ingress_ifindex", given);
+    }
+    if skb && ctx.len() == SKB_CTX_SIZE {
+        // The kernel hands back only the fields convert_skb_to___skb
+        // copies; the rest of __sk_buff comes back zero.
+        let mut out = vec![0u8; SKB_CTX_SIZE];
+        for &(from, to) in SKB_CTX_OUT {
+            out[from..to].copy_from_slice(&ctx[from..to]);
+        }
+        ctx = out;
+    }
     if !l2 {
         // The kernel pushes the link-layer header back, zeroed.
         let mut out = vec![0u8; ETH_HLEN];

@@ -117,3 +117,22 @@ pub fn corpus_objects() -> Vec<(String, PathBuf)> {
 pub fn type_for(rel: &str) -> Option<u32> {
     NEEDS_TYPE.iter().find(|(n, _)| *n == rel).map(|(_, t)| *t)
 }
+
+/// Whether the shared corpus (`../shared` beside the repository) is here;
+/// when it is not, prints `skipped: ../shared not found` with the path and
+/// the test's name, and the test returns without checking anything.
+pub fn corpus_present(test: &str) -> bool {
+    shared_present(test, &corpus_dir())
+}
+
+/// [`corpus_present`] for any path under `../shared`.
+pub fn shared_present(test: &str, path: &Path) -> bool {
+    if path.exists() {
+        return true;
+    }
+    println!(
+        "skipped: ../shared not found ({} is missing; {test} reads it)",
+        path.display()
+    );
+    false
+}
