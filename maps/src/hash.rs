@@ -274,6 +274,20 @@ impl HashMap {
                 ),
             ));
         }
+        // The kernel's table has roundup_pow_of_two(max_entries) buckets of
+        // 16 bytes and refuses one larger than U32_MAX bytes: at most 2^27
+        // entries. (Without the check a hash map of 2^31 entries would take
+        // 32 GiB of index here.)
+        let buckets = (spec.max_entries as u64).next_power_of_two();
+        if buckets > u32::MAX as u64 / 16 {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!(
+                    "max_entries {} needs {buckets} hash buckets of 16 bytes, more than the kernel's U32_MAX-byte table: at most 2^27 entries (the kernel says E2BIG)",
+                    spec.max_entries
+                ),
+            ));
+        }
         let vcpus = if percpu { ncpus } else { 1 };
         let slab = Slab::new(
             spec.key_size as usize,
