@@ -112,6 +112,8 @@ impl Reader<'_> {
 }
 
 const MAX_RESOLVE_DEPTH: usize = 32;
+/// The most types a BTF blob may have: the kernel's `BTF_MAX_TYPE`.
+const BTF_MAX_TYPE: usize = 0x000f_ffff;
 
 impl Btf {
     /// Parses a little-endian BTF blob.
@@ -173,6 +175,11 @@ impl Btf {
         let mut off = ts;
         while off < te {
             let id = types.len();
+            if id > BTF_MAX_TYPE {
+                return err(format!(
+                    "type [{id}] at offset {off:#x}: more than the kernel's {BTF_MAX_TYPE} types (BTF_MAX_TYPE)"
+                ));
+            }
             let rd = |o: usize| -> Result<u32, BtfError> {
                 if o + 4 > te {
                     return err(format!(

@@ -59,6 +59,12 @@ fn set_stage(stage: &RefCell<String>, s: &str) {
     }
 }
 
+/// The most instructions a linked program may have: the kernel's
+/// `BPF_COMPLEXITY_LIMIT_INSNS`.
+pub(crate) const MAX_PROGRAM_INSNS: usize = 1_000_000;
+/// The largest `.BTF` or `.BTF.ext` section: the kernel's `BTF_MAX_SIZE`.
+pub(crate) const MAX_BTF_BYTES: usize = 16 << 20;
+
 /// Loads an object. With `refused`, a program that cannot be loaded by itself (its section
 /// name gives no type, or it cannot be linked) is recorded there and the others still load;
 /// without it, the first such program fails the whole object.
@@ -97,6 +103,20 @@ pub(crate) fn load(
     };
 
     set_stage(stage, ".BTF");
+    for name in [".BTF", ".BTF.ext"] {
+        if let Some(s) = elf
+            .section_by_name(name)
+            .filter(|s| s.data.len() > MAX_BTF_BYTES)
+        {
+            return Err(LoadError::Btf {
+                section: name.into(),
+                msg: format!(
+                    "{} bytes, more than the kernel's {MAX_BTF_BYTES} (BTF_MAX_SIZE)",
+                    s.data.len()
+                ),
+            });
+        }
+    }
     let mut btf = match elf.section_by_name(".BTF") {
         Some(s) => Some(Btf::parse(&s.data).map_err(|e| LoadError::Btf {
             section: ".BTF".into(),
@@ -736,6 +756,16 @@ fn link_program(
     }
     func_info.sort_by_key(|f| f.insn);
     line_info.sort_by_key(|l| l.insn);
+    if out.len() / INSN > MAX_PROGRAM_INSNS {
+        return Err(LoadError::Section {
+            section: elf.section(sec)?.name.clone(),
+            msg: format!(
+                "program {} links to {} instructions, more than the kernel's {MAX_PROGRAM_INSNS} (BPF_COMPLEXITY_LIMIT_INSNS)",
+                entry.name,
+                out.len() / INSN
+            ),
+        });
+    }
     Ok(Linked {
         insns: out,
         func_info,
