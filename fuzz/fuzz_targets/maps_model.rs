@@ -91,10 +91,44 @@ fn keyed(kind: u8, max: u8, ops: &[Op]) {
                     }
                     continue;
                 }
+                if lru {
+                    // An LRU update takes a free node first, evicting if it
+                    // must, and only then checks the flags (as the kernel's
+                    // htab_lru_map_update_elem does): even a failed update
+                    // may evict, the key itself too. Forget what is gone.
+                    if r.is_ok() {
+                        model.insert(ki, val.clone());
+                    }
+                    let mut out = vec![0u8; uvs];
+                    model.retain(|k, _| map.lookup(&k.to_ne_bytes(), &mut out, 0).is_ok());
+                    if r.is_ok() {
+                        let mut got = vec![0u8; uvs];
+                        assert!(
+                            map.lookup(&kb, &mut got, 0).is_ok(),
+                            "map type {t}: LRU update of {ki} is not there after"
+                        );
+                        assert_eq!(got, val, "map type {t}: LRU value of {ki}");
+                    } else {
+                        let e = r.map_err(|e| e.errno).unwrap_err();
+                        assert!(
+                            matches!(e, libc::EEXIST | libc::ENOENT),
+                            "map type {t}: LRU update of {ki} flags {flags}: errno {e}"
+                        );
+                    }
+                    continue;
+                }
                 let full = model.len() >= max as usize;
                 match (flags, exists) {
-                    (BPF_NOEXIST, true) => assert_eq!(r.map_err(|e| e.errno), Err(libc::EEXIST)),
-                    (BPF_EXIST, false) => assert_eq!(r.map_err(|e| e.errno), Err(libc::ENOENT)),
+                    (BPF_NOEXIST, true) => assert_eq!(
+                        r.map_err(|e| e.errno),
+                        Err(libc::EEXIST),
+                        "map type {t}: update of present key {ki} with BPF_NOEXIST"
+                    ),
+                    (BPF_EXIST, false) => assert_eq!(
+                        r.map_err(|e| e.errno),
+                        Err(libc::ENOENT),
+                        "map type {t}: update of missing key {ki} with BPF_EXIST"
+                    ),
                     (_, false) if full && !lru => {
                         assert_eq!(
                             r.map_err(|e| e.errno),
@@ -287,8 +321,10 @@ fn ring(ops: &[Op]) {
                     model.push_back(data);
                     used += rec(len);
                 } else {
+                    // The kernel keeps the producer at most size - 1 bytes
+                    // ahead of the consumer (`new_prod_pos - cons_pos > mask`).
                     assert!(
-                        used + rec(len) > 4096,
+                        used + rec(len) > 4095,
                         "output of {len} bytes refused with {used} used"
                     );
                 }

@@ -23,13 +23,21 @@ fn main() {
             (gen_program(&mut u, 96).unwrap_or_default(), false)
         }
         "interp_checked" | "verifier" => {
-            let Some((&mode, rest)) = data.split_first() else { return };
+            let Some((&mode, rest)) = data.split_first() else {
+                return;
+            };
             if mode & 1 == 0 {
                 let n = rest.len() / 8 * 8;
-                (ironbpf_isa::slots_from_bytes(&rest[..n]).unwrap_or_default(), mode & 0x20 != 0)
+                (
+                    ironbpf_isa::slots_from_bytes(&rest[..n]).unwrap_or_default(),
+                    mode & 0x20 != 0,
+                )
             } else {
                 let mut u = Unstructured::new(rest);
-                (gen_program(&mut u, 128).unwrap_or_default(), mode & 0x20 != 0)
+                (
+                    gen_program(&mut u, 128).unwrap_or_default(),
+                    mode & 0x20 != 0,
+                )
             }
         }
         other => {
