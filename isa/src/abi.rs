@@ -176,8 +176,10 @@ impl RegionTable {
                 return Err(*next);
             }
         }
-        if i > 0 && self.regions[i - 1].end() > r.start {
-            return Err(self.regions[i - 1]);
+        if let Some(prev) = i.checked_sub(1).and_then(|p| self.regions.get(p)) {
+            if prev.end() > r.start {
+                return Err(*prev);
+            }
         }
         self.regions.insert(i, r);
         Ok(())

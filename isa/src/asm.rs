@@ -1275,11 +1275,12 @@ fn reg_text(r: Reg, w: Width) -> String {
 /// Where a line's comment starts: `;`, `//`, or `#` at the start of a word.
 fn comment_start(s: &str) -> usize {
     let b = s.as_bytes();
-    for i in 0..b.len() {
-        match b[i] {
+    for (i, &c) in b.iter().enumerate() {
+        let after_space = i == 0 || b.get(i - 1).is_some_and(|p| p.is_ascii_whitespace());
+        match c {
             b';' => return i,
             b'/' if b.get(i + 1) == Some(&b'/') => return i,
-            b'#' if i == 0 || b[i - 1].is_ascii_whitespace() => return i,
+            b'#' if after_space => return i,
             _ => {}
         }
     }
@@ -1287,7 +1288,7 @@ fn comment_start(s: &str) -> usize {
 }
 
 fn skip_ws(s: &str, mut i: usize, end: usize) -> usize {
-    while i < end && s.as_bytes()[i].is_ascii_whitespace() {
+    while i < end && s.as_bytes().get(i).is_some_and(|c| c.is_ascii_whitespace()) {
         i += 1;
     }
     i
@@ -1305,7 +1306,11 @@ struct LineParts {
 
 fn split_line(s: &str) -> LineParts {
     let mut end = comment_start(s);
-    while end > 0 && s.as_bytes()[end - 1].is_ascii_whitespace() {
+    while end > 0
+        && s.as_bytes()
+            .get(end - 1)
+            .is_some_and(|c| c.is_ascii_whitespace())
+    {
         end -= 1;
     }
     let mut parts = LineParts {
@@ -1333,11 +1338,12 @@ fn split_line(s: &str) -> LineParts {
         i = skip_ws(s, i + digits + 1, end);
     }
     // `(xx)` opcode prefix.
+    let at = |k: usize| b.get(k).copied().unwrap_or(0);
     if end >= i + 4
-        && b[i] == b'('
-        && b[i + 3] == b')'
-        && b[i + 1].is_ascii_hexdigit()
-        && b[i + 2].is_ascii_hexdigit()
+        && at(i) == b'('
+        && at(i + 3) == b')'
+        && at(i + 1).is_ascii_hexdigit()
+        && at(i + 2).is_ascii_hexdigit()
     {
         parts.prefix = u8::from_str_radix(&s[i + 1..i + 3], 16).ok();
         i = skip_ws(s, i + 4, end);
@@ -1347,9 +1353,9 @@ fn split_line(s: &str) -> LineParts {
         let mut j = i;
         let mut n = 0;
         while j + 2 <= end
-            && b[j].is_ascii_hexdigit()
-            && b[j + 1].is_ascii_hexdigit()
-            && (j + 2 == end || b[j + 2].is_ascii_whitespace())
+            && at(j).is_ascii_hexdigit()
+            && at(j + 1).is_ascii_hexdigit()
+            && (j + 2 == end || at(j + 2).is_ascii_whitespace())
         {
             n += 1;
             j = skip_ws(s, j + 2, end);
@@ -1377,10 +1383,10 @@ fn split_line(s: &str) -> LineParts {
         i = skip_ws(s, i + ident_len + 1, end);
     }
     // llvm-objdump's `<sym+off>` after a jump target.
-    if end > i && b[end - 1] == b'>' {
+    if end > i && at(end - 1) == b'>' {
         if let Some(lt) = s[i..end].rfind(" <") {
             let mut e = i + lt;
-            while e > i && b[e - 1].is_ascii_whitespace() {
+            while e > i && at(e - 1).is_ascii_whitespace() {
                 e -= 1;
             }
             end = e;
@@ -1429,13 +1435,14 @@ fn finish(cx: &LineCtx, at: usize, insn: &Insn, prefix: Option<u8>) -> PResult<V
     if let Err(e) = Insn::decode(&slots, 0) {
         return Err(cx.err(at, AsmErrorKind::Invalid(e.kind)));
     }
+    let code = slots.first().map_or(0, |s| s.code);
     if let Some(p) = prefix {
-        if p != slots[0].code {
+        if p != code {
             return Err(cx.err(
                 at,
                 AsmErrorKind::OpcodeMismatch {
                     prefix: p,
-                    actual: slots[0].code,
+                    actual: code,
                 },
             ));
         }

@@ -524,7 +524,7 @@ pub fn disasm_program(prog: &Program) -> String {
 pub fn disasm_program_with(prog: &Program, opts: &DisasmOptions) -> String {
     let mut out = String::new();
     for d in prog.insns() {
-        let code = prog.slots()[d.pc].code;
+        let code = prog.slots().get(d.pc).map_or(0, |s| s.code);
         out.push_str(&format_log_line_with(d.pc, &d.insn, code, opts));
         out.push('\n');
     }

@@ -79,7 +79,11 @@ pub fn slots_from_bytes(bytes: &[u8]) -> Result<Vec<RawInsn>, IsaError> {
     }
     Ok(bytes
         .chunks_exact(8)
-        .map(|c| RawInsn::from_bytes(c.try_into().expect("chunks_exact(8)")))
+        .map(|c| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            RawInsn::from_bytes(b)
+        })
         .collect())
 }
 

@@ -25,6 +25,16 @@
 //! assert_eq!(slots, prog.slots());
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod abi;
 pub mod asm;
 pub mod disasm;

@@ -66,8 +66,10 @@ impl Program {
         let mut insn_at_slot = vec![u32::MAX; slots.len()];
         let mut pc = 0;
         while pc < slots.len() {
-            let insn = Insn::decode(&slots[pc..], pc)?;
-            insn_at_slot[pc] = insns.len() as u32;
+            let insn = Insn::decode(slots.get(pc..).unwrap_or_default(), pc)?;
+            if let Some(at) = insn_at_slot.get_mut(pc) {
+                *at = insns.len() as u32;
+            }
             insns.push(DecodedInsn { pc, insn });
             pc += insn.slots();
         }
@@ -125,7 +127,7 @@ impl Program {
             ));
         }
         let t = t as usize;
-        if self.insn_at_slot[t] == u32::MAX {
+        if self.insn_at_slot.get(t).is_none_or(|&i| i == u32::MAX) {
             return Err(IsaError::new(
                 pc,
                 IsaErrorKind::JumpIntoLdImm64 { ldimm64: t - 1 },
@@ -156,7 +158,11 @@ impl Program {
             match d.insn.branch() {
                 Some(Branch::Always(rel)) | Some(Branch::Cond(rel)) => {
                     let t = self.target(d.pc, rel)?;
-                    let sp = self.subprogs[self.subprog_of(d.pc)];
+                    let sp = self
+                        .subprogs
+                        .get(self.subprog_of(d.pc))
+                        .copied()
+                        .unwrap_or(Subprog { start: 0, end: len });
                     if t < sp.start || t >= sp.end {
                         // The kernel's words: "jump out of range from insn %d to %d".
                         return Err(IsaError::new(
@@ -214,13 +220,15 @@ impl Program {
         let mut init_in: Vec<Option<u16>> = vec![None; n];
         let mut work: Vec<usize> = Vec::new();
         for (i, sp) in self.subprogs.iter().enumerate() {
-            init_in[sp.start] = Some(if i == 0 { entry_regs | FP } else { ARGS | FP });
+            if let Some(at) = init_in.get_mut(sp.start) {
+                *at = Some(if i == 0 { entry_regs | FP } else { ARGS | FP });
+            }
             work.push(sp.start);
         }
         let mut succs = Vec::with_capacity(2);
         while let Some(pc) = work.pop() {
             let Some(d) = self.insn_at(pc) else { continue };
-            let have = init_in[pc].unwrap_or(0);
+            let have = init_in.get(pc).copied().flatten().unwrap_or(0);
             let reads = d.insn.reads();
             let missing = reads & !have;
             if missing != 0 {
@@ -251,15 +259,15 @@ impl Program {
                 _ => succs.push(next),
             }
             for &s in &succs {
-                if s >= n {
+                let Some(at) = init_in.get_mut(s) else {
                     continue;
-                }
-                let merged = match init_in[s] {
+                };
+                let merged = match *at {
                     None => out,
                     Some(old) => old & out,
                 };
-                if init_in[s] != Some(merged) {
-                    init_in[s] = Some(merged);
+                if *at != Some(merged) {
+                    *at = Some(merged);
                     work.push(s);
                 }
             }

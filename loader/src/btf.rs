@@ -101,8 +101,8 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn u32(&self, off: usize) -> Result<u32, BtfError> {
         match off.checked_add(4).and_then(|end| self.data.get(off..end)) {
-            Some(b) => Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            None => err(format!(
+            Some(&[a, b, c, d]) => Ok(u32::from_le_bytes([a, b, c, d])),
+            _ => err(format!(
                 "{}: 4-byte read at offset {off:#x} past the end ({} bytes)",
                 self.what,
                 self.data.len()
@@ -112,6 +112,8 @@ impl Reader<'_> {
 }
 
 const MAX_RESOLVE_DEPTH: usize = 32;
+/// The most types a BTF blob may have: the kernel's `BTF_MAX_TYPE`.
+const BTF_MAX_TYPE: usize = 0x000f_ffff;
 
 impl Btf {
     /// Parses a little-endian BTF blob.
@@ -120,14 +122,17 @@ impl Btf {
         if data.len() < 24 {
             return err(format!("header needs 24 bytes, blob has {}", data.len()));
         }
-        let magic = u16::from_le_bytes([data[0], data[1]]);
+        let &[m0, m1, version, ..] = data else {
+            return err(format!("header needs 24 bytes, blob has {}", data.len()));
+        };
+        let magic = u16::from_le_bytes([m0, m1]);
         if magic != 0xeb9f {
             return err(format!(
                 "bad magic {magic:#06x} at offset 0 (expected 0xeb9f; big-endian BTF is not supported)"
             ));
         }
-        if data[2] != 1 {
-            return err(format!("unsupported version {} at offset 2", data[2]));
+        if version != 1 {
+            return err(format!("unsupported version {version} at offset 2"));
         }
         let hdr_len = r.u32(4)? as usize;
         let type_off = r.u32(8)? as usize;
@@ -152,8 +157,8 @@ impl Btf {
         };
         let (ts, te) = span(type_off, type_len, "type")?;
         let (ss, se) = span(str_off, str_len, "string")?;
-        let strings = data[ss..se].to_vec();
-        if !strings.is_empty() && (strings[0] != 0 || strings[strings.len() - 1] != 0) {
+        let strings = data.get(ss..se).unwrap_or_default().to_vec();
+        if !strings.is_empty() && (strings.first() != Some(&0) || strings.last() != Some(&0)) {
             return err("string section must start and end with a NUL byte");
         }
         let mut types = vec![BtfType {
@@ -170,6 +175,11 @@ impl Btf {
         let mut off = ts;
         while off < te {
             let id = types.len();
+            if id > BTF_MAX_TYPE {
+                return err(format!(
+                    "type [{id}] at offset {off:#x}: more than the kernel's {BTF_MAX_TYPE} types (BTF_MAX_TYPE)"
+                ));
+            }
             let rd = |o: usize| -> Result<u32, BtfError> {
                 if o + 4 > te {
                     return err(format!(
@@ -202,8 +212,8 @@ impl Btf {
                     p += 4;
                 }
                 kind::ARRAY => {
-                    for i in 0..3 {
-                        t.extra[i] = rd(p)?;
+                    for e in t.extra.iter_mut() {
+                        *e = rd(p)?;
                         p += 4;
                     }
                 }
@@ -349,7 +359,7 @@ impl Btf {
             ));
         };
         let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-        std::str::from_utf8(&rest[..end])
+        std::str::from_utf8(rest.get(..end).unwrap_or(rest))
             .map_err(|_| BtfError(format!("string at offset {off:#x} is not UTF-8")))
     }
 
@@ -494,7 +504,7 @@ pub struct ExtCoreRelo {
 }
 
 /// Records of one `.BTF.ext` info block, grouped by section name, each as raw u32 words.
-type InfoBlocks = Vec<(String, Vec<Vec<u32>>)>;
+type InfoBlocks = Vec<(String, Vec<[u32; 4]>)>;
 
 /// A parsed `.BTF.ext`, keyed by section name.
 #[derive(Debug, Clone, Default)]
@@ -514,7 +524,10 @@ impl BtfExt {
         if data.len() < 24 {
             return err(format!("header needs 24 bytes, blob has {}", data.len()));
         }
-        let magic = u16::from_le_bytes([data[0], data[1]]);
+        let &[m0, m1, ..] = data else {
+            return err(format!("header needs 24 bytes, blob has {}", data.len()));
+        };
+        let magic = u16::from_le_bytes([m0, m1]);
         if magic != 0xeb9f {
             return err(format!("bad magic {magic:#06x} at offset 0"));
         }
@@ -572,9 +585,10 @@ impl BtfExt {
                 }
                 let mut recs = Vec::with_capacity(num);
                 for _ in 0..num {
-                    let mut rec = Vec::with_capacity(min_rec / 4);
-                    for k in 0..min_rec / 4 {
-                        rec.push(rd(p + 4 * k)?);
+                    // Up to four words of each record are read (min_rec <= 16).
+                    let mut rec = [0u32; 4];
+                    for (k, w) in rec.iter_mut().enumerate().take(min_rec / 4) {
+                        *w = rd(p + 4 * k)?;
                     }
                     recs.push(rec);
                     p += rec_size;

@@ -167,12 +167,15 @@ fn member_bits(kind_flag: bool, off: u64) -> (u64, Option<u32>) {
 }
 
 fn local_spec(btf: &Btf, root: u32, acc: &[u32]) -> Result<LocalSpec, String> {
+    let Some((&first, rest)) = acc.split_first() else {
+        return Err("empty access string".into());
+    };
     let mut id = root;
     let size = btf.size_of(root).map_err(|e| e.0)?;
-    let mut bit_offset = u64::from(acc[0]).saturating_mul(size).saturating_mul(8);
+    let mut bit_offset = u64::from(first).saturating_mul(size).saturating_mul(8);
     let mut steps = Vec::new();
     let mut bitfield = None;
-    for &ix in &acc[1..] {
+    for &ix in rest {
         let rid = btf.skip_mods_and_typedefs(id).map_err(|e| e.0)?;
         let t = btf.get(rid).ok_or("type id out of range")?;
         match t.kind {
@@ -208,7 +211,7 @@ fn local_spec(btf: &Btf, root: u32, acc: &[u32]) -> Result<LocalSpec, String> {
         }
     }
     Ok(LocalSpec {
-        first: acc[0],
+        first,
         steps,
         bit_offset,
         field_type: id,
@@ -474,7 +477,7 @@ fn compute(local: &Btf, r: &ExtCoreRelo, target: Option<&Target>) -> Result<Comp
         relo::ENUMVAL_EXISTS | relo::ENUMVAL_VALUE => {
             let lid = local.skip_mods_and_typedefs(r.type_id).map_err(|e| e.0)?;
             let le = local.get(lid).ok_or("local enum type out of range")?;
-            let ix = acc[0] as usize;
+            let ix = acc.first().copied().unwrap_or(u32::MAX) as usize;
             let m = le
                 .members
                 .get(ix)
@@ -514,12 +517,27 @@ fn compute(local: &Btf, r: &ExtCoreRelo, target: Option<&Target>) -> Result<Comp
     }
 }
 
+/// The 8 bytes of the instruction at byte `at` of `code`, if they are all there.
+fn slot(code: &mut [u8], at: usize) -> Option<&mut [u8; 8]> {
+    code.get_mut(at..at.checked_add(8)?)?.try_into().ok()
+}
+
 fn poison(code: &mut [u8], at: usize) {
-    code[at] = 0x85;
-    code[at + 1] = 0;
-    code[at + 2] = 0;
-    code[at + 3] = 0;
-    code[at + 4..at + 8].copy_from_slice(&crate::CORE_POISON_IMM.to_le_bytes());
+    if let Some(s) = slot(code, at) {
+        let imm = crate::CORE_POISON_IMM.to_le_bytes();
+        *s = [0x85, 0, 0, 0, imm[0], imm[1], imm[2], imm[3]];
+    }
+}
+
+/// Writes `v` as the imm of the instruction at byte `at`.
+fn set_imm(code: &mut [u8], at: usize, v: u32) {
+    if let Some(s) = slot(code, at) {
+        let b = v.to_le_bytes();
+        s[4] = b[0];
+        s[5] = b[1];
+        s[6] = b[2];
+        s[7] = b[3];
+    }
 }
 
 /// Describes a relocation for error messages.
@@ -554,15 +572,17 @@ pub(crate) fn apply(
         ));
     }
     let (val, sizes) = compute(local, r, target)?;
+    let op = code.get(at).copied().unwrap_or(0);
     let Some(val) = val else {
         poison(code, at);
-        if code[at] == 0x18 && at + 16 <= code.len() {
+        if op == 0x18 {
             // keep the second slot of a poisoned ld_imm64 harmless
-            code[at + 8..at + 16].fill(0);
+            if let Some(s) = slot(code, at + 8) {
+                *s = [0; 8];
+            }
         }
         return Ok(Outcome::Poisoned);
     };
-    let op = code[at];
     let class = op & 0x07;
     match class {
         // ALU / ALU64 with an immediate operand
@@ -570,7 +590,7 @@ pub(crate) fn apply(
             if val > u64::from(u32::MAX) && (val as i64) < i64::from(i32::MIN) {
                 return Err(format!("value {val:#x} does not fit the 32-bit immediate"));
             }
-            code[at + 4..at + 8].copy_from_slice(&(val as u32).to_le_bytes());
+            set_imm(code, at, val as u32);
         }
         // LDX / ST / STX: the field offset goes into `off`
         0x01..=0x03 => {
@@ -588,7 +608,9 @@ pub(crate) fn apply(
             }
             let off = i16::try_from(val)
                 .map_err(|_| format!("field offset {val} does not fit the 16-bit insn offset"))?;
-            code[at + 2..at + 4].copy_from_slice(&off.to_le_bytes());
+            if let Some(s) = slot(code, at) {
+                [s[2], s[3]] = off.to_le_bytes();
+            }
             if let Some((orig, new)) = sizes {
                 let cur = match op & 0x18 {
                     0x00 => 4,
@@ -604,8 +626,8 @@ pub(crate) fn apply(
                         8 => Some(0x18),
                         _ => None,
                     };
-                    if let Some(b) = bits {
-                        code[at] = (op & !0x18) | b;
+                    if let (Some(b), Some(s)) = (bits, slot(code, at)) {
+                        s[0] = (op & !0x18) | b;
                     }
                 }
             }
@@ -615,8 +637,8 @@ pub(crate) fn apply(
             if at + 16 > code.len() {
                 return Err("ld_imm64 at the end of the section has no second slot".into());
             }
-            code[at + 4..at + 8].copy_from_slice(&(val as u32).to_le_bytes());
-            code[at + 12..at + 16].copy_from_slice(&((val >> 32) as u32).to_le_bytes());
+            set_imm(code, at, val as u32);
+            set_imm(code, at + 8, (val >> 32) as u32);
         }
         _ => return Err(format!("cannot relocate instruction with opcode {op:#04x}")),
     }

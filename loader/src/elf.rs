@@ -60,6 +60,14 @@ pub(crate) struct Elf {
     pub symbols: Vec<Symbol>,
 }
 
+/// The largest object file the loader reads, and the largest `SHT_NOBITS`
+/// section (`.bss`) it allocates: 256 MiB.
+pub(crate) const MAX_OBJECT_BYTES: usize = 256 << 20;
+/// The most sections an object may have.
+pub(crate) const MAX_SECTIONS: usize = 65_535;
+/// The most relocation entries an object may have, over all its sections.
+pub(crate) const MAX_RELOCATIONS: usize = 1 << 20;
+
 fn elf_err(msg: impl Into<String>) -> LoadError {
     LoadError::Elf(msg.into())
 }
@@ -67,12 +75,23 @@ fn elf_err(msg: impl Into<String>) -> LoadError {
 impl Elf {
     pub fn parse(input: &[u8]) -> Result<Elf, LoadError> {
         // `object` reads headers in place and requires natural alignment: copy to an 8-aligned buffer.
+        if input.len() > MAX_OBJECT_BYTES {
+            return Err(elf_err(format!(
+                "the object is {} bytes; ironbpf reads objects of at most {MAX_OBJECT_BYTES} bytes (MAX_OBJECT_BYTES)",
+                input.len()
+            )));
+        }
         let mut buf = vec![0u8; input.len() + 8];
         let shift = buf.as_ptr().align_offset(8).min(8);
-        buf[shift..shift + input.len()].copy_from_slice(input);
-        let data: &[u8] = &buf[shift..shift + input.len()];
+        let data: &[u8] = match buf.get_mut(shift..shift + input.len()) {
+            Some(d) => {
+                d.copy_from_slice(input);
+                d
+            }
+            None => return Err(elf_err("cannot align the object in memory")),
+        };
 
-        if data.len() < 4 || &data[..4] != b"\x7fELF" {
+        if data.get(..4) != Some(b"\x7fELF") {
             return Err(elf_err("not an ELF file (bad magic at offset 0)"));
         }
         if data.len() < 64 {
@@ -81,16 +100,17 @@ impl Elf {
                 data.len()
             )));
         }
-        if data[4] != elf::ELFCLASS64 {
+        let (class, encoding) = (data.get(4).copied(), data.get(5).copied());
+        if class != Some(elf::ELFCLASS64) {
             return Err(elf_err(format!(
                 "ELF class {} at offset 4 is not ELFCLASS64",
-                data[4]
+                class.unwrap_or(0)
             )));
         }
-        if data[5] != elf::ELFDATA2LSB {
+        if encoding != Some(elf::ELFDATA2LSB) {
             return Err(elf_err(format!(
                 "ELF data encoding {} at offset 5 is not little-endian",
-                data[5]
+                encoding.unwrap_or(0)
             )));
         }
         let header = elf::FileHeader64::<LE>::parse(data)
@@ -110,6 +130,12 @@ impl Elf {
                 header.e_shnum.get(endian)
             ))
         })?;
+        if table.len() > MAX_SECTIONS {
+            return Err(elf_err(format!(
+                "the object has {} sections; ironbpf reads at most {MAX_SECTIONS} (MAX_SECTIONS)",
+                table.len()
+            )));
+        }
         let mut sections = Vec::with_capacity(table.len());
         for (idx, sh) in table.enumerate() {
             let idx = idx.0;
@@ -123,6 +149,11 @@ impl Elf {
             let sh_type = sh.sh_type(endian);
             let size = sh.sh_size(endian);
             let data_bytes = if sh_type == elf::SHT_NOBITS {
+                if size > MAX_OBJECT_BYTES as u64 {
+                    return Err(elf_err(format!(
+                        "section {name} (#{idx}): SHT_NOBITS size {size:#x} is above the {MAX_OBJECT_BYTES}-byte limit on a section (MAX_OBJECT_BYTES)"
+                    )));
+                }
                 &[][..]
             } else {
                 sh.data(endian, data).map_err(|_| {
@@ -153,7 +184,7 @@ impl Elf {
                     .unwrap_or_default();
                 elf_err(format!(
                     "symbol table section {} (#{sym_idx}, offset {off:#x}, sh_entsize {entsize}, sh_link {link} of {} sections): {e}",
-                    sections[sym_idx].name,
+                    sections.get(sym_idx).map_or("?", |s| &s.name),
                     sections.len()
                 ))
             })?;
@@ -179,6 +210,7 @@ impl Elf {
         // Attach REL/RELA entries to their target sections.
         let nsec = sections.len();
         let mut pending = Vec::new();
+        let mut total_rels = 0usize;
         for s in &sections {
             let rela = match s.sh_type {
                 elf::SHT_REL => false,
@@ -209,16 +241,19 @@ impl Elf {
             }
             let mut rels = Vec::with_capacity(s.data.len() / ent);
             for (k, chunk) in s.data.chunks_exact(ent).enumerate() {
-                let mut o = [0u8; 8];
-                o.copy_from_slice(&chunk[..8]);
-                let mut i = [0u8; 8];
-                i.copy_from_slice(&chunk[8..16]);
-                let offset = u64::from_le_bytes(o);
-                let info = u64::from_le_bytes(i);
+                let word = |at: usize| {
+                    let mut w = [0u8; 8];
+                    if let Some(b) = chunk.get(at..at + 8) {
+                        w.copy_from_slice(b);
+                    }
+                    u64::from_le_bytes(w)
+                };
+                let offset = word(0);
+                let info = word(8);
                 let sym = (info >> 32) as usize;
                 if sym >= symbols.len() {
                     return Err(LoadError::Relocation {
-                        section: sections[target].name.clone(),
+                        section: sections.get(target).map_or_else(String::new, |s| s.name.clone()),
                         offset,
                         msg: format!(
                             "relocation #{k} refers to symbol {sym}, but the symbol table has {} entries",
@@ -228,12 +263,43 @@ impl Elf {
                 }
                 rels.push(Rel { offset, sym });
             }
+            total_rels += rels.len();
+            if total_rels > MAX_RELOCATIONS {
+                return Err(LoadError::Section {
+                    section: s.name.clone(),
+                    msg: format!(
+                        "the object has more than {MAX_RELOCATIONS} relocations (MAX_RELOCATIONS)"
+                    ),
+                });
+            }
             pending.push((target, rels));
         }
         for (target, rels) in pending {
-            sections[target].rels.extend(rels);
+            if let Some(t) = sections.get_mut(target) {
+                t.rels.extend(rels);
+            }
         }
         Ok(Elf { sections, symbols })
+    }
+
+    /// Section `i`, or an error naming the index.
+    pub fn section(&self, i: usize) -> Result<&Section, LoadError> {
+        self.sections.get(i).ok_or_else(|| {
+            elf_err(format!(
+                "section index {i} is past the {} sections",
+                self.sections.len()
+            ))
+        })
+    }
+
+    /// Symbol `i`, or an error naming the index.
+    pub fn symbol(&self, i: usize) -> Result<&Symbol, LoadError> {
+        self.symbols.get(i).ok_or_else(|| {
+            elf_err(format!(
+                "symbol index {i} is past the {} symbols",
+                self.symbols.len()
+            ))
+        })
     }
 
     pub fn section_by_name(&self, name: &str) -> Option<&Section> {

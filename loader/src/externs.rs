@@ -191,7 +191,12 @@ pub(crate) fn collect(
                 Some(text) => {
                     let bytes = encode(v, &text)
                         .map_err(|m| ext_err(&v.name, format!("kconfig value `{text}`: {m}")))?;
-                    value[o as usize..(o + v.size) as usize].copy_from_slice(&bytes);
+                    let dst = value
+                        .get_mut(o as usize..(o as usize).saturating_add(bytes.len()))
+                        .ok_or_else(|| {
+                            ext_err(&v.name, format!("kconfig value at offset {o} does not fit the {off}-byte .kconfig map"))
+                        })?;
+                    dst.copy_from_slice(&bytes);
                 }
                 None if v.weak => {}
                 None => {
@@ -405,13 +410,14 @@ fn encode(v: &KcfgVar, text: &str) -> Result<Vec<u8>, String> {
             None => Err("a bool takes y or n".into()),
         },
         KcfgType::Char => match tri {
-            Some(_) => Ok(vec![text.as_bytes()[0]]),
+            Some(_) => Ok(text.as_bytes().get(..1).unwrap_or(&[0]).to_vec()),
             None => Err("a char takes y, m or n".into()),
         },
         KcfgType::Tristate => match tri {
             Some(t) => {
-                let mut b = vec![0u8; v.size as usize];
-                b[0] = t;
+                let mut b = vec![0u8; v.size.max(1) as usize];
+                b.insert(0, t);
+                b.truncate(v.size.max(1) as usize);
                 Ok(b)
             }
             None => Err("a tristate takes y, m or n".into()),
@@ -429,8 +435,9 @@ fn encode(v: &KcfgVar, text: &str) -> Result<Vec<u8>, String> {
         KcfgType::Int { signed } => {
             if let Some(t) = tri {
                 // libbpf lets y/n/m fill integers too.
-                let mut b = vec![0u8; v.size as usize];
-                b[0] = t;
+                let mut b = vec![0u8; v.size.max(1) as usize];
+                b.insert(0, t);
+                b.truncate(v.size.max(1) as usize);
                 return Ok(b);
             }
             let (neg, digits) = match text.strip_prefix('-') {
@@ -445,6 +452,12 @@ fn encode(v: &KcfgVar, text: &str) -> Result<Vec<u8>, String> {
                 None => digits.parse::<u64>(),
             }
             .map_err(|_| "not a number".to_string())?;
+            if !(1..=8).contains(&v.size) {
+                return Err(format!(
+                    "an integer of {} bytes cannot hold a kconfig value (1 to 8)",
+                    v.size
+                ));
+            }
             let bits = v.size * 8;
             let fits = if neg {
                 signed && n <= 1u64 << (bits - 1)
@@ -461,7 +474,10 @@ fn encode(v: &KcfgVar, text: &str) -> Result<Vec<u8>, String> {
                 ));
             }
             let n = if neg { n.wrapping_neg() } else { n };
-            Ok(n.to_le_bytes()[..v.size as usize].to_vec())
+            Ok(n.to_le_bytes()
+                .get(..v.size as usize)
+                .unwrap_or_default()
+                .to_vec())
         }
     }
 }

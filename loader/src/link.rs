@@ -59,6 +59,12 @@ fn set_stage(stage: &RefCell<String>, s: &str) {
     }
 }
 
+/// The most instructions a linked program may have: the kernel's
+/// `BPF_COMPLEXITY_LIMIT_INSNS`.
+pub(crate) const MAX_PROGRAM_INSNS: usize = 1_000_000;
+/// The largest `.BTF` or `.BTF.ext` section: the kernel's `BTF_MAX_SIZE`.
+pub(crate) const MAX_BTF_BYTES: usize = 16 << 20;
+
 /// Loads an object. With `refused`, a program that cannot be loaded by itself (its section
 /// name gives no type, or it cannot be linked) is recorded there and the others still load;
 /// without it, the first such program fails the whole object.
@@ -75,14 +81,14 @@ pub(crate) fn load(
     let license = match elf.section_by_name("license") {
         Some(s) => {
             let end = s.data.iter().position(|&b| b == 0).unwrap_or(s.data.len());
-            String::from_utf8_lossy(&s.data[..end]).into_owned()
+            String::from_utf8_lossy(s.data.get(..end).unwrap_or_default()).into_owned()
         }
         None => String::new(),
     };
     set_stage(stage, "version");
     let kern_version = match elf.section_by_name("version") {
         Some(s) => {
-            if s.data.len() != 4 {
+            let &[a, b, c, d] = &s.data[..] else {
                 return Err(LoadError::Section {
                     section: "version".into(),
                     msg: format!(
@@ -90,15 +96,27 @@ pub(crate) fn load(
                         s.data.len()
                     ),
                 });
-            }
-            Some(u32::from_le_bytes([
-                s.data[0], s.data[1], s.data[2], s.data[3],
-            ]))
+            };
+            Some(u32::from_le_bytes([a, b, c, d]))
         }
         None => None,
     };
 
     set_stage(stage, ".BTF");
+    for name in [".BTF", ".BTF.ext"] {
+        if let Some(s) = elf
+            .section_by_name(name)
+            .filter(|s| s.data.len() > MAX_BTF_BYTES)
+        {
+            return Err(LoadError::Btf {
+                section: name.into(),
+                msg: format!(
+                    "{} bytes, more than the kernel's {MAX_BTF_BYTES} (BTF_MAX_SIZE)",
+                    s.data.len()
+                ),
+            });
+        }
+    }
     let mut btf = match elf.section_by_name(".BTF") {
         Some(s) => Some(Btf::parse(&s.data).map_err(|e| LoadError::Btf {
             section: ".BTF".into(),
@@ -215,9 +233,10 @@ pub(crate) fn load(
     let mut sec_order: Vec<usize> = codes.keys().copied().collect();
     sec_order.sort_unstable();
     for si in sec_order {
-        let sec = &elf.sections[si];
-        let entries: Vec<Func> = codes[&si]
-            .funcs
+        let sec = elf.section(si)?;
+        let entries: Vec<Func> = codes
+            .get(&si)
+            .map_or(&[][..], |c| &c.funcs[..])
             .iter()
             .filter(|f| f.is_prog)
             .cloned()
@@ -450,16 +469,39 @@ struct Placed {
     base: usize,
 }
 
+/// The 8 bytes of the instruction at byte `at` of `b`, if they are all there
+/// (callers walk whole instructions of a placed function).
+fn slot(b: &[u8], at: usize) -> [u8; 8] {
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .unwrap_or([0; 8])
+}
+
+fn slot_mut(b: &mut [u8], at: usize) -> Option<&mut [u8; 8]> {
+    b.get_mut(at..at + 8)?.try_into().ok()
+}
+
 fn imm(b: &[u8], at: usize) -> i32 {
-    i32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]])
+    let s = slot(b, at);
+    i32::from_le_bytes([s[4], s[5], s[6], s[7]])
 }
 
 fn set_imm(b: &mut [u8], at: usize, v: i32) {
-    b[at + 4..at + 8].copy_from_slice(&v.to_le_bytes());
+    if let Some(s) = slot_mut(b, at) {
+        [s[4], s[5], s[6], s[7]] = v.to_le_bytes();
+    }
 }
 
 fn set_src(b: &mut [u8], at: usize, src: u8) {
-    b[at + 1] = (b[at + 1] & 0x0f) | (src << 4);
+    if let Some(s) = slot_mut(b, at) {
+        s[1] = (s[1] & 0x0f) | (src << 4);
+    }
+}
+
+fn clear_off(b: &mut [u8], at: usize) {
+    if let Some(s) = slot_mut(b, at) {
+        [s[2], s[3]] = [0, 0];
+    }
 }
 
 /// Places the function of section `sec` containing byte offset `off`; returns its new insn index.
@@ -479,7 +521,7 @@ fn place(
     let c = codes.get(&sec)?;
     let f = c.funcs.iter().find(|f| (f.start..f.end).contains(&off))?;
     let base = out.len() / INSN;
-    out.extend_from_slice(&c.code[f.start..f.end]);
+    out.extend_from_slice(c.code.get(f.start..f.end)?);
     placed.push(Placed {
         sec,
         start: f.start,
@@ -506,18 +548,25 @@ fn link_program(
     place(&mut placed, &mut out, codes, sec, entry.start);
     let mut pi = 0;
     while pi < placed.len() {
-        let (psec, pstart, pend, pbase) = {
-            let p = &placed[pi];
-            (p.sec, p.start, p.end, p.base)
+        let Some(&Placed {
+            sec: psec,
+            start: pstart,
+            end: pend,
+            base: pbase,
+        }) = placed.get(pi)
+        else {
+            break;
         };
-        let code = &codes[&psec];
-        let sname = &elf.sections[psec].name;
+        let Some(code) = codes.get(&psec) else {
+            break;
+        };
+        let sname = &elf.section(psec)?.name;
         let mut off = pstart;
         while off < pend {
             let at = pbase * INSN + (off - pstart);
             let cur = at / INSN;
-            let op = out[at];
-            let src = out[at + 1] >> 4;
+            let [op, regs, ..] = slot(&out, at);
+            let src = regs >> 4;
             let rel = code.rels.get(&(off as u64));
             let rel_err = |msg: String| LoadError::Relocation {
                 section: sname.clone(),
@@ -535,7 +584,7 @@ fn link_program(
                     });
                 }
                 if let Some(r) = rel {
-                    let sym = &elf.symbols[r.sym];
+                    let sym = elf.symbol(r.sym)?;
                     if src == BPF_PSEUDO_FUNC || codes.contains_key(&sym.shndx) {
                         // Address of a subprogram: clang leaves src_reg 0 and relocates against
                         // the function (or its section, with the byte offset in imm).
@@ -572,7 +621,7 @@ fn link_program(
             if op == 0x85 && src == BPF_PSEUDO_CALL {
                 let (tsec, target) = match rel {
                     Some(r) => {
-                        let sym = &elf.symbols[r.sym];
+                        let sym = elf.symbol(r.sym)?;
                         if sym.shndx == 0 {
                             // clang emits a kfunc call as a bpf-to-bpf call to an undefined
                             // symbol; libbpf makes it a BPF_PSEUDO_KFUNC_CALL by BTF id.
@@ -580,7 +629,7 @@ fn link_program(
                                 Some(Resolved::Kfunc(id)) => {
                                     set_src(&mut out, at, BPF_PSEUDO_KFUNC_CALL);
                                     set_imm(&mut out, at, id.unwrap_or(0) as i32);
-                                    out[at + 2..at + 4].copy_from_slice(&0i16.to_le_bytes());
+                                    clear_off(&mut out, at);
                                     off += INSN;
                                     continue;
                                 }
@@ -615,19 +664,19 @@ fn link_program(
                     .ok_or_else(|| {
                         rel_err(format!(
                             "bpf-to-bpf call targets offset {target:#x} of section {}, which is not inside a function",
-                            elf.sections[tsec].name
+                            elf.section(tsec).map_or("?", |s| &s.name)
                         ))
                     })?;
                 set_imm(&mut out, at, (idx as i64 - cur as i64 - 1) as i32);
             } else if let Some(r) = rel {
-                let sym = &elf.symbols[r.sym];
+                let sym = elf.symbol(r.sym)?;
                 if op == 0x85 && src == BPF_PSEUDO_KFUNC_CALL {
                     match externs.resolved.by_name.get(&sym.name) {
                         Some(Resolved::Kfunc(id)) => {
                             // The kfunc's id in vmlinux BTF, off 0 (vmlinux, not a
                             // module); a missing weak kfunc stays 0, as libbpf leaves it.
                             set_imm(&mut out, at, id.unwrap_or(0) as i32);
-                            out[at + 2..at + 4].copy_from_slice(&0i16.to_le_bytes());
+                            clear_off(&mut out, at);
                             off += INSN;
                             continue;
                         }
@@ -663,7 +712,7 @@ fn link_program(
     let mut core_applied = 0;
     let mut core_poisoned = 0;
     for p in &placed {
-        let sname = &elf.sections[p.sec].name;
+        let sname = &elf.section(p.sec)?.name;
         let map_off = |o: u32| -> Option<usize> {
             let o = o as usize;
             (o >= p.start && o < p.end && o.is_multiple_of(INSN))
@@ -709,6 +758,16 @@ fn link_program(
     }
     func_info.sort_by_key(|f| f.insn);
     line_info.sort_by_key(|l| l.insn);
+    if out.len() / INSN > MAX_PROGRAM_INSNS {
+        return Err(LoadError::Section {
+            section: elf.section(sec)?.name.clone(),
+            msg: format!(
+                "program {} links to {} instructions, more than the kernel's {MAX_PROGRAM_INSNS} (BPF_COMPLEXITY_LIMIT_INSNS)",
+                entry.name,
+                out.len() / INSN
+            ),
+        });
+    }
     Ok(Linked {
         insns: out,
         func_info,
@@ -728,7 +787,7 @@ fn resolve_map_ref(
     out: &mut [u8],
     at: usize,
 ) -> Result<(), String> {
-    let sym = &elf.symbols[r.sym];
+    let sym = elf.symbol(r.sym).map_err(|e| e.to_string())?;
     let sec = sym.shndx;
     if sym.shndx == 0 {
         let addend = i64::from(imm(out, at));
@@ -773,11 +832,14 @@ fn resolve_map_ref(
     }
     if let Some(&m) = idx.by_data_section.get(&sec) {
         let off = i64::from(imm(out, at)) + sym.value as i64;
-        let size = i64::from(maps[m].value_size);
+        let map = maps
+            .get(m)
+            .ok_or_else(|| format!("map index {m} is past the {} maps", maps.len()))?;
+        let size = i64::from(map.value_size);
         if off < 0 || off > size {
             return Err(format!(
                 "reference to {}+{off} is outside the {size}-byte section",
-                maps[m].name
+                map.name
             ));
         }
         set_src(out, at, BPF_PSEUDO_MAP_IDX_VALUE);

@@ -65,8 +65,8 @@ fn map_err(section: &str, map: &str, msg: impl Into<String>) -> LoadError {
 
 fn le32(b: &[u8], i: usize) -> u32 {
     match b.get(4 * i..4 * i + 4) {
-        Some(w) => u32::from_le_bytes([w[0], w[1], w[2], w[3]]),
-        None => 0,
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
     }
 }
 
@@ -160,12 +160,13 @@ fn resolve_legacy_inner(maps: &mut [MapDef], refs: &[InnerRef]) -> Result<(), Lo
                 .map(|(_, x)| *x),
             InnerBy::Idx(ix) => (*ix < maps.len()).then_some(*ix),
         };
-        match target {
-            Some(t) if t != *m => maps[*m].inner = Some(Box::new(maps[t].clone())),
-            _ => {
+        let inner = target.filter(|t| t != m).and_then(|t| maps.get(t)).cloned();
+        match (inner, maps.get_mut(*m)) {
+            (Some(inner), Some(outer)) => outer.inner = Some(Box::new(inner)),
+            (_, outer) => {
                 return Err(map_err(
                     sec,
-                    &maps[*m].name,
+                    outer.map_or("?", |o| &o.name),
                     "map-in-map definition names no valid inner map (inner_map_idx / inner_id)",
                 ))
             }

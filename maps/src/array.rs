@@ -5,6 +5,7 @@
 //! with `stride = round_up(value_size, 8)`, so [`Map::value_region`] is a
 //! subtraction, a division and a comparison: O(1).
 
+use crate::bytes::put;
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::ptr::NonNull;
 
@@ -290,7 +291,7 @@ impl Map for ArrayMap {
                 }
             }
         };
-        next_out[..4].copy_from_slice(&next.to_ne_bytes());
+        put(next_out, &next.to_ne_bytes());
         Ok(())
     }
 

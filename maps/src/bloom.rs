@@ -4,6 +4,7 @@
 //! hash function `i`) are the kernel's, so with `BPF_F_ZERO_SEED` the false
 //! positives are the kernel's too; otherwise the seed is random, as there.
 
+use crate::bytes::{head, le_u32, put, tail};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -61,7 +62,7 @@ fn fin(a: &mut u32, b: &mut u32, c: &mut u32) {
 }
 
 fn word(k: &[u8]) -> u32 {
-    u32::from_le_bytes([k[0], k[1], k[2], k[3]])
+    le_u32(k)
 }
 
 /// lookup3's hash of bytes (the kernel's `jhash`).
@@ -71,20 +72,20 @@ pub(crate) fn jhash(key: &[u8], initval: u32) -> u32 {
     let (mut b, mut c) = (a, a);
     let mut k = key;
     while k.len() > 12 {
-        a = a.wrapping_add(word(&k[0..]));
-        b = b.wrapping_add(word(&k[4..]));
-        c = c.wrapping_add(word(&k[8..]));
+        a = a.wrapping_add(word(tail(k, 0)));
+        b = b.wrapping_add(word(tail(k, 4)));
+        c = c.wrapping_add(word(tail(k, 8)));
         mix(&mut a, &mut b, &mut c);
-        k = &k[12..];
+        k = tail(k, 12);
     }
     if k.is_empty() {
         return c;
     }
-    let mut tail = [0u8; 12];
-    tail[..k.len()].copy_from_slice(k);
-    a = a.wrapping_add(word(&tail[0..]));
-    b = b.wrapping_add(word(&tail[4..]));
-    c = c.wrapping_add(word(&tail[8..]));
+    let mut last = [0u8; 12];
+    put(&mut last, k);
+    a = a.wrapping_add(word(tail(&last, 0)));
+    b = b.wrapping_add(word(tail(&last, 4)));
+    c = c.wrapping_add(word(tail(&last, 8)));
     fin(&mut a, &mut b, &mut c);
     c
 }
@@ -96,28 +97,28 @@ pub(crate) fn jhash2(key: &[u8], initval: u32) -> u32 {
         .wrapping_add((n as u32) << 2)
         .wrapping_add(initval);
     let (mut b, mut c) = (a, a);
-    let mut k = &key[..n * 4];
+    let mut k = head(key, n * 4);
     while k.len() > 12 {
-        a = a.wrapping_add(word(&k[0..]));
-        b = b.wrapping_add(word(&k[4..]));
-        c = c.wrapping_add(word(&k[8..]));
+        a = a.wrapping_add(word(tail(k, 0)));
+        b = b.wrapping_add(word(tail(k, 4)));
+        c = c.wrapping_add(word(tail(k, 8)));
         mix(&mut a, &mut b, &mut c);
-        k = &k[12..];
+        k = tail(k, 12);
     }
     match k.len() / 4 {
         3 => {
-            c = c.wrapping_add(word(&k[8..]));
-            b = b.wrapping_add(word(&k[4..]));
-            a = a.wrapping_add(word(&k[0..]));
+            c = c.wrapping_add(word(tail(k, 8)));
+            b = b.wrapping_add(word(tail(k, 4)));
+            a = a.wrapping_add(word(tail(k, 0)));
             fin(&mut a, &mut b, &mut c);
         }
         2 => {
-            b = b.wrapping_add(word(&k[4..]));
-            a = a.wrapping_add(word(&k[0..]));
+            b = b.wrapping_add(word(tail(k, 4)));
+            a = a.wrapping_add(word(tail(k, 0)));
             fin(&mut a, &mut b, &mut c);
         }
         1 => {
-            a = a.wrapping_add(word(&k[0..]));
+            a = a.wrapping_add(word(tail(k, 0)));
             fin(&mut a, &mut b, &mut c);
         }
         _ => {}
@@ -219,8 +220,10 @@ impl BloomFilter {
         let vs = self.spec.value_size as usize;
         check_len("value", value.len(), vs)?;
         for i in 0..self.nr_hash {
-            let h = self.hash(&value[..vs], i);
-            self.bits[(h / 64) as usize].fetch_or(1 << (h % 64), Ordering::Relaxed);
+            let h = self.hash(head(value, vs), i);
+            if let Some(w) = self.bits.get((h / 64) as usize) {
+                w.fetch_or(1 << (h % 64), Ordering::Relaxed);
+            }
         }
         Ok(())
     }
@@ -230,8 +233,9 @@ impl BloomFilter {
         let vs = self.spec.value_size as usize;
         check_len("value", value.len(), vs)?;
         for i in 0..self.nr_hash {
-            let h = self.hash(&value[..vs], i);
-            if self.bits[(h / 64) as usize].load(Ordering::Relaxed) & (1 << (h % 64)) == 0 {
+            let h = self.hash(head(value, vs), i);
+            let w = self.bits.get((h / 64) as usize);
+            if w.is_none_or(|w| w.load(Ordering::Relaxed) & (1 << (h % 64)) == 0) {
                 return Err(MapError::noent(
                     "the value is not in the bloom filter (ENOENT)",
                 ));

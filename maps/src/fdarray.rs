@@ -8,6 +8,7 @@
 //! a program's lookup in a map-in-map yields the inner map, which the engine
 //! gets with [`FdMap::object`].
 
+use crate::bytes::{head, ne_u32, put};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::{Arc, RwLock};
@@ -115,7 +116,7 @@ impl FdMap {
 
     fn key<'k>(&self, key: &'k [u8]) -> Result<&'k [u8], MapError> {
         check_len("key", key.len(), self.spec.key_size as usize)?;
-        Ok(&key[..self.spec.key_size as usize])
+        Ok(head(key, self.spec.key_size as usize))
     }
 
     /// Stores `id` and the object behind it under `key`, with `BPF_ANY`,
@@ -152,7 +153,9 @@ impl FdMap {
                         ),
                     ));
                 }
-                v[i as usize] = Some(entry);
+                if let Some(slot) = v.get_mut(i as usize) {
+                    *slot = Some(entry);
+                }
             }
             Slots::Hash(h) => {
                 let present = h.contains_key(key);
@@ -281,7 +284,7 @@ impl Map for FdMap {
         }
         check_len("value", value_out.len(), 4)?;
         let id = self.entry_id(key)?;
-        value_out[..4].copy_from_slice(&id.to_ne_bytes());
+        put(value_out, &id.to_ne_bytes());
         Ok(())
     }
 
@@ -289,7 +292,7 @@ impl Map for FdMap {
         self.access.write("update")?;
         check_update_lock(flags)?;
         check_len("value", value.len(), 4)?;
-        let id = u32::from_ne_bytes(value[..4].try_into().expect("4 bytes"));
+        let id = ne_u32(value);
         if self.spec.map_type == BPF_MAP_TYPE_CGROUP_ARRAY {
             // bpf_fd_array_map_update_elem: flags, index, then the fd.
             if flags != BPF_ANY {
@@ -330,7 +333,7 @@ impl Map for FdMap {
                         ),
                     ));
                 }
-                match v[i as usize].take() {
+                match v.get_mut(i as usize).and_then(Option::take) {
                     Some(_) => Ok(()),
                     None => Err(MapError::noent(format!(
                         "index {i} holds nothing (the kernel says ENOENT)"
@@ -365,7 +368,7 @@ impl Map for FdMap {
                         }
                     }
                 };
-                next_out[..4].copy_from_slice(&next.to_ne_bytes());
+                put(next_out, &next.to_ne_bytes());
             }
             Slots::Hash(h) => {
                 let next = match key {
@@ -386,7 +389,7 @@ impl Map for FdMap {
                     }
                 };
                 let next = next.ok_or_else(|| MapError::noent("no more keys"))?;
-                next_out[..ks].copy_from_slice(next);
+                put(next_out, next);
             }
         }
         Ok(())

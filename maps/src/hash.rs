@@ -14,6 +14,7 @@
 //! positions. [`Map::value_region`] costs O(log slots) (one comparison per
 //! slab chunk).
 
+use crate::bytes::{head, head_mut, put};
 use std::collections::HashMap as StdHashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::ptr::NonNull;
@@ -44,7 +45,7 @@ impl Hasher for WordHasher {
         let rest = chunks.remainder();
         if !rest.is_empty() {
             let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
+            put(&mut b, rest);
             h = (h.rotate_left(5) ^ u64::from_le_bytes(b) ^ ((rest.len() as u64) << 59))
                 .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
@@ -74,6 +75,15 @@ struct Index {
 const TOMB: u64 = u64::MAX;
 
 impl Index {
+    /// Entry `i` of the open-addressing table (`i` wraps at its size).
+    fn at(&self, i: usize) -> &AtomicU64 {
+        #[allow(
+            clippy::indexing_slicing,
+            reason = "the table has mask + 1 entries (a power of two), so i & mask is in it"
+        )]
+        &self.entries[i & self.mask]
+    }
+
     fn with_capacity(n: usize) -> Index {
         let cap = (n * 2).next_power_of_two().max(16);
         Index {
@@ -90,9 +100,9 @@ impl Index {
     fn insert(&self, h: u64, slot: u32) -> bool {
         let mut i = h as usize & self.mask;
         loop {
-            let e = self.entries[i].load(Ordering::Relaxed);
+            let e = self.at(i).load(Ordering::Relaxed);
             if e == 0 || e == TOMB {
-                self.entries[i].store(Self::entry(h, slot), Ordering::Release);
+                self.at(i).store(Self::entry(h, slot), Ordering::Release);
                 return e == 0;
             }
             i = (i + 1) & self.mask;
@@ -103,12 +113,12 @@ impl Index {
         let want = Self::entry(h, slot);
         let mut i = h as usize & self.mask;
         for _ in 0..=self.mask {
-            let e = self.entries[i].load(Ordering::Relaxed);
+            let e = self.at(i).load(Ordering::Relaxed);
             if e == 0 {
                 return;
             }
             if e == want {
-                self.entries[i].store(TOMB, Ordering::Release);
+                self.at(i).store(TOMB, Ordering::Release);
                 return;
             }
             i = (i + 1) & self.mask;
@@ -264,6 +274,20 @@ impl HashMap {
                 ),
             ));
         }
+        // The kernel's table has roundup_pow_of_two(max_entries) buckets of
+        // 16 bytes and refuses one larger than U32_MAX bytes: at most 2^27
+        // entries. (Without the check a hash map of 2^31 entries would take
+        // 32 GiB of index here.)
+        let buckets = (spec.max_entries as u64).next_power_of_two();
+        if buckets > u32::MAX as u64 / 16 {
+            return Err(MapError::new(
+                libc::E2BIG,
+                format!(
+                    "max_entries {} needs {buckets} hash buckets of 16 bytes, more than the kernel's U32_MAX-byte table: at most 2^27 entries (the kernel says E2BIG)",
+                    spec.max_entries
+                ),
+            ));
+        }
         let vcpus = if percpu { ncpus } else { 1 };
         let slab = Slab::new(
             spec.key_size as usize,
@@ -369,7 +393,7 @@ impl HashMap {
         let slab = self.slab();
         let mut i = h as usize & idx.mask;
         for _ in 0..=idx.mask {
-            let e = idx.entries[i].load(Ordering::Acquire);
+            let e = idx.at(i).load(Ordering::Acquire);
             if e == 0 {
                 return None;
             }
@@ -395,7 +419,7 @@ impl HashMap {
         let slab = self.slab();
         let mut i = h as usize & idx.mask;
         for _ in 0..=idx.mask {
-            let e = idx.entries[i].load(Ordering::Acquire);
+            let e = idx.at(i).load(Ordering::Acquire);
             if e == 0 {
                 return None;
             }
@@ -412,11 +436,22 @@ impl HashMap {
         None
     }
 
+    /// Marks LRU node `slot` as referenced.
+    fn touch(&self, slot: u32) {
+        if let Some(r) = self.refs.get(slot as usize) {
+            r.store(1, Ordering::Relaxed);
+        }
+    }
+
     fn slab(&self) -> &Slab {
         &self.core.slab
     }
 
     fn shard(&self, key: &[u8]) -> &Shard {
+        #[allow(
+            clippy::indexing_slicing,
+            reason = "shard_of is taken modulo SHARDS, the array's length"
+        )]
         &self.shards[shard_of(key)]
     }
 
@@ -457,7 +492,7 @@ impl HashMap {
 
     fn write_user_value(&self, slot: u32, value: &[u8]) {
         self.slab()
-            .write_value(slot as usize, &value[..self.value_size_user()]);
+            .write_value(slot as usize, head(value, self.value_size_user()));
     }
 
     /// A program's write of one CPU's value; other CPUs get zeroes when `fresh`.
@@ -601,7 +636,7 @@ impl HashMap {
         }
         if self.percpu {
             if let Some(o) = old {
-                self.refs[o as usize].store(1, Ordering::Relaxed);
+                self.touch(o);
                 write(o, false);
                 drop(g);
                 if let Some(n) = new {
@@ -610,9 +645,14 @@ impl HashMap {
                 return Ok(());
             }
         }
-        let n = new.expect(
-            "a node is popped unless BPF_EXIST on a per-CPU LRU, which has an old element here",
-        );
+        // A node is popped unless BPF_EXIST on a per-CPU LRU, which has an
+        // old element here.
+        let Some(n) = new else {
+            return Err(MapError::new(
+                libc::ENOENT,
+                "BPF_EXIST: the key is not in the map (the kernel says ENOENT)",
+            ));
+        };
         write(n, true);
         self.slab().state(n as usize).store(LIVE, Ordering::Release);
         g.insert(key.into(), n);
@@ -622,7 +662,7 @@ impl HashMap {
         self.index_insert(key, n);
         match old {
             Some(o) => {
-                self.refs[n as usize].store(1, Ordering::Relaxed);
+                self.touch(n);
                 self.slab().state(o as usize).store(FREE, Ordering::Release);
                 drop(g);
                 l.push_free(&self.refs, o);
@@ -651,7 +691,7 @@ impl HashMap {
         self.index_remove(key, slot);
         if let Some(out) = out {
             self.slab()
-                .read_value(slot as usize, &mut out[..self.value_size_user()]);
+                .read_value(slot as usize, head_mut(out, self.value_size_user()));
         }
         self.count.fetch_sub(1, Ordering::AcqRel);
         drop(g);
@@ -699,7 +739,7 @@ impl Map for HashMap {
             .get(key)
             .ok_or_else(|| MapError::noent("the key does not exist (the kernel says ENOENT)"))?;
         self.slab()
-            .read_value(slot as usize, &mut value_out[..self.value_size_user()]);
+            .read_value(slot as usize, head_mut(value_out, self.value_size_user()));
         Ok(())
     }
 
@@ -771,7 +811,7 @@ impl Map for HashMap {
         let s = self.next_live(from).ok_or_else(|| {
             MapError::noent("no next key: the walk is over (the kernel says ENOENT)")
         })?;
-        next_out[..ks].copy_from_slice(self.slab().key(s));
+        put(next_out, self.slab().key(s));
         Ok(())
     }
 
@@ -790,7 +830,7 @@ impl Map for HashMap {
         let cpu = if self.percpu { cpu } else { 0 };
         let (slot, value) = self.find_value(key.get(..self.spec.key_size as usize)?, cpu, guard)?;
         if self.lru.is_some() {
-            self.refs[slot as usize].store(1, Ordering::Relaxed);
+            self.touch(slot);
         }
         NonNull::new(value)
     }
@@ -858,8 +898,8 @@ impl Map for HashMap {
                 let g = self.shard(&key).read().unwrap_or_else(|e| e.into_inner());
                 if g.get(&key[..]) == Some(&(s as u32)) {
                     self.slab()
-                        .read_value(s, &mut values[cp * vs..(cp + 1) * vs]);
-                    keys[cp * ks..(cp + 1) * ks].copy_from_slice(&key);
+                        .read_value(s, crate::bytes::chunk_mut(values, cp, vs));
+                    crate::bytes::put(crate::bytes::chunk_mut(keys, cp, ks), &key);
                     found.push(key);
                     cp += 1;
                 }

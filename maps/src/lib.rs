@@ -50,6 +50,16 @@
 //! assert!(map.value_region(p.as_ptr() as u64, 8).is_some());
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 use std::any::Any;
 use std::ptr::NonNull;
 use std::sync::{Arc, RwLock};
@@ -59,6 +69,7 @@ use ironbpf_isa::abi::{MemoryRegion, RegionKind, RegionResolver};
 
 mod array;
 mod bloom;
+mod bytes;
 mod error;
 mod fdarray;
 mod hash;
@@ -765,9 +776,9 @@ pub(crate) fn generic_lookup_batch(
             err = Some(e);
             break;
         }
-        match map.lookup(&key, &mut values[cp * vs..(cp + 1) * vs], 0) {
+        match map.lookup(&key, crate::bytes::chunk_mut(values, cp, vs), 0) {
             Ok(()) => {
-                keys[cp * ks..(cp + 1) * ks].copy_from_slice(&key);
+                crate::bytes::put(crate::bytes::chunk_mut(keys, cp, ks), &key);
                 cp += 1;
             }
             Err(e) if e.errno == libc::ENOENT => {}
@@ -804,8 +815,8 @@ pub(crate) fn generic_update_batch(
     check_len("values", values.len(), vs * count as usize).map_err(|e| (0, e))?;
     for i in 0..count as usize {
         map.update(
-            &keys[i * ks..(i + 1) * ks],
-            &values[i * vs..(i + 1) * vs],
+            crate::bytes::chunk(keys, i, ks),
+            crate::bytes::chunk(values, i, vs),
             elem_flags,
         )
         .map_err(|e| (i as u32, e))?;
@@ -824,7 +835,7 @@ pub(crate) fn generic_delete_batch(
     let ks = map.spec().key_size as usize;
     check_len("keys", keys.len(), ks * count as usize).map_err(|e| (0, e))?;
     for i in 0..count as usize {
-        map.delete(&keys[i * ks..(i + 1) * ks])
+        map.delete(crate::bytes::chunk(keys, i, ks))
             .map_err(|e| (i as u32, e))?;
     }
     Ok(count)

@@ -9,6 +9,7 @@
 //! per distinct stored prefix length. Values live in a [`Slab`], so program
 //! pointers are stable and [`Map::value_region`] is O(log slots).
 
+use crate::bytes::{head, head_mut, put};
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
@@ -29,15 +30,20 @@ struct Prefix {
 }
 
 fn bit(d: &[u8], i: u32) -> u8 {
-    (d[(i / 8) as usize] >> (7 - i % 8)) & 1
+    (byte(d, (i / 8) as usize) >> (7 - i % 8)) & 1
+}
+
+/// Byte `i` of `d`, 0 past its end (prefixes are checked to fit their key).
+fn byte(d: &[u8], i: usize) -> u8 {
+    d.get(i).copied().unwrap_or(0)
 }
 
 impl Ord for Prefix {
     fn cmp(&self, o: &Self) -> CmpOrdering {
         let m = self.len.min(o.len);
         let full = (m / 8) as usize;
-        if let Some(i) = (0..full).find(|&i| self.data[i] != o.data[i]) {
-            let x = self.data[i] ^ o.data[i];
+        if let Some(i) = (0..full).find(|&i| byte(&self.data, i) != byte(&o.data, i)) {
+            let x = byte(&self.data, i) ^ byte(&o.data, i);
             let b = x.leading_zeros();
             return bit(&self.data, i as u32 * 8 + b).cmp(&bit(&o.data, i as u32 * 8 + b));
         }
@@ -132,7 +138,7 @@ impl LpmTrie {
     fn parse(&self, key: &[u8]) -> Result<(u32, Box<[u8]>), MapError> {
         let ks = self.spec.key_size as usize;
         check_len("key", key.len(), ks)?;
-        Ok((index_of(key)?, key[4..ks].into()))
+        Ok((index_of(key)?, key.get(4..ks).unwrap_or_default().into()))
     }
 
     /// The prefix `len` bits of `data`, the rest zeroed.
@@ -181,7 +187,7 @@ impl LpmTrie {
     fn write_key(&self, slot: u32, key: &[u8]) {
         self.core
             .slab
-            .write_key(slot as usize, &key[..self.spec.key_size as usize]);
+            .write_key(slot as usize, head(key, self.spec.key_size as usize));
     }
 }
 
@@ -201,9 +207,10 @@ impl Map for LpmTrie {
         let s = self.longest_match(&inner, key).ok_or_else(|| {
             MapError::noent("no stored prefix matches the key (the kernel says ENOENT)")
         })?;
-        self.core
-            .slab
-            .read_value(s as usize, &mut value_out[..self.spec.value_size as usize]);
+        self.core.slab.read_value(
+            s as usize,
+            head_mut(value_out, self.spec.value_size as usize),
+        );
         Ok(())
     }
 
@@ -236,7 +243,7 @@ impl Map for LpmTrie {
                 ));
             }
             self.write_key(s, key);
-            self.core.slab.write_value(s as usize, &value[..vs]);
+            self.core.slab.write_value(s as usize, head(value, vs));
             return Ok(());
         }
         if flags == BPF_EXIST {
@@ -268,7 +275,7 @@ impl Map for LpmTrie {
             }
         };
         self.write_key(s, key);
-        self.core.slab.write_value(s as usize, &value[..vs]);
+        self.core.slab.write_value(s as usize, head(value, vs));
         self.core
             .slab
             .state(s as usize)
@@ -341,7 +348,7 @@ impl Map for LpmTrie {
         let (_, &s) = next.ok_or_else(|| {
             MapError::noent("no next key: the walk is over (the kernel says ENOENT)")
         })?;
-        next_out[..ks].copy_from_slice(self.core.slab.key(s as usize));
+        put(next_out, self.core.slab.key(s as usize));
         Ok(())
     }
 

@@ -10,6 +10,15 @@
 //! Per-CPU LRU (`BPF_F_NO_COMMON_LRU`): one list set per CPU with
 //! `max_entries / ncpus` nodes each.
 
+// Every index here is a node number below `n` (max_entries) or a list head
+// below `n + 3 * nsets + 2 * ncpus`, the lengths `Lru::new` gives its
+// vectors; `refs` has `n` entries. Checking each access would hide a broken
+// list in a default value rather than find it.
+#![allow(
+    clippy::indexing_slicing,
+    reason = "node and head indices are bounded by construction (see above)"
+)]
+
 use std::sync::atomic::{AtomicU8, Ordering};
 
 const ACTIVE: usize = 0;

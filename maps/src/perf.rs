@@ -6,6 +6,7 @@
 //! with [`PerfEventArray::wait`]. A full buffer drops the record and counts
 //! it as lost, as a perf ring does.
 
+use crate::bytes::{ne_u32, put};
 use std::collections::VecDeque;
 use std::ptr::NonNull;
 use std::sync::{Condvar, Mutex};
@@ -216,10 +217,7 @@ impl Map for PerfEventArray {
         }
         check_len("value", value.len(), 4)?;
         let index = index_of(key)?;
-        self.open(
-            index,
-            u32::from_ne_bytes(value[..4].try_into().expect("4 bytes")),
-        )
+        self.open(index, ne_u32(value))
     }
 
     fn delete(&self, key: &[u8]) -> Result<(), MapError> {
@@ -256,7 +254,7 @@ impl Map for PerfEventArray {
                 }
             }
         };
-        next_out[..4].copy_from_slice(&next.to_ne_bytes());
+        put(next_out, &next.to_ne_bytes());
         Ok(())
     }
 

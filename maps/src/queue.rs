@@ -4,6 +4,7 @@
 //! flag is `BPF_EXIST`, which drops the oldest value. Values are copied out
 //! (programs get no pointer into them), so there is no value region.
 
+use crate::bytes::{head, put, zero};
 use std::collections::VecDeque;
 use std::ptr::NonNull;
 use std::sync::Mutex;
@@ -70,7 +71,7 @@ impl QueueStack {
             // The oldest value goes, for a stack as for a queue.
             q.pop_front();
         }
-        q.push_back(value[..vs].into());
+        q.push_back(head(value, vs).into());
         Ok(())
     }
 
@@ -90,7 +91,7 @@ impl QueueStack {
                 self.kind()
             ))
         })?;
-        value_out[..vs].copy_from_slice(&v);
+        put(value_out, &v);
         Ok(())
     }
 
@@ -106,13 +107,13 @@ impl QueueStack {
                 self.kind()
             ))
         })?;
-        value_out[..vs].copy_from_slice(v);
+        put(value_out, v);
         Ok(())
     }
 
     fn zero(&self, value_out: &mut [u8]) {
         let n = value_out.len().min(self.spec.value_size as usize);
-        value_out[..n].fill(0);
+        zero(value_out, n);
     }
 
     fn kind(&self) -> &'static str {

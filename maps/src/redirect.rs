@@ -28,6 +28,7 @@
 //! pointer to the socket's `struct bpf_xdp_sock` (its `queue_id`, 0 here).
 //! `bpf_redirect_map` is [`redirect_map`].
 
+use crate::bytes::{head, put};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::RwLock;
@@ -141,7 +142,9 @@ impl Slots {
     /// Stores into array slot `k` (which the caller checked), or clears it.
     fn set_array(&self, k: u32, e: Option<Entry>) {
         let old = match &mut *self.write() {
-            Table::Array(v) => std::mem::replace(&mut v[k as usize], e.map(Box::new)),
+            Table::Array(v) => v
+                .get_mut(k as usize)
+                .and_then(|slot| std::mem::replace(slot, e.map(Box::new))),
             Table::Hash { .. } => None,
         };
         Self::retire(old);
@@ -149,7 +152,7 @@ impl Slots {
 
     fn clear_array(&self, k: u32) -> bool {
         let old = match &mut *self.write() {
-            Table::Array(v) => v[k as usize].take(),
+            Table::Array(v) => v.get_mut(k as usize).and_then(Option::take),
             Table::Hash { .. } => None,
         };
         let had = old.is_some();
@@ -199,7 +202,7 @@ fn array_next_key(
     } else {
         i + 1
     };
-    next_out[..4].copy_from_slice(&next.to_ne_bytes());
+    put(next_out, &next.to_ne_bytes());
     Ok(())
 }
 
@@ -223,8 +226,7 @@ fn past_end(i: u32, max: u32, errno: i32) -> MapError {
 }
 
 fn word(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .map_or(0, |w| u32::from_ne_bytes(w.try_into().expect("4 bytes")))
+    b.get(at..at + 4).map_or(0, crate::bytes::ne_u32)
 }
 
 /// Whether `ifindex` names a network interface of this host (the kernel's
@@ -303,7 +305,7 @@ impl DevMap {
         flags: u64,
     ) -> Result<(), MapError> {
         let mut val = [0u8; 8];
-        val[..4].copy_from_slice(&ifindex.to_ne_bytes());
+        put(&mut val, &ifindex.to_ne_bytes());
         val[4..].copy_from_slice(&prog_id.to_ne_bytes());
         self.store(key, val, object, flags)
     }
@@ -451,7 +453,7 @@ impl Map for DevMap {
         let (val, _) = self.slots.get(k).ok_or_else(|| {
             MapError::noent(format!("key {k} holds no device (the kernel says ENOENT)"))
         })?;
-        value_out[..vs].copy_from_slice(&val[..vs]);
+        put(value_out, head(&val, vs));
         Ok(())
     }
 
@@ -462,7 +464,7 @@ impl Map for DevMap {
         check_len("value", value.len(), vs)?;
         let k = index_of(key)?;
         let mut val = [0u8; 8];
-        val[..vs].copy_from_slice(&value[..vs]);
+        put(&mut val, head(value, vs));
         let fd = word(&val, 4) as i32;
         // The program fd is looked at after the flags, the index and the
         // device; a devmap with ifindex 0 and a program fd is EINVAL.
@@ -556,18 +558,18 @@ impl Map for DevMap {
             let k = index_of(k)?;
             if entries.contains_key(&k) {
                 let b = k as u64 & (n_buckets - 1);
-                let list = &buckets[&b];
-                let pos = list.iter().position(|&x| x == k).expect("listed");
-                if let Some(&n) = list.get(pos + 1) {
-                    next_out[..4].copy_from_slice(&n.to_ne_bytes());
+                let list = buckets.get(&b).map(|l| &l[..]).unwrap_or_default();
+                let pos = list.iter().position(|&x| x == k);
+                if let Some(&n) = pos.and_then(|p| list.get(p + 1)) {
+                    put(next_out, &n.to_ne_bytes());
                     return Ok(());
                 }
                 from = b + 1;
             }
         }
-        match buckets.range(from..).find(|(_, l)| !l.is_empty()) {
-            Some((_, l)) => {
-                next_out[..4].copy_from_slice(&l[0].to_ne_bytes());
+        match buckets.range(from..).find_map(|(_, l)| l.first()) {
+            Some(first) => {
+                put(next_out, &first.to_ne_bytes());
                 Ok(())
             }
             None => Err(MapError::noent("no more keys (the kernel says ENOENT)")),
@@ -693,7 +695,7 @@ impl CpuMap {
             return;
         }
         let mut val = [0u8; 8];
-        val[..4].copy_from_slice(&qsize.to_ne_bytes());
+        put(&mut val, &qsize.to_ne_bytes());
         val[4..].copy_from_slice(&prog_id.to_ne_bytes());
         self.slots.set_array(
             key,
@@ -733,7 +735,7 @@ impl Map for CpuMap {
         let (val, _) = self.slots.get(k).ok_or_else(|| {
             MapError::noent(format!("CPU {k} has no entry (the kernel says ENOENT)"))
         })?;
-        value_out[..vs].copy_from_slice(&val[..vs]);
+        put(value_out, head(&val, vs));
         Ok(())
     }
 

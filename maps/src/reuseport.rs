@@ -13,6 +13,7 @@
 //! its group, and refuses a socket a sockmap holds (`EBUSY`); ironbpf sees
 //! neither.
 
+use crate::bytes::{ne_u32, ne_u64, put};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::{Mutex, RwLock};
@@ -125,7 +126,7 @@ impl Map for ReuseportArray {
                 "index {i} holds no socket (the kernel says ENOENT)"
             ))
         })?;
-        value_out[..8].copy_from_slice(&s.cookie.to_ne_bytes());
+        put(value_out, &s.cookie.to_ne_bytes());
         Ok(())
     }
 
@@ -148,7 +149,7 @@ impl Map for ReuseportArray {
         let vs = self.spec.value_size as usize;
         check_len("value", value.len(), vs)?;
         let fd: u32 = if vs == 8 {
-            let fd64 = u64::from_ne_bytes(value[..8].try_into().expect("8 bytes"));
+            let fd64 = ne_u64(value);
             if fd64 > i32::MAX as u64 {
                 return Err(MapError::inval(format!(
                     "socket fd {fd64} is above S32_MAX (the kernel says EINVAL)"
@@ -156,11 +157,11 @@ impl Map for ReuseportArray {
             }
             fd64 as u32
         } else {
-            u32::from_ne_bytes(value[..4].try_into().expect("4 bytes"))
+            ne_u32(value)
         };
         let sock = socket_of_fd(fd)?;
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
-        let old = slots[i as usize];
+        let old = slots.get(i as usize).copied().flatten();
         if old.is_some() && flags == BPF_NOEXIST {
             return Err(MapError::new(
                 libc::EEXIST,
@@ -207,7 +208,9 @@ impl Map for ReuseportArray {
         if let Some(o) = old {
             hold(o.ino, -1);
         }
-        slots[i as usize] = Some(sock);
+        if let Some(slot) = slots.get_mut(i as usize) {
+            *slot = Some(sock);
+        }
         Ok(())
     }
 
@@ -222,11 +225,14 @@ impl Map for ReuseportArray {
             ));
         }
         let mut slots = self.slots.write().unwrap_or_else(|e| e.into_inner());
-        let old = slots[i as usize].take().ok_or_else(|| {
-            MapError::noent(format!(
-                "index {i} holds no socket (the kernel says ENOENT)"
-            ))
-        })?;
+        let old = slots
+            .get_mut(i as usize)
+            .and_then(Option::take)
+            .ok_or_else(|| {
+                MapError::noent(format!(
+                    "index {i} holds no socket (the kernel says ENOENT)"
+                ))
+            })?;
         hold(old.ino, -1);
         Ok(())
     }
@@ -248,7 +254,7 @@ impl Map for ReuseportArray {
         } else {
             i + 1
         };
-        next_out[..4].copy_from_slice(&next.to_ne_bytes());
+        put(next_out, &next.to_ne_bytes());
         Ok(())
     }
 

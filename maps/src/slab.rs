@@ -123,6 +123,7 @@ impl Slab {
             if p.is_null() {
                 return false;
             }
+            #[allow(clippy::indexing_slicing, reason = "k < MAX_CHUNKS, checked above")]
             self.chunks[k].store(p, Ordering::Release);
             self.capacity.store(cap + n, Ordering::Release);
         }
@@ -133,6 +134,10 @@ impl Slab {
     #[inline]
     fn slot_ptr(&self, slot: usize) -> *mut u8 {
         let (k, off) = self.locate(slot);
+        #[allow(
+            clippy::indexing_slicing,
+            reason = "locate gives k < MAX_CHUNKS for a slot below capacity"
+        )]
         let base = self.chunks[k].load(Ordering::Acquire);
         debug_assert!(!base.is_null());
         // SAFETY: slot < capacity, so chunk k is allocated with at least off+1 slots.
@@ -226,6 +231,7 @@ impl Slab {
         let cap = self.capacity();
         let mut k = 0;
         while self.chunk_start(k) < cap && k < MAX_CHUNKS {
+            #[allow(clippy::indexing_slicing, reason = "the loop stops at MAX_CHUNKS")]
             let base = self.chunks[k].load(Ordering::Acquire) as usize;
             let bytes = self.chunk_slots(k) * self.slot_size;
             if addr >= base && addr < base + bytes {
@@ -259,10 +265,13 @@ impl Slab {
 impl Drop for Slab {
     fn drop(&mut self) {
         for k in 0..MAX_CHUNKS {
-            let p = *self.chunks[k].get_mut();
-            if !p.is_null() {
-                let layout = Layout::from_size_align(self.chunk_slots(k) * self.slot_size, 64)
-                    .expect("layout was valid at allocation");
+            let bytes = self.chunk_slots(k) * self.slot_size;
+            let Some(chunk) = self.chunks.get_mut(k) else {
+                break;
+            };
+            let p = *chunk.get_mut();
+            // The layout was valid at allocation, so it is now.
+            if let (false, Ok(layout)) = (p.is_null(), Layout::from_size_align(bytes, 64)) {
                 // SAFETY: p was allocated in `ensure` with this very layout
                 // and nothing can reach it once the slab is dropped.
                 unsafe { dealloc(p, layout) }

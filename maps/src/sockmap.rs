@@ -21,6 +21,7 @@
 //! `jhash(key, 0)` over `roundup_pow_of_two(max_entries)` buckets, newest
 //! first within a bucket.
 
+use crate::bytes::{head, ne_u32, ne_u64, put};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::RwLock;
@@ -125,7 +126,7 @@ impl SockMap {
 
     fn key<'k>(&self, key: &'k [u8]) -> Result<&'k [u8], MapError> {
         check_len("key", key.len(), self.spec.key_size as usize)?;
-        Ok(&key[..self.spec.key_size as usize])
+        Ok(head(key, self.spec.key_size as usize))
     }
 
     fn bucket(n_buckets: u64, key: &[u8]) -> u64 {
@@ -185,7 +186,12 @@ impl SockMap {
                         format!("index {i} is past max_entries {max} (the kernel says E2BIG)"),
                     ));
                 }
-                let slot = &mut v[i as usize];
+                let Some(slot) = v.get_mut(i as usize) else {
+                    return Err(MapError::new(
+                        libc::E2BIG,
+                        format!("index {i} is past max_entries {max} (the kernel says E2BIG)"),
+                    ));
+                };
                 if slot.is_some() && flags == BPF_NOEXIST {
                     return Err(MapError::new(
                         libc::EEXIST,
@@ -254,7 +260,7 @@ impl Map for SockMap {
         let e = self.entry(key).ok_or_else(|| {
             MapError::noent("no socket is stored under this key (the kernel says ENOENT)")
         })?;
-        value_out[..8].copy_from_slice(&e.sock.cookie.to_ne_bytes());
+        put(value_out, &e.sock.cookie.to_ne_bytes());
         Ok(())
     }
 
@@ -265,9 +271,9 @@ impl Map for SockMap {
         let vs = self.spec.value_size as usize;
         check_len("value", value.len(), vs)?;
         let ufd = if vs == 8 {
-            u64::from_ne_bytes(value[..8].try_into().expect("8 bytes"))
+            ne_u64(value)
         } else {
-            u32::from_ne_bytes(value[..4].try_into().expect("4 bytes")) as u64
+            ne_u32(value) as u64
         };
         if ufd > i32::MAX as u64 {
             return Err(MapError::inval(format!(
@@ -316,11 +322,14 @@ impl Map for SockMap {
                         "index {i} is past max_entries {max} (the kernel says EINVAL)"
                     )));
                 }
-                v[i as usize].take().map(|_| ()).ok_or_else(|| {
-                    MapError::inval(format!(
-                        "index {i} holds no socket (the kernel says EINVAL)"
-                    ))
-                })
+                v.get_mut(i as usize)
+                    .and_then(Option::take)
+                    .map(|_| ())
+                    .ok_or_else(|| {
+                        MapError::inval(format!(
+                            "index {i} holds no socket (the kernel says EINVAL)"
+                        ))
+                    })
             }
             Table::Hash {
                 n_buckets,
@@ -359,7 +368,7 @@ impl Map for SockMap {
                     )));
                 }
                 let next = if i >= max { 0 } else { i + 1 };
-                next_out[..4].copy_from_slice(&next.to_ne_bytes());
+                put(next_out, &next.to_ne_bytes());
                 Ok(())
             }
             Table::Hash {
@@ -372,18 +381,18 @@ impl Map for SockMap {
                     let k = self.key(k)?;
                     if entries.contains_key(k) {
                         let b = Self::bucket(*n_buckets, k);
-                        let list = &buckets[&b];
-                        let pos = list.iter().position(|x| x == k).expect("listed");
-                        if let Some(n) = list.get(pos + 1) {
-                            next_out[..ks].copy_from_slice(n);
+                        let list = buckets.get(&b).map(|l| &l[..]).unwrap_or_default();
+                        let pos = list.iter().position(|x| x == k);
+                        if let Some(n) = pos.and_then(|p| list.get(p + 1)) {
+                            put(next_out, n);
                             return Ok(());
                         }
                         from = b + 1;
                     }
                 }
-                match buckets.range(from..).find(|(_, l)| !l.is_empty()) {
-                    Some((_, l)) => {
-                        next_out[..ks].copy_from_slice(&l[0]);
+                match buckets.range(from..).find_map(|(_, l)| l.first()) {
+                    Some(first) => {
+                        put(next_out, first);
                         Ok(())
                     }
                     None => Err(MapError::noent("no more keys (the kernel says ENOENT)")),

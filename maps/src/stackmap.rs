@@ -13,6 +13,7 @@
 //! the kernel's checks, but ironbpf does not resolve addresses to build ids:
 //! `get_stackid` on them is refused.
 
+use crate::bytes::{put, tail_mut, zero};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::RwLock;
@@ -186,9 +187,9 @@ impl Map for StackTraceMap {
                 "stack id {id} holds no stack (the kernel says ENOENT)"
             ))
         })?;
-        value_out[..vs].fill(0);
+        zero(value_out, vs);
         for (i, ip) in bucket.ips.iter().enumerate() {
-            value_out[i * 8..i * 8 + 8].copy_from_slice(&ip.to_ne_bytes());
+            put(tail_mut(value_out, i * 8), &ip.to_ne_bytes());
         }
         Ok(())
     }
@@ -226,9 +227,9 @@ impl Map for StackTraceMap {
                     "stack id {id} holds no stack (the kernel says ENOENT)"
                 ))
             })?;
-        value_out[..vs].fill(0);
+        zero(value_out, vs);
         for (i, ip) in bucket.ips.iter().enumerate() {
-            value_out[i * 8..i * 8 + 8].copy_from_slice(&ip.to_ne_bytes());
+            put(tail_mut(value_out, i * 8), &ip.to_ne_bytes());
         }
         Ok(())
     }
@@ -288,7 +289,7 @@ impl Map for StackTraceMap {
             .filter(|_| from <= u32::MAX as u64)
             .map(|(id, _)| *id)
             .ok_or_else(|| MapError::noent("no more stack ids (the kernel says ENOENT)"))?;
-        next_out[..4].copy_from_slice(&next.to_ne_bytes());
+        put(next_out, &next.to_ne_bytes());
         Ok(())
     }
 

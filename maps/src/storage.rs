@@ -25,6 +25,7 @@
 //! [`LocalStorage::storage_get`] and [`LocalStorage::storage_delete`] with
 //! the owner's id.
 
+use crate::bytes::{head, ne_i32, put};
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 use std::sync::RwLock;
@@ -172,12 +173,12 @@ impl CgroupStorage {
         } else {
             0
         };
-        NonNull::new(v.0[off..].as_ptr() as *mut u8)
+        NonNull::new(v.0.get(off..)?.as_ptr() as *mut u8)
     }
 
     fn key<'k>(&self, key: &'k [u8]) -> Result<&'k [u8], MapError> {
         check_len("key", key.len(), self.spec.key_size as usize)?;
-        Ok(&key[..self.spec.key_size as usize])
+        Ok(head(key, self.spec.key_size as usize))
     }
 }
 
@@ -201,7 +202,7 @@ impl Map for CgroupStorage {
                 "no program using this map is attached to that cgroup (the kernel says ENOENT)",
             )
         })?;
-        value_out[..n].copy_from_slice(&v.0[..n]);
+        put(value_out, head(&v.0, n));
         Ok(())
     }
 
@@ -270,7 +271,7 @@ impl Map for CgroupStorage {
         };
         let (k, _) =
             next.ok_or_else(|| MapError::noent("no more keys (the kernel says ENOENT)"))?;
-        next_out[..ks].copy_from_slice(k);
+        put(next_out, k);
         Ok(())
     }
 
@@ -417,7 +418,7 @@ impl LocalStorage {
 
     fn fd_of(&self, key: &[u8]) -> Result<i32, MapError> {
         check_len("key", key.len(), 4)?;
-        Ok(i32::from_ne_bytes(key[..4].try_into().expect("4 bytes")))
+        Ok(ne_i32(key))
     }
 
     fn owner(&self, key: &[u8]) -> Result<u64, MapError> {
@@ -445,7 +446,7 @@ impl LocalStorage {
         let mut v = vec![0u8; vs].into_boxed_slice();
         if let Some(init) = init {
             let n = init.len().min(vs);
-            v[..n].copy_from_slice(&init[..n]);
+            put(&mut v, head(init, n));
         }
         let mut e = self.elems.write().unwrap_or_else(|e| e.into_inner());
         let v = e.entry(owner).or_insert(Value(v));
@@ -495,7 +496,7 @@ impl Map for LocalStorage {
         let v = e.get(&owner).ok_or_else(|| {
             MapError::noent("the key's owner has no element in this map (the kernel says ENOENT)")
         })?;
-        value_out[..vs].copy_from_slice(&v.0[..vs]);
+        put(value_out, head(&v.0, vs));
         Ok(())
     }
 
@@ -523,7 +524,7 @@ impl Map for LocalStorage {
                 "the owner has no element and the flag is BPF_EXIST (the kernel says ENOENT)",
             ));
         }
-        let old = e.insert(owner, Value(value[..vs].to_vec().into_boxed_slice()));
+        let old = e.insert(owner, Value(head(value, vs).to_vec().into_boxed_slice()));
         drop(e);
         retire(old);
         Ok(())

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Runs each fuzz target for SECONDS, one after the other, single process.
+#   fuzz/run.sh SECONDS [TARGET...]     (default: every target)
+# Seeds: fuzz/seeds/<target> (made by make_seeds.py if missing); the corpus a
+# run grows stays in fuzz/corpus/<target> for the next run. A crash is
+# minimised (-minimize_crash=1) into fuzz/regressions/<target>/, where the
+# crate's regression test replays it. Each run appends "target seconds
+# outcome" to fuzz/runtime.log. Exit status 1 if any target crashed.
+set -uo pipefail
+cd "$(dirname "$0")"
+secs="${1:?usage: fuzz/run.sh SECONDS [TARGET...]}"
+shift
+all=(isa_roundtrip loader_elf maps_model interp_checked verifier soundness jit_vs_interp)
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+./build.sh "${targets[@]}" || exit 2
+bin="$CARGO_TARGET_DIR/x86_64-unknown-linux-gnu/release"
+[ -d seeds ] || ./make_seeds.py
+export ASAN_OPTIONS="detect_leaks=0:detect_odr_violation=0:abort_on_error=1:symbolize=1"
+failed=0
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t" "artifacts/$t" "seeds/$t" "regressions/$t"
+  # Every crash found before must stay fixed (timeouts are kept as a
+  # record, not replayed: their time depends on the machine).
+  if ls "regressions/$t"/crash-* "regressions/$t"/oom-* >/dev/null 2>&1; then
+    if ! "$bin/$t" -timeout=60 $(ls "regressions/$t"/crash-* "regressions/$t"/oom-* 2>/dev/null) >"artifacts/$t/regressions.log" 2>&1; then
+      echo "$t: a regression input crashes again (see fuzz/artifacts/$t/regressions.log)" >&2
+      grep -m1 -A12 "panicked at\|ERROR: AddressSanitizer\|ERROR: libFuzzer" "artifacts/$t/regressions.log" >&2
+      echo "$(date -u +%FT%TZ) $t 0s regression-failed" | tee -a runtime.log
+      failed=1
+      continue
+    fi
+  fi
+  maxlen=8192
+  [ "$t" = loader_elf ] && maxlen=262144
+  log="artifacts/$t/last.log"
+  # The verifier may take longer than the timeout on a loop program (it
+  # stops at 1M processed instructions, slowly: see SECURITY.md): those
+  # targets run in fork mode and keep going past a timeout, which is
+  # still saved as an artifact and reported.
+  extra=()
+  case "$t" in verifier|soundness) extra=(-fork=1 -ignore_timeouts=1) ;; esac
+  start=$(date +%s)
+  "$bin/$t" "corpus/$t" "seeds/$t" -max_total_time="$secs" -timeout=20 -rss_limit_mb=2048 \
+    -max_len="$maxlen" -artifact_prefix="artifacts/$t/" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
+  rc=$?
+  took=$(( $(date +%s) - start ))
+  outcome=ok
+  if [ $rc -ne 0 ]; then
+    outcome="crash(rc=$rc)"
+    failed=1
+  fi
+  # Timeouts are kept as they are (minimising one takes a timeout per try).
+  for a in "artifacts/$t"/timeout-* "artifacts/$t"/slow-unit-*; do
+    [ -e "$a" ] || continue
+    name=$(basename "$a")
+    cp "$a" "regressions/$t/$name"
+    echo "$t: $name -> fuzz/regressions/$t/$name" >&2
+    mv "$a" "artifacts/$t/seen-$name"
+    [ "$outcome" = ok ] && outcome="ok(timeouts kept)"
+  done
+  if [ $rc -ne 0 ]; then
+    for a in "artifacts/$t"/crash-* "artifacts/$t"/oom-*; do
+      [ -e "$a" ] || continue
+      name=$(basename "$a")
+      timeout 300 "$bin/$t" -minimize_crash=1 -max_total_time=120 -timeout=20 -runs=100000 \
+        -exact_artifact_path="regressions/$t/$name" "$a" >"artifacts/$t/$name.min.log" 2>&1
+      [ -e "regressions/$t/$name" ] || cp "$a" "regressions/$t/$name"
+      echo "$t: $name -> fuzz/regressions/$t/$name" >&2
+      mv "$a" "artifacts/$t/seen-$name"
+    done
+    grep -m1 -A12 "panicked at\|ERROR: AddressSanitizer\|ERROR: libFuzzer" "$log" >&2 || tail -20 "$log" >&2
+  fi
+  execs=$(grep -o "stat::number_of_executed_units: *[0-9]*" "$log" | grep -o "[0-9]*$" || echo "?")
+  echo "$(date -u +%FT%TZ) $t ${took}s execs=$execs $outcome" | tee -a runtime.log
+done
+exit $failed
