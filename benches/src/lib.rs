@@ -186,6 +186,8 @@ pub trait Runner {
 pub enum VmPeer {
     /// The C compiled for the host ([`NativeRunner`]).
     Native,
+    /// The same C compiled without the vectoriser ([`NativeRunner::scalar`]).
+    NativeScalar,
     /// rbpf's interpreter ([`RbpfRunner`] in [`RbpfMode::Interpreter`]).
     RbpfInterpreter,
     /// rbpf's x86-64 JIT ([`RbpfRunner`] in [`RbpfMode::Jit`]).
@@ -194,12 +196,18 @@ pub enum VmPeer {
 
 impl VmPeer {
     /// Every VM-suite peer, in report order.
-    pub const ALL: [VmPeer; 3] = [VmPeer::Native, VmPeer::RbpfInterpreter, VmPeer::RbpfJit];
+    pub const ALL: [VmPeer; 4] = [
+        VmPeer::Native,
+        VmPeer::NativeScalar,
+        VmPeer::RbpfInterpreter,
+        VmPeer::RbpfJit,
+    ];
 
     /// The runner name reports use (the same as [`Runner::runner_name`]).
     pub fn name(self) -> &'static str {
         match self {
             VmPeer::Native => "native",
+            VmPeer::NativeScalar => "native-scalar",
             VmPeer::RbpfInterpreter => "rbpf-interp",
             VmPeer::RbpfJit => "rbpf-jit",
         }
@@ -210,6 +218,7 @@ impl VmPeer {
 pub fn vm_peer_runner(peer: VmPeer, program: &str) -> Result<Box<dyn Runner>, BenchError> {
     Ok(match peer {
         VmPeer::Native => Box::new(NativeRunner::new(program)?),
+        VmPeer::NativeScalar => Box::new(NativeRunner::scalar(program)?),
         VmPeer::RbpfInterpreter => Box::new(RbpfRunner::new(program, RbpfMode::Interpreter)?),
         VmPeer::RbpfJit => Box::new(RbpfRunner::new(program, RbpfMode::Jit)?),
     })

@@ -272,6 +272,14 @@ fn kernel_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>)
             })),
         ),
         (
+            "ironbpf-jit-verified",
+            Some(Box::new(|p: &str| {
+                JitRunner::kernel(p, ironbpf_vm::JitMode::Verified)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
+        (
             "kernel",
             Some(Box::new(|p: &str| {
                 KernelRunner::new(p)
@@ -313,7 +321,7 @@ fn verifier_suite(
 fn best_peer(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static str, f64)> {
     rows.iter()
         .filter(|r| r.suite == suite && r.program == program)
-        .filter(|r| !r.runner.starts_with("ironbpf") && r.runner != "native")
+        .filter(|r| !r.runner.starts_with("ironbpf") && !r.runner.starts_with("native"))
         .filter_map(|r| match &r.outcome {
             Outcome::Timed(m) => Some((r.runner, m.median_ns)),
             _ => None,

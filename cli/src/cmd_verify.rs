@@ -53,7 +53,7 @@ pub struct VerifyArgs {
 }
 
 /// `BPF_F_STRICT_ALIGNMENT` is not in an ELF object: off, as libbpf loads.
-fn options(
+pub(crate) fn options(
     p: &Program,
     maps: &[MapDef],
     license: &str,

@@ -29,6 +29,15 @@ enum Stub {
         info: i32,
         load_dst: Option<u8>,
     },
+    /// Trusted code's 4-byte load in the context (r10 = its offset there):
+    /// a packet pointer field reads its address from the run's table into
+    /// `dst` and goes on to `after`; any other field back to `ok`.
+    CtxLoad {
+        label: DynamicLabel,
+        ok: DynamicLabel,
+        after: DynamicLabel,
+        dst: u8,
+    },
     /// A taken branch's budget charge, then the jump.
     Taken {
         label: DynamicLabel,
@@ -82,6 +91,9 @@ impl Cond {
 struct Emitter<'a> {
     a: Assembler,
     insns: &'a [JitInsn],
+    /// The verifier's facts (verified mode; empty otherwise).
+    facts: &'a Facts,
+    verified: bool,
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
@@ -100,11 +112,20 @@ pub fn compile(
     insns: &[JitInsn],
     mode: Mode,
     budget: u64,
-    _facts: &Facts,
+    facts: &Facts,
 ) -> Result<JitCode, JitError> {
     let n = insns.len();
     if n >= 1 << 22 {
         return Err(JitError::TooLarge(n));
+    }
+    let verified = mode == Mode::Verified;
+    let none = Facts::none();
+    let facts = if verified { facts } else { &none };
+    if !facts.is_empty() && facts.len() != n {
+        return Err(JitError::FactsMismatch {
+            facts: facts.len(),
+            len: n,
+        });
     }
     for (pc, i) in insns.iter().enumerate() {
         let is_jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90)
@@ -128,6 +149,8 @@ pub fn compile(
     let mut e = Emitter {
         a,
         insns,
+        facts,
+        verified,
         labels,
         stubs: Vec::new(),
         checked,
@@ -143,6 +166,17 @@ pub fn compile(
         insn_offsets.push(e.a.offset().0);
         let l = e.labels[pc];
         dynasm!(e.a ; .arch x64 ; =>l);
+        if verified && !facts.reached(pc) {
+            // Dead code: not compiled. No reached instruction falls into it
+            // (the verifier's proof); should one do so, it traps here
+            // rather than run on. The second slot of an `ld_imm64` is
+            // never reached itself and is no entry.
+            let falls_in = pc == 0 || facts.reached(pc - 1);
+            if falls_in && insns[pc].code != OP_NONE {
+                dynasm!(e.a ; .arch x64 ; ud2);
+            }
+            continue;
+        }
         e.insn(pc);
     }
     let body_end = e.a.offset().0;
@@ -152,14 +186,43 @@ pub fn compile(
     let buf =
         e.a.finalize()
             .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
+    let entry_fn = buf.ptr(entry) as usize;
+    let base_addr = buf.ptr(dynasmrt::AssemblyOffset(0)) as usize;
     Ok(JitCode {
         buf,
-        entry,
         insn_offsets,
         body_end,
         mode,
         budgeted,
+        entry_fn,
+        base_addr,
     })
+}
+
+/// Whether the instruction only computes its destination register from
+/// registers and its immediate (so that a known result may replace it):
+/// the ALU and ALU64 classes and the engine's own ALU forms.
+fn pure_alu(code: u8) -> bool {
+    matches!(code & 0x07, 0x04 | 0x07)
+        || matches!(
+            code,
+            OP_SDIV32_K
+                | OP_SDIV32_X
+                | OP_SDIV64_K
+                | OP_SDIV64_X
+                | OP_SMOD32_K
+                | OP_SMOD32_X
+                | OP_SMOD64_K
+                | OP_SMOD64_X
+                | OP_MOVSX32_8
+                | OP_MOVSX32_16
+                | OP_MOVSX64_8
+                | OP_MOVSX64_16
+                | OP_MOVSX64_32
+                | OP_MOV_ADD64_K
+                | OP_MOV_ADD64_X
+                | OP_MOV_AND32_K
+        )
 }
 
 fn fits_i32(v: i64) -> bool {
@@ -173,6 +236,12 @@ impl Emitter<'_> {
         let s = MAP[i.src as usize % 11];
         let imm = i.imm;
         let imm32 = imm as i32;
+        if self.verified {
+            if let Some(v) = self.facts.constant(pc).filter(|_| pure_alu(i.code)) {
+                self.mov_const(d, v);
+                return;
+            }
+        }
         match i.code {
             OP_NONE => {}
             // ALU64.
@@ -284,7 +353,15 @@ impl Emitter<'_> {
                 dynasm!(self.a ; .arch x64 ; jmp =>l);
             }
             c if matches!(c & 0x07, 0x05 | 0x06) && !matches!(c & 0xf0, 0x80 | 0x90) => {
-                self.branch(pc, i, d, s)
+                match self.facts.branch(pc) {
+                    // Decided by the verifier: a jump, or nothing.
+                    Some(true) => {
+                        let l = self.labels[i.off as usize];
+                        dynasm!(self.a ; .arch x64 ; jmp =>l);
+                    }
+                    Some(false) => {}
+                    None => self.branch(pc, i, d, s),
+                }
             }
             OP_CALL_LOCAL => self.call_local(pc, i.off as usize),
             0x95 => {
@@ -295,6 +372,19 @@ impl Emitter<'_> {
             // unexpected: the runtime executes them (and names the
             // unexpected ones in its error).
             _ => self.exec(pc),
+        }
+    }
+
+    /// dst = `v`, in the shortest form.
+    fn mov_const(&mut self, d: u8, v: u64) {
+        if v == 0 {
+            dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(d));
+        } else if v <= u32::MAX as u64 {
+            dynasm!(self.a ; .arch x64 ; mov Rd(d), v as u32 as i32);
+        } else if fits_i32(v as i64) {
+            dynasm!(self.a ; .arch x64 ; mov Rq(d), v as i64 as i32);
+        } else {
+            dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD v as i64);
         }
     }
 
@@ -473,13 +563,13 @@ impl Emitter<'_> {
                 ; jb =>slow
                 ; =>ok
             );
-            self.stubs.push(Stub::Slow {
+            self.stubs.push(Stub::CtxLoad {
                 label: slow,
                 ok,
                 after,
-                info: ((pc as i32) << 8) | (len << 2),
-                load_dst: Some(d),
+                dst: d,
             });
+            let _ = pc;
             self.load_at_r11(len, sx, d);
             dynasm!(self.a ; .arch x64 ; =>after);
             return;
@@ -778,6 +868,25 @@ impl Emitter<'_> {
                         ),
                         None => dynasm!(self.a ; .arch x64 ; jmp =>ok),
                     }
+                }
+                Stub::CtxLoad {
+                    label,
+                    ok,
+                    after,
+                    dst,
+                } => {
+                    dynasm!(self.a ; .arch x64 ; =>label);
+                    for k in 0..3 {
+                        let next = self.a.new_dynamic_label();
+                        dynasm!(self.a ; .arch x64
+                            ; cmp r10, [r12 + off::PTR_OFF + 8 * k]
+                            ; jne =>next
+                            ; mov Rq(dst), [r12 + off::PTR_VAL + 8 * k]
+                            ; jmp =>after
+                            ; =>next
+                        );
+                    }
+                    dynasm!(self.a ; .arch x64 ; jmp =>ok);
                 }
                 Stub::Taken { label, pc, target } => {
                     dynasm!(self.a ; .arch x64 ; =>label);

@@ -95,7 +95,14 @@ pub trait Engine: Send + Sync {
     where
         Self: Sized,
     {
-        run_with_memory(self, mem)
+        self.run_memory(mem)
+    }
+
+    /// [`Engine::run_with_memory`] through a `dyn Engine`: the default is
+    /// compiled for each engine, so that the whole run (region table, state,
+    /// the engine's entry) inlines into one function with no dynamic call.
+    fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        memory_run(self, mem)
     }
 
     /// Runs as a program of type `prog_type` on `ctx` and `packet` (see
@@ -167,7 +174,18 @@ unsafe fn run_tail_calls(
 
 /// [`Engine::run_with_memory`] on any engine.
 pub fn run_with_memory(engine: &dyn Engine, mem: &mut [u8]) -> Result<u64, VmError> {
-    let mut regions = RegionTable::new();
+    engine.run_memory(mem)
+}
+
+#[inline(always)]
+fn memory_run<E: Engine + ?Sized>(engine: &E, mem: &mut [u8]) -> Result<u64, VmError> {
+    // Built in place: the table is the largest part of a short run's setup.
+    let mut memory = RunMemory {
+        regions: RegionTable::new(),
+        resolver: None,
+        ctx: None,
+        packet_gen: 0,
+    };
     let (r1, r2) = if mem.is_empty() {
         (0, 0)
     } else {
@@ -177,16 +195,11 @@ pub fn run_with_memory(engine: &dyn Engine, mem: &mut [u8]) -> Result<u64, VmErr
             kind: RegionKind::Memory,
             writable: true,
         };
-        regions
+        memory
+            .regions
             .insert(region)
             .map_err(|r| VmError::Setup(format!("input memory overlaps {r}")))?;
         (mem.as_mut_ptr() as u64, mem.len() as u64)
-    };
-    let memory = RunMemory {
-        regions,
-        resolver: None,
-        ctx: None,
-        packet_gen: 0,
     };
     let mut state = engine.interpreter().new_state(&memory, r1);
     // SAFETY: the table holds only `mem`, borrowed mutably for the run.
@@ -258,10 +271,14 @@ pub fn run_ctx_into(
 }
 
 /// A program compiled to x86-64: checked (every access tested, the budget
-/// charged) or trusted (no checks, see [`JitProgram::trusted`]).
+/// charged), trusted (no checks, see [`JitProgram::trusted`]) or verified
+/// (no checks, shaped by the verifier's proof, see [`JitProgram::verified`]).
 pub struct JitProgram {
     interp: Interpreter,
     code: JitCode,
+    /// The last context type whose pointer fields trusted code was found
+    /// able to convert (null: none yet).
+    ctx_checked: std::sync::atomic::AtomicPtr<ProgType>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -289,8 +306,31 @@ impl JitProgram {
         Self::compile(interp, Mode::Trusted)
     }
 
+    /// Compiles `interp`'s program for the verifier's proof `proof` of it:
+    /// no runtime checks, the instructions no path reaches left out, the
+    /// branches the verifier decided resolved and the constant ALU results
+    /// folded.
+    ///
+    /// `proof` must be what `ironbpf_verifier::verify` returned for this
+    /// very program (the same instructions, program type and maps): it is
+    /// the verifier's word that every run is safe. Facts for a program of
+    /// another length are refused; a `VerifiedProgram` built by hand, or
+    /// taken from another program, is a forged proof.
+    pub fn verified(
+        interp: Interpreter,
+        proof: &ironbpf_jit::VerifiedProgram,
+    ) -> Result<JitProgram, VmError> {
+        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof))
+    }
+
     fn compile(interp: Interpreter, mode: Mode) -> Result<JitProgram, VmError> {
-        let insns: Vec<JitInsn> = interp
+        Self::compile_with(interp, mode, &Facts::none())
+    }
+
+    /// The engine's pre-decoded program as the JIT takes it (for compile
+    /// benches and tools that call `ironbpf_jit::compile` themselves).
+    pub fn jit_insns(interp: &Interpreter) -> Vec<JitInsn> {
+        interp
             .ops
             .iter()
             .map(|o| JitInsn {
@@ -301,10 +341,18 @@ impl JitProgram {
                 off: o.off,
                 imm: o.imm,
             })
-            .collect();
-        let code = ironbpf_jit::compile(&insns, mode, interp.options().budget, &Facts::none())
+            .collect()
+    }
+
+    fn compile_with(interp: Interpreter, mode: Mode, facts: &Facts) -> Result<JitProgram, VmError> {
+        let insns = Self::jit_insns(&interp);
+        let code = ironbpf_jit::compile(&insns, mode, interp.options().budget, facts)
             .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
-        Ok(JitProgram { interp, code })
+        Ok(JitProgram {
+            interp,
+            code,
+            ctx_checked: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+        })
     }
 
     /// The compiled code (for disassembly).
@@ -323,6 +371,7 @@ impl Engine for JitProgram {
         match self.code.mode() {
             Mode::Checked => "jit-checked",
             Mode::Trusted => "jit",
+            Mode::Verified => "jit-verified",
         }
     }
 
@@ -396,16 +445,22 @@ impl JitProgram {
         stack: Option<StackView>,
         spent: &mut u64,
     ) -> Result<u64, VmError> {
-        let owned = (state.packet_gen != base.packet_gen).then(|| base.with_packet(state));
-        let (hot_lo, hot_len_load, hot_len_store) = hot_of(owned.as_ref().unwrap_or(base));
-        let (ctx_lo, ctx_len) = base
-            .regions
-            .regions()
-            .iter()
-            .find(|r| r.kind == RegionKind::Context)
-            .map_or((0, 0), |r| (r.start, r.len));
-        // Trusted code sends only 4-byte loads to the context's slow path.
-        if let Some(f) = base.ctx.and_then(|c| {
+        let moved = state.packet_gen != base.packet_gen;
+        let (ctx_lo, ctx_len) = match base.ctx {
+            None => (0, 0),
+            Some(_) => base
+                .regions
+                .regions()
+                .iter()
+                .find(|r| r.kind == RegionKind::Context)
+                .map_or((0, 0), |r| (r.start, r.len)),
+        };
+        // Trusted code sends only 4-byte loads to the context's slow path
+        // (checked once per context type, remembered).
+        let ctx_type = base.ctx.map_or(std::ptr::null(), |c| c.prog_type as *const ProgType);
+        let known = self.ctx_checked.load(std::sync::atomic::Ordering::Relaxed) as *const ProgType;
+        if ctx_type == known {
+        } else if let Some(f) = base.ctx.and_then(|c| {
             c.prog_type.fields.iter().find(|f| {
                 matches!(
                     f.yields,
@@ -414,7 +469,7 @@ impl JitProgram {
                     && f.len != 4
             })
         }) {
-            if self.code.mode() == Mode::Trusted {
+            if self.code.mode() != Mode::Checked {
                 return Err(VmError::Unsupported {
                     pc: 0,
                     what: format!(
@@ -425,17 +480,27 @@ impl JitProgram {
                     ),
                 });
             }
+        } else {
+            self.ctx_checked.store(
+                ctx_type as *mut ProgType,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
+        // Built in place (a moved packet's memory is rare and large).
         let mut run = JitRun {
             prog: self,
             base,
-            owned,
+            owned: None,
             state,
             stack_top: stack.map_or(0, |s| s.top),
             error: None,
             value_cache: (1, 0, false),
             guard: None,
         };
+        if moved {
+            run.owned = Some(base.with_packet(run.state));
+        }
+        let (hot_lo, hot_len_load, hot_len_store) = hot_of(run.memory());
         let mut regs = [0u64; 11];
         regs[1..6].copy_from_slice(args);
         let (stack_lo, stack_len) = match stack {
@@ -468,7 +533,14 @@ impl JitProgram {
             runtime: &mut run as *mut JitRun<'_, '_> as *mut std::ffi::c_void,
             ctx_lo,
             ctx_len,
+            ptr_off: [u64::MAX; 3],
+            ptr_val: [0; 3],
         };
+        if self.code.mode() != Mode::Checked {
+            if let Some(c) = run.memory().ctx {
+                set_ptr_fields(&mut ctx, &c);
+            }
+        }
         // SAFETY: ctx is valid for the call, the stack (if any) is the
         // run's 8-frame buffer with r10 at the top of its first frame, and
         // the memory the hot fields describe is live (the caller's
@@ -504,6 +576,22 @@ impl JitProgram {
                 VmError::Setup("the JIT stopped with an error it did not record".into())
             }),
         })
+    }
+}
+
+/// Trusted and verified code read the packet pointer fields of the context
+/// from the run's table: their offsets and the addresses they stand for.
+fn set_ptr_fields(ctx: &mut JitCtx, c: &CtxView<'_>) {
+    ctx.ptr_off = [u64::MAX; 3];
+    for f in c.prog_type.fields.iter().filter(|f| f.read.is_some()) {
+        let (k, v) = match f.yields {
+            CtxYield::PtrToPacket => (0, c.data),
+            CtxYield::PtrToPacketEnd => (1, c.data_end),
+            CtxYield::PtrToPacketMeta => (2, c.data_meta),
+            _ => continue,
+        };
+        ctx.ptr_off[k] = f.off as u64;
+        ctx.ptr_val[k] = v;
     }
 }
 
@@ -733,6 +821,11 @@ impl<'m> JitRun<'_, 'm> {
             ctx.hot_lo = lo;
             ctx.hot_len_load = load;
             ctx.hot_len_store = store;
+            if self.prog.code.mode() != Mode::Checked {
+                if let Some(c) = self.memory().ctx {
+                    set_ptr_fields(ctx, &c);
+                }
+            }
         }
         Ok(Flow::Continue)
     }
