@@ -28,6 +28,7 @@
 //! ```
 
 mod interp_runner;
+pub mod jit_compile;
 mod jit_runner;
 mod kernel_runner;
 pub mod kernel_suite;

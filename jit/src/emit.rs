@@ -225,6 +225,12 @@ fn pure_alu(code: u8) -> bool {
         )
 }
 
+/// Whether `[base]` encodes without a displacement: rbp and r13 as a base
+/// always take one (their no-displacement encoding means rip-relative).
+fn no_disp_base(base: u8) -> bool {
+    base & 7 != 5
+}
+
 fn fits_i32(v: i64) -> bool {
     v == v as i32 as i64
 }
@@ -249,7 +255,10 @@ impl Emitter<'_> {
             0x0f => dynasm!(self.a ; .arch x64 ; add Rq(d), Rq(s)),
             0x17 => self.alu64_k(1, d, imm32),
             0x1f => dynasm!(self.a ; .arch x64 ; sub Rq(d), Rq(s)),
-            0x27 => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(d), imm32),
+            0x27 if imm32 == imm32 as i8 as i32 => {
+                dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(d), BYTE imm32 as i8)
+            }
+            0x27 => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(d), DWORD imm32),
             0x2f => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(s)),
             0x47 => self.alu64_k(2, d, imm32),
             0x4f => dynasm!(self.a ; .arch x64 ; or Rq(d), Rq(s)),
@@ -294,17 +303,20 @@ impl Emitter<'_> {
             OP_MOVSX64_16 => dynasm!(self.a ; .arch x64 ; movsx Rq(d), Rw(s)),
             OP_MOVSX64_32 => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), Rd(s)),
             // ALU32: the 32-bit forms zero-extend by themselves.
-            0x04 => dynasm!(self.a ; .arch x64 ; add Rd(d), imm32),
+            0x04 => self.alu_k(0, false, d, imm32),
             0x0c => dynasm!(self.a ; .arch x64 ; add Rd(d), Rd(s)),
-            0x14 => dynasm!(self.a ; .arch x64 ; sub Rd(d), imm32),
+            0x14 => self.alu_k(1, false, d, imm32),
             0x1c => dynasm!(self.a ; .arch x64 ; sub Rd(d), Rd(s)),
-            0x24 => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(d), imm32),
+            0x24 if imm32 == imm32 as i8 as i32 => {
+                dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(d), BYTE imm32 as i8)
+            }
+            0x24 => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(d), DWORD imm32),
             0x2c => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(s)),
-            0x44 => dynasm!(self.a ; .arch x64 ; or Rd(d), imm32),
+            0x44 => self.alu_k(2, false, d, imm32),
             0x4c => dynasm!(self.a ; .arch x64 ; or Rd(d), Rd(s)),
-            0x54 => dynasm!(self.a ; .arch x64 ; and Rd(d), imm32),
+            0x54 => self.alu_k(3, false, d, imm32),
             0x5c => dynasm!(self.a ; .arch x64 ; and Rd(d), Rd(s)),
-            0xa4 => dynasm!(self.a ; .arch x64 ; xor Rd(d), imm32),
+            0xa4 => self.alu_k(4, false, d, imm32),
             0xac => dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(s)),
             0x84 => dynasm!(self.a ; .arch x64 ; neg Rd(d)),
             0xb4 => {
@@ -389,12 +401,35 @@ impl Emitter<'_> {
     }
 
     fn alu64_k(&mut self, which: u8, d: u8, imm: i32) {
+        self.alu_k(which, true, d, imm)
+    }
+
+    /// add/sub/or/and/xor with an immediate: the sign-extended 8-bit form
+    /// when the immediate fits it (3-4 bytes instead of 6-7).
+    fn alu_k(&mut self, which: u8, w64: bool, d: u8, imm: i32) {
+        macro_rules! pick {
+            ($op:ident) => {
+                match (w64, imm == imm as i8 as i32) {
+                    (true, true) => dynasm!(self.a ; .arch x64 ; $op Rq(d), BYTE imm as i8),
+                    (true, false) => dynasm!(self.a ; .arch x64 ; $op Rq(d), DWORD imm),
+                    (false, true) => dynasm!(self.a ; .arch x64 ; $op Rd(d), BYTE imm as i8),
+                    (false, false) => dynasm!(self.a ; .arch x64 ; $op Rd(d), DWORD imm),
+                }
+            };
+        }
         match which {
-            0 => dynasm!(self.a ; .arch x64 ; add Rq(d), imm),
-            1 => dynasm!(self.a ; .arch x64 ; sub Rq(d), imm),
-            2 => dynasm!(self.a ; .arch x64 ; or Rq(d), imm),
-            3 => dynasm!(self.a ; .arch x64 ; and Rq(d), imm),
-            _ => dynasm!(self.a ; .arch x64 ; xor Rq(d), imm),
+            0 => pick!(add),
+            1 => pick!(sub),
+            2 => pick!(or),
+            3 => pick!(and),
+            4 => pick!(xor),
+            _ => {
+                if w64 {
+                    dynasm!(self.a ; .arch x64 ; cmp Rq(d), DWORD imm);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; cmp Rd(d), DWORD imm);
+                }
+            }
         }
     }
 
@@ -555,8 +590,8 @@ impl Emitter<'_> {
             let ok = self.a.new_dynamic_label();
             let after = self.a.new_dynamic_label();
             let slow = self.a.new_dynamic_label();
+            self.addr_to_r11(s, o);
             dynasm!(self.a ; .arch x64
-                ; lea r11, [Rq(s) + o]
                 ; mov r10, r11
                 ; sub r10, [r12 + off::CTX_LO]
                 ; cmp r10, [r12 + off::CTX_LEN]
@@ -574,6 +609,18 @@ impl Emitter<'_> {
             dynasm!(self.a ; .arch x64 ; =>after);
             return;
         }
+        if !self.checked && o == 0 && no_disp_base(s) {
+            match (len, sx) {
+                (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s)]),
+                (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s)]),
+                (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [Rq(s)]),
+                (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [Rq(s)]),
+                (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [Rq(s)]),
+                (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [Rq(s)]),
+                _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [Rq(s)]),
+            }
+            return;
+        }
         if !self.checked {
             match (len, sx) {
                 (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s) + o]),
@@ -586,11 +633,20 @@ impl Emitter<'_> {
             }
             return;
         }
-        dynasm!(self.a ; .arch x64 ; lea r11, [Rq(s) + o]);
+        self.addr_to_r11(s, o);
         let (ok, after) = self.check(pc, len, 0, Some(d), i.src);
         dynasm!(self.a ; .arch x64 ; =>ok);
         self.load_at_r11(len, sx, d);
         dynasm!(self.a ; .arch x64 ; =>after);
+    }
+
+    /// r11 = base + o.
+    fn addr_to_r11(&mut self, base: u8, o: i32) {
+        if o == 0 {
+            dynasm!(self.a ; .arch x64 ; mov r11, Rq(base));
+        } else {
+            dynasm!(self.a ; .arch x64 ; lea r11, [Rq(base) + o]);
+        }
     }
 
     fn load_at_r11(&mut self, len: i32, sx: bool, d: u8) {
@@ -616,7 +672,7 @@ impl Emitter<'_> {
         let imm = i.imm as i32;
         let o = i.off;
         if self.checked {
-            dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
+            self.addr_to_r11(d, o);
             let (ok, after) = self.check(pc, len, 1, None, i.dst);
             dynasm!(self.a ; .arch x64 ; =>ok);
             match (len, reg) {
@@ -630,6 +686,19 @@ impl Emitter<'_> {
                 (_, false) => dynasm!(self.a ; .arch x64 ; mov QWORD [r11], imm),
             }
             dynasm!(self.a ; .arch x64 ; =>after);
+            return;
+        }
+        if o == 0 && no_disp_base(d) {
+            match (len, reg) {
+                (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d)], Rb(s)),
+                (2, true) => dynasm!(self.a ; .arch x64 ; mov WORD [Rq(d)], Rw(s)),
+                (4, true) => dynasm!(self.a ; .arch x64 ; mov DWORD [Rq(d)], Rd(s)),
+                (_, true) => dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(d)], Rq(s)),
+                (1, false) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d)], imm as i8),
+                (2, false) => dynasm!(self.a ; .arch x64 ; mov WORD [Rq(d)], imm as i16),
+                (4, false) => dynasm!(self.a ; .arch x64 ; mov DWORD [Rq(d)], imm),
+                (_, false) => dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(d)], imm),
+            }
             return;
         }
         match (len, reg) {
@@ -737,16 +806,18 @@ impl Emitter<'_> {
             0xc0 => Cond::L,
             _ => Cond::Le,
         };
-        let a = &mut self.a;
         match (matches!(cond, Cond::Set), w64, x) {
-            (false, true, true) => dynasm!(a ; .arch x64 ; cmp Rq(d), Rq(s)),
-            (false, true, false) => dynasm!(a ; .arch x64 ; cmp Rq(d), imm),
-            (false, false, true) => dynasm!(a ; .arch x64 ; cmp Rd(d), Rd(s)),
-            (false, false, false) => dynasm!(a ; .arch x64 ; cmp Rd(d), imm),
-            (true, true, true) => dynasm!(a ; .arch x64 ; test Rq(d), Rq(s)),
-            (true, true, false) => dynasm!(a ; .arch x64 ; test Rq(d), imm),
-            (true, false, true) => dynasm!(a ; .arch x64 ; test Rd(d), Rd(s)),
-            (true, false, false) => dynasm!(a ; .arch x64 ; test Rd(d), imm),
+            (false, true, true) => dynasm!(self.a ; .arch x64 ; cmp Rq(d), Rq(s)),
+            // `cmp r, 0` and `test r, r` set the same flags.
+            (false, true, false) if imm == 0 => dynasm!(self.a ; .arch x64 ; test Rq(d), Rq(d)),
+            (false, false, true) => dynasm!(self.a ; .arch x64 ; cmp Rd(d), Rd(s)),
+            (false, false, false) if imm == 0 => dynasm!(self.a ; .arch x64 ; test Rd(d), Rd(d)),
+            (false, true, false) => self.alu_k(5, true, d, imm),
+            (false, false, false) => self.alu_k(5, false, d, imm),
+            (true, true, true) => dynasm!(self.a ; .arch x64 ; test Rq(d), Rq(s)),
+            (true, true, false) => dynasm!(self.a ; .arch x64 ; test Rq(d), imm),
+            (true, false, true) => dynasm!(self.a ; .arch x64 ; test Rd(d), Rd(s)),
+            (true, false, false) => dynasm!(self.a ; .arch x64 ; test Rd(d), imm),
         }
         let mut cond = cond;
         let mut target = i.off as usize;
