@@ -1,13 +1,14 @@
 //! Prints the median time of one run (ns) of every VM-suite program on ironbpf's JIT
 //! (trusted and checked) beside native, native-scalar and rbpf's JIT, after checking
-//! each runner's r0 against the reference: a quick look, not the bench.
+//! each runner's r0 against the reference (thread CPU time, as `measure` takes it): a
+//! quick look, not the bench.
 //!
 //! `cargo run --release -p ironbpf-benches --example jit_medians [PROGRAM...]`
 
 use std::time::Duration;
 
 use ironbpf_benches::{
-    check_r0, iterations_for, median_ns_per_run, vm_expected, vm_peer_runner, BenchError,
+    check_r0, measure, vm_expected, vm_peer_runner, BenchError,
     JitRunner, Runner, VmPeer, VM_PROGRAMS,
 };
 use ironbpf_vm::JitMode;
@@ -35,8 +36,8 @@ fn main() -> Result<(), BenchError> {
         print!("{:<16}", program.name);
         for mut runner in runners {
             check_r0(runner.as_mut(), expected)?;
-            let iterations = iterations_for(runner.as_mut(), Duration::from_millis(10))?;
-            let ns = median_ns_per_run(runner.as_mut(), expected, 7, iterations)?;
+            let m = measure(runner.as_mut(), expected, 7, Duration::from_millis(10))?;
+            let ns = m.median_ns;
             print!("{ns:>14.1}");
         }
         println!();

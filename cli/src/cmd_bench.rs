@@ -50,10 +50,15 @@ Examples:
 
 Every runner's r0 is checked against the program's reference result (which all
 runners must give) before any of its timings count. Times are the median over
---samples batches, each as many runs as fit in --sample-ms; min and max are the
-fastest and slowest batch. The kernel's times are its own (BPF_PROG_TEST_RUN with
-repeat). \"compile\" is rbpf-jit's compile time, the kernel's load time
-(verification and JIT) and ironbpf-interp's pre-decoding. The kernel suite and the
+--samples batches, each as many runs as fit in --sample-ms of the thread's CPU
+time (time spent off the CPU on a shared machine is not counted); min and max are
+the fastest and slowest batch. The kernel's times are its own (BPF_PROG_TEST_RUN
+with repeat, whose timer also stops when the thread is rescheduled). \"compile\"
+is rbpf-jit's compile time, the kernel's load time (verification and JIT),
+ironbpf-interp's pre-decoding and the JIT's pre-decoding and code generation (with
+the checked run before trusting, or ironbpf's verifier for the verified runner).
+Suite jit-compile: the JIT's compile time per BPF slot on the corpus programs.
+The \"jit:\" lines are the issue-13 ratios of this run against their bars. The kernel suite and the
 kernel's verifier need root (or CAP_BPF and CAP_NET_ADMIN).")]
 pub struct BenchArgs {
     /// Which suite to run

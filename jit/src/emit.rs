@@ -29,6 +29,19 @@ enum Stub {
         info: i32,
         load_dst: Option<u8>,
     },
+    /// Checked code's second inline test (the stack, or for r10-based
+    /// accesses the hot region), out of the straight path: r11 = base +
+    /// off, then on to `ok` or `slow`.
+    Second {
+        label: DynamicLabel,
+        base: u8,
+        off: i32,
+        len: i32,
+        ok: DynamicLabel,
+        slow: DynamicLabel,
+        stack_second: bool,
+        cnt: i32,
+    },
     /// Trusted code's 4-byte load in the context (r10 = its offset there):
     /// a packet pointer field reads its address from the run's table into
     /// `dst` and goes on to `after`; any other field back to `ok`.
@@ -98,6 +111,11 @@ struct Emitter<'a> {
     stubs: Vec<Stub>,
     checked: bool,
     budgeted: bool,
+    /// Some instruction calls the instruction trampoline.
+    calls_exec: bool,
+    /// No instruction writes r10: it is the top of the current frame
+    /// throughout, and checked code need not test `r10 - 512..r10`.
+    r10_fixed: bool,
     error_exit: DynamicLabel,
     stop_exit: DynamicLabel,
     slow_mem: DynamicLabel,
@@ -155,6 +173,8 @@ pub fn compile(
         stubs: Vec::new(),
         checked,
         budgeted: checked && budget != u64::MAX,
+        calls_exec: false,
+        r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
         stop_exit,
         slow_mem,
@@ -183,6 +203,7 @@ pub fn compile(
     e.emit_stubs();
     let entry = e.emit_runtime();
     let budgeted = e.budgeted;
+    let calls_exec = e.calls_exec;
     let buf =
         e.a.finalize()
             .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
@@ -194,6 +215,7 @@ pub fn compile(
         body_end,
         mode,
         budgeted,
+        calls_exec,
         entry_fn,
         base_addr,
     })
@@ -223,6 +245,15 @@ fn pure_alu(code: u8) -> bool {
                 | OP_MOV_ADD64_X
                 | OP_MOV_AND32_K
         )
+}
+
+/// Whether the instruction may write r10 (conservatively: any with r10 as
+/// destination that is not a store or a jump, and fetching atomics whose
+/// source is r10).
+fn writes_r10(i: &JitInsn) -> bool {
+    let atomic = matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW);
+    (i.dst == 10 && !matches!(i.code & 0x07, 0x02 | 0x03 | 0x05 | 0x06))
+        || (atomic && i.src == 10)
 }
 
 /// Whether `[base]` encodes without a displacement: rbp and r13 as a base
@@ -533,37 +564,65 @@ impl Emitter<'_> {
         access: u8,
         load_dst: Option<u8>,
         base: u8,
+        off: i32,
     ) -> (DynamicLabel, DynamicLabel) {
         let ok = self.a.new_dynamic_label();
         let after = self.a.new_dynamic_label();
         let slow = self.a.new_dynamic_label();
-        let hot_len = if access == 0 {
-            off::HOT_LEN_LOAD
-        } else {
-            off::HOT_LEN_STORE
+        if base == 10 && self.r10_fixed && (-FRAME..=-len).contains(&off) {
+            // Inside the current frame, whatever the run: no test.
+            return (ok, after);
+        }
+        // The hot region's test: the start offset from hot_lo below the
+        // count of offsets an access of this size may start at.
+        let k = match len {
+            1 => 0,
+            2 => 1,
+            4 => 2,
+            _ => 3,
         };
-        // An access through r10 tests the stack first; any other, the hot
-        // region first (the answer is the same either way).
-        let (first_lo, first_len, second_lo, second_len) = if base == 10 {
-            (off::STACK_LO, off::STACK_LEN, off::HOT_LO, hot_len)
+        let cnt = if access == 0 {
+            off::HOT_CNT_LOAD
         } else {
-            (off::HOT_LO, hot_len, off::STACK_LO, off::STACK_LEN)
-        };
-        dynasm!(self.a ; .arch x64
-            ; mov r10, r11
-            ; sub r10, [r12 + first_lo]
-            ; add r10, len
-            ; jc >second
-            ; cmp r10, [r12 + first_len]
-            ; jbe =>ok
-            ; second:
-            ; mov r10, r11
-            ; sub r10, [r12 + second_lo]
-            ; add r10, len
-            ; jc =>slow
-            ; cmp r10, [r12 + second_len]
-            ; ja =>slow
-        );
+            off::HOT_CNT_STORE
+        } + 8 * k;
+        // An access through r10 tests the stack inline and the hot region
+        // in a stub; any other, the hot region inline and the stack in the
+        // stub (the answer is the same either way). The address is
+        // computed into r10 for the inline test; the stub puts it in r11
+        // for the stub's test and the slow path.
+        let x86_base = MAP[base as usize % 11];
+        if off == 0 {
+            dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
+        } else {
+            dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + off]);
+        }
+        let second = self.a.new_dynamic_label();
+        if base == 10 {
+            dynasm!(self.a ; .arch x64
+                ; sub r10, [r12 + off::STACK_LO]
+                ; add r10, len
+                ; jc =>second
+                ; cmp r10, [r12 + off::STACK_LEN]
+                ; ja =>second
+            );
+        } else {
+            dynasm!(self.a ; .arch x64
+                ; sub r10, [r12 + off::HOT_LO]
+                ; cmp r10, [r12 + cnt]
+                ; jae =>second
+            );
+        }
+        self.stubs.push(Stub::Second {
+            label: second,
+            base: x86_base,
+            off,
+            len,
+            ok,
+            slow,
+            stack_second: base != 10,
+            cnt,
+        });
         self.stubs.push(Stub::Slow {
             label: slow,
             ok,
@@ -609,7 +668,19 @@ impl Emitter<'_> {
             dynasm!(self.a ; .arch x64 ; =>after);
             return;
         }
-        if !self.checked && o == 0 && no_disp_base(s) {
+        if self.checked {
+            let (ok, after) = self.check(pc, len, 0, Some(d), i.src, o);
+            dynasm!(self.a ; .arch x64 ; =>ok);
+            self.load_direct(len, sx, d, s, o);
+            dynasm!(self.a ; .arch x64 ; =>after);
+        } else {
+            self.load_direct(len, sx, d, s, o);
+        }
+    }
+
+    /// dst = the `len` bytes at [s + o] (zero- or sign-extended).
+    fn load_direct(&mut self, len: i32, sx: bool, d: u8, s: u8, o: i32) {
+        if o == 0 && no_disp_base(s) {
             match (len, sx) {
                 (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s)]),
                 (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s)]),
@@ -621,23 +692,15 @@ impl Emitter<'_> {
             }
             return;
         }
-        if !self.checked {
-            match (len, sx) {
-                (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s) + o]),
-                (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s) + o]),
-                (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [Rq(s) + o]),
-                (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [Rq(s) + o]),
-                (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [Rq(s) + o]),
-                (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [Rq(s) + o]),
-                _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [Rq(s) + o]),
-            }
-            return;
+        match (len, sx) {
+            (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s) + o]),
+            (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s) + o]),
+            (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [Rq(s) + o]),
+            (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [Rq(s) + o]),
+            (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [Rq(s) + o]),
+            (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [Rq(s) + o]),
+            _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [Rq(s) + o]),
         }
-        self.addr_to_r11(s, o);
-        let (ok, after) = self.check(pc, len, 0, Some(d), i.src);
-        dynasm!(self.a ; .arch x64 ; =>ok);
-        self.load_at_r11(len, sx, d);
-        dynasm!(self.a ; .arch x64 ; =>after);
     }
 
     /// r11 = base + o.
@@ -672,22 +735,17 @@ impl Emitter<'_> {
         let imm = i.imm as i32;
         let o = i.off;
         if self.checked {
-            self.addr_to_r11(d, o);
-            let (ok, after) = self.check(pc, len, 1, None, i.dst);
+            let (ok, after) = self.check(pc, len, 1, None, i.dst, o);
             dynasm!(self.a ; .arch x64 ; =>ok);
-            match (len, reg) {
-                (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [r11], Rb(s)),
-                (2, true) => dynasm!(self.a ; .arch x64 ; mov WORD [r11], Rw(s)),
-                (4, true) => dynasm!(self.a ; .arch x64 ; mov DWORD [r11], Rd(s)),
-                (_, true) => dynasm!(self.a ; .arch x64 ; mov QWORD [r11], Rq(s)),
-                (1, false) => dynasm!(self.a ; .arch x64 ; mov BYTE [r11], imm as i8),
-                (2, false) => dynasm!(self.a ; .arch x64 ; mov WORD [r11], imm as i16),
-                (4, false) => dynasm!(self.a ; .arch x64 ; mov DWORD [r11], imm),
-                (_, false) => dynasm!(self.a ; .arch x64 ; mov QWORD [r11], imm),
-            }
+            self.store_direct(len, reg, d, s, o, imm);
             dynasm!(self.a ; .arch x64 ; =>after);
-            return;
+        } else {
+            self.store_direct(len, reg, d, s, o, imm);
         }
+    }
+
+    /// The `len` bytes at [d + o] = src (`reg`) or the immediate.
+    fn store_direct(&mut self, len: i32, reg: bool, d: u8, s: u8, o: i32, imm: i32) {
         if o == 0 && no_disp_base(d) {
             match (len, reg) {
                 (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d)], Rb(s)),
@@ -721,7 +779,7 @@ impl Emitter<'_> {
         dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
         if self.checked {
             let len = if w64 { 8 } else { 4 };
-            let (ok, after) = self.check(pc, len, 2, None, i.dst);
+            let (ok, after) = self.check(pc, len, 2, None, i.dst, o);
             dynasm!(self.a ; .arch x64 ; =>ok);
             let mis = self.a.new_dynamic_label();
             dynasm!(self.a ; .arch x64 ; test r11, len - 1 ; jnz =>mis);
@@ -908,6 +966,7 @@ impl Emitter<'_> {
     }
 
     fn exec(&mut self, pc: usize) {
+        self.calls_exec = true;
         let l = self.exec_rt;
         dynasm!(self.a ; .arch x64 ; mov r10d, pc as i32 ; call =>l);
     }
@@ -938,6 +997,35 @@ impl Emitter<'_> {
                             ; jmp =>after
                         ),
                         None => dynasm!(self.a ; .arch x64 ; jmp =>ok),
+                    }
+                }
+                Stub::Second {
+                    label,
+                    base,
+                    off,
+                    len,
+                    ok,
+                    slow,
+                    stack_second,
+                    cnt,
+                } => {
+                    dynasm!(self.a ; .arch x64 ; =>label ; lea r11, [Rq(base) + off] ; mov r10, r11);
+                    if stack_second {
+                        dynasm!(self.a ; .arch x64
+                            ; sub r10, [r12 + off::STACK_LO]
+                            ; add r10, len
+                            ; jc =>slow
+                            ; cmp r10, [r12 + off::STACK_LEN]
+                            ; jbe =>ok
+                            ; jmp =>slow
+                        );
+                    } else {
+                        dynasm!(self.a ; .arch x64
+                            ; sub r10, [r12 + off::HOT_LO]
+                            ; cmp r10, [r12 + cnt]
+                            ; jb =>ok
+                            ; jmp =>slow
+                        );
                     }
                 }
                 Stub::CtxLoad {

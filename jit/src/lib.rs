@@ -286,6 +286,27 @@ pub struct JitCtx {
     /// ... and the addresses their 4-byte loads yield, read inline instead
     /// of through the runtime.
     pub ptr_val: [u64; 3],
+    /// Checked code's inline hot-region test, per access size (1, 2, 4, 8
+    /// bytes): how many start offsets from `hot_lo` a load of that size may
+    /// have (`hot_len_load + 1 - size`, 0 when the region is smaller)...
+    pub hot_cnt_load: [u64; 4],
+    /// ... and a store or atomic (from `hot_len_store`). Set them with
+    /// [`JitCtx::set_hot`].
+    pub hot_cnt_store: [u64; 4],
+}
+
+impl JitCtx {
+    /// Sets the hot region: its start, its length for loads and for stores
+    /// (0: read-only), and the per-size counts the inline test reads.
+    pub fn set_hot(&mut self, lo: u64, len_load: u64, len_store: u64) {
+        self.hot_lo = lo;
+        self.hot_len_load = len_load;
+        self.hot_len_store = len_store;
+        for (k, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
+            self.hot_cnt_load[k] = (len_load + 1).saturating_sub(size);
+            self.hot_cnt_store[k] = (len_store + 1).saturating_sub(size);
+        }
+    }
 }
 
 /// Field offsets, as the generated code uses them.
@@ -295,8 +316,6 @@ pub(crate) mod off {
     pub const STACK_LO: i32 = 104;
     pub const STACK_LEN: i32 = 112;
     pub const HOT_LO: i32 = 120;
-    pub const HOT_LEN_LOAD: i32 = 128;
-    pub const HOT_LEN_STORE: i32 = 136;
     pub const SPENT: i32 = 144;
     pub const BUDGET: i32 = 152;
     pub const DEPTH: i32 = 160;
@@ -311,6 +330,8 @@ pub(crate) mod off {
     pub const CTX_LEN: i32 = 240;
     pub const PTR_OFF: i32 = 248;
     pub const PTR_VAL: i32 = 272;
+    pub const HOT_CNT_LOAD: i32 = 296;
+    pub const HOT_CNT_STORE: i32 = 328;
 }
 
 /// A compiled program: its code, where each BPF instruction's code starts,
@@ -323,6 +344,7 @@ pub struct JitCode {
     body_end: usize,
     mode: Mode,
     budgeted: bool,
+    calls_exec: bool,
     /// The entry trampoline's address and the code's base address, taken
     /// once so that a run does not look them up.
     entry_fn: usize,
@@ -350,6 +372,14 @@ impl JitCode {
     /// Whether the code charges an instruction budget.
     pub fn budgeted(&self) -> bool {
         self.budgeted
+    }
+
+    /// Whether some instruction goes through [`JitCtx::exec`] (helper calls,
+    /// `callx`, inline map lookups, `ld_abs`/`ld_ind`, fetching `or`/`and`/
+    /// `xor`): code that does not needs the runtime only for its slow
+    /// memory path.
+    pub fn calls_exec(&self) -> bool {
+        self.calls_exec
     }
 
     /// All the code bytes (body, stubs, trampolines).
@@ -417,8 +447,8 @@ mod tests {
         assert_eq!(offset_of!(JitCtx, stack_lo) as i32, off::STACK_LO);
         assert_eq!(offset_of!(JitCtx, stack_len) as i32, off::STACK_LEN);
         assert_eq!(offset_of!(JitCtx, hot_lo) as i32, off::HOT_LO);
-        assert_eq!(offset_of!(JitCtx, hot_len_load) as i32, off::HOT_LEN_LOAD);
-        assert_eq!(offset_of!(JitCtx, hot_len_store) as i32, off::HOT_LEN_STORE);
+        assert_eq!(offset_of!(JitCtx, hot_len_load), 128);
+        assert_eq!(offset_of!(JitCtx, hot_len_store), 136);
         assert_eq!(offset_of!(JitCtx, spent) as i32, off::SPENT);
         assert_eq!(offset_of!(JitCtx, budget) as i32, off::BUDGET);
         assert_eq!(offset_of!(JitCtx, depth) as i32, off::DEPTH);
@@ -433,5 +463,7 @@ mod tests {
         assert_eq!(offset_of!(JitCtx, ctx_len) as i32, off::CTX_LEN);
         assert_eq!(offset_of!(JitCtx, ptr_off) as i32, off::PTR_OFF);
         assert_eq!(offset_of!(JitCtx, ptr_val) as i32, off::PTR_VAL);
+        assert_eq!(offset_of!(JitCtx, hot_cnt_load) as i32, off::HOT_CNT_LOAD);
+        assert_eq!(offset_of!(JitCtx, hot_cnt_store) as i32, off::HOT_CNT_STORE);
     }
 }

@@ -379,6 +379,16 @@ impl Engine for JitProgram {
         &self.interp
     }
 
+    /// Code that never calls the runtime's trampoline runs on input memory
+    /// without a region table or run state ([`JitProgram::run_lean`]).
+    fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        if self.code.calls_exec() {
+            memory_run(self, mem)
+        } else {
+            self.run_lean(mem)
+        }
+    }
+
     unsafe fn run_one(
         &self,
         args: &[u64; 5],
@@ -535,7 +545,10 @@ impl JitProgram {
             ctx_len,
             ptr_off: [u64::MAX; 3],
             ptr_val: [0; 3],
+            hot_cnt_load: [0; 4],
+            hot_cnt_store: [0; 4],
         };
+        ctx.set_hot(hot_lo, hot_len_load, hot_len_store);
         if self.code.mode() != Mode::Checked {
             if let Some(c) = run.memory().ctx {
                 set_ptr_fields(&mut ctx, &c);
@@ -553,30 +566,175 @@ impl JitProgram {
             }
             return Ok(ctx.ret);
         }
-        let pc = ctx.err_pc as usize;
-        Err(match ctx.err_kind {
-            err::BUDGET => VmError::BudgetExhausted {
-                pc,
-                budget: ctx.budget,
-            },
-            err::CALL_DEPTH => VmError::CallDepth {
-                pc,
-                max: MAX_CALL_FRAMES,
-            },
-            err::MISALIGNED_W | err::MISALIGNED_DW => VmError::MisalignedAtomic {
-                pc,
-                addr: ctx.err_addr,
-                size: if ctx.err_kind == err::MISALIGNED_W {
-                    4
-                } else {
-                    8
-                },
-            },
-            _ => run.error.take().unwrap_or_else(|| {
-                VmError::Setup("the JIT stopped with an error it did not record".into())
-            }),
-        })
+        Err(jit_error(&ctx, run.error.take()))
     }
+
+    /// A run on input memory of code that never calls the instruction
+    /// trampoline: no region table, run state or runtime is built; only the
+    /// slow memory path (a checked access outside the stack and the memory)
+    /// builds the one-region table it needs, to name the fault.
+    fn run_lean(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        let (r1, r2) = if mem.is_empty() {
+            (0, 0)
+        } else {
+            (mem.as_mut_ptr() as u64, mem.len() as u64)
+        };
+        let mut lean = LeanRun {
+            prog: self,
+            error: None,
+        };
+        let mut regs = [0u64; 11];
+        regs[1] = r1;
+        regs[2] = r2;
+        let mut buf = None;
+        let (mut stack_lo, mut stack_len) = (0, 0);
+        if self.interp.uses_stack {
+            let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+            let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+            b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+            stack_lo = top - MAX_BPF_STACK as u64;
+            stack_len = MAX_BPF_STACK as u64;
+            regs[10] = top;
+            buf = Some(b);
+        }
+        let mut ctx = JitCtx {
+            regs,
+            ret: 0,
+            saved_rsp: 0,
+            stack_lo,
+            stack_len,
+            hot_lo: r1,
+            hot_len_load: r2,
+            hot_len_store: r2,
+            spent: 0,
+            budget: self.interp.options().budget,
+            depth: 0,
+            slow_value: 0,
+            scratch: 0,
+            err_kind: err::NONE,
+            err_pc: 0,
+            err_addr: 0,
+            slow: lean_slow,
+            exec: lean_exec,
+            runtime: &mut lean as *mut LeanRun<'_> as *mut std::ffi::c_void,
+            ctx_lo: 0,
+            ctx_len: 0,
+            ptr_off: [u64::MAX; 3],
+            ptr_val: [0; 3],
+            hot_cnt_load: [0; 4],
+            hot_cnt_store: [0; 4],
+        };
+        ctx.set_hot(r1, r2, r2);
+        // SAFETY: ctx is valid for the call; the stack (if any) is the
+        // thread's 8-frame buffer with r10 at the top of its first frame,
+        // and the hot region is `mem`, borrowed mutably for the run. The
+        // code never calls the instruction trampoline (`calls_exec` is
+        // false), and its slow path is `lean_slow`, which reads `lean`.
+        // Trusted code was compiled only through the unsafe
+        // `JitProgram::trusted` (or from the verifier's proof).
+        let st = unsafe { self.code.enter(&mut ctx, 0) };
+        if let Some(b) = buf {
+            STACK.with(|c| c.set(Some(b)));
+        }
+        if st == status::CONTINUE {
+            return Ok(ctx.ret);
+        }
+        Err(jit_error(&ctx, lean.error.take()))
+    }
+}
+
+/// The error a run that stopped with [`status::ERROR`] raised: the
+/// generated code's own, or the one the runtime recorded.
+fn jit_error(ctx: &JitCtx, recorded: Option<VmError>) -> VmError {
+    let pc = ctx.err_pc as usize;
+    match ctx.err_kind {
+        err::BUDGET => VmError::BudgetExhausted {
+            pc,
+            budget: ctx.budget,
+        },
+        err::CALL_DEPTH => VmError::CallDepth {
+            pc,
+            max: MAX_CALL_FRAMES,
+        },
+        err::MISALIGNED_W | err::MISALIGNED_DW => VmError::MisalignedAtomic {
+            pc,
+            addr: ctx.err_addr,
+            size: if ctx.err_kind == err::MISALIGNED_W {
+                4
+            } else {
+                8
+            },
+        },
+        _ => recorded.unwrap_or_else(|| {
+            VmError::Setup("the JIT stopped with an error it did not record".into())
+        }),
+    }
+}
+
+/// The runtime of a [`JitProgram::run_lean`] run.
+struct LeanRun<'a> {
+    prog: &'a JitProgram,
+    error: Option<VmError>,
+}
+
+/// The slow memory path of a lean run: the run's memory is its hot region,
+/// so an access that reaches here is outside the stack and the memory; the
+/// interpreter's slow path names the fault.
+unsafe extern "sysv64" fn lean_slow(ctx: *mut JitCtx, info: u64, addr: u64) -> u64 {
+    // SAFETY: the generated code passes the ctx of the lean run in
+    // progress, whose `runtime` is that run's `LeanRun`, alive until the
+    // run returns.
+    let ctx = unsafe { &mut *ctx };
+    let lean = unsafe { &mut *(ctx.runtime as *mut LeanRun<'_>) };
+    let pc = (info >> 8) as usize;
+    let len = (info >> 2) & 63;
+    let access = access_of(info & 3);
+    let mut regions = RegionTable::new();
+    if ctx.hot_len_load != 0 {
+        let _ = regions.insert(MemoryRegion {
+            start: ctx.hot_lo,
+            len: ctx.hot_len_load,
+            kind: RegionKind::Memory,
+            writable: ctx.hot_len_store != 0,
+        });
+    }
+    let memory = RunMemory {
+        regions,
+        resolver: None,
+        ctx: None,
+        packet_gen: 0,
+    };
+    let stack = (ctx.stack_lo, ctx.stack_lo + ctx.stack_len);
+    let interp = &lean.prog.interp;
+    match interp.slow_access(pc, addr, len, access, &memory, stack) {
+        Ok(None) => status::CONTINUE,
+        Ok(Some(v)) if access == Access::Load => {
+            ctx.slow_value = v;
+            status::VALUE
+        }
+        Ok(Some(_)) => {
+            lean.error = Some(interp.fault(pc, addr, len, access, &memory, stack));
+            ctx.err_kind = err::RUNTIME;
+            status::ERROR
+        }
+        Err(e) => {
+            lean.error = Some(e);
+            ctx.err_kind = err::RUNTIME;
+            status::ERROR
+        }
+    }
+}
+
+/// Never called: lean runs are for code with no trampoline calls.
+unsafe extern "sysv64" fn lean_exec(ctx: *mut JitCtx, pc: u64) -> u64 {
+    // SAFETY: as in `lean_slow`.
+    let ctx = unsafe { &mut *ctx };
+    let lean = unsafe { &mut *(ctx.runtime as *mut LeanRun<'_>) };
+    lean.error = Some(VmError::Setup(format!(
+        "insn {pc}: the JIT's lean run reached the instruction trampoline"
+    )));
+    ctx.err_kind = err::RUNTIME;
+    status::ERROR
 }
 
 /// Trusted and verified code read the packet pointer fields of the context
@@ -818,9 +976,7 @@ impl<'m> JitRun<'_, 'm> {
         if self.state.packet_gen != self.memory().packet_gen {
             self.owned = Some(self.base.with_packet(self.state));
             let (lo, load, store) = hot_of(self.memory());
-            ctx.hot_lo = lo;
-            ctx.hot_len_load = load;
-            ctx.hot_len_store = store;
+            ctx.set_hot(lo, load, store);
             if self.prog.code.mode() != Mode::Checked {
                 if let Some(c) = self.memory().ctx {
                     set_ptr_fields(ctx, &c);
