@@ -124,7 +124,7 @@ struct Emitter<'a> {
 }
 
 /// Compiles `insns` (one per slot, as the engine pre-decoded them) in
-/// `mode`. In checked mode with a finite `budget`, the code charges every
+/// `mode`. In checked mode with a `budget` below 2^62, the code charges every
 /// control transfer and stops when more than `budget` slots have run.
 pub fn compile(
     insns: &[JitInsn],
@@ -172,7 +172,10 @@ pub fn compile(
         labels,
         stubs: Vec::new(),
         checked,
-        budgeted: checked && budget != u64::MAX,
+        // A budget past 2^62 slots is never reached (centuries of running):
+        // such code is not charged, which keeps the account's arithmetic
+        // far from overflow.
+        budgeted: checked && budget < 1 << 62,
         calls_exec: false,
         r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
@@ -836,14 +839,22 @@ impl Emitter<'_> {
             kind: err::BUDGET,
             pc,
         });
+        // r9 holds the account minus the budget while the code runs: the
+        // run has overrun when r9 + pc + 1 > 0, one fused compare and
+        // branch with no memory operand.
+        let end = (pc + 1) as i32;
         dynasm!(self.a ; .arch x64
-            ; lea r11, [r9 + (pc + 1) as i32]
-            ; cmp r11, [r12 + off::BUDGET]
-            ; ja =>fail
+            ; cmp r9, DWORD -end
+            ; jg =>fail
         );
-        match target {
-            Some(t) => dynasm!(self.a ; .arch x64 ; add r9, (pc as i64 + 1 - t as i64) as i32),
-            None => dynasm!(self.a ; .arch x64 ; mov r9, r11),
+        let delta = match target {
+            Some(t) => pc as i64 + 1 - t as i64,
+            None => pc as i64 + 1,
+        } as i32;
+        if delta == delta as i8 as i32 {
+            dynasm!(self.a ; .arch x64 ; add r9, BYTE delta as i8);
+        } else {
+            dynasm!(self.a ; .arch x64 ; add r9, DWORD delta);
         }
     }
 
@@ -1091,6 +1102,7 @@ impl Emitter<'_> {
             ; mov [r12 + 32], rcx
             ; mov [r12 + 40], r8
             ; mov [r12 + off::SCRATCH], r11
+            ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9
             ; mov rdi, r12
             ; mov rsi, r10
@@ -1099,6 +1111,7 @@ impl Emitter<'_> {
             ; mov r10, rax
             ; mov r11, [r12 + off::SCRATCH]
             ; mov r9, [r12 + off::SPENT]
+            ; sub r9, [r12 + off::BUDGET]
             ; mov rax, [r12]
             ; mov rdi, [r12 + 8]
             ; mov rsi, [r12 + 16]
@@ -1123,12 +1136,14 @@ impl Emitter<'_> {
             ; mov [r12 + 64], r14
             ; mov [r12 + 72], r15
             ; mov [r12 + 80], rbp
+            ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9
             ; mov rdi, r12
             ; mov rsi, r10
             ; call QWORD [r12 + off::EXEC]
             ; mov r10, rax
             ; mov r9, [r12 + off::SPENT]
+            ; sub r9, [r12 + off::BUDGET]
             ; mov rax, [r12]
             ; mov rdi, [r12 + 8]
             ; mov rsi, [r12 + 16]
@@ -1179,8 +1194,10 @@ impl Emitter<'_> {
             ; mov r15, [r12 + 72]
             ; mov rbp, [r12 + 80]
             ; mov r9, [r12 + off::SPENT]
+            ; sub r9, [r12 + off::BUDGET]
             ; call r11
             ; mov [r12 + off::RET], rax
+            ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9
             ; xor eax, eax
             ; epilogue:
