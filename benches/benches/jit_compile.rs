@@ -39,7 +39,9 @@ fn jit_compile(c: &mut Criterion) {
         let (vm, _) = loaded.interpreter(name, Options::default()).unwrap();
         let insns = JitProgram::jit_insns(&vm);
         group.bench_function(BenchmarkId::new("checked", &row.label), |b| {
-            b.iter(|| ironbpf_jit::compile(&insns, Mode::Checked, u64::MAX, &Facts::none()).unwrap())
+            b.iter(|| {
+                ironbpf_jit::compile(&insns, Mode::Checked, u64::MAX, &Facts::none()).unwrap()
+            })
         });
     }
     group.finish();

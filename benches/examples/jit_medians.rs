@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use ironbpf_benches::{
-    check_r0, measure, vm_expected, vm_peer_runner, BenchError,
-    JitRunner, Runner, VmPeer, VM_PROGRAMS,
+    check_r0, measure, vm_expected, vm_peer_runner, BenchError, JitRunner, Runner, VmPeer,
+    VM_PROGRAMS,
 };
 use ironbpf_vm::JitMode;
 

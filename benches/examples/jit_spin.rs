@@ -12,7 +12,10 @@ fn main() -> Result<(), BenchError> {
         Some("checked") => JitMode::Checked,
         _ => JitMode::Trusted,
     };
-    let runs: u64 = args.get(3).and_then(|r| r.parse().ok()).unwrap_or(10_000_000);
+    let runs: u64 = args
+        .get(3)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(10_000_000);
     let expected = vm_expected(program)?;
     let mut runner: Box<dyn Runner> = match args.get(2).map(String::as_str) {
         Some("rbpf-jit") => vm_peer_runner(VmPeer::RbpfJit, program)?,

@@ -51,8 +51,10 @@ pub fn compile_object(obj: &CorpusObject, samples: usize) -> (Vec<CompileRow>, V
     // The program type does not change the code: an object whose sections do
     // not say it is loaded as socket filters.
     let load = |o: &ironbpf_loader::LoadOptions| ironbpf_loader::load_file(&obj.path, o);
-    let mut fallback = ironbpf_loader::LoadOptions::default();
-    fallback.prog_type_override = Some(1);
+    let fallback = ironbpf_loader::LoadOptions {
+        prog_type_override: Some(1),
+        ..Default::default()
+    };
     let object = match load(&ironbpf_loader::LoadOptions::default()).or_else(|_| load(&fallback)) {
         Ok(o) => o,
         Err(e) => {

@@ -54,8 +54,8 @@ impl JitRunner {
         let program = r.program;
         let started = Instant::now();
         let proof = verify_kernel_program(name)?;
-        let jit = JitProgram::verified(r.vm, &proof)
-            .map_err(|e| interp_error(program, "compile", e))?;
+        let jit =
+            JitProgram::verified(r.vm, &proof).map_err(|e| interp_error(program, "compile", e))?;
         Ok(JitRunner {
             program,
             jit,
@@ -162,8 +162,13 @@ fn verify_kernel_program(name: &str) -> Result<ironbpf_verifier::VerifiedProgram
         .iter()
         .find(|q| q.name == p.name)
         .ok_or_else(|| err("load object", "no program of that name".into()))?;
-    let prog_type = ironbpf_progtype::ProgTypeId::from_kernel_id(prog.prog_type)
-        .ok_or_else(|| err("verify", format!("program type {} is unknown", prog.prog_type)))?;
+    let prog_type =
+        ironbpf_progtype::ProgTypeId::from_kernel_id(prog.prog_type).ok_or_else(|| {
+            err(
+                "verify",
+                format!("program type {} is unknown", prog.prog_type),
+            )
+        })?;
     let mut opts = ironbpf_verifier::VerifyOptions::new(prog_type);
     opts.attach_type = ironbpf_progtype::AttachType::from_kernel_id(prog.expected_attach_type);
     opts.log_level = 0;
@@ -182,8 +187,8 @@ fn verify_kernel_program(name: &str) -> Result<ironbpf_verifier::VerifiedProgram
         .iter()
         .map(|m| m.inner.as_deref().map(info))
         .collect();
-    let slots = ironbpf_isa::slots_from_bytes(&prog.insns)
-        .map_err(|e| err("verify", e.to_string()))?;
+    let slots =
+        ironbpf_isa::slots_from_bytes(&prog.insns).map_err(|e| err("verify", e.to_string()))?;
     ironbpf_verifier::verify(&slots, &opts)
         .result
         .map_err(|rej| err("verify", format!("ironbpf's verifier refuses it: {rej}")))

@@ -66,7 +66,11 @@ fn the_verified_jit_runs_every_kernel_program_the_verifier_accepts() {
             }
             Err(e) => {
                 let e = e.to_string();
-                assert!(e.contains("ironbpf's verifier refuses it"), "{}: {e}", p.name);
+                assert!(
+                    e.contains("ironbpf's verifier refuses it"),
+                    "{}: {e}",
+                    p.name
+                );
                 refused.push(p.name);
             }
         }

@@ -47,7 +47,9 @@ fn ironbpf_jit_runs_the_vm_suite_trusted_and_checked_but_not_verified() {
     }
     // The VM suite's programs take raw memory, which no program type's
     // verifier accepts as r1: the verified runner says so.
-    let e = JitRunner::vm("simple", JitMode::Verified).unwrap_err().to_string();
+    let e = JitRunner::vm("simple", JitMode::Verified)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("kernel suite"), "{e}");
 }
 

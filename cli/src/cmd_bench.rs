@@ -408,7 +408,10 @@ fn geomean_ratio(
 }
 
 /// The issue-13 figures of one run: (what, value, programs, bar).
-fn jit_figures(rows: &[RunRecord], compile: Option<(f64, usize)>) -> Vec<(String, f64, usize, f64)> {
+fn jit_figures(
+    rows: &[RunRecord],
+    compile: Option<(f64, usize)>,
+) -> Vec<(String, f64, usize, f64)> {
     let mut out = Vec::new();
     let vm_all: Vec<&str> = VM_PROGRAMS.iter().map(|p| p.name).collect();
     for p in &vm_all {
@@ -469,7 +472,8 @@ fn jit_figures(rows: &[RunRecord], compile: Option<(f64, usize)>) -> Vec<(String
     }
     if let Some((v, n)) = compile {
         out.push((
-            "jit compile time, median per BPF slot over the corpus programs (ns, checked mode)".into(),
+            "jit compile time, median per BPF slot over the corpus programs (ns, checked mode)"
+                .into(),
             v,
             n,
             1000.0,
@@ -489,7 +493,12 @@ fn jit_compile_suite(args: &BenchArgs, progress: &Progress) -> Result<(f64, usiz
     })?;
     let mut rows = Vec::new();
     for (i, obj) in objects.iter().enumerate() {
-        progress.show(&format!("jit compile {}/{} {}", i + 1, objects.len(), obj.rel));
+        progress.show(&format!(
+            "jit compile {}/{} {}",
+            i + 1,
+            objects.len(),
+            obj.rel
+        ));
         rows.extend(compile_object(obj, 5).0);
     }
     let median = median_per_slot(&rows, |r| r.checked_per_slot())

@@ -24,9 +24,9 @@ fn the_verified_jit_agrees_with_the_interpreter_on_verified_programs() {
         match compare(&jit, &interp, &case) {
             DiffVerdict::Agreed => agreed += 1,
             DiffVerdict::RefusedByReference(_) => {}
-            DiffVerdict::Disagreed { ours, reference } => {
-                disagreed.push(format!("seed {seed}: jit-verified {ours:?}, interp {reference:?}"))
-            }
+            DiffVerdict::Disagreed { ours, reference } => disagreed.push(format!(
+                "seed {seed}: jit-verified {ours:?}, interp {reference:?}"
+            )),
         }
     }
     println!(

@@ -185,7 +185,7 @@ pub fn compile(
         zero_frame,
     };
     let mut insn_offsets = Vec::with_capacity(n);
-    for pc in 0..n {
+    for (pc, insn) in insns.iter().enumerate() {
         insn_offsets.push(e.a.offset().0);
         let l = e.labels[pc];
         dynasm!(e.a ; .arch x64 ; =>l);
@@ -195,7 +195,7 @@ pub fn compile(
             // rather than run on. The second slot of an `ld_imm64` is
             // never reached itself and is no entry.
             let falls_in = pc == 0 || facts.reached(pc - 1);
-            if falls_in && insns[pc].code != OP_NONE {
+            if falls_in && insn.code != OP_NONE {
                 dynasm!(e.a ; .arch x64 ; ud2);
             }
             continue;
@@ -255,8 +255,7 @@ fn pure_alu(code: u8) -> bool {
 /// source is r10).
 fn writes_r10(i: &JitInsn) -> bool {
     let atomic = matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW);
-    (i.dst == 10 && !matches!(i.code & 0x07, 0x02 | 0x03 | 0x05 | 0x06))
-        || (atomic && i.src == 10)
+    (i.dst == 10 && !matches!(i.code & 0x07, 0x02 | 0x03 | 0x05 | 0x06)) || (atomic && i.src == 10)
 }
 
 /// Whether `[base]` encodes without a displacement: rbp and r13 as a base

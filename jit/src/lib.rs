@@ -181,7 +181,9 @@ pub enum JitError {
     #[error("insn {pc}: jump target {target} is outside the program of {len} instructions")]
     BadTarget { pc: usize, target: i64, len: usize },
     /// Verified mode with facts for another program.
-    #[error("the verifier's facts cover {facts} slots; the program has {len}: they are not its proof")]
+    #[error(
+        "the verifier's facts cover {facts} slots; the program has {len}: they are not its proof"
+    )]
     FactsMismatch { facts: usize, len: usize },
     /// The program is larger than the code generator's pc encoding allows.
     #[error("the program has {0} instructions; the JIT compiles at most 4,194,304")]

@@ -467,7 +467,9 @@ impl JitProgram {
         };
         // Trusted code sends only 4-byte loads to the context's slow path
         // (checked once per context type, remembered).
-        let ctx_type = base.ctx.map_or(std::ptr::null(), |c| c.prog_type as *const ProgType);
+        let ctx_type = base
+            .ctx
+            .map_or(std::ptr::null(), |c| c.prog_type as *const ProgType);
         let known = self.ctx_checked.load(std::sync::atomic::Ordering::Relaxed) as *const ProgType;
         if ctx_type == known {
         } else if let Some(f) = base.ctx.and_then(|c| {
