@@ -665,7 +665,6 @@ impl Emitter<'_> {
                 after,
                 dst: d,
             });
-            let _ = pc;
             self.load_at_r11(len, sx, d);
             dynasm!(self.a ; .arch x64 ; =>after);
             return;

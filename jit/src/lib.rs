@@ -10,11 +10,15 @@
 //! generated code and the runtime both read.
 //!
 //! Three modes ([`Mode`]): **checked** tests every load, store and atomic
-//! inline against the current call chain's stack and the run's hot region
-//! (packet or input memory), and calls out to the runtime's slow path for
-//! the rest (context fields, map values, faults); it charges the
-//! instruction budget at the back-edges, calls and exits and stops the run
-//! with the interpreter's error, naming the BPF instruction. **Trusted**
+//! inline against the run's hot region (packet or input memory; one
+//! compare against a per-size count) or, for r10-based accesses, the
+//! current call chain's stack, tests the other in a cold stub, and calls
+//! out to the runtime's slow path for the rest (context fields, map
+//! values, faults); r10-based accesses inside the current frame are not
+//! tested when no instruction writes r10. It charges the instruction
+//! budget at every control transfer (taken jumps, calls, exits: a fused
+//! compare-and-branch on r9) so that it stops at the instruction where
+//! the interpreter stops, with the interpreter's error. **Trusted**
 //! emits no checks: only programs proven safe may run in it. **Verified**
 //! is trusted code shaped by a verifier's proof ([`Facts`], from
 //! `ironbpf_verifier::VerifiedProgram`): instructions no path reaches are
