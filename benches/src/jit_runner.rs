@@ -3,9 +3,11 @@
 //! charged), on both suites, with the same programs, inputs and options as
 //! [`crate::InterpRunner`].
 //!
-//! Trusted code checks nothing and ironbpf has no verifier yet: a trusted runner
-//! first runs the program once in checked mode on the same input and compiles it
-//! trusted only if that run ended cleanly with the program's reference r0.
+//! Trusted code checks nothing: a trusted runner first runs the program once in
+//! checked mode on the same input and compiles it trusted only if that run ended
+//! cleanly with the program's reference r0. The `ironbpf-jit-verified` runner (kernel
+//! suite) runs ironbpf's verifier on the program and compiles it from the proof; a
+//! program the verifier refuses is not run.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +15,7 @@ use ironbpf_vm::object::LoadedObject;
 use ironbpf_vm::{Engine, JitMode, JitProgram};
 
 use crate::interp_runner::{interp_error, Input};
-use crate::kernel_suite::kernel_expected;
+use crate::kernel_suite::{kernel_expected, kernel_program};
 use crate::{vm_expected, BenchError, InterpRunner, Runner};
 
 /// ironbpf's JIT on one program of the VM or the kernel suite.
@@ -41,15 +43,38 @@ impl JitRunner {
         Self::from_interp(InterpRunner::vm(name)?, mode, expected)
     }
 
-    /// The kernel-suite program `name` in `mode`.
+    /// The kernel-suite program `name` in `mode` (verified: after ironbpf's verifier
+    /// accepted it; its time is in the compile time).
     pub fn kernel(name: &str, mode: JitMode) -> Result<Self, BenchError> {
         let expected = kernel_expected(name)?;
-        Self::from_interp(InterpRunner::kernel(name)?, mode, expected)
+        if mode != JitMode::Verified {
+            return Self::from_interp(InterpRunner::kernel(name)?, mode, expected);
+        }
+        let r = InterpRunner::kernel(name)?;
+        let program = r.program;
+        let started = Instant::now();
+        let proof = verify_kernel_program(name)?;
+        let jit =
+            JitProgram::verified(r.vm, &proof).map_err(|e| interp_error(program, "compile", e))?;
+        Ok(JitRunner {
+            program,
+            jit,
+            input: r.input,
+            prepare_time: r.prepare_time + started.elapsed(),
+            loaded: r.loaded,
+        })
     }
 
     fn from_interp(r: InterpRunner, mode: JitMode, expected: u64) -> Result<Self, BenchError> {
         let started = Instant::now();
         let program = r.program;
+        if mode == JitMode::Verified {
+            return Err(BenchError::Interp {
+                program: program.to_string(),
+                stage: "compile",
+                message: "the verified JIT needs a program of a known type that ironbpf's verifier accepts; the VM suite's programs run on raw memory (the verified runner runs on the kernel suite)".into(),
+            });
+        }
         let checked =
             JitProgram::checked(r.vm.clone()).map_err(|e| interp_error(program, "compile", e))?;
         let mut runner = JitRunner {
@@ -86,6 +111,7 @@ impl Runner for JitRunner {
         match self.jit.mode() {
             JitMode::Trusted => "ironbpf-jit",
             JitMode::Checked => "ironbpf-jit-checked",
+            JitMode::Verified => "ironbpf-jit-verified",
         }
     }
 
@@ -113,8 +139,57 @@ impl Runner for JitRunner {
         result.map_err(|e| interp_error(self.program, "run", e))
     }
 
-    /// Decoding, pre-decoding and code generation (and, trusted, the checked run).
+    /// Decoding, pre-decoding and code generation (and, trusted, the checked run;
+    /// verified, the verification).
     fn compile_time(&self) -> Option<Duration> {
         Some(self.prepare_time)
     }
+}
+
+/// ironbpf's verifier on the kernel-suite program `name`, with its object's maps, as
+/// the kernel would load it (privileged, GPL).
+fn verify_kernel_program(name: &str) -> Result<ironbpf_verifier::VerifiedProgram, BenchError> {
+    let p = kernel_program(name)?;
+    let err = |stage: &'static str, message: String| BenchError::Interp {
+        program: p.name.to_string(),
+        stage,
+        message,
+    };
+    let obj = ironbpf_loader::load_bytes(p.object, &ironbpf_loader::LoadOptions::default())
+        .map_err(|e| err("load object", e.to_string()))?;
+    let prog = obj
+        .programs
+        .iter()
+        .find(|q| q.name == p.name)
+        .ok_or_else(|| err("load object", "no program of that name".into()))?;
+    let prog_type =
+        ironbpf_progtype::ProgTypeId::from_kernel_id(prog.prog_type).ok_or_else(|| {
+            err(
+                "verify",
+                format!("program type {} is unknown", prog.prog_type),
+            )
+        })?;
+    let mut opts = ironbpf_verifier::VerifyOptions::new(prog_type);
+    opts.attach_type = ironbpf_progtype::AttachType::from_kernel_id(prog.expected_attach_type);
+    opts.log_level = 0;
+    let info = |m: &ironbpf_loader::MapDef| ironbpf_verifier::MapInfo {
+        name: m.name.clone(),
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        map_flags: m.map_flags,
+        frozen_readonly: m.frozen,
+    };
+    opts.maps = obj.maps.iter().map(info).collect();
+    opts.inner_maps = obj
+        .maps
+        .iter()
+        .map(|m| m.inner.as_deref().map(info))
+        .collect();
+    let slots =
+        ironbpf_isa::slots_from_bytes(&prog.insns).map_err(|e| err("verify", e.to_string()))?;
+    ironbpf_verifier::verify(&slots, &opts)
+        .result
+        .map_err(|rej| err("verify", format!("ironbpf's verifier refuses it: {rej}")))
 }

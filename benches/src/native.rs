@@ -1,5 +1,8 @@
-//! The `native` runner: the VM suite's C compiled for the host (by `build.rs`) and
-//! called through FFI. It is the yardstick: what the same C costs without a runtime.
+//! The `native` and `native-scalar` runners: the VM suite's C compiled for the host
+//! (by `build.rs`) and called through FFI. They are the yardsticks: what the same C
+//! costs without a runtime, with the compiler's vectoriser (`native`) and without it
+//! (`native-scalar`, built with `-fno-vectorize -fno-slp-vectorize`: the real limit of
+//! a JIT, which does not vectorise).
 
 use std::ffi::c_void;
 
@@ -18,6 +21,14 @@ extern "C" {
     fn ironbpf_native_strcmp_full(mem: *mut c_void) -> u64;
     fn ironbpf_native_strcmp_fail(mem: *mut c_void) -> u64;
     fn ironbpf_native_switch(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_simple(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_memory_a_plus_b(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_log2_int(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_prime(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_memcpy(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_strcmp_full(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_strcmp_fail(mem: *mut c_void) -> u64;
+    fn ironbpf_native_scalar_switch(mem: *mut c_void) -> u64;
 }
 
 /// The C compiler `build.rs` used for the native programs: `clang-19` when it was
@@ -26,7 +37,20 @@ pub fn native_compiler() -> &'static str {
     env!("IRONBPF_NATIVE_CC")
 }
 
-fn native_fn(name: &str) -> Option<NativeFn> {
+fn native_fn(name: &str, scalar: bool) -> Option<NativeFn> {
+    if scalar {
+        return Some(match name {
+            "simple" => ironbpf_native_scalar_simple,
+            "memory_a_plus_b" => ironbpf_native_scalar_memory_a_plus_b,
+            "log2_int" => ironbpf_native_scalar_log2_int,
+            "prime" => ironbpf_native_scalar_prime,
+            "memcpy" => ironbpf_native_scalar_memcpy,
+            "strcmp_full" => ironbpf_native_scalar_strcmp_full,
+            "strcmp_fail" => ironbpf_native_scalar_strcmp_fail,
+            "switch" => ironbpf_native_scalar_switch,
+            _ => return None,
+        });
+    }
     Some(match name {
         "simple" => ironbpf_native_simple,
         "memory_a_plus_b" => ironbpf_native_memory_a_plus_b,
@@ -47,13 +71,24 @@ pub struct NativeRunner {
     program: &'static str,
     func: NativeFn,
     mem: VmMemory,
+    scalar: bool,
 }
 
 impl NativeRunner {
     /// Prepares the native build of the VM-suite program `name` with its input memory.
     pub fn new(name: &str) -> Result<Self, BenchError> {
+        Self::build(name, false)
+    }
+
+    /// The same for the scalar build (`-fno-vectorize -fno-slp-vectorize`): the
+    /// `native-scalar` runner.
+    pub fn scalar(name: &str) -> Result<Self, BenchError> {
+        Self::build(name, true)
+    }
+
+    fn build(name: &str, scalar: bool) -> Result<Self, BenchError> {
         let program = vm_program(name)?.name;
-        let func = native_fn(program).ok_or_else(|| BenchError::UnknownProgram {
+        let func = native_fn(program, scalar).ok_or_else(|| BenchError::UnknownProgram {
             suite: "native",
             name: name.to_string(),
         })?;
@@ -61,6 +96,7 @@ impl NativeRunner {
             program,
             func,
             mem: VmMemory::for_program(program),
+            scalar,
         })
     }
 
@@ -72,7 +108,11 @@ impl NativeRunner {
 
 impl Runner for NativeRunner {
     fn runner_name(&self) -> &'static str {
-        "native"
+        if self.scalar {
+            "native-scalar"
+        } else {
+            "native"
+        }
     }
 
     fn program(&self) -> &str {

@@ -2,9 +2,10 @@
 //! VM-suite program.
 
 use ironbpf_benches::{
-    check_r0, native_compiler, vm_expected, InterpRunner, NativeRunner, RbpfMode, RbpfRunner,
-    Runner, VM_PROGRAMS,
+    check_r0, native_compiler, vm_expected, InterpRunner, JitRunner, NativeRunner, RbpfMode,
+    RbpfRunner, Runner, VM_PROGRAMS,
 };
+use ironbpf_vm::JitMode;
 
 fn check_all(make: impl Fn(&str) -> Box<dyn Runner>) {
     for program in VM_PROGRAMS {
@@ -28,6 +29,28 @@ fn ironbpf_interpreter_runs_the_vm_suite() {
 fn native_runs_the_vm_suite() {
     assert!(!native_compiler().is_empty());
     check_all(|name| Box::new(NativeRunner::new(name).unwrap()));
+}
+
+#[test]
+fn native_scalar_runs_the_vm_suite() {
+    check_all(|name| Box::new(NativeRunner::scalar(name).unwrap()));
+    assert_eq!(
+        NativeRunner::scalar("prime").unwrap().runner_name(),
+        "native-scalar"
+    );
+}
+
+#[test]
+fn ironbpf_jit_runs_the_vm_suite_trusted_and_checked_but_not_verified() {
+    for mode in [JitMode::Trusted, JitMode::Checked] {
+        check_all(|name| Box::new(JitRunner::vm(name, mode).unwrap()));
+    }
+    // The VM suite's programs take raw memory, which no program type's
+    // verifier accepts as r1: the verified runner says so.
+    let e = JitRunner::vm("simple", JitMode::Verified)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("kernel suite"), "{e}");
 }
 
 #[test]

@@ -14,6 +14,7 @@
 
 use crate::Failure;
 use clap::{Args, ValueEnum};
+use ironbpf_benches::jit_compile::{compile_object, median_per_slot};
 use ironbpf_benches::verifier_suite::{
     corpus_objects, default_corpus_dir, verify_object, Verdict, VerifierMeasurement, VerifierRow,
     IRONBPF_VERIFIER_STATUS,
@@ -35,6 +36,8 @@ pub enum Suite {
     Kernel,
     /// Verification time of the kernel and PREVAIL on ../shared/corpus/ebpf-samples
     Verifier,
+    /// The JIT's compile time on the same corpus (median per BPF instruction slot)
+    JitCompile,
     /// Every suite
     All,
 }
@@ -47,10 +50,15 @@ Examples:
 
 Every runner's r0 is checked against the program's reference result (which all
 runners must give) before any of its timings count. Times are the median over
---samples batches, each as many runs as fit in --sample-ms; min and max are the
-fastest and slowest batch. The kernel's times are its own (BPF_PROG_TEST_RUN with
-repeat). \"compile\" is rbpf-jit's compile time, the kernel's load time
-(verification and JIT) and ironbpf-interp's pre-decoding. The kernel suite and the
+--samples batches, each as many runs as fit in --sample-ms of the thread's CPU
+time (time spent off the CPU on a shared machine is not counted); min and max are
+the fastest and slowest batch. The kernel's times are its own (BPF_PROG_TEST_RUN
+with repeat, whose timer also stops when the thread is rescheduled). \"compile\"
+is rbpf-jit's compile time, the kernel's load time (verification and JIT),
+ironbpf-interp's pre-decoding and the JIT's pre-decoding and code generation (with
+the checked run before trusting, or ironbpf's verifier for the verified runner).
+Suite jit-compile: the JIT's compile time per BPF slot on the corpus programs.
+The \"jit:\" lines are the issue-13 ratios of this run against their bars. The kernel suite and the
 kernel's verifier need root (or CAP_BPF and CAP_NET_ADMIN).")]
 pub struct BenchArgs {
     /// Which suite to run
@@ -272,6 +280,14 @@ fn kernel_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>)
             })),
         ),
         (
+            "ironbpf-jit-verified",
+            Some(Box::new(|p: &str| {
+                JitRunner::kernel(p, ironbpf_vm::JitMode::Verified)
+                    .map(|r| Box::new(r) as Box<dyn Runner>)
+                    .map_err(|e| e.detail())
+            })),
+        ),
+        (
             "kernel",
             Some(Box::new(|p: &str| {
                 KernelRunner::new(p)
@@ -313,7 +329,7 @@ fn verifier_suite(
 fn best_peer(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static str, f64)> {
     rows.iter()
         .filter(|r| r.suite == suite && r.program == program)
-        .filter(|r| !r.runner.starts_with("ironbpf") && r.runner != "native")
+        .filter(|r| !r.runner.starts_with("ironbpf") && !r.runner.starts_with("native"))
         .filter_map(|r| match &r.outcome {
             Outcome::Timed(m) => Some((r.runner, m.median_ns)),
             _ => None,
@@ -358,6 +374,136 @@ fn geomean_speedup(
             logs.len(),
         ))
     }
+}
+
+/// The VM suite's loop programs (all but the two straight-line ones).
+const VM_LOOPS: [&str; 6] = [
+    "log2_int",
+    "prime",
+    "memcpy",
+    "strcmp_full",
+    "strcmp_fail",
+    "switch",
+];
+
+/// The geometric mean of `a / b` (median times) over `programs` where both
+/// ran, with how many did.
+fn geomean_ratio(
+    rows: &[RunRecord],
+    suite: &str,
+    programs: &[&str],
+    a: &str,
+    b: &str,
+) -> Option<(f64, usize)> {
+    let logs: Vec<f64> = programs
+        .iter()
+        .filter_map(|p| Some((timed(rows, suite, p, a)? / timed(rows, suite, p, b)?).ln()))
+        .collect();
+    (!logs.is_empty()).then(|| {
+        (
+            (logs.iter().sum::<f64>() / logs.len() as f64).exp(),
+            logs.len(),
+        )
+    })
+}
+
+/// The issue-13 figures of one run: (what, value, programs, bar).
+fn jit_figures(
+    rows: &[RunRecord],
+    compile: Option<(f64, usize)>,
+) -> Vec<(String, f64, usize, f64)> {
+    let mut out = Vec::new();
+    let vm_all: Vec<&str> = VM_PROGRAMS.iter().map(|p| p.name).collect();
+    for p in &vm_all {
+        if let (Some(a), Some(b)) = (
+            timed(rows, "vm", p, "ironbpf-jit"),
+            timed(rows, "vm", p, "rbpf-jit"),
+        ) {
+            out.push((format!("vm {p}: ironbpf-jit / rbpf-jit"), a / b, 1, 1.0));
+        }
+    }
+    let mut push = |what: &str, r: Option<(f64, usize)>, bar: f64| {
+        if let Some((v, n)) = r {
+            out.push((what.to_string(), v, n, bar));
+        }
+    };
+    push(
+        "vm loops geomean: ironbpf-jit / rbpf-jit",
+        geomean_ratio(rows, "vm", &VM_LOOPS, "ironbpf-jit", "rbpf-jit"),
+        0.6,
+    );
+    push(
+        "vm loops geomean: ironbpf-jit / native-scalar",
+        geomean_ratio(rows, "vm", &VM_LOOPS, "ironbpf-jit", "native-scalar"),
+        1.5,
+    );
+    push(
+        "vm simple: ironbpf-jit / native",
+        geomean_ratio(rows, "vm", &["simple"], "ironbpf-jit", "native"),
+        2.0,
+    );
+    push(
+        "vm geomean: ironbpf-jit-checked / ironbpf-jit",
+        geomean_ratio(rows, "vm", &vm_all, "ironbpf-jit-checked", "ironbpf-jit"),
+        1.3,
+    );
+    push(
+        "vm geomean: ironbpf-jit-checked / rbpf-jit",
+        geomean_ratio(rows, "vm", &vm_all, "ironbpf-jit-checked", "rbpf-jit"),
+        1.0,
+    );
+    let mut per: Vec<f64> = KERNEL_PROGRAMS
+        .iter()
+        .filter_map(|p| {
+            Some(
+                timed(rows, "kernel", p.name, "ironbpf-jit-verified")?
+                    / timed(rows, "kernel", p.name, "kernel")?,
+            )
+        })
+        .collect();
+    per.sort_by(f64::total_cmp);
+    if !per.is_empty() {
+        out.push((
+            "kernel median: ironbpf-jit-verified / kernel".into(),
+            per[per.len() / 2],
+            per.len(),
+            1.0,
+        ));
+    }
+    if let Some((v, n)) = compile {
+        out.push((
+            "jit compile time, median per BPF slot over the corpus programs (ns, checked mode)"
+                .into(),
+            v,
+            n,
+            1000.0,
+        ));
+    }
+    out
+}
+
+/// The JIT's compile time on the corpus: (median ns per slot in checked
+/// mode, programs).
+fn jit_compile_suite(args: &BenchArgs, progress: &Progress) -> Result<(f64, usize), Failure> {
+    let dir = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+    let objects = corpus_objects(&dir).map_err(|e| {
+        Failure::usage(format!(
+            "{e} (give the corpus folder with --corpus or $IRONBPF_CORPUS)"
+        ))
+    })?;
+    let mut rows = Vec::new();
+    for (i, obj) in objects.iter().enumerate() {
+        progress.show(&format!(
+            "jit compile {}/{} {}",
+            i + 1,
+            objects.len(),
+            obj.rel
+        ));
+        rows.extend(compile_object(obj, 5).0);
+    }
+    let median = median_per_slot(&rows, |r| r.checked_per_slot())
+        .ok_or_else(|| Failure::failed("the JIT compiled no corpus program"))?;
+    Ok((median, rows.len()))
 }
 
 /// A duration in ns, µs or ms with three significant digits.
@@ -598,6 +744,12 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     if matches!(args.suite, Suite::Verifier | Suite::All) {
         kernel_unusable = verifier_suite(&args, &progress, &mut verifier_rows)?;
     }
+    let compile = if matches!(args.suite, Suite::JitCompile | Suite::All) {
+        Some(jit_compile_suite(&args, &progress)?)
+    } else {
+        None
+    };
+    let figures = jit_figures(&runs, compile);
     progress.clear();
     let wall = started.elapsed();
 
@@ -640,6 +792,12 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 "prevail": {"accepted": p_acc, "refused": p_ref, "not_verified": p_fail, "accepted_total_ns": p_total},
                 "both_accepted": {"programs": common, "kernel_total_ns": common_k, "prevail_total_ns": common_p},
                 "ironbpf-verifier": IRONBPF_VERIFIER_STATUS,
+            }));
+        }
+        for (what, value, n, bar) in &figures {
+            lines.push(json!({
+                "kind": "summary", "suite": "jit", "what": what, "value": value,
+                "programs": n, "bar": bar, "meets_bar": value <= bar,
             }));
         }
         lines.push(json!({"kind": "summary", "what": "wall time", "seconds": wall.as_secs_f64()}));
@@ -687,6 +845,12 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             if let Some(why) = &kernel_unusable {
                 println!("verifier: the kernel could not be used: {why}");
             }
+        }
+        for (what, value, n, bar) in &figures {
+            println!(
+                "jit: {what}: {value:.2} over {n} program(s) (bar {bar}: {})",
+                if value <= bar { "met" } else { "not met" }
+            );
         }
         println!("wall time: {:.1} s", wall.as_secs_f64());
     }

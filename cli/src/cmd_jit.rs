@@ -1,9 +1,8 @@
 //! `ironbpf jit`: a program's x86-64 code, interleaved with its BPF
 //! instructions.
 
-use crate::cmd_test::JitModeArg;
 use crate::Failure;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use ironbpf_isa::Program;
 use ironbpf_vm::object::LoadedObject;
 use ironbpf_vm::{HelperRegistry, JitProgram, Options};
@@ -11,7 +10,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  ironbpf jit examples/xdp_firewall.o --prog xdp_firewall\n  ironbpf jit prog.o --mode trusted --json"
+    after_help = "Examples:\n  ironbpf jit examples/xdp_firewall.o --prog xdp_firewall\n  ironbpf jit prog.o --mode trusted --json\n  ironbpf jit examples/xdp_firewall.o --mode verified"
 )]
 pub struct JitArgs {
     /// A BPF ELF object (clang -target bpf)
@@ -24,13 +23,26 @@ pub struct JitArgs {
     prog_type: Option<String>,
     /// The mode to compile in
     #[arg(long, value_enum, default_value = "checked")]
-    mode: JitModeArg,
+    mode: JitCmdMode,
     /// One JSON record: each BPF instruction with its x86 offset, bytes and text
     #[arg(long)]
     json: bool,
     /// Also print the cold stubs and trampolines after the body
     #[arg(long)]
     all: bool,
+}
+
+/// The JIT's modes as `ironbpf jit` offers them.
+#[derive(Clone, Copy, ValueEnum, Default)]
+pub enum JitCmdMode {
+    /// Every memory access checked and the instruction budget charged, with the interpreter's errors
+    #[default]
+    Checked,
+    /// No checks (only a program the checked interpreter ran cleanly on the same input is run so)
+    Trusted,
+    /// ironbpf's verifier first (refused programs are not compiled), then no checks, dead code
+    /// dropped, decided branches resolved and constants folded from its proof
+    Verified,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -62,10 +74,25 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
     let (vm, _) = loaded
         .interpreter(&name, Options::default())
         .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
-    let jit = match args.mode.mode() {
-        ironbpf_vm::JitMode::Checked => JitProgram::checked(vm),
+    let jit = match args.mode {
+        JitCmdMode::Checked => JitProgram::checked(vm),
         // SAFETY: the trusted code is only disassembled here, never run.
-        ironbpf_vm::JitMode::Trusted => unsafe { JitProgram::trusted(vm) },
+        JitCmdMode::Trusted => unsafe { JitProgram::trusted(vm) },
+        JitCmdMode::Verified => {
+            let slots = ironbpf_isa::slots_from_bytes(&prog.insns)
+                .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
+            let opts = crate::cmd_verify::options(prog, &obj.maps, &obj.license, 1, false)
+                .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+            let out = ironbpf_verifier::verify(&slots, &opts);
+            match &out.result {
+                Ok(proof) => JitProgram::verified(vm, proof),
+                Err(rej) => {
+                    return Err(Failure::failed(format!(
+                        "program `{name}` does not verify, so it has no verified code: {rej}"
+                    )))
+                }
+            }
+        }
     }
     .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
     let code = jit.code();

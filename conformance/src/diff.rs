@@ -187,6 +187,7 @@ impl XdpEngine for VmXdp {
             VmKind::Interp => "interp",
             VmKind::Jit(JitMode::Checked) => "jit-checked",
             VmKind::Jit(JitMode::Trusted) => "jit",
+            VmKind::Jit(JitMode::Verified) => "jit-verified",
         }
     }
 
@@ -199,6 +200,30 @@ impl XdpEngine for VmXdp {
         }
         self.run_here(case)
     }
+}
+
+/// ironbpf's verifier on a case, as an XDP program with the diff's maps:
+/// its proof, or why it refuses (the verified JIT runs only what it proves).
+pub fn verify_case(case: &GenProgram) -> Result<ironbpf_verifier::VerifiedProgram, String> {
+    let slots: Vec<_> = case.insns.iter().flat_map(|i| i.encode()).collect();
+    let mut o = ironbpf_verifier::VerifyOptions::new(ironbpf_progtype::ProgTypeId::Xdp);
+    o.log_level = 0;
+    o.maps = DIFF_MAPS
+        .iter()
+        .enumerate()
+        .map(|(i, &(map_type, max_entries))| ironbpf_verifier::MapInfo {
+            name: format!("diff_map{i}"),
+            map_type,
+            key_size: 4,
+            value_size: DIFF_VALUE_SIZE as u32,
+            max_entries,
+            map_flags: 0,
+            frozen_readonly: false,
+        })
+        .collect();
+    ironbpf_verifier::verify(&slots, &o)
+        .result
+        .map_err(|r| format!("ironbpf's verifier refuses it: {r}"))
 }
 
 impl VmXdp {
@@ -267,6 +292,13 @@ impl VmXdp {
             };
         let vm: Box<dyn Engine> = match self.kind {
             VmKind::Interp => Box::new(vm),
+            VmKind::Jit(JitMode::Verified) => {
+                let proof = verify_case(case).map_err(XdpOutcome::Refused)?;
+                match JitProgram::verified(vm, &proof) {
+                    Ok(j) => Box::new(j),
+                    Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
+                }
+            }
             VmKind::Jit(JitMode::Checked) => match JitProgram::checked(vm) {
                 Ok(j) => Box::new(j),
                 Err(e) => return Err(XdpOutcome::Refused(e.to_string())),

@@ -115,6 +115,7 @@ impl TestEngine for JitEngine {
         match self.mode {
             JitMode::Checked => "jit-checked",
             JitMode::Trusted => "jit",
+            JitMode::Verified => "jit-verified",
         }
     }
 
@@ -129,6 +130,11 @@ impl TestEngine for JitEngine {
         };
         let jit = match self.mode {
             JitMode::Checked => JitProgram::checked(vm),
+            JitMode::Verified => {
+                return EngineOutcome::Refused(
+                    "the verified JIT needs the verifier's proof of a program of a known type; these tests run on raw memory (use checked or trusted)".into(),
+                )
+            }
             JitMode::Trusted => {
                 let (mut backing, start) = aligned_copy(mem);
                 if let Err(e) = vm.run_with_memory(&mut backing[start..start + mem.len()]) {

@@ -29,6 +29,28 @@ enum Stub {
         info: i32,
         load_dst: Option<u8>,
     },
+    /// Checked code's second inline test (the stack, or for r10-based
+    /// accesses the hot region), out of the straight path: r11 = base +
+    /// off, then on to `ok` or `slow`.
+    Second {
+        label: DynamicLabel,
+        base: u8,
+        off: i32,
+        len: i32,
+        ok: DynamicLabel,
+        slow: DynamicLabel,
+        stack_second: bool,
+        cnt: i32,
+    },
+    /// Trusted code's 4-byte load in the context (r10 = its offset there):
+    /// a packet pointer field reads its address from the run's table into
+    /// `dst` and goes on to `after`; any other field back to `ok`.
+    CtxLoad {
+        label: DynamicLabel,
+        ok: DynamicLabel,
+        after: DynamicLabel,
+        dst: u8,
+    },
     /// A taken branch's budget charge, then the jump.
     Taken {
         label: DynamicLabel,
@@ -82,10 +104,18 @@ impl Cond {
 struct Emitter<'a> {
     a: Assembler,
     insns: &'a [JitInsn],
+    /// The verifier's facts (verified mode; empty otherwise).
+    facts: &'a Facts,
+    verified: bool,
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
     budgeted: bool,
+    /// Some instruction calls the instruction trampoline.
+    calls_exec: bool,
+    /// No instruction writes r10: it is the top of the current frame
+    /// throughout, and checked code need not test `r10 - 512..r10`.
+    r10_fixed: bool,
     error_exit: DynamicLabel,
     stop_exit: DynamicLabel,
     slow_mem: DynamicLabel,
@@ -94,17 +124,26 @@ struct Emitter<'a> {
 }
 
 /// Compiles `insns` (one per slot, as the engine pre-decoded them) in
-/// `mode`. In checked mode with a finite `budget`, the code charges every
+/// `mode`. In checked mode with a `budget` below 2^62, the code charges every
 /// control transfer and stops when more than `budget` slots have run.
 pub fn compile(
     insns: &[JitInsn],
     mode: Mode,
     budget: u64,
-    _facts: &Facts,
+    facts: &Facts,
 ) -> Result<JitCode, JitError> {
     let n = insns.len();
     if n >= 1 << 22 {
         return Err(JitError::TooLarge(n));
+    }
+    let verified = mode == Mode::Verified;
+    let none = Facts::none();
+    let facts = if verified { facts } else { &none };
+    if !facts.is_empty() && facts.len() != n {
+        return Err(JitError::FactsMismatch {
+            facts: facts.len(),
+            len: n,
+        });
     }
     for (pc, i) in insns.iter().enumerate() {
         let is_jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90)
@@ -128,10 +167,17 @@ pub fn compile(
     let mut e = Emitter {
         a,
         insns,
+        facts,
+        verified,
         labels,
         stubs: Vec::new(),
         checked,
-        budgeted: checked && budget != u64::MAX,
+        // A budget past 2^62 slots is never reached (centuries of running):
+        // such code is not charged, which keeps the account's arithmetic
+        // far from overflow.
+        budgeted: checked && budget < 1 << 62,
+        calls_exec: false,
+        r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
         stop_exit,
         slow_mem,
@@ -139,27 +185,83 @@ pub fn compile(
         zero_frame,
     };
     let mut insn_offsets = Vec::with_capacity(n);
-    for pc in 0..n {
+    for (pc, insn) in insns.iter().enumerate() {
         insn_offsets.push(e.a.offset().0);
         let l = e.labels[pc];
         dynasm!(e.a ; .arch x64 ; =>l);
+        if verified && !facts.reached(pc) {
+            // Dead code: not compiled. No reached instruction falls into it
+            // (the verifier's proof); should one do so, it traps here
+            // rather than run on. The second slot of an `ld_imm64` is
+            // never reached itself and is no entry.
+            let falls_in = pc == 0 || facts.reached(pc - 1);
+            if falls_in && insn.code != OP_NONE {
+                dynasm!(e.a ; .arch x64 ; ud2);
+            }
+            continue;
+        }
         e.insn(pc);
     }
     let body_end = e.a.offset().0;
     e.emit_stubs();
     let entry = e.emit_runtime();
     let budgeted = e.budgeted;
+    let calls_exec = e.calls_exec;
     let buf =
         e.a.finalize()
             .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
+    let entry_fn = buf.ptr(entry) as usize;
+    let base_addr = buf.ptr(dynasmrt::AssemblyOffset(0)) as usize;
     Ok(JitCode {
         buf,
-        entry,
         insn_offsets,
         body_end,
         mode,
         budgeted,
+        calls_exec,
+        entry_fn,
+        base_addr,
     })
+}
+
+/// Whether the instruction only computes its destination register from
+/// registers and its immediate (so that a known result may replace it):
+/// the ALU and ALU64 classes and the engine's own ALU forms.
+fn pure_alu(code: u8) -> bool {
+    matches!(code & 0x07, 0x04 | 0x07)
+        || matches!(
+            code,
+            OP_SDIV32_K
+                | OP_SDIV32_X
+                | OP_SDIV64_K
+                | OP_SDIV64_X
+                | OP_SMOD32_K
+                | OP_SMOD32_X
+                | OP_SMOD64_K
+                | OP_SMOD64_X
+                | OP_MOVSX32_8
+                | OP_MOVSX32_16
+                | OP_MOVSX64_8
+                | OP_MOVSX64_16
+                | OP_MOVSX64_32
+                | OP_MOV_ADD64_K
+                | OP_MOV_ADD64_X
+                | OP_MOV_AND32_K
+        )
+}
+
+/// Whether the instruction may write r10 (conservatively: any with r10 as
+/// destination that is not a store or a jump, and fetching atomics whose
+/// source is r10).
+fn writes_r10(i: &JitInsn) -> bool {
+    let atomic = matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW);
+    (i.dst == 10 && !matches!(i.code & 0x07, 0x02 | 0x03 | 0x05 | 0x06)) || (atomic && i.src == 10)
+}
+
+/// Whether `[base]` encodes without a displacement: rbp and r13 as a base
+/// always take one (their no-displacement encoding means rip-relative).
+fn no_disp_base(base: u8) -> bool {
+    base & 7 != 5
 }
 
 fn fits_i32(v: i64) -> bool {
@@ -173,6 +275,12 @@ impl Emitter<'_> {
         let s = MAP[i.src as usize % 11];
         let imm = i.imm;
         let imm32 = imm as i32;
+        if self.verified {
+            if let Some(v) = self.facts.constant(pc).filter(|_| pure_alu(i.code)) {
+                self.mov_const(d, v);
+                return;
+            }
+        }
         match i.code {
             OP_NONE => {}
             // ALU64.
@@ -180,7 +288,10 @@ impl Emitter<'_> {
             0x0f => dynasm!(self.a ; .arch x64 ; add Rq(d), Rq(s)),
             0x17 => self.alu64_k(1, d, imm32),
             0x1f => dynasm!(self.a ; .arch x64 ; sub Rq(d), Rq(s)),
-            0x27 => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(d), imm32),
+            0x27 if imm32 == imm32 as i8 as i32 => {
+                dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(d), BYTE imm32 as i8)
+            }
+            0x27 => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(d), DWORD imm32),
             0x2f => dynasm!(self.a ; .arch x64 ; imul Rq(d), Rq(s)),
             0x47 => self.alu64_k(2, d, imm32),
             0x4f => dynasm!(self.a ; .arch x64 ; or Rq(d), Rq(s)),
@@ -225,17 +336,20 @@ impl Emitter<'_> {
             OP_MOVSX64_16 => dynasm!(self.a ; .arch x64 ; movsx Rq(d), Rw(s)),
             OP_MOVSX64_32 => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), Rd(s)),
             // ALU32: the 32-bit forms zero-extend by themselves.
-            0x04 => dynasm!(self.a ; .arch x64 ; add Rd(d), imm32),
+            0x04 => self.alu_k(0, false, d, imm32),
             0x0c => dynasm!(self.a ; .arch x64 ; add Rd(d), Rd(s)),
-            0x14 => dynasm!(self.a ; .arch x64 ; sub Rd(d), imm32),
+            0x14 => self.alu_k(1, false, d, imm32),
             0x1c => dynasm!(self.a ; .arch x64 ; sub Rd(d), Rd(s)),
-            0x24 => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(d), imm32),
+            0x24 if imm32 == imm32 as i8 as i32 => {
+                dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(d), BYTE imm32 as i8)
+            }
+            0x24 => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(d), DWORD imm32),
             0x2c => dynasm!(self.a ; .arch x64 ; imul Rd(d), Rd(s)),
-            0x44 => dynasm!(self.a ; .arch x64 ; or Rd(d), imm32),
+            0x44 => self.alu_k(2, false, d, imm32),
             0x4c => dynasm!(self.a ; .arch x64 ; or Rd(d), Rd(s)),
-            0x54 => dynasm!(self.a ; .arch x64 ; and Rd(d), imm32),
+            0x54 => self.alu_k(3, false, d, imm32),
             0x5c => dynasm!(self.a ; .arch x64 ; and Rd(d), Rd(s)),
-            0xa4 => dynasm!(self.a ; .arch x64 ; xor Rd(d), imm32),
+            0xa4 => self.alu_k(4, false, d, imm32),
             0xac => dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(s)),
             0x84 => dynasm!(self.a ; .arch x64 ; neg Rd(d)),
             0xb4 => {
@@ -284,7 +398,15 @@ impl Emitter<'_> {
                 dynasm!(self.a ; .arch x64 ; jmp =>l);
             }
             c if matches!(c & 0x07, 0x05 | 0x06) && !matches!(c & 0xf0, 0x80 | 0x90) => {
-                self.branch(pc, i, d, s)
+                match self.facts.branch(pc) {
+                    // Decided by the verifier: a jump, or nothing.
+                    Some(true) => {
+                        let l = self.labels[i.off as usize];
+                        dynasm!(self.a ; .arch x64 ; jmp =>l);
+                    }
+                    Some(false) => {}
+                    None => self.branch(pc, i, d, s),
+                }
             }
             OP_CALL_LOCAL => self.call_local(pc, i.off as usize),
             0x95 => {
@@ -298,13 +420,49 @@ impl Emitter<'_> {
         }
     }
 
+    /// dst = `v`, in the shortest form.
+    fn mov_const(&mut self, d: u8, v: u64) {
+        if v == 0 {
+            dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(d));
+        } else if v <= u32::MAX as u64 {
+            dynasm!(self.a ; .arch x64 ; mov Rd(d), v as u32 as i32);
+        } else if fits_i32(v as i64) {
+            dynasm!(self.a ; .arch x64 ; mov Rq(d), v as i64 as i32);
+        } else {
+            dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD v as i64);
+        }
+    }
+
     fn alu64_k(&mut self, which: u8, d: u8, imm: i32) {
+        self.alu_k(which, true, d, imm)
+    }
+
+    /// add/sub/or/and/xor with an immediate: the sign-extended 8-bit form
+    /// when the immediate fits it (3-4 bytes instead of 6-7).
+    fn alu_k(&mut self, which: u8, w64: bool, d: u8, imm: i32) {
+        macro_rules! pick {
+            ($op:ident) => {
+                match (w64, imm == imm as i8 as i32) {
+                    (true, true) => dynasm!(self.a ; .arch x64 ; $op Rq(d), BYTE imm as i8),
+                    (true, false) => dynasm!(self.a ; .arch x64 ; $op Rq(d), DWORD imm),
+                    (false, true) => dynasm!(self.a ; .arch x64 ; $op Rd(d), BYTE imm as i8),
+                    (false, false) => dynasm!(self.a ; .arch x64 ; $op Rd(d), DWORD imm),
+                }
+            };
+        }
         match which {
-            0 => dynasm!(self.a ; .arch x64 ; add Rq(d), imm),
-            1 => dynasm!(self.a ; .arch x64 ; sub Rq(d), imm),
-            2 => dynasm!(self.a ; .arch x64 ; or Rq(d), imm),
-            3 => dynasm!(self.a ; .arch x64 ; and Rq(d), imm),
-            _ => dynasm!(self.a ; .arch x64 ; xor Rq(d), imm),
+            0 => pick!(add),
+            1 => pick!(sub),
+            2 => pick!(or),
+            3 => pick!(and),
+            4 => pick!(xor),
+            _ => {
+                if w64 {
+                    dynasm!(self.a ; .arch x64 ; cmp Rq(d), DWORD imm);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; cmp Rd(d), DWORD imm);
+                }
+            }
         }
     }
 
@@ -408,37 +566,65 @@ impl Emitter<'_> {
         access: u8,
         load_dst: Option<u8>,
         base: u8,
+        off: i32,
     ) -> (DynamicLabel, DynamicLabel) {
         let ok = self.a.new_dynamic_label();
         let after = self.a.new_dynamic_label();
         let slow = self.a.new_dynamic_label();
-        let hot_len = if access == 0 {
-            off::HOT_LEN_LOAD
-        } else {
-            off::HOT_LEN_STORE
+        if base == 10 && self.r10_fixed && (-FRAME..=-len).contains(&off) {
+            // Inside the current frame, whatever the run: no test.
+            return (ok, after);
+        }
+        // The hot region's test: the start offset from hot_lo below the
+        // count of offsets an access of this size may start at.
+        let k = match len {
+            1 => 0,
+            2 => 1,
+            4 => 2,
+            _ => 3,
         };
-        // An access through r10 tests the stack first; any other, the hot
-        // region first (the answer is the same either way).
-        let (first_lo, first_len, second_lo, second_len) = if base == 10 {
-            (off::STACK_LO, off::STACK_LEN, off::HOT_LO, hot_len)
+        let cnt = if access == 0 {
+            off::HOT_CNT_LOAD
         } else {
-            (off::HOT_LO, hot_len, off::STACK_LO, off::STACK_LEN)
-        };
-        dynasm!(self.a ; .arch x64
-            ; mov r10, r11
-            ; sub r10, [r12 + first_lo]
-            ; add r10, len
-            ; jc >second
-            ; cmp r10, [r12 + first_len]
-            ; jbe =>ok
-            ; second:
-            ; mov r10, r11
-            ; sub r10, [r12 + second_lo]
-            ; add r10, len
-            ; jc =>slow
-            ; cmp r10, [r12 + second_len]
-            ; ja =>slow
-        );
+            off::HOT_CNT_STORE
+        } + 8 * k;
+        // An access through r10 tests the stack inline and the hot region
+        // in a stub; any other, the hot region inline and the stack in the
+        // stub (the answer is the same either way). The address is
+        // computed into r10 for the inline test; the stub puts it in r11
+        // for the stub's test and the slow path.
+        let x86_base = MAP[base as usize % 11];
+        if off == 0 {
+            dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
+        } else {
+            dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + off]);
+        }
+        let second = self.a.new_dynamic_label();
+        if base == 10 {
+            dynasm!(self.a ; .arch x64
+                ; sub r10, [r12 + off::STACK_LO]
+                ; add r10, len
+                ; jc =>second
+                ; cmp r10, [r12 + off::STACK_LEN]
+                ; ja =>second
+            );
+        } else {
+            dynasm!(self.a ; .arch x64
+                ; sub r10, [r12 + off::HOT_LO]
+                ; cmp r10, [r12 + cnt]
+                ; jae =>second
+            );
+        }
+        self.stubs.push(Stub::Second {
+            label: second,
+            base: x86_base,
+            off,
+            len,
+            ok,
+            slow,
+            stack_second: base != 10,
+            cnt,
+        });
         self.stubs.push(Stub::Slow {
             label: slow,
             ok,
@@ -465,42 +651,66 @@ impl Emitter<'_> {
             let ok = self.a.new_dynamic_label();
             let after = self.a.new_dynamic_label();
             let slow = self.a.new_dynamic_label();
+            self.addr_to_r11(s, o);
             dynasm!(self.a ; .arch x64
-                ; lea r11, [Rq(s) + o]
                 ; mov r10, r11
                 ; sub r10, [r12 + off::CTX_LO]
                 ; cmp r10, [r12 + off::CTX_LEN]
                 ; jb =>slow
                 ; =>ok
             );
-            self.stubs.push(Stub::Slow {
+            self.stubs.push(Stub::CtxLoad {
                 label: slow,
                 ok,
                 after,
-                info: ((pc as i32) << 8) | (len << 2),
-                load_dst: Some(d),
+                dst: d,
             });
             self.load_at_r11(len, sx, d);
             dynasm!(self.a ; .arch x64 ; =>after);
             return;
         }
-        if !self.checked {
+        if self.checked {
+            let (ok, after) = self.check(pc, len, 0, Some(d), i.src, o);
+            dynasm!(self.a ; .arch x64 ; =>ok);
+            self.load_direct(len, sx, d, s, o);
+            dynasm!(self.a ; .arch x64 ; =>after);
+        } else {
+            self.load_direct(len, sx, d, s, o);
+        }
+    }
+
+    /// dst = the `len` bytes at [s + o] (zero- or sign-extended).
+    fn load_direct(&mut self, len: i32, sx: bool, d: u8, s: u8, o: i32) {
+        if o == 0 && no_disp_base(s) {
             match (len, sx) {
-                (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s) + o]),
-                (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s) + o]),
-                (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [Rq(s) + o]),
-                (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [Rq(s) + o]),
-                (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [Rq(s) + o]),
-                (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [Rq(s) + o]),
-                _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [Rq(s) + o]),
+                (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s)]),
+                (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s)]),
+                (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [Rq(s)]),
+                (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [Rq(s)]),
+                (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [Rq(s)]),
+                (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [Rq(s)]),
+                _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [Rq(s)]),
             }
             return;
         }
-        dynasm!(self.a ; .arch x64 ; lea r11, [Rq(s) + o]);
-        let (ok, after) = self.check(pc, len, 0, Some(d), i.src);
-        dynasm!(self.a ; .arch x64 ; =>ok);
-        self.load_at_r11(len, sx, d);
-        dynasm!(self.a ; .arch x64 ; =>after);
+        match (len, sx) {
+            (1, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), BYTE [Rq(s) + o]),
+            (2, false) => dynasm!(self.a ; .arch x64 ; movzx Rd(d), WORD [Rq(s) + o]),
+            (4, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), DWORD [Rq(s) + o]),
+            (1, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), BYTE [Rq(s) + o]),
+            (2, true) => dynasm!(self.a ; .arch x64 ; movsx Rq(d), WORD [Rq(s) + o]),
+            (4, true) => dynasm!(self.a ; .arch x64 ; movsxd Rq(d), DWORD [Rq(s) + o]),
+            _ => dynasm!(self.a ; .arch x64 ; mov Rq(d), QWORD [Rq(s) + o]),
+        }
+    }
+
+    /// r11 = base + o.
+    fn addr_to_r11(&mut self, base: u8, o: i32) {
+        if o == 0 {
+            dynasm!(self.a ; .arch x64 ; mov r11, Rq(base));
+        } else {
+            dynasm!(self.a ; .arch x64 ; lea r11, [Rq(base) + o]);
+        }
     }
 
     fn load_at_r11(&mut self, len: i32, sx: bool, d: u8) {
@@ -526,20 +736,28 @@ impl Emitter<'_> {
         let imm = i.imm as i32;
         let o = i.off;
         if self.checked {
-            dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
-            let (ok, after) = self.check(pc, len, 1, None, i.dst);
+            let (ok, after) = self.check(pc, len, 1, None, i.dst, o);
             dynasm!(self.a ; .arch x64 ; =>ok);
-            match (len, reg) {
-                (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [r11], Rb(s)),
-                (2, true) => dynasm!(self.a ; .arch x64 ; mov WORD [r11], Rw(s)),
-                (4, true) => dynasm!(self.a ; .arch x64 ; mov DWORD [r11], Rd(s)),
-                (_, true) => dynasm!(self.a ; .arch x64 ; mov QWORD [r11], Rq(s)),
-                (1, false) => dynasm!(self.a ; .arch x64 ; mov BYTE [r11], imm as i8),
-                (2, false) => dynasm!(self.a ; .arch x64 ; mov WORD [r11], imm as i16),
-                (4, false) => dynasm!(self.a ; .arch x64 ; mov DWORD [r11], imm),
-                (_, false) => dynasm!(self.a ; .arch x64 ; mov QWORD [r11], imm),
-            }
+            self.store_direct(len, reg, d, s, o, imm);
             dynasm!(self.a ; .arch x64 ; =>after);
+        } else {
+            self.store_direct(len, reg, d, s, o, imm);
+        }
+    }
+
+    /// The `len` bytes at [d + o] = src (`reg`) or the immediate.
+    fn store_direct(&mut self, len: i32, reg: bool, d: u8, s: u8, o: i32, imm: i32) {
+        if o == 0 && no_disp_base(d) {
+            match (len, reg) {
+                (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d)], Rb(s)),
+                (2, true) => dynasm!(self.a ; .arch x64 ; mov WORD [Rq(d)], Rw(s)),
+                (4, true) => dynasm!(self.a ; .arch x64 ; mov DWORD [Rq(d)], Rd(s)),
+                (_, true) => dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(d)], Rq(s)),
+                (1, false) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d)], imm as i8),
+                (2, false) => dynasm!(self.a ; .arch x64 ; mov WORD [Rq(d)], imm as i16),
+                (4, false) => dynasm!(self.a ; .arch x64 ; mov DWORD [Rq(d)], imm),
+                (_, false) => dynasm!(self.a ; .arch x64 ; mov QWORD [Rq(d)], imm),
+            }
             return;
         }
         match (len, reg) {
@@ -562,7 +780,7 @@ impl Emitter<'_> {
         dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
         if self.checked {
             let len = if w64 { 8 } else { 4 };
-            let (ok, after) = self.check(pc, len, 2, None, i.dst);
+            let (ok, after) = self.check(pc, len, 2, None, i.dst, o);
             dynasm!(self.a ; .arch x64 ; =>ok);
             let mis = self.a.new_dynamic_label();
             dynasm!(self.a ; .arch x64 ; test r11, len - 1 ; jnz =>mis);
@@ -619,14 +837,22 @@ impl Emitter<'_> {
             kind: err::BUDGET,
             pc,
         });
+        // r9 holds the account minus the budget while the code runs: the
+        // run has overrun when r9 + pc + 1 > 0, one fused compare and
+        // branch with no memory operand.
+        let end = (pc + 1) as i32;
         dynasm!(self.a ; .arch x64
-            ; lea r11, [r9 + (pc + 1) as i32]
-            ; cmp r11, [r12 + off::BUDGET]
-            ; ja =>fail
+            ; cmp r9, DWORD -end
+            ; jg =>fail
         );
-        match target {
-            Some(t) => dynasm!(self.a ; .arch x64 ; add r9, (pc as i64 + 1 - t as i64) as i32),
-            None => dynasm!(self.a ; .arch x64 ; mov r9, r11),
+        let delta = match target {
+            Some(t) => pc as i64 + 1 - t as i64,
+            None => pc as i64 + 1,
+        } as i32;
+        if delta == delta as i8 as i32 {
+            dynasm!(self.a ; .arch x64 ; add r9, BYTE delta as i8);
+        } else {
+            dynasm!(self.a ; .arch x64 ; add r9, DWORD delta);
         }
     }
 
@@ -647,16 +873,18 @@ impl Emitter<'_> {
             0xc0 => Cond::L,
             _ => Cond::Le,
         };
-        let a = &mut self.a;
         match (matches!(cond, Cond::Set), w64, x) {
-            (false, true, true) => dynasm!(a ; .arch x64 ; cmp Rq(d), Rq(s)),
-            (false, true, false) => dynasm!(a ; .arch x64 ; cmp Rq(d), imm),
-            (false, false, true) => dynasm!(a ; .arch x64 ; cmp Rd(d), Rd(s)),
-            (false, false, false) => dynasm!(a ; .arch x64 ; cmp Rd(d), imm),
-            (true, true, true) => dynasm!(a ; .arch x64 ; test Rq(d), Rq(s)),
-            (true, true, false) => dynasm!(a ; .arch x64 ; test Rq(d), imm),
-            (true, false, true) => dynasm!(a ; .arch x64 ; test Rd(d), Rd(s)),
-            (true, false, false) => dynasm!(a ; .arch x64 ; test Rd(d), imm),
+            (false, true, true) => dynasm!(self.a ; .arch x64 ; cmp Rq(d), Rq(s)),
+            // `cmp r, 0` and `test r, r` set the same flags.
+            (false, true, false) if imm == 0 => dynasm!(self.a ; .arch x64 ; test Rq(d), Rq(d)),
+            (false, false, true) => dynasm!(self.a ; .arch x64 ; cmp Rd(d), Rd(s)),
+            (false, false, false) if imm == 0 => dynasm!(self.a ; .arch x64 ; test Rd(d), Rd(d)),
+            (false, true, false) => self.alu_k(5, true, d, imm),
+            (false, false, false) => self.alu_k(5, false, d, imm),
+            (true, true, true) => dynasm!(self.a ; .arch x64 ; test Rq(d), Rq(s)),
+            (true, true, false) => dynasm!(self.a ; .arch x64 ; test Rq(d), imm),
+            (true, false, true) => dynasm!(self.a ; .arch x64 ; test Rd(d), Rd(s)),
+            (true, false, false) => dynasm!(self.a ; .arch x64 ; test Rd(d), imm),
         }
         let mut cond = cond;
         let mut target = i.off as usize;
@@ -747,6 +975,7 @@ impl Emitter<'_> {
     }
 
     fn exec(&mut self, pc: usize) {
+        self.calls_exec = true;
         let l = self.exec_rt;
         dynasm!(self.a ; .arch x64 ; mov r10d, pc as i32 ; call =>l);
     }
@@ -778,6 +1007,54 @@ impl Emitter<'_> {
                         ),
                         None => dynasm!(self.a ; .arch x64 ; jmp =>ok),
                     }
+                }
+                Stub::Second {
+                    label,
+                    base,
+                    off,
+                    len,
+                    ok,
+                    slow,
+                    stack_second,
+                    cnt,
+                } => {
+                    dynasm!(self.a ; .arch x64 ; =>label ; lea r11, [Rq(base) + off] ; mov r10, r11);
+                    if stack_second {
+                        dynasm!(self.a ; .arch x64
+                            ; sub r10, [r12 + off::STACK_LO]
+                            ; add r10, len
+                            ; jc =>slow
+                            ; cmp r10, [r12 + off::STACK_LEN]
+                            ; jbe =>ok
+                            ; jmp =>slow
+                        );
+                    } else {
+                        dynasm!(self.a ; .arch x64
+                            ; sub r10, [r12 + off::HOT_LO]
+                            ; cmp r10, [r12 + cnt]
+                            ; jb =>ok
+                            ; jmp =>slow
+                        );
+                    }
+                }
+                Stub::CtxLoad {
+                    label,
+                    ok,
+                    after,
+                    dst,
+                } => {
+                    dynasm!(self.a ; .arch x64 ; =>label);
+                    for k in 0..3 {
+                        let next = self.a.new_dynamic_label();
+                        dynasm!(self.a ; .arch x64
+                            ; cmp r10, [r12 + off::PTR_OFF + 8 * k]
+                            ; jne =>next
+                            ; mov Rq(dst), [r12 + off::PTR_VAL + 8 * k]
+                            ; jmp =>after
+                            ; =>next
+                        );
+                    }
+                    dynasm!(self.a ; .arch x64 ; jmp =>ok);
                 }
                 Stub::Taken { label, pc, target } => {
                     dynasm!(self.a ; .arch x64 ; =>label);
@@ -823,6 +1100,7 @@ impl Emitter<'_> {
             ; mov [r12 + 32], rcx
             ; mov [r12 + 40], r8
             ; mov [r12 + off::SCRATCH], r11
+            ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9
             ; mov rdi, r12
             ; mov rsi, r10
@@ -831,6 +1109,7 @@ impl Emitter<'_> {
             ; mov r10, rax
             ; mov r11, [r12 + off::SCRATCH]
             ; mov r9, [r12 + off::SPENT]
+            ; sub r9, [r12 + off::BUDGET]
             ; mov rax, [r12]
             ; mov rdi, [r12 + 8]
             ; mov rsi, [r12 + 16]
@@ -855,12 +1134,14 @@ impl Emitter<'_> {
             ; mov [r12 + 64], r14
             ; mov [r12 + 72], r15
             ; mov [r12 + 80], rbp
+            ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9
             ; mov rdi, r12
             ; mov rsi, r10
             ; call QWORD [r12 + off::EXEC]
             ; mov r10, rax
             ; mov r9, [r12 + off::SPENT]
+            ; sub r9, [r12 + off::BUDGET]
             ; mov rax, [r12]
             ; mov rdi, [r12 + 8]
             ; mov rsi, [r12 + 16]
@@ -911,8 +1192,10 @@ impl Emitter<'_> {
             ; mov r15, [r12 + 72]
             ; mov rbp, [r12 + 80]
             ; mov r9, [r12 + off::SPENT]
+            ; sub r9, [r12 + off::BUDGET]
             ; call r11
             ; mov [r12 + off::RET], rax
+            ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9
             ; xor eax, eax
             ; epilogue:

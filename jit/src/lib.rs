@@ -9,21 +9,27 @@
 //! state is a `#[repr(C)]` [`JitCtx`] that r12 points to and that the
 //! generated code and the runtime both read.
 //!
-//! Two modes ([`Mode`]): **checked** tests every load, store and atomic
-//! inline against the current call chain's stack and the run's hot region
-//! (packet or input memory), and calls out to the runtime's slow path for
-//! the rest (context fields, map values, faults); it charges the
-//! instruction budget at every control transfer and stops the run with the
-//! interpreter's error, naming the BPF instruction. **Trusted** emits no
-//! checks: only programs proven safe may run in it. One test stays: a
-//! 4-byte load not based on r10 that falls in the context region goes to
-//! the runtime,
-//! because the context's pointer fields (`data`, `data_end`) must read as
-//! the addresses they stand for (the kernel rewrites those loads; without a
-//! verifier's facts the JIT cannot tell which loads they are). A verified
-//! mode would
-//! consume per-instruction facts through [`Facts`] (the seam is there; no
-//! facts are produced yet).
+//! Three modes ([`Mode`]): **checked** tests every load, store and atomic
+//! inline against the run's hot region (packet or input memory; one
+//! compare against a per-size count) or, for r10-based accesses, the
+//! current call chain's stack, tests the other in a cold stub, and calls
+//! out to the runtime's slow path for the rest (context fields, map
+//! values, faults); r10-based accesses inside the current frame are not
+//! tested when no instruction writes r10. It charges the instruction
+//! budget at every control transfer (taken jumps, calls, exits: a fused
+//! compare-and-branch on r9) so that it stops at the instruction where
+//! the interpreter stops, with the interpreter's error. **Trusted**
+//! emits no checks: only programs proven safe may run in it. **Verified**
+//! is trusted code shaped by a verifier's proof ([`Facts`], from
+//! `ironbpf_verifier::VerifiedProgram`): instructions no path reaches are
+//! not compiled, branches the verifier found always or never taken become
+//! a jump or nothing, and ALU results that are the same constant on every
+//! path are loaded as that constant. One test stays in trusted and
+//! verified code: a 4-byte load not based on r10 that falls in the context
+//! region goes to the runtime, because the context's pointer fields
+//! (`data`, `data_end`) must read as the addresses they stand for (the
+//! kernel rewrites those loads; the verifier's facts do not say which loads
+//! they are).
 //!
 //! Whatever needs the runtime's Rust code (helper calls, `callx`, inline
 //! map lookups, `ld_abs`/`ld_ind`, the fetching atomics `or`/`and`/`xor`)
@@ -39,6 +45,8 @@ pub mod disasm;
 mod emit;
 
 pub use emit::compile;
+/// The verifier's proof the verified mode compiles from.
+pub use ironbpf_verifier::VerifiedProgram;
 
 use thiserror::Error;
 
@@ -95,6 +103,9 @@ pub enum Mode {
     Checked,
     /// No checks at all: for programs a verifier accepted.
     Trusted,
+    /// No checks, and the verifier's facts used: dead code dropped, decided
+    /// branches resolved, constants folded.
+    Verified,
 }
 
 impl std::fmt::Display for Mode {
@@ -102,23 +113,65 @@ impl std::fmt::Display for Mode {
         f.write_str(match self {
             Mode::Checked => "checked",
             Mode::Trusted => "trusted",
+            Mode::Verified => "verified",
         })
     }
 }
 
-/// What a verifier proved about one instruction, for the verified mode to
-/// drop the checks it makes redundant. Not produced yet: every compile
-/// takes [`Facts::none`].
+/// What a verifier proved about each instruction slot, for the verified
+/// mode. Empty vectors (as in [`Facts::none`]) prove nothing: every slot is
+/// then compiled as in trusted mode.
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
-    /// Per pc: the memory access is proven in bounds.
+    /// Per slot: some path reaches it (unreached slots are not compiled).
+    pub reached: Vec<bool>,
+    /// Per slot: the memory access is proven in bounds.
     pub access_in_bounds: Vec<bool>,
+    /// Per slot: the destination register after the instruction, when it is
+    /// the same constant on every path.
+    pub const_result: Vec<Option<u64>>,
+    /// Per slot, for a conditional jump: always (`Some(true)`) or never
+    /// (`Some(false)`) taken.
+    pub branch_always: Vec<Option<bool>>,
 }
 
 impl Facts {
     /// No facts: every check stays.
     pub fn none() -> Facts {
         Facts::default()
+    }
+
+    /// The facts of a verification: what `ironbpf_verifier` proved about
+    /// each slot of the program it accepted.
+    pub fn from_verified(v: &ironbpf_verifier::VerifiedProgram) -> Facts {
+        Facts {
+            reached: v.reached.clone(),
+            access_in_bounds: v.safe_access.clone(),
+            const_result: v.const_result.clone(),
+            branch_always: v.branch_always.clone(),
+        }
+    }
+
+    /// How many slots the facts cover (0 for [`Facts::none`]).
+    pub fn len(&self) -> usize {
+        self.reached.len()
+    }
+
+    /// Whether the facts cover no slot.
+    pub fn is_empty(&self) -> bool {
+        self.reached.is_empty()
+    }
+
+    fn reached(&self, pc: usize) -> bool {
+        self.reached.get(pc).copied().unwrap_or(true)
+    }
+
+    fn branch(&self, pc: usize) -> Option<bool> {
+        self.branch_always.get(pc).copied().flatten()
+    }
+
+    fn constant(&self, pc: usize) -> Option<u64> {
+        self.const_result.get(pc).copied().flatten()
     }
 }
 
@@ -131,6 +184,11 @@ pub enum JitError {
     /// A jump or call whose target is outside the program.
     #[error("insn {pc}: jump target {target} is outside the program of {len} instructions")]
     BadTarget { pc: usize, target: i64, len: usize },
+    /// Verified mode with facts for another program.
+    #[error(
+        "the verifier's facts cover {facts} slots; the program has {len}: they are not its proof"
+    )]
+    FactsMismatch { facts: usize, len: usize },
     /// The program is larger than the code generator's pc encoding allows.
     #[error("the program has {0} instructions; the JIT compiles at most 4,194,304")]
     TooLarge(usize),
@@ -228,6 +286,33 @@ pub struct JitCtx {
     /// `[ctx_lo, ctx_lo + ctx_len)` to the slow path. 0, 0 for none.
     pub ctx_lo: u64,
     pub ctx_len: u64,
+    /// Trusted and verified code: the context offsets of its packet pointer
+    /// fields (`data`, `data_end`, `data_meta`; `u64::MAX` for none)...
+    pub ptr_off: [u64; 3],
+    /// ... and the addresses their 4-byte loads yield, read inline instead
+    /// of through the runtime.
+    pub ptr_val: [u64; 3],
+    /// Checked code's inline hot-region test, per access size (1, 2, 4, 8
+    /// bytes): how many start offsets from `hot_lo` a load of that size may
+    /// have (`hot_len_load + 1 - size`, 0 when the region is smaller)...
+    pub hot_cnt_load: [u64; 4],
+    /// ... and a store or atomic (from `hot_len_store`). Set them with
+    /// [`JitCtx::set_hot`].
+    pub hot_cnt_store: [u64; 4],
+}
+
+impl JitCtx {
+    /// Sets the hot region: its start, its length for loads and for stores
+    /// (0: read-only), and the per-size counts the inline test reads.
+    pub fn set_hot(&mut self, lo: u64, len_load: u64, len_store: u64) {
+        self.hot_lo = lo;
+        self.hot_len_load = len_load;
+        self.hot_len_store = len_store;
+        for (k, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
+            self.hot_cnt_load[k] = (len_load + 1).saturating_sub(size);
+            self.hot_cnt_store[k] = (len_store + 1).saturating_sub(size);
+        }
+    }
 }
 
 /// Field offsets, as the generated code uses them.
@@ -237,8 +322,6 @@ pub(crate) mod off {
     pub const STACK_LO: i32 = 104;
     pub const STACK_LEN: i32 = 112;
     pub const HOT_LO: i32 = 120;
-    pub const HOT_LEN_LOAD: i32 = 128;
-    pub const HOT_LEN_STORE: i32 = 136;
     pub const SPENT: i32 = 144;
     pub const BUDGET: i32 = 152;
     pub const DEPTH: i32 = 160;
@@ -251,19 +334,27 @@ pub(crate) mod off {
     pub const EXEC: i32 = 216;
     pub const CTX_LO: i32 = 232;
     pub const CTX_LEN: i32 = 240;
+    pub const PTR_OFF: i32 = 248;
+    pub const PTR_VAL: i32 = 272;
+    pub const HOT_CNT_LOAD: i32 = 296;
+    pub const HOT_CNT_STORE: i32 = 328;
 }
 
 /// A compiled program: its code, where each BPF instruction's code starts,
 /// and the entry trampoline.
 pub struct JitCode {
     buf: dynasmrt::ExecutableBuffer,
-    entry: dynasmrt::AssemblyOffset,
     /// Per BPF slot: the offset of its first x86 byte.
     insn_offsets: Vec<usize>,
     /// Where the program's instructions end (stubs and trampolines follow).
     body_end: usize,
     mode: Mode,
     budgeted: bool,
+    calls_exec: bool,
+    /// The entry trampoline's address and the code's base address, taken
+    /// once so that a run does not look them up.
+    entry_fn: usize,
+    base_addr: usize,
 }
 
 impl std::fmt::Debug for JitCode {
@@ -287,6 +378,14 @@ impl JitCode {
     /// Whether the code charges an instruction budget.
     pub fn budgeted(&self) -> bool {
         self.budgeted
+    }
+
+    /// Whether some instruction goes through [`JitCtx::exec`] (helper calls,
+    /// `callx`, inline map lookups, `ld_abs`/`ld_ind`, fetching `or`/`and`/
+    /// `xor`): code that does not needs the runtime only for its slow
+    /// memory path.
+    pub fn calls_exec(&self) -> bool {
+        self.calls_exec
     }
 
     /// All the code bytes (body, stubs, trampolines).
@@ -332,12 +431,11 @@ impl JitCode {
     /// of 512 bytes), the function pointers set, and `hot_*`/`stack_*`
     /// describing live memory. In trusted mode the program must be one that
     /// touches only live memory and terminates: the code checks nothing.
+    #[inline]
     pub unsafe fn enter(&self, ctx: *mut JitCtx, pc: usize) -> u64 {
         let entry: unsafe extern "sysv64" fn(*mut JitCtx, *const u8) -> u64 =
-            std::mem::transmute(self.buf.ptr(self.entry));
-        let target = self
-            .buf
-            .ptr(dynasmrt::AssemblyOffset(self.insn_offsets[pc]));
+            std::mem::transmute(self.entry_fn);
+        let target = (self.base_addr + self.insn_offsets[pc]) as *const u8;
         entry(ctx, target)
     }
 }
@@ -355,8 +453,8 @@ mod tests {
         assert_eq!(offset_of!(JitCtx, stack_lo) as i32, off::STACK_LO);
         assert_eq!(offset_of!(JitCtx, stack_len) as i32, off::STACK_LEN);
         assert_eq!(offset_of!(JitCtx, hot_lo) as i32, off::HOT_LO);
-        assert_eq!(offset_of!(JitCtx, hot_len_load) as i32, off::HOT_LEN_LOAD);
-        assert_eq!(offset_of!(JitCtx, hot_len_store) as i32, off::HOT_LEN_STORE);
+        assert_eq!(offset_of!(JitCtx, hot_len_load), 128);
+        assert_eq!(offset_of!(JitCtx, hot_len_store), 136);
         assert_eq!(offset_of!(JitCtx, spent) as i32, off::SPENT);
         assert_eq!(offset_of!(JitCtx, budget) as i32, off::BUDGET);
         assert_eq!(offset_of!(JitCtx, depth) as i32, off::DEPTH);
@@ -369,5 +467,9 @@ mod tests {
         assert_eq!(offset_of!(JitCtx, exec) as i32, off::EXEC);
         assert_eq!(offset_of!(JitCtx, ctx_lo) as i32, off::CTX_LO);
         assert_eq!(offset_of!(JitCtx, ctx_len) as i32, off::CTX_LEN);
+        assert_eq!(offset_of!(JitCtx, ptr_off) as i32, off::PTR_OFF);
+        assert_eq!(offset_of!(JitCtx, ptr_val) as i32, off::PTR_VAL);
+        assert_eq!(offset_of!(JitCtx, hot_cnt_load) as i32, off::HOT_CNT_LOAD);
+        assert_eq!(offset_of!(JitCtx, hot_cnt_store) as i32, off::HOT_CNT_STORE);
     }
 }

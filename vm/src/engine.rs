@@ -95,7 +95,14 @@ pub trait Engine: Send + Sync {
     where
         Self: Sized,
     {
-        run_with_memory(self, mem)
+        self.run_memory(mem)
+    }
+
+    /// [`Engine::run_with_memory`] through a `dyn Engine`: the default is
+    /// compiled for each engine, so that the whole run (region table, state,
+    /// the engine's entry) inlines into one function with no dynamic call.
+    fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        memory_run(self, mem)
     }
 
     /// Runs as a program of type `prog_type` on `ctx` and `packet` (see
@@ -167,7 +174,18 @@ unsafe fn run_tail_calls(
 
 /// [`Engine::run_with_memory`] on any engine.
 pub fn run_with_memory(engine: &dyn Engine, mem: &mut [u8]) -> Result<u64, VmError> {
-    let mut regions = RegionTable::new();
+    engine.run_memory(mem)
+}
+
+#[inline(always)]
+fn memory_run<E: Engine + ?Sized>(engine: &E, mem: &mut [u8]) -> Result<u64, VmError> {
+    // Built in place: the table is the largest part of a short run's setup.
+    let mut memory = RunMemory {
+        regions: RegionTable::new(),
+        resolver: None,
+        ctx: None,
+        packet_gen: 0,
+    };
     let (r1, r2) = if mem.is_empty() {
         (0, 0)
     } else {
@@ -177,16 +195,11 @@ pub fn run_with_memory(engine: &dyn Engine, mem: &mut [u8]) -> Result<u64, VmErr
             kind: RegionKind::Memory,
             writable: true,
         };
-        regions
+        memory
+            .regions
             .insert(region)
             .map_err(|r| VmError::Setup(format!("input memory overlaps {r}")))?;
         (mem.as_mut_ptr() as u64, mem.len() as u64)
-    };
-    let memory = RunMemory {
-        regions,
-        resolver: None,
-        ctx: None,
-        packet_gen: 0,
     };
     let mut state = engine.interpreter().new_state(&memory, r1);
     // SAFETY: the table holds only `mem`, borrowed mutably for the run.
@@ -258,10 +271,14 @@ pub fn run_ctx_into(
 }
 
 /// A program compiled to x86-64: checked (every access tested, the budget
-/// charged) or trusted (no checks, see [`JitProgram::trusted`]).
+/// charged), trusted (no checks, see [`JitProgram::trusted`]) or verified
+/// (no checks, shaped by the verifier's proof, see [`JitProgram::verified`]).
 pub struct JitProgram {
     interp: Interpreter,
     code: JitCode,
+    /// The last context type whose pointer fields trusted code was found
+    /// able to convert (null: none yet).
+    ctx_checked: std::sync::atomic::AtomicPtr<ProgType>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -289,8 +306,31 @@ impl JitProgram {
         Self::compile(interp, Mode::Trusted)
     }
 
+    /// Compiles `interp`'s program for the verifier's proof `proof` of it:
+    /// no runtime checks, the instructions no path reaches left out, the
+    /// branches the verifier decided resolved and the constant ALU results
+    /// folded.
+    ///
+    /// `proof` must be what `ironbpf_verifier::verify` returned for this
+    /// very program (the same instructions, program type and maps): it is
+    /// the verifier's word that every run is safe. Facts for a program of
+    /// another length are refused; a `VerifiedProgram` built by hand, or
+    /// taken from another program, is a forged proof.
+    pub fn verified(
+        interp: Interpreter,
+        proof: &ironbpf_jit::VerifiedProgram,
+    ) -> Result<JitProgram, VmError> {
+        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof))
+    }
+
     fn compile(interp: Interpreter, mode: Mode) -> Result<JitProgram, VmError> {
-        let insns: Vec<JitInsn> = interp
+        Self::compile_with(interp, mode, &Facts::none())
+    }
+
+    /// The engine's pre-decoded program as the JIT takes it (for compile
+    /// benches and tools that call `ironbpf_jit::compile` themselves).
+    pub fn jit_insns(interp: &Interpreter) -> Vec<JitInsn> {
+        interp
             .ops
             .iter()
             .map(|o| JitInsn {
@@ -301,10 +341,18 @@ impl JitProgram {
                 off: o.off,
                 imm: o.imm,
             })
-            .collect();
-        let code = ironbpf_jit::compile(&insns, mode, interp.options().budget, &Facts::none())
+            .collect()
+    }
+
+    fn compile_with(interp: Interpreter, mode: Mode, facts: &Facts) -> Result<JitProgram, VmError> {
+        let insns = Self::jit_insns(&interp);
+        let code = ironbpf_jit::compile(&insns, mode, interp.options().budget, facts)
             .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
-        Ok(JitProgram { interp, code })
+        Ok(JitProgram {
+            interp,
+            code,
+            ctx_checked: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+        })
     }
 
     /// The compiled code (for disassembly).
@@ -323,11 +371,22 @@ impl Engine for JitProgram {
         match self.code.mode() {
             Mode::Checked => "jit-checked",
             Mode::Trusted => "jit",
+            Mode::Verified => "jit-verified",
         }
     }
 
     fn interpreter(&self) -> &Interpreter {
         &self.interp
+    }
+
+    /// Code that never calls the runtime's trampoline runs on input memory
+    /// without a region table or run state ([`JitProgram::run_lean`]).
+    fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        if self.code.calls_exec() {
+            memory_run(self, mem)
+        } else {
+            self.run_lean(mem)
+        }
     }
 
     unsafe fn run_one(
@@ -396,16 +455,24 @@ impl JitProgram {
         stack: Option<StackView>,
         spent: &mut u64,
     ) -> Result<u64, VmError> {
-        let owned = (state.packet_gen != base.packet_gen).then(|| base.with_packet(state));
-        let (hot_lo, hot_len_load, hot_len_store) = hot_of(owned.as_ref().unwrap_or(base));
-        let (ctx_lo, ctx_len) = base
-            .regions
-            .regions()
-            .iter()
-            .find(|r| r.kind == RegionKind::Context)
-            .map_or((0, 0), |r| (r.start, r.len));
-        // Trusted code sends only 4-byte loads to the context's slow path.
-        if let Some(f) = base.ctx.and_then(|c| {
+        let moved = state.packet_gen != base.packet_gen;
+        let (ctx_lo, ctx_len) = match base.ctx {
+            None => (0, 0),
+            Some(_) => base
+                .regions
+                .regions()
+                .iter()
+                .find(|r| r.kind == RegionKind::Context)
+                .map_or((0, 0), |r| (r.start, r.len)),
+        };
+        // Trusted code sends only 4-byte loads to the context's slow path
+        // (checked once per context type, remembered).
+        let ctx_type = base
+            .ctx
+            .map_or(std::ptr::null(), |c| c.prog_type as *const ProgType);
+        let known = self.ctx_checked.load(std::sync::atomic::Ordering::Relaxed) as *const ProgType;
+        if ctx_type == known {
+        } else if let Some(f) = base.ctx.and_then(|c| {
             c.prog_type.fields.iter().find(|f| {
                 matches!(
                     f.yields,
@@ -414,7 +481,7 @@ impl JitProgram {
                     && f.len != 4
             })
         }) {
-            if self.code.mode() == Mode::Trusted {
+            if self.code.mode() != Mode::Checked {
                 return Err(VmError::Unsupported {
                     pc: 0,
                     what: format!(
@@ -425,17 +492,27 @@ impl JitProgram {
                     ),
                 });
             }
+        } else {
+            self.ctx_checked.store(
+                ctx_type as *mut ProgType,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
+        // Built in place (a moved packet's memory is rare and large).
         let mut run = JitRun {
             prog: self,
             base,
-            owned,
+            owned: None,
             state,
             stack_top: stack.map_or(0, |s| s.top),
             error: None,
             value_cache: (1, 0, false),
             guard: None,
         };
+        if moved {
+            run.owned = Some(base.with_packet(run.state));
+        }
+        let (hot_lo, hot_len_load, hot_len_store) = hot_of(run.memory());
         let mut regs = [0u64; 11];
         regs[1..6].copy_from_slice(args);
         let (stack_lo, stack_len) = match stack {
@@ -468,7 +545,17 @@ impl JitProgram {
             runtime: &mut run as *mut JitRun<'_, '_> as *mut std::ffi::c_void,
             ctx_lo,
             ctx_len,
+            ptr_off: [u64::MAX; 3],
+            ptr_val: [0; 3],
+            hot_cnt_load: [0; 4],
+            hot_cnt_store: [0; 4],
         };
+        ctx.set_hot(hot_lo, hot_len_load, hot_len_store);
+        if self.code.mode() != Mode::Checked {
+            if let Some(c) = run.memory().ctx {
+                set_ptr_fields(&mut ctx, &c);
+            }
+        }
         // SAFETY: ctx is valid for the call, the stack (if any) is the
         // run's 8-frame buffer with r10 at the top of its first frame, and
         // the memory the hot fields describe is live (the caller's
@@ -481,29 +568,190 @@ impl JitProgram {
             }
             return Ok(ctx.ret);
         }
-        let pc = ctx.err_pc as usize;
-        Err(match ctx.err_kind {
-            err::BUDGET => VmError::BudgetExhausted {
-                pc,
-                budget: ctx.budget,
+        Err(jit_error(&ctx, run.error.take()))
+    }
+
+    /// A run on input memory of code that never calls the instruction
+    /// trampoline: no region table, run state or runtime is built; only the
+    /// slow memory path (a checked access outside the stack and the memory)
+    /// builds the one-region table it needs, to name the fault.
+    fn run_lean(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        let (r1, r2) = if mem.is_empty() {
+            (0, 0)
+        } else {
+            (mem.as_mut_ptr() as u64, mem.len() as u64)
+        };
+        let mut lean = LeanRun {
+            prog: self,
+            error: None,
+        };
+        let mut regs = [0u64; 11];
+        regs[1] = r1;
+        regs[2] = r2;
+        let mut buf = None;
+        let (mut stack_lo, mut stack_len) = (0, 0);
+        if self.interp.uses_stack {
+            let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+            let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+            b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+            stack_lo = top - MAX_BPF_STACK as u64;
+            stack_len = MAX_BPF_STACK as u64;
+            regs[10] = top;
+            buf = Some(b);
+        }
+        let mut ctx = JitCtx {
+            regs,
+            ret: 0,
+            saved_rsp: 0,
+            stack_lo,
+            stack_len,
+            hot_lo: r1,
+            hot_len_load: r2,
+            hot_len_store: r2,
+            spent: 0,
+            budget: self.interp.options().budget,
+            depth: 0,
+            slow_value: 0,
+            scratch: 0,
+            err_kind: err::NONE,
+            err_pc: 0,
+            err_addr: 0,
+            slow: lean_slow,
+            exec: lean_exec,
+            runtime: &mut lean as *mut LeanRun<'_> as *mut std::ffi::c_void,
+            ctx_lo: 0,
+            ctx_len: 0,
+            ptr_off: [u64::MAX; 3],
+            ptr_val: [0; 3],
+            hot_cnt_load: [0; 4],
+            hot_cnt_store: [0; 4],
+        };
+        ctx.set_hot(r1, r2, r2);
+        // SAFETY: ctx is valid for the call; the stack (if any) is the
+        // thread's 8-frame buffer with r10 at the top of its first frame,
+        // and the hot region is `mem`, borrowed mutably for the run. The
+        // code never calls the instruction trampoline (`calls_exec` is
+        // false), and its slow path is `lean_slow`, which reads `lean`.
+        // Trusted code was compiled only through the unsafe
+        // `JitProgram::trusted` (or from the verifier's proof).
+        let st = unsafe { self.code.enter(&mut ctx, 0) };
+        if let Some(b) = buf {
+            STACK.with(|c| c.set(Some(b)));
+        }
+        if st == status::CONTINUE {
+            return Ok(ctx.ret);
+        }
+        Err(jit_error(&ctx, lean.error.take()))
+    }
+}
+
+/// The error a run that stopped with [`status::ERROR`] raised: the
+/// generated code's own, or the one the runtime recorded.
+fn jit_error(ctx: &JitCtx, recorded: Option<VmError>) -> VmError {
+    let pc = ctx.err_pc as usize;
+    match ctx.err_kind {
+        err::BUDGET => VmError::BudgetExhausted {
+            pc,
+            budget: ctx.budget,
+        },
+        err::CALL_DEPTH => VmError::CallDepth {
+            pc,
+            max: MAX_CALL_FRAMES,
+        },
+        err::MISALIGNED_W | err::MISALIGNED_DW => VmError::MisalignedAtomic {
+            pc,
+            addr: ctx.err_addr,
+            size: if ctx.err_kind == err::MISALIGNED_W {
+                4
+            } else {
+                8
             },
-            err::CALL_DEPTH => VmError::CallDepth {
-                pc,
-                max: MAX_CALL_FRAMES,
-            },
-            err::MISALIGNED_W | err::MISALIGNED_DW => VmError::MisalignedAtomic {
-                pc,
-                addr: ctx.err_addr,
-                size: if ctx.err_kind == err::MISALIGNED_W {
-                    4
-                } else {
-                    8
-                },
-            },
-            _ => run.error.take().unwrap_or_else(|| {
-                VmError::Setup("the JIT stopped with an error it did not record".into())
-            }),
-        })
+        },
+        _ => recorded.unwrap_or_else(|| {
+            VmError::Setup("the JIT stopped with an error it did not record".into())
+        }),
+    }
+}
+
+/// The runtime of a [`JitProgram::run_lean`] run.
+struct LeanRun<'a> {
+    prog: &'a JitProgram,
+    error: Option<VmError>,
+}
+
+/// The slow memory path of a lean run: the run's memory is its hot region,
+/// so an access that reaches here is outside the stack and the memory; the
+/// interpreter's slow path names the fault.
+unsafe extern "sysv64" fn lean_slow(ctx: *mut JitCtx, info: u64, addr: u64) -> u64 {
+    // SAFETY: the generated code passes the ctx of the lean run in
+    // progress, whose `runtime` is that run's `LeanRun`, alive until the
+    // run returns.
+    let ctx = unsafe { &mut *ctx };
+    let lean = unsafe { &mut *(ctx.runtime as *mut LeanRun<'_>) };
+    let pc = (info >> 8) as usize;
+    let len = (info >> 2) & 63;
+    let access = access_of(info & 3);
+    let mut regions = RegionTable::new();
+    if ctx.hot_len_load != 0 {
+        let _ = regions.insert(MemoryRegion {
+            start: ctx.hot_lo,
+            len: ctx.hot_len_load,
+            kind: RegionKind::Memory,
+            writable: ctx.hot_len_store != 0,
+        });
+    }
+    let memory = RunMemory {
+        regions,
+        resolver: None,
+        ctx: None,
+        packet_gen: 0,
+    };
+    let stack = (ctx.stack_lo, ctx.stack_lo + ctx.stack_len);
+    let interp = &lean.prog.interp;
+    match interp.slow_access(pc, addr, len, access, &memory, stack) {
+        Ok(None) => status::CONTINUE,
+        Ok(Some(v)) if access == Access::Load => {
+            ctx.slow_value = v;
+            status::VALUE
+        }
+        Ok(Some(_)) => {
+            lean.error = Some(interp.fault(pc, addr, len, access, &memory, stack));
+            ctx.err_kind = err::RUNTIME;
+            status::ERROR
+        }
+        Err(e) => {
+            lean.error = Some(e);
+            ctx.err_kind = err::RUNTIME;
+            status::ERROR
+        }
+    }
+}
+
+/// Never called: lean runs are for code with no trampoline calls.
+unsafe extern "sysv64" fn lean_exec(ctx: *mut JitCtx, pc: u64) -> u64 {
+    // SAFETY: as in `lean_slow`.
+    let ctx = unsafe { &mut *ctx };
+    let lean = unsafe { &mut *(ctx.runtime as *mut LeanRun<'_>) };
+    lean.error = Some(VmError::Setup(format!(
+        "insn {pc}: the JIT's lean run reached the instruction trampoline"
+    )));
+    ctx.err_kind = err::RUNTIME;
+    status::ERROR
+}
+
+/// Trusted and verified code read the packet pointer fields of the context
+/// from the run's table: their offsets and the addresses they stand for.
+fn set_ptr_fields(ctx: &mut JitCtx, c: &CtxView<'_>) {
+    ctx.ptr_off = [u64::MAX; 3];
+    for f in c.prog_type.fields.iter().filter(|f| f.read.is_some()) {
+        let (k, v) = match f.yields {
+            CtxYield::PtrToPacket => (0, c.data),
+            CtxYield::PtrToPacketEnd => (1, c.data_end),
+            CtxYield::PtrToPacketMeta => (2, c.data_meta),
+            _ => continue,
+        };
+        ctx.ptr_off[k] = f.off as u64;
+        ctx.ptr_val[k] = v;
     }
 }
 
@@ -730,9 +978,12 @@ impl<'m> JitRun<'_, 'm> {
         if self.state.packet_gen != self.memory().packet_gen {
             self.owned = Some(self.base.with_packet(self.state));
             let (lo, load, store) = hot_of(self.memory());
-            ctx.hot_lo = lo;
-            ctx.hot_len_load = load;
-            ctx.hot_len_store = store;
+            ctx.set_hot(lo, load, store);
+            if self.prog.code.mode() != Mode::Checked {
+                if let Some(c) = self.memory().ctx {
+                    set_ptr_fields(ctx, &c);
+                }
+            }
         }
         Ok(Flow::Continue)
     }
