@@ -1056,6 +1056,7 @@ impl Env<'_> {
                         calls: frames,
                         size: depth,
                     },
+                    path: Vec::new(),
                 });
             }
             if edge < callees[sub].len() {
@@ -1067,6 +1068,7 @@ impl Env<'_> {
                         message: format!("the call stack of {} frames is too deep !", frames + 1),
                         errno: E2BIG,
                         kind: RejectionKind::CallTooDeep { frames: frames + 1 },
+                        path: Vec::new(),
                     });
                 }
                 stack.push((c, 0, depth + round(self.stack_depth[c]), frames + 1));

@@ -94,6 +94,7 @@ fn reject(insn: Option<usize>, errno: i32, message: String, kind: RejectionKind)
         message,
         errno,
         kind,
+        path: Vec::new(),
     }
 }
 

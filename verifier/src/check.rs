@@ -26,6 +26,9 @@ struct Pending {
     prev: usize,
     log_pos: usize,
     parent: Option<usize>,
+    /// The length of [`Env::path`] when the branch was queued (the jump's
+    /// own index included).
+    path_len: usize,
 }
 
 /// A remembered state at a prune point (`struct bpf_verifier_state_list`).
@@ -85,6 +88,9 @@ pub(crate) struct Env<'a> {
     stored: u64,
     /// The last instruction returned from a callee.
     pub returned: bool,
+    /// The instruction indices of the current path from the entry, in the
+    /// order executed; a rejection carries it as [`Rejection::path`].
+    pub path: Vec<u32>,
 }
 
 impl<'a> Env<'a> {
@@ -173,6 +179,7 @@ impl<'a> Env<'a> {
             live,
             stored: 0,
             returned: false,
+            path: Vec::new(),
         }
     }
 
@@ -193,6 +200,7 @@ impl<'a> Env<'a> {
             message,
             errno: EACCES,
             kind,
+            path: Vec::new(),
         }
     }
 
@@ -296,6 +304,7 @@ impl<'a> Env<'a> {
             prev: self.pc,
             log_pos: self.log.len(),
             parent: self.cur_parent,
+            path_len: self.path.len(),
         });
         if self.pending.len() > BPF_COMPLEXITY_LIMIT_JMP_SEQ {
             let n = self.pending.len();
@@ -323,12 +332,21 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// Runs the loop. `Ok` when every path reached a safe exit.
+    /// Runs the loop. `Ok` when every path reached a safe exit; a
+    /// rejection carries the failing path.
     pub(crate) fn do_check(&mut self) -> VResult {
+        self.do_check_loop().map_err(|mut rej| {
+            rej.path = std::mem::take(&mut self.path);
+            rej
+        })
+    }
+
+    fn do_check_loop(&mut self) -> VResult {
         let mut prev_insn: Option<usize> = None;
         let mut from_pop = false;
         loop {
             let pc = self.pc;
+            self.path.push(pc as u32);
             self.processed += 1;
             if self.processed > BPF_COMPLEXITY_LIMIT_INSNS {
                 let p = self.processed;
@@ -419,6 +437,7 @@ impl<'a> Env<'a> {
         }
         self.cur = p.st;
         self.pc = p.insn;
+        self.path.truncate(p.path_len);
         *prev_insn = Some(p.prev);
         self.cur_parent = p.parent;
         self.scratch_all = true;
@@ -1096,4 +1115,128 @@ fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
         }
     }
     true
+}
+
+/// One step of a replayed path: the instruction, the frame it ran in and
+/// the verifier state before and after it.
+#[derive(Clone, Debug)]
+pub struct TraceStep {
+    /// The instruction index.
+    pub insn: u32,
+    /// The call frame (0: the main program) the instruction ran in.
+    pub frame: u32,
+    /// The state before the instruction.
+    pub before: VState,
+    /// The state after it; `None` at the failing (last) instruction.
+    pub after: Option<VState>,
+}
+
+/// Why a path could not be replayed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The program fails its structure checks, so no path exists.
+    #[error("the program fails its structure checks: {0}")]
+    Structure(String),
+    /// The path does not start at instruction 0.
+    #[error("the path does not start at insn 0 (it starts at insn {0})")]
+    BadStart(u32),
+    /// The path leaves an instruction for one its step cannot reach.
+    #[error("insn {from} cannot be followed by insn {to} on this path")]
+    Diverged {
+        /// The instruction where the path and the replay part.
+        from: u32,
+        /// Where the path goes next.
+        to: u32,
+    },
+    /// An instruction before the last one was refused.
+    #[error("insn {insn} is refused before the path's end: {message}")]
+    EarlyRejection {
+        /// The refused instruction.
+        insn: u32,
+        /// The verifier's message.
+        message: String,
+    },
+}
+
+/// Re-runs exploration along exactly `path` (a [`Rejection::path`]), with
+/// pruning and logging off, taking at each conditional jump the edge the
+/// path takes, and records each step's state. Nothing of this runs unless
+/// called. `keep` bounds how many of the last steps keep their states
+/// (`usize::MAX`: all), for the million-instruction paths of programs too
+/// complex to verify.
+pub fn replay_path(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    desc: Option<&ProgTypeDesc>,
+    path: &[u32],
+    keep: usize,
+) -> Result<Vec<TraceStep>, ReplayError> {
+    let mut quiet = opts.clone();
+    quiet.log_level = 0;
+    let mut log = String::new();
+    let cfg = crate::cfg::check(insns, &quiet, &mut log)
+        .map_err(|r| ReplayError::Structure(r.to_string()))?;
+    if let Some(&first) = path.first() {
+        if first != 0 {
+            return Err(ReplayError::BadStart(first));
+        }
+    }
+    let mut env = Env::new(insns, &quiet, desc, cfg, String::new());
+    let mut out = Vec::new();
+    let first_kept = path.len().saturating_sub(keep);
+    for (i, &pc) in path.iter().enumerate() {
+        env.pc = pc as usize;
+        let frame = env.cur.frames.len().saturating_sub(1) as u32;
+        let before = (i >= first_kept).then(|| env.cur.clone());
+        let last = i + 1 == path.len();
+        if last {
+            if let Some(before) = before {
+                out.push(TraceStep {
+                    insn: pc,
+                    frame,
+                    before,
+                    after: None,
+                });
+            }
+            break;
+        }
+        let want = path[i + 1] as usize;
+        let insn = match env.decoded.get(pc as usize) {
+            Some(Some(Ok(i))) => *i,
+            _ => {
+                return Err(ReplayError::EarlyRejection {
+                    insn: pc,
+                    message: "not a valid instruction".into(),
+                })
+            }
+        };
+        let queued = env.pending.len();
+        let next = env.step(&insn).map_err(|r| ReplayError::EarlyRejection {
+            insn: pc,
+            message: r.message.clone(),
+        })?;
+        env.returned = false;
+        if next != Some(want) {
+            // The path takes the queued edge.
+            let pos = env.pending[queued..]
+                .iter()
+                .rposition(|p| p.insn == want)
+                .ok_or(ReplayError::Diverged {
+                    from: pc,
+                    to: want as u32,
+                })?;
+            let p = env.pending.remove(queued + pos);
+            env.cur = p.st;
+        }
+        env.pending.truncate(queued);
+        if let Some(before) = before {
+            out.push(TraceStep {
+                insn: pc,
+                frame,
+                before,
+                after: Some(env.cur.clone()),
+            });
+        }
+    }
+    Ok(out)
 }

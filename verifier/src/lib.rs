@@ -47,6 +47,8 @@ pub mod scalar;
 pub mod state;
 pub mod tnum;
 
+pub use check::{replay_path, ReplayError, TraceStep};
+
 pub use error::RejectionKind;
 
 use ironbpf_isa::RawInsn;
@@ -139,6 +141,11 @@ pub struct Rejection {
     pub errno: i32,
     /// The failed condition.
     pub kind: RejectionKind,
+    /// The instruction indices of the failing path from the program's entry,
+    /// in the order executed (bpf-to-bpf calls included), ending with the
+    /// failing instruction; empty for rejections before exploration (the
+    /// CFG and structure checks) and after it (the stack-depth check).
+    pub path: Vec<u32>,
 }
 
 impl std::fmt::Display for Rejection {
