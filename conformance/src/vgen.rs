@@ -1478,12 +1478,27 @@ impl VCase {
             && !self.ours.accepted
             && self.kernel.error_insn == self.ours.error_insn
     }
-    /// Both refused with the same error line.
+    /// Both refused with the same error line; where ironbpf's message has
+    /// two lines (a line on the state, then the error: `invalid access to
+    /// map value, ...` then `R0 max value is outside of the allowed memory
+    /// range`), the kernel's log must end with the same two.
     pub fn same_message(&self) -> bool {
-        !self.kernel.accepted
-            && !self.ours.accepted
-            && self.kernel.error_line.as_deref().map(str::trim)
-                == self.ours.error_line.as_deref().map(str::trim)
+        if self.kernel.accepted || self.ours.accepted {
+            return false;
+        }
+        let ours: Vec<&str> = self
+            .ours
+            .error_line
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !ironbpf_kernel::is_trailer_line(l))
+            .collect();
+        if ours.len() <= 1 || self.kernel.log.is_empty() {
+            return self.kernel.error_line.as_deref().map(str::trim) == ours.first().copied();
+        }
+        ironbpf_kernel::last_error_lines(&self.kernel.log, ours.len()) == ours
     }
     /// The same log, once [`normalize_log`] took out addresses and times.
     pub fn same_log(&self) -> bool {
@@ -1529,6 +1544,11 @@ pub struct VDiffSummary {
     pub disagreed: Vec<VCase>,
     /// Kernel verdicts that are not what the generator meant: (seed, why).
     pub generator_misses: Vec<(u64, String)>,
+    /// Programs both refused with different error lines or at different
+    /// instructions: at most two per rule, to show what still differs.
+    pub message_misses: Vec<VCase>,
+    /// Programs whose logs differ (the first two per rule).
+    pub log_misses: Vec<VCase>,
 }
 
 fn pct(n: u64, of: u64) -> f64 {
@@ -1568,6 +1588,32 @@ impl VDiffSummary {
         self.same_insn += u64::from(c.same_insn());
         self.same_message += u64::from(c.same_message());
         self.same_log += u64::from(c.same_log());
+        let both = !c.kernel.accepted && !c.ours.accepted;
+        if both
+            && keep_disagreements > 0
+            && (!c.same_message() || (c.insn_comparable() && !c.same_insn()))
+        {
+            let name = c.program.broken.as_ref().map(|b| b.rule);
+            let shown = self
+                .message_misses
+                .iter()
+                .filter(|m| m.program.broken.as_ref().map(|b| b.rule) == name)
+                .count();
+            if shown < 2 {
+                self.message_misses.push(c.clone());
+            }
+        }
+        if keep_disagreements > 0 && !c.same_log() {
+            let name = c.program.broken.as_ref().map(|b| b.rule);
+            let shown = self
+                .log_misses
+                .iter()
+                .filter(|m| m.program.broken.as_ref().map(|b| b.rule) == name)
+                .count();
+            if shown < 2 {
+                self.log_misses.push(c.clone());
+            }
+        }
         if c.same_verdict() {
             self.agreed += 1;
         } else if self.disagreed.len() < keep_disagreements {

@@ -870,11 +870,15 @@ impl Env<'_> {
                 continue;
             }
             let msg = if reg.val.var_off.is_const() {
-                format!("invalid read from stack R{r} off={min_off} size={size}")
+                format!(
+                    "invalid read from stack R{r} off {min_off}+{} size {size}",
+                    a - min_off
+                )
             } else {
                 format!(
-                    "invalid read from stack R{r} var_off={} size={size}",
-                    reg.val.var_off
+                    "invalid read from stack R{r} var_off {}+{} size {size}",
+                    reg.val.var_off,
+                    a - min_off
                 )
             };
             return Err(self.reject(RejectionKind::UninitStack { off: a, size }, msg));

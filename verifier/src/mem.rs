@@ -64,19 +64,8 @@ impl Env<'_> {
             } => {
                 let d = dst.index();
                 self.check_src(d)?;
-                if self.cur.reg(d).ty == RegType::Ctx {
-                    return Err(self.reject(
-                        RejectionKind::CtxAccess {
-                            off: off as i64,
-                            size: size.bytes() as u32,
-                            why: None,
-                        },
-                        format!(
-                            "BPF_ST stores into R{d} {} is not allowed",
-                            self.type_str(d)
-                        ),
-                    ));
-                }
+                // Linux 6.18 checks a BPF_ST into the context as any other
+                // context write (the descriptor says which fields take one).
                 self.check_mem_access(
                     d,
                     off as i64,
@@ -701,9 +690,10 @@ impl Env<'_> {
         helper: &str,
     ) -> VResult {
         let reg = *self.cur.reg(r);
-        let extra = if !helper.is_empty() {
-            " indirect access to"
-        } else if t == Access::Read {
+        // Linux 6.18 names a helper's access by its direction too (a
+        // helper argument the helper writes is a write).
+        let _ = helper;
+        let extra = if t == Access::Read {
             " read from"
         } else {
             " write to"
@@ -833,7 +823,7 @@ impl Env<'_> {
                                     off,
                                     size: size as i64,
                                 },
-                                format!("invalid read from stack R{r} off={off} size={size}"),
+                                format!("invalid read from stack off {off}+{i} size {size}"),
                             ))
                         }
                     }
@@ -870,7 +860,7 @@ impl Env<'_> {
                             off,
                             size: size as i64,
                         },
-                        format!("invalid read from stack R{r} off={off} size={size}"),
+                        format!("invalid read from stack off {off}+{i} size {size}"),
                     ))
                 }
             }
