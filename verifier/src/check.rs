@@ -14,6 +14,11 @@ use std::collections::HashMap;
 
 /// `BPF_COMPLEXITY_LIMIT_INSNS`.
 pub const BPF_COMPLEXITY_LIMIT_INSNS: u64 = 1_000_000;
+/// Where the log's map addresses start: map `i` is at `FAKE_MAP_BASE +
+/// (i << 12)`, a kernel-looking address the log normalisers recognise.
+const FAKE_MAP_BASE: u64 = 0xffff_8881_0000_0000;
+/// A map's value starts this far into its stand-in address.
+const FAKE_MAP_VALUE_OFF: u64 = 0x100;
 /// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`.
 pub const BPF_COMPLEXITY_LIMIT_JMP_SEQ: usize = 8192;
 
@@ -256,7 +261,8 @@ impl<'a> Env<'a> {
     fn print_state_line(&mut self, all: bool) {
         let mut s = String::new();
         let fr = self.cur.cur();
-        fr.write(&mut s, all, &self.scratch, &self.maps);
+        let scratch = self.scratch.with_all_precise(!self.opts.privileged);
+        fr.write(&mut s, all, &scratch, &self.maps);
         if !self.cur.refs.is_empty() {
             s.push_str(" refs=");
             let ids: Vec<String> = self.cur.refs.iter().map(|r| r.id.to_string()).collect();
@@ -446,10 +452,52 @@ impl<'a> Env<'a> {
     }
 
     /// The log line of the instruction at `pc`: `5: (85) call bpf_map_lookup_elem#1`.
+    ///
+    /// A map reference prints as the kernel prints it after
+    /// `resolve_pseudo_ldimm64`: the address of the map (or of its value
+    /// plus the offset), here a stand-in kernel address per map index. An
+    /// instruction the decoder refuses for a reserved field prints as the
+    /// kernel's disassembler shows it, the reserved field ignored.
     pub fn insn_line(&self, pc: usize) -> String {
+        use ironbpf_isa::LdImm64Src;
         match self.decoded[pc] {
+            Some(Ok(Insn::LdImm64 {
+                dst,
+                src: src @ (LdImm64Src::MapIdx | LdImm64Src::MapIdxValue),
+                imm,
+                next_imm,
+            })) => {
+                let mut addr = FAKE_MAP_BASE.wrapping_add((imm as u32 as u64) << 12);
+                if src == LdImm64Src::MapIdxValue {
+                    addr = addr
+                        .wrapping_add(FAKE_MAP_VALUE_OFF)
+                        .wrapping_add(next_imm as u32 as u64);
+                }
+                format!("{pc}: (18) r{} = {addr:#x}", dst.index())
+            }
             Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
-            _ => format!("{pc}: ({:02x}) invalid insn", self.insns[pc].code),
+            _ => {
+                let raw = self.insns[pc];
+                let variants = [
+                    RawInsn { off: 0, ..raw },
+                    RawInsn { src: 0, ..raw },
+                    RawInsn { imm: 0, ..raw },
+                    RawInsn { off: 0, src: 0, ..raw },
+                    RawInsn { off: 0, imm: 0, ..raw },
+                    RawInsn { dst: 0, ..raw },
+                    RawInsn { dst: 0, off: 0, ..raw },
+                ];
+                for v in variants {
+                    let mut slots = vec![v];
+                    slots.extend_from_slice(self.insns.get(pc + 1..pc + 2).unwrap_or(&[]));
+                    if let Ok(i) = Insn::decode(&slots, pc) {
+                        if !matches!(i, Insn::LdImm64 { .. }) {
+                            return ironbpf_isa::format_log_line(pc, &i, raw.code);
+                        }
+                    }
+                }
+                format!("{pc}: ({:02x}) invalid insn", raw.code)
+            }
         }
     }
 
