@@ -19,6 +19,7 @@ pub mod conf_asm;
 pub mod data;
 pub mod descriptors;
 pub mod diff;
+pub mod explaindiff;
 pub mod gen;
 pub mod jitdiff;
 pub mod kernel;

@@ -40,6 +40,7 @@ pub mod calls;
 pub mod cfg;
 mod check;
 pub mod error;
+pub mod explain;
 pub mod liveness;
 pub mod mem;
 pub mod ptr;
