@@ -37,14 +37,19 @@ struct Pending {
 }
 
 /// A remembered state at a prune point (`struct bpf_verifier_state_list`).
-struct Explored {
-    st: VState,
+pub(crate) struct Explored {
+    /// The state before its instruction (precision marks are added to it
+    /// later by backtracking).
+    pub st: VState,
+    /// Its position in [`Env::path`] (the path index of its instruction).
+    pub pos: usize,
     /// Paths still being explored below it (0: every continuation is safe).
     branches: u32,
     hits: u32,
     misses: u32,
     evicted: bool,
-    parent: Option<usize>,
+    /// The remembered state the path came through before this one.
+    pub parent: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,9 +78,13 @@ pub(crate) struct Env<'a> {
     pub scratch_all: bool,
     pub stack_depth: Vec<u32>,
     pending: Vec<Pending>,
-    explored: Vec<Explored>,
+    pub(crate) explored: Vec<Explored>,
     by_insn: HashMap<usize, Vec<usize>>,
-    cur_parent: Option<usize>,
+    /// The last remembered state on the current path.
+    pub(crate) cur_parent: Option<usize>,
+    /// What the jump history keeps per path position (sorted), for
+    /// backtracking (`crate::precision`).
+    pub(crate) hist: Vec<(usize, crate::precision::Hist)>,
     processed: u64,
     jmps_processed: u64,
     prev_jmps: u64,
@@ -170,6 +179,7 @@ impl<'a> Env<'a> {
             explored: Vec::new(),
             by_insn: HashMap::new(),
             cur_parent: None,
+            hist: Vec::new(),
             processed: 0,
             jmps_processed: 0,
             prev_jmps: 0,
@@ -444,6 +454,8 @@ impl<'a> Env<'a> {
         self.cur = p.st;
         self.pc = p.insn;
         self.path.truncate(p.path_len);
+        let keep = self.hist.partition_point(|(pos, _)| *pos < p.path_len);
+        self.hist.truncate(keep);
         *prev_insn = Some(p.prev);
         self.cur_parent = p.parent;
         self.scratch_all = true;
@@ -570,6 +582,98 @@ impl<'a> Env<'a> {
 
     /// One instruction; the next pc, or `None` at a path's end.
     fn step(&mut self, insn: &Insn) -> VResult<Option<usize>> {
+        if !self.tracks_precision() {
+            return self.step_insn(insn);
+        }
+        // What precision tracking needs around the instruction.
+        let mut size_args = 0u16;
+        let stack_slot = match *insn {
+            Insn::Alu {
+                op: ironbpf_isa::AluOp::Add | ironbpf_isa::AluOp::Sub,
+                dst,
+                src: Operand::Reg(src),
+                ..
+            } => {
+                // `pointer += scalar` makes the scalar precise first.
+                let (d, s) = (*self.cur.reg(dst.index()), *self.cur.reg(src.index()));
+                if d.is_pointer() && s.is_scalar() {
+                    self.mark_chain_precision(src.index());
+                } else if d.is_scalar() && s.is_pointer() {
+                    self.mark_chain_precision(dst.index());
+                }
+                None
+            }
+            Insn::Load { src, off, .. } => self.stack_slot_of(src.index(), off),
+            Insn::Store { dst, off, .. } | Insn::StoreReg { dst, off, .. } => {
+                self.stack_slot_of(dst.index(), off)
+            }
+            Insn::Atomic { dst, off, .. } => self.stack_slot_of(dst.index(), off),
+            Insn::Call(ironbpf_isa::CallTarget::Helper(id)) => {
+                use ironbpf_helpers::proto::ArgBase;
+                if let Ok(p) = crate::calls::offered_proto(id, self.opts) {
+                    for (i, a) in p.args.iter().enumerate() {
+                        if matches!(
+                            a.base,
+                            ArgBase::ConstSize | ArgBase::ConstSizeOrZero | ArgBase::ConstAllocSizeOrZero
+                        ) && self.cur.reg(i + 1).is_scalar()
+                        {
+                            size_args |= 1 << (i + 1);
+                        }
+                    }
+                }
+                // bpf_tail_call's constant index (`record_func_key`).
+                if id == 12 && self.cur.reg(3).const_value().is_some() {
+                    size_args |= 1 << 3;
+                }
+                None
+            }
+            _ => None,
+        };
+        let was_spill = stack_slot.is_some_and(|(fr, spi)| {
+            self.cur.frames[fr as usize]
+                .stack
+                .get(spi as usize)
+                .is_some_and(|s| s.is_spill())
+        });
+        let next = self.step_insn(insn)?;
+        if let Some((frame, spi)) = stack_slot {
+            let spill_now = self.cur.frames[frame as usize]
+                .stack
+                .get(spi as usize)
+                .is_some_and(|s| s.is_spill());
+            let flag = match insn {
+                Insn::Load { .. } => was_spill,
+                Insn::Atomic { .. } => was_spill || spill_now,
+                _ => spill_now,
+            };
+            if flag {
+                self.push_hist(crate::precision::Hist::Stack { frame, spi });
+            }
+        }
+        for r in 1..=5 {
+            if size_args & (1 << r) != 0 {
+                self.mark_chain_precision_before_call(r);
+            }
+        }
+        Ok(next)
+    }
+
+    /// The frame and slot a load or store through `base + off` touches,
+    /// when `base` is a stack pointer at a constant offset.
+    fn stack_slot_of(&self, base: usize, off: i16) -> Option<(u32, u32)> {
+        let r = self.cur.reg(base);
+        if r.ty != RegType::Stack || !r.val.var_off.is_const() {
+            return None;
+        }
+        let at = r.off as i64 + r.val.var_off.value as i64 + off as i64;
+        if !(-512..0).contains(&at) {
+            return None;
+        }
+        Some((r.frameno, ((-at - 1) / BPF_REG_SIZE as i64) as u32))
+    }
+
+    /// One instruction, without the precision bookkeeping.
+    fn step_insn(&mut self, insn: &Insn) -> VResult<Option<usize>> {
         let pc = self.pc;
         match *insn {
             Insn::Alu { .. } | Insn::Neg { .. } | Insn::MovSx { .. } | Insn::Endian { .. } => {
@@ -660,6 +764,46 @@ impl<'a> Env<'a> {
             _ => unreachable!("an operand is a register or an immediate"),
         };
         let pred = self.branch_taken(op, is32, &a, &b);
+        if pred.is_some() {
+            // The outcome depends on the operands' values: they matter.
+            if a.is_scalar() {
+                self.mark_chain_precision(dst);
+            }
+            if let Some(r) = src_reg {
+                if b.is_scalar() {
+                    self.mark_chain_precision(r);
+                }
+            }
+        }
+        if self.tracks_precision() {
+            // Scalars linked to the operands are refined with them
+            // (`collect_linked_regs`): backtracking follows them together.
+            let mut ids = Vec::new();
+            if a.is_scalar() && a.id != 0 {
+                ids.push(a.id);
+            }
+            if b.is_scalar() && b.id != 0 && src_reg.is_some() {
+                ids.push(b.id);
+            }
+            if !ids.is_empty() {
+                let fr = self.cur.cur();
+                let mut regs = 0u16;
+                let mut stack = 0u64;
+                for (i, r) in fr.regs.iter().enumerate().take(10) {
+                    if r.is_scalar() && ids.contains(&r.id) {
+                        regs |= 1 << i;
+                    }
+                }
+                for (i, sl) in fr.stack.iter().enumerate() {
+                    if sl.is_spill() && sl.spilled.is_scalar() && ids.contains(&sl.spilled.id) {
+                        stack |= 1u64 << (i % 64);
+                    }
+                }
+                if (regs.count_ones() + stack.count_ones()) > 1 {
+                    self.push_hist(crate::precision::Hist::Linked { regs, stack });
+                }
+            }
+        }
         match pred {
             Some(true) => {
                 self.taken[pc].0 = true;
@@ -828,19 +972,21 @@ impl<'a> Env<'a> {
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
-        let add =
+        let mut add =
             self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
+        let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
         for i in list {
             let e = &self.explored[i];
             if e.branches == 0 {
-                if states_equal(&e.st, &self.cur, false, self.live[pc]) {
+                if states_equal(&e.st, &self.cur, false, self.live[pc], all_precise) {
                     self.explored[i].hits += 1;
                     self.reached[pc] = true;
+                    self.propagate_precision(i);
                     return Ok(true);
                 }
             } else if is_ancestor(&self.explored, self.cur_parent, i)
-                && states_equal(&e.st, &self.cur, true, u16::MAX)
+                && states_equal(&e.st, &self.cur, true, u16::MAX, all_precise)
             {
                 let none = Scratch::default();
                 let mut cur = String::new();
@@ -854,6 +1000,11 @@ impl<'a> Env<'a> {
                         "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
                     ),
                 ));
+            } else if self.jmps_processed - self.prev_jmps < 20
+                && self.processed - self.prev_insns < 100
+            {
+                // In a loop: not too many states (`skip_inf_loop_check`).
+                add = false;
             }
             // A state that keeps missing is unlikely to help: forget it
             // (the kernel's miss_cnt > hit_cnt * 3 + 3), keeping it in the
@@ -881,6 +1032,10 @@ impl<'a> Env<'a> {
         }
         // Counted on a miss only, as the kernel does.
         self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
+        // BPF_COMPLEXITY_LIMIT_STATES, for unprivileged programs only.
+        if !self.opts.privileged && seen > 64 {
+            return Ok(false);
+        }
         if !add {
             return Ok(false);
         }
@@ -889,6 +1044,7 @@ impl<'a> Env<'a> {
         let idx = self.explored.len();
         self.explored.push(Explored {
             st: self.cur.clone(),
+            pos: self.path.len().saturating_sub(1),
             branches: 1,
             hits: 0,
             misses: 0,
@@ -1024,9 +1180,21 @@ fn find_good_pkt_pointers(st: &mut VState, pkt: &RegState, range: i32) {
 
 /// Maps ids of an old state to ids of the current one (`check_ids`).
 #[derive(Default)]
-struct IdMap(Vec<(u32, u32)>);
+struct IdMap(Vec<(u32, u32)>, u32);
 
 impl IdMap {
+    /// `check_scalar_ids`: a scalar without an id gets a fresh one of its
+    /// own, so two unlinked scalars cannot map onto one linked pair.
+    fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
+        let mut fresh = || {
+            self.1 += 1;
+            0x8000_0000 | self.1
+        };
+        let old = if old == 0 { fresh() } else { old };
+        let cur = if cur == 0 { fresh() } else { cur };
+        self.check(old, cur)
+    }
+
     fn check(&mut self, old: u32, cur: u32) -> bool {
         if old == 0 && cur == 0 {
             return true;
@@ -1058,8 +1226,15 @@ fn range_within(old: &Scalar, cur: &Scalar) -> bool {
         && old.s32_max >= cur.s32_max
 }
 
-/// `regsafe`: every continuation safe from `old` is safe from `cur`.
-fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool {
+/// `regs_exact` for scalars: the same value, ids mapped.
+fn scalar_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    old.ty == cur.ty && old.val == cur.val && ids.check(old.id, cur.id)
+}
+
+/// `regsafe`: every continuation safe from `old` is safe from `cur`. An
+/// imprecise scalar in `old` matches any scalar (`all_precise`: an
+/// unprivileged program's scalars all are precise).
+fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, all_precise: bool) -> bool {
     if exact {
         return old.ty == cur.ty
             && old.val == cur.val
@@ -1077,9 +1252,15 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
         return false;
     }
     if old.ty == RegType::Scalar {
-        return range_within(&old.val, &cur.val)
-            && old.val.var_off.contains(cur.val.var_off)
-            && (old.id == 0 || ids.check(old.id, cur.id));
+        if scalar_exact(old, cur, ids) {
+            return true;
+        }
+        if !old.precise && !all_precise {
+            return true;
+        }
+        return ids.check_scalar(old.id, cur.id)
+            && range_within(&old.val, &cur.val)
+            && old.val.var_off.contains(cur.val.var_off);
     }
     old.maybe_null == cur.maybe_null
         && old.rdonly == cur.rdonly
@@ -1096,37 +1277,70 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
         && ids.check(old.ref_obj_id, cur.ref_obj_id)
 }
 
-fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap, exact: bool) -> bool {
+/// `scalar_reg_for_stack`: a full 8-byte scalar spill is that scalar; eight
+/// bytes of `STACK_MISC` (or never written, when uninitialised stack may be
+/// read) are an unknown imprecise scalar; anything else is not a scalar.
+fn scalar_for_stack(s: &StackSlot, allow_uninit: bool) -> Option<RegState> {
+    if s.ty.iter().all(|t| *t == SlotType::Spill) && s.spilled.is_scalar() {
+        return Some(s.spilled);
+    }
+    let misc = |t: &SlotType| *t == SlotType::Misc || (allow_uninit && *t == SlotType::Invalid);
+    if s.ty.iter().all(misc) {
+        return Some(RegState::unknown());
+    }
+    None
+}
+
+/// `stacksafe`: byte by byte, an old slot never written (or, with
+/// uninitialised stack readable, holding `STACK_MISC`) matches anything;
+/// otherwise the bytes must agree (`STACK_MISC` covers `STACK_ZERO`) and a
+/// spilled register must be `regsafe`.
+fn stacksafe(
+    old: &FuncState,
+    cur: &FuncState,
+    ids: &mut IdMap,
+    exact: bool,
+    allow_uninit: bool,
+    all_precise: bool,
+) -> bool {
     if exact {
         return old.stack.len() == cur.stack.len()
             && old.stack.iter().zip(&cur.stack).all(|(a, b)| {
-                a.ty == b.ty && (!a.is_spill() || regsafe(&a.spilled, &b.spilled, ids, true))
+                a.ty == b.ty
+                    && (!a.is_spill() || regsafe(&a.spilled, &b.spilled, ids, true, all_precise))
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
-        for j in 0..BPF_REG_SIZE {
+        let mut j = 0;
+        while j < BPF_REG_SIZE {
             let ot = os.ty[j];
-            if ot == SlotType::Invalid {
+            if ot == SlotType::Invalid || (allow_uninit && ot == SlotType::Misc) {
+                j += 1;
                 continue;
             }
             let Some(cs) = cur.stack.get(spi) else {
                 return false;
             };
+            if let (Some(o), Some(c)) = (
+                scalar_for_stack(os, allow_uninit),
+                scalar_for_stack(cs, allow_uninit),
+            ) {
+                if !regsafe(&o, &c, ids, false, all_precise) {
+                    return false;
+                }
+                break;
+            }
             let ct = cs.ty[j];
-            if ot == SlotType::Misc && ct == SlotType::Zero {
-                continue;
-            }
-            if ot != ct {
+            if !(ot == ct || ot == SlotType::Misc && ct == SlotType::Zero) {
                 return false;
             }
-        }
-        if os.is_spill() {
-            let Some(cs) = cur.stack.get(spi) else {
-                return false;
-            };
-            if !regsafe(&os.spilled, &cs.spilled, ids, false) {
+            if j == BPF_REG_SIZE - 1
+                && os.is_spill()
+                && !regsafe(&os.spilled, &cs.spilled, ids, false, all_precise)
+            {
                 return false;
             }
+            j += 1;
         }
     }
     true
@@ -1134,8 +1348,11 @@ fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap, exact: bool) -> 
 
 /// `states_equal`: `old` (fully explored, or an ancestor when `exact`)
 /// covers `cur`. Registers of the current frame outside `live` (never read
-/// before being written again) are not compared.
-fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
+/// before being written again) are not compared. Without precision
+/// tracking (`all_precise`) every scalar compares as precise; with it,
+/// uninitialised stack is readable (privileged) and compares as
+/// `STACK_MISC`.
+fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16, all_precise: bool) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -1145,6 +1362,7 @@ fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
             return false;
         }
     }
+    let allow_uninit = !all_precise;
     let last = old.frames.len() - 1;
     for (k, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if fo.callsite != fc.callsite {
@@ -1154,11 +1372,11 @@ fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
             if k == last && r < 10 && live & (1 << r) == 0 {
                 continue;
             }
-            if !regsafe(ro, rc, &mut ids, exact) {
+            if !regsafe(ro, rc, &mut ids, exact, all_precise) {
                 return false;
             }
         }
-        if !stacksafe(fo, fc, &mut ids, exact) {
+        if !stacksafe(fo, fc, &mut ids, exact, allow_uninit, all_precise) {
             return false;
         }
     }

@@ -43,6 +43,7 @@ pub mod error;
 pub mod explain;
 pub mod liveness;
 pub mod mem;
+mod precision;
 pub mod ptr;
 pub mod scalar;
 pub mod state;
