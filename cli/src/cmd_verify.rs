@@ -453,7 +453,7 @@ pub fn explanation_json(e: &Explanation) -> Value {
         })),
         "path": e.path.iter().map(|b| json!({
             "insn": b.site.insn, "text": b.site.text, "source": source_json(&b.site.source),
-            "taken": b.taken, "next": b.next, "condition": b.condition,
+            "taken": b.taken, "next": b.next, "condition": b.condition, "repeats": b.repeats,
         })).collect::<Vec<_>>(),
         "context": e.context.iter().map(site_json).collect::<Vec<_>>(),
         "suggestion": e.suggestion,

@@ -232,7 +232,7 @@ impl Cx<'_> {
         match self.insn(pc)? {
             Insn::Call(CallTarget::Helper(id)) => Some(
                 ironbpf_helpers::catalog::helper_name(*id as i64)
-                    .map_or(format!("helper #{id}"), |n| format!("bpf_{n}")),
+                    .map_or(format!("helper #{id}"), |n| if n.starts_with("bpf_") { n.to_string() } else { format!("bpf_{n}") }),
             ),
             Insn::Call(CallTarget::Local(_)) => Some("the bpf-to-bpf call".into()),
             _ => None,
@@ -1032,11 +1032,19 @@ impl Cx<'_> {
                 .and_then(|t| t.split_once(" goto"))
                 .map_or(site.text.clone(), |(c, _)| c.to_string());
             let condition = if taken { cond } else { format!("!({cond})") };
+            if let Some(prev) = out.last_mut() {
+                let prev: &mut PathBranch = prev;
+                if prev.site.insn == pc && prev.taken == taken {
+                    prev.repeats += 1;
+                    continue;
+                }
+            }
             out.push(PathBranch {
                 site,
                 taken,
                 next: next.insn as usize,
                 condition,
+                repeats: 1,
             });
         }
         // The last 8, keeping the root cause's.

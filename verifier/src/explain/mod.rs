@@ -89,6 +89,9 @@ pub struct PathBranch {
     /// The condition that held on the path, in words (`r4 > r3`,
     /// `!(r0 == 0)`).
     pub condition: String,
+    /// How many times in a row the path took this jump this way (a loop's
+    /// iterations are listed once).
+    pub repeats: u32,
 }
 
 /// The account of one rejection.

@@ -41,6 +41,9 @@ pub fn text(e: &Explanation) -> String {
                 "    insn {}: {} -> {dir}, on to insn {}",
                 b.site.insn, b.condition, b.next
             );
+            if b.repeats > 1 {
+                let _ = write!(o, " ({} times in a row)", b.repeats);
+            }
             if let Some(src) = &b.site.source {
                 let _ = write!(o, "  ({}:{})", src.file, src.line);
             }
@@ -77,7 +80,17 @@ pub fn kernel73(e: &Explanation) -> String {
     }
     for b in &e.path {
         let dir = if b.taken { "taken" } else { "not taken" };
-        let _ = writeln!(o, "  branch: {} -- {}: {dir}", site_line(&b.site), b.condition);
+        let times = if b.repeats > 1 {
+            format!(" ({} times)", b.repeats)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "  branch: {} -- {}: {dir}{times}",
+            site_line(&b.site),
+            b.condition
+        );
     }
     if let Some(at) = &e.at {
         let _ = writeln!(o, "  fails: {}", site_line(at));
