@@ -25,5 +25,6 @@ pub mod jitdiff;
 pub mod kernel;
 pub mod probe_helpers;
 pub mod runner;
+pub mod soundness;
 pub mod ubpf_helpers;
 pub mod vgen;

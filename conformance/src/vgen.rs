@@ -253,20 +253,25 @@ impl VProgram {
         o.privileged = self.privileged;
         o.strict_alignment = self.strict_alignment;
         o.log_level = log_level;
-        o.maps = VGEN_MAPS
-            .iter()
-            .map(|m| MapInfo {
-                name: m.name.into(),
-                map_type: m.map_type,
-                key_size: m.key_size,
-                value_size: m.value_size,
-                max_entries: m.max_entries,
-                map_flags: m.map_flags,
-                frozen_readonly: false,
-            })
-            .collect();
+        o.maps = vgen_map_infos();
         o
     }
+}
+
+/// The [`VGEN_MAPS`] as ironbpf's verifier sees them.
+pub fn vgen_map_infos() -> Vec<MapInfo> {
+    VGEN_MAPS
+        .iter()
+        .map(|m| MapInfo {
+            name: m.name.into(),
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            map_flags: m.map_flags,
+            frozen_readonly: false,
+        })
+        .collect()
 }
 
 /// Text lines with the slot index of each instruction kept as they are
@@ -1515,6 +1520,10 @@ pub struct RuleCounts {
     pub kernel_as_meant: u64,
     pub ironbpf_refused: u64,
     pub agreed: u64,
+    /// Refused by both where the kernel names the instruction (the rules
+    /// refused before the walk, such as `last insn is not an exit or jmp`,
+    /// have none: their `same_insn` means nothing).
+    pub insn_comparable: u64,
     pub same_insn: u64,
     pub same_message: u64,
 }
@@ -1549,6 +1558,10 @@ pub struct VDiffSummary {
     pub message_misses: Vec<VCase>,
     /// Programs whose logs differ (the first two per rule).
     pub log_misses: Vec<VCase>,
+    /// Programs the kernel accepted and ironbpf refused that break memory
+    /// safety when run (see [`crate::soundness::violation_of`]): the
+    /// kernel's error, not ironbpf's. (seed, the violation.)
+    pub kernel_departures: Vec<(u64, String)>,
 }
 
 fn pct(n: u64, of: u64) -> f64 {
@@ -1576,6 +1589,7 @@ impl VDiffSummary {
         e.ironbpf_refused += u64::from(!c.ours.accepted);
         e.kernel_as_meant += u64::from(as_meant.is_ok());
         e.agreed += u64::from(c.same_verdict());
+        e.insn_comparable += u64::from(c.insn_comparable());
         e.same_insn += u64::from(c.same_insn());
         e.same_message += u64::from(c.same_message());
         if let Err(why) = as_meant {
@@ -1616,15 +1630,42 @@ impl VDiffSummary {
         }
         if c.same_verdict() {
             self.agreed += 1;
+        } else if let Some(v) = kernel_departure(&c) {
+            self.kernel_departures.push((c.program.seed, v));
         } else if self.disagreed.len() < keep_disagreements {
             self.disagreed.push(c);
         }
     }
 
-    /// Programs whose verdicts differ.
+    /// Programs whose verdicts differ, but for the known kernel departures.
     pub fn disagreed_count(&self) -> u64 {
-        self.total - self.agreed
+        self.total - self.agreed - self.kernel_departures.len() as u64
     }
+}
+
+/// Runs on random inputs per program the kernel accepted and ironbpf
+/// refused, to find whether it breaks memory safety.
+const DEPARTURE_RUNS: u32 = 32;
+
+/// Whether `c` is a kernel departure: the kernel accepted what ironbpf
+/// refused, and the program does break memory safety in the checked
+/// interpreter (the kernel accepted an unsafe program; ironbpf was right
+/// to refuse it). `Some` holds the violation.
+pub fn kernel_departure(c: &VCase) -> Option<String> {
+    if !c.kernel.accepted || c.ours.accepted {
+        return None;
+    }
+    let p = &c.program;
+    crate::soundness::violation_of(
+        &p.insns,
+        p.prog_type,
+        &vgen_map_infos(),
+        p.seed,
+        DEPARTURE_RUNS,
+    )
+    .ok()
+    .flatten()
+    .map(|v| v.to_string())
 }
 
 impl fmt::Display for VDiffSummary {
@@ -1638,12 +1679,22 @@ impl fmt::Display for VDiffSummary {
             pct(self.kernel_refused, self.total),
             self.ironbpf_refused
         )?;
-        writeln!(
-            f,
-            "{} agreed, {} disagreed",
-            self.agreed,
-            self.disagreed_count()
-        )?;
+        if self.kernel_departures.is_empty() {
+            writeln!(
+                f,
+                "{} agreed, {} disagreed",
+                self.agreed,
+                self.disagreed_count()
+            )?;
+        } else {
+            writeln!(
+                f,
+                "{} agreed, {} disagreed, {} known kernel departures (the kernel accepted a program that breaks memory safety when run; ironbpf refused it)",
+                self.agreed,
+                self.disagreed_count(),
+                self.kernel_departures.len()
+            )?;
+        }
         write!(
             f,
             "same insn {:.1}% (of the {} both refused where the kernel names one), same message {:.1}% (of the {} both refused), same log {:.1}% (of all {})",
