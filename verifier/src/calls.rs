@@ -702,29 +702,35 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// `get_constant_map_key`: the key on the stack, if a known constant.
+    /// `get_constant_map_key`: the key on the stack, if a known constant
+    /// (privileged loaders only): `key_size` zero bytes (`STACK_ZERO`) from
+    /// the key's first byte to its slot's top, or a spilled constant scalar
+    /// of exactly `key_size` bytes starting there.
     fn constant_map_key(&self, r: usize, key_size: u32) -> Option<u64> {
+        if !self.opts.privileged {
+            return None;
+        }
         let reg = self.cur.reg(r);
         if reg.ty != RegType::Stack || !reg.val.var_off.is_const() {
             return None;
         }
         let off = reg.off as i64 + reg.val.var_off.value as i64;
         let fr = self.cur.frames.get(reg.frameno as usize)?;
-        let (spi, _) = byte_pos(off);
+        let (spi, j) = byte_pos(off);
         let slot = fr.stack.get(spi)?;
-        if slot.is_spill() && off.rem_euclid(8) == 0 {
-            let n = slot
-                .ty
-                .iter()
-                .rev()
-                .take_while(|t| **t == SlotType::Spill)
-                .count();
-            if n as u32 == key_size {
-                return slot.spilled.const_value();
-            }
+        // Bytes from the key's first one (index j) up to the slot's top
+        // (index 0), as the kernel counts them.
+        let run = |t: SlotType| slot.ty[..=j].iter().rev().take_while(|x| **x == t).count();
+        if run(SlotType::Zero) as u32 >= key_size {
+            return Some(0);
+        }
+        if !slot.is_spill() || !slot.spilled.is_scalar() {
             return None;
         }
-        None
+        if run(SlotType::Spill) as u32 != key_size {
+            return None;
+        }
+        slot.spilled.const_value()
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.

@@ -231,15 +231,14 @@ impl Env<'_> {
             return self.adjust_ptr(op, width, d, &dr, &sr, false);
         }
         let is64 = width == Width::W64;
+        // Where the kernel does not track the op (division, modulo, a
+        // shift by a register), the result is unknown in all 64 bits, even
+        // for a 32-bit op: `adjust_scalar_min_max_vals` returns before its
+        // zero-extension (`w6 s%= 5 ; R6=scalar()` in the 6.18 log).
         let v = if alu::is_safe_to_compute(op, is64, &sr.val) {
             alu::scalar_alu(op, is64, &dr.val, &sr.val)
         } else {
-            let mut u = Scalar::unknown();
-            if !is64 {
-                u.zext32();
-                u.sync();
-            }
-            u
+            Scalar::unknown()
         };
         *self.cur.reg_mut(d) = RegState::scalar(v);
         Ok(())

@@ -258,7 +258,7 @@ fn a_packet_read_past_the_checked_range_says_so_in_two_lines() {
             privileged: true,
             text: "r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 8\nif r4 > r3 goto +1\nr0 = *(u32 *)(r2 +5)\nr0 = 2\nexit",
             want: &[
-                "invalid access to packet, off=5 size=4, R2(id=0,off=0,r=8)",
+                "invalid access to packet, off=5 size=4, R2(id=0,off=5,r=8)",
                 "R2 offset is outside of the packet",
             ],
             insn: 5,
