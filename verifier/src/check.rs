@@ -98,6 +98,8 @@ pub(crate) struct Env<'a> {
     pub safe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
     live: Vec<u16>,
+    /// Stack slots live before each instruction (`liveness::live_stack_before`).
+    live_stack: Vec<u64>,
     /// States remembered and not forgotten.
     stored: u64,
     /// The last instruction returned from a callee.
@@ -143,6 +145,7 @@ impl<'a> Env<'a> {
             }
         }
         let nsub = cfg.subprogs.len();
+        let live_stack = crate::liveness::live_stack_before(&decoded, nsub);
         let mut main = FuncState::new(0, 0, 0);
         main.regs[1] = RegState::pointer(RegType::Ctx);
         let mut maps = opts.maps.clone();
@@ -191,6 +194,7 @@ impl<'a> Env<'a> {
             consts: vec![ConstTrack::Unseen; n],
             taken: vec![(false, false); n],
             safe_access: vec![false; n],
+            live_stack,
             live,
             stored: 0,
             returned: false,
@@ -979,14 +983,15 @@ impl<'a> Env<'a> {
         for i in list {
             let e = &self.explored[i];
             if e.branches == 0 {
-                if states_equal(&e.st, &self.cur, false, self.live[pc], all_precise) {
+                let live = (self.live[pc], self.live_stack[pc]);
+                if states_equal(&e.st, &self.cur, false, live, all_precise) {
                     self.explored[i].hits += 1;
                     self.reached[pc] = true;
                     self.propagate_precision(i);
                     return Ok(true);
                 }
             } else if is_ancestor(&self.explored, self.cur_parent, i)
-                && states_equal(&e.st, &self.cur, true, u16::MAX, all_precise)
+                && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
             {
                 let none = Scratch::default();
                 let mut cur = String::new();
@@ -1302,6 +1307,7 @@ fn stacksafe(
     exact: bool,
     allow_uninit: bool,
     all_precise: bool,
+    live_stack: u64,
 ) -> bool {
     if exact {
         return old.stack.len() == cur.stack.len()
@@ -1311,6 +1317,10 @@ fn stacksafe(
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
+        if spi < 64 && live_stack & (1u64 << spi) == 0 {
+            // Overwritten before any read on every path from here.
+            continue;
+        }
         let mut j = 0;
         while j < BPF_REG_SIZE {
             let ot = os.ty[j];
@@ -1352,7 +1362,13 @@ fn stacksafe(
 /// tracking (`all_precise`) every scalar compares as precise; with it,
 /// uninitialised stack is readable (privileged) and compares as
 /// `STACK_MISC`.
-fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16, all_precise: bool) -> bool {
+fn states_equal(
+    old: &VState,
+    cur: &VState,
+    exact: bool,
+    (live, live_stack): (u16, u64),
+    all_precise: bool,
+) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -1376,7 +1392,8 @@ fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16, all_precise:
                 return false;
             }
         }
-        if !stacksafe(fo, fc, &mut ids, exact, allow_uninit, all_precise) {
+        let live_stack = if k == last { live_stack } else { u64::MAX };
+        if !stacksafe(fo, fc, &mut ids, exact, allow_uninit, all_precise, live_stack) {
             return false;
         }
     }

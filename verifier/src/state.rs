@@ -450,19 +450,8 @@ impl FuncState {
                 if r.ty == RegType::Scalar && (r.precise || scratch.all_precise) {
                     out.push('P');
                 }
-                if r.ty == RegType::Scalar {
-                    if r.val.var_off.is_const() {
-                        let _ = write!(out, "{}", r.val.var_off.value as i64);
-                    } else {
-                        out.push_str(&{
-                            let mut t = String::new();
-                            r.write(&mut t, self.frameno, maps);
-                            t.trim_start_matches("scalar").to_string()
-                        });
-                    }
-                } else {
-                    r.write(out, self.frameno, maps);
-                }
+                // `print_reg_state`, as for a register.
+                r.write(out, self.frameno, maps);
             } else {
                 for t in s.ty {
                     out.push(t.ch());
