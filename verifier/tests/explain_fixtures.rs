@@ -140,7 +140,8 @@ fn variable_offset_into_map_value_without_bound() {
     let cause = e.root_cause.as_ref().unwrap();
     assert!(cause.site.text.contains("+="), "the add: {}", show(&e));
     assert!(
-        e.suggestion.contains("bound the index before the add at line 23"),
+        e.suggestion
+            .contains("bound the index before the add at line 23: `if (idx > 63) return 0;`"),
         "{}",
         show(&e)
     );
@@ -195,6 +196,11 @@ fn ringbuf_record_not_submitted_on_one_path() {
     assert_eq!(at_line(&e), 26, "the exit\n{}", show(&e));
     assert_eq!(cause_line(&e), 17, "the reserve\n{}", show(&e));
     assert!(e.suggestion.contains("bpf_ringbuf_submit()"), "{}", show(&e));
+    assert!(
+        e.suggestion.contains("leaves through the branch at line 20"),
+        "{}",
+        show(&e)
+    );
     // The path goes through the early return's branch, taken.
     assert!(
         e.path.iter().any(|b| b

@@ -13,6 +13,7 @@ use ironbpf_isa::{CallTarget, Insn, RawInsn};
 
 struct Cx<'a> {
     insns: &'a [RawInsn],
+    maps: &'a [crate::MapInfo],
     prog: Prog,
     rej: &'a Rejection,
     steps: &'a [TraceStep],
@@ -45,6 +46,7 @@ impl Found {
 /// structure checks).
 pub fn explain_with_trace(
     insns: &[RawInsn],
+    maps: &[crate::MapInfo],
     rej: &Rejection,
     steps: &[TraceStep],
     lines: &[Option<SourceLine>],
@@ -65,12 +67,23 @@ pub fn explain_with_trace(
     }
     let cx = Cx {
         insns,
+        maps,
         prog: Prog { decoded },
         rej,
         steps,
         lines,
     };
-    let at_insn = rej.insn.or_else(|| kind_insn(&rej.kind));
+    let at_insn = rej.insn.or_else(|| kind_insn(&rej.kind)).or_else(|| {
+        // A call chain's stack: the first bpf-to-bpf call stacks the frames.
+        matches!(rej.kind, K::StackTooLarge { .. })
+            .then(|| {
+                cx.prog
+                    .decoded
+                    .iter()
+                    .position(|i| matches!(i, Some(Insn::Call(CallTarget::Local(_)))))
+            })
+            .flatten()
+    });
     let mut f = cx.analyse();
     if f.reason.is_empty() {
         f.reason = rej.message.lines().last().unwrap_or("").to_string();
@@ -82,6 +95,19 @@ pub fn explain_with_trace(
         what,
     });
     let path = cx.branches(root_cause.as_ref().map(|c| c.site.insn));
+    if f.code == "E-REF-LEAK" {
+        // The last branch after the acquire is the one that skips the
+        // release.
+        let acq = root_cause.as_ref().map_or(0, |c| c.site.insn);
+        if let Some(b) = path.iter().rev().find(|b| b.site.insn > acq) {
+            f.suggestion.push_str(&format!(
+                "; this path leaves through the branch at {} ({}, {}) without releasing it",
+                b.site.place(),
+                b.condition,
+                if b.taken { "taken" } else { "not taken" }
+            ));
+        }
+    }
     let context = cx.context();
     let title = match &f.subject {
         Some(s) => format!("{} ({s})", info.title),
@@ -249,6 +275,16 @@ impl Cx<'_> {
         }
     }
 
+    /// The instruction that last wrote `reg` before the failing step (no
+    /// copies followed).
+    fn def_insn(&self, reg: usize) -> Option<usize> {
+        let k = self.last()?;
+        match trace::def_of(&self.prog, self.steps, k, reg) {
+            Origin::Written(j) | Origin::Clobbered(j) => Some(self.step_insn(j)),
+            Origin::Never => None,
+        }
+    }
+
     fn analyse(&self) -> Found {
         let at = self.at();
         let here = self.place(at);
@@ -380,7 +416,7 @@ impl Cx<'_> {
                     .map_or("a pointer".into(), |b| reg_words(b.reg(r)));
                 f.reason = format!("r{r} is {w}, and an unprivileged program may not let it escape into {into}");
                 if *into == "the return value" {
-                    let (ci, _) = self.origin_insn(0).unwrap_or((at, Origin::Never));
+                    let ci = self.def_insn(0).unwrap_or(at);
                     f.cause = Some((ci, "puts a pointer in r0".into()));
                     f.suggestion = "return a number (0, 1, a length), not a pointer; unprivileged programs may not leak addresses".into();
                 } else {
@@ -740,7 +776,21 @@ impl Cx<'_> {
             _ => 0,
         };
         let fixed = reg.off as i64 + insn_off;
-        let ok = oob.map(|(_, size, limit)| limit - size - fixed);
+        let access = match self.insn(at) {
+            Some(
+                Insn::Load { size, .. }
+                | Insn::Store { size, .. }
+                | Insn::StoreReg { size, .. }
+                | Insn::Atomic { size, .. },
+            ) => size.bytes() as i64,
+            _ => 1,
+        };
+        let value_size = (map && reg.ty == RegType::MapValue)
+            .then(|| self.maps.get(reg.map as usize).map(|m| m.value_size as i64))
+            .flatten();
+        let ok = oob
+            .map(|(_, size, limit)| limit - size - fixed)
+            .or(value_size.map(|vs| vs - access - fixed));
         f.reason = match oob {
             Some((o, size, limit)) => format!(
                 "r{r} points into a {region} of {limit} bytes at offset {fixed} plus an index in [{}, {}]; the {size}-byte access may reach byte {} (the index may be at most {})",

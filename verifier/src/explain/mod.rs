@@ -136,13 +136,13 @@ pub fn explain(
     lines: &[Option<SourceLine>],
 ) -> Explanation {
     // A path past the complexity limit is long: the last steps suffice.
-    const KEEP: usize = 100_000;
+    const KEEP: usize = 20_000;
     let steps = if rej.path.is_empty() {
         Vec::new()
     } else {
         crate::replay_path(insns, opts, desc, &rej.path, KEEP).unwrap_or_default()
     };
-    explain_with_trace(insns, rej, &steps, lines)
+    explain_with_trace(insns, &opts.maps, rej, &steps, lines)
 }
 
 /// Per-slot source lines from sparse line-info records (`(insn, line)`
