@@ -1238,13 +1238,31 @@ pub fn insn_named_in(line: &str) -> Option<usize> {
     })
 }
 
+/// Errors the kernel finds in the whole program, before its walk (the
+/// CFG and structure checks) or after it (the combined stack of a call
+/// chain): the instruction they are at is the one the line names, if any,
+/// not the last one the log printed (at level 2 the walk is all printed).
+const WHOLE_PROGRAM_ERRORS: &[&str] = &[
+    "combined stack size of ",
+    "last insn is not an exit or jmp",
+    "unknown opcode ",
+    "jump out of range from insn ",
+    "back-edge from insn ",
+    "unreachable insn ",
+    "jump into the middle of ldimm64 insn ",
+    "loading/calling other bpf or kernel functions are allowed for",
+];
+
 fn kernel_verdict(out: LoadOutcome) -> KernelVerdict {
     let accepted = out.accepted();
+    let line = out.first_error_line.as_deref().unwrap_or("");
+    let whole_program = WHOLE_PROGRAM_ERRORS.iter().any(|p| line.starts_with(p));
     let error_insn = if accepted {
         None
+    } else if whole_program {
+        insn_named_in(line)
     } else {
-        out.error_insn
-            .or_else(|| out.first_error_line.as_deref().and_then(insn_named_in))
+        out.error_insn.or_else(|| insn_named_in(line))
     };
     KernelVerdict {
         accepted,

@@ -710,7 +710,19 @@ impl Env<'_> {
             }
             (reg.val.smin + off, reg.val.smax + off + size)
         };
-        let bad = min_off < -(MAX_BPF_STACK as i64) || max_off > 0 || size < 0 || min_off >= 0;
+        // `check_stack_slot_within_bounds`: an unprivileged read may not go
+        // below the stack the frame has allocated (written or read) so far.
+        let frame = reg.frameno as usize;
+        let min_valid = if t == Access::Write || self.opts.privileged {
+            -(MAX_BPF_STACK as i64)
+        } else {
+            -(self
+                .cur
+                .frames
+                .get(frame)
+                .map_or(0, |f| f.allocated_stack()) as i64)
+        };
+        let bad = min_off < min_valid || max_off > 0 || size < 0 || min_off >= 0;
         if bad {
             let msg = if reg.val.var_off.is_const() {
                 format!("invalid{extra} stack R{r} off={off} size={size}")
@@ -720,9 +732,15 @@ impl Env<'_> {
                     reg.val.var_off
                 )
             };
-            return Err(self.reject(RejectionKind::StackOutOfBounds { off: min_off, size }, msg));
+            // Inside the 512 bytes, below what was allocated: bytes never
+            // written, the kernel's words for it notwithstanding.
+            let kind = if min_off >= -(MAX_BPF_STACK as i64) && max_off <= 0 && size >= 0 && min_off < 0 {
+                RejectionKind::UninitStack { off: min_off, size }
+            } else {
+                RejectionKind::StackOutOfBounds { off: min_off, size }
+            };
+            return Err(self.reject(kind, msg));
         }
-        let frame = reg.frameno as usize;
         let need = (-min_off) as usize;
         if let Some(fr) = self.cur.frames.get_mut(frame) {
             fr.grow_stack(need);

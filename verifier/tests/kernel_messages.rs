@@ -281,3 +281,18 @@ fn an_infinite_loop_is_named_at_its_instruction() {
         },
     );
 }
+
+#[test]
+fn an_unprivileged_read_below_the_allocated_stack_is_out_of_bounds() {
+    check(
+        "an_unprivileged_read_below_the_allocated_stack_is_out_of_bounds",
+        &Case {
+            prog_type: ProgTypeId::SocketFilter,
+            privileged: false,
+            text: "r0 = *(u64 *)(r10 -8)\nr0 = 0\nexit",
+            want: &["invalid read from stack R10 off=-8 size=8"],
+            insn: 0,
+            with_map: false,
+        },
+    );
+}
