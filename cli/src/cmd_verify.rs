@@ -358,7 +358,10 @@ fn write_cfg(path: &std::path::Path, dot: &str, many: bool, prog: &str) -> Resul
     if !svg {
         std::fs::write(&path, dot)
             .map_err(|e| Failure::usage(format!("--cfg {}: {e}", path.display())))?;
-        return Ok(format!("wrote the control-flow graph to {}", path.display()));
+        return Ok(format!(
+            "wrote the control-flow graph to {}",
+            path.display()
+        ));
     }
     use std::io::Write as _;
     let child = std::process::Command::new("dot")
@@ -374,11 +377,11 @@ fn write_cfg(path: &std::path::Path, dot: &str, many: bool, prog: &str) -> Resul
             let dp = path.with_extension("dot");
             std::fs::write(&dp, dot)
                 .map_err(|e| Failure::usage(format!("--cfg {}: {e}", dp.display())))?;
-            return Err(Failure::usage(format!(
-                "--cfg {}: Graphviz's `dot` is not installed: install graphviz (apt-get install graphviz) to render SVG; the graph is in {}",
+            return Ok(format!(
+                "--cfg {}: Graphviz's `dot` is not installed: install graphviz (apt-get install graphviz) to render SVG; wrote the graph as DOT to {}",
                 path.display(),
                 dp.display()
-            )));
+            ));
         }
     };
     if let Some(mut stdin) = child.stdin.take() {
@@ -396,7 +399,10 @@ fn write_cfg(path: &std::path::Path, dot: &str, many: bool, prog: &str) -> Resul
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    Ok(format!("wrote the control-flow graph to {}", path.display()))
+    Ok(format!(
+        "wrote the control-flow graph to {}",
+        path.display()
+    ))
 }
 
 /// The statistics line after the log.
@@ -448,6 +454,7 @@ pub fn explanation_json(e: &Explanation) -> Value {
         "at": e.at.as_ref().map(site_json),
         "subject": e.subject,
         "reason": e.reason,
+        "state": e.state,
         "root_cause": e.root_cause.as_ref().map(|c| json!({
             "insn": c.site.insn, "text": c.site.text, "source": source_json(&c.site.source), "what": c.what,
         })),

@@ -27,7 +27,10 @@ pub fn expected_category(rule: Rule) -> &'static str {
         CtxOutOfRange | CtxReadOnlyWrite | CtxStoreImm => "context-access",
         MisalignedStack | MisalignedStrict => "alignment",
         MapValueOutOfBounds | MapValueVarOffset | MapValueIndexOffByOne => "map-value-bounds",
-        StackVarOffset | StackOutOfBounds | PartialPointerFill | CombinedStackTooLarge
+        StackVarOffset
+        | StackOutOfBounds
+        | PartialPointerFill
+        | CombinedStackTooLarge
         | FramePointerWrite => "stack",
         ScalarDeref => "invalid-dereference",
         BadReturnValue => "return-value",

@@ -113,7 +113,12 @@ fn packet_bound_one_byte_short() {
     let (_, e) = explained("packet_short", true);
     assert_eq!(e.code, "E-PKT-BOUNDS", "{}", show(&e));
     assert_eq!(at_line(&e), 12, "{}", show(&e));
-    assert_eq!(cause_line(&e), 10, "the check proving 13 bytes\n{}", show(&e));
+    assert_eq!(
+        cause_line(&e),
+        10,
+        "the check proving 13 bytes\n{}",
+        show(&e)
+    );
     assert!(
         e.reason
             .contains("reaches byte 14 of a packet proven 13 bytes long"),
@@ -126,7 +131,10 @@ fn packet_bound_one_byte_short() {
         show(&e)
     );
     // The check is on the path, fallen through.
-    assert!(e.path.iter().any(|b| b.site.insn == e.root_cause.as_ref().unwrap().site.insn && !b.taken));
+    assert!(e
+        .path
+        .iter()
+        .any(|b| b.site.insn == e.root_cause.as_ref().unwrap().site.insn && !b.taken));
 }
 
 #[test]
@@ -151,7 +159,12 @@ fn variable_offset_into_map_value_without_bound() {
 fn uninitialised_buffer_passed_to_helper() {
     let (_, e) = explained("uninit_buffer", false);
     assert_eq!(e.code, "E-UNINIT-STACK", "{}", show(&e));
-    assert_eq!(at_line(&e), 22, "the bpf_map_update_elem call\n{}", show(&e));
+    assert_eq!(
+        at_line(&e),
+        22,
+        "the bpf_map_update_elem call\n{}",
+        show(&e)
+    );
     // The instruction that points r3 at the buffer (clang emits it with the
     // key's line).
     assert_eq!(cause_line(&e), 20, "{}", show(&e));
@@ -170,7 +183,11 @@ fn loop_the_verifier_cannot_bound() {
     assert_eq!(e.code, "E-LOOP-UNBOUNDED", "{}", show(&e));
     assert_eq!(e.category, "loop");
     assert_eq!(cause_line(&e), 8, "the while's back edge\n{}", show(&e));
-    assert!(e.suggestion.contains("bound the loop at line 8"), "{}", show(&e));
+    assert!(
+        e.suggestion.contains("bound the loop at line 8"),
+        "{}",
+        show(&e)
+    );
     // The iterations are listed once, with their count.
     assert!(e.path.iter().any(|b| b.repeats > 100), "{}", show(&e));
     // Unprivileged, the same loop is a back-edge.
@@ -185,7 +202,11 @@ fn pointer_stored_into_map() {
     assert_eq!(e.code, "E-PTR-LEAK", "{}", show(&e));
     assert_eq!(at_line(&e), 19, "{}", show(&e));
     assert_eq!(cause_line(&e), 19, "{}", show(&e));
-    assert!(e.suggestion.contains("at line 19, store a number"), "{}", show(&e));
+    assert!(
+        e.suggestion.contains("at line 19, store a number"),
+        "{}",
+        show(&e)
+    );
 }
 
 #[test]
@@ -195,20 +216,22 @@ fn ringbuf_record_not_submitted_on_one_path() {
     assert_eq!(e.category, "reference-leak");
     assert_eq!(at_line(&e), 26, "the exit\n{}", show(&e));
     assert_eq!(cause_line(&e), 17, "the reserve\n{}", show(&e));
-    assert!(e.suggestion.contains("bpf_ringbuf_submit()"), "{}", show(&e));
     assert!(
-        e.suggestion.contains("leaves through the branch at line 20"),
+        e.suggestion.contains("bpf_ringbuf_submit()"),
+        "{}",
+        show(&e)
+    );
+    assert!(
+        e.suggestion
+            .contains("leaves through the branch at line 20"),
         "{}",
         show(&e)
     );
     // The path goes through the early return's branch, taken.
     assert!(
-        e.path.iter().any(|b| b
-            .site
-            .source
-            .as_ref()
-            .is_some_and(|s| s.line == 20)
-            && b.taken),
+        e.path
+            .iter()
+            .any(|b| b.site.source.as_ref().is_some_and(|s| s.line == 20) && b.taken),
         "{}",
         show(&e)
     );
@@ -222,7 +245,8 @@ fn context_field_the_type_may_not_write() {
     assert_eq!(cause_line(&e), 9, "{}", show(&e));
     assert!(e.reason.contains("offset 8"), "{}", show(&e));
     assert!(
-        e.suggestion.contains("may not write the context field at offset 8 (line 9)"),
+        e.suggestion
+            .contains("may not write the context field at offset 8 (line 9)"),
         "{}",
         show(&e)
     );
@@ -232,13 +256,24 @@ fn context_field_the_type_may_not_write() {
 fn without_line_info_every_part_but_the_source() {
     let (l, _) = explained("null_check", true);
     let desc = ProgTypeDesc::builtin(l.opts.prog_type);
-    let rej = verify_with_desc(&l.insns, &l.opts, desc).result.unwrap_err();
+    let rej = verify_with_desc(&l.insns, &l.opts, desc)
+        .result
+        .unwrap_err();
     let e = explain(&l.insns, &l.opts, desc, &rej, &[]);
     assert_eq!(e.code, "E-NULL-DEREF");
     assert!(e.at.as_ref().unwrap().source.is_none());
     let c = e.root_cause.as_ref().unwrap();
-    assert!(c.site.text.contains("call bpf_map_lookup_elem"), "{}", show(&e));
-    assert!(e.suggestion.contains("right after bpf_map_lookup_elem at insn"), "{}", show(&e));
+    assert!(
+        c.site.text.contains("call bpf_map_lookup_elem"),
+        "{}",
+        show(&e)
+    );
+    assert!(
+        e.suggestion
+            .contains("right after bpf_map_lookup_elem at insn"),
+        "{}",
+        show(&e)
+    );
 }
 
 #[test]
@@ -318,13 +353,13 @@ fn cfg_svg_names_the_failing_block() {
         .collect();
     let at = e.at.as_ref().unwrap().insn;
     assert!(
-        texts.iter().any(|t| t.contains("FAILS at insn") && t.contains(&at.to_string())),
+        texts
+            .iter()
+            .any(|t| t.contains("FAILS at insn") && t.contains(&at.to_string())),
         "the failing block's label: {texts:?}"
     );
     assert!(
-        texts
-            .iter()
-            .any(|t| t.contains("packet_short.c:12")),
+        texts.iter().any(|t| t.contains("packet_short.c:12")),
         "source lines in the blocks: {texts:?}"
     );
 }

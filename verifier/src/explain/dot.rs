@@ -28,7 +28,11 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
         let mut pc = 0;
         while pc < n {
             let d = Insn::decode(&insns[pc..], pc).ok();
-            let w = if matches!(d, Some(Insn::LdImm64 { .. })) { 2 } else { 1 };
+            let w = if matches!(d, Some(Insn::LdImm64 { .. })) {
+                2
+            } else {
+                1
+            };
             v[pc] = d;
             pc += w;
         }
@@ -101,7 +105,12 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
     let mut edges = Vec::new();
     for (bi, b) in out.iter().enumerate() {
         let last = dec[b.end];
-        let fall = b.end + if matches!(last, Some(Insn::LdImm64 { .. })) { 2 } else { 1 };
+        let fall = b.end
+            + if matches!(last, Some(Insn::LdImm64 { .. })) {
+                2
+            } else {
+                1
+            };
         match last {
             Some(Insn::Exit) => {}
             Some(Insn::Ja { off }) => {
@@ -172,7 +181,10 @@ pub fn cfg_dot(
     let cause_pc = expl.and_then(|e| e.root_cause.as_ref().map(|c| c.site.insn));
     let mut o = String::new();
     let _ = writeln!(o, "digraph cfg {{");
-    let _ = writeln!(o, "  node [shape=box, fontname=\"monospace\", fontsize=10];");
+    let _ = writeln!(
+        o,
+        "  node [shape=box, fontname=\"monospace\", fontsize=10];"
+    );
     let _ = writeln!(o, "  edge [fontname=\"monospace\", fontsize=9];");
     if let Some(e) = expl {
         let _ = writeln!(
@@ -198,7 +210,8 @@ pub fn cfg_dot(
                 let d = Insn::decode(&insns[pc..], pc).ok();
                 if let Some(src) = lines.get(pc).cloned().flatten() {
                     if last_line != Some((src.file.clone(), src.line)) {
-                        let _ = writeln!(label, "// {}:{}: {}", src.file, src.line, src.text.trim());
+                        let _ =
+                            writeln!(label, "// {}:{}: {}", src.file, src.line, src.text.trim());
                         last_line = Some((src.file.clone(), src.line));
                     }
                 }
@@ -214,12 +227,24 @@ pub fn cfg_dot(
                     ""
                 };
                 let _ = writeln!(label, "{text}{mark}");
-                pc += if matches!(d, Some(Insn::LdImm64 { .. })) { 2 } else { 1 };
+                pc += if matches!(d, Some(Insn::LdImm64 { .. })) {
+                    2
+                } else {
+                    1
+                };
             }
             let failing = fail_pc.is_some_and(|f| b.start <= f && f <= b.end);
             if failing {
                 if let Some(e) = expl {
-                    let _ = writeln!(label, "FAILS at insn {}: {}", fail_pc.unwrap_or(0), e.reason);
+                    let _ = writeln!(
+                        label,
+                        "FAILS at insn {}: {}",
+                        fail_pc.unwrap_or(0),
+                        e.reason
+                    );
+                    if let Some(st) = &e.state {
+                        let _ = writeln!(label, "state: {st}");
+                    }
                 }
             }
             let style = if failing {
@@ -254,12 +279,18 @@ pub fn cfg_dot(
             if let Some(Insn::Call(CallTarget::Local(imm))) = d {
                 let t = pc as i64 + imm as i64 + 1;
                 if let Some(tb) = (t >= 0).then(|| of(t as usize)).flatten() {
-                    let hot = path.windows(2).any(|w| w[0] as usize == pc && w[1] as i64 == t);
+                    let hot = path
+                        .windows(2)
+                        .any(|w| w[0] as usize == pc && w[1] as i64 == t);
                     let c = if hot { ", color=red, penwidth=3" } else { "" };
                     let _ = writeln!(o, "  b{bi} -> b{tb} [style=dashed, label=\"call\"{c}];");
                 }
             }
-            pc += if matches!(d, Some(Insn::LdImm64 { .. })) { 2 } else { 1 };
+            pc += if matches!(d, Some(Insn::LdImm64 { .. })) {
+                2
+            } else {
+                1
+            };
         }
     }
     let _ = writeln!(o, "}}");

@@ -109,6 +109,19 @@ pub fn explain_with_trace(
         }
     }
     let context = cx.context();
+    let state = f
+        .subject
+        .as_deref()
+        .and_then(|s| s.strip_prefix('r'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .filter(|&r| r <= 10)
+        .and_then(|r| {
+            let st = &steps.last()?.before;
+            let mut out = format!("R{r}=");
+            st.reg(r)
+                .write(&mut out, st.frames.len().saturating_sub(1) as u32, maps);
+            Some(out)
+        });
     let title = match &f.subject {
         Some(s) => format!("{} ({s})", info.title),
         None => info.title.to_string(),
@@ -121,6 +134,7 @@ pub fn explain_with_trace(
         at,
         subject: f.subject,
         reason: f.reason,
+        state,
         root_cause,
         path,
         context,
@@ -217,8 +231,7 @@ impl Cx<'_> {
         let text = match self.prog.decoded.get(insn).and_then(|i| i.as_ref()) {
             Some(i) => {
                 let l = ironbpf_isa::format_log_line(insn, i, self.insns[insn].code);
-                l.split_once(") ")
-                    .map_or(l.clone(), |(_, t)| t.to_string())
+                l.split_once(") ").map_or(l.clone(), |(_, t)| t.to_string())
             }
             None => "(not an instruction)".into(),
         };
@@ -247,7 +260,10 @@ impl Cx<'_> {
     }
 
     fn at(&self) -> usize {
-        self.rej.insn.or_else(|| kind_insn(&self.rej.kind)).unwrap_or(0)
+        self.rej
+            .insn
+            .or_else(|| kind_insn(&self.rej.kind))
+            .unwrap_or(0)
     }
 
     fn step_insn(&self, j: usize) -> usize {
@@ -256,10 +272,18 @@ impl Cx<'_> {
 
     fn helper_at(&self, pc: usize) -> Option<String> {
         match self.insn(pc)? {
-            Insn::Call(CallTarget::Helper(id)) => Some(
-                ironbpf_helpers::catalog::helper_name(*id as i64)
-                    .map_or(format!("helper #{id}"), |n| if n.starts_with("bpf_") { n.to_string() } else { format!("bpf_{n}") }),
-            ),
+            Insn::Call(CallTarget::Helper(id)) => {
+                Some(ironbpf_helpers::catalog::helper_name(*id as i64).map_or(
+                    format!("helper #{id}"),
+                    |n| {
+                        if n.starts_with("bpf_") {
+                            n.to_string()
+                        } else {
+                            format!("bpf_{n}")
+                        }
+                    },
+                ))
+            }
             Insn::Call(CallTarget::Local(_)) => Some("the bpf-to-bpf call".into()),
             _ => None,
         }
@@ -353,18 +377,13 @@ impl Cx<'_> {
                 );
                 f
             }
-            K::ArgType {
-                reg,
-                got,
-                expected,
-            } => {
+            K::ArgType { reg, got, expected } => {
                 let r = *reg as usize;
                 let mut f = Found::new("E-HELPER-ARG-TYPE");
                 f.subject = Some(format!("r{r}"));
                 let helper = self.helper_at(at).unwrap_or_else(|| "the helper".into());
-                f.reason = format!(
-                    "argument {r} of {helper} must be {expected}, but r{r} is {got} here"
-                );
+                f.reason =
+                    format!("argument {r} of {helper} must be {expected}, but r{r} is {got} here");
                 let (ci, _) = self.origin_insn(r).unwrap_or((at, Origin::Never));
                 f.cause = Some((ci, format!("sets r{r} to {got}")));
                 f.suggestion = if expected.contains("map_ptr") {
@@ -381,10 +400,13 @@ impl Cx<'_> {
                 let w = self
                     .before()
                     .map_or("unknown".into(), |b| reg_words(b.reg(r)));
-                f.reason = format!("the size in r{r} must be a positive, bounded number; it is {w} here");
+                f.reason =
+                    format!("the size in r{r} must be a positive, bounded number; it is {w} here");
                 let (ci, _) = self.origin_insn(r).unwrap_or((at, Origin::Never));
                 f.cause = Some((ci, format!("sets the size r{r}")));
-                f.suggestion = format!("bound the size before {here}: `if (len == 0 || len > sizeof(buf)) return 0;`");
+                f.suggestion = format!(
+                    "bound the size before {here}: `if (len == 0 || len > sizeof(buf)) return 0;`"
+                );
                 f
             }
             K::ArgNotConst { reg } => {
@@ -404,7 +426,9 @@ impl Cx<'_> {
                     ironbpf_maps::map_type_name(*map_type)
                 );
                 f.cause = Some((at, "passes the map".into()));
-                f.suggestion = format!("use a map type this helper accepts at {here} (see the helper's documentation)");
+                f.suggestion = format!(
+                    "use a map type this helper accepts at {here} (see the helper's documentation)"
+                );
                 f
             }
             K::PointerLeak { reg, into } => {
@@ -414,7 +438,9 @@ impl Cx<'_> {
                 let w = self
                     .before()
                     .map_or("a pointer".into(), |b| reg_words(b.reg(r)));
-                f.reason = format!("r{r} is {w}, and an unprivileged program may not let it escape into {into}");
+                f.reason = format!(
+                    "r{r} is {w}, and an unprivileged program may not let it escape into {into}"
+                );
                 if *into == "the return value" {
                     let ci = self.def_insn(0).unwrap_or(at);
                     f.cause = Some((ci, "puts a pointer in r0".into()));
@@ -436,7 +462,9 @@ impl Cx<'_> {
             K::PointerArithmetic { reg, ptr_type } => {
                 let mut f = Found::new("E-PTR-ARITH");
                 f.subject = Some(format!("r{reg}"));
-                f.reason = format!("r{reg} is a {ptr_type} pointer, and this arithmetic is not allowed on it");
+                f.reason = format!(
+                    "r{reg} is a {ptr_type} pointer, and this arithmetic is not allowed on it"
+                );
                 f.cause = Some((at, "computes on the pointer".into()));
                 f.suggestion = "only add or subtract a bounded number to a pointer; compute on the values it points to instead".into();
                 f
@@ -447,7 +475,11 @@ impl Cx<'_> {
                     Some(Insn::Store { .. } | Insn::StoreReg { .. } | Insn::Atomic { .. })
                 );
                 let ro = matches!(why, Some(ironbpf_progtype::desc::CtxRefusal::ReadOnly));
-                let mut f = Found::new(if write || ro { "E-CTX-WRITE" } else { "E-CTX-ACCESS" });
+                let mut f = Found::new(if write || ro {
+                    "E-CTX-WRITE"
+                } else {
+                    "E-CTX-ACCESS"
+                });
                 f.subject = Some(format!("ctx+{off}"));
                 let why_s = why.as_ref().map_or(String::new(), |w| format!(": {w}"));
                 f.reason = format!(
@@ -455,7 +487,13 @@ impl Cx<'_> {
                     "",
                     if write { "write" } else { "read" },
                 );
-                f.cause = Some((at, format!("{} the context at offset {off}", if write { "writes" } else { "reads" })));
+                f.cause = Some((
+                    at,
+                    format!(
+                        "{} the context at offset {off}",
+                        if write { "writes" } else { "reads" }
+                    ),
+                ));
                 f.suggestion = if write {
                     format!("this program type may not write the context field at offset {off} ({here}): keep the value in a local variable or a map, or use the helper that changes it (bpf_skb_change_*, bpf_xdp_adjust_*)")
                 } else {
@@ -487,10 +525,15 @@ impl Cx<'_> {
                 let w = self
                     .before()
                     .map_or("out of range".into(), |b| reg_words(b.reg(0)));
-                f.reason = format!("at exit r0 is {w}; this program type must return a value in [{min}, {max}]");
+                f.reason = format!(
+                    "at exit r0 is {w}; this program type must return a value in [{min}, {max}]"
+                );
                 let (ci, _) = self.origin_insn(0).unwrap_or((at, Origin::Never));
                 f.cause = Some((ci, "sets the return value".into()));
-                f.suggestion = format!("return a value in [{min}, {max}] on every path (the value set at {})", self.place(ci));
+                f.suggestion = format!(
+                    "return a value in [{min}, {max}] on every path (the value set at {})",
+                    self.place(ci)
+                );
                 f
             }
             K::InfiniteLoop { pc } => {
@@ -503,13 +546,18 @@ impl Cx<'_> {
                     .checked_sub(2)
                     .map(|i| self.rej.path[i] as usize)
                     .unwrap_or(*pc);
-                f.cause = Some((back, format!("jumps back to insn {pc} with nothing changed")));
+                f.cause = Some((
+                    back,
+                    format!("jumps back to insn {pc} with nothing changed"),
+                ));
                 f.suggestion = format!("make the loop at {} advance a bounded counter each time round (`for (i = 0; i < N; i++)`), or use bpf_loop()", self.place(back));
                 f
             }
             K::BackEdge { from, to } => {
                 let mut f = Found::new("E-LOOP-BACK-EDGE");
-                f.reason = format!("insn {from} jumps back to insn {to}, and this loader may not load loops");
+                f.reason = format!(
+                    "insn {from} jumps back to insn {to}, and this loader may not load loops"
+                );
                 f.cause = Some((*from, format!("jumps back to insn {to}")));
                 f.suggestion = format!("unroll the loop at {} (`#pragma unroll` with a constant count), or load the program with CAP_BPF", self.place(*from));
                 f
@@ -525,14 +573,17 @@ impl Cx<'_> {
             K::UnreleasedReference { id, insn } => {
                 let mut f = Found::new("E-REF-LEAK");
                 f.subject = Some(format!("ref id={id}"));
-                f.reason = format!("the reference acquired at insn {insn} is still held at this exit");
+                f.reason =
+                    format!("the reference acquired at insn {insn} is still held at this exit");
                 f.cause = Some((*insn, "acquires the reference".into()));
                 f.suggestion = format!("release what {} acquires on every path before returning (bpf_ringbuf_submit() or bpf_ringbuf_discard() for a ringbuf record, bpf_sk_release() for a socket)", self.place(*insn));
                 f
             }
             K::StackTooLarge { calls, size } => {
                 let mut f = Found::new("E-STACK-SIZE");
-                f.reason = format!("{calls} frames on one call chain use {size} bytes of stack; the limit is 512");
+                f.reason = format!(
+                    "{calls} frames on one call chain use {size} bytes of stack; the limit is 512"
+                );
                 if let Some(d) = self.deepest_stack_access() {
                     f.cause = Some((d, "uses the deepest stack slot of the main program".into()));
                 }
@@ -542,7 +593,8 @@ impl Cx<'_> {
             K::CallTooDeep { frames } => {
                 let mut f = Found::new("E-CFG-CALL-DEPTH");
                 f.reason = format!("{frames} nested bpf-to-bpf calls; the limit is 8");
-                f.suggestion = "nest fewer function calls (mark small helpers __always_inline)".into();
+                f.suggestion =
+                    "nest fewer function calls (mark small helpers __always_inline)".into();
                 f
             }
             K::FramePointerWrite => {
@@ -550,12 +602,15 @@ impl Cx<'_> {
                 f.subject = Some("r10".into());
                 f.reason = "r10 is the frame pointer and may not be written".into();
                 f.cause = Some((at, "writes r10".into()));
-                f.suggestion = format!("copy r10 into another register and change that one at {here}");
+                f.suggestion =
+                    format!("copy r10 into another register and change that one at {here}");
                 f
             }
             K::JumpOutOfRange { from, to } => {
                 let mut f = Found::new("E-CFG-JUMP-RANGE");
-                f.reason = format!("insn {from} jumps to insn {to}, outside its subprogram or the program");
+                f.reason = format!(
+                    "insn {from} jumps to insn {to}, outside its subprogram or the program"
+                );
                 f.cause = Some((*from, format!("jumps to insn {to}")));
                 f.suggestion = "fix the jump's offset (a hand-written or patched program) so it lands inside the same function".into();
                 f
@@ -564,19 +619,26 @@ impl Cx<'_> {
                 let mut f = Found::new("E-CFG-INTO-LDIMM64");
                 f.reason = format!("insn {from} jumps to the second half of the 16-byte ld_imm64 at insn {ldimm64}");
                 f.cause = Some((*from, format!("jumps into the ld_imm64 at insn {ldimm64}")));
-                f.suggestion = format!("aim the jump at insn {ldimm64} or {}, not between its two slots", ldimm64 + 2);
+                f.suggestion = format!(
+                    "aim the jump at insn {ldimm64} or {}, not between its two slots",
+                    ldimm64 + 2
+                );
                 f
             }
             K::Unreachable { pc } => {
                 let mut f = Found::new("E-CFG-UNREACHABLE");
                 f.reason = format!("no path from the entry reaches insn {pc}");
                 f.cause = Some((*pc, "is never reached".into()));
-                f.suggestion = "remove the dead code (or the jump that skips it was meant to go elsewhere)".into();
+                f.suggestion =
+                    "remove the dead code (or the jump that skips it was meant to go elsewhere)"
+                        .into();
                 f
             }
             K::FallsOffEnd { last, .. } => {
                 let mut f = Found::new("E-CFG-FALL-OFF");
-                f.reason = format!("the function's last instruction (insn {last}) neither exits nor jumps");
+                f.reason = format!(
+                    "the function's last instruction (insn {last}) neither exits nor jumps"
+                );
                 f.cause = Some((*last, "is the last instruction".into()));
                 f.suggestion = "end every function with an exit (return) or a jump".into();
                 f
@@ -596,7 +658,9 @@ impl Cx<'_> {
             K::TooManyInsns { count, limit } => {
                 let mut f = Found::new("E-PROG-TOO-LARGE");
                 f.reason = format!("{count} instructions; the limit is {limit}");
-                f.suggestion = "split the program (tail calls) or load it with CAP_BPF (1M instructions)".into();
+                f.suggestion =
+                    "split the program (tail calls) or load it with CAP_BPF (1M instructions)"
+                        .into();
                 f
             }
             K::ReservedField { what, .. } => {
@@ -608,7 +672,8 @@ impl Cx<'_> {
             }
             K::BadLdImm64 { .. } => {
                 let mut f = Found::new("E-INSN-LDIMM64");
-                f.reason = "the ld_imm64 instruction is malformed (its second slot, or its source)".into();
+                f.reason =
+                    "the ld_imm64 instruction is malformed (its second slot, or its source)".into();
                 f.cause = Some((at, "is the malformed ld_imm64".into()));
                 f.suggestion = "emit ld_imm64 as two slots whose second has only imm set".into();
                 f
@@ -617,7 +682,8 @@ impl Cx<'_> {
                 let mut f = Found::new("E-INSN-OPCODE");
                 f.reason = format!("opcode {code:#04x} does not exist");
                 f.cause = Some((at, "has the unknown opcode".into()));
-                f.suggestion = "compile for an instruction set this kernel knows (-mcpu=v3 or v4)".into();
+                f.suggestion =
+                    "compile for an instruction set this kernel knows (-mcpu=v3 or v4)".into();
                 f
             }
             K::DivByZero => {
@@ -638,14 +704,18 @@ impl Cx<'_> {
                 let mut f = Found::new("E-PRIV-REQUIRED");
                 f.reason = format!("{what} needs a privileged loader (CAP_BPF)");
                 f.cause = Some((at, format!("uses {what}")));
-                f.suggestion = "load the program with CAP_BPF (and CAP_PERFMON), or avoid the operation".into();
+                f.suggestion =
+                    "load the program with CAP_BPF (and CAP_PERFMON), or avoid the operation"
+                        .into();
                 f
             }
             K::Unsupported { what, .. } => {
                 let mut f = Found::new("E-UNSUPPORTED");
-                f.reason = format!("ironbpf's verifier does not model {what} (the kernel may accept it)");
+                f.reason =
+                    format!("ironbpf's verifier does not model {what} (the kernel may accept it)");
                 f.cause = Some((at, format!("uses {what}")));
-                f.suggestion = "verify this program with the kernel (`ironbpf verify --kernel`)".into();
+                f.suggestion =
+                    "verify this program with the kernel (`ironbpf verify --kernel`)".into();
                 f
             }
             K::BadMapReference { index, .. } => {
@@ -659,7 +729,8 @@ impl Cx<'_> {
                 let mut f = Found::new("E-HELPER-UNKNOWN");
                 f.reason = format!("helper #{id} does not exist in this kernel");
                 f.cause = Some((at, format!("calls helper #{id}")));
-                f.suggestion = "call a helper this kernel has (bpftool feature probe lists them)".into();
+                f.suggestion =
+                    "call a helper this kernel has (bpftool feature probe lists them)".into();
                 f
             }
             K::HelperNotAllowed { id } => {
@@ -673,7 +744,8 @@ impl Cx<'_> {
             K::GplOnly { id } => {
                 let mut f = Found::new("E-HELPER-GPL");
                 let name = self.helper_at(at).unwrap_or(format!("helper #{id}"));
-                f.reason = format!("{name} is GPL-only and the program's license is not GPL-compatible");
+                f.reason =
+                    format!("{name} is GPL-only and the program's license is not GPL-compatible");
                 f.cause = Some((at, format!("calls {name}")));
                 f.suggestion = "declare a GPL-compatible license (`char LICENSE[] SEC(\"license\") = \"GPL\";`)".into();
                 f
@@ -697,7 +769,13 @@ impl Cx<'_> {
             Some((ci, h)) => {
                 let cs = self.site(ci);
                 f.reason = format!("r{r} may be NULL here: it holds the result of {h} ({}), and no check on this path proves it is not NULL before it is {verb}", cs.place());
-                f.cause = Some((ci, format!("{h} may return NULL; its result is never compared with NULL before {}", self.place(at))));
+                f.cause = Some((
+                    ci,
+                    format!(
+                        "{h} may return NULL; its result is never compared with NULL before {}",
+                        self.place(at)
+                    ),
+                ));
                 let var = cs.source.as_ref().and_then(assigned_var);
                 f.suggestion = match (&cs.source, var) {
                     (Some(s), Some(v)) => format!("check `{v}` for NULL after line {}: `if (!{v}) return 0;`, before it is {verb} at {}", s.line, self.place(at)),
@@ -724,7 +802,8 @@ impl Cx<'_> {
             .last()
             .and_then(|k| trace::packet_check(&self.prog, self.steps, k));
         if limit > 0 {
-            f.reason = format!("the access reaches byte {end} of a packet proven {limit} bytes long");
+            f.reason =
+                format!("the access reaches byte {end} of a packet proven {limit} bytes long");
         } else {
             f.reason = format!("the access needs {end} bytes of packet, and no check against data_end proves any byte readable for r{r} on this path");
         }
@@ -756,7 +835,10 @@ impl Cx<'_> {
         });
         f.subject = Some(format!("r{r}"));
         f.reason = format!("the access of {size} bytes at offset {off} reaches byte {} of a {region} of {limit} bytes", off + size);
-        f.cause = Some((at, format!("accesses offset {off} of the {limit}-byte {region}")));
+        f.cause = Some((
+            at,
+            format!("accesses offset {off} of the {limit}-byte {region}"),
+        ));
         f.suggestion = format!("keep the access within the {limit} bytes of the {region} at {}: the last {size}-byte field starts at offset {}", self.place(at), (limit - size).max(0));
         f
     }
@@ -767,12 +849,17 @@ impl Cx<'_> {
         let map = region == "map value";
         let mut f = Found::new(if map { "E-MAP-BOUNDS" } else { "E-MEM-BOUNDS" });
         f.subject = Some(format!("r{r}"));
-        let reg = self.before().map(|b| *b.reg(r)).unwrap_or_else(RegState::unknown);
+        let reg = self
+            .before()
+            .map(|b| *b.reg(r))
+            .unwrap_or_else(RegState::unknown);
         let neg = matches!(self.rej.kind, K::NegativeMin { .. });
         let unbounded = matches!(self.rej.kind, K::Unbounded { .. });
         // The largest index the access allows.
         let insn_off = match self.insn(at) {
-            Some(Insn::Load { off, .. } | Insn::Store { off, .. } | Insn::StoreReg { off, .. }) => *off as i64,
+            Some(Insn::Load { off, .. } | Insn::Store { off, .. } | Insn::StoreReg { off, .. }) => {
+                *off as i64
+            }
             _ => 0,
         };
         let fixed = reg.off as i64 + insn_off;
@@ -819,7 +906,10 @@ impl Cx<'_> {
                         let bi = self.step_insn(b);
                         let after = self.steps[b].after.as_ref().map(|s| *s.reg(idx));
                         let umax = after.map_or(reg.val.umax, |a| a.val.umax);
-                        f.cause = Some((bi, format!("this bound check lets the index r{idx} reach {umax}")));
+                        f.cause = Some((
+                            bi,
+                            format!("this bound check lets the index r{idx} reach {umax}"),
+                        ));
                         f.suggestion = match ok {
                             Some(ok) => format!("tighten the check at {}: the index may be at most {ok} for the access at {here} (`if (idx > {ok}) return 0;`)", self.place(bi)),
                             None => format!("tighten the check at {}: {bound}", self.place(bi)),
@@ -832,18 +922,41 @@ impl Cx<'_> {
                             f.code = "E-MEM-UNBOUNDED";
                         }
                         if neg {
-                            f.code = if map { "E-MAP-NEG-INDEX" } else { "E-MEM-NEG-INDEX" };
+                            f.code = if map {
+                                "E-MAP-NEG-INDEX"
+                            } else {
+                                "E-MEM-NEG-INDEX"
+                            };
                         }
-                        f.cause = Some((ai, format!("adds the index r{idx} ({}) with no bound check before it", self.steps.get(j).map_or(String::new(), |s| scalar_words(s.before.reg(idx))))));
-                        f.suggestion = format!("bound the index before the add at {}: {bound}", self.place(ai));
+                        f.cause = Some((
+                            ai,
+                            format!(
+                                "adds the index r{idx} ({}) with no bound check before it",
+                                self.steps
+                                    .get(j)
+                                    .map_or(String::new(), |s| scalar_words(s.before.reg(idx)))
+                            ),
+                        ));
+                        f.suggestion = format!(
+                            "bound the index before the add at {}: {bound}",
+                            self.place(ai)
+                        );
                     }
                 }
             }
             None => {
                 if neg {
-                    f.code = if map { "E-MAP-NEG-INDEX" } else { "E-MEM-NEG-INDEX" };
+                    f.code = if map {
+                        "E-MAP-NEG-INDEX"
+                    } else {
+                        "E-MEM-NEG-INDEX"
+                    };
                 } else if unbounded {
-                    f.code = if map { "E-MAP-VAR-UNBOUNDED" } else { "E-MEM-UNBOUNDED" };
+                    f.code = if map {
+                        "E-MAP-VAR-UNBOUNDED"
+                    } else {
+                        "E-MEM-UNBOUNDED"
+                    };
                 }
                 f.cause = Some((at, "accesses with the variable offset".into()));
                 f.suggestion = format!("bound the index before {here}: {bound}");
@@ -863,10 +976,16 @@ impl Cx<'_> {
             let r = msg_reg(&self.rej.message).unwrap_or(1);
             let (ci, _) = self.origin_insn(r).unwrap_or((at, Origin::Never));
             f.reason = format!("{helper} reads {size} bytes at fp{off} through r{r}, and they were never written on this path");
-            f.cause = Some((ci, format!("points r{r} at the buffer at fp{off}, which is never initialised")));
+            f.cause = Some((
+                ci,
+                format!("points r{r} at the buffer at fp{off}, which is never initialised"),
+            ));
             f.suggestion = format!("initialise the buffer before the call at {here}: `__builtin_memset(&buf, 0, sizeof(buf));` or `= {{}}` where it is declared");
         } else {
-            f.cause = Some((at, format!("reads fp{off}, which no instruction on this path wrote")));
+            f.cause = Some((
+                at,
+                format!("reads fp{off}, which no instruction on this path wrote"),
+            ));
             f.suggestion = format!("initialise the variable at fp{off} (at its declaration, `= 0` / `= {{}}`) before it is read at {here}");
         }
         f
@@ -887,7 +1006,9 @@ impl Cx<'_> {
                 let what = self.helper_at(ci).unwrap_or_else(|| "the call".into());
                 let local = matches!(self.insn(ci), Some(Insn::Call(CallTarget::Local(_))));
                 if local && r >= 6 {
-                    f.reason = format!("r{r} is not set in a new function's frame (only r1-r5 carry arguments)");
+                    f.reason = format!(
+                        "r{r} is not set in a new function's frame (only r1-r5 carry arguments)"
+                    );
                     f.cause = Some((ci, format!("calls the function, whose r{r} starts unset")));
                     f.suggestion = format!("pass the value as an argument (r1-r5) or set r{r} in the function before {here}");
                 } else {
@@ -900,7 +1021,8 @@ impl Cx<'_> {
                 f.code = "E-UNINIT-RETURN";
                 f.reason = "no instruction on this path sets r0, the return value".into();
                 f.cause = Some((at, "exits without a return value".into()));
-                f.suggestion = format!("set r0 (return a value) on every path before the exit at {here}");
+                f.suggestion =
+                    format!("set r0 (return a value) on every path before the exit at {here}");
             }
             Some(Origin::Written(j)) => {
                 let ci = self.step_insn(j);
@@ -934,9 +1056,8 @@ impl Cx<'_> {
         let b = self.before();
         let ptr = b.map(|b| *b.reg(r));
         let avail = ptr.map_or(-off, |p| -(p.off as i64 + p.val.smin.min(0)));
-        let size_reg = (r + 1..=5).find(|&s| {
-            b.is_some_and(|b| b.reg(s).const_value() == Some(size as u64))
-        });
+        let size_reg =
+            (r + 1..=5).find(|&s| b.is_some_and(|b| b.reg(s).const_value() == Some(size as u64)));
         match size_reg.filter(|&s| s == r + 1) {
             Some(s) => {
                 let (ci, _) = self.origin_insn(s).unwrap_or((at, Origin::Never));
@@ -960,14 +1081,15 @@ impl Cx<'_> {
         let mut f = Found::new("E-STACK-BOUNDS");
         let base = match self.insn(at) {
             Some(Insn::Load { src, .. }) => Some(src.index()),
-            Some(Insn::Store { dst, .. } | Insn::StoreReg { dst, .. } | Insn::Atomic { dst, .. }) => {
-                Some(dst.index())
-            }
+            Some(
+                Insn::Store { dst, .. } | Insn::StoreReg { dst, .. } | Insn::Atomic { dst, .. },
+            ) => Some(dst.index()),
             _ => msg_reg(&self.rej.message),
         };
         let r = base.unwrap_or(10);
         f.subject = Some(format!("r{r}"));
-        f.reason = format!("the {size}-byte access at fp{off} is outside the stack frame [-512, 0)");
+        f.reason =
+            format!("the {size}-byte access at fp{off} is outside the stack frame [-512, 0)");
         if r == 10 {
             f.cause = Some((at, format!("accesses fp{off}")));
             f.suggestion = format!("keep the function's stack use within 512 bytes at {here} (move large buffers into a per-CPU array map)");
@@ -980,13 +1102,20 @@ impl Cx<'_> {
             Some((j, idx)) => {
                 let ai = self.step_insn(j);
                 f.reason = format!("r{r} points into the stack with a variable index (r{idx}), and the access may leave the frame");
-                f.cause = Some((ai, format!("adds the index r{idx} with no bound that keeps it in the buffer")));
-                f.suggestion = format!("bound the index before the add at {}: `if (i >= sizeof(buf)) return 0;`", self.place(ai));
+                f.cause = Some((
+                    ai,
+                    format!("adds the index r{idx} with no bound that keeps it in the buffer"),
+                ));
+                f.suggestion = format!(
+                    "bound the index before the add at {}: `if (i >= sizeof(buf)) return 0;`",
+                    self.place(ai)
+                );
             }
             None => {
                 let (ci, _) = self.origin_insn(r).unwrap_or((at, Origin::Never));
                 f.cause = Some((ci, format!("sets r{r} outside the frame")));
-                f.suggestion = format!("keep the pointer in r{r} within the 512-byte stack frame at {here}");
+                f.suggestion =
+                    format!("keep the pointer in r{r} within the 512-byte stack frame at {here}");
             }
         }
         f
@@ -996,7 +1125,11 @@ impl Cx<'_> {
         let at = self.at();
         let here = self.place(at);
         let scalar = reg_type == "scalar";
-        let mut f = Found::new(if scalar { "E-DEREF-SCALAR" } else { "E-DEREF-INVALID" });
+        let mut f = Found::new(if scalar {
+            "E-DEREF-SCALAR"
+        } else {
+            "E-DEREF-INVALID"
+        });
         f.subject = Some(format!("r{r}"));
         let w = self
             .before()
@@ -1026,10 +1159,16 @@ impl Cx<'_> {
         if let Some((&(from, to), _)) = counts.iter().max_by_key(|(k, n)| (**n, k.0)) {
             f.code = "E-LOOP-UNBOUNDED";
             f.reason = format!("the loop from insn {from} back to insn {to} ran until the verifier gave up ({processed} instructions): it cannot prove the loop ends");
-            f.cause = Some((from as usize, format!("jumps back to insn {to} each time round")));
+            f.cause = Some((
+                from as usize,
+                format!("jumps back to insn {to} each time round"),
+            ));
             f.suggestion = format!("bound the loop at {} by a constant the verifier sees (`for (i = 0; i < 64 && i < n; i++)`), keep the counter in a register (not re-read from memory each time), or use bpf_loop()", self.place(from as usize));
         } else {
-            f.cause = self.rej.insn.map(|i| (i, "is where the verifier gave up".into()));
+            f.cause = self
+                .rej
+                .insn
+                .map(|i| (i, "is where the verifier gave up".into()));
             f.suggestion = "reduce the number of paths (fewer branches in sequence, bpf-to-bpf functions, tail calls)".into();
         }
         f

@@ -24,8 +24,8 @@ pub use catalog::{describe_code, CodeInfo, CODES};
 pub use explainer::explain_with_trace;
 
 use crate::{Rejection, VerifyOptions};
-use ironbpf_progtype::desc::ProgTypeDesc;
 use ironbpf_isa::RawInsn;
+use ironbpf_progtype::desc::ProgTypeDesc;
 
 /// One line of source, from BTF line info.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,6 +111,10 @@ pub struct Explanation {
     pub subject: Option<String>,
     /// The state that fails the condition, in words.
     pub reason: String,
+    /// The subject register's state at the failing instruction as the
+    /// kernel's log prints it (`R0=map_value_or_null(id=1,...)`), when the
+    /// subject is a register and the path was replayed.
+    pub state: Option<String>,
     /// The root cause, traced back along the path.
     pub root_cause: Option<Cause>,
     /// The path's conditional jumps that could have gone either way, in

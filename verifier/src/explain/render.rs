@@ -25,6 +25,9 @@ pub fn text(e: &Explanation) -> String {
         }
     }
     let _ = writeln!(o, "  why:         {}", e.reason);
+    if let Some(st) = &e.state {
+        let _ = writeln!(o, "  state:       {st}");
+    }
     if let Some(c) = &e.root_cause {
         let _ = writeln!(o, "  root cause:  insn {}: {}", c.site.insn, c.site.text);
         if let Some(src) = &c.site.source {
@@ -58,7 +61,14 @@ pub fn text(e: &Explanation) -> String {
 pub fn kernel73(e: &Explanation) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Verification failed: {}: {}", e.category, e.title);
-    let _ = writeln!(o, "Reason: {}", e.reason);
+    match &e.state {
+        Some(st) => {
+            let _ = writeln!(o, "Reason: {} ({st})", e.reason);
+        }
+        None => {
+            let _ = writeln!(o, "Reason: {}", e.reason);
+        }
+    }
     match &e.at {
         Some(at) => {
             let _ = writeln!(o, "At: {}", site_line(at));

@@ -33,7 +33,10 @@ pub(crate) enum Origin {
 }
 
 fn is_call(i: &Insn) -> bool {
-    matches!(i, Insn::Call(CallTarget::Helper(_) | CallTarget::Kfunc { .. }))
+    matches!(
+        i,
+        Insn::Call(CallTarget::Helper(_) | CallTarget::Kfunc { .. })
+    )
 }
 
 fn is_local_call(i: &Insn) -> bool {
@@ -153,7 +156,7 @@ fn spilled_at(st: &crate::state::VState, frame: u32, off: i64) -> bool {
     let Some(fr) = st.frames.get(frame as usize) else {
         return false;
     };
-    if off >= 0 || off < -512 {
+    if !(-512..0).contains(&off) {
         return false;
     }
     let (spi, _) = crate::state::byte_pos(off);
@@ -169,7 +172,9 @@ fn store_to(prog: &Prog, steps: &[TraceStep], k: usize, off: i16) -> Option<(usi
             continue;
         }
         match prog.insn(steps[j].insn) {
-            Some(Insn::StoreReg { dst, src, off: o, .. }) if dst.index() == 10 && *o == off => {
+            Some(Insn::StoreReg {
+                dst, src, off: o, ..
+            }) if dst.index() == 10 && *o == off => {
                 return Some((j, src.index()));
             }
             Some(Insn::Store { dst, off: o, .. }) if dst.index() == 10 && *o == off => {
@@ -265,9 +270,8 @@ pub(crate) fn packet_check(prog: &Prog, steps: &[TraceStep], k: usize) -> Option
         {
             let a = s.before.reg(dst.index());
             let b = s.before.reg(r.index());
-            let pkt = |x: &crate::state::RegState| {
-                matches!(x.ty, RegType::Packet | RegType::PacketMeta)
-            };
+            let pkt =
+                |x: &crate::state::RegState| matches!(x.ty, RegType::Packet | RegType::PacketMeta);
             let end = |x: &crate::state::RegState| x.ty == RegType::PacketEnd;
             if (pkt(a) && (end(b) || pkt(b))) || (pkt(b) && end(a)) {
                 return Some(j);
