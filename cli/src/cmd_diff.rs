@@ -391,7 +391,11 @@ fn run_soundness(args: &DiffArgs) -> Result<(), Failure> {
             shown += 1;
         }
         if tty && s.generated % 1000 == 0 {
-            eprint!("\r{}/{total} accepted, {} violations   ", s.accepted, s.violations.len());
+            eprint!(
+                "\r{}/{total} accepted, {} violations   ",
+                s.accepted,
+                s.violations.len()
+            );
         }
     })
     .map_err(Failure::usage)?;
@@ -461,8 +465,16 @@ fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
         println!(
             "DIFFERENT MESSAGE seed {} ({rule}): kernel {}; ironbpf {}",
             p.seed,
-            verdict_line(c.kernel.accepted, c.kernel.error_insn, c.kernel.error_line.as_deref()),
-            verdict_line(c.ours.accepted, c.ours.error_insn, c.ours.error_line.as_deref()),
+            verdict_line(
+                c.kernel.accepted,
+                c.kernel.error_insn,
+                c.kernel.error_line.as_deref()
+            ),
+            verdict_line(
+                c.ours.accepted,
+                c.ours.error_insn,
+                c.ours.error_line.as_deref()
+            ),
         );
         if summary.total <= SHOWN_IN_FULL as u64 {
             print_in_full(c);

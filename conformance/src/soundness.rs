@@ -262,7 +262,10 @@ fn run_once(
     let pt = progtype::by_kernel_id(prog_type.kernel_id()).ok_or_else(|| {
         (
             String::new(),
-            VmError::Setup(format!("ironbpf has no descriptor for {}", prog_type.name())),
+            VmError::Setup(format!(
+                "ironbpf has no descriptor for {}",
+                prog_type.name()
+            )),
         )
     })?;
     let (input, r) = if testrun::runs(pt) {
@@ -279,7 +282,8 @@ fn run_once(
             *b = rng.below(256) as u8;
         }
         let input = format!("a random {}-byte context", ctx.len());
-        let r = engine::run_ctx_into(vm, pt, None, &mut ctx, None, Some(&resolver), None).map(|_| ());
+        let r =
+            engine::run_ctx_into(vm, pt, None, &mut ctx, None, Some(&resolver), None).map(|_| ());
         (input, r)
     };
     match r {
@@ -404,7 +408,7 @@ pub fn run_soundness(
     while s.accepted < n && s.generated < n.saturating_mul(20) {
         check_candidate(&vgen_candidate(k), &vgen_rt, opts, &mut s)?;
         progress(&s);
-        if k % 4 == 0 && s.accepted < n {
+        if k.is_multiple_of(4) && s.accepted < n {
             check_candidate(&gen_candidate(k), &gen_rt, opts, &mut s)?;
             progress(&s);
         }
@@ -502,7 +506,10 @@ mod tests {
             eprintln!("{v}");
         }
         assert_eq!(s.accepted, 600, "{s}");
-        assert!(s.accepted_by_source.0 > 200 && s.accepted_by_source.1 > 100, "{s}");
+        assert!(
+            s.accepted_by_source.0 > 200 && s.accepted_by_source.1 > 100,
+            "{s}"
+        );
         assert_eq!(s.runs, 2400);
         assert!(s.violations.is_empty(), "{s}");
     }

@@ -47,7 +47,11 @@ fn the_kernel_carries_precision_back_through_an_atomic_fetch_from_the_stack() {
         fd_array: &fds,
         ..Default::default()
     });
-    assert!(load.result.is_ok(), "the kernel refuses seed 21232152: {:?}", load.first_error_line);
+    assert!(
+        load.result.is_ok(),
+        "the kernel refuses seed 21232152: {:?}",
+        load.first_error_line
+    );
     let lines: Vec<&str> = load.log.lines().collect();
     let fetch = "regs=r5 stack= before 82: (c3) r5 = atomic_fetch_and((u32 *)(r10 -8), r5)";
     let at = lines
@@ -99,7 +103,9 @@ exit";
     opts.privileged = true;
     opts.log_level = 1;
     let ours = verify(&insns, &opts);
-    let rej = ours.result.expect_err("ironbpf must refuse the store the 0 path runs");
+    let rej = ours
+        .result
+        .expect_err("ironbpf must refuse the store the 0 path runs");
     assert_eq!(rej.insn, Some(11), "{}", ours.log);
     let v = violation_of(&insns, ProgTypeId::Xdp, &[], 1, 16)
         .unwrap()

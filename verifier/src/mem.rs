@@ -734,11 +734,12 @@ impl Env<'_> {
             };
             // Inside the 512 bytes, below what was allocated: bytes never
             // written, the kernel's words for it notwithstanding.
-            let kind = if min_off >= -(MAX_BPF_STACK as i64) && max_off <= 0 && size >= 0 && min_off < 0 {
-                RejectionKind::UninitStack { off: min_off, size }
-            } else {
-                RejectionKind::StackOutOfBounds { off: min_off, size }
-            };
+            let kind =
+                if min_off >= -(MAX_BPF_STACK as i64) && max_off <= 0 && size >= 0 && min_off < 0 {
+                    RejectionKind::UninitStack { off: min_off, size }
+                } else {
+                    RejectionKind::StackOutOfBounds { off: min_off, size }
+                };
             return Err(self.reject(kind, msg));
         }
         let need = (-min_off) as usize;

@@ -106,7 +106,11 @@ impl Env<'_> {
                 // A value the sign extension leaves as it is stays linked
                 // to its source (`no_sext` in check_alu_op), as a move does.
                 let no_sext = sr.val.umax < 1u64 << (bits - 1);
-                let id = if no_sext { self.scalar_id_before_mov(s) } else { 0 };
+                let id = if no_sext {
+                    self.scalar_id_before_mov(s)
+                } else {
+                    0
+                };
                 let mut r = RegState::scalar(v);
                 r.id = id;
                 *self.cur.reg_mut(d) = r;

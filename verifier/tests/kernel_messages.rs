@@ -77,7 +77,12 @@ fn check(name: &str, c: &Case) {
     let kernel_insn = out
         .error_insn
         .or_else(|| out.first_error_line.as_deref().and_then(named_insn));
-    assert_eq!(kernel_insn, Some(c.insn), "{name}: the kernel's log:\n{}", out.log);
+    assert_eq!(
+        kernel_insn,
+        Some(c.insn),
+        "{name}: the kernel's log:\n{}",
+        out.log
+    );
 
     let mut opts = VerifyOptions::new(c.prog_type);
     opts.privileged = c.privileged;
@@ -105,7 +110,12 @@ fn check(name: &str, c: &Case) {
         .take_while(|l| !is_trailer_line(l))
         .collect();
     assert_eq!(lines, c.want, "{name}: ironbpf's log:\n{}", ours.log);
-    assert_eq!(rej.insn, Some(c.insn), "{name}: ironbpf's log:\n{}", ours.log);
+    assert_eq!(
+        rej.insn,
+        Some(c.insn),
+        "{name}: ironbpf's log:\n{}",
+        ours.log
+    );
     // The log ends with the same lines as the kernel's.
     assert_eq!(
         last_error_lines(&ours.log, c.want.len()),
