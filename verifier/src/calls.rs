@@ -572,6 +572,27 @@ impl Env<'_> {
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if matches!(m.map_type, 2 | 6) {
                     meta.const_key = self.constant_map_key(r, m.key_size);
+                    if meta.const_key.is_some() && self.tracks_precision() {
+                        // The null check is elided on this key's value: no
+                        // path with another key may be pruned against this
+                        // one. The kernel marks the key's slot precise; this
+                        // marks every scalar of the path (its big hammer),
+                        // the key's slot in the current state included.
+                        self.mark_all_scalars_precise();
+                        let reg = *self.cur.reg(r);
+                        let off = reg.off as i64 + reg.val.var_off.value as i64;
+                        let (spi, _) = byte_pos(off);
+                        if let Some(s) = self
+                            .cur
+                            .frames
+                            .get_mut(reg.frameno as usize)
+                            .and_then(|f| f.stack.get_mut(spi))
+                        {
+                            if s.is_spill() && s.spilled.is_scalar() {
+                                s.spilled.precise = true;
+                            }
+                        }
+                    }
                 }
             }
             ArgBase::PtrToMapValue => {
