@@ -498,10 +498,22 @@ impl<'a> Env<'a> {
                     RawInsn { off: 0, ..raw },
                     RawInsn { src: 0, ..raw },
                     RawInsn { imm: 0, ..raw },
-                    RawInsn { off: 0, src: 0, ..raw },
-                    RawInsn { off: 0, imm: 0, ..raw },
+                    RawInsn {
+                        off: 0,
+                        src: 0,
+                        ..raw
+                    },
+                    RawInsn {
+                        off: 0,
+                        imm: 0,
+                        ..raw
+                    },
                     RawInsn { dst: 0, ..raw },
-                    RawInsn { dst: 0, off: 0, ..raw },
+                    RawInsn {
+                        dst: 0,
+                        off: 0,
+                        ..raw
+                    },
                 ];
                 for v in variants {
                     let mut slots = vec![v];
@@ -618,7 +630,9 @@ impl<'a> Env<'a> {
                     for (i, a) in p.args.iter().enumerate() {
                         if matches!(
                             a.base,
-                            ArgBase::ConstSize | ArgBase::ConstSizeOrZero | ArgBase::ConstAllocSizeOrZero
+                            ArgBase::ConstSize
+                                | ArgBase::ConstSizeOrZero
+                                | ArgBase::ConstAllocSizeOrZero
                         ) && self.cur.reg(i + 1).is_scalar()
                         {
                             size_args |= 1 << (i + 1);
@@ -1239,7 +1253,13 @@ fn scalar_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
 /// `regsafe`: every continuation safe from `old` is safe from `cur`. An
 /// imprecise scalar in `old` matches any scalar (`all_precise`: an
 /// unprivileged program's scalars all are precise).
-fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool, all_precise: bool) -> bool {
+fn regsafe(
+    old: &RegState,
+    cur: &RegState,
+    ids: &mut IdMap,
+    exact: bool,
+    all_precise: bool,
+) -> bool {
     if exact {
         return old.ty == cur.ty
             && old.val == cur.val
@@ -1393,7 +1413,15 @@ fn states_equal(
             }
         }
         let live_stack = if k == last { live_stack } else { u64::MAX };
-        if !stacksafe(fo, fc, &mut ids, exact, allow_uninit, all_precise, live_stack) {
+        if !stacksafe(
+            fo,
+            fc,
+            &mut ids,
+            exact,
+            allow_uninit,
+            all_precise,
+            live_stack,
+        ) {
             return false;
         }
     }
