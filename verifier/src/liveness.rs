@@ -101,12 +101,10 @@ pub fn live_stack_before(decoded: &[Option<Result<Insn, IsaError>>], subprogs: u
                     (u64::MAX, 0)
                 }
             }
-            Insn::Store { size, dst, off, .. } | Insn::StoreReg { size, dst, off, .. } => {
-                if dst.index() == 10 && size.bytes() == 8 && off % 8 == 0 {
-                    (0, slots(off, 8))
-                } else {
-                    (0, 0)
-                }
+            Insn::Store { size, dst, off, .. } | Insn::StoreReg { size, dst, off, .. }
+                if dst.index() == 10 && size.bytes() == 8 && off % 8 == 0 =>
+            {
+                (0, slots(off, 8))
             }
             Insn::Atomic { size, dst, off, .. } => {
                 if dst.index() == 10 {
