@@ -66,6 +66,19 @@ pub struct DiffArgs {
     /// With --verifier: how many disagreements to list (one line each); the first few are shown in full
     #[arg(long, default_value_t = 100)]
     list: usize,
+    /// With --verifier: check each refused rule-breaking program's explanation (category,
+    /// failing insn, root cause) against what the generator broke; no kernel needed
+    #[arg(long, requires = "verifier")]
+    explain: bool,
+    /// With --verifier: soundness instead of the kernel comparison: generate programs until
+    /// ironbpf's verifier accepted --random of them, run each in the checked interpreter on
+    /// random inputs (maps, context, packets of random length) and count memory violations;
+    /// no kernel needed
+    #[arg(long, requires = "verifier")]
+    soundness: bool,
+    /// With --soundness: runs per accepted program, each on new input
+    #[arg(long, default_value_t = 4, requires = "soundness")]
+    runs: u32,
     /// Probe the program-type descriptors and helper prototypes against the
     /// kernel instead: every context offset, size and access kind, return
     /// values, per type and attach type; every helper's availability,
@@ -223,6 +236,12 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     if args.descriptors {
         return run_descriptors(&args);
     }
+    if args.verifier && args.explain {
+        return crate::cmd_verify::run_explain_diff(args.random, args.seed, args.list);
+    }
+    if args.verifier && args.soundness {
+        return run_soundness(&args);
+    }
     if args.verifier {
         return run_verifier(&args);
     }
@@ -319,6 +338,78 @@ fn verdict_line(accepted: bool, insn: Option<usize>, line: Option<&str>) -> Stri
     }
 }
 
+/// A case with its rule, its program and both logs.
+fn print_in_full(c: &ironbpf_conformance::vgen::VCase) {
+    let p = &c.program;
+    if let Some(b) = &p.broken {
+        println!(
+            "  breaks {} at insn {}{}; the kernel is expected to say `{}`",
+            b.rule,
+            b.insn,
+            b.cause
+                .map_or(String::new(), |c| format!(" (caused at insn {c})")),
+            b.expect
+        );
+    }
+    let mut pc = 0;
+    for line in p.text.lines() {
+        if line.ends_with(':') {
+            println!("  {line}");
+            continue;
+        }
+        println!("  {pc:>4}: {line}");
+        pc += if line.contains("map[") || line.ends_with(" ll") {
+            2
+        } else {
+            1
+        };
+    }
+    println!("  --- the kernel's log ---");
+    for l in c.kernel.log.lines() {
+        println!("  | {l}");
+    }
+    println!("  --- ironbpf's log ---");
+    for l in c.ours.log.lines() {
+        println!("  | {l}");
+    }
+}
+
+/// `ironbpf diff --verifier --soundness`: prints each violation with its
+/// seed, then the `N accepted, M runs, V violations` line.
+fn run_soundness(args: &DiffArgs) -> Result<(), Failure> {
+    use ironbpf_conformance::soundness::{run_soundness, SoundnessOptions};
+    let tty = std::io::stderr().is_terminal();
+    let opts = SoundnessOptions {
+        runs: args.runs,
+        ..SoundnessOptions::default()
+    };
+    let total = args.random;
+    let mut shown = 0;
+    let summary = run_soundness(total, args.seed, &opts, |s| {
+        while shown < s.violations.len() {
+            println!("{}", s.violations[shown]);
+            shown += 1;
+        }
+        if tty && s.generated % 1000 == 0 {
+            eprint!(
+                "\r{}/{total} accepted, {} violations   ",
+                s.accepted,
+                s.violations.len()
+            );
+        }
+    })
+    .map_err(Failure::usage)?;
+    if tty {
+        eprintln!();
+    }
+    println!("{summary}");
+    if summary.violations.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::failed(String::new()))
+    }
+}
+
 fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
     use ironbpf_conformance::vgen::{run_verifier_diff, KernelOracle};
     let oracle = KernelOracle::new().map_err(Failure::usage)?;
@@ -358,53 +449,60 @@ fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
             verdict_line(c.ours.accepted, c.ours.error_insn, c.ours.error_line.as_deref()),
         );
         if n < SHOWN_IN_FULL {
-            if let Some(b) = &p.broken {
-                println!(
-                    "  breaks {} at insn {}{}; the kernel is expected to say `{}`",
-                    b.rule,
-                    b.insn,
-                    b.cause
-                        .map_or(String::new(), |c| format!(" (caused at insn {c})")),
-                    b.expect
-                );
-            }
-            let mut pc = 0;
-            for line in p.text.lines() {
-                if line.ends_with(':') {
-                    println!("  {line}");
-                    continue;
-                }
-                println!("  {pc:>4}: {line}");
-                pc += if line.contains("map[") || line.ends_with(" ll") {
-                    2
-                } else {
-                    1
-                };
-            }
-            println!("  --- the kernel's log ---");
-            for l in c.kernel.log.lines() {
-                println!("  | {l}");
-            }
-            println!("  --- ironbpf's log ---");
-            for l in c.ours.log.lines() {
-                println!("  | {l}");
-            }
+            print_in_full(c);
         }
+    }
+    for (seed, v) in &summary.kernel_departures {
+        println!("KNOWN KERNEL DEPARTURE seed {seed} (replay with --verifier --random 1 --seed {seed}): the kernel accepted it, ironbpf refused it, and it breaks memory safety when run: {v}");
     }
     let more = summary.disagreed_count() as usize - summary.disagreed.len();
     if more > 0 {
         println!("... and {more} more disagreements (raise --list to see them)");
     }
-    println!("per rule: programs, kernel refused, kernel as meant, ironbpf refused, agreed, same insn, same message");
-    for (rule, c) in &summary.per_rule {
+    for c in &summary.message_misses {
+        let p = &c.program;
+        let rule = p.broken.as_ref().map_or("safe", |b| b.rule.name());
         println!(
-            "  {rule:<24} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "DIFFERENT MESSAGE seed {} ({rule}): kernel {}; ironbpf {}",
+            p.seed,
+            verdict_line(
+                c.kernel.accepted,
+                c.kernel.error_insn,
+                c.kernel.error_line.as_deref()
+            ),
+            verdict_line(
+                c.ours.accepted,
+                c.ours.error_insn,
+                c.ours.error_line.as_deref()
+            ),
+        );
+        if summary.total <= SHOWN_IN_FULL as u64 {
+            print_in_full(c);
+        }
+    }
+    // A replay of a few seeds: the logs that differ, in full.
+    if summary.total <= SHOWN_IN_FULL as u64 {
+        for c in &summary.log_misses {
+            if c.same_message() || c.kernel.accepted {
+                println!("DIFFERENT LOG seed {}", c.program.seed);
+                print_in_full(c);
+            }
+        }
+    }
+    println!("per rule: programs, kernel refused, kernel as meant, ironbpf refused, agreed, same insn (- where the kernel names none), same message");
+    for (rule, c) in &summary.per_rule {
+        let same_insn = if c.insn_comparable == 0 {
+            "-".to_string()
+        } else {
+            c.same_insn.to_string()
+        };
+        println!(
+            "  {rule:<26} {:>7} {:>7} {:>7} {:>7} {:>7} {same_insn:>7} {:>7}",
             c.programs,
             c.kernel_refused,
             c.kernel_as_meant,
             c.ironbpf_refused,
             c.agreed,
-            c.same_insn,
             c.same_message
         );
     }

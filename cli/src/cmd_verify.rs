@@ -12,7 +12,8 @@ use clap::Args;
 use ironbpf_kernel::{with_effective_caps, LoadOutcome, CAP_NET_ADMIN_BIT};
 use ironbpf_loader::{MapDef, Program};
 use ironbpf_progtype::{AttachType, ProgTypeId};
-use ironbpf_verifier::{verify, MapInfo, VerifyOptions, VerifyOutcome};
+use ironbpf_verifier::explain::{self as vexplain, Explanation, SourceLine};
+use ironbpf_verifier::{verify, MapInfo, Stats, VerifyOptions, VerifyOutcome};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -47,9 +48,32 @@ pub struct VerifyArgs {
     /// Also load each program into the running kernel and show its verdict and log beside ironbpf's
     #[arg(long)]
     kernel: bool,
-    /// One JSON record per program (one per line)
+    /// One JSON record per program (one per line); a refused program's record carries the
+    /// explanation as an `explanation` object
     #[arg(long)]
     json: bool,
+    /// How to print the explanation after a refused program's log: ironbpf's plain account, or
+    /// the layout kernels from 7.3 on print (`Verification failed: ...`, `Reason:`, `At:`,
+    /// `Instruction context:`, `Causal path:`, `Suggestion:`)
+    #[arg(long, value_enum, default_value = "plain")]
+    explain_format: ExplainFormat,
+    /// Write the control-flow graph (by subprogram, basic blocks with their instructions and
+    /// source lines, the failing path highlighted) to this file: `.dot` as Graphviz text,
+    /// `.svg` rendered with Graphviz's `dot`
+    #[arg(long)]
+    cfg: Option<PathBuf>,
+}
+
+/// The layout of the explanation.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// ironbpf's account: code, category, the failing insn and source line, why, the root
+    /// cause, the path's branches, the suggestion
+    Plain,
+    /// The layout of Linux 7.3 and later
+    Kernel73,
+    /// No explanation
+    None,
 }
 
 /// `BPF_F_STRICT_ALIGNMENT` is not in an ELF object: off, as libbpf loads.
@@ -175,6 +199,18 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
         if ours.result.is_err() {
             refused += 1;
         }
+        let lines = source_lines(p, slots.len());
+        let explanation = ours.result.as_ref().err().map(|rej| {
+            let desc = ironbpf_progtype::desc::ProgTypeDesc::builtin(opts.prog_type);
+            vexplain::explain(&slots, &opts, desc, rej, &lines)
+        });
+        if let Some(path) = &args.cfg {
+            let dot = vexplain::dot::cfg_dot(&slots, &lines, explanation.as_ref());
+            let note = write_cfg(path, &dot, progs.len() > 1, &p.name)?;
+            if !args.json {
+                eprintln!("{note}");
+            }
+        }
         let theirs: Option<LoadOutcome> = match &kobj {
             None => None,
             Some(k) if args.unpriv => {
@@ -197,7 +233,11 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
                 "privileged": !args.unpriv,
                 "ironbpf": ours_json(&ours, took),
                 "log_level": args.log_level,
+                "stats": stats_json(&ours.stats),
             });
+            if let Some(e) = &explanation {
+                rec["explanation"] = explanation_json(e);
+            }
             if let Some(t) = &theirs {
                 rec["kernel"] = outcome_json(t, true);
                 rec["kernel_release"] = json!(ironbpf_kernel::kernel_release());
@@ -226,6 +266,17 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
             println!();
         }
         println!("--- end of ironbpf's verifier log ---");
+        println!("{}", stats_line(&ours.stats));
+        if let Some(e) = &explanation {
+            match args.explain_format {
+                ExplainFormat::Plain => {
+                    println!("--- why ironbpf's verifier refused it ---");
+                    print!("{}", vexplain::render::text(e));
+                }
+                ExplainFormat::Kernel73 => print!("{}", vexplain::render::kernel73(e)),
+                ExplainFormat::None => {}
+            }
+        }
         if let Some(t) = &theirs {
             print_log(t, args.log_level, "the kernel's verifier log");
         }
@@ -266,6 +317,203 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
             String::new()
         }));
     }
+    Ok(())
+}
+
+/// The source line of each instruction slot, from the loader's BTF line
+/// info (empty without it).
+fn source_lines(p: &Program, n: usize) -> Vec<Option<SourceLine>> {
+    if p.line_info.is_empty() {
+        return Vec::new();
+    }
+    let recs: Vec<(usize, SourceLine)> = p
+        .line_info
+        .iter()
+        .map(|l| {
+            (
+                l.insn,
+                SourceLine {
+                    file: l.file.rsplit('/').next().unwrap_or(&l.file).to_string(),
+                    line: l.line,
+                    column: l.column,
+                    text: l.source.clone(),
+                },
+            )
+        })
+        .collect();
+    vexplain::lines_per_insn(n, &recs)
+}
+
+/// Writes the CFG: DOT text, or SVG through Graphviz. Returns what was done,
+/// for stderr.
+fn write_cfg(path: &std::path::Path, dot: &str, many: bool, prog: &str) -> Result<String, Failure> {
+    let path = if many {
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("cfg");
+        let ext = path.extension().and_then(|s| s.to_str()).unwrap_or("dot");
+        path.with_file_name(format!("{stem}.{prog}.{ext}"))
+    } else {
+        path.to_path_buf()
+    };
+    let svg = path.extension().is_some_and(|e| e == "svg");
+    if !svg {
+        std::fs::write(&path, dot)
+            .map_err(|e| Failure::usage(format!("--cfg {}: {e}", path.display())))?;
+        return Ok(format!(
+            "wrote the control-flow graph to {}",
+            path.display()
+        ));
+    }
+    use std::io::Write as _;
+    let child = std::process::Command::new("dot")
+        .arg("-Tsvg")
+        .arg("-o")
+        .arg(&path)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(_) => {
+            let dp = path.with_extension("dot");
+            std::fs::write(&dp, dot)
+                .map_err(|e| Failure::usage(format!("--cfg {}: {e}", dp.display())))?;
+            return Ok(format!(
+                "--cfg {}: Graphviz's `dot` is not installed: install graphviz (apt-get install graphviz) to render SVG; wrote the graph as DOT to {}",
+                path.display(),
+                dp.display()
+            ));
+        }
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(dot.as_bytes())
+            .map_err(|e| Failure::usage(format!("--cfg: writing to dot: {e}")))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Failure::usage(format!("--cfg: dot: {e}")))?;
+    if !out.status.success() {
+        return Err(Failure::usage(format!(
+            "--cfg {}: dot failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(format!(
+        "wrote the control-flow graph to {}",
+        path.display()
+    ))
+}
+
+/// The statistics line after the log.
+fn stats_line(s: &Stats) -> String {
+    format!(
+        "ironbpf verifier stats: processed {} insns, max_states_per_insn {}, total_states {}, peak_states {}, mark_read {}, stack depth {}",
+        s.processed_insns,
+        s.max_states_per_insn,
+        s.total_states,
+        s.peak_states,
+        s.mark_read,
+        s.stack_depths
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("+")
+    )
+}
+
+fn stats_json(s: &Stats) -> Value {
+    json!({
+        "processed_insns": s.processed_insns,
+        "max_states_per_insn": s.max_states_per_insn,
+        "total_states": s.total_states,
+        "peak_states": s.peak_states,
+        "mark_read": s.mark_read,
+        "stack_depths": s.stack_depths,
+    })
+}
+
+fn source_json(s: &Option<SourceLine>) -> Value {
+    match s {
+        Some(s) => json!({"file": s.file, "line": s.line, "column": s.column, "text": s.text}),
+        None => Value::Null,
+    }
+}
+
+fn site_json(s: &vexplain::Site) -> Value {
+    json!({"insn": s.insn, "text": s.text, "source": source_json(&s.source)})
+}
+
+/// The explanation as data.
+pub fn explanation_json(e: &Explanation) -> Value {
+    json!({
+        "code": e.code,
+        "category": e.category,
+        "title": e.title,
+        "message": e.message,
+        "at": e.at.as_ref().map(site_json),
+        "subject": e.subject,
+        "reason": e.reason,
+        "state": e.state,
+        "root_cause": e.root_cause.as_ref().map(|c| json!({
+            "insn": c.site.insn, "text": c.site.text, "source": source_json(&c.site.source), "what": c.what,
+        })),
+        "path": e.path.iter().map(|b| json!({
+            "insn": b.site.insn, "text": b.site.text, "source": source_json(&b.site.source),
+            "taken": b.taken, "next": b.next, "condition": b.condition, "repeats": b.repeats,
+        })).collect::<Vec<_>>(),
+        "context": e.context.iter().map(site_json).collect::<Vec<_>>(),
+        "suggestion": e.suggestion,
+        "path_insns": e.full_path.len(),
+    })
+}
+
+/// `ironbpf diff --verifier --explain`: every refused rule-breaking
+/// generated program's explanation against what the generator broke; ends
+/// with `category right X%, root cause right Y%`.
+pub fn run_explain_diff(count: u64, seed: u64, list: usize) -> Result<(), Failure> {
+    use std::io::IsTerminal;
+    let tty = std::io::stderr().is_terminal();
+    let s = ironbpf_conformance::explaindiff::run_explain_diff(count, seed, list, |done, s| {
+        if tty && (done % 500 == 0 || done == count) {
+            eprint!("\r{done}/{count}: {} explained   ", s.rejected);
+        }
+    });
+    if tty {
+        eprintln!();
+    }
+    for c in &s.misses {
+        let e = &c.explanation;
+        println!(
+            "MISS seed {} ({}; replay with --verifier --explain --random 1 --seed {}): expected {} with root cause insn {}; got {} {} with root cause {}",
+            c.seed,
+            c.rule,
+            c.seed,
+            c.expected.0,
+            c.expected.1,
+            e.code,
+            e.category,
+            e.root_cause
+                .as_ref()
+                .map_or("none".to_string(), |r| format!("insn {}", r.site.insn))
+        );
+    }
+    println!("per rule: refused, category right, root cause right");
+    for (rule, t) in &s.per_rule {
+        println!(
+            "  {:<28} {:>7} {:>7} {:>7}",
+            rule.name(),
+            t.rejected,
+            t.category_right,
+            t.root_right
+        );
+    }
+    println!("{s}");
+    println!(
+        "category right {:.1}%, root cause right {:.1}%",
+        s.category_pct(),
+        s.root_pct()
+    );
     Ok(())
 }
 

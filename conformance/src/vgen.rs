@@ -253,20 +253,25 @@ impl VProgram {
         o.privileged = self.privileged;
         o.strict_alignment = self.strict_alignment;
         o.log_level = log_level;
-        o.maps = VGEN_MAPS
-            .iter()
-            .map(|m| MapInfo {
-                name: m.name.into(),
-                map_type: m.map_type,
-                key_size: m.key_size,
-                value_size: m.value_size,
-                max_entries: m.max_entries,
-                map_flags: m.map_flags,
-                frozen_readonly: false,
-            })
-            .collect();
+        o.maps = vgen_map_infos();
         o
     }
+}
+
+/// The [`VGEN_MAPS`] as ironbpf's verifier sees them.
+pub fn vgen_map_infos() -> Vec<MapInfo> {
+    VGEN_MAPS
+        .iter()
+        .map(|m| MapInfo {
+            name: m.name.into(),
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            map_flags: m.map_flags,
+            frozen_readonly: false,
+        })
+        .collect()
 }
 
 /// Text lines with the slot index of each instruction kept as they are
@@ -1233,13 +1238,31 @@ pub fn insn_named_in(line: &str) -> Option<usize> {
     })
 }
 
+/// Errors the kernel finds in the whole program, before its walk (the
+/// CFG and structure checks) or after it (the combined stack of a call
+/// chain): the instruction they are at is the one the line names, if any,
+/// not the last one the log printed (at level 2 the walk is all printed).
+const WHOLE_PROGRAM_ERRORS: &[&str] = &[
+    "combined stack size of ",
+    "last insn is not an exit or jmp",
+    "unknown opcode ",
+    "jump out of range from insn ",
+    "back-edge from insn ",
+    "unreachable insn ",
+    "jump into the middle of ldimm64 insn ",
+    "loading/calling other bpf or kernel functions are allowed for",
+];
+
 fn kernel_verdict(out: LoadOutcome) -> KernelVerdict {
     let accepted = out.accepted();
+    let line = out.first_error_line.as_deref().unwrap_or("");
+    let whole_program = WHOLE_PROGRAM_ERRORS.iter().any(|p| line.starts_with(p));
     let error_insn = if accepted {
         None
+    } else if whole_program {
+        insn_named_in(line)
     } else {
-        out.error_insn
-            .or_else(|| out.first_error_line.as_deref().and_then(insn_named_in))
+        out.error_insn.or_else(|| insn_named_in(line))
     };
     KernelVerdict {
         accepted,
@@ -1478,12 +1501,27 @@ impl VCase {
             && !self.ours.accepted
             && self.kernel.error_insn == self.ours.error_insn
     }
-    /// Both refused with the same error line.
+    /// Both refused with the same error line; where ironbpf's message has
+    /// two lines (a line on the state, then the error: `invalid access to
+    /// map value, ...` then `R0 max value is outside of the allowed memory
+    /// range`), the kernel's log must end with the same two.
     pub fn same_message(&self) -> bool {
-        !self.kernel.accepted
-            && !self.ours.accepted
-            && self.kernel.error_line.as_deref().map(str::trim)
-                == self.ours.error_line.as_deref().map(str::trim)
+        if self.kernel.accepted || self.ours.accepted {
+            return false;
+        }
+        let ours: Vec<&str> = self
+            .ours
+            .error_line
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .take_while(|l| !ironbpf_kernel::is_trailer_line(l))
+            .collect();
+        if ours.len() <= 1 || self.kernel.log.is_empty() {
+            return self.kernel.error_line.as_deref().map(str::trim) == ours.first().copied();
+        }
+        ironbpf_kernel::last_error_lines(&self.kernel.log, ours.len()) == ours
     }
     /// The same log, once [`normalize_log`] took out addresses and times.
     pub fn same_log(&self) -> bool {
@@ -1500,6 +1538,10 @@ pub struct RuleCounts {
     pub kernel_as_meant: u64,
     pub ironbpf_refused: u64,
     pub agreed: u64,
+    /// Refused by both where the kernel names the instruction (the rules
+    /// refused before the walk, such as `last insn is not an exit or jmp`,
+    /// have none: their `same_insn` means nothing).
+    pub insn_comparable: u64,
     pub same_insn: u64,
     pub same_message: u64,
 }
@@ -1529,6 +1571,15 @@ pub struct VDiffSummary {
     pub disagreed: Vec<VCase>,
     /// Kernel verdicts that are not what the generator meant: (seed, why).
     pub generator_misses: Vec<(u64, String)>,
+    /// Programs both refused with different error lines or at different
+    /// instructions: at most two per rule, to show what still differs.
+    pub message_misses: Vec<VCase>,
+    /// Programs whose logs differ (the first two per rule).
+    pub log_misses: Vec<VCase>,
+    /// Programs the kernel accepted and ironbpf refused that break memory
+    /// safety when run (see [`crate::soundness::violation_of`]): the
+    /// kernel's error, not ironbpf's. (seed, the violation.)
+    pub kernel_departures: Vec<(u64, String)>,
 }
 
 fn pct(n: u64, of: u64) -> f64 {
@@ -1556,6 +1607,7 @@ impl VDiffSummary {
         e.ironbpf_refused += u64::from(!c.ours.accepted);
         e.kernel_as_meant += u64::from(as_meant.is_ok());
         e.agreed += u64::from(c.same_verdict());
+        e.insn_comparable += u64::from(c.insn_comparable());
         e.same_insn += u64::from(c.same_insn());
         e.same_message += u64::from(c.same_message());
         if let Err(why) = as_meant {
@@ -1568,17 +1620,70 @@ impl VDiffSummary {
         self.same_insn += u64::from(c.same_insn());
         self.same_message += u64::from(c.same_message());
         self.same_log += u64::from(c.same_log());
+        let both = !c.kernel.accepted && !c.ours.accepted;
+        if both
+            && keep_disagreements > 0
+            && (!c.same_message() || (c.insn_comparable() && !c.same_insn()))
+        {
+            let name = c.program.broken.as_ref().map(|b| b.rule);
+            let shown = self
+                .message_misses
+                .iter()
+                .filter(|m| m.program.broken.as_ref().map(|b| b.rule) == name)
+                .count();
+            if shown < 2 {
+                self.message_misses.push(c.clone());
+            }
+        }
+        if keep_disagreements > 0 && !c.same_log() {
+            let name = c.program.broken.as_ref().map(|b| b.rule);
+            let shown = self
+                .log_misses
+                .iter()
+                .filter(|m| m.program.broken.as_ref().map(|b| b.rule) == name)
+                .count();
+            if shown < 2 {
+                self.log_misses.push(c.clone());
+            }
+        }
         if c.same_verdict() {
             self.agreed += 1;
+        } else if let Some(v) = kernel_departure(&c) {
+            self.kernel_departures.push((c.program.seed, v));
         } else if self.disagreed.len() < keep_disagreements {
             self.disagreed.push(c);
         }
     }
 
-    /// Programs whose verdicts differ.
+    /// Programs whose verdicts differ, but for the known kernel departures.
     pub fn disagreed_count(&self) -> u64 {
-        self.total - self.agreed
+        self.total - self.agreed - self.kernel_departures.len() as u64
     }
+}
+
+/// Runs on random inputs per program the kernel accepted and ironbpf
+/// refused, to find whether it breaks memory safety.
+const DEPARTURE_RUNS: u32 = 32;
+
+/// Whether `c` is a kernel departure: the kernel accepted what ironbpf
+/// refused, and the program does break memory safety in the checked
+/// interpreter (the kernel accepted an unsafe program; ironbpf was right
+/// to refuse it). `Some` holds the violation.
+pub fn kernel_departure(c: &VCase) -> Option<String> {
+    if !c.kernel.accepted || c.ours.accepted {
+        return None;
+    }
+    let p = &c.program;
+    crate::soundness::violation_of(
+        &p.insns,
+        p.prog_type,
+        &vgen_map_infos(),
+        p.seed,
+        DEPARTURE_RUNS,
+    )
+    .ok()
+    .flatten()
+    .map(|v| v.to_string())
 }
 
 impl fmt::Display for VDiffSummary {
@@ -1592,12 +1697,22 @@ impl fmt::Display for VDiffSummary {
             pct(self.kernel_refused, self.total),
             self.ironbpf_refused
         )?;
-        writeln!(
-            f,
-            "{} agreed, {} disagreed",
-            self.agreed,
-            self.disagreed_count()
-        )?;
+        if self.kernel_departures.is_empty() {
+            writeln!(
+                f,
+                "{} agreed, {} disagreed",
+                self.agreed,
+                self.disagreed_count()
+            )?;
+        } else {
+            writeln!(
+                f,
+                "{} agreed, {} disagreed, {} known kernel departures (the kernel accepted a program that breaks memory safety when run; ironbpf refused it)",
+                self.agreed,
+                self.disagreed_count(),
+                self.kernel_departures.len()
+            )?;
+        }
         write!(
             f,
             "same insn {:.1}% (of the {} both refused where the kernel names one), same message {:.1}% (of the {} both refused), same log {:.1}% (of all {})",

@@ -450,6 +450,34 @@ pub fn first_error_line(log: &str) -> Option<String> {
         .map(|l| l.trim().to_string())
 }
 
+/// The last `n` lines of the log that are not statistics or state lines
+/// after the error, in log order: the error line and the `n - 1` lines
+/// before it (where the kernel says why in two lines, such as
+/// `invalid access to map value, ...` then `R0 max value is outside of the
+/// allowed memory range`). Fewer when the log is shorter.
+pub fn last_error_lines(log: &str, n: usize) -> Vec<String> {
+    let mut lines: Vec<String> = log
+        .lines()
+        .rev()
+        .map(|l| match l.find("verification time ") {
+            Some(i) if i > 0 => &l[..i],
+            _ => l,
+        })
+        .skip_while(|l| is_trailer(l))
+        .take(n)
+        .map(|l| l.trim().to_string())
+        .collect();
+    lines.reverse();
+    lines
+}
+
+/// Whether a log line is one the verifier prints after its error line
+/// (statistics, the two states of `infinite loop detected`, source lines):
+/// the lines [`first_error_line`] skips.
+pub fn is_trailer_line(line: &str) -> bool {
+    is_trailer(line)
+}
+
 /// The instruction the verifier was at when it gave up: the last `N: (op) ...`
 /// line of the log.
 fn error_insn(log: &str) -> Option<usize> {

@@ -581,6 +581,27 @@ impl Env<'_> {
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if matches!(m.map_type, 2 | 6) {
                     meta.const_key = self.constant_map_key(r, m.key_size);
+                    if meta.const_key.is_some() && self.tracks_precision() {
+                        // The null check is elided on this key's value: no
+                        // path with another key may be pruned against this
+                        // one. The kernel marks the key's slot precise; this
+                        // marks every scalar of the path (its big hammer),
+                        // the key's slot in the current state included.
+                        self.mark_all_scalars_precise();
+                        let reg = *self.cur.reg(r);
+                        let off = reg.off as i64 + reg.val.var_off.value as i64;
+                        let (spi, _) = byte_pos(off);
+                        if let Some(s) = self
+                            .cur
+                            .frames
+                            .get_mut(reg.frameno as usize)
+                            .and_then(|f| f.stack.get_mut(spi))
+                        {
+                            if s.is_spill() && s.spilled.is_scalar() {
+                                s.spilled.precise = true;
+                            }
+                        }
+                    }
                 }
             }
             ArgBase::PtrToMapValue => {
@@ -711,29 +732,35 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// `get_constant_map_key`: the key on the stack, if a known constant.
+    /// `get_constant_map_key`: the key on the stack, if a known constant
+    /// (privileged loaders only): `key_size` zero bytes (`STACK_ZERO`) from
+    /// the key's first byte to its slot's top, or a spilled constant scalar
+    /// of exactly `key_size` bytes starting there.
     fn constant_map_key(&self, r: usize, key_size: u32) -> Option<u64> {
+        if !self.opts.privileged {
+            return None;
+        }
         let reg = self.cur.reg(r);
         if reg.ty != RegType::Stack || !reg.val.var_off.is_const() {
             return None;
         }
         let off = reg.off as i64 + reg.val.var_off.value as i64;
         let fr = self.cur.frames.get(reg.frameno as usize)?;
-        let (spi, _) = byte_pos(off);
+        let (spi, j) = byte_pos(off);
         let slot = fr.stack.get(spi)?;
-        if slot.is_spill() && off.rem_euclid(8) == 0 {
-            let n = slot
-                .ty
-                .iter()
-                .rev()
-                .take_while(|t| **t == SlotType::Spill)
-                .count();
-            if n as u32 == key_size {
-                return slot.spilled.const_value();
-            }
+        // Bytes from the key's first one (index j) up to the slot's top
+        // (index 0), as the kernel counts them.
+        let run = |t: SlotType| slot.ty[..=j].iter().rev().take_while(|x| **x == t).count();
+        if run(SlotType::Zero) as u32 >= key_size {
+            return Some(0);
+        }
+        if !slot.is_spill() || !slot.spilled.is_scalar() {
             return None;
         }
-        None
+        if run(SlotType::Spill) as u32 != key_size {
+            return None;
+        }
+        slot.spilled.const_value()
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.
@@ -879,11 +906,15 @@ impl Env<'_> {
                 continue;
             }
             let msg = if reg.val.var_off.is_const() {
-                format!("invalid read from stack R{r} off={min_off} size={size}")
+                format!(
+                    "invalid read from stack R{r} off {min_off}+{} size {size}",
+                    a - min_off
+                )
             } else {
                 format!(
-                    "invalid read from stack R{r} var_off={} size={size}",
-                    reg.val.var_off
+                    "invalid read from stack R{r} var_off {}+{} size {size}",
+                    reg.val.var_off,
+                    a - min_off
                 )
             };
             return Err(self.reject(RejectionKind::UninitStack { off: a, size }, msg));
@@ -1065,6 +1096,7 @@ impl Env<'_> {
                         calls: frames,
                         size: depth,
                     },
+                    path: Vec::new(),
                 });
             }
             if edge < callees[sub].len() {
@@ -1076,6 +1108,7 @@ impl Env<'_> {
                         message: format!("the call stack of {} frames is too deep !", frames + 1),
                         errno: E2BIG,
                         kind: RejectionKind::CallTooDeep { frames: frames + 1 },
+                        path: Vec::new(),
                     });
                 }
                 stack.push((c, 0, depth + round(self.stack_depth[c]), frames + 1));

@@ -94,6 +94,7 @@ fn reject(insn: Option<usize>, errno: i32, message: String, kind: RejectionKind)
         message,
         errno,
         kind,
+        path: Vec::new(),
     }
 }
 
@@ -261,6 +262,8 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
     // targets too.
     let mut state = vec![0u8; n]; // 0 unseen, 1 on stack, 2 done
     let mut prune_point = vec![false; n];
+    // For each ld_imm64 second slot, the first jump found landing on it.
+    let mut jumped_into_tail: Vec<Option<usize>> = vec![None; n];
     let mut stack: Vec<(usize, usize)> = vec![(0, 0)]; // (insn, next edge index)
     state[0] = 1;
     while let Some(&mut (t, ref mut e)) = stack.last_mut() {
@@ -280,16 +283,11 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                 ));
             }
             let w = w as usize;
-            if ldimm_tail[w] {
-                return Err(reject(
-                    Some(t),
-                    libc_errno::EINVAL,
-                    format!("jump to the middle of ldimm64 insn {}", w - 1),
-                    RejectionKind::JumpIntoLdImm64 {
-                        from: t,
-                        ldimm64: w - 1,
-                    },
-                ));
+            // The kernel walks a jumped-into second slot as an instruction
+            // of its own (it falls through) and names the ld_imm64 only
+            // after the walk, in its check for unreachable instructions.
+            if ldimm_tail[w] && jumped_into_tail[w].is_none() {
+                jumped_into_tail[w] = Some(t);
             }
             if is_jump_target {
                 prune_point[w] = true;
@@ -321,6 +319,14 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                 libc_errno::EINVAL,
                 format!("unreachable insn {pc}"),
                 RejectionKind::Unreachable { pc },
+            ));
+        }
+        if let Some(from) = jumped_into_tail.get(pc + 1).copied().flatten() {
+            return Err(reject(
+                Some(pc),
+                libc_errno::EINVAL,
+                format!("jump into the middle of ldimm64 insn {pc}"),
+                RejectionKind::JumpIntoLdImm64 { from, ldimm64: pc },
             ));
         }
     }

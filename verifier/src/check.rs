@@ -14,6 +14,11 @@ use std::collections::HashMap;
 
 /// `BPF_COMPLEXITY_LIMIT_INSNS`.
 pub const BPF_COMPLEXITY_LIMIT_INSNS: u64 = 1_000_000;
+/// Where the log's map addresses start: map `i` is at `FAKE_MAP_BASE +
+/// (i << 12)`, a kernel-looking address the log normalisers recognise.
+const FAKE_MAP_BASE: u64 = 0xffff_8881_0000_0000;
+/// A map's value starts this far into its stand-in address.
+const FAKE_MAP_VALUE_OFF: u64 = 0x100;
 /// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`.
 pub const BPF_COMPLEXITY_LIMIT_JMP_SEQ: usize = 8192;
 
@@ -26,17 +31,25 @@ struct Pending {
     prev: usize,
     log_pos: usize,
     parent: Option<usize>,
+    /// The length of [`Env::path`] when the branch was queued (the jump's
+    /// own index included).
+    path_len: usize,
 }
 
 /// A remembered state at a prune point (`struct bpf_verifier_state_list`).
-struct Explored {
-    st: VState,
+pub(crate) struct Explored {
+    /// The state before its instruction (precision marks are added to it
+    /// later by backtracking).
+    pub st: VState,
+    /// Its position in [`Env::path`] (the path index of its instruction).
+    pub pos: usize,
     /// Paths still being explored below it (0: every continuation is safe).
     branches: u32,
     hits: u32,
     misses: u32,
     evicted: bool,
-    parent: Option<usize>,
+    /// The remembered state the path came through before this one.
+    pub parent: Option<usize>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -65,9 +78,13 @@ pub(crate) struct Env<'a> {
     pub scratch_all: bool,
     pub stack_depth: Vec<u32>,
     pending: Vec<Pending>,
-    explored: Vec<Explored>,
+    pub(crate) explored: Vec<Explored>,
     by_insn: HashMap<usize, Vec<usize>>,
-    cur_parent: Option<usize>,
+    /// The last remembered state on the current path.
+    pub(crate) cur_parent: Option<usize>,
+    /// What the jump history keeps per path position (sorted), for
+    /// backtracking (`crate::precision`).
+    pub(crate) hist: Vec<(usize, crate::precision::Hist)>,
     processed: u64,
     jmps_processed: u64,
     prev_jmps: u64,
@@ -81,10 +98,15 @@ pub(crate) struct Env<'a> {
     pub safe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
     live: Vec<u16>,
+    /// Stack slots live before each instruction (`liveness::live_stack_before`).
+    live_stack: Vec<u64>,
     /// States remembered and not forgotten.
     stored: u64,
     /// The last instruction returned from a callee.
     pub returned: bool,
+    /// The instruction indices of the current path from the entry, in the
+    /// order executed; a rejection carries it as [`Rejection::path`].
+    pub path: Vec<u32>,
 }
 
 impl<'a> Env<'a> {
@@ -123,6 +145,7 @@ impl<'a> Env<'a> {
             }
         }
         let nsub = cfg.subprogs.len();
+        let live_stack = crate::liveness::live_stack_before(&decoded, nsub);
         let mut main = FuncState::new(0, 0, 0);
         main.regs[1] = RegState::pointer(RegType::Ctx);
         let mut maps = opts.maps.clone();
@@ -159,6 +182,7 @@ impl<'a> Env<'a> {
             explored: Vec::new(),
             by_insn: HashMap::new(),
             cur_parent: None,
+            hist: Vec::new(),
             processed: 0,
             jmps_processed: 0,
             prev_jmps: 0,
@@ -170,9 +194,11 @@ impl<'a> Env<'a> {
             consts: vec![ConstTrack::Unseen; n],
             taken: vec![(false, false); n],
             safe_access: vec![false; n],
+            live_stack,
             live,
             stored: 0,
             returned: false,
+            path: Vec::new(),
         }
     }
 
@@ -193,6 +219,7 @@ impl<'a> Env<'a> {
             message,
             errno: EACCES,
             kind,
+            path: Vec::new(),
         }
     }
 
@@ -248,7 +275,8 @@ impl<'a> Env<'a> {
     fn print_state_line(&mut self, all: bool) {
         let mut s = String::new();
         let fr = self.cur.cur();
-        fr.write(&mut s, all, &self.scratch, &self.maps);
+        let scratch = self.scratch.with_all_precise(!self.opts.privileged);
+        fr.write(&mut s, all, &scratch, &self.maps);
         if !self.cur.refs.is_empty() {
             s.push_str(" refs=");
             let ids: Vec<String> = self.cur.refs.iter().map(|r| r.id.to_string()).collect();
@@ -296,6 +324,7 @@ impl<'a> Env<'a> {
             prev: self.pc,
             log_pos: self.log.len(),
             parent: self.cur_parent,
+            path_len: self.path.len(),
         });
         if self.pending.len() > BPF_COMPLEXITY_LIMIT_JMP_SEQ {
             let n = self.pending.len();
@@ -323,12 +352,21 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// Runs the loop. `Ok` when every path reached a safe exit.
+    /// Runs the loop. `Ok` when every path reached a safe exit; a
+    /// rejection carries the failing path.
     pub(crate) fn do_check(&mut self) -> VResult {
+        self.do_check_loop().map_err(|mut rej| {
+            rej.path = std::mem::take(&mut self.path);
+            rej
+        })
+    }
+
+    fn do_check_loop(&mut self) -> VResult {
         let mut prev_insn: Option<usize> = None;
         let mut from_pop = false;
         loop {
             let pc = self.pc;
+            self.path.push(pc as u32);
             self.processed += 1;
             if self.processed > BPF_COMPLEXITY_LIMIT_INSNS {
                 let p = self.processed;
@@ -419,6 +457,9 @@ impl<'a> Env<'a> {
         }
         self.cur = p.st;
         self.pc = p.insn;
+        self.path.truncate(p.path_len);
+        let keep = self.hist.partition_point(|(pos, _)| *pos < p.path_len);
+        self.hist.truncate(keep);
         *prev_insn = Some(p.prev);
         self.cur_parent = p.parent;
         self.scratch_all = true;
@@ -427,10 +468,64 @@ impl<'a> Env<'a> {
     }
 
     /// The log line of the instruction at `pc`: `5: (85) call bpf_map_lookup_elem#1`.
+    ///
+    /// A map reference prints as the kernel prints it after
+    /// `resolve_pseudo_ldimm64`: the address of the map (or of its value
+    /// plus the offset), here a stand-in kernel address per map index. An
+    /// instruction the decoder refuses for a reserved field prints as the
+    /// kernel's disassembler shows it, the reserved field ignored.
     pub fn insn_line(&self, pc: usize) -> String {
+        use ironbpf_isa::LdImm64Src;
         match self.decoded[pc] {
+            Some(Ok(Insn::LdImm64 {
+                dst,
+                src: src @ (LdImm64Src::MapIdx | LdImm64Src::MapIdxValue),
+                imm,
+                next_imm,
+            })) => {
+                let mut addr = FAKE_MAP_BASE.wrapping_add((imm as u32 as u64) << 12);
+                if src == LdImm64Src::MapIdxValue {
+                    addr = addr
+                        .wrapping_add(FAKE_MAP_VALUE_OFF)
+                        .wrapping_add(next_imm as u32 as u64);
+                }
+                format!("{pc}: (18) r{} = {addr:#x}", dst.index())
+            }
             Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
-            _ => format!("{pc}: ({:02x}) invalid insn", self.insns[pc].code),
+            _ => {
+                let raw = self.insns[pc];
+                let variants = [
+                    RawInsn { off: 0, ..raw },
+                    RawInsn { src: 0, ..raw },
+                    RawInsn { imm: 0, ..raw },
+                    RawInsn {
+                        off: 0,
+                        src: 0,
+                        ..raw
+                    },
+                    RawInsn {
+                        off: 0,
+                        imm: 0,
+                        ..raw
+                    },
+                    RawInsn { dst: 0, ..raw },
+                    RawInsn {
+                        dst: 0,
+                        off: 0,
+                        ..raw
+                    },
+                ];
+                for v in variants {
+                    let mut slots = vec![v];
+                    slots.extend_from_slice(self.insns.get(pc + 1..pc + 2).unwrap_or(&[]));
+                    if let Ok(i) = Insn::decode(&slots, pc) {
+                        if !matches!(i, Insn::LdImm64 { .. }) {
+                            return ironbpf_isa::format_log_line(pc, &i, raw.code);
+                        }
+                    }
+                }
+                format!("{pc}: ({:02x}) invalid insn", raw.code)
+            }
         }
     }
 
@@ -503,6 +598,100 @@ impl<'a> Env<'a> {
 
     /// One instruction; the next pc, or `None` at a path's end.
     fn step(&mut self, insn: &Insn) -> VResult<Option<usize>> {
+        if !self.tracks_precision() {
+            return self.step_insn(insn);
+        }
+        // What precision tracking needs around the instruction.
+        let mut size_args = 0u16;
+        let stack_slot = match *insn {
+            Insn::Alu {
+                op: ironbpf_isa::AluOp::Add | ironbpf_isa::AluOp::Sub,
+                dst,
+                src: Operand::Reg(src),
+                ..
+            } => {
+                // `pointer += scalar` makes the scalar precise first.
+                let (d, s) = (*self.cur.reg(dst.index()), *self.cur.reg(src.index()));
+                if d.is_pointer() && s.is_scalar() {
+                    self.mark_chain_precision(src.index());
+                } else if d.is_scalar() && s.is_pointer() {
+                    self.mark_chain_precision(dst.index());
+                }
+                None
+            }
+            Insn::Load { src, off, .. } => self.stack_slot_of(src.index(), off),
+            Insn::Store { dst, off, .. } | Insn::StoreReg { dst, off, .. } => {
+                self.stack_slot_of(dst.index(), off)
+            }
+            Insn::Atomic { dst, off, .. } => self.stack_slot_of(dst.index(), off),
+            Insn::Call(ironbpf_isa::CallTarget::Helper(id)) => {
+                use ironbpf_helpers::proto::ArgBase;
+                if let Ok(p) = crate::calls::offered_proto(id, self.opts) {
+                    for (i, a) in p.args.iter().enumerate() {
+                        if matches!(
+                            a.base,
+                            ArgBase::ConstSize
+                                | ArgBase::ConstSizeOrZero
+                                | ArgBase::ConstAllocSizeOrZero
+                        ) && self.cur.reg(i + 1).is_scalar()
+                        {
+                            size_args |= 1 << (i + 1);
+                        }
+                    }
+                }
+                // bpf_tail_call's constant index (`record_func_key`).
+                if id == 12 && self.cur.reg(3).const_value().is_some() {
+                    size_args |= 1 << 3;
+                }
+                None
+            }
+            _ => None,
+        };
+        let was_spill = stack_slot.is_some_and(|(fr, spi)| {
+            self.cur.frames[fr as usize]
+                .stack
+                .get(spi as usize)
+                .is_some_and(|s| s.is_spill())
+        });
+        let next = self.step_insn(insn)?;
+        if let Some((frame, spi)) = stack_slot {
+            let spill_now = self.cur.frames[frame as usize]
+                .stack
+                .get(spi as usize)
+                .is_some_and(|s| s.is_spill());
+            let flag = match insn {
+                Insn::Load { .. } => was_spill,
+                Insn::Atomic { .. } => was_spill || spill_now,
+                _ => spill_now,
+            };
+            if flag {
+                self.push_hist(crate::precision::Hist::Stack { frame, spi });
+            }
+        }
+        for r in 1..=5 {
+            if size_args & (1 << r) != 0 {
+                self.mark_chain_precision_before_call(r);
+            }
+        }
+        Ok(next)
+    }
+
+    /// The frame and slot a load or store through `base + off` touches,
+    /// when `base` is a stack pointer at a constant offset.
+    fn stack_slot_of(&self, base: usize, off: i16) -> Option<(u32, u32)> {
+        let r = self.cur.reg(base);
+        if r.ty != RegType::Stack || !r.val.var_off.is_const() {
+            return None;
+        }
+        let at = r.off as i64 + r.val.var_off.value as i64 + off as i64;
+        if !(-512..0).contains(&at) {
+            return None;
+        }
+        Some((r.frameno, ((-at - 1) / BPF_REG_SIZE as i64) as u32))
+    }
+
+    /// One instruction, without the precision bookkeeping.
+    fn step_insn(&mut self, insn: &Insn) -> VResult<Option<usize>> {
         let pc = self.pc;
         match *insn {
             Insn::Alu { .. } | Insn::Neg { .. } | Insn::MovSx { .. } | Insn::Endian { .. } => {
@@ -593,6 +782,46 @@ impl<'a> Env<'a> {
             _ => unreachable!("an operand is a register or an immediate"),
         };
         let pred = self.branch_taken(op, is32, &a, &b);
+        if pred.is_some() {
+            // The outcome depends on the operands' values: they matter.
+            if a.is_scalar() {
+                self.mark_chain_precision(dst);
+            }
+            if let Some(r) = src_reg {
+                if b.is_scalar() {
+                    self.mark_chain_precision(r);
+                }
+            }
+        }
+        if self.tracks_precision() {
+            // Scalars linked to the operands are refined with them
+            // (`collect_linked_regs`): backtracking follows them together.
+            let mut ids = Vec::new();
+            if a.is_scalar() && a.id != 0 {
+                ids.push(a.id);
+            }
+            if b.is_scalar() && b.id != 0 && src_reg.is_some() {
+                ids.push(b.id);
+            }
+            if !ids.is_empty() {
+                let fr = self.cur.cur();
+                let mut regs = 0u16;
+                let mut stack = 0u64;
+                for (i, r) in fr.regs.iter().enumerate().take(10) {
+                    if r.is_scalar() && ids.contains(&r.id) {
+                        regs |= 1 << i;
+                    }
+                }
+                for (i, sl) in fr.stack.iter().enumerate() {
+                    if sl.is_spill() && sl.spilled.is_scalar() && ids.contains(&sl.spilled.id) {
+                        stack |= 1u64 << (i % 64);
+                    }
+                }
+                if (regs.count_ones() + stack.count_ones()) > 1 {
+                    self.push_hist(crate::precision::Hist::Linked { regs, stack });
+                }
+            }
+        }
         match pred {
             Some(true) => {
                 self.taken[pc].0 = true;
@@ -761,19 +990,22 @@ impl<'a> Env<'a> {
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
-        let add =
+        let mut add =
             self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
+        let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
         for i in list {
             let e = &self.explored[i];
             if e.branches == 0 {
-                if states_equal(&e.st, &self.cur, false, self.live[pc]) {
+                let live = (self.live[pc], self.live_stack[pc]);
+                if states_equal(&e.st, &self.cur, false, live, all_precise) {
                     self.explored[i].hits += 1;
                     self.reached[pc] = true;
+                    self.propagate_precision(i);
                     return Ok(true);
                 }
             } else if is_ancestor(&self.explored, self.cur_parent, i)
-                && states_equal(&e.st, &self.cur, true, u16::MAX)
+                && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
             {
                 let none = Scratch::default();
                 let mut cur = String::new();
@@ -787,6 +1019,11 @@ impl<'a> Env<'a> {
                         "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
                     ),
                 ));
+            } else if self.jmps_processed - self.prev_jmps < 20
+                && self.processed - self.prev_insns < 100
+            {
+                // In a loop: not too many states (`skip_inf_loop_check`).
+                add = false;
             }
             // A state that keeps missing is unlikely to help: forget it
             // (the kernel's miss_cnt > hit_cnt * 3 + 3), keeping it in the
@@ -814,6 +1051,10 @@ impl<'a> Env<'a> {
         }
         // Counted on a miss only, as the kernel does.
         self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
+        // BPF_COMPLEXITY_LIMIT_STATES, for unprivileged programs only.
+        if !self.opts.privileged && seen > 64 {
+            return Ok(false);
+        }
         if !add {
             return Ok(false);
         }
@@ -822,6 +1063,7 @@ impl<'a> Env<'a> {
         let idx = self.explored.len();
         self.explored.push(Explored {
             st: self.cur.clone(),
+            pos: self.path.len().saturating_sub(1),
             branches: 1,
             hits: 0,
             misses: 0,
@@ -957,9 +1199,21 @@ fn find_good_pkt_pointers(st: &mut VState, pkt: &RegState, range: i32) {
 
 /// Maps ids of an old state to ids of the current one (`check_ids`).
 #[derive(Default)]
-struct IdMap(Vec<(u32, u32)>);
+struct IdMap(Vec<(u32, u32)>, u32);
 
 impl IdMap {
+    /// `check_scalar_ids`: a scalar without an id gets a fresh one of its
+    /// own, so two unlinked scalars cannot map onto one linked pair.
+    fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
+        let mut fresh = || {
+            self.1 += 1;
+            0x8000_0000 | self.1
+        };
+        let old = if old == 0 { fresh() } else { old };
+        let cur = if cur == 0 { fresh() } else { cur };
+        self.check(old, cur)
+    }
+
     fn check(&mut self, old: u32, cur: u32) -> bool {
         if old == 0 && cur == 0 {
             return true;
@@ -991,8 +1245,21 @@ fn range_within(old: &Scalar, cur: &Scalar) -> bool {
         && old.s32_max >= cur.s32_max
 }
 
-/// `regsafe`: every continuation safe from `old` is safe from `cur`.
-fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool {
+/// `regs_exact` for scalars: the same value, ids mapped.
+fn scalar_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
+    old.ty == cur.ty && old.val == cur.val && ids.check(old.id, cur.id)
+}
+
+/// `regsafe`: every continuation safe from `old` is safe from `cur`. An
+/// imprecise scalar in `old` matches any scalar (`all_precise`: an
+/// unprivileged program's scalars all are precise).
+fn regsafe(
+    old: &RegState,
+    cur: &RegState,
+    ids: &mut IdMap,
+    exact: bool,
+    all_precise: bool,
+) -> bool {
     if exact {
         return old.ty == cur.ty
             && old.val == cur.val
@@ -1010,9 +1277,15 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
         return false;
     }
     if old.ty == RegType::Scalar {
-        return range_within(&old.val, &cur.val)
-            && old.val.var_off.contains(cur.val.var_off)
-            && (old.id == 0 || ids.check(old.id, cur.id));
+        if scalar_exact(old, cur, ids) {
+            return true;
+        }
+        if !old.precise && !all_precise {
+            return true;
+        }
+        return ids.check_scalar(old.id, cur.id)
+            && range_within(&old.val, &cur.val)
+            && old.val.var_off.contains(cur.val.var_off);
     }
     old.maybe_null == cur.maybe_null
         && old.rdonly == cur.rdonly
@@ -1029,37 +1302,75 @@ fn regsafe(old: &RegState, cur: &RegState, ids: &mut IdMap, exact: bool) -> bool
         && ids.check(old.ref_obj_id, cur.ref_obj_id)
 }
 
-fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap, exact: bool) -> bool {
+/// `scalar_reg_for_stack`: a full 8-byte scalar spill is that scalar; eight
+/// bytes of `STACK_MISC` (or never written, when uninitialised stack may be
+/// read) are an unknown imprecise scalar; anything else is not a scalar.
+fn scalar_for_stack(s: &StackSlot, allow_uninit: bool) -> Option<RegState> {
+    if s.ty.iter().all(|t| *t == SlotType::Spill) && s.spilled.is_scalar() {
+        return Some(s.spilled);
+    }
+    let misc = |t: &SlotType| *t == SlotType::Misc || (allow_uninit && *t == SlotType::Invalid);
+    if s.ty.iter().all(misc) {
+        return Some(RegState::unknown());
+    }
+    None
+}
+
+/// `stacksafe`: byte by byte, an old slot never written (or, with
+/// uninitialised stack readable, holding `STACK_MISC`) matches anything;
+/// otherwise the bytes must agree (`STACK_MISC` covers `STACK_ZERO`) and a
+/// spilled register must be `regsafe`.
+fn stacksafe(
+    old: &FuncState,
+    cur: &FuncState,
+    ids: &mut IdMap,
+    exact: bool,
+    allow_uninit: bool,
+    all_precise: bool,
+    live_stack: u64,
+) -> bool {
     if exact {
         return old.stack.len() == cur.stack.len()
             && old.stack.iter().zip(&cur.stack).all(|(a, b)| {
-                a.ty == b.ty && (!a.is_spill() || regsafe(&a.spilled, &b.spilled, ids, true))
+                a.ty == b.ty
+                    && (!a.is_spill() || regsafe(&a.spilled, &b.spilled, ids, true, all_precise))
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
-        for j in 0..BPF_REG_SIZE {
-            let ot = os.ty[j];
-            if ot == SlotType::Invalid {
-                continue;
-            }
-            let Some(cs) = cur.stack.get(spi) else {
-                return false;
-            };
-            let ct = cs.ty[j];
-            if ot == SlotType::Misc && ct == SlotType::Zero {
-                continue;
-            }
-            if ot != ct {
-                return false;
-            }
+        if spi < 64 && live_stack & (1u64 << spi) == 0 {
+            // Overwritten before any read on every path from here.
+            continue;
         }
-        if os.is_spill() {
+        let mut j = 0;
+        while j < BPF_REG_SIZE {
+            let ot = os.ty[j];
+            if ot == SlotType::Invalid || (allow_uninit && ot == SlotType::Misc) {
+                j += 1;
+                continue;
+            }
             let Some(cs) = cur.stack.get(spi) else {
                 return false;
             };
-            if !regsafe(&os.spilled, &cs.spilled, ids, false) {
+            if let (Some(o), Some(c)) = (
+                scalar_for_stack(os, allow_uninit),
+                scalar_for_stack(cs, allow_uninit),
+            ) {
+                if !regsafe(&o, &c, ids, false, all_precise) {
+                    return false;
+                }
+                break;
+            }
+            let ct = cs.ty[j];
+            if !(ot == ct || ot == SlotType::Misc && ct == SlotType::Zero) {
                 return false;
             }
+            if j == BPF_REG_SIZE - 1
+                && os.is_spill()
+                && !regsafe(&os.spilled, &cs.spilled, ids, false, all_precise)
+            {
+                return false;
+            }
+            j += 1;
         }
     }
     true
@@ -1067,8 +1378,17 @@ fn stacksafe(old: &FuncState, cur: &FuncState, ids: &mut IdMap, exact: bool) -> 
 
 /// `states_equal`: `old` (fully explored, or an ancestor when `exact`)
 /// covers `cur`. Registers of the current frame outside `live` (never read
-/// before being written again) are not compared.
-fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
+/// before being written again) are not compared. Without precision
+/// tracking (`all_precise`) every scalar compares as precise; with it,
+/// uninitialised stack is readable (privileged) and compares as
+/// `STACK_MISC`.
+fn states_equal(
+    old: &VState,
+    cur: &VState,
+    exact: bool,
+    (live, live_stack): (u16, u64),
+    all_precise: bool,
+) -> bool {
     if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
         return false;
     }
@@ -1078,6 +1398,7 @@ fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
             return false;
         }
     }
+    let allow_uninit = !all_precise;
     let last = old.frames.len() - 1;
     for (k, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
         if fo.callsite != fc.callsite {
@@ -1087,13 +1408,146 @@ fn states_equal(old: &VState, cur: &VState, exact: bool, live: u16) -> bool {
             if k == last && r < 10 && live & (1 << r) == 0 {
                 continue;
             }
-            if !regsafe(ro, rc, &mut ids, exact) {
+            if !regsafe(ro, rc, &mut ids, exact, all_precise) {
                 return false;
             }
         }
-        if !stacksafe(fo, fc, &mut ids, exact) {
+        let live_stack = if k == last { live_stack } else { u64::MAX };
+        if !stacksafe(
+            fo,
+            fc,
+            &mut ids,
+            exact,
+            allow_uninit,
+            all_precise,
+            live_stack,
+        ) {
             return false;
         }
     }
     true
+}
+
+/// One step of a replayed path: the instruction, the frame it ran in and
+/// the verifier state before and after it.
+#[derive(Clone, Debug)]
+pub struct TraceStep {
+    /// The instruction index.
+    pub insn: u32,
+    /// The call frame (0: the main program) the instruction ran in.
+    pub frame: u32,
+    /// The state before the instruction.
+    pub before: VState,
+    /// The state after it; `None` at the failing (last) instruction.
+    pub after: Option<VState>,
+}
+
+/// Why a path could not be replayed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The program fails its structure checks, so no path exists.
+    #[error("the program fails its structure checks: {0}")]
+    Structure(String),
+    /// The path does not start at instruction 0.
+    #[error("the path does not start at insn 0 (it starts at insn {0})")]
+    BadStart(u32),
+    /// The path leaves an instruction for one its step cannot reach.
+    #[error("insn {from} cannot be followed by insn {to} on this path")]
+    Diverged {
+        /// The instruction where the path and the replay part.
+        from: u32,
+        /// Where the path goes next.
+        to: u32,
+    },
+    /// An instruction before the last one was refused.
+    #[error("insn {insn} is refused before the path's end: {message}")]
+    EarlyRejection {
+        /// The refused instruction.
+        insn: u32,
+        /// The verifier's message.
+        message: String,
+    },
+}
+
+/// Re-runs exploration along exactly `path` (a [`Rejection::path`]), with
+/// pruning and logging off, taking at each conditional jump the edge the
+/// path takes, and records each step's state. Nothing of this runs unless
+/// called. `keep` bounds how many of the last steps keep their states
+/// (`usize::MAX`: all), for the million-instruction paths of programs too
+/// complex to verify.
+pub fn replay_path(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    desc: Option<&ProgTypeDesc>,
+    path: &[u32],
+    keep: usize,
+) -> Result<Vec<TraceStep>, ReplayError> {
+    let mut quiet = opts.clone();
+    quiet.log_level = 0;
+    let mut log = String::new();
+    let cfg = crate::cfg::check(insns, &quiet, &mut log)
+        .map_err(|r| ReplayError::Structure(r.to_string()))?;
+    if let Some(&first) = path.first() {
+        if first != 0 {
+            return Err(ReplayError::BadStart(first));
+        }
+    }
+    let mut env = Env::new(insns, &quiet, desc, cfg, String::new());
+    let mut out = Vec::new();
+    let first_kept = path.len().saturating_sub(keep);
+    for (i, &pc) in path.iter().enumerate() {
+        env.pc = pc as usize;
+        let frame = env.cur.frames.len().saturating_sub(1) as u32;
+        let before = (i >= first_kept).then(|| env.cur.clone());
+        let last = i + 1 == path.len();
+        if last {
+            if let Some(before) = before {
+                out.push(TraceStep {
+                    insn: pc,
+                    frame,
+                    before,
+                    after: None,
+                });
+            }
+            break;
+        }
+        let want = path[i + 1] as usize;
+        let insn = match env.decoded.get(pc as usize) {
+            Some(Some(Ok(i))) => *i,
+            _ => {
+                return Err(ReplayError::EarlyRejection {
+                    insn: pc,
+                    message: "not a valid instruction".into(),
+                })
+            }
+        };
+        let queued = env.pending.len();
+        let next = env.step(&insn).map_err(|r| ReplayError::EarlyRejection {
+            insn: pc,
+            message: r.message.clone(),
+        })?;
+        env.returned = false;
+        if next != Some(want) {
+            // The path takes the queued edge.
+            let pos = env.pending[queued..]
+                .iter()
+                .rposition(|p| p.insn == want)
+                .ok_or(ReplayError::Diverged {
+                    from: pc,
+                    to: want as u32,
+                })?;
+            let p = env.pending.remove(queued + pos);
+            env.cur = p.st;
+        }
+        env.pending.truncate(queued);
+        if let Some(before) = before {
+            out.push(TraceStep {
+                insn: pc,
+                frame,
+                before,
+                after: Some(env.cur.clone()),
+            });
+        }
+    }
+    Ok(out)
 }

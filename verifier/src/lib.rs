@@ -34,18 +34,27 @@
 //! state counts and, on some programs, processed counts differ), and the
 //! unprivileged Spectre sanitation.
 
+// A rejection carries its failing path (`Rejection::path`), which puts it
+// over clippy's 128-byte bound for an `Err`; it is only built on the
+// failing path, once per verification.
+#![allow(clippy::result_large_err)]
+
 pub mod alu;
 pub mod branch;
 pub mod calls;
 pub mod cfg;
 mod check;
 pub mod error;
+pub mod explain;
 pub mod liveness;
 pub mod mem;
+mod precision;
 pub mod ptr;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
+
+pub use check::{replay_path, ReplayError, TraceStep};
 
 pub use error::RejectionKind;
 
@@ -144,6 +153,11 @@ pub struct Rejection {
     pub errno: i32,
     /// The failed condition.
     pub kind: RejectionKind,
+    /// The instruction indices of the failing path from the program's entry,
+    /// in the order executed (bpf-to-bpf calls included), ending with the
+    /// failing instruction; empty for rejections before exploration (the
+    /// CFG and structure checks) and after it (the stack-depth check).
+    pub path: Vec<u32>,
 }
 
 impl std::fmt::Display for Rejection {

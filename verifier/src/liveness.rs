@@ -63,3 +63,91 @@ pub fn live_regs_before(
     }
     live
 }
+
+/// The stack slots (bit `spi` for `fp-8*(spi+1)`, slots 0-63) that may be
+/// read before being overwritten, before each slot: a backward data-flow
+/// like the kernel's stack liveness, kept conservative. Only loads and
+/// atomics through `r10` at a constant offset read a known slot, and only
+/// 8-byte aligned stores through `r10` overwrite one; a load or atomic
+/// through any other register, and every call, may read any slot. With
+/// bpf-to-bpf calls (several frames) every slot is live.
+pub fn live_stack_before(decoded: &[Option<Result<Insn, IsaError>>], subprogs: usize) -> Vec<u64> {
+    let n = decoded.len();
+    if subprogs > 1 {
+        return vec![u64::MAX; n];
+    }
+    let slots = |off: i16, size: usize| -> u64 {
+        let lo = off as i64;
+        let hi = lo + size as i64; // exclusive
+        let mut m = 0u64;
+        let mut a = lo;
+        while a < hi {
+            if (-512..0).contains(&a) {
+                let spi = (-a - 1) / 8;
+                if spi < 64 {
+                    m |= 1u64 << spi;
+                }
+            }
+            a += 1;
+        }
+        m
+    };
+    let use_def = |insn: &Insn| -> (u64, u64) {
+        match *insn {
+            Insn::Load { size, src, off, .. } => {
+                if src.index() == 10 {
+                    (slots(off, size.bytes()), 0)
+                } else {
+                    (u64::MAX, 0)
+                }
+            }
+            Insn::Store { size, dst, off, .. } | Insn::StoreReg { size, dst, off, .. }
+                if dst.index() == 10 && size.bytes() == 8 && off % 8 == 0 =>
+            {
+                (0, slots(off, 8))
+            }
+            Insn::Atomic { size, dst, off, .. } => {
+                if dst.index() == 10 {
+                    (slots(off, size.bytes()), 0)
+                } else {
+                    (u64::MAX, 0)
+                }
+            }
+            Insn::Call(_) | Insn::Callx { .. } => (u64::MAX, 0),
+            _ => (0, 0),
+        }
+    };
+    let succs = |pc: usize| -> Vec<usize> {
+        let Some(Ok(insn)) = &decoded[pc] else {
+            return Vec::new();
+        };
+        let next = pc + insn.slots();
+        let rel = |off: i64| (pc as i64 + off + 1) as usize;
+        let v = match *insn {
+            Insn::Exit => vec![],
+            Insn::Ja { off } => vec![rel(off as i64)],
+            Insn::Gotol { imm } => vec![rel(imm as i64)],
+            Insn::Jmp { off, .. } => vec![next, rel(off as i64)],
+            _ => vec![next],
+        };
+        v.into_iter().filter(|&s| s < n).collect()
+    };
+    let mut live = vec![0u64; n];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for pc in (0..n).rev() {
+            let Some(Ok(insn)) = &decoded[pc] else {
+                continue;
+            };
+            let out = succs(pc).iter().fold(0u64, |a, &s| a | live[s]);
+            let (u, d) = use_def(insn);
+            let inn = u | (out & !d);
+            if inn != live[pc] {
+                live[pc] = inn;
+                changed = true;
+            }
+        }
+    }
+    live
+}

@@ -64,19 +64,8 @@ impl Env<'_> {
             } => {
                 let d = dst.index();
                 self.check_src(d)?;
-                if self.cur.reg(d).ty == RegType::Ctx {
-                    return Err(self.reject(
-                        RejectionKind::CtxAccess {
-                            off: off as i64,
-                            size: size.bytes() as u32,
-                            why: None,
-                        },
-                        format!(
-                            "BPF_ST stores into R{d} {} is not allowed",
-                            self.type_str(d)
-                        ),
-                    ));
-                }
+                // Linux 6.18 checks a BPF_ST into the context as any other
+                // context write (the descriptor says which fields take one).
                 self.check_mem_access(
                     d,
                     off as i64,
@@ -701,9 +690,10 @@ impl Env<'_> {
         helper: &str,
     ) -> VResult {
         let reg = *self.cur.reg(r);
-        let extra = if !helper.is_empty() {
-            " indirect access to"
-        } else if t == Access::Read {
+        // Linux 6.18 names a helper's access by its direction too (a
+        // helper argument the helper writes is a write).
+        let _ = helper;
+        let extra = if t == Access::Read {
             " read from"
         } else {
             " write to"
@@ -720,7 +710,19 @@ impl Env<'_> {
             }
             (reg.val.smin + off, reg.val.smax + off + size)
         };
-        let bad = min_off < -(MAX_BPF_STACK as i64) || max_off > 0 || size < 0 || min_off >= 0;
+        // `check_stack_slot_within_bounds`: an unprivileged read may not go
+        // below the stack the frame has allocated (written or read) so far.
+        let frame = reg.frameno as usize;
+        let min_valid = if t == Access::Write || self.opts.privileged {
+            -(MAX_BPF_STACK as i64)
+        } else {
+            -(self
+                .cur
+                .frames
+                .get(frame)
+                .map_or(0, |f| f.allocated_stack()) as i64)
+        };
+        let bad = min_off < min_valid || max_off > 0 || size < 0 || min_off >= 0;
         if bad {
             let msg = if reg.val.var_off.is_const() {
                 format!("invalid{extra} stack R{r} off={off} size={size}")
@@ -730,9 +732,16 @@ impl Env<'_> {
                     reg.val.var_off
                 )
             };
-            return Err(self.reject(RejectionKind::StackOutOfBounds { off: min_off, size }, msg));
+            // Inside the 512 bytes, below what was allocated: bytes never
+            // written, the kernel's words for it notwithstanding.
+            let kind =
+                if min_off >= -(MAX_BPF_STACK as i64) && max_off <= 0 && size >= 0 && min_off < 0 {
+                    RejectionKind::UninitStack { off: min_off, size }
+                } else {
+                    RejectionKind::StackOutOfBounds { off: min_off, size }
+                };
+            return Err(self.reject(kind, msg));
         }
-        let frame = reg.frameno as usize;
         let need = (-min_off) as usize;
         if let Some(fr) = self.cur.frames.get_mut(frame) {
             fr.grow_stack(need);
@@ -833,7 +842,7 @@ impl Env<'_> {
                                     off,
                                     size: size as i64,
                                 },
-                                format!("invalid read from stack R{r} off={off} size={size}"),
+                                format!("invalid read from stack off {off}+{i} size {size}"),
                             ))
                         }
                     }
@@ -870,7 +879,7 @@ impl Env<'_> {
                             off,
                             size: size as i64,
                         },
-                        format!("invalid read from stack R{r} off={off} size={size}"),
+                        format!("invalid read from stack off {off}+{i} size {size}"),
                     ))
                 }
             }

@@ -103,7 +103,17 @@ impl Env<'_> {
                     return Ok(());
                 }
                 let v = alu::scalar_movsx(width == Width::W64, bits, &sr.val);
-                *self.cur.reg_mut(d) = RegState::scalar(v);
+                // A value the sign extension leaves as it is stays linked
+                // to its source (`no_sext` in check_alu_op), as a move does.
+                let no_sext = sr.val.umax < 1u64 << (bits - 1);
+                let id = if no_sext {
+                    self.scalar_id_before_mov(s)
+                } else {
+                    0
+                };
+                let mut r = RegState::scalar(v);
+                r.id = id;
+                *self.cur.reg_mut(d) = r;
                 Ok(())
             }
             Insn::Alu {
@@ -138,10 +148,19 @@ impl Env<'_> {
                             }
                             *self.cur.reg_mut(d) = RegState::unknown();
                         } else {
+                            // A source no wider than 32 bits is the same
+                            // value after the move: the two stay linked.
+                            let id = if sr.val.umax <= u64::from(u32::MAX) {
+                                self.scalar_id_before_mov(s)
+                            } else {
+                                0
+                            };
                             let mut v = sr.val;
                             v.zext32();
                             v.sync();
-                            *self.cur.reg_mut(d) = RegState::scalar(v);
+                            let mut r = RegState::scalar(v);
+                            r.id = id;
+                            *self.cur.reg_mut(d) = r;
                         }
                     }
                     Operand::Imm(imm) => {
@@ -231,18 +250,32 @@ impl Env<'_> {
             return self.adjust_ptr(op, width, d, &dr, &sr, false);
         }
         let is64 = width == Width::W64;
+        // Where the kernel does not track the op (division, modulo, a
+        // shift by a register), the result is unknown in all 64 bits, even
+        // for a 32-bit op: `adjust_scalar_min_max_vals` returns before its
+        // zero-extension (`w6 s%= 5 ; R6=scalar()` in the 6.18 log).
         let v = if alu::is_safe_to_compute(op, is64, &sr.val) {
             alu::scalar_alu(op, is64, &dr.val, &sr.val)
         } else {
-            let mut u = Scalar::unknown();
-            if !is64 {
-                u.zext32();
-                u.sync();
-            }
-            u
+            Scalar::unknown()
         };
         *self.cur.reg_mut(d) = RegState::scalar(v);
         Ok(())
+    }
+
+    /// `assign_scalar_id_before_mov`: the id a move shares with the scalar
+    /// in `s`, given a fresh one when it has none and is not a constant.
+    fn scalar_id_before_mov(&mut self, s: usize) -> u32 {
+        let sr = *self.cur.reg(s);
+        if !sr.is_scalar() {
+            return 0;
+        }
+        if sr.id == 0 && !sr.val.var_off.is_const() {
+            let id = self.new_id();
+            self.cur.reg_mut(s).id = id;
+            return id;
+        }
+        sr.id
     }
 
     /// `check_reg_sane_offset`.

@@ -127,6 +127,10 @@ pub struct RegState {
     pub frameno: u32,
     /// For `PTR_TO_FUNC`: the subprogram.
     pub subprog: u32,
+    /// A scalar whose exact value matters to a safety check
+    /// (`precise`, printed `P`): pruning compares it, an imprecise one
+    /// matches any scalar.
+    pub precise: bool,
 }
 
 impl RegState {
@@ -146,6 +150,7 @@ impl RegState {
             mem_size: 0,
             frameno: 0,
             subprog: 0,
+            precise: false,
         }
     }
 
@@ -234,6 +239,15 @@ impl RegState {
     /// `print_reg_state`: `5`, `fp-8`, `ctx()`, `map_value(map=m,ks=4,vs=8)`,
     /// `scalar(smin=...)`. `cur_frame` is the frame the register lives in.
     pub fn write(&self, out: &mut String, cur_frame: u32, maps: &[MapInfo]) {
+        self.write_p(out, cur_frame, maps, false);
+    }
+
+    /// [`RegState::write`], with every scalar printed precise when
+    /// `all_precise` (an unprivileged loader's scalars all are).
+    pub fn write_p(&self, out: &mut String, cur_frame: u32, maps: &[MapInfo], all_precise: bool) {
+        if self.ty == RegType::Scalar && (self.precise || all_precise) {
+            out.push('P');
+        }
         if self.ty == RegType::Scalar && self.val.var_off.is_const() {
             write_snum(out, self.val.var_off.value);
             return;
@@ -417,7 +431,7 @@ impl FuncState {
                 continue;
             }
             let _ = write!(out, " R{i}=");
-            r.write(out, self.frameno, maps);
+            r.write_p(out, self.frameno, maps, scratch.all_precise);
         }
         for (i, s) in self.stack.iter().enumerate() {
             if s.ty.iter().all(|t| *t == SlotType::Invalid) {
@@ -433,19 +447,11 @@ impl FuncState {
                     out.push(t.ch());
                 }
                 let r = &s.spilled;
-                if r.ty == RegType::Scalar {
-                    if r.val.var_off.is_const() {
-                        let _ = write!(out, "{}", r.val.var_off.value as i64);
-                    } else {
-                        out.push_str(&{
-                            let mut t = String::new();
-                            r.write(&mut t, self.frameno, maps);
-                            t.trim_start_matches("scalar").to_string()
-                        });
-                    }
-                } else {
-                    r.write(out, self.frameno, maps);
+                if r.ty == RegType::Scalar && (r.precise || scratch.all_precise) {
+                    out.push('P');
                 }
+                // `print_reg_state`, as for a register.
+                r.write(out, self.frameno, maps);
             } else {
                 for t in s.ty {
                     out.push(t.ch());
@@ -470,6 +476,9 @@ pub struct Scratch {
     pub regs: u16,
     /// Bit per stack slot (slots past 63 share bits).
     pub stack: u64,
+    /// Print every scalar as precise (`P`): an unprivileged program's
+    /// scalars all are (`!env->bpf_capable`).
+    pub all_precise: bool,
 }
 
 impl Scratch {
@@ -484,6 +493,11 @@ impl Scratch {
     /// Whether anything was touched.
     pub fn any(&self) -> bool {
         self.regs != 0 || self.stack != 0
+    }
+    /// Marks the state as an unprivileged program's (every scalar precise).
+    pub fn with_all_precise(mut self, on: bool) -> Scratch {
+        self.all_precise = on;
+        self
     }
 }
 
