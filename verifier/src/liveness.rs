@@ -28,6 +28,22 @@ pub fn live_regs_before(
     decoded: &[Option<Result<Insn, IsaError>>],
     opts: &crate::VerifyOptions,
 ) -> Vec<u16> {
+    backward_liveness(decoded, |insn| {
+        let (u, d) = use_def(insn, opts);
+        (u64::from(u), u64::from(d))
+    })
+    .into_iter()
+    .map(|m| m as u16)
+    .collect()
+}
+
+/// The backward data-flow both liveness passes share: a bit set live before
+/// each slot, from what each instruction uses and defines (`use_def`) and
+/// what is live at its successors, iterated to a fixed point.
+fn backward_liveness(
+    decoded: &[Option<Result<Insn, IsaError>>],
+    use_def: impl Fn(&Insn) -> (u64, u64),
+) -> Vec<u64> {
     let n = decoded.len();
     let succs = |pc: usize| -> Vec<usize> {
         let Some(Ok(insn)) = &decoded[pc] else {
@@ -44,7 +60,7 @@ pub fn live_regs_before(
         };
         v.into_iter().filter(|&s| s < n).collect()
     };
-    let mut live = vec![0u16; n];
+    let mut live = vec![0u64; n];
     let mut changed = true;
     while changed {
         changed = false;
@@ -52,8 +68,8 @@ pub fn live_regs_before(
             let Some(Ok(insn)) = &decoded[pc] else {
                 continue;
             };
-            let out = succs(pc).iter().fold(0u16, |a, &s| a | live[s]);
-            let (u, d) = use_def(insn, opts);
+            let out = succs(pc).iter().fold(0u64, |a, &s| a | live[s]);
+            let (u, d) = use_def(insn);
             let inn = u | (out & !d);
             if inn != live[pc] {
                 live[pc] = inn;
@@ -117,37 +133,5 @@ pub fn live_stack_before(decoded: &[Option<Result<Insn, IsaError>>], subprogs: u
             _ => (0, 0),
         }
     };
-    let succs = |pc: usize| -> Vec<usize> {
-        let Some(Ok(insn)) = &decoded[pc] else {
-            return Vec::new();
-        };
-        let next = pc + insn.slots();
-        let rel = |off: i64| (pc as i64 + off + 1) as usize;
-        let v = match *insn {
-            Insn::Exit => vec![],
-            Insn::Ja { off } => vec![rel(off as i64)],
-            Insn::Gotol { imm } => vec![rel(imm as i64)],
-            Insn::Jmp { off, .. } => vec![next, rel(off as i64)],
-            _ => vec![next],
-        };
-        v.into_iter().filter(|&s| s < n).collect()
-    };
-    let mut live = vec![0u64; n];
-    let mut changed = true;
-    while changed {
-        changed = false;
-        for pc in (0..n).rev() {
-            let Some(Ok(insn)) = &decoded[pc] else {
-                continue;
-            };
-            let out = succs(pc).iter().fold(0u64, |a, &s| a | live[s]);
-            let (u, d) = use_def(insn);
-            let inn = u | (out & !d);
-            if inn != live[pc] {
-                live[pc] = inn;
-                changed = true;
-            }
-        }
-    }
-    live
+    backward_liveness(decoded, use_def)
 }
