@@ -8,7 +8,7 @@ use crate::error::RejectionKind;
 use crate::scalar::Scalar;
 use crate::state::*;
 use crate::{branch, Rejection, Stats, VerifiedProgram, VerifyOptions};
-use ironbpf_isa::{Insn, IsaError, JmpOp, Operand, RawInsn, Width};
+use ironbpf_isa::{AluOp, Insn, IsaError, JmpOp, LdImm64Src, Operand, RawInsn, Width};
 use ironbpf_progtype::desc::ProgTypeDesc;
 use std::collections::HashMap;
 
@@ -94,6 +94,11 @@ pub(crate) struct Env<'a> {
     stats: Stats,
     reached: Vec<bool>,
     consts: Vec<ConstTrack>,
+    /// Whether some path was cut off by pruning. Its registers were only
+    /// compared where live and precise, so its constants may differ from the
+    /// explored state's: `consts` then holds only for input-independent
+    /// results (see `finish`).
+    pruned: bool,
     taken: Vec<(bool, bool)>,
     pub safe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
@@ -192,6 +197,7 @@ impl<'a> Env<'a> {
             stats: Stats::default(),
             reached: vec![false; n],
             consts: vec![ConstTrack::Unseen; n],
+            pruned: false,
             taken: vec![(false, false); n],
             safe_access: vec![false; n],
             live_stack,
@@ -1000,6 +1006,7 @@ impl<'a> Env<'a> {
                 let live = (self.live[pc], self.live_stack[pc]);
                 if states_equal(&e.st, &self.cur, false, live, all_precise) {
                     self.explored[i].hits += 1;
+                    self.pruned = true;
                     self.reached[pc] = true;
                     self.propagate_precision(i);
                     return Ok(true);
@@ -1079,6 +1086,26 @@ impl<'a> Env<'a> {
         Ok(false)
     }
 
+    /// Whether the instruction at `pc` writes a value that does not depend on
+    /// any register or memory (`mov dst, imm` and a plain `ld_imm64`). After
+    /// pruning only those constants are sound: a pruned path matched an
+    /// explored state on its live, precise registers only, so an imprecise
+    /// scalar may have held another value on it.
+    fn result_is_input_free(&self, pc: usize) -> bool {
+        let Some(slots) = self.insns.get(pc..) else {
+            return false;
+        };
+        match Insn::decode(&slots[..slots.len().min(2)], pc) {
+            Ok(Insn::Alu {
+                op: AluOp::Mov,
+                src: Operand::Imm(_),
+                ..
+            }) => true,
+            Ok(Insn::LdImm64 { src, .. }) => src == LdImm64Src::Imm,
+            _ => false,
+        }
+    }
+
     /// The figures and facts after the loop.
     pub(crate) fn finish(&mut self) -> (Stats, VerifiedProgram) {
         let mut stats = self.stats.clone();
@@ -1091,8 +1118,11 @@ impl<'a> Env<'a> {
             const_result: self
                 .consts
                 .iter()
-                .map(|c| match c {
-                    ConstTrack::Const(v) => Some(*v),
+                .enumerate()
+                .map(|(pc, c)| match c {
+                    ConstTrack::Const(v) if !self.pruned || self.result_is_input_free(pc) => {
+                        Some(*v)
+                    }
                     _ => None,
                 })
                 .collect(),
