@@ -36,7 +36,7 @@
     )
 )]
 
-mod btf;
+pub use ironbpf_btf as btf;
 mod core;
 mod elf;
 mod externs;

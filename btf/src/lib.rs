@@ -1,8 +1,23 @@
-//! BTF (`.BTF`) and BTF.ext (`.BTF.ext`) readers.
+//! BTF (`.BTF`) and BTF.ext (`.BTF.ext`) readers, for object files and for the
+//! running kernel's `/sys/kernel/btf/vmlinux`.
+//!
+//! One home for BTF below the loader and the verifier: the loader reads an
+//! object's types, func and line info and CO-RE records with it; the verifier
+//! reads global functions' prototypes and kernel types with it.
 //!
 //! Every read is bounds-checked; a malformed blob yields a [`BtfError`] naming the byte offset or
 //! type id at fault. Types are kept with the byte offset of their record in the raw blob, so that
 //! fix-ups (DATASEC sizes and variable offsets) can patch the raw bytes in place.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 use std::collections::HashMap;
 
