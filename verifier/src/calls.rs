@@ -284,10 +284,16 @@ impl Env<'_> {
                 maybe_null,
                 ..RegState::pointer(RegType::TcpSock)
             },
-            RetType::PtrToBtfId if p.ret_flags & flags::RELEASE == 0 => RegState {
-                maybe_null,
-                ..RegState::pointer(RegType::BtfId)
-            },
+            RetType::PtrToBtfId if p.ret_flags & flags::RELEASE == 0 => {
+                let (btf_id, btf_flags) =
+                    self.helper_btf_ret(p.ret_btf_id, p.ret_flags & flags::TRUSTED != 0);
+                RegState {
+                    maybe_null,
+                    btf_id,
+                    btf_flags,
+                    ..RegState::pointer(RegType::BtfId)
+                }
+            }
             RetType::PtrToMem | RetType::PtrToMemOrBtfId | RetType::PtrToBtfId => {
                 let (what, detail) = unsupported(
                     "helper results of this type",

@@ -53,6 +53,8 @@ pub mod ptr;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
+pub mod vmlinux;
+mod btf_access;
 
 pub use check::{replay_path, ReplayError, TraceStep};
 
@@ -119,6 +121,11 @@ pub struct VerifyOptions {
     /// these ids is checked against its prototype, whatever the program
     /// type, before the kernel's table is asked.
     pub extra_helpers: Vec<(i32, String, ironbpf_helpers::proto::Proto)>,
+    /// `attach_btf_id`: the id in the running kernel's vmlinux BTF of what
+    /// a BTF-typed program (tp_btf, fentry, fexit, fmod_ret, lsm, iter)
+    /// attaches to. Without it the target is looked up by
+    /// [`VerifyOptions::attach_btf`]'s name.
+    pub attach_btf_id: Option<u32>,
 }
 
 impl VerifyOptions {
@@ -136,6 +143,7 @@ impl VerifyOptions {
             maps: Vec::new(),
             inner_maps: Vec::new(),
             extra_helpers: Vec::new(),
+            attach_btf_id: None,
         }
     }
 }
