@@ -379,3 +379,52 @@ fn a_btf_pointer_in_a_non_gpl_program_is_refused() {
         "Cannot access kernel 'struct task_struct' from non-GPL compatible program"
     );
 }
+
+#[test]
+fn an_iterator_object_argument_may_be_null() {
+    let name = "an_iterator_object_argument_may_be_null";
+    let Some(v) = vm(name) else { return };
+    let (pid, _, _) = offs(&v);
+    let text = format!(
+        "r2 = *(u64 *)(r1 +8)\nif r2 == 0 goto +1\nr0 = *(u32 *)(r2 +{pid})\nr0 = 0\nexit"
+    );
+    let c = Case {
+        prog_type: ProgTypeId::Tracing,
+        attach: Some(AttachType::TraceIter),
+        target: Some("bpf_iter_task"),
+        text,
+        refused: None,
+        log_has: lines(&["R2=trusted_ptr_or_null_task_struct(id=1)"]),
+    };
+    check(name, &c);
+    let c = Case {
+        text: format!("r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 +{pid})\nr0 = 0\nexit"),
+        refused: Some((1, lines(&["R2 invalid mem access 'trusted_ptr_or_null_'"]))),
+        log_has: Vec::new(),
+        ..c
+    };
+    check(name, &c);
+}
+
+#[test]
+fn an_lsm_hook_argument_is_trusted_and_its_return_value_is_an_errno() {
+    // This VM guest refuses LSM loads with EPERM and an empty log, as it
+    // does fentry: written by hand from `prog_args_trusted` (LSM
+    // arguments are trusted) and `bpf_lsm_get_retval_range` (an int hook
+    // returns [-MAX_ERRNO, 0]).
+    let name = "an_lsm_hook_argument_is_trusted_and_its_return_value_is_an_errno";
+    let Some(v) = vm(name) else { return };
+    let c = Case {
+        prog_type: ProgTypeId::Lsm,
+        attach: Some(AttachType::LsmMac),
+        target: Some("bpf_lsm_file_open"),
+        text: "r2 = *(u64 *)(r1 +0)\nr3 = *(u64 *)(r1 +8)\nr0 = 0\nexit".into(),
+        refused: None,
+        log_has: lines(&[
+            "R2=trusted_ptr_file()",
+            "R3=scalar(smin=smin32=-4095,smax=smax32=0)",
+            "func 'bpf_lsm_file_open' arg0 has btf_id",
+        ]),
+    };
+    check_ours(name, &v, &c);
+}
