@@ -796,6 +796,77 @@ impl Env<'_> {
         Ok(())
     }
 
+    /// `check_reg_type` for a `PTR_TO_BTF_ID` register passed as an
+    /// `ARG_PTR_TO_BTF_ID` of BTF struct `want` (`None`: any): the register
+    /// must be a plain, trusted or RCU pointer (`btf_ptr_types`) whose type
+    /// is `want` or has it at offset 0, nested (`btf_struct_ids_match`).
+    pub(crate) fn check_btf_arg(&self, r: usize, want: Option<&str>) -> VResult {
+        let reg = *self.cur.reg(r);
+        let unsafe_flags = btf_flag::UNTRUSTED | btf_flag::USER | btf_flag::PERCPU;
+        if reg.btf_flags & unsafe_flags != 0 {
+            let got = reg.type_str();
+            let expected = "ptr_, trusted_ptr_, rcu_ptr_";
+            return Err(self.reject(
+                RejectionKind::ArgType {
+                    reg: r as u8,
+                    got: got.clone(),
+                    expected: expected.into(),
+                },
+                format!("R{r} type={got} expected={expected}"),
+            ));
+        }
+        let Some(want) = want else { return Ok(()) };
+        let vm = match vmlinux() {
+            Ok(v) => v,
+            Err(why) => {
+                return Err(self.btf_reject(
+                    EINVAL,
+                    RejectionKind::Unsupported {
+                        pc: self.pc,
+                        what: "PTR_TO_BTF_ID without the kernel's BTF",
+                    },
+                    format!("R{r} is a BTF pointer, but {why}"),
+                ))
+            }
+        };
+        let btf = &vm.btf;
+        let Some(need) = vm.struct_id(want) else {
+            return Ok(());
+        };
+        let mut id = reg.btf_id;
+        let mut off = reg.off.max(0) as u32;
+        let matched = loop {
+            if off == 0 && skip_mods(btf, id) == need {
+                break true;
+            }
+            let mut f = 0;
+            match struct_walk(btf, id, off, 1, &mut f) {
+                Ok(Walk::Struct { id: next }) => {
+                    if skip_mods(btf, next) == need {
+                        break true;
+                    }
+                    id = next;
+                    off = 0;
+                }
+                _ => break false,
+            }
+        };
+        if reg.off < 0 || !matched {
+            return Err(self.reject(
+                RejectionKind::ArgType {
+                    reg: r as u8,
+                    got: btf.name(reg.btf_id).to_string(),
+                    expected: want.to_string(),
+                },
+                format!(
+                    "R{r} is of type {} but {want} is expected",
+                    btf.name(reg.btf_id)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// `in_rcu_cs`: a non-sleepable program is always in an RCU read
     /// section (ironbpf does not track `bpf_rcu_read_lock` sections).
     fn in_rcu_cs(&self) -> bool {

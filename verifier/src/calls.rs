@@ -505,10 +505,16 @@ impl Env<'_> {
         // state): refused, naming the helper and the argument, rather
         // than accepted unchecked.
         let untracked = match arg.base {
-            ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
-            ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
-                Some("the BTF type of pointers")
+            // BTF pointers: checked against the kernel's BTF (btf_access.rs).
+            ArgBase::PtrToBtfId => {
+                self.check_btf_arg(r, arg.btf)?;
+                None
             }
+            ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
+                self.check_btf_arg(r, Some("sock_common"))?;
+                None
+            }
+            ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
             ArgBase::PtrToSpinLock => Some("bpf_spin_lock fields of map values"),
             ArgBase::PtrToTimer => Some("bpf_timer fields of map values"),
             ArgBase::PtrToDynptr => Some("dynptrs"),

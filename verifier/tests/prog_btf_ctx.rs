@@ -428,3 +428,35 @@ fn an_lsm_hook_argument_is_trusted_and_its_return_value_is_an_errno() {
     };
     check_ours(name, &v, &c);
 }
+
+/// `bpf_get_task_stack(task, buf, size, flags)` with `task` from `src`.
+fn task_stack(src: &str) -> String {
+    format!("{src}\nr2 = r10\nr2 += -16\nr3 = 16\nr4 = 0\ncall bpf_get_task_stack\nr0 = 0\nexit")
+}
+
+#[test]
+fn a_task_struct_argument_takes_a_task_and_refuses_other_structs() {
+    let name = "a_task_struct_argument_takes_a_task_and_refuses_other_structs";
+    let Some(v) = vm(name) else { return };
+    let (_, _, mm) = offs(&v);
+    check(name, &tp("btf_trace_sched_switch", task_stack("r1 = *(u64 *)(r1 +8)")));
+    check(
+        name,
+        &tp("btf_trace_sched_switch", task_stack("call bpf_get_current_task_btf\nr1 = r0")),
+    );
+    let mut c = tp(
+        "btf_trace_sched_process_exec",
+        task_stack("r1 = *(u64 *)(r1 +16)"),
+    );
+    c.refused = Some((5, lines(&["R1 is of type linux_binprm but task_struct is expected"])));
+    check(name, &c);
+    let mut c = tp(
+        "btf_trace_sched_switch",
+        task_stack(&format!("r1 = *(u64 *)(r1 +8)\nr1 = *(u64 *)(r1 +{mm})")),
+    );
+    c.refused = Some((
+        6,
+        lines(&["R1 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_"]),
+    ));
+    check(name, &c);
+}
