@@ -182,14 +182,18 @@ impl Btf {
                     )))
                 }
             };
-            let total = size.checked_mul(nelems).ok_or_else(|| {
-                BtfError(format!("type [{id}]: size overflows u32"))
-            })?;
+            let total = size
+                .checked_mul(nelems)
+                .ok_or_else(|| BtfError(format!("type [{id}]: size overflows u32")))?;
             return Ok(Resolved {
                 type_id: first_array.unwrap_or(cur),
                 size: total,
                 elem_id: cur,
-                array_elem_id: if first_array.is_some() { array_elem_id } else { 0 },
+                array_elem_id: if first_array.is_some() {
+                    array_elem_id
+                } else {
+                    0
+                },
                 nelems,
                 last_mod_target,
             });

@@ -57,11 +57,17 @@ enum Walk {
     Scalar,
     /// A pointer member to a struct: the pointee's id, the member's name and
     /// the tag flags.
-    Ptr { id: u32, field: String, flags: u8 },
+    Ptr {
+        id: u32,
+        field: String,
+        flags: u8,
+    },
     /// A pointer member to something that is not a struct.
     PtrUntrusted,
     /// A nested struct at the offset: walk it from 0.
-    Struct { id: u32 },
+    Struct {
+        id: u32,
+    },
 }
 
 /// Where a walk failed: the kernel's message and errno.
@@ -87,7 +93,10 @@ fn arg_slot_bytes(btf: &Btf, id: u32) -> u64 {
         8
     } else {
         u64::from(btf.get(t).map_or(0, |t| {
-            if matches!(t.kind, kind::INT | kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FLOAT) {
+            if matches!(
+                t.kind,
+                kind::INT | kind::STRUCT | kind::UNION | kind::ENUM | kind::ENUM64 | kind::FLOAT
+            ) {
                 t.size_or_type
             } else {
                 0
@@ -406,8 +415,7 @@ impl Env<'_> {
             )
         };
         if self.opts.prog_type == ProgTypeId::Tracing
-            && (off < 0
-                || off >= 8 * MAX_BPF_FUNC_ARGS
+            && (!(0..8 * MAX_BPF_FUNC_ARGS).contains(&off)
                 || write
                 || size == 0
                 || off % i64::from(size) != 0)
@@ -470,7 +478,10 @@ impl Env<'_> {
         let missing = |me: &Self| {
             invalid(
                 me,
-                vec![format!("func '{tname}' doesn't have {}-th argument", arg + 1)],
+                vec![format!(
+                    "func '{tname}' doesn't have {}-th argument",
+                    arg + 1
+                )],
             )
         };
         if arg > nr_args {
@@ -479,7 +490,9 @@ impl Env<'_> {
         let mut is_retval = false;
         let tid = if arg == nr_args {
             match self.opts.attach_type {
-                Some(AttachType::LsmMac) | Some(AttachType::LsmCgroup) | Some(AttachType::TraceFexit) => {
+                Some(AttachType::LsmMac)
+                | Some(AttachType::LsmCgroup)
+                | Some(AttachType::TraceFexit) => {
                     is_retval = self.opts.attach_type == Some(AttachType::LsmMac);
                     ret_type
                 }
@@ -735,7 +748,11 @@ impl Env<'_> {
                     ..RegState::pointer(RegType::Mem)
                 }
             }
-            Walk::Ptr { id: next, field, flags } => {
+            Walk::Ptr {
+                id: next,
+                field,
+                flags,
+            } => {
                 let mut flag = tag_flags | flags;
                 let mut maybe_null = false;
                 let trusted = reg.ref_obj_id != 0

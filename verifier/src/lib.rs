@@ -41,6 +41,7 @@
 
 pub mod alu;
 pub mod branch;
+mod btf_access;
 pub mod calls;
 pub mod cfg;
 mod check;
@@ -54,7 +55,6 @@ pub mod scalar;
 pub mod state;
 pub mod tnum;
 pub mod vmlinux;
-mod btf_access;
 
 pub use check::{replay_path, ReplayError, TraceStep};
 

@@ -403,7 +403,13 @@ impl Env<'_> {
                     ));
                 }
                 if self.ctx_is_btf_typed() {
-                    self.check_btf_ctx_access(off, size, t == Access::Write, read_dst, sign_extend)?;
+                    self.check_btf_ctx_access(
+                        off,
+                        size,
+                        t == Access::Write,
+                        read_dst,
+                        sign_extend,
+                    )?;
                 } else {
                     self.check_ctx_access(off, size, kind, read_dst, sign_extend)?;
                 }

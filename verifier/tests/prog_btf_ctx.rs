@@ -38,7 +38,9 @@ fn vm(test: &str) -> Option<Arc<Vmlinux>> {
 
 /// Byte offset of `field` in `struct sname` (a direct member).
 fn field_off(v: &Vmlinux, sname: &str, field: &str) -> u32 {
-    let id = v.struct_id(sname).unwrap_or_else(|| panic!("struct {sname} in vmlinux BTF"));
+    let id = v
+        .struct_id(sname)
+        .unwrap_or_else(|| panic!("struct {sname} in vmlinux BTF"));
     let (_, bits, _) = v
         .btf
         .member_by_name(id, field)
@@ -66,7 +68,8 @@ fn target_id(v: &Vmlinux, name: &str) -> u32 {
     } else {
         ironbpf_btf::kind::FUNC
     };
-    v.find(name, k).unwrap_or_else(|| panic!("{name} in vmlinux BTF"))
+    v.find(name, k)
+        .unwrap_or_else(|| panic!("{name} in vmlinux BTF"))
 }
 
 /// ironbpf's outcome at level 2.
@@ -88,13 +91,21 @@ fn check_ours(name: &str, v: &Vmlinux, c: &Case) {
         (Some(_), Ok(_)) => panic!("{name}: ironbpf accepted it\n{}", out.log),
         (Some((insn, lines)), Err(r)) => {
             assert_eq!(r.insn, Some(*insn), "{name}: ironbpf's log:\n{}", out.log);
-            let got: Vec<&str> = r.message.lines().take_while(|l| !is_trailer_line(l)).collect();
+            let got: Vec<&str> = r
+                .message
+                .lines()
+                .take_while(|l| !is_trailer_line(l))
+                .collect();
             let want: Vec<&str> = lines.iter().map(String::as_str).collect();
             assert_eq!(got, want, "{name}: ironbpf's log:\n{}", out.log);
         }
     }
     for want in &c.log_has {
-        assert!(out.log.contains(want.as_str()), "{name}: ironbpf's log lacks {want}:\n{}", out.log);
+        assert!(
+            out.log.contains(want.as_str()),
+            "{name}: ironbpf's log lacks {want}:\n{}",
+            out.log
+        );
     }
 }
 
@@ -118,20 +129,46 @@ fn check(name: &str, c: &Case) {
     };
     let k = load_program(&req);
     if std::env::var("BTFCTX_SHOW").is_ok() {
-        eprintln!("--- {name}: kernel {:?}\n{}", k.result.as_ref().err(), k.log);
+        eprintln!(
+            "--- {name}: kernel {:?}\n{}",
+            k.result.as_ref().err(),
+            k.log
+        );
         eprintln!("--- ironbpf\n{}", ours(&v, c).log);
     }
     match &c.refused {
-        None => assert!(k.result.is_ok(), "{name}: the kernel refused it:\n{}", k.log),
+        None => assert!(
+            k.result.is_ok(),
+            "{name}: the kernel refused it:\n{}",
+            k.log
+        ),
         Some((insn, lines)) => {
-            assert!(k.result.is_err(), "{name}: the kernel accepted it:\n{}", k.log);
+            assert!(
+                k.result.is_err(),
+                "{name}: the kernel accepted it:\n{}",
+                k.log
+            );
             let want: Vec<&str> = lines.iter().map(String::as_str).collect();
-            assert_eq!(last_error_lines(&k.log, lines.len()), want, "{name}: the kernel's log:\n{}", k.log);
-            assert_eq!(k.error_insn, Some(*insn), "{name}: the kernel's log:\n{}", k.log);
+            assert_eq!(
+                last_error_lines(&k.log, lines.len()),
+                want,
+                "{name}: the kernel's log:\n{}",
+                k.log
+            );
+            assert_eq!(
+                k.error_insn,
+                Some(*insn),
+                "{name}: the kernel's log:\n{}",
+                k.log
+            );
         }
     }
     for want in &c.log_has {
-        assert!(k.log.contains(want.as_str()), "{name}: the kernel's log lacks {want}:\n{}", k.log);
+        assert!(
+            k.log.contains(want.as_str()),
+            "{name}: the kernel's log lacks {want}:\n{}",
+            k.log
+        );
     }
     check_ours(name, &v, c);
 }
@@ -187,10 +224,7 @@ fn walking_a_trusted_task_gives_rcu_for_real_parent_and_untrusted_for_mm() {
             "r2 = *(u64 *)(r1 +16)\nr3 = *(u64 *)(r2 +{rp})\nr0 = *(u32 *)(r3 +{pid})\nr4 = *(u64 *)(r2 +{mm})\nr0 = 0\nexit"
         ),
     );
-    c.log_has = lines(&[
-        "R3=rcu_ptr_task_struct()",
-        "R4=untrusted_ptr_mm_struct()",
-    ]);
+    c.log_has = lines(&["R3=rcu_ptr_task_struct()", "R4=untrusted_ptr_mm_struct()"]);
     check(name, &c);
 }
 
@@ -201,7 +235,9 @@ fn a_char_pointer_field_is_untrusted_read_only_memory_read_without_bounds() {
     let fname = field_off(&v, "linux_binprm", "filename");
     let mut c = tp(
         "btf_trace_sched_process_exec",
-        format!("r2 = *(u64 *)(r1 +16)\nr3 = *(u64 *)(r2 +{fname})\nr0 = *(u8 *)(r3 +0)\nr0 = 0\nexit"),
+        format!(
+            "r2 = *(u64 *)(r1 +16)\nr3 = *(u64 *)(r2 +{fname})\nr0 = *(u8 *)(r3 +0)\nr0 = 0\nexit"
+        ),
     );
     c.log_has = lines(&[
         "R2=trusted_ptr_linux_binprm()",
@@ -226,7 +262,10 @@ fn a_write_through_a_btf_pointer_is_refused() {
 #[test]
 fn a_tracepoint_has_no_argument_past_its_last() {
     let name = "a_tracepoint_has_no_argument_past_its_last";
-    let mut c = tp("btf_trace_sched_switch", "r2 = *(u64 *)(r1 +32)\nr0 = 0\nexit".into());
+    let mut c = tp(
+        "btf_trace_sched_switch",
+        "r2 = *(u64 *)(r1 +32)\nr0 = 0\nexit".into(),
+    );
     c.refused = Some((
         0,
         lines(&[
@@ -240,7 +279,10 @@ fn a_tracepoint_has_no_argument_past_its_last() {
 #[test]
 fn a_pointer_argument_is_read_whole() {
     let name = "a_pointer_argument_is_read_whole";
-    let mut c = tp("btf_trace_sched_switch", "r2 = *(u32 *)(r1 +8)\nr0 = 0\nexit".into());
+    let mut c = tp(
+        "btf_trace_sched_switch",
+        "r2 = *(u32 *)(r1 +8)\nr0 = 0\nexit".into(),
+    );
     c.refused = Some((
         0,
         lines(&[
@@ -258,14 +300,18 @@ fn a_scalar_argument_is_read_at_any_size() {
         "btf_trace_sched_switch",
         "r2 = *(u8 *)(r1 +0)\nr3 = *(u32 *)(r1 +24)\nr0 = 0\nexit".into(),
     );
-    c.log_has = lines(&["R2=scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))"]);
+    c.log_has =
+        lines(&["R2=scalar(smin=smin32=0,smax=umax=smax32=umax32=255,var_off=(0x0; 0xff))"]);
     check(name, &c);
 }
 
 #[test]
 fn a_context_write_in_tp_btf_is_refused() {
     let name = "a_context_write_in_tp_btf_is_refused";
-    let mut c = tp("btf_trace_sched_switch", "*(u64 *)(r1 +0) = 0\nr0 = 0\nexit".into());
+    let mut c = tp(
+        "btf_trace_sched_switch",
+        "*(u64 *)(r1 +0) = 0\nr0 = 0\nexit".into(),
+    );
     c.refused = Some((0, lines(&["invalid bpf_context access off=0 size=8"])));
     check(name, &c);
 }
@@ -282,7 +328,9 @@ fn an_access_beyond_the_struct_is_refused() {
     );
     c.refused = Some((
         1,
-        vec![format!("access beyond struct task_struct at off {size} size 4")],
+        vec![format!(
+            "access beyond struct task_struct at off {size} size 4"
+        )],
     ));
     check(name, &c);
 }
@@ -312,7 +360,10 @@ fn a_negative_offset_into_a_btf_pointer_is_refused() {
         "btf_trace_sched_switch",
         "r2 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r2 -8)\nr0 = 0\nexit".into(),
     );
-    c.refused = Some((1, lines(&["R2 is ptr_task_struct invalid negative access: off=-8"])));
+    c.refused = Some((
+        1,
+        lines(&["R2 is ptr_task_struct invalid negative access: off=-8"]),
+    ));
     check(name, &c);
 }
 
@@ -321,7 +372,8 @@ fn a_variable_offset_into_a_btf_pointer_is_refused() {
     let name = "a_variable_offset_into_a_btf_pointer_is_refused";
     let mut c = tp(
         "btf_trace_sched_switch",
-        "r2 = *(u64 *)(r1 +8)\nr3 = *(u8 *)(r1 +0)\nr2 += r3\nr0 = *(u32 *)(r2 +0)\nr0 = 0\nexit".into(),
+        "r2 = *(u64 *)(r1 +8)\nr3 = *(u8 *)(r1 +0)\nr2 += r3\nr0 = *(u32 *)(r2 +0)\nr0 = 0\nexit"
+            .into(),
     );
     c.refused = Some((
         3,
@@ -385,9 +437,8 @@ fn an_iterator_object_argument_may_be_null() {
     let name = "an_iterator_object_argument_may_be_null";
     let Some(v) = vm(name) else { return };
     let (pid, _, _) = offs(&v);
-    let text = format!(
-        "r2 = *(u64 *)(r1 +8)\nif r2 == 0 goto +1\nr0 = *(u32 *)(r2 +{pid})\nr0 = 0\nexit"
-    );
+    let text =
+        format!("r2 = *(u64 *)(r1 +8)\nif r2 == 0 goto +1\nr0 = *(u32 *)(r2 +{pid})\nr0 = 0\nexit");
     let c = Case {
         prog_type: ProgTypeId::Tracing,
         attach: Some(AttachType::TraceIter),
@@ -439,16 +490,25 @@ fn a_task_struct_argument_takes_a_task_and_refuses_other_structs() {
     let name = "a_task_struct_argument_takes_a_task_and_refuses_other_structs";
     let Some(v) = vm(name) else { return };
     let (_, _, mm) = offs(&v);
-    check(name, &tp("btf_trace_sched_switch", task_stack("r1 = *(u64 *)(r1 +8)")));
     check(
         name,
-        &tp("btf_trace_sched_switch", task_stack("call bpf_get_current_task_btf\nr1 = r0")),
+        &tp("btf_trace_sched_switch", task_stack("r1 = *(u64 *)(r1 +8)")),
+    );
+    check(
+        name,
+        &tp(
+            "btf_trace_sched_switch",
+            task_stack("call bpf_get_current_task_btf\nr1 = r0"),
+        ),
     );
     let mut c = tp(
         "btf_trace_sched_process_exec",
         task_stack("r1 = *(u64 *)(r1 +16)"),
     );
-    c.refused = Some((5, lines(&["R1 is of type linux_binprm but task_struct is expected"])));
+    c.refused = Some((
+        5,
+        lines(&["R1 is of type linux_binprm but task_struct is expected"]),
+    ));
     check(name, &c);
     let mut c = tp(
         "btf_trace_sched_switch",

@@ -71,8 +71,7 @@ fn fentry_arguments_are_plain_btf_pointers_and_integers() {
     );
     assert!(out.result.is_ok(), "{}", out.log);
     assert!(
-        out.log
-            .contains("func 'do_unlinkat' arg1 has btf_id"),
+        out.log.contains("func 'do_unlinkat' arg1 has btf_id"),
         "{}",
         out.log
     );

@@ -36,7 +36,9 @@ fn task_struct_pid_is_4_bytes_and_sk_buff_len_is_an_unsigned_int() {
 
     // The btf_trace typedef of a tracepoint leads to its prototype, whose
     // first argument is the `void *__data` the kernel skips.
-    let tp = v.find("btf_trace_sched_switch", kind::TYPEDEF).expect("typedef");
+    let tp = v
+        .find("btf_trace_sched_switch", kind::TYPEDEF)
+        .expect("typedef");
     let proto = v.btf.func_proto_of(tp).expect("proto");
     let args = &v.btf.get(proto).expect("type").members;
     assert_eq!(args.len(), 5, "__data, preempt, prev, next, prev_state");
