@@ -664,6 +664,22 @@ impl Env<'_> {
             }
         };
         let btf = &vm.btf;
+        if reg.btf_id == 0 {
+            // A BTF pointer whose type ironbpf does not know (a netfilter
+            // context's `state` and `skb`, a helper result of an unknown
+            // struct): refused, saying so, rather than walked as void.
+            return Err(self.btf_reject(
+                EINVAL,
+                RejectionKind::Unsupported {
+                    pc: self.pc,
+                    what: "a BTF pointer of unknown type",
+                },
+                format!(
+                    "R{r} {} access at off={off} size={size}: ironbpf's verifier does not know the BTF type of this pointer",
+                    reg.type_str()
+                ),
+            ));
+        }
         let tname = btf.name(reg.btf_id).to_string();
         let bad = |me: &Self, errno: i32, msg: String| {
             me.btf_reject(

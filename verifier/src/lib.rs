@@ -21,10 +21,15 @@
 //! per-helper checks of `catalog::call_check` and the map/helper
 //! compatibility of `ironbpf_helpers::map_compat`.
 //!
+//! BTF-typed contexts (tracing and LSM programs) and `PTR_TO_BTF_ID`
+//! loads are checked against the running kernel's BTF
+//! ([`vmlinux`], `btf_access`): `btf_ctx_access`, `btf_struct_walk` and
+//! the trusted/untrusted/RCU flags of Linux 6.18.
+//!
 //! Not modelled, and refused with a message saying so rather than guessed:
 //! kfunc calls, `BPF_PSEUDO_BTF_ID`, callbacks (`bpf_loop`,
-//! `for_each_map_elem`), socket field layouts, constant strings, helper
-//! arguments that need BTF types, `bpf_spin_lock`/`bpf_timer` fields,
+//! `for_each_map_elem`), socket field layouts, constant strings, per-CPU
+//! BTF helper arguments, `bpf_spin_lock`/`bpf_timer` fields,
 //! dynptrs or kptrs, and helper results that are BTF-typed references or
 //! per-CPU memory. Not
 //! modelled and not refused: BTF (global functions are verified inline

@@ -60,6 +60,8 @@ struct Case<'a> {
     refused: Option<(usize, Vec<String>)>,
     /// Register types the level-2 logs must both show (`R2=trusted_ptr_task_struct()`).
     log_has: Vec<String>,
+    /// Loaded with `BPF_F_SLEEPABLE`.
+    sleepable: bool,
 }
 
 fn target_id(v: &Vmlinux, name: &str) -> u32 {
@@ -80,6 +82,7 @@ fn ours(v: &Vmlinux, c: &Case) -> ironbpf_verifier::VerifyOutcome {
     opts.attach_btf = c.target.map(str::to_string);
     opts.attach_btf_id = c.target.map(|t| target_id(v, t));
     opts.log_level = 2;
+    opts.sleepable = c.sleepable;
     verify(&insns, &opts)
 }
 
@@ -125,6 +128,7 @@ fn check(name: &str, c: &Case) {
         insns: &words,
         name: "btfctx",
         log_level: 2,
+        prog_flags: if c.sleepable { 1 << 4 } else { 0 },
         ..Default::default()
     };
     let k = load_program(&req);
@@ -181,6 +185,7 @@ fn tp(target: &'static str, text: String) -> Case<'static> {
         text,
         refused: None,
         log_has: Vec::new(),
+        sleepable: false,
     }
 }
 
@@ -400,6 +405,7 @@ fn get_current_task_btf_gives_a_trusted_task_struct() {
         text,
         refused: None,
         log_has: lines(&["R0=trusted_ptr_task_struct()"]),
+        sleepable: false,
     };
     check(name, &c);
     // It needs no null check, and adding a known zero keeps it readable.
@@ -446,6 +452,7 @@ fn an_iterator_object_argument_may_be_null() {
         text,
         refused: None,
         log_has: lines(&["R2=trusted_ptr_or_null_task_struct(id=1)"]),
+        sleepable: false,
     };
     check(name, &c);
     let c = Case {
@@ -476,6 +483,7 @@ fn an_lsm_hook_argument_is_trusted_and_its_return_value_is_an_errno() {
             "R3=scalar(smin=smin32=-4095,smax=smax32=0)",
             "func 'bpf_lsm_file_open' arg0 has btf_id",
         ]),
+        sleepable: false,
     };
     check_ours(name, &v, &c);
 }
@@ -518,5 +526,74 @@ fn a_task_struct_argument_takes_a_task_and_refuses_other_structs() {
         6,
         lines(&["R1 type=untrusted_ptr_ expected=ptr_, trusted_ptr_, rcu_ptr_"]),
     ));
+    check(name, &c);
+}
+
+#[test]
+fn nested_structs_and_arrays_are_walked_as_the_kernel_walks_them() {
+    let name = "nested_structs_and_arrays_are_walked_as_the_kernel_walks_them";
+    let Some(v) = vm(name) else { return };
+    let comm = field_off(&v, "task_struct", "comm");
+    let se = field_off(&v, "task_struct", "se");
+    let vr = field_off(&v, "sched_entity", "vruntime");
+    // comm[3] (a char array), se.vruntime (a nested struct's u64), and an
+    // 8-byte read inside comm (an int array is scratch space).
+    let mut c = tp(
+        "btf_trace_sched_switch",
+        format!(
+            "r2 = *(u64 *)(r1 +8)\nr0 = *(u8 *)(r2 +{})\nr0 = *(u64 *)(r2 +{})\nr0 = *(u64 *)(r2 +{comm})\nr0 = 0\nexit",
+            comm + 3,
+            se + vr
+        ),
+    );
+    check(name, &c);
+    // A read across the end of comm into the next member.
+    let comm_len = 16;
+    c.text = format!(
+        "r2 = *(u64 *)(r1 +8)\nr0 = *(u64 *)(r2 +{})\nr0 = 0\nexit",
+        comm + comm_len - 4
+    );
+    let mut ok = true;
+    // Only where comm is followed by a member that does not start at its end.
+    if let Some(id) = v.struct_id("task_struct") {
+        let t = v.btf.get(id).expect("type");
+        let next = t
+            .members
+            .iter()
+            .map(|m| ironbpf_btf::Btf::member_bit_offset(t, m) / 8)
+            .find(|&o| o >= comm + comm_len);
+        ok = next.is_some();
+    }
+    if ok {
+        c.refused = Some((
+            1,
+            vec![format!(
+                "access beyond the end of member comm (mend:{}) in struct task_struct with off {} size 8",
+                comm + comm_len,
+                comm + comm_len - 4
+            )],
+        ));
+        check(name, &c);
+    }
+}
+
+#[test]
+fn a_sleepable_program_walking_a_trusted_pointer_gets_untrusted_pointers() {
+    let name = "a_sleepable_program_walking_a_trusted_pointer_gets_untrusted_pointers";
+    let Some(v) = vm(name) else { return };
+    let (pid, rp, _) = offs(&v);
+    // iter.s/task: not in an RCU read section, so task->real_parent
+    // (RCU-safe only inside one) is untrusted.
+    let c = Case {
+        prog_type: ProgTypeId::Tracing,
+        attach: Some(AttachType::TraceIter),
+        target: Some("bpf_iter_task"),
+        text: format!(
+            "r2 = *(u64 *)(r1 +8)\nif r2 == 0 goto +2\nr3 = *(u64 *)(r2 +{rp})\nr0 = *(u32 *)(r3 +{pid})\nr0 = 0\nexit"
+        ),
+        refused: None,
+        log_has: lines(&["R3=untrusted_ptr_task_struct()"]),
+        sleepable: true,
+    };
     check(name, &c);
 }
