@@ -597,3 +597,35 @@ fn a_sleepable_program_walking_a_trusted_pointer_gets_untrusted_pointers() {
     };
     check(name, &c);
 }
+
+#[test]
+fn pruning_tells_btf_pointers_of_different_structs_apart() {
+    let name = "pruning_tells_btf_pointers_of_different_structs_apart";
+    let Some(v) = vm(name) else { return };
+    let (pid, _, _) = offs(&v);
+    let bprm = v.struct_id("linux_binprm").expect("linux_binprm");
+    let bprm_size = v.btf.size_of(bprm).expect("size");
+    assert!(
+        u64::from(pid) + 4 > bprm_size,
+        "pid is past linux_binprm's end"
+    );
+    // The fall-through path reaches the join with a task_struct in r2
+    // (100 moves on the way, as many as `add_new_state` wants before it
+    // keeps a state); the jump's path brings a linux_binprm there, which
+    // must be refused, not taken as equivalent (`regsafe` compares the
+    // BTF type and its flags).
+    let pad = "r4 = 0\n".repeat(100);
+    let mut c = tp(
+        "btf_trace_sched_process_exec",
+        format!(
+            "r2 = *(u64 *)(r1 +16)\nr3 = *(u32 *)(r1 +8)\nif r3 == 0 goto +101\nr2 = *(u64 *)(r1 +0)\n{pad}r0 = *(u32 *)(r2 +{pid})\nr0 = 0\nexit"
+        ),
+    );
+    c.refused = Some((
+        104,
+        vec![format!(
+            "access beyond struct linux_binprm at off {pid} size 4"
+        )],
+    ));
+    check(name, &c);
+}
