@@ -49,3 +49,24 @@ fn task_struct_pid_is_4_bytes_and_sk_buff_len_is_an_unsigned_int() {
     // The same Arc is shared: the file is read once.
     assert!(std::sync::Arc::ptr_eq(&v, &vmlinux().expect("again")));
 }
+
+#[test]
+fn an_array_member_resolves_to_its_elements_as_the_kernel_resolves_it() {
+    let Ok(v) = vmlinux() else {
+        assert!(
+            std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() != Ok("1"),
+            "no vmlinux BTF"
+        );
+        eprintln!("skipped: no vmlinux BTF");
+        return;
+    };
+    // task_struct.comm is char[16] (TASK_COMM_LEN).
+    let task = v.struct_id("task_struct").expect("task_struct");
+    let (_, _, comm) = v.btf.member_by_name(task, "comm").expect("comm");
+    let r = v.btf.resolve_size(comm.type_id).expect("resolve");
+    assert_eq!(r.size, 16);
+    assert_eq!(r.nelems, 16);
+    assert_eq!(v.btf.kind_of(r.type_id), kind::ARRAY);
+    assert_eq!(v.name(r.elem_id), "char");
+    assert_eq!(ironbpf_btf::kind_str(v.btf.kind_of(r.elem_id)), "INT");
+}
