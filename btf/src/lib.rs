@@ -21,6 +21,9 @@
 
 use std::collections::HashMap;
 
+mod query;
+pub use query::{kind_str, NameIndex, Resolved};
+
 /// Error in a BTF or BTF.ext blob; the caller adds the section name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -95,6 +95,14 @@ pub(crate) fn options(
     o.log_level = log_level | ironbpf_kernel::BPF_LOG_STATS;
     o.privileged = !unpriv;
     o.gpl = gpl_compatible(license);
+    // A BTF-typed program's target, by its id in the kernel's BTF (the
+    // loader resolved it there) and by name for the helpers some hooks
+    // may call.
+    o.attach_btf_id = p.attach_btf_id;
+    o.attach_btf = p
+        .attach_btf_id
+        .map(ironbpf_verifier::vmlinux::type_name)
+        .filter(|n| !n.is_empty());
     let info = |m: &MapDef| MapInfo {
         name: m.name.clone(),
         map_type: m.map_type,

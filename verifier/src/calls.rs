@@ -284,10 +284,16 @@ impl Env<'_> {
                 maybe_null,
                 ..RegState::pointer(RegType::TcpSock)
             },
-            RetType::PtrToBtfId if p.ret_flags & flags::RELEASE == 0 => RegState {
-                maybe_null,
-                ..RegState::pointer(RegType::BtfId)
-            },
+            RetType::PtrToBtfId if p.ret_flags & flags::RELEASE == 0 => {
+                let (btf_id, btf_flags) =
+                    self.helper_btf_ret(p.ret_btf_id, p.ret_flags & flags::TRUSTED != 0);
+                RegState {
+                    maybe_null,
+                    btf_id,
+                    btf_flags,
+                    ..RegState::pointer(RegType::BtfId)
+                }
+            }
             RetType::PtrToMem | RetType::PtrToMemOrBtfId | RetType::PtrToBtfId => {
                 let (what, detail) = unsupported(
                     "helper results of this type",
@@ -499,10 +505,16 @@ impl Env<'_> {
         // state): refused, naming the helper and the argument, rather
         // than accepted unchecked.
         let untracked = match arg.base {
-            ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
-            ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
-                Some("the BTF type of pointers")
+            // BTF pointers: checked against the kernel's BTF (btf_access.rs).
+            ArgBase::PtrToBtfId => {
+                self.check_btf_arg(r, arg.btf)?;
+                None
             }
+            ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
+                self.check_btf_arg(r, Some("sock_common"))?;
+                None
+            }
+            ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
             ArgBase::PtrToSpinLock => Some("bpf_spin_lock fields of map values"),
             ArgBase::PtrToTimer => Some("bpf_timer fields of map values"),
             ArgBase::PtrToDynptr => Some("dynptrs"),

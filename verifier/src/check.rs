@@ -1297,6 +1297,7 @@ fn regsafe(
             && old.maybe_null == cur.maybe_null
             && old.range == cur.range
             && old.map == cur.map
+            && (old.btf_id, old.btf_flags) == (cur.btf_id, cur.btf_flags)
             && ids.check(old.id, cur.id)
             && ids.check(old.ref_obj_id, cur.ref_obj_id);
     }
@@ -1325,6 +1326,7 @@ fn regsafe(
         && old.mem_size == cur.mem_size
         && old.frameno == cur.frameno
         && old.subprog == cur.subprog
+        && (old.btf_id, old.btf_flags) == (cur.btf_id, cur.btf_flags)
         && old.range <= cur.range
         && range_within(&old.val, &cur.val)
         && old.val.var_off.contains(cur.val.var_off)

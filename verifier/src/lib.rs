@@ -21,10 +21,15 @@
 //! per-helper checks of `catalog::call_check` and the map/helper
 //! compatibility of `ironbpf_helpers::map_compat`.
 //!
+//! BTF-typed contexts (tracing and LSM programs) and `PTR_TO_BTF_ID`
+//! loads are checked against the running kernel's BTF
+//! ([`vmlinux`], `btf_access`): `btf_ctx_access`, `btf_struct_walk` and
+//! the trusted/untrusted/RCU flags of Linux 6.18.
+//!
 //! Not modelled, and refused with a message saying so rather than guessed:
 //! kfunc calls, `BPF_PSEUDO_BTF_ID`, callbacks (`bpf_loop`,
-//! `for_each_map_elem`), socket field layouts, constant strings, helper
-//! arguments that need BTF types, `bpf_spin_lock`/`bpf_timer` fields,
+//! `for_each_map_elem`), socket field layouts, constant strings, per-CPU
+//! BTF helper arguments, `bpf_spin_lock`/`bpf_timer` fields,
 //! dynptrs or kptrs, and helper results that are BTF-typed references or
 //! per-CPU memory. Not
 //! modelled and not refused: BTF (global functions are verified inline
@@ -41,6 +46,7 @@
 
 pub mod alu;
 pub mod branch;
+mod btf_access;
 pub mod calls;
 pub mod cfg;
 mod check;
@@ -53,6 +59,7 @@ pub mod ptr;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
+pub mod vmlinux;
 
 pub use check::{replay_path, ReplayError, TraceStep};
 
@@ -119,6 +126,11 @@ pub struct VerifyOptions {
     /// these ids is checked against its prototype, whatever the program
     /// type, before the kernel's table is asked.
     pub extra_helpers: Vec<(i32, String, ironbpf_helpers::proto::Proto)>,
+    /// `attach_btf_id`: the id in the running kernel's vmlinux BTF of what
+    /// a BTF-typed program (tp_btf, fentry, fexit, fmod_ret, lsm, iter)
+    /// attaches to. Without it the target is looked up by
+    /// [`VerifyOptions::attach_btf`]'s name.
+    pub attach_btf_id: Option<u32>,
 }
 
 impl VerifyOptions {
@@ -136,6 +148,7 @@ impl VerifyOptions {
             maps: Vec::new(),
             inner_maps: Vec::new(),
             extra_helpers: Vec::new(),
+            attach_btf_id: None,
         }
     }
 }

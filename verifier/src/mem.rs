@@ -369,7 +369,12 @@ impl Env<'_> {
                     ));
                 }
                 leaks(self, "memory", "mem")?;
-                self.check_mem_region(r, off, size as i64, reg.mem_size as i64, false)?;
+                // Untrusted read-only memory (a `char *` field of a BTF
+                // struct) is read through probe loads: no bounds.
+                let rdonly_untrusted = reg.rdonly && reg.btf_flags & btf_flag::UNTRUSTED != 0;
+                if !rdonly_untrusted {
+                    self.check_mem_region(r, off, size as i64, reg.mem_size as i64, false)?;
+                }
                 if let Some(d) = read_dst {
                     self.set_loaded(d, size, sign_extend);
                 }
@@ -397,7 +402,27 @@ impl Env<'_> {
                         format!("variable ctx access var_off={} disallowed", reg.val.var_off),
                     ));
                 }
-                self.check_ctx_access(off, size, kind, read_dst, sign_extend)?;
+                if self.ctx_is_btf_typed() {
+                    self.check_btf_ctx_access(
+                        off,
+                        size,
+                        t == Access::Write,
+                        read_dst,
+                        sign_extend,
+                    )?;
+                } else {
+                    self.check_ctx_access(off, size, kind, read_dst, sign_extend)?;
+                }
+            }
+            RegType::BtfId => {
+                self.check_ptr_to_btf_id_access(
+                    r,
+                    off,
+                    size,
+                    t == Access::Write,
+                    read_dst,
+                    sign_extend,
+                )?;
             }
             RegType::Stack => {
                 self.check_stack_bounds(r, off, size as i64, t, "")?;

@@ -131,6 +131,26 @@ pub struct RegState {
     /// (`precise`, printed `P`): pruning compares it, an imprecise one
     /// matches any scalar.
     pub precise: bool,
+    /// For `PTR_TO_BTF_ID`: the vmlinux BTF type it points to (`btf_id`).
+    pub btf_id: u32,
+    /// For `PTR_TO_BTF_ID` and `PTR_TO_MEM`: the [`btf_flag`] type flags
+    /// (`PTR_TRUSTED`, `PTR_UNTRUSTED`, `MEM_RCU`, ...).
+    pub btf_flags: u8,
+}
+
+/// The type flags of BTF pointers (`enum bpf_type_flag`), as bits of
+/// [`RegState::btf_flags`].
+pub mod btf_flag {
+    /// `PTR_TRUSTED`.
+    pub const TRUSTED: u8 = 1;
+    /// `PTR_UNTRUSTED`.
+    pub const UNTRUSTED: u8 = 2;
+    /// `MEM_RCU`.
+    pub const RCU: u8 = 4;
+    /// `MEM_USER` (`__user`).
+    pub const USER: u8 = 8;
+    /// `MEM_PERCPU` (`__percpu`).
+    pub const PERCPU: u8 = 16;
 }
 
 impl RegState {
@@ -151,6 +171,8 @@ impl RegState {
             frameno: 0,
             subprog: 0,
             precise: false,
+            btf_id: 0,
+            btf_flags: 0,
         }
     }
 
@@ -229,9 +251,25 @@ impl RegState {
         if self.ringbuf {
             s.push_str("ringbuf_");
         }
+        for (bit, p) in [
+            (btf_flag::USER, "user_"),
+            (btf_flag::PERCPU, "percpu_"),
+            (btf_flag::RCU, "rcu_"),
+            (btf_flag::UNTRUSTED, "untrusted_"),
+            (btf_flag::TRUSTED, "trusted_"),
+        ] {
+            if self.btf_flags & bit != 0 {
+                s.push_str(p);
+            }
+        }
         s.push_str(self.ty.base_str());
         if self.maybe_null {
-            s.push_str("_or_null");
+            // `ptr_or_null_task_struct`: the BTF name follows.
+            s.push_str(if self.ty == RegType::BtfId {
+                "or_null_"
+            } else {
+                "_or_null"
+            });
         }
         s
     }
@@ -253,6 +291,9 @@ impl RegState {
             return;
         }
         out.push_str(&self.type_str());
+        if self.ty == RegType::BtfId {
+            out.push_str(&crate::vmlinux::type_name(self.btf_id));
+        }
         if self.ty == RegType::Stack {
             if self.frameno != cur_frame {
                 let _ = write!(out, "[{}]", self.frameno);

@@ -1,0 +1,69 @@
+//! The running kernel's BTF (`/sys/kernel/btf/vmlinux`), read once on first
+//! use and shared by every verification: the types of BTF-typed contexts
+//! (`tp_btf`, `fentry`, `lsm`...) and of `PTR_TO_BTF_ID` registers.
+
+use ironbpf_btf::{kind, Btf, NameIndex};
+use std::sync::{Arc, OnceLock};
+
+/// Where the kernel publishes its BTF.
+pub const VMLINUX_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+/// A parsed vmlinux BTF and its name index.
+#[derive(Debug)]
+pub struct Vmlinux {
+    /// The types.
+    pub btf: Btf,
+    /// Ids by name.
+    pub names: NameIndex,
+}
+
+impl Vmlinux {
+    /// Parses a BTF blob (the vmlinux file's bytes).
+    pub fn parse(bytes: &[u8]) -> Result<Vmlinux, String> {
+        let btf = Btf::parse(bytes).map_err(|e| format!("invalid BTF: {e}"))?;
+        let names = NameIndex::new(&btf);
+        Ok(Vmlinux { btf, names })
+    }
+
+    /// The first type named `name` of kind `k`.
+    pub fn find(&self, name: &str, k: u32) -> Option<u32> {
+        self.names.find(&self.btf, name, k)
+    }
+
+    /// The struct named `name` (`struct task_struct` is `struct_id("task_struct")`).
+    pub fn struct_id(&self, name: &str) -> Option<u32> {
+        self.find(name, kind::STRUCT)
+    }
+
+    /// The name of type `id` (`""` for anonymous types).
+    pub fn name(&self, id: u32) -> &str {
+        self.btf.name(id)
+    }
+}
+
+static VMLINUX: OnceLock<Result<Arc<Vmlinux>, String>> = OnceLock::new();
+
+/// The running kernel's BTF, read and parsed on the first call; an error
+/// that says what is missing when the kernel has none (no
+/// CONFIG_DEBUG_INFO_BTF, or not Linux).
+pub fn vmlinux() -> Result<Arc<Vmlinux>, String> {
+    VMLINUX
+        .get_or_init(|| {
+            let bytes = std::fs::read(VMLINUX_PATH).map_err(|e| {
+                format!(
+                    "cannot read the kernel's BTF at {VMLINUX_PATH} ({e}): BTF-typed programs (tp_btf, fentry, fexit, lsm, iter) need a kernel built with CONFIG_DEBUG_INFO_BTF"
+                )
+            })?;
+            Vmlinux::parse(&bytes)
+                .map(Arc::new)
+                .map_err(|e| format!("{VMLINUX_PATH}: {e}"))
+        })
+        .clone()
+}
+
+/// The name of vmlinux type `id`, for the log (`""` without vmlinux BTF).
+pub fn type_name(id: u32) -> String {
+    vmlinux()
+        .map(|v| v.name(id).to_string())
+        .unwrap_or_default()
+}
