@@ -110,7 +110,7 @@ fn is_ptr_cast_function(name: &str) -> bool {
 /// What `check_func_arg` learns for later arguments and the return value
 /// (`struct bpf_call_arg_meta`).
 #[derive(Default)]
-struct Meta {
+pub(crate) struct Meta {
     map: Option<u32>,
     const_key: Option<u64>,
     raw_access: Option<(usize, i64)>,
@@ -130,6 +130,11 @@ impl Env<'_> {
             }
             Insn::Call(CallTarget::Local(imm)) => {
                 let target = (self.pc as i64 + imm as i64 + 1) as usize;
+                // The BTF check of the arguments comes first; a global
+                // function is not descended into.
+                if self.check_global_call(self.cfg.subprog_of(target))? {
+                    return Ok(Some(self.pc + 1));
+                }
                 self.check_func_call(target)?;
                 Ok(Some(target))
             }
@@ -764,7 +769,7 @@ impl Env<'_> {
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.
-    fn check_helper_mem(
+    pub(crate) fn check_helper_mem(
         &mut self,
         r: usize,
         size: i64,
@@ -1010,6 +1015,10 @@ impl Env<'_> {
                 },
                 "R0 leaks addr as return value".into(),
             ));
+        }
+        if self.cur.cur().subprog != 0 {
+            // A global function verified on its own returns any scalar.
+            return self.check_global_exit().map(|()| None);
         }
         let range = self
             .desc

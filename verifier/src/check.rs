@@ -111,7 +111,8 @@ pub(crate) struct Env<'a> {
     pub returned: bool,
     /// The instruction indices of the current path from the entry, in the
     /// order executed; a rejection carries it as [`Rejection::path`].
-    pub path: Vec<u32>,
+    pub path: Vec<u32>,    /// The subprograms' BTF facts (global functions), `crate::global_func`.
+    pub(crate) funcs: crate::global_func::FuncTable,
 }
 
 impl<'a> Env<'a> {
@@ -205,7 +206,26 @@ impl<'a> Env<'a> {
             stored: 0,
             returned: false,
             path: Vec::new(),
+            funcs: Default::default(),
         }
+    }
+
+    /// A fresh exploration from `start` with `frame` (`do_check_common`
+    /// for a global function): the previous pass's states are freed; the
+    /// counters and the log go on.
+    pub(crate) fn reset_for_subprog(&mut self, start: usize, frame: FuncState) {
+        self.cur = VState {
+            frames: vec![frame],
+            refs: Vec::new(),
+        };
+        self.pc = start;
+        self.pending.clear();
+        self.explored.clear();
+        self.by_insn.clear();
+        (self.cur_parent, self.stored, self.prev_log_pos) = (None, 0, 0);
+        self.hist.clear();
+        self.path.clear();
+        (self.scratch, self.scratch_all, self.returned) = (Scratch::default(), true, false);
     }
 
     /// Logging at level 1 or 2.

@@ -46,6 +46,7 @@ pub mod cfg;
 mod check;
 pub mod error;
 pub mod explain;
+pub mod global_func;
 pub mod liveness;
 pub mod mem;
 mod precision;
@@ -57,6 +58,7 @@ pub mod tnum;
 pub use check::{replay_path, ReplayError, TraceStep};
 
 pub use error::RejectionKind;
+pub use global_func::FuncInfoRec;
 
 use ironbpf_isa::RawInsn;
 use ironbpf_progtype::desc::ProgTypeDesc;
@@ -119,6 +121,14 @@ pub struct VerifyOptions {
     /// these ids is checked against its prototype, whatever the program
     /// type, before the kernel's table is asked.
     pub extra_helpers: Vec<(i32, String, ironbpf_helpers::proto::Proto)>,
+    /// The program's BTF (`prog_btf_fd`), for the prototypes of its
+    /// functions; `None`: loaded without BTF.
+    pub btf: Option<std::sync::Arc<ironbpf_btf::Btf>>,
+    /// `func_info`: one record per subprogram, in order, naming its BTF
+    /// FUNC. Without it (or without [`VerifyOptions::btf`]) every
+    /// subprogram is static, as the kernel treats them; with it, a FUNC
+    /// of global linkage is verified once against its prototype.
+    pub func_info: Vec<FuncInfoRec>,
 }
 
 impl VerifyOptions {
@@ -136,6 +146,8 @@ impl VerifyOptions {
             maps: Vec::new(),
             inner_maps: Vec::new(),
             extra_helpers: Vec::new(),
+            btf: None,
+            func_info: Vec::new(),
         }
     }
 }
@@ -260,24 +272,40 @@ pub fn verify_with_desc(
             };
         }
     };
+    // func_info is checked against the subprograms before anything is
+    // explored (`check_btf_info`).
+    let funcs = match global_func::build_table(insns, &cfg.subprogs, opts) {
+        Ok(f) => f,
+        Err(rej) => {
+            let stats = Stats {
+                stack_depths: vec![0; cfg.subprogs.len()],
+                ..Stats::default()
+            };
+            if opts.log_level != 0 {
+                log.push_str(&rej.message);
+                log.push('\n');
+                finish_log(&mut log, opts, &stats, start);
+            }
+            return VerifyOutcome {
+                result: Err(rej),
+                log,
+                stats,
+            };
+        }
+    };
     let mut env = check::Env::new(insns, opts, desc, cfg, log);
-    let mut res = env.do_check();
+    env.funcs = funcs;
+    // The main program, then the global functions it calls; at level 1
+    // the log of each pass that passed is dropped, as the kernel does.
+    let mut res = global_func::do_check_all(&mut env);
     let level = opts.log_level & 3;
     if res.is_ok() {
         res = env.check_max_stack_depth();
-        if res.is_err() && level == 1 {
-            // The paths were all safe: level 1 keeps none of them.
-            env.log.clear();
-        }
     }
     let (stats, prog) = env.finish();
     let mut log = std::mem::take(&mut env.log);
     match &res {
-        Ok(()) => {
-            if level == 1 {
-                log.clear();
-            }
-        }
+        Ok(()) => {}
         Err(rej) => {
             if level != 0 {
                 log.push_str(&rej.message);
