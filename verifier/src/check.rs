@@ -111,7 +111,8 @@ pub(crate) struct Env<'a> {
     pub returned: bool,
     /// The instruction indices of the current path from the entry, in the
     /// order executed; a rejection carries it as [`Rejection::path`].
-    pub path: Vec<u32>,    /// The subprograms' BTF facts (global functions), `crate::global_func`.
+    pub path: Vec<u32>,
+    /// The subprograms' BTF facts (global functions), `crate::global_func`.
     pub(crate) funcs: crate::global_func::FuncTable,
 }
 
@@ -211,8 +212,8 @@ impl<'a> Env<'a> {
     }
 
     /// A fresh exploration from `start` with `frame` (`do_check_common`
-    /// for a global function): the previous pass's states are freed; the
-    /// counters and the log go on.
+    /// for a global function): the previous pass's states are freed
+    /// (`free_states`); the counters and the log go on.
     pub(crate) fn reset_for_subprog(&mut self, start: usize, frame: FuncState) {
         self.cur = VState {
             frames: vec![frame],
@@ -222,7 +223,9 @@ impl<'a> Env<'a> {
         self.pending.clear();
         self.explored.clear();
         self.by_insn.clear();
-        (self.cur_parent, self.stored, self.prev_log_pos) = (None, 0, 0);
+        // The kernel frees the states but not its count of them
+        // (`explored_states_size`), which peak_states reads.
+        (self.cur_parent, self.prev_log_pos) = (None, 0);
         self.hist.clear();
         self.path.clear();
         (self.scratch, self.scratch_all, self.returned) = (Scratch::default(), true, false);

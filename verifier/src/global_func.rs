@@ -104,10 +104,7 @@ fn check_btf_func(
         if i == 0 && r.insn != 0 {
             return Err(whole_program_err(
                 EINVAL,
-                format!(
-                    "nonzero insn_off {} for the first func info record",
-                    r.insn
-                ),
+                format!("nonzero insn_off {} for the first func info record", r.insn),
             ));
         }
         if let Some(p) = prev {
@@ -576,8 +573,9 @@ impl Env<'_> {
             ));
         }
         if self.log_on() {
-            self.log
-                .push_str(&format!("Func#{sub} ('{name}') is global and assumed valid.\n"));
+            self.log.push_str(&format!(
+                "Func#{sub} ('{name}') is global and assumed valid.\n"
+            ));
         }
         if self.funcs.subs[sub].changes_pkt_data {
             let privileged = self.opts.privileged;
@@ -681,7 +679,9 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
                 Err(errno) => {
                     return Err(Rejection {
                         insn: None,
-                        message: format!("func#{sub} ('{name}') has a prototype the kernel refuses"),
+                        message: format!(
+                            "func#{sub} ('{name}') has a prototype the kernel refuses"
+                        ),
                         errno,
                         kind: RejectionKind::Other,
                         path: Vec::new(),
@@ -705,5 +705,29 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
         if new == 0 {
             return Ok(());
         }
+    }
+}
+
+impl VerifyOptions {
+    /// Gives the verifier an object's BTF (the raw `.BTF` a loader passes
+    /// as `prog_btf_fd`) and one program's func_info, as `(first
+    /// instruction, FUNC type id)` per subprogram. A blob that does not
+    /// parse is left out, as a loader falls back to loading without BTF.
+    pub fn set_btf(
+        &mut self,
+        raw: Option<&[u8]>,
+        func_info: impl IntoIterator<Item = (usize, u32)>,
+    ) {
+        self.btf = raw
+            .and_then(|b| Btf::parse(b).ok())
+            .map(std::sync::Arc::new);
+        self.func_info = if self.btf.is_some() {
+            func_info
+                .into_iter()
+                .map(|(insn, type_id)| FuncInfoRec { insn, type_id })
+                .collect()
+        } else {
+            Vec::new()
+        };
     }
 }

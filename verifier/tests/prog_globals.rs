@@ -416,3 +416,88 @@ fn global_functions_agree_with_the_kernel() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The log without the kernel's source-line annotations (`; code @
+/// file.c:12`, from line_info, which ironbpf's log does not print yet).
+fn without_line_info(log: &str) -> String {
+    comparable(log)
+        .lines()
+        .filter(|l| !(l.starts_with("; ") && l.contains(" @ ")))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// bpf2bpf.o (section `test`, no program type in its name) calls two
+/// global functions; the second dereferences its `int *` argument
+/// without a NULL check, which the kernel refuses under every program
+/// type that can load it. Verdict, instruction, message, the figures and
+/// the whole level-1 and level-2 logs must match.
+#[test]
+fn bpf2bpf_object_agrees_with_the_kernel() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus/ebpf-samples/build/bpf2bpf.o");
+    if !path.exists() {
+        println!("skipped: ../shared not found at {}", path.display());
+        return;
+    }
+    if !ironbpf_kernel::available_for_test("bpf2bpf_object_agrees_with_the_kernel") {
+        return;
+    }
+    for prog_type in [
+        ProgTypeId::SocketFilter,
+        ProgTypeId::SchedCls,
+        ProgTypeId::Xdp,
+    ] {
+        let lopts = ironbpf_loader::LoadOptions {
+            prog_type_override: Some(prog_type.kernel_id()),
+            ..Default::default()
+        };
+        let obj = ironbpf_loader::load_file(&path, &lopts).expect("bpf2bpf.o loads");
+        assert!(obj.btf.is_some(), "bpf2bpf.o has BTF");
+        let kobj = ironbpf_kernel::object::KernelObject::create(&obj).expect("its maps and BTF");
+        assert!(kobj.btf.is_some(), "the kernel takes bpf2bpf.o's BTF");
+        for p in &obj.programs {
+            assert!(
+                p.func_info.len() >= 3,
+                "{}: func_info for main, add1, add2",
+                p.name
+            );
+            let slots = ironbpf_isa::slots_from_bytes(&p.insns).expect("whole insns");
+            for level in [1u32, 2] {
+                let k = kobj.load_program(p, level | 4);
+                let mut opts = VerifyOptions::new(prog_type);
+                opts.log_level = level | 4;
+                opts.set_btf(
+                    obj.btf.as_deref(),
+                    p.func_info.iter().map(|f| (f.insn, f.type_id)),
+                );
+                let ours = verify(&slots, &opts);
+                let what = format!("{} as {} at level {level}", p.name, prog_type.name());
+                assert_eq!(k.accepted(), ours.result.is_ok(), "{what}: verdict");
+                if let Err(r) = &ours.result {
+                    assert_eq!(k.error_insn, r.insn, "{what}: insn");
+                    assert_eq!(
+                        k.first_error_line.as_deref(),
+                        Some(r.message.as_str()),
+                        "{what}: message"
+                    );
+                }
+                assert_eq!(
+                    k.processed_insns,
+                    Some(ours.stats.processed_insns),
+                    "{what}: processed"
+                );
+                assert_eq!(
+                    without_line_info(&k.log),
+                    without_line_info(&ours.log),
+                    "{what}: log"
+                );
+                println!(
+                    "bpf2bpf: {what}: both {} ({} insns processed)",
+                    if k.accepted() { "accept" } else { "refuse" },
+                    ours.stats.processed_insns
+                );
+            }
+        }
+    }
+}
