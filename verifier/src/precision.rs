@@ -399,6 +399,18 @@ impl Env<'_> {
                     return Err(NotSupported);
                 }
             }
+            Insn::Call(CallTarget::Local(imm))
+                if self
+                    .funcs
+                    .is_global(self.cfg.subprog_of((idx as i64 + imm as i64 + 1) as usize)) =>
+            {
+                // A global function is not entered: it clobbers r1-r5 and
+                // sets r0, as a helper does.
+                bt.clear(0);
+                if bt.regs & 0b11_1110 != 0 {
+                    return Err(NotSupported);
+                }
+            }
             Insn::Call(_) | Insn::Callx { .. } | Insn::Exit => {
                 // Crossing a frame boundary: not followed here.
                 if !bt.empty() {

@@ -250,6 +250,16 @@ fn cases() -> Vec<Case> {
             vec![MAIN, global("f", &[P::PtrInt])],
         ),
         case(
+            "precision is tracked across a global call",
+            "r6 = 3\ncall f\nr0 = 0\nif r6 > 5 goto +1\nr0 = 1\nexit\nf:\nr0 = 0\nexit",
+            vec![MAIN, global("f", &[P::Ctx])],
+        ),
+        case(
+            "precision of a global call's result",
+            "call f\nr6 = r0\nr0 = 0\nif r6 > 5 goto +1\nr0 = 1\nexit\nf:\nr0 = 0\nexit",
+            vec![MAIN, global("f", &[P::Ctx])],
+        ),
+        case(
             "main with a void pointer",
             "r0 = 0\nexit",
             vec![global("prog", &[P::PtrVoid])],
