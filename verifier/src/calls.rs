@@ -118,6 +118,8 @@ pub(crate) struct Meta {
     release_ref: Option<u32>,
     /// The reference of an argument (`meta.ref_obj_id`).
     ref_obj_id: u32,
+    /// The callback subprogram (`meta.subprogno`).
+    callback: Option<usize>,
 }
 
 impl Env<'_> {
@@ -241,6 +243,9 @@ impl Env<'_> {
         }
         if let Some(rid) = meta.release_ref {
             self.release_reference(rid);
+        }
+        if let Some(sub) = meta.callback {
+            self.push_callback_call(id, sub)?;
         }
         for r in 1..=5 {
             *self.cur.reg_mut(r) = RegState::not_init();
@@ -686,6 +691,17 @@ impl Env<'_> {
                     raw.then_some(&mut *meta),
                 )?;
             }
+            ArgBase::PtrToFunc
+                if matches!(
+                    name,
+                    "bpf_loop"
+                        | "bpf_for_each_map_elem"
+                        | "bpf_find_vma"
+                        | "bpf_user_ringbuf_drain"
+                ) =>
+            {
+                meta.callback = Some(reg.subprog as usize);
+            }
             ArgBase::PtrToFunc => {
                 // Refused rather than accepted unchecked: the kernel
                 // verifies the callback's body as a loop, which this
@@ -976,23 +992,40 @@ impl Env<'_> {
                     "cannot return stack pointer to the caller".into(),
                 ));
             }
+            // A callback returns to the helper call, which queues the
+            // next iteration; its r0 stays in the callback.
+            let in_callback = self.in_callback_fn();
+            if in_callback {
+                self.check_callback_exit()?;
+            }
             let callee = self.cur.frames.pop().expect("more than one frame");
+            let back = if in_callback {
+                callee.callsite
+            } else {
+                callee.callsite + 1
+            };
             if self.log_on() {
                 let mut s = String::from("returning from callee:\n");
                 let all = Scratch::default();
                 callee.write(&mut s, true, &all, &self.maps);
-                s.push_str(&format!("\nto caller at {}:\n", callee.callsite + 1));
+                s.push_str(&format!("\nto caller at {back}:\n"));
                 let mut caller = self.cur.cur().clone();
-                caller.regs[0] = r0;
+                if !in_callback {
+                    caller.regs[0] = r0;
+                }
                 caller.write(&mut s, true, &all, &self.maps);
                 s.push('\n');
                 self.log.push_str(&s);
             }
-            *self.cur.reg_mut(0) = r0;
+            if !in_callback {
+                *self.cur.reg_mut(0) = r0;
+            } else {
+                self.widen_after_callback(back);
+            }
             self.scratch_all = false;
             self.scratch = Scratch::default();
             self.returned = true;
-            return Ok(Some(callee.callsite + 1));
+            return Ok(Some(back));
         }
         if let Some(r) = self.cur.refs.first().copied() {
             return Err(self.reject(

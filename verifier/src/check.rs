@@ -146,7 +146,8 @@ impl<'a> Env<'a> {
                         }
                     })
                     .collect();
-                let text = ironbpf_isa::format_log_line(pc, i, insns[pc].code);
+                let text = crate::callbacks::pseudo_func_line(pc, i)
+                    .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, insns[pc].code));
                 let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
                 log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
             }
@@ -520,6 +521,12 @@ impl<'a> Env<'a> {
                 }
                 format!("{pc}: (18) r{} = {addr:#x}", dst.index())
             }
+            Some(Ok(
+                ref i @ Insn::LdImm64 {
+                    src: LdImm64Src::Func,
+                    ..
+                },
+            )) => crate::callbacks::pseudo_func_line(pc, i).unwrap_or_default(),
             Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
             _ => {
                 let raw = self.insns[pc];
@@ -1019,8 +1026,10 @@ impl<'a> Env<'a> {
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
-        let mut add =
-            self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
+        // A callback's call site always keeps its state (`force_checkpoint`).
+        let calls_cb = self.calls_callback(pc);
+        let mut add = calls_cb
+            || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
         for i in list {
@@ -1028,6 +1037,18 @@ impl<'a> Env<'a> {
             if e.branches == 0 {
                 let live = (self.live[pc], self.live_stack[pc]);
                 if states_equal(&e.st, &self.cur, false, live, all_precise) {
+                    self.explored[i].hits += 1;
+                    self.pruned = true;
+                    self.reached[pc] = true;
+                    self.propagate_precision(i);
+                    return Ok(true);
+                }
+            } else if calls_cb {
+                // Another iteration of a callback: covered when an explored
+                // iteration covers it with every scalar's range
+                // (`RANGE_WITHIN`); never an infinite loop.
+                let live = (self.live[pc], self.live_stack[pc]);
+                if states_equal(&e.st, &self.cur, false, live, true) {
                     self.explored[i].hits += 1;
                     self.pruned = true;
                     self.reached[pc] = true;

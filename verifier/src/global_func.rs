@@ -72,6 +72,9 @@ pub(crate) struct SubInfo {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FuncTable {
     pub subs: Vec<SubInfo>,
+    /// Per `bpf_loop` call: still fit for inlining, and its callback
+    /// (`struct bpf_loop_inline_state`).
+    pub loop_inline: std::collections::HashMap<usize, (bool, usize)>,
 }
 
 impl FuncTable {
@@ -332,7 +335,10 @@ pub(crate) fn build_table(
     }
     let mut subs = check_btf_func(btf, &opts.func_info, subprogs)?;
     call_effects(insns, subprogs, opts, &mut subs);
-    Ok(FuncTable { subs })
+    Ok(FuncTable {
+        subs,
+        ..FuncTable::default()
+    })
 }
 
 /// A `btf_prepare_func_args` failure: the errno (the message, if any, is
@@ -464,7 +470,7 @@ impl Env<'_> {
 
     /// `btf_check_subprog_call`: the caller's r1-r5 against `sub`'s
     /// prototype. The reasons are logged; `Err` carries the errno.
-    fn btf_check_subprog_call(&mut self, sub: usize) -> PrepResult<()> {
+    pub(crate) fn btf_check_subprog_call(&mut self, sub: usize) -> PrepResult<()> {
         if self.funcs.subs.is_empty() {
             return Err(EINVAL);
         }
@@ -653,6 +659,13 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
         // it logged); the main program is verified with r1 = ctx anyway.
         if env.prepare_func_args(0).is_err() {
             env.funcs.subs[0].unreliable = true;
+        }
+    }
+    // A helper call that calls a callback is where the callback's
+    // iterations converge: a prune point (`mark_calls_callback`).
+    for pc in 0..env.insns.len() {
+        if env.calls_callback(pc) && !env.cfg.ldimm_tail[pc] {
+            env.cfg.prune_point[pc] = true;
         }
     }
     env.do_check()?;

@@ -41,6 +41,7 @@
 
 pub mod alu;
 pub mod branch;
+mod callbacks;
 pub mod calls;
 pub mod cfg;
 mod check;
@@ -301,6 +302,9 @@ pub fn verify_with_desc(
     let level = opts.log_level & 3;
     if res.is_ok() {
         res = env.check_max_stack_depth();
+    }
+    if res.is_ok() {
+        env.add_loop_inline_stack();
     }
     let (stats, prog) = env.finish();
     let mut log = std::mem::take(&mut env.log);

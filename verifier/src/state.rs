@@ -382,6 +382,8 @@ pub struct FuncState {
     pub callsite: usize,
     /// The subprogram the frame runs.
     pub subprog: usize,
+    /// The frame is a callback's, entered from a helper (`in_callback_fn`).
+    pub in_callback_fn: bool,
 }
 
 impl FuncState {
@@ -395,6 +397,7 @@ impl FuncState {
             frameno,
             callsite,
             subprog,
+            in_callback_fn: false,
         }
     }
 
@@ -457,6 +460,9 @@ impl FuncState {
                     out.push(t.ch());
                 }
             }
+        }
+        if self.in_callback_fn {
+            out.push_str(" cb");
         }
     }
 }

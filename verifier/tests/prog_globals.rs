@@ -329,7 +329,7 @@ fn is_stack_liveness_line(l: &str) -> bool {
     let Some((n, tail)) = rest.split_once(") ") else {
         return false;
     };
-    n.chars().all(|c| c.is_ascii_digit())
+    n.chars().all(|c| c.is_ascii_digit() || c == ',')
         && (tail.starts_with("frame ") || tail.starts_with("live stack update"))
 }
 
