@@ -21,14 +21,20 @@
 //! per-helper checks of `catalog::call_check` and the map/helper
 //! compatibility of `ironbpf_helpers::map_compat`.
 //!
+//! Global functions (a BTF FUNC of global linkage in
+//! [`VerifyOptions::func_info`]) are verified once against their prototype
+//! ([`global_func`]); the callbacks of `bpf_loop` and
+//! `bpf_for_each_map_elem` are verified as the kernel iterates them
+//! (`callbacks`).
+//!
 //! Not modelled, and refused with a message saying so rather than guessed:
-//! kfunc calls, `BPF_PSEUDO_BTF_ID`, callbacks (`bpf_loop`,
-//! `for_each_map_elem`), socket field layouts, constant strings, helper
+//! kfunc calls, `BPF_PSEUDO_BTF_ID`, the callbacks of `bpf_timer`,
+//! `bpf_find_vma` and `bpf_user_ringbuf_drain`, socket field layouts, constant strings, helper
 //! arguments that need BTF types, `bpf_spin_lock`/`bpf_timer` fields,
 //! dynptrs or kptrs, and helper results that are BTF-typed references or
 //! per-CPU memory. Not
-//! modelled and not refused: BTF (global functions are verified inline
-//! like static ones; map values have no special fields), the contents of
+//! modelled and not refused: BTF beyond function prototypes (map values
+//! have no special fields; `arg:` decl tags are refused), the contents of
 //! read-only maps (loads from them are unknown scalars), precision
 //! tracking and stack liveness (pruning is weaker than the kernel's, so
 //! state counts and, on some programs, processed counts differ), and the
