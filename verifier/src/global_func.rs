@@ -46,8 +46,9 @@ pub(crate) enum ArgKind {
     Ctx,
     /// `ARG_ANYTHING`: an int or enum.
     Scalar,
-    /// `ARG_PTR_TO_MEM | PTR_MAYBE_NULL` of the pointee's size.
-    Mem { size: u32 },
+    /// `ARG_PTR_TO_MEM` of the pointee's size, `PTR_MAYBE_NULL` unless
+    /// tagged `arg:nonnull`.
+    Mem { size: u32, nullable: bool },
 }
 
 /// What the verifier knows of one subprogram from its BTF
@@ -398,8 +399,8 @@ impl Env<'_> {
             ));
             return Err(EINVAL);
         }
-        // `arg:` decl tags on the parameters.
-        let tagged: Vec<i64> = btf
+        // `arg:` decl tags on the parameters (`__arg_ctx`, `__arg_nonnull`).
+        let tags: Vec<(i64, String)> = btf
             .types
             .iter()
             .filter(|t| {
@@ -407,23 +408,55 @@ impl Env<'_> {
                     && t.size_or_type == info.type_id
                     && btf.str_at(t.name_off).starts_with("arg:")
             })
-            .map(|t| t.extra[0] as i32 as i64)
+            .map(|t| {
+                let name = btf.str_at(t.name_off)["arg:".len()..].to_string();
+                (t.extra[0] as i32 as i64, name)
+            })
             .collect();
         let mut args = Vec::with_capacity(nargs);
         for (i, m) in proto.members.iter().enumerate() {
-            if tagged.contains(&(i as i64)) {
+            let (mut tag_ctx, mut tag_nonnull, mut any_tag) = (false, false, false);
+            for (_, tag) in tags.iter().filter(|(c, _)| *c == i as i64) {
                 if !is_global {
                     self.bpf_log(format!(
                         "arg#{i} type tag is not supported in static functions"
                     ));
                     return Err(EOPNOTSUPP);
                 }
-                // ironbpf does not model the `arg:` tags yet: refuse
-                // rather than guess.
+                any_tag = true;
+                match tag.as_str() {
+                    "ctx" => tag_ctx = true,
+                    "nonnull" => tag_nonnull = true,
+                    "trusted" | "untrusted" | "nullable" | "arena" => {
+                        // BTF-typed and arena arguments are not modelled:
+                        // refuse rather than guess.
+                        self.bpf_log(format!(
+                            "arg#{i} of {tname}() is tagged arg:{tag}, which ironbpf's verifier does not model"
+                        ));
+                        return Err(EOPNOTSUPP);
+                    }
+                    _ => {
+                        self.bpf_log(format!("arg#{i} has unsupported set of tags"));
+                        return Err(EOPNOTSUPP);
+                    }
+                }
+            }
+            let t = skip_modifiers(&btf, m.type_id);
+            let k = kind_of(&btf, t);
+            if k == kind::PTR && tag_ctx {
+                if tag_nonnull {
+                    self.bpf_log(format!("arg#{i} has invalid combination of tags"));
+                    return Err(EINVAL);
+                }
+                self.validate_prog_ctx_type(&btf, t, i)?;
+                args.push(ArgKind::Ctx);
+                continue;
+            }
+            if k != kind::PTR && any_tag {
                 self.bpf_log(format!(
-                    "arg#{i} of {tname}() has an arg: decl tag, which ironbpf's verifier does not model"
+                    "arg#{i} has pointer tag, but is not a pointer type"
                 ));
-                return Err(EOPNOTSUPP);
+                return Err(EINVAL);
             }
             let t = skip_modifiers(&btf, m.type_id);
             let k = kind_of(&btf, t);
@@ -447,7 +480,10 @@ impl Env<'_> {
                         ));
                         return Err(EINVAL);
                     };
-                    args.push(ArgKind::Mem { size });
+                    args.push(ArgKind::Mem {
+                        size,
+                        nullable: !tag_nonnull,
+                    });
                     continue;
                 }
             }
@@ -466,6 +502,46 @@ impl Env<'_> {
         }
         self.funcs.subs[sub].args = Some(args.clone());
         Ok(args)
+    }
+
+    /// `btf_validate_prog_ctx_type` for an `arg:ctx` pointer `ptr`:
+    /// `void *` or a pointer to the program type's context struct.
+    fn validate_prog_ctx_type(&mut self, btf: &Btf, ptr: u32, i: usize) -> PrepResult<()> {
+        let prog_type = self.opts.prog_type;
+        let mut id = btf.get(ptr).map_or(0, |t| t.size_or_type);
+        if matches!(prog_type, ProgTypeId::Kprobe | ProgTypeId::PerfEvent) {
+            for _ in 0..32 {
+                match btf.get(id) {
+                    Some(t) if id != 0 && t.kind == kind::TYPEDEF => {
+                        if btf.str_at(t.name_off) == "bpf_user_pt_regs_t" {
+                            return Ok(());
+                        }
+                        break;
+                    }
+                    Some(t) if id != 0 && is_modifier(t.kind) => id = t.size_or_type,
+                    _ => break,
+                }
+            }
+        }
+        let id = skip_modifiers(btf, id);
+        if id == 0 {
+            return Ok(());
+        }
+        let name = btf.name(id).to_string();
+        if name.is_empty() {
+            self.bpf_log(format!("arg#{i} type doesn't have a name"));
+            return Err(EINVAL);
+        }
+        let is_struct = kind_of(btf, id) == kind::STRUCT;
+        let Some(want) = ctx_struct_name(prog_type) else {
+            self.bpf_log(format!("arg#{i} should be void pointer"));
+            return Err(EINVAL);
+        };
+        if !is_struct || name != want {
+            self.bpf_log(format!("arg#{i} should be `struct {want} *`"));
+            return Err(EINVAL);
+        }
+        Ok(())
     }
 
     /// `btf_check_subprog_call`: the caller's r1-r5 against `sub`'s
@@ -518,10 +594,14 @@ impl Env<'_> {
                         return Err(EINVAL);
                     }
                 }
-                ArgKind::Mem { size } => {
+                ArgKind::Mem { size, nullable } => {
                     if reg.is_null() {
                         // The kernel marks the NULL it relies on precise.
                         self.mark_chain_precision(r);
+                        if !nullable {
+                            self.bpf_log(format!("arg#{i} is expected to be non-NULL"));
+                            return Err(EINVAL);
+                        }
                         continue;
                     }
                     let saved = reg;
@@ -534,6 +614,10 @@ impl Env<'_> {
                     *self.cur.reg_mut(r) = saved;
                     if let Err(rej) = res {
                         self.bpf_log(rej.message);
+                        return Err(EINVAL);
+                    }
+                    if !nullable && reg.maybe_null {
+                        self.bpf_log(format!("arg#{i} is expected to be non-NULL"));
                         return Err(EINVAL);
                     }
                 }
@@ -617,10 +701,10 @@ impl Env<'_> {
             f.regs[i + 1] = match a {
                 ArgKind::Ctx => RegState::pointer(RegType::Ctx),
                 ArgKind::Scalar => RegState::unknown(),
-                ArgKind::Mem { size } => {
-                    let id = self.new_id();
+                ArgKind::Mem { size, nullable } => {
+                    let id = if *nullable { self.new_id() } else { 0 };
                     RegState {
-                        maybe_null: true,
+                        maybe_null: *nullable,
                         mem_size: *size,
                         id,
                         ..RegState::pointer(RegType::Mem)

@@ -37,6 +37,13 @@ struct Func {
     linkage: u32,
     ret: P,
     params: &'static [P],
+    /// `arg:` decl tags: (parameter, tag without the `arg:`).
+    tags: &'static [(usize, &'static str)],
+}
+
+/// `f` with decl tags on its parameters.
+const fn tagged(f: Func, tags: &'static [(usize, &'static str)]) -> Func {
+    Func { tags, ..f }
 }
 
 const fn global(name: &'static str, params: &'static [P]) -> Func {
@@ -45,6 +52,7 @@ const fn global(name: &'static str, params: &'static [P]) -> Func {
         linkage: GLOBAL,
         ret: P::Int,
         params,
+        tags: &[],
     }
 }
 
@@ -54,6 +62,7 @@ const fn stat(name: &'static str, params: &'static [P]) -> Func {
         linkage: STATIC,
         ret: P::Int,
         params,
+        tags: &[],
     }
 }
 
@@ -236,6 +245,7 @@ fn cases() -> Vec<Case> {
                     linkage: GLOBAL,
                     ret: P::PtrVoid,
                     params: &[P::Ctx],
+                    tags: &[],
                 },
             ],
         ),
@@ -258,6 +268,59 @@ fn cases() -> Vec<Case> {
             "precision of a global call's result",
             "call f\nr6 = r0\nr0 = 0\nif r6 > 5 goto +1\nr0 = 1\nexit\nf:\nr0 = 0\nexit",
             vec![MAIN, global("f", &[P::Ctx])],
+        ),
+        case(
+            "arg:ctx on a void pointer",
+            "call f\nexit\nf:\nr0 = *(u32 *)(r1 +0)\nexit",
+            vec![MAIN, tagged(global("f", &[P::PtrVoid]), &[(0, "ctx")])],
+        ),
+        case(
+            "arg:ctx given a stack pointer",
+            "r1 = r10\nr1 += -8\ncall f\nexit\nf:\nr0 = 0\nexit",
+            vec![MAIN, tagged(global("f", &[P::PtrVoid]), &[(0, "ctx")])],
+        ),
+        case(
+            "arg:ctx on an int pointer",
+            "call f\nexit\nf:\nr0 = 0\nexit",
+            vec![MAIN, tagged(global("f", &[P::PtrInt]), &[(0, "ctx")])],
+        ),
+        case(
+            "arg:ctx on the ctx struct",
+            "call f\nexit\nf:\nr0 = *(u32 *)(r1 +0)\nexit",
+            vec![MAIN, tagged(global("f", &[P::Ctx]), &[(0, "ctx")])],
+        ),
+        case(
+            "arg:nonnull read without a null check",
+            "r1 = r10\nr1 += -8\n*(u64 *)(r10 -8) = 0\ncall f\nexit\nf:\nr0 = *(u32 *)(r1 +0)\nexit",
+            vec![MAIN, tagged(global("f", &[P::PtrInt]), &[(0, "nonnull")])],
+        ),
+        case(
+            "arg:nonnull given NULL",
+            "r1 = 0\ncall f\nexit\nf:\nr0 = *(u32 *)(r1 +0)\nexit",
+            vec![MAIN, tagged(global("f", &[P::PtrInt]), &[(0, "nonnull")])],
+        ),
+        case(
+            "arg:nonnull on an int",
+            "r1 = 0\ncall f\nexit\nf:\nr0 = 0\nexit",
+            vec![MAIN, tagged(global("f", &[P::Int]), &[(0, "nonnull")])],
+        ),
+        case(
+            "arg:ctx and arg:nonnull together",
+            "call f\nexit\nf:\nr0 = 0\nexit",
+            vec![
+                MAIN,
+                tagged(global("f", &[P::PtrVoid]), &[(0, "ctx"), (0, "nonnull")]),
+            ],
+        ),
+        case(
+            "unknown arg tag",
+            "call f\nexit\nf:\nr0 = 0\nexit",
+            vec![MAIN, tagged(global("f", &[P::PtrVoid]), &[(0, "sparkly")])],
+        ),
+        case(
+            "arg tag on a static function",
+            "r2 = 1\ncall f\nexit\nf:\nr0 = 0\nexit",
+            vec![MAIN, tagged(stat("f", &[P::Ctx, P::Int]), &[(1, "nonnull")])],
         ),
         case(
             "main with a void pointer",
@@ -314,7 +377,11 @@ fn build_btf(funcs: &[Func]) -> (Vec<u8>, Vec<u32>) {
             .map(|(i, p)| (names[i], ty(*p)))
             .collect();
         let proto = b.func_proto(ty(f.ret), &params);
-        ids.push(b.func(f.name, proto, f.linkage));
+        let id = b.func(f.name, proto, f.linkage);
+        ids.push(id);
+        for (arg, tag) in f.tags {
+            b.decl_tag(&format!("arg:{tag}"), id, *arg as i32);
+        }
     }
     (b.build(), ids)
 }
