@@ -200,8 +200,11 @@ pub struct Program {
     pub(crate) gpl: bool,
     /// The object's BTF and the program's func_info `(insn, FUNC id)`, for
     /// the verifier's global functions and callbacks.
-    pub(crate) btf: Option<(Vec<u8>, Vec<(usize, u32)>)>,
+    pub(crate) btf: Option<(Vec<u8>, FuncInfo)>,
 }
+
+/// func_info records: `(first instruction, BTF FUNC id)` per subprogram.
+pub(crate) type FuncInfo = Vec<(usize, u32)>;
 
 impl Program {
     /// The program `name` (its function's symbol; `None`: the object's only
