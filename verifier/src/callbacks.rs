@@ -10,10 +10,16 @@
 //! A callback frame is recognised by its call site: a helper call, where a
 //! bpf-to-bpf call's frame has a `call pc+N`.
 //!
-//! Not modelled yet: `callback_depth` (the bound `bpf_loop` puts on the
-//! iterations it unrolls: iterations go on until the states converge),
-//! `widen_imprecise_scalars`, and the asynchronous callbacks
-//! (`bpf_timer_set_callback`), which are refused with a message saying so.
+//! `bpf_loop` unrolls at most `nr_loops` iterations (`callback_depth`);
+//! after a callback returns, the imprecise scalars that changed are
+//! widened (`widen_imprecise_scalars`).
+//!
+//! Not modelled yet: precision marks that cross from a callback's frame
+//! into its caller's (ironbpf then widens a slot the kernel keeps: same
+//! verdicts on the tests, other counts), the callbacks of `bpf_find_vma`
+//! and `bpf_user_ringbuf_drain` (their arguments are BTF-typed and
+//! dynptrs) and the asynchronous ones (`bpf_timer_set_callback`), which
+//! are refused with a message saying so.
 
 use crate::cfg::libc_errno::*;
 use crate::check::{Env, VResult};
@@ -97,6 +103,16 @@ impl Env<'_> {
             self.update_loop_inline_state(sub);
             // The verifier relies on r1 to know when the loop is done.
             self.mark_chain_precision(1);
+            let nr_loops = self.cur.reg(1).val.umax;
+            if u64::from(self.cur.cur().callback_depth) >= nr_loops {
+                self.cur.cur_mut().callback_depth = 0;
+                if self.log2() {
+                    let f = self.cur.frames.len() - 1;
+                    self.log
+                        .push_str(&format!("frame{f} bpf_loop iteration limit reached\n"));
+                }
+                return Ok(());
+            }
         }
         // The BTF check is made (and its complaints logged) but only a
         // broken BTF stops the call.
@@ -167,7 +183,9 @@ impl Env<'_> {
             }
         }
         let mut st = self.cur.clone();
+        st.cur_mut().callback_depth += 1;
         st.frames.push(callee);
+        self.cur.cur_mut().callback_depth = 0;
         let start = self.cfg.subprogs[sub];
         self.push_branch(st, start)?;
         // The new frame's set-up scratches the whole state for the log.

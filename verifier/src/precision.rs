@@ -227,7 +227,12 @@ impl Env<'_> {
             }
             let Some(st) = state else { break };
             // The remembered state before `first_pos`: mark what is left.
-            let f = &mut self.explored[st].st.frames[frame];
+            // One with fewer frames is before the entry of a callback,
+            // whose frame boundary is not followed here: force instead.
+            let Some(f) = self.explored[st].st.frames.get_mut(frame) else {
+                self.mark_all_scalars_precise();
+                return;
+            };
             for r in 0..10 {
                 if !bt.has(r) {
                     continue;
