@@ -81,8 +81,15 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
         JitCmdMode::Verified => {
             let slots = ironbpf_isa::slots_from_bytes(&prog.insns)
                 .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
-            let opts = crate::cmd_verify::options(prog, &obj.maps, &obj.license, 1, false)
-                .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
+            let opts = crate::cmd_verify::options(
+                prog,
+                &obj.maps,
+                &obj.license,
+                1,
+                false,
+                obj.btf.as_deref(),
+            )
+            .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
             let out = ironbpf_verifier::verify(&slots, &opts);
             match &out.result {
                 Ok(proof) => JitProgram::verified(vm, proof),

@@ -83,6 +83,7 @@ pub(crate) fn options(
     license: &str,
     log_level: u32,
     unpriv: bool,
+    btf: Option<&[u8]>,
 ) -> Result<VerifyOptions, String> {
     let prog_type = ProgTypeId::from_kernel_id(p.prog_type).ok_or_else(|| {
         format!(
@@ -115,6 +116,8 @@ pub(crate) fn options(
     o.maps = maps.iter().map(info).collect();
     // A map of maps' lookups give its inner map's values.
     o.inner_maps = maps.iter().map(|m| m.inner.as_deref().map(info)).collect();
+    // The object's BTF and the program's func_info, as the kernel gets them.
+    o.set_btf(btf, p.func_info.iter().map(|f| (f.insn, f.type_id)));
     Ok(o)
 }
 
@@ -199,8 +202,15 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
                 p.name
             ))
         })?;
-        let opts = options(p, &obj.maps, &obj.license, args.log_level, args.unpriv)
-            .map_err(|e| Failure::usage(format!("{}: {e}", args.object.display())))?;
+        let opts = options(
+            p,
+            &obj.maps,
+            &obj.license,
+            args.log_level,
+            args.unpriv,
+            obj.btf.as_deref(),
+        )
+        .map_err(|e| Failure::usage(format!("{}: {e}", args.object.display())))?;
         let start = Instant::now();
         let ours = verify(&slots, &opts);
         let took = start.elapsed();
@@ -614,6 +624,7 @@ fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
                         &ins.object.license,
                         args.log_level,
                         args.unpriv,
+                        ins.object.btf.as_deref(),
                     )
                     .map(|o| verify(&slots, &o))
                 }) {

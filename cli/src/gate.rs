@@ -27,7 +27,8 @@ impl Verdict {
 /// type it does not know, bytes that are not whole instructions).
 pub(crate) fn verify_program(obj: &Object, p: &Program) -> Result<Verdict, String> {
     let slots = ironbpf_isa::slots_from_bytes(&p.insns).map_err(|e| e.to_string())?;
-    let opts = crate::cmd_verify::options(p, &obj.maps, &obj.license, 1, false)?;
+    let opts =
+        crate::cmd_verify::options(p, &obj.maps, &obj.license, 1, false, obj.btf.as_deref())?;
     let start = Instant::now();
     let outcome = verify(&slots, &opts);
     Ok(Verdict {

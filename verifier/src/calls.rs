@@ -110,7 +110,7 @@ fn is_ptr_cast_function(name: &str) -> bool {
 /// What `check_func_arg` learns for later arguments and the return value
 /// (`struct bpf_call_arg_meta`).
 #[derive(Default)]
-struct Meta {
+pub(crate) struct Meta {
     map: Option<u32>,
     const_key: Option<u64>,
     raw_access: Option<(usize, i64)>,
@@ -118,6 +118,8 @@ struct Meta {
     release_ref: Option<u32>,
     /// The reference of an argument (`meta.ref_obj_id`).
     ref_obj_id: u32,
+    /// The callback subprogram (`meta.subprogno`).
+    callback: Option<usize>,
 }
 
 impl Env<'_> {
@@ -130,6 +132,11 @@ impl Env<'_> {
             }
             Insn::Call(CallTarget::Local(imm)) => {
                 let target = (self.pc as i64 + imm as i64 + 1) as usize;
+                // The BTF check of the arguments comes first; a global
+                // function is not descended into.
+                if self.check_global_call(self.cfg.subprog_of(target))? {
+                    return Ok(Some(self.pc + 1));
+                }
                 self.check_func_call(target)?;
                 Ok(Some(target))
             }
@@ -236,6 +243,9 @@ impl Env<'_> {
         }
         if let Some(rid) = meta.release_ref {
             self.release_reference(rid);
+        }
+        if let Some(sub) = meta.callback {
+            self.push_callback_call(id, sub)?;
         }
         for r in 1..=5 {
             *self.cur.reg_mut(r) = RegState::not_init();
@@ -693,6 +703,17 @@ impl Env<'_> {
                     raw.then_some(&mut *meta),
                 )?;
             }
+            ArgBase::PtrToFunc
+                if matches!(
+                    name,
+                    "bpf_loop"
+                        | "bpf_for_each_map_elem"
+                        | "bpf_find_vma"
+                        | "bpf_user_ringbuf_drain"
+                ) =>
+            {
+                meta.callback = Some(reg.subprog as usize);
+            }
             ArgBase::PtrToFunc => {
                 // Refused rather than accepted unchecked: the kernel
                 // verifies the callback's body as a loop, which this
@@ -776,7 +797,7 @@ impl Env<'_> {
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.
-    fn check_helper_mem(
+    pub(crate) fn check_helper_mem(
         &mut self,
         r: usize,
         size: i64,
@@ -983,23 +1004,40 @@ impl Env<'_> {
                     "cannot return stack pointer to the caller".into(),
                 ));
             }
+            // A callback returns to the helper call, which queues the
+            // next iteration; its r0 stays in the callback.
+            let in_callback = self.in_callback_fn();
+            if in_callback {
+                self.check_callback_exit()?;
+            }
             let callee = self.cur.frames.pop().expect("more than one frame");
+            let back = if in_callback {
+                callee.callsite
+            } else {
+                callee.callsite + 1
+            };
             if self.log_on() {
                 let mut s = String::from("returning from callee:\n");
                 let all = Scratch::default();
                 callee.write(&mut s, true, &all, &self.maps);
-                s.push_str(&format!("\nto caller at {}:\n", callee.callsite + 1));
+                s.push_str(&format!("\nto caller at {back}:\n"));
                 let mut caller = self.cur.cur().clone();
-                caller.regs[0] = r0;
+                if !in_callback {
+                    caller.regs[0] = r0;
+                }
                 caller.write(&mut s, true, &all, &self.maps);
                 s.push('\n');
                 self.log.push_str(&s);
             }
-            *self.cur.reg_mut(0) = r0;
+            if !in_callback {
+                *self.cur.reg_mut(0) = r0;
+            } else {
+                self.widen_after_callback(back);
+            }
             self.scratch_all = false;
             self.scratch = Scratch::default();
             self.returned = true;
-            return Ok(Some(callee.callsite + 1));
+            return Ok(Some(back));
         }
         if let Some(r) = self.cur.refs.first().copied() {
             return Err(self.reject(
@@ -1022,6 +1060,10 @@ impl Env<'_> {
                 },
                 "R0 leaks addr as return value".into(),
             ));
+        }
+        if self.cur.cur().subprog != 0 {
+            // A global function verified on its own returns any scalar.
+            return self.check_global_exit().map(|()| None);
         }
         let range = self
             .desc

@@ -112,6 +112,8 @@ pub(crate) struct Env<'a> {
     /// The instruction indices of the current path from the entry, in the
     /// order executed; a rejection carries it as [`Rejection::path`].
     pub path: Vec<u32>,
+    /// The subprograms' BTF facts (global functions), `crate::global_func`.
+    pub(crate) funcs: crate::global_func::FuncTable,
 }
 
 impl<'a> Env<'a> {
@@ -144,7 +146,8 @@ impl<'a> Env<'a> {
                         }
                     })
                     .collect();
-                let text = ironbpf_isa::format_log_line(pc, i, insns[pc].code);
+                let text = crate::callbacks::pseudo_func_line(pc, i)
+                    .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, insns[pc].code));
                 let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
                 log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
             }
@@ -205,7 +208,28 @@ impl<'a> Env<'a> {
             stored: 0,
             returned: false,
             path: Vec::new(),
+            funcs: Default::default(),
         }
+    }
+
+    /// A fresh exploration from `start` with `frame` (`do_check_common`
+    /// for a global function): the previous pass's states are freed
+    /// (`free_states`); the counters and the log go on.
+    pub(crate) fn reset_for_subprog(&mut self, start: usize, frame: FuncState) {
+        self.cur = VState {
+            frames: vec![frame],
+            refs: Vec::new(),
+        };
+        self.pc = start;
+        self.pending.clear();
+        self.explored.clear();
+        self.by_insn.clear();
+        // The kernel frees the states but not its count of them
+        // (`explored_states_size`), which peak_states reads.
+        (self.cur_parent, self.prev_log_pos) = (None, 0);
+        self.hist.clear();
+        self.path.clear();
+        (self.scratch, self.scratch_all, self.returned) = (Scratch::default(), true, false);
     }
 
     /// Logging at level 1 or 2.
@@ -497,6 +521,12 @@ impl<'a> Env<'a> {
                 }
                 format!("{pc}: (18) r{} = {addr:#x}", dst.index())
             }
+            Some(Ok(
+                ref i @ Insn::LdImm64 {
+                    src: LdImm64Src::Func,
+                    ..
+                },
+            )) => crate::callbacks::pseudo_func_line(pc, i).unwrap_or_default(),
             Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
             _ => {
                 let raw = self.insns[pc];
@@ -996,8 +1026,10 @@ impl<'a> Env<'a> {
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
-        let mut add =
-            self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8;
+        // A callback's call site always keeps its state (`force_checkpoint`).
+        let calls_cb = self.calls_callback(pc);
+        let mut add = calls_cb
+            || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
         for i in list {
@@ -1005,6 +1037,18 @@ impl<'a> Env<'a> {
             if e.branches == 0 {
                 let live = (self.live[pc], self.live_stack[pc]);
                 if states_equal(&e.st, &self.cur, false, live, all_precise) {
+                    self.explored[i].hits += 1;
+                    self.pruned = true;
+                    self.reached[pc] = true;
+                    self.propagate_precision(i);
+                    return Ok(true);
+                }
+            } else if calls_cb {
+                // Another iteration of a callback: covered when an explored
+                // iteration covers it with every scalar's range
+                // (`RANGE_WITHIN`); never an infinite loop.
+                let live = (self.live[pc], self.live_stack[pc]);
+                if states_equal(&e.st, &self.cur, false, live, true) {
                     self.explored[i].hits += 1;
                     self.pruned = true;
                     self.reached[pc] = true;
@@ -1433,7 +1477,8 @@ fn states_equal(
     let allow_uninit = !all_precise;
     let last = old.frames.len() - 1;
     for (k, (fo, fc)) in old.frames.iter().zip(&cur.frames).enumerate() {
-        if fo.callsite != fc.callsite {
+        // More bpf_loop iterations unrolled in the old state: not covered.
+        if fo.callsite != fc.callsite || fo.callback_depth > fc.callback_depth {
             return false;
         }
         for (r, (ro, rc)) in fo.regs.iter().zip(&fc.regs).enumerate() {

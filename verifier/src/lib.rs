@@ -26,14 +26,20 @@
 //! ([`vmlinux`], `btf_access`): `btf_ctx_access`, `btf_struct_walk` and
 //! the trusted/untrusted/RCU flags of Linux 6.18.
 //!
+//! Global functions (a BTF FUNC of global linkage in
+//! [`VerifyOptions::func_info`]) are verified once against their prototype
+//! ([`global_func`]); the callbacks of `bpf_loop` and
+//! `bpf_for_each_map_elem` are verified as the kernel iterates them
+//! (`callbacks`).
+//!
 //! Not modelled, and refused with a message saying so rather than guessed:
-//! kfunc calls, `BPF_PSEUDO_BTF_ID`, callbacks (`bpf_loop`,
-//! `for_each_map_elem`), socket field layouts, constant strings, per-CPU
-//! BTF helper arguments, `bpf_spin_lock`/`bpf_timer` fields,
+//! kfunc calls, `BPF_PSEUDO_BTF_ID`, the callbacks of `bpf_timer`,
+//! `bpf_find_vma` and `bpf_user_ringbuf_drain`, socket field layouts,
+//! constant strings, per-CPU BTF helper arguments, `bpf_spin_lock`/`bpf_timer` fields,
 //! dynptrs or kptrs, and helper results that are BTF-typed references or
 //! per-CPU memory. Not
-//! modelled and not refused: BTF (global functions are verified inline
-//! like static ones; map values have no special fields), the contents of
+//! modelled and not refused: BTF beyond function prototypes (map values
+//! have no special fields; `arg:` decl tags are refused), the contents of
 //! read-only maps (loads from them are unknown scalars), precision
 //! tracking and stack liveness (pruning is weaker than the kernel's, so
 //! state counts and, on some programs, processed counts differ), and the
@@ -47,11 +53,13 @@
 pub mod alu;
 pub mod branch;
 mod btf_access;
+mod callbacks;
 pub mod calls;
 pub mod cfg;
 mod check;
 pub mod error;
 pub mod explain;
+pub mod global_func;
 pub mod liveness;
 pub mod mem;
 mod precision;
@@ -64,6 +72,7 @@ pub mod vmlinux;
 pub use check::{replay_path, ReplayError, TraceStep};
 
 pub use error::RejectionKind;
+pub use global_func::FuncInfoRec;
 
 use ironbpf_isa::RawInsn;
 use ironbpf_progtype::desc::ProgTypeDesc;
@@ -131,6 +140,14 @@ pub struct VerifyOptions {
     /// attaches to. Without it the target is looked up by
     /// [`VerifyOptions::attach_btf`]'s name.
     pub attach_btf_id: Option<u32>,
+    /// The program's BTF (`prog_btf_fd`), for the prototypes of its
+    /// functions; `None`: loaded without BTF.
+    pub btf: Option<std::sync::Arc<ironbpf_btf::Btf>>,
+    /// `func_info`: one record per subprogram, in order, naming its BTF
+    /// FUNC. Without it (or without [`VerifyOptions::btf`]) every
+    /// subprogram is static, as the kernel treats them; with it, a FUNC
+    /// of global linkage is verified once against its prototype.
+    pub func_info: Vec<FuncInfoRec>,
 }
 
 impl VerifyOptions {
@@ -149,6 +166,8 @@ impl VerifyOptions {
             inner_maps: Vec::new(),
             extra_helpers: Vec::new(),
             attach_btf_id: None,
+            btf: None,
+            func_info: Vec::new(),
         }
     }
 }
@@ -273,24 +292,43 @@ pub fn verify_with_desc(
             };
         }
     };
+    // func_info is checked against the subprograms before anything is
+    // explored (`check_btf_info`).
+    let funcs = match global_func::build_table(insns, &cfg.subprogs, opts) {
+        Ok(f) => f,
+        Err(rej) => {
+            let stats = Stats {
+                stack_depths: vec![0; cfg.subprogs.len()],
+                ..Stats::default()
+            };
+            if opts.log_level != 0 {
+                log.push_str(&rej.message);
+                log.push('\n');
+                finish_log(&mut log, opts, &stats, start);
+            }
+            return VerifyOutcome {
+                result: Err(rej),
+                log,
+                stats,
+            };
+        }
+    };
     let mut env = check::Env::new(insns, opts, desc, cfg, log);
-    let mut res = env.do_check();
+    env.funcs = funcs;
+    // The main program, then the global functions it calls; at level 1
+    // the log of each pass that passed is dropped, as the kernel does.
+    let mut res = global_func::do_check_all(&mut env);
     let level = opts.log_level & 3;
     if res.is_ok() {
         res = env.check_max_stack_depth();
-        if res.is_err() && level == 1 {
-            // The paths were all safe: level 1 keeps none of them.
-            env.log.clear();
-        }
+    }
+    if res.is_ok() {
+        env.add_loop_inline_stack();
     }
     let (stats, prog) = env.finish();
     let mut log = std::mem::take(&mut env.log);
     match &res {
-        Ok(()) => {
-            if level == 1 {
-                log.clear();
-            }
-        }
+        Ok(()) => {}
         Err(rej) => {
             if level != 0 {
                 log.push_str(&rej.message);

@@ -1103,6 +1103,7 @@ impl Env<'_> {
             }
             LdImm64Src::Func => {
                 let target = (self.pc as i64 + imm as i64 + 1) as usize;
+                self.check_pseudo_func(self.cfg.subprog_of(target))?;
                 RegState {
                     subprog: self.cfg.subprog_of(target) as u32,
                     ..RegState::pointer(RegType::Func)

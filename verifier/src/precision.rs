@@ -227,7 +227,12 @@ impl Env<'_> {
             }
             let Some(st) = state else { break };
             // The remembered state before `first_pos`: mark what is left.
-            let f = &mut self.explored[st].st.frames[frame];
+            // One with fewer frames is before the entry of a callback,
+            // whose frame boundary is not followed here: force instead.
+            let Some(f) = self.explored[st].st.frames.get_mut(frame) else {
+                self.mark_all_scalars_precise();
+                return;
+            };
             for r in 0..10 {
                 if !bt.has(r) {
                     continue;
@@ -394,6 +399,18 @@ impl Env<'_> {
                 }
             }
             Insn::Call(CallTarget::Helper(_)) => {
+                bt.clear(0);
+                if bt.regs & 0b11_1110 != 0 {
+                    return Err(NotSupported);
+                }
+            }
+            Insn::Call(CallTarget::Local(imm))
+                if self
+                    .funcs
+                    .is_global(self.cfg.subprog_of((idx as i64 + imm as i64 + 1) as usize)) =>
+            {
+                // A global function is not entered: it clobbers r1-r5 and
+                // sets r0, as a helper does.
                 bt.clear(0);
                 if bt.regs & 0b11_1110 != 0 {
                     return Err(NotSupported);

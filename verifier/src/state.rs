@@ -423,6 +423,11 @@ pub struct FuncState {
     pub callsite: usize,
     /// The subprogram the frame runs.
     pub subprog: usize,
+    /// The frame is a callback's, entered from a helper (`in_callback_fn`).
+    pub in_callback_fn: bool,
+    /// Callback iterations queued from this frame since it last went past
+    /// a callback call (`callback_depth`), against `bpf_loop`'s bound.
+    pub callback_depth: u32,
 }
 
 impl FuncState {
@@ -436,6 +441,8 @@ impl FuncState {
             frameno,
             callsite,
             subprog,
+            in_callback_fn: false,
+            callback_depth: 0,
         }
     }
 
@@ -498,6 +505,9 @@ impl FuncState {
                     out.push(t.ch());
                 }
             }
+        }
+        if self.in_callback_fn {
+            out.push_str(" cb");
         }
     }
 }

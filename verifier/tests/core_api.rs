@@ -135,21 +135,15 @@ fn the_jump_sequence_limit_stops_runaway_branching() {
 }
 
 #[test]
-fn callbacks_are_refused_rather_than_accepted_unchecked() {
-    // bpf_loop(4, cb, NULL, 0): the kernel verifies cb's body; ironbpf does
-    // not yet, so it must not accept the call.
+fn callbacks_need_btf_func_info() {
+    // bpf_loop(4, cb, NULL, 0) without func_info: the kernel refuses the
+    // callback's address (prog_callbacks.rs checks callbacks with BTF).
     let out = run(
         "r1 = 4\nr2 = subprog[cb]\nr3 = 0\nr4 = 0\ncall bpf_loop\nr0 = 0\nexit\ncb:\nr0 = *(u64 *)(r10 +8)\nexit",
         1,
         true,
     );
     let r = out.result.expect_err("refused");
-    assert_eq!(
-        r.kind,
-        RejectionKind::Unsupported {
-            pc: 5,
-            what: "callbacks"
-        }
-    );
-    assert!(r.message.contains("R2 is a callback"), "{}", r.message);
+    assert_eq!(r.insn, Some(1));
+    assert_eq!(r.message, "missing btf func_info");
 }

@@ -318,6 +318,9 @@ impl Linker {
             opts.attach_type = pt.attach;
             opts.gpl = prog.gpl;
             opts.privileged = runtime.privileged;
+            if let Some((btf, func_info)) = &prog.btf {
+                opts.set_btf(Some(btf), func_info.iter().copied());
+            }
             for &id in &ids {
                 let Some(m) = self.maps.get(id) else { continue };
                 let s = m.spec();

@@ -198,7 +198,13 @@ pub struct Program {
     pub(crate) maps: Vec<MapRef>,
     pub(crate) lines: Vec<LineInfo>,
     pub(crate) gpl: bool,
+    /// The object's BTF and the program's func_info `(insn, FUNC id)`, for
+    /// the verifier's global functions and callbacks.
+    pub(crate) btf: Option<(Vec<u8>, FuncInfo)>,
 }
+
+/// func_info records: `(first instruction, BTF FUNC id)` per subprogram.
+pub(crate) type FuncInfo = Vec<(usize, u32)>;
 
 impl Program {
     /// The program `name` (its function's symbol; `None`: the object's only
@@ -264,6 +270,10 @@ impl Program {
             maps: obj.maps.iter().cloned().map(MapRef::Elf).collect(),
             lines: prog.line_info.clone(),
             gpl: is_gpl(&obj.license),
+            btf: obj.btf.clone().map(|b| {
+                let fi = prog.func_info.iter().map(|f| (f.insn, f.type_id));
+                (b, fi.collect())
+            }),
         })
     }
 
@@ -276,6 +286,7 @@ impl Program {
             maps: Vec::new(),
             lines: Vec::new(),
             gpl: true,
+            btf: None,
         }
     }
 

@@ -1,0 +1,830 @@
+//! Global functions, as Linux 6.18 verifies them: a subprogram whose BTF
+//! FUNC has global linkage is verified once, from its own entry, with its
+//! arguments typed by its prototype (`btf_prepare_func_args`,
+//! `do_check_subprogs`); a call to it checks the caller's registers against
+//! that prototype (`btf_check_subprog_call`) and leaves an unknown scalar in
+//! r0 without descending into the callee. Without `func_info` every
+//! subprogram is static, verified inline at each call.
+//!
+//! The order is the kernel's: the main program first, then, pass after pass,
+//! every global function some verified code called. At log level 1 a
+//! successful pass leaves nothing in the log (`bpf_vlog_reset`) but the
+//! `Func#N ('name') is safe for any args that match its prototype` lines.
+
+use crate::cfg::libc_errno::*;
+use crate::check::{Env, VResult};
+use crate::error::RejectionKind;
+use crate::mem::Access;
+use crate::state::*;
+use crate::{Rejection, VerifyOptions};
+use ironbpf_btf::{kind, Btf};
+use ironbpf_isa::RawInsn;
+use ironbpf_progtype::ProgTypeId;
+
+/// `EOPNOTSUPP`.
+const EOPNOTSUPP: i32 = 95;
+/// `MAX_BPF_FUNC_REG_ARGS`.
+const MAX_BPF_FUNC_REG_ARGS: usize = 5;
+/// `BTF_FUNC_GLOBAL`.
+const BTF_FUNC_GLOBAL: u32 = 1;
+
+/// One `struct bpf_func_info` record: the subprogram starting at `insn`
+/// (an instruction index) is the BTF FUNC `type_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuncInfoRec {
+    /// The subprogram's first instruction.
+    pub insn: usize,
+    /// Its BTF FUNC type.
+    pub type_id: u32,
+}
+
+/// What an argument of a function's prototype becomes
+/// (`struct bpf_subprog_arg_info`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ArgKind {
+    /// `ARG_PTR_TO_CTX`: a pointer to the program type's context struct.
+    Ctx,
+    /// `ARG_ANYTHING`: an int or enum.
+    Scalar,
+    /// `ARG_PTR_TO_MEM` of the pointee's size, `PTR_MAYBE_NULL` unless
+    /// tagged `arg:nonnull`.
+    Mem { size: u32, nullable: bool },
+}
+
+/// What the verifier knows of one subprogram from its BTF
+/// (`struct bpf_func_info_aux` and the `bpf_subprog_info` fields).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SubInfo {
+    pub name: String,
+    pub type_id: u32,
+    pub global: bool,
+    /// The prepared arguments (`args_cached`).
+    pub args: Option<Vec<ArgKind>>,
+    pub unreliable: bool,
+    pub called: bool,
+    pub verified: bool,
+    /// Some helper it (or a function it calls) calls changes packet data.
+    pub changes_pkt_data: bool,
+    /// Some helper it (or a function it calls) might sleep.
+    pub might_sleep: bool,
+}
+
+/// The subprograms' BTF facts; empty without `func_info`.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FuncTable {
+    pub subs: Vec<SubInfo>,
+    /// Per `bpf_loop` call: still fit for inlining, and its callback
+    /// (`struct bpf_loop_inline_state`).
+    pub loop_inline: std::collections::HashMap<usize, (bool, usize)>,
+}
+
+impl FuncTable {
+    /// Subprogram `sub` has global linkage.
+    pub fn is_global(&self, sub: usize) -> bool {
+        self.subs.get(sub).is_some_and(|s| s.global)
+    }
+}
+
+fn whole_program_err(errno: i32, message: String) -> Rejection {
+    Rejection {
+        insn: None,
+        message,
+        errno,
+        kind: RejectionKind::Other,
+        path: Vec::new(),
+    }
+}
+
+/// `check_btf_func_early` and `check_btf_func`: the records name FUNC
+/// types, one per subprogram, at the subprograms' starts.
+fn check_btf_func(
+    btf: &Btf,
+    recs: &[FuncInfoRec],
+    subprogs: &[usize],
+) -> Result<Vec<SubInfo>, Rejection> {
+    let mut prev: Option<usize> = None;
+    let mut subs = Vec::with_capacity(recs.len());
+    for (i, r) in recs.iter().enumerate() {
+        if i == 0 && r.insn != 0 {
+            return Err(whole_program_err(
+                EINVAL,
+                format!("nonzero insn_off {} for the first func info record", r.insn),
+            ));
+        }
+        if let Some(p) = prev {
+            if r.insn <= p {
+                return Err(whole_program_err(
+                    EINVAL,
+                    format!(
+                        "same or smaller insn offset ({}) than previous func info record ({p})",
+                        r.insn
+                    ),
+                ));
+            }
+        }
+        prev = Some(r.insn);
+        let t = btf.get(r.type_id).filter(|_| r.type_id != 0);
+        let Some(t) = t.filter(|t| t.kind == kind::FUNC) else {
+            return Err(whole_program_err(
+                EINVAL,
+                format!("invalid type id {}", r.type_id),
+            ));
+        };
+        subs.push(SubInfo {
+            name: btf.str_at(t.name_off).to_string(),
+            type_id: r.type_id,
+            global: t.vlen == BTF_FUNC_GLOBAL,
+            ..SubInfo::default()
+        });
+    }
+    if recs.len() != subprogs.len() {
+        return Err(whole_program_err(
+            EINVAL,
+            "number of funcs in func_info doesn't match number of subprogs".into(),
+        ));
+    }
+    if recs.iter().zip(subprogs).any(|(r, &s)| r.insn != s) {
+        return Err(whole_program_err(
+            EINVAL,
+            "func_info BTF section doesn't match subprog layout in BPF program".into(),
+        ));
+    }
+    Ok(subs)
+}
+
+/// The kernel's canonical context struct per program type
+/// (`include/linux/bpf_types.h`), as `btf_is_prog_ctx_type` compares it.
+/// `None` where it is not a named struct (the argument is then a plain
+/// pointer).
+fn ctx_struct_name(t: ProgTypeId) -> Option<&'static str> {
+    use ProgTypeId as P;
+    Some(match t {
+        P::SocketFilter
+        | P::SchedCls
+        | P::SchedAct
+        | P::CgroupSkb
+        | P::LwtIn
+        | P::LwtOut
+        | P::LwtXmit
+        | P::LwtSeg6local
+        | P::SkSkb
+        | P::FlowDissector => "__sk_buff",
+        P::Xdp => "xdp_md",
+        P::CgroupSock => "bpf_sock",
+        P::CgroupSockAddr => "bpf_sock_addr",
+        P::SockOps => "bpf_sock_ops",
+        P::CgroupDevice => "bpf_cgroup_dev_ctx",
+        P::SkMsg => "sk_msg_md",
+        P::RawTracepoint | P::RawTracepointWritable => "bpf_raw_tracepoint_args",
+        P::CgroupSysctl => "bpf_sysctl",
+        P::CgroupSockopt => "bpf_sockopt",
+        // bpf_user_pt_regs_t is `struct pt_regs` on x86-64.
+        P::Kprobe => "pt_regs",
+        P::PerfEvent => "bpf_perf_event_data",
+        P::SkLookup => "bpf_sk_lookup",
+        P::Netfilter => "bpf_nf_ctx",
+        P::SkReuseport => "sk_reuseport_md",
+        _ => return None,
+    })
+}
+
+fn is_modifier(k: u32) -> bool {
+    matches!(
+        k,
+        kind::TYPEDEF | kind::VOLATILE | kind::CONST | kind::RESTRICT | kind::TYPE_TAG
+    )
+}
+
+/// `btf_type_str`.
+fn kind_str(k: u32) -> &'static str {
+    match k {
+        0 => "UNKNOWN",
+        kind::INT => "INT",
+        kind::PTR => "PTR",
+        kind::ARRAY => "ARRAY",
+        kind::STRUCT => "STRUCT",
+        kind::UNION => "UNION",
+        kind::ENUM => "ENUM",
+        kind::FWD => "FWD",
+        kind::TYPEDEF => "TYPEDEF",
+        kind::VOLATILE => "VOLATILE",
+        kind::CONST => "CONST",
+        kind::RESTRICT => "RESTRICT",
+        kind::FUNC => "FUNC",
+        kind::FUNC_PROTO => "FUNC_PROTO",
+        kind::VAR => "VAR",
+        kind::DATASEC => "DATASEC",
+        kind::FLOAT => "FLOAT",
+        kind::DECL_TAG => "DECL_TAG",
+        kind::TYPE_TAG => "TYPE_TAG",
+        kind::ENUM64 => "ENUM64",
+        _ => "UNKNOWN",
+    }
+}
+
+/// The kind of type `id` (0 for `void` and missing types).
+fn kind_of(btf: &Btf, id: u32) -> u32 {
+    if id == 0 {
+        return 0;
+    }
+    btf.get(id).map_or(0, |t| t.kind)
+}
+
+/// Follows modifiers (typedefs included) from `id`.
+fn skip_modifiers(btf: &Btf, mut id: u32) -> u32 {
+    for _ in 0..32 {
+        match btf.get(id) {
+            Some(t) if id != 0 && is_modifier(t.kind) => id = t.size_or_type,
+            _ => break,
+        }
+    }
+    id
+}
+
+/// `btf_is_prog_ctx_type` for the pointer type `ptr`.
+fn is_prog_ctx_type(btf: &Btf, ptr: u32, prog_type: ProgTypeId) -> bool {
+    let Some(want) = ctx_struct_name(prog_type) else {
+        return false;
+    };
+    let mut id = btf.get(ptr).map_or(0, |t| t.size_or_type);
+    if prog_type == ProgTypeId::Kprobe {
+        // The typedef itself is accepted before typedefs are skipped.
+        for _ in 0..32 {
+            match btf.get(id) {
+                Some(t) if id != 0 && t.kind == kind::TYPEDEF => {
+                    if btf.str_at(t.name_off) == "bpf_user_pt_regs_t" {
+                        return true;
+                    }
+                    break;
+                }
+                Some(t) if id != 0 && is_modifier(t.kind) => id = t.size_or_type,
+                _ => break,
+            }
+        }
+    }
+    let id = skip_modifiers(btf, id);
+    if kind_of(btf, id) != kind::STRUCT {
+        return false;
+    }
+    btf.name(id) == want
+}
+
+/// The subprograms each subprogram calls directly, and whether it calls a
+/// helper that changes packet data or might sleep.
+fn call_effects(insns: &[RawInsn], subprogs: &[usize], opts: &VerifyOptions, subs: &mut [SubInfo]) {
+    let sub_of = |pc: usize| match subprogs.binary_search(&pc) {
+        Ok(i) => i,
+        Err(i) => i.saturating_sub(1),
+    };
+    let n = subs.len();
+    let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut pc = 0;
+    while pc < insns.len() {
+        let i = insns[pc];
+        let s = sub_of(pc);
+        if i.code == 0x85 && s < n {
+            match i.src {
+                0 => {
+                    if let Ok(p) = crate::calls::offered_proto(i.imm, opts) {
+                        subs[s].changes_pkt_data |= p.changes_pkt_data;
+                        subs[s].might_sleep |= p.might_sleep;
+                    }
+                }
+                1 => {
+                    let t = (pc as i64 + i.imm as i64 + 1) as usize;
+                    callees[s].push(sub_of(t));
+                }
+                _ => {}
+            }
+        }
+        pc += if i.code == 0x18 { 2 } else { 1 };
+    }
+    // To a fixed point over the call graph (`merge_callee_effects`).
+    loop {
+        let mut changed = false;
+        for s in 0..n {
+            for &c in &callees[s] {
+                if c >= n {
+                    continue;
+                }
+                let (pkt, sleep) = (subs[c].changes_pkt_data, subs[c].might_sleep);
+                if (pkt && !subs[s].changes_pkt_data) || (sleep && !subs[s].might_sleep) {
+                    subs[s].changes_pkt_data |= pkt;
+                    subs[s].might_sleep |= sleep;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// The subprograms' table from the options' BTF and func_info, with the
+/// kernel's refusals of a func_info that does not fit the program.
+pub(crate) fn build_table(
+    insns: &[RawInsn],
+    subprogs: &[usize],
+    opts: &VerifyOptions,
+) -> Result<FuncTable, Rejection> {
+    let Some(btf) = opts.btf.as_deref() else {
+        return Ok(FuncTable::default());
+    };
+    if opts.func_info.is_empty() {
+        return Ok(FuncTable::default());
+    }
+    let mut subs = check_btf_func(btf, &opts.func_info, subprogs)?;
+    call_effects(insns, subprogs, opts, &mut subs);
+    Ok(FuncTable {
+        subs,
+        ..FuncTable::default()
+    })
+}
+
+/// A `btf_prepare_func_args` failure: the errno (the message, if any, is
+/// already in the log).
+type PrepResult<T> = Result<T, i32>;
+
+impl Env<'_> {
+    fn bpf_log(&mut self, line: String) {
+        if self.opts.log_level != 0 {
+            self.log.push_str(&line);
+            self.log.push('\n');
+        }
+    }
+
+    /// `btf_prepare_func_args`: the verifier's types for the arguments of
+    /// subprogram `sub`'s prototype. A static function's failures are
+    /// silent; a global function's are logged.
+    pub(crate) fn prepare_func_args(&mut self, sub: usize) -> PrepResult<Vec<ArgKind>> {
+        let Some(info) = self.funcs.subs.get(sub).cloned() else {
+            return Err(EINVAL);
+        };
+        if let Some(a) = &info.args {
+            return Ok(a.clone());
+        }
+        let Some(btf) = self.opts.btf.clone() else {
+            return Err(EINVAL);
+        };
+        let is_global = info.global;
+        let tname = info.name.clone();
+        let fn_t = btf.get(info.type_id).cloned().ok_or(EFAULT)?;
+        let proto_id = fn_t.size_or_type;
+        let Some(proto) = btf
+            .get(proto_id)
+            .filter(|t| proto_id != 0 && t.kind == kind::FUNC_PROTO)
+            .cloned()
+        else {
+            self.bpf_log(format!("Invalid type of function {tname}()"));
+            return Err(EFAULT);
+        };
+        let nargs = proto.members.len();
+        if nargs > MAX_BPF_FUNC_REG_ARGS {
+            if !is_global {
+                return Err(EINVAL);
+            }
+            self.bpf_log(format!(
+                "Global function {tname}() with {nargs} > {MAX_BPF_FUNC_REG_ARGS} args. Buggy compiler."
+            ));
+            return Err(EINVAL);
+        }
+        let ret = skip_modifiers(&btf, proto.size_or_type);
+        if !matches!(kind_of(&btf, ret), kind::INT | kind::ENUM | kind::ENUM64) {
+            if !is_global {
+                return Err(EINVAL);
+            }
+            self.bpf_log(format!(
+                "Global function {tname}() doesn't return scalar. Only those are supported."
+            ));
+            return Err(EINVAL);
+        }
+        // `arg:` decl tags on the parameters (`__arg_ctx`, `__arg_nonnull`).
+        let tags: Vec<(i64, String)> = btf
+            .types
+            .iter()
+            .filter(|t| {
+                t.kind == kind::DECL_TAG
+                    && t.size_or_type == info.type_id
+                    && btf.str_at(t.name_off).starts_with("arg:")
+            })
+            .map(|t| {
+                let name = btf.str_at(t.name_off)["arg:".len()..].to_string();
+                (t.extra[0] as i32 as i64, name)
+            })
+            .collect();
+        let mut args = Vec::with_capacity(nargs);
+        for (i, m) in proto.members.iter().enumerate() {
+            let (mut tag_ctx, mut tag_nonnull, mut any_tag) = (false, false, false);
+            for (_, tag) in tags.iter().filter(|(c, _)| *c == i as i64) {
+                if !is_global {
+                    self.bpf_log(format!(
+                        "arg#{i} type tag is not supported in static functions"
+                    ));
+                    return Err(EOPNOTSUPP);
+                }
+                any_tag = true;
+                match tag.as_str() {
+                    "ctx" => tag_ctx = true,
+                    "nonnull" => tag_nonnull = true,
+                    "trusted" | "untrusted" | "nullable" | "arena" => {
+                        // BTF-typed and arena arguments are not modelled:
+                        // refuse rather than guess.
+                        self.bpf_log(format!(
+                            "arg#{i} of {tname}() is tagged arg:{tag}, which ironbpf's verifier does not model"
+                        ));
+                        return Err(EOPNOTSUPP);
+                    }
+                    _ => {
+                        self.bpf_log(format!("arg#{i} has unsupported set of tags"));
+                        return Err(EOPNOTSUPP);
+                    }
+                }
+            }
+            let t = skip_modifiers(&btf, m.type_id);
+            let k = kind_of(&btf, t);
+            if k == kind::PTR && tag_ctx {
+                if tag_nonnull {
+                    self.bpf_log(format!("arg#{i} has invalid combination of tags"));
+                    return Err(EINVAL);
+                }
+                self.validate_prog_ctx_type(&btf, t, i)?;
+                args.push(ArgKind::Ctx);
+                continue;
+            }
+            if k != kind::PTR && any_tag {
+                self.bpf_log(format!(
+                    "arg#{i} has pointer tag, but is not a pointer type"
+                ));
+                return Err(EINVAL);
+            }
+            let t = skip_modifiers(&btf, m.type_id);
+            let k = kind_of(&btf, t);
+            if k == kind::PTR {
+                if is_prog_ctx_type(&btf, t, self.opts.prog_type) {
+                    args.push(ArgKind::Ctx);
+                    continue;
+                }
+                if is_global {
+                    let pointee = skip_modifiers(&btf, btf.get(t).map_or(0, |x| x.size_or_type));
+                    let pk = kind_of(&btf, pointee);
+                    let size = match pk {
+                        0 | kind::FUNC_PROTO | kind::FWD | kind::FUNC => None,
+                        _ => btf.size_of(pointee).ok(),
+                    };
+                    let Some(size) = size.and_then(|s| u32::try_from(s).ok()) else {
+                        self.bpf_log(format!(
+                            "arg#{i} reference type('{} {}') size cannot be determined: -22",
+                            kind_str(pk),
+                            btf.name(pointee)
+                        ));
+                        return Err(EINVAL);
+                    };
+                    args.push(ArgKind::Mem {
+                        size,
+                        nullable: !tag_nonnull,
+                    });
+                    continue;
+                }
+            }
+            if matches!(k, kind::INT | kind::ENUM | kind::ENUM64) {
+                args.push(ArgKind::Scalar);
+                continue;
+            }
+            if !is_global {
+                return Err(EINVAL);
+            }
+            self.bpf_log(format!(
+                "Arg#{i} type {} in {tname}() is not supported yet.",
+                kind_str(k)
+            ));
+            return Err(EINVAL);
+        }
+        self.funcs.subs[sub].args = Some(args.clone());
+        Ok(args)
+    }
+
+    /// `btf_validate_prog_ctx_type` for an `arg:ctx` pointer `ptr`:
+    /// `void *` or a pointer to the program type's context struct.
+    fn validate_prog_ctx_type(&mut self, btf: &Btf, ptr: u32, i: usize) -> PrepResult<()> {
+        let prog_type = self.opts.prog_type;
+        let mut id = btf.get(ptr).map_or(0, |t| t.size_or_type);
+        if matches!(prog_type, ProgTypeId::Kprobe | ProgTypeId::PerfEvent) {
+            for _ in 0..32 {
+                match btf.get(id) {
+                    Some(t) if id != 0 && t.kind == kind::TYPEDEF => {
+                        if btf.str_at(t.name_off) == "bpf_user_pt_regs_t" {
+                            return Ok(());
+                        }
+                        break;
+                    }
+                    Some(t) if id != 0 && is_modifier(t.kind) => id = t.size_or_type,
+                    _ => break,
+                }
+            }
+        }
+        let id = skip_modifiers(btf, id);
+        if id == 0 {
+            return Ok(());
+        }
+        let name = btf.name(id).to_string();
+        if name.is_empty() {
+            self.bpf_log(format!("arg#{i} type doesn't have a name"));
+            return Err(EINVAL);
+        }
+        let is_struct = kind_of(btf, id) == kind::STRUCT;
+        let Some(want) = ctx_struct_name(prog_type) else {
+            self.bpf_log(format!("arg#{i} should be void pointer"));
+            return Err(EINVAL);
+        };
+        if !is_struct || name != want {
+            self.bpf_log(format!("arg#{i} should be `struct {want} *`"));
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+
+    /// `btf_check_subprog_call`: the caller's r1-r5 against `sub`'s
+    /// prototype. The reasons are logged; `Err` carries the errno.
+    pub(crate) fn btf_check_subprog_call(&mut self, sub: usize) -> PrepResult<()> {
+        if self.funcs.subs.is_empty() {
+            return Err(EINVAL);
+        }
+        if self.funcs.subs[sub].unreliable {
+            return Err(EINVAL);
+        }
+        let r = self.btf_check_func_arg_match(sub);
+        if r.is_err() {
+            self.funcs.subs[sub].unreliable = true;
+        }
+        r
+    }
+
+    /// `btf_check_func_arg_match`.
+    fn btf_check_func_arg_match(&mut self, sub: usize) -> PrepResult<()> {
+        let args = self.prepare_func_args(sub)?;
+        for (i, a) in args.iter().enumerate() {
+            let r = i + 1;
+            let reg = *self.cur.reg(r);
+            match a {
+                ArgKind::Scalar => {
+                    if !reg.is_scalar() {
+                        self.bpf_log(format!("R{r} is not a scalar"));
+                        return Err(EINVAL);
+                    }
+                }
+                ArgKind::Ctx => {
+                    if reg.ty == RegType::Ctx {
+                        if reg.off != 0 {
+                            self.bpf_log(format!(
+                                "dereference of modified ctx ptr R{r} off={} disallowed",
+                                reg.off
+                            ));
+                            return Err(EACCES);
+                        }
+                        if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+                            self.bpf_log(format!(
+                                "variable ctx access var_off={} disallowed",
+                                reg.val.var_off
+                            ));
+                            return Err(EACCES);
+                        }
+                    } else {
+                        self.bpf_log(format!("arg#{i} expects pointer to ctx"));
+                        return Err(EINVAL);
+                    }
+                }
+                ArgKind::Mem { size, nullable } => {
+                    if reg.is_null() {
+                        // The kernel marks the NULL it relies on precise.
+                        self.mark_chain_precision(r);
+                        if !nullable {
+                            self.bpf_log(format!("arg#{i} is expected to be non-NULL"));
+                            return Err(EINVAL);
+                        }
+                        continue;
+                    }
+                    let saved = reg;
+                    self.cur.reg_mut(r).maybe_null = false;
+                    let res = self
+                        .check_helper_mem(r, *size as i64, Access::Read, true, None)
+                        .and_then(|()| {
+                            self.check_helper_mem(r, *size as i64, Access::Write, true, None)
+                        });
+                    *self.cur.reg_mut(r) = saved;
+                    if let Err(rej) = res {
+                        self.bpf_log(rej.message);
+                        return Err(EINVAL);
+                    }
+                    if !nullable && reg.maybe_null {
+                        self.bpf_log(format!("arg#{i} is expected to be non-NULL"));
+                        return Err(EINVAL);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The part of `check_func_call` before a new frame: the BTF check of
+    /// the arguments and, for a global function, the whole call. `true`
+    /// when the call was to a global function (the caller goes on at the
+    /// next instruction).
+    pub(crate) fn check_global_call(&mut self, sub: usize) -> VResult<bool> {
+        let is_global = self.funcs.is_global(sub);
+        let err = if self.funcs.subs.is_empty() {
+            Err(EINVAL)
+        } else {
+            self.btf_check_subprog_call(sub)
+        };
+        if err == Err(EFAULT) {
+            return Err(self.reject_errno(
+                EFAULT,
+                RejectionKind::Other,
+                format!("BTF of func#{sub} is invalid"),
+            ));
+        }
+        if !is_global {
+            return Ok(false);
+        }
+        let name = self.funcs.subs[sub].name.clone();
+        if self.funcs.subs[sub].might_sleep && !self.opts.sleepable {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Other,
+                "global functions that may sleep are not allowed in non-sleepable context,\ni.e., in a RCU/IRQ/preempt-disabled section, or in\na non-sleepable BPF program context".into(),
+            ));
+        }
+        if let Err(errno) = err {
+            return Err(self.reject_errno(
+                errno,
+                RejectionKind::Other,
+                format!("Caller passes invalid args into func#{sub} ('{name}')"),
+            ));
+        }
+        if self.log_on() {
+            self.log.push_str(&format!(
+                "Func#{sub} ('{name}') is global and assumed valid.\n"
+            ));
+        }
+        if self.funcs.subs[sub].changes_pkt_data {
+            let privileged = self.opts.privileged;
+            self.cur.for_each_reg(|r| {
+                if matches!(
+                    r.ty,
+                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+                ) {
+                    *r = if privileged {
+                        RegState::unknown()
+                    } else {
+                        RegState::not_init()
+                    };
+                }
+            });
+        }
+        self.funcs.subs[sub].called = true;
+        for r in 1..=5 {
+            *self.cur.reg_mut(r) = RegState::not_init();
+            self.scratch.reg(r);
+        }
+        *self.cur.reg_mut(0) = RegState::unknown();
+        self.scratch.reg(0);
+        Ok(true)
+    }
+
+    /// The first frame of global function `sub` (`do_check_common` for a
+    /// subprogram): its arguments from its prototype.
+    fn global_entry_frame(&mut self, sub: usize) -> PrepResult<FuncState> {
+        let args = self.prepare_func_args(sub)?;
+        let mut f = FuncState::new(0, 0, sub);
+        for (i, a) in args.iter().enumerate() {
+            f.regs[i + 1] = match a {
+                ArgKind::Ctx => RegState::pointer(RegType::Ctx),
+                ArgKind::Scalar => RegState::unknown(),
+                ArgKind::Mem { size, nullable } => {
+                    let id = if *nullable { self.new_id() } else { 0 };
+                    RegState {
+                        maybe_null: *nullable,
+                        mem_size: *size,
+                        id,
+                        ..RegState::pointer(RegType::Mem)
+                    }
+                }
+            };
+        }
+        Ok(f)
+    }
+
+    /// `check_return_code` at the exit of a global function's own
+    /// verification: r0 must be a scalar, any scalar.
+    pub(crate) fn check_global_exit(&mut self) -> VResult {
+        let r0 = *self.cur.reg(0);
+        if !r0.is_scalar() {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Other,
+                format!(
+                    "At subprogram exit the register R0 is not a scalar value ({})",
+                    r0.type_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `do_check_main` then `do_check_subprogs`, with the kernel's log resets:
+/// at level 1 a passing pass leaves nothing in the log.
+/// `env.funcs` must have been set from [`build_table`].
+pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
+    let level1 = env.opts.log_level & 3 == 1;
+    if !env.funcs.subs.is_empty() {
+        // The main program's prototype is read (and any complaint about
+        // it logged); the main program is verified with r1 = ctx anyway.
+        if env.prepare_func_args(0).is_err() {
+            env.funcs.subs[0].unreliable = true;
+        }
+    }
+    // A helper call that calls a callback is where the callback's
+    // iterations converge: a prune point (`mark_calls_callback`).
+    for pc in 0..env.insns.len() {
+        if env.calls_callback(pc) && !env.cfg.ldimm_tail[pc] {
+            env.cfg.prune_point[pc] = true;
+        }
+    }
+    env.do_check()?;
+    if level1 {
+        env.log.clear();
+    }
+    if env.funcs.subs.is_empty() {
+        return Ok(());
+    }
+    loop {
+        let mut new = 0;
+        for sub in 1..env.funcs.subs.len() {
+            let s = &env.funcs.subs[sub];
+            if !s.global || !s.called || s.verified {
+                continue;
+            }
+            let name = s.name.clone();
+            if env.log_on() {
+                env.log
+                    .push_str(&format!("Validating {name}() func#{sub}...\n"));
+            }
+            let frame = match env.global_entry_frame(sub) {
+                Ok(f) => f,
+                Err(errno) => {
+                    return Err(Rejection {
+                        insn: None,
+                        message: format!(
+                            "func#{sub} ('{name}') has a prototype the kernel refuses"
+                        ),
+                        errno,
+                        kind: RejectionKind::Other,
+                        path: Vec::new(),
+                    })
+                }
+            };
+            let start = env.cfg.subprogs[sub];
+            env.reset_for_subprog(start, frame);
+            env.do_check()?;
+            if level1 {
+                env.log.clear();
+            }
+            if env.log_on() {
+                env.log.push_str(&format!(
+                    "Func#{sub} ('{name}') is safe for any args that match its prototype\n"
+                ));
+            }
+            env.funcs.subs[sub].verified = true;
+            new += 1;
+        }
+        if new == 0 {
+            return Ok(());
+        }
+    }
+}
+
+impl VerifyOptions {
+    /// Gives the verifier an object's BTF (the raw `.BTF` a loader passes
+    /// as `prog_btf_fd`) and one program's func_info, as `(first
+    /// instruction, FUNC type id)` per subprogram. A blob that does not
+    /// parse is left out, as a loader falls back to loading without BTF.
+    pub fn set_btf(
+        &mut self,
+        raw: Option<&[u8]>,
+        func_info: impl IntoIterator<Item = (usize, u32)>,
+    ) {
+        self.btf = raw
+            .and_then(|b| Btf::parse(b).ok())
+            .map(std::sync::Arc::new);
+        self.func_info = if self.btf.is_some() {
+            func_info
+                .into_iter()
+                .map(|(insn, type_id)| FuncInfoRec { insn, type_id })
+                .collect()
+        } else {
+            Vec::new()
+        };
+    }
+}
