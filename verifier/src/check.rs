@@ -846,7 +846,17 @@ impl<'a> Env<'a> {
         let mut other = self.cur.clone();
         let mut other_alive = true;
         let mut this_alive = true;
-        if a.is_scalar() && b.is_scalar() {
+        if a.is_scalar() && src_reg == Some(dst) {
+            // `if rX op rX`: the kernel's two operands alias one register.
+            match branch::refine_same(op, is32, &a.val, true) {
+                Some(x) => set_linked(&mut other, dst, x),
+                None => other_alive = false,
+            }
+            match branch::refine_same(op, is32, &a.val, false) {
+                Some(x) => set_linked(&mut self.cur, dst, x),
+                None => this_alive = false,
+            }
+        } else if a.is_scalar() && b.is_scalar() {
             let this_r = branch::refine(op, is32, &a.val, &b.val, false);
             let other_r = branch::refine(op, is32, &a.val, &b.val, true);
             match other_r {
