@@ -4,6 +4,8 @@
 //! explored state covers them, and the kernel's level-1/level-2 log.
 
 use crate::cfg::{libc_errno::*, Cfg};
+/// No space left: the log outgrew its cap.
+const ENOSPC: i32 = 28;
 use crate::error::RejectionKind;
 use crate::scalar::Scalar;
 use crate::state::*;
@@ -21,6 +23,16 @@ const FAKE_MAP_BASE: u64 = 0xffff_8881_0000_0000;
 const FAKE_MAP_VALUE_OFF: u64 = 0x100;
 /// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`.
 pub const BPF_COMPLEXITY_LIMIT_JMP_SEQ: usize = 8192;
+/// ironbpf's cap on the states it remembers at prune points. The kernel
+/// has none for privileged programs, but its rule for adding one (two
+/// jumps and eight insns since the last) keeps a program under the 1M
+/// insn limit below 125,000; the cap only bounds the memory of a program
+/// that would otherwise reach it some other way.
+pub const MAX_STORED_STATES: u64 = 131_072;
+/// ironbpf's cap on the verifier log: 256 MiB (the kernel's own cap is the
+/// caller's buffer). Past it, as the kernel does with a full buffer, the
+/// verifier goes on to its verdict and then refuses with ENOSPC.
+pub const MAX_LOG_BYTES: usize = 256 << 20;
 
 pub(crate) type VResult<T = ()> = Result<T, Rejection>;
 
@@ -107,6 +119,12 @@ pub(crate) struct Env<'a> {
     live_stack: Vec<u64>,
     /// States remembered and not forgotten.
     stored: u64,
+    /// Bytes of every remembered state (the arena keeps them all).
+    arena_bytes: u64,
+    /// Bytes of the states on the branch stack.
+    pending_bytes: u64,
+    /// The log outgrew [`MAX_LOG_BYTES`]: no more lines are written.
+    pub log_full: bool,
     /// The last instruction returned from a callee.
     pub returned: bool,
     /// The instruction indices of the current path from the entry, in the
@@ -203,6 +221,9 @@ impl<'a> Env<'a> {
             live_stack,
             live,
             stored: 0,
+            arena_bytes: 0,
+            pending_bytes: 0,
+            log_full: false,
             returned: false,
             path: Vec::new(),
         }
@@ -210,12 +231,12 @@ impl<'a> Env<'a> {
 
     /// Logging at level 1 or 2.
     pub fn log_on(&self) -> bool {
-        self.opts.log_level & 3 != 0
+        self.opts.log_level & 3 != 0 && !self.log_full
     }
 
     /// Logging at level 2.
     pub fn log2(&self) -> bool {
-        self.opts.log_level & 2 != 0
+        self.opts.log_level & 2 != 0 && !self.log_full
     }
 
     /// A rejection at the current instruction, errno `EACCES`.
@@ -324,6 +345,8 @@ impl<'a> Env<'a> {
         if let Some(p) = self.cur_parent {
             self.explored[p].branches += 1;
         }
+        self.pending_bytes += st.footprint() as u64;
+        self.note_memory();
         self.pending.push(Pending {
             st,
             insn,
@@ -341,6 +364,12 @@ impl<'a> Env<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// The peak of the states' bytes, for [`Stats::peak_memory_bytes`].
+    fn note_memory(&mut self) {
+        let now = self.arena_bytes + self.pending_bytes;
+        self.stats.peak_memory_bytes = self.stats.peak_memory_bytes.max(now);
     }
 
     fn update_branch_counts(&mut self, mut node: Option<usize>) {
@@ -361,10 +390,22 @@ impl<'a> Env<'a> {
     /// Runs the loop. `Ok` when every path reached a safe exit; a
     /// rejection carries the failing path.
     pub(crate) fn do_check(&mut self) -> VResult {
-        self.do_check_loop().map_err(|mut rej| {
+        let res = self.do_check_loop().map_err(|mut rej| {
             rej.path = std::mem::take(&mut self.path);
             rej
-        })
+        });
+        if self.log_full && res.is_ok() {
+            // The kernel, too, refuses a program whose log did not fit.
+            return Err(self.reject_errno(
+                ENOSPC,
+                RejectionKind::Other,
+                format!(
+                    "ironbpf's verifier log outgrew its cap of {} MiB (MAX_LOG_BYTES); verify at log level 1, or without a log",
+                    MAX_LOG_BYTES >> 20
+                ),
+            ));
+        }
+        res
     }
 
     fn do_check_loop(&mut self) -> VResult {
@@ -381,6 +422,14 @@ impl<'a> Env<'a> {
                     RejectionKind::TooComplex { processed: p },
                     format!("BPF program is too large. Processed {p} insn"),
                 ));
+            }
+            if !self.log_full && self.log.len() > MAX_LOG_BYTES {
+                self.log_full = true;
+                let mut cut = MAX_LOG_BYTES;
+                while !self.log.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.log.truncate(cut);
             }
             if self.cfg.prune_point[pc] && self.is_state_visited(pc)? {
                 if self.log_on() {
@@ -458,6 +507,9 @@ impl<'a> Env<'a> {
         let Some(p) = self.pending.pop() else {
             return Ok(false);
         };
+        self.pending_bytes = self
+            .pending_bytes
+            .saturating_sub(p.st.footprint() as u64);
         if self.log_on() && !self.log2() {
             self.log.truncate(p.log_pos);
         }
@@ -1075,6 +1127,18 @@ impl<'a> Env<'a> {
         if !add {
             return Ok(false);
         }
+        if self.stored >= MAX_STORED_STATES {
+            let n = self.stored;
+            return Err(self.reject_errno(
+                E2BIG,
+                RejectionKind::TooComplex {
+                    processed: self.processed,
+                },
+                format!(
+                    "ironbpf's verifier holds {n} states, its cap (MAX_STORED_STATES); the program is too complex to verify"
+                ),
+            ));
+        }
         self.prev_jmps = self.jmps_processed;
         self.prev_insns = self.processed;
         let idx = self.explored.len();
@@ -1091,6 +1155,8 @@ impl<'a> Env<'a> {
         list.push(idx);
         self.stats.total_states += 1;
         self.stored += 1;
+        self.arena_bytes += self.cur.footprint() as u64;
+        self.note_memory();
         self.stats.peak_states = self.stats.peak_states.max(self.stored);
         self.cur_parent = Some(idx);
         Ok(false)
