@@ -30,6 +30,123 @@ struct Case {
 fn cases() -> Vec<Case> {
     vec![
         Case {
+            name: "bounded loop, constant counter (no pruning inside: every iteration differs)",
+            prog_type: ProgTypeId::Xdp,
+            bar: Bar::Exact,
+            asm: "r1 = 0
+r1 += 1
+if r1 < 10 goto -2
+r0 = 2
+exit",
+        },
+        Case {
+            name: "diamonds on an unknown value: imprecise scalars written on both sides prune",
+            prog_type: ProgTypeId::Xdp,
+            bar: Bar::Exact,
+            asm: "call bpf_get_prandom_u32
+r6 = r0
+r7 = 0
+if r6 > 10 goto +1
+r7 = 1
+r8 = r6
+r8 &= 2
+if r8 == 0 goto +1
+r7 = 2
+r8 = r6
+r8 &= 4
+if r8 == 0 goto +1
+r7 = 3
+r8 = r6
+r8 &= 8
+if r8 == 0 goto +1
+r7 = 4
+r8 = r6
+r8 &= 16
+if r8 == 0 goto +1
+r7 = 5
+r0 = 2
+exit",
+        },
+        Case {
+            name: "diamonds whose result decides the return value: precise r0 keeps the paths apart",
+            prog_type: ProgTypeId::Xdp,
+            bar: Bar::Exact,
+            asm: "call bpf_get_prandom_u32
+r6 = r0
+r0 = 1
+if r6 > 10 goto +1
+r0 = 2
+r8 = r6
+r8 &= 2
+if r8 == 0 goto +1
+r0 = 3
+r8 = r6
+r8 &= 4
+if r8 == 0 goto +1
+r0 = 1
+exit",
+        },
+        Case {
+            name: "loop bounded by an unknown count: the counter's range converges",
+            prog_type: ProgTypeId::Xdp,
+            bar: Bar::Exact,
+            asm: "call bpf_get_prandom_u32
+r6 = r0
+r6 &= 15
+r1 = 0
+r2 = 0
+if r1 >= r6 goto +3
+r2 += r1
+r1 += 1
+goto -4
+r0 = 2
+exit",
+        },
+        Case {
+            name: "loop over a stack array with an unknown value stored in each slot",
+            prog_type: ProgTypeId::Xdp,
+            bar: Bar::Exact,
+            asm: "r1 = 0
+*(u64 *)(r10 -8) = r1
+*(u64 *)(r10 -16) = r1
+*(u64 *)(r10 -24) = r1
+*(u64 *)(r10 -32) = r1
+r7 = 0
+call bpf_get_prandom_u32
+r2 = r10
+r2 += -32
+r3 = r7
+r3 <<= 3
+r2 += r3
+*(u64 *)(r2 +0) = r0
+r7 += 1
+if r7 < 4 goto -9
+r0 = *(u64 *)(r10 -8)
+r0 &= 1
+r0 += 1
+exit",
+        },
+        Case {
+            // Same processed insns as the kernel, but ironbpf stores 7
+            // states where the kernel stores 6 (not yet explained).
+            name: "map lookup with a null check inside a loop",
+            prog_type: ProgTypeId::Xdp,
+            bar: Bar::Within2x,
+            asm: "r6 = 0
+*(u32 *)(r10 -4) = r6
+r2 = r10
+r2 += -4
+r1 = map[idx:0]
+call bpf_map_lookup_elem
+if r0 == 0 goto +2
+r1 = *(u64 *)(r0 +0)
+*(u64 *)(r0 +8) = r1
+r6 += 1
+if r6 < 8 goto -11
+r0 = 2
+exit",
+        },
+        Case {
             name: "fuzz/regressions/soundness/timeout-a4b91a95: a self-loop on an unknown u16",
             prog_type: ProgTypeId::Xdp,
             bar: Bar::Within2x,
