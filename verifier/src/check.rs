@@ -1074,6 +1074,7 @@ impl<'a> Env<'a> {
                     return Ok(true);
                 }
             } else if is_ancestor(&self.explored, self.cur_parent, i)
+                && states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
             {
                 let none = Scratch::default();
@@ -1349,6 +1350,29 @@ fn range_within(old: &Scalar, cur: &Scalar) -> bool {
         && old.u32_max >= cur.u32_max
         && old.s32_min <= cur.s32_min
         && old.s32_max >= cur.s32_max
+}
+
+/// `states_maybe_looping`: the current frame's registers are bit for bit
+/// those of the old state (the kernel compares them with `memcmp` up to
+/// `frameno`: ids as they are, not mapped, precision left out). Only then
+/// is the exact `states_equal` asked whether the loop is infinite; a loop
+/// whose body gives its scalars fresh ids (`r7 = r6` after `r6 += 1`)
+/// never is, and runs to the insn limit as in the kernel.
+fn states_maybe_looping(old: &VState, cur: &VState) -> bool {
+    if old.frames.len() != cur.frames.len() {
+        return false;
+    }
+    let strip = |r: &RegState| {
+        let mut r = *r;
+        r.precise = false;
+        r.frameno = 0;
+        r
+    };
+    old.cur()
+        .regs
+        .iter()
+        .zip(cur.cur().regs.iter())
+        .all(|(a, b)| strip(a) == strip(b))
 }
 
 /// `regs_exact` for scalars: the same value, ids mapped.
