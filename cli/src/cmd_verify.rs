@@ -286,7 +286,11 @@ impl CostRow {
             self.program,
             if self.ours_ok { "accepted" } else { "refused" },
             self.ours.text(),
-            if self.kernel_ok { "accepted" } else { "refused" },
+            if self.kernel_ok {
+                "accepted"
+            } else {
+                "refused"
+            },
             self.kernel.text(),
             self.insn_ratio(),
             self.time_ratio()
@@ -326,9 +330,9 @@ pub(crate) fn cost_summary(rows: &[CostRow]) -> Vec<String> {
     let mut times: Vec<f64> = rows.iter().map(CostRow::time_ratio).collect();
     let med = median(&mut ins);
     let within = rows.iter().filter(|r| r.within_2x()).count();
-    let (ours_t, k_t): (u64, u64) = rows
-        .iter()
-        .fold((0, 0), |(a, b), r| (a + r.ours.time_usec, b + r.kernel.time_usec));
+    let (ours_t, k_t): (u64, u64) = rows.iter().fold((0, 0), |(a, b), r| {
+        (a + r.ours.time_usec, b + r.kernel.time_usec)
+    });
     let mut out = vec![
         format!(
             "processed insns, ironbpf/kernel over {} programs: min {:.2}, median {:.2}, max {:.2}; {within} of {} within 2x",
@@ -405,8 +409,9 @@ pub(crate) fn write_csvs(
                 (base(&r.object), r.program.clone(), ok, c)
             })
             .collect();
-        std::fs::write(path, veristat_csv(&recs))
-            .map_err(|e| Failure::usage(format!("{}: cannot write the CSV: {e}", path.display())))?;
+        std::fs::write(path, veristat_csv(&recs)).map_err(|e| {
+            Failure::usage(format!("{}: cannot write the CSV: {e}", path.display()))
+        })?;
     }
     Ok(())
 }

@@ -507,9 +507,7 @@ impl<'a> Env<'a> {
         let Some(p) = self.pending.pop() else {
             return Ok(false);
         };
-        self.pending_bytes = self
-            .pending_bytes
-            .saturating_sub(p.st.footprint() as u64);
+        self.pending_bytes = self.pending_bytes.saturating_sub(p.st.footprint() as u64);
         if self.log_on() && !self.log2() {
             self.log.truncate(p.log_pos);
         }

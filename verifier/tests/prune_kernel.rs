@@ -7,7 +7,9 @@
 //! Skips (printing `skipped: ...`) when bpf(2) is not permitted, unless
 //! IRONBPF_REQUIRE_KERNEL=1.
 
-use ironbpf_kernel::{load_program, parse_log_stats, KernelMap, MapCreate, ProgLoad, BPF_LOG_STATS};
+use ironbpf_kernel::{
+    load_program, parse_log_stats, KernelMap, MapCreate, ProgLoad, BPF_LOG_STATS,
+};
 use ironbpf_progtype::ProgTypeId;
 use ironbpf_verifier::{verify, MapInfo, VerifyOptions};
 
@@ -68,7 +70,8 @@ r0 = 2
 exit",
         },
         Case {
-            name: "diamonds whose result decides the return value: precise r0 keeps the paths apart",
+            name:
+                "diamonds whose result decides the return value: precise r0 keeps the paths apart",
             prog_type: ProgTypeId::Xdp,
             bar: Bar::Exact,
             asm: "call bpf_get_prandom_u32
@@ -241,7 +244,10 @@ fn pruning_matches_the_kernel() {
             ours.stats.peak_states,
         );
         if k.accepted() != ours.result.is_ok() {
-            failures.push(format!("{}: verdicts differ\nkernel log:\n{}", c.name, k.log));
+            failures.push(format!(
+                "{}: verdicts differ\nkernel log:\n{}",
+                c.name, k.log
+            ));
             continue;
         }
         let ok = match c.bar {
