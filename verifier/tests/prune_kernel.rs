@@ -226,6 +226,30 @@ fn pruning_matches_the_kernel() {
             ..Default::default()
         });
         let ks = parse_log_stats(&k.log);
+        if let Some(dir) = std::env::var_os("PRUNE_KERNEL_LOGS") {
+            // Both level-2 logs of every case, to see where pruning differs.
+            let k2 = load_program(&ProgLoad {
+                prog_type: c.prog_type.kernel_id(),
+                insns: &words,
+                log_level: 2 | BPF_LOG_STATS,
+                license: "GPL",
+                fd_array: &fds,
+                ..Default::default()
+            });
+            let mut o2 = VerifyOptions::new(c.prog_type);
+            o2.log_level = 2 | BPF_LOG_STATS;
+            o2.maps = maps.clone();
+            let ours2 = verify(&slots, &o2);
+            let dir = std::path::PathBuf::from(dir);
+            let stem: String = c
+                .name
+                .chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '_' })
+                .take(40)
+                .collect();
+            std::fs::write(dir.join(format!("{stem}.kernel.log")), &k2.log).expect("write");
+            std::fs::write(dir.join(format!("{stem}.ironbpf.log")), &ours2.log).expect("write");
+        }
         let mut opts = VerifyOptions::new(c.prog_type);
         opts.log_level = 1 | BPF_LOG_STATS;
         opts.maps = maps.clone();
