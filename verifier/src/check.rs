@@ -368,7 +368,7 @@ impl<'a> Env<'a> {
 
     /// The peak of the states' bytes, for [`Stats::peak_memory_bytes`].
     fn note_memory(&mut self) {
-        let now = self.arena_bytes + self.pending_bytes;
+        let now = self.arena_bytes + self.pending_bytes + self.cur.footprint() as u64;
         self.stats.peak_memory_bytes = self.stats.peak_memory_bytes.max(now);
     }
 
@@ -1183,6 +1183,7 @@ impl<'a> Env<'a> {
 
     /// The figures and facts after the loop.
     pub(crate) fn finish(&mut self) -> (Stats, VerifiedProgram) {
+        self.note_memory();
         let mut stats = self.stats.clone();
         stats.processed_insns = self.processed;
         stats.stack_depths = self.stack_depth.clone();

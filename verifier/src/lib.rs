@@ -191,8 +191,9 @@ pub struct Stats {
     /// measures its `bpf_check`.
     pub verification_time_usec: u64,
     /// The most bytes the verifier's states held at once: every remembered
-    /// state (kept for the parent chains until the end) plus the branch
-    /// stack, counted from their sizes (the kernel prints no such figure).
+    /// state (kept for the parent chains until the end), the branch stack
+    /// and the state being explored, counted from their sizes (the kernel
+    /// prints no such figure).
     pub peak_memory_bytes: u64,
 }
 
