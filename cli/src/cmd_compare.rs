@@ -22,6 +22,7 @@ use crate::cmd_kernel::{
     KernelVerdict,
 };
 use crate::cmd_run::hex;
+use crate::cmd_verify::{cost_summary, write_csvs, Cost, CostRow};
 use crate::Failure;
 use clap::Args;
 use ironbpf_isa::Program as Code;
@@ -66,9 +67,19 @@ pub struct CompareArgs {
     /// One JSON record per program (one per line); the summary goes to stderr
     #[arg(long)]
     json: bool,
-    /// Objects compared at once (default: the number of CPUs)
+    /// Objects compared at once (default: the number of CPUs; give 1 for verification times
+    /// that other objects' work does not disturb)
     #[arg(long)]
     jobs: Option<usize>,
+    /// Write ironbpf's verifier figures per program as veristat's CSV (file_name, prog_name,
+    /// verdict, duration, total_insns, total_states, peak_states, max_states_per_insn: the
+    /// columns File, Program, Verdict, Duration (us), Insns, States, Peak states), to diff with
+    /// `veristat -C KERNEL.csv IRONBPF.csv`
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// The kernel's figures as veristat's CSV, in the same layout as --csv
+    #[arg(long, value_name = "FILE")]
+    kernel_csv: Option<PathBuf>,
 }
 
 /// How a program's two sides compare.
@@ -360,7 +371,7 @@ fn compare_program(
         run: None,
     };
     let mut ours = Ours {
-        verdict: Some(crate::gate::verify_program(obj, p)),
+        verdict: Some(verify_at_stats_level(obj, p)),
         ..Ours::default()
     };
     let our_refusal = match &ours.verdict {
@@ -434,6 +445,24 @@ fn compare_program(
     };
     theirs.load = Some(out);
     (ours, theirs, outcome)
+}
+
+/// ironbpf's verifier with the log the kernel's side was asked for
+/// (statistics only: `load(kobj, p, 0)`), so that the two verification
+/// times are measured alike; the verdict and the refusal come from the
+/// rejection, not the log.
+fn verify_at_stats_level(
+    obj: &ironbpf_loader::Object,
+    p: &Program,
+) -> Result<crate::gate::Verdict, String> {
+    let slots = ironbpf_isa::slots_from_bytes(&p.insns).map_err(|e| e.to_string())?;
+    let opts = crate::cmd_verify::options(p, &obj.maps, &obj.license, 0, false)?;
+    let start = Instant::now();
+    let outcome = ironbpf_verifier::verify(&slots, &opts);
+    Ok(crate::gate::Verdict {
+        outcome,
+        took: start.elapsed(),
+    })
 }
 
 /// `bpf_get_prandom_u32`'s helper id.
@@ -732,6 +761,8 @@ pub fn run(args: CompareArgs) -> Result<(), Failure> {
             None => "the objects given hold no programs".to_string(),
         }));
     }
+    let rows: Vec<CostRow> = all.iter().filter_map(cost_row).collect();
+    write_csvs(args.csv.as_ref(), args.kernel_csv.as_ref(), &rows)?;
     let count = |w: &str| all.iter().filter(|r| r.outcome.word() == w).count();
     let (agree, disagree, errors) = (count("agree"), count("disagree"), count("error"));
     let mut summary = Vec::new();
@@ -773,6 +804,7 @@ pub fn run(args: CompareArgs) -> Result<(), Failure> {
                     .join("; ")
             ));
         }
+        summary.extend(cost_summary(&rows));
         summary.push(format!(
             "time: {:.1} s for {} objects",
             start.elapsed().as_secs_f64(),
@@ -794,6 +826,25 @@ pub fn run(args: CompareArgs) -> Result<(), Failure> {
         return Err(Failure::failed(String::new()));
     }
     Ok(())
+}
+
+/// The program's cost on both sides, when both verifiers judged it.
+fn cost_row(r: &Record) -> Option<CostRow> {
+    let Some(Ok(v)) = &r.ours.verdict else {
+        return None;
+    };
+    let o = r.theirs.as_ref()?.load.as_ref()?;
+    if kernel_verdict(o) == KernelVerdict::LoadFailed {
+        return None;
+    }
+    Some(CostRow {
+        object: r.object.clone(),
+        program: r.program.clone(),
+        ours_ok: v.refusal().is_none(),
+        kernel_ok: o.accepted(),
+        ours: Cost::ours(&v.outcome.stats),
+        kernel: Cost::kernel(o)?,
+    })
 }
 
 fn run_text(r: &Option<Result<RunResult, String>>) -> String {
@@ -824,7 +875,7 @@ fn print_record(r: &Record) {
         r.outcome.word()
     );
     let row = |what: &str, ours: &str, theirs: &str| {
-        println!("  {what:<10} {ours:<40} {theirs}");
+        println!("  {what:<10} {ours:<56} {theirs}");
     };
     row("", "ironbpf", "kernel");
     let k = r.theirs.as_ref();
@@ -848,24 +899,28 @@ fn print_record(r: &Record) {
     }
     if r.ours.loader_error.is_none() {
         if let Some(o) = kload {
-            let stats = match (o.processed_insns, o.verification_time_usec) {
-                (Some(n), Some(t)) => format!("{n} insns processed, {t} us"),
-                (Some(n), None) => format!("{n} insns processed"),
-                _ => "-".to_string(),
+            let stats = match Cost::kernel(o) {
+                Some(c) => format!(
+                    "{} insns processed, {} states (peak {}), {} us",
+                    c.processed_insns, c.total_states, c.peak_states, c.time_usec
+                ),
+                None => "-".to_string(),
             };
             let (ours_stats, ours_error) = match &r.ours.verdict {
                 None => ("-".to_string(), None),
                 Some(Err(e)) => ("cannot check it".to_string(), Some(e.clone())),
                 Some(Ok(v)) => (
                     format!(
-                        "{} {} insns processed, {} us",
+                        "{} {} insns processed, {} states (peak {}), {} us",
                         if v.refusal().is_some() {
                             "refused,"
                         } else {
                             "accepted,"
                         },
                         v.outcome.stats.processed_insns,
-                        v.took.as_micros()
+                        v.outcome.stats.total_states,
+                        v.outcome.stats.peak_states,
+                        v.outcome.stats.verification_time_usec
                     ),
                     v.refusal(),
                 ),
@@ -918,16 +973,15 @@ fn side_run_json(r: &Option<Result<RunResult, String>>) -> Value {
 }
 
 fn record_json(r: &Record) -> Value {
-    let (verdict, processed, usec, insn, line) = match (&r.ours.loader_error, &r.ours.verdict) {
-        (Some(e), _) => ("not loaded", None, None, None, Some(e.clone())),
-        (None, None) => ("not checked", None, None, None, None),
-        (None, Some(Err(e))) => ("cannot check", None, None, None, Some(e.clone())),
+    let (verdict, stats, insn, line) = match (&r.ours.loader_error, &r.ours.verdict) {
+        (Some(e), _) => ("not loaded", None, None, Some(e.clone())),
+        (None, None) => ("not checked", None, None, None),
+        (None, Some(Err(e))) => ("cannot check", None, None, Some(e.clone())),
         (None, Some(Ok(v))) => {
             let rej = v.outcome.result.as_ref().err();
             (
                 if rej.is_some() { "refused" } else { "accepted" },
-                Some(v.outcome.stats.processed_insns),
-                Some(v.took.as_micros() as u64),
+                Some(&v.outcome.stats),
                 rej.and_then(|r| r.insn),
                 rej.map(|r| r.message.clone()),
             )
@@ -936,8 +990,17 @@ fn record_json(r: &Record) -> Value {
     let ours = json!({
         "loader": r.ours.loader_error.as_deref().unwrap_or("ok"),
         "verdict": verdict,
-        "processed_insns": processed,
-        "verification_time_usec": usec,
+        "processed_insns": stats.map(|s| s.processed_insns),
+        "total_states": stats.map(|s| s.total_states),
+        "peak_states": stats.map(|s| s.peak_states),
+        "max_states_per_insn": stats.map(|s| s.max_states_per_insn),
+        "verification_time_usec": stats.map(|s| s.verification_time_usec),
+        "peak_memory_bytes": stats.map(|s| s.peak_memory_bytes),
+        // The wall time of the whole `verify` call, as the CLI saw it.
+        "call_time_usec": match &r.ours.verdict {
+            Some(Ok(v)) => Some(v.took.as_micros() as u64),
+            _ => None,
+        },
         "error_insn": insn,
         "first_error_line": line,
         "run": side_run_json(&r.ours.run),
@@ -948,6 +1011,11 @@ fn record_json(r: &Record) -> Value {
             None => json!({"verdict": "not loaded", "first_error_line": r.outcome.reason()}),
             Some(o) => {
                 let mut v = crate::cmd_kernel::outcome_json(o, false);
+                if let Some(c) = Cost::kernel(o) {
+                    v["total_states"] = json!(c.total_states);
+                    v["peak_states"] = json!(c.peak_states);
+                    v["max_states_per_insn"] = json!(c.max_states_per_insn);
+                }
                 v["jited_len"] = json!(t.jited_len);
                 v["xlated_insns"] = json!(t.xlated_len.map(|x| x / 8));
                 v["run"] = side_run_json(&t.run);

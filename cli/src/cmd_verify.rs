@@ -62,6 +62,14 @@ pub struct VerifyArgs {
     /// `.svg` rendered with Graphviz's `dot`
     #[arg(long)]
     cfg: Option<PathBuf>,
+    /// With --kernel: write ironbpf's figures per program as veristat's CSV (file_name, prog_name,
+    /// verdict, duration, total_insns, total_states, peak_states, max_states_per_insn), to diff
+    /// with `veristat -C`
+    #[arg(long, requires = "kernel")]
+    csv: Option<PathBuf>,
+    /// With --kernel: the kernel's figures as veristat's CSV, in the same layout as --csv
+    #[arg(long, requires = "kernel")]
+    kernel_csv: Option<PathBuf>,
 }
 
 /// The layout of the explanation.
@@ -148,7 +156,12 @@ fn ours_json(out: &VerifyOutcome, took: Duration) -> Value {
         "first_error_line": line,
         "errno": out.result.as_ref().err().map(|r| r.errno),
         "processed_insns": out.stats.processed_insns,
-        "verification_time_usec": took.as_micros() as u64,
+        "total_states": out.stats.total_states,
+        "peak_states": out.stats.peak_states,
+        "max_states_per_insn": out.stats.max_states_per_insn,
+        "verification_time_usec": out.stats.verification_time_usec,
+        "peak_memory_bytes": out.stats.peak_memory_bytes,
+        "call_time_usec": took.as_micros() as u64,
         "log": out.log,
     })
 }
@@ -165,12 +178,253 @@ fn ours_line(out: &VerifyOutcome, took: Duration) -> String {
             s
         }
     };
+    let _ = took;
     s.push_str(&format!(
-        ", {} insns processed, verification {} us",
+        ", {} insns processed, {} states (peak {}, at most {} per insn), verification {} us, peak memory {}",
         out.stats.processed_insns,
-        took.as_micros()
+        out.stats.total_states,
+        out.stats.peak_states,
+        out.stats.max_states_per_insn,
+        out.stats.verification_time_usec,
+        human_bytes(out.stats.peak_memory_bytes)
     ));
     s
+}
+
+/// `12.3 KiB`.
+fn human_bytes(n: u64) -> String {
+    if n < 1024 {
+        format!("{n} B")
+    } else if n < 1 << 20 {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
+    }
+}
+
+/// One side's verification cost: the figures of the kernel's statistics
+/// lines (`processed N insns ... max_states_per_insn M total_states T
+/// peak_states P`, `verification time X usec`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Cost {
+    pub processed_insns: u64,
+    pub total_states: u64,
+    pub peak_states: u64,
+    pub max_states_per_insn: u64,
+    pub time_usec: u64,
+}
+
+impl Cost {
+    pub(crate) fn ours(s: &Stats) -> Cost {
+        Cost {
+            processed_insns: s.processed_insns,
+            total_states: s.total_states,
+            peak_states: s.peak_states,
+            max_states_per_insn: s.max_states_per_insn,
+            time_usec: s.verification_time_usec,
+        }
+    }
+
+    /// `None` when the kernel's log has no `processed` line (a load that
+    /// failed before its verifier ran).
+    pub(crate) fn kernel(o: &LoadOutcome) -> Option<Cost> {
+        let st = &o.stats;
+        Some(Cost {
+            processed_insns: st.processed_insns?,
+            total_states: st.total_states.unwrap_or(0),
+            peak_states: st.peak_states.unwrap_or(0),
+            max_states_per_insn: st.max_states_per_insn.unwrap_or(0),
+            time_usec: st.verification_time_usec.unwrap_or(0),
+        })
+    }
+
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "processed_insns": self.processed_insns,
+            "total_states": self.total_states,
+            "peak_states": self.peak_states,
+            "max_states_per_insn": self.max_states_per_insn,
+            "verification_time_usec": self.time_usec,
+        })
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{} insns, {} states (peak {}, max/insn {}), {} us",
+            self.processed_insns,
+            self.total_states,
+            self.peak_states,
+            self.max_states_per_insn,
+            self.time_usec
+        )
+    }
+}
+
+/// One program's cost on both sides.
+#[derive(Clone, Debug)]
+pub(crate) struct CostRow {
+    pub object: String,
+    pub program: String,
+    pub ours_ok: bool,
+    pub kernel_ok: bool,
+    pub ours: Cost,
+    pub kernel: Cost,
+}
+
+/// `a / b`, with a zero counted as one (a verification that took under a
+/// microsecond, a program refused before its first insn).
+fn ratio(a: u64, b: u64) -> f64 {
+    a.max(1) as f64 / b.max(1) as f64
+}
+
+impl CostRow {
+    pub(crate) fn insn_ratio(&self) -> f64 {
+        ratio(self.ours.processed_insns, self.kernel.processed_insns)
+    }
+    pub(crate) fn time_ratio(&self) -> f64 {
+        ratio(self.ours.time_usec, self.kernel.time_usec)
+    }
+    pub(crate) fn within_2x(&self) -> bool {
+        let r = self.insn_ratio();
+        (0.5..=2.0).contains(&r)
+    }
+    /// The per-program line: `insns 1234 / 1234 (1.00x), states 56 / 56,
+    /// time 95 / 120 us (0.79x)`, ironbpf's figure first.
+    pub(crate) fn line(&self) -> String {
+        format!(
+            "{}: {}: ironbpf {} {}; kernel {} {}; insns {:.2}x, time {:.2}x",
+            self.object,
+            self.program,
+            if self.ours_ok { "accepted" } else { "refused" },
+            self.ours.text(),
+            if self.kernel_ok {
+                "accepted"
+            } else {
+                "refused"
+            },
+            self.kernel.text(),
+            self.insn_ratio(),
+            self.time_ratio()
+        )
+    }
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "insn_ratio": self.insn_ratio(),
+            "time_ratio": self.time_ratio(),
+            "ironbpf": self.ours.json(),
+            "kernel": self.kernel.json(),
+        })
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The distribution of the ratios ironbpf/kernel over `rows`: processed
+/// insns (min, median, max, how many within 2x), verification time (median),
+/// and each program outside 2x.
+pub(crate) fn cost_summary(rows: &[CostRow]) -> Vec<String> {
+    if rows.is_empty() {
+        return vec!["cost: no program has figures on both sides".to_string()];
+    }
+    let mut ins: Vec<f64> = rows.iter().map(CostRow::insn_ratio).collect();
+    let mut times: Vec<f64> = rows.iter().map(CostRow::time_ratio).collect();
+    let med = median(&mut ins);
+    let within = rows.iter().filter(|r| r.within_2x()).count();
+    let (ours_t, k_t): (u64, u64) = rows.iter().fold((0, 0), |(a, b), r| {
+        (a + r.ours.time_usec, b + r.kernel.time_usec)
+    });
+    let mut out = vec![
+        format!(
+            "processed insns, ironbpf/kernel over {} programs: min {:.2}, median {:.2}, max {:.2}; {within} of {} within 2x",
+            rows.len(),
+            ins[0],
+            med,
+            ins[ins.len() - 1],
+            rows.len()
+        ),
+        format!(
+            "verification time, ironbpf/kernel: median {:.2} (total {ours_t} us against {k_t} us)",
+            median(&mut times)
+        ),
+    ];
+    for r in rows.iter().filter(|r| !r.within_2x()) {
+        out.push(format!("outside 2x: {}", r.line()));
+    }
+    out
+}
+
+/// veristat's CSV (`veristat -o csv`), its header names, so that `veristat
+/// -C kernel.csv ironbpf.csv` diffs the two: file_name (File), prog_name
+/// (Program), verdict (Verdict: success or failure), duration (Duration
+/// (us)), total_insns (Insns), total_states (States), peak_states (Peak
+/// states), max_states_per_insn.
+pub(crate) fn veristat_csv(rows: &[(String, String, bool, Cost)]) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = String::from(
+        "file_name,prog_name,verdict,duration,total_insns,total_states,peak_states,max_states_per_insn\n",
+    );
+    for (file, prog, ok, c) in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            field(file),
+            field(prog),
+            if *ok { "success" } else { "failure" },
+            c.time_usec,
+            c.processed_insns,
+            c.total_states,
+            c.peak_states,
+            c.max_states_per_insn
+        ));
+    }
+    out
+}
+
+/// Writes the two CSVs `--csv` and `--kernel-csv` ask for.
+pub(crate) fn write_csvs(
+    ours: Option<&PathBuf>,
+    kernel: Option<&PathBuf>,
+    rows: &[CostRow],
+) -> Result<(), Failure> {
+    let base = |o: &str| {
+        std::path::Path::new(o)
+            .file_name()
+            .map_or(o.to_string(), |f| f.to_string_lossy().into_owned())
+    };
+    for (path, mine) in [(ours, true), (kernel, false)] {
+        let Some(path) = path else { continue };
+        let recs: Vec<(String, String, bool, Cost)> = rows
+            .iter()
+            .map(|r| {
+                let (ok, c) = if mine {
+                    (r.ours_ok, r.ours)
+                } else {
+                    (r.kernel_ok, r.kernel)
+                };
+                (base(&r.object), r.program.clone(), ok, c)
+            })
+            .collect();
+        std::fs::write(path, veristat_csv(&recs)).map_err(|e| {
+            Failure::usage(format!("{}: cannot write the CSV: {e}", path.display()))
+        })?;
+    }
+    Ok(())
 }
 
 pub fn run(args: VerifyArgs) -> Result<(), Failure> {
@@ -259,6 +513,10 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
             if let Some(t) = &theirs {
                 rec["kernel"] = outcome_json(t, true);
                 rec["kernel_release"] = json!(ironbpf_kernel::kernel_release());
+                if let Some(k) = Cost::kernel(t) {
+                    rec["kernel"]["stats"] = k.json();
+                    rec["cost"] = cost_row(&args.object, p, &ours, t, k).json();
+                }
             }
             println!("{rec}");
             continue;
@@ -274,6 +532,22 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
                 ironbpf_kernel::kernel_release(),
                 outcome_line(t)
             );
+            if let Some(k) = Cost::kernel(t) {
+                let row = cost_row(&args.object, p, &ours, t, k);
+                println!(
+                    "cost, ironbpf against the kernel: {} against {} processed insns ({:.2}x), {} against {} states, {} against {} peak states, {} against {} us ({:.2}x)",
+                    row.ours.processed_insns,
+                    k.processed_insns,
+                    row.insn_ratio(),
+                    row.ours.total_states,
+                    k.total_states,
+                    row.ours.peak_states,
+                    k.peak_states,
+                    row.ours.time_usec,
+                    k.time_usec,
+                    row.time_ratio()
+                );
+            }
         }
         println!(
             "--- ironbpf's verifier log (log level {}) ---",
@@ -336,6 +610,23 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
         }));
     }
     Ok(())
+}
+
+fn cost_row(
+    object: &std::path::Path,
+    p: &Program,
+    ours: &VerifyOutcome,
+    theirs: &LoadOutcome,
+    k: Cost,
+) -> CostRow {
+    CostRow {
+        object: object.display().to_string(),
+        program: p.name.clone(),
+        ours_ok: ours.result.is_ok(),
+        kernel_ok: theirs.accepted(),
+        ours: Cost::ours(&ours.stats),
+        kernel: k,
+    }
 }
 
 /// The source line of each instruction slot, from the loader's BTF line
@@ -426,7 +717,9 @@ fn write_cfg(path: &std::path::Path, dot: &str, many: bool, prog: &str) -> Resul
 /// The statistics line after the log.
 fn stats_line(s: &Stats) -> String {
     format!(
-        "ironbpf verifier stats: processed {} insns, max_states_per_insn {}, total_states {}, peak_states {}, mark_read {}, stack depth {}",
+        "ironbpf verifier stats: verification time {} usec, peak memory {} bytes, processed {} insns, max_states_per_insn {}, total_states {}, peak_states {}, mark_read {}, stack depth {}",
+        s.verification_time_usec,
+        s.peak_memory_bytes,
         s.processed_insns,
         s.max_states_per_insn,
         s.total_states,
@@ -448,6 +741,8 @@ fn stats_json(s: &Stats) -> Value {
         "peak_states": s.peak_states,
         "mark_read": s.mark_read,
         "stack_depths": s.stack_depths,
+        "verification_time_usec": s.verification_time_usec,
+        "peak_memory_bytes": s.peak_memory_bytes,
     })
 }
 
@@ -583,6 +878,7 @@ fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
     let (mut same_insn, mut same_msg, mut load_failed, mut not_loaded) = (0usize, 0, 0, 0);
     let mut programs = 0usize;
     let mut disagreements = Vec::new();
+    let mut rows: Vec<CostRow> = Vec::new();
     for f in &files {
         let ins = match inspect(f, args.prog_type.as_deref()) {
             Ok(i) => i,
@@ -639,6 +935,22 @@ fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
                 }
             };
             let o_ok = ours.result.is_ok();
+            if let Some(k) = Cost::kernel(&out) {
+                let row = cost_row(f, p, &ours, &out, k);
+                if args.json {
+                    let mut rec = row.json();
+                    rec["object"] = json!(row.object);
+                    rec["program"] = json!(row.program);
+                    rec["type"] = json!(p.prog_type_name);
+                    rec["ironbpf"]["verdict"] = json!(if o_ok { "accepted" } else { "refused" });
+                    rec["ironbpf"]["peak_memory_bytes"] = json!(ours.stats.peak_memory_bytes);
+                    rec["kernel"]["verdict"] = json!(if k_ok { "accepted" } else { "refused" });
+                    println!("{rec}");
+                } else {
+                    println!("{}", row.line());
+                }
+                rows.push(row);
+            }
             let kline = error_line(&out);
             if let Err(r) = &ours.result {
                 if !k_ok {
@@ -672,26 +984,37 @@ fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
             }
         }
     }
+    let mut summary = Vec::new();
     for d in &disagreements {
-        println!("DISAGREE {d}");
+        summary.push(format!("DISAGREE {d}"));
     }
-    println!(
+    summary.push(format!(
         "corpus {} (kernel {}): {} objects, {programs} programs; the loader could not load {not_loaded} more",
         args.object.display(),
         ironbpf_kernel::kernel_release(),
         files.len()
-    );
-    println!(
+    ));
+    summary.push(format!(
         "the kernel's verifier judged {judged} ({k_accepted} accepted, {} refused); {load_failed} failed to load before it",
         judged - k_accepted
-    );
-    println!(
+    ));
+    summary.push(format!(
         "{agreed} agreed, {} disagreed: verdicts agree on {:.1}%; of the {both_refused} both refused, same insn {:.1}%, same message {:.1}%",
         judged - agreed,
         pct(agreed, judged),
         pct(same_insn, both_refused),
         pct(same_msg, both_refused)
-    );
+    ));
+    summary.extend(cost_summary(&rows));
+    for line in &summary {
+        // With --json, stdout holds only the records.
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    write_csvs(args.csv.as_ref(), args.kernel_csv.as_ref(), &rows)?;
     if agreed == judged {
         Ok(())
     } else {

@@ -465,6 +465,25 @@ fn refine_cond_same(r: &mut Scalar, cond: Cond, is32: bool) {
     }
 }
 
+/// [`refine`] for `if rX op rX`: the one register narrowed by one edge as
+/// the kernel's aliased operands leave it (see [`reg_set_min_max_same_reg`]),
+/// `None` when the edge cannot happen. Refining the two operands apart
+/// narrows the range by one per iteration instead of two, which doubles
+/// the exploration of a loop such as `if r5 < r5 goto -1`.
+pub fn refine_same(op: JmpOp, is32: bool, a: &Scalar, taken: bool) -> Option<Scalar> {
+    let cond = match (taken, reverse(op)) {
+        (true, _) => Cond::Op(op),
+        (false, Some(r)) => Cond::Op(r),
+        (false, None) => Cond::NoCommonBit,
+    };
+    let mut r = *a;
+    refine_cond_same(&mut r, cond, is32);
+    r.sync();
+    r.sync();
+    r.sanity_check().ok()?;
+    Some(r)
+}
+
 /// Both edges of a jump whose two operands are one register, as 6.18's
 /// `reg_set_min_max` leaves them (the register synced twice, as the
 /// kernel syncs "both" operands, and checked twice).

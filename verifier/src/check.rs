@@ -4,6 +4,8 @@
 //! explored state covers them, and the kernel's level-1/level-2 log.
 
 use crate::cfg::{libc_errno::*, Cfg};
+/// No space left: the log outgrew its cap.
+const ENOSPC: i32 = 28;
 use crate::error::RejectionKind;
 use crate::scalar::Scalar;
 use crate::state::*;
@@ -21,6 +23,16 @@ const FAKE_MAP_BASE: u64 = 0xffff_8881_0000_0000;
 const FAKE_MAP_VALUE_OFF: u64 = 0x100;
 /// `BPF_COMPLEXITY_LIMIT_JMP_SEQ`.
 pub const BPF_COMPLEXITY_LIMIT_JMP_SEQ: usize = 8192;
+/// ironbpf's cap on the states it remembers at prune points. The kernel
+/// has none for privileged programs, but its rule for adding one (two
+/// jumps and eight insns since the last) keeps a program under the 1M
+/// insn limit below 125,000; the cap only bounds the memory of a program
+/// that would otherwise reach it some other way.
+pub const MAX_STORED_STATES: u64 = 131_072;
+/// ironbpf's cap on the verifier log: 256 MiB (the kernel's own cap is the
+/// caller's buffer). Past it, as the kernel does with a full buffer, the
+/// verifier goes on to its verdict and then refuses with ENOSPC.
+pub const MAX_LOG_BYTES: usize = 256 << 20;
 
 pub(crate) type VResult<T = ()> = Result<T, Rejection>;
 
@@ -107,6 +119,12 @@ pub(crate) struct Env<'a> {
     live_stack: Vec<u64>,
     /// States remembered and not forgotten.
     stored: u64,
+    /// Bytes of every remembered state (the arena keeps them all).
+    arena_bytes: u64,
+    /// Bytes of the states on the branch stack.
+    pending_bytes: u64,
+    /// The log outgrew [`MAX_LOG_BYTES`]: no more lines are written.
+    pub log_full: bool,
     /// The last instruction returned from a callee.
     pub returned: bool,
     /// The instruction indices of the current path from the entry, in the
@@ -206,6 +224,9 @@ impl<'a> Env<'a> {
             live_stack,
             live,
             stored: 0,
+            arena_bytes: 0,
+            pending_bytes: 0,
+            log_full: false,
             returned: false,
             path: Vec::new(),
             funcs: Default::default(),
@@ -234,12 +255,12 @@ impl<'a> Env<'a> {
 
     /// Logging at level 1 or 2.
     pub fn log_on(&self) -> bool {
-        self.opts.log_level & 3 != 0
+        self.opts.log_level & 3 != 0 && !self.log_full
     }
 
     /// Logging at level 2.
     pub fn log2(&self) -> bool {
-        self.opts.log_level & 2 != 0
+        self.opts.log_level & 2 != 0 && !self.log_full
     }
 
     /// A rejection at the current instruction, errno `EACCES`.
@@ -348,6 +369,8 @@ impl<'a> Env<'a> {
         if let Some(p) = self.cur_parent {
             self.explored[p].branches += 1;
         }
+        self.pending_bytes += st.footprint() as u64;
+        self.note_memory();
         self.pending.push(Pending {
             st,
             insn,
@@ -365,6 +388,12 @@ impl<'a> Env<'a> {
             ));
         }
         Ok(())
+    }
+
+    /// The peak of the states' bytes, for [`Stats::peak_memory_bytes`].
+    fn note_memory(&mut self) {
+        let now = self.arena_bytes + self.pending_bytes + self.cur.footprint() as u64;
+        self.stats.peak_memory_bytes = self.stats.peak_memory_bytes.max(now);
     }
 
     fn update_branch_counts(&mut self, mut node: Option<usize>) {
@@ -385,10 +414,22 @@ impl<'a> Env<'a> {
     /// Runs the loop. `Ok` when every path reached a safe exit; a
     /// rejection carries the failing path.
     pub(crate) fn do_check(&mut self) -> VResult {
-        self.do_check_loop().map_err(|mut rej| {
+        let res = self.do_check_loop().map_err(|mut rej| {
             rej.path = std::mem::take(&mut self.path);
             rej
-        })
+        });
+        if self.log_full && res.is_ok() {
+            // The kernel, too, refuses a program whose log did not fit.
+            return Err(self.reject_errno(
+                ENOSPC,
+                RejectionKind::Other,
+                format!(
+                    "ironbpf's verifier log outgrew its cap of {} MiB (MAX_LOG_BYTES); verify at log level 1, or without a log",
+                    MAX_LOG_BYTES >> 20
+                ),
+            ));
+        }
+        res
     }
 
     fn do_check_loop(&mut self) -> VResult {
@@ -405,6 +446,14 @@ impl<'a> Env<'a> {
                     RejectionKind::TooComplex { processed: p },
                     format!("BPF program is too large. Processed {p} insn"),
                 ));
+            }
+            if !self.log_full && self.log.len() > MAX_LOG_BYTES {
+                self.log_full = true;
+                let mut cut = MAX_LOG_BYTES;
+                while !self.log.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                self.log.truncate(cut);
             }
             if self.cfg.prune_point[pc] && self.is_state_visited(pc)? {
                 if self.log_on() {
@@ -482,6 +531,7 @@ impl<'a> Env<'a> {
         let Some(p) = self.pending.pop() else {
             return Ok(false);
         };
+        self.pending_bytes = self.pending_bytes.saturating_sub(p.st.footprint() as u64);
         if self.log_on() && !self.log2() {
             self.log.truncate(p.log_pos);
         }
@@ -876,7 +926,17 @@ impl<'a> Env<'a> {
         let mut other = self.cur.clone();
         let mut other_alive = true;
         let mut this_alive = true;
-        if a.is_scalar() && b.is_scalar() {
+        if a.is_scalar() && src_reg == Some(dst) {
+            // `if rX op rX`: the kernel's two operands alias one register.
+            match branch::refine_same(op, is32, &a.val, true) {
+                Some(x) => set_linked(&mut other, dst, x),
+                None => other_alive = false,
+            }
+            match branch::refine_same(op, is32, &a.val, false) {
+                Some(x) => set_linked(&mut self.cur, dst, x),
+                None => this_alive = false,
+            }
+        } else if a.is_scalar() && b.is_scalar() {
             let this_r = branch::refine(op, is32, &a.val, &b.val, false);
             let other_r = branch::refine(op, is32, &a.val, &b.val, true);
             match other_r {
@@ -1056,6 +1116,7 @@ impl<'a> Env<'a> {
                     return Ok(true);
                 }
             } else if is_ancestor(&self.explored, self.cur_parent, i)
+                && states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
             {
                 let none = Scratch::default();
@@ -1109,6 +1170,18 @@ impl<'a> Env<'a> {
         if !add {
             return Ok(false);
         }
+        if self.stored >= MAX_STORED_STATES {
+            let n = self.stored;
+            return Err(self.reject_errno(
+                E2BIG,
+                RejectionKind::TooComplex {
+                    processed: self.processed,
+                },
+                format!(
+                    "ironbpf's verifier holds {n} states, its cap (MAX_STORED_STATES); the program is too complex to verify"
+                ),
+            ));
+        }
         self.prev_jmps = self.jmps_processed;
         self.prev_insns = self.processed;
         let idx = self.explored.len();
@@ -1125,6 +1198,8 @@ impl<'a> Env<'a> {
         list.push(idx);
         self.stats.total_states += 1;
         self.stored += 1;
+        self.arena_bytes += self.cur.footprint() as u64;
+        self.note_memory();
         self.stats.peak_states = self.stats.peak_states.max(self.stored);
         self.cur_parent = Some(idx);
         Ok(false)
@@ -1152,6 +1227,7 @@ impl<'a> Env<'a> {
 
     /// The figures and facts after the loop.
     pub(crate) fn finish(&mut self) -> (Stats, VerifiedProgram) {
+        self.note_memory();
         let mut stats = self.stats.clone();
         stats.processed_insns = self.processed;
         stats.stack_depths = self.stack_depth.clone();
@@ -1317,6 +1393,29 @@ fn range_within(old: &Scalar, cur: &Scalar) -> bool {
         && old.u32_max >= cur.u32_max
         && old.s32_min <= cur.s32_min
         && old.s32_max >= cur.s32_max
+}
+
+/// `states_maybe_looping`: the current frame's registers are bit for bit
+/// those of the old state (the kernel compares them with `memcmp` up to
+/// `frameno`: ids as they are, not mapped, precision left out). Only then
+/// is the exact `states_equal` asked whether the loop is infinite; a loop
+/// whose body gives its scalars fresh ids (`r7 = r6` after `r6 += 1`)
+/// never is, and runs to the insn limit as in the kernel.
+fn states_maybe_looping(old: &VState, cur: &VState) -> bool {
+    if old.frames.len() != cur.frames.len() {
+        return false;
+    }
+    let strip = |r: &RegState| {
+        let mut r = *r;
+        r.precise = false;
+        r.frameno = 0;
+        r
+    };
+    old.cur()
+        .regs
+        .iter()
+        .zip(cur.cur().regs.iter())
+        .all(|(a, b)| strip(a) == strip(b))
 }
 
 /// `regs_exact` for scalars: the same value, ids mapped.

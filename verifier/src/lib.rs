@@ -218,6 +218,15 @@ pub struct Stats {
     pub mark_read: u64,
     /// `stack depth A+B+...`: one value per subprogram.
     pub stack_depths: Vec<u32>,
+    /// `verification time N usec`: the wall time of the whole verification
+    /// (structure checks, exploration, the log's end), as the kernel
+    /// measures its `bpf_check`.
+    pub verification_time_usec: u64,
+    /// The most bytes the verifier's states held at once: every remembered
+    /// state (kept for the parent chains until the end), the branch stack
+    /// and the state being explored, counted from their sizes (the kernel
+    /// prints no such figure).
+    pub peak_memory_bytes: u64,
 }
 
 /// What the verifier proved, per instruction, for engines that want to use
@@ -325,7 +334,8 @@ pub fn verify_with_desc(
     if res.is_ok() {
         env.add_loop_inline_stack();
     }
-    let (stats, prog) = env.finish();
+    let (mut stats, prog) = env.finish();
+    stats.verification_time_usec = start.elapsed().as_micros() as u64;
     let mut log = std::mem::take(&mut env.log);
     match &res {
         Ok(()) => {}

@@ -1027,6 +1027,11 @@ impl Env<'_> {
                     (None, Value::Imm(i)) => i == 0,
                     _ => false,
                 };
+                if let (true, Value::Reg(r)) = (zero, value) {
+                    // STACK_ZERO holds only while the stored register is
+                    // zero: the kernel marks it precise here.
+                    self.mark_chain_precision(r);
+                }
                 let s = &mut self.cur.frames[fi].stack[spi];
                 if s.is_spill() {
                     for t in s.ty.iter_mut() {

@@ -612,3 +612,21 @@ pub fn var_range(r: &RegState) -> (i64, i64) {
 pub fn tnum_known(t: Tnum) -> bool {
     !t.is_unknown()
 }
+
+impl VState {
+    /// The bytes this state occupies, inline and on the heap (its frames,
+    /// their stack slots and the reference list), for the verifier's
+    /// peak-memory figure.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of::<VState>()
+            + self
+                .frames
+                .iter()
+                .map(|f| {
+                    std::mem::size_of::<FuncState>()
+                        + f.stack.capacity() * std::mem::size_of::<StackSlot>()
+                })
+                .sum::<usize>()
+            + self.refs.capacity() * std::mem::size_of::<RefState>()
+    }
+}
