@@ -106,7 +106,9 @@ struct Emitter<'a> {
     insns: &'a [JitInsn],
     /// The verifier's facts (verified mode; empty otherwise).
     facts: &'a Facts,
-    verified: bool,
+    /// Per slot: the destination's value after it when it is the same
+    /// constant on every path ([`crate::constprop`]).
+    consts: Vec<Option<u64>>,
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
@@ -168,7 +170,7 @@ pub fn compile(
         a,
         insns,
         facts,
-        verified,
+        consts: crate::constprop::const_results(insns),
         labels,
         stubs: Vec::new(),
         checked,
@@ -275,11 +277,12 @@ impl Emitter<'_> {
         let s = MAP[i.src as usize % 11];
         let imm = i.imm;
         let imm32 = imm as i32;
-        if self.verified {
-            if let Some(v) = self.facts.constant(pc).filter(|_| pure_alu(i.code)) {
-                self.mov_const(d, v);
-                return;
-            }
+        // A result the same on every path (the JIT's own constant
+        // propagation, sound in every mode; the verifier's path-sensitive
+        // constants are not used: they do not hold after pruning).
+        if let Some(v) = self.consts[pc].filter(|_| pure_alu(i.code)) {
+            self.mov_const(d, v);
+            return;
         }
         match i.code {
             OP_NONE => {}

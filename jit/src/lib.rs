@@ -22,9 +22,11 @@
 //! emits no checks: only programs proven safe may run in it. **Verified**
 //! is trusted code shaped by a verifier's proof ([`Facts`], from
 //! `ironbpf_verifier::VerifiedProgram`): instructions no path reaches are
-//! not compiled, branches the verifier found always or never taken become
-//! a jump or nothing, and ALU results that are the same constant on every
-//! path are loaded as that constant. One test stays in trusted and
+//! not compiled, and branches the verifier found always or never taken
+//! become a jump or nothing. In every mode, ALU results that are the same
+//! constant on every path are loaded as that constant: the JIT's own
+//! constant propagation ([`constprop`], a meet over all paths, sound
+//! without a proof) finds them. One test stays in trusted and
 //! verified code: a 4-byte load not based on r10 that falls in the context
 //! region goes to the runtime, because the context's pointer fields
 //! (`data`, `data_end`) must read as the addresses they stand for (the
@@ -41,6 +43,7 @@
 //! read-execute (never both), by dynasmrt's `ExecutableBuffer`, which also
 //! unmaps it on drop.
 
+pub mod constprop;
 pub mod disasm;
 mod emit;
 
@@ -119,20 +122,18 @@ impl std::fmt::Display for Mode {
 }
 
 /// What a verifier proved about each instruction slot, for the verified
-/// mode. Empty vectors (as in [`Facts::none`]) prove nothing: every slot is
-/// then compiled as in trusted mode.
+/// mode. Only [`Facts::from_verified`] makes facts that prove something;
+/// [`Facts::none`] proves nothing (every slot is then compiled as in
+/// trusted mode).
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     /// Per slot: some path reaches it (unreached slots are not compiled).
-    pub reached: Vec<bool>,
+    reached: Vec<bool>,
     /// Per slot: the memory access is proven in bounds.
-    pub access_in_bounds: Vec<bool>,
-    /// Per slot: the destination register after the instruction, when it is
-    /// the same constant on every path.
-    pub const_result: Vec<Option<u64>>,
+    access_in_bounds: Vec<bool>,
     /// Per slot, for a conditional jump: always (`Some(true)`) or never
     /// (`Some(false)`) taken.
-    pub branch_always: Vec<Option<bool>>,
+    branch_always: Vec<Option<bool>>,
 }
 
 impl Facts {
@@ -142,13 +143,15 @@ impl Facts {
     }
 
     /// The facts of a verification: what `ironbpf_verifier` proved about
-    /// each slot of the program it accepted.
+    /// each slot of the program it accepted. The verifier's constants are
+    /// not taken: they are path-sensitive and do not hold after pruning;
+    /// the JIT folds the constants of its own propagation
+    /// ([`constprop`]) instead.
     pub fn from_verified(v: &ironbpf_verifier::VerifiedProgram) -> Facts {
         Facts {
-            reached: v.reached.clone(),
-            access_in_bounds: v.safe_access.clone(),
-            const_result: v.const_result.clone(),
-            branch_always: v.branch_always.clone(),
+            reached: v.reached().to_vec(),
+            access_in_bounds: v.safe_access().to_vec(),
+            branch_always: v.branch_always().to_vec(),
         }
     }
 
@@ -162,16 +165,18 @@ impl Facts {
         self.reached.is_empty()
     }
 
+    /// Per slot: whether the memory access is proven in bounds (false
+    /// where nothing is known).
+    pub fn access_in_bounds(&self, pc: usize) -> bool {
+        self.access_in_bounds.get(pc).copied().unwrap_or(false)
+    }
+
     fn reached(&self, pc: usize) -> bool {
         self.reached.get(pc).copied().unwrap_or(true)
     }
 
     fn branch(&self, pc: usize) -> Option<bool> {
         self.branch_always.get(pc).copied().flatten()
-    }
-
-    fn constant(&self, pc: usize) -> Option<u64> {
-        self.const_result.get(pc).copied().flatten()
     }
 }
 

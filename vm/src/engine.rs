@@ -25,8 +25,8 @@
 
 use crate::error::VmError;
 use crate::interp::{
-    atomic, fresh_box, helper_failed, CtxView, Interpreter, Options, RunMemory, StackView,
-    ETH_HLEN, SKF_LL_OFF, SKF_NET_OFF, STACK, STACK_BYTES,
+    atomic, fresh_box, helper_failed, ld_packet, CtxView, Interpreter, Options, RunMemory,
+    StackView, STACK, STACK_BYTES,
 };
 use crate::progtype::ProgType;
 use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState};
@@ -313,13 +313,20 @@ impl JitProgram {
     ///
     /// `proof` must be what `ironbpf_verifier::verify` returned for this
     /// very program (the same instructions, program type and maps): it is
-    /// the verifier's word that every run is safe. Facts for a program of
-    /// another length are refused; a `VerifiedProgram` built by hand, or
-    /// taken from another program, is a forged proof.
+    /// the verifier's word that every run is safe. Only the verifier makes
+    /// a `VerifiedProgram`, and a proof of other instructions (another
+    /// length or other bytes) is refused.
     pub fn verified(
         interp: Interpreter,
         proof: &ironbpf_jit::VerifiedProgram,
     ) -> Result<JitProgram, VmError> {
+        if !proof.proves(&interp.slots) {
+            return Err(VmError::Setup(format!(
+                "the verifier's proof covers {} slots of other instructions; the program has {} slots: verify this very program and pass its proof",
+                proof.len(),
+                interp.slots.len()
+            )));
+        }
         Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof))
     }
 
@@ -988,7 +995,7 @@ impl<'m> JitRun<'_, 'm> {
         Ok(Flow::Continue)
     }
 
-    /// `ld_abs`/`ld_ind`, as the interpreter runs them.
+    /// `ld_abs`/`ld_ind`, with the interpreter's code.
     fn ld_packet(
         &self,
         pc: usize,
@@ -997,54 +1004,14 @@ impl<'m> JitRun<'_, 'm> {
         imm: i64,
         regs: &mut [u64; 16],
     ) -> Result<Flow, VmError> {
-        let memory = self.memory();
-        let size: u64 = match code & 0x18 {
-            0x00 => 4,
-            0x08 => 2,
-            _ => 1,
-        };
-        let base = if code & 0xe0 == 0x40 {
-            regs[src as usize & 15] as u32
-        } else {
-            0
-        };
-        let k = base.wrapping_add(imm as u32) as i32 as i64;
-        let Some(pkt) = memory
-            .regions
-            .regions()
-            .iter()
-            .find(|r| r.kind == RegionKind::Packet)
-        else {
-            return Err(VmError::Unsupported {
-                pc,
-                what: "ld_abs/ld_ind without a packet".to_string(),
-            });
-        };
-        let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
-        let net = if l2 { ETH_HLEN } else { 0 };
-        let off = if k >= 0 {
-            k
-        } else if k >= SKF_NET_OFF {
-            net + (k - SKF_NET_OFF)
-        } else if k >= SKF_LL_OFF {
-            net - ETH_HLEN + (k - SKF_LL_OFF)
-        } else {
-            -1
-        };
-        if off < 0 || off as u64 + size > pkt.len {
-            return Ok(Flow::Stop(0));
-        }
-        let a = pkt.start + off as u64;
-        // SAFETY: [a, a + size) lies inside the packet region, live for the
-        // run.
-        regs[0] = unsafe {
-            match size {
-                4 => u32::from_be(std::ptr::read_unaligned(a as *const u32)) as u64,
-                2 => u16::from_be(std::ptr::read_unaligned(a as *const u16)) as u64,
-                _ => std::ptr::read(a as *const u8) as u64,
+        match ld_packet(code, regs[src as usize & 15], imm, self.memory(), &*self.state) {
+            Ok(Some(v)) => {
+                regs[0] = v;
+                Ok(Flow::Continue)
             }
-        };
-        Ok(Flow::Continue)
+            Ok(None) => Ok(Flow::Stop(0)),
+            Err(what) => Err(VmError::Unsupported { pc, what }),
+        }
     }
 }
 
