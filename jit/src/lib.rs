@@ -359,6 +359,9 @@ pub struct JitCode {
     /// The entry trampoline's address and the code's base address, taken
     /// once so that a run does not look them up.
     entry_fn: usize,
+    /// The direct entry (trusted and verified code that calls no
+    /// trampoline), see [`JitCode::call_direct`].
+    direct_fn: Option<usize>,
     base_addr: usize,
 }
 
@@ -442,6 +445,36 @@ impl JitCode {
             std::mem::transmute(self.entry_fn);
         let target = (self.base_addr + self.insn_offsets[pc]) as *const u8;
         entry(ctx, target)
+    }
+}
+
+impl JitCode {
+    /// Whether [`JitCode::call_direct`] is available: trusted or verified
+    /// code that never calls the runtime.
+    pub fn has_direct(&self) -> bool {
+        self.direct_fn.is_some()
+    }
+
+    /// Runs the program from slot 0 with r1 = `r1`, r2 = `r2`, r10 =
+    /// `r10` and every other register 0, straight from Rust into the code:
+    /// no [`JitCtx`] is built (the entry makes the little the code reads
+    /// on the machine stack). Returns r0, or `None` when the code has no
+    /// direct entry ([`JitCode::has_direct`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitCode::enter`] in trusted mode: the program must touch
+    /// only live memory (`r10` the top of a zeroed frame of a stack at
+    /// least as deep as the program nests, 8 frames of 512 bytes, or 0 for
+    /// a program that uses no stack) and must terminate.
+    #[inline]
+    pub unsafe fn call_direct(&self, r1: u64, r2: u64, r10: u64) -> Option<u64> {
+        let f = self.direct_fn?;
+        // SAFETY: `f` is the address of the direct entry this code was
+        // compiled with, a System V function of three integers returning
+        // one, mapped executable for as long as `self` lives.
+        let direct: unsafe extern "sysv64" fn(u64, u64, u64) -> u64 = std::mem::transmute(f);
+        Some(direct(r1, r2, r10))
     }
 }
 

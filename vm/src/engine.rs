@@ -578,6 +578,28 @@ impl JitProgram {
         Err(jit_error(&ctx, run.error.take()))
     }
 
+    /// Trusted or verified code that never calls the runtime, on input
+    /// memory: a direct call into the code (the stack, if the program uses
+    /// one, zeroed as for every run).
+    #[inline]
+    fn run_direct(&self, r1: u64, r2: u64) -> u64 {
+        if !self.interp.uses_stack {
+            // SAFETY: the code has a direct entry (trusted or verified code,
+            // compiled only through the unsafe `JitProgram::trusted` or from
+            // the verifier's proof, that calls no trampoline); the program
+            // uses no stack, and r1, r2 are the caller's live memory.
+            return unsafe { self.code.call_direct(r1, r2, 0) }.unwrap_or(0);
+        }
+        let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+        let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        // SAFETY: as above, with r10 the top of the thread's 8-frame stack
+        // buffer, its first frame zeroed.
+        let r0 = unsafe { self.code.call_direct(r1, r2, top) }.unwrap_or(0);
+        STACK.with(|c| c.set(Some(b)));
+        r0
+    }
+
     /// A run on input memory of code that never calls the instruction
     /// trampoline: no region table, run state or runtime is built; only the
     /// slow memory path (a checked access outside the stack and the memory)
@@ -588,6 +610,9 @@ impl JitProgram {
         } else {
             (mem.as_mut_ptr() as u64, mem.len() as u64)
         };
+        if self.code.has_direct() {
+            return Ok(self.run_direct(r1, r2));
+        }
         let mut lean = LeanRun {
             prog: self,
             error: None,
