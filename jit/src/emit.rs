@@ -123,6 +123,8 @@ struct Emitter<'a> {
     stubs: Vec<Stub>,
     checked: bool,
     budgeted: bool,
+    /// The CPU has BMI2 (shlx/shrx/sarx for shifts by a register).
+    bmi2: bool,
     /// Some instruction calls the instruction trampoline.
     calls_exec: bool,
     /// Some instruction reads or writes the run's context through r12
@@ -191,6 +193,7 @@ pub fn compile(
         // such code is not charged, which keeps the account's arithmetic
         // far from overflow.
         budgeted: checked && budget < 1 << 62,
+        bmi2: std::is_x86_feature_detected!("bmi2"),
         calls_exec: false,
         uses_ctx: false,
         r10_fixed: !insns.iter().any(writes_r10),
@@ -490,6 +493,19 @@ impl Emitter<'_> {
     /// Shifts by a register: x86 takes the count in cl (BPF's r4), and
     /// masks it to 63 or 31 as BPF does.
     fn shift_x(&mut self, kind: u8, w64: bool, d: u8, s: u8) {
+        if self.bmi2 {
+            // shlx/shrx/sarx mask the count as BPF does (63 or 31), take it
+            // from any register and leave the flags alone.
+            match (kind, w64) {
+                (0, true) => dynasm!(self.a ; .arch x64 ; shlx Rq(d), Rq(d), Rq(s)),
+                (1, true) => dynasm!(self.a ; .arch x64 ; shrx Rq(d), Rq(d), Rq(s)),
+                (_, true) => dynasm!(self.a ; .arch x64 ; sarx Rq(d), Rq(d), Rq(s)),
+                (0, false) => dynasm!(self.a ; .arch x64 ; shlx Rd(d), Rd(d), Rd(s)),
+                (1, false) => dynasm!(self.a ; .arch x64 ; shrx Rd(d), Rd(d), Rd(s)),
+                (_, false) => dynasm!(self.a ; .arch x64 ; sarx Rd(d), Rd(d), Rd(s)),
+            }
+            return;
+        }
         // The register shifted: d itself, or r11 when d is rcx.
         let t = if d == RCX { 11 } else { d };
         if s != RCX || d == RCX {

@@ -309,14 +309,21 @@ pub struct JitCtx {
 impl JitCtx {
     /// Sets the hot region: its start, its length for loads and for stores
     /// (0: read-only), and the per-size counts the inline test reads.
+    #[inline]
     pub fn set_hot(&mut self, lo: u64, len_load: u64, len_store: u64) {
         self.hot_lo = lo;
         self.hot_len_load = len_load;
         self.hot_len_store = len_store;
-        for (k, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
-            self.hot_cnt_load[k] = (len_load + 1).saturating_sub(size);
-            self.hot_cnt_store[k] = (len_store + 1).saturating_sub(size);
-        }
+        let cnt = |len: u64| {
+            [
+                len,
+                len.saturating_sub(1),
+                len.saturating_sub(3),
+                len.saturating_sub(7),
+            ]
+        };
+        self.hot_cnt_load = cnt(len_load);
+        self.hot_cnt_store = cnt(len_store);
     }
 }
 
@@ -443,7 +450,9 @@ impl JitCode {
     pub unsafe fn enter(&self, ctx: *mut JitCtx, pc: usize) -> u64 {
         let entry: unsafe extern "sysv64" fn(*mut JitCtx, *const u8) -> u64 =
             std::mem::transmute(self.entry_fn);
-        let target = (self.base_addr + self.insn_offsets[pc]) as *const u8;
+        // Slot 0's code starts the buffer.
+        let start = if pc == 0 { 0 } else { self.insn_offsets[pc] };
+        let target = (self.base_addr + start) as *const u8;
         entry(ctx, target)
     }
 }

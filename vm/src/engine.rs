@@ -388,7 +388,16 @@ impl Engine for JitProgram {
 
     /// Code that never calls the runtime's trampoline runs on input memory
     /// without a region table or run state ([`JitProgram::run_lean`]).
+    #[inline]
     fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        if self.code.has_direct() {
+            let (r1, r2) = if mem.is_empty() {
+                (0, 0)
+            } else {
+                (mem.as_mut_ptr() as u64, mem.len() as u64)
+            };
+            return Ok(self.run_direct(r1, r2));
+        }
         if self.code.calls_exec() {
             memory_run(self, mem)
         } else {
@@ -1029,7 +1038,13 @@ impl<'m> JitRun<'_, 'm> {
         imm: i64,
         regs: &mut [u64; 16],
     ) -> Result<Flow, VmError> {
-        match ld_packet(code, regs[src as usize & 15], imm, self.memory(), &*self.state) {
+        match ld_packet(
+            code,
+            regs[src as usize & 15],
+            imm,
+            self.memory(),
+            &*self.state,
+        ) {
             Ok(Some(v)) => {
                 regs[0] = v;
                 Ok(Flow::Continue)

@@ -74,7 +74,11 @@ fn a_constant_of_one_explored_path_is_not_folded_after_pruning() {
     let trusted = unsafe { JitProgram::trusted(interp.clone()) }.unwrap();
     for (first, want) in [(0u8, 6u8), (1, 7), (200, 7)] {
         assert_eq!(run(&interp, first), (2, want), "interpreter, byte {first}");
-        assert_eq!(run(&verified, first), (2, want), "verified JIT, byte {first}");
+        assert_eq!(
+            run(&verified, first),
+            (2, want),
+            "verified JIT, byte {first}"
+        );
         assert_eq!(run(&trusted, first), (2, want), "trusted JIT, byte {first}");
     }
 }
@@ -89,7 +93,9 @@ fn a_proof_of_other_instructions_is_refused() {
     assert_eq!(other.slots().len(), prog.slots().len());
     assert!(!proof.proves(other.slots()));
     let interp = Interpreter::new(&other, &HelperRegistry::new(), Options::default()).unwrap();
-    let err = JitProgram::verified(interp, &proof).unwrap_err().to_string();
+    let err = JitProgram::verified(interp, &proof)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("proof"), "{err}");
     // Another length.
     let short = assemble_program("r0 = 2\nexit").unwrap();
