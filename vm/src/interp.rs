@@ -1052,7 +1052,7 @@ impl Interpreter {
 
                 // Legacy packet loads: out of bounds ends the program with 0.
                 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
-                    match ld_packet(op.code, regs[s], op.imm, memory, &state) {
+                    match ld_packet(op.code, regs[s], op.imm, memory, state) {
                         Ok(Some(v)) => regs[0] = v,
                         Ok(None) => return Ok(0),
                         Err(what) => return Err(VmError::Unsupported { pc: pc - 1, what }),
