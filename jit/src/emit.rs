@@ -9,7 +9,7 @@
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
-use crate::{err, off, status, Facts, JitCode, JitError, JitInsn, Mode};
+use crate::{err, off, status, Facts, InlineArray, JitCode, JitError, JitInsn, Mode};
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
@@ -116,6 +116,8 @@ struct Emitter<'a> {
     insns: &'a [JitInsn],
     /// The verifier's facts (verified mode; empty otherwise).
     facts: &'a Facts,
+    /// The array maps whose lookups are inline (trusted and verified).
+    arrays: &'a [InlineArray],
     /// Per slot: the destination's value after it when it is the same
     /// constant on every path ([`crate::constprop`]).
     consts: Vec<Option<u64>>,
@@ -148,6 +150,19 @@ pub fn compile(
     mode: Mode,
     budget: u64,
     facts: &Facts,
+) -> Result<JitCode, JitError> {
+    compile_with_arrays(insns, mode, budget, facts, &[])
+}
+
+/// [`compile`], with the program's plain array maps: in trusted and
+/// verified code, a lookup fused with its `r1 = map[...]`
+/// (`OP_LDMAP_LOOKUP` two slots before) in one of them is computed inline.
+pub fn compile_with_arrays(
+    insns: &[JitInsn],
+    mode: Mode,
+    budget: u64,
+    facts: &Facts,
+    arrays: &[InlineArray],
 ) -> Result<JitCode, JitError> {
     let n = insns.len();
     if n >= 1 << 22 {
@@ -185,6 +200,7 @@ pub fn compile(
         a,
         insns,
         facts,
+        arrays,
         consts: crate::constprop::const_results(insns),
         labels,
         stubs: Vec::new(),
@@ -433,6 +449,26 @@ impl Emitter<'_> {
                 }
             }
             OP_CALL_LOCAL => self.call_local(pc, i.off as usize),
+            OP_MAP_LOOKUP if !self.checked && self.inline_array(pc).is_some() => {
+                let m = self.inline_array(pc).unwrap_or(InlineArray {
+                    handle: 0,
+                    base: 0,
+                    stride: 0,
+                    max_entries: 0,
+                });
+                // r0 = key < max_entries ? base + key * stride : 0, the key
+                // the u32 at r2 (rsi).
+                dynasm!(self.a ; .arch x64
+                    ; mov r11d, DWORD [rsi]
+                    ; xor eax, eax
+                    ; cmp r11d, m.max_entries as i32
+                    ; jae >skip
+                    ; imul r11, r11, m.stride as i32
+                    ; mov rax, QWORD m.base as i64
+                    ; add rax, r11
+                    ; skip:
+                );
+            }
             0x95 => {
                 self.charge(pc, None);
                 dynasm!(self.a ; .arch x64 ; ret);
@@ -442,6 +478,19 @@ impl Emitter<'_> {
             // unexpected ones in its error).
             _ => self.exec(pc),
         }
+    }
+
+    /// The array map of the lookup at `pc`, when its `r1 = map[...]` is
+    /// fused with it and the map is one of [`Emitter::arrays`].
+    fn inline_array(&self, pc: usize) -> Option<InlineArray> {
+        let ld = self.insns.get(pc.checked_sub(2)?)?;
+        if ld.code != OP_LDMAP_LOOKUP || ld.dst != 1 {
+            return None;
+        }
+        self.arrays
+            .iter()
+            .find(|m| m.handle == ld.imm as u64 && m.stride <= i32::MAX as u32)
+            .copied()
     }
 
     /// dst = `v`, in the shortest form.

@@ -47,7 +47,7 @@ pub mod constprop;
 pub mod disasm;
 mod emit;
 
-pub use emit::compile;
+pub use emit::{compile, compile_with_arrays};
 /// The verifier's proof the verified mode compiles from.
 pub use ironbpf_verifier::VerifiedProgram;
 
@@ -178,6 +178,22 @@ impl Facts {
     fn branch(&self, pc: usize) -> Option<bool> {
         self.branch_always.get(pc).copied().flatten()
     }
+}
+
+/// A plain array map whose lookups trusted and verified code computes
+/// inline, as the kernel's `array_map_gen_lookup` does: the value of key
+/// `k` is at `base + k * stride` for `k < max_entries`, else the lookup
+/// gives 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InlineArray {
+    /// The map's handle, the value `r1 = map[...]` loads.
+    pub handle: u64,
+    /// The address of entry 0's value.
+    pub base: u64,
+    /// The bytes from one entry's value to the next.
+    pub stride: u32,
+    /// The number of entries.
+    pub max_entries: u32,
 }
 
 /// Why a program could not be compiled.

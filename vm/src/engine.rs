@@ -353,8 +353,10 @@ impl JitProgram {
 
     fn compile_with(interp: Interpreter, mode: Mode, facts: &Facts) -> Result<JitProgram, VmError> {
         let insns = Self::jit_insns(&interp);
-        let code = ironbpf_jit::compile(&insns, mode, interp.options().budget, facts)
-            .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
+        let arrays = inline_arrays(&interp);
+        let code =
+            ironbpf_jit::compile_with_arrays(&insns, mode, interp.options().budget, facts, &arrays)
+                .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
         Ok(JitProgram {
             interp,
             code,
@@ -427,6 +429,50 @@ impl Engine for JitProgram {
         STACK.with(|c| c.set(Some(buf)));
         r
     }
+}
+
+/// The program's plain array maps whose lookups trusted and verified code
+/// may compute inline: entry k's value at base + k * stride, which each
+/// map's own lookups confirm at its first, second and last entries.
+fn inline_arrays(interp: &Interpreter) -> Vec<ironbpf_jit::InlineArray> {
+    let guard = ironbpf_maps::pin();
+    let mut out = Vec::new();
+    for (i, m) in interp.maps.iter().enumerate() {
+        let spec = m.map.spec();
+        if m.via_helper || spec.map_type != ironbpf_maps::BPF_MAP_TYPE_ARRAY || spec.key_size != 4 {
+            continue;
+        }
+        let at = |k: u32| {
+            m.map
+                .lookup_ptr(&k.to_le_bytes(), 0, &guard)
+                .map(|p| p.as_ptr() as u64)
+        };
+        let n = spec.max_entries;
+        let Some(base) = at(0) else { continue };
+        let stride = if n >= 2 {
+            match at(1).and_then(|p| p.checked_sub(base)) {
+                Some(s) => s,
+                None => continue,
+            }
+        } else {
+            0
+        };
+        let last = u64::from(n.saturating_sub(1));
+        if n == 0
+            || stride > u64::from(u32::MAX)
+            || at(n - 1) != Some(base + last * stride)
+            || at(n).is_some()
+        {
+            continue;
+        }
+        out.push(ironbpf_jit::InlineArray {
+            handle: ironbpf_maps::MAP_HANDLE_BASE + i as u64,
+            base,
+            stride: stride as u32,
+            max_entries: n,
+        });
+    }
+    out
 }
 
 /// The runtime's side of one JIT run, behind [`JitCtx::runtime`].
