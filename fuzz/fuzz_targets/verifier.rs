@@ -54,6 +54,6 @@ fuzz_target!(|data: &[u8]| {
         out.log.len()
     );
     if let Ok(p) = &out.result {
-        assert!(p.reached.len() <= insns.len());
+        assert!(p.reached().len() <= insns.len());
     }
 });

@@ -9,7 +9,7 @@
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
-use crate::{err, off, status, Facts, JitCode, JitError, JitInsn, Mode};
+use crate::{err, off, status, Facts, InlineArray, JitCode, JitError, JitInsn, Mode};
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
@@ -56,6 +56,16 @@ enum Stub {
         label: DynamicLabel,
         pc: usize,
         target: usize,
+    },
+    /// A division's cold paths: `big`, the 64-bit `div` (rdx is 0 there)
+    /// and back; `zero`, the division by zero (r11 = 0, or the dividend
+    /// in rax for a remainder) and on to `done`.
+    Div {
+        big: DynamicLabel,
+        back: DynamicLabel,
+        zero: Option<DynamicLabel>,
+        done: DynamicLabel,
+        rem: bool,
     },
     /// An error the code raises: kind, pc (the address is in r11).
     Fail {
@@ -106,13 +116,22 @@ struct Emitter<'a> {
     insns: &'a [JitInsn],
     /// The verifier's facts (verified mode; empty otherwise).
     facts: &'a Facts,
-    verified: bool,
+    /// The array maps whose lookups are inline (trusted and verified).
+    arrays: &'a [InlineArray],
+    /// Per slot: the destination's value after it when it is the same
+    /// constant on every path ([`crate::constprop`]).
+    consts: Vec<Option<u64>>,
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
     budgeted: bool,
+    /// The CPU has BMI2 (shlx/shrx/sarx for shifts by a register).
+    bmi2: bool,
     /// Some instruction calls the instruction trampoline.
     calls_exec: bool,
+    /// Some instruction reads or writes the run's context through r12
+    /// (trusted code: the context test of 4-byte loads, bpf-to-bpf calls).
+    uses_ctx: bool,
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
@@ -131,6 +150,19 @@ pub fn compile(
     mode: Mode,
     budget: u64,
     facts: &Facts,
+) -> Result<JitCode, JitError> {
+    compile_with_arrays(insns, mode, budget, facts, &[])
+}
+
+/// [`compile`], with the program's plain array maps: in trusted and
+/// verified code, a lookup fused with its `r1 = map[...]`
+/// (`OP_LDMAP_LOOKUP` two slots before) in one of them is computed inline.
+pub fn compile_with_arrays(
+    insns: &[JitInsn],
+    mode: Mode,
+    budget: u64,
+    facts: &Facts,
+    arrays: &[InlineArray],
 ) -> Result<JitCode, JitError> {
     let n = insns.len();
     if n >= 1 << 22 {
@@ -168,7 +200,8 @@ pub fn compile(
         a,
         insns,
         facts,
-        verified,
+        arrays,
+        consts: crate::constprop::const_results(insns),
         labels,
         stubs: Vec::new(),
         checked,
@@ -176,7 +209,9 @@ pub fn compile(
         // such code is not charged, which keeps the account's arithmetic
         // far from overflow.
         budgeted: checked && budget < 1 << 62,
+        bmi2: std::is_x86_feature_detected!("bmi2"),
         calls_exec: false,
+        uses_ctx: false,
         r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
         stop_exit,
@@ -205,12 +240,15 @@ pub fn compile(
     let body_end = e.a.offset().0;
     e.emit_stubs();
     let entry = e.emit_runtime();
+    let first = e.labels.first().copied();
+    let direct = (!checked && !e.calls_exec).then(|| e.emit_direct_entry(first));
     let budgeted = e.budgeted;
     let calls_exec = e.calls_exec;
     let buf =
         e.a.finalize()
             .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
     let entry_fn = buf.ptr(entry) as usize;
+    let direct_fn = direct.map(|d| buf.ptr(d) as usize);
     let base_addr = buf.ptr(dynasmrt::AssemblyOffset(0)) as usize;
     Ok(JitCode {
         buf,
@@ -220,6 +258,7 @@ pub fn compile(
         budgeted,
         calls_exec,
         entry_fn,
+        direct_fn,
         base_addr,
     })
 }
@@ -275,11 +314,12 @@ impl Emitter<'_> {
         let s = MAP[i.src as usize % 11];
         let imm = i.imm;
         let imm32 = imm as i32;
-        if self.verified {
-            if let Some(v) = self.facts.constant(pc).filter(|_| pure_alu(i.code)) {
-                self.mov_const(d, v);
-                return;
-            }
+        // A result the same on every path (the JIT's own constant
+        // propagation, sound in every mode; the verifier's path-sensitive
+        // constants are not used: they do not hold after pruning).
+        if let Some(v) = self.consts[pc].filter(|_| pure_alu(i.code)) {
+            self.mov_const(d, v);
+            return;
         }
         match i.code {
             OP_NONE => {}
@@ -409,6 +449,26 @@ impl Emitter<'_> {
                 }
             }
             OP_CALL_LOCAL => self.call_local(pc, i.off as usize),
+            OP_MAP_LOOKUP if !self.checked && self.inline_array(pc).is_some() => {
+                let m = self.inline_array(pc).unwrap_or(InlineArray {
+                    handle: 0,
+                    base: 0,
+                    stride: 0,
+                    max_entries: 0,
+                });
+                // r0 = key < max_entries ? base + key * stride : 0, the key
+                // the u32 at r2 (rsi).
+                dynasm!(self.a ; .arch x64
+                    ; mov r11d, DWORD [rsi]
+                    ; xor eax, eax
+                    ; cmp r11d, m.max_entries as i32
+                    ; jae >skip
+                    ; imul r11, r11, m.stride as i32
+                    ; mov rax, QWORD m.base as i64
+                    ; add rax, r11
+                    ; skip:
+                );
+            }
             0x95 => {
                 self.charge(pc, None);
                 dynasm!(self.a ; .arch x64 ; ret);
@@ -418,6 +478,19 @@ impl Emitter<'_> {
             // unexpected ones in its error).
             _ => self.exec(pc),
         }
+    }
+
+    /// The array map of the lookup at `pc`, when its `r1 = map[...]` is
+    /// fused with it and the map is one of [`Emitter::arrays`].
+    fn inline_array(&self, pc: usize) -> Option<InlineArray> {
+        let ld = self.insns.get(pc.checked_sub(2)?)?;
+        if ld.code != OP_LDMAP_LOOKUP || ld.dst != 1 {
+            return None;
+        }
+        self.arrays
+            .iter()
+            .find(|m| m.handle == ld.imm as u64 && m.stride <= i32::MAX as u32)
+            .copied()
     }
 
     /// dst = `v`, in the shortest form.
@@ -469,6 +542,19 @@ impl Emitter<'_> {
     /// Shifts by a register: x86 takes the count in cl (BPF's r4), and
     /// masks it to 63 or 31 as BPF does.
     fn shift_x(&mut self, kind: u8, w64: bool, d: u8, s: u8) {
+        if self.bmi2 {
+            // shlx/shrx/sarx mask the count as BPF does (63 or 31), take it
+            // from any register and leave the flags alone.
+            match (kind, w64) {
+                (0, true) => dynasm!(self.a ; .arch x64 ; shlx Rq(d), Rq(d), Rq(s)),
+                (1, true) => dynasm!(self.a ; .arch x64 ; shrx Rq(d), Rq(d), Rq(s)),
+                (_, true) => dynasm!(self.a ; .arch x64 ; sarx Rq(d), Rq(d), Rq(s)),
+                (0, false) => dynasm!(self.a ; .arch x64 ; shlx Rd(d), Rd(d), Rd(s)),
+                (1, false) => dynasm!(self.a ; .arch x64 ; shrx Rd(d), Rd(d), Rd(s)),
+                (_, false) => dynasm!(self.a ; .arch x64 ; sarx Rd(d), Rd(d), Rd(s)),
+            }
+            return;
+        }
         // The register shifted: d itself, or r11 when d is rcx.
         let t = if d == RCX { 11 } else { d };
         if s != RCX || d == RCX {
@@ -505,8 +591,13 @@ impl Emitter<'_> {
 
     /// Division and remainder with BPF's rules: by zero the quotient is 0
     /// and the remainder the dividend; signed by -1 wraps (x86's idiv would
-    /// trap on INT_MIN / -1).
+    /// trap on INT_MIN / -1). Unsigned 64-bit division of operands that
+    /// both fit in 32 bits uses the 32-bit `div`, several times faster; the
+    /// 64-bit `div` and the division by zero are out of line.
     fn divmod(&mut self, d: u8, s: Option<u8>, imm: i64, w64: bool, signed: bool, rem: bool) {
+        if !signed {
+            return self.udivmod(d, s, imm, w64, rem);
+        }
         let a = &mut self.a;
         match (s, w64) {
             (Some(s), true) => dynasm!(a ; .arch x64 ; mov r11, Rq(s)),
@@ -520,31 +611,23 @@ impl Emitter<'_> {
         } else {
             dynasm!(a ; .arch x64 ; mov eax, Rd(d) ; test r11d, r11d ; jz >zero);
         }
-        if signed {
-            if w64 {
-                dynasm!(a ; .arch x64 ; cmp r11, -1 ; je >minus1 ; cqo ; idiv r11);
-            } else {
-                dynasm!(a ; .arch x64 ; cmp r11d, -1 ; je >minus1 ; cdq ; idiv r11d);
-            }
-        } else if w64 {
-            dynasm!(a ; .arch x64 ; xor edx, edx ; div r11);
+        if w64 {
+            dynasm!(a ; .arch x64 ; cmp r11, -1 ; je >minus1 ; cqo ; idiv r11);
         } else {
-            dynasm!(a ; .arch x64 ; xor edx, edx ; div r11d);
+            dynasm!(a ; .arch x64 ; cmp r11d, -1 ; je >minus1 ; cdq ; idiv r11d);
         }
         if rem {
             dynasm!(a ; .arch x64 ; mov r11, rdx ; jmp >done);
         } else {
             dynasm!(a ; .arch x64 ; mov r11, rax ; jmp >done);
         }
-        if signed {
-            dynasm!(a ; .arch x64 ; minus1:);
-            match (rem, w64) {
-                (true, _) => dynasm!(a ; .arch x64 ; xor r11d, r11d),
-                (false, true) => dynasm!(a ; .arch x64 ; neg rax ; mov r11, rax),
-                (false, false) => dynasm!(a ; .arch x64 ; neg eax ; mov r11d, eax),
-            }
-            dynasm!(a ; .arch x64 ; jmp >done);
+        dynasm!(a ; .arch x64 ; minus1:);
+        match (rem, w64) {
+            (true, _) => dynasm!(a ; .arch x64 ; xor r11d, r11d),
+            (false, true) => dynasm!(a ; .arch x64 ; neg rax ; mov r11, rax),
+            (false, false) => dynasm!(a ; .arch x64 ; neg eax ; mov r11d, eax),
         }
+        dynasm!(a ; .arch x64 ; jmp >done);
         dynasm!(a ; .arch x64 ; zero:);
         if rem {
             // rax holds the dividend (zero-extended in the 32-bit forms).
@@ -553,6 +636,80 @@ impl Emitter<'_> {
             dynasm!(a ; .arch x64 ; xor r11d, r11d);
         }
         dynasm!(a ; .arch x64 ; done: ; pop rdx ; mov rax, r10 ; mov Rq(d), r11);
+    }
+
+    /// Unsigned division and remainder (see [`Emitter::divmod`]): r11 the
+    /// divisor, rax the dividend, the result in r11, then r0 and r3 (rax,
+    /// rdx) restored and the result moved to dst.
+    fn udivmod(&mut self, d: u8, s: Option<u8>, imm: i64, w64: bool, rem: bool) {
+        // A constant divisor: by zero the result is known; otherwise no
+        // zero test.
+        let k = match (s, w64) {
+            (None, true) => Some(imm as u64),
+            (None, false) => Some(imm as u32 as u64),
+            _ => None,
+        };
+        if k == Some(0) {
+            match (rem, w64) {
+                (true, true) => {}
+                (true, false) => dynasm!(self.a ; .arch x64 ; mov Rd(d), Rd(d)),
+                (false, _) => dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(d)),
+            }
+            return;
+        }
+        let zero = self.a.new_dynamic_label();
+        let big = self.a.new_dynamic_label();
+        let back = self.a.new_dynamic_label();
+        let done = self.a.new_dynamic_label();
+        let a = &mut self.a;
+        match (s, w64) {
+            (Some(s), true) => dynasm!(a ; .arch x64 ; mov r11, Rq(s)),
+            (Some(s), false) => dynasm!(a ; .arch x64 ; mov r11d, Rd(s)),
+            (None, true) => dynasm!(a ; .arch x64 ; mov r11, imm as i32),
+            (None, false) => dynasm!(a ; .arch x64 ; mov r11d, imm as i32),
+        }
+        dynasm!(a ; .arch x64 ; mov r10, rax ; push rdx);
+        if w64 {
+            dynasm!(a ; .arch x64 ; mov rax, Rq(d));
+        } else {
+            dynasm!(a ; .arch x64 ; mov eax, Rd(d));
+        }
+        if k.is_none() {
+            if w64 {
+                dynasm!(a ; .arch x64 ; test r11, r11 ; jz =>zero);
+            } else {
+                dynasm!(a ; .arch x64 ; test r11d, r11d ; jz =>zero);
+            }
+        }
+        if w64 && k.is_none_or(|k| k <= u32::MAX as u64) {
+            // Both below 2^32: the 32-bit div gives the same quotient and
+            // remainder, zero-extended.
+            dynasm!(a ; .arch x64
+                ; mov rdx, rax
+                ; or rdx, r11
+                ; shr rdx, 32
+                ; jnz =>big
+                ; div r11d
+            );
+        } else if w64 {
+            dynasm!(a ; .arch x64 ; xor edx, edx ; div r11);
+        } else {
+            dynasm!(a ; .arch x64 ; xor edx, edx ; div r11d);
+        }
+        dynasm!(a ; .arch x64 ; =>back);
+        if rem {
+            dynasm!(a ; .arch x64 ; mov r11, rdx);
+        } else {
+            dynasm!(a ; .arch x64 ; mov r11, rax);
+        }
+        dynasm!(a ; .arch x64 ; =>done ; pop rdx ; mov rax, r10 ; mov Rq(d), r11);
+        self.stubs.push(Stub::Div {
+            big,
+            back,
+            zero: k.is_none().then_some(zero),
+            done,
+            rem,
+        });
     }
 
     /// Checked mode: r11 = the address; falls through to the access when
@@ -648,6 +805,7 @@ impl Emitter<'_> {
             // Trusted: a 4-byte load (the size of every context pointer
             // field) that may read the context goes to the runtime, which
             // turns its pointer fields into addresses.
+            self.uses_ctx = true;
             let ok = self.a.new_dynamic_label();
             let after = self.a.new_dynamic_label();
             let slow = self.a.new_dynamic_label();
@@ -933,6 +1091,7 @@ impl Emitter<'_> {
     /// A bpf-to-bpf call: r6-r10 saved on the machine stack, a fresh zeroed
     /// 512-byte frame, an x86 call; `exit` is `ret`.
     fn call_local(&mut self, pc: usize, target: usize) {
+        self.uses_ctx = true;
         if self.checked {
             let fail = self.a.new_dynamic_label();
             self.stubs.push(Stub::Fail {
@@ -1062,6 +1221,32 @@ impl Emitter<'_> {
                     let l = self.labels[target];
                     dynasm!(self.a ; .arch x64 ; jmp =>l);
                 }
+                Stub::Div {
+                    big,
+                    back,
+                    zero,
+                    done,
+                    rem,
+                } => {
+                    // rdx = (rax | r11) >> 32 is not 0 here: clear it.
+                    dynasm!(self.a ; .arch x64
+                        ; =>big
+                        ; xor edx, edx
+                        ; div r11
+                        ; jmp =>back
+                    );
+                    if let Some(zero) = zero {
+                        dynasm!(self.a ; .arch x64 ; =>zero);
+                        if rem {
+                            // rax holds the dividend (zero-extended in the
+                            // 32-bit forms).
+                            dynasm!(self.a ; .arch x64 ; mov r11, rax);
+                        } else {
+                            dynasm!(self.a ; .arch x64 ; xor r11d, r11d);
+                        }
+                        dynasm!(self.a ; .arch x64 ; jmp =>done);
+                    }
+                }
                 Stub::Fail { label, kind, pc } => {
                     dynasm!(self.a ; .arch x64
                         ; =>label
@@ -1077,6 +1262,87 @@ impl Emitter<'_> {
         if !self.stubs.is_empty() {
             self.emit_stubs();
         }
+    }
+
+    /// The direct entry of trusted and verified code that never calls the
+    /// runtime: `fn(r1, r2, r10) -> r0` (System V: rdi, rsi and rbp are
+    /// BPF's r1, r2 and r10 already). The code still addresses a
+    /// [`JitCtx`](crate::JitCtx) through r12 (the context test of 4-byte
+    /// loads reads `ctx_len`, bpf-to-bpf calls count their depth and
+    /// frames), so the entry gives it one on the machine stack with no
+    /// context region; nothing else of it is read, as such code calls no
+    /// trampoline and raises no error. r0 and r3-r9 start at 0, as in
+    /// every run.
+    fn emit_direct_entry(&mut self, first: Option<DynamicLabel>) -> dynasmrt::AssemblyOffset {
+        // The BPF registers the program names (and so may read or write).
+        let mut used = 0u16;
+        for i in self.insns {
+            used |= 1 << (i.dst % 11) | 1 << (i.src % 11);
+            if i.code == OP_MOV_ADD64_X {
+                used |= 1 << (i.aux % 11);
+            }
+            if matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) {
+                used |= 1;
+            }
+            if i.code == OP_CALL_LOCAL {
+                // Arguments r1-r5; the callee's frame is below r10.
+                used |= 0x3f | 1 << 10;
+            }
+        }
+        let uses = |r: usize| used & (1 << r) != 0;
+        // Callee-saved x86 registers the code may change: r6-r10's and r12.
+        let mut saved: Vec<u8> = [(6, 3u8), (7, 13), (8, 14), (9, 15), (10, 5)]
+            .into_iter()
+            .filter(|&(r, _)| uses(r))
+            .map(|(_, x)| x)
+            .collect();
+        if self.uses_ctx {
+            saved.push(12);
+        }
+        // rsp is 8 past a 16-byte boundary at entry: with the pushes and
+        // the context frame, aligned again at the call.
+        let ctx_frame: i32 = if self.uses_ctx { 368 } else { 0 };
+        let pad: i32 = if (saved.len() as i32 * 8 + ctx_frame) % 16 == 0 {
+            8
+        } else {
+            0
+        };
+        let a = &mut self.a;
+        let entry = a.offset();
+        for &x in &saved {
+            dynasm!(a ; .arch x64 ; push Rq(x));
+        }
+        if ctx_frame + pad != 0 {
+            dynasm!(a ; .arch x64 ; sub rsp, ctx_frame + pad);
+        }
+        if self.uses_ctx {
+            dynasm!(a ; .arch x64
+                ; mov r12, rsp
+                ; mov QWORD [r12 + off::CTX_LO], 0
+                ; mov QWORD [r12 + off::CTX_LEN], 0
+                ; mov QWORD [r12 + off::DEPTH], 0
+            );
+        }
+        if uses(10) {
+            dynasm!(a ; .arch x64 ; mov rbp, rdx);
+        }
+        for r in [0usize, 3, 4, 5, 6, 7, 8, 9] {
+            if uses(r) {
+                let x = MAP[r];
+                dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
+            }
+        }
+        if let Some(l) = first {
+            dynasm!(a ; .arch x64 ; call =>l);
+        }
+        if ctx_frame + pad != 0 {
+            dynasm!(a ; .arch x64 ; add rsp, ctx_frame + pad);
+        }
+        for &x in saved.iter().rev() {
+            dynasm!(a ; .arch x64 ; pop Rq(x));
+        }
+        dynasm!(a ; .arch x64 ; ret);
+        entry
     }
 
     /// The trampolines and the entry; returns the entry's offset.

@@ -22,9 +22,11 @@
 //! emits no checks: only programs proven safe may run in it. **Verified**
 //! is trusted code shaped by a verifier's proof ([`Facts`], from
 //! `ironbpf_verifier::VerifiedProgram`): instructions no path reaches are
-//! not compiled, branches the verifier found always or never taken become
-//! a jump or nothing, and ALU results that are the same constant on every
-//! path are loaded as that constant. One test stays in trusted and
+//! not compiled, and branches the verifier found always or never taken
+//! become a jump or nothing. In every mode, ALU results that are the same
+//! constant on every path are loaded as that constant: the JIT's own
+//! constant propagation ([`constprop`], a meet over all paths, sound
+//! without a proof) finds them. One test stays in trusted and
 //! verified code: a 4-byte load not based on r10 that falls in the context
 //! region goes to the runtime, because the context's pointer fields
 //! (`data`, `data_end`) must read as the addresses they stand for (the
@@ -41,10 +43,11 @@
 //! read-execute (never both), by dynasmrt's `ExecutableBuffer`, which also
 //! unmaps it on drop.
 
+pub mod constprop;
 pub mod disasm;
 mod emit;
 
-pub use emit::compile;
+pub use emit::{compile, compile_with_arrays};
 /// The verifier's proof the verified mode compiles from.
 pub use ironbpf_verifier::VerifiedProgram;
 
@@ -119,20 +122,18 @@ impl std::fmt::Display for Mode {
 }
 
 /// What a verifier proved about each instruction slot, for the verified
-/// mode. Empty vectors (as in [`Facts::none`]) prove nothing: every slot is
-/// then compiled as in trusted mode.
+/// mode. Only [`Facts::from_verified`] makes facts that prove something;
+/// [`Facts::none`] proves nothing (every slot is then compiled as in
+/// trusted mode).
 #[derive(Clone, Debug, Default)]
 pub struct Facts {
     /// Per slot: some path reaches it (unreached slots are not compiled).
-    pub reached: Vec<bool>,
+    reached: Vec<bool>,
     /// Per slot: the memory access is proven in bounds.
-    pub access_in_bounds: Vec<bool>,
-    /// Per slot: the destination register after the instruction, when it is
-    /// the same constant on every path.
-    pub const_result: Vec<Option<u64>>,
+    access_in_bounds: Vec<bool>,
     /// Per slot, for a conditional jump: always (`Some(true)`) or never
     /// (`Some(false)`) taken.
-    pub branch_always: Vec<Option<bool>>,
+    branch_always: Vec<Option<bool>>,
 }
 
 impl Facts {
@@ -142,13 +143,15 @@ impl Facts {
     }
 
     /// The facts of a verification: what `ironbpf_verifier` proved about
-    /// each slot of the program it accepted.
+    /// each slot of the program it accepted. The verifier's constants are
+    /// not taken: they are path-sensitive and do not hold after pruning;
+    /// the JIT folds the constants of its own propagation
+    /// ([`constprop`]) instead.
     pub fn from_verified(v: &ironbpf_verifier::VerifiedProgram) -> Facts {
         Facts {
-            reached: v.reached.clone(),
-            access_in_bounds: v.safe_access.clone(),
-            const_result: v.const_result.clone(),
-            branch_always: v.branch_always.clone(),
+            reached: v.reached().to_vec(),
+            access_in_bounds: v.safe_access().to_vec(),
+            branch_always: v.branch_always().to_vec(),
         }
     }
 
@@ -162,6 +165,12 @@ impl Facts {
         self.reached.is_empty()
     }
 
+    /// Per slot: whether the memory access is proven in bounds (false
+    /// where nothing is known).
+    pub fn access_in_bounds(&self, pc: usize) -> bool {
+        self.access_in_bounds.get(pc).copied().unwrap_or(false)
+    }
+
     fn reached(&self, pc: usize) -> bool {
         self.reached.get(pc).copied().unwrap_or(true)
     }
@@ -169,10 +178,22 @@ impl Facts {
     fn branch(&self, pc: usize) -> Option<bool> {
         self.branch_always.get(pc).copied().flatten()
     }
+}
 
-    fn constant(&self, pc: usize) -> Option<u64> {
-        self.const_result.get(pc).copied().flatten()
-    }
+/// A plain array map whose lookups trusted and verified code computes
+/// inline, as the kernel's `array_map_gen_lookup` does: the value of key
+/// `k` is at `base + k * stride` for `k < max_entries`, else the lookup
+/// gives 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InlineArray {
+    /// The map's handle, the value `r1 = map[...]` loads.
+    pub handle: u64,
+    /// The address of entry 0's value.
+    pub base: u64,
+    /// The bytes from one entry's value to the next.
+    pub stride: u32,
+    /// The number of entries.
+    pub max_entries: u32,
 }
 
 /// Why a program could not be compiled.
@@ -304,14 +325,21 @@ pub struct JitCtx {
 impl JitCtx {
     /// Sets the hot region: its start, its length for loads and for stores
     /// (0: read-only), and the per-size counts the inline test reads.
+    #[inline]
     pub fn set_hot(&mut self, lo: u64, len_load: u64, len_store: u64) {
         self.hot_lo = lo;
         self.hot_len_load = len_load;
         self.hot_len_store = len_store;
-        for (k, size) in [1u64, 2, 4, 8].into_iter().enumerate() {
-            self.hot_cnt_load[k] = (len_load + 1).saturating_sub(size);
-            self.hot_cnt_store[k] = (len_store + 1).saturating_sub(size);
-        }
+        let cnt = |len: u64| {
+            [
+                len,
+                len.saturating_sub(1),
+                len.saturating_sub(3),
+                len.saturating_sub(7),
+            ]
+        };
+        self.hot_cnt_load = cnt(len_load);
+        self.hot_cnt_store = cnt(len_store);
     }
 }
 
@@ -354,6 +382,9 @@ pub struct JitCode {
     /// The entry trampoline's address and the code's base address, taken
     /// once so that a run does not look them up.
     entry_fn: usize,
+    /// The direct entry (trusted and verified code that calls no
+    /// trampoline), see [`JitCode::call_direct`].
+    direct_fn: Option<usize>,
     base_addr: usize,
 }
 
@@ -435,8 +466,40 @@ impl JitCode {
     pub unsafe fn enter(&self, ctx: *mut JitCtx, pc: usize) -> u64 {
         let entry: unsafe extern "sysv64" fn(*mut JitCtx, *const u8) -> u64 =
             std::mem::transmute(self.entry_fn);
-        let target = (self.base_addr + self.insn_offsets[pc]) as *const u8;
+        // Slot 0's code starts the buffer.
+        let start = if pc == 0 { 0 } else { self.insn_offsets[pc] };
+        let target = (self.base_addr + start) as *const u8;
         entry(ctx, target)
+    }
+}
+
+impl JitCode {
+    /// Whether [`JitCode::call_direct`] is available: trusted or verified
+    /// code that never calls the runtime.
+    pub fn has_direct(&self) -> bool {
+        self.direct_fn.is_some()
+    }
+
+    /// Runs the program from slot 0 with r1 = `r1`, r2 = `r2`, r10 =
+    /// `r10` and every other register 0, straight from Rust into the code:
+    /// no [`JitCtx`] is built (the entry makes the little the code reads
+    /// on the machine stack). Returns r0, or `None` when the code has no
+    /// direct entry ([`JitCode::has_direct`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitCode::enter`] in trusted mode: the program must touch
+    /// only live memory (`r10` the top of a zeroed frame of a stack at
+    /// least as deep as the program nests, 8 frames of 512 bytes, or 0 for
+    /// a program that uses no stack) and must terminate.
+    #[inline]
+    pub unsafe fn call_direct(&self, r1: u64, r2: u64, r10: u64) -> Option<u64> {
+        let f = self.direct_fn?;
+        // SAFETY: `f` is the address of the direct entry this code was
+        // compiled with, a System V function of three integers returning
+        // one, mapped executable for as long as `self` lives.
+        let direct: unsafe extern "sysv64" fn(u64, u64, u64) -> u64 = std::mem::transmute(f);
+        Some(direct(r1, r2, r10))
     }
 }
 

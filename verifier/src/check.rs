@@ -1255,6 +1255,7 @@ impl<'a> Env<'a> {
                 .collect(),
             stack_depths: self.stack_depth.clone(),
             subprog_starts: self.cfg.subprogs.clone(),
+            digest: VerifiedProgram::digest_of(self.insns),
         };
         (stats, prog)
     }

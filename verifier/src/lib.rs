@@ -230,26 +230,102 @@ pub struct Stats {
 }
 
 /// What the verifier proved, per instruction, for engines that want to use
-/// it (a JIT can drop bounds checks on proven accesses, fold constants and
-/// skip dead branches).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// it (a JIT can drop bounds checks on proven accesses and skip dead
+/// branches).
+///
+/// Only the verifier makes one (its fields are private, there is no
+/// `Default`): holding a `VerifiedProgram` is holding the verifier's word
+/// that the program it was made for is safe. [`VerifiedProgram::proves`]
+/// tells whether it was made for given instructions.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifiedProgram {
     /// Per instruction slot: whether any explored path reached it.
-    pub reached: Vec<bool>,
+    reached: Vec<bool>,
     /// Per slot: for a load/store, the access was proven in bounds on every
     /// path that reached it.
-    pub safe_access: Vec<bool>,
+    safe_access: Vec<bool>,
     /// Per slot: the destination register's value after the instruction when
-    /// it was the same constant on every path.
-    pub const_result: Vec<Option<u64>>,
+    /// it was the same constant on every path explored.
+    const_result: Vec<Option<u64>>,
     /// Per slot: for a conditional jump, `Some(true)` when it was always
     /// taken, `Some(false)` when never, `None` when both or unreached.
-    pub branch_always: Vec<Option<bool>>,
+    branch_always: Vec<Option<bool>>,
     /// Stack depth of each subprogram, in bytes (rounded up to 8 as the
     /// kernel reports it).
-    pub stack_depths: Vec<u32>,
+    stack_depths: Vec<u32>,
     /// The start instruction of each subprogram (`func#N @off`).
-    pub subprog_starts: Vec<usize>,
+    subprog_starts: Vec<usize>,
+    /// [`VerifiedProgram::digest_of`] the instructions verified.
+    digest: u64,
+}
+
+impl VerifiedProgram {
+    /// Per instruction slot: whether any explored path reached it.
+    pub fn reached(&self) -> &[bool] {
+        &self.reached
+    }
+
+    /// Per slot: for a load or store, whether the access was proven in
+    /// bounds on every path that reached it.
+    pub fn safe_access(&self) -> &[bool] {
+        &self.safe_access
+    }
+
+    /// Per slot: the destination register's value after the instruction
+    /// when it was the same constant on every path explored. After state
+    /// pruning only input-free constants (`mov dst, imm`, a plain
+    /// `ld_imm64`) are kept: a pruned path matched an explored state on
+    /// precise registers only. Engines that fold constants should compute
+    /// their own (the JIT does).
+    pub fn const_result(&self) -> &[Option<u64>] {
+        &self.const_result
+    }
+
+    /// Per slot, for a conditional jump: `Some(true)` always taken,
+    /// `Some(false)` never, `None` both or unreached.
+    pub fn branch_always(&self) -> &[Option<bool>] {
+        &self.branch_always
+    }
+
+    /// The stack depth of each subprogram, in bytes (rounded up to 8 as the
+    /// kernel reports it).
+    pub fn stack_depths(&self) -> &[u32] {
+        &self.stack_depths
+    }
+
+    /// The start instruction of each subprogram (`func#N @off`).
+    pub fn subprog_starts(&self) -> &[usize] {
+        &self.subprog_starts
+    }
+
+    /// How many instruction slots the proof covers.
+    pub fn len(&self) -> usize {
+        self.reached.len()
+    }
+
+    /// Whether the proof covers no slot (never, for an accepted program).
+    pub fn is_empty(&self) -> bool {
+        self.reached.is_empty()
+    }
+
+    /// Whether this is the proof of `insns`: the same number of slots and
+    /// the same bytes (by a 64-bit FNV-1a digest, which tells apart two
+    /// programs given by mistake, not an adversary's collision).
+    pub fn proves(&self, insns: &[RawInsn]) -> bool {
+        insns.len() == self.len() && Self::digest_of(insns) == self.digest
+    }
+
+    /// The digest [`VerifiedProgram::proves`] compares: FNV-1a over the
+    /// slots' bytes.
+    pub(crate) fn digest_of(insns: &[RawInsn]) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for i in insns {
+            for b in i.to_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
 }
 
 /// The verdict, the log and the statistics of one verification.

@@ -21,12 +21,12 @@ fn run(asm: &str, level: u32, privileged: bool) -> VerifyOutcome {
 fn facts_name_dead_branches_constants_and_unreached_code() {
     let out = run("r1 = 5\nif r1 > 3 goto +1\nr0 = 1\nr0 = 2\nexit", 0, true);
     let p = out.result.expect("accepted");
-    assert_eq!(p.branch_always[1], Some(true), "5 > 3 always jumps");
-    assert!(!p.reached[2], "the fall-through is dead");
-    assert!(p.reached[3] && p.reached[4]);
-    assert_eq!(p.const_result[0], Some(5));
-    assert_eq!(p.const_result[3], Some(2));
-    assert_eq!(p.subprog_starts, vec![0]);
+    assert_eq!(p.branch_always()[1], Some(true), "5 > 3 always jumps");
+    assert!(!p.reached()[2], "the fall-through is dead");
+    assert!(p.reached()[3] && p.reached()[4]);
+    assert_eq!(p.const_result()[0], Some(5));
+    assert_eq!(p.const_result()[3], Some(2));
+    assert_eq!(p.subprog_starts(), vec![0]);
 }
 
 #[test]
@@ -37,9 +37,9 @@ fn a_value_that_differs_between_paths_is_not_constant() {
         true,
     );
     let p = out.result.expect("accepted");
-    assert_eq!(p.branch_always[2], None, "both edges are possible");
-    assert_eq!(p.const_result[4], None, "r3 is 1 or 2");
-    assert_eq!(p.const_result[5], Some(0));
+    assert_eq!(p.branch_always()[2], None, "both edges are possible");
+    assert_eq!(p.const_result()[4], None, "r3 is 1 or 2");
+    assert_eq!(p.const_result()[5], Some(0));
 }
 
 #[test]
@@ -50,8 +50,8 @@ fn stack_depth_is_reported_per_subprogram() {
         true,
     );
     let p = out.result.expect("accepted");
-    assert_eq!(p.stack_depths, vec![24, 8]);
-    assert_eq!(p.subprog_starts, vec![0, 4]);
+    assert_eq!(p.stack_depths(), vec![24, 8]);
+    assert_eq!(p.subprog_starts(), vec![0, 4]);
     assert!(out.log.contains("stack depth 24+8\n"), "{}", out.log);
     assert!(out.log.contains("verification time "), "{}", out.log);
 }

@@ -25,8 +25,8 @@
 
 use crate::error::VmError;
 use crate::interp::{
-    atomic, fresh_box, helper_failed, CtxView, Interpreter, Options, RunMemory, StackView,
-    ETH_HLEN, SKF_LL_OFF, SKF_NET_OFF, STACK, STACK_BYTES,
+    atomic, fresh_box, helper_failed, ld_packet, CtxView, Interpreter, Options, RunMemory,
+    StackView, STACK, STACK_BYTES,
 };
 use crate::progtype::ProgType;
 use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState};
@@ -313,13 +313,20 @@ impl JitProgram {
     ///
     /// `proof` must be what `ironbpf_verifier::verify` returned for this
     /// very program (the same instructions, program type and maps): it is
-    /// the verifier's word that every run is safe. Facts for a program of
-    /// another length are refused; a `VerifiedProgram` built by hand, or
-    /// taken from another program, is a forged proof.
+    /// the verifier's word that every run is safe. Only the verifier makes
+    /// a `VerifiedProgram`, and a proof of other instructions (another
+    /// length or other bytes) is refused.
     pub fn verified(
         interp: Interpreter,
         proof: &ironbpf_jit::VerifiedProgram,
     ) -> Result<JitProgram, VmError> {
+        if !proof.proves(&interp.slots) {
+            return Err(VmError::Setup(format!(
+                "the verifier's proof covers {} slots of other instructions; the program has {} slots: verify this very program and pass its proof",
+                proof.len(),
+                interp.slots.len()
+            )));
+        }
         Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof))
     }
 
@@ -346,8 +353,10 @@ impl JitProgram {
 
     fn compile_with(interp: Interpreter, mode: Mode, facts: &Facts) -> Result<JitProgram, VmError> {
         let insns = Self::jit_insns(&interp);
-        let code = ironbpf_jit::compile(&insns, mode, interp.options().budget, facts)
-            .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
+        let arrays = inline_arrays(&interp);
+        let code =
+            ironbpf_jit::compile_with_arrays(&insns, mode, interp.options().budget, facts, &arrays)
+                .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
         Ok(JitProgram {
             interp,
             code,
@@ -381,7 +390,16 @@ impl Engine for JitProgram {
 
     /// Code that never calls the runtime's trampoline runs on input memory
     /// without a region table or run state ([`JitProgram::run_lean`]).
+    #[inline]
     fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        if self.code.has_direct() {
+            let (r1, r2) = if mem.is_empty() {
+                (0, 0)
+            } else {
+                (mem.as_mut_ptr() as u64, mem.len() as u64)
+            };
+            return Ok(self.run_direct(r1, r2));
+        }
         if self.code.calls_exec() {
             memory_run(self, mem)
         } else {
@@ -411,6 +429,50 @@ impl Engine for JitProgram {
         STACK.with(|c| c.set(Some(buf)));
         r
     }
+}
+
+/// The program's plain array maps whose lookups trusted and verified code
+/// may compute inline: entry k's value at base + k * stride, which each
+/// map's own lookups confirm at its first, second and last entries.
+fn inline_arrays(interp: &Interpreter) -> Vec<ironbpf_jit::InlineArray> {
+    let guard = ironbpf_maps::pin();
+    let mut out = Vec::new();
+    for (i, m) in interp.maps.iter().enumerate() {
+        let spec = m.map.spec();
+        if m.via_helper || spec.map_type != ironbpf_maps::BPF_MAP_TYPE_ARRAY || spec.key_size != 4 {
+            continue;
+        }
+        let at = |k: u32| {
+            m.map
+                .lookup_ptr(&k.to_le_bytes(), 0, &guard)
+                .map(|p| p.as_ptr() as u64)
+        };
+        let n = spec.max_entries;
+        let Some(base) = at(0) else { continue };
+        let stride = if n >= 2 {
+            match at(1).and_then(|p| p.checked_sub(base)) {
+                Some(s) => s,
+                None => continue,
+            }
+        } else {
+            0
+        };
+        let last = u64::from(n.saturating_sub(1));
+        if n == 0
+            || stride > u64::from(u32::MAX)
+            || at(n - 1) != Some(base + last * stride)
+            || at(n).is_some()
+        {
+            continue;
+        }
+        out.push(ironbpf_jit::InlineArray {
+            handle: ironbpf_maps::MAP_HANDLE_BASE + i as u64,
+            base,
+            stride: stride as u32,
+            max_entries: n,
+        });
+    }
+    out
 }
 
 /// The runtime's side of one JIT run, behind [`JitCtx::runtime`].
@@ -571,6 +633,28 @@ impl JitProgram {
         Err(jit_error(&ctx, run.error.take()))
     }
 
+    /// Trusted or verified code that never calls the runtime, on input
+    /// memory: a direct call into the code (the stack, if the program uses
+    /// one, zeroed as for every run).
+    #[inline]
+    fn run_direct(&self, r1: u64, r2: u64) -> u64 {
+        if !self.interp.uses_stack {
+            // SAFETY: the code has a direct entry (trusted or verified code,
+            // compiled only through the unsafe `JitProgram::trusted` or from
+            // the verifier's proof, that calls no trampoline); the program
+            // uses no stack, and r1, r2 are the caller's live memory.
+            return unsafe { self.code.call_direct(r1, r2, 0) }.unwrap_or(0);
+        }
+        let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+        let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        // SAFETY: as above, with r10 the top of the thread's 8-frame stack
+        // buffer, its first frame zeroed.
+        let r0 = unsafe { self.code.call_direct(r1, r2, top) }.unwrap_or(0);
+        STACK.with(|c| c.set(Some(b)));
+        r0
+    }
+
     /// A run on input memory of code that never calls the instruction
     /// trampoline: no region table, run state or runtime is built; only the
     /// slow memory path (a checked access outside the stack and the memory)
@@ -581,6 +665,9 @@ impl JitProgram {
         } else {
             (mem.as_mut_ptr() as u64, mem.len() as u64)
         };
+        if self.code.has_direct() {
+            return Ok(self.run_direct(r1, r2));
+        }
         let mut lean = LeanRun {
             prog: self,
             error: None,
@@ -988,7 +1075,7 @@ impl<'m> JitRun<'_, 'm> {
         Ok(Flow::Continue)
     }
 
-    /// `ld_abs`/`ld_ind`, as the interpreter runs them.
+    /// `ld_abs`/`ld_ind`, with the interpreter's code.
     fn ld_packet(
         &self,
         pc: usize,
@@ -997,54 +1084,20 @@ impl<'m> JitRun<'_, 'm> {
         imm: i64,
         regs: &mut [u64; 16],
     ) -> Result<Flow, VmError> {
-        let memory = self.memory();
-        let size: u64 = match code & 0x18 {
-            0x00 => 4,
-            0x08 => 2,
-            _ => 1,
-        };
-        let base = if code & 0xe0 == 0x40 {
-            regs[src as usize & 15] as u32
-        } else {
-            0
-        };
-        let k = base.wrapping_add(imm as u32) as i32 as i64;
-        let Some(pkt) = memory
-            .regions
-            .regions()
-            .iter()
-            .find(|r| r.kind == RegionKind::Packet)
-        else {
-            return Err(VmError::Unsupported {
-                pc,
-                what: "ld_abs/ld_ind without a packet".to_string(),
-            });
-        };
-        let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
-        let net = if l2 { ETH_HLEN } else { 0 };
-        let off = if k >= 0 {
-            k
-        } else if k >= SKF_NET_OFF {
-            net + (k - SKF_NET_OFF)
-        } else if k >= SKF_LL_OFF {
-            net - ETH_HLEN + (k - SKF_LL_OFF)
-        } else {
-            -1
-        };
-        if off < 0 || off as u64 + size > pkt.len {
-            return Ok(Flow::Stop(0));
-        }
-        let a = pkt.start + off as u64;
-        // SAFETY: [a, a + size) lies inside the packet region, live for the
-        // run.
-        regs[0] = unsafe {
-            match size {
-                4 => u32::from_be(std::ptr::read_unaligned(a as *const u32)) as u64,
-                2 => u16::from_be(std::ptr::read_unaligned(a as *const u16)) as u64,
-                _ => std::ptr::read(a as *const u8) as u64,
+        match ld_packet(
+            code,
+            regs[src as usize & 15],
+            imm,
+            self.memory(),
+            &*self.state,
+        ) {
+            Ok(Some(v)) => {
+                regs[0] = v;
+                Ok(Flow::Continue)
             }
-        };
-        Ok(Flow::Continue)
+            Ok(None) => Ok(Flow::Stop(0)),
+            Err(what) => Err(VmError::Unsupported { pc, what }),
+        }
     }
 }
 

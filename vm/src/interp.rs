@@ -18,7 +18,7 @@ use ironbpf_isa::abi::{
     Access, AccessFault, MemoryRegion, RegionKind, RegionResolver, RegionTable,
 };
 use ironbpf_isa::opcode::*;
-use ironbpf_isa::{AtomicOp, CallTarget, Insn, LdImm64Src, Program, Reg};
+use ironbpf_isa::{AtomicOp, CallTarget, Insn, LdImm64Src, Program, RawInsn, Reg};
 use ironbpf_maps::{Map, MapSet};
 use std::sync::Arc;
 
@@ -150,6 +150,9 @@ pub struct Interpreter {
     /// For each slot, whether a subprogram starts there (callbacks may
     /// only enter at one).
     pub(crate) subprog_start: Vec<bool>,
+    /// The program's instruction slots as given (what a verifier's proof
+    /// must be of, see `JitProgram::verified`).
+    pub(crate) slots: Vec<RawInsn>,
 }
 
 /// The memory a run may touch beyond its stack.
@@ -493,6 +496,7 @@ impl Interpreter {
         }
         fuse(prog, &mut ops);
         Ok(Interpreter {
+            slots: prog.slots().to_vec(),
             ops,
             insns,
             helpers: table,
@@ -1048,92 +1052,11 @@ impl Interpreter {
 
                 // Legacy packet loads: out of bounds ends the program with 0.
                 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50 => {
-                    let size: u64 = match op.code & 0x18 {
-                        BPF_W => 4,
-                        BPF_H => 2,
-                        _ => 1,
-                    };
-                    // The offset is a 32-bit int, as the kernel's
-                    // bpf_skb_load_helper_* take it.
-                    let base = if op.code & 0xe0 == BPF_IND {
-                        regs[s] as u32
-                    } else {
-                        0
-                    };
-                    let k = base.wrapping_add(imm as u32) as i32 as i64;
-                    let Some(pkt) = memory
-                        .regions
-                        .regions()
-                        .iter()
-                        .find(|r| r.kind == ironbpf_isa::abi::RegionKind::Packet)
-                    else {
-                        return Err(VmError::Unsupported {
-                            pc: pc - 1,
-                            what: "ld_abs/ld_ind without a packet".to_string(),
-                        });
-                    };
-                    // Non-negative offsets count from skb->data (the packet
-                    // region's start). Negative ones are classic BPF's
-                    // SKF_NET_OFF + k (from the network header) and
-                    // SKF_LL_OFF + k (from the MAC header, ETH_HLEN before
-                    // it); anything below SKF_LL_OFF fails.
-                    // With an skb's headers known, the kernel's rule
-                    // (bpf_internal_load_pointer_neg_helper): the MAC or
-                    // network header plus k, anywhere from the buffer's
-                    // head to the packet's end, so a socket filter, whose
-                    // data starts after the MAC header, still reads it.
-                    let headers = state
-                        .packet
-                        .filter(|p| p.kind == ironbpf_helpers::PacketKind::Skb);
-                    let a = match headers.and_then(|p| Some((p, p.mac_header?, p.network_header?)))
-                    {
-                        Some((p, mac, net)) if k < 0 => {
-                            let from = if k >= SKF_NET_OFF {
-                                Some(net.wrapping_add((k - SKF_NET_OFF) as u64))
-                            } else if k >= SKF_LL_OFF {
-                                Some(mac.wrapping_add((k - SKF_LL_OFF) as u64))
-                            } else {
-                                None
-                            };
-                            match from {
-                                Some(a)
-                                    if a >= p.hard_start
-                                        && a.saturating_add(size) <= p.data_end =>
-                                {
-                                    a
-                                }
-                                _ => return Ok(0),
-                            }
-                        }
-                        _ => {
-                            let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
-                            let net = if l2 { ETH_HLEN } else { 0 };
-                            let off = if k >= 0 {
-                                k
-                            } else if k >= SKF_NET_OFF {
-                                net + (k - SKF_NET_OFF)
-                            } else if k >= SKF_LL_OFF {
-                                net - ETH_HLEN + (k - SKF_LL_OFF)
-                            } else {
-                                -1
-                            };
-                            if off < 0 || off as u64 + size > pkt.len {
-                                return Ok(0);
-                            }
-                            pkt.start + off as u64
-                        }
-                    };
-                    // SAFETY: [a, a + size) lies inside the packet region,
-                    // or (negative offsets of an skb) between the buffer's
-                    // head and the packet's end, which the run's Packet
-                    // describes as one live buffer.
-                    regs[0] = unsafe {
-                        match size {
-                            4 => u32::from_be(std::ptr::read_unaligned(a as *const u32)) as u64,
-                            2 => u16::from_be(std::ptr::read_unaligned(a as *const u16)) as u64,
-                            _ => std::ptr::read(a as *const u8) as u64,
-                        }
-                    };
+                    match ld_packet(op.code, regs[s], op.imm, memory, state) {
+                        Ok(Some(v)) => regs[0] = v,
+                        Ok(None) => return Ok(0),
+                        Err(what) => return Err(VmError::Unsupported { pc: pc - 1, what }),
+                    }
                 }
 
                 // Jumps.
@@ -1511,6 +1434,91 @@ fn fuse(prog: &Program, ops: &mut [Op]) {
             _ => i += 1,
         }
     }
+}
+
+/// `ld_abs`/`ld_ind` (`code`, with `x` the source register's value and
+/// `imm`), for both engines: the loaded value, `None` when the load is out
+/// of bounds (the program then ends with r0 = 0, as the kernel's
+/// bpf_skb_load_helper_* make it), or why it cannot run.
+pub(crate) fn ld_packet(
+    code: u8,
+    x: u64,
+    imm: i64,
+    memory: &RunMemory<'_>,
+    state: &RunState,
+) -> Result<Option<u64>, String> {
+    let size: u64 = match code & 0x18 {
+        BPF_W => 4,
+        BPF_H => 2,
+        _ => 1,
+    };
+    // The offset is a 32-bit int, as the kernel's bpf_skb_load_helper_*
+    // take it.
+    let base = if code & 0xe0 == BPF_IND { x as u32 } else { 0 };
+    let k = base.wrapping_add(imm as u32) as i32 as i64;
+    let Some(pkt) = memory
+        .regions
+        .regions()
+        .iter()
+        .find(|r| r.kind == ironbpf_isa::abi::RegionKind::Packet)
+    else {
+        return Err("ld_abs/ld_ind without a packet".to_string());
+    };
+    // Non-negative offsets count from skb->data (the packet region's
+    // start). Negative ones are classic BPF's SKF_NET_OFF + k (from the
+    // network header) and SKF_LL_OFF + k (from the MAC header); anything
+    // below SKF_LL_OFF fails, and so does SKF_AD_OFF (-0x1000) + k, which
+    // counts from the network header too and lands far past the packet.
+    // With an skb's headers known, the kernel's rule
+    // (bpf_internal_load_pointer_neg_helper): the MAC or network header
+    // plus k, anywhere from the buffer's head to the packet's end, so a
+    // socket filter, whose data starts after the MAC header, still reads
+    // it.
+    let headers = state
+        .packet
+        .filter(|p| p.kind == ironbpf_helpers::PacketKind::Skb);
+    let a = match headers.and_then(|p| Some((p, p.mac_header?, p.network_header?))) {
+        Some((p, mac, net)) if k < 0 => {
+            let from = if k >= SKF_NET_OFF {
+                Some(net.wrapping_add((k - SKF_NET_OFF) as u64))
+            } else if k >= SKF_LL_OFF {
+                Some(mac.wrapping_add((k - SKF_LL_OFF) as u64))
+            } else {
+                None
+            };
+            match from {
+                Some(a) if a >= p.hard_start && a.saturating_add(size) <= p.data_end => a,
+                _ => return Ok(None),
+            }
+        }
+        _ => {
+            let l2 = memory.ctx.is_some_and(|c| c.prog_type.skb_at_l2);
+            let net = if l2 { ETH_HLEN } else { 0 };
+            let off = if k >= 0 {
+                k
+            } else if k >= SKF_NET_OFF {
+                net + (k - SKF_NET_OFF)
+            } else if k >= SKF_LL_OFF {
+                net - ETH_HLEN + (k - SKF_LL_OFF)
+            } else {
+                -1
+            };
+            if off < 0 || off as u64 + size > pkt.len {
+                return Ok(None);
+            }
+            pkt.start + off as u64
+        }
+    };
+    // SAFETY: [a, a + size) lies inside the packet region, or (negative
+    // offsets of an skb) between the buffer's head and the packet's end,
+    // which the run's Packet describes as one live buffer.
+    Ok(Some(unsafe {
+        match size {
+            4 => u32::from_be(std::ptr::read_unaligned(a as *const u32)) as u64,
+            2 => u16::from_be(std::ptr::read_unaligned(a as *const u16)) as u64,
+            _ => std::ptr::read(a as *const u8) as u64,
+        }
+    }))
 }
 
 fn sdiv64(a: u64, b: u64) -> u64 {
