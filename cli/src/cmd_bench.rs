@@ -337,6 +337,25 @@ fn best_peer(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static
         .min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// The best runner present on a program, for the "vs best" column: the
+/// fastest timed runner that is not ironbpf's own, native code included (it
+/// is the best when it is the fastest).
+fn best_runner(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static str, f64)> {
+    rows.iter()
+        .filter(|r| r.suite == suite && r.program == program)
+        .filter(|r| !r.runner.starts_with("ironbpf"))
+        .filter_map(|r| match &r.outcome {
+            Outcome::Timed(m) => Some((r.runner, m.median_ns)),
+            _ => None,
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// A reason on one table row: its first line, at most `max` characters.
+fn one_line(why: &str, max: usize) -> String {
+    shorten(why.lines().next().unwrap_or("").trim(), max)
+}
+
 fn timed(rows: &[RunRecord], suite: &str, program: &str, runner: &str) -> Option<f64> {
     rows.iter()
         .find(|r| r.suite == suite && r.program == program && r.runner == runner)
@@ -593,43 +612,63 @@ fn shorten(text: &str, max: usize) -> String {
 
 fn print_runs_table(rows: &[RunRecord]) {
     println!(
-        "{:<7} {:<16} {:<15} {:>10} {:>21} {:>8} {:>10}  r0",
+        "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  r0",
         "suite", "program", "runner", "median", "min – max", "vs best", "compile"
     );
     for r in rows {
         let compile = r.compile.map(|d| human_ns(d.as_nanos() as f64));
         match &r.outcome {
             Outcome::Timed(m) => {
-                let vs = best_peer(rows, r.suite, r.program)
-                    .map(|(_, best)| format!("{:.2}x", m.median_ns / best))
-                    .unwrap_or_default();
+                let vs = best_runner(rows, r.suite, r.program)
+                    .map(|(name, best)| format!("{:.2}x {name}", m.median_ns / best))
+                    .unwrap_or_else(|| "-".into());
+                let range = format!("{} – {}", human_ns(m.min_ns), human_ns(m.max_ns));
                 println!(
-                    "{:<7} {:<16} {:<15} {:>10} {:>10} – {:<8} {:>8} {:>10}  ok",
+                    "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  ok",
                     r.suite,
                     r.program,
                     r.runner,
                     human_ns(m.median_ns),
-                    human_ns(m.min_ns),
-                    human_ns(m.max_ns),
+                    range,
                     vs,
                     compile.unwrap_or_else(|| "-".into()),
                 );
             }
             Outcome::NotTimed(why) => {
                 let r0 = match r.r0 {
-                    Some(v) if v != r.expected => ", r0 DIFFERS",
+                    Some(v) if v != r.expected => "r0 DIFFERS: ",
                     _ => "",
                 };
                 println!(
-                    "{:<7} {:<16} {:<15} not timed{r0}: {why}",
-                    r.suite, r.program, r.runner
+                    "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  not timed: {r0}{}",
+                    r.suite,
+                    r.program,
+                    r.runner,
+                    "-",
+                    "-",
+                    "-",
+                    compile.unwrap_or_else(|| "-".into()),
+                    one_line(why, 100)
                 );
             }
             Outcome::NotBuilt(why) => {
-                println!("{:<7} {:<16} {:<15} {why}", r.suite, r.program, r.runner);
+                println!(
+                    "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  not built: {}",
+                    r.suite,
+                    r.program,
+                    r.runner,
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    one_line(why, 100)
+                );
             }
         }
     }
+    println!(
+        "vs best: the runner's median over the fastest runner on the same program that is not ironbpf's (native code included), named after the ratio"
+    );
 }
 
 fn print_verifier_table(rows: &[VerifierRow]) {
@@ -679,6 +718,7 @@ fn print_verifier_table(rows: &[VerifierRow]) {
 
 fn run_json(r: &RunRecord, rows: &[RunRecord]) -> Value {
     let best = best_peer(rows, r.suite, r.program);
+    let best_any = best_runner(rows, r.suite, r.program);
     let (status, error, m) = match &r.outcome {
         Outcome::Timed(m) => ("timed", None, Some(m)),
         Outcome::NotTimed(why) => ("not timed", Some(why.as_str()), None),
@@ -692,6 +732,8 @@ fn run_json(r: &RunRecord, rows: &[RunRecord]) -> Value {
         "runs_per_sample": m.map(|m| m.iterations),
         "best_peer": best.map(|b| b.0),
         "ratio_to_best_peer": m.and_then(|m| best.map(|b| m.median_ns / b.1)),
+        "best_runner": best_any.map(|b| b.0),
+        "ratio_to_best": m.and_then(|m| best_any.map(|b| m.median_ns / b.1)),
         "compile_ns": r.compile.map(|d| d.as_nanos() as u64),
         "r0": r.r0, "expected_r0": r.expected,
         "r0_agrees": r.r0.map(|v| v == r.expected),
