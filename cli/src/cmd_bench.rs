@@ -5,19 +5,20 @@
 //!   rbpf's JIT;
 //! - `kernel`: the kernel suite (XDP) on ironbpf's interpreter and in the kernel
 //!   through `BPF_PROG_TEST_RUN` with `repeat`;
-//! - `verifier`: verification time of the kernel and PREVAIL on the shared corpus.
+//! - `verifier`: verification time of the kernel, PREVAIL and ironbpf's verifier
+//!   on the shared corpus.
 //!
 //! Every runner runs each program once first and its r0 is compared with the
 //! program's reference result, which every other runner must also give; a runner
-//! that disagrees is reported as such and never timed. Runners that do not exist
-//! yet (ironbpf's JIT and verifier) have rows that say so.
+//! that disagrees is reported as such and never timed; one that cannot run a
+//! program has a row that says why.
 
 use crate::Failure;
 use clap::{Args, ValueEnum};
 use ironbpf_benches::jit_compile::{compile_object, median_per_slot};
 use ironbpf_benches::verifier_suite::{
-    corpus_objects, default_corpus_dir, verify_object, Verdict, VerifierMeasurement, VerifierRow,
-    IRONBPF_VERIFIER_STATUS,
+    corpus_objects, corpus_prog_type, default_corpus_dir, verify_object, Verdict,
+    VerifierMeasurement, VerifierRow,
 };
 use ironbpf_benches::{
     kernel_expected, measure, vm_expected, vm_peer_runner, InterpRunner, JitRunner, KernelRunner,
@@ -324,6 +325,80 @@ fn verifier_suite(
     Ok(kernel.err().map(|why| why.reason))
 }
 
+/// ironbpf's verifier on one program of the verifier suite.
+struct OursVerified {
+    /// Accepted (`false`: refused, with `why`).
+    accepted: bool,
+    /// Median wall time of one verification (the accepted programs are
+    /// verified `samples` times, the refused once, as the peers are).
+    median_ns: f64,
+    /// The refusal, or why the program could not be put to the verifier.
+    why: Option<String>,
+    /// It could not be put to the verifier at all.
+    failed: bool,
+}
+
+/// ironbpf's verifier on each row of the verifier suite, loading each object
+/// with the program type its project gives it (as the peers' rows do).
+fn ironbpf_verifier_rows(
+    rows: &[VerifierRow],
+    dir: &std::path::Path,
+    samples: usize,
+) -> Vec<Option<OursVerified>> {
+    let mut objects: std::collections::HashMap<String, Option<ironbpf_loader::Object>> =
+        Default::default();
+    rows.iter()
+        .map(|r| {
+            // `object:section/function`.
+            let rest = r.label.strip_prefix(&format!("{}:", r.object))?;
+            let (section, function) = rest.rsplit_once('/')?;
+            let obj = objects
+                .entry(r.object.clone())
+                .or_insert_with(|| {
+                    let mut opts = crate::cmd_prog::load_options();
+                    opts.prog_type_override = corpus_prog_type(&r.object);
+                    ironbpf_loader::load_file(&dir.join(&r.object), &opts).ok()
+                })
+                .as_ref()?;
+            let p = obj
+                .programs
+                .iter()
+                .find(|p| p.section == section && p.name == function)?;
+            let mut times = Vec::new();
+            let mut verdict = None;
+            for _ in 0..samples.max(1) {
+                match crate::gate::verify_program(obj, p) {
+                    Err(e) => {
+                        return Some(OursVerified {
+                            accepted: false,
+                            median_ns: f64::NAN,
+                            why: Some(e),
+                            failed: true,
+                        })
+                    }
+                    Ok(v) => {
+                        times.push(v.took.as_nanos() as f64);
+                        let why = v.refusal();
+                        let refused = why.is_some();
+                        verdict = Some(why);
+                        if refused {
+                            break;
+                        }
+                    }
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            let why = verdict.flatten();
+            Some(OursVerified {
+                accepted: why.is_none(),
+                median_ns: times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
+                why,
+                failed: false,
+            })
+        })
+        .collect()
+}
+
 /// The best peer on a program: the fastest timed runner that is neither ours nor
 /// native code (which no runtime can beat; it is the baseline).
 fn best_peer(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static str, f64)> {
@@ -335,6 +410,25 @@ fn best_peer(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static
             _ => None,
         })
         .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// The best runner present on a program, for the "vs best" column: the
+/// fastest timed runner that is not ironbpf's own, native code included (it
+/// is the best when it is the fastest).
+fn best_runner(rows: &[RunRecord], suite: &str, program: &str) -> Option<(&'static str, f64)> {
+    rows.iter()
+        .filter(|r| r.suite == suite && r.program == program)
+        .filter(|r| !r.runner.starts_with("ironbpf"))
+        .filter_map(|r| match &r.outcome {
+            Outcome::Timed(m) => Some((r.runner, m.median_ns)),
+            _ => None,
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+/// A reason on one table row: its first line, at most `max` characters.
+fn one_line(why: &str, max: usize) -> String {
+    shorten(why.lines().next().unwrap_or("").trim(), max)
 }
 
 fn timed(rows: &[RunRecord], suite: &str, program: &str, runner: &str) -> Option<f64> {
@@ -593,43 +687,63 @@ fn shorten(text: &str, max: usize) -> String {
 
 fn print_runs_table(rows: &[RunRecord]) {
     println!(
-        "{:<7} {:<16} {:<15} {:>10} {:>21} {:>8} {:>10}  r0",
+        "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  r0",
         "suite", "program", "runner", "median", "min – max", "vs best", "compile"
     );
     for r in rows {
         let compile = r.compile.map(|d| human_ns(d.as_nanos() as f64));
         match &r.outcome {
             Outcome::Timed(m) => {
-                let vs = best_peer(rows, r.suite, r.program)
-                    .map(|(_, best)| format!("{:.2}x", m.median_ns / best))
-                    .unwrap_or_default();
+                let vs = best_runner(rows, r.suite, r.program)
+                    .map(|(name, best)| format!("{:.2}x {name}", m.median_ns / best))
+                    .unwrap_or_else(|| "-".into());
+                let range = format!("{} – {}", human_ns(m.min_ns), human_ns(m.max_ns));
                 println!(
-                    "{:<7} {:<16} {:<15} {:>10} {:>10} – {:<8} {:>8} {:>10}  ok",
+                    "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  ok",
                     r.suite,
                     r.program,
                     r.runner,
                     human_ns(m.median_ns),
-                    human_ns(m.min_ns),
-                    human_ns(m.max_ns),
+                    range,
                     vs,
                     compile.unwrap_or_else(|| "-".into()),
                 );
             }
             Outcome::NotTimed(why) => {
                 let r0 = match r.r0 {
-                    Some(v) if v != r.expected => ", r0 DIFFERS",
+                    Some(v) if v != r.expected => "r0 DIFFERS: ",
                     _ => "",
                 };
                 println!(
-                    "{:<7} {:<16} {:<15} not timed{r0}: {why}",
-                    r.suite, r.program, r.runner
+                    "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  not timed: {r0}{}",
+                    r.suite,
+                    r.program,
+                    r.runner,
+                    "-",
+                    "-",
+                    "-",
+                    compile.unwrap_or_else(|| "-".into()),
+                    one_line(why, 100)
                 );
             }
             Outcome::NotBuilt(why) => {
-                println!("{:<7} {:<16} {:<15} {why}", r.suite, r.program, r.runner);
+                println!(
+                    "{:<7} {:<16} {:<20} {:>10} {:>21} {:<20} {:>10}  not built: {}",
+                    r.suite,
+                    r.program,
+                    r.runner,
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    one_line(why, 100)
+                );
             }
         }
     }
+    println!(
+        "vs best: the runner's median over the fastest runner on the same program that is not ironbpf's (native code included), named after the ratio"
+    );
 }
 
 fn print_verifier_table(rows: &[VerifierRow]) {
@@ -671,14 +785,55 @@ fn print_verifier_table(rows: &[VerifierRow]) {
             }
         }
     }
+}
+
+/// The summary line of ironbpf's verifier on the suite, beside the kernel's.
+fn print_ours_verifier(rows: &[VerifierRow], ours: &[Option<OursVerified>]) {
+    let (mut acc, mut refused, mut failed, mut total) = (0, 0, 0, 0.0);
+    let (mut both, mut k_both, mut o_both) = (0, 0.0, 0.0);
+    let mut disagree = Vec::new();
+    for (r, o) in rows.iter().zip(ours) {
+        let Some(o) = o else { continue };
+        match (o.failed, o.accepted) {
+            (true, _) => failed += 1,
+            (false, true) => {
+                acc += 1;
+                total += o.median_ns;
+            }
+            (false, false) => refused += 1,
+        }
+        if let (Some(k), false) = (accepted_ns(&r.kernel), o.failed) {
+            if o.accepted {
+                both += 1;
+                k_both += k;
+                o_both += o.median_ns;
+            } else {
+                disagree.push(r.label.as_str());
+            }
+        }
+    }
+    let checked = ours.iter().filter(|o| o.is_some()).count();
     println!(
-        "ironbpf-verifier on all {} programs: {IRONBPF_VERIFIER_STATUS}",
-        rows.len()
+        "ironbpf-verifier: {checked} of the {} programs loaded by ironbpf's loader: accepted {acc} ({} in total), refused {refused}, could not check {failed}",
+        rows.len(),
+        human_ns(total)
     );
+    if both > 0 {
+        println!(
+            "ironbpf-verifier: on the {both} programs it and the kernel accepted: kernel {}, ironbpf {} ({:.1}x the kernel's time)",
+            human_ns(k_both),
+            human_ns(o_both),
+            o_both / k_both
+        );
+    }
+    for l in &disagree {
+        println!("ironbpf-verifier: refused {l}, which the kernel accepted");
+    }
 }
 
 fn run_json(r: &RunRecord, rows: &[RunRecord]) -> Value {
     let best = best_peer(rows, r.suite, r.program);
+    let best_any = best_runner(rows, r.suite, r.program);
     let (status, error, m) = match &r.outcome {
         Outcome::Timed(m) => ("timed", None, Some(m)),
         Outcome::NotTimed(why) => ("not timed", Some(why.as_str()), None),
@@ -692,6 +847,8 @@ fn run_json(r: &RunRecord, rows: &[RunRecord]) -> Value {
         "runs_per_sample": m.map(|m| m.iterations),
         "best_peer": best.map(|b| b.0),
         "ratio_to_best_peer": m.and_then(|m| best.map(|b| m.median_ns / b.1)),
+        "best_runner": best_any.map(|b| b.0),
+        "ratio_to_best": m.and_then(|m| best_any.map(|b| m.median_ns / b.1)),
         "compile_ns": r.compile.map(|d| d.as_nanos() as u64),
         "r0": r.r0, "expected_r0": r.expected,
         "r0_agrees": r.r0.map(|v| v == r.expected),
@@ -744,6 +901,13 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     if matches!(args.suite, Suite::Verifier | Suite::All) {
         kernel_unusable = verifier_suite(&args, &progress, &mut verifier_rows)?;
     }
+    let ours_verified = if verifier_rows.is_empty() {
+        Vec::new()
+    } else {
+        progress.show("verifier: ironbpf-verifier");
+        let dir = args.corpus.clone().unwrap_or_else(default_corpus_dir);
+        ironbpf_verifier_rows(&verifier_rows, &dir, args.verifier_samples)
+    };
     let compile = if matches!(args.suite, Suite::JitCompile | Suite::All) {
         Some(jit_compile_suite(&args, &progress)?)
     } else {
@@ -764,14 +928,24 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         for r in &runs {
             lines.push(run_json(r, &runs));
         }
-        for r in &verifier_rows {
+        for (r, o) in verifier_rows.iter().zip(&ours_verified) {
             lines.push(verifier_json(r, "kernel", &r.kernel));
             lines.push(verifier_json(r, "prevail", &r.prevail));
-            lines.push(json!({
-                "kind": "verify", "suite": "verifier", "program": r.label, "object": r.object,
-                "runner": "ironbpf-verifier", "status": "not implemented",
-                "error": IRONBPF_VERIFIER_STATUS,
-            }));
+            lines.push(match o {
+                Some(o) => json!({
+                    "kind": "verify", "suite": "verifier", "program": r.label, "object": r.object,
+                    "runner": "ironbpf-verifier",
+                    "status": if o.failed { "not verified" } else if o.accepted { "accepted" } else { "refused" },
+                    "error": o.why,
+                    "median_ns": o.median_ns.is_finite().then_some(o.median_ns),
+                }),
+                None => json!({
+                    "kind": "verify", "suite": "verifier", "program": r.label, "object": r.object,
+                    "runner": "ironbpf-verifier", "status": "not loaded",
+                    "error": "ironbpf's loader does not load this program",
+                    "median_ns": null,
+                }),
+            });
         }
         if let Some((g, n)) = vm_geomean {
             lines.push(json!({
@@ -791,7 +965,6 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 "kernel": {"accepted": k_acc, "refused": k_ref, "not_verified": k_fail, "accepted_total_ns": k_total, "unusable": kernel_unusable},
                 "prevail": {"accepted": p_acc, "refused": p_ref, "not_verified": p_fail, "accepted_total_ns": p_total},
                 "both_accepted": {"programs": common, "kernel_total_ns": common_k, "prevail_total_ns": common_p},
-                "ironbpf-verifier": IRONBPF_VERIFIER_STATUS,
             }));
         }
         for (what, value, n, bar) in &figures {
@@ -814,6 +987,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                 println!();
             }
             print_verifier_table(&verifier_rows);
+            print_ours_verifier(&verifier_rows, &ours_verified);
         }
         println!();
         if let Some((g, n)) = vm_geomean {

@@ -173,6 +173,8 @@ struct Record {
     program: String,
     section: String,
     prog_type: String,
+    /// The ctx argument the type was guessed from, when the section did not say it.
+    type_guessed_from: Option<String>,
     insns: usize,
     ours: Ours,
     theirs: Option<Theirs>,
@@ -526,6 +528,7 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
                 program: "-".into(),
                 section: "-".into(),
                 prog_type: "-".into(),
+                type_guessed_from: None,
                 insns: 0,
                 ours: Ours {
                     loader_error: Some(e.to_string()),
@@ -557,6 +560,7 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
                 program: p.name.clone(),
                 section: p.section.clone(),
                 prog_type: p.prog_type_name.to_string(),
+                type_guessed_from: p.type_guessed_from.clone(),
                 insns: p.insns.len() / 8,
                 ours: Ours::default(),
                 theirs: None,
@@ -596,6 +600,7 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
             } else {
                 r.prog_type_name.to_string()
             },
+            type_guessed_from: None,
             insns: r.insns,
             ours: Ours {
                 loader_error: Some(r.error.to_string()),
@@ -604,10 +609,10 @@ fn compare_object(sh: &Shared, path: &Path, shown: &str) -> Vec<Record> {
             },
             theirs: None,
             outcome: match r.error {
-                ironbpf_loader::LoadError::UnknownProgramType { .. } => Outcome::NotCompared(
+                ironbpf_loader::LoadError::UnknownProgramType { ref why, .. } => Outcome::NotCompared(
                     Skip::NoType,
                     format!(
-                        "section `{}` does not say the program type: give it with --type TYPE or --type PATH=TYPE",
+                        "section `{}` does not say the program type, and {why}: give it with --type TYPE or --type PATH=TYPE",
                         r.section
                     ),
                 ),
@@ -867,10 +872,14 @@ fn run_text(r: &Option<Result<RunResult, String>>) -> String {
 
 fn print_record(r: &Record) {
     println!(
-        "{}: {} ({}, {} insns): {}",
+        "{}: {} ({}{}, {} insns): {}",
         r.object,
         r.program,
         r.prog_type,
+        r.type_guessed_from
+            .as_ref()
+            .map(|c| format!(", guessed from its ctx argument {c}"))
+            .unwrap_or_default(),
         r.insns,
         r.outcome.word()
     );
@@ -1025,6 +1034,7 @@ fn record_json(r: &Record) -> Value {
     };
     json!({
         "object": r.object, "program": r.program, "section": r.section, "type": r.prog_type,
+        "type_guessed_from": r.type_guessed_from,
         "insns": r.insns, "outcome": r.outcome.word(), "reason": r.outcome.reason(),
         "ironbpf": ours, "kernel": theirs,
     })

@@ -8,6 +8,7 @@ use crate::Failure;
 use clap::{Args, ValueEnum};
 use ironbpf_conformance::diff::{run_random_with, VmXdp, XdpEngine, XdpOutcome};
 use ironbpf_vm::Options;
+use serde_json::json;
 use std::io::IsTerminal;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -92,6 +93,47 @@ pub struct DiffArgs {
     /// With --descriptors: only this probe group
     #[arg(long, value_enum, requires = "descriptors")]
     group: Option<ProbeGroup>,
+    /// JSON lines on stdout: one record per case (random program, probe,
+    /// or violation), then one summary record (docs/json.md)
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints one JSON line.
+fn emit(v: serde_json::Value) {
+    println!("{v}");
+}
+
+/// Nanoseconds since `t`, as the integer every JSON record uses.
+fn ns_since(t: std::time::Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// An engine's outcome on one random program, as JSON.
+fn outcome_json(o: &XdpOutcome) -> serde_json::Value {
+    match o {
+        XdpOutcome::Ran {
+            retval,
+            packet,
+            maps,
+        } => {
+            let maps: Vec<serde_json::Value> = maps
+                .iter()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| json!({"key": k, "value": hex(v)}))
+                        .collect()
+                })
+                .collect();
+            json!({"result": "ran", "r0": retval, "packet": hex(packet), "maps": maps, "why": null})
+        }
+        XdpOutcome::Refused(w) => {
+            json!({"result": "refused", "r0": null, "packet": null, "maps": null, "why": w})
+        }
+        XdpOutcome::Failed(w) => {
+            json!({"result": "failed", "r0": null, "packet": null, "maps": null, "why": w})
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,9 +160,20 @@ fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
     };
     let helpers = args.group.is_none_or(|g| g == ProbeGroup::Helpers) && args.prog_type.is_none();
     let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
     let mut done = 0u64;
     let report = descriptors::run(groups, args.prog_type.as_deref(), |r| {
         done += 1;
+        if args.json {
+            emit(json!({
+                "mode": "descriptors", "record": "case", "group": r.group,
+                "subject": r.subject, "probe": r.probe,
+                "ironbpf": if r.predicted { "accepts" } else { "refuses" },
+                "kernel": if r.kernel { "accepts" } else { "refuses" },
+                "outcome": if r.agreed() { "agree" } else { "disagree" },
+                "kernel_message": r.kernel_message,
+            }));
+        }
         if tty && done.is_multiple_of(2000) {
             eprint!("\r{done} probes ({})   ", r.subject);
         }
@@ -133,6 +186,9 @@ fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
             "no program type matches {:?}; the labels are names like `sched_cls` or `cgroup_sock_addr/cgroup_inet4_bind`",
             args.prog_type.as_deref().unwrap_or("")
         )));
+    }
+    if args.json {
+        return descriptors_json(&report, helpers, started);
     }
     for r in report.results.iter().filter(|r| !r.agreed()) {
         println!(
@@ -202,6 +258,64 @@ fn run_descriptors(args: &DiffArgs) -> Result<(), Failure> {
     }
 }
 
+/// `diff --descriptors --json`: the configurations not probed, the helper
+/// probes' disagreements, then the summary record.
+fn descriptors_json(
+    report: &ironbpf_conformance::descriptors::RunReport,
+    helpers: bool,
+    started: std::time::Instant,
+) -> Result<(), Failure> {
+    for (label, why) in &report.unloadable {
+        emit(json!({"mode": "descriptors", "record": "not probed", "subject": label, "why": why}));
+    }
+    let mut groups = Vec::new();
+    let (mut agreed, mut disagreed) = (0u64, 0u64);
+    for g in &ironbpf_conformance::descriptors::summarize(&report.results) {
+        groups.push(json!({
+            "group": g.group, "probes": g.probes, "agreed": g.agreed,
+            "disagreed": g.disagreed(), "kernel_accepted": g.kernel_accepted,
+            "inconclusive": 0,
+        }));
+        agreed += g.agreed as u64;
+        disagreed += g.disagreed() as u64;
+    }
+    if helpers {
+        let h = ironbpf_conformance::probe_helpers::run(
+            &ironbpf_conformance::probe_helpers::ProbeOptions::default(),
+        )
+        .map_err(|e| Failure::usage(e.to_string()))?;
+        for d in &h.disagreements {
+            emit(
+                json!({"mode": "descriptors", "record": "case", "group": "helpers",
+                "outcome": "disagree", "detail": d.to_string()}),
+            );
+        }
+        for (label, why) in &h.unloadable {
+            emit(json!({"mode": "descriptors", "record": "not probed",
+                "subject": format!("helpers in {label}"), "why": why}));
+        }
+        for (name, c) in &h.groups {
+            groups.push(json!({
+                "group": format!("helpers/{name}"),
+                "probes": c.agreed + c.disagreed + c.inconclusive, "agreed": c.agreed,
+                "disagreed": c.disagreed, "kernel_accepted": null,
+                "inconclusive": c.inconclusive,
+            }));
+            agreed += c.agreed as u64;
+            disagreed += c.disagreed as u64;
+        }
+    }
+    emit(json!({
+        "mode": "descriptors", "record": "summary", "agreed": agreed, "disagreed": disagreed,
+        "groups": groups, "duration_ns": ns_since(started),
+    }));
+    if disagreed == 0 {
+        Ok(())
+    } else {
+        Err(Failure::failed(String::new()))
+    }
+}
+
 fn outcome(o: &XdpOutcome) -> String {
     match o {
         XdpOutcome::Ran {
@@ -237,6 +351,11 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         return run_descriptors(&args);
     }
     if args.verifier && args.explain {
+        if args.json {
+            return Err(Failure::usage(
+                "--json is not available with --explain yet: drop --json for the text report",
+            ));
+        }
         return crate::cmd_verify::run_explain_diff(args.random, args.seed, args.list);
     }
     if args.verifier && args.soundness {
@@ -271,6 +390,8 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     };
     let tty = std::io::stderr().is_terminal();
     let total = args.random;
+    let started = std::time::Instant::now();
+    let (mut refused, mut disagreed) = (0usize, 0usize);
     let summary = run_random_with(
         gen,
         ours.as_ref(),
@@ -278,6 +399,34 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         total,
         args.seed,
         |done, s| {
+            if args.json {
+                // What this case added to the totals says its outcome.
+                let seed = args.seed.wrapping_add(done - 1);
+                let mut rec = json!({
+                    "mode": "random", "record": "case", "seed": seed,
+                    "ours": ours.name(), "reference": reference.name(),
+                    "outcome": "agree", "insns": null, "packet": null,
+                    "ours_outcome": null, "reference_outcome": null,
+                });
+                if s.disagreed.len() > disagreed {
+                    if let Some(d) = s.disagreed.last() {
+                        rec["outcome"] = json!("disagree");
+                        rec["insns"] = json!(d
+                            .case
+                            .insns
+                            .iter()
+                            .map(ironbpf_isa::disasm::disasm_insn)
+                            .collect::<Vec<_>>());
+                        rec["packet"] = json!(hex(&d.case.packet));
+                        rec["ours_outcome"] = outcome_json(&d.ours);
+                        rec["reference_outcome"] = outcome_json(&d.reference);
+                    }
+                } else if s.refused > refused {
+                    rec["outcome"] = json!("refused by the reference");
+                }
+                emit(rec);
+                (refused, disagreed) = (s.refused, s.disagreed.len());
+            }
             if tty && (done % 500 == 0 || done == total) {
                 eprint!("\r{done}/{total}: {s}   ");
             }
@@ -285,6 +434,25 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     );
     if tty {
         eprintln!();
+    }
+    if args.json {
+        let reasons: Vec<_> = summary
+            .refusal_reasons
+            .iter()
+            .map(|(why, n)| json!({"reason": why, "count": n}))
+            .collect();
+        emit(json!({
+            "mode": "random", "record": "summary", "programs": total, "seed": args.seed,
+            "ours": ours.name(), "reference": reference.name(),
+            "agreed": summary.agreed, "disagreed": summary.disagreed.len(),
+            "refused_by_reference": summary.refused, "refusal_reasons": reasons,
+            "duration_ns": ns_since(started),
+        }));
+        return if summary.disagreed.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::failed(String::new()))
+        };
     }
     for d in &summary.disagreed {
         println!(
@@ -384,10 +552,19 @@ fn run_soundness(args: &DiffArgs) -> Result<(), Failure> {
         ..SoundnessOptions::default()
     };
     let total = args.random;
+    let started = std::time::Instant::now();
     let mut shown = 0;
     let summary = run_soundness(total, args.seed, &opts, |s| {
-        while shown < s.violations.len() {
-            println!("{}", s.violations[shown]);
+        while let Some(v) = s.violations.get(shown) {
+            if args.json {
+                emit(json!({
+                    "mode": "soundness", "record": "case", "outcome": "violation",
+                    "seed": v.seed, "type": v.prog_type.name(), "run": v.run,
+                    "input": v.input, "error": v.error, "detail": v.to_string(),
+                }));
+            } else {
+                println!("{v}");
+            }
             shown += 1;
         }
         if tty && s.generated % 1000 == 0 {
@@ -402,7 +579,16 @@ fn run_soundness(args: &DiffArgs) -> Result<(), Failure> {
     if tty {
         eprintln!();
     }
-    println!("{summary}");
+    if args.json {
+        emit(json!({
+            "mode": "soundness", "record": "summary", "generated": summary.generated,
+            "accepted": summary.accepted, "runs": summary.runs,
+            "budget_stops": summary.budget_stops, "violations": summary.violations.len(),
+            "duration_ns": ns_since(started),
+        }));
+    } else {
+        println!("{summary}");
+    }
     if summary.violations.is_empty() {
         Ok(())
     } else {
@@ -420,6 +606,8 @@ fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
     }
     let tty = std::io::stderr().is_terminal();
     let total = args.random;
+    let started = std::time::Instant::now();
+    let (mut agreed, mut kept) = (0u64, 0usize);
     let summary = run_verifier_diff(
         &oracle,
         total,
@@ -427,6 +615,28 @@ fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
         args.log_level,
         args.list,
         |done, s| {
+            if args.json {
+                let seed = args.seed.wrapping_add(done - 1);
+                // The generator is deterministic: the seed gives the program again.
+                let p = ironbpf_conformance::vgen::generate(seed);
+                let mut rec = json!({
+                    "mode": "verifier", "record": "case", "seed": seed,
+                    "outcome": if s.agreed > agreed { "agree" } else { "disagree" },
+                    "type": p.prog_type.name(), "privileged": p.privileged,
+                    "rule": p.broken.as_ref().map_or("safe", |b| b.rule.name()),
+                    "kernel": null, "ironbpf": null,
+                });
+                if s.disagreed.len() > kept {
+                    if let Some(c) = s.disagreed.last() {
+                        rec["kernel"] = json!({"accepted": c.kernel.accepted,
+                            "error_insn": c.kernel.error_insn, "first_error_line": c.kernel.error_line});
+                        rec["ironbpf"] = json!({"accepted": c.ours.accepted,
+                            "error_insn": c.ours.error_insn, "first_error_line": c.ours.error_line});
+                    }
+                }
+                emit(rec);
+                (agreed, kept) = (s.agreed, s.disagreed.len());
+            }
             if tty && (done % 500 == 0 || done == total) {
                 eprint!("\r{done}/{total}: {} agreed   ", s.agreed);
             }
@@ -435,6 +645,31 @@ fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
     .map_err(Failure::usage)?;
     if tty {
         eprintln!();
+    }
+    if args.json {
+        let per_rule: Vec<_> = summary
+            .per_rule
+            .iter()
+            .map(|(rule, c)| {
+                json!({"rule": rule, "programs": c.programs, "kernel_refused": c.kernel_refused,
+                    "kernel_as_meant": c.kernel_as_meant, "ironbpf_refused": c.ironbpf_refused,
+                    "agreed": c.agreed, "same_insn": c.same_insn, "same_message": c.same_message})
+            })
+            .collect();
+        emit(json!({
+            "mode": "verifier", "record": "summary", "programs": summary.total,
+            "kernel_release": summary.release, "agreed": summary.agreed,
+            "disagreed": summary.disagreed_count(), "kernel_refused": summary.kernel_refused,
+            "ironbpf_refused": summary.ironbpf_refused, "same_message": summary.same_message,
+            "same_log": summary.same_log, "per_rule": per_rule,
+            "kernel_departures": summary.kernel_departures.len(),
+            "duration_ns": ns_since(started),
+        }));
+        return if summary.disagreed_count() == 0 {
+            Ok(())
+        } else {
+            Err(Failure::failed(String::new()))
+        };
     }
     for (n, c) in summary.disagreed.iter().enumerate() {
         let p = &c.program;

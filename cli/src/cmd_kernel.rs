@@ -347,7 +347,7 @@ pub fn describe(p: &Program) -> String {
     format!(
         "{} ({}, {} insns)",
         p.name,
-        p.prog_type_name,
+        p.type_description(),
         p.insns.len() / 8
     )
 }

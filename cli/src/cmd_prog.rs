@@ -126,8 +126,10 @@ fn refused_type(r: &ironbpf_loader::RefusedProgram) -> &'static str {
 /// Why a set-aside program cannot be loaded, in a few words for the listing.
 fn refused_note(r: &ironbpf_loader::RefusedProgram) -> String {
     match &r.error {
-        ironbpf_loader::LoadError::UnknownProgramType { .. } => {
-            "the section name does not say the program type: give it with --type".to_string()
+        ironbpf_loader::LoadError::UnknownProgramType { why, .. } => {
+            format!(
+                "the section name does not say the program type, and {why}: give it with --type"
+            )
         }
         e => format!("cannot be loaded: {e}"),
     }
@@ -188,6 +190,7 @@ fn list(args: ListArgs) -> Result<(), Failure> {
                 serde_json::json!({
                     "name": p.name, "section": p.section, "type": p.prog_type_name,
                     "type_id": p.prog_type, "insns": p.insns.len() / 8,
+                    "type_guessed_from": p.type_guessed_from,
                     "attach_to": p.attach_to, "core_relocations": p.core_relocs_applied,
                     "loadable": true,
                 })
@@ -228,6 +231,9 @@ fn list(args: ListArgs) -> Result<(), Failure> {
             p.attach_to
                 .as_ref()
                 .map(|a| format!("  (attaches to {a})"))
+                .or_else(|| p.type_guessed_from.as_ref().map(|c| format!(
+                    "  (type guessed from its ctx argument {c}; --type overrides)"
+                )))
                 .unwrap_or_default()
         );
     }

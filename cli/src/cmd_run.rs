@@ -47,6 +47,17 @@ pub struct RunArgs {
     /// over --ctx's bytes
     #[arg(long, value_name = "NAME=VALUE,...")]
     regs: Option<String>,
+    /// A tracepoint program's record by field name, as JSON (or @FILE):
+    /// '{"err": -22, "comm": "ping"}'; integers, strings for char arrays,
+    /// lists for other arrays, {"hex": "..."} for any field's bytes. The
+    /// layout is the tracepoint's format file (from tracefs for the
+    /// section's tracepoint/<category>/<name>, or --tp-format)
+    #[arg(long, value_name = "JSON", conflicts_with = "ctx")]
+    record: Option<String>,
+    /// The tracepoint's format file for --record
+    /// (/sys/kernel/tracing/events/<category>/<name>/format)
+    #[arg(long, value_name = "FILE", requires = "record")]
+    tp_format: Option<PathBuf>,
     /// Run without ironbpf's verifier (the checked interpreter still faults on bad accesses)
     #[arg(long)]
     no_verify: bool,
@@ -189,25 +200,25 @@ impl RunInput {
 }
 
 fn parse_hex(s: &str) -> Result<Vec<u8>, Failure> {
-    let clean: String = s
+    hex_bytes(s).map_err(|e| Failure::usage(format!("--data-hex: {e}")))
+}
+
+/// Hex digits to bytes; whitespace and `:` between bytes are ignored.
+pub(crate) fn hex_bytes(s: &str) -> Result<Vec<u8>, String> {
+    let clean: Vec<char> = s
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ':')
         .collect();
     if !clean.len().is_multiple_of(2) {
-        return Err(Failure::usage(format!(
-            "--data-hex has an odd number of hex digits ({})",
-            clean.len()
-        )));
+        return Err(format!("an odd number of hex digits ({})", clean.len()));
     }
-    (0..clean.len())
-        .step_by(2)
-        .map(|i| {
-            u8::from_str_radix(&clean[i..i + 2], 16).map_err(|_| {
-                Failure::usage(format!(
-                    "--data-hex: `{}` at digit {i} is not a hex byte",
-                    &clean[i..i + 2]
-                ))
-            })
+    clean
+        .chunks(2)
+        .enumerate()
+        .map(|(i, pair)| {
+            let text: String = pair.iter().collect();
+            u8::from_str_radix(&text, 16)
+                .map_err(|_| format!("`{text}` at digit {} is not a hex byte", 2 * i))
         })
         .collect()
 }
@@ -391,6 +402,20 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     };
     let ctx_given = args.input.ctx.is_some();
     let mut ctx_in = args.input.ctx()?.unwrap_or_default();
+    // --record: a tracepoint record by field name, laid out by its format file.
+    if let Some(record) = &args.record {
+        if pt.id != Some(ironbpf_vm::progtype::ProgTypeId::Tracepoint) {
+            return Err(Failure::usage(format!(
+                "--record: program `{}` is a {} program; --record is a tracepoint's record (others take --ctx)",
+                prog.name, pt.name
+            )));
+        }
+        ctx_in = crate::tp_record::from_args(
+            record,
+            args.tp_format.as_deref(),
+            prog.attach_to.as_deref(),
+        )?;
+    }
     // As the kernel's bpf_ctx_init: bytes past the struct must be zero
     // (E2BIG otherwise) and are dropped; a shorter context is zero-filled.
     if ctx_in.len() > pt.ctx_size as usize {
@@ -524,6 +549,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
                     ""
                 }
             )
+        } else if args.record.is_some() {
+            format!("a {}-byte tracepoint record (--record)", ctx_in.len())
         } else {
             format!("its {}-byte context", pt.ctx_size)
         };

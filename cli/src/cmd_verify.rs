@@ -502,6 +502,7 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
             let mut rec = json!({
                 "object": args.object.display().to_string(), "program": p.name,
                 "section": p.section, "type": p.prog_type_name, "insns": p.insns.len() / 8,
+                "type_guessed_from": p.type_guessed_from,
                 "privileged": !args.unpriv,
                 "ironbpf": ours_json(&ours, took),
                 "log_level": args.log_level,

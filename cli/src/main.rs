@@ -19,6 +19,7 @@ mod cmd_test;
 mod cmd_verify;
 mod gate;
 mod style;
+mod tp_record;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -79,6 +79,7 @@
 
 pub mod abi;
 pub mod catalog;
+mod clone_redirect;
 pub mod env;
 pub mod fib;
 pub mod format;

@@ -35,6 +35,7 @@ pub(crate) fn register_standard(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) 
     crate::skb_room::register(reg);
     crate::fib::register(reg, env);
     crate::map_calls::register(reg);
+    crate::clone_redirect::register(reg, env);
 }
 
 /// The names of the helpers [`HelperRegistry::standard`] holds, without

@@ -194,6 +194,25 @@ pub struct Program {
     /// `false` for a section named with libbpf's `?` prefix (`SEC("?xdp")`):
     /// the program is not loaded automatically, only when asked for.
     pub autoload: bool,
+    /// When neither the section name nor [`LoadOptions::prog_type_override`] gave the type and
+    /// it was guessed, as veristat guesses it, from the BTF type of the entry function's first
+    /// argument: that type as the source spells it (`struct __sk_buff`). `None` when the type
+    /// was given.
+    pub type_guessed_from: Option<String>,
+}
+
+impl Program {
+    /// How the program got its type, for listings and records: `"sched_cls"`, or
+    /// `"sched_cls, guessed from its ctx argument struct __sk_buff"`.
+    pub fn type_description(&self) -> String {
+        match &self.type_guessed_from {
+            Some(ctx) => format!(
+                "{}, guessed from its ctx argument {ctx}",
+                self.prog_type_name
+            ),
+            None => self.prog_type_name.to_string(),
+        }
+    }
 }
 
 /// A loaded object.
@@ -272,13 +291,17 @@ pub enum LoadError {
         /// What is wrong.
         msg: String,
     },
-    /// The section name says nothing about the program type.
-    #[error("section {section}: cannot infer the program type of program {program} from the section name; give the type explicitly (--type TYPE)")]
+    /// The section name says nothing about the program type, and the program's ctx argument
+    /// gives no guess either.
+    #[error("section {section}: cannot infer the program type of program {program} from the section name, and {why}; give the type explicitly (--type TYPE)")]
     UnknownProgramType {
         /// Section name.
         section: String,
         /// Program name.
         program: String,
+        /// Why the BTF of the program's ctx argument gives no guess (no BTF, no FUNC record,
+        /// a `void *` argument...).
+        why: String,
     },
     /// A CO-RE relocation cannot be applied.
     #[error(

@@ -255,18 +255,35 @@ pub(crate) fn load(
                         autoload: !sec.name.starts_with('?'),
                     })
                 });
-            let Some(kind) = kind else {
-                let error = LoadError::UnknownProgramType {
-                    section: sec.name.clone(),
-                    program: f.name.clone(),
-                };
-                match refused.as_deref_mut() {
-                    Some(r) => {
-                        r.push(refuse(&f, &sec.name, 0, error));
-                        continue;
+            // Last, a guess from the BTF of the entry function's ctx argument, as veristat
+            // makes it; the program then says its type is a guess.
+            let mut type_guessed_from = None;
+            let kind = match kind {
+                Some(k) => k,
+                None => match progtype::guess_from_ctx(
+                    btf.as_ref(),
+                    &f.name,
+                    !sec.name.starts_with('?'),
+                ) {
+                    Ok(g) => {
+                        type_guessed_from = Some(g.ctx);
+                        g.kind
                     }
-                    None => return Err(error),
-                }
+                    Err(why) => {
+                        let error = LoadError::UnknownProgramType {
+                            section: sec.name.clone(),
+                            program: f.name.clone(),
+                            why,
+                        };
+                        match refused.as_deref_mut() {
+                            Some(r) => {
+                                r.push(refuse(&f, &sec.name, 0, error));
+                                continue;
+                            }
+                            None => return Err(error),
+                        }
+                    }
+                },
             };
             let autoload = kind.autoload;
             let (prog_type, eat, attach_to) =
@@ -317,6 +334,7 @@ pub(crate) fn load(
                 core_relocs_applied: linked.core_applied,
                 core_relocs_poisoned: linked.core_poisoned,
                 autoload,
+                type_guessed_from,
             });
         }
     }

@@ -247,7 +247,7 @@ fn invalid_objects_end_cleanly() {
     .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "section bind: cannot infer the program type of program BindMonitor from the section name; give the type explicitly (--type TYPE)"
+        "section bind: cannot infer the program type of program BindMonitor from the section name, and its ctx argument is `bind_md_t *`, which names no program type; give the type explicitly (--type TYPE)"
     );
 }
 

@@ -22,7 +22,9 @@ fn every_corpus_object_is_inspected_without_a_type() {
         for r in &ins.refused {
             assert!(r.insns > 0, "{rel}: {} has no instructions", r.name);
             match &r.error {
-                LoadError::UnknownProgramType { section, program } => {
+                LoadError::UnknownProgramType {
+                    section, program, ..
+                } => {
                     assert_eq!((section, program), (&r.section, &r.name), "{rel}");
                     assert_eq!((r.prog_type, r.prog_type_name), (0, "unspec"), "{rel}");
                     assert!(type_for(rel).is_some() || REFUSED.iter().any(|(n, _)| n == rel));

@@ -3,6 +3,11 @@
 //! resolved, and ironbpf's helper table (the map helpers reaching these
 //! maps), so that its programs run as they would in the kernel.
 //!
+//! A map the runtime cannot create (a kernel map kind ironbpf lacks, such as
+//! `struct_ops` or `arena`) does not spoil the object: it keeps its index
+//! and is recorded as unavailable, and only a program that refers to it is
+//! refused, with the map's name and why it is missing.
+//!
 //! ```no_run
 //! use ironbpf_vm::object::LoadedObject;
 //! use ironbpf_vm::{HelperRegistry, Options};
@@ -16,7 +21,9 @@ use ironbpf_helpers::HelperEnv;
 use ironbpf_isa::abi::{MemoryRegion, RegionResolver};
 use ironbpf_isa::{LdImm64Src, Program};
 use ironbpf_loader::{MapDef, Object};
-use ironbpf_maps::{Map, MapSet, MapSpec};
+use ironbpf_maps::{Guard, Map, MapError, MapSet, MapSpec};
+use std::any::Any;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 const BPF_MAP_TYPE_PERF_EVENT_ARRAY: u32 = 4;
@@ -31,6 +38,103 @@ pub struct LoadedObject {
     /// `bpf_trace_printk`, the current task's identity).
     pub env: Arc<HelperEnv>,
     helpers: HelperRegistry,
+    /// The maps the runtime could not create, by index, with why: the
+    /// programs that refer to one of them are refused.
+    unavailable: Vec<(usize, String)>,
+}
+
+/// `EOPNOTSUPP`, the errno of every operation on an [`Unavailable`] map.
+const EOPNOTSUPP: i32 = 95;
+
+/// The slot of a map that the runtime could not create: it keeps the map's
+/// index (so that the other maps' `BPF_PSEUDO_MAP_IDX` references stay
+/// right) and fails every operation with the reason it is missing.
+struct Unavailable {
+    spec: MapSpec,
+    possible_cpus: usize,
+    why: String,
+}
+
+impl Unavailable {
+    fn err(&self) -> MapError {
+        MapError::new(
+            EOPNOTSUPP,
+            format!(
+                "map {:?} could not be created: {}",
+                self.spec.name, self.why
+            ),
+        )
+    }
+}
+
+impl Map for Unavailable {
+    fn spec(&self) -> &MapSpec {
+        &self.spec
+    }
+    fn possible_cpus(&self) -> usize {
+        self.possible_cpus
+    }
+    fn lookup(&self, _key: &[u8], _value_out: &mut [u8], _flags: u64) -> Result<(), MapError> {
+        Err(self.err())
+    }
+    fn update(&self, _key: &[u8], _value: &[u8], _flags: u64) -> Result<(), MapError> {
+        Err(self.err())
+    }
+    fn delete(&self, _key: &[u8]) -> Result<(), MapError> {
+        Err(self.err())
+    }
+    fn get_next_key(&self, _key: Option<&[u8]>, _next_out: &mut [u8]) -> Result<(), MapError> {
+        Err(self.err())
+    }
+    fn freeze(&self) -> Result<(), MapError> {
+        Err(self.err())
+    }
+    fn is_frozen(&self) -> bool {
+        false
+    }
+    fn lookup_ptr(&self, _key: &[u8], _cpu: usize, _guard: &Guard) -> Option<NonNull<u8>> {
+        None
+    }
+    fn value_region(&self, _addr: u64, _len: u64) -> Option<MemoryRegion> {
+        None
+    }
+    fn len(&self) -> usize {
+        0
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// `src_reg` of an `ld_imm64` whose imm is a map index.
+const BPF_PSEUDO_MAP_IDX: u8 = ironbpf_loader::BPF_PSEUDO_MAP_IDX;
+/// `src_reg` of an `ld_imm64` whose imm is a map index and whose second imm
+/// is a value offset.
+const BPF_PSEUDO_MAP_IDX_VALUE: u8 = ironbpf_loader::BPF_PSEUDO_MAP_IDX_VALUE;
+
+/// The map indices that the linked instructions `insns` refer to, in order
+/// of first use.
+fn map_indices(insns: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(ins) = insns.get(i..i + 8) {
+        // ld_imm64: opcode 0x18, two slots.
+        if ins[0] == 0x18 {
+            let src = ins[1] >> 4;
+            if src == BPF_PSEUDO_MAP_IDX || src == BPF_PSEUDO_MAP_IDX_VALUE {
+                let imm = i32::from_le_bytes([ins[4], ins[5], ins[6], ins[7]]);
+                if let Ok(idx) = usize::try_from(imm) {
+                    if !out.contains(&idx) {
+                        out.push(idx);
+                    }
+                }
+            }
+            i += 16;
+        } else {
+            i += 8;
+        }
+    }
+    out
 }
 
 /// The `BPF_MAP_CREATE` attributes of a loader map.
@@ -66,10 +170,23 @@ impl LoadedObject {
     /// it.
     pub fn new(object: Object, base: &HelperRegistry) -> Result<LoadedObject, VmError> {
         let maps = Arc::new(MapSet::new());
-        for def in &object.maps {
-            let (_, map) = maps
-                .create(&map_spec(def, maps.possible_cpus()))
-                .map_err(|e| VmError::Setup(format!("map {:?}: {e}", def.name)))?;
+        let mut unavailable = Vec::new();
+        for (i, def) in object.maps.iter().enumerate() {
+            let spec = map_spec(def, maps.possible_cpus());
+            let map = match maps.create(&spec) {
+                Ok((_, map)) => map,
+                Err(e) => {
+                    // Only the programs that use it are refused.
+                    let why = e.to_string();
+                    maps.insert(Arc::new(Unavailable {
+                        spec,
+                        possible_cpus: maps.possible_cpus(),
+                        why: why.clone(),
+                    }));
+                    unavailable.push((i, why));
+                    continue;
+                }
+            };
             if let Some(value) = def.initial_value.as_ref().filter(|v| !v.is_empty()) {
                 map.update(&0u32.to_ne_bytes(), value, 0).map_err(|e| {
                     VmError::Setup(format!("initial value of map {:?}: {e}", def.name))
@@ -90,7 +207,38 @@ impl LoadedObject {
             maps,
             env,
             helpers,
+            unavailable,
         })
+    }
+
+    /// The maps the runtime could not create (a kernel map kind ironbpf
+    /// lacks), by name, with why. The object's other programs run.
+    pub fn unavailable_maps(&self) -> Vec<(&str, &str)> {
+        self.unavailable
+            .iter()
+            .filter_map(|(i, why)| {
+                let def = self.object.maps.get(*i)?;
+                Some((def.name.as_str(), why.as_str()))
+            })
+            .collect()
+    }
+
+    /// Refuses program `prog` if it refers to a map the runtime could not
+    /// create, naming the program and the map.
+    pub fn check_maps_of(&self, prog: &ironbpf_loader::Program) -> Result<(), VmError> {
+        if self.unavailable.is_empty() {
+            return Ok(());
+        }
+        for idx in map_indices(&prog.insns) {
+            if let Some((_, why)) = self.unavailable.iter().find(|(i, _)| *i == idx) {
+                let name = self.object.maps.get(idx).map_or("?", |m| m.name.as_str());
+                return Err(VmError::Setup(format!(
+                    "program {} uses map {name:?}, which ironbpf's runtime cannot create: {why}",
+                    prog.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The map named `name` (a symbol, or `.data`/`.rodata`/`.bss`...).
@@ -131,6 +279,7 @@ impl LoadedObject {
             .iter()
             .find(|p| p.name == name)
             .ok_or_else(|| VmError::Setup(format!("the object has no program {name:?}")))?;
+        self.check_maps_of(prog)?;
         let program = Program::from_bytes(&prog.insns).map_err(VmError::Invalid)?;
         let pt = crate::progtype::by_kernel_id(prog.prog_type);
         let vm = Interpreter::with_resolver(&program, &self.helpers_for(pt), options, Some(self))?;

@@ -567,3 +567,16 @@ fn cilium_helpers_run_in_the_interpreter() {
         assert!(r.state.sockets_held.is_empty(), "{call}: released");
     }
 }
+
+#[test]
+fn clone_redirect_sends_a_copy_and_keeps_the_packet() {
+    let set = maps(&[]);
+    // The default world: lo (ifindex 1), up. (conformance/tests/clone_redirect.rs
+    // compares these answers with the kernel's.)
+    for (ifindex, flags, want) in [(1, 0, 0i64), (1, 1, 0), (1, 2, -22), (9, 0, -22)] {
+        let asm = format!("r2 = {ifindex}\nr3 = {flags}\ncall bpf_clone_redirect\nexit\n");
+        let out = run_pt(&vm(&asm, &set), &progtype::SCHED_CLS, &set).unwrap();
+        assert_eq!(out.r0 as i64, want, "ifindex {ifindex} flags {flags}");
+        assert_eq!(out.data_out.len(), 64, "the original goes on unchanged");
+    }
+}

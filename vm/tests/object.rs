@@ -113,3 +113,107 @@ fn an_inline_lookup_with_a_bad_key_pointer_names_the_call() {
         "the message names the address: {text}"
     );
 }
+
+/// A map definition for [`object_with_a_missing_map_kind`].
+fn map_def(name: &str, map_type: u32, key: u32, value: u32, max: u32) -> ironbpf_loader::MapDef {
+    ironbpf_loader::MapDef {
+        name: name.into(),
+        map_type,
+        key_size: key,
+        value_size: value,
+        max_entries: max,
+        map_flags: 0,
+        pinning: 0,
+        numa_node: 0,
+        inner: None,
+        init_slots: Vec::new(),
+        initial_value: None,
+        frozen: false,
+        kind: ironbpf_loader::MapKind::Btf,
+        btf_key_type_id: 0,
+        btf_value_type_id: 0,
+    }
+}
+
+fn xdp_program(name: &str, asm: &str) -> ironbpf_loader::Program {
+    let prog = ironbpf_isa::assemble_program(asm).unwrap();
+    ironbpf_loader::Program {
+        name: name.into(),
+        section: "xdp".into(),
+        prog_type: ironbpf_loader::prog_type::XDP,
+        prog_type_name: "xdp",
+        expected_attach_type: 0,
+        attach_to: None,
+        attach_btf_id: None,
+        insns: ironbpf_isa::slots_to_bytes(prog.slots()),
+        func_info: Vec::new(),
+        line_info: Vec::new(),
+        core_relocs_applied: 0,
+        core_relocs_poisoned: 0,
+        autoload: true,
+        type_guessed_from: None,
+    }
+}
+
+/// An object with a map of a kind ironbpf's runtime lacks (`arena`, map
+/// type 33), used by one program only, and an array another program uses.
+fn object_with_a_missing_map_kind() -> ironbpf_loader::Object {
+    ironbpf_loader::Object {
+        programs: vec![
+            xdp_program(
+                "uses_arena",
+                "r1 = map[idx:0]\nr0 = 2\nexit\n",
+            ),
+            // *(u32 *)(array[0]) += 1; return the new count.
+            xdp_program(
+                "counts",
+                "r1 = 0\n*(u32 *)(r10 - 4) = r1\nr2 = r10\nr2 += -4\nr1 = map[idx:1]\ncall 1\n\
+                 if r0 == 0 goto +4\nr1 = *(u32 *)(r0 + 0)\nr1 += 1\n*(u32 *)(r0 + 0) = r1\nr0 = r1\nexit\n",
+            ),
+        ],
+        maps: vec![
+            map_def("arena_map", 33, 0, 0, 16),
+            map_def("counter", ironbpf_maps::BPF_MAP_TYPE_ARRAY, 4, 4, 1),
+        ],
+        license: "GPL".into(),
+        kern_version: None,
+        btf: None,
+    }
+}
+
+#[test]
+fn a_missing_map_kind_refuses_only_the_program_that_uses_it() {
+    let loaded = LoadedObject::new(object_with_a_missing_map_kind(), &HelperRegistry::new())
+        .expect("the object loads although one of its maps cannot be created");
+    let missing = loaded.unavailable_maps();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0].0, "arena_map");
+    assert!(missing[0].1.contains("arena"), "{}", missing[0].1);
+    // The program that does not touch it runs, with the map index it was linked with.
+    let (vm, pt) = loaded.interpreter("counts", Options::default()).unwrap();
+    let pt = pt.unwrap();
+    for run in 1..=2u64 {
+        let mut ctx = vec![0u8; pt.ctx_size as usize];
+        let mut pkt = packet();
+        let r0 = vm
+            .run_ctx(pt, &mut ctx, Some(&mut pkt), Some(loaded.resolver()))
+            .unwrap();
+        assert_eq!(r0, run, "the counter counts");
+    }
+    // The one that uses it is refused, naming itself and the map.
+    let err = loaded
+        .interpreter("uses_arena", Options::default())
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains(
+            "program uses_arena uses map \"arena_map\", which ironbpf's runtime cannot create"
+        ) && err.contains("arena"),
+        "{err}"
+    );
+    // Host operations on the missing map fail with the reason, not a panic.
+    let m = loaded.map("arena_map").unwrap();
+    let e = m.lookup(&[], &mut [], 0).unwrap_err();
+    assert_eq!(e.errno, 95, "EOPNOTSUPP");
+}
