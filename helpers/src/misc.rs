@@ -20,9 +20,6 @@ pub const MAX_BPRINTF_VARARGS: u64 = 12;
 
 thread_local! {
     static RNG: Cell<u64> = const { Cell::new(0) };
-    /// Spin locks this thread holds, to refuse a second lock of one
-    /// instead of spinning forever (the kernel's verifier refuses it).
-    static HELD: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The next number of this thread's generator (xorshift64*, seeded from
@@ -381,7 +378,10 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                 "the lock at {addr:#x} is not 4-byte aligned"
             )));
         }
-        if HELD.with(|h| h.borrow().contains(&addr)) {
+        // The run's own locks (`RunState::spin_locks_held`): a second lock
+        // of one is refused instead of spinning forever (the kernel's
+        // verifier refuses it).
+        if ctx.state()?.spin_locks_held.contains(&addr) {
             return Err(HelperError::Failed(format!(
                 "the lock at {addr:#x} is already held by this program: a second bpf_spin_lock would never return (the kernel's verifier refuses it)"
             )));
@@ -405,7 +405,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                 std::hint::spin_loop();
             }
         }
-        HELD.with(|h| h.borrow_mut().push(addr));
+        ctx.state()?.spin_locks_held.push(addr);
         Ok(0)
     });
     def(reg, "spin_unlock", |ctx, a| {
@@ -416,7 +416,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                 "the lock at {addr:#x} is not 4-byte aligned"
             )));
         }
-        HELD.with(|h| h.borrow_mut().retain(|&x| x != addr));
+        ctx.state()?.spin_locks_held.retain(|&x| x != addr);
         // SAFETY: checked to be 4 aligned, writable bytes of the run.
         let l = unsafe { std::sync::atomic::AtomicU32::from_ptr(addr as *mut u32) };
         l.store(0, std::sync::atomic::Ordering::Release);
