@@ -461,12 +461,26 @@ impl<'a> HelperCtx<'a> {
         Ok(out)
     }
 
+    /// Copies `N` bytes of program memory at `addr`, after checking them.
+    pub fn read_array<const N: usize>(&self, addr: u64) -> Result<[u8; N], HelperError> {
+        self.check(addr, N as u64, Access::Load)?;
+        let mut out = [0u8; N];
+        // SAFETY: the region table (or the stack bounds) vouches that
+        // [addr, addr + N) is live memory of this run.
+        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), N) };
+        Ok(out)
+    }
+
     /// Reads a NUL-terminated string of at most `max` bytes at `addr`
     /// (without the NUL), checking each byte.
     pub fn read_cstr(&self, addr: u64, max: u64) -> Result<Vec<u8>, HelperError> {
         let mut out = Vec::new();
         for i in 0..max {
-            let b = self.read(addr.wrapping_add(i), 1)?[0];
+            let b = self
+                .read(addr.wrapping_add(i), 1)?
+                .first()
+                .copied()
+                .unwrap_or(0);
             if b == 0 {
                 break;
             }

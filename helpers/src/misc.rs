@@ -104,8 +104,8 @@ fn vargs(ctx: &HelperCtx<'_>, data: u64, data_len: u64) -> Result<Option<Vec<u64
     let bytes = ctx.read(data, data_len)?;
     Ok(Some(
         bytes
-            .chunks(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+            .chunks_exact(8)
+            .filter_map(|c| c.try_into().ok().map(u64::from_ne_bytes))
             .collect(),
     ))
 }
@@ -122,24 +122,19 @@ pub fn strtoull(buf: &[u8], flags: u64) -> Result<(usize, u64, bool), i64> {
     if buf.is_empty() || !matches!(base, 0 | 8 | 10 | 16) || flags & !0x1f != 0 {
         return Err(EINVAL);
     }
-    let mut i = 0;
-    while i < buf.len() && is_space(buf[i]) {
-        i += 1;
-    }
-    let negative = i < buf.len() && buf[i] == b'-';
+    let mut i = buf.iter().take_while(|&&c| is_space(c)).count();
+    let negative = buf.get(i) == Some(&b'-');
     if negative {
         i += 1;
     }
-    if i == buf.len() {
-        return Err(EINVAL);
-    }
     // At most 63 characters are parsed, as the kernel copies them into a
     // 64-byte buffer; a NUL ends them too.
-    let rest = &buf[i..buf.len().min(i + 63)];
-    let rest = match rest.iter().position(|&b| b == 0) {
-        Some(n) => &rest[..n],
-        None => rest,
+    let rest = match buf.get(i..) {
+        Some(r) if !r.is_empty() => r,
+        _ => return Err(EINVAL),
     };
+    let rest = rest.get(..63).unwrap_or(rest);
+    let rest = rest.split(|&b| b == 0).next().unwrap_or(rest);
     let at = |k: usize| rest.get(k).copied().unwrap_or(0);
     let mut j = 0;
     if base == 0 {
@@ -250,9 +245,10 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             return Ok(0);
         }
         let mut buf = vec![0u8; size];
-        let comm = e.comm();
-        let n = comm.len().min(size - 1);
-        buf[..n].copy_from_slice(&comm[..n]);
+        // At most size - 1 bytes of the name; the rest stays NUL.
+        for (d, c) in buf.iter_mut().zip(e.comm().iter()).take(size - 1) {
+            *d = *c;
+        }
         ctx.write(a[0], &buf)?;
         Ok(0)
     });
@@ -306,8 +302,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             Err(e) => return Ok(neg(e)),
         };
         if size > 0 {
-            let n = text.len().min(size as usize - 1);
-            let mut bytes = text[..n].to_vec();
+            let mut bytes: Vec<u8> = text.iter().copied().take(size as usize - 1).collect();
             bytes.push(0);
             ctx.write(out, &bytes)?;
         }

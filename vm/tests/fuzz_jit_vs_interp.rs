@@ -70,7 +70,12 @@ fn a_spin_lock_held_at_exit_is_released_and_reported_by_every_engine() {
                 "{} on run {round}",
                 engine.name()
             );
-            assert_eq!(ctx[..4], [0; 4], "{}: the lock word is released", engine.name());
+            assert_eq!(
+                ctx[..4],
+                [0; 4],
+                "{}: the lock word is released",
+                engine.name()
+            );
         }
     }
     let msg = run(&vm, &maps, &mut ctx, &mut pkt).unwrap_err().to_string();
@@ -97,7 +102,10 @@ fn a_map_value_lock_left_taken_does_not_hang_the_next_run() {
     let mut ctx = [0u8; 64];
     let mut pkt = [0u8; 14];
     let r = run(&leaks, &maps, &mut ctx, &mut pkt);
-    assert!(matches!(r, Err(VmError::SpinLockHeldAtExit { .. })), "{r:?}");
+    assert!(
+        matches!(r, Err(VmError::SpinLockHeldAtExit { .. })),
+        "{r:?}"
+    );
     let h = std::thread::spawn(move || {
         let mut ctx = [0u8; 64];
         let mut pkt = [0u8; 14];
