@@ -281,6 +281,7 @@ pub fn xdp_object(insns: &[RawInsn]) -> Object {
             line_info: Vec::new(),
             core_relocs_applied: 0,
             core_relocs_poisoned: 0,
+            autoload: true,
         }],
         maps: map_defs(),
         license: "GPL".into(),
