@@ -30,7 +30,7 @@ fn error_at(e: &VmError) -> String {
         | VmError::CallDepth { pc, .. }
         | VmError::HelperFailed { pc, .. }
         | VmError::BadCallx { pc, .. } => Some(*pc),
-        VmError::Invalid(_) | VmError::Setup(_) => None,
+        VmError::Invalid(_) | VmError::Setup(_) | VmError::SpinLockHeldAtExit { .. } => None,
     };
     let kind = format!("{e:?}");
     let kind = kind.split([' ', '{', '(']).next().unwrap_or("").to_string();

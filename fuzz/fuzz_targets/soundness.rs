@@ -1,6 +1,7 @@
 //! Soundness: a program the verifier accepts runs in the checked
 //! interpreter without a memory fault, a refused context access, a
-//! misaligned atomic, a call-depth overflow or an exhausted budget.
+//! misaligned atomic, a call-depth overflow, an exhausted budget or a
+//! bpf_spin_lock held at exit.
 #![no_main]
 use arbitrary::Unstructured;
 use ironbpf_fuzz::{gen_program, map_infos, packet, xdp_object};
@@ -46,6 +47,9 @@ fuzz_target!(|data: &[u8]| {
                 | VmError::CallDepth { .. }
                 | VmError::BadCallx { .. }
                 | VmError::BudgetExhausted { .. }
+                // The kernel's verifier refuses a program that can exit
+                // holding a bpf_spin_lock.
+                | VmError::SpinLockHeldAtExit { .. }
         );
         if unsound {
             panic!(

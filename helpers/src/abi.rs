@@ -276,6 +276,11 @@ pub struct RunState {
     /// Sockets a lookup helper handed out and the program has not released
     /// yet (`bpf_sk_release`), by handle.
     pub sockets_held: Vec<u64>,
+    /// The addresses of the `bpf_spin_lock`s the run holds, in the order it
+    /// took them. Per run, not per thread: a lock a run leaves taken is
+    /// released by [`RunState::release_spin_locks`] as the run ends, so it
+    /// neither makes the next run's `bpf_spin_lock` fail nor spin forever.
+    pub spin_locks_held: Vec<u64>,
 }
 
 impl RunState {
@@ -289,6 +294,31 @@ impl RunState {
     pub fn set_packet(&mut self, p: Packet) {
         self.packet = Some(p);
         self.packet_gen += 1;
+    }
+
+    /// Releases every `bpf_spin_lock` the run still holds (stores 0 in each
+    /// lock word) and returns the address of the first one, or `None` when
+    /// the run holds none. Engines call it as a run ends: the kernel's
+    /// verifier refuses a program that can exit holding a lock ("BPF_EXIT
+    /// instruction in main prog cannot be used inside bpf_spin_lock-ed
+    /// region"), and an unverified program that does must not leave the
+    /// lock taken for the runs after it.
+    ///
+    /// # Safety
+    ///
+    /// The memory the run's `bpf_spin_lock` calls locked must still be live
+    /// and writable: call it before the run's regions (its context, packet,
+    /// map values) go away.
+    pub unsafe fn release_spin_locks(&mut self) -> Option<u64> {
+        let first = self.spin_locks_held.first().copied();
+        for addr in self.spin_locks_held.drain(..) {
+            // SAFETY: `bpf_spin_lock` checked that [addr, addr + 4) is a
+            // 4-aligned, writable part of the run's memory before taking
+            // it, and the caller keeps that memory live.
+            let l = unsafe { std::sync::atomic::AtomicU32::from_ptr(addr as *mut u32) };
+            l.store(0, std::sync::atomic::Ordering::Release);
+        }
+        first
     }
 }
 
@@ -431,12 +461,26 @@ impl<'a> HelperCtx<'a> {
         Ok(out)
     }
 
+    /// Copies `N` bytes of program memory at `addr`, after checking them.
+    pub fn read_array<const N: usize>(&self, addr: u64) -> Result<[u8; N], HelperError> {
+        self.check(addr, N as u64, Access::Load)?;
+        let mut out = [0u8; N];
+        // SAFETY: the region table (or the stack bounds) vouches that
+        // [addr, addr + N) is live memory of this run.
+        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, out.as_mut_ptr(), N) };
+        Ok(out)
+    }
+
     /// Reads a NUL-terminated string of at most `max` bytes at `addr`
     /// (without the NUL), checking each byte.
     pub fn read_cstr(&self, addr: u64, max: u64) -> Result<Vec<u8>, HelperError> {
         let mut out = Vec::new();
         for i in 0..max {
-            let b = self.read(addr.wrapping_add(i), 1)?[0];
+            let b = self
+                .read(addr.wrapping_add(i), 1)?
+                .first()
+                .copied()
+                .unwrap_or(0);
             if b == 0 {
                 break;
             }

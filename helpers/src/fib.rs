@@ -85,6 +85,12 @@ const VLAN_HLEN: u64 = 4;
 /// `struct bpf_fib_lookup`, as bytes with named accessors.
 struct FibParams([u8; 64]);
 
+// Every offset below is a constant of `struct bpf_fib_lookup`'s layout,
+// inside its 64 bytes; none comes from the program.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "fixed offsets of struct bpf_fib_lookup within its 64-byte array"
+)]
 impl FibParams {
     fn u16_at(&self, o: usize) -> u16 {
         u16::from_ne_bytes([self.0[o], self.0[o + 1]])
@@ -93,7 +99,7 @@ impl FibParams {
         self.0[o..o + 2].copy_from_slice(&v.to_ne_bytes());
     }
     fn u32_at(&self, o: usize) -> u32 {
-        u32::from_ne_bytes(self.0[o..o + 4].try_into().expect("4 bytes"))
+        u32::from_ne_bytes([self.0[o], self.0[o + 1], self.0[o + 2], self.0[o + 3]])
     }
     fn set_u32(&mut self, o: usize, v: u32) {
         self.0[o..o + 4].copy_from_slice(&v.to_ne_bytes());
@@ -112,7 +118,8 @@ impl FibParams {
     }
     fn addr(&self, off: usize, v6: bool) -> IpAddr {
         if v6 {
-            let b: [u8; 16] = self.0[off..off + 16].try_into().expect("16 bytes");
+            let mut b = [0u8; 16];
+            b.copy_from_slice(&self.0[off..off + 16]);
             IpAddr::V6(Ipv6Addr::from(b))
         } else {
             IpAddr::V4(Ipv4Addr::new(
@@ -316,11 +323,14 @@ fn fib_lookup_helper(
     if plen < BPF_FIB_LOOKUP_SIZE as i32 || flags & !BPF_FIB_LOOKUP_MASK != 0 {
         return Ok(neg(EINVAL));
     }
-    let mut p = FibParams(
-        ctx.read(params, BPF_FIB_LOOKUP_SIZE)?
-            .try_into()
-            .expect("64 bytes"),
-    );
+    let mut p = FibParams(ctx.read(params, BPF_FIB_LOOKUP_SIZE)?.try_into().map_err(
+        |b: Vec<u8>| {
+            HelperError::Failed(format!(
+                "read {} bytes of struct bpf_fib_lookup, not {BPF_FIB_LOOKUP_SIZE}",
+                b.len()
+            ))
+        },
+    )?);
     if p.family() != AF_INET && p.family() != AF_INET6 {
         return Ok(neg(EAFNOSUPPORT));
     }
@@ -378,6 +388,10 @@ const TCP_CLOSE: u32 = 7;
 const TCP_LISTEN: u32 = 10;
 
 /// The `struct bpf_sock` of a socket of the world.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "fixed offsets of struct bpf_sock within its BPF_SOCK_SIZE-byte array"
+)]
 fn sock_image(s: &Socket) -> [u8; BPF_SOCK_SIZE] {
     let mut b = [0u8; BPF_SOCK_SIZE];
     let put = |b: &mut [u8; BPF_SOCK_SIZE], o: usize, v: u32| {
@@ -414,25 +428,27 @@ fn sock_image(s: &Socket) -> [u8; BPF_SOCK_SIZE] {
 /// The socket of the world a tuple (from the packet: `saddr` is the peer)
 /// reaches.
 fn find_socket<'a>(w: &'a World, proto: SockProto, tuple: &[u8]) -> Option<&'a Socket> {
-    let (saddr, daddr, sport, dport): (IpAddr, IpAddr, u16, u16) = match tuple.len() {
-        12 => (
-            IpAddr::V4(Ipv4Addr::new(tuple[0], tuple[1], tuple[2], tuple[3])),
-            IpAddr::V4(Ipv4Addr::new(tuple[4], tuple[5], tuple[6], tuple[7])),
-            u16::from_be_bytes([tuple[8], tuple[9]]),
-            u16::from_be_bytes([tuple[10], tuple[11]]),
-        ),
-        36 => {
-            let a: [u8; 16] = tuple[..16].try_into().ok()?;
-            let b: [u8; 16] = tuple[16..32].try_into().ok()?;
+    let (saddr, daddr, sport, dport): (IpAddr, IpAddr, u16, u16) =
+        if let Ok(t) = <[u8; 12]>::try_from(tuple) {
+            (
+                IpAddr::V4(Ipv4Addr::new(t[0], t[1], t[2], t[3])),
+                IpAddr::V4(Ipv4Addr::new(t[4], t[5], t[6], t[7])),
+                u16::from_be_bytes([t[8], t[9]]),
+                u16::from_be_bytes([t[10], t[11]]),
+            )
+        } else if let Ok(t) = <[u8; 36]>::try_from(tuple) {
+            let (mut a, mut b) = ([0u8; 16], [0u8; 16]);
+            a.copy_from_slice(&t[..16]);
+            b.copy_from_slice(&t[16..32]);
             (
                 IpAddr::V6(Ipv6Addr::from(a)),
                 IpAddr::V6(Ipv6Addr::from(b)),
-                u16::from_be_bytes([tuple[32], tuple[33]]),
-                u16::from_be_bytes([tuple[34], tuple[35]]),
+                u16::from_be_bytes([t[32], t[33]]),
+                u16::from_be_bytes([t[34], t[35]]),
             )
-        }
-        _ => return None,
-    };
+        } else {
+            return None;
+        };
     let same_ip = |a: &IpAddr, b: &IpAddr| {
         a == b
             || match (a, b) {
@@ -505,9 +521,17 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             return Ok(TC_ACT_SHOT);
         }
         let nexthop = if plen != 0 {
-            let b = ctx.read(params, BPF_REDIR_NEIGH_SIZE)?;
-            let fam = u32::from_ne_bytes(b[..4].try_into().expect("4 bytes"));
-            Some((fam, b[4..20].try_into().expect("16 bytes")))
+            let b: [u8; 20] = ctx
+                .read(params, BPF_REDIR_NEIGH_SIZE)?
+                .get(..20)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    HelperError::Failed("struct bpf_redir_neigh is shorter than 20 bytes".into())
+                })?;
+            let fam = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            let mut addr = [0u8; 16];
+            addr.copy_from_slice(&b[4..20]);
+            Some((fam, addr))
         } else {
             None
         };

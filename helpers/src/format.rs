@@ -84,7 +84,7 @@ fn prepare(fmt: &[u8], args: &[u64], mem: &dyn FormatMemory) -> Result<Vec<Prepa
     let mut used = 0usize;
     let mut i = 0usize;
     while i < fmt.len() {
-        let c = fmt[i];
+        let c = at(i);
         if !(c.is_ascii_graphic() || c == b' ' || is_space(c)) {
             return Err(EINVAL);
         }
@@ -96,10 +96,9 @@ fn prepare(fmt: &[u8], args: &[u64], mem: &dyn FormatMemory) -> Result<Vec<Prepa
             i += 2;
             continue;
         }
-        if out.len() >= args.len() {
+        let Some(&arg) = args.get(out.len()) else {
             return Err(EINVAL);
-        }
-        let arg = args[out.len()];
+        };
         i += 1;
         while matches!(at(i), b'0' | b'+' | b'-' | b' ') {
             i += 1;
@@ -163,13 +162,20 @@ fn prepare(fmt: &[u8], args: &[u64], mem: &dyn FormatMemory) -> Result<Vec<Prepa
                 if BIN_ARGS.saturating_sub(used) < n {
                     return Err(ENOSPC);
                 }
-                let b = mem.read(arg, n).unwrap_or_else(|| vec![0; n]);
+                // Zeros for an address that cannot be read, as the kernel
+                // formats it (and for a short read from a host's memory).
+                let mut b = mem.read(arg, n).unwrap_or_default();
+                b.resize(n, 0);
+                let q = |k: usize| b.get(k).copied().unwrap_or(0);
                 let s = match (next, v6) {
-                    (b'I', false) => format!("{}.{}.{}.{}", b[0], b[1], b[2], b[3]),
-                    (_, false) => format!("{:03}.{:03}.{:03}.{:03}", b[0], b[1], b[2], b[3]),
+                    (b'I', false) => format!("{}.{}.{}.{}", q(0), q(1), q(2), q(3)),
+                    (_, false) => format!("{:03}.{:03}.{:03}.{:03}", q(0), q(1), q(2), q(3)),
                     (b'I', true) => b
                         .chunks(2)
-                        .map(|w| format!("{:02x}{:02x}", w[0], w[1]))
+                        .map(|w| match w {
+                            [x, y] => format!("{x:02x}{y:02x}"),
+                            _ => String::new(),
+                        })
                         .collect::<Vec<_>>()
                         .join(":"),
                     (_, true) => b.iter().map(|x| format!("{x:02x}")).collect(),
@@ -317,7 +323,7 @@ fn render(fmt: &[u8], args: &[Prepared]) -> Vec<u8> {
     let mut next = args.iter();
     let mut i = 0;
     while i < fmt.len() {
-        let c = fmt[i];
+        let c = at(i);
         if c != b'%' {
             out.push(c);
             i += 1;
@@ -431,10 +437,7 @@ fn render(fmt: &[u8], args: &[Prepared]) -> Vec<u8> {
 /// and `%pI4` operands through `mem`. Returns the whole text (the caller
 /// truncates it to its buffer) or the errno.
 pub fn bprintf(fmt: &[u8], args: &[u64], mem: &dyn FormatMemory) -> Result<Vec<u8>, i64> {
-    let fmt = match fmt.iter().position(|&b| b == 0) {
-        Some(n) => &fmt[..n],
-        None => fmt,
-    };
+    let fmt = fmt.split(|&b| b == 0).next().unwrap_or(fmt);
     let prepared = prepare(fmt, args, mem)?;
     Ok(render(fmt, &prepared))
 }

@@ -16,8 +16,8 @@ pub fn read(addr: u64, dst: &mut [u8]) -> bool {
         return false;
     }
     let mut done = 0usize;
-    while done < dst.len() {
-        let n = copy(addr + done as u64, &mut dst[done..]);
+    while let Some(rest) = dst.get_mut(done..).filter(|r| !r.is_empty()) {
+        let n = copy(addr + done as u64, rest);
         if n == 0 {
             return false;
         }
@@ -52,14 +52,15 @@ fn copy(addr: u64, dst: &mut [u8]) -> usize {
 /// the string runs into unreadable memory before its NUL or the limit.
 /// Bytes after the NUL are left as they were.
 pub fn read_str(addr: u64, dst: &mut [u8]) -> Option<usize> {
-    if dst.is_empty() {
+    let Some((last, body)) = dst.split_last_mut() else {
         return Some(0);
-    }
-    let max = dst.len() - 1;
+    };
+    let max = body.len();
     let mut got = 0usize;
     // Read page by page, so that a string ending before an unmapped page
-    // is read whole.
-    while got < max {
+    // is read whole. `body` is written in disjoint, in-order chunks.
+    let mut rest = &mut body[..];
+    while !rest.is_empty() {
         let a = addr.checked_add(got as u64)?;
         let in_page = (PAGE - a % PAGE) as usize;
         let n = in_page.min(max - got);
@@ -67,15 +68,19 @@ pub fn read_str(addr: u64, dst: &mut [u8]) -> Option<usize> {
         if !read(a, &mut chunk) {
             return None;
         }
+        let (out, after) = std::mem::take(&mut rest).split_at_mut(n);
         if let Some(z) = chunk.iter().position(|&b| b == 0) {
-            dst[got..got + z + 1].copy_from_slice(&chunk[..z + 1]);
+            for (d, c) in out.iter_mut().zip(&chunk).take(z + 1) {
+                *d = *c;
+            }
             return Some(got + z + 1);
         }
-        dst[got..got + n].copy_from_slice(&chunk);
+        out.copy_from_slice(&chunk);
         got += n;
+        rest = after;
     }
-    dst[max] = 0;
-    Some(dst.len())
+    *last = 0;
+    Some(max + 1)
 }
 
 #[cfg(test)]

@@ -77,6 +77,16 @@
 //! assert_eq!(helpers.entry(1000).unwrap().signature(), "long add(a: ARG_ANYTHING, b: ARG_ANYTHING)");
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod abi;
 pub mod catalog;
 mod clone_redirect;

@@ -206,7 +206,9 @@ pub(crate) fn register(reg: &mut HelperRegistry) {
         def(reg, name, move |ctx, a| {
             let map = ring_of(ctx, a[0])?;
             let ring = ringbuf(map.as_ref())?;
-            let p = NonNull::new(a[0] as *mut u8).expect("checked by ring_of");
+            let p = NonNull::new(a[0] as *mut u8).ok_or_else(|| {
+                HelperError::Failed("r1 is NULL, not a ring buffer record".into())
+            })?;
             if discard {
                 ring.discard(p, a[1]);
             } else {

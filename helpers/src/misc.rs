@@ -20,9 +20,6 @@ pub const MAX_BPRINTF_VARARGS: u64 = 12;
 
 thread_local! {
     static RNG: Cell<u64> = const { Cell::new(0) };
-    /// Spin locks this thread holds, to refuse a second lock of one
-    /// instead of spinning forever (the kernel's verifier refuses it).
-    static HELD: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The next number of this thread's generator (xorshift64*, seeded from
@@ -107,8 +104,8 @@ fn vargs(ctx: &HelperCtx<'_>, data: u64, data_len: u64) -> Result<Option<Vec<u64
     let bytes = ctx.read(data, data_len)?;
     Ok(Some(
         bytes
-            .chunks(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+            .chunks_exact(8)
+            .filter_map(|c| c.try_into().ok().map(u64::from_ne_bytes))
             .collect(),
     ))
 }
@@ -125,24 +122,19 @@ pub fn strtoull(buf: &[u8], flags: u64) -> Result<(usize, u64, bool), i64> {
     if buf.is_empty() || !matches!(base, 0 | 8 | 10 | 16) || flags & !0x1f != 0 {
         return Err(EINVAL);
     }
-    let mut i = 0;
-    while i < buf.len() && is_space(buf[i]) {
-        i += 1;
-    }
-    let negative = i < buf.len() && buf[i] == b'-';
+    let mut i = buf.iter().take_while(|&&c| is_space(c)).count();
+    let negative = buf.get(i) == Some(&b'-');
     if negative {
         i += 1;
     }
-    if i == buf.len() {
-        return Err(EINVAL);
-    }
     // At most 63 characters are parsed, as the kernel copies them into a
     // 64-byte buffer; a NUL ends them too.
-    let rest = &buf[i..buf.len().min(i + 63)];
-    let rest = match rest.iter().position(|&b| b == 0) {
-        Some(n) => &rest[..n],
-        None => rest,
+    let rest = match buf.get(i..) {
+        Some(r) if !r.is_empty() => r,
+        _ => return Err(EINVAL),
     };
+    let rest = rest.get(..63).unwrap_or(rest);
+    let rest = rest.split(|&b| b == 0).next().unwrap_or(rest);
     let at = |k: usize| rest.get(k).copied().unwrap_or(0);
     let mut j = 0;
     if base == 0 {
@@ -253,9 +245,10 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             return Ok(0);
         }
         let mut buf = vec![0u8; size];
-        let comm = e.comm();
-        let n = comm.len().min(size - 1);
-        buf[..n].copy_from_slice(&comm[..n]);
+        // At most size - 1 bytes of the name; the rest stays NUL.
+        for (d, c) in buf.iter_mut().zip(e.comm().iter()).take(size - 1) {
+            *d = *c;
+        }
         ctx.write(a[0], &buf)?;
         Ok(0)
     });
@@ -309,8 +302,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
             Err(e) => return Ok(neg(e)),
         };
         if size > 0 {
-            let n = text.len().min(size as usize - 1);
-            let mut bytes = text[..n].to_vec();
+            let mut bytes: Vec<u8> = text.iter().copied().take(size as usize - 1).collect();
             bytes.push(0);
             ctx.write(out, &bytes)?;
         }
@@ -381,7 +373,10 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                 "the lock at {addr:#x} is not 4-byte aligned"
             )));
         }
-        if HELD.with(|h| h.borrow().contains(&addr)) {
+        // The run's own locks (`RunState::spin_locks_held`): a second lock
+        // of one is refused instead of spinning forever (the kernel's
+        // verifier refuses it).
+        if ctx.state()?.spin_locks_held.contains(&addr) {
             return Err(HelperError::Failed(format!(
                 "the lock at {addr:#x} is already held by this program: a second bpf_spin_lock would never return (the kernel's verifier refuses it)"
             )));
@@ -405,7 +400,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                 std::hint::spin_loop();
             }
         }
-        HELD.with(|h| h.borrow_mut().push(addr));
+        ctx.state()?.spin_locks_held.push(addr);
         Ok(0)
     });
     def(reg, "spin_unlock", |ctx, a| {
@@ -416,7 +411,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                 "the lock at {addr:#x} is not 4-byte aligned"
             )));
         }
-        HELD.with(|h| h.borrow_mut().retain(|&x| x != addr));
+        ctx.state()?.spin_locks_held.retain(|&x| x != addr);
         // SAFETY: checked to be 4 aligned, writable bytes of the run.
         let l = unsafe { std::sync::atomic::AtomicU32::from_ptr(addr as *mut u32) };
         l.store(0, std::sync::atomic::Ordering::Release);

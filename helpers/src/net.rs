@@ -79,7 +79,9 @@ pub mod csum {
     pub fn partial(data: &[u8], seed: u32) -> u32 {
         data.chunks(4).fold(seed, |s, w| {
             let mut b = [0u8; 4];
-            b[..w.len()].copy_from_slice(w);
+            for (d, c) in b.iter_mut().zip(w) {
+                *d = *c;
+            }
             add(s, u32::from_le_bytes(b))
         })
     }
@@ -122,9 +124,7 @@ const SKB_VLAN_TCI: u64 = 24;
 const SKB_VLAN_PROTO: u64 = 28;
 
 pub(crate) fn skb_field(ctx: &HelperCtx<'_>, skb: u64, off: u64) -> Result<u32, HelperError> {
-    Ok(u32::from_ne_bytes(
-        ctx.read(skb + off, 4)?.try_into().expect("4 bytes"),
-    ))
+    Ok(u32::from_ne_bytes(ctx.read_array(skb + off)?))
 }
 
 pub(crate) fn set_skb_field(
@@ -146,7 +146,7 @@ fn untag(ctx: &mut HelperCtx<'_>, skb: u64) -> Result<Result<u16, i64>, HelperEr
     if p.len() < ETH_HLEN + VLAN_HLEN {
         return Ok(Err(ENOMEM));
     }
-    let hdr = pkt_read(&p, p.data + 12, 6);
+    let hdr: [u8; 6] = pkt_array(&p, p.data + 12);
     let tci = u16::from_be_bytes([hdr[2], hdr[3]]);
     let inner = u16::from_be_bytes([hdr[4], hdr[5]]);
     // vlan_set_encap_proto: an Ethernet type, or 802.3/802.2 framing.
@@ -200,6 +200,16 @@ pub(crate) fn pkt_read(p: &Packet, addr: u64, len: u64) -> Vec<u8> {
     v
 }
 
+/// `N` packet bytes at `addr`, which the caller checked lie in the buffer.
+pub(crate) fn pkt_array<const N: usize>(p: &Packet, addr: u64) -> [u8; N] {
+    debug_assert!(addr >= p.hard_start && addr + N as u64 <= p.hard_end);
+    let mut v = [0u8; N];
+    // SAFETY: as for `pkt_read`: [hard_start, hard_end) is live memory of
+    // the run, and the caller checked the range lies inside it.
+    unsafe { std::ptr::copy(addr as *const u8, v.as_mut_ptr(), N) };
+    v
+}
+
 /// Writes packet bytes, which the caller checked lie in the buffer.
 pub(crate) fn pkt_write(p: &Packet, addr: u64, bytes: &[u8]) {
     debug_assert!(addr >= p.hard_start && addr + bytes.len() as u64 <= p.hard_end);
@@ -216,8 +226,7 @@ pub(crate) fn pkt_move(p: &Packet, dst: u64, src: u64, len: u64) {
 
 /// The 16-bit checksum field at packet offset `off` (checked).
 fn sum_at(p: &Packet, off: u64) -> u16 {
-    let b = pkt_read(p, p.data + off, 2);
-    u16::from_ne_bytes([b[0], b[1]])
+    u16::from_ne_bytes(pkt_array(p, p.data + off))
 }
 
 fn set_sum(p: &Packet, off: u64, v: u16) {
@@ -246,21 +255,21 @@ fn flow_hash(p: &Packet) -> u32 {
     let mut keys: Vec<u8> = Vec::new();
     match l3.first().map(|b| b >> 4) {
         Some(4) if l3.len() >= 20 => {
-            let ihl = (l3[0] & 0xf) as usize * 4;
-            keys.extend_from_slice(&l3[12..20]);
-            keys.push(l3[9]);
+            let ihl = l3.first().map_or(0, |b| (b & 0xf) as usize * 4);
+            keys.extend_from_slice(l3.get(12..20).unwrap_or_default());
+            keys.extend(l3.get(9));
             if let Some(ports) = l3.get(ihl..ihl + 4) {
                 keys.extend_from_slice(ports);
             }
         }
         Some(6) if l3.len() >= 40 => {
-            keys.extend_from_slice(&l3[8..40]);
-            keys.push(l3[6]);
+            keys.extend_from_slice(l3.get(8..40).unwrap_or_default());
+            keys.extend(l3.get(6));
             if let Some(ports) = l3.get(40..44) {
                 keys.extend_from_slice(ports);
             }
         }
-        _ => keys.extend_from_slice(&data[..data.len().min(64)]),
+        _ => keys.extend_from_slice(data.get(..64).unwrap_or(&data)),
     }
     let h = keys.iter().fold(0x811c_9dc5u32, |h, &b| {
         (h ^ b as u32).wrapping_mul(0x0100_0193)
@@ -645,8 +654,7 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
     def(reg, "get_hash_recalc", |ctx, a| {
         let skb = a[0];
         if ctx.state_ref().is_some_and(|s| s.skb.hash_valid) {
-            let h = ctx.read(skb + SKB_HASH_OFF, 4)?;
-            return Ok(u32::from_ne_bytes(h.try_into().unwrap()) as u64);
+            return Ok(u32::from_ne_bytes(ctx.read_array(skb + SKB_HASH_OFF)?) as u64);
         }
         let h = flow_hash(&packet(ctx)?);
         set_skb_hash(ctx, skb, h)?;

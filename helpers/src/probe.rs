@@ -58,7 +58,7 @@ fn probe_read_str(ctx: &mut HelperCtx<'_>, a: [u64; 5], space: Space) -> Result<
     let mut buf = vec![0u8; size as usize];
     match hostmem::read_str(src, &mut buf) {
         Some(n) => {
-            ctx.write(dst, &buf[..n])?;
+            ctx.write(dst, buf.get(..n).unwrap_or(&buf))?;
             Ok(n as u64)
         }
         None => {

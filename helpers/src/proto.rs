@@ -379,6 +379,10 @@ pub struct Proto {
 impl Proto {
     /// A prototype from named arguments (at most five), callable by the
     /// program families `prog_types`.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "a const fn cannot use iterators; i < 5 and i < args.len() hold at each index"
+    )]
     pub const fn new(ret: RetType, args: &[(&'static str, ArgType)], prog_types: u32) -> Proto {
         let mut a = [args::X; 5];
         let mut n = [""; 5];
@@ -513,8 +517,12 @@ impl Proto {
     /// The prototype in the kernel's C style, with the verifier's argument
     /// types: `long bpf_map_update_elem(map: ARG_CONST_MAP_PTR, ...)`.
     pub fn signature(&self, name: &str) -> String {
-        let args: Vec<String> = (0..self.arg_count())
-            .map(|i| format!("{}: {}", self.arg_names[i], self.args[i]))
+        let args: Vec<String> = self
+            .arg_names
+            .iter()
+            .zip(self.args.iter())
+            .take(self.arg_count())
+            .map(|(n, a)| format!("{n}: {a}"))
             .collect();
         let ret = self.c_ret();
         let sep = if ret.ends_with('*') { "" } else { " " };

@@ -58,8 +58,12 @@ const OFF_EXT: usize = 22;
 const OFF_LABEL: usize = 24;
 const OFF_LOCAL: usize = 28;
 
-fn u32_at(b: &[u8], off: usize) -> u32 {
-    u32::from_ne_bytes(b[off..off + 4].try_into().expect("4 bytes"))
+/// The u32 at `off` of a `struct bpf_tunnel_key` (every caller's `off` is
+/// one of the constants above, inside the struct).
+fn u32_at(b: &[u8; BPF_TUNNEL_KEY_SIZE as usize], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .and_then(|w| w.try_into().ok())
+        .map_or(0, u32::from_ne_bytes)
 }
 
 /// `bpf_skb_set_tunnel_key(skb, key, size, flags)`.
@@ -78,8 +82,11 @@ fn set_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
     if !matches!(size, 8 | 22 | 24 | 28 | BPF_TUNNEL_KEY_SIZE) {
         return Ok(neg(EINVAL));
     }
-    let mut key = ctx.read(from, size)?;
-    key.resize(BPF_TUNNEL_KEY_SIZE as usize, 0);
+    // The program's `size` bytes, the rest of the struct zero.
+    let mut key = [0u8; BPF_TUNNEL_KEY_SIZE as usize];
+    for (d, c) in key.iter_mut().zip(ctx.read(from, size)?) {
+        *d = c;
+    }
     let ipv6 = flags & BPF_F_TUNINFO_IPV6 != 0;
     let label = u32_at(&key, OFF_LABEL);
     let ext = u16::from_ne_bytes([key[OFF_EXT], key[OFF_EXT + 1]]);
@@ -160,7 +167,7 @@ fn get_tunnel_key(ctx: &mut HelperCtx<'_>, a: [u64; 5]) -> Result<u64, HelperErr
         key[OFF_REMOTE..OFF_REMOTE + 4].copy_from_slice(&host(&info.src).to_ne_bytes());
         key[OFF_LOCAL..OFF_LOCAL + 4].copy_from_slice(&host(&info.dst).to_ne_bytes());
     }
-    ctx.write(to, &key[..size as usize])?;
+    ctx.write(to, key.get(..size as usize).unwrap_or(&key))?;
     Ok(0)
 }
 

@@ -58,8 +58,8 @@ impl TryFrom<String> for Mac {
             ));
         }
         let mut m = [0u8; 6];
-        for (i, p) in parts.iter().enumerate() {
-            m[i] = u8::from_str_radix(p, 16)
+        for (i, (b, p)) in m.iter_mut().zip(&parts).enumerate() {
+            *b = u8::from_str_radix(p, 16)
                 .map_err(|_| format!("MAC address {s:?}: byte {} ({p:?}) is not hex", i + 1))?;
         }
         Ok(Mac(m))
@@ -384,7 +384,12 @@ impl World {
             if d.ifindex == 0 {
                 return bad(format!("interface {} ({:?}) has ifindex 0", i + 1, d.name));
             }
-            if self.interfaces[..i].iter().any(|o| o.ifindex == d.ifindex) {
+            if self
+                .interfaces
+                .iter()
+                .take(i)
+                .any(|o| o.ifindex == d.ifindex)
+            {
                 return bad(format!(
                     "interfaces {:?} and another share ifindex {}",
                     d.name, d.ifindex

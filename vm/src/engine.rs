@@ -82,11 +82,17 @@ pub trait Engine: Send + Sync {
         state: &mut RunState,
     ) -> Result<u64, VmError> {
         let mut spent = 0;
-        let r0 = self.run_one(args, memory, state, &mut spent)?;
-        if state.tail_call.is_none() {
-            return Ok(r0);
+        let r = match self.run_one(args, memory, state, &mut spent) {
+            Ok(r0) if state.tail_call.is_none() => Ok(r0),
+            Ok(_) => run_tail_calls(memory, state, &mut spent),
+            Err(e) => Err(e),
+        };
+        // SAFETY: the run's memory is live until this returns (the contract
+        // above), so the lock words it took still are.
+        match unsafe { state.release_spin_locks() } {
+            Some(addr) if r.is_ok() => Err(VmError::SpinLockHeldAtExit { addr }),
+            _ => r,
         }
-        run_tail_calls(memory, state, &mut spent)
     }
 
     /// Runs with `mem` as the input memory: r1 = its address, r2 = its

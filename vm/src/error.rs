@@ -63,6 +63,10 @@ pub enum VmError {
     /// A `callx` whose register holds no helper id.
     #[error("insn {pc}: callx r{reg} = {value:#x}: no helper has that id")]
     BadCallx { pc: usize, reg: u8, value: u64 },
+    /// The program exited holding a `bpf_spin_lock`, which the engine
+    /// released. The kernel's verifier refuses a program that can.
+    #[error("the program exited holding the bpf_spin_lock at {addr:#x} (ironbpf released it); the kernel's verifier refuses such a program: \"BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region\": call bpf_spin_unlock on every path before exit")]
+    SpinLockHeldAtExit { addr: u64 },
     /// The run's input could not be set up.
     #[error("{0}")]
     Setup(String),

@@ -53,10 +53,44 @@
 //! assert_eq!(vm.run_with_memory(&mut mem).unwrap(), 42);
 //! ```
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod embed;
+// Not yet under the crate's panic lints: engineers C and D edit these three
+// files in this session; their pass comes after (issue 14).
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 pub mod engine;
 pub mod error;
+// Not yet under the crate's panic lints: engineers C and D edit these three
+// files in this session; their pass comes after (issue 14).
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 pub mod interp;
+// Not yet under the crate's panic lints: engineers C and D edit these three
+// files in this session; their pass comes after (issue 14).
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 pub mod object;
 pub mod progtype;
 pub mod testrun;

@@ -124,13 +124,15 @@ fn skb_ctx_in(c: &[u8], len: usize) -> Result<(), VmError> {
             "the context (struct __sk_buff): {why} (the kernel says EINVAL)"
         )))
     };
-    if let Some(i) = (0..c.len().min(SKB_CTX_SIZE))
-        .find(|&i| c[i] != 0 && !SKB_CTX_IN.iter().any(|&(a, b)| (a..b).contains(&i)))
+    if let Some((i, b)) = c
+        .iter()
+        .take(SKB_CTX_SIZE)
+        .enumerate()
+        .find(|&(i, &b)| b != 0 && !SKB_CTX_IN.iter().any(|&(a, b)| (a..b).contains(&i)))
     {
         return einval(format!(
-            "byte {i} is {:#x}: a test run takes only mark, priority, ingress_ifindex, ifindex, cb, \
-             tstamp, wire_len, gso_segs, gso_size and hwtstamp",
-            c[i]
+            "byte {i} is {b:#x}: a test run takes only mark, priority, ingress_ifindex, ifindex, cb, \
+             tstamp, wire_len, gso_segs, gso_size and hwtstamp"
         ));
     }
     let word = |off: usize| {
@@ -338,8 +340,9 @@ pub fn run(
     }
     let mut ctx = vec![0u8; pt.ctx_size as usize];
     if let Some(c) = run.ctx {
-        let n = c.len().min(ctx.len());
-        ctx[..n].copy_from_slice(&c[..n]);
+        for (d, s) in ctx.iter_mut().zip(c) {
+            *d = *s;
+        }
     }
     // The fields the kernel fills in, found by name in the descriptor.
     let put = |ctx: &mut [u8], name: &str, v: u32| {
@@ -355,11 +358,14 @@ pub fn run(
         // xdp_md may name only these: xdp_md_in).
         put(&mut ctx, "ingress_ifindex", 1);
     } else {
+        // A packet for an skb holds an Ethernet header (checked above);
+        // zeros stand in for the bytes of a shorter one.
         let eth = run.data;
-        let dest = &eth[..6];
+        let byte = |k: usize| eth.get(k).copied().unwrap_or(0);
+        let dest = eth.get(..6).unwrap_or(eth);
         let pkt_type = if dest.iter().all(|&b| b == 0) {
             0 // PACKET_HOST: the loopback device's address
-        } else if dest[0] & 1 == 1 {
+        } else if byte(0) & 1 == 1 {
             // PACKET_MULTICAST, ff:ff:ff:ff:ff:ff too: the loopback
             // device's broadcast address is all zeroes, so nothing is
             // PACKET_BROADCAST on it.
@@ -372,7 +378,7 @@ pub fn run(
         put(
             &mut ctx,
             "protocol",
-            u16::from_ne_bytes([eth[12], eth[13]]) as u32,
+            u16::from_ne_bytes([byte(12), byte(13)]) as u32,
         );
         put(&mut ctx, "ifindex", 1);
         // wire_len: the skb's length unless the context gave one.
@@ -430,7 +436,7 @@ pub fn run(
         unsafe { std::slice::from_raw_parts(from as *const u8, (to - from) as usize) }.to_vec();
     if xdp {
         // The fragments (what lay past a given data_end), as they were.
-        data_out.extend_from_slice(&run.data[linear..]);
+        data_out.extend_from_slice(run.data.get(linear..).unwrap_or_default());
         // The kernel hands back xdp_md as offsets from data_meta, with the
         // ingress_ifindex it was given.
         let given = xdp_md.map_or(0, |m| m.ingress_ifindex);
@@ -444,7 +450,9 @@ pub fn run(
         // copies; the rest of __sk_buff comes back zero.
         let mut out = vec![0u8; SKB_CTX_SIZE];
         for &(from, to) in SKB_CTX_OUT {
-            out[from..to].copy_from_slice(&ctx[from..to]);
+            if let (Some(o), Some(i)) = (out.get_mut(from..to), ctx.get(from..to)) {
+                o.copy_from_slice(i);
+            }
         }
         ctx = out;
     }

@@ -107,6 +107,6 @@ pub(crate) fn pc_of(e: &VmError) -> Option<usize> {
         | CallDepth { pc, .. }
         | HelperFailed { pc, .. }
         | BadCallx { pc, .. } => Some(*pc),
-        Invalid(_) | Setup(_) => None,
+        Invalid(_) | Setup(_) | SpinLockHeldAtExit { .. } => None,
     }
 }

@@ -74,7 +74,7 @@ pub(crate) fn proto_of(sig: &[Arg]) -> Result<Proto, String> {
                 i + 2
             ));
         }
-        if *a == Arg::Len && (i == 0 || sig[i - 1] != Arg::Buf) {
+        if *a == Arg::Len && (i == 0 || sig.get(i - 1) != Some(&Arg::Buf)) {
             return Err(format!(
                 "argument {} is Arg::Len without an Arg::Buf before it",
                 i + 1
