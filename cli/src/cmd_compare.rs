@@ -458,7 +458,8 @@ fn verify_at_stats_level(
     p: &Program,
 ) -> Result<crate::gate::Verdict, String> {
     let slots = ironbpf_isa::slots_from_bytes(&p.insns).map_err(|e| e.to_string())?;
-    let opts = crate::cmd_verify::options(p, &obj.maps, &obj.license, 0, false, obj.btf.as_deref())?;
+    let opts =
+        crate::cmd_verify::options(p, &obj.maps, &obj.license, 0, false, obj.btf.as_deref())?;
     let start = Instant::now();
     let outcome = ironbpf_verifier::verify(&slots, &opts);
     Ok(crate::gate::Verdict {

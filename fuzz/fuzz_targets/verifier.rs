@@ -6,13 +6,14 @@ use arbitrary::Unstructured;
 use ironbpf_fuzz::{gen_program, map_infos};
 use ironbpf_isa::slots_from_bytes;
 use ironbpf_progtype::ProgTypeId;
-use ironbpf_verifier::{verify, VerifyOptions};
+use ironbpf_verifier::{verify, VerifyOptions, MAX_LOG_BYTES};
 use libfuzzer_sys::fuzz_target;
 
-/// The most log a verification may print: what the kernel's log buffer can
-/// hold at most (`UINT_MAX >> 2`) is far above this; ironbpf must stay
-/// well below it on programs of a few hundred instructions.
-const LOG_CAP: usize = 64 << 20;
+/// The most log a verification may print: the verifier's own cap
+/// (`MAX_LOG_BYTES`, below the kernel's `UINT_MAX >> 2`), plus the line that
+/// crossed it and the note that the log stopped. A level-2 log of a program
+/// that runs to the 1M-insn limit is tens of MiB, as the kernel's would be.
+const LOG_CAP: usize = MAX_LOG_BYTES + (64 << 10);
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {

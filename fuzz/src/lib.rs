@@ -282,6 +282,7 @@ pub fn xdp_object(insns: &[RawInsn]) -> Object {
             core_relocs_applied: 0,
             core_relocs_poisoned: 0,
             autoload: true,
+            type_guessed_from: None,
         }],
         maps: map_defs(),
         license: "GPL".into(),

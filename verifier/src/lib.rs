@@ -69,7 +69,7 @@ pub mod state;
 pub mod tnum;
 pub mod vmlinux;
 
-pub use check::{replay_path, ReplayError, TraceStep};
+pub use check::{replay_path, ReplayError, TraceStep, MAX_LOG_BYTES};
 
 pub use error::RejectionKind;
 pub use global_func::FuncInfoRec;
