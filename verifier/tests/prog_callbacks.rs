@@ -10,54 +10,11 @@
 
 mod btf_builder;
 
-use btf_builder::{BtfBuilder, GLOBAL, STATIC};
+use btf_builder::funcs::*;
 use ironbpf_kernel::{load_program, KernelBtf, KernelMap, MapCreate, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
 use ironbpf_verifier::{verify, FuncInfoRec, MapInfo, VerifyOptions};
 use std::sync::Arc;
-
-/// A parameter or return type of a function's prototype.
-#[derive(Clone, Copy)]
-#[allow(dead_code)]
-enum P {
-    /// `struct __sk_buff *`.
-    Ctx,
-    /// `int`.
-    Int,
-    /// `int *`.
-    PtrInt,
-    /// `void *`.
-    PtrVoid,
-    /// `struct big *` (24 bytes).
-    PtrBig,
-    /// `struct __sk_buff` by value (not supported by the kernel).
-    Struct,
-}
-
-struct Func {
-    name: &'static str,
-    linkage: u32,
-    ret: P,
-    params: &'static [P],
-}
-
-const fn global(name: &'static str, params: &'static [P]) -> Func {
-    Func {
-        name,
-        linkage: GLOBAL,
-        ret: P::Int,
-        params,
-    }
-}
-
-const fn stat(name: &'static str, params: &'static [P]) -> Func {
-    Func {
-        name,
-        linkage: STATIC,
-        ret: P::Int,
-        params,
-    }
-}
 
 struct Case {
     name: &'static str,
@@ -166,53 +123,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// The subprogram starts: 0 and every bpf-to-bpf call's target.
-fn subprog_starts(slots: &[ironbpf_isa::RawInsn]) -> Vec<usize> {
-    let mut s = vec![0usize];
-    for (pc, i) in slots.iter().enumerate() {
-        if i.code == 0x85 && i.src == 1 {
-            s.push((pc as i64 + i.imm as i64 + 1) as usize);
-        }
-    }
-    s.sort_unstable();
-    s.dedup();
-    s
-}
-
-/// The BTF blob and one FUNC type id per function.
-fn build_btf(funcs: &[Func]) -> (Vec<u8>, Vec<u32>) {
-    let mut b = BtfBuilder::new();
-    let int = b.int("int", 4, true);
-    let u32_ = b.int("unsigned int", 4, false);
-    let skb = b.strukt("__sk_buff", 4, &[("len", u32_, 0)]);
-    let big = b.strukt("big", 24, &[("a", int, 0)]);
-    let ctx = b.ptr(skb);
-    let pint = b.ptr(int);
-    let pvoid = b.ptr(0);
-    let pbig = b.ptr(big);
-    let ty = |p: P| match p {
-        P::Ctx => ctx,
-        P::Int => int,
-        P::PtrInt => pint,
-        P::PtrVoid => pvoid,
-        P::PtrBig => pbig,
-        P::Struct => skb,
-    };
-    let names = ["a", "b", "c", "d", "e", "f"];
-    let mut ids = Vec::new();
-    for f in funcs {
-        let params: Vec<(&str, u32)> = f
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (names[i], ty(*p)))
-            .collect();
-        let proto = b.func_proto(ty(f.ret), &params);
-        ids.push(b.func(f.name, proto, f.linkage));
-    }
-    (b.build(), ids)
-}
-
 /// [`comparable`] without the precision-tracking lines.
 fn without_precision(log: &str) -> String {
     comparable(log)
@@ -250,20 +160,6 @@ fn normalise_map_addresses(log: &str) -> String {
         s.replace_range(i..end, "MAP");
     }
     s
-}
-
-/// Lines of the kernel's stack liveness pass (`(0) frame 0 insn 3 +live
-/// -8`, `(0) live stack update done in 2 iterations`), which ironbpf does
-/// not print (its stack liveness is another analysis).
-fn is_stack_liveness_line(l: &str) -> bool {
-    let Some(rest) = l.strip_prefix('(') else {
-        return false;
-    };
-    let Some((n, tail)) = rest.split_once(") ") else {
-        return false;
-    };
-    n.chars().all(|c| c.is_ascii_digit() || c == ',')
-        && (tail.starts_with("frame ") || tail.starts_with("live stack update"))
 }
 
 /// The log without the `verification time` line (the one figure that

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod funcs;
+
 /// `BTF_FUNC_STATIC`.
 pub const STATIC: u32 = 0;
 /// `BTF_FUNC_GLOBAL`.
