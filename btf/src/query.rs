@@ -10,7 +10,7 @@ use std::collections::HashMap;
 const MAX_DEPTH: usize = 32;
 
 /// The kernel's `btf_type_str`: the upper-case kind name (`STRUCT`, `PTR`,
-/// `UNKN` for void).
+/// `UNKNOWN` for void, as the kernel's `btf_kind_str` names kind 0).
 pub fn kind_str(k: u32) -> &'static str {
     match k {
         kind::INT => "INT",
@@ -32,7 +32,7 @@ pub fn kind_str(k: u32) -> &'static str {
         kind::DECL_TAG => "DECL_TAG",
         kind::TYPE_TAG => "TYPE_TAG",
         kind::ENUM64 => "ENUM64",
-        _ => "UNKN",
+        _ => "UNKNOWN",
     }
 }
 

@@ -17,7 +17,7 @@ use crate::error::RejectionKind;
 use crate::mem::Access;
 use crate::state::*;
 use crate::{Rejection, VerifyOptions};
-use ironbpf_btf::{kind, Btf};
+use ironbpf_btf::{kind, kind_str, Btf};
 use ironbpf_isa::RawInsn;
 use ironbpf_progtype::ProgTypeId;
 
@@ -195,32 +195,6 @@ fn is_modifier(k: u32) -> bool {
     )
 }
 
-/// `btf_type_str`.
-fn kind_str(k: u32) -> &'static str {
-    match k {
-        0 => "UNKNOWN",
-        kind::INT => "INT",
-        kind::PTR => "PTR",
-        kind::ARRAY => "ARRAY",
-        kind::STRUCT => "STRUCT",
-        kind::UNION => "UNION",
-        kind::ENUM => "ENUM",
-        kind::FWD => "FWD",
-        kind::TYPEDEF => "TYPEDEF",
-        kind::VOLATILE => "VOLATILE",
-        kind::CONST => "CONST",
-        kind::RESTRICT => "RESTRICT",
-        kind::FUNC => "FUNC",
-        kind::FUNC_PROTO => "FUNC_PROTO",
-        kind::VAR => "VAR",
-        kind::DATASEC => "DATASEC",
-        kind::FLOAT => "FLOAT",
-        kind::DECL_TAG => "DECL_TAG",
-        kind::TYPE_TAG => "TYPE_TAG",
-        kind::ENUM64 => "ENUM64",
-        _ => "UNKNOWN",
-    }
-}
 
 /// The kind of type `id` (0 for `void` and missing types).
 fn kind_of(btf: &Btf, id: u32) -> u32 {
