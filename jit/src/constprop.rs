@@ -169,11 +169,17 @@ fn falls_through(i: &JitInsn) -> bool {
 /// immediate only, the forms whose known result the emitter may load as a
 /// constant (the fused forms compute their first half at their slot).
 fn produces_result(code: u8) -> bool {
+    code == OP_LDIMM64 || pure_alu(code)
+}
+
+/// Whether the instruction only computes its destination register from
+/// registers and its immediate (so that a known result may replace it):
+/// the ALU and ALU64 classes and the engine's own ALU forms.
+pub(crate) fn pure_alu(code: u8) -> bool {
     matches!(code & 0x07, 0x04 | 0x07)
         || matches!(
             code,
-            OP_LDIMM64
-                | OP_SDIV32_K
+            OP_SDIV32_K
                 | OP_SDIV32_X
                 | OP_SDIV64_K
                 | OP_SDIV64_X

@@ -263,31 +263,6 @@ pub fn compile_with_arrays(
     })
 }
 
-/// Whether the instruction only computes its destination register from
-/// registers and its immediate (so that a known result may replace it):
-/// the ALU and ALU64 classes and the engine's own ALU forms.
-fn pure_alu(code: u8) -> bool {
-    matches!(code & 0x07, 0x04 | 0x07)
-        || matches!(
-            code,
-            OP_SDIV32_K
-                | OP_SDIV32_X
-                | OP_SDIV64_K
-                | OP_SDIV64_X
-                | OP_SMOD32_K
-                | OP_SMOD32_X
-                | OP_SMOD64_K
-                | OP_SMOD64_X
-                | OP_MOVSX32_8
-                | OP_MOVSX32_16
-                | OP_MOVSX64_8
-                | OP_MOVSX64_16
-                | OP_MOVSX64_32
-                | OP_MOV_ADD64_K
-                | OP_MOV_ADD64_X
-                | OP_MOV_AND32_K
-        )
-}
 
 /// Whether the instruction may write r10 (conservatively: any with r10 as
 /// destination that is not a store or a jump, and fetching atomics whose
@@ -317,7 +292,7 @@ impl Emitter<'_> {
         // A result the same on every path (the JIT's own constant
         // propagation, sound in every mode; the verifier's path-sensitive
         // constants are not used: they do not hold after pruning).
-        if let Some(v) = self.consts[pc].filter(|_| pure_alu(i.code)) {
+        if let Some(v) = self.consts[pc].filter(|_| crate::constprop::pure_alu(i.code)) {
             self.mov_const(d, v);
             return;
         }
