@@ -263,7 +263,6 @@ pub fn compile_with_arrays(
     })
 }
 
-
 /// Whether the instruction may write r10 (conservatively: any with r10 as
 /// destination that is not a store or a jump, and fetching atomics whose
 /// source is r10).

@@ -195,7 +195,6 @@ fn is_modifier(k: u32) -> bool {
     )
 }
 
-
 /// The kind of type `id` (0 for `void` and missing types).
 fn kind_of(btf: &Btf, id: u32) -> u32 {
     if id == 0 {

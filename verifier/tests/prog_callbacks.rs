@@ -11,9 +11,9 @@
 mod btf_builder;
 
 use btf_builder::funcs::*;
-use ironbpf_kernel::{load_program, KernelBtf, KernelMap, MapCreate, ProgLoad};
+use ironbpf_kernel::{load_program, KernelMap, MapCreate, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
-use ironbpf_verifier::{verify, FuncInfoRec, MapInfo, VerifyOptions};
+use ironbpf_verifier::{verify, MapInfo, VerifyOptions};
 use std::sync::Arc;
 
 struct Case {
@@ -213,25 +213,12 @@ fn callbacks_agree_with_the_kernel() {
         }
         starts.sort_unstable();
         starts.dedup();
-        let (blob, ids) = build_btf(&c.funcs);
-        let kbtf = if c.funcs.is_empty() {
-            None
-        } else {
-            Some(
-                KernelBtf::load(&blob)
-                    .unwrap_or_else(|(e, l)| panic!("{}: BTF refused: {e}: {l}", c.name)),
-            )
-        };
-        let recs: Vec<FuncInfoRec> = starts
-            .iter()
-            .zip(&ids)
-            .map(|(&insn, &type_id)| FuncInfoRec { insn, type_id })
-            .collect();
-        let mut fi = Vec::new();
-        for r in &recs {
-            fi.extend_from_slice(&(r.insn as u32).to_ne_bytes());
-            fi.extend_from_slice(&r.type_id.to_ne_bytes());
-        }
+        let Described {
+            blob,
+            kbtf,
+            recs,
+            func_info: fi,
+        } = describe(c.name, &c.funcs, &starts);
         for level in [1u32, 2] {
             n += 1;
             let req = ProgLoad {

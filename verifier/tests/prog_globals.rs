@@ -10,9 +10,9 @@
 mod btf_builder;
 
 use btf_builder::funcs::*;
-use ironbpf_kernel::{load_program, KernelBtf, ProgLoad};
+use ironbpf_kernel::{load_program, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
-use ironbpf_verifier::{verify, FuncInfoRec, VerifyOptions};
+use ironbpf_verifier::{verify, VerifyOptions};
 use std::sync::Arc;
 
 struct Case {
@@ -306,25 +306,12 @@ fn global_functions_agree_with_the_kernel() {
             .unwrap_or_else(|e| panic!("{}: does not assemble: {e}", c.name));
         let words: Vec<u64> = slots.iter().map(|s| s.to_u64()).collect();
         let starts = subprog_starts(&slots);
-        let (blob, ids) = build_btf(&c.funcs);
-        let kbtf = if c.funcs.is_empty() {
-            None
-        } else {
-            Some(
-                KernelBtf::load(&blob)
-                    .unwrap_or_else(|(e, l)| panic!("{}: BTF refused: {e}: {l}", c.name)),
-            )
-        };
-        let recs: Vec<FuncInfoRec> = starts
-            .iter()
-            .zip(&ids)
-            .map(|(&insn, &type_id)| FuncInfoRec { insn, type_id })
-            .collect();
-        let mut fi = Vec::new();
-        for r in &recs {
-            fi.extend_from_slice(&(r.insn as u32).to_ne_bytes());
-            fi.extend_from_slice(&r.type_id.to_ne_bytes());
-        }
+        let Described {
+            blob,
+            kbtf,
+            recs,
+            func_info: fi,
+        } = describe(c.name, &c.funcs, &starts);
         for level in [1u32, 2] {
             n += 1;
             let req = ProgLoad {

@@ -5,6 +5,8 @@
 use super::BtfBuilder;
 #[allow(unused_imports)]
 pub use super::{GLOBAL, STATIC};
+use ironbpf_kernel::KernelBtf;
+use ironbpf_verifier::FuncInfoRec;
 
 /// A parameter or return type of a function's prototype.
 #[derive(Clone, Copy)]
@@ -122,3 +124,40 @@ pub fn is_stack_liveness_line(l: &str) -> bool {
         && (tail.starts_with("frame ") || tail.starts_with("live stack update"))
 }
 
+/// A test program's functions as both sides are given them: the BTF blob
+/// (ironbpf parses it), the blob loaded into the kernel (none without
+/// functions), and func_info as records and as the kernel's bytes.
+pub struct Described {
+    pub blob: Vec<u8>,
+    pub kbtf: Option<KernelBtf>,
+    pub recs: Vec<FuncInfoRec>,
+    pub func_info: Vec<u8>,
+}
+
+/// [`Described`] for the functions `funcs` starting at `starts`, in order.
+pub fn describe(case: &str, funcs: &[Func], starts: &[usize]) -> Described {
+    let (blob, ids) = build_btf(funcs);
+    let kbtf = if funcs.is_empty() {
+        None
+    } else {
+        Some(
+            KernelBtf::load(&blob).unwrap_or_else(|(e, l)| panic!("{case}: BTF refused: {e}: {l}")),
+        )
+    };
+    let recs: Vec<FuncInfoRec> = starts
+        .iter()
+        .zip(&ids)
+        .map(|(&insn, &type_id)| FuncInfoRec { insn, type_id })
+        .collect();
+    let mut func_info = Vec::new();
+    for r in &recs {
+        func_info.extend_from_slice(&(r.insn as u32).to_ne_bytes());
+        func_info.extend_from_slice(&r.type_id.to_ne_bytes());
+    }
+    Described {
+        blob,
+        kbtf,
+        recs,
+        func_info,
+    }
+}
