@@ -282,20 +282,7 @@ impl Env<'_> {
         self.mark_chain_precision(0);
         let v = r0.val;
         if v.smin < 0 || v.smax > 1 {
-            let mut m = String::from("At callback return the register R0 has");
-            let mut unknown = true;
-            if v.smin > i64::MIN {
-                m.push_str(&format!(" smin={}", v.smin));
-                unknown = false;
-            }
-            if v.smax < i64::MAX {
-                m.push_str(&format!(" smax={}", v.smax));
-                unknown = false;
-            }
-            if unknown {
-                m.push_str(" unknown scalar value");
-            }
-            m.push_str(" should have been in [0, 1]");
+            let m = crate::calls::invalid_r0_range("callback return", v.smin, v.smax, 0, 1);
             return Err(self.reject_errno(
                 EINVAL,
                 RejectionKind::ReturnValue { min: 0, max: 1 },

@@ -1090,20 +1090,7 @@ impl Env<'_> {
                 rr.min <= v.s32_min as i64 && v.s32_max as i64 <= rr.max
             };
             if !within {
-                let mut m = String::from("At program exit the register R0 has");
-                let mut unknown = true;
-                if v.smin > i64::MIN {
-                    m.push_str(&format!(" smin={}", v.smin));
-                    unknown = false;
-                }
-                if v.smax < i64::MAX {
-                    m.push_str(&format!(" smax={}", v.smax));
-                    unknown = false;
-                }
-                if unknown {
-                    m.push_str(" unknown scalar value");
-                }
-                m.push_str(&format!(" should have been in [{}, {}]", rr.min, rr.max));
+                let m = invalid_r0_range("program exit", v.smin, v.smax, rr.min, rr.max);
                 return Err(self.reject_errno(
                     EINVAL,
                     RejectionKind::ReturnValue {
@@ -1172,4 +1159,22 @@ impl Env<'_> {
         let _ = Scalar::unknown;
         Ok(())
     }
+}
+
+/// The kernel's `verbose_invalid_scalar` line: R0's signed bounds where
+/// they are known, at `at` ("program exit", "callback return"), and the
+/// range they should have been in.
+pub(crate) fn invalid_r0_range(at: &str, smin: i64, smax: i64, min: i64, max: i64) -> String {
+    let mut m = format!("At {at} the register R0 has");
+    if smin > i64::MIN {
+        m.push_str(&format!(" smin={smin}"));
+    }
+    if smax < i64::MAX {
+        m.push_str(&format!(" smax={smax}"));
+    }
+    if smin == i64::MIN && smax == i64::MAX {
+        m.push_str(" unknown scalar value");
+    }
+    m.push_str(&format!(" should have been in [{min}, {max}]"));
+    m
 }
