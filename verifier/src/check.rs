@@ -1146,9 +1146,13 @@ impl<'a> Env<'a> {
                     self.propagate_precision(i);
                     return Ok(true);
                 }
-            } else if is_ancestor(&self.explored, self.cur_parent, i)
-                && states_maybe_looping(&e.st, &self.cur)
+            } else if states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
+                // Last: the walk up the parent chain is as long as the path
+                // has states (tens of thousands in a long loop), and asked
+                // of every unfinished state here it made verification
+                // quadratic (fuzz/regressions/soundness/timeout-d2b54acc).
+                && is_ancestor(&self.explored, self.cur_parent, i)
             {
                 let none = Scratch::default();
                 let mut cur = String::new();
