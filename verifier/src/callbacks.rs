@@ -186,7 +186,12 @@ impl Env<'_> {
         st.cur_mut().callback_depth += 1;
         st.frames.push(callee);
         self.cur.cur_mut().callback_depth = 0;
-        let start = self.cfg.subprogs[sub];
+        let Some(&start) = self.cfg.subprogs.get(sub) else {
+            return Err(crate::Rejection::internal(
+                Some(self.pc),
+                format_args!("callback func#{sub} is not among the CFG's subprograms"),
+            ));
+        };
         self.push_branch(st, start)?;
         // The new frame's set-up scratches the whole state for the log.
         self.scratch_all = true;
@@ -201,7 +206,9 @@ impl Env<'_> {
         let mut node = self.cur_parent;
         let mut prev = None;
         while let Some(i) = node {
-            let e = &self.explored[i];
+            let Some(e) = self.explored.get(i) else {
+                break;
+            };
             if self.path.get(e.pos).copied() == Some(callsite as u32)
                 && e.st.frames.len() == self.cur.frames.len()
             {
@@ -213,7 +220,9 @@ impl Env<'_> {
         let Some(p) = prev else {
             return;
         };
-        let old = self.explored[p].st.clone();
+        let Some(old) = self.explored.get(p).map(|e| e.st.clone()) else {
+            return;
+        };
         // `regs_exact`: the value, whatever its precision mark and id.
         let same = |o: &RegState, c: &RegState| {
             let strip = |r: &RegState| RegState {

@@ -227,7 +227,18 @@ impl Env<'_> {
                 let base = reg.off as i64 + reg.val.var_off.value as i64;
                 for i in 0..size {
                     let (spi, j) = byte_pos(base + i);
-                    let s = &mut self.cur.frames[fi].stack[spi];
+                    // check_helper_mem checked the buffer within the stack.
+                    let Some(s) = self
+                        .cur
+                        .frames
+                        .get_mut(fi)
+                        .and_then(|f| f.stack.get_mut(spi))
+                    else {
+                        return Err(crate::Rejection::internal(
+                            Some(self.pc),
+                            format_args!("frame {fi} has no stack slot {spi} for R{r}'s buffer"),
+                        ));
+                    };
                     if s.is_spill() {
                         for t in s.ty.iter_mut() {
                             if *t != SlotType::Invalid {
@@ -236,7 +247,9 @@ impl Env<'_> {
                         }
                         s.spilled = RegState::not_init();
                     }
-                    s.ty[j] = SlotType::Misc;
+                    if let Some(t) = s.ty.get_mut(j) {
+                        *t = SlotType::Misc;
+                    }
                     self.scratch.slot(spi);
                 }
             }
@@ -266,7 +279,13 @@ impl Env<'_> {
                         "kernel subsystem misconfigured verifier".into(),
                     ));
                 };
-                let m = &self.maps[mi as usize];
+                // The map argument's check found map mi in the program's maps.
+                let Some(m) = self.maps.get(mi as usize) else {
+                    return Err(crate::Rejection::internal(
+                        Some(self.pc),
+                        format_args!("map index {mi} is not among the program's maps"),
+                    ));
+                };
                 let elide = id == BPF_FUNC_MAP_LOOKUP_ELEM
                     && matches!(m.map_type, 2 | 6)
                     && meta.const_key.is_some_and(|k| k < m.max_entries as u64);
@@ -396,7 +415,12 @@ impl Env<'_> {
 
     /// `check_func_arg` for argument `i` (register `i + 1`).
     fn check_func_arg(&mut self, i: usize, p: &Proto, name: &str, meta: &mut Meta) -> VResult {
-        let arg = p.args[i];
+        let Some(&arg) = p.args.get(i) else {
+            return Err(crate::Rejection::internal(
+                Some(self.pc),
+                format_args!("{name} has no argument {i} in its prototype"),
+            ));
+        };
         let r = i + 1;
         if arg.base == ArgBase::DontCare {
             return Ok(());
@@ -538,7 +562,7 @@ impl Env<'_> {
                 format!(
                     "insn {}: R{r} ({}, {}) of {name}: ironbpf's verifier does not track {what}, so it refuses the call",
                     self.pc,
-                    p.arg_names[i],
+                    p.arg_names.get(i).copied().unwrap_or_default(),
                     arg
                 ),
             ));
@@ -665,7 +689,13 @@ impl Env<'_> {
                 )?;
             }
             ArgBase::ConstSize | ArgBase::ConstSizeOrZero => {
-                let prev = p.args[i - 1];
+                // A size follows the buffer it sizes in every prototype.
+                let Some(&prev) = i.checked_sub(1).and_then(|k| p.args.get(k)) else {
+                    return Err(crate::Rejection::internal(
+                        Some(self.pc),
+                        format_args!("argument {i} of {name} is a size with no buffer before it"),
+                    ));
+                };
                 let zero_ok = arg.base == ArgBase::ConstSizeOrZero;
                 let v = reg.val;
                 if v.smin < 0 {
@@ -783,7 +813,10 @@ impl Env<'_> {
         let slot = fr.stack.get(spi)?;
         // Bytes from the key's first one (index j) up to the slot's top
         // (index 0), as the kernel counts them.
-        let run = |t: SlotType| slot.ty[..=j].iter().rev().take_while(|x| **x == t).count();
+        let run = |t: SlotType| {
+            let bytes = slot.ty.get(..=j).unwrap_or_default();
+            bytes.iter().rev().take_while(|x| **x == t).count()
+        };
         if run(SlotType::Zero) as u32 >= key_size {
             return Some(0);
         }
@@ -909,19 +942,32 @@ impl Env<'_> {
         let allow_uninit = self.opts.privileged;
         for a in min_off..max_off + size {
             let (spi, j) = byte_pos(a);
-            let fr = &mut self.cur.frames[fi];
-            let s = &mut fr.stack[spi];
-            match s.ty[j] {
+            // check_stack_range_initialized's bounds check kept a in the stack.
+            let Some(s) = self
+                .cur
+                .frames
+                .get_mut(fi)
+                .and_then(|f| f.stack.get_mut(spi))
+            else {
+                return Err(crate::Rejection::internal(
+                    Some(self.pc),
+                    format_args!("frame {fi} has no stack slot {spi} for R{r}'s access"),
+                ));
+            };
+            let Some(t) = s.ty.get_mut(j) else {
+                continue;
+            };
+            match *t {
                 SlotType::Misc => continue,
                 SlotType::Zero => {
                     if clobber {
-                        s.ty[j] = SlotType::Misc;
+                        *t = SlotType::Misc;
                     }
                     continue;
                 }
                 SlotType::Invalid if allow_uninit => {
                     if clobber {
-                        s.ty[j] = SlotType::Misc;
+                        *t = SlotType::Misc;
                     }
                     continue;
                 }
@@ -967,8 +1013,8 @@ impl Env<'_> {
         }
         let sub = self.cfg.subprog_of(target);
         let mut callee = FuncState::new(depth as u32, self.pc, sub);
-        for r in 1..=5 {
-            callee.regs[r] = *self.cur.reg(r);
+        for (r, arg) in callee.regs.iter_mut().enumerate().take(6).skip(1) {
+            *arg = *self.cur.reg(r);
         }
         for r in 0..=5 {
             *self.cur.reg_mut(r) = RegState::not_init();
@@ -1010,7 +1056,13 @@ impl Env<'_> {
             if in_callback {
                 self.check_callback_exit()?;
             }
-            let callee = self.cur.frames.pop().expect("more than one frame");
+            // An exit from a callee: the state has its caller's frame too.
+            let Some(callee) = self.cur.frames.pop() else {
+                return Err(crate::Rejection::internal(
+                    Some(self.pc),
+                    format_args!("an exit from a callee with no frame"),
+                ));
+            };
             let back = if in_callback {
                 callee.callsite
             } else {
@@ -1106,12 +1158,16 @@ impl Env<'_> {
 
     /// `check_max_stack_depth`: the frames of every call chain, each rounded
     /// up to 32 bytes, fit in 512.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "callees and stack_depth have an entry per subprogram of the CFG, and \
+                  subprog_of and the edges give only those"
+    )]
     pub(crate) fn check_max_stack_depth(&self) -> VResult {
         let n = self.cfg.subprogs.len();
         // Static call graph edges.
         let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for pc in 0..self.insns.len() {
-            let i = self.insns[pc];
+        for (pc, &i) in self.insns.iter().enumerate() {
             if i.code == 0x85 && i.src == 1 {
                 let t = (pc as i64 + i.imm as i64 + 1) as usize;
                 let from = self.cfg.subprog_of(pc);

@@ -73,7 +73,7 @@ fn is_kfunc_call(i: &RawInsn) -> bool {
 
 /// The target of a jump at `pc` (not calls or exits), if it is one.
 pub fn jump_target(insns: &[RawInsn], pc: usize) -> Option<i64> {
-    let i = insns[pc];
+    let i = *insns.get(pc)?;
     let c = class(i.code);
     if c != BPF_JMP && c != BPF_JMP32 {
         return None;
@@ -188,7 +188,13 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                 }
             }
         }
-        let last = insns[end - 1].code;
+        // `end` is past `start` (the starts are sorted and distinct).
+        let Some(last) = insns.get(end.wrapping_sub(1)).map(|i| i.code) else {
+            return Err(Rejection::internal(
+                None,
+                format_args!("func#{k} at insn {start} ends at {end}, outside the program"),
+            ));
+        };
         if last != (BPF_JMP | BPF_EXIT)
             && last != (BPF_JMP | BPF_JA)
             && last != (BPF_JMP32 | BPF_JA)
@@ -207,8 +213,7 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
     // resolve_pseudo_ldimm64 (the map references are checked in do_check)
     let mut ldimm_tail = vec![false; n];
     let mut pc = 0;
-    while pc < n {
-        let i = insns[pc];
+    while let Some(&i) = insns.get(pc) {
         if class(i.code) == BPF_LDX
             && ((i.code & 0xe0) != 0x60 && (i.code & 0xe0) != 0x80 || i.imm != 0)
         {
@@ -223,11 +228,9 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
             ));
         }
         if i.code == LD_IMM64 {
-            if pc + 1 >= n
-                || insns[pc + 1].code != 0
-                || insns[pc + 1].dst != 0
-                || insns[pc + 1].src != 0
-                || insns[pc + 1].off != 0
+            if !insns
+                .get(pc + 1)
+                .is_some_and(|t| t.code == 0 && t.dst == 0 && t.src == 0 && t.off == 0)
             {
                 return Err(reject(
                     Some(pc),
@@ -244,7 +247,9 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                     RejectionKind::BadLdImm64 { pc },
                 ));
             }
-            ldimm_tail[pc + 1] = true;
+            if let Some(tail) = ldimm_tail.get_mut(pc + 1) {
+                *tail = true;
+            }
             pc += 2;
             continue;
         }
@@ -265,14 +270,17 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
     // For each ld_imm64 second slot, the first jump found landing on it.
     let mut jumped_into_tail: Vec<Option<usize>> = vec![None; n];
     let mut stack: Vec<(usize, usize)> = vec![(0, 0)]; // (insn, next edge index)
-    state[0] = 1;
+    if let Some(entry) = state.first_mut() {
+        *entry = 1;
+    }
     while let Some(&mut (t, ref mut e)) = stack.last_mut() {
         let succ = successors(insns, t);
-        if *e == 0 && self_prune_point(&insns[t]) {
-            prune_point[t] = true;
+        if *e == 0 && insns.get(t).is_some_and(self_prune_point) {
+            if let Some(p) = prune_point.get_mut(t) {
+                *p = true;
+            }
         }
-        if *e < succ.len() {
-            let (w, is_jump_target) = succ[*e];
+        if let Some(&(w, is_jump_target)) = succ.get(*e) {
             *e += 1;
             if w < 0 || w >= n as i64 {
                 return Err(reject(
@@ -283,18 +291,30 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                 ));
             }
             let w = w as usize;
+            // Every table has n entries and w < n (checked above).
+            let (Some(&tail), Some(into_tail), Some(prune), Some(seen)) = (
+                ldimm_tail.get(w),
+                jumped_into_tail.get_mut(w),
+                prune_point.get_mut(w),
+                state.get_mut(w),
+            ) else {
+                return Err(Rejection::internal(
+                    Some(t),
+                    format_args!("the CFG's tables have no entry for insn {w} of {n}"),
+                ));
+            };
             // The kernel walks a jumped-into second slot as an instruction
             // of its own (it falls through) and names the ld_imm64 only
             // after the walk, in its check for unreachable instructions.
-            if ldimm_tail[w] && jumped_into_tail[w].is_none() {
-                jumped_into_tail[w] = Some(t);
+            if tail && into_tail.is_none() {
+                *into_tail = Some(t);
             }
             if is_jump_target {
-                prune_point[w] = true;
+                *prune = true;
             }
-            match state[w] {
+            match *seen {
                 0 => {
-                    state[w] = 1;
+                    *seen = 1;
                     stack.push((w, 0));
                 }
                 1 if !opts.privileged => {
@@ -308,12 +328,14 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                 _ => {}
             }
         } else {
-            state[t] = 2;
+            if let Some(done) = state.get_mut(t) {
+                *done = 2;
+            }
             stack.pop();
         }
     }
-    for pc in 0..n {
-        if state[pc] != 2 && !ldimm_tail[pc] {
+    for (pc, (&seen, &tail)) in state.iter().zip(&ldimm_tail).enumerate() {
+        if seen != 2 && !tail {
             return Err(reject(
                 Some(pc),
                 libc_errno::EINVAL,
@@ -349,7 +371,10 @@ fn self_prune_point(i: &RawInsn) -> bool {
 /// The CFG successors of `t`: (target, whether it is a branch target or the
 /// fall-through of a branch, i.e. a prune point).
 fn successors(insns: &[RawInsn], t: usize) -> Vec<(i64, bool)> {
-    let i = insns[t];
+    // `t` is an instruction the walk reached (in range): none otherwise.
+    let Some(&i) = insns.get(t) else {
+        return Vec::new();
+    };
     let next = t as i64 + if i.code == LD_IMM64 { 2 } else { 1 };
     let c = class(i.code);
     if is_pseudo_func(&i) {

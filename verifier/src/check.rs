@@ -145,8 +145,8 @@ impl<'a> Env<'a> {
         let n = insns.len();
         let mut decoded = vec![None; n];
         for (pc, d) in decoded.iter_mut().enumerate() {
-            if !cfg.ldimm_tail[pc] {
-                *d = Some(Insn::decode(&insns[pc..], pc));
+            if let (Some(false), Some(slots)) = (cfg.ldimm_tail.get(pc), insns.get(pc..)) {
+                *d = Some(Insn::decode(slots, pc));
             }
         }
         let mut log = log;
@@ -157,15 +157,17 @@ impl<'a> Env<'a> {
                 let Some(Ok(i)) = d else { continue };
                 let regs: String = (0..10)
                     .map(|r| {
-                        if live[pc] & (1 << r) != 0 {
+                        if live.get(pc).is_some_and(|l| l & (1 << r) != 0) {
                             char::from(b'0' + r as u8)
                         } else {
                             '.'
                         }
                     })
                     .collect();
+                // Decoded from insns[pc], so it exists.
+                let code = insns.get(pc).map_or(0, |r| r.code);
                 let text = crate::callbacks::pseudo_func_line(pc, i)
-                    .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, insns[pc].code));
+                    .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, code));
                 let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
                 log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
             }
@@ -366,8 +368,8 @@ impl<'a> Env<'a> {
 
     /// `push_stack`: queue the other edge of a branch.
     pub fn push_branch(&mut self, st: VState, insn: usize) -> VResult {
-        if let Some(p) = self.cur_parent {
-            self.explored[p].branches += 1;
+        if let Some(e) = self.cur_parent.and_then(|p| self.explored.get_mut(p)) {
+            e.branches += 1;
         }
         self.pending_bytes += st.footprint() as u64;
         self.note_memory();
@@ -398,7 +400,9 @@ impl<'a> Env<'a> {
 
     fn update_branch_counts(&mut self, mut node: Option<usize>) {
         while let Some(i) = node {
-            let e = &mut self.explored[i];
+            let Some(e) = self.explored.get_mut(i) else {
+                break;
+            };
             e.branches = e.branches.saturating_sub(1);
             if e.branches > 0 {
                 break;
@@ -455,7 +459,7 @@ impl<'a> Env<'a> {
                 }
                 self.log.truncate(cut);
             }
-            if self.cfg.prune_point[pc] && self.is_state_visited(pc)? {
+            if self.cfg.prune_point.get(pc) == Some(&true) && self.is_state_visited(pc)? {
                 if self.log_on() {
                     let s = if from_pop {
                         format!("\nfrom {} to {}: safe\n", prev_insn.unwrap_or(0), pc)
@@ -486,11 +490,14 @@ impl<'a> Env<'a> {
                 self.prev_insn_print_pos = self.log.len() - self.prev_log_pos;
                 self.prev_log_pos = self.log.len();
             }
-            self.reached[pc] = true;
-            let insn = match self.decoded[pc] {
-                Some(Ok(i)) => i,
-                Some(Err(ref e)) => return Err(self.decode_error(e)),
-                None => {
+            if let Some(r) = self.reached.get_mut(pc) {
+                *r = true;
+            }
+            // Past the program or on an ld_imm64's second slot.
+            let insn = match self.decoded.get(pc) {
+                Some(Some(Ok(i))) => *i,
+                Some(Some(Err(e))) => return Err(self.decode_error(e)),
+                _ => {
                     return Err(self.reject_errno(
                         EINVAL,
                         RejectionKind::JumpIntoLdImm64 {
@@ -554,6 +561,10 @@ impl<'a> Env<'a> {
     /// plus the offset), here a stand-in kernel address per map index. An
     /// instruction the decoder refuses for a reserved field prints as the
     /// kernel's disassembler shows it, the reserved field ignored.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "pc is an instruction of the program: the CFG checked every jump target"
+    )]
     pub fn insn_line(&self, pc: usize) -> String {
         use ironbpf_isa::LdImm64Src;
         match self.decoded[pc] {
@@ -618,7 +629,9 @@ impl<'a> Env<'a> {
     fn track_const(&mut self, pc: usize, insn: &Insn) {
         let Some(d) = insn.writes() else { return };
         let v = self.cur.reg(d.index()).const_value();
-        let t = &mut self.consts[pc];
+        let Some(t) = self.consts.get_mut(pc) else {
+            return;
+        };
         *t = match (*t, v) {
             (ConstTrack::Unseen, Some(v)) => ConstTrack::Const(v),
             (ConstTrack::Const(a), Some(v)) if a == v => ConstTrack::Const(a),
@@ -627,6 +640,10 @@ impl<'a> Env<'a> {
     }
 
     /// The kernel's message for an instruction the decoder refused.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "self.pc is the instruction the decoder refused, one of the program's"
+    )]
     fn decode_error(&self, e: &IsaError) -> Rejection {
         use ironbpf_isa::IsaErrorKind as K;
         let code = self.insns[self.pc].code;
@@ -734,16 +751,19 @@ impl<'a> Env<'a> {
             _ => None,
         };
         let was_spill = stack_slot.is_some_and(|(fr, spi)| {
-            self.cur.frames[fr as usize]
-                .stack
-                .get(spi as usize)
+            self.cur
+                .frames
+                .get(fr as usize)
+                .and_then(|f| f.stack.get(spi as usize))
                 .is_some_and(|s| s.is_spill())
         });
         let next = self.step_insn(insn)?;
         if let Some((frame, spi)) = stack_slot {
-            let spill_now = self.cur.frames[frame as usize]
-                .stack
-                .get(spi as usize)
+            let spill_now = self
+                .cur
+                .frames
+                .get(frame as usize)
+                .and_then(|f| f.stack.get(spi as usize))
                 .is_some_and(|s| s.is_spill());
             let flag = match insn {
                 Insn::Load { .. } => was_spill,
@@ -910,18 +930,24 @@ impl<'a> Env<'a> {
         }
         match pred {
             Some(true) => {
-                self.taken[pc].0 = true;
+                if let Some(t) = self.taken.get_mut(pc) {
+                    t.0 = true;
+                }
                 self.print_insn_state();
                 return Ok(Some(target));
             }
             Some(false) => {
-                self.taken[pc].1 = true;
+                if let Some(t) = self.taken.get_mut(pc) {
+                    t.1 = true;
+                }
                 self.print_insn_state();
                 return Ok(Some(pc + 1));
             }
             None => {}
         }
-        self.taken[pc] = (true, true);
+        if let Some(t) = self.taken.get_mut(pc) {
+            *t = (true, true);
+        }
         // Both edges: the taken edge is queued, the fall-through goes on.
         let mut other = self.cur.clone();
         let mut other_alive = true;
@@ -1083,6 +1109,11 @@ impl<'a> Env<'a> {
 
     /// `is_state_visited`: whether an explored state at `pc` covers the
     /// current one (prune), else remember the current state.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "pc is a prune point of the program (the per-insn tables have n entries) and \
+                  by_insn holds indices of self.explored, which only grows during a verification"
+    )]
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
@@ -1115,9 +1146,13 @@ impl<'a> Env<'a> {
                     self.propagate_precision(i);
                     return Ok(true);
                 }
-            } else if is_ancestor(&self.explored, self.cur_parent, i)
-                && states_maybe_looping(&e.st, &self.cur)
+            } else if states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
+                // Last: the walk up the parent chain is as long as the path
+                // has states (tens of thousands in a long loop), and asked
+                // of every unfinished state here it made verification
+                // quadratic (fuzz/regressions/soundness/timeout-d2b54acc).
+                && is_ancestor(&self.explored, self.cur_parent, i)
             {
                 let none = Scratch::default();
                 let mut cur = String::new();
@@ -1214,7 +1249,7 @@ impl<'a> Env<'a> {
         let Some(slots) = self.insns.get(pc..) else {
             return false;
         };
-        match Insn::decode(&slots[..slots.len().min(2)], pc) {
+        match Insn::decode(slots.get(..slots.len().min(2)).unwrap_or_default(), pc) {
             Ok(Insn::Alu {
                 op: AluOp::Mov,
                 src: Operand::Imm(_),
@@ -1247,9 +1282,9 @@ impl<'a> Env<'a> {
                 })
                 .collect(),
             branch_always: (0..n)
-                .map(|i| match self.taken[i] {
-                    (true, false) => Some(true),
-                    (false, true) => Some(false),
+                .map(|i| match self.taken.get(i) {
+                    Some((true, false)) => Some(true),
+                    Some((false, true)) => Some(false),
                     _ => None,
                 })
                 .collect(),
@@ -1266,7 +1301,7 @@ fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) ->
         if i == target {
             return true;
         }
-        node = explored[i].parent;
+        node = explored.get(i).and_then(|e| e.parent);
     }
     false
 }
@@ -1519,7 +1554,9 @@ fn stacksafe(
         }
         let mut j = 0;
         while j < BPF_REG_SIZE {
-            let ot = os.ty[j];
+            let Some(&ot) = os.ty.get(j) else {
+                break;
+            };
             if ot == SlotType::Invalid || (allow_uninit && ot == SlotType::Misc) {
                 j += 1;
                 continue;
@@ -1536,7 +1573,9 @@ fn stacksafe(
                 }
                 break;
             }
-            let ct = cs.ty[j];
+            let Some(&ct) = cs.ty.get(j) else {
+                return false;
+            };
             if !(ot == ct || ot == SlotType::Misc && ct == SlotType::Zero) {
                 return false;
             }
@@ -1688,7 +1727,10 @@ pub fn replay_path(
             }
             break;
         }
-        let want = path[i + 1] as usize;
+        let Some(&want) = path.get(i + 1) else {
+            break;
+        };
+        let want = want as usize;
         let insn = match env.decoded.get(pc as usize) {
             Some(Some(Ok(i))) => *i,
             _ => {
@@ -1706,7 +1748,10 @@ pub fn replay_path(
         env.returned = false;
         if next != Some(want) {
             // The path takes the queued edge.
-            let pos = env.pending[queued..]
+            let pos = env
+                .pending
+                .get(queued..)
+                .unwrap_or_default()
                 .iter()
                 .rposition(|p| p.insn == want)
                 .ok_or(ReplayError::Diverged {

@@ -117,3 +117,20 @@ pub enum RejectionKind {
     /// Another condition, named by the message.
     Other,
 }
+
+impl crate::Rejection {
+    /// A table the verifier built itself (the CFG, the subprogram and
+    /// instruction tables, a state's frames) lacks an entry the verifier
+    /// had proven present: a bug in ironbpf's verifier, not in the program.
+    /// Refused as the kernel refuses on its own `verifier bug` lines, with
+    /// `EFAULT`, instead of a panic; `what` names the table and the index.
+    pub(crate) fn internal(insn: Option<usize>, what: std::fmt::Arguments<'_>) -> Self {
+        crate::Rejection {
+            insn,
+            message: format!("verifier bug: {what} (please report it to ironbpf with the program)"),
+            errno: crate::cfg::libc_errno::EFAULT,
+            kind: RejectionKind::Other,
+            path: Vec::new(),
+        }
+    }
+}

@@ -252,20 +252,23 @@ fn call_effects(insns: &[RawInsn], subprogs: &[usize], opts: &VerifyOptions, sub
     let n = subs.len();
     let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut pc = 0;
-    while pc < insns.len() {
-        let i = insns[pc];
+    while let Some(&i) = insns.get(pc) {
         let s = sub_of(pc);
         if i.code == 0x85 && s < n {
             match i.src {
                 0 => {
-                    if let Ok(p) = crate::calls::offered_proto(i.imm, opts) {
-                        subs[s].changes_pkt_data |= p.changes_pkt_data;
-                        subs[s].might_sleep |= p.might_sleep;
+                    if let (Ok(p), Some(sub)) =
+                        (crate::calls::offered_proto(i.imm, opts), subs.get_mut(s))
+                    {
+                        sub.changes_pkt_data |= p.changes_pkt_data;
+                        sub.might_sleep |= p.might_sleep;
                     }
                 }
                 1 => {
                     let t = (pc as i64 + i.imm as i64 + 1) as usize;
-                    callees[s].push(sub_of(t));
+                    if let Some(c) = callees.get_mut(s) {
+                        c.push(sub_of(t));
+                    }
                 }
                 _ => {}
             }
@@ -275,15 +278,18 @@ fn call_effects(insns: &[RawInsn], subprogs: &[usize], opts: &VerifyOptions, sub
     // To a fixed point over the call graph (`merge_callee_effects`).
     loop {
         let mut changed = false;
-        for s in 0..n {
-            for &c in &callees[s] {
-                if c >= n {
+        for (s, cs) in callees.iter().enumerate() {
+            for &c in cs {
+                let Some((pkt, sleep)) = subs.get(c).map(|c| (c.changes_pkt_data, c.might_sleep))
+                else {
                     continue;
-                }
-                let (pkt, sleep) = (subs[c].changes_pkt_data, subs[c].might_sleep);
-                if (pkt && !subs[s].changes_pkt_data) || (sleep && !subs[s].might_sleep) {
-                    subs[s].changes_pkt_data |= pkt;
-                    subs[s].might_sleep |= sleep;
+                };
+                let Some(me) = subs.get_mut(s) else {
+                    continue;
+                };
+                if (pkt && !me.changes_pkt_data) || (sleep && !me.might_sleep) {
+                    me.changes_pkt_data |= pkt;
+                    me.might_sleep |= sleep;
                     changed = true;
                 }
             }
@@ -473,7 +479,9 @@ impl Env<'_> {
             ));
             return Err(EINVAL);
         }
-        self.funcs.subs[sub].args = Some(args.clone());
+        if let Some(s) = self.funcs.subs.get_mut(sub) {
+            s.args = Some(args.clone());
+        }
         Ok(args)
     }
 
@@ -520,15 +528,14 @@ impl Env<'_> {
     /// `btf_check_subprog_call`: the caller's r1-r5 against `sub`'s
     /// prototype. The reasons are logged; `Err` carries the errno.
     pub(crate) fn btf_check_subprog_call(&mut self, sub: usize) -> PrepResult<()> {
-        if self.funcs.subs.is_empty() {
-            return Err(EINVAL);
-        }
-        if self.funcs.subs[sub].unreliable {
+        // `sub` is a subprogram the CFG found; a table without it is the
+        // kernel's empty table (no func_info).
+        if self.funcs.subs.get(sub).is_none_or(|s| s.unreliable) {
             return Err(EINVAL);
         }
         let r = self.btf_check_func_arg_match(sub);
-        if r.is_err() {
-            self.funcs.subs[sub].unreliable = true;
+        if let (Err(_), Some(s)) = (r, self.funcs.subs.get_mut(sub)) {
+            s.unreliable = true;
         }
         r
     }
@@ -617,11 +624,17 @@ impl Env<'_> {
                 format!("BTF of func#{sub} is invalid"),
             ));
         }
-        if !is_global {
+        // A global `sub` is in the table (`is_global` looked it up).
+        let Some((name, might_sleep, changes_pkt_data)) = self
+            .funcs
+            .subs
+            .get(sub)
+            .filter(|_| is_global)
+            .map(|s| (s.name.clone(), s.might_sleep, s.changes_pkt_data))
+        else {
             return Ok(false);
-        }
-        let name = self.funcs.subs[sub].name.clone();
-        if self.funcs.subs[sub].might_sleep && !self.opts.sleepable {
+        };
+        if might_sleep && !self.opts.sleepable {
             return Err(self.reject_errno(
                 EINVAL,
                 RejectionKind::Other,
@@ -640,7 +653,7 @@ impl Env<'_> {
                 "Func#{sub} ('{name}') is global and assumed valid.\n"
             ));
         }
-        if self.funcs.subs[sub].changes_pkt_data {
+        if changes_pkt_data {
             let privileged = self.opts.privileged;
             self.cur.for_each_reg(|r| {
                 if matches!(
@@ -655,7 +668,9 @@ impl Env<'_> {
                 }
             });
         }
-        self.funcs.subs[sub].called = true;
+        if let Some(s) = self.funcs.subs.get_mut(sub) {
+            s.called = true;
+        }
         for r in 1..=5 {
             *self.cur.reg_mut(r) = RegState::not_init();
             self.scratch.reg(r);
@@ -671,7 +686,11 @@ impl Env<'_> {
         let args = self.prepare_func_args(sub)?;
         let mut f = FuncState::new(0, 0, sub);
         for (i, a) in args.iter().enumerate() {
-            f.regs[i + 1] = match a {
+            // At most MAX_BPF_FUNC_REG_ARGS (5) arguments: r1-r5.
+            let Some(reg) = f.regs.get_mut(i + 1) else {
+                return Err(EFAULT);
+            };
+            *reg = match a {
                 ArgKind::Ctx => RegState::pointer(RegType::Ctx),
                 ArgKind::Scalar => RegState::unknown(),
                 ArgKind::Mem { size, nullable } => {
@@ -715,14 +734,18 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
         // The main program's prototype is read (and any complaint about
         // it logged); the main program is verified with r1 = ctx anyway.
         if env.prepare_func_args(0).is_err() {
-            env.funcs.subs[0].unreliable = true;
+            if let Some(main) = env.funcs.subs.first_mut() {
+                main.unreliable = true;
+            }
         }
     }
     // A helper call that calls a callback is where the callback's
     // iterations converge: a prune point (`mark_calls_callback`).
     for pc in 0..env.insns.len() {
-        if env.calls_callback(pc) && !env.cfg.ldimm_tail[pc] {
-            env.cfg.prune_point[pc] = true;
+        if env.calls_callback(pc) && env.cfg.ldimm_tail.get(pc) == Some(&false) {
+            if let Some(p) = env.cfg.prune_point.get_mut(pc) {
+                *p = true;
+            }
         }
     }
     env.do_check()?;
@@ -735,7 +758,9 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
     loop {
         let mut new = 0;
         for sub in 1..env.funcs.subs.len() {
-            let s = &env.funcs.subs[sub];
+            let Some(s) = env.funcs.subs.get(sub) else {
+                continue;
+            };
             if !s.global || !s.called || s.verified {
                 continue;
             }
@@ -758,7 +783,14 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
                     })
                 }
             };
-            let start = env.cfg.subprogs[sub];
+            let Some(&start) = env.cfg.subprogs.get(sub) else {
+                return Err(Rejection::internal(
+                    None,
+                    format_args!(
+                        "func#{sub} is in the function table but not in the CFG's subprograms"
+                    ),
+                ));
+            };
             env.reset_for_subprog(start, frame);
             env.do_check()?;
             if level1 {
@@ -769,7 +801,9 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
                     "Func#{sub} ('{name}') is safe for any args that match its prototype\n"
                 ));
             }
-            env.funcs.subs[sub].verified = true;
+            if let Some(s) = env.funcs.subs.get_mut(sub) {
+                s.verified = true;
+            }
             new += 1;
         }
         if new == 0 {

@@ -49,6 +49,18 @@
 // over clippy's 128-byte bound for an `Err`; it is only built on the
 // failing path, once per verification.
 #![allow(clippy::result_large_err)]
+// No panic on any program (issue 14): a table lookup the verifier proved
+// in range uses `get` with a `verifier bug` refusal (`Rejection::internal`),
+// or allows the lint on its one item with the reason it holds.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod alu;
 pub mod branch;

@@ -46,7 +46,7 @@ fn backward_liveness(
 ) -> Vec<u64> {
     let n = decoded.len();
     let succs = |pc: usize| -> Vec<usize> {
-        let Some(Ok(insn)) = &decoded[pc] else {
+        let Some(Some(Ok(insn))) = decoded.get(pc) else {
             return Vec::new();
         };
         let next = pc + insn.slots();
@@ -64,16 +64,21 @@ fn backward_liveness(
     let mut changed = true;
     while changed {
         changed = false;
-        for pc in (0..n).rev() {
-            let Some(Ok(insn)) = &decoded[pc] else {
+        for (pc, slot) in decoded.iter().enumerate().rev() {
+            let Some(Ok(insn)) = slot else {
                 continue;
             };
-            let out = succs(pc).iter().fold(0u64, |a, &s| a | live[s]);
+            // succs keeps the successors below n, the length of live.
+            let out = succs(pc)
+                .iter()
+                .fold(0u64, |a, &s| a | live.get(s).copied().unwrap_or(0));
             let (u, d) = use_def(insn);
             let inn = u | (out & !d);
-            if inn != live[pc] {
-                live[pc] = inn;
-                changed = true;
+            if let Some(l) = live.get_mut(pc) {
+                if inn != *l {
+                    *l = inn;
+                    changed = true;
+                }
             }
         }
     }

@@ -138,7 +138,9 @@ impl Env<'_> {
             }
             _ => {}
         }
-        self.safe_access[pc] = true;
+        if let Some(safe) = self.safe_access.get_mut(pc) {
+            *safe = true;
+        }
         Ok(())
     }
 
@@ -799,7 +801,11 @@ impl Env<'_> {
             let lo = reg.val.smin + off;
             let hi = reg.val.smax + off + size as i64;
             for a in lo..hi {
-                let t = self.cur.frames[fi].byte_type(a);
+                let t = self
+                    .cur
+                    .frames
+                    .get(fi)
+                    .map_or(SlotType::Invalid, |f| f.byte_type(a));
                 if t == SlotType::Invalid && !allow_uninit {
                     return Err(self.reject(
                         RejectionKind::UninitStack {
@@ -821,7 +827,13 @@ impl Env<'_> {
         let off = off + reg.val.var_off.value as i64;
         let (spi, _) = byte_pos(off);
         self.scratch.slot(spi);
-        let slot = self.cur.frames[fi].stack[spi];
+        // check_stack_access kept `off` within the frame's stack.
+        let Some(&slot) = self.cur.frames.get(fi).and_then(|f| f.stack.get(spi)) else {
+            return Err(Rejection::internal(
+                Some(self.pc),
+                format_args!("frame {fi} has no stack slot {spi} for off {off}"),
+            ));
+        };
         if slot.is_spill() {
             let spill_size = slot
                 .ty
@@ -856,7 +868,12 @@ impl Env<'_> {
                 }
                 let (mut spill_cnt, mut zero_cnt) = (0, 0);
                 for i in 0..size as i64 {
-                    match self.cur.frames[fi].byte_type(off + i) {
+                    match self
+                        .cur
+                        .frames
+                        .get(fi)
+                        .map_or(SlotType::Invalid, |f| f.byte_type(off + i))
+                    {
                         SlotType::Spill => spill_cnt += 1,
                         SlotType::Misc => {}
                         SlotType::Zero => zero_cnt += 1,
@@ -894,7 +911,12 @@ impl Env<'_> {
         }
         let mut zeros = 0;
         for i in 0..size as i64 {
-            match self.cur.frames[fi].byte_type(off + i) {
+            match self
+                .cur
+                .frames
+                .get(fi)
+                .map_or(SlotType::Invalid, |f| f.byte_type(off + i))
+            {
                 SlotType::Misc => {}
                 SlotType::Zero => zeros += 1,
                 SlotType::Invalid if allow_uninit => {}
@@ -935,10 +957,22 @@ impl Env<'_> {
                 Value::Imm(i) => i == 0,
                 Value::None => false,
             };
-            let fr = &mut self.cur.frames[fi];
+            let pc = self.pc;
+            let Some(fr) = self.cur.frames.get_mut(fi) else {
+                return Err(Rejection::internal(
+                    Some(pc),
+                    format_args!("no frame {fi} for R{r}"),
+                ));
+            };
             for a in lo..hi {
                 let (spi, j) = byte_pos(a);
-                let s = &mut fr.stack[spi];
+                // check_stack_access kept [lo, hi) within the frame's stack.
+                let Some(s) = fr.stack.get_mut(spi) else {
+                    return Err(Rejection::internal(
+                        Some(pc),
+                        format_args!("frame {fi} has no stack slot {spi} for off {a}"),
+                    ));
+                };
                 if s.is_spill() {
                     for t in s.ty.iter_mut() {
                         if *t != SlotType::Invalid {
@@ -947,8 +981,10 @@ impl Env<'_> {
                     }
                     s.spilled = RegState::not_init();
                 }
-                if !(zero && s.ty[j] == SlotType::Zero) {
-                    s.ty[j] = SlotType::Misc;
+                if let Some(t) = s.ty.get_mut(j) {
+                    if !(zero && *t == SlotType::Zero) {
+                        *t = SlotType::Misc;
+                    }
                 }
             }
             return Ok(());
@@ -956,7 +992,13 @@ impl Env<'_> {
         let off = off + reg.val.var_off.value as i64;
         let (spi, _) = byte_pos(off);
         self.scratch.slot(spi);
-        let slot = self.cur.frames[fi].stack[spi];
+        // check_stack_access kept `off` within the frame's stack.
+        let Some(&slot) = self.cur.frames.get(fi).and_then(|f| f.stack.get(spi)) else {
+            return Err(Rejection::internal(
+                Some(self.pc),
+                format_args!("frame {fi} has no stack slot {spi} for off {off}"),
+            ));
+        };
         if !privileged
             && slot.is_spill()
             && !slot.spilled.is_scalar()
@@ -972,15 +1014,18 @@ impl Env<'_> {
             Value::Reg(v) => Some(*self.cur.reg(v)),
             _ => None,
         };
-        let spill = |fr: &mut FuncState, v: RegState, size: usize| {
-            let s = &mut fr.stack[spi];
+        // The slot exists: it was read above.
+        let spill = |frames: &mut [FuncState], v: RegState, size: usize| {
+            let Some(s) = frames.get_mut(fi).and_then(|f| f.stack.get_mut(spi)) else {
+                return;
+            };
             s.spilled = v;
-            for j in (BPF_REG_SIZE - size)..BPF_REG_SIZE {
-                s.ty[j] = SlotType::Spill;
+            for t in s.ty.iter_mut().skip(BPF_REG_SIZE - size) {
+                *t = SlotType::Spill;
             }
-            for j in 0..(BPF_REG_SIZE - size) {
-                if s.ty[j] != SlotType::Zero && s.ty[j] != SlotType::Invalid {
-                    s.ty[j] = SlotType::Misc;
+            for t in s.ty.iter_mut().take(BPF_REG_SIZE - size) {
+                if *t != SlotType::Zero && *t != SlotType::Invalid {
+                    *t = SlotType::Misc;
                 }
             }
         };
@@ -996,11 +1041,11 @@ impl Env<'_> {
                 if !fits {
                     v.id = 0;
                 }
-                spill(&mut self.cur.frames[fi], v, size as usize);
+                spill(&mut self.cur.frames, v, size as usize);
             }
             (None, Value::Imm(imm)) if aligned && privileged => {
                 spill(
-                    &mut self.cur.frames[fi],
+                    &mut self.cur.frames,
                     RegState::constant(imm as i64 as u64),
                     size as usize,
                 );
@@ -1019,7 +1064,7 @@ impl Env<'_> {
                         "cannot spill pointers to stack into stack frame of the caller".into(),
                     ));
                 }
-                spill(&mut self.cur.frames[fi], v, BPF_REG_SIZE);
+                spill(&mut self.cur.frames, v, BPF_REG_SIZE);
             }
             _ => {
                 let zero = match (vreg, value) {
@@ -1032,7 +1077,18 @@ impl Env<'_> {
                     // zero: the kernel marks it precise here.
                     self.mark_chain_precision(r);
                 }
-                let s = &mut self.cur.frames[fi].stack[spi];
+                let pc = self.pc;
+                let Some(s) = self
+                    .cur
+                    .frames
+                    .get_mut(fi)
+                    .and_then(|f| f.stack.get_mut(spi))
+                else {
+                    return Err(Rejection::internal(
+                        Some(pc),
+                        format_args!("frame {fi} has no stack slot {spi} for off {off}"),
+                    ));
+                };
                 if s.is_spill() {
                     for t in s.ty.iter_mut() {
                         if *t != SlotType::Invalid {
@@ -1044,7 +1100,9 @@ impl Env<'_> {
                 let ty = if zero { SlotType::Zero } else { SlotType::Misc };
                 for i in 0..size as i64 {
                     let (_, j) = byte_pos(off + i);
-                    s.ty[j] = ty;
+                    if let Some(t) = s.ty.get_mut(j) {
+                        *t = ty;
+                    }
                 }
             }
         }

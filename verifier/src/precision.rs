@@ -134,7 +134,9 @@ impl Env<'_> {
         if !self.tracks_precision() {
             return;
         }
-        let st = &self.explored[old].st;
+        let Some(st) = self.explored.get(old).map(|e| &e.st) else {
+            return;
+        };
         // Only the innermost frame is walked precisely; precise values in
         // the callers' frames of a remembered state mean the callers'
         // paths are not followed here: force them.
@@ -191,6 +193,13 @@ impl Env<'_> {
     }
 
     /// `__mark_chain_precision` from the current instruction with `bt`.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "positions stay in self.path (last_pos starts at its last entry and only \
+                  decreases, first_pos <= last_pos is checked before each step); states are \
+                  indices of self.explored, which only grows during a verification; \
+                  frames[frame] exists once the get_mut above found it"
+    )]
     fn backtrack_from(&mut self, mut bt: Bt) {
         if self.path.is_empty() {
             return;
@@ -292,7 +301,7 @@ impl Env<'_> {
     /// `backtrack_insn`: what the instruction at path position `pos` needs
     /// precise before it, given what is needed after it.
     fn backtrack_insn(&mut self, pos: usize, bt: &mut Bt) -> Result<(), NotSupported> {
-        let idx = self.path[pos] as usize;
+        let idx = *self.path.get(pos).ok_or(NotSupported)? as usize;
         let insn = match self.decoded.get(idx) {
             Some(Some(Ok(i))) => *i,
             _ => return Err(NotSupported),
@@ -448,7 +457,10 @@ impl Env<'_> {
         let mut node = self.cur_parent;
         let mut lines = String::new();
         while let Some(i) = node {
-            let st = &mut self.explored[i].st;
+            let Some(e) = self.explored.get_mut(i) else {
+                break;
+            };
+            let st = &mut e.st;
             for (fi, f) in st.frames.iter_mut().enumerate() {
                 for (r, reg) in f.regs.iter_mut().enumerate().take(10) {
                     if reg.ty == RegType::Scalar && !reg.precise {
@@ -472,7 +484,7 @@ impl Env<'_> {
                     }
                 }
             }
-            node = self.explored[i].parent;
+            node = e.parent;
         }
         self.log.push_str(&lines);
     }

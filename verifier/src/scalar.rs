@@ -647,31 +647,33 @@ impl Scalar {
         ];
         let mut sep = first_sep;
         for i in 0..m.len() {
-            if m[i].omit {
+            let Some((mi, rest)) = m.get_mut(i..).and_then(|s| s.split_first_mut()) else {
+                break;
+            };
+            if mi.omit {
                 continue;
             }
-            let signed1 = m[i].name.starts_with('s');
-            let neg1 = signed1 && (m[i].val as i64) < 0;
+            let signed1 = mi.name.starts_with('s');
+            let neg1 = signed1 && (mi.val as i64) < 0;
             out.push_str(sep);
-            out.push_str(m[i].name);
+            out.push_str(mi.name);
             out.push('=');
             sep = ",";
-            let mut j = i + 2;
-            while j < m.len() {
-                if !m[j].omit && m[j].val == m[i].val {
-                    let neg2 = m[j].name.starts_with('s') && (m[j].val as i64) < 0;
+            // m[i + 2], m[i + 4], ...: the pairs the kernel's print_scalar_ranges compares.
+            for mj in rest.iter_mut().skip(1).step_by(2) {
+                if !mj.omit && mj.val == mi.val {
+                    let neg2 = mj.name.starts_with('s') && (mj.val as i64) < 0;
                     if neg2 == neg1 {
-                        m[j].omit = true;
-                        out.push_str(m[j].name);
+                        mj.omit = true;
+                        out.push_str(mj.name);
                         out.push('=');
                     }
                 }
-                j += 2;
             }
             if signed1 {
-                write_snum(out, m[i].val);
+                write_snum(out, mi.val);
             } else {
-                write_unum(out, m[i].val);
+                write_unum(out, mi.val);
             }
         }
         if !self.var_off.is_unknown() {

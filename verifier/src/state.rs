@@ -464,7 +464,7 @@ impl FuncState {
         let (spi, j) = byte_pos(off);
         self.stack
             .get(spi)
-            .map(|s| s.ty[j])
+            .and_then(|s| s.ty.get(j).copied())
             .unwrap_or(SlotType::Invalid)
     }
 
@@ -572,18 +572,38 @@ pub struct VState {
 
 impl VState {
     /// The current frame.
+    #[allow(
+        clippy::expect_used,
+        reason = "a state is made with its main frame and a frame is popped only at the exit of a callee, \
+                  so frames is never empty"
+    )]
     pub fn cur(&self) -> &FuncState {
         self.frames.last().expect("a state always has a frame")
     }
     /// The current frame, mutably.
+    #[allow(
+        clippy::expect_used,
+        reason = "a state is made with its main frame and a frame is popped only at the exit of a callee, \
+                  so frames is never empty"
+    )]
     pub fn cur_mut(&mut self) -> &mut FuncState {
         self.frames.last_mut().expect("a state always has a frame")
     }
     /// Register `r` of the current frame.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "r is a register number the decoder validated (r0-r10, below MAX_BPF_REG) \
+                  or a constant one"
+    )]
     pub fn reg(&self, r: usize) -> &RegState {
         &self.cur().regs[r]
     }
     /// Register `r` of the current frame, mutably.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "r is a register number the decoder validated (r0-r10, below MAX_BPF_REG) \
+                  or a constant one"
+    )]
     pub fn reg_mut(&mut self, r: usize) -> &mut RegState {
         &mut self.cur_mut().regs[r]
     }

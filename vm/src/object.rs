@@ -117,12 +117,15 @@ const BPF_PSEUDO_MAP_IDX_VALUE: u8 = ironbpf_loader::BPF_PSEUDO_MAP_IDX_VALUE;
 fn map_indices(insns: &[u8]) -> Vec<usize> {
     let mut out = Vec::new();
     let mut i = 0;
-    while let Some(ins) = insns.get(i..i + 8) {
+    while let Some(&[code, regs, _, _, i0, i1, i2, i3]) = insns
+        .get(i..i + 8)
+        .and_then(|s| <&[u8; 8]>::try_from(s).ok())
+    {
         // ld_imm64: opcode 0x18, two slots.
-        if ins[0] == 0x18 {
-            let src = ins[1] >> 4;
+        if code == 0x18 {
+            let src = regs >> 4;
             if src == BPF_PSEUDO_MAP_IDX || src == BPF_PSEUDO_MAP_IDX_VALUE {
-                let imm = i32::from_le_bytes([ins[4], ins[5], ins[6], ins[7]]);
+                let imm = i32::from_le_bytes([i0, i1, i2, i3]);
                 if let Ok(idx) = usize::try_from(imm) {
                     if !out.contains(&idx) {
                         out.push(idx);

@@ -17,27 +17,39 @@ fn main() {
         eprintln!("{file}: {e}");
         std::process::exit(2)
     });
-    let (insns, level2) = match target.as_str() {
+    // The verifier's options as the target sets them: the soundness and
+    // JIT targets verify an XDP program, privileged, without a log; the
+    // verifier target takes the program type, privilege and log level from
+    // its first byte (see fuzz_targets/verifier.rs).
+    let mut opts = VerifyOptions::new(ProgTypeId::Xdp);
+    opts.log_level = 0;
+    let insns = match target.as_str() {
         "soundness" | "jit_vs_interp" => {
             let mut u = Unstructured::new(&data);
-            (gen_program(&mut u, 96).unwrap_or_default(), false)
+            gen_program(&mut u, 96).unwrap_or_default()
         }
         "interp_checked" | "verifier" => {
             let Some((&mode, rest)) = data.split_first() else {
                 return;
             };
+            if target == "verifier" {
+                let types = [
+                    ProgTypeId::Xdp,
+                    ProgTypeId::SocketFilter,
+                    ProgTypeId::SchedCls,
+                    ProgTypeId::Kprobe,
+                    ProgTypeId::Tracepoint,
+                ];
+                opts = VerifyOptions::new(types[(mode as usize >> 1) % types.len()]);
+                opts.privileged = mode & 0x10 == 0;
+                opts.log_level = if mode & 0x20 != 0 { 2 } else { 1 };
+            }
             if mode & 1 == 0 {
-                let n = rest.len() / 8 * 8;
-                (
-                    ironbpf_isa::slots_from_bytes(&rest[..n]).unwrap_or_default(),
-                    mode & 0x20 != 0,
-                )
+                let n = rest.len().min(512 * 8) / 8 * 8;
+                ironbpf_isa::slots_from_bytes(&rest[..n]).unwrap_or_default()
             } else {
                 let mut u = Unstructured::new(rest);
-                (
-                    gen_program(&mut u, 128).unwrap_or_default(),
-                    mode & 0x20 != 0,
-                )
+                gen_program(&mut u, 128).unwrap_or_default()
             }
         }
         other => {
@@ -60,13 +72,14 @@ fn main() {
             }
         }
     }
-    let mut opts = VerifyOptions::new(ProgTypeId::Xdp);
-    opts.log_level = if level2 { 2 } else { 0 };
     opts.maps = map_infos();
     let t = std::time::Instant::now();
     let out = verify(&insns, &opts);
     println!(
-        "verifier: {:?} in {:?}; processed {} insns, total_states {}, peak_states {}, max_states_per_insn {}, log {} bytes",
+        "verifier ({:?}, privileged {}, log level {}): {:?} in {:?}; processed {} insns, total_states {}, peak_states {}, max_states_per_insn {}, log {} bytes",
+        opts.prog_type,
+        opts.privileged,
+        opts.log_level,
         out.result.as_ref().map(|_| "accepted").map_err(|r| r.to_string()),
         t.elapsed(),
         out.stats.processed_insns,

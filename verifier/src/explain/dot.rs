@@ -27,13 +27,15 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
         let mut v: Vec<Option<Insn>> = vec![None; n];
         let mut pc = 0;
         while pc < n {
-            let d = Insn::decode(&insns[pc..], pc).ok();
+            let d = insns.get(pc..).and_then(|s| Insn::decode(s, pc).ok());
             let w = if matches!(d, Some(Insn::LdImm64 { .. })) {
                 2
             } else {
                 1
             };
-            v[pc] = d;
+            if let Some(slot) = v.get_mut(pc) {
+                *slot = d;
+            }
             pc += w;
         }
         v
@@ -89,7 +91,7 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
         let mut end = s;
         let mut pc = s;
         while pc < next {
-            if dec[pc].is_some() {
+            if matches!(dec.get(pc), Some(Some(_))) {
                 end = pc;
             }
             pc += 1;
@@ -104,7 +106,7 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
     let of = |pc: usize| out.iter().position(|b| b.start <= pc && pc <= b.end);
     let mut edges = Vec::new();
     for (bi, b) in out.iter().enumerate() {
-        let last = dec[b.end];
+        let last = dec.get(b.end).copied().flatten();
         let fall = b.end
             + if matches!(last, Some(Insn::LdImm64 { .. })) {
                 2
@@ -133,7 +135,7 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
             }
             _ => {
                 if let Some(t) = of(fall) {
-                    if out[t].subprog == b.subprog {
+                    if out.get(t).is_some_and(|o| o.subprog == b.subprog) {
                         edges.push((bi, t, false));
                     }
                 }
@@ -171,8 +173,9 @@ pub fn cfg_dot(
     let of = |pc: usize| blocks.iter().position(|b| b.start <= pc && pc <= b.end);
     let mut path_edges: BTreeSet<(usize, usize)> = BTreeSet::new();
     for w in path.windows(2) {
-        if let (Some(a), Some(b)) = (of(w[0] as usize), of(w[1] as usize)) {
-            if a != b || (w[1] as usize) <= (w[0] as usize) {
+        let &[from, to] = w else { continue };
+        if let (Some(a), Some(b)) = (of(from as usize), of(to as usize)) {
+            if a != b || (to as usize) <= (from as usize) {
                 path_edges.insert((a, b));
             }
         }
@@ -198,16 +201,19 @@ pub fn cfg_dot(
         by_sub.entry(b.subprog).or_default().push(i);
     }
     for (sub, bis) in &by_sub {
+        // Each subprogram in by_sub has at least one block.
+        let Some(start) = bis.first().and_then(|&bi| blocks.get(bi)).map(|b| b.start) else {
+            continue;
+        };
         let _ = writeln!(o, "  subgraph cluster_{sub} {{");
-        let start = blocks[bis[0]].start;
         let _ = writeln!(o, "    label=\"subprogram {sub} (insn {start})\";");
         for &bi in bis {
-            let b = &blocks[bi];
+            let Some(b) = blocks.get(bi) else { continue };
             let mut label = format!("block {bi}: insn {}-{}\n", b.start, b.end);
             let mut last_line = None;
             let mut pc = b.start;
             while pc <= b.end {
-                let d = Insn::decode(&insns[pc..], pc).ok();
+                let d = insns.get(pc..).and_then(|s| Insn::decode(s, pc).ok());
                 if let Some(src) = lines.get(pc).cloned().flatten() {
                     if last_line != Some((src.file.clone(), src.line)) {
                         let _ =
@@ -216,7 +222,10 @@ pub fn cfg_dot(
                     }
                 }
                 let text = match &d {
-                    Some(i) => ironbpf_isa::format_log_line(pc, i, insns[pc].code),
+                    // Decoded, so insns[pc] exists.
+                    Some(i) => {
+                        ironbpf_isa::format_log_line(pc, i, insns.get(pc).map_or(0, |r| r.code))
+                    }
                     None => format!("{pc}: (invalid)"),
                 };
                 let mark = if Some(pc) == fail_pc {
@@ -275,13 +284,13 @@ pub fn cfg_dot(
     for (bi, b) in blocks.iter().enumerate() {
         let mut pc = b.start;
         while pc <= b.end {
-            let d = Insn::decode(&insns[pc..], pc).ok();
+            let d = insns.get(pc..).and_then(|s| Insn::decode(s, pc).ok());
             if let Some(Insn::Call(CallTarget::Local(imm))) = d {
                 let t = pc as i64 + imm as i64 + 1;
                 if let Some(tb) = (t >= 0).then(|| of(t as usize)).flatten() {
                     let hot = path
                         .windows(2)
-                        .any(|w| w[0] as usize == pc && w[1] as i64 == t);
+                        .any(|w| matches!(*w, [from, to] if from as usize == pc && to as i64 == t));
                     let c = if hot { ", color=red, penwidth=3" } else { "" };
                     let _ = writeln!(o, "  b{bi} -> b{tb} [style=dashed, label=\"call\"{c}];");
                 }

@@ -52,14 +52,16 @@ pub fn explain_with_trace(
     lines: &[Option<SourceLine>],
 ) -> Explanation {
     let decoded = (0..insns.len())
-        .map(|pc| Insn::decode(&insns[pc..], pc).ok())
+        .map(|pc| insns.get(pc..).and_then(|s| Insn::decode(s, pc).ok()))
         .collect::<Vec<_>>();
     // The second slot of an ld_imm64 decodes as garbage: blank it.
     let mut decoded = decoded;
     let mut pc = 0;
     while pc < decoded.len() {
-        if matches!(decoded[pc], Some(Insn::LdImm64 { .. })) && pc + 1 < decoded.len() {
-            decoded[pc + 1] = None;
+        if matches!(decoded.get(pc), Some(Some(Insn::LdImm64 { .. }))) && pc + 1 < decoded.len() {
+            if let Some(tail) = decoded.get_mut(pc + 1) {
+                *tail = None;
+            }
             pc += 2;
         } else {
             pc += 1;
@@ -88,6 +90,10 @@ pub fn explain_with_trace(
     if f.reason.is_empty() {
         f.reason = rej.message.lines().last().unwrap_or("").to_string();
     }
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the catalog's CODES is a constant table with entries"
+    )]
     let info = describe_code(f.code).unwrap_or(&super::catalog::CODES[0]);
     let at = at_insn.map(|i| cx.site(i));
     let root_cause = f.cause.map(|(i, what)| Cause {
@@ -230,7 +236,9 @@ impl Cx<'_> {
     fn site(&self, insn: usize) -> Site {
         let text = match self.prog.decoded.get(insn).and_then(|i| i.as_ref()) {
             Some(i) => {
-                let l = ironbpf_isa::format_log_line(insn, i, self.insns[insn].code);
+                // Decoded from insns[insn], so it exists.
+                let code = self.insns.get(insn).map_or(0, |r| r.code);
+                let l = ironbpf_isa::format_log_line(insn, i, code);
                 l.split_once(") ").map_or(l.clone(), |(_, t)| t.to_string())
             }
             None => "(not an instruction)".into(),
@@ -266,6 +274,10 @@ impl Cx<'_> {
             .unwrap_or(0)
     }
 
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "j is an index the trace module found by searching self.steps"
+    )]
     fn step_insn(&self, j: usize) -> usize {
         self.steps[j].insn as usize
     }
@@ -544,7 +556,8 @@ impl Cx<'_> {
                     .path
                     .len()
                     .checked_sub(2)
-                    .map(|i| self.rej.path[i] as usize)
+                    .and_then(|i| self.rej.path.get(i))
+                    .map(|&i| i as usize)
                     .unwrap_or(*pc);
                 f.cause = Some((
                     back,
@@ -904,7 +917,11 @@ impl Cx<'_> {
                 match narrowed {
                     Some(b) if !unbounded => {
                         let bi = self.step_insn(b);
-                        let after = self.steps[b].after.as_ref().map(|s| *s.reg(idx));
+                        let after = self
+                            .steps
+                            .get(b)
+                            .and_then(|s| s.after.as_ref())
+                            .map(|s| *s.reg(idx));
                         let umax = after.map_or(reg.val.umax, |a| a.val.umax);
                         f.cause = Some((
                             bi,
@@ -1152,8 +1169,9 @@ impl Cx<'_> {
         let mut counts: std::collections::HashMap<(u32, u32), usize> = Default::default();
         let p = &self.rej.path;
         for w in p.windows(2) {
-            if w[1] <= w[0] {
-                *counts.entry((w[0], w[1])).or_default() += 1;
+            let &[from, to] = w else { continue };
+            if to <= from {
+                *counts.entry((from, to)).or_default() += 1;
             }
         }
         if let Some((&(from, to), _)) = counts.iter().max_by_key(|(k, n)| (**n, k.0)) {
@@ -1244,8 +1262,8 @@ impl Cx<'_> {
                 .filter(|&i| i < out.len() - 8);
             let tail = out.split_off(out.len() - 8);
             let mut v = Vec::new();
-            if let Some(i) = keep_cause {
-                v.push(out[i].clone());
+            if let Some(b) = keep_cause.and_then(|i| out.get(i)) {
+                v.push(b.clone());
             }
             v.extend(tail);
             out = v;
@@ -1256,7 +1274,8 @@ impl Cx<'_> {
     fn context(&self) -> Vec<Site> {
         let p = &self.rej.path;
         let n = p.len();
-        p[n.saturating_sub(6)..n.saturating_sub(1)]
+        p.get(n.saturating_sub(6)..n.saturating_sub(1))
+            .unwrap_or_default()
             .iter()
             .map(|&i| self.site(i as usize))
             .collect()

@@ -53,7 +53,9 @@ pub(crate) fn def_of(prog: &Prog, steps: &[TraceStep], k: usize, reg: usize) -> 
     let mut j = k;
     while j > 0 {
         j -= 1;
-        let s = &steps[j];
+        let Some(s) = steps.get(j) else {
+            continue;
+        };
         let Some(insn) = prog.insn(s.insn) else {
             continue;
         };
@@ -107,7 +109,10 @@ pub(crate) fn origin(prog: &Prog, steps: &[TraceStep], k: usize, reg: usize) -> 
             return if o == Origin::Never { last } else { o };
         };
         last = o;
-        let Some(insn) = prog.insn(steps[j].insn) else {
+        let Some(step) = steps.get(j) else {
+            return o;
+        };
+        let Some(insn) = prog.insn(step.insn) else {
             return o;
         };
         match *insn {
@@ -122,8 +127,8 @@ pub(crate) fn origin(prog: &Prog, steps: &[TraceStep], k: usize, reg: usize) -> 
             }
             Insn::Load { src, off, .. } if src.index() == 10 => {
                 // A fill: the store that spilled it.
-                let before = &steps[j].before;
-                let slot_spilled = spilled_at(before, steps[j].frame, off as i64);
+                let before = &step.before;
+                let slot_spilled = spilled_at(before, step.frame, off as i64);
                 if !slot_spilled {
                     return o;
                 }
@@ -142,7 +147,7 @@ pub(crate) fn origin(prog: &Prog, steps: &[TraceStep], k: usize, reg: usize) -> 
                     None => return o,
                 }
             }
-            Insn::Exit if steps[j].frame > 0 => {
+            Insn::Exit if step.frame > 0 => {
                 k = j;
                 reg = 0;
             }
@@ -166,12 +171,12 @@ fn spilled_at(st: &crate::state::VState, frame: u32, off: i64) -> bool {
 /// The last register store to `r10 + off` in the same frame before step
 /// `k`: its step and source register.
 fn store_to(prog: &Prog, steps: &[TraceStep], k: usize, off: i16) -> Option<(usize, usize)> {
-    let frame = steps[k].frame;
-    for j in (0..k).rev() {
-        if steps[j].frame != frame {
+    let frame = steps.get(k)?.frame;
+    for (j, s) in steps.iter().enumerate().take(k).rev() {
+        if s.frame != frame {
             continue;
         }
-        match prog.insn(steps[j].insn) {
+        match prog.insn(s.insn) {
             Some(Insn::StoreReg {
                 dst, src, off: o, ..
             }) if dst.index() == 10 && *o == off => {
@@ -198,7 +203,9 @@ pub(crate) fn narrowing_branch(
 ) -> Option<usize> {
     let frame = steps.get(k)?.frame;
     for j in (from..k).rev() {
-        let s = &steps[j];
+        let Some(s) = steps.get(j) else {
+            continue;
+        };
         if s.frame != frame {
             continue;
         }
@@ -260,8 +267,7 @@ pub(crate) fn forked(prog: &Prog, s: &TraceStep) -> bool {
 /// The last conditional jump before step `k` that compared a packet
 /// pointer with the packet's end.
 pub(crate) fn packet_check(prog: &Prog, steps: &[TraceStep], k: usize) -> Option<usize> {
-    for j in (0..k).rev() {
-        let s = &steps[j];
+    for (j, s) in steps.iter().enumerate().take(k).rev() {
         if let Some(Insn::Jmp {
             dst,
             src: Operand::Reg(r),
@@ -295,7 +301,7 @@ pub(crate) fn variable_add(
         let Origin::Written(j) = def_of(prog, steps, k, reg) else {
             return None;
         };
-        let s = &steps[j];
+        let s = steps.get(j)?;
         match prog.insn(s.insn)? {
             Insn::Alu {
                 op: AluOp::Add | AluOp::Sub,
