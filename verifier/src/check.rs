@@ -198,6 +198,7 @@ impl<'a> Env<'a> {
             cur: VState {
                 frames: vec![main],
                 refs: Vec::new(),
+                may_goto_depth: 0,
             },
             pc: 0,
             id_gen: 0,
@@ -240,6 +241,7 @@ impl<'a> Env<'a> {
         self.cur = VState {
             frames: vec![frame],
             refs: Vec::new(),
+            may_goto_depth: 0,
         };
         self.pc = start;
         self.pending.clear();
@@ -580,6 +582,9 @@ impl<'a> Env<'a> {
             Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
             _ => {
                 let raw = self.insns[pc];
+                if let Some(line) = crate::may_goto::refused_line(pc, &raw) {
+                    return line;
+                }
                 let variants = [
                     RawInsn { off: 0, ..raw },
                     RawInsn { src: 0, ..raw },
@@ -629,6 +634,9 @@ impl<'a> Env<'a> {
     /// The kernel's message for an instruction the decoder refused.
     fn decode_error(&self, e: &IsaError) -> Rejection {
         use ironbpf_isa::IsaErrorKind as K;
+        if let Some(rej) = self.reject_bad_may_goto(&self.insns[self.pc]) {
+            return rej;
+        }
         let code = self.insns[self.pc].code;
         let class = code & 7;
         let opc = code & 0xf0;
@@ -806,6 +814,10 @@ impl<'a> Env<'a> {
             Insn::Gotol { imm } => {
                 self.jmps_processed += 1;
                 Ok(Some((pc as i64 + imm as i64 + 1) as usize))
+            }
+            Insn::MayGoto { off } => {
+                self.jmps_processed += 1;
+                self.check_may_goto(off)
             }
             Insn::Jmp {
                 op,
@@ -1086,9 +1098,12 @@ impl<'a> Env<'a> {
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
-        // A callback's call site always keeps its state (`force_checkpoint`).
+        // A callback's call site and a may_goto always keep their state
+        // (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
+        let may_goto = crate::may_goto::is_may_goto(&self.insns[pc]);
         let mut add = calls_cb
+            || may_goto
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
@@ -1103,6 +1118,23 @@ impl<'a> Env<'a> {
                     self.propagate_precision(i);
                     return Ok(true);
                 }
+            } else if may_goto
+                && e.st.may_goto_depth != self.cur.may_goto_depth
+                && states_equal(
+                    &e.st,
+                    &self.cur,
+                    false,
+                    (self.live[pc], self.live_stack[pc]),
+                    true,
+                )
+            {
+                // Another may_goto iteration within the ranges of one
+                // being explored (`RANGE_WITHIN`): the loop is cut here.
+                self.explored[i].hits += 1;
+                self.pruned = true;
+                self.reached[pc] = true;
+                self.propagate_precision(i);
+                return Ok(true);
             } else if calls_cb {
                 // Another iteration of a callback: covered when an explored
                 // iteration covers it with every scalar's range
@@ -1116,6 +1148,7 @@ impl<'a> Env<'a> {
                     return Ok(true);
                 }
             } else if is_ancestor(&self.explored, self.cur_parent, i)
+                && e.st.may_goto_depth == self.cur.may_goto_depth
                 && states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
             {
@@ -1131,7 +1164,8 @@ impl<'a> Env<'a> {
                         "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
                     ),
                 ));
-            } else if self.jmps_processed - self.prev_jmps < 20
+            } else if !may_goto
+                && self.jmps_processed - self.prev_jmps < 20
                 && self.processed - self.prev_insns < 100
             {
                 // In a loop: not too many states (`skip_inf_loop_check`).
@@ -1139,11 +1173,17 @@ impl<'a> Env<'a> {
             }
             // A state that keeps missing is unlikely to help: forget it
             // (the kernel's miss_cnt > hit_cnt * 3 + 3), keeping it in the
-            // arena for the parent chains.
+            // arena for the parent chains. A forced checkpoint still being
+            // explored gets 64 (so that loops can converge).
             let e = &mut self.explored[i];
+            let n = if (calls_cb || may_goto) && e.branches > 0 {
+                64
+            } else {
+                3
+            };
             if add {
                 e.misses += 1;
-                if e.misses > e.hits * 3 + 3 {
+                if e.misses > e.hits * n + n {
                     evict.push(i);
                 }
             }
@@ -1225,6 +1265,21 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// The states remembered at `pc` (most recent last).
+    pub(crate) fn explored_at(&self, pc: usize) -> Option<&Vec<usize>> {
+        self.by_insn.get(&pc)
+    }
+
+    /// Paths still being explored below remembered state `i`.
+    pub(crate) fn explored_branches(&self, i: usize) -> u32 {
+        self.explored[i].branches
+    }
+
+    /// Whether some path reached `pc`.
+    pub(crate) fn was_reached(&self, pc: usize) -> bool {
+        self.reached.get(pc).copied().unwrap_or(false)
+    }
+
     /// The figures and facts after the loop.
     pub(crate) fn finish(&mut self) -> (Stats, VerifiedProgram) {
         self.note_memory();
@@ -1259,6 +1314,11 @@ impl<'a> Env<'a> {
         };
         (stats, prog)
     }
+}
+
+/// Whether the remembered state `target` is `node` or one of its parents.
+pub(crate) fn is_ancestor_of(explored: &[Explored], node: Option<usize>, target: usize) -> bool {
+    is_ancestor(explored, node, target)
 }
 
 fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) -> bool {
