@@ -211,3 +211,62 @@ fn may_goto_agrees_with_the_kernel() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The programs of the clang-19 fixture `fixtures/may_goto/can_loop.c`,
+/// loaded whole (maps, BTF, func and line info) into the kernel: verdict,
+/// processed instructions, total states and stack depths as the kernel's.
+#[test]
+fn can_loop_fixture_agrees_with_the_kernel() {
+    if !ironbpf_kernel::available_for_test("can_loop_fixture_agrees_with_the_kernel") {
+        return;
+    }
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/may_goto/can_loop.o");
+    let obj = ironbpf_loader::load_file(&path, &Default::default()).expect("the fixture loads");
+    let kobj =
+        ironbpf_kernel::object::KernelObject::create(&obj).expect("the kernel takes its maps");
+    let maps: Vec<ironbpf_verifier::MapInfo> = obj
+        .maps
+        .iter()
+        .map(|m| ironbpf_verifier::MapInfo {
+            name: m.name.clone(),
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            map_flags: m.map_flags,
+            frozen_readonly: m.frozen,
+        })
+        .collect();
+    let mut failures = Vec::new();
+    for p in &obj.programs {
+        let k = kobj.load_program(p, 1 | 4);
+        let slots = ironbpf_isa::slots_from_bytes(&p.insns).expect("whole slots");
+        let mut opts = VerifyOptions::new(ProgTypeId::from_kernel_id(p.prog_type).expect("xdp"));
+        opts.log_level = 1 | 4;
+        opts.maps = maps.clone();
+        let ours = verify(&slots, &opts);
+        let ks = parse_log_stats(&k.log);
+        let row = format!(
+            "{}: kernel accepted={} insns={:?} states={:?} stack={:?}; ironbpf accepted={} insns={} states={} stack={:?}",
+            p.name,
+            k.accepted(),
+            ks.processed_insns,
+            ks.total_states,
+            ks.stack_depths,
+            ours.result.is_ok(),
+            ours.stats.processed_insns,
+            ours.stats.total_states,
+            ours.stats.stack_depths
+        );
+        println!("{row}");
+        if k.accepted() != ours.result.is_ok()
+            || ks.processed_insns != Some(ours.stats.processed_insns)
+            || ks.total_states != Some(ours.stats.total_states)
+            || ks.stack_depths != ours.stats.stack_depths
+        {
+            failures.push(row);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
