@@ -132,6 +132,8 @@ pub(crate) struct Env<'a> {
     pub path: Vec<u32>,
     /// The subprograms' BTF facts (global functions), `crate::global_func`.
     pub(crate) funcs: crate::global_func::FuncTable,
+    /// The loops' components and their visits (`crate::scc`).
+    pub(crate) scc: crate::scc::SccTracker,
 }
 
 impl<'a> Env<'a> {
@@ -150,11 +152,24 @@ impl<'a> Env<'a> {
             }
         }
         let mut log = log;
-        let live = crate::liveness::live_regs_before(&decoded, opts);
+        let live = crate::liveness::live_regs_before(
+            &crate::may_goto::for_liveness(insns, &decoded),
+            opts,
+        );
+        let scc = crate::scc::SccTracker::new(insns, &cfg.ldimm_tail);
         if opts.log_level & 2 != 0 {
             log.push_str("Live regs before insn:\n");
             for (pc, d) in decoded.iter().enumerate() {
-                let Some(Ok(i)) = d else { continue };
+                let text = match d {
+                    Some(Ok(i)) => crate::callbacks::pseudo_func_line(pc, i)
+                        .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, insns[pc].code)),
+                    // A malformed may_goto is listed as the kernel prints it.
+                    Some(Err(_)) => match crate::may_goto::refused_line(pc, &insns[pc]) {
+                        Some(l) => l,
+                        None => continue,
+                    },
+                    None => continue,
+                };
                 let regs: String = (0..10)
                     .map(|r| {
                         if live[pc] & (1 << r) != 0 {
@@ -164,10 +179,13 @@ impl<'a> Env<'a> {
                         }
                     })
                     .collect();
-                let text = crate::callbacks::pseudo_func_line(pc, i)
-                    .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, insns[pc].code));
                 let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
-                log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
+                // The instruction's loop component, if any, then its index.
+                match scc.scc[pc] {
+                    0 => log.push_str("    "),
+                    s => log.push_str(&format!("{s:>3} ")),
+                }
+                log.push_str(&format!("{pc:>3}: {regs} {text}\n"));
             }
         }
         let nsub = cfg.subprogs.len();
@@ -231,6 +249,7 @@ impl<'a> Env<'a> {
             returned: false,
             path: Vec::new(),
             funcs: Default::default(),
+            scc,
         }
     }
 
@@ -252,6 +271,7 @@ impl<'a> Env<'a> {
         (self.cur_parent, self.prev_log_pos) = (None, 0);
         self.hist.clear();
         self.path.clear();
+        self.scc.reset();
         (self.scratch, self.scratch_all, self.returned) = (Scratch::default(), true, false);
     }
 
@@ -405,6 +425,12 @@ impl<'a> Env<'a> {
             if e.branches > 0 {
                 break;
             }
+            if let Some(line) = self.scc.exit(i) {
+                if self.log2() {
+                    self.log.push_str(&line);
+                }
+            }
+            let e = &mut self.explored[i];
             if e.evicted {
                 e.evicted = false;
                 self.stored -= 1;
@@ -1111,7 +1137,13 @@ impl<'a> Env<'a> {
             let e = &self.explored[i];
             if e.branches == 0 {
                 let live = (self.live[pc], self.live_stack[pc]);
-                if states_equal(&e.st, &self.cur, false, live, all_precise) {
+                // A state of a loop whose visit has back-edges pending
+                // lacks marks: compared RANGE_WITHIN, a hit is a back-edge.
+                let looping = self.incomplete_read_marks(i, pc);
+                if states_equal(&e.st, &self.cur, false, live, all_precise || looping) {
+                    if looping {
+                        self.note_backedge(i, pc);
+                    }
                     self.explored[i].hits += 1;
                     self.pruned = true;
                     self.reached[pc] = true;
@@ -1129,7 +1161,9 @@ impl<'a> Env<'a> {
                 )
             {
                 // Another may_goto iteration within the ranges of one
-                // being explored (`RANGE_WITHIN`): the loop is cut here.
+                // being explored (`RANGE_WITHIN`): the loop is cut here,
+                // a back-edge of its component's visit.
+                self.note_backedge(i, pc);
                 self.explored[i].hits += 1;
                 self.pruned = true;
                 self.reached[pc] = true;
@@ -1240,7 +1274,11 @@ impl<'a> Env<'a> {
         self.stored += 1;
         self.arena_bytes += self.cur.footprint() as u64;
         self.note_memory();
-        self.stats.peak_states = self.stats.peak_states.max(self.stored);
+        self.stats.peak_states = self
+            .stats
+            .peak_states
+            .max(self.stored + self.scc.live_backedges);
+        self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
         Ok(false)
     }
@@ -1273,6 +1311,12 @@ impl<'a> Env<'a> {
     /// Paths still being explored below remembered state `i`.
     pub(crate) fn explored_branches(&self, i: usize) -> u32 {
         self.explored[i].branches
+    }
+
+    /// `update_peak_states` with the loops' live back-edges.
+    pub(crate) fn note_peak_states(&mut self) {
+        let now = self.stored + self.scc.live_backedges;
+        self.stats.peak_states = self.stats.peak_states.max(now);
     }
 
     /// Whether some path reached `pc`.

@@ -66,6 +66,7 @@ pub mod mem;
 mod precision;
 pub mod ptr;
 pub mod scalar;
+mod scc;
 pub mod state;
 pub mod tnum;
 pub mod vmlinux;

@@ -74,6 +74,27 @@ pub(crate) fn invalid_message(i: &RawInsn) -> Option<String> {
     (i.code == MAY_GOTO_CODE).then(|| format!("invalid may_goto imm {}", i.imm))
 }
 
+/// The decoded program as the liveness analysis sees it: the kernel's
+/// `compute_live_registers` takes a malformed `BPF_JCOND` for the
+/// conditional jump it looks like (both edges) before `do_check` refuses
+/// it. A copy only when there is one.
+pub(crate) fn for_liveness<'d>(
+    insns: &[RawInsn],
+    decoded: &'d [Option<Result<ironbpf_isa::Insn, ironbpf_isa::IsaError>>],
+) -> std::borrow::Cow<'d, [Option<Result<ironbpf_isa::Insn, ironbpf_isa::IsaError>>]> {
+    let bad = |pc: usize| insns[pc].code == MAY_GOTO_CODE && matches!(decoded[pc], Some(Err(_)));
+    if !(0..decoded.len()).any(bad) {
+        return std::borrow::Cow::Borrowed(decoded);
+    }
+    let mut v = decoded.to_vec();
+    for (pc, d) in v.iter_mut().enumerate() {
+        if bad(pc) {
+            *d = Some(Ok(ironbpf_isa::Insn::MayGoto { off: insns[pc].off }));
+        }
+    }
+    std::borrow::Cow::Owned(v)
+}
+
 /// `check_ids` over one comparison (`idmap_scratch`).
 #[derive(Default)]
 struct Ids(Vec<(u32, u32)>);
