@@ -83,6 +83,12 @@ const CASES: &[Case] = &[
         "endless loop without may_goto is still an infinite loop",
         "r0 = 0\nl: may_goto +0\ngoto l",
     ),
+    // Not may_goto: the loops' component numbers in the listing (the
+    // later loop completes first in Tarjan's walk and is 1).
+    case(
+        "two bounded loops in a row",
+        "r1 = 0\na: r1 += 1\nif r1 < 3 goto a\nr2 = 0\nb: r2 += 1\nif r2 < 3 goto b\nr0 = 0\nexit",
+    ),
     case(
         "uninitialised register after the loop",
         "r0 = 0\nl: may_goto out\nr3 = 1\ngoto l\nout: r0 = r3\nexit",
