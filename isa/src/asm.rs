@@ -616,6 +616,14 @@ impl Parser<'_, '_> {
                     fixup,
                 })
             }
+            Tok::Ident(w) if w == "may_goto" => {
+                self.i += 1;
+                let (off, fixup) = self.target16()?;
+                Ok(Parsed {
+                    insn: Insn::MayGoto { off },
+                    fixup,
+                })
+            }
             Tok::Ident(w) if w == "gotol" => {
                 self.i += 1;
                 let (imm, fixup) = self.target32()?;
@@ -1572,7 +1580,7 @@ fn assemble_with_lines(text: &str) -> Result<(Vec<RawInsn>, LineMap), AsmError> 
             };
             let rel32 = i32::try_from(rel).map_err(|_| too_far16())?;
             match &mut item.parsed.insn {
-                Insn::Ja { off } | Insn::Jmp { off, .. } => {
+                Insn::Ja { off } | Insn::Jmp { off, .. } | Insn::MayGoto { off } => {
                     *off = i16::try_from(rel).map_err(|_| too_far16())?;
                 }
                 Insn::Gotol { imm } | Insn::LdImm64 { imm, .. } => *imm = rel32,

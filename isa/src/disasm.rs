@@ -374,6 +374,7 @@ fn write_text(out: &mut String, insn: &Insn, log_form: bool, opts: &DisasmOption
         } => write_atomic(out, op, size, dst, src, off),
         Insn::Ja { off } => write!(out, "goto pc{off:+}"),
         Insn::Gotol { imm } => write!(out, "gotol pc{imm:+}"),
+        Insn::MayGoto { off } => write!(out, "may_goto pc{off:+}"),
         Insn::Jmp {
             op,
             width,

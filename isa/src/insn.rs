@@ -583,6 +583,10 @@ pub enum Insn {
     Ja { off: i16 },
     /// `gotol +imm` (`BPF_JMP32 | BPF_JA`, ISA v4).
     Gotol { imm: i32 },
+    /// `may_goto +off` (`BPF_JMP | BPF_JCOND`, src_reg `BPF_MAY_GOTO`):
+    /// falls through while the loop budget lasts, else jumps (libbpf's
+    /// `can_loop` and `cond_break`).
+    MayGoto { off: i16 },
     /// `if dst op src goto +off`.
     Jmp {
         op: JmpOp,
@@ -630,7 +634,7 @@ impl Insn {
         match *self {
             Insn::Ja { off } => Some(Branch::Always(off as i32)),
             Insn::Gotol { imm } => Some(Branch::Always(imm)),
-            Insn::Jmp { off, .. } => Some(Branch::Cond(off as i32)),
+            Insn::Jmp { off, .. } | Insn::MayGoto { off } => Some(Branch::Cond(off as i32)),
             Insn::Call(CallTarget::Local(imm)) => Some(Branch::Subprog(imm)),
             Insn::LdImm64 {
                 src: LdImm64Src::Func,
@@ -869,6 +873,20 @@ impl Insn {
                             }
                         }
                         Ok(Insn::Exit)
+                    }
+                    BPF_JCOND if width == Width::W64 && !is_x => {
+                        // The kernel names the src field first: a JCOND
+                        // with another src is no may_goto at all.
+                        if raw.src != BPF_MAY_GOTO {
+                            return reserved("src", raw.src as i64);
+                        }
+                        if raw.dst != 0 {
+                            return reserved("dst", raw.dst as i64);
+                        }
+                        if raw.imm != 0 {
+                            return reserved("imm", raw.imm as i64);
+                        }
+                        Ok(Insn::MayGoto { off: raw.off })
                     }
                     0xe0 | 0xf0 => unknown(),
                     opc => {
@@ -1155,6 +1173,7 @@ impl Insn {
             ),
             Insn::Ja { off } => RawInsn::new(BPF_JMP | BPF_JA, 0, 0, off, 0),
             Insn::Gotol { imm } => RawInsn::new(BPF_JMP32 | BPF_JA, 0, 0, 0, imm),
+            Insn::MayGoto { off } => RawInsn::new(BPF_JMP | BPF_JCOND, 0, BPF_MAY_GOTO, off, 0),
             Insn::Jmp {
                 op,
                 width,
@@ -1201,7 +1220,7 @@ impl Insn {
             Insn::Alu { dst, src, .. } => bit(dst) | op(src),
             Insn::Neg { dst, .. } | Insn::Endian { dst, .. } => bit(dst),
             Insn::MovSx { src, .. } => bit(src),
-            Insn::LdImm64 { .. } | Insn::Ja { .. } | Insn::Gotol { .. } => 0,
+            Insn::LdImm64 { .. } | Insn::Ja { .. } | Insn::Gotol { .. } | Insn::MayGoto { .. } => 0,
             Insn::LdAbs { .. } => bit(Reg::R6),
             Insn::LdInd { src, .. } => bit(Reg::R6) | bit(src),
             Insn::Load { src, .. } => bit(src),

@@ -50,6 +50,11 @@ pub const BPF_JLT: u8 = 0xa0;
 pub const BPF_JLE: u8 = 0xb0;
 pub const BPF_JSLT: u8 = 0xc0;
 pub const BPF_JSLE: u8 = 0xd0;
+/// `BPF_JMP | BPF_JCOND`: the conditional pseudo-jump whose only form is
+/// `may_goto` (src_reg [`BPF_MAY_GOTO`]).
+pub const BPF_JCOND: u8 = 0xe0;
+/// The src_reg of `BPF_JCOND` that makes it `may_goto`.
+pub const BPF_MAY_GOTO: u8 = 0;
 
 // Load and store sizes.
 pub const BPF_W: u8 = 0x00;

@@ -252,7 +252,7 @@ impl Program {
                 Insn::Exit => {}
                 Insn::Ja { off } => succs.push((pc as i64 + 1 + off as i64) as usize),
                 Insn::Gotol { imm } => succs.push((pc as i64 + 1 + imm as i64) as usize),
-                Insn::Jmp { off, .. } => {
+                Insn::Jmp { off, .. } | Insn::MayGoto { off } => {
                     succs.push(next);
                     succs.push((pc as i64 + 1 + off as i64) as usize);
                 }

@@ -171,6 +171,12 @@ fn llvm_spellings_of_jumps_and_packet_loads() {
     assert_eq!(one("goto -1"), Insn::Ja { off: -1 });
     assert_eq!(one("goto +0x3 <.text+0xf0>"), Insn::Ja { off: 3 });
     assert_eq!(one("gotol +0x11170"), Insn::Gotol { imm: 70000 });
+    // llvm-objdump-19's spelling of `can_loop` (`may_goto +0x2 <LBB0_3>`)
+    // and the kernel log's.
+    assert_eq!(one("may_goto +0x2 <LBB0_3>"), Insn::MayGoto { off: 2 });
+    assert_eq!(one("may_goto pc-3"), Insn::MayGoto { off: -3 });
+    let s = assemble("l: r0 += 1\nmay_goto out\ngoto l\nout: exit").unwrap();
+    assert_eq!((s[1].code, s[1].src, s[1].off), (0xe5, 0, 1));
     let s = assemble("if r1 s> 5 goto +3").unwrap();
     assert_eq!((s[0].code, s[0].imm, s[0].off), (0x65, 5, 3));
     let s = assemble("if w1 s> -0x5 goto -0x1").unwrap();

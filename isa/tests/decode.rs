@@ -242,7 +242,8 @@ fn unknown_opcodes_are_refused() {
         0x8c, // neg with BPF_X
         0xdf, // alu64 end with BPF_X
         0x0d, // ja with BPF_X
-        0xe5, // jmp 0xe0
+        0xed, // jcond with BPF_X
+        0xe6, // jcond in jmp32
         0xf6, // jmp32 0xf0
         0x86, // call in jmp32
         0x96, // exit in jmp32
@@ -250,6 +251,16 @@ fn unknown_opcodes_are_refused() {
     ] {
         unknown(code);
     }
+}
+
+#[test]
+fn may_goto_decodes_and_encodes_with_its_offset() {
+    valid(&[w(0xe5, 0, 0, 2, 0)], Insn::MayGoto { off: 2 });
+    valid(&[w(0xe5, 0, 0, -3, 0)], Insn::MayGoto { off: -3 });
+    valid(&[w(0xe5, 0, 0, 0, 0)], Insn::MayGoto { off: 0 });
+    let i = Insn::MayGoto { off: -3 };
+    assert_eq!(i.branch(), Some(ironbpf_isa::Branch::Cond(-3)));
+    assert_eq!((i.reads(), i.writes()), (0, None));
 }
 
 #[test]
@@ -273,6 +284,10 @@ fn reserved_fields_are_refused() {
     reserved(w(0x05, 0, 1, 0, 0), "src", 1);
     reserved(w(0x05, 0, 0, 0, 1), "imm", 1);
     reserved(w(0x06, 0, 0, 1, 0), "off", 1);
+    // may_goto (BPF_JMP | BPF_JCOND): src names the form, then dst, then imm
+    reserved(w(0xe5, 0, 1, 2, 0), "src", 1);
+    reserved(w(0xe5, 1, 0, 2, 0), "dst", 1);
+    reserved(w(0xe5, 0, 0, 2, 5), "imm", 5);
     // call / callx / exit
     reserved(w(0x85, 1, 0, 0, 1), "dst", 1);
     reserved(w(0x85, 0, 3, 0, 1), "src", 3);

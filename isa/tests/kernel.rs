@@ -265,6 +265,24 @@ fn verifier_log_spelling_of_calls() {
     check_against_kernel("calls", CALLS);
 }
 
+/// `may_goto` forwards and backwards (a `can_loop` loop).
+const MAY_GOTO: &str = "
+    r0 = 0
+    may_goto pc+0
+    may_goto out
+again:
+    r0 += 1
+    may_goto out
+    goto again
+out:
+    exit
+";
+
+#[test]
+fn verifier_log_spelling_of_may_goto() {
+    check_against_kernel("may_goto", MAY_GOTO);
+}
+
 /// A small deterministic generator (xorshift64*), so that a failure names
 /// a seed that reproduces it.
 struct Rng(u64);

@@ -178,6 +178,14 @@ pub fn compile_with_arrays(
         });
     }
     for (pc, i) in insns.iter().enumerate() {
+        // may_goto needs a loop budget per call frame, which the
+        // generated code does not keep yet (the interpreter runs it).
+        if i.code == 0xe5 {
+            return Err(JitError::Unsupported {
+                pc,
+                what: "may_goto",
+            });
+        }
         let is_jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90)
             || i.code == OP_CALL_LOCAL;
         if is_jump && (i.off < 0 || i.off as usize >= n) {

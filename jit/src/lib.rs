@@ -213,6 +213,9 @@ pub enum JitError {
     /// The program is larger than the code generator's pc encoding allows.
     #[error("the program has {0} instructions; the JIT compiles at most 4,194,304")]
     TooLarge(usize),
+    /// An instruction the code generator has no translation for yet.
+    #[error("insn {pc}: the JIT does not compile {what} yet; run the program on the interpreter")]
+    Unsupported { pc: usize, what: &'static str },
 }
 
 /// Statuses the runtime's functions return to the generated code.

@@ -410,8 +410,9 @@ fn opcode_in_table(code: u8) -> bool {
             _ => true,
         },
         0x05 => match o {
-            BPF_CALL | BPF_EXIT | BPF_JA => code & 0x08 == 0,
-            0xe0 | 0xf0 => false,
+            // BPF_JCOND: may_goto only, with an immediate.
+            BPF_CALL | BPF_EXIT | BPF_JA | 0xe0 => code & 0x08 == 0,
+            0xf0 => false,
             _ => true,
         },
         0x06 => match o {

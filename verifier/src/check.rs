@@ -132,6 +132,8 @@ pub(crate) struct Env<'a> {
     pub path: Vec<u32>,
     /// The subprograms' BTF facts (global functions), `crate::global_func`.
     pub(crate) funcs: crate::global_func::FuncTable,
+    /// The loops' components and their visits (`crate::scc`).
+    pub(crate) scc: crate::scc::SccTracker,
 }
 
 impl<'a> Env<'a> {
@@ -150,11 +152,26 @@ impl<'a> Env<'a> {
             }
         }
         let mut log = log;
-        let live = crate::liveness::live_regs_before(&decoded, opts);
+        let live = crate::liveness::live_regs_before(
+            &crate::may_goto::for_liveness(insns, &decoded),
+            opts,
+        );
+        let scc = crate::scc::SccTracker::new(insns, &cfg.ldimm_tail);
         if opts.log_level & 2 != 0 {
             log.push_str("Live regs before insn:\n");
             for (pc, d) in decoded.iter().enumerate() {
-                let Some(Ok(i)) = d else { continue };
+                // Decoded from insns[pc], so it exists.
+                let Some(raw) = insns.get(pc) else { continue };
+                let text = match d {
+                    Some(Ok(i)) => crate::callbacks::pseudo_func_line(pc, i)
+                        .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, raw.code)),
+                    // A malformed may_goto is listed as the kernel prints it.
+                    Some(Err(_)) => match crate::may_goto::refused_line(pc, raw) {
+                        Some(l) => l,
+                        None => continue,
+                    },
+                    None => continue,
+                };
                 let regs: String = (0..10)
                     .map(|r| {
                         if live.get(pc).is_some_and(|l| l & (1 << r) != 0) {
@@ -164,12 +181,13 @@ impl<'a> Env<'a> {
                         }
                     })
                     .collect();
-                // Decoded from insns[pc], so it exists.
-                let code = insns.get(pc).map_or(0, |r| r.code);
-                let text = crate::callbacks::pseudo_func_line(pc, i)
-                    .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, code));
                 let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
-                log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
+                // The instruction's loop component, if any, then its index.
+                match scc.scc.get(pc).copied().unwrap_or(0) {
+                    0 => log.push_str("    "),
+                    s => log.push_str(&format!("{s:>3} ")),
+                }
+                log.push_str(&format!("{pc:>3}: {regs} {text}\n"));
             }
         }
         let nsub = cfg.subprogs.len();
@@ -200,6 +218,7 @@ impl<'a> Env<'a> {
             cur: VState {
                 frames: vec![main],
                 refs: Vec::new(),
+                may_goto_depth: 0,
             },
             pc: 0,
             id_gen: 0,
@@ -232,6 +251,7 @@ impl<'a> Env<'a> {
             returned: false,
             path: Vec::new(),
             funcs: Default::default(),
+            scc,
         }
     }
 
@@ -242,6 +262,7 @@ impl<'a> Env<'a> {
         self.cur = VState {
             frames: vec![frame],
             refs: Vec::new(),
+            may_goto_depth: 0,
         };
         self.pc = start;
         self.pending.clear();
@@ -252,6 +273,7 @@ impl<'a> Env<'a> {
         (self.cur_parent, self.prev_log_pos) = (None, 0);
         self.hist.clear();
         self.path.clear();
+        self.scc.reset();
         (self.scratch, self.scratch_all, self.returned) = (Scratch::default(), true, false);
     }
 
@@ -407,6 +429,14 @@ impl<'a> Env<'a> {
             if e.branches > 0 {
                 break;
             }
+            if let Some(line) = self.scc.exit(i) {
+                if self.log2() {
+                    self.log.push_str(&line);
+                }
+            }
+            let Some(e) = self.explored.get_mut(i) else {
+                break;
+            };
             if e.evicted {
                 e.evicted = false;
                 self.stored -= 1;
@@ -591,6 +621,9 @@ impl<'a> Env<'a> {
             Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
             _ => {
                 let raw = self.insns[pc];
+                if let Some(line) = crate::may_goto::refused_line(pc, &raw) {
+                    return line;
+                }
                 let variants = [
                     RawInsn { off: 0, ..raw },
                     RawInsn { src: 0, ..raw },
@@ -646,6 +679,9 @@ impl<'a> Env<'a> {
     )]
     fn decode_error(&self, e: &IsaError) -> Rejection {
         use ironbpf_isa::IsaErrorKind as K;
+        if let Some(rej) = self.reject_bad_may_goto(&self.insns[self.pc]) {
+            return rej;
+        }
         let code = self.insns[self.pc].code;
         let class = code & 7;
         let opc = code & 0xf0;
@@ -826,6 +862,10 @@ impl<'a> Env<'a> {
             Insn::Gotol { imm } => {
                 self.jmps_processed += 1;
                 Ok(Some((pc as i64 + imm as i64 + 1) as usize))
+            }
+            Insn::MayGoto { off } => {
+                self.jmps_processed += 1;
+                self.check_may_goto(off)
             }
             Insn::Jmp {
                 op,
@@ -1117,9 +1157,12 @@ impl<'a> Env<'a> {
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
-        // A callback's call site always keeps its state (`force_checkpoint`).
+        // A callback's call site and a may_goto always keep their state
+        // (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
+        let may_goto = crate::may_goto::is_may_goto(&self.insns[pc]);
         let mut add = calls_cb
+            || may_goto
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
@@ -1127,13 +1170,38 @@ impl<'a> Env<'a> {
             let e = &self.explored[i];
             if e.branches == 0 {
                 let live = (self.live[pc], self.live_stack[pc]);
-                if states_equal(&e.st, &self.cur, false, live, all_precise) {
+                // A state of a loop whose visit has back-edges pending
+                // lacks marks: compared RANGE_WITHIN, a hit is a back-edge.
+                let looping = self.incomplete_read_marks(i, pc);
+                if states_equal(&e.st, &self.cur, false, live, all_precise || looping) {
+                    if looping {
+                        self.note_backedge(i, pc);
+                    }
                     self.explored[i].hits += 1;
                     self.pruned = true;
                     self.reached[pc] = true;
                     self.propagate_precision(i);
                     return Ok(true);
                 }
+            } else if may_goto
+                && e.st.may_goto_depth != self.cur.may_goto_depth
+                && states_equal(
+                    &e.st,
+                    &self.cur,
+                    false,
+                    (self.live[pc], self.live_stack[pc]),
+                    true,
+                )
+            {
+                // Another may_goto iteration within the ranges of one
+                // being explored (`RANGE_WITHIN`): the loop is cut here,
+                // a back-edge of its component's visit.
+                self.note_backedge(i, pc);
+                self.explored[i].hits += 1;
+                self.pruned = true;
+                self.reached[pc] = true;
+                self.propagate_precision(i);
+                return Ok(true);
             } else if calls_cb {
                 // Another iteration of a callback: covered when an explored
                 // iteration covers it with every scalar's range
@@ -1146,7 +1214,8 @@ impl<'a> Env<'a> {
                     self.propagate_precision(i);
                     return Ok(true);
                 }
-            } else if states_maybe_looping(&e.st, &self.cur)
+            } else if e.st.may_goto_depth == self.cur.may_goto_depth
+                && states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
                 // Last: the walk up the parent chain is as long as the path
                 // has states (tens of thousands in a long loop), and asked
@@ -1166,7 +1235,8 @@ impl<'a> Env<'a> {
                         "infinite loop detected at insn {pc}\ncur state:{cur}\nold state:{old}"
                     ),
                 ));
-            } else if self.jmps_processed - self.prev_jmps < 20
+            } else if !may_goto
+                && self.jmps_processed - self.prev_jmps < 20
                 && self.processed - self.prev_insns < 100
             {
                 // In a loop: not too many states (`skip_inf_loop_check`).
@@ -1174,11 +1244,17 @@ impl<'a> Env<'a> {
             }
             // A state that keeps missing is unlikely to help: forget it
             // (the kernel's miss_cnt > hit_cnt * 3 + 3), keeping it in the
-            // arena for the parent chains.
+            // arena for the parent chains. A forced checkpoint still being
+            // explored gets 64 (so that loops can converge).
             let e = &mut self.explored[i];
+            let n = if (calls_cb || may_goto) && e.branches > 0 {
+                64
+            } else {
+                3
+            };
             if add {
                 e.misses += 1;
-                if e.misses > e.hits * 3 + 3 {
+                if e.misses > e.hits * n + n {
                     evict.push(i);
                 }
             }
@@ -1235,7 +1311,11 @@ impl<'a> Env<'a> {
         self.stored += 1;
         self.arena_bytes += self.cur.footprint() as u64;
         self.note_memory();
-        self.stats.peak_states = self.stats.peak_states.max(self.stored);
+        self.stats.peak_states = self
+            .stats
+            .peak_states
+            .max(self.stored + self.scc.live_backedges);
+        self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
         Ok(false)
     }
@@ -1258,6 +1338,27 @@ impl<'a> Env<'a> {
             Ok(Insn::LdImm64 { src, .. }) => src == LdImm64Src::Imm,
             _ => false,
         }
+    }
+
+    /// The states remembered at `pc` (most recent last).
+    pub(crate) fn explored_at(&self, pc: usize) -> Option<&Vec<usize>> {
+        self.by_insn.get(&pc)
+    }
+
+    /// Paths still being explored below remembered state `i`.
+    pub(crate) fn explored_branches(&self, i: usize) -> u32 {
+        self.explored.get(i).map_or(0, |e| e.branches)
+    }
+
+    /// `update_peak_states` with the loops' live back-edges.
+    pub(crate) fn note_peak_states(&mut self) {
+        let now = self.stored + self.scc.live_backedges;
+        self.stats.peak_states = self.stats.peak_states.max(now);
+    }
+
+    /// Whether some path reached `pc`.
+    pub(crate) fn was_reached(&self, pc: usize) -> bool {
+        self.reached.get(pc).copied().unwrap_or(false)
     }
 
     /// The figures and facts after the loop.
@@ -1294,6 +1395,11 @@ impl<'a> Env<'a> {
         };
         (stats, prog)
     }
+}
+
+/// Whether the remembered state `target` is `node` or one of its parents.
+pub(crate) fn is_ancestor_of(explored: &[Explored], node: Option<usize>, target: usize) -> bool {
+    is_ancestor(explored, node, target)
 }
 
 fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) -> bool {

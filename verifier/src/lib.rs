@@ -73,10 +73,12 @@ pub mod error;
 pub mod explain;
 pub mod global_func;
 pub mod liveness;
+pub mod may_goto;
 pub mod mem;
 mod precision;
 pub mod ptr;
 pub mod scalar;
+mod scc;
 pub mod state;
 pub mod tnum;
 pub mod vmlinux;
@@ -421,6 +423,7 @@ pub fn verify_with_desc(
     }
     if res.is_ok() {
         env.add_loop_inline_stack();
+        env.add_may_goto_stack();
     }
     let (mut stats, prog) = env.finish();
     stats.verification_time_usec = start.elapsed().as_micros() as u64;

@@ -55,7 +55,7 @@ fn backward_liveness(
             Insn::Exit => vec![],
             Insn::Ja { off } => vec![rel(off as i64)],
             Insn::Gotol { imm } => vec![rel(imm as i64)],
-            Insn::Jmp { off, .. } => vec![next, rel(off as i64)],
+            Insn::Jmp { off, .. } | Insn::MayGoto { off } => vec![next, rel(off as i64)],
             _ => vec![next],
         };
         v.into_iter().filter(|&s| s < n).collect()

@@ -445,7 +445,7 @@ impl Env<'_> {
                     }
                 }
             }
-            Insn::Ja { .. } | Insn::Gotol { .. } => {}
+            Insn::Ja { .. } | Insn::Gotol { .. } | Insn::MayGoto { .. } => {}
         }
         Ok(())
     }

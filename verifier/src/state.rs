@@ -568,6 +568,9 @@ pub struct VState {
     pub frames: Vec<FuncState>,
     /// Acquired references not yet released.
     pub refs: Vec<RefState>,
+    /// `may_goto` fall-throughs taken on the way here (`may_goto_depth`,
+    /// `crate::may_goto`).
+    pub may_goto_depth: u32,
 }
 
 impl VState {

@@ -230,7 +230,15 @@ struct Frame {
     ret: usize,
     saved: [u64; 4],
     fp: u64,
+    /// The caller's `may_goto` budget, restored at the callee's exit.
+    may_goto: u64,
 }
+
+/// `may_goto`'s budget per subprogram call: the kernel's counted variant
+/// (`BPF_MAX_LOOPS`, what its interpreter runs; the x86-64 JIT's timed one
+/// stops after about 250 ms instead, which no deterministic runtime can
+/// match). Each call of a subprogram, callbacks included, starts afresh.
+pub const MAY_GOTO_BUDGET: u64 = ironbpf_verifier::may_goto::BPF_MAX_LOOPS;
 
 /// Where a run's stack is: the current call chain may touch
 /// `[lo, top)`; the frame being entered is `[lo, lo + 512)`.
@@ -439,7 +447,7 @@ impl Interpreter {
                 }
                 Insn::Ja { off } => op.off = rel(off as i64),
                 Insn::Gotol { imm } => op.off = rel(imm as i64),
-                Insn::Jmp { off, .. } => op.off = rel(off as i64),
+                Insn::Jmp { off, .. } | Insn::MayGoto { off } => op.off = rel(off as i64),
                 Insn::Call(CallTarget::Local(imm)) => {
                     op.code = OP_CALL_LOCAL;
                     op.off = rel(imm as i64);
@@ -707,6 +715,7 @@ impl Interpreter {
             stack_lo + MAX_BPF_STACK as u64
         };
         let mut frames: Vec<Frame> = Vec::new();
+        let mut may_goto_left = MAY_GOTO_BUDGET;
         let ops = &self.ops[..];
         let mut pc: usize = entry;
         // The budget is charged per straight-line run of slots, when control
@@ -1061,6 +1070,12 @@ impl Interpreter {
 
                 // Jumps.
                 0x05 | 0x06 => transfer!(op.off as usize),
+                // may_goto: falls through while the budget lasts.
+                0xe5 => jump_if!(op, {
+                    let spent = may_goto_left == 0;
+                    may_goto_left = may_goto_left.saturating_sub(1);
+                    spent
+                }),
                 0x15 => jump_if!(op, regs[d] == imm),
                 0x1d => jump_if!(op, regs[d] == regs[s]),
                 0x25 => jump_if!(op, regs[d] > imm),
@@ -1152,6 +1167,7 @@ impl Interpreter {
                         ret: pc,
                         saved: [regs[6], regs[7], regs[8], regs[9]],
                         fp: regs[10],
+                        may_goto: std::mem::replace(&mut may_goto_left, MAY_GOTO_BUDGET),
                     });
                     regs[10] -= MAX_BPF_STACK as u64;
                     stack_lo -= MAX_BPF_STACK as u64;
@@ -1175,6 +1191,7 @@ impl Interpreter {
                         transfer!(f.ret);
                         regs[6..10].copy_from_slice(&f.saved);
                         regs[10] = f.fp;
+                        may_goto_left = f.may_goto;
                         stack_lo += MAX_BPF_STACK as u64;
                     }
                 },

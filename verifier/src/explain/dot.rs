@@ -64,7 +64,7 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
                     leaders.insert(t);
                 }
             }
-            Some(Insn::Jmp { off, .. } | Insn::Ja { off }) => {
+            Some(Insn::Jmp { off, .. } | Insn::Ja { off } | Insn::MayGoto { off }) => {
                 if let Some(t) = target(pc, *off as i64) {
                     leaders.insert(t);
                 }
@@ -125,7 +125,7 @@ pub fn blocks(insns: &[RawInsn]) -> (Vec<Block>, Vec<(usize, usize, bool)>) {
                     edges.push((bi, t, true));
                 }
             }
-            Some(Insn::Jmp { off, .. }) => {
+            Some(Insn::Jmp { off, .. } | Insn::MayGoto { off }) => {
                 if let Some(t) = target(b.end, off as i64).and_then(of) {
                     edges.push((bi, t, true));
                 }
