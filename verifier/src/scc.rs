@@ -109,9 +109,8 @@ pub(crate) fn compute_scc(insns: &[RawInsn], skip: &[bool]) -> Vec<u32> {
             }
             // w is the root of a component: pop it.
             let assign = stack.last() != Some(&w) || self_loop;
-            loop {
-                // The component's vertices are on the stack, w deepest.
-                let Some(t) = stack.pop() else { break };
+            // The component's vertices are on the stack, w deepest.
+            while let Some(t) = stack.pop() {
                 on_stack[t] = false;
                 if assign {
                     scc[t] = next_scc;
