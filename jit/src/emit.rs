@@ -9,7 +9,9 @@
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
-use crate::{err, off, status, Facts, InlineArray, JitCode, JitError, JitInsn, Mode};
+use crate::{
+    err, off, status, CompileOptions, Facts, InlineArray, JitCode, JitError, JitInsn, Mode,
+};
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
@@ -127,6 +129,9 @@ struct Emitter<'a> {
     budgeted: bool,
     /// The CPU has BMI2 (shlx/shrx/sarx for shifts by a register).
     bmi2: bool,
+    /// Constant blinding ([`CompileOptions::harden`]): the keys, drawn
+    /// one per immediate from a generator seeded per program.
+    blind: Option<Blinder>,
     /// Some instruction calls the instruction trampoline.
     calls_exec: bool,
     /// Some instruction reads or writes the run's context through r12
@@ -151,7 +156,15 @@ pub fn compile(
     budget: u64,
     facts: &Facts,
 ) -> Result<JitCode, JitError> {
-    compile_with_arrays(insns, mode, budget, facts, &[])
+    compile_with(
+        insns,
+        &CompileOptions {
+            mode,
+            budget,
+            facts,
+            ..CompileOptions::default()
+        },
+    )
 }
 
 /// [`compile`], with the program's plain array maps: in trusted and
@@ -164,6 +177,28 @@ pub fn compile_with_arrays(
     facts: &Facts,
     arrays: &[InlineArray],
 ) -> Result<JitCode, JitError> {
+    compile_with(
+        insns,
+        &CompileOptions {
+            mode,
+            budget,
+            facts,
+            arrays,
+            ..CompileOptions::default()
+        },
+    )
+}
+
+/// [`compile`] with every option ([`CompileOptions`]).
+pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitCode, JitError> {
+    let CompileOptions {
+        mode,
+        budget,
+        facts,
+        arrays,
+        harden,
+        blinding_seed,
+    } = *opts;
     let n = insns.len();
     if n >= 1 << 22 {
         return Err(JitError::TooLarge(n));
@@ -210,6 +245,7 @@ pub fn compile_with_arrays(
         // far from overflow.
         budgeted: checked && budget < 1 << 62,
         bmi2: std::is_x86_feature_detected!("bmi2"),
+        blind: harden.then(|| Blinder::new(blinding_seed.unwrap_or_else(fresh_seed))),
         calls_exec: false,
         uses_ctx: false,
         r10_fixed: !insns.iter().any(writes_r10),
@@ -252,6 +288,7 @@ pub fn compile_with_arrays(
     let base_addr = buf.ptr(dynasmrt::AssemblyOffset(0)) as usize;
     Ok(JitCode {
         buf,
+        hardened: harden,
         insn_offsets,
         body_end,
         mode,
@@ -281,13 +318,73 @@ fn fits_i32(v: i64) -> bool {
     v == v as i32 as i64
 }
 
+/// The source register a blinded instruction's register form names: not a
+/// BPF register; the emitter reads it as x86 r11.
+const BLINDED_SRC: u8 = 0xff;
+
+/// The blinding keys of one program: SplitMix64 from a per-program seed,
+/// one fresh key per immediate (the kernel's `bpf_jit_blind_insn` draws one
+/// per instruction too).
+struct Blinder {
+    state: u64,
+}
+
+impl Blinder {
+    fn new(seed: u64) -> Blinder {
+        Blinder { state: seed }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A key for the 32-bit immediate `imm`: neither 0 nor `imm`, so that
+    /// neither `imm ^ key` nor `key` is `imm`.
+    fn key32(&mut self, imm: u32) -> u32 {
+        loop {
+            let k = self.next() as u32;
+            if k != 0 && k != imm {
+                return k;
+            }
+        }
+    }
+
+    /// A key for the 64-bit `v`: no 32-bit half of `v ^ key` or of `key`
+    /// equals a half of `v`.
+    fn key64(&mut self, v: u64) -> u64 {
+        let halves = |x: u64| [x as u32, (x >> 32) as u32];
+        loop {
+            let k = self.next();
+            let hidden = halves(v);
+            let shown = [halves(v ^ k), halves(k)];
+            if shown.iter().flatten().all(|h| !hidden.contains(h)) {
+                return k;
+            }
+        }
+    }
+}
+
+/// A seed no two programs share and nobody predicts: std's per-process
+/// random SipHash keys (drawn from the OS), with a counter and the time.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
 impl Emitter<'_> {
     fn insn(&mut self, pc: usize) {
         let i = self.insns[pc];
         let d = MAP[i.dst as usize % 11];
-        let s = MAP[i.src as usize % 11];
-        let imm = i.imm;
-        let imm32 = imm as i32;
         // A result the same on every path (the JIT's own constant
         // propagation, sound in every mode; the verifier's path-sensitive
         // constants are not used: they do not hold after pruning).
@@ -295,6 +392,21 @@ impl Emitter<'_> {
             self.mov_const(d, v);
             return;
         }
+        // Constant blinding: an instruction with an immediate becomes its
+        // register form on r11, which holds the immediate rebuilt from two
+        // blinded halves.
+        let i = if self.blind.is_some() {
+            self.blind_insn(i)
+        } else {
+            i
+        };
+        let s = if i.src == BLINDED_SRC {
+            11
+        } else {
+            MAP[i.src as usize % 11]
+        };
+        let imm = i.imm;
+        let imm32 = imm as i32;
         match i.code {
             OP_NONE => {}
             // ALU64.
@@ -390,6 +502,7 @@ impl Emitter<'_> {
             OP_SMOD32_X => self.divmod(d, Some(s), 0, false, true, true),
             OP_MOVSX32_8 => dynasm!(self.a ; .arch x64 ; movsx Rd(d), Rb(s)),
             OP_MOVSX32_16 => dynasm!(self.a ; .arch x64 ; movsx Rd(d), Rw(s)),
+            OP_LDIMM64 | OP_LDMAP_LOOKUP if self.blind.is_some() => self.mov_const(d, imm as u64),
             OP_LDIMM64 | OP_LDMAP_LOOKUP => {
                 if imm as u64 <= u32::MAX as u64 {
                     dynasm!(self.a ; .arch x64 ; mov Rd(d), imm as u32 as i32);
@@ -469,6 +582,9 @@ impl Emitter<'_> {
 
     /// dst = `v`, in the shortest form.
     fn mov_const(&mut self, d: u8, v: u64) {
+        if v != 0 && self.blind.is_some() {
+            return self.blinded_mov64(d, v);
+        }
         if v == 0 {
             dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(d));
         } else if v <= u32::MAX as u64 {
@@ -482,6 +598,83 @@ impl Emitter<'_> {
 
     fn alu64_k(&mut self, which: u8, d: u8, imm: i32) {
         self.alu_k(which, true, d, imm)
+    }
+
+    /// The register form of `i` on [`BLINDED_SRC`] (x86 r11), after
+    /// emitting r11 = its immediate from two blinded halves; `i` itself
+    /// when it has no immediate to hide (none, 0, or one the emitter does
+    /// not encode: byte-swap widths, shifts without BMI2, whose count it
+    /// then takes as an 8-bit immediate of 6 bits at most).
+    fn blind_insn(&mut self, i: JitInsn) -> JitInsn {
+        let class = i.code & 0x07;
+        let op = i.code & 0xf0;
+        let k_form = i.code & 0x08 == 0;
+        let alu = matches!(class, 0x04 | 0x07)
+            && k_form
+            && !matches!(op, 0x80 | 0xd0)
+            && (self.bmi2 || !matches!(op, 0x60 | 0x70 | 0xc0));
+        let signed_div = matches!(
+            i.code,
+            OP_SDIV32_K | OP_SDIV64_K | OP_SMOD32_K | OP_SMOD64_K
+        );
+        let jump = matches!(class, 0x05 | 0x06) && k_form && !matches!(op, 0x00 | 0x80 | 0x90);
+        if i.imm == 0 || !(alu || signed_div || jump) {
+            return i;
+        }
+        // The 64-bit forms take the immediate sign-extended, the 32-bit
+        // forms its low half.
+        let w64 = match i.code {
+            OP_SDIV64_K | OP_SMOD64_K => true,
+            OP_SDIV32_K | OP_SMOD32_K => false,
+            _ => matches!(class, 0x05 | 0x07),
+        };
+        self.blinded_mov32(11, i.imm as i32, w64);
+        JitInsn {
+            code: i.code | 0x08,
+            src: BLINDED_SRC,
+            imm: 0,
+            ..i
+        }
+    }
+
+    /// x86 register `x` = `imm` (sign-extended to 64 bits when `w64`, else
+    /// zero-extended), emitted as `mov x, imm ^ key ; xor x, key` with a
+    /// fresh key: neither immediate is `imm`.
+    fn blinded_mov32(&mut self, x: u8, imm: i32, w64: bool) {
+        let Some(b) = self.blind.as_mut() else {
+            return;
+        };
+        let k = b.key32(imm as u32);
+        let masked = (imm as u32 ^ k) as i32;
+        let k = k as i32;
+        if w64 {
+            dynasm!(self.a ; .arch x64 ; mov Rq(x), DWORD masked ; xor Rq(x), DWORD k);
+        } else {
+            dynasm!(self.a ; .arch x64 ; mov Rd(x), DWORD masked ; xor Rd(x), DWORD k);
+        }
+    }
+
+    /// BPF's register `d` (its x86 register) = `v`, blinded: the 32-bit
+    /// forms when `v` is a zero- or sign-extended 32-bit value, else
+    /// `mov d, v ^ key ; mov r11, key ; xor d, r11` with a 64-bit key.
+    fn blinded_mov64(&mut self, d: u8, v: u64) {
+        if v <= u32::MAX as u64 {
+            return self.blinded_mov32(d, v as u32 as i32, false);
+        }
+        if fits_i32(v as i64) {
+            return self.blinded_mov32(d, v as i64 as i32, true);
+        }
+        let Some(b) = self.blind.as_mut() else {
+            return;
+        };
+        let k = b.key64(v);
+        let masked = (v ^ k) as i64;
+        let k = k as i64;
+        dynasm!(self.a ; .arch x64
+            ; mov Rq(d), QWORD masked
+            ; mov r11, QWORD k
+            ; xor Rq(d), r11
+        );
     }
 
     /// add/sub/or/and/xor with an immediate: the sign-extended 8-bit form
@@ -879,6 +1072,12 @@ impl Emitter<'_> {
 
     /// The `len` bytes at [d + o] = src (`reg`) or the immediate.
     fn store_direct(&mut self, len: i32, reg: bool, d: u8, s: u8, o: i32, imm: i32) {
+        if !reg && imm != 0 && self.blind.is_some() {
+            // Blinded: the immediate rebuilt in r10 (free once the access
+            // is checked), then stored from there.
+            self.blinded_mov32(10, imm, len == 8);
+            return self.store_direct(len, true, d, 10, o, 0);
+        }
         if o == 0 && no_disp_base(d) {
             match (len, reg) {
                 (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d)], Rb(s)),

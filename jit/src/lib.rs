@@ -47,7 +47,7 @@ pub mod constprop;
 pub mod disasm;
 mod emit;
 
-pub use emit::{compile, compile_with_arrays};
+pub use emit::{compile, compile_with, compile_with_arrays};
 /// The verifier's proof the verified mode compiles from.
 pub use ironbpf_verifier::VerifiedProgram;
 
@@ -177,6 +177,54 @@ impl Facts {
 
     fn branch(&self, pc: usize) -> Option<bool> {
         self.branch_always.get(pc).copied().flatten()
+    }
+}
+
+/// Everything [`compile_with`] takes besides the program.
+#[derive(Clone, Copy, Debug)]
+pub struct CompileOptions<'a> {
+    /// How much the code checks.
+    pub mode: Mode,
+    /// The instruction budget checked code charges (slots; at or above
+    /// 2^62 it is not charged).
+    pub budget: u64,
+    /// The verifier's facts (verified mode).
+    pub facts: &'a Facts,
+    /// The program's plain array maps, whose lookups trusted and verified
+    /// code computes inline.
+    pub arrays: &'a [InlineArray],
+    /// Constant blinding, as the kernel's `bpf_jit_harden`: every
+    /// immediate of the program (ALU and jump operands, store values, the
+    /// whole constant of `ld_imm64`, and the constants the JIT folds from
+    /// them) is emitted as `imm ^ key` and `key`, with a fresh key per
+    /// immediate, and rebuilt in a register at run time, so that no
+    /// immediate the program chose appears in the code. Memory and jump
+    /// offsets, byte-swap widths and (on CPUs without BMI2) shift counts
+    /// stay as they are, as in the kernel.
+    pub harden: bool,
+    /// The seed of the blinding keys: `None` draws a fresh one for each
+    /// program (what hardening is for); a fixed seed gives the same code
+    /// every time, for tests.
+    pub blinding_seed: Option<u64>,
+}
+
+static NO_FACTS: Facts = Facts {
+    reached: Vec::new(),
+    access_in_bounds: Vec::new(),
+    branch_always: Vec::new(),
+};
+
+impl Default for CompileOptions<'_> {
+    /// Checked mode, no budget, no facts, no arrays, no blinding.
+    fn default() -> Self {
+        CompileOptions {
+            mode: Mode::Checked,
+            budget: u64::MAX,
+            facts: &NO_FACTS,
+            arrays: &[],
+            harden: false,
+            blinding_seed: None,
+        }
     }
 }
 
@@ -372,6 +420,8 @@ pub(crate) mod off {
 /// and the entry trampoline.
 pub struct JitCode {
     buf: dynasmrt::ExecutableBuffer,
+    /// Compiled with constant blinding.
+    hardened: bool,
     /// Per BPF slot: the offset of its first x86 byte.
     insn_offsets: Vec<usize>,
     /// Where the program's instructions end (stubs and trampolines follow).
@@ -392,8 +442,9 @@ impl std::fmt::Debug for JitCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "JitCode {{ mode: {}, {} bytes for {} slots }}",
+            "JitCode {{ mode: {}{}, {} bytes for {} slots }}",
             self.mode,
+            if self.hardened { ", hardened" } else { "" },
             self.buf.len(),
             self.insn_offsets.len()
         )
@@ -404,6 +455,11 @@ impl JitCode {
     /// The mode it was compiled in.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Whether the immediates are blinded ([`CompileOptions::harden`]).
+    pub fn hardened(&self) -> bool {
+        self.hardened
     }
 
     /// Whether the code charges an instruction budget.

@@ -293,11 +293,38 @@ impl std::fmt::Debug for JitProgram {
     }
 }
 
+/// How the JIT compiles a program, beyond its mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitOptions {
+    /// Constant blinding, as the kernel's `bpf_jit_harden`: no immediate
+    /// of the program appears in the code (see
+    /// [`ironbpf_jit::CompileOptions::harden`]); results are unchanged.
+    pub harden: bool,
+    /// The blinding keys' seed; `None` (the default) draws a fresh one per
+    /// program. A fixed seed is for tests that compare code.
+    pub blinding_seed: Option<u64>,
+}
+
+impl JitOptions {
+    /// Constant blinding on, with fresh keys per program.
+    pub fn hardened() -> JitOptions {
+        JitOptions {
+            harden: true,
+            blinding_seed: None,
+        }
+    }
+}
+
 impl JitProgram {
     /// Compiles `interp`'s program in checked mode: safe for any program,
     /// with the interpreter's errors.
     pub fn checked(interp: Interpreter) -> Result<JitProgram, VmError> {
-        Self::compile(interp, Mode::Checked)
+        Self::checked_with(interp, JitOptions::default())
+    }
+
+    /// [`JitProgram::checked`] with `opts` (constant blinding).
+    pub fn checked_with(interp: Interpreter, opts: JitOptions) -> Result<JitProgram, VmError> {
+        Self::compile_with(interp, Mode::Checked, &Facts::none(), opts)
     }
 
     /// Compiles `interp`'s program with no checks at all.
@@ -309,7 +336,20 @@ impl JitProgram {
     /// terminate: a verifier must have proven it. Nothing is checked at run
     /// time.
     pub unsafe fn trusted(interp: Interpreter) -> Result<JitProgram, VmError> {
-        Self::compile(interp, Mode::Trusted)
+        // SAFETY: the caller's contract is this function's.
+        unsafe { Self::trusted_with(interp, JitOptions::default()) }
+    }
+
+    /// [`JitProgram::trusted`] with `opts` (constant blinding).
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitProgram::trusted`].
+    pub unsafe fn trusted_with(
+        interp: Interpreter,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
+        Self::compile_with(interp, Mode::Trusted, &Facts::none(), opts)
     }
 
     /// Compiles `interp`'s program for the verifier's proof `proof` of it:
@@ -326,6 +366,15 @@ impl JitProgram {
         interp: Interpreter,
         proof: &ironbpf_jit::VerifiedProgram,
     ) -> Result<JitProgram, VmError> {
+        Self::verified_with(interp, proof, JitOptions::default())
+    }
+
+    /// [`JitProgram::verified`] with `opts` (constant blinding).
+    pub fn verified_with(
+        interp: Interpreter,
+        proof: &ironbpf_jit::VerifiedProgram,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
         if !proof.proves(&interp.slots) {
             return Err(VmError::Setup(format!(
                 "the verifier's proof covers {} slots of other instructions; the program has {} slots: verify this very program and pass its proof",
@@ -333,11 +382,7 @@ impl JitProgram {
                 interp.slots.len()
             )));
         }
-        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof))
-    }
-
-    fn compile(interp: Interpreter, mode: Mode) -> Result<JitProgram, VmError> {
-        Self::compile_with(interp, mode, &Facts::none())
+        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof), opts)
     }
 
     /// The engine's pre-decoded program as the JIT takes it (for compile
@@ -357,12 +402,26 @@ impl JitProgram {
             .collect()
     }
 
-    fn compile_with(interp: Interpreter, mode: Mode, facts: &Facts) -> Result<JitProgram, VmError> {
+    fn compile_with(
+        interp: Interpreter,
+        mode: Mode,
+        facts: &Facts,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
         let insns = Self::jit_insns(&interp);
         let arrays = inline_arrays(&interp);
-        let code =
-            ironbpf_jit::compile_with_arrays(&insns, mode, interp.options().budget, facts, &arrays)
-                .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
+        let code = ironbpf_jit::compile_with(
+            &insns,
+            &ironbpf_jit::CompileOptions {
+                mode,
+                budget: interp.options().budget,
+                facts,
+                arrays: &arrays,
+                harden: opts.harden,
+                blinding_seed: opts.blinding_seed,
+            },
+        )
+        .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
         Ok(JitProgram {
             interp,
             code,
@@ -378,6 +437,11 @@ impl JitProgram {
     /// The mode it was compiled in.
     pub fn mode(&self) -> Mode {
         self.code.mode()
+    }
+
+    /// Whether its immediates are blinded ([`JitOptions::harden`]).
+    pub fn hardened(&self) -> bool {
+        self.code.hardened()
     }
 }
 
