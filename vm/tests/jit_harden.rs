@@ -276,3 +276,46 @@ fn the_same_seed_gives_the_same_code_and_fresh_keys_give_other_code() {
     assert_ne!(body(&c), body(&d), "two programs drew the same keys");
     assert_ne!(body(&a), body(&c));
 }
+
+#[test]
+fn the_embedding_runtime_hardens_the_jit_and_results_stay() {
+    use ironbpf_vm::embed::{Linker, Program as EmbedProgram, ProgramType, Runtime};
+    let ty = ProgramType::new("ab", 8)
+        .field_ro("a", 0, 4)
+        .field_ro("b", 4, 4);
+    let src = "r2 = *(u32 *)(r1 + 0)\n r3 = *(u32 *)(r1 + 4)\n r2 *= 0x3b9aca07\n \
+               r2 ^= 0x5a17c3e1\n if r3 > 0x7f00beef goto +2\n r2 += r3\n r2 += 0x1d2c3b4a\n \
+               r0 = 0x1122334455667788 ll\n r0 ^= r2\n exit";
+    let prog = EmbedProgram::from_asm(src, ty).expect("it assembles");
+    let linker = Linker::new();
+    let interp = linker
+        .instantiate(&Runtime::interpreter(), &prog)
+        .expect("it verifies");
+    let hardened = Runtime::jit().harden();
+    assert!(hardened.is_hardened() && !Runtime::jit().is_hardened());
+    let checked = linker.instantiate(&hardened, &prog).expect("it verifies");
+    // SAFETY: the program is verified and straight-line but for one
+    // forward branch.
+    let trusted = linker
+        .instantiate(&unsafe { Runtime::jit_trusted() }.harden(), &prog)
+        .expect("it verifies");
+    for (a, b) in [
+        (0u32, 0u32),
+        (1, 0x7f00_beef),
+        (0xdead_beef, 0x7f00_bef0),
+        (u32::MAX, 5),
+    ] {
+        let mut ctx = [a.to_le_bytes(), b.to_le_bytes()].concat();
+        let want = interp.run(&mut ctx).expect("it runs");
+        assert_eq!(
+            checked.run(&mut ctx).expect("it runs"),
+            want,
+            "a={a:#x} b={b:#x}"
+        );
+        assert_eq!(
+            trusted.run(&mut ctx).expect("it runs"),
+            want,
+            "a={a:#x} b={b:#x}"
+        );
+    }
+}
