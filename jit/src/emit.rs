@@ -15,7 +15,22 @@ use crate::{
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-const MAP: [u8; 11] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5];
+/// The x86 register of BPF register `r` (taken modulo 11).
+const fn x86(r: u8) -> u8 {
+    match r % 11 {
+        0 => 0,
+        1 => 7,
+        2 => 6,
+        3 => 2,
+        4 => 1,
+        5 => 8,
+        6 => 3,
+        7 => 13,
+        8 => 14,
+        9 => 15,
+        _ => 5,
+    }
+}
 const RCX: u8 = 1;
 const FRAME: i32 = 512;
 const MAX_CALL_FRAMES: i32 = 8;
@@ -141,6 +156,9 @@ struct Emitter<'a> {
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
     error_exit: DynamicLabel,
+    /// A `ud2`: where a jump to a slot outside the program would go (none
+    /// does: targets are checked before compiling).
+    trap: DynamicLabel,
     stop_exit: DynamicLabel,
     slow_mem: DynamicLabel,
     exec_rt: DynamicLabel,
@@ -226,6 +244,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     let mut a = Assembler::new().map_err(|e| JitError::Memory(e.to_string()))?;
     let labels = (0..n).map(|_| a.new_dynamic_label()).collect();
     let error_exit = a.new_dynamic_label();
+    let trap = a.new_dynamic_label();
     let stop_exit = a.new_dynamic_label();
     let slow_mem = a.new_dynamic_label();
     let exec_rt = a.new_dynamic_label();
@@ -250,6 +269,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         uses_ctx: false,
         r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
+        trap,
         stop_exit,
         slow_mem,
         exec_rt,
@@ -258,7 +278,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     let mut insn_offsets = Vec::with_capacity(n);
     for (pc, insn) in insns.iter().enumerate() {
         insn_offsets.push(e.a.offset().0);
-        let l = e.labels[pc];
+        let l = e.label(pc);
         dynasm!(e.a ; .arch x64 ; =>l);
         if verified && !facts.reached(pc) {
             // Dead code: not compiled. No reached instruction falls into it
@@ -382,13 +402,26 @@ fn fresh_seed() -> u64 {
 }
 
 impl Emitter<'_> {
+    /// The label of slot `pc`'s code.
+    fn label(&self, pc: usize) -> DynamicLabel {
+        self.labels.get(pc).copied().unwrap_or(self.trap)
+    }
+
     fn insn(&mut self, pc: usize) {
-        let i = self.insns[pc];
-        let d = MAP[i.dst as usize % 11];
+        let Some(&i) = self.insns.get(pc) else {
+            return;
+        };
+        let d = x86(i.dst);
         // A result the same on every path (the JIT's own constant
         // propagation, sound in every mode; the verifier's path-sensitive
         // constants are not used: they do not hold after pruning).
-        if let Some(v) = self.consts[pc].filter(|_| crate::constprop::pure_alu(i.code)) {
+        if let Some(v) = self
+            .consts
+            .get(pc)
+            .copied()
+            .flatten()
+            .filter(|_| crate::constprop::pure_alu(i.code))
+        {
             self.mov_const(d, v);
             return;
         }
@@ -400,11 +433,7 @@ impl Emitter<'_> {
         } else {
             i
         };
-        let s = if i.src == BLINDED_SRC {
-            11
-        } else {
-            MAP[i.src as usize % 11]
-        };
+        let s = if i.src == BLINDED_SRC { 11 } else { x86(i.src) };
         let imm = i.imm;
         let imm32 = imm as i32;
         match i.code {
@@ -521,14 +550,14 @@ impl Emitter<'_> {
             0x05 | 0x06 => {
                 let t = i.off as usize;
                 self.charge(pc, Some(t));
-                let l = self.labels[t];
+                let l = self.label(t);
                 dynasm!(self.a ; .arch x64 ; jmp =>l);
             }
             c if matches!(c & 0x07, 0x05 | 0x06) && !matches!(c & 0xf0, 0x80 | 0x90) => {
                 match self.facts.branch(pc) {
                     // Decided by the verifier: a jump, or nothing.
                     Some(true) => {
-                        let l = self.labels[i.off as usize];
+                        let l = self.label(i.off as usize);
                         dynasm!(self.a ; .arch x64 ; jmp =>l);
                     }
                     Some(false) => {}
@@ -917,7 +946,7 @@ impl Emitter<'_> {
         // stub (the answer is the same either way). The address is
         // computed into r10 for the inline test; the stub puts it in r11
         // for the stub's test and the slow path.
-        let x86_base = MAP[base as usize % 11];
+        let x86_base = x86(base);
         if off == 0 {
             dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
         } else {
@@ -1239,7 +1268,7 @@ impl Emitter<'_> {
             });
             l
         } else {
-            self.labels[target]
+            self.label(target)
         };
         let a = &mut self.a;
         match cond {
@@ -1256,7 +1285,7 @@ impl Emitter<'_> {
             Cond::Clear => dynasm!(a ; .arch x64 ; je =>to),
         }
         if fused {
-            let l = self.labels[pc + 2];
+            let l = self.label(pc + 2);
             dynasm!(self.a ; .arch x64 ; jmp =>l);
         }
     }
@@ -1278,7 +1307,7 @@ impl Emitter<'_> {
             );
         }
         self.charge(pc, Some(target));
-        let l = self.labels[target];
+        let l = self.label(target);
         let z = self.zero_frame;
         dynasm!(self.a ; .arch x64
             ; add QWORD [r12 + off::DEPTH], 1
@@ -1391,7 +1420,7 @@ impl Emitter<'_> {
                 Stub::Taken { label, pc, target } => {
                     dynasm!(self.a ; .arch x64 ; =>label);
                     self.charge(pc, Some(target));
-                    let l = self.labels[target];
+                    let l = self.label(target);
                     dynasm!(self.a ; .arch x64 ; jmp =>l);
                 }
                 Stub::Div {
@@ -1501,7 +1530,7 @@ impl Emitter<'_> {
         }
         for r in [0usize, 3, 4, 5, 6, 7, 8, 9] {
             if uses(r) {
-                let x = MAP[r];
+                let x = x86(r as u8);
                 dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
             }
         }
@@ -1527,7 +1556,9 @@ impl Emitter<'_> {
             self.exec_rt,
             self.zero_frame,
         );
+        let trap = self.trap;
         let a = &mut self.a;
+        dynasm!(a ; .arch x64 ; =>trap ; ud2);
         // slow_mem: r10 = info, r11 = address; returns the status in r10,
         // r11 kept; an error unwinds.
         dynasm!(a ; .arch x64

@@ -43,6 +43,16 @@
 //! read-execute (never both), by dynasmrt's `ExecutableBuffer`, which also
 //! unmaps it on drop.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub mod constprop;
 pub mod disasm;
 mod emit;
@@ -496,15 +506,17 @@ impl JitCode {
         self.body_end
     }
 
-    /// The x86 bytes of BPF slot `pc`.
+    /// The x86 bytes of BPF slot `pc` (none past the program's end).
     pub fn insn_code(&self, pc: usize) -> &[u8] {
-        let start = self.insn_offsets[pc];
+        let Some(&start) = self.insn_offsets.get(pc) else {
+            return &[];
+        };
         let end = self
             .insn_offsets
             .get(pc + 1)
             .copied()
             .unwrap_or(self.body_end);
-        &self.buf[start..end]
+        self.buf.get(start..end).unwrap_or_default()
     }
 
     /// Runs the code from BPF slot `pc` (0 or the start of a subprogram)
@@ -522,8 +534,13 @@ impl JitCode {
     pub unsafe fn enter(&self, ctx: *mut JitCtx, pc: usize) -> u64 {
         let entry: unsafe extern "sysv64" fn(*mut JitCtx, *const u8) -> u64 =
             std::mem::transmute(self.entry_fn);
-        // Slot 0's code starts the buffer.
-        let start = if pc == 0 { 0 } else { self.insn_offsets[pc] };
+        // Slot 0's code starts the buffer; a slot past the end has none
+        // (the caller broke the contract: refuse rather than run).
+        let start = match (pc, self.insn_offsets.get(pc)) {
+            (0, _) => 0,
+            (_, Some(&o)) => o,
+            (_, None) => return status::ERROR,
+        };
         let target = (self.base_addr + start) as *const u8;
         entry(ctx, target)
     }

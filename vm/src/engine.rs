@@ -25,8 +25,8 @@
 
 use crate::error::VmError;
 use crate::interp::{
-    atomic, fresh_box, helper_failed, ld_packet, CtxView, Interpreter, Options, RunMemory,
-    StackView, STACK, STACK_BYTES,
+    atomic, fresh_box, helper_failed, ld_packet, zero_first_frame, CtxView, Interpreter, Options,
+    RunMemory, StackView, STACK, STACK_BYTES,
 };
 use crate::progtype::ProgType;
 use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState};
@@ -489,7 +489,7 @@ impl Engine for JitProgram {
         }
         let mut buf = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
         let top = buf.as_mut_ptr() as u64 + STACK_BYTES as u64;
-        buf[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        zero_first_frame(&mut buf);
         let stack = StackView {
             lo: top - MAX_BPF_STACK as u64,
             top,
@@ -717,7 +717,7 @@ impl JitProgram {
         }
         let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
         let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
-        b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        zero_first_frame(&mut b);
         // SAFETY: as above, with r10 the top of the thread's 8-frame stack
         // buffer, its first frame zeroed.
         let r0 = unsafe { self.code.call_direct(r1, r2, top) }.unwrap_or(0);
@@ -750,7 +750,7 @@ impl JitProgram {
         if self.interp.uses_stack {
             let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
             let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
-            b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+            zero_first_frame(&mut b);
             stack_lo = top - MAX_BPF_STACK as u64;
             stack_len = MAX_BPF_STACK as u64;
             regs[10] = top;
@@ -907,8 +907,10 @@ fn set_ptr_fields(ctx: &mut JitCtx, c: &CtxView<'_>) {
             CtxYield::PtrToPacketMeta => (2, c.data_meta),
             _ => continue,
         };
-        ctx.ptr_off[k] = f.off as u64;
-        ctx.ptr_val[k] = v;
+        if let (Some(o), Some(a)) = (ctx.ptr_off.get_mut(k), ctx.ptr_val.get_mut(k)) {
+            *o = f.off as u64;
+            *a = v;
+        }
     }
 }
 
@@ -986,7 +988,7 @@ impl<'m> JitRun<'_, 'm> {
     fn exec(&mut self, ctx: &mut JitCtx, pc: usize, regs: &mut [u64; 16]) -> Result<Flow, VmError> {
         use ironbpf_jit::op::*;
         let interp = &self.prog.interp;
-        let op = interp.ops[pc];
+        let op = op_at(interp, pc)?;
         match op.code {
             OP_MAP_LOOKUP => {
                 let via_helper = regs[1]
@@ -1031,7 +1033,7 @@ impl<'m> JitRun<'_, 'm> {
             }
             OP_ATOMIC_W | OP_ATOMIC_DW => {
                 let size = if op.code == OP_ATOMIC_W { 4 } else { 8 };
-                let a = regs[op.dst as usize & 15].wrapping_add(op.off as i64 as u64);
+                let a = reg(regs, op.dst).wrapping_add(op.off as i64 as u64);
                 self.check(ctx, pc, a, size, Access::Atomic)?;
                 if !a.is_multiple_of(size) {
                     return Err(VmError::MisalignedAtomic { pc, addr: a, size });
@@ -1056,11 +1058,13 @@ impl<'m> JitRun<'_, 'm> {
         index: Option<usize>,
     ) -> Result<Flow, VmError> {
         let interp = &self.prog.interp;
-        let op = interp.ops[pc];
-        let (h, id) = match (op.code, index) {
-            (0x85, Some(i)) => (&interp.helpers[i], interp.helper_ids[i]),
+        let op = op_at(interp, pc)?;
+        let resolved = |i: usize| interp.helpers.get(i).zip(interp.helper_ids.get(i).copied());
+        let (h, id) = match (op.code, index.and_then(resolved)) {
+            (0x85, Some(found)) => found,
+            (0x85, None) => return Err(VmError::UnknownHelper { pc, id: op.imm }),
             (0x8d, _) => {
-                let id = regs[op.dst as usize & 15];
+                let id = reg(regs, op.dst);
                 match i64::try_from(id).ok().and_then(|i| interp.registry.get(i)) {
                     Some(h) => (h, id as i64),
                     None => {
@@ -1154,13 +1158,7 @@ impl<'m> JitRun<'_, 'm> {
         imm: i64,
         regs: &mut [u64; 16],
     ) -> Result<Flow, VmError> {
-        match ld_packet(
-            code,
-            regs[src as usize & 15],
-            imm,
-            self.memory(),
-            &*self.state,
-        ) {
+        match ld_packet(code, reg(regs, src), imm, self.memory(), &*self.state) {
             Ok(Some(v)) => {
                 regs[0] = v;
                 Ok(Flow::Continue)
@@ -1209,6 +1207,26 @@ impl Callbacks for JitNested<'_, '_> {
             HelperError::Callback(summary)
         })
     }
+}
+
+/// Register `r` (masked to 0..15) of a trampoline's register file.
+fn reg(regs: &[u64; 16], r: u8) -> u64 {
+    regs.get(usize::from(r & 15)).copied().unwrap_or_default()
+}
+
+/// The pre-decoded op at `pc`, where the generated code says it is.
+fn op_at(interp: &Interpreter, pc: usize) -> Result<crate::interp::Op, VmError> {
+    interp
+        .ops
+        .get(pc)
+        .copied()
+        .ok_or_else(|| VmError::Unsupported {
+            pc,
+            what: format!(
+                "the JIT's trampoline names instruction {pc}; the program has {}",
+                interp.ops.len()
+            ),
+        })
 }
 
 /// The slow memory path the generated code calls.
