@@ -152,6 +152,10 @@ struct Emitter<'a> {
     /// Some instruction reads or writes the run's context through r12
     /// (trusted code: the context test of 4-byte loads, bpf-to-bpf calls).
     uses_ctx: bool,
+    /// Registers (bit per BPF register) the program never reads before
+    /// writing them ([`CompileOptions::written_before_read`]): the direct
+    /// entry need not zero them.
+    written_before_read: u16,
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
@@ -216,6 +220,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         arrays,
         harden,
         blinding_seed,
+        written_before_read,
     } = *opts;
     let n = insns.len();
     if n >= 1 << 22 {
@@ -267,6 +272,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         blind: harden.then(|| Blinder::new(blinding_seed.unwrap_or_else(fresh_seed))),
         calls_exec: false,
         uses_ctx: false,
+        written_before_read,
         r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
         trap,
@@ -1474,7 +1480,9 @@ impl Emitter<'_> {
     /// frames), so the entry gives it one on the machine stack with no
     /// context region; nothing else of it is read, as such code calls no
     /// trampoline and raises no error. r0 and r3-r9 start at 0, as in
-    /// every run.
+    /// every run, but for those the program never reads before writing
+    /// ([`CompileOptions::written_before_read`]). With nothing to save or
+    /// set up, the entry is a jump into the code.
     fn emit_direct_entry(&mut self, first: Option<DynamicLabel>) -> dynasmrt::AssemblyOffset {
         // The BPF registers the program names (and so may read or write).
         let mut used = 0u16;
@@ -1492,6 +1500,13 @@ impl Emitter<'_> {
             }
         }
         let uses = |r: usize| used & (1 << r) != 0;
+        // Registers to zero: those the program names and may read before
+        // writing them.
+        let zero: Vec<u8> = [0usize, 3, 4, 5, 6, 7, 8, 9]
+            .into_iter()
+            .filter(|&r| uses(r) && self.written_before_read & (1 << r) == 0)
+            .map(|r| x86(r as u8))
+            .collect();
         // Callee-saved x86 registers the code may change: r6-r10's and r12.
         let mut saved: Vec<u8> = [(6, 3u8), (7, 13), (8, 14), (9, 15), (10, 5)]
             .into_iter()
@@ -1502,15 +1517,28 @@ impl Emitter<'_> {
             saved.push(12);
         }
         // rsp is 8 past a 16-byte boundary at entry: with the pushes and
-        // the context frame, aligned again at the call.
+        // the context frame, aligned again at the call. Code that does not
+        // address the context calls nothing itself: no alignment needed.
         let ctx_frame: i32 = if self.uses_ctx { 368 } else { 0 };
-        let pad: i32 = if (saved.len() as i32 * 8 + ctx_frame) % 16 == 0 {
+        let pad: i32 = if self.uses_ctx && (saved.len() as i32 * 8 + ctx_frame) % 16 == 0 {
             8
         } else {
             0
         };
         let a = &mut self.a;
         let entry = a.offset();
+        if saved.is_empty() && ctx_frame + pad == 0 {
+            // Nothing to save or set up: the entry zeroes what it must and
+            // jumps into the code, whose `exit` returns to the caller.
+            for &x in &zero {
+                dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
+            }
+            match first {
+                Some(l) => dynasm!(a ; .arch x64 ; jmp =>l),
+                None => dynasm!(a ; .arch x64 ; ret),
+            }
+            return entry;
+        }
         for &x in &saved {
             dynasm!(a ; .arch x64 ; push Rq(x));
         }
@@ -1528,11 +1556,8 @@ impl Emitter<'_> {
         if uses(10) {
             dynasm!(a ; .arch x64 ; mov rbp, rdx);
         }
-        for r in [0usize, 3, 4, 5, 6, 7, 8, 9] {
-            if uses(r) {
-                let x = x86(r as u8);
-                dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
-            }
+        for &x in &zero {
+            dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
         }
         if let Some(l) = first {
             dynasm!(a ; .arch x64 ; call =>l);

@@ -216,6 +216,12 @@ pub struct CompileOptions<'a> {
     /// program (what hardening is for); a fixed seed gives the same code
     /// every time, for tests.
     pub blinding_seed: Option<u64>,
+    /// Registers (bit r for BPF register r) the program is known to write
+    /// before it reads them on every path (the engine's load check, the
+    /// kernel's `R0 !read_ok`): the direct entry then leaves them as they
+    /// are instead of zeroing them. 0 (the default) zeroes every register
+    /// the program names.
+    pub written_before_read: u16,
 }
 
 static NO_FACTS: Facts = Facts {
@@ -234,6 +240,7 @@ impl Default for CompileOptions<'_> {
             arrays: &[],
             harden: false,
             blinding_seed: None,
+            written_before_read: 0,
         }
     }
 }

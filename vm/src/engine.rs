@@ -419,6 +419,13 @@ impl JitProgram {
                 arrays: &arrays,
                 harden: opts.harden,
                 blinding_seed: opts.blinding_seed,
+                // The load check refused any program that may read a
+                // register outside `entry_regs` before writing it.
+                written_before_read: if interp.options().check_registers {
+                    !interp.options().entry_regs & 0x3ff
+                } else {
+                    0
+                },
             },
         )
         .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
@@ -459,22 +466,24 @@ impl Engine for JitProgram {
     }
 
     /// Code that never calls the runtime's trampoline runs on input memory
-    /// without a region table or run state ([`JitProgram::run_lean`]).
-    #[inline]
+    /// without a region table or run state ([`JitProgram::run_lean`]); code
+    /// with a direct entry and no stack is called straight from here (the
+    /// rest is out of line, so that this inlines into the caller).
+    #[inline(always)]
     fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
-        if self.code.has_direct() {
+        if self.code.has_direct() && !self.interp.uses_stack {
             let (r1, r2) = if mem.is_empty() {
                 (0, 0)
             } else {
                 (mem.as_mut_ptr() as u64, mem.len() as u64)
             };
-            return Ok(self.run_direct(r1, r2));
+            // SAFETY: the code has a direct entry (trusted or verified code,
+            // compiled only through the unsafe `JitProgram::trusted` or from
+            // the verifier's proof, that calls no trampoline); the program
+            // uses no stack, and r1, r2 are `mem`, borrowed mutably here.
+            return Ok(unsafe { self.code.call_direct(r1, r2, 0) }.unwrap_or(0));
         }
-        if self.code.calls_exec() {
-            memory_run(self, mem)
-        } else {
-            self.run_lean(mem)
-        }
+        self.run_memory_slow(mem)
     }
 
     unsafe fn run_one(
@@ -701,6 +710,24 @@ impl JitProgram {
             return Ok(ctx.ret);
         }
         Err(jit_error(&ctx, run.error.take()))
+    }
+
+    /// [`Engine::run_memory`] past its inline fast path.
+    #[inline(never)]
+    fn run_memory_slow(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        if self.code.has_direct() {
+            let (r1, r2) = if mem.is_empty() {
+                (0, 0)
+            } else {
+                (mem.as_mut_ptr() as u64, mem.len() as u64)
+            };
+            return Ok(self.run_direct(r1, r2));
+        }
+        if self.code.calls_exec() {
+            memory_run(self, mem)
+        } else {
+            self.run_lean(mem)
+        }
     }
 
     /// Trusted or verified code that never calls the runtime, on input
