@@ -156,6 +156,10 @@ struct Emitter<'a> {
     /// writing them ([`CompileOptions::written_before_read`]): the direct
     /// entry need not zero them.
     written_before_read: u16,
+    /// The slot whose result the fused instruction before it computed
+    /// (`mov` + `add` as one `lea`, `mov32` + `and32 0xff` as one `movzx`):
+    /// it emits nothing.
+    done_by_previous: Option<usize>,
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
@@ -273,6 +277,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         calls_exec: false,
         uses_ctx: false,
         written_before_read,
+        done_by_previous: None,
         r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
         trap,
@@ -417,6 +422,10 @@ impl Emitter<'_> {
         let Some(&i) = self.insns.get(pc) else {
             return;
         };
+        if self.done_by_previous.take() == Some(pc) {
+            // The fused form at pc - 1 computed this slot's result too.
+            return;
+        }
         let d = x86(i.dst);
         // A result the same on every path (the JIT's own constant
         // propagation, sound in every mode; the verifier's path-sensitive
@@ -468,7 +477,17 @@ impl Emitter<'_> {
                     dynasm!(self.a ; .arch x64 ; mov Rq(d), imm32);
                 }
             }
-            0xbf | OP_MOV_ADD64_K | OP_MOV_ADD64_X => {
+            // mov + add: one lea, and nothing for the add's slot.
+            OP_MOV_ADD64_X => {
+                let t = x86(i.aux);
+                dynasm!(self.a ; .arch x64 ; lea Rq(d), [Rq(s) + Rq(t)]);
+                self.done_by_previous = Some(pc + 1);
+            }
+            OP_MOV_ADD64_K if self.blind.is_none() => {
+                dynasm!(self.a ; .arch x64 ; lea Rq(d), [Rq(s) + imm32]);
+                self.done_by_previous = Some(pc + 1);
+            }
+            0xbf | OP_MOV_ADD64_K => {
                 if d != s {
                     dynasm!(self.a ; .arch x64 ; mov Rq(d), Rq(s));
                 }
@@ -519,6 +538,15 @@ impl Emitter<'_> {
                 } else {
                     dynasm!(self.a ; .arch x64 ; mov Rd(d), imm32);
                 }
+            }
+            // mov32 + and32 0xff / 0xffff: one zero extension.
+            OP_MOV_AND32_K if imm32 == 0xff => {
+                dynasm!(self.a ; .arch x64 ; movzx Rd(d), Rb(s));
+                self.done_by_previous = Some(pc + 1);
+            }
+            OP_MOV_AND32_K if imm32 == 0xffff => {
+                dynasm!(self.a ; .arch x64 ; movzx Rd(d), Rw(s));
+                self.done_by_previous = Some(pc + 1);
             }
             0xbc | OP_MOV_AND32_K => dynasm!(self.a ; .arch x64 ; mov Rd(d), Rd(s)),
             0x64 => dynasm!(self.a ; .arch x64 ; shl Rd(d), (imm32 & 31) as i8),

@@ -42,6 +42,14 @@
 //! Code memory is written while mapped read-write and then made
 //! read-execute (never both), by dynasmrt's `ExecutableBuffer`, which also
 //! unmaps it on drop.
+//!
+//! Constant blinding ([`CompileOptions::harden`], the kernel's
+//! `bpf_jit_harden`), in any mode: an instruction with an immediate is
+//! compiled as its register form on r11, which holds the immediate rebuilt
+//! as `mov r11, imm ^ key ; xor r11, key` with a fresh key per immediate;
+//! stores of immediates go through r10, `ld_imm64` and folded constants
+//! are rebuilt in their destination. No immediate the program chose
+//! appears in its code, so none can smuggle in instruction bytes.
 
 #![cfg_attr(
     not(test),
