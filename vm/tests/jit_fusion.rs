@@ -71,7 +71,13 @@ fn fused_pairs_compute_what_the_interpreter_does_and_compile_to_one_insn() {
                 .join("; ")
         };
         // Slots 1-2, 7-8 and 9-10: lea, then nothing; 3-4 and 5-6: movzx.
-        for (first, what) in [(1, "lea"), (3, "movzx"), (5, "movzx"), (7, "lea"), (9, "lea")] {
+        for (first, what) in [
+            (1, "lea"),
+            (3, "movzx"),
+            (5, "movzx"),
+            (7, "lea"),
+            (9, "lea"),
+        ] {
             assert!(
                 text(first).starts_with(what) && per[first].len() == 1,
                 "{} slot {first}: {}",
