@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use ironbpf_vm::object::LoadedObject;
-use ironbpf_vm::{Engine, JitMode, JitProgram};
+use ironbpf_vm::{Engine, JitMode, JitOptions, JitProgram};
 
 use crate::interp_runner::{interp_error, Input};
 use crate::kernel_suite::{kernel_expected, kernel_program};
@@ -39,23 +39,33 @@ impl std::fmt::Debug for JitRunner {
 impl JitRunner {
     /// The VM-suite program `name` in `mode`.
     pub fn vm(name: &str, mode: JitMode) -> Result<Self, BenchError> {
+        Self::vm_with(name, mode, JitOptions::default())
+    }
+
+    /// [`JitRunner::vm`] compiled with `opts` (constant blinding).
+    pub fn vm_with(name: &str, mode: JitMode, opts: JitOptions) -> Result<Self, BenchError> {
         let expected = vm_expected(name)?;
-        Self::from_interp(InterpRunner::vm(name)?, mode, expected)
+        Self::from_interp(InterpRunner::vm(name)?, mode, expected, opts)
     }
 
     /// The kernel-suite program `name` in `mode` (verified: after ironbpf's verifier
     /// accepted it; its time is in the compile time).
     pub fn kernel(name: &str, mode: JitMode) -> Result<Self, BenchError> {
+        Self::kernel_with(name, mode, JitOptions::default())
+    }
+
+    /// [`JitRunner::kernel`] compiled with `opts` (constant blinding).
+    pub fn kernel_with(name: &str, mode: JitMode, opts: JitOptions) -> Result<Self, BenchError> {
         let expected = kernel_expected(name)?;
         if mode != JitMode::Verified {
-            return Self::from_interp(InterpRunner::kernel(name)?, mode, expected);
+            return Self::from_interp(InterpRunner::kernel(name)?, mode, expected, opts);
         }
         let r = InterpRunner::kernel(name)?;
         let program = r.program;
         let started = Instant::now();
         let proof = verify_kernel_program(name)?;
-        let jit =
-            JitProgram::verified(r.vm, &proof).map_err(|e| interp_error(program, "compile", e))?;
+        let jit = JitProgram::verified_with(r.vm, &proof, opts)
+            .map_err(|e| interp_error(program, "compile", e))?;
         Ok(JitRunner {
             program,
             jit,
@@ -65,7 +75,12 @@ impl JitRunner {
         })
     }
 
-    fn from_interp(r: InterpRunner, mode: JitMode, expected: u64) -> Result<Self, BenchError> {
+    fn from_interp(
+        r: InterpRunner,
+        mode: JitMode,
+        expected: u64,
+        opts: JitOptions,
+    ) -> Result<Self, BenchError> {
         let started = Instant::now();
         let program = r.program;
         if mode == JitMode::Verified {
@@ -75,8 +90,8 @@ impl JitRunner {
                 message: "the verified JIT needs a program of a known type that ironbpf's verifier accepts; the VM suite's programs run on raw memory (the verified runner runs on the kernel suite)".into(),
             });
         }
-        let checked =
-            JitProgram::checked(r.vm.clone()).map_err(|e| interp_error(program, "compile", e))?;
+        let checked = JitProgram::checked_with(r.vm.clone(), opts)
+            .map_err(|e| interp_error(program, "compile", e))?;
         let mut runner = JitRunner {
             program,
             jit: checked,
@@ -98,7 +113,7 @@ impl JitRunner {
             // SAFETY: this program just ran to its end in checked mode on this very
             // input (a copy the runner keeps) with the reference result; the suite's
             // programs are deterministic on their input.
-            runner.jit = unsafe { JitProgram::trusted(r.vm) }
+            runner.jit = unsafe { JitProgram::trusted_with(r.vm, opts) }
                 .map_err(|e| interp_error(program, "compile", e))?;
         }
         runner.prepare_time += started.elapsed();

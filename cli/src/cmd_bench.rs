@@ -80,6 +80,9 @@ pub struct BenchArgs {
     /// One JSON record per suite, program and runner (and summary records), one per line
     #[arg(long)]
     json: bool,
+    /// The JIT runners' code with its constants blinded, as the kernel's bpf_jit_harden (fresh keys per program)
+    #[arg(long)]
+    harden: bool,
 }
 
 /// What became of one runner on one program.
@@ -210,7 +213,16 @@ fn bench_program(
     }
 }
 
+/// The JIT runners' compile options: `--harden`'s constant blinding.
+fn jit_options(args: &BenchArgs) -> ironbpf_vm::JitOptions {
+    ironbpf_vm::JitOptions {
+        harden: args.harden,
+        blinding_seed: None,
+    }
+}
+
 fn vm_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>) {
+    let jit_opts = jit_options(args);
     let mut runners: Vec<(&'static str, Option<MakeRunner>)> = vec![
         (
             "ironbpf-interp",
@@ -222,16 +234,16 @@ fn vm_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>) {
         ),
         (
             "ironbpf-jit",
-            Some(Box::new(|p: &str| {
-                JitRunner::vm(p, ironbpf_vm::JitMode::Trusted)
+            Some(Box::new(move |p: &str| {
+                JitRunner::vm_with(p, ironbpf_vm::JitMode::Trusted, jit_opts)
                     .map(|r| Box::new(r) as Box<dyn Runner>)
                     .map_err(|e| e.detail())
             })),
         ),
         (
             "ironbpf-jit-checked",
-            Some(Box::new(|p: &str| {
-                JitRunner::vm(p, ironbpf_vm::JitMode::Checked)
+            Some(Box::new(move |p: &str| {
+                JitRunner::vm_with(p, ironbpf_vm::JitMode::Checked, jit_opts)
                     .map(|r| Box::new(r) as Box<dyn Runner>)
                     .map_err(|e| e.detail())
             })),
@@ -255,6 +267,7 @@ fn vm_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>) {
 }
 
 fn kernel_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>) {
+    let jit_opts = jit_options(args);
     let runners: Vec<(&'static str, Option<MakeRunner>)> = vec![
         (
             "ironbpf-interp",
@@ -266,24 +279,24 @@ fn kernel_suite(args: &BenchArgs, progress: &Progress, out: &mut Vec<RunRecord>)
         ),
         (
             "ironbpf-jit",
-            Some(Box::new(|p: &str| {
-                JitRunner::kernel(p, ironbpf_vm::JitMode::Trusted)
+            Some(Box::new(move |p: &str| {
+                JitRunner::kernel_with(p, ironbpf_vm::JitMode::Trusted, jit_opts)
                     .map(|r| Box::new(r) as Box<dyn Runner>)
                     .map_err(|e| e.detail())
             })),
         ),
         (
             "ironbpf-jit-checked",
-            Some(Box::new(|p: &str| {
-                JitRunner::kernel(p, ironbpf_vm::JitMode::Checked)
+            Some(Box::new(move |p: &str| {
+                JitRunner::kernel_with(p, ironbpf_vm::JitMode::Checked, jit_opts)
                     .map(|r| Box::new(r) as Box<dyn Runner>)
                     .map_err(|e| e.detail())
             })),
         ),
         (
             "ironbpf-jit-verified",
-            Some(Box::new(|p: &str| {
-                JitRunner::kernel(p, ironbpf_vm::JitMode::Verified)
+            Some(Box::new(move |p: &str| {
+                JitRunner::kernel_with(p, ironbpf_vm::JitMode::Verified, jit_opts)
                     .map(|r| Box::new(r) as Box<dyn Runner>)
                     .map_err(|e| e.detail())
             })),

@@ -46,9 +46,12 @@ pub struct DiffArgs {
     /// The reference
     #[arg(long, value_enum, default_value = "kernel")]
     against: Against,
-    /// The JIT's mode, with --engine jit
+    /// The JIT's mode, with --engine jit (verified: a program ironbpf's verifier refuses runs on neither engine and is counted with the verifier's reason)
     #[arg(long, value_enum, default_value = "checked")]
     mode: JitModeArg,
+    /// With --engine jit: constant blinding, as the kernel's bpf_jit_harden (no immediate of the program in the code)
+    #[arg(long)]
+    harden: bool,
     /// Generate unverified programs (out-of-bounds accesses, endless loops, misaligned atomics), run with a budget of 20,000 instructions: both engines must stop at the same instruction with the same error
     #[arg(long)]
     unverified: bool,
@@ -377,16 +380,28 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
             "--unverified programs are for our engines: the kernel refuses them; use --against interp",
         ));
     }
+    if args.harden && !matches!(args.engine, DiffEngine::Jit) {
+        return Err(Failure::usage(
+            "--harden blinds the JIT's constants: add --engine jit",
+        ));
+    }
     let ours: Box<dyn XdpEngine> = match args.engine {
         DiffEngine::Interp => Box::new(VmXdp::interp(options)),
-        DiffEngine::Jit => Box::new(VmXdp::jit(args.mode.mode(), options)),
+        DiffEngine::Jit => Box::new(VmXdp::jit(args.mode.mode(), options).hardened(args.harden)),
     };
+    let verified_only =
+        matches!(args.engine, DiffEngine::Jit) && matches!(args.mode, JitModeArg::Verified);
     let reference: Box<dyn XdpEngine> = match args.against {
         Against::Interp => Box::new(VmXdp::interp(options)),
         Against::Jit => Box::new(VmXdp::jit(ironbpf_vm::JitMode::Checked, options)),
         Against::Kernel => {
             Box::new(ironbpf_conformance::kernel::KernelXdp::new().map_err(Failure::usage)?)
         }
+    };
+    let reference = if verified_only {
+        Box::new(VerifiedOnly(reference))
+    } else {
+        reference
     };
     let tty = std::io::stderr().is_terminal();
     let total = args.random;
@@ -755,5 +770,23 @@ fn run_verifier(args: &DiffArgs) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(Failure::failed(String::new()))
+    }
+}
+
+/// The reference of a diff of the verified JIT: a program ironbpf's
+/// verifier refuses is not run on either engine (the verified JIT has no
+/// code for it) and is counted as refused, with the verifier's reason.
+struct VerifiedOnly(Box<dyn XdpEngine>);
+
+impl XdpEngine for VerifiedOnly {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn run(&self, case: &ironbpf_conformance::gen::GenProgram) -> XdpOutcome {
+        match ironbpf_conformance::diff::verify_case(case) {
+            Ok(_) => self.0.run(case),
+            Err(why) => XdpOutcome::Refused(why),
+        }
     }
 }

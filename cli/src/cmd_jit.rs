@@ -5,7 +5,7 @@ use crate::Failure;
 use clap::{Args, ValueEnum};
 use ironbpf_isa::Program;
 use ironbpf_vm::object::LoadedObject;
-use ironbpf_vm::{HelperRegistry, JitProgram, Options};
+use ironbpf_vm::{HelperRegistry, JitOptions, JitProgram, Options};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -30,6 +30,9 @@ pub struct JitArgs {
     /// Also print the cold stubs and trampolines after the body
     #[arg(long)]
     all: bool,
+    /// Constant blinding, as the kernel's bpf_jit_harden: no immediate of the program appears in the code (fresh keys each time)
+    #[arg(long)]
+    harden: bool,
 }
 
 /// The JIT's modes as `ironbpf jit` offers them.
@@ -74,10 +77,14 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
     let (vm, _) = loaded
         .interpreter(&name, Options::default())
         .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
+    let jopts = JitOptions {
+        harden: args.harden,
+        blinding_seed: None,
+    };
     let jit = match args.mode {
-        JitCmdMode::Checked => JitProgram::checked(vm),
+        JitCmdMode::Checked => JitProgram::checked_with(vm, jopts),
         // SAFETY: the trusted code is only disassembled here, never run.
-        JitCmdMode::Trusted => unsafe { JitProgram::trusted(vm) },
+        JitCmdMode::Trusted => unsafe { JitProgram::trusted_with(vm, jopts) },
         JitCmdMode::Verified => {
             let slots = ironbpf_isa::slots_from_bytes(&prog.insns)
                 .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
@@ -92,7 +99,7 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
             let out = ironbpf_verifier::verify(&slots, &opts);
             match &out.result {
-                Ok(proof) => JitProgram::verified(vm, proof),
+                Ok(proof) => JitProgram::verified_with(vm, proof, jopts),
                 Err(rej) => {
                     return Err(Failure::failed(format!(
                         "program `{name}` does not verify, so it has no verified code: {rej}"
@@ -129,7 +136,7 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
         println!(
             "{}",
             serde_json::json!({
-                "program": name, "mode": code.mode().to_string(),
+                "program": name, "mode": code.mode().to_string(), "hardened": code.hardened(),
                 "code_size": code.code().len(), "body_size": code.body_end(),
                 "insns": insns,
             })
@@ -137,8 +144,13 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
         return Ok(());
     }
     println!(
-        "{name}: {} mode, {} bytes of x86-64 ({} for the instructions, {} for stubs and trampolines)",
+        "{name}: {} mode{}, {} bytes of x86-64 ({} for the instructions, {} for stubs and trampolines)",
         code.mode(),
+        if code.hardened() {
+            ", constants blinded"
+        } else {
+            ""
+        },
         code.code().len(),
         code.body_end(),
         code.code().len() - code.body_end()

@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// The program type, for section names that do not say it (xdp, socket_filter, sched_cls, kprobe, ...)
     #[arg(long = "type")]
     prog_type: Option<String>,
+    /// With --engine jit: constant blinding, as the kernel's bpf_jit_harden (no immediate of the program in the code)
+    #[arg(long)]
+    harden: bool,
     /// One JSON record
     #[arg(long)]
     json: bool,
@@ -376,13 +379,24 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         })
         .collect();
     let jit = matches!(args.engine, RunEngine::Jit);
+    if args.harden && !jit {
+        return Err(Failure::usage(
+            "--harden blinds the JIT's constants: add --engine jit",
+        ));
+    }
     let vm_opts = Options {
         budget: args.budget,
         ..Options::default()
     };
-    let (vm, _) = loaded
-        .engine(&prog_name, vm_opts, jit)
-        .map_err(|e| Failure::failed(format!("program `{prog_name}`: {}", vm_error_text(&e))))?;
+    let (vm, _) = if jit && args.harden {
+        loaded.interpreter(&prog_name, vm_opts).and_then(|(i, pt)| {
+            let j = ironbpf_vm::JitProgram::checked_with(i, ironbpf_vm::JitOptions::hardened())?;
+            Ok((Box::new(j) as Box<dyn ironbpf_vm::Engine>, pt))
+        })
+    } else {
+        loaded.engine(&prog_name, vm_opts, jit)
+    }
+    .map_err(|e| Failure::failed(format!("program `{prog_name}`: {}", vm_error_text(&e))))?;
     let prog = &loaded
         .object
         .programs

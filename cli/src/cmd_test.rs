@@ -29,6 +29,8 @@ pub enum JitModeArg {
     Checked,
     /// No checks (only a program the checked interpreter ran cleanly on the same input is run so)
     Trusted,
+    /// ironbpf's verifier first (a program it refuses is reported so, not run), then no checks, shaped by its proof
+    Verified,
 }
 
 impl JitModeArg {
@@ -36,6 +38,7 @@ impl JitModeArg {
         match self {
             JitModeArg::Checked => ironbpf_vm::JitMode::Checked,
             JitModeArg::Trusted => ironbpf_vm::JitMode::Trusted,
+            JitModeArg::Verified => ironbpf_vm::JitMode::Verified,
         }
     }
 }
@@ -62,6 +65,9 @@ pub struct TestArgs {
     /// The JIT's mode, with --engine jit
     #[arg(long, value_enum, default_value = "checked")]
     mode: JitModeArg,
+    /// With --engine jit: constant blinding, as the kernel's bpf_jit_harden (no immediate of the program in the code)
+    #[arg(long)]
+    harden: bool,
     /// How `-- error` expectations are matched
     #[arg(long, value_enum, default_value = "exact")]
     error_text: ErrorTextArg,
@@ -89,7 +95,15 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     }
     let engine: Box<dyn TestEngine> = match args.engine {
         EngineArg::Interp => Box::new(InterpEngine::default()),
-        EngineArg::Jit => Box::new(JitEngine::new(args.mode.mode())),
+        EngineArg::Jit if matches!(args.mode, JitModeArg::Verified) => {
+            Box::new(VerifiedJitEngine::new(args.harden))
+        }
+        EngineArg::Jit => Box::new(JitEngine::new(args.mode.mode()).hardened(args.harden)),
+        _ if args.harden => {
+            return Err(Failure::usage(
+                "--harden blinds the JIT's constants: add --engine jit",
+            ))
+        }
         EngineArg::Kernel => Box::new(KernelEngine::new().map_err(Failure::usage)?),
     };
     if args.compare {
@@ -248,5 +262,184 @@ fn show(o: &EngineOutcome) -> String {
         EngineOutcome::Refused(w) => format!("refused: {w}"),
         EngineOutcome::Failed(w) => format!("failed: {w}"),
         EngineOutcome::Skipped(w) => w.clone(),
+    }
+}
+
+/// The verified JIT on bpf_conformance programs. A test's program expects
+/// r1 = its memory and r2 = the length, which no program type gives: it is
+/// wrapped as the kernel engine wraps it (`ironbpf_kernel::conformance::wrap`:
+/// r1 = the value of a one-entry array map holding the memory, r2 = its
+/// length, r0 stored in a second map at every exit), as XDP, and verified
+/// by ironbpf's verifier with those two maps. A program the verifier
+/// refuses is skipped with its reason, as the kernel engine skips what the
+/// kernel refuses; one it accepts is compiled from the proof and run on an
+/// empty packet with the memory in the first map's value.
+struct VerifiedJitEngine {
+    helpers: ironbpf_vm::HelperRegistry,
+    harden: bool,
+}
+
+impl VerifiedJitEngine {
+    fn new(harden: bool) -> VerifiedJitEngine {
+        VerifiedJitEngine {
+            helpers: ironbpf_conformance::ubpf_helpers::ubpf_test_helpers(),
+            harden,
+        }
+    }
+}
+
+/// The two maps' values of a wrapped conformance program, at fixed
+/// addresses for the whole run: map 0 the memory, map 1 the result.
+struct ConfMaps {
+    memory: (u64, u64),
+    result: (u64, u64),
+}
+
+impl ConfMaps {
+    fn value(&self, idx: i32) -> Option<(u64, u64)> {
+        match idx {
+            0 => Some(self.memory),
+            1 => Some(self.result),
+            _ => None,
+        }
+    }
+}
+
+impl ironbpf_vm::LdImm64Resolver for ConfMaps {
+    fn resolve(
+        &self,
+        pc: usize,
+        src: ironbpf_isa::LdImm64Src,
+        imm: i32,
+        next_imm: i32,
+    ) -> Result<u64, ironbpf_vm::VmError> {
+        match (src, self.value(imm)) {
+            (ironbpf_isa::LdImm64Src::MapIdxValue, Some((start, len)))
+                if (next_imm as u32 as u64) < len =>
+            {
+                Ok(start + next_imm as u32 as u64)
+            }
+            _ => Err(ironbpf_vm::VmError::Setup(format!(
+                "instruction {pc}: a conformance program may name only the values of its memory (map 0) and result (map 1) maps; it names {src:?} {imm}"
+            ))),
+        }
+    }
+}
+
+impl ironbpf_isa::abi::RegionResolver for ConfMaps {
+    fn resolve(&self, addr: u64, len: u64) -> Option<ironbpf_isa::abi::MemoryRegion> {
+        [self.memory, self.result]
+            .into_iter()
+            .find(|&(start, n)| {
+                addr >= start && addr.checked_add(len).is_some_and(|e| e <= start + n)
+            })
+            .map(|(start, n)| ironbpf_isa::abi::MemoryRegion {
+                start,
+                len: n,
+                kind: ironbpf_isa::abi::RegionKind::MapValue,
+                writable: true,
+            })
+    }
+}
+
+impl TestEngine for VerifiedJitEngine {
+    fn name(&self) -> &str {
+        "jit-verified"
+    }
+
+    fn run(&self, slots: &[ironbpf_isa::RawInsn], mem: &[u8]) -> EngineOutcome {
+        if slots.iter().any(|i| i.code == 0x18 && i.src != 0) {
+            return EngineOutcome::Skipped(
+                "the program names maps of its own; a conformance test has only its memory".into(),
+            );
+        }
+        // The kernel's layout: the memory in a value rounded up to 8 bytes.
+        let value_size = mem.len().max(1).next_multiple_of(8);
+        let mut memory = vec![0u64; value_size / 8];
+        let mut result = [0u64; 1];
+        // SAFETY: `memory` holds `value_size` >= mem.len() bytes, and u64s
+        // have no invalid byte patterns.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(memory.as_mut_ptr().cast::<u8>(), value_size) };
+        bytes[..mem.len()].copy_from_slice(mem);
+        let maps = ConfMaps {
+            memory: (memory.as_mut_ptr() as u64, value_size as u64),
+            result: (result.as_mut_ptr() as u64, 8),
+        };
+        // Wrapped with map 0 and map 1 as the "fds" of BPF_PSEUDO_MAP_VALUE
+        // (2), which then become indices (BPF_PSEUDO_MAP_IDX_VALUE, 6): the
+        // program itself has no ld_imm64 with a pseudo source (above).
+        let with_memory = (!mem.is_empty()).then_some((0, mem.len() as u32));
+        let wrapped = match ironbpf_kernel::conformance::wrap(slots, with_memory, 1) {
+            Ok(w) => w,
+            Err(e) => return EngineOutcome::Refused(format!("cannot wrap the program: {e}")),
+        };
+        let wrapped: Vec<ironbpf_isa::RawInsn> = wrapped
+            .into_iter()
+            .map(|i| {
+                if i.code == 0x18 && i.src == 2 {
+                    ironbpf_isa::RawInsn { src: 6, ..i }
+                } else {
+                    i
+                }
+            })
+            .collect();
+        let mut o = ironbpf_verifier::VerifyOptions::new(ironbpf_progtype::ProgTypeId::Xdp);
+        o.log_level = 0;
+        let map = |name: &str, value_size: usize| ironbpf_verifier::MapInfo {
+            name: name.into(),
+            map_type: ironbpf_maps::BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: value_size as u32,
+            max_entries: 1,
+            map_flags: 0,
+            frozen_readonly: false,
+        };
+        o.maps = vec![map("conf_mem", value_size), map("conf_result", 8)];
+        let proof = match ironbpf_verifier::verify(&wrapped, &o).result {
+            Ok(p) => p,
+            Err(rej) => {
+                return EngineOutcome::Skipped(format!("ironbpf's verifier refuses it: {rej}"))
+            }
+        };
+        let prog = match ironbpf_isa::Program::from_slots(wrapped) {
+            Ok(p) => p,
+            Err(e) => return EngineOutcome::Refused(format!("invalid program: {e}")),
+        };
+        let vm = match ironbpf_vm::Interpreter::with_resolver(
+            &prog,
+            &self.helpers,
+            ironbpf_vm::Options::default(),
+            Some(&maps),
+        ) {
+            Ok(vm) => vm,
+            Err(e) => return EngineOutcome::Refused(e.to_string()),
+        };
+        let opts = ironbpf_vm::JitOptions {
+            harden: self.harden,
+            blinding_seed: None,
+        };
+        let jit = match ironbpf_vm::JitProgram::verified_with(vm, &proof, opts) {
+            Ok(j) => j,
+            Err(e) => return EngineOutcome::Refused(e.to_string()),
+        };
+        let xdp = &ironbpf_vm::progtype::XDP;
+        let mut ctx = vec![0u8; xdp.ctx_size as usize];
+        // An empty Ethernet header, as the kernel engine runs it.
+        let mut packet = [0u8; 14];
+        let r = ironbpf_vm::engine::run_ctx_into(
+            &jit,
+            xdp,
+            None,
+            &mut ctx,
+            Some(&mut packet),
+            Some(&maps),
+            None,
+        );
+        match r {
+            // The epilogue stored the whole r0 in the result map.
+            Ok(_) => EngineOutcome::Returned(result[0]),
+            Err(e) => EngineOutcome::Failed(e.to_string()),
+        }
     }
 }

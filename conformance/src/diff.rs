@@ -161,6 +161,8 @@ pub enum VmKind {
 pub struct VmXdp {
     pub kind: VmKind,
     pub options: Options,
+    /// The JIT's constant blinding (`JitOptions::harden`).
+    pub harden: bool,
 }
 
 impl VmXdp {
@@ -169,6 +171,7 @@ impl VmXdp {
         VmXdp {
             kind: VmKind::Interp,
             options,
+            harden: false,
         }
     }
 
@@ -177,7 +180,13 @@ impl VmXdp {
         VmXdp {
             kind: VmKind::Jit(mode),
             options,
+            harden: false,
         }
+    }
+
+    /// The same engine, the JIT's constants blinded when `on`.
+    pub fn hardened(self, on: bool) -> VmXdp {
+        VmXdp { harden: on, ..self }
     }
 }
 
@@ -294,22 +303,25 @@ impl VmXdp {
             VmKind::Interp => Box::new(vm),
             VmKind::Jit(JitMode::Verified) => {
                 let proof = verify_case(case).map_err(XdpOutcome::Refused)?;
-                match JitProgram::verified(vm, &proof) {
+                match JitProgram::verified_with(vm, &proof, self.jit_options()) {
                     Ok(j) => Box::new(j),
                     Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
                 }
             }
-            VmKind::Jit(JitMode::Checked) => match JitProgram::checked(vm) {
+            VmKind::Jit(JitMode::Checked) => match JitProgram::checked_with(vm, self.jit_options())
+            {
                 Ok(j) => Box::new(j),
                 Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
             },
             // SAFETY: `run` ran this program to its end on the checked
             // interpreter on the same packet and maps first; runs are
             // deterministic on them.
-            VmKind::Jit(JitMode::Trusted) => match unsafe { JitProgram::trusted(vm) } {
-                Ok(j) => Box::new(j),
-                Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
-            },
+            VmKind::Jit(JitMode::Trusted) => {
+                match unsafe { JitProgram::trusted_with(vm, self.jit_options()) } {
+                    Ok(j) => Box::new(j),
+                    Err(e) => return Err(XdpOutcome::Refused(e.to_string())),
+                }
+            }
         };
         // The context and the packet sit at the same addresses in every run
         // on this thread, so that a program that computes with their
@@ -343,6 +355,13 @@ thread_local! {
 }
 
 impl VmXdp {
+    fn jit_options(&self) -> ironbpf_vm::JitOptions {
+        ironbpf_vm::JitOptions {
+            harden: self.harden,
+            blinding_seed: None,
+        }
+    }
+
     fn outcome(&self, (r, pkt): (Result<u64, VmError>, Vec<u8>), maps: &RunMaps) -> XdpOutcome {
         match r {
             Ok(r0) => XdpOutcome::Ran {

@@ -88,6 +88,7 @@ pub struct JitEngine {
     helpers: HelperRegistry,
     options: Options,
     mode: JitMode,
+    harden: bool,
 }
 
 impl JitEngine {
@@ -98,7 +99,14 @@ impl JitEngine {
             helpers: interp.helpers,
             options: interp.options,
             mode,
+            harden: false,
         }
+    }
+
+    /// The same engine, its constants blinded when `on`
+    /// (`JitOptions::harden`).
+    pub fn hardened(self, on: bool) -> JitEngine {
+        JitEngine { harden: on, ..self }
     }
 }
 
@@ -128,8 +136,12 @@ impl TestEngine for JitEngine {
             Ok(vm) => vm,
             Err(e) => return EngineOutcome::Refused(e.to_string()),
         };
+        let opts = ironbpf_vm::JitOptions {
+            harden: self.harden,
+            blinding_seed: None,
+        };
         let jit = match self.mode {
-            JitMode::Checked => JitProgram::checked(vm),
+            JitMode::Checked => JitProgram::checked_with(vm, opts),
             JitMode::Verified => {
                 return EngineOutcome::Refused(
                     "the verified JIT needs the verifier's proof of a program of a known type; these tests run on raw memory (use checked or trusted)".into(),
@@ -143,7 +155,7 @@ impl TestEngine for JitEngine {
                 // SAFETY: the program just ran to its end on the checked
                 // interpreter on the same input, touching only its memory
                 // and stack; runs are deterministic on it.
-                unsafe { JitProgram::trusted(vm) }
+                unsafe { JitProgram::trusted_with(vm, opts) }
             }
         };
         let jit = match jit {

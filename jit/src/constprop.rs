@@ -37,6 +37,10 @@ const MAX_SWEEPS: usize = 64;
 /// For each slot, the value of the instruction's destination register
 /// after it when the instruction is an ALU operation (or `ld_imm64`) whose
 /// result is the same constant on every path that reaches it.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "every index is a slot below n (the loops' bound) or a jump target tested `< n`, into vectors of n entries; `slot[t]` of a target is set, targets being join points"
+)]
 pub fn const_results(insns: &[JitInsn]) -> Vec<Option<u64>> {
     let n = insns.len();
     let mut out = vec![None; n];
@@ -200,6 +204,10 @@ pub(crate) fn pure_alu(code: u8) -> bool {
 
 /// The state after `i`, on the path that goes on to the next slot (for a
 /// call: after it returns).
+#[allow(
+    clippy::indexing_slicing,
+    reason = "registers are taken modulo 11 into the 11-entry state"
+)]
 fn transfer(i: &JitInsn, st: &mut State) {
     let d = i.dst as usize % 11;
     let s = i.src as usize % 11;

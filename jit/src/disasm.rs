@@ -14,7 +14,7 @@ pub struct X86Insn {
 /// Decodes `code[start..end]`, with offsets relative to the code's start
 /// and the code's base address for branch targets.
 pub fn disassemble(code: &JitCode, start: usize, end: usize) -> Vec<X86Insn> {
-    let bytes = &code.code()[start..end];
+    let bytes = code.code().get(start..end).unwrap_or_default();
     let ip = code.base() + start as u64;
     let mut decoder = Decoder::with_ip(64, bytes, ip, DecoderOptions::NONE);
     let mut fmt = IntelFormatter::new();
@@ -28,7 +28,11 @@ pub fn disassemble(code: &JitCode, start: usize, end: usize) -> Vec<X86Insn> {
         let o = (insn.ip() - code.base()) as usize;
         out.push(X86Insn {
             offset: o,
-            bytes: code.code()[o..o + insn.len()].to_vec(),
+            bytes: code
+                .code()
+                .get(o..o + insn.len())
+                .unwrap_or_default()
+                .to_vec(),
             text: text.clone(),
         });
     }
@@ -39,10 +43,11 @@ pub fn disassemble(code: &JitCode, start: usize, end: usize) -> Vec<X86Insn> {
 /// `ld_imm64`).
 pub fn per_insn(code: &JitCode) -> Vec<Vec<X86Insn>> {
     let offs = code.insn_offsets();
-    (0..offs.len())
-        .map(|pc| {
+    offs.iter()
+        .enumerate()
+        .map(|(pc, &start)| {
             let end = offs.get(pc + 1).copied().unwrap_or(code.body_end());
-            disassemble(code, offs[pc], end)
+            disassemble(code, start, end)
         })
         .collect()
 }

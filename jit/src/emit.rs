@@ -9,11 +9,28 @@
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
-use crate::{err, off, status, Facts, InlineArray, JitCode, JitError, JitInsn, Mode};
+use crate::{
+    err, off, status, CompileOptions, Facts, InlineArray, JitCode, JitError, JitInsn, Mode,
+};
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
 
-const MAP: [u8; 11] = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5];
+/// The x86 register of BPF register `r` (taken modulo 11).
+const fn x86(r: u8) -> u8 {
+    match r % 11 {
+        0 => 0,
+        1 => 7,
+        2 => 6,
+        3 => 2,
+        4 => 1,
+        5 => 8,
+        6 => 3,
+        7 => 13,
+        8 => 14,
+        9 => 15,
+        _ => 5,
+    }
+}
 const RCX: u8 = 1;
 const FRAME: i32 = 512;
 const MAX_CALL_FRAMES: i32 = 8;
@@ -127,15 +144,29 @@ struct Emitter<'a> {
     budgeted: bool,
     /// The CPU has BMI2 (shlx/shrx/sarx for shifts by a register).
     bmi2: bool,
+    /// Constant blinding ([`CompileOptions::harden`]): the keys, drawn
+    /// one per immediate from a generator seeded per program.
+    blind: Option<Blinder>,
     /// Some instruction calls the instruction trampoline.
     calls_exec: bool,
     /// Some instruction reads or writes the run's context through r12
     /// (trusted code: the context test of 4-byte loads, bpf-to-bpf calls).
     uses_ctx: bool,
+    /// Registers (bit per BPF register) the program never reads before
+    /// writing them ([`CompileOptions::written_before_read`]): the direct
+    /// entry need not zero them.
+    written_before_read: u16,
+    /// The slot whose result the fused instruction before it computed
+    /// (`mov` + `add` as one `lea`, `mov32` + `and32 0xff` as one `movzx`):
+    /// it emits nothing.
+    done_by_previous: Option<usize>,
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
     error_exit: DynamicLabel,
+    /// A `ud2`: where a jump to a slot outside the program would go (none
+    /// does: targets are checked before compiling).
+    trap: DynamicLabel,
     stop_exit: DynamicLabel,
     slow_mem: DynamicLabel,
     exec_rt: DynamicLabel,
@@ -151,7 +182,15 @@ pub fn compile(
     budget: u64,
     facts: &Facts,
 ) -> Result<JitCode, JitError> {
-    compile_with_arrays(insns, mode, budget, facts, &[])
+    compile_with(
+        insns,
+        &CompileOptions {
+            mode,
+            budget,
+            facts,
+            ..CompileOptions::default()
+        },
+    )
 }
 
 /// [`compile`], with the program's plain array maps: in trusted and
@@ -164,6 +203,29 @@ pub fn compile_with_arrays(
     facts: &Facts,
     arrays: &[InlineArray],
 ) -> Result<JitCode, JitError> {
+    compile_with(
+        insns,
+        &CompileOptions {
+            mode,
+            budget,
+            facts,
+            arrays,
+            ..CompileOptions::default()
+        },
+    )
+}
+
+/// [`compile`] with every option ([`CompileOptions`]).
+pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitCode, JitError> {
+    let CompileOptions {
+        mode,
+        budget,
+        facts,
+        arrays,
+        harden,
+        blinding_seed,
+        written_before_read,
+    } = *opts;
     let n = insns.len();
     if n >= 1 << 22 {
         return Err(JitError::TooLarge(n));
@@ -199,6 +261,7 @@ pub fn compile_with_arrays(
     let mut a = Assembler::new().map_err(|e| JitError::Memory(e.to_string()))?;
     let labels = (0..n).map(|_| a.new_dynamic_label()).collect();
     let error_exit = a.new_dynamic_label();
+    let trap = a.new_dynamic_label();
     let stop_exit = a.new_dynamic_label();
     let slow_mem = a.new_dynamic_label();
     let exec_rt = a.new_dynamic_label();
@@ -218,10 +281,14 @@ pub fn compile_with_arrays(
         // far from overflow.
         budgeted: checked && budget < 1 << 62,
         bmi2: std::is_x86_feature_detected!("bmi2"),
+        blind: harden.then(|| Blinder::new(blinding_seed.unwrap_or_else(fresh_seed))),
         calls_exec: false,
         uses_ctx: false,
+        written_before_read,
+        done_by_previous: None,
         r10_fixed: !insns.iter().any(writes_r10),
         error_exit,
+        trap,
         stop_exit,
         slow_mem,
         exec_rt,
@@ -230,7 +297,7 @@ pub fn compile_with_arrays(
     let mut insn_offsets = Vec::with_capacity(n);
     for (pc, insn) in insns.iter().enumerate() {
         insn_offsets.push(e.a.offset().0);
-        let l = e.labels[pc];
+        let l = e.label(pc);
         dynasm!(e.a ; .arch x64 ; =>l);
         if verified && !facts.reached(pc) {
             // Dead code: not compiled. No reached instruction falls into it
@@ -260,6 +327,7 @@ pub fn compile_with_arrays(
     let base_addr = buf.ptr(dynasmrt::AssemblyOffset(0)) as usize;
     Ok(JitCode {
         buf,
+        hardened: harden,
         insn_offsets,
         body_end,
         mode,
@@ -289,20 +357,108 @@ fn fits_i32(v: i64) -> bool {
     v == v as i32 as i64
 }
 
+/// The source register a blinded instruction's register form names: not a
+/// BPF register; the emitter reads it as x86 r11.
+const BLINDED_SRC: u8 = 0xff;
+
+/// The blinding keys of one program: SplitMix64 from a per-program seed,
+/// one fresh key per immediate (the kernel's `bpf_jit_blind_insn` draws one
+/// per instruction too).
+struct Blinder {
+    state: u64,
+}
+
+impl Blinder {
+    fn new(seed: u64) -> Blinder {
+        Blinder { state: seed }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A key for the 32-bit immediate `imm`: neither 0 nor `imm`, so that
+    /// neither `imm ^ key` nor `key` is `imm`.
+    fn key32(&mut self, imm: u32) -> u32 {
+        loop {
+            let k = self.next() as u32;
+            if k != 0 && k != imm {
+                return k;
+            }
+        }
+    }
+
+    /// A key for the 64-bit `v`: no 32-bit half of `v ^ key` or of `key`
+    /// equals a half of `v`.
+    fn key64(&mut self, v: u64) -> u64 {
+        let halves = |x: u64| [x as u32, (x >> 32) as u32];
+        loop {
+            let k = self.next();
+            let hidden = halves(v);
+            let shown = [halves(v ^ k), halves(k)];
+            if shown.iter().flatten().all(|h| !hidden.contains(h)) {
+                return k;
+            }
+        }
+    }
+}
+
+/// A seed no two programs share and nobody predicts: std's per-process
+/// random SipHash keys (drawn from the OS), with a counter and the time.
+fn fresh_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    if let Ok(t) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(t.as_nanos());
+    }
+    h.finish()
+}
+
 impl Emitter<'_> {
+    /// The label of slot `pc`'s code.
+    fn label(&self, pc: usize) -> DynamicLabel {
+        self.labels.get(pc).copied().unwrap_or(self.trap)
+    }
+
     fn insn(&mut self, pc: usize) {
-        let i = self.insns[pc];
-        let d = MAP[i.dst as usize % 11];
-        let s = MAP[i.src as usize % 11];
-        let imm = i.imm;
-        let imm32 = imm as i32;
+        let Some(&i) = self.insns.get(pc) else {
+            return;
+        };
+        if self.done_by_previous.take() == Some(pc) {
+            // The fused form at pc - 1 computed this slot's result too.
+            return;
+        }
+        let d = x86(i.dst);
         // A result the same on every path (the JIT's own constant
         // propagation, sound in every mode; the verifier's path-sensitive
         // constants are not used: they do not hold after pruning).
-        if let Some(v) = self.consts[pc].filter(|_| crate::constprop::pure_alu(i.code)) {
+        if let Some(v) = self
+            .consts
+            .get(pc)
+            .copied()
+            .flatten()
+            .filter(|_| crate::constprop::pure_alu(i.code))
+        {
             self.mov_const(d, v);
             return;
         }
+        // Constant blinding: an instruction with an immediate becomes its
+        // register form on r11, which holds the immediate rebuilt from two
+        // blinded halves.
+        let i = if self.blind.is_some() {
+            self.blind_insn(i)
+        } else {
+            i
+        };
+        let s = if i.src == BLINDED_SRC { 11 } else { x86(i.src) };
+        let imm = i.imm;
+        let imm32 = imm as i32;
         match i.code {
             OP_NONE => {}
             // ALU64.
@@ -329,7 +485,17 @@ impl Emitter<'_> {
                     dynasm!(self.a ; .arch x64 ; mov Rq(d), imm32);
                 }
             }
-            0xbf | OP_MOV_ADD64_K | OP_MOV_ADD64_X => {
+            // mov + add: one lea, and nothing for the add's slot.
+            OP_MOV_ADD64_X => {
+                let t = x86(i.aux);
+                dynasm!(self.a ; .arch x64 ; lea Rq(d), [Rq(s) + Rq(t)]);
+                self.done_by_previous = Some(pc + 1);
+            }
+            OP_MOV_ADD64_K if self.blind.is_none() => {
+                dynasm!(self.a ; .arch x64 ; lea Rq(d), [Rq(s) + imm32]);
+                self.done_by_previous = Some(pc + 1);
+            }
+            0xbf | OP_MOV_ADD64_K => {
                 if d != s {
                     dynasm!(self.a ; .arch x64 ; mov Rq(d), Rq(s));
                 }
@@ -381,6 +547,15 @@ impl Emitter<'_> {
                     dynasm!(self.a ; .arch x64 ; mov Rd(d), imm32);
                 }
             }
+            // mov32 + and32 0xff / 0xffff: one zero extension.
+            OP_MOV_AND32_K if imm32 == 0xff => {
+                dynasm!(self.a ; .arch x64 ; movzx Rd(d), Rb(s));
+                self.done_by_previous = Some(pc + 1);
+            }
+            OP_MOV_AND32_K if imm32 == 0xffff => {
+                dynasm!(self.a ; .arch x64 ; movzx Rd(d), Rw(s));
+                self.done_by_previous = Some(pc + 1);
+            }
             0xbc | OP_MOV_AND32_K => dynasm!(self.a ; .arch x64 ; mov Rd(d), Rd(s)),
             0x64 => dynasm!(self.a ; .arch x64 ; shl Rd(d), (imm32 & 31) as i8),
             0x74 => dynasm!(self.a ; .arch x64 ; shr Rd(d), (imm32 & 31) as i8),
@@ -398,6 +573,7 @@ impl Emitter<'_> {
             OP_SMOD32_X => self.divmod(d, Some(s), 0, false, true, true),
             OP_MOVSX32_8 => dynasm!(self.a ; .arch x64 ; movsx Rd(d), Rb(s)),
             OP_MOVSX32_16 => dynasm!(self.a ; .arch x64 ; movsx Rd(d), Rw(s)),
+            OP_LDIMM64 | OP_LDMAP_LOOKUP if self.blind.is_some() => self.mov_const(d, imm as u64),
             OP_LDIMM64 | OP_LDMAP_LOOKUP => {
                 if imm as u64 <= u32::MAX as u64 {
                     dynasm!(self.a ; .arch x64 ; mov Rd(d), imm as u32 as i32);
@@ -416,14 +592,14 @@ impl Emitter<'_> {
             0x05 | 0x06 => {
                 let t = i.off as usize;
                 self.charge(pc, Some(t));
-                let l = self.labels[t];
+                let l = self.label(t);
                 dynasm!(self.a ; .arch x64 ; jmp =>l);
             }
             c if matches!(c & 0x07, 0x05 | 0x06) && !matches!(c & 0xf0, 0x80 | 0x90) => {
                 match self.facts.branch(pc) {
                     // Decided by the verifier: a jump, or nothing.
                     Some(true) => {
-                        let l = self.labels[i.off as usize];
+                        let l = self.label(i.off as usize);
                         dynasm!(self.a ; .arch x64 ; jmp =>l);
                     }
                     Some(false) => {}
@@ -477,6 +653,9 @@ impl Emitter<'_> {
 
     /// dst = `v`, in the shortest form.
     fn mov_const(&mut self, d: u8, v: u64) {
+        if v != 0 && self.blind.is_some() {
+            return self.blinded_mov64(d, v);
+        }
         if v == 0 {
             dynasm!(self.a ; .arch x64 ; xor Rd(d), Rd(d));
         } else if v <= u32::MAX as u64 {
@@ -490,6 +669,83 @@ impl Emitter<'_> {
 
     fn alu64_k(&mut self, which: u8, d: u8, imm: i32) {
         self.alu_k(which, true, d, imm)
+    }
+
+    /// The register form of `i` on [`BLINDED_SRC`] (x86 r11), after
+    /// emitting r11 = its immediate from two blinded halves; `i` itself
+    /// when it has no immediate to hide (none, 0, or one the emitter does
+    /// not encode: byte-swap widths, shifts without BMI2, whose count it
+    /// then takes as an 8-bit immediate of 6 bits at most).
+    fn blind_insn(&mut self, i: JitInsn) -> JitInsn {
+        let class = i.code & 0x07;
+        let op = i.code & 0xf0;
+        let k_form = i.code & 0x08 == 0;
+        let alu = matches!(class, 0x04 | 0x07)
+            && k_form
+            && !matches!(op, 0x80 | 0xd0)
+            && (self.bmi2 || !matches!(op, 0x60 | 0x70 | 0xc0));
+        let signed_div = matches!(
+            i.code,
+            OP_SDIV32_K | OP_SDIV64_K | OP_SMOD32_K | OP_SMOD64_K
+        );
+        let jump = matches!(class, 0x05 | 0x06) && k_form && !matches!(op, 0x00 | 0x80 | 0x90);
+        if i.imm == 0 || !(alu || signed_div || jump) {
+            return i;
+        }
+        // The 64-bit forms take the immediate sign-extended, the 32-bit
+        // forms its low half.
+        let w64 = match i.code {
+            OP_SDIV64_K | OP_SMOD64_K => true,
+            OP_SDIV32_K | OP_SMOD32_K => false,
+            _ => matches!(class, 0x05 | 0x07),
+        };
+        self.blinded_mov32(11, i.imm as i32, w64);
+        JitInsn {
+            code: i.code | 0x08,
+            src: BLINDED_SRC,
+            imm: 0,
+            ..i
+        }
+    }
+
+    /// x86 register `x` = `imm` (sign-extended to 64 bits when `w64`, else
+    /// zero-extended), emitted as `mov x, imm ^ key ; xor x, key` with a
+    /// fresh key: neither immediate is `imm`.
+    fn blinded_mov32(&mut self, x: u8, imm: i32, w64: bool) {
+        let Some(b) = self.blind.as_mut() else {
+            return;
+        };
+        let k = b.key32(imm as u32);
+        let masked = (imm as u32 ^ k) as i32;
+        let k = k as i32;
+        if w64 {
+            dynasm!(self.a ; .arch x64 ; mov Rq(x), DWORD masked ; xor Rq(x), DWORD k);
+        } else {
+            dynasm!(self.a ; .arch x64 ; mov Rd(x), DWORD masked ; xor Rd(x), DWORD k);
+        }
+    }
+
+    /// BPF's register `d` (its x86 register) = `v`, blinded: the 32-bit
+    /// forms when `v` is a zero- or sign-extended 32-bit value, else
+    /// `mov d, v ^ key ; mov r11, key ; xor d, r11` with a 64-bit key.
+    fn blinded_mov64(&mut self, d: u8, v: u64) {
+        if v <= u32::MAX as u64 {
+            return self.blinded_mov32(d, v as u32 as i32, false);
+        }
+        if fits_i32(v as i64) {
+            return self.blinded_mov32(d, v as i64 as i32, true);
+        }
+        let Some(b) = self.blind.as_mut() else {
+            return;
+        };
+        let k = b.key64(v);
+        let masked = (v ^ k) as i64;
+        let k = k as i64;
+        dynasm!(self.a ; .arch x64
+            ; mov Rq(d), QWORD masked
+            ; mov r11, QWORD k
+            ; xor Rq(d), r11
+        );
     }
 
     /// add/sub/or/and/xor with an immediate: the sign-extended 8-bit form
@@ -732,7 +988,7 @@ impl Emitter<'_> {
         // stub (the answer is the same either way). The address is
         // computed into r10 for the inline test; the stub puts it in r11
         // for the stub's test and the slow path.
-        let x86_base = MAP[base as usize % 11];
+        let x86_base = x86(base);
         if off == 0 {
             dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
         } else {
@@ -887,6 +1143,12 @@ impl Emitter<'_> {
 
     /// The `len` bytes at [d + o] = src (`reg`) or the immediate.
     fn store_direct(&mut self, len: i32, reg: bool, d: u8, s: u8, o: i32, imm: i32) {
+        if !reg && imm != 0 && self.blind.is_some() {
+            // Blinded: the immediate rebuilt in r10 (free once the access
+            // is checked), then stored from there.
+            self.blinded_mov32(10, imm, len == 8);
+            return self.store_direct(len, true, d, 10, o, 0);
+        }
         if o == 0 && no_disp_base(d) {
             match (len, reg) {
                 (1, true) => dynasm!(self.a ; .arch x64 ; mov BYTE [Rq(d)], Rb(s)),
@@ -1048,7 +1310,7 @@ impl Emitter<'_> {
             });
             l
         } else {
-            self.labels[target]
+            self.label(target)
         };
         let a = &mut self.a;
         match cond {
@@ -1065,7 +1327,7 @@ impl Emitter<'_> {
             Cond::Clear => dynasm!(a ; .arch x64 ; je =>to),
         }
         if fused {
-            let l = self.labels[pc + 2];
+            let l = self.label(pc + 2);
             dynasm!(self.a ; .arch x64 ; jmp =>l);
         }
     }
@@ -1087,7 +1349,7 @@ impl Emitter<'_> {
             );
         }
         self.charge(pc, Some(target));
-        let l = self.labels[target];
+        let l = self.label(target);
         let z = self.zero_frame;
         dynasm!(self.a ; .arch x64
             ; add QWORD [r12 + off::DEPTH], 1
@@ -1200,7 +1462,7 @@ impl Emitter<'_> {
                 Stub::Taken { label, pc, target } => {
                     dynasm!(self.a ; .arch x64 ; =>label);
                     self.charge(pc, Some(target));
-                    let l = self.labels[target];
+                    let l = self.label(target);
                     dynasm!(self.a ; .arch x64 ; jmp =>l);
                 }
                 Stub::Div {
@@ -1254,7 +1516,9 @@ impl Emitter<'_> {
     /// frames), so the entry gives it one on the machine stack with no
     /// context region; nothing else of it is read, as such code calls no
     /// trampoline and raises no error. r0 and r3-r9 start at 0, as in
-    /// every run.
+    /// every run, but for those the program never reads before writing
+    /// ([`CompileOptions::written_before_read`]). With nothing to save or
+    /// set up, the entry is a jump into the code.
     fn emit_direct_entry(&mut self, first: Option<DynamicLabel>) -> dynasmrt::AssemblyOffset {
         // The BPF registers the program names (and so may read or write).
         let mut used = 0u16;
@@ -1272,6 +1536,13 @@ impl Emitter<'_> {
             }
         }
         let uses = |r: usize| used & (1 << r) != 0;
+        // Registers to zero: those the program names and may read before
+        // writing them.
+        let zero: Vec<u8> = [0usize, 3, 4, 5, 6, 7, 8, 9]
+            .into_iter()
+            .filter(|&r| uses(r) && self.written_before_read & (1 << r) == 0)
+            .map(|r| x86(r as u8))
+            .collect();
         // Callee-saved x86 registers the code may change: r6-r10's and r12.
         let mut saved: Vec<u8> = [(6, 3u8), (7, 13), (8, 14), (9, 15), (10, 5)]
             .into_iter()
@@ -1282,15 +1553,28 @@ impl Emitter<'_> {
             saved.push(12);
         }
         // rsp is 8 past a 16-byte boundary at entry: with the pushes and
-        // the context frame, aligned again at the call.
+        // the context frame, aligned again at the call. Code that does not
+        // address the context calls nothing itself: no alignment needed.
         let ctx_frame: i32 = if self.uses_ctx { 368 } else { 0 };
-        let pad: i32 = if (saved.len() as i32 * 8 + ctx_frame) % 16 == 0 {
+        let pad: i32 = if self.uses_ctx && (saved.len() as i32 * 8 + ctx_frame) % 16 == 0 {
             8
         } else {
             0
         };
         let a = &mut self.a;
         let entry = a.offset();
+        if saved.is_empty() && ctx_frame + pad == 0 {
+            // Nothing to save or set up: the entry zeroes what it must and
+            // jumps into the code, whose `exit` returns to the caller.
+            for &x in &zero {
+                dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
+            }
+            match first {
+                Some(l) => dynasm!(a ; .arch x64 ; jmp =>l),
+                None => dynasm!(a ; .arch x64 ; ret),
+            }
+            return entry;
+        }
         for &x in &saved {
             dynasm!(a ; .arch x64 ; push Rq(x));
         }
@@ -1308,11 +1592,8 @@ impl Emitter<'_> {
         if uses(10) {
             dynasm!(a ; .arch x64 ; mov rbp, rdx);
         }
-        for r in [0usize, 3, 4, 5, 6, 7, 8, 9] {
-            if uses(r) {
-                let x = MAP[r];
-                dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
-            }
+        for &x in &zero {
+            dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
         }
         if let Some(l) = first {
             dynasm!(a ; .arch x64 ; call =>l);
@@ -1336,7 +1617,9 @@ impl Emitter<'_> {
             self.exec_rt,
             self.zero_frame,
         );
+        let trap = self.trap;
         let a = &mut self.a;
+        dynasm!(a ; .arch x64 ; =>trap ; ud2);
         // slow_mem: r10 = info, r11 = address; returns the status in r10,
         // r11 kept; an error unwinds.
         dynasm!(a ; .arch x64

@@ -42,12 +42,30 @@
 //! Code memory is written while mapped read-write and then made
 //! read-execute (never both), by dynasmrt's `ExecutableBuffer`, which also
 //! unmaps it on drop.
+//!
+//! Constant blinding ([`CompileOptions::harden`], the kernel's
+//! `bpf_jit_harden`), in any mode: an instruction with an immediate is
+//! compiled as its register form on r11, which holds the immediate rebuilt
+//! as `mov r11, imm ^ key ; xor r11, key` with a fresh key per immediate;
+//! stores of immediates go through r10, `ld_imm64` and folded constants
+//! are rebuilt in their destination. No immediate the program chose
+//! appears in its code, so none can smuggle in instruction bytes.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod constprop;
 pub mod disasm;
 mod emit;
 
-pub use emit::{compile, compile_with_arrays};
+pub use emit::{compile, compile_with, compile_with_arrays};
 /// The verifier's proof the verified mode compiles from.
 pub use ironbpf_verifier::VerifiedProgram;
 
@@ -177,6 +195,61 @@ impl Facts {
 
     fn branch(&self, pc: usize) -> Option<bool> {
         self.branch_always.get(pc).copied().flatten()
+    }
+}
+
+/// Everything [`compile_with`] takes besides the program.
+#[derive(Clone, Copy, Debug)]
+pub struct CompileOptions<'a> {
+    /// How much the code checks.
+    pub mode: Mode,
+    /// The instruction budget checked code charges (slots; at or above
+    /// 2^62 it is not charged).
+    pub budget: u64,
+    /// The verifier's facts (verified mode).
+    pub facts: &'a Facts,
+    /// The program's plain array maps, whose lookups trusted and verified
+    /// code computes inline.
+    pub arrays: &'a [InlineArray],
+    /// Constant blinding, as the kernel's `bpf_jit_harden`: every
+    /// immediate of the program (ALU and jump operands, store values, the
+    /// whole constant of `ld_imm64`, and the constants the JIT folds from
+    /// them) is emitted as `imm ^ key` and `key`, with a fresh key per
+    /// immediate, and rebuilt in a register at run time, so that no
+    /// immediate the program chose appears in the code. Memory and jump
+    /// offsets, byte-swap widths and (on CPUs without BMI2) shift counts
+    /// stay as they are, as in the kernel.
+    pub harden: bool,
+    /// The seed of the blinding keys: `None` draws a fresh one for each
+    /// program (what hardening is for); a fixed seed gives the same code
+    /// every time, for tests.
+    pub blinding_seed: Option<u64>,
+    /// Registers (bit r for BPF register r) the program is known to write
+    /// before it reads them on every path (the engine's load check, the
+    /// kernel's `R0 !read_ok`): the direct entry then leaves them as they
+    /// are instead of zeroing them. 0 (the default) zeroes every register
+    /// the program names.
+    pub written_before_read: u16,
+}
+
+static NO_FACTS: Facts = Facts {
+    reached: Vec::new(),
+    access_in_bounds: Vec::new(),
+    branch_always: Vec::new(),
+};
+
+impl Default for CompileOptions<'_> {
+    /// Checked mode, no budget, no facts, no arrays, no blinding.
+    fn default() -> Self {
+        CompileOptions {
+            mode: Mode::Checked,
+            budget: u64::MAX,
+            facts: &NO_FACTS,
+            arrays: &[],
+            harden: false,
+            blinding_seed: None,
+            written_before_read: 0,
+        }
     }
 }
 
@@ -375,6 +448,8 @@ pub(crate) mod off {
 /// and the entry trampoline.
 pub struct JitCode {
     buf: dynasmrt::ExecutableBuffer,
+    /// Compiled with constant blinding.
+    hardened: bool,
     /// Per BPF slot: the offset of its first x86 byte.
     insn_offsets: Vec<usize>,
     /// Where the program's instructions end (stubs and trampolines follow).
@@ -395,8 +470,9 @@ impl std::fmt::Debug for JitCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "JitCode {{ mode: {}, {} bytes for {} slots }}",
+            "JitCode {{ mode: {}{}, {} bytes for {} slots }}",
             self.mode,
+            if self.hardened { ", hardened" } else { "" },
             self.buf.len(),
             self.insn_offsets.len()
         )
@@ -407,6 +483,11 @@ impl JitCode {
     /// The mode it was compiled in.
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Whether the immediates are blinded ([`CompileOptions::harden`]).
+    pub fn hardened(&self) -> bool {
+        self.hardened
     }
 
     /// Whether the code charges an instruction budget.
@@ -443,15 +524,17 @@ impl JitCode {
         self.body_end
     }
 
-    /// The x86 bytes of BPF slot `pc`.
+    /// The x86 bytes of BPF slot `pc` (none past the program's end).
     pub fn insn_code(&self, pc: usize) -> &[u8] {
-        let start = self.insn_offsets[pc];
+        let Some(&start) = self.insn_offsets.get(pc) else {
+            return &[];
+        };
         let end = self
             .insn_offsets
             .get(pc + 1)
             .copied()
             .unwrap_or(self.body_end);
-        &self.buf[start..end]
+        self.buf.get(start..end).unwrap_or_default()
     }
 
     /// Runs the code from BPF slot `pc` (0 or the start of a subprogram)
@@ -469,8 +552,13 @@ impl JitCode {
     pub unsafe fn enter(&self, ctx: *mut JitCtx, pc: usize) -> u64 {
         let entry: unsafe extern "sysv64" fn(*mut JitCtx, *const u8) -> u64 =
             std::mem::transmute(self.entry_fn);
-        // Slot 0's code starts the buffer.
-        let start = if pc == 0 { 0 } else { self.insn_offsets[pc] };
+        // Slot 0's code starts the buffer; a slot past the end has none
+        // (the caller broke the contract: refuse rather than run).
+        let start = match (pc, self.insn_offsets.get(pc)) {
+            (0, _) => 0,
+            (_, Some(&o)) => o,
+            (_, None) => return status::ERROR,
+        };
         let target = (self.base_addr + start) as *const u8;
         entry(ctx, target)
     }

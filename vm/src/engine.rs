@@ -25,8 +25,8 @@
 
 use crate::error::VmError;
 use crate::interp::{
-    atomic, fresh_box, helper_failed, ld_packet, CtxView, Interpreter, Options, RunMemory,
-    StackView, STACK, STACK_BYTES,
+    atomic, fresh_box, helper_failed, ld_packet, zero_first_frame, CtxView, Interpreter, Options,
+    RunMemory, StackView, STACK, STACK_BYTES,
 };
 use crate::progtype::ProgType;
 use ironbpf_helpers::{Callbacks, HelperCtx, HelperError, RunState};
@@ -293,11 +293,38 @@ impl std::fmt::Debug for JitProgram {
     }
 }
 
+/// How the JIT compiles a program, beyond its mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JitOptions {
+    /// Constant blinding, as the kernel's `bpf_jit_harden`: no immediate
+    /// of the program appears in the code (see
+    /// [`ironbpf_jit::CompileOptions::harden`]); results are unchanged.
+    pub harden: bool,
+    /// The blinding keys' seed; `None` (the default) draws a fresh one per
+    /// program. A fixed seed is for tests that compare code.
+    pub blinding_seed: Option<u64>,
+}
+
+impl JitOptions {
+    /// Constant blinding on, with fresh keys per program.
+    pub fn hardened() -> JitOptions {
+        JitOptions {
+            harden: true,
+            blinding_seed: None,
+        }
+    }
+}
+
 impl JitProgram {
     /// Compiles `interp`'s program in checked mode: safe for any program,
     /// with the interpreter's errors.
     pub fn checked(interp: Interpreter) -> Result<JitProgram, VmError> {
-        Self::compile(interp, Mode::Checked)
+        Self::checked_with(interp, JitOptions::default())
+    }
+
+    /// [`JitProgram::checked`] with `opts` (constant blinding).
+    pub fn checked_with(interp: Interpreter, opts: JitOptions) -> Result<JitProgram, VmError> {
+        Self::compile_with(interp, Mode::Checked, &Facts::none(), opts)
     }
 
     /// Compiles `interp`'s program with no checks at all.
@@ -309,7 +336,20 @@ impl JitProgram {
     /// terminate: a verifier must have proven it. Nothing is checked at run
     /// time.
     pub unsafe fn trusted(interp: Interpreter) -> Result<JitProgram, VmError> {
-        Self::compile(interp, Mode::Trusted)
+        // SAFETY: the caller's contract is this function's.
+        unsafe { Self::trusted_with(interp, JitOptions::default()) }
+    }
+
+    /// [`JitProgram::trusted`] with `opts` (constant blinding).
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitProgram::trusted`].
+    pub unsafe fn trusted_with(
+        interp: Interpreter,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
+        Self::compile_with(interp, Mode::Trusted, &Facts::none(), opts)
     }
 
     /// Compiles `interp`'s program for the verifier's proof `proof` of it:
@@ -326,6 +366,15 @@ impl JitProgram {
         interp: Interpreter,
         proof: &ironbpf_jit::VerifiedProgram,
     ) -> Result<JitProgram, VmError> {
+        Self::verified_with(interp, proof, JitOptions::default())
+    }
+
+    /// [`JitProgram::verified`] with `opts` (constant blinding).
+    pub fn verified_with(
+        interp: Interpreter,
+        proof: &ironbpf_jit::VerifiedProgram,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
         if !proof.proves(&interp.slots) {
             return Err(VmError::Setup(format!(
                 "the verifier's proof covers {} slots of other instructions; the program has {} slots: verify this very program and pass its proof",
@@ -333,11 +382,7 @@ impl JitProgram {
                 interp.slots.len()
             )));
         }
-        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof))
-    }
-
-    fn compile(interp: Interpreter, mode: Mode) -> Result<JitProgram, VmError> {
-        Self::compile_with(interp, mode, &Facts::none())
+        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof), opts)
     }
 
     /// The engine's pre-decoded program as the JIT takes it (for compile
@@ -357,12 +402,33 @@ impl JitProgram {
             .collect()
     }
 
-    fn compile_with(interp: Interpreter, mode: Mode, facts: &Facts) -> Result<JitProgram, VmError> {
+    fn compile_with(
+        interp: Interpreter,
+        mode: Mode,
+        facts: &Facts,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
         let insns = Self::jit_insns(&interp);
         let arrays = inline_arrays(&interp);
-        let code =
-            ironbpf_jit::compile_with_arrays(&insns, mode, interp.options().budget, facts, &arrays)
-                .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
+        let code = ironbpf_jit::compile_with(
+            &insns,
+            &ironbpf_jit::CompileOptions {
+                mode,
+                budget: interp.options().budget,
+                facts,
+                arrays: &arrays,
+                harden: opts.harden,
+                blinding_seed: opts.blinding_seed,
+                // The load check refused any program that may read a
+                // register outside `entry_regs` before writing it.
+                written_before_read: if interp.options().check_registers {
+                    !interp.options().entry_regs & 0x3ff
+                } else {
+                    0
+                },
+            },
+        )
+        .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
         Ok(JitProgram {
             interp,
             code,
@@ -378,6 +444,11 @@ impl JitProgram {
     /// The mode it was compiled in.
     pub fn mode(&self) -> Mode {
         self.code.mode()
+    }
+
+    /// Whether its immediates are blinded ([`JitOptions::harden`]).
+    pub fn hardened(&self) -> bool {
+        self.code.hardened()
     }
 }
 
@@ -395,22 +466,24 @@ impl Engine for JitProgram {
     }
 
     /// Code that never calls the runtime's trampoline runs on input memory
-    /// without a region table or run state ([`JitProgram::run_lean`]).
-    #[inline]
+    /// without a region table or run state ([`JitProgram::run_lean`]); code
+    /// with a direct entry and no stack is called straight from here (the
+    /// rest is out of line, so that this inlines into the caller).
+    #[inline(always)]
     fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
-        if self.code.has_direct() {
+        if self.code.has_direct() && !self.interp.uses_stack {
             let (r1, r2) = if mem.is_empty() {
                 (0, 0)
             } else {
                 (mem.as_mut_ptr() as u64, mem.len() as u64)
             };
-            return Ok(self.run_direct(r1, r2));
+            // SAFETY: the code has a direct entry (trusted or verified code,
+            // compiled only through the unsafe `JitProgram::trusted` or from
+            // the verifier's proof, that calls no trampoline); the program
+            // uses no stack, and r1, r2 are `mem`, borrowed mutably here.
+            return Ok(unsafe { self.code.call_direct(r1, r2, 0) }.unwrap_or(0));
         }
-        if self.code.calls_exec() {
-            memory_run(self, mem)
-        } else {
-            self.run_lean(mem)
-        }
+        self.run_memory_slow(mem)
     }
 
     unsafe fn run_one(
@@ -425,7 +498,7 @@ impl Engine for JitProgram {
         }
         let mut buf = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
         let top = buf.as_mut_ptr() as u64 + STACK_BYTES as u64;
-        buf[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        zero_first_frame(&mut buf);
         let stack = StackView {
             lo: top - MAX_BPF_STACK as u64,
             top,
@@ -639,6 +712,24 @@ impl JitProgram {
         Err(jit_error(&ctx, run.error.take()))
     }
 
+    /// [`Engine::run_memory`] past its inline fast path.
+    #[inline(never)]
+    fn run_memory_slow(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        if self.code.has_direct() {
+            let (r1, r2) = if mem.is_empty() {
+                (0, 0)
+            } else {
+                (mem.as_mut_ptr() as u64, mem.len() as u64)
+            };
+            return Ok(self.run_direct(r1, r2));
+        }
+        if self.code.calls_exec() {
+            memory_run(self, mem)
+        } else {
+            self.run_lean(mem)
+        }
+    }
+
     /// Trusted or verified code that never calls the runtime, on input
     /// memory: a direct call into the code (the stack, if the program uses
     /// one, zeroed as for every run).
@@ -653,7 +744,7 @@ impl JitProgram {
         }
         let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
         let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
-        b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        zero_first_frame(&mut b);
         // SAFETY: as above, with r10 the top of the thread's 8-frame stack
         // buffer, its first frame zeroed.
         let r0 = unsafe { self.code.call_direct(r1, r2, top) }.unwrap_or(0);
@@ -686,7 +777,7 @@ impl JitProgram {
         if self.interp.uses_stack {
             let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
             let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
-            b[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+            zero_first_frame(&mut b);
             stack_lo = top - MAX_BPF_STACK as u64;
             stack_len = MAX_BPF_STACK as u64;
             regs[10] = top;
@@ -843,8 +934,10 @@ fn set_ptr_fields(ctx: &mut JitCtx, c: &CtxView<'_>) {
             CtxYield::PtrToPacketMeta => (2, c.data_meta),
             _ => continue,
         };
-        ctx.ptr_off[k] = f.off as u64;
-        ctx.ptr_val[k] = v;
+        if let (Some(o), Some(a)) = (ctx.ptr_off.get_mut(k), ctx.ptr_val.get_mut(k)) {
+            *o = f.off as u64;
+            *a = v;
+        }
     }
 }
 
@@ -922,7 +1015,7 @@ impl<'m> JitRun<'_, 'm> {
     fn exec(&mut self, ctx: &mut JitCtx, pc: usize, regs: &mut [u64; 16]) -> Result<Flow, VmError> {
         use ironbpf_jit::op::*;
         let interp = &self.prog.interp;
-        let op = interp.ops[pc];
+        let op = op_at(interp, pc)?;
         match op.code {
             OP_MAP_LOOKUP => {
                 let via_helper = regs[1]
@@ -967,7 +1060,7 @@ impl<'m> JitRun<'_, 'm> {
             }
             OP_ATOMIC_W | OP_ATOMIC_DW => {
                 let size = if op.code == OP_ATOMIC_W { 4 } else { 8 };
-                let a = regs[op.dst as usize & 15].wrapping_add(op.off as i64 as u64);
+                let a = reg(regs, op.dst).wrapping_add(op.off as i64 as u64);
                 self.check(ctx, pc, a, size, Access::Atomic)?;
                 if !a.is_multiple_of(size) {
                     return Err(VmError::MisalignedAtomic { pc, addr: a, size });
@@ -992,11 +1085,13 @@ impl<'m> JitRun<'_, 'm> {
         index: Option<usize>,
     ) -> Result<Flow, VmError> {
         let interp = &self.prog.interp;
-        let op = interp.ops[pc];
-        let (h, id) = match (op.code, index) {
-            (0x85, Some(i)) => (&interp.helpers[i], interp.helper_ids[i]),
+        let op = op_at(interp, pc)?;
+        let resolved = |i: usize| interp.helpers.get(i).zip(interp.helper_ids.get(i).copied());
+        let (h, id) = match (op.code, index.and_then(resolved)) {
+            (0x85, Some(found)) => found,
+            (0x85, None) => return Err(VmError::UnknownHelper { pc, id: op.imm }),
             (0x8d, _) => {
-                let id = regs[op.dst as usize & 15];
+                let id = reg(regs, op.dst);
                 match i64::try_from(id).ok().and_then(|i| interp.registry.get(i)) {
                     Some(h) => (h, id as i64),
                     None => {
@@ -1090,13 +1185,7 @@ impl<'m> JitRun<'_, 'm> {
         imm: i64,
         regs: &mut [u64; 16],
     ) -> Result<Flow, VmError> {
-        match ld_packet(
-            code,
-            regs[src as usize & 15],
-            imm,
-            self.memory(),
-            &*self.state,
-        ) {
+        match ld_packet(code, reg(regs, src), imm, self.memory(), &*self.state) {
             Ok(Some(v)) => {
                 regs[0] = v;
                 Ok(Flow::Continue)
@@ -1145,6 +1234,26 @@ impl Callbacks for JitNested<'_, '_> {
             HelperError::Callback(summary)
         })
     }
+}
+
+/// Register `r` (masked to 0..15) of a trampoline's register file.
+fn reg(regs: &[u64; 16], r: u8) -> u64 {
+    regs.get(usize::from(r & 15)).copied().unwrap_or_default()
+}
+
+/// The pre-decoded op at `pc`, where the generated code says it is.
+fn op_at(interp: &Interpreter, pc: usize) -> Result<crate::interp::Op, VmError> {
+    interp
+        .ops
+        .get(pc)
+        .copied()
+        .ok_or_else(|| VmError::Unsupported {
+            pc,
+            what: format!(
+                "the JIT's trampoline names instruction {pc}; the program has {}",
+                interp.ops.len()
+            ),
+        })
 }
 
 /// The slow memory path the generated code calls.

@@ -226,6 +226,13 @@ pub(crate) fn fresh_box() -> Box<[u64]> {
     vec![0u64; STACK_BYTES / 8].into_boxed_slice()
 }
 
+/// Zeroes the first frame (the top 512 bytes) of a run's stack buffer.
+pub(crate) fn zero_first_frame(buf: &mut [u64]) {
+    if let Some(frame) = buf.get_mut((STACK_BYTES - MAX_BPF_STACK) / 8..) {
+        frame.fill(0);
+    }
+}
+
 struct Frame {
     ret: usize,
     saved: [u64; 4],
@@ -386,8 +393,12 @@ impl Interpreter {
         };
         for d in prog.insns() {
             let pc = d.pc;
-            let raw = prog.slots()[pc];
-            insns[pc] = Some(d.insn);
+            let Some(&raw) = prog.slots().get(pc) else {
+                continue;
+            };
+            if let Some(slot) = insns.get_mut(pc) {
+                *slot = Some(d.insn);
+            }
             let rel = |r: i64| (pc as i64 + 1 + r) as i32;
             let mut op = Op {
                 code: raw.code,
@@ -500,7 +511,9 @@ impl Interpreter {
                 },
                 _ => {}
             }
-            ops[pc] = op;
+            if let Some(slot) = ops.get_mut(pc) {
+                *slot = op;
+            }
         }
         fuse(prog, &mut ops);
         Ok(Interpreter {
@@ -527,7 +540,9 @@ impl Interpreter {
             subprog_start: {
                 let mut v = vec![false; n];
                 for sp in prog.subprogs() {
-                    v[sp.start] = true;
+                    if let Some(start) = v.get_mut(sp.start) {
+                        *start = true;
+                    }
                 }
                 v
             },
@@ -669,7 +684,7 @@ impl Interpreter {
         // frames a run enters are zeroed.
         let mut buf = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
         let top = buf.as_mut_ptr() as u64 + STACK_BYTES as u64;
-        buf[(STACK_BYTES - MAX_BPF_STACK) / 8..].fill(0);
+        zero_first_frame(&mut buf);
         let stack = StackView {
             lo: top - MAX_BPF_STACK as u64,
             top,
@@ -683,6 +698,10 @@ impl Interpreter {
     /// Runs from `entry` in the frame `stack.lo..` until its `exit`.
     /// `spent` is the budget used by the run before this call, and after it
     /// when it returns normally.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the dispatch loop: registers are masked to 0..15 into the 16-entry file, and pc stays inside `ops` (Program checked every jump and call target at load, and no path falls off the end)"
+    )]
     fn run_on<'m>(
         &self,
         entry: usize,
@@ -694,11 +713,10 @@ impl Interpreter {
     ) -> Result<u64, VmError> {
         // After a helper moves the packet's bounds, the run reads them from
         // a copy of the memory with the new regions and context pointers.
-        let mut owned: Option<RunMemory<'m>>;
+        let mut owned: Option<RunMemory<'m>> = None;
         let mut memory: &RunMemory<'m> = base_memory;
         if state.packet_gen != memory.packet_gen {
-            owned = Some(base_memory.with_packet(state));
-            memory = owned.as_ref().expect("just set");
+            memory = owned.insert(base_memory.with_packet(state));
         }
         // Without a stack, [stack_lo, stack_top) is empty: every address
         // fails the stack test.
@@ -899,8 +917,7 @@ impl Interpreter {
                     Err(e) => return Err(helper_failed(pc - 1, $id, h, e)),
                 }
                 if state.packet_gen != memory.packet_gen {
-                    owned = Some(base_memory.with_packet(state));
-                    memory = owned.as_ref().expect("just set");
+                    memory = owned.insert(base_memory.with_packet(state));
                     (hot_lo, hot_hi, hot_writable) = hot(memory);
                 }
             }};
@@ -1134,7 +1151,9 @@ impl Interpreter {
                         .and_then(|i| self.maps.get(i as usize))
                         .is_some_and(|m| m.via_helper);
                     if via_helper {
-                        let h = self.registry.get(1).expect("inline lookups need helper 1");
+                        let Some(h) = self.registry.get(1) else {
+                            return Err(VmError::UnknownHelper { pc: pc - 1, id: 1 });
+                        };
                         call_helper!(h.as_ref(), 1);
                     } else {
                         map_lookup!();
@@ -1339,7 +1358,11 @@ impl Interpreter {
         };
         VmError::MemoryFault {
             pc,
-            insn: self.insns[pc]
+            insn: self
+                .insns
+                .get(pc)
+                .copied()
+                .flatten()
                 .map(|i| crate::describe(&i))
                 .unwrap_or_default(),
             fault,
@@ -1374,6 +1397,10 @@ pub(crate) fn helper_failed(pc: usize, id: i64, h: &dyn Helper, e: HelperError) 
 /// cannot fault) are fused, so every fault still names its own insn; and a
 /// conditional jump followed by `ja` gets `aux = 1`: when not taken it
 /// takes the `ja` without a second dispatch.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "every index is below n (`i + 1 < n`, `i + 2 < n` tested before use), a branch target tested in 0..=n into n + 1 entries, or a subprogram's first slot"
+)]
 fn fuse(prog: &Program, ops: &mut [Op]) {
     let n = ops.len();
     let mut target = vec![false; n + 1];
@@ -1588,6 +1615,10 @@ fn atomic_index(op: AtomicOp) -> u8 {
 
 /// Performs a read-modify-write atomic at `addr`, which the caller has
 /// checked to be in a writable region and aligned to `size`.
+#[allow(
+    clippy::indexing_slicing,
+    reason = "`s` is a register number masked to 0..15 by every caller, into the 16-entry file"
+)]
 pub(crate) fn atomic(kind: u8, size: u64, addr: u64, regs: &mut [u64; 16], s: usize) {
     use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::SeqCst};
     let v = regs[s];

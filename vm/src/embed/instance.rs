@@ -22,6 +22,7 @@ pub struct Runtime {
     pub(crate) privileged: bool,
     pub(crate) budget: u64,
     pub(crate) cpu: u32,
+    pub(crate) harden: bool,
 }
 
 impl Default for Runtime {
@@ -39,6 +40,7 @@ impl Runtime {
             privileged: true,
             budget: crate::Options::default().budget,
             cpu: 0,
+            harden: false,
         }
     }
 
@@ -92,6 +94,21 @@ impl Runtime {
     pub fn cpu(mut self, cpu: u32) -> Runtime {
         self.cpu = cpu;
         self
+    }
+
+    /// The JIT's code with its constants blinded, as the kernel's
+    /// `bpf_jit_harden` does: no immediate of the program appears in the
+    /// code (each is emitted as `imm ^ key` and `key`, fresh keys per
+    /// program), at the cost of two more instructions per immediate.
+    /// Results are unchanged; the interpreter ignores it.
+    pub fn harden(mut self) -> Runtime {
+        self.harden = true;
+        self
+    }
+
+    /// Whether the JIT's constants are blinded ([`Runtime::harden`]).
+    pub fn is_hardened(&self) -> bool {
+        self.harden
     }
 
     /// Whether it is the trusted JIT ([`Runtime::jit_trusted`]).

@@ -369,14 +369,21 @@ impl Linker {
         };
         let interp = Interpreter::with_resolver(&decoded, &registry, options, Some(&resolver))
             .map_err(|e| run_err(prog, e))?;
+        let jit_opts = crate::JitOptions {
+            harden: runtime.harden,
+            blinding_seed: None,
+        };
         let engine: Box<dyn crate::Engine> = if runtime.trusted && verify {
             // SAFETY: the verifier accepted the program (above), and the
             // caller of the unsafe `Runtime::jit_trusted` vouched for the
             // verifier; unverified programs never get here (refused in
             // `instantiate_unverified`).
-            Box::new(unsafe { JitProgram::trusted(interp) }.map_err(|e| run_err(prog, e))?)
+            Box::new(
+                unsafe { JitProgram::trusted_with(interp, jit_opts) }
+                    .map_err(|e| run_err(prog, e))?,
+            )
         } else if runtime.jit {
-            Box::new(JitProgram::checked(interp).map_err(|e| run_err(prog, e))?)
+            Box::new(JitProgram::checked_with(interp, jit_opts).map_err(|e| run_err(prog, e))?)
         } else {
             Box::new(interp)
         };
