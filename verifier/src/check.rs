@@ -165,6 +165,7 @@ impl<'a> Env<'a> {
                     })
                     .collect();
                 let text = crate::callbacks::pseudo_func_line(pc, i)
+                    .or_else(|| crate::kfunc::log_line(pc, i, insns[pc].code))
                     .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, insns[pc].code));
                 let text = text.split_once(": ").map_or(text.as_str(), |(_, t)| t);
                 log.push_str(&format!("{pc:>7}: {regs} {text}\n"));
@@ -198,6 +199,7 @@ impl<'a> Env<'a> {
             cur: VState {
                 frames: vec![main],
                 refs: Vec::new(),
+                active_rcu_lock: false,
             },
             pc: 0,
             id_gen: 0,
@@ -240,6 +242,7 @@ impl<'a> Env<'a> {
         self.cur = VState {
             frames: vec![frame],
             refs: Vec::new(),
+            active_rcu_lock: false,
         };
         self.pc = start;
         self.pending.clear();
@@ -577,7 +580,8 @@ impl<'a> Env<'a> {
                     ..
                 },
             )) => crate::callbacks::pseudo_func_line(pc, i).unwrap_or_default(),
-            Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
+            Some(Ok(ref i)) => crate::kfunc::log_line(pc, i, self.insns[pc].code)
+                .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, self.insns[pc].code)),
             _ => {
                 let raw = self.insns[pc];
                 let variants = [
@@ -1088,7 +1092,9 @@ impl<'a> Env<'a> {
         let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
         // A callback's call site always keeps its state (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
+        let iter_next = crate::kfunc::is_iter_next(&self.insns[pc]);
         let mut add = calls_cb
+            || iter_next
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
@@ -1097,6 +1103,19 @@ impl<'a> Env<'a> {
             if e.branches == 0 {
                 let live = (self.live[pc], self.live_stack[pc]);
                 if states_equal(&e.st, &self.cur, false, live, all_precise) {
+                    self.explored[i].hits += 1;
+                    self.pruned = true;
+                    self.reached[pc] = true;
+                    self.propagate_precision(i);
+                    return Ok(true);
+                }
+            } else if iter_next {
+                // Another iteration of an open-coded iterator loop: the
+                // loop converged when a state still being explored covers
+                // this one with every scalar's range and the iterator is
+                // active (`is_iter_next_insn`); never an infinite loop.
+                let live = (self.live[pc], self.live_stack[pc]);
+                if self.iter_next_active() && states_equal(&e.st, &self.cur, false, live, true) {
                     self.explored[i].hits += 1;
                     self.pruned = true;
                     self.reached[pc] = true;
@@ -1118,6 +1137,7 @@ impl<'a> Env<'a> {
             } else if is_ancestor(&self.explored, self.cur_parent, i)
                 && states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
+                && !crate::iter::active_depths_differ(&e.st, &self.cur)
             {
                 let none = Scratch::default();
                 let mut cur = String::new();
@@ -1510,11 +1530,27 @@ fn stacksafe(
             && old.stack.iter().zip(&cur.stack).all(|(a, b)| {
                 a.ty == b.ty
                     && (!a.is_spill() || regsafe(&a.spilled, &b.spilled, ids, true, all_precise))
+                    && (a.ty[0] != SlotType::Iter
+                        || (crate::iter::iter_slot_safe(&a.spilled, &b.spilled)
+                            && ids.check(a.spilled.ref_obj_id, b.spilled.ref_obj_id)))
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
         if spi < 64 && live_stack & (1u64 << spi) == 0 {
             // Overwritten before any read on every path from here.
+            continue;
+        }
+        if os.ty[0] == SlotType::Iter {
+            // STACK_ITER: the same iterator, its depth aside.
+            let Some(cs) = cur.stack.get(spi) else {
+                return false;
+            };
+            if cs.ty[0] != SlotType::Iter
+                || !crate::iter::iter_slot_safe(&os.spilled, &cs.spilled)
+                || !ids.check(os.spilled.ref_obj_id, cs.spilled.ref_obj_id)
+            {
+                return false;
+            }
             continue;
         }
         let mut j = 0;
@@ -1565,7 +1601,10 @@ fn states_equal(
     (live, live_stack): (u16, u64),
     all_precise: bool,
 ) -> bool {
-    if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
+    if old.frames.len() != cur.frames.len()
+        || old.refs.len() != cur.refs.len()
+        || old.active_rcu_lock != cur.active_rcu_lock
+    {
         return false;
     }
     let mut ids = IdMap::default();

@@ -60,10 +60,14 @@ mod check;
 pub mod error;
 pub mod explain;
 pub mod global_func;
+mod iter;
+mod kfunc;
+pub mod kfunc_table;
 pub mod liveness;
 pub mod mem;
 mod precision;
 pub mod ptr;
+mod rcu;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
@@ -411,6 +415,9 @@ pub fn verify_with_desc(
         env.add_loop_inline_stack();
     }
     let (mut stats, prog) = env.finish();
+    if res.is_ok() {
+        res = kfunc::check_weak_kfuncs(insns, prog.reached());
+    }
     stats.verification_time_usec = start.elapsed().as_micros() as u64;
     let mut log = std::mem::take(&mut env.log);
     match &res {
