@@ -527,6 +527,24 @@ fn open_coded_iterators_match_the_kernel() {
             for_loop(100, "if r1 > 7 goto +2\nr1 <<= 3\nr6 += r1", true),
             vec![],
         ),
+        ok(
+            "nested_bpf_for",
+            Ty::Tc,
+            "r6 = 0\nr1 = r10\nr1 += -8\nr2 = 0\nr3 = 3\ncall @bpf_iter_num_new\nr1 = r10\nr1 += -8\ncall @bpf_iter_num_next\nif r0 == 0 goto +15\nr1 = r10\nr1 += -16\nr2 = 0\nr3 = 4\ncall @bpf_iter_num_new\nr1 = r10\nr1 += -16\ncall @bpf_iter_num_next\nif r0 == 0 goto +2\nr6 += 1\ngoto -6\nr1 = r10\nr1 += -16\ncall @bpf_iter_num_destroy\ngoto -19\nr1 = r10\nr1 += -8\ncall @bpf_iter_num_destroy\nr0 = 0\nexit".into(),
+            vec!["fp-16=iter_num(ref_id=3,state=active,depth=0) refs=1,3"],
+        ),
+        ok(
+            "bpf_repeat",
+            Ty::Xdp,
+            "r6 = 0\nr1 = r10\nr1 += -8\nr2 = 0\nr3 = 5\ncall @bpf_iter_num_new\nr1 = r10\nr1 += -8\ncall @bpf_iter_num_next\nif r0 == 0 goto +2\nr6 += 1\ngoto -6\nr1 = r10\nr1 += -8\ncall @bpf_iter_num_destroy\nr0 = 2\nexit".into(),
+            vec![],
+        ),
+        ok(
+            "bpf_for_in_tp_btf",
+            Ty::TpBtf,
+            for_loop(1000, "r1 &= 7\nr6 += r1", true),
+            vec![],
+        ),
         bad(
             "iterator_leaks",
             Ty::Tc,
