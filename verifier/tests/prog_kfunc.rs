@@ -199,9 +199,17 @@ fn run(cases: &[Case]) -> (usize, usize, Vec<f64>) {
                 );
                 let (ko, ours) = (k.processed_insns.unwrap_or(0), out.stats.processed_insns);
                 let ratio = ours as f64 / ko.max(1) as f64;
+                let (ks, os) = (k.stats.total_states.unwrap_or(0), out.stats.total_states);
                 eprintln!(
-                    "{}: processed {ours} insns, the kernel {ko} (ratio {ratio:.2})",
+                    "{}: processed {ours} insns, the kernel {ko} (ratio {ratio:.2}); total_states {os}, the kernel {ks}",
                     c.name
+                );
+                assert!(
+                    os <= 2 * ks.max(1) && ks <= 2 * os.max(1),
+                    "{}: {os} states, the kernel {ks}\n{}\n--- kernel\n{}",
+                    c.name,
+                    out.log,
+                    k.log
                 );
                 assert!(
                     (0.5..=2.0).contains(&ratio),
