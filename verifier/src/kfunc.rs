@@ -359,6 +359,13 @@ impl Env<'_> {
         let mut meta = ArgMeta::default();
         self.check_kfunc_args(&m, flags, &mut meta)?;
         self.rcu_kfunc(&name, flags)?;
+        if flags & KF_RCU_PROTECTED != 0 && !self.in_rcu_section() {
+            return Err(self.kreject(
+                EACCES,
+                RejectionKind::RcuSection { pc: self.pc },
+                format!("kernel func {name} requires RCU critical section protection"),
+            ));
+        }
         if meta.release_regno != 0 {
             let rid = self.cur.reg(meta.release_regno).ref_obj_id;
             if !self.cur.refs.iter().any(|r| r.id == rid) {
@@ -904,6 +911,18 @@ impl Env<'_> {
                 f |= btf_flag::UNTRUSTED;
             } else if flags & KF_RCU_PROTECTED != 0 {
                 f |= btf_flag::RCU;
+            }
+            if flags & KF_ITER_NEXT != 0 {
+                // An element of an RCU-protected iterator is an RCU
+                // pointer, of any other a trusted one.
+                let rcu_iter = meta.iter.is_some_and(|(fi, spi)| {
+                    self.cur.frames[fi].stack[spi].spilled.btf_flags & btf_flag::RCU != 0
+                });
+                f |= if rcu_iter {
+                    btf_flag::RCU
+                } else {
+                    btf_flag::TRUSTED
+                };
             }
             RegState {
                 btf_id: pointee,

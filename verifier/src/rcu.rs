@@ -3,6 +3,9 @@
 //!
 //! - A lock inside a section is refused (`nested rcu read lock`), an
 //!   unlock outside one too (`unmatched rcu read unlock`).
+//! - A `KF_RCU_PROTECTED` kfunc (the task and css iterators) needs a
+//!   section in a sleepable program (`requires RCU critical section
+//!   protection`).
 //! - Inside a section, sleepable kfuncs and helpers that might sleep are
 //!   refused; `MEM_RCU` pointers are valid only there: the unlock makes
 //!   every `MEM_RCU` pointer untrusted (and drops its `_or_null`).
@@ -44,13 +47,23 @@ impl Env<'_> {
             if unlock {
                 // Pointers valid only in the section lose their RCU
                 // protection (stack iterators keep theirs).
-                self.cur.for_each_reg(|r| {
+                let unprotect = |r: &mut crate::state::RegState| {
                     if r.btf_flags & btf_flag::RCU != 0 {
                         r.btf_flags &= !btf_flag::RCU;
                         r.btf_flags |= btf_flag::UNTRUSTED;
                         r.maybe_null = false;
                     }
-                });
+                };
+                self.cur.for_each_reg(unprotect);
+                // Iterators of RCU-protected objects too (their slots are
+                // STACK_ITER, not spills).
+                for fr in &mut self.cur.frames {
+                    for s in &mut fr.stack {
+                        if s.ty[0] == crate::state::SlotType::Iter {
+                            unprotect(&mut s.spilled);
+                        }
+                    }
+                }
                 self.cur.active_rcu_lock = false;
             } else if flags & KF_SLEEPABLE != 0 {
                 return Err(self.reject_errno(

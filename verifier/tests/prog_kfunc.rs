@@ -516,6 +516,22 @@ fn for_loop(n: i32, body: &str, destroy: bool) -> String {
     s
 }
 
+/// bpf_for_each(task, ...) summing the pids, between `pre` and `post`.
+fn task_loop(pre: &str, post: &str) -> String {
+    let mut s = String::new();
+    if !pre.is_empty() {
+        s.push_str(pre);
+        s.push('\n');
+    }
+    s.push_str("r6 = 0\nr1 = r10\nr1 += -24\nr2 = 0\nr3 = 0\ncall @bpf_iter_task_new\nr1 = r10\nr1 += -24\ncall @bpf_iter_task_next\nif r0 == 0 goto +3\nr1 = *(u32 *)(r0 +{task_struct.pid})\nr6 += r1\ngoto -7\nr1 = r10\nr1 += -24\ncall @bpf_iter_task_destroy\n");
+    if !post.is_empty() {
+        s.push_str(post);
+        s.push('\n');
+    }
+    s.push_str("r0 = 0\nexit");
+    s
+}
+
 #[test]
 fn open_coded_iterators_match_the_kernel() {
     let cases = vec![
@@ -552,6 +568,32 @@ fn open_coded_iterators_match_the_kernel() {
             Ty::TpBtf,
             for_loop(1000, "r1 &= 7\nr6 += r1", true),
             vec![],
+        ),
+        ok(
+            "bpf_for_each_task",
+            Ty::TpBtf,
+            task_loop("", ""),
+            vec!["R0=rcu_ptr_task_struct(id=4)", "fp-24=iter_task(ref_id=1,state=active,depth=3) refs=1"],
+        ),
+        bad(
+            "task_iterator_needs_rcu_when_sleepable",
+            Ty::Syscall,
+            task_loop("", ""),
+            Some(5),
+            vec!["kernel func bpf_iter_task_new requires RCU critical section protection"],
+        ),
+        ok(
+            "task_iterator_in_rcu_section",
+            Ty::Syscall,
+            task_loop("call @bpf_rcu_read_lock", "call @bpf_rcu_read_unlock"),
+            vec![],
+        ),
+        bad(
+            "task_iterator_after_unlock",
+            Ty::Syscall,
+            "call @bpf_rcu_read_lock\nr1 = r10\nr1 += -24\nr2 = 0\nr3 = 0\ncall @bpf_iter_task_new\ncall @bpf_rcu_read_unlock\nr1 = r10\nr1 += -24\ncall @bpf_iter_task_next\nr1 = r10\nr1 += -24\ncall @bpf_iter_task_destroy\nr0 = 0\nexit".into(),
+            Some(9),
+            vec!["expected an RCU CS when using bpf_iter_task_next"],
         ),
         bad(
             "iterator_leaks",
