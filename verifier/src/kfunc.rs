@@ -343,7 +343,7 @@ impl Env<'_> {
         if let Some(what) = special(&name) {
             return Err(self.kunsupported(
                 what,
-                format!("{name} follows the kernel's rules for {what}, which ironbpf's verifier does not model, so it refuses the call"),
+                format!("the kfunc {name} follows the kernel's rules for {what}, which ironbpf's verifier does not model, so it refuses the call"),
             ));
         }
         if flags & KF_SLEEPABLE != 0 && !self.opts.sleepable {
