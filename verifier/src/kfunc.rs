@@ -334,18 +334,18 @@ impl Env<'_> {
             }
             Some(true) => {}
         }
-        let Some(flags) = m.entry.and_then(|e| e.flags) else {
-            return Err(self.kunsupported(
-                "kfuncs whose KF_ flags ironbpf has not recorded",
-                format!("ironbpf's verifier does not know the KF_ flags of {name}, so it refuses the call"),
-            ));
-        };
         if let Some(what) = special(&name) {
             return Err(self.kunsupported(
                 what,
                 format!("the kfunc {name} follows the kernel's rules for {what}, which ironbpf's verifier does not model, so it refuses the call"),
             ));
         }
+        let Some(flags) = m.entry.and_then(|e| e.flags) else {
+            return Err(self.kunsupported(
+                "kfuncs whose KF_ flags ironbpf has not recorded",
+                format!("ironbpf's verifier does not know the KF_ flags of the kfunc {name}, so it refuses the call"),
+            ));
+        };
         if flags & KF_SLEEPABLE != 0 && !self.opts.sleepable {
             return Err(self.kreject(
                 EACCES,
