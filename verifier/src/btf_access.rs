@@ -900,10 +900,10 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// `in_rcu_cs`: a non-sleepable program is always in an RCU read
-    /// section (ironbpf does not track `bpf_rcu_read_lock` sections).
+    /// `in_rcu_cs`: in a `bpf_rcu_read_lock` section, or a non-sleepable
+    /// program (always under RCU).
     fn in_rcu_cs(&self) -> bool {
-        !self.opts.sleepable
+        self.in_rcu_section()
     }
 
     /// A helper's `RET_PTR_TO_BTF_ID` result: the id of its `ret_btf_id`

@@ -140,14 +140,18 @@ impl Env<'_> {
                 self.check_func_call(target)?;
                 Ok(Some(target))
             }
+            Insn::Call(CallTarget::Kfunc { btf_id, off }) => {
+                self.check_kfunc_call(btf_id, off)?;
+                Ok(Some(self.pc + 1))
+            }
             _ => Err(self.reject_errno(
                 EINVAL,
                 RejectionKind::Unsupported {
                     pc: self.pc,
-                    what: "kfunc and callx calls",
+                    what: "callx calls",
                 },
                 format!(
-                    "insn {}: kfunc and callx calls are not supported by ironbpf's verifier",
+                    "insn {}: callx calls are not supported by ironbpf's verifier",
                     self.pc
                 ),
             )),
@@ -198,6 +202,7 @@ impl Env<'_> {
                 "helper call might sleep in a non-sleepable prog".into(),
             ));
         }
+        self.rcu_helper(&name, id, p.might_sleep)?;
         let mut meta = Meta::default();
         for i in 0..5 {
             self.check_func_arg(i, p, &name, &mut meta)?;
@@ -385,13 +390,13 @@ impl Env<'_> {
         Ok(())
     }
 
-    fn acquire_reference(&mut self) -> u32 {
+    pub(crate) fn acquire_reference(&mut self) -> u32 {
         let id = self.new_id();
         self.cur.refs.push(RefState { id, insn: self.pc });
         id
     }
 
-    fn release_reference(&mut self, rid: u32) {
+    pub(crate) fn release_reference(&mut self, rid: u32) {
         self.cur.refs.retain(|r| r.id != rid);
         self.cur.for_each_reg(|r| {
             if r.ref_obj_id == rid {
@@ -1103,6 +1108,7 @@ impl Env<'_> {
                 ),
             ));
         }
+        self.rcu_exit()?;
         self.check_src(0)?;
         if self.is_pointer_value(0) {
             return Err(self.reject(

@@ -134,12 +134,8 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
             ));
         }
         if is_kfunc_call(i) {
-            return Err(reject(
-                Some(pc),
-                libc_errno::EINVAL,
-                format!("insn {pc}: kernel function calls (kfuncs) need the kernel's BTF, which ironbpf's verifier does not read"),
-                RejectionKind::Unsupported { pc, what: "kfunc calls" },
-            ));
+            crate::kfunc::add_kfunc_call(pc, i, opts)?;
+            continue;
         }
         let target = pc as i64 + i.imm as i64 + 1;
         if target < 0 || target >= n as i64 {
@@ -362,7 +358,7 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
 /// Conditional jumps and bpf-to-bpf calls are prune points themselves.
 fn self_prune_point(i: &RawInsn) -> bool {
     let c = class(i.code);
-    if is_pseudo_call(i) {
+    if is_pseudo_call(i) || crate::kfunc::is_iter_next(i) {
         return true;
     }
     (c == BPF_JMP || c == BPF_JMP32) && !matches!(op(i.code), BPF_CALL | BPF_EXIT | BPF_JA)

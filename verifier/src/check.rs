@@ -164,6 +164,7 @@ impl<'a> Env<'a> {
                 let Some(raw) = insns.get(pc) else { continue };
                 let text = match d {
                     Some(Ok(i)) => crate::callbacks::pseudo_func_line(pc, i)
+                        .or_else(|| crate::kfunc::log_line(pc, i, raw.code))
                         .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, raw.code)),
                     // A malformed may_goto is listed as the kernel prints it.
                     Some(Err(_)) => match crate::may_goto::refused_line(pc, raw) {
@@ -219,6 +220,7 @@ impl<'a> Env<'a> {
                 frames: vec![main],
                 refs: Vec::new(),
                 may_goto_depth: 0,
+                active_rcu_lock: false,
             },
             pc: 0,
             id_gen: 0,
@@ -263,6 +265,7 @@ impl<'a> Env<'a> {
             frames: vec![frame],
             refs: Vec::new(),
             may_goto_depth: 0,
+            active_rcu_lock: false,
         };
         self.pc = start;
         self.pending.clear();
@@ -618,7 +621,8 @@ impl<'a> Env<'a> {
                     ..
                 },
             )) => crate::callbacks::pseudo_func_line(pc, i).unwrap_or_default(),
-            Some(Ok(ref i)) => ironbpf_isa::format_log_line(pc, i, self.insns[pc].code),
+            Some(Ok(ref i)) => crate::kfunc::log_line(pc, i, self.insns[pc].code)
+                .unwrap_or_else(|| ironbpf_isa::format_log_line(pc, i, self.insns[pc].code)),
             _ => {
                 let raw = self.insns[pc];
                 if let Some(line) = crate::may_goto::refused_line(pc, &raw) {
@@ -1161,8 +1165,10 @@ impl<'a> Env<'a> {
         // (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
         let may_goto = crate::may_goto::is_may_goto(&self.insns[pc]);
+        let iter_next = crate::kfunc::is_iter_next(&self.insns[pc]);
         let mut add = calls_cb
             || may_goto
+            || iter_next
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         let mut evict = Vec::new();
@@ -1202,6 +1208,19 @@ impl<'a> Env<'a> {
                 self.reached[pc] = true;
                 self.propagate_precision(i);
                 return Ok(true);
+            } else if iter_next {
+                // Another iteration of an open-coded iterator loop: the
+                // loop converged when a state still being explored covers
+                // this one with every scalar's range and the iterator is
+                // active (`is_iter_next_insn`); never an infinite loop.
+                let live = (self.live[pc], self.live_stack[pc]);
+                if self.iter_next_active() && states_equal(&e.st, &self.cur, false, live, true) {
+                    self.explored[i].hits += 1;
+                    self.pruned = true;
+                    self.reached[pc] = true;
+                    self.propagate_precision(i);
+                    return Ok(true);
+                }
             } else if calls_cb {
                 // Another iteration of a callback: covered when an explored
                 // iteration covers it with every scalar's range
@@ -1217,6 +1236,7 @@ impl<'a> Env<'a> {
             } else if e.st.may_goto_depth == self.cur.may_goto_depth
                 && states_maybe_looping(&e.st, &self.cur)
                 && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
+                && !crate::iter::active_depths_differ(&e.st, &self.cur)
                 // Last: the walk up the parent chain is as long as the path
                 // has states (tens of thousands in a long loop), and asked
                 // of every unfinished state here it made verification
@@ -1651,11 +1671,27 @@ fn stacksafe(
             && old.stack.iter().zip(&cur.stack).all(|(a, b)| {
                 a.ty == b.ty
                     && (!a.is_spill() || regsafe(&a.spilled, &b.spilled, ids, true, all_precise))
+                    && (a.ty[0] != SlotType::Iter
+                        || (crate::iter::iter_slot_safe(&a.spilled, &b.spilled)
+                            && ids.check(a.spilled.ref_obj_id, b.spilled.ref_obj_id)))
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
         if spi < 64 && live_stack & (1u64 << spi) == 0 {
             // Overwritten before any read on every path from here.
+            continue;
+        }
+        if os.ty[0] == SlotType::Iter {
+            // STACK_ITER: the same iterator, its depth aside.
+            let Some(cs) = cur.stack.get(spi) else {
+                return false;
+            };
+            if cs.ty[0] != SlotType::Iter
+                || !crate::iter::iter_slot_safe(&os.spilled, &cs.spilled)
+                || !ids.check(os.spilled.ref_obj_id, cs.spilled.ref_obj_id)
+            {
+                return false;
+            }
             continue;
         }
         let mut j = 0;
@@ -1710,7 +1746,10 @@ fn states_equal(
     (live, live_stack): (u16, u64),
     all_precise: bool,
 ) -> bool {
-    if old.frames.len() != cur.frames.len() || old.refs.len() != cur.refs.len() {
+    if old.frames.len() != cur.frames.len()
+        || old.refs.len() != cur.refs.len()
+        || old.active_rcu_lock != cur.active_rcu_lock
+    {
         return false;
     }
     let mut ids = IdMap::default();

@@ -114,6 +114,22 @@ pub enum RejectionKind {
     BadMapReference { pc: usize, index: i64 },
     /// A map of the wrong type for the helper or instruction.
     MapIncompatible { map_type: u32 },
+    /// A kfunc the program may not call here (not a kfunc, not for this
+    /// program type, sleepable from a non-sleepable program).
+    KfuncNotAllowed { pc: usize, name: String },
+    /// A kfunc argument of the wrong type or trust.
+    KfuncArg {
+        reg: u8,
+        kfunc: String,
+        got: String,
+        expected: String,
+    },
+    /// An RCU read section broken: nested, unmatched, left open at exit,
+    /// or something that may sleep inside it.
+    RcuSection { pc: usize },
+    /// An open-coded iterator used before `new`, after `destroy`, twice
+    /// initialised or not on the stack.
+    Iterator { reg: u8 },
     /// Another condition, named by the message.
     Other,
 }

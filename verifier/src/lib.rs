@@ -32,8 +32,18 @@
 //! `bpf_for_each_map_elem` are verified as the kernel iterates them
 //! (`callbacks`).
 //!
+//! kfunc calls (`BPF_PSEUDO_KFUNC_CALL`) are checked against their
+//! prototype in vmlinux BTF, the program types that may call them (a
+//! table probed from the kernel, [`kfunc_table`]) and their `KF_*` flags:
+//! references acquired and released through kfuncs, RCU read sections
+//! (`bpf_rcu_read_lock`/`unlock`) and open-coded iterators
+//! (`bpf_iter_num`, `bpf_iter_task`, `bpf_iter_css`: `bpf_for`,
+//! `bpf_repeat`) with the kernel's loop convergence.
+//!
 //! Not modelled, and refused with a message saying so rather than guessed:
-//! kfunc calls, `BPF_PSEUDO_BTF_ID`, the callbacks of `bpf_timer`,
+//! kfuncs with rules of their own (allocated objects, lists and rbtrees,
+//! dynptrs, arena, casts, locks) or whose flags are not recorded, module
+//! kfuncs, `BPF_PSEUDO_BTF_ID`, the callbacks of `bpf_timer`,
 //! `bpf_find_vma` and `bpf_user_ringbuf_drain`, socket field layouts,
 //! constant strings, per-CPU BTF helper arguments, `bpf_spin_lock`/`bpf_timer` fields,
 //! dynptrs or kptrs, and helper results that are BTF-typed references or
@@ -72,11 +82,15 @@ mod check;
 pub mod error;
 pub mod explain;
 pub mod global_func;
+mod iter;
+mod kfunc;
+pub mod kfunc_table;
 pub mod liveness;
 pub mod may_goto;
 pub mod mem;
 mod precision;
 pub mod ptr;
+mod rcu;
 pub mod scalar;
 mod scc;
 pub mod state;
@@ -426,6 +440,9 @@ pub fn verify_with_desc(
         env.add_may_goto_stack();
     }
     let (mut stats, prog) = env.finish();
+    if res.is_ok() {
+        res = kfunc::check_weak_kfuncs(insns, prog.reached());
+    }
     stats.verification_time_usec = start.elapsed().as_micros() as u64;
     let mut log = std::mem::take(&mut env.log);
     match &res {

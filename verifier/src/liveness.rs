@@ -17,6 +17,10 @@ fn use_def(insn: &Insn, opts: &crate::VerifyOptions) -> (u16, u16) {
             let args = crate::calls::offered_proto(id, opts).map_or(5, |p| p.arg_count());
             (((1u16 << (args + 1)) - 1) & !1, CALLER_SAVED)
         }
+        Insn::Call(CallTarget::Kfunc { btf_id, .. }) => {
+            let args = crate::kfunc::arg_count(btf_id, opts);
+            (((1u16 << (args + 1)) - 1) & !1, CALLER_SAVED)
+        }
         Insn::Call(_) | Insn::Callx { .. } => (CALLER_SAVED & !1, CALLER_SAVED),
         Insn::LdAbs { .. } | Insn::LdInd { .. } => (insn.reads(), CALLER_SAVED),
         _ => (insn.reads(), insn.writes().map_or(0, |r| 1 << r.index())),

@@ -878,7 +878,8 @@ impl Env<'_> {
                         SlotType::Misc => {}
                         SlotType::Zero => zero_cnt += 1,
                         SlotType::Invalid if allow_uninit => {}
-                        SlotType::Invalid => {
+                        // An iterator's slots are not readable.
+                        SlotType::Invalid | SlotType::Iter => {
                             return Err(self.reject(
                                 RejectionKind::UninitStack {
                                     off,

@@ -407,7 +407,9 @@ impl Env<'_> {
                     return Err(NotSupported);
                 }
             }
-            Insn::Call(CallTarget::Helper(_)) => {
+            Insn::Call(CallTarget::Helper(_))
+            | Insn::Call(CallTarget::Kfunc { btf_id: 1.., .. }) => {
+                // A helper or kfunc sets r0 and clobbers r1-r5.
                 bt.clear(0);
                 if bt.regs & 0b11_1110 != 0 {
                     return Err(NotSupported);

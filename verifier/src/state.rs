@@ -136,6 +136,18 @@ pub struct RegState {
     /// For `PTR_TO_BTF_ID` and `PTR_TO_MEM`: the [`btf_flag`] type flags
     /// (`PTR_TRUSTED`, `PTR_UNTRUSTED`, `MEM_RCU`, ...).
     pub btf_flags: u8,
+    /// For the slots of an open-coded iterator (`STACK_ITER`): its state
+    /// and loop depth (`iter`; the iterator's BTF type is `btf_id`).
+    pub iter: IterState,
+}
+
+/// An open-coded iterator's state (`bpf_reg_state.iter`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IterState {
+    /// `BPF_ITER_STATE_DRAINED` (else `ACTIVE`).
+    pub drained: bool,
+    /// How many `next` calls returned an element on this path (`depth`).
+    pub depth: u32,
 }
 
 /// The type flags of BTF pointers (`enum bpf_type_flag`), as bits of
@@ -173,6 +185,10 @@ impl RegState {
             precise: false,
             btf_id: 0,
             btf_flags: 0,
+            iter: IterState {
+                drained: false,
+                depth: 0,
+            },
         }
     }
 
@@ -372,6 +388,8 @@ pub enum SlotType {
     Misc,
     /// `STACK_ZERO`: a known zero byte.
     Zero,
+    /// `STACK_ITER`: part of an open-coded iterator (`crate::iter`).
+    Iter,
 }
 
 impl SlotType {
@@ -381,6 +399,7 @@ impl SlotType {
             SlotType::Spill => 'r',
             SlotType::Misc => 'm',
             SlotType::Zero => '0',
+            SlotType::Iter => 'i',
         }
     }
 }
@@ -489,6 +508,10 @@ impl FuncState {
                 continue;
             }
             let _ = write!(out, " fp{}=", -(i as i64 + 1) * BPF_REG_SIZE as i64);
+            if s.ty[0] == SlotType::Iter {
+                crate::iter::write_iter_slot(out, i, s);
+                continue;
+            }
             if s.is_spill() {
                 // A partial spill shows the bytes below it first.
                 for t in s.ty.iter().take_while(|t| **t != SlotType::Spill) {
@@ -571,6 +594,8 @@ pub struct VState {
     /// `may_goto` fall-throughs taken on the way here (`may_goto_depth`,
     /// `crate::may_goto`).
     pub may_goto_depth: u32,
+    /// Inside a `bpf_rcu_read_lock()` section (`active_rcu_lock`).
+    pub active_rcu_lock: bool,
 }
 
 impl VState {

@@ -76,6 +76,10 @@ codes! {
     "E-INSN-LDIMM64", "invalid-instruction", "malformed ld_imm64";
     "E-INSN-DIV-ZERO", "invalid-instruction", "division or modulo by the constant zero";
     "E-INSN-SHIFT", "invalid-instruction", "shift by the operand's width or more";
+    "E-KFUNC-NOT-ALLOWED", "kfunc", "kernel function this program may not call";
+    "E-KFUNC-ARG", "kfunc", "kernel function argument of the wrong type or trust";
+    "E-RCU-SECTION", "rcu", "RCU read section opened twice, closed unopened, or left open";
+    "E-ITER-STATE", "iterator", "open-coded iterator used in the wrong state";
     "E-PRIV-REQUIRED", "privilege", "operation only a privileged loader may use";
     "E-UNSUPPORTED", "unsupported", "feature ironbpf's verifier does not model";
     "E-OTHER", "other", "other verifier error";

@@ -713,6 +713,59 @@ impl Cx<'_> {
                 f.suggestion = "shift by less than 32 (32-bit) or 64 (64-bit)".into();
                 f
             }
+            K::KfuncNotAllowed { name, .. } => {
+                let mut f = Found::new("E-KFUNC-NOT-ALLOWED");
+                let what = if name.is_empty() {
+                    "this kernel function".to_string()
+                } else {
+                    name.clone()
+                };
+                f.reason = format!(
+                    "{what} may not be called from this program: {}",
+                    self.rej.message.lines().last().unwrap_or("")
+                );
+                f.cause = Some((at, format!("calls {what}")));
+                f.suggestion = "call a kfunc this program type offers, or load the program as a type (sleepable where the kfunc sleeps) that offers it".into();
+                f
+            }
+            K::KfuncArg {
+                reg,
+                kfunc,
+                got,
+                expected,
+            } => {
+                let r = *reg as usize;
+                let mut f = Found::new("E-KFUNC-ARG");
+                f.subject = Some(format!("r{r}"));
+                f.reason =
+                    format!("argument {r} of {kfunc} must be {expected}, but r{r} is {got} here");
+                let (ci, _) = self.origin_insn(r).unwrap_or((at, Origin::Never));
+                f.cause = Some((ci, format!("sets r{r} to {got}")));
+                f.suggestion = format!("pass {expected} in r{r} to {kfunc} at {here} (check a pointer that may be NULL first; release only what an acquire kfunc returned)");
+                f
+            }
+            K::RcuSection { .. } => {
+                let mut f = Found::new("E-RCU-SECTION");
+                f.reason = format!(
+                    "the RCU read section is broken here: {}",
+                    self.rej.message.lines().last().unwrap_or("")
+                );
+                f.cause = Some((at, "breaks the RCU read section".into()));
+                f.suggestion = "pair every bpf_rcu_read_lock() with one bpf_rcu_read_unlock() on every path, without nesting, and call nothing that sleeps in between".into();
+                f
+            }
+            K::Iterator { reg } => {
+                let r = *reg as usize;
+                let mut f = Found::new("E-ITER-STATE");
+                f.subject = Some(format!("r{r}"));
+                f.reason = format!(
+                    "the iterator r{r} points to is in the wrong state: {}",
+                    self.rej.message.lines().last().unwrap_or("")
+                );
+                f.cause = Some((at, "uses the iterator".into()));
+                f.suggestion = "call bpf_iter_<type>_new() once on an aligned stack slot, then next until NULL, then destroy, on the same slot (bpf_for does this)".into();
+                f
+            }
             K::NeedsPrivilege { what, .. } => {
                 let mut f = Found::new("E-PRIV-REQUIRED");
                 f.reason = format!("{what} needs a privileged loader (CAP_BPF)");

@@ -1,0 +1,112 @@
+//! RCU read sections: `bpf_rcu_read_lock()` and `bpf_rcu_read_unlock()`,
+//! as Linux 6.18 tracks them (`active_rcu_lock` of the verifier state).
+//!
+//! - A lock inside a section is refused (`nested rcu read lock`), an
+//!   unlock outside one too (`unmatched rcu read unlock`).
+//! - A `KF_RCU_PROTECTED` kfunc (the task and css iterators) needs a
+//!   section in a sleepable program (`requires RCU critical section
+//!   protection`).
+//! - Inside a section, sleepable kfuncs and helpers that might sleep are
+//!   refused; `MEM_RCU` pointers are valid only there: the unlock makes
+//!   every `MEM_RCU` pointer untrusted (and drops its `_or_null`).
+//! - The main program may not exit inside a section (`BPF_EXIT
+//!   instruction in main prog cannot be used inside bpf_rcu_read_lock-ed
+//!   region`).
+//! - Loads through trusted or RCU pointers give RCU pointers when in a
+//!   section (or in any non-sleepable program, which always runs under
+//!   RCU): `in_rcu_cs`.
+
+use crate::check::{Env, VResult};
+use crate::error::RejectionKind;
+use crate::kfunc_table::KF_SLEEPABLE;
+use crate::state::btf_flag;
+
+const EINVAL: i32 = 22;
+const EACCES: i32 = 13;
+
+impl Env<'_> {
+    /// `in_rcu_cs`: in an RCU read section, or not sleepable (always under
+    /// RCU).
+    pub(crate) fn in_rcu_section(&self) -> bool {
+        self.cur.active_rcu_lock || !self.opts.sleepable
+    }
+
+    /// The RCU part of `check_kfunc_call`, after the arguments.
+    pub(crate) fn rcu_kfunc(&mut self, name: &str, flags: u32) -> VResult {
+        let lock = name == "bpf_rcu_read_lock";
+        let unlock = name == "bpf_rcu_read_unlock";
+        let kind = RejectionKind::RcuSection { pc: self.pc };
+        if self.cur.active_rcu_lock {
+            if lock {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    kind,
+                    format!("nested rcu read lock (kernel function {name})"),
+                ));
+            }
+            if unlock {
+                // Pointers valid only in the section lose their RCU
+                // protection (stack iterators keep theirs).
+                let unprotect = |r: &mut crate::state::RegState| {
+                    if r.btf_flags & btf_flag::RCU != 0 {
+                        r.btf_flags &= !btf_flag::RCU;
+                        r.btf_flags |= btf_flag::UNTRUSTED;
+                        r.maybe_null = false;
+                    }
+                };
+                self.cur.for_each_reg(unprotect);
+                // Iterators of RCU-protected objects too (their slots are
+                // STACK_ITER, not spills).
+                for fr in &mut self.cur.frames {
+                    for s in &mut fr.stack {
+                        if s.ty[0] == crate::state::SlotType::Iter {
+                            unprotect(&mut s.spilled);
+                        }
+                    }
+                }
+                self.cur.active_rcu_lock = false;
+            } else if flags & KF_SLEEPABLE != 0 {
+                return Err(self.reject_errno(
+                    EACCES,
+                    kind,
+                    format!("kernel func {name} is sleepable within rcu_read_lock region"),
+                ));
+            }
+        } else if lock {
+            self.cur.active_rcu_lock = true;
+        } else if unlock {
+            return Err(self.reject_errno(
+                EINVAL,
+                kind,
+                format!("unmatched rcu read unlock (kernel function {name})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A helper that might sleep, called inside an RCU read section.
+    pub(crate) fn rcu_helper(&self, name: &str, id: i32, might_sleep: bool) -> VResult {
+        if self.cur.active_rcu_lock && might_sleep {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                format!("sleepable helper {name}#{id} in rcu_read_lock region"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The main program's exit inside an RCU read section
+    /// (`check_resource_leak`).
+    pub(crate) fn rcu_exit(&self) -> VResult {
+        if self.cur.active_rcu_lock {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                "BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
