@@ -1,7 +1,8 @@
 //! criterion benches of the verifier suite: the kernel's verifier and PREVAIL on a
 //! few objects of the shared corpus (`../shared/corpus/ebpf-samples`, or
 //! `$IRONBPF_CORPUS`), one benchmark per verifier and object: the verification of
-//! every program of the object that verifier accepts. ironbpf has no verifier yet.
+//! every program of the object that verifier accepts. ironbpf's own verifier is
+//! timed on the same corpus by `verifier/benches/corpus.rs`.
 //!
 //! The kernel's time is its own `verification time` (microsecond resolution);
 //! PREVAIL's is its unmarshalling, CFG and analysis. The whole corpus is timed by
@@ -12,7 +13,6 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
 use ironbpf_benches::verifier_suite::{
     corpus_objects, default_corpus_dir, KernelCorpusObject, PrevailCorpusObject, Verdict,
-    IRONBPF_VERIFIER_STATUS,
 };
 
 /// Small to medium objects from each of the corpus's projects.
@@ -28,7 +28,6 @@ const OBJECTS: &[&str] = &[
 ];
 
 fn verifier_suite(c: &mut Criterion) {
-    eprintln!("ironbpf-verifier: {IRONBPF_VERIFIER_STATUS}");
     let dir = default_corpus_dir();
     let objects = match corpus_objects(&dir) {
         Ok(o) => o,

@@ -12,7 +12,8 @@
 //!   runs it; the time is its unmarshalling, CFG construction and fixpoint analysis,
 //!   not the ELF parsing.
 //!
-//! ironbpf has no verifier yet ([`IRONBPF_VERIFIER_STATUS`]).
+//! ironbpf's own verifier is timed beside them by `ironbpf bench --suite verifier`
+//! (the `ironbpf-verifier` rows) and by the criterion bench `verifier/benches/corpus.rs`.
 //!
 //! A program a verifier refuses is a [`Verdict::Refused`] with the verifier's reason:
 //! reports list it as refused and never add its time to the passes'. A program a
@@ -34,10 +35,6 @@ use ironbpf_kernel::BPF_LOG_STATS;
 use ironbpf_loader::{LoadOptions, Object};
 
 use crate::BenchError;
-
-/// What ironbpf's own verifier can do today.
-pub const IRONBPF_VERIFIER_STATUS: &str =
-    "not yet implemented: ironbpf has no verifier crate yet, so there is nothing to time";
 
 /// `BPF_PROG_TYPE_SOCKET_FILTER`, `_SCHED_CLS`, `_XDP`, `_LWT_OUT`.
 const SOCKET_FILTER: u32 = 1;

@@ -804,6 +804,7 @@ fn print_verifier_table(rows: &[VerifierRow]) {
 fn print_ours_verifier(rows: &[VerifierRow], ours: &[Option<OursVerified>]) {
     let (mut acc, mut refused, mut failed, mut total) = (0, 0, 0, 0.0);
     let (mut both, mut k_both, mut o_both) = (0, 0.0, 0.0);
+    let mut ratios: Vec<f64> = Vec::new();
     let mut disagree = Vec::new();
     for (r, o) in rows.iter().zip(ours) {
         let Some(o) = o else { continue };
@@ -820,6 +821,9 @@ fn print_ours_verifier(rows: &[VerifierRow], ours: &[Option<OursVerified>]) {
                 both += 1;
                 k_both += k;
                 o_both += o.median_ns;
+                if k > 0.0 {
+                    ratios.push(o.median_ns / k);
+                }
             } else {
                 disagree.push(r.label.as_str());
             }
@@ -833,11 +837,20 @@ fn print_ours_verifier(rows: &[VerifierRow], ours: &[Option<OursVerified>]) {
     );
     if both > 0 {
         println!(
-            "ironbpf-verifier: on the {both} programs it and the kernel accepted: kernel {}, ironbpf {} ({:.1}x the kernel's time)",
+            "ironbpf-verifier: on the {both} programs it and the kernel accepted: kernel {}, ironbpf {} in total ({:.1}x the kernel's time; the biggest programs weigh most)",
             human_ns(k_both),
             human_ns(o_both),
             o_both / k_both
         );
+        ratios.sort_by(f64::total_cmp);
+        if let Some(m) = ratios.get(ratios.len() / 2) {
+            println!(
+                "ironbpf-verifier: per program, ironbpf's time / the kernel's: median {m:.2} (min {:.2}, max {:.2}, over {} programs)",
+                ratios.first().copied().unwrap_or(f64::NAN),
+                ratios.last().copied().unwrap_or(f64::NAN),
+                ratios.len()
+            );
+        }
     }
     for l in &disagree {
         println!("ironbpf-verifier: refused {l}, which the kernel accepted");
