@@ -161,6 +161,7 @@ impl KernelObject {
             func_info: &func_info,
             line_info: &line_info,
             attach_btf_id: prog.attach_btf_id.unwrap_or(0),
+            prog_flags: crate::prog_flags_for_section(&prog.section),
             fd_array: &fds,
             ..Default::default()
         })

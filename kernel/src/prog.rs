@@ -13,6 +13,25 @@ pub const BPF_LOG_LEVEL1: u32 = 1;
 pub const BPF_LOG_LEVEL2: u32 = 2;
 pub const BPF_LOG_STATS: u32 = 4;
 
+/// `BPF_F_XDP_HAS_FRAGS`: an XDP program that handles multi-buffer frames
+/// (libbpf's `SEC("xdp.frags")`).
+pub const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
+
+/// The `prog_flags` libbpf loads a program of section `section` with:
+/// [`BPF_F_XDP_HAS_FRAGS`] for `xdp.frags`, `xdp.frags/devmap` and
+/// `xdp.frags/cpumap` (with or without the `?` prefix). libbpf's
+/// sleepable sections (`BPF_F_SLEEPABLE`) are not set here: the CLI does
+/// not yet give ironbpf's verifier its `sleepable` option from the section
+/// name, and a comparison must load both sides alike.
+pub fn prog_flags_for_section(section: &str) -> u32 {
+    let name = section.strip_prefix('?').unwrap_or(section);
+    if name == "xdp.frags" || name.starts_with("xdp.frags/") {
+        BPF_F_XDP_HAS_FRAGS
+    } else {
+        0
+    }
+}
+
 /// The first log buffer; it doubles (or grows to the size the kernel asks for)
 /// while the kernel says it was too small, up to [`MAX_LOG_SIZE`].
 const FIRST_LOG_SIZE: usize = 64 * 1024;
