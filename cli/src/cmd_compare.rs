@@ -103,6 +103,9 @@ enum Skip {
     Random,
     /// Its section name does not say its type and no `--type` gave one.
     NoType,
+    /// It returns an address: each side's r0 is a pointer into its own
+    /// memory.
+    Pointer,
 }
 
 impl Skip {
@@ -114,6 +117,9 @@ impl Skip {
             }
             Skip::Random => "not comparable: they call bpf_get_prandom_u32",
             Skip::NoType => "of a type the section name does not say (give it with --type)",
+            Skip::Pointer => {
+                "not comparable: they return an address, which each side takes from its own memory"
+            }
         }
     }
 }
@@ -288,10 +294,15 @@ fn run_ours(
         Ok(l) => l,
         Err(e) => return Err(e.to_string()),
     };
-    let vm = match loaded
-        .interpreter(&p.name, Options::default())
-        .map(|(vm, _)| vm)
-    {
+    // Both verifiers accepted the program (run_ours runs no other), so no
+    // register is read before it is written on any path that can run: the
+    // interpreter's own check, which is not path-sensitive and also judges
+    // code the verifiers proved dead, is left out.
+    let options = Options {
+        check_registers: false,
+        ..Options::default()
+    };
+    let vm = match loaded.interpreter(&p.name, options).map(|(vm, _)| vm) {
         Ok(vm) => vm,
         Err(e @ (VmError::UnknownHelper { .. } | VmError::Unsupported { .. })) => {
             return Err(e.to_string())
@@ -411,11 +422,20 @@ fn compare_program(
                 theirs.xlated_len = Some(info.xlated_len);
             }
             let kctx = runnable(p.prog_type).map(|pt| sh.kernel_ctx(pt));
-            if takes_packet(p.prog_type) {
+            let map_prog = xdp_map_prog(p);
+            if takes_packet(p.prog_type) && map_prog.is_none() {
                 let skip = kctx.as_ref().map_or(0, |c| c.skip);
                 theirs.run = Some(run_kernel(prog, &sh.packet, skip));
             }
             match (runnable(p.prog_type).zip(kctx), &theirs.run) {
+                _ if map_prog.is_some() => Outcome::NotCompared(
+                    Skip::NoRun,
+                    format!(
+                        "xdp programs for a {} (section `{}`) run only on frames a {0} entry redirects: the kernel's test run refuses them (EINVAL)",
+                        map_prog.unwrap_or_default(),
+                        p.section
+                    ),
+                ),
                 (Some(_), Some(Ok(_))) if calls_helper(p, PRANDOM_U32) => Outcome::NotCompared(
                     Skip::Random,
                     "not comparable: calls bpf_get_prandom_u32, whose numbers the kernel and ironbpf draw apart".to_string(),
@@ -435,6 +455,14 @@ fn compare_program(
                             Skip::Unsupported,
                             format!("ironbpf cannot run it yet: {why}"),
                         ),
+                        Ok(Ok(r)) if is_own_address(r.r0) => {
+                            let why = format!(
+                                "not comparable: r0 is an address ({:#x} lies in ironbpf's own memory; the kernel's r0, {:#x}, in the kernel's)",
+                                r.r0, k.r0
+                            );
+                            ours.run = Some(Ok(r));
+                            Outcome::NotCompared(Skip::Pointer, why)
+                        }
                         Ok(r) => {
                             let o = judge(&r, k, kctx.skip);
                             ours.run = Some(r);
@@ -465,6 +493,40 @@ fn verify_at_stats_level(
     Ok(crate::gate::Verdict {
         outcome,
         took: start.elapsed(),
+    })
+}
+
+/// For an xdp program whose expected attach type is `BPF_XDP_DEVMAP` or
+/// `BPF_XDP_CPUMAP`: which map kind runs it.
+fn xdp_map_prog(p: &Program) -> Option<&'static str> {
+    use progtype::AttachType;
+    if p.prog_type != progtype::ProgTypeId::Xdp.kernel_id() {
+        return None;
+    }
+    match AttachType::from_kernel_id(p.expected_attach_type) {
+        Some(AttachType::XdpDevmap) => Some("devmap"),
+        Some(AttachType::XdpCpumap) => Some("cpumap"),
+        _ => None,
+    }
+}
+
+/// Whether `v` is an address in this process's memory (a mapping of
+/// `/proc/self/maps`): a program that returns a pointer (to its stack, its
+/// context, a map value) gives each side's own address, which no
+/// comparison can match.
+fn is_own_address(v: u64) -> bool {
+    // Small values are numbers: nothing is mapped in the first 64 KiB
+    // (vm.mmap_min_addr).
+    if v < 0x1_0000 {
+        return false;
+    }
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return false;
+    };
+    maps.lines().any(|l| {
+        let range = l.split_whitespace().next().unwrap_or("");
+        let mut ends = range.split('-').map(|h| u64::from_str_radix(h, 16));
+        matches!((ends.next(), ends.next()), (Some(Ok(a)), Some(Ok(b))) if (a..b).contains(&v))
     })
 }
 

@@ -26,8 +26,7 @@ fn renamed_object() -> std::path::PathBuf {
     // test's ironbpf is reading would hand it a truncated object.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path =
-        std::env::temp_dir().join(format!("ironbpf-guessed-{}-{n}.o", std::process::id()));
+    let path = std::env::temp_dir().join(format!("ironbpf-guessed-{}-{n}.o", std::process::id()));
     std::fs::write(&path, b).unwrap();
     path
 }

@@ -33,8 +33,7 @@ fn format_file() -> std::path::PathBuf {
     // test's ironbpf is reading would hand it a truncated format.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let path =
-        std::env::temp_dir().join(format!("ironbpf-tp-format-{}-{n}", std::process::id()));
+    let path = std::env::temp_dir().join(format!("ironbpf-tp-format-{}-{n}", std::process::id()));
     std::fs::write(&path, FORMAT).unwrap();
     path
 }

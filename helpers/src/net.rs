@@ -701,6 +701,47 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
         Ok(TC_ACT_REDIRECT)
     });
 
+    // bpf_check_mtu: against the world's interface (0: the device the
+    // packet is on, the test run's loopback device).
+    let e = env.clone();
+    def(reg, "check_mtu", move |ctx, a| {
+        let (ifindex, mtu_len, len_diff, flags) = (a[1] as u32, a[2], a[3] as i32, a[4]);
+        let given = u32::from_ne_bytes(ctx.read_array(mtu_len)?);
+        let xdp = ctx
+            .state_ref()
+            .is_some_and(|s| s.is(crate::proto::progs::XDP));
+        let p = packet(ctx)?;
+        // An skb in GSO (gso_size set) passes unless its segments are
+        // checked, which ironbpf does not model.
+        let gso = !xdp && skb_field(ctx, a[0], SKB_GSO_SIZE)? != 0;
+        let w = e.world();
+        let dev = w.interface(if ifindex == 0 { 1 } else { ifindex });
+        let (ret, mtu) = check_mtu(
+            dev.map(|d| d.mtu),
+            p.len() as i32,
+            given,
+            len_diff,
+            flags,
+            xdp,
+        );
+        if gso && ret == BPF_MTU_CHK_RET_FRAG_NEEDED && flags & BPF_MTU_CHK_SEGS != 0 {
+            return Err(HelperError::Failed(
+                "bpf_check_mtu with BPF_MTU_CHK_SEGS on a GSO skb (gso_size set): ironbpf does not \
+                 model segmentation"
+                    .into(),
+            ));
+        }
+        let ret = if gso && ret == BPF_MTU_CHK_RET_FRAG_NEEDED {
+            0
+        } else {
+            ret
+        };
+        if let Some(mtu) = mtu {
+            ctx.write(mtu_len, &mtu.to_ne_bytes())?;
+        }
+        Ok(ret)
+    });
+
     // XDP.
     def(reg, "xdp_adjust_head", |ctx, a| {
         let delta = a[1] as i32 as i64;
@@ -808,6 +849,57 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
         }
         Ok(0)
     });
+}
+
+/// `__sk_buff.gso_size`'s offset.
+const SKB_GSO_SIZE: u64 = 176;
+/// `BPF_MTU_CHK_SEGS`: check each GSO segment (skb only).
+const BPF_MTU_CHK_SEGS: u64 = 1;
+/// `BPF_MTU_CHK_RET_FRAG_NEEDED`: the packet is longer than the MTU.
+const BPF_MTU_CHK_RET_FRAG_NEEDED: u64 = 1;
+const ENODEV: i64 = 19;
+
+/// `bpf_skb_check_mtu` and `bpf_xdp_check_mtu` on an Ethernet-like device
+/// (`hard_header_len` 14) of MTU `dev_mtu` (`None`: no such device), for a
+/// packet of `len` bytes from its MAC header (the linear part, for XDP):
+/// the result and the MTU written back (none after a refusal: the kernel
+/// leaves `*mtu_len` as it was). A nonzero
+/// `given` is an L3 length to check instead of the packet's; `len_diff` is
+/// added before the check. The XDP form takes no flags; the skb form takes
+/// `BPF_MTU_CHK_SEGS`, and then neither a length nor a difference.
+fn check_mtu(
+    dev_mtu: Option<u32>,
+    len: i32,
+    given: u32,
+    len_diff: i32,
+    flags: u64,
+    xdp: bool,
+) -> (u64, Option<u32>) {
+    let allowed = if xdp { 0 } else { BPF_MTU_CHK_SEGS };
+    if flags & !allowed != 0 {
+        return (neg(EINVAL), None);
+    }
+    if flags & BPF_MTU_CHK_SEGS != 0 && (len_diff != 0 || given != 0) {
+        return (neg(EINVAL), None);
+    }
+    let Some(mtu) = dev_mtu else {
+        return (neg(ENODEV), None);
+    };
+    let hard_header = ETH_HLEN as i32;
+    let dev_len = (mtu as i32).wrapping_add(hard_header);
+    // The kernel counts in an int.
+    let len = if given != 0 {
+        (given as i32).wrapping_add(hard_header)
+    } else {
+        len
+    }
+    .wrapping_add(len_diff);
+    let ret = if len > dev_len {
+        BPF_MTU_CHK_RET_FRAG_NEEDED
+    } else {
+        0
+    };
+    (ret, Some(mtu))
 }
 
 /// The page a fragment of a multi-buffer XDP frame lives in: the test

@@ -793,3 +793,41 @@ fn current_task_and_user_memory_agree_with_the_kernel() {
     );
     assert_eq!(word_at(10), 0);
 }
+
+/// `bpf_check_mtu` on the test run's device (ifindex 0: the packet's, the
+/// loopback device, MTU 65536), on lo by number and on no device: r0 =
+/// the result's low byte << 24 | the MTU written back.
+#[test]
+fn check_mtu_on_loopback() {
+    let mut v = Vec::new();
+    for (pt, name) in [(&XDP, "xdp"), (&SCHED_CLS, "tc")] {
+        for (ifindex, given, diff, flags) in [
+            (0u32, 0u32, 0i32, 0u64),
+            (1, 0, 0, 0),
+            (999_999, 0, 0, 0),
+            (0, 65536, 0, 0),
+            (0, 65537, 0, 0),
+            (0, 0, 65536 + 14 - 64, 0),
+            (0, 0, 65536 + 14 - 63, 0),
+            (0, 65536, 1, 0),
+            (0, 100, -200, 0),
+            (0, 0x7fff_fff0, 0, 0),
+            (0, 0, i32::MIN, 0),
+            (0, 0, 0, 1),
+            (0, 10, 0, 1),
+            (0, 0, 5, 1),
+            (0, 0, 0, 2),
+            (999_999, 0, 0, 1),
+            (999_999, 1500, 0, 0),
+        ] {
+            v.push(Case::new(
+                format!("{name}: check_mtu ifindex {ifindex}, mtu_len {given}, len_diff {diff}, flags {flags}"),
+                pt,
+                format!(
+                    "*(u32 *)(r10 -4) = {given}\nr2 = {ifindex}\nr3 = r10\nr3 += -4\nr4 = {diff}\nr5 = {flags}\ncall bpf_check_mtu\nr0 &= 0xff\nr0 <<= 24\nr1 = *(u32 *)(r10 -4)\nr0 |= r1\nexit\n"
+                ),
+            ));
+        }
+    }
+    check("check_mtu_on_loopback", v);
+}
