@@ -7,7 +7,7 @@
 mod common;
 
 use common::{compare, on_stack, xdp_dump_stack, Case, MapDef};
-use ironbpf_vm::progtype::{SCHED_CLS, SOCKET_FILTER, XDP};
+use ironbpf_vm::progtype::{CGROUP_SKB, SCHED_CLS, SOCKET_FILTER, XDP};
 
 fn check(test: &str, cases: Vec<Case>) {
     if !ironbpf_kernel::available_for_test(test) {
@@ -830,4 +830,30 @@ fn check_mtu_on_loopback() {
         }
     }
     check("check_mtu_on_loopback", v);
+}
+
+/// `bpf_get_local_storage` in a cgroup_skb test run: the storage starts
+/// zeroed (the kernel gives each test run a fresh one), the program's
+/// writes stay, for the shared and the per-CPU kind and both key forms.
+/// r0 = 1 when the value read back is the one expected.
+#[test]
+fn cgroup_local_storage_in_a_test_run() {
+    let mut v = Vec::new();
+    for (map_type, key_size) in [(19u32, 8u32), (19, 16), (21, 8), (21, 16)] {
+        for (add, expect) in [(5, 5), (5, 6), (0, 0)] {
+            v.push(
+                Case::new(
+                    format!("storage kind {map_type}, key {key_size} B: +{add}, expect {expect}"),
+                    &CGROUP_SKB,
+                    format!(
+                        "r1 = map[idx:0]\nr2 = 0\ncall bpf_get_local_storage\nr6 = r0\nr1 = *(u64 *)(r6 +0)\nr1 += {add}\n*(u64 *)(r6 +0) = r1\n\
+                         r1 = *(u32 *)(r6 +12)\nr1 += 1\n*(u32 *)(r6 +12) = r1\nr1 = *(u64 *)(r6 +0)\nr2 = *(u32 *)(r6 +12)\nr1 += r2\nr0 = 0\nif r1 != {} goto +1\nr0 = 1\nexit\n",
+                        expect + 1
+                    ),
+                )
+                .maps(vec![MapDef::new(map_type, key_size, 16, 0)]),
+            );
+        }
+    }
+    check("cgroup_local_storage_in_a_test_run", v);
 }
