@@ -43,8 +43,9 @@ use std::time::Instant;
 #[derive(Args)]
 #[command(
     after_help = "For each program: ironbpf's side (loader; ironbpf's verifier; a run on the \
-                  default packet for xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt programs both \
-                  verifiers accepted) next to the kernel's (verdict, first error line, processed instructions, \
+                  default packet for xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt programs, on a \
+                  zeroed context (96 bytes of arguments, a 512-byte struct) for raw_tracepoint and syscall programs, \
+                  both verifiers accepted) next to the kernel's (verdict, first error line, processed instructions, \
                   verification time, JIT size, test run). With several programs the last line is \
                   `P programs: A agree, D disagree, E errors`; the programs that cannot be compared yet \
                   are counted, by reason, just above it. Each program starts from the object's maps as loaded, on both sides. Exit code 1 when any program disagrees or is an error.\n\n\
@@ -362,6 +363,90 @@ fn run_kernel(
     })
 }
 
+/// For the program types the kernel test-runs on a context alone (no
+/// packet): the context's length compare gives both sides, all zeros.
+/// raw_tracepoint: the most arguments a tracepoint has (`MAX_BPF_FUNC_ARGS`
+/// u64s, the most the kernel takes); syscall: 512 bytes, enough for the
+/// structs programs read (the kernel refuses a shorter context than the
+/// program reads, EINVAL).
+fn ctx_run_len(prog_type: u32) -> Option<usize> {
+    use progtype::ProgTypeId;
+    match ProgTypeId::from_kernel_id(prog_type)? {
+        ProgTypeId::RawTracepoint => Some(12 * 8),
+        ProgTypeId::Syscall => Some(512),
+        _ => None,
+    }
+}
+
+/// The kernel's test run of a program that takes a context and no packet;
+/// `data_out` holds the context after the run for a syscall program (whose
+/// writes the kernel copies back), nothing for a raw_tracepoint one.
+fn run_kernel_ctx(
+    prog: &ironbpf_kernel::KernelProg,
+    prog_type: u32,
+    len: usize,
+) -> Result<RunResult, String> {
+    let mut ctx = vec![0u8; len];
+    let retval = prog.test_run_ctx(&mut ctx).map_err(|e| e.to_string())?;
+    let syscall = is_syscall(prog_type);
+    Ok(RunResult {
+        r0: retval as u64,
+        changed: syscall && ctx.iter().any(|&b| b != 0),
+        offset: 0,
+        data_out: if syscall { ctx } else { Vec::new() },
+        duration_ns: None,
+    })
+}
+
+/// Whether kernel program type `prog_type` is `syscall`.
+fn is_syscall(prog_type: u32) -> bool {
+    prog_type == progtype::ProgTypeId::Syscall.kernel_id()
+}
+
+/// ironbpf's run of an accepted raw_tracepoint or syscall program on a
+/// zeroed context of `len` bytes, as [`run_kernel_ctx`] runs it.
+fn run_ours_ctx(
+    obj: &ironbpf_loader::Object,
+    p: &Program,
+    len: usize,
+) -> Result<Result<RunResult, String>, String> {
+    let Some(pt) = progtype::by_kernel_id(p.prog_type) else {
+        return Err(format!("program type {} has no descriptor", p.prog_type));
+    };
+    let loaded =
+        LoadedObject::new(obj.clone(), &HelperRegistry::new()).map_err(|e| e.to_string())?;
+    // Both verifiers accepted it: see run_ours.
+    let options = Options {
+        check_registers: false,
+        ..Options::default()
+    };
+    let vm = match loaded.interpreter(&p.name, options).map(|(vm, _)| vm) {
+        Ok(vm) => vm,
+        Err(e @ (VmError::UnknownHelper { .. } | VmError::Unsupported { .. })) => {
+            return Err(e.to_string())
+        }
+        Err(e) => return Ok(Err(format!("refused: {e}"))),
+    };
+    let mut ctx = vec![0u8; len];
+    let attach = (p.expected_attach_type != 0)
+        .then(|| progtype::AttachType::from_kernel_id(p.expected_attach_type))
+        .flatten();
+    match vm.run_ctx_attach(pt, attach, &mut ctx, None, Some(loaded.resolver())) {
+        Ok(r0) => {
+            let syscall = is_syscall(p.prog_type);
+            Ok(Ok(RunResult {
+                r0,
+                changed: syscall && ctx.iter().any(|&b| b != 0),
+                offset: 0,
+                data_out: if syscall { ctx } else { Vec::new() },
+                duration_ns: None,
+            }))
+        }
+        Err(e @ (VmError::Unsupported { .. } | VmError::HelperFailed { .. })) => Err(e.to_string()),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
 /// Both sides of one program of an object whose maps are in the kernel.
 fn compare_program(
     sh: &Shared,
@@ -427,7 +512,35 @@ fn compare_program(
                 let skip = kctx.as_ref().map_or(0, |c| c.skip);
                 theirs.run = Some(run_kernel(prog, &sh.packet, skip));
             }
+            let ctx_len = ctx_run_len(p.prog_type);
+            if let Some(n) = ctx_len {
+                theirs.run = Some(run_kernel_ctx(prog, p.prog_type, n));
+            }
             match (runnable(p.prog_type).zip(kctx), &theirs.run) {
+                (_, Some(Err(e))) if ctx_len.is_some() => {
+                    Outcome::Error(format!("the kernel's test run failed: {e}"))
+                }
+                (_, Some(Ok(k))) if ctx_len.is_some() => {
+                    match run_ours_ctx(obj, p, ctx_len.unwrap_or_default()) {
+                        Err(why) => Outcome::NotCompared(
+                            Skip::Unsupported,
+                            format!("ironbpf cannot run it yet: {why}"),
+                        ),
+                        Ok(Ok(r)) if is_own_address(r.r0) => {
+                            let why = format!(
+                                "not comparable: r0 is an address ({:#x} lies in ironbpf's own memory; the kernel's r0, {:#x}, in the kernel's)",
+                                r.r0, k.r0
+                            );
+                            ours.run = Some(Ok(r));
+                            Outcome::NotCompared(Skip::Pointer, why)
+                        }
+                        Ok(r) => {
+                            let o = judge(&r, k, 0);
+                            ours.run = Some(r);
+                            o
+                        }
+                    }
+                }
                 _ if map_prog.is_some() => Outcome::NotCompared(
                     Skip::NoRun,
                     format!(
@@ -443,7 +556,7 @@ fn compare_program(
                 (None, _) => Outcome::NotCompared(
                     Skip::NoRun,
                     format!(
-                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt_in/out/xmit; the kernel test-runs no kprobe, tracepoint, raw_tracepoint or perf_event program)",
+                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt_in/out/xmit on a packet, raw_tracepoint and syscall on a zeroed context; the kernel test-runs no kprobe, tracepoint or perf_event program)",
                         p.prog_type_name
                     ),
                 ),

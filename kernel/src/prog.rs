@@ -632,6 +632,28 @@ impl KernelProg {
         })
     }
 
+    /// `BPF_PROG_TEST_RUN` of a program that takes a context and no data
+    /// (`raw_tracepoint`: the tracepoint's arguments; `syscall`: the
+    /// caller's struct): one run on `ctx`, with no data, no repeat and no
+    /// `ctx_out`, which those types refuse (EINVAL). A `syscall` program's
+    /// writes to its context come back in `ctx`, as the kernel copies it
+    /// back to `ctx_in`; `raw_tracepoint`'s do not. Returns the retval.
+    pub fn test_run_ctx(&self, ctx: &mut [u8]) -> Result<u32, KernelError> {
+        let mut attr = sys::TestRunAttr {
+            prog_fd: self.raw_fd() as u32,
+            ctx_size_in: ctx.len() as u32,
+            ctx_in: if ctx.is_empty() {
+                0
+            } else {
+                ptr(ctx.as_mut_ptr())
+            },
+            ..Default::default()
+        };
+        sys::bpf(sys::BPF_PROG_TEST_RUN, &mut attr)
+            .map_err(|e| KernelError::new("BPF_PROG_TEST_RUN", e))?;
+        Ok(attr.retval)
+    }
+
     fn raw_info(&self, info: &mut sys::ProgInfoRaw) -> Result<(), KernelError> {
         let mut attr = sys::InfoByFdAttr {
             bpf_fd: self.raw_fd() as u32,
