@@ -427,7 +427,9 @@ fn run_ours_ctx(
         }
         Err(e) => return Ok(Err(format!("refused: {e}"))),
     };
-    let mut ctx = vec![0u8; len];
+    // The buffer holds the descriptor's whole context (a syscall program's
+    // may be up to 64 KiB); the part the kernel was given is compared.
+    let mut ctx = vec![0u8; len.max(pt.ctx_size as usize)];
     let attach = (p.expected_attach_type != 0)
         .then(|| progtype::AttachType::from_kernel_id(p.expected_attach_type))
         .flatten();
@@ -438,7 +440,11 @@ fn run_ours_ctx(
                 r0,
                 changed: syscall && ctx.iter().any(|&b| b != 0),
                 offset: 0,
-                data_out: if syscall { ctx } else { Vec::new() },
+                data_out: if syscall {
+                    ctx.get(..len).unwrap_or(&ctx).to_vec()
+                } else {
+                    Vec::new()
+                },
                 duration_ns: None,
             }))
         }

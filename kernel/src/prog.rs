@@ -17,19 +17,43 @@ pub const BPF_LOG_STATS: u32 = 4;
 /// (libbpf's `SEC("xdp.frags")`).
 pub const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
 
-/// The `prog_flags` libbpf loads a program of section `section` with:
-/// [`BPF_F_XDP_HAS_FRAGS`] for `xdp.frags`, `xdp.frags/devmap` and
-/// `xdp.frags/cpumap` (with or without the `?` prefix). libbpf's
-/// sleepable sections (`BPF_F_SLEEPABLE`) are not set here: the CLI does
-/// not yet give ironbpf's verifier its `sleepable` option from the section
-/// name, and a comparison must load both sides alike.
+/// `BPF_F_SLEEPABLE`: a program that may sleep (libbpf's `.s` sections
+/// and `SEC("syscall")`).
+pub const BPF_F_SLEEPABLE: u32 = 1 << 4;
+
+/// The sections libbpf loads with [`BPF_F_SLEEPABLE`] (its `SEC_SLEEPABLE`
+/// entries): each name alone or followed by `/target`.
+const SLEEPABLE_SECTIONS: &[&str] = &[
+    "syscall",
+    "uprobe.s",
+    "uretprobe.s",
+    "uprobe.multi.s",
+    "uretprobe.multi.s",
+    "usdt.s",
+    "fentry.s",
+    "fmod_ret.s",
+    "fexit.s",
+    "lsm.s",
+    "iter.s",
+    "struct_ops.s",
+];
+
+/// The `prog_flags` libbpf loads a program of section `section` with
+/// (with or without the `?` prefix): [`BPF_F_XDP_HAS_FRAGS`] for
+/// `xdp.frags`, `xdp.frags/devmap` and `xdp.frags/cpumap`,
+/// [`BPF_F_SLEEPABLE`] for its sleepable sections (`syscall`, `lsm.s/...`,
+/// `uprobe.s/...`).
 pub fn prog_flags_for_section(section: &str) -> u32 {
     let name = section.strip_prefix('?').unwrap_or(section);
-    if name == "xdp.frags" || name.starts_with("xdp.frags/") {
-        BPF_F_XDP_HAS_FRAGS
-    } else {
-        0
+    let base = name.split('/').next().unwrap_or(name);
+    let mut flags = 0;
+    if base == "xdp.frags" {
+        flags |= BPF_F_XDP_HAS_FRAGS;
     }
+    if SLEEPABLE_SECTIONS.contains(&base) {
+        flags |= BPF_F_SLEEPABLE;
+    }
+    flags
 }
 
 /// The first log buffer; it doubles (or grows to the size the kernel asks for)

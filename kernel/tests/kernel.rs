@@ -302,3 +302,22 @@ fn object_ring_buffers_are_sized_as_libbpf_sizes_them() {
     let unset = obj(vec![def("rb", ironbpf_maps::BPF_MAP_TYPE_RINGBUF, 0)]);
     assert!(object::KernelObject::create(&unset).is_err());
 }
+
+#[test]
+fn section_names_give_libbpf_s_prog_flags() {
+    assert_eq!(prog_flags_for_section("xdp"), 0);
+    assert_eq!(prog_flags_for_section("xdp.frags"), BPF_F_XDP_HAS_FRAGS);
+    assert_eq!(
+        prog_flags_for_section("?xdp.frags/devmap"),
+        BPF_F_XDP_HAS_FRAGS
+    );
+    assert_eq!(prog_flags_for_section("xdp.fragsx"), 0);
+    assert_eq!(prog_flags_for_section("syscall"), BPF_F_SLEEPABLE);
+    assert_eq!(prog_flags_for_section("lsm.s/file_open"), BPF_F_SLEEPABLE);
+    assert_eq!(
+        prog_flags_for_section("uprobe.s//bin/sh:main"),
+        BPF_F_SLEEPABLE
+    );
+    assert_eq!(prog_flags_for_section("lsm/file_open"), 0);
+    assert_eq!(prog_flags_for_section("fentry/do_sys_open"), 0);
+}
