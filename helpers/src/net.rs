@@ -837,14 +837,17 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
                 if rest.is_empty() {
                     break;
                 }
-                if at >= f.len() {
-                    at -= f.len();
+                let flen = f.len();
+                let Some(tail) = f.get_mut(at..) else {
+                    at -= flen;
                     continue;
-                }
-                let n = (f.len() - at).min(rest.len());
-                f[at..at + n].copy_from_slice(&rest[..n]);
-                rest = &rest[n..];
+                };
                 at = 0;
+                let (now, later) = rest.split_at(tail.len().min(rest.len()));
+                for (d, b) in tail.iter_mut().zip(now) {
+                    *d = *b;
+                }
+                rest = later;
             }
         }
         Ok(0)
@@ -938,13 +941,13 @@ fn xdp_bytes(p: &Packet, st: Option<&RunState>, off: u64, len: u64) -> Vec<u8> {
         if out.len() as u64 == len {
             break;
         }
-        if at >= f.len() {
+        let Some(tail) = f.get(at..) else {
             at -= f.len();
             continue;
-        }
-        let n = (f.len() - at).min(len as usize - out.len());
-        out.extend_from_slice(&f[at..at + n]);
+        };
         at = 0;
+        let n = tail.len().min(len as usize - out.len());
+        out.extend(tail.iter().take(n));
     }
     out
 }

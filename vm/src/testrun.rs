@@ -303,7 +303,10 @@ pub fn run(
             )));
         }
         let linear = linear.min(max_linear);
-        let frags: Vec<Vec<u8>> = run.data[linear..]
+        let frags: Vec<Vec<u8>> = run
+            .data
+            .get(linear..)
+            .unwrap_or_default()
             .chunks(ironbpf_helpers::net::XDP_FRAG_SIZE)
             .map(<[u8]>::to_vec)
             .collect();
