@@ -334,6 +334,31 @@ fn run_ours(
     }
 }
 
+/// Runs `f` with the calling thread on CPU 0, where ironbpf's runs put the
+/// program (`bpf_get_smp_processor_id`, per-CPU map slots), so that the
+/// kernel's test run, which runs on the caller's CPU, sees the same one;
+/// the thread's CPUs are given back afterwards. Where CPU 0 is not the
+/// thread's to use, `f` runs where it is (and the results may differ by
+/// CPU).
+fn on_cpu0<T>(f: impl FnOnce() -> T) -> T {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: zeroed cpu_set_t values are valid empty sets; CPU_SET writes
+    // bit 0 of one we own; sched_getaffinity and sched_setaffinity read or
+    // write only the sets we pass, of the size we give.
+    unsafe {
+        let mut before: libc::cpu_set_t = std::mem::zeroed();
+        let saved = libc::sched_getaffinity(0, size, &mut before) == 0;
+        let mut cpu0: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut cpu0);
+        let moved = saved && libc::sched_setaffinity(0, size, &cpu0) == 0;
+        let out = f();
+        if moved {
+            libc::sched_setaffinity(0, size, &before);
+        }
+        out
+    }
+}
+
 /// The kernel's test run: once for the results, then 100 times for the
 /// duration. The program sees the packet from byte `skip` on.
 fn run_kernel(
@@ -341,12 +366,13 @@ fn run_kernel(
     packet: &[u8],
     skip: usize,
 ) -> Result<RunResult, String> {
-    let once = prog
-        .test_run(&TestRun {
+    let once = on_cpu0(|| {
+        prog.test_run(&TestRun {
             data: packet,
             ..Default::default()
         })
-        .map_err(|e| e.to_string())?;
+    })
+    .map_err(|e| e.to_string())?;
     let timed = prog
         .test_run(&TestRun {
             data: packet,
@@ -387,7 +413,7 @@ fn run_kernel_ctx(
     len: usize,
 ) -> Result<RunResult, String> {
     let mut ctx = vec![0u8; len];
-    let retval = prog.test_run_ctx(&mut ctx).map_err(|e| e.to_string())?;
+    let retval = on_cpu0(|| prog.test_run_ctx(&mut ctx)).map_err(|e| e.to_string())?;
     let syscall = is_syscall(prog_type);
     Ok(RunResult {
         r0: retval as u64,
