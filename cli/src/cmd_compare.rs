@@ -43,8 +43,9 @@ use std::time::Instant;
 #[derive(Args)]
 #[command(
     after_help = "For each program: ironbpf's side (loader; ironbpf's verifier; a run on the \
-                  default packet for xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt programs both \
-                  verifiers accepted) next to the kernel's (verdict, first error line, processed instructions, \
+                  default packet for xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt programs, on a \
+                  zeroed context (96 bytes of arguments, a 512-byte struct) for raw_tracepoint and syscall programs, \
+                  both verifiers accepted) next to the kernel's (verdict, first error line, processed instructions, \
                   verification time, JIT size, test run). With several programs the last line is \
                   `P programs: A agree, D disagree, E errors`; the programs that cannot be compared yet \
                   are counted, by reason, just above it. Each program starts from the object's maps as loaded, on both sides. Exit code 1 when any program disagrees or is an error.\n\n\
@@ -103,6 +104,9 @@ enum Skip {
     Random,
     /// Its section name does not say its type and no `--type` gave one.
     NoType,
+    /// It returns an address: each side's r0 is a pointer into its own
+    /// memory.
+    Pointer,
 }
 
 impl Skip {
@@ -114,6 +118,9 @@ impl Skip {
             }
             Skip::Random => "not comparable: they call bpf_get_prandom_u32",
             Skip::NoType => "of a type the section name does not say (give it with --type)",
+            Skip::Pointer => {
+                "not comparable: they return an address, which each side takes from its own memory"
+            }
         }
     }
 }
@@ -288,10 +295,15 @@ fn run_ours(
         Ok(l) => l,
         Err(e) => return Err(e.to_string()),
     };
-    let vm = match loaded
-        .interpreter(&p.name, Options::default())
-        .map(|(vm, _)| vm)
-    {
+    // Both verifiers accepted the program (run_ours runs no other), so no
+    // register is read before it is written on any path that can run: the
+    // interpreter's own check, which is not path-sensitive and also judges
+    // code the verifiers proved dead, is left out.
+    let options = Options {
+        check_registers: false,
+        ..Options::default()
+    };
+    let vm = match loaded.interpreter(&p.name, options).map(|(vm, _)| vm) {
         Ok(vm) => vm,
         Err(e @ (VmError::UnknownHelper { .. } | VmError::Unsupported { .. })) => {
             return Err(e.to_string())
@@ -322,6 +334,31 @@ fn run_ours(
     }
 }
 
+/// Runs `f` with the calling thread on CPU 0, where ironbpf's runs put the
+/// program (`bpf_get_smp_processor_id`, per-CPU map slots), so that the
+/// kernel's test run, which runs on the caller's CPU, sees the same one;
+/// the thread's CPUs are given back afterwards. Where CPU 0 is not the
+/// thread's to use, `f` runs where it is (and the results may differ by
+/// CPU).
+fn on_cpu0<T>(f: impl FnOnce() -> T) -> T {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: zeroed cpu_set_t values are valid empty sets; CPU_SET writes
+    // bit 0 of one we own; sched_getaffinity and sched_setaffinity read or
+    // write only the sets we pass, of the size we give.
+    unsafe {
+        let mut before: libc::cpu_set_t = std::mem::zeroed();
+        let saved = libc::sched_getaffinity(0, size, &mut before) == 0;
+        let mut cpu0: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut cpu0);
+        let moved = saved && libc::sched_setaffinity(0, size, &cpu0) == 0;
+        let out = f();
+        if moved {
+            libc::sched_setaffinity(0, size, &before);
+        }
+        out
+    }
+}
+
 /// The kernel's test run: once for the results, then 100 times for the
 /// duration. The program sees the packet from byte `skip` on.
 fn run_kernel(
@@ -329,12 +366,13 @@ fn run_kernel(
     packet: &[u8],
     skip: usize,
 ) -> Result<RunResult, String> {
-    let once = prog
-        .test_run(&TestRun {
+    let once = on_cpu0(|| {
+        prog.test_run(&TestRun {
             data: packet,
             ..Default::default()
         })
-        .map_err(|e| e.to_string())?;
+    })
+    .map_err(|e| e.to_string())?;
     let timed = prog
         .test_run(&TestRun {
             data: packet,
@@ -349,6 +387,96 @@ fn run_kernel(
         data_out: once.data_out,
         duration_ns: timed.map(|t| t.duration_ns),
     })
+}
+
+/// For the program types the kernel test-runs on a context alone (no
+/// packet): the context's length compare gives both sides, all zeros.
+/// raw_tracepoint: the most arguments a tracepoint has (`MAX_BPF_FUNC_ARGS`
+/// u64s, the most the kernel takes); syscall: 512 bytes, enough for the
+/// structs programs read (the kernel refuses a shorter context than the
+/// program reads, EINVAL).
+fn ctx_run_len(prog_type: u32) -> Option<usize> {
+    use progtype::ProgTypeId;
+    match ProgTypeId::from_kernel_id(prog_type)? {
+        ProgTypeId::RawTracepoint => Some(12 * 8),
+        ProgTypeId::Syscall => Some(512),
+        _ => None,
+    }
+}
+
+/// The kernel's test run of a program that takes a context and no packet;
+/// `data_out` holds the context after the run for a syscall program (whose
+/// writes the kernel copies back), nothing for a raw_tracepoint one.
+fn run_kernel_ctx(
+    prog: &ironbpf_kernel::KernelProg,
+    prog_type: u32,
+    len: usize,
+) -> Result<RunResult, String> {
+    let mut ctx = vec![0u8; len];
+    let retval = on_cpu0(|| prog.test_run_ctx(&mut ctx)).map_err(|e| e.to_string())?;
+    let syscall = is_syscall(prog_type);
+    Ok(RunResult {
+        r0: retval as u64,
+        changed: syscall && ctx.iter().any(|&b| b != 0),
+        offset: 0,
+        data_out: if syscall { ctx } else { Vec::new() },
+        duration_ns: None,
+    })
+}
+
+/// Whether kernel program type `prog_type` is `syscall`.
+fn is_syscall(prog_type: u32) -> bool {
+    prog_type == progtype::ProgTypeId::Syscall.kernel_id()
+}
+
+/// ironbpf's run of an accepted raw_tracepoint or syscall program on a
+/// zeroed context of `len` bytes, as [`run_kernel_ctx`] runs it.
+fn run_ours_ctx(
+    obj: &ironbpf_loader::Object,
+    p: &Program,
+    len: usize,
+) -> Result<Result<RunResult, String>, String> {
+    let Some(pt) = progtype::by_kernel_id(p.prog_type) else {
+        return Err(format!("program type {} has no descriptor", p.prog_type));
+    };
+    let loaded =
+        LoadedObject::new(obj.clone(), &HelperRegistry::new()).map_err(|e| e.to_string())?;
+    // Both verifiers accepted it: see run_ours.
+    let options = Options {
+        check_registers: false,
+        ..Options::default()
+    };
+    let vm = match loaded.interpreter(&p.name, options).map(|(vm, _)| vm) {
+        Ok(vm) => vm,
+        Err(e @ (VmError::UnknownHelper { .. } | VmError::Unsupported { .. })) => {
+            return Err(e.to_string())
+        }
+        Err(e) => return Ok(Err(format!("refused: {e}"))),
+    };
+    // The buffer holds the descriptor's whole context (a syscall program's
+    // may be up to 64 KiB); the part the kernel was given is compared.
+    let mut ctx = vec![0u8; len.max(pt.ctx_size as usize)];
+    let attach = (p.expected_attach_type != 0)
+        .then(|| progtype::AttachType::from_kernel_id(p.expected_attach_type))
+        .flatten();
+    match vm.run_ctx_attach(pt, attach, &mut ctx, None, Some(loaded.resolver())) {
+        Ok(r0) => {
+            let syscall = is_syscall(p.prog_type);
+            Ok(Ok(RunResult {
+                r0,
+                changed: syscall && ctx.iter().any(|&b| b != 0),
+                offset: 0,
+                data_out: if syscall {
+                    ctx.get(..len).unwrap_or(&ctx).to_vec()
+                } else {
+                    Vec::new()
+                },
+                duration_ns: None,
+            }))
+        }
+        Err(e @ (VmError::Unsupported { .. } | VmError::HelperFailed { .. })) => Err(e.to_string()),
+        Err(e) => Ok(Err(e.to_string())),
+    }
 }
 
 /// Both sides of one program of an object whose maps are in the kernel.
@@ -411,11 +539,48 @@ fn compare_program(
                 theirs.xlated_len = Some(info.xlated_len);
             }
             let kctx = runnable(p.prog_type).map(|pt| sh.kernel_ctx(pt));
-            if takes_packet(p.prog_type) {
+            let map_prog = xdp_map_prog(p);
+            if takes_packet(p.prog_type) && map_prog.is_none() {
                 let skip = kctx.as_ref().map_or(0, |c| c.skip);
                 theirs.run = Some(run_kernel(prog, &sh.packet, skip));
             }
+            let ctx_len = ctx_run_len(p.prog_type);
+            if let Some(n) = ctx_len {
+                theirs.run = Some(run_kernel_ctx(prog, p.prog_type, n));
+            }
             match (runnable(p.prog_type).zip(kctx), &theirs.run) {
+                (_, Some(Err(e))) if ctx_len.is_some() => {
+                    Outcome::Error(format!("the kernel's test run failed: {e}"))
+                }
+                (_, Some(Ok(k))) if ctx_len.is_some() => {
+                    match run_ours_ctx(obj, p, ctx_len.unwrap_or_default()) {
+                        Err(why) => Outcome::NotCompared(
+                            Skip::Unsupported,
+                            format!("ironbpf cannot run it yet: {why}"),
+                        ),
+                        Ok(Ok(r)) if is_own_address(r.r0) => {
+                            let why = format!(
+                                "not comparable: r0 is an address ({:#x} lies in ironbpf's own memory; the kernel's r0, {:#x}, in the kernel's)",
+                                r.r0, k.r0
+                            );
+                            ours.run = Some(Ok(r));
+                            Outcome::NotCompared(Skip::Pointer, why)
+                        }
+                        Ok(r) => {
+                            let o = judge(&r, k, 0);
+                            ours.run = Some(r);
+                            o
+                        }
+                    }
+                }
+                _ if map_prog.is_some() => Outcome::NotCompared(
+                    Skip::NoRun,
+                    format!(
+                        "xdp programs for a {} (section `{}`) run only on frames a {0} entry redirects: the kernel's test run refuses them (EINVAL)",
+                        map_prog.unwrap_or_default(),
+                        p.section
+                    ),
+                ),
                 (Some(_), Some(Ok(_))) if calls_helper(p, PRANDOM_U32) => Outcome::NotCompared(
                     Skip::Random,
                     "not comparable: calls bpf_get_prandom_u32, whose numbers the kernel and ironbpf draw apart".to_string(),
@@ -423,7 +588,7 @@ fn compare_program(
                 (None, _) => Outcome::NotCompared(
                     Skip::NoRun,
                     format!(
-                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt_in/out/xmit; the kernel test-runs no kprobe, tracepoint, raw_tracepoint or perf_event program)",
+                        "{} programs are not run on both sides (ironbpf runs xdp, socket_filter, sched_cls, sched_act, cgroup_skb and lwt_in/out/xmit on a packet, raw_tracepoint and syscall on a zeroed context; the kernel test-runs no kprobe, tracepoint or perf_event program)",
                         p.prog_type_name
                     ),
                 ),
@@ -435,6 +600,14 @@ fn compare_program(
                             Skip::Unsupported,
                             format!("ironbpf cannot run it yet: {why}"),
                         ),
+                        Ok(Ok(r)) if is_own_address(r.r0) => {
+                            let why = format!(
+                                "not comparable: r0 is an address ({:#x} lies in ironbpf's own memory; the kernel's r0, {:#x}, in the kernel's)",
+                                r.r0, k.r0
+                            );
+                            ours.run = Some(Ok(r));
+                            Outcome::NotCompared(Skip::Pointer, why)
+                        }
                         Ok(r) => {
                             let o = judge(&r, k, kctx.skip);
                             ours.run = Some(r);
@@ -465,6 +638,40 @@ fn verify_at_stats_level(
     Ok(crate::gate::Verdict {
         outcome,
         took: start.elapsed(),
+    })
+}
+
+/// For an xdp program whose expected attach type is `BPF_XDP_DEVMAP` or
+/// `BPF_XDP_CPUMAP`: which map kind runs it.
+fn xdp_map_prog(p: &Program) -> Option<&'static str> {
+    use progtype::AttachType;
+    if p.prog_type != progtype::ProgTypeId::Xdp.kernel_id() {
+        return None;
+    }
+    match AttachType::from_kernel_id(p.expected_attach_type) {
+        Some(AttachType::XdpDevmap) => Some("devmap"),
+        Some(AttachType::XdpCpumap) => Some("cpumap"),
+        _ => None,
+    }
+}
+
+/// Whether `v` is an address in this process's memory (a mapping of
+/// `/proc/self/maps`): a program that returns a pointer (to its stack, its
+/// context, a map value) gives each side's own address, which no
+/// comparison can match.
+fn is_own_address(v: u64) -> bool {
+    // Small values are numbers: nothing is mapped in the first 64 KiB
+    // (vm.mmap_min_addr).
+    if v < 0x1_0000 {
+        return false;
+    }
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return false;
+    };
+    maps.lines().any(|l| {
+        let range = l.split_whitespace().next().unwrap_or("");
+        let mut ends = range.split('-').map(|h| u64::from_str_radix(h, 16));
+        matches!((ends.next(), ends.next()), (Some(Ok(a)), Some(Ok(b))) if (a..b).contains(&v))
     })
 }
 

@@ -104,6 +104,9 @@ pub(crate) fn options(
     o.log_level = log_level | ironbpf_kernel::BPF_LOG_STATS;
     o.privileged = !unpriv;
     o.gpl = gpl_compatible(license);
+    // Sleepable as libbpf loads the section (and the kernel side is loaded).
+    o.sleepable =
+        ironbpf_kernel::prog_flags_for_section(&p.section) & ironbpf_kernel::BPF_F_SLEEPABLE != 0;
     // A BTF-typed program's target, by its id in the kernel's BTF (the
     // loader resolved it there) and by name for the helpers some hooks
     // may call.

@@ -22,7 +22,11 @@ fn renamed_object() -> std::path::PathBuf {
         }
     }
     assert_eq!(hits, 2, "the section's name and its BTF string");
-    let path = std::env::temp_dir().join(format!("ironbpf-guessed-{}.o", std::process::id()));
+    // One file per call: the tests run at once, and rewriting a file another
+    // test's ironbpf is reading would hand it a truncated object.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("ironbpf-guessed-{}-{n}.o", std::process::id()));
     std::fs::write(&path, b).unwrap();
     path
 }

@@ -29,7 +29,11 @@ fn ironbpf(args: &[&str]) -> Output {
 }
 
 fn format_file() -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("ironbpf-tp-format-{}", std::process::id()));
+    // One file per call: the tests run at once, and rewriting a file another
+    // test's ironbpf is reading would hand it a truncated format.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("ironbpf-tp-format-{}-{n}", std::process::id()));
     std::fs::write(&path, FORMAT).unwrap();
     path
 }

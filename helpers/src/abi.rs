@@ -281,6 +281,14 @@ pub struct RunState {
     /// released by [`RunState::release_spin_locks`] as the run ends, so it
     /// neither makes the next run's `bpf_spin_lock` fail nor spin forever.
     pub spin_locks_held: Vec<u64>,
+    /// The fragments of a multi-buffer XDP frame (`skb_shared_info`'s
+    /// `frags`, what `BPF_PROG_TEST_RUN` puts past the linear part), in
+    /// order; empty for a linear frame, as the kernel's frags flag is
+    /// clear. Each fragment is a page of [`crate::net::XDP_FRAG_SIZE`]
+    /// bytes holding `len()` bytes of packet from its start, so it can
+    /// grow by the rest (`bpf_xdp_adjust_tail`). A program reaches them
+    /// only through helpers (`bpf_xdp_load_bytes`, `bpf_xdp_store_bytes`).
+    pub xdp_frags: Vec<Vec<u8>>,
 }
 
 impl RunState {

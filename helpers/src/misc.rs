@@ -200,6 +200,35 @@ pub fn strtoul(buf: &[u8], flags: u64) -> Result<(usize, u64), i64> {
 }
 
 pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
+    // bpf_get_local_storage: the storage of the current cgroup in a cgroup
+    // storage map (this CPU's copy for the per-CPU kind), created zeroed
+    // when first asked for, as attaching the program creates it in the
+    // kernel. (The kernel's test run gives each run a fresh, zeroed
+    // storage that it does not link into the map; a comparison that
+    // starts from fresh maps sees the same values.)
+    let e = env.clone();
+    def(reg, "get_local_storage", move |ctx, a| {
+        let map = ctx.maps()?.by_handle(a[0]).ok_or_else(|| {
+            HelperError::Failed(format!("r1 = {:#x} is not a map of this program", a[0]))
+        })?;
+        let storage = map
+            .as_any()
+            .downcast_ref::<ironbpf_maps::CgroupStorage>()
+            .ok_or_else(|| {
+                HelperError::Failed(format!(
+                    "map {:?} is not a cgroup storage map",
+                    map.spec().name
+                ))
+            })?;
+        let cpu = ctx.state_ref().map_or(0, |s| s.cpu as usize);
+        let cgroup = e.cgroup_id();
+        storage.attach(cgroup, 0);
+        storage
+            .storage_ptr(cgroup, 0, cpu)
+            .map(|p| p.as_ptr() as u64)
+            .ok_or_else(|| HelperError::Failed("the cgroup's storage is gone".into()))
+    });
+
     // Clocks.
     def(reg, "ktime_get_ns", |_, _| {
         Ok(clock_ns(libc::CLOCK_MONOTONIC))

@@ -8,7 +8,9 @@
 //! that no file owns).
 
 use crate::abi::errno::{neg, EACCES, EFAULT, EINVAL, ENOMEM, ENOTSUPP};
-use crate::abi::{HelperCtx, HelperError, HelperRegistry, IpSummed, Packet, PacketKind, Redirect};
+use crate::abi::{
+    HelperCtx, HelperError, HelperRegistry, IpSummed, Packet, PacketKind, Redirect, RunState,
+};
 use crate::env::HelperEnv;
 use crate::table::def;
 use ironbpf_isa::abi::Access;
@@ -699,6 +701,47 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
         Ok(TC_ACT_REDIRECT)
     });
 
+    // bpf_check_mtu: against the world's interface (0: the device the
+    // packet is on, the test run's loopback device).
+    let e = env.clone();
+    def(reg, "check_mtu", move |ctx, a| {
+        let (ifindex, mtu_len, len_diff, flags) = (a[1] as u32, a[2], a[3] as i32, a[4]);
+        let given = u32::from_ne_bytes(ctx.read_array(mtu_len)?);
+        let xdp = ctx
+            .state_ref()
+            .is_some_and(|s| s.is(crate::proto::progs::XDP));
+        let p = packet(ctx)?;
+        // An skb in GSO (gso_size set) passes unless its segments are
+        // checked, which ironbpf does not model.
+        let gso = !xdp && skb_field(ctx, a[0], SKB_GSO_SIZE)? != 0;
+        let w = e.world();
+        let dev = w.interface(if ifindex == 0 { 1 } else { ifindex });
+        let (ret, mtu) = check_mtu(
+            dev.map(|d| d.mtu),
+            p.len() as i32,
+            given,
+            len_diff,
+            flags,
+            xdp,
+        );
+        if gso && ret == BPF_MTU_CHK_RET_FRAG_NEEDED && flags & BPF_MTU_CHK_SEGS != 0 {
+            return Err(HelperError::Failed(
+                "bpf_check_mtu with BPF_MTU_CHK_SEGS on a GSO skb (gso_size set): ironbpf does not \
+                 model segmentation"
+                    .into(),
+            ));
+        }
+        let ret = if gso && ret == BPF_MTU_CHK_RET_FRAG_NEEDED {
+            0
+        } else {
+            ret
+        };
+        if let Some(mtu) = mtu {
+            ctx.write(mtu_len, &mtu.to_ne_bytes())?;
+        }
+        Ok(ret)
+    });
+
     // XDP.
     def(reg, "xdp_adjust_head", |ctx, a| {
         let delta = a[1] as i32 as i64;
@@ -719,8 +762,18 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
         Ok(0)
     });
     def(reg, "xdp_adjust_tail", |ctx, a| {
-        let delta = a[1] as i32 as i64;
+        let delta = a[1] as i32;
         let mut p = xdp_packet(ctx)?;
+        if ctx.state_ref().is_some_and(|s| !s.xdp_frags.is_empty()) {
+            // A multi-buffer frame grows or shrinks at its last fragment.
+            let st = ctx.state()?;
+            return Ok(if delta < 0 {
+                frags_shrink_tail(st, p, delta.wrapping_neg())
+            } else {
+                frags_grow_tail(st, delta as u64)
+            });
+        }
+        let delta = delta as i64;
         let end = p.data_end as i64 + delta;
         if end > p.hard_end as i64 || end < (p.data + ETH_HLEN) as i64 {
             return Ok(neg(EINVAL));
@@ -749,33 +802,197 @@ pub(crate) fn register(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) {
         ctx.state()?.set_packet(p);
         Ok(0)
     });
-    def(reg, "xdp_get_buff_len", |ctx, _| Ok(xdp_packet(ctx)?.len()));
+    def(reg, "xdp_get_buff_len", |ctx, _| {
+        Ok(xdp_packet(ctx)?.len() + frags_len(ctx.state_ref()))
+    });
     def(reg, "xdp_load_bytes", |ctx, a| {
         let (off, buf, len) = (a[1] as u32 as u64, a[2], a[3] as u32 as u64);
         ctx.check(buf, len, Access::Store)?;
         let p = xdp_packet(ctx)?;
-        if off > 0xffff || len > 0xffff {
-            return Ok(neg(EFAULT));
+        if let Err(e) = xdp_range(ctx, &p, off, len) {
+            return Ok(neg(e));
         }
-        if off + len > p.len() {
-            return Ok(neg(EINVAL));
-        }
-        ctx.write(buf, &pkt_read(&p, p.data + off, len))?;
+        let bytes = xdp_bytes(&p, ctx.state_ref(), off, len);
+        ctx.write(buf, &bytes)?;
         Ok(0)
     });
     def(reg, "xdp_store_bytes", |ctx, a| {
         let (off, buf, len) = (a[1] as u32 as u64, a[2], a[3] as u32 as u64);
         let bytes = ctx.read(buf, len)?;
         let p = xdp_packet(ctx)?;
-        if off > 0xffff || len > 0xffff {
-            return Ok(neg(EFAULT));
+        if let Err(e) = xdp_range(ctx, &p, off, len) {
+            return Ok(neg(e));
         }
-        if off + len > p.len() {
-            return Ok(neg(EINVAL));
+        let off = off as usize;
+        let linear = p.len() as usize;
+        let (head, rest) = bytes.split_at(linear.saturating_sub(off).min(bytes.len()));
+        if !head.is_empty() {
+            pkt_write(&p, p.data + off as u64, head);
         }
-        pkt_write(&p, p.data + off, &bytes);
+        if !rest.is_empty() {
+            let st = ctx.state()?;
+            let mut at = off.max(linear) - linear;
+            let mut rest = rest;
+            for f in st.xdp_frags.iter_mut() {
+                if rest.is_empty() {
+                    break;
+                }
+                let flen = f.len();
+                let Some(tail) = f.get_mut(at..) else {
+                    at -= flen;
+                    continue;
+                };
+                at = 0;
+                let (now, later) = rest.split_at(tail.len().min(rest.len()));
+                for (d, b) in tail.iter_mut().zip(now) {
+                    *d = *b;
+                }
+                rest = later;
+            }
+        }
         Ok(0)
     });
+}
+
+/// `__sk_buff.gso_size`'s offset.
+const SKB_GSO_SIZE: u64 = 176;
+/// `BPF_MTU_CHK_SEGS`: check each GSO segment (skb only).
+const BPF_MTU_CHK_SEGS: u64 = 1;
+/// `BPF_MTU_CHK_RET_FRAG_NEEDED`: the packet is longer than the MTU.
+const BPF_MTU_CHK_RET_FRAG_NEEDED: u64 = 1;
+const ENODEV: i64 = 19;
+
+/// `bpf_skb_check_mtu` and `bpf_xdp_check_mtu` on an Ethernet-like device
+/// (`hard_header_len` 14) of MTU `dev_mtu` (`None`: no such device), for a
+/// packet of `len` bytes from its MAC header (the linear part, for XDP):
+/// the result and the MTU written back (none after a refusal: the kernel
+/// leaves `*mtu_len` as it was). A nonzero
+/// `given` is an L3 length to check instead of the packet's; `len_diff` is
+/// added before the check. The XDP form takes no flags; the skb form takes
+/// `BPF_MTU_CHK_SEGS`, and then neither a length nor a difference.
+fn check_mtu(
+    dev_mtu: Option<u32>,
+    len: i32,
+    given: u32,
+    len_diff: i32,
+    flags: u64,
+    xdp: bool,
+) -> (u64, Option<u32>) {
+    let allowed = if xdp { 0 } else { BPF_MTU_CHK_SEGS };
+    if flags & !allowed != 0 {
+        return (neg(EINVAL), None);
+    }
+    if flags & BPF_MTU_CHK_SEGS != 0 && (len_diff != 0 || given != 0) {
+        return (neg(EINVAL), None);
+    }
+    let Some(mtu) = dev_mtu else {
+        return (neg(ENODEV), None);
+    };
+    let hard_header = ETH_HLEN as i32;
+    let dev_len = (mtu as i32).wrapping_add(hard_header);
+    // The kernel counts in an int.
+    let len = if given != 0 {
+        (given as i32).wrapping_add(hard_header)
+    } else {
+        len
+    }
+    .wrapping_add(len_diff);
+    let ret = if len > dev_len {
+        BPF_MTU_CHK_RET_FRAG_NEEDED
+    } else {
+        0
+    };
+    (ret, Some(mtu))
+}
+
+/// The page a fragment of a multi-buffer XDP frame lives in: the test
+/// run's `frag_size` (`PAGE_SIZE`), the most a fragment may grow to.
+pub const XDP_FRAG_SIZE: usize = 4096;
+
+/// The bytes in the fragments of the run's XDP frame (`xdp_frags_size`).
+fn frags_len(st: Option<&RunState>) -> u64 {
+    st.map_or(0, |s| s.xdp_frags.iter().map(|f| f.len() as u64).sum())
+}
+
+/// `bpf_xdp_pointer`'s checks: `off` and `len` at most 0xffff (EFAULT),
+/// and `[off, off + len)` within the whole frame, fragments included
+/// (EINVAL).
+fn xdp_range(ctx: &HelperCtx<'_>, p: &Packet, off: u64, len: u64) -> Result<(), i64> {
+    if off > 0xffff || len > 0xffff {
+        return Err(EFAULT);
+    }
+    if off + len > p.len() + frags_len(ctx.state_ref()) {
+        return Err(EINVAL);
+    }
+    Ok(())
+}
+
+/// `len` bytes of the frame from `off` (checked by [`xdp_range`]), across
+/// the linear part and the fragments, as `bpf_xdp_copy_buf` gathers them.
+fn xdp_bytes(p: &Packet, st: Option<&RunState>, off: u64, len: u64) -> Vec<u8> {
+    let linear = p.len();
+    let mut out = if off < linear {
+        pkt_read(p, p.data + off, (linear - off).min(len))
+    } else {
+        Vec::with_capacity(len as usize)
+    };
+    let mut at = off.saturating_sub(linear) as usize;
+    for f in st.map_or(&[][..], |s| &s.xdp_frags[..]) {
+        if out.len() as u64 == len {
+            break;
+        }
+        let Some(tail) = f.get(at..) else {
+            at -= f.len();
+            continue;
+        };
+        at = 0;
+        let n = tail.len().min(len as usize - out.len());
+        out.extend(tail.iter().take(n));
+    }
+    out
+}
+
+/// `bpf_xdp_frags_shrink_tail`: takes `offset` bytes off the frame's end,
+/// releasing the fragments it empties; what is left over once none is left
+/// comes off the linear part. EINVAL when fewer than `ETH_HLEN` bytes would
+/// remain. `offset` is the negated delta as the kernel's `int` has it, so
+/// `-INT_MIN` stays negative and shrinks nothing.
+fn frags_shrink_tail(st: &mut RunState, mut p: Packet, offset: i32) -> u64 {
+    let total = p.len() as i64 + st.xdp_frags.iter().map(|f| f.len() as i64).sum::<i64>();
+    let mut offset = offset as i64;
+    if offset > total - ETH_HLEN as i64 {
+        return neg(EINVAL);
+    }
+    while offset > 0 {
+        let Some(last) = st.xdp_frags.last_mut() else {
+            break;
+        };
+        let shrink = offset.min(last.len() as i64);
+        last.truncate(last.len() - shrink as usize);
+        offset -= shrink;
+        if last.is_empty() {
+            st.xdp_frags.pop();
+        }
+    }
+    if st.xdp_frags.is_empty() {
+        // The frame is linear again; the rest comes off its linear part.
+        p.data_end -= offset.max(0) as u64;
+        st.set_packet(p);
+    }
+    0
+}
+
+/// `bpf_xdp_frags_increase_tail`: the last fragment grows into the rest of
+/// its page, the new bytes zeroed; EINVAL past the page.
+fn frags_grow_tail(st: &mut RunState, offset: u64) -> u64 {
+    let Some(last) = st.xdp_frags.last_mut() else {
+        return neg(EINVAL);
+    };
+    if offset > (XDP_FRAG_SIZE - last.len()) as u64 {
+        return neg(EINVAL);
+    }
+    last.resize(last.len() + offset as usize, 0);
+    0
 }
 
 #[cfg(test)]

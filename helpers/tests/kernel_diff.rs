@@ -7,7 +7,7 @@
 mod common;
 
 use common::{compare, on_stack, xdp_dump_stack, Case, MapDef};
-use ironbpf_vm::progtype::{SCHED_CLS, SOCKET_FILTER, XDP};
+use ironbpf_vm::progtype::{CGROUP_SKB, SCHED_CLS, SOCKET_FILTER, XDP};
 
 fn check(test: &str, cases: Vec<Case>) {
     if !ironbpf_kernel::available_for_test(test) {
@@ -792,4 +792,68 @@ fn current_task_and_user_memory_agree_with_the_kernel() {
         "the same ids in the task's own namespace"
     );
     assert_eq!(word_at(10), 0);
+}
+
+/// `bpf_check_mtu` on the test run's device (ifindex 0: the packet's, the
+/// loopback device, MTU 65536), on lo by number and on no device: r0 =
+/// the result's low byte << 24 | the MTU written back.
+#[test]
+fn check_mtu_on_loopback() {
+    let mut v = Vec::new();
+    for (pt, name) in [(&XDP, "xdp"), (&SCHED_CLS, "tc")] {
+        for (ifindex, given, diff, flags) in [
+            (0u32, 0u32, 0i32, 0u64),
+            (1, 0, 0, 0),
+            (999_999, 0, 0, 0),
+            (0, 65536, 0, 0),
+            (0, 65537, 0, 0),
+            (0, 0, 65536 + 14 - 64, 0),
+            (0, 0, 65536 + 14 - 63, 0),
+            (0, 65536, 1, 0),
+            (0, 100, -200, 0),
+            (0, 0x7fff_fff0, 0, 0),
+            (0, 0, i32::MIN, 0),
+            (0, 0, 0, 1),
+            (0, 10, 0, 1),
+            (0, 0, 5, 1),
+            (0, 0, 0, 2),
+            (999_999, 0, 0, 1),
+            (999_999, 1500, 0, 0),
+        ] {
+            v.push(Case::new(
+                format!("{name}: check_mtu ifindex {ifindex}, mtu_len {given}, len_diff {diff}, flags {flags}"),
+                pt,
+                format!(
+                    "*(u32 *)(r10 -4) = {given}\nr2 = {ifindex}\nr3 = r10\nr3 += -4\nr4 = {diff}\nr5 = {flags}\ncall bpf_check_mtu\nr0 &= 0xff\nr0 <<= 24\nr1 = *(u32 *)(r10 -4)\nr0 |= r1\nexit\n"
+                ),
+            ));
+        }
+    }
+    check("check_mtu_on_loopback", v);
+}
+
+/// `bpf_get_local_storage` in a cgroup_skb test run: the storage starts
+/// zeroed (the kernel gives each test run a fresh one), the program's
+/// writes stay, for the shared and the per-CPU kind and both key forms.
+/// r0 = 1 when the value read back is the one expected.
+#[test]
+fn cgroup_local_storage_in_a_test_run() {
+    let mut v = Vec::new();
+    for (map_type, key_size) in [(19u32, 8u32), (19, 16), (21, 8), (21, 16)] {
+        for (add, expect) in [(5, 5), (5, 6), (0, 0)] {
+            v.push(
+                Case::new(
+                    format!("storage kind {map_type}, key {key_size} B: +{add}, expect {expect}"),
+                    &CGROUP_SKB,
+                    format!(
+                        "r1 = map[idx:0]\nr2 = 0\ncall bpf_get_local_storage\nr6 = r0\nr1 = *(u64 *)(r6 +0)\nr1 += {add}\n*(u64 *)(r6 +0) = r1\n\
+                         r1 = *(u32 *)(r6 +12)\nr1 += 1\n*(u32 *)(r6 +12) = r1\nr1 = *(u64 *)(r6 +0)\nr2 = *(u32 *)(r6 +12)\nr1 += r2\nr0 = 0\nif r1 != {} goto +1\nr0 = 1\nexit\n",
+                        expect + 1
+                    ),
+                )
+                .maps(vec![MapDef::new(map_type, key_size, 16, 0)]),
+            );
+        }
+    }
+    check("cgroup_local_storage_in_a_test_run", v);
 }

@@ -15,18 +15,18 @@ fn prog(insns: &[Insn]) -> Program {
 }
 
 fn load(insns: &[Insn]) -> Result<Interpreter, ironbpf_vm::VmError> {
-    let helpers = HelperRegistry::standard().for_prog_type(ProgTypeId::Xdp.kernel_id());
+    let helpers = HelperRegistry::standard().for_prog_type(ProgTypeId::SchedCls.kernel_id());
     Interpreter::new(&prog(insns), &helpers, Options::default())
 }
 
 #[test]
-fn check_mtu_is_refused_at_load_with_its_name_and_instruction() {
-    let check_mtu = catalog::helper_by_name("check_mtu").unwrap().id as i32;
-    // The kernel offers bpf_check_mtu to XDP programs...
+fn get_xfrm_state_is_refused_at_load_with_its_name_and_instruction() {
+    let xfrm = catalog::helper_by_name("skb_get_xfrm_state").unwrap().id as i32;
+    // The kernel offers bpf_skb_get_xfrm_state to tc programs...
     assert!(func_proto(
-        ProgTypeId::Xdp,
+        ProgTypeId::SchedCls,
         None,
-        check_mtu as i64,
+        xfrm as i64,
         &ProtoEnv::default()
     )
     .is_ok());
@@ -38,14 +38,14 @@ fn check_mtu_is_refused_at_load_with_its_name_and_instruction() {
             dst: Reg::R1,
             src: Operand::Imm(0),
         },
-        Insn::Call(CallTarget::Helper(check_mtu)),
+        Insn::Call(CallTarget::Helper(xfrm)),
         Insn::Exit,
     ])
     .err()
     .expect("refused at load");
     let text = err.to_string();
     assert!(
-        text.starts_with("insn 1: bpf_check_mtu is not implemented in userspace"),
+        text.starts_with("insn 1: bpf_skb_get_xfrm_state is not implemented in userspace"),
         "{text}"
     );
 }

@@ -36,9 +36,10 @@ pub use map::{possible_cpus, BatchResult, KernelMap, MapCreate};
 pub use probe::{available_for_test, probe, probe_btf, Unavailable};
 pub use prog::{
     first_error_line, is_trailer_line, kernel_release, last_error_lines, load_program,
-    load_program_unprivileged, parse_log, parse_log_stats, parse_stats, with_effective_caps,
-    KernelBtf, KernelProg, LoadOutcome, LogStats, ParsedLog, ProgInfo, ProgLoad, TestRun,
-    TestRunOutput, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS, CAP_NET_ADMIN_BIT, MAX_LOG_SIZE,
+    load_program_unprivileged, parse_log, parse_log_stats, parse_stats, prog_flags_for_section,
+    with_effective_caps, KernelBtf, KernelProg, LoadOutcome, LogStats, ParsedLog, ProgInfo,
+    ProgLoad, TestRun, TestRunOutput, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, BPF_LOG_LEVEL1,
+    BPF_LOG_LEVEL2, BPF_LOG_STATS, CAP_NET_ADMIN_BIT, MAX_LOG_SIZE,
 };
 
 // The program types the crate's own probes and callers name, from

@@ -30,6 +30,13 @@ fn map_create(def: &MapDef, btf: Option<&KernelBtf>, inner_fd: Option<i32>) -> M
         // libbpf sizes a perf event array to the possible CPUs.
         max_entries = crate::possible_cpus() as u32;
     }
+    if matches!(
+        def.map_type,
+        ironbpf_maps::BPF_MAP_TYPE_RINGBUF | ironbpf_maps::BPF_MAP_TYPE_USER_RINGBUF
+    ) {
+        // libbpf rounds a ring buffer up to a power-of-2 number of pages.
+        max_entries = ironbpf_maps::libbpf_ringbuf_size(max_entries);
+    }
     MapCreate {
         map_type: def.map_type,
         key_size: def.key_size,
@@ -161,6 +168,7 @@ impl KernelObject {
             func_info: &func_info,
             line_info: &line_info,
             attach_btf_id: prog.attach_btf_id.unwrap_or(0),
+            prog_flags: crate::prog_flags_for_section(&prog.section),
             fd_array: &fds,
             ..Default::default()
         })

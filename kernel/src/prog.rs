@@ -13,6 +13,49 @@ pub const BPF_LOG_LEVEL1: u32 = 1;
 pub const BPF_LOG_LEVEL2: u32 = 2;
 pub const BPF_LOG_STATS: u32 = 4;
 
+/// `BPF_F_XDP_HAS_FRAGS`: an XDP program that handles multi-buffer frames
+/// (libbpf's `SEC("xdp.frags")`).
+pub const BPF_F_XDP_HAS_FRAGS: u32 = 1 << 5;
+
+/// `BPF_F_SLEEPABLE`: a program that may sleep (libbpf's `.s` sections
+/// and `SEC("syscall")`).
+pub const BPF_F_SLEEPABLE: u32 = 1 << 4;
+
+/// The sections libbpf loads with [`BPF_F_SLEEPABLE`] (its `SEC_SLEEPABLE`
+/// entries): each name alone or followed by `/target`.
+const SLEEPABLE_SECTIONS: &[&str] = &[
+    "syscall",
+    "uprobe.s",
+    "uretprobe.s",
+    "uprobe.multi.s",
+    "uretprobe.multi.s",
+    "usdt.s",
+    "fentry.s",
+    "fmod_ret.s",
+    "fexit.s",
+    "lsm.s",
+    "iter.s",
+    "struct_ops.s",
+];
+
+/// The `prog_flags` libbpf loads a program of section `section` with
+/// (with or without the `?` prefix): [`BPF_F_XDP_HAS_FRAGS`] for
+/// `xdp.frags`, `xdp.frags/devmap` and `xdp.frags/cpumap`,
+/// [`BPF_F_SLEEPABLE`] for its sleepable sections (`syscall`, `lsm.s/...`,
+/// `uprobe.s/...`).
+pub fn prog_flags_for_section(section: &str) -> u32 {
+    let name = section.strip_prefix('?').unwrap_or(section);
+    let base = name.split('/').next().unwrap_or(name);
+    let mut flags = 0;
+    if base == "xdp.frags" {
+        flags |= BPF_F_XDP_HAS_FRAGS;
+    }
+    if SLEEPABLE_SECTIONS.contains(&base) {
+        flags |= BPF_F_SLEEPABLE;
+    }
+    flags
+}
+
 /// The first log buffer; it doubles (or grows to the size the kernel asks for)
 /// while the kernel says it was too small, up to [`MAX_LOG_SIZE`].
 const FIRST_LOG_SIZE: usize = 64 * 1024;
@@ -611,6 +654,28 @@ impl KernelProg {
             ctx_out,
             duration_ns: attr.duration,
         })
+    }
+
+    /// `BPF_PROG_TEST_RUN` of a program that takes a context and no data
+    /// (`raw_tracepoint`: the tracepoint's arguments; `syscall`: the
+    /// caller's struct): one run on `ctx`, with no data, no repeat and no
+    /// `ctx_out`, which those types refuse (EINVAL). A `syscall` program's
+    /// writes to its context come back in `ctx`, as the kernel copies it
+    /// back to `ctx_in`; `raw_tracepoint`'s do not. Returns the retval.
+    pub fn test_run_ctx(&self, ctx: &mut [u8]) -> Result<u32, KernelError> {
+        let mut attr = sys::TestRunAttr {
+            prog_fd: self.raw_fd() as u32,
+            ctx_size_in: ctx.len() as u32,
+            ctx_in: if ctx.is_empty() {
+                0
+            } else {
+                ptr(ctx.as_mut_ptr())
+            },
+            ..Default::default()
+        };
+        sys::bpf(sys::BPF_PROG_TEST_RUN, &mut attr)
+            .map_err(|e| KernelError::new("BPF_PROG_TEST_RUN", e))?;
+        Ok(attr.retval)
     }
 
     fn raw_info(&self, info: &mut sys::ProgInfoRaw) -> Result<(), KernelError> {

@@ -256,3 +256,68 @@ fn probe_agrees_with_a_load() {
 fn kernel_required() -> bool {
     std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() == Ok("1")
 }
+
+/// An object's ring buffers are created as libbpf creates them: a size
+/// that is not a power-of-2 number of pages (`max_entries 8`, which the
+/// kernel alone refuses) is rounded up to one.
+#[test]
+fn object_ring_buffers_are_sized_as_libbpf_sizes_them() {
+    if !available_for_test("object_ring_buffers_are_sized_as_libbpf_sizes_them") {
+        return;
+    }
+    let def = |name: &str, map_type: u32, max_entries: u32| ironbpf_loader::MapDef {
+        name: name.into(),
+        map_type,
+        key_size: 0,
+        value_size: 0,
+        max_entries,
+        map_flags: 0,
+        pinning: 0,
+        numa_node: 0,
+        inner: None,
+        init_slots: Vec::new(),
+        initial_value: None,
+        frozen: false,
+        kind: ironbpf_loader::MapKind::Btf,
+        btf_key_type_id: 0,
+        btf_value_type_id: 0,
+    };
+    let obj = |maps| ironbpf_loader::Object {
+        programs: Vec::new(),
+        maps,
+        license: "GPL".into(),
+        kern_version: None,
+        btf: None,
+    };
+    let small = obj(vec![
+        def("rb", ironbpf_maps::BPF_MAP_TYPE_RINGBUF, 8),
+        def("urb", ironbpf_maps::BPF_MAP_TYPE_USER_RINGBUF, 3 * 4096),
+    ]);
+    let k = object::KernelObject::create(&small).expect("libbpf's sizes");
+    assert_eq!(k.maps.len(), 2);
+    // The kernel itself refuses the size the object gives.
+    let raw = KernelMap::create(&MapCreate::new(ironbpf_maps::BPF_MAP_TYPE_RINGBUF, 0, 0, 8));
+    assert!(raw.is_err(), "the kernel takes a ring buffer of 8 bytes");
+    // A size left unset stays unset, for the kernel to refuse.
+    let unset = obj(vec![def("rb", ironbpf_maps::BPF_MAP_TYPE_RINGBUF, 0)]);
+    assert!(object::KernelObject::create(&unset).is_err());
+}
+
+#[test]
+fn section_names_give_libbpf_s_prog_flags() {
+    assert_eq!(prog_flags_for_section("xdp"), 0);
+    assert_eq!(prog_flags_for_section("xdp.frags"), BPF_F_XDP_HAS_FRAGS);
+    assert_eq!(
+        prog_flags_for_section("?xdp.frags/devmap"),
+        BPF_F_XDP_HAS_FRAGS
+    );
+    assert_eq!(prog_flags_for_section("xdp.fragsx"), 0);
+    assert_eq!(prog_flags_for_section("syscall"), BPF_F_SLEEPABLE);
+    assert_eq!(prog_flags_for_section("lsm.s/file_open"), BPF_F_SLEEPABLE);
+    assert_eq!(
+        prog_flags_for_section("uprobe.s//bin/sh:main"),
+        BPF_F_SLEEPABLE
+    );
+    assert_eq!(prog_flags_for_section("lsm/file_open"), 0);
+    assert_eq!(prog_flags_for_section("fentry/do_sys_open"), 0);
+}

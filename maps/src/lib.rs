@@ -101,7 +101,9 @@ pub use redirect::{
     XDP_REDIRECT,
 };
 pub use reuseport::ReuseportArray;
-pub use ringbuf::{RingBuf, RingBufRecord, UserRingBuf, BPF_MAX_USER_RINGBUF_SAMPLES};
+pub use ringbuf::{
+    libbpf_ringbuf_size, RingBuf, RingBufRecord, UserRingBuf, BPF_MAX_USER_RINGBUF_SAMPLES,
+};
 pub use sock::{socket_of_fd, SockInfo};
 pub use sockmap::{SockEntry, SockMap, BPF_F_INGRESS, SK_DROP, SK_PASS};
 pub use spec::{host_possible_cpus, map_type_name, MapSpec};

@@ -731,3 +731,36 @@ mod user_ringbuf_tests {
         assert_eq!(e.errno, libc::EINVAL);
     }
 }
+
+/// The size libbpf creates a ring buffer (`ringbuf` or `user_ringbuf`)
+/// with for an object's `max_entries` of `sz` (`adjust_ringbuf_sz`): the
+/// kernel wants a power-of-2 multiple of the page size, so libbpf passes
+/// such a size through and rounds any other up to the next one; 0 stays 0,
+/// for the kernel to refuse.
+pub fn libbpf_ringbuf_size(sz: u32) -> u32 {
+    const PAGE: u64 = 4096;
+    let sz = u64::from(sz);
+    if sz == 0 || (sz % PAGE == 0 && (sz / PAGE).is_power_of_two()) {
+        return sz as u32;
+    }
+    let mut size = PAGE;
+    while size <= sz {
+        size <<= 1;
+    }
+    u32::try_from(size).unwrap_or(sz as u32)
+}
+
+#[cfg(test)]
+mod libbpf_size_tests {
+    use super::libbpf_ringbuf_size;
+
+    #[test]
+    fn sizes_round_up_to_a_power_of_two_number_of_pages() {
+        assert_eq!(libbpf_ringbuf_size(0), 0);
+        assert_eq!(libbpf_ringbuf_size(8), 4096);
+        assert_eq!(libbpf_ringbuf_size(4096), 4096);
+        assert_eq!(libbpf_ringbuf_size(4097), 8192);
+        assert_eq!(libbpf_ringbuf_size(3 * 4096), 4 * 4096);
+        assert_eq!(libbpf_ringbuf_size(1 << 24), 1 << 24);
+    }
+}

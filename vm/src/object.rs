@@ -22,6 +22,7 @@ use ironbpf_isa::abi::{MemoryRegion, RegionResolver};
 use ironbpf_isa::{LdImm64Src, Program};
 use ironbpf_loader::{MapDef, Object};
 use ironbpf_maps::{Guard, Map, MapError, MapSet, MapSpec};
+use ironbpf_maps::{BPF_MAP_TYPE_RINGBUF, BPF_MAP_TYPE_USER_RINGBUF};
 use std::any::Any;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -146,6 +147,13 @@ pub fn map_spec(def: &MapDef, possible_cpus: usize) -> MapSpec {
     if def.map_type == BPF_MAP_TYPE_PERF_EVENT_ARRAY && def.max_entries == 0 {
         // libbpf sizes a perf event array to the possible CPUs.
         spec.max_entries = possible_cpus as u32;
+    }
+    if matches!(
+        def.map_type,
+        BPF_MAP_TYPE_RINGBUF | BPF_MAP_TYPE_USER_RINGBUF
+    ) {
+        // libbpf rounds a ring buffer up to a power-of-2 number of pages.
+        spec.max_entries = ironbpf_maps::libbpf_ringbuf_size(def.max_entries);
     }
     spec.map_flags = def.map_flags;
     spec.name = def

@@ -5,9 +5,16 @@
 //!
 //! - XDP: a 4096-byte frame, the packet after `XDP_PACKET_HEADROOM` (256)
 //!   bytes, `skb_shared_info` reserved at the end; `bpf_xdp_adjust_head`,
-//!   `_meta` and `_tail` move within it as in the kernel. The packet handed
-//!   back runs from `data_meta` to `data_end`. `ingress_ifindex` is the
-//!   loopback device's, 1.
+//!   `_meta` and `_tail` move within it as in the kernel. A packet longer
+//!   than the linear part holds (3520 bytes, more by the metadata's length),
+//!   or past a given `xdp_md.data_end`, continues in fragments of up to
+//!   4096 bytes each, at most [`MAX_SKB_FRAGS`], as the kernel splits it
+//!   for a multi-buffer (`xdp.frags`) program: the program sees the linear
+//!   part, `bpf_xdp_get_buff_len` the whole, `bpf_xdp_load_bytes` and
+//!   `_store_bytes` reach across, and `bpf_xdp_adjust_tail` grows or shrinks
+//!   the last fragment. The packet handed back runs from `data_meta` to
+//!   `data_end`, then the fragments. `ingress_ifindex` is the loopback
+//!   device's, 1.
 //! - socket buffers (socket_filter, cgroup_skb, sched_cls, sched_act,
 //!   lwt_in, lwt_out, lwt_xmit): the
 //!   packet after `NET_SKB_PAD` (64) bytes; tc programs see it from the MAC
@@ -49,6 +56,9 @@ pub const SKB_HEADROOM: usize = 64;
 /// `BPF_SKB_MAX_LEN`: how long the skb helpers let a packet grow.
 pub const SKB_MAX_LEN: usize = ironbpf_helpers::net::BPF_SKB_MAX_LEN as usize;
 const ETH_HLEN: usize = 14;
+/// `CONFIG_MAX_SKB_FRAGS` (17 unless the kernel was built otherwise): the
+/// most fragments an XDP test run splits a packet into.
+pub const MAX_SKB_FRAGS: usize = 17;
 
 /// A test run's input.
 #[derive(Clone, Debug, Default)]
@@ -280,11 +290,42 @@ pub fn run(
         (true, Some(c)) => Some(xdp_md_in(c, size)?),
         _ => None,
     };
-    if !(ETH_HLEN..=max).contains(&size) {
-        return Err(VmError::Setup(format!(
-            "a test-run packet is {ETH_HLEN} to {max} bytes; this one is {size} (the kernel says EINVAL)"
-        )));
-    }
+    // What a given xdp_md leaves before the data (metadata) and in the
+    // linear part; the rest of a longer XDP packet goes to fragments, as
+    // the kernel's test run splits it (`linear_sz`).
+    let (meta, linear) = xdp_md.map_or((0, size), |m| (m.meta, m.linear));
+    let (linear, frags) = if xdp {
+        let max_linear = max + meta;
+        if size - meta < ETH_HLEN {
+            return Err(VmError::Setup(format!(
+                "a test-run XDP packet has at least {ETH_HLEN} bytes after its metadata; this one has {} (the kernel says EINVAL)",
+                size - meta
+            )));
+        }
+        let linear = linear.min(max_linear);
+        let frags: Vec<Vec<u8>> = run
+            .data
+            .get(linear..)
+            .unwrap_or_default()
+            .chunks(ironbpf_helpers::net::XDP_FRAG_SIZE)
+            .map(<[u8]>::to_vec)
+            .collect();
+        if frags.len() > MAX_SKB_FRAGS {
+            return Err(VmError::Setup(format!(
+                "a test-run XDP packet of {size} bytes needs {} fragments past its {linear}-byte linear part; \
+                 the kernel allows {MAX_SKB_FRAGS} (MAX_SKB_FRAGS) and says ENOMEM",
+                frags.len()
+            )));
+        }
+        (linear, frags)
+    } else {
+        if !(ETH_HLEN..=max).contains(&size) {
+            return Err(VmError::Setup(format!(
+                "a test-run packet is {ETH_HLEN} to {max} bytes; this one is {size} (the kernel says EINVAL)"
+            )));
+        }
+        (linear, Vec::new())
+    };
     // An skb may grow by up to BPF_SKB_MAX_LEN at its head or its tail.
     let grow = if xdp { 0 } else { SKB_MAX_LEN };
     let total = if xdp {
@@ -298,7 +339,6 @@ pub fn run(
     // headroom (checked above).
     // With metadata, the given bytes start that much before the headroom's
     // end: the metadata, then the packet at the usual place.
-    let (meta, linear) = xdp_md.map_or((0, size), |m| (m.meta, m.linear));
     // SAFETY: as above; `meta` is at most the headroom (xdp_md_in).
     unsafe {
         std::ptr::copy_nonoverlapping(run.data.as_ptr(), base.add(grow + headroom - meta), linear)
@@ -420,6 +460,7 @@ pub fn run(
     let mut state = vm.interpreter().new_state(&memory, ctx_start);
     state.packet = Some(packet);
     state.cpu = run.cpu;
+    state.xdp_frags = frags;
     // SAFETY: the frame (packet and its room) and the context live until
     // the run ends, and nothing else touches them meanwhile; map values
     // live as long as their maps.
@@ -435,8 +476,11 @@ pub fn run(
     let mut data_out =
         unsafe { std::slice::from_raw_parts(from as *const u8, (to - from) as usize) }.to_vec();
     if xdp {
-        // The fragments (what lay past a given data_end), as they were.
-        data_out.extend_from_slice(run.data.get(linear..).unwrap_or_default());
+        // The fragments, as the run left them (bpf_test_finish copies
+        // them after the linear part).
+        for f in &state.xdp_frags {
+            data_out.extend_from_slice(f);
+        }
         // The kernel hands back xdp_md as offsets from data_meta, with the
         // ingress_ifindex it was given.
         let given = xdp_md.map_or(0, |m| m.ingress_ifindex);

@@ -653,3 +653,23 @@ fn xdp_bytes() {
 fn func_ip_outside_the_kernel() {
     assert_eq!(run(&progtype::KPROBE, "call bpf_get_func_ip\nexit\n").r0, 0);
 }
+
+#[test]
+fn check_mtu_and_cgroup_local_storage() {
+    // The packet's device (ifindex 0) is the loopback device: MTU 65536,
+    // written back; 64 bytes fit, 64 + 65537 do not.
+    let mtu = |diff: i64| {
+        run(
+            &progtype::SCHED_CLS,
+            &format!("*(u32 *)(r10 -4) = 0\nr2 = 0\nr3 = r10\nr3 += -4\nr4 = {diff}\nr5 = 0\ncall bpf_check_mtu\nr0 <<= 32\nr1 = *(u32 *)(r10 -4)\nr0 |= r1\nexit\n"),
+        )
+        .r0
+    };
+    assert_eq!(mtu(0), 65536);
+    assert_eq!(mtu(65537), (1 << 32) | 65536);
+    // The storage starts zeroed and keeps what the program writes.
+    let obj = loaded(vec![map("st", 19, 8, 8, 0)]);
+    let bump = "r1 = map[idx:0]\nr2 = 0\ncall bpf_get_local_storage\nr1 = *(u64 *)(r0 +0)\nr1 += 3\n*(u64 *)(r0 +0) = r1\nr0 = r1\nexit\n";
+    assert_eq!(run_on(&obj, &progtype::CGROUP_SKB, bump, packet()).r0, 3);
+    assert_eq!(run_on(&obj, &progtype::CGROUP_SKB, bump, packet()).r0, 6);
+}

@@ -217,3 +217,13 @@ fn a_missing_map_kind_refuses_only_the_program_that_uses_it() {
     let e = m.lookup(&[], &mut [], 0).unwrap_err();
     assert_eq!(e.errno, 95, "EOPNOTSUPP");
 }
+
+#[test]
+fn ring_buffers_get_libbpf_s_sizes() {
+    let rb = map_def("rb", ironbpf_maps::BPF_MAP_TYPE_RINGBUF, 0, 0, 8);
+    assert_eq!(ironbpf_vm::object::map_spec(&rb, 4).max_entries, 4096);
+    let urb = map_def("urb", ironbpf_maps::BPF_MAP_TYPE_USER_RINGBUF, 0, 0, 8192);
+    assert_eq!(ironbpf_vm::object::map_spec(&urb, 4).max_entries, 8192);
+    let hash = map_def("h", 1, 4, 4, 8);
+    assert_eq!(ironbpf_vm::object::map_spec(&hash, 4).max_entries, 8);
+}

@@ -64,6 +64,12 @@ pub struct Case {
     pub asm: String,
     pub maps: Vec<MapDef>,
     pub packet: Vec<u8>,
+    /// `BPF_PROG_LOAD`'s `prog_flags` on the kernel's side
+    /// (`BPF_F_XDP_HAS_FRAGS`).
+    pub prog_flags: u32,
+    /// The context given to the test run (`struct xdp_md`, `struct
+    /// __sk_buff`); the context handed back is then compared too.
+    pub ctx: Option<Vec<u8>>,
 }
 
 impl Case {
@@ -74,7 +80,19 @@ impl Case {
             asm: asm.into(),
             maps: Vec::new(),
             packet: packet(),
+            prog_flags: 0,
+            ctx: None,
         }
+    }
+
+    pub fn prog_flags(mut self, flags: u32) -> Self {
+        self.prog_flags = flags;
+        self
+    }
+
+    pub fn ctx(mut self, ctx: Vec<u8>) -> Self {
+        self.ctx = Some(ctx);
+        self
     }
 
     pub fn maps(mut self, maps: Vec<MapDef>) -> Self {
@@ -95,6 +113,8 @@ pub struct Outcome {
     pub r0: u32,
     pub data: Vec<u8>,
     pub maps: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
+    /// The context handed back, when the case gave one (else empty).
+    pub ctx: Vec<u8>,
 }
 
 /// Ethernet + IPv4 (checksum correct) + TCP, 64 bytes.
@@ -193,6 +213,7 @@ pub fn kernel(c: &Case) -> Result<Outcome, String> {
         fd_array: &fds,
         prog_btf_fd: btf.as_ref().map(|b| b.raw_fd()),
         func_info: if btf.is_some() { &func_info } else { &[] },
+        prog_flags: c.prog_flags,
         ..Default::default()
     });
     let p = out.result.map_err(|e| {
@@ -205,7 +226,9 @@ pub fn kernel(c: &Case) -> Result<Outcome, String> {
     let r = p
         .test_run(&TestRun {
             data: &c.packet,
-            data_out_size: 32768,
+            data_out_size: 32768.max(c.packet.len() + 8192),
+            ctx: c.ctx.as_deref(),
+            ctx_out_size: c.ctx.as_ref().map_or(0, |x| x.len()),
             ..Default::default()
         })
         .map_err(|e| e.to_string())?;
@@ -221,6 +244,11 @@ pub fn kernel(c: &Case) -> Result<Outcome, String> {
         r0: r.retval,
         data: r.data_out,
         maps: contents,
+        ctx: if c.ctx.is_some() {
+            r.ctx_out
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -267,13 +295,11 @@ pub fn ours_with(c: &Case, helpers: &HelperRegistry) -> Result<Outcome, String> 
         Some(&resolver),
     )
     .map_err(|e| e.to_string())?;
-    let out = testrun::run(
-        &vm,
-        c.pt,
-        &testrun::TestRun::packet(&c.packet),
-        Some(&resolver),
-    )
-    .map_err(|e| e.to_string())?;
+    let run = testrun::TestRun {
+        ctx: c.ctx.as_deref(),
+        ..testrun::TestRun::packet(&c.packet)
+    };
+    let out = testrun::run(&vm, c.pt, &run, Some(&resolver)).map_err(|e| e.to_string())?;
     let mut contents = Vec::new();
     for (i, d) in c.maps.iter().enumerate() {
         let m = maps.get(i as u32).unwrap();
@@ -296,6 +322,14 @@ pub fn ours_with(c: &Case, helpers: &HelperRegistry) -> Result<Outcome, String> 
         r0: out.r0 as u32,
         data: out.data_out,
         maps: contents,
+        ctx: if let Some(given) = &c.ctx {
+            out.ctx_out
+                .get(..given.len())
+                .unwrap_or(&out.ctx_out)
+                .to_vec()
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -338,7 +372,8 @@ pub fn compare(cases: &[Case]) -> Vec<String> {
                 first_diff,
                 &k.data[first_diff.min(k.data.len())..(first_diff + 12).min(k.data.len())],
                 &o.data[first_diff.min(o.data.len())..(first_diff + 12).min(o.data.len())],
-                if k.maps == o.maps { "equal".to_string() } else { format!("differ: kernel {:?} ironbpf {:?}", k.maps, o.maps) },
+                if k.maps == o.maps { "equal".to_string() } else { format!("differ: kernel {:?} ironbpf {:?}", k.maps, o.maps) }
+                    + &if k.ctx == o.ctx { String::new() } else { format!("; ctx: kernel {:02x?} ironbpf {:02x?}", k.ctx, o.ctx) },
                 c.asm
             ));
         }
