@@ -253,7 +253,17 @@ impl Env<'_> {
         }
         self.scratch.reg(0);
         let maybe_null = p.ret_flags & flags::MAYBE_NULL != 0;
-        let acquires = p.ret_flags & flags::RELEASE != 0 || p.ret_flags & flags::RINGBUF != 0;
+        // is_acquire_function: a lookup in a sockmap or sockhash takes a
+        // reference on the socket it finds.
+        let sock_lookup = id == BPF_FUNC_MAP_LOOKUP_ELEM
+            && meta
+                .map
+                .and_then(|m| self.maps.get(m as usize))
+                .is_some_and(|m| {
+                    matches!(m.map_type, BPF_MAP_TYPE_SOCKMAP | BPF_MAP_TYPE_SOCKHASH)
+                });
+        let acquires =
+            p.ret_flags & flags::RELEASE != 0 || p.ret_flags & flags::RINGBUF != 0 || sock_lookup;
         let unsupported = |what: &'static str, detail: String| (what, detail);
         let mut r0 = match p.ret {
             RetType::Integer => RegState::unknown(),
@@ -1178,3 +1188,8 @@ pub(crate) fn invalid_r0_range(at: &str, smin: i64, smax: i64, min: i64, max: i6
     m.push_str(&format!(" should have been in [{min}, {max}]"));
     m
 }
+
+/// `BPF_MAP_TYPE_SOCKMAP`.
+pub(crate) const BPF_MAP_TYPE_SOCKMAP: u32 = 15;
+/// `BPF_MAP_TYPE_SOCKHASH`.
+pub(crate) const BPF_MAP_TYPE_SOCKHASH: u32 = 18;
