@@ -19,6 +19,8 @@ use ironbpf_progtype::ProgTypeId;
 const BPF_MAX_VAR_SIZ: u64 = 1 << 29;
 /// `BPF_FUNC_tail_call`.
 const BPF_FUNC_TAIL_CALL: i32 = 12;
+/// `BPF_FUNC_get_local_storage`.
+const BPF_FUNC_GET_LOCAL_STORAGE: i32 = 81;
 /// `BPF_FUNC_map_lookup_elem`.
 const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
 
@@ -243,6 +245,34 @@ impl Env<'_> {
         }
         if let Some(rid) = meta.release_ref {
             self.release_reference(rid);
+        }
+        if id == BPF_FUNC_TAIL_CALL {
+            // check_reference_leak: a tail call never returns to release.
+            if let Some(r) = self.cur.refs.first().copied() {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::UnreleasedReference {
+                        id: r.id,
+                        insn: r.insn,
+                    },
+                    format!(
+                        "Unreleased reference id={} alloc_insn={}\ntail_call would lead to reference leak",
+                        r.id, r.insn
+                    ),
+                ));
+            }
+        }
+        if id == BPF_FUNC_GET_LOCAL_STORAGE {
+            // get_local_storage() cannot fail, so it takes no flags.
+            let flags = self.cur.reg(2);
+            if !(flags.is_scalar() && flags.val.var_off.is_const() && flags.val.var_off.value == 0)
+            {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Other,
+                    "get_local_storage() doesn't support non-zero flags".into(),
+                ));
+            }
         }
         if let Some(sub) = meta.callback {
             self.push_callback_call(id, sub)?;

@@ -462,3 +462,62 @@ fn a_pointer_equal_to_a_non_null_one_is_not_null() {
         },
     );
 }
+
+#[test]
+fn get_local_storage_takes_no_flags() {
+    // A cgroup storage map (struct bpf_cgroup_storage_key's cgroup id as
+    // the key); flags 1.
+    let storage = Map {
+        map_type: 19,
+        key_size: 8,
+        value_size: 8,
+        max_entries: 0,
+        map_flags: 0,
+        frozen: None,
+    };
+    check(
+        "get_local_storage_takes_no_flags",
+        &Case {
+            prog_type: ProgTypeId::CgroupSkb,
+            text: "r1 = map[idx:0]\nr2 = 1\ncall bpf_get_local_storage\nr0 = 1\nexit",
+            maps: vec![storage],
+            refused: Some((3, "get_local_storage() doesn't support non-zero flags")),
+        },
+    );
+}
+
+#[test]
+fn a_tail_call_holding_a_socket_leaks_it() {
+    let prog_array = Map {
+        map_type: 3,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        map_flags: 0,
+        frozen: None,
+    };
+    check(
+        "a_tail_call_holding_a_socket_leaks_it",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "r6 = r1\n\
+                *(u32 *)(r10 -4) = 0\n\
+                r2 = r10\n\
+                r2 += -4\n\
+                r1 = map[idx:0]\n\
+                call bpf_map_lookup_elem\n\
+                if r0 == 0x0 goto +8\n\
+                r7 = r0\n\
+                r1 = r6\n\
+                r2 = map[idx:1]\n\
+                r3 = 0\n\
+                call bpf_tail_call\n\
+                r1 = r7\n\
+                call bpf_sk_release\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![sockmap(), prog_array],
+            refused: Some((13, "tail_call would lead to reference leak")),
+        },
+    );
+}
