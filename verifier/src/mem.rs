@@ -581,7 +581,7 @@ impl Env<'_> {
     fn may_write_packet(&self) -> bool {
         matches!(
             self.opts.prog_type.name(),
-            "sched_cls" | "sched_act" | "xdp" | "lwt_xmit" | "sk_skb" | "sk_msg"
+            "sched_cls" | "sched_act" | "xdp" | "lwt_xmit" | "sk_skb" | "sk_msg" | "cgroup_sockopt"
         )
     }
 

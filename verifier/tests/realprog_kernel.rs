@@ -38,6 +38,8 @@ struct Map {
 
 struct Case {
     prog_type: ProgTypeId,
+    /// `expected_attach_type`, for the types that need one.
+    attach: Option<ironbpf_progtype::AttachType>,
     text: &'static str,
     maps: Vec<Map>,
     /// `None`: both accept; `Some((insn, line))`: both refuse there.
@@ -69,6 +71,7 @@ fn check(name: &str, c: &Case) {
     let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
     let out = load_program(&ProgLoad {
         prog_type: c.prog_type.kernel_id(),
+        expected_attach_type: c.attach.map_or(0, |a| a.kernel_id()),
         insns: &words,
         name: "realprog",
         log_level: 1,
@@ -78,6 +81,7 @@ fn check(name: &str, c: &Case) {
 
     let mut opts = VerifyOptions::new(c.prog_type);
     opts.log_level = 1;
+    opts.attach_type = c.attach;
     opts.maps = c
         .maps
         .iter()
@@ -169,6 +173,7 @@ fn a_frozen_rodata_setting_decides_its_branch() {
     check(
         "a_frozen_rodata_setting_decides_its_branch",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::SocketFilter,
             text: RODATA_GUARD,
             maps: vec![rodata(1)],
@@ -182,6 +187,7 @@ fn a_zero_rodata_setting_takes_the_guarded_path() {
     check(
         "a_zero_rodata_setting_takes_the_guarded_path",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::SocketFilter,
             text: RODATA_GUARD,
             maps: vec![rodata(0)],
@@ -196,6 +202,7 @@ fn a_rodata_byte_load_sign_extends_when_asked() {
     check(
         "a_rodata_byte_load_sign_extends_when_asked",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::SocketFilter,
             text: "r1 = map[idx:0][0]+0\n\
                 r2 = *(s8 *)(r1 +0)\n\
@@ -222,6 +229,7 @@ fn a_sock_common_gives_its_family() {
     check(
         "a_sock_common_gives_its_family",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::CgroupSkb,
             text,
             maps: vec![],
@@ -236,6 +244,7 @@ fn a_sock_common_hides_the_protocol_of_a_full_socket() {
     check(
         "a_sock_common_hides_the_protocol_of_a_full_socket",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::CgroupSkb,
             text,
             maps: vec![],
@@ -270,6 +279,7 @@ fn a_full_socket_gives_a_byte_of_its_protocol_and_its_port() {
         check(
             &format!("a_full_socket_gives_a_byte_of_its_protocol_and_its_port_{i}"),
             &Case {
+                attach: None,
                 prog_type: ProgTypeId::CgroupSkb,
                 text: full_sock_load(load),
                 maps: vec![],
@@ -305,6 +315,7 @@ fn a_full_socket_refuses_the_padding_after_dst_port_and_narrow_marks() {
         check(
             &format!("a_full_socket_refuses_the_padding_after_dst_port_and_narrow_marks_{i}"),
             &Case {
+                attach: None,
                 prog_type: ProgTypeId::CgroupSkb,
                 text: full_sock_load(load),
                 maps: vec![],
@@ -330,6 +341,7 @@ fn a_tcp_sock_gives_bytes_acked_as_a_u64_only() {
     check(
         "a_tcp_sock_gives_bytes_acked_as_a_u64_only_0",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::CgroupSkb,
             text: tcp_sock_load("r2 = *(u64 *)(r0 +88)"),
             maps: vec![],
@@ -339,6 +351,7 @@ fn a_tcp_sock_gives_bytes_acked_as_a_u64_only() {
     check(
         "a_tcp_sock_gives_bytes_acked_as_a_u64_only_1",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::CgroupSkb,
             text: tcp_sock_load("r2 = *(u32 *)(r0 +88)"),
             maps: vec![],
@@ -360,6 +373,7 @@ fn a_sign_extending_load_of_a_packet_pointer_field_is_refused() {
         check(
             &format!("a_sign_extending_load_of_a_packet_pointer_field_is_refused_{i}"),
             &Case {
+                attach: None,
                 prog_type: pt,
                 text,
                 maps: vec![],
@@ -397,6 +411,7 @@ fn a_sockmap_lookup_is_a_socket_to_release() {
     check(
         "a_sockmap_lookup_is_a_socket_to_release",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::SchedCls,
             text,
             maps: vec![sockmap()],
@@ -414,6 +429,7 @@ fn a_sockmap_lookup_left_unreleased_leaks() {
     check(
         "a_sockmap_lookup_left_unreleased_leaks",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::SchedCls,
             text,
             maps: vec![sockmap()],
@@ -440,6 +456,7 @@ fn a_pointer_equal_to_a_non_null_one_is_not_null() {
     check(
         "a_pointer_equal_to_a_non_null_one_is_not_null",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::SchedCls,
             text: "*(u32 *)(r10 -4) = 0\n\
                 r2 = r10\n\
@@ -478,6 +495,7 @@ fn get_local_storage_takes_no_flags() {
     check(
         "get_local_storage_takes_no_flags",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::CgroupSkb,
             text: "r1 = map[idx:0]\nr2 = 1\ncall bpf_get_local_storage\nr0 = 1\nexit",
             maps: vec![storage],
@@ -499,6 +517,7 @@ fn a_tail_call_holding_a_socket_leaks_it() {
     check(
         "a_tail_call_holding_a_socket_leaks_it",
         &Case {
+            attach: None,
             prog_type: ProgTypeId::SchedCls,
             text: "r6 = r1\n\
                 *(u32 *)(r10 -4) = 0\n\
@@ -518,6 +537,29 @@ fn a_tail_call_holding_a_socket_leaks_it() {
                 exit",
             maps: vec![sockmap(), prog_array],
             refused: Some((13, "tail_call would lead to reference leak")),
+        },
+    );
+}
+
+#[test]
+fn a_sockopt_program_may_write_its_option_buffer() {
+    // optval and optval_end are packet pointers that a cgroup_sockopt
+    // program may write between.
+    check(
+        "a_sockopt_program_may_write_its_option_buffer",
+        &Case {
+            attach: Some(ironbpf_progtype::AttachType::CgroupSetsockopt),
+            prog_type: ProgTypeId::CgroupSockopt,
+            text: "r2 = *(u64 *)(r1 +8)\n\
+                r3 = *(u64 *)(r1 +16)\n\
+                r4 = r2\n\
+                r4 += 1\n\
+                if r4 > r3 goto +1\n\
+                *(u8 *)(r2 +0) = 0\n\
+                r0 = 1\n\
+                exit",
+            maps: vec![],
+            refused: None,
         },
     );
 }
