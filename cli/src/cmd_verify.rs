@@ -127,6 +127,12 @@ pub(crate) fn options(
     o.maps = maps.iter().map(info).collect();
     // A map of maps' lookups give its inner map's values.
     o.inner_maps = maps.iter().map(|m| m.inner.as_deref().map(info)).collect();
+    // What a frozen .rodata/.kconfig map holds when the kernel freezes it:
+    // the verifier reads constants from it, as bpf_map_direct_read does.
+    o.frozen_values = maps
+        .iter()
+        .map(|m| m.initial_value.clone().filter(|_| m.frozen))
+        .collect();
     // The object's BTF and the program's func_info, as the kernel gets them.
     o.set_btf(btf, p.func_info.iter().map(|f| (f.insn, f.type_id)));
     Ok(o)

@@ -19,6 +19,8 @@ use ironbpf_progtype::ProgTypeId;
 const BPF_MAX_VAR_SIZ: u64 = 1 << 29;
 /// `BPF_FUNC_tail_call`.
 const BPF_FUNC_TAIL_CALL: i32 = 12;
+/// `BPF_FUNC_get_local_storage`.
+const BPF_FUNC_GET_LOCAL_STORAGE: i32 = 81;
 /// `BPF_FUNC_map_lookup_elem`.
 const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
 
@@ -262,6 +264,34 @@ impl Env<'_> {
         if let Some(rid) = meta.release_ref {
             self.release_reference(rid);
         }
+        if id == BPF_FUNC_TAIL_CALL {
+            // check_reference_leak: a tail call never returns to release.
+            if let Some(r) = self.cur.refs.first().copied() {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::UnreleasedReference {
+                        id: r.id,
+                        insn: r.insn,
+                    },
+                    format!(
+                        "Unreleased reference id={} alloc_insn={}\ntail_call would lead to reference leak",
+                        r.id, r.insn
+                    ),
+                ));
+            }
+        }
+        if id == BPF_FUNC_GET_LOCAL_STORAGE {
+            // get_local_storage() cannot fail, so it takes no flags.
+            let flags = self.cur.reg(2);
+            if !(flags.is_scalar() && flags.val.var_off.is_const() && flags.val.var_off.value == 0)
+            {
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::Other,
+                    "get_local_storage() doesn't support non-zero flags".into(),
+                ));
+            }
+        }
         if let Some(sub) = meta.callback {
             self.push_callback_call(id, sub)?;
         }
@@ -271,7 +301,17 @@ impl Env<'_> {
         }
         self.scratch.reg(0);
         let maybe_null = p.ret_flags & flags::MAYBE_NULL != 0;
-        let acquires = p.ret_flags & flags::RELEASE != 0 || p.ret_flags & flags::RINGBUF != 0;
+        // is_acquire_function: a lookup in a sockmap or sockhash takes a
+        // reference on the socket it finds.
+        let sock_lookup = id == BPF_FUNC_MAP_LOOKUP_ELEM
+            && meta
+                .map
+                .and_then(|m| self.maps.get(m as usize))
+                .is_some_and(|m| {
+                    matches!(m.map_type, BPF_MAP_TYPE_SOCKMAP | BPF_MAP_TYPE_SOCKHASH)
+                });
+        let acquires =
+            p.ret_flags & flags::RELEASE != 0 || p.ret_flags & flags::RINGBUF != 0 || sock_lookup;
         let unsupported = |what: &'static str, detail: String| (what, detail);
         let mut r0 = match p.ret {
             RetType::Integer => RegState::unknown(),
@@ -1240,3 +1280,8 @@ pub(crate) fn invalid_r0_range(at: &str, smin: i64, smax: i64, min: i64, max: i6
     m.push_str(&format!(" should have been in [{min}, {max}]"));
     m
 }
+
+/// `BPF_MAP_TYPE_SOCKMAP`.
+pub(crate) const BPF_MAP_TYPE_SOCKMAP: u32 = 15;
+/// `BPF_MAP_TYPE_SOCKHASH`.
+pub(crate) const BPF_MAP_TYPE_SOCKHASH: u32 = 18;

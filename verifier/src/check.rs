@@ -996,6 +996,47 @@ impl<'a> Env<'a> {
         let mut other = self.cur.clone();
         let mut other_alive = true;
         let mut this_alive = true;
+        if let Some(sr) = src_reg {
+            // `ptr == ptr`, `ptr != ptr`: where one may be null and the
+            // other cannot, on the equal edge the first is not null either
+            // (mark_ptr_not_null_reg, that register alone).
+            if !is32
+                && a.is_pointer()
+                && b.is_pointer()
+                && a.maybe_null != b.maybe_null
+                && a.ty != RegType::BtfId
+                && b.ty != RegType::BtfId
+            {
+                let equal = match op {
+                    JmpOp::Jeq => Some(&mut other),
+                    JmpOp::Jne => Some(&mut self.cur),
+                    _ => None,
+                };
+                if let Some(st) = equal {
+                    let r = if b.maybe_null { sr } else { dst };
+                    let n = self.opts.maps.len() as u32;
+                    let maps = &self.opts.maps;
+                    let reg = st.reg_mut(r);
+                    if reg.ty == RegType::MapValue {
+                        match maps.get(reg.map as usize).map(|m| m.map_type) {
+                            Some(12 | 13) => {
+                                reg.ty = RegType::ConstPtrToMap;
+                                reg.map += n;
+                            }
+                            Some(
+                                crate::calls::BPF_MAP_TYPE_SOCKMAP
+                                | crate::calls::BPF_MAP_TYPE_SOCKHASH,
+                            ) => {
+                                reg.ty = RegType::Socket;
+                                reg.map = 0;
+                            }
+                            _ => {}
+                        }
+                    }
+                    reg.maybe_null = false;
+                }
+            }
+        }
         if a.is_scalar() && src_reg == Some(dst) {
             // `if rX op rX`: the kernel's two operands alias one register.
             match branch::refine_same(op, is32, &a.val, true) {
@@ -1044,6 +1085,24 @@ impl<'a> Env<'a> {
                     .get(a.map as usize)
                     .is_some_and(|m| matches!(m.map_type, 12 | 13)))
             .then_some((a.map, n + a.map));
+            // mark_ptr_or_null_reg: a sockmap or sockhash lookup found
+            // non-null is a PTR_TO_SOCKET.
+            let sock = a.ty == RegType::MapValue
+                && self.opts.maps.get(a.map as usize).is_some_and(|m| {
+                    matches!(
+                        m.map_type,
+                        crate::calls::BPF_MAP_TYPE_SOCKMAP | crate::calls::BPF_MAP_TYPE_SOCKHASH
+                    )
+                });
+            if sock {
+                let non_null = if eq { &mut self.cur } else { &mut other };
+                non_null.for_each_reg(|r| {
+                    if r.id == id && r.maybe_null && r.ty == RegType::MapValue {
+                        r.ty = RegType::Socket;
+                        r.map = 0;
+                    }
+                });
+            }
             mark_ptr_or_null_in(&mut self.cur, id, !eq, mim);
             mark_ptr_or_null_in(&mut other, id, eq, mim);
         } else if let Some(r) = src_reg {

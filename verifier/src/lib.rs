@@ -93,6 +93,7 @@ pub mod ptr;
 mod rcu;
 pub mod scalar;
 mod scc;
+mod sock_access;
 pub mod state;
 pub mod tnum;
 pub mod vmlinux;
@@ -176,6 +177,14 @@ pub struct VerifyOptions {
     /// subprogram is static, as the kernel treats them; with it, a FUNC
     /// of global linkage is verified once against its prototype.
     pub func_info: Vec<FuncInfoRec>,
+    /// The contents of the maps that are frozen and read-only to programs
+    /// (`BPF_F_RDONLY_PROG`, then `BPF_MAP_FREEZE`: `.rodata`, `.kconfig`),
+    /// by index into [`VerifyOptions::maps`]: a load at a constant offset
+    /// of such an array map's value is the constant stored there, as the
+    /// kernel's `bpf_map_direct_read` reads it, so branches on `const
+    /// volatile` settings are decided. `None` or missing: the contents are
+    /// unknown and such loads are unknown scalars.
+    pub frozen_values: Vec<Option<Vec<u8>>>,
 }
 
 impl VerifyOptions {
@@ -196,6 +205,7 @@ impl VerifyOptions {
             attach_btf_id: None,
             btf: None,
             func_info: Vec::new(),
+            frozen_values: Vec::new(),
         }
     }
 }

@@ -357,7 +357,10 @@ impl Env<'_> {
                 }
                 self.check_mem_region(r, off, size as i64, vs as i64, false)?;
                 if let Some(d) = read_dst {
-                    self.set_loaded(d, size, sign_extend);
+                    match self.rdonly_direct_read(&reg, off, size, sign_extend)? {
+                        Some(v) => *self.cur.reg_mut(d) = RegState::constant(v),
+                        None => self.set_loaded(d, size, sign_extend),
+                    }
                 }
             }
             RegType::Mem => {
@@ -479,17 +482,28 @@ impl Env<'_> {
                         format!("R{r} cannot write into {}", reg.type_str()),
                     ));
                 }
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "socket field access",
-                    },
-                    format!(
-                        "R{r} {} access at off={off} size={size}: ironbpf's verifier does not model socket field layouts",
-                        reg.type_str()
-                    ),
-                ));
+                // check_sock_access
+                if reg.val.smin < 0 {
+                    return Err(self.reject(
+                        RejectionKind::NegativeMin { reg: r as u8 },
+                        format!("R{r} min value is negative, either use unsigned index or do a if (index >=0) check."),
+                    ));
+                }
+                if !crate::sock_access::read_ok(reg.ty, off, size as i64) {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!(
+                            "R{r} invalid {} access off={off} size={size}",
+                            reg.type_str()
+                        ),
+                    ));
+                }
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
             }
             _ => return Err(self.invalid_mem(r)),
         }
@@ -511,6 +525,60 @@ impl Env<'_> {
         self.maps.get(reg.map as usize)
     }
 
+    /// `bpf_map_direct_read` for a load of `size` bytes at `reg + off` from
+    /// a map that `bpf_map_is_rdonly` (`BPF_F_RDONLY_PROG` and frozen) and
+    /// that has `map_direct_value_addr` (a plain array): the value stored
+    /// there when the offset is constant and the contents are known
+    /// ([`crate::VerifyOptions::frozen_values`]); `None` leaves the load an
+    /// unknown scalar. The kernel's `array_map_direct_value_addr` only
+    /// serves an array of one entry: with more, the load fails with
+    /// `-ENOTSUPP` and no message.
+    fn rdonly_direct_read(
+        &self,
+        reg: &RegState,
+        off: i64,
+        size: u32,
+        sign_extend: bool,
+    ) -> Result<Option<u64>, Rejection> {
+        const BPF_MAP_TYPE_ARRAY: u32 = 2;
+        const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+        let Some(m) = self.opts.maps.get(reg.map as usize) else {
+            return Ok(None);
+        };
+        if !reg.val.var_off.is_const()
+            || !m.frozen_readonly
+            || m.map_flags & BPF_F_RDONLY_PROG == 0
+            || m.map_type != BPF_MAP_TYPE_ARRAY
+        {
+            return Ok(None);
+        }
+        let Some(Some(bytes)) = self.opts.frozen_values.get(reg.map as usize) else {
+            return Ok(None);
+        };
+        if m.max_entries != 1 {
+            return Err(self.reject_errno(ENOTSUPP, RejectionKind::Other, String::new()));
+        }
+        let at = (off as u64).wrapping_add(reg.val.var_off.value) as usize;
+        let Some(b) = at
+            .checked_add(size as usize)
+            .and_then(|end| bytes.get(at..end))
+        else {
+            return Ok(None);
+        };
+        let mut le = [0u8; 8];
+        let Some(dst) = le.get_mut(..b.len()) else {
+            return Ok(None);
+        };
+        dst.copy_from_slice(b);
+        let v = u64::from_le_bytes(le);
+        Ok(Some(match (size, sign_extend) {
+            (1, true) => v as u8 as i8 as i64 as u64,
+            (2, true) => v as u16 as i16 as i64 as u64,
+            (4, true) => v as u32 as i32 as i64 as u64,
+            _ => v,
+        }))
+    }
+
     /// The destination of a load of `size` bytes becomes an unknown scalar
     /// of that width.
     fn set_loaded(&mut self, d: usize, size: u32, sign_extend: bool) {
@@ -521,7 +589,7 @@ impl Env<'_> {
     fn may_write_packet(&self) -> bool {
         matches!(
             self.opts.prog_type.name(),
-            "sched_cls" | "sched_act" | "xdp" | "lwt_xmit" | "sk_skb" | "sk_msg"
+            "sched_cls" | "sched_act" | "xdp" | "lwt_xmit" | "sk_skb" | "sk_msg" | "cgroup_sockopt"
         )
     }
 
@@ -667,6 +735,17 @@ impl Env<'_> {
             privileged: self.opts.privileged,
         };
         match desc.is_valid_access(&access) {
+            // A sign-extending load of a pointer field (data, data_end,
+            // data_meta) is refused, as 6.18's is_valid_access functions
+            // refuse `info->is_ldsx` there.
+            Ok(ok) if sign_extend && ok.yields != CtxYield::Scalar => Err(self.reject(
+                RejectionKind::CtxAccess {
+                    off,
+                    size,
+                    why: None,
+                },
+                format!("invalid bpf_context access off={off} size={size}"),
+            )),
             Ok(ok) => {
                 if let Some(d) = read_dst {
                     let mut r = match ok.yields {
