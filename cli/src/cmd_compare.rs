@@ -553,25 +553,8 @@ fn compare_program(
                     Outcome::Error(format!("the kernel's test run failed: {e}"))
                 }
                 (_, Some(Ok(k))) if ctx_len.is_some() => {
-                    match run_ours_ctx(obj, p, ctx_len.unwrap_or_default()) {
-                        Err(why) => Outcome::NotCompared(
-                            Skip::Unsupported,
-                            format!("ironbpf cannot run it yet: {why}"),
-                        ),
-                        Ok(Ok(r)) if is_own_address(r.r0) => {
-                            let why = format!(
-                                "not comparable: r0 is an address ({:#x} lies in ironbpf's own memory; the kernel's r0, {:#x}, in the kernel's)",
-                                r.r0, k.r0
-                            );
-                            ours.run = Some(Ok(r));
-                            Outcome::NotCompared(Skip::Pointer, why)
-                        }
-                        Ok(r) => {
-                            let o = judge(&r, k, 0);
-                            ours.run = Some(r);
-                            o
-                        }
-                    }
+                    let run = run_ours_ctx(obj, p, ctx_len.unwrap_or_default());
+                    run_outcome(run, k, 0, &mut ours.run)
                 }
                 _ if map_prog.is_some() => Outcome::NotCompared(
                     Skip::NoRun,
@@ -595,25 +578,8 @@ fn compare_program(
                 (Some(_), Some(Err(e))) => Outcome::Error(format!("the kernel's test run failed: {e}")),
                 (Some(_), None) => unreachable!("runnable types take a packet"),
                 (Some((pt, kctx)), Some(Ok(k))) => {
-                    match run_ours(obj, p, pt, &kctx, &sh.packet) {
-                        Err(why) => Outcome::NotCompared(
-                            Skip::Unsupported,
-                            format!("ironbpf cannot run it yet: {why}"),
-                        ),
-                        Ok(Ok(r)) if is_own_address(r.r0) => {
-                            let why = format!(
-                                "not comparable: r0 is an address ({:#x} lies in ironbpf's own memory; the kernel's r0, {:#x}, in the kernel's)",
-                                r.r0, k.r0
-                            );
-                            ours.run = Some(Ok(r));
-                            Outcome::NotCompared(Skip::Pointer, why)
-                        }
-                        Ok(r) => {
-                            let o = judge(&r, k, kctx.skip);
-                            ours.run = Some(r);
-                            o
-                        }
-                    }
+                    let run = run_ours(obj, p, pt, &kctx, &sh.packet);
+                    run_outcome(run, k, kctx.skip, &mut ours.run)
                 }
             }
         }
@@ -652,6 +618,36 @@ fn xdp_map_prog(p: &Program) -> Option<&'static str> {
         Some(AttachType::XdpDevmap) => Some("devmap"),
         Some(AttachType::XdpCpumap) => Some("cpumap"),
         _ => None,
+    }
+}
+
+/// The outcome of ironbpf's run `run` against the kernel's `k` (the first
+/// `skip` bytes of the packets not compared); the run is kept in `kept`.
+/// `Err`: ironbpf could not run the program at all.
+fn run_outcome(
+    run: Result<Result<RunResult, String>, String>,
+    k: &RunResult,
+    skip: usize,
+    kept: &mut Option<Result<RunResult, String>>,
+) -> Outcome {
+    match run {
+        Err(why) => Outcome::NotCompared(
+            Skip::Unsupported,
+            format!("ironbpf cannot run it yet: {why}"),
+        ),
+        Ok(Ok(r)) if is_own_address(r.r0) => {
+            let why = format!(
+                "not comparable: r0 is an address ({:#x} lies in ironbpf's own memory; the kernel's r0, {:#x}, in the kernel's)",
+                r.r0, k.r0
+            );
+            *kept = Some(Ok(r));
+            Outcome::NotCompared(Skip::Pointer, why)
+        }
+        Ok(r) => {
+            let o = judge(&r, k, skip);
+            *kept = Some(r);
+            o
+        }
     }
 }
 
