@@ -3,21 +3,14 @@
 //! where /sys/kernel/btf/vmlinux is missing (fails instead under
 //! IRONBPF_REQUIRE_KERNEL=1).
 
+mod vmlinux_or_skip;
 use ironbpf_btf::kind;
-use ironbpf_verifier::vmlinux::vmlinux;
+use vmlinux_or_skip::vmlinux_or_skip;
 
 #[test]
 fn task_struct_pid_is_4_bytes_and_sk_buff_len_is_an_unsigned_int() {
-    let v = match vmlinux() {
-        Ok(v) => v,
-        Err(e) => {
-            assert!(
-                std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() != Ok("1"),
-                "{e}"
-            );
-            eprintln!("skipped: {e}");
-            return;
-        }
+    let Some(v) = vmlinux_or_skip() else {
+        return;
     };
     let task = v.struct_id("task_struct").expect("struct task_struct");
     let (_, bits, m) = v.btf.member_by_name(task, "pid").expect("task_struct.pid");
@@ -47,17 +40,15 @@ fn task_struct_pid_is_4_bytes_and_sk_buff_len_is_an_unsigned_int() {
     let p = v.btf.func_proto_of(f).expect("proto");
     assert_eq!(v.btf.get(p).expect("type").members.len(), 2);
     // The same Arc is shared: the file is read once.
-    assert!(std::sync::Arc::ptr_eq(&v, &vmlinux().expect("again")));
+    assert!(std::sync::Arc::ptr_eq(
+        &v,
+        &vmlinux_or_skip().expect("again")
+    ));
 }
 
 #[test]
 fn an_array_member_resolves_to_its_elements_as_the_kernel_resolves_it() {
-    let Ok(v) = vmlinux() else {
-        assert!(
-            std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() != Ok("1"),
-            "no vmlinux BTF"
-        );
-        eprintln!("skipped: no vmlinux BTF");
+    let Some(v) = vmlinux_or_skip() else {
         return;
     };
     // task_struct.comm is char[16] (TASK_COMM_LEN).

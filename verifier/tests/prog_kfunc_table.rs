@@ -7,11 +7,12 @@
 //! Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be used
 //! (fails instead under IRONBPF_REQUIRE_KERNEL=1).
 
+mod vmlinux_or_skip;
 use ironbpf_btf::kind;
 use ironbpf_kernel::{load_program, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
 use ironbpf_verifier::kfunc_table::{lookup, KFUNCS, PROBED};
-use ironbpf_verifier::vmlinux::vmlinux;
+use vmlinux_or_skip::vmlinux_or_skip;
 
 /// The names vmlinux BTF tags as kfuncs (`DECL_TAG bpf_kfunc` on a FUNC).
 fn tagged(v: &ironbpf_verifier::vmlinux::Vmlinux) -> Vec<(String, u32)> {
@@ -32,16 +33,8 @@ fn tagged(v: &ironbpf_verifier::vmlinux::Vmlinux) -> Vec<(String, u32)> {
 
 #[test]
 fn the_table_lists_every_kfunc_of_vmlinux_sorted() {
-    let v = match vmlinux() {
-        Ok(v) => v,
-        Err(e) => {
-            assert!(
-                std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() != Ok("1"),
-                "{e}"
-            );
-            eprintln!("skipped: {e}");
-            return;
-        }
+    let Some(v) = vmlinux_or_skip() else {
+        return;
     };
     assert!(
         KFUNCS.windows(2).all(|w| w[0].name < w[1].name),
@@ -60,16 +53,8 @@ fn the_table_lists_every_kfunc_of_vmlinux_sorted() {
 
 #[test]
 fn the_program_types_of_each_kfunc_agree_with_the_kernel() {
-    let v = match vmlinux() {
-        Ok(v) => v,
-        Err(e) => {
-            assert!(
-                std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() != Ok("1"),
-                "{e}"
-            );
-            eprintln!("skipped: {e}");
-            return;
-        }
+    let Some(v) = vmlinux_or_skip() else {
+        return;
     };
     if !ironbpf_kernel::available_for_test("prog_kfunc_table") {
         return;
