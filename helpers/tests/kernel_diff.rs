@@ -6,22 +6,8 @@
 
 mod common;
 
-use common::{compare, on_stack, xdp_dump_stack, Case, MapDef};
+use common::{check, on_stack, xdp_dump_stack, Case, MapDef};
 use ironbpf_vm::progtype::{CGROUP_SKB, SCHED_CLS, SOCKET_FILTER, XDP};
-
-fn check(test: &str, cases: Vec<Case>) {
-    if !ironbpf_kernel::available_for_test(test) {
-        return;
-    }
-    let n = cases.len();
-    let failures = compare(&cases);
-    assert!(
-        failures.is_empty(),
-        "{} of {n} cases differ:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-}
 
 /// r7 = the helper's result; a marker byte written at the packet's start
 /// (if the packet still has one), so that its new bounds show in the

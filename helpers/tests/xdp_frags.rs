@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{compare, ours, Case};
+use common::{check, ours, Case};
 use ironbpf_kernel::BPF_F_XDP_HAS_FRAGS;
 use ironbpf_vm::progtype::XDP;
 
@@ -44,21 +44,6 @@ fn frags(name: String, asm: String, len: usize) -> Case {
     Case::new(name, &XDP, asm)
         .packet(packet(len))
         .prog_flags(BPF_F_XDP_HAS_FRAGS)
-}
-
-fn check(test: &str, cases: Vec<Case>) {
-    if !ironbpf_kernel::available_for_test(test) {
-        return;
-    }
-    let n = cases.len();
-    let failures = compare(&cases);
-    assert!(
-        failures.is_empty(),
-        "{} of {n} cases differ:\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-    println!("{n} cases agree with the kernel");
 }
 
 /// r0 = bpf_xdp_get_buff_len() << 12 | (data_end - data): the whole frame

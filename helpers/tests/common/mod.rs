@@ -338,6 +338,23 @@ pub fn ours(c: &Case) -> Result<Outcome, String> {
 }
 
 /// Runs every case on both sides; the report of each disagreement.
+/// Runs `cases` on both sides (skipped with a reason where bpf(2) is not
+/// permitted) and fails listing every case that differs.
+pub fn check(test: &str, cases: Vec<Case>) {
+    if !ironbpf_kernel::available_for_test(test) {
+        return;
+    }
+    let n = cases.len();
+    let failures = compare(&cases);
+    assert!(
+        failures.is_empty(),
+        "{} of {n} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    println!("{n} cases agree with the kernel");
+}
+
 pub fn compare(cases: &[Case]) -> Vec<String> {
     let mut failures = Vec::new();
     for c in cases {
