@@ -247,11 +247,7 @@ impl Env<'_> {
                         ));
                     };
                     if s.is_spill() {
-                        for t in s.ty.iter_mut() {
-                            if *t != SlotType::Invalid {
-                                *t = SlotType::Misc;
-                            }
-                        }
+                        s.scrub_spilled_slot();
                         s.spilled = RegState::not_init();
                     }
                     if let Some(t) = s.ty.get_mut(j) {
@@ -1021,11 +1017,7 @@ impl Env<'_> {
             if s.is_spill() && (s.spilled.is_scalar() || allow_uninit) {
                 if clobber {
                     s.spilled = RegState::unknown();
-                    for t in s.ty.iter_mut() {
-                        if *t != SlotType::Invalid {
-                            *t = SlotType::Misc;
-                        }
-                    }
+                    s.scrub_spilled_slot();
                 }
                 continue;
             }

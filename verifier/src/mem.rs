@@ -1054,11 +1054,7 @@ impl Env<'_> {
                     ));
                 };
                 if s.is_spill() {
-                    for t in s.ty.iter_mut() {
-                        if *t != SlotType::Invalid {
-                            *t = SlotType::Misc;
-                        }
-                    }
+                    s.scrub_spilled_slot();
                     s.spilled = RegState::not_init();
                 }
                 if let Some(t) = s.ty.get_mut(j) {
@@ -1170,11 +1166,7 @@ impl Env<'_> {
                     ));
                 };
                 if s.is_spill() {
-                    for t in s.ty.iter_mut() {
-                        if *t != SlotType::Invalid {
-                            *t = SlotType::Misc;
-                        }
-                    }
+                    s.scrub_spilled_slot();
                 }
                 s.spilled = RegState::not_init();
                 let ty = if zero { SlotType::Zero } else { SlotType::Misc };

@@ -427,6 +427,18 @@ impl StackSlot {
     pub fn is_spill(&self) -> bool {
         self.ty[BPF_REG_SIZE - 1] == SlotType::Spill
     }
+
+    /// Every written byte becomes STACK_MISC, as the kernel's
+    /// `scrub_spilled_slot` does when part of a spilled register is
+    /// overwritten or a helper writes over it; never-written bytes stay
+    /// STACK_INVALID. The caller decides what becomes of `spilled`.
+    pub fn scrub_spilled_slot(&mut self) {
+        for t in self.ty.iter_mut() {
+            if *t != SlotType::Invalid {
+                *t = SlotType::Misc;
+            }
+        }
+    }
 }
 
 /// One frame: its registers and stack (`struct bpf_func_state`).
