@@ -435,6 +435,7 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
                         rec["packet"] = json!(hex(&d.case.packet));
                         rec["ours_outcome"] = outcome_json(&d.ours);
                         rec["reference_outcome"] = outcome_json(&d.reference);
+                        rec["reproduced"] = json!(d.reproduced);
                     }
                 } else if s.refused > refused {
                     rec["outcome"] = json!("refused by the reference");
@@ -488,6 +489,12 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
         }
         println!("  {}: {}", ours.name(), outcome(&d.ours));
         println!("  {}: {}", reference.name(), outcome(&d.reference));
+        if !d.reproduced {
+            println!(
+                "  not reproduced: the shrunk program agreed when run once more, so an engine's result \
+                 depends on more than the program and its input (addresses, state left by earlier runs)"
+            );
+        }
     }
     if args.reasons && !summary.refusal_reasons.is_empty() {
         println!("why the reference refused programs:");

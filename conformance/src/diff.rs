@@ -90,22 +90,31 @@ fn diff_maps(case: &GenProgram) -> Result<Vec<Arc<dyn Map>>, String> {
         .collect()
 }
 
+/// The initial contents of every diff map, as a case gives them.
+type MapsInit = Vec<Vec<(u32, [u8; DIFF_VALUE_SIZE])>>;
+
 thread_local! {
-    /// The maps of the last [`VmXdp`] run on this thread.
-    static LAST_MAPS: std::cell::RefCell<Option<Arc<RunMaps>>> = const { std::cell::RefCell::new(None) };
+    /// The maps of the last [`VmXdp`] run on this thread, with the initial
+    /// contents they were made from.
+    static LAST_MAPS: std::cell::RefCell<Option<(MapsInit, Arc<RunMaps>)>> = const { std::cell::RefCell::new(None) };
 }
 
-/// Gives `maps` the case's initial contents again (programs only read and
-/// write values; they add and delete no keys).
+/// Gives `maps`, made from the same initial contents as `case`'s, those
+/// contents again. Programs only read and write values (they add and
+/// delete no keys), so every key is still where it was: each value is
+/// rewritten in place and no element moves. Maps are never reused across
+/// other contents: deleting a hash element retires its slot, and when the
+/// slot is reclaimed (freed from "a program may still read it" to free)
+/// depends on the epoch collector's timing, so an out-of-bounds access
+/// that lands in it would be allowed in one engine's run and refused in
+/// the other's.
 fn reset_maps(maps: &RunMaps, case: &GenProgram) -> Result<(), String> {
     for ((map, &(kind, max)), init) in maps.0.iter().zip(&DIFF_MAPS).zip(&case.maps) {
         for k in 0..max {
             let key = k.to_ne_bytes();
             match init.iter().find(|(ik, _)| *ik == k) {
                 Some((_, v)) => map.update(&key, v, 0).map_err(|e| e.to_string())?,
-                None if kind == DIFF_MAP_HASH => {
-                    let _ = map.delete(&key);
-                }
+                None if kind == DIFF_MAP_HASH => {}
                 None => map
                     .update(&key, &[0u8; DIFF_VALUE_SIZE], 0)
                     .map_err(|e| e.to_string())?,
@@ -238,16 +247,20 @@ pub fn verify_case(case: &GenProgram) -> Result<ironbpf_verifier::VerifiedProgra
 impl VmXdp {
     fn run_here(&self, case: &GenProgram) -> XdpOutcome {
         // The maps of the last case on this thread are reused, their
-        // contents reset: the engines compared on one case then see their
-        // values at the same addresses (an unverified program may compute
-        // with them).
+        // contents reset, when that case started from the same contents
+        // (the engines compared on one case, and the shrunk variants of
+        // it): they then see their values at the same addresses (an
+        // unverified program may compute with them). Other contents get
+        // new maps (see `reset_maps`).
         let maps = LAST_MAPS.with(|l| {
             let mut l = l.borrow_mut();
             match l.as_ref() {
-                Some(m) if reset_maps(m, case).is_ok() => Ok(m.clone()),
+                Some((init, m)) if *init == case.maps && reset_maps(m, case).is_ok() => {
+                    Ok(m.clone())
+                }
                 _ => diff_maps(case).map(|m| {
                     let m = Arc::new(RunMaps(m));
-                    *l = Some(m.clone());
+                    *l = Some((case.maps.clone(), m.clone()));
                     m
                 }),
             }
@@ -466,8 +479,14 @@ pub fn compare(ours: &dyn XdpEngine, reference: &dyn XdpEngine, case: &GenProgra
 pub struct Disagreement {
     /// The case, its program shrunk.
     pub case: GenProgram,
+    /// Both engines' outcomes in the last run that disagreed (the
+    /// shrunk program's).
     pub ours: XdpOutcome,
     pub reference: XdpOutcome,
+    /// Whether running the shrunk program once more disagreed again: false
+    /// means an engine's result depends on more than the case (memory
+    /// layout, state left by earlier runs).
+    pub reproduced: bool,
 }
 
 /// Totals of a differential run.
@@ -525,16 +544,23 @@ pub fn run_random_with(
                 s.refused += 1;
                 *reasons.entry(why).or_default() += 1;
             }
-            DiffVerdict::Disagreed { .. } => {
-                let small = shrink(ours, reference, case);
-                let (o, r) = match compare(ours, reference, &small) {
-                    DiffVerdict::Disagreed { ours, reference } => (ours, reference),
-                    _ => unreachable_outcomes(),
-                };
+            DiffVerdict::Disagreed {
+                ours: o,
+                reference: r,
+            } => {
+                let (small, o, r) = shrink_keeping_outcomes(ours, reference, case, o, r);
+                // Replayed once more: a disagreement that goes away on its
+                // own is an engine depending on something outside the case
+                // (addresses, earlier runs), which the report must say.
+                let reproduced = matches!(
+                    compare(ours, reference, &small),
+                    DiffVerdict::Disagreed { .. }
+                );
                 s.disagreed.push(Disagreement {
                     case: small,
                     ours: o,
                     reference: r,
+                    reproduced,
                 });
             }
         }
@@ -544,14 +570,6 @@ pub fn run_random_with(
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     s.refusal_reasons = v;
     s
-}
-
-/// `shrink` keeps only programs that still disagree, so comparing the
-/// result again disagrees; should the engines be nondeterministic, report
-/// both as failed rather than panic.
-fn unreachable_outcomes() -> (XdpOutcome, XdpOutcome) {
-    let why = "the disagreement did not reproduce: an engine is nondeterministic".to_string();
-    (XdpOutcome::Failed(why.clone()), XdpOutcome::Failed(why))
 }
 
 /// Removes instruction `k`, fixing the offsets of jumps and calls that
@@ -618,7 +636,20 @@ pub fn remove_insn(insns: &[Insn], k: usize) -> Vec<Insn> {
 }
 
 /// Greedily removes instructions while the program still disagrees.
-pub fn shrink(ours: &dyn XdpEngine, reference: &dyn XdpEngine, mut case: GenProgram) -> GenProgram {
+pub fn shrink(ours: &dyn XdpEngine, reference: &dyn XdpEngine, case: GenProgram) -> GenProgram {
+    let none = || XdpOutcome::Failed(String::new());
+    shrink_keeping_outcomes(ours, reference, case, none(), none()).0
+}
+
+/// [`shrink`], also giving the outcomes of the last comparison that
+/// disagreed (`ours` and `reference` are the original program's).
+pub fn shrink_keeping_outcomes(
+    ours: &dyn XdpEngine,
+    reference: &dyn XdpEngine,
+    mut case: GenProgram,
+    mut ours_out: XdpOutcome,
+    mut ref_out: XdpOutcome,
+) -> (GenProgram, XdpOutcome, XdpOutcome) {
     loop {
         let mut changed = false;
         let mut k = case.insns.len();
@@ -633,19 +664,22 @@ pub fn shrink(ours: &dyn XdpEngine, reference: &dyn XdpEngine, mut case: GenProg
             };
             let slots: Vec<_> = cand.insns.iter().flat_map(|i| i.encode()).collect();
             let valid = Program::from_slots(slots).is_ok_and(|p| p.check_registers(0b10).is_ok());
-            if valid
-                && matches!(
-                    compare(ours, reference, &cand),
-                    DiffVerdict::Disagreed { .. }
-                )
+            if !valid {
+                continue;
+            }
+            if let DiffVerdict::Disagreed {
+                ours: o,
+                reference: r,
+            } = compare(ours, reference, &cand)
             {
                 case = cand;
+                (ours_out, ref_out) = (o, r);
                 changed = true;
                 k = k.min(case.insns.len());
             }
         }
         if !changed {
-            return case;
+            return (case, ours_out, ref_out);
         }
     }
 }
@@ -723,6 +757,47 @@ mod tests {
                 "{:?}",
                 d.case.insns
             );
+            assert!(d.reproduced);
+            assert_eq!(d.ours, XdpOutcome::Failed("neg".into()));
         }
+    }
+
+    /// An engine that fails every run after its `n`th, whatever the case:
+    /// the kind of engine whose disagreement goes away on a replay.
+    struct FailsFrom {
+        runs: std::cell::Cell<u32>,
+        n: u32,
+    }
+    impl XdpEngine for FailsFrom {
+        fn name(&self) -> &str {
+            "fails-from"
+        }
+        fn run(&self, case: &GenProgram) -> XdpOutcome {
+            self.runs.set(self.runs.get() + 1);
+            if self.runs.get() == self.n {
+                XdpOutcome::Failed("once".into())
+            } else {
+                InterpXdp.run(case)
+            }
+        }
+    }
+
+    #[test]
+    fn a_disagreement_that_does_not_replay_keeps_the_outcomes_seen_and_says_so() {
+        let flaky = FailsFrom {
+            runs: std::cell::Cell::new(0),
+            n: 3,
+        };
+        let s = run_random(&flaky, &InterpXdp, 5, 7, |_, _| {});
+        assert_eq!(s.disagreed.len(), 1, "{s}");
+        let d = &s.disagreed[0];
+        assert_eq!(d.case.seed, 9);
+        assert!(!d.reproduced);
+        assert_eq!(d.ours, XdpOutcome::Failed("once".into()));
+        assert!(
+            matches!(d.reference, XdpOutcome::Ran { .. }),
+            "{:?}",
+            d.reference
+        );
     }
 }
