@@ -91,7 +91,29 @@ pub fn run(args: TestArgs) -> Result<(), Failure> {
     }
     let files = collect_files(&args.paths).map_err(Failure::usage)?;
     if files.is_empty() {
-        return Err(Failure::usage("no *.data files found in the given paths"));
+        // Folders are read one level deep (the suites keep their negative
+        // and error cases in subfolders that need other options): point
+        // at the subfolders that hold files.
+        let mut subs: Vec<String> = args
+            .paths
+            .iter()
+            .filter(|p| p.is_dir())
+            .flat_map(|p| std::fs::read_dir(p).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|d| {
+                d.is_dir() && collect_files(std::slice::from_ref(d)).is_ok_and(|f| !f.is_empty())
+            })
+            .map(|d| d.display().to_string())
+            .collect();
+        subs.sort();
+        return Err(Failure::usage(if subs.is_empty() {
+            "no *.data files found in the given paths".to_string()
+        } else {
+            format!(
+                "no *.data files found in the given paths (folders are not searched below their own files); these subfolders hold some: {}",
+                subs.join(", ")
+            )
+        }));
     }
     let engine: Box<dyn TestEngine> = match args.engine {
         EngineArg::Interp => Box::new(InterpEngine::default()),

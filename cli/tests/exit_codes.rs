@@ -140,3 +140,28 @@ fn a_run_that_succeeds_is_0_and_a_refused_program_is_1() {
         "{err}"
     );
 }
+
+#[test]
+fn a_test_folder_with_data_files_only_in_subfolders_names_them() {
+    // The process id keeps parallel runs of the suite apart.
+    let root = std::env::temp_dir().join(format!("ironbpf-test-folders-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for sub in ["suite_b", "suite_a", "empty"] {
+        std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+    }
+    for sub in ["suite_a", "suite_b"] {
+        std::fs::write(
+            root.join(sub).join("one.data"),
+            "-- asm\nexit\n-- result\n0x0\n",
+        )
+        .expect("write");
+    }
+    let out = ironbpf(&["test", &root.to_string_lossy()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let a = err.find("suite_a").expect("names suite_a");
+    let b = err.find("suite_b").expect("names suite_b");
+    assert!(a < b, "sorted: {err}");
+    assert!(!err.contains("empty"), "{err}");
+}
