@@ -9,6 +9,7 @@
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
+use crate::select::Skipped;
 use crate::{
     err, off, status, CompileOptions, Facts, InlineArray, JitCode, JitError, JitInsn, Mode,
 };
@@ -138,6 +139,8 @@ struct Emitter<'a> {
     /// Per slot: the destination's value after it when it is the same
     /// constant on every path ([`crate::constprop`]).
     consts: Vec<Option<u64>>,
+    /// Per slot: some jump or call lands on it ([`crate::select`]).
+    targets: Vec<bool>,
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
@@ -273,6 +276,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         facts,
         arrays,
         consts: crate::constprop::const_results(insns),
+        targets: crate::select::jump_targets(insns),
         labels,
         stubs: Vec::new(),
         checked,
@@ -1259,6 +1263,62 @@ impl Emitter<'_> {
     }
 
     fn branch(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        // A jump over one register write, without a budget to charge: the
+        // write's value computed first, then the compare and a `cmov`
+        // (see `crate::select`); the skipped slot emits nothing.
+        if !self.budgeted && self.blind.is_none() {
+            if let Some((dst, skipped)) =
+                crate::select::cond_move(self.insns, &self.targets, &self.consts, pc)
+            {
+                let x = x86(dst);
+                let from = match skipped {
+                    Skipped::Reg64(r) => x86(r),
+                    Skipped::Reg32(r) => {
+                        let r = x86(r);
+                        dynasm!(self.a ; .arch x64 ; mov r11d, Rd(r));
+                        11
+                    }
+                    Skipped::Const(v) => {
+                        self.mov_const(11, v);
+                        11
+                    }
+                    Skipped::AluK { which, w64, imm } => {
+                        dynasm!(self.a ; .arch x64 ; mov r11, Rq(x));
+                        self.alu_k(which, w64, 11, imm);
+                        11
+                    }
+                };
+                let cond = self.compare(i, d, s).invert();
+                self.cmov(cond, x, from);
+                self.done_by_previous = Some(pc + 1);
+                return;
+            }
+        }
+        let cond = self.compare(i, d, s);
+        self.jump_tail(pc, i, cond);
+    }
+
+    /// `dst = src` when `cond` holds (flags from [`Emitter::compare`]),
+    /// all 64 bits.
+    fn cmov(&mut self, cond: Cond, dst: u8, src: u8) {
+        let a = &mut self.a;
+        match cond {
+            Cond::Eq | Cond::Clear => dynasm!(a ; .arch x64 ; cmove Rq(dst), Rq(src)),
+            Cond::Ne | Cond::Set => dynasm!(a ; .arch x64 ; cmovne Rq(dst), Rq(src)),
+            Cond::A => dynasm!(a ; .arch x64 ; cmova Rq(dst), Rq(src)),
+            Cond::Ae => dynasm!(a ; .arch x64 ; cmovae Rq(dst), Rq(src)),
+            Cond::B => dynasm!(a ; .arch x64 ; cmovb Rq(dst), Rq(src)),
+            Cond::Be => dynasm!(a ; .arch x64 ; cmovbe Rq(dst), Rq(src)),
+            Cond::G => dynasm!(a ; .arch x64 ; cmovg Rq(dst), Rq(src)),
+            Cond::Ge => dynasm!(a ; .arch x64 ; cmovge Rq(dst), Rq(src)),
+            Cond::L => dynasm!(a ; .arch x64 ; cmovl Rq(dst), Rq(src)),
+            Cond::Le => dynasm!(a ; .arch x64 ; cmovle Rq(dst), Rq(src)),
+        }
+    }
+
+    /// The compare (or `test`) of a conditional jump; the condition under
+    /// which it jumps.
+    fn compare(&mut self, i: JitInsn, d: u8, s: u8) -> Cond {
         let w64 = i.code & 0x07 == 0x05;
         let x = i.code & 0x08 != 0;
         let imm = i.imm as i32;
@@ -1288,6 +1348,11 @@ impl Emitter<'_> {
             (true, false, true) => dynasm!(self.a ; .arch x64 ; test Rd(d), Rd(s)),
             (true, false, false) => dynasm!(self.a ; .arch x64 ; test Rd(d), imm),
         }
+        cond
+    }
+
+    /// The conditional jump after [`Emitter::compare`].
+    fn jump_tail(&mut self, pc: usize, i: JitInsn, cond: Cond) {
         let mut cond = cond;
         let mut target = i.off as usize;
         // `if c goto +1; goto T`, the shape of compiled loops: one branch

@@ -64,6 +64,7 @@
 pub mod constprop;
 pub mod disasm;
 mod emit;
+mod select;
 
 pub use emit::{compile, compile_with, compile_with_arrays};
 /// The verifier's proof the verified mode compiles from.
