@@ -9,7 +9,7 @@
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
-use crate::select::Skipped;
+use crate::select::{JumpTable, Skipped};
 use crate::{
     err, off, status, CompileOptions, Facts, InlineArray, JitCode, JitError, JitInsn, Mode,
 };
@@ -139,8 +139,13 @@ struct Emitter<'a> {
     /// Per slot: the destination's value after it when it is the same
     /// constant on every path ([`crate::constprop`]).
     consts: Vec<Option<u64>>,
-    /// Per slot: some jump or call lands on it ([`crate::select`]).
+    /// Per slot: some jump, call or jump table lands on it
+    /// ([`crate::select`]).
     targets: Vec<bool>,
+    /// The decision trees compiled as jump tables, by root slot.
+    tables: Vec<JumpTable>,
+    /// Each table's label and its destinations, emitted after the stubs.
+    table_code: Vec<(DynamicLabel, Vec<usize>)>,
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
@@ -270,20 +275,41 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     let exec_rt = a.new_dynamic_label();
     let zero_frame = a.new_dynamic_label();
     let checked = mode == Mode::Checked;
+    let budgeted = checked && budget < 1 << 62;
+    let mut targets = crate::select::jump_targets(insns);
+    // Jump tables skip the tree's jumps, whose transfers a budget counts;
+    // in verified code, every destination must be code the proof reached.
+    let tables: Vec<JumpTable> = if budgeted {
+        Vec::new()
+    } else {
+        crate::select::jump_tables(insns, &targets)
+            .into_iter()
+            .filter(|t| !verified || t.leaves.iter().all(|&l| facts.reached(l)))
+            .collect()
+    };
+    for t in &tables {
+        for &l in &t.leaves {
+            if let Some(x) = targets.get_mut(l) {
+                *x = true;
+            }
+        }
+    }
     let mut e = Emitter {
         a,
         insns,
         facts,
         arrays,
         consts: crate::constprop::const_results(insns),
-        targets: crate::select::jump_targets(insns),
+        targets,
+        tables,
+        table_code: Vec::new(),
         labels,
         stubs: Vec::new(),
         checked,
         // A budget past 2^62 slots is never reached (centuries of running):
         // such code is not charged, which keeps the account's arithmetic
         // far from overflow.
-        budgeted: checked && budget < 1 << 62,
+        budgeted,
         bmi2: std::is_x86_feature_detected!("bmi2"),
         blind: harden.then(|| Blinder::new(blinding_seed.unwrap_or_else(fresh_seed))),
         calls_exec: false,
@@ -318,6 +344,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     }
     let body_end = e.a.offset().0;
     e.emit_stubs();
+    e.emit_tables();
     let entry = e.emit_runtime();
     let first = e.labels.first().copied();
     let direct = (!checked && !e.calls_exec).then(|| e.emit_direct_entry(first));
@@ -1263,6 +1290,20 @@ impl Emitter<'_> {
     }
 
     fn branch(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        if let Some(t) = self.tables.iter().find(|t| t.root == pc) {
+            // The register is in 0..=K (masked just before): entry v of
+            // the table, 8 bytes each, jumps to value v's destination.
+            let x = x86(t.reg);
+            let leaves = t.leaves.clone();
+            let table = self.a.new_dynamic_label();
+            dynasm!(self.a ; .arch x64
+                ; lea r11, [=>table]
+                ; lea r11, [r11 + Rq(x) * 8]
+                ; jmp r11
+            );
+            self.table_code.push((table, leaves));
+            return;
+        }
         // A jump over one register write, without a budget to charge: the
         // write's value computed first, then the compare and a `cmov`
         // (see `crate::select`); the skipped slot emits nothing.
@@ -1296,6 +1337,22 @@ impl Emitter<'_> {
         }
         let cond = self.compare(i, d, s);
         self.jump_tail(pc, i, cond);
+    }
+
+    /// The jump tables: per entry a `jmp` to its destination, padded with
+    /// `int3` to 8 bytes.
+    fn emit_tables(&mut self) {
+        for (label, leaves) in std::mem::take(&mut self.table_code) {
+            dynasm!(self.a ; .arch x64 ; =>label);
+            for leaf in leaves {
+                let start = self.a.offset().0;
+                let l = self.label(leaf);
+                dynasm!(self.a ; .arch x64 ; jmp =>l);
+                while self.a.offset().0 - start < 8 {
+                    dynasm!(self.a ; .arch x64 ; int3);
+                }
+            }
+        }
     }
 
     /// `dst = src` when `cond` holds (flags from [`Emitter::compare`]),

@@ -103,6 +103,118 @@ pub(crate) fn cond_move(
     }
 }
 
+/// A decision tree of conditional jumps on one register whose value is
+/// known to be small, compiled as one indirect jump through a table.
+///
+/// clang compiles a dense `switch` for BPF (which has no indirect jump) as
+/// a binary search: `if w4 s> 0x1f goto ..; if w4 s> 0xf goto ..; ...`, six
+/// unpredictable branches for 64 cases, where native code takes one
+/// indirect jump. The tree is found at a conditional jump right after
+/// `wX &= K` (`rX &= K`), so that `X` is in `0..=K`; for each of those
+/// values the tree is walked to the first slot that is not one of its
+/// jumps, and the root jumps there directly. The tree's own jumps are
+/// still compiled (other jumps may land in them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct JumpTable {
+    /// The tree's first jump, the slot the table replaces.
+    pub root: usize,
+    /// The BPF register the tree tests.
+    pub reg: u8,
+    /// Per value `0..=K`, the slot the tree sends it to.
+    pub leaves: Vec<usize>,
+}
+
+/// The largest mask a table is made for (1024 entries of 8 bytes).
+const MAX_TABLE_MASK: i64 = 1023;
+
+/// Whether the conditional jump `j` on an immediate is taken when `reg`
+/// holds `v`; `None` for any other instruction.
+fn taken(j: &JitInsn, reg: u8, v: u64) -> Option<bool> {
+    let class = j.code & 0x07;
+    if !matches!(class, 0x05 | 0x06) || j.code & 0x08 != 0 || j.dst != reg {
+        return None;
+    }
+    let (a, b, sa, sb) = if class == 0x05 {
+        (v, j.imm as u64, v as i64, j.imm)
+    } else {
+        let (a, b) = (v as u32, j.imm as u32);
+        (
+            u64::from(a),
+            u64::from(b),
+            i64::from(a as i32),
+            i64::from(b as i32),
+        )
+    };
+    Some(match j.code & 0xf0 {
+        0x10 => a == b,
+        0x20 => a > b,
+        0x30 => a >= b,
+        0x40 => a & b != 0,
+        0x50 => a != b,
+        0x60 => sa > sb,
+        0x70 => sa >= sb,
+        0xa0 => a < b,
+        0xb0 => a <= b,
+        0xc0 => sa < sb,
+        0xd0 => sa <= sb,
+        _ => return None,
+    })
+}
+
+/// The decision trees worth a table: at least 4 distinct destinations and a
+/// path of at least 3 jumps. `targets` is [`jump_targets`]'s; the caller
+/// adds the leaves to it (they become the table's targets).
+pub(crate) fn jump_tables(insns: &[JitInsn], targets: &[bool]) -> Vec<JumpTable> {
+    let mut out = Vec::new();
+    for root in 1..insns.len() {
+        let (Some(and), Some(j)) = (insns.get(root - 1), insns.get(root)) else {
+            continue;
+        };
+        // `wX &= K` or `rX &= K` (K >= 0), then a jump on X that nothing
+        // else lands on (another path would bring another value).
+        let masked = matches!(and.code, 0x54 | 0x57) && (0..=MAX_TABLE_MASK).contains(&and.imm);
+        if !masked || targets.get(root).copied().unwrap_or(true) || taken(j, and.dst, 0).is_none() {
+            continue;
+        }
+        let reg = and.dst;
+        let mut leaves = Vec::with_capacity(and.imm as usize + 1);
+        let mut deepest = 0;
+        let mut ok = true;
+        for v in 0..=and.imm as u64 {
+            let mut pc = root;
+            let mut depth = 0;
+            while let Some(t) = insns.get(pc).and_then(|j| taken(j, reg, v)) {
+                depth += 1;
+                // A tree has no cycles; this bounds a malformed one.
+                if depth > 64 {
+                    ok = false;
+                    break;
+                }
+                pc = match (t, insns.get(pc)) {
+                    (true, Some(j)) => usize::try_from(j.off).unwrap_or(usize::MAX),
+                    _ => pc + 1,
+                };
+            }
+            if !ok || pc >= insns.len() {
+                ok = false;
+                break;
+            }
+            deepest = deepest.max(depth);
+            leaves.push(pc);
+        }
+        if !ok || deepest < 3 {
+            continue;
+        }
+        let mut distinct = leaves.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() >= 4 {
+            out.push(JumpTable { root, reg, leaves });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +286,54 @@ mod tests {
             None,
             "the ja goes elsewhere"
         );
+    }
+
+    #[test]
+    fn a_search_tree_after_a_mask_is_a_jump_table() {
+        // 0: w4 &= 7; a binary search on w4 (signed compares, as clang
+        // writes them).
+        let p = [
+            insn(0x54, 4, 0, 0, 7),  // 0: w4 &= 7
+            insn(0x66, 4, 0, 4, 3),  // 1: if w4 s> 3 goto 4
+            insn(0x66, 4, 0, 6, 1),  // 2: if w4 s> 1 goto 6
+            insn(0x16, 4, 0, 7, 0),  // 3: if w4 == 0 goto 7
+            insn(0x66, 4, 0, 9, 5),  // 4: if w4 s> 5 goto 9
+            insn(0x05, 0, 0, 10, 0), // 5: goto 10
+            insn(0x05, 0, 0, 8, 0),  // 6: goto 8
+            insn(0xb7, 0, 0, 0, 1),  // 7: r0 = 1
+            insn(0xb7, 0, 0, 0, 2),  // 8: r0 = 2
+            insn(0xb7, 0, 0, 0, 3),  // 9: r0 = 3
+            insn(0x95, 0, 0, 0, 0),  // 10: exit
+        ];
+        let t = jump_targets(&p);
+        let tables = jump_tables(&p, &t);
+        assert_eq!(tables.len(), 1, "{tables:?}");
+        let jt = &tables[0];
+        assert_eq!((jt.root, jt.reg), (1, 4));
+        // 0 -> 3 taken -> 7; 1 -> 3 not taken -> 4 (not s> 5) -> 5 (a
+        // goto: the leaf); 2, 3 -> 6; 4, 5 -> 4 not taken -> 5; 6, 7 -> 9.
+        assert_eq!(jt.leaves, [7, 5, 6, 6, 5, 5, 9, 9]);
+    }
+
+    #[test]
+    fn a_tree_without_a_mask_before_it_or_that_is_a_target_is_not() {
+        let mut p = vec![
+            insn(0xb7, 4, 0, 0, 7),  // 0: r4 = 7 (no mask)
+            insn(0x66, 4, 0, 4, 3),  // 1: if w4 s> 3 goto 4
+            insn(0x66, 4, 0, 6, 1),  // 2: if w4 s> 1 goto 6
+            insn(0x16, 4, 0, 7, 0),  // 3: if w4 == 0 goto 7
+            insn(0x66, 4, 0, 9, 5),  // 4: if w4 s> 5 goto 9
+            insn(0x05, 0, 0, 10, 0), // 5: goto 10
+            insn(0x05, 0, 0, 8, 0),  // 6: goto 8
+            insn(0xb7, 0, 0, 0, 1),  // 7
+            insn(0xb7, 0, 0, 0, 2),  // 8
+            insn(0xb7, 0, 0, 0, 3),  // 9
+            insn(0x95, 0, 0, 0, 0),  // 10: exit
+        ];
+        assert!(jump_tables(&p, &jump_targets(&p)).is_empty());
+        p[0] = insn(0x54, 4, 0, 0, 7);
+        assert_eq!(jump_tables(&p, &jump_targets(&p)).len(), 1);
+        p[10] = insn(0x05, 0, 0, 1, 0); // 10: goto 1 (the root is a target)
+        assert!(jump_tables(&p, &jump_targets(&p)).is_empty());
     }
 }
