@@ -1684,6 +1684,11 @@ impl Emitter<'_> {
             0
         };
         let a = &mut self.a;
+        if saved.is_empty() && ctx_frame + pad == 0 && zero.is_empty() && first.is_some() {
+            // Nothing to save, set up or zero: the entry is slot 0's code,
+            // which starts the buffer; its `exit` returns to the caller.
+            return dynasmrt::AssemblyOffset(0);
+        }
         let entry = a.offset();
         if saved.is_empty() && ctx_frame + pad == 0 {
             // Nothing to save or set up: the entry zeroes what it must and

@@ -568,6 +568,7 @@ impl JitCode {
 impl JitCode {
     /// Whether [`JitCode::call_direct`] is available: trusted or verified
     /// code that never calls the runtime.
+    #[inline]
     pub fn has_direct(&self) -> bool {
         self.direct_fn.is_some()
     }
