@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use ironbpf_vm::object::LoadedObject;
-use ironbpf_vm::{Engine, JitMode, JitOptions, JitProgram};
+use ironbpf_vm::{Engine, JitMode, JitOptions, JitProgram, VmError};
 
 use crate::interp_runner::{interp_error, Input};
 use crate::kernel_suite::{kernel_expected, kernel_program};
@@ -121,6 +121,39 @@ impl JitRunner {
     }
 }
 
+impl JitRunner {
+    #[inline(never)]
+    fn run_xdp(&mut self) -> Result<u64, BenchError> {
+        let Input::Xdp {
+            prog_type,
+            ctx,
+            packet,
+        } = &mut self.input
+        else {
+            return Err(BenchError::Interp {
+                program: self.program.to_string(),
+                stage: "run",
+                message: "not an XDP input".into(),
+            });
+        };
+        self.jit
+            .run_ctx(
+                prog_type,
+                ctx,
+                Some(packet),
+                self.loaded.as_ref().map(|l| l.resolver()),
+            )
+            .map(|r0| u64::from(r0 as u32))
+            .map_err(|e| interp_error(self.program, "run", e))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn run_error(&self, e: VmError) -> BenchError {
+        interp_error(self.program, "run", e)
+    }
+}
+
 impl Runner for JitRunner {
     fn runner_name(&self) -> &'static str {
         match self.jit.mode() {
@@ -135,23 +168,16 @@ impl Runner for JitRunner {
     }
 
     fn run(&mut self) -> Result<u64, BenchError> {
-        let result = match &mut self.input {
-            Input::Memory(mem) => self.jit.run_with_memory(mem.as_mut_slice()),
-            Input::Xdp {
-                prog_type,
-                ctx,
-                packet,
-            } => self
-                .jit
-                .run_ctx(
-                    prog_type,
-                    ctx,
-                    Some(packet),
-                    self.loaded.as_ref().map(|l| l.resolver()),
-                )
-                .map(|r0| u64::from(r0 as u32)),
-        };
-        result.map_err(|e| interp_error(self.program, "run", e))
+        // The VM suite's path is the host's call of a memory program and
+        // nothing else: the XDP runs and the errors are out of line, so
+        // that this function's frame is as small as the native runner's.
+        match &mut self.input {
+            Input::Memory(mem) => match self.jit.run_with_memory(mem.as_mut_slice()) {
+                Ok(r0) => Ok(r0),
+                Err(e) => Err(self.run_error(e)),
+            },
+            Input::Xdp { .. } => self.run_xdp(),
+        }
     }
 
     /// Decoding, pre-decoding and code generation (and, trusted, the checked run;

@@ -9,6 +9,7 @@
 //! sides, so helper calls need not save them.
 
 use crate::op::*;
+use crate::select::{JumpTable, Skipped};
 use crate::{
     err, off, status, CompileOptions, Facts, InlineArray, JitCode, JitError, JitInsn, Mode,
 };
@@ -138,6 +139,13 @@ struct Emitter<'a> {
     /// Per slot: the destination's value after it when it is the same
     /// constant on every path ([`crate::constprop`]).
     consts: Vec<Option<u64>>,
+    /// Per slot: some jump, call or jump table lands on it
+    /// ([`crate::select`]).
+    targets: Vec<bool>,
+    /// The decision trees compiled as jump tables, by root slot.
+    tables: Vec<JumpTable>,
+    /// Each table's label and its destinations, emitted after the stubs.
+    table_code: Vec<(DynamicLabel, Vec<usize>)>,
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
@@ -267,19 +275,41 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     let exec_rt = a.new_dynamic_label();
     let zero_frame = a.new_dynamic_label();
     let checked = mode == Mode::Checked;
+    let budgeted = checked && budget < 1 << 62;
+    let mut targets = crate::select::jump_targets(insns);
+    // Jump tables skip the tree's jumps, whose transfers a budget counts;
+    // in verified code, every destination must be code the proof reached.
+    let tables: Vec<JumpTable> = if budgeted {
+        Vec::new()
+    } else {
+        crate::select::jump_tables(insns, &targets)
+            .into_iter()
+            .filter(|t| !verified || t.leaves.iter().all(|&l| facts.reached(l)))
+            .collect()
+    };
+    for t in &tables {
+        for &l in &t.leaves {
+            if let Some(x) = targets.get_mut(l) {
+                *x = true;
+            }
+        }
+    }
     let mut e = Emitter {
         a,
         insns,
         facts,
         arrays,
         consts: crate::constprop::const_results(insns),
+        targets,
+        tables,
+        table_code: Vec::new(),
         labels,
         stubs: Vec::new(),
         checked,
         // A budget past 2^62 slots is never reached (centuries of running):
         // such code is not charged, which keeps the account's arithmetic
         // far from overflow.
-        budgeted: checked && budget < 1 << 62,
+        budgeted,
         bmi2: std::is_x86_feature_detected!("bmi2"),
         blind: harden.then(|| Blinder::new(blinding_seed.unwrap_or_else(fresh_seed))),
         calls_exec: false,
@@ -314,6 +344,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     }
     let body_end = e.a.offset().0;
     e.emit_stubs();
+    e.emit_tables();
     let entry = e.emit_runtime();
     let first = e.labels.first().copied();
     let direct = (!checked && !e.calls_exec).then(|| e.emit_direct_entry(first));
@@ -1259,6 +1290,92 @@ impl Emitter<'_> {
     }
 
     fn branch(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        if let Some(t) = self.tables.iter().find(|t| t.root == pc) {
+            // The register is in 0..=K (masked just before): entry v of
+            // the table, 8 bytes each, jumps to value v's destination.
+            let x = x86(t.reg);
+            let leaves = t.leaves.clone();
+            let table = self.a.new_dynamic_label();
+            dynasm!(self.a ; .arch x64
+                ; lea r11, [=>table]
+                ; lea r11, [r11 + Rq(x) * 8]
+                ; jmp r11
+            );
+            self.table_code.push((table, leaves));
+            return;
+        }
+        // A jump over one register write, without a budget to charge: the
+        // write's value computed first, then the compare and a `cmov`
+        // (see `crate::select`); the skipped slot emits nothing.
+        if !self.budgeted && self.blind.is_none() {
+            if let Some((dst, skipped)) =
+                crate::select::cond_move(self.insns, &self.targets, &self.consts, pc)
+            {
+                let x = x86(dst);
+                let from = match skipped {
+                    Skipped::Reg64(r) => x86(r),
+                    Skipped::Reg32(r) => {
+                        let r = x86(r);
+                        dynasm!(self.a ; .arch x64 ; mov r11d, Rd(r));
+                        11
+                    }
+                    Skipped::Const(v) => {
+                        self.mov_const(11, v);
+                        11
+                    }
+                    Skipped::AluK { which, w64, imm } => {
+                        dynasm!(self.a ; .arch x64 ; mov r11, Rq(x));
+                        self.alu_k(which, w64, 11, imm);
+                        11
+                    }
+                };
+                let cond = self.compare(i, d, s).invert();
+                self.cmov(cond, x, from);
+                self.done_by_previous = Some(pc + 1);
+                return;
+            }
+        }
+        let cond = self.compare(i, d, s);
+        self.jump_tail(pc, i, cond);
+    }
+
+    /// The jump tables: per entry a `jmp` to its destination, padded with
+    /// `int3` to 8 bytes.
+    fn emit_tables(&mut self) {
+        for (label, leaves) in std::mem::take(&mut self.table_code) {
+            dynasm!(self.a ; .arch x64 ; =>label);
+            for leaf in leaves {
+                let start = self.a.offset().0;
+                let l = self.label(leaf);
+                dynasm!(self.a ; .arch x64 ; jmp =>l);
+                while self.a.offset().0 - start < 8 {
+                    dynasm!(self.a ; .arch x64 ; int3);
+                }
+            }
+        }
+    }
+
+    /// `dst = src` when `cond` holds (flags from [`Emitter::compare`]),
+    /// all 64 bits.
+    fn cmov(&mut self, cond: Cond, dst: u8, src: u8) {
+        let a = &mut self.a;
+        match cond {
+            Cond::Eq | Cond::Clear => dynasm!(a ; .arch x64 ; cmove Rq(dst), Rq(src)),
+            Cond::Ne | Cond::Set => dynasm!(a ; .arch x64 ; cmovne Rq(dst), Rq(src)),
+            Cond::A => dynasm!(a ; .arch x64 ; cmova Rq(dst), Rq(src)),
+            Cond::Ae => dynasm!(a ; .arch x64 ; cmovae Rq(dst), Rq(src)),
+            Cond::B => dynasm!(a ; .arch x64 ; cmovb Rq(dst), Rq(src)),
+            Cond::Be => dynasm!(a ; .arch x64 ; cmovbe Rq(dst), Rq(src)),
+            Cond::G => dynasm!(a ; .arch x64 ; cmovg Rq(dst), Rq(src)),
+            Cond::Ge => dynasm!(a ; .arch x64 ; cmovge Rq(dst), Rq(src)),
+            Cond::L => dynasm!(a ; .arch x64 ; cmovl Rq(dst), Rq(src)),
+            Cond::Le => dynasm!(a ; .arch x64 ; cmovle Rq(dst), Rq(src)),
+        }
+    }
+
+    /// The compare (or `test`) of a conditional jump; the condition under
+    /// which it jumps.
+    fn compare(&mut self, i: JitInsn, d: u8, s: u8) -> Cond {
         let w64 = i.code & 0x07 == 0x05;
         let x = i.code & 0x08 != 0;
         let imm = i.imm as i32;
@@ -1288,6 +1405,11 @@ impl Emitter<'_> {
             (true, false, true) => dynasm!(self.a ; .arch x64 ; test Rd(d), Rd(s)),
             (true, false, false) => dynasm!(self.a ; .arch x64 ; test Rd(d), imm),
         }
+        cond
+    }
+
+    /// The conditional jump after [`Emitter::compare`].
+    fn jump_tail(&mut self, pc: usize, i: JitInsn, cond: Cond) {
         let mut cond = cond;
         let mut target = i.off as usize;
         // `if c goto +1; goto T`, the shape of compiled loops: one branch
@@ -1562,6 +1684,11 @@ impl Emitter<'_> {
             0
         };
         let a = &mut self.a;
+        if saved.is_empty() && ctx_frame + pad == 0 && zero.is_empty() && first.is_some() {
+            // Nothing to save, set up or zero: the entry is slot 0's code,
+            // which starts the buffer; its `exit` returns to the caller.
+            return dynasmrt::AssemblyOffset(0);
+        }
         let entry = a.offset();
         if saved.is_empty() && ctx_frame + pad == 0 {
             // Nothing to save or set up: the entry zeroes what it must and

@@ -64,6 +64,7 @@
 pub mod constprop;
 pub mod disasm;
 mod emit;
+mod select;
 
 pub use emit::{compile, compile_with, compile_with_arrays};
 /// The verifier's proof the verified mode compiles from.
@@ -567,6 +568,7 @@ impl JitCode {
 impl JitCode {
     /// Whether [`JitCode::call_direct`] is available: trusted or verified
     /// code that never calls the runtime.
+    #[inline]
     pub fn has_direct(&self) -> bool {
         self.direct_fn.is_some()
     }
