@@ -34,6 +34,15 @@ const fn x86(r: u8) -> u8 {
 const RCX: u8 = 1;
 const FRAME: i32 = 512;
 const MAX_CALL_FRAMES: i32 = 8;
+/// `may_goto`'s budget per call frame (the kernel's `BPF_MAX_LOOPS`, what
+/// the interpreter counts down from).
+const MAY_GOTO_BUDGET: i32 = 8 * 1024 * 1024;
+/// Where a frame's `may_goto` budget lives in a program that has one: the
+/// machine-stack slot right above the return address of the x86 call that
+/// entered the BPF function (rsp is the same everywhere in a function's
+/// body: every push inside it is popped before the next instruction).
+const MAY_GOTO_SLOT: i32 = 8;
+const OP_MAY_GOTO: u8 = 0xe5;
 
 /// A cold path, emitted after the body.
 enum Stub {
@@ -67,6 +76,13 @@ enum Stub {
         ok: DynamicLabel,
         after: DynamicLabel,
         dst: u8,
+    },
+    /// A `may_goto` whose frame's budget is spent: the slot, which the
+    /// decrement took below 0, back to 0; the budget charge; the jump.
+    MayGoto {
+        label: DynamicLabel,
+        pc: usize,
+        target: usize,
     },
     /// A taken branch's budget charge, then the jump.
     Taken {
@@ -163,6 +179,10 @@ struct Emitter<'a> {
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
+    /// Some instruction is a `may_goto`: every entry into a BPF function
+    /// (the entries, bpf-to-bpf calls) pushes a full budget for its frame
+    /// at [`MAY_GOTO_SLOT`]. Code without one has no slot.
+    may_goto: bool,
     error_exit: DynamicLabel,
     /// A `ud2`: where a jump to a slot outside the program would go (none
     /// does: targets are checked before compiling).
@@ -240,14 +260,6 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         });
     }
     for (pc, i) in insns.iter().enumerate() {
-        // may_goto needs a loop budget per call frame, which the
-        // generated code does not keep yet (the interpreter runs it).
-        if i.code == 0xe5 {
-            return Err(JitError::Unsupported {
-                pc,
-                what: "may_goto",
-            });
-        }
         let is_jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90)
             || i.code == OP_CALL_LOCAL;
         if is_jump && (i.off < 0 || i.off as usize >= n) {
@@ -287,6 +299,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         written_before_read,
         done_by_previous: None,
         r10_fixed: !insns.iter().any(writes_r10),
+        may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
         error_exit,
         trap,
         stop_exit,
@@ -589,6 +602,7 @@ impl Emitter<'_> {
             OP_ATOMIC_W | OP_ATOMIC_DW if matches!(i.aux, 5..=7) => self.exec(pc),
             OP_ATOMIC_W | OP_ATOMIC_DW => self.atomic(pc, i, d, s),
             // Jumps.
+            OP_MAY_GOTO => self.may_goto(pc, i.off as usize),
             0x05 | 0x06 => {
                 let t = i.off as usize;
                 self.charge(pc, Some(t));
@@ -1258,6 +1272,22 @@ impl Emitter<'_> {
         }
     }
 
+    /// `may_goto`: falls through while the frame's budget lasts, taking one
+    /// from it; jumps (charged as any taken branch) once it is 0, where it
+    /// stays. The slot's decrement borrows exactly when it was 0.
+    fn may_goto(&mut self, pc: usize, target: usize) {
+        let spent = self.a.new_dynamic_label();
+        self.stubs.push(Stub::MayGoto {
+            label: spent,
+            pc,
+            target,
+        });
+        dynasm!(self.a ; .arch x64
+            ; sub QWORD [rsp + MAY_GOTO_SLOT], 1
+            ; jc =>spent
+        );
+    }
+
     fn branch(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
         let w64 = i.code & 0x07 == 0x05;
         let x = i.code & 0x08 != 0;
@@ -1362,7 +1392,17 @@ impl Emitter<'_> {
             ; sub QWORD [r12 + off::STACK_LO], FRAME
             ; add QWORD [r12 + off::STACK_LEN], FRAME
             ; call =>z
-            ; call =>l
+        );
+        // The callee's own may_goto budget (the caller's stays in its
+        // slot): 16 bytes, which keep rsp's alignment.
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+        }
+        dynasm!(self.a ; .arch x64 ; call =>l);
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; add rsp, 16);
+        }
+        dynasm!(self.a ; .arch x64
             ; add QWORD [r12 + off::STACK_LO], FRAME
             ; sub QWORD [r12 + off::STACK_LEN], FRAME
             ; pop rbp
@@ -1458,6 +1498,15 @@ impl Emitter<'_> {
                         );
                     }
                     dynasm!(self.a ; .arch x64 ; jmp =>ok);
+                }
+                Stub::MayGoto { label, pc, target } => {
+                    dynasm!(self.a ; .arch x64
+                        ; =>label
+                        ; mov QWORD [rsp + MAY_GOTO_SLOT], 0
+                    );
+                    self.charge(pc, Some(target));
+                    let l = self.label(target);
+                    dynasm!(self.a ; .arch x64 ; jmp =>l);
                 }
                 Stub::Taken { label, pc, target } => {
                     dynasm!(self.a ; .arch x64 ; =>label);
@@ -1561,9 +1610,10 @@ impl Emitter<'_> {
         } else {
             0
         };
+        let may_goto = self.may_goto;
         let a = &mut self.a;
         let entry = a.offset();
-        if saved.is_empty() && ctx_frame + pad == 0 {
+        if saved.is_empty() && ctx_frame + pad == 0 && !may_goto {
             // Nothing to save or set up: the entry zeroes what it must and
             // jumps into the code, whose `exit` returns to the caller.
             for &x in &zero {
@@ -1596,7 +1646,15 @@ impl Emitter<'_> {
             dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
         }
         if let Some(l) = first {
+            // The frame's may_goto budget: 16 bytes, which keep rsp's
+            // alignment.
+            if may_goto {
+                dynasm!(a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+            }
             dynasm!(a ; .arch x64 ; call =>l);
+            if may_goto {
+                dynasm!(a ; .arch x64 ; add rsp, 16);
+            }
         }
         if ctx_frame + pad != 0 {
             dynasm!(a ; .arch x64 ; add rsp, ctx_frame + pad);
@@ -1618,6 +1676,7 @@ impl Emitter<'_> {
             self.zero_frame,
         );
         let trap = self.trap;
+        let may_goto = self.may_goto;
         let a = &mut self.a;
         dynasm!(a ; .arch x64 ; =>trap ; ud2);
         // slow_mem: r10 = info, r11 = address; returns the status in r10,
@@ -1724,7 +1783,17 @@ impl Emitter<'_> {
             ; mov rbp, [r12 + 80]
             ; mov r9, [r12 + off::SPENT]
             ; sub r9, [r12 + off::BUDGET]
-            ; call r11
+        );
+        // The frame's may_goto budget: 16 bytes, which keep rsp's
+        // alignment.
+        if may_goto {
+            dynasm!(a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+        }
+        dynasm!(a ; .arch x64 ; call r11);
+        if may_goto {
+            dynasm!(a ; .arch x64 ; add rsp, 16);
+        }
+        dynasm!(a ; .arch x64
             ; mov [r12 + off::RET], rax
             ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9
