@@ -179,6 +179,14 @@ struct Emitter<'a> {
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
+    /// Checked code: the x86 register (that of a BPF register among r6-r9
+    /// the program never names, callee-saved for the runtime's calls)
+    /// holding minus the hot region's start for the whole run, so that the
+    /// inline test is `lea r10, [base + it + off] ; cmp r10, count`. Set
+    /// by the entry, and again wherever the runtime may have moved the
+    /// region or the register's BPF value was reloaded (after the
+    /// instruction trampoline and bpf-to-bpf calls).
+    hot_reg: Option<u8>,
     /// Some instruction is a `may_goto`: every entry into a BPF function
     /// (the entries, bpf-to-bpf calls) pushes a full budget for its frame
     /// at [`MAY_GOTO_SLOT`]. Code without one has no slot.
@@ -300,6 +308,15 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         done_by_previous: None,
         r10_fixed: !insns.iter().any(writes_r10),
         may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
+        hot_reg: if checked {
+            let used = used_regs(insns);
+            [9u8, 8, 7, 6]
+                .into_iter()
+                .find(|&r| used & (1 << r) == 0)
+                .map(x86)
+        } else {
+            None
+        },
         error_exit,
         trap,
         stop_exit,
@@ -350,6 +367,32 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         direct_fn,
         base_addr,
     })
+}
+
+/// The BPF registers (bit r for r) the program names, and so may read or
+/// write: every instruction's dst and src fields, and what some read or
+/// write without naming it (r0 of atomics, the arguments and frame of
+/// bpf-to-bpf calls, r6 of `ld_abs`/`ld_ind`).
+fn used_regs(insns: &[JitInsn]) -> u16 {
+    let mut used = 0u16;
+    for i in insns {
+        used |= 1 << (i.dst % 11) | 1 << (i.src % 11);
+        if i.code == OP_MOV_ADD64_X {
+            used |= 1 << (i.aux % 11);
+        }
+        if matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) {
+            used |= 1;
+        }
+        if i.code == OP_CALL_LOCAL {
+            // Arguments r1-r5; the callee's frame is below r10.
+            used |= 0x3f | 1 << 10;
+        }
+        if matches!(i.code, 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50) {
+            // ld_abs/ld_ind: the context in r6, r0-r5 written.
+            used |= 0x7f;
+        }
+    }
+    used
 }
 
 /// Whether the instruction may write r10 (conservatively: any with r10 as
@@ -1003,26 +1046,39 @@ impl Emitter<'_> {
         // computed into r10 for the inline test; the stub puts it in r11
         // for the stub's test and the slow path.
         let x86_base = x86(base);
-        if off == 0 {
-            dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
-        } else {
-            dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + off]);
-        }
         let second = self.a.new_dynamic_label();
-        if base == 10 {
-            dynasm!(self.a ; .arch x64
-                ; sub r10, [r12 + off::STACK_LO]
-                ; add r10, len
-                ; jc =>second
-                ; cmp r10, [r12 + off::STACK_LEN]
-                ; ja =>second
-            );
-        } else {
-            dynasm!(self.a ; .arch x64
-                ; sub r10, [r12 + off::HOT_LO]
-                ; cmp r10, [r12 + cnt]
-                ; jae =>second
-            );
+        match (base == 10, self.hot_reg) {
+            (false, Some(h)) => {
+                // The start offset from hot_lo in one lea: the register
+                // holds -hot_lo.
+                dynasm!(self.a ; .arch x64
+                    ; lea r10, [Rq(x86_base) + Rq(h) + off]
+                    ; cmp r10, [r12 + cnt]
+                    ; jae =>second
+                );
+            }
+            (stack, _) => {
+                if off == 0 {
+                    dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
+                } else {
+                    dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + off]);
+                }
+                if stack {
+                    dynasm!(self.a ; .arch x64
+                        ; sub r10, [r12 + off::STACK_LO]
+                        ; add r10, len
+                        ; jc =>second
+                        ; cmp r10, [r12 + off::STACK_LEN]
+                        ; ja =>second
+                    );
+                } else {
+                    dynasm!(self.a ; .arch x64
+                        ; sub r10, [r12 + off::HOT_LO]
+                        ; cmp r10, [r12 + cnt]
+                        ; jae =>second
+                    );
+                }
+            }
         }
         self.stubs.push(Stub::Second {
             label: second,
@@ -1412,8 +1468,22 @@ impl Emitter<'_> {
             ; pop rbx
             ; sub QWORD [r12 + off::DEPTH], 1
         );
+        // The callee's runtime calls may have moved the hot region; the
+        // pops restored the caller's value of the register.
+        self.load_hot_reg();
         if self.budgeted {
             dynasm!(self.a ; .arch x64 ; sub r9, (pc + 1) as i32);
+        }
+    }
+
+    /// Checked code's hot-region register ([`Emitter::hot_reg`]) = minus
+    /// the hot region's start.
+    fn load_hot_reg(&mut self) {
+        if let Some(h) = self.hot_reg {
+            dynasm!(self.a ; .arch x64
+                ; mov Rq(h), [r12 + off::HOT_LO]
+                ; neg Rq(h)
+            );
         }
     }
 
@@ -1569,21 +1639,7 @@ impl Emitter<'_> {
     /// ([`CompileOptions::written_before_read`]). With nothing to save or
     /// set up, the entry is a jump into the code.
     fn emit_direct_entry(&mut self, first: Option<DynamicLabel>) -> dynasmrt::AssemblyOffset {
-        // The BPF registers the program names (and so may read or write).
-        let mut used = 0u16;
-        for i in self.insns {
-            used |= 1 << (i.dst % 11) | 1 << (i.src % 11);
-            if i.code == OP_MOV_ADD64_X {
-                used |= 1 << (i.aux % 11);
-            }
-            if matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) {
-                used |= 1;
-            }
-            if i.code == OP_CALL_LOCAL {
-                // Arguments r1-r5; the callee's frame is below r10.
-                used |= 0x3f | 1 << 10;
-            }
-        }
+        let used = used_regs(self.insns);
         let uses = |r: usize| used & (1 << r) != 0;
         // Registers to zero: those the program names and may read before
         // writing them.
@@ -1677,6 +1733,7 @@ impl Emitter<'_> {
         );
         let trap = self.trap;
         let may_goto = self.may_goto;
+        let hot_reg = self.hot_reg;
         let a = &mut self.a;
         dynasm!(a ; .arch x64 ; =>trap ; ud2);
         // slow_mem: r10 = info, r11 = address; returns the status in r10,
@@ -1742,6 +1799,15 @@ impl Emitter<'_> {
             ; mov r13, [r12 + 56]
             ; mov r14, [r12 + 64]
             ; mov r15, [r12 + 72]
+        );
+        // A helper may have moved the hot region (the packet).
+        if let Some(h) = hot_reg {
+            dynasm!(a ; .arch x64
+                ; mov Rq(h), [r12 + off::HOT_LO]
+                ; neg Rq(h)
+            );
+        }
+        dynasm!(a ; .arch x64
             ; test r10, r10
             ; jnz >stop_or_error
             ; ret
@@ -1784,6 +1850,12 @@ impl Emitter<'_> {
             ; mov r9, [r12 + off::SPENT]
             ; sub r9, [r12 + off::BUDGET]
         );
+        if let Some(h) = hot_reg {
+            dynasm!(a ; .arch x64
+                ; mov Rq(h), [r12 + off::HOT_LO]
+                ; neg Rq(h)
+            );
+        }
         // The frame's may_goto budget: 16 bytes, which keep rsp's
         // alignment.
         if may_goto {
