@@ -187,6 +187,11 @@ struct Emitter<'a> {
     /// region or the register's BPF value was reloaded (after the
     /// instruction trampoline and bpf-to-bpf calls).
     hot_reg: Option<u8>,
+    /// Checked code: the per-size counts of the hot region's inline test
+    /// (by their offset in the context) that live in registers the program
+    /// leaves free too, the most used first; set where
+    /// [`Emitter::hot_reg`] is.
+    cnt_regs: Vec<(i32, u8)>,
     /// Some instruction is a `may_goto`: every entry into a BPF function
     /// (the entries, bpf-to-bpf calls) pushes a full budget for its frame
     /// at [`MAY_GOTO_SLOT`]. Code without one has no slot.
@@ -308,15 +313,8 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         done_by_previous: None,
         r10_fixed: !insns.iter().any(writes_r10),
         may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
-        hot_reg: if checked {
-            let used = used_regs(insns);
-            [9u8, 8, 7, 6]
-                .into_iter()
-                .find(|&r| used & (1 << r) == 0)
-                .map(x86)
-        } else {
-            None
-        },
+        hot_reg: None,
+        cnt_regs: Vec::new(),
         error_exit,
         trap,
         stop_exit,
@@ -324,6 +322,9 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         exec_rt,
         zero_frame,
     };
+    if checked {
+        (e.hot_reg, e.cnt_regs) = hot_registers(insns);
+    }
     let mut insn_offsets = Vec::with_capacity(n);
     for (pc, insn) in insns.iter().enumerate() {
         insn_offsets.push(e.a.offset().0);
@@ -393,6 +394,81 @@ fn used_regs(insns: &[JitInsn]) -> u16 {
         }
     }
     used
+}
+
+/// The offset in the context of the count the hot region's inline test
+/// of an access of `len` bytes compares with: a load's, or a store's and
+/// an atomic's.
+fn hot_cnt_offset(len: i32, load: bool) -> i32 {
+    let k = match len {
+        1 => 0,
+        2 => 1,
+        4 => 2,
+        _ => 3,
+    };
+    if load {
+        off::HOT_CNT_LOAD + 8 * k
+    } else {
+        off::HOT_CNT_STORE + 8 * k
+    }
+}
+
+/// Checked code's registers for the hot region's inline test, among the
+/// x86 registers of r6-r9 the program never names (callee-saved for the
+/// runtime's functions): one for minus the region's start, the others for
+/// the counts its accesses not based on r10 compare with, the most used
+/// first.
+fn hot_registers(insns: &[JitInsn]) -> (Option<u8>, Vec<(i32, u8)>) {
+    let used = used_regs(insns);
+    let mut free = [9u8, 8, 7, 6]
+        .into_iter()
+        .filter(|&r| used & (1 << r) == 0)
+        .map(x86);
+    let Some(hot) = free.next() else {
+        return (None, Vec::new());
+    };
+    let mut uses: Vec<(i32, usize)> = Vec::new();
+    for i in insns {
+        let len = match i.code & 0x18 {
+            0x00 => 4,
+            0x08 => 2,
+            0x10 => 1,
+            _ => 8,
+        };
+        let (base, load) = match i.code {
+            0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91 => (i.src, true),
+            0x62 | 0x6a | 0x72 | 0x7a | 0x63 | 0x6b | 0x73 | 0x7b => (i.dst, false),
+            OP_ATOMIC_W if !matches!(i.aux, 5..=7) => (i.dst, false),
+            OP_ATOMIC_DW if !matches!(i.aux, 5..=7) => (i.dst, false),
+            _ => continue,
+        };
+        if base == 10 {
+            continue;
+        }
+        let o = hot_cnt_offset(len, load);
+        match uses.iter_mut().find(|(c, _)| *c == o) {
+            Some(u) => u.1 += 1,
+            None => uses.push((o, 1)),
+        }
+    }
+    uses.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let cnt = uses.into_iter().zip(free).map(|((o, _), r)| (o, r)).collect();
+    (Some(hot), cnt)
+}
+
+/// Sets checked code's hot-region registers ([`hot_registers`]) from the
+/// context.
+fn load_hot_registers(a: &mut Assembler, hot: Option<u8>, cnt: &[(i32, u8)]) {
+    let Some(h) = hot else {
+        return;
+    };
+    dynasm!(a ; .arch x64
+        ; mov Rq(h), [r12 + off::HOT_LO]
+        ; neg Rq(h)
+    );
+    for &(o, r) in cnt {
+        dynasm!(a ; .arch x64 ; mov Rq(r), [r12 + o]);
+    }
 }
 
 /// Whether the instruction may write r10 (conservatively: any with r10 as
@@ -1029,17 +1105,7 @@ impl Emitter<'_> {
         }
         // The hot region's test: the start offset from hot_lo below the
         // count of offsets an access of this size may start at.
-        let k = match len {
-            1 => 0,
-            2 => 1,
-            4 => 2,
-            _ => 3,
-        };
-        let cnt = if access == 0 {
-            off::HOT_CNT_LOAD
-        } else {
-            off::HOT_CNT_STORE
-        } + 8 * k;
+        let cnt = hot_cnt_offset(len, access == 0);
         // An access through r10 tests the stack inline and the hot region
         // in a stub; any other, the hot region inline and the stack in the
         // stub (the answer is the same either way). The address is
@@ -1051,11 +1117,16 @@ impl Emitter<'_> {
             (false, Some(h)) => {
                 // The start offset from hot_lo in one lea: the register
                 // holds -hot_lo.
-                dynasm!(self.a ; .arch x64
-                    ; lea r10, [Rq(x86_base) + Rq(h) + off]
-                    ; cmp r10, [r12 + cnt]
-                    ; jae =>second
-                );
+                if off == 0 {
+                    dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + Rq(h)]);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + Rq(h) + off]);
+                }
+                match self.cnt_regs.iter().find(|(o, _)| *o == cnt) {
+                    Some(&(_, c)) => dynasm!(self.a ; .arch x64 ; cmp r10, Rq(c)),
+                    None => dynasm!(self.a ; .arch x64 ; cmp r10, [r12 + cnt]),
+                }
+                dynasm!(self.a ; .arch x64 ; jae =>second);
             }
             (stack, _) => {
                 if off == 0 {
@@ -1479,12 +1550,7 @@ impl Emitter<'_> {
     /// Checked code's hot-region register ([`Emitter::hot_reg`]) = minus
     /// the hot region's start.
     fn load_hot_reg(&mut self) {
-        if let Some(h) = self.hot_reg {
-            dynasm!(self.a ; .arch x64
-                ; mov Rq(h), [r12 + off::HOT_LO]
-                ; neg Rq(h)
-            );
-        }
+        load_hot_registers(&mut self.a, self.hot_reg, &self.cnt_regs);
     }
 
     fn exec(&mut self, pc: usize) {
@@ -1734,6 +1800,7 @@ impl Emitter<'_> {
         let trap = self.trap;
         let may_goto = self.may_goto;
         let hot_reg = self.hot_reg;
+        let cnt_regs = std::mem::take(&mut self.cnt_regs);
         let a = &mut self.a;
         dynasm!(a ; .arch x64 ; =>trap ; ud2);
         // slow_mem: r10 = info, r11 = address; returns the status in r10,
@@ -1801,12 +1868,7 @@ impl Emitter<'_> {
             ; mov r15, [r12 + 72]
         );
         // A helper may have moved the hot region (the packet).
-        if let Some(h) = hot_reg {
-            dynasm!(a ; .arch x64
-                ; mov Rq(h), [r12 + off::HOT_LO]
-                ; neg Rq(h)
-            );
-        }
+        load_hot_registers(a, hot_reg, &cnt_regs);
         dynasm!(a ; .arch x64
             ; test r10, r10
             ; jnz >stop_or_error
@@ -1850,12 +1912,7 @@ impl Emitter<'_> {
             ; mov r9, [r12 + off::SPENT]
             ; sub r9, [r12 + off::BUDGET]
         );
-        if let Some(h) = hot_reg {
-            dynasm!(a ; .arch x64
-                ; mov Rq(h), [r12 + off::HOT_LO]
-                ; neg Rq(h)
-            );
-        }
+        load_hot_registers(a, hot_reg, &cnt_regs);
         // The frame's may_goto budget: 16 bytes, which keep rsp's
         // alignment.
         if may_goto {
