@@ -168,6 +168,11 @@ struct Emitter<'a> {
     /// Some instruction reads or writes the run's context through r12
     /// (trusted code: the context test of 4-byte loads, bpf-to-bpf calls).
     uses_ctx: bool,
+    /// Checked code that reads the run's context or may stop with an
+    /// error (a tested access, a budget charge, a bpf-to-bpf call, an
+    /// atomic's alignment test): code without any of these is trusted
+    /// code in all but name, and gets the direct entry too.
+    checked_needs_ctx: bool,
     /// Registers (bit per BPF register) the program never reads before
     /// writing them ([`CompileOptions::written_before_read`]): the direct
     /// entry need not zero them.
@@ -309,6 +314,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         blind: harden.then(|| Blinder::new(blinding_seed.unwrap_or_else(fresh_seed))),
         calls_exec: false,
         uses_ctx: false,
+        checked_needs_ctx: false,
         written_before_read,
         done_by_previous: None,
         r10_fixed: !insns.iter().any(writes_r10),
@@ -347,7 +353,10 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     e.emit_stubs();
     let entry = e.emit_runtime();
     let first = e.labels.first().copied();
-    let direct = (!checked && !e.calls_exec).then(|| e.emit_direct_entry(first));
+    // Checked code that tests nothing and raises nothing is trusted code
+    // in all but name: it gets the direct entry too.
+    let can_fault = checked && e.checked_needs_ctx;
+    let direct = (!e.calls_exec && !can_fault).then(|| e.emit_direct_entry(first));
     let budgeted = e.budgeted;
     let calls_exec = e.calls_exec;
     let buf =
@@ -452,7 +461,11 @@ fn hot_registers(insns: &[JitInsn]) -> (Option<u8>, Vec<(i32, u8)>) {
         }
     }
     uses.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let cnt = uses.into_iter().zip(free).map(|((o, _), r)| (o, r)).collect();
+    let cnt = uses
+        .into_iter()
+        .zip(free)
+        .map(|((o, _), r)| (o, r))
+        .collect();
     (Some(hot), cnt)
 }
 
@@ -1103,6 +1116,7 @@ impl Emitter<'_> {
             // Inside the current frame, whatever the run: no test.
             return (ok, after);
         }
+        self.checked_needs_ctx = true;
         // The hot region's test: the start offset from hot_lo below the
         // count of offsets an access of this size may start at.
         let cnt = hot_cnt_offset(len, access == 0);
@@ -1318,6 +1332,7 @@ impl Emitter<'_> {
     /// Atomics with the lock prefix (xchg locks by itself); cmpxchg
     /// compares with r0, which is rax as x86 wants it.
     fn atomic(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        self.checked_needs_ctx = true;
         let w64 = i.code == OP_ATOMIC_DW;
         let o = i.off;
         dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
@@ -1374,6 +1389,7 @@ impl Emitter<'_> {
         if !self.budgeted {
             return;
         }
+        self.checked_needs_ctx = true;
         let fail = self.a.new_dynamic_label();
         self.stubs.push(Stub::Fail {
             label: fail,
@@ -1493,6 +1509,7 @@ impl Emitter<'_> {
     /// 512-byte frame, an x86 call; `exit` is `ret`.
     fn call_local(&mut self, pc: usize, target: usize) {
         self.uses_ctx = true;
+        self.checked_needs_ctx = true;
         if self.checked {
             let fail = self.a.new_dynamic_label();
             self.stubs.push(Stub::Fail {
@@ -1555,6 +1572,7 @@ impl Emitter<'_> {
 
     fn exec(&mut self, pc: usize) {
         self.calls_exec = true;
+        self.checked_needs_ctx = true;
         let l = self.exec_rt;
         dynasm!(self.a ; .arch x64 ; mov r10d, pc as i32 ; call =>l);
     }

@@ -566,7 +566,9 @@ impl JitCode {
 
 impl JitCode {
     /// Whether [`JitCode::call_direct`] is available: trusted or verified
-    /// code that never calls the runtime.
+    /// code that never calls the runtime, or checked code with nothing to
+    /// check (no access outside its own frame, no instruction budget, no
+    /// call, no atomic): code that cannot fault whatever the input.
     pub fn has_direct(&self) -> bool {
         self.direct_fn.is_some()
     }

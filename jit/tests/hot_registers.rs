@@ -173,3 +173,45 @@ exit";
     let r = agree("helper", asm, 16);
     assert!(r.is_err(), "the last load is one past the end: {r:?}");
 }
+
+#[test]
+fn checked_code_with_nothing_to_check_runs_through_the_direct_entry() {
+    let direct = |asm: &str| {
+        let prog = assemble_program(asm).expect("it assembles");
+        // No instruction budget (none to charge).
+        let opts = Options {
+            budget: u64::MAX,
+            ..Options::default()
+        };
+        let vm = Interpreter::new(&prog, &HelperRegistry::standard(), opts).expect("loads");
+        let checked = JitProgram::checked(vm.clone()).expect("compiles");
+        let mut mem = [0u8; 8];
+        assert_eq!(
+            checked.run_memory(&mut mem).map_err(|e| e.to_string()),
+            vm.run_memory(&mut mem).map_err(|e| e.to_string()),
+            "{asm}"
+        );
+        checked.code().has_direct()
+    };
+    // ALU work and the frame only: nothing can fault.
+    assert!(direct(
+        "r0 = 42\n*(u64 *)(r10 -8) = r0\nr0 = *(u64 *)(r10 -8)\nr0 *= 3\nexit"
+    ));
+    // A memory access, an atomic, a call: tests that may fail.
+    assert!(!direct("r0 = *(u8 *)(r1 +0)\nexit"));
+    assert!(!direct(
+        "*(u64 *)(r10 -8) = 0\nr0 = 1\nlock *(u64 *)(r10 -8) += r0\nr0 = 0\nexit"
+    ));
+    assert!(!direct("call f\nexit\nf: r0 = 1\nexit"));
+    // With an instruction budget, the exit is charged.
+    let prog = assemble_program("r0 = 1\nexit").expect("it assembles");
+    let opts = Options {
+        budget: 1000,
+        ..Options::default()
+    };
+    let vm = Interpreter::new(&prog, &HelperRegistry::standard(), opts).expect("loads");
+    assert!(!JitProgram::checked(vm)
+        .expect("compiles")
+        .code()
+        .has_direct());
+}
