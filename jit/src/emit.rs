@@ -331,8 +331,23 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     if checked {
         (e.hot_reg, e.cnt_regs) = hot_registers(insns);
     }
+    // Checked code: loop heads (targets of backward jumps) start on a
+    // 32-byte boundary, so that the loop's place in the code does not
+    // decide how fast its tests run.
+    let mut loop_head = vec![false; if checked { n } else { 0 }];
+    for (pc, i) in insns.iter().enumerate() {
+        let jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90);
+        if jump && (i.off as usize) <= pc {
+            if let Some(h) = loop_head.get_mut(i.off as usize) {
+                *h = true;
+            }
+        }
+    }
     let mut insn_offsets = Vec::with_capacity(n);
     for (pc, insn) in insns.iter().enumerate() {
+        if loop_head.get(pc).copied().unwrap_or(false) {
+            dynasm!(e.a ; .arch x64 ; .align 32);
+        }
         insn_offsets.push(e.a.offset().0);
         let l = e.label(pc);
         dynasm!(e.a ; .arch x64 ; =>l);
