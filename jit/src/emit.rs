@@ -1489,6 +1489,17 @@ impl Emitter<'_> {
             cond = cond.invert();
             target = n.off as usize;
         }
+        if self.budgeted && target <= pc {
+            // A loop's back-edge, mostly taken: the charge inline behind the
+            // inverted branch, one taken jump per iteration instead of two
+            // through a stub.
+            let skip = self.a.new_dynamic_label();
+            self.jcc(cond.invert(), skip);
+            self.charge(pc, Some(target));
+            let l = self.label(target);
+            dynasm!(self.a ; .arch x64 ; jmp =>l ; =>skip);
+            return;
+        }
         let to = if self.budgeted {
             let l = self.a.new_dynamic_label();
             self.stubs.push(Stub::Taken {
@@ -1500,6 +1511,15 @@ impl Emitter<'_> {
         } else {
             self.label(target)
         };
+        self.jcc(cond, to);
+        if fused {
+            let l = self.label(pc + 2);
+            dynasm!(self.a ; .arch x64 ; jmp =>l);
+        }
+    }
+
+    /// A jump to `to` when `cond` holds (the flags of the compare before).
+    fn jcc(&mut self, cond: Cond, to: DynamicLabel) {
         let a = &mut self.a;
         match cond {
             Cond::Eq => dynasm!(a ; .arch x64 ; je =>to),
@@ -1513,10 +1533,6 @@ impl Emitter<'_> {
             Cond::L => dynasm!(a ; .arch x64 ; jl =>to),
             Cond::Le => dynasm!(a ; .arch x64 ; jle =>to),
             Cond::Clear => dynasm!(a ; .arch x64 ; je =>to),
-        }
-        if fused {
-            let l = self.label(pc + 2);
-            dynasm!(self.a ; .arch x64 ; jmp =>l);
         }
     }
 
