@@ -9,7 +9,10 @@
 //! atomics on the stack, bpf-to-bpf calls, and packet reads and writes
 //! behind bounds checks, and lookups in an array and a hash map (the
 //! [`DIFF_MAPS`], referenced as `BPF_PSEUDO_MAP_IDX`) with a null check,
-//! then loads, stores and atomics on the value. The epilogue stores the whole r0 into the first 8
+//! then loads, stores and atomics on the value. Some programs (a salted
+//! generator of their own decides, so that the others stay as they were)
+//! end the body, or the subprogram, with a loop bounded by a counter and
+//! `may_goto`. The epilogue stores the whole r0 into the first 8
 //! packet bytes (test-run only returns 32 bits of it) and exits.
 //!
 //! Generation is a pure function of the seed: the same seed gives the same
@@ -178,6 +181,82 @@ impl Piece {
     }
 }
 
+/// The salt of the generator that decides where `may_goto` loops go.
+const MAY_GOTO_SALT: u64 = 0x6d61_795f_676f_746f;
+
+/// `c = K; l: may_goto out; ALU ops on `regs` but c; c -= 1; if c != 0
+/// goto l; out:` with K in 1..=12: a loop the counter ends, long before
+/// the frame's may_goto budget (so that the kernel's timed may_goto
+/// agrees), with may_goto's fall-through on every iteration.
+fn may_goto_loop(rng: &mut Rng, regs: &[Reg]) -> Vec<Insn> {
+    let c = rng.pick(regs);
+    let others: Vec<Reg> = regs.iter().copied().filter(|&r| r != c).collect();
+    let n = 1 + rng.below(3) as usize;
+    let mut body = Vec::with_capacity(n);
+    let mut g = Gen { rng: &mut *rng };
+    while body.len() < n {
+        let i = g.alu_insn();
+        // Keep to `regs`, and off the counter.
+        let fix = |r: Reg, rng: &mut Rng| {
+            if r == c || !regs.contains(&r) {
+                rng.pick(&others)
+            } else {
+                r
+            }
+        };
+        let i = match i {
+            Insn::Alu {
+                op,
+                width,
+                dst,
+                src,
+            } => Insn::Alu {
+                op,
+                width,
+                dst: fix(dst, g.rng),
+                src: match src {
+                    Operand::Reg(r) => Operand::Reg(fix(r, g.rng)),
+                    s => s,
+                },
+            },
+            Insn::Neg { width, dst } => Insn::Neg {
+                width,
+                dst: fix(dst, g.rng),
+            },
+            Insn::Endian { kind, bits, dst } => Insn::Endian {
+                kind,
+                bits,
+                dst: fix(dst, g.rng),
+            },
+            Insn::MovSx {
+                width,
+                dst,
+                src,
+                bits,
+            } => Insn::MovSx {
+                width,
+                dst: fix(dst, g.rng),
+                src: fix(src, g.rng),
+                bits,
+            },
+            _ => continue,
+        };
+        body.push(i);
+    }
+    let k = 1 + rng.below(12) as i32;
+    let mut v = vec![mov_imm(c, k), Insn::MayGoto { off: n as i16 + 2 }];
+    v.extend(body);
+    v.push(alu(AluOp::Add, Width::W64, c, Operand::Imm(-1)));
+    v.push(Insn::Jmp {
+        op: JmpOp::Jne,
+        width: Width::W64,
+        dst: c,
+        src: Operand::Imm(0),
+        off: -(n as i16 + 3),
+    });
+    v
+}
+
 /// Generates the program for `seed`.
 pub fn generate(seed: u64) -> GenProgram {
     let mut rng = Rng::new(seed);
@@ -250,6 +329,13 @@ impl Gen<'_> {
                 });
             }
         }
+        // A loop bounded by a counter and by may_goto, from a generator of
+        // its own so that the programs of the seeds without one stay what
+        // they were before loops were generated.
+        let mut loops = Rng::new(seed ^ MAY_GOTO_SALT);
+        if loops.chance(1, 5) {
+            out.extend(may_goto_loop(&mut loops, &SCALARS));
+        }
         // Epilogue: *(u64 *)data = r0 behind a bounds check; exit.
         out.push(mov_reg(Reg::R2, Reg::R7));
         out.push(alu(AluOp::Add, Width::W64, Reg::R2, Operand::Imm(8)));
@@ -277,7 +363,17 @@ impl Gen<'_> {
                 }
                 pc += insn.slots();
             }
-            out.extend(self.subprog());
+            let mut sub = self.subprog();
+            if loops.chance(1, 2) {
+                // Before the subprogram's exit: a budget of its own.
+                let exit = sub.pop();
+                sub.extend(may_goto_loop(
+                    &mut loops,
+                    &[Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5],
+                ));
+                sub.extend(exit);
+            }
+            out.extend(sub);
         }
         let len = MIN_PACKET + self.rng.below(65) as usize;
         let packet = (0..len).map(|_| self.rng.next_u64() as u8).collect();
@@ -728,5 +824,31 @@ mod tests {
             prog.check_registers(0b10)
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
+    }
+
+    #[test]
+    fn some_programs_loop_with_may_goto_in_main_and_in_the_subprogram() {
+        let with = |seeds: std::ops::Range<u64>| {
+            seeds
+                .filter(|&s| {
+                    generate(s)
+                        .insns
+                        .iter()
+                        .any(|i| matches!(i, Insn::MayGoto { .. }))
+                })
+                .count()
+        };
+        let n = with(0..1000);
+        assert!(
+            (100..400).contains(&n),
+            "{n} of 1000 programs have may_goto"
+        );
+        // In a subprogram: after the first exit.
+        let in_sub = (0..1000u64).any(|s| {
+            let insns = generate(s).insns;
+            let exit = insns.iter().position(|i| matches!(i, Insn::Exit));
+            exit.is_some_and(|e| insns[e..].iter().any(|i| matches!(i, Insn::MayGoto { .. })))
+        });
+        assert!(in_sub, "no subprogram with may_goto in 1000 programs");
     }
 }

@@ -35,6 +35,15 @@ const fn x86(r: u8) -> u8 {
 const RCX: u8 = 1;
 const FRAME: i32 = 512;
 const MAX_CALL_FRAMES: i32 = 8;
+/// `may_goto`'s budget per call frame (the kernel's `BPF_MAX_LOOPS`, what
+/// the interpreter counts down from).
+const MAY_GOTO_BUDGET: i32 = 8 * 1024 * 1024;
+/// Where a frame's `may_goto` budget lives in a program that has one: the
+/// machine-stack slot right above the return address of the x86 call that
+/// entered the BPF function (rsp is the same everywhere in a function's
+/// body: every push inside it is popped before the next instruction).
+const MAY_GOTO_SLOT: i32 = 8;
+const OP_MAY_GOTO: u8 = 0xe5;
 
 /// A cold path, emitted after the body.
 enum Stub {
@@ -68,6 +77,13 @@ enum Stub {
         ok: DynamicLabel,
         after: DynamicLabel,
         dst: u8,
+    },
+    /// A `may_goto` whose frame's budget is spent: the slot, which the
+    /// decrement took below 0, back to 0; the budget charge; the jump.
+    MayGoto {
+        label: DynamicLabel,
+        pc: usize,
+        target: usize,
     },
     /// A taken branch's budget charge, then the jump.
     Taken {
@@ -160,6 +176,11 @@ struct Emitter<'a> {
     /// Some instruction reads or writes the run's context through r12
     /// (trusted code: the context test of 4-byte loads, bpf-to-bpf calls).
     uses_ctx: bool,
+    /// Checked code that reads the run's context or may stop with an
+    /// error (a tested access, a budget charge, a bpf-to-bpf call, an
+    /// atomic's alignment test): code without any of these is trusted
+    /// code in all but name, and gets the direct entry too.
+    checked_needs_ctx: bool,
     /// Registers (bit per BPF register) the program never reads before
     /// writing them ([`CompileOptions::written_before_read`]): the direct
     /// entry need not zero them.
@@ -171,6 +192,23 @@ struct Emitter<'a> {
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
+    /// Checked code: the x86 register (that of a BPF register among r6-r9
+    /// the program never names, callee-saved for the runtime's calls)
+    /// holding minus the hot region's start for the whole run, so that the
+    /// inline test is `lea r10, [base + it + off] ; cmp r10, count`. Set
+    /// by the entry, and again wherever the runtime may have moved the
+    /// region or the register's BPF value was reloaded (after the
+    /// instruction trampoline and bpf-to-bpf calls).
+    hot_reg: Option<u8>,
+    /// Checked code: the per-size counts of the hot region's inline test
+    /// (by their offset in the context) that live in registers the program
+    /// leaves free too, the most used first; set where
+    /// [`Emitter::hot_reg`] is.
+    cnt_regs: Vec<(i32, u8)>,
+    /// Some instruction is a `may_goto`: every entry into a BPF function
+    /// (the entries, bpf-to-bpf calls) pushes a full budget for its frame
+    /// at [`MAY_GOTO_SLOT`]. Code without one has no slot.
+    may_goto: bool,
     error_exit: DynamicLabel,
     /// A `ud2`: where a jump to a slot outside the program would go (none
     /// does: targets are checked before compiling).
@@ -248,14 +286,6 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         });
     }
     for (pc, i) in insns.iter().enumerate() {
-        // may_goto needs a loop budget per call frame, which the
-        // generated code does not keep yet (the interpreter runs it).
-        if i.code == 0xe5 {
-            return Err(JitError::Unsupported {
-                pc,
-                what: "may_goto",
-            });
-        }
         let is_jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90)
             || i.code == OP_CALL_LOCAL;
         if is_jump && (i.off < 0 || i.off as usize >= n) {
@@ -314,9 +344,13 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         blind: harden.then(|| Blinder::new(blinding_seed.unwrap_or_else(fresh_seed))),
         calls_exec: false,
         uses_ctx: false,
+        checked_needs_ctx: false,
         written_before_read,
         done_by_previous: None,
         r10_fixed: !insns.iter().any(writes_r10),
+        may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
+        hot_reg: None,
+        cnt_regs: Vec::new(),
         error_exit,
         trap,
         stop_exit,
@@ -324,8 +358,26 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         exec_rt,
         zero_frame,
     };
+    if checked {
+        (e.hot_reg, e.cnt_regs) = hot_registers(insns);
+    }
+    // Checked code: loop heads (targets of backward jumps) start on a
+    // 32-byte boundary, so that the loop's place in the code does not
+    // decide how fast its tests run.
+    let mut loop_head = vec![false; if checked { n } else { 0 }];
+    for (pc, i) in insns.iter().enumerate() {
+        let jump = matches!(i.code & 0x07, 0x05 | 0x06) && !matches!(i.code & 0xf0, 0x80 | 0x90);
+        if jump && (i.off as usize) <= pc {
+            if let Some(h) = loop_head.get_mut(i.off as usize) {
+                *h = true;
+            }
+        }
+    }
     let mut insn_offsets = Vec::with_capacity(n);
     for (pc, insn) in insns.iter().enumerate() {
+        if loop_head.get(pc).copied().unwrap_or(false) {
+            dynasm!(e.a ; .arch x64 ; .align 32);
+        }
         insn_offsets.push(e.a.offset().0);
         let l = e.label(pc);
         dynasm!(e.a ; .arch x64 ; =>l);
@@ -347,7 +399,10 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     e.emit_tables();
     let entry = e.emit_runtime();
     let first = e.labels.first().copied();
-    let direct = (!checked && !e.calls_exec).then(|| e.emit_direct_entry(first));
+    // Checked code that tests nothing and raises nothing is trusted code
+    // in all but name: it gets the direct entry too.
+    let can_fault = checked && e.checked_needs_ctx;
+    let direct = (!e.calls_exec && !can_fault).then(|| e.emit_direct_entry(first));
     let budgeted = e.budgeted;
     let calls_exec = e.calls_exec;
     let buf =
@@ -368,6 +423,111 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         direct_fn,
         base_addr,
     })
+}
+
+/// The BPF registers (bit r for r) the program names, and so may read or
+/// write: every instruction's dst and src fields, and what some read or
+/// write without naming it (r0 of atomics, the arguments and frame of
+/// bpf-to-bpf calls, r6 of `ld_abs`/`ld_ind`).
+fn used_regs(insns: &[JitInsn]) -> u16 {
+    let mut used = 0u16;
+    for i in insns {
+        used |= 1 << (i.dst % 11) | 1 << (i.src % 11);
+        if i.code == OP_MOV_ADD64_X {
+            used |= 1 << (i.aux % 11);
+        }
+        if matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) {
+            used |= 1;
+        }
+        if i.code == OP_CALL_LOCAL {
+            // Arguments r1-r5; the callee's frame is below r10.
+            used |= 0x3f | 1 << 10;
+        }
+        if matches!(i.code, 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50) {
+            // ld_abs/ld_ind: the context in r6, r0-r5 written.
+            used |= 0x7f;
+        }
+    }
+    used
+}
+
+/// The offset in the context of the count the hot region's inline test
+/// of an access of `len` bytes compares with: a load's, or a store's and
+/// an atomic's.
+fn hot_cnt_offset(len: i32, load: bool) -> i32 {
+    let k = match len {
+        1 => 0,
+        2 => 1,
+        4 => 2,
+        _ => 3,
+    };
+    if load {
+        off::HOT_CNT_LOAD + 8 * k
+    } else {
+        off::HOT_CNT_STORE + 8 * k
+    }
+}
+
+/// Checked code's registers for the hot region's inline test, among the
+/// x86 registers of r6-r9 the program never names (callee-saved for the
+/// runtime's functions): one for minus the region's start, the others for
+/// the counts its accesses not based on r10 compare with, the most used
+/// first.
+fn hot_registers(insns: &[JitInsn]) -> (Option<u8>, Vec<(i32, u8)>) {
+    let used = used_regs(insns);
+    let mut free = [9u8, 8, 7, 6]
+        .into_iter()
+        .filter(|&r| used & (1 << r) == 0)
+        .map(x86);
+    let Some(hot) = free.next() else {
+        return (None, Vec::new());
+    };
+    let mut uses: Vec<(i32, usize)> = Vec::new();
+    for i in insns {
+        let len = match i.code & 0x18 {
+            0x00 => 4,
+            0x08 => 2,
+            0x10 => 1,
+            _ => 8,
+        };
+        let (base, load) = match i.code {
+            0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91 => (i.src, true),
+            0x62 | 0x6a | 0x72 | 0x7a | 0x63 | 0x6b | 0x73 | 0x7b => (i.dst, false),
+            OP_ATOMIC_W if !matches!(i.aux, 5..=7) => (i.dst, false),
+            OP_ATOMIC_DW if !matches!(i.aux, 5..=7) => (i.dst, false),
+            _ => continue,
+        };
+        if base == 10 {
+            continue;
+        }
+        let o = hot_cnt_offset(len, load);
+        match uses.iter_mut().find(|(c, _)| *c == o) {
+            Some(u) => u.1 += 1,
+            None => uses.push((o, 1)),
+        }
+    }
+    uses.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let cnt = uses
+        .into_iter()
+        .zip(free)
+        .map(|((o, _), r)| (o, r))
+        .collect();
+    (Some(hot), cnt)
+}
+
+/// Sets checked code's hot-region registers ([`hot_registers`]) from the
+/// context.
+fn load_hot_registers(a: &mut Assembler, hot: Option<u8>, cnt: &[(i32, u8)]) {
+    let Some(h) = hot else {
+        return;
+    };
+    dynasm!(a ; .arch x64
+        ; mov Rq(h), [r12 + off::HOT_LO]
+        ; neg Rq(h)
+    );
+    for &(o, r) in cnt {
+        dynasm!(a ; .arch x64 ; mov Rq(r), [r12 + o]);
+    }
 }
 
 /// Whether the instruction may write r10 (conservatively: any with r10 as
@@ -620,6 +780,7 @@ impl Emitter<'_> {
             OP_ATOMIC_W | OP_ATOMIC_DW if matches!(i.aux, 5..=7) => self.exec(pc),
             OP_ATOMIC_W | OP_ATOMIC_DW => self.atomic(pc, i, d, s),
             // Jumps.
+            OP_MAY_GOTO => self.may_goto(pc, i.off as usize),
             0x05 | 0x06 => {
                 let t = i.off as usize;
                 self.charge(pc, Some(t));
@@ -1001,45 +1162,54 @@ impl Emitter<'_> {
             // Inside the current frame, whatever the run: no test.
             return (ok, after);
         }
+        self.checked_needs_ctx = true;
         // The hot region's test: the start offset from hot_lo below the
         // count of offsets an access of this size may start at.
-        let k = match len {
-            1 => 0,
-            2 => 1,
-            4 => 2,
-            _ => 3,
-        };
-        let cnt = if access == 0 {
-            off::HOT_CNT_LOAD
-        } else {
-            off::HOT_CNT_STORE
-        } + 8 * k;
+        let cnt = hot_cnt_offset(len, access == 0);
         // An access through r10 tests the stack inline and the hot region
         // in a stub; any other, the hot region inline and the stack in the
         // stub (the answer is the same either way). The address is
         // computed into r10 for the inline test; the stub puts it in r11
         // for the stub's test and the slow path.
         let x86_base = x86(base);
-        if off == 0 {
-            dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
-        } else {
-            dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + off]);
-        }
         let second = self.a.new_dynamic_label();
-        if base == 10 {
-            dynasm!(self.a ; .arch x64
-                ; sub r10, [r12 + off::STACK_LO]
-                ; add r10, len
-                ; jc =>second
-                ; cmp r10, [r12 + off::STACK_LEN]
-                ; ja =>second
-            );
-        } else {
-            dynasm!(self.a ; .arch x64
-                ; sub r10, [r12 + off::HOT_LO]
-                ; cmp r10, [r12 + cnt]
-                ; jae =>second
-            );
+        match (base == 10, self.hot_reg) {
+            (false, Some(h)) => {
+                // The start offset from hot_lo in one lea: the register
+                // holds -hot_lo.
+                if off == 0 {
+                    dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + Rq(h)]);
+                } else {
+                    dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + Rq(h) + off]);
+                }
+                match self.cnt_regs.iter().find(|(o, _)| *o == cnt) {
+                    Some(&(_, c)) => dynasm!(self.a ; .arch x64 ; cmp r10, Rq(c)),
+                    None => dynasm!(self.a ; .arch x64 ; cmp r10, [r12 + cnt]),
+                }
+                dynasm!(self.a ; .arch x64 ; jae =>second);
+            }
+            (stack, _) => {
+                if off == 0 {
+                    dynasm!(self.a ; .arch x64 ; mov r10, Rq(x86_base));
+                } else {
+                    dynasm!(self.a ; .arch x64 ; lea r10, [Rq(x86_base) + off]);
+                }
+                if stack {
+                    dynasm!(self.a ; .arch x64
+                        ; sub r10, [r12 + off::STACK_LO]
+                        ; add r10, len
+                        ; jc =>second
+                        ; cmp r10, [r12 + off::STACK_LEN]
+                        ; ja =>second
+                    );
+                } else {
+                    dynasm!(self.a ; .arch x64
+                        ; sub r10, [r12 + off::HOT_LO]
+                        ; cmp r10, [r12 + cnt]
+                        ; jae =>second
+                    );
+                }
+            }
         }
         self.stubs.push(Stub::Second {
             label: second,
@@ -1208,6 +1378,7 @@ impl Emitter<'_> {
     /// Atomics with the lock prefix (xchg locks by itself); cmpxchg
     /// compares with r0, which is rax as x86 wants it.
     fn atomic(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
+        self.checked_needs_ctx = true;
         let w64 = i.code == OP_ATOMIC_DW;
         let o = i.off;
         dynasm!(self.a ; .arch x64 ; lea r11, [Rq(d) + o]);
@@ -1264,6 +1435,7 @@ impl Emitter<'_> {
         if !self.budgeted {
             return;
         }
+        self.checked_needs_ctx = true;
         let fail = self.a.new_dynamic_label();
         self.stubs.push(Stub::Fail {
             label: fail,
@@ -1287,6 +1459,22 @@ impl Emitter<'_> {
         } else {
             dynasm!(self.a ; .arch x64 ; add r9, DWORD delta);
         }
+    }
+
+    /// `may_goto`: falls through while the frame's budget lasts, taking one
+    /// from it; jumps (charged as any taken branch) once it is 0, where it
+    /// stays. The slot's decrement borrows exactly when it was 0.
+    fn may_goto(&mut self, pc: usize, target: usize) {
+        let spent = self.a.new_dynamic_label();
+        self.stubs.push(Stub::MayGoto {
+            label: spent,
+            pc,
+            target,
+        });
+        dynasm!(self.a ; .arch x64
+            ; sub QWORD [rsp + MAY_GOTO_SLOT], 1
+            ; jc =>spent
+        );
     }
 
     fn branch(&mut self, pc: usize, i: JitInsn, d: u8, s: u8) {
@@ -1423,6 +1611,17 @@ impl Emitter<'_> {
             cond = cond.invert();
             target = n.off as usize;
         }
+        if self.budgeted && target <= pc {
+            // A loop's back-edge, mostly taken: the charge inline behind the
+            // inverted branch, one taken jump per iteration instead of two
+            // through a stub.
+            let skip = self.a.new_dynamic_label();
+            self.jcc(cond.invert(), skip);
+            self.charge(pc, Some(target));
+            let l = self.label(target);
+            dynasm!(self.a ; .arch x64 ; jmp =>l ; =>skip);
+            return;
+        }
         let to = if self.budgeted {
             let l = self.a.new_dynamic_label();
             self.stubs.push(Stub::Taken {
@@ -1434,6 +1633,15 @@ impl Emitter<'_> {
         } else {
             self.label(target)
         };
+        self.jcc(cond, to);
+        if fused {
+            let l = self.label(pc + 2);
+            dynasm!(self.a ; .arch x64 ; jmp =>l);
+        }
+    }
+
+    /// A jump to `to` when `cond` holds (the flags of the compare before).
+    fn jcc(&mut self, cond: Cond, to: DynamicLabel) {
         let a = &mut self.a;
         match cond {
             Cond::Eq => dynasm!(a ; .arch x64 ; je =>to),
@@ -1448,16 +1656,13 @@ impl Emitter<'_> {
             Cond::Le => dynasm!(a ; .arch x64 ; jle =>to),
             Cond::Clear => dynasm!(a ; .arch x64 ; je =>to),
         }
-        if fused {
-            let l = self.label(pc + 2);
-            dynasm!(self.a ; .arch x64 ; jmp =>l);
-        }
     }
 
     /// A bpf-to-bpf call: r6-r10 saved on the machine stack, a fresh zeroed
     /// 512-byte frame, an x86 call; `exit` is `ret`.
     fn call_local(&mut self, pc: usize, target: usize) {
         self.uses_ctx = true;
+        self.checked_needs_ctx = true;
         if self.checked {
             let fail = self.a.new_dynamic_label();
             self.stubs.push(Stub::Fail {
@@ -1484,7 +1689,17 @@ impl Emitter<'_> {
             ; sub QWORD [r12 + off::STACK_LO], FRAME
             ; add QWORD [r12 + off::STACK_LEN], FRAME
             ; call =>z
-            ; call =>l
+        );
+        // The callee's own may_goto budget (the caller's stays in its
+        // slot): 16 bytes, which keep rsp's alignment.
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+        }
+        dynasm!(self.a ; .arch x64 ; call =>l);
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; add rsp, 16);
+        }
+        dynasm!(self.a ; .arch x64
             ; add QWORD [r12 + off::STACK_LO], FRAME
             ; sub QWORD [r12 + off::STACK_LEN], FRAME
             ; pop rbp
@@ -1494,13 +1709,23 @@ impl Emitter<'_> {
             ; pop rbx
             ; sub QWORD [r12 + off::DEPTH], 1
         );
+        // The callee's runtime calls may have moved the hot region; the
+        // pops restored the caller's value of the register.
+        self.load_hot_reg();
         if self.budgeted {
             dynasm!(self.a ; .arch x64 ; sub r9, (pc + 1) as i32);
         }
     }
 
+    /// Checked code's hot-region register ([`Emitter::hot_reg`]) = minus
+    /// the hot region's start.
+    fn load_hot_reg(&mut self) {
+        load_hot_registers(&mut self.a, self.hot_reg, &self.cnt_regs);
+    }
+
     fn exec(&mut self, pc: usize) {
         self.calls_exec = true;
+        self.checked_needs_ctx = true;
         let l = self.exec_rt;
         dynasm!(self.a ; .arch x64 ; mov r10d, pc as i32 ; call =>l);
     }
@@ -1581,6 +1806,15 @@ impl Emitter<'_> {
                     }
                     dynasm!(self.a ; .arch x64 ; jmp =>ok);
                 }
+                Stub::MayGoto { label, pc, target } => {
+                    dynasm!(self.a ; .arch x64
+                        ; =>label
+                        ; mov QWORD [rsp + MAY_GOTO_SLOT], 0
+                    );
+                    self.charge(pc, Some(target));
+                    let l = self.label(target);
+                    dynasm!(self.a ; .arch x64 ; jmp =>l);
+                }
                 Stub::Taken { label, pc, target } => {
                     dynasm!(self.a ; .arch x64 ; =>label);
                     self.charge(pc, Some(target));
@@ -1642,21 +1876,7 @@ impl Emitter<'_> {
     /// ([`CompileOptions::written_before_read`]). With nothing to save or
     /// set up, the entry is a jump into the code.
     fn emit_direct_entry(&mut self, first: Option<DynamicLabel>) -> dynasmrt::AssemblyOffset {
-        // The BPF registers the program names (and so may read or write).
-        let mut used = 0u16;
-        for i in self.insns {
-            used |= 1 << (i.dst % 11) | 1 << (i.src % 11);
-            if i.code == OP_MOV_ADD64_X {
-                used |= 1 << (i.aux % 11);
-            }
-            if matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) {
-                used |= 1;
-            }
-            if i.code == OP_CALL_LOCAL {
-                // Arguments r1-r5; the callee's frame is below r10.
-                used |= 0x3f | 1 << 10;
-            }
-        }
+        let used = used_regs(self.insns);
         let uses = |r: usize| used & (1 << r) != 0;
         // Registers to zero: those the program names and may read before
         // writing them.
@@ -1683,6 +1903,7 @@ impl Emitter<'_> {
         } else {
             0
         };
+        let may_goto = self.may_goto;
         let a = &mut self.a;
         if saved.is_empty() && ctx_frame + pad == 0 && zero.is_empty() && first.is_some() {
             // Nothing to save, set up or zero: the entry is slot 0's code,
@@ -1690,7 +1911,7 @@ impl Emitter<'_> {
             return dynasmrt::AssemblyOffset(0);
         }
         let entry = a.offset();
-        if saved.is_empty() && ctx_frame + pad == 0 {
+        if saved.is_empty() && ctx_frame + pad == 0 && !may_goto {
             // Nothing to save or set up: the entry zeroes what it must and
             // jumps into the code, whose `exit` returns to the caller.
             for &x in &zero {
@@ -1723,7 +1944,15 @@ impl Emitter<'_> {
             dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
         }
         if let Some(l) = first {
+            // The frame's may_goto budget: 16 bytes, which keep rsp's
+            // alignment.
+            if may_goto {
+                dynasm!(a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+            }
             dynasm!(a ; .arch x64 ; call =>l);
+            if may_goto {
+                dynasm!(a ; .arch x64 ; add rsp, 16);
+            }
         }
         if ctx_frame + pad != 0 {
             dynasm!(a ; .arch x64 ; add rsp, ctx_frame + pad);
@@ -1745,6 +1974,9 @@ impl Emitter<'_> {
             self.zero_frame,
         );
         let trap = self.trap;
+        let may_goto = self.may_goto;
+        let hot_reg = self.hot_reg;
+        let cnt_regs = std::mem::take(&mut self.cnt_regs);
         let a = &mut self.a;
         dynasm!(a ; .arch x64 ; =>trap ; ud2);
         // slow_mem: r10 = info, r11 = address; returns the status in r10,
@@ -1810,6 +2042,10 @@ impl Emitter<'_> {
             ; mov r13, [r12 + 56]
             ; mov r14, [r12 + 64]
             ; mov r15, [r12 + 72]
+        );
+        // A helper may have moved the hot region (the packet).
+        load_hot_registers(a, hot_reg, &cnt_regs);
+        dynasm!(a ; .arch x64
             ; test r10, r10
             ; jnz >stop_or_error
             ; ret
@@ -1851,7 +2087,18 @@ impl Emitter<'_> {
             ; mov rbp, [r12 + 80]
             ; mov r9, [r12 + off::SPENT]
             ; sub r9, [r12 + off::BUDGET]
-            ; call r11
+        );
+        load_hot_registers(a, hot_reg, &cnt_regs);
+        // The frame's may_goto budget: 16 bytes, which keep rsp's
+        // alignment.
+        if may_goto {
+            dynasm!(a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+        }
+        dynasm!(a ; .arch x64 ; call r11);
+        if may_goto {
+            dynasm!(a ; .arch x64 ; add rsp, 16);
+        }
+        dynasm!(a ; .arch x64
             ; mov [r12 + off::RET], rax
             ; add r9, [r12 + off::BUDGET]
             ; mov [r12 + off::SPENT], r9

@@ -18,7 +18,11 @@
 //! tested when no instruction writes r10. It charges the instruction
 //! budget at every control transfer (taken jumps, calls, exits: a fused
 //! compare-and-branch on r9) so that it stops at the instruction where
-//! the interpreter stops, with the interpreter's error. **Trusted**
+//! the interpreter stops, with the interpreter's error. The inline test of
+//! an access not based on r10 is `lea` + `cmp` on registers when the
+//! program leaves some of r6-r9 free (minus the region's start and the
+//! per-size counts live in theirs), and checked code with nothing to test
+//! gets the direct entry. **Trusted**
 //! emits no checks: only programs proven safe may run in it. **Verified**
 //! is trusted code shaped by a verifier's proof ([`Facts`], from
 //! `ironbpf_verifier::VerifiedProgram`): instructions no path reaches are
@@ -32,6 +36,11 @@
 //! (`data`, `data_end`) must read as the addresses they stand for (the
 //! kernel rewrites those loads; the verifier's facts do not say which loads
 //! they are).
+//!
+//! `may_goto` has a budget per call frame (8,388,608, the kernel's
+//! `BPF_MAX_LOOPS`, as the interpreter counts) in a machine-stack slot
+//! that every entry and bpf-to-bpf call pushes, only in programs that
+//! have a `may_goto`.
 //!
 //! Whatever needs the runtime's Rust code (helper calls, `callx`, inline
 //! map lookups, `ld_abs`/`ld_ind`, the fetching atomics `or`/`and`/`xor`)
@@ -567,7 +576,9 @@ impl JitCode {
 
 impl JitCode {
     /// Whether [`JitCode::call_direct`] is available: trusted or verified
-    /// code that never calls the runtime.
+    /// code that never calls the runtime, or checked code with nothing to
+    /// check (no access outside its own frame, no instruction budget, no
+    /// call, no atomic): code that cannot fault whatever the input.
     #[inline]
     pub fn has_direct(&self) -> bool {
         self.direct_fn.is_some()

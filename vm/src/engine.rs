@@ -479,7 +479,8 @@ impl Engine for JitProgram {
             };
             // SAFETY: the code has a direct entry (trusted or verified code,
             // compiled only through the unsafe `JitProgram::trusted` or from
-            // the verifier's proof, that calls no trampoline); the program
+            // the verifier's proof, or checked code that cannot fault, that
+            // calls no trampoline); the program
             // uses no stack, and r1, r2 are `mem`, borrowed mutably here.
             return Ok(unsafe { self.code.call_direct(r1, r2, 0) }.unwrap_or(0));
         }
@@ -738,7 +739,8 @@ impl JitProgram {
         if !self.interp.uses_stack {
             // SAFETY: the code has a direct entry (trusted or verified code,
             // compiled only through the unsafe `JitProgram::trusted` or from
-            // the verifier's proof, that calls no trampoline); the program
+            // the verifier's proof, or checked code that cannot fault, that
+            // calls no trampoline); the program
             // uses no stack, and r1, r2 are the caller's live memory.
             return unsafe { self.code.call_direct(r1, r2, 0) }.unwrap_or(0);
         }

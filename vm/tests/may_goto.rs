@@ -168,10 +168,33 @@ fn can_loop_programs_return_what_they_return_in_the_kernel() {
 }
 
 #[test]
-fn the_jit_refuses_may_goto_by_name() {
+fn the_checked_jit_runs_the_can_loop_programs_as_the_interpreter_does() {
     let loaded = LoadedObject::new(fixture(), &HelperRegistry::new()).expect("object");
-    match loaded.engine("sum_to_100", Options::default(), true) {
-        Err(e) => assert!(e.to_string().contains("may_goto"), "{e}"),
-        Ok(_) => panic!("the JIT compiled may_goto"),
+    let opts = Options {
+        budget: 200_000_000,
+        ..Options::default()
+    };
+    for name in ["sum_to_100", "fill_stack", "endless"] {
+        let (jit, pt) = loaded
+            .engine(name, opts, true)
+            .expect("the JIT compiles it");
+        let pt = pt.expect("xdp");
+        let mut ctx = vec![0u8; pt.ctx_size as usize];
+        let mut pkt = packet();
+        let r = ironbpf_vm::engine::run_ctx_into(
+            jit.as_ref(),
+            pt,
+            None,
+            &mut ctx,
+            Some(&mut pkt),
+            Some(loaded.resolver()),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            r,
+            ours(&loaded, name),
+            "{name}: the JIT against the interpreter"
+        );
     }
 }
