@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use ironbpf_vm::object::LoadedObject;
-use ironbpf_vm::{Engine, JitMode, JitOptions, JitProgram, VmError};
+use ironbpf_vm::{Engine, JitMode, JitOptions, JitProgram};
 
 use crate::interp_runner::{interp_error, Input};
 use crate::kernel_suite::{kernel_expected, kernel_program};
@@ -147,10 +147,16 @@ impl JitRunner {
             .map_err(|e| interp_error(self.program, "run", e))
     }
 
-    #[cold]
+    /// A memory program whose code has no direct entry (checked code
+    /// that checks something, or a program that uses the stack).
     #[inline(never)]
-    fn run_error(&self, e: VmError) -> BenchError {
-        interp_error(self.program, "run", e)
+    fn run_memory(&mut self) -> Result<u64, BenchError> {
+        let Input::Memory(mem) = &mut self.input else {
+            return self.run_xdp();
+        };
+        self.jit
+            .run_with_memory(mem.as_mut_slice())
+            .map_err(|e| interp_error(self.program, "run", e))
     }
 }
 
@@ -172,9 +178,9 @@ impl Runner for JitRunner {
         // nothing else: the XDP runs and the errors are out of line, so
         // that this function's frame is as small as the native runner's.
         match &mut self.input {
-            Input::Memory(mem) => match self.jit.run_with_memory(mem.as_mut_slice()) {
-                Ok(r0) => Ok(r0),
-                Err(e) => Err(self.run_error(e)),
+            Input::Memory(mem) => match self.jit.run_memory_direct(mem.as_mut_slice()) {
+                Some(r0) => Ok(r0),
+                None => self.run_memory(),
             },
             Input::Xdp { .. } => self.run_xdp(),
         }

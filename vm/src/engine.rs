@@ -471,20 +471,10 @@ impl Engine for JitProgram {
     /// rest is out of line, so that this inlines into the caller).
     #[inline(always)]
     fn run_memory(&self, mem: &mut [u8]) -> Result<u64, VmError> {
-        if self.code.has_direct() && !self.interp.uses_stack {
-            let (r1, r2) = if mem.is_empty() {
-                (0, 0)
-            } else {
-                (mem.as_mut_ptr() as u64, mem.len() as u64)
-            };
-            // SAFETY: the code has a direct entry (trusted or verified code,
-            // compiled only through the unsafe `JitProgram::trusted` or from
-            // the verifier's proof, or checked code that cannot fault, that
-            // calls no trampoline); the program
-            // uses no stack, and r1, r2 are `mem`, borrowed mutably here.
-            return Ok(unsafe { self.code.call_direct(r1, r2, 0) }.unwrap_or(0));
+        match self.run_memory_direct(mem) {
+            Some(r0) => Ok(r0),
+            None => self.run_memory_slow(mem),
         }
-        self.run_memory_slow(mem)
     }
 
     unsafe fn run_one(
@@ -711,6 +701,31 @@ impl JitProgram {
             return Ok(ctx.ret);
         }
         Err(jit_error(&ctx, run.error.take()))
+    }
+
+    /// [`Engine::run_with_memory`]'s fast path alone, for hosts that call
+    /// a small program very often: code with a direct entry (trusted or
+    /// verified code, or checked code that cannot fault) and no stack runs
+    /// straight from here with r1, r2 = `mem`'s address and length, and
+    /// gives r0. `None`, having run nothing, for any other code: run it
+    /// with [`Engine::run_with_memory`]. Nothing here returns an error,
+    /// so a caller's hot path holds no [`VmError`].
+    #[inline(always)]
+    pub fn run_memory_direct(&self, mem: &mut [u8]) -> Option<u64> {
+        if !self.code.has_direct() || self.interp.uses_stack {
+            return None;
+        }
+        let (r1, r2) = if mem.is_empty() {
+            (0, 0)
+        } else {
+            (mem.as_mut_ptr() as u64, mem.len() as u64)
+        };
+        // SAFETY: the code has a direct entry (trusted or verified code,
+        // compiled only through the unsafe `JitProgram::trusted` or from
+        // the verifier's proof, or checked code that cannot fault, that
+        // calls no trampoline); the program uses no stack, and r1, r2 are
+        // `mem`, borrowed mutably here.
+        unsafe { self.code.call_direct(r1, r2, 0) }
     }
 
     /// [`Engine::run_memory`] past its inline fast path.
