@@ -909,6 +909,7 @@ impl Env<'_> {
                     .get(reg.map as usize)
                     .map(|m| m.value_size)
                     .unwrap_or(0);
+                self.check_map_access_type(r, reg.off as i64, size, t)?;
                 self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)
             }
             RegType::Mem => {

@@ -13,6 +13,11 @@ use crate::state::*;
 use ironbpf_isa::{AtomicOp, Insn, LdImm64Src};
 use ironbpf_progtype::desc::{AccessKind, CtxAccess, CtxYield};
 
+/// `BPF_F_RDONLY_PROG`.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_WRONLY_PROG`.
+const BPF_F_WRONLY_PROG: u32 = 1 << 8;
+
 /// Read or write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -327,34 +332,8 @@ impl Env<'_> {
             }
             RegType::MapValue => {
                 leaks(self, "map", "map")?;
-                let m = self.map_of(&reg).cloned();
-                let vs = m.as_ref().map(|m| m.value_size).unwrap_or(0);
-                if let Some(m) = &m {
-                    let rdonly_prog = m.map_flags & (1 << 7) != 0 || m.frozen_readonly;
-                    let wronly_prog = m.map_flags & (1 << 8) != 0;
-                    if t == Access::Write && rdonly_prog {
-                        return Err(self.reject(
-                            RejectionKind::InvalidMemAccess {
-                                reg: r as u8,
-                                reg_type: reg.type_str(),
-                            },
-                            format!(
-                                "write into map forbidden, value_size={vs} off={off} size={size}"
-                            ),
-                        ));
-                    }
-                    if t == Access::Read && wronly_prog {
-                        return Err(self.reject(
-                            RejectionKind::InvalidMemAccess {
-                                reg: r as u8,
-                                reg_type: reg.type_str(),
-                            },
-                            format!(
-                                "read from map forbidden, value_size={vs} off={off} size={size}"
-                            ),
-                        ));
-                    }
-                }
+                self.check_map_access_type(r, off, size as i64, t)?;
+                let vs = self.map_of(&reg).map(|m| m.value_size).unwrap_or(0);
                 self.check_mem_region(r, off, size as i64, vs as i64, false)?;
                 if let Some(d) = read_dst {
                     match self.rdonly_direct_read(&reg, off, size, sign_extend)? {
@@ -525,6 +504,40 @@ impl Env<'_> {
         self.maps.get(reg.map as usize)
     }
 
+    /// `check_map_access_type`: a program may not write into a map value
+    /// of a map read-only to programs (`BPF_F_RDONLY_PROG`, or frozen as
+    /// `.rodata` is) nor read one write-only to programs
+    /// (`BPF_F_WRONLY_PROG`), by a load or store (`off` counts the
+    /// instruction's offset and the pointer's fixed one) or through a
+    /// helper's memory argument (`off` is the pointer's fixed offset).
+    pub(crate) fn check_map_access_type(
+        &self,
+        r: usize,
+        off: i64,
+        size: i64,
+        t: Access,
+    ) -> VResult {
+        let reg = self.cur.reg(r);
+        let Some(m) = self.map_of(reg) else {
+            return Ok(());
+        };
+        let vs = m.value_size;
+        let rdonly_prog = m.map_flags & BPF_F_RDONLY_PROG != 0 || m.frozen_readonly;
+        let wronly_prog = m.map_flags & BPF_F_WRONLY_PROG != 0;
+        let what = match t {
+            Access::Write if rdonly_prog => "write into",
+            Access::Read if wronly_prog => "read from",
+            _ => return Ok(()),
+        };
+        Err(self.reject(
+            RejectionKind::InvalidMemAccess {
+                reg: r as u8,
+                reg_type: reg.type_str(),
+            },
+            format!("{what} map forbidden, value_size={vs} off={off} size={size}"),
+        ))
+    }
+
     /// `bpf_map_direct_read` for a load of `size` bytes at `reg + off` from
     /// a map that `bpf_map_is_rdonly` (`BPF_F_RDONLY_PROG` and frozen) and
     /// that has `map_direct_value_addr` (a plain array): the value stored
@@ -541,7 +554,6 @@ impl Env<'_> {
         sign_extend: bool,
     ) -> Result<Option<u64>, Rejection> {
         const BPF_MAP_TYPE_ARRAY: u32 = 2;
-        const BPF_F_RDONLY_PROG: u32 = 1 << 7;
         let Some(m) = self.opts.maps.get(reg.map as usize) else {
             return Ok(None);
         };

@@ -1,0 +1,306 @@
+//! Rules that the kernel's BPF selftests showed ironbpf getting wrong,
+//! each as a small program of our own loaded in the running kernel and
+//! verified by ironbpf: both must give the same verdict and, where the
+//! kernel refuses, the same error line at the same instruction.
+//! - a helper's memory argument in a map value obeys the map's
+//!   `BPF_F_RDONLY_PROG` / `BPF_F_WRONLY_PROG` (`check_map_access_type`,
+//!   `verifier_array_access.c`, `verifier_const.c`);
+//! - atomic instructions check alignment as if strict (`verifier_xadd.c`);
+//! - `bpf_tail_call` invalidates packet pointers (`verifier_sock.c`);
+//! - LD_ABS / LD_IND and tail calls in subprograms need BTF, and a
+//!   subprogram with them must return an int (`verifier_ld_ind.c`,
+//!   `exceptions.c`).
+//!
+//! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
+//! under IRONBPF_REQUIRE_KERNEL=1).
+
+mod btf_builder;
+
+use btf_builder::funcs::*;
+use ironbpf_isa::asm::assemble;
+use ironbpf_kernel::{
+    is_trailer_line, last_error_lines, load_program, KernelMap, MapCreate, ProgLoad,
+};
+use ironbpf_progtype::ProgTypeId;
+use ironbpf_verifier::{verify, MapInfo, VerifyOptions};
+use std::sync::Arc;
+
+/// `BPF_F_RDONLY_PROG`.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_WRONLY_PROG`.
+const BPF_F_WRONLY_PROG: u32 = 1 << 8;
+
+/// A map of the case, created in the kernel (filled and frozen when it has
+/// contents) and described to ironbpf alike.
+struct Map {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    /// Key 0's value, written before the map is frozen.
+    frozen: Option<Vec<u8>>,
+}
+
+/// How both must end.
+enum Verdict {
+    Accepted,
+    /// Refused at this instruction with this last error line.
+    RefusedAt(usize, &'static str),
+}
+
+struct Case {
+    prog_type: ProgTypeId,
+    text: &'static str,
+    maps: Vec<Map>,
+    /// One per subprogram, in order; empty: loaded without BTF.
+    funcs: Vec<Func>,
+    verdict: Verdict,
+}
+
+fn check(name: &str, c: &Case) {
+    if !ironbpf_kernel::available_for_test(name) {
+        return;
+    }
+    let insns = assemble(c.text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
+    let kmaps: Vec<KernelMap> = c
+        .maps
+        .iter()
+        .map(|m| {
+            let mut mc = MapCreate::new(m.map_type, m.key_size, m.value_size, m.max_entries);
+            mc.map_flags = m.map_flags;
+            let km = KernelMap::create(&mc).unwrap_or_else(|e| panic!("{name}: map: {e}"));
+            if let Some(v) = &m.frozen {
+                km.update(&0u32.to_ne_bytes(), v, 0)
+                    .unwrap_or_else(|e| panic!("{name}: map update: {e}"));
+                km.freeze()
+                    .unwrap_or_else(|e| panic!("{name}: freeze: {e}"));
+            }
+            km
+        })
+        .collect();
+    let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
+    let Described {
+        blob,
+        kbtf,
+        recs,
+        func_info,
+    } = describe(name, &c.funcs, &subprog_starts(&insns));
+    let out = load_program(&ProgLoad {
+        prog_type: c.prog_type.kernel_id(),
+        insns: &words,
+        name: "selftest_rule",
+        log_level: 1,
+        fd_array: &fds,
+        prog_btf_fd: kbtf.as_ref().map(|b| b.raw_fd()),
+        func_info: &func_info,
+        ..Default::default()
+    });
+
+    let mut opts = VerifyOptions::new(c.prog_type);
+    opts.log_level = 1;
+    opts.maps = c
+        .maps
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MapInfo {
+            name: format!("map{i}"),
+            map_type: m.map_type,
+            key_size: m.key_size,
+            value_size: m.value_size,
+            max_entries: m.max_entries,
+            map_flags: m.map_flags,
+            frozen_readonly: m.frozen.is_some(),
+        })
+        .collect();
+    opts.frozen_values = c.maps.iter().map(|m| m.frozen.clone()).collect();
+    if !c.funcs.is_empty() {
+        opts.btf = Some(Arc::new(
+            ironbpf_btf::Btf::parse(&blob).expect("the test's BTF parses"),
+        ));
+        opts.func_info = recs;
+    }
+    let ours = verify(&insns, &opts);
+
+    let (insn, line) = match c.verdict {
+        Verdict::Accepted => {
+            assert!(
+                out.result.is_ok(),
+                "{name}: the kernel refused it:\n{}",
+                out.log
+            );
+            assert!(
+                ours.result.is_ok(),
+                "{name}: ironbpf refused it:\n{}",
+                ours.log
+            );
+            return;
+        }
+        Verdict::RefusedAt(insn, line) => (Some(insn), line),
+    };
+    assert!(out.result.is_err(), "{name}: the kernel accepted it");
+    assert_eq!(
+        last_error_lines(&out.log, 1),
+        [line],
+        "{name}: the kernel's log:\n{}",
+        out.log
+    );
+    assert_eq!(
+        out.error_insn, insn,
+        "{name}: the kernel's log:\n{}",
+        out.log
+    );
+    let rej = ours
+        .result
+        .err()
+        .unwrap_or_else(|| panic!("{name}: ironbpf accepted it:\n{}", ours.log));
+    let last = rej
+        .message
+        .lines()
+        .take_while(|l| !is_trailer_line(l))
+        .last()
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(last, line, "{name}: ironbpf's log:\n{}", ours.log);
+    if insn.is_some() {
+        assert_eq!(rej.insn, insn, "{name}: ironbpf's log:\n{}", ours.log);
+    }
+}
+
+/// A one-entry array of 48-byte values with `flags`.
+fn array(flags: u32) -> Map {
+    Map {
+        map_type: 2,
+        key_size: 4,
+        value_size: 48,
+        max_entries: 1,
+        map_flags: flags,
+        frozen: None,
+    }
+}
+
+/// Looks up key 0 of map 0 (an array) with the ctx kept in r6; `USE`
+/// follows with the value in r0, skipped when it is null.
+fn with_value(then: &str) -> &'static str {
+    Box::leak(
+        format!(
+            "r6 = r1\n\
+             *(u32 *)(r10 -4) = 0\n\
+             r2 = r10\n\
+             r2 += -4\n\
+             r1 = map[idx:0]\n\
+             call bpf_map_lookup_elem\n\
+             if r0 == 0x0 goto out\n\
+             {then}\n\
+             out:\n\
+             r0 = 0\n\
+             exit"
+        )
+        .into_boxed_str(),
+    )
+}
+
+/// `bpf_skb_load_bytes(skb, 0, value, 8)`: the helper writes the value.
+const SKB_LOAD_INTO_VALUE: &str = "r1 = r6\nr2 = 0\nr3 = r0\nr4 = 8\ncall bpf_skb_load_bytes";
+/// `bpf_csum_diff(value, 4, NULL, 0, 0)`: the helper reads the value.
+const CSUM_FROM_VALUE: &str = "r1 = r0\nr2 = 4\nr3 = 0\nr4 = 0\nr5 = 0\ncall bpf_csum_diff";
+
+#[test]
+fn a_helper_may_not_write_into_a_read_only_map_value() {
+    check(
+        "a_helper_may_not_write_into_a_read_only_map_value",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: with_value(SKB_LOAD_INTO_VALUE),
+            maps: vec![array(BPF_F_RDONLY_PROG)],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(12, "write into map forbidden, value_size=48 off=0 size=8"),
+        },
+    );
+}
+
+#[test]
+fn a_helper_may_read_a_read_only_map_value() {
+    check(
+        "a_helper_may_read_a_read_only_map_value",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: with_value(CSUM_FROM_VALUE),
+            maps: vec![array(BPF_F_RDONLY_PROG)],
+            funcs: vec![],
+            verdict: Verdict::Accepted,
+        },
+    );
+}
+
+#[test]
+fn a_helper_may_not_read_a_write_only_map_value() {
+    check(
+        "a_helper_may_not_read_a_write_only_map_value",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: with_value(CSUM_FROM_VALUE),
+            maps: vec![array(BPF_F_WRONLY_PROG)],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(13, "read from map forbidden, value_size=48 off=0 size=4"),
+        },
+    );
+}
+
+#[test]
+fn a_helper_may_write_into_a_write_only_map_value() {
+    check(
+        "a_helper_may_write_into_a_write_only_map_value",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: with_value(SKB_LOAD_INTO_VALUE),
+            maps: vec![array(BPF_F_WRONLY_PROG)],
+            funcs: vec![],
+            verdict: Verdict::Accepted,
+        },
+    );
+}
+
+#[test]
+fn a_write_only_map_value_is_no_key_to_look_up() {
+    // The value of a write-only map, 8 bytes in, as the key of a lookup
+    // in the same map: the helper reads the key.
+    check(
+        "a_write_only_map_value_is_no_key_to_look_up",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: with_value("r2 = r0\nr2 += 8\nr1 = map[idx:0]\ncall bpf_map_lookup_elem"),
+            maps: vec![array(BPF_F_WRONLY_PROG)],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(12, "read from map forbidden, value_size=48 off=8 size=4"),
+        },
+    );
+}
+
+#[test]
+fn bpf_strtol_may_not_store_into_frozen_rodata() {
+    // `bpf_strtol(buf, 3, 0, &rodata_long)`: a `const volatile long` of a
+    // frozen `.rodata`.
+    let mut rodata = array(BPF_F_RDONLY_PROG);
+    rodata.value_size = 8;
+    rodata.frozen = Some(42u64.to_le_bytes().to_vec());
+    check(
+        "bpf_strtol_may_not_store_into_frozen_rodata",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "*(u32 *)(r10 -4) = 0x3438\n\
+                r1 = r10\n\
+                r1 += -4\n\
+                r2 = 3\n\
+                r3 = 0\n\
+                r4 = map[idx:0][0]+0\n\
+                call bpf_strtol\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![rodata],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(7, "write into map forbidden, value_size=8 off=0 size=8"),
+        },
+    );
+}
