@@ -227,11 +227,13 @@ impl Env<'_> {
         )
     }
 
-    /// `check_ptr_alignment` when strict alignment is asked for.
-    fn check_alignment(&self, r: usize, off: i64, size: u32) -> VResult {
+    /// `check_ptr_alignment` when strict alignment is asked for: by the
+    /// loader (`BPF_F_STRICT_ALIGNMENT`) or by the access itself
+    /// (`strict_alignment_once`, which every atomic instruction passes).
+    fn check_alignment(&self, r: usize, off: i64, size: u32, strict_once: bool) -> VResult {
         let reg = self.cur.reg(r);
         // The stack is always checked strictly: spill tracking needs it.
-        let strict = self.opts.strict_alignment || reg.ty == RegType::Stack;
+        let strict = self.opts.strict_alignment || strict_once || reg.ty == RegType::Stack;
         if !strict || size == 1 {
             return Ok(());
         }
@@ -289,7 +291,14 @@ impl Env<'_> {
         sign_extend: bool,
         kind: AccessKind,
     ) -> VResult {
-        self.check_alignment(r, off, size)?;
+        // check_atomic_rmw, check_atomic_load and check_atomic_store check
+        // their accesses as if alignment were strict: an atomic instruction
+        // is one of BPF_STX | BPF_ATOMIC.
+        let atomic = self
+            .insns
+            .get(self.pc)
+            .is_some_and(|i| i.code & 0xe7 == 0xc3);
+        self.check_alignment(r, off, size, atomic)?;
         let reg = *self.cur.reg(r);
         let off = off + reg.off as i64;
         let value_reg = match value {

@@ -304,3 +304,105 @@ fn bpf_strtol_may_not_store_into_frozen_rodata() {
         },
     );
 }
+
+/// A one-entry hash map of 8-byte keys and values.
+fn hash8() -> Map {
+    Map {
+        map_type: 1,
+        key_size: 8,
+        value_size: 8,
+        max_entries: 1,
+        map_flags: 0,
+        frozen: None,
+    }
+}
+
+#[test]
+fn an_atomic_add_into_a_map_value_is_aligned_as_if_strict() {
+    check(
+        "an_atomic_add_into_a_map_value_is_aligned_as_if_strict",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "*(u64 *)(r10 -8) = 0\n\
+                r2 = r10\n\
+                r2 += -8\n\
+                r1 = map[idx:0]\n\
+                call bpf_map_lookup_elem\n\
+                if r0 != 0x0 goto +1\n\
+                exit\n\
+                r1 = 1\n\
+                lock *(u32 *)(r0 +3) += w1\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![hash8()],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(9, "misaligned value access off 0+0+3 size 4"),
+        },
+    );
+}
+
+#[test]
+fn an_aligned_atomic_add_into_a_map_value_is_accepted() {
+    check(
+        "an_aligned_atomic_add_into_a_map_value_is_accepted",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "*(u64 *)(r10 -8) = 0\n\
+                r2 = r10\n\
+                r2 += -8\n\
+                r1 = map[idx:0]\n\
+                call bpf_map_lookup_elem\n\
+                if r0 != 0x0 goto +1\n\
+                exit\n\
+                r1 = 1\n\
+                lock *(u32 *)(r0 +4) += w1\n\
+                r2 = *(u32 *)(r0 +3)\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![hash8()],
+            funcs: vec![],
+            verdict: Verdict::Accepted,
+        },
+    );
+}
+
+#[test]
+fn an_atomic_add_on_the_stack_is_aligned() {
+    check(
+        "an_atomic_add_on_the_stack_is_aligned",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "r0 = 1\n\
+                *(u64 *)(r10 -8) = r0\n\
+                lock *(u32 *)(r10 -7) += w0\n\
+                r0 = *(u64 *)(r10 -8)\n\
+                exit",
+            maps: vec![],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(2, "misaligned stack access off 0+0+-7 size 4"),
+        },
+    );
+}
+
+#[test]
+fn a_load_acquire_from_a_map_value_is_aligned_as_if_strict() {
+    check(
+        "a_load_acquire_from_a_map_value_is_aligned_as_if_strict",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "*(u64 *)(r10 -8) = 0\n\
+                r2 = r10\n\
+                r2 += -8\n\
+                r1 = map[idx:0]\n\
+                call bpf_map_lookup_elem\n\
+                if r0 != 0x0 goto +1\n\
+                exit\n\
+                w1 = load_acquire((u32 *)(r0 +2))\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![hash8()],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(8, "misaligned value access off 0+0+2 size 4"),
+        },
+    );
+}
