@@ -130,6 +130,9 @@ impl Env<'_> {
         match *insn {
             Insn::Call(CallTarget::Helper(id)) => {
                 self.check_helper_call(id)?;
+                if id == BPF_FUNC_TAIL_CALL && self.cur.frames.len() > 1 {
+                    return self.tail_call_exit();
+                }
                 Ok(Some(self.pc + 1))
             }
             Insn::Call(CallTarget::Local(imm)) => {
@@ -408,22 +411,44 @@ impl Env<'_> {
                 ));
             }
         }
-        if p.changes_pkt_data {
-            let privileged = self.opts.privileged;
-            self.cur.for_each_reg(|r| {
-                if matches!(
-                    r.ty,
-                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
-                ) {
-                    *r = if privileged {
-                        RegState::unknown()
-                    } else {
-                        RegState::not_init()
-                    };
-                }
-            });
+        // A tail call that fails changes nothing; one that succeeds does not
+        // come back, but from a subprogram it returns to the caller
+        // ([`Self::tail_call_exit`]), whose packet pointers it may change.
+        if p.changes_pkt_data && id != BPF_FUNC_TAIL_CALL {
+            self.clear_all_pkt_pointers();
         }
         Ok(())
+    }
+
+    /// `clear_all_pkt_pointers`: after a call that may change packet data,
+    /// no packet pointer of any frame, in a register or spilled, is one
+    /// any more (`mark_reg_invalid`).
+    pub(crate) fn clear_all_pkt_pointers(&mut self) {
+        let privileged = self.opts.privileged;
+        self.cur.for_each_reg(|r| {
+            if matches!(
+                r.ty,
+                RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+            ) {
+                *r = if privileged {
+                    RegState::unknown()
+                } else {
+                    RegState::not_init()
+                };
+            }
+        });
+    }
+
+    /// A `bpf_tail_call` in a subprogram: the failed call goes on at the
+    /// next instruction (queued, unchanged); the successful one returns the
+    /// other program's int to the caller, packet pointers changed.
+    fn tail_call_exit(&mut self) -> VResult<Option<usize>> {
+        self.scratch.reg(0);
+        let failed = self.cur.clone();
+        self.push_branch(failed, self.pc + 1)?;
+        self.clear_all_pkt_pointers();
+        *self.cur.reg_mut(0) = RegState::unknown();
+        self.check_exit()
     }
 
     pub(crate) fn acquire_reference(&mut self) -> u32 {

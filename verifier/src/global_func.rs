@@ -654,19 +654,7 @@ impl Env<'_> {
             ));
         }
         if changes_pkt_data {
-            let privileged = self.opts.privileged;
-            self.cur.for_each_reg(|r| {
-                if matches!(
-                    r.ty,
-                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
-                ) {
-                    *r = if privileged {
-                        RegState::unknown()
-                    } else {
-                        RegState::not_init()
-                    };
-                }
-            });
+            self.clear_all_pkt_pointers();
         }
         if let Some(s) = self.funcs.subs.get_mut(sub) {
             s.called = true;

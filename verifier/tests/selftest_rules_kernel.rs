@@ -406,3 +406,156 @@ fn a_load_acquire_from_a_map_value_is_aligned_as_if_strict() {
         },
     );
 }
+
+/// `static void f(void)` / `static int f(void)`.
+const fn stat_ret(name: &'static str, ret: P) -> Func {
+    Func {
+        name,
+        linkage: STATIC,
+        ret,
+        params: &[],
+        tags: &[],
+    }
+}
+
+const MAIN: Func = global("prog", &[P::Ctx]);
+
+const TAIL_CALL_SUB: &str = "r2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\nr0 = 1\nexit";
+
+/// The main program calls `sub`; where sub returns 0 it reads r9, which
+/// was never written.
+fn early_exit(sub: &str) -> &'static str {
+    Box::leak(
+        format!("call sub\nif r0 != 0x0 goto +1\nr0 = r9\nr0 = 0\nexit\nsub:\n{sub}")
+            .into_boxed_str(),
+    )
+}
+
+/// A one-entry program array.
+fn prog_array() -> Map {
+    Map {
+        map_type: 3,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        map_flags: 0,
+        frozen: None,
+    }
+}
+
+/// A tc program that checks 4 bytes of packet at r6, then runs `MIDDLE`
+/// (r1 the ctx) and stores through r6.
+fn packet_then(middle: &str, tail: &str) -> &'static str {
+    Box::leak(
+        format!(
+            "r2 = *(u32 *)(r1 +76)\n\
+             r3 = *(u32 *)(r1 +80)\n\
+             r6 = r2\n\
+             r2 += 4\n\
+             if r2 > r3 goto out\n\
+             {middle}\n\
+             *(u32 *)(r6 +0) = 42\n\
+             out:\n\
+             r0 = 0\n\
+             exit\n\
+             {tail}"
+        )
+        .into_boxed_str(),
+    )
+}
+
+#[test]
+fn a_failed_tail_call_from_the_main_program_keeps_packet_pointers() {
+    // A tail call that succeeds does not come back: after it, the call
+    // failed and changed nothing.
+    check(
+        "a_failed_tail_call_from_the_main_program_keeps_packet_pointers",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: packet_then("r2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call", ""),
+            maps: vec![prog_array()],
+            funcs: vec![],
+            verdict: Verdict::Accepted,
+        },
+    );
+}
+
+#[test]
+fn a_static_function_with_a_tail_call_invalidates_packet_pointers() {
+    // From a subprogram a successful tail call returns to the caller.
+    check(
+        "a_static_function_with_a_tail_call_invalidates_packet_pointers",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: packet_then(
+                "call tc_sub",
+                "tc_sub:\nr2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit",
+            ),
+            maps: vec![prog_array()],
+            funcs: vec![MAIN, stat("tc_sub", &[P::Ctx])],
+            verdict: Verdict::RefusedAt(6, "R6 invalid mem access 'scalar'"),
+        },
+    );
+}
+
+#[test]
+fn a_failed_tail_call_in_a_static_function_keeps_packet_pointers() {
+    check(
+        "a_failed_tail_call_in_a_static_function_keeps_packet_pointers",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "r2 = *(u32 *)(r1 +76)\n\
+                r3 = *(u32 *)(r1 +80)\n\
+                r4 = r2\n\
+                r4 += 4\n\
+                if r4 > r3 goto out\n\
+                call sub\n\
+                out:\n\
+                r0 = 0\n\
+                exit\n\
+                sub:\n\
+                r6 = r2\n\
+                r2 = map[idx:0]\n\
+                r3 = 0\n\
+                call bpf_tail_call\n\
+                *(u32 *)(r6 +0) = 42\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![prog_array()],
+            funcs: vec![MAIN, stat("sub", &[P::Ctx, P::PtrVoid])],
+            verdict: Verdict::Accepted,
+        },
+    );
+}
+
+#[test]
+fn a_tail_call_in_a_static_function_returns_any_int() {
+    // The function returns 1 unless its tail call succeeds.
+    check(
+        "a_tail_call_in_a_static_function_returns_any_int",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: early_exit(TAIL_CALL_SUB),
+            maps: vec![prog_array()],
+            funcs: vec![MAIN, stat_ret("sub", P::Int)],
+            verdict: Verdict::RefusedAt(2, "R9 !read_ok"),
+        },
+    );
+}
+
+#[test]
+fn a_global_function_with_a_tail_call_invalidates_packet_pointers() {
+    check(
+        "a_global_function_with_a_tail_call_invalidates_packet_pointers",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: packet_then(
+                "call tc_sub",
+                "tc_sub:\nr2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit",
+            ),
+            maps: vec![prog_array()],
+            funcs: vec![MAIN, global("tail_call", &[P::Ctx])],
+            verdict: Verdict::RefusedAt(6, "R6 invalid mem access 'scalar'"),
+        },
+    );
+}
