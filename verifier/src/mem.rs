@@ -1296,8 +1296,9 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// `check_ld_abs`: the legacy skb loads.
-    pub(crate) fn check_ld_abs(&mut self, insn: &Insn) -> VResult {
+    /// `check_ld_abs`: the legacy skb loads; the next instruction to
+    /// explore.
+    pub(crate) fn check_ld_abs(&mut self, insn: &Insn) -> VResult<Option<usize>> {
         let name = self.opts.prog_type.name();
         if !matches!(name, "socket_filter" | "sched_cls" | "sched_act") {
             return Err(self.reject_errno(
@@ -1335,7 +1336,16 @@ impl Env<'_> {
         v.coerce_to_size(size);
         *self.cur.reg_mut(0) = RegState::scalar(v);
         self.scratch.reg(0);
-        Ok(())
+        if self.cur.frames.len() > 1 {
+            // A load that fails ends the subprogram with r0 = 0 (the
+            // hidden exit of `bpf_gen_ld_abs`); the one that succeeds goes
+            // on, queued.
+            let loaded = self.cur.clone();
+            self.push_branch(loaded, self.pc + 1)?;
+            *self.cur.reg_mut(0) = RegState::constant(0);
+            return self.check_exit();
+        }
+        Ok(Some(self.pc + 1))
     }
 }
 

@@ -47,6 +47,9 @@ enum Verdict {
     Accepted,
     /// Refused at this instruction with this last error line.
     RefusedAt(usize, &'static str),
+    /// Refused before any instruction is explored (no `N: (..)` line),
+    /// with this last error line.
+    RefusedWhole(&'static str),
 }
 
 struct Case {
@@ -138,6 +141,7 @@ fn check(name: &str, c: &Case) {
             return;
         }
         Verdict::RefusedAt(insn, line) => (Some(insn), line),
+        Verdict::RefusedWhole(line) => (None, line),
     };
     assert!(out.result.is_err(), "{name}: the kernel accepted it");
     assert_eq!(
@@ -420,6 +424,11 @@ const fn stat_ret(name: &'static str, ret: P) -> Func {
 
 const MAIN: Func = global("prog", &[P::Ctx]);
 
+/// The main program calls `sub`, whose body is `SUB`, and exits with 0.
+fn calling(sub: &str) -> &'static str {
+    Box::leak(format!("call sub\nr0 = 0\nexit\nsub:\n{sub}").into_boxed_str())
+}
+
 const TAIL_CALL_SUB: &str = "r2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\nr0 = 1\nexit";
 
 /// The main program calls `sub`; where sub returns 0 it reads r9, which
@@ -558,4 +567,73 @@ fn a_global_function_with_a_tail_call_invalidates_packet_pointers() {
             verdict: Verdict::RefusedAt(6, "R6 invalid mem access 'scalar'"),
         },
     );
+}
+
+const LD_ABS_SUB: &str = "r6 = r1\nr0 = *(u32 *)skb[0]\nr0 = 1\nexit";
+const LD_IND_SUB: &str = "r6 = r1\nr7 = 0\nr0 = *(u32 *)skb[r7 + 0]\nr0 = 1\nexit";
+
+#[test]
+fn ld_abs_in_a_subprog_needs_btf() {
+    for (i, sub) in [LD_ABS_SUB, LD_IND_SUB].into_iter().enumerate() {
+        check(
+            &format!("ld_abs_in_a_subprog_needs_btf_{i}"),
+            &Case {
+                prog_type: ProgTypeId::SocketFilter,
+                text: calling(sub),
+                maps: vec![],
+                funcs: vec![],
+                verdict: Verdict::RefusedWhole("LD_ABS is not allowed in subprogs without BTF"),
+            },
+        );
+    }
+}
+
+#[test]
+fn ld_abs_in_a_void_subprog_is_refused() {
+    for (i, sub) in [LD_ABS_SUB, LD_IND_SUB].into_iter().enumerate() {
+        check(
+            &format!("ld_abs_in_a_void_subprog_is_refused_{i}"),
+            &Case {
+                prog_type: ProgTypeId::SocketFilter,
+                text: calling(sub),
+                maps: vec![],
+                funcs: vec![MAIN, stat_ret("sub", P::Void)],
+                verdict: Verdict::RefusedWhole(
+                    "LD_ABS is only allowed in functions that return 'int'.",
+                ),
+            },
+        );
+    }
+}
+
+#[test]
+fn ld_abs_in_an_int_subprog_is_accepted() {
+    for (i, sub) in [LD_ABS_SUB, LD_IND_SUB].into_iter().enumerate() {
+        check(
+            &format!("ld_abs_in_an_int_subprog_is_accepted_{i}"),
+            &Case {
+                prog_type: ProgTypeId::SocketFilter,
+                text: calling(sub),
+                maps: vec![],
+                funcs: vec![MAIN, stat_ret("sub", P::Int)],
+                verdict: Verdict::Accepted,
+            },
+        );
+    }
+}
+
+#[test]
+fn ld_abs_in_a_subprog_may_return_zero() {
+    for (i, sub) in [LD_ABS_SUB, LD_IND_SUB].into_iter().enumerate() {
+        check(
+            &format!("ld_abs_in_a_subprog_may_return_zero_{i}"),
+            &Case {
+                prog_type: ProgTypeId::SocketFilter,
+                text: early_exit(sub),
+                maps: vec![],
+                funcs: vec![MAIN, stat_ret("sub", P::Int)],
+                verdict: Verdict::RefusedAt(2, "R9 !read_ok"),
+            },
+        );
+    }
 }
