@@ -18,7 +18,7 @@ use ironbpf_progtype::ProgTypeId;
 /// `BPF_MAX_VAR_SIZ`.
 const BPF_MAX_VAR_SIZ: u64 = 1 << 29;
 /// `BPF_FUNC_tail_call`.
-const BPF_FUNC_TAIL_CALL: i32 = 12;
+pub(crate) const BPF_FUNC_TAIL_CALL: i32 = 12;
 /// `BPF_FUNC_get_local_storage`.
 const BPF_FUNC_GET_LOCAL_STORAGE: i32 = 81;
 /// `BPF_FUNC_map_lookup_elem`.

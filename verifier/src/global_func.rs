@@ -96,10 +96,12 @@ fn whole_program_err(errno: i32, message: String) -> Rejection {
 }
 
 /// What may end a subprogram other than its `exit`: an LD_ABS / LD_IND
-/// whose load fails (`has_ld_abs` of `struct bpf_subprog_info`).
+/// whose load fails, a tail call that succeeds (`has_ld_abs`,
+/// `has_tail_call` of `struct bpf_subprog_info`).
 #[derive(Clone, Copy, Debug, Default)]
 struct AbnormalExits {
     ld_abs: bool,
+    tail_call: bool,
 }
 
 /// [`AbnormalExits`] per subprogram, as `check_subprogs` marks them.
@@ -117,6 +119,9 @@ fn abnormal_exits(insns: &[RawInsn], subprogs: &[usize]) -> Vec<AbnormalExits> {
         if i.code & 0x07 == 0 && matches!(i.code & 0xe0, 0x20 | 0x40) {
             e.ld_abs = true;
         }
+        if i.code == 0x85 && i.src == 0 && i.imm == crate::calls::BPF_FUNC_TAIL_CALL {
+            e.tail_call = true;
+        }
     }
     out
 }
@@ -129,6 +134,12 @@ fn check_abnormal_return(exits: &[AbnormalExits]) -> Result<(), Rejection> {
             return Err(whole_program_err(
                 EINVAL,
                 "LD_ABS is not allowed in subprogs without BTF".into(),
+            ));
+        }
+        if e.tail_call {
+            return Err(whole_program_err(
+                EINVAL,
+                "tail_call is not allowed in subprogs without BTF".into(),
             ));
         }
     }
@@ -151,7 +162,7 @@ fn returns_scalar(btf: &Btf, func: u32) -> bool {
 
 /// `check_btf_func_early` and `check_btf_func`: the records name FUNC
 /// types, one per subprogram, at the subprograms' starts; a subprogram
-/// that may end by LD_ABS returns an int.
+/// that may end by LD_ABS or a tail call returns an int.
 fn check_btf_func(
     btf: &Btf,
     recs: &[FuncInfoRec],
@@ -214,6 +225,12 @@ fn check_btf_func(
             return Err(whole_program_err(
                 EINVAL,
                 "LD_ABS is only allowed in functions that return 'int'.".into(),
+            ));
+        }
+        if e.tail_call {
+            return Err(whole_program_err(
+                EINVAL,
+                "tail_call is only allowed in functions that return 'int'.".into(),
             ));
         }
     }

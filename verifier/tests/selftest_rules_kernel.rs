@@ -637,3 +637,33 @@ fn ld_abs_in_a_subprog_may_return_zero() {
         );
     }
 }
+
+#[test]
+fn a_tail_call_in_a_subprog_needs_btf() {
+    check(
+        "a_tail_call_in_a_subprog_needs_btf",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: calling(TAIL_CALL_SUB),
+            maps: vec![prog_array()],
+            funcs: vec![],
+            verdict: Verdict::RefusedWhole("tail_call is not allowed in subprogs without BTF"),
+        },
+    );
+}
+
+#[test]
+fn a_tail_call_in_a_void_subprog_is_refused() {
+    check(
+        "a_tail_call_in_a_void_subprog_is_refused",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: calling(TAIL_CALL_SUB),
+            maps: vec![prog_array()],
+            funcs: vec![MAIN, stat_ret("sub", P::Void)],
+            verdict: Verdict::RefusedWhole(
+                "tail_call is only allowed in functions that return 'int'.",
+            ),
+        },
+    );
+}
