@@ -667,3 +667,23 @@ fn a_tail_call_in_a_void_subprog_is_refused() {
         },
     );
 }
+
+#[test]
+fn an_object_calling_kfuncs_gives_the_kernel_its_btf() {
+    // The loader rewrites the extern FUNCs of `.ksyms` as libbpf does;
+    // as clang wrote them the kernel refuses the whole BTF ("Invalid func
+    // linkage"), so every program of the object would load without
+    // func_info ("missing btf func_info" at its first callback).
+    if !ironbpf_kernel::available_for_test("an_object_calling_kfuncs_gives_the_kernel_its_btf") {
+        return;
+    }
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../loader/tests/fixtures/externs.o");
+    let obj = ironbpf_loader::load_file(&path, &ironbpf_loader::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("externs.o: {e}"));
+    let blob = obj.btf.expect("externs.o has BTF");
+    if let Err((e, line)) = ironbpf_kernel::KernelBtf::load(&blob) {
+        panic!("the kernel refused the BTF of externs.o: {e}: {line}");
+    }
+    assert!(ironbpf_btf::Btf::parse(&blob).is_ok());
+}
