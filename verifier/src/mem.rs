@@ -1311,10 +1311,37 @@ impl Env<'_> {
             ));
         }
         self.check_src(6)?;
-        if let Insn::LdInd { src, .. } = *insn {
-            self.check_src(src.index())?;
+        // check_resource_leak: the load may end the program, so nothing
+        // may be held.
+        if self.cur.frames.len() == 1 {
+            if let Some(first) = self.cur.refs.first().copied() {
+                let mut msg = String::new();
+                for r in &self.cur.refs {
+                    msg.push_str(&format!(
+                        "Unreleased reference id={} alloc_insn={}\n",
+                        r.id, r.insn
+                    ));
+                }
+                msg.push_str("BPF_LD_[ABS|IND] would lead to reference leak");
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::UnreleasedReference {
+                        id: first.id,
+                        insn: first.insn,
+                    },
+                    msg,
+                ));
+            }
         }
-        if self.cur.reg(6).ty != RegType::Ctx {
+        if self.cur.active_rcu_lock {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                "BPF_LD_[ABS|IND] cannot be used inside bpf_rcu_read_lock-ed region".into(),
+            ));
+        }
+        let ctx = *self.cur.reg(6);
+        if ctx.ty != RegType::Ctx {
             return Err(self.reject_errno(
                 EINVAL,
                 RejectionKind::InvalidMemAccess {
@@ -1322,6 +1349,22 @@ impl Env<'_> {
                     reg_type: self.type_str(6),
                 },
                 "at the time of BPF_LD_ABS|IND R6 != pointer to skb".into(),
+            ));
+        }
+        if let Insn::LdInd { src, .. } = *insn {
+            self.check_src(src.index())?;
+        }
+        // check_ptr_off_reg: the skb itself, not a field of it.
+        if ctx.off != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: 6,
+                    off: ctx.off as i64,
+                },
+                format!(
+                    "dereference of modified ctx ptr R6 off={} disallowed",
+                    ctx.off
+                ),
             ));
         }
         let size = match *insn {

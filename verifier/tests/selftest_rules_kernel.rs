@@ -669,6 +669,73 @@ fn a_tail_call_in_a_void_subprog_is_refused() {
 }
 
 #[test]
+fn ld_abs_may_not_leave_a_reference_held() {
+    // A ring buffer record reserved, then a packet load that may end the
+    // program before the record is discarded.
+    let ringbuf = Map {
+        map_type: 27,
+        key_size: 0,
+        value_size: 0,
+        max_entries: 4096,
+        map_flags: 0,
+        frozen: None,
+    };
+    check(
+        "ld_abs_may_not_leave_a_reference_held",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "r6 = r1\n\
+                r1 = map[idx:0]\n\
+                r2 = 8\n\
+                r3 = 0\n\
+                call bpf_ringbuf_reserve\n\
+                r7 = r0\n\
+                r0 = *(u8 *)skb[0]\n\
+                if r7 == 0x0 goto +3\n\
+                r1 = r7\n\
+                r2 = 0\n\
+                call bpf_ringbuf_discard\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![ringbuf],
+            funcs: vec![],
+            verdict: Verdict::RefusedAt(7, "BPF_LD_[ABS|IND] would lead to reference leak"),
+        },
+    );
+}
+
+#[test]
+fn ld_abs_needs_the_skb_itself_in_r6() {
+    for (i, (text, insn, line)) in [
+        (
+            "r6 = r1\nr6 += 8\nr0 = *(u8 *)skb[0]\nr0 = 0\nexit",
+            2,
+            "dereference of modified ctx ptr R6 off=8 disallowed",
+        ),
+        // R6 is checked before the index register.
+        (
+            "r6 = 0\nr0 = *(u32 *)skb[r7 + 0]\nr0 = 0\nexit",
+            1,
+            "at the time of BPF_LD_ABS|IND R6 != pointer to skb",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        check(
+            &format!("ld_abs_needs_the_skb_itself_in_r6_{i}"),
+            &Case {
+                prog_type: ProgTypeId::SocketFilter,
+                text,
+                maps: vec![],
+                funcs: vec![],
+                verdict: Verdict::RefusedAt(insn, line),
+            },
+        );
+    }
+}
+
+#[test]
 fn an_object_calling_kfuncs_gives_the_kernel_its_btf() {
     // The loader rewrites the extern FUNCs of `.ksyms` as libbpf does;
     // as clang wrote them the kernel refuses the whole BTF ("Invalid func
