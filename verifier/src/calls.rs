@@ -263,8 +263,9 @@ impl Env<'_> {
         if let Some(rid) = meta.release_ref {
             self.release_reference(rid);
         }
-        if id == BPF_FUNC_TAIL_CALL {
+        if id == BPF_FUNC_TAIL_CALL && self.cur.frames.len() == 1 {
             // check_reference_leak: a tail call never returns to release.
+            // In a subprogram it returns to the caller, which still may.
             if let Some(r) = self.cur.refs.first().copied() {
                 return Err(self.reject_errno(
                     EINVAL,

@@ -736,6 +736,51 @@ fn ld_abs_needs_the_skb_itself_in_r6() {
 }
 
 #[test]
+fn a_tail_call_in_a_subprogram_may_leave_the_callers_reference_held() {
+    // check_reference_leak looks at the main program's frame only: the
+    // caller still holds its ring buffer record when the subprogram
+    // returns, tail call or not, and discards it.
+    let ringbuf = Map {
+        map_type: 27,
+        key_size: 0,
+        value_size: 0,
+        max_entries: 4096,
+        map_flags: 0,
+        frozen: None,
+    };
+    check(
+        "a_tail_call_in_a_subprogram_may_leave_the_callers_reference_held",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "r6 = r1\n\
+                r1 = map[idx:0]\n\
+                r2 = 8\n\
+                r3 = 0\n\
+                call bpf_ringbuf_reserve\n\
+                if r0 == 0x0 goto out\n\
+                r7 = r0\n\
+                r1 = r6\n\
+                call sub\n\
+                r1 = r7\n\
+                r2 = 0\n\
+                call bpf_ringbuf_discard\n\
+                out:\n\
+                r0 = 0\n\
+                exit\n\
+                sub:\n\
+                r2 = map[idx:1]\n\
+                r3 = 0\n\
+                call bpf_tail_call\n\
+                r0 = 0\n\
+                exit",
+            maps: vec![ringbuf, prog_array()],
+            funcs: vec![MAIN, stat("sub", &[P::Ctx])],
+            verdict: Verdict::Accepted,
+        },
+    );
+}
+
+#[test]
 fn an_object_calling_kfuncs_gives_the_kernel_its_btf() {
     // The loader rewrites the extern FUNCs of `.ksyms` as libbpf does;
     // as clang wrote them the kernel refuses the whole BTF ("Invalid func
