@@ -309,6 +309,28 @@ fn bpf_strtol_may_not_store_into_frozen_rodata() {
     );
 }
 
+#[test]
+fn a_read_only_map_value_is_no_memory_for_a_global_function() {
+    // A global function may write through its `int *`: the caller's
+    // pointer must be writable (check_mem_reg checks a read and a write).
+    check(
+        "a_read_only_map_value_is_no_memory_for_a_global_function",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: Box::leak(
+                format!(
+                    "{}\nwrite_int:\nr0 = 0\nexit",
+                    with_value("r1 = r0\ncall write_int")
+                )
+                .into_boxed_str(),
+            ),
+            maps: vec![array(BPF_F_RDONLY_PROG)],
+            funcs: vec![global("prog", &[P::Ctx]), global("f", &[P::PtrInt])],
+            verdict: Verdict::RefusedAt(9, "Caller passes invalid args into func#1 ('f')"),
+        },
+    );
+}
+
 /// A one-entry hash map of 8-byte keys and values.
 fn hash8() -> Map {
     Map {
