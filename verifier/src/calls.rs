@@ -280,6 +280,14 @@ impl Env<'_> {
                 ));
             }
         }
+        if id == BPF_FUNC_TAIL_CALL && self.cur.active_rcu_lock {
+            // check_resource_leak's section checks, in every frame.
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                "tail_call cannot be used inside bpf_rcu_read_lock-ed region".into(),
+            ));
+        }
         if id == BPF_FUNC_GET_LOCAL_STORAGE {
             // get_local_storage() cannot fail, so it takes no flags.
             let flags = self.cur.reg(2);

@@ -65,7 +65,7 @@ fn check(name: &str, c: &Case) {
     if !ironbpf_kernel::available_for_test(name) {
         return;
     }
-    let insns = assemble(c.text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let insns = assemble(&kfuncs_resolved(c.text)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
     let kmaps: Vec<KernelMap> = c
         .maps
@@ -170,6 +170,25 @@ fn check(name: &str, c: &Case) {
     if insn.is_some() {
         assert_eq!(rej.insn, insn, "{name}: ironbpf's log:\n{}", ours.log);
     }
+}
+
+/// `call @name` as a call of the kfunc `name` of the running kernel's BTF.
+fn kfuncs_resolved(text: &str) -> String {
+    if !text.contains("call @") {
+        return text.to_string();
+    }
+    let v = ironbpf_verifier::vmlinux::vmlinux().expect("the kernel's BTF");
+    text.lines()
+        .map(|l| match l.trim().strip_prefix("call @") {
+            Some(name) => {
+                let id = v
+                    .find(name.trim(), ironbpf_btf::kind::FUNC)
+                    .unwrap_or_else(|| panic!("{name} in the kernel's BTF"));
+                format!("call kernel-function#{id}\n")
+            }
+            None => format!("{l}\n"),
+        })
+        .collect()
 }
 
 /// A one-entry array of 48-byte values with `flags`.
@@ -800,6 +819,39 @@ fn a_tail_call_in_a_subprogram_may_leave_the_callers_reference_held() {
             verdict: Verdict::Accepted,
         },
     );
+}
+
+#[test]
+fn a_tail_call_may_not_leave_an_rcu_read_section_open() {
+    for (i, (text, verdict)) in [
+        (
+            "r6 = r1\ncall @bpf_rcu_read_lock\nr1 = r6\nr2 = map[idx:0]\nr3 = 0\n\
+             call bpf_tail_call\ncall @bpf_rcu_read_unlock\nr0 = 0\nexit",
+            Verdict::RefusedAt(
+                6,
+                "tail_call cannot be used inside bpf_rcu_read_lock-ed region",
+            ),
+        ),
+        (
+            "r6 = r1\ncall @bpf_rcu_read_lock\ncall @bpf_rcu_read_unlock\nr1 = r6\n\
+             r2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call\nr0 = 0\nexit",
+            Verdict::Accepted,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        check(
+            &format!("a_tail_call_may_not_leave_an_rcu_read_section_open_{i}"),
+            &Case {
+                prog_type: ProgTypeId::SchedCls,
+                text,
+                maps: vec![prog_array()],
+                funcs: vec![],
+                verdict,
+            },
+        );
+    }
 }
 
 #[test]
