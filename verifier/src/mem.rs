@@ -18,6 +18,21 @@ const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// `BPF_F_WRONLY_PROG`.
 const BPF_F_WRONLY_PROG: u32 = 1 << 8;
 
+/// `atomic_ptr_type_ok`: atomic instructions do not reach the context,
+/// packets, flow keys or sockets.
+fn atomic_ptr_type_ok(t: RegType) -> bool {
+    !matches!(
+        t,
+        RegType::Ctx
+            | RegType::Packet
+            | RegType::PacketMeta
+            | RegType::FlowKeys
+            | RegType::SockCommon
+            | RegType::Socket
+            | RegType::TcpSock
+    )
+}
+
 /// Read or write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -115,6 +130,20 @@ impl Env<'_> {
                         // the address in `src`.
                         self.check_src(s)?;
                         self.check_dst(d)?;
+                        // check_atomic_load: atomic_ptr_type_ok before the
+                        // load's own checks (6.18).
+                        if !atomic_ptr_type_ok(self.cur.reg(s).ty) {
+                            return Err(self.reject(
+                                RejectionKind::InvalidMemAccess {
+                                    reg: s as u8,
+                                    reg_type: self.type_str(s),
+                                },
+                                format!(
+                                    "BPF_ATOMIC loads from R{s} {} is not allowed",
+                                    self.type_str(s)
+                                ),
+                            ));
+                        }
                         self.check_mem_access(
                             s,
                             off as i64,
@@ -137,6 +166,20 @@ impl Env<'_> {
                             false,
                             AccessKind::StoreReg,
                         )?;
+                        // check_atomic_store: atomic_ptr_type_ok after the
+                        // store's own checks.
+                        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
+                            return Err(self.reject(
+                                RejectionKind::InvalidMemAccess {
+                                    reg: d as u8,
+                                    reg_type: self.type_str(d),
+                                },
+                                format!(
+                                    "BPF_ATOMIC stores into R{d} {} is not allowed",
+                                    self.type_str(d)
+                                ),
+                            ));
+                        }
                     }
                     _ => self.check_atomic(op, sz, d, s, off as i64)?,
                 }
@@ -184,17 +227,7 @@ impl Env<'_> {
                 format!("R{s} leaks addr into mem"),
             ));
         }
-        let t = self.cur.reg(d).ty;
-        if matches!(
-            t,
-            RegType::Ctx
-                | RegType::Packet
-                | RegType::PacketMeta
-                | RegType::FlowKeys
-                | RegType::SockCommon
-                | RegType::Socket
-                | RegType::TcpSock
-        ) {
+        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
             return Err(self.reject(
                 RejectionKind::InvalidMemAccess {
                     reg: d as u8,

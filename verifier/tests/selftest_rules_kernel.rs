@@ -481,6 +481,50 @@ fn early_exit(sub: &str) -> &'static str {
     )
 }
 
+#[test]
+fn load_acquire_and_store_release_do_not_reach_packets() {
+    const PKT: &str = "r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr1 = r2\nr1 += 16\n\
+                       if r1 > r3 goto +3\nr4 = 0\n";
+    for (i, (access, verdict)) in [
+        (
+            "r0 = load_acquire((u64 *)(r2 +0))",
+            Verdict::RefusedAt(6, "BPF_ATOMIC loads from R2 pkt is not allowed"),
+        ),
+        // A store is checked as a strictly aligned store first (with the
+        // packet's NET_IP_ALIGN of 2), its pointer's type after.
+        (
+            "store_release((u64 *)(r2 +6), r4)",
+            Verdict::RefusedAt(6, "BPF_ATOMIC stores into R2 pkt is not allowed"),
+        ),
+        (
+            "store_release((u64 *)(r2 +0), r4)",
+            Verdict::RefusedAt(6, "misaligned packet access off 2+0+0+0 size 8"),
+        ),
+        // The pointer's type is checked before the access: no misaligned
+        // packet access (NET_IP_ALIGN) is reported for it.
+        (
+            "r2 = load_acquire((u64 *)(r2 +1))",
+            Verdict::RefusedAt(6, "BPF_ATOMIC loads from R2 pkt is not allowed"),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text: &'static str =
+            Box::leak(format!("{PKT}{access}\nr0 = 0\nr0 = 0\nexit").into_boxed_str());
+        check(
+            &format!("load_acquire_and_store_release_do_not_reach_packets_{i}"),
+            &Case {
+                prog_type: ProgTypeId::Xdp,
+                text,
+                maps: vec![],
+                funcs: vec![],
+                verdict,
+            },
+        );
+    }
+}
+
 /// A one-entry program array.
 fn prog_array() -> Map {
     Map {
