@@ -5,11 +5,17 @@
 //! - a helper's memory argument in a map value obeys the map's
 //!   `BPF_F_RDONLY_PROG` / `BPF_F_WRONLY_PROG` (`check_map_access_type`,
 //!   `verifier_array_access.c`, `verifier_const.c`);
-//! - atomic instructions check alignment as if strict (`verifier_xadd.c`);
-//! - `bpf_tail_call` invalidates packet pointers (`verifier_sock.c`);
+//! - atomic instructions check alignment as if strict (`verifier_xadd.c`),
+//!   and load-acquire / store-release do not reach packets
+//!   (`verifier_load_acquire.c`, `verifier_store_release.c`);
+//! - a tail call from a subprogram returns to its caller, packet pointers
+//!   invalidated; from the main program it changes nothing
+//!   (`verifier_sock.c`); none inside an RCU section (`tailcall_fail.c`);
 //! - LD_ABS / LD_IND and tail calls in subprograms need BTF, and a
-//!   subprogram with them must return an int (`verifier_ld_ind.c`,
-//!   `exceptions.c`).
+//!   subprogram with them must return an int; a failed LD_ABS returns 0
+//!   from a subprogram (`verifier_ld_ind.c`, `exceptions.c`);
+//! - the loader gives the kernel an object's BTF even when it declares
+//!   kfuncs (`verifier_bpf_fastcall.c` and others lost their func_info).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
