@@ -404,6 +404,11 @@ impl Env<'_> {
             r0.id = rid;
             r0.ref_obj_id = rid;
         }
+        if name == "bpf_get_smp_processor_id" && matches!(p.ret, RetType::Integer) {
+            // do_refine_retval_range: the CPU number is below nr_cpu_ids.
+            let max = u64::from(self.opts.nr_cpu_ids.max(1) - 1);
+            r0.val = Scalar::urange(0, max);
+        }
         *self.cur.reg_mut(0) = r0;
         if let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)) {
             let map_type = m.map_type;

@@ -185,6 +185,39 @@ pub struct VerifyOptions {
     /// volatile` settings are decided. `None` or missing: the contents are
     /// unknown and such loads are unknown scalars.
     pub frozen_values: Vec<Option<Vec<u8>>>,
+    /// The kernel's `nr_cpu_ids`: `bpf_get_smp_processor_id` returns a
+    /// number below it. [`VerifyOptions::new`] takes this machine's
+    /// ([`host_nr_cpu_ids`]); an embedder that runs programs on other CPU
+    /// slots must give at least the highest slot plus one.
+    pub nr_cpu_ids: u32,
+}
+
+/// This machine's `nr_cpu_ids`: one more than the highest CPU of
+/// `/sys/devices/system/cpu/possible` (`0-3`, `0-3,8-11`...), read once.
+/// Where that file cannot be read, the number of CPUs the process may use,
+/// or 1.
+pub fn host_nr_cpu_ids() -> u32 {
+    static N: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::fs::read_to_string("/sys/devices/system/cpu/possible")
+            .ok()
+            .and_then(|s| parse_cpu_list_max(&s))
+            .and_then(|max| max.checked_add(1))
+            .or_else(|| {
+                std::thread::available_parallelism()
+                    .ok()
+                    .and_then(|n| u32::try_from(n.get()).ok())
+            })
+            .unwrap_or(1)
+    })
+}
+
+/// The highest CPU of a kernel CPU list (`0-3,8-11` -> 11).
+fn parse_cpu_list_max(s: &str) -> Option<u32> {
+    s.trim()
+        .split(',')
+        .filter_map(|part| part.rsplit('-').next()?.trim().parse::<u32>().ok())
+        .max()
 }
 
 impl VerifyOptions {
@@ -206,6 +239,7 @@ impl VerifyOptions {
             btf: None,
             func_info: Vec::new(),
             frozen_values: Vec::new(),
+            nr_cpu_ids: host_nr_cpu_ids(),
         }
     }
 }

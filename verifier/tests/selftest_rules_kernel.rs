@@ -923,3 +923,64 @@ fn an_object_calling_kfuncs_gives_the_kernel_its_btf() {
     }
     assert!(ironbpf_btf::Btf::parse(&blob).is_ok());
 }
+
+#[test]
+fn the_cpu_number_is_never_negative() {
+    // do_refine_retval_range: bpf_get_smp_processor_id's r0 is in
+    // [0, nr_cpu_ids - 1], so the branch to the bad load is dead.
+    check(
+        "the_cpu_number_is_never_negative",
+        &Case {
+            prog_type: ProgTypeId::SchedCls,
+            text: "call bpf_get_smp_processor_id\n\
+                if r0 s< 0x0 goto +2\n\
+                r0 = 0\n\
+                exit\n\
+                r0 = *(u64 *)(r0 +0)\n\
+                exit",
+            maps: vec![],
+            funcs: vec![],
+            verdict: Verdict::Accepted,
+        },
+    );
+}
+
+#[test]
+fn the_cpu_number_is_below_nr_cpu_ids() {
+    // value[cpu + off], byte-sized, in a value of nr_cpu_ids + 8 bytes:
+    // the last CPU reaches the last byte with off = 8, one past it with 9.
+    let nr = ironbpf_verifier::host_nr_cpu_ids();
+    let value_size = nr + 8;
+    for off in [8, 9] {
+        let text = format!(
+            "call bpf_get_smp_processor_id\n\
+             r7 = r0\n\
+             *(u32 *)(r10 -4) = 0\n\
+             r2 = r10\n\
+             r2 += -4\n\
+             r1 = map[idx:0]\n\
+             call bpf_map_lookup_elem\n\
+             if r0 == 0x0 goto +2\n\
+             r0 += r7\n\
+             r1 = *(u8 *)(r0 +{off})\n\
+             r0 = 0\n\
+             exit"
+        );
+        let mut value = array(0);
+        value.value_size = value_size;
+        check(
+            &format!("the_cpu_number_is_below_nr_cpu_ids_{off}"),
+            &Case {
+                prog_type: ProgTypeId::SchedCls,
+                text: Box::leak(text.into_boxed_str()),
+                maps: vec![value],
+                funcs: vec![],
+                verdict: if off == 8 {
+                    Verdict::Accepted
+                } else {
+                    Verdict::RefusedAt(10, "R0 max value is outside of the allowed memory range")
+                },
+            },
+        );
+    }
+}
