@@ -984,3 +984,48 @@ fn the_cpu_number_is_below_nr_cpu_ids() {
         );
     }
 }
+
+/// The main program calls `sub` and exits; an unreachable `r0 = 2; exit`
+/// follows (insn 3), a `check_cfg` error.
+fn calling_with_dead_code(sub: &str) -> &'static str {
+    Box::leak(format!("call sub\nr0 = 0\nexit\nr0 = 2\nexit\nsub:\n{sub}").into_boxed_str())
+}
+
+#[test]
+fn the_func_info_is_checked_before_the_control_flow() {
+    // check_btf_info runs before check_cfg: the subprogram's LD_ABS is
+    // refused, not the unreachable instruction.
+    check(
+        "the_func_info_is_checked_before_the_control_flow_0",
+        &Case {
+            prog_type: ProgTypeId::SocketFilter,
+            text: calling_with_dead_code(LD_ABS_SUB),
+            maps: vec![],
+            funcs: vec![],
+            verdict: Verdict::RefusedWhole("LD_ABS is not allowed in subprogs without BTF"),
+        },
+    );
+    check(
+        "the_func_info_is_checked_before_the_control_flow_1",
+        &Case {
+            prog_type: ProgTypeId::SocketFilter,
+            text: calling_with_dead_code(LD_ABS_SUB),
+            maps: vec![],
+            funcs: vec![MAIN, stat_ret("sub", P::Void)],
+            verdict: Verdict::RefusedWhole(
+                "LD_ABS is only allowed in functions that return 'int'.",
+            ),
+        },
+    );
+    // Without the BTF error the control flow's comes.
+    check(
+        "the_func_info_is_checked_before_the_control_flow_2",
+        &Case {
+            prog_type: ProgTypeId::SocketFilter,
+            text: calling_with_dead_code(LD_ABS_SUB),
+            maps: vec![],
+            funcs: vec![MAIN, stat_ret("sub", P::Int)],
+            verdict: Verdict::RefusedWhole("unreachable insn 3"),
+        },
+    );
+}
