@@ -284,6 +284,26 @@ pub fn check_insns(
                     RejectionKind::BadLdImm64 { pc },
                 ));
             }
+            // add_used_map: check_map_prog_compatibility for each map an
+            // ld_imm64 names by index (the index itself is checked in
+            // do_check).
+            if matches!(i.src, 5 | 6) {
+                let map = usize::try_from(i.imm).ok().and_then(|m| opts.maps.get(m));
+                if let Some(m) = map {
+                    if let Err(e) =
+                        ironbpf_helpers::map_compat::check_prog(m.map_type, opts.sleepable)
+                    {
+                        return Err(reject(
+                            Some(pc),
+                            libc_errno::EINVAL,
+                            e.to_string(),
+                            RejectionKind::MapIncompatible {
+                                map_type: m.map_type,
+                            },
+                        ));
+                    }
+                }
+            }
             if let Some(tail) = ldimm_tail.get_mut(pc + 1) {
                 *tail = true;
             }

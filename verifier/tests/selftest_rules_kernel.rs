@@ -15,7 +15,12 @@
 //!   subprogram with them must return an int; a failed LD_ABS returns 0
 //!   from a subprogram (`verifier_ld_ind.c`, `exceptions.c`);
 //! - the loader gives the kernel an object's BTF even when it declares
-//!   kfuncs (`verifier_bpf_fastcall.c` and others lost their func_info).
+//!   kfuncs (`verifier_bpf_fastcall.c` and others lost their func_info);
+//! - `bpf_get_smp_processor_id` is below `nr_cpu_ids`
+//!   (`do_refine_retval_range`);
+//! - the func_info is checked before the control flow (`bpf_check`);
+//! - a sleepable program may use only some map types, not a prog_array
+//!   (`check_map_prog_compatibility`, `tailcall_sleepable.c`).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -35,6 +40,8 @@ use std::sync::Arc;
 const BPF_F_RDONLY_PROG: u32 = 1 << 7;
 /// `BPF_F_WRONLY_PROG`.
 const BPF_F_WRONLY_PROG: u32 = 1 << 8;
+/// `BPF_F_SLEEPABLE`.
+const BPF_F_SLEEPABLE: u32 = 1 << 4;
 
 /// A map of the case, created in the kernel (filled and frozen when it has
 /// contents) and described to ironbpf alike.
@@ -68,6 +75,11 @@ struct Case {
 }
 
 fn check(name: &str, c: &Case) {
+    check_with(name, c, false);
+}
+
+/// [`check`], loaded with `BPF_F_SLEEPABLE` when `sleepable`.
+fn check_with(name: &str, c: &Case, sleepable: bool) {
     if !ironbpf_kernel::available_for_test(name) {
         return;
     }
@@ -104,11 +116,13 @@ fn check(name: &str, c: &Case) {
         fd_array: &fds,
         prog_btf_fd: kbtf.as_ref().map(|b| b.raw_fd()),
         func_info: &func_info,
+        prog_flags: if sleepable { BPF_F_SLEEPABLE } else { 0 },
         ..Default::default()
     });
 
     let mut opts = VerifyOptions::new(c.prog_type);
     opts.log_level = 1;
+    opts.sleepable = sleepable;
     opts.maps = c
         .maps
         .iter()
@@ -1028,4 +1042,38 @@ fn the_func_info_is_checked_before_the_control_flow() {
             verdict: Verdict::RefusedWhole("unreachable insn 3"),
         },
     );
+}
+
+#[test]
+fn a_sleepable_program_may_not_use_a_prog_array() {
+    // check_map_prog_compatibility, when the ld_imm64 names the map: a
+    // whole-program refusal before the control flow is walked.
+    let text = "r1 = map[idx:0]\nr0 = 0\nexit";
+    for (i, (prog_type, map, sleepable, verdict)) in [
+        (
+            ProgTypeId::Syscall,
+            prog_array(),
+            true,
+            Verdict::RefusedWhole(
+                "Sleepable programs can only use array, hash, ringbuf and local storage maps",
+            ),
+        ),
+        (ProgTypeId::SchedCls, prog_array(), false, Verdict::Accepted),
+        (ProgTypeId::Syscall, array(0), true, Verdict::Accepted),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        check_with(
+            &format!("a_sleepable_program_may_not_use_a_prog_array_{i}"),
+            &Case {
+                prog_type,
+                text,
+                maps: vec![map],
+                funcs: vec![],
+                verdict,
+            },
+            sleepable,
+        );
+    }
 }
