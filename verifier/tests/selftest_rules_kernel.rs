@@ -20,7 +20,9 @@
 //!   (`do_refine_retval_range`);
 //! - the func_info is checked before the control flow (`bpf_check`);
 //! - a sleepable program may use only some map types, not a prog_array
-//!   (`check_map_prog_compatibility`, `tailcall_sleepable.c`).
+//!   (`check_map_prog_compatibility`, `tailcall_sleepable.c`);
+//! - a callback's return widens only scalars imprecise in both states
+//!   (`verifier_iterating_callbacks.c` bpf_loop_iter_limit_*).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -107,7 +109,7 @@ fn check_with(name: &str, c: &Case, sleepable: bool) {
         kbtf,
         recs,
         func_info,
-    } = describe(name, &c.funcs, &subprog_starts(&insns));
+    } = describe(name, &c.funcs, &starts_with_callbacks(&insns));
     let out = load_program(&ProgLoad {
         prog_type: c.prog_type.kernel_id(),
         insns: &words,
@@ -190,6 +192,20 @@ fn check_with(name: &str, c: &Case, sleepable: bool) {
     if insn.is_some() {
         assert_eq!(rej.insn, insn, "{name}: ironbpf's log:\n{}", ours.log);
     }
+}
+
+/// The subprogram starts: the targets of bpf-to-bpf calls and of
+/// `BPF_PSEUDO_FUNC` ld_imm64s (callbacks).
+fn starts_with_callbacks(insns: &[ironbpf_isa::RawInsn]) -> Vec<usize> {
+    let mut s = subprog_starts(insns);
+    for (pc, i) in insns.iter().enumerate() {
+        if i.code == 0x18 && i.src == 4 {
+            s.push((pc as i64 + i.imm as i64 + 1) as usize);
+        }
+    }
+    s.sort_unstable();
+    s.dedup();
+    s
 }
 
 /// `call @name` as a call of the kfunc `name` of the running kernel's BTF.
@@ -1076,4 +1092,162 @@ fn a_sleepable_program_may_not_use_a_prog_array() {
             sleepable,
         );
     }
+}
+
+/// `static int cb(int index, void *ctx)`.
+const LOOP_CB: fn(&'static str) -> Func = |name| stat(name, &[P::Int, P::PtrVoid]);
+
+/// verifier_iterating_callbacks.c's bpf_loop_iter_limit_ok (`nr_loops` 1)
+/// and _overflow (2): `choice_arr[ctx.i]` after the callback increments
+/// `ctx.i` once per iteration, in a 2-byte value.
+fn iter_limit(nr_loops: u32) -> &'static str {
+    Box::leak(
+        format!(
+            "r1 = 0\n\
+             *(u64 *)(r10 -8) = r1\n\
+             *(u64 *)(r10 -16) = r1\n\
+             r3 = r10\n\
+             r3 += -16\n\
+             w1 = {nr_loops}\n\
+             r2 = subprog[cb]\n\
+             r4 = 0\n\
+             call bpf_loop\n\
+             r1 = map[idx:0][0]+0\n\
+             r2 = *(u64 *)(r10 -16)\n\
+             r1 += r2\n\
+             r0 = *(u8 *)(r1 +0)\n\
+             exit\n\
+             cb:\n\
+             r1 = *(u64 *)(r2 +0)\n\
+             r1 += 1\n\
+             *(u64 *)(r2 +0) = r1\n\
+             w0 = 0\n\
+             exit"
+        )
+        .into_boxed_str(),
+    )
+}
+
+#[test]
+fn a_bpf_loop_callbacks_count_stays_precise_in_the_caller() {
+    // The caller's path marks ctx.i precise at the bpf_loop call before
+    // the callback runs; the callback's return keeps it (maybe_widen_reg
+    // looks at the old state's mark too), so the value is 1, not unknown.
+    for (i, (nr, verdict)) in [
+        (1, Verdict::Accepted),
+        (
+            2,
+            Verdict::RefusedAt(14, "R1 min value is outside of the allowed memory range"),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut value = array(0);
+        value.value_size = 2;
+        check(
+            &format!("a_bpf_loop_callbacks_count_stays_precise_in_the_caller_{i}"),
+            &Case {
+                prog_type: ProgTypeId::RawTracepoint,
+                text: iter_limit(nr),
+                maps: vec![value],
+                funcs: vec![MAIN, LOOP_CB("cb")],
+                verdict,
+            },
+        );
+    }
+}
+
+#[test]
+fn nested_bpf_loop_callbacks_reach_only_possible_counts() {
+    // verifier_iterating_callbacks.c's bpf_loop_iter_limit_nested: two
+    // bpf_loop(1) calls of a callback that itself calls bpf_loop(1) twice;
+    // the counts stay precise, so the `r0 /= 0` for impossible ones is
+    // never reached.
+    let mut value = array(0);
+    value.value_size = 2;
+    check(
+        "nested_bpf_loop_callbacks_reach_only_possible_counts",
+        &Case {
+            prog_type: ProgTypeId::SocketFilter,
+            text: "r1 = 0\n\
+                *(u64 *)(r10 -8) = r1\n\
+                *(u64 *)(r10 -16) = r1\n\
+                *(u64 *)(r10 -24) = r1\n\
+                *(u64 *)(r10 -32) = r1\n\
+                r3 = r10\n\
+                r3 += -16\n\
+                w1 = 1\n\
+                r2 = subprog[level1]\n\
+                r4 = 0\n\
+                call bpf_loop\n\
+                r3 = r10\n\
+                r3 += -32\n\
+                w1 = 1\n\
+                r2 = subprog[level1]\n\
+                r4 = 0\n\
+                call bpf_loop\n\
+                r1 = *(u64 *)(r10 -16)\n\
+                r2 = *(u64 *)(r10 -32)\n\
+                w3 = w2\n\
+                w3 += w1\n\
+                r3 &= 1\n\
+                r4 = map[idx:0][0]+0\n\
+                r4 += r3\n\
+                r3 = *(u8 *)(r4 +0)\n\
+                if r2 == 111 goto ok\n\
+                if r2 == 101 goto ok\n\
+                if r2 == 11 goto ok\n\
+                if r2 < 2 goto ok\n\
+                if r1 == 111 goto ok\n\
+                if r1 == 101 goto ok\n\
+                if r1 < 2 goto ok\n\
+                if r1 == 11 goto ok\n\
+                r0 /= 0\n\
+                ok:\n\
+                w1 *= 1000\n\
+                w1 += w2\n\
+                w3 /= 10\n\
+                w1 += w3\n\
+                w0 = w1\n\
+                exit\n\
+                level1:\n\
+                r6 = r2\n\
+                r1 = *(u64 *)(r6 +0)\n\
+                r1 += 1\n\
+                *(u64 *)(r6 +0) = r1\n\
+                w1 = 1\n\
+                r2 = subprog[level2a]\n\
+                r3 = r6\n\
+                r4 = 0\n\
+                call bpf_loop\n\
+                w1 = 1\n\
+                r2 = subprog[level2b]\n\
+                r3 = r6\n\
+                r4 = 0\n\
+                call bpf_loop\n\
+                w0 = 0\n\
+                exit\n\
+                level2a:\n\
+                r1 = *(u64 *)(r2 +0)\n\
+                r1 += 100\n\
+                *(u64 *)(r2 +0) = r1\n\
+                w0 = 0\n\
+                exit\n\
+                level2b:\n\
+                r1 = *(u64 *)(r2 +0)\n\
+                r1 += 10\n\
+                *(u64 *)(r2 +0) = r1\n\
+                w0 = 0\n\
+                exit",
+            maps: vec![value],
+            funcs: vec![
+                MAIN,
+                LOOP_CB("level1"),
+                LOOP_CB("level2a"),
+                LOOP_CB("level2b"),
+            ],
+            verdict: Verdict::Accepted,
+        },
+    );
 }
