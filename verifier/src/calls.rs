@@ -23,6 +23,8 @@ pub(crate) const BPF_FUNC_TAIL_CALL: i32 = 12;
 const BPF_FUNC_GET_LOCAL_STORAGE: i32 = 81;
 /// `BPF_FUNC_map_lookup_elem`.
 const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+/// The kernel's `MAX_ERRNO`.
+const MAX_ERRNO: i64 = 4095;
 
 /// The kernel's `ProtoEnv` for these options: the licence, the loader's
 /// capabilities and `BPF_F_SLEEPABLE`.
@@ -404,10 +406,33 @@ impl Env<'_> {
             r0.id = rid;
             r0.ref_obj_id = rid;
         }
-        if name == "bpf_get_smp_processor_id" && matches!(p.ret, RetType::Integer) {
-            // do_refine_retval_range: the CPU number is below nr_cpu_ids.
-            let max = u64::from(self.opts.nr_cpu_ids.max(1) - 1);
-            r0.val = Scalar::urange(0, max);
+        // do_refine_retval_range.
+        let kernel_helper = !self.opts.extra_helpers.iter().any(|h| h.0 == id);
+        if kernel_helper && matches!(p.ret, RetType::Integer) {
+            match name.as_str() {
+                // The CPU number is below nr_cpu_ids.
+                "bpf_get_smp_processor_id" => {
+                    let max = u64::from(self.opts.nr_cpu_ids.max(1) - 1);
+                    r0.val = Scalar::urange(0, max);
+                }
+                // At most the buffer's size (its upper bound), or an
+                // errno.
+                "bpf_get_stack"
+                | "bpf_get_task_stack"
+                | "bpf_probe_read_str"
+                | "bpf_probe_read_kernel_str"
+                | "bpf_probe_read_user_str" => {
+                    let max = meta.mem_size.unwrap_or(0);
+                    let mut v = Scalar::unknown();
+                    v.smax = max as i64;
+                    v.s32_max = max as i32;
+                    v.smin = -MAX_ERRNO;
+                    v.s32_min = -MAX_ERRNO as i32;
+                    v.sync();
+                    r0.val = v;
+                }
+                _ => {}
+            }
         }
         *self.cur.reg_mut(0) = r0;
         if let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)) {

@@ -21,6 +21,8 @@
 //! - the func_info is checked before the control flow (`bpf_check`);
 //! - a sleepable program may use only some map types, not a prog_array
 //!   (`check_map_prog_compatibility`, `tailcall_sleepable.c`);
+//! - `bpf_probe_read_*_str` and `bpf_get_stack` return at most their size
+//!   or an errno (`do_refine_retval_range`);
 //! - a callback's return widens only scalars imprecise in both states
 //!   (`verifier_iterating_callbacks.c` bpf_loop_iter_limit_*).
 //!
@@ -1250,4 +1252,50 @@ fn nested_bpf_loop_callbacks_reach_only_possible_counts() {
             verdict: Verdict::Accepted,
         },
     );
+}
+
+#[test]
+fn a_string_read_returns_at_most_its_buffer_size() {
+    // do_refine_retval_range: bpf_probe_read_kernel_str's r0 is in
+    // [-MAX_ERRNO, size]: the branch past 16 is dead, past 15 is not.
+    for (i, (limit, verdict)) in [
+        (16, Verdict::Accepted),
+        (15, Verdict::RefusedAt(9, "R0 invalid mem access 'scalar'")),
+        (-4096, Verdict::Accepted),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (cmp, other) = if limit > 0 {
+            (
+                format!("if r0 s> {limit} goto +3"),
+                "if r0 s< -4095 goto +2",
+            )
+        } else {
+            (format!("if r0 s<= {limit} goto +3"), "if r0 s> 16 goto +2")
+        };
+        let text = format!(
+            "r1 = r10\n\
+             r1 += -16\n\
+             r2 = 16\n\
+             r3 = 0\n\
+             call bpf_probe_read_kernel_str\n\
+             {cmp}\n\
+             {other}\n\
+             r0 = 0\n\
+             exit\n\
+             r0 = *(u64 *)(r0 +0)\n\
+             exit"
+        );
+        check(
+            &format!("a_string_read_returns_at_most_its_buffer_size_{i}"),
+            &Case {
+                prog_type: ProgTypeId::Kprobe,
+                text: Box::leak(text.into_boxed_str()),
+                maps: vec![],
+                funcs: vec![],
+                verdict,
+            },
+        );
+    }
 }
