@@ -75,7 +75,7 @@ pub static HELPERS: &[HelperDef] = &[
     h(9, "skb_store_bytes", p(INT, &[("skb", CTX), ("offset", ANY), ("from", MEM_RO), ("len", SIZE), ("flags", ANY)]).pkt()),
     h(10, "l3_csum_replace", p(INT, &[("skb", CTX), ("offset", ANY), ("from", ANY), ("to", ANY), ("size", ANY)]).pkt()),
     h(11, "l4_csum_replace", p(INT, &[("skb", CTX), ("offset", ANY), ("from", ANY), ("to", ANY), ("flags", ANY)]).pkt()),
-    h(12, "tail_call", p(VOID, &[("ctx", CTX), ("prog_array_map", MAP), ("index", ANY)])),
+    h(12, "tail_call", p(VOID, &[("ctx", CTX), ("prog_array_map", MAP), ("index", ANY)]).pkt()),
     h(13, "clone_redirect", p(INT, &[("skb", CTX), ("ifindex", ANY), ("flags", ANY)]).pkt()),
     h(14, "get_current_pid_tgid", p(INT, &[])),
     h(15, "get_current_uid_gid", p(INT, &[])),

@@ -259,6 +259,69 @@ pub fn check(
     Ok(())
 }
 
+/// Why a map may not be used by a program at all, whatever it passes the
+/// map to (`check_map_prog_compatibility`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MapProgRefusal {
+    /// A sleepable program referring to a map type whose elements may be
+    /// freed while it sleeps.
+    #[error("Sleepable programs can only use array, hash, ringbuf and local storage maps")]
+    Sleepable {
+        /// The map's kernel type number.
+        map_type: u32,
+    },
+}
+
+/// The map types a sleepable program may refer to in Linux 6.18 (each
+/// other type was loaded in a `BPF_F_SLEEPABLE` syscall program and
+/// refused; a prog_array became usable only after 6.18).
+pub const SLEEPABLE_MAPS: &[MapType] = {
+    use MapType::*;
+    &[
+        Hash,
+        LruHash,
+        Array,
+        PercpuHash,
+        PercpuArray,
+        LruPercpuHash,
+        ArrayOfMaps,
+        HashOfMaps,
+        Ringbuf,
+        UserRingbuf,
+        InodeStorage,
+        SkStorage,
+        TaskStorage,
+        CgrpStorage,
+        Queue,
+        Stack,
+        Arena,
+    ]
+};
+
+/// Whether a program (`BPF_F_SLEEPABLE` or not) may refer to a map of
+/// kernel type `map_type` at all, as `check_map_prog_compatibility`
+/// decides when an `ld_imm64` names the map; the refusal has the kernel's
+/// message.
+///
+/// ```
+/// use ironbpf_helpers::map_compat::check_prog;
+/// // A sleepable program may not use a prog_array.
+/// let e = check_prog(3, true).unwrap_err();
+/// assert_eq!(
+///     e.to_string(),
+///     "Sleepable programs can only use array, hash, ringbuf and local storage maps"
+/// );
+/// assert!(check_prog(3, false).is_ok());
+/// assert!(check_prog(2, true).is_ok());
+/// ```
+pub fn check_prog(map_type: u32, sleepable: bool) -> Result<(), MapProgRefusal> {
+    let allowed = MapType::from_kernel_id(map_type).is_some_and(|m| SLEEPABLE_MAPS.contains(&m));
+    if sleepable && !allowed {
+        return Err(MapProgRefusal::Sleepable { map_type });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

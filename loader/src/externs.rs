@@ -533,6 +533,113 @@ fn read_kallsyms() -> HashMap<String, u64> {
     map
 }
 
+/// `BTF_FUNC_GLOBAL`.
+const FUNC_GLOBAL: u32 = 1;
+/// `BTF_FUNC_EXTERN`.
+const FUNC_EXTERN: u32 = 2;
+
+/// The object's BTF as the kernel is given it, with its extern functions
+/// rewritten as libbpf rewrites them (`bpf_object__collect_externs`): the
+/// kernel refuses a FUNC of extern linkage ("Invalid func linkage"), an
+/// unnamed parameter of a non-static one, and a DATASEC entry that is no
+/// VAR, and would then load every program without BTF. Each extern FUNC
+/// becomes global with its unnamed parameters named; in `.ksyms`, the
+/// FUNC entries point to one added `int` VAR and every entry is an
+/// allocated 4-byte `int` at the next offset. Types keep their ids (the
+/// new ones come last), so func_info and map type ids are unchanged.
+pub(crate) fn btf_for_kernel(btf: &Btf) -> Vec<u8> {
+    let mut raw = btf.raw.clone();
+    let mut patch = |off: usize, v: u32| {
+        if let Some(b) = off.checked_add(4).and_then(|e| raw.get_mut(off..e)) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+    };
+    let externs: Vec<&crate::btf::BtfType> = btf
+        .types
+        .iter()
+        .filter(|t| t.kind == kind::FUNC && t.vlen == FUNC_EXTERN)
+        .collect();
+    if externs.is_empty() {
+        return raw;
+    }
+    let field = |at: usize| -> usize {
+        btf.raw
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, |b: [u8; 4]| u32::from_le_bytes(b) as usize)
+    };
+    let (hdr_len, type_len, str_off, str_len) = (field(4), field(12), field(16), field(20));
+    // The added types' names: appended to the string section.
+    let int_name = str_len as u32;
+    let var_name = int_name + 4;
+    let n = btf.types.len() as u32;
+    let (int_id, var_id) = (n, n + 1);
+    for f in &externs {
+        patch(f.raw_off + 4, (kind::FUNC << 24) | FUNC_GLOBAL);
+        let Some(proto) = btf.get(f.size_or_type) else {
+            continue;
+        };
+        for (k, p) in proto.members.iter().enumerate() {
+            if p.type_id != 0 && p.name_off == 0 {
+                patch(proto.raw_off + 12 + 8 * k, var_name);
+            }
+        }
+    }
+    for t in &btf.types {
+        if t.kind != kind::DATASEC || btf.str_at(t.name_off) != ".ksyms" {
+            continue;
+        }
+        for (k, e) in t.secinfo.iter().enumerate() {
+            let at = t.raw_off + 12 + 12 * k;
+            let is_func = btf.get(e.type_id).is_some_and(|v| v.kind == kind::FUNC);
+            if is_func {
+                patch(at, var_id);
+            } else if let Some(v) = btf.get(e.type_id).filter(|v| v.kind == kind::VAR) {
+                patch(v.raw_off + 8, int_id);
+                patch(v.raw_off + 12, VAR_GLOBAL_ALLOCATED);
+            }
+            patch(at + 4, 4 * k as u32);
+            patch(at + 8, 4);
+        }
+        patch(t.raw_off + 8, 4 * t.secinfo.len() as u32);
+    }
+    // `int` (4 bytes, signed) and `VAR dummy_ksym` of it, after the
+    // last type; their names after the last string.
+    let mut added = Vec::new();
+    for w in [int_name, kind::INT << 24, 4, (1 << 24) | 32] {
+        added.extend_from_slice(&w.to_le_bytes());
+    }
+    for w in [var_name, kind::VAR << 24, int_id, VAR_GLOBAL_ALLOCATED] {
+        added.extend_from_slice(&w.to_le_bytes());
+    }
+    let types_at = hdr_len + field(8);
+    let strs = hdr_len + str_off;
+    let (Some(types), Some(strings)) = (
+        raw.get(types_at..types_at + type_len).map(<[u8]>::to_vec),
+        raw.get(strs..strs + str_len).map(<[u8]>::to_vec),
+    ) else {
+        return raw;
+    };
+    let mut out = raw.get(..hdr_len).map(<[u8]>::to_vec).unwrap_or_default();
+    let new_type_len = (types.len() + added.len()) as u32;
+    let new_str_len = (strings.len() + b"int\0dummy_ksym\0".len()) as u32;
+    for (at, v) in [
+        (8, 0),
+        (12, new_type_len),
+        (16, new_type_len),
+        (20, new_str_len),
+    ] {
+        if let Some(b) = out.get_mut(at..at + 4) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+    }
+    out.extend_from_slice(&types);
+    out.extend_from_slice(&added);
+    out.extend_from_slice(&strings);
+    out.extend_from_slice(b"int\0dummy_ksym\0");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

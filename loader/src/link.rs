@@ -344,7 +344,7 @@ pub(crate) fn load(
         maps,
         license,
         kern_version,
-        btf: btf.map(|b| b.raw),
+        btf: btf.as_ref().map(externs::btf_for_kernel),
     })
 }
 

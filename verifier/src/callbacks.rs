@@ -14,9 +14,11 @@
 //! after a callback returns, the imprecise scalars that changed are
 //! widened (`widen_imprecise_scalars`).
 //!
-//! Not modelled yet: precision marks that cross from a callback's frame
-//! into its caller's (ironbpf then widens a slot the kernel keeps: same
-//! verdicts on the tests, other counts), the callbacks of `bpf_find_vma`
+//! Not modelled yet: backtracking that crosses from a callback's frame
+//! into its caller's (the kernel walks the callback's instructions back
+//! to the helper call; ironbpf marks every scalar precise instead, the
+//! `force_precise` lines: same verdicts on the tests, other logs and
+//! counts), the callbacks of `bpf_find_vma`
 //! and `bpf_user_ringbuf_drain` (their arguments are BTF-typed and
 //! dynptrs) and the asynchronous ones (`bpf_timer_set_callback`), which
 //! are refused with a message saying so.
@@ -223,30 +225,10 @@ impl Env<'_> {
         let Some(old) = self.explored.get(p).map(|e| e.st.clone()) else {
             return;
         };
-        // `regs_exact`: the value, whatever its precision mark and id.
-        let same = |o: &RegState, c: &RegState| {
-            let strip = |r: &RegState| RegState {
-                precise: false,
-                id: 0,
-                ..*r
-            };
-            strip(o) == strip(c)
-        };
-        let widen = |o: &RegState, c: &mut RegState| {
-            if o.is_scalar() && c.is_scalar() && !c.precise && !same(o, c) {
-                *c = RegState::unknown();
-            }
-        };
-        for (fo, fc) in old.frames.iter().zip(self.cur.frames.iter_mut()) {
-            for (o, c) in fo.regs.iter().zip(fc.regs.iter_mut()) {
-                widen(o, c);
-            }
-            for (so, sc) in fo.stack.iter().zip(fc.stack.iter_mut()) {
-                if so.is_spill() && sc.is_spill() {
-                    widen(&so.spilled, &mut sc.spilled);
-                }
-            }
-        }
+        // maybe_widen_reg: a scalar precise in either state is kept (the
+        // caller's path may have marked the old one precise after the
+        // callback was queued).
+        crate::may_goto::widen_imprecise_scalars(&old, &mut self.cur);
     }
 
     /// `update_loop_inline_state`: a `bpf_loop` call whose flags are

@@ -18,11 +18,13 @@ use ironbpf_progtype::ProgTypeId;
 /// `BPF_MAX_VAR_SIZ`.
 const BPF_MAX_VAR_SIZ: u64 = 1 << 29;
 /// `BPF_FUNC_tail_call`.
-const BPF_FUNC_TAIL_CALL: i32 = 12;
+pub(crate) const BPF_FUNC_TAIL_CALL: i32 = 12;
 /// `BPF_FUNC_get_local_storage`.
 const BPF_FUNC_GET_LOCAL_STORAGE: i32 = 81;
 /// `BPF_FUNC_map_lookup_elem`.
 const BPF_FUNC_MAP_LOOKUP_ELEM: i32 = 1;
+/// The kernel's `MAX_ERRNO`.
+const MAX_ERRNO: i64 = 4095;
 
 /// The kernel's `ProtoEnv` for these options: the licence, the loader's
 /// capabilities and `BPF_F_SLEEPABLE`.
@@ -130,6 +132,9 @@ impl Env<'_> {
         match *insn {
             Insn::Call(CallTarget::Helper(id)) => {
                 self.check_helper_call(id)?;
+                if id == BPF_FUNC_TAIL_CALL && self.cur.frames.len() > 1 {
+                    return self.tail_call_exit();
+                }
                 Ok(Some(self.pc + 1))
             }
             Insn::Call(CallTarget::Local(imm)) => {
@@ -260,8 +265,9 @@ impl Env<'_> {
         if let Some(rid) = meta.release_ref {
             self.release_reference(rid);
         }
-        if id == BPF_FUNC_TAIL_CALL {
+        if id == BPF_FUNC_TAIL_CALL && self.cur.frames.len() == 1 {
             // check_reference_leak: a tail call never returns to release.
+            // In a subprogram it returns to the caller, which still may.
             if let Some(r) = self.cur.refs.first().copied() {
                 return Err(self.reject_errno(
                     EINVAL,
@@ -275,6 +281,14 @@ impl Env<'_> {
                     ),
                 ));
             }
+        }
+        if id == BPF_FUNC_TAIL_CALL && self.cur.active_rcu_lock {
+            // check_resource_leak's section checks, in every frame.
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                "tail_call cannot be used inside bpf_rcu_read_lock-ed region".into(),
+            ));
         }
         if id == BPF_FUNC_GET_LOCAL_STORAGE {
             // get_local_storage() cannot fail, so it takes no flags.
@@ -392,6 +406,34 @@ impl Env<'_> {
             r0.id = rid;
             r0.ref_obj_id = rid;
         }
+        // do_refine_retval_range.
+        let kernel_helper = !self.opts.extra_helpers.iter().any(|h| h.0 == id);
+        if kernel_helper && matches!(p.ret, RetType::Integer) {
+            match name.as_str() {
+                // The CPU number is below nr_cpu_ids.
+                "bpf_get_smp_processor_id" => {
+                    let max = u64::from(self.opts.nr_cpu_ids.max(1) - 1);
+                    r0.val = Scalar::urange(0, max);
+                }
+                // At most the buffer's size (its upper bound), or an
+                // errno.
+                "bpf_get_stack"
+                | "bpf_get_task_stack"
+                | "bpf_probe_read_str"
+                | "bpf_probe_read_kernel_str"
+                | "bpf_probe_read_user_str" => {
+                    let max = meta.mem_size.unwrap_or(0);
+                    let mut v = Scalar::unknown();
+                    v.smax = max as i64;
+                    v.s32_max = max as i32;
+                    v.smin = -MAX_ERRNO;
+                    v.s32_min = -MAX_ERRNO as i32;
+                    v.sync();
+                    r0.val = v;
+                }
+                _ => {}
+            }
+        }
         *self.cur.reg_mut(0) = r0;
         if let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)) {
             let map_type = m.map_type;
@@ -408,22 +450,44 @@ impl Env<'_> {
                 ));
             }
         }
-        if p.changes_pkt_data {
-            let privileged = self.opts.privileged;
-            self.cur.for_each_reg(|r| {
-                if matches!(
-                    r.ty,
-                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
-                ) {
-                    *r = if privileged {
-                        RegState::unknown()
-                    } else {
-                        RegState::not_init()
-                    };
-                }
-            });
+        // A tail call that fails changes nothing; one that succeeds does not
+        // come back, but from a subprogram it returns to the caller
+        // ([`Self::tail_call_exit`]), whose packet pointers it may change.
+        if p.changes_pkt_data && id != BPF_FUNC_TAIL_CALL {
+            self.clear_all_pkt_pointers();
         }
         Ok(())
+    }
+
+    /// `clear_all_pkt_pointers`: after a call that may change packet data,
+    /// no packet pointer of any frame, in a register or spilled, is one
+    /// any more (`mark_reg_invalid`).
+    pub(crate) fn clear_all_pkt_pointers(&mut self) {
+        let privileged = self.opts.privileged;
+        self.cur.for_each_reg(|r| {
+            if matches!(
+                r.ty,
+                RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+            ) {
+                *r = if privileged {
+                    RegState::unknown()
+                } else {
+                    RegState::not_init()
+                };
+            }
+        });
+    }
+
+    /// A `bpf_tail_call` in a subprogram: the failed call goes on at the
+    /// next instruction (queued, unchanged); the successful one returns the
+    /// other program's int to the caller, packet pointers changed.
+    fn tail_call_exit(&mut self) -> VResult<Option<usize>> {
+        self.scratch.reg(0);
+        let failed = self.cur.clone();
+        self.push_branch(failed, self.pc + 1)?;
+        self.clear_all_pkt_pointers();
+        *self.cur.reg_mut(0) = RegState::unknown();
+        self.check_exit()
     }
 
     pub(crate) fn acquire_reference(&mut self) -> u32 {
@@ -909,6 +973,7 @@ impl Env<'_> {
                     .get(reg.map as usize)
                     .map(|m| m.value_size)
                     .unwrap_or(0);
+                self.check_map_access_type(r, reg.off as i64, size, t)?;
                 self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)
             }
             RegType::Mem => {

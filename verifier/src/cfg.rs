@@ -1,6 +1,7 @@
 //! The checks before abstract interpretation, in the kernel's order:
 //! subprogram discovery (`add_subprog_and_kfunc`), jumps and subprogram
-//! ends (`check_subprogs`), `ld_imm64` and opcode sanity
+//! ends (`check_subprogs`), then (after the BTF func_info,
+//! `global_func::build_table`) `ld_imm64` and opcode sanity
 //! (`resolve_pseudo_ldimm64`), and the depth-first walk of the control-flow
 //! graph (`check_cfg`) for unreachable instructions and, unprivileged,
 //! back-edges.
@@ -99,8 +100,31 @@ fn reject(insn: Option<usize>, errno: i32, message: String, kind: RejectionKind)
 }
 
 /// Runs the structure checks; `log` receives the `func#N @off` lines at
-/// level 2.
+/// level 2. The kernel checks the BTF func_info between
+/// [`check_subprogs`] and [`check_insns`], as `verify_with_desc` does.
 pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Result<Cfg, Rejection> {
+    let subprogs = find_subprogs(insns, opts, log)?;
+    check_insns(insns, opts, subprogs)
+}
+
+/// [`add_subprogs`] then [`check_subprogs`].
+pub fn find_subprogs(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    log: &mut String,
+) -> Result<Vec<usize>, Rejection> {
+    let subprogs = add_subprogs(insns, opts, log)?;
+    check_subprogs(insns, &subprogs)?;
+    Ok(subprogs)
+}
+
+/// The size limits and `add_subprog_and_kfunc`: the sorted subprogram
+/// starts (`[0]` = 0). `log` receives the `func#N @off` lines at level 2.
+pub fn add_subprogs(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    log: &mut String,
+) -> Result<Vec<usize>, Rejection> {
     let n = insns.len();
     let limit = if opts.privileged { 1_000_000 } else { 4096 };
     if n == 0 {
@@ -169,7 +193,13 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
             log.push_str(&format!("func#{k} @{s}\n"));
         }
     }
-    // check_subprogs
+    Ok(subprogs)
+}
+
+/// `check_subprogs`: each subprogram's jumps stay within it and its last
+/// instruction is an exit or a jump.
+pub fn check_subprogs(insns: &[RawInsn], subprogs: &[usize]) -> Result<(), Rejection> {
+    let n = insns.len();
     for (k, &start) in subprogs.iter().enumerate() {
         let end = subprogs.get(k + 1).copied().unwrap_or(n);
         for pc in start..end {
@@ -206,6 +236,17 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
             ));
         }
     }
+    Ok(())
+}
+
+/// `resolve_pseudo_ldimm64`'s instruction checks and `check_cfg`, for the
+/// subprograms [`add_subprogs`] found.
+pub fn check_insns(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    subprogs: Vec<usize>,
+) -> Result<Cfg, Rejection> {
+    let n = insns.len();
     // resolve_pseudo_ldimm64 (the map references are checked in do_check)
     let mut ldimm_tail = vec![false; n];
     let mut pc = 0;
@@ -242,6 +283,26 @@ pub fn check(insns: &[RawInsn], opts: &VerifyOptions, log: &mut String) -> Resul
                     "unrecognized bpf_ld_imm64 insn".into(),
                     RejectionKind::BadLdImm64 { pc },
                 ));
+            }
+            // add_used_map: check_map_prog_compatibility for each map an
+            // ld_imm64 names by index (the index itself is checked in
+            // do_check).
+            if matches!(i.src, 5 | 6) {
+                let map = usize::try_from(i.imm).ok().and_then(|m| opts.maps.get(m));
+                if let Some(m) = map {
+                    if let Err(e) =
+                        ironbpf_helpers::map_compat::check_prog(m.map_type, opts.sleepable)
+                    {
+                        return Err(reject(
+                            Some(pc),
+                            libc_errno::EINVAL,
+                            e.to_string(),
+                            RejectionKind::MapIncompatible {
+                                map_type: m.map_type,
+                            },
+                        ));
+                    }
+                }
             }
             if let Some(tail) = ldimm_tail.get_mut(pc + 1) {
                 *tail = true;

@@ -848,10 +848,7 @@ impl<'a> Env<'a> {
                 self.check_ld_imm(insn)?;
                 Ok(Some(pc + 2))
             }
-            Insn::LdAbs { .. } | Insn::LdInd { .. } => {
-                self.check_ld_abs(insn)?;
-                Ok(Some(pc + 1))
-            }
+            Insn::LdAbs { .. } | Insn::LdInd { .. } => self.check_ld_abs(insn),
             Insn::Load { .. }
             | Insn::Store { .. }
             | Insn::StoreReg { .. }

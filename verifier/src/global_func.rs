@@ -95,12 +95,79 @@ fn whole_program_err(errno: i32, message: String) -> Rejection {
     }
 }
 
+/// What may end a subprogram other than its `exit`: an LD_ABS / LD_IND
+/// whose load fails, a tail call that succeeds (`has_ld_abs`,
+/// `has_tail_call` of `struct bpf_subprog_info`).
+#[derive(Clone, Copy, Debug, Default)]
+struct AbnormalExits {
+    ld_abs: bool,
+    tail_call: bool,
+}
+
+/// [`AbnormalExits`] per subprogram, as `check_subprogs` marks them.
+fn abnormal_exits(insns: &[RawInsn], subprogs: &[usize]) -> Vec<AbnormalExits> {
+    let mut out = vec![AbnormalExits::default(); subprogs.len()];
+    for (pc, i) in insns.iter().enumerate() {
+        let s = match subprogs.binary_search(&pc) {
+            Ok(s) => s,
+            Err(s) => s.saturating_sub(1),
+        };
+        let Some(e) = out.get_mut(s) else {
+            continue;
+        };
+        // BPF_LD | BPF_ABS and BPF_LD | BPF_IND, of any size.
+        if i.code & 0x07 == 0 && matches!(i.code & 0xe0, 0x20 | 0x40) {
+            e.ld_abs = true;
+        }
+        if i.code == 0x85 && i.src == 0 && i.imm == crate::calls::BPF_FUNC_TAIL_CALL {
+            e.tail_call = true;
+        }
+    }
+    out
+}
+
+/// `check_abnormal_return`: without func_info no subprogram but the main
+/// one may leave other than by its `exit`.
+fn check_abnormal_return(exits: &[AbnormalExits]) -> Result<(), Rejection> {
+    for e in exits.iter().skip(1) {
+        if e.ld_abs {
+            return Err(whole_program_err(
+                EINVAL,
+                "LD_ABS is not allowed in subprogs without BTF".into(),
+            ));
+        }
+        if e.tail_call {
+            return Err(whole_program_err(
+                EINVAL,
+                "tail_call is not allowed in subprogs without BTF".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The return type of FUNC `func` is an int of at most 8 bytes or an enum
+/// (`btf_type_is_small_int`, `btf_is_any_enum`), modifiers skipped.
+fn returns_scalar(btf: &Btf, func: u32) -> bool {
+    let Some(proto) = btf.get(func).and_then(|f| btf.get(f.size_or_type)) else {
+        return false;
+    };
+    let ret = skip_modifiers(btf, proto.size_or_type);
+    match btf.get(ret).filter(|_| ret != 0) {
+        Some(t) if t.kind == kind::INT => t.size_or_type <= 8,
+        Some(t) => matches!(t.kind, kind::ENUM | kind::ENUM64),
+        None => false,
+    }
+}
+
 /// `check_btf_func_early` and `check_btf_func`: the records name FUNC
-/// types, one per subprogram, at the subprograms' starts.
+/// types, one per subprogram, at the subprograms' starts; a subprogram
+/// that may end by LD_ABS or a tail call returns an int.
 fn check_btf_func(
     btf: &Btf,
     recs: &[FuncInfoRec],
     subprogs: &[usize],
+    exits: &[AbnormalExits],
 ) -> Result<Vec<SubInfo>, Rejection> {
     let mut prev: Option<usize> = None;
     let mut subs = Vec::with_capacity(recs.len());
@@ -143,11 +210,29 @@ fn check_btf_func(
             "number of funcs in func_info doesn't match number of subprogs".into(),
         ));
     }
-    if recs.iter().zip(subprogs).any(|(r, &s)| r.insn != s) {
-        return Err(whole_program_err(
-            EINVAL,
-            "func_info BTF section doesn't match subprog layout in BPF program".into(),
-        ));
+    for (i, (r, &start)) in recs.iter().zip(subprogs).enumerate() {
+        if r.insn != start {
+            return Err(whole_program_err(
+                EINVAL,
+                "func_info BTF section doesn't match subprog layout in BPF program".into(),
+            ));
+        }
+        let e = exits.get(i).copied().unwrap_or_default();
+        if i == 0 || returns_scalar(btf, r.type_id) {
+            continue;
+        }
+        if e.ld_abs {
+            return Err(whole_program_err(
+                EINVAL,
+                "LD_ABS is only allowed in functions that return 'int'.".into(),
+            ));
+        }
+        if e.tail_call {
+            return Err(whole_program_err(
+                EINVAL,
+                "tail_call is only allowed in functions that return 'int'.".into(),
+            ));
+        }
     }
     Ok(subs)
 }
@@ -307,13 +392,12 @@ pub(crate) fn build_table(
     subprogs: &[usize],
     opts: &VerifyOptions,
 ) -> Result<FuncTable, Rejection> {
-    let Some(btf) = opts.btf.as_deref() else {
+    let exits = abnormal_exits(insns, subprogs);
+    let Some(btf) = opts.btf.as_deref().filter(|_| !opts.func_info.is_empty()) else {
+        check_abnormal_return(&exits)?;
         return Ok(FuncTable::default());
     };
-    if opts.func_info.is_empty() {
-        return Ok(FuncTable::default());
-    }
-    let mut subs = check_btf_func(btf, &opts.func_info, subprogs)?;
+    let mut subs = check_btf_func(btf, &opts.func_info, subprogs, &exits)?;
     call_effects(insns, subprogs, opts, &mut subs);
     Ok(FuncTable {
         subs,
@@ -654,19 +738,7 @@ impl Env<'_> {
             ));
         }
         if changes_pkt_data {
-            let privileged = self.opts.privileged;
-            self.cur.for_each_reg(|r| {
-                if matches!(
-                    r.ty,
-                    RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
-                ) {
-                    *r = if privileged {
-                        RegState::unknown()
-                    } else {
-                        RegState::not_init()
-                    };
-                }
-            });
+            self.clear_all_pkt_pointers();
         }
         if let Some(s) = self.funcs.subs.get_mut(sub) {
             s.called = true;

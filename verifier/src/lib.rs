@@ -185,6 +185,39 @@ pub struct VerifyOptions {
     /// volatile` settings are decided. `None` or missing: the contents are
     /// unknown and such loads are unknown scalars.
     pub frozen_values: Vec<Option<Vec<u8>>>,
+    /// The kernel's `nr_cpu_ids`: `bpf_get_smp_processor_id` returns a
+    /// number below it. [`VerifyOptions::new`] takes this machine's
+    /// ([`host_nr_cpu_ids`]); an embedder that runs programs on other CPU
+    /// slots must give at least the highest slot plus one.
+    pub nr_cpu_ids: u32,
+}
+
+/// This machine's `nr_cpu_ids`: one more than the highest CPU of
+/// `/sys/devices/system/cpu/possible` (`0-3`, `0-3,8-11`...), read once.
+/// Where that file cannot be read, the number of CPUs the process may use,
+/// or 1.
+pub fn host_nr_cpu_ids() -> u32 {
+    static N: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::fs::read_to_string("/sys/devices/system/cpu/possible")
+            .ok()
+            .and_then(|s| parse_cpu_list_max(&s))
+            .and_then(|max| max.checked_add(1))
+            .or_else(|| {
+                std::thread::available_parallelism()
+                    .ok()
+                    .and_then(|n| u32::try_from(n.get()).ok())
+            })
+            .unwrap_or(1)
+    })
+}
+
+/// The highest CPU of a kernel CPU list (`0-3,8-11` -> 11).
+fn parse_cpu_list_max(s: &str) -> Option<u32> {
+    s.trim()
+        .split(',')
+        .filter_map(|part| part.rsplit('-').next()?.trim().parse::<u32>().ok())
+        .max()
 }
 
 impl VerifyOptions {
@@ -206,6 +239,7 @@ impl VerifyOptions {
             btf: None,
             func_info: Vec::new(),
             frozen_values: Vec::new(),
+            nr_cpu_ids: host_nr_cpu_ids(),
         }
     }
 }
@@ -394,15 +428,23 @@ pub fn verify_with_desc(
 ) -> VerifyOutcome {
     let start = std::time::Instant::now();
     let mut log = String::new();
-    let cfg = match cfg::check(insns, opts, &mut log) {
+    // The structure checks in the kernel's order: the subprograms
+    // (`add_subprog_and_kfunc`, `check_subprogs`), the func_info against
+    // them (`check_btf_info`, before anything is explored), then the
+    // instructions and the control flow (`resolve_pseudo_ldimm64`,
+    // `check_cfg`).
+    let (cfg, funcs) = match structure_checks(insns, opts, &mut log) {
         Ok(c) => c,
-        Err(rej) => {
+        Err((rej, subprog_cnt)) => {
             // The size limits are refused before the verifier runs: no log.
             let no_log = matches!(
                 rej.kind,
                 RejectionKind::TooManyInsns { .. } | RejectionKind::Empty
             );
-            let stats = Stats::default();
+            let stats = Stats {
+                stack_depths: vec![0; subprog_cnt],
+                ..Stats::default()
+            };
             if opts.log_level != 0 && !no_log {
                 log.push_str(&rej.message);
                 log.push('\n');
@@ -411,27 +453,6 @@ pub fn verify_with_desc(
             return VerifyOutcome {
                 result: Err(rej),
                 log: if no_log { String::new() } else { log },
-                stats,
-            };
-        }
-    };
-    // func_info is checked against the subprograms before anything is
-    // explored (`check_btf_info`).
-    let funcs = match global_func::build_table(insns, &cfg.subprogs, opts) {
-        Ok(f) => f,
-        Err(rej) => {
-            let stats = Stats {
-                stack_depths: vec![0; cfg.subprogs.len()],
-                ..Stats::default()
-            };
-            if opts.log_level != 0 {
-                log.push_str(&rej.message);
-                log.push('\n');
-                finish_log(&mut log, opts, &stats, start);
-            }
-            return VerifyOutcome {
-                result: Err(rej),
-                log,
                 stats,
             };
         }
@@ -476,6 +497,23 @@ pub fn verify_with_desc(
         log,
         stats,
     }
+}
+
+/// [`cfg::add_subprogs`], [`cfg::check_subprogs`],
+/// [`global_func::build_table`] and [`cfg::check_insns`], in this order;
+/// a refusal comes with the number of subprograms known by then, for the
+/// `stack depth` line (none before they are all found).
+fn structure_checks(
+    insns: &[RawInsn],
+    opts: &VerifyOptions,
+    log: &mut String,
+) -> Result<(cfg::Cfg, global_func::FuncTable), (Rejection, usize)> {
+    let subprogs = cfg::add_subprogs(insns, opts, log).map_err(|r| (r, 0))?;
+    let cnt = subprogs.len();
+    cfg::check_subprogs(insns, &subprogs).map_err(|r| (r, cnt))?;
+    let funcs = global_func::build_table(insns, &subprogs, opts).map_err(|r| (r, cnt))?;
+    let cfg = cfg::check_insns(insns, opts, subprogs).map_err(|r| (r, cnt))?;
+    Ok((cfg, funcs))
 }
 
 /// The statistics lines (`print_verification_stats`).

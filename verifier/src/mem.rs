@@ -13,6 +13,26 @@ use crate::state::*;
 use ironbpf_isa::{AtomicOp, Insn, LdImm64Src};
 use ironbpf_progtype::desc::{AccessKind, CtxAccess, CtxYield};
 
+/// `BPF_F_RDONLY_PROG`.
+const BPF_F_RDONLY_PROG: u32 = 1 << 7;
+/// `BPF_F_WRONLY_PROG`.
+const BPF_F_WRONLY_PROG: u32 = 1 << 8;
+
+/// `atomic_ptr_type_ok`: atomic instructions do not reach the context,
+/// packets, flow keys or sockets.
+fn atomic_ptr_type_ok(t: RegType) -> bool {
+    !matches!(
+        t,
+        RegType::Ctx
+            | RegType::Packet
+            | RegType::PacketMeta
+            | RegType::FlowKeys
+            | RegType::SockCommon
+            | RegType::Socket
+            | RegType::TcpSock
+    )
+}
+
 /// Read or write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -110,6 +130,20 @@ impl Env<'_> {
                         // the address in `src`.
                         self.check_src(s)?;
                         self.check_dst(d)?;
+                        // check_atomic_load: atomic_ptr_type_ok before the
+                        // load's own checks (6.18).
+                        if !atomic_ptr_type_ok(self.cur.reg(s).ty) {
+                            return Err(self.reject(
+                                RejectionKind::InvalidMemAccess {
+                                    reg: s as u8,
+                                    reg_type: self.type_str(s),
+                                },
+                                format!(
+                                    "BPF_ATOMIC loads from R{s} {} is not allowed",
+                                    self.type_str(s)
+                                ),
+                            ));
+                        }
                         self.check_mem_access(
                             s,
                             off as i64,
@@ -132,6 +166,20 @@ impl Env<'_> {
                             false,
                             AccessKind::StoreReg,
                         )?;
+                        // check_atomic_store: atomic_ptr_type_ok after the
+                        // store's own checks.
+                        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
+                            return Err(self.reject(
+                                RejectionKind::InvalidMemAccess {
+                                    reg: d as u8,
+                                    reg_type: self.type_str(d),
+                                },
+                                format!(
+                                    "BPF_ATOMIC stores into R{d} {} is not allowed",
+                                    self.type_str(d)
+                                ),
+                            ));
+                        }
                     }
                     _ => self.check_atomic(op, sz, d, s, off as i64)?,
                 }
@@ -179,17 +227,7 @@ impl Env<'_> {
                 format!("R{s} leaks addr into mem"),
             ));
         }
-        let t = self.cur.reg(d).ty;
-        if matches!(
-            t,
-            RegType::Ctx
-                | RegType::Packet
-                | RegType::PacketMeta
-                | RegType::FlowKeys
-                | RegType::SockCommon
-                | RegType::Socket
-                | RegType::TcpSock
-        ) {
+        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
             return Err(self.reject(
                 RejectionKind::InvalidMemAccess {
                     reg: d as u8,
@@ -222,11 +260,13 @@ impl Env<'_> {
         )
     }
 
-    /// `check_ptr_alignment` when strict alignment is asked for.
-    fn check_alignment(&self, r: usize, off: i64, size: u32) -> VResult {
+    /// `check_ptr_alignment` when strict alignment is asked for: by the
+    /// loader (`BPF_F_STRICT_ALIGNMENT`) or by the access itself
+    /// (`strict_alignment_once`, which every atomic instruction passes).
+    fn check_alignment(&self, r: usize, off: i64, size: u32, strict_once: bool) -> VResult {
         let reg = self.cur.reg(r);
         // The stack is always checked strictly: spill tracking needs it.
-        let strict = self.opts.strict_alignment || reg.ty == RegType::Stack;
+        let strict = self.opts.strict_alignment || strict_once || reg.ty == RegType::Stack;
         if !strict || size == 1 {
             return Ok(());
         }
@@ -284,7 +324,14 @@ impl Env<'_> {
         sign_extend: bool,
         kind: AccessKind,
     ) -> VResult {
-        self.check_alignment(r, off, size)?;
+        // check_atomic_rmw, check_atomic_load and check_atomic_store check
+        // their accesses as if alignment were strict: an atomic instruction
+        // is one of BPF_STX | BPF_ATOMIC.
+        let atomic = self
+            .insns
+            .get(self.pc)
+            .is_some_and(|i| i.code & 0xe7 == 0xc3);
+        self.check_alignment(r, off, size, atomic)?;
         let reg = *self.cur.reg(r);
         let off = off + reg.off as i64;
         let value_reg = match value {
@@ -327,34 +374,8 @@ impl Env<'_> {
             }
             RegType::MapValue => {
                 leaks(self, "map", "map")?;
-                let m = self.map_of(&reg).cloned();
-                let vs = m.as_ref().map(|m| m.value_size).unwrap_or(0);
-                if let Some(m) = &m {
-                    let rdonly_prog = m.map_flags & (1 << 7) != 0 || m.frozen_readonly;
-                    let wronly_prog = m.map_flags & (1 << 8) != 0;
-                    if t == Access::Write && rdonly_prog {
-                        return Err(self.reject(
-                            RejectionKind::InvalidMemAccess {
-                                reg: r as u8,
-                                reg_type: reg.type_str(),
-                            },
-                            format!(
-                                "write into map forbidden, value_size={vs} off={off} size={size}"
-                            ),
-                        ));
-                    }
-                    if t == Access::Read && wronly_prog {
-                        return Err(self.reject(
-                            RejectionKind::InvalidMemAccess {
-                                reg: r as u8,
-                                reg_type: reg.type_str(),
-                            },
-                            format!(
-                                "read from map forbidden, value_size={vs} off={off} size={size}"
-                            ),
-                        ));
-                    }
-                }
+                self.check_map_access_type(r, off, size as i64, t)?;
+                let vs = self.map_of(&reg).map(|m| m.value_size).unwrap_or(0);
                 self.check_mem_region(r, off, size as i64, vs as i64, false)?;
                 if let Some(d) = read_dst {
                     match self.rdonly_direct_read(&reg, off, size, sign_extend)? {
@@ -525,6 +546,40 @@ impl Env<'_> {
         self.maps.get(reg.map as usize)
     }
 
+    /// `check_map_access_type`: a program may not write into a map value
+    /// of a map read-only to programs (`BPF_F_RDONLY_PROG`, or frozen as
+    /// `.rodata` is) nor read one write-only to programs
+    /// (`BPF_F_WRONLY_PROG`), by a load or store (`off` counts the
+    /// instruction's offset and the pointer's fixed one) or through a
+    /// helper's memory argument (`off` is the pointer's fixed offset).
+    pub(crate) fn check_map_access_type(
+        &self,
+        r: usize,
+        off: i64,
+        size: i64,
+        t: Access,
+    ) -> VResult {
+        let reg = self.cur.reg(r);
+        let Some(m) = self.map_of(reg) else {
+            return Ok(());
+        };
+        let vs = m.value_size;
+        let rdonly_prog = m.map_flags & BPF_F_RDONLY_PROG != 0 || m.frozen_readonly;
+        let wronly_prog = m.map_flags & BPF_F_WRONLY_PROG != 0;
+        let what = match t {
+            Access::Write if rdonly_prog => "write into",
+            Access::Read if wronly_prog => "read from",
+            _ => return Ok(()),
+        };
+        Err(self.reject(
+            RejectionKind::InvalidMemAccess {
+                reg: r as u8,
+                reg_type: reg.type_str(),
+            },
+            format!("{what} map forbidden, value_size={vs} off={off} size={size}"),
+        ))
+    }
+
     /// `bpf_map_direct_read` for a load of `size` bytes at `reg + off` from
     /// a map that `bpf_map_is_rdonly` (`BPF_F_RDONLY_PROG` and frozen) and
     /// that has `map_direct_value_addr` (a plain array): the value stored
@@ -541,7 +596,6 @@ impl Env<'_> {
         sign_extend: bool,
     ) -> Result<Option<u64>, Rejection> {
         const BPF_MAP_TYPE_ARRAY: u32 = 2;
-        const BPF_F_RDONLY_PROG: u32 = 1 << 7;
         let Some(m) = self.opts.maps.get(reg.map as usize) else {
             return Ok(None);
         };
@@ -1275,8 +1329,9 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// `check_ld_abs`: the legacy skb loads.
-    pub(crate) fn check_ld_abs(&mut self, insn: &Insn) -> VResult {
+    /// `check_ld_abs`: the legacy skb loads; the next instruction to
+    /// explore.
+    pub(crate) fn check_ld_abs(&mut self, insn: &Insn) -> VResult<Option<usize>> {
         let name = self.opts.prog_type.name();
         if !matches!(name, "socket_filter" | "sched_cls" | "sched_act") {
             return Err(self.reject_errno(
@@ -1289,10 +1344,37 @@ impl Env<'_> {
             ));
         }
         self.check_src(6)?;
-        if let Insn::LdInd { src, .. } = *insn {
-            self.check_src(src.index())?;
+        // check_resource_leak: the load may end the program, so nothing
+        // may be held.
+        if self.cur.frames.len() == 1 {
+            if let Some(first) = self.cur.refs.first().copied() {
+                let mut msg = String::new();
+                for r in &self.cur.refs {
+                    msg.push_str(&format!(
+                        "Unreleased reference id={} alloc_insn={}\n",
+                        r.id, r.insn
+                    ));
+                }
+                msg.push_str("BPF_LD_[ABS|IND] would lead to reference leak");
+                return Err(self.reject_errno(
+                    EINVAL,
+                    RejectionKind::UnreleasedReference {
+                        id: first.id,
+                        insn: first.insn,
+                    },
+                    msg,
+                ));
+            }
         }
-        if self.cur.reg(6).ty != RegType::Ctx {
+        if self.cur.active_rcu_lock {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                "BPF_LD_[ABS|IND] cannot be used inside bpf_rcu_read_lock-ed region".into(),
+            ));
+        }
+        let ctx = *self.cur.reg(6);
+        if ctx.ty != RegType::Ctx {
             return Err(self.reject_errno(
                 EINVAL,
                 RejectionKind::InvalidMemAccess {
@@ -1300,6 +1382,22 @@ impl Env<'_> {
                     reg_type: self.type_str(6),
                 },
                 "at the time of BPF_LD_ABS|IND R6 != pointer to skb".into(),
+            ));
+        }
+        if let Insn::LdInd { src, .. } = *insn {
+            self.check_src(src.index())?;
+        }
+        // check_ptr_off_reg: the skb itself, not a field of it.
+        if ctx.off != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: 6,
+                    off: ctx.off as i64,
+                },
+                format!(
+                    "dereference of modified ctx ptr R6 off={} disallowed",
+                    ctx.off
+                ),
             ));
         }
         let size = match *insn {
@@ -1314,7 +1412,16 @@ impl Env<'_> {
         v.coerce_to_size(size);
         *self.cur.reg_mut(0) = RegState::scalar(v);
         self.scratch.reg(0);
-        Ok(())
+        if self.cur.frames.len() > 1 {
+            // A load that fails ends the subprogram with r0 = 0 (the
+            // hidden exit of `bpf_gen_ld_abs`); the one that succeeds goes
+            // on, queued.
+            let loaded = self.cur.clone();
+            self.push_branch(loaded, self.pc + 1)?;
+            *self.cur.reg_mut(0) = RegState::constant(0);
+            return self.check_exit();
+        }
+        Ok(Some(self.pc + 1))
     }
 }
 

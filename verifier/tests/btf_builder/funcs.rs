@@ -23,6 +23,8 @@ pub enum P {
     PtrBig,
     /// `struct __sk_buff` by value (not supported by the kernel).
     Struct,
+    /// `void`, as a return type.
+    Void,
 }
 
 pub struct Func {
@@ -90,6 +92,7 @@ pub fn build_btf(funcs: &[Func]) -> (Vec<u8>, Vec<u32>) {
         P::PtrVoid => pvoid,
         P::PtrBig => pbig,
         P::Struct => skb,
+        P::Void => 0,
     };
     let names = ["a", "b", "c", "d", "e", "f"];
     let mut ids = Vec::new();

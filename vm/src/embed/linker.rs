@@ -318,6 +318,8 @@ impl Linker {
             opts.attach_type = pt.attach;
             opts.gpl = prog.gpl;
             opts.privileged = runtime.privileged;
+            // The verifier bounds bpf_get_smp_processor_id below nr_cpu_ids.
+            opts.nr_cpu_ids = opts.nr_cpu_ids.max(runtime.cpu.saturating_add(1));
             if let Some((btf, func_info)) = &prog.btf {
                 opts.set_btf(Some(btf), func_info.iter().copied());
             }
