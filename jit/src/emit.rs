@@ -1905,9 +1905,15 @@ impl Emitter<'_> {
         };
         let may_goto = self.may_goto;
         let a = &mut self.a;
-        if saved.is_empty() && ctx_frame + pad == 0 && zero.is_empty() && first.is_some() {
-            // Nothing to save, set up or zero: the entry is slot 0's code,
-            // which starts the buffer; its `exit` returns to the caller.
+        if saved.is_empty()
+            && ctx_frame + pad == 0
+            && zero.is_empty()
+            && !may_goto
+            && first.is_some()
+        {
+            // Nothing to save, set up or zero, and no may_goto budget slot
+            // to push: the entry is slot 0's code, which starts the buffer;
+            // its `exit` returns to the caller.
             return dynasmrt::AssemblyOffset(0);
         }
         let entry = a.offset();
