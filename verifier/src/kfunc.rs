@@ -18,7 +18,7 @@
 //!
 //! Not modelled, and refused with a message naming what: kfuncs whose
 //! flags ironbpf has not recorded, kfuncs with rules of their own
-//! (allocated objects, linked lists and rbtrees, dynptrs, arena, casts,
+//! (allocated objects, linked lists and rbtrees, dynptrs, arena,
 //! spin locks, preemption and IRQ sections, workqueues, callbacks) and
 //! module kfuncs (`off` != 0, which need `fd_array`).
 
@@ -68,7 +68,6 @@ fn special(name: &str) -> Option<&'static str> {
         ("bpf_res_spin_", "resilient spin locks"),
         ("bpf_local_irq_", "IRQ-disabled sections"),
         ("bpf_preempt_", "preemption-disabled sections"),
-        ("bpf_iter_bits_", "bits iterators"),
         ("bpf_iter_kmem_cache_", "kmem_cache iterators"),
         ("bpf_iter_task_vma_", "task_vma iterators"),
         ("bpf_iter_css_task_", "css_task iterators"),
@@ -77,7 +76,6 @@ fn special(name: &str) -> Option<&'static str> {
         return Some(what);
     }
     match name {
-        "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast" => Some("BTF casts"),
         "bpf_throw" => Some("BPF exceptions"),
         "bpf_copy_from_user_str" => Some("sleepable string copies"),
         _ => None,
@@ -164,6 +162,9 @@ pub(crate) fn meta_of(id: u32) -> Result<KfuncMeta, (i32, String)> {
 /// kernel refuses it; `None`: not probed for this program type).
 fn allowed(opts: &VerifyOptions, m: &KfuncMeta) -> Option<bool> {
     let bit = table::type_bit(opts.prog_type, opts.attach_type)?;
+    if let Some(ok) = table::attach_filter(&m.name, opts.prog_type, opts.attach_type) {
+        return Some(ok);
+    }
     Some(m.entry.is_some_and(|e| e.types & bit != 0))
 }
 
@@ -257,6 +258,10 @@ struct ArgMeta {
     r0_rdonly: bool,
     /// The iterator argument's stack slot and frame, for `next`.
     iter: Option<(usize, usize)>,
+    /// The value of the `__k` argument (`arg_constant`).
+    k_const: Option<u64>,
+    /// `bpf_cast_to_kern_ctx`: the kernel's context struct.
+    kern_ctx: u32,
 }
 
 impl Env<'_> {
@@ -358,6 +363,11 @@ impl Env<'_> {
         }
         let mut meta = ArgMeta::default();
         self.check_kfunc_args(&m, flags, &mut meta)?;
+        if name == "bpf_session_cookie" {
+            // The session's u64 cookie, writable.
+            meta.r0_size = Some(8);
+            meta.r0_rdonly = false;
+        }
         self.rcu_kfunc(&name, flags)?;
         if flags & KF_RCU_PROTECTED != 0 && !self.in_rcu_section() {
             return Err(self.kreject(
@@ -442,6 +452,7 @@ impl Env<'_> {
                         ));
                     }
                     self.mark_chain_precision(regno);
+                    meta.k_const = Some(reg.val.var_off.value);
                 } else if aname == "rdonly_buf_size" || aname == "rdwr_buf_size" {
                     if !reg.val.var_off.is_const() {
                         return Err(self.karg(
@@ -499,6 +510,33 @@ impl Env<'_> {
             let ref_tname = btf.name(ref_t).to_string();
             // get_kfunc_ptr_arg_type
             if nullable && reg.is_null() {
+                i += 1;
+                continue;
+            }
+            if name == "bpf_cast_to_kern_ctx" {
+                // KF_ARG_PTR_TO_CTX
+                if reg.ty != RegType::Ctx {
+                    return Err(self.karg(
+                        EINVAL,
+                        regno,
+                        name,
+                        "the program's context",
+                        format!(
+                            "arg#{i} expected pointer to ctx, but got {}",
+                            reg.type_str()
+                        ),
+                    ));
+                }
+                self.check_ctx_arg_off(regno)?;
+                meta.kern_ctx =
+                    m.vm.kern_ctx_type(self.opts.prog_type.kernel_id())
+                        .map_err(|t| {
+                            self.kreject(
+                                EINVAL,
+                                RejectionKind::Other,
+                                format!("kern ctx type id {t} is not a struct"),
+                            )
+                        })?;
                 i += 1;
                 continue;
             }
@@ -853,6 +891,17 @@ impl Env<'_> {
     /// The return value (the end of `check_kfunc_call`).
     fn kfunc_ret(&mut self, m: &KfuncMeta, flags: u32, meta: &ArgMeta) -> VResult<RegState> {
         let btf = &m.vm.btf;
+        match m.name.as_str() {
+            "bpf_cast_to_kern_ctx" => {
+                return Ok(RegState {
+                    btf_id: meta.kern_ctx,
+                    btf_flags: btf_flag::TRUSTED,
+                    ..RegState::pointer(RegType::BtfId)
+                })
+            }
+            "bpf_rdonly_cast" => return self.rdonly_cast_ret(btf, meta.k_const.unwrap_or(0)),
+            _ => {}
+        }
         let t = skip(btf, m.ret);
         let acquire = flags & KF_ACQUIRE != 0;
         let struct_ptr = btf.kind_of(t) == kind::PTR && {
@@ -948,6 +997,45 @@ impl Env<'_> {
             r0.ref_obj_id = id;
         }
         Ok(r0)
+    }
+}
+
+impl Env<'_> {
+    /// `bpf_rdonly_cast(obj, btf_id)`: an untrusted pointer to vmlinux
+    /// struct `btf_id`, or with id 0 (`void`) read-only untrusted memory of
+    /// no known size (loads of any offset, turned into probing loads).
+    fn rdonly_cast_ret(&self, btf: &Btf, id: u64) -> VResult<RegState> {
+        if id == 0 {
+            return Ok(RegState {
+                rdonly: true,
+                mem_size: 0,
+                btf_flags: btf_flag::UNTRUSTED,
+                ..RegState::pointer(RegType::Mem)
+            });
+        }
+        let known = u32::try_from(id).ok().filter(|&t| btf.get(t).is_some());
+        let Some(t) = known else {
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::Other,
+                format!(
+                    "Unknown type ID {} passed to kfunc bpf_rdonly_cast",
+                    id as i64
+                ),
+            ));
+        };
+        if !btf.is_struct(t) {
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::Other,
+                "kfunc bpf_rdonly_cast type ID argument must be of a struct or void".into(),
+            ));
+        }
+        Ok(RegState {
+            btf_id: t,
+            btf_flags: btf_flag::UNTRUSTED,
+            ..RegState::pointer(RegType::BtfId)
+        })
     }
 }
 
