@@ -76,10 +76,23 @@ fn special(name: &str) -> Option<&'static str> {
         return Some(what);
     }
     match name {
-        "bpf_throw" => Some("BPF exceptions"),
         "bpf_copy_from_user_str" => Some("sleepable string copies"),
         _ => None,
     }
+}
+
+/// The main program names an exception callback: its BTF FUNC carries a
+/// `exception_callback:<name>` decl tag (`bpf_find_exception_callback_insn_off`).
+fn has_exception_cb(opts: &VerifyOptions) -> bool {
+    let (Some(btf), Some(main)) = (opts.btf.as_deref(), opts.func_info.first()) else {
+        return false;
+    };
+    btf.types.iter().any(|t| {
+        t.kind == kind::DECL_TAG
+            && t.size_or_type == main.type_id
+            && t.extra[0] == u32::MAX
+            && btf.str_at(t.name_off).starts_with("exception_callback:")
+    })
 }
 
 /// The parameter named `name` ends in `suffix` (`__k`, `__sz`...), and has
@@ -290,12 +303,13 @@ impl Env<'_> {
         )
     }
 
-    /// `check_kfunc_call`.
-    pub(crate) fn check_kfunc_call(&mut self, btf_id: i32, off: i16) -> VResult {
+    /// `check_kfunc_call`. `Ok(true)`: the call ended the path
+    /// (`bpf_throw`, an exceptional exit).
+    pub(crate) fn check_kfunc_call(&mut self, btf_id: i32, off: i16) -> VResult<bool> {
         if btf_id == 0 {
             // Skipped here; the kernel fails such a call in its fixup pass
             // if it is reached (see lib.rs).
-            return Ok(());
+            return Ok(false);
         }
         if off != 0 {
             return Err(self.kunsupported(
@@ -363,6 +377,11 @@ impl Env<'_> {
         }
         let mut meta = ArgMeta::default();
         self.check_kfunc_args(&m, flags, &mut meta)?;
+        if name == "bpf_throw" && !has_exception_cb(self.opts) {
+            // With the default exception callback the cookie becomes the
+            // program's return value.
+            self.throw_return_code()?;
+        }
         if name == "bpf_session_cookie" {
             // The session's u64 cookie, writable.
             meta.r0_size = Some(8);
@@ -401,6 +420,100 @@ impl Env<'_> {
         *self.cur.reg_mut(0) = r0;
         if flags & KF_ITER_NEXT != 0 {
             self.process_iter_next_call(meta.iter)?;
+        }
+        if name == "bpf_throw" {
+            self.throw_exit()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// `check_return_code(env, BPF_REG_1, "R1")` for `bpf_throw`'s cookie.
+    fn throw_return_code(&self) -> VResult {
+        let r1 = *self.cur.reg(1);
+        if self.is_pointer_value(1) {
+            return Err(self.kreject(
+                EACCES,
+                RejectionKind::PointerLeak {
+                    reg: 1,
+                    into: "the return value",
+                },
+                "R1 leaks addr as return value".into(),
+            ));
+        }
+        let Some(rr) = self
+            .desc
+            .and_then(|d| d.return_range(self.opts.attach_type))
+        else {
+            return Ok(());
+        };
+        let kind = RejectionKind::ReturnValue {
+            min: rr.min,
+            max: rr.max,
+        };
+        if !r1.is_scalar() {
+            return Err(self.kreject(
+                EINVAL,
+                kind,
+                format!(
+                    "At program exit the register R1 is not a known value ({})",
+                    r1.type_str()
+                ),
+            ));
+        }
+        let v = r1.val;
+        let within = if rr.on_64bit {
+            rr.min <= v.smin && v.smax <= rr.max
+        } else {
+            rr.min <= v.s32_min as i64 && v.s32_max as i64 <= rr.max
+        };
+        if !within {
+            let m = crate::calls::invalid_r0_range("program exit", v.smin, v.smax, rr.min, rr.max)
+                .replacen("register R0", "register R1", 1);
+            return Err(self.kreject(EINVAL, kind, m));
+        }
+        Ok(())
+    }
+
+    /// The exceptional exit after `bpf_throw` (`process_bpf_exit_full`
+    /// with `exception_exit`): no callback may throw, and no reference
+    /// (of any frame) nor RCU read section may be left open.
+    fn throw_exit(&self) -> VResult {
+        if self.cur.frames.iter().skip(1).any(|f| f.in_callback_fn) {
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::Other,
+                format!(
+                    "bpf_throw kfunc (insn {}) cannot be called from callback subprog {}",
+                    self.pc,
+                    self.cur.cur().subprog
+                ),
+            ));
+        }
+        if let Some(first) = self.cur.refs.first().copied() {
+            let mut m = String::new();
+            for r in &self.cur.refs {
+                m.push_str(&format!(
+                    "Unreleased reference id={} alloc_insn={}\n",
+                    r.id, r.insn
+                ));
+            }
+            m.push_str("bpf_throw would lead to reference leak");
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::UnreleasedReference {
+                    id: first.id,
+                    insn: first.insn,
+                },
+                m,
+            ));
+        }
+        if self.cur.active_rcu_lock {
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region".into(),
+            ));
         }
         Ok(())
     }

@@ -10,7 +10,9 @@
 //! - `bpf_rdonly_cast` gives an untrusted pointer to a struct, or with type
 //!   id 0 read-only untrusted memory whose offsets are not tracked;
 //! - the session kfuncs are for kprobe/uprobe sessions only, and
-//!   `bpf_session_cookie` returns a writable u64.
+//!   `bpf_session_cookie` returns a writable u64;
+//! - `bpf_throw` ends the path (an exceptional exit), which may not leave
+//!   a reference or an RCU read section behind.
 //!
 //! `call @name` is the kfunc's id in vmlinux BTF, `{type:NAME}` a struct's
 //! id. Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be
@@ -417,6 +419,56 @@ fn the_session_kfuncs_are_for_sessions_only() {
         Some((
             0,
             "calling kernel function bpf_session_is_return is not allowed",
+        )),
+    );
+}
+
+#[test]
+fn bpf_throw_ends_the_path() {
+    // The instructions after the throw are never reached: r2 is not read.
+    let text = "r1 = 0
+        call @bpf_throw
+        r0 = r2
+        exit";
+    check("bpf_throw_ends_the_path", Ty::Tc, text, None);
+}
+
+#[test]
+fn bpf_throw_may_not_leak_a_reference() {
+    let text = "r1 = 5
+        *(u64 *)(r10 -24) = r1
+        r1 = r10
+        r1 += -16
+        r2 = r10
+        r2 += -24
+        w3 = 1
+        call @bpf_iter_bits_new
+        r1 = 0
+        call @bpf_throw
+        r0 = 0
+        exit";
+    check(
+        "bpf_throw_may_not_leak_a_reference",
+        Ty::Syscall,
+        text,
+        Some((9, "bpf_throw would lead to reference leak")),
+    );
+}
+
+#[test]
+fn bpf_throw_may_not_leave_an_rcu_section() {
+    let text = "call @bpf_rcu_read_lock
+        r1 = 0
+        call @bpf_throw
+        r0 = 0
+        exit";
+    check(
+        "bpf_throw_may_not_leave_an_rcu_section",
+        Ty::Syscall,
+        text,
+        Some((
+            2,
+            "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region",
         )),
     );
 }
