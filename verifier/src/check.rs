@@ -221,6 +221,7 @@ impl<'a> Env<'a> {
                 refs: Vec::new(),
                 may_goto_depth: 0,
                 active_rcu_lock: false,
+                active_preempt_locks: 0,
             },
             pc: 0,
             id_gen: 0,
@@ -266,6 +267,7 @@ impl<'a> Env<'a> {
             refs: Vec::new(),
             may_goto_depth: 0,
             active_rcu_lock: false,
+            active_preempt_locks: 0,
         };
         self.pc = start;
         self.pending.clear();
@@ -1808,6 +1810,7 @@ fn states_equal(
     if old.frames.len() != cur.frames.len()
         || old.refs.len() != cur.refs.len()
         || old.active_rcu_lock != cur.active_rcu_lock
+        || old.active_preempt_locks != cur.active_preempt_locks
     {
         return false;
     }

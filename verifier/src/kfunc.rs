@@ -19,7 +19,7 @@
 //! Not modelled, and refused with a message naming what: kfuncs whose
 //! flags ironbpf has not recorded, kfuncs with rules of their own
 //! (allocated objects, linked lists and rbtrees, dynptrs, arena,
-//! spin locks, preemption and IRQ sections, workqueues, callbacks) and
+//! spin locks, IRQ sections, workqueues, callbacks) and
 //! module kfuncs (`off` != 0, which need `fd_array`).
 
 use crate::check::{Env, VResult};
@@ -67,18 +67,14 @@ fn special(name: &str) -> Option<&'static str> {
         ("bpf_wq_", "workqueues"),
         ("bpf_res_spin_", "resilient spin locks"),
         ("bpf_local_irq_", "IRQ-disabled sections"),
-        ("bpf_preempt_", "preemption-disabled sections"),
         ("bpf_iter_kmem_cache_", "kmem_cache iterators"),
         ("bpf_iter_task_vma_", "task_vma iterators"),
         ("bpf_iter_css_task_", "css_task iterators"),
     ];
-    if let Some((_, what)) = prefixes.iter().find(|(p, _)| name.starts_with(p)) {
-        return Some(what);
-    }
-    match name {
-        "bpf_copy_from_user_str" => Some("sleepable string copies"),
-        _ => None,
-    }
+    prefixes
+        .iter()
+        .find(|(p, _)| name.starts_with(p))
+        .map(|&(_, what)| what)
 }
 
 /// The main program names an exception callback: its BTF FUNC carries a
@@ -508,14 +504,7 @@ impl Env<'_> {
                 m,
             ));
         }
-        if self.cur.active_rcu_lock {
-            return Err(self.kreject(
-                EINVAL,
-                RejectionKind::RcuSection { pc: self.pc },
-                "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region".into(),
-            ));
-        }
-        Ok(())
+        self.section_exit("bpf_throw")
     }
 
     /// `check_kfunc_args`.

@@ -12,7 +12,9 @@
 //! - the session kfuncs are for kprobe/uprobe sessions only, and
 //!   `bpf_session_cookie` returns a writable u64;
 //! - `bpf_throw` ends the path (an exceptional exit), which may not leave
-//!   a reference or an RCU read section behind.
+//!   a reference or an RCU read section behind;
+//! - `bpf_preempt_disable/enable` sections: balanced, closed before the
+//!   exit, and nothing that sleeps inside.
 //!
 //! `call @name` is the kfunc's id in vmlinux BTF, `{type:NAME}` a struct's
 //! id. Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be
@@ -470,5 +472,136 @@ fn bpf_throw_may_not_leave_an_rcu_section() {
             2,
             "bpf_throw cannot be used inside bpf_rcu_read_lock-ed region",
         )),
+    );
+}
+
+#[test]
+fn a_balanced_preemption_section_is_accepted() {
+    let text = "call @bpf_preempt_disable
+        call @bpf_preempt_disable
+        call @bpf_preempt_enable
+        call @bpf_preempt_enable
+        r0 = 0
+        exit";
+    check(
+        "a_balanced_preemption_section_is_accepted",
+        Ty::Tc,
+        text,
+        None,
+    );
+}
+
+#[test]
+fn preemption_enabled_without_a_disable_is_refused() {
+    let text = "call @bpf_preempt_disable
+        call @bpf_preempt_enable
+        call @bpf_preempt_enable
+        r0 = 0
+        exit";
+    check(
+        "preemption_enabled_without_a_disable_is_refused",
+        Ty::Tc,
+        text,
+        Some((
+            2,
+            "unmatched attempt to enable preemption (kernel function bpf_preempt_enable)",
+        )),
+    );
+}
+
+#[test]
+fn the_program_may_not_exit_with_preemption_disabled() {
+    let text = "call @bpf_preempt_disable
+        r0 = 0
+        exit";
+    check(
+        "the_program_may_not_exit_with_preemption_disabled",
+        Ty::Tc,
+        text,
+        Some((
+            2,
+            "BPF_EXIT instruction in main prog cannot be used inside bpf_preempt_disable-ed region",
+        )),
+    );
+}
+
+#[test]
+fn bpf_throw_may_not_leave_preemption_disabled() {
+    let text = "call @bpf_preempt_disable
+        r1 = 0
+        call @bpf_throw
+        r0 = 0
+        exit";
+    check(
+        "bpf_throw_may_not_leave_preemption_disabled",
+        Ty::Tc,
+        text,
+        Some((
+            2,
+            "bpf_throw cannot be used inside bpf_preempt_disable-ed region",
+        )),
+    );
+}
+
+#[test]
+fn no_sleepable_kfunc_with_preemption_disabled() {
+    let text = "call @bpf_preempt_disable
+        r1 = r10
+        r1 += -8
+        w2 = 8
+        r3 = 0
+        r4 = 0
+        call @bpf_copy_from_user_str
+        call @bpf_preempt_enable
+        r0 = 0
+        exit";
+    check(
+        "no_sleepable_kfunc_with_preemption_disabled",
+        Ty::Syscall,
+        text,
+        Some((
+            6,
+            "kernel func bpf_copy_from_user_str is sleepable within non-preemptible region",
+        )),
+    );
+}
+
+#[test]
+fn no_sleepable_helper_with_preemption_disabled() {
+    let text = "call @bpf_preempt_disable
+        r1 = r10
+        r1 += -8
+        w2 = 8
+        r3 = 0
+        call bpf_copy_from_user
+        call @bpf_preempt_enable
+        r0 = 0
+        exit";
+    check(
+        "no_sleepable_helper_with_preemption_disabled",
+        Ty::Syscall,
+        text,
+        Some((
+            5,
+            "sleepable helper bpf_copy_from_user#148 in non-preemptible region",
+        )),
+    );
+}
+
+#[test]
+fn a_sleepable_string_copy_is_checked_like_any_kfunc() {
+    let text = "r1 = r10
+        r1 += -8
+        w2 = 8
+        r3 = 0
+        r4 = 0
+        call @bpf_copy_from_user_str
+        r0 = 0
+        exit";
+    check(
+        "a_sleepable_string_copy_is_checked_like_any_kfunc",
+        Ty::Syscall,
+        text,
+        None,
     );
 }
