@@ -737,7 +737,36 @@ impl Env<'_> {
             ));
         }
         if write {
-            return Err(bad(self, EACCES, "only read is supported".into()));
+            // `env->ops->btf_struct_access`: tc and xdp programs may write
+            // the `mark` of a conntrack entry (`nf_conntrack_btf_struct_access`);
+            // no other program type writes kernel structs.
+            let nf_conn_ops = matches!(
+                self.opts.prog_type,
+                ProgTypeId::SchedCls | ProgTypeId::SchedAct | ProgTypeId::Xdp
+            );
+            if !nf_conn_ops || !matches!(tname.as_str(), "nf_conn" | "nf_conn___init") {
+                return Err(bad(self, EACCES, "only read is supported".into()));
+            }
+            let mark = vm
+                .struct_id("nf_conn")
+                .and_then(|c| btf.member_by_name(c, "mark"))
+                .map(|(_, bits, _)| i64::from(bits / 8));
+            let Some(mark) = mark.filter(|&m| m == off) else {
+                return Err(bad(
+                    self,
+                    EACCES,
+                    format!("no write support to nf_conn at off {off}"),
+                ));
+            };
+            let end = mark + 4;
+            if off + i64::from(size) > end {
+                return Err(bad(
+                    self,
+                    EACCES,
+                    format!("write access at off {off} with size {size} beyond the member of nf_conn ended at {end}"),
+                ));
+            }
+            return Ok(());
         }
         // `btf_struct_access`: walk into nested structs until a scalar or
         // a pointer.

@@ -102,23 +102,23 @@ fn is_scalar(btf: &Btf, t: u32) -> bool {
     matches!(btf.kind_of(t), kind::INT | kind::ENUM | kind::ENUM64)
 }
 
-/// `__btf_type_is_scalar_struct`: a struct of scalars, arrays of scalars
-/// and such structs, nested at most three deep.
+/// `__btf_type_is_scalar_struct`: a struct or union of scalars, arrays of
+/// scalars and such structs or unions, nested at most three deep.
 fn is_scalar_struct(btf: &Btf, t: u32, depth: u32) -> bool {
     let Some(ty) = btf.get(t) else { return false };
-    if ty.kind != kind::STRUCT {
+    if !matches!(ty.kind, kind::STRUCT | kind::UNION) {
         return false;
     }
     ty.members.iter().all(|m| {
-        let mut mt = btf.skip_mods_and_typedefs(m.type_id).unwrap_or(m.type_id);
+        let mt = btf.skip_mods_and_typedefs(m.type_id).unwrap_or(m.type_id);
+        if btf.is_struct(mt) {
+            return depth < 3 && is_scalar_struct(btf, mt, depth + 1);
+        }
         if btf.kind_of(mt) == kind::ARRAY {
             let elem = btf.get(mt).map_or(0, |a| a.extra[0]);
-            mt = btf.skip_mods_and_typedefs(elem).unwrap_or(elem);
+            return is_scalar(btf, btf.skip_mods_and_typedefs(elem).unwrap_or(elem));
         }
-        if is_scalar(btf, mt) {
-            return true;
-        }
-        btf.kind_of(mt) == kind::STRUCT && depth < 3 && is_scalar_struct(btf, mt, depth + 1)
+        is_scalar(btf, mt)
     })
 }
 
@@ -639,6 +639,18 @@ impl Env<'_> {
                                 format!("kern ctx type id {t} is not a struct"),
                             )
                         })?;
+                i += 1;
+                continue;
+            }
+            let prog_ctx = reg.ty == RegType::Ctx
+                && btf.is_struct(ref_t)
+                && m.vm
+                    .prog_ctx_type(self.opts.prog_type.kernel_id())
+                    .is_ok_and(|c| btf.name(c) == ref_tname);
+            if prog_ctx {
+                // KF_ARG_PTR_TO_CTX (`btf_is_prog_ctx_type`): the
+                // program's own context, as it is.
+                self.check_ctx_arg_off(regno)?;
                 i += 1;
                 continue;
             }

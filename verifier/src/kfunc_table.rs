@@ -507,7 +507,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_task_str",
-        flags: None,
+        flags: Some(KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -689,17 +689,17 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_crypto_ctx_acquire",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RCU | KF_RET_NULL),
         types: T_SYSCALL,
     },
     Kfunc {
         name: "bpf_crypto_ctx_create",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL | KF_SLEEPABLE),
         types: T_SYSCALL,
     },
     Kfunc {
         name: "bpf_crypto_ctx_release",
-        flags: None,
+        flags: Some(KF_RELEASE),
         types: T_SYSCALL,
     },
     Kfunc {
@@ -714,37 +714,37 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_ct_change_status",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_change_timeout",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_insert_entry",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL | KF_RELEASE),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_release",
-        flags: None,
+        flags: Some(KF_RELEASE),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_set_nat_info",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_set_status",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_set_timeout",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
@@ -1292,7 +1292,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_iter_dmabuf_destroy",
-        flags: None,
+        flags: Some(KF_ITER_DESTROY | KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -1318,7 +1318,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_iter_dmabuf_new",
-        flags: None,
+        flags: Some(KF_ITER_NEW | KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -1344,7 +1344,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_iter_dmabuf_next",
-        flags: None,
+        flags: Some(KF_ITER_NEXT | KF_RET_NULL | KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -1888,7 +1888,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_map_sum_elem_count",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2515,12 +2515,12 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_skb_ct_alloc",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_skb_ct_lookup",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
@@ -3130,12 +3130,12 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_xdp_ct_alloc",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_xdp_ct_lookup",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
@@ -3233,7 +3233,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "css_rstat_flush",
-        flags: None,
+        flags: Some(KF_SLEEPABLE),
         types: T_TRACEPOINT | T_PERF_EVENT | T_TRACING,
     },
     Kfunc {

@@ -14,10 +14,12 @@
 //! - `bpf_throw` ends the path (an exceptional exit), which may not leave
 //!   a reference or an RCU read section behind;
 //! - `bpf_preempt_disable/enable` sections: balanced, closed before the
-//!   exit, and nothing that sleeps inside.
+//!   exit, and nothing that sleeps inside;
+//! - tc and xdp programs may write the `mark` of a conntrack entry
+//!   (`bpf_skb_ct_lookup`), and no other field.
 //!
 //! `call @name` is the kfunc's id in vmlinux BTF, `{type:NAME}` a struct's
-//! id. Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be
+//! id, `{off:STRUCT.FIELD}` a field's byte offset. Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be
 //! used (fails instead under IRONBPF_REQUIRE_KERNEL=1).
 
 use ironbpf_isa::asm::assemble;
@@ -75,6 +77,13 @@ fn resolve(v: &Vmlinux, text: &str) -> String {
                 .find(name.trim(), ironbpf_btf::kind::FUNC)
                 .unwrap_or_else(|| panic!("{name} in vmlinux BTF"));
             l = format!("call kernel-function#{id}");
+        }
+        if let Some(a) = l.find("{off:") {
+            let b = l[a..].find('}').expect("closing brace") + a;
+            let (st, f) = l[a + 5..b].split_once('.').expect("struct.field");
+            let sid = v.struct_id(st).expect("struct in vmlinux BTF");
+            let (_, bits, _) = v.btf.member_by_name(sid, f).expect("field");
+            l = format!("{}{}{}", &l[..a], bits / 8, &l[b + 1..]);
         }
         if let Some(a) = l.find("{type:") {
             let b = l[a..].find('}').expect("closing brace") + a;
@@ -603,5 +612,54 @@ fn a_sleepable_string_copy_is_checked_like_any_kfunc() {
         Ty::Syscall,
         text,
         None,
+    );
+}
+
+/// Looks up a conntrack entry (a zeroed IPv4 tuple at fp-16, options at
+/// fp-32), stores 1 at `STORE` in it and releases it.
+const CT_MARK: &str = "r2 = 0
+    *(u64 *)(r10 -16) = r2
+    *(u32 *)(r10 -8) = r2
+    *(u64 *)(r10 -32) = r2
+    *(u64 *)(r10 -24) = r2
+    r2 = r10
+    r2 += -16
+    w3 = 12
+    r4 = r10
+    r4 += -32
+    w5 = 16
+    call @bpf_skb_ct_lookup
+    if r0 == 0x0 goto +4
+    r1 = 1
+    *(u32 *)(r0 +STORE) = r1
+    r1 = r0
+    call @bpf_ct_release
+    r0 = 0
+    exit";
+
+#[test]
+fn tc_may_write_a_conntrack_mark() {
+    let text = CT_MARK.replace("STORE", "{off:nf_conn.mark}");
+    check("tc_may_write_a_conntrack_mark", Ty::Tc, &text, None);
+}
+
+#[test]
+fn tc_may_write_no_other_conntrack_field() {
+    let Ok(v) = vmlinux() else {
+        assert!(!require(), "no vmlinux BTF");
+        eprintln!("skipped: no vmlinux BTF");
+        return;
+    };
+    let sid = v.struct_id("nf_conn").expect("nf_conn in vmlinux");
+    let (_, bits, _) = v.btf.member_by_name(sid, "mark").expect("mark");
+    // The four bytes after `mark`.
+    let off = bits / 8 + 4;
+    let line = format!("no write support to nf_conn at off {off}");
+    let text = CT_MARK.replace("STORE", &off.to_string());
+    check(
+        "tc_may_write_no_other_conntrack_field",
+        Ty::Tc,
+        &text,
+        Some((14, &line)),
     );
 }
