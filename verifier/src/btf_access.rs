@@ -637,6 +637,30 @@ impl Env<'_> {
         }
     }
 
+    /// A context field that holds a kernel pointer (`info->reg_type =
+    /// PTR_TO_BTF_ID | PTR_TRUSTED` in the program type's
+    /// `is_valid_access`): netfilter's `state` (`struct nf_hook_state`) and
+    /// `skb` (`struct sk_buff`). Of unknown type (id 0) for any other.
+    pub(crate) fn ctx_btf_pointer(&self, off: i64) -> RegState {
+        let name = match (self.opts.prog_type, off) {
+            (ProgTypeId::Netfilter, 0) => "nf_hook_state",
+            (ProgTypeId::Netfilter, 8) => "sk_buff",
+            _ => "",
+        };
+        let id = vmlinux()
+            .ok()
+            .filter(|_| !name.is_empty())
+            .and_then(|v| v.struct_id(name));
+        match id {
+            Some(btf_id) => RegState {
+                btf_id,
+                btf_flags: btf_flag::TRUSTED,
+                ..RegState::pointer(RegType::BtfId)
+            },
+            None => RegState::pointer(RegType::BtfId),
+        }
+    }
+
     /// `check_ptr_to_btf_id_access`: a load or store at `off` (the
     /// register's fixed offset included) through `PTR_TO_BTF_ID` register
     /// `r`.
@@ -665,9 +689,9 @@ impl Env<'_> {
         };
         let btf = &vm.btf;
         if reg.btf_id == 0 {
-            // A BTF pointer whose type ironbpf does not know (a netfilter
-            // context's `state` and `skb`, a helper result of an unknown
-            // struct): refused, saying so, rather than walked as void.
+            // A BTF pointer whose type ironbpf does not know (a helper
+            // result of an unknown struct): refused, saying so, rather than
+            // walked as void.
             return Err(self.btf_reject(
                 EINVAL,
                 RejectionKind::Unsupported {

@@ -16,7 +16,9 @@
 //! - `bpf_preempt_disable/enable` sections: balanced, closed before the
 //!   exit, and nothing that sleeps inside;
 //! - tc and xdp programs may write the `mark` of a conntrack entry
-//!   (`bpf_skb_ct_lookup`), and no other field.
+//!   (`bpf_skb_ct_lookup`), and no other field;
+//! - a netfilter context's `state` and `skb` are trusted pointers to
+//!   `struct nf_hook_state` and `struct sk_buff`.
 //!
 //! `call @name` is the kfunc's id in vmlinux BTF, `{type:NAME}` a struct's
 //! id, `{off:STRUCT.FIELD}` a field's byte offset. Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be
@@ -43,6 +45,8 @@ enum Ty {
     KprobeSession,
     /// A plain kprobe.
     Kprobe,
+    /// Netfilter.
+    Netfilter,
 }
 
 impl Ty {
@@ -57,6 +61,7 @@ impl Ty {
                 false,
             ),
             Ty::Kprobe => (ProgTypeId::Kprobe, None, false),
+            Ty::Netfilter => (ProgTypeId::Netfilter, Some(AttachType::Netfilter), false),
         };
         let mut o = VerifyOptions::new(t);
         o.attach_type = attach;
@@ -661,5 +666,36 @@ fn tc_may_write_no_other_conntrack_field() {
         Ty::Tc,
         &text,
         Some((14, &line)),
+    );
+}
+
+#[test]
+fn a_netfilter_context_holds_kernel_structs() {
+    let text = "r2 = *(u64 *)(r1 +0)
+        r3 = *(u8 *)(r2 +{off:nf_hook_state.pf})
+        r2 = *(u64 *)(r1 +8)
+        r3 = *(u32 *)(r2 +{off:sk_buff.len})
+        r0 = 1
+        exit";
+    check(
+        "a_netfilter_context_holds_kernel_structs",
+        Ty::Netfilter,
+        text,
+        None,
+    );
+}
+
+#[test]
+fn a_netfilter_state_is_read_only() {
+    let text = "r2 = *(u64 *)(r1 +0)
+        r3 = 0
+        *(u8 *)(r2 +0) = r3
+        r0 = 1
+        exit";
+    check(
+        "a_netfilter_state_is_read_only",
+        Ty::Netfilter,
+        text,
+        Some((2, "only read is supported")),
     );
 }
