@@ -31,6 +31,7 @@ use crate::vmlinux::{vmlinux, Vmlinux};
 use crate::{Rejection, VerifyOptions};
 use ironbpf_btf::{kind, kind_str, Btf};
 use ironbpf_isa::{CallTarget, Insn, RawInsn};
+use ironbpf_progtype::{AttachType, ProgTypeId};
 use std::sync::Arc;
 
 const EACCES: i32 = 13;
@@ -67,9 +68,6 @@ fn special(name: &str) -> Option<&'static str> {
         ("bpf_wq_", "workqueues"),
         ("bpf_res_spin_", "resilient spin locks"),
         ("bpf_local_irq_", "IRQ-disabled sections"),
-        ("bpf_iter_kmem_cache_", "kmem_cache iterators"),
-        ("bpf_iter_task_vma_", "task_vma iterators"),
-        ("bpf_iter_css_task_", "css_task iterators"),
     ];
     prefixes
         .iter()
@@ -424,6 +422,15 @@ impl Env<'_> {
         Ok(false)
     }
 
+    /// `check_css_task_iter_allowlist`.
+    fn css_task_iter_allowed(&self) -> bool {
+        match self.opts.prog_type {
+            ProgTypeId::Lsm => true,
+            ProgTypeId::Tracing if self.opts.attach_type == Some(AttachType::TraceIter) => true,
+            _ => self.opts.sleepable,
+        }
+    }
+
     /// `check_return_code(env, BPF_REG_1, "R1")` for `bpf_throw`'s cookie.
     fn throw_return_code(&self) -> VResult {
         let r1 = *self.cur.reg(1);
@@ -662,6 +669,14 @@ impl Env<'_> {
             }
             let iter_arg = i == 0 && flags & (KF_ITER_NEW | KF_ITER_NEXT | KF_ITER_DESTROY) != 0;
             if iter_arg {
+                if name == "bpf_iter_css_task_new" && !self.css_task_iter_allowed() {
+                    return Err(self.kreject(
+                        EINVAL,
+                        RejectionKind::Iterator { reg: regno as u8 },
+                        "css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs"
+                            .into(),
+                    ));
+                }
                 let at = self.process_iter_arg(m, flags, i, &ref_tname)?;
                 if flags & KF_ITER_NEW == 0 {
                     // `next`'s result shares the iterator's reference.

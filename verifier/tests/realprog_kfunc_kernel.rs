@@ -18,7 +18,8 @@
 //! - tc and xdp programs may write the `mark` of a conntrack entry
 //!   (`bpf_skb_ct_lookup`), and no other field;
 //! - a netfilter context's `state` and `skb` are trusted pointers to
-//!   `struct nf_hook_state` and `struct sk_buff`.
+//!   `struct nf_hook_state` and `struct sk_buff`;
+//! - css_task iterators only in lsm, iter and sleepable programs.
 //!
 //! `call @name` is the kfunc's id in vmlinux BTF, `{type:NAME}` a struct's
 //! id, `{off:STRUCT.FIELD}` a field's byte offset. Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be
@@ -697,5 +698,25 @@ fn a_netfilter_state_is_read_only() {
         Ty::Netfilter,
         text,
         Some((2, "only read is supported")),
+    );
+}
+
+#[test]
+fn a_css_task_iterator_needs_a_sleepable_program() {
+    let text = "r1 = r10
+        r1 += -16
+        r2 = 0
+        w3 = 0
+        call @bpf_iter_css_task_new
+        r0 = 0
+        exit";
+    check(
+        "a_css_task_iterator_needs_a_sleepable_program",
+        Ty::Tc,
+        text,
+        Some((
+            4,
+            "css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs",
+        )),
     );
 }
