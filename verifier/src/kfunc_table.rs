@@ -507,7 +507,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_task_str",
-        flags: Some(KF_SLEEPABLE),
+        flags: Some(KF_SLEEPABLE | KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS

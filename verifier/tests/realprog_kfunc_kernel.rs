@@ -720,3 +720,27 @@ fn a_css_task_iterator_needs_a_sleepable_program() {
         )),
     );
 }
+
+#[test]
+fn copy_from_user_task_str_refuses_an_untrusted_task() {
+    // KF_TRUSTED_ARGS in 6.18 (7.x drops the flag, trusted being the
+    // default): an untrusted task from bpf_rdonly_cast is refused.
+    let text = "r1 = 0
+        w2 = {type:task_struct}
+        call @bpf_rdonly_cast
+        r4 = r0
+        r1 = r10
+        r1 += -8
+        w2 = 8
+        r3 = 0
+        r5 = 0
+        call @bpf_copy_from_user_task_str
+        r0 = 0
+        exit";
+    check(
+        "copy_from_user_task_str_refuses_an_untrusted_task",
+        Ty::Syscall,
+        text,
+        Some((9, "R4 must be referenced or trusted")),
+    );
+}
