@@ -1146,17 +1146,25 @@ impl<'a> Env<'a> {
         if s.const_value() != Some(0) || is32 {
             return None;
         }
+        // `reg_not_null`: a trusted BTF pointer (`is_trusted_reg`: referenced,
+        // or PTR_TRUSTED and no other flag) and memory that is not
+        // PTR_UNTRUSTED are not NULL either.
+        let trusted_btf = p.ty == RegType::BtfId
+            && (p.ref_obj_id != 0 || (p.btf_flags == crate::state::btf_flag::TRUSTED && !p.rdonly));
+        let trusted_mem =
+            p.ty == RegType::Mem && p.btf_flags & crate::state::btf_flag::UNTRUSTED == 0;
         let not_null = !p.maybe_null
-            && matches!(
-                p.ty,
-                RegType::Socket
-                    | RegType::TcpSock
-                    | RegType::MapValue
-                    | RegType::MapKey
-                    | RegType::SockCommon
-                    | RegType::Mem
-                    | RegType::ConstPtrToMap
-            );
+            && (trusted_btf
+                || trusted_mem
+                || matches!(
+                    p.ty,
+                    RegType::Socket
+                        | RegType::TcpSock
+                        | RegType::MapValue
+                        | RegType::MapKey
+                        | RegType::SockCommon
+                        | RegType::ConstPtrToMap
+                ));
         if !not_null {
             return None;
         }

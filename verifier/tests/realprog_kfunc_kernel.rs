@@ -19,7 +19,9 @@
 //!   (`bpf_skb_ct_lookup`), and no other field;
 //! - a netfilter context's `state` and `skb` are trusted pointers to
 //!   `struct nf_hook_state` and `struct sk_buff`;
-//! - css_task iterators only in lsm, iter and sleepable programs.
+//! - css_task iterators only in lsm, iter and sleepable programs;
+//! - a trusted BTF pointer is never NULL, so comparing it with 0 decides
+//!   the branch (`reg_not_null`); untrusted memory may be NULL.
 //!
 //! `call @name` is the kfunc's id in vmlinux BTF, `{type:NAME}` a struct's
 //! id, `{off:STRUCT.FIELD}` a field's byte offset. Skips with a `skipped:` line where bpf(2) or vmlinux BTF cannot be
@@ -742,5 +744,33 @@ fn copy_from_user_task_str_refuses_an_untrusted_task() {
         Ty::Syscall,
         text,
         Some((9, "R4 must be referenced or trusted")),
+    );
+}
+
+#[test]
+fn a_trusted_btf_pointer_is_not_null() {
+    // The NULL branch is never explored: r9 is not read.
+    let text = "call @bpf_cast_to_kern_ctx
+        if r0 != 0x0 goto +1
+        r0 = *(u64 *)(r9 +0)
+        r0 = 0
+        exit";
+    check("a_trusted_btf_pointer_is_not_null", Ty::Tc, text, None);
+}
+
+#[test]
+fn untrusted_memory_may_be_null() {
+    let text = "r1 = 0
+        w2 = 0
+        call @bpf_rdonly_cast
+        if r0 != 0x0 goto +1
+        r0 = *(u64 *)(r9 +0)
+        r0 = 0
+        exit";
+    check(
+        "untrusted_memory_may_be_null",
+        Ty::SocketFilter,
+        text,
+        Some((4, "R9 !read_ok")),
     );
 }
