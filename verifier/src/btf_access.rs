@@ -637,6 +637,30 @@ impl Env<'_> {
         }
     }
 
+    /// A context field that holds a kernel pointer (`info->reg_type =
+    /// PTR_TO_BTF_ID | PTR_TRUSTED` in the program type's
+    /// `is_valid_access`): netfilter's `state` (`struct nf_hook_state`) and
+    /// `skb` (`struct sk_buff`). Of unknown type (id 0) for any other.
+    pub(crate) fn ctx_btf_pointer(&self, off: i64) -> RegState {
+        let name = match (self.opts.prog_type, off) {
+            (ProgTypeId::Netfilter, 0) => "nf_hook_state",
+            (ProgTypeId::Netfilter, 8) => "sk_buff",
+            _ => "",
+        };
+        let id = vmlinux()
+            .ok()
+            .filter(|_| !name.is_empty())
+            .and_then(|v| v.struct_id(name));
+        match id {
+            Some(btf_id) => RegState {
+                btf_id,
+                btf_flags: btf_flag::TRUSTED,
+                ..RegState::pointer(RegType::BtfId)
+            },
+            None => RegState::pointer(RegType::BtfId),
+        }
+    }
+
     /// `check_ptr_to_btf_id_access`: a load or store at `off` (the
     /// register's fixed offset included) through `PTR_TO_BTF_ID` register
     /// `r`.
@@ -665,9 +689,9 @@ impl Env<'_> {
         };
         let btf = &vm.btf;
         if reg.btf_id == 0 {
-            // A BTF pointer whose type ironbpf does not know (a netfilter
-            // context's `state` and `skb`, a helper result of an unknown
-            // struct): refused, saying so, rather than walked as void.
+            // A BTF pointer whose type ironbpf does not know (a helper
+            // result of an unknown struct): refused, saying so, rather than
+            // walked as void.
             return Err(self.btf_reject(
                 EINVAL,
                 RejectionKind::Unsupported {
@@ -737,7 +761,36 @@ impl Env<'_> {
             ));
         }
         if write {
-            return Err(bad(self, EACCES, "only read is supported".into()));
+            // `env->ops->btf_struct_access`: tc and xdp programs may write
+            // the `mark` of a conntrack entry (`nf_conntrack_btf_struct_access`);
+            // no other program type writes kernel structs.
+            let nf_conn_ops = matches!(
+                self.opts.prog_type,
+                ProgTypeId::SchedCls | ProgTypeId::SchedAct | ProgTypeId::Xdp
+            );
+            if !nf_conn_ops || !matches!(tname.as_str(), "nf_conn" | "nf_conn___init") {
+                return Err(bad(self, EACCES, "only read is supported".into()));
+            }
+            let mark = vm
+                .struct_id("nf_conn")
+                .and_then(|c| btf.member_by_name(c, "mark"))
+                .map(|(_, bits, _)| i64::from(bits / 8));
+            let Some(mark) = mark.filter(|&m| m == off) else {
+                return Err(bad(
+                    self,
+                    EACCES,
+                    format!("no write support to nf_conn at off {off}"),
+                ));
+            };
+            let end = mark + 4;
+            if off + i64::from(size) > end {
+                return Err(bad(
+                    self,
+                    EACCES,
+                    format!("write access at off {off} with size {size} beyond the member of nf_conn ended at {end}"),
+                ));
+            }
+            return Ok(());
         }
         // `btf_struct_access`: walk into nested structs until a scalar or
         // a pointer.

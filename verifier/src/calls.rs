@@ -148,7 +148,10 @@ impl Env<'_> {
                 Ok(Some(target))
             }
             Insn::Call(CallTarget::Kfunc { btf_id, off }) => {
-                self.check_kfunc_call(btf_id, off)?;
+                // `bpf_throw` ends the path.
+                if self.check_kfunc_call(btf_id, off)? {
+                    return Ok(None);
+                }
                 Ok(Some(self.pc + 1))
             }
             _ => Err(self.reject_errno(

@@ -221,6 +221,7 @@ impl<'a> Env<'a> {
                 refs: Vec::new(),
                 may_goto_depth: 0,
                 active_rcu_lock: false,
+                active_preempt_locks: 0,
             },
             pc: 0,
             id_gen: 0,
@@ -266,6 +267,7 @@ impl<'a> Env<'a> {
             refs: Vec::new(),
             may_goto_depth: 0,
             active_rcu_lock: false,
+            active_preempt_locks: 0,
         };
         self.pc = start;
         self.pending.clear();
@@ -1141,17 +1143,25 @@ impl<'a> Env<'a> {
         if s.const_value() != Some(0) || is32 {
             return None;
         }
+        // `reg_not_null`: a trusted BTF pointer (`is_trusted_reg`: referenced,
+        // or PTR_TRUSTED and no other flag) and memory that is not
+        // PTR_UNTRUSTED are not NULL either.
+        let trusted_btf = p.ty == RegType::BtfId
+            && (p.ref_obj_id != 0 || (p.btf_flags == crate::state::btf_flag::TRUSTED && !p.rdonly));
+        let trusted_mem =
+            p.ty == RegType::Mem && p.btf_flags & crate::state::btf_flag::UNTRUSTED == 0;
         let not_null = !p.maybe_null
-            && matches!(
-                p.ty,
-                RegType::Socket
-                    | RegType::TcpSock
-                    | RegType::MapValue
-                    | RegType::MapKey
-                    | RegType::SockCommon
-                    | RegType::Mem
-                    | RegType::ConstPtrToMap
-            );
+            && (trusted_btf
+                || trusted_mem
+                || matches!(
+                    p.ty,
+                    RegType::Socket
+                        | RegType::TcpSock
+                        | RegType::MapValue
+                        | RegType::MapKey
+                        | RegType::SockCommon
+                        | RegType::ConstPtrToMap
+                ));
         if !not_null {
             return None;
         }
@@ -1805,6 +1815,7 @@ fn states_equal(
     if old.frames.len() != cur.frames.len()
         || old.refs.len() != cur.refs.len()
         || old.active_rcu_lock != cur.active_rcu_lock
+        || old.active_preempt_locks != cur.active_preempt_locks
     {
         return false;
     }

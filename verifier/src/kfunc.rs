@@ -18,8 +18,8 @@
 //!
 //! Not modelled, and refused with a message naming what: kfuncs whose
 //! flags ironbpf has not recorded, kfuncs with rules of their own
-//! (allocated objects, linked lists and rbtrees, dynptrs, arena, casts,
-//! spin locks, preemption and IRQ sections, workqueues, callbacks) and
+//! (allocated objects, linked lists and rbtrees, dynptrs, arena,
+//! spin locks, IRQ sections, workqueues, callbacks) and
 //! module kfuncs (`off` != 0, which need `fd_array`).
 
 use crate::check::{Env, VResult};
@@ -31,6 +31,7 @@ use crate::vmlinux::{vmlinux, Vmlinux};
 use crate::{Rejection, VerifyOptions};
 use ironbpf_btf::{kind, kind_str, Btf};
 use ironbpf_isa::{CallTarget, Insn, RawInsn};
+use ironbpf_progtype::{AttachType, ProgTypeId};
 use std::sync::Arc;
 
 const EACCES: i32 = 13;
@@ -67,21 +68,25 @@ fn special(name: &str) -> Option<&'static str> {
         ("bpf_wq_", "workqueues"),
         ("bpf_res_spin_", "resilient spin locks"),
         ("bpf_local_irq_", "IRQ-disabled sections"),
-        ("bpf_preempt_", "preemption-disabled sections"),
-        ("bpf_iter_bits_", "bits iterators"),
-        ("bpf_iter_kmem_cache_", "kmem_cache iterators"),
-        ("bpf_iter_task_vma_", "task_vma iterators"),
-        ("bpf_iter_css_task_", "css_task iterators"),
     ];
-    if let Some((_, what)) = prefixes.iter().find(|(p, _)| name.starts_with(p)) {
-        return Some(what);
-    }
-    match name {
-        "bpf_cast_to_kern_ctx" | "bpf_rdonly_cast" => Some("BTF casts"),
-        "bpf_throw" => Some("BPF exceptions"),
-        "bpf_copy_from_user_str" => Some("sleepable string copies"),
-        _ => None,
-    }
+    prefixes
+        .iter()
+        .find(|(p, _)| name.starts_with(p))
+        .map(|&(_, what)| what)
+}
+
+/// The main program names an exception callback: its BTF FUNC carries a
+/// `exception_callback:<name>` decl tag (`bpf_find_exception_callback_insn_off`).
+fn has_exception_cb(opts: &VerifyOptions) -> bool {
+    let (Some(btf), Some(main)) = (opts.btf.as_deref(), opts.func_info.first()) else {
+        return false;
+    };
+    btf.types.iter().any(|t| {
+        t.kind == kind::DECL_TAG
+            && t.size_or_type == main.type_id
+            && t.extra[0] == u32::MAX
+            && btf.str_at(t.name_off).starts_with("exception_callback:")
+    })
 }
 
 /// The parameter named `name` ends in `suffix` (`__k`, `__sz`...), and has
@@ -95,23 +100,23 @@ fn is_scalar(btf: &Btf, t: u32) -> bool {
     matches!(btf.kind_of(t), kind::INT | kind::ENUM | kind::ENUM64)
 }
 
-/// `__btf_type_is_scalar_struct`: a struct of scalars, arrays of scalars
-/// and such structs, nested at most three deep.
+/// `__btf_type_is_scalar_struct`: a struct or union of scalars, arrays of
+/// scalars and such structs or unions, nested at most three deep.
 fn is_scalar_struct(btf: &Btf, t: u32, depth: u32) -> bool {
     let Some(ty) = btf.get(t) else { return false };
-    if ty.kind != kind::STRUCT {
+    if !matches!(ty.kind, kind::STRUCT | kind::UNION) {
         return false;
     }
     ty.members.iter().all(|m| {
-        let mut mt = btf.skip_mods_and_typedefs(m.type_id).unwrap_or(m.type_id);
+        let mt = btf.skip_mods_and_typedefs(m.type_id).unwrap_or(m.type_id);
+        if btf.is_struct(mt) {
+            return depth < 3 && is_scalar_struct(btf, mt, depth + 1);
+        }
         if btf.kind_of(mt) == kind::ARRAY {
             let elem = btf.get(mt).map_or(0, |a| a.extra[0]);
-            mt = btf.skip_mods_and_typedefs(elem).unwrap_or(elem);
+            return is_scalar(btf, btf.skip_mods_and_typedefs(elem).unwrap_or(elem));
         }
-        if is_scalar(btf, mt) {
-            return true;
-        }
-        btf.kind_of(mt) == kind::STRUCT && depth < 3 && is_scalar_struct(btf, mt, depth + 1)
+        is_scalar(btf, mt)
     })
 }
 
@@ -164,6 +169,9 @@ pub(crate) fn meta_of(id: u32) -> Result<KfuncMeta, (i32, String)> {
 /// kernel refuses it; `None`: not probed for this program type).
 fn allowed(opts: &VerifyOptions, m: &KfuncMeta) -> Option<bool> {
     let bit = table::type_bit(opts.prog_type, opts.attach_type)?;
+    if let Some(ok) = table::attach_filter(&m.name, opts.prog_type, opts.attach_type) {
+        return Some(ok);
+    }
     Some(m.entry.is_some_and(|e| e.types & bit != 0))
 }
 
@@ -257,6 +265,10 @@ struct ArgMeta {
     r0_rdonly: bool,
     /// The iterator argument's stack slot and frame, for `next`.
     iter: Option<(usize, usize)>,
+    /// The value of the `__k` argument (`arg_constant`).
+    k_const: Option<u64>,
+    /// `bpf_cast_to_kern_ctx`: the kernel's context struct.
+    kern_ctx: u32,
 }
 
 impl Env<'_> {
@@ -285,12 +297,13 @@ impl Env<'_> {
         )
     }
 
-    /// `check_kfunc_call`.
-    pub(crate) fn check_kfunc_call(&mut self, btf_id: i32, off: i16) -> VResult {
+    /// `check_kfunc_call`. `Ok(true)`: the call ended the path
+    /// (`bpf_throw`, an exceptional exit).
+    pub(crate) fn check_kfunc_call(&mut self, btf_id: i32, off: i16) -> VResult<bool> {
         if btf_id == 0 {
             // Skipped here; the kernel fails such a call in its fixup pass
             // if it is reached (see lib.rs).
-            return Ok(());
+            return Ok(false);
         }
         if off != 0 {
             return Err(self.kunsupported(
@@ -358,6 +371,16 @@ impl Env<'_> {
         }
         let mut meta = ArgMeta::default();
         self.check_kfunc_args(&m, flags, &mut meta)?;
+        if name == "bpf_throw" && !has_exception_cb(self.opts) {
+            // With the default exception callback the cookie becomes the
+            // program's return value.
+            self.throw_return_code()?;
+        }
+        if name == "bpf_session_cookie" {
+            // The session's u64 cookie, writable.
+            meta.r0_size = Some(8);
+            meta.r0_rdonly = false;
+        }
         self.rcu_kfunc(&name, flags)?;
         if flags & KF_RCU_PROTECTED != 0 && !self.in_rcu_section() {
             return Err(self.kreject(
@@ -392,7 +415,103 @@ impl Env<'_> {
         if flags & KF_ITER_NEXT != 0 {
             self.process_iter_next_call(meta.iter)?;
         }
+        if name == "bpf_throw" {
+            self.throw_exit()?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// `check_css_task_iter_allowlist`.
+    fn css_task_iter_allowed(&self) -> bool {
+        match self.opts.prog_type {
+            ProgTypeId::Lsm => true,
+            ProgTypeId::Tracing if self.opts.attach_type == Some(AttachType::TraceIter) => true,
+            _ => self.opts.sleepable,
+        }
+    }
+
+    /// `check_return_code(env, BPF_REG_1, "R1")` for `bpf_throw`'s cookie.
+    fn throw_return_code(&self) -> VResult {
+        let r1 = *self.cur.reg(1);
+        if self.is_pointer_value(1) {
+            return Err(self.kreject(
+                EACCES,
+                RejectionKind::PointerLeak {
+                    reg: 1,
+                    into: "the return value",
+                },
+                "R1 leaks addr as return value".into(),
+            ));
+        }
+        let Some(rr) = self
+            .desc
+            .and_then(|d| d.return_range(self.opts.attach_type))
+        else {
+            return Ok(());
+        };
+        let kind = RejectionKind::ReturnValue {
+            min: rr.min,
+            max: rr.max,
+        };
+        if !r1.is_scalar() {
+            return Err(self.kreject(
+                EINVAL,
+                kind,
+                format!(
+                    "At program exit the register R1 is not a known value ({})",
+                    r1.type_str()
+                ),
+            ));
+        }
+        let v = r1.val;
+        let within = if rr.on_64bit {
+            rr.min <= v.smin && v.smax <= rr.max
+        } else {
+            rr.min <= v.s32_min as i64 && v.s32_max as i64 <= rr.max
+        };
+        if !within {
+            let m = crate::calls::invalid_r0_range("program exit", v.smin, v.smax, rr.min, rr.max)
+                .replacen("register R0", "register R1", 1);
+            return Err(self.kreject(EINVAL, kind, m));
+        }
         Ok(())
+    }
+
+    /// The exceptional exit after `bpf_throw` (`process_bpf_exit_full`
+    /// with `exception_exit`): no callback may throw, and no reference
+    /// (of any frame) nor RCU read section may be left open.
+    fn throw_exit(&self) -> VResult {
+        if self.cur.frames.iter().skip(1).any(|f| f.in_callback_fn) {
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::Other,
+                format!(
+                    "bpf_throw kfunc (insn {}) cannot be called from callback subprog {}",
+                    self.pc,
+                    self.cur.cur().subprog
+                ),
+            ));
+        }
+        if let Some(first) = self.cur.refs.first().copied() {
+            let mut m = String::new();
+            for r in &self.cur.refs {
+                m.push_str(&format!(
+                    "Unreleased reference id={} alloc_insn={}\n",
+                    r.id, r.insn
+                ));
+            }
+            m.push_str("bpf_throw would lead to reference leak");
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::UnreleasedReference {
+                    id: first.id,
+                    insn: first.insn,
+                },
+                m,
+            ));
+        }
+        self.section_exit("bpf_throw")
     }
 
     /// `check_kfunc_args`.
@@ -442,6 +561,7 @@ impl Env<'_> {
                         ));
                     }
                     self.mark_chain_precision(regno);
+                    meta.k_const = Some(reg.val.var_off.value);
                 } else if aname == "rdonly_buf_size" || aname == "rdwr_buf_size" {
                     if !reg.val.var_off.is_const() {
                         return Err(self.karg(
@@ -502,6 +622,45 @@ impl Env<'_> {
                 i += 1;
                 continue;
             }
+            if name == "bpf_cast_to_kern_ctx" {
+                // KF_ARG_PTR_TO_CTX
+                if reg.ty != RegType::Ctx {
+                    return Err(self.karg(
+                        EINVAL,
+                        regno,
+                        name,
+                        "the program's context",
+                        format!(
+                            "arg#{i} expected pointer to ctx, but got {}",
+                            reg.type_str()
+                        ),
+                    ));
+                }
+                self.check_ctx_arg_off(regno)?;
+                meta.kern_ctx =
+                    m.vm.kern_ctx_type(self.opts.prog_type.kernel_id())
+                        .map_err(|t| {
+                            self.kreject(
+                                EINVAL,
+                                RejectionKind::Other,
+                                format!("kern ctx type id {t} is not a struct"),
+                            )
+                        })?;
+                i += 1;
+                continue;
+            }
+            let prog_ctx = reg.ty == RegType::Ctx
+                && btf.is_struct(ref_t)
+                && m.vm
+                    .prog_ctx_type(self.opts.prog_type.kernel_id())
+                    .is_ok_and(|c| btf.name(c) == ref_tname);
+            if prog_ctx {
+                // KF_ARG_PTR_TO_CTX (`btf_is_prog_ctx_type`): the
+                // program's own context, as it is.
+                self.check_ctx_arg_off(regno)?;
+                i += 1;
+                continue;
+            }
             if ref_tname == "bpf_dynptr" {
                 return Err(self.kunsupported(
                     "dynptrs",
@@ -510,6 +669,14 @@ impl Env<'_> {
             }
             let iter_arg = i == 0 && flags & (KF_ITER_NEW | KF_ITER_NEXT | KF_ITER_DESTROY) != 0;
             if iter_arg {
+                if name == "bpf_iter_css_task_new" && !self.css_task_iter_allowed() {
+                    return Err(self.kreject(
+                        EINVAL,
+                        RejectionKind::Iterator { reg: regno as u8 },
+                        "css_task_iter is only allowed in bpf_lsm, bpf_iter and sleepable progs"
+                            .into(),
+                    ));
+                }
                 let at = self.process_iter_arg(m, flags, i, &ref_tname)?;
                 if flags & KF_ITER_NEW == 0 {
                     // `next`'s result shares the iterator's reference.
@@ -853,6 +1020,17 @@ impl Env<'_> {
     /// The return value (the end of `check_kfunc_call`).
     fn kfunc_ret(&mut self, m: &KfuncMeta, flags: u32, meta: &ArgMeta) -> VResult<RegState> {
         let btf = &m.vm.btf;
+        match m.name.as_str() {
+            "bpf_cast_to_kern_ctx" => {
+                return Ok(RegState {
+                    btf_id: meta.kern_ctx,
+                    btf_flags: btf_flag::TRUSTED,
+                    ..RegState::pointer(RegType::BtfId)
+                })
+            }
+            "bpf_rdonly_cast" => return self.rdonly_cast_ret(btf, meta.k_const.unwrap_or(0)),
+            _ => {}
+        }
         let t = skip(btf, m.ret);
         let acquire = flags & KF_ACQUIRE != 0;
         let struct_ptr = btf.kind_of(t) == kind::PTR && {
@@ -948,6 +1126,45 @@ impl Env<'_> {
             r0.ref_obj_id = id;
         }
         Ok(r0)
+    }
+}
+
+impl Env<'_> {
+    /// `bpf_rdonly_cast(obj, btf_id)`: an untrusted pointer to vmlinux
+    /// struct `btf_id`, or with id 0 (`void`) read-only untrusted memory of
+    /// no known size (loads of any offset, turned into probing loads).
+    fn rdonly_cast_ret(&self, btf: &Btf, id: u64) -> VResult<RegState> {
+        if id == 0 {
+            return Ok(RegState {
+                rdonly: true,
+                mem_size: 0,
+                btf_flags: btf_flag::UNTRUSTED,
+                ..RegState::pointer(RegType::Mem)
+            });
+        }
+        let known = u32::try_from(id).ok().filter(|&t| btf.get(t).is_some());
+        let Some(t) = known else {
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::Other,
+                format!(
+                    "Unknown type ID {} passed to kfunc bpf_rdonly_cast",
+                    id as i64
+                ),
+            ));
+        };
+        if !btf.is_struct(t) {
+            return Err(self.kreject(
+                EINVAL,
+                RejectionKind::Other,
+                "kfunc bpf_rdonly_cast type ID argument must be of a struct or void".into(),
+            ));
+        }
+        Ok(RegState {
+            btf_id: t,
+            btf_flags: btf_flag::UNTRUSTED,
+            ..RegState::pointer(RegType::BtfId)
+        })
     }
 }
 

@@ -91,17 +91,44 @@ pub struct Kfunc {
     pub types: u32,
 }
 
-/// The bit of a program type (with its attach type) in [`Kfunc::types`],
-/// or `None` where the table was not probed for it.
-pub fn type_bit(prog_type: ProgTypeId, attach: Option<AttachType>) -> Option<u32> {
-    PROBED.iter().find_map(|&(bit, t, at)| {
-        let attach_ok = match prog_type {
-            // Only tp_btf was probed among the tracing attach types.
-            ProgTypeId::Tracing => attach == at,
-            _ => true,
-        };
-        (t == prog_type && attach_ok).then_some(bit)
-    })
+/// The bit of a program type in [`Kfunc::types`], or `None` where the
+/// table was not probed for it. The kernel registers kfunc sets per
+/// program type (`bpf_prog_type_to_kfunc_hook`), so one probe answers
+/// every attach type of it: tracing was probed as tp_btf and answers for
+/// fentry, fexit, fmod_ret and iter programs too. The few kfuncs whose set
+/// also filters by attach type are answered by [`attach_filter`].
+pub fn type_bit(prog_type: ProgTypeId, _attach: Option<AttachType>) -> Option<u32> {
+    PROBED
+        .iter()
+        .find_map(|&(bit, t, _)| (t == prog_type).then_some(bit))
+}
+
+/// The kfunc sets of vmlinux registered with a `filter` that looks at the
+/// program's attach type: `Some(allowed)` for their kfuncs, `None` for
+/// every other kfunc (the table's [`Kfunc::types`] answers).
+/// - `bpf_sock_destroy` (`tracing_iter_filter`): tracing programs of
+///   `BPF_TRACE_ITER` only;
+/// - `bpf_session_cookie`, `bpf_session_is_return`
+///   (`bpf_kprobe_multi_filter`): kprobe programs attached as kprobe or
+///   uprobe sessions only.
+pub fn attach_filter(
+    name: &str,
+    prog_type: ProgTypeId,
+    attach: Option<AttachType>,
+) -> Option<bool> {
+    match name {
+        "bpf_sock_destroy" => {
+            Some(prog_type == ProgTypeId::Tracing && attach == Some(AttachType::TraceIter))
+        }
+        "bpf_session_cookie" | "bpf_session_is_return" => Some(
+            prog_type == ProgTypeId::Kprobe
+                && matches!(
+                    attach,
+                    Some(AttachType::TraceKprobeSession | AttachType::TraceUprobeSession)
+                ),
+        ),
+        _ => None,
+    }
 }
 
 /// The kfunc named `name`.
@@ -480,7 +507,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_task_str",
-        flags: None,
+        flags: Some(KF_SLEEPABLE | KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -662,17 +689,17 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_crypto_ctx_acquire",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RCU | KF_RET_NULL),
         types: T_SYSCALL,
     },
     Kfunc {
         name: "bpf_crypto_ctx_create",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL | KF_SLEEPABLE),
         types: T_SYSCALL,
     },
     Kfunc {
         name: "bpf_crypto_ctx_release",
-        flags: None,
+        flags: Some(KF_RELEASE),
         types: T_SYSCALL,
     },
     Kfunc {
@@ -687,37 +714,37 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_ct_change_status",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_change_timeout",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_insert_entry",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL | KF_RELEASE),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_release",
-        flags: None,
+        flags: Some(KF_RELEASE),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_set_nat_info",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_set_status",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_ct_set_timeout",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
@@ -1265,7 +1292,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_iter_dmabuf_destroy",
-        flags: None,
+        flags: Some(KF_ITER_DESTROY | KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -1291,7 +1318,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_iter_dmabuf_new",
-        flags: None,
+        flags: Some(KF_ITER_NEW | KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -1317,7 +1344,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_iter_dmabuf_next",
-        flags: None,
+        flags: Some(KF_ITER_NEXT | KF_RET_NULL | KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -1861,7 +1888,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_map_sum_elem_count",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2468,12 +2495,12 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_session_cookie",
-        flags: None,
+        flags: Some(0),
         types: 0,
     },
     Kfunc {
         name: "bpf_session_is_return",
-        flags: None,
+        flags: Some(0),
         types: 0,
     },
     Kfunc {
@@ -2488,17 +2515,17 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_skb_ct_alloc",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_skb_ct_lookup",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_sock_addr_set_sun_path",
-        flags: None,
+        flags: Some(0),
         types: T_CGROUP_SKB
             | T_CGROUP_SOCK
             | T_SOCK_OPS
@@ -2508,7 +2535,7 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_sock_destroy",
-        flags: None,
+        flags: Some(KF_TRUSTED_ARGS),
         types: 0,
     },
     Kfunc {
@@ -3103,12 +3130,12 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_xdp_ct_alloc",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
         name: "bpf_xdp_ct_lookup",
-        flags: None,
+        flags: Some(KF_ACQUIRE | KF_RET_NULL),
         types: T_SCHED_CLS | T_XDP,
     },
     Kfunc {
@@ -3206,12 +3233,12 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "css_rstat_flush",
-        flags: None,
+        flags: Some(KF_SLEEPABLE),
         types: T_TRACEPOINT | T_PERF_EVENT | T_TRACING,
     },
     Kfunc {
         name: "css_rstat_updated",
-        flags: None,
+        flags: Some(0),
         types: T_TRACEPOINT | T_PERF_EVENT | T_TRACING,
     },
     Kfunc {

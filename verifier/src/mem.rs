@@ -820,7 +820,7 @@ impl Env<'_> {
                             ..RegState::pointer(RegType::SockCommon)
                         },
                         CtxYield::PtrToTpBuffer => RegState::pointer(RegType::TpBuffer),
-                        CtxYield::PtrToBtfId => RegState::pointer(RegType::BtfId),
+                        CtxYield::PtrToBtfId => self.ctx_btf_pointer(off),
                     };
                     if r.maybe_null {
                         r.id = self.new_id();

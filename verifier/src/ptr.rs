@@ -376,9 +376,21 @@ impl Env<'_> {
                 format!("R{d} pointer arithmetic on {ts} prohibited"),
             ));
         }
+        let o = off.val;
+        let inconsistent =
+            (known && (o.smin != o.smax || o.umin != o.umax)) || o.smin > o.smax || o.umin > o.umax;
+        if ptr.ty == RegType::Mem && ptr.btf_flags & btf_flag::UNTRUSTED != 0 {
+            // Loads through untrusted memory are probing loads: the kernel
+            // does not track its offsets (bpf_rdonly_cast to void).
+            *self.cur.reg_mut(d) = if inconsistent {
+                RegState::unknown()
+            } else {
+                *ptr
+            };
+            return Ok(());
+        }
         self.check_sane_offset(off, &ts, true)?;
         self.check_sane_offset(ptr, &ts, false)?;
-        let o = off.val;
         if (known && (o.smin != o.smax || o.umin != o.umax)) || o.smin > o.smax || o.umin > o.umax {
             *self.cur.reg_mut(d) = RegState::unknown();
             return Ok(());

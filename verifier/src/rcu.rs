@@ -15,6 +15,13 @@
 //! - Loads through trusted or RCU pointers give RCU pointers when in a
 //!   section (or in any non-sleepable program, which always runs under
 //!   RCU): `in_rcu_cs`.
+//!
+//! Preemption-disabled sections (`bpf_preempt_disable()` and
+//! `bpf_preempt_enable()`, counted in `active_preempt_locks`) follow the
+//! same rules, with their own messages: an enable without a disable is
+//! refused, sleepable kfuncs and helpers that might sleep are refused
+//! inside, and neither an exit from the main program nor `bpf_throw` may
+//! leave one open.
 
 use crate::check::{Env, VResult};
 use crate::error::RejectionKind;
@@ -31,8 +38,10 @@ impl Env<'_> {
         self.cur.active_rcu_lock || !self.opts.sleepable
     }
 
-    /// The RCU part of `check_kfunc_call`, after the arguments.
+    /// The RCU and preemption part of `check_kfunc_call`, after the
+    /// arguments.
     pub(crate) fn rcu_kfunc(&mut self, name: &str, flags: u32) -> VResult {
+        self.preempt_kfunc(name, flags)?;
         let lock = name == "bpf_rcu_read_lock";
         let unlock = name == "bpf_rcu_read_unlock";
         let kind = RejectionKind::RcuSection { pc: self.pc };
@@ -84,8 +93,47 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// A helper that might sleep, called inside an RCU read section.
+    /// The preemption part of `check_kfunc_call`.
+    fn preempt_kfunc(&mut self, name: &str, flags: u32) -> VResult {
+        let kind = RejectionKind::RcuSection { pc: self.pc };
+        if self.cur.active_rcu_lock && flags & KF_SLEEPABLE != 0 {
+            // rcu_kfunc reports it.
+            return Ok(());
+        }
+        if self.cur.active_preempt_locks > 0 && flags & KF_SLEEPABLE != 0 {
+            return Err(self.reject_errno(
+                EACCES,
+                kind,
+                format!("kernel func {name} is sleepable within non-preemptible region"),
+            ));
+        }
+        match name {
+            "bpf_preempt_disable" => self.cur.active_preempt_locks += 1,
+            "bpf_preempt_enable" => {
+                if self.cur.active_preempt_locks == 0 {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        kind,
+                        format!("unmatched attempt to enable preemption (kernel function {name})"),
+                    ));
+                }
+                self.cur.active_preempt_locks -= 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A helper that might sleep, called inside an RCU read section or a
+    /// preemption-disabled one.
     pub(crate) fn rcu_helper(&self, name: &str, id: i32, might_sleep: bool) -> VResult {
+        if self.cur.active_preempt_locks > 0 && might_sleep && !self.cur.active_rcu_lock {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                format!("sleepable helper {name}#{id} in non-preemptible region"),
+            ));
+        }
         if self.cur.active_rcu_lock && might_sleep {
             return Err(self.reject_errno(
                 EINVAL,
@@ -96,17 +144,27 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// The main program's exit inside an RCU read section
-    /// (`check_resource_leak`).
+    /// The main program's exit inside an RCU read section or a
+    /// preemption-disabled one (`check_resource_leak`).
     pub(crate) fn rcu_exit(&self) -> VResult {
-        if self.cur.active_rcu_lock {
-            return Err(self.reject_errno(
-                EINVAL,
-                RejectionKind::RcuSection { pc: self.pc },
-                "BPF_EXIT instruction in main prog cannot be used inside bpf_rcu_read_lock-ed region"
-                    .into(),
-            ));
-        }
-        Ok(())
+        self.section_exit("BPF_EXIT instruction in main prog")
+    }
+
+    /// The sections `check_resource_leak` checks after the references, at
+    /// an exit named `prefix` (`BPF_EXIT instruction in main prog`,
+    /// `bpf_throw`).
+    pub(crate) fn section_exit(&self, prefix: &str) -> VResult {
+        let region = if self.cur.active_rcu_lock {
+            "bpf_rcu_read_lock"
+        } else if self.cur.active_preempt_locks > 0 {
+            "bpf_preempt_disable"
+        } else {
+            return Ok(());
+        };
+        Err(self.reject_errno(
+            EINVAL,
+            RejectionKind::RcuSection { pc: self.pc },
+            format!("{prefix} cannot be used inside {region}-ed region"),
+        ))
     }
 }

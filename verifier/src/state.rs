@@ -608,6 +608,9 @@ pub struct VState {
     pub may_goto_depth: u32,
     /// Inside a `bpf_rcu_read_lock()` section (`active_rcu_lock`).
     pub active_rcu_lock: bool,
+    /// `bpf_preempt_disable()` calls not yet matched by
+    /// `bpf_preempt_enable()` (`active_preempt_locks`).
+    pub active_preempt_locks: u32,
 }
 
 impl VState {

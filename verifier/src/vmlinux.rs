@@ -39,6 +39,49 @@ impl Vmlinux {
     pub fn name(&self, id: u32) -> &str {
         self.btf.name(id)
     }
+
+    /// The kernel's context type of a program type (its kernel id), as
+    /// `get_kern_ctx_btf_id` reads it: the type of the member
+    /// `BPF_PROG_TYPE_<NAME>_kern` of `struct bpf_ctx_convert`. `Err` holds
+    /// the member's type id when it is not a struct (tracing, lsm, syscall:
+    /// `void *`), or 0 when this BTF has no such member.
+    pub fn kern_ctx_type(&self, prog_type: u32) -> Result<u32, u32> {
+        self.ctx_convert_member(prog_type, "kern")
+    }
+
+    /// The context type programs of a program type (its kernel id) see:
+    /// the member `BPF_PROG_TYPE_<NAME>_prog` of `struct bpf_ctx_convert`
+    /// (`struct __sk_buff` for tc), as [`Vmlinux::kern_ctx_type`].
+    pub fn prog_ctx_type(&self, prog_type: u32) -> Result<u32, u32> {
+        self.ctx_convert_member(prog_type, "prog")
+    }
+
+    fn ctx_convert_member(&self, prog_type: u32, which: &str) -> Result<u32, u32> {
+        let prog_types = self.find("bpf_prog_type", kind::ENUM).ok_or(0u32)?;
+        let enum_name = self
+            .btf
+            .get(prog_types)
+            .and_then(|e| e.members.iter().find(|m| m.offset == u64::from(prog_type)))
+            .map(|m| self.btf.str_at(m.name_off))
+            .ok_or(0u32)?;
+        let member = format!("{enum_name}_{which}");
+        let conv = self.struct_id("bpf_ctx_convert").ok_or(0u32)?;
+        let t = self
+            .btf
+            .get(conv)
+            .and_then(|c| {
+                c.members
+                    .iter()
+                    .find(|m| self.btf.str_at(m.name_off) == member)
+            })
+            .map(|m| m.type_id)
+            .ok_or(0u32)?;
+        if self.btf.is_struct(t) {
+            Ok(t)
+        } else {
+            Err(t)
+        }
+    }
 }
 
 static VMLINUX: OnceLock<Result<Arc<Vmlinux>, String>> = OnceLock::new();
