@@ -204,42 +204,8 @@ fn may_goto_loop(rng: &mut Rng, regs: &[Reg]) -> Vec<Insn> {
                 r
             }
         };
-        let i = match i {
-            Insn::Alu {
-                op,
-                width,
-                dst,
-                src,
-            } => Insn::Alu {
-                op,
-                width,
-                dst: fix(dst, g.rng),
-                src: match src {
-                    Operand::Reg(r) => Operand::Reg(fix(r, g.rng)),
-                    s => s,
-                },
-            },
-            Insn::Neg { width, dst } => Insn::Neg {
-                width,
-                dst: fix(dst, g.rng),
-            },
-            Insn::Endian { kind, bits, dst } => Insn::Endian {
-                kind,
-                bits,
-                dst: fix(dst, g.rng),
-            },
-            Insn::MovSx {
-                width,
-                dst,
-                src,
-                bits,
-            } => Insn::MovSx {
-                width,
-                dst: fix(dst, g.rng),
-                src: fix(src, g.rng),
-                bits,
-            },
-            _ => continue,
+        let Some(i) = with_alu_regs(i, g.rng, fix) else {
+            continue;
         };
         body.push(i);
     }
@@ -763,48 +729,58 @@ impl Gen<'_> {
             let mut i = self.alu_insn();
             // Keep to the callee's registers (r6 is not initialised here).
             let fix = |r: Reg, rng: &mut Rng| if r == Reg::R6 { rng.pick(&regs) } else { r };
-            i = match i {
-                Insn::Alu {
-                    op,
-                    width,
-                    dst,
-                    src,
-                } => Insn::Alu {
-                    op,
-                    width,
-                    dst: fix(dst, self.rng),
-                    src: match src {
-                        Operand::Reg(r) => Operand::Reg(fix(r, self.rng)),
-                        s => s,
-                    },
-                },
-                Insn::Neg { width, dst } => Insn::Neg {
-                    width,
-                    dst: fix(dst, self.rng),
-                },
-                Insn::Endian { kind, bits, dst } => Insn::Endian {
-                    kind,
-                    bits,
-                    dst: fix(dst, self.rng),
-                },
-                Insn::MovSx {
-                    width,
-                    dst,
-                    src,
-                    bits,
-                } => Insn::MovSx {
-                    width,
-                    dst: fix(dst, self.rng),
-                    src: fix(src, self.rng),
-                    bits,
-                },
-                other => other,
-            };
+            if let Some(fixed) = with_alu_regs(i, self.rng, fix) {
+                i = fixed;
+            }
             v.push(i);
         }
         v.push(Insn::Exit);
         v
     }
+}
+
+/// `i`, an ALU instruction (`Alu`, `Neg`, `Endian`, `MovSx`), with each
+/// register it names passed through `fix` (destination first, then
+/// source, so that the draws from `rng` keep their order); `None` for any
+/// other instruction.
+fn with_alu_regs(i: Insn, rng: &mut Rng, fix: impl Fn(Reg, &mut Rng) -> Reg) -> Option<Insn> {
+    Some(match i {
+        Insn::Alu {
+            op,
+            width,
+            dst,
+            src,
+        } => Insn::Alu {
+            op,
+            width,
+            dst: fix(dst, rng),
+            src: match src {
+                Operand::Reg(r) => Operand::Reg(fix(r, rng)),
+                s => s,
+            },
+        },
+        Insn::Neg { width, dst } => Insn::Neg {
+            width,
+            dst: fix(dst, rng),
+        },
+        Insn::Endian { kind, bits, dst } => Insn::Endian {
+            kind,
+            bits,
+            dst: fix(dst, rng),
+        },
+        Insn::MovSx {
+            width,
+            dst,
+            src,
+            bits,
+        } => Insn::MovSx {
+            width,
+            dst: fix(dst, rng),
+            src: fix(src, rng),
+            bits,
+        },
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
