@@ -18,6 +18,9 @@ use ironbpf_kernel::{is_trailer_line, last_error_lines, load_program, ProgLoad};
 use ironbpf_progtype::{AttachType, ProgTypeId};
 use ironbpf_verifier::vmlinux::{vmlinux, Vmlinux};
 use ironbpf_verifier::{verify, VerifyOptions};
+use kernel_case::resolve;
+
+mod kernel_case;
 
 fn require() -> bool {
     std::env::var("IRONBPF_REQUIRE_KERNEL").as_deref() == Ok("1")
@@ -66,31 +69,6 @@ fn bad(
         refused: Some((insn, lines)),
         log_has: Vec::new(),
     }
-}
-
-/// `call @name` becomes `call kernel-function#ID`; `{struct.field}` the
-/// field's byte offset.
-fn resolve(v: &Vmlinux, text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        let mut l = line.trim().to_string();
-        if let Some(name) = l.strip_prefix("call @") {
-            let id = v
-                .find(name.trim(), ironbpf_btf::kind::FUNC)
-                .unwrap_or_else(|| panic!("{name} in vmlinux BTF"));
-            l = format!("call kernel-function#{id}");
-        }
-        while let Some(a) = l.find('{') {
-            let b = l[a..].find('}').expect("closing brace") + a;
-            let (s, f) = l[a + 1..b].split_once('.').expect("struct.field");
-            let sid = v.struct_id(s).expect("struct");
-            let (_, bits, _) = v.btf.member_by_name(sid, f).expect("field");
-            l = format!("{}{}{}", &l[..a], bits / 8, &l[b + 1..]);
-        }
-        out.push_str(&l);
-        out.push('\n');
-    }
-    out
 }
 
 fn opts_for(v: &Vmlinux, ty: Ty) -> VerifyOptions {

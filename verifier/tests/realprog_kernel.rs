@@ -15,26 +15,12 @@
 //! under IRONBPF_REQUIRE_KERNEL=1).
 
 use ironbpf_isa::asm::assemble;
-use ironbpf_kernel::{
-    is_trailer_line, last_error_lines, load_program, KernelMap, MapCreate, ProgLoad,
-};
+use ironbpf_kernel::{load_program, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
-use ironbpf_verifier::{verify, MapInfo, VerifyOptions};
+use ironbpf_verifier::{verify, VerifyOptions};
+use kernel_case::*;
 
-/// `BPF_F_RDONLY_PROG`.
-const BPF_F_RDONLY_PROG: u32 = 1 << 7;
-
-/// A map of the case, created in the kernel (filled and frozen when it has
-/// contents) and described to ironbpf alike.
-struct Map {
-    map_type: u32,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    map_flags: u32,
-    /// Key 0's value, written before the map is frozen.
-    frozen: Option<Vec<u8>>,
-}
+mod kernel_case;
 
 struct Case {
     prog_type: ProgTypeId,
@@ -52,22 +38,10 @@ fn check(name: &str, c: &Case) {
     }
     let insns = assemble(c.text).unwrap_or_else(|e| panic!("{name}: {e}"));
     let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
-    let kmaps: Vec<KernelMap> = c
-        .maps
-        .iter()
-        .map(|m| {
-            let mut mc = MapCreate::new(m.map_type, m.key_size, m.value_size, m.max_entries);
-            mc.map_flags = m.map_flags;
-            let km = KernelMap::create(&mc).unwrap_or_else(|e| panic!("{name}: map: {e}"));
-            if let Some(v) = &m.frozen {
-                km.update(&0u32.to_ne_bytes(), v, 0)
-                    .unwrap_or_else(|e| panic!("{name}: map update: {e}"));
-                km.freeze()
-                    .unwrap_or_else(|e| panic!("{name}: freeze: {e}"));
-            }
-            km
-        })
-        .collect();
+    let mut opts = VerifyOptions::new(c.prog_type);
+    opts.log_level = 1;
+    opts.attach_type = c.attach;
+    let kmaps = create_maps(name, &c.maps, &mut opts);
     let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
     let out = load_program(&ProgLoad {
         prog_type: c.prog_type.kernel_id(),
@@ -78,69 +52,8 @@ fn check(name: &str, c: &Case) {
         fd_array: &fds,
         ..Default::default()
     });
-
-    let mut opts = VerifyOptions::new(c.prog_type);
-    opts.log_level = 1;
-    opts.attach_type = c.attach;
-    opts.maps = c
-        .maps
-        .iter()
-        .enumerate()
-        .map(|(i, m)| MapInfo {
-            name: format!("map{i}"),
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            map_flags: m.map_flags,
-            frozen_readonly: m.frozen.is_some(),
-        })
-        .collect();
-    opts.frozen_values = c.maps.iter().map(|m| m.frozen.clone()).collect();
     let ours = verify(&insns, &opts);
-
-    match c.refused {
-        None => {
-            assert!(
-                out.result.is_ok(),
-                "{name}: the kernel refused it:\n{}",
-                out.log
-            );
-            assert!(
-                ours.result.is_ok(),
-                "{name}: ironbpf refused it:\n{}",
-                ours.log
-            );
-        }
-        Some((insn, line)) => {
-            assert!(out.result.is_err(), "{name}: the kernel accepted it");
-            assert_eq!(
-                last_error_lines(&out.log, 1),
-                [line],
-                "{name}: the kernel's log:\n{}",
-                out.log
-            );
-            assert_eq!(
-                out.error_insn,
-                Some(insn),
-                "{name}: the kernel's log:\n{}",
-                out.log
-            );
-            let rej = ours
-                .result
-                .err()
-                .unwrap_or_else(|| panic!("{name}: ironbpf accepted it:\n{}", ours.log));
-            let last = rej
-                .message
-                .lines()
-                .take_while(|l| !is_trailer_line(l))
-                .last()
-                .unwrap_or("")
-                .to_string();
-            assert_eq!(last, line, "{name}: ironbpf's log:\n{}", ours.log);
-            assert_eq!(rej.insn, Some(insn), "{name}: ironbpf's log:\n{}", ours.log);
-        }
-    }
+    assert_verdicts(name, &out, &ours, Verdict::at(c.refused));
 }
 
 /// A one-entry array of 8-byte values, read-only to programs, frozen with

@@ -28,9 +28,12 @@
 //! used (fails instead under IRONBPF_REQUIRE_KERNEL=1).
 
 use ironbpf_isa::asm::assemble;
-use ironbpf_kernel::{is_trailer_line, last_error_lines, load_program, ProgLoad};
+use ironbpf_kernel::{load_program, ProgLoad};
 use ironbpf_progtype::{AttachType, ProgTypeId};
-use ironbpf_verifier::vmlinux::{vmlinux, Vmlinux};
+use ironbpf_verifier::vmlinux::vmlinux;
+use kernel_case::*;
+
+mod kernel_case;
 use ironbpf_verifier::{verify, VerifyOptions};
 
 fn require() -> bool {
@@ -74,36 +77,6 @@ impl Ty {
     }
 }
 
-/// `call @name` becomes `call kernel-function#ID`; `{type:NAME}` the id of
-/// struct NAME.
-fn resolve(v: &Vmlinux, text: &str) -> String {
-    let mut out = String::new();
-    for line in text.lines() {
-        let mut l = line.trim().to_string();
-        if let Some(name) = l.strip_prefix("call @") {
-            let id = v
-                .find(name.trim(), ironbpf_btf::kind::FUNC)
-                .unwrap_or_else(|| panic!("{name} in vmlinux BTF"));
-            l = format!("call kernel-function#{id}");
-        }
-        if let Some(a) = l.find("{off:") {
-            let b = l[a..].find('}').expect("closing brace") + a;
-            let (st, f) = l[a + 5..b].split_once('.').expect("struct.field");
-            let sid = v.struct_id(st).expect("struct in vmlinux BTF");
-            let (_, bits, _) = v.btf.member_by_name(sid, f).expect("field");
-            l = format!("{}{}{}", &l[..a], bits / 8, &l[b + 1..]);
-        }
-        if let Some(a) = l.find("{type:") {
-            let b = l[a..].find('}').expect("closing brace") + a;
-            let id = v.struct_id(&l[a + 6..b]).expect("struct in vmlinux BTF");
-            l = format!("{}{id}{}", &l[..a], &l[b + 1..]);
-        }
-        out.push_str(&l);
-        out.push('\n');
-    }
-    out
-}
-
 /// Both verdicts: accepted (`None`) or refused at `insn` with `line` last.
 fn check(name: &str, ty: Ty, text: &str, refused: Option<(usize, &str)>) {
     let v = match vmlinux() {
@@ -118,21 +91,7 @@ fn check(name: &str, ty: Ty, text: &str, refused: Option<(usize, &str)>) {
     let insns = assemble(&text).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
     let o = ty.opts();
     let ours = verify(&insns, &o);
-    match (refused, &ours.result) {
-        (None, Ok(_)) => {}
-        (None, Err(r)) => panic!("{name}: ironbpf refused it: {r}\n{}", ours.log),
-        (Some(_), Ok(_)) => panic!("{name}: ironbpf accepted it\n{}", ours.log),
-        (Some((insn, line)), Err(r)) => {
-            let last = r
-                .message
-                .lines()
-                .take_while(|l| !is_trailer_line(l))
-                .last()
-                .unwrap_or("");
-            assert_eq!(last, line, "{name}: ironbpf's log:\n{}", ours.log);
-            assert_eq!(r.insn, Some(insn), "{name}: ironbpf's log:\n{}", ours.log);
-        }
-    }
+    assert_ours(name, &ours, Verdict::at(refused));
     if !ironbpf_kernel::available_for_test(name) {
         return;
     }
@@ -143,27 +102,10 @@ fn check(name: &str, ty: Ty, text: &str, refused: Option<(usize, &str)>) {
         insns: &words,
         name: "realprog_kfunc",
         log_level: 1,
-        prog_flags: if o.sleepable { 1 << 4 } else { 0 },
+        prog_flags: if o.sleepable { BPF_F_SLEEPABLE } else { 0 },
         ..Default::default()
     });
-    match refused {
-        None => assert!(k.accepted(), "{name}: the kernel refused it:\n{}", k.log),
-        Some((insn, line)) => {
-            assert!(!k.accepted(), "{name}: the kernel accepted it");
-            assert_eq!(
-                last_error_lines(&k.log, 1),
-                [line],
-                "{name}: the kernel's log:\n{}",
-                k.log
-            );
-            assert_eq!(
-                k.error_insn,
-                Some(insn),
-                "{name}: the kernel's log:\n{}",
-                k.log
-            );
-        }
-    }
+    assert_kernel(name, &k, Verdict::at(refused));
 }
 
 /// `bpf_for_each(bits, v, &word, 1)`, reading each element.

@@ -30,44 +30,15 @@
 //! under IRONBPF_REQUIRE_KERNEL=1).
 
 mod btf_builder;
+mod kernel_case;
 
 use btf_builder::funcs::*;
 use ironbpf_isa::asm::assemble;
-use ironbpf_kernel::{
-    is_trailer_line, last_error_lines, load_program, KernelMap, MapCreate, ProgLoad,
-};
+use ironbpf_kernel::{load_program, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
-use ironbpf_verifier::{verify, MapInfo, VerifyOptions};
+use ironbpf_verifier::{verify, VerifyOptions};
+use kernel_case::*;
 use std::sync::Arc;
-
-/// `BPF_F_RDONLY_PROG`.
-const BPF_F_RDONLY_PROG: u32 = 1 << 7;
-/// `BPF_F_WRONLY_PROG`.
-const BPF_F_WRONLY_PROG: u32 = 1 << 8;
-/// `BPF_F_SLEEPABLE`.
-const BPF_F_SLEEPABLE: u32 = 1 << 4;
-
-/// A map of the case, created in the kernel (filled and frozen when it has
-/// contents) and described to ironbpf alike.
-struct Map {
-    map_type: u32,
-    key_size: u32,
-    value_size: u32,
-    max_entries: u32,
-    map_flags: u32,
-    /// Key 0's value, written before the map is frozen.
-    frozen: Option<Vec<u8>>,
-}
-
-/// How both must end.
-enum Verdict {
-    Accepted,
-    /// Refused at this instruction with this last error line.
-    RefusedAt(usize, &'static str),
-    /// Refused before any instruction is explored (no `N: (..)` line),
-    /// with this last error line.
-    RefusedWhole(&'static str),
-}
 
 struct Case {
     prog_type: ProgTypeId,
@@ -75,7 +46,7 @@ struct Case {
     maps: Vec<Map>,
     /// One per subprogram, in order; empty: loaded without BTF.
     funcs: Vec<Func>,
-    verdict: Verdict,
+    verdict: Verdict<'static>,
 }
 
 fn check(name: &str, c: &Case) {
@@ -89,22 +60,10 @@ fn check_with(name: &str, c: &Case, sleepable: bool) {
     }
     let insns = assemble(&kfuncs_resolved(c.text)).unwrap_or_else(|e| panic!("{name}: {e}"));
     let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
-    let kmaps: Vec<KernelMap> = c
-        .maps
-        .iter()
-        .map(|m| {
-            let mut mc = MapCreate::new(m.map_type, m.key_size, m.value_size, m.max_entries);
-            mc.map_flags = m.map_flags;
-            let km = KernelMap::create(&mc).unwrap_or_else(|e| panic!("{name}: map: {e}"));
-            if let Some(v) = &m.frozen {
-                km.update(&0u32.to_ne_bytes(), v, 0)
-                    .unwrap_or_else(|e| panic!("{name}: map update: {e}"));
-                km.freeze()
-                    .unwrap_or_else(|e| panic!("{name}: freeze: {e}"));
-            }
-            km
-        })
-        .collect();
+    let mut opts = VerifyOptions::new(c.prog_type);
+    opts.log_level = 1;
+    opts.sleepable = sleepable;
+    let kmaps = create_maps(name, &c.maps, &mut opts);
     let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
     let Described {
         blob,
@@ -123,25 +82,6 @@ fn check_with(name: &str, c: &Case, sleepable: bool) {
         prog_flags: if sleepable { BPF_F_SLEEPABLE } else { 0 },
         ..Default::default()
     });
-
-    let mut opts = VerifyOptions::new(c.prog_type);
-    opts.log_level = 1;
-    opts.sleepable = sleepable;
-    opts.maps = c
-        .maps
-        .iter()
-        .enumerate()
-        .map(|(i, m)| MapInfo {
-            name: format!("map{i}"),
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            map_flags: m.map_flags,
-            frozen_readonly: m.frozen.is_some(),
-        })
-        .collect();
-    opts.frozen_values = c.maps.iter().map(|m| m.frozen.clone()).collect();
     if !c.funcs.is_empty() {
         opts.btf = Some(Arc::new(
             ironbpf_btf::Btf::parse(&blob).expect("the test's BTF parses"),
@@ -149,51 +89,7 @@ fn check_with(name: &str, c: &Case, sleepable: bool) {
         opts.func_info = recs;
     }
     let ours = verify(&insns, &opts);
-
-    let (insn, line) = match c.verdict {
-        Verdict::Accepted => {
-            assert!(
-                out.result.is_ok(),
-                "{name}: the kernel refused it:\n{}",
-                out.log
-            );
-            assert!(
-                ours.result.is_ok(),
-                "{name}: ironbpf refused it:\n{}",
-                ours.log
-            );
-            return;
-        }
-        Verdict::RefusedAt(insn, line) => (Some(insn), line),
-        Verdict::RefusedWhole(line) => (None, line),
-    };
-    assert!(out.result.is_err(), "{name}: the kernel accepted it");
-    assert_eq!(
-        last_error_lines(&out.log, 1),
-        [line],
-        "{name}: the kernel's log:\n{}",
-        out.log
-    );
-    assert_eq!(
-        out.error_insn, insn,
-        "{name}: the kernel's log:\n{}",
-        out.log
-    );
-    let rej = ours
-        .result
-        .err()
-        .unwrap_or_else(|| panic!("{name}: ironbpf accepted it:\n{}", ours.log));
-    let last = rej
-        .message
-        .lines()
-        .take_while(|l| !is_trailer_line(l))
-        .last()
-        .unwrap_or("")
-        .to_string();
-    assert_eq!(last, line, "{name}: ironbpf's log:\n{}", ours.log);
-    if insn.is_some() {
-        assert_eq!(rej.insn, insn, "{name}: ironbpf's log:\n{}", ours.log);
-    }
+    assert_verdicts(name, &out, &ours, c.verdict);
 }
 
 /// The subprogram starts: the targets of bpf-to-bpf calls and of
@@ -215,18 +111,10 @@ fn kfuncs_resolved(text: &str) -> String {
     if !text.contains("call @") {
         return text.to_string();
     }
-    let v = ironbpf_verifier::vmlinux::vmlinux().expect("the kernel's BTF");
-    text.lines()
-        .map(|l| match l.trim().strip_prefix("call @") {
-            Some(name) => {
-                let id = v
-                    .find(name.trim(), ironbpf_btf::kind::FUNC)
-                    .unwrap_or_else(|| panic!("{name} in the kernel's BTF"));
-                format!("call kernel-function#{id}\n")
-            }
-            None => format!("{l}\n"),
-        })
-        .collect()
+    resolve(
+        &ironbpf_verifier::vmlinux::vmlinux().expect("the kernel's BTF"),
+        text,
+    )
 }
 
 /// A one-entry array of 48-byte values with `flags`.
