@@ -380,7 +380,10 @@ fn ironbpf_verifier_rows(
             let mut times = Vec::new();
             let mut verdict = None;
             for _ in 0..samples.max(1) {
-                match crate::gate::verify_program(obj, p) {
+                // The statistics lines only, as the kernel's side is loaded
+                // (`BPF_LOG_STATS`): both verifiers do the same work, and
+                // neither formats a path log.
+                match crate::gate::verify_program(obj, p, 0) {
                     Err(e) => {
                         return Some(OursVerified {
                             accepted: false,
@@ -759,16 +762,31 @@ fn print_runs_table(rows: &[RunRecord]) {
     );
 }
 
-fn print_verifier_table(rows: &[VerifierRow]) {
+fn print_verifier_table(rows: &[VerifierRow], ours: &[Option<OursVerified>]) {
     println!(
-        "{:<80} {:>30} {:>8} {:>30} {:>9}",
+        "{:<80} {:>30} {:>8} {:>30} {:>9} {:>12} {:>9}",
         "verifier suite: object:section/function",
         "kernel: median (min–max)",
         "insns",
         "prevail: median (min–max)",
-        "prevail/k"
+        "prevail/k",
+        "ironbpf",
+        "ironbpf/k"
     );
-    for r in rows {
+    for (i, r) in rows.iter().enumerate() {
+        let o = ours.get(i).and_then(|o| o.as_ref());
+        let (ours_cell, ours_ratio) = match o {
+            None => ("-".to_string(), String::new()),
+            Some(o) if o.failed => ("not verified".to_string(), String::new()),
+            Some(o) if !o.accepted => ("refused".to_string(), String::new()),
+            Some(o) => (
+                human_ns(o.median_ns),
+                match accepted_ns(&r.kernel) {
+                    Some(k) if k > 0.0 => format!("{:.2}x", o.median_ns / k),
+                    _ => String::new(),
+                },
+            ),
+        };
         let insns = r
             .kernel
             .as_ref()
@@ -780,12 +798,14 @@ fn print_verifier_table(rows: &[VerifierRow]) {
             _ => String::new(),
         };
         println!(
-            "{:<80} {:>30} {:>8} {:>30} {:>9}",
+            "{:<80} {:>30} {:>8} {:>30} {:>9} {:>12} {:>9}",
             shorten(&r.label, 80),
             verdict_cell(&r.kernel),
             insns,
             verdict_cell(&r.prevail),
-            ratio
+            ratio,
+            ours_cell,
+            ours_ratio
         );
         for (who, m) in [("kernel", &r.kernel), ("prevail", &r.prevail)] {
             if let Some(reason) = m.as_ref().and_then(|m| m.verdict.reason()) {
@@ -796,6 +816,14 @@ fn print_verifier_table(rows: &[VerifierRow]) {
                 };
                 println!("    {who} {what}: {}", shorten(reason, 150));
             }
+        }
+        if let Some(why) = o.and_then(|o| o.why.as_deref()) {
+            let what = if o.is_some_and(|o| o.failed) {
+                "not verified"
+            } else {
+                "refused"
+            };
+            println!("    ironbpf {what}: {}", shorten(why, 150));
         }
     }
 }
@@ -1012,7 +1040,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             if !runs.is_empty() {
                 println!();
             }
-            print_verifier_table(&verifier_rows);
+            print_verifier_table(&verifier_rows, &ours_verified);
             print_ours_verifier(&verifier_rows, &ours_verified);
         }
         println!();

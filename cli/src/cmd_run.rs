@@ -345,7 +345,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     })?;
     // Verify before running, as the kernel does at load.
     if !args.no_verify {
-        let v = crate::gate::verify_program(&obj, prog).map_err(|e| {
+        let v = crate::gate::verify_program(&obj, prog, 1).map_err(|e| {
             Failure::failed(format!(
                 "program `{}`: ironbpf's verifier cannot check it: {e} (--no-verify runs it unverified)",
                 prog.name

@@ -22,13 +22,20 @@ impl Verdict {
     }
 }
 
-/// Verifies `p` of `obj` as a privileged loader would load it (level-1 log).
-/// `Err` when the program cannot be put to the verifier at all (a program
+/// Verifies `p` of `obj` as a privileged loader would load it, with the log
+/// at `log_level` (0: the statistics lines only, as `BPF_LOG_STATS` alone
+/// gives them; 1: the path to the verdict). `Err` when the program cannot be put to the verifier at all (a program
 /// type it does not know, bytes that are not whole instructions).
-pub(crate) fn verify_program(obj: &Object, p: &Program) -> Result<Verdict, String> {
+pub(crate) fn verify_program(obj: &Object, p: &Program, log_level: u32) -> Result<Verdict, String> {
     let slots = ironbpf_isa::slots_from_bytes(&p.insns).map_err(|e| e.to_string())?;
-    let opts =
-        crate::cmd_verify::options(p, &obj.maps, &obj.license, 1, false, obj.btf.as_deref())?;
+    let opts = crate::cmd_verify::options(
+        p,
+        &obj.maps,
+        &obj.license,
+        log_level,
+        false,
+        obj.btf.as_deref(),
+    )?;
     let start = Instant::now();
     let outcome = verify(&slots, &opts);
     Ok(Verdict {
