@@ -1049,6 +1049,14 @@ impl Env<'_> {
         let fi = (reg.frameno as usize).min(self.cur.frames.len() - 1);
         let clobber = t == Access::Write;
         let allow_uninit = self.opts.privileged;
+        // Every slot of the range may be read (written or not).
+        let pc = self.pc;
+        self.stack_live.mark_read(
+            &self.cur,
+            fi,
+            pc,
+            crate::stack_live::slots_of(min_off, max_off + size),
+        );
         for a in min_off..max_off + size {
             let (spi, j) = byte_pos(a);
             // check_stack_range_initialized's bounds check kept a in the stack.
@@ -1157,6 +1165,13 @@ impl Env<'_> {
             }
             // A callback returns to the helper call, which queues the
             // next iteration; its r0 stays in the callback.
+            // What the callee read of the stacks goes to its call site.
+            let log = if self.log2() {
+                Some(&mut self.log)
+            } else {
+                None
+            };
+            self.stack_live.update(&self.cur, log);
             let in_callback = self.in_callback_fn();
             if in_callback {
                 self.check_callback_exit()?;

@@ -60,6 +60,8 @@ pub(crate) struct Explored {
     hits: u32,
     misses: u32,
     evicted: bool,
+    /// Its dead stack slots were made `STACK_INVALID` (`cleaned`).
+    cleaned: bool,
     /// The remembered state the path came through before this one.
     pub parent: Option<usize>,
 }
@@ -115,8 +117,9 @@ pub(crate) struct Env<'a> {
     pub safe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
     live: Vec<u16>,
-    /// Stack slots live before each instruction (`liveness::live_stack_before`).
-    live_stack: Vec<u64>,
+    /// The stack slots each call chain's instructions may still read
+    /// (`crate::stack_live`).
+    pub(crate) stack_live: crate::stack_live::StackLiveness,
     /// States remembered and not forgotten.
     stored: u64,
     /// Bytes of every remembered state (the arena keeps them all).
@@ -192,7 +195,8 @@ impl<'a> Env<'a> {
             }
         }
         let nsub = cfg.subprogs.len();
-        let live_stack = crate::liveness::live_stack_before(&decoded, nsub);
+        let stack_live =
+            crate::stack_live::StackLiveness::new(&decoded, &cfg.subprogs, &cfg.prune_point);
         let mut main = FuncState::new(0, 0, 0);
         main.regs[1] = RegState::pointer(RegType::Ctx);
         let mut maps = opts.maps.clone();
@@ -245,7 +249,7 @@ impl<'a> Env<'a> {
             pruned: false,
             taken: vec![(false, false); n],
             safe_access: vec![false; n],
-            live_stack,
+            stack_live,
             live,
             stored: 0,
             arena_bytes: 0,
@@ -544,7 +548,9 @@ impl<'a> Env<'a> {
                 }
             };
             prev_insn = Some(pc);
+            self.stack_live.begin(&self.cur, pc);
             let next = self.step(&insn)?;
+            self.stack_live.commit(&self.cur);
             match next {
                 Some(n) => {
                     self.track_const(pc, &insn);
@@ -570,6 +576,12 @@ impl<'a> Env<'a> {
     fn pop(&mut self, prev_insn: &mut Option<usize>) -> VResult<bool> {
         let parent = self.cur_parent;
         self.update_branch_counts(parent);
+        let log = if self.log2() {
+            Some(&mut self.log)
+        } else {
+            None
+        };
+        self.stack_live.update(&self.cur, log);
         let Some(p) = self.pending.pop() else {
             return Ok(false);
         };
@@ -1237,15 +1249,21 @@ impl<'a> Env<'a> {
             || iter_next
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
+        self.clean_live_states(pc, &list);
         let mut evict = Vec::new();
         for i in list {
             let e = &self.explored[i];
             if e.branches == 0 {
-                let live = (self.live[pc], self.live_stack[pc]);
                 // A state of a loop whose visit has back-edges pending
                 // lacks marks: compared RANGE_WITHIN, a hit is a back-edge.
                 let looping = self.incomplete_read_marks(i, pc);
-                if states_equal(&e.st, &self.cur, false, live, all_precise || looping) {
+                if states_equal(
+                    &e.st,
+                    &self.cur,
+                    false,
+                    Some((self.live.as_slice(), pc)),
+                    all_precise || looping,
+                ) {
                     if looping {
                         self.note_backedge(i, pc);
                     }
@@ -1261,7 +1279,7 @@ impl<'a> Env<'a> {
                     &e.st,
                     &self.cur,
                     false,
-                    (self.live[pc], self.live_stack[pc]),
+                    Some((self.live.as_slice(), pc)),
                     true,
                 )
             {
@@ -1279,8 +1297,15 @@ impl<'a> Env<'a> {
                 // loop converged when a state still being explored covers
                 // this one with every scalar's range and the iterator is
                 // active (`is_iter_next_insn`); never an infinite loop.
-                let live = (self.live[pc], self.live_stack[pc]);
-                if self.iter_next_active() && states_equal(&e.st, &self.cur, false, live, true) {
+                if self.iter_next_active()
+                    && states_equal(
+                        &e.st,
+                        &self.cur,
+                        false,
+                        Some((self.live.as_slice(), pc)),
+                        true,
+                    )
+                {
                     self.explored[i].hits += 1;
                     self.pruned = true;
                     self.reached[pc] = true;
@@ -1291,8 +1316,13 @@ impl<'a> Env<'a> {
                 // Another iteration of a callback: covered when an explored
                 // iteration covers it with every scalar's range
                 // (`RANGE_WITHIN`); never an infinite loop.
-                let live = (self.live[pc], self.live_stack[pc]);
-                if states_equal(&e.st, &self.cur, false, live, true) {
+                if states_equal(
+                    &e.st,
+                    &self.cur,
+                    false,
+                    Some((self.live.as_slice(), pc)),
+                    true,
+                ) {
                     self.explored[i].hits += 1;
                     self.pruned = true;
                     self.reached[pc] = true;
@@ -1301,7 +1331,7 @@ impl<'a> Env<'a> {
                 }
             } else if e.st.may_goto_depth == self.cur.may_goto_depth
                 && states_maybe_looping(&e.st, &self.cur)
-                && states_equal(&e.st, &self.cur, true, (u16::MAX, u64::MAX), all_precise)
+                && states_equal(&e.st, &self.cur, true, None, all_precise)
                 && !crate::iter::active_depths_differ(&e.st, &self.cur)
                 // Last: the walk up the parent chain is as long as the path
                 // has states (tens of thousands in a long loop), and asked
@@ -1389,6 +1419,7 @@ impl<'a> Env<'a> {
             hits: 0,
             misses: 0,
             evicted: false,
+            cleaned: false,
             parent: self.cur_parent,
         });
         let list = self.by_insn.entry(pc).or_default();
@@ -1404,6 +1435,50 @@ impl<'a> Env<'a> {
         self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
         Ok(false)
+    }
+
+    /// `clean_live_states`: the fully explored states at `pc` of the current
+    /// call chain, whose loops are done, forget the stack slots no
+    /// continuation reads (`crate::stack_live`): they become
+    /// `STACK_INVALID`, which matches anything. Once per state. (Dead
+    /// registers are left out of every comparison instead.)
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "`list` holds indices of self.explored, which only grows during a verification"
+    )]
+    fn clean_live_states(&mut self, pc: usize, list: &[usize]) {
+        for &i in list {
+            let e = &self.explored[i];
+            if e.branches != 0
+                || e.cleaned
+                || e.st.frames.len() != self.cur.frames.len()
+                || e.st
+                    .frames
+                    .iter()
+                    .zip(&self.cur.frames)
+                    .any(|(a, b)| a.callsite != b.callsite)
+                || self.incomplete_read_marks(i, pc)
+            {
+                continue;
+            }
+            let insns = self.insns;
+            let calls_cb = |site: usize| {
+                insns.get(site).is_some_and(|i| {
+                    i.code == 0x85 && i.src == 0 && crate::callbacks::is_sync_callback_helper(i.imm)
+                })
+            };
+            let alive = self.stack_live.alive(&self.explored[i].st, pc, calls_cb);
+            let e = &mut self.explored[i];
+            for (k, f) in e.st.frames.iter_mut().enumerate() {
+                let mask = alive.get(k).copied().unwrap_or(u64::MAX);
+                for (spi, slot) in f.stack.iter_mut().enumerate() {
+                    if spi >= 64 || mask & (1u64 << spi) == 0 {
+                        *slot = StackSlot::invalid();
+                    }
+                }
+            }
+            e.cleaned = true;
+        }
     }
 
     /// Whether the instruction at `pc` writes a value that does not depend on
@@ -1730,7 +1805,6 @@ fn stacksafe(
     exact: bool,
     allow_uninit: bool,
     all_precise: bool,
-    live_stack: u64,
 ) -> bool {
     if exact {
         return old.stack.len() == cur.stack.len()
@@ -1743,10 +1817,6 @@ fn stacksafe(
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
-        if spi < 64 && live_stack & (1u64 << spi) == 0 {
-            // Overwritten before any read on every path from here.
-            continue;
-        }
         if os.ty[0] == SlotType::Iter {
             // STACK_ITER: the same iterator, its depth aside.
             let Some(cs) = cur.stack.get(spi) else {
@@ -1805,11 +1875,15 @@ fn stacksafe(
 /// tracking (`all_precise`) every scalar compares as precise; with it,
 /// uninitialised stack is readable (privileged) and compares as
 /// `STACK_MISC`.
+/// `live`: the registers live before each instruction and the state's
+/// instruction; a frame's dead registers (before its instruction, or an
+/// outer frame's before its call site: `frame_insn_idx`) are not compared
+/// (`func_states_equal`). `None`: every register is.
 fn states_equal(
     old: &VState,
     cur: &VState,
     exact: bool,
-    (live, live_stack): (u16, u64),
+    live: Option<(&[u16], usize)>,
     all_precise: bool,
 ) -> bool {
     if old.frames.len() != cur.frames.len()
@@ -1832,24 +1906,23 @@ fn states_equal(
         if fo.callsite != fc.callsite || fo.callback_depth > fc.callback_depth {
             return false;
         }
+        let mask = live.map_or(u16::MAX, |(regs, pc)| {
+            let at = if k == last {
+                pc
+            } else {
+                old.frames.get(k + 1).map_or(pc, |f| f.callsite)
+            };
+            regs.get(at).copied().unwrap_or(u16::MAX)
+        });
         for (r, (ro, rc)) in fo.regs.iter().zip(&fc.regs).enumerate() {
-            if k == last && r < 10 && live & (1 << r) == 0 {
+            if r < 10 && mask & (1 << r) == 0 {
                 continue;
             }
             if !regsafe(ro, rc, &mut ids, exact, all_precise) {
                 return false;
             }
         }
-        let live_stack = if k == last { live_stack } else { u64::MAX };
-        if !stacksafe(
-            fo,
-            fc,
-            &mut ids,
-            exact,
-            allow_uninit,
-            all_precise,
-            live_stack,
-        ) {
+        if !stacksafe(fo, fc, &mut ids, exact, allow_uninit, all_precise) {
             return false;
         }
     }

@@ -179,6 +179,7 @@ impl Env<'_> {
                 slot.spilled = st;
                 self.scratch.slot(spi - k);
             }
+            self.stack_live.mark_write(fi, iter_slots(spi, nr_slots));
             return Ok((fi, spi));
         }
         // next, destroy: an initialised iterator of this type.
@@ -219,7 +220,11 @@ impl Env<'_> {
         if !ok {
             return Err(self.iter_reject(regno as u8, invalid()));
         }
+        let pc = self.pc;
+        self.stack_live
+            .mark_read(&self.cur, fi, pc, iter_slots(spi, nr_slots));
         if flags & KF_ITER_DESTROY != 0 {
+            self.stack_live.mark_write(fi, iter_slots(spi, nr_slots));
             let rid = self.cur.frames[fi].stack[spi].spilled.ref_obj_id;
             self.release_reference(rid);
             for k in 0..nr_slots {
@@ -350,4 +355,13 @@ fn widen_imprecise_scalars(old: &crate::state::VState, cur: &mut crate::state::V
             }
         }
     }
+}
+
+/// The stack-slot bits of an iterator of `nr_slots` slots whose first slot
+/// is `spi` (it grows down to `spi - nr_slots + 1`).
+fn iter_slots(spi: usize, nr_slots: usize) -> u64 {
+    (0..nr_slots)
+        .filter_map(|k| spi.checked_sub(k))
+        .filter(|&s| s < 64)
+        .fold(0, |m, s| m | 1u64 << s)
 }

@@ -94,6 +94,7 @@ mod rcu;
 pub mod scalar;
 mod scc;
 mod sock_access;
+mod stack_live;
 pub mod state;
 pub mod tnum;
 pub mod vmlinux;

@@ -22,7 +22,9 @@ fn use_def(insn: &Insn, opts: &crate::VerifyOptions) -> (u16, u16) {
             (((1u16 << (args + 1)) - 1) & !1, CALLER_SAVED)
         }
         Insn::Call(_) | Insn::Callx { .. } => (CALLER_SAVED & !1, CALLER_SAVED),
-        Insn::LdAbs { .. } | Insn::LdInd { .. } => (insn.reads(), CALLER_SAVED),
+        // It may end the program (a packet too short), so the kernel counts
+        // every register as read.
+        Insn::LdAbs { .. } | Insn::LdInd { .. } => (0x3ff, CALLER_SAVED),
         _ => (insn.reads(), insn.writes().map_or(0, |r| 1 << r.index())),
     }
 }
@@ -87,60 +89,4 @@ fn backward_liveness(
         }
     }
     live
-}
-
-/// The stack slots (bit `spi` for `fp-8*(spi+1)`, slots 0-63) that may be
-/// read before being overwritten, before each slot: a backward data-flow
-/// like the kernel's stack liveness, kept conservative. Only loads and
-/// atomics through `r10` at a constant offset read a known slot, and only
-/// 8-byte aligned stores through `r10` overwrite one; a load or atomic
-/// through any other register, and every call, may read any slot. With
-/// bpf-to-bpf calls (several frames) every slot is live.
-pub fn live_stack_before(decoded: &[Option<Result<Insn, IsaError>>], subprogs: usize) -> Vec<u64> {
-    let n = decoded.len();
-    if subprogs > 1 {
-        return vec![u64::MAX; n];
-    }
-    let slots = |off: i16, size: usize| -> u64 {
-        let lo = off as i64;
-        let hi = lo + size as i64; // exclusive
-        let mut m = 0u64;
-        let mut a = lo;
-        while a < hi {
-            if (-512..0).contains(&a) {
-                let spi = (-a - 1) / 8;
-                if spi < 64 {
-                    m |= 1u64 << spi;
-                }
-            }
-            a += 1;
-        }
-        m
-    };
-    let use_def = |insn: &Insn| -> (u64, u64) {
-        match *insn {
-            Insn::Load { size, src, off, .. } => {
-                if src.index() == 10 {
-                    (slots(off, size.bytes()), 0)
-                } else {
-                    (u64::MAX, 0)
-                }
-            }
-            Insn::Store { size, dst, off, .. } | Insn::StoreReg { size, dst, off, .. }
-                if dst.index() == 10 && size.bytes() == 8 && off % 8 == 0 =>
-            {
-                (0, slots(off, 8))
-            }
-            Insn::Atomic { size, dst, off, .. } => {
-                if dst.index() == 10 {
-                    (slots(off, size.bytes()), 0)
-                } else {
-                    (u64::MAX, 0)
-                }
-            }
-            Insn::Call(_) | Insn::Callx { .. } => (u64::MAX, 0),
-            _ => (0, 0),
-        }
-    };
-    backward_liveness(decoded, use_def)
 }

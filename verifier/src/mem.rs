@@ -933,6 +933,9 @@ impl Env<'_> {
             // check_stack_read_var_off: every byte in range initialised.
             let lo = reg.val.smin + off;
             let hi = reg.val.smax + off + size as i64;
+            let pc = self.pc;
+            self.stack_live
+                .mark_read(&self.cur, fi, pc, crate::stack_live::slots_of(lo, hi));
             for a in lo..hi {
                 let t = self
                     .cur
@@ -960,6 +963,9 @@ impl Env<'_> {
         let off = off + reg.val.var_off.value as i64;
         let (spi, _) = byte_pos(off);
         self.scratch.slot(spi);
+        let pc = self.pc;
+        self.stack_live
+            .mark_read(&self.cur, fi, pc, crate::stack_live::slots_of(off, off + 1));
         // check_stack_access kept `off` within the frame's stack.
         let Some(&slot) = self.cur.frames.get(fi).and_then(|f| f.stack.get(spi)) else {
             return Err(Rejection::internal(
@@ -1140,6 +1146,11 @@ impl Env<'_> {
             ));
         }
         let aligned = off.rem_euclid(BPF_REG_SIZE as i64) == 0;
+        if aligned && size as usize == BPF_REG_SIZE {
+            // Only a whole aligned slot counts as overwritten.
+            self.stack_live
+                .mark_write(fi, crate::stack_live::slots_of(off, off + 1));
+        }
         let vreg = match value {
             Value::Reg(v) => Some(*self.cur.reg(v)),
             _ => None,
@@ -1400,17 +1411,12 @@ impl Env<'_> {
                 ),
             ));
         }
-        let size = match *insn {
-            Insn::LdAbs { size, .. } | Insn::LdInd { size, .. } => size.bytes() as u8,
-            _ => 4,
-        };
         for r in 1..=5 {
             *self.cur.reg_mut(r) = RegState::not_init();
             self.scratch.reg(r);
         }
-        let mut v = Scalar::unknown();
-        v.coerce_to_size(size);
-        *self.cur.reg_mut(0) = RegState::scalar(v);
+        // Unknown, whatever the size: the kernel does not bound it.
+        *self.cur.reg_mut(0) = RegState::scalar(Scalar::unknown());
         self.scratch.reg(0);
         if self.cur.frames.len() > 1 {
             // A load that fails ends the subprogram with r0 = 0 (the

@@ -168,7 +168,7 @@ fn comparable(log: &str) -> String {
     // Map addresses: the kernel's real one, ironbpf's stand-in.
     let log = normalise_map_addresses(log);
     log.lines()
-        .filter(|l| !l.starts_with("verification time") && !is_stack_liveness_line(l))
+        .filter(|l| !l.starts_with("verification time"))
         .map(|l| format!("{l}\n"))
         .collect()
 }

@@ -288,7 +288,7 @@ fn cases() -> Vec<Case> {
 /// cannot agree) and the stack liveness lines.
 fn comparable(log: &str) -> String {
     log.lines()
-        .filter(|l| !l.starts_with("verification time") && !is_stack_liveness_line(l))
+        .filter(|l| !l.starts_with("verification time"))
         .map(|l| format!("{l}\n"))
         .collect()
 }

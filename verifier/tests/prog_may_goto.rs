@@ -13,7 +13,6 @@
 
 mod btf_builder;
 
-use btf_builder::funcs::is_stack_liveness_line;
 use ironbpf_kernel::{load_program, parse_log_stats, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
 use ironbpf_verifier::{verify, VerifyOptions};
@@ -109,7 +108,7 @@ const RAW: &[(&str, u8, u8, u8, i32)] = &[
 /// the stack liveness listing.
 fn comparable(log: &str) -> String {
     log.lines()
-        .filter(|l| !l.starts_with("verification time") && !is_stack_liveness_line(l))
+        .filter(|l| !l.starts_with("verification time"))
         .map(|l| format!("{l}\n"))
         .collect()
 }

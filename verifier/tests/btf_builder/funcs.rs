@@ -113,20 +113,6 @@ pub fn build_btf(funcs: &[Func]) -> (Vec<u8>, Vec<u32>) {
     (b.build(), ids)
 }
 
-/// Lines of the kernel's stack liveness pass (`(0) frame 0 insn 3 +live
-/// -8`, `(0) live stack update done in 2 iterations`), which ironbpf does
-/// not print (its stack liveness is another analysis).
-pub fn is_stack_liveness_line(l: &str) -> bool {
-    let Some(rest) = l.strip_prefix('(') else {
-        return false;
-    };
-    let Some((n, tail)) = rest.split_once(") ") else {
-        return false;
-    };
-    n.chars().all(|c| c.is_ascii_digit() || c == ',')
-        && (tail.starts_with("frame ") || tail.starts_with("live stack update"))
-}
-
 /// A test program's functions as both sides are given them: the BTF blob
 /// (ironbpf parses it), the blob loaded into the kernel (none without
 /// functions), and func_info as records and as the kernel's bytes.
