@@ -168,18 +168,7 @@ impl Env<'_> {
                         )?;
                         // check_atomic_store: atomic_ptr_type_ok after the
                         // store's own checks.
-                        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
-                            return Err(self.reject(
-                                RejectionKind::InvalidMemAccess {
-                                    reg: d as u8,
-                                    reg_type: self.type_str(d),
-                                },
-                                format!(
-                                    "BPF_ATOMIC stores into R{d} {} is not allowed",
-                                    self.type_str(d)
-                                ),
-                            ));
-                        }
+                        self.check_atomic_ptr_type(d)?;
                     }
                     _ => self.check_atomic(op, sz, d, s, off as i64)?,
                 }
@@ -190,6 +179,24 @@ impl Env<'_> {
             *safe = true;
         }
         Ok(())
+    }
+
+    /// `atomic_ptr_type_ok`'s refusal: an atomic operation into memory the
+    /// kernel does not allow it on (ctx, packet, flow keys, sockets...).
+    fn check_atomic_ptr_type(&self, d: usize) -> VResult {
+        if atomic_ptr_type_ok(self.cur.reg(d).ty) {
+            return Ok(());
+        }
+        Err(self.reject(
+            RejectionKind::InvalidMemAccess {
+                reg: d as u8,
+                reg_type: self.type_str(d),
+            },
+            format!(
+                "BPF_ATOMIC stores into R{d} {} is not allowed",
+                self.type_str(d)
+            ),
+        ))
     }
 
     /// `check_atomic` for the read-modify-write operations.
@@ -227,18 +234,7 @@ impl Env<'_> {
                 format!("R{s} leaks addr into mem"),
             ));
         }
-        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
-            return Err(self.reject(
-                RejectionKind::InvalidMemAccess {
-                    reg: d as u8,
-                    reg_type: self.type_str(d),
-                },
-                format!(
-                    "BPF_ATOMIC stores into R{d} {} is not allowed",
-                    self.type_str(d)
-                ),
-            ));
-        }
+        self.check_atomic_ptr_type(d)?;
         let load = if op.fetches() {
             if op == AtomicOp::CmpXchg {
                 Value::Reg(0)
