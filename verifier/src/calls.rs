@@ -877,28 +877,90 @@ impl Env<'_> {
                 }
                 meta.mem_size = Some(reg.val.var_off.value);
             }
-            ArgBase::PtrToConstStr => {
-                let m = self.maps.get(reg.map as usize);
-                if !m.is_some_and(|m| m.frozen_readonly) {
-                    return Err(self.reject(
-                        RejectionKind::ArgType {
-                            reg: r as u8,
-                            got: reg.type_str(),
-                            expected: "a read-only map value".into(),
-                        },
-                        "R{r} does not point to a readonly map'".replace("{r}", &r.to_string()),
-                    ));
-                }
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "constant strings",
-                    },
-                    format!("R{r}: ironbpf's verifier does not know the contents of read-only maps, so it cannot check the string is NUL-terminated"),
-                ));
-            }
+            ArgBase::PtrToConstStr => self.check_reg_const_str(r)?,
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// `check_reg_const_str`: the pointer in `r` is a constant offset into
+    /// the value of a frozen read-only array of one entry, and the value
+    /// holds a NUL between that offset and its end.
+    fn check_reg_const_str(&self, r: usize) -> VResult {
+        const BPF_MAP_TYPE_ARRAY: u32 = 2;
+        let reg = *self.cur.reg(r);
+        let Some(m) = self.maps.get(reg.map as usize) else {
+            return Err(crate::Rejection::internal(
+                Some(self.pc),
+                format_args!(
+                    "R{r} points to map {} that the program does not have",
+                    reg.map
+                ),
+            ));
+        };
+        if !m.frozen_readonly {
+            return Err(self.reject(
+                RejectionKind::ArgType {
+                    reg: r as u8,
+                    got: reg.type_str(),
+                    expected: "a read-only map value".into(),
+                },
+                format!("R{r} does not point to a readonly map'"),
+            ));
+        }
+        if !reg.val.var_off.is_const() {
+            return Err(self.reject(
+                RejectionKind::ArgNotConst { reg: r as u8 },
+                format!("R{r} is not a constant address'"),
+            ));
+        }
+        if m.map_type != BPF_MAP_TYPE_ARRAY {
+            return Err(self.reject(
+                RejectionKind::Other,
+                "no direct value access support for this map type".into(),
+            ));
+        }
+        let vs = i64::from(m.value_size);
+        self.check_mem_region(r, reg.off as i64, vs - reg.off as i64, vs, false)?;
+        // array_map_direct_value_addr: one entry only, offset inside it.
+        let map_off = (reg.off as i64).wrapping_add(reg.val.var_off.value as i64);
+        if m.max_entries != 1 || map_off < 0 || map_off >= vs {
+            let errno = if m.max_entries != 1 { ENOTSUPP } else { EINVAL };
+            return Err(self.reject_errno(
+                errno,
+                RejectionKind::Other,
+                "direct value access on string failed".into(),
+            ));
+        }
+        let bytes = (reg.map as usize)
+            .lt(&self.opts.maps.len())
+            .then(|| self.opts.frozen_values.get(reg.map as usize))
+            .flatten()
+            .and_then(|v| v.as_deref());
+        let Some(bytes) = bytes else {
+            // The embedder did not say what the map holds.
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported {
+                    pc: self.pc,
+                    what: "constant strings",
+                },
+                format!("R{r}: ironbpf's verifier does not know the contents of read-only maps, so it cannot check the string is NUL-terminated"),
+            ));
+        };
+        // Bytes past what the embedder gave are zero, as in a fresh map.
+        let tail = bytes
+            .get(map_off as usize..)
+            .unwrap_or_default()
+            .iter()
+            .take((vs - map_off) as usize);
+        let short = (bytes.len() as i64) < vs;
+        if !short && !tail.clone().any(|b| *b == 0) {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Other,
+                "string is not zero-terminated".into(),
+            ));
         }
         Ok(())
     }
