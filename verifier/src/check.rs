@@ -947,22 +947,25 @@ impl<'a> Env<'a> {
             // (`collect_linked_regs`): backtracking follows them together.
             let mut ids = Vec::new();
             if a.is_scalar() && a.id != 0 {
-                ids.push(a.id);
+                ids.push(a.id & !BPF_ADD_CONST);
             }
             if b.is_scalar() && b.id != 0 && src_reg.is_some() {
-                ids.push(b.id);
+                ids.push(b.id & !BPF_ADD_CONST);
             }
             if !ids.is_empty() {
                 let fr = self.cur.cur();
                 let mut regs = 0u16;
                 let mut stack = 0u64;
                 for (i, r) in fr.regs.iter().enumerate().take(10) {
-                    if r.is_scalar() && ids.contains(&r.id) {
+                    if r.is_scalar() && ids.contains(&(r.id & !BPF_ADD_CONST)) {
                         regs |= 1 << i;
                     }
                 }
                 for (i, sl) in fr.stack.iter().enumerate() {
-                    if sl.is_spill() && sl.spilled.is_scalar() && ids.contains(&sl.spilled.id) {
+                    if sl.is_spill()
+                        && sl.spilled.is_scalar()
+                        && ids.contains(&(sl.spilled.id & !BPF_ADD_CONST))
+                    {
                         stack |= 1u64 << (i % 64);
                     }
                 }
@@ -1498,24 +1501,59 @@ fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) ->
     false
 }
 
-/// Sets register `r` to the refined scalar `v`, and every scalar with the
-/// same id (copies of it) too (`sync_linked_regs`).
+/// Sets register `r` to the refined scalar `v`, and every scalar linked to
+/// it (`sync_linked_regs`): a copy (same id, same delta) becomes a copy of
+/// `r`; one at another delta from the same base (`BPF_ADD_CONST`) becomes
+/// `r` plus the difference of the deltas, keeping its own id and delta.
 fn set_linked(st: &mut VState, r: usize, v: Scalar) {
-    let id = st.reg(r).id;
     st.reg_mut(r).val = v;
-    if id == 0 {
+    let known = *st.reg(r);
+    let base = known.id & !BPF_ADD_CONST;
+    if base == 0 {
         return;
     }
     let fi = st.frames.len() - 1;
+    let sync = |reg: &mut RegState| {
+        if !reg.is_scalar() || reg.id & !BPF_ADD_CONST != base {
+            return;
+        }
+        // A 32-bit delta and a 64-bit one do not add up: no refinement.
+        if (reg.id | known.id) & BPF_ADD_CONST == BPF_ADD_CONST {
+            return;
+        }
+        let no_delta = reg.id & BPF_ADD_CONST == 0 && known.id & BPF_ADD_CONST == 0;
+        if no_delta || reg.off == known.off {
+            *reg = known;
+            return;
+        }
+        let delta = i64::from(reg.off) - i64::from(known.off);
+        let mut val = crate::alu::scalar_alu(
+            AluOp::Add,
+            true,
+            &known.val,
+            &Scalar::constant(delta as u64),
+        );
+        // Both values are 32-bit when either came from a 32-bit add.
+        if (reg.id | known.id) & BPF_ADD_CONST32 != 0 {
+            val.zext32();
+            val.sync();
+        }
+        *reg = RegState {
+            val,
+            id: reg.id,
+            off: reg.off,
+            ..known
+        };
+    };
     for (k, fr) in st.frames.iter_mut().enumerate() {
         for (j, reg) in fr.regs.iter_mut().enumerate() {
-            if reg.is_scalar() && reg.id == id && !(k == fi && j == r) {
-                reg.val = v;
+            if !(k == fi && j == r) {
+                sync(reg);
             }
         }
         for s in &mut fr.stack {
-            if s.is_spill() && s.spilled.is_scalar() && s.spilled.id == id {
-                s.spilled.val = v;
+            if s.is_spill() {
+                sync(&mut s.spilled);
             }
         }
     }
@@ -1648,7 +1686,7 @@ fn states_maybe_looping(old: &VState, cur: &VState) -> bool {
 
 /// `regs_exact` for scalars: the same value, ids mapped.
 fn scalar_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
-    old.ty == cur.ty && old.val == cur.val && ids.check(old.id, cur.id)
+    old.ty == cur.ty && old.val == cur.val && old.off == cur.off && ids.check(old.id, cur.id)
 }
 
 /// `regsafe`: every continuation safe from `old` is safe from `cur`. An
@@ -1684,6 +1722,12 @@ fn regsafe(
         }
         if !old.precise && !all_precise {
             return true;
+        }
+        // A link with a delta is only the same link at the same delta.
+        if old.id & BPF_ADD_CONST != cur.id & BPF_ADD_CONST
+            || (old.id & BPF_ADD_CONST != 0 && old.off != cur.off)
+        {
+            return false;
         }
         return ids.check_scalar(old.id, cur.id)
             && range_within(&old.val, &cur.val)

@@ -1157,13 +1157,11 @@ impl Env<'_> {
         };
         match (vreg, value) {
             (Some(v), Value::Reg(vr)) if aligned && v.is_scalar() && privileged => {
-                let mut v = v;
                 let fits = scalar_width(&v.val) <= 8 * size;
-                if fits && v.id == 0 && !v.val.var_off.is_const() {
-                    let id = self.new_id();
-                    self.cur.reg_mut(vr).id = id;
-                    v.id = id;
+                if fits {
+                    self.scalar_id_before_mov(vr);
                 }
+                let mut v = *self.cur.reg(vr);
                 if !fits {
                     v.id = 0;
                 }

@@ -128,14 +128,10 @@ impl Env<'_> {
                         let s = s.index();
                         self.check_src(s)?;
                         self.check_dst(d)?;
-                        let mut sr = *self.cur.reg(s);
+                        let sr = *self.cur.reg(s);
                         if width == Width::W64 {
-                            if sr.is_scalar() && sr.id == 0 && !sr.val.var_off.is_const() {
-                                let id = self.new_id();
-                                self.cur.reg_mut(s).id = id;
-                                sr.id = id;
-                            }
-                            *self.cur.reg_mut(d) = sr;
+                            self.scalar_id_before_mov(s);
+                            *self.cur.reg_mut(d) = *self.cur.reg(s);
                         } else if sr.is_pointer() {
                             if !self.opts.privileged {
                                 return Err(self.reject(
@@ -259,23 +255,64 @@ impl Env<'_> {
         } else {
             Scalar::unknown()
         };
-        *self.cur.reg_mut(d) = RegState::scalar(v);
+        let mut out = RegState::scalar(v);
+        // `rX += const` / `rX -= const` keeps rX linked to the registers
+        // it was copied from, with the constant as its delta (`off`);
+        // every other op breaks the link.
+        let src_const = if is64 {
+            sr.val.var_off.is_const().then_some(sr.val.var_off.value)
+        } else {
+            sr.val
+                .var_off
+                .subreg()
+                .is_const()
+                .then_some(sr.val.var_off.value as u32 as u64)
+        };
+        if let (true, AluOp::Add | AluOp::Sub, true, Some(val)) =
+            (self.opts.privileged, op, dr.id != 0, src_const)
+        {
+            let delta = if !is64 {
+                (dr.val.umax <= u64::from(u32::MAX)).then_some(val as u32 as i32)
+            } else {
+                i32::try_from(val as i64).ok()
+            };
+            let delta = match (delta, op) {
+                (Some(x), AluOp::Sub) => x.checked_neg(),
+                (x, _) => x,
+            };
+            if let (Some(off), 0) = (delta, dr.id & BPF_ADD_CONST) {
+                out.id = dr.id
+                    | if is64 {
+                        BPF_ADD_CONST64
+                    } else {
+                        BPF_ADD_CONST32
+                    };
+                out.off = off;
+            }
+        }
+        *self.cur.reg_mut(d) = out;
         Ok(())
     }
 
     /// `assign_scalar_id_before_mov`: the id a move shares with the scalar
     /// in `s`, given a fresh one when it has none and is not a constant.
-    fn scalar_id_before_mov(&mut self, s: usize) -> u32 {
+    pub(crate) fn scalar_id_before_mov(&mut self, s: usize) -> u32 {
         let sr = *self.cur.reg(s);
         if !sr.is_scalar() {
             return 0;
         }
-        if sr.id == 0 && !sr.val.var_off.is_const() {
+        if sr.id & BPF_ADD_CONST != 0 {
+            // A register that already went through `rX += const` cannot
+            // carry a second delta: the move unlinks it.
+            let r = self.cur.reg_mut(s);
+            r.id = 0;
+            r.off = 0;
+        }
+        if self.cur.reg(s).id == 0 && !sr.val.var_off.is_const() {
             let id = self.new_id();
             self.cur.reg_mut(s).id = id;
-            return id;
         }
-        sr.id
+        self.cur.reg(s).id
     }
 
     /// `check_reg_sane_offset`.

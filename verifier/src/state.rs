@@ -96,6 +96,15 @@ impl RegType {
     }
 }
 
+/// A scalar's id with this bit was made by a 64-bit `rX += const` from a
+/// register of the plain id: `off` holds the constant (linked scalars).
+pub const BPF_ADD_CONST64: u32 = 1 << 31;
+/// As [`BPF_ADD_CONST64`], for a 32-bit `wX += const` (the sum is
+/// zero-extended when the link refines it).
+pub const BPF_ADD_CONST32: u32 = 1 << 30;
+/// Either of the linked-scalar delta bits.
+pub const BPF_ADD_CONST: u32 = BPF_ADD_CONST64 | BPF_ADD_CONST32;
+
 /// One register's abstract value (`struct bpf_reg_state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RegState {
@@ -332,7 +341,11 @@ impl RegState {
             out.push_str(s);
         };
         if self.id != 0 {
-            attr(out, &format!("id={}", self.id));
+            let mut a = format!("id={}", self.id & !BPF_ADD_CONST);
+            if self.id & BPF_ADD_CONST != 0 {
+                let _ = write!(a, "{:+}", self.off);
+            }
+            attr(out, &a);
         }
         if self.ref_obj_id != 0 {
             attr(out, &format!("ref_obj_id={}", self.ref_obj_id));
