@@ -246,6 +246,10 @@ impl Env<'_> {
             return self.adjust_ptr(op, width, d, &dr, &sr, false);
         }
         let is64 = width == Width::W64;
+        let mut dr = dr;
+        if matches!(op, AluOp::And | AluOp::Or) && sr.val.var_off.is_const() {
+            self.maybe_fork_scalars(d, &mut dr)?;
+        }
         // Where the kernel does not track the op (division, modulo, a
         // shift by a register), the result is unknown in all 64 bits, even
         // for a 32-bit op: `adjust_scalar_min_max_vals` returns before its
@@ -292,6 +296,31 @@ impl Env<'_> {
         }
         *self.cur.reg_mut(d) = out;
         Ok(())
+    }
+
+    /// `maybe_fork_scalars`: a `dst & K` or `dst | K` whose dst is -1 or 0
+    /// (in 64 bits, else in its low 32: what `x s>>= 63` leaves) goes on
+    /// with dst = -1, and the same instruction is queued with dst = 0.
+    fn maybe_fork_scalars(&mut self, d: usize, dr: &mut RegState) -> VResult {
+        let v = dr.val;
+        let alu32 = if v.smin == -1 && v.smax == 0 {
+            false
+        } else if v.s32_min == -1 && v.s32_max == 0 {
+            true
+        } else {
+            return Ok(());
+        };
+        let mut branch = self.cur.clone();
+        let zero = &mut branch.reg_mut(d).val;
+        if alu32 {
+            zero.mark_32_known(0);
+            dr.val.mark_32_known(u32::MAX);
+        } else {
+            *zero = Scalar::constant(0);
+            dr.val = Scalar::constant(u64::MAX);
+        }
+        *self.cur.reg_mut(d) = *dr;
+        self.push_branch(branch, self.pc)
     }
 
     /// `assign_scalar_id_before_mov`: the id a move shares with the scalar
