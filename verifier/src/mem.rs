@@ -629,6 +629,30 @@ impl Env<'_> {
         }))
     }
 
+    /// `assign_scalar_id_before_mov` for the scalar spilled in slot `spi`
+    /// of frame `fi`.
+    fn slot_scalar_id_before_mov(&mut self, fi: usize, spi: usize) {
+        let Some(sp) = self.cur.frames.get(fi).and_then(|f| f.stack.get(spi)) else {
+            return;
+        };
+        let mut r = sp.spilled;
+        if r.id & BPF_ADD_CONST != 0 {
+            r.id = 0;
+            r.off = 0;
+        }
+        if r.id == 0 && !r.val.var_off.is_const() {
+            r.id = self.new_id();
+        }
+        if let Some(sp) = self
+            .cur
+            .frames
+            .get_mut(fi)
+            .and_then(|f| f.stack.get_mut(spi))
+        {
+            sp.spilled = r;
+        }
+    }
+
     /// The destination of a load of `size` bytes becomes an unknown scalar
     /// of that width.
     fn set_loaded(&mut self, d: usize, size: u32, sign_extend: bool) {
@@ -982,9 +1006,26 @@ impl Env<'_> {
                 // A narrow fill of the spilled part keeps its value.
                 let narrow_ok = (size as usize) <= spill_size && off.rem_euclid(8) == 0;
                 if narrow_ok {
+                    if self.opts.privileged
+                        && size == 4
+                        && spill_size == 4
+                        && scalar_width(&sp.val) <= 32
+                    {
+                        // The slot gets an id to link the fill with.
+                        self.slot_scalar_id_before_mov(fi, spi);
+                    }
+                    let sp = self
+                        .cur
+                        .frames
+                        .get(fi)
+                        .and_then(|f| f.stack.get(spi))
+                        .map_or(sp, |s| s.spilled);
                     let mut v = sp;
-                    if (size as usize) < BPF_REG_SIZE {
+                    // Only a fill narrower than the value breaks the link.
+                    if scalar_width(&sp.val) > 8 * size {
                         v.id = 0;
+                    }
+                    if (size as usize) < BPF_REG_SIZE {
                         if sign_extend {
                             v.val.coerce_to_size_sx(size as u8);
                         } else {
