@@ -1,0 +1,239 @@
+//! Core verifier rules that the kernel's selftest objects showed ironbpf
+//! getting wrong (session 9), each as a small program of our own loaded in
+//! the running kernel and verified by ironbpf: both must give the same
+//! verdict and, where the kernel refuses, the same error line at the same
+//! instruction.
+//! - a constant string argument (`ARG_PTR_TO_CONST_STR`) is checked in the
+//!   frozen read-only map's contents (`check_reg_const_str`);
+//! - `rX += const` / `rX -= const` keeps rX linked to its copies with the
+//!   constant as a delta, 64- and 32-bit (`BPF_ADD_CONST`);
+//! - `dst & K` / `dst | K` with dst in [-1, 0] is explored for each of the
+//!   two values (`maybe_fork_scalars`);
+//! - a narrow fill of a spilled scalar that fits keeps its link.
+//!
+//! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
+//! under IRONBPF_REQUIRE_KERNEL=1).
+
+use ironbpf_isa::asm::assemble;
+use ironbpf_kernel::{load_program, ProgLoad};
+use ironbpf_progtype::ProgTypeId;
+use ironbpf_verifier::{verify, VerifyOptions};
+use kernel_case::*;
+
+mod kernel_case;
+
+/// A socket filter `text` with `maps`, checked in the kernel and in
+/// ironbpf: `refused` is `None` when both accept, else where both refuse.
+fn check(name: &str, text: &str, maps: &[Map], refused: Option<(usize, &str)>) {
+    if !ironbpf_kernel::available_for_test(name) {
+        return;
+    }
+    let insns = assemble(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
+    let mut opts = VerifyOptions::new(ProgTypeId::SocketFilter);
+    opts.log_level = 1;
+    let kmaps = create_maps(name, maps, &mut opts);
+    let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
+    let out = load_program(&ProgLoad {
+        prog_type: ProgTypeId::SocketFilter.kernel_id(),
+        insns: &words,
+        name: "rules2",
+        log_level: 1,
+        fd_array: &fds,
+        ..Default::default()
+    });
+    let ours = verify(&insns, &opts);
+    assert_verdicts(name, &out, &ours, Verdict::at(refused));
+}
+
+/// A frozen read-only array of one 8-byte value (a `.rodata`).
+fn rodata(bytes: &[u8; 8]) -> Map {
+    Map {
+        map_type: 2,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        map_flags: BPF_F_RDONLY_PROG,
+        frozen: Some(bytes.to_vec()),
+    }
+}
+
+/// `bpf_strncmp(fp-8, 4, rodata + OFF)`; the call is insn 7.
+fn strncmp_rodata(off: u32) -> String {
+    format!(
+        "r1 = 0\n\
+         *(u64 *)(r10 -8) = r1\n\
+         r1 = r10\n\
+         r1 += -8\n\
+         r2 = 4\n\
+         r3 = map[idx:0][0]+{off}\n\
+         call bpf_strncmp\n\
+         r0 = 0\n\
+         exit"
+    )
+}
+
+#[test]
+fn a_constant_string_in_frozen_rodata_is_accepted() {
+    check(
+        "a_constant_string_in_frozen_rodata_is_accepted",
+        &strncmp_rodata(0),
+        &[rodata(b"abc\0defg")],
+        None,
+    );
+}
+
+#[test]
+fn a_constant_string_without_its_nul_is_refused() {
+    check(
+        "a_constant_string_without_its_nul_is_refused",
+        &strncmp_rodata(4),
+        &[rodata(b"abc\0defg")],
+        Some((7, "string is not zero-terminated")),
+    );
+}
+
+/// r1 = r0 (in [0, 255]) plus `ADD`; if r1 s>= 0, r0 s> 9 is decided
+/// when the link tells r0 >= 10: else the scalar r2 is dereferenced at 7.
+fn linked_delta(add: &str, cmp: &str) -> String {
+    format!(
+        "call bpf_get_prandom_u32\n\
+         r0 &= 255\n\
+         r1 = r0\n\
+         {add}\n\
+         if {cmp} s< 0x0 goto +3\n\
+         if r0 s> 0x9 goto +2\n\
+         r2 = 0\n\
+         r0 = *(u64 *)(r2 +0)\n\
+         r0 = 0\n\
+         exit"
+    )
+}
+
+#[test]
+fn a_negative_delta_links_the_copy_to_its_source() {
+    check(
+        "a_negative_delta_links_the_copy_to_its_source",
+        &linked_delta("r1 += -10", "r1"),
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_subtracted_constant_links_the_copy_to_its_source() {
+    check(
+        "a_subtracted_constant_links_the_copy_to_its_source",
+        &linked_delta("r1 -= 10", "r1"),
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_32bit_subtraction_links_the_copy_to_its_source() {
+    check(
+        "a_32bit_subtraction_links_the_copy_to_its_source",
+        &linked_delta("w1 -= 10", "w1"),
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_delta_one_short_leaves_the_path_reachable() {
+    check(
+        "a_delta_one_short_leaves_the_path_reachable",
+        &linked_delta("r1 += -9", "r1"),
+        &[],
+        Some((7, "R2 invalid mem access 'scalar'")),
+    );
+}
+
+/// `r0 s>>= 63` leaves -1 or 0; `r0 |= 2` is then -1 or 2, each decided
+/// by a branch when the two values are explored apart.
+const ARSH_OR: &str = "call bpf_get_prandom_u32\n\
+    r0 s>>= 63\n\
+    r0 |= 2\n\
+    if r0 == 0x2 goto +3\n\
+    if r0 s< 0x0 goto +2\n\
+    r2 = 0\n\
+    r0 = *(u64 *)(r2 +0)\n\
+    r0 = 0\n\
+    exit";
+
+#[test]
+fn or_after_an_arithmetic_shift_explores_both_values() {
+    check(
+        "or_after_an_arithmetic_shift_explores_both_values",
+        ARSH_OR,
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn and_after_a_32bit_arithmetic_shift_explores_both_values() {
+    // -1 & 6 is 6, 0 & 6 is 0: never 1..5.
+    check(
+        "and_after_a_32bit_arithmetic_shift_explores_both_values",
+        "call bpf_get_prandom_u32\n\
+         w0 s>>= 31\n\
+         w0 &= 6\n\
+         if w0 == 0x0 goto +3\n\
+         if w0 == 0x6 goto +2\n\
+         r2 = 0\n\
+         r0 = *(u64 *)(r2 +0)\n\
+         r0 = 0\n\
+         exit",
+        &[],
+        None,
+    );
+}
+
+/// r0 masked by `MASK`, spilled as 4 bytes, filled back with `FILL` into
+/// r1: if r1 == 0 decides r0 == 0 only while the two stay linked.
+fn spill_fill(mask: &str, fill: &str) -> String {
+    format!(
+        "call bpf_get_prandom_u32\n\
+         r0 &= {mask}\n\
+         *(u32 *)(r10 -8) = r0\n\
+         r1 = *({fill} *)(r10 -8)\n\
+         if r1 != 0x0 goto +3\n\
+         if r0 == 0x0 goto +2\n\
+         r2 = 0\n\
+         r0 = *(u64 *)(r2 +0)\n\
+         r0 = 0\n\
+         exit"
+    )
+}
+
+#[test]
+fn a_fill_as_wide_as_its_spill_keeps_the_link() {
+    check(
+        "a_fill_as_wide_as_its_spill_keeps_the_link",
+        &spill_fill("255", "u32"),
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_narrow_fill_of_a_value_that_fits_keeps_the_link() {
+    check(
+        "a_narrow_fill_of_a_value_that_fits_keeps_the_link",
+        &spill_fill("255", "u8"),
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_fill_narrower_than_the_value_breaks_the_link() {
+    check(
+        "a_fill_narrower_than_the_value_breaks_the_link",
+        &spill_fill("65535", "u8"),
+        &[],
+        Some((7, "R2 invalid mem access 'scalar'")),
+    );
+}
