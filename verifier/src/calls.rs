@@ -508,6 +508,35 @@ impl Env<'_> {
         });
     }
 
+    /// `resolve_map_arg_type`: the value of a sockmap or sockhash update is
+    /// a socket; a bloom filter's peek reads its value.
+    fn resolve_map_arg_type(&self, arg: ArgType, name: &str, meta: &Meta) -> VResult<ArgType> {
+        const BPF_MAP_TYPE_BLOOM_FILTER: u32 = 30;
+        let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)) else {
+            return Err(self.reject_errno(
+                EFAULT,
+                RejectionKind::Other,
+                "verifier bug: invalid map_ptr to access map->type".into(),
+            ));
+        };
+        match m.map_type {
+            BPF_MAP_TYPE_SOCKMAP | BPF_MAP_TYPE_SOCKHASH => {
+                if arg.flags != 0 {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        RejectionKind::Other,
+                        "invalid arg_type for sockmap/sockhash".into(),
+                    ));
+                }
+                Ok(ArgType::new(ArgBase::PtrToBtfIdSockCommon, 0))
+            }
+            BPF_MAP_TYPE_BLOOM_FILTER if name == "bpf_map_peek_elem" => {
+                Ok(ArgType::new(ArgBase::PtrToMapValue, 0))
+            }
+            _ => Ok(arg),
+        }
+    }
+
     fn arg_err(&self, r: usize, arg: &ArgType, expected: &[&str]) -> crate::Rejection {
         let got = self.type_str(r);
         let _ = arg;
@@ -561,6 +590,11 @@ impl Env<'_> {
                 "helper access to the packet is not allowed".into(),
             ));
         }
+        let arg = if arg.base == ArgBase::PtrToMapValue {
+            self.resolve_map_arg_type(arg, name, meta)?
+        } else {
+            arg
+        };
         if arg.has(flags::MAYBE_NULL) && reg.is_null() {
             return Ok(());
         }

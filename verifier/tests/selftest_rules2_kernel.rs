@@ -9,7 +9,8 @@
 //!   constant as a delta, 64- and 32-bit (`BPF_ADD_CONST`);
 //! - `dst & K` / `dst | K` with dst in [-1, 0] is explored for each of the
 //!   two values (`maybe_fork_scalars`);
-//! - a narrow fill of a spilled scalar that fits keeps its link.
+//! - a narrow fill of a spilled scalar that fits keeps its link;
+//! - the value of a sockmap update is a socket (`resolve_map_arg_type`).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -25,17 +26,22 @@ mod kernel_case;
 /// A socket filter `text` with `maps`, checked in the kernel and in
 /// ironbpf: `refused` is `None` when both accept, else where both refuse.
 fn check(name: &str, text: &str, maps: &[Map], refused: Option<(usize, &str)>) {
+    check_as(name, ProgTypeId::SocketFilter, text, maps, refused);
+}
+
+/// As [`check`], for a program of type `pt`.
+fn check_as(name: &str, pt: ProgTypeId, text: &str, maps: &[Map], refused: Option<(usize, &str)>) {
     if !ironbpf_kernel::available_for_test(name) {
         return;
     }
     let insns = assemble(text).unwrap_or_else(|e| panic!("{name}: {e}"));
     let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
-    let mut opts = VerifyOptions::new(ProgTypeId::SocketFilter);
+    let mut opts = VerifyOptions::new(pt);
     opts.log_level = 1;
     let kmaps = create_maps(name, maps, &mut opts);
     let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
     let out = load_program(&ProgLoad {
-        prog_type: ProgTypeId::SocketFilter.kernel_id(),
+        prog_type: pt.kernel_id(),
         insns: &words,
         name: "rules2",
         log_level: 1,
@@ -235,5 +241,60 @@ fn a_fill_narrower_than_the_value_breaks_the_link() {
         &spill_fill("65535", "u8"),
         &[],
         Some((7, "R2 invalid mem access 'scalar'")),
+    );
+}
+
+/// `bpf_map_update_elem(sockmap, &0, VALUE, 0)` in a tc program, where r6
+/// is `skb->sk`, null-checked after VALUE is set up in r3; the call is
+/// insn 8 + the number of VALUE's instructions.
+fn sockmap_update(value: &str) -> String {
+    format!(
+        "r6 = *(u64 *)(r1 +168)\n\
+         {value}\n\
+         if r6 == 0x0 goto +7\n\
+         *(u32 *)(r10 -4) = 0\n\
+         r1 = map[idx:0]\n\
+         r2 = r10\n\
+         r2 += -4\n\
+         r4 = 0\n\
+         call bpf_map_update_elem\n\
+         r0 = 0\n\
+         exit"
+    )
+}
+
+fn sockmap() -> Map {
+    Map {
+        map_type: 15,
+        key_size: 4,
+        value_size: 4,
+        max_entries: 1,
+        map_flags: 0,
+        frozen: None,
+    }
+}
+
+#[test]
+fn a_sockmap_update_takes_a_socket_as_its_value() {
+    check_as(
+        "a_sockmap_update_takes_a_socket_as_its_value",
+        ProgTypeId::SchedCls,
+        &sockmap_update("r3 = r6"),
+        &[sockmap()],
+        None,
+    );
+}
+
+#[test]
+fn a_sockmap_update_refuses_a_value_on_the_stack() {
+    check_as(
+        "a_sockmap_update_refuses_a_value_on_the_stack",
+        ProgTypeId::SchedCls,
+        &sockmap_update("r3 = r10\nr3 += -8\n*(u64 *)(r10 -8) = 0"),
+        &[sockmap()],
+        Some((
+            11,
+            "R3 type=fp expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_",
+        )),
     );
 }
