@@ -537,6 +537,48 @@ impl Env<'_> {
         }
     }
 
+    /// `check_func_arg_reg_off`: memory pointers may carry offsets into a
+    /// helper; a BTF pointer a fixed one; every other pointer (ctx,
+    /// sockets, map pointers...) none at all.
+    fn check_func_arg_reg_off(&self, r: usize) -> VResult {
+        let reg = *self.cur.reg(r);
+        let fixed_off_ok = match reg.ty {
+            RegType::Stack
+            | RegType::Packet
+            | RegType::PacketMeta
+            | RegType::MapKey
+            | RegType::MapValue
+            | RegType::Mem
+            | RegType::Scalar
+            | RegType::NotInit => return Ok(()),
+            RegType::BtfId => true,
+            _ => false,
+        };
+        let t = reg.type_str();
+        if !fixed_off_ok && reg.off != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: r as u8,
+                    off: reg.off as i64,
+                },
+                format!(
+                    "dereference of modified {t} ptr R{r} off={} disallowed",
+                    reg.off
+                ),
+            ));
+        }
+        if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: r as u8,
+                    off: reg.off as i64,
+                },
+                format!("variable {t} access var_off={} disallowed", reg.val.var_off),
+            ));
+        }
+        Ok(())
+    }
+
     fn arg_err(&self, r: usize, arg: &ArgType, expected: &[&str]) -> crate::Rejection {
         let got = self.type_str(r);
         let _ = arg;
@@ -676,6 +718,7 @@ impl Env<'_> {
             };
             return Err(self.arg_err(r, &arg, expected));
         }
+        self.check_func_arg_reg_off(r)?;
         // Arguments whose checks need what this verifier does not track
         // (BTF types, special fields of map values, dynptr and kptr
         // state): refused, naming the helper and the argument, rather
@@ -807,18 +850,6 @@ impl Env<'_> {
                     false,
                     raw.then_some(&mut *meta),
                 )?;
-            }
-            ArgBase::PtrToCtx if reg.off != 0 => {
-                return Err(self.reject(
-                    RejectionKind::ModifiedCtx {
-                        reg: r as u8,
-                        off: reg.off as i64,
-                    },
-                    format!(
-                        "dereference of modified ctx ptr R{r} off={} disallowed",
-                        reg.off
-                    ),
-                ));
             }
             ArgBase::PtrToMem if arg.has(flags::FIXED_SIZE) => {
                 let raw = arg.has(flags::UNINIT);

@@ -10,7 +10,9 @@
 //! - `dst & K` / `dst | K` with dst in [-1, 0] is explored for each of the
 //!   two values (`maybe_fork_scalars`);
 //! - a narrow fill of a spilled scalar that fits keeps its link;
-//! - the value of a sockmap update is a socket (`resolve_map_arg_type`).
+//! - the value of a sockmap update is a socket (`resolve_map_arg_type`);
+//! - a ctx pointer passed to a helper carries no offset, fixed or variable
+//!   (`check_func_arg_reg_off`).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -296,5 +298,35 @@ fn a_sockmap_update_refuses_a_value_on_the_stack() {
             11,
             "R3 type=fp expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_",
         )),
+    );
+}
+
+#[test]
+fn a_ctx_pointer_with_a_variable_offset_is_refused_by_a_helper() {
+    check_as(
+        "a_ctx_pointer_with_a_variable_offset_is_refused_by_a_helper",
+        ProgTypeId::SchedCls,
+        "r2 = *(u32 *)(r1 +0)\n\
+         r2 &= 8\n\
+         r1 += r2\n\
+         call bpf_get_hash_recalc\n\
+         r0 = 0\n\
+         exit",
+        &[],
+        Some((3, "variable ctx access var_off=(0x0; 0x8) disallowed")),
+    );
+}
+
+#[test]
+fn a_ctx_pointer_with_a_fixed_offset_is_refused_by_a_helper() {
+    check_as(
+        "a_ctx_pointer_with_a_fixed_offset_is_refused_by_a_helper",
+        ProgTypeId::SchedCls,
+        "r1 += 8\n\
+         call bpf_get_hash_recalc\n\
+         r0 = 0\n\
+         exit",
+        &[],
+        Some((1, "dereference of modified ctx ptr R1 off=8 disallowed")),
     );
 }
