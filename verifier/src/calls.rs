@@ -1145,9 +1145,9 @@ impl Env<'_> {
         raw: Option<&mut Meta>,
     ) -> VResult {
         let reg = *self.cur.reg(r);
-        if size == 0 && zero_ok {
-            return Ok(());
-        }
+        // A zero-sized access is checked too: its offsets must be in the
+        // stack, and a variable one's range initialized.
+        let _ = zero_ok;
         self.check_stack_bounds(r, reg.off as i64, size, t, "helper")?;
         let (min_off, max_off) = if reg.val.var_off.is_const() {
             let m = reg.val.var_off.value as i64 + reg.off as i64;

@@ -12,7 +12,8 @@
 //! - a narrow fill of a spilled scalar that fits keeps its link;
 //! - the value of a sockmap update is a socket (`resolve_map_arg_type`);
 //! - a ctx pointer passed to a helper carries no offset, fixed or variable
-//!   (`check_func_arg_reg_off`).
+//!   (`check_func_arg_reg_off`);
+//! - a zero-sized helper access to the stack is bounds-checked too.
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -328,5 +329,50 @@ fn a_ctx_pointer_with_a_fixed_offset_is_refused_by_a_helper() {
          exit",
         &[],
         Some((1, "dereference of modified ctx ptr R1 off=8 disallowed")),
+    );
+}
+
+/// `bpf_probe_read_kernel(fp + r1, 0, 0)` with r1 in [-16, -16 + MASK]:
+/// the call is insn 8.
+fn zero_sized_stack_write(mask: u32) -> String {
+    format!(
+        "r0 = 0\n\
+         *(u64 *)(r10 -16) = r0\n\
+         *(u64 *)(r10 -8) = r0\n\
+         call bpf_get_prandom_u32\n\
+         r1 = r0\n\
+         r1 &= {mask}\n\
+         r1 += -16\n\
+         r1 += r10\n\
+         r2 = 0\n\
+         r3 = 0\n\
+         call bpf_probe_read_kernel\n\
+         r0 = 0\n\
+         exit"
+    )
+}
+
+#[test]
+fn a_zero_sized_stack_access_inside_the_frame_is_accepted() {
+    check_as(
+        "a_zero_sized_stack_access_inside_the_frame_is_accepted",
+        ProgTypeId::Kprobe,
+        &zero_sized_stack_write(15),
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_zero_sized_stack_access_past_the_frame_is_refused() {
+    check_as(
+        "a_zero_sized_stack_access_past_the_frame_is_refused",
+        ProgTypeId::Kprobe,
+        &zero_sized_stack_write(63),
+        &[],
+        Some((
+            10,
+            "invalid variable-offset write to stack R1 var_off=(0x0; 0xffffffffffffffff) off=0 size=0",
+        )),
     );
 }
