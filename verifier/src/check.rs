@@ -1133,6 +1133,15 @@ impl<'a> Env<'a> {
     }
 
     fn branch_taken(&self, op: JmpOp, is32: bool, a: &RegState, b: &RegState) -> Option<bool> {
+        let pkt_any = |r: &RegState| {
+            matches!(
+                r.ty,
+                RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+            )
+        };
+        if pkt_any(a) && pkt_any(b) && !is32 {
+            return pkt_ptr_branch_taken(op, a, b);
+        }
         if a.is_scalar() && b.is_scalar() {
             return branch::is_branch_taken(op, is32, &a.val, &b.val);
         }
@@ -1198,13 +1207,28 @@ impl<'a> Env<'a> {
             (p.ty == RegType::Packet && e.ty == RegType::PacketEnd)
                 || (p.ty == RegType::PacketMeta && init_pkt(e))
         };
-        let (pkt, op) = if ends(&a, &b) {
-            (a, op)
+        let (pkt, pkt_reg, op) = if ends(&a, &b) {
+            (a, dst, op)
         } else if ends(&b, &a) {
-            (b, branch::flip(op))
+            (b, src, branch::flip(op))
         } else {
             return a.ty.is_pkt() && b.ty.is_pkt();
         };
+        // `mark_pkt_end`: on the edge where `pkt' > pkt_end` (or `>=`) holds,
+        // the packet register itself is past the end (or at it).
+        let mark = |st: &mut VState, beyond: bool| {
+            let r = st.reg_mut(pkt_reg);
+            if r.ty == RegType::Packet {
+                r.range = if beyond { BEYOND_PKT_END } else { AT_PKT_END };
+            }
+        };
+        match op {
+            JmpOp::Jgt => mark(other, true),
+            JmpOp::Jge => mark(other, false),
+            JmpOp::Jlt => mark(&mut self.cur, false),
+            JmpOp::Jle => mark(&mut self.cur, true),
+            _ => {}
+        }
         // `pkt' > pkt_end` falls through with `off` bytes readable;
         // `pkt' < pkt_end` (right-open: pkt' itself is readable) jumps with
         // `off + 1`. A zero offset right-open proves nothing.
@@ -1598,6 +1622,28 @@ pub(crate) fn mark_ptr_or_null_in(
 }
 
 /// `find_good_pkt_pointers`: packet pointers with `pkt`'s id get `range`.
+/// `is_pkt_ptr_branch_taken`: a packet pointer known to be past the end
+/// (or at it) decides its comparison with `pkt_end`.
+fn pkt_ptr_branch_taken(op: JmpOp, a: &RegState, b: &RegState) -> Option<bool> {
+    let (pkt, op) = if b.ty == RegType::PacketEnd {
+        (a, op)
+    } else if a.ty == RegType::PacketEnd {
+        (b, branch::flip(op))
+    } else {
+        return None;
+    };
+    if pkt.range >= 0 {
+        return None;
+    }
+    match op {
+        JmpOp::Jle | JmpOp::Jgt if pkt.range == BEYOND_PKT_END => Some(op == JmpOp::Jgt),
+        JmpOp::Jlt | JmpOp::Jge if pkt.range == BEYOND_PKT_END || pkt.range == AT_PKT_END => {
+            Some(op == JmpOp::Jge)
+        }
+        _ => None,
+    }
+}
+
 fn find_good_pkt_pointers(st: &mut VState, pkt: &RegState, range: i32) {
     if range < 0 {
         return;
@@ -1623,7 +1669,9 @@ impl IdMap {
     fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
         let mut fresh = || {
             self.1 += 1;
-            0x8000_0000 | self.1
+            // Above every id the verifier hands out and clear of the
+            // BPF_ADD_CONST bits, which real ids carry.
+            0x2000_0000 | self.1
         };
         let old = if old == 0 { fresh() } else { old };
         let cur = if cur == 0 { fresh() } else { cur };
@@ -1742,7 +1790,12 @@ fn regsafe(
         && old.frameno == cur.frameno
         && old.subprog == cur.subprog
         && (old.btf_id, old.btf_flags) == (cur.btf_id, cur.btf_flags)
-        && old.range <= cur.range
+        && (if old.range < 0 || cur.range < 0 {
+            // AT_PKT_END / BEYOND_PKT_END only match themselves.
+            old.range == cur.range
+        } else {
+            old.range <= cur.range
+        })
         && range_within(&old.val, &cur.val)
         && old.val.var_off.contains(cur.val.var_off)
         && ids.check(old.id, cur.id)

@@ -471,6 +471,11 @@ impl Env<'_> {
                     dst.off = fixed as i32;
                     dst.val = p;
                     dst.val.mark_32_unbounded();
+                    // AT_PKT_END / BEYOND_PKT_END are about the pointer
+                    // itself, not about the moved one.
+                    if dst.range < 0 {
+                        dst.range = 0;
+                    }
                 } else {
                     dst.val.smin = p.smin.checked_add(o.smin).unwrap_or(i64::MIN);
                     dst.val.smax = p.smax.checked_add(o.smax).unwrap_or(i64::MAX);
@@ -520,6 +525,11 @@ impl Env<'_> {
                     dst.off = fixed as i32;
                     dst.val = p;
                     dst.val.mark_32_unbounded();
+                    // AT_PKT_END / BEYOND_PKT_END are about the pointer
+                    // itself, not about the moved one.
+                    if dst.range < 0 {
+                        dst.range = 0;
+                    }
                 } else {
                     match (p.smin.checked_sub(o.smax), p.smax.checked_sub(o.smin)) {
                         (Some(a), Some(b)) => {

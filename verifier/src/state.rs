@@ -102,6 +102,10 @@ pub const BPF_ADD_CONST64: u32 = 1 << 31;
 /// As [`BPF_ADD_CONST64`], for a 32-bit `wX += const` (the sum is
 /// zero-extended when the link refines it).
 pub const BPF_ADD_CONST32: u32 = 1 << 30;
+/// A packet pointer's `range` on the edge where it is past `pkt_end`.
+pub const BEYOND_PKT_END: i32 = -2;
+/// A packet pointer's `range` on the edge where it is at `pkt_end` or past.
+pub const AT_PKT_END: i32 = -1;
 /// Either of the linked-scalar delta bits.
 pub const BPF_ADD_CONST: u32 = BPF_ADD_CONST64 | BPF_ADD_CONST32;
 
@@ -361,7 +365,13 @@ impl RegState {
             attr(out, &format!("off={}", self.off));
         }
         if self.ty.is_pkt() {
-            attr(out, &format!("r={}", self.range));
+            if self.range < 0 {
+                // AT_PKT_END / BEYOND_PKT_END, printed as the kernel's
+                // unsigned number.
+                attr(out, &format!("r={:#x}", self.range as i64 as u64));
+            } else {
+                attr(out, &format!("r={}", self.range));
+            }
         } else if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));

@@ -13,7 +13,9 @@
 //! - the value of a sockmap update is a socket (`resolve_map_arg_type`);
 //! - a ctx pointer passed to a helper carries no offset, fixed or variable
 //!   (`check_func_arg_reg_off`);
-//! - a zero-sized helper access to the stack is bounds-checked too.
+//! - a zero-sized helper access to the stack is bounds-checked too;
+//! - a packet pointer found past `pkt_end` decides its next comparison
+//!   with it, until it moves (`mark_pkt_end`, `is_pkt_ptr_branch_taken`).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -374,5 +376,46 @@ fn a_zero_sized_stack_access_past_the_frame_is_refused() {
             10,
             "invalid variable-offset write to stack R1 var_off=(0x0; 0xffffffffffffffff) off=0 size=0",
         )),
+    );
+}
+
+/// r4 = data + 8 found past the end, then `MID`, then compared again: the
+/// load at insn 8 (outside the checked range) is reached only when the
+/// second comparison is not decided.
+fn beyond_pkt_end(mid: &str) -> String {
+    format!(
+        "r2 = *(u32 *)(r1 +76)\n\
+         r3 = *(u32 *)(r1 +80)\n\
+         r4 = r2\n\
+         r4 += 8\n\
+         if r4 > r3 goto +1\n\
+         goto +3\n\
+         {mid}\n\
+         if r4 > r3 goto +1\n\
+         r0 = *(u8 *)(r2 +100)\n\
+         r0 = 0\n\
+         exit"
+    )
+}
+
+#[test]
+fn a_packet_pointer_past_the_end_decides_its_next_comparison() {
+    check_as(
+        "a_packet_pointer_past_the_end_decides_its_next_comparison",
+        ProgTypeId::SchedCls,
+        &beyond_pkt_end("r0 = 0"),
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_moved_packet_pointer_is_no_longer_past_the_end() {
+    check_as(
+        "a_moved_packet_pointer_is_no_longer_past_the_end",
+        ProgTypeId::SchedCls,
+        &beyond_pkt_end("r4 += -8"),
+        &[],
+        Some((8, "R2 offset is outside of the packet")),
     );
 }
