@@ -345,7 +345,7 @@ impl Env<'_> {
                     ));
                 };
                 let elide = id == BPF_FUNC_MAP_LOOKUP_ELEM
-                    && matches!(m.map_type, 2 | 6)
+                    && can_elide_value_nullness(m)
                     && meta.const_key.is_some_and(|k| k < m.max_entries as u64);
                 RegState {
                     map: mi,
@@ -810,7 +810,7 @@ impl Env<'_> {
                     ));
                 };
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
-                if matches!(m.map_type, 2 | 6) {
+                if can_elide_value_nullness(&m) {
                     meta.const_key = self.constant_map_key(r, m.key_size);
                     if meta.const_key.is_some() && self.tracks_precision() {
                         // The null check is elided on this key's value: no
@@ -1466,6 +1466,14 @@ pub(crate) fn invalid_r0_range(at: &str, smin: i64, smax: i64, min: i64, max: i6
     }
     m.push_str(&format!(" should have been in [{min}, {max}]"));
     m
+}
+
+/// `can_elide_value_nullness`: a lookup of a constant key below
+/// max_entries in an array (plain or per-CPU) cannot fail; not so in an
+/// inner map template with `BPF_F_INNER_MAP`, whose maps may be smaller.
+fn can_elide_value_nullness(m: &crate::MapInfo) -> bool {
+    const BPF_F_INNER_MAP: u32 = 1 << 12;
+    matches!(m.map_type, 2 | 6) && m.map_flags & BPF_F_INNER_MAP == 0
 }
 
 /// `BPF_MAP_TYPE_SOCKMAP`.
