@@ -446,6 +446,9 @@ impl Env<'_> {
                     sign_extend,
                 )?;
             }
+            RegType::ConstPtrToMap => {
+                self.check_ptr_to_map_access(r, off, size, t, read_dst, sign_extend)?;
+            }
             RegType::Stack => {
                 self.check_stack_bounds(r, off, size as i64, t, "")?;
                 if t == Access::Read {
@@ -627,6 +630,82 @@ impl Env<'_> {
             (4, true) => v as u32 as i32 as i64 as u64,
             _ => v,
         }))
+    }
+
+    /// `check_ptr_to_map_access`: a read of the kernel's struct behind a
+    /// map pointer (`struct bpf_array`, `struct bpf_htab`...), walked as a
+    /// `PTR_TO_BTF_ID` of that type.
+    fn check_ptr_to_map_access(
+        &mut self,
+        r: usize,
+        off: i64,
+        size: u32,
+        t: Access,
+        read_dst: Option<usize>,
+        sign_extend: bool,
+    ) -> VResult {
+        let reg = *self.cur.reg(r);
+        let map_type = self.maps.get(reg.map as usize).map_or(0, |m| m.map_type);
+        let vm = match crate::vmlinux::vmlinux() {
+            Ok(v) => v,
+            Err(_) => {
+                return Err(self.reject_errno(
+                    ENOTSUPP,
+                    RejectionKind::Other,
+                    "map_ptr access not supported without CONFIG_DEBUG_INFO_BTF".into(),
+                ))
+            }
+        };
+        let found = map_btf_struct(map_type).and_then(|n| Some((n, vm.struct_id(n)?)));
+        let Some((tname, btf_id)) = found else {
+            return Err(self.reject_errno(
+                ENOTSUPP,
+                RejectionKind::Other,
+                format!("map_ptr access not supported for map type {map_type}"),
+            ));
+        };
+        let bad = |me: &Self, errno: i32, msg: String| {
+            me.reject_errno(
+                errno,
+                RejectionKind::InvalidMemAccess {
+                    reg: r as u8,
+                    reg_type: reg.type_str(),
+                },
+                msg,
+            )
+        };
+        if !self.opts.privileged {
+            return Err(bad(
+                self,
+                EPERM,
+                format!("'struct {tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN"),
+            ));
+        }
+        if off < 0 {
+            return Err(bad(
+                self,
+                EACCES,
+                format!("R{r} is {tname} invalid negative access: off={off}"),
+            ));
+        }
+        if t != Access::Read {
+            return Err(bad(
+                self,
+                EACCES,
+                format!("only read from {tname} is supported"),
+            ));
+        }
+        // The kernel walks a fresh PTR_TO_BTF_ID of the struct: the register
+        // stands in for it during the walk.
+        *self.cur.reg_mut(r) = RegState {
+            btf_id,
+            ..RegState::pointer(RegType::BtfId)
+        };
+        let res = self.check_ptr_to_btf_id_access(r, off, size, false, read_dst, sign_extend);
+        if read_dst != Some(r) || res.is_err() {
+            *self.cur.reg_mut(r) = reg;
+        }
+        res
     }
 
     /// `assign_scalar_id_before_mov` for the scalar spilled in slot `spi`
@@ -1458,6 +1537,30 @@ impl Env<'_> {
         }
         Ok(Some(self.pc + 1))
     }
+}
+
+/// The kernel struct behind a map of `map_type` (its ops' `map_btf_id`).
+fn map_btf_struct(map_type: u32) -> Option<&'static str> {
+    Some(match map_type {
+        1 | 5 | 9 | 10 | 13 => "bpf_htab",
+        2 | 3 | 4 | 6 | 8 | 12 => "bpf_array",
+        7 => "bpf_stack_map",
+        11 => "lpm_trie",
+        14 | 25 => "bpf_dtab",
+        15 => "bpf_stab",
+        16 => "bpf_cpu_map",
+        17 => "xsk_map",
+        18 => "bpf_shtab",
+        19 | 21 => "bpf_cgroup_storage_map",
+        20 => "reuseport_array",
+        22 | 23 => "bpf_queue_stack",
+        24 | 28 | 29 | 32 => "bpf_local_storage_map",
+        26 => "bpf_struct_ops_map",
+        27 | 31 => "bpf_ringbuf_map",
+        30 => "bpf_bloom_filter",
+        33 => "bpf_arena",
+        _ => return None,
+    })
 }
 
 /// `get_reg_width`: bits needed for the scalar's unsigned maximum.

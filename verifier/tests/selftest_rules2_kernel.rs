@@ -15,7 +15,9 @@
 //!   (`check_func_arg_reg_off`);
 //! - a zero-sized helper access to the stack is bounds-checked too;
 //! - a packet pointer found past `pkt_end` decides its next comparison
-//!   with it, until it moves (`mark_pkt_end`, `is_pkt_ptr_branch_taken`).
+//!   with it, until it moves (`mark_pkt_end`, `is_pkt_ptr_branch_taken`);
+//! - a map pointer reads the kernel's struct of its map
+//!   (`check_ptr_to_map_access`).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -417,5 +419,46 @@ fn a_moved_packet_pointer_is_no_longer_past_the_end() {
         &beyond_pkt_end("r4 += -8"),
         &[],
         Some((8, "R2 offset is outside of the packet")),
+    );
+}
+
+fn array() -> Map {
+    Map {
+        map_type: 2,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        map_flags: 0,
+        frozen: None,
+    }
+}
+
+#[test]
+fn a_map_pointer_reads_its_struct() {
+    check(
+        "a_map_pointer_reads_its_struct",
+        "r1 = map[idx:0]\nr0 = *(u8 *)(r1 +0)\nr0 = 0\nexit",
+        &[array()],
+        None,
+    );
+}
+
+#[test]
+fn a_map_pointer_refuses_a_negative_offset() {
+    check(
+        "a_map_pointer_refuses_a_negative_offset",
+        "r1 = map[idx:0]\nr0 = *(u64 *)(r1 -8)\nr0 = 0\nexit",
+        &[array()],
+        Some((2, "R1 is bpf_array invalid negative access: off=-8")),
+    );
+}
+
+#[test]
+fn a_map_pointer_refuses_a_write() {
+    check(
+        "a_map_pointer_refuses_a_write",
+        "r1 = map[idx:0]\nr0 = 0\n*(u64 *)(r1 +0) = r0\nexit",
+        &[array()],
+        Some((3, "only read from bpf_array is supported")),
     );
 }
