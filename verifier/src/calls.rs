@@ -49,6 +49,9 @@ pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, Prot
     if let Some((_, _, p)) = opts.extra_helpers.iter().find(|h| h.0 == id) {
         return Ok(p);
     }
+    if let Some(p) = iter_target_proto(id, opts) {
+        return Ok(p);
+    }
     catalog::func_proto(
         opts.prog_type,
         opts.attach_type,
@@ -57,11 +60,33 @@ pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, Prot
     )
 }
 
+/// `bpf_iter_get_func_proto`: what an iterator's target adds for the
+/// programs attached to it. The tcp iterator (`bpf_iter_tcp`) gives
+/// `bpf_setsockopt` and `bpf_getsockopt` on the socket it visits.
+fn iter_target_proto(id: i32, opts: &crate::VerifyOptions) -> Option<&'static Proto> {
+    const BPF_FUNC_SETSOCKOPT: i32 = 49;
+    const BPF_FUNC_GETSOCKOPT: i32 = 57;
+    if opts.prog_type != ProgTypeId::Tracing
+        || opts.attach_type != Some(ironbpf_progtype::AttachType::TraceIter)
+        || opts.attach_btf.as_deref() != Some("bpf_iter_tcp")
+    {
+        return None;
+    }
+    catalog::proto_named(match id {
+        BPF_FUNC_SETSOCKOPT => "sk_setsockopt",
+        BPF_FUNC_GETSOCKOPT => "sk_getsockopt",
+        _ => return None,
+    })
+}
+
 /// [`helper_proto`] without the sleepable check: what the program type
 /// offers (`get_func_proto` alone, as liveness and the checks made before
 /// the sleepable one see it).
 pub fn offered_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, ProtoRefusal> {
     if let Some((_, _, p)) = opts.extra_helpers.iter().find(|h| h.0 == id) {
+        return Ok(p);
+    }
+    if let Some(p) = iter_target_proto(id, opts) {
         return Ok(p);
     }
     let env = ProtoEnv {
