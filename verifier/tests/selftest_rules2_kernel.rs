@@ -17,7 +17,9 @@
 //! - a packet pointer found past `pkt_end` decides its next comparison
 //!   with it, until it moves (`mark_pkt_end`, `is_pkt_ptr_branch_taken`);
 //! - a map pointer reads the kernel's struct of its map
-//!   (`check_ptr_to_map_access`).
+//!   (`check_ptr_to_map_access`);
+//! - a tcp iterator program may call bpf_getsockopt on the socket it
+//!   visits (`bpf_iter_get_func_proto`).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -460,5 +462,83 @@ fn a_map_pointer_refuses_a_write() {
         "r1 = map[idx:0]\nr0 = 0\n*(u64 *)(r1 +0) = r0\nexit",
         &[array()],
         Some((3, "only read from bpf_array is supported")),
+    );
+}
+
+/// A tracing program attached to the iterator `target` (`bpf_iter_tcp`,
+/// `bpf_iter_task`...), checked in the kernel and in ironbpf.
+fn check_iter(name: &str, target: &str, text: &str, refused: Option<(usize, &str)>) {
+    if !ironbpf_kernel::available_for_test(name) {
+        return;
+    }
+    let vm = match ironbpf_verifier::vmlinux::vmlinux() {
+        Ok(v) => v,
+        Err(e) => {
+            assert!(
+                std::env::var("IRONBPF_REQUIRE_KERNEL").is_err(),
+                "{name}: {e}"
+            );
+            eprintln!("skipped: {name}: {e}");
+            return;
+        }
+    };
+    let id = vm
+        .find(target, ironbpf_btf::kind::FUNC)
+        .unwrap_or_else(|| panic!("{name}: {target} in vmlinux BTF"));
+    let insns = assemble(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
+    let iter = ironbpf_progtype::AttachType::TraceIter;
+    let mut opts = VerifyOptions::new(ProgTypeId::Tracing);
+    opts.log_level = 1;
+    opts.attach_type = Some(iter);
+    opts.attach_btf = Some(target.to_string());
+    opts.attach_btf_id = Some(id);
+    let out = load_program(&ProgLoad {
+        prog_type: ProgTypeId::Tracing.kernel_id(),
+        expected_attach_type: iter.kernel_id(),
+        attach_btf_id: id,
+        insns: &words,
+        name: "rules2",
+        log_level: 1,
+        ..Default::default()
+    });
+    let ours = verify(&insns, &opts);
+    assert_verdicts(name, &out, &ours, Verdict::at(refused));
+}
+
+/// `bpf_getsockopt(ctx->sk_common, SOL_TCP, TCP_CONGESTION, fp-16, 16)`
+/// when the iterator gives a socket; the call is insn 8.
+const ITER_GETSOCKOPT: &str = "r6 = *(u64 *)(r1 +8)\n\
+    if r6 == 0x0 goto +7\n\
+    r1 = r6\n\
+    r2 = 6\n\
+    r3 = 13\n\
+    r4 = r10\n\
+    r4 += -16\n\
+    r5 = 16\n\
+    call bpf_getsockopt\n\
+    r0 = 0\n\
+    exit";
+
+#[test]
+fn a_tcp_iterator_may_get_a_socket_option() {
+    check_iter(
+        "a_tcp_iterator_may_get_a_socket_option",
+        "bpf_iter_tcp",
+        ITER_GETSOCKOPT,
+        None,
+    );
+}
+
+#[test]
+fn another_iterator_may_not_get_a_socket_option() {
+    check_iter(
+        "another_iterator_may_not_get_a_socket_option",
+        "bpf_iter_udp",
+        ITER_GETSOCKOPT,
+        Some((
+            8,
+            "program of this type cannot use helper bpf_getsockopt#57",
+        )),
     );
 }
