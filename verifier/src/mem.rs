@@ -449,6 +449,35 @@ impl Env<'_> {
             RegType::ConstPtrToMap => {
                 self.check_ptr_to_map_access(r, off, size, t, read_dst, sign_extend)?;
             }
+            RegType::TpBuffer => {
+                // check_tp_buffer_access: a writable tracepoint's buffer,
+                // at constant non-negative offsets (its size is checked
+                // when the program is attached).
+                if off < 0 {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!("R{r} invalid tracepoint buffer access: off={off}, size={size}"),
+                    ));
+                }
+                if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!(
+                            "R{r} invalid variable buffer offset: off={off}, var_off={}",
+                            reg.val.var_off
+                        ),
+                    ));
+                }
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
+            }
             RegType::Stack => {
                 self.check_stack_bounds(r, off, size as i64, t, "")?;
                 if t == Access::Read {

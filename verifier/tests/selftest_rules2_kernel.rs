@@ -19,7 +19,9 @@
 //! - a map pointer reads the kernel's struct of its map
 //!   (`check_ptr_to_map_access`);
 //! - a tcp iterator program may call bpf_getsockopt on the socket it
-//!   visits (`bpf_iter_get_func_proto`).
+//!   visits (`bpf_iter_get_func_proto`);
+//! - a writable tracepoint's buffer is read and written at constant
+//!   non-negative offsets (`check_tp_buffer_access`).
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -540,5 +542,34 @@ fn another_iterator_may_not_get_a_socket_option() {
             8,
             "program of this type cannot use helper bpf_getsockopt#57",
         )),
+    );
+}
+
+#[test]
+fn a_writable_tracepoint_buffer_is_read_and_written() {
+    check_as(
+        "a_writable_tracepoint_buffer_is_read_and_written",
+        ProgTypeId::RawTracepointWritable,
+        "r6 = *(u64 *)(r1 +0)\n\
+         r0 = *(u64 *)(r6 +8)\n\
+         *(u32 *)(r6 +16) = r0\n\
+         r0 = 0\n\
+         exit",
+        &[],
+        None,
+    );
+}
+
+#[test]
+fn a_writable_tracepoint_buffer_refuses_a_negative_offset() {
+    check_as(
+        "a_writable_tracepoint_buffer_refuses_a_negative_offset",
+        ProgTypeId::RawTracepointWritable,
+        "r6 = *(u64 *)(r1 +0)\n\
+         r0 = *(u64 *)(r6 -8)\n\
+         r0 = 0\n\
+         exit",
+        &[],
+        Some((1, "R6 invalid tracepoint buffer access: off=-8, size=8")),
     );
 }
