@@ -49,6 +49,9 @@ pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, Prot
     if let Some((_, _, p)) = opts.extra_helpers.iter().find(|h| h.0 == id) {
         return Ok(p);
     }
+    if let Some(p) = iter_target_proto(id, opts) {
+        return Ok(p);
+    }
     catalog::func_proto(
         opts.prog_type,
         opts.attach_type,
@@ -57,11 +60,33 @@ pub fn helper_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, Prot
     )
 }
 
+/// `bpf_iter_get_func_proto`: what an iterator's target adds for the
+/// programs attached to it. The tcp iterator (`bpf_iter_tcp`) gives
+/// `bpf_setsockopt` and `bpf_getsockopt` on the socket it visits.
+fn iter_target_proto(id: i32, opts: &crate::VerifyOptions) -> Option<&'static Proto> {
+    const BPF_FUNC_SETSOCKOPT: i32 = 49;
+    const BPF_FUNC_GETSOCKOPT: i32 = 57;
+    if opts.prog_type != ProgTypeId::Tracing
+        || opts.attach_type != Some(ironbpf_progtype::AttachType::TraceIter)
+        || opts.attach_btf.as_deref() != Some("bpf_iter_tcp")
+    {
+        return None;
+    }
+    catalog::proto_named(match id {
+        BPF_FUNC_SETSOCKOPT => "sk_setsockopt",
+        BPF_FUNC_GETSOCKOPT => "sk_getsockopt",
+        _ => return None,
+    })
+}
+
 /// [`helper_proto`] without the sleepable check: what the program type
 /// offers (`get_func_proto` alone, as liveness and the checks made before
 /// the sleepable one see it).
 pub fn offered_proto(id: i32, opts: &crate::VerifyOptions) -> Result<&Proto, ProtoRefusal> {
     if let Some((_, _, p)) = opts.extra_helpers.iter().find(|h| h.0 == id) {
+        return Ok(p);
+    }
+    if let Some(p) = iter_target_proto(id, opts) {
         return Ok(p);
     }
     let env = ProtoEnv {
@@ -345,7 +370,7 @@ impl Env<'_> {
                     ));
                 };
                 let elide = id == BPF_FUNC_MAP_LOOKUP_ELEM
-                    && matches!(m.map_type, 2 | 6)
+                    && can_elide_value_nullness(m)
                     && meta.const_key.is_some_and(|k| k < m.max_entries as u64);
                 RegState {
                     map: mi,
@@ -508,6 +533,77 @@ impl Env<'_> {
         });
     }
 
+    /// `resolve_map_arg_type`: the value of a sockmap or sockhash update is
+    /// a socket; a bloom filter's peek reads its value.
+    fn resolve_map_arg_type(&self, arg: ArgType, name: &str, meta: &Meta) -> VResult<ArgType> {
+        const BPF_MAP_TYPE_BLOOM_FILTER: u32 = 30;
+        let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)) else {
+            return Err(self.reject_errno(
+                EFAULT,
+                RejectionKind::Other,
+                "verifier bug: invalid map_ptr to access map->type".into(),
+            ));
+        };
+        match m.map_type {
+            BPF_MAP_TYPE_SOCKMAP | BPF_MAP_TYPE_SOCKHASH => {
+                if arg.flags != 0 {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        RejectionKind::Other,
+                        "invalid arg_type for sockmap/sockhash".into(),
+                    ));
+                }
+                Ok(ArgType::new(ArgBase::PtrToBtfIdSockCommon, 0))
+            }
+            BPF_MAP_TYPE_BLOOM_FILTER if name == "bpf_map_peek_elem" => {
+                Ok(ArgType::new(ArgBase::PtrToMapValue, 0))
+            }
+            _ => Ok(arg),
+        }
+    }
+
+    /// `check_func_arg_reg_off`: memory pointers may carry offsets into a
+    /// helper; a BTF pointer a fixed one; every other pointer (ctx,
+    /// sockets, map pointers...) none at all.
+    fn check_func_arg_reg_off(&self, r: usize) -> VResult {
+        let reg = *self.cur.reg(r);
+        let fixed_off_ok = match reg.ty {
+            RegType::Stack
+            | RegType::Packet
+            | RegType::PacketMeta
+            | RegType::MapKey
+            | RegType::MapValue
+            | RegType::Mem
+            | RegType::Scalar
+            | RegType::NotInit => return Ok(()),
+            RegType::BtfId => true,
+            _ => false,
+        };
+        let t = reg.type_str();
+        if !fixed_off_ok && reg.off != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: r as u8,
+                    off: reg.off as i64,
+                },
+                format!(
+                    "dereference of modified {t} ptr R{r} off={} disallowed",
+                    reg.off
+                ),
+            ));
+        }
+        if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: r as u8,
+                    off: reg.off as i64,
+                },
+                format!("variable {t} access var_off={} disallowed", reg.val.var_off),
+            ));
+        }
+        Ok(())
+    }
+
     fn arg_err(&self, r: usize, arg: &ArgType, expected: &[&str]) -> crate::Rejection {
         let got = self.type_str(r);
         let _ = arg;
@@ -561,6 +657,11 @@ impl Env<'_> {
                 "helper access to the packet is not allowed".into(),
             ));
         }
+        let arg = if arg.base == ArgBase::PtrToMapValue {
+            self.resolve_map_arg_type(arg, name, meta)?
+        } else {
+            arg
+        };
         if arg.has(flags::MAYBE_NULL) && reg.is_null() {
             return Ok(());
         }
@@ -642,6 +743,7 @@ impl Env<'_> {
             };
             return Err(self.arg_err(r, &arg, expected));
         }
+        self.check_func_arg_reg_off(r)?;
         // Arguments whose checks need what this verifier does not track
         // (BTF types, special fields of map values, dynptr and kptr
         // state): refused, naming the helper and the argument, rather
@@ -733,7 +835,7 @@ impl Env<'_> {
                     ));
                 };
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
-                if matches!(m.map_type, 2 | 6) {
+                if can_elide_value_nullness(&m) {
                     meta.const_key = self.constant_map_key(r, m.key_size);
                     if meta.const_key.is_some() && self.tracks_precision() {
                         // The null check is elided on this key's value: no
@@ -773,18 +875,6 @@ impl Env<'_> {
                     false,
                     raw.then_some(&mut *meta),
                 )?;
-            }
-            ArgBase::PtrToCtx if reg.off != 0 => {
-                return Err(self.reject(
-                    RejectionKind::ModifiedCtx {
-                        reg: r as u8,
-                        off: reg.off as i64,
-                    },
-                    format!(
-                        "dereference of modified ctx ptr R{r} off={} disallowed",
-                        reg.off
-                    ),
-                ));
             }
             ArgBase::PtrToMem if arg.has(flags::FIXED_SIZE) => {
                 let raw = arg.has(flags::UNINIT);
@@ -877,28 +967,90 @@ impl Env<'_> {
                 }
                 meta.mem_size = Some(reg.val.var_off.value);
             }
-            ArgBase::PtrToConstStr => {
-                let m = self.maps.get(reg.map as usize);
-                if !m.is_some_and(|m| m.frozen_readonly) {
-                    return Err(self.reject(
-                        RejectionKind::ArgType {
-                            reg: r as u8,
-                            got: reg.type_str(),
-                            expected: "a read-only map value".into(),
-                        },
-                        "R{r} does not point to a readonly map'".replace("{r}", &r.to_string()),
-                    ));
-                }
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "constant strings",
-                    },
-                    format!("R{r}: ironbpf's verifier does not know the contents of read-only maps, so it cannot check the string is NUL-terminated"),
-                ));
-            }
+            ArgBase::PtrToConstStr => self.check_reg_const_str(r)?,
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// `check_reg_const_str`: the pointer in `r` is a constant offset into
+    /// the value of a frozen read-only array of one entry, and the value
+    /// holds a NUL between that offset and its end.
+    fn check_reg_const_str(&self, r: usize) -> VResult {
+        const BPF_MAP_TYPE_ARRAY: u32 = 2;
+        let reg = *self.cur.reg(r);
+        let Some(m) = self.maps.get(reg.map as usize) else {
+            return Err(crate::Rejection::internal(
+                Some(self.pc),
+                format_args!(
+                    "R{r} points to map {} that the program does not have",
+                    reg.map
+                ),
+            ));
+        };
+        if !m.frozen_readonly {
+            return Err(self.reject(
+                RejectionKind::ArgType {
+                    reg: r as u8,
+                    got: reg.type_str(),
+                    expected: "a read-only map value".into(),
+                },
+                format!("R{r} does not point to a readonly map'"),
+            ));
+        }
+        if !reg.val.var_off.is_const() {
+            return Err(self.reject(
+                RejectionKind::ArgNotConst { reg: r as u8 },
+                format!("R{r} is not a constant address'"),
+            ));
+        }
+        if m.map_type != BPF_MAP_TYPE_ARRAY {
+            return Err(self.reject(
+                RejectionKind::Other,
+                "no direct value access support for this map type".into(),
+            ));
+        }
+        let vs = i64::from(m.value_size);
+        self.check_mem_region(r, reg.off as i64, vs - reg.off as i64, vs, false)?;
+        // array_map_direct_value_addr: one entry only, offset inside it.
+        let map_off = (reg.off as i64).wrapping_add(reg.val.var_off.value as i64);
+        if m.max_entries != 1 || map_off < 0 || map_off >= vs {
+            let errno = if m.max_entries != 1 { ENOTSUPP } else { EINVAL };
+            return Err(self.reject_errno(
+                errno,
+                RejectionKind::Other,
+                "direct value access on string failed".into(),
+            ));
+        }
+        let bytes = (reg.map as usize)
+            .lt(&self.opts.maps.len())
+            .then(|| self.opts.frozen_values.get(reg.map as usize))
+            .flatten()
+            .and_then(|v| v.as_deref());
+        let Some(bytes) = bytes else {
+            // The embedder did not say what the map holds.
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported {
+                    pc: self.pc,
+                    what: "constant strings",
+                },
+                format!("R{r}: ironbpf's verifier does not know the contents of read-only maps, so it cannot check the string is NUL-terminated"),
+            ));
+        };
+        // Bytes past what the embedder gave are zero, as in a fresh map.
+        let tail = bytes
+            .get(map_off as usize..)
+            .unwrap_or_default()
+            .iter()
+            .take((vs - map_off) as usize);
+        let short = (bytes.len() as i64) < vs;
+        if !short && !tail.clone().any(|b| *b == 0) {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Other,
+                "string is not zero-terminated".into(),
+            ));
         }
         Ok(())
     }
@@ -1018,9 +1170,9 @@ impl Env<'_> {
         raw: Option<&mut Meta>,
     ) -> VResult {
         let reg = *self.cur.reg(r);
-        if size == 0 && zero_ok {
-            return Ok(());
-        }
+        // A zero-sized access is checked too: its offsets must be in the
+        // stack, and a variable one's range initialized.
+        let _ = zero_ok;
         self.check_stack_bounds(r, reg.off as i64, size, t, "helper")?;
         let (min_off, max_off) = if reg.val.var_off.is_const() {
             let m = reg.val.var_off.value as i64 + reg.off as i64;
@@ -1354,6 +1506,14 @@ pub(crate) fn invalid_r0_range(at: &str, smin: i64, smax: i64, min: i64, max: i6
     }
     m.push_str(&format!(" should have been in [{min}, {max}]"));
     m
+}
+
+/// `can_elide_value_nullness`: a lookup of a constant key below
+/// max_entries in an array (plain or per-CPU) cannot fail; not so in an
+/// inner map template with `BPF_F_INNER_MAP`, whose maps may be smaller.
+fn can_elide_value_nullness(m: &crate::MapInfo) -> bool {
+    const BPF_F_INNER_MAP: u32 = 1 << 12;
+    matches!(m.map_type, 2 | 6) && m.map_flags & BPF_F_INNER_MAP == 0
 }
 
 /// `BPF_MAP_TYPE_SOCKMAP`.

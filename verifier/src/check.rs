@@ -959,22 +959,25 @@ impl<'a> Env<'a> {
             // (`collect_linked_regs`): backtracking follows them together.
             let mut ids = Vec::new();
             if a.is_scalar() && a.id != 0 {
-                ids.push(a.id);
+                ids.push(a.id & !BPF_ADD_CONST);
             }
             if b.is_scalar() && b.id != 0 && src_reg.is_some() {
-                ids.push(b.id);
+                ids.push(b.id & !BPF_ADD_CONST);
             }
             if !ids.is_empty() {
                 let fr = self.cur.cur();
                 let mut regs = 0u16;
                 let mut stack = 0u64;
                 for (i, r) in fr.regs.iter().enumerate().take(10) {
-                    if r.is_scalar() && ids.contains(&r.id) {
+                    if r.is_scalar() && ids.contains(&(r.id & !BPF_ADD_CONST)) {
                         regs |= 1 << i;
                     }
                 }
                 for (i, sl) in fr.stack.iter().enumerate() {
-                    if sl.is_spill() && sl.spilled.is_scalar() && ids.contains(&sl.spilled.id) {
+                    if sl.is_spill()
+                        && sl.spilled.is_scalar()
+                        && ids.contains(&(sl.spilled.id & !BPF_ADD_CONST))
+                    {
                         stack |= 1u64 << (i % 64);
                     }
                 }
@@ -1142,6 +1145,15 @@ impl<'a> Env<'a> {
     }
 
     fn branch_taken(&self, op: JmpOp, is32: bool, a: &RegState, b: &RegState) -> Option<bool> {
+        let pkt_any = |r: &RegState| {
+            matches!(
+                r.ty,
+                RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
+            )
+        };
+        if pkt_any(a) && pkt_any(b) && !is32 {
+            return pkt_ptr_branch_taken(op, a, b);
+        }
         if a.is_scalar() && b.is_scalar() {
             return branch::is_branch_taken(op, is32, &a.val, &b.val);
         }
@@ -1207,13 +1219,28 @@ impl<'a> Env<'a> {
             (p.ty == RegType::Packet && e.ty == RegType::PacketEnd)
                 || (p.ty == RegType::PacketMeta && init_pkt(e))
         };
-        let (pkt, op) = if ends(&a, &b) {
-            (a, op)
+        let (pkt, pkt_reg, op) = if ends(&a, &b) {
+            (a, dst, op)
         } else if ends(&b, &a) {
-            (b, branch::flip(op))
+            (b, src, branch::flip(op))
         } else {
             return a.ty.is_pkt() && b.ty.is_pkt();
         };
+        // `mark_pkt_end`: on the edge where `pkt' > pkt_end` (or `>=`) holds,
+        // the packet register itself is past the end (or at it).
+        let mark = |st: &mut VState, beyond: bool| {
+            let r = st.reg_mut(pkt_reg);
+            if r.ty == RegType::Packet {
+                r.range = if beyond { BEYOND_PKT_END } else { AT_PKT_END };
+            }
+        };
+        match op {
+            JmpOp::Jgt => mark(other, true),
+            JmpOp::Jge => mark(other, false),
+            JmpOp::Jlt => mark(&mut self.cur, false),
+            JmpOp::Jle => mark(&mut self.cur, true),
+            _ => {}
+        }
         // `pkt' > pkt_end` falls through with `off` bytes readable;
         // `pkt' < pkt_end` (right-open: pkt' itself is readable) jumps with
         // `off + 1`. A zero offset right-open proves nothing.
@@ -1573,24 +1600,59 @@ fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) ->
     false
 }
 
-/// Sets register `r` to the refined scalar `v`, and every scalar with the
-/// same id (copies of it) too (`sync_linked_regs`).
+/// Sets register `r` to the refined scalar `v`, and every scalar linked to
+/// it (`sync_linked_regs`): a copy (same id, same delta) becomes a copy of
+/// `r`; one at another delta from the same base (`BPF_ADD_CONST`) becomes
+/// `r` plus the difference of the deltas, keeping its own id and delta.
 fn set_linked(st: &mut VState, r: usize, v: Scalar) {
-    let id = st.reg(r).id;
     st.reg_mut(r).val = v;
-    if id == 0 {
+    let known = *st.reg(r);
+    let base = known.id & !BPF_ADD_CONST;
+    if base == 0 {
         return;
     }
     let fi = st.frames.len() - 1;
+    let sync = |reg: &mut RegState| {
+        if !reg.is_scalar() || reg.id & !BPF_ADD_CONST != base {
+            return;
+        }
+        // A 32-bit delta and a 64-bit one do not add up: no refinement.
+        if (reg.id | known.id) & BPF_ADD_CONST == BPF_ADD_CONST {
+            return;
+        }
+        let no_delta = reg.id & BPF_ADD_CONST == 0 && known.id & BPF_ADD_CONST == 0;
+        if no_delta || reg.off == known.off {
+            *reg = known;
+            return;
+        }
+        let delta = i64::from(reg.off) - i64::from(known.off);
+        let mut val = crate::alu::scalar_alu(
+            AluOp::Add,
+            true,
+            &known.val,
+            &Scalar::constant(delta as u64),
+        );
+        // Both values are 32-bit when either came from a 32-bit add.
+        if (reg.id | known.id) & BPF_ADD_CONST32 != 0 {
+            val.zext32();
+            val.sync();
+        }
+        *reg = RegState {
+            val,
+            id: reg.id,
+            off: reg.off,
+            ..known
+        };
+    };
     for (k, fr) in st.frames.iter_mut().enumerate() {
         for (j, reg) in fr.regs.iter_mut().enumerate() {
-            if reg.is_scalar() && reg.id == id && !(k == fi && j == r) {
-                reg.val = v;
+            if !(k == fi && j == r) {
+                sync(reg);
             }
         }
         for s in &mut fr.stack {
-            if s.is_spill() && s.spilled.is_scalar() && s.spilled.id == id {
-                s.spilled.val = v;
+            if s.is_spill() {
+                sync(&mut s.spilled);
             }
         }
     }
@@ -1635,6 +1697,28 @@ pub(crate) fn mark_ptr_or_null_in(
 }
 
 /// `find_good_pkt_pointers`: packet pointers with `pkt`'s id get `range`.
+/// `is_pkt_ptr_branch_taken`: a packet pointer known to be past the end
+/// (or at it) decides its comparison with `pkt_end`.
+fn pkt_ptr_branch_taken(op: JmpOp, a: &RegState, b: &RegState) -> Option<bool> {
+    let (pkt, op) = if b.ty == RegType::PacketEnd {
+        (a, op)
+    } else if a.ty == RegType::PacketEnd {
+        (b, branch::flip(op))
+    } else {
+        return None;
+    };
+    if pkt.range >= 0 {
+        return None;
+    }
+    match op {
+        JmpOp::Jle | JmpOp::Jgt if pkt.range == BEYOND_PKT_END => Some(op == JmpOp::Jgt),
+        JmpOp::Jlt | JmpOp::Jge if pkt.range == BEYOND_PKT_END || pkt.range == AT_PKT_END => {
+            Some(op == JmpOp::Jge)
+        }
+        _ => None,
+    }
+}
+
 fn find_good_pkt_pointers(st: &mut VState, pkt: &RegState, range: i32) {
     if range < 0 {
         return;
@@ -1660,7 +1744,9 @@ impl IdMap {
     fn check_scalar(&mut self, old: u32, cur: u32) -> bool {
         let mut fresh = || {
             self.1 += 1;
-            0x8000_0000 | self.1
+            // Above every id the verifier hands out and clear of the
+            // BPF_ADD_CONST bits, which real ids carry.
+            0x2000_0000 | self.1
         };
         let old = if old == 0 { fresh() } else { old };
         let cur = if cur == 0 { fresh() } else { cur };
@@ -1723,7 +1809,7 @@ fn states_maybe_looping(old: &VState, cur: &VState) -> bool {
 
 /// `regs_exact` for scalars: the same value, ids mapped.
 fn scalar_exact(old: &RegState, cur: &RegState, ids: &mut IdMap) -> bool {
-    old.ty == cur.ty && old.val == cur.val && ids.check(old.id, cur.id)
+    old.ty == cur.ty && old.val == cur.val && old.off == cur.off && ids.check(old.id, cur.id)
 }
 
 /// `regsafe`: every continuation safe from `old` is safe from `cur`. An
@@ -1760,6 +1846,12 @@ fn regsafe(
         if !old.precise && !all_precise {
             return true;
         }
+        // A link with a delta is only the same link at the same delta.
+        if old.id & BPF_ADD_CONST != cur.id & BPF_ADD_CONST
+            || (old.id & BPF_ADD_CONST != 0 && old.off != cur.off)
+        {
+            return false;
+        }
         return ids.check_scalar(old.id, cur.id)
             && range_within(&old.val, &cur.val)
             && old.val.var_off.contains(cur.val.var_off);
@@ -1773,7 +1865,12 @@ fn regsafe(
         && old.frameno == cur.frameno
         && old.subprog == cur.subprog
         && (old.btf_id, old.btf_flags) == (cur.btf_id, cur.btf_flags)
-        && old.range <= cur.range
+        && (if old.range < 0 || cur.range < 0 {
+            // AT_PKT_END / BEYOND_PKT_END only match themselves.
+            old.range == cur.range
+        } else {
+            old.range <= cur.range
+        })
         && range_within(&old.val, &cur.val)
         && old.val.var_off.contains(cur.val.var_off)
         && ids.check(old.id, cur.id)

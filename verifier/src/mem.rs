@@ -168,18 +168,7 @@ impl Env<'_> {
                         )?;
                         // check_atomic_store: atomic_ptr_type_ok after the
                         // store's own checks.
-                        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
-                            return Err(self.reject(
-                                RejectionKind::InvalidMemAccess {
-                                    reg: d as u8,
-                                    reg_type: self.type_str(d),
-                                },
-                                format!(
-                                    "BPF_ATOMIC stores into R{d} {} is not allowed",
-                                    self.type_str(d)
-                                ),
-                            ));
-                        }
+                        self.check_atomic_ptr_type(d)?;
                     }
                     _ => self.check_atomic(op, sz, d, s, off as i64)?,
                 }
@@ -190,6 +179,24 @@ impl Env<'_> {
             *safe = true;
         }
         Ok(())
+    }
+
+    /// `atomic_ptr_type_ok`'s refusal: an atomic operation into memory the
+    /// kernel does not allow it on (ctx, packet, flow keys, sockets...).
+    fn check_atomic_ptr_type(&self, d: usize) -> VResult {
+        if atomic_ptr_type_ok(self.cur.reg(d).ty) {
+            return Ok(());
+        }
+        Err(self.reject(
+            RejectionKind::InvalidMemAccess {
+                reg: d as u8,
+                reg_type: self.type_str(d),
+            },
+            format!(
+                "BPF_ATOMIC stores into R{d} {} is not allowed",
+                self.type_str(d)
+            ),
+        ))
     }
 
     /// `check_atomic` for the read-modify-write operations.
@@ -227,18 +234,7 @@ impl Env<'_> {
                 format!("R{s} leaks addr into mem"),
             ));
         }
-        if !atomic_ptr_type_ok(self.cur.reg(d).ty) {
-            return Err(self.reject(
-                RejectionKind::InvalidMemAccess {
-                    reg: d as u8,
-                    reg_type: self.type_str(d),
-                },
-                format!(
-                    "BPF_ATOMIC stores into R{d} {} is not allowed",
-                    self.type_str(d)
-                ),
-            ));
-        }
+        self.check_atomic_ptr_type(d)?;
         let load = if op.fetches() {
             if op == AtomicOp::CmpXchg {
                 Value::Reg(0)
@@ -450,6 +446,38 @@ impl Env<'_> {
                     sign_extend,
                 )?;
             }
+            RegType::ConstPtrToMap => {
+                self.check_ptr_to_map_access(r, off, size, t, read_dst, sign_extend)?;
+            }
+            RegType::TpBuffer => {
+                // check_tp_buffer_access: a writable tracepoint's buffer,
+                // at constant non-negative offsets (its size is checked
+                // when the program is attached).
+                if off < 0 {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!("R{r} invalid tracepoint buffer access: off={off}, size={size}"),
+                    ));
+                }
+                if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+                    return Err(self.reject(
+                        RejectionKind::InvalidMemAccess {
+                            reg: r as u8,
+                            reg_type: reg.type_str(),
+                        },
+                        format!(
+                            "R{r} invalid variable buffer offset: off={off}, var_off={}",
+                            reg.val.var_off
+                        ),
+                    ));
+                }
+                if let Some(d) = read_dst {
+                    self.set_loaded(d, size, sign_extend);
+                }
+            }
             RegType::Stack => {
                 self.check_stack_bounds(r, off, size as i64, t, "")?;
                 if t == Access::Read {
@@ -631,6 +659,106 @@ impl Env<'_> {
             (4, true) => v as u32 as i32 as i64 as u64,
             _ => v,
         }))
+    }
+
+    /// `check_ptr_to_map_access`: a read of the kernel's struct behind a
+    /// map pointer (`struct bpf_array`, `struct bpf_htab`...), walked as a
+    /// `PTR_TO_BTF_ID` of that type.
+    fn check_ptr_to_map_access(
+        &mut self,
+        r: usize,
+        off: i64,
+        size: u32,
+        t: Access,
+        read_dst: Option<usize>,
+        sign_extend: bool,
+    ) -> VResult {
+        let reg = *self.cur.reg(r);
+        let map_type = self.maps.get(reg.map as usize).map_or(0, |m| m.map_type);
+        let vm = match crate::vmlinux::vmlinux() {
+            Ok(v) => v,
+            Err(_) => {
+                return Err(self.reject_errno(
+                    ENOTSUPP,
+                    RejectionKind::Other,
+                    "map_ptr access not supported without CONFIG_DEBUG_INFO_BTF".into(),
+                ))
+            }
+        };
+        let found = map_btf_struct(map_type).and_then(|n| Some((n, vm.struct_id(n)?)));
+        let Some((tname, btf_id)) = found else {
+            return Err(self.reject_errno(
+                ENOTSUPP,
+                RejectionKind::Other,
+                format!("map_ptr access not supported for map type {map_type}"),
+            ));
+        };
+        let bad = |me: &Self, errno: i32, msg: String| {
+            me.reject_errno(
+                errno,
+                RejectionKind::InvalidMemAccess {
+                    reg: r as u8,
+                    reg_type: reg.type_str(),
+                },
+                msg,
+            )
+        };
+        if !self.opts.privileged {
+            return Err(bad(
+                self,
+                EPERM,
+                format!("'struct {tname}' access is allowed only to CAP_PERFMON and CAP_SYS_ADMIN"),
+            ));
+        }
+        if off < 0 {
+            return Err(bad(
+                self,
+                EACCES,
+                format!("R{r} is {tname} invalid negative access: off={off}"),
+            ));
+        }
+        if t != Access::Read {
+            return Err(bad(
+                self,
+                EACCES,
+                format!("only read from {tname} is supported"),
+            ));
+        }
+        // The kernel walks a fresh PTR_TO_BTF_ID of the struct: the register
+        // stands in for it during the walk.
+        *self.cur.reg_mut(r) = RegState {
+            btf_id,
+            ..RegState::pointer(RegType::BtfId)
+        };
+        let res = self.check_ptr_to_btf_id_access(r, off, size, false, read_dst, sign_extend);
+        if read_dst != Some(r) || res.is_err() {
+            *self.cur.reg_mut(r) = reg;
+        }
+        res
+    }
+
+    /// `assign_scalar_id_before_mov` for the scalar spilled in slot `spi`
+    /// of frame `fi`.
+    fn slot_scalar_id_before_mov(&mut self, fi: usize, spi: usize) {
+        let Some(sp) = self.cur.frames.get(fi).and_then(|f| f.stack.get(spi)) else {
+            return;
+        };
+        let mut r = sp.spilled;
+        if r.id & BPF_ADD_CONST != 0 {
+            r.id = 0;
+            r.off = 0;
+        }
+        if r.id == 0 && !r.val.var_off.is_const() {
+            r.id = self.new_id();
+        }
+        if let Some(sp) = self
+            .cur
+            .frames
+            .get_mut(fi)
+            .and_then(|f| f.stack.get_mut(spi))
+        {
+            sp.spilled = r;
+        }
     }
 
     /// The destination of a load of `size` bytes becomes an unknown scalar
@@ -992,9 +1120,26 @@ impl Env<'_> {
                 // A narrow fill of the spilled part keeps its value.
                 let narrow_ok = (size as usize) <= spill_size && off.rem_euclid(8) == 0;
                 if narrow_ok {
+                    if self.opts.privileged
+                        && size == 4
+                        && spill_size == 4
+                        && scalar_width(&sp.val) <= 32
+                    {
+                        // The slot gets an id to link the fill with.
+                        self.slot_scalar_id_before_mov(fi, spi);
+                    }
+                    let sp = self
+                        .cur
+                        .frames
+                        .get(fi)
+                        .and_then(|f| f.stack.get(spi))
+                        .map_or(sp, |s| s.spilled);
                     let mut v = sp;
-                    if (size as usize) < BPF_REG_SIZE {
+                    // Only a fill narrower than the value breaks the link.
+                    if scalar_width(&sp.val) > 8 * size {
                         v.id = 0;
+                    }
+                    if (size as usize) < BPF_REG_SIZE {
                         if sign_extend {
                             v.val.coerce_to_size_sx(size as u8);
                         } else {
@@ -1172,13 +1317,11 @@ impl Env<'_> {
         };
         match (vreg, value) {
             (Some(v), Value::Reg(vr)) if aligned && v.is_scalar() && privileged => {
-                let mut v = v;
                 let fits = scalar_width(&v.val) <= 8 * size;
-                if fits && v.id == 0 && !v.val.var_off.is_const() {
-                    let id = self.new_id();
-                    self.cur.reg_mut(vr).id = id;
-                    v.id = id;
+                if fits {
+                    self.scalar_id_before_mov(vr);
                 }
+                let mut v = *self.cur.reg(vr);
                 if !fits {
                     v.id = 0;
                 }
@@ -1429,6 +1572,30 @@ impl Env<'_> {
         }
         Ok(Some(self.pc + 1))
     }
+}
+
+/// The kernel struct behind a map of `map_type` (its ops' `map_btf_id`).
+fn map_btf_struct(map_type: u32) -> Option<&'static str> {
+    Some(match map_type {
+        1 | 5 | 9 | 10 | 13 => "bpf_htab",
+        2 | 3 | 4 | 6 | 8 | 12 => "bpf_array",
+        7 => "bpf_stack_map",
+        11 => "lpm_trie",
+        14 | 25 => "bpf_dtab",
+        15 => "bpf_stab",
+        16 => "bpf_cpu_map",
+        17 => "xsk_map",
+        18 => "bpf_shtab",
+        19 | 21 => "bpf_cgroup_storage_map",
+        20 => "reuseport_array",
+        22 | 23 => "bpf_queue_stack",
+        24 | 28 | 29 | 32 => "bpf_local_storage_map",
+        26 => "bpf_struct_ops_map",
+        27 | 31 => "bpf_ringbuf_map",
+        30 => "bpf_bloom_filter",
+        33 => "bpf_arena",
+        _ => return None,
+    })
 }
 
 /// `get_reg_width`: bits needed for the scalar's unsigned maximum.

@@ -128,14 +128,10 @@ impl Env<'_> {
                         let s = s.index();
                         self.check_src(s)?;
                         self.check_dst(d)?;
-                        let mut sr = *self.cur.reg(s);
+                        let sr = *self.cur.reg(s);
                         if width == Width::W64 {
-                            if sr.is_scalar() && sr.id == 0 && !sr.val.var_off.is_const() {
-                                let id = self.new_id();
-                                self.cur.reg_mut(s).id = id;
-                                sr.id = id;
-                            }
-                            *self.cur.reg_mut(d) = sr;
+                            self.scalar_id_before_mov(s);
+                            *self.cur.reg_mut(d) = *self.cur.reg(s);
                         } else if sr.is_pointer() {
                             if !self.opts.privileged {
                                 return Err(self.reject(
@@ -250,6 +246,10 @@ impl Env<'_> {
             return self.adjust_ptr(op, width, d, &dr, &sr, false);
         }
         let is64 = width == Width::W64;
+        let mut dr = dr;
+        if matches!(op, AluOp::And | AluOp::Or) && sr.val.var_off.is_const() {
+            self.maybe_fork_scalars(d, &mut dr)?;
+        }
         // Where the kernel does not track the op (division, modulo, a
         // shift by a register), the result is unknown in all 64 bits, even
         // for a 32-bit op: `adjust_scalar_min_max_vals` returns before its
@@ -259,23 +259,89 @@ impl Env<'_> {
         } else {
             Scalar::unknown()
         };
-        *self.cur.reg_mut(d) = RegState::scalar(v);
+        let mut out = RegState::scalar(v);
+        // `rX += const` / `rX -= const` keeps rX linked to the registers
+        // it was copied from, with the constant as its delta (`off`);
+        // every other op breaks the link.
+        let src_const = if is64 {
+            sr.val.var_off.is_const().then_some(sr.val.var_off.value)
+        } else {
+            sr.val
+                .var_off
+                .subreg()
+                .is_const()
+                .then_some(sr.val.var_off.value as u32 as u64)
+        };
+        if let (true, AluOp::Add | AluOp::Sub, true, Some(val)) =
+            (self.opts.privileged, op, dr.id != 0, src_const)
+        {
+            let delta = if !is64 {
+                (dr.val.umax <= u64::from(u32::MAX)).then_some(val as u32 as i32)
+            } else {
+                i32::try_from(val as i64).ok()
+            };
+            let delta = match (delta, op) {
+                (Some(x), AluOp::Sub) => x.checked_neg(),
+                (x, _) => x,
+            };
+            if let (Some(off), 0) = (delta, dr.id & BPF_ADD_CONST) {
+                out.id = dr.id
+                    | if is64 {
+                        BPF_ADD_CONST64
+                    } else {
+                        BPF_ADD_CONST32
+                    };
+                out.off = off;
+            }
+        }
+        *self.cur.reg_mut(d) = out;
         Ok(())
+    }
+
+    /// `maybe_fork_scalars`: a `dst & K` or `dst | K` whose dst is -1 or 0
+    /// (in 64 bits, else in its low 32: what `x s>>= 63` leaves) goes on
+    /// with dst = -1, and the same instruction is queued with dst = 0.
+    fn maybe_fork_scalars(&mut self, d: usize, dr: &mut RegState) -> VResult {
+        let v = dr.val;
+        let alu32 = if v.smin == -1 && v.smax == 0 {
+            false
+        } else if v.s32_min == -1 && v.s32_max == 0 {
+            true
+        } else {
+            return Ok(());
+        };
+        let mut branch = self.cur.clone();
+        let zero = &mut branch.reg_mut(d).val;
+        if alu32 {
+            zero.mark_32_known(0);
+            dr.val.mark_32_known(u32::MAX);
+        } else {
+            *zero = Scalar::constant(0);
+            dr.val = Scalar::constant(u64::MAX);
+        }
+        *self.cur.reg_mut(d) = *dr;
+        self.push_branch(branch, self.pc)
     }
 
     /// `assign_scalar_id_before_mov`: the id a move shares with the scalar
     /// in `s`, given a fresh one when it has none and is not a constant.
-    fn scalar_id_before_mov(&mut self, s: usize) -> u32 {
+    pub(crate) fn scalar_id_before_mov(&mut self, s: usize) -> u32 {
         let sr = *self.cur.reg(s);
         if !sr.is_scalar() {
             return 0;
         }
-        if sr.id == 0 && !sr.val.var_off.is_const() {
+        if sr.id & BPF_ADD_CONST != 0 {
+            // A register that already went through `rX += const` cannot
+            // carry a second delta: the move unlinks it.
+            let r = self.cur.reg_mut(s);
+            r.id = 0;
+            r.off = 0;
+        }
+        if self.cur.reg(s).id == 0 && !sr.val.var_off.is_const() {
             let id = self.new_id();
             self.cur.reg_mut(s).id = id;
-            return id;
         }
-        sr.id
+        self.cur.reg(s).id
     }
 
     /// `check_reg_sane_offset`.
@@ -405,6 +471,11 @@ impl Env<'_> {
                     dst.off = fixed as i32;
                     dst.val = p;
                     dst.val.mark_32_unbounded();
+                    // AT_PKT_END / BEYOND_PKT_END are about the pointer
+                    // itself, not about the moved one.
+                    if dst.range < 0 {
+                        dst.range = 0;
+                    }
                 } else {
                     dst.val.smin = p.smin.checked_add(o.smin).unwrap_or(i64::MIN);
                     dst.val.smax = p.smax.checked_add(o.smax).unwrap_or(i64::MAX);
@@ -454,6 +525,11 @@ impl Env<'_> {
                     dst.off = fixed as i32;
                     dst.val = p;
                     dst.val.mark_32_unbounded();
+                    // AT_PKT_END / BEYOND_PKT_END are about the pointer
+                    // itself, not about the moved one.
+                    if dst.range < 0 {
+                        dst.range = 0;
+                    }
                 } else {
                     match (p.smin.checked_sub(o.smax), p.smax.checked_sub(o.smin)) {
                         (Some(a), Some(b)) => {

@@ -96,6 +96,19 @@ impl RegType {
     }
 }
 
+/// A scalar's id with this bit was made by a 64-bit `rX += const` from a
+/// register of the plain id: `off` holds the constant (linked scalars).
+pub const BPF_ADD_CONST64: u32 = 1 << 31;
+/// As [`BPF_ADD_CONST64`], for a 32-bit `wX += const` (the sum is
+/// zero-extended when the link refines it).
+pub const BPF_ADD_CONST32: u32 = 1 << 30;
+/// A packet pointer's `range` on the edge where it is past `pkt_end`.
+pub const BEYOND_PKT_END: i32 = -2;
+/// A packet pointer's `range` on the edge where it is at `pkt_end` or past.
+pub const AT_PKT_END: i32 = -1;
+/// Either of the linked-scalar delta bits.
+pub const BPF_ADD_CONST: u32 = BPF_ADD_CONST64 | BPF_ADD_CONST32;
+
 /// One register's abstract value (`struct bpf_reg_state`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RegState {
@@ -332,7 +345,11 @@ impl RegState {
             out.push_str(s);
         };
         if self.id != 0 {
-            attr(out, &format!("id={}", self.id));
+            let mut a = format!("id={}", self.id & !BPF_ADD_CONST);
+            if self.id & BPF_ADD_CONST != 0 {
+                let _ = write!(a, "{:+}", self.off);
+            }
+            attr(out, &a);
         }
         if self.ref_obj_id != 0 {
             attr(out, &format!("ref_obj_id={}", self.ref_obj_id));
@@ -348,7 +365,13 @@ impl RegState {
             attr(out, &format!("off={}", self.off));
         }
         if self.ty.is_pkt() {
-            attr(out, &format!("r={}", self.range));
+            if self.range < 0 {
+                // AT_PKT_END / BEYOND_PKT_END, printed as the kernel's
+                // unsigned number.
+                attr(out, &format!("r={:#x}", self.range as i64 as u64));
+            } else {
+                attr(out, &format!("r={}", self.range));
+            }
         } else if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
