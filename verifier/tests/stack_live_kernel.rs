@@ -123,6 +123,26 @@ fn a_live_slot_keeps_states_apart() {
     );
 }
 
+/// Slots written and read around `leave`, an instruction that may end the
+/// program instead of going on.
+fn around_a_way_out(leave: &str) -> String {
+    format!(
+        "r6 = r1
+        r1 = 0
+        *(u64 *)(r10 -16) = r1
+        *(u64 *)(r10 -24) = r1
+        call bpf_get_prandom_u32
+        if r0 > 5 goto +1
+        r1 = r6
+        r1 = r6
+        {leave}
+        r1 = 0
+        *(u64 *)(r10 -8) = r1
+        r0 = *(u64 *)(r10 -16)
+        exit"
+    )
+}
+
 /// What is written after a tail call is not written on every path from
 /// before it (the tail call may leave the program): its `+written` marks
 /// stop there, while reads after it stay live before it.
@@ -130,43 +150,14 @@ fn a_live_slot_keeps_states_apart() {
 fn a_tail_call_stops_the_written_marks() {
     check(
         "tail call",
-        "r6 = r1
-        r1 = 0
-        *(u64 *)(r10 -16) = r1
-        *(u64 *)(r10 -24) = r1
-        call bpf_get_prandom_u32
-        if r0 > 5 goto +1
-        r1 = r6
-        r1 = r6
-        r2 = map[idx:0]
-        r3 = 0
-        call bpf_tail_call
-        r1 = 0
-        *(u64 *)(r10 -8) = r1
-        r0 = *(u64 *)(r10 -16)
-        exit",
+        &around_a_way_out("r2 = map[idx:0]\nr3 = 0\ncall bpf_tail_call"),
     );
 }
 
 /// `LD_ABS` may leave the program too.
 #[test]
 fn ld_abs_stops_the_written_marks() {
-    check(
-        "ld_abs",
-        "r6 = r1
-        r1 = 0
-        *(u64 *)(r10 -16) = r1
-        *(u64 *)(r10 -24) = r1
-        call bpf_get_prandom_u32
-        if r0 > 5 goto +1
-        r1 = r6
-        r1 = r6
-        r0 = *(u8 *)skb[0]
-        r1 = 0
-        *(u64 *)(r10 -8) = r1
-        r0 = *(u64 *)(r10 -16)
-        exit",
-    );
+    check("ld_abs", &around_a_way_out("r0 = *(u8 *)skb[0]"));
 }
 
 /// A helper reads only the bytes it is given: the string a
