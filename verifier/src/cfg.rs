@@ -177,6 +177,24 @@ pub fn add_subprogs(
             subprogs.push(target as usize);
         }
     }
+    // The exception callback named by the main FUNC's decl tag is a
+    // subprogram even when nothing calls it.
+    if let Some(cb) = crate::exception::find_callback_insn(opts)? {
+        if cb >= n {
+            return Err(reject(
+                None,
+                libc_errno::EINVAL,
+                "call to invalid destination".into(),
+                RejectionKind::JumpOutOfRange {
+                    from: 0,
+                    to: cb as i64,
+                },
+            ));
+        }
+        if !subprogs.contains(&cb) {
+            subprogs.push(cb);
+        }
+    }
     subprogs.sort_unstable();
     if subprogs.len() > BPF_MAX_SUBPROGS {
         return Err(reject(
@@ -499,4 +517,8 @@ pub mod libc_errno {
     pub const E2BIG: i32 = 7;
     /// Operation not supported.
     pub const ENOTSUPP: i32 = 524;
+    /// No such file or directory: a name the BTF lacks.
+    pub const ENOENT: i32 = 2;
+    /// File exists: a BTF tag given twice.
+    pub const EEXIST: i32 = 17;
 }
