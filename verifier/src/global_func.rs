@@ -349,6 +349,17 @@ fn call_effects(insns: &[RawInsn], subprogs: &[usize], opts: &VerifyOptions, sub
                         sub.might_sleep |= p.might_sleep;
                     }
                 }
+                // A sleepable kfunc (check_cfg's mark_subprog_might_sleep).
+                2 if i.off == 0 => {
+                    let sleepable = crate::kfunc::meta_of(i.imm as u32).is_ok_and(|m| {
+                        m.entry
+                            .and_then(|e| e.flags)
+                            .is_some_and(|f| f & crate::kfunc_table::KF_SLEEPABLE != 0)
+                    });
+                    if let (true, Some(sub)) = (sleepable, subs.get_mut(s)) {
+                        sub.might_sleep = true;
+                    }
+                }
                 1 => {
                     let t = (pc as i64 + i.imm as i64 + 1) as usize;
                     if let Some(c) = callees.get_mut(s) {
@@ -570,11 +581,16 @@ impl Env<'_> {
     }
 
     /// `btf_validate_prog_ctx_type` for an `arg:ctx` pointer `ptr`:
-    /// `void *` or a pointer to the program type's context struct.
+    /// `void *`, a pointer to the program type's context struct, or one of
+    /// the program types' special cases (`u64 *` for raw tracepoints,
+    /// fentry/fexit, lsm and struct_ops; `struct bpf_iter__*` for
+    /// iterators; anything for tracepoint, syscall and ext programs).
     fn validate_prog_ctx_type(&mut self, btf: &Btf, ptr: u32, i: usize) -> PrepResult<()> {
+        use ironbpf_progtype::AttachType as A;
+        use ProgTypeId as P;
         let prog_type = self.opts.prog_type;
         let mut id = btf.get(ptr).map_or(0, |t| t.size_or_type);
-        if matches!(prog_type, ProgTypeId::Kprobe | ProgTypeId::PerfEvent) {
+        if matches!(prog_type, P::Kprobe | P::PerfEvent) {
             for _ in 0..32 {
                 match btf.get(id) {
                     Some(t) if id != 0 && t.kind == kind::TYPEDEF => {
@@ -598,6 +614,24 @@ impl Env<'_> {
             return Err(EINVAL);
         }
         let is_struct = kind_of(btf, id) == kind::STRUCT;
+        let is_u64 =
+            kind_of(btf, id) == kind::INT && btf.get(id).is_some_and(|t| t.size_or_type == 8);
+        // bpf_user_pt_regs_t is `struct pt_regs` on x86-64.
+        let special = match prog_type {
+            P::Kprobe | P::PerfEvent => is_struct && name == "pt_regs",
+            P::RawTracepoint | P::RawTracepointWritable | P::Lsm | P::StructOps => is_u64,
+            P::Tracing => match self.opts.attach_type {
+                Some(A::TraceRawTp) => (is_struct && name == "bpf_raw_tracepoint_args") || is_u64,
+                Some(A::TraceIter) => is_struct && name.starts_with("bpf_iter__"),
+                Some(A::TraceFentry | A::TraceFexit | A::ModifyReturn) => is_u64,
+                _ => false,
+            },
+            P::Tracepoint | P::Syscall | P::Ext => true,
+            _ => false,
+        };
+        if special {
+            return Ok(());
+        }
         let Some(want) = ctx_struct_name(prog_type) else {
             self.bpf_log(format!("arg#{i} should be void pointer"));
             return Err(EINVAL);
@@ -718,7 +752,11 @@ impl Env<'_> {
         else {
             return Ok(false);
         };
-        if might_sleep && !self.opts.sleepable {
+        // check_func_call: not inside an RCU or preempt-disabled section
+        // either (IRQ-disabled sections are not modelled: their kfuncs are
+        // refused).
+        let in_section = self.cur.active_rcu_lock || self.cur.active_preempt_locks != 0;
+        if might_sleep && (in_section || !self.opts.sleepable) {
             return Err(self.reject_errno(
                 EINVAL,
                 RejectionKind::Other,
