@@ -348,7 +348,24 @@ pub fn check_insns(
     if let Some(entry) = state.first_mut() {
         *entry = 1;
     }
-    while let Some(&mut (t, ref mut e)) = stack.last_mut() {
+    // Then from the exception callback, which nothing calls, if the walk
+    // from insn 0 did not reach it.
+    let mut exception_cb = crate::exception::find_callback_insn(opts).ok().flatten();
+    loop {
+        if stack.is_empty() {
+            match exception_cb.take() {
+                Some(cb) if state.get(cb) == Some(&0) => {
+                    if let Some(s) = state.get_mut(cb) {
+                        *s = 1;
+                    }
+                    stack.push((cb, 0));
+                }
+                _ => break,
+            }
+        }
+        let Some(&mut (t, ref mut e)) = stack.last_mut() else {
+            break;
+        };
         let succ = successors(insns, t);
         if *e == 0 && insns.get(t).is_some_and(self_prune_point) {
             if let Some(p) = prune_point.get_mut(t) {

@@ -67,6 +67,8 @@ pub(crate) struct SubInfo {
     pub changes_pkt_data: bool,
     /// Some helper it (or a function it calls) might sleep.
     pub might_sleep: bool,
+    /// The main program's exception callback (`is_exception_cb`).
+    pub exception_cb: bool,
 }
 
 /// The subprograms' BTF facts; empty without `func_info`.
@@ -410,6 +412,15 @@ pub(crate) fn build_table(
     };
     let mut subs = check_btf_func(btf, &opts.func_info, subprogs, &exits)?;
     call_effects(insns, subprogs, opts, &mut subs);
+    // The exception callback is presumed called (do_check_subprogs): it is
+    // verified as a global function of its own.
+    if let Some(cb) = crate::exception::find_callback_insn(opts)? {
+        let idx = subprogs.binary_search(&cb).ok();
+        if let Some(s) = idx.and_then(|i| subs.get_mut(i)) {
+            s.called = true;
+            s.exception_cb = true;
+        }
+    }
     Ok(FuncTable {
         subs,
         ..FuncTable::default()
@@ -817,6 +828,16 @@ impl Env<'_> {
         Ok(f)
     }
 
+    /// The exception callback takes one argument, an integer (the cookie
+    /// `bpf_throw` was given).
+    fn exception_cb_args_ok(&self, sub: usize) -> bool {
+        self.funcs
+            .subs
+            .get(sub)
+            .and_then(|s| s.args.as_deref())
+            .is_some_and(|a| a == [ArgKind::Scalar])
+    }
+
     /// `check_return_code` at the exit of a global function's own
     /// verification: r0 must be a scalar, any scalar.
     pub(crate) fn check_global_exit(&mut self) -> VResult {
@@ -879,7 +900,17 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
                 env.log
                     .push_str(&format!("Validating {name}() func#{sub}...\n"));
             }
+            let exception_cb = s.exception_cb;
             let frame = match env.global_entry_frame(sub) {
+                Ok(_) if exception_cb && !env.exception_cb_args_ok(sub) => {
+                    return Err(Rejection {
+                        insn: None,
+                        message: "exception cb only supports single integer argument".into(),
+                        errno: EINVAL,
+                        kind: RejectionKind::Other,
+                        path: Vec::new(),
+                    });
+                }
                 Ok(f) => f,
                 Err(errno) => {
                     return Err(Rejection {
