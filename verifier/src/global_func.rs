@@ -763,10 +763,10 @@ impl Env<'_> {
         else {
             return Ok(false);
         };
-        // check_func_call: not inside an RCU or preempt-disabled section
-        // either (IRQ-disabled sections are not modelled: their kfuncs are
-        // refused).
-        let in_section = self.cur.active_rcu_lock || self.cur.active_preempt_locks != 0;
+        // check_func_call: not inside an RCU, preempt- or IRQ-disabled
+        // section either.
+        let in_section =
+            self.cur.active_rcu_lock || self.cur.active_preempt_locks != 0 || self.in_irq_section();
         if might_sleep && (in_section || !self.opts.sleepable) {
             return Err(self.reject_errno(
                 EINVAL,

@@ -83,6 +83,7 @@ pub mod error;
 mod exception;
 pub mod explain;
 pub mod global_func;
+mod irq;
 mod iter;
 mod kfunc;
 pub mod kfunc_table;
