@@ -49,6 +49,17 @@ pub(crate) enum ArgKind {
     /// `ARG_PTR_TO_MEM` of the pointee's size, `PTR_MAYBE_NULL` unless
     /// tagged `arg:nonnull`.
     Mem { size: u32, nullable: bool },
+    /// `ARG_PTR_TO_BTF_ID` of vmlinux struct `btf_id`: `PTR_TRUSTED`
+    /// (`arg:trusted`, `PTR_MAYBE_NULL` with `arg:nullable`) or
+    /// `PTR_UNTRUSTED` (`arg:untrusted`: the caller may pass anything).
+    BtfId {
+        btf_id: u32,
+        trusted: bool,
+        nullable: bool,
+    },
+    /// `ARG_PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED` of size 0: an
+    /// `arg:untrusted` pointer to void or a primitive type.
+    UntrustedMem,
 }
 
 /// What the verifier knows of one subprogram from its BTF
@@ -501,6 +512,7 @@ impl Env<'_> {
         let mut args = Vec::with_capacity(nargs);
         for (i, m) in proto.members.iter().enumerate() {
             let (mut tag_ctx, mut tag_nonnull, mut any_tag) = (false, false, false);
+            let (mut tag_trusted, mut tag_untrusted, mut tag_nullable) = (false, false, false);
             for (_, tag) in tags.iter().filter(|(c, _)| *c == i as i64) {
                 if !is_global {
                     self.bpf_log(format!(
@@ -512,9 +524,12 @@ impl Env<'_> {
                 match tag.as_str() {
                     "ctx" => tag_ctx = true,
                     "nonnull" => tag_nonnull = true,
-                    "trusted" | "untrusted" | "nullable" | "arena" => {
-                        // BTF-typed and arena arguments are not modelled:
-                        // refuse rather than guess.
+                    "trusted" => tag_trusted = true,
+                    "untrusted" => tag_untrusted = true,
+                    "nullable" => tag_nullable = true,
+                    "arena" => {
+                        // Arena arguments are not modelled: refuse rather
+                        // than guess.
                         self.bpf_log(format!(
                             "arg#{i} of {tname}() is tagged arg:{tag}, which ironbpf's verifier does not model"
                         ));
@@ -542,6 +557,50 @@ impl Env<'_> {
                     "arg#{i} has pointer tag, but is not a pointer type"
                 ));
                 return Err(EINVAL);
+            }
+            if k == kind::PTR && tag_trusted {
+                if tag_nonnull || tag_untrusted {
+                    self.bpf_log(format!("arg#{i} has invalid combination of tags"));
+                    return Err(EINVAL);
+                }
+                let btf_id = self.ptr_to_btf_id(&btf, t, i)?;
+                args.push(ArgKind::BtfId {
+                    btf_id,
+                    trusted: true,
+                    nullable: tag_nullable,
+                });
+                continue;
+            }
+            if k == kind::PTR && tag_untrusted {
+                if tag_nonnull || tag_nullable || tag_ctx {
+                    self.bpf_log(format!(
+                        "arg#{i} untrusted cannot be combined with any other tags"
+                    ));
+                    return Err(EINVAL);
+                }
+                let pointee = skip_modifiers(&btf, btf.get(t).map_or(0, |x| x.size_or_type));
+                if matches!(
+                    kind_of(&btf, pointee),
+                    0 | kind::INT | kind::ENUM | kind::ENUM64 | kind::FLOAT
+                ) {
+                    args.push(ArgKind::UntrustedMem);
+                    continue;
+                }
+                let btf_id = self.ptr_to_btf_id(&btf, t, i)?;
+                args.push(ArgKind::BtfId {
+                    btf_id,
+                    trusted: false,
+                    nullable: false,
+                });
+                continue;
+            }
+            if tag_nullable {
+                // A nullable generic pointer (without arg:trusted) is not
+                // modelled: refuse rather than guess.
+                self.bpf_log(format!(
+                    "arg#{i} of {tname}() is tagged arg:nullable without arg:trusted, which ironbpf's verifier does not model"
+                ));
+                return Err(EOPNOTSUPP);
             }
             let t = skip_modifiers(&btf, m.type_id);
             let k = kind_of(&btf, t);
@@ -589,6 +648,33 @@ impl Env<'_> {
             s.args = Some(args.clone());
         }
         Ok(args)
+    }
+
+    /// `btf_get_ptr_to_btf_id`: the vmlinux type the pointee of `ptr` (a
+    /// local type, maybe a `___flavor`) stands for, as CO-RE matches it:
+    /// the same kind and essential name.
+    fn ptr_to_btf_id(&mut self, btf: &Btf, ptr: u32, i: usize) -> PrepResult<u32> {
+        let pointee = skip_modifiers(btf, btf.get(ptr).map_or(0, |x| x.size_or_type));
+        let k = kind_of(btf, pointee);
+        let name = btf.name(pointee).to_string();
+        let essential = name.split("___").next().unwrap_or(&name).to_string();
+        let vm = crate::vmlinux::vmlinux().map_err(|e| {
+            self.bpf_log(e);
+            EINVAL
+        })?;
+        let found = (!essential.is_empty())
+            .then(|| vm.find(&essential, k))
+            .flatten();
+        match found {
+            Some(id) => Ok(id),
+            None => {
+                self.bpf_log(format!(
+                    "arg#{i} reference type('{} {name}') has no matches",
+                    kind_str(k)
+                ));
+                Err(ENOENT)
+            }
+        }
     }
 
     /// `btf_validate_prog_ctx_type` for an `arg:ctx` pointer `ptr`:
@@ -703,6 +789,29 @@ impl Env<'_> {
                         return Err(EINVAL);
                     }
                 }
+                ArgKind::UntrustedMem | ArgKind::BtfId { trusted: false, .. } => {
+                    // Anything goes: the callee only reads it, with probing
+                    // loads.
+                }
+                ArgKind::BtfId {
+                    btf_id, nullable, ..
+                } => {
+                    if reg.is_null() && *nullable {
+                        continue;
+                    }
+                    if reg.ty != RegType::BtfId || (reg.maybe_null && !*nullable) {
+                        let got = reg.type_str();
+                        self.bpf_log(format!(
+                            "R{r} type={got} expected=ptr_, trusted_ptr_, rcu_ptr_"
+                        ));
+                        return Err(EACCES);
+                    }
+                    let want = crate::vmlinux::type_name(*btf_id);
+                    if let Err(rej) = self.check_btf_arg(r, Some(&want)) {
+                        self.bpf_log(rej.message);
+                        return Err(EACCES);
+                    }
+                }
                 ArgKind::Mem { size, nullable } => {
                     if reg.is_null() {
                         // The kernel marks the NULL it relies on precise.
@@ -814,6 +923,30 @@ impl Env<'_> {
             *reg = match a {
                 ArgKind::Ctx => RegState::pointer(RegType::Ctx),
                 ArgKind::Scalar => RegState::unknown(),
+                ArgKind::BtfId {
+                    btf_id,
+                    trusted,
+                    nullable,
+                } => {
+                    let id = if *nullable { self.new_id() } else { 0 };
+                    RegState {
+                        maybe_null: *nullable,
+                        btf_id: *btf_id,
+                        btf_flags: if *trusted {
+                            btf_flag::TRUSTED
+                        } else {
+                            btf_flag::UNTRUSTED
+                        },
+                        id,
+                        ..RegState::pointer(RegType::BtfId)
+                    }
+                }
+                ArgKind::UntrustedMem => RegState {
+                    rdonly: true,
+                    mem_size: 0,
+                    btf_flags: btf_flag::UNTRUSTED,
+                    ..RegState::pointer(RegType::Mem)
+                },
                 ArgKind::Mem { size, nullable } => {
                     let id = if *nullable { self.new_id() } else { 0 };
                     RegState {

@@ -9,7 +9,9 @@
 //! - `arg:ctx` of a global function takes the program types' special
 //!   cases (`u64 *` for raw tracepoints, anything for tracepoints);
 //! - a global function that calls a sleepable kfunc may not be called
-//!   inside a preempt-disabled section.
+//!   inside a preempt-disabled section;
+//! - IRQ-disabled sections (`bpf_local_irq_save/restore`): the flag on
+//!   the stack, restores in reverse order, no exit or sleeping inside.
 //!
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
@@ -345,5 +347,102 @@ fn sleepable_kfunc_subprog_inside_preempt_disabled_section() {
             sleepable: true,
         },
         Verdict::RefusedAt(1, "a non-sleepable BPF program context"),
+    );
+}
+
+/// A program without BTF.
+fn plain(prog_type: ProgTypeId, text: &str) -> Prog<'_> {
+    Prog {
+        prog_type,
+        text,
+        btf: None,
+        funcs: Vec::new(),
+        sleepable: false,
+    }
+}
+
+/// `bpf_local_irq_save(fp-8)`, three instructions.
+const SAVE_8: &str = "r1 = r10\nr1 += -8\ncall @bpf_local_irq_save\n";
+/// `bpf_local_irq_restore(fp-8)`, three instructions.
+const RESTORE_8: &str = "r1 = r10\nr1 += -8\ncall @bpf_local_irq_restore\n";
+
+#[test]
+fn irq_save_then_restore() {
+    let text = format!("{SAVE_8}{RESTORE_8}r0 = 0\nexit");
+    check(
+        "irq_save_then_restore",
+        &plain(ProgTypeId::SchedCls, &text),
+        Verdict::Accepted,
+    );
+}
+
+#[test]
+fn irq_exit_inside_section() {
+    let text = format!("{SAVE_8}r0 = 0\nexit");
+    check(
+        "irq_exit_inside_section",
+        &plain(ProgTypeId::SchedCls, &text),
+        Verdict::RefusedAt(
+            4,
+            "BPF_EXIT instruction in main prog cannot be used inside bpf_local_irq_save-ed region",
+        ),
+    );
+}
+
+#[test]
+fn irq_restore_out_of_order() {
+    // Saved at fp-8 (insn 2), then fp-16 (insn 5): fp-8 is restored first.
+    let text =
+        format!("{SAVE_8}r1 = r10\nr1 += -16\ncall @bpf_local_irq_save\n{RESTORE_8}r0 = 0\nexit");
+    check(
+        "irq_restore_out_of_order",
+        &plain(ProgTypeId::SchedCls, &text),
+        Verdict::RefusedAt(
+            8,
+            "cannot restore irq state out of order, expected id=2 acquired at insn_idx=5",
+        ),
+    );
+}
+
+#[test]
+fn irq_flag_overwritten_before_restore() {
+    let text = format!("{SAVE_8}*(u64 *)(r10 -8) = 0\n{RESTORE_8}r0 = 0\nexit");
+    check(
+        "irq_flag_overwritten_before_restore",
+        &plain(ProgTypeId::SchedCls, &text),
+        Verdict::RefusedAt(6, "expected an initialized irq flag as arg#0"),
+    );
+}
+
+#[test]
+fn irq_flag_not_on_stack() {
+    check(
+        "irq_flag_not_on_stack",
+        &plain(
+            ProgTypeId::SchedCls,
+            "call @bpf_local_irq_save\nr0 = 0\nexit",
+        ),
+        Verdict::RefusedAt(0, "arg#0 doesn't point to an irq flag on stack"),
+    );
+}
+
+#[test]
+fn irq_sleepable_helper_inside_section() {
+    // A sleepable program calls bpf_copy_from_user(fp-16, 8, NULL) with
+    // IRQs disabled.
+    let text = format!(
+        "{SAVE_8}r1 = r10\nr1 += -16\nr2 = 8\nr3 = 0\ncall bpf_copy_from_user\n{RESTORE_8}r0 = 0\nexit"
+    );
+    let p = Prog {
+        sleepable: true,
+        ..plain(ProgTypeId::Syscall, &text)
+    };
+    check(
+        "irq_sleepable_helper_inside_section",
+        &p,
+        Verdict::RefusedAt(
+            7,
+            "sleepable helper bpf_copy_from_user#148 in IRQ-disabled region",
+        ),
     );
 }
