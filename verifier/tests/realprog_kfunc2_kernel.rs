@@ -10,6 +10,8 @@
 //!   cases (`u64 *` for raw tracepoints, anything for tracepoints);
 //! - a global function that calls a sleepable kfunc may not be called
 //!   inside a preempt-disabled section;
+//! - `arg:trusted` (with `arg:nullable`) and `arg:untrusted` arguments of
+//!   global functions;
 //! - IRQ-disabled sections (`bpf_local_irq_save/restore`): the flag on
 //!   the stack, restores in reverse order, no exit or sleeping inside.
 //!
@@ -444,5 +446,94 @@ fn irq_sleepable_helper_inside_section() {
             7,
             "sleepable helper bpf_copy_from_user#148 in IRQ-disabled region",
         ),
+    );
+}
+
+/// BTF for the kprobe `int main(void *ctx)` and the global `int sub(struct
+/// task_struct *task)` with the `arg:` tags `tags` on `task`.
+fn task_arg_btf(tags: &[&str]) -> (Vec<u8>, u32, u32) {
+    let mut b = BtfBuilder::new();
+    let int = b.int("int", 4, true);
+    let task = b.strukt("task_struct", 0, &[]);
+    let ptask = b.ptr(task);
+    let pvoid = b.ptr(0);
+    let main_proto = b.func_proto(int, &[("ctx", pvoid)]);
+    let main = b.func("prog_main", main_proto, GLOBAL);
+    let sub_proto = b.func_proto(int, &[("task", ptask)]);
+    let sub = b.func("sub", sub_proto, GLOBAL);
+    for t in tags {
+        b.decl_tag(&format!("arg:{t}"), sub, 0);
+    }
+    (b.build(), main, sub)
+}
+
+/// main passes `r1` (set by `first`, one instruction) to `sub` at insn 5.
+fn task_arg_prog(first: &str) -> String {
+    format!("{first}\nr1 = r0\ncall pc+2\nr0 = 0\nexit\nr0 = 0\nexit")
+}
+
+fn task_arg_case(name: &str, tags: &[&str], first: &str, verdict: Verdict) {
+    let (btf, main, sub) = task_arg_btf(tags);
+    let text = task_arg_prog(first);
+    check(
+        name,
+        &Prog {
+            prog_type: ProgTypeId::Kprobe,
+            text: &text,
+            btf: Some(btf),
+            funcs: vec![(0, main), (5, sub)],
+            sleepable: false,
+        },
+        verdict,
+    );
+}
+
+#[test]
+fn trusted_arg_takes_the_current_task() {
+    task_arg_case(
+        "trusted_arg_takes_the_current_task",
+        &["trusted"],
+        "call bpf_get_current_task_btf",
+        Verdict::Accepted,
+    );
+}
+
+#[test]
+fn trusted_arg_refuses_a_scalar() {
+    task_arg_case(
+        "trusted_arg_refuses_a_scalar",
+        &["trusted"],
+        "r0 = 0",
+        Verdict::RefusedAt(2, "Caller passes invalid args into func#1 ('sub')"),
+    );
+}
+
+#[test]
+fn trusted_nullable_arg_takes_null() {
+    task_arg_case(
+        "trusted_nullable_arg_takes_null",
+        &["trusted", "nullable"],
+        "r0 = 0",
+        Verdict::Accepted,
+    );
+}
+
+#[test]
+fn untrusted_arg_takes_anything() {
+    task_arg_case(
+        "untrusted_arg_takes_anything",
+        &["untrusted"],
+        "r0 = 42",
+        Verdict::Accepted,
+    );
+}
+
+#[test]
+fn untrusted_arg_with_another_tag() {
+    task_arg_case(
+        "untrusted_arg_with_another_tag",
+        &["untrusted", "nullable"],
+        "r0 = 0",
+        Verdict::RefusedAt(2, "Caller passes invalid args into func#1 ('sub')"),
     );
 }
