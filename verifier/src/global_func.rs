@@ -337,7 +337,11 @@ fn is_prog_ctx_type(btf: &Btf, ptr: u32, prog_type: ProgTypeId) -> bool {
     if kind_of(btf, id) != kind::STRUCT {
         return false;
     }
+    // The kernel compares the name with the context type's before
+    // resolving its typedef: kprobe's `bpf_user_pt_regs_t` names a local
+    // struct too (the workaround for old kernels).
     btf.name(id) == want
+        || (prog_type == ProgTypeId::Kprobe && btf.name(id) == "bpf_user_pt_regs_t")
 }
 
 /// The subprograms each subprogram calls directly, and whether it calls a
