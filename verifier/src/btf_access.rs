@@ -861,7 +861,13 @@ impl Env<'_> {
                         flag = btf_flag::UNTRUSTED;
                     }
                 } else {
+                    // Linux 6.18 (checked on the running kernel): a
+                    // pointer walked from a plain `ptr_` (neither trusted
+                    // nor RCU, e.g. bpf_skc_to_tcp_sock's result) is
+                    // untrusted too (`untrusted_ptr_cgroup` for
+                    // `tcp_sock->sk_cgrp_data.cgroup`).
                     flag &= !CLEAR;
+                    flag |= btf_flag::UNTRUSTED;
                 }
                 let mut n = RegState {
                     maybe_null,
@@ -886,12 +892,24 @@ impl Env<'_> {
     /// `ARG_PTR_TO_BTF_ID` of BTF struct `want` (`None`: any): the register
     /// must be a plain, trusted or RCU pointer (`btf_ptr_types`) whose type
     /// is `want` or has it at offset 0, nested (`btf_struct_ids_match`).
+    /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON` (helpers' `want` of `sock_common`)
+    /// lists the socket types first (`btf_id_sock_common_types`).
     pub(crate) fn check_btf_arg(&self, r: usize, want: Option<&str>) -> VResult {
+        let expected = if want == Some("sock_common") {
+            "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"
+        } else {
+            "ptr_, trusted_ptr_, rcu_ptr_"
+        };
+        self.check_btf_arg_of(r, want, expected)
+    }
+
+    /// [`Env::check_btf_arg`] for an `ARG_PTR_TO_BTF_ID` whose compatible
+    /// register types the log lists as `expected`.
+    pub(crate) fn check_btf_arg_of(&self, r: usize, want: Option<&str>, expected: &str) -> VResult {
         let reg = *self.cur.reg(r);
         let unsafe_flags = btf_flag::UNTRUSTED | btf_flag::USER | btf_flag::PERCPU;
         if reg.btf_flags & unsafe_flags != 0 {
             let got = reg.type_str();
-            let expected = "ptr_, trusted_ptr_, rcu_ptr_";
             return Err(self.reject(
                 RejectionKind::ArgType {
                     reg: r as u8,

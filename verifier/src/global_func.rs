@@ -811,7 +811,9 @@ impl Env<'_> {
                         return Err(EACCES);
                     }
                     let want = crate::vmlinux::type_name(*btf_id);
-                    if let Err(rej) = self.check_btf_arg(r, Some(&want)) {
+                    if let Err(rej) =
+                        self.check_btf_arg_of(r, Some(&want), "ptr_, trusted_ptr_, rcu_ptr_")
+                    {
                         self.bpf_log(rej.message);
                         return Err(EACCES);
                     }

@@ -537,3 +537,43 @@ fn untrusted_arg_with_another_tag() {
         Verdict::RefusedAt(2, "Caller passes invalid args into func#1 ('sub')"),
     );
 }
+
+/// A tc program: `skb->sk`, then `bpf_skc_to_tcp_sock` (a plain `ptr_`),
+/// then `tcp->sk_socket->sk` (offsets 288 and 24) passed back to
+/// `bpf_skc_to_tcp_sock`.
+const WALK_PLAIN_PTR: &str = "r1 = *(u64 *)(r1 +168)\n\
+    if r1 == 0x0 goto +8\n\
+    call bpf_skc_to_tcp_sock\n\
+    if r0 == 0x0 goto +6\n\
+    r1 = *(u64 *)(r0 +288)\n\
+    if r1 == 0x0 goto +4\n\
+    r1 = *(u64 *)(r1 +24)\n\
+    if r1 == 0x0 goto +2\n\
+    call bpf_skc_to_tcp_sock\n\
+    r0 = 0\n\
+    r0 = 0\n\
+    exit";
+
+#[test]
+fn pointer_walked_from_a_plain_btf_pointer_is_untrusted() {
+    let name = "pointer_walked_from_a_plain_btf_pointer_is_untrusted";
+    let Some((out, ours)) = run(name, &plain(ProgTypeId::SchedCls, WALK_PLAIN_PTR)) else {
+        return;
+    };
+    // Both refuse the second call: its argument is an untrusted socket.
+    assert!(!out.accepted(), "{name}: the kernel accepted it");
+    assert_eq!(out.error_insn, Some(8), "{name}: {}", out.log);
+    let rej = ours
+        .result
+        .as_ref()
+        .err()
+        .unwrap_or_else(|| panic!("{name}: ironbpf accepted it:\n{}", ours.log));
+    assert_eq!(rej.insn, Some(8), "{name}: {}", ours.log);
+    assert!(last_line(rej).contains("untrusted_ptr_"), "{}", rej.message);
+    assert_eq!(
+        ironbpf_kernel::last_error_lines(&out.log, 1),
+        [last_line(rej)],
+        "{name}: {}",
+        out.log
+    );
+}
