@@ -577,3 +577,45 @@ fn pointer_walked_from_a_plain_btf_pointer_is_untrusted() {
         out.log
     );
 }
+
+#[test]
+fn tp_btf_argument_the_kernel_marks_nullable() {
+    // sched_pi_setprio(tsk, pi_task): pi_task may be NULL
+    // (raw_tp_null_args); reading through it unchecked is refused.
+    let name = "tp_btf_argument_the_kernel_marks_nullable";
+    if !ironbpf_kernel::available_for_test(name) {
+        return;
+    }
+    let vm = match ironbpf_verifier::vmlinux::vmlinux() {
+        Ok(v) => v,
+        Err(e) => panic!("{name}: the kernel's BTF is needed: {e}"),
+    };
+    let Some(id) = vm.find("btf_trace_sched_pi_setprio", ironbpf_btf::kind::TYPEDEF) else {
+        println!("skipped: {name}: no sched_pi_setprio tracepoint in this kernel");
+        return;
+    };
+    let insns = assemble("r1 = *(u64 *)(r1 +8)\nr0 = *(u32 *)(r1 +0)\nr0 = 0\nexit")
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
+    let attach = ironbpf_progtype::AttachType::TraceRawTp;
+    let out = load_program(&ProgLoad {
+        prog_type: ProgTypeId::Tracing.kernel_id(),
+        expected_attach_type: attach.kernel_id(),
+        attach_btf_id: id,
+        insns: &words,
+        name: "realprog2",
+        log_level: 1 | ironbpf_kernel::BPF_LOG_STATS,
+        ..Default::default()
+    });
+    let mut opts = VerifyOptions::new(ProgTypeId::Tracing);
+    opts.log_level = 1;
+    opts.attach_type = Some(attach);
+    opts.attach_btf_id = Some(id);
+    let ours = verify(&insns, &opts);
+    assert_verdicts(
+        name,
+        &out,
+        &ours,
+        Verdict::RefusedAt(1, "R1 invalid mem access 'trusted_ptr_or_null_'"),
+    );
+}
