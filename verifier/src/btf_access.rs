@@ -1011,15 +1011,18 @@ impl Env<'_> {
     /// `ARG_PTR_TO_BTF_ID` of BTF struct `want` (`None`: any): the register
     /// must be a plain, trusted or RCU pointer (`btf_ptr_types`) whose type
     /// is `want` or has it at offset 0, nested (`btf_struct_ids_match`).
-    /// `ARG_PTR_TO_BTF_ID_SOCK_COMMON` (helpers' `want` of `sock_common`)
-    /// lists the socket types first (`btf_id_sock_common_types`).
     pub(crate) fn check_btf_arg(&self, r: usize, want: Option<&str>) -> VResult {
-        let expected = if want == Some("sock_common") {
-            "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"
-        } else {
-            "ptr_, trusted_ptr_, rcu_ptr_"
-        };
-        self.check_btf_arg_of(r, want, expected)
+        self.check_btf_arg_of(r, want, "ptr_, trusted_ptr_, rcu_ptr_")
+    }
+
+    /// [`Env::check_btf_arg`] for `ARG_PTR_TO_BTF_ID_SOCK_COMMON`, whose
+    /// compatible types list the sockets first (`btf_id_sock_common_types`).
+    pub(crate) fn check_sock_common_btf_arg(&self, r: usize) -> VResult {
+        self.check_btf_arg_of(
+            r,
+            Some("sock_common"),
+            "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_",
+        )
     }
 
     /// [`Env::check_btf_arg`] for an `ARG_PTR_TO_BTF_ID` whose compatible
