@@ -12,6 +12,7 @@
 //!   inside a preempt-disabled section;
 //! - `arg:trusted` (with `arg:nullable`) and `arg:untrusted` arguments of
 //!   global functions;
+//! - bpf_find_vma's callback gets the VMA as a read-only BTF pointer;
 //! - IRQ-disabled sections (`bpf_local_irq_save/restore`): the flag on
 //!   the stack, restores in reverse order, no exit or sleeping inside.
 //!
@@ -617,5 +618,50 @@ fn tp_btf_argument_the_kernel_marks_nullable() {
         &out,
         &ours,
         Verdict::RefusedAt(1, "R1 invalid mem access 'trusted_ptr_or_null_'"),
+    );
+}
+
+/// A kprobe calling `bpf_find_vma(current, 0, cb, NULL, 0)`; the static
+/// callback (at insn 10) runs `body` with r2 = the VMA.
+fn find_vma_case(name: &str, body: &str, verdict: Verdict) {
+    let mut b = BtfBuilder::new();
+    let int = b.int("int", 4, true);
+    let pvoid = b.ptr(0);
+    let main_proto = b.func_proto(int, &[("ctx", pvoid)]);
+    let main = b.func("prog_main", main_proto, GLOBAL);
+    let cb_proto = b.func_proto(int, &[("task", pvoid), ("vma", pvoid), ("data", pvoid)]);
+    let cb = b.func("cb", cb_proto, btf_builder::STATIC);
+    let text = format!(
+        "call bpf_get_current_task_btf\nr1 = r0\nr2 = 0\nr3 = subprog[cb]\nr4 = 0\nr5 = 0\n\
+         call bpf_find_vma\nr0 = 0\nexit\ncb:\n{body}"
+    );
+    check(
+        name,
+        &Prog {
+            prog_type: ProgTypeId::Kprobe,
+            text: &text,
+            btf: Some(b.build()),
+            funcs: vec![(0, main), (10, cb)],
+            sleepable: false,
+        },
+        verdict,
+    );
+}
+
+#[test]
+fn find_vma_callback_reads_the_vma() {
+    find_vma_case(
+        "find_vma_callback_reads_the_vma",
+        "r0 = *(u64 *)(r2 +0)\nr0 = 0\nexit",
+        Verdict::Accepted,
+    );
+}
+
+#[test]
+fn find_vma_callback_may_not_write_the_vma() {
+    find_vma_case(
+        "find_vma_callback_may_not_write_the_vma",
+        "r1 = 0\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit",
+        Verdict::RefusedAt(11, "only read is supported"),
     );
 }
