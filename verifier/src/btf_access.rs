@@ -15,8 +15,8 @@
 //!   (the `<struct>__safe_trusted`, `__safe_rcu` ... types of vmlinux BTF
 //!   list the fields that keep it).
 //!
-//! Not modelled: the `raw_tp_null_args` table (arguments of a few
-//! tracepoints that may be NULL), `ctx_arg_info` buffers of iterators other
+//! Not modelled: the `IS_ERR` marks of the `raw_tp_null_args` table (its
+//! NULL marks are), `ctx_arg_info` buffers of iterators other
 //! than their object argument (taken as `PTR_TO_BTF_ID_OR_NULL`), struct_ops
 //! contexts, BTF of modules and of target programs (freplace).
 
@@ -36,6 +36,105 @@ const EPERM: i32 = 1;
 
 /// `MAX_BPF_FUNC_ARGS`: the context of a tracing program has 12 slots.
 const MAX_BPF_FUNC_ARGS: i64 = 12;
+
+/// `raw_tp_null_args`: tracepoints with arguments that may be NULL, a
+/// nibble per argument (bit 0 of nibble `n`: argument `n` may be NULL; the
+/// `IS_ERR` bit, 1, is not modelled).
+const RAW_TP_NULL_ARGS: &[(&str, u64)] = &[
+    ("sched_pi_setprio", 0x10),
+    ("sched_process_wait", 0x1),
+    ("sched_stick_numa", 0x100),
+    ("sched_swap_numa", 0x100),
+    ("afs_make_fs_call", 0x10),
+    ("afs_make_fs_calli", 0x10),
+    ("afs_make_fs_call1", 0x10),
+    ("afs_make_fs_call2", 0x10),
+    ("afs_protocol_error", 0x1),
+    ("afs_flock_ev", 0x10),
+    ("cachefiles_lookup", 0x1 | 0x200),
+    ("cachefiles_unlink", 0x1),
+    ("cachefiles_rename", 0x1),
+    ("cachefiles_prep_read", 0x1),
+    ("cachefiles_mark_active", 0x1),
+    ("cachefiles_mark_failed", 0x1),
+    ("cachefiles_mark_inactive", 0x1),
+    ("cachefiles_vfs_error", 0x1),
+    ("cachefiles_io_error", 0x1),
+    ("cachefiles_ondemand_open", 0x1),
+    ("cachefiles_ondemand_copen", 0x1),
+    ("cachefiles_ondemand_close", 0x1),
+    ("cachefiles_ondemand_read", 0x1),
+    ("cachefiles_ondemand_cread", 0x1),
+    ("cachefiles_ondemand_fd_write", 0x1),
+    ("cachefiles_ondemand_fd_release", 0x1),
+    ("ext4_mballoc_discard", 0x10),
+    ("ext4_mballoc_free", 0x10),
+    ("fib_table_lookup", 0x100),
+    ("posix_lock_inode", 0x10),
+    ("fcntl_setlk", 0x10),
+    ("locks_remove_posix", 0x10),
+    ("flock_lock_inode", 0x10),
+    ("break_lease_noblock", 0x10),
+    ("break_lease_block", 0x10),
+    ("break_lease_unblock", 0x10),
+    ("generic_delete_lease", 0x10),
+    ("time_out_leases", 0x10),
+    ("host1x_cdma_push_gather", 0x10000),
+    ("mm_khugepaged_scan_pmd", 0x10),
+    ("mm_collapse_huge_page_isolate", 0x1),
+    ("mm_khugepaged_scan_file", 0x10),
+    ("mm_khugepaged_collapse_file", 0x10),
+    ("mm_page_alloc", 0x1),
+    ("mm_page_pcpu_drain", 0x1),
+    ("mm_page_alloc_zone_locked", 0x1),
+    ("netfs_failure", 0x10),
+    ("device_pm_callback_start", 0x10),
+    ("qdisc_dequeue", 0x1000),
+    ("rxrpc_recvdata", 0x1),
+    ("rxrpc_resend", 0x10),
+    ("rxrpc_tq", 0x10),
+    ("rxrpc_client", 0x1),
+    ("signal_generate", 0x20),
+    ("signal_deliver", 0x20),
+    ("kfree_skb", 0x1000),
+    ("xs_stream_read_data", 0x1),
+    ("xprt_reserve_cong", 0x10),
+    ("xprt_release_cong", 0x10),
+    ("xprt_get_cong", 0x10),
+    ("xprt_put_cong", 0x10),
+    ("tcp_send_reset", 0x11),
+    ("tcp_sendmsg_locked", 0x100),
+    ("tegra_dma_tx_status", 0x100),
+    ("tmigr_update_events", 0x1),
+    ("writeback_dirty_folio", 0x10),
+    ("folio_wait_writeback", 0x10),
+    ("mr_integ_alloc", 0x2000),
+    ("amdgpu_vm_bo_map", 0x1),
+    ("amdgpu_vm_bo_unmap", 0x1),
+    ("netfs_folioq", 0x1),
+    ("xfs_defer_create_intent", 0x1),
+    ("xfs_defer_cancel_list", 0x1),
+    ("xfs_defer_pending_finish", 0x1),
+    ("xfs_defer_pending_abort", 0x1),
+    ("xfs_defer_relog_intent", 0x1),
+    ("xfs_defer_isolate_paused", 0x1),
+    ("xfs_defer_item_pause", 0x1),
+    ("xfs_defer_item_unpause", 0x1),
+    ("xfs_defer_add_item", 0x1),
+    ("xfs_defer_cancel_item", 0x1),
+    ("xfs_defer_finish_item", 0x1),
+    ("xfs_ioc_free_eofblocks", 0x10),
+];
+
+/// Argument `arg` (from 0, the tracepoint's own arguments) of tracepoint
+/// `tname` may be NULL.
+fn raw_tp_arg_may_be_null(tname: &str, arg: usize) -> bool {
+    let name = tname.strip_prefix("btf_trace_").unwrap_or(tname);
+    RAW_TP_NULL_ARGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .is_some_and(|&(_, mask)| arg < 16 && mask & (1u64 << (arg * 4)) != 0)
+}
 
 /// The kernel's `MAX_ERRNO`: LSM hooks return `[-MAX_ERRNO, 0]`.
 const MAX_ERRNO: i32 = 4095;
@@ -568,6 +667,13 @@ impl Env<'_> {
                 let mut maybe_null = arg_names
                     .get(arg)
                     .is_some_and(|n| n.ends_with("__nullable"));
+                // tp_btf: the tracepoints whose arguments the kernel
+                // knows may be NULL (`raw_tp_null_args`).
+                if self.opts.attach_type == Some(AttachType::TraceRawTp)
+                    && raw_tp_arg_may_be_null(&target.tname, arg)
+                {
+                    maybe_null = true;
+                }
                 // An iterator's object argument is `PTR_TO_BTF_ID_OR_NULL`
                 // (its `ctx_arg_info`); the meta argument is not.
                 if self.opts.attach_type == Some(AttachType::TraceIter) && arg >= 1 {
@@ -861,7 +967,26 @@ impl Env<'_> {
                         flag = btf_flag::UNTRUSTED;
                     }
                 } else {
+                    // Linux 6.18 (checked on the running kernel): a
+                    // pointer walked from a plain `ptr_` (neither trusted
+                    // nor RCU, e.g. bpf_skc_to_tcp_sock's result) is
+                    // untrusted too (`untrusted_ptr_cgroup` for
+                    // `tcp_sock->sk_cgrp_data.cgroup`).
                     flag &= !CLEAR;
+                    // Not measured for fentry/fexit (their loads fail
+                    // with EPERM on the reference machine): they keep the
+                    // compat plain pointer.
+                    let tracing_arg = matches!(
+                        self.opts.attach_type,
+                        Some(
+                            AttachType::TraceFentry
+                                | AttachType::TraceFexit
+                                | AttachType::ModifyReturn
+                        )
+                    );
+                    if !tracing_arg {
+                        flag |= btf_flag::UNTRUSTED;
+                    }
                 }
                 let mut n = RegState {
                     maybe_null,
@@ -887,11 +1012,26 @@ impl Env<'_> {
     /// must be a plain, trusted or RCU pointer (`btf_ptr_types`) whose type
     /// is `want` or has it at offset 0, nested (`btf_struct_ids_match`).
     pub(crate) fn check_btf_arg(&self, r: usize, want: Option<&str>) -> VResult {
+        self.check_btf_arg_of(r, want, "ptr_, trusted_ptr_, rcu_ptr_")
+    }
+
+    /// [`Env::check_btf_arg`] for `ARG_PTR_TO_BTF_ID_SOCK_COMMON`, whose
+    /// compatible types list the sockets first (`btf_id_sock_common_types`).
+    pub(crate) fn check_sock_common_btf_arg(&self, r: usize) -> VResult {
+        self.check_btf_arg_of(
+            r,
+            Some("sock_common"),
+            "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_",
+        )
+    }
+
+    /// [`Env::check_btf_arg`] for an `ARG_PTR_TO_BTF_ID` whose compatible
+    /// register types the log lists as `expected`.
+    pub(crate) fn check_btf_arg_of(&self, r: usize, want: Option<&str>, expected: &str) -> VResult {
         let reg = *self.cur.reg(r);
         let unsafe_flags = btf_flag::UNTRUSTED | btf_flag::USER | btf_flag::PERCPU;
         if reg.btf_flags & unsafe_flags != 0 {
             let got = reg.type_str();
-            let expected = "ptr_, trusted_ptr_, rcu_ptr_";
             return Err(self.reject(
                 RejectionKind::ArgType {
                     reg: r as u8,

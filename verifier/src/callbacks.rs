@@ -18,9 +18,8 @@
 //! into its caller's (the kernel walks the callback's instructions back
 //! to the helper call; ironbpf marks every scalar precise instead, the
 //! `force_precise` lines: same verdicts on the tests, other logs and
-//! counts), the callbacks of `bpf_find_vma`
-//! and `bpf_user_ringbuf_drain` (their arguments are BTF-typed and
-//! dynptrs) and the asynchronous ones (`bpf_timer_set_callback`), which
+//! counts), the callbacks of `bpf_user_ringbuf_drain` (their argument
+//! is a dynptr) and the asynchronous ones (`bpf_timer_set_callback`), which
 //! are refused with a message saying so.
 
 use crate::cfg::libc_errno::*;
@@ -156,18 +155,28 @@ impl Env<'_> {
             FIND_VMA => {
                 // callback_fn(task, vma, callback_ctx)
                 callee.regs[1] = caller.regs[1];
+                // A plain PTR_TO_BTF_ID of the kernel's vm_area_struct.
+                let vma = crate::vmlinux::vmlinux()
+                    .ok()
+                    .and_then(|v| v.struct_id("vm_area_struct"));
+                let Some(vma) = vma else {
+                    return Err(self.reject_errno(
+                        EINVAL,
+                        RejectionKind::Unsupported {
+                            pc: self.pc,
+                            what: "callbacks",
+                        },
+                        format!(
+                            "insn {}: bpf_find_vma's callback gets a struct vm_area_struct, which the kernel's BTF (needed) does not have",
+                            self.pc
+                        ),
+                    ));
+                };
+                callee.regs[2] = RegState {
+                    btf_id: vma,
+                    ..RegState::pointer(RegType::BtfId)
+                };
                 callee.regs[3] = caller.regs[4];
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "callbacks",
-                    },
-                    format!(
-                        "insn {}: bpf_find_vma's callback gets a struct vm_area_struct, which ironbpf's verifier does not model, so it refuses the call",
-                        self.pc
-                    ),
-                ));
             }
             _ => {
                 // USER_RINGBUF_DRAIN: callback_fn(dynptr, ctx)

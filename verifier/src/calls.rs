@@ -755,7 +755,7 @@ impl Env<'_> {
                 None
             }
             ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
-                self.check_btf_arg(r, Some("sock_common"))?;
+                self.check_sock_common_btf_arg(r)?;
                 None
             }
             ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),

@@ -177,6 +177,24 @@ pub fn add_subprogs(
             subprogs.push(target as usize);
         }
     }
+    // The exception callback named by the main FUNC's decl tag is a
+    // subprogram even when nothing calls it.
+    if let Some(cb) = crate::exception::find_callback_insn(opts)? {
+        if cb >= n {
+            return Err(reject(
+                None,
+                libc_errno::EINVAL,
+                "call to invalid destination".into(),
+                RejectionKind::JumpOutOfRange {
+                    from: 0,
+                    to: cb as i64,
+                },
+            ));
+        }
+        if !subprogs.contains(&cb) {
+            subprogs.push(cb);
+        }
+    }
     subprogs.sort_unstable();
     if subprogs.len() > BPF_MAX_SUBPROGS {
         return Err(reject(
@@ -330,7 +348,24 @@ pub fn check_insns(
     if let Some(entry) = state.first_mut() {
         *entry = 1;
     }
-    while let Some(&mut (t, ref mut e)) = stack.last_mut() {
+    // Then from the exception callback, which nothing calls, if the walk
+    // from insn 0 did not reach it.
+    let mut exception_cb = crate::exception::find_callback_insn(opts).ok().flatten();
+    loop {
+        if stack.is_empty() {
+            match exception_cb.take() {
+                Some(cb) if state.get(cb) == Some(&0) => {
+                    if let Some(s) = state.get_mut(cb) {
+                        *s = 1;
+                    }
+                    stack.push((cb, 0));
+                }
+                _ => break,
+            }
+        }
+        let Some(&mut (t, ref mut e)) = stack.last_mut() else {
+            break;
+        };
         let succ = successors(insns, t);
         if *e == 0 && insns.get(t).is_some_and(self_prune_point) {
             if let Some(p) = prune_point.get_mut(t) {
@@ -499,4 +534,8 @@ pub mod libc_errno {
     pub const E2BIG: i32 = 7;
     /// Operation not supported.
     pub const ENOTSUPP: i32 = 524;
+    /// No such file or directory: a name the BTF lacks.
+    pub const ENOENT: i32 = 2;
+    /// File exists: a BTF tag given twice.
+    pub const EEXIST: i32 = 17;
 }

@@ -226,6 +226,7 @@ impl<'a> Env<'a> {
                 may_goto_depth: 0,
                 active_rcu_lock: false,
                 active_preempt_locks: 0,
+                active_irqs: Vec::new(),
             },
             pc: 0,
             id_gen: 0,
@@ -272,6 +273,7 @@ impl<'a> Env<'a> {
             may_goto_depth: 0,
             active_rcu_lock: false,
             active_preempt_locks: 0,
+            active_irqs: Vec::new(),
         };
         self.pc = start;
         self.pending.clear();
@@ -1987,11 +1989,17 @@ fn states_equal(
         || old.refs.len() != cur.refs.len()
         || old.active_rcu_lock != cur.active_rcu_lock
         || old.active_preempt_locks != cur.active_preempt_locks
+        || old.active_irqs.len() != cur.active_irqs.len()
     {
         return false;
     }
     let mut ids = IdMap::default();
-    for (a, b) in old.refs.iter().zip(&cur.refs) {
+    for (a, b) in old
+        .refs
+        .iter()
+        .zip(&cur.refs)
+        .chain(old.active_irqs.iter().zip(&cur.active_irqs))
+    {
         if !ids.check(a.id, b.id) {
             return false;
         }

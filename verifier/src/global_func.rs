@@ -49,6 +49,17 @@ pub(crate) enum ArgKind {
     /// `ARG_PTR_TO_MEM` of the pointee's size, `PTR_MAYBE_NULL` unless
     /// tagged `arg:nonnull`.
     Mem { size: u32, nullable: bool },
+    /// `ARG_PTR_TO_BTF_ID` of vmlinux struct `btf_id`: `PTR_TRUSTED`
+    /// (`arg:trusted`, `PTR_MAYBE_NULL` with `arg:nullable`) or
+    /// `PTR_UNTRUSTED` (`arg:untrusted`: the caller may pass anything).
+    BtfId {
+        btf_id: u32,
+        trusted: bool,
+        nullable: bool,
+    },
+    /// `ARG_PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED` of size 0: an
+    /// `arg:untrusted` pointer to void or a primitive type.
+    UntrustedMem,
 }
 
 /// What the verifier knows of one subprogram from its BTF
@@ -67,6 +78,8 @@ pub(crate) struct SubInfo {
     pub changes_pkt_data: bool,
     /// Some helper it (or a function it calls) might sleep.
     pub might_sleep: bool,
+    /// The main program's exception callback (`is_exception_cb`).
+    pub exception_cb: bool,
 }
 
 /// The subprograms' BTF facts; empty without `func_info`.
@@ -324,7 +337,11 @@ fn is_prog_ctx_type(btf: &Btf, ptr: u32, prog_type: ProgTypeId) -> bool {
     if kind_of(btf, id) != kind::STRUCT {
         return false;
     }
+    // The kernel compares the name with the context type's before
+    // resolving its typedef: kprobe's `bpf_user_pt_regs_t` names a local
+    // struct too (the workaround for old kernels).
     btf.name(id) == want
+        || (prog_type == ProgTypeId::Kprobe && btf.name(id) == "bpf_user_pt_regs_t")
 }
 
 /// The subprograms each subprogram calls directly, and whether it calls a
@@ -347,6 +364,17 @@ fn call_effects(insns: &[RawInsn], subprogs: &[usize], opts: &VerifyOptions, sub
                     {
                         sub.changes_pkt_data |= p.changes_pkt_data;
                         sub.might_sleep |= p.might_sleep;
+                    }
+                }
+                // A sleepable kfunc (check_cfg's mark_subprog_might_sleep).
+                2 if i.off == 0 => {
+                    let sleepable = crate::kfunc::meta_of(i.imm as u32).is_ok_and(|m| {
+                        m.entry
+                            .and_then(|e| e.flags)
+                            .is_some_and(|f| f & crate::kfunc_table::KF_SLEEPABLE != 0)
+                    });
+                    if let (true, Some(sub)) = (sleepable, subs.get_mut(s)) {
+                        sub.might_sleep = true;
                     }
                 }
                 1 => {
@@ -399,6 +427,15 @@ pub(crate) fn build_table(
     };
     let mut subs = check_btf_func(btf, &opts.func_info, subprogs, &exits)?;
     call_effects(insns, subprogs, opts, &mut subs);
+    // The exception callback is presumed called (do_check_subprogs): it is
+    // verified as a global function of its own.
+    if let Some(cb) = crate::exception::find_callback_insn(opts)? {
+        let idx = subprogs.binary_search(&cb).ok();
+        if let Some(s) = idx.and_then(|i| subs.get_mut(i)) {
+            s.called = true;
+            s.exception_cb = true;
+        }
+    }
     Ok(FuncTable {
         subs,
         ..FuncTable::default()
@@ -479,6 +516,7 @@ impl Env<'_> {
         let mut args = Vec::with_capacity(nargs);
         for (i, m) in proto.members.iter().enumerate() {
             let (mut tag_ctx, mut tag_nonnull, mut any_tag) = (false, false, false);
+            let (mut tag_trusted, mut tag_untrusted, mut tag_nullable) = (false, false, false);
             for (_, tag) in tags.iter().filter(|(c, _)| *c == i as i64) {
                 if !is_global {
                     self.bpf_log(format!(
@@ -490,9 +528,12 @@ impl Env<'_> {
                 match tag.as_str() {
                     "ctx" => tag_ctx = true,
                     "nonnull" => tag_nonnull = true,
-                    "trusted" | "untrusted" | "nullable" | "arena" => {
-                        // BTF-typed and arena arguments are not modelled:
-                        // refuse rather than guess.
+                    "trusted" => tag_trusted = true,
+                    "untrusted" => tag_untrusted = true,
+                    "nullable" => tag_nullable = true,
+                    "arena" => {
+                        // Arena arguments are not modelled: refuse rather
+                        // than guess.
                         self.bpf_log(format!(
                             "arg#{i} of {tname}() is tagged arg:{tag}, which ironbpf's verifier does not model"
                         ));
@@ -520,6 +561,50 @@ impl Env<'_> {
                     "arg#{i} has pointer tag, but is not a pointer type"
                 ));
                 return Err(EINVAL);
+            }
+            if k == kind::PTR && tag_trusted {
+                if tag_nonnull || tag_untrusted {
+                    self.bpf_log(format!("arg#{i} has invalid combination of tags"));
+                    return Err(EINVAL);
+                }
+                let btf_id = self.ptr_to_btf_id(&btf, t, i)?;
+                args.push(ArgKind::BtfId {
+                    btf_id,
+                    trusted: true,
+                    nullable: tag_nullable,
+                });
+                continue;
+            }
+            if k == kind::PTR && tag_untrusted {
+                if tag_nonnull || tag_nullable || tag_ctx {
+                    self.bpf_log(format!(
+                        "arg#{i} untrusted cannot be combined with any other tags"
+                    ));
+                    return Err(EINVAL);
+                }
+                let pointee = skip_modifiers(&btf, btf.get(t).map_or(0, |x| x.size_or_type));
+                if matches!(
+                    kind_of(&btf, pointee),
+                    0 | kind::INT | kind::ENUM | kind::ENUM64 | kind::FLOAT
+                ) {
+                    args.push(ArgKind::UntrustedMem);
+                    continue;
+                }
+                let btf_id = self.ptr_to_btf_id(&btf, t, i)?;
+                args.push(ArgKind::BtfId {
+                    btf_id,
+                    trusted: false,
+                    nullable: false,
+                });
+                continue;
+            }
+            if tag_nullable {
+                // A nullable generic pointer (without arg:trusted) is not
+                // modelled: refuse rather than guess.
+                self.bpf_log(format!(
+                    "arg#{i} of {tname}() is tagged arg:nullable without arg:trusted, which ironbpf's verifier does not model"
+                ));
+                return Err(EOPNOTSUPP);
             }
             let t = skip_modifiers(&btf, m.type_id);
             let k = kind_of(&btf, t);
@@ -569,12 +654,44 @@ impl Env<'_> {
         Ok(args)
     }
 
+    /// `btf_get_ptr_to_btf_id`: the vmlinux type the pointee of `ptr` (a
+    /// local type, maybe a `___flavor`) stands for, as CO-RE matches it:
+    /// the same kind and essential name.
+    fn ptr_to_btf_id(&mut self, btf: &Btf, ptr: u32, i: usize) -> PrepResult<u32> {
+        let pointee = skip_modifiers(btf, btf.get(ptr).map_or(0, |x| x.size_or_type));
+        let k = kind_of(btf, pointee);
+        let name = btf.name(pointee).to_string();
+        let essential = name.split("___").next().unwrap_or(&name).to_string();
+        let vm = crate::vmlinux::vmlinux().map_err(|e| {
+            self.bpf_log(e);
+            EINVAL
+        })?;
+        let found = (!essential.is_empty())
+            .then(|| vm.find(&essential, k))
+            .flatten();
+        match found {
+            Some(id) => Ok(id),
+            None => {
+                self.bpf_log(format!(
+                    "arg#{i} reference type('{} {name}') has no matches",
+                    kind_str(k)
+                ));
+                Err(ENOENT)
+            }
+        }
+    }
+
     /// `btf_validate_prog_ctx_type` for an `arg:ctx` pointer `ptr`:
-    /// `void *` or a pointer to the program type's context struct.
+    /// `void *`, a pointer to the program type's context struct, or one of
+    /// the program types' special cases (`u64 *` for raw tracepoints,
+    /// fentry/fexit, lsm and struct_ops; `struct bpf_iter__*` for
+    /// iterators; anything for tracepoint, syscall and ext programs).
     fn validate_prog_ctx_type(&mut self, btf: &Btf, ptr: u32, i: usize) -> PrepResult<()> {
+        use ironbpf_progtype::AttachType as A;
+        use ProgTypeId as P;
         let prog_type = self.opts.prog_type;
         let mut id = btf.get(ptr).map_or(0, |t| t.size_or_type);
-        if matches!(prog_type, ProgTypeId::Kprobe | ProgTypeId::PerfEvent) {
+        if matches!(prog_type, P::Kprobe | P::PerfEvent) {
             for _ in 0..32 {
                 match btf.get(id) {
                     Some(t) if id != 0 && t.kind == kind::TYPEDEF => {
@@ -598,6 +715,24 @@ impl Env<'_> {
             return Err(EINVAL);
         }
         let is_struct = kind_of(btf, id) == kind::STRUCT;
+        let is_u64 =
+            kind_of(btf, id) == kind::INT && btf.get(id).is_some_and(|t| t.size_or_type == 8);
+        // bpf_user_pt_regs_t is `struct pt_regs` on x86-64.
+        let special = match prog_type {
+            P::Kprobe | P::PerfEvent => is_struct && name == "pt_regs",
+            P::RawTracepoint | P::RawTracepointWritable | P::Lsm | P::StructOps => is_u64,
+            P::Tracing => match self.opts.attach_type {
+                Some(A::TraceRawTp) => (is_struct && name == "bpf_raw_tracepoint_args") || is_u64,
+                Some(A::TraceIter) => is_struct && name.starts_with("bpf_iter__"),
+                Some(A::TraceFentry | A::TraceFexit | A::ModifyReturn) => is_u64,
+                _ => false,
+            },
+            P::Tracepoint | P::Syscall | P::Ext => true,
+            _ => false,
+        };
+        if special {
+            return Ok(());
+        }
         let Some(want) = ctx_struct_name(prog_type) else {
             self.bpf_log(format!("arg#{i} should be void pointer"));
             return Err(EINVAL);
@@ -656,6 +791,31 @@ impl Env<'_> {
                     } else {
                         self.bpf_log(format!("arg#{i} expects pointer to ctx"));
                         return Err(EINVAL);
+                    }
+                }
+                ArgKind::UntrustedMem | ArgKind::BtfId { trusted: false, .. } => {
+                    // Anything goes: the callee only reads it, with probing
+                    // loads.
+                }
+                ArgKind::BtfId {
+                    btf_id, nullable, ..
+                } => {
+                    if reg.is_null() && *nullable {
+                        continue;
+                    }
+                    if reg.ty != RegType::BtfId || (reg.maybe_null && !*nullable) {
+                        let got = reg.type_str();
+                        self.bpf_log(format!(
+                            "R{r} type={got} expected=ptr_, trusted_ptr_, rcu_ptr_"
+                        ));
+                        return Err(EACCES);
+                    }
+                    let want = crate::vmlinux::type_name(*btf_id);
+                    if let Err(rej) =
+                        self.check_btf_arg_of(r, Some(&want), "ptr_, trusted_ptr_, rcu_ptr_")
+                    {
+                        self.bpf_log(rej.message);
+                        return Err(EACCES);
                     }
                 }
                 ArgKind::Mem { size, nullable } => {
@@ -718,7 +878,11 @@ impl Env<'_> {
         else {
             return Ok(false);
         };
-        if might_sleep && !self.opts.sleepable {
+        // check_func_call: not inside an RCU, preempt- or IRQ-disabled
+        // section either.
+        let in_section =
+            self.cur.active_rcu_lock || self.cur.active_preempt_locks != 0 || self.in_irq_section();
+        if might_sleep && (in_section || !self.opts.sleepable) {
             return Err(self.reject_errno(
                 EINVAL,
                 RejectionKind::Other,
@@ -765,6 +929,30 @@ impl Env<'_> {
             *reg = match a {
                 ArgKind::Ctx => RegState::pointer(RegType::Ctx),
                 ArgKind::Scalar => RegState::unknown(),
+                ArgKind::BtfId {
+                    btf_id,
+                    trusted,
+                    nullable,
+                } => {
+                    let id = if *nullable { self.new_id() } else { 0 };
+                    RegState {
+                        maybe_null: *nullable,
+                        btf_id: *btf_id,
+                        btf_flags: if *trusted {
+                            btf_flag::TRUSTED
+                        } else {
+                            btf_flag::UNTRUSTED
+                        },
+                        id,
+                        ..RegState::pointer(RegType::BtfId)
+                    }
+                }
+                ArgKind::UntrustedMem => RegState {
+                    rdonly: true,
+                    mem_size: 0,
+                    btf_flags: btf_flag::UNTRUSTED,
+                    ..RegState::pointer(RegType::Mem)
+                },
                 ArgKind::Mem { size, nullable } => {
                     let id = if *nullable { self.new_id() } else { 0 };
                     RegState {
@@ -777,6 +965,16 @@ impl Env<'_> {
             };
         }
         Ok(f)
+    }
+
+    /// The exception callback takes one argument, an integer (the cookie
+    /// `bpf_throw` was given).
+    fn exception_cb_args_ok(&self, sub: usize) -> bool {
+        self.funcs
+            .subs
+            .get(sub)
+            .and_then(|s| s.args.as_deref())
+            .is_some_and(|a| a == [ArgKind::Scalar])
     }
 
     /// `check_return_code` at the exit of a global function's own
@@ -841,7 +1039,17 @@ pub(crate) fn do_check_all(env: &mut Env<'_>) -> VResult {
                 env.log
                     .push_str(&format!("Validating {name}() func#{sub}...\n"));
             }
+            let exception_cb = s.exception_cb;
             let frame = match env.global_entry_frame(sub) {
+                Ok(_) if exception_cb && !env.exception_cb_args_ok(sub) => {
+                    return Err(Rejection {
+                        insn: None,
+                        message: "exception cb only supports single integer argument".into(),
+                        errno: EINVAL,
+                        kind: RejectionKind::Other,
+                        path: Vec::new(),
+                    });
+                }
                 Ok(f) => f,
                 Err(errno) => {
                     return Err(Rejection {

@@ -41,6 +41,15 @@ pub(crate) fn write_iter_slot(out: &mut String, spi: usize, s: &StackSlot) {
     if r.ref_obj_id == 0 {
         return;
     }
+    if r.btf_id == 0 {
+        // An IRQ flag (`crate::irq`): STACK_IRQ_FLAG bytes.
+        let _ = write!(
+            out,
+            " fp{}=ffffffff",
+            -(spi as i64 + 1) * BPF_REG_SIZE as i64
+        );
+        return;
+    }
     let _ = write!(
         out,
         " fp{}=iter_{}(ref_id={},state={},depth={})",

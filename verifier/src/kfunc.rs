@@ -67,7 +67,6 @@ fn special(name: &str) -> Option<&'static str> {
         ("bpf_arena_", "arena memory"),
         ("bpf_wq_", "workqueues"),
         ("bpf_res_spin_", "resilient spin locks"),
-        ("bpf_local_irq_", "IRQ-disabled sections"),
     ];
     prefixes
         .iter()
@@ -690,6 +689,12 @@ impl Env<'_> {
                 reg.ty,
                 RegType::BtfId | RegType::Socket | RegType::SockCommon | RegType::TcpSock
             );
+            if suffix(aname, "__irq_flag") && name.starts_with("bpf_local_irq_") {
+                // KF_ARG_PTR_TO_IRQ_FLAG
+                self.process_irq_flag(i, name == "bpf_local_irq_save")?;
+                i += 1;
+                continue;
+            }
             if suffix(aname, "__map") || suffix(aname, "__str") || suffix(aname, "__irq_flag") {
                 return Err(self.kunsupported(
                     "kfunc map, string and IRQ-flag arguments",

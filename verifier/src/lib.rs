@@ -80,8 +80,10 @@ pub mod calls;
 pub mod cfg;
 mod check;
 pub mod error;
+mod exception;
 pub mod explain;
 pub mod global_func;
+mod irq;
 mod iter;
 mod kfunc;
 pub mod kfunc_table;
@@ -96,6 +98,7 @@ mod scc;
 mod sock_access;
 mod stack_live;
 pub mod state;
+mod struct_ops;
 pub mod tnum;
 pub mod vmlinux;
 
@@ -465,6 +468,10 @@ pub fn verify_with_desc(
     let mut res = global_func::do_check_all(&mut env);
     let level = opts.log_level & 3;
     if res.is_ok() {
+        res = exception::find_callback_insn(opts)
+            .and_then(|cb| exception::check_direct_calls(insns, cb));
+    }
+    if res.is_ok() {
         res = env.check_max_stack_depth();
     }
     if res.is_ok() {
@@ -484,7 +491,9 @@ pub fn verify_with_desc(
                 log.push_str(&rej.message);
                 // The kernel prints this one without a newline, so the
                 // statistics line sticks to it.
-                if rej.message != "expected prog array map for tail call" {
+                if rej.message != "expected prog array map for tail call"
+                    && !rej.message.ends_with("cannot call exception cb directly")
+                {
                     log.push('\n');
                 }
             }
@@ -513,6 +522,8 @@ fn structure_checks(
     let cnt = subprogs.len();
     cfg::check_subprogs(insns, &subprogs).map_err(|r| (r, cnt))?;
     let funcs = global_func::build_table(insns, &subprogs, opts).map_err(|r| (r, cnt))?;
+    // check_attach_btf_id: for struct_ops, the type and member implemented.
+    struct_ops::check(opts).map_err(|r| (r, cnt))?;
     let cfg = cfg::check_insns(insns, opts, subprogs).map_err(|r| (r, cnt))?;
     Ok((cfg, funcs))
 }

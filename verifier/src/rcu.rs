@@ -107,6 +107,14 @@ impl Env<'_> {
                 format!("kernel func {name} is sleepable within non-preemptible region"),
             ));
         }
+        if self.in_irq_section() && flags & KF_SLEEPABLE != 0 && self.cur.active_preempt_locks == 0
+        {
+            return Err(self.reject_errno(
+                EACCES,
+                kind,
+                format!("kernel func {name} is sleepable within IRQ-disabled region"),
+            ));
+        }
         match name {
             "bpf_preempt_disable" => self.cur.active_preempt_locks += 1,
             "bpf_preempt_enable" => {
@@ -141,6 +149,13 @@ impl Env<'_> {
                 format!("sleepable helper {name}#{id} in rcu_read_lock region"),
             ));
         }
+        if self.in_irq_section() && might_sleep {
+            return Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::RcuSection { pc: self.pc },
+                format!("sleepable helper {name}#{id} in IRQ-disabled region"),
+            ));
+        }
         Ok(())
     }
 
@@ -154,7 +169,9 @@ impl Env<'_> {
     /// an exit named `prefix` (`BPF_EXIT instruction in main prog`,
     /// `bpf_throw`).
     pub(crate) fn section_exit(&self, prefix: &str) -> VResult {
-        let region = if self.cur.active_rcu_lock {
+        let region = if self.in_irq_section() {
+            "bpf_local_irq_save"
+        } else if self.cur.active_rcu_lock {
             "bpf_rcu_read_lock"
         } else if self.cur.active_preempt_locks > 0 {
             "bpf_preempt_disable"

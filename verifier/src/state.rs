@@ -634,6 +634,9 @@ pub struct VState {
     /// `bpf_preempt_disable()` calls not yet matched by
     /// `bpf_preempt_enable()` (`active_preempt_locks`).
     pub active_preempt_locks: u32,
+    /// IRQ states saved by `bpf_local_irq_save()` and not restored, the
+    /// active one (`active_irq_id`) last (`crate::irq`).
+    pub active_irqs: Vec<RefState>,
 }
 
 impl VState {
