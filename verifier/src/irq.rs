@@ -145,6 +145,8 @@ impl Env<'_> {
             slot.spilled = st;
         }
         self.scratch.slot(spi);
+        self.stack_live
+            .mark_write(fi, crate::stack_live::slots_of(off, off + 1));
         Ok(())
     }
 
@@ -182,6 +184,11 @@ impl Env<'_> {
             ));
         }
         self.cur.active_irqs.pop();
+        // The flag is read, then its slot forgotten (`mark_irq_flag_read`,
+        // `unmark_stack_slot_irq_flag`).
+        let (pc, bit) = (self.pc, 1u64.checked_shl(spi as u32).unwrap_or(0));
+        self.stack_live.mark_read(&self.cur, fi, pc, bit);
+        self.stack_live.mark_write(fi, bit);
         if let Some(slot) = self
             .cur
             .frames
