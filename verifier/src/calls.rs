@@ -579,29 +579,7 @@ impl Env<'_> {
             RegType::BtfId => true,
             _ => false,
         };
-        let t = reg.type_str();
-        if !fixed_off_ok && reg.off != 0 {
-            return Err(self.reject(
-                RejectionKind::ModifiedCtx {
-                    reg: r as u8,
-                    off: reg.off as i64,
-                },
-                format!(
-                    "dereference of modified {t} ptr R{r} off={} disallowed",
-                    reg.off
-                ),
-            ));
-        }
-        if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
-            return Err(self.reject(
-                RejectionKind::ModifiedCtx {
-                    reg: r as u8,
-                    off: reg.off as i64,
-                },
-                format!("variable {t} access var_off={} disallowed", reg.val.var_off),
-            ));
-        }
-        Ok(())
+        self.check_unmodified_ptr(r, &reg.type_str(), fixed_off_ok)
     }
 
     fn arg_err(&self, r: usize, arg: &ArgType, expected: &[&str]) -> crate::Rejection {

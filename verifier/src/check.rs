@@ -1296,11 +1296,7 @@ impl<'a> Env<'a> {
                     if looping {
                         self.note_backedge(i, pc);
                     }
-                    self.explored[i].hits += 1;
-                    self.pruned = true;
-                    self.reached[pc] = true;
-                    self.propagate_precision(i);
-                    return Ok(true);
+                    return Ok(self.prune_hit(i, pc));
                 }
             } else if may_goto
                 && e.st.may_goto_depth != self.cur.may_goto_depth
@@ -1316,11 +1312,7 @@ impl<'a> Env<'a> {
                 // being explored (`RANGE_WITHIN`): the loop is cut here,
                 // a back-edge of its component's visit.
                 self.note_backedge(i, pc);
-                self.explored[i].hits += 1;
-                self.pruned = true;
-                self.reached[pc] = true;
-                self.propagate_precision(i);
-                return Ok(true);
+                return Ok(self.prune_hit(i, pc));
             } else if iter_next {
                 // Another iteration of an open-coded iterator loop: the
                 // loop converged when a state still being explored covers
@@ -1335,11 +1327,7 @@ impl<'a> Env<'a> {
                         true,
                     )
                 {
-                    self.explored[i].hits += 1;
-                    self.pruned = true;
-                    self.reached[pc] = true;
-                    self.propagate_precision(i);
-                    return Ok(true);
+                    return Ok(self.prune_hit(i, pc));
                 }
             } else if calls_cb {
                 // Another iteration of a callback: covered when an explored
@@ -1352,11 +1340,7 @@ impl<'a> Env<'a> {
                     Some((self.live.as_slice(), pc)),
                     true,
                 ) {
-                    self.explored[i].hits += 1;
-                    self.pruned = true;
-                    self.reached[pc] = true;
-                    self.propagate_precision(i);
-                    return Ok(true);
+                    return Ok(self.prune_hit(i, pc));
                 }
             } else if e.st.may_goto_depth == self.cur.may_goto_depth
                 && states_maybe_looping(&e.st, &self.cur)
@@ -1464,6 +1448,21 @@ impl<'a> Env<'a> {
         self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
         Ok(false)
+    }
+
+    /// The current state is covered by remembered state `i` at `pc`: the
+    /// path ends here (`goto hit`), the old state's precision marks go to
+    /// the current path. Always `true`.
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "i is an index of self.explored and pc a prune point (the per-insn tables have n entries)"
+    )]
+    fn prune_hit(&mut self, i: usize, pc: usize) -> bool {
+        self.explored[i].hits += 1;
+        self.pruned = true;
+        self.reached[pc] = true;
+        self.propagate_precision(i);
+        true
     }
 
     /// `clean_live_states`: the fully explored states at `pc` of the current

@@ -403,27 +403,7 @@ impl Env<'_> {
             }
             RegType::Ctx => {
                 leaks(self, "the context", "ctx")?;
-                if reg.off != 0 {
-                    return Err(self.reject(
-                        RejectionKind::ModifiedCtx {
-                            reg: r as u8,
-                            off: reg.off as i64,
-                        },
-                        format!(
-                            "dereference of modified ctx ptr R{r} off={} disallowed",
-                            reg.off
-                        ),
-                    ));
-                }
-                if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
-                    return Err(self.reject(
-                        RejectionKind::ModifiedCtx {
-                            reg: r as u8,
-                            off: reg.off as i64,
-                        },
-                        format!("variable ctx access var_off={} disallowed", reg.val.var_off),
-                    ));
-                }
+                self.check_unmodified_ptr(r, "ctx", false)?;
                 if self.ctx_is_btf_typed() {
                     self.check_btf_ctx_access(
                         off,
@@ -555,6 +535,34 @@ impl Env<'_> {
                 }
             }
             _ => return Err(self.invalid_mem(r)),
+        }
+        Ok(())
+    }
+
+    /// `__check_ptr_off_reg`: R`r`, a `t` pointer, carries no variable
+    /// offset, nor a fixed one unless `fixed_off_ok`.
+    pub(crate) fn check_unmodified_ptr(&self, r: usize, t: &str, fixed_off_ok: bool) -> VResult {
+        let reg = self.cur.reg(r);
+        if !fixed_off_ok && reg.off != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: r as u8,
+                    off: reg.off as i64,
+                },
+                format!(
+                    "dereference of modified {t} ptr R{r} off={} disallowed",
+                    reg.off
+                ),
+            ));
+        }
+        if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+            return Err(self.reject(
+                RejectionKind::ModifiedCtx {
+                    reg: r as u8,
+                    off: reg.off as i64,
+                },
+                format!("variable {t} access var_off={} disallowed", reg.val.var_off),
+            ));
         }
         Ok(())
     }
