@@ -252,10 +252,17 @@ const SETUP_ERRORS: &[&str] = &[
 /// Accepted, refused by the verifier, or failed before it judged the code.
 /// A refusal is the verifier's when it walked the program (the log's
 /// `processed N insns`) or when its log names what is wrong with the code;
-/// an empty log means the syscall refused the request itself.
+/// an empty log means the syscall refused the request itself, and so does
+/// a log of statistics alone with `processed 0 insns` (EPERM for a tracing
+/// program the machine cannot attach, ENOTSUPP for a struct_ops program
+/// without its target).
 pub fn kernel_verdict(out: &LoadOutcome) -> KernelVerdict {
     if out.accepted() {
         return KernelVerdict::Accepted;
+    }
+    let says_why = error_line(out).is_some_and(|l| !l.is_empty());
+    if out.processed_insns == Some(0) && !says_why {
+        return KernelVerdict::LoadFailed;
     }
     if out.processed_insns.is_some() {
         return KernelVerdict::Refused;
