@@ -206,6 +206,7 @@ impl<'a> Env<'a> {
                 max_entries: 0,
                 map_flags: 0,
                 frozen_readonly: false,
+                record: Default::default(),
             }));
         }
         Env {

@@ -75,6 +75,7 @@
 pub mod alu;
 pub mod branch;
 mod btf_access;
+pub mod btf_record;
 mod callbacks;
 pub mod calls;
 pub mod cfg;
@@ -126,6 +127,10 @@ pub struct MapInfo {
     /// The map was frozen and is read-only to programs (a `.rodata` map):
     /// loads from its values are constants and stores are refused.
     pub frozen_readonly: bool,
+    /// The special fields of the value (`bpf_spin_lock`, `bpf_timer`,
+    /// kptrs...), from its BTF type: see [`btf_record::BtfRecord::parse`].
+    /// The default is a value without BTF.
+    pub record: btf_record::BtfRecord,
 }
 
 /// How to verify: what `BPF_PROG_LOAD`'s attributes and the loader's

@@ -522,6 +522,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 4,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
         MapInfo {
             name: "hmap".into(),
@@ -531,6 +532,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 16,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
         MapInfo {
             name: "progs".into(),
@@ -540,6 +542,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 4,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
         MapInfo {
             name: "rb".into(),
@@ -549,6 +552,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 4096,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
     ];
     let mut failures = Vec::new();
