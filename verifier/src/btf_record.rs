@@ -195,7 +195,7 @@ impl BtfRecord {
                         .get(v.type_id)
                         .ok_or_else(|| format!("type id {} does not exist", v.type_id))?;
                     if var.kind == kind::VAR {
-                        self.find_in(btf, var.size_or_type, base + v.offset, depth + 1)?;
+                        self.find_member(btf, var.size_or_type, base + v.offset, depth + 1)?;
                     }
                 }
             }

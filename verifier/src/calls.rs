@@ -124,6 +124,10 @@ pub(crate) struct Meta {
     ref_obj_id: u32,
     /// The callback subprogram (`meta.subprogno`).
     callback: Option<usize>,
+    /// The map of a `bpf_timer` argument (`meta.map_ptr`, map_fields.rs).
+    timer_map: Option<u32>,
+    /// The kptr of `bpf_kptr_xchg`'s destination (`meta.kptr_field`).
+    kptr_field: Option<crate::btf_record::SpecialField>,
 }
 
 impl Env<'_> {
@@ -131,6 +135,7 @@ impl Env<'_> {
     pub(crate) fn check_call(&mut self, insn: &Insn) -> VResult<Option<usize>> {
         match *insn {
             Insn::Call(CallTarget::Helper(id)) => {
+                self.lock_call_check(Some(id), None)?;
                 self.check_helper_call(id)?;
                 if id == BPF_FUNC_TAIL_CALL && self.cur.frames.len() > 1 {
                     return self.tail_call_exit();
@@ -139,6 +144,7 @@ impl Env<'_> {
             }
             Insn::Call(CallTarget::Local(imm)) => {
                 let target = (self.pc as i64 + imm as i64 + 1) as usize;
+                self.lock_global_call_check(self.cfg.subprog_of(target))?;
                 // The BTF check of the arguments comes first; a global
                 // function is not descended into.
                 if self.check_global_call(self.cfg.subprog_of(target))? {
@@ -148,6 +154,7 @@ impl Env<'_> {
                 Ok(Some(target))
             }
             Insn::Call(CallTarget::Kfunc { btf_id, off }) => {
+                self.lock_call_check(None, Some((btf_id, off)))?;
                 // `bpf_throw` ends the path.
                 if self.check_kfunc_call(btf_id, off)? {
                     return Ok(None);
@@ -381,6 +388,10 @@ impl Env<'_> {
                     ..RegState::pointer(RegType::BtfId)
                 }
             }
+            RetType::PtrToBtfId if meta.kptr_field.is_some() => match &meta.kptr_field {
+                Some(f) => self.kptr_xchg_ret(f)?,
+                None => RegState::unknown(),
+            },
             RetType::PtrToMem | RetType::PtrToMemOrBtfId | RetType::PtrToBtfId => {
                 let (what, detail) = unsupported(
                     "helper results of this type",
@@ -397,8 +408,9 @@ impl Env<'_> {
                 ));
             }
         };
-        if r0.maybe_null {
-            // The kernel gives the maybe-null value an id; an acquired
+        if r0.maybe_null || self.may_point_to_spin_lock(&r0) {
+            // The kernel gives the maybe-null value an id (a value with a
+            // bpf_spin_lock one, naming its element); an acquired
             // reference then gets another, which replaces it.
             r0.id = self.new_id();
         }
@@ -649,7 +661,9 @@ impl Env<'_> {
         let untracked = match arg.base {
             // BTF pointers: checked against the kernel's BTF (btf_access.rs).
             ArgBase::PtrToBtfId => {
-                self.check_btf_arg(r, arg.btf)?;
+                // bpf_kptr_xchg's pointer: of the kptr's struct.
+                let kptr = meta.kptr_field.as_ref().map(|f| f.kptr_struct.clone());
+                self.check_btf_arg(r, kptr.as_deref().or(arg.btf))?;
                 None
             }
             ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
@@ -657,10 +671,20 @@ impl Env<'_> {
                 None
             }
             ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
-            ArgBase::PtrToSpinLock => Some("bpf_spin_lock fields of map values"),
-            ArgBase::PtrToTimer => Some("bpf_timer fields of map values"),
+            ArgBase::PtrToSpinLock => {
+                self.process_spin_lock(r, name == "bpf_spin_lock")?;
+                None
+            }
+            ArgBase::PtrToTimer => {
+                self.check_map_field_pointer(r, crate::btf_record::FieldKind::Timer)?;
+                meta.timer_map = Some(reg.map);
+                None
+            }
             ArgBase::PtrToDynptr => Some("dynptrs"),
-            ArgBase::KptrXchgDest => Some("kptr fields of map values"),
+            ArgBase::KptrXchgDest => {
+                meta.kptr_field = Some(self.process_kptr_func(r)?);
+                None
+            }
             _ => None,
         };
         if let Some(what) = untracked {
@@ -724,7 +748,10 @@ impl Env<'_> {
             Access::Read
         };
         match arg.base {
-            ArgBase::ConstMapPtr => meta.map = Some(reg.map),
+            ArgBase::ConstMapPtr => {
+                self.timer_map_match(meta.timer_map, r)?;
+                meta.map = Some(reg.map)
+            }
             ArgBase::PtrToMapKey => {
                 let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)).cloned() else {
                     return Err(self.reject(
@@ -977,7 +1004,9 @@ impl Env<'_> {
                     .map(|m| m.value_size)
                     .unwrap_or(0);
                 self.check_map_access_type(r, reg.off as i64, size, t)?;
-                self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)
+                self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)?;
+                self.check_map_fields(r, reg.off as i64, size, false)
+                    .map(|_| ())
             }
             RegType::Mem => {
                 if reg.rdonly && t == Access::Write {
@@ -1196,6 +1225,7 @@ impl Env<'_> {
             self.returned = true;
             return Ok(Some(back));
         }
+        self.lock_exit_check("BPF_EXIT instruction in main prog")?;
         if let Some(r) = self.cur.refs.first().copied() {
             return Err(self.reject(
                 RejectionKind::UnreleasedReference {

@@ -223,6 +223,7 @@ impl<'a> Env<'a> {
                 may_goto_depth: 0,
                 active_rcu_lock: false,
                 active_preempt_locks: 0,
+                active_lock: None,
             },
             pc: 0,
             id_gen: 0,
@@ -269,6 +270,7 @@ impl<'a> Env<'a> {
             may_goto_depth: 0,
             active_rcu_lock: false,
             active_preempt_locks: 0,
+            active_lock: None,
         };
         self.pc = start;
         self.pending.clear();
@@ -1103,8 +1105,9 @@ impl<'a> Env<'a> {
                     }
                 });
             }
-            mark_ptr_or_null_in(&mut self.cur, id, !eq, mim);
-            mark_ptr_or_null_in(&mut other, id, eq, mim);
+            let keep_id = self.may_point_to_spin_lock(&a);
+            mark_ptr_or_null_in(&mut self.cur, id, !eq, mim, keep_id);
+            mark_ptr_or_null_in(&mut other, id, eq, mim, keep_id);
         } else if let Some(r) = src_reg {
             if !self.match_pkt_pointers(op, dst, r, &mut other) && self.is_pointer_value(dst) {
                 return Err(self.reject(
@@ -1530,6 +1533,7 @@ pub(crate) fn mark_ptr_or_null_in(
     id: u32,
     is_null: bool,
     map_in_map: Option<(u32, u32)>,
+    keep_id: bool,
 ) {
     if id == 0 {
         return;
@@ -1546,7 +1550,11 @@ pub(crate) fn mark_ptr_or_null_in(
             *r = RegState::constant(0);
         } else {
             r.maybe_null = false;
-            r.id = 0;
+            // A value with a bpf_spin_lock keeps the id naming its
+            // element (reg_may_point_to_spin_lock).
+            if !keep_id {
+                r.id = 0;
+            }
             if let Some((outer, inner)) = map_in_map {
                 if r.ty == RegType::MapValue && r.map == outer {
                     r.ty = RegType::ConstPtrToMap;
@@ -1825,6 +1833,12 @@ fn states_equal(
         if !ids.check(a.id, b.id) {
             return false;
         }
+    }
+    // The held lock: the same map, an element with a matching id.
+    match (old.active_lock, cur.active_lock) {
+        (None, None) => {}
+        (Some(a), Some(b)) if a.map == b.map && ids.check(a.id, b.id) => {}
+        _ => return false,
     }
     let allow_uninit = !all_precise;
     let last = old.frames.len() - 1;

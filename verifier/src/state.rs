@@ -611,6 +611,8 @@ pub struct VState {
     /// `bpf_preempt_disable()` calls not yet matched by
     /// `bpf_preempt_enable()` (`active_preempt_locks`).
     pub active_preempt_locks: u32,
+    /// The `bpf_spin_lock` held (`active_locks`, `crate::spin_lock`).
+    pub active_lock: Option<crate::spin_lock::HeldLock>,
 }
 
 impl VState {
