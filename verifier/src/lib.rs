@@ -520,6 +520,7 @@ fn structure_checks(
     cfg::check_subprogs(insns, &subprogs).map_err(|r| (r, cnt))?;
     let funcs = global_func::build_table(insns, &subprogs, opts).map_err(|r| (r, cnt))?;
     let cfg = cfg::check_insns(insns, opts, subprogs).map_err(|r| (r, cnt))?;
+    map_fields::check_map_prog_compat(insns, opts).map_err(|r| (r, cnt))?;
     Ok((cfg, funcs))
 }
 

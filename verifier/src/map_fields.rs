@@ -406,3 +406,64 @@ impl Env<'_> {
         })
     }
 }
+
+/// `is_tracing_prog_type`.
+fn is_tracing_prog_type(name: &str) -> bool {
+    matches!(
+        name,
+        "kprobe" | "tracepoint" | "perf_event" | "raw_tracepoint" | "raw_tracepoint_writable"
+    )
+}
+
+/// The special-field part of `check_map_prog_compatibility`, for every map
+/// an `ld_imm64` of the program refers to (`resolve_pseudo_ldimm64`, before
+/// any instruction is explored): the program types that may not use a
+/// value's lock, timer or graph root.
+pub(crate) fn check_map_prog_compat(
+    insns: &[ironbpf_isa::RawInsn],
+    opts: &crate::VerifyOptions,
+) -> Result<(), crate::Rejection> {
+    let prog = opts.prog_type.name();
+    let tracing = is_tracing_prog_type(prog);
+    let mut pc = 0;
+    while let Some(i) = insns.get(pc) {
+        if i.code != 0x18 {
+            pc += 1;
+            continue;
+        }
+        // BPF_PSEUDO_MAP_IDX and BPF_PSEUDO_MAP_IDX_VALUE (the maps by index).
+        let map = matches!(i.src, 5 | 6)
+            .then(|| opts.maps.get(i.imm as usize))
+            .flatten();
+        pc += 2;
+        let Some(m) = map else { continue };
+        let rec = &m.record;
+        let msg = if tracing && (rec.has(FieldKind::ListHead) || rec.has(FieldKind::RbRoot)) {
+            "tracing progs cannot use bpf_{list_head,rb_root} yet"
+        } else if rec.has(FieldKind::SpinLock) || rec.has(FieldKind::ResSpinLock) {
+            if prog == "socket_filter" {
+                "socket filter progs cannot use bpf_spin_lock yet"
+            } else if tracing {
+                "tracing progs cannot use bpf_spin_lock yet"
+            } else {
+                continue;
+            }
+        } else if tracing && rec.has(FieldKind::Timer) {
+            "tracing progs cannot use bpf_timer yet"
+        } else if tracing && rec.has(FieldKind::Workqueue) {
+            "tracing progs cannot use bpf_wq yet"
+        } else {
+            continue;
+        };
+        return Err(crate::Rejection {
+            insn: None,
+            message: msg.into(),
+            errno: EINVAL,
+            kind: RejectionKind::MapIncompatible {
+                map_type: m.map_type,
+            },
+            path: Vec::new(),
+        });
+    }
+    Ok(())
+}
