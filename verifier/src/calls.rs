@@ -879,6 +879,10 @@ impl Env<'_> {
             {
                 meta.callback = Some(reg.subprog as usize);
             }
+            ArgBase::PtrToFunc if name == "bpf_timer_set_callback" => {
+                // An asynchronous callback: a path of its own (timer.rs).
+                self.push_timer_callback(reg.subprog as usize, meta.timer_map)?;
+            }
             ArgBase::PtrToFunc => {
                 // Refused rather than accepted unchecked: the kernel
                 // verifies the callback's body as a loop, which this
@@ -1249,6 +1253,9 @@ impl Env<'_> {
                 "R0 leaks addr as return value".into(),
             ));
         }
+        if self.cur.cur().in_async_callback_fn {
+            return self.async_callback_exit().map(|()| None);
+        }
         if self.cur.cur().subprog != 0 {
             // A global function verified on its own returns any scalar.
             return self.check_global_exit().map(|()| None);
@@ -1316,35 +1323,44 @@ impl Env<'_> {
         // round_up_stack_depth with the JIT on (as on the kernels we
         // compare with): 16 bytes.
         let round = |d: u32| d.div_ceil(16) * 16;
-        // Depth-first over chains from the main program.
-        let mut stack: Vec<(usize, usize, u32, usize)> =
-            vec![(0, 0, round(self.stack_depth[0]), 1)];
-        while let Some((sub, edge, depth, frames)) = stack.pop() {
-            if depth > MAX_BPF_STACK as u32 {
-                return Err(crate::Rejection {
-                    insn: None,
-                    message: format!("combined stack size of {frames} calls is {depth}. Too large"),
-                    errno: EACCES,
-                    kind: RejectionKind::StackTooLarge {
-                        calls: frames,
-                        size: depth,
-                    },
-                    path: Vec::new(),
-                });
-            }
-            if edge < callees[sub].len() {
-                stack.push((sub, edge + 1, depth, frames));
-                let c = callees[sub][edge];
-                if frames >= MAX_CALL_FRAMES {
+        // Depth-first over chains from each root: the asynchronous
+        // callbacks, last first, then the main program.
+        let roots = self.funcs.async_cbs.iter().rev().copied().chain([0]);
+        let mut stack: Vec<(usize, usize, u32, usize)> = Vec::new();
+        for root in roots {
+            stack.push((root, 0, round(self.stack_depth[root]), 1));
+            while let Some((sub, edge, depth, frames)) = stack.pop() {
+                if depth > MAX_BPF_STACK as u32 {
                     return Err(crate::Rejection {
                         insn: None,
-                        message: format!("the call stack of {} frames is too deep !", frames + 1),
-                        errno: E2BIG,
-                        kind: RejectionKind::CallTooDeep { frames: frames + 1 },
+                        message: format!(
+                            "combined stack size of {frames} calls is {depth}. Too large"
+                        ),
+                        errno: EACCES,
+                        kind: RejectionKind::StackTooLarge {
+                            calls: frames,
+                            size: depth,
+                        },
                         path: Vec::new(),
                     });
                 }
-                stack.push((c, 0, depth + round(self.stack_depth[c]), frames + 1));
+                if edge < callees[sub].len() {
+                    stack.push((sub, edge + 1, depth, frames));
+                    let c = callees[sub][edge];
+                    if frames >= MAX_CALL_FRAMES {
+                        return Err(crate::Rejection {
+                            insn: None,
+                            message: format!(
+                                "the call stack of {} frames is too deep !",
+                                frames + 1
+                            ),
+                            errno: E2BIG,
+                            kind: RejectionKind::CallTooDeep { frames: frames + 1 },
+                            path: Vec::new(),
+                        });
+                    }
+                    stack.push((c, 0, depth + round(self.stack_depth[c]), frames + 1));
+                }
             }
         }
         let _ = BPF_MAX_VAR_OFF;

@@ -98,6 +98,7 @@ mod scc;
 mod sock_access;
 pub mod spin_lock;
 pub mod state;
+mod timer;
 pub mod tnum;
 pub mod vmlinux;
 

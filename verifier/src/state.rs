@@ -456,6 +456,9 @@ pub struct FuncState {
     pub subprog: usize,
     /// The frame is a callback's, entered from a helper (`in_callback_fn`).
     pub in_callback_fn: bool,
+    /// The frame is an asynchronous callback's, a path of its own
+    /// (`in_async_callback_fn`, `crate::timer`).
+    pub in_async_callback_fn: bool,
     /// Callback iterations queued from this frame since it last went past
     /// a callback call (`callback_depth`), against `bpf_loop`'s bound.
     pub callback_depth: u32,
@@ -473,6 +476,7 @@ impl FuncState {
             callsite,
             subprog,
             in_callback_fn: false,
+            in_async_callback_fn: false,
             callback_depth: 0,
         }
     }

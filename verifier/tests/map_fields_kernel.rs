@@ -37,6 +37,8 @@ struct BtfBuilder {
 const KIND_INT: u32 = 1;
 const KIND_PTR: u32 = 2;
 const KIND_STRUCT: u32 = 4;
+const KIND_FUNC: u32 = 12;
+const KIND_FUNC_PROTO: u32 = 13;
 const KIND_TYPE_TAG: u32 = 18;
 
 impl BtfBuilder {
@@ -89,6 +91,13 @@ impl BtfBuilder {
         self.push(&[0, KIND_PTR << 24, tag_id])
     }
 
+    /// A static `int name(void)`.
+    fn func(&mut self, name: &str, int: u32) -> u32 {
+        let proto = self.push(&[0, KIND_FUNC_PROTO << 24, int]);
+        let n = self.name(name);
+        self.push(&[n, KIND_FUNC << 24, proto])
+    }
+
     fn finish(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(&0xeb9fu16.to_le_bytes());
@@ -121,6 +130,9 @@ struct Types {
     lock_val: u32,
     timer_val: u32,
     kptr_val: u32,
+    /// `int main_fn(void)` and `int cb(void)`, for func_info.
+    main_fn: u32,
+    cb_fn: u32,
 }
 
 fn types() -> Types {
@@ -148,12 +160,16 @@ fn types() -> Types {
             ("unref", kunref, 16),
         ],
     );
+    let main_fn = b.func("main_fn", int);
+    let cb_fn = b.func("cb", int);
     Types {
         blob: b.finish(),
         int,
         lock_val,
         timer_val,
         kptr_val,
+        main_fn,
+        cb_fn,
     }
 }
 
@@ -170,6 +186,10 @@ struct Case {
     /// The maps: array maps of one value type each.
     maps: Vec<Value>,
     verdict: Verdict<'static>,
+    /// The first instruction of a callback subprogram: the program is
+    /// loaded with BTF and func_info then (the kernel needs them for
+    /// callbacks).
+    callback: Option<usize>,
 }
 
 fn check(name: &str, c: &Case) {
@@ -222,12 +242,26 @@ fn check(name: &str, c: &Case) {
         m.record = BtfRecord::parse(&btf, vid).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
+    let funcs: Vec<(usize, u32)> = match c.callback {
+        Some(cb) => vec![(0, t.main_fn), (cb, t.cb_fn)],
+        None => Vec::new(),
+    };
+    let func_info: Vec<u8> = funcs
+        .iter()
+        .flat_map(|&(insn, ty)| [(insn as u32).to_le_bytes(), ty.to_le_bytes()].concat())
+        .collect();
+    if c.callback.is_some() {
+        opts.set_btf(Some(&t.blob), funcs.iter().copied());
+    }
     let out = load_program(&ProgLoad {
         prog_type: c.prog_type.kernel_id(),
         insns: &words,
         name: "map_fields",
         log_level: 1,
         fd_array: &fds,
+        prog_btf_fd: c.callback.map(|_| kbtf.raw_fd()),
+        func_info: &func_info,
+        func_info_rec_size: if c.callback.is_some() { 8 } else { 0 },
         ..Default::default()
     });
     let ours = verify(&insns, &opts);
@@ -254,6 +288,7 @@ fn cls(text: &'static str, maps: Vec<Value>, verdict: Verdict<'static>) -> Case 
         text,
         maps,
         verdict,
+        callback: None,
     }
 }
 
@@ -400,6 +435,7 @@ fn a_tracing_program_may_not_use_a_lock() {
             text: with_value("r0 = 0\nexit"),
             maps: vec![Value::Lock],
             verdict: Verdict::RefusedWhole("tracing progs cannot use bpf_spin_lock yet"),
+            callback: None,
         },
     );
 }
@@ -525,6 +561,70 @@ fn a_kptr_xchg_into_an_unreferenced_kptr_is_refused() {
             with_value("r1 = r6\nr1 += 16\nr2 = 0\ncall bpf_kptr_xchg\nr0 = 0\nexit"),
             vec![Value::Kptr],
             Verdict::RefusedAt(BODY + 3, "off=16 kptr isn't referenced kptr"),
+        ),
+    );
+}
+
+/// Sets up map 0's timer with the callback `cb` (after the body's 9
+/// instructions), which runs `cb_body`.
+fn with_timer_callback(cb_body: &str) -> &'static str {
+    with_value(Box::leak(
+        format!(
+            "r1 = r6\nr1 += 8\nr2 = map[idx:0]\nr3 = 1\ncall bpf_timer_init\n\
+             r1 = r6\nr1 += 8\nr2 = subprog[cb]\ncall bpf_timer_set_callback\nr0 = 0\nexit\n\
+             cb:\n{cb_body}"
+        )
+        .into_boxed_str(),
+    ))
+}
+
+/// The first instruction of the callback of `with_timer_callback`.
+const CB: usize = BODY + 13;
+
+/// A sched_cls case with the callback of `with_timer_callback`.
+fn cls_cb(text: &'static str, maps: Vec<Value>, verdict: Verdict<'static>) -> Case {
+    Case {
+        callback: Some(CB),
+        ..cls(text, maps, verdict)
+    }
+}
+
+#[test]
+fn a_timer_callback_returning_zero_is_accepted() {
+    // The callback reads its value through r3.
+    check(
+        "a_timer_callback_returning_zero_is_accepted",
+        &cls_cb(
+            with_timer_callback("r0 = *(u32 *)(r3 +0)\nr0 = 0\nexit"),
+            vec![Value::Timer],
+            Verdict::Accepted,
+        ),
+    );
+}
+
+#[test]
+fn a_timer_callback_must_return_zero() {
+    check(
+        "a_timer_callback_must_return_zero",
+        &cls_cb(
+            with_timer_callback("r0 = 1\nexit"),
+            vec![Value::Timer],
+            Verdict::RefusedAt(
+                CB + 1,
+                "At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]",
+            ),
+        ),
+    );
+}
+
+#[test]
+fn a_timer_callback_reads_its_value_in_bounds() {
+    check(
+        "a_timer_callback_reads_its_value_in_bounds",
+        &cls_cb(
+            with_timer_callback("r0 = *(u32 *)(r3 +24)\nr0 = 0\nexit"),
+            vec![Value::Timer],
+            Verdict::RefusedAt(CB, "R3 min value is outside of the allowed memory range"),
         ),
     );
 }
