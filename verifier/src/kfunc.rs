@@ -482,7 +482,9 @@ impl Env<'_> {
     /// with `exception_exit`): no callback may throw, and no reference
     /// (of any frame) nor RCU read section may be left open.
     fn throw_exit(&self) -> VResult {
-        if self.cur.frames.iter().skip(1).any(|f| f.in_callback_fn) {
+        // An asynchronous callback (timer.rs) is a callback too.
+        let async_cb = self.cur.frames.iter().any(|f| f.in_async_callback_fn);
+        if async_cb || self.cur.frames.iter().skip(1).any(|f| f.in_callback_fn) {
             return Err(self.kreject(
                 EINVAL,
                 RejectionKind::Other,
