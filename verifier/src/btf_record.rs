@@ -108,6 +108,9 @@ pub struct SpecialField {
     /// For a kptr: the name of the struct it points to (looked up in the
     /// kernel's BTF, as `btf_parse_kptr` does).
     pub kptr_struct: String,
+    /// For a kptr: the size of that struct in the value's BTF (a uptr's
+    /// memory).
+    pub target_size: u32,
 }
 
 /// The special fields of a map's value (`map->record`). The default is a
@@ -207,6 +210,7 @@ impl BtfRecord {
                         size: t.size_or_type,
                         kind: k,
                         kptr_struct: String::new(),
+                        target_size: 0,
                     });
                 }
                 for m in &t.members {
@@ -254,11 +258,15 @@ impl BtfRecord {
             let target = btf
                 .skip_mods_and_typedefs(tag.size_or_type)
                 .map_err(|e| e.0)?;
+            let target_size = btf
+                .size_of(target)
+                .map_or(0, |s| s.min(u64::from(u32::MAX)) as u32);
             return self.push(SpecialField {
                 offset: off,
                 size: 8,
                 kind: k,
                 kptr_struct: btf.name(target).to_string(),
+                target_size,
             });
         }
         let rid = btf.skip_mods_and_typedefs(id).map_err(|e| e.0)?;

@@ -661,6 +661,17 @@ impl Env<'_> {
         let untracked = match arg.base {
             // BTF pointers: checked against the kernel's BTF (btf_access.rs).
             ArgBase::PtrToBtfId => {
+                // A pointer to release may not be null (check_reg_type).
+                if reg.maybe_null && arg.has(flags::RELEASE) {
+                    return Err(self.reject(
+                        RejectionKind::ArgType {
+                            reg: r as u8,
+                            got: reg.type_str(),
+                            expected: "a pointer that is not null".into(),
+                        },
+                        format!("Possibly NULL pointer passed to helper arg{r}"),
+                    ));
+                }
                 // bpf_kptr_xchg's pointer: of the kptr's struct.
                 let kptr = meta.kptr_field.as_ref().map(|f| f.kptr_struct.clone());
                 self.check_btf_arg(r, kptr.as_deref().or(arg.btf))?;
@@ -672,7 +683,7 @@ impl Env<'_> {
             }
             ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
             ArgBase::PtrToSpinLock => {
-                self.process_spin_lock(r, name == "bpf_spin_lock")?;
+                self.process_spin_lock(r, name == "bpf_spin_lock", false)?;
                 None
             }
             ArgBase::PtrToTimer => {
@@ -1231,7 +1242,9 @@ impl Env<'_> {
         }
         self.lock_exit_check("BPF_EXIT instruction in main prog")?;
         if let Some(r) = self.cur.refs.first().copied() {
-            return Err(self.reject(
+            // check_reference_leak fails the load with EINVAL.
+            return Err(self.reject_errno(
+                EINVAL,
                 RejectionKind::UnreleasedReference {
                     id: r.id,
                     insn: r.insn,

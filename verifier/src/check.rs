@@ -223,7 +223,7 @@ impl<'a> Env<'a> {
                 may_goto_depth: 0,
                 active_rcu_lock: false,
                 active_preempt_locks: 0,
-                active_lock: None,
+                active_locks: Vec::new(),
             },
             pc: 0,
             id_gen: 0,
@@ -270,7 +270,7 @@ impl<'a> Env<'a> {
             may_goto_depth: 0,
             active_rcu_lock: false,
             active_preempt_locks: 0,
-            active_lock: None,
+            active_locks: Vec::new(),
         };
         self.pc = start;
         self.pending.clear();
@@ -1834,11 +1834,14 @@ fn states_equal(
             return false;
         }
     }
-    // The held lock: the same map, an element with a matching id.
-    match (old.active_lock, cur.active_lock) {
-        (None, None) => {}
-        (Some(a), Some(b)) if a.map == b.map && ids.check(a.id, b.id) => {}
-        _ => return false,
+    // The held locks: the same kinds and maps, elements with matching ids.
+    if old.active_locks.len() != cur.active_locks.len() {
+        return false;
+    }
+    for (a, b) in old.active_locks.iter().zip(&cur.active_locks) {
+        if a.map != b.map || a.res != b.res || !ids.check(a.id, b.id) {
+            return false;
+        }
     }
     let allow_uninit = !all_precise;
     let last = old.frames.len() - 1;

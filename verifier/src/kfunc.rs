@@ -347,6 +347,10 @@ impl Env<'_> {
             }
             Some(true) => {}
         }
+        // bpf_res_spin_lock and bpf_res_spin_unlock (spin_lock.rs).
+        if self.res_spin_lock_kfunc(&name)? {
+            return Ok(false);
+        }
         if let Some(what) = special(&name) {
             return Err(self.kunsupported(
                 what,

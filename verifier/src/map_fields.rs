@@ -185,6 +185,14 @@ impl Env<'_> {
     /// The register a load of kptr `field` gives (`mark_btf_ld_reg` with
     /// `btf_ld_kptr_type`).
     fn kptr_load_reg(&self, field: &SpecialField) -> VResult<RegState> {
+        if field.kind == FieldKind::Uptr {
+            // mark_uptr_ld_reg: user memory of the struct's size.
+            return Ok(RegState {
+                maybe_null: true,
+                mem_size: field.target_size,
+                ..RegState::pointer(RegType::Mem)
+            });
+        }
         let btf_id = self.kptr_btf_id(field)?;
         let rcu_safe = field.kind == FieldKind::KptrPercpu
             || (field.kind == FieldKind::KptrRef && rcu_protected(&field.kptr_struct));
@@ -360,7 +368,7 @@ impl Env<'_> {
             return Err(self.field_reject(
                 EINVAL,
                 "kptr fields of map values",
-                format!("map '{}' has no valid kptr", map.name),
+                format!("R{r} has no valid kptr"),
             ));
         }
         if !reg.val.var_off.is_const() {
@@ -371,7 +379,9 @@ impl Env<'_> {
             ));
         }
         let at = reg.val.var_off.value as i64 + i64::from(reg.off);
-        let Some(f) = map.record.kptr_at(at) else {
+        // A uptr is not exchanged: only kptrs are looked for.
+        let kptr = map.record.kptr_at(at).filter(|f| f.kind != FieldKind::Uptr);
+        let Some(f) = kptr else {
             return Err(self.field_reject(
                 EACCES,
                 "kptr fields of map values",

@@ -11,6 +11,13 @@
 //!   static subprograms and a few kfuncs (the list and rbtree API, the
 //!   numeric iterator, the resilient locks); the main program may not
 //!   exit, tail-call nor use `BPF_LD_[ABS|IND]`.
+//!
+//! The resilient locks (`bpf_res_spin_lock()` and `bpf_res_spin_unlock()`
+//! kfuncs on a `struct bpf_res_spin_lock`) follow the same rules, except
+//! that several may be held (not the same twice: `AA deadlock`), they are
+//! released last taken first, and the lock may fail: the call forks a path
+//! where it returned an error in [-4095, -1] without the lock, while the
+//! other holds it with r0 = 0.
 
 use crate::btf_record::FieldKind;
 use crate::check::{Env, VResult};
@@ -19,13 +26,15 @@ use crate::state::{RegState, RegType};
 
 const EINVAL: i32 = 22;
 
-/// A held `bpf_spin_lock` (the `REF_TYPE_LOCK` reference state).
+/// A held lock (a `REF_TYPE_LOCK` or `REF_TYPE_RES_LOCK` reference state).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct HeldLock {
     /// The map whose value holds it (index in the verifier's maps).
     pub map: u32,
     /// The `id` of the pointer it was taken through.
     pub id: u32,
+    /// A `bpf_res_spin_lock` (taken by the kfunc `bpf_res_spin_lock`).
+    pub res: bool,
 }
 
 /// The kfuncs a locked region may call (`kfunc_spin_allowed`).
@@ -78,7 +87,7 @@ impl Env<'_> {
         helper: Option<i32>,
         kfunc: Option<(i32, i16)>,
     ) -> VResult {
-        if self.cur.active_lock.is_none() {
+        if self.cur.active_locks.is_empty() {
             return Ok(());
         }
         let refused = match (helper, kfunc) {
@@ -101,7 +110,7 @@ impl Env<'_> {
     /// `check_func_call`: no global function may be called with a lock
     /// held.
     pub(crate) fn lock_global_call_check(&self, subprog: usize) -> VResult {
-        if self.cur.active_lock.is_some() && self.funcs.is_global(subprog) {
+        if !self.cur.active_locks.is_empty() && self.funcs.is_global(subprog) {
             return Err(self.lock_reject(
                 "global function calls are not allowed while holding a lock,\nuse static function instead"
                     .into(),
@@ -113,7 +122,7 @@ impl Env<'_> {
     /// `check_resource_leak`'s lock part, at an exit named `prefix`
     /// (`BPF_EXIT instruction in main prog`, `BPF_LD_[ABS|IND]`).
     pub(crate) fn lock_exit_check(&self, prefix: &str) -> VResult {
-        if self.cur.active_lock.is_some() {
+        if !self.cur.active_locks.is_empty() {
             return Err(self.lock_reject(format!(
                 "{prefix} cannot be used inside bpf_spin_lock-ed region"
             )));
@@ -131,13 +140,18 @@ impl Env<'_> {
     }
 
     /// `process_spin_lock` for argument `r` of `bpf_spin_lock`
-    /// (`is_lock`) or `bpf_spin_unlock`; the caller checked that `r` is a
-    /// map value pointer.
-    pub(crate) fn process_spin_lock(&mut self, r: usize, is_lock: bool) -> VResult {
+    /// (`is_lock`) or `bpf_spin_unlock`, or of the resilient lock kfuncs
+    /// (`res`); the caller checked that `r` is a map value pointer.
+    pub(crate) fn process_spin_lock(&mut self, r: usize, is_lock: bool, res: bool) -> VResult {
         let reg = *self.cur.reg(r);
+        let (lock_str, kind) = if res {
+            ("bpf_res_spin", FieldKind::ResSpinLock)
+        } else {
+            ("bpf_spin", FieldKind::SpinLock)
+        };
         if !reg.val.var_off.is_const() {
             return Err(self.lock_reject(format!(
-                "R{r} doesn't have constant offset. bpf_spin_lock has to be at the constant offset"
+                "R{r} doesn't have constant offset. {lock_str}_lock has to be at the constant offset"
             )));
         }
         let Some(map) = self.maps.get(reg.map as usize) else {
@@ -148,40 +162,95 @@ impl Env<'_> {
         };
         if !map.record.has_btf {
             return Err(self.lock_reject(format!(
-                "map '{}' has to have BTF in order to use bpf_spin_lock",
+                "map '{}' has to have BTF in order to use {lock_str}_lock",
                 map.name
             )));
         }
-        let Some(field) = map.record.first(FieldKind::SpinLock) else {
-            return Err(self.lock_reject(format!("map '{}' has no valid bpf_spin_lock", map.name)));
+        let Some(field) = map.record.first(kind) else {
+            return Err(
+                self.lock_reject(format!("map '{}' has no valid {lock_str}_lock", map.name))
+            );
         };
         let off = reg.val.var_off.value as i64 + i64::from(reg.off);
         if off != i64::from(field.offset) {
             return Err(self.lock_reject(format!(
-                "off {off} doesn't point to 'struct bpf_spin_lock' that is at {}",
+                "off {off} doesn't point to 'struct {lock_str}_lock' that is at {}",
                 field.offset
             )));
         }
         let this = HeldLock {
             map: reg.map,
             id: reg.id,
+            res,
         };
+        let held = &self.cur.active_locks;
         if is_lock {
-            if self.cur.active_lock.is_some() {
+            if !res && held.iter().any(|l| !l.res) {
                 return Err(self.lock_reject("Locking two bpf_spin_locks are not allowed".into()));
             }
-            self.cur.active_lock = Some(this);
-        } else {
-            match self.cur.active_lock {
-                None => {
-                    return Err(self.lock_reject("bpf_spin_unlock without taking a lock".into()));
-                }
-                Some(held) if held != this => {
-                    return Err(self.lock_reject("bpf_spin_unlock of different lock".into()));
-                }
-                Some(_) => self.cur.active_lock = None,
+            if res && held.contains(&this) {
+                return Err(
+                    self.lock_reject("Acquiring the same lock again, AA deadlock detected".into())
+                );
             }
+            self.cur.active_locks.push(this);
+        } else {
+            if held.is_empty() {
+                return Err(self.lock_reject(format!("{lock_str}_unlock without taking a lock")));
+            }
+            if !held.contains(&this) {
+                return Err(self.lock_reject(format!("{lock_str}_unlock of different lock")));
+            }
+            if held.last() != Some(&this) {
+                return Err(self.lock_reject(format!("{lock_str}_unlock cannot be out of order")));
+            }
+            self.cur.active_locks.pop();
         }
         Ok(())
+    }
+
+    /// The kfuncs `bpf_res_spin_lock` and `bpf_res_spin_unlock`, whole
+    /// (`check_kfunc_call` with `KF_ARG_PTR_TO_RES_SPIN_LOCK`). `false`:
+    /// `name` is not one of them.
+    pub(crate) fn res_spin_lock_kfunc(&mut self, name: &str) -> VResult<bool> {
+        let is_lock = match name {
+            "bpf_res_spin_lock" => true,
+            "bpf_res_spin_unlock" => false,
+            _ => return Ok(false),
+        };
+        if is_lock {
+            // The failed acquisition: the next instruction without the
+            // lock, r0 an error (s32 in [-MAX_ERRNO, -1]), r1-r5 clobbered.
+            let mut failed = self.cur.clone();
+            for r in 1..=5 {
+                *failed.reg_mut(r) = RegState::not_init();
+            }
+            let mut v = crate::scalar::Scalar::unknown();
+            v.smin = -4095;
+            v.smax = -1;
+            v.s32_min = -4095;
+            v.s32_max = -1;
+            v.sync();
+            *failed.reg_mut(0) = RegState::scalar(v);
+            self.push_branch(failed, self.pc + 1)?;
+        }
+        let reg = *self.cur.reg(1);
+        if reg.ty != RegType::MapValue || reg.maybe_null {
+            return Err(
+                self.lock_reject("arg#0 doesn't point to map value or allocated object".into())
+            );
+        }
+        self.process_spin_lock(1, is_lock, true)?;
+        for r in 1..=5 {
+            *self.cur.reg_mut(r) = RegState::not_init();
+            self.scratch.reg(r);
+        }
+        *self.cur.reg_mut(0) = if is_lock {
+            RegState::constant(0)
+        } else {
+            RegState::not_init()
+        };
+        self.scratch.reg(0);
+        Ok(true)
     }
 }

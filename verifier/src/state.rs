@@ -615,8 +615,9 @@ pub struct VState {
     /// `bpf_preempt_disable()` calls not yet matched by
     /// `bpf_preempt_enable()` (`active_preempt_locks`).
     pub active_preempt_locks: u32,
-    /// The `bpf_spin_lock` held (`active_locks`, `crate::spin_lock`).
-    pub active_lock: Option<crate::spin_lock::HeldLock>,
+    /// The `bpf_spin_lock` and `bpf_res_spin_lock`s held, the last taken
+    /// last (the lock references of `refs`, `crate::spin_lock`).
+    pub active_locks: Vec<crate::spin_lock::HeldLock>,
 }
 
 impl VState {

@@ -44,7 +44,7 @@ impl Env<'_> {
             may_goto_depth: 0,
             active_rcu_lock: false,
             active_preempt_locks: 0,
-            active_lock: None,
+            active_locks: Vec::new(),
         };
         // The callback's state has no parent: the caller's states do not
         // wait for it.

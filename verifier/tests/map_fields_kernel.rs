@@ -130,6 +130,9 @@ struct Types {
     lock_val: u32,
     timer_val: u32,
     kptr_val: u32,
+    /// `struct res_val { struct bpf_res_spin_lock l; int cnt; }` (8 bytes,
+    /// the lock at 0).
+    res_val: u32,
     /// `int main_fn(void)` and `int cb(void)`, for func_info.
     main_fn: u32,
     cb_fn: u32,
@@ -160,6 +163,8 @@ fn types() -> Types {
             ("unref", kunref, 16),
         ],
     );
+    let res = b.structure("bpf_res_spin_lock", 4, &[("val", int, 0)]);
+    let res_val = b.structure("res_val", 8, &[("l", res, 0), ("cnt", int, 4)]);
     let main_fn = b.func("main_fn", int);
     let cb_fn = b.func("cb", int);
     Types {
@@ -168,6 +173,7 @@ fn types() -> Types {
         lock_val,
         timer_val,
         kptr_val,
+        res_val,
         main_fn,
         cb_fn,
     }
@@ -178,6 +184,7 @@ enum Value {
     Lock,
     Timer,
     Kptr,
+    ResLock,
 }
 
 struct Case {
@@ -199,7 +206,10 @@ fn check(name: &str, c: &Case) {
     let t = types();
     let kbtf = KernelBtf::load(&t.blob).unwrap_or_else(|e| panic!("{name}: BTF: {e:?}"));
     let btf = Btf::parse(&t.blob).unwrap_or_else(|e| panic!("{name}: BTF: {e}"));
-    let insns = assemble(c.text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    // `call @kfunc` names a kfunc of the running kernel.
+    let vm = ironbpf_verifier::vmlinux::vmlinux().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let text = resolve(&vm, c.text);
+    let insns = assemble(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
     let mut opts = VerifyOptions::new(c.prog_type);
     opts.log_level = 1;
@@ -210,6 +220,7 @@ fn check(name: &str, c: &Case) {
             Value::Lock => (t.lock_val, 8),
             Value::Timer => (t.timer_val, 24),
             Value::Kptr => (t.kptr_val, 24),
+            Value::ResLock => (t.res_val, 8),
         })
         .unzip();
     // ironbpf's MapInfo through the harness; the kernel's maps with BTF.
@@ -625,6 +636,68 @@ fn a_timer_callback_reads_its_value_in_bounds() {
             with_timer_callback("r0 = *(u32 *)(r3 +24)\nr0 = 0\nexit"),
             vec![Value::Timer],
             Verdict::RefusedAt(CB, "R3 min value is outside of the allowed memory range"),
+        ),
+    );
+}
+
+#[test]
+fn a_res_lock_checked_and_released_is_accepted() {
+    // The failed acquisition returns an error, without the lock.
+    check(
+        "a_res_lock_checked_and_released_is_accepted",
+        &cls(
+            with_value(
+                "r1 = r6\ncall @bpf_res_spin_lock\nif w0 != 0x0 goto +4\nr1 = r6\n\
+                 call @bpf_res_spin_unlock\nr0 = 0\nexit\nr0 = 0\nexit",
+            ),
+            vec![Value::ResLock],
+            Verdict::Accepted,
+        ),
+    );
+}
+
+#[test]
+fn a_res_lock_unchecked_may_be_unlocked_without_being_held() {
+    // Unlocking after a failed acquisition: no lock is held on that path.
+    check(
+        "a_res_lock_unchecked_may_be_unlocked_without_being_held",
+        &cls(
+            with_value("r1 = r6\ncall @bpf_res_spin_lock\nr1 = r6\ncall @bpf_res_spin_unlock\nr0 = 0\nexit"),
+            vec![Value::ResLock],
+            Verdict::RefusedAt(BODY + 3, "bpf_res_spin_unlock without taking a lock"),
+        ),
+    );
+}
+
+#[test]
+fn a_res_lock_taken_twice_is_a_deadlock() {
+    check(
+        "a_res_lock_taken_twice_is_a_deadlock",
+        &cls(
+            with_value(
+                "r1 = r6\ncall @bpf_res_spin_lock\nif w0 != 0x0 goto +4\nr1 = r6\n\
+                 call @bpf_res_spin_lock\nr0 = 0\nexit\nr0 = 0\nexit",
+            ),
+            vec![Value::ResLock],
+            Verdict::RefusedAt(
+                BODY + 4,
+                "Acquiring the same lock again, AA deadlock detected",
+            ),
+        ),
+    );
+}
+
+#[test]
+fn a_res_lock_held_at_exit_is_refused() {
+    check(
+        "a_res_lock_held_at_exit_is_refused",
+        &cls(
+            with_value("r1 = r6\ncall @bpf_res_spin_lock\nr0 = 0\nexit"),
+            vec![Value::ResLock],
+            Verdict::RefusedAt(
+                BODY + 3,
+                "BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region",
+            ),
         ),
     );
 }
