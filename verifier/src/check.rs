@@ -360,9 +360,22 @@ impl<'a> Env<'a> {
         let fr = self.cur.cur();
         let scratch = self.scratch.with_all_precise(!self.opts.privileged);
         fr.write(&mut s, all, &scratch, &self.maps);
-        if !self.cur.refs.is_empty() {
+        // The references, then the held locks (whose id is their
+        // pointer's: none for a global's); nothing when the first is 0.
+        let ids: Vec<u32> = self
+            .cur
+            .refs
+            .iter()
+            .map(|r| r.id)
+            .chain(self.cur.active_locks.iter().map(|l| l.id))
+            .collect();
+        if ids.first().is_some_and(|&id| id != 0) {
             s.push_str(" refs=");
-            let ids: Vec<String> = self.cur.refs.iter().map(|r| r.id.to_string()).collect();
+            let ids: Vec<String> = ids
+                .iter()
+                .filter(|&&id| id != 0)
+                .map(|id| id.to_string())
+                .collect();
             s.push_str(&ids.join(","));
         }
         s.push('\n');
