@@ -548,6 +548,9 @@ impl FuncState {
         if self.in_callback_fn {
             out.push_str(" cb");
         }
+        if self.in_async_callback_fn {
+            out.push_str(" async_cb");
+        }
     }
 }
 

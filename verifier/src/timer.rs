@@ -36,7 +36,12 @@ impl Env<'_> {
         };
         frame.regs[1] = of_map(RegType::ConstPtrToMap);
         frame.regs[2] = of_map(RegType::MapKey);
-        frame.regs[3] = of_map(RegType::MapValue);
+        // The value pointer gets an id of its own, as the kernel's log
+        // shows (`R3=map_value(id=1,...)`).
+        frame.regs[3] = RegState {
+            id: self.new_id(),
+            ..of_map(RegType::MapValue)
+        };
         frame.in_async_callback_fn = true;
         let st = VState {
             frames: vec![frame],
