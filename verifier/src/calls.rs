@@ -1337,43 +1337,37 @@ impl Env<'_> {
         // compare with): 16 bytes.
         let round = |d: u32| d.div_ceil(16) * 16;
         // Depth-first over chains from each root: the asynchronous
-        // callbacks, last first, then the main program.
-        let roots = self.funcs.async_cbs.iter().rev().copied().chain([0]);
-        let mut stack: Vec<(usize, usize, u32, usize)> = Vec::new();
-        for root in roots {
-            stack.push((root, 0, round(self.stack_depth[root]), 1));
-            while let Some((sub, edge, depth, frames)) = stack.pop() {
-                if depth > MAX_BPF_STACK as u32 {
+        // callbacks, last first, then the main program (popped last).
+        let mut stack: Vec<(usize, usize, u32, usize)> = std::iter::once(0)
+            .chain(self.funcs.async_cbs.iter().copied())
+            .map(|root| (root, 0, round(self.stack_depth[root]), 1))
+            .collect();
+        while let Some((sub, edge, depth, frames)) = stack.pop() {
+            if depth > MAX_BPF_STACK as u32 {
+                return Err(crate::Rejection {
+                    insn: None,
+                    message: format!("combined stack size of {frames} calls is {depth}. Too large"),
+                    errno: EACCES,
+                    kind: RejectionKind::StackTooLarge {
+                        calls: frames,
+                        size: depth,
+                    },
+                    path: Vec::new(),
+                });
+            }
+            if edge < callees[sub].len() {
+                stack.push((sub, edge + 1, depth, frames));
+                let c = callees[sub][edge];
+                if frames >= MAX_CALL_FRAMES {
                     return Err(crate::Rejection {
                         insn: None,
-                        message: format!(
-                            "combined stack size of {frames} calls is {depth}. Too large"
-                        ),
-                        errno: EACCES,
-                        kind: RejectionKind::StackTooLarge {
-                            calls: frames,
-                            size: depth,
-                        },
+                        message: format!("the call stack of {} frames is too deep !", frames + 1),
+                        errno: E2BIG,
+                        kind: RejectionKind::CallTooDeep { frames: frames + 1 },
                         path: Vec::new(),
                     });
                 }
-                if edge < callees[sub].len() {
-                    stack.push((sub, edge + 1, depth, frames));
-                    let c = callees[sub][edge];
-                    if frames >= MAX_CALL_FRAMES {
-                        return Err(crate::Rejection {
-                            insn: None,
-                            message: format!(
-                                "the call stack of {} frames is too deep !",
-                                frames + 1
-                            ),
-                            errno: E2BIG,
-                            kind: RejectionKind::CallTooDeep { frames: frames + 1 },
-                            path: Vec::new(),
-                        });
-                    }
-                    stack.push((c, 0, depth + round(self.stack_depth[c]), frames + 1));
-                }
+                stack.push((c, 0, depth + round(self.stack_depth[c]), frames + 1));
             }
         }
         let _ = BPF_MAX_VAR_OFF;
