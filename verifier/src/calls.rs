@@ -647,7 +647,10 @@ impl Env<'_> {
                     "trusted_ptr_",
                 ],
                 ArgBase::PtrToSocket => &["sock"],
-                ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => &["ptr_"],
+                ArgBase::PtrToBtfId => &["ptr_"],
+                ArgBase::PtrToPercpuBtfId => {
+                    &["percpu_ptr_", "percpu_rcu_ptr_", "percpu_trusted_ptr_"]
+                }
                 ArgBase::PtrToDynptr => &["fp", "dynptr_ptr"],
                 ArgBase::KptrXchgDest => &["map_value", "ptr_"],
                 ArgBase::DontCare | ArgBase::Anything => &[],
