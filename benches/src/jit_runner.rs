@@ -227,6 +227,7 @@ fn verify_kernel_program(name: &str) -> Result<ironbpf_verifier::VerifiedProgram
         max_entries: m.max_entries,
         map_flags: m.map_flags,
         frozen_readonly: m.frozen,
+        record: Default::default(),
     };
     opts.maps = obj.maps.iter().map(info).collect();
     opts.inner_maps = obj

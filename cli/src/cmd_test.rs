@@ -416,6 +416,7 @@ impl TestEngine for VerifiedJitEngine {
             max_entries: 1,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         };
         o.maps = vec![map("conf_mem", value_size), map("conf_result", 8)];
         let proof = match ironbpf_verifier::verify(&wrapped, &o).result {

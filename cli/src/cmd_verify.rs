@@ -123,6 +123,7 @@ pub(crate) fn options(
         max_entries: m.max_entries,
         map_flags: m.map_flags,
         frozen_readonly: m.frozen,
+        record: Default::default(),
     };
     o.maps = maps.iter().map(info).collect();
     // A map of maps' lookups give its inner map's values.
@@ -135,6 +136,13 @@ pub(crate) fn options(
         .collect();
     // The object's BTF and the program's func_info, as the kernel gets them.
     o.set_btf(btf, p.func_info.iter().map(|f| (f.insn, f.type_id)));
+    // The special fields of the values (bpf_spin_lock, bpf_timer, kptrs).
+    let value_types: Vec<u32> = maps.iter().map(|m| m.btf_value_type_id).collect();
+    let inner_types: Vec<u32> = maps
+        .iter()
+        .map(|m| m.inner.as_deref().map_or(0, |i| i.btf_value_type_id))
+        .collect();
+    o.set_map_value_types(&value_types, &inner_types);
     Ok(o)
 }
 

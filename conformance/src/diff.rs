@@ -237,6 +237,7 @@ pub fn verify_case(case: &GenProgram) -> Result<ironbpf_verifier::VerifiedProgra
             max_entries,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         })
         .collect();
     ironbpf_verifier::verify(&slots, &o)

@@ -168,6 +168,7 @@ fn gen_map_infos() -> Vec<MapInfo> {
             max_entries,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         })
         .collect()
 }

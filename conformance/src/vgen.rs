@@ -270,6 +270,7 @@ pub fn vgen_map_infos() -> Vec<MapInfo> {
             max_entries: m.max_entries,
             map_flags: m.map_flags,
             frozen_readonly: false,
+            record: Default::default(),
         })
         .collect()
 }

@@ -36,6 +36,7 @@ fn options(p: &Program, obj: &Object) -> Option<VerifyOptions> {
         max_entries: m.max_entries,
         map_flags: m.map_flags,
         frozen_readonly: m.frozen,
+        record: Default::default(),
     };
     o.maps = obj.maps.iter().map(info).collect();
     // A map of maps' lookups give its inner map's values.

@@ -303,6 +303,7 @@ pub fn map_infos() -> Vec<ironbpf_verifier::MapInfo> {
             max_entries: d.max_entries,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         })
         .collect()
 }

@@ -44,6 +44,7 @@ fn cases() -> Vec<Case> {
             max_entries: m.max_entries,
             map_flags: m.map_flags,
             frozen_readonly: m.frozen,
+            record: Default::default(),
         };
         for p in &obj.programs {
             let Some(pt) = ProgTypeId::from_kernel_id(p.prog_type) else {

@@ -149,6 +149,10 @@ pub(crate) struct Meta {
     ref_obj_id: u32,
     /// The callback subprogram (`meta.subprogno`).
     callback: Option<usize>,
+    /// The map of a `bpf_timer` argument (`meta.map_ptr`, map_fields.rs).
+    timer_map: Option<u32>,
+    /// The kptr of `bpf_kptr_xchg`'s destination (`meta.kptr_field`).
+    kptr_field: Option<crate::btf_record::SpecialField>,
 }
 
 impl Env<'_> {
@@ -156,6 +160,7 @@ impl Env<'_> {
     pub(crate) fn check_call(&mut self, insn: &Insn) -> VResult<Option<usize>> {
         match *insn {
             Insn::Call(CallTarget::Helper(id)) => {
+                self.lock_call_check(Some(id), None)?;
                 self.check_helper_call(id)?;
                 if id == BPF_FUNC_TAIL_CALL && self.cur.frames.len() > 1 {
                     return self.tail_call_exit();
@@ -164,6 +169,7 @@ impl Env<'_> {
             }
             Insn::Call(CallTarget::Local(imm)) => {
                 let target = (self.pc as i64 + imm as i64 + 1) as usize;
+                self.lock_global_call_check(self.cfg.subprog_of(target))?;
                 // The BTF check of the arguments comes first; a global
                 // function is not descended into.
                 if self.check_global_call(self.cfg.subprog_of(target))? {
@@ -173,6 +179,7 @@ impl Env<'_> {
                 Ok(Some(target))
             }
             Insn::Call(CallTarget::Kfunc { btf_id, off }) => {
+                self.lock_call_check(None, Some((btf_id, off)))?;
                 // `bpf_throw` ends the path.
                 if self.check_kfunc_call(btf_id, off)? {
                     return Ok(None);
@@ -406,6 +413,10 @@ impl Env<'_> {
                     ..RegState::pointer(RegType::BtfId)
                 }
             }
+            RetType::PtrToBtfId if meta.kptr_field.is_some() => match &meta.kptr_field {
+                Some(f) => self.kptr_xchg_ret(f)?,
+                None => RegState::unknown(),
+            },
             RetType::PtrToMem | RetType::PtrToMemOrBtfId | RetType::PtrToBtfId => {
                 let (what, detail) = unsupported(
                     "helper results of this type",
@@ -422,8 +433,9 @@ impl Env<'_> {
                 ));
             }
         };
-        if r0.maybe_null {
-            // The kernel gives the maybe-null value an id; an acquired
+        if r0.maybe_null || self.may_point_to_spin_lock(&r0) {
+            // The kernel gives the maybe-null value an id (a value with a
+            // bpf_spin_lock one, naming its element); an acquired
             // reference then gets another, which replaces it.
             r0.id = self.new_id();
         }
@@ -714,7 +726,10 @@ impl Env<'_> {
                     "trusted_ptr_",
                 ],
                 ArgBase::PtrToSocket => &["sock"],
-                ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => &["ptr_"],
+                ArgBase::PtrToBtfId => &["ptr_"],
+                ArgBase::PtrToPercpuBtfId => {
+                    &["percpu_ptr_", "percpu_rcu_ptr_", "percpu_trusted_ptr_"]
+                }
                 ArgBase::PtrToDynptr => &["fp", "dynptr_ptr"],
                 ArgBase::KptrXchgDest => &["map_value", "ptr_"],
                 ArgBase::DontCare | ArgBase::Anything => &[],
@@ -729,7 +744,20 @@ impl Env<'_> {
         let untracked = match arg.base {
             // BTF pointers: checked against the kernel's BTF (btf_access.rs).
             ArgBase::PtrToBtfId => {
-                self.check_btf_arg(r, arg.btf)?;
+                // A pointer to release may not be null (check_reg_type).
+                if reg.maybe_null && arg.has(flags::RELEASE) {
+                    return Err(self.reject(
+                        RejectionKind::ArgType {
+                            reg: r as u8,
+                            got: reg.type_str(),
+                            expected: "a pointer that is not null".into(),
+                        },
+                        format!("Possibly NULL pointer passed to helper arg{r}"),
+                    ));
+                }
+                // bpf_kptr_xchg's pointer: of the kptr's struct.
+                let kptr = meta.kptr_field.as_ref().map(|f| f.kptr_struct.clone());
+                self.check_btf_arg(r, kptr.as_deref().or(arg.btf))?;
                 None
             }
             ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
@@ -737,10 +765,20 @@ impl Env<'_> {
                 None
             }
             ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
-            ArgBase::PtrToSpinLock => Some("bpf_spin_lock fields of map values"),
-            ArgBase::PtrToTimer => Some("bpf_timer fields of map values"),
+            ArgBase::PtrToSpinLock => {
+                self.process_spin_lock(r, name == "bpf_spin_lock", false)?;
+                None
+            }
+            ArgBase::PtrToTimer => {
+                self.check_map_field_pointer(r, crate::btf_record::FieldKind::Timer)?;
+                meta.timer_map = Some(reg.map);
+                None
+            }
             ArgBase::PtrToDynptr => Some("dynptrs"),
-            ArgBase::KptrXchgDest => Some("kptr fields of map values"),
+            ArgBase::KptrXchgDest => {
+                meta.kptr_field = Some(self.process_kptr_func(r)?);
+                None
+            }
             _ => None,
         };
         if let Some(what) = untracked {
@@ -804,7 +842,10 @@ impl Env<'_> {
             Access::Read
         };
         match arg.base {
-            ArgBase::ConstMapPtr => meta.map = Some(reg.map),
+            ArgBase::ConstMapPtr => {
+                self.timer_map_match(meta.timer_map, r)?;
+                meta.map = Some(reg.map)
+            }
             ArgBase::PtrToMapKey => {
                 let Some(m) = meta.map.and_then(|m| self.maps.get(m as usize)).cloned() else {
                     return Err(self.reject(
@@ -919,6 +960,10 @@ impl Env<'_> {
                 ) =>
             {
                 meta.callback = Some(reg.subprog as usize);
+            }
+            ArgBase::PtrToFunc if name == "bpf_timer_set_callback" => {
+                // An asynchronous callback: a path of its own (timer.rs).
+                self.push_timer_callback(reg.subprog as usize, meta.timer_map)?;
             }
             ArgBase::PtrToFunc => {
                 // Refused rather than accepted unchecked: the kernel
@@ -1107,7 +1152,9 @@ impl Env<'_> {
                     .map(|m| m.value_size)
                     .unwrap_or(0);
                 self.check_map_access_type(r, reg.off as i64, size, t)?;
-                self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)
+                self.check_mem_region(r, reg.off as i64, size, vs as i64, zero_ok)?;
+                self.check_map_fields(r, reg.off as i64, size, false)
+                    .map(|_| ())
             }
             RegType::Mem => {
                 if reg.rdonly && t == Access::Write {
@@ -1341,8 +1388,11 @@ impl Env<'_> {
             self.returned = true;
             return Ok(Some(back));
         }
+        self.lock_exit_check("BPF_EXIT instruction in main prog")?;
         if let Some(r) = self.cur.refs.first().copied() {
-            return Err(self.reject(
+            // check_reference_leak fails the load with EINVAL.
+            return Err(self.reject_errno(
+                EINVAL,
                 RejectionKind::UnreleasedReference {
                     id: r.id,
                     insn: r.insn,
@@ -1363,6 +1413,9 @@ impl Env<'_> {
                 },
                 "R0 leaks addr as return value".into(),
             ));
+        }
+        if self.cur.cur().in_async_callback_fn {
+            return self.async_callback_exit().map(|()| None);
         }
         if self.cur.cur().subprog != 0 {
             // A global function verified on its own returns any scalar.
@@ -1431,9 +1484,12 @@ impl Env<'_> {
         // round_up_stack_depth with the JIT on (as on the kernels we
         // compare with): 16 bytes.
         let round = |d: u32| d.div_ceil(16) * 16;
-        // Depth-first over chains from the main program.
-        let mut stack: Vec<(usize, usize, u32, usize)> =
-            vec![(0, 0, round(self.stack_depth[0]), 1)];
+        // Depth-first over chains from each root: the asynchronous
+        // callbacks, last first, then the main program (popped last).
+        let mut stack: Vec<(usize, usize, u32, usize)> = std::iter::once(0)
+            .chain(self.funcs.async_cbs.iter().copied())
+            .map(|root| (root, 0, round(self.stack_depth[root]), 1))
+            .collect();
         while let Some((sub, edge, depth, frames)) = stack.pop() {
             if depth > MAX_BPF_STACK as u32 {
                 return Err(crate::Rejection {

@@ -210,6 +210,7 @@ impl<'a> Env<'a> {
                 max_entries: 0,
                 map_flags: 0,
                 frozen_readonly: false,
+                record: Default::default(),
             }));
         }
         Env {
@@ -227,6 +228,7 @@ impl<'a> Env<'a> {
                 active_rcu_lock: false,
                 active_preempt_locks: 0,
                 active_irqs: Vec::new(),
+                active_locks: Vec::new(),
             },
             pc: 0,
             id_gen: 0,
@@ -274,6 +276,7 @@ impl<'a> Env<'a> {
             active_rcu_lock: false,
             active_preempt_locks: 0,
             active_irqs: Vec::new(),
+            active_locks: Vec::new(),
         };
         self.pc = start;
         self.pending.clear();
@@ -363,9 +366,22 @@ impl<'a> Env<'a> {
         let fr = self.cur.cur();
         let scratch = self.scratch.with_all_precise(!self.opts.privileged);
         fr.write(&mut s, all, &scratch, &self.maps);
-        if !self.cur.refs.is_empty() {
+        // The references, then the held locks (whose id is their
+        // pointer's: none for a global's); nothing when the first is 0.
+        let ids: Vec<u32> = self
+            .cur
+            .refs
+            .iter()
+            .map(|r| r.id)
+            .chain(self.cur.active_locks.iter().map(|l| l.id))
+            .collect();
+        if ids.first().is_some_and(|&id| id != 0) {
             s.push_str(" refs=");
-            let ids: Vec<String> = self.cur.refs.iter().map(|r| r.id.to_string()).collect();
+            let ids: Vec<String> = ids
+                .iter()
+                .filter(|&&id| id != 0)
+                .map(|id| id.to_string())
+                .collect();
             s.push_str(&ids.join(","));
         }
         s.push('\n');
@@ -1119,8 +1135,9 @@ impl<'a> Env<'a> {
                     }
                 });
             }
-            mark_ptr_or_null_in(&mut self.cur, id, !eq, mim);
-            mark_ptr_or_null_in(&mut other, id, eq, mim);
+            let keep_id = self.may_point_to_spin_lock(&a);
+            mark_ptr_or_null_in(&mut self.cur, id, !eq, mim, keep_id);
+            mark_ptr_or_null_in(&mut other, id, eq, mim, keep_id);
         } else if let Some(r) = src_reg {
             if !self.match_pkt_pointers(op, dst, r, &mut other) && self.is_pointer_value(dst) {
                 return Err(self.reject(
@@ -1667,6 +1684,7 @@ pub(crate) fn mark_ptr_or_null_in(
     id: u32,
     is_null: bool,
     map_in_map: Option<(u32, u32)>,
+    keep_id: bool,
 ) {
     if id == 0 {
         return;
@@ -1683,7 +1701,11 @@ pub(crate) fn mark_ptr_or_null_in(
             *r = RegState::constant(0);
         } else {
             r.maybe_null = false;
-            r.id = 0;
+            // A value with a bpf_spin_lock keeps the id naming its
+            // element (reg_may_point_to_spin_lock).
+            if !keep_id {
+                r.id = 0;
+            }
             if let Some((outer, inner)) = map_in_map {
                 if r.ty == RegType::MapValue && r.map == outer {
                     r.ty = RegType::ConstPtrToMap;
@@ -2000,6 +2022,15 @@ fn states_equal(
         .chain(old.active_irqs.iter().zip(&cur.active_irqs))
     {
         if !ids.check(a.id, b.id) {
+            return false;
+        }
+    }
+    // The held locks: the same kinds and maps, elements with matching ids.
+    if old.active_locks.len() != cur.active_locks.len() {
+        return false;
+    }
+    for (a, b) in old.active_locks.iter().zip(&cur.active_locks) {
+        if a.map != b.map || a.res != b.res || !ids.check(a.id, b.id) {
             return false;
         }
     }

@@ -89,6 +89,9 @@ pub(crate) struct FuncTable {
     /// Per `bpf_loop` call: still fit for inlining, and its callback
     /// (`struct bpf_loop_inline_state`).
     pub loop_inline: std::collections::HashMap<usize, (bool, usize)>,
+    /// The asynchronous callbacks (`is_async_cb`, timer.rs): roots of
+    /// their own call chains for the stack-depth check.
+    pub async_cbs: std::collections::BTreeSet<usize>,
 }
 
 impl FuncTable {

@@ -346,6 +346,10 @@ impl Env<'_> {
             }
             Some(true) => {}
         }
+        // bpf_res_spin_lock and bpf_res_spin_unlock (spin_lock.rs).
+        if self.res_spin_lock_kfunc(&name)? {
+            return Ok(false);
+        }
         if let Some(what) = special(&name) {
             return Err(self.kunsupported(
                 what,
@@ -481,7 +485,9 @@ impl Env<'_> {
     /// with `exception_exit`): no callback may throw, and no reference
     /// (of any frame) nor RCU read section may be left open.
     fn throw_exit(&self) -> VResult {
-        if self.cur.frames.iter().skip(1).any(|f| f.in_callback_fn) {
+        // An asynchronous callback (timer.rs) is a callback too.
+        let async_cb = self.cur.frames.iter().any(|f| f.in_async_callback_fn);
+        if async_cb || self.cur.frames.iter().skip(1).any(|f| f.in_callback_fn) {
             return Err(self.kreject(
                 EINVAL,
                 RejectionKind::Other,

@@ -75,6 +75,7 @@
 pub mod alu;
 pub mod branch;
 mod btf_access;
+pub mod btf_record;
 mod callbacks;
 pub mod calls;
 pub mod cfg;
@@ -88,6 +89,7 @@ mod iter;
 mod kfunc;
 pub mod kfunc_table;
 pub mod liveness;
+mod map_fields;
 pub mod may_goto;
 pub mod mem;
 mod precision;
@@ -96,9 +98,11 @@ mod rcu;
 pub mod scalar;
 mod scc;
 mod sock_access;
+pub mod spin_lock;
 mod stack_live;
 pub mod state;
 mod struct_ops;
+mod timer;
 pub mod tnum;
 pub mod vmlinux;
 
@@ -130,6 +134,10 @@ pub struct MapInfo {
     /// The map was frozen and is read-only to programs (a `.rodata` map):
     /// loads from its values are constants and stores are refused.
     pub frozen_readonly: bool,
+    /// The special fields of the value (`bpf_spin_lock`, `bpf_timer`,
+    /// kptrs...), from its BTF type: see [`btf_record::BtfRecord::parse`].
+    /// The default is a value without BTF.
+    pub record: btf_record::BtfRecord,
 }
 
 /// How to verify: what `BPF_PROG_LOAD`'s attributes and the loader's
@@ -525,6 +533,7 @@ fn structure_checks(
     // check_attach_btf_id: for struct_ops, the type and member implemented.
     struct_ops::check(opts).map_err(|r| (r, cnt))?;
     let cfg = cfg::check_insns(insns, opts, subprogs).map_err(|r| (r, cnt))?;
+    map_fields::check_map_prog_compat(insns, opts).map_err(|r| (r, cnt))?;
     Ok((cfg, funcs))
 }
 

@@ -373,7 +373,15 @@ impl Env<'_> {
                 self.check_map_access_type(r, off, size as i64, t)?;
                 let vs = self.map_of(&reg).map(|m| m.value_size).unwrap_or(0);
                 self.check_mem_region(r, off, size as i64, vs as i64, false)?;
-                if let Some(d) = read_dst {
+                // bpf_spin_lock, bpf_timer, kptrs... (map_fields.rs).
+                if let Some(f) = self.check_map_fields(r, off, size as i64, true)? {
+                    let (src, imm) = match value {
+                        Value::Reg(v) if t == Access::Write => (Some(v), None),
+                        Value::Imm(i) => (None, Some(i)),
+                        _ => (None, None),
+                    };
+                    self.map_kptr_access(&f, read_dst, src, imm)?;
+                } else if let Some(d) = read_dst {
                     match self.rdonly_direct_read(&reg, off, size, sign_extend)? {
                         Some(v) => *self.cur.reg_mut(d) = RegState::constant(v),
                         None => self.set_loaded(d, size, sign_extend),
@@ -1508,6 +1516,7 @@ impl Env<'_> {
         self.check_src(6)?;
         // check_resource_leak: the load may end the program, so nothing
         // may be held.
+        self.lock_exit_check("BPF_LD_[ABS|IND]")?;
         if self.cur.frames.len() == 1 {
             if let Some(first) = self.cur.refs.first().copied() {
                 let mut msg = String::new();

@@ -35,7 +35,7 @@ impl Env<'_> {
     /// `in_rcu_cs`: in an RCU read section, or not sleepable (always under
     /// RCU).
     pub(crate) fn in_rcu_section(&self) -> bool {
-        self.cur.active_rcu_lock || !self.opts.sleepable
+        self.cur.active_rcu_lock || !self.cur.active_locks.is_empty() || !self.opts.sleepable
     }
 
     /// The RCU and preemption part of `check_kfunc_call`, after the

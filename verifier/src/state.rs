@@ -479,6 +479,9 @@ pub struct FuncState {
     pub subprog: usize,
     /// The frame is a callback's, entered from a helper (`in_callback_fn`).
     pub in_callback_fn: bool,
+    /// The frame is an asynchronous callback's, a path of its own
+    /// (`in_async_callback_fn`, `crate::timer`).
+    pub in_async_callback_fn: bool,
     /// Callback iterations queued from this frame since it last went past
     /// a callback call (`callback_depth`), against `bpf_loop`'s bound.
     pub callback_depth: u32,
@@ -496,6 +499,7 @@ impl FuncState {
             callsite,
             subprog,
             in_callback_fn: false,
+            in_async_callback_fn: false,
             callback_depth: 0,
         }
     }
@@ -567,6 +571,9 @@ impl FuncState {
         if self.in_callback_fn {
             out.push_str(" cb");
         }
+        if self.in_async_callback_fn {
+            out.push_str(" async_cb");
+        }
     }
 }
 
@@ -637,6 +644,9 @@ pub struct VState {
     /// IRQ states saved by `bpf_local_irq_save()` and not restored, the
     /// active one (`active_irq_id`) last (`crate::irq`).
     pub active_irqs: Vec<RefState>,
+    /// The `bpf_spin_lock` and `bpf_res_spin_lock`s held, the last taken
+    /// last (the lock references of `refs`, `crate::spin_lock`).
+    pub active_locks: Vec<crate::spin_lock::HeldLock>,
 }
 
 impl VState {

@@ -69,6 +69,7 @@ fn corpus_verdicts_agree_with_the_kernel() {
             max_entries: m.max_entries,
             map_flags: m.map_flags,
             frozen_readonly: m.frozen,
+            record: Default::default(),
         };
         let maps: Vec<MapInfo> = obj.maps.iter().map(info).collect();
         let inner: Vec<Option<MapInfo>> = obj

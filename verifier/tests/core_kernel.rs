@@ -514,6 +514,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 4,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
         MapInfo {
             name: "hmap".into(),
@@ -523,6 +524,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 16,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
         MapInfo {
             name: "progs".into(),
@@ -532,6 +534,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 4,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
         MapInfo {
             name: "rb".into(),
@@ -541,6 +544,7 @@ fn core_agrees_with_the_kernel() {
             max_entries: 4096,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         },
     ];
     let mut failures = Vec::new();

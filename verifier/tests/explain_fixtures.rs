@@ -57,6 +57,7 @@ fn fixture(name: &str, privileged: bool) -> Loaded {
             max_entries: m.max_entries,
             map_flags: m.map_flags,
             frozen_readonly: m.frozen,
+            record: Default::default(),
         })
         .collect();
     Loaded { insns, lines, opts }

@@ -78,6 +78,7 @@ fn rejection_path_is_the_kernels_level2_path() {
         max_entries: 16,
         map_flags: 0,
         frozen_readonly: false,
+        record: Default::default(),
     }];
     let pt = ProgTypeId::SocketFilter;
     let desc = ProgTypeDesc::builtin(pt).cloned().expect("descriptor");
@@ -126,6 +127,7 @@ fn replay_ends_in_the_failing_state() {
         max_entries: 16,
         map_flags: 0,
         frozen_readonly: false,
+        record: Default::default(),
     }];
     let desc = ProgTypeDesc::builtin(ProgTypeId::SocketFilter).cloned();
     let out = verify_with_desc(&slots, &opts, desc.as_ref());

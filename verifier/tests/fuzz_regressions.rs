@@ -62,6 +62,7 @@ fn fuzz_maps() -> Vec<MapInfo> {
                 max_entries,
                 map_flags: 0,
                 frozen_readonly: false,
+                record: Default::default(),
             },
         )
         .collect()

@@ -97,6 +97,7 @@ fn check(name: &str, c: &Case) {
             max_entries,
             map_flags: 0,
             frozen_readonly: false,
+            record: Default::default(),
         }];
     }
     let ours = verify(&insns, &opts);

@@ -196,6 +196,7 @@ fn callbacks_agree_with_the_kernel() {
         max_entries: 4,
         map_flags: 0,
         frozen_readonly: false,
+        record: Default::default(),
     }];
     let mut failures = Vec::new();
     let all = cases();

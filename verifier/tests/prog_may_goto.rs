@@ -245,6 +245,7 @@ fn can_loop_fixture_agrees_with_the_kernel() {
             max_entries: m.max_entries,
             map_flags: m.map_flags,
             frozen_readonly: m.frozen,
+            record: Default::default(),
         })
         .collect();
     let mut failures = Vec::new();

@@ -210,6 +210,7 @@ fn pruning_matches_the_kernel() {
         max_entries,
         map_flags: 0,
         frozen_readonly: false,
+        record: Default::default(),
     };
     let maps = vec![info("amap", 2, 4), info("hmap", 1, 8)];
     let mut failures = Vec::new();

@@ -59,6 +59,7 @@ fn check(name: &str, text: &str) {
         max_entries: 4,
         map_flags: 0,
         frozen_readonly: false,
+        record: Default::default(),
     }];
     let ours = verify(&insns, &o);
     assert!(k.accepted(), "{name}: the kernel refused it:\n{}", k.log);

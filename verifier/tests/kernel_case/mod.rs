@@ -59,6 +59,7 @@ pub fn create_maps(name: &str, maps: &[Map], opts: &mut VerifyOptions) -> Vec<Ke
             max_entries: m.max_entries,
             map_flags: m.map_flags,
             frozen_readonly: m.frozen.is_some(),
+            record: Default::default(),
         })
         .collect();
     opts.frozen_values = maps.iter().map(|m| m.frozen.clone()).collect();

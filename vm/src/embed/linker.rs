@@ -334,6 +334,7 @@ impl Linker {
                     max_entries: s.max_entries,
                     map_flags: s.map_flags,
                     frozen_readonly: m.is_frozen() && s.map_flags & BPF_F_RDONLY_PROG != 0,
+                    record: Default::default(),
                 });
                 opts.inner_maps.push(s.inner.as_ref().map(|i| MapInfo {
                     name: i.name.clone(),
@@ -343,6 +344,7 @@ impl Linker {
                     max_entries: i.max_entries,
                     map_flags: i.map_flags,
                     frozen_readonly: false,
+                    record: Default::default(),
                 }));
             }
             opts.extra_helpers = self
