@@ -285,6 +285,10 @@ pub struct JitProgram {
     /// The last context type whose pointer fields trusted code was found
     /// able to convert (null: none yet).
     ctx_checked: std::sync::atomic::AtomicPtr<ProgType>,
+    /// Verified code: the main function's stack depth in the proof (the
+    /// bytes below r10 it may touch), the part of the first frame a run
+    /// zeroes.
+    main_stack_depth: Option<u32>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -382,7 +386,9 @@ impl JitProgram {
                 interp.slots.len()
             )));
         }
-        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof), opts)
+        let mut p = Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof), opts)?;
+        p.main_stack_depth = proof.stack_depths().first().copied();
+        Ok(p)
     }
 
     /// The engine's pre-decoded program as the JIT takes it (for compile
@@ -433,6 +439,7 @@ impl JitProgram {
             interp,
             code,
             ctx_checked: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            main_stack_depth: None,
         })
     }
 
@@ -475,6 +482,22 @@ impl Engine for JitProgram {
             Some(r0) => Ok(r0),
             None => self.run_memory_slow(mem),
         }
+    }
+
+    /// Trusted and verified code that never calls the runtime runs
+    /// without a region table or run state ([`JitProgram::run_ctx_direct`]):
+    /// it reads nothing of them.
+    fn run_ctx(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+        resolver: Option<&dyn RegionResolver>,
+    ) -> Result<u64, VmError> {
+        if self.code.mode() != Mode::Checked && !self.code.calls_exec() {
+            return self.run_ctx_direct(prog_type, ctx, packet);
+        }
+        run_ctx_into(self, prog_type, None, ctx, packet, resolver, None)
     }
 
     unsafe fn run_one(
@@ -701,6 +724,151 @@ impl JitProgram {
             return Ok(ctx.ret);
         }
         Err(jit_error(&ctx, run.error.take()))
+    }
+
+    /// Whether trusted code may run on a context of `prog_type`: it converts
+    /// 4-byte packet pointer fields only (checked once per context type,
+    /// remembered).
+    fn ctx_type_ok(&self, prog_type: &ProgType) -> Result<(), VmError> {
+        let ctx_type = prog_type as *const ProgType;
+        let known = self.ctx_checked.load(std::sync::atomic::Ordering::Relaxed) as *const ProgType;
+        if ctx_type == known {
+            return Ok(());
+        }
+        if let Some(f) = prog_type.fields.iter().find(|f| {
+            matches!(
+                f.yields,
+                CtxYield::PtrToPacket | CtxYield::PtrToPacketEnd | CtxYield::PtrToPacketMeta
+            ) && f.read.is_some()
+                && f.len != 4
+        }) {
+            if self.code.mode() != Mode::Checked {
+                return Err(VmError::Unsupported {
+                    pc: 0,
+                    what: format!(
+                        "trusted JIT code on a {} context, whose pointer field `{}` is {} bytes (the trusted JIT converts 4-byte pointer fields only)",
+                        prog_type.name, f.name, f.len
+                    ),
+                });
+            }
+            return Ok(());
+        }
+        self.ctx_checked.store(
+            ctx_type as *mut ProgType,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
+    /// [`Engine::run_ctx`] of trusted or verified code that never calls the
+    /// runtime (no helper, no `ld_abs`, no callback): the code reads only the
+    /// context's bounds and its packet pointer fields' addresses, and the
+    /// frame bookkeeping of bpf-to-bpf calls, so no region table, run state
+    /// or runtime is built. The stack's first frame is zeroed as for every
+    /// run (a verified program's own depth of it: the proof says the main
+    /// function touches no more).
+    fn run_ctx_direct(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+    ) -> Result<u64, VmError> {
+        if ctx.len() < prog_type.ctx_size as usize {
+            return Err(VmError::Setup(format!(
+                "the {} context is {} bytes; it must be at least {} (its uapi struct)",
+                prog_type.name,
+                ctx.len(),
+                prog_type.ctx_size
+            )));
+        }
+        self.ctx_type_ok(prog_type)?;
+        let ctx_start = ctx.as_mut_ptr() as u64;
+        let (data, data_end) = match packet {
+            Some(p) if !p.is_empty() => {
+                let start = p.as_mut_ptr() as u64;
+                (start, start + p.len() as u64)
+            }
+            _ => (0, 0),
+        };
+        let mut lean = LeanRun {
+            prog: self,
+            error: None,
+        };
+        let mut regs = [0u64; 11];
+        regs[1] = ctx_start;
+        let mut buf = None;
+        let (mut stack_lo, mut stack_len) = (0, 0);
+        if self.interp.uses_stack {
+            let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+            let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+            match self.main_stack_depth {
+                Some(d) => {
+                    let words = (d as usize).div_ceil(8).min(MAX_BPF_STACK / 8);
+                    if let Some(f) = b.get_mut(STACK_BYTES / 8 - words..) {
+                        f.fill(0);
+                    }
+                }
+                None => zero_first_frame(&mut b),
+            }
+            stack_lo = top - MAX_BPF_STACK as u64;
+            stack_len = MAX_BPF_STACK as u64;
+            regs[10] = top;
+            buf = Some(b);
+        }
+        let mut jctx = JitCtx {
+            regs,
+            ret: 0,
+            saved_rsp: 0,
+            stack_lo,
+            stack_len,
+            hot_lo: 0,
+            hot_len_load: 0,
+            hot_len_store: 0,
+            spent: 0,
+            budget: self.interp.options().budget,
+            depth: 0,
+            slow_value: 0,
+            scratch: 0,
+            err_kind: err::NONE,
+            err_pc: 0,
+            err_addr: 0,
+            slow: lean_slow,
+            exec: lean_exec,
+            runtime: &mut lean as *mut LeanRun<'_> as *mut std::ffi::c_void,
+            ctx_lo: ctx_start,
+            ctx_len: ctx.len() as u64,
+            ptr_off: [u64::MAX; 3],
+            ptr_val: [0; 3],
+            hot_cnt_load: [0; 4],
+            hot_cnt_store: [0; 4],
+        };
+        set_ptr_fields(
+            &mut jctx,
+            &CtxView {
+                prog_type,
+                attach_type: None,
+                start: ctx_start,
+                data,
+                data_end,
+                data_meta: data,
+            },
+        );
+        // SAFETY: jctx is valid for the call; the stack (if any) is the
+        // thread's 8-frame buffer with r10 at the top of its first frame,
+        // zeroed as far as the program reads it; the context and the packet
+        // are borrowed mutably for the run. The code is trusted code
+        // (compiled only through the unsafe `JitProgram::trusted`) or
+        // verified code, and never calls the instruction trampoline
+        // (`calls_exec` is false) nor the slow path (which only checked
+        // code has).
+        let st = unsafe { self.code.enter(&mut jctx, 0) };
+        if let Some(b) = buf {
+            STACK.with(|c| c.set(Some(b)));
+        }
+        if st == status::CONTINUE {
+            return Ok(jctx.ret);
+        }
+        Err(jit_error(&jctx, lean.error.take()))
     }
 
     /// [`Engine::run_with_memory`]'s fast path alone, for hosts that call
