@@ -209,6 +209,14 @@ struct Emitter<'a> {
     /// (the entries, bpf-to-bpf calls) pushes a full budget for its frame
     /// at [`MAY_GOTO_SLOT`]. Code without one has no slot.
     may_goto: bool,
+    /// bpf-to-bpf calls keep the run's frame bookkeeping (depth, the
+    /// current frame's bounds) in the context, which checked code tests
+    /// and the runtime reads: off in trusted and verified code that never
+    /// calls the runtime.
+    frame_books: bool,
+    /// The start slots of the subprograms, sorted: slot 0, the targets of
+    /// bpf-to-bpf calls and the proof's subprograms.
+    subprog_starts: Vec<usize>,
     error_exit: DynamicLabel,
     /// A `ud2`: where a jump to a slot outside the program would go (none
     /// does: targets are checked before compiling).
@@ -263,6 +271,37 @@ pub fn compile_with_arrays(
 
 /// [`compile`] with every option ([`CompileOptions`]).
 pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitCode, JitError> {
+    match compile_inner(insns, opts, false)? {
+        Some(code) => Ok(code),
+        // An instruction the scan did not expect went to the runtime, which
+        // reads the frame bookkeeping of bpf-to-bpf calls: with it.
+        None => compile_inner(insns, opts, true)?.ok_or(JitError::Unsupported {
+            pc: 0,
+            what: "code that calls the runtime without the frame bookkeeping",
+        }),
+    }
+}
+
+/// Whether some instruction of trusted or verified code may go through
+/// the instruction trampoline (helper calls, `callx`, map lookups,
+/// `ld_abs`/`ld_ind`, the fetching `or`/`and`/`xor`), whose runtime reads
+/// the frames of bpf-to-bpf calls from the run's context.
+fn may_call_runtime(insns: &[JitInsn]) -> bool {
+    insns.iter().any(|i| {
+        matches!(
+            i.code,
+            0x85 | 0x8d | OP_MAP_LOOKUP | 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50
+        ) || matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) && matches!(i.aux, 5..=7)
+    })
+}
+
+/// `compile_with`; `None` when the code went to the runtime without the
+/// frame bookkeeping, which `force_books` turns on.
+fn compile_inner(
+    insns: &[JitInsn],
+    opts: &CompileOptions<'_>,
+    force_books: bool,
+) -> Result<Option<JitCode>, JitError> {
     let CompileOptions {
         mode,
         budget,
@@ -351,6 +390,21 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
         hot_reg: None,
         cnt_regs: Vec::new(),
+        frame_books: checked || force_books || may_call_runtime(insns),
+        subprog_starts: {
+            let mut v: Vec<usize> = std::iter::once(0)
+                .chain(
+                    insns
+                        .iter()
+                        .filter(|i| i.code == OP_CALL_LOCAL)
+                        .map(|i| i.off as usize),
+                )
+                .chain(facts.subprog_starts())
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        },
         error_exit,
         trap,
         stop_exit,
@@ -403,15 +457,25 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     // in all but name: it gets the direct entry too.
     let can_fault = checked && e.checked_needs_ctx;
     let direct = (!e.calls_exec && !can_fault).then(|| e.emit_direct_entry(first));
+    // Trusted and verified code that addresses the run's context (the
+    // context test of 4-byte loads, bpf-to-bpf calls): a direct entry that
+    // takes the caller's JitCtx instead of building an empty one.
+    let direct_ctx =
+        (direct.is_some() && !checked && e.uses_ctx).then(|| e.emit_direct_ctx_entry(first));
     let budgeted = e.budgeted;
     let calls_exec = e.calls_exec;
+    let e_books_missing = e.calls_exec && !e.frame_books;
     let buf =
         e.a.finalize()
             .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
     let entry_fn = buf.ptr(entry) as usize;
     let direct_fn = direct.map(|d| buf.ptr(d) as usize);
+    let direct_ctx_fn = direct_ctx.map(|d| buf.ptr(d) as usize);
     let base_addr = buf.ptr(dynasmrt::AssemblyOffset(0)) as usize;
-    Ok(JitCode {
+    if e_books_missing {
+        return Ok(None);
+    }
+    Ok(Some(JitCode {
         buf,
         hardened: harden,
         insn_offsets,
@@ -421,8 +485,9 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         calls_exec,
         entry_fn,
         direct_fn,
+        direct_ctx_fn,
         base_addr,
-    })
+    }))
 }
 
 /// The BPF registers (bit r for r) the program names, and so may read or
@@ -1660,7 +1725,107 @@ impl Emitter<'_> {
 
     /// A bpf-to-bpf call: r6-r10 saved on the machine stack, a fresh zeroed
     /// 512-byte frame, an x86 call; `exit` is `ret`.
+    /// The callee-saved x86 registers of r6-r9 that the subprogram starting
+    /// at `target` writes itself (its own calls save theirs).
+    fn callee_writes(&self, target: usize) -> Vec<u8> {
+        let end = self
+            .subprog_starts
+            .iter()
+            .copied()
+            .find(|&s| s > target)
+            .unwrap_or(self.insns.len());
+        let mut written = 0u16;
+        for i in self.insns.get(target..end).unwrap_or_default() {
+            match i.code & 0x07 {
+                // ALU, ALU64, ld_imm64, loads.
+                0x00 | 0x01 | 0x04 | 0x07 => written |= 1 << (i.dst % 11),
+                _ => {}
+            }
+            match i.code {
+                OP_ATOMIC_W | OP_ATOMIC_DW => written |= 1 << (i.src % 11) | 1,
+                OP_MOV_ADD64_X | OP_MOV_ADD64_K | OP_MOV_AND32_K => written |= 1 << (i.dst % 11),
+                _ => {}
+            }
+        }
+        // Every opcode that writes a register, the engine's own included
+        // (their encodings keep a class above), is counted.
+        [(6u8, 3u8), (7, 13), (8, 14), (9, 15)]
+            .into_iter()
+            .filter(|&(r, _)| written & (1 << r) != 0)
+            .map(|(_, x)| x)
+            .collect()
+    }
+
+    /// Trusted and verified code's bpf-to-bpf call: only the registers of
+    /// r6-r9 the callee writes are saved, r10 moves down a frame and back
+    /// (no instruction writes it); the callee's frame is zeroed as deep as
+    /// the proof says the callee reaches (all 512 bytes without a proof);
+    /// the context keeps the frame bookkeeping only for code that calls
+    /// the runtime.
+    fn call_local_unchecked(&mut self, target: usize) {
+        let saved = self.callee_writes(target);
+        let keep_rbp = !self.r10_fixed;
+        if self.frame_books {
+            self.uses_ctx = true;
+            dynasm!(self.a ; .arch x64 ; add QWORD [r12 + off::DEPTH], 1);
+        }
+        for &x in &saved {
+            dynasm!(self.a ; .arch x64 ; push Rq(x));
+        }
+        if keep_rbp {
+            dynasm!(self.a ; .arch x64 ; push rbp);
+        }
+        dynasm!(self.a ; .arch x64 ; sub rbp, FRAME);
+        if self.frame_books {
+            dynasm!(self.a ; .arch x64
+                ; sub QWORD [r12 + off::STACK_LO], FRAME
+                ; add QWORD [r12 + off::STACK_LEN], FRAME
+            );
+        }
+        match self.facts.stack_depth_at(target) {
+            Some(0) => {}
+            Some(d) if d <= FRAME as u32 => {
+                dynasm!(self.a ; .arch x64 ; xorps xmm0, xmm0);
+                for k in 1..=(d as i32 + 15) / 16 {
+                    dynasm!(self.a ; .arch x64 ; movups [rbp - 16 * k], xmm0);
+                }
+            }
+            _ => {
+                let z = self.zero_frame;
+                dynasm!(self.a ; .arch x64 ; call =>z);
+            }
+        }
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+        }
+        let l = self.label(target);
+        dynasm!(self.a ; .arch x64 ; call =>l);
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; add rsp, 16);
+        }
+        if self.frame_books {
+            dynasm!(self.a ; .arch x64
+                ; add QWORD [r12 + off::STACK_LO], FRAME
+                ; sub QWORD [r12 + off::STACK_LEN], FRAME
+            );
+        }
+        if keep_rbp {
+            dynasm!(self.a ; .arch x64 ; pop rbp);
+        } else {
+            dynasm!(self.a ; .arch x64 ; add rbp, FRAME);
+        }
+        for &x in saved.iter().rev() {
+            dynasm!(self.a ; .arch x64 ; pop Rq(x));
+        }
+        if self.frame_books {
+            dynasm!(self.a ; .arch x64 ; sub QWORD [r12 + off::DEPTH], 1);
+        }
+    }
+
     fn call_local(&mut self, pc: usize, target: usize) {
+        if !self.checked {
+            return self.call_local_unchecked(target);
+        }
         self.uses_ctx = true;
         self.checked_needs_ctx = true;
         if self.checked {
@@ -1962,6 +2127,56 @@ impl Emitter<'_> {
         }
         if ctx_frame + pad != 0 {
             dynasm!(a ; .arch x64 ; add rsp, ctx_frame + pad);
+        }
+        for &x in saved.iter().rev() {
+            dynasm!(a ; .arch x64 ; pop Rq(x));
+        }
+        dynasm!(a ; .arch x64 ; ret);
+        entry
+    }
+
+    /// The direct entry of trusted and verified code that reads the run's
+    /// [`JitCtx`](crate::JitCtx) through r12 (its context region and packet
+    /// pointer fields, the frame bookkeeping of bpf-to-bpf calls) but calls
+    /// no trampoline: rdi = r1, rsi = the caller's JitCtx, rdx = r10. It
+    /// saves the callee-saved registers the code may change and zeroes the
+    /// registers the program may read before writing them (r2 included,
+    /// whose x86 register brought the JitCtx); nothing else is loaded.
+    fn emit_direct_ctx_entry(&mut self, first: Option<DynamicLabel>) -> dynasmrt::AssemblyOffset {
+        let used = used_regs(self.insns);
+        let uses = |r: usize| used & (1 << r) != 0;
+        let zero: Vec<u8> = [0usize, 2, 3, 4, 5, 6, 7, 8, 9]
+            .into_iter()
+            .filter(|&r| uses(r) && self.written_before_read & (1 << r) == 0)
+            .map(|r| x86(r as u8))
+            .collect();
+        let mut saved: Vec<u8> = [(6, 3u8), (7, 13), (8, 14), (9, 15), (10, 5)]
+            .into_iter()
+            .filter(|&(r, _)| uses(r))
+            .map(|(_, x)| x)
+            .collect();
+        saved.push(12);
+        let may_goto = self.may_goto;
+        let a = &mut self.a;
+        let entry = a.offset();
+        for &x in &saved {
+            dynasm!(a ; .arch x64 ; push Rq(x));
+        }
+        dynasm!(a ; .arch x64 ; mov r12, rsi);
+        if uses(10) {
+            dynasm!(a ; .arch x64 ; mov rbp, rdx);
+        }
+        for &x in &zero {
+            dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
+        }
+        if let Some(l) = first {
+            if may_goto {
+                dynasm!(a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+            }
+            dynasm!(a ; .arch x64 ; call =>l);
+            if may_goto {
+                dynasm!(a ; .arch x64 ; add rsp, 16);
+            }
         }
         for &x in saved.iter().rev() {
             dynasm!(a ; .arch x64 ; pop Rq(x));

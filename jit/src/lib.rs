@@ -162,6 +162,9 @@ pub struct Facts {
     /// Per slot, for a conditional jump: always (`Some(true)`) or never
     /// (`Some(false)`) taken.
     branch_always: Vec<Option<bool>>,
+    /// The start slot of each subprogram and its stack depth in bytes (the
+    /// most of its frame below r10 any path touches, read or written).
+    subprog_depths: Vec<(usize, u32)>,
 }
 
 impl Facts {
@@ -180,7 +183,28 @@ impl Facts {
             reached: v.reached().to_vec(),
             access_in_bounds: v.safe_access().to_vec(),
             branch_always: v.branch_always().to_vec(),
+            subprog_depths: v
+                .subprog_starts()
+                .iter()
+                .copied()
+                .zip(v.stack_depths().iter().copied())
+                .collect(),
         }
+    }
+
+    /// The proven stack depth of the subprogram that starts at slot
+    /// `start` (None where nothing is known).
+    pub fn stack_depth_at(&self, start: usize) -> Option<u32> {
+        self.subprog_depths
+            .iter()
+            .find(|&&(s, _)| s == start)
+            .map(|&(_, d)| d)
+    }
+
+    /// The subprograms' start slots, as the proof gives them (empty
+    /// without one).
+    pub fn subprog_starts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.subprog_depths.iter().map(|&(s, _)| s)
     }
 
     /// How many slots the facts cover (0 for [`Facts::none`]).
@@ -246,6 +270,7 @@ static NO_FACTS: Facts = Facts {
     reached: Vec::new(),
     access_in_bounds: Vec::new(),
     branch_always: Vec::new(),
+    subprog_depths: Vec::new(),
 };
 
 impl Default for CompileOptions<'_> {
@@ -473,6 +498,9 @@ pub struct JitCode {
     /// The direct entry (trusted and verified code that calls no
     /// trampoline), see [`JitCode::call_direct`].
     direct_fn: Option<usize>,
+    /// The direct entry that takes the caller's [`JitCtx`], see
+    /// [`JitCode::call_direct_ctx`].
+    direct_ctx_fn: Option<usize>,
     base_addr: usize,
 }
 
@@ -604,6 +632,39 @@ impl JitCode {
         // one, mapped executable for as long as `self` lives.
         let direct: unsafe extern "sysv64" fn(u64, u64, u64) -> u64 = std::mem::transmute(f);
         Some(direct(r1, r2, r10))
+    }
+
+    /// Whether [`JitCode::call_direct_ctx`] is available: trusted or
+    /// verified code that calls no trampoline but reads the run's
+    /// [`JitCtx`] (its context region and packet pointer fields, or the
+    /// frame bookkeeping of bpf-to-bpf calls). Code with a direct entry
+    /// and no such entry reads no JitCtx at all: [`JitCode::call_direct`]
+    /// runs it.
+    #[inline]
+    pub fn has_direct_ctx(&self) -> bool {
+        self.direct_ctx_fn.is_some()
+    }
+
+    /// Runs the program from slot 0 with r1 = `r1`, r10 = `r10` and every
+    /// other register 0, straight from Rust into the code, which reads
+    /// `ctx`'s `ctx_lo`, `ctx_len`, `ptr_off`, `ptr_val` and keeps its
+    /// `depth`, `stack_lo`, `stack_len` as bpf-to-bpf calls nest. Returns
+    /// r0, or `None` when the code has no such entry
+    /// ([`JitCode::has_direct_ctx`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitCode::call_direct`], and `ctx` must be valid for the
+    /// whole call.
+    #[inline]
+    pub unsafe fn call_direct_ctx(&self, r1: u64, ctx: *mut JitCtx, r10: u64) -> Option<u64> {
+        let f = self.direct_ctx_fn?;
+        // SAFETY: `f` is the address of the context direct entry this code
+        // was compiled with, a System V function of three integers
+        // returning one, mapped executable for as long as `self` lives.
+        let direct: unsafe extern "sysv64" fn(u64, *mut JitCtx, u64) -> u64 =
+            std::mem::transmute(f);
+        Some(direct(r1, ctx, r10))
     }
 }
 

@@ -111,6 +111,18 @@ pub trait Engine: Send + Sync {
         memory_run(self, mem)
     }
 
+    /// [`run_ctx_into`]'s shortcut for engines that can run on a context
+    /// without a region table or run state: `None`, having run nothing,
+    /// when this engine cannot (the default).
+    fn run_ctx_lean(
+        &self,
+        _prog_type: &ProgType,
+        _ctx: &mut [u8],
+        _packet: Option<&mut [u8]>,
+    ) -> Option<Result<u64, VmError>> {
+        None
+    }
+
     /// Runs as a program of type `prog_type` on `ctx` and `packet` (see
     /// [`Interpreter::run_ctx`]).
     fn run_ctx(
@@ -231,6 +243,12 @@ pub fn run_ctx_into(
             prog_type.ctx_size
         )));
     }
+    let mut packet = packet;
+    if out.is_none() {
+        if let Some(r) = engine.run_ctx_lean(prog_type, ctx, packet.as_deref_mut()) {
+            return r;
+        }
+    }
     let mut regions = RegionTable::new();
     let ctx_start = ctx.as_mut_ptr() as u64;
     let region = |start: u64, len: usize, kind| MemoryRegion {
@@ -289,6 +307,9 @@ pub struct JitProgram {
     /// bytes below r10 it may touch), the part of the first frame a run
     /// zeroes.
     main_stack_depth: Option<u32>,
+    /// The first context type a direct context run met, and its packet
+    /// pointer fields' offsets ([`ptr_field_offsets`]).
+    ctx_ptr_offs: std::sync::OnceLock<(usize, [u64; 3])>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -440,6 +461,7 @@ impl JitProgram {
             code,
             ctx_checked: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             main_stack_depth: None,
+            ctx_ptr_offs: std::sync::OnceLock::new(),
         })
     }
 
@@ -498,6 +520,18 @@ impl Engine for JitProgram {
             return self.run_ctx_direct(prog_type, ctx, packet);
         }
         run_ctx_into(self, prog_type, None, ctx, packet, resolver, None)
+    }
+
+    fn run_ctx_lean(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+    ) -> Option<Result<u64, VmError>> {
+        if self.code.mode() != Mode::Checked && !self.code.calls_exec() {
+            return Some(self.run_ctx_direct(prog_type, ctx, packet));
+        }
+        None
     }
 
     unsafe fn run_one(
@@ -815,6 +849,58 @@ impl JitProgram {
             regs[10] = top;
             buf = Some(b);
         }
+        let top = regs[10];
+        if !self.code.has_direct_ctx() && self.code.has_direct() {
+            // The code reads no JitCtx at all.
+            // SAFETY: trusted or verified code that never calls the runtime
+            // (see below); r1 is the context, r10 the top of the zeroed
+            // first frame (or 0: no stack).
+            let r0 = unsafe { self.code.call_direct(ctx_start, 0, top) }.unwrap_or(0);
+            if let Some(b) = buf {
+                STACK.with(|c| c.set(Some(b)));
+            }
+            return Ok(r0);
+        }
+        let offs = match self.ctx_ptr_offs.get() {
+            Some(&(t, o)) if t == prog_type as *const ProgType as usize => o,
+            _ => {
+                let o = ptr_field_offsets(prog_type);
+                let _ = self
+                    .ctx_ptr_offs
+                    .set((prog_type as *const ProgType as usize, o));
+                o
+            }
+        };
+        if self.code.has_direct_ctx() {
+            // Only the fields the code reads are written.
+            let mut m = std::mem::MaybeUninit::<JitCtx>::uninit();
+            let p = m.as_mut_ptr();
+            // SAFETY: `p` points to the JitCtx-sized `m`; each field is
+            // written through a raw pointer, no reference to the partly
+            // written struct is made.
+            unsafe {
+                std::ptr::addr_of_mut!((*p).stack_lo).write(stack_lo);
+                std::ptr::addr_of_mut!((*p).stack_len).write(stack_len);
+                std::ptr::addr_of_mut!((*p).depth).write(0);
+                std::ptr::addr_of_mut!((*p).ctx_lo).write(ctx_start);
+                std::ptr::addr_of_mut!((*p).ctx_len).write(ctx.len() as u64);
+                std::ptr::addr_of_mut!((*p).ptr_off).write(offs);
+                std::ptr::addr_of_mut!((*p).ptr_val).write([data, data_end, data]);
+            }
+            // SAFETY: the code's context direct entry reads only the fields
+            // written above (`call_direct_ctx`); the stack (if any) is the
+            // thread's 8-frame buffer with r10 at the top of its first
+            // frame, zeroed as far as the program reads it; the context and
+            // the packet are borrowed mutably for the run. The code is
+            // trusted code (compiled only through the unsafe
+            // `JitProgram::trusted`) or verified code, and never calls the
+            // runtime (`calls_exec` is false).
+            let r0 = unsafe { self.code.call_direct_ctx(ctx_start, p, top) }.unwrap_or(0);
+            if let Some(b) = buf {
+                STACK.with(|c| c.set(Some(b)));
+            }
+            return Ok(r0);
+        }
         let mut jctx = JitCtx {
             regs,
             ret: 0,
@@ -842,17 +928,8 @@ impl JitProgram {
             hot_cnt_load: [0; 4],
             hot_cnt_store: [0; 4],
         };
-        set_ptr_fields(
-            &mut jctx,
-            &CtxView {
-                prog_type,
-                attach_type: None,
-                start: ctx_start,
-                data,
-                data_end,
-                data_meta: data,
-            },
-        );
+        jctx.ptr_off = offs;
+        jctx.ptr_val = [data, data_end, data];
         // SAFETY: jctx is valid for the call; the stack (if any) is the
         // thread's 8-frame buffer with r10 at the top of its first frame,
         // zeroed as far as the program reads it; the context and the packet
@@ -1106,6 +1183,25 @@ unsafe extern "sysv64" fn lean_exec(ctx: *mut JitCtx, pc: u64) -> u64 {
     )));
     ctx.err_kind = err::RUNTIME;
     status::ERROR
+}
+
+/// The context offsets of `prog_type`'s readable packet pointer fields
+/// (`data`, `data_end`, `data_meta`; `u64::MAX` for none), as
+/// [`JitCtx::ptr_off`] holds them.
+fn ptr_field_offsets(prog_type: &ProgType) -> [u64; 3] {
+    let mut off = [u64::MAX; 3];
+    for f in prog_type.fields.iter().filter(|f| f.read.is_some()) {
+        let k = match f.yields {
+            CtxYield::PtrToPacket => 0,
+            CtxYield::PtrToPacketEnd => 1,
+            CtxYield::PtrToPacketMeta => 2,
+            _ => continue,
+        };
+        if let Some(o) = off.get_mut(k) {
+            *o = f.off as u64;
+        }
+    }
+    off
 }
 
 /// Trusted and verified code read the packet pointer fields of the context
