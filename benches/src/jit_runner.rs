@@ -64,8 +64,11 @@ impl JitRunner {
         let program = r.program;
         let started = Instant::now();
         let proof = verify_kernel_program(name)?;
-        let jit = JitProgram::verified_with(r.vm, &proof, opts)
-            .map_err(|e| interp_error(program, "compile", e))?;
+        let jit = match &r.input {
+            Input::Xdp { prog_type, .. } => JitProgram::verified_for(r.vm, &proof, prog_type, opts),
+            Input::Memory(_) => JitProgram::verified_with(r.vm, &proof, opts),
+        }
+        .map_err(|e| interp_error(program, "compile", e))?;
         Ok(JitRunner {
             program,
             jit,

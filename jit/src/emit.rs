@@ -214,6 +214,12 @@ struct Emitter<'a> {
     /// and the runtime reads: off in trusted and verified code that never
     /// calls the runtime.
     frame_books: bool,
+    /// Verified code: per slot, the base register of a load as the
+    /// context-pointer analysis ([`crate::ctxptr`]) sees it.
+    ctx_bases: Vec<Option<crate::ctxptr::CtxVal>>,
+    /// Verified code: the packet pointer fields' context offsets the code
+    /// may assume ([`CompileOptions::ctx_ptr_fields`]).
+    ctx_fields: Option<[u64; 3]>,
     /// The start slots of the subprograms, sorted: slot 0, the targets of
     /// bpf-to-bpf calls and the proof's subprograms.
     subprog_starts: Vec<usize>,
@@ -310,6 +316,7 @@ fn compile_inner(
         harden,
         blinding_seed,
         written_before_read,
+        ctx_ptr_fields,
     } = *opts;
     let n = insns.len();
     if n >= 1 << 22 {
@@ -391,6 +398,12 @@ fn compile_inner(
         hot_reg: None,
         cnt_regs: Vec::new(),
         frame_books: checked || force_books || may_call_runtime(insns),
+        ctx_bases: if verified {
+            crate::ctxptr::load_bases(insns)
+        } else {
+            Vec::new()
+        },
+        ctx_fields: if verified { ctx_ptr_fields } else { None },
         subprog_starts: {
             let mut v: Vec<usize> = std::iter::once(0)
                 .chain(
@@ -1306,6 +1319,26 @@ impl Emitter<'_> {
         let sx = i.code & 0xe0 == 0x80;
         let o = i.off;
         if !self.checked && i.src != 10 && len == 4 {
+            use crate::ctxptr::CtxVal;
+            match (self.ctx_bases.get(pc).copied().flatten(), self.ctx_fields) {
+                // The verifier's types: this load never reads the context.
+                (Some(CtxVal::NotCtx), _) => return self.load_direct(len, sx, d, s, o),
+                // It always reads the context at `at`: a packet pointer
+                // field's address, or the field itself.
+                (Some(CtxVal::Ctx(c)), Some(fields)) if !sx => {
+                    let at = c.wrapping_add(i64::from(o));
+                    match fields.iter().position(|&f| f as i64 == at) {
+                        Some(k) => {
+                            self.uses_ctx = true;
+                            let slot = off::PTR_VAL + 8 * k as i32;
+                            dynasm!(self.a ; .arch x64 ; mov Rq(d), [r12 + slot]);
+                        }
+                        None => self.load_direct(len, sx, d, s, o),
+                    }
+                    return;
+                }
+                _ => {}
+            }
             // Trusted: a 4-byte load (the size of every context pointer
             // field) that may read the context goes to the runtime, which
             // turns its pointer fields into addresses.

@@ -71,6 +71,7 @@
 )]
 
 pub mod constprop;
+mod ctxptr;
 pub mod disasm;
 mod emit;
 mod select;
@@ -264,6 +265,16 @@ pub struct CompileOptions<'a> {
     /// are instead of zeroing them. 0 (the default) zeroes every register
     /// the program names.
     pub written_before_read: u16,
+    /// Verified code for one program type: the context offsets of its
+    /// packet pointer fields (`data`, `data_end`, `data_meta`; `u64::MAX`
+    /// for none), as [`JitCtx::ptr_off`] will hold them at run time. A
+    /// 4-byte load that the verifier's typing rules show reads the context
+    /// at a known offset then reads the field's address from
+    /// [`JitCtx::ptr_val`] (or the field itself) with no test, and one
+    /// that cannot read the context loads directly. The code must then
+    /// run only on contexts of that layout. `None`: every 4-byte load not
+    /// based on r10 tests the context region.
+    pub ctx_ptr_fields: Option<[u64; 3]>,
 }
 
 static NO_FACTS: Facts = Facts {
@@ -284,6 +295,7 @@ impl Default for CompileOptions<'_> {
             harden: false,
             blinding_seed: None,
             written_before_read: 0,
+            ctx_ptr_fields: None,
         }
     }
 }

@@ -310,6 +310,10 @@ pub struct JitProgram {
     /// The first context type a direct context run met, and its packet
     /// pointer fields' offsets ([`ptr_field_offsets`]).
     ctx_ptr_offs: std::sync::OnceLock<(usize, [u64; 3])>,
+    /// Verified code compiled for one context layout
+    /// ([`JitProgram::verified_for`]): its packet pointer fields' offsets.
+    /// It runs only on contexts with those.
+    compiled_ctx: Option<[u64; 3]>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -412,6 +416,63 @@ impl JitProgram {
         Ok(p)
     }
 
+    /// [`JitProgram::verified_with`] for runs on contexts of `prog_type`
+    /// only (the type the proof was made for): a load the verifier's
+    /// typing rules show reads the context at a known offset reads its
+    /// field (a packet pointer field's address) with no runtime test, and
+    /// one that cannot read the context loads directly, as the kernel's
+    /// rewritten context accesses do. A run on another context type or on
+    /// plain memory is refused.
+    pub fn verified_for(
+        interp: Interpreter,
+        proof: &ironbpf_jit::VerifiedProgram,
+        prog_type: &ProgType,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
+        if !proof.proves(&interp.slots) {
+            return Err(VmError::Setup(format!(
+                "the verifier's proof covers {} slots of other instructions; the program has {} slots: verify this very program and pass its proof",
+                proof.len(),
+                interp.slots.len()
+            )));
+        }
+        let fields = ptr_field_offsets(prog_type);
+        let mut p = Self::compile_for(
+            interp,
+            Mode::Verified,
+            &Facts::from_verified(proof),
+            opts,
+            Some(fields),
+        )?;
+        p.main_stack_depth = proof.stack_depths().first().copied();
+        Ok(p)
+    }
+
+    /// Refuses a run of code compiled for a context layout
+    /// ([`JitProgram::verified_for`]) on another layout (`None`: plain
+    /// memory).
+    fn check_compiled_ctx(&self, prog_type: Option<&ProgType>) -> Result<(), VmError> {
+        let Some(want) = self.compiled_ctx else {
+            return Ok(());
+        };
+        let Some(t) = prog_type else {
+            return Err(VmError::Setup(
+                "this verified code was compiled for a program type's context; run it on a context (run_ctx), not on plain memory".into(),
+            ));
+        };
+        let got = match self.ctx_ptr_offs.get() {
+            Some(&(p, o)) if p == t as *const ProgType as usize => o,
+            _ => ptr_field_offsets(t),
+        };
+        if got != want {
+            return Err(VmError::Setup(format!(
+                "this verified code was compiled for another program type's context, whose packet pointer fields are not where the {} context has them",
+                t.name
+            )));
+        }
+        Ok(())
+    }
+
     /// The engine's pre-decoded program as the JIT takes it (for compile
     /// benches and tools that call `ironbpf_jit::compile` themselves).
     pub fn jit_insns(interp: &Interpreter) -> Vec<JitInsn> {
@@ -435,6 +496,16 @@ impl JitProgram {
         facts: &Facts,
         opts: JitOptions,
     ) -> Result<JitProgram, VmError> {
+        Self::compile_for(interp, mode, facts, opts, None)
+    }
+
+    fn compile_for(
+        interp: Interpreter,
+        mode: Mode,
+        facts: &Facts,
+        opts: JitOptions,
+        ctx_fields: Option<[u64; 3]>,
+    ) -> Result<JitProgram, VmError> {
         let insns = Self::jit_insns(&interp);
         let arrays = inline_arrays(&interp);
         let code = ironbpf_jit::compile_with(
@@ -453,6 +524,7 @@ impl JitProgram {
                 } else {
                     0
                 },
+                ctx_ptr_fields: ctx_fields,
             },
         )
         .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
@@ -462,6 +534,7 @@ impl JitProgram {
             ctx_checked: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             main_stack_depth: None,
             ctx_ptr_offs: std::sync::OnceLock::new(),
+            compiled_ctx: ctx_fields,
         })
     }
 
@@ -516,7 +589,7 @@ impl Engine for JitProgram {
         packet: Option<&mut [u8]>,
         resolver: Option<&dyn RegionResolver>,
     ) -> Result<u64, VmError> {
-        if self.code.mode() != Mode::Checked && !self.code.calls_exec() {
+        if self.code.mode() != Mode::Checked && !self.code.calls_exec() && self.code.has_direct() {
             return self.run_ctx_direct(prog_type, ctx, packet);
         }
         run_ctx_into(self, prog_type, None, ctx, packet, resolver, None)
@@ -528,7 +601,7 @@ impl Engine for JitProgram {
         ctx: &mut [u8],
         packet: Option<&mut [u8]>,
     ) -> Option<Result<u64, VmError>> {
-        if self.code.mode() != Mode::Checked && !self.code.calls_exec() {
+        if self.code.mode() != Mode::Checked && !self.code.calls_exec() && self.code.has_direct() {
             return Some(self.run_ctx_direct(prog_type, ctx, packet));
         }
         None
@@ -644,6 +717,9 @@ impl JitProgram {
         stack: Option<StackView>,
         spent: &mut u64,
     ) -> Result<u64, VmError> {
+        if self.compiled_ctx.is_some() {
+            self.check_compiled_ctx(base.ctx.map(|c| c.prog_type))?;
+        }
         let moved = state.packet_gen != base.packet_gen;
         let (ctx_lo, ctx_len) = match base.ctx {
             None => (0, 0),
@@ -795,12 +871,14 @@ impl JitProgram {
     }
 
     /// [`Engine::run_ctx`] of trusted or verified code that never calls the
-    /// runtime (no helper, no `ld_abs`, no callback): the code reads only the
-    /// context's bounds and its packet pointer fields' addresses, and the
-    /// frame bookkeeping of bpf-to-bpf calls, so no region table, run state
-    /// or runtime is built. The stack's first frame is zeroed as for every
-    /// run (a verified program's own depth of it: the proof says the main
-    /// function touches no more).
+    /// runtime (no helper, no `ld_abs`, no callback), which has a direct
+    /// entry: the code reads only the context's bounds and its packet
+    /// pointer fields' addresses, and the frame bookkeeping of bpf-to-bpf
+    /// calls, so no region table, run state or runtime is built. The
+    /// stack's first frame is zeroed as for every run (a verified
+    /// program's own depth of it: the proof says the main function
+    /// touches no more).
+    #[inline]
     fn run_ctx_direct(
         &self,
         prog_type: &ProgType,
@@ -816,7 +894,13 @@ impl JitProgram {
             )));
         }
         self.ctx_type_ok(prog_type)?;
-        let ctx_start = ctx.as_mut_ptr() as u64;
+        let offs = match self.ctx_ptr_offs.get() {
+            Some(&(t, o)) if t == prog_type as *const ProgType as usize => o,
+            _ => self.ctx_ptr_offs_slow(prog_type),
+        };
+        if self.compiled_ctx.is_some_and(|w| w != offs) {
+            self.check_compiled_ctx(Some(prog_type))?;
+        }
         let (data, data_end) = match packet {
             Some(p) if !p.is_empty() => {
                 let start = p.as_mut_ptr() as u64;
@@ -824,128 +908,73 @@ impl JitProgram {
             }
             _ => (0, 0),
         };
-        let mut lean = LeanRun {
-            prog: self,
-            error: None,
-        };
-        let mut regs = [0u64; 11];
-        regs[1] = ctx_start;
-        let mut buf = None;
-        let (mut stack_lo, mut stack_len) = (0, 0);
-        if self.interp.uses_stack {
-            let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
-            let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
-            match self.main_stack_depth {
-                Some(d) => {
-                    let words = (d as usize).div_ceil(8).min(MAX_BPF_STACK / 8);
-                    if let Some(f) = b.get_mut(STACK_BYTES / 8 - words..) {
-                        f.fill(0);
-                    }
-                }
-                None => zero_first_frame(&mut b),
-            }
-            stack_lo = top - MAX_BPF_STACK as u64;
-            stack_len = MAX_BPF_STACK as u64;
-            regs[10] = top;
-            buf = Some(b);
+        let c = (ctx.as_mut_ptr() as u64, ctx.len() as u64);
+        if !self.interp.uses_stack {
+            return Ok(self.ctx_call(c, offs, [data, data_end, data], 0));
         }
-        let top = regs[10];
-        if !self.code.has_direct_ctx() && self.code.has_direct() {
+        let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+        let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        match self.main_stack_depth {
+            Some(d) => {
+                let words = (d as usize).div_ceil(8).min(MAX_BPF_STACK / 8);
+                if let Some(f) = b.get_mut(STACK_BYTES / 8 - words..) {
+                    f.fill(0);
+                }
+            }
+            None => zero_first_frame(&mut b),
+        }
+        let r0 = self.ctx_call(c, offs, [data, data_end, data], top);
+        STACK.with(|c| c.set(Some(b)));
+        Ok(r0)
+    }
+
+    #[cold]
+    fn ctx_ptr_offs_slow(&self, prog_type: &ProgType) -> [u64; 3] {
+        let o = ptr_field_offsets(prog_type);
+        let _ = self
+            .ctx_ptr_offs
+            .set((prog_type as *const ProgType as usize, o));
+        o
+    }
+
+    /// The direct call of [`JitProgram::run_ctx_direct`]: r1 = the context
+    /// `ctx` (start, length), r10 = `top` (0: no stack); the JitCtx, for
+    /// code that reads one, holds only what such code reads.
+    #[inline(always)]
+    fn ctx_call(&self, ctx: (u64, u64), offs: [u64; 3], vals: [u64; 3], top: u64) -> u64 {
+        if !self.code.has_direct_ctx() {
             // The code reads no JitCtx at all.
             // SAFETY: trusted or verified code that never calls the runtime
-            // (see below); r1 is the context, r10 the top of the zeroed
-            // first frame (or 0: no stack).
-            let r0 = unsafe { self.code.call_direct(ctx_start, 0, top) }.unwrap_or(0);
-            if let Some(b) = buf {
-                STACK.with(|c| c.set(Some(b)));
-            }
-            return Ok(r0);
+            // (`run_ctx_lean` checked it) and has a direct entry; r1 is the
+            // context, r10 the top of the thread's 8-frame stack buffer with
+            // its first frame zeroed as far as the program reads it (or 0:
+            // no stack); the context and the packet are borrowed mutably
+            // for the run.
+            return unsafe { self.code.call_direct(ctx.0, 0, top) }.unwrap_or(0);
         }
-        let offs = match self.ctx_ptr_offs.get() {
-            Some(&(t, o)) if t == prog_type as *const ProgType as usize => o,
-            _ => {
-                let o = ptr_field_offsets(prog_type);
-                let _ = self
-                    .ctx_ptr_offs
-                    .set((prog_type as *const ProgType as usize, o));
-                o
-            }
+        let mut m = std::mem::MaybeUninit::<JitCtx>::uninit();
+        let p = m.as_mut_ptr();
+        let stack_lo = if top == 0 {
+            0
+        } else {
+            top - MAX_BPF_STACK as u64
         };
-        if self.code.has_direct_ctx() {
-            // Only the fields the code reads are written.
-            let mut m = std::mem::MaybeUninit::<JitCtx>::uninit();
-            let p = m.as_mut_ptr();
-            // SAFETY: `p` points to the JitCtx-sized `m`; each field is
-            // written through a raw pointer, no reference to the partly
-            // written struct is made.
-            unsafe {
-                std::ptr::addr_of_mut!((*p).stack_lo).write(stack_lo);
-                std::ptr::addr_of_mut!((*p).stack_len).write(stack_len);
-                std::ptr::addr_of_mut!((*p).depth).write(0);
-                std::ptr::addr_of_mut!((*p).ctx_lo).write(ctx_start);
-                std::ptr::addr_of_mut!((*p).ctx_len).write(ctx.len() as u64);
-                std::ptr::addr_of_mut!((*p).ptr_off).write(offs);
-                std::ptr::addr_of_mut!((*p).ptr_val).write([data, data_end, data]);
-            }
-            // SAFETY: the code's context direct entry reads only the fields
-            // written above (`call_direct_ctx`); the stack (if any) is the
-            // thread's 8-frame buffer with r10 at the top of its first
-            // frame, zeroed as far as the program reads it; the context and
-            // the packet are borrowed mutably for the run. The code is
-            // trusted code (compiled only through the unsafe
-            // `JitProgram::trusted`) or verified code, and never calls the
-            // runtime (`calls_exec` is false).
-            let r0 = unsafe { self.code.call_direct_ctx(ctx_start, p, top) }.unwrap_or(0);
-            if let Some(b) = buf {
-                STACK.with(|c| c.set(Some(b)));
-            }
-            return Ok(r0);
+        let stack_len = if top == 0 { 0 } else { MAX_BPF_STACK as u64 };
+        // SAFETY: `p` points to the JitCtx-sized `m`; each field is written
+        // through a raw pointer, no reference to the partly written struct
+        // is made.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).stack_lo).write(stack_lo);
+            std::ptr::addr_of_mut!((*p).stack_len).write(stack_len);
+            std::ptr::addr_of_mut!((*p).depth).write(0);
+            std::ptr::addr_of_mut!((*p).ctx_lo).write(ctx.0);
+            std::ptr::addr_of_mut!((*p).ctx_len).write(ctx.1);
+            std::ptr::addr_of_mut!((*p).ptr_off).write(offs);
+            std::ptr::addr_of_mut!((*p).ptr_val).write(vals);
         }
-        let mut jctx = JitCtx {
-            regs,
-            ret: 0,
-            saved_rsp: 0,
-            stack_lo,
-            stack_len,
-            hot_lo: 0,
-            hot_len_load: 0,
-            hot_len_store: 0,
-            spent: 0,
-            budget: self.interp.options().budget,
-            depth: 0,
-            slow_value: 0,
-            scratch: 0,
-            err_kind: err::NONE,
-            err_pc: 0,
-            err_addr: 0,
-            slow: lean_slow,
-            exec: lean_exec,
-            runtime: &mut lean as *mut LeanRun<'_> as *mut std::ffi::c_void,
-            ctx_lo: ctx_start,
-            ctx_len: ctx.len() as u64,
-            ptr_off: [u64::MAX; 3],
-            ptr_val: [0; 3],
-            hot_cnt_load: [0; 4],
-            hot_cnt_store: [0; 4],
-        };
-        jctx.ptr_off = offs;
-        jctx.ptr_val = [data, data_end, data];
-        // SAFETY: jctx is valid for the call; the stack (if any) is the
-        // thread's 8-frame buffer with r10 at the top of its first frame,
-        // zeroed as far as the program reads it; the context and the packet
-        // are borrowed mutably for the run. The code is trusted code
-        // (compiled only through the unsafe `JitProgram::trusted`) or
-        // verified code, and never calls the instruction trampoline
-        // (`calls_exec` is false) nor the slow path (which only checked
-        // code has).
-        let st = unsafe { self.code.enter(&mut jctx, 0) };
-        if let Some(b) = buf {
-            STACK.with(|c| c.set(Some(b)));
-        }
-        if st == status::CONTINUE {
-            return Ok(jctx.ret);
-        }
-        Err(jit_error(&jctx, lean.error.take()))
+        // SAFETY: as above; the code's context direct entry reads only the
+        // fields written above (`call_direct_ctx`).
+        unsafe { self.code.call_direct_ctx(ctx.0, p, top) }.unwrap_or(0)
     }
 
     /// [`Engine::run_with_memory`]'s fast path alone, for hosts that call
@@ -957,7 +986,7 @@ impl JitProgram {
     /// so a caller's hot path holds no [`VmError`].
     #[inline(always)]
     pub fn run_memory_direct(&self, mem: &mut [u8]) -> Option<u64> {
-        if !self.code.has_direct() || self.interp.uses_stack {
+        if !self.code.has_direct() || self.interp.uses_stack || self.compiled_ctx.is_some() {
             return None;
         }
         let (r1, r2) = if mem.is_empty() {
@@ -976,6 +1005,7 @@ impl JitProgram {
     /// [`Engine::run_memory`] past its inline fast path.
     #[inline(never)]
     fn run_memory_slow(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        self.check_compiled_ctx(None)?;
         if self.code.has_direct() {
             let (r1, r2) = if mem.is_empty() {
                 (0, 0)

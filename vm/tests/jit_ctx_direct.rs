@@ -149,3 +149,52 @@ fn calls_keep_the_callee_saved_registers_and_zero_the_callee_frame() {
         assert_eq!(run(&trusted, &packet).0, 110, "trusted JIT");
     }
 }
+
+/// Spills the context pointer and fills it back before reading `data_end`
+/// through the copy, and reads the packet's u32 at 4 through `data`.
+const SPILL: &str = "\
+*(u64 *)(r10 - 8) = r1
+r6 = *(u64 *)(r10 - 8)
+r2 = *(u32 *)(r1 + 0)
+r3 = *(u32 *)(r6 + 4)
+r4 = r2
+r4 += 8
+if r4 > r3 goto short
+r0 = *(u32 *)(r2 + 4)
+exit
+short: r0 = 1
+exit";
+
+#[test]
+fn code_compiled_for_the_xdp_context_reads_its_fields_and_runs_on_it_only() {
+    for src in [PARSE, SPILL, CALLS] {
+        let prog = assemble_program(src).expect("assembles");
+        let vm =
+            Interpreter::new(&prog, &HelperRegistry::new(), Options::default()).expect("loads");
+        let proof = verify(prog.slots(), &VerifyOptions::new(ProgTypeId::Xdp))
+            .result
+            .unwrap_or_else(|e| panic!("the verifier refuses it: {}", e.message));
+        let jit = JitProgram::verified_for(
+            vm.clone(),
+            &proof,
+            &progtype::XDP,
+            ironbpf_vm::JitOptions::default(),
+        )
+        .expect("compiles");
+        let packet: Vec<u8> = (1..=16).collect();
+        let want = run(&vm, &packet);
+        for _ in 0..2 {
+            assert_eq!(run(&jit, &packet), want, "{src}");
+        }
+        assert_eq!(run(&jit, &[0u8; 6]).0, run(&vm, &[0u8; 6]).0, "{src}");
+        // Another context layout, and plain memory, are refused.
+        let mut ctx = vec![0u8; progtype::SCHED_CLS.ctx_size as usize];
+        let mut pkt = packet.clone();
+        let err = jit
+            .run_ctx(&progtype::SCHED_CLS, &mut ctx, Some(&mut pkt), None)
+            .expect_err("another context type");
+        assert!(err.to_string().contains("another program type"), "{err}");
+        let err = jit.run_with_memory(&mut pkt).expect_err("plain memory");
+        assert!(err.to_string().contains("plain memory"), "{err}");
+    }
+}
