@@ -185,7 +185,14 @@ impl Runner for JitRunner {
                 Some(r0) => Ok(r0),
                 None => self.run_memory(),
             },
-            Input::Xdp { .. } => self.run_xdp(),
+            Input::Xdp {
+                prog_type,
+                ctx,
+                packet,
+            } => match self.jit.run_ctx_quick(prog_type, ctx, Some(packet)) {
+                Some(r0) => Ok(u64::from(r0 as u32)),
+                None => self.run_xdp(),
+            },
         }
     }
 

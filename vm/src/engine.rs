@@ -901,6 +901,50 @@ impl JitProgram {
         if self.compiled_ctx.is_some_and(|w| w != offs) {
             self.check_compiled_ctx(Some(prog_type))?;
         }
+        Ok(self.ctx_run(ctx, packet, offs))
+    }
+
+    /// [`Engine::run_ctx`]'s fast path alone, for hosts that run a small
+    /// program on a context very often (as `BPF_PROG_TEST_RUN` with
+    /// `repeat` does): trusted or verified code that never calls the
+    /// runtime, on a context type it already ran on, runs straight from
+    /// here and gives r0 (unconverted: an XDP action is its low 32 bits).
+    /// `None`, having run nothing, for any other code or a first run on a
+    /// type: run it with [`Engine::run_ctx`]. Nothing here returns an
+    /// error, so a caller's hot path holds no [`VmError`].
+    #[inline]
+    pub fn run_ctx_quick(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+    ) -> Option<u64> {
+        let t = prog_type as *const ProgType;
+        if self.code.mode() == Mode::Checked
+            || self.code.calls_exec()
+            || !self.code.has_direct()
+            || ctx.len() < prog_type.ctx_size as usize
+            || !std::ptr::eq(
+                self.ctx_checked.load(std::sync::atomic::Ordering::Relaxed),
+                t,
+            )
+        {
+            return None;
+        }
+        let offs = match self.ctx_ptr_offs.get() {
+            Some(&(p, o)) if p == t as usize => o,
+            _ => return None,
+        };
+        if self.compiled_ctx.is_some_and(|w| w != offs) {
+            return None;
+        }
+        Some(self.ctx_run(ctx, packet, offs))
+    }
+
+    /// The run of [`JitProgram::run_ctx_direct`] once the context is known
+    /// good for the code.
+    #[inline(always)]
+    fn ctx_run(&self, ctx: &mut [u8], packet: Option<&mut [u8]>, offs: [u64; 3]) -> u64 {
         let (data, data_end) = match packet {
             Some(p) if !p.is_empty() => {
                 let start = p.as_mut_ptr() as u64;
@@ -910,7 +954,7 @@ impl JitProgram {
         };
         let c = (ctx.as_mut_ptr() as u64, ctx.len() as u64);
         if !self.interp.uses_stack {
-            return Ok(self.ctx_call(c, offs, [data, data_end, data], 0));
+            return self.ctx_call(c, offs, [data, data_end, data], 0);
         }
         let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
         let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
@@ -925,7 +969,7 @@ impl JitProgram {
         }
         let r0 = self.ctx_call(c, offs, [data, data_end, data], top);
         STACK.with(|c| c.set(Some(b)));
-        Ok(r0)
+        r0
     }
 
     #[cold]

@@ -198,3 +198,33 @@ fn code_compiled_for_the_xdp_context_reads_its_fields_and_runs_on_it_only() {
         assert!(err.to_string().contains("plain memory"), "{err}");
     }
 }
+
+#[test]
+fn the_quick_path_runs_after_a_first_run_on_the_type_and_declines_checked_code() {
+    let (vm, verified, _) = engines(PARSE);
+    let packet: Vec<u8> = (1..=16).collect();
+    let want = run(&vm, &packet);
+    let mut ctx = vec![0u8; progtype::XDP.ctx_size as usize];
+    let mut pkt = packet.clone();
+    // Nothing is known of the type yet: it declines without running.
+    assert_eq!(
+        verified.run_ctx_quick(&progtype::XDP, &mut ctx, Some(&mut pkt)),
+        None
+    );
+    assert_eq!(pkt, packet, "nothing ran");
+    assert_eq!(run(&verified, &packet), want);
+    let mut pkt = packet.clone();
+    assert_eq!(
+        verified.run_ctx_quick(&progtype::XDP, &mut ctx, Some(&mut pkt)),
+        Some(want.0)
+    );
+    assert_eq!(pkt, want.1, "the run's store is in the caller's packet");
+    // Checked code goes through the runtime.
+    let checked = JitProgram::checked(vm).expect("compiles");
+    assert_eq!(run(&checked, &packet), want);
+    let mut pkt = packet.clone();
+    assert_eq!(
+        checked.run_ctx_quick(&progtype::XDP, &mut ctx, Some(&mut pkt)),
+        None
+    );
+}
