@@ -189,6 +189,9 @@ struct Emitter<'a> {
     /// (`mov` + `add` as one `lea`, `mov32` + `and32 0xff` as one `movzx`):
     /// it emits nothing.
     done_by_previous: Option<usize>,
+    /// Slots below this one were computed by a fused rotate
+    /// ([`Emitter::rotate`]): they emit nothing.
+    skip_to: usize,
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
@@ -393,6 +396,7 @@ fn compile_inner(
         checked_needs_ctx: false,
         written_before_read,
         done_by_previous: None,
+        skip_to: 0,
         r10_fixed: !insns.iter().any(writes_r10),
         may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
         hot_reg: None,
@@ -703,6 +707,14 @@ impl Emitter<'_> {
             // The fused form at pc - 1 computed this slot's result too.
             return;
         }
+        if pc < self.skip_to {
+            // A rotate at an earlier slot computed this one's result.
+            return;
+        }
+        if let Some(end) = self.rotate(pc) {
+            self.skip_to = end;
+            return;
+        }
         let d = x86(i.dst);
         // A result the same on every path (the JIT's own constant
         // propagation, sound in every mode; the verifier's path-sensitive
@@ -906,6 +918,119 @@ impl Emitter<'_> {
             // unexpected ones in its error).
             _ => self.exec(pc),
         }
+    }
+
+    /// A 64-bit rotate as compilers write it, `t = x ; t >>= k ; x <<= 64 - k ;
+    /// x |= t` (0 < k < 64, no slot after the first a jump target, none
+    /// folded to a constant, no blinding): `rol x, 64 - k`, and `t = x >> k`
+    /// as well unless `t` is dead after it. Returns the slot after the
+    /// four.
+    fn rotate(&mut self, pc: usize) -> Option<usize> {
+        if self.blind.is_some() {
+            return None;
+        }
+        let [a, b, c, d] = [0, 1, 2, 3].map(|k| self.insns.get(pc + k).copied());
+        let (a, b, c, d) = (a?, b?, c?, d?);
+        let k = b.imm;
+        let shape = a.code == 0xbf
+            && a.dst != a.src
+            && b.code == 0x77
+            && b.dst == a.dst
+            && (1..64).contains(&k)
+            && c.code == 0x67
+            && c.dst == a.src
+            && c.imm == 64 - k
+            && d.code == 0x4f
+            && d.dst == a.src
+            && d.src == a.dst
+            && a.dst < 10
+            && a.src < 10;
+        if !shape {
+            return None;
+        }
+        // Here t is a.dst and x is a.src: t = x; t >>= k; x <<= 64-k; x |= t.
+        let (t, x) = (a.dst, a.src);
+        let plain = (pc + 1..pc + 4).all(|p| !self.targets.get(p).copied().unwrap_or(true))
+            && (pc..pc + 4).all(|p| self.consts.get(p).copied().flatten().is_none());
+        if !plain {
+            return None;
+        }
+        let (xt, xx) = (x86(t), x86(x));
+        if self.live_after(t, pc + 4) {
+            dynasm!(self.a ; .arch x64
+                ; mov Rq(xt), Rq(xx)
+                ; shr Rq(xt), k as i8
+            );
+        }
+        dynasm!(self.a ; .arch x64 ; rol Rq(xx), (64 - k) as i8);
+        Some(pc + 4)
+    }
+
+    /// Whether BPF register `r` may be read from slot `from` on before it
+    /// is written, by a local forward scan of the straight-line code there
+    /// (a jump target, jump, call or anything not understood ends it:
+    /// live).
+    fn live_after(&self, r: u8, from: usize) -> bool {
+        for p in from..(from + 64).min(self.insns.len()) {
+            if p > from && self.targets.get(p).copied().unwrap_or(true) {
+                return true;
+            }
+            let Some(i) = self.insns.get(p) else {
+                return true;
+            };
+            let reads_src = |i: &JitInsn| i.src == r;
+            match i.code {
+                0x95 => return r == 0,
+                // mov64/mov32 reg, mov imm, ld_imm64: write dst, read src
+                // (reg forms) only.
+                0xbf | 0xbc => {
+                    if reads_src(i) {
+                        return true;
+                    }
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                0xb7 | 0xb4 | OP_LDIMM64 => {
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                // The engine's fused moves: read src (and aux), write dst.
+                OP_MOV_ADD64_X | OP_MOV_ADD64_K | OP_MOV_AND32_K => {
+                    if reads_src(i) || (i.code == OP_MOV_ADD64_X && i.aux == r) {
+                        return true;
+                    }
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                // Loads: read the base (src), write dst.
+                0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91 => {
+                    if reads_src(i) {
+                        return true;
+                    }
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                // Other ALU and ALU64 operations of the real encodings:
+                // read dst (and src in the register forms).
+                c if matches!(c & 0x07, 0x04 | 0x07) => {
+                    if i.dst == r || (c & 0x08 != 0 && reads_src(i)) {
+                        return true;
+                    }
+                }
+                // Stores read dst and src.
+                0x62 | 0x6a | 0x72 | 0x7a | 0x63 | 0x6b | 0x73 | 0x7b => {
+                    if i.dst == r || reads_src(i) {
+                        return true;
+                    }
+                }
+                _ => return true,
+            }
+        }
+        true
     }
 
     /// The array map of the lookup at `pc`, when its `r1 = map[...]` is
