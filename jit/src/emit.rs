@@ -192,6 +192,8 @@ struct Emitter<'a> {
     /// Slots below this one were computed by a fused rotate
     /// ([`Emitter::rotate`]): they emit nothing.
     skip_to: usize,
+    /// [`Emitter::callee_writes`] by call target: the registers written.
+    callee_cache: Vec<(usize, u16)>,
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
@@ -223,9 +225,6 @@ struct Emitter<'a> {
     /// Verified code: the packet pointer fields' context offsets the code
     /// may assume ([`CompileOptions::ctx_ptr_fields`]).
     ctx_fields: Option<[u64; 3]>,
-    /// The start slots of the subprograms, sorted: slot 0, the targets of
-    /// bpf-to-bpf calls and the proof's subprograms.
-    subprog_starts: Vec<usize>,
     error_exit: DynamicLabel,
     /// A `ud2`: where a jump to a slot outside the program would go (none
     /// does: targets are checked before compiling).
@@ -397,6 +396,7 @@ fn compile_inner(
         written_before_read,
         done_by_previous: None,
         skip_to: 0,
+        callee_cache: Vec::new(),
         r10_fixed: !insns.iter().any(writes_r10),
         may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
         hot_reg: None,
@@ -408,20 +408,6 @@ fn compile_inner(
             Vec::new()
         },
         ctx_fields: if verified { ctx_ptr_fields } else { None },
-        subprog_starts: {
-            let mut v: Vec<usize> = std::iter::once(0)
-                .chain(
-                    insns
-                        .iter()
-                        .filter(|i| i.code == OP_CALL_LOCAL)
-                        .map(|i| i.off as usize),
-                )
-                .chain(facts.subprog_starts())
-                .collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        },
         error_exit,
         trap,
         stop_exit,
@@ -1883,30 +1869,52 @@ impl Emitter<'_> {
 
     /// A bpf-to-bpf call: r6-r10 saved on the machine stack, a fresh zeroed
     /// 512-byte frame, an x86 call; `exit` is `ret`.
-    /// The callee-saved x86 registers of r6-r9 that the subprogram starting
-    /// at `target` writes itself (its own calls save theirs).
-    fn callee_writes(&self, target: usize) -> Vec<u8> {
-        let end = self
-            .subprog_starts
-            .iter()
-            .copied()
-            .find(|&s| s > target)
-            .unwrap_or(self.insns.len());
+    /// The callee-saved x86 registers of r6-r9 that the function entered at
+    /// `target` writes itself: every slot reachable from `target` through
+    /// fall-throughs and jumps (not into its own calls, which save theirs)
+    /// is looked at, so that any control flow is covered.
+    fn callee_writes(&mut self, target: usize) -> Vec<u8> {
+        if let Some(&(_, w)) = self.callee_cache.iter().find(|&&(t, _)| t == target) {
+            return Self::saved_of(w);
+        }
+        let n = self.insns.len();
+        let mut seen = vec![false; n];
+        let mut work = vec![target];
         let mut written = 0u16;
-        for i in self.insns.get(target..end).unwrap_or_default() {
+        while let Some(pc) = work.pop() {
+            let Some(i) = self.insns.get(pc).copied() else {
+                continue;
+            };
+            match seen.get_mut(pc) {
+                Some(s) if !*s => *s = true,
+                _ => continue,
+            }
             match i.code & 0x07 {
-                // ALU, ALU64, ld_imm64, loads.
+                // ALU, ALU64, ld_imm64 and the engine's own ALU-like codes,
+                // loads.
                 0x00 | 0x01 | 0x04 | 0x07 => written |= 1 << (i.dst % 11),
                 _ => {}
             }
-            match i.code {
-                OP_ATOMIC_W | OP_ATOMIC_DW => written |= 1 << (i.src % 11) | 1,
-                OP_MOV_ADD64_X | OP_MOV_ADD64_K | OP_MOV_AND32_K => written |= 1 << (i.dst % 11),
-                _ => {}
+            if matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) {
+                written |= 1 << (i.src % 11) | 1;
+            }
+            let jump = matches!(i.code & 0x07, 0x05 | 0x06)
+                && !matches!(i.code & 0xf0, 0x80 | 0x90)
+                && i.code != OP_CALL_LOCAL;
+            if jump {
+                if let Ok(t) = usize::try_from(i.off) {
+                    work.push(t);
+                }
+            }
+            if !matches!(i.code, 0x05 | 0x06 | 0x95) {
+                work.push(pc + 1);
             }
         }
-        // Every opcode that writes a register, the engine's own included
-        // (their encodings keep a class above), is counted.
+        self.callee_cache.push((target, written));
+        Self::saved_of(written)
+    }
+
+    fn saved_of(written: u16) -> Vec<u8> {
         [(6u8, 3u8), (7, 13), (8, 14), (9, 15)]
             .into_iter()
             .filter(|&(r, _)| written & (1 << r) != 0)
