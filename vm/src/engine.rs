@@ -314,6 +314,10 @@ pub struct JitProgram {
     /// ([`JitProgram::verified_for`]): its packet pointer fields' offsets.
     /// It runs only on contexts with those.
     compiled_ctx: Option<[u64; 3]>,
+    /// The context type [`JitProgram::run_ctx_quick`] may run on (null:
+    /// none yet): trusted or verified code that never calls the runtime,
+    /// after a full run on this type found it good.
+    quick_type: std::sync::atomic::AtomicPtr<ProgType>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -535,6 +539,7 @@ impl JitProgram {
             main_stack_depth: None,
             ctx_ptr_offs: std::sync::OnceLock::new(),
             compiled_ctx: ctx_fields,
+            quick_type: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
         })
     }
 
@@ -901,7 +906,16 @@ impl JitProgram {
         if self.compiled_ctx.is_some_and(|w| w != offs) {
             self.check_compiled_ctx(Some(prog_type))?;
         }
-        Ok(self.ctx_run(ctx, packet, offs))
+        // Everything run_ctx_quick needs to know of this type is known: the
+        // code may run on it, and its offsets are the cached ones.
+        if matches!(self.ctx_ptr_offs.get(), Some(&(t, _)) if t == prog_type as *const ProgType as usize)
+        {
+            self.quick_type.store(
+                prog_type as *const ProgType as *mut ProgType,
+                std::sync::atomic::Ordering::Release,
+            );
+        }
+        Ok(self.ctx_run(ctx, packet, &offs))
     }
 
     /// [`Engine::run_ctx`]'s fast path alone, for hosts that run a small
@@ -919,32 +933,22 @@ impl JitProgram {
         ctx: &mut [u8],
         packet: Option<&mut [u8]>,
     ) -> Option<u64> {
-        let t = prog_type as *const ProgType;
-        if self.code.mode() == Mode::Checked
-            || self.code.calls_exec()
-            || !self.code.has_direct()
-            || ctx.len() < prog_type.ctx_size as usize
+        if ctx.len() < prog_type.ctx_size as usize
             || !std::ptr::eq(
-                self.ctx_checked.load(std::sync::atomic::Ordering::Relaxed),
-                t,
+                self.quick_type.load(std::sync::atomic::Ordering::Acquire),
+                prog_type,
             )
         {
             return None;
         }
-        let offs = match self.ctx_ptr_offs.get() {
-            Some(&(p, o)) if p == t as usize => o,
-            _ => return None,
-        };
-        if self.compiled_ctx.is_some_and(|w| w != offs) {
-            return None;
-        }
+        let (_, offs) = self.ctx_ptr_offs.get()?;
         Some(self.ctx_run(ctx, packet, offs))
     }
 
     /// The run of [`JitProgram::run_ctx_direct`] once the context is known
     /// good for the code.
     #[inline(always)]
-    fn ctx_run(&self, ctx: &mut [u8], packet: Option<&mut [u8]>, offs: [u64; 3]) -> u64 {
+    fn ctx_run(&self, ctx: &mut [u8], packet: Option<&mut [u8]>, offs: &[u64; 3]) -> u64 {
         let (data, data_end) = match packet {
             Some(p) if !p.is_empty() => {
                 let start = p.as_mut_ptr() as u64;
@@ -985,7 +989,7 @@ impl JitProgram {
     /// `ctx` (start, length), r10 = `top` (0: no stack); the JitCtx, for
     /// code that reads one, holds only what such code reads.
     #[inline(always)]
-    fn ctx_call(&self, ctx: (u64, u64), offs: [u64; 3], vals: [u64; 3], top: u64) -> u64 {
+    fn ctx_call(&self, ctx: (u64, u64), offs: &[u64; 3], vals: [u64; 3], top: u64) -> u64 {
         if !self.code.has_direct_ctx() {
             // The code reads no JitCtx at all.
             // SAFETY: trusted or verified code that never calls the runtime
@@ -1013,7 +1017,7 @@ impl JitProgram {
             std::ptr::addr_of_mut!((*p).depth).write(0);
             std::ptr::addr_of_mut!((*p).ctx_lo).write(ctx.0);
             std::ptr::addr_of_mut!((*p).ctx_len).write(ctx.1);
-            std::ptr::addr_of_mut!((*p).ptr_off).write(offs);
+            std::ptr::addr_of_mut!((*p).ptr_off).write(*offs);
             std::ptr::addr_of_mut!((*p).ptr_val).write(vals);
         }
         // SAFETY: as above; the code's context direct entry reads only the
