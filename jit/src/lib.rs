@@ -30,12 +30,17 @@
 //! become a jump or nothing. In every mode, ALU results that are the same
 //! constant on every path are loaded as that constant: the JIT's own
 //! constant propagation ([`constprop`], a meet over all paths, sound
-//! without a proof) finds them. One test stays in trusted and
-//! verified code: a 4-byte load not based on r10 that falls in the context
-//! region goes to the runtime, because the context's pointer fields
-//! (`data`, `data_end`) must read as the addresses they stand for (the
-//! kernel rewrites those loads; the verifier's facts do not say which loads
-//! they are).
+//! without a proof) finds them. One test stays in trusted code: a 4-byte
+//! load not based on r10 that falls in the context region reads a packet
+//! pointer field (`data`, `data_end`) as the address it stands for, from
+//! the run's table. Verified code keeps it only where its own
+//! context-pointer analysis (the verifier's typing rules, `ctxptr`) cannot
+//! tell: a load that cannot read the context loads directly, and, with
+//! [`CompileOptions::ctx_ptr_fields`], one of a known context offset reads
+//! the field as the kernel's rewritten access does. bpf-to-bpf calls in
+//! trusted and verified code save only the r6-r9 the callee writes and
+//! zero the callee's frame only as deep as the proof says; a 64-bit rotate
+//! written as two shifts and an `or` is one `rol`.
 //!
 //! `may_goto` has a budget per call frame (8,388,608, the kernel's
 //! `BPF_MAX_LOOPS`, as the interpreter counts) in a machine-stack slot
