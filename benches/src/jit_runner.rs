@@ -64,8 +64,11 @@ impl JitRunner {
         let program = r.program;
         let started = Instant::now();
         let proof = verify_kernel_program(name)?;
-        let jit = JitProgram::verified_with(r.vm, &proof, opts)
-            .map_err(|e| interp_error(program, "compile", e))?;
+        let jit = match &r.input {
+            Input::Xdp { prog_type, .. } => JitProgram::verified_for(r.vm, &proof, prog_type, opts),
+            Input::Memory(_) => JitProgram::verified_with(r.vm, &proof, opts),
+        }
+        .map_err(|e| interp_error(program, "compile", e))?;
         Ok(JitRunner {
             program,
             jit,
@@ -182,7 +185,14 @@ impl Runner for JitRunner {
                 Some(r0) => Ok(r0),
                 None => self.run_memory(),
             },
-            Input::Xdp { .. } => self.run_xdp(),
+            Input::Xdp {
+                prog_type,
+                ctx,
+                packet,
+            } => match self.jit.run_ctx_quick(prog_type, ctx, Some(packet)) {
+                Some(r0) => Ok(u64::from(r0 as u32)),
+                None => self.run_xdp(),
+            },
         }
     }
 

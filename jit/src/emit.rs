@@ -189,6 +189,11 @@ struct Emitter<'a> {
     /// (`mov` + `add` as one `lea`, `mov32` + `and32 0xff` as one `movzx`):
     /// it emits nothing.
     done_by_previous: Option<usize>,
+    /// Slots below this one were computed by a fused rotate
+    /// ([`Emitter::rotate`]): they emit nothing.
+    skip_to: usize,
+    /// [`Emitter::callee_writes`] by call target: the registers written.
+    callee_cache: Vec<(usize, u16)>,
     /// No instruction writes r10: it is the top of the current frame
     /// throughout, and checked code need not test `r10 - 512..r10`.
     r10_fixed: bool,
@@ -209,6 +214,17 @@ struct Emitter<'a> {
     /// (the entries, bpf-to-bpf calls) pushes a full budget for its frame
     /// at [`MAY_GOTO_SLOT`]. Code without one has no slot.
     may_goto: bool,
+    /// bpf-to-bpf calls keep the run's frame bookkeeping (depth, the
+    /// current frame's bounds) in the context, which checked code tests
+    /// and the runtime reads: off in trusted and verified code that never
+    /// calls the runtime.
+    frame_books: bool,
+    /// Verified code: per slot, the base register of a load as the
+    /// context-pointer analysis ([`crate::ctxptr`]) sees it.
+    ctx_bases: Vec<Option<crate::ctxptr::CtxVal>>,
+    /// Verified code: the packet pointer fields' context offsets the code
+    /// may assume ([`CompileOptions::ctx_ptr_fields`]).
+    ctx_fields: Option<[u64; 3]>,
     error_exit: DynamicLabel,
     /// A `ud2`: where a jump to a slot outside the program would go (none
     /// does: targets are checked before compiling).
@@ -263,6 +279,37 @@ pub fn compile_with_arrays(
 
 /// [`compile`] with every option ([`CompileOptions`]).
 pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitCode, JitError> {
+    match compile_inner(insns, opts, false)? {
+        Some(code) => Ok(code),
+        // An instruction the scan did not expect went to the runtime, which
+        // reads the frame bookkeeping of bpf-to-bpf calls: with it.
+        None => compile_inner(insns, opts, true)?.ok_or(JitError::Unsupported {
+            pc: 0,
+            what: "code that calls the runtime without the frame bookkeeping",
+        }),
+    }
+}
+
+/// Whether some instruction of trusted or verified code may go through
+/// the instruction trampoline (helper calls, `callx`, map lookups,
+/// `ld_abs`/`ld_ind`, the fetching `or`/`and`/`xor`), whose runtime reads
+/// the frames of bpf-to-bpf calls from the run's context.
+fn may_call_runtime(insns: &[JitInsn]) -> bool {
+    insns.iter().any(|i| {
+        matches!(
+            i.code,
+            0x85 | 0x8d | OP_MAP_LOOKUP | 0x20 | 0x28 | 0x30 | 0x40 | 0x48 | 0x50
+        ) || matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) && matches!(i.aux, 5..=7)
+    })
+}
+
+/// `compile_with`; `None` when the code went to the runtime without the
+/// frame bookkeeping, which `force_books` turns on.
+fn compile_inner(
+    insns: &[JitInsn],
+    opts: &CompileOptions<'_>,
+    force_books: bool,
+) -> Result<Option<JitCode>, JitError> {
     let CompileOptions {
         mode,
         budget,
@@ -271,6 +318,7 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         harden,
         blinding_seed,
         written_before_read,
+        ctx_ptr_fields,
     } = *opts;
     let n = insns.len();
     if n >= 1 << 22 {
@@ -347,10 +395,19 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         checked_needs_ctx: false,
         written_before_read,
         done_by_previous: None,
+        skip_to: 0,
+        callee_cache: Vec::new(),
         r10_fixed: !insns.iter().any(writes_r10),
         may_goto: insns.iter().any(|i| i.code == OP_MAY_GOTO),
         hot_reg: None,
         cnt_regs: Vec::new(),
+        frame_books: checked || force_books || may_call_runtime(insns),
+        ctx_bases: if verified {
+            crate::ctxptr::load_bases(insns)
+        } else {
+            Vec::new()
+        },
+        ctx_fields: if verified { ctx_ptr_fields } else { None },
         error_exit,
         trap,
         stop_exit,
@@ -403,15 +460,25 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
     // in all but name: it gets the direct entry too.
     let can_fault = checked && e.checked_needs_ctx;
     let direct = (!e.calls_exec && !can_fault).then(|| e.emit_direct_entry(first));
+    // Trusted and verified code that addresses the run's context (the
+    // context test of 4-byte loads, bpf-to-bpf calls): a direct entry that
+    // takes the caller's JitCtx instead of building an empty one.
+    let direct_ctx =
+        (direct.is_some() && !checked && e.uses_ctx).then(|| e.emit_direct_ctx_entry(first));
     let budgeted = e.budgeted;
     let calls_exec = e.calls_exec;
+    let e_books_missing = e.calls_exec && !e.frame_books;
     let buf =
         e.a.finalize()
             .map_err(|_| JitError::Memory("dynasmrt could not finalize the code".into()))?;
     let entry_fn = buf.ptr(entry) as usize;
     let direct_fn = direct.map(|d| buf.ptr(d) as usize);
+    let direct_ctx_fn = direct_ctx.map(|d| buf.ptr(d) as usize);
     let base_addr = buf.ptr(dynasmrt::AssemblyOffset(0)) as usize;
-    Ok(JitCode {
+    if e_books_missing {
+        return Ok(None);
+    }
+    Ok(Some(JitCode {
         buf,
         hardened: harden,
         insn_offsets,
@@ -421,8 +488,9 @@ pub fn compile_with(insns: &[JitInsn], opts: &CompileOptions<'_>) -> Result<JitC
         calls_exec,
         entry_fn,
         direct_fn,
+        direct_ctx_fn,
         base_addr,
-    })
+    }))
 }
 
 /// The BPF registers (bit r for r) the program names, and so may read or
@@ -623,6 +691,14 @@ impl Emitter<'_> {
         };
         if self.done_by_previous.take() == Some(pc) {
             // The fused form at pc - 1 computed this slot's result too.
+            return;
+        }
+        if pc < self.skip_to {
+            // A rotate at an earlier slot computed this one's result.
+            return;
+        }
+        if let Some(end) = self.rotate(pc) {
+            self.skip_to = end;
             return;
         }
         let d = x86(i.dst);
@@ -828,6 +904,119 @@ impl Emitter<'_> {
             // unexpected ones in its error).
             _ => self.exec(pc),
         }
+    }
+
+    /// A 64-bit rotate as compilers write it, `t = x ; t >>= k ; x <<= 64 - k ;
+    /// x |= t` (0 < k < 64, no slot after the first a jump target, none
+    /// folded to a constant, no blinding): `rol x, 64 - k`, and `t = x >> k`
+    /// as well unless `t` is dead after it. Returns the slot after the
+    /// four.
+    fn rotate(&mut self, pc: usize) -> Option<usize> {
+        if self.blind.is_some() {
+            return None;
+        }
+        let [a, b, c, d] = [0, 1, 2, 3].map(|k| self.insns.get(pc + k).copied());
+        let (a, b, c, d) = (a?, b?, c?, d?);
+        let k = b.imm;
+        let shape = a.code == 0xbf
+            && a.dst != a.src
+            && b.code == 0x77
+            && b.dst == a.dst
+            && (1..64).contains(&k)
+            && c.code == 0x67
+            && c.dst == a.src
+            && c.imm == 64 - k
+            && d.code == 0x4f
+            && d.dst == a.src
+            && d.src == a.dst
+            && a.dst < 10
+            && a.src < 10;
+        if !shape {
+            return None;
+        }
+        // Here t is a.dst and x is a.src: t = x; t >>= k; x <<= 64-k; x |= t.
+        let (t, x) = (a.dst, a.src);
+        let plain = (pc + 1..pc + 4).all(|p| !self.targets.get(p).copied().unwrap_or(true))
+            && (pc..pc + 4).all(|p| self.consts.get(p).copied().flatten().is_none());
+        if !plain {
+            return None;
+        }
+        let (xt, xx) = (x86(t), x86(x));
+        if self.live_after(t, pc + 4) {
+            dynasm!(self.a ; .arch x64
+                ; mov Rq(xt), Rq(xx)
+                ; shr Rq(xt), k as i8
+            );
+        }
+        dynasm!(self.a ; .arch x64 ; rol Rq(xx), (64 - k) as i8);
+        Some(pc + 4)
+    }
+
+    /// Whether BPF register `r` may be read from slot `from` on before it
+    /// is written, by a local forward scan of the straight-line code there
+    /// (a jump target, jump, call or anything not understood ends it:
+    /// live).
+    fn live_after(&self, r: u8, from: usize) -> bool {
+        for p in from..(from + 64).min(self.insns.len()) {
+            if p > from && self.targets.get(p).copied().unwrap_or(true) {
+                return true;
+            }
+            let Some(i) = self.insns.get(p) else {
+                return true;
+            };
+            let reads_src = |i: &JitInsn| i.src == r;
+            match i.code {
+                0x95 => return r == 0,
+                // mov64/mov32 reg, mov imm, ld_imm64: write dst, read src
+                // (reg forms) only.
+                0xbf | 0xbc => {
+                    if reads_src(i) {
+                        return true;
+                    }
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                0xb7 | 0xb4 | OP_LDIMM64 => {
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                // The engine's fused moves: read src (and aux), write dst.
+                OP_MOV_ADD64_X | OP_MOV_ADD64_K | OP_MOV_AND32_K => {
+                    if reads_src(i) || (i.code == OP_MOV_ADD64_X && i.aux == r) {
+                        return true;
+                    }
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                // Loads: read the base (src), write dst.
+                0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91 => {
+                    if reads_src(i) {
+                        return true;
+                    }
+                    if i.dst == r {
+                        return false;
+                    }
+                }
+                // Other ALU and ALU64 operations of the real encodings:
+                // read dst (and src in the register forms).
+                c if matches!(c & 0x07, 0x04 | 0x07) => {
+                    if i.dst == r || (c & 0x08 != 0 && reads_src(i)) {
+                        return true;
+                    }
+                }
+                // Stores read dst and src.
+                0x62 | 0x6a | 0x72 | 0x7a | 0x63 | 0x6b | 0x73 | 0x7b => {
+                    if i.dst == r || reads_src(i) {
+                        return true;
+                    }
+                }
+                _ => return true,
+            }
+        }
+        true
     }
 
     /// The array map of the lookup at `pc`, when its `r1 = map[...]` is
@@ -1241,6 +1430,26 @@ impl Emitter<'_> {
         let sx = i.code & 0xe0 == 0x80;
         let o = i.off;
         if !self.checked && i.src != 10 && len == 4 {
+            use crate::ctxptr::CtxVal;
+            match (self.ctx_bases.get(pc).copied().flatten(), self.ctx_fields) {
+                // The verifier's types: this load never reads the context.
+                (Some(CtxVal::NotCtx), _) => return self.load_direct(len, sx, d, s, o),
+                // It always reads the context at `at`: a packet pointer
+                // field's address, or the field itself.
+                (Some(CtxVal::Ctx(c)), Some(fields)) if !sx => {
+                    let at = c.wrapping_add(i64::from(o));
+                    match fields.iter().position(|&f| f as i64 == at) {
+                        Some(k) => {
+                            self.uses_ctx = true;
+                            let slot = off::PTR_VAL + 8 * k as i32;
+                            dynasm!(self.a ; .arch x64 ; mov Rq(d), [r12 + slot]);
+                        }
+                        None => self.load_direct(len, sx, d, s, o),
+                    }
+                    return;
+                }
+                _ => {}
+            }
             // Trusted: a 4-byte load (the size of every context pointer
             // field) that may read the context goes to the runtime, which
             // turns its pointer fields into addresses.
@@ -1660,7 +1869,129 @@ impl Emitter<'_> {
 
     /// A bpf-to-bpf call: r6-r10 saved on the machine stack, a fresh zeroed
     /// 512-byte frame, an x86 call; `exit` is `ret`.
+    /// The callee-saved x86 registers of r6-r9 that the function entered at
+    /// `target` writes itself: every slot reachable from `target` through
+    /// fall-throughs and jumps (not into its own calls, which save theirs)
+    /// is looked at, so that any control flow is covered.
+    fn callee_writes(&mut self, target: usize) -> Vec<u8> {
+        if let Some(&(_, w)) = self.callee_cache.iter().find(|&&(t, _)| t == target) {
+            return Self::saved_of(w);
+        }
+        let n = self.insns.len();
+        let mut seen = vec![false; n];
+        let mut work = vec![target];
+        let mut written = 0u16;
+        while let Some(pc) = work.pop() {
+            let Some(i) = self.insns.get(pc).copied() else {
+                continue;
+            };
+            match seen.get_mut(pc) {
+                Some(s) if !*s => *s = true,
+                _ => continue,
+            }
+            match i.code & 0x07 {
+                // ALU, ALU64, ld_imm64 and the engine's own ALU-like codes,
+                // loads.
+                0x00 | 0x01 | 0x04 | 0x07 => written |= 1 << (i.dst % 11),
+                _ => {}
+            }
+            if matches!(i.code, OP_ATOMIC_W | OP_ATOMIC_DW) {
+                written |= 1 << (i.src % 11) | 1;
+            }
+            let jump = matches!(i.code & 0x07, 0x05 | 0x06)
+                && !matches!(i.code & 0xf0, 0x80 | 0x90)
+                && i.code != OP_CALL_LOCAL;
+            if jump {
+                if let Ok(t) = usize::try_from(i.off) {
+                    work.push(t);
+                }
+            }
+            if !matches!(i.code, 0x05 | 0x06 | 0x95) {
+                work.push(pc + 1);
+            }
+        }
+        self.callee_cache.push((target, written));
+        Self::saved_of(written)
+    }
+
+    fn saved_of(written: u16) -> Vec<u8> {
+        [(6u8, 3u8), (7, 13), (8, 14), (9, 15)]
+            .into_iter()
+            .filter(|&(r, _)| written & (1 << r) != 0)
+            .map(|(_, x)| x)
+            .collect()
+    }
+
+    /// Trusted and verified code's bpf-to-bpf call: only the registers of
+    /// r6-r9 the callee writes are saved, r10 moves down a frame and back
+    /// (no instruction writes it); the callee's frame is zeroed as deep as
+    /// the proof says the callee reaches (all 512 bytes without a proof);
+    /// the context keeps the frame bookkeeping only for code that calls
+    /// the runtime.
+    fn call_local_unchecked(&mut self, target: usize) {
+        let saved = self.callee_writes(target);
+        let keep_rbp = !self.r10_fixed;
+        if self.frame_books {
+            self.uses_ctx = true;
+            dynasm!(self.a ; .arch x64 ; add QWORD [r12 + off::DEPTH], 1);
+        }
+        for &x in &saved {
+            dynasm!(self.a ; .arch x64 ; push Rq(x));
+        }
+        if keep_rbp {
+            dynasm!(self.a ; .arch x64 ; push rbp);
+        }
+        dynasm!(self.a ; .arch x64 ; sub rbp, FRAME);
+        if self.frame_books {
+            dynasm!(self.a ; .arch x64
+                ; sub QWORD [r12 + off::STACK_LO], FRAME
+                ; add QWORD [r12 + off::STACK_LEN], FRAME
+            );
+        }
+        match self.facts.stack_depth_at(target) {
+            Some(0) => {}
+            Some(d) if d <= FRAME as u32 => {
+                dynasm!(self.a ; .arch x64 ; xorps xmm0, xmm0);
+                for k in 1..=(d as i32 + 15) / 16 {
+                    dynasm!(self.a ; .arch x64 ; movups [rbp - 16 * k], xmm0);
+                }
+            }
+            _ => {
+                let z = self.zero_frame;
+                dynasm!(self.a ; .arch x64 ; call =>z);
+            }
+        }
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+        }
+        let l = self.label(target);
+        dynasm!(self.a ; .arch x64 ; call =>l);
+        if self.may_goto {
+            dynasm!(self.a ; .arch x64 ; add rsp, 16);
+        }
+        if self.frame_books {
+            dynasm!(self.a ; .arch x64
+                ; add QWORD [r12 + off::STACK_LO], FRAME
+                ; sub QWORD [r12 + off::STACK_LEN], FRAME
+            );
+        }
+        if keep_rbp {
+            dynasm!(self.a ; .arch x64 ; pop rbp);
+        } else {
+            dynasm!(self.a ; .arch x64 ; add rbp, FRAME);
+        }
+        for &x in saved.iter().rev() {
+            dynasm!(self.a ; .arch x64 ; pop Rq(x));
+        }
+        if self.frame_books {
+            dynasm!(self.a ; .arch x64 ; sub QWORD [r12 + off::DEPTH], 1);
+        }
+    }
+
     fn call_local(&mut self, pc: usize, target: usize) {
+        if !self.checked {
+            return self.call_local_unchecked(target);
+        }
         self.uses_ctx = true;
         self.checked_needs_ctx = true;
         if self.checked {
@@ -1962,6 +2293,56 @@ impl Emitter<'_> {
         }
         if ctx_frame + pad != 0 {
             dynasm!(a ; .arch x64 ; add rsp, ctx_frame + pad);
+        }
+        for &x in saved.iter().rev() {
+            dynasm!(a ; .arch x64 ; pop Rq(x));
+        }
+        dynasm!(a ; .arch x64 ; ret);
+        entry
+    }
+
+    /// The direct entry of trusted and verified code that reads the run's
+    /// [`JitCtx`](crate::JitCtx) through r12 (its context region and packet
+    /// pointer fields, the frame bookkeeping of bpf-to-bpf calls) but calls
+    /// no trampoline: rdi = r1, rsi = the caller's JitCtx, rdx = r10. It
+    /// saves the callee-saved registers the code may change and zeroes the
+    /// registers the program may read before writing them (r2 included,
+    /// whose x86 register brought the JitCtx); nothing else is loaded.
+    fn emit_direct_ctx_entry(&mut self, first: Option<DynamicLabel>) -> dynasmrt::AssemblyOffset {
+        let used = used_regs(self.insns);
+        let uses = |r: usize| used & (1 << r) != 0;
+        let zero: Vec<u8> = [0usize, 2, 3, 4, 5, 6, 7, 8, 9]
+            .into_iter()
+            .filter(|&r| uses(r) && self.written_before_read & (1 << r) == 0)
+            .map(|r| x86(r as u8))
+            .collect();
+        let mut saved: Vec<u8> = [(6, 3u8), (7, 13), (8, 14), (9, 15), (10, 5)]
+            .into_iter()
+            .filter(|&(r, _)| uses(r))
+            .map(|(_, x)| x)
+            .collect();
+        saved.push(12);
+        let may_goto = self.may_goto;
+        let a = &mut self.a;
+        let entry = a.offset();
+        for &x in &saved {
+            dynasm!(a ; .arch x64 ; push Rq(x));
+        }
+        dynasm!(a ; .arch x64 ; mov r12, rsi);
+        if uses(10) {
+            dynasm!(a ; .arch x64 ; mov rbp, rdx);
+        }
+        for &x in &zero {
+            dynasm!(a ; .arch x64 ; xor Rd(x), Rd(x));
+        }
+        if let Some(l) = first {
+            if may_goto {
+                dynasm!(a ; .arch x64 ; sub rsp, 8 ; push MAY_GOTO_BUDGET);
+            }
+            dynasm!(a ; .arch x64 ; call =>l);
+            if may_goto {
+                dynasm!(a ; .arch x64 ; add rsp, 16);
+            }
         }
         for &x in saved.iter().rev() {
             dynasm!(a ; .arch x64 ; pop Rq(x));

@@ -30,12 +30,17 @@
 //! become a jump or nothing. In every mode, ALU results that are the same
 //! constant on every path are loaded as that constant: the JIT's own
 //! constant propagation ([`constprop`], a meet over all paths, sound
-//! without a proof) finds them. One test stays in trusted and
-//! verified code: a 4-byte load not based on r10 that falls in the context
-//! region goes to the runtime, because the context's pointer fields
-//! (`data`, `data_end`) must read as the addresses they stand for (the
-//! kernel rewrites those loads; the verifier's facts do not say which loads
-//! they are).
+//! without a proof) finds them. One test stays in trusted code: a 4-byte
+//! load not based on r10 that falls in the context region reads a packet
+//! pointer field (`data`, `data_end`) as the address it stands for, from
+//! the run's table. Verified code keeps it only where its own
+//! context-pointer analysis (the verifier's typing rules, `ctxptr`) cannot
+//! tell: a load that cannot read the context loads directly, and, with
+//! [`CompileOptions::ctx_ptr_fields`], one of a known context offset reads
+//! the field as the kernel's rewritten access does. bpf-to-bpf calls in
+//! trusted and verified code save only the r6-r9 the callee writes and
+//! zero the callee's frame only as deep as the proof says; a 64-bit rotate
+//! written as two shifts and an `or` is one `rol`.
 //!
 //! `may_goto` has a budget per call frame (8,388,608, the kernel's
 //! `BPF_MAX_LOOPS`, as the interpreter counts) in a machine-stack slot
@@ -71,6 +76,7 @@
 )]
 
 pub mod constprop;
+mod ctxptr;
 pub mod disasm;
 mod emit;
 mod select;
@@ -162,6 +168,9 @@ pub struct Facts {
     /// Per slot, for a conditional jump: always (`Some(true)`) or never
     /// (`Some(false)`) taken.
     branch_always: Vec<Option<bool>>,
+    /// The start slot of each subprogram and its stack depth in bytes (the
+    /// most of its frame below r10 any path touches, read or written).
+    subprog_depths: Vec<(usize, u32)>,
 }
 
 impl Facts {
@@ -180,7 +189,28 @@ impl Facts {
             reached: v.reached().to_vec(),
             access_in_bounds: v.safe_access().to_vec(),
             branch_always: v.branch_always().to_vec(),
+            subprog_depths: v
+                .subprog_starts()
+                .iter()
+                .copied()
+                .zip(v.stack_depths().iter().copied())
+                .collect(),
         }
+    }
+
+    /// The proven stack depth of the subprogram that starts at slot
+    /// `start` (None where nothing is known).
+    pub fn stack_depth_at(&self, start: usize) -> Option<u32> {
+        self.subprog_depths
+            .iter()
+            .find(|&&(s, _)| s == start)
+            .map(|&(_, d)| d)
+    }
+
+    /// The subprograms' start slots, as the proof gives them (empty
+    /// without one).
+    pub fn subprog_starts(&self) -> impl Iterator<Item = usize> + '_ {
+        self.subprog_depths.iter().map(|&(s, _)| s)
     }
 
     /// How many slots the facts cover (0 for [`Facts::none`]).
@@ -240,12 +270,23 @@ pub struct CompileOptions<'a> {
     /// are instead of zeroing them. 0 (the default) zeroes every register
     /// the program names.
     pub written_before_read: u16,
+    /// Verified code for one program type: the context offsets of its
+    /// packet pointer fields (`data`, `data_end`, `data_meta`; `u64::MAX`
+    /// for none), as [`JitCtx::ptr_off`] will hold them at run time. A
+    /// 4-byte load that the verifier's typing rules show reads the context
+    /// at a known offset then reads the field's address from
+    /// [`JitCtx::ptr_val`] (or the field itself) with no test, and one
+    /// that cannot read the context loads directly. The code must then
+    /// run only on contexts of that layout. `None`: every 4-byte load not
+    /// based on r10 tests the context region.
+    pub ctx_ptr_fields: Option<[u64; 3]>,
 }
 
 static NO_FACTS: Facts = Facts {
     reached: Vec::new(),
     access_in_bounds: Vec::new(),
     branch_always: Vec::new(),
+    subprog_depths: Vec::new(),
 };
 
 impl Default for CompileOptions<'_> {
@@ -259,6 +300,7 @@ impl Default for CompileOptions<'_> {
             harden: false,
             blinding_seed: None,
             written_before_read: 0,
+            ctx_ptr_fields: None,
         }
     }
 }
@@ -473,6 +515,9 @@ pub struct JitCode {
     /// The direct entry (trusted and verified code that calls no
     /// trampoline), see [`JitCode::call_direct`].
     direct_fn: Option<usize>,
+    /// The direct entry that takes the caller's [`JitCtx`], see
+    /// [`JitCode::call_direct_ctx`].
+    direct_ctx_fn: Option<usize>,
     base_addr: usize,
 }
 
@@ -604,6 +649,39 @@ impl JitCode {
         // one, mapped executable for as long as `self` lives.
         let direct: unsafe extern "sysv64" fn(u64, u64, u64) -> u64 = std::mem::transmute(f);
         Some(direct(r1, r2, r10))
+    }
+
+    /// Whether [`JitCode::call_direct_ctx`] is available: trusted or
+    /// verified code that calls no trampoline but reads the run's
+    /// [`JitCtx`] (its context region and packet pointer fields, or the
+    /// frame bookkeeping of bpf-to-bpf calls). Code with a direct entry
+    /// and no such entry reads no JitCtx at all: [`JitCode::call_direct`]
+    /// runs it.
+    #[inline]
+    pub fn has_direct_ctx(&self) -> bool {
+        self.direct_ctx_fn.is_some()
+    }
+
+    /// Runs the program from slot 0 with r1 = `r1`, r10 = `r10` and every
+    /// other register 0, straight from Rust into the code, which reads
+    /// `ctx`'s `ctx_lo`, `ctx_len`, `ptr_off`, `ptr_val` and keeps its
+    /// `depth`, `stack_lo`, `stack_len` as bpf-to-bpf calls nest. Returns
+    /// r0, or `None` when the code has no such entry
+    /// ([`JitCode::has_direct_ctx`]).
+    ///
+    /// # Safety
+    ///
+    /// As for [`JitCode::call_direct`], and `ctx` must be valid for the
+    /// whole call.
+    #[inline]
+    pub unsafe fn call_direct_ctx(&self, r1: u64, ctx: *mut JitCtx, r10: u64) -> Option<u64> {
+        let f = self.direct_ctx_fn?;
+        // SAFETY: `f` is the address of the context direct entry this code
+        // was compiled with, a System V function of three integers
+        // returning one, mapped executable for as long as `self` lives.
+        let direct: unsafe extern "sysv64" fn(u64, *mut JitCtx, u64) -> u64 =
+            std::mem::transmute(f);
+        Some(direct(r1, ctx, r10))
     }
 }
 

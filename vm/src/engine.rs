@@ -111,6 +111,18 @@ pub trait Engine: Send + Sync {
         memory_run(self, mem)
     }
 
+    /// [`run_ctx_into`]'s shortcut for engines that can run on a context
+    /// without a region table or run state: `None`, having run nothing,
+    /// when this engine cannot (the default).
+    fn run_ctx_lean(
+        &self,
+        _prog_type: &ProgType,
+        _ctx: &mut [u8],
+        _packet: Option<&mut [u8]>,
+    ) -> Option<Result<u64, VmError>> {
+        None
+    }
+
     /// Runs as a program of type `prog_type` on `ctx` and `packet` (see
     /// [`Interpreter::run_ctx`]).
     fn run_ctx(
@@ -231,6 +243,12 @@ pub fn run_ctx_into(
             prog_type.ctx_size
         )));
     }
+    let mut packet = packet;
+    if out.is_none() {
+        if let Some(r) = engine.run_ctx_lean(prog_type, ctx, packet.as_deref_mut()) {
+            return r;
+        }
+    }
     let mut regions = RegionTable::new();
     let ctx_start = ctx.as_mut_ptr() as u64;
     let region = |start: u64, len: usize, kind| MemoryRegion {
@@ -285,6 +303,21 @@ pub struct JitProgram {
     /// The last context type whose pointer fields trusted code was found
     /// able to convert (null: none yet).
     ctx_checked: std::sync::atomic::AtomicPtr<ProgType>,
+    /// Verified code: the main function's stack depth in the proof (the
+    /// bytes below r10 it may touch), the part of the first frame a run
+    /// zeroes.
+    main_stack_depth: Option<u32>,
+    /// The first context type a direct context run met, and its packet
+    /// pointer fields' offsets ([`ptr_field_offsets`]).
+    ctx_ptr_offs: std::sync::OnceLock<(usize, [u64; 3])>,
+    /// Verified code compiled for one context layout
+    /// ([`JitProgram::verified_for`]): its packet pointer fields' offsets.
+    /// It runs only on contexts with those.
+    compiled_ctx: Option<[u64; 3]>,
+    /// The context type [`JitProgram::run_ctx_quick`] may run on (null:
+    /// none yet): trusted or verified code that never calls the runtime,
+    /// after a full run on this type found it good.
+    quick_type: std::sync::atomic::AtomicPtr<ProgType>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -382,7 +415,66 @@ impl JitProgram {
                 interp.slots.len()
             )));
         }
-        Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof), opts)
+        let mut p = Self::compile_with(interp, Mode::Verified, &Facts::from_verified(proof), opts)?;
+        p.main_stack_depth = proof.stack_depths().first().copied();
+        Ok(p)
+    }
+
+    /// [`JitProgram::verified_with`] for runs on contexts of `prog_type`
+    /// only (the type the proof was made for): a load the verifier's
+    /// typing rules show reads the context at a known offset reads its
+    /// field (a packet pointer field's address) with no runtime test, and
+    /// one that cannot read the context loads directly, as the kernel's
+    /// rewritten context accesses do. A run on another context type or on
+    /// plain memory is refused.
+    pub fn verified_for(
+        interp: Interpreter,
+        proof: &ironbpf_jit::VerifiedProgram,
+        prog_type: &ProgType,
+        opts: JitOptions,
+    ) -> Result<JitProgram, VmError> {
+        if !proof.proves(&interp.slots) {
+            return Err(VmError::Setup(format!(
+                "the verifier's proof covers {} slots of other instructions; the program has {} slots: verify this very program and pass its proof",
+                proof.len(),
+                interp.slots.len()
+            )));
+        }
+        let fields = ptr_field_offsets(prog_type);
+        let mut p = Self::compile_for(
+            interp,
+            Mode::Verified,
+            &Facts::from_verified(proof),
+            opts,
+            Some(fields),
+        )?;
+        p.main_stack_depth = proof.stack_depths().first().copied();
+        Ok(p)
+    }
+
+    /// Refuses a run of code compiled for a context layout
+    /// ([`JitProgram::verified_for`]) on another layout (`None`: plain
+    /// memory).
+    fn check_compiled_ctx(&self, prog_type: Option<&ProgType>) -> Result<(), VmError> {
+        let Some(want) = self.compiled_ctx else {
+            return Ok(());
+        };
+        let Some(t) = prog_type else {
+            return Err(VmError::Setup(
+                "this verified code was compiled for a program type's context; run it on a context (run_ctx), not on plain memory".into(),
+            ));
+        };
+        let got = match self.ctx_ptr_offs.get() {
+            Some(&(p, o)) if p == t as *const ProgType as usize => o,
+            _ => ptr_field_offsets(t),
+        };
+        if got != want {
+            return Err(VmError::Setup(format!(
+                "this verified code was compiled for another program type's context, whose packet pointer fields are not where the {} context has them",
+                t.name
+            )));
+        }
+        Ok(())
     }
 
     /// The engine's pre-decoded program as the JIT takes it (for compile
@@ -408,6 +500,16 @@ impl JitProgram {
         facts: &Facts,
         opts: JitOptions,
     ) -> Result<JitProgram, VmError> {
+        Self::compile_for(interp, mode, facts, opts, None)
+    }
+
+    fn compile_for(
+        interp: Interpreter,
+        mode: Mode,
+        facts: &Facts,
+        opts: JitOptions,
+        ctx_fields: Option<[u64; 3]>,
+    ) -> Result<JitProgram, VmError> {
         let insns = Self::jit_insns(&interp);
         let arrays = inline_arrays(&interp);
         let code = ironbpf_jit::compile_with(
@@ -426,6 +528,7 @@ impl JitProgram {
                 } else {
                     0
                 },
+                ctx_ptr_fields: ctx_fields,
             },
         )
         .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
@@ -433,6 +536,10 @@ impl JitProgram {
             interp,
             code,
             ctx_checked: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            main_stack_depth: None,
+            ctx_ptr_offs: std::sync::OnceLock::new(),
+            compiled_ctx: ctx_fields,
+            quick_type: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
         })
     }
 
@@ -475,6 +582,34 @@ impl Engine for JitProgram {
             Some(r0) => Ok(r0),
             None => self.run_memory_slow(mem),
         }
+    }
+
+    /// Trusted and verified code that never calls the runtime runs
+    /// without a region table or run state ([`JitProgram::run_ctx_direct`]):
+    /// it reads nothing of them.
+    fn run_ctx(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+        resolver: Option<&dyn RegionResolver>,
+    ) -> Result<u64, VmError> {
+        if self.code.mode() != Mode::Checked && !self.code.calls_exec() && self.code.has_direct() {
+            return self.run_ctx_direct(prog_type, ctx, packet);
+        }
+        run_ctx_into(self, prog_type, None, ctx, packet, resolver, None)
+    }
+
+    fn run_ctx_lean(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+    ) -> Option<Result<u64, VmError>> {
+        if self.code.mode() != Mode::Checked && !self.code.calls_exec() && self.code.has_direct() {
+            return Some(self.run_ctx_direct(prog_type, ctx, packet));
+        }
+        None
     }
 
     unsafe fn run_one(
@@ -587,6 +722,9 @@ impl JitProgram {
         stack: Option<StackView>,
         spent: &mut u64,
     ) -> Result<u64, VmError> {
+        if self.compiled_ctx.is_some() {
+            self.check_compiled_ctx(base.ctx.map(|c| c.prog_type))?;
+        }
         let moved = state.packet_gen != base.packet_gen;
         let (ctx_lo, ctx_len) = match base.ctx {
             None => (0, 0),
@@ -703,6 +841,190 @@ impl JitProgram {
         Err(jit_error(&ctx, run.error.take()))
     }
 
+    /// Whether trusted code may run on a context of `prog_type`: it converts
+    /// 4-byte packet pointer fields only (checked once per context type,
+    /// remembered).
+    fn ctx_type_ok(&self, prog_type: &ProgType) -> Result<(), VmError> {
+        let ctx_type = prog_type as *const ProgType;
+        let known = self.ctx_checked.load(std::sync::atomic::Ordering::Relaxed) as *const ProgType;
+        if ctx_type == known {
+            return Ok(());
+        }
+        if let Some(f) = prog_type.fields.iter().find(|f| {
+            matches!(
+                f.yields,
+                CtxYield::PtrToPacket | CtxYield::PtrToPacketEnd | CtxYield::PtrToPacketMeta
+            ) && f.read.is_some()
+                && f.len != 4
+        }) {
+            if self.code.mode() != Mode::Checked {
+                return Err(VmError::Unsupported {
+                    pc: 0,
+                    what: format!(
+                        "trusted JIT code on a {} context, whose pointer field `{}` is {} bytes (the trusted JIT converts 4-byte pointer fields only)",
+                        prog_type.name, f.name, f.len
+                    ),
+                });
+            }
+            return Ok(());
+        }
+        self.ctx_checked.store(
+            ctx_type as *mut ProgType,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
+    /// [`Engine::run_ctx`] of trusted or verified code that never calls the
+    /// runtime (no helper, no `ld_abs`, no callback), which has a direct
+    /// entry: the code reads only the context's bounds and its packet
+    /// pointer fields' addresses, and the frame bookkeeping of bpf-to-bpf
+    /// calls, so no region table, run state or runtime is built. The
+    /// stack's first frame is zeroed as for every run (a verified
+    /// program's own depth of it: the proof says the main function
+    /// touches no more).
+    #[inline]
+    fn run_ctx_direct(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+    ) -> Result<u64, VmError> {
+        if ctx.len() < prog_type.ctx_size as usize {
+            return Err(VmError::Setup(format!(
+                "the {} context is {} bytes; it must be at least {} (its uapi struct)",
+                prog_type.name,
+                ctx.len(),
+                prog_type.ctx_size
+            )));
+        }
+        self.ctx_type_ok(prog_type)?;
+        let offs = match self.ctx_ptr_offs.get() {
+            Some(&(t, o)) if t == prog_type as *const ProgType as usize => o,
+            _ => self.ctx_ptr_offs_slow(prog_type),
+        };
+        if self.compiled_ctx.is_some_and(|w| w != offs) {
+            self.check_compiled_ctx(Some(prog_type))?;
+        }
+        // Everything run_ctx_quick needs to know of this type is known: the
+        // code may run on it, and its offsets are the cached ones.
+        if matches!(self.ctx_ptr_offs.get(), Some(&(t, _)) if t == prog_type as *const ProgType as usize)
+        {
+            self.quick_type.store(
+                prog_type as *const ProgType as *mut ProgType,
+                std::sync::atomic::Ordering::Release,
+            );
+        }
+        Ok(self.ctx_run(ctx, packet, &offs))
+    }
+
+    /// [`Engine::run_ctx`]'s fast path alone, for hosts that run a small
+    /// program on a context very often (as `BPF_PROG_TEST_RUN` with
+    /// `repeat` does): trusted or verified code that never calls the
+    /// runtime, on a context type it already ran on, runs straight from
+    /// here and gives r0 (unconverted: an XDP action is its low 32 bits).
+    /// `None`, having run nothing, for any other code or a first run on a
+    /// type: run it with [`Engine::run_ctx`]. Nothing here returns an
+    /// error, so a caller's hot path holds no [`VmError`].
+    #[inline]
+    pub fn run_ctx_quick(
+        &self,
+        prog_type: &ProgType,
+        ctx: &mut [u8],
+        packet: Option<&mut [u8]>,
+    ) -> Option<u64> {
+        if ctx.len() < prog_type.ctx_size as usize
+            || !std::ptr::eq(
+                self.quick_type.load(std::sync::atomic::Ordering::Acquire),
+                prog_type,
+            )
+        {
+            return None;
+        }
+        let (_, offs) = self.ctx_ptr_offs.get()?;
+        Some(self.ctx_run(ctx, packet, offs))
+    }
+
+    /// The run of [`JitProgram::run_ctx_direct`] once the context is known
+    /// good for the code.
+    #[inline(always)]
+    fn ctx_run(&self, ctx: &mut [u8], packet: Option<&mut [u8]>, offs: &[u64; 3]) -> u64 {
+        let (data, data_end) = match packet {
+            Some(p) if !p.is_empty() => {
+                let start = p.as_mut_ptr() as u64;
+                (start, start + p.len() as u64)
+            }
+            _ => (0, 0),
+        };
+        let c = (ctx.as_mut_ptr() as u64, ctx.len() as u64);
+        if !self.interp.uses_stack {
+            return self.ctx_call(c, offs, [data, data_end, data], 0);
+        }
+        let mut b = STACK.with(|c| c.take()).unwrap_or_else(fresh_box);
+        let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+        match self.main_stack_depth {
+            Some(d) => {
+                let words = (d as usize).div_ceil(8).min(MAX_BPF_STACK / 8);
+                if let Some(f) = b.get_mut(STACK_BYTES / 8 - words..) {
+                    f.fill(0);
+                }
+            }
+            None => zero_first_frame(&mut b),
+        }
+        let r0 = self.ctx_call(c, offs, [data, data_end, data], top);
+        STACK.with(|c| c.set(Some(b)));
+        r0
+    }
+
+    #[cold]
+    fn ctx_ptr_offs_slow(&self, prog_type: &ProgType) -> [u64; 3] {
+        let o = ptr_field_offsets(prog_type);
+        let _ = self
+            .ctx_ptr_offs
+            .set((prog_type as *const ProgType as usize, o));
+        o
+    }
+
+    /// The direct call of [`JitProgram::run_ctx_direct`]: r1 = the context
+    /// `ctx` (start, length), r10 = `top` (0: no stack); the JitCtx, for
+    /// code that reads one, holds only what such code reads.
+    #[inline(always)]
+    fn ctx_call(&self, ctx: (u64, u64), offs: &[u64; 3], vals: [u64; 3], top: u64) -> u64 {
+        if !self.code.has_direct_ctx() {
+            // The code reads no JitCtx at all.
+            // SAFETY: trusted or verified code that never calls the runtime
+            // (`run_ctx_lean` checked it) and has a direct entry; r1 is the
+            // context, r10 the top of the thread's 8-frame stack buffer with
+            // its first frame zeroed as far as the program reads it (or 0:
+            // no stack); the context and the packet are borrowed mutably
+            // for the run.
+            return unsafe { self.code.call_direct(ctx.0, 0, top) }.unwrap_or(0);
+        }
+        let mut m = std::mem::MaybeUninit::<JitCtx>::uninit();
+        let p = m.as_mut_ptr();
+        let stack_lo = if top == 0 {
+            0
+        } else {
+            top - MAX_BPF_STACK as u64
+        };
+        let stack_len = if top == 0 { 0 } else { MAX_BPF_STACK as u64 };
+        // SAFETY: `p` points to the JitCtx-sized `m`; each field is written
+        // through a raw pointer, no reference to the partly written struct
+        // is made.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).stack_lo).write(stack_lo);
+            std::ptr::addr_of_mut!((*p).stack_len).write(stack_len);
+            std::ptr::addr_of_mut!((*p).depth).write(0);
+            std::ptr::addr_of_mut!((*p).ctx_lo).write(ctx.0);
+            std::ptr::addr_of_mut!((*p).ctx_len).write(ctx.1);
+            std::ptr::addr_of_mut!((*p).ptr_off).write(*offs);
+            std::ptr::addr_of_mut!((*p).ptr_val).write(vals);
+        }
+        // SAFETY: as above; the code's context direct entry reads only the
+        // fields written above (`call_direct_ctx`).
+        unsafe { self.code.call_direct_ctx(ctx.0, p, top) }.unwrap_or(0)
+    }
+
     /// [`Engine::run_with_memory`]'s fast path alone, for hosts that call
     /// a small program very often: code with a direct entry (trusted or
     /// verified code, or checked code that cannot fault) and no stack runs
@@ -712,7 +1034,7 @@ impl JitProgram {
     /// so a caller's hot path holds no [`VmError`].
     #[inline(always)]
     pub fn run_memory_direct(&self, mem: &mut [u8]) -> Option<u64> {
-        if !self.code.has_direct() || self.interp.uses_stack {
+        if !self.code.has_direct() || self.interp.uses_stack || self.compiled_ctx.is_some() {
             return None;
         }
         let (r1, r2) = if mem.is_empty() {
@@ -731,6 +1053,7 @@ impl JitProgram {
     /// [`Engine::run_memory`] past its inline fast path.
     #[inline(never)]
     fn run_memory_slow(&self, mem: &mut [u8]) -> Result<u64, VmError> {
+        self.check_compiled_ctx(None)?;
         if self.code.has_direct() {
             let (r1, r2) = if mem.is_empty() {
                 (0, 0)
@@ -938,6 +1261,25 @@ unsafe extern "sysv64" fn lean_exec(ctx: *mut JitCtx, pc: u64) -> u64 {
     )));
     ctx.err_kind = err::RUNTIME;
     status::ERROR
+}
+
+/// The context offsets of `prog_type`'s readable packet pointer fields
+/// (`data`, `data_end`, `data_meta`; `u64::MAX` for none), as
+/// [`JitCtx::ptr_off`] holds them.
+fn ptr_field_offsets(prog_type: &ProgType) -> [u64; 3] {
+    let mut off = [u64::MAX; 3];
+    for f in prog_type.fields.iter().filter(|f| f.read.is_some()) {
+        let k = match f.yields {
+            CtxYield::PtrToPacket => 0,
+            CtxYield::PtrToPacketEnd => 1,
+            CtxYield::PtrToPacketMeta => 2,
+            _ => continue,
+        };
+        if let Some(o) = off.get_mut(k) {
+            *o = f.off as u64;
+        }
+    }
+    off
 }
 
 /// Trusted and verified code read the packet pointer fields of the context
