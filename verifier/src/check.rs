@@ -115,6 +115,10 @@ pub(crate) struct Env<'a> {
     pruned: bool,
     taken: Vec<(bool, bool)>,
     pub safe_access: Vec<bool>,
+    /// Per slot: some path read through a pointer the kernel reads with
+    /// probe loads (`PTR_TO_BTF_ID`, untrusted memory), which may be NULL
+    /// or point at nothing: such an access is never unchecked.
+    pub probe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
     live: Vec<u16>,
     /// The stack slots each call chain's instructions may still read
@@ -252,6 +256,7 @@ impl<'a> Env<'a> {
             pruned: false,
             taken: vec![(false, false); n],
             safe_access: vec![false; n],
+            probe_access: vec![false; n],
             stack_live,
             live,
             stored: 0,
@@ -1576,7 +1581,12 @@ impl<'a> Env<'a> {
         let n = self.insns.len();
         let prog = VerifiedProgram {
             reached: self.reached.clone(),
-            safe_access: self.safe_access.clone(),
+            safe_access: self
+                .safe_access
+                .iter()
+                .zip(&self.probe_access)
+                .map(|(&safe, &probe)| safe && !probe)
+                .collect(),
             const_result: self
                 .consts
                 .iter()
