@@ -834,6 +834,12 @@ impl<'a> Env<'a> {
                 .and_then(|f| f.stack.get(spi as usize))
                 .is_some_and(|s| s.is_spill())
         });
+        let restores = match *insn {
+            Insn::Load { size, src, off, .. } => {
+                self.fill_restores_spill(src.index(), off, size.bytes() as u32)
+            }
+            _ => false,
+        };
         let next = self.step_insn(insn)?;
         if let Some((frame, spi)) = stack_slot {
             let spill_now = self
@@ -843,7 +849,7 @@ impl<'a> Env<'a> {
                 .and_then(|f| f.stack.get(spi as usize))
                 .is_some_and(|s| s.is_spill());
             let flag = match insn {
-                Insn::Load { .. } => was_spill,
+                Insn::Load { .. } => restores,
                 Insn::Atomic { .. } => was_spill || spill_now,
                 _ => spill_now,
             };
@@ -861,6 +867,58 @@ impl<'a> Env<'a> {
 
     /// The frame and slot a load or store through `base + off` touches,
     /// when `base` is a stack pointer at a constant offset.
+    /// Whether a load of `size` bytes at `base + off` from the stack
+    /// restores a spilled register, which backtracking follows into the
+    /// slot (`check_stack_read_fixed_off` keeps `INSN_F_STACK_ACCESS`): a
+    /// whole 8-byte spill read whole; a narrower read of a spilled scalar
+    /// from the slot's lowest byte (`bpf_stack_narrow_access_ok`); or a
+    /// read of spilled bytes only of a spilled constant 0. Any other read
+    /// gives a fresh value.
+    fn fill_restores_spill(&self, base: usize, off: i16, size: u32) -> bool {
+        let r = self.cur.reg(base);
+        if r.ty != RegType::Stack || !r.val.var_off.is_const() {
+            return false;
+        }
+        let at = r.off as i64 + r.val.var_off.value as i64 + off as i64;
+        if !(-512..0).contains(&at) {
+            return false;
+        }
+        let (spi, _) = crate::state::byte_pos(at);
+        let Some(s) = self
+            .cur
+            .frames
+            .get(r.frameno as usize)
+            .and_then(|f| f.stack.get(spi))
+        else {
+            return false;
+        };
+        if !s.is_spill() {
+            return false;
+        }
+        let spill_size = 1 + s.ty[..BPF_REG_SIZE - 1]
+            .iter()
+            .rev()
+            .take_while(|t| **t == crate::state::SlotType::Spill)
+            .count() as u32;
+        if size == BPF_REG_SIZE as u32 && spill_size == BPF_REG_SIZE as u32 {
+            return true;
+        }
+        if !s.spilled.is_scalar() {
+            return false;
+        }
+        if size <= spill_size && at % BPF_REG_SIZE as i64 == 0 {
+            return true;
+        }
+        let slot = (-at - 1) as usize;
+        let spilled_bytes = (0..size as usize)
+            .filter(|i| {
+                s.ty.get(slot.wrapping_sub(*i) % BPF_REG_SIZE)
+                    == Some(&crate::state::SlotType::Spill)
+            })
+            .count() as u32;
+        spilled_bytes == size && s.spilled.const_value() == Some(0)
+    }
+
     fn stack_slot_of(&self, base: usize, off: i16) -> Option<(u32, u32)> {
         let r = self.cur.reg(base);
         if r.ty != RegType::Stack || !r.val.var_off.is_const() {
