@@ -1347,7 +1347,12 @@ impl<'a> Env<'a> {
     )]
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
-        let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
+        // Newest first, as the kernel's list_add puts new states at the head.
+        let list: Vec<usize> = self
+            .by_insn
+            .get(&pc)
+            .map(|l| l.iter().rev().copied().collect())
+            .unwrap_or_default();
         // A callback's call site and a may_goto always keep their state
         // (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
