@@ -984,7 +984,11 @@ fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
                 if !k_ok {
                     both_refused += 1;
                     same_insn += usize::from(r.insn == out.error_insn);
-                    same_msg += usize::from(kline.as_deref() == Some(r.message.as_str()));
+                    // The kernel's error line is the log's last one; a
+                    // refusal the kernel explains in two lines has both
+                    // in ironbpf's message.
+                    let last = r.message.lines().last().map(str::trim);
+                    same_msg += usize::from(kline.as_deref().map(str::trim) == last);
                 }
             }
             if o_ok == k_ok {
