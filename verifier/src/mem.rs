@@ -1110,8 +1110,28 @@ impl Env<'_> {
                     ));
                 }
             }
+            // mark_reg_stack_read: the slots are scratched from the
+            // lowest up to the first byte that is not STACK_ZERO; a read
+            // of zeroes only loads 0.
+            let mut zeros = true;
+            for a in lo..hi {
+                self.scratch.slot(byte_pos(a).0);
+                let t = self
+                    .cur
+                    .frames
+                    .get(fi)
+                    .map_or(SlotType::Invalid, |f| f.byte_type(a));
+                if t != SlotType::Zero {
+                    zeros = false;
+                    break;
+                }
+            }
             if let Some(d) = dst {
-                self.set_loaded(d, size, sign_extend);
+                if zeros {
+                    *self.cur.reg_mut(d) = RegState::constant(0);
+                } else {
+                    self.set_loaded(d, size, sign_extend);
+                }
             }
             return Ok(());
         }

@@ -7,6 +7,8 @@
 //! Skips with a `skipped:` line where bpf(2) cannot be used (fails instead
 //! under IRONBPF_REQUIRE_KERNEL=1).
 
+mod kernel_case;
+
 use ironbpf_isa::asm::assemble;
 use ironbpf_kernel::{load_program, KernelMap, MapCreate, ProgLoad};
 use ironbpf_progtype::ProgTypeId;
@@ -14,22 +16,6 @@ use ironbpf_verifier::{verify, MapInfo, VerifyOptions};
 
 /// `BPF_MAP_TYPE_PROG_ARRAY`.
 const PROG_ARRAY: u32 = 3;
-
-/// The log with map addresses (the kernel's, ironbpf's stand-ins) and the
-/// timing line taken out.
-fn normalized(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| !l.starts_with("verification time"))
-        .map(|l| {
-            let mut l = l.to_string();
-            while let Some(i) = l.find("0xffff") {
-                let end = l[i..].find([' ', ')', ',']).map_or(l.len(), |e| i + e);
-                l.replace_range(i..end, "MAP");
-            }
-            l.replace("map=m,", "").replace("map[idx:0]", "MAP")
-        })
-        .collect()
-}
 
 /// Verifies `text` (a sched_cls program; `map[idx:0]` is a prog array) in
 /// both and compares the level-2 logs line by line.
@@ -68,21 +54,7 @@ fn check(name: &str, text: &str) {
         "{name}: ironbpf refused it:\n{}",
         ours.log
     );
-    let (kl, ol) = (normalized(&k.log), normalized(&ours.log));
-    for (i, (a, b)) in kl.iter().zip(&ol).enumerate() {
-        assert_eq!(
-            a, b,
-            "{name}: line {i} differs\n--- kernel\n{}\n--- ironbpf\n{}",
-            k.log, ours.log
-        );
-    }
-    assert_eq!(
-        kl.len(),
-        ol.len(),
-        "{name}: the logs differ in length\n--- kernel\n{}\n--- ironbpf\n{}",
-        k.log,
-        ours.log
-    );
+    kernel_case::assert_same_log(name, &k.log, &ours.log);
 }
 
 /// Two paths leave different strings in slots that nothing reads after

@@ -189,3 +189,36 @@ pub fn resolve(v: &Vmlinux, text: &str) -> String {
     }
     out
 }
+
+/// A level-2 log with map addresses (the kernel's, ironbpf's stand-ins)
+/// and the timing line taken out, for comparing the two line by line.
+pub fn normalized_log(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| !l.starts_with("verification time"))
+        .map(|l| {
+            let mut l = l.to_string();
+            while let Some(i) = l.find("0xffff") {
+                let end = l[i..].find([' ', ')', ',']).map_or(l.len(), |e| i + e);
+                l.replace_range(i..end, "MAP");
+            }
+            l.replace("map=m,", "").replace("map[idx:0]", "MAP")
+        })
+        .collect()
+}
+
+/// The kernel's log and ironbpf's are the same, line for line, once
+/// normalised ([`normalized_log`]); the first line that differs is named.
+pub fn assert_same_log(name: &str, kernel: &str, ours: &str) {
+    let (kl, ol) = (normalized_log(kernel), normalized_log(ours));
+    for (i, (a, b)) in kl.iter().zip(&ol).enumerate() {
+        assert_eq!(
+            a, b,
+            "{name}: line {i} differs\n--- kernel\n{kernel}\n--- ironbpf\n{ours}"
+        );
+    }
+    assert_eq!(
+        kl.len(),
+        ol.len(),
+        "{name}: the logs differ in length\n--- kernel\n{kernel}\n--- ironbpf\n{ours}"
+    );
+}
