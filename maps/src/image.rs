@@ -60,7 +60,12 @@ const HTAB_ELEM_HEADER: u32 = 48;
 /// The image of one map: the bytes a program reading `*(map + off)` sees.
 pub fn map_image(spec: &MapSpec, id: u32) -> [u8; MAP_IMAGE_SIZE as usize] {
     let mut b = [0u8; MAP_IMAGE_SIZE as usize];
-    let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+    // Every offset is a constant of this file, inside the image.
+    let mut put = |off: usize, v: &[u8]| {
+        if let Some(d) = b.get_mut(off..off + v.len()) {
+            d.copy_from_slice(v);
+        }
+    };
     put(OFF_MAP_TYPE, &spec.map_type.to_ne_bytes());
     put(OFF_KEY_SIZE, &spec.key_size.to_ne_bytes());
     put(OFF_VALUE_SIZE, &spec.value_size.to_ne_bytes());
@@ -74,8 +79,7 @@ pub fn map_image(spec: &MapSpec, id: u32) -> [u8; MAP_IMAGE_SIZE as usize] {
     put(OFF_BTF_KEY_TYPE_ID, &spec.btf_key_type_id.to_ne_bytes());
     put(OFF_BTF_VALUE_TYPE_ID, &spec.btf_value_type_id.to_ne_bytes());
     let name = spec.name.as_bytes();
-    let n = name.len().min(15);
-    put(OFF_NAME, &name[..n]);
+    put(OFF_NAME, name.get(..name.len().min(15)).unwrap_or_default());
     let round8 = |v: u32| v.div_ceil(8).saturating_mul(8);
     let pow2 = |v: u32| (v.max(1) as u64).next_power_of_two();
     use crate::*;

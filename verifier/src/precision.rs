@@ -44,6 +44,10 @@ struct Bt {
     stack: [u64; MAX_FRAMES],
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "frame stays below MAX_FRAMES: `at` clamps it and `enter` refuses to pass it"
+)]
 impl Bt {
     /// Tracking `regs` and `stack` in frame `frame`, the walk's start.
     fn at(frame: usize, regs: u16, stack: u64) -> Self {
@@ -371,6 +375,10 @@ impl Env<'_> {
     /// `backtrack_insn`: what the instruction at path position `pos` needs
     /// precise before it, given what is needed after it; `subseq` is the
     /// instruction executed right after it (-1 for none).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "bt.frame stays below MAX_FRAMES (Bt's invariant), the length of its masks"
+    )]
     fn backtrack_insn(&mut self, pos: usize, subseq: i64, bt: &mut Bt) -> Result<(), NotSupported> {
         let idx = *self.path.get(pos).ok_or(NotSupported)? as usize;
         let insn = match self.decoded.get(idx) {
