@@ -778,10 +778,9 @@ impl<'a> Env<'a> {
 
     /// One instruction; the next pc, or `None` at a path's end.
     fn step(&mut self, insn: &Insn) -> VResult<Option<usize>> {
-        if !self.tracks_precision() {
-            return self.step_insn(insn);
-        }
-        // What precision tracking needs around the instruction.
+        // What precision tracking needs around the instruction (its marks
+        // are no-ops for an unprivileged loader; the history entries are
+        // kept for every loader, as the kernel's jump history is).
         let mut size_args = 0u16;
         let stack_slot = match *insn {
             Insn::Alu {
@@ -1035,7 +1034,7 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        if self.tracks_precision() {
+        {
             // Scalars linked to the operands are refined with them
             // (`collect_linked_regs`): backtracking follows them together.
             let mut ids = Vec::new();
@@ -1358,9 +1357,13 @@ impl<'a> Env<'a> {
         let calls_cb = self.calls_callback(pc);
         let may_goto = crate::may_goto::is_may_goto(&self.insns[pc]);
         let iter_next = crate::kfunc::is_iter_next(&self.insns[pc]);
+        // A path whose jump history since its last checkpoint grew long
+        // gets one (`jmp_history_cnt > 40`).
+        let long_history = self.jmp_history_len(41) > 40;
         let mut add = calls_cb
             || may_goto
             || iter_next
+            || long_history
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         self.clean_live_states(pc, &list);
@@ -1450,6 +1453,7 @@ impl<'a> Env<'a> {
                     ),
                 ));
             } else if !may_goto
+                && !long_history
                 && self.jmps_processed - self.prev_jmps < 20
                 && self.processed - self.prev_insns < 100
             {
@@ -1533,6 +1537,39 @@ impl<'a> Env<'a> {
         self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
         Ok(false)
+    }
+
+    /// The length of the kernel's jump history of the current state, up to
+    /// `cap`: the instructions executed since its last checkpoint (that
+    /// one included, the current one not yet) that are jump points or
+    /// left an entry for precision tracking (a spill or fill, linked
+    /// registers), each counted once.
+    fn jmp_history_len(&self, cap: usize) -> usize {
+        let first = self
+            .cur_parent
+            .and_then(|p| self.explored.get(p))
+            .map_or(0, |e| e.pos);
+        let Some(last) = self.path.len().checked_sub(2) else {
+            return 0;
+        };
+        let mut n = 0;
+        let mut pos = last;
+        while pos >= first && n < cap {
+            let jmp = self
+                .path
+                .get(pos)
+                .and_then(|&pc| self.cfg.jmp_point.get(pc as usize))
+                .copied()
+                .unwrap_or(false);
+            if jmp || self.has_hist(pos) {
+                n += 1;
+            }
+            if pos == 0 {
+                break;
+            }
+            pos -= 1;
+        }
+        n
     }
 
     /// The current state is covered by remembered state `i` at `pc`: the

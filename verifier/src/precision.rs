@@ -157,6 +157,11 @@ impl Env<'_> {
         }
     }
 
+    /// Whether the instruction at path position `pos` left a history entry.
+    pub(crate) fn has_hist(&self, pos: usize) -> bool {
+        self.hist_at(pos).is_some()
+    }
+
     /// Records the history entry of the instruction being executed.
     pub(crate) fn push_hist(&mut self, h: Hist) {
         let pos = self.path.len().saturating_sub(1);
