@@ -376,6 +376,13 @@ impl<'a> Env<'a> {
             .chain(self.cur.active_locks.iter().map(|l| l.id))
             .collect();
         if ids.first().is_some_and(|&id| id != 0) {
+            // Before the frame's ` cb` / ` async_cb` mark, as the kernel
+            // prints them.
+            let tail = [" async_cb", " cb"]
+                .iter()
+                .find(|t| s.ends_with(*t))
+                .map_or("", |t| *t);
+            s.truncate(s.len() - tail.len());
             s.push_str(" refs=");
             let ids: Vec<String> = ids
                 .iter()
@@ -383,6 +390,7 @@ impl<'a> Env<'a> {
                 .map(|id| id.to_string())
                 .collect();
             s.push_str(&ids.join(","));
+            s.push_str(tail);
         }
         s.push('\n');
         self.log.push_str(&s);
@@ -1509,7 +1517,10 @@ impl<'a> Env<'a> {
             let insns = self.insns;
             let calls_cb = |site: usize| {
                 insns.get(site).is_some_and(|i| {
-                    i.code == 0x85 && i.src == 0 && crate::callbacks::is_sync_callback_helper(i.imm)
+                    (i.code == 0x85
+                        && i.src == 0
+                        && crate::callbacks::is_sync_callback_helper(i.imm))
+                        || crate::obj_new::is_rbtree_add_insn(i)
                 })
             };
             let alive = self.stack_live.alive(&self.explored[i].st, pc, calls_cb);

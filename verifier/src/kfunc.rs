@@ -350,6 +350,12 @@ impl Env<'_> {
         if self.res_spin_lock_kfunc(&name)? {
             return Ok(false);
         }
+        // Allocated objects, linked lists and rbtrees (obj_new.rs).
+        if let Some(flags) = m.entry.and_then(|e| e.flags) {
+            if self.graph_kfunc_call(&m, flags)? {
+                return Ok(false);
+            }
+        }
         if let Some(what) = special(&name) {
             return Err(self.kunsupported(
                 what,

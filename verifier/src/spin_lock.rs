@@ -205,6 +205,8 @@ impl Env<'_> {
                 return Err(self.lock_reject(format!("{lock_str}_unlock cannot be out of order")));
             }
             self.cur.active_locks.pop();
+            // Nodes seen under the lock are no longer safe (obj_new.rs).
+            self.invalidate_non_owning_refs();
         }
         Ok(())
     }

@@ -176,6 +176,12 @@ pub mod btf_flag {
     pub const USER: u8 = 8;
     /// `MEM_PERCPU` (`__percpu`).
     pub const PERCPU: u8 = 16;
+    /// `MEM_ALLOC`: an object the program allocated (`bpf_obj_new`), of a
+    /// type of the program's BTF (`crate::obj_new`).
+    pub const ALLOC: u8 = 32;
+    /// `NON_OWN_REF`: an allocated object in a list or rbtree, valid until
+    /// the lock is released (`crate::obj_new`).
+    pub const NON_OWN: u8 = 64;
 }
 
 impl RegState {
@@ -320,7 +326,10 @@ impl RegState {
             return;
         }
         out.push_str(&self.type_str());
-        if self.ty == RegType::BtfId {
+        if self.ty == RegType::BtfId && self.btf_flags & btf_flag::ALLOC != 0 {
+            // A type of the program's BTF.
+            out.push_str(&crate::obj_new::prog_type_name(self.btf_id));
+        } else if self.ty == RegType::BtfId {
             out.push_str(&crate::vmlinux::type_name(self.btf_id));
         }
         if self.ty == RegType::Stack {
@@ -354,11 +363,17 @@ impl RegState {
         if self.ref_obj_id != 0 {
             attr(out, &format!("ref_obj_id={}", self.ref_obj_id));
         }
+        if self.btf_flags & btf_flag::NON_OWN != 0 {
+            attr(out, "non_own_ref");
+        }
         if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 if !m.name.is_empty() {
                     attr(out, &format!("map={}", m.name));
                 }
+                // Before the offset, as 6.18 prints them
+                // (`map_value(map=.data.T,ks=4,vs=24,off=8)`).
+                attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
         if self.ty != RegType::Scalar && self.off != 0 {
@@ -371,10 +386,6 @@ impl RegState {
                 attr(out, &format!("r={:#x}", self.range as i64 as u64));
             } else {
                 attr(out, &format!("r={}", self.range));
-            }
-        } else if self.ty.is_map_ptr() {
-            if let Some(m) = maps.get(self.map as usize) {
-                attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
         if self.ty == RegType::Mem {
