@@ -114,6 +114,10 @@ pub struct SpecialField {
     /// For a `bpf_list_head` or `bpf_rb_root`: what its `__contains` decl
     /// tag names (`struct btf_field_graph_root`).
     pub graph: Option<GraphRoot>,
+    /// For a kptr to a struct the kernel's BTF does not have: its id in
+    /// the value's BTF (a local kptr, to an allocated object,
+    /// `btf_parse_kptr`).
+    pub kptr_local: Option<u32>,
 }
 
 /// The nodes a graph root holds (`contains:<type>:<member>`), resolved
@@ -229,6 +233,7 @@ impl BtfRecord {
                         kptr_struct: String::new(),
                         target_size: 0,
                         graph: None,
+                        kptr_local: None,
                     });
                 }
                 for (idx, m) in t.members.iter().enumerate() {
@@ -357,13 +362,21 @@ impl BtfRecord {
             let target_size = btf
                 .size_of(target)
                 .map_or(0, |s| s.min(u64::from(u32::MAX)) as u32);
+            // Looked up in the kernel's BTF first; a struct only the
+            // program has is an allocated object's.
+            let name = btf.name(target);
+            let kptr_local = crate::vmlinux::vmlinux()
+                .ok()
+                .filter(|v| v.struct_id(name).is_none() && btf.kind_of(target) == kind::STRUCT)
+                .map(|_| target);
             return self.push(SpecialField {
                 offset: off,
                 size: 8,
                 kind: k,
-                kptr_struct: btf.name(target).to_string(),
+                kptr_struct: name.to_string(),
                 target_size,
                 graph: None,
+                kptr_local,
             });
         }
         let rid = btf.skip_mods_and_typedefs(id).map_err(|e| e.0)?;

@@ -537,7 +537,7 @@ impl Env<'_> {
     }
 
     pub(crate) fn release_reference(&mut self, rid: u32) {
-        self.cur.refs.retain(|r| r.id != rid);
+        self.cur.remove_ref(rid);
         self.cur.for_each_reg(|r| {
             if r.ref_obj_id == rid {
                 *r = RegState::unknown();
@@ -726,7 +726,8 @@ impl Env<'_> {
                     "trusted_ptr_",
                 ],
                 ArgBase::PtrToSocket => &["sock"],
-                ArgBase::PtrToBtfId => &["ptr_"],
+                // btf_ptr_types
+                ArgBase::PtrToBtfId => &["ptr_", "trusted_ptr_", "rcu_ptr_"],
                 ArgBase::PtrToPercpuBtfId => {
                     &["percpu_ptr_", "percpu_rcu_ptr_", "percpu_trusted_ptr_"]
                 }
@@ -755,9 +756,14 @@ impl Env<'_> {
                         format!("Possibly NULL pointer passed to helper arg{r}"),
                     ));
                 }
-                // bpf_kptr_xchg's pointer: of the kptr's struct.
-                let kptr = meta.kptr_field.as_ref().map(|f| f.kptr_struct.clone());
-                self.check_btf_arg(r, kptr.as_deref().or(arg.btf))?;
+                // bpf_kptr_xchg's pointer: of the kptr's struct; an
+                // allocated object for a local kptr (obj_new.rs).
+                if let Some(f) = meta.kptr_field.clone().filter(|f| f.kptr_local.is_some()) {
+                    self.local_kptr_xchg_arg(r, &f)?;
+                } else {
+                    let kptr = meta.kptr_field.as_ref().map(|f| f.kptr_struct.clone());
+                    self.check_btf_arg(r, kptr.as_deref().or(arg.btf))?;
+                }
                 None
             }
             ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
@@ -1369,12 +1375,14 @@ impl Env<'_> {
                 let mut s = String::from("returning from callee:\n");
                 let all = Scratch::default();
                 callee.write(&mut s, true, &all, &self.maps);
+                self.cur.push_refs(&mut s);
                 s.push_str(&format!("\nto caller at {back}:\n"));
                 let mut caller = self.cur.cur().clone();
                 if !in_callback {
                     caller.regs[0] = r0;
                 }
                 caller.write(&mut s, true, &all, &self.maps);
+                self.cur.push_refs(&mut s);
                 s.push('\n');
                 self.log.push_str(&s);
             }

@@ -366,32 +366,8 @@ impl<'a> Env<'a> {
         let fr = self.cur.cur();
         let scratch = self.scratch.with_all_precise(!self.opts.privileged);
         fr.write(&mut s, all, &scratch, &self.maps);
-        // The references, then the held locks (whose id is their
-        // pointer's: none for a global's); nothing when the first is 0.
-        let ids: Vec<u32> = self
-            .cur
-            .refs
-            .iter()
-            .map(|r| r.id)
-            .chain(self.cur.active_locks.iter().map(|l| l.id))
-            .collect();
-        if ids.first().is_some_and(|&id| id != 0) {
-            // Before the frame's ` cb` / ` async_cb` mark, as the kernel
-            // prints them.
-            let tail = [" async_cb", " cb"]
-                .iter()
-                .find(|t| s.ends_with(*t))
-                .map_or("", |t| *t);
-            s.truncate(s.len() - tail.len());
-            s.push_str(" refs=");
-            let ids: Vec<String> = ids
-                .iter()
-                .filter(|&&id| id != 0)
-                .map(|id| id.to_string())
-                .collect();
-            s.push_str(&ids.join(","));
-            s.push_str(tail);
-        }
+        // The references and held locks in the order taken.
+        self.cur.push_refs(&mut s);
         s.push('\n');
         self.log.push_str(&s);
     }
@@ -1726,7 +1702,7 @@ pub(crate) fn mark_ptr_or_null_in(
         }
     });
     if let Some(rid) = released {
-        st.refs.retain(|x| x.id != rid);
+        st.remove_ref(rid);
     }
 }
 
@@ -2041,7 +2017,11 @@ fn states_equal(
         return false;
     }
     for (a, b) in old.active_locks.iter().zip(&cur.active_locks) {
-        if a.map != b.map || a.res != b.res || !ids.check(a.id, b.id) {
+        if a.map != b.map
+            || a.res != b.res
+            || a.refs_before != b.refs_before
+            || !ids.check(a.id, b.id)
+        {
             return false;
         }
     }

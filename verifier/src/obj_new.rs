@@ -182,6 +182,10 @@ struct Meta {
     root: Option<SpecialField>,
     /// The `less` callback's subprogram.
     subprog: Option<usize>,
+    /// `bpf_refcount_acquire_impl` of an owning reference
+    /// (`arg_owning_ref`): the object cannot be gone, the result is not
+    /// NULL.
+    arg_owning_ref: bool,
 }
 
 fn skip(btf: &Btf, id: u32) -> u32 {
@@ -632,6 +636,7 @@ impl Env<'_> {
                         ));
                     }
                     meta.arg_btf_id = reg.btf_id;
+                    meta.arg_owning_ref = reg.btf_flags & btf_flag::NON_OWN == 0;
                 }
             }
         }
@@ -940,13 +945,15 @@ impl Env<'_> {
             G::ObjDrop | G::PercpuObjDrop => return Ok(RegState::not_init()),
             G::PushFront | G::PushBack | G::RbAdd => return Ok(RegState::unknown()),
         };
-        if flags & KF_RET_NULL != 0 {
+        let ret_null =
+            flags & KF_RET_NULL != 0 && !(g == G::RefcountAcquire && meta.arg_owning_ref);
+        if ret_null {
             r0.maybe_null = true;
             r0.id = self.new_id();
         }
         if flags & KF_ACQUIRE != 0 {
             let id = self.acquire_reference();
-            if flags & KF_RET_NULL != 0 {
+            if ret_null {
                 r0.id = id;
             }
             r0.ref_obj_id = id;
@@ -1149,5 +1156,79 @@ impl Env<'_> {
             }
         }
         Ok(())
+    }
+
+    /// `map_kptr_match_type` for a local kptr: `bpf_kptr_xchg`'s new
+    /// value is an allocated object of the kptr's struct, at offset 0.
+    pub(crate) fn local_kptr_xchg_arg(&self, r: usize, field: &SpecialField) -> VResult {
+        let reg = *self.cur.reg(r);
+        let want = field.kptr_local.unwrap_or(0);
+        let mut perm = btf_flag::ALLOC;
+        if field.kind == FieldKind::KptrPercpu {
+            perm |= btf_flag::PERCPU;
+        }
+        let alloc = reg.ty == RegType::BtfId && reg.btf_flags & btf_flag::ALLOC != 0;
+        let reg_name = if !alloc {
+            crate::vmlinux::type_name(reg.btf_id)
+        } else {
+            prog_type_name(reg.btf_id)
+        };
+        let targ = &field.kptr_struct;
+        let bad = || {
+            let mut m = format!(
+                "invalid kptr access, R{r} type={}{reg_name} expected=ptr_{targ}",
+                reg.type_str()
+            );
+            if field.kind == FieldKind::KptrUnref {
+                m.push_str(&format!(" or untrusted_ptr_{targ}"));
+            }
+            self.g_err(EACCES, m)
+        };
+        if !alloc || reg.rdonly || reg.btf_flags & !perm != 0 {
+            return Err(bad());
+        }
+        if !reg.val.var_off.is_const() || reg.val.var_off.value != 0 {
+            return Err(self.g_err(
+                EACCES,
+                format!(
+                    "variable {} access var_off={} disallowed",
+                    reg.type_str(),
+                    reg.val.var_off
+                ),
+            ));
+        }
+        if reg.off < 0 {
+            return Err(self.g_err(
+                EACCES,
+                format!(
+                    "negative offset {} ptr R{r} off={} disallowed",
+                    reg.type_str(),
+                    reg.off
+                ),
+            ));
+        }
+        if reg.off != 0 || reg.btf_id != want {
+            return Err(bad());
+        }
+        Ok(())
+    }
+
+    /// `bpf_kptr_xchg`'s result for a local kptr: the old allocated
+    /// object or NULL (`MEM_ALLOC`, per-CPU for a `__percpu_kptr`).
+    pub(crate) fn local_kptr_xchg_ret(&self, field: &SpecialField) -> Option<RegState> {
+        let id = field.kptr_local?;
+        if let Some(btf) = &self.opts.btf {
+            set_prog_btf(Some(btf.clone()));
+        }
+        let mut f = btf_flag::ALLOC;
+        if field.kind == FieldKind::KptrPercpu {
+            f |= btf_flag::PERCPU;
+        }
+        Some(RegState {
+            maybe_null: true,
+            btf_id: id,
+            btf_flags: f,
+            ..RegState::pointer(RegType::BtfId)
+        })
     }
 }

@@ -35,6 +35,17 @@ pub struct HeldLock {
     pub id: u32,
     /// A `bpf_res_spin_lock` (taken by the kfunc `bpf_res_spin_lock`).
     pub res: bool,
+    /// How many of the references (`VState::refs`) were acquired before
+    /// it: the kernel keeps locks and references in one array, in the
+    /// order they were taken, which the log's `refs=` and pruning follow.
+    pub refs_before: usize,
+}
+
+impl HeldLock {
+    /// The same lock (whatever was acquired around it).
+    pub fn same(&self, o: &HeldLock) -> bool {
+        self.map == o.map && self.id == o.id && self.res == o.res
+    }
 }
 
 /// The kfuncs a locked region may call (`kfunc_spin_allowed`).
@@ -182,13 +193,14 @@ impl Env<'_> {
             map: reg.map,
             id: reg.id,
             res,
+            refs_before: self.cur.refs.len(),
         };
         let held = &self.cur.active_locks;
         if is_lock {
             if !res && held.iter().any(|l| !l.res) {
                 return Err(self.lock_reject("Locking two bpf_spin_locks are not allowed".into()));
             }
-            if res && held.contains(&this) {
+            if res && held.iter().any(|l| l.same(&this)) {
                 return Err(
                     self.lock_reject("Acquiring the same lock again, AA deadlock detected".into())
                 );
@@ -198,10 +210,10 @@ impl Env<'_> {
             if held.is_empty() {
                 return Err(self.lock_reject(format!("{lock_str}_unlock without taking a lock")));
             }
-            if !held.contains(&this) {
+            if !held.iter().any(|l| l.same(&this)) {
                 return Err(self.lock_reject(format!("{lock_str}_unlock of different lock")));
             }
-            if held.last() != Some(&this) {
+            if !held.last().is_some_and(|l| l.same(&this)) {
                 return Err(self.lock_reject(format!("{lock_str}_unlock cannot be out of order")));
             }
             self.cur.active_locks.pop();

@@ -698,6 +698,58 @@ impl VState {
         &mut self.cur_mut().regs[r]
     }
 
+    /// Removes reference `rid` (`release_reference_state`): the locks
+    /// taken after it move up one place.
+    pub fn remove_ref(&mut self, rid: u32) {
+        let Some(i) = self.refs.iter().position(|r| r.id == rid) else {
+            return;
+        };
+        self.refs.remove(i);
+        for l in &mut self.active_locks {
+            if l.refs_before > i {
+                l.refs_before -= 1;
+            }
+        }
+    }
+
+    /// The ids of the references and held locks in the order they were
+    /// taken (the kernel's `refs` array; a lock's id is its pointer's).
+    pub fn ref_ids_in_order(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.refs.len() + self.active_locks.len());
+        let mut locks = self.active_locks.iter().peekable();
+        for (i, r) in self.refs.iter().enumerate() {
+            while let Some(l) = locks.next_if(|l| l.refs_before <= i) {
+                out.push(l.id);
+            }
+            out.push(r.id);
+        }
+        out.extend(locks.map(|l| l.id));
+        out
+    }
+
+    /// Appends ` refs=...` to a frame's printed state `line`, before its
+    /// ` cb` / ` async_cb` mark, as `print_verifier_state` does (nothing
+    /// when the first of them is a lock of id 0).
+    pub fn push_refs(&self, line: &mut String) {
+        let ids = self.ref_ids_in_order();
+        if !ids.first().is_some_and(|&id| id != 0) {
+            return;
+        }
+        let tail = [" async_cb", " cb"]
+            .iter()
+            .find(|t| line.ends_with(*t))
+            .map_or("", |t| *t);
+        line.truncate(line.len() - tail.len());
+        line.push_str(" refs=");
+        let ids: Vec<String> = ids
+            .iter()
+            .filter(|&&id| id != 0)
+            .map(|id| id.to_string())
+            .collect();
+        line.push_str(&ids.join(","));
+        line.push_str(tail);
+    }
+
     /// Applies `f` to every register and spilled register of every frame.
     pub fn for_each_reg(&mut self, mut f: impl FnMut(&mut RegState)) {
         for fr in &mut self.frames {
