@@ -688,8 +688,12 @@ impl Env<'_> {
                 ArgBase::PtrToRingbufMem => reg.ty == RegType::Mem && reg.ringbuf,
                 ArgBase::PtrToFunc => reg.ty == RegType::Func,
                 ArgBase::PtrToStack => reg.ty == RegType::Stack,
-                ArgBase::PtrToConstStr | ArgBase::PtrToTimer | ArgBase::PtrToSpinLock => {
+                ArgBase::PtrToConstStr | ArgBase::PtrToTimer => reg.ty == RegType::MapValue,
+                // spin_lock_types: an allocated object's lock too (obj_new.rs).
+                ArgBase::PtrToSpinLock => {
                     reg.ty == RegType::MapValue
+                        || (reg.ty == RegType::BtfId
+                            && reg.btf_flags == crate::state::btf_flag::ALLOC)
                 }
                 ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
                     matches!(

@@ -284,6 +284,21 @@ impl Env<'_> {
         None
     }
 
+    /// The special fields of allocated object `reg` (none when its struct
+    /// has no struct meta).
+    pub(crate) fn alloc_record(&self, reg: &RegState) -> BtfRecord {
+        self.reg_record(reg).unwrap_or_default()
+    }
+
+    /// `reg_may_point_to_spin_lock` for a BTF pointer: an allocated
+    /// object whose struct has a lock.
+    pub(crate) fn alloc_has_lock(&self, reg: &RegState) -> bool {
+        is_alloc(reg) && {
+            let rec = self.alloc_record(reg);
+            rec.has(FieldKind::SpinLock) || rec.has(FieldKind::ResSpinLock)
+        }
+    }
+
     /// `in_rbtree_lock_required_cb`: the current frame is the `less`
     /// callback of `bpf_rbtree_add_impl`.
     fn in_rbtree_cb(&self) -> bool {
@@ -762,12 +777,16 @@ impl Env<'_> {
         }
         // check_reg_allocation_locked: the lock of this map value (or
         // allocation), taken through a pointer of the same id.
-        let held = reg.ty == RegType::MapValue
-            && self
-                .cur
-                .active_locks
-                .iter()
-                .any(|l| l.map == reg.map && l.id == reg.id);
+        let lock_map = if reg.ty == RegType::MapValue {
+            reg.map
+        } else {
+            crate::spin_lock::ALLOC_LOCK
+        };
+        let held = self
+            .cur
+            .active_locks
+            .iter()
+            .any(|l| l.map == lock_map && l.id == reg.id);
         if !held {
             return Err(self.g_err(
                 EINVAL,
@@ -959,6 +978,9 @@ impl Env<'_> {
             r0.ref_obj_id = id;
         } else {
             self.set_non_owning(&mut r0);
+        }
+        if r0.id == 0 && self.alloc_has_lock(&r0) {
+            r0.id = self.new_id();
         }
         Ok(r0)
     }

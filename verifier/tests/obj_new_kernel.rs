@@ -202,6 +202,18 @@ const CASES: &[(&str, &str, Verdict<'static>)] = &[
         "stash_a_non_owning_ref",
         Verdict::RefusedAt(33, "R2 type=scalar expected=ptr_, trusted_ptr_, rcu_ptr_"),
     ),
+    ("nested_list", "bucket_of_elems", Verdict::Accepted),
+    (
+        "nested_list",
+        "bucket_filled_under_global_lock",
+        Verdict::RefusedAt(21, "bpf_spin_lock at off=40 must be held for bpf_list_head"),
+    ),
+    (
+        "nested_list",
+        "bucket_filled_without_lock",
+        Verdict::RefusedAt(17, "bpf_spin_lock at off=40 must be held for bpf_list_head"),
+    ),
+    ("nested_list", "inner_map_inbox", Verdict::Accepted),
 ];
 
 fn object(name: &str) -> Object {
@@ -218,21 +230,22 @@ fn options(obj: &Object, p: &Program) -> VerifyOptions {
     let mut o = VerifyOptions::new(prog_type);
     o.attach_type = AttachType::from_kernel_id(p.expected_attach_type);
     o.log_level = 1;
-    o.maps = obj
+    let info = |m: &ironbpf_loader::MapDef| MapInfo {
+        name: m.name.clone(),
+        map_type: m.map_type,
+        key_size: m.key_size,
+        value_size: m.value_size,
+        max_entries: m.max_entries,
+        map_flags: m.map_flags,
+        frozen_readonly: m.frozen,
+        record: Default::default(),
+    };
+    o.maps = obj.maps.iter().map(info).collect();
+    o.inner_maps = obj
         .maps
         .iter()
-        .map(|m| MapInfo {
-            name: m.name.clone(),
-            map_type: m.map_type,
-            key_size: m.key_size,
-            value_size: m.value_size,
-            max_entries: m.max_entries,
-            map_flags: m.map_flags,
-            frozen_readonly: m.frozen,
-            record: Default::default(),
-        })
+        .map(|m| m.inner.as_deref().map(info))
         .collect();
-    o.inner_maps = obj.maps.iter().map(|_| None).collect();
     o.frozen_values = obj
         .maps
         .iter()
@@ -243,7 +256,11 @@ fn options(obj: &Object, p: &Program) -> VerifyOptions {
         p.func_info.iter().map(|f| (f.insn, f.type_id)),
     );
     let value_types: Vec<u32> = obj.maps.iter().map(|m| m.btf_value_type_id).collect();
-    let inner: Vec<u32> = obj.maps.iter().map(|_| 0).collect();
+    let inner: Vec<u32> = obj
+        .maps
+        .iter()
+        .map(|m| m.inner.as_deref().map_or(0, |i| i.btf_value_type_id))
+        .collect();
     o.set_map_value_types(&value_types, &inner);
     o
 }
@@ -271,6 +288,7 @@ fn every_fixture_program_has_a_verdict() {
         "obj_rules",
         "map_list",
         "kptr_stash",
+        "nested_list",
     ] {
         let obj = object(file);
         for p in &obj.programs {
