@@ -776,6 +776,8 @@ impl Env<'_> {
             }
             ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
             ArgBase::PtrToSpinLock => {
+                // Not in an rbtree's less callback (obj_new.rs).
+                self.rbtree_cb_spin_lock_check()?;
                 self.process_spin_lock(r, name == "bpf_spin_lock", false)?;
                 None
             }

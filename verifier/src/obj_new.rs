@@ -299,6 +299,15 @@ impl Env<'_> {
         }
     }
 
+    /// `ARG_PTR_TO_SPIN_LOCK` inside an rbtree's `less` callback, which
+    /// runs with the tree's lock held.
+    pub(crate) fn rbtree_cb_spin_lock_check(&self) -> VResult {
+        if self.in_rbtree_cb() {
+            return Err(self.g_err(EACCES, "can't spin_{lock,unlock} in rbtree cb".into()));
+        }
+        Ok(())
+    }
+
     /// `in_rbtree_lock_required_cb`: the current frame is the `less`
     /// callback of `bpf_rbtree_add_impl`.
     fn in_rbtree_cb(&self) -> bool {

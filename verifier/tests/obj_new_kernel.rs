@@ -214,6 +214,19 @@ const CASES: &[(&str, &str, Verdict<'static>)] = &[
         Verdict::RefusedAt(17, "bpf_spin_lock at off=40 must be held for bpf_list_head"),
     ),
     ("nested_list", "inner_map_inbox", Verdict::Accepted),
+    ("rb_callback", "less_counts_compares", Verdict::Accepted),
+    (
+        "rb_callback",
+        "less_unlocks",
+        Verdict::RefusedAt(30, "can't spin_{lock,unlock} in rbtree cb"),
+    ),
+    ("rb_callback", "less_peeks", Verdict::Accepted),
+    (
+        "rb_callback",
+        "less_removes",
+        Verdict::RefusedAt(31, "bpf_rbtree_remove not allowed in rbtree cb"),
+    ),
+    ("rb_callback", "less_writes_a_node", Verdict::Accepted),
 ];
 
 fn object(name: &str) -> Object {
@@ -289,6 +302,7 @@ fn every_fixture_program_has_a_verdict() {
         "map_list",
         "kptr_stash",
         "nested_list",
+        "rb_callback",
     ] {
         let obj = object(file);
         for p in &obj.programs {
