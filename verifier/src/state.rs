@@ -557,11 +557,12 @@ impl FuncState {
             if !all && scratch.stack & (1u64 << (i as u32 % 64)) == 0 {
                 continue;
             }
-            let _ = write!(out, " fp{}=", -(i as i64 + 1) * BPF_REG_SIZE as i64);
             if s.ty[0] == SlotType::Iter {
+                // Prints its own ` fp-N=`.
                 crate::iter::write_iter_slot(out, i, s);
                 continue;
             }
+            let _ = write!(out, " fp{}=", -(i as i64 + 1) * BPF_REG_SIZE as i64);
             if s.is_spill() {
                 // A partial spill shows the bytes below it first.
                 for t in s.ty.iter().take_while(|t| **t != SlotType::Spill) {

@@ -227,6 +227,10 @@ const CASES: &[(&str, &str, Verdict<'static>)] = &[
         Verdict::RefusedAt(31, "bpf_rbtree_remove not allowed in rbtree cb"),
     ),
     ("rb_callback", "less_writes_a_node", Verdict::Accepted),
+    ("loops", "fill_in_a_loop", Verdict::Accepted),
+    ("loops", "move_with_iterator", Verdict::Accepted),
+    ("loops", "drain_in_a_loop", Verdict::Accepted),
+    ("loops", "drain_leaks_on_a_path", Verdict::RefusedAt(76, LEAK)),
 ];
 
 fn object(name: &str) -> Object {
@@ -303,6 +307,7 @@ fn every_fixture_program_has_a_verdict() {
         "kptr_stash",
         "nested_list",
         "rb_callback",
+        "loops",
     ] {
         let obj = object(file);
         for p in &obj.programs {
