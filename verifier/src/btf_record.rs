@@ -315,7 +315,7 @@ impl BtfRecord {
                 ));
             }
             let bits = Btf::member_bit_offset(vt, m);
-            if bits % 64 != 0 {
+            if !bits.is_multiple_of(64) {
                 return Err(format!("{value_name}.{node_name} is not 8-byte aligned"));
             }
             node_offset = Some(bits / 8);

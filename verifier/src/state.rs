@@ -733,7 +733,7 @@ impl VState {
     /// when the first of them is a lock of id 0).
     pub fn push_refs(&self, line: &mut String) {
         let ids = self.ref_ids_in_order();
-        if !ids.first().is_some_and(|&id| id != 0) {
+        if ids.first().is_none_or(|&id| id == 0) {
             return;
         }
         let tail = [" async_cb", " cb"]
