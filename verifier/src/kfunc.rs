@@ -16,10 +16,12 @@
 //! NULL check, and `bpf_rcu_read_lock`/`unlock` open and close RCU read
 //! sections (`crate::rcu`).
 //!
+//! Allocated objects, linked lists and rbtrees have rules of their own,
+//! in `crate::obj_new`.
+//!
 //! Not modelled, and refused with a message naming what: kfuncs whose
 //! flags ironbpf has not recorded, kfuncs with rules of their own
-//! (allocated objects, linked lists and rbtrees, dynptrs, arena,
-//! spin locks, IRQ sections, workqueues, callbacks) and
+//! (dynptrs, arena, spin locks, IRQ sections, workqueues, callbacks) and
 //! module kfuncs (`off` != 0, which need `fd_array`).
 
 use crate::check::{Env, VResult};
