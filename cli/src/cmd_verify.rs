@@ -127,7 +127,17 @@ pub(crate) fn options(
     };
     o.maps = maps.iter().map(info).collect();
     // A map of maps' lookups give its inner map's values.
-    o.inner_maps = maps.iter().map(|m| m.inner.as_deref().map(info)).collect();
+    // The kernel's inner map template (`inner_map_meta`) has no name, so
+    // its log prints none.
+    o.inner_maps = maps
+        .iter()
+        .map(|m| {
+            m.inner.as_deref().map(|i| MapInfo {
+                name: String::new(),
+                ..info(i)
+            })
+        })
+        .collect();
     // What a frozen .rodata/.kconfig map holds when the kernel freezes it:
     // the verifier reads constants from it, as bpf_map_direct_read does.
     o.frozen_values = maps
@@ -974,7 +984,11 @@ fn run_corpus(args: &VerifyArgs) -> Result<(), Failure> {
                 if !k_ok {
                     both_refused += 1;
                     same_insn += usize::from(r.insn == out.error_insn);
-                    same_msg += usize::from(kline.as_deref() == Some(r.message.as_str()));
+                    // The kernel's error line is the log's last one; a
+                    // refusal the kernel explains in two lines has both
+                    // in ironbpf's message.
+                    let last = r.message.lines().last().map(str::trim);
+                    same_msg += usize::from(kline.as_deref().map(str::trim) == last);
                 }
             }
             if o_ok == k_ok {

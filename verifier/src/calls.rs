@@ -868,26 +868,15 @@ impl Env<'_> {
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if can_elide_value_nullness(&m) {
                     meta.const_key = self.constant_map_key(r, m.key_size);
-                    if meta.const_key.is_some() && self.tracks_precision() {
-                        // The null check is elided on this key's value: no
-                        // path with another key may be pruned against this
-                        // one. The kernel marks the key's slot precise; this
-                        // marks every scalar of the path (its big hammer),
-                        // the key's slot in the current state included.
-                        self.mark_all_scalars_precise();
+                    if meta.const_key.is_some() {
+                        // The null check is elided on this key's value: the
+                        // key's slot is made precise along the path
+                        // (`mark_chain_precision_batch`), so that no path
+                        // with another key is pruned against this one.
                         let reg = *self.cur.reg(r);
                         let off = reg.off as i64 + reg.val.var_off.value as i64;
                         let (spi, _) = byte_pos(off);
-                        if let Some(s) = self
-                            .cur
-                            .frames
-                            .get_mut(reg.frameno as usize)
-                            .and_then(|f| f.stack.get_mut(spi))
-                        {
-                            if s.is_spill() && s.spilled.is_scalar() {
-                                s.spilled.precise = true;
-                            }
-                        }
+                        self.mark_stack_chain_precision(reg.frameno as usize, spi);
                     }
                 }
             }

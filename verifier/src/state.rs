@@ -369,7 +369,9 @@ impl RegState {
         if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 if !m.name.is_empty() {
-                    attr(out, &format!("map={}", m.name));
+                    // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters.
+                    let name: String = m.name.chars().take(15).collect();
+                    attr(out, &format!("map={name}"));
                 }
                 // Before the offset, as 6.18 prints them
                 // (`map_value(map=.data.T,ks=4,vs=24,off=8)`).
@@ -568,12 +570,9 @@ impl FuncState {
                 for t in s.ty.iter().take_while(|t| **t != SlotType::Spill) {
                     out.push(t.ch());
                 }
-                let r = &s.spilled;
-                if r.ty == RegType::Scalar && (r.precise || scratch.all_precise) {
-                    out.push('P');
-                }
-                // `print_reg_state`, as for a register.
-                r.write(out, self.frameno, maps);
+                // `print_reg_state`, as for a register (its `P` included).
+                s.spilled
+                    .write_p(out, self.frameno, maps, scratch.all_precise);
             } else {
                 for t in s.ty {
                     out.push(t.ch());
