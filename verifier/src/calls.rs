@@ -653,6 +653,11 @@ impl Env<'_> {
             arg
         };
         if arg.has(flags::MAYBE_NULL) && reg.is_null() {
+            // bpf_kptr_xchg's NULL new value: the kernel relies on it being
+            // NULL and makes it precise.
+            if arg.has(flags::RELEASE) {
+                self.mark_chain_precision(r);
+            }
             return Ok(());
         }
         // check_reg_type
@@ -867,8 +872,11 @@ impl Env<'_> {
                 };
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if can_elide_value_nullness(&m) {
-                    meta.const_key = self.constant_map_key(r, m.key_size);
-                    if meta.const_key.is_some() {
+                    let key = self.constant_map_key(r, m.key_size);
+                    meta.const_key = key.map(|(k, _)| k);
+                    // A key of STACK_ZERO bytes needs no precision (the
+                    // kernel returns before bt_set_frame_slot).
+                    if key.is_some_and(|(_, spilled)| spilled) {
                         // The null check is elided on this key's value: the
                         // key's slot is made precise along the path
                         // (`mark_chain_precision_batch`), so that no path
@@ -1082,8 +1090,9 @@ impl Env<'_> {
     /// `get_constant_map_key`: the key on the stack, if a known constant
     /// (privileged loaders only): `key_size` zero bytes (`STACK_ZERO`) from
     /// the key's first byte to its slot's top, or a spilled constant scalar
-    /// of exactly `key_size` bytes starting there.
-    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<u64> {
+    /// of exactly `key_size` bytes starting there; `true` for the spill
+    /// (whose slot must then be made precise).
+    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<(u64, bool)> {
         if !self.opts.privileged {
             return None;
         }
@@ -1102,7 +1111,7 @@ impl Env<'_> {
             bytes.iter().rev().take_while(|x| **x == t).count()
         };
         if run(SlotType::Zero) as u32 >= key_size {
-            return Some(0);
+            return Some((0, false));
         }
         if !slot.is_spill() || !slot.spilled.is_scalar() {
             return None;
@@ -1110,7 +1119,7 @@ impl Env<'_> {
         if run(SlotType::Spill) as u32 != key_size {
             return None;
         }
-        slot.spilled.const_value()
+        slot.spilled.const_value().map(|k| (k, true))
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.
