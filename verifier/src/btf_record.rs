@@ -367,8 +367,19 @@ impl BtfRecord {
             let name = btf.name(target);
             let kptr_local = crate::vmlinux::vmlinux()
                 .ok()
-                .filter(|v| v.struct_id(name).is_none() && btf.kind_of(target) == kind::STRUCT)
+                .filter(|v| {
+                    v.struct_id(name).is_none()
+                        && matches!(btf.kind_of(target), kind::STRUCT | kind::FWD)
+                })
                 .map(|_| target);
+            if kptr_local.is_some() && btf.kind_of(target) == kind::FWD {
+                // Linux 6.18 cannot parse such a kptr, and the value then
+                // has no special fields at all (measured: its kptrs load
+                // as scalars).
+                return Err(format!(
+                    "the kptr at {off} points to struct {name}, which the BTF only declares"
+                ));
+            }
             return self.push(SpecialField {
                 offset: off,
                 size: 8,

@@ -193,6 +193,10 @@ impl Env<'_> {
                 ..RegState::pointer(RegType::Mem)
             });
         }
+        if let Some(r) = self.local_kptr_load(field) {
+            // A kptr to an allocated object (obj_new.rs).
+            return r;
+        }
         let btf_id = self.kptr_btf_id(field)?;
         let rcu_safe = field.kind == FieldKind::KptrPercpu
             || (field.kind == FieldKind::KptrRef && rcu_protected(&field.kptr_struct));

@@ -1262,4 +1262,40 @@ impl Env<'_> {
             ..RegState::pointer(RegType::BtfId)
         })
     }
+
+    /// A load of a local kptr (`btf_ld_kptr_type` for a program-BTF
+    /// struct): inside an RCU read section (a non-sleepable program always
+    /// is) an RCU-protected allocated object, `_or_null`, non-owning when
+    /// its struct is a list or rbtree node (measured on the running
+    /// kernel). `None`: `field` is not a local kptr.
+    pub(crate) fn local_kptr_load(&self, field: &SpecialField) -> Option<VResult<RegState>> {
+        let id = field.kptr_local?;
+        let btf = self.opts.btf.clone()?;
+        if field.kind != FieldKind::KptrRef || !self.in_rcu_section() {
+            return Some(Err(self.reject_errno(
+                EINVAL,
+                RejectionKind::Unsupported {
+                    pc: self.pc,
+                    what: "untrusted pointers to allocated objects",
+                },
+                format!(
+                    "insn {}: the kptr at off={} loads an untrusted pointer to struct {}, a type of the program's BTF, which ironbpf's verifier does not model",
+                    self.pc, field.offset, field.kptr_struct
+                ),
+            )));
+        }
+        set_prog_btf(Some(btf.clone()));
+        let mut f = btf_flag::RCU | btf_flag::ALLOC;
+        let node = struct_meta(&btf, id)
+            .is_some_and(|m| m.has(FieldKind::ListNode) || m.has(FieldKind::RbNode));
+        if node {
+            f |= btf_flag::NON_OWN;
+        }
+        Some(Ok(RegState {
+            maybe_null: true,
+            btf_id: id,
+            btf_flags: f,
+            ..RegState::pointer(RegType::BtfId)
+        }))
+    }
 }

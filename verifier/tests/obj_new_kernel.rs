@@ -231,6 +231,18 @@ const CASES: &[(&str, &str, Verdict<'static>)] = &[
     ("loops", "move_with_iterator", Verdict::Accepted),
     ("loops", "drain_in_a_loop", Verdict::Accepted),
     ("loops", "drain_leaks_on_a_path", Verdict::RefusedAt(76, LEAK)),
+    ("kptr_load", "bump_stashed_counter", Verdict::Accepted),
+    ("kptr_load", "take_reference_to_stashed_node", Verdict::Accepted),
+    (
+        "kptr_load",
+        "drop_a_loaded_kptr",
+        Verdict::RefusedAt(13, "R1 must be referenced or trusted"),
+    ),
+    (
+        "kptr_load",
+        "deref_a_declared_only_kptr",
+        Verdict::RefusedAt(12, "R1 invalid mem access 'scalar'"),
+    ),
 ];
 
 fn object(name: &str) -> Object {
@@ -350,6 +362,7 @@ fn every_fixture_program_has_a_verdict() {
         "nested_list",
         "rb_callback",
         "loops",
+        "kptr_load",
     ] {
         let obj = object(file);
         for p in &obj.programs {
