@@ -152,7 +152,7 @@ pub(crate) struct Target {
 }
 
 /// What a walk of a struct found (`btf_struct_walk`'s `WALK_*`).
-enum Walk {
+pub(crate) enum Walk {
     Scalar,
     /// A pointer member to a struct: the pointee's id, the member's name and
     /// the tag flags.
@@ -170,9 +170,9 @@ enum Walk {
 }
 
 /// Where a walk failed: the kernel's message and errno.
-struct WalkErr {
-    msg: String,
-    errno: i32,
+pub(crate) struct WalkErr {
+    pub(crate) msg: String,
+    pub(crate) errno: i32,
 }
 
 fn walk_err(errno: i32, msg: String) -> WalkErr {
@@ -207,7 +207,13 @@ fn arg_slot_bytes(btf: &Btf, id: u32) -> u64 {
 
 /// `btf_struct_walk`: what is at `off..off+size` of struct `t`. `flags`
 /// collects `PTR_UNTRUSTED` for walks through unions.
-fn struct_walk(btf: &Btf, id: u32, off: u32, size: u32, flags: &mut u8) -> Result<Walk, WalkErr> {
+pub(crate) fn struct_walk(
+    btf: &Btf,
+    id: u32,
+    off: u32,
+    size: u32,
+    flags: &mut u8,
+) -> Result<Walk, WalkErr> {
     let mut tid = id;
     let mut off = off;
     'again: loop {
@@ -780,6 +786,10 @@ impl Env<'_> {
         sign_extend: bool,
     ) -> VResult {
         let reg = *self.cur.reg(r);
+        if reg.btf_flags & btf_flag::ALLOC != 0 {
+            // An object of the program's BTF (obj_new.rs).
+            return self.alloc_obj_access(r, off, size, write, read_dst, sign_extend);
+        }
         let vm = match vmlinux() {
             Ok(v) => v,
             Err(why) => {

@@ -111,6 +111,25 @@ pub struct SpecialField {
     /// For a kptr: the size of that struct in the value's BTF (a uptr's
     /// memory).
     pub target_size: u32,
+    /// For a `bpf_list_head` or `bpf_rb_root`: what its `__contains` decl
+    /// tag names (`struct btf_field_graph_root`).
+    pub graph: Option<GraphRoot>,
+    /// For a kptr to a struct the kernel's BTF does not have: its id in
+    /// the value's BTF (a local kptr, to an allocated object,
+    /// `btf_parse_kptr`).
+    pub kptr_local: Option<u32>,
+}
+
+/// The nodes a graph root holds (`contains:<type>:<member>`), resolved
+/// in the BTF the root was found in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GraphRoot {
+    /// The struct of the nodes (`value_btf_id`).
+    pub value_id: u32,
+    /// Its name.
+    pub value_name: String,
+    /// The byte offset of the node member in it (`node_offset`).
+    pub node_offset: u32,
 }
 
 /// The special fields of a map's value (`map->record`). The default is a
@@ -198,7 +217,9 @@ impl BtfRecord {
                         .get(v.type_id)
                         .ok_or_else(|| format!("type id {} does not exist", v.type_id))?;
                     if var.kind == kind::VAR {
+                        let before = self.fields.len();
                         self.find_member(btf, var.size_or_type, base + v.offset, depth + 1)?;
+                        self.resolve_graph_root(btf, before, v.type_id, u32::MAX)?;
                     }
                 }
             }
@@ -211,9 +232,11 @@ impl BtfRecord {
                         kind: k,
                         kptr_struct: String::new(),
                         target_size: 0,
+                        graph: None,
+                        kptr_local: None,
                     });
                 }
-                for m in &t.members {
+                for (idx, m) in t.members.iter().enumerate() {
                     let bits = if t.kind_flag {
                         m.offset & 0x00ff_ffff
                     } else {
@@ -223,10 +246,88 @@ impl BtfRecord {
                         continue;
                     }
                     let off = u32::try_from(bits / 8).map_err(|_| "member offset".to_string())?;
+                    let before = self.fields.len();
                     self.find_member(btf, m.type_id, base + off, depth + 1)?;
+                    self.resolve_graph_root(btf, before, id, idx as u32)?;
                 }
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// A graph root just found as member `comp` of type `owner` (a VAR of
+    /// a DATASEC: `u32::MAX`) takes the nodes its `contains:` decl tag
+    /// names (`btf_find_graph_root`, `btf_parse_graph_root`): the struct
+    /// by name, its member by name, of the root's node type, at a whole
+    /// byte offset. A root without the tag, or naming what is not there,
+    /// makes the value's BTF unusable, as `BPF_MAP_CREATE` fails.
+    fn resolve_graph_root(
+        &mut self,
+        btf: &Btf,
+        before: usize,
+        owner: u32,
+        comp: u32,
+    ) -> Result<(), String> {
+        if self.fields.len() != before + 1 {
+            return Ok(());
+        }
+        let Some(f) = self.fields.last().filter(|f| f.graph.is_none()) else {
+            return Ok(());
+        };
+        let node_kind = match f.kind {
+            FieldKind::ListHead => "bpf_list_node",
+            FieldKind::RbRoot => "bpf_rb_node",
+            _ => return Ok(()),
+        };
+        let root_name = f.kind.name();
+        let tag = btf
+            .types
+            .iter()
+            .filter(|t| t.kind == kind::DECL_TAG && t.size_or_type == owner && t.extra[0] == comp)
+            .map(|t| btf.str_at(t.name_off))
+            .find_map(|v| v.strip_prefix("contains:"))
+            .ok_or_else(|| format!("the {root_name} has no contains: decl tag"))?;
+        let (value_name, node_name) = tag
+            .split_once(':')
+            .filter(|(_, n)| !n.is_empty())
+            .ok_or_else(|| format!("the {root_name}'s contains:{tag} names no node member"))?;
+        let value_id = (1..btf.types.len() as u32)
+            .find(|&i| btf.kind_of(i) == kind::STRUCT && btf.name(i) == value_name)
+            .ok_or_else(|| {
+                format!("the {root_name} contains struct {value_name}, which the BTF does not have")
+            })?;
+        let vt = btf
+            .get(value_id)
+            .ok_or_else(|| format!("type id {value_id} does not exist"))?;
+        let mut node_offset = None;
+        for m in &vt.members {
+            if btf.str_at(m.name_off) != node_name {
+                continue;
+            }
+            if node_offset.is_some() {
+                return Err(format!("struct {value_name} has two members {node_name}"));
+            }
+            let nt = btf.skip_mods_and_typedefs(m.type_id).map_err(|e| e.0)?;
+            if btf.kind_of(nt) != kind::STRUCT || btf.name(nt) != node_kind {
+                return Err(format!(
+                    "{value_name}.{node_name} is not a struct {node_kind}"
+                ));
+            }
+            let bits = Btf::member_bit_offset(vt, m);
+            if !bits.is_multiple_of(64) {
+                return Err(format!("{value_name}.{node_name} is not 8-byte aligned"));
+            }
+            node_offset = Some(bits / 8);
+        }
+        let node_offset =
+            node_offset.ok_or_else(|| format!("struct {value_name} has no member {node_name}"))?;
+        if let Some(f) = self.fields.last_mut() {
+            f.graph = Some(GraphRoot {
+                value_id,
+                value_name: value_name.to_string(),
+                node_offset,
+            });
         }
         Ok(())
     }
@@ -261,12 +362,32 @@ impl BtfRecord {
             let target_size = btf
                 .size_of(target)
                 .map_or(0, |s| s.min(u64::from(u32::MAX)) as u32);
+            // Looked up in the kernel's BTF first; a struct only the
+            // program has is an allocated object's.
+            let name = btf.name(target);
+            let kptr_local = crate::vmlinux::vmlinux()
+                .ok()
+                .filter(|v| {
+                    v.struct_id(name).is_none()
+                        && matches!(btf.kind_of(target), kind::STRUCT | kind::FWD)
+                })
+                .map(|_| target);
+            if kptr_local.is_some() && btf.kind_of(target) == kind::FWD {
+                // Linux 6.18 cannot parse such a kptr, and the value then
+                // has no special fields at all (measured: its kptrs load
+                // as scalars).
+                return Err(format!(
+                    "the kptr at {off} points to struct {name}, which the BTF only declares"
+                ));
+            }
             return self.push(SpecialField {
                 offset: off,
                 size: 8,
                 kind: k,
-                kptr_struct: btf.name(target).to_string(),
+                kptr_struct: name.to_string(),
                 target_size,
+                graph: None,
+                kptr_local,
             });
         }
         let rid = btf.skip_mods_and_typedefs(id).map_err(|e| e.0)?;

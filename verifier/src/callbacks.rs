@@ -62,9 +62,10 @@ impl Env<'_> {
     /// Whether the instruction at `pc` is a call of a helper that calls a
     /// callback (`bpf_calls_callback`).
     pub(crate) fn calls_callback(&self, pc: usize) -> bool {
-        self.insns
-            .get(pc)
-            .is_some_and(|i| i.code == 0x85 && i.src == 0 && is_sync_callback_helper(i.imm))
+        self.insns.get(pc).is_some_and(|i| {
+            (i.code == 0x85 && i.src == 0 && is_sync_callback_helper(i.imm))
+                || crate::obj_new::is_rbtree_add_insn(i)
+        })
     }
 
     /// Whether the current frame is a callback's.

@@ -537,7 +537,7 @@ impl Env<'_> {
     }
 
     pub(crate) fn release_reference(&mut self, rid: u32) {
-        self.cur.refs.retain(|r| r.id != rid);
+        self.cur.remove_ref(rid);
         self.cur.for_each_reg(|r| {
             if r.ref_obj_id == rid {
                 *r = RegState::unknown();
@@ -653,6 +653,11 @@ impl Env<'_> {
             arg
         };
         if arg.has(flags::MAYBE_NULL) && reg.is_null() {
+            // bpf_kptr_xchg's NULL new value: the kernel relies on it being
+            // NULL and makes it precise.
+            if arg.has(flags::RELEASE) {
+                self.mark_chain_precision(r);
+            }
             return Ok(());
         }
         // check_reg_type
@@ -688,8 +693,12 @@ impl Env<'_> {
                 ArgBase::PtrToRingbufMem => reg.ty == RegType::Mem && reg.ringbuf,
                 ArgBase::PtrToFunc => reg.ty == RegType::Func,
                 ArgBase::PtrToStack => reg.ty == RegType::Stack,
-                ArgBase::PtrToConstStr | ArgBase::PtrToTimer | ArgBase::PtrToSpinLock => {
+                ArgBase::PtrToConstStr | ArgBase::PtrToTimer => reg.ty == RegType::MapValue,
+                // spin_lock_types: an allocated object's lock too (obj_new.rs).
+                ArgBase::PtrToSpinLock => {
                     reg.ty == RegType::MapValue
+                        || (reg.ty == RegType::BtfId
+                            && reg.btf_flags == crate::state::btf_flag::ALLOC)
                 }
                 ArgBase::PtrToSockCommon | ArgBase::PtrToBtfIdSockCommon => {
                     matches!(
@@ -726,7 +735,8 @@ impl Env<'_> {
                     "trusted_ptr_",
                 ],
                 ArgBase::PtrToSocket => &["sock"],
-                ArgBase::PtrToBtfId => &["ptr_"],
+                // btf_ptr_types
+                ArgBase::PtrToBtfId => &["ptr_", "trusted_ptr_", "rcu_ptr_"],
                 ArgBase::PtrToPercpuBtfId => {
                     &["percpu_ptr_", "percpu_rcu_ptr_", "percpu_trusted_ptr_"]
                 }
@@ -755,9 +765,14 @@ impl Env<'_> {
                         format!("Possibly NULL pointer passed to helper arg{r}"),
                     ));
                 }
-                // bpf_kptr_xchg's pointer: of the kptr's struct.
-                let kptr = meta.kptr_field.as_ref().map(|f| f.kptr_struct.clone());
-                self.check_btf_arg(r, kptr.as_deref().or(arg.btf))?;
+                // bpf_kptr_xchg's pointer: of the kptr's struct; an
+                // allocated object for a local kptr (obj_new.rs).
+                if let Some(f) = meta.kptr_field.clone().filter(|f| f.kptr_local.is_some()) {
+                    self.local_kptr_xchg_arg(r, &f)?;
+                } else {
+                    let kptr = meta.kptr_field.as_ref().map(|f| f.kptr_struct.clone());
+                    self.check_btf_arg(r, kptr.as_deref().or(arg.btf))?;
+                }
                 None
             }
             ArgBase::PtrToBtfIdSockCommon if reg.ty == RegType::BtfId => {
@@ -766,6 +781,8 @@ impl Env<'_> {
             }
             ArgBase::PtrToPercpuBtfId => Some("the BTF type of pointers"),
             ArgBase::PtrToSpinLock => {
+                // Not in an rbtree's less callback (obj_new.rs).
+                self.rbtree_cb_spin_lock_check()?;
                 self.process_spin_lock(r, name == "bpf_spin_lock", false)?;
                 None
             }
@@ -855,8 +872,11 @@ impl Env<'_> {
                 };
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if can_elide_value_nullness(&m) {
-                    meta.const_key = self.constant_map_key(r, m.key_size);
-                    if meta.const_key.is_some() {
+                    let key = self.constant_map_key(r, m.key_size);
+                    meta.const_key = key.map(|(k, _)| k);
+                    // A key of STACK_ZERO bytes needs no precision (the
+                    // kernel returns before bt_set_frame_slot).
+                    if key.is_some_and(|(_, spilled)| spilled) {
                         // The null check is elided on this key's value: the
                         // key's slot is made precise along the path
                         // (`mark_chain_precision_batch`), so that no path
@@ -1070,8 +1090,9 @@ impl Env<'_> {
     /// `get_constant_map_key`: the key on the stack, if a known constant
     /// (privileged loaders only): `key_size` zero bytes (`STACK_ZERO`) from
     /// the key's first byte to its slot's top, or a spilled constant scalar
-    /// of exactly `key_size` bytes starting there.
-    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<u64> {
+    /// of exactly `key_size` bytes starting there; `true` for the spill
+    /// (whose slot must then be made precise).
+    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<(u64, bool)> {
         if !self.opts.privileged {
             return None;
         }
@@ -1090,7 +1111,7 @@ impl Env<'_> {
             bytes.iter().rev().take_while(|x| **x == t).count()
         };
         if run(SlotType::Zero) as u32 >= key_size {
-            return Some(0);
+            return Some((0, false));
         }
         if !slot.is_spill() || !slot.spilled.is_scalar() {
             return None;
@@ -1098,7 +1119,7 @@ impl Env<'_> {
         if run(SlotType::Spill) as u32 != key_size {
             return None;
         }
-        slot.spilled.const_value()
+        slot.spilled.const_value().map(|k| (k, true))
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.
@@ -1358,12 +1379,14 @@ impl Env<'_> {
                 let mut s = String::from("returning from callee:\n");
                 let all = Scratch::default();
                 callee.write(&mut s, true, &all, &self.maps);
+                self.cur.push_refs(&mut s);
                 s.push_str(&format!("\nto caller at {back}:\n"));
                 let mut caller = self.cur.cur().clone();
                 if !in_callback {
                     caller.regs[0] = r0;
                 }
                 caller.write(&mut s, true, &all, &self.maps);
+                self.cur.push_refs(&mut s);
                 s.push('\n');
                 self.log.push_str(&s);
             }

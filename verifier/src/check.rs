@@ -371,24 +371,8 @@ impl<'a> Env<'a> {
         let fr = self.cur.cur();
         let scratch = self.scratch.with_all_precise(!self.opts.privileged);
         fr.write(&mut s, all, &scratch, &self.maps);
-        // The references, then the held locks (whose id is their
-        // pointer's: none for a global's); nothing when the first is 0.
-        let ids: Vec<u32> = self
-            .cur
-            .refs
-            .iter()
-            .map(|r| r.id)
-            .chain(self.cur.active_locks.iter().map(|l| l.id))
-            .collect();
-        if ids.first().is_some_and(|&id| id != 0) {
-            s.push_str(" refs=");
-            let ids: Vec<String> = ids
-                .iter()
-                .filter(|&&id| id != 0)
-                .map(|id| id.to_string())
-                .collect();
-            s.push_str(&ids.join(","));
-        }
+        // The references and held locks in the order taken.
+        self.cur.push_refs(&mut s);
         s.push('\n');
         self.log.push_str(&s);
     }
@@ -1614,7 +1598,10 @@ impl<'a> Env<'a> {
             let insns = self.insns;
             let calls_cb = |site: usize| {
                 insns.get(site).is_some_and(|i| {
-                    i.code == 0x85 && i.src == 0 && crate::callbacks::is_sync_callback_helper(i.imm)
+                    (i.code == 0x85
+                        && i.src == 0
+                        && crate::callbacks::is_sync_callback_helper(i.imm))
+                        || crate::obj_new::is_rbtree_add_insn(i)
                 })
             };
             let alive = self.stack_live.alive(&self.explored[i].st, pc, calls_cb);
@@ -1825,7 +1812,7 @@ pub(crate) fn mark_ptr_or_null_in(
         }
     });
     if let Some(rid) = released {
-        st.refs.retain(|x| x.id != rid);
+        st.remove_ref(rid);
     }
 }
 
@@ -2140,7 +2127,11 @@ fn states_equal(
         return false;
     }
     for (a, b) in old.active_locks.iter().zip(&cur.active_locks) {
-        if a.map != b.map || a.res != b.res || !ids.check(a.id, b.id) {
+        if a.map != b.map
+            || a.res != b.res
+            || a.refs_before != b.refs_before
+            || !ids.check(a.id, b.id)
+        {
             return false;
         }
     }

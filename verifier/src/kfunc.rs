@@ -16,10 +16,12 @@
 //! NULL check, and `bpf_rcu_read_lock`/`unlock` open and close RCU read
 //! sections (`crate::rcu`).
 //!
+//! Allocated objects, linked lists and rbtrees have rules of their own,
+//! in `crate::obj_new`.
+//!
 //! Not modelled, and refused with a message naming what: kfuncs whose
 //! flags ironbpf has not recorded, kfuncs with rules of their own
-//! (allocated objects, linked lists and rbtrees, dynptrs, arena,
-//! spin locks, IRQ sections, workqueues, callbacks) and
+//! (dynptrs, arena, spin locks, IRQ sections, workqueues, callbacks) and
 //! module kfuncs (`off` != 0, which need `fd_array`).
 
 use crate::check::{Env, VResult};
@@ -349,6 +351,12 @@ impl Env<'_> {
         // bpf_res_spin_lock and bpf_res_spin_unlock (spin_lock.rs).
         if self.res_spin_lock_kfunc(&name)? {
             return Ok(false);
+        }
+        // Allocated objects, linked lists and rbtrees (obj_new.rs).
+        if let Some(flags) = m.entry.and_then(|e| e.flags) {
+            if self.graph_kfunc_call(&m, flags)? {
+                return Ok(false);
+            }
         }
         if let Some(what) = special(&name) {
             return Err(self.kunsupported(

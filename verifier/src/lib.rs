@@ -92,6 +92,7 @@ pub mod liveness;
 mod map_fields;
 pub mod may_goto;
 pub mod mem;
+pub(crate) mod obj_new;
 mod precision;
 pub mod ptr;
 mod rcu;

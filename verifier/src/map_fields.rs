@@ -193,6 +193,10 @@ impl Env<'_> {
                 ..RegState::pointer(RegType::Mem)
             });
         }
+        if let Some(r) = self.local_kptr_load(field) {
+            // A kptr to an allocated object (obj_new.rs).
+            return r;
+        }
         let btf_id = self.kptr_btf_id(field)?;
         let rcu_safe = field.kind == FieldKind::KptrPercpu
             || (field.kind == FieldKind::KptrRef && rcu_protected(&field.kptr_struct));
@@ -402,6 +406,10 @@ impl Env<'_> {
     /// `PTR_TO_BTF_ID` of its struct, `_or_null` (the caller acquires the
     /// reference).
     pub(crate) fn kptr_xchg_ret(&self, field: &SpecialField) -> VResult<RegState> {
+        if let Some(r0) = self.local_kptr_xchg_ret(field) {
+            // An allocated object (obj_new.rs).
+            return Ok(r0);
+        }
         let btf_id = self.kptr_btf_id(field)?;
         let btf_flags = if field.kind == FieldKind::KptrPercpu {
             btf_flag::PERCPU

@@ -354,6 +354,7 @@ impl Env<'_> {
                     );
                     let all = crate::state::Scratch::default();
                     self.explored[st].st.frames[fr].write(&mut s, true, &all, &self.maps);
+                    self.explored[st].st.push_refs(&mut s);
                     s.push('\n');
                     self.log.push_str(&s);
                 }

@@ -54,6 +54,8 @@ impl Env<'_> {
                 ));
             }
             if unlock {
+                // Nodes seen in the section are gone (obj_new.rs).
+                self.invalidate_non_owning_refs();
                 // Pointers valid only in the section lose their RCU
                 // protection (stack iterators keep theirs).
                 let unprotect = |r: &mut crate::state::RegState| {

@@ -35,7 +35,23 @@ pub struct HeldLock {
     pub id: u32,
     /// A `bpf_res_spin_lock` (taken by the kfunc `bpf_res_spin_lock`).
     pub res: bool,
+    /// How many of the references (`VState::refs`) were acquired before
+    /// it: the kernel keeps locks and references in one array, in the
+    /// order they were taken, which the log's `refs=` and pruning follow.
+    pub refs_before: usize,
 }
+
+impl HeldLock {
+    /// The same lock (whatever was acquired around it).
+    pub fn same(&self, o: &HeldLock) -> bool {
+        self.map == o.map && self.id == o.id && self.res == o.res
+    }
+}
+
+/// [`HeldLock::map`] of a lock in an allocated object (the kernel's lock
+/// pointer is then the program's BTF, and the register's id tells
+/// objects apart).
+pub const ALLOC_LOCK: u32 = u32::MAX;
 
 /// The kfuncs a locked region may call (`kfunc_spin_allowed`).
 fn kfunc_spin_allowed(name: &str) -> bool {
@@ -133,6 +149,10 @@ impl Env<'_> {
     /// `reg_may_point_to_spin_lock`: a map value whose value has a lock
     /// keeps its id after the null check (the id names the element).
     pub(crate) fn may_point_to_spin_lock(&self, reg: &RegState) -> bool {
+        if reg.ty == RegType::BtfId {
+            // An allocated object with a lock (obj_new.rs).
+            return self.alloc_has_lock(reg);
+        }
         reg.ty == RegType::MapValue
             && self.maps.get(reg.map as usize).is_some_and(|m| {
                 m.record.has(FieldKind::SpinLock) || m.record.has(FieldKind::ResSpinLock)
@@ -154,22 +174,43 @@ impl Env<'_> {
                 "R{r} doesn't have constant offset. {lock_str}_lock has to be at the constant offset"
             )));
         }
-        let Some(map) = self.maps.get(reg.map as usize) else {
-            return Err(crate::Rejection::internal(
-                Some(self.pc),
-                format_args!("R{r} points into map {} that is not known", reg.map),
-            ));
+        // The lock of an allocated object (obj_new.rs), or of a map value.
+        let alloc_rec = if reg.ty == RegType::BtfId {
+            Some(self.alloc_record(&reg))
+        } else {
+            None
         };
-        if !map.record.has_btf {
-            return Err(self.lock_reject(format!(
-                "map '{}' has to have BTF in order to use {lock_str}_lock",
-                map.name
-            )));
-        }
-        let Some(field) = map.record.first(kind) else {
-            return Err(
-                self.lock_reject(format!("map '{}' has no valid {lock_str}_lock", map.name))
-            );
+        let map_rec;
+        let rec = match &alloc_rec {
+            Some(rec) => rec,
+            None => {
+                let Some(map) = self.maps.get(reg.map as usize) else {
+                    return Err(crate::Rejection::internal(
+                        Some(self.pc),
+                        format_args!("R{r} points into map {} that is not known", reg.map),
+                    ));
+                };
+                if !map.record.has_btf {
+                    return Err(self.lock_reject(format!(
+                        "map '{}' has to have BTF in order to use {lock_str}_lock",
+                        map.name
+                    )));
+                }
+                map_rec = &map.record;
+                map_rec
+            }
+        };
+        let Some(field) = rec.first(kind) else {
+            let what = match alloc_rec {
+                Some(_) => "local 'kptr'".to_string(),
+                None => format!(
+                    "map '{}'",
+                    self.maps
+                        .get(reg.map as usize)
+                        .map_or("", |m| m.name.as_str())
+                ),
+            };
+            return Err(self.lock_reject(format!("{what} has no valid {lock_str}_lock")));
         };
         let off = reg.val.var_off.value as i64 + i64::from(reg.off);
         if off != i64::from(field.offset) {
@@ -179,16 +220,21 @@ impl Env<'_> {
             )));
         }
         let this = HeldLock {
-            map: reg.map,
+            map: if alloc_rec.is_some() {
+                ALLOC_LOCK
+            } else {
+                reg.map
+            },
             id: reg.id,
             res,
+            refs_before: self.cur.refs.len(),
         };
         let held = &self.cur.active_locks;
         if is_lock {
             if !res && held.iter().any(|l| !l.res) {
                 return Err(self.lock_reject("Locking two bpf_spin_locks are not allowed".into()));
             }
-            if res && held.contains(&this) {
+            if res && held.iter().any(|l| l.same(&this)) {
                 return Err(
                     self.lock_reject("Acquiring the same lock again, AA deadlock detected".into())
                 );
@@ -198,13 +244,15 @@ impl Env<'_> {
             if held.is_empty() {
                 return Err(self.lock_reject(format!("{lock_str}_unlock without taking a lock")));
             }
-            if !held.contains(&this) {
+            if !held.iter().any(|l| l.same(&this)) {
                 return Err(self.lock_reject(format!("{lock_str}_unlock of different lock")));
             }
-            if held.last() != Some(&this) {
+            if !held.last().is_some_and(|l| l.same(&this)) {
                 return Err(self.lock_reject(format!("{lock_str}_unlock cannot be out of order")));
             }
             self.cur.active_locks.pop();
+            // Nodes seen under the lock are no longer safe (obj_new.rs).
+            self.invalidate_non_owning_refs();
         }
         Ok(())
     }

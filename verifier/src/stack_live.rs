@@ -233,6 +233,9 @@ impl StackLiveness {
                 Some(Ok(Insn::Call(ironbpf_isa::CallTarget::Helper(id)))) => {
                     crate::callbacks::is_sync_callback_helper(*id)
                 }
+                Some(Ok(Insn::Call(ironbpf_isa::CallTarget::Kfunc { btf_id, off: 0 }))) => {
+                    crate::obj_new::is_rbtree_add_kfunc(*btf_id)
+                }
                 Some(Ok(Insn::LdImm64 { src, .. })) => *src == ironbpf_isa::LdImm64Src::Func,
                 _ => false,
             };

@@ -176,6 +176,12 @@ pub mod btf_flag {
     pub const USER: u8 = 8;
     /// `MEM_PERCPU` (`__percpu`).
     pub const PERCPU: u8 = 16;
+    /// `MEM_ALLOC`: an object the program allocated (`bpf_obj_new`), of a
+    /// type of the program's BTF (`crate::obj_new`).
+    pub const ALLOC: u8 = 32;
+    /// `NON_OWN_REF`: an allocated object in a list or rbtree, valid until
+    /// the lock is released (`crate::obj_new`).
+    pub const NON_OWN: u8 = 64;
 }
 
 impl RegState {
@@ -320,7 +326,10 @@ impl RegState {
             return;
         }
         out.push_str(&self.type_str());
-        if self.ty == RegType::BtfId {
+        if self.ty == RegType::BtfId && self.btf_flags & btf_flag::ALLOC != 0 {
+            // A type of the program's BTF.
+            out.push_str(&crate::obj_new::prog_type_name(self.btf_id));
+        } else if self.ty == RegType::BtfId {
             out.push_str(&crate::vmlinux::type_name(self.btf_id));
         }
         if self.ty == RegType::Stack {
@@ -354,6 +363,9 @@ impl RegState {
         if self.ref_obj_id != 0 {
             attr(out, &format!("ref_obj_id={}", self.ref_obj_id));
         }
+        if self.btf_flags & btf_flag::NON_OWN != 0 {
+            attr(out, "non_own_ref");
+        }
         if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 if !m.name.is_empty() {
@@ -361,6 +373,8 @@ impl RegState {
                     let name: String = m.name.chars().take(15).collect();
                     attr(out, &format!("map={name}"));
                 }
+                // Before the offset, as 6.18 prints them
+                // (`map_value(map=.data.T,ks=4,vs=24,off=8)`).
                 attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
@@ -545,11 +559,12 @@ impl FuncState {
             if !all && scratch.stack & (1u64 << (i as u32 % 64)) == 0 {
                 continue;
             }
-            let _ = write!(out, " fp{}=", -(i as i64 + 1) * BPF_REG_SIZE as i64);
             if s.ty[0] == SlotType::Iter {
+                // Prints its own ` fp-N=`.
                 crate::iter::write_iter_slot(out, i, s);
                 continue;
             }
+            let _ = write!(out, " fp{}=", -(i as i64 + 1) * BPF_REG_SIZE as i64);
             if s.is_spill() {
                 // A partial spill shows the bytes below it first.
                 for t in s.ty.iter().take_while(|t| **t != SlotType::Spill) {
@@ -681,6 +696,58 @@ impl VState {
     )]
     pub fn reg_mut(&mut self, r: usize) -> &mut RegState {
         &mut self.cur_mut().regs[r]
+    }
+
+    /// Removes reference `rid` (`release_reference_state`): the locks
+    /// taken after it move up one place.
+    pub fn remove_ref(&mut self, rid: u32) {
+        let Some(i) = self.refs.iter().position(|r| r.id == rid) else {
+            return;
+        };
+        self.refs.remove(i);
+        for l in &mut self.active_locks {
+            if l.refs_before > i {
+                l.refs_before -= 1;
+            }
+        }
+    }
+
+    /// The ids of the references and held locks in the order they were
+    /// taken (the kernel's `refs` array; a lock's id is its pointer's).
+    pub fn ref_ids_in_order(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.refs.len() + self.active_locks.len());
+        let mut locks = self.active_locks.iter().peekable();
+        for (i, r) in self.refs.iter().enumerate() {
+            while let Some(l) = locks.next_if(|l| l.refs_before <= i) {
+                out.push(l.id);
+            }
+            out.push(r.id);
+        }
+        out.extend(locks.map(|l| l.id));
+        out
+    }
+
+    /// Appends ` refs=...` to a frame's printed state `line`, before its
+    /// ` cb` / ` async_cb` mark, as `print_verifier_state` does (nothing
+    /// when the first of them is a lock of id 0).
+    pub fn push_refs(&self, line: &mut String) {
+        let ids = self.ref_ids_in_order();
+        if ids.first().is_none_or(|&id| id == 0) {
+            return;
+        }
+        let tail = [" async_cb", " cb"]
+            .iter()
+            .find(|t| line.ends_with(*t))
+            .map_or("", |t| *t);
+        line.truncate(line.len() - tail.len());
+        line.push_str(" refs=");
+        let ids: Vec<String> = ids
+            .iter()
+            .filter(|&&id| id != 0)
+            .map(|id| id.to_string())
+            .collect();
+        line.push_str(&ids.join(","));
+        line.push_str(tail);
     }
 
     /// Applies `f` to every register and spilled register of every frame.
