@@ -1695,7 +1695,9 @@ pub(crate) fn mark_ptr_or_null_in(
             return;
         }
         if is_null {
-            if r.ref_obj_id != 0 {
+            // Only the object itself, not a slice sharing its reference
+            // (`bpf_dynptr_data`'s), goes with the NULL branch.
+            if r.ref_obj_id != 0 && r.ref_obj_id == id {
                 released = Some(r.ref_obj_id);
             }
             *r = RegState::constant(0);
@@ -1885,6 +1887,7 @@ fn regsafe(
         && old.off == cur.off
         && old.map == cur.map
         && old.mem_size == cur.mem_size
+        && old.dynptr.ty == cur.dynptr.ty
         && old.frameno == cur.frameno
         && old.subprog == cur.subprog
         && (old.btf_id, old.btf_flags) == (cur.btf_id, cur.btf_flags)
@@ -1934,6 +1937,9 @@ fn stacksafe(
                     && (a.ty[0] != SlotType::Iter
                         || (crate::iter::iter_slot_safe(&a.spilled, &b.spilled)
                             && ids.check(a.spilled.ref_obj_id, b.spilled.ref_obj_id)))
+                    && (a.ty[0] != SlotType::Dynptr
+                        || (crate::dynptr::dynptr_slot_safe(&a.spilled, &b.spilled)
+                            && ids.check(a.spilled.ref_obj_id, b.spilled.ref_obj_id)))
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
@@ -1980,6 +1986,14 @@ fn stacksafe(
             if j == BPF_REG_SIZE - 1
                 && os.is_spill()
                 && !regsafe(&os.spilled, &cs.spilled, ids, false, all_precise)
+            {
+                return false;
+            }
+            // STACK_DYNPTR: the same dynptr slot, references that match.
+            if j == BPF_REG_SIZE - 1
+                && ot == SlotType::Dynptr
+                && !(crate::dynptr::dynptr_slot_safe(&os.spilled, &cs.spilled)
+                    && ids.check(os.spilled.ref_obj_id, cs.spilled.ref_obj_id))
             {
                 return false;
             }

@@ -801,7 +801,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_copy",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -827,7 +828,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_from_skb",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_SCHED_CLS
             | T_SCHED_ACT
@@ -846,12 +848,14 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_from_skb_meta",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_SCHED_ACT,
     },
     Kfunc {
         name: "bpf_dynptr_from_xdp",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(0),
         types: T_XDP,
     },
     Kfunc {
@@ -908,7 +912,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_memset",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS

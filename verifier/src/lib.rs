@@ -80,6 +80,7 @@ mod callbacks;
 pub mod calls;
 pub mod cfg;
 mod check;
+pub mod dynptr;
 pub mod error;
 mod exception;
 pub mod explain;
