@@ -871,25 +871,31 @@ impl Env<'_> {
                 };
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if can_elide_value_nullness(&m) {
-                    meta.const_key = self.constant_map_key(r, m.key_size);
-                    if meta.const_key.is_some() && self.tracks_precision() {
-                        // The null check is elided on this key's value: no
-                        // path with another key may be pruned against this
-                        // one. The kernel marks the key's slot precise; this
-                        // marks every scalar of the path (its big hammer),
-                        // the key's slot in the current state included.
-                        self.mark_all_scalars_precise();
+                    let key = self.constant_map_key(r, m.key_size);
+                    meta.const_key = key.map(|(k, _)| k);
+                    // A spilled scalar key (not STACK_ZERO bytes) is relied on.
+                    if key.is_some_and(|(_, spilled)| spilled) && self.tracks_precision() {
+                        // The null check is elided on this key's value: the
+                        // key's slot is made precise, as the kernel does
+                        // (get_constant_map_key); a key in a caller's frame
+                        // makes every scalar of the path precise (ironbpf's
+                        // big hammer).
                         let reg = *self.cur.reg(r);
                         let off = reg.off as i64 + reg.val.var_off.value as i64;
                         let (spi, _) = byte_pos(off);
-                        if let Some(s) = self
-                            .cur
-                            .frames
-                            .get_mut(reg.frameno as usize)
-                            .and_then(|f| f.stack.get_mut(spi))
-                        {
-                            if s.is_spill() && s.spilled.is_scalar() {
-                                s.spilled.precise = true;
+                        if reg.frameno as usize + 1 == self.cur.frames.len() {
+                            self.mark_stack_slot_precision(spi);
+                        } else {
+                            self.mark_all_scalars_precise();
+                            if let Some(s) = self
+                                .cur
+                                .frames
+                                .get_mut(reg.frameno as usize)
+                                .and_then(|f| f.stack.get_mut(spi))
+                            {
+                                if s.is_spill() && s.spilled.is_scalar() {
+                                    s.spilled.precise = true;
+                                }
                             }
                         }
                     }
@@ -965,6 +971,8 @@ impl Env<'_> {
                     zero_ok,
                     raw.then_some(&mut *meta),
                 )?;
+                // check_mem_size_reg: the size is precise once checked.
+                self.mark_chain_precision(r);
             }
             ArgBase::PtrToFunc
                 if matches!(
@@ -1005,6 +1013,7 @@ impl Env<'_> {
                     ));
                 }
                 meta.mem_size = Some(reg.val.var_off.value);
+                self.mark_chain_precision(r);
             }
             ArgBase::PtrToConstStr => self.check_reg_const_str(r)?,
             _ => {}
@@ -1098,7 +1107,7 @@ impl Env<'_> {
     /// (privileged loaders only): `key_size` zero bytes (`STACK_ZERO`) from
     /// the key's first byte to its slot's top, or a spilled constant scalar
     /// of exactly `key_size` bytes starting there.
-    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<u64> {
+    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<(u64, bool)> {
         if !self.opts.privileged {
             return None;
         }
@@ -1117,7 +1126,7 @@ impl Env<'_> {
             bytes.iter().rev().take_while(|x| **x == t).count()
         };
         if run(SlotType::Zero) as u32 >= key_size {
-            return Some(0);
+            return Some((0, false));
         }
         if !slot.is_spill() || !slot.spilled.is_scalar() {
             return None;
@@ -1125,7 +1134,7 @@ impl Env<'_> {
         if run(SlotType::Spill) as u32 != key_size {
             return None;
         }
-        slot.spilled.const_value()
+        slot.spilled.const_value().map(|v| (v, true))
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.

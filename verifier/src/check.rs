@@ -800,20 +800,9 @@ impl<'a> Env<'a> {
             }
             Insn::Atomic { dst, off, .. } => self.stack_slot_of(dst.index(), off),
             Insn::Call(ironbpf_isa::CallTarget::Helper(id)) => {
-                use ironbpf_helpers::proto::ArgBase;
-                if let Ok(p) = crate::calls::offered_proto(id, self.opts) {
-                    for (i, a) in p.args.iter().enumerate() {
-                        if matches!(
-                            a.base,
-                            ArgBase::ConstSize
-                                | ArgBase::ConstSizeOrZero
-                                | ArgBase::ConstAllocSizeOrZero
-                        ) && self.cur.reg(i + 1).is_scalar()
-                        {
-                            size_args |= 1 << (i + 1);
-                        }
-                    }
-                }
+                // Size arguments are made precise as they are checked
+                // (check_func_arg), so that a refusal of a later argument
+                // logs them as the kernel does.
                 // bpf_tail_call's constant index (`record_func_key`).
                 if id == 12 && self.cur.reg(3).const_value().is_some() {
                     size_args |= 1 << 3;

@@ -751,6 +751,8 @@ impl Env<'_> {
         Ok(RegState {
             rdonly,
             mem_size: size as u32,
+            // A slice of a record goes with the record.
+            ref_obj_id: meta.ref_obj_id,
             dynptr: DynptrInfo {
                 ty: meta.ty,
                 dynptr_id: meta.id,

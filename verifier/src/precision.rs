@@ -115,6 +115,18 @@ impl Env<'_> {
         self.backtrack_from(bt);
     }
 
+    /// `bt_set_frame_slot` + `mark_chain_precision_batch` for the stack
+    /// slot `spi` of the current frame (a constant map key).
+    pub(crate) fn mark_stack_slot_precision(&mut self, spi: usize) {
+        if !self.tracks_precision() || spi >= 64 {
+            return;
+        }
+        self.backtrack_from(Bt {
+            regs: 0,
+            stack: 1u64 << spi,
+        });
+    }
+
     /// `mark_chain_precision` for a helper's argument register, after the
     /// call cleared it: the argument was checked to be a scalar.
     pub(crate) fn mark_chain_precision_before_call(&mut self, reg: usize) {
