@@ -16,9 +16,11 @@
 //! NULL check, and `bpf_rcu_read_lock`/`unlock` open and close RCU read
 //! sections (`crate::rcu`).
 //!
+//! Dynptr arguments (`struct bpf_dynptr *`) follow `crate::dynptr`.
+//!
 //! Not modelled, and refused with a message naming what: kfuncs whose
 //! flags ironbpf has not recorded, kfuncs with rules of their own
-//! (allocated objects, linked lists and rbtrees, dynptrs, arena,
+//! (allocated objects, linked lists and rbtrees, arena,
 //! spin locks, IRQ sections, workqueues, callbacks) and
 //! module kfuncs (`off` != 0, which need `fd_array`).
 
@@ -418,6 +420,11 @@ impl Env<'_> {
         *self.cur.reg_mut(0) = r0;
         if flags & KF_ITER_NEXT != 0 {
             self.process_iter_next_call(meta.iter)?;
+        }
+        if name == "bpf_xdp_pull_data" {
+            // is_kfunc_pkt_changing: packet pointers and packet slices of
+            // dynptrs are stale.
+            self.clear_all_pkt_pointers();
         }
         if name == "bpf_throw" {
             self.throw_exit()?;

@@ -3228,7 +3228,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_xdp_pull_data",
-        flags: None,
+        // dynptrs (dynptr.rs): it changes packet data (net/core/filter.c)
+        flags: Some(0),
         types: T_XDP,
     },
     Kfunc {

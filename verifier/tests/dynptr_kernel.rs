@@ -6,7 +6,9 @@
 //! `bpf_dynptr_adjust`; and one mistake per refused program (a leaked or
 //! reused record, stores over a dynptr, a dynptr never made or of the
 //! wrong type, slices used after their dynptr or packet changed, a
-//! writable slice where packets are read-only).
+//! writable slice where packets are read-only, a packet slice kept across
+//! `bpf_xdp_adjust_head`, `bpf_dynptr_write` to an skb or
+//! `bpf_xdp_pull_data`).
 //!
 //! Each program is loaded in the kernel and verified by ironbpf: the
 //! verdict, the failing instruction and the error line must be the ones
@@ -179,6 +181,12 @@ const EDGES: &[Case] = &[
     ),
     ok("two_records"),
     ok("data_of_packet"),
+    refused(
+        "slice_after_pull_data",
+        17,
+        "R7 invalid mem access 'scalar'",
+    ),
+    ok("pull_data_then_slice"),
 ];
 
 fn fixture(name: &str) -> Object {
