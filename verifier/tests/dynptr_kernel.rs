@@ -133,6 +133,20 @@ const RUNS: &[Case] = &[
     ),
 ];
 
+/// Dynptrs for global functions, the skb metadata dynptr,
+/// `bpf_dynptr_copy` and `bpf_dynptr_memset`.
+const GLOBALS: &[Case] = &[
+    ok("global_takes_skb"),
+    ok("global_takes_record"),
+    refused(
+        "global_takes_nothing",
+        2,
+        "Caller passes invalid args into func#1 ('first_byte')",
+    ),
+    ok("skb_meta_slice"),
+    ok("copy_packet_to_record"),
+];
+
 const EDGES: &[Case] = &[
     refused(
         "var_store_over_record",
@@ -337,4 +351,9 @@ fn helper_programs_and_drain_callbacks_agree_with_the_kernel() {
     // Verdicts and counts: the callback's precision marks are logged
     // otherwise (crate::callbacks walks no backtracking into the caller).
     check_logs("dynptr_run.o", RUNS, false);
+}
+
+#[test]
+fn global_functions_and_more_kfuncs_agree_with_the_kernel() {
+    check("dynptr_global.o", GLOBALS);
 }
