@@ -403,7 +403,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -455,7 +456,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -481,7 +483,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_task_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE | KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -533,7 +536,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_task_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE | KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2076,7 +2080,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_kernel_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2102,7 +2107,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_kernel_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2128,7 +2134,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_user_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2154,7 +2161,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_user_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS

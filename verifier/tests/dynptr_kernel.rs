@@ -147,6 +147,16 @@ const GLOBALS: &[Case] = &[
     ok("copy_packet_to_record"),
 ];
 
+/// The probe-read kfuncs into a record; a sleepable one in a kprobe.
+const TRACES: &[Case] = &[
+    ok("probe_into_record"),
+    refused(
+        "copy_from_user_in_kprobe",
+        12,
+        "program must be sleepable to call sleepable kfunc bpf_copy_from_user_dynptr",
+    ),
+];
+
 const EDGES: &[Case] = &[
     refused(
         "var_store_over_record",
@@ -356,4 +366,9 @@ fn helper_programs_and_drain_callbacks_agree_with_the_kernel() {
 #[test]
 fn global_functions_and_more_kfuncs_agree_with_the_kernel() {
     check("dynptr_global.o", GLOBALS);
+}
+
+#[test]
+fn probe_read_kfuncs_agree_with_the_kernel() {
+    check("dynptr_trace.o", TRACES);
 }
