@@ -1876,7 +1876,8 @@ fn regsafe(
         && old.off == cur.off
         && old.map == cur.map
         && old.mem_size == cur.mem_size
-        && old.dynptr.ty == cur.dynptr.ty
+        // A slice's dynptr type, dynptr and stack buffer, exactly.
+        && old.dynptr == cur.dynptr
         && old.frameno == cur.frameno
         && old.subprog == cur.subprog
         && (old.btf_id, old.btf_flags) == (cur.btf_id, cur.btf_flags)
