@@ -74,7 +74,7 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
     let loaded = LoadedObject::new(obj.clone(), &HelperRegistry::new())
         .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
-    let (vm, _) = loaded
+    let (vm, pt) = loaded
         .interpreter(&name, Options::default())
         .map_err(|e| Failure::failed(format!("program `{name}`: {e}")))?;
     let jopts = JitOptions {
@@ -99,7 +99,13 @@ pub fn run(args: JitArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::failed(format!("{}: {e}", args.object.display())))?;
             let out = ironbpf_verifier::verify(&slots, &opts);
             match &out.result {
-                Ok(proof) => JitProgram::verified_with(vm, proof, jopts),
+                // The code for runs of its own program type (context fields
+                // read with no test), as `ironbpf bench` runs it; a program
+                // of no known type gets the general code.
+                Ok(proof) => match pt {
+                    Some(pt) => JitProgram::verified_for(vm, proof, pt, jopts),
+                    None => JitProgram::verified_with(vm, proof, jopts),
+                },
                 Err(rej) => {
                     return Err(Failure::failed(format!(
                         "program `{name}` does not verify, so it has no verified code: {rej}"

@@ -127,7 +127,17 @@ pub(crate) fn options(
     };
     o.maps = maps.iter().map(info).collect();
     // A map of maps' lookups give its inner map's values.
-    o.inner_maps = maps.iter().map(|m| m.inner.as_deref().map(info)).collect();
+    // The kernel's inner map template (`inner_map_meta`) has no name, so
+    // its log prints none.
+    o.inner_maps = maps
+        .iter()
+        .map(|m| {
+            m.inner.as_deref().map(|i| MapInfo {
+                name: String::new(),
+                ..info(i)
+            })
+        })
+        .collect();
     // What a frozen .rodata/.kconfig map holds when the kernel freezes it:
     // the verifier reads constants from it, as bpf_map_direct_read does.
     o.frozen_values = maps

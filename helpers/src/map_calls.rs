@@ -36,6 +36,13 @@ fn map_of(ctx: &HelperCtx<'_>, handle: u64) -> Result<Arc<dyn Map>, HelperError>
     map_in(ctx.maps()?, handle)
 }
 
+/// The id in the run's set of the map `handle` names.
+fn map_id_of(ctx: &HelperCtx<'_>, handle: u64) -> Result<u32, HelperError> {
+    ctx.maps()?.id_of(handle).ok_or_else(|| {
+        HelperError::Failed(format!("r1 = {handle:#x} is not a map of this program"))
+    })
+}
+
 fn errno(e: ironbpf_maps::MapError) -> u64 {
     neg(e.errno as i64)
 }
@@ -81,7 +88,7 @@ fn register_with(reg: &mut HelperRegistry, fixed: Option<Arc<MapSet>>) {
             return Ok(match map.lookup(&key, &mut id, 0) {
                 Ok(()) => {
                     let id = u32::from_ne_bytes(id);
-                    set.get(id).map_or(0, |_| MapSet::handle(id))
+                    set.handle(id).unwrap_or(0)
                 }
                 Err(_) => 0,
             });
@@ -371,12 +378,9 @@ pub(crate) fn register(reg: &mut HelperRegistry) {
         ) {
             let d = ironbpf_maps::redirect_map(map.as_ref(), a[1], flags)
                 .map_err(|e| HelperError::Failed(format!("bpf_redirect_map: {e}")))?;
+            let map_id = map_id_of(ctx, a[0])?;
             let st = ctx.state()?;
-            st.redirect = d.redirect.then(|| Redirect::Map {
-                map_id: (a[0] - ironbpf_maps::MAP_HANDLE_BASE) as u32,
-                key,
-                flags,
-            });
+            st.redirect = d.redirect.then_some(Redirect::Map { map_id, key, flags });
             return Ok(d.action);
         }
         let action_mask = 3u64;
@@ -400,12 +404,12 @@ pub(crate) fn register(reg: &mut HelperRegistry) {
         } else {
             false
         };
+        let map_id = map_id_of(ctx, a[0])?;
         let st = ctx.state()?;
         if !present && flags & BPF_F_BROADCAST == 0 {
             st.redirect = None;
             return Ok(flags & action_mask);
         }
-        let map_id = (a[0] - ironbpf_maps::MAP_HANDLE_BASE) as u32;
         st.redirect = Some(Redirect::Map { map_id, key, flags });
         Ok(XDP_REDIRECT)
     });

@@ -27,6 +27,9 @@ pub enum RegionKind {
     MapValue,
     /// Memory a helper handed out (e.g. a ring buffer record, `PTR_TO_MEM`).
     HelperMemory,
+    /// The read-only image of the kernel's struct behind a map pointer
+    /// (`CONST_PTR_TO_MAP`: `map->max_entries`).
+    MapStruct,
 }
 
 impl fmt::Display for RegionKind {
@@ -39,6 +42,7 @@ impl fmt::Display for RegionKind {
             RegionKind::Memory => "input memory",
             RegionKind::MapValue => "map value",
             RegionKind::HelperMemory => "helper memory",
+            RegionKind::MapStruct => "map struct",
         })
     }
 }

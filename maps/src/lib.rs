@@ -73,6 +73,7 @@ mod bytes;
 mod error;
 mod fdarray;
 mod hash;
+mod image;
 mod lpm;
 mod lru;
 mod perf;
@@ -92,6 +93,7 @@ pub use bloom::BloomFilter;
 pub use error::{errno_name, MapError, ENOTSUPP};
 pub use fdarray::FdMap;
 pub use hash::HashMap;
+pub use image::{map_image, MAP_IMAGE_SIZE, MAX_MAPS_PER_SET};
 pub use lpm::LpmTrie;
 pub use perf::{PerfEventArray, PerfRecord};
 pub use queue::QueueStack;
@@ -534,6 +536,9 @@ pub fn create_global_data(
 pub struct MapSet {
     possible_cpus: usize,
     maps: RwLock<Vec<Arc<dyn Map>>>,
+    /// The read-only images of the kernel structs behind the maps, which
+    /// the handles point at; reserved at the first map.
+    images: std::sync::OnceLock<image::ImageArena>,
 }
 
 impl Default for MapSet {
@@ -542,22 +547,30 @@ impl Default for MapSet {
     }
 }
 
-/// What `ld_imm64 rX = map[...]` loads in ironbpf's engines: a handle that
-/// names a map of a [`MapSet`] by id. It lies in the kernel's half of the
-/// address space, so no region of a run can contain it and a program that
-/// dereferences it faults; helpers turn it back into the map.
-pub const MAP_HANDLE_BASE: u64 = 0xffff_c000_0000_0000;
-
 impl MapSet {
-    /// The handle programs see for map `id`.
-    pub fn handle(id: u32) -> u64 {
-        MAP_HANDLE_BASE + id as u64
+    /// The handle programs see for map `id` (what `ld_imm64 rX = map[id]`
+    /// loads): the host address of the map's read-only image of the
+    /// kernel's struct ([`map_image`]), so that a program reading
+    /// `map->max_entries` reads real memory. Helpers turn it back into the
+    /// map with [`MapSet::by_handle`]. `None` when the set has no map `id`.
+    pub fn handle(&self, id: u32) -> Option<u64> {
+        if (id as usize) >= self.len() {
+            return None;
+        }
+        let arena = self.images.get()?;
+        Some(arena.base() + u64::from(id) * MAP_IMAGE_SIZE)
+    }
+
+    /// The id of the map `handle` names, if it names one of this set's: a
+    /// subtraction and a shift.
+    pub fn id_of(&self, handle: u64) -> Option<u32> {
+        let id = self.images.get()?.slot_of(handle)?;
+        ((id as usize) < self.len()).then_some(id)
     }
 
     /// The map a handle names, if it names one of this set's.
     pub fn by_handle(&self, handle: u64) -> Option<Arc<dyn Map>> {
-        let id = handle.checked_sub(MAP_HANDLE_BASE)?;
-        self.get(u32::try_from(id).ok()?)
+        self.get(self.images.get()?.slot_of(handle)?)
     }
 
     /// An empty set with one CPU slot per possible host CPU.
@@ -570,6 +583,7 @@ impl MapSet {
         MapSet {
             possible_cpus: n.max(1),
             maps: RwLock::new(Vec::new()),
+            images: std::sync::OnceLock::new(),
         }
     }
 
@@ -581,14 +595,34 @@ impl MapSet {
     /// Creates a map and adds it; returns its id (its index in the set).
     pub fn create(&self, spec: &MapSpec) -> Result<(u32, Arc<dyn Map>), MapError> {
         let map = create_map_with_cpus(spec, self.possible_cpus)?;
-        Ok((self.insert(map.clone()), map))
+        Ok((self.insert(map.clone())?, map))
     }
 
-    /// Adds an existing map; returns its id.
-    pub fn insert(&self, map: Arc<dyn Map>) -> u32 {
+    /// Adds an existing map; returns its id. Fails past
+    /// [`MAX_MAPS_PER_SET`] maps, or when the address space for the maps'
+    /// images cannot be reserved.
+    pub fn insert(&self, map: Arc<dyn Map>) -> Result<u32, MapError> {
         let mut maps = self.maps.write().unwrap_or_else(|e| e.into_inner());
+        let id = u32::try_from(maps.len())
+            .ok()
+            .filter(|&id| id < MAX_MAPS_PER_SET)
+            .ok_or_else(|| {
+                MapError::new(
+                    libc::E2BIG,
+                    format!("a map set holds at most {MAX_MAPS_PER_SET} maps"),
+                )
+            })?;
+        let arena = match self.images.get() {
+            Some(a) => a,
+            None => {
+                let a = image::ImageArena::new()?;
+                self.images.get_or_init(|| a)
+            }
+        };
+        // Written before the map is visible, so before any handle to it.
+        arena.write(id, &map_image(map.spec(), id));
         maps.push(map);
-        (maps.len() - 1) as u32
+        Ok(id)
     }
 
     /// The map with id `id`.
@@ -612,8 +646,19 @@ impl MapSet {
 }
 
 impl RegionResolver for MapSet {
-    /// Asks each map in turn: O(maps × the per-kind cost).
+    /// A map's image ([`MapSet::handle`]), read-only; else asks each map in
+    /// turn: O(maps × the per-kind cost).
     fn resolve(&self, addr: u64, len: u64) -> Option<MemoryRegion> {
+        if let Some(arena) = self.images.get() {
+            if let Some(id) = arena.slot_containing(addr, len) {
+                return ((id as usize) < self.len()).then(|| MemoryRegion {
+                    start: arena.base() + u64::from(id) * MAP_IMAGE_SIZE,
+                    len: MAP_IMAGE_SIZE,
+                    kind: RegionKind::MapStruct,
+                    writable: false,
+                });
+            }
+        }
         let maps = self.maps.read().unwrap_or_else(|e| e.into_inner());
         maps.iter().find_map(|m| m.value_region(addr, len))
     }

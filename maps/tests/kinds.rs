@@ -1168,6 +1168,27 @@ mod map_set {
     use ironbpf_isa::abi::RegionResolver;
 
     #[test]
+    fn map_images_hold_the_kernel_struct_fields() {
+        let mut spec = MapSpec::new(BPF_MAP_TYPE_ARRAY, 4, 12, 5);
+        spec.name = "counters".into();
+        let img = map_image(&spec, 3);
+        let u32_at = |o: usize| u32::from_ne_bytes(img[o..o + 4].try_into().unwrap());
+        // struct bpf_map: map_type, key_size, value_size, max_entries, id.
+        assert_eq!(
+            (u32_at(64), u32_at(68), u32_at(72), u32_at(76)),
+            (2, 4, 12, 5)
+        );
+        assert_eq!(u32_at(92), 4);
+        assert_eq!(&img[136..145], b"counters\0");
+        // struct bpf_array: elem_size rounded to 8, index_mask of 8 slots.
+        assert_eq!((u32_at(296), u32_at(300)), (16, 7));
+        let h = map_image(&MapSpec::new(BPF_MAP_TYPE_HASH, 6, 20, 100), 0);
+        let u32h = |o: usize| u32::from_ne_bytes(h[o..o + 4].try_into().unwrap());
+        // struct bpf_htab: n_buckets, elem_size (48 + 8 + 24).
+        assert_eq!((u32h(824), u32h(828)), (128, 80));
+    }
+
+    #[test]
     fn handles_name_maps_and_regions_resolve_across_them() {
         let set = MapSet::with_possible_cpus(2);
         let (a, am) = set
@@ -1178,16 +1199,39 @@ mod map_set {
             .unwrap();
         assert_eq!((a, h, set.len()), (0, 1, 2));
         assert_eq!(hm.value_size_user(), 16);
-        assert!(Arc::ptr_eq(&set.by_handle(MapSet::handle(h)).unwrap(), &hm));
-        assert!(set.by_handle(MapSet::handle(7)).is_none());
+        let (ha, hh) = (set.handle(a).unwrap(), set.handle(h).unwrap());
+        assert!(Arc::ptr_eq(&set.by_handle(hh).unwrap(), &hm));
+        assert_eq!((set.id_of(ha), set.id_of(hh)), (Some(0), Some(1)));
+        assert_eq!(hh - ha, MAP_IMAGE_SIZE);
+        assert!(set.handle(7).is_none());
         assert!(set.by_handle(12345).is_none());
+        assert!(
+            set.by_handle(hh + 8).is_none(),
+            "inside an image, not a handle"
+        );
+        assert!(
+            set.by_handle(ha + 2 * MAP_IMAGE_SIZE).is_none(),
+            "no map 2 yet"
+        );
         hm.update(&k4(1), &[0; 16], BPF_ANY).unwrap();
         let g = pin();
         let pa = am.lookup_ptr(&k4(1), 0, &g).unwrap().as_ptr() as u64;
         let ph = hm.lookup_ptr(&k4(1), 1, &g).unwrap().as_ptr() as u64;
         assert_eq!(set.resolve(pa, 8).unwrap().start, pa);
         assert_eq!(set.resolve(ph + 2, 4).unwrap().start, ph);
-        assert!(set.resolve(MapSet::handle(0), 1).is_none());
+        // A handle points at the map's image of the kernel struct: readable,
+        // not writable, and only where a map is.
+        let img = set.resolve(ha + 76, 4).unwrap();
+        assert_eq!(
+            (img.start, img.len, img.writable),
+            (ha, MAP_IMAGE_SIZE, false)
+        );
+        assert_eq!(img.kind, ironbpf_isa::abi::RegionKind::MapStruct);
+        assert!(
+            set.resolve(hh + MAP_IMAGE_SIZE - 2, 4).is_none(),
+            "across the end"
+        );
+        assert!(set.resolve(ha + 2 * MAP_IMAGE_SIZE, 4).is_none());
     }
 }
 

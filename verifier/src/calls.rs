@@ -873,31 +873,17 @@ impl Env<'_> {
                 if can_elide_value_nullness(&m) {
                     let key = self.constant_map_key(r, m.key_size);
                     meta.const_key = key.map(|(k, _)| k);
-                    // A spilled scalar key (not STACK_ZERO bytes) is relied on.
-                    if key.is_some_and(|(_, spilled)| spilled) && self.tracks_precision() {
+                    // A spilled scalar key is relied on; STACK_ZERO bytes
+                    // are not backtracked (get_constant_map_key).
+                    if key.is_some_and(|(_, spilled)| spilled) {
                         // The null check is elided on this key's value: the
-                        // key's slot is made precise, as the kernel does
-                        // (get_constant_map_key); a key in a caller's frame
-                        // makes every scalar of the path precise (ironbpf's
-                        // big hammer).
+                        // key's slot is made precise along the path
+                        // (`mark_chain_precision_batch`), so that no path
+                        // with another key is pruned against this one.
                         let reg = *self.cur.reg(r);
                         let off = reg.off as i64 + reg.val.var_off.value as i64;
                         let (spi, _) = byte_pos(off);
-                        if reg.frameno as usize + 1 == self.cur.frames.len() {
-                            self.mark_stack_slot_precision(spi);
-                        } else {
-                            self.mark_all_scalars_precise();
-                            if let Some(s) = self
-                                .cur
-                                .frames
-                                .get_mut(reg.frameno as usize)
-                                .and_then(|f| f.stack.get_mut(spi))
-                            {
-                                if s.is_spill() && s.spilled.is_scalar() {
-                                    s.spilled.precise = true;
-                                }
-                            }
-                        }
+                        self.mark_stack_chain_precision(reg.frameno as usize, spi);
                     }
                 }
             }

@@ -115,6 +115,10 @@ pub(crate) struct Env<'a> {
     pruned: bool,
     taken: Vec<(bool, bool)>,
     pub safe_access: Vec<bool>,
+    /// Per slot: some path read through a pointer the kernel reads with
+    /// probe loads (`PTR_TO_BTF_ID`, untrusted memory), which may be NULL
+    /// or point at nothing: such an access is never unchecked.
+    pub probe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
     live: Vec<u16>,
     /// The stack slots each call chain's instructions may still read
@@ -252,6 +256,7 @@ impl<'a> Env<'a> {
             pruned: false,
             taken: vec![(false, false); n],
             safe_access: vec![false; n],
+            probe_access: vec![false; n],
             stack_live,
             live,
             stored: 0,
@@ -818,6 +823,12 @@ impl<'a> Env<'a> {
                 .and_then(|f| f.stack.get(spi as usize))
                 .is_some_and(|s| s.is_spill())
         });
+        let restores = match *insn {
+            Insn::Load { size, src, off, .. } => {
+                self.fill_restores_spill(src.index(), off, size.bytes() as u32)
+            }
+            _ => false,
+        };
         let next = self.step_insn(insn)?;
         if let Some((frame, spi)) = stack_slot {
             let spill_now = self
@@ -827,7 +838,7 @@ impl<'a> Env<'a> {
                 .and_then(|f| f.stack.get(spi as usize))
                 .is_some_and(|s| s.is_spill());
             let flag = match insn {
-                Insn::Load { .. } => was_spill,
+                Insn::Load { .. } => restores,
                 Insn::Atomic { .. } => was_spill || spill_now,
                 _ => spill_now,
             };
@@ -845,6 +856,58 @@ impl<'a> Env<'a> {
 
     /// The frame and slot a load or store through `base + off` touches,
     /// when `base` is a stack pointer at a constant offset.
+    /// Whether a load of `size` bytes at `base + off` from the stack
+    /// restores a spilled register, which backtracking follows into the
+    /// slot (`check_stack_read_fixed_off` keeps `INSN_F_STACK_ACCESS`): a
+    /// whole 8-byte spill read whole; a narrower read of a spilled scalar
+    /// from the slot's lowest byte (`bpf_stack_narrow_access_ok`); or a
+    /// read of spilled bytes only of a spilled constant 0. Any other read
+    /// gives a fresh value.
+    fn fill_restores_spill(&self, base: usize, off: i16, size: u32) -> bool {
+        let r = self.cur.reg(base);
+        if r.ty != RegType::Stack || !r.val.var_off.is_const() {
+            return false;
+        }
+        let at = r.off as i64 + r.val.var_off.value as i64 + off as i64;
+        if !(-512..0).contains(&at) {
+            return false;
+        }
+        let (spi, _) = crate::state::byte_pos(at);
+        let Some(s) = self
+            .cur
+            .frames
+            .get(r.frameno as usize)
+            .and_then(|f| f.stack.get(spi))
+        else {
+            return false;
+        };
+        if !s.is_spill() {
+            return false;
+        }
+        let spill_size = 1 + s.ty[..BPF_REG_SIZE - 1]
+            .iter()
+            .rev()
+            .take_while(|t| **t == crate::state::SlotType::Spill)
+            .count() as u32;
+        if size == BPF_REG_SIZE as u32 && spill_size == BPF_REG_SIZE as u32 {
+            return true;
+        }
+        if !s.spilled.is_scalar() {
+            return false;
+        }
+        if size <= spill_size && at % BPF_REG_SIZE as i64 == 0 {
+            return true;
+        }
+        let slot = (-at - 1) as usize;
+        let spilled_bytes = (0..size as usize)
+            .filter(|i| {
+                s.ty.get(slot.wrapping_sub(*i) % BPF_REG_SIZE)
+                    == Some(&crate::state::SlotType::Spill)
+            })
+            .count() as u32;
+        spilled_bytes == size && s.spilled.const_value() == Some(0)
+    }
+
     fn stack_slot_of(&self, base: usize, off: i16) -> Option<(u32, u32)> {
         let r = self.cur.reg(base);
         if r.ty != RegType::Stack || !r.val.var_off.is_const() {
@@ -1273,7 +1336,12 @@ impl<'a> Env<'a> {
     )]
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
         let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
-        let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
+        // Newest first, as the kernel's list_add puts new states at the head.
+        let list: Vec<usize> = self
+            .by_insn
+            .get(&pc)
+            .map(|l| l.iter().rev().copied().collect())
+            .unwrap_or_default();
         // A callback's call site and a may_goto always keep their state
         // (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
@@ -1565,7 +1633,12 @@ impl<'a> Env<'a> {
         let n = self.insns.len();
         let prog = VerifiedProgram {
             reached: self.reached.clone(),
-            safe_access: self.safe_access.clone(),
+            safe_access: self
+                .safe_access
+                .iter()
+                .zip(&self.probe_access)
+                .map(|(&safe, &probe)| safe && !probe)
+                .collect(),
             const_result: self
                 .consts
                 .iter()

@@ -402,7 +402,9 @@ impl Env<'_> {
                 // Untrusted read-only memory (a `char *` field of a BTF
                 // struct) is read through probe loads: no bounds.
                 let rdonly_untrusted = reg.rdonly && reg.btf_flags & btf_flag::UNTRUSTED != 0;
-                if !rdonly_untrusted {
+                if rdonly_untrusted {
+                    self.mark_probe_access();
+                } else {
                     self.check_mem_region(r, off, size as i64, reg.mem_size as i64, false)?;
                 }
                 if let Some(d) = read_dst {
@@ -425,6 +427,7 @@ impl Env<'_> {
                 }
             }
             RegType::BtfId => {
+                self.mark_probe_access();
                 self.check_ptr_to_btf_id_access(
                     r,
                     off,
@@ -675,6 +678,14 @@ impl Env<'_> {
             (4, true) => v as u32 as i32 as i64 as u64,
             _ => v,
         }))
+    }
+
+    /// This instruction reads through a pointer the kernel reads with probe
+    /// loads: engines keep their checks on it.
+    fn mark_probe_access(&mut self) {
+        if let Some(p) = self.probe_access.get_mut(self.pc) {
+            *p = true;
+        }
     }
 
     /// `check_ptr_to_map_access`: a read of the kernel's struct behind a

@@ -31,30 +31,90 @@ pub(crate) enum Hist {
     Linked { regs: u16, stack: u64 },
 }
 
-/// The registers and stack slots still to be found, for one frame
+/// The most frames a call chain has (`MAX_CALL_FRAMES`).
+const MAX_FRAMES: usize = 8;
+
+/// The registers and stack slots still to be found, per frame of the
+/// call chain, and the frame the instruction being walked runs in
 /// (`struct backtrack_state`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Bt {
-    regs: u16,
-    stack: u64,
+    frame: usize,
+    regs: [u16; MAX_FRAMES],
+    stack: [u64; MAX_FRAMES],
 }
 
 impl Bt {
+    /// Tracking `regs` and `stack` in frame `frame`, the walk's start.
+    fn at(frame: usize, regs: u16, stack: u64) -> Self {
+        let mut bt = Bt {
+            frame: frame.min(MAX_FRAMES - 1),
+            ..Bt::default()
+        };
+        bt.regs[bt.frame] = regs;
+        bt.stack[bt.frame] = stack;
+        bt
+    }
     fn empty(&self) -> bool {
-        self.regs == 0 && self.stack == 0
+        self.regs.iter().all(|m| *m == 0) && self.stack.iter().all(|m| *m == 0)
+    }
+    fn regs(&self) -> u16 {
+        self.regs[self.frame]
+    }
+    fn stack(&self) -> u64 {
+        self.stack[self.frame]
     }
     fn has(&self, r: usize) -> bool {
-        self.regs & (1 << r) != 0
+        self.regs() & (1 << r) != 0
     }
     fn set(&mut self, r: usize) {
         if r < 10 {
-            self.regs |= 1 << r;
+            self.regs[self.frame] |= 1 << r;
         }
     }
     fn clear(&mut self, r: usize) {
-        self.regs &= !(1 << r);
+        self.regs[self.frame] &= !(1 << r);
+    }
+    fn has_slot(&self, frame: usize, spi: usize) -> bool {
+        spi < 64
+            && self
+                .stack
+                .get(frame)
+                .is_some_and(|m| m & (1u64 << spi) != 0)
+    }
+    fn set_slot(&mut self, frame: usize, spi: usize) -> Result<(), NotSupported> {
+        match self.stack.get_mut(frame) {
+            Some(m) if spi < 64 => {
+                *m |= 1u64 << spi;
+                Ok(())
+            }
+            _ => Err(NotSupported),
+        }
+    }
+    fn clear_slot(&mut self, frame: usize, spi: usize) {
+        if let Some(m) = self.stack.get_mut(frame) {
+            if spi < 64 {
+                *m &= !(1u64 << spi);
+            }
+        }
+    }
+    /// `bt_subprog_enter`: walking back past a callee's exit.
+    fn enter(&mut self) -> Result<(), NotSupported> {
+        if self.frame + 1 >= MAX_FRAMES {
+            return Err(NotSupported);
+        }
+        self.frame += 1;
+        Ok(())
+    }
+    /// `bt_subprog_exit`: walking back past the callee's entry.
+    fn exit(&mut self) -> Result<(), NotSupported> {
+        self.frame = self.frame.checked_sub(1).ok_or(NotSupported)?;
+        Ok(())
     }
 }
+
+/// `BPF_REGMASK_ARGS`: r1-r5.
+const ARGS: u16 = 0b11_1110;
 
 /// `fmt_reg_mask`: `r1,r6`.
 fn fmt_regs(m: u16) -> String {
@@ -108,23 +168,7 @@ impl Env<'_> {
         if !self.tracks_precision() || !self.cur.reg(reg).is_scalar() {
             return;
         }
-        let bt = Bt {
-            regs: 1 << reg,
-            stack: 0,
-        };
-        self.backtrack_from(bt);
-    }
-
-    /// `bt_set_frame_slot` + `mark_chain_precision_batch` for the stack
-    /// slot `spi` of the current frame (a constant map key).
-    pub(crate) fn mark_stack_slot_precision(&mut self, spi: usize) {
-        if !self.tracks_precision() || spi >= 64 {
-            return;
-        }
-        self.backtrack_from(Bt {
-            regs: 0,
-            stack: 1u64 << spi,
-        });
+        self.backtrack_from(Bt::at(self.cur.frames.len() - 1, 1 << reg, 0));
     }
 
     /// `mark_chain_precision` for a helper's argument register, after the
@@ -133,10 +177,22 @@ impl Env<'_> {
         if !self.tracks_precision() {
             return;
         }
-        self.backtrack_from(Bt {
-            regs: 1 << reg,
-            stack: 0,
-        });
+        self.backtrack_from(Bt::at(self.cur.frames.len() - 1, 1 << reg, 0));
+    }
+
+    /// `mark_chain_precision_batch` for stack slot `spi` of frame `frame`
+    /// (`get_constant_map_key`'s key). The current state's slot is left as
+    /// it is, as the kernel leaves it.
+    pub(crate) fn mark_stack_chain_precision(&mut self, frame: usize, spi: usize) {
+        if !self.tracks_precision() {
+            return;
+        }
+        let mut bt = Bt::at(self.cur.frames.len() - 1, 0, 0);
+        if bt.set_slot(frame, spi).is_err() {
+            self.mark_all_scalars_precise();
+            return;
+        }
+        self.backtrack_from(bt);
     }
 
     /// `propagate_precision`: after the current state was found covered by
@@ -149,53 +205,47 @@ impl Env<'_> {
         let Some(st) = self.explored.get(old).map(|e| &e.st) else {
             return;
         };
-        // Only the innermost frame is walked precisely; precise values in
-        // the callers' frames of a remembered state mean the callers'
-        // paths are not followed here: force them.
-        let last = st.frames.len() - 1;
-        let mut bt = Bt::default();
-        let mut line = String::new();
-        let mut outer = false;
-        for (fr, f) in st.frames.iter().enumerate() {
+        let mut bt = Bt::at(st.frames.len().saturating_sub(1), 0, 0);
+        let mut lines = String::new();
+        let mut outside = false;
+        for (fr, f) in st.frames.iter().enumerate().rev() {
+            let mut line = String::new();
+            let note = |line: &mut String, what: String| {
+                if line.is_empty() {
+                    *line = format!("frame {fr}: propagating {what}");
+                } else {
+                    line.push(',');
+                    line.push_str(&what);
+                }
+            };
             for (r, reg) in f.regs.iter().enumerate().take(10) {
                 if reg.is_scalar() && reg.precise {
-                    if fr == last {
-                        bt.set(r);
+                    if let Some(m) = bt.regs.get_mut(fr) {
+                        *m |= 1 << r;
                     } else {
-                        outer = true;
+                        outside = true;
                     }
-                    if self.log2() {
-                        if line.is_empty() {
-                            line = format!("frame {fr}: propagating r{r}");
-                        } else {
-                            line.push_str(&format!(",r{r}"));
-                        }
-                    }
+                    note(&mut line, format!("r{r}"));
                 }
             }
             for (spi, s) in f.stack.iter().enumerate() {
                 if s.is_spill() && s.spilled.is_scalar() && s.spilled.precise {
-                    if fr == last && spi < 64 {
-                        bt.stack |= 1u64 << spi;
-                    } else {
-                        outer = true;
+                    if bt.set_slot(fr, spi).is_err() {
+                        outside = true;
                     }
-                    if self.log2() {
-                        let off = -((spi as i64 + 1) * BPF_REG_SIZE as i64);
-                        if line.is_empty() {
-                            line = format!("frame {fr}: propagating fp{off}");
-                        } else {
-                            line.push_str(&format!(",fp{off}"));
-                        }
-                    }
+                    let off = -((spi as i64 + 1) * BPF_REG_SIZE as i64);
+                    note(&mut line, format!("fp{off}"));
                 }
             }
+            if !line.is_empty() {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
         }
-        if !line.is_empty() {
-            self.log.push_str(&line);
-            self.log.push('\n');
+        if self.log2() {
+            self.log.push_str(&lines);
         }
-        if outer {
+        if outside {
             self.mark_all_scalars_precise();
             return;
         }
@@ -204,19 +254,21 @@ impl Env<'_> {
         }
     }
 
-    /// `__mark_chain_precision` from the current instruction with `bt`.
+    /// `__mark_chain_precision` from the current instruction with `bt`:
+    /// the path is walked back through the remembered states, across
+    /// bpf-to-bpf calls and callbacks (each frame keeps its own marks).
     #[allow(
         clippy::indexing_slicing,
         reason = "positions stay in self.path (last_pos starts at its last entry and only \
                   decreases, first_pos <= last_pos is checked before each step); states are \
                   indices of self.explored, which only grows during a verification; \
-                  frames[frame] exists once the get_mut above found it"
+                  frames[fr] exists for fr <= bt.frame once the frame count was checked; \
+                  bt.regs/bt.stack have MAX_FRAMES entries and bt.frame stays below it"
     )]
     fn backtrack_from(&mut self, mut bt: Bt) {
         if self.path.is_empty() {
             return;
         }
-        let frame = self.cur.frames.len() - 1;
         let mut state = self.cur_parent;
         let mut last_pos = self.path.len() - 1;
         let mut first_pos = state.map_or(0, |p| self.explored[p].pos);
@@ -225,8 +277,8 @@ impl Env<'_> {
         loop {
             if self.log2() {
                 let s = format!(
-                    "mark_precise: frame{frame}: last_idx {} first_idx {} subseq_idx {subseq} \n",
-                    self.path[last_pos], self.path[first_pos]
+                    "mark_precise: frame{}: last_idx {} first_idx {} subseq_idx {subseq} \n",
+                    bt.frame, self.path[last_pos], self.path[first_pos]
                 );
                 self.log.push_str(&s);
             }
@@ -234,9 +286,13 @@ impl Env<'_> {
             loop {
                 if skip_first {
                     skip_first = false;
-                } else if self.backtrack_insn(pos, &mut bt).is_err() {
-                    self.mark_all_scalars_precise();
-                    return;
+                } else {
+                    // The instruction executed right after this one.
+                    let next = self.path.get(pos + 1).map_or(-1, |&i| i as i64);
+                    if self.backtrack_insn(pos, next, &mut bt).is_err() {
+                        self.mark_all_scalars_precise();
+                        return;
+                    }
                 }
                 if bt.empty() {
                     return;
@@ -247,49 +303,51 @@ impl Env<'_> {
                 pos -= 1;
             }
             let Some(st) = state else { break };
-            // The remembered state before `first_pos`: mark what is left.
-            // One with fewer frames is before the entry of a callback,
-            // whose frame boundary is not followed here: force instead.
-            let Some(f) = self.explored[st].st.frames.get_mut(frame) else {
+            // The remembered state before `first_pos`: mark what is left,
+            // in every frame of the call chain.
+            if self.explored[st].st.frames.len() != bt.frame + 1 {
                 self.mark_all_scalars_precise();
                 return;
-            };
-            for r in 0..10 {
-                if !bt.has(r) {
-                    continue;
-                }
-                let reg = &mut f.regs[r];
-                if reg.ty != RegType::Scalar || reg.precise {
-                    bt.clear(r);
-                } else {
-                    reg.precise = true;
-                }
             }
-            for spi in 0..64usize {
-                if bt.stack & (1u64 << spi) == 0 {
-                    continue;
-                }
-                match f.stack.get_mut(spi) {
-                    Some(s) if s.is_spill() && s.spilled.is_scalar() => {
-                        if s.spilled.precise {
-                            bt.stack &= !(1u64 << spi);
-                        } else {
-                            s.spilled.precise = true;
-                        }
+            for fr in (0..=bt.frame).rev() {
+                let f = &mut self.explored[st].st.frames[fr];
+                for r in 0..10 {
+                    if bt.regs[fr] & (1 << r) == 0 {
+                        continue;
                     }
-                    _ => bt.stack &= !(1u64 << spi),
+                    let reg = &mut f.regs[r];
+                    if reg.ty != RegType::Scalar || reg.precise {
+                        bt.regs[fr] &= !(1 << r);
+                    } else {
+                        reg.precise = true;
+                    }
                 }
-            }
-            if self.log2() {
-                let mut s = format!(
-                    "mark_precise: frame{frame}: parent state regs={} stack={}: ",
-                    fmt_regs(bt.regs),
-                    fmt_stack(bt.stack)
-                );
-                let all = crate::state::Scratch::default();
-                self.explored[st].st.frames[frame].write(&mut s, true, &all, &self.maps);
-                s.push('\n');
-                self.log.push_str(&s);
+                for spi in 0..64usize {
+                    if bt.stack[fr] & (1u64 << spi) == 0 {
+                        continue;
+                    }
+                    match f.stack.get_mut(spi) {
+                        Some(s) if s.is_spill() && s.spilled.is_scalar() => {
+                            if s.spilled.precise {
+                                bt.stack[fr] &= !(1u64 << spi);
+                            } else {
+                                s.spilled.precise = true;
+                            }
+                        }
+                        _ => bt.stack[fr] &= !(1u64 << spi),
+                    }
+                }
+                if self.log2() {
+                    let mut s = format!(
+                        "mark_precise: frame{fr}: parent state regs={} stack={}: ",
+                        fmt_regs(bt.regs[fr]),
+                        fmt_stack(bt.stack[fr])
+                    );
+                    let all = crate::state::Scratch::default();
+                    self.explored[st].st.frames[fr].write(&mut s, true, &all, &self.maps);
+                    s.push('\n');
+                    self.log.push_str(&s);
+                }
             }
             if bt.empty() {
                 return;
@@ -311,21 +369,22 @@ impl Env<'_> {
     }
 
     /// `backtrack_insn`: what the instruction at path position `pos` needs
-    /// precise before it, given what is needed after it.
-    fn backtrack_insn(&mut self, pos: usize, bt: &mut Bt) -> Result<(), NotSupported> {
+    /// precise before it, given what is needed after it; `subseq` is the
+    /// instruction executed right after it (-1 for none).
+    fn backtrack_insn(&mut self, pos: usize, subseq: i64, bt: &mut Bt) -> Result<(), NotSupported> {
         let idx = *self.path.get(pos).ok_or(NotSupported)? as usize;
         let insn = match self.decoded.get(idx) {
             Some(Some(Ok(i))) => *i,
             _ => return Err(NotSupported),
         };
         if self.log2() {
-            let frame = self.cur.frames.len() - 1;
             let line = self.insn_line(idx);
             let text = line.split_once(": ").map_or(line.as_str(), |(_, t)| t);
             let s = format!(
-                "mark_precise: frame{frame}: regs={} stack={} before {idx}: {text}\n",
-                fmt_regs(bt.regs),
-                fmt_stack(bt.stack)
+                "mark_precise: frame{}: regs={} stack={} before {idx}: {text}\n",
+                bt.frame,
+                fmt_regs(bt.regs()),
+                fmt_stack(bt.stack())
             );
             self.log.push_str(&s);
         }
@@ -368,25 +427,22 @@ impl Env<'_> {
                     return Ok(());
                 }
                 bt.clear(d);
-                if let Some(Hist::Stack { spi, .. }) = hist {
-                    if spi < 64 {
-                        bt.stack |= 1u64 << spi;
-                    } else {
-                        return Err(NotSupported);
-                    }
+                if let Some(Hist::Stack { frame, spi }) = hist {
+                    bt.set_slot(frame as usize, spi as usize)?;
                 }
             }
             Insn::Store { dst, .. } | Insn::StoreReg { dst, .. } => {
                 if bt.has(dst.index()) {
                     return Err(NotSupported);
                 }
-                let Some(Hist::Stack { spi, .. }) = hist else {
+                let Some(Hist::Stack { frame, spi }) = hist else {
                     return Ok(());
                 };
-                if spi >= 64 || bt.stack & (1u64 << spi) == 0 {
+                let (frame, spi) = (frame as usize, spi as usize);
+                if !bt.has_slot(frame, spi) {
                     return Ok(());
                 }
-                bt.stack &= !(1u64 << spi);
+                bt.clear_slot(frame, spi);
                 if let Insn::StoreReg { src, .. } = insn {
                     bt.set(src.index());
                 }
@@ -405,8 +461,8 @@ impl Env<'_> {
                 if bt.has(dst.index()) || fetched.is_some_and(|r| bt.has(r)) {
                     return Err(NotSupported);
                 }
-                if let Some(Hist::Stack { spi, .. }) = hist {
-                    if spi < 64 && bt.stack & (1u64 << spi) != 0 {
+                if let Some(Hist::Stack { frame, spi }) = hist {
+                    if bt.has_slot(frame as usize, spi as usize) {
                         return Err(NotSupported);
                     }
                 }
@@ -420,10 +476,22 @@ impl Env<'_> {
                 }
             }
             Insn::Call(CallTarget::Helper(_))
+            | Insn::Call(CallTarget::Kfunc { btf_id: 1.., .. })
+                if subseq >= 0 && subseq != idx as i64 + 1 =>
+            {
+                // Back out of a callback the helper or kfunc called, to
+                // the call: r1-r5 were set by the helper, not passed.
+                if bt.regs() & !ARGS != 0 || bt.stack() != 0 {
+                    return Err(NotSupported);
+                }
+                bt.regs[bt.frame] &= !ARGS;
+                bt.exit()?;
+            }
+            Insn::Call(CallTarget::Helper(_))
             | Insn::Call(CallTarget::Kfunc { btf_id: 1.., .. }) => {
                 // A helper or kfunc sets r0 and clobbers r1-r5.
                 bt.clear(0);
-                if bt.regs & 0b11_1110 != 0 {
+                if bt.regs() & ARGS != 0 {
                     return Err(NotSupported);
                 }
             }
@@ -435,21 +503,57 @@ impl Env<'_> {
                 // A global function is not entered: it clobbers r1-r5 and
                 // sets r0, as a helper does.
                 bt.clear(0);
-                if bt.regs & 0b11_1110 != 0 {
+                if bt.regs() & ARGS != 0 {
                     return Err(NotSupported);
                 }
             }
-            Insn::Call(_) | Insn::Callx { .. } | Insn::Exit => {
-                // Crossing a frame boundary: not followed here.
+            Insn::Call(CallTarget::Local(_)) => {
+                // Back out of the callee to its call: only its arguments
+                // can still be wanted, and they are the caller's r1-r5.
+                if bt.regs() & !ARGS != 0 || bt.stack() != 0 {
+                    return Err(NotSupported);
+                }
+                let args = bt.regs() & ARGS;
+                bt.regs[bt.frame] = 0;
+                bt.exit()?;
+                bt.regs[bt.frame] |= args;
+            }
+            Insn::Exit => {
+                // Back into a callee (or callback) from the instruction
+                // its exit returned to. A callback's r1-r5 are set by the
+                // helper calling it; a function's must have been found.
+                if subseq >= 0 && self.calls_callback(subseq as usize) {
+                    bt.regs[bt.frame] &= !ARGS;
+                }
+                if bt.regs() & ARGS != 0 {
+                    return Err(NotSupported);
+                }
+                // r0 is the callee's return value only for a function call
+                // (the instruction before `subseq` calls it).
+                let r0 = bt.has(0)
+                    && subseq >= 1
+                    && matches!(
+                        self.decoded.get(subseq as usize - 1),
+                        Some(Some(Ok(Insn::Call(CallTarget::Local(_)))))
+                    );
+                bt.clear(0);
+                bt.enter()?;
+                if r0 {
+                    bt.set(0);
+                }
+            }
+            // A kfunc call with no BTF id (refused later): conservative.
+            Insn::Call(CallTarget::Kfunc { .. }) => return Err(NotSupported),
+            Insn::Callx { .. } => {
                 if !bt.empty() {
                     return Err(NotSupported);
                 }
             }
             Insn::Jmp { dst, src, .. } => {
                 if let Some(Hist::Linked { regs, stack }) = hist {
-                    if bt.regs & regs != 0 || bt.stack & stack != 0 {
-                        bt.regs |= regs;
-                        bt.stack |= stack;
+                    if bt.regs() & regs != 0 || bt.stack() & stack != 0 {
+                        bt.regs[bt.frame] |= regs;
+                        bt.stack[bt.frame] |= stack;
                     }
                 }
                 if let Operand::Reg(s) = src {
@@ -470,6 +574,12 @@ impl Env<'_> {
         let log2 = self.log2();
         let mut node = self.cur_parent;
         let mut lines = String::new();
+        if log2 {
+            lines.push_str(&format!(
+                "mark_precise: frame{}: falling back to forcing all scalars precise\n",
+                self.cur.frames.len() - 1
+            ));
+        }
         while let Some(i) = node {
             let Some(e) = self.explored.get_mut(i) else {
                 break;

@@ -367,8 +367,11 @@ impl RegState {
         if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 if !m.name.is_empty() {
-                    attr(out, &format!("map={}", m.name));
+                    // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters.
+                    let name: String = m.name.chars().take(15).collect();
+                    attr(out, &format!("map={name}"));
                 }
+                attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
         if self.ty != RegType::Scalar && self.off != 0 {
@@ -381,10 +384,6 @@ impl RegState {
                 attr(out, &format!("r={:#x}", self.range as i64 as u64));
             } else {
                 attr(out, &format!("r={}", self.range));
-            }
-        } else if self.ty.is_map_ptr() {
-            if let Some(m) = maps.get(self.map as usize) {
-                attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
         if self.ty == RegType::Mem {

@@ -671,7 +671,7 @@ fn inline_arrays(interp: &Interpreter) -> Vec<ironbpf_jit::InlineArray> {
             continue;
         }
         out.push(ironbpf_jit::InlineArray {
-            handle: ironbpf_maps::MAP_HANDLE_BASE + i as u64,
+            handle: interp.map_base + i as u64 * ironbpf_maps::MAP_IMAGE_SIZE,
             base,
             stride: stride as u32,
             max_entries: n,
@@ -1377,17 +1377,11 @@ impl<'m> JitRun<'_, 'm> {
         let op = op_at(interp, pc)?;
         match op.code {
             OP_MAP_LOOKUP => {
-                let via_helper = regs[1]
-                    .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
-                    .and_then(|i| interp.maps.get(i as usize))
-                    .is_some_and(|m| m.via_helper);
+                let via_helper = interp.inline_map(regs[1]).is_some_and(|m| m.via_helper);
                 if via_helper {
                     return self.call_helper(ctx, pc, regs, None);
                 }
-                let Some(m) = regs[1]
-                    .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
-                    .and_then(|i| interp.maps.get(i as usize))
-                else {
+                let Some(m) = interp.inline_map(regs[1]) else {
                     return Err(VmError::HelperFailed {
                         pc,
                         id: 1,

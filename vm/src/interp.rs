@@ -145,6 +145,8 @@ pub struct Interpreter {
     pub(crate) uses_stack: bool,
     /// The maps `OP_MAP_LOOKUP` reads, by id.
     pub(crate) maps: Vec<InlineMap>,
+    /// The handle of map 0: map `i`'s is `MAP_IMAGE_SIZE * i` past it.
+    pub(crate) map_base: u64,
     /// The maps that map handles name, for the map helpers.
     pub(crate) map_set: Option<Arc<MapSet>>,
     /// For each slot, whether a subprogram starts there (callbacks may
@@ -342,6 +344,17 @@ impl Callbacks for Nested<'_, '_> {
 }
 
 impl Interpreter {
+    /// The program's map that `handle` names (handles are the addresses
+    /// of the maps' images, [`ironbpf_maps::MAP_IMAGE_SIZE`] apart).
+    pub(crate) fn inline_map(&self, handle: u64) -> Option<&InlineMap> {
+        let off = handle.checked_sub(self.map_base)?;
+        if off % ironbpf_maps::MAP_IMAGE_SIZE != 0 {
+            return None;
+        }
+        self.maps
+            .get(usize::try_from(off / ironbpf_maps::MAP_IMAGE_SIZE).ok()?)
+    }
+
     /// Prepares `prog` for running: checks it as the kernel would before
     /// verification, and resolves helpers. `ld_imm64` with a pseudo source
     /// other than a constant is refused; use [`Interpreter::with_resolver`].
@@ -536,6 +549,10 @@ impl Interpreter {
             registry: helpers.clone(),
             options,
             maps: inline_maps,
+            map_base: resolver
+                .and_then(|r| r.map_set())
+                .and_then(|s| s.handle(0))
+                .unwrap_or(0),
             map_set: resolver.and_then(|r| r.map_set()),
             subprog_start: {
                 let mut v = vec![false; n];
@@ -831,10 +848,7 @@ impl Interpreter {
 
         macro_rules! map_lookup {
             () => {{
-                let Some(m) = regs[1]
-                    .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
-                    .and_then(|i| self.maps.get(i as usize))
-                else {
+                let Some(m) = self.inline_map(regs[1]) else {
                     return Err(VmError::HelperFailed {
                         pc: pc - 1,
                         id: 1,
@@ -1146,10 +1160,7 @@ impl Interpreter {
                         // Past the call: a fault names the call, pc - 1.
                         pc += 2;
                     }
-                    let via_helper = regs[1]
-                        .checked_sub(ironbpf_maps::MAP_HANDLE_BASE)
-                        .and_then(|i| self.maps.get(i as usize))
-                        .is_some_and(|m| m.via_helper);
+                    let via_helper = self.inline_map(regs[1]).is_some_and(|m| m.via_helper);
                     if via_helper {
                         let Some(h) = self.registry.get(1) else {
                             return Err(VmError::UnknownHelper { pc: pc - 1, id: 1 });

@@ -193,7 +193,8 @@ impl LoadedObject {
                         spec,
                         possible_cpus: maps.possible_cpus(),
                         why: why.clone(),
-                    }));
+                    }))
+                    .map_err(|e| VmError::Setup(format!("map {:?}: {e}", def.name)))?;
                     unavailable.push((i, why));
                     continue;
                 }
@@ -340,7 +341,14 @@ pub fn resolve_map_ref(
             })
     };
     match src {
-        LdImm64Src::MapIdx => Ok(MapSet::handle(map(imm)?.0)),
+        LdImm64Src::MapIdx => {
+            let (id, _) = map(imm)?;
+            maps.handle(id).ok_or_else(|| {
+                VmError::Setup(format!(
+                    "instruction {pc}: map index {imm} has no handle in the {whose} maps"
+                ))
+            })
+        }
         LdImm64Src::MapIdxValue => {
             let (_, m) = map(imm)?;
             let off = next_imm as u32;
