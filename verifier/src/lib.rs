@@ -45,7 +45,7 @@
 //! Not modelled, and refused with a message saying so rather than guessed:
 //! kfuncs with rules of their own (allocated objects, lists and rbtrees,
 //! arena, casts, locks) or whose flags are not recorded, module
-//! kfuncs, `BPF_PSEUDO_BTF_ID`, the callbacks of `bpf_timer` and
+//! kfuncs, module variables by BTF id (vmlinux ones: `ksym`), the callbacks of `bpf_timer` and
 //! `bpf_find_vma`, socket field layouts,
 //! constant strings, per-CPU BTF helper arguments, `bpf_spin_lock`/`bpf_timer` fields,
 //! kptrs, and helper results that are BTF-typed references or
@@ -91,6 +91,7 @@ mod irq;
 mod iter;
 mod kfunc;
 pub mod kfunc_table;
+mod ksym;
 pub mod liveness;
 mod map_fields;
 pub mod may_goto;

@@ -1496,19 +1496,8 @@ impl Env<'_> {
                     ),
                 ));
             }
-            LdImm64Src::BtfId => {
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "BPF_PSEUDO_BTF_ID",
-                    },
-                    format!(
-                        "insn {}: ld_imm64 of a kernel variable by BTF id: ironbpf's verifier does not read the kernel's BTF",
-                        self.pc
-                    ),
-                ));
-            }
+            // A kernel variable by BTF id (crate::ksym).
+            LdImm64Src::BtfId => crate::ksym::pseudo_btf_id(self.pc, imm, next_imm)?,
         };
         *self.cur.reg_mut(d) = r;
         Ok(())
