@@ -139,3 +139,54 @@ fn a_function_is_read_only_memory_of_size_zero() {
         None,
     );
 }
+
+#[test]
+fn typed_ksyms_of_an_object() {
+    // tests/fixtures/ksym/ksyms.c: per-CPU variables through
+    // bpf_this_cpu_ptr and bpf_per_cpu_ptr.
+    if !ironbpf_kernel::available_for_test("typed_ksyms_of_an_object") {
+        return;
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ksym/ksyms.o");
+    let obj = ironbpf_loader::load_file(&path, &ironbpf_loader::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("ksyms.o: {e}"));
+    let kobj = ironbpf_kernel::object::KernelObject::create(&obj).expect("its BTF");
+    assert_eq!(obj.programs.len(), 2);
+    for p in &obj.programs {
+        let slots = ironbpf_isa::slots_from_bytes(&p.insns).expect("whole instructions");
+        let k = kobj.load_program(p, 1);
+        let mut opts = VerifyOptions::new(ProgTypeId::Kprobe);
+        opts.log_level = 1;
+        opts.set_btf(
+            obj.btf.as_deref(),
+            p.func_info.iter().map(|f| (f.insn, f.type_id)),
+        );
+        let ours = verify(&slots, &opts);
+        if k.accepted() {
+            // A kernel that finds per-CPU variables (CONFIG_KALLSYMS_ALL):
+            // ironbpf does not model bpf_this_cpu_ptr's per-CPU BTF
+            // argument yet, and says so.
+            if let Err(r) = &ours.result {
+                assert!(
+                    r.message
+                        .contains("does not track the BTF type of pointers"),
+                    "{}: {r}",
+                    p.name
+                );
+            }
+            continue;
+        }
+        let r = ours
+            .result
+            .as_ref()
+            .err()
+            .unwrap_or_else(|| panic!("{}: ironbpf accepted it", p.name));
+        assert_eq!(k.error_insn, r.insn, "{}", p.name);
+        assert_eq!(
+            k.first_error_line.as_deref(),
+            Some(last_line(r)),
+            "{}",
+            p.name
+        );
+    }
+}
