@@ -274,6 +274,8 @@ impl Env<'_> {
             if reg.ty == RegType::Stack && reg.val.var_off.is_const() {
                 let fi = (reg.frameno as usize).min(self.cur.frames.len() - 1);
                 let base = reg.off as i64 + reg.val.var_off.value as i64;
+                // Slices that may be this buffer change (crate::dynptr).
+                self.invalidate_buf_slices(fi, Some((base, base + size)));
                 for i in 0..size {
                     let (spi, j) = byte_pos(base + i);
                     // check_helper_mem checked the buffer within the stack.
@@ -1367,6 +1369,9 @@ impl Env<'_> {
             if in_callback {
                 self.check_callback_exit()?;
             }
+            // Slices into the callee's stack die with it (crate::dynptr).
+            self.dynptr_frame_exit(self.cur.frames.len() - 1);
+            let r0 = *self.cur.reg(0);
             // An exit from a callee: the state has its caller's frame too.
             let Some(callee) = self.cur.frames.pop() else {
                 return Err(crate::Rejection::internal(

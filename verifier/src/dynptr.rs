@@ -31,7 +31,10 @@
 //!   `bpf_dynptr_slice`/`_rdwr` `PTR_TO_MEM` of the `__szk` size, typed by
 //!   the dynptr (`DYNPTR_TYPE_SKB`, `_XDP`), or NULL; slices of packet
 //!   dynptrs die where packet pointers do (helpers and kfuncs that change
-//!   packet data, `bpf_dynptr_write` to an skb dynptr).
+//!   packet data, `bpf_dynptr_write` to an skb dynptr). A slice given a
+//!   stack buffer may be that buffer (`buf=fp[0]-20+4`): a store into it
+//!   (an instruction's or a helper's) or the return of its frame ends the
+//!   slice.
 
 use crate::check::{Env, VResult};
 use crate::error::RejectionKind;
@@ -306,10 +309,33 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// The writes of a store into `[lo, hi)` of frame `fi`'s stack destroy
-    /// the dynptrs there first (`check_stack_write_fixed_off`,
-    /// `check_stack_write_var_off`).
+    /// Slices whose stack buffer (`reg->buf`) overlaps `[lo, hi)` of frame
+    /// `fi` (all of it: `None`) may be that memory, which changed or went
+    /// away: they are invalid.
+    pub(crate) fn invalidate_buf_slices(&mut self, fi: usize, range: Option<(i64, i64)>) {
+        let dead = self.invalid_reg();
+        self.cur.for_each_reg(|r| {
+            let Some((f, off, size)) = r.dynptr.buf.filter(|_| r.ty == RegType::Mem) else {
+                return;
+            };
+            let (b_lo, b_hi) = (i64::from(off), i64::from(off) + i64::from(size));
+            let hit = f as usize == fi && range.is_none_or(|(lo, hi)| lo < b_hi && b_lo < hi);
+            if hit {
+                *r = dead;
+            }
+        });
+    }
+
+    /// A frame returns: slices into its stack are gone with it.
+    pub(crate) fn dynptr_frame_exit(&mut self, fi: usize) {
+        self.invalidate_buf_slices(fi, None);
+    }
+
+    /// The writes of a store into `[lo, hi)` of frame `fi`'s stack end
+    /// the slices that may be that memory, and destroy the dynptrs there
+    /// first (`check_stack_write_fixed_off`, `check_stack_write_var_off`).
     pub(crate) fn dynptr_store(&mut self, fi: usize, lo: i64, hi: i64) -> VResult {
+        self.invalidate_buf_slices(fi, Some((lo, hi)));
         let mut last = usize::MAX;
         for a in lo..hi {
             if a >= 0 {

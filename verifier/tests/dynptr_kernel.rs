@@ -157,6 +157,18 @@ const TRACES: &[Case] = &[
     ),
 ];
 
+/// Slices that may be their stack buffer.
+const BUFS: &[Case] = &[
+    refused("store_into_buffer", 14, "R0 invalid mem access 'scalar'"),
+    ok("store_next_to_buffer"),
+    refused("helper_writes_buffer", 22, "R6 invalid mem access 'scalar'"),
+    refused(
+        "slice_from_returned_frame",
+        7,
+        "R1 invalid mem access 'scalar'",
+    ),
+];
+
 const EDGES: &[Case] = &[
     refused(
         "var_store_over_record",
@@ -387,4 +399,9 @@ fn global_functions_and_more_kfuncs_agree_with_the_kernel() {
 #[test]
 fn probe_read_kfuncs_agree_with_the_kernel() {
     check("dynptr_trace.o", TRACES);
+}
+
+#[test]
+fn slices_of_stack_buffers_agree_with_the_kernel() {
+    check("dynptr_buf.o", BUFS);
 }
