@@ -1328,9 +1328,12 @@ impl Env<'_> {
         if self.log_on() {
             let mut s = String::from("caller:\n");
             let all = Scratch::default();
+            let refs = self.refs_str();
             self.cur.cur().write(&mut s, true, &all, &self.maps);
+            s.push_str(&refs);
             s.push_str("\ncallee:\n");
             callee.write(&mut s, true, &all, &self.maps);
+            s.push_str(&refs);
             s.push('\n');
             self.log.push_str(&s);
         }
@@ -1387,13 +1390,16 @@ impl Env<'_> {
             if self.log_on() {
                 let mut s = String::from("returning from callee:\n");
                 let all = Scratch::default();
+                let refs = self.refs_str();
                 callee.write(&mut s, true, &all, &self.maps);
+                s.push_str(&refs);
                 s.push_str(&format!("\nto caller at {back}:\n"));
                 let mut caller = self.cur.cur().clone();
                 if !in_callback {
                     caller.regs[0] = r0;
                 }
                 caller.write(&mut s, true, &all, &self.maps);
+                s.push_str(&refs);
                 s.push('\n');
                 self.log.push_str(&s);
             }

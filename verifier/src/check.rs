@@ -371,8 +371,15 @@ impl<'a> Env<'a> {
         let fr = self.cur.cur();
         let scratch = self.scratch.with_all_precise(!self.opts.privileged);
         fr.write(&mut s, all, &scratch, &self.maps);
-        // The references, then the held locks (whose id is their
-        // pointer's: none for a global's); nothing when the first is 0.
+        s.push_str(&self.refs_str());
+        s.push('\n');
+        self.log.push_str(&s);
+    }
+
+    /// ` refs=2,3`, what `print_verifier_state` ends a frame's print with:
+    /// the references, then the held locks (whose id is their pointer's:
+    /// none for a global's); nothing when the first is 0.
+    pub(crate) fn refs_str(&self) -> String {
         let ids: Vec<u32> = self
             .cur
             .refs
@@ -380,6 +387,7 @@ impl<'a> Env<'a> {
             .map(|r| r.id)
             .chain(self.cur.active_locks.iter().map(|l| l.id))
             .collect();
+        let mut s = String::new();
         if ids.first().is_some_and(|&id| id != 0) {
             s.push_str(" refs=");
             let ids: Vec<String> = ids
@@ -389,8 +397,7 @@ impl<'a> Env<'a> {
                 .collect();
             s.push_str(&ids.join(","));
         }
-        s.push('\n');
-        self.log.push_str(&s);
+        s
     }
 
     /// `print_insn_state`: the scratched registers after the last

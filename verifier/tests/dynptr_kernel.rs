@@ -133,8 +133,8 @@ const RUNS: &[Case] = &[
     ),
 ];
 
-/// Dynptrs for global functions, the skb metadata dynptr,
-/// `bpf_dynptr_copy` and `bpf_dynptr_memset`.
+/// Dynptrs for global functions and static ones (the caller's dynptr),
+/// the skb metadata dynptr, `bpf_dynptr_copy` and `bpf_dynptr_memset`.
 const GLOBALS: &[Case] = &[
     ok("global_takes_skb"),
     ok("global_takes_record"),
@@ -145,6 +145,13 @@ const GLOBALS: &[Case] = &[
     ),
     ok("skb_meta_slice"),
     ok("copy_packet_to_record"),
+    ok("callee_submits"),
+    ok("callee_reserves"),
+    refused(
+        "callee_reserves_leak",
+        4,
+        "BPF_EXIT instruction in main prog would lead to reference leak",
+    ),
 ];
 
 /// The probe-read kfuncs into a record; a sleepable one in a kprobe.
