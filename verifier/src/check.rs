@@ -376,28 +376,9 @@ impl<'a> Env<'a> {
         self.log.push_str(&s);
     }
 
-    /// ` refs=2,3`, what `print_verifier_state` ends a frame's print with:
-    /// the references, then the held locks (whose id is their pointer's:
-    /// none for a global's); nothing when the first is 0.
+    /// ` refs=2,3` of the current state ([`refs_of`]).
     pub(crate) fn refs_str(&self) -> String {
-        let ids: Vec<u32> = self
-            .cur
-            .refs
-            .iter()
-            .map(|r| r.id)
-            .chain(self.cur.active_locks.iter().map(|l| l.id))
-            .collect();
-        let mut s = String::new();
-        if ids.first().is_some_and(|&id| id != 0) {
-            s.push_str(" refs=");
-            let ids: Vec<String> = ids
-                .iter()
-                .filter(|&&id| id != 0)
-                .map(|id| id.to_string())
-                .collect();
-            s.push_str(&ids.join(","));
-        }
-        s
+        refs_of(&self.cur)
     }
 
     /// `print_insn_state`: the scratched registers after the last
@@ -2276,4 +2257,27 @@ pub fn replay_path(
         }
     }
     Ok(out)
+}
+
+/// ` refs=2,3`, what `print_verifier_state` ends a frame's print with: the
+/// references of `st`, then its held locks (whose id is their pointer's:
+/// none for a global's); nothing when the first is 0.
+pub(crate) fn refs_of(st: &VState) -> String {
+    let ids: Vec<u32> = st
+        .refs
+        .iter()
+        .map(|r| r.id)
+        .chain(st.active_locks.iter().map(|l| l.id))
+        .collect();
+    let mut s = String::new();
+    if ids.first().is_some_and(|&id| id != 0) {
+        s.push_str(" refs=");
+        let ids: Vec<String> = ids
+            .iter()
+            .filter(|&&id| id != 0)
+            .map(|id| id.to_string())
+            .collect();
+        s.push_str(&ids.join(","));
+    }
+    s
 }

@@ -345,6 +345,7 @@ impl Env<'_> {
                     );
                     let all = crate::state::Scratch::default();
                     self.explored[st].st.frames[fr].write(&mut s, true, &all, &self.maps);
+                    s.push_str(&crate::check::refs_of(&self.explored[st].st));
                     s.push('\n');
                     self.log.push_str(&s);
                 }

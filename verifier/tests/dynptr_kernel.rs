@@ -176,6 +176,9 @@ const BUFS: &[Case] = &[
     ),
 ];
 
+/// Dynptrs in bounded loops: states with dynptr slots pruned.
+const LOOPS: &[Case] = &[ok("record_per_word"), ok("reserve_once_in_loop")];
+
 const EDGES: &[Case] = &[
     refused(
         "var_store_over_record",
@@ -411,4 +414,9 @@ fn probe_read_kfuncs_agree_with_the_kernel() {
 #[test]
 fn slices_of_stack_buffers_agree_with_the_kernel() {
     check("dynptr_buf.o", BUFS);
+}
+
+#[test]
+fn loops_agree_with_the_kernel() {
+    check("dynptr_loop.o", LOOPS);
 }
