@@ -90,6 +90,7 @@
 pub mod abi;
 pub mod catalog;
 mod clone_redirect;
+mod dynptr;
 pub mod env;
 pub mod fib;
 pub mod format;

@@ -40,6 +40,7 @@ pub(crate) fn register_standard(reg: &mut HelperRegistry, env: &Arc<HelperEnv>) 
     crate::fib::register(reg, env);
     crate::map_calls::register(reg);
     crate::clone_redirect::register(reg, env);
+    crate::dynptr::register(reg);
 }
 
 /// The names of the helpers [`HelperRegistry::standard`] holds, without

@@ -18,9 +18,9 @@
 //! into its caller's (the kernel walks the callback's instructions back
 //! to the helper call; ironbpf marks every scalar precise instead, the
 //! `force_precise` lines: same verdicts on the tests, other logs and
-//! counts), the callbacks of `bpf_user_ringbuf_drain` (their argument
-//! is a dynptr) and the asynchronous ones (`bpf_timer_set_callback`), which
-//! are refused with a message saying so.
+//! counts). `bpf_user_ringbuf_drain`'s callback gets its sample as a
+//! `CONST_PTR_TO_DYNPTR` (crate::dynptr); the asynchronous callbacks
+//! (`bpf_timer_set_callback`) are paths of their own (crate::timer).
 
 use crate::cfg::libc_errno::*;
 use crate::check::{Env, VResult};
@@ -180,18 +180,20 @@ impl Env<'_> {
                 callee.regs[3] = caller.regs[4];
             }
             _ => {
-                // USER_RINGBUF_DRAIN: callback_fn(dynptr, ctx)
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "callbacks",
+                // USER_RINGBUF_DRAIN: callback_fn(const struct bpf_dynptr
+                // *dynptr, void *ctx): a local dynptr of the sample, which
+                // the callback may read but not release (crate::dynptr).
+                let id = self.new_id();
+                callee.regs[1] = RegState {
+                    id,
+                    dynptr: crate::dynptr::DynptrInfo {
+                        ty: crate::dynptr::DynptrType::Local,
+                        first_slot: true,
+                        ..crate::dynptr::DynptrInfo::NONE
                     },
-                    format!(
-                        "insn {}: bpf_user_ringbuf_drain's callback gets a dynptr, which ironbpf's verifier does not model, so it refuses the call",
-                        self.pc
-                    ),
-                ));
+                    ..RegState::pointer(RegType::ConstPtrToDynptr)
+                };
+                callee.regs[2] = caller.regs[3];
             }
         }
         let mut st = self.cur.clone();

@@ -153,6 +153,8 @@ pub(crate) struct Meta {
     timer_map: Option<u32>,
     /// The kptr of `bpf_kptr_xchg`'s destination (`meta.kptr_field`).
     kptr_field: Option<crate::btf_record::SpecialField>,
+    /// The dynptr argument (crate::dynptr).
+    dynptr: crate::dynptr::HelperDynptr,
 }
 
 impl Env<'_> {
@@ -272,6 +274,8 @@ impl Env<'_> {
             if reg.ty == RegType::Stack && reg.val.var_off.is_const() {
                 let fi = (reg.frameno as usize).min(self.cur.frames.len() - 1);
                 let base = reg.off as i64 + reg.val.var_off.value as i64;
+                // Slices that may be this buffer change (crate::dynptr).
+                self.invalidate_buf_slices(fi, Some((base, base + size)));
                 for i in 0..size {
                     let (spi, j) = byte_pos(base + i);
                     // check_helper_mem checked the buffer within the stack.
@@ -300,6 +304,9 @@ impl Env<'_> {
         if let Some(rid) = meta.release_ref {
             self.release_reference(rid);
         }
+        // The dynptr a helper releases; what bpf_dynptr_from_mem and
+        // bpf_dynptr_write ask of theirs (crate::dynptr).
+        let dynptr_changes_pkt = self.dynptr_helper_post(&name, &mut meta.dynptr)?;
         if id == BPF_FUNC_TAIL_CALL && self.cur.frames.len() == 1 {
             // check_reference_leak: a tail call never returns to release.
             // In a subprogram it returns to the caller, which still may.
@@ -384,6 +391,10 @@ impl Env<'_> {
                     maybe_null: maybe_null && !elide,
                     ..RegState::pointer(RegType::MapValue)
                 }
+            }
+            // A slice of the dynptr in R1 (crate::dynptr).
+            RetType::PtrToMem if name == "bpf_dynptr_data" => {
+                self.dynptr_data_ret(&meta.dynptr, meta.mem_size.unwrap_or(0))
             }
             RetType::PtrToMem if p.ret_flags & flags::RINGBUF != 0 => RegState {
                 maybe_null,
@@ -493,7 +504,7 @@ impl Env<'_> {
         // A tail call that fails changes nothing; one that succeeds does not
         // come back, but from a subprogram it returns to the caller
         // ([`Self::tail_call_exit`]), whose packet pointers it may change.
-        if p.changes_pkt_data && id != BPF_FUNC_TAIL_CALL {
+        if (p.changes_pkt_data || dynptr_changes_pkt) && id != BPF_FUNC_TAIL_CALL {
             self.clear_all_pkt_pointers();
         }
         Ok(())
@@ -505,10 +516,12 @@ impl Env<'_> {
     pub(crate) fn clear_all_pkt_pointers(&mut self) {
         let privileged = self.opts.privileged;
         self.cur.for_each_reg(|r| {
+            // Slices of skb and xdp dynptrs point into the packet too.
             if matches!(
                 r.ty,
                 RegType::Packet | RegType::PacketMeta | RegType::PacketEnd
-            ) {
+            ) || (r.ty == RegType::Mem && r.dynptr.ty.is_pkt())
+            {
                 *r = if privileged {
                     RegState::unknown()
                 } else {
@@ -708,7 +721,9 @@ impl Env<'_> {
                 }
                 ArgBase::PtrToSocket => reg.ty == RegType::Socket,
                 ArgBase::PtrToBtfId | ArgBase::PtrToPercpuBtfId => reg.ty == RegType::BtfId,
-                ArgBase::PtrToDynptr => reg.ty == RegType::Stack,
+                ArgBase::PtrToDynptr => {
+                    matches!(reg.ty, RegType::Stack | RegType::ConstPtrToDynptr)
+                }
                 ArgBase::KptrXchgDest => reg.ty == RegType::MapValue,
                 ArgBase::DontCare | ArgBase::Anything => true,
             };
@@ -747,6 +762,10 @@ impl Env<'_> {
             return Err(self.arg_err(r, &arg, expected));
         }
         self.check_func_arg_reg_off(r)?;
+        if arg.base == ArgBase::PtrToDynptr {
+            // crate::dynptr
+            return self.dynptr_helper_arg(r, arg.flags, &mut meta.dynptr);
+        }
         // Arguments whose checks need what this verifier does not track
         // (BTF types, special fields of map values, dynptr and kptr
         // state): refused, naming the helper and the argument, rather
@@ -791,7 +810,6 @@ impl Env<'_> {
                 meta.timer_map = Some(reg.map);
                 None
             }
-            ArgBase::PtrToDynptr => Some("dynptrs"),
             ArgBase::KptrXchgDest => {
                 meta.kptr_field = Some(self.process_kptr_func(r)?);
                 None
@@ -958,6 +976,8 @@ impl Env<'_> {
                     zero_ok,
                     raw.then_some(&mut *meta),
                 )?;
+                // check_mem_size_reg: the size is precise once checked.
+                self.mark_chain_precision(r);
             }
             ArgBase::PtrToFunc
                 if matches!(
@@ -998,6 +1018,7 @@ impl Env<'_> {
                     ));
                 }
                 meta.mem_size = Some(reg.val.var_off.value);
+                self.mark_chain_precision(r);
             }
             ArgBase::PtrToConstStr => self.check_reg_const_str(r)?,
             _ => {}
@@ -1229,6 +1250,9 @@ impl Env<'_> {
         };
         if let Some(meta) = raw {
             if reg.val.var_off.is_const() {
+                // No helper writes over a dynptr (crate::dynptr).
+                let fi = (reg.frameno as usize).min(self.cur.frames.len() - 1);
+                self.raw_write_over_dynptr(fi, min_off, max_off + size)?;
                 meta.raw_access = Some((r, size));
                 return Ok(());
             }
@@ -1323,8 +1347,10 @@ impl Env<'_> {
             let mut s = String::from("caller:\n");
             let all = Scratch::default();
             self.cur.cur().write(&mut s, true, &all, &self.maps);
+            self.cur.push_refs(&mut s);
             s.push_str("\ncallee:\n");
             callee.write(&mut s, true, &all, &self.maps);
+            self.cur.push_refs(&mut s);
             s.push('\n');
             self.log.push_str(&s);
         }
@@ -1363,6 +1389,9 @@ impl Env<'_> {
             if in_callback {
                 self.check_callback_exit()?;
             }
+            // Slices into the callee's stack die with it (crate::dynptr).
+            self.dynptr_frame_exit(self.cur.frames.len() - 1);
+            let r0 = *self.cur.reg(0);
             // An exit from a callee: the state has its caller's frame too.
             let Some(callee) = self.cur.frames.pop() else {
                 return Err(crate::Rejection::internal(

@@ -306,6 +306,17 @@ pub fn check_insns(
                     RejectionKind::BadLdImm64 { pc },
                 ));
             }
+            // check_pseudo_btf_id: a kernel variable by its vmlinux BTF id
+            // (crate::ksym); only what the kernel refuses here, before
+            // any instruction, is refused here.
+            if i.src == 3 {
+                let fd = insns.get(pc + 1).map_or(0, |t| t.imm);
+                if let Err(e) = crate::ksym::pseudo_btf_id(pc, i.imm, fd) {
+                    if e.insn.is_none() {
+                        return Err(e);
+                    }
+                }
+            }
             // add_used_map: check_map_prog_compatibility for each map an
             // ld_imm64 names by index (the index itself is checked in
             // do_check).

@@ -788,20 +788,9 @@ impl<'a> Env<'a> {
             }
             Insn::Atomic { dst, off, .. } => self.stack_slot_of(dst.index(), off),
             Insn::Call(ironbpf_isa::CallTarget::Helper(id)) => {
-                use ironbpf_helpers::proto::ArgBase;
-                if let Ok(p) = crate::calls::offered_proto(id, self.opts) {
-                    for (i, a) in p.args.iter().enumerate() {
-                        if matches!(
-                            a.base,
-                            ArgBase::ConstSize
-                                | ArgBase::ConstSizeOrZero
-                                | ArgBase::ConstAllocSizeOrZero
-                        ) && self.cur.reg(i + 1).is_scalar()
-                        {
-                            size_args |= 1 << (i + 1);
-                        }
-                    }
-                }
+                // Size arguments are made precise as they are checked
+                // (check_func_arg), so that a refusal of a later argument
+                // logs them as the kernel does.
                 // bpf_tail_call's constant index (`record_func_key`).
                 if id == 12 && self.cur.reg(3).const_value().is_some() {
                     size_args |= 1 << 3;
@@ -1792,7 +1781,9 @@ pub(crate) fn mark_ptr_or_null_in(
             return;
         }
         if is_null {
-            if r.ref_obj_id != 0 {
+            // Only the object itself, not a slice sharing its reference
+            // (`bpf_dynptr_data`'s), goes with the NULL branch.
+            if r.ref_obj_id != 0 && r.ref_obj_id == id {
                 released = Some(r.ref_obj_id);
             }
             *r = RegState::constant(0);
@@ -1982,6 +1973,8 @@ fn regsafe(
         && old.off == cur.off
         && old.map == cur.map
         && old.mem_size == cur.mem_size
+        // A slice's dynptr type, dynptr and stack buffer, exactly.
+        && old.dynptr == cur.dynptr
         && old.frameno == cur.frameno
         && old.subprog == cur.subprog
         && (old.btf_id, old.btf_flags) == (cur.btf_id, cur.btf_flags)
@@ -2031,6 +2024,9 @@ fn stacksafe(
                     && (a.ty[0] != SlotType::Iter
                         || (crate::iter::iter_slot_safe(&a.spilled, &b.spilled)
                             && ids.check(a.spilled.ref_obj_id, b.spilled.ref_obj_id)))
+                    && (a.ty[0] != SlotType::Dynptr
+                        || (crate::dynptr::dynptr_slot_safe(&a.spilled, &b.spilled)
+                            && ids.check(a.spilled.ref_obj_id, b.spilled.ref_obj_id)))
             });
     }
     for (spi, os) in old.stack.iter().enumerate() {
@@ -2077,6 +2073,14 @@ fn stacksafe(
             if j == BPF_REG_SIZE - 1
                 && os.is_spill()
                 && !regsafe(&os.spilled, &cs.spilled, ids, false, all_precise)
+            {
+                return false;
+            }
+            // STACK_DYNPTR: the same dynptr slot, references that match.
+            if j == BPF_REG_SIZE - 1
+                && ot == SlotType::Dynptr
+                && !(crate::dynptr::dynptr_slot_safe(&os.spilled, &cs.spilled)
+                    && ids.check(os.spilled.ref_obj_id, cs.spilled.ref_obj_id))
             {
                 return false;
             }

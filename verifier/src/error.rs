@@ -130,6 +130,9 @@ pub enum RejectionKind {
     /// An open-coded iterator used before `new`, after `destroy`, twice
     /// initialised or not on the stack.
     Iterator { reg: u8 },
+    /// A dynptr used before it is made, after its release, of the wrong
+    /// type, overwritten while it holds a reference, or not on the stack.
+    Dynptr { reg: u8 },
     /// Another condition, named by the message.
     Other,
 }

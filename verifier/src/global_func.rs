@@ -60,6 +60,9 @@ pub(crate) enum ArgKind {
     /// `ARG_PTR_TO_MEM | MEM_RDONLY | PTR_UNTRUSTED` of size 0: an
     /// `arg:untrusted` pointer to void or a primitive type.
     UntrustedMem,
+    /// `ARG_PTR_TO_DYNPTR | MEM_RDONLY`: a `struct bpf_dynptr *`
+    /// (crate::dynptr).
+    Dynptr,
 }
 
 /// What the verifier knows of one subprogram from its BTF
@@ -559,6 +562,18 @@ impl Env<'_> {
                 args.push(ArgKind::Ctx);
                 continue;
             }
+            // btf_is_dynptr_ptr: a pointer to struct bpf_dynptr.
+            if k == kind::PTR && {
+                let pointee = skip_modifiers(&btf, btf.get(t).map_or(0, |x| x.size_or_type));
+                kind_of(&btf, pointee) == kind::STRUCT && btf.name(pointee) == "bpf_dynptr"
+            } {
+                if any_tag {
+                    self.bpf_log(format!("arg#{i} has invalid combination of tags"));
+                    return Err(EINVAL);
+                }
+                args.push(ArgKind::Dynptr);
+                continue;
+            }
             if k != kind::PTR && any_tag {
                 self.bpf_log(format!(
                     "arg#{i} has pointer tag, but is not a pointer type"
@@ -796,6 +811,25 @@ impl Env<'_> {
                         return Err(EINVAL);
                     }
                 }
+                ArgKind::Dynptr => {
+                    // check_func_arg_reg_off: a stack pointer may carry
+                    // an offset, any other pointer none; then an
+                    // initialised dynptr of any type, not changed.
+                    if reg.is_pointer() && reg.ty != RegType::Stack {
+                        if let Err(rej) = self.check_unmodified_ptr(r, &reg.type_str(), false) {
+                            self.bpf_log(rej.message);
+                            return Err(EACCES);
+                        }
+                    }
+                    let arg = crate::dynptr::DynptrArg {
+                        rdonly: true,
+                        ..Default::default()
+                    };
+                    if let Err(rej) = self.process_dynptr_func(r, arg, 0) {
+                        self.bpf_log(rej.message);
+                        return Err(EINVAL);
+                    }
+                }
                 ArgKind::UntrustedMem | ArgKind::BtfId { trusted: false, .. } => {
                     // Anything goes: the callee only reads it, with probing
                     // loads.
@@ -950,6 +984,16 @@ impl Env<'_> {
                         ..RegState::pointer(RegType::BtfId)
                     }
                 }
+                // The kernel gives it the dynptr type it prints as skb.
+                ArgKind::Dynptr => RegState {
+                    id: self.new_id(),
+                    dynptr: crate::dynptr::DynptrInfo {
+                        ty: crate::dynptr::DynptrType::Skb,
+                        first_slot: true,
+                        ..crate::dynptr::DynptrInfo::NONE
+                    },
+                    ..RegState::pointer(RegType::ConstPtrToDynptr)
+                },
                 ArgKind::UntrustedMem => RegState {
                     rdonly: true,
                     mem_size: 0,

@@ -17,11 +17,12 @@
 //! sections (`crate::rcu`).
 //!
 //! Allocated objects, linked lists and rbtrees have rules of their own,
-//! in `crate::obj_new`.
+//! in `crate::obj_new`; dynptr arguments (`struct bpf_dynptr *`) follow
+//! `crate::dynptr`.
 //!
 //! Not modelled, and refused with a message naming what: kfuncs whose
 //! flags ironbpf has not recorded, kfuncs with rules of their own
-//! (dynptrs, arena, spin locks, IRQ sections, workqueues, callbacks) and
+//! (arena, spin locks, IRQ sections, workqueues, callbacks) and
 //! module kfuncs (`off` != 0, which need `fd_array`).
 
 use crate::check::{Env, VResult};
@@ -65,7 +66,6 @@ fn special(name: &str) -> Option<&'static str> {
         ("bpf_refcount_", "allocated objects"),
         ("bpf_list_", "linked lists"),
         ("bpf_rbtree_", "rbtrees"),
-        ("bpf_dynptr_", "dynptrs"),
         ("bpf_arena_", "arena memory"),
         ("bpf_wq_", "workqueues"),
         ("bpf_res_spin_", "resilient spin locks"),
@@ -270,6 +270,8 @@ struct ArgMeta {
     k_const: Option<u64>,
     /// `bpf_cast_to_kern_ctx`: the kernel's context struct.
     kern_ctx: u32,
+    /// The initialised dynptr argument (crate::dynptr).
+    dynptr: crate::dynptr::KfuncDynptr,
 }
 
 impl Env<'_> {
@@ -425,6 +427,11 @@ impl Env<'_> {
         *self.cur.reg_mut(0) = r0;
         if flags & KF_ITER_NEXT != 0 {
             self.process_iter_next_call(meta.iter)?;
+        }
+        if name == "bpf_xdp_pull_data" {
+            // is_kfunc_pkt_changing: packet pointers and packet slices of
+            // dynptrs are stale.
+            self.clear_all_pkt_pointers();
         }
         if name == "bpf_throw" {
             self.throw_exit()?;
@@ -602,7 +609,11 @@ impl Env<'_> {
                 ));
             }
             let nullable = suffix(aname, "__nullable");
-            if (reg.is_null() || reg.maybe_null) && !nullable {
+            // Only trusted arguments (KF_TRUSTED_ARGS, KF_RCU, a release)
+            // may not be NULL here; `bpf_dynptr_slice`'s `buffer__opt`
+            // may.
+            let trusted = flags & (KF_TRUSTED_ARGS | KF_RCU) != 0 || release;
+            if trusted && (reg.is_null() || reg.maybe_null) && !nullable {
                 return Err(self.karg(
                     EACCES,
                     regno,
@@ -675,10 +686,10 @@ impl Env<'_> {
                 continue;
             }
             if ref_tname == "bpf_dynptr" {
-                return Err(self.kunsupported(
-                    "dynptrs",
-                    format!("arg#{i} of {name} is a dynptr, which ironbpf's verifier does not track, so it refuses the call"),
-                ));
+                // KF_ARG_PTR_TO_DYNPTR (crate::dynptr).
+                self.dynptr_kfunc_arg(name, i, aname, release, &mut meta.dynptr)?;
+                i += 1;
+                continue;
             }
             let iter_arg = i == 0 && flags & (KF_ITER_NEW | KF_ITER_NEXT | KF_ITER_DESTROY) != 0;
             if iter_arg {
@@ -761,7 +772,17 @@ impl Env<'_> {
             }
             if let Some((sname, _)) = size_arg {
                 let szk = suffix(sname, "__szk");
-                self.kfunc_mem_size(name, i, szk)?;
+                if name.starts_with("bpf_dynptr_slice") && reg.ty == RegType::Stack {
+                    // The slice may be this stack buffer (`reg->buf`).
+                    let size = self.cur.reg(regno + 1).val.var_off.value;
+                    let off = reg.off as i64 + reg.val.var_off.value as i64;
+                    meta.dynptr.buf = Some((reg.frameno as u16, off as i16, size as u32));
+                }
+                self.kfunc_mem_size(name, i, szk, suffix(aname, "__opt"))?;
+                if szk {
+                    // arg_constant
+                    meta.k_const = Some(self.cur.reg(regno + 1).val.var_off.value);
+                }
                 i += 2;
                 continue;
             }
@@ -777,8 +798,11 @@ impl Env<'_> {
                     ),
                 )
             })?;
-            self.check_helper_mem(regno, size as i64, Access::Read, true, None)?;
-            self.check_helper_mem(regno, size as i64, Access::Write, true, None)?;
+            // check_mem_reg: NULL is no memory to check.
+            if !reg.is_null() {
+                self.check_helper_mem(regno, size as i64, Access::Read, true, None)?;
+                self.check_helper_mem(regno, size as i64, Access::Write, true, None)?;
+            }
             i += 1;
         }
         if release && meta.release_regno == 0 {
@@ -971,8 +995,9 @@ impl Env<'_> {
         Ok(())
     }
 
-    /// A memory argument and its `__sz` length (`check_kfunc_mem_size_reg`).
-    fn kfunc_mem_size(&mut self, name: &str, i: usize, szk: bool) -> VResult {
+    /// A memory argument and its `__sz` length (`check_kfunc_mem_size_reg`),
+    /// or `__szk` constant size; a NULL `__opt` buffer is not checked.
+    fn kfunc_mem_size(&mut self, name: &str, i: usize, szk: bool, opt: bool) -> VResult {
         let (buf, size_r) = (i + 1, i + 2);
         self.scratch.reg(size_r);
         let sreg = *self.cur.reg(size_r);
@@ -994,44 +1019,54 @@ impl Env<'_> {
                 format!("R{size_r} is not a scalar"),
             ));
         }
-        if szk && !sreg.val.var_off.is_const() {
-            return Err(self.karg(
-                EINVAL,
-                size_r,
-                name,
-                "a known constant",
-                format!("R{size_r} must be a known constant"),
-            ));
+        if opt && self.cur.reg(buf).is_null() {
+            // No buffer: the verdict rests on its being NULL.
+            self.mark_chain_precision(buf);
+        } else {
+            let v = sreg.val;
+            // check_mem_size_reg, for a read and then for a write.
+            for t in [Access::Read, Access::Write] {
+                if v.smin < 0 {
+                    let e = self.karg(
+                        EACCES,
+                        size_r,
+                        name,
+                        "a non-negative size",
+                        format!(
+                            "R{size_r} min value is negative, either use unsigned or 'var &= const'"
+                        ),
+                    );
+                    return Err(pair(self, e));
+                }
+                if v.umax >= 1 << 29 {
+                    let e = self.karg(
+                        EACCES,
+                        size_r,
+                        name,
+                        "a bounded size",
+                        format!(
+                            "R{size_r} unbounded memory access, use 'var &= const' or 'if (var < const)'"
+                        ),
+                    );
+                    return Err(pair(self, e));
+                }
+                if let Err(e) = self.check_helper_mem(buf, v.umax as i64, t, true, None) {
+                    return Err(pair(self, e));
+                }
+                self.mark_chain_precision(size_r);
+            }
         }
-        let v = sreg.val;
-        if v.smin < 0 {
-            let e = self.karg(
-                EACCES,
-                size_r,
-                name,
-                "a non-negative size",
-                format!("R{size_r} min value is negative, either use unsigned or 'var &= const'"),
-            );
-            return Err(pair(self, e));
-        }
-        if v.umax >= 1 << 29 {
-            let e = self.karg(
-                EACCES,
-                size_r,
-                name,
-                "a bounded size",
-                format!(
-                    "R{size_r} unbounded memory access, use 'var &= const' or 'if (var < const)'"
-                ),
-            );
-            return Err(pair(self, e));
-        }
-        self.mark_chain_precision(size_r);
-        if let Err(e) = self
-            .check_helper_mem(buf, v.umax as i64, Access::Read, true, None)
-            .and_then(|()| self.check_helper_mem(buf, v.umax as i64, Access::Write, true, None))
-        {
-            return Err(pair(self, e));
+        if szk {
+            if !sreg.val.var_off.is_const() {
+                return Err(self.karg(
+                    EINVAL,
+                    size_r,
+                    name,
+                    "a known constant",
+                    format!("R{size_r} must be a known constant"),
+                ));
+            }
+            self.mark_chain_precision(size_r);
         }
         Ok(())
     }
@@ -1040,6 +1075,15 @@ impl Env<'_> {
     fn kfunc_ret(&mut self, m: &KfuncMeta, flags: u32, meta: &ArgMeta) -> VResult<RegState> {
         let btf = &m.vm.btf;
         match m.name.as_str() {
+            "bpf_dynptr_slice" | "bpf_dynptr_slice_rdwr" => {
+                // crate::dynptr; PTR_MAYBE_NULL as KF_RET_NULL gives it.
+                let mut r0 = self.dynptr_slice_ret(&m.name, meta.k_const, &meta.dynptr)?;
+                if flags & KF_RET_NULL != 0 {
+                    r0.maybe_null = true;
+                    r0.id = self.new_id();
+                }
+                return Ok(r0);
+            }
             "bpf_cast_to_kern_ctx" => {
                 return Ok(RegState {
                     btf_id: meta.kern_ctx,

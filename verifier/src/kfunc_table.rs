@@ -403,7 +403,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -455,7 +456,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -481,7 +483,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_task_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE | KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -533,7 +536,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_copy_from_user_task_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(KF_SLEEPABLE | KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -801,7 +805,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_copy",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -827,7 +832,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_from_skb",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SOCKET_FILTER
             | T_SCHED_CLS
             | T_SCHED_ACT
@@ -846,12 +852,14 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_from_skb_meta",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(KF_TRUSTED_ARGS),
         types: T_SCHED_CLS | T_SCHED_ACT,
     },
     Kfunc {
         name: "bpf_dynptr_from_xdp",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(0),
         types: T_XDP,
     },
     Kfunc {
@@ -908,7 +916,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_dynptr_memset",
-        flags: None,
+        // dynptrs (dynptr.rs): net/core/filter.c, kernel/bpf/helpers.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2071,7 +2080,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_kernel_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2097,7 +2107,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_kernel_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2123,7 +2134,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_user_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -2149,7 +2161,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_probe_read_user_str_dynptr",
-        flags: None,
+        // dynptrs (dynptr.rs): kernel/trace/bpf_trace.c
+        flags: Some(0),
         types: T_SOCKET_FILTER
             | T_KPROBE
             | T_SCHED_CLS
@@ -3223,7 +3236,8 @@ pub static KFUNCS: &[Kfunc] = &[
     },
     Kfunc {
         name: "bpf_xdp_pull_data",
-        flags: None,
+        // dynptrs (dynptr.rs): it changes packet data (net/core/filter.c)
+        flags: Some(0),
         types: T_XDP,
     },
     Kfunc {

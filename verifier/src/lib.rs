@@ -38,15 +38,17 @@
 //! references acquired and released through kfuncs, RCU read sections
 //! (`bpf_rcu_read_lock`/`unlock`) and open-coded iterators
 //! (`bpf_iter_num`, `bpf_iter_task`, `bpf_iter_css`: `bpf_for`,
-//! `bpf_repeat`) with the kernel's loop convergence.
+//! `bpf_repeat`) with the kernel's loop convergence; dynptrs
+//! ([`dynptr`]: local, ring buffer, skb and xdp ones on the stack, their
+//! helpers and kfuncs, slices and clones, `bpf_user_ringbuf_drain`'s).
 //!
 //! Not modelled, and refused with a message saying so rather than guessed:
 //! kfuncs with rules of their own (allocated objects, lists and rbtrees,
-//! dynptrs, arena, casts, locks) or whose flags are not recorded, module
-//! kfuncs, `BPF_PSEUDO_BTF_ID`, the callbacks of `bpf_timer`,
-//! `bpf_find_vma` and `bpf_user_ringbuf_drain`, socket field layouts,
+//! arena, casts, locks) or whose flags are not recorded, module
+//! kfuncs, module variables by BTF id (vmlinux ones: `ksym`), the callbacks of `bpf_timer` and
+//! `bpf_find_vma`, socket field layouts,
 //! constant strings, per-CPU BTF helper arguments, `bpf_spin_lock`/`bpf_timer` fields,
-//! dynptrs or kptrs, and helper results that are BTF-typed references or
+//! kptrs, and helper results that are BTF-typed references or
 //! per-CPU memory. Not
 //! modelled and not refused: BTF beyond function prototypes (map values
 //! have no special fields; `arg:` decl tags are refused), the contents of
@@ -80,6 +82,7 @@ mod callbacks;
 pub mod calls;
 pub mod cfg;
 mod check;
+pub mod dynptr;
 pub mod error;
 mod exception;
 pub mod explain;
@@ -88,6 +91,7 @@ mod irq;
 mod iter;
 mod kfunc;
 pub mod kfunc_table;
+mod ksym;
 pub mod liveness;
 mod map_fields;
 pub mod may_goto;

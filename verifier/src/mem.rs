@@ -795,7 +795,7 @@ impl Env<'_> {
     }
 
     /// `may_access_direct_pkt_data` for writes.
-    fn may_write_packet(&self) -> bool {
+    pub(crate) fn may_write_packet(&self) -> bool {
         matches!(
             self.opts.prog_type.name(),
             "sched_cls" | "sched_act" | "xdp" | "lwt_xmit" | "sk_skb" | "sk_msg" | "cgroup_sockopt"
@@ -1210,7 +1210,7 @@ impl Env<'_> {
                         SlotType::Zero => zero_cnt += 1,
                         SlotType::Invalid if allow_uninit => {}
                         // An iterator's slots are not readable.
-                        SlotType::Invalid | SlotType::Iter => {
+                        SlotType::Invalid | SlotType::Iter | SlotType::Dynptr => {
                             return Err(self.reject(
                                 RejectionKind::UninitStack {
                                     off,
@@ -1284,6 +1284,8 @@ impl Env<'_> {
             // check_stack_write_var_off: every byte may be written.
             let lo = reg.val.smin + off;
             let hi = reg.val.smax + off + size as i64;
+            // Dynptrs in range are destroyed first (crate::dynptr).
+            self.dynptr_store(fi, lo, hi)?;
             let zero = match value {
                 Value::Reg(v) => self.cur.reg(v).is_null(),
                 Value::Imm(i) => i == 0,
@@ -1337,6 +1339,8 @@ impl Env<'_> {
                 "attempt to corrupt spilled pointer on stack".into(),
             ));
         }
+        // A dynptr in the slot is destroyed first (crate::dynptr).
+        self.dynptr_store(fi, off, off + size as i64)?;
         let aligned = off.rem_euclid(BPF_REG_SIZE as i64) == 0;
         if aligned && size as usize == BPF_REG_SIZE {
             // Only a whole aligned slot counts as overwritten.
@@ -1512,19 +1516,8 @@ impl Env<'_> {
                     ),
                 ));
             }
-            LdImm64Src::BtfId => {
-                return Err(self.reject_errno(
-                    EINVAL,
-                    RejectionKind::Unsupported {
-                        pc: self.pc,
-                        what: "BPF_PSEUDO_BTF_ID",
-                    },
-                    format!(
-                        "insn {}: ld_imm64 of a kernel variable by BTF id: ironbpf's verifier does not read the kernel's BTF",
-                        self.pc
-                    ),
-                ));
-            }
+            // A kernel variable by BTF id (crate::ksym).
+            LdImm64Src::BtfId => crate::ksym::pseudo_btf_id(self.pc, imm, next_imm)?,
         };
         *self.cur.reg_mut(d) = r;
         Ok(())

@@ -55,6 +55,9 @@ pub enum RegType {
     Mem,
     /// `PTR_TO_FUNC`.
     Func,
+    /// `CONST_PTR_TO_DYNPTR`: a dynptr a helper hands to a callback
+    /// (`crate::dynptr`).
+    ConstPtrToDynptr,
 }
 
 impl RegType {
@@ -79,6 +82,7 @@ impl RegType {
             RegType::BtfId => "ptr_",
             RegType::Mem => "mem",
             RegType::Func => "func",
+            RegType::ConstPtrToDynptr => "dynptr_ptr",
         }
     }
 
@@ -152,6 +156,11 @@ pub struct RegState {
     /// For the slots of an open-coded iterator (`STACK_ITER`): its state
     /// and loop depth (`iter`; the iterator's BTF type is `btf_id`).
     pub iter: IterState,
+    /// Dynptrs (`crate::dynptr`): for the slots of one (`STACK_DYNPTR`)
+    /// and `CONST_PTR_TO_DYNPTR`, its type and first slot
+    /// (`reg->dynptr`); for `PTR_TO_MEM`, the `DYNPTR_TYPE_*` flag of a
+    /// slice, its dynptr (`dynptr_id`) and the stack buffer it may be.
+    pub dynptr: crate::dynptr::DynptrInfo,
 }
 
 /// An open-coded iterator's state (`bpf_reg_state.iter`).
@@ -208,6 +217,7 @@ impl RegState {
                 drained: false,
                 depth: 0,
             },
+            dynptr: crate::dynptr::DynptrInfo::NONE,
         }
     }
 
@@ -392,6 +402,12 @@ impl RegState {
         }
         if self.ty == RegType::Mem {
             attr(out, &format!("sz={}", self.mem_size));
+            if let Some(b) = self.dynptr.buf_str() {
+                attr(out, &b);
+            }
+        }
+        if self.ty == RegType::ConstPtrToDynptr {
+            attr(out, &format!("type={}", self.dynptr.ty.name()));
         }
         if self.val.var_off.is_const() {
             if self.val.var_off.value != 0 {
@@ -426,6 +442,8 @@ pub enum SlotType {
     Zero,
     /// `STACK_ITER`: part of an open-coded iterator (`crate::iter`).
     Iter,
+    /// `STACK_DYNPTR`: part of a dynptr (`crate::dynptr`).
+    Dynptr,
 }
 
 impl SlotType {
@@ -436,6 +454,7 @@ impl SlotType {
             SlotType::Misc => 'm',
             SlotType::Zero => '0',
             SlotType::Iter => 'i',
+            SlotType::Dynptr => 'd',
         }
     }
 }
@@ -557,6 +576,13 @@ impl FuncState {
                 continue;
             }
             if !all && scratch.stack & (1u64 << (i as u32 % 64)) == 0 {
+                continue;
+            }
+            if s.ty[0] == SlotType::Dynptr {
+                // Printed once, at its lower slot, as its first slot.
+                if !s.spilled.dynptr.first_slot {
+                    crate::dynptr::write_dynptr_slot(out, i + 1, self.stack.get(i + 1));
+                }
                 continue;
             }
             if s.ty[0] == SlotType::Iter {

@@ -80,6 +80,7 @@ codes! {
     "E-KFUNC-ARG", "kfunc", "kernel function argument of the wrong type or trust";
     "E-RCU-SECTION", "rcu", "RCU read section opened twice, closed unopened, or left open";
     "E-ITER-STATE", "iterator", "open-coded iterator used in the wrong state";
+    "E-DYNPTR-STATE", "dynptr", "dynptr used in the wrong state";
     "E-PRIV-REQUIRED", "privilege", "operation only a privileged loader may use";
     "E-UNSUPPORTED", "unsupported", "feature ironbpf's verifier does not model";
     "E-OTHER", "other", "other verifier error";

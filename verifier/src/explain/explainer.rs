@@ -766,6 +766,20 @@ impl Cx<'_> {
                 f.suggestion = "call bpf_iter_<type>_new() once on an aligned stack slot, then next until NULL, then destroy, on the same slot (bpf_for does this)".into();
                 f
             }
+            K::Dynptr { reg } => {
+                let r = *reg as usize;
+                let mut f = Found::new("E-DYNPTR-STATE");
+                if r != 0 {
+                    f.subject = Some(format!("r{r}"));
+                }
+                f.reason = format!(
+                    "the dynptr is in the wrong state here: {}",
+                    self.rej.message.lines().last().unwrap_or("")
+                );
+                f.cause = Some((at, "uses the dynptr".into()));
+                f.suggestion = "make each dynptr once on an aligned 16-byte stack slot, use it only while it lives, release every ring buffer dynptr (submit or discard) on every path, and do not store over it".into();
+                f
+            }
             K::NeedsPrivilege { what, .. } => {
                 let mut f = Found::new("E-PRIV-REQUIRED");
                 f.reason = format!("{what} needs a privileged loader (CAP_BPF)");
