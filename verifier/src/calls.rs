@@ -855,27 +855,14 @@ impl Env<'_> {
                 };
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if can_elide_value_nullness(&m) {
-                    meta.const_key = self.constant_map_key(r, m.key_size);
-                    if meta.const_key.is_some() && self.tracks_precision() {
-                        // The null check is elided on this key's value: no
-                        // path with another key may be pruned against this
-                        // one. The kernel marks the key's slot precise; this
-                        // marks every scalar of the path (its big hammer),
-                        // the key's slot in the current state included.
-                        self.mark_all_scalars_precise();
-                        let reg = *self.cur.reg(r);
-                        let off = reg.off as i64 + reg.val.var_off.value as i64;
-                        let (spi, _) = byte_pos(off);
-                        if let Some(s) = self
-                            .cur
-                            .frames
-                            .get_mut(reg.frameno as usize)
-                            .and_then(|f| f.stack.get_mut(spi))
-                        {
-                            if s.is_spill() && s.spilled.is_scalar() {
-                                s.spilled.precise = true;
-                            }
-                        }
+                    let key = self.constant_map_key(r, m.key_size);
+                    meta.const_key = key.map(|(v, _)| v);
+                    if let Some((_, Some((frame, spi)))) = key {
+                        // The null check is elided on a spilled constant:
+                        // the kernel marks that slot's chain precise so no
+                        // path with another key is pruned against this one.
+                        // Zero bytes (STACK_ZERO) are exact already.
+                        self.mark_stack_chain_precision(frame, spi);
                     }
                 }
             }
@@ -1082,7 +1069,9 @@ impl Env<'_> {
     /// (privileged loaders only): `key_size` zero bytes (`STACK_ZERO`) from
     /// the key's first byte to its slot's top, or a spilled constant scalar
     /// of exactly `key_size` bytes starting there.
-    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<u64> {
+    /// With a spilled constant, its frame and slot come with it: the
+    /// caller marks them precise.
+    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<(u64, Option<(usize, usize)>)> {
         if !self.opts.privileged {
             return None;
         }
@@ -1101,7 +1090,7 @@ impl Env<'_> {
             bytes.iter().rev().take_while(|x| **x == t).count()
         };
         if run(SlotType::Zero) as u32 >= key_size {
-            return Some(0);
+            return Some((0, None));
         }
         if !slot.is_spill() || !slot.spilled.is_scalar() {
             return None;
@@ -1109,7 +1098,8 @@ impl Env<'_> {
         if run(SlotType::Spill) as u32 != key_size {
             return None;
         }
-        slot.spilled.const_value()
+        let v = slot.spilled.const_value()?;
+        Some((v, Some((reg.frameno as usize, spi))))
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.

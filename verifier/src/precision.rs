@@ -127,6 +127,24 @@ impl Env<'_> {
         });
     }
 
+    /// `bt_set_frame_slot` + `mark_chain_precision_batch`: the spilled
+    /// scalar in stack slot `spi` of frame `frame`, while the current
+    /// instruction is processed. Only the current frame's slots are walked
+    /// back; a caller's slot takes the big hammer.
+    pub(crate) fn mark_stack_chain_precision(&mut self, frame: usize, spi: usize) {
+        if !self.tracks_precision() {
+            return;
+        }
+        if frame + 1 != self.cur.frames.len() || spi >= 64 {
+            self.mark_all_scalars_precise();
+            return;
+        }
+        self.backtrack_from(Bt {
+            regs: 0,
+            stack: 1u64 << spi,
+        });
+    }
+
     /// `propagate_precision`: after the current state was found covered by
     /// the remembered state `old`, the registers and slots precise there
     /// are made precise along the current path too.
