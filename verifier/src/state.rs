@@ -556,12 +556,9 @@ impl FuncState {
                 for t in s.ty.iter().take_while(|t| **t != SlotType::Spill) {
                     out.push(t.ch());
                 }
-                let r = &s.spilled;
-                if r.ty == RegType::Scalar && (r.precise || scratch.all_precise) {
-                    out.push('P');
-                }
-                // `print_reg_state`, as for a register.
-                r.write(out, self.frameno, maps);
+                // `print_reg_state`, as for a register (one `P`).
+                s.spilled
+                    .write_p(out, self.frameno, maps, scratch.all_precise);
             } else {
                 for t in s.ty {
                     out.push(t.ch());
