@@ -1297,7 +1297,10 @@ impl<'a> Env<'a> {
         let all_precise = !self.tracks_precision();
         self.clean_live_states(pc, &list);
         let mut evict = Vec::new();
-        for i in list {
+        // Newest first, as the kernel walks its list (`list_add` puts a new
+        // state at the head): which state is asked first decides which one
+        // is hit and which ones count a miss, so their eviction.
+        for i in list.into_iter().rev() {
             let e = &self.explored[i];
             if e.branches == 0 {
                 // A state of a loop whose visit has back-edges pending
@@ -1313,7 +1316,7 @@ impl<'a> Env<'a> {
                     if looping {
                         self.note_backedge(i, pc);
                     }
-                    return Ok(self.prune_hit(i, pc));
+                    return Ok(self.evict_then_hit(&evict, i, pc));
                 }
             } else if may_goto
                 && e.st.may_goto_depth != self.cur.may_goto_depth
@@ -1329,7 +1332,7 @@ impl<'a> Env<'a> {
                 // being explored (`RANGE_WITHIN`): the loop is cut here,
                 // a back-edge of its component's visit.
                 self.note_backedge(i, pc);
-                return Ok(self.prune_hit(i, pc));
+                return Ok(self.evict_then_hit(&evict, i, pc));
             } else if iter_next {
                 // Another iteration of an open-coded iterator loop: the
                 // loop converged when a state still being explored covers
@@ -1344,7 +1347,7 @@ impl<'a> Env<'a> {
                         true,
                     )
                 {
-                    return Ok(self.prune_hit(i, pc));
+                    return Ok(self.evict_then_hit(&evict, i, pc));
                 }
             } else if calls_cb {
                 // Another iteration of a callback: covered when an explored
@@ -1357,7 +1360,7 @@ impl<'a> Env<'a> {
                     Some((self.live.as_slice(), pc)),
                     true,
                 ) {
-                    return Ok(self.prune_hit(i, pc));
+                    return Ok(self.evict_then_hit(&evict, i, pc));
                 }
             } else if e.st.may_goto_depth == self.cur.may_goto_depth
                 && states_maybe_looping(&e.st, &self.cur)
@@ -1405,19 +1408,7 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        if !evict.is_empty() {
-            for &i in &evict {
-                // Freed now if fully explored, else when its last branch ends.
-                if self.explored[i].branches == 0 {
-                    self.stored -= 1;
-                } else {
-                    self.explored[i].evicted = true;
-                }
-            }
-            if let Some(l) = self.by_insn.get_mut(&pc) {
-                l.retain(|i| !evict.contains(i));
-            }
-        }
+        self.evict_states(&evict, pc);
         // Counted on a miss only, as the kernel does.
         self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
         // BPF_COMPLEXITY_LIMIT_STATES, for unprivileged programs only.
@@ -1465,6 +1456,36 @@ impl<'a> Env<'a> {
         self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
         Ok(false)
+    }
+
+    /// Forgets the states of `pc` that kept missing (`sl->in_free_list`).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "`evict` holds indices of self.explored, which only grows during a verification"
+    )]
+    fn evict_states(&mut self, evict: &[usize], pc: usize) {
+        if evict.is_empty() {
+            return;
+        }
+        for &i in evict {
+            // Freed now if fully explored, else when its last branch ends.
+            if self.explored[i].branches == 0 {
+                self.stored -= 1;
+            } else {
+                self.explored[i].evicted = true;
+            }
+        }
+        if let Some(l) = self.by_insn.get_mut(&pc) {
+            l.retain(|i| !evict.contains(i));
+        }
+    }
+
+    /// A hit on `i` after the states in `evict` missed once too often: the
+    /// kernel unlinks each as it misses, so they go even though a later
+    /// state covers the current one.
+    fn evict_then_hit(&mut self, evict: &[usize], i: usize, pc: usize) -> bool {
+        self.evict_states(evict, pc);
+        self.prune_hit(i, pc)
     }
 
     /// The current state is covered by remembered state `i` at `pc`: the
