@@ -359,6 +359,8 @@ impl RegState {
                 if !m.name.is_empty() {
                     attr(out, &format!("map={}", m.name));
                 }
+                // Before `off=`, as the kernel prints them.
+                attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
         if self.ty != RegType::Scalar && self.off != 0 {
@@ -371,10 +373,6 @@ impl RegState {
                 attr(out, &format!("r={:#x}", self.range as i64 as u64));
             } else {
                 attr(out, &format!("r={}", self.range));
-            }
-        } else if self.ty.is_map_ptr() {
-            if let Some(m) = maps.get(self.map as usize) {
-                attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
         if self.ty == RegType::Mem {
