@@ -31,28 +31,88 @@ pub(crate) enum Hist {
     Linked { regs: u16, stack: u64 },
 }
 
-/// The registers and stack slots still to be found, for one frame
+/// The call frames backtracking can follow (`MAX_CALL_FRAMES`).
+const FRAMES: usize = 8;
+
+/// `r1`-`r5`, the arguments (`BPF_REGMASK_ARGS`).
+const ARGS: u16 = 0b11_1110;
+
+/// The registers and stack slots still to be found, per call frame, and
+/// the frame the instruction being walked back ran in
 /// (`struct backtrack_state`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Bt {
-    regs: u16,
-    stack: u64,
+    frame: usize,
+    regs: [u16; FRAMES],
+    stack: [u64; FRAMES],
 }
 
 impl Bt {
+    /// Backtracking from frame `frame` with registers `regs` and slots
+    /// `stack` of it.
+    fn at(frame: usize, regs: u16, stack: u64) -> Bt {
+        let mut bt = Bt {
+            frame: frame.min(FRAMES - 1),
+            ..Bt::default()
+        };
+        bt.regs[bt.frame] = regs;
+        bt.stack[bt.frame] = stack;
+        bt
+    }
+    /// Nothing left in any frame (`bt_empty`).
     fn empty(&self) -> bool {
-        self.regs == 0 && self.stack == 0
+        self.regs.iter().all(|m| *m == 0) && self.stack.iter().all(|m| *m == 0)
+    }
+    /// The current frame's registers (`bt_reg_mask`).
+    fn regs(&self) -> u16 {
+        self.regs[self.frame]
+    }
+    /// The current frame's slots (`bt_stack_mask`).
+    fn stack(&self) -> u64 {
+        self.stack[self.frame]
     }
     fn has(&self, r: usize) -> bool {
-        self.regs & (1 << r) != 0
+        self.regs() & (1 << r) != 0
     }
     fn set(&mut self, r: usize) {
         if r < 10 {
-            self.regs |= 1 << r;
+            self.regs[self.frame] |= 1 << r;
         }
     }
     fn clear(&mut self, r: usize) {
-        self.regs &= !(1 << r);
+        self.regs[self.frame] &= !(1 << r);
+    }
+    /// `bt_is_frame_slot_set`.
+    fn has_slot(&self, fr: usize, spi: usize) -> bool {
+        spi < 64 && self.stack.get(fr).is_some_and(|m| m & (1u64 << spi) != 0)
+    }
+    /// `bt_set_frame_slot`; `false` where the slot cannot be tracked.
+    fn set_slot(&mut self, fr: usize, spi: usize) -> bool {
+        match self.stack.get_mut(fr) {
+            Some(m) if spi < 64 => {
+                *m |= 1u64 << spi;
+                true
+            }
+            _ => false,
+        }
+    }
+    fn clear_slot(&mut self, fr: usize, spi: usize) {
+        if let Some(m) = self.stack.get_mut(fr) {
+            if spi < 64 {
+                *m &= !(1u64 << spi);
+            }
+        }
+    }
+    /// The linked registers and slots of a conditional jump, all needed
+    /// once one of them is (`bt_sync_linked_regs`).
+    fn sync_linked(&mut self, hist: Option<Hist>) {
+        if let Some(Hist::Linked { regs, stack }) = hist {
+            let f = self.frame;
+            if self.regs[f] & regs != 0 || self.stack[f] & stack != 0 {
+                self.regs[f] |= regs;
+                self.stack[f] |= stack;
+            }
+        }
     }
 }
 
@@ -108,10 +168,7 @@ impl Env<'_> {
         if !self.tracks_precision() || !self.cur.reg(reg).is_scalar() {
             return;
         }
-        let bt = Bt {
-            regs: 1 << reg,
-            stack: 0,
-        };
+        let bt = Bt::at(self.cur.frames.len() - 1, 1 << reg, 0);
         self.backtrack_from(bt);
     }
 
@@ -121,28 +178,22 @@ impl Env<'_> {
         if !self.tracks_precision() {
             return;
         }
-        self.backtrack_from(Bt {
-            regs: 1 << reg,
-            stack: 0,
-        });
+        self.backtrack_from(Bt::at(self.cur.frames.len() - 1, 1 << reg, 0));
     }
 
     /// `bt_set_frame_slot` + `mark_chain_precision_batch`: the spilled
-    /// scalar in stack slot `spi` of frame `frame`, while the current
-    /// instruction is processed. Only the current frame's slots are walked
-    /// back; a caller's slot takes the big hammer.
+    /// scalar in stack slot `spi` of frame `frame` (the current one or a
+    /// caller's), while the current instruction is processed.
     pub(crate) fn mark_stack_chain_precision(&mut self, frame: usize, spi: usize) {
         if !self.tracks_precision() {
             return;
         }
-        if frame + 1 != self.cur.frames.len() || spi >= 64 {
+        let mut bt = Bt::at(self.cur.frames.len() - 1, 0, 0);
+        if frame > bt.frame || !bt.set_slot(frame, spi) {
             self.mark_all_scalars_precise();
             return;
         }
-        self.backtrack_from(Bt {
-            regs: 0,
-            stack: 1u64 << spi,
-        });
+        self.backtrack_from(bt);
     }
 
     /// `propagate_precision`: after the current state was found covered by
@@ -155,53 +206,49 @@ impl Env<'_> {
         let Some(st) = self.explored.get(old).map(|e| &e.st) else {
             return;
         };
-        // Only the innermost frame is walked precisely; precise values in
-        // the callers' frames of a remembered state mean the callers'
-        // paths are not followed here: force them.
+        // Frame by frame from the innermost, a log line each.
         let last = st.frames.len() - 1;
-        let mut bt = Bt::default();
-        let mut line = String::new();
-        let mut outer = false;
-        for (fr, f) in st.frames.iter().enumerate() {
+        let mut bt = Bt::at(self.cur.frames.len() - 1, 0, 0);
+        let mut lines = String::new();
+        let mut untracked = false;
+        for (fr, f) in st.frames.iter().enumerate().rev() {
+            let mut line = String::new();
             for (r, reg) in f.regs.iter().enumerate().take(10) {
                 if reg.is_scalar() && reg.precise {
-                    if fr == last {
-                        bt.set(r);
+                    if fr < FRAMES {
+                        bt.regs[fr] |= 1 << r;
                     } else {
-                        outer = true;
+                        untracked = true;
                     }
-                    if self.log2() {
-                        if line.is_empty() {
-                            line = format!("frame {fr}: propagating r{r}");
-                        } else {
-                            line.push_str(&format!(",r{r}"));
-                        }
-                    }
+                    line.push_str(&if line.is_empty() {
+                        format!("frame {fr}: propagating r{r}")
+                    } else {
+                        format!(",r{r}")
+                    });
                 }
             }
             for (spi, s) in f.stack.iter().enumerate() {
                 if s.is_spill() && s.spilled.is_scalar() && s.spilled.precise {
-                    if fr == last && spi < 64 {
-                        bt.stack |= 1u64 << spi;
+                    if !bt.set_slot(fr, spi) {
+                        untracked = true;
+                    }
+                    let off = -((spi as i64 + 1) * BPF_REG_SIZE as i64);
+                    line.push_str(&if line.is_empty() {
+                        format!("frame {fr}: propagating fp{off}")
                     } else {
-                        outer = true;
-                    }
-                    if self.log2() {
-                        let off = -((spi as i64 + 1) * BPF_REG_SIZE as i64);
-                        if line.is_empty() {
-                            line = format!("frame {fr}: propagating fp{off}");
-                        } else {
-                            line.push_str(&format!(",fp{off}"));
-                        }
-                    }
+                        format!(",fp{off}")
+                    });
                 }
             }
+            if !line.is_empty() {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
         }
-        if !line.is_empty() {
-            self.log.push_str(&line);
-            self.log.push('\n');
+        if self.log2() {
+            self.log.push_str(&lines);
         }
-        if outer {
+        if untracked || last != bt.frame {
             self.mark_all_scalars_precise();
             return;
         }
@@ -222,7 +269,6 @@ impl Env<'_> {
         if self.path.is_empty() {
             return;
         }
-        let frame = self.cur.frames.len() - 1;
         let mut state = self.cur_parent;
         let mut last_pos = self.path.len() - 1;
         let mut first_pos = state.map_or(0, |p| self.explored[p].pos);
@@ -231,8 +277,8 @@ impl Env<'_> {
         loop {
             if self.log2() {
                 let s = format!(
-                    "mark_precise: frame{frame}: last_idx {} first_idx {} subseq_idx {subseq} \n",
-                    self.path[last_pos], self.path[first_pos]
+                    "mark_precise: frame{}: last_idx {} first_idx {} subseq_idx {subseq} \n",
+                    bt.frame, self.path[last_pos], self.path[first_pos]
                 );
                 self.log.push_str(&s);
             }
@@ -253,49 +299,53 @@ impl Env<'_> {
                 pos -= 1;
             }
             let Some(st) = state else { break };
-            // The remembered state before `first_pos`: mark what is left.
-            // One with fewer frames is before the entry of a callback,
-            // whose frame boundary is not followed here: force instead.
-            let Some(f) = self.explored[st].st.frames.get_mut(frame) else {
+            // The remembered state before `first_pos`: mark what is left,
+            // frame by frame from the one the walk is in. A state with
+            // fewer frames than that is before a callback's entry, whose
+            // frame boundary is not followed here: force instead.
+            if self.explored[st].st.frames.len() <= bt.frame {
                 self.mark_all_scalars_precise();
                 return;
-            };
-            for r in 0..10 {
-                if !bt.has(r) {
-                    continue;
-                }
-                let reg = &mut f.regs[r];
-                if reg.ty != RegType::Scalar || reg.precise {
-                    bt.clear(r);
-                } else {
-                    reg.precise = true;
-                }
             }
-            for spi in 0..64usize {
-                if bt.stack & (1u64 << spi) == 0 {
-                    continue;
-                }
-                match f.stack.get_mut(spi) {
-                    Some(s) if s.is_spill() && s.spilled.is_scalar() => {
-                        if s.spilled.precise {
-                            bt.stack &= !(1u64 << spi);
-                        } else {
-                            s.spilled.precise = true;
-                        }
+            for fr in (0..=bt.frame).rev() {
+                let f = &mut self.explored[st].st.frames[fr];
+                for r in 0..10 {
+                    if bt.regs[fr] & (1 << r) == 0 {
+                        continue;
                     }
-                    _ => bt.stack &= !(1u64 << spi),
+                    let reg = &mut f.regs[r];
+                    if reg.ty != RegType::Scalar || reg.precise {
+                        bt.regs[fr] &= !(1 << r);
+                    } else {
+                        reg.precise = true;
+                    }
                 }
-            }
-            if self.log2() {
-                let mut s = format!(
-                    "mark_precise: frame{frame}: parent state regs={} stack={}: ",
-                    fmt_regs(bt.regs),
-                    fmt_stack(bt.stack)
-                );
-                let all = crate::state::Scratch::default();
-                self.explored[st].st.frames[frame].write(&mut s, true, &all, &self.maps);
-                s.push('\n');
-                self.log.push_str(&s);
+                for spi in 0..64usize {
+                    if !bt.has_slot(fr, spi) {
+                        continue;
+                    }
+                    match f.stack.get_mut(spi) {
+                        Some(s) if s.is_spill() && s.spilled.is_scalar() => {
+                            if s.spilled.precise {
+                                bt.clear_slot(fr, spi);
+                            } else {
+                                s.spilled.precise = true;
+                            }
+                        }
+                        _ => bt.clear_slot(fr, spi),
+                    }
+                }
+                if self.log2() {
+                    let mut s = format!(
+                        "mark_precise: frame{fr}: parent state regs={} stack={}: ",
+                        fmt_regs(bt.regs[fr]),
+                        fmt_stack(bt.stack[fr])
+                    );
+                    let all = crate::state::Scratch::default();
+                    self.explored[st].st.frames[fr].write(&mut s, true, &all, &self.maps);
+                    s.push('\n');
+                    self.log.push_str(&s);
+                }
             }
             if bt.empty() {
                 return;
@@ -320,22 +370,25 @@ impl Env<'_> {
     /// precise before it, given what is needed after it.
     fn backtrack_insn(&mut self, pos: usize, bt: &mut Bt) -> Result<(), NotSupported> {
         let idx = *self.path.get(pos).ok_or(NotSupported)? as usize;
+        // The instruction run after this one on the path (`subseq_idx`).
+        let subseq = self.path.get(pos + 1).map(|&i| i as usize);
         let insn = match self.decoded.get(idx) {
             Some(Some(Ok(i))) => *i,
             _ => return Err(NotSupported),
         };
         if self.log2() {
-            let frame = self.cur.frames.len() - 1;
             let line = self.insn_line(idx);
             let text = line.split_once(": ").map_or(line.as_str(), |(_, t)| t);
             let s = format!(
-                "mark_precise: frame{frame}: regs={} stack={} before {idx}: {text}\n",
-                fmt_regs(bt.regs),
-                fmt_stack(bt.stack)
+                "mark_precise: frame{}: regs={} stack={} before {idx}: {text}\n",
+                bt.frame,
+                fmt_regs(bt.regs()),
+                fmt_stack(bt.stack())
             );
             self.log.push_str(&s);
         }
         let hist = self.hist_at(pos);
+        bt.sync_linked(hist);
         match insn {
             Insn::Alu { op, dst, src, .. } => {
                 let d = dst.index();
@@ -374,10 +427,8 @@ impl Env<'_> {
                     return Ok(());
                 }
                 bt.clear(d);
-                if let Some(Hist::Stack { spi, .. }) = hist {
-                    if spi < 64 {
-                        bt.stack |= 1u64 << spi;
-                    } else {
+                if let Some(Hist::Stack { frame, spi }) = hist {
+                    if !bt.set_slot(frame as usize, spi as usize) {
                         return Err(NotSupported);
                     }
                 }
@@ -386,13 +437,14 @@ impl Env<'_> {
                 if bt.has(dst.index()) {
                     return Err(NotSupported);
                 }
-                let Some(Hist::Stack { spi, .. }) = hist else {
+                let Some(Hist::Stack { frame, spi }) = hist else {
                     return Ok(());
                 };
-                if spi >= 64 || bt.stack & (1u64 << spi) == 0 {
+                let (frame, spi) = (frame as usize, spi as usize);
+                if !bt.has_slot(frame, spi) {
                     return Ok(());
                 }
-                bt.stack &= !(1u64 << spi);
+                bt.clear_slot(frame, spi);
                 if let Insn::StoreReg { src, .. } = insn {
                     bt.set(src.index());
                 }
@@ -411,8 +463,8 @@ impl Env<'_> {
                 if bt.has(dst.index()) || fetched.is_some_and(|r| bt.has(r)) {
                     return Err(NotSupported);
                 }
-                if let Some(Hist::Stack { spi, .. }) = hist {
-                    if spi < 64 && bt.stack & (1u64 << spi) != 0 {
+                if let Some(Hist::Stack { frame, spi }) = hist {
+                    if bt.has_slot(frame as usize, spi as usize) {
                         return Err(NotSupported);
                     }
                 }
@@ -427,9 +479,17 @@ impl Env<'_> {
             }
             Insn::Call(CallTarget::Helper(_))
             | Insn::Call(CallTarget::Kfunc { btf_id: 1.., .. }) => {
+                if subseq.is_some_and(|n| n != idx + 1) {
+                    // Walked back out of a callback the helper or kfunc
+                    // ran (bpf_loop, ...): not followed here.
+                    if !bt.empty() {
+                        return Err(NotSupported);
+                    }
+                    return Ok(());
+                }
                 // A helper or kfunc sets r0 and clobbers r1-r5.
                 bt.clear(0);
-                if bt.regs & 0b11_1110 != 0 {
+                if bt.regs() & ARGS != 0 {
                     return Err(NotSupported);
                 }
             }
@@ -441,23 +501,55 @@ impl Env<'_> {
                 // A global function is not entered: it clobbers r1-r5 and
                 // sets r0, as a helper does.
                 bt.clear(0);
-                if bt.regs & 0b11_1110 != 0 {
+                if bt.regs() & ARGS != 0 {
                     return Err(NotSupported);
                 }
             }
-            Insn::Call(_) | Insn::Callx { .. } | Insn::Exit => {
+            Insn::Call(CallTarget::Local(_)) => {
+                // Walked back from a static subprogram's first instruction
+                // to its call: what is still needed are arguments, which
+                // the caller set (r0, r6-r9 and slots of the callee's frame
+                // would be a value from nowhere).
+                if bt.regs() & !ARGS != 0 || bt.stack() != 0 || bt.frame == 0 {
+                    return Err(NotSupported);
+                }
+                let args = bt.regs();
+                bt.regs[bt.frame] = 0;
+                bt.frame -= 1;
+                bt.regs[bt.frame] |= args;
+            }
+            Insn::Exit => {
+                // Walked back from the instruction after a call into the
+                // callee's exit: the return value (r0) is the callee's,
+                // r6-r9 and the caller's slots stay with the caller. An
+                // exit into a callback's caller is not followed here.
+                let into_call = subseq
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|c| self.decoded.get(c))
+                    .is_some_and(|d| matches!(d, Some(Ok(Insn::Call(CallTarget::Local(_))))));
+                if !into_call {
+                    if !bt.empty() {
+                        return Err(NotSupported);
+                    }
+                    return Ok(());
+                }
+                if bt.regs() & ARGS != 0 || bt.frame + 1 >= FRAMES {
+                    return Err(NotSupported);
+                }
+                let r0 = bt.has(0);
+                bt.clear(0);
+                bt.frame += 1;
+                if r0 {
+                    bt.set(0);
+                }
+            }
+            Insn::Call(_) | Insn::Callx { .. } => {
                 // Crossing a frame boundary: not followed here.
                 if !bt.empty() {
                     return Err(NotSupported);
                 }
             }
             Insn::Jmp { dst, src, .. } => {
-                if let Some(Hist::Linked { regs, stack }) = hist {
-                    if bt.regs & regs != 0 || bt.stack & stack != 0 {
-                        bt.regs |= regs;
-                        bt.stack |= stack;
-                    }
-                }
                 if let Operand::Reg(s) = src {
                     if bt.has(dst.index()) || bt.has(s.index()) {
                         bt.set(s.index());
@@ -467,6 +559,7 @@ impl Env<'_> {
             }
             Insn::Ja { .. } | Insn::Gotol { .. } | Insn::MayGoto { .. } => {}
         }
+        bt.sync_linked(hist);
         Ok(())
     }
 
@@ -476,6 +569,12 @@ impl Env<'_> {
         let log2 = self.log2();
         let mut node = self.cur_parent;
         let mut lines = String::new();
+        if log2 {
+            lines.push_str(&format!(
+                "mark_precise: frame{}: falling back to forcing all scalars precise\n",
+                self.cur.frames.len() - 1
+            ));
+        }
         while let Some(i) = node {
             let Some(e) = self.explored.get_mut(i) else {
                 break;
