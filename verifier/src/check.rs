@@ -972,37 +972,33 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        if self.tracks_precision() {
-            // Scalars linked to the operands are refined with them
-            // (`collect_linked_regs`): backtracking follows them together.
-            let mut ids = Vec::new();
-            if a.is_scalar() && a.id != 0 {
-                ids.push(a.id & !BPF_ADD_CONST);
-            }
-            if b.is_scalar() && b.id != 0 && src_reg.is_some() {
-                ids.push(b.id & !BPF_ADD_CONST);
-            }
-            if !ids.is_empty() {
-                let fr = self.cur.cur();
-                let mut regs = 0u16;
-                let mut stack = 0u64;
-                for (i, r) in fr.regs.iter().enumerate().take(10) {
-                    if r.is_scalar() && ids.contains(&(r.id & !BPF_ADD_CONST)) {
-                        regs |= 1 << i;
-                    }
-                }
-                for (i, sl) in fr.stack.iter().enumerate() {
-                    if sl.is_spill()
-                        && sl.spilled.is_scalar()
-                        && ids.contains(&(sl.spilled.id & !BPF_ADD_CONST))
-                    {
-                        stack |= 1u64 << (i % 64);
-                    }
-                }
-                if (regs.count_ones() + stack.count_ones()) > 1 {
-                    self.push_hist(crate::precision::Hist::Linked { regs, stack });
-                }
-            }
+        // The scalars linked to the operands (`collect_linked_regs`),
+        // refined with them; backtracking follows them together. A decided
+        // branch refines nothing and records none.
+        let linked = if pred.is_none() {
+            self.collect_linked(&a, src_reg.map(|_| &b))
+        } else {
+            Vec::new()
+        };
+        if self.tracks_precision() && linked.len() > 1 {
+            let entries: Vec<crate::precision::LinkedEntry> = linked
+                .iter()
+                .map(|e| match *e {
+                    LinkedReg::Reg { frame, r } => crate::precision::LinkedEntry {
+                        frame: frame as u8,
+                        is_reg: true,
+                        index: r as u8,
+                    },
+                    LinkedReg::Slot { frame, spi } => crate::precision::LinkedEntry {
+                        frame: frame as u8,
+                        is_reg: false,
+                        index: spi as u8,
+                    },
+                })
+                .collect();
+            self.push_hist(crate::precision::Hist::Linked(
+                crate::precision::pack_linked(&entries),
+            ));
         }
         match pred {
             Some(true) => {
@@ -1072,11 +1068,11 @@ impl<'a> Env<'a> {
         if a.is_scalar() && src_reg == Some(dst) {
             // `if rX op rX`: the kernel's two operands alias one register.
             match branch::refine_same(op, is32, &a.val, true) {
-                Some(x) => set_linked(&mut other, dst, x),
+                Some(x) => set_linked(&mut other, dst, x, &linked),
                 None => other_alive = false,
             }
             match branch::refine_same(op, is32, &a.val, false) {
-                Some(x) => set_linked(&mut self.cur, dst, x),
+                Some(x) => set_linked(&mut self.cur, dst, x, &linked),
                 None => this_alive = false,
             }
         } else if a.is_scalar() && b.is_scalar() {
@@ -1084,18 +1080,18 @@ impl<'a> Env<'a> {
             let other_r = branch::refine(op, is32, &a.val, &b.val, true);
             match other_r {
                 Some((x, y)) => {
-                    set_linked(&mut other, dst, x);
+                    set_linked(&mut other, dst, x, &linked);
                     if let Some(r) = src_reg {
-                        set_linked(&mut other, r, y);
+                        set_linked(&mut other, r, y, &linked);
                     }
                 }
                 None => other_alive = false,
             }
             match this_r {
                 Some((x, y)) => {
-                    set_linked(&mut self.cur, dst, x);
+                    set_linked(&mut self.cur, dst, x, &linked);
                     if let Some(r) = src_reg {
-                        set_linked(&mut self.cur, r, y);
+                        set_linked(&mut self.cur, r, y, &linked);
                     }
                 }
                 None => this_alive = false,
@@ -1639,11 +1635,77 @@ fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) ->
     false
 }
 
-/// Sets register `r` to the refined scalar `v`, and every scalar linked to
-/// it (`sync_linked_regs`): a copy (same id, same delta) becomes a copy of
-/// `r`; one at another delta from the same base (`BPF_ADD_CONST`) becomes
-/// `r` plus the difference of the deltas, keeping its own id and delta.
-fn set_linked(st: &mut VState, r: usize, v: Scalar) {
+/// A scalar linked to a conditional jump's operand (`struct linked_reg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkedReg {
+    Reg { frame: usize, r: usize },
+    Slot { frame: usize, spi: usize },
+}
+
+/// At most this many linked scalars are kept per jump (`LINKED_REGS_MAX`).
+const LINKED_REGS_MAX: usize = 6;
+
+impl Env<'_> {
+    /// `collect_linked_regs` for the jump's source operand (when it is a
+    /// register) and then its destination: from the innermost frame out,
+    /// the live registers (before the frame's instruction) and the spilled
+    /// slots whose scalar shares the operand's id. Past the cap, a scalar
+    /// loses its id (it is no longer linked).
+    fn collect_linked(&mut self, dst: &RegState, src: Option<&RegState>) -> Vec<LinkedReg> {
+        let mut out = Vec::new();
+        let ids = [
+            src.filter(|s| s.is_scalar()).map(|s| s.id),
+            dst.is_scalar().then_some(dst.id),
+        ];
+        let last = self.cur.frames.len() - 1;
+        let pc = self.pc;
+        for id in ids.into_iter().flatten() {
+            let id = id & !BPF_ADD_CONST;
+            if id == 0 {
+                continue;
+            }
+            for k in (0..=last).rev() {
+                let at = if k == last {
+                    pc
+                } else {
+                    self.cur.frames.get(k + 1).map_or(pc, |f| f.callsite)
+                };
+                let live = self.live.get(at).copied().unwrap_or(u16::MAX);
+                let Some(f) = self.cur.frames.get_mut(k) else {
+                    continue;
+                };
+                let mut take = |reg: &mut RegState, e: LinkedReg| {
+                    if !reg.is_scalar() || reg.id & !BPF_ADD_CONST != id {
+                        return;
+                    }
+                    if out.len() < LINKED_REGS_MAX {
+                        out.push(e);
+                    } else {
+                        reg.id = 0;
+                    }
+                };
+                for (j, reg) in f.regs.iter_mut().enumerate().take(10) {
+                    if live & (1 << j) != 0 {
+                        take(reg, LinkedReg::Reg { frame: k, r: j });
+                    }
+                }
+                for (spi, s) in f.stack.iter_mut().enumerate() {
+                    if s.is_spill() {
+                        take(&mut s.spilled, LinkedReg::Slot { frame: k, spi });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Sets register `r` to the refined scalar `v`, and the scalars linked to
+/// it (`sync_linked_regs` over the jump's `linked`): a copy (same id, same
+/// delta) becomes a copy of `r`; one at another delta from the same base
+/// (`BPF_ADD_CONST`) becomes `r` plus the difference of the deltas,
+/// keeping its own id and delta.
+fn set_linked(st: &mut VState, r: usize, v: Scalar, linked: &[LinkedReg]) {
     st.reg_mut(r).val = v;
     let known = *st.reg(r);
     let base = known.id & !BPF_ADD_CONST;
@@ -1683,16 +1745,21 @@ fn set_linked(st: &mut VState, r: usize, v: Scalar) {
             ..known
         };
     };
-    for (k, fr) in st.frames.iter_mut().enumerate() {
-        for (j, reg) in fr.regs.iter_mut().enumerate() {
-            if !(k == fi && j == r) {
-                sync(reg);
+    for e in linked {
+        let reg = match *e {
+            LinkedReg::Reg { frame, r: j } if !(frame == fi && j == r) => {
+                st.frames.get_mut(frame).and_then(|f| f.regs.get_mut(j))
             }
-        }
-        for s in &mut fr.stack {
-            if s.is_spill() {
-                sync(&mut s.spilled);
-            }
+            LinkedReg::Slot { frame, spi } => st
+                .frames
+                .get_mut(frame)
+                .and_then(|f| f.stack.get_mut(spi))
+                .filter(|s| s.is_spill())
+                .map(|s| &mut s.spilled),
+            LinkedReg::Reg { .. } => None,
+        };
+        if let Some(reg) = reg {
+            sync(reg);
         }
     }
 }

@@ -27,8 +27,42 @@ pub(crate) enum Hist {
     /// from, stack slot `spi` of frame `frame` (`INSN_F_STACK_ACCESS`).
     Stack { frame: u32, spi: u32 },
     /// A conditional jump whose operands share their id with these
-    /// registers and stack slots of the current frame (`linked_regs`).
-    Linked { regs: u16, stack: u64 },
+    /// registers and stack slots (`linked_regs`, packed as the kernel's
+    /// `linked_regs_pack`: see [`pack_linked`]).
+    Linked(u64),
+}
+
+/// One linked scalar: its frame, and a register number or a slot index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LinkedEntry {
+    pub frame: u8,
+    pub is_reg: bool,
+    pub index: u8,
+}
+
+/// Up to six entries in 64 bits: a 3-bit count, then 10 bits per entry
+/// (3 of frame, 1 of "is a register", 6 of register or slot index).
+pub(crate) fn pack_linked(entries: &[LinkedEntry]) -> u64 {
+    let mut v = 0u64;
+    let n = entries.len().min(6);
+    for (i, e) in entries.iter().take(n).enumerate() {
+        let bits =
+            u64::from(e.frame & 7) | (u64::from(e.is_reg) << 3) | (u64::from(e.index & 63) << 4);
+        v |= bits << (3 + 10 * i);
+    }
+    v | n as u64
+}
+
+fn unpack_linked(v: u64) -> impl Iterator<Item = LinkedEntry> {
+    let n = (v & 7) as usize;
+    (0..n.min(6)).map(move |i| {
+        let bits = v >> (3 + 10 * i);
+        LinkedEntry {
+            frame: (bits & 7) as u8,
+            is_reg: bits & 8 != 0,
+            index: ((bits >> 4) & 63) as u8,
+        }
+    })
 }
 
 /// The call frames backtracking can follow (`MAX_CALL_FRAMES`).
@@ -106,11 +140,28 @@ impl Bt {
     /// The linked registers and slots of a conditional jump, all needed
     /// once one of them is (`bt_sync_linked_regs`).
     fn sync_linked(&mut self, hist: Option<Hist>) {
-        if let Some(Hist::Linked { regs, stack }) = hist {
-            let f = self.frame;
-            if self.regs[f] & regs != 0 || self.stack[f] & stack != 0 {
-                self.regs[f] |= regs;
-                self.stack[f] |= stack;
+        let Some(Hist::Linked(packed)) = hist else {
+            return;
+        };
+        let is_set = |bt: &Bt, e: LinkedEntry| {
+            let fr = e.frame as usize;
+            if e.is_reg {
+                bt.regs.get(fr).is_some_and(|m| m & (1 << e.index) != 0)
+            } else {
+                bt.has_slot(fr, e.index as usize)
+            }
+        };
+        if !unpack_linked(packed).any(|e| is_set(self, e)) {
+            return;
+        }
+        for e in unpack_linked(packed) {
+            let fr = e.frame as usize;
+            if e.is_reg {
+                if let Some(m) = self.regs.get_mut(fr) {
+                    *m |= 1 << e.index;
+                }
+            } else {
+                self.set_slot(fr, e.index as usize);
             }
         }
     }
