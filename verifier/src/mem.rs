@@ -1267,6 +1267,8 @@ impl Env<'_> {
             };
             for a in lo..hi {
                 let (spi, j) = byte_pos(a);
+                // Each slot in range is printed after the insn.
+                self.scratch.slot(spi);
                 // check_stack_access kept [lo, hi) within the frame's stack.
                 let Some(s) = fr.stack.get_mut(spi) else {
                     return Err(Rejection::internal(
