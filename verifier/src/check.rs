@@ -201,7 +201,17 @@ impl<'a> Env<'a> {
         main.regs[1] = RegState::pointer(RegType::Ctx);
         let mut maps = opts.maps.clone();
         for i in 0..opts.maps.len() {
-            let inner = opts.inner_maps.get(i).cloned().flatten();
+            // The inner map's template has no name (bpf_map_meta_alloc
+            // copies none): its values print without `map=`.
+            let inner = opts
+                .inner_maps
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|m| crate::MapInfo {
+                    name: String::new(),
+                    ..m
+                });
             maps.push(inner.unwrap_or(crate::MapInfo {
                 name: String::new(),
                 map_type: 0,

@@ -357,7 +357,12 @@ impl RegState {
         if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 if !m.name.is_empty() {
-                    attr(out, &format!("map={}", m.name));
+                    // The kernel keeps BPF_OBJ_NAME_LEN - 1 bytes of it.
+                    let n = (0..=m.name.len().min(15))
+                        .rev()
+                        .find(|&i| m.name.is_char_boundary(i))
+                        .unwrap_or(0);
+                    attr(out, &format!("map={}", m.name.get(..n).unwrap_or_default()));
                 }
                 // Before `off=`, as the kernel prints them.
                 attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
