@@ -1429,6 +1429,8 @@ impl Env<'_> {
                     ),
                 ));
             }
+            // The range is checked on r0's value: it must be exact.
+            self.mark_chain_precision(0);
             let v = r0.val;
             let within = if rr.on_64bit {
                 rr.min <= v.smin && v.smax <= rr.max
