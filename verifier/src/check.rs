@@ -822,6 +822,13 @@ impl<'a> Env<'a> {
                         {
                             size_args |= 1 << (i + 1);
                         }
+                        // A NULL passed where the argument may be null:
+                        // its being 0 is what lets it through.
+                        if a.has(ironbpf_helpers::proto::flags::MAYBE_NULL)
+                            && self.cur.reg(i + 1).is_null()
+                        {
+                            size_args |= 1 << (i + 1);
+                        }
                     }
                 }
                 // bpf_tail_call's constant index (`record_func_key`).
