@@ -376,24 +376,7 @@ impl<'a> Env<'a> {
         let fr = self.cur.cur();
         let scratch = self.scratch.with_all_precise(!self.opts.privileged);
         fr.write(&mut s, all, &scratch, &self.maps);
-        // The references, then the held locks (whose id is their
-        // pointer's: none for a global's); nothing when the first is 0.
-        let ids: Vec<u32> = self
-            .cur
-            .refs
-            .iter()
-            .map(|r| r.id)
-            .chain(self.cur.active_locks.iter().map(|l| l.id))
-            .collect();
-        if ids.first().is_some_and(|&id| id != 0) {
-            s.push_str(" refs=");
-            let ids: Vec<String> = ids
-                .iter()
-                .filter(|&&id| id != 0)
-                .map(|id| id.to_string())
-                .collect();
-            s.push_str(&ids.join(","));
-        }
+        write_refs(&mut s, &self.cur);
         s.push('\n');
         self.log.push_str(&s);
     }
@@ -1714,6 +1697,27 @@ impl Env<'_> {
             }
         }
         out
+    }
+}
+
+/// ` refs=1,2` of a state line (`print_verifier_state`): the references,
+/// then the held locks (whose id is their pointer's: none for a global's);
+/// nothing when the first is 0.
+pub(crate) fn write_refs(s: &mut String, st: &VState) {
+    let ids: Vec<u32> = st
+        .refs
+        .iter()
+        .map(|r| r.id)
+        .chain(st.active_locks.iter().map(|l| l.id))
+        .collect();
+    if ids.first().is_some_and(|&id| id != 0) {
+        s.push_str(" refs=");
+        let ids: Vec<String> = ids
+            .iter()
+            .filter(|&&id| id != 0)
+            .map(|id| id.to_string())
+            .collect();
+        s.push_str(&ids.join(","));
     }
 }
 

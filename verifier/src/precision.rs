@@ -394,6 +394,7 @@ impl Env<'_> {
                     );
                     let all = crate::state::Scratch::default();
                     self.explored[st].st.frames[fr].write(&mut s, true, &all, &self.maps);
+                    crate::check::write_refs(&mut s, &self.explored[st].st);
                     s.push('\n');
                     self.log.push_str(&s);
                 }
