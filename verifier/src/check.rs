@@ -421,7 +421,16 @@ impl<'a> Env<'a> {
             prev: self.pc,
             log_pos: self.log.len(),
             parent: self.cur_parent,
-            path_len: self.path.len(),
+            // A state forked to run the current ALU insn again (an `and`
+            // of a -1/0 value) resumes before it: its path holds it once.
+            // (A jump to itself is two steps, as the kernel's history has.)
+            path_len: if insn == self.pc
+                && matches!(self.decoded.get(insn), Some(Some(Ok(Insn::Alu { .. }))))
+            {
+                self.path.len().saturating_sub(1)
+            } else {
+                self.path.len()
+            },
         });
         if self.pending.len() > BPF_COMPLEXITY_LIMIT_JMP_SEQ {
             let n = self.pending.len();
