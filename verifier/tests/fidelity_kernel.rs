@@ -15,6 +15,9 @@
 //! - precision backtracking follows bpf-to-bpf calls and exits
 //!   (`backtrack_insn`: arguments go to the caller's frame, r0 into the
 //!   callee's), and prints a parent-state line per frame;
+//! - the return value is marked precise before its range is checked at
+//!   exit; a NULL passed to a may-be-null helper argument is precise;
+//! - a state forked on an `and` of a -1/0 value walks that insn once;
 //! - a precise spilled scalar prints one `P`; a map pointer's `ks=,vs=`
 //!   come before its `off=`.
 //!
@@ -181,6 +184,7 @@ fn real_program_shapes_match_the_kernel() {
 
 struct Case {
     name: &'static str,
+    prog_type: ProgTypeId,
     asm: &'static str,
     maps: Vec<Map>,
 }
@@ -227,6 +231,7 @@ r1 += r7
 r0 = 2
 exit",
             maps: vec![array(PERCPU_ARRAY, 8)],
+            prog_type: ProgTypeId::Xdp,
         },
         Case {
             name: "a spilled constant key marks only its slot's chain precise",
@@ -255,6 +260,7 @@ r1 += r7
 r0 = 2
 exit",
             maps: vec![array(ARRAY, 8)],
+            prog_type: ProgTypeId::Xdp,
         },
         Case {
             name: "precision of an argument and a return value across a static subprogram",
@@ -281,6 +287,7 @@ r0 = 4
 r0 &= 7
 exit",
             maps: vec![],
+            prog_type: ProgTypeId::Xdp,
         },
         Case {
             name: "a caller's slot read through a pointer argument decides a branch",
@@ -307,11 +314,63 @@ r4 = 0
 *(u8 *)(r3 +0) = r4
 exit",
             maps: vec![],
+            prog_type: ProgTypeId::Xdp,
+        },
+        Case {
+            name: "the return value is made precise before its range is checked",
+            asm: "call bpf_get_prandom_u32
+r6 = r0
+r0 = 0
+if r6 > 10 goto +1
+r0 = 1
+r7 = r6
+r7 &= 1
+if r7 == 0 goto +1
+r7 = 3
+exit",
+            maps: vec![],
+            prog_type: ProgTypeId::CgroupSkb,
+        },
+        Case {
+            name: "a NULL passed where a helper argument may be null is precise",
+            asm: "call bpf_get_prandom_u32
+r7 = r0
+r6 = 0
+if r7 > 10 goto +1
+r6 = 1
+r1 = 0
+r2 = 0
+r3 = 0
+r4 = 0
+r5 = r7
+call bpf_csum_diff
+r0 = 2
+exit",
+            maps: vec![],
+            prog_type: ProgTypeId::Xdp,
+        },
+        Case {
+            name: "an and of a -1/0 value forks, and the fork walks the insn once",
+            asm: "call bpf_get_prandom_u32
+r6 = 0
+if r0 > 10 goto +1
+r6 = 1
+r0 s>>= 63
+r0 &= -3
+r1 = r0
+r1 <<= 32
+r1 >>= 32
+if r1 == 0 goto +1
+r6 = 2
+r0 = 2
+exit",
+            maps: vec![],
+            prog_type: ProgTypeId::Xdp,
         },
     ]
 }
 
-/// The assembler cases, loaded as XDP programs.
+/// The assembler cases, each loaded as its program type.
 #[test]
 fn precision_rules_match_the_kernel() {
     if !ironbpf_kernel::available_for_test("precision_rules_match_the_kernel") {
@@ -321,7 +380,7 @@ fn precision_rules_match_the_kernel() {
     for c in cases() {
         let insns = ironbpf_isa::asm::assemble(c.asm).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
-        let mut opts = VerifyOptions::new(ProgTypeId::Xdp);
+        let mut opts = VerifyOptions::new(c.prog_type);
         opts.log_level = LOG_LEVEL;
         let kmaps = create_maps(c.name, &c.maps, &mut opts);
         // The kernel's maps have no name; ironbpf's print none alike.
@@ -330,7 +389,7 @@ fn precision_rules_match_the_kernel() {
         }
         let fds: Vec<i32> = kmaps.iter().map(|m| m.raw_fd()).collect();
         let k = load_program(&ProgLoad {
-            prog_type: ProgTypeId::Xdp.kernel_id(),
+            prog_type: c.prog_type.kernel_id(),
             insns: &words,
             name: "fidelity",
             log_level: LOG_LEVEL,
@@ -344,6 +403,9 @@ fn precision_rules_match_the_kernel() {
             c.name,
             k.log
         );
+        if std::env::var_os("FIDELITY_SHOW").is_some() {
+            println!("=== {}\n{}", c.name, k.log);
+        }
         if let Some(d) = compare(c.name, &k, &ours) {
             failures.push(d);
         }
