@@ -46,6 +46,8 @@ struct Pending {
     /// The length of [`Env::path`] when the branch was queued (the jump's
     /// own index included).
     path_len: usize,
+    /// [`Env::hist_cnt`] then (the kernel copies the history).
+    hist_cnt: usize,
 }
 
 /// A remembered state at a prune point (`struct bpf_verifier_state_list`).
@@ -99,6 +101,15 @@ pub(crate) struct Env<'a> {
     /// What the jump history keeps per path position (sorted), for
     /// backtracking (`crate::precision`).
     pub(crate) hist: Vec<(usize, crate::precision::Hist)>,
+    /// The kernel's jump-history entries of the current state since its
+    /// last checkpoint (`jmp_history_cnt`): one per executed insn that is
+    /// a jump point or left a [`Hist`](crate::precision::Hist) entry. Past
+    /// 40 a checkpoint is forced.
+    pub(crate) hist_cnt: usize,
+    /// The path position last counted in `hist_cnt` (one entry per insn).
+    hist_counted: Option<usize>,
+    /// `jmp_point`: the insns whose execution the kernel's history records.
+    jmp_point: Vec<bool>,
     processed: u64,
     jmps_processed: u64,
     prev_jmps: u64,
@@ -250,6 +261,9 @@ impl<'a> Env<'a> {
             by_insn: HashMap::new(),
             cur_parent: None,
             hist: Vec::new(),
+            hist_cnt: 0,
+            hist_counted: None,
+            jmp_point: jmp_points(insns),
             processed: 0,
             jmps_processed: 0,
             prev_jmps: 0,
@@ -296,6 +310,7 @@ impl<'a> Env<'a> {
         // (`explored_states_size`), which peak_states reads.
         (self.cur_parent, self.prev_log_pos) = (None, 0);
         self.hist.clear();
+        (self.hist_cnt, self.hist_counted) = (0, None);
         self.path.clear();
         self.scc.reset();
         (self.scratch, self.scratch_all, self.returned) = (Scratch::default(), true, false);
@@ -424,6 +439,7 @@ impl<'a> Env<'a> {
             // A state forked to run the current ALU insn again (an `and`
             // of a -1/0 value) resumes before it: its path holds it once.
             // (A jump to itself is two steps, as the kernel's history has.)
+            hist_cnt: self.hist_cnt,
             path_len: if insn == self.pc
                 && matches!(self.decoded.get(insn), Some(Some(Ok(Insn::Alu { .. }))))
             {
@@ -552,6 +568,9 @@ impl<'a> Env<'a> {
             if let Some(r) = self.reached.get_mut(pc) {
                 *r = true;
             }
+            if self.jmp_point.get(pc) == Some(&true) {
+                self.count_hist_entry();
+            }
             // Past the program or on an ld_imm64's second slot.
             let insn = match self.decoded.get(pc) {
                 Some(Some(Ok(i))) => *i,
@@ -614,6 +633,8 @@ impl<'a> Env<'a> {
         self.path.truncate(p.path_len);
         let keep = self.hist.partition_point(|(pos, _)| *pos < p.path_len);
         self.hist.truncate(keep);
+        self.hist_cnt = p.hist_cnt;
+        self.hist_counted = None;
         *prev_insn = Some(p.prev);
         self.cur_parent = p.parent;
         self.scratch_all = true;
@@ -1295,9 +1316,13 @@ impl<'a> Env<'a> {
         let calls_cb = self.calls_callback(pc);
         let may_goto = crate::may_goto::is_may_goto(&self.insns[pc]);
         let iter_next = crate::kfunc::is_iter_next(&self.insns[pc]);
+        // A long jump history forces a checkpoint too (the kernel's
+        // `jmp_history_cnt > 40`), loop heuristics notwithstanding.
+        let long_hist = self.hist_cnt > 40;
         let mut add = calls_cb
             || may_goto
             || iter_next
+            || long_hist
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         self.clean_live_states(pc, &list);
@@ -1390,6 +1415,7 @@ impl<'a> Env<'a> {
                     ),
                 ));
             } else if !may_goto
+                && !long_hist
                 && self.jmps_processed - self.prev_jmps < 20
                 && self.processed - self.prev_insns < 100
             {
@@ -1460,7 +1486,19 @@ impl<'a> Env<'a> {
             .max(self.stored + self.scc.live_backedges);
         self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
+        // clear_jmp_history: the new state's history starts here.
+        (self.hist_cnt, self.hist_counted) = (0, None);
         Ok(false)
+    }
+
+    /// One jump-history entry for the insn being executed (`push_jmp_history`
+    /// merges an insn's entries into one).
+    pub(crate) fn count_hist_entry(&mut self) {
+        let pos = self.path.len().saturating_sub(1);
+        if self.hist_counted != Some(pos) {
+            self.hist_counted = Some(pos);
+            self.hist_cnt += 1;
+        }
     }
 
     /// Forgets the states of `pc` that kept missing (`sl->in_free_list`).
@@ -1642,6 +1680,57 @@ fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) ->
         node = explored.get(i).and_then(|e| e.parent);
     }
     false
+}
+
+/// The kernel's jump points (`mark_jmp_point` in `check_cfg`): a branch's
+/// target, an unconditional jump's target, the insn after any call, a
+/// bpf-to-bpf call's (or a callback reference's) callee entry, and a call
+/// that runs a callback synchronously.
+fn jmp_points(insns: &[RawInsn]) -> Vec<bool> {
+    let n = insns.len();
+    let mut jp = vec![false; n];
+    let mut mark = |t: i64| {
+        if let Some(p) = usize::try_from(t).ok().and_then(|t| jp.get_mut(t)) {
+            *p = true;
+        }
+    };
+    let mut pc = 0usize;
+    while let Some(i) = insns.get(pc) {
+        let t = pc as i64;
+        let class = i.code & 7;
+        let op = i.code & 0xf0;
+        let size = if i.code == 0x18 { 2 } else { 1 };
+        if i.code == 0x18 && i.src == 4 {
+            // A callback's reference: visited as a call.
+            mark(t + 2);
+            mark(t + i.imm as i64 + 1);
+        } else if class == 0x05 || class == 0x06 {
+            match op {
+                0x90 => {}
+                0x80 => {
+                    mark(t + 1);
+                    if i.src == 1 {
+                        mark(t + i.imm as i64 + 1);
+                    }
+                    if i.src == 0 && crate::callbacks::is_sync_callback_helper(i.imm) {
+                        mark(t);
+                    }
+                }
+                0x00 => {
+                    // ja / gotol (BPF_JMP32 | BPF_JA takes imm).
+                    let off = if class == 0x06 {
+                        i.imm as i64
+                    } else {
+                        i.off as i64
+                    };
+                    mark(t + off + 1);
+                }
+                _ => mark(t + i.off as i64 + 1),
+            }
+        }
+        pc += size;
+    }
+    jp
 }
 
 /// A scalar linked to a conditional jump's operand (`struct linked_reg`).

@@ -501,7 +501,11 @@ pub fn verify_with_desc(
             .filter(|(i, _)| {
                 let lo = starts.get(*i).copied().unwrap_or(0);
                 let hi = starts.get(i + 1).copied().unwrap_or(insns.len());
-                *i == 0 || prog.reached().get(lo..hi).is_some_and(|r| r.iter().any(|&x| x))
+                *i == 0
+                    || prog
+                        .reached()
+                        .get(lo..hi)
+                        .is_some_and(|r| r.iter().any(|&x| x))
             })
             .map(|(_, d)| *d)
             .collect();

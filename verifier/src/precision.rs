@@ -206,6 +206,7 @@ impl Env<'_> {
 
     /// Records the history entry of the instruction being executed.
     pub(crate) fn push_hist(&mut self, h: Hist) {
+        self.count_hist_entry();
         let pos = self.path.len().saturating_sub(1);
         match self.hist.last_mut() {
             Some((p, old)) if *p == pos => *old = h,
