@@ -18,6 +18,7 @@
 //! - the return value is marked precise before its range is checked at
 //!   exit; a NULL passed to a may-be-null helper argument is precise;
 //! - a state forked on an `and` of a -1/0 value walks that insn once;
+//! - a checkpoint is forced once the jump history passes 40 entries;
 //! - a precise spilled scalar prints one `P`; a map pointer's `ks=,vs=`
 //!   come before its `off=`.
 //!
@@ -362,6 +363,24 @@ r1 <<= 32
 r1 >>= 32
 if r1 == 0 goto +1
 r6 = 2
+r0 = 2
+exit",
+            maps: vec![],
+            prog_type: ProgTypeId::Xdp,
+        },
+        Case {
+            name: "a long jump history forces a checkpoint inside a loop",
+            asm: "r6 = 0
+r7 = 0
+*(u64 *)(r10 -8) = r6
+*(u64 *)(r10 -16) = r7
+r6 = *(u64 *)(r10 -8)
+r7 = *(u64 *)(r10 -16)
+r6 += 1
+r7 += 2
+*(u64 *)(r10 -8) = r6
+*(u64 *)(r10 -16) = r7
+if r6 < 30 goto -7
 r0 = 2
 exit",
             maps: vec![],
