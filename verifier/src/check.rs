@@ -57,6 +57,8 @@ pub(crate) struct Explored {
     pub st: VState,
     /// Its position in [`Env::path`] (the path index of its instruction).
     pub pos: usize,
+    /// Its instruction.
+    pub pc: usize,
     /// Paths still being explored below it (0: every continuation is safe).
     branches: u32,
     hits: u32,
@@ -1309,8 +1311,20 @@ impl<'a> Env<'a> {
                   by_insn holds indices of self.explored, which only grows during a verification"
     )]
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
-        let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
-        let list = self.by_insn.get(&pc).cloned().unwrap_or_default();
+        // The kernel's hash bucket of (pc, callsite): its states of other
+        // insns count in max_states_per_insn but are skipped.
+        let key = self.bucket(pc);
+        let seen = self.by_insn.get(&key).map_or(0, |l| l.len()) as u64;
+        let list: Vec<usize> = self
+            .by_insn
+            .get(&key)
+            .map(|l| {
+                l.iter()
+                    .copied()
+                    .filter(|&i| self.explored[i].pc == pc)
+                    .collect()
+            })
+            .unwrap_or_default();
         // A callback's call site and a may_goto always keep their state
         // (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
@@ -1467,6 +1481,7 @@ impl<'a> Env<'a> {
         self.explored.push(Explored {
             st: self.cur.clone(),
             pos: self.path.len().saturating_sub(1),
+            pc,
             branches: 1,
             hits: 0,
             misses: 0,
@@ -1474,7 +1489,7 @@ impl<'a> Env<'a> {
             cleaned: false,
             parent: self.cur_parent,
         });
-        let list = self.by_insn.entry(pc).or_default();
+        let list = self.by_insn.entry(key).or_default();
         list.push(idx);
         self.stats.total_states += 1;
         self.stored += 1;
@@ -1518,7 +1533,8 @@ impl<'a> Env<'a> {
                 self.explored[i].evicted = true;
             }
         }
-        if let Some(l) = self.by_insn.get_mut(&pc) {
+        let key = self.bucket(pc);
+        if let Some(l) = self.by_insn.get_mut(&key) {
             l.retain(|i| !evict.contains(i));
         }
     }
@@ -1610,9 +1626,28 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// The states remembered at `pc` (most recent last).
-    pub(crate) fn explored_at(&self, pc: usize) -> Option<&Vec<usize>> {
-        self.by_insn.get(&pc)
+    /// The states remembered at `pc` in the current frame's bucket (most
+    /// recent last).
+    pub(crate) fn explored_at(&self, pc: usize) -> Option<Vec<usize>> {
+        self.by_insn.get(&self.bucket(pc)).map(|l| {
+            l.iter()
+                .copied()
+                .filter(|&i| self.explored.get(i).is_some_and(|e| e.pc == pc))
+                .collect()
+        })
+    }
+
+    /// `explored_state`'s bucket: `(pc ^ callsite) % len`, the callsite of
+    /// the current frame (`BPF_MAIN_FUNC`, -1, for the outermost), as the
+    /// kernel's unsigned arithmetic makes it.
+    fn bucket(&self, pc: usize) -> usize {
+        let callsite = if self.cur.frames.len() > 1 {
+            self.cur.cur().callsite as i32
+        } else {
+            -1
+        };
+        let len = (self.insns.len() as u32).max(1);
+        (((pc as i32) ^ callsite) as u32 % len) as usize
     }
 
     /// Paths still being explored below remembered state `i`.
