@@ -81,6 +81,11 @@ struct Bt {
     stack: [u64; FRAMES],
 }
 
+#[allow(
+    clippy::indexing_slicing,
+    reason = "frame stays below FRAMES: at() clamps it, and the walk moves it down only \
+              from above 0 and up only below FRAMES - 1"
+)]
 impl Bt {
     /// Backtracking from frame `frame` with registers `regs` and slots
     /// `stack` of it.
@@ -92,6 +97,17 @@ impl Bt {
         bt.regs[bt.frame] = regs;
         bt.stack[bt.frame] = stack;
         bt
+    }
+    /// `bt_subprog_exit` after a static call walked back: the callee's
+    /// registers (only arguments by then) go to the caller's frame.
+    fn exit_subprog(&mut self) {
+        if self.frame == 0 {
+            return;
+        }
+        let args = self.regs[self.frame];
+        self.regs[self.frame] = 0;
+        self.frame -= 1;
+        self.regs[self.frame] |= args;
     }
     /// Nothing left in any frame (`bt_empty`).
     fn empty(&self) -> bool {
@@ -267,10 +283,9 @@ impl Env<'_> {
             let mut line = String::new();
             for (r, reg) in f.regs.iter().enumerate().take(10) {
                 if reg.is_scalar() && reg.precise {
-                    if fr < FRAMES {
-                        bt.regs[fr] |= 1 << r;
-                    } else {
-                        untracked = true;
+                    match bt.regs.get_mut(fr) {
+                        Some(m) => *m |= 1 << r,
+                        None => untracked = true,
                     }
                     line.push_str(&if line.is_empty() {
                         format!("frame {fr}: propagating r{r}")
@@ -566,10 +581,7 @@ impl Env<'_> {
                 if bt.regs() & !ARGS != 0 || bt.stack() != 0 || bt.frame == 0 {
                     return Err(NotSupported);
                 }
-                let args = bt.regs();
-                bt.regs[bt.frame] = 0;
-                bt.frame -= 1;
-                bt.regs[bt.frame] |= args;
+                bt.exit_subprog();
             }
             Insn::Exit => {
                 // Walked back from the instruction after a call into the
