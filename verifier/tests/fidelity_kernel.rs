@@ -95,21 +95,24 @@ fn normalise_addresses(line: &str) -> String {
 fn compare(name: &str, k: &LoadOutcome, ours: &VerifyOutcome) -> Option<String> {
     let ks = parse_log_stats(&k.log);
     let row = format!(
-        "{name}: kernel accepted={} insns={:?} states={:?} peak={:?}; ironbpf accepted={} insns={} states={} peak={}",
+        "{name}: kernel accepted={} insns={:?} states={:?} peak={:?} per-insn={:?}; ironbpf accepted={} insns={} states={} peak={} per-insn={}",
         k.accepted(),
         ks.processed_insns,
         ks.total_states,
         ks.peak_states,
+        ks.max_states_per_insn,
         ours.result.is_ok(),
         ours.stats.processed_insns,
         ours.stats.total_states,
-        ours.stats.peak_states
+        ours.stats.peak_states,
+        ours.stats.max_states_per_insn
     );
     println!("{row}");
     let figures_agree = k.accepted() == ours.result.is_ok()
         && ks.processed_insns == Some(ours.stats.processed_insns)
         && ks.total_states == Some(ours.stats.total_states)
-        && ks.peak_states == Some(ours.stats.peak_states);
+        && ks.peak_states == Some(ours.stats.peak_states)
+        && ks.max_states_per_insn == Some(ours.stats.max_states_per_insn);
     let kl = comparable(&k.log);
     let ol = comparable(&ours.log);
     let first_diff = kl
