@@ -112,6 +112,12 @@ pub(crate) struct Env<'a> {
     hist_counted: Option<usize>,
     /// `jmp_point`: the insns whose execution the kernel's history records.
     jmp_point: Vec<bool>,
+    /// `nospec`: a speculative path was found unsafe at this insn (a
+    /// barrier goes before it; later speculative paths stop there).
+    nospec: Vec<bool>,
+    /// `nospec_result`: a barrier goes after this insn (a stack store,
+    /// unprivileged); a speculative path ends once it ran it.
+    nospec_result: Vec<bool>,
     processed: u64,
     jmps_processed: u64,
     prev_jmps: u64,
@@ -252,6 +258,7 @@ impl<'a> Env<'a> {
                 active_preempt_locks: 0,
                 active_irqs: Vec::new(),
                 active_locks: Vec::new(),
+                speculative: false,
             },
             pc: 0,
             id_gen: 0,
@@ -266,6 +273,8 @@ impl<'a> Env<'a> {
             hist_cnt: 0,
             hist_counted: None,
             jmp_point: jmp_points(insns),
+            nospec: vec![false; insns.len()],
+            nospec_result: vec![false; insns.len()],
             processed: 0,
             jmps_processed: 0,
             prev_jmps: 0,
@@ -303,6 +312,7 @@ impl<'a> Env<'a> {
             active_preempt_locks: 0,
             active_irqs: Vec::new(),
             active_locks: Vec::new(),
+            speculative: false,
         };
         self.pc = start;
         self.pending.clear();
@@ -539,7 +549,12 @@ impl<'a> Env<'a> {
             if self.cfg.prune_point.get(pc) == Some(&true) && self.is_state_visited(pc)? {
                 if self.log_on() {
                     let s = if from_pop {
-                        format!("\nfrom {} to {}: safe\n", prev_insn.unwrap_or(0), pc)
+                        format!(
+                            "\nfrom {} to {}{}: safe\n",
+                            prev_insn.unwrap_or(0),
+                            pc,
+                            self.spec_suffix()
+                        )
                     } else {
                         format!("{pc}: safe\n")
                     };
@@ -551,8 +566,22 @@ impl<'a> Env<'a> {
                 }
                 return Ok(());
             }
+            if self.cur.speculative && self.nospec.get(pc) == Some(&true) {
+                // A barrier stops the CPU's speculation here.
+                self.scratch_all = true;
+                if self.pop(&mut prev_insn)? {
+                    from_pop = true;
+                    continue;
+                }
+                return Ok(());
+            }
             if self.log2() && from_pop {
-                let s = format!("\nfrom {} to {}:", prev_insn.unwrap_or(0), pc);
+                let s = format!(
+                    "\nfrom {} to {}{}:",
+                    prev_insn.unwrap_or(0),
+                    pc,
+                    self.spec_suffix()
+                );
                 self.log.push_str(&s);
                 self.print_state_line(true);
             }
@@ -590,7 +619,25 @@ impl<'a> Env<'a> {
             };
             prev_insn = Some(pc);
             self.stack_live.begin(&self.cur, pc);
-            let next = self.step(&insn)?;
+            let next = match self.step(&insn) {
+                Ok(_) if self.cur.speculative && self.nospec_result.get(pc) == Some(&true) => None,
+                Ok(n) => n,
+                // error_recoverable_with_nospec: on a speculative path the
+                // kernel puts a barrier before the insn and ends the path.
+                Err(rej)
+                    if self.cur.speculative && matches!(rej.errno, EPERM | EACCES | EINVAL) =>
+                {
+                    if let Some(n) = self.nospec.get_mut(pc) {
+                        *n = true;
+                    }
+                    if self.log_on() {
+                        self.log.push_str(&rej.message);
+                        self.log.push('\n');
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            };
             self.stack_live.commit(&self.cur);
             match next {
                 Some(n) => {
@@ -1037,6 +1084,7 @@ impl<'a> Env<'a> {
                 if let Some(t) = self.taken.get_mut(pc) {
                     t.0 = true;
                 }
+                self.push_speculative(pc + 1, dst, src_reg)?;
                 self.print_insn_state();
                 return Ok(Some(target));
             }
@@ -1044,6 +1092,7 @@ impl<'a> Env<'a> {
                 if let Some(t) = self.taken.get_mut(pc) {
                     t.1 = true;
                 }
+                self.push_speculative(target, dst, src_reg)?;
                 self.print_insn_state();
                 return Ok(Some(pc + 1));
             }
@@ -1504,6 +1553,39 @@ impl<'a> Env<'a> {
         // clear_jmp_history: the new state's history starts here.
         (self.hist_cnt, self.hist_counted) = (0, None);
         Ok(false)
+    }
+
+    /// Marks the current insn `nospec_result`.
+    pub(crate) fn note_nospec_result(&mut self) {
+        if let Some(n) = self.nospec_result.get_mut(self.pc) {
+            *n = true;
+        }
+    }
+
+    /// ` (speculative execution)` after a popped speculative path's `from`.
+    fn spec_suffix(&self) -> &'static str {
+        if self.cur.speculative {
+            " (speculative execution)"
+        } else {
+            ""
+        }
+    }
+
+    /// `sanitize_speculative_path`: without CAP_PERFMON the edge a decided
+    /// branch does not take is explored too, as the CPU may run it
+    /// speculatively, with the compared registers unknown.
+    fn push_speculative(&mut self, next: usize, dst: usize, src: Option<usize>) -> VResult {
+        if self.opts.privileged {
+            return Ok(());
+        }
+        let mut st = self.cur.clone();
+        st.speculative = true;
+        for r in std::iter::once(dst).chain(src) {
+            if let Some(reg) = st.cur_mut().regs.get_mut(r) {
+                *reg = RegState::unknown();
+            }
+        }
+        self.push_branch(st, next)
     }
 
     /// One jump-history entry for the insn being executed (`push_jmp_history`
@@ -2248,6 +2330,10 @@ fn states_equal(
     live: Option<(&[u16], usize)>,
     all_precise: bool,
 ) -> bool {
+    // A speculative path never prunes one the CPU runs for real.
+    if old.speculative && !cur.speculative {
+        return false;
+    }
     if old.frames.len() != cur.frames.len()
         || old.refs.len() != cur.refs.len()
         || old.active_rcu_lock != cur.active_rcu_lock

@@ -1308,6 +1308,21 @@ impl Env<'_> {
                 "attempt to corrupt spilled pointer on stack".into(),
             ));
         }
+        if !privileged {
+            // A barrier goes after a store a speculative load could see
+            // stale (`nospec_result`, Spectre v4): a register of a spillable
+            // size, or bytes 0..size of the slot not MISC or ZERO (the
+            // kernel's own indexing).
+            let sanitize = (matches!(value, Value::Reg(_)) && matches!(size, 1 | 2 | 4 | 8))
+                || slot
+                    .ty
+                    .iter()
+                    .take(size as usize)
+                    .any(|t| !matches!(t, SlotType::Misc | SlotType::Zero));
+            if sanitize {
+                self.note_nospec_result();
+            }
+        }
         let aligned = off.rem_euclid(BPF_REG_SIZE as i64) == 0;
         if aligned && size as usize == BPF_REG_SIZE {
             // Only a whole aligned slot counts as overwritten.

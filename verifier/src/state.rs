@@ -647,6 +647,11 @@ pub struct VState {
     /// The `bpf_spin_lock` and `bpf_res_spin_lock`s held, the last taken
     /// last (the lock references of `refs`, `crate::spin_lock`).
     pub active_locks: Vec<crate::spin_lock::HeldLock>,
+    /// A path the CPU may run speculatively past a decided branch
+    /// (`speculative`): explored for loaders without CAP_PERFMON, where an
+    /// unsafe insn ends the path instead of the program
+    /// (`sanitize_speculative_path`).
+    pub speculative: bool,
 }
 
 impl VState {
