@@ -286,6 +286,11 @@ impl Env<'_> {
                             format_args!("frame {fi} has no stack slot {spi} for R{r}'s buffer"),
                         ));
                     };
+                    // Each byte is a one-byte store (check_mem_access):
+                    // unprivileged, one to a slot whose byte 0 is not MISC
+                    // or ZERO gets a barrier after the call (nospec_result).
+                    let barrier = !self.opts.privileged
+                        && !matches!(s.ty.first(), Some(SlotType::Misc | SlotType::Zero));
                     if s.is_spill() {
                         s.scrub_spilled_slot();
                         s.spilled = RegState::not_init();
@@ -294,6 +299,9 @@ impl Env<'_> {
                         *t = SlotType::Misc;
                     }
                     self.scratch.slot(spi);
+                    if barrier {
+                        self.note_nospec_result();
+                    }
                 }
             }
         }

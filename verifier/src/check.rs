@@ -65,7 +65,7 @@ pub(crate) struct Explored {
     misses: u32,
     evicted: bool,
     /// Its dead stack slots were made `STACK_INVALID` (`cleaned`).
-    cleaned: bool,
+    pub(crate) cleaned: bool,
     /// The remembered state the path came through before this one.
     pub parent: Option<usize>,
 }
@@ -135,7 +135,7 @@ pub(crate) struct Env<'a> {
     taken: Vec<(bool, bool)>,
     pub safe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
-    live: Vec<u16>,
+    pub(crate) live: Vec<u16>,
     /// The stack slots each call chain's instructions may still read
     /// (`crate::stack_live`).
     pub(crate) stack_live: crate::stack_live::StackLiveness,
@@ -566,15 +566,6 @@ impl<'a> Env<'a> {
                 }
                 return Ok(());
             }
-            if self.cur.speculative && self.nospec.get(pc) == Some(&true) {
-                // A barrier stops the CPU's speculation here.
-                self.scratch_all = true;
-                if self.pop(&mut prev_insn)? {
-                    from_pop = true;
-                    continue;
-                }
-                return Ok(());
-            }
             if self.log2() && from_pop {
                 let s = format!(
                     "\nfrom {} to {}{}:",
@@ -595,6 +586,16 @@ impl<'a> Env<'a> {
                 self.log.push('\n');
                 self.prev_insn_print_pos = self.log.len() - self.prev_log_pos;
                 self.prev_log_pos = self.log.len();
+            }
+            if self.cur.speculative && self.nospec.get(pc) == Some(&true) {
+                // A barrier before the insn stops the CPU's speculation (the
+                // insn is printed first, as the kernel's log has it).
+                self.scratch_all = true;
+                if self.pop(&mut prev_insn)? {
+                    from_pop = true;
+                    continue;
+                }
+                return Ok(());
             }
             if let Some(r) = self.reached.get_mut(pc) {
                 *r = true;

@@ -268,12 +268,22 @@ impl Env<'_> {
     /// the remembered state `old`, the registers and slots precise there
     /// are made precise along the current path too.
     pub(crate) fn propagate_precision(&mut self, old: usize) {
-        if !self.tracks_precision() {
-            return;
-        }
-        let Some(st) = self.explored.get(old).map(|e| &e.st) else {
+        let Some(e) = self.explored.get(old) else {
             return;
         };
+        let st = &e.st;
+        // A cleaned state's dead registers are NOT_INIT in the kernel
+        // (clean_func_state): live before each frame's insn only.
+        let live_at = |k: usize| -> u16 {
+            if !e.cleaned {
+                return u16::MAX;
+            }
+            let at = st.frames.get(k + 1).map_or(e.pc, |f| f.callsite);
+            self.live.get(at).copied().unwrap_or(u16::MAX)
+        };
+        // Without CAP_BPF every scalar is precise: the kernel lists them,
+        // then has nothing to walk (`!env->bpf_capable`).
+        let all = !self.tracks_precision();
         // Frame by frame from the innermost, a log line each.
         let last = st.frames.len() - 1;
         let mut bt = Bt::at(self.cur.frames.len() - 1, 0, 0);
@@ -281,8 +291,9 @@ impl Env<'_> {
         let mut untracked = false;
         for (fr, f) in st.frames.iter().enumerate().rev() {
             let mut line = String::new();
+            let live = live_at(fr);
             for (r, reg) in f.regs.iter().enumerate().take(10) {
-                if reg.is_scalar() && reg.precise {
+                if reg.is_scalar() && (reg.precise || all) && live & (1 << r) != 0 {
                     match bt.regs.get_mut(fr) {
                         Some(m) => *m |= 1 << r,
                         None => untracked = true,
@@ -295,7 +306,7 @@ impl Env<'_> {
                 }
             }
             for (spi, s) in f.stack.iter().enumerate() {
-                if s.is_spill() && s.spilled.is_scalar() && s.spilled.precise {
+                if s.is_spill() && s.spilled.is_scalar() && (s.spilled.precise || all) {
                     if !bt.set_slot(fr, spi) {
                         untracked = true;
                     }
@@ -314,6 +325,9 @@ impl Env<'_> {
         }
         if self.log2() {
             self.log.push_str(&lines);
+        }
+        if all {
+            return;
         }
         if untracked || last != bt.frame {
             self.mark_all_scalars_precise();
