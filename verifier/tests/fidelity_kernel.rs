@@ -19,6 +19,9 @@
 //!   exit; a NULL passed to a may-be-null helper argument is precise;
 //! - a state forked on an `and` of a -1/0 value walks that insn once;
 //! - a checkpoint is forced once the jump history passes 40 entries;
+//! - without CAP_PERFMON a decided branch's other edge is explored as a
+//!   speculative path, ended by a barrier after a stack store or before
+//!   an insn found unsafe on it;
 //! - a precise spilled scalar prints one `P`; a map pointer's `ks=,vs=`
 //!   come before its `off=`.
 //!
@@ -429,6 +432,74 @@ fn precision_rules_match_the_kernel() {
             println!("=== {}\n{}", c.name, k.log);
         }
         if let Some(d) = compare(c.name, &k, &ours) {
+            failures.push(d);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Unprivileged socket filters (every capability dropped, so the kernel
+/// explores speculative paths): the paths a decided branch does not take,
+/// ended by a barrier after a stack store or before an unsafe insn.
+#[test]
+fn speculative_paths_match_the_kernel() {
+    if !ironbpf_kernel::available_for_test("speculative_paths_match_the_kernel") {
+        return;
+    }
+    let cases = [
+        (
+            "decided branches queue their other edge; a stack store ends it",
+            "r6 = -1684644701
+r7 = 45
+if r6 < 39 goto +3
+if r6 == 45 goto +1
+w6 &= 1137914319
+*(u64 *)(r10 -96) = r6
+call bpf_get_prandom_u32
+r7 += r0
+r0 = 0
+exit",
+        ),
+        (
+            "an unsafe insn on a speculative path ends it, not the program",
+            "r0 = 0
+r6 = 7
+if r6 == 7 goto +2
+r1 = *(u64 *)(r10 -8)
+r0 = r1
+r0 &= 1
+exit",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, asm) in cases {
+        let insns = ironbpf_isa::asm::assemble(asm).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let words: Vec<u64> = insns.iter().map(|i| i.to_u64()).collect();
+        let req = ProgLoad {
+            prog_type: ProgTypeId::SocketFilter.kernel_id(),
+            insns: &words,
+            name: "fidelity",
+            log_level: LOG_LEVEL,
+            ..Default::default()
+        };
+        let k = match ironbpf_kernel::load_program_unprivileged(&req, 0) {
+            Ok(k) if k.accepted() || !k.log.is_empty() => k,
+            other => {
+                println!("skipped: {name}: no unprivileged load here ({other:?})");
+                continue;
+            }
+        };
+        let mut opts = VerifyOptions::new(ProgTypeId::SocketFilter);
+        opts.log_level = LOG_LEVEL;
+        opts.privileged = false;
+        let ours = verify(&insns, &opts);
+        assert!(k.accepted(), "{name}: the kernel refuses it:\n{}", k.log);
+        assert!(
+            k.log.contains("(speculative execution)"),
+            "{name}: no speculative path in the kernel's log:\n{}",
+            k.log
+        );
+        if let Some(d) = compare(name, &k, &ours) {
             failures.push(d);
         }
     }
