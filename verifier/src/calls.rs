@@ -290,6 +290,11 @@ impl Env<'_> {
                             format_args!("frame {fi} has no stack slot {spi} for R{r}'s buffer"),
                         ));
                     };
+                    // Each byte is a one-byte store (check_mem_access):
+                    // unprivileged, one to a slot whose byte 0 is not MISC
+                    // or ZERO gets a barrier after the call (nospec_result).
+                    let barrier = !self.opts.privileged
+                        && !matches!(s.ty.first(), Some(SlotType::Misc | SlotType::Zero));
                     if s.is_spill() {
                         s.scrub_spilled_slot();
                         s.spilled = RegState::not_init();
@@ -298,6 +303,9 @@ impl Env<'_> {
                         *t = SlotType::Misc;
                     }
                     self.scratch.slot(spi);
+                    if barrier {
+                        self.note_nospec_result();
+                    }
                 }
             }
         }
@@ -666,9 +674,11 @@ impl Env<'_> {
             arg
         };
         if arg.has(flags::MAYBE_NULL) && reg.is_null() {
-            // bpf_kptr_xchg's NULL new value: the kernel relies on it being
-            // NULL and makes it precise.
-            if arg.has(flags::RELEASE) {
+            // A NULL memory argument (bpf_csum_diff's buffers: a zero-byte
+            // access from NULL) or bpf_kptr_xchg's NULL new value: its
+            // being 0 is what lets it through, so the kernel makes it
+            // precise. A NULL stack or callback-context argument is not.
+            if arg.base == ArgBase::PtrToMem || arg.has(flags::RELEASE) {
                 self.mark_chain_precision(r);
             }
             return Ok(());
@@ -891,18 +901,13 @@ impl Env<'_> {
                 self.check_helper_mem(r, m.key_size as i64, Access::Read, false, None)?;
                 if can_elide_value_nullness(&m) {
                     let key = self.constant_map_key(r, m.key_size);
-                    meta.const_key = key.map(|(k, _)| k);
-                    // A key of STACK_ZERO bytes needs no precision (the
-                    // kernel returns before bt_set_frame_slot).
-                    if key.is_some_and(|(_, spilled)| spilled) {
-                        // The null check is elided on this key's value: the
-                        // key's slot is made precise along the path
-                        // (`mark_chain_precision_batch`), so that no path
-                        // with another key is pruned against this one.
-                        let reg = *self.cur.reg(r);
-                        let off = reg.off as i64 + reg.val.var_off.value as i64;
-                        let (spi, _) = byte_pos(off);
-                        self.mark_stack_chain_precision(reg.frameno as usize, spi);
+                    meta.const_key = key.map(|(v, _)| v);
+                    if let Some((_, Some((frame, spi)))) = key {
+                        // The null check is elided on a spilled constant:
+                        // the kernel marks that slot's chain precise so no
+                        // path with another key is pruned against this one.
+                        // Zero bytes (STACK_ZERO) are exact already.
+                        self.mark_stack_chain_precision(frame, spi);
                     }
                 }
             }
@@ -1111,9 +1116,10 @@ impl Env<'_> {
     /// `get_constant_map_key`: the key on the stack, if a known constant
     /// (privileged loaders only): `key_size` zero bytes (`STACK_ZERO`) from
     /// the key's first byte to its slot's top, or a spilled constant scalar
-    /// of exactly `key_size` bytes starting there; `true` for the spill
-    /// (whose slot must then be made precise).
-    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<(u64, bool)> {
+    /// of exactly `key_size` bytes starting there.
+    /// With a spilled constant, its frame and slot come with it: the
+    /// caller marks them precise.
+    fn constant_map_key(&self, r: usize, key_size: u32) -> Option<(u64, Option<(usize, usize)>)> {
         if !self.opts.privileged {
             return None;
         }
@@ -1132,7 +1138,7 @@ impl Env<'_> {
             bytes.iter().rev().take_while(|x| **x == t).count()
         };
         if run(SlotType::Zero) as u32 >= key_size {
-            return Some((0, false));
+            return Some((0, None));
         }
         if !slot.is_spill() || !slot.spilled.is_scalar() {
             return None;
@@ -1140,7 +1146,8 @@ impl Env<'_> {
         if run(SlotType::Spill) as u32 != key_size {
             return None;
         }
-        slot.spilled.const_value().map(|k| (k, true))
+        let v = slot.spilled.const_value()?;
+        Some((v, Some((reg.frameno as usize, spi))))
     }
 
     /// `check_helper_mem_access`: `size` bytes at the pointer in `r`.
@@ -1480,6 +1487,8 @@ impl Env<'_> {
                     ),
                 ));
             }
+            // The range is checked on r0's value: it must be exact.
+            self.mark_chain_precision(0);
             let v = r0.val;
             let within = if rr.on_64bit {
                 rr.min <= v.smin && v.smax <= rr.max

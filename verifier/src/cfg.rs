@@ -33,10 +33,6 @@ pub struct Cfg {
     /// Per slot: a prune point (a jump target or the instruction after a
     /// conditional jump or call), where states are remembered.
     pub prune_point: Vec<bool>,
-    /// Per slot: a jump point (`mark_jmp_point`: the target of a branch,
-    /// the instruction after a call), where the kernel records a jump
-    /// history entry each time it executes the instruction.
-    pub jmp_point: Vec<bool>,
 }
 
 impl Cfg {
@@ -357,7 +353,6 @@ pub fn check_insns(
     // targets too.
     let mut state = vec![0u8; n]; // 0 unseen, 1 on stack, 2 done
     let mut prune_point = vec![false; n];
-    let mut jmp_point = vec![false; n];
     // For each ld_imm64 second slot, the first jump found landing on it.
     let mut jumped_into_tail: Vec<Option<usize>> = vec![None; n];
     let mut stack: Vec<(usize, usize)> = vec![(0, 0)]; // (insn, next edge index)
@@ -419,9 +414,6 @@ pub fn check_insns(
             }
             if is_jump_target {
                 *prune = true;
-                if let Some(j) = jmp_point.get_mut(w) {
-                    *j = true;
-                }
             }
             match *seen {
                 0 => {
@@ -467,7 +459,6 @@ pub fn check_insns(
         subprogs,
         ldimm_tail,
         prune_point,
-        jmp_point,
     })
 }
 

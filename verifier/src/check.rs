@@ -46,6 +46,8 @@ struct Pending {
     /// The length of [`Env::path`] when the branch was queued (the jump's
     /// own index included).
     path_len: usize,
+    /// [`Env::hist_cnt`] then (the kernel copies the history).
+    hist_cnt: usize,
 }
 
 /// A remembered state at a prune point (`struct bpf_verifier_state_list`).
@@ -55,13 +57,15 @@ pub(crate) struct Explored {
     pub st: VState,
     /// Its position in [`Env::path`] (the path index of its instruction).
     pub pos: usize,
+    /// Its instruction.
+    pub pc: usize,
     /// Paths still being explored below it (0: every continuation is safe).
     branches: u32,
     hits: u32,
     misses: u32,
     evicted: bool,
     /// Its dead stack slots were made `STACK_INVALID` (`cleaned`).
-    cleaned: bool,
+    pub(crate) cleaned: bool,
     /// The remembered state the path came through before this one.
     pub parent: Option<usize>,
 }
@@ -99,6 +103,21 @@ pub(crate) struct Env<'a> {
     /// What the jump history keeps per path position (sorted), for
     /// backtracking (`crate::precision`).
     pub(crate) hist: Vec<(usize, crate::precision::Hist)>,
+    /// The kernel's jump-history entries of the current state since its
+    /// last checkpoint (`jmp_history_cnt`): one per executed insn that is
+    /// a jump point or left a [`Hist`](crate::precision::Hist) entry. Past
+    /// 40 a checkpoint is forced.
+    pub(crate) hist_cnt: usize,
+    /// The path position last counted in `hist_cnt` (one entry per insn).
+    hist_counted: Option<usize>,
+    /// `jmp_point`: the insns whose execution the kernel's history records.
+    jmp_point: Vec<bool>,
+    /// `nospec`: a speculative path was found unsafe at this insn (a
+    /// barrier goes before it; later speculative paths stop there).
+    nospec: Vec<bool>,
+    /// `nospec_result`: a barrier goes after this insn (a stack store,
+    /// unprivileged); a speculative path ends once it ran it.
+    nospec_result: Vec<bool>,
     processed: u64,
     jmps_processed: u64,
     prev_jmps: u64,
@@ -120,7 +139,7 @@ pub(crate) struct Env<'a> {
     /// or point at nothing: such an access is never unchecked.
     pub probe_access: Vec<bool>,
     /// Registers live before each instruction (of its own frame).
-    live: Vec<u16>,
+    pub(crate) live: Vec<u16>,
     /// The stack slots each call chain's instructions may still read
     /// (`crate::stack_live`).
     pub(crate) stack_live: crate::stack_live::StackLiveness,
@@ -205,7 +224,17 @@ impl<'a> Env<'a> {
         main.regs[1] = RegState::pointer(RegType::Ctx);
         let mut maps = opts.maps.clone();
         for i in 0..opts.maps.len() {
-            let inner = opts.inner_maps.get(i).cloned().flatten();
+            // The inner map's template has no name (bpf_map_meta_alloc
+            // copies none): its values print without `map=`.
+            let inner = opts
+                .inner_maps
+                .get(i)
+                .cloned()
+                .flatten()
+                .map(|m| crate::MapInfo {
+                    name: String::new(),
+                    ..m
+                });
             maps.push(inner.unwrap_or(crate::MapInfo {
                 name: String::new(),
                 map_type: 0,
@@ -233,6 +262,7 @@ impl<'a> Env<'a> {
                 active_preempt_locks: 0,
                 active_irqs: Vec::new(),
                 active_locks: Vec::new(),
+                speculative: false,
             },
             pc: 0,
             id_gen: 0,
@@ -244,6 +274,11 @@ impl<'a> Env<'a> {
             by_insn: HashMap::new(),
             cur_parent: None,
             hist: Vec::new(),
+            hist_cnt: 0,
+            hist_counted: None,
+            jmp_point: jmp_points(insns),
+            nospec: vec![false; insns.len()],
+            nospec_result: vec![false; insns.len()],
             processed: 0,
             jmps_processed: 0,
             prev_jmps: 0,
@@ -282,6 +317,7 @@ impl<'a> Env<'a> {
             active_preempt_locks: 0,
             active_irqs: Vec::new(),
             active_locks: Vec::new(),
+            speculative: false,
         };
         self.pc = start;
         self.pending.clear();
@@ -291,6 +327,7 @@ impl<'a> Env<'a> {
         // (`explored_states_size`), which peak_states reads.
         (self.cur_parent, self.prev_log_pos) = (None, 0);
         self.hist.clear();
+        (self.hist_cnt, self.hist_counted) = (0, None);
         self.path.clear();
         self.scc.reset();
         (self.scratch, self.scratch_all, self.returned) = (Scratch::default(), true, false);
@@ -417,7 +454,17 @@ impl<'a> Env<'a> {
             prev: self.pc,
             log_pos: self.log.len(),
             parent: self.cur_parent,
-            path_len: self.path.len(),
+            // A state forked to run the current ALU insn again (an `and`
+            // of a -1/0 value) resumes before it: its path holds it once.
+            // (A jump to itself is two steps, as the kernel's history has.)
+            hist_cnt: self.hist_cnt,
+            path_len: if insn == self.pc
+                && matches!(self.decoded.get(insn), Some(Some(Ok(Insn::Alu { .. }))))
+            {
+                self.path.len().saturating_sub(1)
+            } else {
+                self.path.len()
+            },
         });
         if self.pending.len() > BPF_COMPLEXITY_LIMIT_JMP_SEQ {
             let n = self.pending.len();
@@ -508,7 +555,12 @@ impl<'a> Env<'a> {
             if self.cfg.prune_point.get(pc) == Some(&true) && self.is_state_visited(pc)? {
                 if self.log_on() {
                     let s = if from_pop {
-                        format!("\nfrom {} to {}: safe\n", prev_insn.unwrap_or(0), pc)
+                        format!(
+                            "\nfrom {} to {}{}: safe\n",
+                            prev_insn.unwrap_or(0),
+                            pc,
+                            self.spec_suffix()
+                        )
                     } else {
                         format!("{pc}: safe\n")
                     };
@@ -521,7 +573,12 @@ impl<'a> Env<'a> {
                 return Ok(());
             }
             if self.log2() && from_pop {
-                let s = format!("\nfrom {} to {}:", prev_insn.unwrap_or(0), pc);
+                let s = format!(
+                    "\nfrom {} to {}{}:",
+                    prev_insn.unwrap_or(0),
+                    pc,
+                    self.spec_suffix()
+                );
                 self.log.push_str(&s);
                 self.print_state_line(true);
             }
@@ -536,8 +593,21 @@ impl<'a> Env<'a> {
                 self.prev_insn_print_pos = self.log.len() - self.prev_log_pos;
                 self.prev_log_pos = self.log.len();
             }
+            if self.cur.speculative && self.nospec.get(pc) == Some(&true) {
+                // A barrier before the insn stops the CPU's speculation (the
+                // insn is printed first, as the kernel's log has it).
+                self.scratch_all = true;
+                if self.pop(&mut prev_insn)? {
+                    from_pop = true;
+                    continue;
+                }
+                return Ok(());
+            }
             if let Some(r) = self.reached.get_mut(pc) {
                 *r = true;
+            }
+            if self.jmp_point.get(pc) == Some(&true) {
+                self.count_hist_entry();
             }
             // Past the program or on an ld_imm64's second slot.
             let insn = match self.decoded.get(pc) {
@@ -556,7 +626,25 @@ impl<'a> Env<'a> {
             };
             prev_insn = Some(pc);
             self.stack_live.begin(&self.cur, pc);
-            let next = self.step(&insn)?;
+            let next = match self.step(&insn) {
+                Ok(_) if self.cur.speculative && self.nospec_result.get(pc) == Some(&true) => None,
+                Ok(n) => n,
+                // error_recoverable_with_nospec: on a speculative path the
+                // kernel puts a barrier before the insn and ends the path.
+                Err(rej)
+                    if self.cur.speculative && matches!(rej.errno, EPERM | EACCES | EINVAL) =>
+                {
+                    if let Some(n) = self.nospec.get_mut(pc) {
+                        *n = true;
+                    }
+                    if self.log_on() {
+                        self.log.push_str(&rej.message);
+                        self.log.push('\n');
+                    }
+                    None
+                }
+                Err(e) => return Err(e),
+            };
             self.stack_live.commit(&self.cur);
             match next {
                 Some(n) => {
@@ -601,6 +689,8 @@ impl<'a> Env<'a> {
         self.path.truncate(p.path_len);
         let keep = self.hist.partition_point(|(pos, _)| *pos < p.path_len);
         self.hist.truncate(keep);
+        self.hist_cnt = p.hist_cnt;
+        self.hist_counted = None;
         *prev_insn = Some(p.prev);
         self.cur_parent = p.parent;
         self.scratch_all = true;
@@ -1007,43 +1097,40 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        {
-            // Scalars linked to the operands are refined with them
-            // (`collect_linked_regs`): backtracking follows them together.
-            let mut ids = Vec::new();
-            if a.is_scalar() && a.id != 0 {
-                ids.push(a.id & !BPF_ADD_CONST);
-            }
-            if b.is_scalar() && b.id != 0 && src_reg.is_some() {
-                ids.push(b.id & !BPF_ADD_CONST);
-            }
-            if !ids.is_empty() {
-                let fr = self.cur.cur();
-                let mut regs = 0u16;
-                let mut stack = 0u64;
-                for (i, r) in fr.regs.iter().enumerate().take(10) {
-                    if r.is_scalar() && ids.contains(&(r.id & !BPF_ADD_CONST)) {
-                        regs |= 1 << i;
-                    }
-                }
-                for (i, sl) in fr.stack.iter().enumerate() {
-                    if sl.is_spill()
-                        && sl.spilled.is_scalar()
-                        && ids.contains(&(sl.spilled.id & !BPF_ADD_CONST))
-                    {
-                        stack |= 1u64 << (i % 64);
-                    }
-                }
-                if (regs.count_ones() + stack.count_ones()) > 1 {
-                    self.push_hist(crate::precision::Hist::Linked { regs, stack });
-                }
-            }
+        // The scalars linked to the operands (`collect_linked_regs`),
+        // refined with them; backtracking follows them together. A decided
+        // branch refines nothing and records none.
+        let linked = if pred.is_none() {
+            self.collect_linked(&a, src_reg.map(|_| &b))
+        } else {
+            Vec::new()
+        };
+        if self.tracks_precision() && linked.len() > 1 {
+            let entries: Vec<crate::precision::LinkedEntry> = linked
+                .iter()
+                .map(|e| match *e {
+                    LinkedReg::Reg { frame, r } => crate::precision::LinkedEntry {
+                        frame: frame as u8,
+                        is_reg: true,
+                        index: r as u8,
+                    },
+                    LinkedReg::Slot { frame, spi } => crate::precision::LinkedEntry {
+                        frame: frame as u8,
+                        is_reg: false,
+                        index: spi as u8,
+                    },
+                })
+                .collect();
+            self.push_hist(crate::precision::Hist::Linked(
+                crate::precision::pack_linked(&entries),
+            ));
         }
         match pred {
             Some(true) => {
                 if let Some(t) = self.taken.get_mut(pc) {
                     t.0 = true;
                 }
+                self.push_speculative(pc + 1, dst, src_reg)?;
                 self.print_insn_state();
                 return Ok(Some(target));
             }
@@ -1051,6 +1138,7 @@ impl<'a> Env<'a> {
                 if let Some(t) = self.taken.get_mut(pc) {
                     t.1 = true;
                 }
+                self.push_speculative(target, dst, src_reg)?;
                 self.print_insn_state();
                 return Ok(Some(pc + 1));
             }
@@ -1107,11 +1195,11 @@ impl<'a> Env<'a> {
         if a.is_scalar() && src_reg == Some(dst) {
             // `if rX op rX`: the kernel's two operands alias one register.
             match branch::refine_same(op, is32, &a.val, true) {
-                Some(x) => set_linked(&mut other, dst, x),
+                Some(x) => set_linked(&mut other, dst, x, &linked),
                 None => other_alive = false,
             }
             match branch::refine_same(op, is32, &a.val, false) {
-                Some(x) => set_linked(&mut self.cur, dst, x),
+                Some(x) => set_linked(&mut self.cur, dst, x, &linked),
                 None => this_alive = false,
             }
         } else if a.is_scalar() && b.is_scalar() {
@@ -1119,18 +1207,18 @@ impl<'a> Env<'a> {
             let other_r = branch::refine(op, is32, &a.val, &b.val, true);
             match other_r {
                 Some((x, y)) => {
-                    set_linked(&mut other, dst, x);
+                    set_linked(&mut other, dst, x, &linked);
                     if let Some(r) = src_reg {
-                        set_linked(&mut other, r, y);
+                        set_linked(&mut other, r, y, &linked);
                     }
                 }
                 None => other_alive = false,
             }
             match this_r {
                 Some((x, y)) => {
-                    set_linked(&mut self.cur, dst, x);
+                    set_linked(&mut self.cur, dst, x, &linked);
                     if let Some(r) = src_reg {
-                        set_linked(&mut self.cur, r, y);
+                        set_linked(&mut self.cur, r, y, &linked);
                     }
                 }
                 None => this_alive = false,
@@ -1318,30 +1406,40 @@ impl<'a> Env<'a> {
                   by_insn holds indices of self.explored, which only grows during a verification"
     )]
     fn is_state_visited(&mut self, pc: usize) -> VResult<bool> {
-        let seen = self.by_insn.get(&pc).map_or(0, |l| l.len()) as u64;
-        // Newest first, as the kernel's list_add puts new states at the head.
+        // The kernel's hash bucket of (pc, callsite): its states of other
+        // insns count in max_states_per_insn but are skipped.
+        let key = self.bucket(pc);
+        let seen = self.by_insn.get(&key).map_or(0, |l| l.len()) as u64;
         let list: Vec<usize> = self
             .by_insn
-            .get(&pc)
-            .map(|l| l.iter().rev().copied().collect())
+            .get(&key)
+            .map(|l| {
+                l.iter()
+                    .copied()
+                    .filter(|&i| self.explored[i].pc == pc)
+                    .collect()
+            })
             .unwrap_or_default();
         // A callback's call site and a may_goto always keep their state
         // (`force_checkpoint`).
         let calls_cb = self.calls_callback(pc);
         let may_goto = crate::may_goto::is_may_goto(&self.insns[pc]);
         let iter_next = crate::kfunc::is_iter_next(&self.insns[pc]);
-        // A path whose jump history since its last checkpoint grew long
-        // gets one (`jmp_history_cnt > 40`).
-        let long_history = self.jmp_history_len(41) > 40;
+        // A long jump history forces a checkpoint too (the kernel's
+        // `jmp_history_cnt > 40`), loop heuristics notwithstanding.
+        let long_hist = self.hist_cnt > 40;
         let mut add = calls_cb
             || may_goto
             || iter_next
-            || long_history
+            || long_hist
             || (self.jmps_processed - self.prev_jmps >= 2 && self.processed - self.prev_insns >= 8);
         let all_precise = !self.tracks_precision();
         self.clean_live_states(pc, &list);
         let mut evict = Vec::new();
-        for i in list {
+        // Newest first, as the kernel walks its list (`list_add` puts a new
+        // state at the head): which state is asked first decides which one
+        // is hit and which ones count a miss, so their eviction.
+        for i in list.into_iter().rev() {
             let e = &self.explored[i];
             if e.branches == 0 {
                 // A state of a loop whose visit has back-edges pending
@@ -1357,7 +1455,7 @@ impl<'a> Env<'a> {
                     if looping {
                         self.note_backedge(i, pc);
                     }
-                    return Ok(self.prune_hit(i, pc));
+                    return Ok(self.evict_then_hit(&evict, i, pc));
                 }
             } else if may_goto
                 && e.st.may_goto_depth != self.cur.may_goto_depth
@@ -1373,7 +1471,7 @@ impl<'a> Env<'a> {
                 // being explored (`RANGE_WITHIN`): the loop is cut here,
                 // a back-edge of its component's visit.
                 self.note_backedge(i, pc);
-                return Ok(self.prune_hit(i, pc));
+                return Ok(self.evict_then_hit(&evict, i, pc));
             } else if iter_next {
                 // Another iteration of an open-coded iterator loop: the
                 // loop converged when a state still being explored covers
@@ -1388,7 +1486,7 @@ impl<'a> Env<'a> {
                         true,
                     )
                 {
-                    return Ok(self.prune_hit(i, pc));
+                    return Ok(self.evict_then_hit(&evict, i, pc));
                 }
             } else if calls_cb {
                 // Another iteration of a callback: covered when an explored
@@ -1401,7 +1499,7 @@ impl<'a> Env<'a> {
                     Some((self.live.as_slice(), pc)),
                     true,
                 ) {
-                    return Ok(self.prune_hit(i, pc));
+                    return Ok(self.evict_then_hit(&evict, i, pc));
                 }
             } else if e.st.may_goto_depth == self.cur.may_goto_depth
                 && states_maybe_looping(&e.st, &self.cur)
@@ -1426,7 +1524,7 @@ impl<'a> Env<'a> {
                     ),
                 ));
             } else if !may_goto
-                && !long_history
+                && !long_hist
                 && self.jmps_processed - self.prev_jmps < 20
                 && self.processed - self.prev_insns < 100
             {
@@ -1450,19 +1548,7 @@ impl<'a> Env<'a> {
                 }
             }
         }
-        if !evict.is_empty() {
-            for &i in &evict {
-                // Freed now if fully explored, else when its last branch ends.
-                if self.explored[i].branches == 0 {
-                    self.stored -= 1;
-                } else {
-                    self.explored[i].evicted = true;
-                }
-            }
-            if let Some(l) = self.by_insn.get_mut(&pc) {
-                l.retain(|i| !evict.contains(i));
-            }
-        }
+        self.evict_states(&evict, pc);
         // Counted on a miss only, as the kernel does.
         self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(seen);
         // BPF_COMPLEXITY_LIMIT_STATES, for unprivileged programs only.
@@ -1490,6 +1576,7 @@ impl<'a> Env<'a> {
         self.explored.push(Explored {
             st: self.cur.clone(),
             pos: self.path.len().saturating_sub(1),
+            pc,
             branches: 1,
             hits: 0,
             misses: 0,
@@ -1497,7 +1584,7 @@ impl<'a> Env<'a> {
             cleaned: false,
             parent: self.cur_parent,
         });
-        let list = self.by_insn.entry(pc).or_default();
+        let list = self.by_insn.entry(key).or_default();
         list.push(idx);
         self.stats.total_states += 1;
         self.stored += 1;
@@ -1509,40 +1596,83 @@ impl<'a> Env<'a> {
             .max(self.stored + self.scc.live_backedges);
         self.maybe_enter_scc(idx, pc);
         self.cur_parent = Some(idx);
+        // clear_jmp_history: the new state's history starts here.
+        (self.hist_cnt, self.hist_counted) = (0, None);
         Ok(false)
     }
 
-    /// The length of the kernel's jump history of the current state, up to
-    /// `cap`: the instructions executed since its last checkpoint (that
-    /// one included, the current one not yet) that are jump points or
-    /// left an entry for precision tracking (a spill or fill, linked
-    /// registers), each counted once.
-    fn jmp_history_len(&self, cap: usize) -> usize {
-        let first = self
-            .cur_parent
-            .and_then(|p| self.explored.get(p))
-            .map_or(0, |e| e.pos);
-        let Some(last) = self.path.len().checked_sub(2) else {
-            return 0;
-        };
-        let mut n = 0;
-        let mut pos = last;
-        while pos >= first && n < cap {
-            let jmp = self
-                .path
-                .get(pos)
-                .and_then(|&pc| self.cfg.jmp_point.get(pc as usize))
-                .copied()
-                .unwrap_or(false);
-            if jmp || self.has_hist(pos) {
-                n += 1;
-            }
-            if pos == 0 {
-                break;
-            }
-            pos -= 1;
+    /// Marks the current insn `nospec_result`.
+    pub(crate) fn note_nospec_result(&mut self) {
+        if let Some(n) = self.nospec_result.get_mut(self.pc) {
+            *n = true;
         }
-        n
+    }
+
+    /// ` (speculative execution)` after a popped speculative path's `from`.
+    fn spec_suffix(&self) -> &'static str {
+        if self.cur.speculative {
+            " (speculative execution)"
+        } else {
+            ""
+        }
+    }
+
+    /// `sanitize_speculative_path`: without CAP_PERFMON the edge a decided
+    /// branch does not take is explored too, as the CPU may run it
+    /// speculatively, with the compared registers unknown.
+    fn push_speculative(&mut self, next: usize, dst: usize, src: Option<usize>) -> VResult {
+        if self.opts.privileged {
+            return Ok(());
+        }
+        let mut st = self.cur.clone();
+        st.speculative = true;
+        for r in std::iter::once(dst).chain(src) {
+            if let Some(reg) = st.cur_mut().regs.get_mut(r) {
+                *reg = RegState::unknown();
+            }
+        }
+        self.push_branch(st, next)
+    }
+
+    /// One jump-history entry for the insn being executed (`push_jmp_history`
+    /// merges an insn's entries into one).
+    pub(crate) fn count_hist_entry(&mut self) {
+        let pos = self.path.len().saturating_sub(1);
+        if self.hist_counted != Some(pos) {
+            self.hist_counted = Some(pos);
+            self.hist_cnt += 1;
+        }
+    }
+
+    /// Forgets the states of `pc` that kept missing (`sl->in_free_list`).
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "`evict` holds indices of self.explored, which only grows during a verification"
+    )]
+    fn evict_states(&mut self, evict: &[usize], pc: usize) {
+        if evict.is_empty() {
+            return;
+        }
+        for &i in evict {
+            // Freed now if fully explored, else when its last branch ends.
+            if self.explored[i].branches == 0 {
+                self.stored -= 1;
+            } else {
+                self.explored[i].evicted = true;
+            }
+        }
+        let key = self.bucket(pc);
+        if let Some(l) = self.by_insn.get_mut(&key) {
+            l.retain(|i| !evict.contains(i));
+        }
+    }
+
+    /// A hit on `i` after the states in `evict` missed once too often: the
+    /// kernel unlinks each as it misses, so they go even though a later
+    /// state covers the current one.
+    fn evict_then_hit(&mut self, evict: &[usize], i: usize, pc: usize) -> bool {
+        self.evict_states(evict, pc);
+        self.prune_hit(i, pc)
     }
 
     /// The current state is covered by remembered state `i` at `pc`: the
@@ -1627,9 +1757,28 @@ impl<'a> Env<'a> {
         }
     }
 
-    /// The states remembered at `pc` (most recent last).
-    pub(crate) fn explored_at(&self, pc: usize) -> Option<&Vec<usize>> {
-        self.by_insn.get(&pc)
+    /// The states remembered at `pc` in the current frame's bucket (most
+    /// recent last).
+    pub(crate) fn explored_at(&self, pc: usize) -> Option<Vec<usize>> {
+        self.by_insn.get(&self.bucket(pc)).map(|l| {
+            l.iter()
+                .copied()
+                .filter(|&i| self.explored.get(i).is_some_and(|e| e.pc == pc))
+                .collect()
+        })
+    }
+
+    /// `explored_state`'s bucket: `(pc ^ callsite) % len`, the callsite of
+    /// the current frame (`BPF_MAIN_FUNC`, -1, for the outermost), as the
+    /// kernel's unsigned arithmetic makes it.
+    fn bucket(&self, pc: usize) -> usize {
+        let callsite = if self.cur.frames.len() > 1 {
+            self.cur.cur().callsite as i32
+        } else {
+            -1
+        };
+        let len = (self.insns.len() as u32).max(1);
+        (((pc as i32) ^ callsite) as u32 % len) as usize
     }
 
     /// Paths still being explored below remembered state `i`.
@@ -1704,11 +1853,128 @@ fn is_ancestor(explored: &[Explored], mut node: Option<usize>, target: usize) ->
     false
 }
 
-/// Sets register `r` to the refined scalar `v`, and every scalar linked to
-/// it (`sync_linked_regs`): a copy (same id, same delta) becomes a copy of
-/// `r`; one at another delta from the same base (`BPF_ADD_CONST`) becomes
-/// `r` plus the difference of the deltas, keeping its own id and delta.
-fn set_linked(st: &mut VState, r: usize, v: Scalar) {
+/// The kernel's jump points (`mark_jmp_point` in `check_cfg`): a branch's
+/// target, an unconditional jump's target, the insn after any call, a
+/// bpf-to-bpf call's (or a callback reference's) callee entry, and a call
+/// that runs a callback synchronously.
+fn jmp_points(insns: &[RawInsn]) -> Vec<bool> {
+    let n = insns.len();
+    let mut jp = vec![false; n];
+    let mut mark = |t: i64| {
+        if let Some(p) = usize::try_from(t).ok().and_then(|t| jp.get_mut(t)) {
+            *p = true;
+        }
+    };
+    let mut pc = 0usize;
+    while let Some(i) = insns.get(pc) {
+        let t = pc as i64;
+        let class = i.code & 7;
+        let op = i.code & 0xf0;
+        let size = if i.code == 0x18 { 2 } else { 1 };
+        if i.code == 0x18 && i.src == 4 {
+            // A callback's reference: visited as a call.
+            mark(t + 2);
+            mark(t + i.imm as i64 + 1);
+        } else if class == 0x05 || class == 0x06 {
+            match op {
+                0x90 => {}
+                0x80 => {
+                    mark(t + 1);
+                    if i.src == 1 {
+                        mark(t + i.imm as i64 + 1);
+                    }
+                    if i.src == 0 && crate::callbacks::is_sync_callback_helper(i.imm) {
+                        mark(t);
+                    }
+                }
+                0x00 => {
+                    // ja / gotol (BPF_JMP32 | BPF_JA takes imm).
+                    let off = if class == 0x06 {
+                        i.imm as i64
+                    } else {
+                        i.off as i64
+                    };
+                    mark(t + off + 1);
+                }
+                _ => mark(t + i.off as i64 + 1),
+            }
+        }
+        pc += size;
+    }
+    jp
+}
+
+/// A scalar linked to a conditional jump's operand (`struct linked_reg`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LinkedReg {
+    Reg { frame: usize, r: usize },
+    Slot { frame: usize, spi: usize },
+}
+
+/// At most this many linked scalars are kept per jump (`LINKED_REGS_MAX`).
+const LINKED_REGS_MAX: usize = 6;
+
+impl Env<'_> {
+    /// `collect_linked_regs` for the jump's source operand (when it is a
+    /// register) and then its destination: from the innermost frame out,
+    /// the live registers (before the frame's instruction) and the spilled
+    /// slots whose scalar shares the operand's id. Past the cap, a scalar
+    /// loses its id (it is no longer linked).
+    fn collect_linked(&mut self, dst: &RegState, src: Option<&RegState>) -> Vec<LinkedReg> {
+        let mut out = Vec::new();
+        let ids = [
+            src.filter(|s| s.is_scalar()).map(|s| s.id),
+            dst.is_scalar().then_some(dst.id),
+        ];
+        let last = self.cur.frames.len() - 1;
+        let pc = self.pc;
+        for id in ids.into_iter().flatten() {
+            let id = id & !BPF_ADD_CONST;
+            if id == 0 {
+                continue;
+            }
+            for k in (0..=last).rev() {
+                let at = if k == last {
+                    pc
+                } else {
+                    self.cur.frames.get(k + 1).map_or(pc, |f| f.callsite)
+                };
+                let live = self.live.get(at).copied().unwrap_or(u16::MAX);
+                let Some(f) = self.cur.frames.get_mut(k) else {
+                    continue;
+                };
+                let mut take = |reg: &mut RegState, e: LinkedReg| {
+                    if !reg.is_scalar() || reg.id & !BPF_ADD_CONST != id {
+                        return;
+                    }
+                    if out.len() < LINKED_REGS_MAX {
+                        out.push(e);
+                    } else {
+                        reg.id = 0;
+                    }
+                };
+                for (j, reg) in f.regs.iter_mut().enumerate().take(10) {
+                    if live & (1 << j) != 0 {
+                        take(reg, LinkedReg::Reg { frame: k, r: j });
+                    }
+                }
+                for (spi, s) in f.stack.iter_mut().enumerate() {
+                    if s.is_spill() {
+                        take(&mut s.spilled, LinkedReg::Slot { frame: k, spi });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Sets register `r` to the refined scalar `v`, and the scalars linked to
+/// it (`sync_linked_regs` over the jump's `linked`): a copy (same id, same
+/// delta) becomes a copy of `r`; one at another delta from the same base
+/// (`BPF_ADD_CONST`) becomes `r` plus the difference of the deltas,
+/// keeping its own id and delta.
+fn set_linked(st: &mut VState, r: usize, v: Scalar, linked: &[LinkedReg]) {
     st.reg_mut(r).val = v;
     let known = *st.reg(r);
     let base = known.id & !BPF_ADD_CONST;
@@ -1748,16 +2014,21 @@ fn set_linked(st: &mut VState, r: usize, v: Scalar) {
             ..known
         };
     };
-    for (k, fr) in st.frames.iter_mut().enumerate() {
-        for (j, reg) in fr.regs.iter_mut().enumerate() {
-            if !(k == fi && j == r) {
-                sync(reg);
+    for e in linked {
+        let reg = match *e {
+            LinkedReg::Reg { frame, r: j } if !(frame == fi && j == r) => {
+                st.frames.get_mut(frame).and_then(|f| f.regs.get_mut(j))
             }
-        }
-        for s in &mut fr.stack {
-            if s.is_spill() {
-                sync(&mut s.spilled);
-            }
+            LinkedReg::Slot { frame, spi } => st
+                .frames
+                .get_mut(frame)
+                .and_then(|f| f.stack.get_mut(spi))
+                .filter(|s| s.is_spill())
+                .map(|s| &mut s.spilled),
+            LinkedReg::Reg { .. } => None,
+        };
+        if let Some(reg) = reg {
+            sync(reg);
         }
     }
 }
@@ -2107,6 +2378,10 @@ fn states_equal(
     live: Option<(&[u16], usize)>,
     all_precise: bool,
 ) -> bool {
+    // A speculative path never prunes one the CPU runs for real.
+    if old.speculative && !cur.speculative {
+        return false;
+    }
     if old.frames.len() != cur.frames.len()
         || old.refs.len() != cur.refs.len()
         || old.active_rcu_lock != cur.active_rcu_lock

@@ -495,6 +495,26 @@ pub fn verify_with_desc(
     if res.is_ok() {
         res = kfunc::check_weak_kfuncs(insns, prog.reached());
     }
+    if res.is_ok() && opts.privileged {
+        // opt_remove_dead_code: a subprogram no path reached is removed
+        // before the statistics are printed, its stack depth with it.
+        let starts = &prog.subprog_starts;
+        stats.stack_depths = stats
+            .stack_depths
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let lo = starts.get(*i).copied().unwrap_or(0);
+                let hi = starts.get(i + 1).copied().unwrap_or(insns.len());
+                *i == 0
+                    || prog
+                        .reached()
+                        .get(lo..hi)
+                        .is_some_and(|r| r.iter().any(|&x| x))
+            })
+            .map(|(_, d)| *d)
+            .collect();
+    }
     stats.verification_time_usec = start.elapsed().as_micros() as u64;
     let mut log = std::mem::take(&mut env.log);
     match &res {

@@ -1300,6 +1300,8 @@ impl Env<'_> {
             };
             for a in lo..hi {
                 let (spi, j) = byte_pos(a);
+                // Each slot in range is printed after the insn.
+                self.scratch.slot(spi);
                 // check_stack_access kept [lo, hi) within the frame's stack.
                 let Some(s) = fr.stack.get_mut(spi) else {
                     return Err(Rejection::internal(
@@ -1338,6 +1340,21 @@ impl Env<'_> {
                 RejectionKind::BadSpill { off },
                 "attempt to corrupt spilled pointer on stack".into(),
             ));
+        }
+        if !privileged {
+            // A barrier goes after a store a speculative load could see
+            // stale (`nospec_result`, Spectre v4): a register of a spillable
+            // size, or bytes 0..size of the slot not MISC or ZERO (the
+            // kernel's own indexing).
+            let sanitize = (matches!(value, Value::Reg(_)) && matches!(size, 1 | 2 | 4 | 8))
+                || slot
+                    .ty
+                    .iter()
+                    .take(size as usize)
+                    .any(|t| !matches!(t, SlotType::Misc | SlotType::Zero));
+            if sanitize {
+                self.note_nospec_result();
+            }
         }
         // A dynptr in the slot is destroyed first (crate::dynptr).
         self.dynptr_store(fi, off, off + size as i64)?;

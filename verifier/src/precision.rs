@@ -27,44 +27,97 @@ pub(crate) enum Hist {
     /// from, stack slot `spi` of frame `frame` (`INSN_F_STACK_ACCESS`).
     Stack { frame: u32, spi: u32 },
     /// A conditional jump whose operands share their id with these
-    /// registers and stack slots of the current frame (`linked_regs`).
-    Linked { regs: u16, stack: u64 },
+    /// registers and stack slots (`linked_regs`, packed as the kernel's
+    /// `linked_regs_pack`: see [`pack_linked`]).
+    Linked(u64),
 }
 
-/// The most frames a call chain has (`MAX_CALL_FRAMES`).
-const MAX_FRAMES: usize = 8;
+/// One linked scalar: its frame, and a register number or a slot index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LinkedEntry {
+    pub frame: u8,
+    pub is_reg: bool,
+    pub index: u8,
+}
 
-/// The registers and stack slots still to be found, per frame of the
-/// call chain, and the frame the instruction being walked runs in
+/// Up to six entries in 64 bits: a 3-bit count, then 10 bits per entry
+/// (3 of frame, 1 of "is a register", 6 of register or slot index).
+pub(crate) fn pack_linked(entries: &[LinkedEntry]) -> u64 {
+    let mut v = 0u64;
+    let n = entries.len().min(6);
+    for (i, e) in entries.iter().take(n).enumerate() {
+        let bits =
+            u64::from(e.frame & 7) | (u64::from(e.is_reg) << 3) | (u64::from(e.index & 63) << 4);
+        v |= bits << (3 + 10 * i);
+    }
+    v | n as u64
+}
+
+fn unpack_linked(v: u64) -> impl Iterator<Item = LinkedEntry> {
+    let n = (v & 7) as usize;
+    (0..n.min(6)).map(move |i| {
+        let bits = v >> (3 + 10 * i);
+        LinkedEntry {
+            frame: (bits & 7) as u8,
+            is_reg: bits & 8 != 0,
+            index: ((bits >> 4) & 63) as u8,
+        }
+    })
+}
+
+/// The call frames backtracking can follow (`MAX_CALL_FRAMES`).
+const FRAMES: usize = 8;
+
+/// `r1`-`r5`, the arguments (`BPF_REGMASK_ARGS`).
+const ARGS: u16 = 0b11_1110;
+
+/// The registers and stack slots still to be found, per call frame, and
+/// the frame the instruction being walked back ran in
 /// (`struct backtrack_state`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Bt {
     frame: usize,
-    regs: [u16; MAX_FRAMES],
-    stack: [u64; MAX_FRAMES],
+    regs: [u16; FRAMES],
+    stack: [u64; FRAMES],
 }
 
 #[allow(
     clippy::indexing_slicing,
-    reason = "frame stays below MAX_FRAMES: `at` clamps it and `enter` refuses to pass it"
+    reason = "frame stays below FRAMES: at() clamps it, and the walk moves it down only \
+              from above 0 and up only below FRAMES - 1"
 )]
 impl Bt {
-    /// Tracking `regs` and `stack` in frame `frame`, the walk's start.
-    fn at(frame: usize, regs: u16, stack: u64) -> Self {
+    /// Backtracking from frame `frame` with registers `regs` and slots
+    /// `stack` of it.
+    fn at(frame: usize, regs: u16, stack: u64) -> Bt {
         let mut bt = Bt {
-            frame: frame.min(MAX_FRAMES - 1),
+            frame: frame.min(FRAMES - 1),
             ..Bt::default()
         };
         bt.regs[bt.frame] = regs;
         bt.stack[bt.frame] = stack;
         bt
     }
+    /// `bt_subprog_exit` after a static call walked back: the callee's
+    /// registers (only arguments by then) go to the caller's frame.
+    fn exit_subprog(&mut self) {
+        if self.frame == 0 {
+            return;
+        }
+        let args = self.regs[self.frame];
+        self.regs[self.frame] = 0;
+        self.frame -= 1;
+        self.regs[self.frame] |= args;
+    }
+    /// Nothing left in any frame (`bt_empty`).
     fn empty(&self) -> bool {
         self.regs.iter().all(|m| *m == 0) && self.stack.iter().all(|m| *m == 0)
     }
+    /// The current frame's registers (`bt_reg_mask`).
     fn regs(&self) -> u16 {
         self.regs[self.frame]
     }
+    /// The current frame's slots (`bt_stack_mask`).
     fn stack(&self) -> u64 {
         self.stack[self.frame]
     }
@@ -79,46 +132,56 @@ impl Bt {
     fn clear(&mut self, r: usize) {
         self.regs[self.frame] &= !(1 << r);
     }
-    fn has_slot(&self, frame: usize, spi: usize) -> bool {
-        spi < 64
-            && self
-                .stack
-                .get(frame)
-                .is_some_and(|m| m & (1u64 << spi) != 0)
+    /// `bt_is_frame_slot_set`.
+    fn has_slot(&self, fr: usize, spi: usize) -> bool {
+        spi < 64 && self.stack.get(fr).is_some_and(|m| m & (1u64 << spi) != 0)
     }
-    fn set_slot(&mut self, frame: usize, spi: usize) -> Result<(), NotSupported> {
-        match self.stack.get_mut(frame) {
+    /// `bt_set_frame_slot`; `false` where the slot cannot be tracked.
+    fn set_slot(&mut self, fr: usize, spi: usize) -> bool {
+        match self.stack.get_mut(fr) {
             Some(m) if spi < 64 => {
                 *m |= 1u64 << spi;
-                Ok(())
+                true
             }
-            _ => Err(NotSupported),
+            _ => false,
         }
     }
-    fn clear_slot(&mut self, frame: usize, spi: usize) {
-        if let Some(m) = self.stack.get_mut(frame) {
+    fn clear_slot(&mut self, fr: usize, spi: usize) {
+        if let Some(m) = self.stack.get_mut(fr) {
             if spi < 64 {
                 *m &= !(1u64 << spi);
             }
         }
     }
-    /// `bt_subprog_enter`: walking back past a callee's exit.
-    fn enter(&mut self) -> Result<(), NotSupported> {
-        if self.frame + 1 >= MAX_FRAMES {
-            return Err(NotSupported);
+    /// The linked registers and slots of a conditional jump, all needed
+    /// once one of them is (`bt_sync_linked_regs`).
+    fn sync_linked(&mut self, hist: Option<Hist>) {
+        let Some(Hist::Linked(packed)) = hist else {
+            return;
+        };
+        let is_set = |bt: &Bt, e: LinkedEntry| {
+            let fr = e.frame as usize;
+            if e.is_reg {
+                bt.regs.get(fr).is_some_and(|m| m & (1 << e.index) != 0)
+            } else {
+                bt.has_slot(fr, e.index as usize)
+            }
+        };
+        if !unpack_linked(packed).any(|e| is_set(self, e)) {
+            return;
         }
-        self.frame += 1;
-        Ok(())
-    }
-    /// `bt_subprog_exit`: walking back past the callee's entry.
-    fn exit(&mut self) -> Result<(), NotSupported> {
-        self.frame = self.frame.checked_sub(1).ok_or(NotSupported)?;
-        Ok(())
+        for e in unpack_linked(packed) {
+            let fr = e.frame as usize;
+            if e.is_reg {
+                if let Some(m) = self.regs.get_mut(fr) {
+                    *m |= 1 << e.index;
+                }
+            } else {
+                self.set_slot(fr, e.index as usize);
+            }
+        }
     }
 }
-
-/// `BPF_REGMASK_ARGS`: r1-r5.
-const ARGS: u16 = 0b11_1110;
 
 /// `fmt_reg_mask`: `r1,r6`.
 fn fmt_regs(m: u16) -> String {
@@ -157,13 +220,9 @@ impl Env<'_> {
         }
     }
 
-    /// Whether the instruction at path position `pos` left a history entry.
-    pub(crate) fn has_hist(&self, pos: usize) -> bool {
-        self.hist_at(pos).is_some()
-    }
-
     /// Records the history entry of the instruction being executed.
     pub(crate) fn push_hist(&mut self, h: Hist) {
+        self.count_hist_entry();
         let pos = self.path.len().saturating_sub(1);
         match self.hist.last_mut() {
             Some((p, old)) if *p == pos => *old = h,
@@ -177,7 +236,8 @@ impl Env<'_> {
         if !self.tracks_precision() || !self.cur.reg(reg).is_scalar() {
             return;
         }
-        self.backtrack_from(Bt::at(self.cur.frames.len() - 1, 1 << reg, 0));
+        let bt = Bt::at(self.cur.frames.len() - 1, 1 << reg, 0);
+        self.backtrack_from(bt);
     }
 
     /// `mark_chain_precision` for a helper's argument register, after the
@@ -189,15 +249,15 @@ impl Env<'_> {
         self.backtrack_from(Bt::at(self.cur.frames.len() - 1, 1 << reg, 0));
     }
 
-    /// `mark_chain_precision_batch` for stack slot `spi` of frame `frame`
-    /// (`get_constant_map_key`'s key). The current state's slot is left as
-    /// it is, as the kernel leaves it.
+    /// `bt_set_frame_slot` + `mark_chain_precision_batch`: the spilled
+    /// scalar in stack slot `spi` of frame `frame` (the current one or a
+    /// caller's), while the current instruction is processed.
     pub(crate) fn mark_stack_chain_precision(&mut self, frame: usize, spi: usize) {
         if !self.tracks_precision() {
             return;
         }
         let mut bt = Bt::at(self.cur.frames.len() - 1, 0, 0);
-        if bt.set_slot(frame, spi).is_err() {
+        if frame > bt.frame || !bt.set_slot(frame, spi) {
             self.mark_all_scalars_precise();
             return;
         }
@@ -208,42 +268,54 @@ impl Env<'_> {
     /// the remembered state `old`, the registers and slots precise there
     /// are made precise along the current path too.
     pub(crate) fn propagate_precision(&mut self, old: usize) {
-        if !self.tracks_precision() {
-            return;
-        }
-        let Some(st) = self.explored.get(old).map(|e| &e.st) else {
+        let Some(e) = self.explored.get(old) else {
             return;
         };
-        let mut bt = Bt::at(st.frames.len().saturating_sub(1), 0, 0);
+        let st = &e.st;
+        // A cleaned state's dead registers are NOT_INIT in the kernel
+        // (clean_func_state): live before each frame's insn only.
+        let live_at = |k: usize| -> u16 {
+            if !e.cleaned {
+                return u16::MAX;
+            }
+            let at = st.frames.get(k + 1).map_or(e.pc, |f| f.callsite);
+            self.live.get(at).copied().unwrap_or(u16::MAX)
+        };
+        // Without CAP_BPF every scalar is precise: the kernel lists them,
+        // then has nothing to walk (`!env->bpf_capable`).
+        let all = !self.tracks_precision();
+        // Frame by frame from the innermost, a log line each.
+        let last = st.frames.len() - 1;
+        let mut bt = Bt::at(self.cur.frames.len() - 1, 0, 0);
         let mut lines = String::new();
-        let mut outside = false;
+        let mut untracked = false;
         for (fr, f) in st.frames.iter().enumerate().rev() {
             let mut line = String::new();
-            let note = |line: &mut String, what: String| {
-                if line.is_empty() {
-                    *line = format!("frame {fr}: propagating {what}");
-                } else {
-                    line.push(',');
-                    line.push_str(&what);
-                }
-            };
+            let live = live_at(fr);
             for (r, reg) in f.regs.iter().enumerate().take(10) {
-                if reg.is_scalar() && reg.precise {
-                    if let Some(m) = bt.regs.get_mut(fr) {
-                        *m |= 1 << r;
-                    } else {
-                        outside = true;
+                if reg.is_scalar() && (reg.precise || all) && live & (1 << r) != 0 {
+                    match bt.regs.get_mut(fr) {
+                        Some(m) => *m |= 1 << r,
+                        None => untracked = true,
                     }
-                    note(&mut line, format!("r{r}"));
+                    line.push_str(&if line.is_empty() {
+                        format!("frame {fr}: propagating r{r}")
+                    } else {
+                        format!(",r{r}")
+                    });
                 }
             }
             for (spi, s) in f.stack.iter().enumerate() {
-                if s.is_spill() && s.spilled.is_scalar() && s.spilled.precise {
-                    if bt.set_slot(fr, spi).is_err() {
-                        outside = true;
+                if s.is_spill() && s.spilled.is_scalar() && (s.spilled.precise || all) {
+                    if !bt.set_slot(fr, spi) {
+                        untracked = true;
                     }
                     let off = -((spi as i64 + 1) * BPF_REG_SIZE as i64);
-                    note(&mut line, format!("fp{off}"));
+                    line.push_str(&if line.is_empty() {
+                        format!("frame {fr}: propagating fp{off}")
+                    } else {
+                        format!(",fp{off}")
+                    });
                 }
             }
             if !line.is_empty() {
@@ -254,7 +326,10 @@ impl Env<'_> {
         if self.log2() {
             self.log.push_str(&lines);
         }
-        if outside {
+        if all {
+            return;
+        }
+        if untracked || last != bt.frame {
             self.mark_all_scalars_precise();
             return;
         }
@@ -263,16 +338,13 @@ impl Env<'_> {
         }
     }
 
-    /// `__mark_chain_precision` from the current instruction with `bt`:
-    /// the path is walked back through the remembered states, across
-    /// bpf-to-bpf calls and callbacks (each frame keeps its own marks).
+    /// `__mark_chain_precision` from the current instruction with `bt`.
     #[allow(
         clippy::indexing_slicing,
         reason = "positions stay in self.path (last_pos starts at its last entry and only \
                   decreases, first_pos <= last_pos is checked before each step); states are \
                   indices of self.explored, which only grows during a verification; \
-                  frames[fr] exists for fr <= bt.frame once the frame count was checked; \
-                  bt.regs/bt.stack have MAX_FRAMES entries and bt.frame stays below it"
+                  frames[frame] exists once the get_mut above found it"
     )]
     fn backtrack_from(&mut self, mut bt: Bt) {
         if self.path.is_empty() {
@@ -295,13 +367,9 @@ impl Env<'_> {
             loop {
                 if skip_first {
                     skip_first = false;
-                } else {
-                    // The instruction executed right after this one.
-                    let next = self.path.get(pos + 1).map_or(-1, |&i| i as i64);
-                    if self.backtrack_insn(pos, next, &mut bt).is_err() {
-                        self.mark_all_scalars_precise();
-                        return;
-                    }
+                } else if self.backtrack_insn(pos, &mut bt).is_err() {
+                    self.mark_all_scalars_precise();
+                    return;
                 }
                 if bt.empty() {
                     return;
@@ -313,8 +381,10 @@ impl Env<'_> {
             }
             let Some(st) = state else { break };
             // The remembered state before `first_pos`: mark what is left,
-            // in every frame of the call chain.
-            if self.explored[st].st.frames.len() != bt.frame + 1 {
+            // frame by frame from the one the walk is in. A state with
+            // fewer frames than that is before a callback's entry, whose
+            // frame boundary is not followed here: force instead.
+            if self.explored[st].st.frames.len() <= bt.frame {
                 self.mark_all_scalars_precise();
                 return;
             }
@@ -332,18 +402,18 @@ impl Env<'_> {
                     }
                 }
                 for spi in 0..64usize {
-                    if bt.stack[fr] & (1u64 << spi) == 0 {
+                    if !bt.has_slot(fr, spi) {
                         continue;
                     }
                     match f.stack.get_mut(spi) {
                         Some(s) if s.is_spill() && s.spilled.is_scalar() => {
                             if s.spilled.precise {
-                                bt.stack[fr] &= !(1u64 << spi);
+                                bt.clear_slot(fr, spi);
                             } else {
                                 s.spilled.precise = true;
                             }
                         }
-                        _ => bt.stack[fr] &= !(1u64 << spi),
+                        _ => bt.clear_slot(fr, spi),
                     }
                 }
                 if self.log2() {
@@ -379,14 +449,11 @@ impl Env<'_> {
     }
 
     /// `backtrack_insn`: what the instruction at path position `pos` needs
-    /// precise before it, given what is needed after it; `subseq` is the
-    /// instruction executed right after it (-1 for none).
-    #[allow(
-        clippy::indexing_slicing,
-        reason = "bt.frame stays below MAX_FRAMES (Bt's invariant), the length of its masks"
-    )]
-    fn backtrack_insn(&mut self, pos: usize, subseq: i64, bt: &mut Bt) -> Result<(), NotSupported> {
+    /// precise before it, given what is needed after it.
+    fn backtrack_insn(&mut self, pos: usize, bt: &mut Bt) -> Result<(), NotSupported> {
         let idx = *self.path.get(pos).ok_or(NotSupported)? as usize;
+        // The instruction run after this one on the path (`subseq_idx`).
+        let subseq = self.path.get(pos + 1).map(|&i| i as usize);
         let insn = match self.decoded.get(idx) {
             Some(Some(Ok(i))) => *i,
             _ => return Err(NotSupported),
@@ -403,6 +470,7 @@ impl Env<'_> {
             self.log.push_str(&s);
         }
         let hist = self.hist_at(pos);
+        bt.sync_linked(hist);
         match insn {
             Insn::Alu { op, dst, src, .. } => {
                 let d = dst.index();
@@ -442,7 +510,9 @@ impl Env<'_> {
                 }
                 bt.clear(d);
                 if let Some(Hist::Stack { frame, spi }) = hist {
-                    bt.set_slot(frame as usize, spi as usize)?;
+                    if !bt.set_slot(frame as usize, spi as usize) {
+                        return Err(NotSupported);
+                    }
                 }
             }
             Insn::Store { dst, .. } | Insn::StoreReg { dst, .. } => {
@@ -490,19 +560,15 @@ impl Env<'_> {
                 }
             }
             Insn::Call(CallTarget::Helper(_))
-            | Insn::Call(CallTarget::Kfunc { btf_id: 1.., .. })
-                if subseq >= 0 && subseq != idx as i64 + 1 =>
-            {
-                // Back out of a callback the helper or kfunc called, to
-                // the call: r1-r5 were set by the helper, not passed.
-                if bt.regs() & !ARGS != 0 || bt.stack() != 0 {
-                    return Err(NotSupported);
-                }
-                bt.regs[bt.frame] &= !ARGS;
-                bt.exit()?;
-            }
-            Insn::Call(CallTarget::Helper(_))
             | Insn::Call(CallTarget::Kfunc { btf_id: 1.., .. }) => {
+                if subseq.is_some_and(|n| n != idx + 1) {
+                    // Walked back out of a callback the helper or kfunc
+                    // ran (bpf_loop, ...): not followed here.
+                    if !bt.empty() {
+                        return Err(NotSupported);
+                    }
+                    return Ok(());
+                }
                 // A helper or kfunc sets r0 and clobbers r1-r5.
                 bt.clear(0);
                 if bt.regs() & ARGS != 0 {
@@ -522,54 +588,47 @@ impl Env<'_> {
                 }
             }
             Insn::Call(CallTarget::Local(_)) => {
-                // Back out of the callee to its call: only its arguments
-                // can still be wanted, and they are the caller's r1-r5.
-                if bt.regs() & !ARGS != 0 || bt.stack() != 0 {
+                // Walked back from a static subprogram's first instruction
+                // to its call: what is still needed are arguments, which
+                // the caller set (r0, r6-r9 and slots of the callee's frame
+                // would be a value from nowhere).
+                if bt.regs() & !ARGS != 0 || bt.stack() != 0 || bt.frame == 0 {
                     return Err(NotSupported);
                 }
-                let args = bt.regs() & ARGS;
-                bt.regs[bt.frame] = 0;
-                bt.exit()?;
-                bt.regs[bt.frame] |= args;
+                bt.exit_subprog();
             }
             Insn::Exit => {
-                // Back into a callee (or callback) from the instruction
-                // its exit returned to. A callback's r1-r5 are set by the
-                // helper calling it; a function's must have been found.
-                if subseq >= 0 && self.calls_callback(subseq as usize) {
-                    bt.regs[bt.frame] &= !ARGS;
+                // Walked back from the instruction after a call into the
+                // callee's exit: the return value (r0) is the callee's,
+                // r6-r9 and the caller's slots stay with the caller. An
+                // exit into a callback's caller is not followed here.
+                let into_call = subseq
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|c| self.decoded.get(c))
+                    .is_some_and(|d| matches!(d, Some(Ok(Insn::Call(CallTarget::Local(_))))));
+                if !into_call {
+                    if !bt.empty() {
+                        return Err(NotSupported);
+                    }
+                    return Ok(());
                 }
-                if bt.regs() & ARGS != 0 {
+                if bt.regs() & ARGS != 0 || bt.frame + 1 >= FRAMES {
                     return Err(NotSupported);
                 }
-                // r0 is the callee's return value only for a function call
-                // (the instruction before `subseq` calls it).
-                let r0 = bt.has(0)
-                    && subseq >= 1
-                    && matches!(
-                        self.decoded.get(subseq as usize - 1),
-                        Some(Some(Ok(Insn::Call(CallTarget::Local(_)))))
-                    );
+                let r0 = bt.has(0);
                 bt.clear(0);
-                bt.enter()?;
+                bt.frame += 1;
                 if r0 {
                     bt.set(0);
                 }
             }
-            // A kfunc call with no BTF id (refused later): conservative.
-            Insn::Call(CallTarget::Kfunc { .. }) => return Err(NotSupported),
-            Insn::Callx { .. } => {
+            Insn::Call(_) | Insn::Callx { .. } => {
+                // Crossing a frame boundary: not followed here.
                 if !bt.empty() {
                     return Err(NotSupported);
                 }
             }
             Insn::Jmp { dst, src, .. } => {
-                if let Some(Hist::Linked { regs, stack }) = hist {
-                    if bt.regs() & regs != 0 || bt.stack() & stack != 0 {
-                        bt.regs[bt.frame] |= regs;
-                        bt.stack[bt.frame] |= stack;
-                    }
-                }
                 if let Operand::Reg(s) = src {
                     if bt.has(dst.index()) || bt.has(s.index()) {
                         bt.set(s.index());
@@ -579,6 +638,7 @@ impl Env<'_> {
             }
             Insn::Ja { .. } | Insn::Gotol { .. } | Insn::MayGoto { .. } => {}
         }
+        bt.sync_linked(hist);
         Ok(())
     }
 

@@ -379,12 +379,14 @@ impl RegState {
         if self.ty.is_map_ptr() {
             if let Some(m) = maps.get(self.map as usize) {
                 if !m.name.is_empty() {
-                    // The kernel keeps BPF_OBJ_NAME_LEN - 1 characters.
-                    let name: String = m.name.chars().take(15).collect();
-                    attr(out, &format!("map={name}"));
+                    // The kernel keeps BPF_OBJ_NAME_LEN - 1 bytes of it.
+                    let n = (0..=m.name.len().min(15))
+                        .rev()
+                        .find(|&i| m.name.is_char_boundary(i))
+                        .unwrap_or(0);
+                    attr(out, &format!("map={}", m.name.get(..n).unwrap_or_default()));
                 }
-                // Before the offset, as 6.18 prints them
-                // (`map_value(map=.data.T,ks=4,vs=24,off=8)`).
+                // Before `off=`, as the kernel prints them.
                 attr(out, &format!("ks={},vs={}", m.key_size, m.value_size));
             }
         }
@@ -596,7 +598,7 @@ impl FuncState {
                 for t in s.ty.iter().take_while(|t| **t != SlotType::Spill) {
                     out.push(t.ch());
                 }
-                // `print_reg_state`, as for a register (its `P` included).
+                // `print_reg_state`, as for a register (one `P`).
                 s.spilled
                     .write_p(out, self.frameno, maps, scratch.all_precise);
             } else {
@@ -684,6 +686,11 @@ pub struct VState {
     /// The `bpf_spin_lock` and `bpf_res_spin_lock`s held, the last taken
     /// last (the lock references of `refs`, `crate::spin_lock`).
     pub active_locks: Vec<crate::spin_lock::HeldLock>,
+    /// A path the CPU may run speculatively past a decided branch
+    /// (`speculative`): explored for loaders without CAP_PERFMON, where an
+    /// unsafe insn ends the path instead of the program
+    /// (`sanitize_speculative_path`).
+    pub speculative: bool,
 }
 
 impl VState {

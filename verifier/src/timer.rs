@@ -50,6 +50,7 @@ impl Env<'_> {
             active_rcu_lock: false,
             active_preempt_locks: 0,
             active_locks: Vec::new(),
+            speculative: false,
             active_irqs: Vec::new(),
         };
         // The callback's state has no parent: the caller's states do not
