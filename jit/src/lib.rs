@@ -496,6 +496,9 @@ pub(crate) mod off {
     pub const HOT_CNT_STORE: i32 = 328;
 }
 
+/// The direct entry of [`JitCode::call_direct`]: `fn(r1, r2, r10) -> r0`.
+pub type DirectFn = unsafe extern "sysv64" fn(u64, u64, u64) -> u64;
+
 /// A compiled program: its code, where each BPF instruction's code starts,
 /// and the entry trampoline.
 pub struct JitCode {
@@ -649,6 +652,21 @@ impl JitCode {
         // one, mapped executable for as long as `self` lives.
         let direct: unsafe extern "sysv64" fn(u64, u64, u64) -> u64 = std::mem::transmute(f);
         Some(direct(r1, r2, r10))
+    }
+
+    /// The direct entry itself ([`JitCode::call_direct`]), for a host that
+    /// keeps it beside its own tests so that its hot path loads one
+    /// pointer; `None` when the code has none ([`JitCode::has_direct`]).
+    /// Calling it has [`JitCode::call_direct`]'s safety conditions, and
+    /// `self` must outlive every call.
+    #[inline]
+    pub fn direct_entry(&self) -> Option<DirectFn> {
+        let f = self.direct_fn?;
+        // SAFETY: `f` is the address of the direct entry this code was
+        // compiled with, a System V function of three integers returning
+        // one; the caller keeps `self` (and so the mapping) alive while it
+        // calls it.
+        Some(unsafe { std::mem::transmute::<usize, DirectFn>(f) })
     }
 
     /// Whether [`JitCode::call_direct_ctx`] is available: trusted or
