@@ -759,6 +759,13 @@ impl Emitter<'_> {
                 self.done_by_previous = Some(pc + 1);
             }
             OP_MOV_ADD64_K if self.blind.is_none() => {
+                if let Some(load) = self.load_through_lea(pc, i) {
+                    // The load reads [s + imm + off] itself; the lea's
+                    // register is dead after it.
+                    self.skip_to = pc + 3;
+                    self.load(pc + 2, load, x86(load.dst), s);
+                    return;
+                }
                 dynasm!(self.a ; .arch x64 ; lea Rq(d), [Rq(s) + imm32]);
                 self.done_by_previous = Some(pc + 1);
             }
@@ -950,6 +957,35 @@ impl Emitter<'_> {
         }
         dynasm!(self.a ; .arch x64 ; rol Rq(xx), (64 - k) as i8);
         Some(pc + 4)
+    }
+
+    /// `t = s ; t += k` (fused at `pc`) then a load through `t` at
+    /// `pc + 2`, with `t` dead after the load (or the load's own
+    /// destination): the load as it reads, from `s` at offset `k + off`,
+    /// so that the pair is one instruction (`movzx ebx, [r8 + 100000h]`
+    /// instead of a `lea` into a register nothing reads again).
+    fn load_through_lea(&self, pc: usize, mov_add: JitInsn) -> Option<JitInsn> {
+        let l = *self.insns.get(pc + 2)?;
+        let (t, s) = (mov_add.dst, mov_add.src);
+        let is_load = matches!(l.code, 0x61 | 0x69 | 0x71 | 0x79 | 0x81 | 0x89 | 0x91);
+        if !is_load || l.src != t || t == s || t >= 10 {
+            return None;
+        }
+        if self.targets.get(pc + 1).copied().unwrap_or(true)
+            || self.targets.get(pc + 2).copied().unwrap_or(true)
+        {
+            return None;
+        }
+        let off = i32::try_from(mov_add.imm).ok()?.checked_add(l.off)?;
+        if l.dst != t && self.live_after(t, pc + 3) {
+            return None;
+        }
+        // A load the context analysis placed in the context keeps its base
+        // (its offset is `t`'s, not `s`'s).
+        if let Some(Some(crate::ctxptr::CtxVal::Ctx(_))) = self.ctx_bases.get(pc + 2) {
+            return None;
+        }
+        Some(JitInsn { src: s, off, ..l })
     }
 
     /// Whether BPF register `r` may be read from slot `from` on before it
