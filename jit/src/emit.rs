@@ -522,6 +522,10 @@ fn used_regs(insns: &[JitInsn]) -> u16 {
 /// The offset in the context of the count the hot region's inline test
 /// of an access of `len` bytes compares with: a load's, or a store's and
 /// an atomic's.
+/// The bytes the fast path of a byte-copy loop moves at once
+/// ([`Emitter::copy_loop_fast_path`]).
+const COPY_CHUNK: i64 = 32;
+
 fn hot_cnt_offset(len: i32, load: bool) -> i32 {
     let k = match len {
         1 => 0,
@@ -696,6 +700,9 @@ impl Emitter<'_> {
         if pc < self.skip_to {
             // A rotate at an earlier slot computed this one's result.
             return;
+        }
+        if i.code == OP_MOV_ADD64_X {
+            self.copy_loop_fast_path(pc);
         }
         if let Some(end) = self.rotate(pc) {
             self.skip_to = end;
@@ -957,6 +964,86 @@ impl Emitter<'_> {
         }
         dynasm!(self.a ; .arch x64 ; rol Rq(xx), (64 - k) as i8);
         Some(pc + 4)
+    }
+
+    /// A byte-copy loop ([`crate::select::CopyLoop`]) starting at `pc`:
+    /// before its first slot's code, a path that copies
+    /// [`COPY_CHUNK`] bytes at once (two 16-byte moves) and adds as many
+    /// to the counter, taken while none of those iterations would leave
+    /// the loop and (checked code) all their accesses are in the hot
+    /// region and the budget covers them; otherwise the loop's own code
+    /// runs one iteration, which faults, charges and leaves as it always
+    /// did. The loop's other registers (the address, the byte) are written
+    /// by every iteration before they are read, and the last iteration
+    /// before the loop ends is always a byte one: they end as they would.
+    fn copy_loop_fast_path(&mut self, pc: usize) {
+        const W: i64 = COPY_CHUNK;
+        if self.blind.is_some() {
+            return;
+        }
+        let Some(c) = crate::select::copy_loop(self.insns, &self.targets, pc) else {
+            return;
+        };
+        let fits = |v: i64| i32::try_from(v).is_ok() && i32::try_from(v + W).is_ok();
+        if !c.copies_by(W) || !fits(c.src_off) || !fits(c.dst_off) {
+            return;
+        }
+        let (b, i) = (x86(c.base), x86(c.index));
+        let (so, d_o) = (c.src_off as i32, c.dst_off as i32);
+        let fast = self.a.new_dynamic_label();
+        let bytes = self.a.new_dynamic_label();
+        dynasm!(self.a ; .arch x64 ; =>fast);
+        // The next W iterations all go round again: n - i is not in 1..=W.
+        match c.bound {
+            Ok(n) => dynasm!(self.a ; .arch x64 ; mov r11, Rq(x86(n))),
+            Err(n) if fits_i32(n) => dynasm!(self.a ; .arch x64 ; mov r11, n as i32),
+            Err(n) => dynasm!(self.a ; .arch x64 ; mov r11, QWORD n),
+        }
+        dynasm!(self.a ; .arch x64
+            ; sub r11, Rq(i)
+            ; sub r11, 1
+            ; cmp r11, W as i32
+            ; jb =>bytes
+        );
+        let cost = (c.back + 1 - c.head) as i64;
+        if self.budgeted {
+            // Each iteration's charge at the back edge passes: the last
+            // one's test, r9 + (W - 1) * cost + back + 1 <= 0.
+            let limit = -((c.back as i64 + 1) + (W - 1) * cost);
+            dynasm!(self.a ; .arch x64 ; mov r11, QWORD limit ; cmp r9, r11 ; jg =>bytes);
+        }
+        if self.checked {
+            for (o, load) in [(so, true), (d_o, false)] {
+                // Both ends' 8-byte accesses in the hot region: all of it.
+                let cnt = hot_cnt_offset(8, load);
+                dynasm!(self.a ; .arch x64 ; lea r10, [Rq(b) + Rq(i) + o]);
+                match self.hot_reg {
+                    Some(h) => dynasm!(self.a ; .arch x64 ; add r10, Rq(h)),
+                    None => dynasm!(self.a ; .arch x64 ; sub r10, [r12 + off::HOT_LO]),
+                }
+                for step in [0, W as i32 - 8] {
+                    if step != 0 {
+                        dynasm!(self.a ; .arch x64 ; add r10, step);
+                    }
+                    match self.cnt_regs.iter().find(|(o, _)| *o == cnt) {
+                        Some(&(_, r)) => dynasm!(self.a ; .arch x64 ; cmp r10, Rq(r)),
+                        None => dynasm!(self.a ; .arch x64 ; cmp r10, [r12 + cnt]),
+                    }
+                    dynasm!(self.a ; .arch x64 ; jae =>bytes);
+                }
+            }
+        }
+        dynasm!(self.a ; .arch x64
+            ; movdqu xmm0, [Rq(b) + Rq(i) + so]
+            ; movdqu xmm1, [Rq(b) + Rq(i) + so + 16]
+            ; movdqu [Rq(b) + Rq(i) + d_o], xmm0
+            ; movdqu [Rq(b) + Rq(i) + d_o + 16], xmm1
+            ; add Rq(i), W as i32
+        );
+        if self.budgeted {
+            dynasm!(self.a ; .arch x64 ; add r9, (W * cost) as i32);
+        }
+        dynasm!(self.a ; .arch x64 ; jmp =>fast ; =>bytes);
     }
 
     /// `t = s ; t += k` (fused at `pc`) then a load through `t` at
