@@ -434,7 +434,10 @@ pub(crate) fn copy_loop(insns: &[JitInsn], targets: &[bool], pc: usize) -> Optio
         regs.push(n);
     }
     let distinct = regs.iter().all(|&r| r < 10)
-        && (0..regs.len()).all(|x| (x + 1..regs.len()).all(|y| regs[x] != regs[y]));
+        && regs
+            .iter()
+            .enumerate()
+            .all(|(x, r)| !regs.iter().skip(x + 1).any(|q| q == r));
     if !distinct {
         return None;
     }
