@@ -119,6 +119,9 @@ impl Runner for NativeRunner {
         self.program
     }
 
+    // Inline, as the JIT runner's (see `JitRunner::run`), so that both
+    // hosts' calls are timed in the same shape in every binary.
+    #[inline]
     fn run(&mut self) -> Result<u64, BenchError> {
         let mem = self.mem.as_mut_slice().as_mut_ptr().cast::<c_void>();
         // SAFETY: `func` is the host build of `self.program`, whose C source reads and

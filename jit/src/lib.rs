@@ -40,7 +40,20 @@
 //! the field as the kernel's rewritten access does. bpf-to-bpf calls in
 //! trusted and verified code save only the r6-r9 the callee writes and
 //! zero the callee's frame only as deep as the proof says; a 64-bit rotate
-//! written as two shifts and an `or` is one `rol`.
+//! written as two shifts and an `or` is one `rol`; a load through a
+//! register just set to another plus a constant, and dead after the load,
+//! reads from the other at the summed offset.
+//!
+//! Patterns over several instructions (`select`): a jump over one
+//! register write is a `cmov` and a binary search on a masked register
+//! one indirect jump through a table of i32 offsets, where no budget is
+//! charged; clang's byte-copy loop (`dst[i] = src[i]`, both off one base
+//! register) gets, in every mode, a path that moves 32 bytes a turn while
+//! none of those iterations would leave the loop and the copy does not
+//! overlap forward by less than 32 (checked code: while both ends are in
+//! the hot region and the budget covers the turn); otherwise the loop's
+//! own code runs one iteration, which faults, charges and leaves as the
+//! interpreter does.
 //!
 //! `may_goto` has a budget per call frame (8,388,608, the kernel's
 //! `BPF_MAX_LOOPS`, as the interpreter counts) in a machine-stack slot
@@ -496,6 +509,9 @@ pub(crate) mod off {
     pub const HOT_CNT_STORE: i32 = 328;
 }
 
+/// The direct entry of [`JitCode::call_direct`]: `fn(r1, r2, r10) -> r0`.
+pub type DirectFn = unsafe extern "sysv64" fn(u64, u64, u64) -> u64;
+
 /// A compiled program: its code, where each BPF instruction's code starts,
 /// and the entry trampoline.
 pub struct JitCode {
@@ -649,6 +665,21 @@ impl JitCode {
         // one, mapped executable for as long as `self` lives.
         let direct: unsafe extern "sysv64" fn(u64, u64, u64) -> u64 = std::mem::transmute(f);
         Some(direct(r1, r2, r10))
+    }
+
+    /// The direct entry itself ([`JitCode::call_direct`]), for a host that
+    /// keeps it beside its own tests so that its hot path loads one
+    /// pointer; `None` when the code has none ([`JitCode::has_direct`]).
+    /// Calling it has [`JitCode::call_direct`]'s safety conditions, and
+    /// `self` must outlive every call.
+    #[inline]
+    pub fn direct_entry(&self) -> Option<DirectFn> {
+        let f = self.direct_fn?;
+        // SAFETY: `f` is the address of the direct entry this code was
+        // compiled with, a System V function of three integers returning
+        // one; the caller keeps `self` (and so the mapping) alive while it
+        // calls it.
+        Some(unsafe { std::mem::transmute::<usize, DirectFn>(f) })
     }
 
     /// Whether [`JitCode::call_direct_ctx`] is available: trusted or

@@ -337,3 +337,120 @@ mod tests {
         assert!(jump_tables(&p, &jump_targets(&p)).is_empty());
     }
 }
+
+/// A byte-copy loop as clang compiles `for (i = ...; i != n; i++) dst[i] =
+/// src[i]` with both arrays at constant offsets from one base register:
+///
+/// ```text
+/// L:   a = b + i              (the engine's fused mov + add)
+///      v = *(u8 *)(a + o1)
+///      a += k
+///      *(u8 *)(a + o2) = v
+///      i += 1
+///      if i == n goto out ; goto L      or      if i != n goto L
+/// ```
+///
+/// with a, b, i, v (and n's register) distinct BPF registers below r10.
+/// Each iteration copies the byte at `b + i + o1` to `b + i + delta + o1`,
+/// `delta = k + o2 - o1`. Copying `w` bytes at once gives the same memory
+/// as `w` iterations whenever no store of those iterations writes a byte a
+/// later one of them reads: `delta <= 0` or `delta >= w`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CopyLoop {
+    /// The loop's first slot (the fused mov + add): the back edge's target.
+    pub head: usize,
+    /// The slot whose taken jump closes the loop (the `goto`, or the
+    /// `if i != n`): budgeted code charges there.
+    pub back: usize,
+    pub base: u8,
+    pub index: u8,
+    /// n: a register (`Ok`) or an immediate, sign-extended (`Err`).
+    pub bound: Result<u8, i64>,
+    /// The source's offset from `b + i` (o1).
+    pub src_off: i64,
+    /// The destination's offset from `b + i` (k + o2).
+    pub dst_off: i64,
+}
+
+impl CopyLoop {
+    /// Whether copying `w` bytes at once keeps the loop's meaning.
+    pub(crate) fn copies_by(&self, w: i64) -> bool {
+        let delta = self.dst_off - self.src_off;
+        delta <= 0 || delta >= w
+    }
+}
+
+/// The [`CopyLoop`] starting at `pc`, if there is one: no slot inside it
+/// but `pc` a jump target.
+pub(crate) fn copy_loop(insns: &[JitInsn], targets: &[bool], pc: usize) -> Option<CopyLoop> {
+    let at = |k: usize| insns.get(pc + k).copied();
+    let head = at(0)?;
+    if head.code != OP_MOV_ADD64_X {
+        return None;
+    }
+    let (ld, add, st, inc, br) = (at(2)?, at(3)?, at(4)?, at(5)?, at(6)?);
+    // a = b + i or a = i + b: the counter is the one incremented.
+    let (a, b, i) = if inc.dst == head.src {
+        (head.dst, head.aux, head.src)
+    } else {
+        (head.dst, head.src, head.aux)
+    };
+    let shape = ld.code == 0x71
+        && ld.src == a
+        && add.code == 0x07
+        && add.dst == a
+        && st.code == 0x73
+        && st.dst == a
+        && st.src == ld.dst
+        && inc.code == 0x07
+        && inc.dst == i
+        && inc.imm == 1;
+    if !shape {
+        return None;
+    }
+    let v = ld.dst;
+    // The loop's end: `if i == n goto out ; goto pc`, or `if i != n goto pc`.
+    let back = match br.code {
+        0x15 | 0x1d if br.off as usize == pc + 8 => {
+            let g = at(7)?;
+            if g.code != 0x05 || g.off as usize != pc {
+                return None;
+            }
+            pc + 7
+        }
+        0x55 | 0x5d if br.off as usize == pc => pc + 6,
+        _ => return None,
+    };
+    if br.dst != i {
+        return None;
+    }
+    let bound = if br.code & 0x08 != 0 {
+        Ok(br.src)
+    } else {
+        Err(br.imm)
+    };
+    let mut regs = vec![a, b, i, v];
+    if let Ok(n) = bound {
+        regs.push(n);
+    }
+    let distinct = regs.iter().all(|&r| r < 10)
+        && regs
+            .iter()
+            .enumerate()
+            .all(|(x, r)| !regs.iter().skip(x + 1).any(|q| q == r));
+    if !distinct {
+        return None;
+    }
+    if (pc + 1..=back).any(|p| targets.get(p).copied().unwrap_or(true)) {
+        return None;
+    }
+    Some(CopyLoop {
+        head: pc,
+        back,
+        base: b,
+        index: i,
+        bound,
+        src_off: i64::from(ld.off),
+        dst_off: add.imm.checked_add(i64::from(st.off))?,
+    })
+}

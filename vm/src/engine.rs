@@ -318,6 +318,10 @@ pub struct JitProgram {
     /// none yet): trusted or verified code that never calls the runtime,
     /// after a full run on this type found it good.
     quick_type: std::sync::atomic::AtomicPtr<ProgType>,
+    /// The direct entry [`JitProgram::run_memory_direct`] calls: code with
+    /// a direct entry, no stack and no compiled context layout (`None`:
+    /// none of that), found once so that its hot path loads one pointer.
+    mem_direct: Option<ironbpf_jit::DirectFn>,
 }
 
 impl std::fmt::Debug for JitProgram {
@@ -532,9 +536,15 @@ impl JitProgram {
             },
         )
         .map_err(|e| VmError::Setup(format!("the JIT cannot compile the program: {e}")))?;
+        let mem_direct = if interp.uses_stack || ctx_fields.is_some() {
+            None
+        } else {
+            code.direct_entry()
+        };
         Ok(JitProgram {
             interp,
             code,
+            mem_direct,
             ctx_checked: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             main_stack_depth: None,
             ctx_ptr_offs: std::sync::OnceLock::new(),
@@ -1034,20 +1044,20 @@ impl JitProgram {
     /// so a caller's hot path holds no [`VmError`].
     #[inline(always)]
     pub fn run_memory_direct(&self, mem: &mut [u8]) -> Option<u64> {
-        if !self.code.has_direct() || self.interp.uses_stack || self.compiled_ctx.is_some() {
-            return None;
-        }
+        let f = self.mem_direct?;
         let (r1, r2) = if mem.is_empty() {
             (0, 0)
         } else {
             (mem.as_mut_ptr() as u64, mem.len() as u64)
         };
-        // SAFETY: the code has a direct entry (trusted or verified code,
+        // SAFETY: `f` is the code's direct entry (trusted or verified code,
         // compiled only through the unsafe `JitProgram::trusted` or from
         // the verifier's proof, or checked code that cannot fault, that
-        // calls no trampoline); the program uses no stack, and r1, r2 are
-        // `mem`, borrowed mutably here.
-        unsafe { self.code.call_direct(r1, r2, 0) }
+        // calls no trampoline), kept only for a program that uses no stack
+        // and was compiled for no context layout; `self.code`, which maps
+        // it, lives as long as `self`; r1, r2 are `mem`, borrowed mutably
+        // here.
+        Some(unsafe { f(r1, r2, 0) })
     }
 
     /// [`Engine::run_memory`] past its inline fast path.
