@@ -92,18 +92,18 @@ fn has_exception_cb(opts: &VerifyOptions) -> bool {
 
 /// The parameter named `name` ends in `suffix` (`__k`, `__sz`...), and has
 /// more than the suffix (`__kfunc_param_match_suffix`).
-fn suffix(name: &str, sfx: &str) -> bool {
+pub(crate) fn suffix(name: &str, sfx: &str) -> bool {
     name.len() > sfx.len() && name.ends_with(sfx)
 }
 
 /// `btf_type_is_scalar`: an integer or an enum.
-fn is_scalar(btf: &Btf, t: u32) -> bool {
+pub(crate) fn is_scalar(btf: &Btf, t: u32) -> bool {
     matches!(btf.kind_of(t), kind::INT | kind::ENUM | kind::ENUM64)
 }
 
 /// `__btf_type_is_scalar_struct`: a struct or union of scalars, arrays of
 /// scalars and such structs or unions, nested at most three deep.
-fn is_scalar_struct(btf: &Btf, t: u32, depth: u32) -> bool {
+pub(crate) fn is_scalar_struct(btf: &Btf, t: u32, depth: u32) -> bool {
     let Some(ty) = btf.get(t) else { return false };
     if !matches!(ty.kind, kind::STRUCT | kind::UNION) {
         return false;
@@ -122,7 +122,7 @@ fn is_scalar_struct(btf: &Btf, t: u32, depth: u32) -> bool {
 }
 
 /// Skips modifiers and typedefs.
-fn skip(btf: &Btf, id: u32) -> u32 {
+pub(crate) fn skip(btf: &Btf, id: u32) -> u32 {
     btf.skip_mods_and_typedefs(id).unwrap_or(id)
 }
 

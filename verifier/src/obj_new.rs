@@ -39,7 +39,7 @@
 use crate::btf_record::{BtfRecord, FieldKind, SpecialField};
 use crate::check::{Env, VResult};
 use crate::error::RejectionKind;
-use crate::kfunc::KfuncMeta;
+use crate::kfunc::{is_scalar, is_scalar_struct, skip, suffix, KfuncMeta};
 use crate::kfunc_table::{KF_ACQUIRE, KF_RELEASE, KF_RET_NULL, KF_TRUSTED_ARGS};
 use crate::state::{btf_flag, FuncState, RegState, RegType, MAX_CALL_FRAMES};
 use ironbpf_btf::{kind, kind_str, Btf};
@@ -186,38 +186,6 @@ struct Meta {
     /// (`arg_owning_ref`): the object cannot be gone, the result is not
     /// NULL.
     arg_owning_ref: bool,
-}
-
-fn skip(btf: &Btf, id: u32) -> u32 {
-    btf.skip_mods_and_typedefs(id).unwrap_or(id)
-}
-
-fn has_suffix(name: &str, sfx: &str) -> bool {
-    name.len() > sfx.len() && name.ends_with(sfx)
-}
-
-fn is_scalar(btf: &Btf, t: u32) -> bool {
-    matches!(btf.kind_of(t), kind::INT | kind::ENUM | kind::ENUM64)
-}
-
-/// `__btf_type_is_scalar_struct` for the program BTF: members scalars,
-/// arrays of scalars, or such structs, three deep at most.
-fn scalar_struct(btf: &Btf, t: u32, depth: u32) -> bool {
-    let Some(ty) = btf.get(t) else { return false };
-    if !matches!(ty.kind, kind::STRUCT | kind::UNION) {
-        return false;
-    }
-    ty.members.iter().all(|m| {
-        let mt = skip(btf, m.type_id);
-        if btf.is_struct(mt) {
-            return depth < 3 && scalar_struct(btf, mt, depth + 1);
-        }
-        if btf.kind_of(mt) == kind::ARRAY {
-            let elem = btf.get(mt).map_or(0, |a| a.extra[0]);
-            return is_scalar(btf, skip(btf, elem));
-        }
-        is_scalar(btf, mt)
-    })
 }
 
 /// An allocated object owned by the program (`PTR_TO_BTF_ID | MEM_ALLOC`
@@ -381,7 +349,7 @@ impl Env<'_> {
             let reg = *self.cur.reg(regno);
             self.scratch.reg(regno);
             let t = skip(btf, *atype);
-            if has_suffix(aname, "__ign") {
+            if suffix(aname, "__ign") {
                 continue;
             }
             if is_scalar(btf, t) {
@@ -394,7 +362,7 @@ impl Env<'_> {
                         format!("R{regno} is not a scalar"),
                     ));
                 }
-                if has_suffix(aname, "__k") {
+                if suffix(aname, "__k") {
                     if !reg.val.var_off.is_const() {
                         return Err(self.g_arg(
                             EINVAL,
@@ -444,9 +412,9 @@ impl Env<'_> {
             }
             let ref_t = skip(btf, btf.get(t).map_or(0, |p| p.size_or_type));
             let ref_tname = btf.name(ref_t);
-            let arg = if has_suffix(aname, "__alloc") {
+            let arg = if suffix(aname, "__alloc") {
                 Arg::Alloc
-            } else if has_suffix(aname, "__refcounted_kptr") {
+            } else if suffix(aname, "__refcounted_kptr") {
                 Arg::Refcounted
             } else if btf.is_struct(ref_t) && ref_tname == "bpf_list_head" {
                 Arg::ListHead
@@ -1027,7 +995,7 @@ impl Env<'_> {
                     ),
                 ));
             }
-            if !scalar_struct(btf, id, 0) {
+            if !is_scalar_struct(btf, id, 0) {
                 return Err(self.g_err(
                     EINVAL,
                     "bpf_percpu_obj_new type ID argument must be of a struct of scalars".into(),
