@@ -214,6 +214,25 @@ impl Runner for JitRunner {
         }
     }
 
+    /// A memory program is bound to its input once
+    /// ([`JitProgram::bind_memory`]), as a host calling it many times on
+    /// one buffer would: for code with a direct entry the timed loop is
+    /// then the call alone, as the native runner's is a call of the C
+    /// function. XDP programs time [`Runner::run`].
+    fn run_repeat(&mut self, repeat: u32) -> Result<(u64, f64), BenchError> {
+        let (runner, program) = (self.runner_name(), self.program);
+        if let Input::Memory(mem) = &mut self.input {
+            let mut call = self
+                .jit
+                .bind_memory(mem.as_mut_slice())
+                .map_err(|e| interp_error(program, "bind", e))?;
+            return crate::time_runs(repeat, runner, program, || {
+                call.run().map_err(|e| interp_error(program, "run", e))
+            });
+        }
+        crate::time_runs(repeat, runner, program, || self.run())
+    }
+
     /// Decoding, pre-decoding and code generation (and, trusted, the checked run;
     /// verified, the verification).
     fn compile_time(&self) -> Option<Duration> {

@@ -156,24 +156,8 @@ pub trait Runner {
     /// it); [`KernelRunner`] hands the loop to the kernel (`BPF_PROG_TEST_RUN` with
     /// `repeat`) and reports the kernel's own figure.
     fn run_repeat(&mut self, repeat: u32) -> Result<(u64, f64), BenchError> {
-        let repeat = repeat.max(1);
-        let started = thread_cpu_ns();
-        let first = self.run()?;
-        for _ in 1..repeat {
-            let r0 = self.run()?;
-            if r0 != first {
-                return Err(BenchError::Unstable {
-                    runner: self.runner_name().to_string(),
-                    program: self.program().to_string(),
-                    first,
-                    then: r0,
-                });
-            }
-        }
-        Ok((
-            first,
-            thread_cpu_ns().saturating_sub(started) as f64 / f64::from(repeat),
-        ))
+        let (runner, program) = (self.runner_name(), self.program().to_string());
+        time_runs(repeat, runner, &program, || self.run())
     }
 
     /// What preparing the program cost beyond reading it: rbpf-jit's compile time, the
@@ -182,6 +166,38 @@ pub trait Runner {
     fn compile_time(&self) -> Option<Duration> {
         None
     }
+}
+
+/// [`Runner::run_repeat`]'s loop: `run` `repeat` times (at least once),
+/// timed with the thread's CPU clock, every r0 checked against the first;
+/// gives that r0 and the time of one run in nanoseconds. Runners whose
+/// host API binds a program to its input once (`JitRunner`) time their
+/// bound call through this, as the default times [`Runner::run`].
+#[inline(always)]
+pub fn time_runs(
+    repeat: u32,
+    runner: &str,
+    program: &str,
+    mut run: impl FnMut() -> Result<u64, BenchError>,
+) -> Result<(u64, f64), BenchError> {
+    let repeat = repeat.max(1);
+    let started = thread_cpu_ns();
+    let first = run()?;
+    for _ in 1..repeat {
+        let r0 = run()?;
+        if r0 != first {
+            return Err(BenchError::Unstable {
+                runner: runner.to_string(),
+                program: program.to_string(),
+                first,
+                then: r0,
+            });
+        }
+    }
+    Ok((
+        first,
+        thread_cpu_ns().saturating_sub(started) as f64 / f64::from(repeat),
+    ))
 }
 
 /// The CPU time the calling thread has used, in nanoseconds

@@ -280,21 +280,25 @@ impl VmMemory {
     }
 
     /// The memory's bytes.
+    #[inline]
     pub fn as_slice(&self) -> &[u8] {
         &self.buf[self.start..self.start + self.len]
     }
 
     /// The memory's bytes, writable (programs such as `memcpy` write to it).
+    #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..self.start + self.len]
     }
 
     /// Length in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// True for the programs that take no memory.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -1060,6 +1060,56 @@ impl JitProgram {
         Some(unsafe { f(r1, r2, 0) })
     }
 
+    /// The program bound once to one buffer, for a host that runs it many
+    /// times on memory it rewrites in place (a shared region, a ring
+    /// slot): [`MemoryCall::run`] gives what [`Engine::run_with_memory`]
+    /// gives, with the tests of the program and the buffer done here once.
+    /// Code with a direct entry and no stack then runs with the call into
+    /// the code alone; checked code that calls no trampoline, with its
+    /// run context built here once.
+    pub fn bind_memory<'a>(&'a self, mem: &'a mut [u8]) -> Result<MemoryCall<'a>, VmError> {
+        self.check_compiled_ctx(None)?;
+        let ptr = mem.as_mut_ptr();
+        let len = mem.len();
+        let r1 = if len == 0 { 0 } else { ptr as u64 };
+        let kind = if let Some(f) = self.mem_direct {
+            Bound::Direct(f)
+        } else if self.code.has_direct() || self.code.calls_exec() {
+            Bound::Engine
+        } else {
+            let mut regs = [0u64; 11];
+            regs[1] = r1;
+            regs[2] = len as u64;
+            let mut stack = None;
+            let mut frame = (0, 0);
+            if self.interp.uses_stack {
+                let mut b = fresh_box();
+                let top = b.as_mut_ptr() as u64 + STACK_BYTES as u64;
+                frame = (top - MAX_BPF_STACK as u64, MAX_BPF_STACK as u64);
+                regs[10] = top;
+                stack = Some(b);
+            }
+            let ctx = self.lean_ctx(regs, (r1, len as u64), frame, std::ptr::null_mut());
+            Bound::Lean(Box::new(LeanCall {
+                ctx,
+                regs,
+                stack,
+                run: LeanRun {
+                    prog: self,
+                    error: None,
+                },
+            }))
+        };
+        Ok(MemoryCall {
+            prog: self,
+            kind,
+            r1,
+            ptr,
+            len,
+            _mem: std::marker::PhantomData,
+        })
+    }
+
     /// [`Engine::run_memory`] past its inline fast path.
     #[inline(never)]
     fn run_memory_slow(&self, mem: &mut [u8]) -> Result<u64, VmError> {
@@ -1102,6 +1152,48 @@ impl JitProgram {
         r0
     }
 
+    /// The JitCtx of a lean run ([`JitProgram::run_lean`]): registers
+    /// `regs`, the input memory `mem` (address, length) as the hot region,
+    /// the first frame `stack` (lowest address, length; 0, 0 for none), and
+    /// `runtime`, the run's `LeanRun`.
+    fn lean_ctx(
+        &self,
+        regs: [u64; 11],
+        mem: (u64, u64),
+        stack: (u64, u64),
+        runtime: *mut std::ffi::c_void,
+    ) -> JitCtx {
+        let mut ctx = JitCtx {
+            regs,
+            ret: 0,
+            saved_rsp: 0,
+            stack_lo: stack.0,
+            stack_len: stack.1,
+            hot_lo: mem.0,
+            hot_len_load: mem.1,
+            hot_len_store: mem.1,
+            spent: 0,
+            budget: self.interp.options().budget,
+            depth: 0,
+            slow_value: 0,
+            scratch: 0,
+            err_kind: err::NONE,
+            err_pc: 0,
+            err_addr: 0,
+            slow: lean_slow,
+            exec: lean_exec,
+            runtime,
+            ctx_lo: 0,
+            ctx_len: 0,
+            ptr_off: [u64::MAX; 3],
+            ptr_val: [0; 3],
+            hot_cnt_load: [0; 4],
+            hot_cnt_store: [0; 4],
+        };
+        ctx.set_hot(mem.0, mem.1, mem.1);
+        ctx
+    }
+
     /// A run on input memory of code that never calls the instruction
     /// trampoline: no region table, run state or runtime is built; only the
     /// slow memory path (a checked access outside the stack and the memory)
@@ -1133,34 +1225,12 @@ impl JitProgram {
             regs[10] = top;
             buf = Some(b);
         }
-        let mut ctx = JitCtx {
+        let mut ctx = self.lean_ctx(
             regs,
-            ret: 0,
-            saved_rsp: 0,
-            stack_lo,
-            stack_len,
-            hot_lo: r1,
-            hot_len_load: r2,
-            hot_len_store: r2,
-            spent: 0,
-            budget: self.interp.options().budget,
-            depth: 0,
-            slow_value: 0,
-            scratch: 0,
-            err_kind: err::NONE,
-            err_pc: 0,
-            err_addr: 0,
-            slow: lean_slow,
-            exec: lean_exec,
-            runtime: &mut lean as *mut LeanRun<'_> as *mut std::ffi::c_void,
-            ctx_lo: 0,
-            ctx_len: 0,
-            ptr_off: [u64::MAX; 3],
-            ptr_val: [0; 3],
-            hot_cnt_load: [0; 4],
-            hot_cnt_store: [0; 4],
-        };
-        ctx.set_hot(r1, r2, r2);
+            (r1, r2),
+            (stack_lo, stack_len),
+            &mut lean as *mut LeanRun<'_> as *mut std::ffi::c_void,
+        );
         // SAFETY: ctx is valid for the call; the stack (if any) is the
         // thread's 8-frame buffer with r10 at the top of its first frame,
         // and the hot region is `mem`, borrowed mutably for the run. The
@@ -1176,6 +1246,126 @@ impl JitProgram {
             return Ok(ctx.ret);
         }
         Err(jit_error(&ctx, lean.error.take()))
+    }
+}
+
+/// A program bound to one input memory ([`JitProgram::bind_memory`]):
+/// it borrows the program and the buffer for as long as it lives, so
+/// the buffer can change only through [`MemoryCall::memory`] between
+/// runs.
+pub struct MemoryCall<'a> {
+    prog: &'a JitProgram,
+    kind: Bound<'a>,
+    /// The program's r1: the buffer's address, 0 for an empty one.
+    r1: u64,
+    /// The buffer, kept as its raw parts so that the code's accesses and
+    /// `memory`'s slice derive from one pointer.
+    ptr: *mut u8,
+    len: usize,
+    _mem: std::marker::PhantomData<&'a mut [u8]>,
+}
+
+/// How a [`MemoryCall`] runs its program.
+enum Bound<'a> {
+    /// The code's direct entry, `fn(r1, r2, 0) -> r0`: no stack, no checks
+    /// that can fail.
+    Direct(ironbpf_jit::DirectFn),
+    /// Checked code that calls no trampoline: its lean run's context, kept
+    /// from run to run.
+    Lean(Box<LeanCall<'a>>),
+    /// Anything else: [`Engine::run_with_memory`] on every run.
+    Engine,
+}
+
+/// The state of a bound lean run: its JitCtx (the runtime pointer set on
+/// every run, so that it derives from that run's borrow), the registers
+/// each run starts with, its stack buffer and its `LeanRun`.
+struct LeanCall<'a> {
+    ctx: JitCtx,
+    regs: [u64; 11],
+    stack: Option<Box<[u64]>>,
+    run: LeanRun<'a>,
+}
+
+impl std::fmt::Debug for MemoryCall<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            Bound::Direct(_) => "direct",
+            Bound::Lean(_) => "lean",
+            Bound::Engine => "engine",
+        };
+        f.debug_struct("MemoryCall")
+            .field("kind", &kind)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MemoryCall<'_> {
+    /// Runs the program once on the bound memory and gives r0, or the
+    /// error [`Engine::run_with_memory`] gives.
+    #[inline(always)]
+    pub fn run(&mut self) -> Result<u64, VmError> {
+        match &mut self.kind {
+            // SAFETY: `f` is the direct entry that `bind_memory` took from
+            // the program (trusted or verified code, or checked code that
+            // cannot fault, that calls no trampoline, uses no stack and was
+            // compiled for no context layout); the program, whose code
+            // maps it, is borrowed for `'a`; r1 and `len` are the address
+            // and length of the buffer borrowed mutably for `'a`, reachable
+            // only through `self`, which this call borrows mutably.
+            Bound::Direct(f) => Ok(unsafe { f(self.r1, self.len as u64, 0) }),
+            Bound::Lean(c) => Self::run_lean(self.prog, c),
+            Bound::Engine => self.run_engine(),
+        }
+    }
+
+    // Out of line, as `run_lean`, so that `run` stays the direct call
+    // and two tests in the caller's loop.
+    #[inline(never)]
+    fn run_engine(&mut self) -> Result<u64, VmError> {
+        // SAFETY: as in `memory`.
+        let mem = unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) };
+        self.prog.run_memory(mem)
+    }
+
+    #[inline(never)]
+    fn run_lean(prog: &JitProgram, c: &mut LeanCall<'_>) -> Result<u64, VmError> {
+        c.ctx.regs = c.regs;
+        c.ctx.spent = 0;
+        c.ctx.depth = 0;
+        c.ctx.err_kind = err::NONE;
+        c.ctx.runtime = &mut c.run as *mut LeanRun<'_> as *mut std::ffi::c_void;
+        if let Some(b) = &mut c.stack {
+            zero_first_frame(b);
+        }
+        // SAFETY: as in `JitProgram::run_lean`: `ctx` is valid for the
+        // call, with the stack (if any) the call's own 8-frame buffer,
+        // r10 at the top of its first frame, zeroed; the hot region is the
+        // bound buffer, borrowed mutably for `'a` and reachable only
+        // through the `MemoryCall`, which this call borrows mutably; the
+        // code never calls the instruction trampoline, and its slow path
+        // is `lean_slow`, which reads `c.run`.
+        let st = unsafe { prog.code.enter(&mut c.ctx, 0) };
+        if st == status::CONTINUE {
+            return Ok(c.ctx.ret);
+        }
+        Err(Self::lean_error(c))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lean_error(c: &mut LeanCall<'_>) -> VmError {
+        jit_error(&c.ctx, c.run.error.take())
+    }
+
+    /// The bound memory, to rewrite the input between runs (its address
+    /// and length stay those the program is given).
+    pub fn memory(&mut self) -> &mut [u8] {
+        // SAFETY: `ptr`, `len` are the parts of the slice `bind_memory`
+        // borrowed mutably for `'a`; only `self` reaches it, and the
+        // returned slice borrows `self` mutably, so no run overlaps it.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
 

@@ -72,7 +72,7 @@ pub mod progtype;
 pub mod testrun;
 
 pub use embed::{Arg, Call, Instance, Linker, Program, ProgramType, Runtime};
-pub use engine::{Engine, JitOptions, JitProgram};
+pub use engine::{Engine, JitOptions, JitProgram, MemoryCall};
 pub use error::VmError;
 pub use interp::{CtxView, Interpreter, LdImm64Resolver, Options, RunMemory};
 pub use ironbpf_helpers::{
