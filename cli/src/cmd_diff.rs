@@ -52,7 +52,7 @@ pub struct DiffArgs {
     /// With --engine jit: constant blinding, as the kernel's bpf_jit_harden (no immediate of the program in the code)
     #[arg(long)]
     harden: bool,
-    /// Generate unverified programs (out-of-bounds accesses, endless loops, misaligned atomics), run with a budget of 20,000 instructions: both engines must stop at the same instruction with the same error
+    /// Generate unverified programs (out-of-bounds accesses, endless loops, misaligned atomics), run with a budget of 20,000 instructions: both engines must stop at the same instruction with the same error (with --mode verified, only programs the verifier accepts run, to their end)
     #[arg(long)]
     unverified: bool,
     /// Show the most common reasons the reference refused programs
@@ -391,9 +391,20 @@ pub fn run(args: DiffArgs) -> Result<(), Failure> {
     };
     let verified_only =
         matches!(args.engine, DiffEngine::Jit) && matches!(args.mode, JitModeArg::Verified);
+    // Verified code runs without an instruction budget: the verifier bounded
+    // every loop (a `may_goto` loop may run 8,388,608 times), so the reference
+    // must not stop a program the verified JIT is right to finish.
+    let ref_options = if verified_only {
+        Options {
+            budget: u64::MAX,
+            ..options
+        }
+    } else {
+        options
+    };
     let reference: Box<dyn XdpEngine> = match args.against {
-        Against::Interp => Box::new(VmXdp::interp(options)),
-        Against::Jit => Box::new(VmXdp::jit(ironbpf_vm::JitMode::Checked, options)),
+        Against::Interp => Box::new(VmXdp::interp(ref_options)),
+        Against::Jit => Box::new(VmXdp::jit(ironbpf_vm::JitMode::Checked, ref_options)),
         Against::Kernel => {
             Box::new(ironbpf_conformance::kernel::KernelXdp::new().map_err(Failure::usage)?)
         }
