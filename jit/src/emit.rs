@@ -2081,6 +2081,13 @@ impl Emitter<'_> {
         if keep_rbp {
             dynasm!(self.a ; .arch x64 ; push rbp);
         }
+        // The callee may call the runtime (Rust code, which needs rsp 16-byte
+        // aligned at its calls): an odd number of 8-byte slots besides the
+        // return address keeps the caller's alignment.
+        let pad = self.frame_books && (saved.len() + usize::from(keep_rbp)).is_multiple_of(2);
+        if pad {
+            dynasm!(self.a ; .arch x64 ; sub rsp, 8);
+        }
         dynasm!(self.a ; .arch x64 ; sub rbp, FRAME);
         if self.frame_books {
             dynasm!(self.a ; .arch x64
@@ -2114,6 +2121,9 @@ impl Emitter<'_> {
                 ; add QWORD [r12 + off::STACK_LO], FRAME
                 ; sub QWORD [r12 + off::STACK_LEN], FRAME
             );
+        }
+        if pad {
+            dynasm!(self.a ; .arch x64 ; add rsp, 8);
         }
         if keep_rbp {
             dynasm!(self.a ; .arch x64 ; pop rbp);

@@ -36,3 +36,43 @@ fn a_callee_that_jumps_into_another_functions_code_has_its_writes_saved() {
     let trusted = unsafe { JitProgram::trusted(vm) }.expect("compiles");
     assert_eq!(trusted.run_with_memory(&mut []).expect("runs"), 15);
 }
+
+/// A callee that saves an even number of r6-r9 (with r10 kept in place,
+/// nothing else is pushed) and calls a helper: the helper is Rust code
+/// that needs rsp 16-byte aligned, so the call pads the frame. Before the
+/// pad, two saved registers put rsp 8 bytes off and the trusted run died
+/// of SIGSEGV in the runtime.
+#[test]
+fn a_callee_that_saves_any_number_of_registers_can_call_a_helper() {
+    let bodies = [
+        "",
+        "r6 = 1\n",
+        "r6 = 1\nr7 = 2\n",
+        "r6 = 1\nr7 = 2\nr8 = 3\n",
+        "r6 = 1\nr7 = 2\nr8 = 3\nr9 = 4\n",
+    ];
+    for (saved, body) in bodies.iter().enumerate() {
+        // Nested once more, so that both alignments of the caller occur.
+        let src = format!(
+            "call f\nexit\nf: {body}call bpf_ktime_get_ns\ncall g\nr0 = 5\nexit\n\
+             g: {body}call bpf_get_prandom_u32\nr0 = 6\nexit"
+        );
+        let prog = assemble_program(&src).expect("assembles");
+        let vm = Interpreter::new(&prog, &HelperRegistry::standard(), Options::default())
+            .expect("loads");
+        assert_eq!(vm.run_with_memory(&mut []).expect("runs"), 5);
+        let checked = JitProgram::checked(vm.clone()).expect("compiles");
+        assert_eq!(
+            checked.run_with_memory(&mut []).expect("runs"),
+            5,
+            "checked, {saved} saved"
+        );
+        // SAFETY: the program touches no memory and ends.
+        let trusted = unsafe { JitProgram::trusted(vm) }.expect("compiles");
+        assert_eq!(
+            trusted.run_with_memory(&mut []).expect("runs"),
+            5,
+            "trusted, {saved} saved"
+        );
+    }
+}
