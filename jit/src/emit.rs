@@ -11,7 +11,8 @@
 use crate::op::*;
 use crate::select::{JumpTable, Skipped};
 use crate::{
-    err, off, status, CompileOptions, Facts, InlineArray, JitCode, JitError, JitInsn, Mode,
+    err, off, status, CompileOptions, Facts, InlineArray, JitCode, JitError, JitInsn, LookupCall,
+    Mode,
 };
 use dynasmrt::x64::Assembler;
 use dynasmrt::{dynasm, DynamicLabel, DynasmApi, DynasmLabelApi};
@@ -152,6 +153,10 @@ struct Emitter<'a> {
     facts: &'a Facts,
     /// The array maps whose lookups are inline (trusted and verified).
     arrays: &'a [InlineArray],
+    /// The maps whose lookups are direct calls (trusted and verified).
+    lookups: &'a [LookupCall],
+    /// Some lookup is a direct call.
+    direct_lookups: bool,
     /// Per slot: the destination's value after it when it is the same
     /// constant on every path ([`crate::constprop`]).
     consts: Vec<Option<u64>>,
@@ -165,6 +170,9 @@ struct Emitter<'a> {
     labels: Vec<DynamicLabel>,
     stubs: Vec<Stub>,
     checked: bool,
+    /// Verified code: r1-r5 are unreadable after every call, as the
+    /// verifier proved.
+    verified: bool,
     budgeted: bool,
     /// The CPU has BMI2 (shlx/shrx/sarx for shifts by a register).
     bmi2: bool,
@@ -315,6 +323,7 @@ fn compile_inner(
         budget,
         facts,
         arrays,
+        lookups,
         harden,
         blinding_seed,
         written_before_read,
@@ -377,6 +386,9 @@ fn compile_inner(
         insns,
         facts,
         arrays,
+        lookups,
+        direct_lookups: false,
+        verified,
         consts: crate::constprop::const_results(insns),
         targets,
         tables,
@@ -467,6 +479,7 @@ fn compile_inner(
         (direct.is_some() && !checked && e.uses_ctx).then(|| e.emit_direct_ctx_entry(first));
     let budgeted = e.budgeted;
     let calls_exec = e.calls_exec;
+    let direct_lookups = e.direct_lookups;
     let e_books_missing = e.calls_exec && !e.frame_books;
     let buf =
         e.a.finalize()
@@ -486,6 +499,7 @@ fn compile_inner(
         mode,
         budgeted,
         calls_exec,
+        direct_lookups,
         entry_fn,
         direct_fn,
         direct_ctx_fn,
@@ -909,6 +923,11 @@ impl Emitter<'_> {
                     ; skip:
                 );
             }
+            OP_MAP_LOOKUP if !self.checked && self.lookup_call(pc).is_some() => {
+                if let Some(m) = self.lookup_call(pc) {
+                    self.direct_lookup(pc, m);
+                }
+            }
             0x95 => {
                 self.charge(pc, None);
                 dynasm!(self.a ; .arch x64 ; ret);
@@ -1153,6 +1172,57 @@ impl Emitter<'_> {
             .iter()
             .find(|m| m.handle == ld.imm as u64 && m.stride <= i32::MAX as u32)
             .copied()
+    }
+
+    /// The direct-call map of the lookup at `pc`, when its `r1 = map[...]`
+    /// is fused with it and the map is one of [`Emitter::lookups`].
+    fn lookup_call(&self, pc: usize) -> Option<LookupCall> {
+        let ld = self.insns.get(pc.checked_sub(2)?)?;
+        if ld.code != OP_LDMAP_LOOKUP || ld.dst != 1 {
+            return None;
+        }
+        self.lookups
+            .iter()
+            .find(|m| m.handle == ld.imm as u64)
+            .copied()
+    }
+
+    /// r0 = `m.func(m.obj, r2)`: a call out of the code with the C calling
+    /// convention. r1-r5 keep their values (as the interpreter's inline
+    /// lookup leaves them) where they are live after it, r9 (the budget
+    /// account) always; rsp is 16-byte aligned at the call, as at every
+    /// call out of the code.
+    fn direct_lookup(&mut self, pc: usize, m: LookupCall) {
+        // The runs of code that calls out pin the maps' epoch (as those of
+        // code that calls the trampoline build the full run state).
+        self.calls_exec = true;
+        self.direct_lookups = true;
+        let mut saved: Vec<u8> = (1..=5)
+            .filter(|&r| !self.verified && self.live_after(r, pc + 1))
+            .map(x86)
+            .collect();
+        saved.push(9);
+        // At every BPF instruction rsp is 8 bytes off 16-byte alignment
+        // (the entry's and bpf-to-bpf calls' return addresses): an odd
+        // number of pushes realigns it.
+        let pad = saved.len().is_multiple_of(2);
+        for &x in &saved {
+            dynasm!(self.a ; .arch x64 ; push Rq(x));
+        }
+        if pad {
+            dynasm!(self.a ; .arch x64 ; sub rsp, 8);
+        }
+        dynasm!(self.a ; .arch x64
+            ; mov rdi, QWORD m.obj as i64
+            ; mov rax, QWORD m.func as i64
+            ; call rax
+        );
+        if pad {
+            dynasm!(self.a ; .arch x64 ; add rsp, 8);
+        }
+        for &x in saved.iter().rev() {
+            dynasm!(self.a ; .arch x64 ; pop Rq(x));
+        }
     }
 
     /// dst = `v`, in the shortest form.

@@ -264,6 +264,9 @@ pub struct CompileOptions<'a> {
     /// The program's plain array maps, whose lookups trusted and verified
     /// code computes inline.
     pub arrays: &'a [InlineArray],
+    /// The program's maps whose lookups trusted and verified code calls
+    /// directly ([`LookupCall`]).
+    pub lookups: &'a [LookupCall],
     /// Constant blinding, as the kernel's `bpf_jit_harden`: every
     /// immediate of the program (ALU and jump operands, store values, the
     /// whole constant of `ld_imm64`, and the constants the JIT folds from
@@ -310,6 +313,7 @@ impl Default for CompileOptions<'_> {
             budget: u64::MAX,
             facts: &NO_FACTS,
             arrays: &[],
+            lookups: &[],
             harden: false,
             blinding_seed: None,
             written_before_read: 0,
@@ -332,6 +336,21 @@ pub struct InlineArray {
     pub stride: u32,
     /// The number of entries.
     pub max_entries: u32,
+}
+
+/// A map whose lookups trusted and verified code calls directly, as the
+/// kernel's JIT calls a hash map's own `map_lookup_elem`: no trampoline,
+/// no dispatch. `func(obj, key)` (the C calling convention) gives the
+/// value's address or 0; the run keeps its thread pinned to the maps'
+/// epoch, which the returned address needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupCall {
+    /// The map's handle, the value `r1 = map[...]` loads.
+    pub handle: u64,
+    /// The lookup's address.
+    pub func: u64,
+    /// Its first argument, the map.
+    pub obj: u64,
 }
 
 /// Why a program could not be compiled.
@@ -525,6 +544,7 @@ pub struct JitCode {
     mode: Mode,
     budgeted: bool,
     calls_exec: bool,
+    direct_lookups: bool,
     /// The entry trampoline's address and the code's base address, taken
     /// once so that a run does not look them up.
     entry_fn: usize,
@@ -572,6 +592,12 @@ impl JitCode {
     /// memory path.
     pub fn calls_exec(&self) -> bool {
         self.calls_exec
+    }
+
+    /// Whether the code calls a map's lookup directly ([`LookupCall`]):
+    /// its runs must keep the thread pinned to the maps' epoch.
+    pub fn direct_lookups(&self) -> bool {
+        self.direct_lookups
     }
 
     /// All the code bytes (body, stubs, trampolines).

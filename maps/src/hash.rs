@@ -166,6 +166,49 @@ fn key_hash(key: &[u8]) -> u64 {
     h.finish()
 }
 
+/// [`HashMap`]'s [`DirectLookup::func`]: `lookup_ptr(key, 0, _)`.
+///
+/// # Safety
+/// As [`DirectLookup`] says: `obj` is a live `HashMap`'s
+/// `direct_lookup().obj`, `key` points at its `key_size` readable bytes,
+/// and the calling thread is pinned for as long as it uses the result.
+unsafe extern "C" fn direct_lookup(obj: *const u8, key: *const u8) -> u64 {
+    // SAFETY: by the contract, `obj` is a live HashMap's own address.
+    let map = unsafe { &*(obj as *const HashMap) };
+    // SAFETY: by the contract, `key` has key_size readable bytes.
+    let key = unsafe { std::slice::from_raw_parts(key, map.spec.key_size as usize) };
+    direct_find(map, key)
+}
+
+/// [`direct_lookup`] for maps whose `key_size` is `N`.
+///
+/// # Safety
+/// As [`direct_lookup`]'s, and the map's `key_size` is `N`.
+unsafe extern "C" fn direct_lookup_fixed<const N: usize>(obj: *const u8, key: *const u8) -> u64 {
+    // SAFETY: by the contract, `obj` is a live HashMap's own address.
+    let map = unsafe { &*(obj as *const HashMap) };
+    // SAFETY: by the contract, `key` has key_size = N readable bytes (with
+    // no alignment: read as bytes).
+    let key: [u8; N] = unsafe { std::ptr::read_unaligned(key as *const [u8; N]) };
+    direct_find(map, &key)
+}
+
+#[inline(always)]
+fn direct_find(map: &HashMap, key: &[u8]) -> u64 {
+    // SAFETY: the caller's pin protects the index (and the value it finds)
+    // as a guard of our own would; `unprotected` only lends the lifetime.
+    let guard = unsafe { crossbeam_epoch::unprotected() };
+    match map.find_value(key, 0, guard) {
+        Some((slot, value)) => {
+            if map.lru.is_some() {
+                map.touch(slot);
+            }
+            value as u64
+        }
+        None => 0,
+    }
+}
+
 struct Core {
     slab: Slab,
     free: Mutex<FreeSlots>,
@@ -383,8 +426,11 @@ impl HashMap {
     }
 
     /// The program's lookup: the readers' index, with no lock. Gives the
-    /// slot and the address of `cpu`'s value in it.
-    #[inline]
+    /// slot and the address of `cpu`'s value in it. Inlined everywhere, so
+    /// that a caller whose key has a constant length
+    /// ([`direct_lookup_fixed`]) gets the hash and the comparison of that
+    /// length only.
+    #[inline(always)]
     fn find_value(&self, key: &[u8], cpu: usize, guard: &Guard) -> Option<(u32, *mut u8)> {
         // SAFETY: the index stays allocated while `guard` pins the epoch.
         let idx = unsafe { self.index.load(Ordering::Acquire, guard).deref() };
@@ -833,6 +879,18 @@ impl Map for HashMap {
             self.touch(slot);
         }
         NonNull::new(value)
+    }
+
+    fn direct_lookup(&self) -> Option<DirectLookup> {
+        let func = match self.spec.key_size {
+            4 => direct_lookup_fixed::<4>,
+            8 => direct_lookup_fixed::<8>,
+            _ => direct_lookup,
+        };
+        Some(DirectLookup {
+            func,
+            obj: self as *const HashMap as *const u8,
+        })
     }
 
     fn value_region(&self, addr: u64, len: u64) -> Option<MemoryRegion> {

@@ -195,6 +195,23 @@ pub const BPF_F_CURRENT_CPU: u64 = 0xffff_ffff;
 /// The index mask of `bpf_perf_event_output`'s flags.
 pub const BPF_F_INDEX_MASK: u64 = 0xffff_ffff;
 
+/// A map's lookup as a function pointer and its object
+/// ([`Map::direct_lookup`]).
+///
+/// `func(obj, key)` gives what `lookup_ptr(key, 0, guard)` gives, as an
+/// address (0 for none). Its contract, for the caller: `obj` is the value
+/// of this struct and the map that gave it is alive; `key` points at
+/// `key_size` readable bytes; and the calling thread holds an epoch
+/// [`Guard`] (from [`pin`]) from before the call until it is done with the
+/// address returned, as for `lookup_ptr`.
+#[derive(Clone, Copy, Debug)]
+pub struct DirectLookup {
+    /// The lookup.
+    pub func: unsafe extern "C" fn(obj: *const u8, key: *const u8) -> u64,
+    /// The map, as `func` reads it.
+    pub obj: *const u8,
+}
+
 /// A batch operation's progress: how many elements were done, and the token
 /// to pass as `in_batch` to continue (`None` when the walk is over).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,6 +335,14 @@ pub trait Map: Send + Sync + Any {
     /// of `key` (to CPU `cpu`'s copy for per-CPU maps), valid while `guard`
     /// lives. `None` for absent keys and for kinds without values.
     fn lookup_ptr(&self, key: &[u8], cpu: usize, guard: &Guard) -> Option<NonNull<u8>>;
+
+    /// [`Map::lookup_ptr`] on CPU 0 as a plain function that JIT code
+    /// calls with no dynamic dispatch and no guard argument (the kernel's
+    /// JIT, likewise, calls a map's own lookup directly). `None`, the
+    /// default, for kinds without one.
+    fn direct_lookup(&self) -> Option<DirectLookup> {
+        None
+    }
 
     /// A program's `bpf_map_update_elem`: like [`Map::update`] but `value`
     /// is one CPU's value (`value_size` bytes) for per-CPU maps; a new

@@ -516,6 +516,7 @@ impl JitProgram {
     ) -> Result<JitProgram, VmError> {
         let insns = Self::jit_insns(&interp);
         let arrays = inline_arrays(&interp);
+        let lookups = lookup_calls(&interp);
         let code = ironbpf_jit::compile_with(
             &insns,
             &ironbpf_jit::CompileOptions {
@@ -523,6 +524,7 @@ impl JitProgram {
                 budget: interp.options().budget,
                 facts,
                 arrays: &arrays,
+                lookups: &lookups,
                 harden: opts.harden,
                 blinding_seed: opts.blinding_seed,
                 // The load check refused any program that may read a
@@ -644,6 +646,25 @@ impl Engine for JitProgram {
         STACK.with(|c| c.set(Some(buf)));
         r
     }
+}
+
+/// The program's maps whose lookups trusted and verified code calls
+/// directly ([`ironbpf_maps::Map::direct_lookup`]: the hash maps).
+fn lookup_calls(interp: &Interpreter) -> Vec<ironbpf_jit::LookupCall> {
+    let mut out = Vec::new();
+    for (i, m) in interp.maps.iter().enumerate() {
+        if m.via_helper {
+            continue;
+        }
+        if let Some(d) = m.map.direct_lookup() {
+            out.push(ironbpf_jit::LookupCall {
+                handle: interp.map_base + i as u64 * ironbpf_maps::MAP_IMAGE_SIZE,
+                func: d.func as usize as u64,
+                obj: d.obj as u64,
+            });
+        }
+    }
+    out
 }
 
 /// The program's plain array maps whose lookups trusted and verified code
@@ -787,7 +808,9 @@ impl JitProgram {
             stack_top: stack.map_or(0, |s| s.top),
             error: None,
             value_cache: (1, 0, false),
-            guard: None,
+            // Direct lookups' values stay valid while the run is pinned
+            // ([`ironbpf_maps::DirectLookup`]'s contract).
+            guard: self.code.direct_lookups().then(ironbpf_maps::pin),
         };
         if moved {
             run.owned = Some(base.with_packet(run.state));
