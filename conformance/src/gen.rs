@@ -184,6 +184,66 @@ impl Piece {
 /// The salt of the generator that decides where `may_goto` loops go.
 const MAY_GOTO_SALT: u64 = 0x6d61_795f_676f_746f;
 
+/// The salt of the generator that decides which subprograms look a key
+/// up in the hash map first.
+const SUB_LOOKUP_SALT: u64 = 0x7375_625f_6c6f_6f6b;
+
+/// The start of a subprogram that looks a key up in the hash map, with
+/// `r1 = map[...]` just before the call (which the engines fuse into an
+/// inline lookup) and the first `saved` arguments kept in r6-r9 across it
+/// (so that the callee writes `saved` of r6-r9, which the caller's frame
+/// saves and restores around the call); the rest become constants. A hit
+/// adds the value to r1.
+fn sub_lookup_prefix(rng: &mut Rng) -> Vec<Insn> {
+    let args = [Reg::R1, Reg::R2, Reg::R3, Reg::R4];
+    let keep = [Reg::R6, Reg::R7, Reg::R8, Reg::R9];
+    let saved = rng.below(5) as usize;
+    let mut v: Vec<Insn> = (0..saved).map(|k| mov_reg(keep[k], args[k])).collect();
+    v.extend([
+        Insn::Store {
+            size: Size::W,
+            dst: Reg::R10,
+            off: -4,
+            imm: rng.below(u64::from(DIFF_MAPS[DIFF_MAP_HASH as usize].1) + 2) as i32,
+        },
+        mov_reg(Reg::R2, Reg::R10),
+        alu(AluOp::Add, Width::W64, Reg::R2, Operand::Imm(-4)),
+        Insn::LdImm64 {
+            dst: Reg::R1,
+            src: LdImm64Src::MapIdx,
+            imm: DIFF_MAP_HASH as i32,
+            next_imm: 0,
+        },
+        Insn::Call(CallTarget::Helper(1)),
+    ]);
+    for (k, &a) in args.iter().enumerate() {
+        v.push(if k < saved {
+            mov_reg(a, keep[k])
+        } else {
+            mov_imm(a, rng.imm32())
+        });
+    }
+    v.push(mov_imm(Reg::R5, rng.imm32()));
+    v.extend([
+        Insn::Jmp {
+            op: JmpOp::Jeq,
+            width: Width::W64,
+            dst: Reg::R0,
+            src: Operand::Imm(0),
+            off: 2,
+        },
+        Insn::Load {
+            size: Size::DW,
+            dst: Reg::R0,
+            src: Reg::R0,
+            off: 0,
+            sign_extend: false,
+        },
+        alu(AluOp::Add, Width::W64, Reg::R1, Operand::Reg(Reg::R0)),
+    ]);
+    v
+}
+
 /// `c = K; l: may_goto out; ALU ops on `regs` but c; c -= 1; if c != 0
 /// goto l; out:` with K in 1..=12: a loop the counter ends, long before
 /// the frame's may_goto budget (so that the kernel's timed may_goto
@@ -330,6 +390,14 @@ impl Gen<'_> {
                 pc += insn.slots();
             }
             let mut sub = self.subprog();
+            // From a generator of its own, as the loops' (the programs of
+            // seeds without it stay as they were).
+            let mut lookups = Rng::new(seed ^ SUB_LOOKUP_SALT);
+            if lookups.chance(1, 2) {
+                let mut v = sub_lookup_prefix(&mut lookups);
+                v.append(&mut sub);
+                sub = v;
+            }
             if loops.chance(1, 2) {
                 // Before the subprogram's exit: a budget of its own.
                 let exit = sub.pop();
@@ -800,6 +868,41 @@ mod tests {
             prog.check_registers(0b10)
                 .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         }
+    }
+
+    #[test]
+    fn some_subprograms_look_up_the_hash_map_with_any_number_of_r6_to_r9_written() {
+        // Per count of r6-r9 the subprogram writes: seeds whose subprogram
+        // (after the first exit) calls bpf_map_lookup_elem right after
+        // `r1 = map[...]`.
+        let mut by_saved = [0usize; 5];
+        for s in 0..2000u64 {
+            let insns = generate(s).insns;
+            let Some(e) = insns.iter().position(|i| matches!(i, Insn::Exit)) else {
+                continue;
+            };
+            let sub = &insns[e + 1..];
+            let fused = sub.windows(2).any(|w| {
+                matches!(
+                    w[0],
+                    Insn::LdImm64 {
+                        src: LdImm64Src::MapIdx,
+                        ..
+                    }
+                ) && matches!(w[1], Insn::Call(CallTarget::Helper(1)))
+            });
+            if fused {
+                let saved = sub
+                    .iter()
+                    .take_while(|i| !matches!(i, Insn::Store { .. }))
+                    .count();
+                by_saved[saved.min(4)] += 1;
+            }
+        }
+        assert!(
+            by_saved.iter().all(|&n| n > 0),
+            "subprograms with a fused lookup, by r6-r9 written: {by_saved:?}"
+        );
     }
 
     #[test]
