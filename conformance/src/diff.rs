@@ -700,13 +700,7 @@ mod tests {
         };
         let prog = vec![
             mov(0),
-            Insn::Jmp {
-                op: JmpOp::Jeq,
-                width: Width::W64,
-                dst: Reg::R0,
-                src: Operand::Imm(0),
-                off: 2,
-            },
+            crate::gen::if_r0_zero(2),
             mov(1),
             mov(2),
             mov(3),

@@ -159,6 +159,17 @@ fn alu(op: AluOp, width: Width, dst: Reg, src: Operand) -> Insn {
     }
 }
 
+/// `if r0 == 0 goto +off`.
+pub(crate) fn if_r0_zero(off: i16) -> Insn {
+    Insn::Jmp {
+        op: JmpOp::Jeq,
+        width: Width::W64,
+        dst: Reg::R0,
+        src: Operand::Imm(0),
+        off,
+    }
+}
+
 fn mov_imm(dst: Reg, imm: i32) -> Insn {
     alu(AluOp::Mov, Width::W64, dst, Operand::Imm(imm))
 }
@@ -225,13 +236,7 @@ fn sub_lookup_prefix(rng: &mut Rng) -> Vec<Insn> {
     }
     v.push(mov_imm(Reg::R5, rng.imm32()));
     v.extend([
-        Insn::Jmp {
-            op: JmpOp::Jeq,
-            width: Width::W64,
-            dst: Reg::R0,
-            src: Operand::Imm(0),
-            off: 2,
-        },
+        if_r0_zero(2),
         Insn::Load {
             size: Size::DW,
             dst: Reg::R0,
@@ -694,13 +699,7 @@ impl Gen<'_> {
                 Operand::Imm(KEY_SLOT as i32),
             ),
             Insn::Call(CallTarget::Helper(1)),
-            Insn::Jmp {
-                op: JmpOp::Jeq,
-                width: Width::W64,
-                dst: Reg::R0,
-                src: Operand::Imm(0),
-                off: ops.len() as i16,
-            },
+            if_r0_zero(ops.len() as i16),
         ];
         insns.extend(ops);
         for r in [Reg::R0, Reg::R1, Reg::R2, Reg::R3, Reg::R4, Reg::R5] {

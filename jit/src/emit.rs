@@ -1164,27 +1164,25 @@ impl Emitter<'_> {
     /// The array map of the lookup at `pc`, when its `r1 = map[...]` is
     /// fused with it and the map is one of [`Emitter::arrays`].
     fn inline_array(&self, pc: usize) -> Option<InlineArray> {
-        let ld = self.insns.get(pc.checked_sub(2)?)?;
-        if ld.code != OP_LDMAP_LOOKUP || ld.dst != 1 {
-            return None;
-        }
+        let handle = self.fused_map(pc)?;
         self.arrays
             .iter()
-            .find(|m| m.handle == ld.imm as u64 && m.stride <= i32::MAX as u32)
+            .find(|m| m.handle == handle && m.stride <= i32::MAX as u32)
             .copied()
     }
 
     /// The direct-call map of the lookup at `pc`, when its `r1 = map[...]`
     /// is fused with it and the map is one of [`Emitter::lookups`].
     fn lookup_call(&self, pc: usize) -> Option<LookupCall> {
+        let handle = self.fused_map(pc)?;
+        self.lookups.iter().find(|m| m.handle == handle).copied()
+    }
+
+    /// The map handle of the `r1 = map[...]` fused with the lookup at `pc`
+    /// (`OP_LDMAP_LOOKUP` two slots before).
+    fn fused_map(&self, pc: usize) -> Option<u64> {
         let ld = self.insns.get(pc.checked_sub(2)?)?;
-        if ld.code != OP_LDMAP_LOOKUP || ld.dst != 1 {
-            return None;
-        }
-        self.lookups
-            .iter()
-            .find(|m| m.handle == ld.imm as u64)
-            .copied()
+        (ld.code == OP_LDMAP_LOOKUP && ld.dst == 1).then_some(ld.imm as u64)
     }
 
     /// r0 = `m.func(m.obj, r2)`: a call out of the code with the C calling
