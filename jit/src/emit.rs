@@ -903,31 +903,7 @@ impl Emitter<'_> {
                 }
             }
             OP_CALL_LOCAL => self.call_local(pc, i.off as usize),
-            OP_MAP_LOOKUP if !self.checked && self.inline_array(pc).is_some() => {
-                let m = self.inline_array(pc).unwrap_or(InlineArray {
-                    handle: 0,
-                    base: 0,
-                    stride: 0,
-                    max_entries: 0,
-                });
-                // r0 = key < max_entries ? base + key * stride : 0, the key
-                // the u32 at r2 (rsi).
-                dynasm!(self.a ; .arch x64
-                    ; mov r11d, DWORD [rsi]
-                    ; xor eax, eax
-                    ; cmp r11d, m.max_entries as i32
-                    ; jae >skip
-                    ; imul r11, r11, m.stride as i32
-                    ; mov rax, QWORD m.base as i64
-                    ; add rax, r11
-                    ; skip:
-                );
-            }
-            OP_MAP_LOOKUP if !self.checked && self.lookup_call(pc).is_some() => {
-                if let Some(m) = self.lookup_call(pc) {
-                    self.direct_lookup(pc, m);
-                }
-            }
+            OP_MAP_LOOKUP if !self.checked => self.map_lookup(pc),
             0x95 => {
                 self.charge(pc, None);
                 dynasm!(self.a ; .arch x64 ; ret);
@@ -1159,6 +1135,30 @@ impl Emitter<'_> {
             }
         }
         true
+    }
+
+    /// Trusted and verified code's map lookup: inline for a plain array,
+    /// a direct call for a map with its own lookup function, the runtime
+    /// for the rest (maps of maps, lookups not fused with their map).
+    fn map_lookup(&mut self, pc: usize) {
+        if let Some(m) = self.inline_array(pc) {
+            // r0 = key < max_entries ? base + key * stride : 0, the key
+            // the u32 at r2 (rsi).
+            dynasm!(self.a ; .arch x64
+                ; mov r11d, DWORD [rsi]
+                ; xor eax, eax
+                ; cmp r11d, m.max_entries as i32
+                ; jae >skip
+                ; imul r11, r11, m.stride as i32
+                ; mov rax, QWORD m.base as i64
+                ; add rax, r11
+                ; skip:
+            );
+        } else if let Some(m) = self.lookup_call(pc) {
+            self.direct_lookup(pc, m);
+        } else {
+            self.exec(pc);
+        }
     }
 
     /// The array map of the lookup at `pc`, when its `r1 = map[...]` is

@@ -588,8 +588,9 @@ impl JitCode {
 
     /// Whether some instruction goes through [`JitCtx::exec`] (helper calls,
     /// `callx`, inline map lookups, `ld_abs`/`ld_ind`, fetching `or`/`and`/
-    /// `xor`): code that does not needs the runtime only for its slow
-    /// memory path.
+    /// `xor`), or calls out of the code to a map's lookup
+    /// ([`JitCode::direct_lookups`]): code that does neither needs the
+    /// runtime only for its slow memory path, and no run state.
     pub fn calls_exec(&self) -> bool {
         self.calls_exec
     }

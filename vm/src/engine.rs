@@ -658,7 +658,7 @@ fn lookup_calls(interp: &Interpreter) -> Vec<ironbpf_jit::LookupCall> {
         }
         if let Some(d) = m.map.direct_lookup() {
             out.push(ironbpf_jit::LookupCall {
-                handle: interp.map_base + i as u64 * ironbpf_maps::MAP_IMAGE_SIZE,
+                handle: interp.map_handle(i),
                 func: d.func as usize as u64,
                 obj: d.obj as u64,
             });
@@ -702,7 +702,7 @@ fn inline_arrays(interp: &Interpreter) -> Vec<ironbpf_jit::InlineArray> {
             continue;
         }
         out.push(ironbpf_jit::InlineArray {
-            handle: interp.map_base + i as u64 * ironbpf_maps::MAP_IMAGE_SIZE,
+            handle: interp.map_handle(i),
             base,
             stride: stride as u32,
             max_entries: n,

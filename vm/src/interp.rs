@@ -344,6 +344,12 @@ impl Callbacks for Nested<'_, '_> {
 }
 
 impl Interpreter {
+    /// The handle `r1 = map[...]` loads for map `i` of the program (what
+    /// [`Interpreter::inline_map`] takes).
+    pub(crate) fn map_handle(&self, i: usize) -> u64 {
+        self.map_base + i as u64 * ironbpf_maps::MAP_IMAGE_SIZE
+    }
+
     /// The program's map that `handle` names (handles are the addresses
     /// of the maps' images, [`ironbpf_maps::MAP_IMAGE_SIZE`] apart).
     pub(crate) fn inline_map(&self, handle: u64) -> Option<&InlineMap> {

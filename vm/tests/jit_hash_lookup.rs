@@ -110,9 +110,12 @@ fn direct_hash_lookups_find_what_the_interpreter_finds() {
         let sweep = |round: &str| {
             for i in 0..320 {
                 let k = key(i, key_size);
-                let (a, b) = (run(&sides[0], &k), run(&sides[1], &k));
-                assert_eq!(a, b, "{round}: key {i} of {key_size} bytes");
-                assert_eq!(value(&sides[0], &k), value(&sides[1], &k));
+                both(&sides, &k);
+                assert_eq!(
+                    value(&sides[0], &k),
+                    value(&sides[1], &k),
+                    "{round}: the value of key {i} of {key_size} bytes"
+                );
             }
         };
         sweep("first");
